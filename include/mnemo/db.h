@@ -1,0 +1,93 @@
+/**
+ * @file mnemo/db.h
+ * Opening, closing and maintaining a mnemo database.
+ *
+ * Threads: a mnemo_db is shared by any number of threads. mnemo_close must be called once, when no
+ * other thread uses the handle any more.
+ */
+#ifndef MNEMO_DB_H
+#define MNEMO_DB_H
+
+#include "mnemo/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** An open database (opaque). */
+typedef struct mnemo_db mnemo_db;
+
+/** On-disk format written by and accepted by this library. */
+#define MNEMO_FORMAT_VERSION 1
+
+/** Compression for stored data files. */
+typedef enum mnemo_compression {
+    MNEMO_COMPRESSION_DEFAULT = 0, /**< LZ4: cheap to decode, good for mixed read/write */
+    MNEMO_COMPRESSION_NONE,
+    MNEMO_COMPRESSION_SNAPPY,
+    MNEMO_COMPRESSION_ZLIB,
+    MNEMO_COMPRESSION_BZIP2,
+    MNEMO_COMPRESSION_LZ4,
+    MNEMO_COMPRESSION_ZSTD,
+} mnemo_compression;
+
+#define MNEMO_OPTIONS_VERSION 1
+
+/** Options for mnemo_open. All-zero (or a NULL pointer) means the defaults below. New fields are
+ * only ever added at the end. */
+typedef struct mnemo_options {
+    unsigned version;         /**< MNEMO_OPTIONS_VERSION (0 is taken as 1) */
+    int create_if_missing;    /**< create the database if the path does not exist (default 0) */
+    int read_only;            /**< open read-only; writes return MNEMO_EREADONLY (default 0) */
+    int sync_on_commit;       /**< fsync the log at every commit: no acknowledged commit is ever
+                                   lost, at the cost of write speed (default 0: a crash may lose the
+                                   last few commits, never part of one) */
+    mnemo_compression compression; /**< default LZ4 */
+    size_t write_buffer_size; /**< bytes of memtable per column family before a flush (default 64 MiB) */
+    size_t block_cache_size;  /**< bytes of RocksDB block cache shared by all column families
+                                   (default 64 MiB) */
+    int bloom_bits_per_key;   /**< bloom filter bits per key (default 10; negative = no filter) */
+    size_t cache_size;        /**< bytes for mnemo's own cache of decoded objects (0 = off) */
+} mnemo_options;
+
+/** Initialiser: `mnemo_options o = MNEMO_OPTIONS_INIT;` */
+#define MNEMO_OPTIONS_INIT {MNEMO_OPTIONS_VERSION, 0, 0, 0, MNEMO_COMPRESSION_DEFAULT, 0, 0, 0, 0}
+
+/** Open (or create) the database in directory `path`.
+ * @param[out] out   the handle, set only on success; close it with mnemo_close().
+ * @param[in]  path  a directory; with create_if_missing it is created if absent.
+ * @param[in]  opts  NULL for defaults.
+ * @return 0; MNEMO_EINVAL (NULL/empty argument, bad option); MNEMO_ENOTFOUND (no database there
+ *         and create_if_missing is off); MNEMO_ENOTDB (the path is a file, a non-empty directory or
+ *         a RocksDB database that is not mnemo's); MNEMO_EVERSION (unknown on-disk format);
+ *         MNEMO_ELOCKED (another process or handle has it open); MNEMO_ENOTSUP (compression not
+ *         built into RocksDB); MNEMO_ECORRUPT; MNEMO_EIO; MNEMO_ENOMEM. */
+MNEMO_API int mnemo_open(mnemo_db **out, const char *path, const mnemo_options *opts);
+
+/** Flush, close and release the database. Open transactions are rolled back and open iterators
+ * invalidated (their handles must still be freed; every call on them returns MNEMO_EINVAL).
+ * A closed handle stays safe to pass to any function, which returns MNEMO_EINVAL, until a later
+ * mnemo_open recycles it (like a file descriptor). Accepts NULL.
+ * @return 0, or MNEMO_EIO if the final flush failed (the handle is closed anyway). */
+MNEMO_API int mnemo_close(mnemo_db *db);
+
+/** Write a consistent copy of the database into `dir` (which must not exist), using hard links
+ * where possible. The copy opens with mnemo_open.
+ * @return 0; MNEMO_EINVAL; MNEMO_EEXISTS (dir exists); MNEMO_EIO. Thread-safe. */
+MNEMO_API int mnemo_checkpoint(mnemo_db *db, const char *dir);
+
+/** Write all in-memory tables to disk files (the log already makes them durable).
+ * @return 0; MNEMO_EINVAL; MNEMO_EREADONLY; MNEMO_EIO. Thread-safe. */
+MNEMO_API int mnemo_flush(mnemo_db *db);
+
+/** Compact every column family completely: drops deleted data and rewrites files.
+ * @return 0; MNEMO_EINVAL; MNEMO_EREADONLY; MNEMO_EIO. Thread-safe; may take long. */
+MNEMO_API int mnemo_compact(mnemo_db *db);
+
+/** The path the database was opened with (borrowed, valid until close), or NULL for a bad handle. */
+MNEMO_API const char *mnemo_path(mnemo_db *db);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

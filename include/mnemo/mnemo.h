@@ -1,0 +1,14 @@
+/**
+ * @file mnemo/mnemo.h
+ * Umbrella header: include this to get the whole public API of mnemo.
+ */
+#ifndef MNEMO_H
+#define MNEMO_H
+
+#include "mnemo/common.h"
+#include "mnemo/db.h"
+#include "mnemo/iter.h"
+#include "mnemo/kv.h"
+#include "mnemo/txn.h"
+
+#endif

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Sets everything up and runs the whole test suite twice: a normal build and a build with
+# AddressSanitizer + UndefinedBehaviorSanitizer. Exit status 0 only if both pass.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/bootstrap.sh
+
+jobs=$(nproc 2>/dev/null || echo 2)
+passed=0
+failed=0
+
+run_suite() { # dir, meson setup args...
+  local dir=$1; shift
+  if [ ! -f "$dir/build.ninja" ]; then
+    meson setup "$dir" "$@" >/dev/null
+  fi
+  ninja -C "$dir" >/dev/null
+  local log="$dir/meson-logs/test-summary.txt" rc=0
+  meson test -C "$dir" --print-errorlogs --num-processes "$jobs" --no-rebuild | tee "$log" || rc=$?
+  local ok fail
+  ok=$(awk '/^Ok:/ {print $2}' "$log" | tail -n1)
+  fail=$(awk '/^(Fail|Timeout|Unexpected Pass):/ {s += $2} END {print s + 0}' "$log")
+  passed=$((passed + ${ok:-0}))
+  failed=$((failed + fail))
+  [ "$rc" -eq 0 ] || failed=$((failed > 0 ? failed : 1))
+}
+
+echo "== build: release (debugoptimized) =="
+run_suite build --buildtype=debugoptimized
+echo "== build: address + undefined sanitizers =="
+run_suite build-asan --buildtype=debug -Db_sanitize=address,undefined -Dbenchmarks=disabled
+
+echo "tests: ${passed} passed, ${failed} failed"
+[ "$failed" -eq 0 ]

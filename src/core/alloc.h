@@ -1,0 +1,18 @@
+/* Internal allocation entry points. Every allocation in the library goes through these so that a
+ * test hook can fail the N-th one (allocation-failure tests) without touching each call site. */
+#ifndef MNEMO_CORE_ALLOC_H
+#define MNEMO_CORE_ALLOC_H
+
+#include <stddef.h>
+
+void *mnemo__malloc(size_t size);
+void *mnemo__calloc(size_t n, size_t size);
+void *mnemo__realloc(void *p, size_t size);
+void mnemo__free(void *p);
+/* Copy of len bytes plus a terminating NUL (so text stays printable); NULL on failure. */
+void *mnemo__memdup(const void *p, size_t len);
+
+/* Test hook: fail the n-th allocation from now on (1 = the next one); 0 turns it off. */
+void mnemo__alloc_fail_after(unsigned long n);
+
+#endif

@@ -1,0 +1,87 @@
+#include "core/error.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+
+static _Thread_local char last_message[512];
+
+const char *mnemo_errmsg(void) { return last_message[0] ? last_message : "no error"; }
+
+int mnemo__err(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_message, sizeof last_message, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+int mnemo__err_nomem(const char *what) { return mnemo__err(MNEMO_ENOMEM, "%s: out of memory", what); }
+
+static int starts_with(const char *s, const char *prefix) { return strncmp(s, prefix, strlen(prefix)) == 0; }
+
+/* RocksDB's Status::ToString() begins with the code name; that prefix is the only stable part. */
+int mnemo__err_rocksdb(const char *errstr, const char *what)
+{
+    int code = MNEMO_ERROR;
+    if (!errstr)
+        errstr = "unknown RocksDB error";
+    if (starts_with(errstr, "Resource busy") || starts_with(errstr, "Operation timed out") ||
+        starts_with(errstr, "Operation expired") || starts_with(errstr, "Operation failed. Try again"))
+        code = MNEMO_EBUSY;
+    else if (starts_with(errstr, "Corruption"))
+        code = MNEMO_ECORRUPT;
+    else if (starts_with(errstr, "NotFound"))
+        code = MNEMO_ENOTFOUND;
+    else if (strstr(errstr, "lock hold by current process") || strstr(errstr, "While lock file") ||
+             strstr(errstr, "LOCK: Resource temporarily unavailable"))
+        code = MNEMO_ELOCKED;
+    else if (strstr(errstr, "not linked with the binary") || starts_with(errstr, "Not implemented"))
+        code = MNEMO_ENOTSUP;
+    else if (starts_with(errstr, "IO error") || starts_with(errstr, "No space"))
+        code = MNEMO_EIO;
+    else if (starts_with(errstr, "Invalid argument"))
+        code = MNEMO_EINVAL;
+    else if (starts_with(errstr, "Shutdown in progress") || starts_with(errstr, "Aborted"))
+        code = MNEMO_ERROR;
+    return mnemo__err(code, "%s: %s", what, errstr);
+}
+
+const char *mnemo_strerror(int code)
+{
+    switch (code) {
+    case MNEMO_OK: return "MNEMO_OK";
+    case MNEMO_ERROR: return "MNEMO_ERROR";
+    case MNEMO_EINVAL: return "MNEMO_EINVAL";
+    case MNEMO_ENOTFOUND: return "MNEMO_ENOTFOUND";
+    case MNEMO_EEXISTS: return "MNEMO_EEXISTS";
+    case MNEMO_EBUSY: return "MNEMO_EBUSY";
+    case MNEMO_ECORRUPT: return "MNEMO_ECORRUPT";
+    case MNEMO_EIO: return "MNEMO_EIO";
+    case MNEMO_ENOMEM: return "MNEMO_ENOMEM";
+    case MNEMO_EDIM: return "MNEMO_EDIM";
+    case MNEMO_ITEROVER: return "MNEMO_ITEROVER";
+    case MNEMO_ENOTDB: return "MNEMO_ENOTDB";
+    case MNEMO_EVERSION: return "MNEMO_EVERSION";
+    case MNEMO_ELOCKED: return "MNEMO_ELOCKED";
+    case MNEMO_EREADONLY: return "MNEMO_EREADONLY";
+    case MNEMO_ENOTSUP: return "MNEMO_ENOTSUP";
+    default: return "MNEMO_E?";
+    }
+}
+
+const char *mnemo_version(int *major, int *minor, int *patch)
+{
+    if (major)
+        *major = MNEMO_VERSION_MAJOR;
+    if (minor)
+        *minor = MNEMO_VERSION_MINOR;
+    if (patch)
+        *patch = MNEMO_VERSION_PATCH;
+    return MNEMO_VERSION_STRING;
+}
+
+void mnemo_free(void *p) { mnemo__free(p); }

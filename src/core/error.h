@@ -1,0 +1,24 @@
+/* Internal error reporting: set the thread-local message and return the code in one statement,
+ * e.g. `return mnemo__err(MNEMO_EINVAL, "kv_put: key is empty");`. */
+#ifndef MNEMO_CORE_ERROR_H
+#define MNEMO_CORE_ERROR_H
+
+#include "mnemo/common.h"
+
+#if defined(__GNUC__)
+#define MNEMO_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define MNEMO_PRINTF(a, b)
+#endif
+
+/* Sets the message (printf-style) and returns code. */
+int mnemo__err(int code, const char *fmt, ...) MNEMO_PRINTF(2, 3);
+
+/* Translates a RocksDB error string (as returned through errptr) into a code, sets the message
+ * "<what>: <rocksdb text>" and returns the code. Does not free errstr. */
+int mnemo__err_rocksdb(const char *errstr, const char *what);
+
+/* ENOMEM with the message naming what was being allocated. */
+int mnemo__err_nomem(const char *what);
+
+#endif

@@ -1,0 +1,39 @@
+#include "core/iter.h"
+
+#include "core/error.h"
+
+int mnemo_iter_next(mnemo_iter *it)
+{
+    if (!it)
+        return mnemo__err(MNEMO_EINVAL, "mnemo_iter_next: iterator is NULL");
+    return it->ops->next(it);
+}
+
+int mnemo_iter_seek(mnemo_iter *it, const void *key, size_t klen)
+{
+    if (!it)
+        return mnemo__err(MNEMO_EINVAL, "mnemo_iter_seek: iterator is NULL");
+    if (!key && klen)
+        return mnemo__err(MNEMO_EINVAL, "mnemo_iter_seek: key is NULL");
+    return it->ops->seek(it, key, klen);
+}
+
+int mnemo_iter_key(mnemo_iter *it, const void **key, size_t *klen)
+{
+    if (!it || !key || !klen)
+        return mnemo__err(MNEMO_EINVAL, "mnemo_iter_key: %s is NULL", !it ? "iterator" : "an out-parameter");
+    return it->ops->key(it, key, klen);
+}
+
+int mnemo_iter_value(mnemo_iter *it, const void **val, size_t *vlen)
+{
+    if (!it || !val || !vlen)
+        return mnemo__err(MNEMO_EINVAL, "mnemo_iter_value: %s is NULL", !it ? "iterator" : "an out-parameter");
+    return it->ops->value(it, val, vlen);
+}
+
+void mnemo_iter_free(mnemo_iter *it)
+{
+    if (it)
+        it->ops->free(it);
+}

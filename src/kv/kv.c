@@ -1,0 +1,278 @@
+/* Raw key-value pairs in the `default` column family: argument checks, then the txn room. */
+#include "mnemo/kv.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/coding.h"
+#include "core/error.h"
+#include "core/iter.h"
+#include "txn/txn.h"
+
+static int check_key(const char *fn, const void *key, size_t klen)
+{
+    if (!key)
+        return mnemo__err(MNEMO_EINVAL, "%s: key is NULL", fn);
+    if (klen == 0)
+        return mnemo__err(MNEMO_EINVAL, "%s: key is empty", fn);
+    if (klen > MNEMO_KV_MAX_KEY)
+        return mnemo__err(MNEMO_EINVAL, "%s: key of %zu bytes exceeds the maximum of %u", fn, klen, MNEMO_KV_MAX_KEY);
+    return 0;
+}
+
+static int check_value(const char *fn, const void *val, size_t vlen)
+{
+    if (!val && vlen)
+        return mnemo__err(MNEMO_EINVAL, "%s: value is NULL but its length is %zu", fn, vlen);
+    if (vlen > MNEMO_KV_MAX_VALUE)
+        return mnemo__err(MNEMO_EINVAL, "%s: value of %zu bytes exceeds the maximum of %u", fn, vlen,
+                          MNEMO_KV_MAX_VALUE);
+    return 0;
+}
+
+int mnemo_kv_put(mnemo_db *db, mnemo_txn *txn, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    int rc = mnemo_txn__check_write(db, txn, "mnemo_kv_put");
+    if (!rc)
+        rc = check_key("mnemo_kv_put", key, klen);
+    if (!rc)
+        rc = check_value("mnemo_kv_put", val, vlen);
+    if (!rc)
+        rc = mnemo_txn__put(db, txn, MNEMO_CF_DEFAULT, key, klen, val, vlen);
+    return rc;
+}
+
+int mnemo_kv_get(void **val, size_t *vlen, mnemo_db *db, mnemo_txn *txn, const void *key, size_t klen)
+{
+    int rc = mnemo_txn__check(db, txn, "mnemo_kv_get");
+    if (rc)
+        return rc;
+    if (!val || !vlen)
+        return mnemo__err(MNEMO_EINVAL, "mnemo_kv_get: %s is NULL", !val ? "val" : "vlen");
+    if ((rc = check_key("mnemo_kv_get", key, klen)) != 0)
+        return rc;
+    char *v;
+    size_t n;
+    rc = mnemo_txn__get(&v, &n, db, txn, MNEMO_CF_DEFAULT, key, klen, 1);
+    if (rc == MNEMO_ENOTFOUND)
+        return mnemo__err(MNEMO_ENOTFOUND, "mnemo_kv_get: key not found");
+    if (rc)
+        return rc;
+    *val = v;
+    *vlen = n;
+    return 0;
+}
+
+int mnemo_kv_delete(mnemo_db *db, mnemo_txn *txn, const void *key, size_t klen)
+{
+    int rc = mnemo_txn__check_write(db, txn, "mnemo_kv_delete");
+    if (!rc)
+        rc = check_key("mnemo_kv_delete", key, klen);
+    if (!rc)
+        rc = mnemo_txn__delete(db, txn, MNEMO_CF_DEFAULT, key, klen);
+    return rc;
+}
+
+int mnemo_kv_exists(mnemo_db *db, mnemo_txn *txn, const void *key, size_t klen)
+{
+    int rc = mnemo_txn__check(db, txn, "mnemo_kv_exists");
+    if (!rc)
+        rc = check_key("mnemo_kv_exists", key, klen);
+    if (rc)
+        return rc;
+    char *v;
+    size_t n;
+    rc = mnemo_txn__get(&v, &n, db, txn, MNEMO_CF_DEFAULT, key, klen, 1);
+    if (rc == MNEMO_ENOTFOUND)
+        return 0;
+    if (rc)
+        return rc;
+    mnemo__free(v);
+    return 1;
+}
+
+int mnemo_kv_batch(mnemo_db *db, mnemo_txn *txn, const mnemo_kv_op *ops, size_t n)
+{
+    int rc = mnemo_txn__check_write(db, txn, "mnemo_kv_batch");
+    if (rc)
+        return rc;
+    if (!ops && n)
+        return mnemo__err(MNEMO_EINVAL, "mnemo_kv_batch: ops is NULL");
+    for (size_t i = 0; i < n; i++) {
+        char fn[64];
+        snprintf(fn, sizeof fn, "mnemo_kv_batch: op %zu", i);
+        if (ops[i].type != MNEMO_KV_PUT && ops[i].type != MNEMO_KV_DELETE)
+            return mnemo__err(MNEMO_EINVAL, "%s: unknown type %d", fn, (int)ops[i].type);
+        if ((rc = check_key(fn, ops[i].key, ops[i].klen)) != 0)
+            return rc;
+        if (ops[i].type == MNEMO_KV_PUT && (rc = check_value(fn, ops[i].val, ops[i].vlen)) != 0)
+            return rc;
+    }
+    if (txn) {
+        for (size_t i = 0; i < n && !rc; i++)
+            rc = ops[i].type == MNEMO_KV_PUT
+                     ? mnemo_txn__put(db, txn, MNEMO_CF_DEFAULT, ops[i].key, ops[i].klen, ops[i].val, ops[i].vlen)
+                     : mnemo_txn__delete(db, txn, MNEMO_CF_DEFAULT, ops[i].key, ops[i].klen);
+        return rc;
+    }
+    mnemo_batch *b;
+    if ((rc = mnemo_batch__create(&b, db)) != 0)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        if (ops[i].type == MNEMO_KV_PUT)
+            mnemo_batch__put(b, MNEMO_CF_DEFAULT, ops[i].key, ops[i].klen, ops[i].val, ops[i].vlen);
+        else
+            mnemo_batch__delete(b, MNEMO_CF_DEFAULT, ops[i].key, ops[i].klen);
+    }
+    rc = mnemo_batch__write(b);
+    mnemo_batch__free(b);
+    return rc;
+}
+
+/* ---- iterators ---- */
+
+typedef struct kv_iter {
+    mnemo_iter base;
+    mnemo_cursor *cur;
+    int reverse;
+    int pending;    /* 0: next() moves; 1: next() reports the current position (after create/seek) */
+    int positioned; /* a current entry is readable */
+} kv_iter;
+
+static int kv_iter_next(mnemo_iter *base)
+{
+    kv_iter *it = (kv_iter *)base;
+    int rc = mnemo_cursor__status(it->cur, "mnemo_iter_next");
+    if (rc) {
+        it->positioned = 0;
+        return rc;
+    }
+    if (!it->pending) {
+        if (!it->positioned)
+            return MNEMO_ITEROVER;
+        if (it->reverse)
+            mnemo_cursor__prev(it->cur);
+        else
+            mnemo_cursor__next(it->cur);
+    }
+    it->pending = 0;
+    it->positioned = mnemo_cursor__valid(it->cur);
+    if (!it->positioned) {
+        rc = mnemo_cursor__status(it->cur, "mnemo_iter_next");
+        return rc ? rc : MNEMO_ITEROVER;
+    }
+    return 0;
+}
+
+static int kv_iter_seek(mnemo_iter *base, const void *key, size_t klen)
+{
+    kv_iter *it = (kv_iter *)base;
+    int rc = mnemo_cursor__status(it->cur, "mnemo_iter_seek");
+    if (rc)
+        return rc;
+    if (it->reverse)
+        mnemo_cursor__seek_for_prev(it->cur, key, klen);
+    else
+        mnemo_cursor__seek(it->cur, key, klen);
+    it->pending = 1;
+    it->positioned = 0;
+    return 0;
+}
+
+static int kv_iter_key(mnemo_iter *base, const void **key, size_t *klen)
+{
+    kv_iter *it = (kv_iter *)base;
+    if (!it->positioned || mnemo_cursor__status(it->cur, "mnemo_iter_key"))
+        return mnemo__err(MNEMO_EINVAL, "mnemo_iter_key: iterator is not on an entry");
+    *key = mnemo_cursor__key(it->cur, klen);
+    return 0;
+}
+
+static int kv_iter_value(mnemo_iter *base, const void **val, size_t *vlen)
+{
+    kv_iter *it = (kv_iter *)base;
+    if (!it->positioned || mnemo_cursor__status(it->cur, "mnemo_iter_value"))
+        return mnemo__err(MNEMO_EINVAL, "mnemo_iter_value: iterator is not on an entry");
+    *val = mnemo_cursor__value(it->cur, vlen);
+    return 0;
+}
+
+static void kv_iter_free(mnemo_iter *base)
+{
+    kv_iter *it = (kv_iter *)base;
+    mnemo_cursor__close(it->cur);
+    mnemo__free(it);
+}
+
+static const mnemo_iter_ops kv_iter_ops = {kv_iter_next, kv_iter_seek, kv_iter_key, kv_iter_value, kv_iter_free};
+
+/* Narrows [lo, hi) to the keys that also start with prefix. Bounds point into prefix/opts or into
+ * succ_buf. */
+static void intersect_prefix(const mnemo_kv_iter_options *o, unsigned char *succ_buf, const void **lo, size_t *lo_len,
+                             const void **hi, size_t *hi_len)
+{
+    *lo = o->start;
+    *lo_len = o->start_len;
+    *hi = o->end;
+    *hi_len = o->end_len;
+    if (!o->prefix_len)
+        return;
+    if (!*lo || memcmp(*lo, o->prefix, *lo_len < o->prefix_len ? *lo_len : o->prefix_len) < 0 ||
+        (*lo_len < o->prefix_len && !memcmp(*lo, o->prefix, *lo_len))) {
+        *lo = o->prefix;
+        *lo_len = o->prefix_len;
+    }
+    size_t sl = mnemo__prefix_successor(o->prefix, o->prefix_len, succ_buf);
+    if (sl) {
+        int take = !*hi;
+        if (!take) {
+            size_t n = sl < *hi_len ? sl : *hi_len;
+            int cmp = memcmp(succ_buf, *hi, n);
+            take = cmp < 0 || (cmp == 0 && sl < *hi_len);
+        }
+        if (take) {
+            *hi = succ_buf;
+            *hi_len = sl;
+        }
+    }
+}
+
+int mnemo_kv_iter(mnemo_iter **out, mnemo_db *db, mnemo_txn *txn, const mnemo_kv_iter_options *opts)
+{
+    int rc = mnemo_txn__check(db, txn, "mnemo_kv_iter");
+    if (rc)
+        return rc;
+    if (!out)
+        return mnemo__err(MNEMO_EINVAL, "mnemo_kv_iter: out is NULL");
+    static const mnemo_kv_iter_options all = MNEMO_KV_ITER_OPTIONS_INIT;
+    const mnemo_kv_iter_options *o = opts ? opts : &all;
+    if (o->version > MNEMO_KV_ITER_OPTIONS_VERSION)
+        return mnemo__err(MNEMO_EINVAL, "mnemo_kv_iter: options version %u is newer than this library", o->version);
+    if ((!o->prefix && o->prefix_len) || (!o->start && o->start_len) || (!o->end && o->end_len))
+        return mnemo__err(MNEMO_EINVAL, "mnemo_kv_iter: a bound pointer is NULL but its length is not 0");
+    if (o->prefix_len > MNEMO_KV_MAX_KEY || o->start_len > MNEMO_KV_MAX_KEY || o->end_len > MNEMO_KV_MAX_KEY)
+        return mnemo__err(MNEMO_EINVAL, "mnemo_kv_iter: a prefix or bound is longer than %u bytes", MNEMO_KV_MAX_KEY);
+
+    unsigned char succ[MNEMO_KV_MAX_KEY];
+    const void *lo, *hi;
+    size_t lo_len, hi_len;
+    intersect_prefix(o, succ, &lo, &lo_len, &hi, &hi_len);
+
+    kv_iter *it = mnemo__calloc(1, sizeof *it);
+    if (!it)
+        return mnemo__err_nomem("mnemo_kv_iter");
+    it->base.ops = &kv_iter_ops;
+    it->reverse = o->reverse != 0;
+    if ((rc = mnemo_cursor__open(&it->cur, db, txn, MNEMO_CF_DEFAULT, lo, lo_len, hi, hi_len)) != 0) {
+        mnemo__free(it);
+        return rc;
+    }
+    if (it->reverse)
+        mnemo_cursor__last(it->cur);
+    else
+        mnemo_cursor__first(it->cur);
+    it->pending = 1;
+    *out = &it->base;
+    return 0;
+}

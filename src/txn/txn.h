@@ -1,0 +1,97 @@
+/* Internal API of the transaction room: the only code that holds RocksDB handles. Other modules
+ * read and write column families, open cursors and register commit hooks through this header. */
+#ifndef MNEMO_TXN_INTERNAL_H
+#define MNEMO_TXN_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mnemo/db.h"
+#include "mnemo/txn.h"
+
+/* Column families; the order is the order of MNEMO_CF_NAMES in db.c. */
+typedef enum mnemo_cf {
+    MNEMO_CF_DEFAULT = 0,
+    MNEMO_CF_RECORDS,
+    MNEMO_CF_GRAPH_FORWARD,
+    MNEMO_CF_GRAPH_BACKWARD,
+    MNEMO_CF_VECTOR_DATA,
+    MNEMO_CF_VECTOR_INDEX,
+    MNEMO_CF_METADATA,
+    MNEMO_CF_COUNT
+} mnemo_cf;
+
+const char *mnemo_cf__name(mnemo_cf cf);
+
+/* EINVAL naming `fn` when db is NULL or closed. */
+int mnemo_db__check(mnemo_db *db, const char *fn);
+/* Checks db, and txn when not NULL (open, belongs to db). */
+int mnemo_txn__check(mnemo_db *db, mnemo_txn *txn, const char *fn);
+/* Checks as above plus that writing is allowed (EREADONLY otherwise). */
+int mnemo_txn__check_write(mnemo_db *db, mnemo_txn *txn, const char *fn);
+
+const mnemo_options *mnemo_db__options(mnemo_db *db);
+
+/* Point read. txn NULL reads the latest committed state. track != 0 inside a read-write txn makes
+ * the key part of the commit-time conflict check. On success *val is a mnemo__malloc'd copy with a
+ * trailing NUL (not counted in *vlen). Returns 0, MNEMO_ENOTFOUND or an error. */
+int mnemo_txn__get(char **val, size_t *vlen, mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *key,
+                   size_t klen, int track);
+
+/* Writes; txn NULL writes alone and at once. Callers have validated handles and arguments. */
+int mnemo_txn__put(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *key, size_t klen,
+                   const void *val, size_t vlen);
+int mnemo_txn__delete(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *key, size_t klen);
+
+/* An atomic group of writes for auto-commit operations that touch several keys. */
+typedef struct mnemo_batch mnemo_batch;
+int mnemo_batch__create(mnemo_batch **out, mnemo_db *db);
+void mnemo_batch__put(mnemo_batch *b, mnemo_cf cf, const void *key, size_t klen, const void *val,
+                      size_t vlen);
+void mnemo_batch__delete(mnemo_batch *b, mnemo_cf cf, const void *key, size_t klen);
+int mnemo_batch__write(mnemo_batch *b);
+void mnemo_batch__free(mnemo_batch *b);
+
+/* Either the caller's transaction or, when txn is NULL, a fresh one this operation commits itself:
+ *   mnemo_txn *t; int own; rc = mnemo_txn__auto_begin(&t, &own, db, txn); ... work ...
+ *   return mnemo_txn__auto_end(t, own, rc);   // commits (rc == 0) or rolls back when own */
+int mnemo_txn__auto_begin(mnemo_txn **t, int *own, mnemo_db *db, mnemo_txn *txn);
+int mnemo_txn__auto_end(mnemo_txn *t, int own, int rc);
+
+/* Commit hooks: in-memory structures change only after RocksDB committed. `before` runs just
+ * before the RocksDB commit (it may still write into txn; an error aborts the commit); `after`
+ * runs exactly once when the transaction ends, committed = 1 only after a successful commit.
+ * Hooks run in registration order. owner identifies the hook: adding a second hook with the same
+ * owner is refused with EEXISTS so a module registers once per transaction (see hook_arg). */
+typedef struct mnemo_txn_hook {
+    const void *owner;
+    int (*before)(mnemo_txn *txn, void *arg);
+    void (*after)(mnemo_txn *txn, void *arg, int committed);
+    void *arg;
+} mnemo_txn_hook;
+int mnemo_txn__add_hook(mnemo_txn *txn, const mnemo_txn_hook *hook);
+/* The arg of the hook registered by owner in this txn, or NULL. */
+void *mnemo_txn__hook_arg(mnemo_txn *txn, const void *owner);
+mnemo_db *mnemo_txn__db(mnemo_txn *txn);
+
+/* Cursor: a raw ordered iterator over one column family, restricted to [lower, upper) (either may
+ * be NULL/0 for unbounded). It reads the txn's snapshot plus its writes, or an implicit snapshot
+ * when txn is NULL. When its txn finishes or its db closes it is invalidated: valid() is 0 and
+ * status() is EINVAL. Key/value slices live until the next move. */
+typedef struct mnemo_cursor mnemo_cursor;
+int mnemo_cursor__open(mnemo_cursor **out, mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *lower,
+                       size_t lower_len, const void *upper, size_t upper_len);
+void mnemo_cursor__seek(mnemo_cursor *c, const void *key, size_t klen);          /* first >= key */
+void mnemo_cursor__seek_for_prev(mnemo_cursor *c, const void *key, size_t klen); /* last <= key */
+void mnemo_cursor__first(mnemo_cursor *c);
+void mnemo_cursor__last(mnemo_cursor *c);
+void mnemo_cursor__next(mnemo_cursor *c);
+void mnemo_cursor__prev(mnemo_cursor *c);
+int mnemo_cursor__valid(mnemo_cursor *c);
+/* 0, or the error that stopped the cursor (message set). */
+int mnemo_cursor__status(mnemo_cursor *c, const char *what);
+const void *mnemo_cursor__key(mnemo_cursor *c, size_t *len);
+const void *mnemo_cursor__value(mnemo_cursor *c, size_t *len);
+void mnemo_cursor__close(mnemo_cursor *c);
+
+#endif

@@ -1,0 +1,30 @@
+/* Shared helpers for the test suites: each test gets its own temporary directory. */
+#ifndef MNEMO_TESTUTIL_H
+#define MNEMO_TESTUTIL_H
+
+#include <criterion/criterion.h>
+#include <mnemo/mnemo.h>
+
+/* Creates a fresh temporary directory; returns its path (static per process). */
+const char *tu_mkdtemp(void);
+/* Path of a not-yet-existing database directory inside the test's temporary directory. */
+const char *tu_path(const char *name);
+/* rm -rf of the directory created by tu_mkdtemp. */
+void tu_cleanup(void);
+/* Open (creating) a database at tu_path(name) with default options; asserts success. */
+mnemo_db *tu_open(const char *name);
+
+#define TU_OK(call)                                                                                         \
+    do {                                                                                                    \
+        int tu_rc_ = (call);                                                                                \
+        cr_assert_eq(tu_rc_, 0, "%s -> %s: %s", #call, mnemo_strerror(tu_rc_), mnemo_errmsg());            \
+    } while (0)
+
+#define TU_RC(call, expected)                                                                               \
+    do {                                                                                                    \
+        int tu_rc_ = (call);                                                                                \
+        cr_assert_eq(tu_rc_, (expected), "%s -> %s (%s), expected %s", #call, mnemo_strerror(tu_rc_),        \
+                     mnemo_errmsg(), mnemo_strerror(expected));                                             \
+    } while (0)
+
+#endif
