@@ -11,9 +11,9 @@
 #include "core/alloc.h"
 #include "mnemo/common.h"
 
-/* Under AddressSanitizer a leak in a test's child process does not fail the test by itself, so
- * each test ends with an explicit leak check (entries and tables are allocated inside the cache,
- * out of reach of the value counters below). */
+/* Under AddressSanitizer a leak in a test's child process does not fail the test (nor does an
+ * assertion in .fini), so each test body ends with an explicit leak check: entries and tables are
+ * allocated inside the cache, out of reach of the value counters below. */
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer)
 #define CACHE_TEST_ASAN 1
@@ -24,16 +24,13 @@
 #endif
 #ifdef CACHE_TEST_ASAN
 #include <sanitizer/lsan_interface.h>
-/* An assertion in .fini is only logged, so a leak aborts: the test is then reported as crashed. */
-static void leak_check(void)
+static void assert_no_leaks(void)
 {
-    if (__lsan_do_recoverable_leak_check() != 0)
-        abort();
+    cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "memory leaked (see the report above)");
 }
 #else
-static void leak_check(void) {}
+static void assert_no_leaks(void) {}
 #endif
-TestSuite(cache, .fini = leak_check);
 
 /* ---- tracked values: every value is counted so leaks and double frees show up ---- */
 
@@ -168,6 +165,7 @@ Test(cache, disabled_null_cache)
     mnemo_cache__stats(NULL, NULL);
     mnemo_cache__destroy(NULL);
     cr_assert_eq(atomic_load(&live_values), 0);
+    assert_no_leaks();
 }
 
 /* ---- basics ---- */
@@ -231,6 +229,7 @@ Test(cache, insert_lookup_replace_erase)
     cr_assert_eq(put(c, 5, 50, 10, MNEMO_CACHE_NO_EPOCH), 0);
     mnemo_cache__destroy(c);
     cr_assert_eq(atomic_load(&live_values), 0);
+    assert_no_leaks();
 }
 
 Test(cache, many_keys_grow_table)
@@ -250,6 +249,7 @@ Test(cache, many_keys_grow_table)
         cr_assert_eq(has(c, k, k * 3u), (int)(k & 1));
     mnemo_cache__destroy(c);
     cr_assert_eq(atomic_load(&live_values), 0);
+    assert_no_leaks();
 }
 
 /* ---- LRU and byte accounting ---- */
@@ -297,6 +297,7 @@ Test(cache, lru_eviction_order)
     cr_assert_eq(st.evictions, 5);
     mnemo_cache__destroy(c);
     cr_assert_eq(atomic_load(&live_values), 0);
+    assert_no_leaks();
 }
 
 Test(cache, bytes_used_never_exceeds_capacity)
@@ -321,6 +322,7 @@ Test(cache, bytes_used_never_exceeds_capacity)
         mnemo_cache__destroy(c);
         cr_assert_eq(atomic_load(&live_values), 0);
     }
+    assert_no_leaks();
 }
 
 Test(cache, default_shard_count)
@@ -338,6 +340,7 @@ Test(cache, default_shard_count)
     cr_assert_eq(put(c, 1, 1, (1 << 20) - 200, MNEMO_CACHE_NO_EPOCH), 0);
     mnemo_cache__destroy(c);
     cr_assert_eq(atomic_load(&live_values), 0);
+    assert_no_leaks();
 }
 
 /* ---- handles ---- */
@@ -372,6 +375,7 @@ Test(cache, handle_survives_eviction)
     mnemo_cache__destroy(c);
     cr_assert_eq(atomic_load(&deleter_calls), 3);
     cr_assert_eq(atomic_load(&live_values), 0);
+    assert_no_leaks();
 }
 
 Test(cache, handle_survives_erase_replace_clear)
@@ -405,6 +409,7 @@ Test(cache, handle_survives_erase_replace_clear)
     mnemo_cache__destroy(c);
     cr_assert_eq(atomic_load(&deleter_calls), 5);
     cr_assert_eq(atomic_load(&live_values), 0);
+    assert_no_leaks();
 }
 
 /* ---- oversized entries ---- */
@@ -438,6 +443,7 @@ Test(cache, oversized_entry_rejected)
     cr_assert_not(has(c, 2, 0));
     mnemo_cache__destroy(c);
     cr_assert_eq(atomic_load(&live_values), 0);
+    assert_no_leaks();
 }
 
 /* ---- epoch protocol ---- */
@@ -497,6 +503,7 @@ Test(cache, epoch_stale_fill_dropped)
 
     mnemo_cache__destroy(c);
     cr_assert_eq(atomic_load(&live_values), 0);
+    assert_no_leaks();
 }
 
 /* ---- exact stats ---- */
@@ -543,6 +550,7 @@ Test(cache, stats_exact)
     mnemo_cache__destroy(c);
     cr_assert_eq(atomic_load(&live_values), 0);
     cr_assert_eq(atomic_load(&deleter_calls), 6); /* every value exactly once */
+    assert_no_leaks();
 }
 
 /* ---- allocation failure ---- */
@@ -567,6 +575,7 @@ Test(cache, alloc_failure_insert)
     cr_assert(has(c, 1, 3));
     mnemo_cache__destroy(c);
     cr_assert_eq(atomic_load(&live_values), 0);
+    assert_no_leaks();
 }
 
 Test(cache, alloc_failure_create)
@@ -588,6 +597,7 @@ Test(cache, alloc_failure_create)
         failures++;
     }
     cr_assert_geq(failures, 3);
+    assert_no_leaks();
 }
 
 Test(cache, alloc_failure_during_growth)
@@ -614,6 +624,7 @@ Test(cache, alloc_failure_during_growth)
         cr_assert(has(c, k, k));
     mnemo_cache__destroy(c);
     cr_assert_eq(atomic_load(&live_values), 0);
+    assert_no_leaks();
 }
 
 /* ---- concurrency ---- */
@@ -734,6 +745,7 @@ Test(cache, multithreaded_consistency, .timeout = 120)
 
     mnemo_cache__destroy(c);
     cr_assert_eq(atomic_load(&live_values), 0);
+    assert_no_leaks();
 }
 
 /* ---- randomised model test: the cache may forget, never lie ---- */
@@ -831,4 +843,5 @@ Test(cache, model_random_never_lies)
         mnemo_cache__destroy(c);
         cr_assert_eq(atomic_load(&live_values), 0);
     }
+    assert_no_leaks();
 }

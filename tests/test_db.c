@@ -1,0 +1,455 @@
+/* Database core: open/close, options, format marker, locking, read-only, checkpoint, errors. */
+#include <fcntl.h>
+#include <rocksdb/c.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "core/coding.h"
+#include "testutil.h"
+
+static void setup(void) { tu_mkdtemp(); }
+static void teardown(void) { tu_cleanup(); }
+TestSuite(db, .init = setup, .fini = teardown);
+
+static void put_str(mnemo_db *db, const char *k, const char *v)
+{
+    TU_OK(mnemo_kv_put(db, NULL, k, strlen(k), v, strlen(v)));
+}
+
+static void expect_str(mnemo_db *db, const char *k, const char *v)
+{
+    void *got;
+    size_t n;
+    TU_OK(mnemo_kv_get(&got, &n, db, NULL, k, strlen(k)));
+    cr_assert_eq(n, strlen(v));
+    cr_assert_eq(memcmp(got, v, n), 0);
+    mnemo_free(got);
+}
+
+TU_TEST(db, create_reopen_persists)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s", tu_path("p"));
+    mnemo_db *db = tu_open("p");
+    cr_assert_str_eq(mnemo_path(db), path);
+    put_str(db, "alpha", "one");
+    TU_OK(mnemo_close(db));
+    TU_OK(mnemo_open(&db, path, NULL)); /* NULL options: open existing */
+    expect_str(db, "alpha", "one");
+    TU_OK(mnemo_close(db));
+}
+
+TU_TEST(db, missing_without_create_is_enotfound)
+{
+    mnemo_db *db = (mnemo_db *)0x1;
+    TU_RC(mnemo_open(&db, tu_path("nothing"), NULL), MNEMO_ENOTFOUND);
+    cr_assert_eq(db, (mnemo_db *)0x1, "out must stay untouched on failure");
+    cr_assert(strstr(mnemo_errmsg(), "nothing"), "message names the path: %s", mnemo_errmsg());
+}
+
+TU_TEST(db, bad_arguments)
+{
+    mnemo_db *db;
+    TU_RC(mnemo_open(NULL, tu_path("x"), NULL), MNEMO_EINVAL);
+    TU_RC(mnemo_open(&db, NULL, NULL), MNEMO_EINVAL);
+    TU_RC(mnemo_open(&db, "", NULL), MNEMO_EINVAL);
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    o.version = 99;
+    TU_RC(mnemo_open(&db, tu_path("x"), &o), MNEMO_EINVAL);
+    o = (mnemo_options)MNEMO_OPTIONS_INIT;
+    o.create_if_missing = 1;
+    o.read_only = 1;
+    TU_RC(mnemo_open(&db, tu_path("x"), &o), MNEMO_EINVAL);
+    o.read_only = 0;
+    o.compression = (mnemo_compression)42;
+    TU_RC(mnemo_open(&db, tu_path("x"), &o), MNEMO_EINVAL);
+    o.compression = MNEMO_COMPRESSION_DEFAULT;
+    o.write_buffer_size = 1000;
+    TU_RC(mnemo_open(&db, tu_path("x"), &o), MNEMO_EINVAL);
+    o.write_buffer_size = 0;
+    o.bloom_bits_per_key = 1000;
+    TU_RC(mnemo_open(&db, tu_path("x"), &o), MNEMO_EINVAL);
+    struct stat st;
+    cr_assert_neq(stat(tu_path("x"), &st), 0, "no directory is created by a refused open");
+}
+
+TU_TEST(db, all_zero_options_are_defaults)
+{
+    mnemo_options o;
+    memset(&o, 0, sizeof o);
+    o.create_if_missing = 1;
+    mnemo_db *db;
+    TU_OK(mnemo_open(&db, tu_path("z"), &o));
+    put_str(db, "k", "v");
+    expect_str(db, "k", "v");
+    TU_OK(mnemo_close(db));
+}
+
+TU_TEST(db, every_compression_roundtrips)
+{
+    const mnemo_compression all[] = {MNEMO_COMPRESSION_NONE, MNEMO_COMPRESSION_SNAPPY, MNEMO_COMPRESSION_ZLIB,
+                                     MNEMO_COMPRESSION_BZIP2, MNEMO_COMPRESSION_LZ4, MNEMO_COMPRESSION_ZSTD};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "c%zu", i);
+        mnemo_options o = MNEMO_OPTIONS_INIT;
+        o.create_if_missing = 1;
+        o.compression = all[i];
+        o.write_buffer_size = 64 << 10;
+        mnemo_db *db;
+        TU_OK(mnemo_open(&db, tu_path(name), &o));
+        char key[32], val[256];
+        memset(val, 'a' + (int)i, sizeof val);
+        for (int k = 0; k < 2000; k++) {
+            snprintf(key, sizeof key, "key%06d", k);
+            TU_OK(mnemo_kv_put(db, NULL, key, strlen(key), val, sizeof val));
+        }
+        TU_OK(mnemo_flush(db)); /* forces data files written with this compression */
+        TU_OK(mnemo_close(db));
+        TU_OK(mnemo_open(&db, tu_path(name), &o));
+        void *got;
+        size_t n;
+        TU_OK(mnemo_kv_get(&got, &n, db, NULL, "key001234", 9));
+        cr_assert_eq(n, sizeof val);
+        cr_assert_eq(memcmp(got, val, n), 0);
+        mnemo_free(got);
+        TU_OK(mnemo_close(db));
+    }
+}
+
+TU_TEST(db, a_file_is_not_a_database)
+{
+    FILE *f = fopen(tu_path("file"), "w");
+    cr_assert_not_null(f);
+    fputs("hello", f);
+    fclose(f);
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    o.create_if_missing = 1;
+    mnemo_db *db;
+    TU_RC(mnemo_open(&db, tu_path("file"), &o), MNEMO_ENOTDB);
+}
+
+TU_TEST(db, a_nonempty_directory_is_not_a_database)
+{
+    mkdir(tu_path("dir"), 0700);
+    char p[600];
+    snprintf(p, sizeof p, "%s/notes.txt", tu_path("dir"));
+    FILE *f = fopen(p, "w");
+    cr_assert_not_null(f);
+    fclose(f);
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    o.create_if_missing = 1;
+    mnemo_db *db;
+    TU_RC(mnemo_open(&db, tu_path("dir"), &o), MNEMO_ENOTDB);
+}
+
+TU_TEST(db, an_empty_directory_is_created_into)
+{
+    mkdir(tu_path("empty"), 0700);
+    mnemo_db *db;
+    TU_RC(mnemo_open(&db, tu_path("empty"), NULL), MNEMO_ENOTFOUND);
+    db = tu_open("empty");
+    TU_OK(mnemo_close(db));
+}
+
+TU_TEST(db, a_plain_rocksdb_is_not_a_mnemo_database)
+{
+    rocksdb_options_t *ro = rocksdb_options_create();
+    rocksdb_options_set_create_if_missing(ro, 1);
+    char *err = NULL;
+    rocksdb_t *r = rocksdb_open(ro, tu_path("plain"), &err);
+    cr_assert_null(err);
+    rocksdb_close(r);
+    rocksdb_options_destroy(ro);
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    o.create_if_missing = 1;
+    mnemo_db *db;
+    TU_RC(mnemo_open(&db, tu_path("plain"), &o), MNEMO_ENOTDB);
+    cr_assert(strstr(mnemo_errmsg(), "not a mnemo database"), "%s", mnemo_errmsg());
+}
+
+/* Rewrites the format marker of a closed database through RocksDB directly. */
+static void poke_marker(const char *path, const void *val, size_t len)
+{
+    const char *names[] = {"default", "records", "graph_forward", "graph_backward",
+                           "vector_data", "vector_index", "metadata"};
+    rocksdb_options_t *ro = rocksdb_options_create();
+    const rocksdb_options_t *cfo[7];
+    rocksdb_column_family_handle_t *h[7];
+    for (int i = 0; i < 7; i++)
+        cfo[i] = ro;
+    char *err = NULL;
+    rocksdb_t *r = rocksdb_open_column_families(ro, path, 7, names, cfo, h, &err);
+    cr_assert_null(err, "%s", err);
+    rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
+    rocksdb_put_cf(r, wo, h[6], "\0format", 7, val, len, &err);
+    cr_assert_null(err);
+    rocksdb_writeoptions_destroy(wo);
+    for (int i = 0; i < 7; i++)
+        rocksdb_column_family_handle_destroy(h[i]);
+    rocksdb_close(r);
+    rocksdb_options_destroy(ro);
+}
+
+TU_TEST(db, unknown_format_version_is_refused)
+{
+    mnemo_db *db = tu_open("v");
+    TU_OK(mnemo_close(db));
+    unsigned char v[13];
+    memcpy(v, "mnemo", 5);
+    mnemo__put_be32(v + 5, 99);
+    mnemo__put_be32(v + 9, mnemo__crc32c(0, v, 9));
+    poke_marker(tu_path("v"), v, sizeof v);
+    TU_RC(mnemo_open(&db, tu_path("v"), NULL), MNEMO_EVERSION);
+    cr_assert(strstr(mnemo_errmsg(), "format 99"), "%s", mnemo_errmsg());
+}
+
+TU_TEST(db, damaged_format_marker_is_ecorrupt)
+{
+    mnemo_db *db = tu_open("m");
+    TU_OK(mnemo_close(db));
+    poke_marker(tu_path("m"), "mnemo\0\0\0\1garb", 13);
+    TU_RC(mnemo_open(&db, tu_path("m"), NULL), MNEMO_ECORRUPT);
+}
+
+TU_TEST(db, second_handle_in_same_process_is_elocked)
+{
+    mnemo_db *db = tu_open("l");
+    mnemo_db *db2;
+    TU_RC(mnemo_open(&db2, tu_path("l"), NULL), MNEMO_ELOCKED);
+    TU_OK(mnemo_close(db));
+    TU_OK(mnemo_open(&db2, tu_path("l"), NULL)); /* released by close */
+    TU_OK(mnemo_close(db2));
+}
+
+TU_TEST(db, another_process_holding_it_is_elocked)
+{
+    mnemo_db *db = tu_open("lp");
+    TU_OK(mnemo_close(db));
+    int ready[2], done[2];
+    cr_assert_eq(pipe(ready), 0);
+    cr_assert_eq(pipe(done), 0);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        mnemo_db *c;
+        char ok = mnemo_open(&c, tu_path("lp"), NULL) == 0 ? 'y' : 'n';
+        if (write(ready[1], &ok, 1) != 1)
+            _exit(2);
+        char b;
+        if (read(done[0], &b, 1) < 0)
+            _exit(2);
+        mnemo_close(c);
+        _exit(0);
+    }
+    char ok;
+    cr_assert_eq(read(ready[0], &ok, 1), 1);
+    cr_assert_eq(ok, 'y');
+    TU_RC(mnemo_open(&db, tu_path("lp"), NULL), MNEMO_ELOCKED);
+    cr_assert(strstr(mnemo_errmsg(), "already open"), "%s", mnemo_errmsg());
+    cr_assert_eq(write(done[1], "x", 1), 1);
+    int status;
+    waitpid(pid, &status, 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    TU_OK(mnemo_open(&db, tu_path("lp"), NULL));
+    TU_OK(mnemo_close(db));
+}
+
+TU_TEST(db, closed_and_null_handles_are_einval)
+{
+    mnemo_db *db = tu_open("c");
+    TU_OK(mnemo_close(db));
+    void *v;
+    size_t n;
+    mnemo_txn *txn;
+    mnemo_iter *it;
+    TU_RC(mnemo_kv_put(db, NULL, "k", 1, "v", 1), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "closed"), "%s", mnemo_errmsg());
+    TU_RC(mnemo_kv_get(&v, &n, db, NULL, "k", 1), MNEMO_EINVAL);
+    TU_RC(mnemo_kv_delete(db, NULL, "k", 1), MNEMO_EINVAL);
+    TU_RC(mnemo_kv_exists(db, NULL, "k", 1), MNEMO_EINVAL);
+    TU_RC(mnemo_kv_iter(&it, db, NULL, NULL), MNEMO_EINVAL);
+    TU_RC(mnemo_txn_begin(&txn, db, 0), MNEMO_EINVAL);
+    TU_RC(mnemo_flush(db), MNEMO_EINVAL);
+    TU_RC(mnemo_compact(db), MNEMO_EINVAL);
+    TU_RC(mnemo_checkpoint(db, tu_path("cp")), MNEMO_EINVAL);
+    TU_RC(mnemo_close(db), MNEMO_EINVAL);
+    cr_assert_null(mnemo_path(db));
+    TU_RC(mnemo_kv_put(NULL, NULL, "k", 1, "v", 1), MNEMO_EINVAL);
+    TU_RC(mnemo_txn_begin(&txn, NULL, 0), MNEMO_EINVAL);
+    TU_RC(mnemo_flush(NULL), MNEMO_EINVAL);
+    TU_RC(mnemo_checkpoint(NULL, "x"), MNEMO_EINVAL);
+    TU_OK(mnemo_close(NULL));
+}
+
+TU_TEST(db, close_invalidates_open_transactions_and_iterators)
+{
+    mnemo_db *db = tu_open("ci");
+    mnemo_txn *txn;
+    mnemo_iter *it1, *it2;
+    TU_OK(mnemo_txn_begin(&txn, db, 0));
+    TU_OK(mnemo_kv_put(db, txn, "uncommitted", 11, "x", 1));
+    TU_OK(mnemo_kv_iter(&it1, db, txn, NULL));
+    TU_OK(mnemo_kv_iter(&it2, db, NULL, NULL));
+    TU_OK(mnemo_close(db));
+    TU_RC(mnemo_txn_commit(txn), MNEMO_EINVAL);
+    TU_RC(mnemo_iter_next(it1), MNEMO_EINVAL);
+    TU_RC(mnemo_iter_next(it2), MNEMO_EINVAL);
+    mnemo_iter_free(it1);
+    mnemo_iter_free(it2);
+    mnemo_txn_free(txn);
+    TU_OK(mnemo_open(&db, tu_path("ci"), NULL));
+    TU_RC(mnemo_kv_exists(db, NULL, "uncommitted", 11), 0);
+    TU_OK(mnemo_close(db));
+}
+
+TU_TEST(db, read_only_reads_and_refuses_writes)
+{
+    mnemo_db *db = tu_open("ro");
+    put_str(db, "k", "v");
+    TU_OK(mnemo_close(db));
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    o.read_only = 1;
+    TU_OK(mnemo_open(&db, tu_path("ro"), &o));
+    expect_str(db, "k", "v");
+    TU_RC(mnemo_kv_put(db, NULL, "k", 1, "w", 1), MNEMO_EREADONLY);
+    TU_RC(mnemo_kv_delete(db, NULL, "k", 1), MNEMO_EREADONLY);
+    TU_RC(mnemo_flush(db), MNEMO_EREADONLY);
+    TU_RC(mnemo_compact(db), MNEMO_EREADONLY);
+    mnemo_txn *txn;
+    TU_OK(mnemo_txn_begin(&txn, db, 0));
+    TU_RC(mnemo_kv_put(db, txn, "k", 1, "w", 1), MNEMO_EREADONLY);
+    void *v;
+    size_t n;
+    TU_OK(mnemo_kv_get(&v, &n, db, txn, "k", 1));
+    mnemo_free(v);
+    TU_OK(mnemo_txn_commit(txn));
+    mnemo_txn_free(txn);
+    mnemo_iter *it;
+    TU_OK(mnemo_kv_iter(&it, db, NULL, NULL));
+    TU_OK(mnemo_iter_next(it));
+    TU_RC(mnemo_iter_next(it), MNEMO_ITEROVER);
+    mnemo_iter_free(it);
+    TU_OK(mnemo_close(db));
+    o.read_only = 1;
+    TU_RC(mnemo_open(&db, tu_path("nope"), &o), MNEMO_ENOTFOUND);
+}
+
+TU_TEST(db, checkpoint_opens_as_a_consistent_copy)
+{
+    mnemo_db *db = tu_open("src");
+    for (int i = 0; i < 1000; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "k%04d", i);
+        TU_OK(mnemo_kv_put(db, NULL, k, strlen(k), k, strlen(k)));
+    }
+    char cp[512];
+    snprintf(cp, sizeof cp, "%s", tu_path("copy"));
+    TU_OK(mnemo_checkpoint(db, cp));
+    put_str(db, "after", "checkpoint");
+    TU_RC(mnemo_checkpoint(db, cp), MNEMO_EEXISTS);
+    TU_RC(mnemo_checkpoint(db, NULL), MNEMO_EINVAL);
+    TU_RC(mnemo_checkpoint(db, ""), MNEMO_EINVAL);
+    mnemo_db *copy;
+    TU_OK(mnemo_open(&copy, cp, NULL));
+    expect_str(copy, "k0999", "k0999");
+    TU_RC(mnemo_kv_exists(copy, NULL, "after", 5), 0);
+    TU_RC(mnemo_kv_exists(db, NULL, "after", 5), 1);
+    TU_OK(mnemo_close(copy));
+    TU_OK(mnemo_close(db));
+}
+
+TU_TEST(db, flush_and_compact_keep_data)
+{
+    mnemo_db *db = tu_open("fc");
+    for (int i = 0; i < 500; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "k%04d", i);
+        TU_OK(mnemo_kv_put(db, NULL, k, strlen(k), "v", 1));
+    }
+    for (int i = 0; i < 500; i += 2) {
+        char k[16];
+        snprintf(k, sizeof k, "k%04d", i);
+        TU_OK(mnemo_kv_delete(db, NULL, k, strlen(k)));
+    }
+    TU_OK(mnemo_flush(db));
+    TU_OK(mnemo_compact(db));
+    TU_RC(mnemo_kv_exists(db, NULL, "k0001", 5), 1);
+    TU_RC(mnemo_kv_exists(db, NULL, "k0002", 5), 0);
+    TU_OK(mnemo_close(db));
+}
+
+TU_TEST(db, version_and_error_names)
+{
+    int ma = -1, mi = -1, pa = -1;
+    cr_assert_str_eq(mnemo_version(&ma, &mi, &pa), MNEMO_VERSION_STRING);
+    cr_assert_eq(ma, MNEMO_VERSION_MAJOR);
+    cr_assert_eq(mi, MNEMO_VERSION_MINOR);
+    cr_assert_eq(pa, MNEMO_VERSION_PATCH);
+    cr_assert_str_eq(mnemo_version(NULL, NULL, NULL), MNEMO_VERSION_STRING);
+    cr_assert_str_eq(mnemo_strerror(MNEMO_EBUSY), "MNEMO_EBUSY");
+    cr_assert_str_eq(mnemo_strerror(MNEMO_ENOTSUP), "MNEMO_ENOTSUP");
+    cr_assert_str_eq(mnemo_strerror(-1000), "MNEMO_E?");
+    for (int c = 0; c >= MNEMO_ENOTSUP; c--)
+        cr_assert_str_neq(mnemo_strerror(c), "MNEMO_E?", "code %d has a name", c);
+    mnemo_free(NULL);
+}
+
+TU_TEST(db, sync_on_commit_writes_survive_reopen)
+{
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    o.create_if_missing = 1;
+    o.sync_on_commit = 1;
+    mnemo_db *db;
+    TU_OK(mnemo_open(&db, tu_path("s"), &o));
+    put_str(db, "durable", "yes");
+    TU_OK(mnemo_close(db));
+    TU_OK(mnemo_open(&db, tu_path("s"), &o));
+    expect_str(db, "durable", "yes");
+    TU_OK(mnemo_close(db));
+}
+
+/* A child writes with sync_on_commit and is killed with SIGKILL without closing: every
+ * acknowledged write must be there on reopen. */
+TU_TEST(db, killed_process_loses_no_synced_write)
+{
+    mnemo_db *db = tu_open("k9");
+    TU_OK(mnemo_close(db));
+    int ack[2];
+    cr_assert_eq(pipe(ack), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        mnemo_options o = MNEMO_OPTIONS_INIT;
+        o.sync_on_commit = 1;
+        mnemo_db *c;
+        if (mnemo_open(&c, tu_path("k9"), &o))
+            _exit(2);
+        for (unsigned i = 0;; i++) {
+            char k[16];
+            snprintf(k, sizeof k, "k%08u", i);
+            if (mnemo_kv_put(c, NULL, k, strlen(k), k, strlen(k)))
+                _exit(3);
+            if (write(ack[1], &i, sizeof i) != sizeof i)
+                _exit(4);
+        }
+    }
+    close(ack[1]);
+    unsigned last = 0, got = 0;
+    while (got < 200 && read(ack[0], &last, sizeof last) == sizeof last)
+        got++;
+    kill(pid, SIGKILL);
+    while (read(ack[0], &last, sizeof last) == sizeof last) /* acks already in the pipe count too */
+        ;
+    waitpid(pid, NULL, 0);
+    TU_OK(mnemo_open(&db, tu_path("k9"), NULL));
+    for (unsigned i = 0; i <= last; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "k%08u", i);
+        cr_assert_eq(mnemo_kv_exists(db, NULL, k, strlen(k)), 1, "acknowledged %s lost", k);
+    }
+    TU_OK(mnemo_close(db));
+}

@@ -6,6 +6,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/lsan_interface.h>
+#define TU_HAVE_LSAN 1
+#endif
+
 static char tmpdir[256];
 static char pathbuf[512];
 
@@ -31,6 +36,15 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     (void)flag;
     (void)ftw;
     return remove(path);
+}
+
+void tu_leak_check(void)
+{
+#ifdef TU_HAVE_LSAN
+    /* Criterion ends test processes without running LeakSanitizer (and ignores failures in
+     * teardown), so TU_TEST asks it at the end of each test body. */
+    cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "memory leaked (see the LeakSanitizer report above)");
+#endif
 }
 
 void tu_cleanup(void)

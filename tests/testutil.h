@@ -9,7 +9,9 @@
 const char *tu_mkdtemp(void);
 /* Path of a not-yet-existing database directory inside the test's temporary directory. */
 const char *tu_path(const char *name);
-/* rm -rf of the directory created by tu_mkdtemp. */
+/* Fails the test if LeakSanitizer finds a leak; no-op without ASan. */
+void tu_leak_check(void);
+/* rm -rf of the directory created by tu_mkdtemp (safe to call twice). */
 void tu_cleanup(void);
 /* Open (creating) a database at tu_path(name) with default options; asserts success. */
 mnemo_db *tu_open(const char *name);
@@ -26,5 +28,16 @@ mnemo_db *tu_open(const char *name);
         cr_assert_eq(tu_rc_, (expected), "%s -> %s (%s), expected %s", #call, mnemo_strerror(tu_rc_),        \
                      mnemo_errmsg(), mnemo_strerror(expected));                                             \
     } while (0)
+
+/* A Criterion test whose body is followed by cleanup and a leak check that can fail it. */
+#define TU_TEST(suite, name)                                                                                \
+    static void tu_body_##suite##_##name(void);                                                             \
+    Test(suite, name)                                                                                       \
+    {                                                                                                       \
+        tu_body_##suite##_##name();                                                                         \
+        tu_cleanup();                                                                                       \
+        tu_leak_check();                                                                                    \
+    }                                                                                                       \
+    static void tu_body_##suite##_##name(void)
 
 #endif

@@ -254,7 +254,7 @@ int mnemo_cache__create(mnemo_cache **out, size_t capacity_bytes, unsigned shard
         }
         if (pthread_mutex_init(&s->mu, NULL) != 0) {
             mnemo__free(s->buckets);
-            rc = MNEMO_ERROR;
+            rc = MNEMO_ENOMEM; /* EAGAIN/ENOMEM: a resource shortage */
             break;
         }
         s->nbuckets = INITIAL_BUCKETS;
