@@ -1,0 +1,442 @@
+/* Key-value store: every operation, every error path, iterators against a reference model. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+
+static mnemo_db *db;
+static void setup(void)
+{
+    tu_mkdtemp();
+    db = tu_open("kv");
+}
+static void teardown(void)
+{
+    mnemo_close(db);
+    tu_cleanup();
+}
+TestSuite(kv, .init = setup, .fini = teardown);
+
+/* TU_TEST checks for leaks before .fini closes the db, so tests close it themselves. */
+static void close_db(void)
+{
+    TU_OK(mnemo_close(db));
+    db = NULL;
+}
+
+TU_TEST(kv, put_get_delete_exists)
+{
+    TU_OK(mnemo_kv_put(db, NULL, "name", 4, "mnemo", 5));
+    TU_RC(mnemo_kv_exists(db, NULL, "name", 4), 1);
+    void *v;
+    size_t n;
+    TU_OK(mnemo_kv_get(&v, &n, db, NULL, "name", 4));
+    cr_assert_eq(n, 5);
+    cr_assert_str_eq(v, "mnemo", "value comes back NUL-terminated");
+    mnemo_free(v);
+    TU_OK(mnemo_kv_put(db, NULL, "name", 4, "mnemo2", 6)); /* replace */
+    TU_OK(mnemo_kv_get(&v, &n, db, NULL, "name", 4));
+    cr_assert_eq(n, 6);
+    mnemo_free(v);
+    TU_OK(mnemo_kv_delete(db, NULL, "name", 4));
+    TU_RC(mnemo_kv_exists(db, NULL, "name", 4), 0);
+    void *untouched = (void *)0x1;
+    size_t ulen = 77;
+    TU_RC(mnemo_kv_get(&untouched, &ulen, db, NULL, "name", 4), MNEMO_ENOTFOUND);
+    cr_assert_eq(untouched, (void *)0x1);
+    cr_assert_eq(ulen, 77);
+    TU_OK(mnemo_kv_delete(db, NULL, "never-there", 11)); /* blind delete is fine */
+    close_db();
+}
+
+TU_TEST(kv, binary_keys_and_empty_values)
+{
+    const char key[] = {0, 1, 2, 0, (char)0xff};
+    TU_OK(mnemo_kv_put(db, NULL, key, sizeof key, NULL, 0));
+    void *v;
+    size_t n = 99;
+    TU_OK(mnemo_kv_get(&v, &n, db, NULL, key, sizeof key));
+    cr_assert_eq(n, 0);
+    mnemo_free(v);
+    TU_RC(mnemo_kv_exists(db, NULL, key, sizeof key - 1), 0);
+    const char val[] = {0, 0, 7};
+    TU_OK(mnemo_kv_put(db, NULL, key, 1, val, sizeof val));
+    TU_OK(mnemo_kv_get(&v, &n, db, NULL, key, 1));
+    cr_assert_eq(n, 3);
+    cr_assert_eq(memcmp(v, val, 3), 0);
+    mnemo_free(v);
+    close_db();
+}
+
+TU_TEST(kv, key_and_value_limits)
+{
+    char *big = calloc(MNEMO_KV_MAX_KEY + 1, 1);
+    memset(big, 'k', MNEMO_KV_MAX_KEY + 1);
+    TU_OK(mnemo_kv_put(db, NULL, big, MNEMO_KV_MAX_KEY, "v", 1));
+    TU_RC(mnemo_kv_exists(db, NULL, big, MNEMO_KV_MAX_KEY), 1);
+    TU_RC(mnemo_kv_put(db, NULL, big, MNEMO_KV_MAX_KEY + 1, "v", 1), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "exceeds the maximum"), "%s", mnemo_errmsg());
+    void *v;
+    size_t n;
+    TU_RC(mnemo_kv_get(&v, &n, db, NULL, big, MNEMO_KV_MAX_KEY + 1), MNEMO_EINVAL);
+    TU_RC(mnemo_kv_delete(db, NULL, big, MNEMO_KV_MAX_KEY + 1), MNEMO_EINVAL);
+    TU_RC(mnemo_kv_exists(db, NULL, big, MNEMO_KV_MAX_KEY + 1), MNEMO_EINVAL);
+    free(big);
+    TU_RC(mnemo_kv_put(db, NULL, "k", 1, "v", (size_t)MNEMO_KV_MAX_VALUE + 1), MNEMO_EINVAL);
+    close_db();
+}
+
+TU_TEST(kv, null_and_empty_arguments)
+{
+    void *v;
+    size_t n;
+    TU_RC(mnemo_kv_put(db, NULL, NULL, 1, "v", 1), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "key is NULL"), "%s", mnemo_errmsg());
+    TU_RC(mnemo_kv_put(db, NULL, "k", 0, "v", 1), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "key is empty"), "%s", mnemo_errmsg());
+    TU_RC(mnemo_kv_put(db, NULL, "k", 1, NULL, 3), MNEMO_EINVAL);
+    TU_RC(mnemo_kv_get(NULL, &n, db, NULL, "k", 1), MNEMO_EINVAL);
+    TU_RC(mnemo_kv_get(&v, NULL, db, NULL, "k", 1), MNEMO_EINVAL);
+    TU_RC(mnemo_kv_get(&v, &n, db, NULL, "", 0), MNEMO_EINVAL);
+    TU_RC(mnemo_kv_delete(db, NULL, NULL, 0), MNEMO_EINVAL);
+    TU_RC(mnemo_kv_exists(db, NULL, NULL, 3), MNEMO_EINVAL);
+    TU_RC(mnemo_kv_batch(db, NULL, NULL, 2), MNEMO_EINVAL);
+    TU_OK(mnemo_kv_batch(db, NULL, NULL, 0));
+    TU_RC(mnemo_kv_iter(NULL, db, NULL, NULL), MNEMO_EINVAL);
+    mnemo_iter *it;
+    mnemo_kv_iter_options o = MNEMO_KV_ITER_OPTIONS_INIT;
+    o.prefix_len = 3;
+    TU_RC(mnemo_kv_iter(&it, db, NULL, &o), MNEMO_EINVAL);
+    o = (mnemo_kv_iter_options)MNEMO_KV_ITER_OPTIONS_INIT;
+    o.version = 7;
+    TU_RC(mnemo_kv_iter(&it, db, NULL, &o), MNEMO_EINVAL);
+    TU_RC(mnemo_iter_next(NULL), MNEMO_EINVAL);
+    TU_RC(mnemo_iter_seek(NULL, "a", 1), MNEMO_EINVAL);
+    const void *k;
+    TU_RC(mnemo_iter_key(NULL, &k, &n), MNEMO_EINVAL);
+    TU_RC(mnemo_iter_value(NULL, &k, &n), MNEMO_EINVAL);
+    mnemo_iter_free(NULL);
+    close_db();
+}
+
+TU_TEST(kv, batch_is_atomic_and_ordered)
+{
+    TU_OK(mnemo_kv_put(db, NULL, "gone", 4, "x", 1));
+    mnemo_kv_op ops[] = {
+        {MNEMO_KV_PUT, "a", 1, "1", 1},
+        {MNEMO_KV_PUT, "b", 1, "2", 1},
+        {MNEMO_KV_DELETE, "gone", 4, NULL, 0},
+        {MNEMO_KV_PUT, "a", 1, "3", 1}, /* later op on the same key wins */
+    };
+    TU_OK(mnemo_kv_batch(db, NULL, ops, 4));
+    void *v;
+    size_t n;
+    TU_OK(mnemo_kv_get(&v, &n, db, NULL, "a", 1));
+    cr_assert_eq(((char *)v)[0], '3');
+    mnemo_free(v);
+    TU_RC(mnemo_kv_exists(db, NULL, "gone", 4), 0);
+    TU_RC(mnemo_kv_exists(db, NULL, "b", 1), 1);
+
+    mnemo_kv_op bad[] = {
+        {MNEMO_KV_PUT, "c", 1, "1", 1},
+        {MNEMO_KV_DELETE, "b", 1, NULL, 0},
+        {MNEMO_KV_PUT, "", 0, "x", 1}, /* empty key: nothing of this batch may land */
+    };
+    TU_RC(mnemo_kv_batch(db, NULL, bad, 3), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "op 2"), "message names the op: %s", mnemo_errmsg());
+    TU_RC(mnemo_kv_exists(db, NULL, "c", 1), 0);
+    TU_RC(mnemo_kv_exists(db, NULL, "b", 1), 1);
+    mnemo_kv_op badtype[] = {{(mnemo_kv_op_type)9, "c", 1, "1", 1}};
+    TU_RC(mnemo_kv_batch(db, NULL, badtype, 1), MNEMO_EINVAL);
+
+    mnemo_txn *txn;
+    TU_OK(mnemo_txn_begin(&txn, db, 0));
+    TU_OK(mnemo_kv_batch(db, txn, ops, 2));
+    TU_OK(mnemo_txn_rollback(txn));
+    mnemo_txn_free(txn);
+    close_db();
+}
+
+static void put_s(mnemo_txn *txn, const char *k, const char *v)
+{
+    TU_OK(mnemo_kv_put(db, txn, k, strlen(k), v, strlen(v)));
+}
+
+/* Collects an iterator's keys into one space-separated string. */
+static void collect(mnemo_iter *it, char *out, size_t cap)
+{
+    out[0] = '\0';
+    int rc;
+    while ((rc = mnemo_iter_next(it)) == 0) {
+        const void *k, *v;
+        size_t kl, vl;
+        TU_OK(mnemo_iter_key(it, &k, &kl));
+        TU_OK(mnemo_iter_value(it, &v, &vl));
+        size_t len = strlen(out);
+        snprintf(out + len, cap - len, "%s%.*s", len ? " " : "", (int)kl, (const char *)k);
+    }
+    TU_RC(rc, MNEMO_ITEROVER);
+    TU_RC(mnemo_iter_next(it), MNEMO_ITEROVER); /* stays over */
+}
+
+static void expect_scan(mnemo_txn *txn, const mnemo_kv_iter_options *o, const char *want)
+{
+    mnemo_iter *it;
+    TU_OK(mnemo_kv_iter(&it, db, txn, o));
+    char got[1024];
+    collect(it, got, sizeof got);
+    cr_assert_str_eq(got, want);
+    mnemo_iter_free(it);
+}
+
+TU_TEST(kv, iterators_prefix_range_reverse_seek)
+{
+    const char *keys[] = {"a", "ab", "abc", "abd", "b", "ba", "c"};
+    for (size_t i = 0; i < 7; i++)
+        put_s(NULL, keys[i], "v");
+    mnemo_kv_iter_options o = MNEMO_KV_ITER_OPTIONS_INIT;
+    expect_scan(NULL, NULL, "a ab abc abd b ba c");
+    o.reverse = 1;
+    expect_scan(NULL, &o, "c ba b abd abc ab a");
+    o = (mnemo_kv_iter_options)MNEMO_KV_ITER_OPTIONS_INIT;
+    o.prefix = "ab";
+    o.prefix_len = 2;
+    expect_scan(NULL, &o, "ab abc abd");
+    o.reverse = 1;
+    expect_scan(NULL, &o, "abd abc ab");
+    o = (mnemo_kv_iter_options)MNEMO_KV_ITER_OPTIONS_INIT;
+    o.start = "ab";
+    o.start_len = 2;
+    o.end = "b";
+    o.end_len = 1;
+    expect_scan(NULL, &o, "ab abc abd");
+    o.reverse = 1;
+    expect_scan(NULL, &o, "abd abc ab");
+    o.reverse = 0;
+    o.prefix = "a";
+    o.prefix_len = 1;
+    o.start = "abc";
+    o.start_len = 3;
+    o.end = "zz";
+    o.end_len = 2;
+    expect_scan(NULL, &o, "abc abd"); /* prefix and range intersect */
+    o = (mnemo_kv_iter_options)MNEMO_KV_ITER_OPTIONS_INIT;
+    o.prefix = "q";
+    o.prefix_len = 1;
+    expect_scan(NULL, &o, "");
+
+    mnemo_iter *it;
+    TU_OK(mnemo_kv_iter(&it, db, NULL, NULL));
+    const void *k;
+    size_t kl;
+    TU_RC(mnemo_iter_key(it, &k, &kl), MNEMO_EINVAL); /* not positioned yet */
+    TU_OK(mnemo_iter_seek(it, "abz", 3));
+    TU_OK(mnemo_iter_next(it));
+    TU_OK(mnemo_iter_key(it, &k, &kl));
+    cr_assert_eq(kl, 1);
+    cr_assert_eq(*(const char *)k, 'b');
+    TU_OK(mnemo_iter_seek(it, "0", 1)); /* seek backwards is allowed */
+    TU_OK(mnemo_iter_next(it));
+    TU_OK(mnemo_iter_key(it, &k, &kl));
+    cr_assert_eq(*(const char *)k, 'a');
+    mnemo_iter_free(it);
+
+    o = (mnemo_kv_iter_options)MNEMO_KV_ITER_OPTIONS_INIT;
+    o.reverse = 1;
+    o.prefix = "ab";
+    o.prefix_len = 2;
+    TU_OK(mnemo_kv_iter(&it, db, NULL, &o));
+    TU_OK(mnemo_iter_seek(it, "abcz", 4));
+    TU_OK(mnemo_iter_next(it));
+    TU_OK(mnemo_iter_key(it, &k, &kl));
+    cr_assert_eq(kl, 3);
+    cr_assert_eq(memcmp(k, "abc", 3), 0);
+    TU_OK(mnemo_iter_seek(it, "zzz", 3)); /* clamped into the prefix */
+    TU_OK(mnemo_iter_next(it));
+    TU_OK(mnemo_iter_key(it, &k, &kl));
+    cr_assert_eq(memcmp(k, "abd", 3), 0);
+    mnemo_iter_free(it);
+    close_db();
+}
+
+TU_TEST(kv, prefix_of_ff_bytes_has_no_upper_bound)
+{
+    const char k1[] = {(char)0xff, (char)0xff}, k2[] = {(char)0xff, (char)0xff, 1}, k3[] = {(char)0xff, 0};
+    TU_OK(mnemo_kv_put(db, NULL, k1, 2, "1", 1));
+    TU_OK(mnemo_kv_put(db, NULL, k2, 3, "2", 1));
+    TU_OK(mnemo_kv_put(db, NULL, k3, 2, "3", 1));
+    mnemo_kv_iter_options o = MNEMO_KV_ITER_OPTIONS_INIT;
+    o.prefix = k1;
+    o.prefix_len = 2;
+    mnemo_iter *it;
+    TU_OK(mnemo_kv_iter(&it, db, NULL, &o));
+    int count = 0;
+    while (mnemo_iter_next(it) == 0)
+        count++;
+    cr_assert_eq(count, 2);
+    mnemo_iter_free(it);
+    close_db();
+}
+
+TU_TEST(kv, iterator_without_txn_reads_a_snapshot)
+{
+    put_s(NULL, "k1", "v");
+    mnemo_iter *it;
+    TU_OK(mnemo_kv_iter(&it, db, NULL, NULL));
+    put_s(NULL, "k2", "v"); /* after the iterator was made */
+    char got[64];
+    collect(it, got, sizeof got);
+    cr_assert_str_eq(got, "k1");
+    mnemo_iter_free(it);
+    close_db();
+}
+
+TU_TEST(kv, iterator_in_txn_sees_own_writes_and_deletes)
+{
+    put_s(NULL, "a", "v");
+    put_s(NULL, "b", "v");
+    put_s(NULL, "c", "v");
+    mnemo_txn *txn;
+    TU_OK(mnemo_txn_begin(&txn, db, 0));
+    put_s(txn, "bb", "new");
+    TU_OK(mnemo_kv_delete(db, txn, "c", 1));
+    put_s(NULL, "d", "outside"); /* committed after the txn's snapshot: invisible to it */
+    expect_scan(txn, NULL, "a b bb");
+    mnemo_kv_iter_options o = MNEMO_KV_ITER_OPTIONS_INIT;
+    o.reverse = 1;
+    expect_scan(txn, &o, "bb b a");
+    o.reverse = 0;
+    o.start = "b";
+    o.start_len = 1;
+    o.end = "c";
+    o.end_len = 1;
+    put_s(txn, "zz", "beyond the range");
+    expect_scan(txn, &o, "b bb");
+    o.reverse = 1;
+    expect_scan(txn, &o, "bb b");
+    expect_scan(NULL, NULL, "a b c d"); /* others do not see uncommitted writes */
+    TU_OK(mnemo_txn_commit(txn));
+    mnemo_txn_free(txn);
+    expect_scan(NULL, NULL, "a b bb d zz");
+    close_db();
+}
+
+TU_TEST(kv, persists_across_reopen)
+{
+    for (int i = 0; i < 3000; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "key%05d", i);
+        TU_OK(mnemo_kv_put(db, NULL, k, strlen(k), k, strlen(k)));
+    }
+    close_db();
+    TU_OK(mnemo_open(&db, tu_path("kv"), NULL));
+    mnemo_iter *it;
+    TU_OK(mnemo_kv_iter(&it, db, NULL, NULL));
+    int i = 0, rc;
+    while ((rc = mnemo_iter_next(it)) == 0) {
+        char k[16];
+        snprintf(k, sizeof k, "key%05d", i++);
+        const void *key, *val;
+        size_t kl, vl;
+        TU_OK(mnemo_iter_key(it, &key, &kl));
+        TU_OK(mnemo_iter_value(it, &val, &vl));
+        cr_assert_eq(kl, strlen(k));
+        cr_assert_eq(memcmp(key, k, kl), 0);
+        cr_assert_eq(memcmp(val, k, vl), 0);
+    }
+    TU_RC(rc, MNEMO_ITEROVER);
+    cr_assert_eq(i, 3000);
+    mnemo_iter_free(it);
+    close_db();
+}
+
+/* ---- random operations against an in-memory reference (sorted array of keys) ---- */
+
+#define MODEL_KEYS 64
+static int model_val[MODEL_KEYS]; /* -1 absent, else value */
+
+static void model_key(int i, char *out) { snprintf(out, 16, "%c%c%d", 'a' + i % 4, 'a' + (i / 4) % 4, i / 16); }
+
+static int key_index_cmp(const void *a, const void *b)
+{
+    char ka[16], kb[16];
+    model_key(*(const int *)a, ka);
+    model_key(*(const int *)b, kb);
+    return strcmp(ka, kb);
+}
+
+static void check_model_scan(mnemo_txn *txn, const char *prefix, int reverse)
+{
+    int idx[MODEL_KEYS], n = 0;
+    for (int i = 0; i < MODEL_KEYS; i++) {
+        char k[16];
+        model_key(i, k);
+        if (model_val[i] >= 0 && !strncmp(k, prefix, strlen(prefix)))
+            idx[n++] = i;
+    }
+    qsort(idx, (size_t)n, sizeof idx[0], key_index_cmp);
+    mnemo_kv_iter_options o = MNEMO_KV_ITER_OPTIONS_INIT;
+    o.prefix = prefix;
+    o.prefix_len = strlen(prefix);
+    o.reverse = reverse;
+    mnemo_iter *it;
+    TU_OK(mnemo_kv_iter(&it, db, txn, &o));
+    for (int j = 0; j < n; j++) {
+        int i = reverse ? idx[n - 1 - j] : idx[j];
+        TU_OK(mnemo_iter_next(it));
+        const void *k, *v;
+        size_t kl, vl;
+        TU_OK(mnemo_iter_key(it, &k, &kl));
+        TU_OK(mnemo_iter_value(it, &v, &vl));
+        char want[16], wv[16];
+        model_key(i, want);
+        snprintf(wv, sizeof wv, "%d", model_val[i]);
+        cr_assert(kl == strlen(want) && !memcmp(k, want, kl), "scan '%s' rev=%d: entry %d", prefix, reverse, j);
+        cr_assert(vl == strlen(wv) && !memcmp(v, wv, vl));
+    }
+    TU_RC(mnemo_iter_next(it), MNEMO_ITEROVER);
+    mnemo_iter_free(it);
+}
+
+TU_TEST(kv, random_operations_match_a_reference_model)
+{
+    srand(12345);
+    for (int i = 0; i < MODEL_KEYS; i++)
+        model_val[i] = -1;
+    const char *prefixes[] = {"", "a", "b", "ab", "cd", "dd3", "x"};
+    for (int round = 0; round < 40; round++) {
+        mnemo_txn *txn = NULL;
+        int use_txn = rand() % 2;
+        if (use_txn)
+            TU_OK(mnemo_txn_begin(&txn, db, 0));
+        for (int op = 0; op < 30; op++) {
+            int i = rand() % MODEL_KEYS;
+            char k[16];
+            model_key(i, k);
+            if (rand() % 3) {
+                int v = rand() % 1000;
+                char vs[16];
+                snprintf(vs, sizeof vs, "%d", v);
+                put_s(txn, k, vs);
+                model_val[i] = v;
+            } else {
+                TU_OK(mnemo_kv_delete(db, txn, k, strlen(k)));
+                model_val[i] = -1;
+            }
+        }
+        for (size_t p = 0; p < sizeof prefixes / sizeof prefixes[0]; p++) {
+            check_model_scan(txn, prefixes[p], 0);
+            check_model_scan(txn, prefixes[p], 1);
+        }
+        if (txn) {
+            TU_OK(mnemo_txn_commit(txn));
+            mnemo_txn_free(txn);
+        }
+        if (round % 10 == 9)
+            TU_OK(mnemo_flush(db)); /* mix memtable and file data */
+    }
+    for (size_t p = 0; p < sizeof prefixes / sizeof prefixes[0]; p++)
+        check_model_scan(NULL, prefixes[p], 0);
+    close_db();
+}
