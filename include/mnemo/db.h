@@ -84,6 +84,22 @@ MNEMO_API int mnemo_flush(mnemo_db *db);
  * @return 0; MNEMO_EINVAL; MNEMO_EREADONLY; MNEMO_EIO. Thread-safe; may take long. */
 MNEMO_API int mnemo_compact(mnemo_db *db);
 
+#define MNEMO_STATS_VERSION 1
+/** Figures about an open database. New fields only at the end. */
+typedef struct mnemo_stats {
+    unsigned version;          /**< set to MNEMO_STATS_VERSION by mnemo_stats_get */
+    uint64_t cache_hits;       /**< lookups in mnemo's cache that found an entry */
+    uint64_t cache_misses;     /**< lookups that did not */
+    uint64_t cache_inserts;    /**< entries filled */
+    uint64_t cache_evictions;  /**< entries pushed out to stay within capacity */
+    size_t cache_bytes_used;   /**< bytes charged by the entries now held */
+    size_t cache_capacity;     /**< cache_size of the open options (0: cache off) */
+    size_t cache_entries;      /**< entries now held */
+} mnemo_stats;
+
+/** Read the database's figures. @return 0; MNEMO_EINVAL (NULL out, NULL or closed db). Thread-safe. */
+MNEMO_API int mnemo_stats_get(mnemo_stats *out, mnemo_db *db);
+
 /** The path the database was opened with (borrowed, valid until close), or NULL for a bad handle. */
 MNEMO_API const char *mnemo_path(mnemo_db *db);
 

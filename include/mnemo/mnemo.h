@@ -9,6 +9,7 @@
 #include "mnemo/db.h"
 #include "mnemo/iter.h"
 #include "mnemo/kv.h"
+#include "mnemo/record.h"
 #include "mnemo/txn.h"
 
 #endif

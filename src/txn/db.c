@@ -2,9 +2,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "cache/cache.h"
 #include "core/alloc.h"
 #include "core/coding.h"
 #include "core/error.h"
@@ -413,9 +415,12 @@ int mnemo_open(mnemo_db **out, const char *path, const mnemo_options *opts)
         return mnemo__err_nomem("mnemo_open");
     }
     pthread_mutex_init(&db->res_lock, NULL);
+    pthread_mutex_init(&db->module_lock, NULL);
     mnemo_res__init_list(&db->res);
 
-    rc = build_rocks_options(db, create);
+    rc = mnemo_cache__create(&db->cache, o.cache_size, 0);
+    if (!rc)
+        rc = build_rocks_options(db, create);
     if (!rc && !create)
         rc = check_column_families(db);
     if (!rc)
@@ -424,7 +429,9 @@ int mnemo_open(mnemo_db **out, const char *path, const mnemo_options *opts)
         rc = check_format_marker(db, create);
     if (rc) {
         release_rocks(db);
+        mnemo_cache__destroy(db->cache);
         mnemo__free(db->path);
+        pthread_mutex_destroy(&db->module_lock);
         pthread_mutex_destroy(&db->res_lock);
         atomic_store(&db->magic, MNEMO_DB_MAGIC_CLOSED);
         shell_put(db);
@@ -453,6 +460,14 @@ int mnemo_close(mnemo_db *db)
     }
     pthread_mutex_unlock(&db->res_lock);
 
+    for (int m = MNEMO_MOD_COUNT - 1; m >= 0; m--) {
+        void *state = atomic_load(&db->module_state[m]);
+        if (state && db->module_ops[m]->destroy)
+            db->module_ops[m]->destroy(db, state);
+        atomic_store(&db->module_state[m], NULL);
+        db->module_ops[m] = NULL;
+    }
+
     if (!db->opts.read_only) {
         rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
         rocksdb_flushoptions_set_wait(fo, 1);
@@ -467,11 +482,65 @@ int mnemo_close(mnemo_db *db)
         rocksdb_flushoptions_destroy(fo);
     }
     release_rocks(db);
+    mnemo_cache__destroy(db->cache);
+    db->cache = NULL;
     mnemo__free(db->path);
     db->path = NULL;
+    pthread_mutex_destroy(&db->module_lock);
     pthread_mutex_destroy(&db->res_lock);
     shell_put(db);
     return rc;
+}
+
+int mnemo_db__module(void **state, mnemo_db *db, mnemo_module m, const mnemo_module_ops *ops)
+{
+    void *s = atomic_load_explicit(&db->module_state[m], memory_order_acquire);
+    if (s) {
+        *state = s;
+        return 0;
+    }
+    int rc = 0;
+    pthread_mutex_lock(&db->module_lock);
+    s = atomic_load_explicit(&db->module_state[m], memory_order_acquire);
+    if (!s && (rc = ops->init(db, &s)) == 0) {
+        db->module_ops[m] = ops;
+        atomic_store_explicit(&db->module_state[m], s, memory_order_release);
+    }
+    pthread_mutex_unlock(&db->module_lock);
+    if (!rc)
+        *state = s;
+    return rc;
+}
+
+struct mnemo_cache *mnemo_db__cache(mnemo_db *db) { return db->cache; }
+
+uint64_t mnemo_db__estimate_keys(mnemo_db *db, mnemo_cf cf)
+{
+    char *v = rocksdb_property_value_cf(db->base, db->cf[cf], "rocksdb.estimate-num-keys");
+    uint64_t n = v ? strtoull(v, NULL, 10) : 0;
+    rocksdb_free(v);
+    return n;
+}
+
+int mnemo_stats_get(mnemo_stats *out, mnemo_db *db)
+{
+    int rc = mnemo_db__check(db, "mnemo_stats_get");
+    if (rc)
+        return rc;
+    if (!out)
+        return mnemo__err(MNEMO_EINVAL, "mnemo_stats_get: out is NULL");
+    mnemo_cache_stats cs;
+    mnemo_cache__stats(db->cache, &cs);
+    memset(out, 0, sizeof *out);
+    out->version = MNEMO_STATS_VERSION;
+    out->cache_hits = cs.hits;
+    out->cache_misses = cs.misses;
+    out->cache_inserts = cs.inserts;
+    out->cache_evictions = cs.evictions;
+    out->cache_bytes_used = cs.bytes_used;
+    out->cache_capacity = cs.capacity;
+    out->cache_entries = cs.entries;
+    return 0;
 }
 
 int mnemo_flush(mnemo_db *db)

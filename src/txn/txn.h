@@ -94,4 +94,20 @@ const void *mnemo_cursor__key(mnemo_cursor *c, size_t *len);
 const void *mnemo_cursor__value(mnemo_cursor *c, size_t *len);
 void mnemo_cursor__close(mnemo_cursor *c);
 
+/* Per-database state of the other modules (records, graph, vectors), created on first use so the
+ * txn room needs to know nothing of them. destroy runs in mnemo_close after open transactions
+ * were rolled back and before RocksDB closes, so it may still write (without a transaction). */
+typedef enum mnemo_module { MNEMO_MOD_RECORD = 0, MNEMO_MOD_GRAPH, MNEMO_MOD_VECTOR, MNEMO_MOD_COUNT } mnemo_module;
+typedef struct mnemo_module_ops {
+    int (*init)(mnemo_db *db, void **state);
+    void (*destroy)(mnemo_db *db, void *state);
+} mnemo_module_ops;
+int mnemo_db__module(void **state, mnemo_db *db, mnemo_module m, const mnemo_module_ops *ops);
+
+/* mnemo's own cache of decoded objects (NULL when cache_size is 0: a disabled cache). */
+struct mnemo_cache *mnemo_db__cache(mnemo_db *db);
+
+/* RocksDB's estimate of the number of keys in a column family (cheap, approximate). */
+uint64_t mnemo_db__estimate_keys(mnemo_db *db, mnemo_cf cf);
+
 #endif

@@ -40,6 +40,11 @@ struct mnemo_db {
 
     pthread_mutex_t res_lock; /* guards res: transactions and txn-less cursors */
     mnemo_res res;
+
+    struct mnemo_cache *cache;
+    pthread_mutex_t module_lock; /* guards creation of module_state */
+    void *_Atomic module_state[MNEMO_MOD_COUNT];
+    const mnemo_module_ops *module_ops[MNEMO_MOD_COUNT];
 };
 
 enum mnemo_txn_state { TXN_OPEN, TXN_COMMITTED, TXN_ROLLED_BACK, TXN_FAILED, TXN_DB_CLOSED };

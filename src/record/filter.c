@@ -1,0 +1,834 @@
+/* Metadata filter compiler and evaluator (see filter.h for the language and its semantics).
+ *
+ * Compilation turns the JSON object into a tree: every filter object becomes an AND node whose
+ * children are field nodes (a resolved path plus a list of operators) and the logical nodes of
+ * its $and / $or / $not keys. Operands stay inside the parsed jansson document, which the filter
+ * keeps alive; each scalar operand is also pre-decoded into a `val` so that matching compares
+ * plain C values and never allocates. */
+#include "record/filter.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/coding.h"
+#include "core/error.h"
+#include "mnemo/common.h"
+
+/* ---- values ---- */
+
+enum vkind { V_NULL, V_BOOL, V_INT, V_REAL, V_STR, V_OBJ, V_ARR };
+
+typedef struct val {
+    int k;
+    union {
+        int b;
+        long long i;
+        double d;
+        struct {
+            const char *p;
+            size_t n;
+        } s;
+        const json_t *j; /* V_OBJ, V_ARR */
+    } u;
+} val;
+
+static void val_of(const json_t *j, val *v)
+{
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: v->k = V_OBJ; v->u.j = j; break;
+    case JSON_ARRAY: v->k = V_ARR; v->u.j = j; break;
+    case JSON_STRING:
+        v->k = V_STR;
+        v->u.s.p = json_string_value(j);
+        v->u.s.n = json_string_length(j);
+        break;
+    case JSON_INTEGER: v->k = V_INT; v->u.i = json_integer_value(j); break;
+    case JSON_REAL: v->k = V_REAL; v->u.d = json_real_value(j); break;
+    case JSON_TRUE: v->k = V_BOOL; v->u.b = 1; break;
+    case JSON_FALSE: v->k = V_BOOL; v->u.b = 0; break;
+    default: v->k = V_NULL; break;
+    }
+}
+
+static int is_num(const val *v) { return v->k == V_INT || v->k == V_REAL; }
+
+#define UNORDERED 2
+
+/* Exact comparison of an integer with a double: converting the integer to double would make
+ * distinct large integers compare equal to the same double. */
+static int cmp_int_real(long long i, double d)
+{
+    if (isnan(d))
+        return UNORDERED;
+    if (d >= 9223372036854775808.0) /* 2^63: above every long long */
+        return -1;
+    if (d < -9223372036854775808.0)
+        return 1;
+    double t = trunc(d); /* now within long long range */
+    long long ti = (long long)t;
+    if (i != ti)
+        return i < ti ? -1 : 1;
+    return d > t ? -1 : (d < t ? 1 : 0);
+}
+
+static int cmp_num(const val *a, const val *b)
+{
+    if (a->k == V_INT && b->k == V_INT)
+        return a->u.i < b->u.i ? -1 : (a->u.i > b->u.i);
+    if (a->k == V_INT)
+        return cmp_int_real(a->u.i, b->u.d);
+    if (b->k == V_INT) {
+        int c = cmp_int_real(b->u.i, a->u.d);
+        return c == UNORDERED ? c : -c;
+    }
+    if (isnan(a->u.d) || isnan(b->u.d))
+        return UNORDERED;
+    return a->u.d < b->u.d ? -1 : (a->u.d > b->u.d);
+}
+
+static int cmp_str(const val *a, const val *b)
+{
+    size_t n = a->u.s.n < b->u.s.n ? a->u.s.n : b->u.s.n;
+    int c = n ? memcmp(a->u.s.p, b->u.s.p, n) : 0;
+    if (c)
+        return c < 0 ? -1 : 1;
+    return a->u.s.n < b->u.s.n ? -1 : (a->u.s.n > b->u.s.n);
+}
+
+/* Ordering used by the range operators: numbers with numbers, strings with strings. */
+static int cmp_ordered(const val *a, const val *b)
+{
+    if (is_num(a) && is_num(b))
+        return cmp_num(a, b);
+    if (a->k == V_STR && b->k == V_STR)
+        return cmp_str(a, b);
+    return UNORDERED;
+}
+
+/* Equality of one value (not descending into arrays) with an operand. */
+static int eq_val(const val *a, const val *b)
+{
+    if (is_num(a) && is_num(b))
+        return cmp_num(a, b) == 0;
+    if (a->k != b->k)
+        return 0;
+    switch (a->k) {
+    case V_NULL: return 1;
+    case V_BOOL: return a->u.b == b->u.b;
+    case V_STR: return a->u.s.n == b->u.s.n && (a->u.s.n == 0 || memcmp(a->u.s.p, b->u.s.p, a->u.s.n) == 0);
+    default: return json_equal(a->u.j, b->u.j);
+    }
+}
+
+/* $eq: an array operand compares the whole array; any other operand matches an array field
+ * when any element equals it. */
+static int op_eq(const val *v, const val *o)
+{
+    if (o->k == V_ARR)
+        return v->k == V_ARR && json_equal(v->u.j, o->u.j);
+    if (v->k == V_ARR) {
+        size_t i;
+        const json_t *e;
+        json_array_foreach(v->u.j, i, e) {
+            val ev;
+            val_of(e, &ev);
+            if (eq_val(&ev, o))
+                return 1;
+        }
+        return 0;
+    }
+    return eq_val(v, o);
+}
+
+/* ---- compiled tree ---- */
+
+enum rfield { RF_NONE, RF_ID, RF_CONTENT, RF_IMPORTANCE, RF_CREATED_AT, RF_UPDATED_AT, RF_EXPIRES_AT };
+static const char *const rf_names[] = {NULL, "id", "content", "importance", "created_at", "updated_at", "expires_at"};
+
+typedef struct fpath {
+    char *name;   /* the pred path: without "metadata." prefix, or the record field name */
+    int rf;       /* enum rfield */
+    char *segbuf; /* copy of name with '.' replaced by NUL; segs point into it */
+    const char **segs;
+    size_t nsegs;
+} fpath;
+
+enum opkind { OP_NONE, OP_EQ, OP_NE, OP_IN, OP_NIN, OP_EXISTS, OP_RANGE, OP_NOT };
+enum { B_GT, B_GTE, B_LT, B_LTE, B_COUNT };
+
+typedef struct fop {
+    int kind;
+    const json_t *operand; /* EQ/NE: the operand; IN/NIN: the operand array */
+    val v;                 /* EQ/NE */
+    const json_t **jvals;  /* IN/NIN: elements of the operand array */
+    val *vals;
+    size_t n;
+    int all_scalar; /* IN: every element is a scalar (index-answerable) */
+    int exists;     /* EXISTS */
+    struct {
+        const json_t *j; /* NULL = bound absent */
+        val v;
+    } b[B_COUNT];     /* RANGE */
+    struct fop *sub;  /* NOT */
+    size_t nsub;
+} fop;
+
+enum nkind { N_AND, N_OR, N_NOT, N_FIELD };
+
+typedef struct node {
+    int kind;
+    struct node *kids; /* AND/OR: n children; NOT: 1 */
+    size_t n;
+    fpath path; /* FIELD */
+    fop *ops;
+    size_t nops;
+} node;
+
+struct mnemo_filter {
+    json_t *doc; /* owns every operand */
+    node top;
+};
+
+static void ops_free(fop *ops, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        mnemo__free(ops[i].jvals);
+        mnemo__free(ops[i].vals);
+        ops_free(ops[i].sub, ops[i].nsub);
+    }
+    mnemo__free(ops);
+}
+
+/* Safe on a zeroed or partially built node: compile allocates arrays zeroed and sets counts to
+ * the allocated size before filling them. */
+static void node_free(node *n)
+{
+    for (size_t i = 0; i < n->n; i++)
+        node_free(&n->kids[i]);
+    mnemo__free(n->kids);
+    mnemo__free(n->path.name);
+    mnemo__free(n->path.segbuf);
+    mnemo__free((void *)n->path.segs);
+    ops_free(n->ops, n->nops);
+}
+
+/* ---- compilation ---- */
+
+typedef struct cctx {
+    char where[200]; /* "" at top level, else e.g. "$and[1].$not" */
+    size_t wlen;
+} cctx;
+
+static size_t where_push(cctx *c, const char *fmt, ...) MNEMO_PRINTF(2, 3);
+static size_t where_push(cctx *c, const char *fmt, ...)
+{
+    size_t old = c->wlen;
+    if (c->wlen && c->wlen + 1 < sizeof c->where)
+        c->where[c->wlen++] = '.';
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(c->where + c->wlen, sizeof c->where - c->wlen, fmt, ap);
+    va_end(ap);
+    if (k > 0)
+        c->wlen += (size_t)k;
+    if (c->wlen >= sizeof c->where)
+        c->wlen = sizeof c->where - 1; /* truncated location is still better than none */
+    return old;
+}
+
+static void where_pop(cctx *c, size_t old)
+{
+    c->wlen = old;
+    c->where[old] = '\0';
+}
+
+/* EINVAL with "filter: <msg><location>"; field-level messages already name the path, so the
+ * location only says which nested filter it is in. */
+static int bad(const cctx *c, int field_level, const char *fmt, ...) MNEMO_PRINTF(3, 4);
+static int bad(const cctx *c, int field_level, const char *fmt, ...)
+{
+    char msg[384];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (c->wlen)
+        return mnemo__err(MNEMO_EINVAL, "filter: %s (in %s)", msg, c->where);
+    return mnemo__err(MNEMO_EINVAL, "filter: %s%s", msg, field_level ? "" : " at top level");
+}
+
+static int is_field_op(const char *k)
+{
+    static const char *const names[] = {"$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$exists"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (strcmp(k, names[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int is_logical_op(const char *k) { return !strcmp(k, "$and") || !strcmp(k, "$or") || !strcmp(k, "$not"); }
+
+/* jansson rejects NUL bytes in object keys, so keys (and paths) are plain C strings. */
+static int parse_path(cctx *c, const char *key, fpath *p)
+{
+    size_t len = strlen(key);
+    if (len == 0)
+        return bad(c, 1, "empty path");
+    for (int r = RF_ID; r <= RF_EXPIRES_AT; r++) {
+        if (strcmp(key, rf_names[r]) == 0) {
+            p->rf = r;
+            p->name = mnemo__memdup(key, len);
+            return p->name ? 0 : mnemo__err_nomem("filter: path");
+        }
+    }
+    const char *s = key;
+    if (strncmp(key, "metadata.", 9) == 0)
+        s += 9;
+    size_t n = strlen(s);
+    if (n == 0 || s[0] == '.' || s[n - 1] == '.' || strstr(s, ".."))
+        return bad(c, 1, "path '%s' has an empty segment", key);
+    size_t nsegs = 1;
+    for (size_t i = 0; i < n; i++)
+        nsegs += s[i] == '.';
+    p->name = mnemo__memdup(s, n);
+    p->segbuf = mnemo__memdup(s, n);
+    p->segs = mnemo__calloc(nsegs, sizeof *p->segs);
+    if (!p->name || !p->segbuf || !p->segs)
+        return mnemo__err_nomem("filter: path");
+    p->nsegs = nsegs;
+    size_t k = 0;
+    p->segs[k++] = p->segbuf;
+    for (size_t i = 0; i < n; i++) {
+        if (p->segbuf[i] == '.') {
+            p->segbuf[i] = '\0';
+            p->segs[k++] = p->segbuf + i + 1;
+        }
+    }
+    return 0;
+}
+
+/* Name of a JSON type for messages. */
+static const char *type_name(const json_t *j)
+{
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER:
+    case JSON_REAL: return "a number";
+    case JSON_TRUE:
+    case JSON_FALSE: return "a boolean";
+    default: return "null";
+    }
+}
+
+static int is_scalar(const json_t *j) { return !json_is_object(j) && !json_is_array(j); }
+
+/* 1 and *plain set when some key of obj is not an operator (does not start with '$'). */
+static int first_plain_key(const json_t *obj, const char **plain)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)obj, k, v) {
+        if (k[0] != '$') {
+            *plain = k;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int compile_ops(cctx *c, const char *path, const json_t *obj, int in_not, fop **out_ops, size_t *out_n);
+
+static int compile_one_op(cctx *c, const char *path, const char *k, const json_t *v, int in_not, fop *ops,
+                          size_t *used, fop **range)
+{
+    const char *at = in_not ? "' inside $not" : "'";
+    fop *op = &ops[*used];
+    if (!strcmp(k, "$eq") || !strcmp(k, "$ne")) {
+        op->kind = k[1] == 'e' ? OP_EQ : OP_NE;
+        op->operand = v;
+        val_of(v, &op->v);
+        (*used)++;
+        return 0;
+    }
+    if (!strcmp(k, "$gt") || !strcmp(k, "$gte") || !strcmp(k, "$lt") || !strcmp(k, "$lte")) {
+        if (!json_is_number(v) && !json_is_string(v))
+            return bad(c, 1, "operator '%s' at '%s%s needs a number or string operand, not %s", k, path, at,
+                       type_name(v));
+        /* all range operators of one field object share one op: one interval per element */
+        if (!*range) {
+            *range = op;
+            op->kind = OP_RANGE;
+            (*used)++;
+        }
+        int which = k[1] == 'g' ? (k[3] == 'e' ? B_GTE : B_GT) : (k[3] == 'e' ? B_LTE : B_LT);
+        (*range)->b[which].j = v;
+        val_of(v, &(*range)->b[which].v);
+        return 0;
+    }
+    if (!strcmp(k, "$in") || !strcmp(k, "$nin")) {
+        if (!json_is_array(v))
+            return bad(c, 1, "operator '%s' at '%s%s needs an array operand, not %s", k, path, at, type_name(v));
+        op->kind = k[1] == 'i' ? OP_IN : OP_NIN;
+        op->operand = v;
+        size_t n = json_array_size(v);
+        op->jvals = mnemo__calloc(n, sizeof *op->jvals);
+        op->vals = mnemo__calloc(n, sizeof *op->vals);
+        (*used)++; /* so a failure below still frees what was allocated */
+        if (!op->jvals || !op->vals)
+            return mnemo__err_nomem("filter: $in");
+        op->n = n;
+        op->all_scalar = 1;
+        for (size_t i = 0; i < n; i++) {
+            op->jvals[i] = json_array_get(v, i);
+            val_of(op->jvals[i], &op->vals[i]);
+            op->all_scalar &= is_scalar(op->jvals[i]);
+        }
+        return 0;
+    }
+    if (!strcmp(k, "$exists")) {
+        if (!json_is_boolean(v))
+            return bad(c, 1, "operator '$exists' at '%s%s needs a boolean operand, not %s", path, at, type_name(v));
+        op->kind = OP_EXISTS;
+        op->exists = json_is_true(v);
+        (*used)++;
+        return 0;
+    }
+    if (!strcmp(k, "$not")) {
+        const char *plain;
+        if (!json_is_object(v) || json_object_size(v) == 0)
+            return bad(c, 1, "operator '$not' at '%s%s needs a non-empty object of operators, not %s", path, at,
+                       json_is_object(v) ? "an empty object" : type_name(v));
+        if (first_plain_key(v, &plain))
+            return bad(c, 1, "operator '$not' at '%s%s needs an object of operators, found plain key '%s'", path, at,
+                       plain);
+        op->kind = OP_NOT;
+        (*used)++;
+        return compile_ops(c, path, v, 1, &op->sub, &op->nsub);
+    }
+    if (!strcmp(k, "$and") || !strcmp(k, "$or"))
+        return bad(c, 1, "operator '%s' at the wrong place at '%s%s: it combines filters, write {\"%s\": [{\"%s\": ...}]}",
+                   k, path, at, k, path);
+    return bad(c, 1, "unknown operator '%s' at '%s%s", k, path, at);
+}
+
+/* Compiles an object made only of operators (checked by the caller). */
+static int compile_ops(cctx *c, const char *path, const json_t *obj, int in_not, fop **out_ops, size_t *out_n)
+{
+    size_t cap = json_object_size(obj);
+    fop *ops = mnemo__calloc(cap, sizeof *ops);
+    if (!ops)
+        return mnemo__err_nomem("filter: operators");
+    *out_ops = ops;
+    *out_n = 0;
+    size_t used = 0;
+    fop *range = NULL;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)obj, k, v) {
+        int rc = compile_one_op(c, path, k, v, in_not, ops, &used, &range);
+        *out_n = used; /* the caller frees the first *out_n, also on failure */
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int compile_object(cctx *c, const json_t *obj, node *out);
+
+static int compile_field(cctx *c, const char *key, const json_t *v, node *out)
+{
+    out->kind = N_FIELD;
+    int rc = parse_path(c, key, &out->path);
+    if (rc)
+        return rc;
+    if (json_is_object(v) && json_object_size(v) > 0) {
+        /* all keys operators: an operator object; none: a literal object for $eq; a mix is
+         * almost certainly a mistake (Mongo rejects it too) */
+        const char *k, *op_key = NULL, *plain_key = NULL;
+        json_t *x;
+        json_object_foreach((json_t *)v, k, x) {
+            if (k[0] == '$' && !op_key)
+                op_key = k;
+            else if (k[0] != '$' && !plain_key)
+                plain_key = k;
+        }
+        if (op_key && plain_key)
+            return bad(c, 1, "field object at '%s' mixes operators ('%s') and plain keys ('%s')", key, op_key,
+                       plain_key);
+        if (op_key)
+            return compile_ops(c, key, v, 0, &out->ops, &out->nops);
+    }
+    /* implicit $eq (also for objects of plain keys: whole-object equality) */
+    out->ops = mnemo__calloc(1, sizeof *out->ops);
+    if (!out->ops)
+        return mnemo__err_nomem("filter: operators");
+    out->nops = 1;
+    out->ops[0].kind = OP_EQ;
+    out->ops[0].operand = v;
+    val_of(v, &out->ops[0].v);
+    return 0;
+}
+
+static int compile_logical(cctx *c, const char *k, const json_t *v, node *out)
+{
+    if (!strcmp(k, "$not")) {
+        if (!json_is_object(v))
+            return bad(c, 0, "'$not' needs a filter object, not %s", type_name(v));
+        out->kind = N_NOT;
+        out->kids = mnemo__calloc(1, sizeof *out->kids);
+        if (!out->kids)
+            return mnemo__err_nomem("filter: $not");
+        out->n = 1;
+        size_t old = where_push(c, "$not");
+        int rc = compile_object(c, v, &out->kids[0]);
+        if (rc == 0)
+            where_pop(c, old);
+        return rc;
+    }
+    size_t n = json_is_array(v) ? json_array_size(v) : 0;
+    if (n == 0)
+        return bad(c, 0, "'%s' needs a non-empty array of filter objects, not %s", k,
+                   json_is_array(v) ? "an empty array" : type_name(v));
+    out->kind = k[1] == 'a' ? N_AND : N_OR;
+    out->kids = mnemo__calloc(n, sizeof *out->kids);
+    if (!out->kids)
+        return mnemo__err_nomem("filter: $and/$or");
+    out->n = n;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *e = json_array_get(v, i);
+        if (!json_is_object(e))
+            return bad(c, 0, "'%s' element %zu must be a filter object, not %s", k, i, type_name(e));
+        size_t old = where_push(c, "%s[%zu]", k, i);
+        int rc = compile_object(c, e, &out->kids[i]);
+        if (rc)
+            return rc; /* keep the location for the message's sake; compilation stops anyway */
+        where_pop(c, old);
+    }
+    return 0;
+}
+
+static int compile_object(cctx *c, const json_t *obj, node *out)
+{
+    size_t n = json_object_size(obj);
+    out->kind = N_AND;
+    out->kids = mnemo__calloc(n, sizeof *out->kids);
+    if (!out->kids)
+        return mnemo__err_nomem("filter: object");
+    out->n = n;
+    size_t i = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)obj, k, v) {
+        node *kid = &out->kids[i++];
+        int rc;
+        if (is_logical_op(k))
+            rc = compile_logical(c, k, v, kid);
+        else if (is_field_op(k))
+            rc = bad(c, 0, "operator '%s' at the wrong place: it applies to a field, write {\"<path>\": {\"%s\": ...}}",
+                     k, k);
+        else if (k[0] == '$')
+            rc = bad(c, 0, "unknown operator '%s'", k);
+        else
+            rc = compile_field(c, k, v, kid);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+int mnemo_filter__compile(mnemo_filter **out, const char *json_text)
+{
+    if (!out || !json_text)
+        return mnemo__err(MNEMO_EINVAL, "filter: %s is NULL", out ? "the filter text" : "the output pointer");
+    json_error_t e;
+    /* duplicate keys would silently drop a condition; NUL allowed so strings with NUL can match */
+    json_t *doc = json_loads(json_text, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
+    if (!doc) {
+        if (json_error_code(&e) == json_error_out_of_memory)
+            return mnemo__err_nomem("filter: parsing JSON");
+        return mnemo__err(MNEMO_EINVAL, "filter: invalid JSON at line %d, column %d: %s", e.line, e.column, e.text);
+    }
+    if (!json_is_object(doc)) {
+        int rc = mnemo__err(MNEMO_EINVAL, "filter: the filter must be a JSON object, not %s", type_name(doc));
+        json_decref(doc);
+        return rc;
+    }
+    mnemo_filter *f = mnemo__calloc(1, sizeof *f);
+    if (!f) {
+        json_decref(doc);
+        return mnemo__err_nomem("filter");
+    }
+    f->doc = doc;
+    cctx c;
+    c.where[0] = '\0';
+    c.wlen = 0;
+    int rc = compile_object(&c, doc, &f->top);
+    if (rc) {
+        mnemo_filter__free(f);
+        return rc;
+    }
+    *out = f;
+    return 0;
+}
+
+void mnemo_filter__free(mnemo_filter *f)
+{
+    if (!f)
+        return;
+    node_free(&f->top);
+    json_decref(f->doc);
+    mnemo__free(f);
+}
+
+/* ---- matching ---- */
+
+/* 1 and *v set when the field is present, 0 when missing. */
+static int get_field(const fpath *p, const json_t *md, const mnemo_filter_fields *f, val *v)
+{
+    if (p->rf != RF_NONE) {
+        if (!f)
+            return 0;
+        switch (p->rf) {
+        case RF_ID:
+        case RF_CONTENT: {
+            const char *s = p->rf == RF_ID ? f->id : f->content;
+            if (!s)
+                return 0;
+            v->k = V_STR;
+            v->u.s.p = s;
+            v->u.s.n = strlen(s);
+            return 1;
+        }
+        case RF_IMPORTANCE: v->k = V_REAL; v->u.d = f->importance; return 1;
+        case RF_CREATED_AT: v->k = V_INT; v->u.i = f->created_at; return 1;
+        case RF_UPDATED_AT: v->k = V_INT; v->u.i = f->updated_at; return 1;
+        default: v->k = V_INT; v->u.i = f->expires_at; return 1;
+        }
+    }
+    const json_t *cur = md;
+    for (size_t i = 0; i < p->nsegs; i++) {
+        if (!cur || !json_is_object(cur))
+            return 0;
+        cur = json_object_get(cur, p->segs[i]);
+    }
+    if (!cur)
+        return 0;
+    val_of(cur, v);
+    return 1;
+}
+
+static int in_range(const fop *op, const val *v)
+{
+    for (int b = 0; b < B_COUNT; b++) {
+        if (!op->b[b].j)
+            continue;
+        int c = cmp_ordered(v, &op->b[b].v);
+        if (c == UNORDERED)
+            return 0;
+        switch (b) {
+        case B_GT: if (!(c > 0)) return 0; break;
+        case B_GTE: if (!(c >= 0)) return 0; break;
+        case B_LT: if (!(c < 0)) return 0; break;
+        default: if (!(c <= 0)) return 0; break;
+        }
+    }
+    return 1;
+}
+
+static int eval_ops(const fop *ops, size_t n, int present, const val *v);
+
+static int eval_op(const fop *op, int present, const val *v)
+{
+    switch (op->kind) {
+    case OP_EQ: return present && op_eq(v, &op->v);
+    case OP_NE: return !(present && op_eq(v, &op->v));
+    case OP_IN:
+    case OP_NIN: {
+        int hit = 0;
+        for (size_t i = 0; present && !hit && i < op->n; i++)
+            hit = op_eq(v, &op->vals[i]);
+        return op->kind == OP_IN ? hit : !hit;
+    }
+    case OP_EXISTS: return present == op->exists;
+    case OP_RANGE: {
+        if (!present)
+            return 0;
+        if (v->k != V_ARR)
+            return in_range(op, v);
+        size_t i;
+        const json_t *e;
+        json_array_foreach(v->u.j, i, e) {
+            val ev;
+            val_of(e, &ev);
+            if (in_range(op, &ev))
+                return 1;
+        }
+        return 0;
+    }
+    case OP_NOT: return !eval_ops(op->sub, op->nsub, present, v);
+    default: return 1;
+    }
+}
+
+static int eval_ops(const fop *ops, size_t n, int present, const val *v)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!eval_op(&ops[i], present, v))
+            return 0;
+    return 1;
+}
+
+static int eval_node(const node *n, const json_t *md, const mnemo_filter_fields *f)
+{
+    switch (n->kind) {
+    case N_AND:
+        for (size_t i = 0; i < n->n; i++)
+            if (!eval_node(&n->kids[i], md, f))
+                return 0;
+        return 1;
+    case N_OR:
+        for (size_t i = 0; i < n->n; i++)
+            if (eval_node(&n->kids[i], md, f))
+                return 1;
+        return 0;
+    case N_NOT: return !eval_node(&n->kids[0], md, f);
+    default: {
+        val v;
+        int present = get_field(&n->path, md, f, &v);
+        return eval_ops(n->ops, n->nops, present, &v);
+    }
+    }
+}
+
+int mnemo_filter__match(const mnemo_filter *f, const json_t *metadata, const mnemo_filter_fields *fields)
+{
+    return eval_node(&f->top, metadata, fields);
+}
+
+/* ---- index planning ---- */
+
+static void emit(const mnemo_filter_pred *p, mnemo_filter_pred *out, size_t cap, size_t *count)
+{
+    if (*count < cap)
+        out[*count] = *p;
+    (*count)++;
+}
+
+/* The tighter of two bounds on one side; sign = 1 for lower bounds, -1 for upper. */
+static int pick_strict(const fop *op, int strict, int incl, int sign)
+{
+    if (!op->b[incl].j)
+        return strict;
+    if (!op->b[strict].j)
+        return incl;
+    int c = cmp_ordered(&op->b[incl].v, &op->b[strict].v);
+    if (c == UNORDERED)
+        return strict;
+    return c * sign > 0 ? incl : strict; /* on a tie the strict bound is tighter */
+}
+
+static void collect(const node *n, mnemo_filter_pred *out, size_t cap, size_t *count)
+{
+    if (n->kind == N_AND) {
+        for (size_t i = 0; i < n->n; i++)
+            collect(&n->kids[i], out, cap, count);
+        return;
+    }
+    if (n->kind != N_FIELD)
+        return; /* nothing under $or / $not is a necessary condition */
+    for (size_t i = 0; i < n->nops; i++) {
+        const fop *op = &n->ops[i];
+        mnemo_filter_pred p;
+        memset(&p, 0, sizeof p);
+        p.path = n->path.name;
+        p.is_record_field = n->path.rf != RF_NONE;
+        if (op->kind == OP_EQ && is_scalar(op->operand)) {
+            p.kind = MNEMO_PRED_EQ;
+            p.values = &op->operand;
+            p.n_values = 1;
+        } else if (op->kind == OP_IN && op->all_scalar) {
+            p.kind = MNEMO_PRED_IN;
+            p.values = op->jvals;
+            p.n_values = op->n;
+        } else if (op->kind == OP_RANGE) {
+            p.kind = MNEMO_PRED_RANGE;
+            int lo = pick_strict(op, B_GT, B_GTE, 1), hi = pick_strict(op, B_LT, B_LTE, -1);
+            p.lower = op->b[lo].j;
+            p.lower_inclusive = p.lower && lo == B_GTE;
+            p.upper = op->b[hi].j;
+            p.upper_inclusive = p.upper && hi == B_LTE;
+        } else {
+            continue;
+        }
+        emit(&p, out, cap, count);
+    }
+}
+
+size_t mnemo_filter__index_preds(const mnemo_filter *f, mnemo_filter_pred *out, size_t cap)
+{
+    size_t count = 0;
+    collect(&f->top, out, cap, &count);
+    return count;
+}
+
+/* ---- order-preserving encoding ---- */
+
+enum { TAG_NULL = 0x10, TAG_FALSE = 0x20, TAG_TRUE = 0x21, TAG_NUMBER = 0x30, TAG_STRING = 0x40 };
+
+size_t mnemo_filter__encode_number(double d, unsigned char *out, size_t cap)
+{
+    if (cap < 9)
+        return 9;
+    uint64_t bits;
+    if (d == 0)
+        d = 0.0; /* -0.0 == 0.0 for the filter, so it must encode the same */
+    if (isnan(d))
+        bits = UINT64_C(0x7ff8000000000000); /* one canonical NaN, above +inf */
+    else
+        memcpy(&bits, &d, sizeof bits);
+    /* negatives: flip all bits (larger magnitude sorts first); positives: set the sign bit */
+    bits = (bits & UINT64_C(0x8000000000000000)) ? ~bits : bits | UINT64_C(0x8000000000000000);
+    out[0] = TAG_NUMBER;
+    mnemo__put_be64(out + 1, bits);
+    return 9;
+}
+
+size_t mnemo_filter__encode_scalar(const json_t *v, unsigned char *out, size_t cap)
+{
+    if (!v)
+        return 0;
+    switch (json_typeof(v)) {
+    case JSON_NULL:
+    case JSON_FALSE:
+    case JSON_TRUE:
+        if (cap >= 1)
+            out[0] = json_is_null(v) ? TAG_NULL : (json_is_true(v) ? TAG_TRUE : TAG_FALSE);
+        return 1;
+    case JSON_INTEGER: return mnemo_filter__encode_number((double)json_integer_value(v), out, cap);
+    case JSON_REAL: return mnemo_filter__encode_number(json_real_value(v), out, cap);
+    case JSON_STRING: {
+        const unsigned char *s = (const unsigned char *)json_string_value(v);
+        size_t n = json_string_length(v), len = 1 + n + 2;
+        for (size_t i = 0; i < n; i++)
+            len += s[i] == 0;
+        if (len > cap)
+            return len;
+        size_t k = 0;
+        out[k++] = TAG_STRING;
+        for (size_t i = 0; i < n; i++) {
+            out[k++] = s[i];
+            if (s[i] == 0)
+                out[k++] = 0xFF; /* escaped NUL sorts above the terminator 0x00 0x01 */
+        }
+        out[k++] = 0x00;
+        out[k++] = 0x01;
+        return k;
+    }
+    default: return 0;
+    }
+}

@@ -1,0 +1,128 @@
+/* Metadata filters: the Chroma / MongoDB-style query language used to find memory records.
+ * A filter is compiled once into an operator tree (paths pre-split) and then evaluated against
+ * many records without parsing or allocating.
+ *
+ * Language (the filter is JSON text whose top level is an object):
+ *   {"topic": "rust"}                          implicit $eq; several keys in one object = implicit $and
+ *   {"importance": {"$gte": 0.5, "$lt": 0.9}}   several operators in one field object: all must hold
+ *   field operators   $eq $ne $gt $gte $lt $lte $in $nin $exists, and $not: {"x": {"$not": {"$gt": 3}}}
+ *   logical operators {"$and": [f, ...]}, {"$or": [f, ...]} (non-empty arrays of filter objects),
+ *                     {"$not": f}; allowed at the top level and inside any filter object
+ *   {} matches every record.
+ *
+ * Paths: dotted paths into nested metadata objects ("author.name"). The bare names id, content,
+ * importance, created_at, updated_at, expires_at address the record fields; "metadata.<path>"
+ * always addresses metadata; every other path (including "importance.x" and a bare "metadata")
+ * is a metadata path. A path only descends through objects: an array or scalar in the middle of
+ * a path makes the field missing, and a segment such as "0" is an object key, not an index.
+ * Paths must be non-empty, have no empty segment ("a..b", ".a", "a.") and contain no NUL byte.
+ * A field whose value is an object made only of plain keys ({"author": {"name": "x"}}) is an
+ * implicit $eq on the whole object, not a path; {"x": {}} is $eq with the empty object. A field
+ * object may not mix operators and plain keys.
+ *
+ * Semantics (Mongo-like):
+ *   - Missing field: $eq, $in, ranges, $exists:true are false; $ne, $nin, $exists:false are true.
+ *     {"x": null} matches an explicit null only, not a missing x. Record fields are missing when
+ *     the fields argument is NULL (id/content also when their pointer is NULL). expires_at is
+ *     the number 0 for "never", not missing.
+ *   - Numbers compare numerically whatever their JSON integer/real type (1 == 1.0), exactly: a
+ *     large integer is not rounded to a double for the comparison. Strings compare bytewise
+ *     (memcmp, then length; embedded NUL allowed). No other ordering exists: a number never
+ *     equals a string or a bool, true is not 1.
+ *   - $gt $gte $lt $lte match only values of the operand's kind (number vs number, string vs
+ *     string); an operand of any other kind is an invalid filter. The range operators of one
+ *     field object form one interval, and a value (or, for an array, one element) must lie in
+ *     the whole interval: {"x": {"$gt": 1, "$lt": 3}} does not match [0, 5]. Separate field
+ *     objects ({"$and": [{"x": {"$gt": 1}}, {"x": {"$lt": 3}}]}) are independent conditions.
+ *   - $eq with an object or array operand compares JSON equality (json_equal: inside containers
+ *     1 and 1.0 differ, as jansson defines it).
+ *   - Arrays in metadata: $eq with a scalar or object operand, $in and the ranges match if ANY
+ *     element matches (elements are not descended into further); $eq with an array operand
+ *     compares the whole array. $ne / $nin are exactly the negation of $eq / $in, so
+ *     {"tags": {"$ne": "x"}} is true when no element is "x".
+ *   - $in / $nin take an array, possibly empty ($in: [] matches nothing); $in is true if $eq
+ *     holds for any element of the operand array (so an array element compares whole arrays).
+ *   - $exists takes a boolean; an explicit null exists.
+ *   - $not (field form) takes a non-empty operator object and negates all of it; a missing field
+ *     therefore matches {"$not": {"$gt": 3}}.
+ *   - Duplicate keys in one JSON object are rejected (they would silently drop a condition).
+ *   - NaN (possible only in the importance record field) equals nothing and is in no range.
+ *
+ * Invalid filters (malformed JSON, non-object filter, unknown operator, operator at the wrong
+ * place, wrong operand type, bad path) return MNEMO_EINVAL with a message naming the operator or
+ * path and where it is, e.g. "filter: unknown operator '$foo' at 'importance'" or
+ * "filter: '$and' needs a non-empty array of filter objects (in $or[1])".
+ *
+ * Thread safety: a compiled filter is immutable; match and index_preds may run concurrently. */
+#ifndef MNEMO_RECORD_FILTER_H
+#define MNEMO_RECORD_FILTER_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct mnemo_filter mnemo_filter;
+
+typedef struct mnemo_filter_fields {
+    const char *id;      /* NULL = missing */
+    const char *content; /* NULL = missing */
+    double importance;
+    int64_t created_at, updated_at, expires_at; /* ms since epoch; expires_at 0 = never */
+} mnemo_filter_fields;
+
+/* Returns 0, MNEMO_EINVAL (see above; also out or json_text NULL) or MNEMO_ENOMEM.
+ * *out is untouched on failure. */
+int mnemo_filter__compile(mnemo_filter **out, const char *json_text);
+void mnemo_filter__free(mnemo_filter *f); /* accepts NULL */
+/* 1 match, 0 no match. metadata may be NULL or a non-object (both treated as {}). fields may be
+ * NULL (record fields then count as missing). Never allocates. */
+int mnemo_filter__match(const mnemo_filter *f, const json_t *metadata, const mnemo_filter_fields *fields);
+
+/* Index planning: predicates an index can answer. Only plain comparisons that are top-level
+ * conjuncts qualify (directly in the top object, or in a top-level $and, flattening nested
+ * $and recursively); nothing under $or or $not does:
+ *   $eq with a scalar (string/number/bool/null) operand  -> EQ (n_values 1)
+ *   $in whose operand elements are all scalars           -> IN (n_values may be 0: matches nothing)
+ *   $gt/$gte/$lt/$lte of one field object                -> one RANGE with both bounds
+ * Every returned predicate is a necessary condition of the filter, so candidates from any one of
+ * them are a superset of the matches; the caller still runs mnemo_filter__match on each.
+ * Notes for the planner:
+ *   - An EQ/IN value matches an array field when any element equals it (index every element).
+ *   - A RANGE only matches values of its bounds' kind: a one-sided numeric range must stop at
+ *     the end of the numbers in the index, not run into the strings.
+ *   - If a field object gives two bounds on one side ($gt and $gte), the tighter one is
+ *     returned (either one if they are of different kinds: then nothing matches anyway).
+ *   - Numbers are encoded as doubles, so distinct integers beyond 2^53 can share an encoding:
+ *     scan bounds inclusively (on the encoded key) and let match decide.
+ * Values point into the filter and live as long as it. Returns the total count (may exceed
+ * cap; only the first cap are written). */
+typedef enum { MNEMO_PRED_EQ = 1, MNEMO_PRED_IN, MNEMO_PRED_RANGE } mnemo_pred_kind;
+typedef struct mnemo_filter_pred {
+    mnemo_pred_kind kind;
+    const char *path;    /* metadata path without any "metadata." prefix, or the record field name */
+    int is_record_field; /* 1 when path is one of id/content/importance/created_at/updated_at/expires_at */
+    const json_t *const *values; /* EQ: 1 value; IN: n values */
+    size_t n_values;
+    const json_t *lower, *upper; /* RANGE; NULL = unbounded */
+    int lower_inclusive, upper_inclusive;
+} mnemo_filter_pred;
+size_t mnemo_filter__index_preds(const mnemo_filter *f, mnemo_filter_pred *out, size_t cap);
+
+/* Order-preserving binary encoding of a JSON scalar, for index keys: the memcmp order of two
+ * encodings (shorter first on a common prefix) is the filter's comparison order within a kind,
+ * and kinds are ordered null < false < true < numbers < strings.
+ *   null 0x10 | false 0x20 | true 0x21                                          (1 byte)
+ *   number 0x30 + 8 bytes: the IEEE-754 double, big-endian, sign bit flipped for positives and
+ *          all bits flipped for negatives; -0.0 encodes as 0.0, integers are converted to
+ *          double (beyond 2^53 the order is non-decreasing rather than strict), NaN encodes
+ *          above +inf                                                           (9 bytes)
+ *   string 0x40 + bytes with 0x00 escaped as 0x00 0xFF + terminator 0x00 0x01, so no encoded
+ *          string is a prefix of another and a suffix (e.g. the record id) can be appended.
+ * Returns the encoded length; if it is > cap nothing was written (call again with a bigger
+ * buffer; out may be NULL when cap is 0). Objects, arrays and NULL: returns 0 (not indexable). */
+size_t mnemo_filter__encode_scalar(const json_t *v, unsigned char *out, size_t cap);
+/* The same encoding for one double (so record fields such as importance and created_at sort
+ * with metadata numbers). Always 9 bytes. */
+size_t mnemo_filter__encode_number(double d, unsigned char *out, size_t cap);
+
+#endif

@@ -1,0 +1,533 @@
+/* Secondary indexes on metadata paths and the query side of records: find, match_ids, estimate.
+ *
+ * Entry key (metadata column family): 'X' path 0x00 scalar iid -> record id, where scalar is the
+ * filter's order-preserving encoding, so equality is a prefix scan and a range is a key range.
+ * Index definitions ('D' path) change the shared epoch ('N' "index_epoch"); every record write
+ * reads the epoch inside its transaction, so a write racing an index change conflicts and is
+ * retried with the new definitions: no record is ever missing from a ready index. */
+#include <stdio.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/coding.h"
+#include "core/error.h"
+#include "record/filter.h"
+#include "record/list.h"
+#include "record/record_impl.h"
+
+#define DEF_VERSION 1
+#define BACKFILL_BATCH 512
+
+static const char *const RECORD_FIELDS[] = {"id", "content", "importance", "created_at", "updated_at", "expires_at"};
+
+/* ---- definitions ---- */
+
+void mnemo_record__index_free(record_state *st)
+{
+    for (size_t i = 0; i < st->n_idx; i++)
+        mnemo__free(st->idx[i].path);
+    mnemo__free(st->idx);
+    st->idx = NULL;
+    st->n_idx = 0;
+}
+
+static int read_epoch(uint64_t *epoch, mnemo_db *db, mnemo_txn *txn, int track)
+{
+    char *v;
+    size_t n;
+    int rc = mnemo_txn__get(&v, &n, db, txn, MNEMO_CF_METADATA, RECORD_COUNTER_INDEX_EPOCH,
+                            strlen(RECORD_COUNTER_INDEX_EPOCH), track);
+    if (rc == MNEMO_ENOTFOUND) {
+        *epoch = 0;
+        return 0;
+    }
+    if (rc)
+        return rc;
+    if (n != 8)
+        rc = mnemo__err(MNEMO_ECORRUPT, "records: index epoch (metadata key %s) is damaged",
+                        RECORD_COUNTER_INDEX_EPOCH);
+    else
+        *epoch = mnemo__get_be64((unsigned char *)v);
+    mnemo__free(v);
+    return rc;
+}
+
+static int decode_def(const char *path, size_t path_len, const unsigned char *v, size_t n, int *ready)
+{
+    if (n != 6 || v[0] != DEF_VERSION || mnemo__get_be32(v + 2) != mnemo__crc32c(0, v, 2) || v[1] > 1)
+        return mnemo__err(MNEMO_ECORRUPT, "index definition '%.*s' is damaged", (int)path_len, path);
+    *ready = v[1];
+    return 0;
+}
+
+/* Loads every definition as committed now. Caller holds idx_lock for writing (or is init). */
+static int load_defs(record_state *st, mnemo_db *db)
+{
+    uint64_t epoch;
+    int rc = read_epoch(&epoch, db, NULL, 0);
+    if (rc)
+        return rc;
+    record_index_def *defs = NULL;
+    size_t n = 0, cap = 0;
+    unsigned char lo = MNEMO_MK_INDEX_DEF, hi = MNEMO_MK_INDEX_DEF + 1;
+    mnemo_cursor *c;
+    if ((rc = mnemo_cursor__open(&c, db, NULL, MNEMO_CF_METADATA, &lo, 1, &hi, 1)) != 0)
+        return rc;
+    for (mnemo_cursor__first(c); mnemo_cursor__valid(c) && !rc; mnemo_cursor__next(c)) {
+        size_t kl, vl;
+        const char *k = mnemo_cursor__key(c, &kl);
+        const unsigned char *v = mnemo_cursor__value(c, &vl);
+        int ready = 0;
+        if ((rc = decode_def(k + 1, kl - 1, v, vl, &ready)) != 0)
+            break;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 4;
+            record_index_def *d = mnemo__realloc(defs, cap * sizeof *d);
+            if (!d) {
+                rc = mnemo__err_nomem("index definitions");
+                break;
+            }
+            defs = d;
+        }
+        if (!(defs[n].path = mnemo__memdup(k + 1, kl - 1))) {
+            rc = mnemo__err_nomem("index definitions");
+            break;
+        }
+        defs[n++].ready = ready;
+    }
+    if (!rc)
+        rc = mnemo_cursor__status(c, "index definitions");
+    mnemo_cursor__close(c);
+    if (rc) {
+        for (size_t i = 0; i < n; i++)
+            mnemo__free(defs[i].path);
+        mnemo__free(defs);
+        return rc;
+    }
+    mnemo_record__index_free(st);
+    st->idx = defs;
+    st->n_idx = n;
+    st->idx_epoch = epoch;
+    return 0;
+}
+
+int mnemo_record__index_load(record_state *st, mnemo_db *db) { return load_defs(st, db); }
+
+static int reload(record_state *st, mnemo_db *db)
+{
+    pthread_rwlock_wrlock(&st->idx_lock);
+    int rc = load_defs(st, db);
+    pthread_rwlock_unlock(&st->idx_lock);
+    return rc;
+}
+
+int mnemo_record__index_sync(record_state *st, mnemo_db *db, mnemo_txn *txn)
+{
+    uint64_t epoch;
+    int rc = read_epoch(&epoch, db, txn, 1);
+    if (rc)
+        return rc;
+    pthread_rwlock_rdlock(&st->idx_lock);
+    int stale = epoch > st->idx_epoch;
+    pthread_rwlock_unlock(&st->idx_lock);
+    return stale ? reload(st, db) : 0;
+}
+
+/* ---- entries ---- */
+
+/* Metadata paths are dotted; a leading "metadata." is the explicit form. */
+static int normalise_path(char *out, const char *path, const char *fn)
+{
+    if (!path)
+        return mnemo__err(MNEMO_EINVAL, "%s: path is NULL", fn);
+    if (!strncmp(path, "metadata.", 9))
+        path += 9;
+    else
+        for (size_t i = 0; i < sizeof RECORD_FIELDS / sizeof RECORD_FIELDS[0]; i++)
+            if (!strcmp(path, RECORD_FIELDS[i]))
+                return mnemo__err(MNEMO_EINVAL, "%s: '%s' is a record field; index the metadata key with "
+                                                "'metadata.%s'", fn, path, path);
+    size_t n = strlen(path);
+    if (n == 0 || n > MAX_PATH)
+        return mnemo__err(MNEMO_EINVAL, "%s: path must be 1..%d bytes", fn, MAX_PATH);
+    if (path[0] == '.' || path[n - 1] == '.' || strstr(path, ".."))
+        return mnemo__err(MNEMO_EINVAL, "%s: path '%s' has an empty segment", fn, path);
+    if (!mnemo_record__utf8_valid(path, n))
+        return mnemo__err(MNEMO_EINVAL, "%s: path is not valid UTF-8", fn);
+    memcpy(out, path, n + 1);
+    return 0;
+}
+
+const json_t *mnemo_record__get_path(const json_t *obj, const char *path)
+{
+    char seg[MAX_PATH + 1];
+    while (obj && *path) {
+        const char *dot = strchr(path, '.');
+        size_t n = dot ? (size_t)(dot - path) : strlen(path);
+        memcpy(seg, path, n);
+        seg[n] = '\0';
+        obj = json_is_object(obj) ? json_object_get(obj, seg) : NULL;
+        path += n + (dot ? 1 : 0);
+    }
+    return obj;
+}
+
+/* The encoded scalars a record contributes to the index on path (array elements each once). */
+typedef struct enc_set {
+    unsigned char (*enc)[MAX_SCALAR];
+    size_t *len;
+    size_t n;
+} enc_set;
+
+static void enc_set_free(enc_set *s)
+{
+    mnemo__free(s->enc);
+    mnemo__free(s->len);
+    s->enc = NULL;
+    s->len = NULL;
+    s->n = 0;
+}
+
+static int enc_add(enc_set *s, size_t cap, const json_t *v)
+{
+    unsigned char buf[MAX_SCALAR];
+    size_t n = mnemo_filter__encode_scalar(v, buf, sizeof buf);
+    if (n == 0 || n > sizeof buf)
+        return 0; /* not indexable: objects, arrays, or too long */
+    for (size_t i = 0; i < s->n; i++)
+        if (s->len[i] == n && !memcmp(s->enc[i], buf, n))
+            return 0;
+    if (s->n == cap)
+        return 0;
+    memcpy(s->enc[s->n], buf, n);
+    s->len[s->n++] = n;
+    return 0;
+}
+
+static int extract(enc_set *s, const json_t *meta, const char *path)
+{
+    s->n = 0;
+    s->enc = NULL;
+    s->len = NULL;
+    const json_t *v = meta ? mnemo_record__get_path(meta, path) : NULL;
+    if (!v)
+        return 0;
+    size_t cap = json_is_array(v) ? json_array_size(v) : 1;
+    if (cap == 0)
+        return 0;
+    s->enc = mnemo__malloc(cap * sizeof *s->enc);
+    s->len = mnemo__malloc(cap * sizeof *s->len);
+    if (!s->enc || !s->len) {
+        enc_set_free(s);
+        return mnemo__err_nomem("index entries");
+    }
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++)
+            enc_add(s, cap, json_array_get(v, i));
+    } else {
+        enc_add(s, cap, v);
+    }
+    return 0;
+}
+
+/* 'X' path 0x00 enc [iid] */
+size_t mnemo_record__entry_key(unsigned char *out, const char *path, const unsigned char *enc, size_t enc_len, uint64_t iid,
+                        int with_iid)
+{
+    size_t pl = strlen(path);
+    out[0] = MNEMO_MK_INDEX;
+    memcpy(out + 1, path, pl);
+    out[1 + pl] = 0;
+    if (enc_len)
+        memcpy(out + 2 + pl, enc, enc_len);
+    size_t n = 2 + pl + enc_len;
+    if (with_iid) {
+        mnemo__put_be64(out + n, iid);
+        n += 8;
+    }
+    return n;
+}
+
+
+static int contains(const enc_set *s, const unsigned char *enc, size_t len)
+{
+    for (size_t i = 0; i < s->n; i++)
+        if (s->len[i] == len && !memcmp(s->enc[i], enc, len))
+            return 1;
+    return 0;
+}
+
+static int update_one(mnemo_db *db, mnemo_txn *txn, const char *path, uint64_t iid, const char *id,
+                      const json_t *old_meta, const json_t *new_meta)
+{
+    enc_set olds, news;
+    int rc = extract(&olds, old_meta, path);
+    if (rc)
+        return rc;
+    if ((rc = extract(&news, new_meta, path)) != 0) {
+        enc_set_free(&olds);
+        return rc;
+    }
+    unsigned char key[ENTRY_KEY_MAX];
+    for (size_t i = 0; i < olds.n && !rc; i++)
+        if (!contains(&news, olds.enc[i], olds.len[i]))
+            rc = mnemo_txn__delete(db, txn, MNEMO_CF_METADATA, key, mnemo_record__entry_key(key, path, olds.enc[i], olds.len[i], iid, 1));
+    for (size_t i = 0; i < news.n && !rc; i++)
+        if (!contains(&olds, news.enc[i], news.len[i]))
+            rc = mnemo_txn__put(db, txn, MNEMO_CF_METADATA, key, mnemo_record__entry_key(key, path, news.enc[i], news.len[i], iid, 1),
+                                id, strlen(id));
+    enc_set_free(&olds);
+    enc_set_free(&news);
+    return rc;
+}
+
+int mnemo_record__index_ready(record_state *st, const char *path)
+{
+    int ready = 0;
+    pthread_rwlock_rdlock(&st->idx_lock);
+    for (size_t i = 0; i < st->n_idx; i++)
+        if (!strcmp(st->idx[i].path, path))
+            ready = st->idx[i].ready;
+    pthread_rwlock_unlock(&st->idx_lock);
+    return ready;
+}
+
+int mnemo_record__index_update(mnemo_db *db, mnemo_txn *txn, uint64_t iid, const char *id, const json_t *old_meta,
+                               const json_t *new_meta)
+{
+    record_state *st;
+    int rc = mnemo_record__state(&st, db);
+    if (rc)
+        return rc;
+    pthread_rwlock_rdlock(&st->idx_lock);
+    for (size_t i = 0; i < st->n_idx && !rc; i++)
+        rc = update_one(db, txn, st->idx[i].path, iid, id, old_meta, new_meta);
+    pthread_rwlock_unlock(&st->idx_lock);
+    return rc;
+}
+
+/* ---- create / drop ---- */
+
+static int bump_epoch(mnemo_db *db, mnemo_txn *txn)
+{
+    uint64_t epoch;
+    int rc = read_epoch(&epoch, db, txn, 1);
+    if (rc)
+        return rc;
+    unsigned char v[8];
+    mnemo__put_be64(v, epoch + 1);
+    return mnemo_txn__put(db, txn, MNEMO_CF_METADATA, RECORD_COUNTER_INDEX_EPOCH, strlen(RECORD_COUNTER_INDEX_EPOCH), v, 8);
+}
+
+static int write_def(mnemo_db *db, mnemo_txn *txn, const char *path, int ready)
+{
+    unsigned char key[1 + MAX_PATH], v[6];
+    size_t pl = strlen(path);
+    key[0] = MNEMO_MK_INDEX_DEF;
+    memcpy(key + 1, path, pl);
+    v[0] = DEF_VERSION;
+    v[1] = (unsigned char)ready;
+    mnemo__put_be32(v + 2, mnemo__crc32c(0, v, 2));
+    return mnemo_txn__put(db, txn, MNEMO_CF_METADATA, key, 1 + pl, v, sizeof v);
+}
+
+static int def_exists(mnemo_db *db, mnemo_txn *txn, const char *path)
+{
+    unsigned char key[1 + MAX_PATH];
+    size_t pl = strlen(path);
+    key[0] = MNEMO_MK_INDEX_DEF;
+    memcpy(key + 1, path, pl);
+    char *v;
+    size_t n;
+    int rc = mnemo_txn__get(&v, &n, db, txn, MNEMO_CF_METADATA, key, 1 + pl, 1);
+    if (rc == MNEMO_ENOTFOUND)
+        return 0;
+    if (rc)
+        return rc;
+    mnemo__free(v);
+    return 1;
+}
+
+typedef struct index_args {
+    mnemo_db *db;
+    const char *path;
+    int phase;
+    unsigned char after[MNEMO_RECORD_MAX_ID];
+    size_t after_len;
+    int started, done;
+} index_args;
+
+static int create_def_op(mnemo_txn *txn, void *arg)
+{
+    index_args *a = arg;
+    int rc = def_exists(a->db, txn, a->path);
+    if (rc < 0)
+        return rc;
+    if (rc == 1)
+        return mnemo__err(MNEMO_EEXISTS, "mnemo_index_create: an index on '%s' already exists", a->path);
+    rc = write_def(a->db, txn, a->path, a->phase);
+    return rc ? rc : bump_epoch(a->db, txn);
+}
+
+/* Indexes the next batch of records after a->after; the records read are tracked, so a record
+ * changed concurrently makes this batch conflict and run again. */
+static int backfill_op(mnemo_txn *txn, void *arg)
+{
+    index_args *a = arg;
+    mnemo_cursor *c;
+    int rc = mnemo_cursor__open(&c, a->db, txn, MNEMO_CF_RECORDS, NULL, 0, NULL, 0);
+    if (rc)
+        return rc;
+    if (a->started) {
+        mnemo_cursor__seek(c, a->after, a->after_len);
+        size_t kl;
+        const void *k;
+        if (mnemo_cursor__valid(c) && (k = mnemo_cursor__key(c, &kl), kl == a->after_len && !memcmp(k, a->after, kl)))
+            mnemo_cursor__next(c);
+    } else {
+        mnemo_cursor__first(c);
+    }
+    char (*ids)[MNEMO_RECORD_MAX_ID + 1] = mnemo__malloc(BACKFILL_BATCH * sizeof *ids);
+    size_t n = 0;
+    if (!ids)
+        rc = mnemo__err_nomem("mnemo_index_create");
+    for (; !rc && n < BACKFILL_BATCH && mnemo_cursor__valid(c); mnemo_cursor__next(c)) {
+        size_t kl;
+        const char *k = mnemo_cursor__key(c, &kl);
+        memcpy(ids[n], k, kl);
+        ids[n++][kl] = '\0';
+    }
+    if (!rc)
+        rc = mnemo_cursor__status(c, "mnemo_index_create");
+    mnemo_cursor__close(c);
+    for (size_t i = 0; i < n && !rc; i++) {
+        mnemo_record *r;
+        rc = mnemo_record__load(&r, a->db, txn, ids[i], strlen(ids[i]), 1);
+        if (rc)
+            break;
+        json_error_t e;
+        json_t *meta = json_loads(r->metadata, 0, &e);
+        if (!meta)
+            rc = mnemo__err(MNEMO_ECORRUPT, "record '%s': stored metadata is not valid JSON", r->id);
+        else
+            rc = update_one(a->db, txn, a->path, r->internal_id, r->id, NULL, meta);
+        json_decref(meta);
+        mnemo_record_free(r);
+    }
+    if (!rc && n) {
+        a->after_len = strlen(ids[n - 1]);
+        memcpy(a->after, ids[n - 1], a->after_len);
+    }
+    a->done = n < BACKFILL_BATCH;
+    mnemo__free(ids);
+    return rc;
+}
+
+static int mark_ready_op(mnemo_txn *txn, void *arg)
+{
+    index_args *a = arg;
+    int rc = write_def(a->db, txn, a->path, 1);
+    return rc ? rc : bump_epoch(a->db, txn);
+}
+
+int mnemo_index_drop(mnemo_db *db, const char *path);
+
+int mnemo_index_create(mnemo_db *db, const char *path)
+{
+    static const char fn[] = "mnemo_index_create";
+    char p[MAX_PATH + 1];
+    int rc = mnemo_txn__check_write(db, NULL, fn);
+    if (!rc)
+        rc = normalise_path(p, path, fn);
+    record_state *st;
+    if (!rc)
+        rc = mnemo_record__state(&st, db);
+    if (rc)
+        return rc;
+    index_args a;
+    memset(&a, 0, sizeof a);
+    a.db = db;
+    a.path = p;
+    /* 1: declare it (building): from here every record write maintains it. */
+    if ((rc = mnemo_txn_run(db, 0, create_def_op, &a, NULL)) != 0 || (rc = reload(st, db)) != 0)
+        return rc;
+    /* 2: index what was stored before, batch by batch. */
+    while (!rc && !a.done) {
+        size_t saved_len = a.after_len;
+        unsigned char saved[MNEMO_RECORD_MAX_ID];
+        memcpy(saved, a.after, saved_len);
+        rc = mnemo_txn_run(db, 0, backfill_op, &a, NULL);
+        a.started = 1;
+        if (rc) { /* a failed batch must not advance the position */
+            a.after_len = saved_len;
+            memcpy(a.after, saved, saved_len);
+        }
+    }
+    /* 3: mark it ready for queries; on failure take the half-built index away again. */
+    if (!rc)
+        rc = mnemo_txn_run(db, 0, mark_ready_op, &a, NULL);
+    if (rc) {
+        int saved_rc = rc;
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", mnemo_errmsg());
+        mnemo_index_drop(db, p);
+        rc = mnemo__err(saved_rc, "%s", msg);
+    }
+    int rl = reload(st, db);
+    return rc ? rc : rl;
+}
+
+typedef struct drop_args {
+    mnemo_db *db;
+    const char *path;
+} drop_args;
+
+static int drop_op(mnemo_txn *txn, void *arg)
+{
+    drop_args *a = arg;
+    int rc = def_exists(a->db, txn, a->path);
+    if (rc < 0)
+        return rc;
+    if (rc == 0)
+        return mnemo__err(MNEMO_ENOTFOUND, "mnemo_index_drop: no index on '%s'", a->path);
+    unsigned char key[ENTRY_KEY_MAX], hi[ENTRY_KEY_MAX];
+    size_t pl = strlen(a->path);
+    key[0] = MNEMO_MK_INDEX_DEF;
+    memcpy(key + 1, a->path, pl);
+    if ((rc = mnemo_txn__delete(a->db, txn, MNEMO_CF_METADATA, key, 1 + pl)) != 0 || (rc = bump_epoch(a->db, txn)))
+        return rc;
+    /* Every entry goes in the same commit as the definition. */
+    size_t lo_len = mnemo_record__entry_key(key, a->path, NULL, 0, 0, 0);
+    size_t hi_len = mnemo__prefix_successor(key, lo_len, hi);
+    mnemo_cursor *c;
+    if ((rc = mnemo_cursor__open(&c, a->db, txn, MNEMO_CF_METADATA, key, lo_len, hi, hi_len)) != 0)
+        return rc;
+    for (mnemo_cursor__first(c); !rc && mnemo_cursor__valid(c); mnemo_cursor__next(c)) {
+        size_t kl;
+        const void *k = mnemo_cursor__key(c, &kl);
+        rc = mnemo_txn__delete(a->db, txn, MNEMO_CF_METADATA, k, kl);
+    }
+    if (!rc)
+        rc = mnemo_cursor__status(c, "mnemo_index_drop");
+    mnemo_cursor__close(c);
+    return rc;
+}
+
+int mnemo_index_drop(mnemo_db *db, const char *path)
+{
+    static const char fn[] = "mnemo_index_drop";
+    char p[MAX_PATH + 1];
+    int rc = mnemo_txn__check_write(db, NULL, fn);
+    if (!rc)
+        rc = normalise_path(p, path, fn);
+    record_state *st;
+    if (!rc)
+        rc = mnemo_record__state(&st, db);
+    if (rc)
+        return rc;
+    drop_args a = {db, p};
+    rc = mnemo_txn_run(db, 0, drop_op, &a, NULL);
+    int rl = reload(st, db);
+    return rc ? rc : rl;
+}

@@ -1,0 +1,778 @@
+/* Memory records: put/get/delete/update, internal ids, expiry, and the record cache. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache/cache.h"
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/coding.h"
+#include "core/error.h"
+#include "record/record_impl.h"
+
+/* ---- module state ---- */
+
+#define IID_BLOCK 1024
+
+static int state_init(mnemo_db *db, void **out)
+{
+    record_state *st = mnemo__calloc(1, sizeof *st);
+    if (!st)
+        return mnemo__err_nomem("records");
+    pthread_mutex_init(&st->iid_lock, NULL);
+    pthread_rwlock_init(&st->idx_lock, NULL);
+    char *v;
+    size_t n;
+    int rc = mnemo_txn__get(&v, &n, db, NULL, MNEMO_CF_METADATA, RECORD_COUNTER_IID_HWM,
+                            strlen(RECORD_COUNTER_IID_HWM), 0);
+    if (rc == 0) {
+        if (n != 8)
+            rc = mnemo__err(MNEMO_ECORRUPT, "records: internal id counter (metadata key %s) is damaged",
+                            RECORD_COUNTER_IID_HWM);
+        else
+            st->next_iid = st->iid_limit = mnemo__get_be64((unsigned char *)v);
+        mnemo__free(v);
+    } else if (rc == MNEMO_ENOTFOUND) {
+        rc = 0;
+    }
+    if (st->next_iid == 0)
+        st->next_iid = 1; /* 0 is never a valid internal id */
+    if (!rc)
+        rc = mnemo_record__index_load(st, db);
+    if (rc) {
+        mnemo_record__index_free(st);
+        pthread_rwlock_destroy(&st->idx_lock);
+        pthread_mutex_destroy(&st->iid_lock);
+        mnemo__free(st);
+        return rc;
+    }
+    *out = st;
+    return 0;
+}
+
+static void state_destroy(mnemo_db *db, void *p)
+{
+    (void)db;
+    record_state *st = p;
+    mnemo_record__index_free(st);
+    pthread_rwlock_destroy(&st->idx_lock);
+    pthread_mutex_destroy(&st->iid_lock);
+    mnemo__free(st);
+}
+
+static const mnemo_module_ops record_module = {state_init, state_destroy};
+
+int mnemo_record__state(record_state **st, mnemo_db *db)
+{
+    void *p;
+    int rc = mnemo_db__module(&p, db, MNEMO_MOD_RECORD, &record_module);
+    if (!rc)
+        *st = p;
+    return rc;
+}
+
+/* Ids come from an in-memory counter; the persisted high-water mark moves a block ahead before
+ * any id of the block is used, so ids are never reused even after a crash, and concurrent
+ * inserts never conflict on a shared counter key. */
+static int alloc_iid(mnemo_db *db, record_state *st, uint64_t *out)
+{
+    int rc = 0;
+    pthread_mutex_lock(&st->iid_lock);
+    if (st->next_iid >= st->iid_limit) {
+        unsigned char v[8];
+        uint64_t limit = st->next_iid + IID_BLOCK;
+        mnemo__put_be64(v, limit);
+        rc = mnemo_txn__put(db, NULL, MNEMO_CF_METADATA, RECORD_COUNTER_IID_HWM, strlen(RECORD_COUNTER_IID_HWM), v, 8);
+        if (!rc)
+            st->iid_limit = limit;
+    }
+    if (!rc)
+        *out = st->next_iid++;
+    pthread_mutex_unlock(&st->iid_lock);
+    return rc;
+}
+
+/* ---- delete listeners (graph, vectors) ---- */
+
+#define MAX_LISTENERS 8
+static pthread_mutex_t listener_lock = PTHREAD_MUTEX_INITIALIZER;
+static mnemo_record_delete_fn listeners[MAX_LISTENERS];
+static int n_listeners;
+
+void mnemo_record__on_delete(mnemo_record_delete_fn fn)
+{
+    pthread_mutex_lock(&listener_lock);
+    int known = 0;
+    for (int i = 0; i < n_listeners; i++)
+        known |= listeners[i] == fn;
+    if (!known && n_listeners < MAX_LISTENERS)
+        listeners[n_listeners++] = fn;
+    pthread_mutex_unlock(&listener_lock);
+}
+
+/* ---- cache: filled by reads outside transactions, emptied after commits ---- */
+
+#define CACHE_TAG 'r'
+
+static size_t cache_key(char *buf, const char *id, size_t id_len)
+{
+    buf[0] = CACHE_TAG;
+    memcpy(buf + 1, id, id_len);
+    return id_len + 1;
+}
+
+typedef struct cache_hook {
+    mnemo_db *db;
+    char **keys;
+    size_t n, cap;
+} cache_hook;
+
+static int cache_hook_owner;
+
+static void cache_hook_after(mnemo_txn *txn, void *arg, int committed)
+{
+    (void)txn;
+    cache_hook *h = arg;
+    struct mnemo_cache *c = mnemo_db__cache(h->db);
+    for (size_t i = 0; i < h->n; i++) {
+        if (committed) {
+            char key[MNEMO_RECORD_MAX_ID + 1];
+            mnemo_cache__erase(c, key, cache_key(key, h->keys[i], strlen(h->keys[i])));
+        }
+        mnemo__free(h->keys[i]);
+    }
+    mnemo__free(h->keys);
+    mnemo__free(h);
+}
+
+/* Remembers that txn wrote record `id`, so its cache entry goes when (and only if) it commits. */
+static int cache_forget_on_commit(mnemo_db *db, mnemo_txn *txn, const char *id, size_t id_len)
+{
+    if (!mnemo_db__cache(db))
+        return 0;
+    cache_hook *h = mnemo_txn__hook_arg(txn, &cache_hook_owner);
+    if (!h) {
+        h = mnemo__calloc(1, sizeof *h);
+        if (!h)
+            return mnemo__err_nomem("record cache hook");
+        h->db = db;
+        mnemo_txn_hook hook = {&cache_hook_owner, NULL, cache_hook_after, h};
+        int rc = mnemo_txn__add_hook(txn, &hook);
+        if (rc) {
+            mnemo__free(h);
+            return rc;
+        }
+    }
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? 2 * h->cap : 8;
+        char **k = mnemo__realloc(h->keys, cap * sizeof *k);
+        if (!k)
+            return mnemo__err_nomem("record cache hook");
+        h->keys = k;
+        h->cap = cap;
+    }
+    if (!(h->keys[h->n] = mnemo__memdup(id, id_len)))
+        return mnemo__err_nomem("record cache hook");
+    h->n++;
+    return 0;
+}
+
+static void cache_record_free(void *p) { mnemo__free(p); }
+
+/* ---- argument checks ---- */
+
+static int check_id(const char *fn, const char *id, size_t *len)
+{
+    if (!id)
+        return mnemo__err(MNEMO_EINVAL, "%s: record id is NULL", fn);
+    size_t n = strnlen(id, MNEMO_RECORD_MAX_ID + 1);
+    if (n == 0)
+        return mnemo__err(MNEMO_EINVAL, "%s: record id is empty", fn);
+    if (n > MNEMO_RECORD_MAX_ID)
+        return mnemo__err(MNEMO_EINVAL, "%s: record id is longer than %u bytes", fn, MNEMO_RECORD_MAX_ID);
+    if (!mnemo_record__utf8_valid(id, n))
+        return mnemo__err(MNEMO_EINVAL, "%s: record id is not valid UTF-8", fn);
+    *len = n;
+    return 0;
+}
+
+int mnemo_record__parse_metadata(json_t **json, char **compact, const char *text, const char *fn)
+{
+    json_t *j;
+    if (!text) {
+        j = json_object();
+    } else {
+        size_t n = strnlen(text, MNEMO_RECORD_MAX_METADATA + 1);
+        if (n > MNEMO_RECORD_MAX_METADATA)
+            return mnemo__err(MNEMO_EINVAL, "%s: metadata is longer than %u bytes", fn, MNEMO_RECORD_MAX_METADATA);
+        json_error_t e;
+        j = json_loadb(text, n, JSON_REJECT_DUPLICATES, &e);
+        if (!j)
+            return mnemo__err(MNEMO_EINVAL, "%s: metadata is not valid JSON: %s (line %d, column %d)", fn, e.text,
+                              e.line, e.column);
+        if (!json_is_object(j)) {
+            json_decref(j);
+            return mnemo__err(MNEMO_EINVAL, "%s: metadata must be a JSON object (line 1, column 1)", fn);
+        }
+    }
+    if (!j)
+        return mnemo__err_nomem(fn);
+    char *dump = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
+    char *copy = dump ? mnemo__memdup(dump, strlen(dump)) : NULL;
+    free(dump);
+    if (!copy) {
+        json_decref(j);
+        return mnemo__err_nomem(fn);
+    }
+    *json = j;
+    *compact = copy;
+    return 0;
+}
+
+static int check_fields(const char *fn, const char *content, size_t content_len, double importance,
+                        int64_t created_at, int64_t updated_at, int64_t expires_at)
+{
+    if (content_len > MNEMO_RECORD_MAX_CONTENT)
+        return mnemo__err(MNEMO_EINVAL, "%s: content is longer than %u bytes", fn, MNEMO_RECORD_MAX_CONTENT);
+    if (!mnemo_record__utf8_valid(content, content_len))
+        return mnemo__err(MNEMO_EINVAL, "%s: content is not valid UTF-8", fn);
+    if (!isfinite(importance))
+        return mnemo__err(MNEMO_EINVAL, "%s: importance must be a finite number", fn);
+    if (created_at < 0 || updated_at < 0 || expires_at < 0)
+        return mnemo__err(MNEMO_EINVAL, "%s: timestamps must not be negative", fn);
+    return 0;
+}
+
+/* ---- reading ---- */
+
+int mnemo_record__load(mnemo_record **out, mnemo_db *db, mnemo_txn *txn, const char *id, size_t id_len, int track)
+{
+    char *v;
+    size_t n;
+    int rc = mnemo_txn__get(&v, &n, db, txn, MNEMO_CF_RECORDS, id, id_len, track);
+    if (rc)
+        return rc;
+    rc = mnemo_record__decode(out, id, id_len, v, n);
+    mnemo__free(v);
+    return rc;
+}
+
+static int not_found(const char *fn, const char *id) { return mnemo__err(MNEMO_ENOTFOUND, "%s: no record '%s'", fn, id); }
+
+int mnemo_record_get(mnemo_record **out, mnemo_db *db, mnemo_txn *txn, const char *id)
+{
+    size_t id_len;
+    int rc = mnemo_txn__check(db, txn, "mnemo_record_get");
+    if (!rc && !out)
+        rc = mnemo__err(MNEMO_EINVAL, "mnemo_record_get: out is NULL");
+    if (!rc)
+        rc = check_id("mnemo_record_get", id, &id_len);
+    if (rc)
+        return rc;
+    int64_t now = mnemo__now_ms();
+    /* A transaction reads its own snapshot and writes, which the shared cache does not hold. */
+    struct mnemo_cache *cache = txn ? NULL : mnemo_db__cache(db);
+    char key[MNEMO_RECORD_MAX_ID + 1];
+    size_t klen = cache_key(key, id, id_len);
+    uint64_t epoch = 0;
+    if (cache) {
+        mnemo_cache_handle *h = mnemo_cache__lookup(cache, key, klen);
+        if (h) {
+            const mnemo_record *cached = mnemo_cache__value(h);
+            mnemo_record *copy = mnemo_record__is_expired(cached, now) ? NULL : mnemo_record__blob_copy(cached);
+            int expired = mnemo_record__is_expired(cached, now);
+            mnemo_cache__release(cache, h);
+            if (expired)
+                return not_found("mnemo_record_get", id);
+            if (!copy)
+                return mnemo__err_nomem("mnemo_record_get");
+            *out = copy;
+            return 0;
+        }
+        epoch = mnemo_cache__epoch(cache, key, klen);
+    }
+    mnemo_record *r;
+    rc = mnemo_record__load(&r, db, txn, id, id_len, 1);
+    if (rc == MNEMO_ENOTFOUND)
+        return not_found("mnemo_record_get", id);
+    if (rc)
+        return rc;
+    if (cache) {
+        mnemo_record *copy = mnemo_record__blob_copy(r);
+        if (copy)
+            mnemo_cache__insert(cache, key, klen, copy, mnemo_record__blob_size(copy), cache_record_free, epoch);
+    }
+    if (mnemo_record__is_expired(r, now)) {
+        mnemo_record_free(r);
+        return not_found("mnemo_record_get", id);
+    }
+    *out = r;
+    return 0;
+}
+
+int mnemo_record_exists(mnemo_db *db, mnemo_txn *txn, const char *id)
+{
+    mnemo_record *r;
+    int rc = mnemo_record_get(&r, db, txn, id);
+    if (rc == MNEMO_ENOTFOUND)
+        return 0;
+    if (rc)
+        return rc;
+    mnemo_record_free(r);
+    return 1;
+}
+
+int mnemo_record__resolve(uint64_t *iid, mnemo_db *db, mnemo_txn *txn, const char *id)
+{
+    size_t id_len;
+    int rc = check_id("resolve", id, &id_len);
+    if (rc)
+        return rc;
+    mnemo_record *r;
+    if ((rc = mnemo_record__load(&r, db, txn, id, id_len, 1)) != 0)
+        return rc;
+    if (mnemo_record__is_expired(r, mnemo__now_ms()))
+        rc = MNEMO_ENOTFOUND;
+    else
+        *iid = r->internal_id;
+    mnemo_record_free(r);
+    return rc;
+}
+
+int mnemo_record__id_of(char **id, mnemo_db *db, mnemo_txn *txn, uint64_t iid)
+{
+    unsigned char key[9];
+    key[0] = MNEMO_MK_IID;
+    mnemo__put_be64(key + 1, iid);
+    size_t n;
+    return mnemo_txn__get(id, &n, db, txn, MNEMO_CF_METADATA, key, sizeof key, 0);
+}
+
+/* ---- writing ---- */
+
+static void time_key(unsigned char key[17], char tag, int64_t t, uint64_t iid)
+{
+    key[0] = (unsigned char)tag;
+    mnemo_record__encode_time(key + 1, t);
+    mnemo__put_be64(key + 9, iid);
+}
+
+static int parse_stored_metadata(json_t **out, const mnemo_record *r)
+{
+    json_error_t e;
+    *out = json_loads(r->metadata, 0, &e);
+    if (!*out)
+        return mnemo__err(MNEMO_ECORRUPT, "record '%s': stored metadata is not valid JSON (%s)", r->id, e.text);
+    return 0;
+}
+
+/* Writes nw (whose internal_id is set) over old (NULL when the id is new), with every index. */
+static int store(mnemo_db *db, mnemo_txn *txn, const mnemo_record *old, const mnemo_record *nw, const json_t *new_meta)
+{
+    size_t id_len = strlen(nw->id);
+    char *val;
+    size_t vlen;
+    int rc = mnemo_record__encode(&val, &vlen, nw);
+    if (rc)
+        return rc;
+    rc = mnemo_txn__put(db, txn, MNEMO_CF_RECORDS, nw->id, id_len, val, vlen);
+    mnemo__free(val);
+    unsigned char key[17];
+    if (!rc && !old) {
+        key[0] = MNEMO_MK_IID;
+        mnemo__put_be64(key + 1, nw->internal_id);
+        rc = mnemo_txn__put(db, txn, MNEMO_CF_METADATA, key, 9, nw->id, id_len);
+    }
+    if (!rc && old && old->created_at != nw->created_at) {
+        time_key(key, MNEMO_MK_CREATED, old->created_at, old->internal_id);
+        rc = mnemo_txn__delete(db, txn, MNEMO_CF_METADATA, key, 17);
+    }
+    if (!rc) {
+        time_key(key, MNEMO_MK_CREATED, nw->created_at, nw->internal_id);
+        rc = mnemo_txn__put(db, txn, MNEMO_CF_METADATA, key, 17, nw->id, id_len);
+    }
+    if (!rc && old && old->expires_at && old->expires_at != nw->expires_at) {
+        time_key(key, MNEMO_MK_EXPIRY, old->expires_at, old->internal_id);
+        rc = mnemo_txn__delete(db, txn, MNEMO_CF_METADATA, key, 17);
+    }
+    if (!rc && nw->expires_at) {
+        time_key(key, MNEMO_MK_EXPIRY, nw->expires_at, nw->internal_id);
+        rc = mnemo_txn__put(db, txn, MNEMO_CF_METADATA, key, 17, nw->id, id_len);
+    }
+    json_t *old_meta = NULL;
+    if (!rc && old)
+        rc = parse_stored_metadata(&old_meta, old);
+    if (!rc)
+        rc = mnemo_record__index_update(db, txn, nw->internal_id, nw->id, old_meta, new_meta);
+    json_decref(old_meta);
+    if (!rc)
+        rc = cache_forget_on_commit(db, txn, nw->id, id_len);
+    return rc;
+}
+
+int mnemo_record__remove(mnemo_db *db, mnemo_txn *txn, const mnemo_record *old)
+{
+    size_t id_len = strlen(old->id);
+    unsigned char key[17];
+    int rc = mnemo_txn__delete(db, txn, MNEMO_CF_RECORDS, old->id, id_len);
+    if (!rc) {
+        key[0] = MNEMO_MK_IID;
+        mnemo__put_be64(key + 1, old->internal_id);
+        rc = mnemo_txn__delete(db, txn, MNEMO_CF_METADATA, key, 9);
+    }
+    if (!rc) {
+        time_key(key, MNEMO_MK_CREATED, old->created_at, old->internal_id);
+        rc = mnemo_txn__delete(db, txn, MNEMO_CF_METADATA, key, 17);
+    }
+    if (!rc && old->expires_at) {
+        time_key(key, MNEMO_MK_EXPIRY, old->expires_at, old->internal_id);
+        rc = mnemo_txn__delete(db, txn, MNEMO_CF_METADATA, key, 17);
+    }
+    json_t *old_meta = NULL;
+    if (!rc)
+        rc = parse_stored_metadata(&old_meta, old);
+    if (!rc)
+        rc = mnemo_record__index_update(db, txn, old->internal_id, old->id, old_meta, NULL);
+    json_decref(old_meta);
+    pthread_mutex_lock(&listener_lock);
+    int n = n_listeners;
+    pthread_mutex_unlock(&listener_lock);
+    for (int i = 0; i < n && !rc; i++)
+        rc = listeners[i](db, txn, old->internal_id, old->id);
+    if (!rc)
+        rc = cache_forget_on_commit(db, txn, old->id, id_len);
+    return rc;
+}
+
+/* Runs op in txn, or in its own transaction retried on conflicts when txn is NULL. */
+static int run_in(mnemo_db *db, mnemo_txn *txn, mnemo_txn_fn op, void *arg)
+{
+    if (txn)
+        return op(txn, arg);
+    return mnemo_txn_run(db, 0, op, arg, NULL);
+}
+
+typedef struct put_args {
+    mnemo_db *db;
+    const mnemo_record *rec;
+    size_t id_len, content_len;
+    mnemo_put_mode mode;
+    json_t *meta;
+    char *meta_text;
+} put_args;
+
+static int put_op(mnemo_txn *txn, void *arg)
+{
+    put_args *a = arg;
+    mnemo_db *db = a->db;
+    record_state *st;
+    int rc = mnemo_record__state(&st, db);
+    if (!rc)
+        rc = mnemo_record__index_sync(st, db, txn);
+    if (rc)
+        return rc;
+    int64_t now = mnemo__now_ms();
+    mnemo_record *old = NULL;
+    rc = mnemo_record__load(&old, db, txn, a->rec->id, a->id_len, 1);
+    if (rc && rc != MNEMO_ENOTFOUND)
+        return rc;
+    if (old && mnemo_record__is_expired(old, now)) {
+        /* An expired record is gone for the caller: remove it (and what hangs on it) first. */
+        rc = mnemo_record__remove(db, txn, old);
+        mnemo_record_free(old);
+        old = NULL;
+        if (rc)
+            return rc;
+    }
+    if (old && a->mode == MNEMO_PUT_INSERT) {
+        mnemo_record_free(old);
+        return mnemo__err(MNEMO_EEXISTS, "mnemo_record_put: record '%s' already exists", a->rec->id);
+    }
+    if (!old && a->mode == MNEMO_PUT_REPLACE)
+        return not_found("mnemo_record_put", a->rec->id);
+
+    mnemo_record nw = *a->rec;
+    nw.content = a->rec->content ? a->rec->content : "";
+    nw.content_len = a->content_len;
+    nw.metadata = a->meta_text;
+    nw.updated_at = a->rec->updated_at ? a->rec->updated_at : now;
+    nw.created_at = a->rec->created_at ? a->rec->created_at : old ? old->created_at : now;
+    if (old)
+        nw.internal_id = old->internal_id;
+    else if ((rc = alloc_iid(db, st, &nw.internal_id)) != 0)
+        return rc;
+    rc = store(db, txn, old, &nw, a->meta);
+    mnemo_record_free(old);
+    return rc;
+}
+
+int mnemo_record_put(mnemo_db *db, mnemo_txn *txn, const mnemo_record *rec, mnemo_put_mode mode)
+{
+    static const char fn[] = "mnemo_record_put";
+    int rc = mnemo_txn__check_write(db, txn, fn);
+    if (rc)
+        return rc;
+    if (!rec)
+        return mnemo__err(MNEMO_EINVAL, "%s: record is NULL", fn);
+    if (mode != MNEMO_PUT_UPSERT && mode != MNEMO_PUT_INSERT && mode != MNEMO_PUT_REPLACE)
+        return mnemo__err(MNEMO_EINVAL, "%s: unknown put mode %d", fn, (int)mode);
+    put_args a = {db, rec, 0, 0, mode, NULL, NULL};
+    if ((rc = check_id(fn, rec->id, &a.id_len)) != 0)
+        return rc;
+    a.content_len = rec->content ? strlen(rec->content) : 0;
+    if ((rc = check_fields(fn, rec->content ? rec->content : "", a.content_len, rec->importance, rec->created_at,
+                           rec->updated_at, rec->expires_at)) != 0)
+        return rc;
+    if ((rc = mnemo_record__parse_metadata(&a.meta, &a.meta_text, rec->metadata, fn)) != 0)
+        return rc;
+    rc = run_in(db, txn, put_op, &a);
+    json_decref(a.meta);
+    mnemo__free(a.meta_text);
+    return rc;
+}
+
+typedef struct delete_args {
+    mnemo_db *db;
+    const char *id;
+    size_t id_len;
+} delete_args;
+
+static int delete_op(mnemo_txn *txn, void *arg)
+{
+    delete_args *a = arg;
+    record_state *st;
+    int rc = mnemo_record__state(&st, a->db);
+    if (!rc)
+        rc = mnemo_record__index_sync(st, a->db, txn);
+    if (rc)
+        return rc;
+    mnemo_record *old;
+    rc = mnemo_record__load(&old, a->db, txn, a->id, a->id_len, 1);
+    if (rc == MNEMO_ENOTFOUND)
+        return not_found("mnemo_record_delete", a->id);
+    if (rc)
+        return rc;
+    if (mnemo_record__is_expired(old, mnemo__now_ms()))
+        rc = not_found("mnemo_record_delete", a->id);
+    else
+        rc = mnemo_record__remove(a->db, txn, old);
+    mnemo_record_free(old);
+    return rc;
+}
+
+int mnemo_record_delete(mnemo_db *db, mnemo_txn *txn, const char *id)
+{
+    delete_args a = {db, id, 0};
+    int rc = mnemo_txn__check_write(db, txn, "mnemo_record_delete");
+    if (!rc)
+        rc = check_id("mnemo_record_delete", id, &a.id_len);
+    if (!rc)
+        rc = run_in(db, txn, delete_op, &a);
+    return rc;
+}
+
+/* RFC 7386 JSON merge patch; returns a new reference. */
+static json_t *merge_patch(const json_t *target, json_t *patch)
+{
+    if (!json_is_object(patch))
+        return json_deep_copy(patch);
+    json_t *res = json_is_object(target) ? json_deep_copy(target) : json_object();
+    const char *key;
+    json_t *val;
+    json_object_foreach(patch, key, val)
+    {
+        if (!res)
+            break;
+        if (json_is_null(val))
+            json_object_del(res, key);
+        else
+            json_object_set_new(res, key, merge_patch(json_object_get(res, key), val));
+    }
+    return res;
+}
+
+typedef struct update_args {
+    mnemo_db *db;
+    const char *id;
+    size_t id_len;
+    const mnemo_record_changes *upd;
+    json_t *patch;
+} update_args;
+
+static int update_op(mnemo_txn *txn, void *arg)
+{
+    static const char fn[] = "mnemo_record_update";
+    update_args *a = arg;
+    record_state *st;
+    int rc = mnemo_record__state(&st, a->db);
+    if (!rc)
+        rc = mnemo_record__index_sync(st, a->db, txn);
+    if (rc)
+        return rc;
+    int64_t now = mnemo__now_ms();
+    mnemo_record *old;
+    rc = mnemo_record__load(&old, a->db, txn, a->id, a->id_len, 1);
+    if (rc == MNEMO_ENOTFOUND)
+        return not_found(fn, a->id);
+    if (rc)
+        return rc;
+    if (mnemo_record__is_expired(old, now)) {
+        mnemo_record_free(old);
+        return not_found(fn, a->id);
+    }
+    mnemo_record nw = *old;
+    const mnemo_record_changes *u = a->upd;
+    if (u->fields & MNEMO_UPDATE_CONTENT) {
+        nw.content = u->content ? u->content : "";
+        nw.content_len = strlen(nw.content);
+    }
+    if (u->fields & MNEMO_UPDATE_IMPORTANCE)
+        nw.importance = u->importance;
+    if (u->fields & MNEMO_UPDATE_EXPIRES_AT)
+        nw.expires_at = u->expires_at;
+    nw.updated_at = now;
+    json_t *meta = NULL;
+    char *meta_text = NULL;
+    if (a->patch) {
+        json_t *cur = NULL;
+        rc = parse_stored_metadata(&cur, old);
+        if (!rc) {
+            meta = merge_patch(cur, a->patch);
+            char *dump = meta ? json_dumps(meta, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+            meta_text = dump ? mnemo__memdup(dump, strlen(dump)) : NULL;
+            free(dump);
+            if (!meta_text)
+                rc = mnemo__err_nomem(fn);
+            else if (strlen(meta_text) > MNEMO_RECORD_MAX_METADATA)
+                rc = mnemo__err(MNEMO_EINVAL, "%s: merged metadata is longer than %u bytes", fn,
+                                MNEMO_RECORD_MAX_METADATA);
+            nw.metadata = meta_text;
+        }
+        json_decref(cur);
+    } else {
+        rc = parse_stored_metadata(&meta, old);
+    }
+    if (!rc)
+        rc = check_fields(fn, nw.content, nw.content_len, nw.importance, nw.created_at, nw.updated_at, nw.expires_at);
+    if (!rc)
+        rc = store(a->db, txn, old, &nw, meta);
+    json_decref(meta);
+    mnemo__free(meta_text);
+    mnemo_record_free(old);
+    return rc;
+}
+
+int mnemo_record_update(mnemo_db *db, mnemo_txn *txn, const char *id, const mnemo_record_changes *upd)
+{
+    static const char fn[] = "mnemo_record_update";
+    update_args a = {db, id, 0, upd, NULL};
+    int rc = mnemo_txn__check_write(db, txn, fn);
+    if (!rc)
+        rc = check_id(fn, id, &a.id_len);
+    if (rc)
+        return rc;
+    if (!upd)
+        return mnemo__err(MNEMO_EINVAL, "%s: update is NULL", fn);
+    if (upd->version > MNEMO_RECORD_CHANGES_VERSION)
+        return mnemo__err(MNEMO_EINVAL, "%s: update version %u is newer than this library", fn, upd->version);
+    const unsigned known = MNEMO_UPDATE_CONTENT | MNEMO_UPDATE_IMPORTANCE | MNEMO_UPDATE_EXPIRES_AT | MNEMO_UPDATE_METADATA;
+    if (upd->fields == 0 || (upd->fields & ~known))
+        return mnemo__err(MNEMO_EINVAL, "%s: fields 0x%x name nothing to update or unknown bits", fn, upd->fields);
+    if (upd->fields & MNEMO_UPDATE_METADATA) {
+        if (!upd->metadata_patch)
+            return mnemo__err(MNEMO_EINVAL, "%s: metadata_patch is NULL", fn);
+        json_error_t e;
+        a.patch = json_loads(upd->metadata_patch, JSON_REJECT_DUPLICATES, &e);
+        if (!a.patch)
+            return mnemo__err(MNEMO_EINVAL, "%s: metadata_patch is not valid JSON: %s (line %d, column %d)", fn,
+                              e.text, e.line, e.column);
+        if (!json_is_object(a.patch)) {
+            json_decref(a.patch);
+            return mnemo__err(MNEMO_EINVAL, "%s: metadata_patch must be a JSON object", fn);
+        }
+    }
+    rc = run_in(db, txn, update_op, &a);
+    json_decref(a.patch);
+    return rc;
+}
+
+/* ---- purge ---- */
+
+#define PURGE_BATCH 256
+
+typedef struct purge_args {
+    mnemo_db *db;
+    char **ids;
+    size_t n;
+    size_t removed;
+} purge_args;
+
+static int purge_op(mnemo_txn *txn, void *arg)
+{
+    purge_args *a = arg;
+    record_state *st;
+    int rc = mnemo_record__state(&st, a->db);
+    if (!rc)
+        rc = mnemo_record__index_sync(st, a->db, txn);
+    int64_t now = mnemo__now_ms();
+    a->removed = 0;
+    for (size_t i = 0; i < a->n && !rc; i++) {
+        mnemo_record *old = NULL;
+        rc = mnemo_record__load(&old, a->db, txn, a->ids[i], strlen(a->ids[i]), 1);
+        if (rc == MNEMO_ENOTFOUND) { /* already gone */
+            rc = 0;
+            continue;
+        }
+        if (!rc && mnemo_record__is_expired(old, now)) { /* not made live again since the scan */
+            rc = mnemo_record__remove(a->db, txn, old);
+            a->removed++;
+        }
+        mnemo_record_free(old);
+    }
+    return rc;
+}
+
+int mnemo_record_purge_expired(mnemo_db *db, size_t *purged)
+{
+    int rc = mnemo_txn__check_write(db, NULL, "mnemo_record_purge_expired");
+    if (rc)
+        return rc;
+    size_t total = 0;
+    unsigned char lo[1] = {MNEMO_MK_EXPIRY}, hi[9];
+    hi[0] = MNEMO_MK_EXPIRY;
+    mnemo_record__encode_time(hi + 1, mnemo__now_ms() + 1);
+    for (;;) {
+        purge_args a = {db, NULL, 0, 0};
+        a.ids = mnemo__calloc(PURGE_BATCH, sizeof *a.ids);
+        if (!a.ids)
+            return mnemo__err_nomem("mnemo_record_purge_expired");
+        mnemo_cursor *c;
+        rc = mnemo_cursor__open(&c, db, NULL, MNEMO_CF_METADATA, lo, 1, hi, 9);
+        if (!rc) {
+            for (mnemo_cursor__first(c); mnemo_cursor__valid(c) && a.n < PURGE_BATCH; mnemo_cursor__next(c)) {
+                size_t n;
+                const char *id = mnemo_cursor__value(c, &n);
+                if (!(a.ids[a.n] = mnemo__memdup(id, n))) {
+                    rc = mnemo__err_nomem("mnemo_record_purge_expired");
+                    break;
+                }
+                a.n++;
+            }
+            if (!rc)
+                rc = mnemo_cursor__status(c, "mnemo_record_purge_expired");
+            mnemo_cursor__close(c);
+        }
+        if (!rc && a.n)
+            rc = mnemo_txn_run(db, 0, purge_op, &a, NULL);
+        total += a.removed;
+        size_t batch = a.n;
+        for (size_t i = 0; i < a.n; i++)
+            mnemo__free(a.ids[i]);
+        mnemo__free(a.ids);
+        if (rc || batch < PURGE_BATCH)
+            break;
+    }
+    if (purged)
+        *purged = total;
+    return rc;
+}

@@ -1,0 +1,73 @@
+/* Internal API of the record room, for the graph and vector modules and for the record room's own
+ * files. Keys this room owns in the `metadata` column family start with one of these bytes:
+ *   'I' iid(u64 BE)                          -> record id        (internal id -> user id)
+ *   'C' created_at(order-encoded) iid        -> record id        (creation-time index)
+ *   'E' expires_at(order-encoded) iid        -> record id        (expiry index; expiring records only)
+ *   'D' path                                 -> index definition (version, state, crc)
+ *   'X' path 0x00 scalar(order-encoded) iid  -> record id        (secondary index entries)
+ *   'N' "iid_hwm" / "index_epoch"            -> u64 BE counters
+ * The `records` column family maps record id -> encoded record (codec.c). */
+#ifndef MNEMO_RECORD_INTERNAL_H
+#define MNEMO_RECORD_INTERNAL_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "mnemo/record.h"
+#include "txn/txn.h"
+
+#define MNEMO_MK_IID 'I'
+#define MNEMO_MK_CREATED 'C'
+#define MNEMO_MK_EXPIRY 'E'
+#define MNEMO_MK_INDEX_DEF 'D'
+#define MNEMO_MK_INDEX 'X'
+#define MNEMO_MK_COUNTER 'N'
+
+struct mnemo_filter;
+
+/* Internal id of the live record `id`: 0, MNEMO_ENOTFOUND (absent or expired) or an error. */
+int mnemo_record__resolve(uint64_t *iid, mnemo_db *db, mnemo_txn *txn, const char *id);
+/* Record id of an internal id (mnemo__malloc'd): 0, MNEMO_ENOTFOUND or an error. */
+int mnemo_record__id_of(char **id, mnemo_db *db, mnemo_txn *txn, uint64_t iid);
+
+/* Other modules learn of deleted records (delete, purge, an expired record replaced) through a
+ * listener that runs inside the deleting transaction, so their data goes in the same commit. */
+typedef int (*mnemo_record_delete_fn)(mnemo_db *db, mnemo_txn *txn, uint64_t iid, const char *id);
+void mnemo_record__on_delete(mnemo_record_delete_fn fn);
+
+/* Calls cb for the internal id of every live record matching the compiled filter (NULL: every
+ * record); cb returns 0 to go on, 1 to stop, a negative code to abort with it. */
+int mnemo_record__match_ids(mnemo_db *db, mnemo_txn *txn, const struct mnemo_filter *f,
+                            int (*cb)(void *arg, uint64_t iid), void *arg);
+/* Cheap estimate of how many records the filter matches (an index range count when an index
+ * covers it, else the number of records), for planners that pick exact vs approximate search. */
+int mnemo_record__estimate(uint64_t *n, mnemo_db *db, mnemo_txn *txn, const struct mnemo_filter *f);
+
+/* ---- shared by the record room's files ---- */
+
+/* One allocation holding the struct and its strings; mnemo_record_free releases it. */
+mnemo_record *mnemo_record__blob(const char *id, size_t id_len, const char *content, size_t content_len,
+                                 const char *meta, size_t meta_len);
+mnemo_record *mnemo_record__blob_copy(const mnemo_record *r);
+size_t mnemo_record__blob_size(const mnemo_record *r);
+
+/* Value encoding (codec.c): version byte, fields, crc32c. */
+int mnemo_record__encode(char **out, size_t *out_len, const mnemo_record *r);
+int mnemo_record__decode(mnemo_record **out, const char *id, size_t id_len, const char *val, size_t len);
+
+int mnemo_record__utf8_valid(const char *s, size_t len);
+int mnemo_record__is_expired(const mnemo_record *r, int64_t now);
+
+/* Reads and decodes a stored record (expired ones too): 0, MNEMO_ENOTFOUND, MNEMO_ECORRUPT... */
+int mnemo_record__load(mnemo_record **out, mnemo_db *db, mnemo_txn *txn, const char *id, size_t id_len,
+                       int track);
+
+/* Secondary-index maintenance for a record being written (new_meta) and/or removed (old_meta):
+ * called inside the writing transaction (index.c). */
+int mnemo_record__index_update(mnemo_db *db, mnemo_txn *txn, uint64_t iid, const char *id,
+                               const json_t *old_meta, const json_t *new_meta);
+
+/* Order-preserving 8-byte encoding of a signed 64-bit time. */
+void mnemo_record__encode_time(unsigned char out[8], int64_t t);
+
+#endif

@@ -1,0 +1,52 @@
+/* Private to src/record/: per-database state of the record room. */
+#ifndef MNEMO_RECORD_IMPL_H
+#define MNEMO_RECORD_IMPL_H
+
+#include <pthread.h>
+
+#include "record/record.h"
+
+typedef struct record_index_def {
+    char *path;
+    int ready; /* built for every record; only ready indexes answer queries */
+} record_index_def;
+
+typedef struct record_state {
+    pthread_mutex_t iid_lock;
+    uint64_t next_iid, iid_limit; /* ids below iid_limit are covered by the persisted high-water mark */
+
+    pthread_rwlock_t idx_lock; /* guards the fields below (index.c) */
+    uint64_t idx_epoch;        /* value of 'N' "index_epoch" the definitions were loaded at */
+    record_index_def *idx;
+    size_t n_idx;
+} record_state;
+
+int mnemo_record__state(record_state **st, mnemo_db *db);
+int mnemo_record__index_load(record_state *st, mnemo_db *db);
+void mnemo_record__index_free(record_state *st);
+/* Reads the index epoch inside txn (tracked, so a put racing an index change conflicts) and
+ * reloads the definitions when they changed. */
+int mnemo_record__index_sync(record_state *st, mnemo_db *db, mnemo_txn *txn);
+
+/* Parse and validate metadata text: an object, returned parsed and as compact sorted text. */
+int mnemo_record__parse_metadata(json_t **json, char **compact, const char *text, const char *fn);
+
+/* Deletes a stored record (live or expired) and everything that hangs on it, inside txn. */
+int mnemo_record__remove(mnemo_db *db, mnemo_txn *txn, const mnemo_record *old);
+
+#define MAX_PATH 256
+#define MAX_SCALAR 1024 /* longer scalars are not indexed (find still scans them correctly) */
+#define ENTRY_KEY_MAX (2 + MAX_PATH + MAX_SCALAR + 8)
+
+/* 1 when a ready index covers this metadata path. */
+int mnemo_record__index_ready(record_state *st, const char *path);
+/* Index entry key 'X' path 0x00 enc, plus the iid when with_iid. */
+size_t mnemo_record__entry_key(unsigned char *out, const char *path, const unsigned char *enc, size_t enc_len,
+                               uint64_t iid, int with_iid);
+/* Value at a dotted path inside a JSON object, or NULL. */
+const json_t *mnemo_record__get_path(const json_t *obj, const char *path);
+
+#define RECORD_COUNTER_IID_HWM "Niid_hwm"
+#define RECORD_COUNTER_INDEX_EPOCH "Nindex_epoch"
+
+#endif

@@ -1,0 +1,555 @@
+/* Memory records: CRUD, modes, validation, merge patch, expiry and purge, listing, corruption,
+ * secondary indexes (equal to full scans), delete listeners. */
+#include <math.h>
+#include <rocksdb/c.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "record/record.h"
+#include "testutil.h"
+
+static mnemo_db *db;
+static int64_t fake_now = 1700000000000;
+static int64_t fake_clock(void) { return fake_now; }
+
+static void setup(void)
+{
+    tu_mkdtemp();
+    fake_now = 1700000000000;
+    mnemo__clock_override(fake_clock);
+    db = tu_open("rec");
+}
+static void teardown(void)
+{
+    mnemo_close(db);
+    mnemo__clock_override(NULL);
+    tu_cleanup();
+}
+TestSuite(record, .init = setup, .fini = teardown);
+
+static void close_db(void)
+{
+    TU_OK(mnemo_close(db));
+    db = NULL;
+}
+
+static void put(const char *id, const char *content, double imp, const char *meta)
+{
+    mnemo_record r = {0};
+    r.id = id;
+    r.content = content;
+    r.importance = imp;
+    r.metadata = meta;
+    TU_OK(mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT));
+}
+
+TU_TEST(record, put_get_roundtrip_and_defaults)
+{
+    mnemo_record r = {0};
+    r.id = "mem-1";
+    r.content = "the user likes tea";
+    r.importance = 0.75;
+    r.metadata = "{\"topic\": \"drinks\", \"tags\": [\"tea\", \"hot\"], \"n\": {\"a\": 1}}";
+    TU_OK(mnemo_record_put(db, NULL, &r, MNEMO_PUT_INSERT));
+    mnemo_record *got;
+    TU_OK(mnemo_record_get(&got, db, NULL, "mem-1"));
+    cr_assert_str_eq(got->id, "mem-1");
+    cr_assert_str_eq(got->content, "the user likes tea");
+    cr_assert_eq(got->content_len, strlen("the user likes tea"));
+    cr_assert_eq(got->importance, 0.75);
+    cr_assert_eq(got->created_at, fake_now, "created_at defaults to now");
+    cr_assert_eq(got->updated_at, fake_now);
+    cr_assert_eq(got->expires_at, 0);
+    cr_assert_str_eq(got->metadata, "{\"n\":{\"a\":1},\"tags\":[\"tea\",\"hot\"],\"topic\":\"drinks\"}");
+    cr_assert_gt(got->internal_id, 0);
+    uint64_t iid = got->internal_id;
+    mnemo_record_free(got);
+
+    uint64_t resolved;
+    TU_OK(mnemo_record__resolve(&resolved, db, NULL, "mem-1"));
+    cr_assert_eq(resolved, iid);
+    char *id;
+    TU_OK(mnemo_record__id_of(&id, db, NULL, iid));
+    cr_assert_str_eq(id, "mem-1");
+    mnemo_free(id);
+
+    fake_now += 1000;
+    r.content = "the user likes green tea";
+    r.metadata = NULL;
+    TU_OK(mnemo_record_put(db, NULL, &r, MNEMO_PUT_REPLACE));
+    TU_OK(mnemo_record_get(&got, db, NULL, "mem-1"));
+    cr_assert_eq(got->internal_id, iid, "replace keeps the internal id");
+    cr_assert_eq(got->created_at, fake_now - 1000, "replace keeps created_at");
+    cr_assert_eq(got->updated_at, fake_now);
+    cr_assert_str_eq(got->metadata, "{}");
+    mnemo_record_free(got);
+    close_db();
+}
+
+TU_TEST(record, put_modes)
+{
+    mnemo_record r = {0};
+    r.id = "a";
+    TU_RC(mnemo_record_put(db, NULL, &r, MNEMO_PUT_REPLACE), MNEMO_ENOTFOUND);
+    TU_OK(mnemo_record_put(db, NULL, &r, MNEMO_PUT_INSERT));
+    TU_RC(mnemo_record_put(db, NULL, &r, MNEMO_PUT_INSERT), MNEMO_EEXISTS);
+    cr_assert(strstr(mnemo_errmsg(), "'a'"), "%s", mnemo_errmsg());
+    TU_OK(mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT));
+    TU_OK(mnemo_record_put(db, NULL, &r, MNEMO_PUT_REPLACE));
+    TU_RC(mnemo_record_put(db, NULL, &r, (mnemo_put_mode)7), MNEMO_EINVAL);
+    close_db();
+}
+
+TU_TEST(record, invalid_input_is_rejected_and_nothing_is_written)
+{
+    mnemo_record r = {0};
+    TU_RC(mnemo_record_put(db, NULL, NULL, 0), MNEMO_EINVAL);
+    TU_RC(mnemo_record_put(db, NULL, &r, 0), MNEMO_EINVAL); /* NULL id */
+    r.id = "";
+    TU_RC(mnemo_record_put(db, NULL, &r, 0), MNEMO_EINVAL);
+    char *long_id = malloc(MNEMO_RECORD_MAX_ID + 2);
+    memset(long_id, 'x', MNEMO_RECORD_MAX_ID + 1);
+    long_id[MNEMO_RECORD_MAX_ID + 1] = '\0';
+    r.id = long_id;
+    TU_RC(mnemo_record_put(db, NULL, &r, 0), MNEMO_EINVAL);
+    long_id[MNEMO_RECORD_MAX_ID] = '\0';
+    TU_OK(mnemo_record_put(db, NULL, &r, 0)); /* exactly the maximum is fine */
+    free(long_id);
+    r.id = "bad\xff";
+    TU_RC(mnemo_record_put(db, NULL, &r, 0), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "UTF-8"), "%s", mnemo_errmsg());
+    r.id = "ok";
+    r.content = "\xc0\x80"; /* overlong NUL */
+    TU_RC(mnemo_record_put(db, NULL, &r, 0), MNEMO_EINVAL);
+    r.content = "fine";
+    r.importance = NAN;
+    TU_RC(mnemo_record_put(db, NULL, &r, 0), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "finite"), "%s", mnemo_errmsg());
+    r.importance = INFINITY;
+    TU_RC(mnemo_record_put(db, NULL, &r, 0), MNEMO_EINVAL);
+    r.importance = 1;
+    r.expires_at = -5;
+    TU_RC(mnemo_record_put(db, NULL, &r, 0), MNEMO_EINVAL);
+    r.expires_at = 0;
+    r.metadata = "[1, 2]";
+    TU_RC(mnemo_record_put(db, NULL, &r, 0), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "JSON object"), "%s", mnemo_errmsg());
+    r.metadata = "{\"a\": 1,\n \"b\": }";
+    TU_RC(mnemo_record_put(db, NULL, &r, 0), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "line 2"), "parse error names line and column: %s", mnemo_errmsg());
+    r.metadata = "{\"a\": 1, \"a\": 2}";
+    TU_RC(mnemo_record_put(db, NULL, &r, 0), MNEMO_EINVAL);
+    TU_RC(mnemo_record_exists(db, NULL, "ok"), 0);
+
+    mnemo_record *got;
+    TU_RC(mnemo_record_get(NULL, db, NULL, "ok"), MNEMO_EINVAL);
+    TU_RC(mnemo_record_get(&got, db, NULL, NULL), MNEMO_EINVAL);
+    TU_RC(mnemo_record_get(&got, NULL, NULL, "ok"), MNEMO_EINVAL);
+    TU_RC(mnemo_record_delete(db, NULL, ""), MNEMO_EINVAL);
+    TU_RC(mnemo_record_delete(db, NULL, "missing"), MNEMO_ENOTFOUND);
+    mnemo_record_free(NULL);
+    mnemo_record_page_free(NULL);
+    close_db();
+}
+
+TU_TEST(record, update_fields_and_merge_patch)
+{
+    put("m", "old", 0.1, "{\"a\": {\"b\": 1, \"c\": 2}, \"keep\": true, \"drop\": 1}");
+    mnemo_record_changes u = MNEMO_RECORD_CHANGES_INIT;
+    u.fields = MNEMO_UPDATE_METADATA | MNEMO_UPDATE_IMPORTANCE;
+    u.importance = 0.9;
+    u.metadata_patch = "{\"a\": {\"c\": null, \"d\": [1]}, \"drop\": null, \"new\": \"x\"}";
+    fake_now += 5;
+    TU_OK(mnemo_record_update(db, NULL, "m", &u));
+    mnemo_record *got;
+    TU_OK(mnemo_record_get(&got, db, NULL, "m"));
+    cr_assert_str_eq(got->metadata, "{\"a\":{\"b\":1,\"d\":[1]},\"keep\":true,\"new\":\"x\"}");
+    cr_assert_eq(got->importance, 0.9);
+    cr_assert_str_eq(got->content, "old", "content untouched");
+    cr_assert_eq(got->updated_at, fake_now);
+    cr_assert_eq(got->created_at, fake_now - 5);
+    mnemo_record_free(got);
+
+    u = (mnemo_record_changes)MNEMO_RECORD_CHANGES_INIT;
+    TU_RC(mnemo_record_update(db, NULL, "m", &u), MNEMO_EINVAL); /* nothing named */
+    u.fields = MNEMO_UPDATE_METADATA;
+    u.metadata_patch = "\"not an object\"";
+    TU_RC(mnemo_record_update(db, NULL, "m", &u), MNEMO_EINVAL);
+    u.metadata_patch = "{bad";
+    TU_RC(mnemo_record_update(db, NULL, "m", &u), MNEMO_EINVAL);
+    u.fields = MNEMO_UPDATE_IMPORTANCE;
+    u.importance = NAN;
+    TU_RC(mnemo_record_update(db, NULL, "m", &u), MNEMO_EINVAL);
+    u.fields = MNEMO_UPDATE_CONTENT;
+    u.content = "new";
+    TU_RC(mnemo_record_update(db, NULL, "nobody", &u), MNEMO_ENOTFOUND);
+    TU_RC(mnemo_record_update(db, NULL, "m", NULL), MNEMO_EINVAL);
+    TU_OK(mnemo_record_update(db, NULL, "m", &u));
+    TU_OK(mnemo_record_get(&got, db, NULL, "m"));
+    cr_assert_str_eq(got->content, "new");
+    mnemo_record_free(got);
+    close_db();
+}
+
+TU_TEST(record, expiry_hides_at_once_and_purge_removes)
+{
+    mnemo_record r = {0};
+    r.id = "short-lived";
+    r.expires_at = fake_now + 100;
+    TU_OK(mnemo_record_put(db, NULL, &r, 0));
+    put("forever", "", 0, NULL);
+    TU_RC(mnemo_record_exists(db, NULL, "short-lived"), 1);
+    fake_now += 100; /* expires_at is reached: invisible */
+    TU_RC(mnemo_record_exists(db, NULL, "short-lived"), 0);
+    mnemo_record *got;
+    TU_RC(mnemo_record_get(&got, db, NULL, "short-lived"), MNEMO_ENOTFOUND);
+    mnemo_record_page *page;
+    TU_OK(mnemo_record_list(&page, db, NULL, NULL));
+    cr_assert_eq(page->count, 1);
+    cr_assert_str_eq(page->records[0].id, "forever");
+    mnemo_record_page_free(page);
+    TU_OK(mnemo_record_find(&page, db, NULL, "{}", NULL));
+    cr_assert_eq(page->count, 1);
+    mnemo_record_page_free(page);
+    uint64_t iid;
+    TU_RC(mnemo_record__resolve(&iid, db, NULL, "short-lived"), MNEMO_ENOTFOUND);
+
+    /* an expired id counts as absent: insert works and takes a fresh internal id */
+    mnemo_record *before;
+    TU_OK(mnemo_record_get(&before, db, NULL, "forever"));
+    r.expires_at = 0;
+    TU_OK(mnemo_record_put(db, NULL, &r, MNEMO_PUT_INSERT));
+    TU_OK(mnemo_record_get(&got, db, NULL, "short-lived"));
+    cr_assert_gt(got->internal_id, before->internal_id, "internal ids are never reused");
+    mnemo_record_free(got);
+    mnemo_record_free(before);
+
+    r.id = "gone-soon";
+    r.expires_at = fake_now + 1;
+    TU_OK(mnemo_record_put(db, NULL, &r, 0));
+    fake_now += 10;
+    size_t purged = 99;
+    TU_OK(mnemo_record_purge_expired(db, &purged));
+    cr_assert_eq(purged, 1);
+    TU_RC(mnemo_record_exists(db, NULL, "gone-soon"), 0);
+    TU_OK(mnemo_record_purge_expired(db, &purged));
+    cr_assert_eq(purged, 0);
+    close_db();
+}
+
+TU_TEST(record, internal_ids_survive_reopen_without_reuse)
+{
+    put("a", "", 0, NULL);
+    mnemo_record *r;
+    TU_OK(mnemo_record_get(&r, db, NULL, "a"));
+    uint64_t first = r->internal_id;
+    mnemo_record_free(r);
+    TU_OK(mnemo_record_delete(db, NULL, "a"));
+    close_db();
+    TU_OK(mnemo_open(&db, tu_path("rec"), NULL));
+    put("a", "", 0, NULL);
+    TU_OK(mnemo_record_get(&r, db, NULL, "a"));
+    cr_assert_gt(r->internal_id, first);
+    mnemo_record_free(r);
+    close_db();
+}
+
+static void expect_ids(mnemo_record_page *page, const char *want)
+{
+    char got[2048] = "";
+    for (size_t i = 0; i < page->count; i++) {
+        size_t len = strlen(got);
+        snprintf(got + len, sizeof got - len, "%s%s", i ? " " : "", page->records[i].id);
+    }
+    cr_assert_str_eq(got, want);
+}
+
+TU_TEST(record, list_by_id_prefix_and_time_with_cursors)
+{
+    const char *ids[] = {"n1", "n2", "n3", "n4", "n5", "x1"};
+    for (int i = 0; i < 6; i++) {
+        fake_now += 10;
+        put(ids[i], "", 0, NULL);
+    }
+    mnemo_list_options o = MNEMO_LIST_OPTIONS_INIT;
+    o.id_prefix = "n";
+    o.limit = 2;
+    mnemo_record_page *page;
+    TU_OK(mnemo_record_list(&page, db, NULL, &o));
+    expect_ids(page, "n1 n2");
+    cr_assert_not_null(page->next_cursor);
+    char cursor[256];
+    snprintf(cursor, sizeof cursor, "%s", page->next_cursor);
+    mnemo_record_page_free(page);
+    o.cursor = cursor;
+    TU_OK(mnemo_record_list(&page, db, NULL, &o));
+    expect_ids(page, "n3 n4");
+    snprintf(cursor, sizeof cursor, "%s", page->next_cursor);
+    mnemo_record_page_free(page);
+    TU_OK(mnemo_record_list(&page, db, NULL, &o));
+    expect_ids(page, "n5");
+    cr_assert_null(page->next_cursor, "no page after the last");
+    mnemo_record_page_free(page);
+
+    o = (mnemo_list_options)MNEMO_LIST_OPTIONS_INIT;
+    o.order = MNEMO_LIST_NEWEST_FIRST;
+    o.limit = 4;
+    TU_OK(mnemo_record_list(&page, db, NULL, &o));
+    expect_ids(page, "x1 n5 n4 n3");
+    snprintf(cursor, sizeof cursor, "%s", page->next_cursor);
+    mnemo_record_page_free(page);
+    o.cursor = cursor;
+    TU_OK(mnemo_record_list(&page, db, NULL, &o));
+    expect_ids(page, "n2 n1");
+    mnemo_record_page_free(page);
+
+    o = (mnemo_list_options)MNEMO_LIST_OPTIONS_INIT;
+    o.order = MNEMO_LIST_OLDEST_FIRST;
+    o.created_from = 1700000000000 + 20;
+    o.created_to = 1700000000000 + 50;
+    TU_OK(mnemo_record_list(&page, db, NULL, &o));
+    expect_ids(page, "n2 n3 n4");
+    mnemo_record_page_free(page);
+
+    o.cursor = "i:6e31"; /* a by-id cursor in a by-time listing */
+    TU_RC(mnemo_record_list(&page, db, NULL, &o), MNEMO_EINVAL);
+    o.cursor = "c:zz";
+    TU_RC(mnemo_record_list(&page, db, NULL, &o), MNEMO_EINVAL);
+    o.cursor = NULL;
+    o.id_prefix = "n";
+    TU_RC(mnemo_record_list(&page, db, NULL, &o), MNEMO_EINVAL);
+    o = (mnemo_list_options)MNEMO_LIST_OPTIONS_INIT;
+    o.created_from = 5;
+    TU_RC(mnemo_record_list(&page, db, NULL, &o), MNEMO_EINVAL);
+    o.created_from = 0;
+    o.order = (mnemo_list_order)9;
+    TU_RC(mnemo_record_list(&page, db, NULL, &o), MNEMO_EINVAL);
+    TU_RC(mnemo_record_list(NULL, db, NULL, NULL), MNEMO_EINVAL);
+    close_db();
+}
+
+TU_TEST(record, transaction_sees_own_records_and_rollback_leaves_nothing)
+{
+    mnemo_txn *t;
+    TU_OK(mnemo_txn_begin(&t, db, 0));
+    mnemo_record r = {0};
+    r.id = "draft";
+    r.metadata = "{\"k\": 1}";
+    TU_OK(mnemo_record_put(db, t, &r, 0));
+    TU_RC(mnemo_record_exists(db, t, "draft"), 1);
+    TU_RC(mnemo_record_exists(db, NULL, "draft"), 0);
+    mnemo_record_page *page;
+    TU_OK(mnemo_record_find(&page, db, t, "{\"k\": 1}", NULL));
+    cr_assert_eq(page->count, 1);
+    mnemo_record_page_free(page);
+    TU_OK(mnemo_txn_rollback(t));
+    mnemo_txn_free(t);
+    TU_RC(mnemo_record_exists(db, NULL, "draft"), 0);
+    TU_OK(mnemo_record_list(&page, db, NULL, NULL));
+    cr_assert_eq(page->count, 0);
+    mnemo_record_page_free(page);
+    mnemo_list_options o = MNEMO_LIST_OPTIONS_INIT;
+    o.order = MNEMO_LIST_OLDEST_FIRST;
+    TU_OK(mnemo_record_list(&page, db, NULL, &o));
+    cr_assert_eq(page->count, 0, "no index entry of a rolled-back record remains");
+    mnemo_record_page_free(page);
+    close_db();
+}
+
+/* Overwrites a stored record value through RocksDB after closing the database. */
+static void corrupt_record(const char *id)
+{
+    const char *names[] = {"default", "records", "graph_forward", "graph_backward",
+                           "vector_data", "vector_index", "metadata"};
+    rocksdb_options_t *ro = rocksdb_options_create();
+    const rocksdb_options_t *cfo[7];
+    rocksdb_column_family_handle_t *h[7];
+    for (int i = 0; i < 7; i++)
+        cfo[i] = ro;
+    char *err = NULL;
+    rocksdb_t *r = rocksdb_open_column_families(ro, tu_path("rec"), 7, names, cfo, h, &err);
+    cr_assert_null(err, "%s", err);
+    rocksdb_readoptions_t *rdo = rocksdb_readoptions_create();
+    size_t n;
+    char *v = rocksdb_get_cf(r, rdo, h[1], id, strlen(id), &n, &err);
+    cr_assert_not_null(v);
+    v[n / 2] ^= 0x5a; /* one flipped byte */
+    rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
+    rocksdb_put_cf(r, wo, h[1], id, strlen(id), v, n, &err);
+    rocksdb_free(v);
+    rocksdb_writeoptions_destroy(wo);
+    rocksdb_readoptions_destroy(rdo);
+    for (int i = 0; i < 7; i++)
+        rocksdb_column_family_handle_destroy(h[i]);
+    rocksdb_close(r);
+    rocksdb_options_destroy(ro);
+}
+
+TU_TEST(record, corrupt_value_is_ecorrupt_naming_the_record)
+{
+    put("victim", "some content that is long enough", 0.5, "{\"a\": 1}");
+    put("bystander", "", 0, NULL);
+    close_db();
+    corrupt_record("victim");
+    TU_OK(mnemo_open(&db, tu_path("rec"), NULL));
+    mnemo_record *r;
+    TU_RC(mnemo_record_get(&r, db, NULL, "victim"), MNEMO_ECORRUPT);
+    cr_assert(strstr(mnemo_errmsg(), "victim"), "%s", mnemo_errmsg());
+    TU_OK(mnemo_record_get(&r, db, NULL, "bystander"));
+    mnemo_record_free(r);
+    mnemo_record_page *page;
+    TU_RC(mnemo_record_find(&page, db, NULL, "{}", NULL), MNEMO_ECORRUPT);
+    TU_RC(mnemo_record_delete(db, NULL, "victim"), MNEMO_ECORRUPT);
+    close_db();
+}
+
+/* ---- secondary indexes: results equal the full scan ---- */
+
+static const char *topics[] = {"rust", "go", "c", "zig"};
+
+static void fill(int n)
+{
+    for (int i = 0; i < n; i++) {
+        char id[32], meta[256];
+        snprintf(id, sizeof id, "r%04d", i);
+        snprintf(meta, sizeof meta, "{\"topic\": \"%s\", \"score\": %d, \"tags\": [\"t%d\", \"t%d\"], \"deep\": {\"v\": %d}}",
+                 topics[i % 4], i % 50, i % 7, i % 5, i % 3);
+        mnemo_record r = {0};
+        r.id = id;
+        r.importance = (i % 10) / 10.0;
+        r.metadata = meta;
+        TU_OK(mnemo_record_put(db, NULL, &r, 0));
+    }
+}
+
+/* Runs a filter through find in pages of `limit`, concatenating the ids. */
+static void find_all(const char *filter, size_t limit, char *out, size_t cap)
+{
+    out[0] = '\0';
+    mnemo_find_options o = MNEMO_FIND_OPTIONS_INIT;
+    o.limit = limit;
+    char cursor[4096];
+    for (;;) {
+        mnemo_record_page *page;
+        TU_OK(mnemo_record_find(&page, db, NULL, filter, &o));
+        for (size_t i = 0; i < page->count; i++) {
+            size_t len = strlen(out);
+            snprintf(out + len, cap - len, "%s ", page->records[i].id);
+        }
+        int more = page->next_cursor != NULL;
+        if (more)
+            snprintf(cursor, sizeof cursor, "%s", page->next_cursor);
+        mnemo_record_page_free(page);
+        if (!more)
+            break;
+        o.cursor = cursor;
+    }
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Sorted word list, so an index walk (value order) compares with a scan (id order). */
+static void sort_words(char *s)
+{
+    char *words[2048];
+    int n = 0;
+    for (char *w = strtok(s, " "); w && n < 2048; w = strtok(NULL, " "))
+        words[n++] = strdup(w);
+    qsort(words, (size_t)n, sizeof words[0], cmp_str);
+    s[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        strcat(s, words[i]);
+        strcat(s, " ");
+        free(words[i]);
+    }
+}
+
+TU_TEST(record, index_results_equal_full_scan)
+{
+    fill(400);
+    const char *filters[] = {
+        "{\"topic\": \"rust\"}",
+        "{\"topic\": {\"$in\": [\"go\", \"zig\", \"go\"]}}",
+        "{\"score\": {\"$gte\": 10, \"$lt\": 20}}",
+        "{\"score\": {\"$gt\": 45}}",
+        "{\"score\": {\"$lte\": 3}, \"topic\": \"c\"}",
+        "{\"tags\": \"t3\"}",
+        "{\"tags\": {\"$in\": [\"t1\", \"t2\"]}}",
+        "{\"deep.v\": 2, \"importance\": {\"$gte\": 0.5}}",
+        "{\"$or\": [{\"topic\": \"go\"}, {\"score\": 7}]}",
+        "{\"topic\": {\"$ne\": \"rust\"}, \"score\": {\"$in\": [1, 2, 3]}}",
+    };
+    size_t nf = sizeof filters / sizeof filters[0];
+    char (*scan)[16384] = calloc(nf, sizeof *scan);
+    for (size_t i = 0; i < nf; i++) {
+        find_all(filters[i], 0, scan[i], sizeof scan[i]);
+        sort_words(scan[i]);
+    }
+    TU_OK(mnemo_index_create(db, "topic"));
+    TU_OK(mnemo_index_create(db, "metadata.score"));
+    TU_OK(mnemo_index_create(db, "tags"));
+    TU_OK(mnemo_index_create(db, "deep.v"));
+    TU_RC(mnemo_index_create(db, "topic"), MNEMO_EEXISTS);
+    TU_RC(mnemo_index_create(db, "importance"), MNEMO_EINVAL);
+    TU_RC(mnemo_index_create(db, "a..b"), MNEMO_EINVAL);
+    TU_RC(mnemo_index_create(db, ""), MNEMO_EINVAL);
+    TU_RC(mnemo_index_create(db, NULL), MNEMO_EINVAL);
+    char got[16384];
+    for (int round = 0; round < 2; round++) {
+        for (size_t i = 0; i < nf; i++) {
+            for (size_t limit = 0; limit <= 7; limit += 7) { /* one page, and pages of 7 */
+                find_all(filters[i], limit, got, sizeof got);
+                sort_words(got);
+                cr_assert_str_eq(got, scan[i], "filter %s, limit %zu, round %d", filters[i], limit, round);
+            }
+        }
+        /* change records under the indexes: results must follow */
+        for (int k = round; k < 400; k += 3) {
+            char id[32];
+            snprintf(id, sizeof id, "r%04d", k);
+            if (k % 2)
+                TU_OK(mnemo_record_delete(db, NULL, id));
+            else {
+                mnemo_record_changes u = MNEMO_RECORD_CHANGES_INIT;
+                u.fields = MNEMO_UPDATE_METADATA;
+                u.metadata_patch = "{\"topic\": \"rust\", \"score\": 12, \"tags\": [\"t3\"]}";
+                TU_OK(mnemo_record_update(db, NULL, id, &u));
+            }
+        }
+        TU_OK(mnemo_index_drop(db, "tags"));
+        for (size_t i = 0; i < nf; i++) {
+            find_all(filters[i], 0, scan[i], sizeof scan[i]); /* the new truth, by scan for unindexed */
+            sort_words(scan[i]);
+        }
+        TU_OK(mnemo_index_create(db, "tags"));
+    }
+    TU_RC(mnemo_index_drop(db, "nothing"), MNEMO_ENOTFOUND);
+    free(scan);
+    mnemo_record_page *page;
+    TU_RC(mnemo_record_find(&page, db, NULL, "{\"$foo\": 1}", NULL), MNEMO_EINVAL);
+    TU_RC(mnemo_record_find(&page, db, NULL, NULL, NULL), MNEMO_EINVAL);
+    mnemo_find_options fo = MNEMO_FIND_OPTIONS_INIT;
+    fo.cursor = "r:00";
+    TU_RC(mnemo_record_find(&page, db, NULL, "{\"topic\": \"go\"}", &fo), MNEMO_EINVAL); /* plan changed */
+    close_db();
+}
+
+TU_TEST(record, indexes_persist_and_count_estimates)
+{
+    fill(200);
+    TU_OK(mnemo_index_create(db, "topic"));
+    close_db();
+    TU_OK(mnemo_open(&db, tu_path("rec"), NULL));
+    put("late", "", 0, "{\"topic\": \"rust\"}"); /* written after reopen: must be indexed */
+    char got[16384];
+    find_all("{\"topic\": \"rust\"}", 0, got, sizeof got);
+    int n = 0;
+    for (char *p = got; *p; p++)
+        n += *p == ' ';
+    cr_assert_eq(n, 51);
+    cr_assert(strstr(got, "late "));
+    close_db();
+}
+
