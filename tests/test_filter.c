@@ -1,0 +1,1207 @@
+/* Metadata filters (src/record/filter): every operator and combination, paths, record fields,
+ * invalid forms and their messages, index predicates, the order-preserving scalar encoding, and a
+ * comparison against a deliberately naive reference evaluator on generated data. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "record/filter.h"
+#include "testutil.h"
+
+/* ---- helpers ---- */
+
+static const mnemo_filter_fields default_fields = {
+    .id = "rec-1", .content = "hello world", .importance = 0.7, .created_at = 1000, .updated_at = 2000, .expires_at = 0};
+
+static mnemo_filter *compile_ok(const char *text)
+{
+    mnemo_filter *f = NULL;
+    int rc = mnemo_filter__compile(&f, text);
+    cr_assert_eq(rc, 0, "compile %s -> %s: %s", text, mnemo_strerror(rc), mnemo_errmsg());
+    cr_assert_not_null(f);
+    return f;
+}
+
+static json_t *parse(const char *text)
+{
+    if (!text)
+        return NULL;
+    json_error_t e;
+    json_t *j = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &e);
+    cr_assert_not_null(j, "test JSON %s: %s", text, e.text);
+    return j;
+}
+
+/* Match filter text against metadata text (NULL = no metadata) and the given fields. */
+static int mf(const char *filter, const char *metadata, const mnemo_filter_fields *fields)
+{
+    mnemo_filter *f = compile_ok(filter);
+    json_t *md = parse(metadata);
+    int r = mnemo_filter__match(f, md, fields);
+    cr_assert(r == 0 || r == 1);
+    json_decref(md);
+    mnemo_filter__free(f);
+    return r;
+}
+
+static int m(const char *filter, const char *metadata) { return mf(filter, metadata, &default_fields); }
+
+#define YES(filter, md) cr_expect_eq(m(filter, md), 1, "%s should match %s", filter, md)
+#define NO(filter, md) cr_expect_eq(m(filter, md), 0, "%s should not match %s", filter, md)
+
+/* Compilation must fail with EINVAL, leave *out alone and mention each non-NULL substring. */
+static void invalid(const char *filter, const char *s1, const char *s2)
+{
+    mnemo_filter *sentinel = (mnemo_filter *)&default_fields, *f = sentinel;
+    int rc = mnemo_filter__compile(&f, filter);
+    cr_expect_eq(rc, MNEMO_EINVAL, "%s -> %s (%s)", filter, mnemo_strerror(rc), mnemo_errmsg());
+    cr_expect_eq(f, sentinel, "%s: *out changed on failure", filter);
+    if (rc == 0 && f != sentinel)
+        mnemo_filter__free(f);
+    const char *msg = mnemo_errmsg();
+    cr_expect(strncmp(msg, "filter: ", 8) == 0, "%s: message '%s'", filter, msg);
+    if (s1)
+        cr_expect(strstr(msg, s1) != NULL, "%s: message '%s' lacks '%s'", filter, msg, s1);
+    if (s2)
+        cr_expect(strstr(msg, s2) != NULL, "%s: message '%s' lacks '%s'", filter, msg, s2);
+}
+
+/* ---- operators ---- */
+
+TU_TEST(filter, eq_implicit_and_explicit)
+{
+    const char *md = "{\"topic\": \"rust\", \"n\": 3, \"r\": 2.5, \"ok\": true, \"no\": false, \"z\": null,"
+                     " \"o\": {\"a\": 1, \"b\": [1, 2]}, \"e\": \"\"}";
+    YES("{\"topic\": \"rust\"}", md);
+    NO("{\"topic\": \"Rust\"}", md);
+    NO("{\"topic\": \"rus\"}", md);
+    YES("{\"topic\": {\"$eq\": \"rust\"}}", md);
+    YES("{\"n\": 3}", md);
+    YES("{\"n\": 3.0}", md);
+    YES("{\"r\": 2.5}", md);
+    NO("{\"r\": 2}", md);
+    NO("{\"n\": \"3\"}", md);
+    YES("{\"ok\": true}", md);
+    NO("{\"ok\": 1}", md);
+    NO("{\"ok\": false}", md);
+    YES("{\"no\": false}", md);
+    NO("{\"no\": null}", md);
+    NO("{\"no\": 0}", md);
+    YES("{\"z\": null}", md);
+    NO("{\"missing\": null}", md); /* explicit null only */
+    YES("{\"e\": \"\"}", md);
+    YES("{\"o\": {\"a\": 1, \"b\": [1, 2]}}", md);    /* literal object: whole equality */
+    YES("{\"o\": {\"b\": [1, 2], \"a\": 1}}", md);    /* key order irrelevant */
+    NO("{\"o\": {\"a\": 1}}", md);                    /* not a subset match */
+    YES("{\"o\": {\"$eq\": {\"a\": 1, \"b\": [1, 2]}}}", md);
+    YES("{\"o.b\": [1, 2]}", md);
+    NO("{\"o.b\": [2, 1]}", md);
+    YES("{\"topic\": \"rust\", \"n\": 3, \"ok\": true}", md); /* implicit $and */
+    NO("{\"topic\": \"rust\", \"n\": 4}", md);
+    YES("{}", md);
+    YES("{}", NULL);
+    NO("{\"x\": {}}", md);
+    YES("{\"x\": {}}", "{\"x\": {}}");
+    YES("{\"x\": {\"$eq\": {\"$gt\": 1}}}", "{\"x\": {\"$gt\": 1}}"); /* an $eq operand is a literal */
+}
+
+TU_TEST(filter, ne)
+{
+    const char *md = "{\"s\": \"a\", \"n\": 1, \"z\": null, \"o\": {\"k\": 1}}";
+    YES("{\"s\": {\"$ne\": \"b\"}}", md);
+    NO("{\"s\": {\"$ne\": \"a\"}}", md);
+    NO("{\"n\": {\"$ne\": 1.0}}", md);
+    YES("{\"n\": {\"$ne\": \"1\"}}", md);
+    YES("{\"missing\": {\"$ne\": 1}}", md);
+    NO("{\"z\": {\"$ne\": null}}", md);
+    YES("{\"missing\": {\"$ne\": null}}", md);
+    NO("{\"o\": {\"$ne\": {\"k\": 1}}}", md);
+    YES("{\"o\": {\"$ne\": {\"k\": 2}}}", md);
+}
+
+TU_TEST(filter, ranges)
+{
+    const char *md = "{\"n\": 5, \"r\": 0.5, \"s\": \"mango\", \"b\": true, \"z\": null, \"o\": {}}";
+    YES("{\"n\": {\"$gt\": 4}}", md);
+    NO("{\"n\": {\"$gt\": 5}}", md);
+    YES("{\"n\": {\"$gte\": 5}}", md);
+    YES("{\"n\": {\"$gte\": 4.5}}", md);
+    NO("{\"n\": {\"$gte\": 5.000001}}", md);
+    YES("{\"n\": {\"$lt\": 6}}", md);
+    NO("{\"n\": {\"$lt\": 5}}", md);
+    YES("{\"n\": {\"$lte\": 5.0}}", md);
+    NO("{\"n\": {\"$lte\": 4}}", md);
+    YES("{\"r\": {\"$gte\": 0.5, \"$lt\": 0.9}}", md);
+    NO("{\"r\": {\"$gt\": 0.5, \"$lt\": 0.9}}", md);
+    NO("{\"r\": {\"$gte\": 0.6, \"$lt\": 0.9}}", md);
+    YES("{\"s\": {\"$gt\": \"apple\"}}", md);
+    YES("{\"s\": {\"$gt\": \"mang\"}}", md); /* prefix sorts first */
+    NO("{\"s\": {\"$gt\": \"mango\"}}", md);
+    YES("{\"s\": {\"$gte\": \"mango\", \"$lte\": \"mango\"}}", md);
+    NO("{\"s\": {\"$lt\": \"Z\"}}", md); /* bytewise: 'Z' < 'm' */
+    /* kinds never mix */
+    NO("{\"n\": {\"$gt\": \"a\"}}", md);
+    NO("{\"n\": {\"$lt\": \"a\"}}", md);
+    NO("{\"s\": {\"$gt\": 0}}", md);
+    NO("{\"s\": {\"$lt\": 0}}", md);
+    NO("{\"b\": {\"$gte\": 0}}", md);
+    NO("{\"z\": {\"$gte\": 0}}", md);
+    NO("{\"o\": {\"$gte\": \"\"}}", md);
+    NO("{\"missing\": {\"$gt\": 0}}", md);
+    NO("{\"missing\": {\"$lt\": 0}}", md);
+    NO("{\"n\": {\"$gt\": 1, \"$lt\": \"z\"}}", md); /* mixed-kind interval is empty */
+    /* UTF-8 compares bytewise: any non-ASCII byte is above ASCII */
+    YES("{\"s\": {\"$lt\": \"\\u00e9\"}}", md);
+}
+
+TU_TEST(filter, in_nin)
+{
+    const char *md = "{\"s\": \"b\", \"n\": 2, \"z\": null, \"a\": [1, 2], \"o\": {\"k\": 1}}";
+    YES("{\"s\": {\"$in\": [\"a\", \"b\"]}}", md);
+    NO("{\"s\": {\"$in\": [\"a\", \"c\"]}}", md);
+    NO("{\"s\": {\"$in\": []}}", md);
+    YES("{\"s\": {\"$nin\": []}}", md);
+    YES("{\"n\": {\"$in\": [1.0, 2.0]}}", md);
+    NO("{\"n\": {\"$in\": [\"2\"]}}", md);
+    YES("{\"z\": {\"$in\": [null]}}", md);
+    NO("{\"missing\": {\"$in\": [null]}}", md);
+    YES("{\"missing\": {\"$nin\": [null, 1]}}", md);
+    NO("{\"s\": {\"$nin\": [\"a\", \"b\"]}}", md);
+    YES("{\"s\": {\"$nin\": [\"a\", \"c\"]}}", md);
+    YES("{\"a\": {\"$in\": [[1, 2]]}}", md);   /* an array element compares the whole array */
+    YES("{\"a\": {\"$in\": [7, 2]}}", md);     /* any element */
+    NO("{\"a\": {\"$in\": [[2, 1], 3]}}", md);
+    YES("{\"o\": {\"$in\": [{\"k\": 1}]}}", md);
+    NO("{\"o\": {\"$nin\": [{\"k\": 1}]}}", md);
+}
+
+TU_TEST(filter, exists)
+{
+    const char *md = "{\"s\": \"b\", \"z\": null, \"o\": {\"k\": false}}";
+    YES("{\"s\": {\"$exists\": true}}", md);
+    NO("{\"s\": {\"$exists\": false}}", md);
+    YES("{\"z\": {\"$exists\": true}}", md); /* null exists */
+    YES("{\"o.k\": {\"$exists\": true}}", md);
+    NO("{\"missing\": {\"$exists\": true}}", md);
+    YES("{\"missing\": {\"$exists\": false}}", md);
+    YES("{\"o.k.deeper\": {\"$exists\": false}}", md);
+    YES("{\"id\": {\"$exists\": true}}", md);
+    cr_expect_eq(mf("{\"id\": {\"$exists\": true}}", md, NULL), 0);
+    cr_expect_eq(mf("{\"importance\": {\"$exists\": false}}", md, NULL), 1);
+}
+
+TU_TEST(filter, field_not)
+{
+    const char *md = "{\"n\": 5, \"s\": \"a\", \"t\": [1, 9]}";
+    YES("{\"n\": {\"$not\": {\"$gt\": 5}}}", md);
+    NO("{\"n\": {\"$not\": {\"$gt\": 4}}}", md);
+    YES("{\"missing\": {\"$not\": {\"$gt\": 3}}}", md);
+    YES("{\"s\": {\"$not\": {\"$gt\": 3}}}", md); /* wrong kind: $gt false, $not true */
+    NO("{\"n\": {\"$not\": {\"$gte\": 1, \"$lte\": 9}}}", md);
+    YES("{\"n\": {\"$not\": {\"$gte\": 6, \"$lte\": 9}}}", md);
+    YES("{\"n\": {\"$not\": {\"$in\": [1, 2]}, \"$gt\": 0}}", md);
+    NO("{\"n\": {\"$not\": {\"$not\": {\"$eq\": 4}}}}", md);
+    YES("{\"n\": {\"$not\": {\"$not\": {\"$eq\": 5}}}}", md);
+    NO("{\"n\": {\"$not\": {\"$exists\": true}}}", md);
+    NO("{\"t\": {\"$not\": {\"$gt\": 8}}}", md); /* some element is > 8 */
+    YES("{\"t\": {\"$not\": {\"$gt\": 9}}}", md);
+}
+
+TU_TEST(filter, several_operators_one_field)
+{
+    const char *md = "{\"n\": 5}";
+    YES("{\"n\": {\"$gt\": 1, \"$ne\": 4, \"$in\": [5, 6], \"$exists\": true}}", md);
+    NO("{\"n\": {\"$gt\": 1, \"$ne\": 5}}", md);
+    NO("{\"n\": {\"$eq\": 5, \"$nin\": [5]}}", md);
+    YES("{\"n\": {\"$gt\": 1, \"$gte\": 5, \"$lt\": 9, \"$lte\": 5}}", md);
+    NO("{\"n\": {\"$gt\": 1, \"$gte\": 6}}", md);
+}
+
+TU_TEST(filter, logical)
+{
+    const char *md = "{\"a\": 1, \"b\": 2, \"c\": \"x\"}";
+    YES("{\"$and\": [{\"a\": 1}, {\"b\": 2}]}", md);
+    NO("{\"$and\": [{\"a\": 1}, {\"b\": 3}]}", md);
+    YES("{\"$or\": [{\"a\": 9}, {\"b\": 2}]}", md);
+    NO("{\"$or\": [{\"a\": 9}, {\"b\": 9}]}", md);
+    YES("{\"$not\": {\"a\": 9}}", md);
+    NO("{\"$not\": {\"a\": 1}}", md);
+    NO("{\"$not\": {}}", md);
+    YES("{\"$not\": {\"a\": 1, \"b\": 9}}", md); /* not (a and b) */
+    YES("{\"$or\": [{\"a\": 9}, {\"$and\": [{\"b\": 2}, {\"c\": \"x\"}]}], \"a\": {\"$lt\": 2}}", md);
+    NO("{\"$or\": [{\"a\": 9}, {\"$and\": [{\"b\": 2}, {\"c\": \"y\"}]}]}", md);
+    YES("{\"$and\": [{\"$or\": [{\"a\": 1}, {\"a\": 2}]}, {\"$not\": {\"$or\": [{\"c\": \"y\"}, {\"b\": 3}]}}]}", md);
+    YES("{\"$not\": {\"$not\": {\"a\": 1}}}", md);
+    YES("{\"$and\": [{}]}", md);
+    NO("{\"$or\": [{\"$not\": {}}]}", md);
+    YES("{\"$and\": [{\"a\": 1}], \"$or\": [{\"b\": 2}], \"$not\": {\"c\": 1}, \"c\": \"x\"}", md);
+}
+
+/* ---- paths ---- */
+
+TU_TEST(filter, paths)
+{
+    const char *md = "{\"author\": {\"name\": \"ann\", \"info\": {\"age\": 40, \"tags\": [\"x\"]}}, \"s\": \"str\","
+                     " \"arr\": [{\"k\": 1}], \"a.b\": 1, \"0\": {\"1\": 2}}";
+    YES("{\"author.name\": \"ann\"}", md);
+    YES("{\"author.info.age\": {\"$gte\": 40}}", md);
+    YES("{\"author.info.tags\": \"x\"}", md);
+    YES("{\"metadata.author.info.age\": 40}", md);
+    NO("{\"author.nobody.age\": 40}", md);  /* missing intermediate */
+    YES("{\"author.nobody.age\": {\"$exists\": false}}", md);
+    YES("{\"author.nobody.age\": {\"$ne\": 40}}", md);
+    NO("{\"s.length\": 3}", md);            /* non-object intermediate */
+    YES("{\"s.length\": {\"$exists\": false}}", md);
+    NO("{\"arr.k\": 1}", md);               /* arrays are not traversed */
+    NO("{\"arr.0.k\": 1}", md);             /* nor indexed */
+    YES("{\"0.1\": 2}", md);                /* numeric segments are object keys */
+    NO("{\"a.b\": 1}", md);                 /* dots always split */
+    YES("{\"author\": {\"name\": \"ann\", \"info\": {\"age\": 40, \"tags\": [\"x\"]}}}", md);
+    cr_expect_eq(m("{\"a\": {\"$exists\": false}}", NULL), 1, "NULL metadata is {}");
+    cr_expect_eq(m("{\"a\": {\"$exists\": false}}", "[1, 2]"), 1, "non-object metadata is {}");
+    cr_expect_eq(m("{\"a\": {\"$exists\": false}}", "\"text\""), 1);
+    NO("{\"a\": 1}", "[1]");
+}
+
+TU_TEST(filter, record_fields_and_metadata_prefix)
+{
+    const char *md = "{\"importance\": \"meta-imp\", \"id\": 42, \"metadata\": {\"x\": 1}, \"importance2\": 1,"
+                     " \"content\": {\"lang\": \"en\"}}";
+    mnemo_filter_fields fl = default_fields;
+    YES("{\"id\": \"rec-1\"}", md);
+    NO("{\"id\": 42}", md);
+    YES("{\"metadata.id\": 42}", md);
+    YES("{\"content\": \"hello world\"}", md);
+    YES("{\"content\": {\"$gte\": \"hello\", \"$lt\": \"hellp\"}}", md);
+    YES("{\"metadata.content.lang\": \"en\"}", md);
+    YES("{\"content.lang\": \"en\"}", md); /* only bare names are record fields */
+    YES("{\"importance\": {\"$gt\": 0.5}}", md);
+    YES("{\"importance\": 0.7}", md);
+    YES("{\"metadata.importance\": \"meta-imp\"}", md);
+    NO("{\"metadata.importance\": {\"$gt\": 0.5}}", md);
+    YES("{\"importance2\": 1}", md);
+    YES("{\"metadata.metadata.x\": 1}", md);
+    YES("{\"metadata\": {\"x\": 1}}", md); /* bare "metadata" is the metadata key "metadata" */
+    YES("{\"created_at\": 1000, \"updated_at\": {\"$gt\": 1999.5}, \"expires_at\": 0}", md);
+    YES("{\"created_at\": {\"$in\": [5, 1000.0]}}", md);
+    NO("{\"created_at\": \"1000\"}", md);
+    /* fields NULL: every record field is missing */
+    cr_expect_eq(mf("{\"id\": \"rec-1\"}", md, NULL), 0);
+    cr_expect_eq(mf("{\"importance\": {\"$ne\": 0.7}}", md, NULL), 1);
+    cr_expect_eq(mf("{\"metadata.importance\": \"meta-imp\"}", md, NULL), 1);
+    fl.id = NULL;
+    fl.content = NULL;
+    cr_expect_eq(mf("{\"id\": {\"$exists\": false}, \"content\": {\"$nin\": [\"x\"]}}", md, &fl), 1);
+    /* big timestamps compare exactly */
+    fl.created_at = INT64_C(9007199254740993); /* 2^53 + 1 */
+    cr_expect_eq(mf("{\"created_at\": 9007199254740993}", md, &fl), 1);
+    cr_expect_eq(mf("{\"created_at\": 9007199254740992.0}", md, &fl), 0);
+    cr_expect_eq(mf("{\"created_at\": {\"$gt\": 9007199254740992.0}}", md, &fl), 1);
+    fl.created_at = INT64_MAX;
+    cr_expect_eq(mf("{\"created_at\": {\"$lt\": 9223372036854775808.0}}", md, &fl), 1);
+    cr_expect_eq(mf("{\"created_at\": {\"$gte\": 9.3e18}}", md, &fl), 0);
+    fl.created_at = INT64_MIN;
+    cr_expect_eq(mf("{\"created_at\": {\"$gte\": -9223372036854775808.0, \"$lt\": -9.2e18}}", md, &fl), 1);
+    /* NaN importance equals nothing and is in no range */
+    fl.importance = NAN;
+    cr_expect_eq(mf("{\"importance\": {\"$gte\": 0}}", md, &fl), 0);
+    cr_expect_eq(mf("{\"importance\": {\"$lt\": 0}}", md, &fl), 0);
+    cr_expect_eq(mf("{\"importance\": {\"$ne\": 0}}", md, &fl), 1);
+    cr_expect_eq(mf("{\"importance\": {\"$exists\": true}}", md, &fl), 1);
+}
+
+TU_TEST(filter, numbers_int_real)
+{
+    YES("{\"x\": 1}", "{\"x\": 1.0}");
+    YES("{\"x\": 1.0}", "{\"x\": 1}");
+    YES("{\"x\": -0.0}", "{\"x\": 0}");
+    YES("{\"x\": 0}", "{\"x\": -0.0}");
+    NO("{\"x\": {\"$lt\": 0}}", "{\"x\": -0.0}");
+    YES("{\"x\": {\"$gt\": -1}}", "{\"x\": -0.5}");
+    YES("{\"x\": {\"$lt\": -1}}", "{\"x\": -1.5}");
+    NO("{\"x\": {\"$lt\": -2}}", "{\"x\": -1.5}");
+    YES("{\"x\": {\"$gt\": -2, \"$lt\": -1}}", "{\"x\": -1.5}");
+    YES("{\"x\": {\"$gt\": 1e300}}", "{\"x\": 1.7976931348623157e308}");
+    YES("{\"x\": {\"$gt\": 0, \"$lt\": 1e-300}}", "{\"x\": 4.9e-324}");
+    /* integers beyond 2^53 are compared exactly, not through double */
+    NO("{\"x\": 9007199254740993}", "{\"x\": 9007199254740992}");
+    YES("{\"x\": {\"$gt\": 9007199254740992}}", "{\"x\": 9007199254740993}");
+    NO("{\"x\": 9007199254740992.0}", "{\"x\": 9007199254740993}");
+    YES("{\"x\": 9007199254740992.0}", "{\"x\": 9007199254740992}");
+    YES("{\"x\": {\"$lt\": 9223372036854775807}}", "{\"x\": 9223372036854775806}");
+    YES("{\"x\": {\"$lt\": 1e19}}", "{\"x\": 9223372036854775807}");
+    YES("{\"x\": {\"$gt\": -1e19}}", "{\"x\": -9223372036854775808}");
+    YES("{\"x\": {\"$gt\": 2.5}}", "{\"x\": 3}");
+    NO("{\"x\": {\"$gt\": 3.5}}", "{\"x\": 3}");
+    YES("{\"x\": {\"$lt\": -2.5}}", "{\"x\": -3}");
+    NO("{\"x\": {\"$lt\": -3.5}}", "{\"x\": -3}");
+}
+
+TU_TEST(filter, arrays_any_element)
+{
+    const char *md = "{\"tags\": [\"rust\", \"db\", 3, null, [\"n\"], {\"k\": 1}], \"nums\": [1, 10], \"empty\": []}";
+    YES("{\"tags\": \"rust\"}", md);
+    YES("{\"tags\": \"db\"}", md);
+    YES("{\"tags\": 3.0}", md);
+    YES("{\"tags\": null}", md);
+    NO("{\"tags\": \"n\"}", md);          /* no descent into nested arrays */
+    YES("{\"tags\": {\"k\": 1}}", md);    /* object operand: any element */
+    NO("{\"tags\": [\"rust\"]}", md);     /* array operand: whole array */
+    YES("{\"tags\": [\"rust\", \"db\", 3, null, [\"n\"], {\"k\": 1}]}", md);
+    YES("{\"tags\": {\"$ne\": \"go\"}}", md);
+    NO("{\"tags\": {\"$ne\": \"db\"}}", md);
+    YES("{\"tags\": {\"$in\": [\"go\", \"db\"]}}", md);
+    NO("{\"tags\": {\"$nin\": [\"go\", \"db\"]}}", md);
+    YES("{\"tags\": {\"$nin\": [\"go\", \"c\"]}}", md);
+    YES("{\"tags\": {\"$gt\": \"d\"}}", md);  /* "db" */
+    YES("{\"tags\": {\"$gt\": 2}}", md);
+    NO("{\"tags\": {\"$gt\": \"s\"}}", md);
+    YES("{\"nums\": {\"$gt\": 5}}", md);
+    YES("{\"nums\": {\"$lt\": 5}}", md);
+    NO("{\"nums\": {\"$gt\": 1, \"$lt\": 10}}", md); /* one interval per element */
+    YES("{\"$and\": [{\"nums\": {\"$gt\": 1}}, {\"nums\": {\"$lt\": 10}}]}", md); /* independent */
+    YES("{\"nums\": {\"$gte\": 1, \"$lt\": 10}}", md);
+    NO("{\"empty\": 1}", md);
+    NO("{\"empty\": {\"$gt\": 0}}", md);
+    YES("{\"empty\": {\"$ne\": 1}}", md);
+    YES("{\"empty\": []}", md);
+    YES("{\"empty\": {\"$exists\": true}}", md);
+    NO("{\"nums\": [1, 10.0]}", md); /* whole-array equality is json_equal: 10 != 10.0 inside */
+}
+
+TU_TEST(filter, strings_bytewise_with_nul)
+{
+    const char *md = "{\"s\": \"a\\u0000b\", \"t\": \"a\"}";
+    YES("{\"s\": \"a\\u0000b\"}", md);
+    NO("{\"s\": \"a\"}", md);
+    NO("{\"s\": \"a\\u0000c\"}", md);
+    YES("{\"s\": {\"$gt\": \"a\", \"$lt\": \"a\\u0001\"}}", md);
+    YES("{\"s\": {\"$gt\": \"a\\u0000\"}}", md);
+    YES("{\"t\": {\"$lt\": \"a\\u0000\"}}", md);
+    NO("{\"t\": {\"$gt\": \"a\\u0000\"}}", md);
+}
+
+/* ---- invalid filters ---- */
+
+TU_TEST(filter, invalid_forms)
+{
+    invalid("{\"importance\": {\"$foo\": 1}}", "unknown operator '$foo' at 'importance'", NULL);
+    invalid("{\"$foo\": 1}", "unknown operator '$foo' at top level", NULL);
+    invalid("{\"$nor\": [{\"a\": 1}]}", "unknown operator '$nor'", NULL);
+    invalid("{\"$eq\": 1}", "'$eq' at the wrong place", NULL);
+    invalid("{\"$gt\": 1}", "'$gt' at the wrong place", NULL);
+    invalid("{\"$exists\": true}", "'$exists' at the wrong place", NULL);
+    invalid("{\"x\": {\"$and\": [{\"y\": 1}]}}", "'$and' at the wrong place at 'x'", NULL);
+    invalid("{\"x\": {\"$or\": []}}", "'$or' at the wrong place at 'x'", NULL);
+    invalid("{\"x\": {\"$gt\": true}}", "'$gt' at 'x' needs a number or string", "a boolean");
+    invalid("{\"x\": {\"$gte\": null}}", "'$gte' at 'x'", "null");
+    invalid("{\"x\": {\"$lt\": {\"a\": 1}}}", "'$lt' at 'x'", "an object");
+    invalid("{\"x\": {\"$lte\": [1]}}", "'$lte' at 'x'", "an array");
+    invalid("{\"x\": {\"$in\": 3}}", "'$in' at 'x' needs an array", NULL);
+    invalid("{\"x\": {\"$nin\": \"a\"}}", "'$nin' at 'x' needs an array", NULL);
+    invalid("{\"x\": {\"$in\": {\"a\": 1}}}", "'$in' at 'x'", NULL);
+    invalid("{\"x\": {\"$exists\": 1}}", "'$exists' at 'x' needs a boolean", NULL);
+    invalid("{\"x\": {\"$exists\": null}}", "'$exists' at 'x'", NULL);
+    invalid("{\"x\": {\"$not\": 3}}", "'$not' at 'x'", NULL);
+    invalid("{\"x\": {\"$not\": {}}}", "'$not' at 'x'", "empty");
+    invalid("{\"x\": {\"$not\": {\"y\": 1}}}", "'$not' at 'x'", "plain key 'y'");
+    invalid("{\"x\": {\"$not\": {\"$foo\": 1}}}", "unknown operator '$foo' at 'x' inside $not", NULL);
+    invalid("{\"x\": {\"$not\": {\"$gt\": false}}}", "'$gt' at 'x' inside $not", NULL);
+    invalid("{\"x\": {\"$gt\": 1, \"y\": 2}}", "at 'x' mixes operators", "'y'");
+    invalid("{\"x\": {\"y\": 2, \"$gt\": 1}}", "at 'x' mixes operators", "'$gt'");
+    invalid("{\"$and\": []}", "'$and' needs a non-empty array", NULL);
+    invalid("{\"$or\": {}}", "'$or' needs a non-empty array", "an object");
+    invalid("{\"$and\": \"x\"}", "'$and'", NULL);
+    invalid("{\"$or\": [{\"a\": 1}, 1]}", "'$or' element 1 must be a filter object", NULL);
+    invalid("{\"$and\": [[]]}", "'$and' element 0", NULL);
+    invalid("{\"$not\": []}", "'$not' needs a filter object", NULL);
+    invalid("{\"$not\": 1}", "'$not' needs a filter object", NULL);
+    invalid("{\"\": 1}", "empty path", NULL);
+    invalid("{\"a..b\": 1}", "path 'a..b' has an empty segment", NULL);
+    invalid("{\".a\": 1}", "path '.a'", NULL);
+    invalid("{\"a.\": 1}", "path 'a.'", NULL);
+    invalid("{\"metadata.\": 1}", "path 'metadata.'", NULL);
+    invalid("{\"metadata..a\": 1}", "path 'metadata..a'", NULL);
+    invalid("{\"a\\u0000b\": 1}", "invalid JSON", "NUL"); /* jansson rejects NUL in keys */
+    invalid("{\"x\": {\"$eq\\u0000\": 1}}", "invalid JSON", "NUL");
+    /* where: the nested location is named */
+    invalid("{\"$or\": [{\"a\": 1}, {\"$and\": [{\"b\": {\"$bad\": 1}}]}]}", "unknown operator '$bad' at 'b'",
+            "(in $or[1].$and[0])");
+    invalid("{\"$not\": {\"c\": {\"$in\": 1}}}", "'$in' at 'c'", "(in $not)");
+    invalid("{\"$and\": [{\"$eq\": 1}]}", "'$eq' at the wrong place", "(in $and[0])");
+    invalid("{\"$or\": [{\"a..b\": 1}]}", "'a..b'", "(in $or[0])");
+    /* not an object */
+    invalid("[1]", "must be a JSON object", "an array");
+    invalid("\"x\"", "must be a JSON object", "a string");
+    invalid("3", "must be a JSON object", NULL);
+    invalid("null", "must be a JSON object", NULL);
+    /* malformed JSON: jansson's text with line and column */
+    invalid("{\"a\": }", "invalid JSON at line 1, column", NULL);
+    invalid("{\n  \"a\": 1,\n  \"b\" 2\n}", "line 3, column", "':' expected");
+    invalid("", "invalid JSON", NULL);
+    invalid("{\"a\": 1} x", "invalid JSON", NULL);
+    invalid("{\"a\": 1, \"a\": 2}", "duplicate", NULL);
+    invalid("{\"x\": {\"$gt\": 1, \"$gt\": 2}}", "duplicate", NULL);
+    /* NULL arguments */
+    mnemo_filter *f = NULL;
+    TU_RC(mnemo_filter__compile(&f, NULL), MNEMO_EINVAL);
+    cr_expect(strstr(mnemo_errmsg(), "NULL") != NULL);
+    TU_RC(mnemo_filter__compile(NULL, "{}"), MNEMO_EINVAL);
+    cr_expect_null(f);
+    mnemo_filter__free(NULL);
+}
+
+TU_TEST(filter, allocation_failures)
+{
+    const char *text = "{\"a.b\": {\"$in\": [1, 2], \"$gt\": 0, \"$not\": {\"$eq\": 5}}, \"$or\": [{\"c\": 1},"
+                       " {\"$not\": {\"d\": {\"$nin\": [\"x\"]}}}], \"importance\": {\"$lt\": 1}}";
+    json_t *md = parse("{\"a\": {\"b\": 1}, \"c\": 1}");
+    int failures = 0;
+    for (unsigned long n = 1;; n++) {
+        mnemo_filter *f = NULL;
+        mnemo__alloc_fail_after(n);
+        int rc = mnemo_filter__compile(&f, text);
+        mnemo__alloc_fail_after(0);
+        if (rc == 0) {
+            cr_assert_eq(mnemo_filter__match(f, md, &default_fields), 1);
+            mnemo_filter__free(f);
+            break;
+        }
+        cr_assert_eq(rc, MNEMO_ENOMEM, "n=%lu: %s", n, mnemo_errmsg());
+        cr_assert_null(f);
+        failures++;
+        cr_assert_lt(n, 1000);
+    }
+    cr_expect_gt(failures, 10, "every allocation site was exercised (%d)", failures);
+    json_decref(md);
+}
+
+/* ---- index predicates ---- */
+
+static size_t preds(const char *text, mnemo_filter **fout, mnemo_filter_pred *out, size_t cap)
+{
+    *fout = compile_ok(text);
+    return mnemo_filter__index_preds(*fout, out, cap);
+}
+
+static void expect_num(const json_t *j, double d)
+{
+    cr_assert_not_null(j);
+    cr_expect(json_is_number(j) && json_number_value(j) == d, "expected %g", d);
+}
+
+TU_TEST(filter, index_preds)
+{
+    mnemo_filter *f;
+    mnemo_filter_pred p[8];
+
+    size_t n = preds("{\"topic\": \"rust\", \"importance\": {\"$gte\": 0.5, \"$lt\": 0.9}, \"tags\": {\"$in\": "
+                     "[\"a\", 2, null, true]}, \"metadata.importance\": 3}",
+                     &f, p, 8);
+    cr_assert_eq(n, 4);
+    cr_expect_eq(p[0].kind, MNEMO_PRED_EQ);
+    cr_expect_str_eq(p[0].path, "topic");
+    cr_expect_eq(p[0].is_record_field, 0);
+    cr_expect_eq(p[0].n_values, 1);
+    cr_expect_str_eq(json_string_value(p[0].values[0]), "rust");
+    cr_expect_eq(p[1].kind, MNEMO_PRED_RANGE);
+    cr_expect_str_eq(p[1].path, "importance");
+    cr_expect_eq(p[1].is_record_field, 1);
+    expect_num(p[1].lower, 0.5);
+    expect_num(p[1].upper, 0.9);
+    cr_expect_eq(p[1].lower_inclusive, 1);
+    cr_expect_eq(p[1].upper_inclusive, 0);
+    cr_expect_eq(p[2].kind, MNEMO_PRED_IN);
+    cr_expect_str_eq(p[2].path, "tags");
+    cr_expect_eq(p[2].n_values, 4);
+    cr_expect_eq(json_integer_value(p[2].values[1]), 2);
+    cr_expect(json_is_true(p[2].values[3]));
+    cr_expect_eq(p[3].kind, MNEMO_PRED_EQ);
+    cr_expect_str_eq(p[3].path, "importance");
+    cr_expect_eq(p[3].is_record_field, 0);
+    /* cap smaller than the count: total still returned, only cap written */
+    mnemo_filter_pred one[1];
+    cr_expect_eq(mnemo_filter__index_preds(f, one, 1), 4);
+    cr_expect_eq(mnemo_filter__index_preds(f, NULL, 0), 4);
+    mnemo_filter__free(f);
+
+    /* nested $and flattens; $or / $not / field $not / $ne / $nin / $exists / non-scalar operands do not qualify */
+    n = preds("{\"$and\": [{\"a\": 1}, {\"$and\": [{\"b\": {\"$lte\": \"z\"}}, {\"$or\": [{\"c\": 1}, {\"d\": 2}]}]}],"
+              " \"$or\": [{\"e\": 1}], \"$not\": {\"f\": 1}, \"g\": {\"$not\": {\"$eq\": 1}}, \"h\": {\"$ne\": 1},"
+              " \"i\": {\"$nin\": [1]}, \"j\": {\"$exists\": true}, \"k\": {\"x\": 1}, \"l\": [1],"
+              " \"m\": {\"$in\": [1, [2]]}, \"o\": {\"$eq\": {\"y\": 1}}, \"created_at\": {\"$gt\": 5}}",
+              &f, p, 8);
+    cr_assert_eq(n, 3);
+    cr_expect_eq(p[0].kind, MNEMO_PRED_EQ);
+    cr_expect_str_eq(p[0].path, "a");
+    cr_expect_eq(p[1].kind, MNEMO_PRED_RANGE);
+    cr_expect_str_eq(p[1].path, "b");
+    cr_expect_null(p[1].lower);
+    cr_expect_str_eq(json_string_value(p[1].upper), "z");
+    cr_expect_eq(p[1].upper_inclusive, 1);
+    cr_expect_eq(p[2].kind, MNEMO_PRED_RANGE);
+    cr_expect_str_eq(p[2].path, "created_at");
+    cr_expect_eq(p[2].is_record_field, 1);
+    expect_num(p[2].lower, 5);
+    cr_expect_eq(p[2].lower_inclusive, 0);
+    cr_expect_null(p[2].upper);
+    mnemo_filter__free(f);
+
+    /* only $or at the top: nothing */
+    n = preds("{\"$or\": [{\"a\": 1}, {\"a\": 2}]}", &f, p, 8);
+    cr_expect_eq(n, 0);
+    mnemo_filter__free(f);
+    n = preds("{}", &f, p, 8);
+    cr_expect_eq(n, 0);
+    mnemo_filter__free(f);
+
+    /* $eq + range in one field object: two predicates; tighter bounds chosen */
+    n = preds("{\"x\": {\"$eq\": null, \"$gt\": 1, \"$gte\": 3, \"$lt\": 10, \"$lte\": 10}, \"y\": {\"$in\": []},"
+              " \"metadata.z.w\": {\"$gt\": 2, \"$gte\": 2}}",
+              &f, p, 8);
+    cr_assert_eq(n, 4);
+    cr_expect_eq(p[0].kind, MNEMO_PRED_EQ);
+    cr_expect(json_is_null(p[0].values[0]));
+    cr_expect_eq(p[1].kind, MNEMO_PRED_RANGE);
+    expect_num(p[1].lower, 3);
+    cr_expect_eq(p[1].lower_inclusive, 1);
+    expect_num(p[1].upper, 10);
+    cr_expect_eq(p[1].upper_inclusive, 0);
+    cr_expect_eq(p[2].kind, MNEMO_PRED_IN);
+    cr_expect_eq(p[2].n_values, 0);
+    cr_expect_eq(p[3].kind, MNEMO_PRED_RANGE);
+    cr_expect_str_eq(p[3].path, "z.w");
+    expect_num(p[3].lower, 2);
+    cr_expect_eq(p[3].lower_inclusive, 0);
+    mnemo_filter__free(f);
+
+    /* separate field objects on one path stay separate ranges */
+    n = preds("{\"$and\": [{\"x\": {\"$gt\": 1}}, {\"x\": {\"$lt\": 3}}]}", &f, p, 8);
+    cr_assert_eq(n, 2);
+    cr_expect(p[0].lower && !p[0].upper && !p[1].lower && p[1].upper);
+    mnemo_filter__free(f);
+}
+
+/* ---- reference helpers (shared by the encoding and evaluation tests) ---- */
+
+static int sign(long v) { return (v > 0) - (v < 0); }
+
+/* Exact numeric value: long double holds every int64 and every double. */
+static long double ref_num(const json_t *j)
+{
+    return json_is_integer(j) ? (long double)json_integer_value(j) : (long double)json_real_value(j);
+}
+
+static int ref_strcmp(const json_t *a, const json_t *b)
+{
+    size_t na = json_string_length(a), nb = json_string_length(b), n = na < nb ? na : nb;
+    int c = memcmp(json_string_value(a), json_string_value(b), n);
+    if (c)
+        return sign(c);
+    return (na > nb) - (na < nb);
+}
+
+static int kind_rank(const json_t *j)
+{
+    if (json_is_null(j))
+        return 0;
+    if (json_is_false(j))
+        return 1;
+    if (json_is_true(j))
+        return 2;
+    if (json_is_number(j))
+        return 3;
+    return 4;
+}
+
+static int ref_total_cmp(const json_t *a, const json_t *b)
+{
+    int ra = kind_rank(a), rb = kind_rank(b);
+    if (ra != rb)
+        return ra < rb ? -1 : 1;
+    if (ra == 3) {
+        long double x = ref_num(a), y = ref_num(b);
+        return (x > y) - (x < y);
+    }
+    if (ra == 4)
+        return ref_strcmp(a, b);
+    return 0;
+}
+
+static int enc_cmp(const unsigned char *a, size_t na, const unsigned char *b, size_t nb)
+{
+    size_t n = na < nb ? na : nb;
+    int c = memcmp(a, b, n);
+    if (c)
+        return sign(c);
+    return (na > nb) - (na < nb);
+}
+
+/* ---- encoding ---- */
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15ULL;
+static uint64_t rnd(void)
+{
+    /* xorshift64*: deterministic across runs so failures reproduce */
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return rng_state * 0x2545F4914F6CDD1DULL;
+}
+static unsigned rn(unsigned n) { return (unsigned)(rnd() % n); }
+
+static json_t *rand_enc_scalar(void)
+{
+    static const char alphabet[] = {0, 1, 'a', 'b', (char)0xFE, (char)0xFF};
+    switch (rn(9)) {
+    case 0: return json_null();
+    case 1: return json_boolean(rn(2));
+    case 2: return json_integer((json_int_t)rn(21) - 10);
+    case 3: { /* any integer exactly representable as double */
+        int64_t v = (int64_t)(rnd() >> 11);
+        return json_integer(rn(2) ? v : -v);
+    }
+    case 4: { /* random finite double of any magnitude, including subnormals */
+        for (;;) {
+            uint64_t bits = rnd();
+            double d;
+            memcpy(&d, &bits, sizeof d);
+            if (isfinite(d))
+                return json_real(d);
+        }
+    }
+    case 5: {
+        static const double pick[] = {0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 1e-300, -1e-300, 4.9e-324, -4.9e-324,
+                                      1.7976931348623157e308, -1.7976931348623157e308, 2.2250738585072014e-308, 10.0};
+        return json_real(pick[rn(sizeof pick / sizeof pick[0])]);
+    }
+    default: {
+        char buf[6];
+        size_t n = rn(6);
+        for (size_t i = 0; i < n; i++)
+            buf[i] = alphabet[rn(sizeof alphabet)];
+        return json_stringn_nocheck(buf, n); /* arbitrary bytes: not UTF-8 */
+    }
+    }
+}
+
+static size_t enc(const json_t *j, unsigned char *buf, size_t cap)
+{
+    size_t n = mnemo_filter__encode_scalar(j, buf, cap);
+    cr_assert(n > 0 && n <= cap);
+    return n;
+}
+
+TU_TEST(filter, encode_order_random_pairs)
+{
+    unsigned char a[64], b[64];
+    for (int iter = 0; iter < 200000; iter++) {
+        json_t *x = rand_enc_scalar(), *y = rand_enc_scalar();
+        size_t na = enc(x, a, sizeof a), nb = enc(y, b, sizeof b);
+        int want = ref_total_cmp(x, y), got = enc_cmp(a, na, b, nb);
+        if (got != want) {
+            char *sx = json_dumps(x, JSON_ENCODE_ANY), *sy = json_dumps(y, JSON_ENCODE_ANY);
+            cr_assert_fail("order of %s vs %s: encoding says %d, reference %d", sx, sy, got, want);
+        }
+        json_decref(x);
+        json_decref(y);
+    }
+}
+
+TU_TEST(filter, encode_edge_cases)
+{
+    unsigned char a[32], b[32];
+    /* -0.0 encodes like 0.0 and like integer 0 */
+    json_t *pz = json_real(0.0), *nz = json_real(-0.0), *iz = json_integer(0);
+    size_t n1 = enc(pz, a, sizeof a), n2 = enc(nz, b, sizeof b);
+    cr_expect(n1 == 9 && n2 == 9 && memcmp(a, b, 9) == 0);
+    n2 = enc(iz, b, sizeof b);
+    cr_expect(memcmp(a, b, 9) == 0);
+    json_decref(pz);
+    json_decref(nz);
+    json_decref(iz);
+    /* encode_number agrees with encode_scalar, orders infinities and NaN at the ends */
+    json_t *r = json_real(-2.5);
+    enc(r, a, sizeof a);
+    cr_expect_eq(mnemo_filter__encode_number(-2.5, b, sizeof b), 9);
+    cr_expect(memcmp(a, b, 9) == 0);
+    json_decref(r);
+    unsigned char ninf[9], pinf[9], nan1[9], nan2[9], big[9], small[9];
+    mnemo_filter__encode_number(-INFINITY, ninf, 9);
+    mnemo_filter__encode_number(INFINITY, pinf, 9);
+    mnemo_filter__encode_number(NAN, nan1, 9);
+    mnemo_filter__encode_number(-NAN, nan2, 9);
+    mnemo_filter__encode_number(1.7976931348623157e308, big, 9);
+    mnemo_filter__encode_number(-1.7976931348623157e308, small, 9);
+    cr_expect(memcmp(ninf, small, 9) < 0 && memcmp(small, big, 9) < 0 && memcmp(big, pinf, 9) < 0);
+    cr_expect(memcmp(pinf, nan1, 9) < 0 && memcmp(nan1, nan2, 9) == 0);
+    /* kinds: null < false < true < numbers < strings */
+    json_t *seq[] = {json_null(), json_false(), json_true(), json_real(-1e308), json_integer(0), json_real(1e308),
+                     json_string(""), json_stringn("\0", 1), json_stringn("\0\0", 2), json_stringn("\0\1", 2),
+                     json_string("\1"), json_string("a"), json_stringn("a\0", 2), json_stringn_nocheck("a\0\xff", 3),
+                     json_string("a\1"), json_string("ab"), json_string_nocheck("\xff"), json_string_nocheck("\xff\xff")};
+    size_t count = sizeof seq / sizeof seq[0];
+    for (size_t i = 0; i + 1 < count; i++) {
+        size_t na = enc(seq[i], a, sizeof a), nb = enc(seq[i + 1], b, sizeof b);
+        cr_expect_lt(enc_cmp(a, na, b, nb), 0, "seq[%zu] < seq[%zu]", i, i + 1);
+        /* a suffix appended to the smaller key does not change the order */
+        a[na] = 0xFF;
+        a[na + 1] = 0xFF;
+        cr_expect_lt(enc_cmp(a, na + 2, b, nb), 0, "seq[%zu]+suffix < seq[%zu]", i, i + 1);
+    }
+    /* exact layouts */
+    size_t n = enc(seq[0], a, sizeof a);
+    cr_expect(n == 1 && a[0] == 0x10);
+    n = enc(seq[13], a, sizeof a); /* "a\0\xff" */
+    const unsigned char want[] = {0x40, 'a', 0x00, 0xFF, 0xFF, 0x00, 0x01};
+    cr_expect(n == sizeof want && memcmp(a, want, n) == 0);
+    /* too small a buffer: the needed length, nothing written */
+    memset(b, 0xAA, sizeof b);
+    cr_expect_eq(mnemo_filter__encode_scalar(seq[13], b, 6), 7);
+    cr_expect_eq(mnemo_filter__encode_scalar(seq[13], NULL, 0), 7);
+    cr_expect_eq(mnemo_filter__encode_scalar(seq[4], b, 8), 9);
+    cr_expect_eq(mnemo_filter__encode_number(1.0, b, 3), 9);
+    cr_expect_eq(mnemo_filter__encode_scalar(seq[0], NULL, 0), 1);
+    for (size_t i = 0; i < sizeof b; i++)
+        cr_expect_eq(b[i], 0xAA);
+    for (size_t i = 0; i < count; i++)
+        json_decref(seq[i]);
+    /* containers are not indexable */
+    json_t *o = json_object(), *arr = json_array();
+    cr_expect_eq(mnemo_filter__encode_scalar(o, a, sizeof a), 0);
+    cr_expect_eq(mnemo_filter__encode_scalar(arr, a, sizeof a), 0);
+    cr_expect_eq(mnemo_filter__encode_scalar(NULL, a, sizeof a), 0);
+    json_decref(o);
+    json_decref(arr);
+    /* integers beyond 2^53: order is non-decreasing (documented), never reversed */
+    json_int_t bigs[] = {INT64_MIN, INT64_MIN + 1, -9007199254740993LL, -9007199254740992LL, 9007199254740992LL,
+                         9007199254740993LL, 9007199254740994LL, INT64_MAX - 1, INT64_MAX};
+    for (size_t i = 0; i + 1 < sizeof bigs / sizeof bigs[0]; i++) {
+        json_t *x = json_integer(bigs[i]), *y = json_integer(bigs[i + 1]);
+        size_t na = enc(x, a, sizeof a), nb = enc(y, b, sizeof b);
+        cr_expect_leq(enc_cmp(a, na, b, nb), 0, "%lld vs %lld", (long long)bigs[i], (long long)bigs[i + 1]);
+        json_decref(x);
+        json_decref(y);
+    }
+}
+
+/* ---- reference evaluator: walks the jansson filter on every call, no compilation ---- */
+
+static const char *const record_names[] = {"id", "content", "importance", "created_at", "updated_at", "expires_at"};
+
+/* Returns the value at path or NULL when missing. rec is the record fields as an object (NULL when
+ * the record has no fields). */
+static const json_t *ref_get(const char *path, const json_t *md, const json_t *rec)
+{
+    for (size_t i = 0; i < 6; i++)
+        if (strcmp(path, record_names[i]) == 0)
+            return rec ? json_object_get(rec, path) : NULL;
+    if (strncmp(path, "metadata.", 9) == 0)
+        path += 9;
+    char copy[256];
+    snprintf(copy, sizeof copy, "%s", path);
+    const json_t *cur = md;
+    char *save = NULL;
+    for (char *seg = strtok_r(copy, ".", &save); seg; seg = strtok_r(NULL, ".", &save)) {
+        if (!json_is_object(cur))
+            return NULL;
+        cur = json_object_get(cur, seg);
+    }
+    return cur;
+}
+
+static int ref_scalar_eq(const json_t *a, const json_t *b)
+{
+    if (json_is_number(a) && json_is_number(b))
+        return ref_num(a) == ref_num(b);
+    if (json_typeof(a) != json_typeof(b))
+        return 0;
+    if (json_is_string(a))
+        return ref_strcmp(a, b) == 0;
+    if (json_is_object(a) || json_is_array(a))
+        return json_equal(a, b);
+    return 1; /* null, true, false */
+}
+
+static int ref_eq(const json_t *v, const json_t *o)
+{
+    if (!v)
+        return 0;
+    if (json_is_array(o))
+        return json_is_array(v) && json_equal(v, o);
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++)
+            if (ref_scalar_eq(json_array_get(v, i), o))
+                return 1;
+        return 0;
+    }
+    return ref_scalar_eq(v, o);
+}
+
+static int ref_in(const json_t *v, const json_t *arr)
+{
+    for (size_t i = 0; i < json_array_size(arr); i++)
+        if (ref_eq(v, json_array_get(arr, i)))
+            return 1;
+    return 0;
+}
+
+static int is_range_key(const char *k)
+{
+    return !strcmp(k, "$gt") || !strcmp(k, "$gte") || !strcmp(k, "$lt") || !strcmp(k, "$lte");
+}
+
+/* One element against every range operator of the field object. */
+static int ref_in_interval(const json_t *e, const json_t *ops)
+{
+    const char *k;
+    json_t *b;
+    json_object_foreach((json_t *)ops, k, b) {
+        if (!is_range_key(k))
+            continue;
+        int c;
+        if (json_is_number(e) && json_is_number(b)) {
+            long double x = ref_num(e), y = ref_num(b);
+            c = (x > y) - (x < y);
+        } else if (json_is_string(e) && json_is_string(b)) {
+            c = ref_strcmp(e, b);
+        } else {
+            return 0;
+        }
+        if ((!strcmp(k, "$gt") && !(c > 0)) || (!strcmp(k, "$gte") && !(c >= 0)) || (!strcmp(k, "$lt") && !(c < 0)) ||
+            (!strcmp(k, "$lte") && !(c <= 0)))
+            return 0;
+    }
+    return 1;
+}
+
+static int has_range(const json_t *ops)
+{
+    return json_object_get(ops, "$gt") || json_object_get(ops, "$gte") || json_object_get(ops, "$lt") ||
+           json_object_get(ops, "$lte");
+}
+
+static int ref_range(const json_t *v, const json_t *ops)
+{
+    if (!v)
+        return 0;
+    if (!json_is_array(v))
+        return ref_in_interval(v, ops);
+    for (size_t i = 0; i < json_array_size(v); i++)
+        if (ref_in_interval(json_array_get(v, i), ops))
+            return 1;
+    return 0;
+}
+
+static int ref_ops(const json_t *v, const json_t *ops)
+{
+    const char *k;
+    json_t *o;
+    if (has_range(ops) && !ref_range(v, ops))
+        return 0;
+    json_object_foreach((json_t *)ops, k, o) {
+        int ok = 1;
+        if (!strcmp(k, "$eq"))
+            ok = ref_eq(v, o);
+        else if (!strcmp(k, "$ne"))
+            ok = !ref_eq(v, o);
+        else if (!strcmp(k, "$in"))
+            ok = ref_in(v, o);
+        else if (!strcmp(k, "$nin"))
+            ok = !ref_in(v, o);
+        else if (!strcmp(k, "$exists"))
+            ok = (v != NULL) == json_is_true(o);
+        else if (!strcmp(k, "$not"))
+            ok = !ref_ops(v, o);
+        if (!ok)
+            return 0;
+    }
+    return 1;
+}
+
+static int is_op_object(const json_t *v)
+{
+    return json_is_object(v) && json_object_size(v) > 0 && json_object_iter_key(json_object_iter((json_t *)v))[0] == '$';
+}
+
+static int ref_match(const json_t *filter, const json_t *md, const json_t *rec)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)filter, k, v) {
+        int ok;
+        if (!strcmp(k, "$and") || !strcmp(k, "$or")) {
+            int any = 0, all = 1;
+            for (size_t i = 0; i < json_array_size(v); i++) {
+                int r = ref_match(json_array_get(v, i), md, rec);
+                any |= r;
+                all &= r;
+            }
+            ok = k[1] == 'a' ? all : any;
+        } else if (!strcmp(k, "$not")) {
+            ok = !ref_match(v, md, rec);
+        } else {
+            const json_t *val = ref_get(k, md, rec);
+            ok = is_op_object(v) ? ref_ops(val, v) : ref_eq(val, v);
+        }
+        if (!ok)
+            return 0;
+    }
+    return 1;
+}
+
+/* ---- generated data ---- */
+
+static json_t *rand_string(void)
+{
+    static const char *const strs[] = {"", "a", "b", "ab", "ba", "aa", "rust", "\xc3\xa9"};
+    if (rn(12) == 0)
+        return json_stringn("a\0b", 3);
+    return json_string(strs[rn(sizeof strs / sizeof strs[0])]);
+}
+
+static json_t *rand_number(void)
+{
+    static const double reals[] = {-1.5, 0.0, -0.0, 0.5, 1.0, 2.0, 2.5, 1e300};
+    switch (rn(6)) {
+    case 0:
+    case 1:
+    case 2: return json_integer((json_int_t)rn(7) - 3);
+    case 3: return json_integer(rn(2) ? 9007199254740993LL : 9007199254740992LL);
+    default: return json_real(reals[rn(sizeof reals / sizeof reals[0])]);
+    }
+}
+
+static json_t *rand_scalar(void)
+{
+    switch (rn(7)) {
+    case 0:
+    case 1: return rand_string();
+    case 2:
+    case 3: return rand_number();
+    case 4: return json_boolean(rn(2));
+    default: return json_null();
+    }
+}
+
+static json_t *rand_value(int depth)
+{
+    unsigned r = rn(10);
+    if (depth > 0 && r == 0) {
+        json_t *a = json_array();
+        for (unsigned i = rn(4); i > 0; i--)
+            json_array_append_new(a, rand_value(depth - 1));
+        return a;
+    }
+    if (depth > 0 && r == 1) {
+        json_t *o = json_object();
+        if (rn(2))
+            json_object_set_new(o, "a", rand_scalar());
+        if (rn(2))
+            json_object_set_new(o, "b", rand_value(depth - 1));
+        return o;
+    }
+    return rand_scalar();
+}
+
+static json_t *rand_metadata(void)
+{
+    json_t *md = json_object();
+    if (rn(2)) json_object_set_new(md, "s", rand_string());
+    if (rn(4)) json_object_set_new(md, "i", json_integer((json_int_t)rn(7) - 3));
+    if (rn(4)) json_object_set_new(md, "r", rand_number());
+    if (rn(4)) json_object_set_new(md, "b", json_boolean(rn(2)));
+    if (rn(4) == 0) json_object_set_new(md, "n", json_null());
+    if (rn(4)) json_object_set_new(md, "x", rand_value(2));
+    if (rn(4)) {
+        json_t *o = json_object();
+        if (rn(4)) json_object_set_new(o, "a", rand_scalar());
+        if (rn(3)) {
+            json_t *b = json_object();
+            if (rn(4)) json_object_set_new(b, "c", rand_value(1));
+            json_object_set_new(o, "b", rn(5) ? b : (json_decref(b), rand_scalar()));
+        }
+        json_object_set_new(md, "o", o);
+    }
+    if (rn(4)) {
+        json_t *a = json_array();
+        for (unsigned i = rn(5); i > 0; i--)
+            json_array_append_new(a, rn(6) ? rand_scalar() : rand_value(1));
+        json_object_set_new(md, "arr", a);
+    }
+    if (rn(4)) json_object_set_new(md, "importance", rand_scalar());
+    if (rn(8) == 0) json_object_set_new(md, "metadata", json_pack("{s:o}", "x", rand_scalar()));
+    return md;
+}
+
+static const char *const gen_paths[] = {"s", "i", "r", "b", "n", "x", "o", "o.a", "o.b", "o.b.c", "arr", "missing",
+                                        "o.missing.z", "s.z", "i.z", "arr.0", "metadata.s", "metadata.importance",
+                                        "importance", "metadata", "metadata.metadata.x", "id", "content",
+                                        "created_at", "updated_at", "expires_at", "x.a", "x.b.a"};
+
+static json_t *rand_range_operand(void) { return rn(2) ? rand_string() : rand_number(); }
+
+static json_t *rand_ops(int depth)
+{
+    static const char *const names[] = {"$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$exists", "$not"};
+    json_t *ops = json_object();
+    for (unsigned n = 1 + rn(3); n > 0; n--) {
+        unsigned which = rn(depth > 0 ? 10 : 9);
+        const char *k = names[which];
+        json_t *v;
+        if (which <= 1)
+            v = rand_value(2);
+        else if (which <= 5)
+            v = rand_range_operand();
+        else if (which <= 7) {
+            v = json_array();
+            for (unsigned i = rn(4); i > 0; i--)
+                json_array_append_new(v, rn(5) ? rand_scalar() : rand_value(1));
+        } else if (which == 8)
+            v = json_boolean(rn(2));
+        else
+            v = rand_ops(depth - 1);
+        json_object_set_new(ops, k, v); /* a repeated operator replaces the earlier one */
+    }
+    return ops;
+}
+
+static json_t *rand_filter(int depth)
+{
+    json_t *f = json_object();
+    for (unsigned n = rn(4); n > 0; n--) {
+        unsigned r = rn(depth > 0 ? 10 : 6);
+        if (r < 2) {
+            json_object_set_new(f, gen_paths[rn(sizeof gen_paths / sizeof gen_paths[0])], rand_value(1));
+        } else if (r < 6) {
+            json_object_set_new(f, gen_paths[rn(sizeof gen_paths / sizeof gen_paths[0])], rand_ops(2));
+        } else if (r < 9) {
+            json_t *a = json_array();
+            for (unsigned i = 1 + rn(3); i > 0; i--)
+                json_array_append_new(a, rand_filter(depth - 1));
+            json_object_set_new(f, r == 6 ? "$or" : "$and", a);
+        } else {
+            json_object_set_new(f, "$not", rand_filter(depth - 1));
+        }
+    }
+    return f;
+}
+
+/* A literal $eq operand that happens to be an object whose first key starts with '$' would be
+ * read as an operator object; rand_value never makes such keys, so the two evaluators agree. */
+
+/* Every predicate from index_preds must hold on every matching record. */
+static int ref_pred_holds(const mnemo_filter_pred *p, const json_t *md, const json_t *rec)
+{
+    char path[300];
+    snprintf(path, sizeof path, "%s%s", p->is_record_field ? "" : "metadata.", p->path);
+    const json_t *v = ref_get(path, md, rec);
+    if (p->kind == MNEMO_PRED_EQ || p->kind == MNEMO_PRED_IN) {
+        for (size_t i = 0; i < p->n_values; i++)
+            if (ref_eq(v, p->values[i]))
+                return 1;
+        return 0;
+    }
+    json_t *ops = json_object();
+    if (p->lower)
+        json_object_set(ops, p->lower_inclusive ? "$gte" : "$gt", (json_t *)p->lower);
+    if (p->upper)
+        json_object_set(ops, p->upper_inclusive ? "$lte" : "$lt", (json_t *)p->upper);
+    int r = ref_range(v, ops);
+    json_decref(ops);
+    return r;
+}
+
+TU_TEST(filter, reference_evaluation_on_generated_data)
+{
+    enum { NREC = 2000, NFILT = 300 };
+    static json_t *mds[NREC], *recs[NREC];
+    static mnemo_filter_fields fields[NREC];
+    static int has_fields[NREC];
+    static const char *const ids[] = {"a", "b", "ab", "rust"};
+    for (int i = 0; i < NREC; i++) {
+        mds[i] = rn(50) ? rand_metadata() : NULL;
+        has_fields[i] = rn(10) != 0;
+        recs[i] = NULL;
+        if (!has_fields[i])
+            continue;
+        static const double imps[] = {0.0, -0.0, 0.5, 1.0, 2.5, -1.5};
+        mnemo_filter_fields *f = &fields[i];
+        f->id = rn(8) ? ids[rn(4)] : NULL;
+        f->content = rn(8) ? ids[rn(4)] : NULL;
+        f->importance = imps[rn(6)];
+        f->created_at = (int64_t)rn(7) - 3;
+        f->updated_at = rn(2) ? 9007199254740993LL : (int64_t)rn(3);
+        f->expires_at = rn(2) ? 0 : 2;
+        recs[i] = json_pack("{s:f, s:I, s:I, s:I}", "importance", f->importance, "created_at",
+                            (json_int_t)f->created_at, "updated_at", (json_int_t)f->updated_at, "expires_at",
+                            (json_int_t)f->expires_at);
+        if (f->id)
+            json_object_set_new(recs[i], "id", json_string(f->id));
+        if (f->content)
+            json_object_set_new(recs[i], "content", json_string(f->content));
+    }
+    long matches = 0, pairs = 0, npreds = 0;
+    for (int k = 0; k < NFILT; k++) {
+        json_t *fj = rand_filter(3);
+        char *text = json_dumps(fj, JSON_COMPACT);
+        mnemo_filter *f = compile_ok(text);
+        mnemo_filter_pred preds[32];
+        size_t np = mnemo_filter__index_preds(f, preds, 32);
+        cr_assert_leq(np, 32);
+        npreds += (long)np;
+        for (int i = 0; i < NREC; i++) {
+            int got = mnemo_filter__match(f, mds[i], has_fields[i] ? &fields[i] : NULL);
+            int want = ref_match(fj, mds[i], recs[i]);
+            if (got != want) {
+                char *mt = mds[i] ? json_dumps(mds[i], JSON_COMPACT) : NULL;
+                char *rt = recs[i] ? json_dumps(recs[i], JSON_COMPACT) : NULL;
+                cr_assert_fail("filter %s on metadata %s record %s: match %d, reference %d", text, mt ? mt : "NULL",
+                               rt ? rt : "NULL", got, want);
+            }
+            matches += got;
+            pairs++;
+            for (size_t p = 0; got && p < np; p++)
+                cr_assert(ref_pred_holds(&preds[p], mds[i], recs[i]), "filter %s: predicate %zu on '%s' fails on a match",
+                          text, p, preds[p].path);
+        }
+        mnemo_filter__free(f);
+        free(text);
+        json_decref(fj);
+    }
+    cr_log_info("reference: %ld of %ld pairs match; %ld index predicates", matches, pairs, npreds);
+    /* the generator must produce a useful mix, not all-true or all-false */
+    cr_expect_gt(matches, pairs / 20, "matches %ld of %ld", matches, pairs);
+    cr_expect_lt(matches, pairs - pairs / 20, "matches %ld of %ld", matches, pairs);
+    cr_expect_gt(npreds, NFILT / 4, "index predicates seen: %ld", npreds);
+    for (int i = 0; i < NREC; i++) {
+        json_decref(mds[i]);
+        json_decref(recs[i]);
+    }
+}
+
+/* Random filters that are invalid in one spot must all be rejected with EINVAL. */
+TU_TEST(filter, generated_invalid_filters)
+{
+    static const char *const bad_parts[] = {"{\"$foo\": 1}", "{\"$gt\": true}", "{\"$in\": 1}", "{\"$exists\": 0}",
+                                            "{\"$not\": {}}", "{\"$and\": [{}]}", "{\"$lt\": null}", "{\"$gt\": 1, \"k\": 2}"};
+    char text[512];
+    for (int i = 0; i < 200; i++) {
+        const char *bad = bad_parts[rn(sizeof bad_parts / sizeof bad_parts[0])];
+        json_t *good = rand_filter(1);
+        char *g = json_dumps(good, JSON_COMPACT);
+        switch (rn(3)) {
+        case 0: snprintf(text, sizeof text, "{\"$or\": [%s, {\"p\": %s}]}", g, bad); break;
+        case 1: snprintf(text, sizeof text, "{\"$and\": [{\"$not\": {\"p\": %s}}], \"$or\": [%s]}", bad, g); break;
+        default: snprintf(text, sizeof text, "{\"p\": %s, \"$not\": %s}", bad, g); break;
+        }
+        free(g);
+        json_decref(good);
+        if (strlen(text) >= sizeof text - 1)
+            continue;
+        invalid(text, "'p'", NULL);
+    }
+}
