@@ -553,3 +553,17 @@ TU_TEST(record, indexes_persist_and_count_estimates)
     close_db();
 }
 
+
+/* Integers past 2^53 share a double encoding: an exclusive bound on an index must not skip them. */
+TU_TEST(record, index_range_with_integers_past_2_pow_53)
+{
+    put("big", "", 0, "{\"n\": 9007199254740993}");
+    put("edge", "", 0, "{\"n\": 9007199254740992}");
+    TU_OK(mnemo_index_create(db, "n"));
+    char got[256];
+    find_all("{\"n\": {\"$gt\": 9007199254740992}}", 0, got, sizeof got);
+    cr_assert_str_eq(got, "big ");
+    find_all("{\"n\": {\"$lt\": 9007199254740993}}", 0, got, sizeof got);
+    cr_assert_str_eq(got, "edge ");
+    close_db();
+}

@@ -202,8 +202,8 @@ static void ops_free(fop *ops, size_t n)
     mnemo__free(ops);
 }
 
-/* Safe on a zeroed or partially built node: compile allocates arrays zeroed and sets counts to
- * the allocated size before filling them. */
+/* Safe on a zeroed or partially built node: compile allocates arrays zeroed and keeps each count
+ * covering every element that may own memory, so a failed compile frees through here too. */
 static void node_free(node *n)
 {
     for (size_t i = 0; i < n->n; i++)
@@ -529,8 +529,10 @@ static int compile_object(cctx *c, const json_t *obj, node *out)
         if (is_logical_op(k))
             rc = compile_logical(c, k, v, kid);
         else if (is_field_op(k))
-            rc = bad(c, 0, "operator '%s' at the wrong place: it applies to a field, write {\"<path>\": {\"%s\": ...}}",
-                     k, k);
+            rc = mnemo__err(MNEMO_EINVAL,
+                            "filter: operator '%s' at the wrong place %s%s: it applies to a field, write "
+                            "{\"<path>\": {\"%s\": ...}}",
+                            k, c->wlen ? "in " : "at top level", c->where, k);
         else if (k[0] == '$')
             rc = bad(c, 0, "unknown operator '%s'", k);
         else

@@ -50,8 +50,9 @@
  *
  * Invalid filters (malformed JSON, non-object filter, unknown operator, operator at the wrong
  * place, wrong operand type, bad path) return MNEMO_EINVAL with a message naming the operator or
- * path and where it is, e.g. "filter: unknown operator '$foo' at 'importance'" or
- * "filter: '$and' needs a non-empty array of filter objects (in $or[1])".
+ * path and where it is, e.g. "filter: unknown operator '$foo' at 'importance'",
+ * "filter: operator '$gt' at 'x' needs a number or string operand, not a boolean (in $or[1].$not)"
+ * or, for bad JSON, "filter: invalid JSON at line 3, column 7: <jansson's text>".
  *
  * Thread safety: a compiled filter is immutable; match and index_preds may run concurrently. */
 #ifndef MNEMO_RECORD_FILTER_H

@@ -76,14 +76,17 @@ static int numeric_range(key_range *r, const char *path, const mnemo_filter_pred
         return 0;
     unsigned char tag[16];
     mnemo_filter__encode_scalar(b, tag, sizeof tag); /* first byte: the kind tag of numbers */
+    /* Bounds are scanned inclusively whatever the operator: integers past 2^53 can share an
+     * encoding, so skipping "past" an exclusive bound could skip real matches; the filter check
+     * drops the extra candidates. */
     if (p->lower) {
-        if (!bound_key(r->lo, &r->lo_len, path, p->lower, !p->lower_inclusive))
+        if (!bound_key(r->lo, &r->lo_len, path, p->lower, 0))
             return 0;
     } else {
         r->lo_len = mnemo_record__entry_key(r->lo, path, tag, 1, 0, 0);
     }
     if (p->upper) {
-        if (!bound_key(r->hi, &r->hi_len, path, p->upper, p->upper_inclusive))
+        if (!bound_key(r->hi, &r->hi_len, path, p->upper, 1))
             return 0;
     } else {
         unsigned char next = (unsigned char)(tag[0] + 1);
