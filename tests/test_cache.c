@@ -10,27 +10,12 @@
 #include "cache/cache.h"
 #include "core/alloc.h"
 #include "mnemo/common.h"
+#include "testutil.h"
 
 /* Under AddressSanitizer a leak in a test's child process does not fail the test (nor does an
  * assertion in .fini), so each test body ends with an explicit leak check: entries and tables are
  * allocated inside the cache, out of reach of the value counters below. */
-#if defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define CACHE_TEST_ASAN 1
-#endif
-#endif
-#if defined(__SANITIZE_ADDRESS__)
-#define CACHE_TEST_ASAN 1
-#endif
-#ifdef CACHE_TEST_ASAN
-#include <sanitizer/lsan_interface.h>
-static void assert_no_leaks(void)
-{
-    cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "memory leaked (see the report above)");
-}
-#else
-static void assert_no_leaks(void) {}
-#endif
+#define assert_no_leaks tu_leak_check
 
 /* ---- tracked values: every value is counted so leaks and double frees show up ---- */
 
@@ -844,4 +829,34 @@ Test(cache, model_random_never_lies)
         cr_assert_eq(atomic_load(&live_values), 0);
     }
     assert_no_leaks();
+}
+
+static int write_window_deleted;
+static void count_window_delete(void *v)
+{
+    (void)v;
+    write_window_deleted++;
+}
+
+/* The commit window: reader C read v1 before the commit, reader B read v2 after it. While the
+ * write is in flight no fill lands, so C's old value cannot replace B's newer one. */
+TU_TEST(cache, write_window_refuses_fills)
+{
+    mnemo_cache *c;
+    cr_assert_eq(mnemo_cache__create(&c, 1 << 20, 0), 0);
+    static int v1, v2;
+    uint64_t ec = mnemo_cache__epoch(c, "k", 1); /* C takes its epoch, reads v1 */
+    mnemo_cache__write_begin(c, "k", 1);         /* writer: before commit */
+    uint64_t eb = mnemo_cache__epoch(c, "k", 1); /* B, after the commit, reads v2 */
+    cr_assert_eq(mnemo_cache__insert(c, "k", 1, &v2, 8, count_window_delete, eb), 1, "no fill while in flight");
+    cr_assert_eq(mnemo_cache__insert(c, "k", 1, &v1, 8, count_window_delete, ec), 1);
+    mnemo_cache__write_end(c, "k", 1);
+    cr_assert_eq(mnemo_cache__insert(c, "k", 1, &v1, 8, count_window_delete, ec), 1, "stale epoch after end");
+    cr_assert_eq(mnemo_cache__insert(c, "k", 1, &v2, 8, count_window_delete, eb), 1, "epoch moved at end too");
+    uint64_t fresh = mnemo_cache__epoch(c, "k", 1);
+    cr_assert_eq(mnemo_cache__insert(c, "k", 1, &v2, 8, NULL, fresh), 0);
+    cr_assert_eq(write_window_deleted, 4);
+    mnemo_cache__write_begin(NULL, "k", 1); /* disabled cache: no-ops */
+    mnemo_cache__write_end(NULL, "k", 1);
+    mnemo_cache__destroy(c);
 }

@@ -45,6 +45,7 @@ typedef struct cache_shard {
     size_t usage;
     size_t capacity;
     uint64_t epoch;
+    unsigned inflight; /* writes between write_begin and write_end: reader fills are refused */
     uint64_t hits, misses, inserts, evictions, erases;
     char pad[64]; /* keeps hot shards off each other's cache lines */
 } cache_shard;
@@ -367,7 +368,7 @@ int mnemo_cache__insert(mnemo_cache *c, const void *key, size_t klen, void *valu
     entry *to_free = NULL;
     int rc = 0;
     pthread_mutex_lock(&s->mu);
-    if (epoch != MNEMO_CACHE_NO_EPOCH && epoch != s->epoch) {
+    if (epoch != MNEMO_CACHE_NO_EPOCH && (epoch != s->epoch || s->inflight)) {
         rc = 1;
     } else {
         if (epoch == MNEMO_CACHE_NO_EPOCH)
@@ -418,6 +419,38 @@ void mnemo_cache__erase(mnemo_cache *c, const void *key, size_t klen)
     cache_shard *s = shard_for(c, hash);
     entry *to_free = NULL;
     pthread_mutex_lock(&s->mu);
+    s->epoch++;
+    detach_key(s, key, klen, hash, &to_free, &s->erases);
+    pthread_mutex_unlock(&s->mu);
+    free_entries(to_free);
+}
+
+/* Around a commit: no reader fill may land between the database changing and the erase that
+ * follows, or a reader that read the old value could put it back over a newer fill. */
+void mnemo_cache__write_begin(mnemo_cache *c, const void *key, size_t klen)
+{
+    if (!c)
+        return;
+    uint64_t hash = hash_key(key, klen);
+    cache_shard *s = shard_for(c, hash);
+    entry *to_free = NULL;
+    pthread_mutex_lock(&s->mu);
+    s->inflight++;
+    s->epoch++;
+    detach_key(s, key, klen, hash, &to_free, &s->erases);
+    pthread_mutex_unlock(&s->mu);
+    free_entries(to_free);
+}
+
+void mnemo_cache__write_end(mnemo_cache *c, const void *key, size_t klen)
+{
+    if (!c)
+        return;
+    uint64_t hash = hash_key(key, klen);
+    cache_shard *s = shard_for(c, hash);
+    entry *to_free = NULL;
+    pthread_mutex_lock(&s->mu);
+    s->inflight--;
     s->epoch++;
     detach_key(s, key, klen, hash, &to_free, &s->erases);
     pthread_mutex_unlock(&s->mu);

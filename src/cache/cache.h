@@ -64,6 +64,11 @@ int mnemo_cache__insert(mnemo_cache *c, const void *key, size_t klen, void *valu
 
 /* Removes the key if present; always bumps the epoch of the key's shard. */
 void mnemo_cache__erase(mnemo_cache *c, const void *key, size_t klen);
+/* Bracket a write of key that commits between the two calls (e.g. a transaction commit): both
+ * erase the key and bump the shard's epoch, and while any write of the shard is between begin and
+ * end, epoch-checked inserts are refused. Every begin needs exactly one end. */
+void mnemo_cache__write_begin(mnemo_cache *c, const void *key, size_t klen);
+void mnemo_cache__write_end(mnemo_cache *c, const void *key, size_t klen);
 /* Removes every entry and bumps every shard's epoch. */
 void mnemo_cache__clear(mnemo_cache *c);
 /* Counters summed over shards; all zero for a NULL cache. */

@@ -332,7 +332,11 @@ static int write_def(mnemo_db *db, mnemo_txn *txn, const char *path, int ready)
     return mnemo_txn__put(db, txn, MNEMO_CF_METADATA, key, 1 + pl, v, sizeof v);
 }
 
-static int def_exists(mnemo_db *db, mnemo_txn *txn, const char *path)
+enum { DEF_MISSING = 0, DEF_BUILDING = 1, DEF_READY = 2 };
+
+/* State of the definition as this txn sees it; the read is tracked, so a concurrent create or
+ * drop of the same path makes one of the two transactions conflict. */
+static int def_state(mnemo_db *db, mnemo_txn *txn, const char *path)
 {
     unsigned char key[1 + MAX_PATH];
     size_t pl = strlen(path);
@@ -342,31 +346,53 @@ static int def_exists(mnemo_db *db, mnemo_txn *txn, const char *path)
     size_t n;
     int rc = mnemo_txn__get(&v, &n, db, txn, MNEMO_CF_METADATA, key, 1 + pl, 1);
     if (rc == MNEMO_ENOTFOUND)
-        return 0;
+        return DEF_MISSING;
     if (rc)
         return rc;
+    int ready = 0;
+    rc = decode_def(path, pl, (unsigned char *)v, n, &ready);
     mnemo__free(v);
-    return 1;
+    return rc ? rc : ready ? DEF_READY : DEF_BUILDING;
+}
+
+/* Backfill and mark-ready only go on while the definition is still there and building: a drop
+ * that won the race must not be undone. */
+static int require_building(mnemo_db *db, mnemo_txn *txn, const char *path)
+{
+    int st = def_state(db, txn, path);
+    if (st < 0)
+        return st;
+    if (st != DEF_BUILDING)
+        return mnemo__err(MNEMO_ENOTFOUND, "mnemo_index_create: the index on '%s' was dropped while it was "
+                                           "being built", path);
+    return 0;
 }
 
 typedef struct index_args {
     mnemo_db *db;
     const char *path;
-    int phase;
+    /* committed backfill position: the next batch starts after this id */
     unsigned char after[MNEMO_RECORD_MAX_ID];
     size_t after_len;
     int started, done;
+    /* where this attempt got to; copied into the fields above only once it committed, so a
+     * batch retried after a conflict starts again from its own beginning */
+    unsigned char next_after[MNEMO_RECORD_MAX_ID];
+    size_t next_len;
+    int next_done;
 } index_args;
 
 static int create_def_op(mnemo_txn *txn, void *arg)
 {
     index_args *a = arg;
-    int rc = def_exists(a->db, txn, a->path);
-    if (rc < 0)
-        return rc;
-    if (rc == 1)
+    int st = def_state(a->db, txn, a->path);
+    if (st < 0)
+        return st;
+    if (st == DEF_READY)
         return mnemo__err(MNEMO_EEXISTS, "mnemo_index_create: an index on '%s' already exists", a->path);
-    rc = write_def(a->db, txn, a->path, a->phase);
+    /* DEF_BUILDING: a create that did not finish (a crash, or one running now); building again is
+     * idempotent, so this one completes it. */
+    int rc = write_def(a->db, txn, a->path, 0);
     return rc ? rc : bump_epoch(a->db, txn);
 }
 
@@ -375,9 +401,11 @@ static int create_def_op(mnemo_txn *txn, void *arg)
 static int backfill_op(mnemo_txn *txn, void *arg)
 {
     index_args *a = arg;
-    mnemo_cursor *c;
-    int rc = mnemo_cursor__open(&c, a->db, txn, MNEMO_CF_RECORDS, NULL, 0, NULL, 0);
+    int rc = require_building(a->db, txn, a->path);
     if (rc)
+        return rc;
+    mnemo_cursor *c;
+    if ((rc = mnemo_cursor__open(&c, a->db, txn, MNEMO_CF_RECORDS, NULL, 0, NULL, 0)) != 0)
         return rc;
     if (a->started) {
         mnemo_cursor__seek(c, a->after, a->after_len);
@@ -415,11 +443,13 @@ static int backfill_op(mnemo_txn *txn, void *arg)
         json_decref(meta);
         mnemo_record_free(r);
     }
+    a->next_len = a->after_len;
+    memcpy(a->next_after, a->after, a->after_len);
     if (!rc && n) {
-        a->after_len = strlen(ids[n - 1]);
-        memcpy(a->after, ids[n - 1], a->after_len);
+        a->next_len = strlen(ids[n - 1]);
+        memcpy(a->next_after, ids[n - 1], a->next_len);
     }
-    a->done = n < BACKFILL_BATCH;
+    a->next_done = n < BACKFILL_BATCH;
     mnemo__free(ids);
     return rc;
 }
@@ -427,7 +457,9 @@ static int backfill_op(mnemo_txn *txn, void *arg)
 static int mark_ready_op(mnemo_txn *txn, void *arg)
 {
     index_args *a = arg;
-    int rc = write_def(a->db, txn, a->path, 1);
+    int rc = require_building(a->db, txn, a->path);
+    if (!rc)
+        rc = write_def(a->db, txn, a->path, 1);
     return rc ? rc : bump_epoch(a->db, txn);
 }
 
@@ -454,15 +486,12 @@ int mnemo_index_create(mnemo_db *db, const char *path)
         return rc;
     /* 2: index what was stored before, batch by batch. */
     while (!rc && !a.done) {
-        size_t saved_len = a.after_len;
-        unsigned char saved[MNEMO_RECORD_MAX_ID];
-        memcpy(saved, a.after, saved_len);
-        rc = mnemo_txn_run(db, 0, backfill_op, &a, NULL);
+        if ((rc = mnemo_txn_run(db, 0, backfill_op, &a, NULL)) != 0)
+            break;
+        a.after_len = a.next_len; /* this batch committed: move on */
+        memcpy(a.after, a.next_after, a.next_len);
+        a.done = a.next_done;
         a.started = 1;
-        if (rc) { /* a failed batch must not advance the position */
-            a.after_len = saved_len;
-            memcpy(a.after, saved, saved_len);
-        }
     }
     /* 3: mark it ready for queries; on failure take the half-built index away again. */
     if (!rc)
@@ -471,7 +500,8 @@ int mnemo_index_create(mnemo_db *db, const char *path)
         int saved_rc = rc;
         char msg[512];
         snprintf(msg, sizeof msg, "%s", mnemo_errmsg());
-        mnemo_index_drop(db, p);
+        if (saved_rc != MNEMO_ENOTFOUND) /* ENOTFOUND: someone dropped it already */
+            mnemo_index_drop(db, p);
         rc = mnemo__err(saved_rc, "%s", msg);
     }
     int rl = reload(st, db);
@@ -486,10 +516,10 @@ typedef struct drop_args {
 static int drop_op(mnemo_txn *txn, void *arg)
 {
     drop_args *a = arg;
-    int rc = def_exists(a->db, txn, a->path);
+    int rc = def_state(a->db, txn, a->path);
     if (rc < 0)
         return rc;
-    if (rc == 0)
+    if (rc == DEF_MISSING)
         return mnemo__err(MNEMO_ENOTFOUND, "mnemo_index_drop: no index on '%s'", a->path);
     unsigned char key[ENTRY_KEY_MAX], hi[ENTRY_KEY_MAX];
     size_t pl = strlen(a->path);

@@ -125,22 +125,40 @@ typedef struct cache_hook {
     mnemo_db *db;
     char **keys;
     size_t n, cap;
+    int began; /* write_begin ran for every key: write_end must follow */
 } cache_hook;
 
 static int cache_hook_owner;
 
-static void cache_hook_after(mnemo_txn *txn, void *arg, int committed)
+static void cache_each(cache_hook *h, void (*fn)(struct mnemo_cache *, const void *, size_t))
+{
+    struct mnemo_cache *c = mnemo_db__cache(h->db);
+    for (size_t i = 0; i < h->n; i++) {
+        char key[MNEMO_RECORD_MAX_ID + 1];
+        fn(c, key, cache_key(key, h->keys[i], strlen(h->keys[i])));
+    }
+}
+
+/* Just before RocksDB commits: from here to the end of the commit no reader fill of these
+ * records lands, so nobody can put back a value the commit replaces. */
+static int cache_hook_before(mnemo_txn *txn, void *arg)
 {
     (void)txn;
     cache_hook *h = arg;
-    struct mnemo_cache *c = mnemo_db__cache(h->db);
-    for (size_t i = 0; i < h->n; i++) {
-        if (committed) {
-            char key[MNEMO_RECORD_MAX_ID + 1];
-            mnemo_cache__erase(c, key, cache_key(key, h->keys[i], strlen(h->keys[i])));
-        }
+    cache_each(h, mnemo_cache__write_begin);
+    h->began = 1;
+    return 0;
+}
+
+static void cache_hook_after(mnemo_txn *txn, void *arg, int committed)
+{
+    (void)txn;
+    (void)committed; /* a failed commit changed nothing, but the begin still needs its end */
+    cache_hook *h = arg;
+    if (h->began)
+        cache_each(h, mnemo_cache__write_end);
+    for (size_t i = 0; i < h->n; i++)
         mnemo__free(h->keys[i]);
-    }
     mnemo__free(h->keys);
     mnemo__free(h);
 }
@@ -156,7 +174,7 @@ static int cache_forget_on_commit(mnemo_db *db, mnemo_txn *txn, const char *id, 
         if (!h)
             return mnemo__err_nomem("record cache hook");
         h->db = db;
-        mnemo_txn_hook hook = {&cache_hook_owner, NULL, cache_hook_after, h};
+        mnemo_txn_hook hook = {&cache_hook_owner, cache_hook_before, cache_hook_after, h};
         int rc = mnemo_txn__add_hook(txn, &hook);
         if (rc) {
             mnemo__free(h);
@@ -444,12 +462,17 @@ int mnemo_record__remove(mnemo_db *db, mnemo_txn *txn, const mnemo_record *old)
     return rc;
 }
 
-/* Runs op in txn, or in its own transaction retried on conflicts when txn is NULL. */
+/* Runs op in txn, or in its own transaction retried on conflicts when txn is NULL. In the
+ * caller's txn, a failure after part of the work was written poisons the txn (see txn.h). */
 static int run_in(mnemo_db *db, mnemo_txn *txn, mnemo_txn_fn op, void *arg)
 {
-    if (txn)
-        return op(txn, arg);
-    return mnemo_txn_run(db, 0, op, arg, NULL);
+    if (!txn)
+        return mnemo_txn_run(db, 0, op, arg, NULL);
+    uint64_t before = mnemo_txn__writes(txn);
+    int rc = op(txn, arg);
+    if (rc && mnemo_txn__writes(txn) != before)
+        mnemo_txn__poison(txn, rc);
+    return rc;
 }
 
 typedef struct put_args {
@@ -476,7 +499,17 @@ static int put_op(mnemo_txn *txn, void *arg)
     rc = mnemo_record__load(&old, db, txn, a->rec->id, a->id_len, 1);
     if (rc && rc != MNEMO_ENOTFOUND)
         return rc;
-    if (old && mnemo_record__is_expired(old, now)) {
+    int live = old && !mnemo_record__is_expired(old, now);
+    /* Mode checks come before any write, so a refused put leaves the transaction untouched. */
+    if (live && a->mode == MNEMO_PUT_INSERT) {
+        mnemo_record_free(old);
+        return mnemo__err(MNEMO_EEXISTS, "mnemo_record_put: record '%s' already exists", a->rec->id);
+    }
+    if (!live && a->mode == MNEMO_PUT_REPLACE) {
+        mnemo_record_free(old);
+        return not_found("mnemo_record_put", a->rec->id);
+    }
+    if (old && !live) {
         /* An expired record is gone for the caller: remove it (and what hangs on it) first. */
         rc = mnemo_record__remove(db, txn, old);
         mnemo_record_free(old);
@@ -484,12 +517,6 @@ static int put_op(mnemo_txn *txn, void *arg)
         if (rc)
             return rc;
     }
-    if (old && a->mode == MNEMO_PUT_INSERT) {
-        mnemo_record_free(old);
-        return mnemo__err(MNEMO_EEXISTS, "mnemo_record_put: record '%s' already exists", a->rec->id);
-    }
-    if (!old && a->mode == MNEMO_PUT_REPLACE)
-        return not_found("mnemo_record_put", a->rec->id);
 
     mnemo_record nw = *a->rec;
     nw.content = a->rec->content ? a->rec->content : "";

@@ -1,5 +1,6 @@
 /* Transactions over the OptimisticTransactionDB, point reads/writes for every module, commit hooks
  * and the retry helper. */
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -101,8 +102,8 @@ static void txn_invalidate(mnemo_res *res)
         rocksdb_free(err);
     }
     release_rocks_txn(txn);
+    txn->state = TXN_DB_CLOSED; /* before the hooks, which must not see a usable txn */
     run_after_hooks(txn, 0);
-    txn->state = TXN_DB_CLOSED;
     txn->db = NULL;
 }
 
@@ -170,11 +171,24 @@ static int rollback_rocks(mnemo_txn *txn, const char *fn)
     return 0;
 }
 
+uint64_t mnemo_txn__writes(mnemo_txn *txn) { return txn->writes; }
+
+void mnemo_txn__poison(mnemo_txn *txn, int rc)
+{
+    if (txn->poison_rc)
+        return; /* the first failure is the one to report */
+    txn->poison_rc = rc;
+    snprintf(txn->poison_msg, sizeof txn->poison_msg, "%s", mnemo_errmsg());
+}
+
 int mnemo_txn_commit(mnemo_txn *txn)
 {
     int rc = check_open(txn, "mnemo_txn_commit");
     if (rc)
         return rc;
+    if (txn->poison_rc)
+        rc = mnemo__err(txn->poison_rc, "mnemo_txn_commit: rolled back, an operation of this transaction failed "
+                                        "after writing part of its work (%s)", txn->poison_msg);
     for (size_t i = 0; i < txn->n_hooks && !rc; i++)
         if (txn->hooks[i].before)
             rc = txn->hooks[i].before(txn, txn->hooks[i].arg);
@@ -285,10 +299,12 @@ int mnemo_txn__put(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *key, s
                    size_t vlen)
 {
     char *err = NULL;
-    if (txn)
+    if (txn) {
+        txn->writes++;
         rocksdb_transaction_put_cf(txn->rtxn, db->cf[cf], key, klen, val ? val : "", vlen, &err);
-    else
+    } else {
         rocksdb_put_cf(db->base, db->write_opts, db->cf[cf], key, klen, val ? val : "", vlen, &err);
+    }
     if (err) {
         int rc = mnemo__err_rocksdb(err, "write");
         rocksdb_free(err);
@@ -300,10 +316,12 @@ int mnemo_txn__put(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *key, s
 int mnemo_txn__delete(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *key, size_t klen)
 {
     char *err = NULL;
-    if (txn)
+    if (txn) {
+        txn->writes++;
         rocksdb_transaction_delete_cf(txn->rtxn, db->cf[cf], key, klen, &err);
-    else
+    } else {
         rocksdb_delete_cf(db->base, db->write_opts, db->cf[cf], key, klen, &err);
+    }
     if (err) {
         int rc = mnemo__err_rocksdb(err, "delete");
         rocksdb_free(err);
@@ -419,7 +437,7 @@ int mnemo_txn_run(mnemo_db *db, unsigned flags, mnemo_txn_fn fn, void *arg, cons
         if (retry->max_backoff_us)
             r.max_backoff_us = retry->max_backoff_us;
     }
-    unsigned backoff = r.initial_backoff_us;
+    uint64_t backoff = r.initial_backoff_us < r.max_backoff_us ? r.initial_backoff_us : r.max_backoff_us;
     for (unsigned attempt = 1;; attempt++) {
         mnemo_txn *txn;
         if ((rc = mnemo_txn_begin(&txn, db, flags)) != 0)
@@ -432,7 +450,7 @@ int mnemo_txn_run(mnemo_db *db, unsigned flags, mnemo_txn_fn fn, void *arg, cons
             return rc;
         if (attempt >= r.max_attempts)
             return mnemo__err(MNEMO_EBUSY, "mnemo_txn_run: still conflicting after %u attempts", attempt);
-        sleep_us(backoff / 2 + jitter(backoff / 2 + 1));
+        sleep_us((unsigned)(backoff / 2 + jitter((unsigned)(backoff / 2 + 1))));
         backoff = backoff * 2 > r.max_backoff_us ? r.max_backoff_us : backoff * 2;
     }
 }

@@ -58,6 +58,12 @@ void mnemo_batch__free(mnemo_batch *b);
 int mnemo_txn__auto_begin(mnemo_txn **t, int *own, mnemo_db *db, mnemo_txn *txn);
 int mnemo_txn__auto_end(mnemo_txn *t, int own, int rc);
 
+/* A public call that fails inside a caller's transaction after writing part of its work must
+ * not let that part commit: record how many writes the txn has seen before the call and, if the
+ * call failed and the count moved, poison the txn. Its commit then rolls back and returns rc. */
+uint64_t mnemo_txn__writes(mnemo_txn *txn);
+void mnemo_txn__poison(mnemo_txn *txn, int rc);
+
 /* Commit hooks: in-memory structures change only after RocksDB committed. `before` runs just
  * before the RocksDB commit (it may still write into txn; an error aborts the commit); `after`
  * runs exactly once when the transaction ends, committed = 1 only after a successful commit.

@@ -60,6 +60,9 @@ struct mnemo_txn {
     mnemo_res cursors; /* cursors opened in this txn */
     mnemo_txn_hook *hooks;
     size_t n_hooks, cap_hooks;
+    uint64_t writes;      /* puts and deletes so far: lets callers tell if a failed call wrote */
+    int poison_rc;        /* != 0: a call failed after writing part of its work; commit refuses */
+    char poison_msg[256];
 };
 
 void mnemo_txn__invalidate_cursors(mnemo_txn *txn);
