@@ -1,12 +1,15 @@
 /* Memory records: CRUD, modes, validation, merge patch, expiry and purge, listing, corruption,
  * secondary indexes (equal to full scans), delete listeners. */
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <rocksdb/c.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/error.h"
 #include "record/record.h"
 #include "testutil.h"
 
@@ -466,6 +469,15 @@ static void sort_words(char *s)
     }
 }
 
+/* The answer of a full scan: under $or the planner can use no index. */
+static void scan_truth(const char *filter, char *out, size_t cap)
+{
+    char wrapped[1024];
+    snprintf(wrapped, sizeof wrapped, "{\"$or\": [%s]}", filter);
+    find_all(wrapped, 0, out, cap);
+    sort_words(out);
+}
+
 TU_TEST(record, index_results_equal_full_scan)
 {
     fill(400);
@@ -483,10 +495,8 @@ TU_TEST(record, index_results_equal_full_scan)
     };
     size_t nf = sizeof filters / sizeof filters[0];
     char (*scan)[16384] = calloc(nf, sizeof *scan);
-    for (size_t i = 0; i < nf; i++) {
-        find_all(filters[i], 0, scan[i], sizeof scan[i]);
-        sort_words(scan[i]);
-    }
+    for (size_t i = 0; i < nf; i++)
+        scan_truth(filters[i], scan[i], sizeof scan[i]);
     TU_OK(mnemo_index_create(db, "topic"));
     TU_OK(mnemo_index_create(db, "metadata.score"));
     TU_OK(mnemo_index_create(db, "tags"));
@@ -519,10 +529,8 @@ TU_TEST(record, index_results_equal_full_scan)
             }
         }
         TU_OK(mnemo_index_drop(db, "tags"));
-        for (size_t i = 0; i < nf; i++) {
-            find_all(filters[i], 0, scan[i], sizeof scan[i]); /* the new truth, by scan for unindexed */
-            sort_words(scan[i]);
-        }
+        for (size_t i = 0; i < nf; i++)
+            scan_truth(filters[i], scan[i], sizeof scan[i]); /* the new truth, never from an index */
         TU_OK(mnemo_index_create(db, "tags"));
     }
     TU_RC(mnemo_index_drop(db, "nothing"), MNEMO_ENOTFOUND);
@@ -565,5 +573,181 @@ TU_TEST(record, index_range_with_integers_past_2_pow_53)
     cr_assert_str_eq(got, "big ");
     find_all("{\"n\": {\"$lt\": 9007199254740993}}", 0, got, sizeof got);
     cr_assert_str_eq(got, "edge ");
+    close_db();
+}
+
+/* ---- index creation racing writers and drops ---- */
+
+#define RACE_RECORDS 1500 /* several backfill batches */
+
+static atomic_int race_stop;
+
+static void *race_writer(void *arg)
+{
+    (void)arg;
+    unsigned seed = 99;
+    int i = 0;
+    while (!atomic_load(&race_stop)) {
+        char id[32], meta[96];
+        int k = rand_r(&seed) % (RACE_RECORDS + 300);
+        snprintf(id, sizeof id, "r%05d", k);
+        snprintf(meta, sizeof meta, "{\"topic\": \"%s\", \"w\": %d}", topics[rand_r(&seed) % 4], i++);
+        mnemo_record r = {0};
+        r.id = id;
+        r.metadata = meta;
+        int rc = rand_r(&seed) % 5 ? mnemo_record_put(db, NULL, &r, 0) : mnemo_record_delete(db, NULL, id);
+        if (rc && rc != MNEMO_ENOTFOUND)
+            return (void *)(intptr_t)rc;
+    }
+    return NULL;
+}
+
+TU_TEST(record, index_created_under_concurrent_writes_is_complete)
+{
+    mnemo_txn *t;
+    TU_OK(mnemo_txn_begin(&t, db, 0));
+    for (int i = 0; i < RACE_RECORDS; i++) {
+        char id[32], meta[64];
+        snprintf(id, sizeof id, "r%05d", i);
+        snprintf(meta, sizeof meta, "{\"topic\": \"%s\"}", topics[i % 4]);
+        mnemo_record r = {0};
+        r.id = id;
+        r.metadata = meta;
+        TU_OK(mnemo_record_put(db, t, &r, 0));
+    }
+    TU_OK(mnemo_txn_commit(t));
+    mnemo_txn_free(t);
+    atomic_store(&race_stop, 0);
+    pthread_t w;
+    pthread_create(&w, NULL, race_writer, NULL);
+    int rc = mnemo_index_create(db, "topic");
+    atomic_store(&race_stop, 1); /* stop the writer before any assertion can end the test */
+    void *res;
+    pthread_join(w, &res);
+    TU_OK(rc);
+    cr_assert_null(res, "writer failed: %s", mnemo_strerror((int)(intptr_t)res));
+    char *want = malloc(65536), *got = malloc(65536);
+    for (int k = 0; k < 4; k++) {
+        char f[64];
+        snprintf(f, sizeof f, "{\"topic\": \"%s\"}", topics[k]);
+        scan_truth(f, want, 65536);
+        find_all(f, 0, got, 65536);
+        sort_words(got);
+        cr_assert_str_eq(got, want, "index on topic=%s misses or invents records", topics[k]);
+    }
+    free(want);
+    free(got);
+    close_db();
+}
+
+static void *race_dropper(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&race_stop)) {
+        int rc = mnemo_index_drop(db, "topic");
+        if (rc && rc != MNEMO_ENOTFOUND)
+            return (void *)(intptr_t)rc;
+    }
+    return NULL;
+}
+
+TU_TEST(record, drop_racing_create_never_leaves_a_partial_ready_index)
+{
+    fill(1200);
+    atomic_store(&race_stop, 0);
+    pthread_t d;
+    pthread_create(&d, NULL, race_dropper, NULL);
+    int bad = 0;
+    for (int round = 0; round < 20 && !bad; round++) {
+        int rc = mnemo_index_create(db, "topic");
+        bad = !(rc == 0 || rc == MNEMO_ENOTFOUND || rc == MNEMO_EEXISTS) ? rc : 0;
+    }
+    atomic_store(&race_stop, 1);
+    void *res;
+    pthread_join(d, &res);
+    cr_assert_eq(bad, 0, "create: %s", mnemo_strerror(bad));
+    cr_assert_null(res);
+    mnemo_index_drop(db, "topic");
+    TU_OK(mnemo_index_create(db, "topic")); /* whatever happened, a final create gives the full index */
+    char want[16384], got[16384];
+    scan_truth("{\"topic\": \"go\"}", want, sizeof want);
+    find_all("{\"topic\": \"go\"}", 0, got, sizeof got);
+    sort_words(got);
+    cr_assert_str_eq(got, want);
+    close_db();
+}
+
+/* ---- a failed call inside a caller's transaction commits nothing of itself ---- */
+
+static int failing_listener_on;
+static int failing_listener(mnemo_db *d, mnemo_txn *t, uint64_t iid, const char *id)
+{
+    (void)d;
+    (void)t;
+    (void)iid;
+    (void)id;
+    return failing_listener_on ? mnemo__err(MNEMO_EIO, "listener: simulated failure") : 0;
+}
+
+TU_TEST(record, failed_call_poisons_the_transaction)
+{
+    put("a", "", 0, NULL);
+    put("b", "", 0, NULL);
+    mnemo_record__on_delete(failing_listener);
+    mnemo_txn *t;
+    TU_OK(mnemo_txn_begin(&t, db, 0));
+    TU_OK(mnemo_record_delete(db, t, "b"));
+    failing_listener_on = 1;
+    TU_RC(mnemo_record_delete(db, t, "a"), MNEMO_EIO); /* wrote some deletes, then failed */
+    failing_listener_on = 0;
+    TU_RC(mnemo_txn_commit(t), MNEMO_EIO);
+    cr_assert(strstr(mnemo_errmsg(), "failed after writing"), "%s", mnemo_errmsg());
+    mnemo_txn_free(t);
+    TU_RC(mnemo_record_exists(db, NULL, "a"), 1);
+    TU_RC(mnemo_record_exists(db, NULL, "b"), 1);
+
+    /* a refusal before any write leaves the transaction usable */
+    TU_OK(mnemo_txn_begin(&t, db, 0));
+    mnemo_record r = {0};
+    r.id = "a";
+    TU_RC(mnemo_record_put(db, t, &r, MNEMO_PUT_INSERT), MNEMO_EEXISTS);
+    TU_OK(mnemo_record_delete(db, t, "b"));
+    TU_OK(mnemo_txn_commit(t));
+    mnemo_txn_free(t);
+    TU_RC(mnemo_record_exists(db, NULL, "b"), 0);
+    close_db();
+}
+
+TU_TEST(record, large_arrays_index_in_reasonable_time_and_size_limits)
+{
+    TU_OK(mnemo_index_create(db, "tags"));
+    size_t n = 20000, cap = n * 12 + 64;
+    char *meta = malloc(cap);
+    size_t len = (size_t)snprintf(meta, cap, "{\"tags\": [");
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)snprintf(meta + len, cap - len, "%s%zu", i ? "," : "", i % 15000);
+    snprintf(meta + len, cap - len, "]}");
+    mnemo_record r = {0};
+    r.id = "many";
+    r.metadata = meta;
+    TU_OK(mnemo_record_put(db, NULL, &r, 0));
+    char got[256];
+    find_all("{\"tags\": 14999}", 0, got, sizeof got);
+    cr_assert_str_eq(got, "many ");
+    TU_OK(mnemo_record_delete(db, NULL, "many"));
+    find_all("{\"tags\": 14999}", 0, got, sizeof got);
+    cr_assert_str_eq(got, "");
+    /* metadata whose stored form outgrows the limit is refused up front */
+    free(meta);
+    cap = 900000;
+    meta = malloc(cap);
+    len = (size_t)snprintf(meta, cap, "{\"x\": [");
+    while (len < 800000)
+        len += (size_t)snprintf(meta + len, cap - len, "0.1,");
+    snprintf(meta + len, cap - len, "0.1]}");
+    r.metadata = meta;
+    TU_RC(mnemo_record_put(db, NULL, &r, 0), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "once stored"), "%s", mnemo_errmsg());
+    free(meta);
     close_db();
 }

@@ -171,7 +171,7 @@ TU_TEST(record_cache, same_sequences_same_results)
 
 #define IDS 16
 #define WRITERS 2
-#define READERS 2
+#define READERS 4
 #define ROUNDS 400
 
 static atomic_int writers_done;

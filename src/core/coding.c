@@ -1,9 +1,10 @@
 #include "core/coding.h"
 
+#include <pthread.h>
 #include <string.h>
 
 static uint32_t crc_table[8][256];
-static int crc_table_ready;
+static pthread_once_t crc_table_once = PTHREAD_ONCE_INIT;
 
 static void crc_table_init(void)
 {
@@ -16,13 +17,11 @@ static void crc_table_init(void)
     for (uint32_t i = 0; i < 256; i++)
         for (int t = 1; t < 8; t++)
             crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
-    __atomic_store_n(&crc_table_ready, 1, __ATOMIC_RELEASE);
 }
 
 static uint32_t crc32c_soft(uint32_t crc, const unsigned char *p, size_t len)
 {
-    if (!__atomic_load_n(&crc_table_ready, __ATOMIC_ACQUIRE))
-        crc_table_init(); /* idempotent: racing initialisers write identical values */
+    pthread_once(&crc_table_once, crc_table_init);
     while (len >= 8) {
         uint64_t w;
         memcpy(&w, p, 8);

@@ -357,12 +357,22 @@ int mnemo_record_find(mnemo_record_page **out, mnemo_db *db, mnemo_txn *txn, con
     mnemo_filter *f;
     if ((rc = mnemo_filter__compile(&f, filter)) != 0)
         return rc;
+    /* Plan and walk in one snapshot, so an index dropped or filled meanwhile cannot change what
+     * the walk sees halfway. */
+    mnemo_txn *own = NULL;
+    if (!txn && (rc = mnemo_txn_begin(&own, db, MNEMO_TXN_READONLY)) != 0) {
+        mnemo_filter__free(f);
+        return rc;
+    }
+    if (own)
+        txn = own;
     plan pl;
     find_page page = {NULL, o->limit, 0, {0}, 0};
     unsigned char after[ENTRY_KEY_MAX];
     size_t after_len = 0;
     if ((rc = make_plan(&pl, db, txn, f)) != 0) {
         mnemo_filter__free(f);
+        mnemo_txn_free(own);
         return rc;
     }
     page.kind = pl.use_index ? 'x' : 'r';
@@ -374,6 +384,7 @@ int mnemo_record_find(mnemo_record_page **out, mnemo_db *db, mnemo_txn *txn, con
         rc = walk(db, txn, f, &pl, o->cursor ? after : NULL, after_len, emit_to_page, &page);
     plan_free(&pl);
     mnemo_filter__free(f);
+    mnemo_txn_free(own);
     if (rc) {
         mnemo_record_page_free(page.list);
         return rc;
@@ -400,13 +411,19 @@ static int emit_id(void *arg, mnemo_record **r, const void *key, size_t klen)
 int mnemo_record__match_ids(mnemo_db *db, mnemo_txn *txn, const struct mnemo_filter *f,
                             int (*cb)(void *arg, uint64_t iid), void *arg)
 {
-    plan pl;
-    int rc = make_plan(&pl, db, txn, f);
+    mnemo_txn *own = NULL;
+    int rc = txn ? 0 : mnemo_txn_begin(&own, db, MNEMO_TXN_READONLY);
     if (rc)
         return rc;
-    id_sink s = {cb, arg};
-    rc = walk(db, txn, f, &pl, NULL, 0, emit_id, &s);
-    plan_free(&pl);
+    if (own)
+        txn = own;
+    plan pl;
+    if ((rc = make_plan(&pl, db, txn, f)) == 0) {
+        id_sink s = {cb, arg};
+        rc = walk(db, txn, f, &pl, NULL, 0, emit_id, &s);
+        plan_free(&pl);
+    }
+    mnemo_txn_free(own);
     return rc;
 }
 
@@ -415,7 +432,7 @@ int mnemo_record__match_ids(mnemo_db *db, mnemo_txn *txn, const struct mnemo_fil
 int mnemo_record__estimate(uint64_t *n, mnemo_db *db, mnemo_txn *txn, const struct mnemo_filter *f)
 {
     plan pl;
-    int rc = make_plan(&pl, db, txn, f);
+    int rc = make_plan(&pl, db, txn, f); /* an estimate may be a little off; no snapshot needed */
     if (rc)
         return rc;
     if (!pl.use_index) {

@@ -6,6 +6,7 @@
  * reads the epoch inside its transaction, so a write racing an index change conflicts and is
  * retried with the new definitions: no record is ever missing from a ready index. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -18,6 +19,7 @@
 
 #define DEF_VERSION 1
 #define BACKFILL_BATCH 512
+#define BACKFILL_MIN_BATCH 8
 
 static const char *const RECORD_FIELDS[] = {"id", "content", "importance", "created_at", "updated_at", "expires_at"};
 
@@ -173,60 +175,88 @@ const json_t *mnemo_record__get_path(const json_t *obj, const char *path)
     return obj;
 }
 
-/* The encoded scalars a record contributes to the index on path (array elements each once). */
+/* The encoded scalars a record contributes to the index on path (array elements each once),
+ * packed into one buffer and sorted, so big arrays cost n log n and their real size. */
+typedef struct enc_item {
+    const unsigned char *p;
+    size_t len;
+} enc_item;
+
 typedef struct enc_set {
-    unsigned char (*enc)[MAX_SCALAR];
-    size_t *len;
+    unsigned char *buf;
+    enc_item *items;
     size_t n;
 } enc_set;
 
 static void enc_set_free(enc_set *s)
 {
-    mnemo__free(s->enc);
-    mnemo__free(s->len);
-    s->enc = NULL;
-    s->len = NULL;
+    mnemo__free(s->buf);
+    mnemo__free(s->items);
+    s->buf = NULL;
+    s->items = NULL;
     s->n = 0;
 }
 
-static int enc_add(enc_set *s, size_t cap, const json_t *v)
+static int item_cmp(const void *a, const void *b)
 {
-    unsigned char buf[MAX_SCALAR];
-    size_t n = mnemo_filter__encode_scalar(v, buf, sizeof buf);
-    if (n == 0 || n > sizeof buf)
-        return 0; /* not indexable: objects, arrays, or too long */
-    for (size_t i = 0; i < s->n; i++)
-        if (s->len[i] == n && !memcmp(s->enc[i], buf, n))
-            return 0;
-    if (s->n == cap)
-        return 0;
-    memcpy(s->enc[s->n], buf, n);
-    s->len[s->n++] = n;
-    return 0;
+    const enc_item *x = a, *y = b;
+    int c = memcmp(x->p, y->p, x->len < y->len ? x->len : y->len);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
 static int extract(enc_set *s, const json_t *meta, const char *path)
 {
-    s->n = 0;
-    s->enc = NULL;
-    s->len = NULL;
+    memset(s, 0, sizeof *s);
     const json_t *v = meta ? mnemo_record__get_path(meta, path) : NULL;
     if (!v)
         return 0;
-    size_t cap = json_is_array(v) ? json_array_size(v) : 1;
-    if (cap == 0)
+    size_t count = json_is_array(v) ? json_array_size(v) : 1;
+    if (count == 0)
         return 0;
-    s->enc = mnemo__malloc(cap * sizeof *s->enc);
-    s->len = mnemo__malloc(cap * sizeof *s->len);
-    if (!s->enc || !s->len) {
+    size_t *lens = mnemo__malloc(count * sizeof *lens);
+    size_t cap = 0, used = 0;
+    if (!lens)
+        return mnemo__err_nomem("index entries");
+    unsigned char tmp[MAX_SCALAR];
+    for (size_t i = 0; i < count; i++) {
+        const json_t *e = json_is_array(v) ? json_array_get(v, i) : v;
+        size_t n = mnemo_filter__encode_scalar(e, tmp, sizeof tmp);
+        if (n == 0 || n > sizeof tmp)
+            continue; /* not indexable: objects, arrays, or too long */
+        if (used + n > cap) {
+            size_t ncap = cap ? 2 * cap : 256;
+            while (ncap < used + n)
+                ncap *= 2;
+            unsigned char *b = mnemo__realloc(s->buf, ncap);
+            if (!b) {
+                mnemo__free(lens);
+                enc_set_free(s);
+                return mnemo__err_nomem("index entries");
+            }
+            s->buf = b;
+            cap = ncap;
+        }
+        memcpy(s->buf + used, tmp, n);
+        used += n;
+        lens[s->n++] = n;
+    }
+    if (s->n && !(s->items = mnemo__malloc(s->n * sizeof *s->items))) {
+        mnemo__free(lens);
         enc_set_free(s);
         return mnemo__err_nomem("index entries");
     }
-    if (json_is_array(v)) {
-        for (size_t i = 0; i < json_array_size(v); i++)
-            enc_add(s, cap, json_array_get(v, i));
-    } else {
-        enc_add(s, cap, v);
+    for (size_t i = 0, off = 0; i < s->n; off += lens[i++]) {
+        s->items[i].p = s->buf + off;
+        s->items[i].len = lens[i];
+    }
+    mnemo__free(lens);
+    if (s->n > 1) {
+        qsort(s->items, s->n, sizeof *s->items, item_cmp);
+        size_t m = 1;
+        for (size_t i = 1; i < s->n; i++)
+            if (item_cmp(&s->items[m - 1], &s->items[i]))
+                s->items[m++] = s->items[i];
+        s->n = m;
     }
     return 0;
 }
@@ -250,12 +280,9 @@ size_t mnemo_record__entry_key(unsigned char *out, const char *path, const unsig
 }
 
 
-static int contains(const enc_set *s, const unsigned char *enc, size_t len)
+static int contains(const enc_set *s, const enc_item *item)
 {
-    for (size_t i = 0; i < s->n; i++)
-        if (s->len[i] == len && !memcmp(s->enc[i], enc, len))
-            return 1;
-    return 0;
+    return s->n && bsearch(item, s->items, s->n, sizeof *s->items, item_cmp) != NULL;
 }
 
 static int update_one(mnemo_db *db, mnemo_txn *txn, const char *path, uint64_t iid, const char *id,
@@ -271,12 +298,14 @@ static int update_one(mnemo_db *db, mnemo_txn *txn, const char *path, uint64_t i
     }
     unsigned char key[ENTRY_KEY_MAX];
     for (size_t i = 0; i < olds.n && !rc; i++)
-        if (!contains(&news, olds.enc[i], olds.len[i]))
-            rc = mnemo_txn__delete(db, txn, MNEMO_CF_METADATA, key, mnemo_record__entry_key(key, path, olds.enc[i], olds.len[i], iid, 1));
+        if (!contains(&news, &olds.items[i]))
+            rc = mnemo_txn__delete(db, txn, MNEMO_CF_METADATA, key,
+                                   mnemo_record__entry_key(key, path, olds.items[i].p, olds.items[i].len, iid, 1));
     for (size_t i = 0; i < news.n && !rc; i++)
-        if (!contains(&olds, news.enc[i], news.len[i]))
-            rc = mnemo_txn__put(db, txn, MNEMO_CF_METADATA, key, mnemo_record__entry_key(key, path, news.enc[i], news.len[i], iid, 1),
-                                id, strlen(id));
+        if (!contains(&olds, &news.items[i]))
+            rc = mnemo_txn__put(db, txn, MNEMO_CF_METADATA, key,
+                                mnemo_record__entry_key(key, path, news.items[i].p, news.items[i].len, iid, 1), id,
+                                strlen(id));
     enc_set_free(&olds);
     enc_set_free(&news);
     return rc;
@@ -380,6 +409,7 @@ typedef struct index_args {
     unsigned char next_after[MNEMO_RECORD_MAX_ID];
     size_t next_len;
     int next_done;
+    size_t batch; /* records per backfill transaction: shrinks under write contention */
 } index_args;
 
 static int create_def_op(mnemo_txn *txn, void *arg)
@@ -416,11 +446,11 @@ static int backfill_op(mnemo_txn *txn, void *arg)
     } else {
         mnemo_cursor__first(c);
     }
-    char (*ids)[MNEMO_RECORD_MAX_ID + 1] = mnemo__malloc(BACKFILL_BATCH * sizeof *ids);
+    char (*ids)[MNEMO_RECORD_MAX_ID + 1] = mnemo__malloc(a->batch * sizeof *ids);
     size_t n = 0;
     if (!ids)
         rc = mnemo__err_nomem("mnemo_index_create");
-    for (; !rc && n < BACKFILL_BATCH && mnemo_cursor__valid(c); mnemo_cursor__next(c)) {
+    for (; !rc && n < a->batch && mnemo_cursor__valid(c); mnemo_cursor__next(c)) {
         size_t kl;
         const char *k = mnemo_cursor__key(c, &kl);
         memcpy(ids[n], k, kl);
@@ -449,7 +479,7 @@ static int backfill_op(mnemo_txn *txn, void *arg)
         a->next_len = strlen(ids[n - 1]);
         memcpy(a->next_after, ids[n - 1], a->next_len);
     }
-    a->next_done = n < BACKFILL_BATCH;
+    a->next_done = n < a->batch;
     mnemo__free(ids);
     return rc;
 }
@@ -485,9 +515,21 @@ int mnemo_index_create(mnemo_db *db, const char *path)
     if ((rc = mnemo_txn_run(db, 0, create_def_op, &a, NULL)) != 0 || (rc = reload(st, db)) != 0)
         return rc;
     /* 2: index what was stored before, batch by batch. */
+    /* A batch whose records keep changing under it conflicts again and again; smaller batches
+     * always get through, so halve on repeated conflicts and grow back after successes. */
+    mnemo_retry few = {MNEMO_RETRY_VERSION, 4, 0, 0};
+    a.batch = BACKFILL_BATCH;
     while (!rc && !a.done) {
-        if ((rc = mnemo_txn_run(db, 0, backfill_op, &a, NULL)) != 0)
+        rc = mnemo_txn_run(db, 0, backfill_op, &a, &few);
+        if (rc == MNEMO_EBUSY && a.batch > BACKFILL_MIN_BATCH) {
+            a.batch /= 2;
+            rc = 0;
+            continue;
+        }
+        if (rc)
             break;
+        if (a.batch < BACKFILL_BATCH)
+            a.batch *= 2;
         a.after_len = a.next_len; /* this batch committed: move on */
         memcpy(a.after, a.next_after, a.next_len);
         a.done = a.next_done;

@@ -183,9 +183,18 @@ int mnemo_record_list(mnemo_record_page **out, mnemo_db *db, mnemo_txn *txn, con
     mnemo_record_page *list = mnemo_record__page_new();
     if (!list)
         return mnemo__err_nomem(fn);
+    /* Index entries and the records they name are read from one snapshot. */
+    mnemo_txn *own = NULL;
+    if (!txn && !by_id && (rc = mnemo_txn_begin(&own, db, MNEMO_TXN_READONLY)) != 0) {
+        mnemo__free(list);
+        return rc;
+    }
+    if (own)
+        txn = own;
     mnemo_cursor *c;
     if ((rc = mnemo_cursor__open(&c, db, txn, cf, lo_p, lo_len, hi_p, hi_len)) != 0) {
         mnemo__free(list);
+        mnemo_txn_free(own);
         return rc;
     }
     int reverse = o->order == MNEMO_LIST_NEWEST_FIRST;
@@ -204,6 +213,11 @@ int mnemo_record_list(mnemo_record_page **out, mnemo_db *db, mnemo_txn *txn, con
             rc = mnemo_record__load(&r, db, txn, v, vl, 0);
             if (rc == MNEMO_ENOTFOUND) /* index entry without record: skip, never invent */
                 rc = 0;
+            if (r && (kl != 17 || r->internal_id != mnemo__get_be64((const unsigned char *)k + 9) ||
+                      mnemo__get_be64((const unsigned char *)k + 1) != ((uint64_t)r->created_at ^ (1ull << 63)))) {
+                mnemo_record_free(r); /* the key is not this record's: skip it */
+                r = NULL;
+            }
         }
         if (rc || !r)
             continue;
@@ -226,6 +240,7 @@ int mnemo_record_list(mnemo_record_page **out, mnemo_db *db, mnemo_txn *txn, con
     if (!rc)
         rc = mnemo_cursor__status(c, fn);
     mnemo_cursor__close(c);
+    mnemo_txn_free(own);
     if (rc) {
         mnemo_record_page_free(list);
         return rc;

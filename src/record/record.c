@@ -242,6 +242,11 @@ int mnemo_record__parse_metadata(json_t **json, char **compact, const char *text
         json_decref(j);
         return mnemo__err_nomem(fn);
     }
+    if (strlen(copy) > MNEMO_RECORD_MAX_METADATA) { /* the stored form can be longer: 0.1 -> 0.10000000000000001 */
+        json_decref(j);
+        mnemo__free(copy);
+        return mnemo__err(MNEMO_EINVAL, "%s: metadata is longer than %u bytes once stored", fn, MNEMO_RECORD_MAX_METADATA);
+    }
     *json = j;
     *compact = copy;
     return 0;
@@ -765,7 +770,8 @@ int mnemo_record_purge_expired(mnemo_db *db, size_t *purged)
     if (rc)
         return rc;
     size_t total = 0;
-    unsigned char lo[1] = {MNEMO_MK_EXPIRY}, hi[9];
+    unsigned char lo[17 + 1] = {MNEMO_MK_EXPIRY}, hi[9];
+    size_t lo_len = 1;
     hi[0] = MNEMO_MK_EXPIRY;
     mnemo_record__encode_time(hi + 1, mnemo__now_ms() + 1);
     for (;;) {
@@ -774,7 +780,7 @@ int mnemo_record_purge_expired(mnemo_db *db, size_t *purged)
         if (!a.ids)
             return mnemo__err_nomem("mnemo_record_purge_expired");
         mnemo_cursor *c;
-        rc = mnemo_cursor__open(&c, db, NULL, MNEMO_CF_METADATA, lo, 1, hi, 9);
+        rc = mnemo_cursor__open(&c, db, NULL, MNEMO_CF_METADATA, lo, lo_len, hi, 9);
         if (!rc) {
             for (mnemo_cursor__first(c); mnemo_cursor__valid(c) && a.n < PURGE_BATCH; mnemo_cursor__next(c)) {
                 size_t n;
@@ -784,6 +790,13 @@ int mnemo_record_purge_expired(mnemo_db *db, size_t *purged)
                     break;
                 }
                 a.n++;
+                size_t kl; /* the next batch starts after this key, whatever happens to it */
+                const void *k = mnemo_cursor__key(c, &kl);
+                if (kl <= 17) {
+                    memcpy(lo, k, kl);
+                    lo[kl] = 0;
+                    lo_len = kl + 1;
+                }
             }
             if (!rc)
                 rc = mnemo_cursor__status(c, "mnemo_record_purge_expired");
@@ -799,7 +812,7 @@ int mnemo_record_purge_expired(mnemo_db *db, size_t *purged)
         if (rc || batch < PURGE_BATCH)
             break;
     }
-    if (purged)
+    if (purged && !rc)
         *purged = total;
     return rc;
 }
