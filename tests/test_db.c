@@ -175,24 +175,10 @@ TU_TEST(db, a_plain_rocksdb_is_not_a_mnemo_database)
 /* Rewrites the format marker of a closed database through RocksDB directly. */
 static void poke_marker(const char *path, const void *val, size_t len)
 {
-    const char *names[] = {"default", "records", "graph_forward", "graph_backward",
-                           "vector_data", "vector_index", "metadata"};
-    rocksdb_options_t *ro = rocksdb_options_create();
-    const rocksdb_options_t *cfo[7];
-    rocksdb_column_family_handle_t *h[7];
-    for (int i = 0; i < 7; i++)
-        cfo[i] = ro;
-    char *err = NULL;
-    rocksdb_t *r = rocksdb_open_column_families(ro, path, 7, names, cfo, h, &err);
-    cr_assert_null(err, "%s", err);
-    rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
-    rocksdb_put_cf(r, wo, h[6], "\0format", 7, val, len, &err);
-    cr_assert_null(err);
-    rocksdb_writeoptions_destroy(wo);
-    for (int i = 0; i < 7; i++)
-        rocksdb_column_family_handle_destroy(h[i]);
-    rocksdb_close(r);
-    rocksdb_options_destroy(ro);
+    tu_raw r;
+    tu_raw_open(&r, path);
+    tu_raw_put(&r, 6, "\0format", 7, val, len);
+    tu_raw_close(&r);
 }
 
 TU_TEST(db, unknown_format_version_is_refused)

@@ -361,33 +361,18 @@ TU_TEST(record, transaction_sees_own_records_and_rollback_leaves_nothing)
     close_db();
 }
 
-/* Overwrites a stored record value through RocksDB after closing the database. */
+/* Flips one byte of a stored record value through RocksDB after closing the database. */
 static void corrupt_record(const char *id)
 {
-    const char *names[] = {"default", "records", "graph_forward", "graph_backward",
-                           "vector_data", "vector_index", "metadata"};
-    rocksdb_options_t *ro = rocksdb_options_create();
-    const rocksdb_options_t *cfo[7];
-    rocksdb_column_family_handle_t *h[7];
-    for (int i = 0; i < 7; i++)
-        cfo[i] = ro;
-    char *err = NULL;
-    rocksdb_t *r = rocksdb_open_column_families(ro, tu_path("rec"), 7, names, cfo, h, &err);
-    cr_assert_null(err, "%s", err);
-    rocksdb_readoptions_t *rdo = rocksdb_readoptions_create();
+    tu_raw r;
+    tu_raw_open(&r, tu_path("rec"));
     size_t n;
-    char *v = rocksdb_get_cf(r, rdo, h[1], id, strlen(id), &n, &err);
+    char *v = tu_raw_get(&r, 1, id, strlen(id), &n);
     cr_assert_not_null(v);
-    v[n / 2] ^= 0x5a; /* one flipped byte */
-    rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
-    rocksdb_put_cf(r, wo, h[1], id, strlen(id), v, n, &err);
-    rocksdb_free(v);
-    rocksdb_writeoptions_destroy(wo);
-    rocksdb_readoptions_destroy(rdo);
-    for (int i = 0; i < 7; i++)
-        rocksdb_column_family_handle_destroy(h[i]);
-    rocksdb_close(r);
-    rocksdb_options_destroy(ro);
+    v[n / 2] ^= 0x5a;
+    tu_raw_put(&r, 1, id, strlen(id), v, n);
+    free(v);
+    tu_raw_close(&r);
 }
 
 TU_TEST(record, corrupt_value_is_ecorrupt_naming_the_record)

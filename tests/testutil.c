@@ -1,5 +1,7 @@
 #include "testutil.h"
 
+#include <rocksdb/c.h>
+
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,4 +63,49 @@ mnemo_db *tu_open(const char *name)
     mnemo_db *db = NULL;
     TU_OK(mnemo_open(&db, tu_path(name), &o));
     return db;
+}
+
+void tu_raw_open(tu_raw *r, const char *path)
+{
+    const char *names[] = {"default", "records", "graph_forward", "graph_backward",
+                           "vector_data", "vector_index", "metadata"};
+    const rocksdb_options_t *cfo[7];
+    r->opts = rocksdb_options_create();
+    for (int i = 0; i < 7; i++)
+        cfo[i] = r->opts;
+    char *err = NULL;
+    r->db = rocksdb_open_column_families(r->opts, path, 7, names, cfo, r->cf, &err);
+    cr_assert_null(err, "raw open of %s: %s", path, err);
+}
+
+void tu_raw_put(tu_raw *r, int cf, const void *key, size_t klen, const void *val, size_t vlen)
+{
+    rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
+    char *err = NULL;
+    rocksdb_put_cf(r->db, wo, r->cf[cf], key, klen, val, vlen, &err);
+    rocksdb_writeoptions_destroy(wo);
+    cr_assert_null(err, "raw put: %s", err);
+}
+
+char *tu_raw_get(tu_raw *r, int cf, const void *key, size_t klen, size_t *vlen)
+{
+    rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+    char *err = NULL;
+    char *v = rocksdb_get_cf(r->db, ro, r->cf[cf], key, klen, vlen, &err);
+    rocksdb_readoptions_destroy(ro);
+    cr_assert_null(err, "raw get: %s", err);
+    if (!v)
+        return NULL;
+    char *copy = malloc(*vlen ? *vlen : 1);
+    memcpy(copy, v, *vlen);
+    rocksdb_free(v);
+    return copy;
+}
+
+void tu_raw_close(tu_raw *r)
+{
+    for (int i = 0; i < 7; i++)
+        rocksdb_column_family_handle_destroy(r->cf[i]);
+    rocksdb_close(r->db);
+    rocksdb_options_destroy(r->opts);
 }

@@ -29,6 +29,20 @@ mnemo_db *tu_open(const char *name);
                      mnemo_errmsg(), mnemo_strerror(expected));                                             \
     } while (0)
 
+/* The database at path opened with the RocksDB C API directly, all seven column families (in
+ * mnemo's order: default, records, graph_forward, graph_backward, vector_data, vector_index,
+ * metadata), so tests can damage stored values the way a disk would. */
+typedef struct tu_raw {
+    struct rocksdb_t *db;
+    struct rocksdb_options_t *opts;
+    struct rocksdb_column_family_handle_t *cf[7];
+} tu_raw;
+void tu_raw_open(tu_raw *r, const char *path);
+void tu_raw_put(tu_raw *r, int cf, const void *key, size_t klen, const void *val, size_t vlen);
+/* Returns a malloc'd copy (free()) or NULL. */
+char *tu_raw_get(tu_raw *r, int cf, const void *key, size_t klen, size_t *vlen);
+void tu_raw_close(tu_raw *r);
+
 /* A Criterion test whose body is followed by cleanup and a leak check that can fail it. */
 #define TU_TEST(suite, name)                                                                                \
     static void tu_body_##suite##_##name(void);                                                             \

@@ -411,23 +411,10 @@ int mnemo_cache__insert(mnemo_cache *c, const void *key, size_t klen, void *valu
     return rc;
 }
 
-void mnemo_cache__erase(mnemo_cache *c, const void *key, size_t klen)
-{
-    if (!c)
-        return;
-    uint64_t hash = hash_key(key, klen);
-    cache_shard *s = shard_for(c, hash);
-    entry *to_free = NULL;
-    pthread_mutex_lock(&s->mu);
-    s->epoch++;
-    detach_key(s, key, klen, hash, &to_free, &s->erases);
-    pthread_mutex_unlock(&s->mu);
-    free_entries(to_free);
-}
-
 /* Around a commit: no reader fill may land between the database changing and the erase that
  * follows, or a reader that read the old value could put it back over a newer fill. */
-void mnemo_cache__write_begin(mnemo_cache *c, const void *key, size_t klen)
+/* Erases key and bumps its shard's epoch; inflight_delta opens (+1) or closes (-1) a write. */
+static void write_mark(mnemo_cache *c, const void *key, size_t klen, int inflight_delta)
 {
     if (!c)
         return;
@@ -435,27 +422,18 @@ void mnemo_cache__write_begin(mnemo_cache *c, const void *key, size_t klen)
     cache_shard *s = shard_for(c, hash);
     entry *to_free = NULL;
     pthread_mutex_lock(&s->mu);
-    s->inflight++;
+    s->inflight = (unsigned)((int)s->inflight + inflight_delta);
     s->epoch++;
     detach_key(s, key, klen, hash, &to_free, &s->erases);
     pthread_mutex_unlock(&s->mu);
     free_entries(to_free);
 }
 
-void mnemo_cache__write_end(mnemo_cache *c, const void *key, size_t klen)
-{
-    if (!c)
-        return;
-    uint64_t hash = hash_key(key, klen);
-    cache_shard *s = shard_for(c, hash);
-    entry *to_free = NULL;
-    pthread_mutex_lock(&s->mu);
-    s->inflight--;
-    s->epoch++;
-    detach_key(s, key, klen, hash, &to_free, &s->erases);
-    pthread_mutex_unlock(&s->mu);
-    free_entries(to_free);
-}
+void mnemo_cache__erase(mnemo_cache *c, const void *key, size_t klen) { write_mark(c, key, klen, 0); }
+
+void mnemo_cache__write_begin(mnemo_cache *c, const void *key, size_t klen) { write_mark(c, key, klen, 1); }
+
+void mnemo_cache__write_end(mnemo_cache *c, const void *key, size_t klen) { write_mark(c, key, klen, -1); }
 
 void mnemo_cache__clear(mnemo_cache *c)
 {

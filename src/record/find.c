@@ -105,19 +105,7 @@ static void plan_free(plan *p)
  * taken)? Outside a transaction the in-memory definitions are current. */
 static int ready_in_snapshot(mnemo_db *db, mnemo_txn *txn, const char *path)
 {
-    if (!txn)
-        return 1;
-    unsigned char key[1 + MAX_PATH];
-    size_t pl = strlen(path);
-    key[0] = MNEMO_MK_INDEX_DEF;
-    memcpy(key + 1, path, pl);
-    char *v;
-    size_t n;
-    if (mnemo_txn__get(&v, &n, db, txn, MNEMO_CF_METADATA, key, 1 + pl, 0))
-        return 0;
-    int ready = n == 6 && v[1] == 1;
-    mnemo__free(v);
-    return ready;
+    return !txn || mnemo_record__index_def_state(db, txn, path, 0) == DEF_READY;
 }
 
 static int make_plan(plan *pl, mnemo_db *db, mnemo_txn *txn, const mnemo_filter *f)

@@ -25,6 +25,15 @@ static const char *const RECORD_FIELDS[] = {"id", "content", "importance", "crea
 
 /* ---- definitions ---- */
 
+/* 'D' path */
+static size_t def_key(unsigned char *key, const char *path)
+{
+    size_t pl = strlen(path);
+    key[0] = MNEMO_MK_INDEX_DEF;
+    memcpy(key + 1, path, pl);
+    return 1 + pl;
+}
+
 void mnemo_record__index_free(record_state *st)
 {
     for (size_t i = 0; i < st->n_idx; i++)
@@ -352,28 +361,19 @@ static int bump_epoch(mnemo_db *db, mnemo_txn *txn)
 static int write_def(mnemo_db *db, mnemo_txn *txn, const char *path, int ready)
 {
     unsigned char key[1 + MAX_PATH], v[6];
-    size_t pl = strlen(path);
-    key[0] = MNEMO_MK_INDEX_DEF;
-    memcpy(key + 1, path, pl);
     v[0] = DEF_VERSION;
     v[1] = (unsigned char)ready;
     mnemo__put_be32(v + 2, mnemo__crc32c(0, v, 2));
-    return mnemo_txn__put(db, txn, MNEMO_CF_METADATA, key, 1 + pl, v, sizeof v);
+    return mnemo_txn__put(db, txn, MNEMO_CF_METADATA, key, def_key(key, path), v, sizeof v);
 }
 
-enum { DEF_MISSING = 0, DEF_BUILDING = 1, DEF_READY = 2 };
-
-/* State of the definition as this txn sees it; the read is tracked, so a concurrent create or
- * drop of the same path makes one of the two transactions conflict. */
-static int def_state(mnemo_db *db, mnemo_txn *txn, const char *path)
+int mnemo_record__index_def_state(mnemo_db *db, mnemo_txn *txn, const char *path, int track)
 {
     unsigned char key[1 + MAX_PATH];
     size_t pl = strlen(path);
-    key[0] = MNEMO_MK_INDEX_DEF;
-    memcpy(key + 1, path, pl);
     char *v;
     size_t n;
-    int rc = mnemo_txn__get(&v, &n, db, txn, MNEMO_CF_METADATA, key, 1 + pl, 1);
+    int rc = mnemo_txn__get(&v, &n, db, txn, MNEMO_CF_METADATA, key, def_key(key, path), track);
     if (rc == MNEMO_ENOTFOUND)
         return DEF_MISSING;
     if (rc)
@@ -382,6 +382,13 @@ static int def_state(mnemo_db *db, mnemo_txn *txn, const char *path)
     rc = decode_def(path, pl, (unsigned char *)v, n, &ready);
     mnemo__free(v);
     return rc ? rc : ready ? DEF_READY : DEF_BUILDING;
+}
+
+/* The read is tracked, so a concurrent create or drop of the same path makes one of the two
+ * transactions conflict. */
+static int def_state(mnemo_db *db, mnemo_txn *txn, const char *path)
+{
+    return mnemo_record__index_def_state(db, txn, path, 1);
 }
 
 /* Backfill and mark-ready only go on while the definition is still there and building: a drop
@@ -495,16 +502,22 @@ static int mark_ready_op(mnemo_txn *txn, void *arg)
 
 int mnemo_index_drop(mnemo_db *db, const char *path);
 
-int mnemo_index_create(mnemo_db *db, const char *path)
+/* Checks shared by create and drop: a writable db, a valid path, the record state. */
+static int index_call(record_state **st, char *p, mnemo_db *db, const char *path, const char *fn)
 {
-    static const char fn[] = "mnemo_index_create";
-    char p[MAX_PATH + 1];
     int rc = mnemo_txn__check_write(db, NULL, fn);
     if (!rc)
         rc = normalise_path(p, path, fn);
-    record_state *st;
     if (!rc)
-        rc = mnemo_record__state(&st, db);
+        rc = mnemo_record__state(st, db);
+    return rc;
+}
+
+int mnemo_index_create(mnemo_db *db, const char *path)
+{
+    char p[MAX_PATH + 1];
+    record_state *st;
+    int rc = index_call(&st, p, db, path, "mnemo_index_create");
     if (rc)
         return rc;
     index_args a;
@@ -564,10 +577,8 @@ static int drop_op(mnemo_txn *txn, void *arg)
     if (rc == DEF_MISSING)
         return mnemo__err(MNEMO_ENOTFOUND, "mnemo_index_drop: no index on '%s'", a->path);
     unsigned char key[ENTRY_KEY_MAX], hi[ENTRY_KEY_MAX];
-    size_t pl = strlen(a->path);
-    key[0] = MNEMO_MK_INDEX_DEF;
-    memcpy(key + 1, a->path, pl);
-    if ((rc = mnemo_txn__delete(a->db, txn, MNEMO_CF_METADATA, key, 1 + pl)) != 0 || (rc = bump_epoch(a->db, txn)))
+    if ((rc = mnemo_txn__delete(a->db, txn, MNEMO_CF_METADATA, key, def_key(key, a->path))) != 0 ||
+        (rc = bump_epoch(a->db, txn)))
         return rc;
     /* Every entry goes in the same commit as the definition. */
     size_t lo_len = mnemo_record__entry_key(key, a->path, NULL, 0, 0, 0);
@@ -588,14 +599,9 @@ static int drop_op(mnemo_txn *txn, void *arg)
 
 int mnemo_index_drop(mnemo_db *db, const char *path)
 {
-    static const char fn[] = "mnemo_index_drop";
     char p[MAX_PATH + 1];
-    int rc = mnemo_txn__check_write(db, NULL, fn);
-    if (!rc)
-        rc = normalise_path(p, path, fn);
     record_state *st;
-    if (!rc)
-        rc = mnemo_record__state(&st, db);
+    int rc = index_call(&st, p, db, path, "mnemo_index_drop");
     if (rc)
         return rc;
     drop_args a = {db, p};

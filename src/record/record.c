@@ -467,6 +467,14 @@ int mnemo_record__remove(mnemo_db *db, mnemo_txn *txn, const mnemo_record *old)
     return rc;
 }
 
+/* Every record write starts here: it reads the index epoch inside its txn (see index.c). */
+static int sync_indexes(mnemo_db *db, mnemo_txn *txn)
+{
+    record_state *st;
+    int rc = mnemo_record__state(&st, db);
+    return rc ? rc : mnemo_record__index_sync(st, db, txn);
+}
+
 /* Runs op in txn, or in its own transaction retried on conflicts when txn is NULL. In the
  * caller's txn, a failure after part of the work was written poisons the txn (see txn.h). */
 static int run_in(mnemo_db *db, mnemo_txn *txn, mnemo_txn_fn op, void *arg)
@@ -496,7 +504,7 @@ static int put_op(mnemo_txn *txn, void *arg)
     record_state *st;
     int rc = mnemo_record__state(&st, db);
     if (!rc)
-        rc = mnemo_record__index_sync(st, db, txn);
+        rc = sync_indexes(db, txn);
     if (rc)
         return rc;
     int64_t now = mnemo__now_ms();
@@ -572,10 +580,7 @@ typedef struct delete_args {
 static int delete_op(mnemo_txn *txn, void *arg)
 {
     delete_args *a = arg;
-    record_state *st;
-    int rc = mnemo_record__state(&st, a->db);
-    if (!rc)
-        rc = mnemo_record__index_sync(st, a->db, txn);
+    int rc = sync_indexes(a->db, txn);
     if (rc)
         return rc;
     mnemo_record *old;
@@ -635,10 +640,7 @@ static int update_op(mnemo_txn *txn, void *arg)
 {
     static const char fn[] = "mnemo_record_update";
     update_args *a = arg;
-    record_state *st;
-    int rc = mnemo_record__state(&st, a->db);
-    if (!rc)
-        rc = mnemo_record__index_sync(st, a->db, txn);
+    int rc = sync_indexes(a->db, txn);
     if (rc)
         return rc;
     int64_t now = mnemo__now_ms();
@@ -742,10 +744,7 @@ typedef struct purge_args {
 static int purge_op(mnemo_txn *txn, void *arg)
 {
     purge_args *a = arg;
-    record_state *st;
-    int rc = mnemo_record__state(&st, a->db);
-    if (!rc)
-        rc = mnemo_record__index_sync(st, a->db, txn);
+    int rc = sync_indexes(a->db, txn);
     int64_t now = mnemo__now_ms();
     a->removed = 0;
     for (size_t i = 0; i < a->n && !rc; i++) {

@@ -38,6 +38,10 @@ int mnemo_record__remove(mnemo_db *db, mnemo_txn *txn, const mnemo_record *old);
 #define MAX_SCALAR 1024 /* longer scalars are not indexed (find still scans them correctly) */
 #define ENTRY_KEY_MAX (2 + MAX_PATH + MAX_SCALAR + 8)
 
+enum { DEF_MISSING = 0, DEF_BUILDING = 1, DEF_READY = 2 };
+/* State of the index definition on path as txn sees it (a DEF_* value or a negative code). */
+int mnemo_record__index_def_state(mnemo_db *db, mnemo_txn *txn, const char *path, int track);
+
 /* 1 when a ready index covers this metadata path. */
 int mnemo_record__index_ready(record_state *st, const char *path);
 /* Index entry key 'X' path 0x00 enc, plus the iid when with_iid. */

@@ -442,6 +442,24 @@ int mnemo_open(mnemo_db **out, const char *path, const mnemo_options *opts)
     return 0;
 }
 
+/* Writes every column family's memtable to a file and waits for it. */
+static int flush_all(mnemo_db *db, const char *what)
+{
+    int rc = 0;
+    rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+    rocksdb_flushoptions_set_wait(fo, 1);
+    for (int i = 0; i < MNEMO_CF_COUNT && !rc; i++) {
+        char *err = NULL;
+        rocksdb_flush_cf(db->base, fo, db->cf[i], &err);
+        if (err) {
+            rc = mnemo__err_rocksdb(err, what);
+            rocksdb_free(err);
+        }
+    }
+    rocksdb_flushoptions_destroy(fo);
+    return rc;
+}
+
 int mnemo_close(mnemo_db *db)
 {
     if (!db)
@@ -468,19 +486,8 @@ int mnemo_close(mnemo_db *db)
         db->module_ops[m] = NULL;
     }
 
-    if (!db->opts.read_only) {
-        rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
-        rocksdb_flushoptions_set_wait(fo, 1);
-        for (int i = 0; i < MNEMO_CF_COUNT && !rc; i++) {
-            char *err = NULL;
-            rocksdb_flush_cf(db->base, fo, db->cf[i], &err);
-            if (err) {
-                rc = mnemo__err_rocksdb(err, "mnemo_close: flush");
-                rocksdb_free(err);
-            }
-        }
-        rocksdb_flushoptions_destroy(fo);
-    }
+    if (!db->opts.read_only)
+        rc = flush_all(db, "mnemo_close: flush");
     release_rocks(db);
     mnemo_cache__destroy(db->cache);
     db->cache = NULL;
@@ -550,18 +557,7 @@ int mnemo_flush(mnemo_db *db)
         return rc;
     if (db->opts.read_only)
         return mnemo__err(MNEMO_EREADONLY, "mnemo_flush: database '%s' is open read-only", db->path);
-    rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
-    rocksdb_flushoptions_set_wait(fo, 1);
-    for (int i = 0; i < MNEMO_CF_COUNT && !rc; i++) {
-        char *err = NULL;
-        rocksdb_flush_cf(db->base, fo, db->cf[i], &err);
-        if (err) {
-            rc = mnemo__err_rocksdb(err, "mnemo_flush");
-            rocksdb_free(err);
-        }
-    }
-    rocksdb_flushoptions_destroy(fo);
-    return rc;
+    return flush_all(db, "mnemo_flush");
 }
 
 int mnemo_compact(mnemo_db *db)
