@@ -1,0 +1,17 @@
+/* Helpers shared by the benchmarks: timing, a seeded RNG, scratch directories, medians. */
+#ifndef MNEMO_BENCH_UTIL_H
+#define MNEMO_BENCH_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+void bu_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+double bu_now_s(void);
+uint64_t bu_rand(void); /* splitmix64, fixed seed: every run does the same work */
+void bu_seed(uint64_t seed);
+/* A fresh directory path (not created) under a scratch root removed at exit. */
+void bu_run_dir(char *buf, size_t cap, const char *name);
+void bu_rm_tree(const char *path);
+double bu_median(double *v, int n);
+
+#endif
