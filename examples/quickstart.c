@@ -1,5 +1,6 @@
 /* The smallest tour of mnemo's key-value layer: open a database, store, read, scan, transact,
  * delete. Run: quickstart [DIR]   (default: a fresh temporary directory, removed afterwards). */
+#define _POSIX_C_SOURCE 200809L /* mkdtemp */
 #include <mnemo/mnemo.h>
 
 #include <stdio.h>
