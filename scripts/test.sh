@@ -17,11 +17,16 @@ run_suite() { # dir, meson setup args...
   ninja -C "$dir" >/dev/null
   local log="$dir/meson-logs/test-summary.txt" rc=0
   meson test -C "$dir" --print-errorlogs --num-processes "$jobs" --no-rebuild | tee "$log" || rc=$?
-  local ok fail
+  # Count single tests: each Criterion suite's cases, plus the other meson tests (header checks,
+  # examples, benchmark smoke runs) one each.
+  local suites cases_ok cases_bad ok fail
+  suites=$(grep -c 'Synthesis: Tested' "$dir/meson-logs/testlog.txt" || true)
+  cases_ok=$(awk -F'[:|]' '/Synthesis: Tested/ {s += $5} END {print s + 0}' "$dir/meson-logs/testlog.txt")
+  cases_bad=$(awk -F'[:|]' '/Synthesis: Tested/ {s += $7 + $9} END {print s + 0}' "$dir/meson-logs/testlog.txt")
   ok=$(awk '/^Ok:/ {print $2}' "$log" | tail -n1)
   fail=$(awk '/^(Fail|Timeout|Unexpected Pass):/ {s += $2} END {print s + 0}' "$log")
-  passed=$((passed + ${ok:-0}))
-  failed=$((failed + fail))
+  passed=$((passed + cases_ok + ${ok:-0} - suites))
+  failed=$((failed + cases_bad + fail))
   [ "$rc" -eq 0 ] || failed=$((failed > 0 ? failed : 1))
 }
 
