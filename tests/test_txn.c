@@ -486,3 +486,72 @@ TU_TEST(txn, hooks_told_when_db_closes_under_open_txn)
     cr_assert_eq(h.committed, 0);
     mnemo_txn_free(t);
 }
+
+/* ---- write-only transactions buffer blind writes; the first read switches to tracking ---- */
+
+TU_TEST(txn, own_blind_writes_are_visible_to_later_reads)
+{
+    put_int(NULL, "z", 9);
+    mnemo_txn *t;
+    TU_OK(mnemo_txn_begin(&t, db, 0));
+    put_int(t, "a", 1);
+    TU_OK(mnemo_kv_delete(db, t, "z", 1));
+    TU_OK(mnemo_txn__put(db, t, MNEMO_CF_METADATA, "Tmeta", 5, "m", 1)); /* another column family */
+    cr_assert_eq(must_get(t, "a"), 1, "the first read sees the buffered write");
+    TU_RC(mnemo_kv_exists(db, t, "z", 1), 0);
+    char *v;
+    size_t n;
+    TU_OK(mnemo_txn__get(&v, &n, db, t, MNEMO_CF_METADATA, "Tmeta", 5, 0));
+    cr_assert_eq(n, 1);
+    mnemo_free(v);
+    put_int(t, "b", 2); /* tracked from now on */
+    mnemo_iter *it;
+    TU_OK(mnemo_kv_iter(&it, db, t, NULL));
+    int count = 0;
+    while (mnemo_iter_next(it) == 0)
+        count++;
+    cr_assert_eq(count, 2);
+    mnemo_iter_free(it);
+    TU_OK(mnemo_txn_commit(t));
+    mnemo_txn_free(t);
+    cr_assert_eq(must_get(NULL, "b"), 2);
+    TU_RC(mnemo_kv_exists(db, NULL, "z", 1), 0);
+
+    /* the same through an iterator as the first read */
+    TU_OK(mnemo_txn_begin(&t, db, 0));
+    put_int(t, "c", 3);
+    TU_OK(mnemo_kv_iter(&it, db, t, NULL));
+    count = 0;
+    while (mnemo_iter_next(it) == 0)
+        count++;
+    cr_assert_eq(count, 3, "a, b and the buffered c");
+    mnemo_iter_free(it);
+    TU_OK(mnemo_txn_rollback(t));
+    mnemo_txn_free(t);
+    TU_RC(mnemo_kv_exists(db, NULL, "c", 1), 0);
+    close_db();
+}
+
+TU_TEST(txn, blind_writers_both_commit_in_commit_order)
+{
+    mnemo_txn *t1, *t2;
+    TU_OK(mnemo_txn_begin(&t1, db, 0));
+    TU_OK(mnemo_txn_begin(&t2, db, 0));
+    put_int(t1, "k", 1);
+    put_int(t2, "k", 2);
+    TU_OK(mnemo_txn_commit(t2));
+    TU_OK(mnemo_txn_commit(t1)); /* serializable as t2 then t1: nothing read, nothing to conflict */
+    cr_assert_eq(must_get(NULL, "k"), 1);
+    mnemo_txn_free(t1);
+    mnemo_txn_free(t2);
+
+    /* once a txn has read, its writes are checked too */
+    TU_OK(mnemo_txn_begin(&t1, db, 0));
+    put_int(t1, "k", 5);
+    must_get(t1, "k");
+    put_int(NULL, "k", 6);
+    TU_RC(mnemo_txn_commit(t1), MNEMO_EBUSY);
+    mnemo_txn_free(t1);
+    cr_assert_eq(must_get(NULL, "k"), 6);
+    close_db();
+}

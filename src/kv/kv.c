@@ -92,6 +92,16 @@ int mnemo_kv_exists(mnemo_db *db, mnemo_txn *txn, const void *key, size_t klen)
     return 1;
 }
 
+static int check_op(const char *fn, const mnemo_kv_op *op)
+{
+    if (op->type != MNEMO_KV_PUT && op->type != MNEMO_KV_DELETE)
+        return mnemo__err(MNEMO_EINVAL, "%s: unknown type %d", fn, (int)op->type);
+    int rc = check_key(fn, op->key, op->klen);
+    if (!rc && op->type == MNEMO_KV_PUT)
+        rc = check_value(fn, op->val, op->vlen);
+    return rc;
+}
+
 int mnemo_kv_batch(mnemo_db *db, mnemo_txn *txn, const mnemo_kv_op *ops, size_t n)
 {
     int rc = mnemo_txn__check_write(db, txn, "mnemo_kv_batch");
@@ -100,14 +110,11 @@ int mnemo_kv_batch(mnemo_db *db, mnemo_txn *txn, const mnemo_kv_op *ops, size_t 
     if (!ops && n)
         return mnemo__err(MNEMO_EINVAL, "mnemo_kv_batch: ops is NULL");
     for (size_t i = 0; i < n; i++) {
-        char fn[64];
+        if (check_op("mnemo_kv_batch", &ops[i]) == 0)
+            continue;
+        char fn[64]; /* named only on failure: formatting per op costs more than checking it */
         snprintf(fn, sizeof fn, "mnemo_kv_batch: op %zu", i);
-        if (ops[i].type != MNEMO_KV_PUT && ops[i].type != MNEMO_KV_DELETE)
-            return mnemo__err(MNEMO_EINVAL, "%s: unknown type %d", fn, (int)ops[i].type);
-        if ((rc = check_key(fn, ops[i].key, ops[i].klen)) != 0)
-            return rc;
-        if (ops[i].type == MNEMO_KV_PUT && (rc = check_value(fn, ops[i].val, ops[i].vlen)) != 0)
-            return rc;
+        return check_op(fn, &ops[i]);
     }
     if (txn) {
         for (size_t i = 0; i < n && !rc; i++)
@@ -143,10 +150,10 @@ typedef struct kv_iter {
 static int kv_iter_next(mnemo_iter *base)
 {
     kv_iter *it = (kv_iter *)base;
-    int rc = mnemo_cursor__status(it->cur, "mnemo_iter_next");
-    if (rc) {
+    int rc;
+    if (!mnemo_cursor__alive(it->cur)) {
         it->positioned = 0;
-        return rc;
+        return mnemo_cursor__status(it->cur, "mnemo_iter_next");
     }
     if (!it->pending) {
         if (!it->positioned)
@@ -168,9 +175,8 @@ static int kv_iter_next(mnemo_iter *base)
 static int kv_iter_seek(mnemo_iter *base, const void *key, size_t klen)
 {
     kv_iter *it = (kv_iter *)base;
-    int rc = mnemo_cursor__status(it->cur, "mnemo_iter_seek");
-    if (rc)
-        return rc;
+    if (!mnemo_cursor__alive(it->cur))
+        return mnemo_cursor__status(it->cur, "mnemo_iter_seek");
     if (it->reverse)
         mnemo_cursor__seek_for_prev(it->cur, key, klen);
     else
@@ -183,7 +189,7 @@ static int kv_iter_seek(mnemo_iter *base, const void *key, size_t klen)
 static int kv_iter_key(mnemo_iter *base, const void **key, size_t *klen)
 {
     kv_iter *it = (kv_iter *)base;
-    if (!it->positioned || mnemo_cursor__status(it->cur, "mnemo_iter_key"))
+    if (!it->positioned || !mnemo_cursor__alive(it->cur))
         return mnemo__err(MNEMO_EINVAL, "mnemo_iter_key: iterator is not on an entry");
     *key = mnemo_cursor__key(it->cur, klen);
     return 0;
@@ -192,7 +198,7 @@ static int kv_iter_key(mnemo_iter *base, const void **key, size_t *klen)
 static int kv_iter_value(mnemo_iter *base, const void **val, size_t *vlen)
 {
     kv_iter *it = (kv_iter *)base;
-    if (!it->positioned || mnemo_cursor__status(it->cur, "mnemo_iter_value"))
+    if (!it->positioned || !mnemo_cursor__alive(it->cur))
         return mnemo__err(MNEMO_EINVAL, "mnemo_iter_value: iterator is not on an entry");
     *val = mnemo_cursor__value(it->cur, vlen);
     return 0;

@@ -13,6 +13,7 @@ struct mnemo_cursor {
     rocksdb_readoptions_t *read_opts;
     char *lower, *upper; /* owned copies: RocksDB keeps pointers to the bounds */
     size_t lower_len, upper_len;
+    int check_bounds; /* only a read-write txn's iterator (its write-batch side) needs it */
 };
 
 static void cursor_release(mnemo_cursor *c)
@@ -53,6 +54,13 @@ int mnemo_cursor__open(mnemo_cursor **out, mnemo_db *db, mnemo_txn *txn, mnemo_c
     }
     c->lower_len = lower_len;
     c->upper_len = upper_len;
+    int rc;
+    if (txn && (rc = mnemo_txn__start_tracking(txn)) != 0) {
+        mnemo__free(c->lower);
+        mnemo__free(c->upper);
+        mnemo__free(c);
+        return rc;
+    }
     c->read_opts = rocksdb_readoptions_create();
     if (txn)
         rocksdb_readoptions_set_snapshot(c->read_opts, txn->snap);
@@ -60,6 +68,7 @@ int mnemo_cursor__open(mnemo_cursor **out, mnemo_db *db, mnemo_txn *txn, mnemo_c
         rocksdb_readoptions_set_iterate_lower_bound(c->read_opts, c->lower, c->lower_len);
     if (c->upper)
         rocksdb_readoptions_set_iterate_upper_bound(c->read_opts, c->upper, c->upper_len);
+    c->check_bounds = txn && txn->rtxn;
     if (txn && txn->rtxn)
         c->it = rocksdb_transaction_create_iterator_cf(txn->rtxn, c->read_opts, db->cf[cf]);
     else
@@ -157,7 +166,12 @@ void mnemo_cursor__prev(mnemo_cursor *c)
         rocksdb_iter_prev(c->it);
 }
 
-int mnemo_cursor__valid(mnemo_cursor *c) { return c->it && rocksdb_iter_valid(c->it) && in_bounds(c); }
+int mnemo_cursor__valid(mnemo_cursor *c)
+{
+    return c->it && rocksdb_iter_valid(c->it) && (!c->check_bounds || in_bounds(c));
+}
+
+int mnemo_cursor__alive(mnemo_cursor *c) { return c->it != NULL; }
 
 int mnemo_cursor__status(mnemo_cursor *c, const char *what)
 {

@@ -62,6 +62,10 @@ int mnemo_txn__check_write(mnemo_db *db, mnemo_txn *txn, const char *fn)
 static void release_rocks_txn(mnemo_txn *txn)
 {
     mnemo_txn__invalidate_cursors(txn);
+    if (txn->blind) {
+        rocksdb_writebatch_destroy(txn->blind);
+        txn->blind = NULL;
+    }
     if (txn->read_opts) {
         rocksdb_readoptions_destroy(txn->read_opts);
         txn->read_opts = NULL;
@@ -181,6 +185,40 @@ void mnemo_txn__poison(mnemo_txn *txn, int rc)
     snprintf(txn->poison_msg, sizeof txn->poison_msg, "%s", mnemo_errmsg());
 }
 
+int mnemo_txn__start_tracking(mnemo_txn *txn)
+{
+    if (txn->tracking || !txn->rtxn)
+        return 0;
+    txn->tracking = 1;
+    if (!txn->blind || rocksdb_writebatch_count(txn->blind) == 0)
+        return 0;
+    char *err = NULL;
+    rocksdb_transaction_rebuild_from_writebatch(txn->rtxn, txn->blind, &err);
+    rocksdb_writebatch_clear(txn->blind);
+    if (err) {
+        int rc = mnemo__err_rocksdb(err, "transaction");
+        rocksdb_free(err);
+        mnemo_txn__poison(txn, rc);
+        return rc;
+    }
+    return 0;
+}
+
+/* Commits the writes of a txn that never read: one atomic batch, nothing to validate. */
+static int commit_blind(mnemo_txn *txn)
+{
+    if (!txn->blind || rocksdb_writebatch_count(txn->blind) == 0)
+        return 0;
+    char *err = NULL;
+    rocksdb_write(txn->db->base, txn->db->write_opts, txn->blind, &err);
+    if (err) {
+        int rc = mnemo__err_rocksdb(err, "mnemo_txn_commit");
+        rocksdb_free(err);
+        return rc;
+    }
+    return 0;
+}
+
 int mnemo_txn_commit(mnemo_txn *txn)
 {
     int rc = check_open(txn, "mnemo_txn_commit");
@@ -192,7 +230,9 @@ int mnemo_txn_commit(mnemo_txn *txn)
     for (size_t i = 0; i < txn->n_hooks && !rc; i++)
         if (txn->hooks[i].before)
             rc = txn->hooks[i].before(txn, txn->hooks[i].arg);
-    if (!rc && txn->rtxn) {
+    if (!rc && txn->rtxn && !txn->tracking) {
+        rc = commit_blind(txn);
+    } else if (!rc && txn->rtxn) {
         char *err = NULL;
         mnemo_txn__invalidate_cursors(txn); /* RocksDB wants iterators gone before the commit */
         rocksdb_transaction_commit(txn->rtxn, &err);
@@ -209,6 +249,8 @@ int mnemo_txn_commit(mnemo_txn *txn)
         finish(txn, TXN_FAILED, 0);
         return rc;
     }
+    if (!txn->tracking)
+        rollback_rocks(txn, "mnemo_txn_commit"); /* the unused RocksDB txn holds nothing */
     finish(txn, TXN_COMMITTED, 1);
     return 0;
 }
@@ -273,6 +315,8 @@ int mnemo_txn__get(char **val, size_t *vlen, mnemo_db *db, mnemo_txn *txn, mnemo
         ps = rocksdb_get_pinned_cf(db->base, db->read_opts, db->cf[cf], key, klen, &err);
     else if (!txn->rtxn)
         ps = rocksdb_get_pinned_cf(db->base, txn->read_opts, db->cf[cf], key, klen, &err);
+    else if (mnemo_txn__start_tracking(txn))
+        return txn->poison_rc;
     else if (track)
         ps = rocksdb_transaction_get_pinned_for_update_cf(txn->rtxn, txn->read_opts, db->cf[cf], key, klen, 1, &err);
     else
@@ -299,7 +343,12 @@ int mnemo_txn__put(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *key, s
                    size_t vlen)
 {
     char *err = NULL;
-    if (txn) {
+    if (txn && !txn->tracking) {
+        txn->writes++;
+        if (!txn->blind && !(txn->blind = rocksdb_writebatch_create()))
+            return mnemo__err_nomem("write");
+        rocksdb_writebatch_put_cf(txn->blind, db->cf[cf], key, klen, val ? val : "", vlen);
+    } else if (txn) {
         txn->writes++;
         rocksdb_transaction_put_cf(txn->rtxn, db->cf[cf], key, klen, val ? val : "", vlen, &err);
     } else {
@@ -316,7 +365,12 @@ int mnemo_txn__put(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *key, s
 int mnemo_txn__delete(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *key, size_t klen)
 {
     char *err = NULL;
-    if (txn) {
+    if (txn && !txn->tracking) {
+        txn->writes++;
+        if (!txn->blind && !(txn->blind = rocksdb_writebatch_create()))
+            return mnemo__err_nomem("delete");
+        rocksdb_writebatch_delete_cf(txn->blind, db->cf[cf], key, klen);
+    } else if (txn) {
         txn->writes++;
         rocksdb_transaction_delete_cf(txn->rtxn, db->cf[cf], key, klen, &err);
     } else {

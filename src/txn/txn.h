@@ -94,6 +94,8 @@ void mnemo_cursor__last(mnemo_cursor *c);
 void mnemo_cursor__next(mnemo_cursor *c);
 void mnemo_cursor__prev(mnemo_cursor *c);
 int mnemo_cursor__valid(mnemo_cursor *c);
+/* 0 once invalidated (its txn finished or its db closed); cheap, unlike status. */
+int mnemo_cursor__alive(mnemo_cursor *c);
 /* 0, or the error that stopped the cursor (message set). */
 int mnemo_cursor__status(mnemo_cursor *c, const char *what);
 const void *mnemo_cursor__key(mnemo_cursor *c, size_t *len);

@@ -60,12 +60,19 @@ struct mnemo_txn {
     mnemo_res cursors; /* cursors opened in this txn */
     mnemo_txn_hook *hooks;
     size_t n_hooks, cap_hooks;
+    /* Until its first read a read-write txn only buffers blind writes here: they commit as one
+     * plain batch without validation (serializable: blind writes order by commit). The first
+     * read replays them into rtxn, which tracks everything from then on. */
+    rocksdb_writebatch_t *blind;
+    int tracking;
     uint64_t writes;      /* puts and deletes so far: lets callers tell if a failed call wrote */
     int poison_rc;        /* != 0: a call failed after writing part of its work; commit refuses */
     char poison_msg[256];
 };
 
 void mnemo_txn__invalidate_cursors(mnemo_txn *txn);
+/* Before any read in a read-write txn: from here on reads see its writes and are validated. */
+int mnemo_txn__start_tracking(mnemo_txn *txn);
 int mnemo_txn__is_readonly(const mnemo_txn *txn);
 
 #endif
