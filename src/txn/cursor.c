@@ -154,15 +154,16 @@ void mnemo_cursor__last(mnemo_cursor *c)
         rocksdb_iter_seek_to_last(c->it);
 }
 
+/* Callers move only a cursor that valid() just accepted (every loop here does). */
 void mnemo_cursor__next(mnemo_cursor *c)
 {
-    if (c->it && rocksdb_iter_valid(c->it))
+    if (c->it)
         rocksdb_iter_next(c->it);
 }
 
 void mnemo_cursor__prev(mnemo_cursor *c)
 {
-    if (c->it && rocksdb_iter_valid(c->it))
+    if (c->it)
         rocksdb_iter_prev(c->it);
 }
 

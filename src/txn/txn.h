@@ -91,8 +91,8 @@ void mnemo_cursor__seek(mnemo_cursor *c, const void *key, size_t klen);         
 void mnemo_cursor__seek_for_prev(mnemo_cursor *c, const void *key, size_t klen); /* last <= key */
 void mnemo_cursor__first(mnemo_cursor *c);
 void mnemo_cursor__last(mnemo_cursor *c);
-void mnemo_cursor__next(mnemo_cursor *c);
-void mnemo_cursor__prev(mnemo_cursor *c);
+void mnemo_cursor__next(mnemo_cursor *c); /* only on a cursor valid() accepted */
+void mnemo_cursor__prev(mnemo_cursor *c); /* likewise */
 int mnemo_cursor__valid(mnemo_cursor *c);
 /* 0 once invalidated (its txn finished or its db closed); cheap, unlike status. */
 int mnemo_cursor__alive(mnemo_cursor *c);
