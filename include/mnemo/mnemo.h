@@ -7,6 +7,7 @@
 
 #include "mnemo/common.h"
 #include "mnemo/db.h"
+#include "mnemo/graph.h"
 #include "mnemo/iter.h"
 #include "mnemo/kv.h"
 #include "mnemo/record.h"

@@ -8,6 +8,7 @@
 #include "core/clock.h"
 #include "core/coding.h"
 #include "core/error.h"
+#include "graph/graph.h"
 #include "record/record_impl.h"
 
 /* ---- module state ---- */
@@ -214,7 +215,8 @@ static int check_id(const char *fn, const char *id, size_t *len)
     return 0;
 }
 
-int mnemo_record__parse_metadata(json_t **json, char **compact, const char *text, const char *fn)
+int mnemo_record__parse_json_object(json_t **json, char **compact, const char *text, const char *fn,
+                                    const char *what)
 {
     json_t *j;
     if (!text) {
@@ -222,15 +224,15 @@ int mnemo_record__parse_metadata(json_t **json, char **compact, const char *text
     } else {
         size_t n = strnlen(text, MNEMO_RECORD_MAX_METADATA + 1);
         if (n > MNEMO_RECORD_MAX_METADATA)
-            return mnemo__err(MNEMO_EINVAL, "%s: metadata is longer than %u bytes", fn, MNEMO_RECORD_MAX_METADATA);
+            return mnemo__err(MNEMO_EINVAL, "%s: %s is longer than %u bytes", fn, what, MNEMO_RECORD_MAX_METADATA);
         json_error_t e;
         j = json_loadb(text, n, JSON_REJECT_DUPLICATES, &e);
         if (!j)
-            return mnemo__err(MNEMO_EINVAL, "%s: metadata is not valid JSON: %s (line %d, column %d)", fn, e.text,
+            return mnemo__err(MNEMO_EINVAL, "%s: %s is not valid JSON: %s (line %d, column %d)", fn, what, e.text,
                               e.line, e.column);
         if (!json_is_object(j)) {
             json_decref(j);
-            return mnemo__err(MNEMO_EINVAL, "%s: metadata must be a JSON object (line 1, column 1)", fn);
+            return mnemo__err(MNEMO_EINVAL, "%s: %s must be a JSON object (line 1, column 1)", fn, what);
         }
     }
     if (!j)
@@ -245,7 +247,8 @@ int mnemo_record__parse_metadata(json_t **json, char **compact, const char *text
     if (strlen(copy) > MNEMO_RECORD_MAX_METADATA) { /* the stored form can be longer: 0.1 -> 0.10000000000000001 */
         json_decref(j);
         mnemo__free(copy);
-        return mnemo__err(MNEMO_EINVAL, "%s: metadata is longer than %u bytes once stored", fn, MNEMO_RECORD_MAX_METADATA);
+        return mnemo__err(MNEMO_EINVAL, "%s: %s is longer than %u bytes once stored", fn, what,
+                          MNEMO_RECORD_MAX_METADATA);
     }
     *json = j;
     *compact = copy;
@@ -421,6 +424,8 @@ static int store(mnemo_db *db, mnemo_txn *txn, const mnemo_record *old, const mn
     if (!rc && nw->expires_at) {
         time_key(key, MNEMO_MK_EXPIRY, nw->expires_at, nw->internal_id);
         rc = mnemo_txn__put(db, txn, MNEMO_CF_METADATA, key, 17, nw->id, id_len);
+        if (!rc) /* before the commit: edge readers must check this record from now on */
+            rc = mnemo_graph__note_expiring(db, nw->internal_id);
     }
     json_t *old_meta = NULL;
     if (!rc && old)
@@ -457,6 +462,8 @@ int mnemo_record__remove(mnemo_db *db, mnemo_txn *txn, const mnemo_record *old)
     if (!rc)
         rc = mnemo_record__index_update(db, txn, old->internal_id, old->id, old_meta, NULL);
     json_decref(old_meta);
+    if (!rc) /* the record's edges, both directions, in the same transaction */
+        rc = mnemo_graph__on_record_delete(db, txn, old->internal_id);
     pthread_mutex_lock(&listener_lock);
     int n = n_listeners;
     pthread_mutex_unlock(&listener_lock);
@@ -473,19 +480,6 @@ static int sync_indexes(mnemo_db *db, mnemo_txn *txn)
     record_state *st;
     int rc = mnemo_record__state(&st, db);
     return rc ? rc : mnemo_record__index_sync(st, db, txn);
-}
-
-/* Runs op in txn, or in its own transaction retried on conflicts when txn is NULL. In the
- * caller's txn, a failure after part of the work was written poisons the txn (see txn.h). */
-static int run_in(mnemo_db *db, mnemo_txn *txn, mnemo_txn_fn op, void *arg)
-{
-    if (!txn)
-        return mnemo_txn_run(db, 0, op, arg, NULL);
-    uint64_t before = mnemo_txn__writes(txn);
-    int rc = op(txn, arg);
-    if (rc && mnemo_txn__writes(txn) != before)
-        mnemo_txn__poison(txn, rc);
-    return rc;
 }
 
 typedef struct put_args {
@@ -563,9 +557,9 @@ int mnemo_record_put(mnemo_db *db, mnemo_txn *txn, const mnemo_record *rec, mnem
     if ((rc = check_fields(fn, rec->content ? rec->content : "", a.content_len, rec->importance, rec->created_at,
                            rec->updated_at, rec->expires_at)) != 0)
         return rc;
-    if ((rc = mnemo_record__parse_metadata(&a.meta, &a.meta_text, rec->metadata, fn)) != 0)
+    if ((rc = mnemo_record__parse_json_object(&a.meta, &a.meta_text, rec->metadata, fn, "metadata")) != 0)
         return rc;
-    rc = run_in(db, txn, put_op, &a);
+    rc = mnemo_txn__run_op(db, txn, put_op, &a);
     json_decref(a.meta);
     mnemo__free(a.meta_text);
     return rc;
@@ -604,7 +598,7 @@ int mnemo_record_delete(mnemo_db *db, mnemo_txn *txn, const char *id)
     if (!rc)
         rc = check_id("mnemo_record_delete", id, &a.id_len);
     if (!rc)
-        rc = run_in(db, txn, delete_op, &a);
+        rc = mnemo_txn__run_op(db, txn, delete_op, &a);
     return rc;
 }
 
@@ -725,7 +719,7 @@ int mnemo_record_update(mnemo_db *db, mnemo_txn *txn, const char *id, const mnem
             return mnemo__err(MNEMO_EINVAL, "%s: metadata_patch must be a JSON object", fn);
         }
     }
-    rc = run_in(db, txn, update_op, &a);
+    rc = mnemo_txn__run_op(db, txn, update_op, &a);
     json_decref(a.patch);
     return rc;
 }

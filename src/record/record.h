@@ -43,6 +43,11 @@ int mnemo_record__match_ids(mnemo_db *db, mnemo_txn *txn, const struct mnemo_fil
  * covers it, else the number of records), for planners that pick exact vs approximate search. */
 int mnemo_record__estimate(uint64_t *n, mnemo_db *db, mnemo_txn *txn, const struct mnemo_filter *f);
 
+/* Parse and validate JSON text that must be an object (metadata, edge props): returned parsed and
+ * as compact text with sorted keys. NULL text is {}. `what` names it in error messages. */
+int mnemo_record__parse_json_object(json_t **json, char **compact, const char *text, const char *fn,
+                                    const char *what);
+
 /* ---- shared by the record room's files ---- */
 
 /* One allocation holding the struct and its strings; mnemo_record_free releases it. */

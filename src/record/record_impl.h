@@ -28,8 +28,6 @@ void mnemo_record__index_free(record_state *st);
  * reloads the definitions when they changed. */
 int mnemo_record__index_sync(record_state *st, mnemo_db *db, mnemo_txn *txn);
 
-/* Parse and validate metadata text: an object, returned parsed and as compact sorted text. */
-int mnemo_record__parse_metadata(json_t **json, char **compact, const char *text, const char *fn);
 
 /* Deletes a stored record (live or expired) and everything that hangs on it, inside txn. */
 int mnemo_record__remove(mnemo_db *db, mnemo_txn *txn, const mnemo_record *old);

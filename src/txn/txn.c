@@ -185,6 +185,17 @@ void mnemo_txn__poison(mnemo_txn *txn, int rc)
     snprintf(txn->poison_msg, sizeof txn->poison_msg, "%s", mnemo_errmsg());
 }
 
+int mnemo_txn__run_op(mnemo_db *db, mnemo_txn *txn, mnemo_txn_fn op, void *arg)
+{
+    if (!txn)
+        return mnemo_txn_run(db, 0, op, arg, NULL);
+    uint64_t before = txn->writes;
+    int rc = op(txn, arg);
+    if (rc && txn->writes != before)
+        mnemo_txn__poison(txn, rc);
+    return rc;
+}
+
 int mnemo_txn__start_tracking(mnemo_txn *txn)
 {
     if (txn->tracking || !txn->rtxn)

@@ -63,6 +63,9 @@ int mnemo_txn__auto_end(mnemo_txn *t, int own, int rc);
  * call failed and the count moved, poison the txn. Its commit then rolls back and returns rc. */
 uint64_t mnemo_txn__writes(mnemo_txn *txn);
 void mnemo_txn__poison(mnemo_txn *txn, int rc);
+/* How every multi-key public operation runs: in the caller's txn (poisoned if op fails after
+ * writing), or, when txn is NULL, in a fresh transaction retried on conflicts. */
+int mnemo_txn__run_op(mnemo_db *db, mnemo_txn *txn, mnemo_txn_fn op, void *arg);
 
 /* Commit hooks: in-memory structures change only after RocksDB committed. `before` runs just
  * before the RocksDB commit (it may still write into txn; an error aborts the commit); `after`

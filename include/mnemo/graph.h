@@ -1,0 +1,154 @@
+/**
+ * @file mnemo/graph.h
+ * Graph edges between records: labelled, weighted, with optional JSON properties, stored once in
+ * each direction so out- and in-neighbours are both a prefix scan. Nodes are record ids.
+ *
+ * Every function takes an optional transaction (NULL = the operation commits alone). An edge is
+ * never stored in one direction only: both keys are written and deleted in the same transaction.
+ * Deleting (or purging an expired) record removes all its edges in the same transaction, and an
+ * expired record's edges are invisible at once. Threads: thread-safe on the db; a transaction and
+ * the iterators made in it belong to one thread at a time.
+ */
+#ifndef MNEMO_GRAPH_H
+#define MNEMO_GRAPH_H
+
+#include "mnemo/record.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MNEMO_LABEL_MAX 256u /**< bytes of an edge label */
+
+/** An edge. On link the caller fills it; from get the library owns it (free with mnemo_edge_free). */
+typedef struct mnemo_edge {
+    const char *from;  /**< record id */
+    const char *label; /**< UTF-8, 1..MNEMO_LABEL_MAX bytes */
+    const char *to;    /**< record id; may equal from (self-loop) */
+    double weight;     /**< finite; see MNEMO_LINK_DEFAULT_WEIGHT */
+    const char *props; /**< JSON object text, or NULL for none */
+} mnemo_edge;
+
+/** Flags for mnemo_graph_link. */
+enum mnemo_link_flags {
+    MNEMO_LINK_CREATE_MISSING = 1 << 0, /**< create an empty record for an endpoint that has none */
+    MNEMO_LINK_DEFAULT_WEIGHT = 1 << 1, /**< ignore e->weight and use 1.0 */
+};
+
+/** Insert the edge (from, label, to), or update its weight and properties if it exists.
+ * @return 0; MNEMO_ENOTFOUND (an endpoint has no live record and MNEMO_LINK_CREATE_MISSING is not
+ *         set); MNEMO_EINVAL (NULL/empty/oversized id or label, non-finite weight, props not a JSON
+ *         object); MNEMO_EREADONLY; MNEMO_EBUSY; MNEMO_ECORRUPT; MNEMO_EIO. */
+MNEMO_API int mnemo_graph_link(mnemo_db *db, mnemo_txn *txn, const mnemo_edge *e, unsigned flags);
+
+/** Remove the edge (from, label, to) in both directions.
+ * @return 0; MNEMO_ENOTFOUND (no such edge); MNEMO_EINVAL; MNEMO_EREADONLY; MNEMO_EBUSY; MNEMO_EIO. */
+MNEMO_API int mnemo_graph_unlink(mnemo_db *db, mnemo_txn *txn, const char *from, const char *label, const char *to);
+
+/** Read one edge. @param[out] out free with mnemo_edge_free(); untouched on failure.
+ * @return 0; MNEMO_ENOTFOUND; MNEMO_EINVAL; MNEMO_ECORRUPT. */
+MNEMO_API int mnemo_graph_get(mnemo_edge **out, mnemo_db *db, mnemo_txn *txn, const char *from, const char *label,
+                              const char *to);
+
+/** Whether the edge exists. @return 1, 0, or a negative code. */
+MNEMO_API int mnemo_graph_exists(mnemo_db *db, mnemo_txn *txn, const char *from, const char *label, const char *to);
+
+/** Release an edge returned by the library. Accepts NULL. */
+MNEMO_API void mnemo_edge_free(mnemo_edge *e);
+
+/** Which edges of a node. */
+typedef enum mnemo_direction {
+    MNEMO_DIR_OUT = 1,  /**< edges from the node */
+    MNEMO_DIR_IN = 2,   /**< edges to the node */
+    MNEMO_DIR_BOTH = 3, /**< both (a self-loop shows once in each direction) */
+} mnemo_direction;
+
+/** One neighbour, borrowed from its iterator until the next move. */
+typedef struct mnemo_neighbor {
+    const char *id;              /**< the node at the other end */
+    const char *label;
+    double weight;
+    const char *props;           /**< JSON object text or NULL */
+    mnemo_direction direction;   /**< MNEMO_DIR_OUT (node -> id) or MNEMO_DIR_IN (id -> node) */
+} mnemo_neighbor;
+
+typedef struct mnemo_graph_iter mnemo_graph_iter;
+
+/** Iterate a node's neighbours (out-edges first, each direction ordered by label then neighbour).
+ * @param[in] label NULL for every label.
+ * @return 0; MNEMO_ENOTFOUND (no live record `id`); MNEMO_EINVAL. */
+MNEMO_API int mnemo_graph_neighbors(mnemo_graph_iter **out, mnemo_db *db, mnemo_txn *txn, const char *id,
+                                    mnemo_direction dir, const char *label);
+
+/** Next neighbour. @return 0 (*n set), MNEMO_ITEROVER, MNEMO_EINVAL (iterator invalidated),
+ *  MNEMO_ECORRUPT. */
+MNEMO_API int mnemo_graph_iter_next(mnemo_graph_iter *it, const mnemo_neighbor **n);
+
+/** Release a neighbour iterator. Accepts NULL. */
+MNEMO_API void mnemo_graph_iter_free(mnemo_graph_iter *it);
+
+/** Number of edges of a node in a direction (optionally one label), without building the list.
+ * Edges to expired records are not counted. @return 0; MNEMO_ENOTFOUND; MNEMO_EINVAL. */
+MNEMO_API int mnemo_graph_degree(uint64_t *out, mnemo_db *db, mnemo_txn *txn, const char *id, mnemo_direction dir,
+                                 const char *label);
+
+#define MNEMO_TRAVERSE_OPTIONS_VERSION 1
+/** Breadth-first traversal settings. All-zero: out-edges, every label, unlimited depth and nodes. */
+typedef struct mnemo_traverse_options {
+    unsigned version;    /**< MNEMO_TRAVERSE_OPTIONS_VERSION (0 is taken as 1) */
+    mnemo_direction dir; /**< 0 means MNEMO_DIR_OUT */
+    const char *label;   /**< follow only this label (NULL: all) */
+    unsigned max_depth;  /**< 0: unlimited */
+    size_t max_nodes;    /**< stop after visiting this many nodes (0: unlimited) */
+} mnemo_traverse_options;
+#define MNEMO_TRAVERSE_OPTIONS_INIT {MNEMO_TRAVERSE_OPTIONS_VERSION, MNEMO_DIR_OUT, NULL, 0, 0}
+
+/** Called once per visited node, in breadth-first order. `via` is the node it was reached from
+ * and `via_label` the edge's label (both NULL for start nodes). Strings live for the call only.
+ * Return 0 to go on, 1 to stop, a negative code to abort with it. */
+typedef int (*mnemo_visit_fn)(void *arg, const char *id, unsigned depth, const char *via, const char *via_label);
+
+/** Breadth-first traversal from one or more start nodes, visiting each node once. Memory grows
+ * with the nodes visited (a set of 8-byte ids), not with their records.
+ * @return 0; the callback's negative code; MNEMO_ENOTFOUND (a start node has no live record);
+ *         MNEMO_EINVAL. */
+MNEMO_API int mnemo_graph_traverse(mnemo_db *db, mnemo_txn *txn, const char *const *starts, size_t n_starts,
+                                   const mnemo_traverse_options *opts, mnemo_visit_fn visit, void *arg);
+
+/** A path: nodes[0] = from ... nodes[hops] = to; labels[i] is the edge from nodes[i]. */
+typedef struct mnemo_graph_path {
+    size_t hops;
+    char **nodes;  /**< hops + 1 ids */
+    char **labels; /**< hops labels */
+    double weight; /**< sum of the edge weights */
+} mnemo_graph_path;
+
+#define MNEMO_PATH_OPTIONS_VERSION 1
+typedef struct mnemo_path_options {
+    unsigned version;    /**< MNEMO_PATH_OPTIONS_VERSION (0 is taken as 1) */
+    mnemo_direction dir; /**< 0 means MNEMO_DIR_OUT */
+    const char *label;   /**< only this label (NULL: all) */
+    int weighted;        /**< 0: fewest hops (BFS); 1: least total weight (Dijkstra) */
+    unsigned max_hops;   /**< 0: unlimited */
+} mnemo_path_options;
+#define MNEMO_PATH_OPTIONS_INIT {MNEMO_PATH_OPTIONS_VERSION, MNEMO_DIR_OUT, NULL, 0, 0}
+
+/** Shortest path from `from` to `to`.
+ * @return 0; MNEMO_ENOTFOUND (an endpoint has no record, or `to` is unreachable within max_hops);
+ *         MNEMO_EINVAL (bad argument; a negative weight met by a weighted search, naming the edge). */
+MNEMO_API int mnemo_graph_shortest_path(mnemo_graph_path **out, mnemo_db *db, mnemo_txn *txn, const char *from,
+                                        const char *to, const mnemo_path_options *opts);
+
+/** Release a path. Accepts NULL. */
+MNEMO_API void mnemo_graph_path_free(mnemo_graph_path *p);
+
+/** Verify that every forward edge has its backward twin with the same value and vice versa, and
+ * that every edge's endpoints have records.
+ * @param[out] edges  number of edges checked (may be NULL).
+ * @return 0 (consistent); MNEMO_ECORRUPT naming the first broken edge; MNEMO_EINVAL; MNEMO_EIO. */
+MNEMO_API int mnemo_graph_check(mnemo_db *db, uint64_t *edges);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

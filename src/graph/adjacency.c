@@ -1,0 +1,396 @@
+/* Reading adjacency: scans, the neighbour iterator, degree; removing a record's edges; check. */
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/coding.h"
+#include "core/error.h"
+#include "graph/graph_impl.h"
+#include "record/record.h"
+
+/* An edge to a record that has an expiry needs a look at that record; all others are live. */
+static int other_is_live(mnemo_db *db, mnemo_txn *txn, graph_state *st, uint64_t other, const char *id, size_t len)
+{
+    if (!mnemo_graph__is_expiring(st, other))
+        return 1;
+    mnemo_record *r;
+    if (mnemo_record__load(&r, db, txn, id, len, 0))
+        return 0;
+    int live = r->internal_id == other && !mnemo_record__is_expired(r, mnemo__now_ms());
+    mnemo_record_free(r);
+    return live;
+}
+
+/* Key range of a node's edges in one column family, optionally one label. */
+static size_t prefix(unsigned char lo[12], unsigned char hi[12], uint64_t iid, uint32_t label, size_t *hi_len)
+{
+    mnemo__put_be64(lo, iid);
+    size_t n = 8;
+    if (label) {
+        mnemo__put_be32(lo + 8, label);
+        n = 12;
+    }
+    *hi_len = mnemo__prefix_successor(lo, n, hi);
+    return n;
+}
+
+static int scan_one(mnemo_db *db, mnemo_txn *txn, graph_state *st, uint64_t iid, mnemo_direction dir, uint32_t label,
+                    mnemo_graph_edge_fn cb, void *arg)
+{
+    unsigned char lo[12], hi[12];
+    size_t hl, ll = prefix(lo, hi, iid, label, &hl);
+    mnemo_cf cf = dir == MNEMO_DIR_OUT ? MNEMO_CF_GRAPH_FORWARD : MNEMO_CF_GRAPH_BACKWARD;
+    mnemo_cursor *c;
+    int rc = mnemo_cursor__open(&c, db, txn, cf, lo, ll, hl ? hi : NULL, hl);
+    if (rc)
+        return rc;
+    for (mnemo_cursor__first(c); !rc && mnemo_cursor__valid(c); mnemo_cursor__next(c)) {
+        size_t kl, vl;
+        const unsigned char *k = mnemo_cursor__key(c, &kl);
+        const char *v = mnemo_cursor__value(c, &vl);
+        if (kl != EDGE_KEY_LEN)
+            continue;
+        edge_value ev;
+        if ((rc = mnemo_graph__decode_value(&ev, v, vl, k, dir == MNEMO_DIR_OUT)) != 0)
+            break;
+        mnemo_graph_edge_view e = {mnemo__get_be64(k + 12), mnemo__get_be32(k + 8), dir, ev.weight, ev.other_id,
+                                   ev.other_id_len, ev.props, ev.props_len};
+        if (other_is_live(db, txn, st, e.other, e.other_id, e.other_id_len))
+            rc = cb(arg, &e);
+    }
+    if (rc >= 0) {
+        int s = mnemo_cursor__status(c, "graph scan");
+        if (s)
+            rc = s;
+    }
+    mnemo_cursor__close(c);
+    return rc;
+}
+
+int mnemo_graph__scan(mnemo_db *db, mnemo_txn *txn, uint64_t iid, mnemo_direction dir, uint32_t label,
+                      mnemo_graph_edge_fn cb, void *arg)
+{
+    graph_state *st;
+    int rc = mnemo_graph__state(&st, db);
+    if (!rc && (dir & MNEMO_DIR_OUT))
+        rc = scan_one(db, txn, st, iid, MNEMO_DIR_OUT, label, cb, arg);
+    if (!rc && (dir & MNEMO_DIR_IN))
+        rc = scan_one(db, txn, st, iid, MNEMO_DIR_IN, label, cb, arg);
+    return rc;
+}
+
+/* ---- a record's edges go with it ---- */
+
+typedef struct key_list {
+    unsigned char (*keys)[EDGE_KEY_LEN];
+    size_t n, cap;
+} key_list;
+
+static int collect_keys(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, uint64_t iid, key_list *out)
+{
+    unsigned char lo[12], hi[12];
+    size_t hl, ll = prefix(lo, hi, iid, 0, &hl);
+    mnemo_cursor *c;
+    int rc = mnemo_cursor__open(&c, db, txn, cf, lo, ll, hl ? hi : NULL, hl);
+    if (rc)
+        return rc;
+    for (mnemo_cursor__first(c); !rc && mnemo_cursor__valid(c); mnemo_cursor__next(c)) {
+        size_t kl;
+        const void *k = mnemo_cursor__key(c, &kl);
+        if (kl != EDGE_KEY_LEN)
+            continue;
+        if (out->n == out->cap) {
+            size_t cap = out->cap ? 2 * out->cap : 64;
+            void *p = mnemo__realloc(out->keys, cap * EDGE_KEY_LEN);
+            if (!p) {
+                rc = mnemo__err_nomem("graph");
+                break;
+            }
+            out->keys = p;
+            out->cap = cap;
+        }
+        memcpy(out->keys[out->n++], k, EDGE_KEY_LEN);
+    }
+    if (!rc)
+        rc = mnemo_cursor__status(c, "graph");
+    mnemo_cursor__close(c);
+    return rc;
+}
+
+/* Deletes the listed keys of cf and each one's twin in the other family. */
+static int delete_with_twins(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const key_list *l)
+{
+    mnemo_cf twin_cf = cf == MNEMO_CF_GRAPH_FORWARD ? MNEMO_CF_GRAPH_BACKWARD : MNEMO_CF_GRAPH_FORWARD;
+    int rc = 0;
+    for (size_t i = 0; i < l->n && !rc; i++) {
+        const unsigned char *k = l->keys[i];
+        unsigned char twin[EDGE_KEY_LEN];
+        mnemo_graph__edge_key(twin, mnemo__get_be64(k + 12), mnemo__get_be32(k + 8), mnemo__get_be64(k));
+        rc = mnemo_txn__delete(db, txn, cf, k, EDGE_KEY_LEN);
+        if (!rc)
+            rc = mnemo_txn__delete(db, txn, twin_cf, twin, EDGE_KEY_LEN);
+    }
+    return rc;
+}
+
+int mnemo_graph__on_record_delete(mnemo_db *db, mnemo_txn *txn, uint64_t iid)
+{
+    key_list out = {0}, in = {0};
+    int rc = collect_keys(db, txn, MNEMO_CF_GRAPH_FORWARD, iid, &out);
+    if (!rc)
+        rc = collect_keys(db, txn, MNEMO_CF_GRAPH_BACKWARD, iid, &in);
+    if (!rc)
+        rc = delete_with_twins(db, txn, MNEMO_CF_GRAPH_FORWARD, &out);
+    if (!rc)
+        rc = delete_with_twins(db, txn, MNEMO_CF_GRAPH_BACKWARD, &in);
+    mnemo__free(out.keys);
+    mnemo__free(in.keys);
+    return rc;
+}
+
+/* ---- neighbours, materialised per call so the iterator never holds RocksDB objects ---- */
+
+typedef struct nb_entry {
+    mnemo_neighbor pub;
+    char *mem; /* id, label and props in one allocation */
+} nb_entry;
+
+struct mnemo_graph_iter {
+    nb_entry *items;
+    size_t n, cap, pos;
+};
+
+typedef struct nb_ctx {
+    mnemo_db *db;
+    mnemo_txn *txn;
+    mnemo_graph_iter *it;
+} nb_ctx;
+
+static int collect_neighbor(void *arg, const mnemo_graph_edge_view *e)
+{
+    nb_ctx *ctx = arg;
+    mnemo_graph_iter *it = ctx->it;
+    if (it->n == it->cap) {
+        size_t cap = it->cap ? 2 * it->cap : 16;
+        nb_entry *p = mnemo__realloc(it->items, cap * sizeof *p);
+        if (!p)
+            return mnemo__err_nomem("mnemo_graph_neighbors");
+        it->items = p;
+        it->cap = cap;
+    }
+    const char *label = mnemo_graph__label_name(ctx->db, ctx->txn, e->label);
+    if (!label)
+        return mnemo__err(MNEMO_ECORRUPT, "graph: label id %u of an edge is not in the dictionary", e->label);
+    size_t ll = strlen(label);
+    char *mem = mnemo__malloc(e->other_id_len + 1 + ll + 1 + e->props_len + 1);
+    if (!mem)
+        return mnemo__err_nomem("mnemo_graph_neighbors");
+    nb_entry *n = &it->items[it->n++];
+    memcpy(mem, e->other_id, e->other_id_len);
+    mem[e->other_id_len] = '\0';
+    char *lp = mem + e->other_id_len + 1;
+    memcpy(lp, label, ll + 1);
+    char *pp = lp + ll + 1;
+    if (e->props_len)
+        memcpy(pp, e->props, e->props_len);
+    pp[e->props_len] = '\0';
+    n->mem = mem;
+    n->pub.id = mem;
+    n->pub.label = lp;
+    n->pub.weight = e->weight;
+    n->pub.props = e->props_len ? pp : NULL;
+    n->pub.direction = e->dir;
+    return 0;
+}
+
+void mnemo_graph_iter_free(mnemo_graph_iter *it)
+{
+    if (!it)
+        return;
+    for (size_t i = 0; i < it->n; i++)
+        mnemo__free(it->items[i].mem);
+    mnemo__free(it->items);
+    mnemo__free(it);
+}
+
+static int check_dir(const char *fn, mnemo_direction dir)
+{
+    if (dir != MNEMO_DIR_OUT && dir != MNEMO_DIR_IN && dir != MNEMO_DIR_BOTH)
+        return mnemo__err(MNEMO_EINVAL, "%s: direction %d is not MNEMO_DIR_OUT, _IN or _BOTH", fn, (int)dir);
+    return 0;
+}
+
+/* Resolves the node and the optional label filter. *label_id 0 with rc 1: the label does not
+ * exist, so there are no edges. */
+static int node_and_label(uint64_t *iid, uint32_t *label_id, mnemo_db *db, mnemo_txn *txn, const char *id,
+                          const char *label, const char *fn)
+{
+    if (!id || !*id)
+        return mnemo__err(MNEMO_EINVAL, "%s: id is %s", fn, id ? "empty" : "NULL");
+    if (label && !*label)
+        return mnemo__err(MNEMO_EINVAL, "%s: label is empty (pass NULL for every label)", fn);
+    int rc = mnemo_record__resolve(iid, db, txn, id);
+    if (rc == MNEMO_ENOTFOUND)
+        return mnemo__err(MNEMO_ENOTFOUND, "%s: no record '%s'", fn, id);
+    if (rc)
+        return rc;
+    *label_id = 0;
+    if (label) {
+        rc = mnemo_graph__label_id(label_id, db, txn, label, 0);
+        if (rc == MNEMO_ENOTFOUND)
+            return 1;
+    }
+    return rc;
+}
+
+int mnemo_graph_neighbors(mnemo_graph_iter **out, mnemo_db *db, mnemo_txn *txn, const char *id, mnemo_direction dir,
+                          const char *label)
+{
+    static const char fn[] = "mnemo_graph_neighbors";
+    int rc = mnemo_txn__check(db, txn, fn);
+    if (!rc && !out)
+        rc = mnemo__err(MNEMO_EINVAL, "%s: out is NULL", fn);
+    if (!rc)
+        rc = check_dir(fn, dir);
+    uint64_t iid;
+    uint32_t lid;
+    if (!rc)
+        rc = node_and_label(&iid, &lid, db, txn, id, label, fn);
+    if (rc < 0)
+        return rc;
+    mnemo_graph_iter *it = mnemo__calloc(1, sizeof *it);
+    if (!it)
+        return mnemo__err_nomem(fn);
+    if (rc == 0) {
+        nb_ctx ctx = {db, txn, it};
+        rc = mnemo_graph__scan(db, txn, iid, dir, lid, collect_neighbor, &ctx);
+    } else {
+        rc = 0;
+    }
+    if (rc) {
+        mnemo_graph_iter_free(it);
+        return rc;
+    }
+    *out = it;
+    return 0;
+}
+
+int mnemo_graph_iter_next(mnemo_graph_iter *it, const mnemo_neighbor **n)
+{
+    if (!it || !n)
+        return mnemo__err(MNEMO_EINVAL, "mnemo_graph_iter_next: %s is NULL", it ? "n" : "iterator");
+    if (it->pos >= it->n)
+        return MNEMO_ITEROVER;
+    *n = &it->items[it->pos++].pub;
+    return 0;
+}
+
+static int count_edge(void *arg, const mnemo_graph_edge_view *e)
+{
+    (void)e;
+    (*(uint64_t *)arg)++;
+    return 0;
+}
+
+int mnemo_graph_degree(uint64_t *out, mnemo_db *db, mnemo_txn *txn, const char *id, mnemo_direction dir,
+                       const char *label)
+{
+    static const char fn[] = "mnemo_graph_degree";
+    int rc = mnemo_txn__check(db, txn, fn);
+    if (!rc && !out)
+        rc = mnemo__err(MNEMO_EINVAL, "%s: out is NULL", fn);
+    if (!rc)
+        rc = check_dir(fn, dir);
+    uint64_t iid;
+    uint32_t lid;
+    if (!rc)
+        rc = node_and_label(&iid, &lid, db, txn, id, label, fn);
+    if (rc < 0)
+        return rc;
+    uint64_t n = 0;
+    if (rc == 0 && (rc = mnemo_graph__scan(db, txn, iid, dir, lid, count_edge, &n)) != 0)
+        return rc;
+    *out = n;
+    return 0;
+}
+
+/* ---- check: every edge has its twin, the same value, and live-or-stored endpoints ---- */
+
+static int check_family(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, uint64_t *count)
+{
+    int forward = cf == MNEMO_CF_GRAPH_FORWARD;
+    mnemo_cf twin_cf = forward ? MNEMO_CF_GRAPH_BACKWARD : MNEMO_CF_GRAPH_FORWARD;
+    mnemo_cursor *c;
+    int rc = mnemo_cursor__open(&c, db, txn, cf, NULL, 0, NULL, 0);
+    if (rc)
+        return rc;
+    for (mnemo_cursor__first(c); !rc && mnemo_cursor__valid(c); mnemo_cursor__next(c)) {
+        size_t kl, vl;
+        const unsigned char *k = mnemo_cursor__key(c, &kl);
+        const char *v = mnemo_cursor__value(c, &vl);
+        unsigned long long a = kl == EDGE_KEY_LEN ? (unsigned long long)mnemo__get_be64(k) : 0;
+        unsigned long long b = kl == EDGE_KEY_LEN ? (unsigned long long)mnemo__get_be64(k + 12) : 0;
+        unsigned lab = kl == EDGE_KEY_LEN ? (unsigned)mnemo__get_be32(k + 8) : 0;
+        if (kl != EDGE_KEY_LEN) {
+            rc = mnemo__err(MNEMO_ECORRUPT, "graph check: a %s key has %zu bytes, not %d", forward ? "forward" : "backward",
+                            kl, EDGE_KEY_LEN);
+            break;
+        }
+        edge_value ev, tv;
+        if ((rc = mnemo_graph__decode_value(&ev, v, vl, k, forward)) != 0)
+            break;
+        unsigned char twin[EDGE_KEY_LEN];
+        mnemo_graph__edge_key(twin, b, lab, a);
+        char *tval;
+        size_t tl;
+        rc = mnemo_txn__get(&tval, &tl, db, txn, twin_cf, twin, sizeof twin, 0);
+        if (rc == MNEMO_ENOTFOUND) {
+            rc = mnemo__err(MNEMO_ECORRUPT, "graph check: %s edge %llu -[%u]-> %llu has no %s twin",
+                            forward ? "forward" : "backward", a, lab, b, forward ? "backward" : "forward");
+            break;
+        }
+        if (rc)
+            break;
+        if ((rc = mnemo_graph__decode_value(&tv, tval, tl, twin, !forward)) == 0 &&
+            (tv.weight != ev.weight || tv.props_len != ev.props_len || memcmp(tv.props, ev.props, ev.props_len)))
+            rc = mnemo__err(MNEMO_ECORRUPT, "graph check: edge %llu -[%u]-> %llu differs between its two directions",
+                            a, lab, b);
+        /* each value names the other endpoint: it must be the record that has that internal id */
+        char *other = NULL;
+        if (!rc && (rc = mnemo_record__id_of(&other, db, txn, b)) == MNEMO_ENOTFOUND)
+            rc = mnemo__err(MNEMO_ECORRUPT, "graph check: edge %llu -[%u]-> %llu points to a record that does not exist",
+                            a, lab, b);
+        if (!rc && (strlen(other) != ev.other_id_len || memcmp(other, ev.other_id, ev.other_id_len)))
+            rc = mnemo__err(MNEMO_ECORRUPT, "graph check: edge %llu -[%u]-> %llu names record '%.*s' but id %llu is '%s'",
+                            a, lab, b, (int)ev.other_id_len, ev.other_id, b, other);
+        mnemo__free(other);
+        mnemo__free(tval);
+        if (!rc)
+            (*count)++;
+    }
+    if (!rc)
+        rc = mnemo_cursor__status(c, "mnemo_graph_check");
+    mnemo_cursor__close(c);
+    return rc;
+}
+
+int mnemo_graph_check(mnemo_db *db, uint64_t *edges)
+{
+    int rc = mnemo_txn__check(db, NULL, "mnemo_graph_check");
+    if (rc)
+        return rc;
+    mnemo_txn *snap; /* both families and the records from one consistent state */
+    if ((rc = mnemo_txn_begin(&snap, db, MNEMO_TXN_READONLY)) != 0)
+        return rc;
+    uint64_t fwd = 0, bwd = 0;
+    rc = check_family(db, snap, MNEMO_CF_GRAPH_FORWARD, &fwd);
+    if (!rc)
+        rc = check_family(db, snap, MNEMO_CF_GRAPH_BACKWARD, &bwd);
+    mnemo_txn_free(snap);
+    if (!rc && fwd != bwd)
+        rc = mnemo__err(MNEMO_ECORRUPT, "graph check: %llu forward edges but %llu backward", (unsigned long long)fwd,
+                        (unsigned long long)bwd);
+    if (!rc && edges)
+        *edges = fwd;
+    return rc;
+}

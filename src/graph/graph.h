@@ -1,0 +1,47 @@
+/* Internal API of the graph room, for the record room (edges die with their records) and for the
+ * vector room (hybrid search by neighbourhood).
+ *
+ * Keys (fixed width, big-endian):  graph_forward  from(u64) label(u32) to(u64)
+ *                                  graph_backward to(u64)   label(u32) from(u64)
+ * Value (both directions): u8 version | f64 weight | u16 len, id of the OTHER endpoint |
+ *                          u32 len, props JSON | u32 crc32c. Carrying the other endpoint's record
+ * id makes a neighbourhood one prefix scan with no lookups.
+ * Labels: metadata 'L' label -> u32 id, 'l' id -> label; ids from 1 (0 means every label). */
+#ifndef MNEMO_GRAPH_INTERNAL_H
+#define MNEMO_GRAPH_INTERNAL_H
+
+#include <stdint.h>
+
+#include "mnemo/graph.h"
+#include "txn/txn.h"
+
+#define MNEMO_MK_LABEL 'L'
+#define MNEMO_MK_LABEL_ID 'l'
+
+/* Removes every edge of the record (both directions, both twins) inside txn. */
+int mnemo_graph__on_record_delete(mnemo_db *db, mnemo_txn *txn, uint64_t iid);
+/* The record iid has (or is getting) an expiry: its edges need a liveness check from now on. */
+int mnemo_graph__note_expiring(mnemo_db *db, uint64_t iid);
+
+/* Visits the edges of iid: other = the other endpoint, dir = MNEMO_DIR_OUT or MNEMO_DIR_IN.
+ * Edges to expired records are skipped. cb returns 0 to go on, 1 to stop, < 0 to abort. */
+typedef struct mnemo_graph_edge_view {
+    uint64_t other;
+    uint32_t label;
+    mnemo_direction dir;
+    double weight;
+    const char *other_id; /* not NUL-terminated */
+    size_t other_id_len;
+    const char *props; /* not NUL-terminated; props_len 0: none */
+    size_t props_len;
+} mnemo_graph_edge_view;
+typedef int (*mnemo_graph_edge_fn)(void *arg, const mnemo_graph_edge_view *e);
+int mnemo_graph__scan(mnemo_db *db, mnemo_txn *txn, uint64_t iid, mnemo_direction dir, uint32_t label,
+                      mnemo_graph_edge_fn cb, void *arg);
+
+/* Label id of label: 0 and *id set; MNEMO_ENOTFOUND when absent and create is 0. */
+int mnemo_graph__label_id(uint32_t *id, mnemo_db *db, mnemo_txn *txn, const char *label, int create);
+/* Label text of an id (borrowed, lives as long as the db), or NULL. */
+const char *mnemo_graph__label_name(mnemo_db *db, mnemo_txn *txn, uint32_t id);
+
+#endif

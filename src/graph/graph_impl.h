@@ -1,0 +1,41 @@
+/* Private to src/graph/: per-database state, edge keys and values. */
+#ifndef MNEMO_GRAPH_IMPL_H
+#define MNEMO_GRAPH_IMPL_H
+
+#include <pthread.h>
+
+#include "core/u64map.h"
+#include "graph/graph.h"
+
+typedef struct graph_state {
+    pthread_mutex_t lock;
+    /* committed labels: names[id] (ids are dense from 1), and a hash from name to id */
+    char **names;
+    uint32_t n_names; /* capacity of names */
+    uint32_t *slots;  /* open addressing: label ids, 0 = empty */
+    size_t n_slots, n_used;
+    uint32_t next_label, label_limit; /* allocation, like record ids (see record.c) */
+    /* records that have or had an expiry: a superset, so "not here" means "never expires" */
+    mnemo_u64map expiring;
+} graph_state;
+
+int mnemo_graph__state(graph_state **st, mnemo_db *db);
+int mnemo_graph__is_expiring(graph_state *st, uint64_t iid);
+
+#define EDGE_KEY_LEN 20
+void mnemo_graph__edge_key(unsigned char out[EDGE_KEY_LEN], uint64_t a, uint32_t label, uint64_t b);
+
+typedef struct edge_value {
+    double weight;
+    const char *other_id;
+    size_t other_id_len;
+    const char *props;
+    size_t props_len;
+} edge_value;
+
+int mnemo_graph__encode_value(char **out, size_t *len, double weight, const char *other_id, size_t other_len,
+                              const char *props, size_t props_len);
+/* key/klen name the edge in the ECORRUPT message. */
+int mnemo_graph__decode_value(edge_value *v, const char *val, size_t len, const unsigned char *key, int forward);
+
+#endif

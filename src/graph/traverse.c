@@ -1,0 +1,373 @@
+/* Breadth-first traversal and shortest paths (fewest hops by BFS, least weight by Dijkstra).
+ * Every reached node is one entry of a table (internal id, parent entry, label, record id) found
+ * through an id map, so memory grows with the nodes reached, never with their records. */
+#include <math.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "core/u64map.h"
+#include "graph/graph_impl.h"
+#include "record/record.h"
+
+#define NO_PARENT ((size_t)-1)
+
+typedef struct node {
+    uint64_t iid;
+    size_t parent;
+    uint32_t label;
+    unsigned depth;
+    double dist;
+    int done; /* Dijkstra: settled */
+    char *id;
+} node;
+
+typedef struct table {
+    node *nodes;
+    size_t n, cap;
+    mnemo_u64map index;
+} table;
+
+static void table_free(table *t)
+{
+    for (size_t i = 0; i < t->n; i++)
+        mnemo__free(t->nodes[i].id);
+    mnemo__free(t->nodes);
+    mnemo_u64map__free(&t->index);
+}
+
+/* Adds a node unless known: 1 added (*at = its entry), 0 known (*at = its entry), < 0 error. */
+static int table_add(table *t, uint64_t iid, const char *id, size_t id_len, size_t parent, uint32_t label,
+                     unsigned depth, size_t *at)
+{
+    if (mnemo_u64map__get(&t->index, iid, at))
+        return 0;
+    if (t->n == t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 64;
+        node *p = mnemo__realloc(t->nodes, cap * sizeof *p);
+        if (!p)
+            return mnemo__err_nomem("graph traversal");
+        t->nodes = p;
+        t->cap = cap;
+    }
+    char *copy = mnemo__memdup(id, id_len);
+    if (!copy)
+        return mnemo__err_nomem("graph traversal");
+    int rc = mnemo_u64map__add(&t->index, iid, t->n);
+    if (rc < 0) {
+        mnemo__free(copy);
+        return rc;
+    }
+    t->nodes[t->n] = (node){iid, parent, label, depth, INFINITY, 0, copy};
+    *at = t->n++;
+    return 1;
+}
+
+static int check_dir(const char *fn, mnemo_direction *dir)
+{
+    if (*dir == 0)
+        *dir = MNEMO_DIR_OUT;
+    if (*dir != MNEMO_DIR_OUT && *dir != MNEMO_DIR_IN && *dir != MNEMO_DIR_BOTH)
+        return mnemo__err(MNEMO_EINVAL, "%s: direction %d is not MNEMO_DIR_OUT, _IN or _BOTH", fn, (int)*dir);
+    return 0;
+}
+
+/* Label filter: 0 = every label; rc 1 = the label does not exist (nothing to follow). */
+static int label_filter(uint32_t *lid, mnemo_db *db, mnemo_txn *txn, const char *label, const char *fn)
+{
+    *lid = 0;
+    if (!label)
+        return 0;
+    if (!*label)
+        return mnemo__err(MNEMO_EINVAL, "%s: label is empty (pass NULL for every label)", fn);
+    int rc = mnemo_graph__label_id(lid, db, txn, label, 0);
+    return rc == MNEMO_ENOTFOUND ? 1 : rc;
+}
+
+static int start_node(uint64_t *iid, mnemo_db *db, mnemo_txn *txn, const char *id, const char *fn)
+{
+    if (!id || !*id)
+        return mnemo__err(MNEMO_EINVAL, "%s: a node id is %s", fn, id ? "empty" : "NULL");
+    int rc = mnemo_record__resolve(iid, db, txn, id);
+    if (rc == MNEMO_ENOTFOUND)
+        return mnemo__err(MNEMO_ENOTFOUND, "%s: no record '%s'", fn, id);
+    return rc;
+}
+
+/* ---- traversal ---- */
+
+typedef struct bfs {
+    mnemo_db *db;
+    mnemo_txn *txn;
+    table t;
+    size_t expanding; /* entry whose edges are being scanned */
+    unsigned depth;
+    size_t max_nodes;
+    mnemo_visit_fn visit;
+    void *arg;
+    int stopped;
+} bfs;
+
+static int visit_node(bfs *b, size_t at)
+{
+    node *n = &b->t.nodes[at];
+    const char *via = n->parent == NO_PARENT ? NULL : b->t.nodes[n->parent].id;
+    const char *via_label = n->parent == NO_PARENT ? NULL : mnemo_graph__label_name(b->db, b->txn, n->label);
+    int rc = b->visit(b->arg, n->id, n->depth, via, via_label);
+    if (rc > 0 || (b->max_nodes && b->t.n >= b->max_nodes)) {
+        b->stopped = 1;
+        return 1;
+    }
+    return rc;
+}
+
+static int bfs_edge(void *arg, const mnemo_graph_edge_view *e)
+{
+    bfs *b = arg;
+    size_t at;
+    int rc = table_add(&b->t, e->other, e->other_id, e->other_id_len, b->expanding, e->label, b->depth + 1, &at);
+    if (rc <= 0)
+        return rc;
+    return visit_node(b, at);
+}
+
+int mnemo_graph_traverse(mnemo_db *db, mnemo_txn *txn, const char *const *starts, size_t n_starts,
+                         const mnemo_traverse_options *opts, mnemo_visit_fn visit, void *arg)
+{
+    static const char fn[] = "mnemo_graph_traverse";
+    int rc = mnemo_txn__check(db, txn, fn);
+    if (rc)
+        return rc;
+    if (!visit || (!starts && n_starts))
+        return mnemo__err(MNEMO_EINVAL, "%s: %s is NULL", fn, visit ? "starts" : "visit");
+    static const mnemo_traverse_options defaults = MNEMO_TRAVERSE_OPTIONS_INIT;
+    mnemo_traverse_options o = opts ? *opts : defaults;
+    if (o.version > MNEMO_TRAVERSE_OPTIONS_VERSION)
+        return mnemo__err(MNEMO_EINVAL, "%s: options version %u is newer than this library", fn, o.version);
+    uint32_t lid;
+    if ((rc = check_dir(fn, &o.dir)) != 0 || (rc = label_filter(&lid, db, txn, o.label, fn)) < 0)
+        return rc;
+    int no_edges = rc == 1;
+    bfs b = {db, txn, {NULL, 0, 0, MNEMO_U64MAP_INIT}, 0, 0, o.max_nodes, visit, arg, 0};
+    rc = 0;
+    for (size_t i = 0; i < n_starts && !rc && !b.stopped; i++) {
+        uint64_t iid;
+        size_t at;
+        if ((rc = start_node(&iid, db, txn, starts[i], fn)) != 0)
+            break;
+        if ((rc = table_add(&b.t, iid, starts[i], strlen(starts[i]), NO_PARENT, 0, 0, &at)) == 1)
+            rc = visit_node(&b, at);
+    }
+    /* the table is the queue: entries are appended in discovery order, expanded in that order */
+    for (size_t next = 0; rc == 0 && !b.stopped && !no_edges && next < b.t.n; next++) {
+        if (o.max_depth && b.t.nodes[next].depth >= o.max_depth)
+            continue;
+        b.expanding = next;
+        b.depth = b.t.nodes[next].depth;
+        rc = mnemo_graph__scan(db, txn, b.t.nodes[next].iid, o.dir, lid, bfs_edge, &b);
+    }
+    table_free(&b.t);
+    return rc > 0 ? 0 : rc;
+}
+
+/* ---- shortest paths ---- */
+
+typedef struct search {
+    mnemo_db *db;
+    mnemo_txn *txn;
+    table t;
+    size_t from_at; /* entry being expanded */
+    uint64_t target;
+    int weighted, found;
+    size_t *heap; /* Dijkstra: entries ordered by dist */
+    size_t heap_n, heap_cap;
+} search;
+
+static int heap_push(search *s, size_t at)
+{
+    if (s->heap_n == s->heap_cap) {
+        size_t cap = s->heap_cap ? 2 * s->heap_cap : 64;
+        size_t *h = mnemo__realloc(s->heap, cap * sizeof *h);
+        if (!h)
+            return mnemo__err_nomem("shortest path");
+        s->heap = h;
+        s->heap_cap = cap;
+    }
+    size_t i = s->heap_n++;
+    while (i > 0 && s->t.nodes[s->heap[(i - 1) / 2]].dist > s->t.nodes[at].dist) {
+        s->heap[i] = s->heap[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    s->heap[i] = at;
+    return 0;
+}
+
+static size_t heap_pop(search *s)
+{
+    size_t top = s->heap[0], last = s->heap[--s->heap_n], i = 0;
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= s->heap_n)
+            break;
+        if (c + 1 < s->heap_n && s->t.nodes[s->heap[c + 1]].dist < s->t.nodes[s->heap[c]].dist)
+            c++;
+        if (s->t.nodes[s->heap[c]].dist >= s->t.nodes[last].dist)
+            break;
+        s->heap[i] = s->heap[c];
+        i = c;
+    }
+    if (s->heap_n)
+        s->heap[i] = last;
+    return top;
+}
+
+static int path_edge(void *arg, const mnemo_graph_edge_view *e)
+{
+    search *s = arg;
+    const node *from = &s->t.nodes[s->from_at];
+    if (s->weighted && e->weight < 0) {
+        const char *label = mnemo_graph__label_name(s->db, s->txn, e->label);
+        return mnemo__err(MNEMO_EINVAL, "mnemo_graph_shortest_path: edge '%s' -[%s]-> '%.*s' has negative weight %g; "
+                                        "weighted search needs weights >= 0",
+                          from->id, label ? label : "?", (int)e->other_id_len, e->other_id, e->weight);
+    }
+    size_t at;
+    double dist = from->dist + (s->weighted ? e->weight : 1.0);
+    unsigned depth = from->depth + 1;
+    size_t parent = s->from_at;
+    int rc = table_add(&s->t, e->other, e->other_id, e->other_id_len, parent, e->label, depth, &at);
+    if (rc < 0)
+        return rc;
+    node *n = &s->t.nodes[at];
+    if (!s->weighted) {
+        if (rc == 1) {
+            n->dist = dist;
+            if (e->other == s->target) {
+                s->found = 1;
+                return 1;
+            }
+        }
+        return 0;
+    }
+    if (n->done || dist >= n->dist)
+        return 0;
+    n->dist = dist;
+    n->parent = parent;
+    n->label = e->label;
+    n->depth = depth;
+    return heap_push(s, at); /* stale heap entries are skipped when popped (done) */
+}
+
+void mnemo_graph_path_free(mnemo_graph_path *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; p->nodes && i <= p->hops; i++)
+        mnemo__free(p->nodes[i]);
+    for (size_t i = 0; p->labels && i < p->hops; i++)
+        mnemo__free(p->labels[i]);
+    mnemo__free(p->nodes);
+    mnemo__free(p->labels);
+    mnemo__free(p);
+}
+
+static int build_path(mnemo_graph_path **out, search *s, size_t target_at)
+{
+    size_t hops = 0;
+    for (size_t i = target_at; s->t.nodes[i].parent != NO_PARENT; i = s->t.nodes[i].parent)
+        hops++;
+    mnemo_graph_path *p = mnemo__calloc(1, sizeof *p);
+    if (!p)
+        return mnemo__err_nomem("shortest path");
+    p->hops = hops;
+    p->nodes = mnemo__calloc(hops + 1, sizeof *p->nodes);
+    p->labels = mnemo__calloc(hops ? hops : 1, sizeof *p->labels);
+    int rc = p->nodes && p->labels ? 0 : mnemo__err_nomem("shortest path");
+    double weight = 0;
+    size_t i = target_at;
+    for (size_t k = hops + 1; !rc && k-- > 0; i = s->t.nodes[i].parent) {
+        const node *n = &s->t.nodes[i];
+        if (!(p->nodes[k] = mnemo__memdup(n->id, strlen(n->id))))
+            rc = mnemo__err_nomem("shortest path");
+        if (!rc && k > 0) {
+            const char *label = mnemo_graph__label_name(s->db, s->txn, n->label);
+            if (!label || !(p->labels[k - 1] = mnemo__memdup(label, strlen(label))))
+                rc = label ? mnemo__err_nomem("shortest path") : mnemo__err(MNEMO_ECORRUPT, "label %u missing", n->label);
+        }
+    }
+    weight = s->t.nodes[target_at].dist;
+    if (rc) {
+        mnemo_graph_path_free(p);
+        return rc;
+    }
+    p->weight = weight;
+    *out = p;
+    return 0;
+}
+
+int mnemo_graph_shortest_path(mnemo_graph_path **out, mnemo_db *db, mnemo_txn *txn, const char *from, const char *to,
+                              const mnemo_path_options *opts)
+{
+    static const char fn[] = "mnemo_graph_shortest_path";
+    int rc = mnemo_txn__check(db, txn, fn);
+    if (rc)
+        return rc;
+    if (!out)
+        return mnemo__err(MNEMO_EINVAL, "%s: out is NULL", fn);
+    static const mnemo_path_options defaults = MNEMO_PATH_OPTIONS_INIT;
+    mnemo_path_options o = opts ? *opts : defaults;
+    if (o.version > MNEMO_PATH_OPTIONS_VERSION)
+        return mnemo__err(MNEMO_EINVAL, "%s: options version %u is newer than this library", fn, o.version);
+    uint32_t lid;
+    uint64_t src, dst;
+    if ((rc = check_dir(fn, &o.dir)) != 0 || (rc = start_node(&src, db, txn, from, fn)) != 0 ||
+        (rc = start_node(&dst, db, txn, to, fn)) != 0 || (rc = label_filter(&lid, db, txn, o.label, fn)) < 0)
+        return rc;
+    int no_edges = rc == 1;
+    search s = {db, txn, {NULL, 0, 0, MNEMO_U64MAP_INIT}, 0, dst, o.weighted != 0, 0, NULL, 0, 0};
+    size_t at;
+    rc = table_add(&s.t, src, from, strlen(from), NO_PARENT, 0, 0, &at);
+    if (rc == 1) {
+        s.t.nodes[at].dist = 0;
+        rc = 0;
+    }
+    size_t target_at = (size_t)-1;
+    if (!rc && src == dst) {
+        target_at = at;
+    } else if (!rc && !no_edges && !s.weighted) {
+        for (size_t next = 0; !rc && !s.found && next < s.t.n; next++) {
+            if (o.max_hops && s.t.nodes[next].depth >= o.max_hops)
+                continue;
+            s.from_at = next;
+            rc = mnemo_graph__scan(db, txn, s.t.nodes[next].iid, o.dir, lid, path_edge, &s);
+        }
+        if (rc == 1)
+            rc = 0;
+        if (s.found)
+            mnemo_u64map__get(&s.t.index, dst, &target_at);
+    } else if (!rc && !no_edges) {
+        rc = heap_push(&s, at);
+        while (!rc && s.heap_n) {
+            size_t cur = heap_pop(&s);
+            if (s.t.nodes[cur].done)
+                continue;
+            s.t.nodes[cur].done = 1;
+            if (s.t.nodes[cur].iid == dst) {
+                target_at = cur;
+                break;
+            }
+            if (o.max_hops && s.t.nodes[cur].depth >= o.max_hops)
+                continue;
+            s.from_at = cur;
+            rc = mnemo_graph__scan(db, txn, s.t.nodes[cur].iid, o.dir, lid, path_edge, &s);
+        }
+    }
+    if (!rc && target_at == (size_t)-1)
+        rc = mnemo__err(MNEMO_ENOTFOUND, "%s: '%s' is not reachable from '%s'%s", fn, to, from,
+                        o.max_hops ? " within max_hops" : "");
+    if (!rc)
+        rc = build_path(out, &s, target_at);
+    mnemo__free(s.heap);
+    table_free(&s.t);
+    return rc;
+}
