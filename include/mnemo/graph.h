@@ -142,6 +142,32 @@ MNEMO_API int mnemo_graph_shortest_path(mnemo_graph_path **out, mnemo_db *db, mn
 /** Release a path. Accepts NULL. */
 MNEMO_API void mnemo_graph_path_free(mnemo_graph_path *p);
 
+#define MNEMO_IMPORT_OPTIONS_VERSION 1
+/** How an edge list is imported. All-zero: label "link", directed, weight 1, batches of 10000. */
+typedef struct mnemo_import_options {
+    unsigned version;  /**< MNEMO_IMPORT_OPTIONS_VERSION (0 is taken as 1) */
+    const char *label; /**< label of every edge (NULL: "link") */
+    int undirected;    /**< also add b -> a for every line a b */
+    size_t batch;      /**< lines per transaction (0: 10000) */
+} mnemo_import_options;
+#define MNEMO_IMPORT_OPTIONS_INIT {MNEMO_IMPORT_OPTIONS_VERSION, NULL, 0, 0}
+
+/** What an import did. */
+typedef struct mnemo_import_stats {
+    uint64_t lines;         /**< lines read (comments and blank lines included) */
+    uint64_t edges;         /**< edges written (both directions of an undirected line count 2) */
+    uint64_t nodes_created; /**< records created for node ids that had none */
+} mnemo_import_stats;
+
+/** Load a SNAP-style edge list: one edge per line, `a b` or `a<TAB>b` (a third column, if any,
+ * is the weight), `#` comments, CRLF tolerated. Node ids become record ids; missing records are
+ * created empty. Lines are committed in batches; a bad line fails with MNEMO_EINVAL naming its
+ * line number, and nothing of its batch is kept (earlier batches are).
+ * @param[out] stats  may be NULL; filled also on failure (what was committed).
+ * @return 0; MNEMO_EINVAL; MNEMO_ENOTFOUND (no such file); MNEMO_EIO; MNEMO_EREADONLY. */
+MNEMO_API int mnemo_graph_import_edgelist(mnemo_db *db, const char *path, const mnemo_import_options *opts,
+                                          mnemo_import_stats *stats);
+
 /** Verify that every forward edge has its backward twin with the same value and vice versa, and
  * that every edge's endpoints have records.
  * @param[out] edges  number of edges checked (may be NULL).
