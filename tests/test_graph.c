@@ -1,0 +1,694 @@
+/* Graph: every operation and error path, twin agreement after random and concurrent sequences,
+ * traversal and paths against an independent in-memory BFS / Dijkstra on a real graph
+ * (data/graphs/ca-GrQc.txt) and on random graphs, the importer. */
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/coding.h"
+#include "testutil.h"
+
+static mnemo_db *db;
+static int64_t fake_now = 1700000000000;
+static int64_t fake_clock(void) { return fake_now; }
+
+static void setup(void)
+{
+    tu_mkdtemp();
+    fake_now = 1700000000000;
+    mnemo__clock_override(fake_clock);
+    db = tu_open("g");
+}
+static void teardown(void)
+{
+    mnemo_close(db);
+    mnemo__clock_override(NULL);
+    tu_cleanup();
+}
+TestSuite(graph, .init = setup, .fini = teardown);
+
+static void close_db(void)
+{
+    TU_OK(mnemo_close(db));
+    db = NULL;
+}
+
+static void node(const char *id)
+{
+    mnemo_record r = {0};
+    r.id = id;
+    TU_OK(mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT));
+}
+
+static int link_w(mnemo_txn *txn, const char *a, const char *label, const char *b, double w)
+{
+    mnemo_edge e = {a, label, b, w, NULL};
+    return mnemo_graph_link(db, txn, &e, 0);
+}
+
+static void check_ok(uint64_t want_edges)
+{
+    uint64_t n = 0;
+    TU_OK(mnemo_graph_check(db, &n));
+    if (want_edges != (uint64_t)-1)
+        cr_assert_eq(n, want_edges, "check counted %llu edges, expected %llu", (unsigned long long)n,
+                     (unsigned long long)want_edges);
+}
+
+/* Neighbour ids (with direction marks) of a node, sorted, as one string. */
+static void neighbors_str(mnemo_txn *txn, const char *id, mnemo_direction dir, const char *label, char *out,
+                          size_t cap)
+{
+    mnemo_graph_iter *it;
+    TU_OK(mnemo_graph_neighbors(&it, db, txn, id, dir, label));
+    const mnemo_neighbor *n;
+    out[0] = '\0';
+    int rc;
+    while ((rc = mnemo_graph_iter_next(it, &n)) == 0) {
+        size_t len = strlen(out);
+        snprintf(out + len, cap - len, "%s%s%s:%s:%g", len ? " " : "", n->direction == MNEMO_DIR_OUT ? ">" : "<",
+                 n->id, n->label, n->weight);
+    }
+    TU_RC(rc, MNEMO_ITEROVER);
+    mnemo_graph_iter_free(it);
+}
+
+TU_TEST(graph, link_get_unlink_and_neighbors)
+{
+    node("a");
+    node("b");
+    node("c");
+    TU_OK(link_w(NULL, "a", "knows", "b", 2.5));
+    mnemo_edge props = {"a", "cites", "c", 0, "{\"page\": 3, \"note\": \"x\"}"};
+    TU_OK(mnemo_graph_link(db, NULL, &props, MNEMO_LINK_DEFAULT_WEIGHT));
+    TU_OK(link_w(NULL, "a", "knows", "a", 1)); /* self-loop */
+    TU_OK(link_w(NULL, "c", "knows", "a", 4));
+    mnemo_edge *e;
+    TU_OK(mnemo_graph_get(&e, db, NULL, "a", "cites", "c"));
+    cr_assert_eq(e->weight, 1.0, "MNEMO_LINK_DEFAULT_WEIGHT gives 1");
+    cr_assert_str_eq(e->props, "{\"note\":\"x\",\"page\":3}");
+    cr_assert_str_eq(e->from, "a");
+    cr_assert_str_eq(e->label, "cites");
+    cr_assert_str_eq(e->to, "c");
+    mnemo_edge_free(e);
+    TU_OK(link_w(NULL, "a", "knows", "b", 7)); /* update */
+    TU_OK(mnemo_graph_get(&e, db, NULL, "a", "knows", "b"));
+    cr_assert_eq(e->weight, 7);
+    cr_assert_null(e->props);
+    mnemo_edge_free(e);
+    char s[512];
+    neighbors_str(NULL, "a", MNEMO_DIR_OUT, NULL, s, sizeof s);
+    cr_assert_str_eq(s, ">a:knows:1 >b:knows:7 >c:cites:1", "%s", s);
+    neighbors_str(NULL, "a", MNEMO_DIR_IN, NULL, s, sizeof s);
+    cr_assert_str_eq(s, "<a:knows:1 <c:knows:4", "%s", s);
+    neighbors_str(NULL, "a", MNEMO_DIR_BOTH, "cites", s, sizeof s);
+    cr_assert_str_eq(s, ">c:cites:1", "%s", s);
+    neighbors_str(NULL, "a", MNEMO_DIR_BOTH, "no-such-label", s, sizeof s);
+    cr_assert_str_eq(s, "");
+    uint64_t d;
+    TU_OK(mnemo_graph_degree(&d, db, NULL, "a", MNEMO_DIR_OUT, NULL));
+    cr_assert_eq(d, 3);
+    TU_OK(mnemo_graph_degree(&d, db, NULL, "a", MNEMO_DIR_BOTH, "knows"));
+    cr_assert_eq(d, 4);
+    TU_RC(mnemo_graph_exists(db, NULL, "b", "knows", "a"), 0);
+    TU_OK(mnemo_graph_unlink(db, NULL, "a", "knows", "b"));
+    TU_RC(mnemo_graph_exists(db, NULL, "a", "knows", "b"), 0);
+    TU_RC(mnemo_graph_unlink(db, NULL, "a", "knows", "b"), MNEMO_ENOTFOUND);
+    neighbors_str(NULL, "b", MNEMO_DIR_BOTH, NULL, s, sizeof s);
+    cr_assert_str_eq(s, "", "no backward edge left behind");
+    check_ok(3);
+    close_db();
+}
+
+TU_TEST(graph, bad_arguments_and_missing_endpoints)
+{
+    node("a");
+    mnemo_edge e = {"a", "l", "ghost", 1, NULL};
+    TU_RC(mnemo_graph_link(db, NULL, &e, 0), MNEMO_ENOTFOUND);
+    cr_assert(strstr(mnemo_errmsg(), "ghost"), "%s", mnemo_errmsg());
+    TU_OK(mnemo_graph_link(db, NULL, &e, MNEMO_LINK_CREATE_MISSING));
+    TU_RC(mnemo_record_exists(db, NULL, "ghost"), 1);
+    TU_RC(mnemo_graph_link(db, NULL, NULL, 0), MNEMO_EINVAL);
+    TU_RC(mnemo_graph_link(db, NULL, &e, 0x80), MNEMO_EINVAL);
+    mnemo_edge bad = e;
+    bad.label = "";
+    TU_RC(mnemo_graph_link(db, NULL, &bad, 0), MNEMO_EINVAL);
+    bad.label = NULL;
+    TU_RC(mnemo_graph_link(db, NULL, &bad, 0), MNEMO_EINVAL);
+    char longlabel[MNEMO_LABEL_MAX + 2];
+    memset(longlabel, 'x', sizeof longlabel - 1);
+    longlabel[sizeof longlabel - 1] = '\0';
+    bad.label = longlabel;
+    TU_RC(mnemo_graph_link(db, NULL, &bad, 0), MNEMO_EINVAL);
+    bad = e;
+    bad.from = NULL;
+    TU_RC(mnemo_graph_link(db, NULL, &bad, 0), MNEMO_EINVAL);
+    bad = e;
+    bad.weight = NAN;
+    TU_RC(mnemo_graph_link(db, NULL, &bad, 0), MNEMO_EINVAL);
+    bad.weight = INFINITY;
+    TU_RC(mnemo_graph_link(db, NULL, &bad, 0), MNEMO_EINVAL);
+    bad = e;
+    bad.props = "[1]";
+    TU_RC(mnemo_graph_link(db, NULL, &bad, 0), MNEMO_EINVAL);
+    bad.props = "{oops";
+    TU_RC(mnemo_graph_link(db, NULL, &bad, 0), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "props"), "%s", mnemo_errmsg());
+    mnemo_graph_iter *it;
+    TU_RC(mnemo_graph_neighbors(&it, db, NULL, "nobody", MNEMO_DIR_OUT, NULL), MNEMO_ENOTFOUND);
+    TU_RC(mnemo_graph_neighbors(&it, db, NULL, "a", (mnemo_direction)9, NULL), MNEMO_EINVAL);
+    TU_RC(mnemo_graph_neighbors(&it, db, NULL, "a", MNEMO_DIR_OUT, ""), MNEMO_EINVAL);
+    TU_RC(mnemo_graph_neighbors(NULL, db, NULL, "a", MNEMO_DIR_OUT, NULL), MNEMO_EINVAL);
+    uint64_t d;
+    TU_RC(mnemo_graph_degree(NULL, db, NULL, "a", MNEMO_DIR_OUT, NULL), MNEMO_EINVAL);
+    TU_RC(mnemo_graph_degree(&d, db, NULL, NULL, MNEMO_DIR_OUT, NULL), MNEMO_EINVAL);
+    mnemo_edge *got;
+    TU_RC(mnemo_graph_get(&got, db, NULL, "a", "l", "nobody"), MNEMO_ENOTFOUND);
+    TU_RC(mnemo_graph_get(&got, db, NULL, "a", "nolabel", "ghost"), MNEMO_ENOTFOUND);
+    TU_RC(mnemo_graph_unlink(db, NULL, "a", "l", NULL), MNEMO_EINVAL);
+    mnemo_graph_path *p;
+    TU_RC(mnemo_graph_shortest_path(&p, db, NULL, "a", "nobody", NULL), MNEMO_ENOTFOUND);
+    TU_RC(mnemo_graph_shortest_path(NULL, db, NULL, "a", "ghost", NULL), MNEMO_EINVAL);
+    TU_RC(mnemo_graph_traverse(db, NULL, NULL, 1, NULL, NULL, NULL), MNEMO_EINVAL);
+    TU_RC(mnemo_graph_iter_next(NULL, NULL), MNEMO_EINVAL);
+    mnemo_graph_iter_free(NULL);
+    mnemo_graph_path_free(NULL);
+    mnemo_edge_free(NULL);
+    TU_RC(mnemo_graph_check(NULL, NULL), MNEMO_EINVAL);
+    check_ok(1);
+    close_db();
+}
+
+TU_TEST(graph, deleting_or_expiring_a_record_takes_its_edges)
+{
+    node("hub");
+    for (int i = 0; i < 20; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "n%d", i);
+        node(id);
+        TU_OK(link_w(NULL, "hub", "to", id, 1));
+        TU_OK(link_w(NULL, id, "back", "hub", 1));
+    }
+    TU_OK(link_w(NULL, "hub", "self", "hub", 1));
+    check_ok(41);
+    TU_OK(mnemo_record_delete(db, NULL, "hub"));
+    check_ok(0);
+    char s[256];
+    neighbors_str(NULL, "n3", MNEMO_DIR_BOTH, NULL, s, sizeof s);
+    cr_assert_str_eq(s, "");
+
+    /* an expired node's edges are invisible at once, and purge removes them */
+    mnemo_record r = {0};
+    r.id = "temp";
+    r.expires_at = fake_now + 10;
+    TU_OK(mnemo_record_put(db, NULL, &r, 0));
+    TU_OK(link_w(NULL, "n1", "to", "temp", 1));
+    TU_OK(link_w(NULL, "temp", "to", "n2", 1));
+    uint64_t d;
+    TU_OK(mnemo_graph_degree(&d, db, NULL, "n1", MNEMO_DIR_OUT, NULL));
+    cr_assert_eq(d, 1);
+    fake_now += 10;
+    TU_OK(mnemo_graph_degree(&d, db, NULL, "n1", MNEMO_DIR_OUT, NULL));
+    cr_assert_eq(d, 0, "the edge to an expired record is gone at once");
+    TU_OK(mnemo_graph_degree(&d, db, NULL, "n2", MNEMO_DIR_IN, NULL));
+    cr_assert_eq(d, 0);
+    TU_RC(mnemo_graph_exists(db, NULL, "n1", "to", "temp"), 0);
+    size_t purged;
+    TU_OK(mnemo_record_purge_expired(db, &purged));
+    cr_assert_eq(purged, 1);
+    check_ok(0);
+
+    /* the expiring set survives a reopen */
+    r.id = "temp2";
+    r.expires_at = fake_now + 10;
+    TU_OK(mnemo_record_put(db, NULL, &r, 0));
+    TU_OK(link_w(NULL, "n1", "to", "temp2", 1));
+    close_db();
+    TU_OK(mnemo_open(&db, tu_path("g"), NULL));
+    fake_now += 10;
+    TU_OK(mnemo_graph_degree(&d, db, NULL, "n1", MNEMO_DIR_OUT, NULL));
+    cr_assert_eq(d, 0);
+    close_db();
+}
+
+TU_TEST(graph, transactions_see_their_edges_and_rollback_leaves_none)
+{
+    node("a");
+    mnemo_txn *t;
+    TU_OK(mnemo_txn_begin(&t, db, 0));
+    mnemo_edge e = {"a", "brand-new-label", "b", 3, NULL};
+    TU_OK(mnemo_graph_link(db, t, &e, MNEMO_LINK_CREATE_MISSING));
+    char s[256];
+    neighbors_str(t, "a", MNEMO_DIR_OUT, NULL, s, sizeof s);
+    cr_assert_str_eq(s, ">b:brand-new-label:3", "a txn sees its own edge and new label: %s", s);
+    mnemo_graph_iter *it;
+    TU_RC(mnemo_graph_neighbors(&it, db, NULL, "b", MNEMO_DIR_IN, NULL), MNEMO_ENOTFOUND); /* b not committed */
+    TU_OK(mnemo_txn_rollback(t));
+    mnemo_txn_free(t);
+    TU_RC(mnemo_record_exists(db, NULL, "b"), 0);
+    check_ok(0);
+    neighbors_str(NULL, "a", MNEMO_DIR_OUT, NULL, s, sizeof s);
+    cr_assert_str_eq(s, "");
+    TU_OK(mnemo_graph_link(db, NULL, &e, MNEMO_LINK_CREATE_MISSING)); /* the label id is reusable */
+    neighbors_str(NULL, "b", MNEMO_DIR_IN, "brand-new-label", s, sizeof s);
+    cr_assert_str_eq(s, "<a:brand-new-label:3");
+    check_ok(1);
+    close_db();
+}
+
+/* ---- random sequences against an in-memory reference ---- */
+
+#define RN 12
+#define RL 3
+static double ref_w[RN][RL][RN]; /* NAN = no edge */
+
+TU_TEST(graph, random_sequences_keep_twins_and_match_a_reference)
+{
+    const char *labels[RL] = {"x", "y", "z"};
+    char ids[RN][8];
+    for (int i = 0; i < RN; i++) {
+        snprintf(ids[i], sizeof ids[i], "v%d", i);
+        node(ids[i]);
+    }
+    for (int a = 0; a < RN; a++)
+        for (int l = 0; l < RL; l++)
+            for (int b = 0; b < RN; b++)
+                ref_w[a][l][b] = NAN;
+    unsigned seed = 77;
+    for (int step = 0; step < 1500; step++) {
+        int a = rand_r(&seed) % RN, b = rand_r(&seed) % RN, l = rand_r(&seed) % RL, op = rand_r(&seed) % 10;
+        if (op < 6) {
+            double w = rand_r(&seed) % 100;
+            TU_OK(link_w(NULL, ids[a], labels[l], ids[b], w));
+            ref_w[a][l][b] = w;
+        } else if (op < 9) {
+            int rc = mnemo_graph_unlink(db, NULL, ids[a], labels[l], ids[b]);
+            cr_assert_eq(rc, isnan(ref_w[a][l][b]) ? MNEMO_ENOTFOUND : 0);
+            ref_w[a][l][b] = NAN;
+        } else { /* delete and recreate a node: its edges go */
+            TU_OK(mnemo_record_delete(db, NULL, ids[a]));
+            node(ids[a]);
+            for (int x = 0; x < RN; x++)
+                for (int y = 0; y < RL; y++)
+                    ref_w[a][y][x] = ref_w[x][y][a] = NAN;
+        }
+        if (step % 100 == 99) {
+            uint64_t want = 0;
+            for (int x = 0; x < RN; x++)
+                for (int y = 0; y < RL; y++)
+                    for (int z = 0; z < RN; z++)
+                        want += !isnan(ref_w[x][y][z]);
+            check_ok(want);
+            for (int x = 0; x < RN; x++) {
+                uint64_t dout, din, want_out = 0, want_in = 0;
+                for (int y = 0; y < RL; y++)
+                    for (int z = 0; z < RN; z++) {
+                        want_out += !isnan(ref_w[x][y][z]);
+                        want_in += !isnan(ref_w[z][y][x]);
+                    }
+                TU_OK(mnemo_graph_degree(&dout, db, NULL, ids[x], MNEMO_DIR_OUT, NULL));
+                TU_OK(mnemo_graph_degree(&din, db, NULL, ids[x], MNEMO_DIR_IN, NULL));
+                cr_assert_eq(dout, want_out);
+                cr_assert_eq(din, want_in);
+            }
+        }
+    }
+    close_db();
+}
+
+/* ---- concurrent link/unlink on one hub never loses an edge ---- */
+
+#define CT 4
+#define PER 150
+static void *hub_worker(void *arg)
+{
+    int t = (int)(intptr_t)arg;
+    for (int i = 0; i < PER; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "t%d-%d", t, i);
+        mnemo_edge e = {"hub", "has", id, 1, NULL};
+        int rc = mnemo_graph_link(db, NULL, &e, MNEMO_LINK_CREATE_MISSING);
+        if (!rc && i % 3 == 0)
+            rc = mnemo_graph_unlink(db, NULL, "hub", "has", id);
+        if (rc)
+            return (void *)(intptr_t)rc;
+    }
+    return NULL;
+}
+
+TU_TEST(graph, concurrent_links_on_one_node_lose_nothing)
+{
+    node("hub");
+    pthread_t th[CT];
+    for (int i = 0; i < CT; i++)
+        pthread_create(&th[i], NULL, hub_worker, (void *)(intptr_t)i);
+    for (int i = 0; i < CT; i++) {
+        void *res;
+        pthread_join(th[i], &res);
+        cr_assert_null(res, "worker failed: %s", mnemo_strerror((int)(intptr_t)res));
+    }
+    uint64_t d;
+    TU_OK(mnemo_graph_degree(&d, db, NULL, "hub", MNEMO_DIR_OUT, "has"));
+    cr_assert_eq(d, CT * (PER - (PER + 2) / 3));
+    check_ok(d);
+    close_db();
+}
+
+/* ---- traversal and paths against a reference on ca-GrQc and random graphs ---- */
+
+#define MAXN 100000
+static int *adj_start, *adj_list, *adj_deg; /* reference CSR: adj_list[adj_start[v] .. + adj_deg[v]] */
+static double *adj_w;
+static int n_nodes;
+
+static const char *data_path(const char *name)
+{
+    static char p[1024];
+    const char *dir = getenv("MNEMO_DATA_DIR");
+    snprintf(p, sizeof p, "%s/%s", dir ? dir : "data", name);
+    return p;
+}
+
+/* Reference adjacency of a directed edge list "a b" per line. */
+static void load_reference(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "cannot open %s (set MNEMO_DATA_DIR)", path);
+    int (*pairs)[2] = malloc(40000 * sizeof *pairs);
+    int n = 0, a, b;
+    char line[256];
+    n_nodes = 0;
+    while (fgets(line, sizeof line, f))
+        if (line[0] != '#' && sscanf(line, "%d %d", &a, &b) == 2 && a < MAXN && b < MAXN && n < 40000) {
+            pairs[n][0] = a;
+            pairs[n][1] = b;
+            n++;
+            n_nodes = a >= n_nodes ? a + 1 : n_nodes;
+            n_nodes = b >= n_nodes ? b + 1 : n_nodes;
+        }
+    fclose(f);
+    adj_deg = calloc((size_t)n_nodes, sizeof *adj_deg);
+    adj_start = calloc((size_t)n_nodes + 1, sizeof *adj_start);
+    adj_list = malloc((size_t)n * sizeof *adj_list);
+    for (int i = 0; i < n; i++)
+        adj_deg[pairs[i][0]]++;
+    for (int v = 0; v < n_nodes; v++)
+        adj_start[v + 1] = adj_start[v] + adj_deg[v];
+    int *fill = calloc((size_t)n_nodes, sizeof *fill);
+    for (int i = 0; i < n; i++) /* duplicate lines collapse to one edge in mnemo: keep them, BFS does not care */
+        adj_list[adj_start[pairs[i][0]] + fill[pairs[i][0]]++] = pairs[i][1];
+    free(fill);
+    free(pairs);
+}
+
+static void free_reference(void)
+{
+    free(adj_deg);
+    free(adj_start);
+    free(adj_list);
+    free(adj_w);
+    adj_w = NULL;
+}
+
+static void ref_bfs(int src, int *dist)
+{
+    for (int v = 0; v < n_nodes; v++)
+        dist[v] = -1;
+    int *q = malloc((size_t)n_nodes * sizeof *q), head = 0, tail = 0;
+    dist[src] = 0;
+    q[tail++] = src;
+    while (head < tail) {
+        int v = q[head++];
+        for (int k = adj_start[v]; k < adj_start[v + 1]; k++)
+            if (dist[adj_list[k]] < 0) {
+                dist[adj_list[k]] = dist[v] + 1;
+                q[tail++] = adj_list[k];
+            }
+    }
+    free(q);
+}
+
+typedef struct visit_log {
+    int *depth; /* by node number, -1 unvisited */
+    int count, dup, bad_via;
+} visit_log;
+
+static int log_visit(void *arg, const char *id, unsigned depth, const char *via, const char *via_label)
+{
+    visit_log *l = arg;
+    int v = atoi(id);
+    if (l->depth[v] >= 0)
+        l->dup++;
+    l->depth[v] = (int)depth;
+    l->count++;
+    if ((depth == 0) != (via == NULL) || (via && strcmp(via_label, "link")))
+        l->bad_via++;
+    return 0;
+}
+
+TU_TEST(graph, traversal_and_paths_match_reference_bfs_on_ca_grqc)
+{
+    mnemo_import_stats st;
+    TU_OK(mnemo_graph_import_edgelist(db, data_path("graphs/ca-GrQc.txt"), NULL, &st));
+    cr_assert_gt(st.edges, 20000);
+    load_reference(data_path("graphs/ca-GrQc.txt"));
+    int *dist = malloc((size_t)n_nodes * sizeof *dist);
+    visit_log l = {malloc((size_t)n_nodes * sizeof(int)), 0, 0, 0};
+    unsigned seed = 5;
+    int checked = 0;
+    int *present = malloc((size_t)n_nodes * sizeof *present), n_present = 0; /* ids are sparse */
+    for (int v = 0; v < n_nodes; v++)
+        if (adj_deg[v])
+            present[n_present++] = v;
+    for (int q = 0; q < 30; q++) {
+        int src = present[rand_r(&seed) % n_present];
+        char sid[16];
+        snprintf(sid, sizeof sid, "%d", src);
+        ref_bfs(src, dist);
+        for (int v = 0; v < n_nodes; v++)
+            l.depth[v] = -1;
+        l.count = l.dup = l.bad_via = 0;
+        mnemo_traverse_options o = MNEMO_TRAVERSE_OPTIONS_INIT;
+        o.max_depth = 3;
+        const char *starts[] = {sid};
+        TU_OK(mnemo_graph_traverse(db, NULL, starts, 1, &o, log_visit, &l));
+        int want = 0;
+        for (int v = 0; v < n_nodes; v++) {
+            int expect = dist[v] >= 0 && dist[v] <= 3 ? dist[v] : -1;
+            want += expect >= 0;
+            cr_assert_eq(l.depth[v], expect, "from %d: node %d at depth %d, reference %d", src, v, l.depth[v], expect);
+        }
+        cr_assert_eq(l.count, want);
+        cr_assert_eq(l.dup, 0, "each node is visited once");
+        cr_assert_eq(l.bad_via, 0);
+        /* shortest path by hops to a random node */
+        int dst = present[rand_r(&seed) % n_present];
+        char did[16];
+        snprintf(did, sizeof did, "%d", dst);
+        mnemo_graph_path *p;
+        int rc = mnemo_graph_shortest_path(&p, db, NULL, sid, did, NULL);
+        if (dist[dst] < 0) {
+            TU_RC(rc, MNEMO_ENOTFOUND);
+            continue;
+        }
+        TU_OK(rc);
+        cr_assert_eq((int)p->hops, dist[dst], "path %d -> %d: %zu hops, reference %d", src, dst, p->hops, dist[dst]);
+        for (size_t h = 0; h < p->hops; h++)
+            TU_RC(mnemo_graph_exists(db, NULL, p->nodes[h], p->labels[h], p->nodes[h + 1]), 1);
+        mnemo_graph_path_free(p);
+        checked++;
+    }
+    cr_assert_gt(checked, 10);
+    /* max_nodes stops early */
+    mnemo_traverse_options o = MNEMO_TRAVERSE_OPTIONS_INIT;
+    o.max_nodes = 5;
+    for (int v = 0; v < n_nodes; v++)
+        l.depth[v] = -1;
+    l.count = 0;
+    int hub = present[0];
+    for (int i = 1; i < n_present; i++)
+        hub = adj_deg[present[i]] > adj_deg[hub] ? present[i] : hub;
+    char first[16];
+    snprintf(first, sizeof first, "%d", hub);
+    const char *starts[] = {first};
+    TU_OK(mnemo_graph_traverse(db, NULL, starts, 1, &o, log_visit, &l));
+    cr_assert_eq(l.count, 5, "max_nodes stops the walk after that many visits");
+    free(present);
+    free(l.depth);
+    free(dist);
+    free_reference();
+    check_ok(st.edges);
+    close_db();
+}
+
+/* Reference Dijkstra, O(n^2): fine for a few hundred nodes. */
+static void ref_dijkstra(int src, double *d, int n, const double *w /* n*n, NAN = no edge */)
+{
+    int *done = calloc((size_t)n, sizeof *done);
+    for (int v = 0; v < n; v++)
+        d[v] = INFINITY;
+    d[src] = 0;
+    for (;;) {
+        int u = -1;
+        for (int v = 0; v < n; v++)
+            if (!done[v] && d[v] < INFINITY && (u < 0 || d[v] < d[u]))
+                u = v;
+        if (u < 0)
+            break;
+        done[u] = 1;
+        for (int v = 0; v < n; v++)
+            if (!isnan(w[u * n + v]) && d[u] + w[u * n + v] < d[v])
+                d[v] = d[u] + w[u * n + v];
+    }
+    free(done);
+}
+
+TU_TEST(graph, weighted_paths_match_reference_dijkstra_on_random_graphs)
+{
+    enum { N = 120, M = 500 };
+    double *w = malloc(N * N * sizeof *w);
+    for (int i = 0; i < N * N; i++)
+        w[i] = NAN;
+    unsigned seed = 31;
+    mnemo_txn *t;
+    TU_OK(mnemo_txn_begin(&t, db, 0));
+    for (int i = 0; i < M; i++) {
+        int a = rand_r(&seed) % N, b = rand_r(&seed) % N;
+        double x = (rand_r(&seed) % 1000) / 100.0;
+        char sa[16], sb[16];
+        snprintf(sa, sizeof sa, "%d", a);
+        snprintf(sb, sizeof sb, "%d", b);
+        mnemo_edge e = {sa, "road", sb, x, NULL};
+        TU_OK(mnemo_graph_link(db, t, &e, MNEMO_LINK_CREATE_MISSING));
+        w[a * N + b] = x; /* a later link of the same pair replaces the weight */
+    }
+    TU_OK(mnemo_txn_commit(t));
+    mnemo_txn_free(t);
+    double d[N];
+    for (int q = 0; q < 40; q++) {
+        int src = rand_r(&seed) % N, dst = rand_r(&seed) % N;
+        char sa[16], sb[16];
+        snprintf(sa, sizeof sa, "%d", src);
+        snprintf(sb, sizeof sb, "%d", dst);
+        if (mnemo_record_exists(db, NULL, sa) != 1 || mnemo_record_exists(db, NULL, sb) != 1)
+            continue;
+        ref_dijkstra(src, d, N, w);
+        mnemo_path_options o = MNEMO_PATH_OPTIONS_INIT;
+        o.weighted = 1;
+        mnemo_graph_path *p;
+        int rc = mnemo_graph_shortest_path(&p, db, NULL, sa, sb, &o);
+        if (isinf(d[dst])) {
+            TU_RC(rc, MNEMO_ENOTFOUND);
+            continue;
+        }
+        TU_OK(rc);
+        cr_assert(fabs(p->weight - d[dst]) < 1e-9, "%d -> %d: weight %g, reference %g", src, dst, p->weight, d[dst]);
+        double sum = 0;
+        for (size_t h = 0; h < p->hops; h++) {
+            mnemo_edge *e;
+            TU_OK(mnemo_graph_get(&e, db, NULL, p->nodes[h], p->labels[h], p->nodes[h + 1]));
+            sum += e->weight;
+            mnemo_edge_free(e);
+        }
+        cr_assert(fabs(sum - p->weight) < 1e-9, "the path's edges add up to its weight");
+        mnemo_graph_path_free(p);
+    }
+    free(w);
+    /* a negative weight met by a weighted search is refused, naming the edge */
+    TU_OK(link_w(NULL, "0", "road", "1", -2));
+    mnemo_path_options o = MNEMO_PATH_OPTIONS_INIT;
+    o.weighted = 1;
+    mnemo_graph_path *p;
+    TU_RC(mnemo_graph_shortest_path(&p, db, NULL, "0", "119", &o), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "negative"), "%s", mnemo_errmsg());
+    close_db();
+}
+
+/* ---- check finds damage ---- */
+
+TU_TEST(graph, check_detects_a_missing_twin_and_a_damaged_value)
+{
+    node("a");
+    node("b");
+    TU_OK(link_w(NULL, "a", "l", "b", 1));
+    mnemo_record *ra, *rb;
+    TU_OK(mnemo_record_get(&ra, db, NULL, "a"));
+    TU_OK(mnemo_record_get(&rb, db, NULL, "b"));
+    unsigned char bk[20];
+    mnemo__put_be64(bk, rb->internal_id);
+    mnemo__put_be32(bk + 8, 1);
+    mnemo__put_be64(bk + 12, ra->internal_id);
+    mnemo_record_free(ra);
+    mnemo_record_free(rb);
+    close_db();
+    tu_raw r;
+    tu_raw_open(&r, tu_path("g"));
+    size_t n;
+    char *v = tu_raw_get(&r, 3, bk, sizeof bk, &n);
+    cr_assert_not_null(v, "backward key layout as documented");
+    v[1] ^= 1; /* flip a bit of the weight */
+    tu_raw_put(&r, 3, bk, sizeof bk, v, n);
+    free(v);
+    tu_raw_close(&r);
+    TU_OK(mnemo_open(&db, tu_path("g"), NULL));
+    uint64_t edges;
+    TU_RC(mnemo_graph_check(db, &edges), MNEMO_ECORRUPT);
+    mnemo_graph_iter *it;
+    TU_RC(mnemo_graph_neighbors(&it, db, NULL, "b", MNEMO_DIR_IN, NULL), MNEMO_ECORRUPT);
+    close_db();
+}
+
+/* ---- importer ---- */
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+TU_TEST(graph, importer_formats_errors_and_batches)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s.txt", tu_path("edges"));
+    write_file(path, "# a comment\r\n1\t2\r\n2 3 2.5\r\n\r\n  3   1\n");
+    mnemo_import_options o = MNEMO_IMPORT_OPTIONS_INIT;
+    o.undirected = 1;
+    o.label = "friend";
+    mnemo_import_stats st;
+    TU_OK(mnemo_graph_import_edgelist(db, path, &o, &st));
+    cr_assert_eq(st.lines, 5);
+    cr_assert_eq(st.edges, 6);
+    cr_assert_eq(st.nodes_created, 3);
+    mnemo_edge *e;
+    TU_OK(mnemo_graph_get(&e, db, NULL, "3", "friend", "2"));
+    cr_assert_eq(e->weight, 2.5);
+    mnemo_edge_free(e);
+    check_ok(6);
+
+    write_file(path, "10 11\n11 12\n12\n13 14\n");
+    o = (mnemo_import_options)MNEMO_IMPORT_OPTIONS_INIT;
+    o.batch = 1; /* batches of one line: the two before the bad one commit */
+    TU_RC(mnemo_graph_import_edgelist(db, path, &o, &st), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "line 3"), "the message names the bad line: %s", mnemo_errmsg());
+    cr_assert_eq(st.edges, 2, "batches before the bad line are kept");
+    TU_RC(mnemo_graph_exists(db, NULL, "11", "link", "12"), 1);
+    TU_RC(mnemo_record_exists(db, NULL, "13"), 0);
+
+    write_file(path, "20 21\n21 22\n22 x y z\n");
+    o.batch = 100; /* one batch: the bad line fails all of it */
+    TU_RC(mnemo_graph_import_edgelist(db, path, &o, &st), MNEMO_EINVAL);
+    cr_assert_eq(st.edges, 0);
+    TU_RC(mnemo_record_exists(db, NULL, "20"), 0);
+    write_file(path, "1 2 notanumber\n");
+    TU_RC(mnemo_graph_import_edgelist(db, path, &o, &st), MNEMO_EINVAL);
+    TU_RC(mnemo_graph_import_edgelist(db, tu_path("missing.txt"), &o, &st), MNEMO_ENOTFOUND);
+    TU_RC(mnemo_graph_import_edgelist(db, NULL, &o, &st), MNEMO_EINVAL);
+    check_ok((uint64_t)-1);
+    close_db();
+}
