@@ -64,7 +64,7 @@ static void neighbors_str(mnemo_txn *txn, const char *id, mnemo_direction dir, c
                           size_t cap)
 {
     mnemo_graph_iter *it;
-    TU_OK(mnemo_graph_neighbors(&it, db, txn, id, dir, label));
+    TU_OK(mnemo_graph_neighbors(&it, db, txn, id, dir, label, 0));
     const mnemo_neighbor *n;
     out[0] = '\0';
     int rc;
@@ -112,6 +112,14 @@ TU_TEST(graph, link_get_unlink_and_neighbors)
     uint64_t d;
     TU_OK(mnemo_graph_degree(&d, db, NULL, "a", MNEMO_DIR_OUT, NULL));
     cr_assert_eq(d, 3);
+    mnemo_graph_iter *lim;
+    TU_OK(mnemo_graph_neighbors(&lim, db, NULL, "a", MNEMO_DIR_BOTH, NULL, 2));
+    const mnemo_neighbor *nb;
+    int seen = 0;
+    while (mnemo_graph_iter_next(lim, &nb) == 0)
+        seen++;
+    cr_assert_eq(seen, 2, "limit caps what is read");
+    mnemo_graph_iter_free(lim);
     TU_OK(mnemo_graph_degree(&d, db, NULL, "a", MNEMO_DIR_BOTH, "knows"));
     cr_assert_eq(d, 4);
     TU_RC(mnemo_graph_exists(db, NULL, "b", "knows", "a"), 0);
@@ -159,10 +167,10 @@ TU_TEST(graph, bad_arguments_and_missing_endpoints)
     TU_RC(mnemo_graph_link(db, NULL, &bad, 0), MNEMO_EINVAL);
     cr_assert(strstr(mnemo_errmsg(), "props"), "%s", mnemo_errmsg());
     mnemo_graph_iter *it;
-    TU_RC(mnemo_graph_neighbors(&it, db, NULL, "nobody", MNEMO_DIR_OUT, NULL), MNEMO_ENOTFOUND);
-    TU_RC(mnemo_graph_neighbors(&it, db, NULL, "a", (mnemo_direction)9, NULL), MNEMO_EINVAL);
-    TU_RC(mnemo_graph_neighbors(&it, db, NULL, "a", MNEMO_DIR_OUT, ""), MNEMO_EINVAL);
-    TU_RC(mnemo_graph_neighbors(NULL, db, NULL, "a", MNEMO_DIR_OUT, NULL), MNEMO_EINVAL);
+    TU_RC(mnemo_graph_neighbors(&it, db, NULL, "nobody", MNEMO_DIR_OUT, NULL, 0), MNEMO_ENOTFOUND);
+    TU_RC(mnemo_graph_neighbors(&it, db, NULL, "a", (mnemo_direction)9, NULL, 0), MNEMO_EINVAL);
+    TU_RC(mnemo_graph_neighbors(&it, db, NULL, "a", MNEMO_DIR_OUT, "", 0), MNEMO_EINVAL);
+    TU_RC(mnemo_graph_neighbors(NULL, db, NULL, "a", MNEMO_DIR_OUT, NULL, 0), MNEMO_EINVAL);
     uint64_t d;
     TU_RC(mnemo_graph_degree(NULL, db, NULL, "a", MNEMO_DIR_OUT, NULL), MNEMO_EINVAL);
     TU_RC(mnemo_graph_degree(&d, db, NULL, NULL, MNEMO_DIR_OUT, NULL), MNEMO_EINVAL);
@@ -246,7 +254,7 @@ TU_TEST(graph, transactions_see_their_edges_and_rollback_leaves_none)
     neighbors_str(t, "a", MNEMO_DIR_OUT, NULL, s, sizeof s);
     cr_assert_str_eq(s, ">b:brand-new-label:3", "a txn sees its own edge and new label: %s", s);
     mnemo_graph_iter *it;
-    TU_RC(mnemo_graph_neighbors(&it, db, NULL, "b", MNEMO_DIR_IN, NULL), MNEMO_ENOTFOUND); /* b not committed */
+    TU_RC(mnemo_graph_neighbors(&it, db, NULL, "b", MNEMO_DIR_IN, NULL, 0), MNEMO_ENOTFOUND); /* b not committed */
     TU_OK(mnemo_txn_rollback(t));
     mnemo_txn_free(t);
     TU_RC(mnemo_record_exists(db, NULL, "b"), 0);
@@ -638,7 +646,7 @@ TU_TEST(graph, check_detects_a_missing_twin_and_a_damaged_value)
     uint64_t edges;
     TU_RC(mnemo_graph_check(db, &edges), MNEMO_ECORRUPT);
     mnemo_graph_iter *it;
-    TU_RC(mnemo_graph_neighbors(&it, db, NULL, "b", MNEMO_DIR_IN, NULL), MNEMO_ECORRUPT);
+    TU_RC(mnemo_graph_neighbors(&it, db, NULL, "b", MNEMO_DIR_IN, NULL, 0), MNEMO_ECORRUPT);
     close_db();
 }
 

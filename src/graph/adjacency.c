@@ -76,7 +76,7 @@ int mnemo_graph__scan(mnemo_db *db, mnemo_txn *txn, uint64_t iid, mnemo_directio
         rc = scan_one(db, txn, st, iid, MNEMO_DIR_OUT, label, cb, arg);
     if (!rc && (dir & MNEMO_DIR_IN))
         rc = scan_one(db, txn, st, iid, MNEMO_DIR_IN, label, cb, arg);
-    return rc;
+    return rc; /* 1 when cb stopped the scan */
 }
 
 /* ---- a record's edges go with it ---- */
@@ -164,12 +164,15 @@ typedef struct nb_ctx {
     mnemo_db *db;
     mnemo_txn *txn;
     mnemo_graph_iter *it;
+    size_t limit;
 } nb_ctx;
 
 static int collect_neighbor(void *arg, const mnemo_graph_edge_view *e)
 {
     nb_ctx *ctx = arg;
     mnemo_graph_iter *it = ctx->it;
+    if (ctx->limit && it->n >= ctx->limit)
+        return 1; /* enough: stops the scan */
     if (it->n == it->cap) {
         size_t cap = it->cap ? 2 * it->cap : 16;
         nb_entry *p = mnemo__realloc(it->items, cap * sizeof *p);
@@ -244,7 +247,7 @@ static int node_and_label(uint64_t *iid, uint32_t *label_id, mnemo_db *db, mnemo
 }
 
 int mnemo_graph_neighbors(mnemo_graph_iter **out, mnemo_db *db, mnemo_txn *txn, const char *id, mnemo_direction dir,
-                          const char *label)
+                          const char *label, size_t limit)
 {
     static const char fn[] = "mnemo_graph_neighbors";
     int rc = mnemo_txn__check(db, txn, fn);
@@ -262,8 +265,10 @@ int mnemo_graph_neighbors(mnemo_graph_iter **out, mnemo_db *db, mnemo_txn *txn, 
     if (!it)
         return mnemo__err_nomem(fn);
     if (rc == 0) {
-        nb_ctx ctx = {db, txn, it};
+        nb_ctx ctx = {db, txn, it, limit};
         rc = mnemo_graph__scan(db, txn, iid, dir, lid, collect_neighbor, &ctx);
+        if (rc == 1)
+            rc = 0;
     } else {
         rc = 0;
     }
