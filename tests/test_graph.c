@@ -700,3 +700,84 @@ TU_TEST(graph, importer_formats_errors_and_batches)
     check_ok((uint64_t)-1);
     close_db();
 }
+
+/* ---- the adjacency cache never changes what a read returns ---- */
+
+static void neighbors_of(mnemo_db *d, mnemo_txn *txn, const char *id, mnemo_direction dir, char *out, size_t cap)
+{
+    mnemo_graph_iter *it;
+    int rc = mnemo_graph_neighbors(&it, d, txn, id, dir, NULL, 0);
+    if (rc) {
+        snprintf(out, cap, "%s", mnemo_strerror(rc));
+        return;
+    }
+    const mnemo_neighbor *n;
+    out[0] = '\0';
+    while (mnemo_graph_iter_next(it, &n) == 0) {
+        size_t len = strlen(out);
+        snprintf(out + len, cap - len, " %d%s:%s:%g", n->direction, n->id, n->label, n->weight);
+    }
+    mnemo_graph_iter_free(it);
+}
+
+TU_TEST(graph, adjacency_cache_on_and_off_give_the_same_answers)
+{
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    o.create_if_missing = 1;
+    o.cache_size = 1 << 20;
+    mnemo_db *on;
+    TU_OK(mnemo_open(&on, tu_path("cached"), &o));
+    mnemo_db *dbs[2] = {on, db};
+    const char *labels[] = {"p", "q"};
+    unsigned seed = 9;
+    char a[4096], b[4096];
+    for (int step = 0; step < 2500; step++) {
+        int op = rand_r(&seed) % 20;
+        char x[8], y[8];
+        snprintf(x, sizeof x, "n%d", rand_r(&seed) % 10);
+        snprintf(y, sizeof y, "n%d", rand_r(&seed) % 10);
+        const char *l = labels[rand_r(&seed) % 2];
+        double w = rand_r(&seed) % 5;
+        int in_txn = rand_r(&seed) % 5 == 0, rollback = rand_r(&seed) % 2;
+        int64_t expires = fake_now + 1 + rand_r(&seed) % 3; /* drawn once: both databases get the same */
+        int rcs[2];
+        for (int k = 0; k < 2; k++) {
+            mnemo_txn *t = NULL;
+            if (in_txn)
+                TU_OK(mnemo_txn_begin(&t, dbs[k], 0));
+            mnemo_edge e = {x, l, y, w, NULL};
+            if (op < 8) {
+                rcs[k] = mnemo_graph_link(dbs[k], t, &e, MNEMO_LINK_CREATE_MISSING);
+            } else if (op < 13) {
+                rcs[k] = mnemo_graph_unlink(dbs[k], t, x, l, y);
+            } else if (op < 14) {
+                rcs[k] = mnemo_record_delete(dbs[k], t, x);
+            } else if (op < 15) {
+                mnemo_record r = {0};
+                r.id = x;
+                r.expires_at = expires;
+                rcs[k] = mnemo_record_put(dbs[k], t, &r, MNEMO_PUT_UPSERT);
+            } else {
+                neighbors_of(dbs[k], t, x, MNEMO_DIR_BOTH, k ? b : a, sizeof a);
+                rcs[k] = 0;
+            }
+            if (t) {
+                if (rollback)
+                    TU_OK(mnemo_txn_rollback(t));
+                else if (!rcs[k])
+                    rcs[k] = mnemo_txn_commit(t);
+                mnemo_txn_free(t);
+            }
+        }
+        if (op == 14) /* both wrote the same expiry times: make time move now and then */
+            fake_now += rand_r(&seed) % 2;
+        cr_assert_eq(rcs[0], rcs[1], "step %d op %d: %s vs %s", step, op, mnemo_strerror(rcs[0]), mnemo_strerror(rcs[1]));
+        if (op >= 15)
+            cr_assert_str_eq(a, b, "step %d (txn %d): neighbours of %s differ with the cache: [%s] vs [%s]", step, in_txn, x, a, b);
+    }
+    mnemo_stats st;
+    TU_OK(mnemo_stats_get(&st, on));
+    cr_assert_gt(st.cache_hits, 50, "the adjacency cache was used (%llu hits)", (unsigned long long)st.cache_hits);
+    TU_OK(mnemo_close(on));
+    close_db();
+}

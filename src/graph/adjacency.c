@@ -1,6 +1,7 @@
 /* Reading adjacency: scans, the neighbour iterator, degree; removing a record's edges; check. */
 #include <string.h>
 
+#include "cache/cache.h"
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/coding.h"
@@ -34,8 +35,69 @@ static size_t prefix(unsigned char lo[12], unsigned char hi[12], uint64_t iid, u
     return n;
 }
 
-static int scan_one(mnemo_db *db, mnemo_txn *txn, graph_state *st, uint64_t iid, mnemo_direction dir, uint32_t label,
-                    mnemo_graph_edge_fn cb, void *arg)
+/* A node's whole adjacency in one direction, as cached: entries plus the bytes they point into. */
+typedef struct adj_entry {
+    uint64_t other;
+    uint32_t label;
+    double weight;
+    size_t id_off, id_len, props_off, props_len;
+} adj_entry;
+
+typedef struct adj_list {
+    size_t n, cap, bytes_len, bytes_cap;
+    adj_entry *e;
+    char *bytes;
+} adj_list;
+
+static void adj_free(void *p)
+{
+    adj_list *l = p;
+    if (!l)
+        return;
+    mnemo__free(l->e);
+    mnemo__free(l->bytes);
+    mnemo__free(l);
+}
+
+static int adj_append(adj_list *l, const unsigned char *k, const edge_value *ev)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 8;
+        adj_entry *e = mnemo__realloc(l->e, cap * sizeof *e);
+        if (!e)
+            return mnemo__err_nomem("adjacency");
+        l->e = e;
+        l->cap = cap;
+    }
+    size_t need = l->bytes_len + ev->other_id_len + ev->props_len;
+    if (need > l->bytes_cap) {
+        size_t cap = l->bytes_cap ? 2 * l->bytes_cap : 256;
+        while (cap < need)
+            cap *= 2;
+        char *b = mnemo__realloc(l->bytes, cap);
+        if (!b)
+            return mnemo__err_nomem("adjacency");
+        l->bytes = b;
+        l->bytes_cap = cap;
+    }
+    adj_entry *e = &l->e[l->n++];
+    e->other = mnemo__get_be64(k + 12);
+    e->label = mnemo__get_be32(k + 8);
+    e->weight = ev->weight;
+    e->id_off = l->bytes_len;
+    e->id_len = ev->other_id_len;
+    memcpy(l->bytes + l->bytes_len, ev->other_id, ev->other_id_len);
+    l->bytes_len += ev->other_id_len;
+    e->props_off = l->bytes_len;
+    e->props_len = ev->props_len;
+    if (ev->props_len)
+        memcpy(l->bytes + l->bytes_len, ev->props, ev->props_len);
+    l->bytes_len += ev->props_len;
+    return 0;
+}
+
+/* Reads every edge of iid in one direction (label 0) or one label's, straight from RocksDB. */
+static int read_list(adj_list *l, mnemo_db *db, mnemo_txn *txn, uint64_t iid, mnemo_direction dir, uint32_t label)
 {
     unsigned char lo[12], hi[12];
     size_t hl, ll = prefix(lo, hi, iid, label, &hl);
@@ -48,22 +110,77 @@ static int scan_one(mnemo_db *db, mnemo_txn *txn, graph_state *st, uint64_t iid,
         size_t kl, vl;
         const unsigned char *k = mnemo_cursor__key(c, &kl);
         const char *v = mnemo_cursor__value(c, &vl);
+        edge_value ev;
         if (kl != EDGE_KEY_LEN)
             continue;
-        edge_value ev;
-        if ((rc = mnemo_graph__decode_value(&ev, v, vl, k, dir == MNEMO_DIR_OUT)) != 0)
-            break;
-        mnemo_graph_edge_view e = {mnemo__get_be64(k + 12), mnemo__get_be32(k + 8), dir, ev.weight, ev.other_id,
-                                   ev.other_id_len, ev.props, ev.props_len};
-        if (other_is_live(db, txn, st, e.other, e.other_id, e.other_id_len))
-            rc = cb(arg, &e);
+        if ((rc = mnemo_graph__decode_value(&ev, v, vl, k, dir == MNEMO_DIR_OUT)) == 0)
+            rc = adj_append(l, k, &ev);
     }
-    if (rc >= 0) {
-        int s = mnemo_cursor__status(c, "graph scan");
-        if (s)
-            rc = s;
-    }
+    if (!rc)
+        rc = mnemo_cursor__status(c, "graph scan");
     mnemo_cursor__close(c);
+    return rc;
+}
+
+size_t mnemo_graph__adj_cache_key(unsigned char out[10], uint64_t iid, mnemo_direction dir)
+{
+    out[0] = 'g';
+    mnemo__put_be64(out + 1, iid);
+    out[9] = dir == MNEMO_DIR_OUT ? 'o' : 'i';
+    return 10;
+}
+
+static int scan_one(mnemo_db *db, mnemo_txn *txn, graph_state *st, uint64_t iid, mnemo_direction dir, uint32_t label,
+                    mnemo_graph_edge_fn cb, void *arg)
+{
+    /* Outside transactions the whole list per direction comes from (and goes to) the cache;
+     * a transaction reads its snapshot and own writes, which the shared cache does not hold. */
+    struct mnemo_cache *cache = txn ? NULL : mnemo_db__cache(db);
+    unsigned char ck[10];
+    size_t ckl = mnemo_graph__adj_cache_key(ck, iid, dir);
+    mnemo_cache_handle *h = cache ? mnemo_cache__lookup(cache, ck, ckl) : NULL;
+    adj_list *l = h ? mnemo_cache__value(h) : NULL;
+    adj_list *own = NULL;
+    int rc = 0;
+    if (!l) {
+        uint64_t epoch = cache ? mnemo_cache__epoch(cache, ck, ckl) : 0;
+        if (!(own = mnemo__calloc(1, sizeof *own)))
+            return mnemo__err_nomem("adjacency");
+        if ((rc = read_list(own, db, txn, iid, dir, cache ? 0 : label)) != 0) {
+            adj_free(own);
+            return rc;
+        }
+        l = own;
+        if (cache) {
+            adj_list *copy = mnemo__calloc(1, sizeof *copy);
+            int ok = copy && (!own->n || ((copy->e = mnemo__malloc(own->n * sizeof *copy->e)) &&
+                                          (!own->bytes_len || (copy->bytes = mnemo__malloc(own->bytes_len)))));
+            if (ok) {
+                copy->n = copy->cap = own->n;
+                copy->bytes_len = copy->bytes_cap = own->bytes_len;
+                if (own->n)
+                    memcpy(copy->e, own->e, own->n * sizeof *copy->e);
+                if (own->bytes_len)
+                    memcpy(copy->bytes, own->bytes, own->bytes_len);
+                mnemo_cache__insert(cache, ck, ckl, copy, sizeof *copy + copy->n * sizeof *copy->e + copy->bytes_len,
+                                    adj_free, epoch);
+            } else {
+                adj_free(copy); /* no room: just not cached */
+            }
+        }
+    }
+    for (size_t i = 0; i < l->n && !rc; i++) {
+        const adj_entry *e = &l->e[i];
+        if (label && e->label != label)
+            continue;
+        mnemo_graph_edge_view v = {e->other, e->label, dir, e->weight, l->bytes + e->id_off, e->id_len,
+                                   l->bytes + e->props_off, e->props_len};
+        if (other_is_live(db, txn, st, v.other, v.other_id, v.other_id_len))
+            rc = cb(arg, &v);
+    }
+    if (h)
+        mnemo_cache__release(cache, h);
+    adj_free(own);
     return rc;
 }
 
@@ -129,6 +246,9 @@ static int delete_with_twins(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const ke
         rc = mnemo_txn__delete(db, txn, cf, k, EDGE_KEY_LEN);
         if (!rc)
             rc = mnemo_txn__delete(db, txn, twin_cf, twin, EDGE_KEY_LEN);
+        if (!rc) /* forward key: from = k[0..8); backward key: from = twin[0..8) */
+            rc = cf == MNEMO_CF_GRAPH_FORWARD ? mnemo_graph__forget_edge(txn, mnemo__get_be64(k), mnemo__get_be64(twin))
+                                              : mnemo_graph__forget_edge(txn, mnemo__get_be64(twin), mnemo__get_be64(k));
     }
     return rc;
 }

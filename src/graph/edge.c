@@ -427,6 +427,13 @@ static int endpoint(uint64_t *iid, mnemo_db *db, mnemo_txn *txn, const char *id,
     return rc;
 }
 
+int mnemo_graph__forget_edge(mnemo_txn *txn, uint64_t a, uint64_t b)
+{
+    unsigned char k[10];
+    int rc = mnemo_txn__cache_forget(txn, k, mnemo_graph__adj_cache_key(k, a, MNEMO_DIR_OUT));
+    return rc ? rc : mnemo_txn__cache_forget(txn, k, mnemo_graph__adj_cache_key(k, b, MNEMO_DIR_IN));
+}
+
 /* ---- link / unlink / get ---- */
 
 typedef struct link_args {
@@ -467,6 +474,8 @@ static int link_op(mnemo_txn *txn, void *arg)
     rc = mnemo_txn__put(a->db, txn, MNEMO_CF_GRAPH_FORWARD, fk, sizeof fk, fv, fl);
     if (!rc)
         rc = mnemo_txn__put(a->db, txn, MNEMO_CF_GRAPH_BACKWARD, bk, sizeof bk, bv, bl);
+    if (!rc)
+        rc = mnemo_graph__forget_edge(txn, from, to);
     mnemo__free(fv);
     mnemo__free(bv);
     return rc;
@@ -541,7 +550,9 @@ static int unlink_op(mnemo_txn *txn, void *arg)
         return rc;
     mnemo__free(v);
     rc = mnemo_txn__delete(a->db, txn, MNEMO_CF_GRAPH_FORWARD, fk, sizeof fk);
-    return rc ? rc : mnemo_txn__delete(a->db, txn, MNEMO_CF_GRAPH_BACKWARD, bk, sizeof bk);
+    if (!rc)
+        rc = mnemo_txn__delete(a->db, txn, MNEMO_CF_GRAPH_BACKWARD, bk, sizeof bk);
+    return rc ? rc : mnemo_graph__forget_edge(txn, mnemo__get_be64(fk), mnemo__get_be64(fk + 12));
 }
 
 int mnemo_graph_unlink(mnemo_db *db, mnemo_txn *txn, const char *from, const char *label, const char *to)

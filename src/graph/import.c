@@ -95,6 +95,8 @@ static int write_edge(mnemo_db *db, mnemo_txn *txn, uint64_t a, const char *a_id
         rc = mnemo_txn__put(db, txn, MNEMO_CF_GRAPH_FORWARD, fk, sizeof fk, fv, fl);
         if (!rc)
             rc = mnemo_txn__put(db, txn, MNEMO_CF_GRAPH_BACKWARD, bk, sizeof bk, bv, bl);
+        if (!rc)
+            rc = mnemo_graph__forget_edge(txn, a, b);
         mnemo__free(bv);
     }
     mnemo__free(fv);

@@ -122,78 +122,12 @@ static size_t cache_key(char *buf, const char *id, size_t id_len)
     return id_len + 1;
 }
 
-typedef struct cache_hook {
-    mnemo_db *db;
-    char **keys;
-    size_t n, cap;
-    int began; /* write_begin ran for every key: write_end must follow */
-} cache_hook;
-
-static int cache_hook_owner;
-
-static void cache_each(cache_hook *h, void (*fn)(struct mnemo_cache *, const void *, size_t))
-{
-    struct mnemo_cache *c = mnemo_db__cache(h->db);
-    for (size_t i = 0; i < h->n; i++) {
-        char key[MNEMO_RECORD_MAX_ID + 1];
-        fn(c, key, cache_key(key, h->keys[i], strlen(h->keys[i])));
-    }
-}
-
-/* Just before RocksDB commits: from here to the end of the commit no reader fill of these
- * records lands, so nobody can put back a value the commit replaces. */
-static int cache_hook_before(mnemo_txn *txn, void *arg)
-{
-    (void)txn;
-    cache_hook *h = arg;
-    cache_each(h, mnemo_cache__write_begin);
-    h->began = 1;
-    return 0;
-}
-
-static void cache_hook_after(mnemo_txn *txn, void *arg, int committed)
-{
-    (void)txn;
-    (void)committed; /* a failed commit changed nothing, but the begin still needs its end */
-    cache_hook *h = arg;
-    if (h->began)
-        cache_each(h, mnemo_cache__write_end);
-    for (size_t i = 0; i < h->n; i++)
-        mnemo__free(h->keys[i]);
-    mnemo__free(h->keys);
-    mnemo__free(h);
-}
-
-/* Remembers that txn wrote record `id`, so its cache entry goes when (and only if) it commits. */
+/* Remembers that txn wrote record `id`, so its cache entry goes with the commit. */
 static int cache_forget_on_commit(mnemo_db *db, mnemo_txn *txn, const char *id, size_t id_len)
 {
-    if (!mnemo_db__cache(db))
-        return 0;
-    cache_hook *h = mnemo_txn__hook_arg(txn, &cache_hook_owner);
-    if (!h) {
-        h = mnemo__calloc(1, sizeof *h);
-        if (!h)
-            return mnemo__err_nomem("record cache hook");
-        h->db = db;
-        mnemo_txn_hook hook = {&cache_hook_owner, cache_hook_before, cache_hook_after, h};
-        int rc = mnemo_txn__add_hook(txn, &hook);
-        if (rc) {
-            mnemo__free(h);
-            return rc;
-        }
-    }
-    if (h->n == h->cap) {
-        size_t cap = h->cap ? 2 * h->cap : 8;
-        char **k = mnemo__realloc(h->keys, cap * sizeof *k);
-        if (!k)
-            return mnemo__err_nomem("record cache hook");
-        h->keys = k;
-        h->cap = cap;
-    }
-    if (!(h->keys[h->n] = mnemo__memdup(id, id_len)))
-        return mnemo__err_nomem("record cache hook");
-    h->n++;
-    return 0;
+    (void)db;
+    char key[MNEMO_RECORD_MAX_ID + 1];
+    return mnemo_txn__cache_forget(txn, key, cache_key(key, id, id_len));
 }
 
 static void cache_record_free(void *p) { mnemo__free(p); }

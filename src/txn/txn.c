@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cache/cache.h"
 #include "core/alloc.h"
 #include "core/error.h"
 #include "txn/txn_impl.h"
@@ -518,4 +519,81 @@ int mnemo_txn_run(mnemo_db *db, unsigned flags, mnemo_txn_fn fn, void *arg, cons
         sleep_us((unsigned)(backoff / 2 + jitter((unsigned)(backoff / 2 + 1))));
         backoff = backoff * 2 > r.max_backoff_us ? r.max_backoff_us : backoff * 2;
     }
+}
+
+/* ---- cache invalidation around commits ---- */
+
+typedef struct forget_hook {
+    struct mnemo_cache *cache;
+    char **keys; /* each: 4-byte length, then the key */
+    size_t n, cap;
+    int began;
+} forget_hook;
+
+static int forget_owner;
+
+static void forget_each(forget_hook *h, void (*fn)(struct mnemo_cache *, const void *, size_t))
+{
+    for (size_t i = 0; i < h->n; i++) {
+        uint32_t len;
+        memcpy(&len, h->keys[i], 4);
+        fn(h->cache, h->keys[i] + 4, len);
+    }
+}
+
+static int forget_before(mnemo_txn *txn, void *arg)
+{
+    (void)txn;
+    forget_hook *h = arg;
+    forget_each(h, mnemo_cache__write_begin);
+    h->began = 1;
+    return 0;
+}
+
+static void forget_after(mnemo_txn *txn, void *arg, int committed)
+{
+    (void)txn;
+    (void)committed; /* a failed commit changed nothing, but every begin needs its end */
+    forget_hook *h = arg;
+    if (h->began)
+        forget_each(h, mnemo_cache__write_end);
+    for (size_t i = 0; i < h->n; i++)
+        mnemo__free(h->keys[i]);
+    mnemo__free(h->keys);
+    mnemo__free(h);
+}
+
+int mnemo_txn__cache_forget(mnemo_txn *txn, const void *key, size_t klen)
+{
+    struct mnemo_cache *cache = mnemo_db__cache(txn->db);
+    if (!cache)
+        return 0;
+    forget_hook *h = mnemo_txn__hook_arg(txn, &forget_owner);
+    if (!h) {
+        if (!(h = mnemo__calloc(1, sizeof *h)))
+            return mnemo__err_nomem("cache invalidation");
+        h->cache = cache;
+        mnemo_txn_hook hook = {&forget_owner, forget_before, forget_after, h};
+        int rc = mnemo_txn__add_hook(txn, &hook);
+        if (rc) {
+            mnemo__free(h);
+            return rc;
+        }
+    }
+    if (h->n == h->cap) {
+        size_t cap = h->cap ? 2 * h->cap : 8;
+        char **k = mnemo__realloc(h->keys, cap * sizeof *k);
+        if (!k)
+            return mnemo__err_nomem("cache invalidation");
+        h->keys = k;
+        h->cap = cap;
+    }
+    char *k = mnemo__malloc(4 + klen);
+    if (!k)
+        return mnemo__err_nomem("cache invalidation");
+    uint32_t len = (uint32_t)klen;
+    memcpy(k, &len, 4);
+    memcpy(k + 4, key, klen);
+    h->keys[h->n++] = k;
+    return 0;
 }

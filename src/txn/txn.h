@@ -67,6 +67,11 @@ void mnemo_txn__poison(mnemo_txn *txn, int rc);
  * writing), or, when txn is NULL, in a fresh transaction retried on conflicts. */
 int mnemo_txn__run_op(mnemo_db *db, mnemo_txn *txn, mnemo_txn_fn op, void *arg);
 
+/* Cache entries a transaction makes stale: key is erased from mnemo's cache around the commit
+ * (write_begin just before RocksDB commits, write_end after), so no reader fill can put back a
+ * value the commit replaced. Nothing happens if the cache is off. */
+int mnemo_txn__cache_forget(mnemo_txn *txn, const void *key, size_t klen);
+
 /* Commit hooks: in-memory structures change only after RocksDB committed. `before` runs just
  * before the RocksDB commit (it may still write into txn; an error aborts the commit); `after`
  * runs exactly once when the transaction ends, committed = 1 only after a successful commit.
