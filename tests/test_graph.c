@@ -13,20 +13,18 @@
 #include "testutil.h"
 
 static mnemo_db *db;
-static int64_t fake_now = 1700000000000;
-static int64_t fake_clock(void) { return fake_now; }
+#define fake_now tu_now
 
 static void setup(void)
 {
     tu_mkdtemp();
-    fake_now = 1700000000000;
-    mnemo__clock_override(fake_clock);
+    tu_fake_clock_start();
     db = tu_open("g");
 }
 static void teardown(void)
 {
     mnemo_close(db);
-    mnemo__clock_override(NULL);
+    tu_fake_clock_stop();
     tu_cleanup();
 }
 TestSuite(graph, .init = setup, .fini = teardown);

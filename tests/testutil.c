@@ -1,5 +1,7 @@
 #include "testutil.h"
 
+#include "core/clock.h"
+
 #include <rocksdb/c.h>
 
 #include <ftw.h>
@@ -109,3 +111,15 @@ void tu_raw_close(tu_raw *r)
     rocksdb_close(r->db);
     rocksdb_options_destroy(r->opts);
 }
+
+int64_t tu_now;
+
+static int64_t tu_clock(void) { return tu_now; }
+
+void tu_fake_clock_start(void)
+{
+    tu_now = 1700000000000;
+    mnemo__clock_override(tu_clock);
+}
+
+void tu_fake_clock_stop(void) { mnemo__clock_override(NULL); }

@@ -43,6 +43,11 @@ void tu_raw_put(tu_raw *r, int cf, const void *key, size_t klen, const void *val
 char *tu_raw_get(tu_raw *r, int cf, const void *key, size_t klen, size_t *vlen);
 void tu_raw_close(tu_raw *r);
 
+/* Tests that step time: tu_now is the clock mnemo reads while tu_fake_clock_start is in force. */
+extern int64_t tu_now;
+void tu_fake_clock_start(void); /* tu_now = 1700000000000 (ms), mnemo reads it */
+void tu_fake_clock_stop(void);
+
 /* A Criterion test whose body is followed by cleanup and a leak check that can fail it. */
 #define TU_TEST(suite, name)                                                                                \
     static void tu_body_##suite##_##name(void);                                                             \

@@ -366,19 +366,25 @@ static int node_and_label(uint64_t *iid, uint32_t *label_id, mnemo_db *db, mnemo
     return rc;
 }
 
-int mnemo_graph_neighbors(mnemo_graph_iter **out, mnemo_db *db, mnemo_txn *txn, const char *id, mnemo_direction dir,
-                          const char *label, size_t limit)
+/* Checks shared by neighbours and degree; returns node_and_label's result (1: unknown label). */
+static int read_call(uint64_t *iid, uint32_t *lid, const void *out, mnemo_db *db, mnemo_txn *txn, const char *id,
+                     mnemo_direction dir, const char *label, const char *fn)
 {
-    static const char fn[] = "mnemo_graph_neighbors";
     int rc = mnemo_txn__check(db, txn, fn);
     if (!rc && !out)
         rc = mnemo__err(MNEMO_EINVAL, "%s: out is NULL", fn);
     if (!rc)
         rc = check_dir(fn, dir);
+    return rc ? rc : node_and_label(iid, lid, db, txn, id, label, fn);
+}
+
+int mnemo_graph_neighbors(mnemo_graph_iter **out, mnemo_db *db, mnemo_txn *txn, const char *id, mnemo_direction dir,
+                          const char *label, size_t limit)
+{
+    static const char fn[] = "mnemo_graph_neighbors";
     uint64_t iid;
     uint32_t lid;
-    if (!rc)
-        rc = node_and_label(&iid, &lid, db, txn, id, label, fn);
+    int rc = read_call(&iid, &lid, out, db, txn, id, dir, label, fn);
     if (rc < 0)
         return rc;
     mnemo_graph_iter *it = mnemo__calloc(1, sizeof *it);
@@ -421,15 +427,9 @@ int mnemo_graph_degree(uint64_t *out, mnemo_db *db, mnemo_txn *txn, const char *
                        const char *label)
 {
     static const char fn[] = "mnemo_graph_degree";
-    int rc = mnemo_txn__check(db, txn, fn);
-    if (!rc && !out)
-        rc = mnemo__err(MNEMO_EINVAL, "%s: out is NULL", fn);
-    if (!rc)
-        rc = check_dir(fn, dir);
     uint64_t iid;
     uint32_t lid;
-    if (!rc)
-        rc = node_and_label(&iid, &lid, db, txn, id, label, fn);
+    int rc = read_call(&iid, &lid, out, db, txn, id, dir, label, fn);
     if (rc < 0)
         return rc;
     uint64_t n = 0;
