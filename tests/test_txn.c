@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "testutil.h"
 #include "core/error.h"
@@ -553,5 +554,104 @@ TU_TEST(txn, blind_writers_both_commit_in_commit_order)
     TU_RC(mnemo_txn_commit(t1), MNEMO_EBUSY);
     mnemo_txn_free(t1);
     cr_assert_eq(must_get(NULL, "k"), 6);
+    close_db();
+}
+
+/* ---- writes outside tracked transactions are validated like commits ---- */
+
+/* A copies j into k (k = j in every serial history); B writes j and k together, blindly or
+ * auto-commit. A reader must never see j != k. RocksDB validates optimistic commits in parallel
+ * under locks that a plain write would not take. */
+static atomic_int race_done;
+
+static int copy_j_to_k(mnemo_txn *txn, void *arg)
+{
+    (void)arg;
+    long j;
+    int rc = get_int(txn, "j", &j);
+    if (rc)
+        return rc;
+    put_int(txn, "k", j);
+    return 0;
+}
+
+static void *copier(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&race_done)) {
+        mnemo_retry r = MNEMO_RETRY_INIT;
+        r.max_attempts = 100000;
+        if (mnemo_txn_run(db, 0, copy_j_to_k, NULL, &r))
+            return (void *)1;
+    }
+    return NULL;
+}
+
+static void *pair_writer(void *arg)
+{
+    int mode = (int)(intptr_t)arg; /* 0: blind transaction, 1: auto-commit batch */
+    for (long i = 1; !atomic_load(&race_done); i++) {
+        char v[32];
+        snprintf(v, sizeof v, "%ld", i);
+        if (mode == 0) {
+            mnemo_txn *t;
+            if (mnemo_txn_begin(&t, db, 0))
+                return (void *)1;
+            mnemo_kv_put(db, t, "j", 1, v, strlen(v));
+            mnemo_kv_put(db, t, "k", 1, v, strlen(v));
+            int rc = mnemo_txn_commit(t);
+            mnemo_txn_free(t);
+            if (rc)
+                return (void *)1;
+        } else {
+            mnemo_kv_op ops[2] = {{MNEMO_KV_PUT, "j", 1, v, strlen(v)}, {MNEMO_KV_PUT, "k", 1, v, strlen(v)}};
+            if (mnemo_kv_batch(db, NULL, ops, 2))
+                return (void *)1;
+        }
+    }
+    return NULL;
+}
+
+static void *pair_checker(void *arg)
+{
+    long *violations = arg;
+    while (!atomic_load(&race_done)) {
+        mnemo_txn *t;
+        if (mnemo_txn_begin(&t, db, MNEMO_TXN_READONLY))
+            return (void *)1;
+        long j, k;
+        if (!get_int(t, "j", &j) && !get_int(t, "k", &k) && j != k)
+            (*violations)++;
+        mnemo_txn_free(t);
+    }
+    return NULL;
+}
+
+TU_TEST(txn, plain_and_blind_writes_cannot_slip_between_validation_and_commit)
+{
+    for (int mode = 0; mode < 2; mode++) {
+        put_int(NULL, "j", 0);
+        put_int(NULL, "k", 0);
+        atomic_store(&race_done, 0);
+        long violations = 0;
+        pthread_t c[2], w, r;
+        for (int i = 0; i < 2; i++)
+            pthread_create(&c[i], NULL, copier, NULL);
+        pthread_create(&r, NULL, pair_checker, &violations);
+        pthread_create(&w, NULL, pair_writer, (void *)(intptr_t)mode);
+        struct timespec run = {1, 500000000}; /* bounded: 1.5 s per mode */
+        nanosleep(&run, NULL);
+        atomic_store(&race_done, 1);
+        void *res, *rc0, *rc1, *rr;
+        pthread_join(w, &res);
+        pthread_join(c[0], &rc0);
+        pthread_join(c[1], &rc1);
+        pthread_join(r, &rr);
+        cr_assert_null(res, "writer failed");
+        cr_assert(!rc0 && !rc1, "copier failed");
+        cr_assert_null(rr, "checker failed");
+        cr_assert_eq(violations, 0, "mode %d: %ld snapshots saw j != k", mode, violations);
+        cr_assert_eq(must_get(NULL, "j"), must_get(NULL, "k"));
+    }
     close_db();
 }

@@ -170,6 +170,8 @@ static int build_rocks_options(mnemo_db *db, int create)
     db->read_opts = rocksdb_readoptions_create();
     db->txn_opts = rocksdb_optimistictransaction_options_create();
     rocksdb_optimistictransaction_options_set_set_snapshot(db->txn_opts, 1);
+    db->plain_opts = rocksdb_optimistictransaction_options_create();
+    rocksdb_optimistictransaction_options_set_set_snapshot(db->plain_opts, 0);
     return 0;
 }
 
@@ -191,6 +193,9 @@ static void release_rocks(mnemo_db *db)
     db->base = NULL;
     if (db->txn_opts)
         rocksdb_optimistictransaction_options_destroy(db->txn_opts);
+    if (db->plain_opts)
+        rocksdb_optimistictransaction_options_destroy(db->plain_opts);
+    db->plain_opts = NULL;
     if (db->read_opts)
         rocksdb_readoptions_destroy(db->read_opts);
     if (db->write_opts)

@@ -216,19 +216,43 @@ int mnemo_txn__start_tracking(mnemo_txn *txn)
     return 0;
 }
 
-/* Commits the writes of a txn that never read: one atomic batch, nothing to validate. */
+/* Commits a write batch (or one put/delete when wb is NULL) through a snapshot-less optimistic
+ * transaction, so it takes RocksDB's validation locks like every other commit. A conflict means
+ * one of its keys was written between the put and the commit: the write is simply done again. */
+static int plain_commit(mnemo_db *db, rocksdb_writebatch_t *wb, mnemo_cf cf, const void *key, size_t klen,
+                        const void *val, size_t vlen, int is_delete, const char *what)
+{
+    if (!db->otxn) /* read-only handles never get here; keep the old path for safety */
+        return mnemo__err(MNEMO_EREADONLY, "%s: database is read-only", what);
+    for (int attempt = 0;; attempt++) {
+        char *err = NULL;
+        rocksdb_transaction_t *t = rocksdb_optimistictransaction_begin(db->otxn, db->write_opts, db->plain_opts, NULL);
+        if (!t)
+            return mnemo__err_nomem(what);
+        if (wb)
+            rocksdb_transaction_rebuild_from_writebatch(t, wb, &err);
+        else if (is_delete)
+            rocksdb_transaction_delete_cf(t, db->cf[cf], key, klen, &err);
+        else
+            rocksdb_transaction_put_cf(t, db->cf[cf], key, klen, val ? val : "", vlen, &err);
+        if (!err)
+            rocksdb_transaction_commit(t, &err);
+        rocksdb_transaction_destroy(t);
+        if (!err)
+            return 0;
+        int rc = mnemo__err_rocksdb(err, what);
+        rocksdb_free(err);
+        if (rc != MNEMO_EBUSY || attempt >= 100)
+            return rc;
+    }
+}
+
+/* Commits the writes of a txn that never read: one batch, validated like any commit. */
 static int commit_blind(mnemo_txn *txn)
 {
     if (!txn->blind || rocksdb_writebatch_count(txn->blind) == 0)
         return 0;
-    char *err = NULL;
-    rocksdb_write(txn->db->base, txn->db->write_opts, txn->blind, &err);
-    if (err) {
-        int rc = mnemo__err_rocksdb(err, "mnemo_txn_commit");
-        rocksdb_free(err);
-        return rc;
-    }
-    return 0;
+    return plain_commit(txn->db, txn->blind, MNEMO_CF_DEFAULT, NULL, 0, NULL, 0, 0, "mnemo_txn_commit");
 }
 
 int mnemo_txn_commit(mnemo_txn *txn)
@@ -364,7 +388,7 @@ int mnemo_txn__put(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *key, s
         txn->writes++;
         rocksdb_transaction_put_cf(txn->rtxn, db->cf[cf], key, klen, val ? val : "", vlen, &err);
     } else {
-        rocksdb_put_cf(db->base, db->write_opts, db->cf[cf], key, klen, val ? val : "", vlen, &err);
+        return plain_commit(db, NULL, cf, key, klen, val, vlen, 0, "write");
     }
     if (err) {
         int rc = mnemo__err_rocksdb(err, "write");
@@ -386,7 +410,7 @@ int mnemo_txn__delete(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *key
         txn->writes++;
         rocksdb_transaction_delete_cf(txn->rtxn, db->cf[cf], key, klen, &err);
     } else {
-        rocksdb_delete_cf(db->base, db->write_opts, db->cf[cf], key, klen, &err);
+        return plain_commit(db, NULL, cf, key, klen, NULL, 0, 1, "delete");
     }
     if (err) {
         int rc = mnemo__err_rocksdb(err, "delete");
@@ -426,14 +450,7 @@ void mnemo_batch__delete(mnemo_batch *b, mnemo_cf cf, const void *key, size_t kl
 
 int mnemo_batch__write(mnemo_batch *b)
 {
-    char *err = NULL;
-    rocksdb_write(b->db->base, b->db->write_opts, b->wb, &err);
-    if (err) {
-        int rc = mnemo__err_rocksdb(err, "batch write");
-        rocksdb_free(err);
-        return rc;
-    }
-    return 0;
+    return plain_commit(b->db, b->wb, MNEMO_CF_DEFAULT, NULL, 0, NULL, 0, 0, "batch write");
 }
 
 void mnemo_batch__free(mnemo_batch *b)

@@ -37,6 +37,10 @@ struct mnemo_db {
     rocksdb_writeoptions_t *write_opts;
     rocksdb_readoptions_t *read_opts;
     rocksdb_optimistictransaction_options_t *txn_opts;
+    /* Writes outside a tracked transaction still commit through an optimistic transaction (no
+     * snapshot): RocksDB validates commits in parallel under per-key bucket locks that only
+     * transactions take, so a plain write could land between another commit's check and its write. */
+    rocksdb_optimistictransaction_options_t *plain_opts;
 
     pthread_mutex_t res_lock; /* guards res: transactions and txn-less cursors */
     mnemo_res res;
