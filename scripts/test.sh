@@ -14,7 +14,11 @@ run_suite() { # dir, meson setup args...
   if [ ! -f "$dir/build.ninja" ]; then
     meson setup "$dir" "$@" >/dev/null
   fi
-  ninja -C "$dir" >/dev/null
+  if ! ninja -C "$dir" >"$dir/ninja-build.log" 2>&1; then
+    cat "$dir/ninja-build.log"
+    echo "tests: 0 passed, 1 failed (build of $dir failed)"
+    exit 1
+  fi
   local log="$dir/meson-logs/test-summary.txt" rc=0
   meson test -C "$dir" --print-errorlogs --num-processes "$jobs" --no-rebuild | tee "$log" || rc=$?
   # Count single tests: each Criterion suite's cases, plus the other meson tests (header checks,

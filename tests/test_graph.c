@@ -779,3 +779,69 @@ TU_TEST(graph, adjacency_cache_on_and_off_give_the_same_answers)
     TU_OK(mnemo_close(on));
     close_db();
 }
+
+/* ---- regressions from review ---- */
+
+TU_TEST(graph, dijkstra_settles_nodes_in_distance_order)
+{
+    const char *order[] = {"s", "x", "a", "b", "t"}; /* creation order matters for the old heap bug */
+    for (int i = 0; i < 5; i++)
+        node(order[i]);
+    TU_OK(link_w(NULL, "s", "r", "a", 1));
+    TU_OK(link_w(NULL, "s", "r", "b", 8));
+    TU_OK(link_w(NULL, "s", "r", "t", 6));
+    TU_OK(link_w(NULL, "a", "r", "x", 5));
+    TU_OK(link_w(NULL, "a", "r", "b", 1));
+    TU_OK(link_w(NULL, "b", "r", "t", 0));
+    mnemo_path_options o = MNEMO_PATH_OPTIONS_INIT;
+    o.weighted = 1;
+    mnemo_graph_path *p;
+    TU_OK(mnemo_graph_shortest_path(&p, db, NULL, "s", "t", &o));
+    cr_assert_eq(p->weight, 2, "s a b t weighs 2, got %g", p->weight);
+    cr_assert_eq(p->hops, 3);
+    mnemo_graph_path_free(p);
+    o.weighted = 0; /* fewest hops: s t, and its weight is the edge's, not the hop count */
+    TU_OK(mnemo_graph_shortest_path(&p, db, NULL, "s", "t", &o));
+    cr_assert_eq(p->hops, 1);
+    cr_assert_eq(p->weight, 6);
+    mnemo_graph_path_free(p);
+    o.weighted = 1;
+    o.max_hops = 2;
+    TU_RC(mnemo_graph_shortest_path(&p, db, NULL, "s", "t", &o), MNEMO_EINVAL);
+    char longlabel[300];
+    memset(longlabel, 'q', sizeof longlabel - 1);
+    longlabel[sizeof longlabel - 1] = '\0';
+    mnemo_graph_iter *it;
+    uint64_t d;
+    TU_RC(mnemo_graph_neighbors(&it, db, NULL, "s", MNEMO_DIR_OUT, longlabel, 0), MNEMO_EINVAL);
+    TU_RC(mnemo_graph_degree(&d, db, NULL, "s", MNEMO_DIR_OUT, longlabel), MNEMO_EINVAL);
+    o = (mnemo_path_options)MNEMO_PATH_OPTIONS_INIT;
+    o.label = longlabel;
+    TU_RC(mnemo_graph_shortest_path(&p, db, NULL, "s", "t", &o), MNEMO_EINVAL);
+    close_db();
+}
+
+TU_TEST(graph, link_and_delete_of_the_same_record_conflict_in_either_order)
+{
+    for (int delete_first = 0; delete_first < 2; delete_first++) {
+        node("a");
+        node("b");
+        mnemo_txn *del, *lnk;
+        TU_OK(mnemo_txn_begin(&del, db, 0));
+        TU_OK(mnemo_record_delete(db, del, "b"));
+        TU_OK(mnemo_txn_begin(&lnk, db, 0));
+        TU_OK(link_w(lnk, "a", "y", "b", 1));
+        TU_OK(link_w(lnk, "b", "x", "a", 1));
+        mnemo_txn *first = delete_first ? del : lnk, *second = delete_first ? lnk : del;
+        TU_OK(mnemo_txn_commit(first));
+        TU_RC(mnemo_txn_commit(second), MNEMO_EBUSY);
+        mnemo_txn_free(del);
+        mnemo_txn_free(lnk);
+        check_ok((uint64_t)-1); /* no edge to a deleted record either way */
+        TU_OK(mnemo_record_delete(db, NULL, delete_first ? "a" : "b"));
+        mnemo_record_delete(db, NULL, "a");
+        mnemo_record_delete(db, NULL, "b");
+        check_ok(0);
+    }
+    close_db();
+}

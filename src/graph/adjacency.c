@@ -350,8 +350,9 @@ static int node_and_label(uint64_t *iid, uint32_t *label_id, mnemo_db *db, mnemo
 {
     if (!id || !*id)
         return mnemo__err(MNEMO_EINVAL, "%s: id is %s", fn, id ? "empty" : "NULL");
-    if (label && !*label)
-        return mnemo__err(MNEMO_EINVAL, "%s: label is empty (pass NULL for every label)", fn);
+    if (label && (!*label || strnlen(label, MNEMO_LABEL_MAX + 1) > MNEMO_LABEL_MAX))
+        return mnemo__err(MNEMO_EINVAL, "%s: label must be 1..%u bytes (pass NULL for every label)", fn,
+                          MNEMO_LABEL_MAX);
     int rc = mnemo_record__resolve(iid, db, txn, id);
     if (rc == MNEMO_ENOTFOUND)
         return mnemo__err(MNEMO_ENOTFOUND, "%s: no record '%s'", fn, id);

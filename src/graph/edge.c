@@ -132,7 +132,8 @@ static int state_init(mnemo_db *db, void **out)
             const unsigned char *k = mnemo_cursor__key(c, &kl);
             const char *name = mnemo_cursor__value(c, &vl);
             char buf[MNEMO_LABEL_MAX + 1];
-            if (kl != 5 || vl == 0 || vl > MNEMO_LABEL_MAX) {
+            if (kl != 5 || vl == 0 || vl > MNEMO_LABEL_MAX || mnemo__get_be32(k + 1) == 0 ||
+                mnemo__get_be32(k + 1) > (1u << 24)) {
                 rc = mnemo__err(MNEMO_ECORRUPT, "graph: label dictionary entry is damaged");
                 break;
             }
@@ -246,7 +247,9 @@ int mnemo_graph__label_id(uint32_t *id, mnemo_db *db, mnemo_txn *txn, const char
         return 0;
     }
     unsigned char key[1 + MNEMO_LABEL_MAX];
-    size_t ll = strlen(label);
+    size_t ll = strnlen(label, MNEMO_LABEL_MAX + 1);
+    if (ll == 0 || ll > MNEMO_LABEL_MAX)
+        return mnemo__err(MNEMO_EINVAL, "label must be 1..%u bytes", MNEMO_LABEL_MAX);
     key[0] = MNEMO_MK_LABEL;
     memcpy(key + 1, label, ll);
     char *v;
@@ -296,20 +299,33 @@ const char *mnemo_graph__label_name(mnemo_db *db, mnemo_txn *txn, uint32_t id)
     pthread_mutex_lock(&st->lock);
     const char *name = id < st->n_names ? st->names[id] : NULL;
     pthread_mutex_unlock(&st->lock);
-    if (name || !txn)
+    if (name)
         return name;
-    /* created by this very transaction and not committed yet: read it through the txn */
+    /* Committed but its after-hook has not filled the table yet, or created by this very
+     * transaction: read the dictionary (through the txn when there is one). */
     static _Thread_local char buf[MNEMO_LABEL_MAX + 1];
     unsigned char key[5];
     key[0] = MNEMO_MK_LABEL_ID;
     mnemo__put_be32(key + 1, id);
     char *v;
     size_t n;
-    if (mnemo_txn__get(&v, &n, db, txn, MNEMO_CF_METADATA, key, 5, 0) || n > MNEMO_LABEL_MAX)
+    if (mnemo_txn__get(&v, &n, db, txn, MNEMO_CF_METADATA, key, 5, 0))
         return NULL;
+    if (n == 0 || n > MNEMO_LABEL_MAX) {
+        mnemo__free(v);
+        return NULL;
+    }
     memcpy(buf, v, n);
     buf[n] = '\0';
     mnemo__free(v);
+    if (!txn) { /* committed: keep it */
+        pthread_mutex_lock(&st->lock);
+        names_put(st, id, buf);
+        name = st->names && id < st->n_names ? st->names[id] : NULL;
+        pthread_mutex_unlock(&st->lock);
+        if (name)
+            return name;
+    }
     return buf;
 }
 
@@ -427,6 +443,17 @@ static int endpoint(uint64_t *iid, mnemo_db *db, mnemo_txn *txn, const char *id,
     return rc;
 }
 
+/* Rewrites the record's internal-id key with its own value. Deleting a record deletes that key,
+ * so a link and a delete of the same record conflict whichever commits first: an edge can never
+ * be committed to a record deleted at the same time (the delete's edge scan is not validated). */
+int mnemo_graph__touch_endpoint(mnemo_db *db, mnemo_txn *txn, uint64_t iid, const char *id)
+{
+    unsigned char key[9];
+    key[0] = MNEMO_MK_IID;
+    mnemo__put_be64(key + 1, iid);
+    return mnemo_txn__put(db, txn, MNEMO_CF_METADATA, key, 9, id, strlen(id));
+}
+
 int mnemo_graph__forget_edge(mnemo_txn *txn, uint64_t a, uint64_t b)
 {
     unsigned char k[10];
@@ -473,9 +500,13 @@ static int link_op(mnemo_txn *txn, void *arg)
     }
     rc = mnemo_txn__put(a->db, txn, MNEMO_CF_GRAPH_FORWARD, fk, sizeof fk, fv, fl);
     if (!rc)
+        rc = mnemo_graph__forget_edge(txn, from, to);
+    if (!rc)
         rc = mnemo_txn__put(a->db, txn, MNEMO_CF_GRAPH_BACKWARD, bk, sizeof bk, bv, bl);
     if (!rc)
-        rc = mnemo_graph__forget_edge(txn, from, to);
+        rc = mnemo_graph__touch_endpoint(a->db, txn, from, e->from);
+    if (!rc && to != from)
+        rc = mnemo_graph__touch_endpoint(a->db, txn, to, e->to);
     mnemo__free(fv);
     mnemo__free(bv);
     return rc;

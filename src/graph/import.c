@@ -77,7 +77,9 @@ static int resolve(uint64_t *iid, memo *m, batch *b, mnemo_txn *txn, const char 
     m->entries[m->n] = (struct memo_entry){id, *iid};
     rc = mnemo_u64map__add(&m->map, h, m->n);
     m->n++;
-    return rc < 0 ? rc : 0;
+    if (rc < 0)
+        return rc;
+    return mnemo_graph__touch_endpoint(b->db, txn, *iid, id); /* once per node and batch */
 }
 
 static int write_edge(mnemo_db *db, mnemo_txn *txn, uint64_t a, const char *a_id, uint32_t label, uint64_t b,

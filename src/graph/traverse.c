@@ -17,7 +17,8 @@ typedef struct node {
     size_t parent;
     uint32_t label;
     unsigned depth;
-    double dist;
+    double dist;  /* what the search minimises: hops (BFS) or weight (Dijkstra) */
+    double wsum;  /* sum of edge weights along the path that reached it */
     int done; /* Dijkstra: settled */
     char *id;
 } node;
@@ -58,7 +59,7 @@ static int table_add(table *t, uint64_t iid, const char *id, size_t id_len, size
         mnemo__free(copy);
         return rc;
     }
-    t->nodes[t->n] = (node){iid, parent, label, depth, INFINITY, 0, copy};
+    t->nodes[t->n] = (node){iid, parent, label, depth, INFINITY, 0, 0, copy};
     *at = t->n++;
     return 1;
 }
@@ -78,8 +79,9 @@ static int label_filter(uint32_t *lid, mnemo_db *db, mnemo_txn *txn, const char 
     *lid = 0;
     if (!label)
         return 0;
-    if (!*label)
-        return mnemo__err(MNEMO_EINVAL, "%s: label is empty (pass NULL for every label)", fn);
+    if (!*label || strnlen(label, MNEMO_LABEL_MAX + 1) > MNEMO_LABEL_MAX)
+        return mnemo__err(MNEMO_EINVAL, "%s: label must be 1..%u bytes (pass NULL for every label)", fn,
+                          MNEMO_LABEL_MAX);
     int rc = mnemo_graph__label_id(lid, db, txn, label, 0);
     return rc == MNEMO_ENOTFOUND ? 1 : rc;
 }
@@ -179,7 +181,10 @@ typedef struct search {
     size_t from_at; /* entry being expanded */
     uint64_t target;
     int weighted, found;
-    size_t *heap; /* Dijkstra: entries ordered by dist */
+    struct heap_item {
+        double dist; /* the distance when pushed: a node's dist only ever drops, leaving stale items */
+        size_t at;
+    } *heap;
     size_t heap_n, heap_cap;
 } search;
 
@@ -187,31 +192,33 @@ static int heap_push(search *s, size_t at)
 {
     if (s->heap_n == s->heap_cap) {
         size_t cap = s->heap_cap ? 2 * s->heap_cap : 64;
-        size_t *h = mnemo__realloc(s->heap, cap * sizeof *h);
+        struct heap_item *h = mnemo__realloc(s->heap, cap * sizeof *h);
         if (!h)
             return mnemo__err_nomem("shortest path");
         s->heap = h;
         s->heap_cap = cap;
     }
+    struct heap_item item = {s->t.nodes[at].dist, at};
     size_t i = s->heap_n++;
-    while (i > 0 && s->t.nodes[s->heap[(i - 1) / 2]].dist > s->t.nodes[at].dist) {
+    while (i > 0 && s->heap[(i - 1) / 2].dist > item.dist) {
         s->heap[i] = s->heap[(i - 1) / 2];
         i = (i - 1) / 2;
     }
-    s->heap[i] = at;
+    s->heap[i] = item;
     return 0;
 }
 
-static size_t heap_pop(search *s)
+static struct heap_item heap_pop(search *s)
 {
-    size_t top = s->heap[0], last = s->heap[--s->heap_n], i = 0;
+    struct heap_item top = s->heap[0], last = s->heap[--s->heap_n];
+    size_t i = 0;
     for (;;) {
         size_t c = 2 * i + 1;
         if (c >= s->heap_n)
             break;
-        if (c + 1 < s->heap_n && s->t.nodes[s->heap[c + 1]].dist < s->t.nodes[s->heap[c]].dist)
+        if (c + 1 < s->heap_n && s->heap[c + 1].dist < s->heap[c].dist)
             c++;
-        if (s->t.nodes[s->heap[c]].dist >= s->t.nodes[last].dist)
+        if (s->heap[c].dist >= last.dist)
             break;
         s->heap[i] = s->heap[c];
         i = c;
@@ -232,7 +239,9 @@ static int path_edge(void *arg, const mnemo_graph_edge_view *e)
                           from->id, label ? label : "?", (int)e->other_id_len, e->other_id, e->weight);
     }
     size_t at;
+    /* everything needed from `from` is copied now: table_add may move the table */
     double dist = from->dist + (s->weighted ? e->weight : 1.0);
+    double wsum = from->wsum + e->weight;
     unsigned depth = from->depth + 1;
     size_t parent = s->from_at;
     int rc = table_add(&s->t, e->other, e->other_id, e->other_id_len, parent, e->label, depth, &at);
@@ -242,6 +251,7 @@ static int path_edge(void *arg, const mnemo_graph_edge_view *e)
     if (!s->weighted) {
         if (rc == 1) {
             n->dist = dist;
+            n->wsum = wsum;
             if (e->other == s->target) {
                 s->found = 1;
                 return 1;
@@ -252,10 +262,11 @@ static int path_edge(void *arg, const mnemo_graph_edge_view *e)
     if (n->done || dist >= n->dist)
         return 0;
     n->dist = dist;
+    n->wsum = dist;
     n->parent = parent;
     n->label = e->label;
     n->depth = depth;
-    return heap_push(s, at); /* stale heap entries are skipped when popped (done) */
+    return heap_push(s, at); /* the older, larger item of this node is skipped when popped */
 }
 
 void mnemo_graph_path_free(mnemo_graph_path *p)
@@ -295,7 +306,7 @@ static int build_path(mnemo_graph_path **out, search *s, size_t target_at)
                 rc = label ? mnemo__err_nomem("shortest path") : mnemo__err(MNEMO_ECORRUPT, "label %u missing", n->label);
         }
     }
-    weight = s->t.nodes[target_at].dist;
+    weight = s->t.nodes[target_at].wsum;
     if (rc) {
         mnemo_graph_path_free(p);
         return rc;
@@ -318,6 +329,8 @@ int mnemo_graph_shortest_path(mnemo_graph_path **out, mnemo_db *db, mnemo_txn *t
     mnemo_path_options o = opts ? *opts : defaults;
     if (o.version > MNEMO_PATH_OPTIONS_VERSION)
         return mnemo__err(MNEMO_EINVAL, "%s: options version %u is newer than this library", fn, o.version);
+    if (o.weighted && o.max_hops) /* the least-weight path may be longer than a lighter short one */
+        return mnemo__err(MNEMO_EINVAL, "%s: max_hops is not supported with weighted search", fn);
     uint32_t lid;
     uint64_t src, dst;
     if ((rc = check_dir(fn, &o.dir)) != 0 || (rc = start_node(&src, db, txn, from, fn)) != 0 ||
@@ -348,9 +361,10 @@ int mnemo_graph_shortest_path(mnemo_graph_path **out, mnemo_db *db, mnemo_txn *t
     } else if (!rc && !no_edges) {
         rc = heap_push(&s, at);
         while (!rc && s.heap_n) {
-            size_t cur = heap_pop(&s);
-            if (s.t.nodes[cur].done)
-                continue;
+            struct heap_item item = heap_pop(&s);
+            size_t cur = item.at;
+            if (s.t.nodes[cur].done || item.dist > s.t.nodes[cur].dist)
+                continue; /* settled already, or a stale item */
             s.t.nodes[cur].done = 1;
             if (s.t.nodes[cur].iid == dst) {
                 target_at = cur;
