@@ -117,7 +117,8 @@ typedef int (*mnemo_visit_fn)(void *arg, const char *id, unsigned depth, const c
 MNEMO_API int mnemo_graph_traverse(mnemo_db *db, mnemo_txn *txn, const char *const *starts, size_t n_starts,
                                    const mnemo_traverse_options *opts, mnemo_visit_fn visit, void *arg);
 
-/** A path: nodes[0] = from ... nodes[hops] = to; labels[i] is the edge from nodes[i]. */
+/** A path: nodes[0] = from ... nodes[hops] = to; labels[i] is the edge from nodes[i]; weight is
+ * the sum of the path's edge weights (also for a fewest-hops search). */
 typedef struct mnemo_graph_path {
     size_t hops;
     char **nodes;  /**< hops + 1 ids */
@@ -131,7 +132,7 @@ typedef struct mnemo_path_options {
     mnemo_direction dir; /**< 0 means MNEMO_DIR_OUT */
     const char *label;   /**< only this label (NULL: all) */
     int weighted;        /**< 0: fewest hops (BFS); 1: least total weight (Dijkstra) */
-    unsigned max_hops;   /**< 0: unlimited */
+    unsigned max_hops;   /**< 0: unlimited; only with weighted = 0 (MNEMO_EINVAL otherwise) */
 } mnemo_path_options;
 #define MNEMO_PATH_OPTIONS_INIT {MNEMO_PATH_OPTIONS_VERSION, MNEMO_DIR_OUT, NULL, 0, 0}
 
