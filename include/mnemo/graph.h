@@ -151,7 +151,7 @@ typedef struct mnemo_import_options {
     unsigned version;  /**< MNEMO_IMPORT_OPTIONS_VERSION (0 is taken as 1) */
     const char *label; /**< label of every edge (NULL: "link") */
     int undirected;    /**< also add b -> a for every line a b */
-    size_t batch;      /**< lines per transaction (0: 10000) */
+    size_t batch;      /**< edge lines per transaction (0: 10000); comments and blank lines do not count */
 } mnemo_import_options;
 #define MNEMO_IMPORT_OPTIONS_INIT {MNEMO_IMPORT_OPTIONS_VERSION, NULL, 0, 0}
 

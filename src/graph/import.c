@@ -160,9 +160,8 @@ static int parse_line(batch *b, char *line, uint64_t lineno, const char *path)
     double w = 1.0;
     if (nf == 3) {
         char *end;
-        errno = 0;
-        w = strtod(fields[2], &end);
-        if (*end || errno || !isfinite(w))
+        w = strtod(fields[2], &end); /* ERANGE on a subnormal is fine: the value is still finite */
+        if (*end || end == fields[2] || !isfinite(w))
             return mnemo__err(MNEMO_EINVAL, "import %s: line %llu: weight '%s' is not a finite number", path,
                               (unsigned long long)lineno, fields[2]);
     }
