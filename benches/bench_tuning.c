@@ -2,7 +2,7 @@
  * alternative at a time, on a mixed read/write workload shaped like an agent's memory store.
  * Public API only.
  *
- *   bench_tuning [--quick] [--reps R] [--only KNOB]
+ *   bench_tuning [--quick] [--n N] [--reps R] [--only KNOB]
  *
  * Per run, in a fresh directory:
  *   load   N pairs (16-byte keys in random order, 200-byte values) in transactions of 1000
@@ -399,8 +399,9 @@ static void emit(const config *c, const result *res, size_t ci, int reps, size_t
 
 static void usage(FILE *f)
 {
-    fputs("usage: bench_tuning [--quick] [--reps R] [--only KNOB]\n"
+    fputs("usage: bench_tuning [--quick] [--n N] [--reps R] [--only KNOB]\n"
           "  --quick     N = M = 20000 (smoke run; default N = M = 300000)\n"
+          "  --n N       N = M = N (preloaded pairs and mixed operations; at least 1000)\n"
           "  --reps R    repetitions per configuration, medians reported (default 3)\n"
           "  --only KNOB compression | bloom_bits_per_key | block_cache_size | write_buffer_size\n",
           f);
@@ -415,6 +416,14 @@ int main(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) {
             n = m = 20000;
+        } else if (!strcmp(argv[i], "--n") && i + 1 < argc) {
+            char *end;
+            long long v = strtoll(argv[++i], &end, 10);
+            if (*end || v < 1000 || v > 50000000) {
+                fprintf(stderr, "bench_tuning: --n needs an integer in 1000..50000000\n");
+                return 2;
+            }
+            n = m = (size_t)v;
         } else if (!strcmp(argv[i], "--reps") && i + 1 < argc) {
             char *end;
             long v = strtol(argv[++i], &end, 10);

@@ -80,11 +80,16 @@ static uint32_t names_find(graph_state *st, const char *name)
 static int exp_add(graph_state *st, uint64_t iid)
 {
     int rc = mnemo_u64map__add(&st->expiring, iid, 0);
+    if (rc == 1)
+        atomic_fetch_add(&st->n_expiring, 1);
     return rc < 0 ? rc : 0;
 }
 
 int mnemo_graph__is_expiring(graph_state *st, uint64_t iid)
 {
+    /* The set only grows, and a record joins it before the commit that gives it an expiry. */
+    if (atomic_load_explicit(&st->n_expiring, memory_order_acquire) == 0)
+        return 0;
     pthread_mutex_lock(&st->lock);
     int found = mnemo_u64map__get(&st->expiring, iid, NULL);
     pthread_mutex_unlock(&st->lock);

@@ -3,6 +3,7 @@
 #define MNEMO_GRAPH_IMPL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "core/u64map.h"
 #include "graph/graph.h"
@@ -17,6 +18,7 @@ typedef struct graph_state {
     uint32_t next_label, label_limit; /* allocation, like record ids (see record.c) */
     /* records that have or had an expiry: a superset, so "not here" means "never expires" */
     mnemo_u64map expiring;
+    atomic_size_t n_expiring; /* lets edge reads skip the lock while nothing ever expired */
 } graph_state;
 
 int mnemo_graph__state(graph_state **st, mnemo_db *db);

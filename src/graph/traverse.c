@@ -108,13 +108,24 @@ typedef struct bfs {
     mnemo_visit_fn visit;
     void *arg;
     int stopped;
+    uint32_t last_label; /* most traversals follow one label: look its name up once */
+    const char *last_label_name;
 } bfs;
 
 static int visit_node(bfs *b, size_t at)
 {
     node *n = &b->t.nodes[at];
     const char *via = n->parent == NO_PARENT ? NULL : b->t.nodes[n->parent].id;
-    const char *via_label = n->parent == NO_PARENT ? NULL : mnemo_graph__label_name(b->db, b->txn, n->label);
+    const char *via_label = NULL;
+    if (n->parent != NO_PARENT) {
+        /* Outside a txn names come from the committed table and stay put; inside one a name may
+         * sit in a thread-local buffer that a callback's own graph calls can overwrite. */
+        if (b->txn || !b->last_label_name || b->last_label != n->label) {
+            b->last_label = n->label;
+            b->last_label_name = mnemo_graph__label_name(b->db, b->txn, n->label);
+        }
+        via_label = b->last_label_name;
+    }
     int rc = b->visit(b->arg, n->id, n->depth, via, via_label);
     if (rc > 0 || (b->max_nodes && b->t.n >= b->max_nodes)) {
         b->stopped = 1;
@@ -150,7 +161,7 @@ int mnemo_graph_traverse(mnemo_db *db, mnemo_txn *txn, const char *const *starts
     if ((rc = check_dir(fn, &o.dir)) != 0 || (rc = label_filter(&lid, db, txn, o.label, fn)) < 0)
         return rc;
     int no_edges = rc == 1;
-    bfs b = {db, txn, {NULL, 0, 0, MNEMO_U64MAP_INIT}, 0, 0, o.max_nodes, visit, arg, 0};
+    bfs b = {db, txn, {NULL, 0, 0, MNEMO_U64MAP_INIT}, 0, 0, o.max_nodes, visit, arg, 0, 0, NULL};
     rc = 0;
     for (size_t i = 0; i < n_starts && !rc && !b.stopped; i++) {
         uint64_t iid;
