@@ -10,9 +10,9 @@
 #include "record/record.h"
 
 /* An edge to a record that has an expiry needs a look at that record; all others are live. */
-static int other_is_live(mnemo_db *db, mnemo_txn *txn, graph_state *st, uint64_t other, const char *id, size_t len)
+static int other_is_live(mnemo_db *db, mnemo_txn *txn, uint64_t other, const char *id, size_t len)
 {
-    if (!mnemo_graph__is_expiring(st, other))
+    if (!mnemo_record__may_expire(db, other))
         return 1;
     mnemo_record *r;
     if (mnemo_record__load(&r, db, txn, id, len, 0))
@@ -130,7 +130,7 @@ size_t mnemo_graph__adj_cache_key(unsigned char out[10], uint64_t iid, mnemo_dir
     return 10;
 }
 
-static int scan_one(mnemo_db *db, mnemo_txn *txn, graph_state *st, uint64_t iid, mnemo_direction dir, uint32_t label,
+static int scan_one(mnemo_db *db, mnemo_txn *txn, uint64_t iid, mnemo_direction dir, uint32_t label,
                     mnemo_graph_edge_fn cb, void *arg)
 {
     /* Outside transactions the whole list per direction comes from (and goes to) the cache;
@@ -175,7 +175,7 @@ static int scan_one(mnemo_db *db, mnemo_txn *txn, graph_state *st, uint64_t iid,
             continue;
         mnemo_graph_edge_view v = {e->other, e->label, dir, e->weight, l->bytes + e->id_off, e->id_len,
                                    l->bytes + e->props_off, e->props_len};
-        if (other_is_live(db, txn, st, v.other, v.other_id, v.other_id_len))
+        if (other_is_live(db, txn, v.other, v.other_id, v.other_id_len))
             rc = cb(arg, &v);
     }
     if (h)
@@ -187,12 +187,11 @@ static int scan_one(mnemo_db *db, mnemo_txn *txn, graph_state *st, uint64_t iid,
 int mnemo_graph__scan(mnemo_db *db, mnemo_txn *txn, uint64_t iid, mnemo_direction dir, uint32_t label,
                       mnemo_graph_edge_fn cb, void *arg)
 {
-    graph_state *st;
-    int rc = mnemo_graph__state(&st, db);
-    if (!rc && (dir & MNEMO_DIR_OUT))
-        rc = scan_one(db, txn, st, iid, MNEMO_DIR_OUT, label, cb, arg);
+    int rc = 0;
+    if (dir & MNEMO_DIR_OUT)
+        rc = scan_one(db, txn, iid, MNEMO_DIR_OUT, label, cb, arg);
     if (!rc && (dir & MNEMO_DIR_IN))
-        rc = scan_one(db, txn, st, iid, MNEMO_DIR_IN, label, cb, arg);
+        rc = scan_one(db, txn, iid, MNEMO_DIR_IN, label, cb, arg);
     return rc; /* 1 when cb stopped the scan */
 }
 

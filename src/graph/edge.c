@@ -14,7 +14,7 @@
 #define LABEL_BLOCK 64
 #define LABEL_HWM_KEY "Nlabel_hwm"
 
-/* ---- state: labels and the expiring set ---- */
+/* ---- state: labels ---- */
 
 static uint64_t hash_str(const char *s)
 {
@@ -76,38 +76,17 @@ static uint32_t names_find(graph_state *st, const char *name)
     return 0;
 }
 
-/* Caller holds st->lock. */
-static int exp_add(graph_state *st, uint64_t iid)
-{
-    int rc = mnemo_u64map__add(&st->expiring, iid, 0);
-    if (rc == 1)
-        atomic_fetch_add(&st->n_expiring, 1);
-    return rc < 0 ? rc : 0;
-}
-
-int mnemo_graph__is_expiring(graph_state *st, uint64_t iid)
-{
-    /* The set only grows, and a record joins it before the commit that gives it an expiry. */
-    if (atomic_load_explicit(&st->n_expiring, memory_order_acquire) == 0)
-        return 0;
-    pthread_mutex_lock(&st->lock);
-    int found = mnemo_u64map__get(&st->expiring, iid, NULL);
-    pthread_mutex_unlock(&st->lock);
-    return found;
-}
-
 static void state_free(graph_state *st)
 {
     for (uint32_t i = 0; i < st->n_names; i++)
         mnemo__free(st->names[i]);
     mnemo__free(st->names);
     mnemo__free(st->slots);
-    mnemo_u64map__free(&st->expiring);
     pthread_mutex_destroy(&st->lock);
     mnemo__free(st);
 }
 
-/* Loads the committed labels, the label counter and every record with an expiry. */
+/* Loads the committed labels and the label counter. */
 static int state_init(mnemo_db *db, void **out)
 {
     graph_state *st = mnemo__calloc(1, sizeof *st);
@@ -150,18 +129,6 @@ static int state_init(mnemo_db *db, void **out)
             rc = mnemo_cursor__status(c, "graph");
         mnemo_cursor__close(c);
     }
-    unsigned char elo = MNEMO_MK_EXPIRY, ehi = MNEMO_MK_EXPIRY + 1;
-    if (!rc && (rc = mnemo_cursor__open(&c, db, NULL, MNEMO_CF_METADATA, &elo, 1, &ehi, 1)) == 0) {
-        for (mnemo_cursor__first(c); !rc && mnemo_cursor__valid(c); mnemo_cursor__next(c)) {
-            size_t kl;
-            const unsigned char *k = mnemo_cursor__key(c, &kl);
-            if (kl == 17)
-                rc = exp_add(st, mnemo__get_be64(k + 9));
-        }
-        if (!rc)
-            rc = mnemo_cursor__status(c, "graph");
-        mnemo_cursor__close(c);
-    }
     if (rc) {
         state_free(st);
         return rc;
@@ -184,18 +151,6 @@ int mnemo_graph__state(graph_state **st, mnemo_db *db)
     int rc = mnemo_db__module(&p, db, MNEMO_MOD_GRAPH, &graph_module);
     if (!rc)
         *st = p;
-    return rc;
-}
-
-int mnemo_graph__note_expiring(mnemo_db *db, uint64_t iid)
-{
-    graph_state *st;
-    int rc = mnemo_graph__state(&st, db);
-    if (rc)
-        return rc;
-    pthread_mutex_lock(&st->lock);
-    rc = exp_add(st, iid);
-    pthread_mutex_unlock(&st->lock);
     return rc;
 }
 

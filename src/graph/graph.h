@@ -20,8 +20,6 @@
 
 /* Removes every edge of the record (both directions, both twins) inside txn. */
 int mnemo_graph__on_record_delete(mnemo_db *db, mnemo_txn *txn, uint64_t iid);
-/* The record iid has (or is getting) an expiry: its edges need a liveness check from now on. */
-int mnemo_graph__note_expiring(mnemo_db *db, uint64_t iid);
 
 /* Visits the edges of iid: other = the other endpoint, dir = MNEMO_DIR_OUT or MNEMO_DIR_IN.
  * Edges to expired records are skipped. cb returns 0 to go on, 1 to stop, < 0 to abort. */

@@ -16,13 +16,9 @@ typedef struct graph_state {
     uint32_t *slots;  /* open addressing: label ids, 0 = empty */
     size_t n_slots, n_used;
     uint32_t next_label, label_limit; /* allocation, like record ids (see record.c) */
-    /* records that have or had an expiry: a superset, so "not here" means "never expires" */
-    mnemo_u64map expiring;
-    atomic_size_t n_expiring; /* lets edge reads skip the lock while nothing ever expired */
 } graph_state;
 
 int mnemo_graph__state(graph_state **st, mnemo_db *db);
-int mnemo_graph__is_expiring(graph_state *st, uint64_t iid);
 
 #define EDGE_KEY_LEN 20
 /* Key of a node's cached adjacency in one direction. */

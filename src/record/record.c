@@ -15,6 +15,35 @@
 
 #define IID_BLOCK 1024
 
+/* Caller holds st->exp_lock (or owns st alone). */
+static int exp_add(record_state *st, uint64_t iid)
+{
+    int rc = mnemo_u64map__add(&st->expiring, iid, 0);
+    if (rc == 1)
+        atomic_fetch_add(&st->n_expiring, 1);
+    return rc < 0 ? rc : 0;
+}
+
+/* Every record with an expiry has an 'E' key: they seed the expiring set. */
+static int load_expiring(record_state *st, mnemo_db *db)
+{
+    unsigned char lo = MNEMO_MK_EXPIRY, hi = MNEMO_MK_EXPIRY + 1;
+    mnemo_cursor *c;
+    int rc = mnemo_cursor__open(&c, db, NULL, MNEMO_CF_METADATA, &lo, 1, &hi, 1);
+    if (rc)
+        return rc;
+    for (mnemo_cursor__first(c); !rc && mnemo_cursor__valid(c); mnemo_cursor__next(c)) {
+        size_t kl;
+        const unsigned char *k = mnemo_cursor__key(c, &kl);
+        if (kl == 17)
+            rc = exp_add(st, mnemo__get_be64(k + 9));
+    }
+    if (!rc)
+        rc = mnemo_cursor__status(c, "records");
+    mnemo_cursor__close(c);
+    return rc;
+}
+
 static int state_init(mnemo_db *db, void **out)
 {
     record_state *st = mnemo__calloc(1, sizeof *st);
@@ -38,9 +67,14 @@ static int state_init(mnemo_db *db, void **out)
     }
     if (st->next_iid == 0)
         st->next_iid = 1; /* 0 is never a valid internal id */
+    pthread_mutex_init(&st->exp_lock, NULL);
     if (!rc)
         rc = mnemo_record__index_load(st, db);
+    if (!rc)
+        rc = load_expiring(st, db);
     if (rc) {
+        mnemo_u64map__free(&st->expiring);
+        pthread_mutex_destroy(&st->exp_lock);
         mnemo_record__index_free(st);
         pthread_rwlock_destroy(&st->idx_lock);
         pthread_mutex_destroy(&st->iid_lock);
@@ -55,6 +89,8 @@ static void state_destroy(mnemo_db *db, void *p)
 {
     (void)db;
     record_state *st = p;
+    mnemo_u64map__free(&st->expiring);
+    pthread_mutex_destroy(&st->exp_lock);
     mnemo_record__index_free(st);
     pthread_rwlock_destroy(&st->idx_lock);
     pthread_mutex_destroy(&st->iid_lock);
@@ -70,6 +106,32 @@ int mnemo_record__state(record_state **st, mnemo_db *db)
     if (!rc)
         *st = p;
     return rc;
+}
+
+static int note_expiring(mnemo_db *db, uint64_t iid)
+{
+    record_state *st;
+    int rc = mnemo_record__state(&st, db);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&st->exp_lock);
+    rc = exp_add(st, iid);
+    pthread_mutex_unlock(&st->exp_lock);
+    return rc;
+}
+
+int mnemo_record__may_expire(mnemo_db *db, uint64_t iid)
+{
+    record_state *st;
+    if (mnemo_record__state(&st, db))
+        return 1; /* cannot tell: the caller checks the record itself */
+    /* The set only grows, and a record joins it before the commit that gives it an expiry. */
+    if (atomic_load_explicit(&st->n_expiring, memory_order_acquire) == 0)
+        return 0;
+    pthread_mutex_lock(&st->exp_lock);
+    int found = mnemo_u64map__get(&st->expiring, iid, NULL);
+    pthread_mutex_unlock(&st->exp_lock);
+    return found;
 }
 
 /* Ids come from an in-memory counter; the persisted high-water mark moves a block ahead before
@@ -358,8 +420,8 @@ static int store(mnemo_db *db, mnemo_txn *txn, const mnemo_record *old, const mn
     if (!rc && nw->expires_at) {
         time_key(key, MNEMO_MK_EXPIRY, nw->expires_at, nw->internal_id);
         rc = mnemo_txn__put(db, txn, MNEMO_CF_METADATA, key, 17, nw->id, id_len);
-        if (!rc) /* before the commit: edge readers must check this record from now on */
-            rc = mnemo_graph__note_expiring(db, nw->internal_id);
+        if (!rc) /* before the commit: edge and vector readers must check this record from now on */
+            rc = note_expiring(db, nw->internal_id);
     }
     json_t *old_meta = NULL;
     if (!rc && old)

@@ -30,6 +30,11 @@ int mnemo_record__resolve(uint64_t *iid, mnemo_db *db, mnemo_txn *txn, const cha
 /* Record id of an internal id (mnemo__malloc'd): 0, MNEMO_ENOTFOUND or an error. */
 int mnemo_record__id_of(char **id, mnemo_db *db, mnemo_txn *txn, uint64_t iid);
 
+/* 1 when the record iid has (or once had) an expiry, so readers holding only its iid (edges,
+ * vector hits) must load it to know whether it is still live; 0 means it never expires. A record
+ * joins this set before the commit that gives it an expiry. */
+int mnemo_record__may_expire(mnemo_db *db, uint64_t iid);
+
 /* Other modules learn of deleted records (delete, purge, an expired record replaced) through a
  * listener that runs inside the deleting transaction, so their data goes in the same commit. */
 typedef int (*mnemo_record_delete_fn)(mnemo_db *db, mnemo_txn *txn, uint64_t iid, const char *id);

@@ -3,7 +3,9 @@
 #define MNEMO_RECORD_IMPL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 
+#include "core/u64map.h"
 #include "record/record.h"
 
 typedef struct record_index_def {
@@ -19,6 +21,11 @@ typedef struct record_state {
     uint64_t idx_epoch;        /* value of 'N' "index_epoch" the definitions were loaded at */
     record_index_def *idx;
     size_t n_idx;
+
+    /* records that have or had an expiry: a superset, so "not here" means "never expires" */
+    pthread_mutex_t exp_lock;
+    mnemo_u64map expiring;
+    atomic_size_t n_expiring; /* lets readers skip the lock while nothing ever expired */
 } record_state;
 
 int mnemo_record__state(record_state **st, mnemo_db *db);
