@@ -31,12 +31,25 @@ typedef enum mnemo_compression {
     MNEMO_COMPRESSION_ZSTD,
 } mnemo_compression;
 
-#define MNEMO_OPTIONS_VERSION 1
+#define MNEMO_OPTIONS_VERSION 2
+
+/** Distance of a vector space. Distances come back as: squared Euclidean (L2); 1 - cosine
+ * similarity (COSINE: vectors are normalised on write); 1 - dot product (IP). Smaller is nearer. */
+typedef enum mnemo_metric {
+    MNEMO_METRIC_DEFAULT = 0, /**< as stored, or L2 for a new space */
+    MNEMO_METRIC_L2,
+    MNEMO_METRIC_COSINE,
+    MNEMO_METRIC_IP,
+} mnemo_metric;
+
+/** Progress of a long open-time job (rebuilding the vector index): `done` of `total` items. */
+typedef void (*mnemo_progress_fn)(void *arg, uint64_t done, uint64_t total);
 
 /** Options for mnemo_open. All-zero (or a NULL pointer) means the defaults below. New fields are
  * only ever added at the end. */
 typedef struct mnemo_options {
-    unsigned version;         /**< MNEMO_OPTIONS_VERSION (0 is taken as 1) */
+    unsigned version;         /**< MNEMO_OPTIONS_VERSION (0 is taken as the current one; 1 reads
+                                   only the fields up to cache_size) */
     int create_if_missing;    /**< create the database if the path does not exist (default 0) */
     int read_only;            /**< open read-only; writes return MNEMO_EREADONLY (default 0) */
     int sync_on_commit;       /**< fsync the log at every commit: no acknowledged commit is ever
@@ -48,10 +61,22 @@ typedef struct mnemo_options {
                                    (default 64 MiB) */
     int bloom_bits_per_key;   /**< bloom filter bits per key (default 10; negative = no filter) */
     size_t cache_size;        /**< bytes for mnemo's own cache of decoded objects (0 = off) */
+    /* --- version 2: the vector space (see mnemo/vector.h). A database has at most one; it is
+     * created by the first open that sets vector_dim and persisted. Later opens may leave every
+     * field 0 (use what is stored); a non-zero field that differs from the stored space is
+     * MNEMO_EINVAL. --- */
+    uint32_t vector_dim;           /**< dimension, 1..65536 (0: none, or as stored) */
+    mnemo_metric vector_metric;    /**< default L2 */
+    uint32_t hnsw_m;               /**< HNSW links per node (default 16, 2..1024) */
+    uint32_t hnsw_ef_construction; /**< HNSW build beam (default 200) */
+    uint32_t hnsw_ef_search;       /**< default search beam (default 64) */
+    mnemo_progress_fn progress;    /**< called while a damaged vector index is rebuilt (may be NULL) */
+    void *progress_arg;
 } mnemo_options;
 
 /** Initialiser: `mnemo_options o = MNEMO_OPTIONS_INIT;` */
-#define MNEMO_OPTIONS_INIT {MNEMO_OPTIONS_VERSION, 0, 0, 0, MNEMO_COMPRESSION_DEFAULT, 0, 0, 0, 0}
+#define MNEMO_OPTIONS_INIT {MNEMO_OPTIONS_VERSION, 0, 0, 0, MNEMO_COMPRESSION_DEFAULT, 0, 0, 0, 0, 0, \
+                            MNEMO_METRIC_DEFAULT, 0, 0, 0, NULL, NULL}
 
 /** Open (or create) the database in directory `path`.
  * @param[out] out   the handle, set only on success; close it with mnemo_close().

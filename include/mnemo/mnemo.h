@@ -12,5 +12,6 @@
 #include "mnemo/kv.h"
 #include "mnemo/record.h"
 #include "mnemo/txn.h"
+#include "mnemo/vector.h"
 
 #endif

@@ -25,8 +25,6 @@ int mnemo_graph__state(graph_state **st, mnemo_db *db);
 size_t mnemo_graph__adj_cache_key(unsigned char out[10], uint64_t iid, mnemo_direction dir);
 /* The cached adjacency of both endpoints of edge a -> b goes stale when txn commits. */
 int mnemo_graph__forget_edge(mnemo_txn *txn, uint64_t a, uint64_t b);
-/* Makes a concurrent delete of the record conflict with this transaction (see edge.c). */
-int mnemo_graph__touch_endpoint(mnemo_db *db, mnemo_txn *txn, uint64_t iid, const char *id);
 void mnemo_graph__edge_key(unsigned char out[EDGE_KEY_LEN], uint64_t a, uint32_t label, uint64_t b);
 
 typedef struct edge_value {

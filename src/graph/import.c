@@ -79,7 +79,7 @@ static int resolve(uint64_t *iid, memo *m, batch *b, mnemo_txn *txn, const char 
     m->n++;
     if (rc < 0)
         return rc;
-    return mnemo_graph__touch_endpoint(b->db, txn, *iid, id); /* once per node and batch */
+    return mnemo_record__pin(b->db, txn, *iid, id); /* once per node and batch */
 }
 
 static int write_edge(mnemo_db *db, mnemo_txn *txn, uint64_t a, const char *a_id, uint32_t label, uint64_t b,

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "graph/graph.h"
 #include "record/record_impl.h"
+#include "vector/vector.h"
 
 /* ---- module state ---- */
 
@@ -118,6 +119,22 @@ static int note_expiring(mnemo_db *db, uint64_t iid)
     rc = exp_add(st, iid);
     pthread_mutex_unlock(&st->exp_lock);
     return rc;
+}
+
+int mnemo_record__pin(mnemo_db *db, mnemo_txn *txn, uint64_t iid, const char *id)
+{
+    unsigned char key[9];
+    key[0] = MNEMO_MK_IID;
+    mnemo__put_be64(key + 1, iid);
+    return mnemo_txn__put(db, txn, MNEMO_CF_METADATA, key, 9, id, strlen(id));
+}
+
+int mnemo_record__any_expiring(mnemo_db *db)
+{
+    record_state *st;
+    if (mnemo_record__state(&st, db))
+        return 1;
+    return atomic_load_explicit(&st->n_expiring, memory_order_acquire) != 0;
 }
 
 int mnemo_record__may_expire(mnemo_db *db, uint64_t iid)
@@ -460,6 +477,8 @@ int mnemo_record__remove(mnemo_db *db, mnemo_txn *txn, const mnemo_record *old)
     json_decref(old_meta);
     if (!rc) /* the record's edges, both directions, in the same transaction */
         rc = mnemo_graph__on_record_delete(db, txn, old->internal_id);
+    if (!rc) /* and its embedding */
+        rc = mnemo_vector__on_record_delete(db, txn, old->internal_id);
     pthread_mutex_lock(&listener_lock);
     int n = n_listeners;
     pthread_mutex_unlock(&listener_lock);

@@ -34,6 +34,14 @@ int mnemo_record__id_of(char **id, mnemo_db *db, mnemo_txn *txn, uint64_t iid);
  * vector hits) must load it to know whether it is still live; 0 means it never expires. A record
  * joins this set before the commit that gives it an expiry. */
 int mnemo_record__may_expire(mnemo_db *db, uint64_t iid);
+/* 0 while no record of the database has ever had an expiry (the fast path of may_expire). */
+int mnemo_record__any_expiring(mnemo_db *db);
+
+/* Rewrites the record's internal-id key with its own value. Deleting a record deletes that key, so
+ * a write that hangs something on the record (an edge, an embedding) and a delete of the record
+ * conflict whichever commits first: nothing is ever committed to a record deleted at the same time
+ * (the delete's scan for what hangs on it is not validated). */
+int mnemo_record__pin(mnemo_db *db, mnemo_txn *txn, uint64_t iid, const char *id);
 
 /* Other modules learn of deleted records (delete, purge, an expired record replaced) through a
  * listener that runs inside the deleting transaction, so their data goes in the same commit. */

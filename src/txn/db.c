@@ -1,5 +1,6 @@
 /* Opening and closing databases: column families, options, the format marker, checkpoints. */
 #include <dirent.h>
+#include <stddef.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include "core/coding.h"
 #include "core/error.h"
 #include "txn/txn_impl.h"
+#include "vector/vector.h"
 
 static const char *const CF_NAMES[MNEMO_CF_COUNT] = {
     "default", "records", "graph_forward", "graph_backward", "vector_data", "vector_index", "metadata",
@@ -104,7 +106,11 @@ static int compression_type(mnemo_compression c, int *out)
 static int normalise_options(mnemo_options *o, const mnemo_options *in)
 {
     static const mnemo_options defaults = MNEMO_OPTIONS_INIT;
-    *o = in ? *in : defaults;
+    *o = defaults;
+    if (in && in->version == 1) /* a caller built against version 1 has the shorter struct */
+        memcpy(o, in, offsetof(mnemo_options, vector_dim));
+    else if (in)
+        *o = *in;
     if (o->version == 0)
         o->version = MNEMO_OPTIONS_VERSION;
     if (o->version > MNEMO_OPTIONS_VERSION)
@@ -443,6 +449,11 @@ int mnemo_open(mnemo_db **out, const char *path, const mnemo_options *opts)
         return rc;
     }
     atomic_store_explicit(&db->magic, MNEMO_DB_MAGIC_OPEN, memory_order_release);
+    /* The vector space is checked (and its index loaded) once the handle works. */
+    if ((rc = mnemo_vector__open(db)) != 0) {
+        (void)mnemo_close(db);
+        return rc;
+    }
     *out = db;
     return 0;
 }
@@ -522,6 +533,11 @@ int mnemo_db__module(void **state, mnemo_db *db, mnemo_module m, const mnemo_mod
     if (!rc)
         *state = s;
     return rc;
+}
+
+void *mnemo_db__module_peek(mnemo_db *db, mnemo_module m)
+{
+    return atomic_load_explicit(&db->module_state[m], memory_order_acquire);
 }
 
 struct mnemo_cache *mnemo_db__cache(mnemo_db *db) { return db->cache; }

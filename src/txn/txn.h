@@ -119,6 +119,8 @@ typedef struct mnemo_module_ops {
     void (*destroy)(mnemo_db *db, void *state);
 } mnemo_module_ops;
 int mnemo_db__module(void **state, mnemo_db *db, mnemo_module m, const mnemo_module_ops *ops);
+/* The module's state if it was created, else NULL (never creates it). */
+void *mnemo_db__module_peek(mnemo_db *db, mnemo_module m);
 
 /* mnemo's own cache of decoded objects (NULL when cache_size is 0: a disabled cache). */
 struct mnemo_cache *mnemo_db__cache(mnemo_db *db);

@@ -1,0 +1,68 @@
+/* C interface of the C++ shim over Debian's hnswlib 0.6.2 (hnsw.cpp): an opaque in-memory HNSW
+ * graph whose labels are record internal ids. Every function catches every C++ exception and
+ * returns a MNEMO_E* code instead, with the message set.
+ *
+ * Threads: searches and the read accessors may run in parallel with each other; add() may run in
+ * parallel with other add()s (hnswlib locks per node) but with nothing else; every other writer
+ * (remove, reserve) needs the index alone. The vector room's rwlock enforces this. */
+#ifndef MNEMO_VECTOR_HNSW_H
+#define MNEMO_VECTOR_HNSW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct mnemo_hnsw mnemo_hnsw;
+
+/* Distance kinds: squared L2, or 1 - dot product (cosine on unit vectors, and ip). */
+typedef enum mnemo_hnsw_kind { MNEMO_HNSW_L2 = 0, MNEMO_HNSW_IP = 1 } mnemo_hnsw_kind;
+
+int mnemo_hnsw__create(mnemo_hnsw **out, mnemo_hnsw_kind kind, size_t dim, size_t capacity, size_t M,
+                       size_t ef_construction, uint64_t seed);
+void mnemo_hnsw__free(mnemo_hnsw *h);
+
+/* Grows room for at least `capacity` elements (deleted slots count). Needs the index alone. */
+int mnemo_hnsw__reserve(mnemo_hnsw *h, size_t capacity);
+/* Inserts label, or replaces its vector (and revives it if it was removed). */
+int mnemo_hnsw__add(mnemo_hnsw *h, const float *vec, uint64_t label);
+/* Marks label deleted: 0, or MNEMO_ENOTFOUND when it is absent or already removed. */
+int mnemo_hnsw__remove(mnemo_hnsw *h, uint64_t label);
+
+size_t mnemo_hnsw__slots(const mnemo_hnsw *h);   /* elements stored, deleted ones included */
+size_t mnemo_hnsw__deleted(const mnemo_hnsw *h); /* slots marked deleted */
+size_t mnemo_hnsw__capacity(const mnemo_hnsw *h);
+size_t mnemo_hnsw__memory(const mnemo_hnsw *h); /* bytes held (graph, vectors, label table) */
+/* The stored vector of a live label (borrowed, valid while the index is not written), or NULL. */
+const float *mnemo_hnsw__vector(const mnemo_hnsw *h, uint64_t label);
+
+/* Row view for exact scans: the vector of slot i is at base + i * stride bytes, its squared norm
+ * norms[i]; rows that are deleted must be skipped (row_live). */
+const float *mnemo_hnsw__rows(const mnemo_hnsw *h, size_t *stride_floats, const float **norms);
+int mnemo_hnsw__row_live(const mnemo_hnsw *h, size_t row);
+uint64_t mnemo_hnsw__row_label(const mnemo_hnsw *h, size_t row);
+
+/* filter returns 1 to accept a label. */
+typedef int (*mnemo_hnsw_filter)(void *arg, uint64_t label);
+/* Approximate k nearest with beam width max(ef, k); only live labels the filter accepts (NULL:
+ * all) come back, in ascending distance, *n of them (<= k). */
+int mnemo_hnsw__search(const mnemo_hnsw *h, const float *query, size_t k, size_t ef, mnemo_hnsw_filter filter,
+                       void *arg, uint64_t *labels, float *dists, size_t *n);
+/* Distance between two vectors in this index's space (the kernel searches use). */
+float mnemo_hnsw__distance(const mnemo_hnsw *h, const float *a, const float *b);
+
+/* Serialises the index (hnswlib's own format): *buf is mnemo__malloc'd. Needs no writer running. */
+int mnemo_hnsw__save(const mnemo_hnsw *h, char **buf, size_t *len);
+/* Rebuilds an index from save()'s bytes after checking their structure against kind, dim and M
+ * (MNEMO_ECORRUPT when they do not fit, never a crash). */
+int mnemo_hnsw__load(mnemo_hnsw **out, mnemo_hnsw_kind kind, size_t dim, size_t M, const char *buf, size_t len);
+
+/* "avx512", "avx", "sse" or "none": the distance kernels this build of the shim compiled in. */
+const char *mnemo_hnsw__simd(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

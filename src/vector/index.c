@@ -1,0 +1,753 @@
+/* The HNSW index kept in step with vector_data (DESIGN.md section 4):
+ *  - a transaction's vector changes wait in its write set; its before-hook takes commit_lock and
+ *    writes one change-log entry ('L' seq -> iids) into the transaction, its after-hook applies the
+ *    changes to the index (alone, briefly) only if RocksDB committed, then releases the lock;
+ *  - now and then the index is saved as a snapshot ('S' chunks + 'H' header), the header switched
+ *    and the covered log entries dropped in one atomic write;
+ *  - open loads the snapshot and replays later log entries against vector_data (the truth); a
+ *    missing or damaged snapshot is rebuilt from vector_data;
+ *  - when deleted slots pile up the index is rebuilt from its live vectors. */
+#include <stdatomic.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/coding.h"
+#include "core/error.h"
+#include "vector/vector_impl.h"
+
+#define SNAP_VERSION 1
+#define SNAP_HEADER_LEN (1 + 5 * 8 + 3 * 4)
+#define SNAP_CHUNK (4u << 20)
+#define LOG_VERSION 1
+#define SNAP_MIN_CHANGES 20000 /* snapshot after max(this, live vectors) changes */
+#define REBUILD_MIN_DELETED 1000 /* rebuild when deleted slots pass this and a quarter of all */
+#define PARALLEL_MIN 256         /* fewer adds than this run on the calling thread */
+
+static const unsigned char HEADER_KEY[1] = {'H'};
+
+/* ---- the id table: iid -> record id ---- */
+
+const char *mnemo_vector__id_of(vec_state *st, uint64_t iid)
+{
+    size_t v;
+    return mnemo_u64map__get(&st->ids, iid, &v) ? (const char *)(uintptr_t)v : NULL;
+}
+
+static int ids_put(vec_state *st, uint64_t iid, const char *id, size_t len)
+{
+    if (mnemo_u64map__get(&st->ids, iid, NULL))
+        return 0; /* an iid's record id never changes */
+    char *copy = mnemo__memdup(id, len);
+    if (!copy)
+        return mnemo__err_nomem("vector index");
+    int rc = mnemo_u64map__add(&st->ids, iid, (size_t)(uintptr_t)copy);
+    if (rc < 0) {
+        mnemo__free(copy);
+        return rc;
+    }
+    return 0;
+}
+
+static void ids_free(mnemo_u64map *ids)
+{
+    for (size_t i = 0; i < ids->cap; i++)
+        if (ids->keys[i])
+            mnemo__free((void *)(uintptr_t)ids->vals[i]);
+    mnemo_u64map__free(ids);
+}
+
+void mnemo_vector__state_free(vec_state *st)
+{
+    if (!st)
+        return;
+    mnemo_hnsw__free(st->hnsw);
+    ids_free(&st->ids);
+    pthread_rwlock_destroy(&st->rw);
+    pthread_mutex_destroy(&st->commit_lock);
+    mnemo__free(st);
+}
+
+static int new_index(vec_state *st, mnemo_hnsw **out, size_t capacity)
+{
+    return mnemo_hnsw__create(out, st->kind, st->sp.dim, capacity < 64 ? 64 : capacity, st->sp.hnsw_m,
+                              st->sp.hnsw_ef_construction, 100);
+}
+
+/* ---- adding many vectors on several threads (hnswlib allows adds in parallel) ---- */
+
+typedef struct add_job {
+    mnemo_hnsw *h;
+    const uint64_t *labels;
+    const float *const *vecs;
+    size_t n;
+    atomic_size_t next;
+    atomic_int rc;
+} add_job;
+
+static void *add_worker(void *p)
+{
+    add_job *j = p;
+    for (;;) {
+        size_t i = atomic_fetch_add(&j->next, 1);
+        if (i >= j->n || atomic_load(&j->rc))
+            return NULL;
+        int rc = mnemo_hnsw__add(j->h, j->vecs[i], j->labels[i]);
+        if (rc) {
+            int zero = 0;
+            atomic_compare_exchange_strong(&j->rc, &zero, rc);
+        }
+    }
+}
+
+/* Adds n vectors (distinct labels); room must have been reserved. */
+static int add_many(mnemo_hnsw *h, const uint64_t *labels, const float *const *vecs, size_t n)
+{
+    add_job j = {h, labels, vecs, n, 0, 0};
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t nthreads = n < PARALLEL_MIN || cpus < 2 ? 1 : cpus > 8 ? 8 : (size_t)cpus;
+    pthread_t th[8];
+    size_t started = 0;
+    for (size_t t = 1; t < nthreads; t++)
+        if (pthread_create(&th[started], NULL, add_worker, &j) == 0)
+            started++;
+    add_worker(&j);
+    for (size_t t = 0; t < started; t++)
+        pthread_join(th[t], NULL);
+    return atomic_load(&j.rc);
+}
+
+static int reserve_for(mnemo_hnsw *h, size_t more)
+{
+    size_t need = mnemo_hnsw__slots(h) + more, cap = mnemo_hnsw__capacity(h);
+    if (need <= cap)
+        return 0;
+    size_t grown = cap + cap / 2;
+    return mnemo_hnsw__reserve(h, need > grown ? need : grown);
+}
+
+/* ---- the write set of a transaction and its commit hooks ---- */
+
+static const char txn_owner = 'v';
+
+static void vt_free(vec_txn *vt)
+{
+    for (size_t i = 0; i < vt->n; i++) {
+        mnemo__free(vt->c[i].vec);
+        mnemo__free(vt->c[i].id);
+    }
+    mnemo__free(vt->c);
+    mnemo_u64map__free(&vt->pos);
+    mnemo__free(vt);
+}
+
+/* Writes the change-log entry of the commit about to happen: one key, the changed iids. */
+static int write_log(vec_txn *vt, mnemo_txn *txn, uint64_t seq)
+{
+    size_t len = 1 + 4 + vt->n * 8 + 4;
+    unsigned char *v = mnemo__malloc(len), key[9];
+    if (!v)
+        return mnemo__err_nomem("vector change log");
+    v[0] = LOG_VERSION;
+    mnemo__put_be32(v + 1, (uint32_t)vt->n);
+    for (size_t i = 0; i < vt->n; i++)
+        mnemo__put_be64(v + 5 + i * 8, vt->c[i].iid);
+    mnemo__put_be32(v + len - 4, mnemo__crc32c(0, v, len - 4));
+    key[0] = 'L';
+    mnemo__put_be64(key + 1, seq);
+    int rc = mnemo_txn__put(vt->db, txn, MNEMO_CF_VECTOR_INDEX, key, 9, v, len);
+    mnemo__free(v);
+    return rc;
+}
+
+static int before_commit(mnemo_txn *txn, void *arg)
+{
+    vec_txn *vt = arg;
+    if (vt->n == 0)
+        return 0;
+    pthread_mutex_lock(&vt->st->commit_lock);
+    vt->logged = 1;
+    return write_log(vt, txn, vt->st->next_seq);
+}
+
+/* Applies committed changes to the index. Caller holds commit_lock. */
+static int apply(vec_state *st, const vec_change *c, size_t n)
+{
+    int rc = 0;
+    size_t adds = 0;
+    for (size_t i = 0; i < n; i++)
+        adds += c[i].vec != NULL;
+    uint64_t *labels = adds ? mnemo__malloc(adds * sizeof *labels) : NULL;
+    const float **vecs = adds ? mnemo__malloc(adds * sizeof *vecs) : NULL;
+    if (adds && (!labels || !vecs))
+        rc = mnemo__err_nomem("vector index");
+    pthread_rwlock_wrlock(&st->rw);
+    if (!rc)
+        rc = reserve_for(st->hnsw, adds);
+    size_t k = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (c[i].vec) {
+            labels[k] = c[i].iid;
+            vecs[k++] = c[i].vec;
+            rc = ids_put(st, c[i].iid, c[i].id, strlen(c[i].id));
+        } else {
+            (void)mnemo_hnsw__remove(st->hnsw, c[i].iid); /* absent is fine: nothing to hide */
+        }
+    }
+    if (!rc)
+        rc = add_many(st->hnsw, labels, vecs, k);
+    pthread_rwlock_unlock(&st->rw);
+    mnemo__free(labels);
+    mnemo__free(vecs);
+    return rc;
+}
+
+static int compact_index(vec_state *st);
+
+static void after_commit(mnemo_txn *txn, void *arg, int committed)
+{
+    vec_txn *vt = arg;
+    vec_state *st = vt->st;
+    (void)txn;
+    if (vt->logged) {
+        if (committed) {
+            st->next_seq++;
+            st->log_entries++;
+            st->changes_since += vt->n;
+            /* The commit is durable; the index is a cache of it. If memory runs out here the
+             * index lags until the next open replays the log, so say so loudly. */
+            if (apply(st, vt->c, vt->n) != 0)
+                st->changes_since = UINT64_MAX; /* forces a snapshot attempt, which rebuilds */
+            size_t slots = mnemo_hnsw__slots(st->hnsw), del = mnemo_hnsw__deleted(st->hnsw);
+            if (del > REBUILD_MIN_DELETED && del * 4 > slots)
+                (void)compact_index(st);
+            if (st->changes_since >= SNAP_MIN_CHANGES && st->changes_since >= slots - del)
+                (void)mnemo_vector__snapshot(st, vt->db);
+        }
+        pthread_mutex_unlock(&st->commit_lock);
+    }
+    vt_free(vt);
+}
+
+int mnemo_vector__txn(vec_txn **out, vec_state *st, mnemo_db *db, mnemo_txn *txn, int create)
+{
+    vec_txn *vt = mnemo_txn__hook_arg(txn, &txn_owner);
+    if (vt || !create) {
+        *out = vt;
+        return 0;
+    }
+    if (!(vt = mnemo__calloc(1, sizeof *vt)))
+        return mnemo__err_nomem("vector write set");
+    vt->st = st;
+    vt->db = db;
+    mnemo_txn_hook hook = {&txn_owner, before_commit, after_commit, vt};
+    int rc = mnemo_txn__add_hook(txn, &hook);
+    if (rc) {
+        vt_free(vt);
+        return rc;
+    }
+    *out = vt;
+    return 0;
+}
+
+const vec_change *mnemo_vector__txn_find(const vec_txn *vt, uint64_t iid)
+{
+    size_t p;
+    return vt && mnemo_u64map__get(&vt->pos, iid, &p) ? &vt->c[p - 1] : NULL;
+}
+
+int mnemo_vector__txn_note(vec_txn *vt, uint64_t iid, const float *vec, const char *id)
+{
+    size_t dim = vt->st->sp.dim, p;
+    float *copy = NULL;
+    char *idc = mnemo__memdup(id, strlen(id));
+    if (!idc || (vec && !(copy = mnemo__malloc(dim * sizeof *copy)))) {
+        mnemo__free(idc);
+        return mnemo__err_nomem("vector write set");
+    }
+    if (vec)
+        memcpy(copy, vec, dim * sizeof *copy);
+    if (mnemo_u64map__get(&vt->pos, iid, &p)) { /* a later change of the same vector wins */
+        vec_change *c = &vt->c[p - 1];
+        mnemo__free(c->vec);
+        mnemo__free(c->id);
+        c->vec = copy;
+        c->id = idc;
+        return 0;
+    }
+    if (vt->n == vt->cap) {
+        size_t cap = vt->cap ? vt->cap * 2 : 8;
+        vec_change *nc = mnemo__realloc(vt->c, cap * sizeof *nc);
+        if (!nc) {
+            mnemo__free(copy);
+            mnemo__free(idc);
+            return mnemo__err_nomem("vector write set");
+        }
+        vt->c = nc;
+        vt->cap = cap;
+    }
+    int rc = mnemo_u64map__add(&vt->pos, iid, vt->n + 1);
+    if (rc < 0) {
+        mnemo__free(copy);
+        mnemo__free(idc);
+        return rc;
+    }
+    vt->c[vt->n++] = (vec_change){iid, copy, idc};
+    return 0;
+}
+
+/* ---- rebuilding ---- */
+
+/* A fresh index from the live vectors of the current one, swapped in when complete. Searches go
+ * on meanwhile (shared lock); caller holds commit_lock, so nothing changes underneath. */
+static int compact_index(vec_state *st)
+{
+    pthread_rwlock_rdlock(&st->rw);
+    size_t slots = mnemo_hnsw__slots(st->hnsw), live = slots - mnemo_hnsw__deleted(st->hnsw), stride;
+    const float *norms;
+    const float *rows = mnemo_hnsw__rows(st->hnsw, &stride, &norms);
+    uint64_t *labels = mnemo__malloc((live ? live : 1) * sizeof *labels);
+    const float **vecs = mnemo__malloc((live ? live : 1) * sizeof *vecs);
+    mnemo_hnsw *fresh = NULL;
+    int rc = labels && vecs ? new_index(st, &fresh, live + live / 2) : mnemo__err_nomem("vector index rebuild");
+    size_t k = 0;
+    for (size_t r = 0; r < slots && !rc; r++)
+        if (mnemo_hnsw__row_live(st->hnsw, r) && k < live) {
+            labels[k] = mnemo_hnsw__row_label(st->hnsw, r);
+            vecs[k++] = rows + r * stride;
+        }
+    if (!rc)
+        rc = add_many(fresh, labels, vecs, k);
+    pthread_rwlock_unlock(&st->rw);
+    mnemo__free(labels);
+    mnemo__free(vecs);
+    if (rc) {
+        mnemo_hnsw__free(fresh);
+        return rc;
+    }
+    pthread_rwlock_wrlock(&st->rw);
+    mnemo_hnsw *old = st->hnsw;
+    st->hnsw = fresh;
+    st->rebuilds++;
+    pthread_rwlock_unlock(&st->rw);
+    mnemo_hnsw__free(old);
+    return 0;
+}
+
+static void progress(mnemo_db *db, uint64_t done, uint64_t total)
+{
+    const mnemo_options *o = mnemo_db__options(db);
+    if (o->progress)
+        o->progress(o->progress_arg, done, total < done ? done : total);
+}
+
+/* A whole new index from vector_data. Values that fail their checks are left out (the vector
+ * check reports them; reading one gives MNEMO_ECORRUPT). */
+static int rebuild_from_data(vec_state *st, mnemo_db *db)
+{
+    uint64_t total = mnemo_db__estimate_keys(db, MNEMO_CF_VECTOR_DATA), done = 0;
+    mnemo_hnsw *h = NULL;
+    int rc = new_index(st, &h, total + 16);
+    mnemo_u64map ids = MNEMO_U64MAP_INIT;
+    enum { BATCH = 4096 };
+    size_t dim = st->sp.dim, n = 0;
+    float *buf = rc ? NULL : mnemo__malloc(BATCH * dim * sizeof *buf);
+    uint64_t labels[BATCH];
+    const float *vecs[BATCH];
+    if (!rc && !buf)
+        rc = mnemo__err_nomem("vector index rebuild");
+    mnemo_cursor *c = NULL;
+    if (!rc)
+        rc = mnemo_cursor__open(&c, db, NULL, MNEMO_CF_VECTOR_DATA, NULL, 0, NULL, 0);
+    mnemo_u64map saved = st->ids;
+    st->ids = ids;
+    progress(db, 0, total);
+    if (c)
+        mnemo_cursor__first(c);
+    for (; !rc && c && mnemo_cursor__valid(c); mnemo_cursor__next(c)) {
+        size_t kl, vl, il;
+        const unsigned char *k = mnemo_cursor__key(c, &kl);
+        const char *v = mnemo_cursor__value(c, &vl), *id;
+        if (kl != 8)
+            continue;
+        uint64_t iid = mnemo__get_be64(k);
+        if (mnemo_vector__decode(v, vl, (uint32_t)dim, buf + n * dim, &id, &il, iid) != 0)
+            continue;
+        labels[n] = iid;
+        vecs[n] = buf + n * dim;
+        rc = ids_put(st, iid, id, il);
+        if (!rc && ++n == BATCH) {
+            if (!(rc = reserve_for(h, n)))
+                rc = add_many(h, labels, vecs, n);
+            done += n;
+            n = 0;
+            progress(db, done, total);
+        }
+    }
+    if (!rc && c)
+        rc = mnemo_cursor__status(c, "vector index rebuild");
+    if (!rc && n) {
+        if (!(rc = reserve_for(h, n)))
+            rc = add_many(h, labels, vecs, n);
+        done += n;
+        progress(db, done, total);
+    }
+    mnemo_cursor__close(c);
+    mnemo__free(buf);
+    ids = st->ids;
+    st->ids = saved;
+    if (rc) {
+        ids_free(&ids);
+        mnemo_hnsw__free(h);
+        return rc;
+    }
+    ids_free(&st->ids);
+    st->ids = ids;
+    mnemo_hnsw__free(st->hnsw);
+    st->hnsw = h;
+    st->rebuilds++;
+    return 0;
+}
+
+/* ---- snapshots ---- */
+
+static void put_be64(unsigned char **p, uint64_t v)
+{
+    mnemo__put_be64(*p, v);
+    *p += 8;
+}
+
+/* The snapshot bytes: u64 length + hnswlib's serialisation, then u64 count + (u64 iid, u16 length,
+ * record id) for every live vector. Caller keeps writers out. */
+static int snapshot_bytes(vec_state *st, char **out, size_t *len, uint64_t *live)
+{
+    char *h;
+    size_t hl;
+    int rc = mnemo_hnsw__save(st->hnsw, &h, &hl);
+    if (rc)
+        return rc;
+    size_t n = 0, bytes = 8 + hl + 8;
+    for (size_t i = 0; i < st->ids.cap; i++)
+        if (st->ids.keys[i] && mnemo_hnsw__vector(st->hnsw, st->ids.keys[i])) {
+            n++;
+            bytes += 8 + 2 + strlen((const char *)(uintptr_t)st->ids.vals[i]);
+        }
+    unsigned char *b = mnemo__malloc(bytes), *p = b;
+    if (!b) {
+        mnemo__free(h);
+        return mnemo__err_nomem("vector snapshot");
+    }
+    put_be64(&p, hl);
+    memcpy(p, h, hl);
+    p += hl;
+    mnemo__free(h);
+    put_be64(&p, n);
+    for (size_t i = 0; i < st->ids.cap; i++)
+        if (st->ids.keys[i] && mnemo_hnsw__vector(st->hnsw, st->ids.keys[i])) {
+            const char *id = (const char *)(uintptr_t)st->ids.vals[i];
+            size_t il = strlen(id);
+            put_be64(&p, st->ids.keys[i]);
+            *p++ = (unsigned char)(il >> 8);
+            *p++ = (unsigned char)il;
+            memcpy(p, id, il);
+            p += il;
+        }
+    *out = (char *)b;
+    *len = bytes;
+    *live = n;
+    return 0;
+}
+
+static void chunk_key(unsigned char key[13], uint64_t gen, uint32_t chunk)
+{
+    key[0] = 'S';
+    mnemo__put_be64(key + 1, gen);
+    mnemo__put_be32(key + 9, chunk);
+}
+
+/* Deletes, into b, every key of prefix `tag` in vector_index whose 8 bytes after the tag are
+ * below `limit` (log entries up to a sequence) or differ from `keep` (chunks of other snapshots). */
+static int drop_keys(mnemo_batch *b, mnemo_db *db, unsigned char tag, uint64_t limit, uint64_t keep)
+{
+    unsigned char lo = tag, hi = (unsigned char)(tag + 1);
+    mnemo_cursor *c;
+    int rc = mnemo_cursor__open(&c, db, NULL, MNEMO_CF_VECTOR_INDEX, &lo, 1, &hi, 1);
+    if (rc)
+        return rc;
+    for (mnemo_cursor__first(c); mnemo_cursor__valid(c); mnemo_cursor__next(c)) {
+        size_t kl;
+        const unsigned char *k = mnemo_cursor__key(c, &kl);
+        uint64_t v = kl >= 9 ? mnemo__get_be64(k + 1) : 0;
+        if (tag == 'L' && kl == 9 && v >= limit)
+            break;
+        if (tag == 'L' || v != keep)
+            mnemo_batch__delete(b, MNEMO_CF_VECTOR_INDEX, k, kl);
+    }
+    rc = mnemo_cursor__status(c, "vector snapshot");
+    mnemo_cursor__close(c);
+    return rc;
+}
+
+int mnemo_vector__snapshot(vec_state *st, mnemo_db *db)
+{
+    char *data = NULL;
+    size_t len = 0;
+    uint64_t live = 0;
+    pthread_rwlock_rdlock(&st->rw);
+    uint64_t slots = mnemo_hnsw__slots(st->hnsw), applied = st->next_seq - 1;
+    int rc = snapshot_bytes(st, &data, &len, &live);
+    pthread_rwlock_unlock(&st->rw);
+    if (rc)
+        return rc;
+    uint64_t gen = st->snap_gen + 1;
+    uint32_t chunks = (uint32_t)((len + SNAP_CHUNK - 1) / SNAP_CHUNK);
+    unsigned char key[13];
+    /* The chunks first (invisible until the header names their generation)... */
+    for (uint32_t i = 0; i < chunks && !rc; i++) {
+        size_t off = (size_t)i * SNAP_CHUNK, n = len - off < SNAP_CHUNK ? len - off : SNAP_CHUNK;
+        chunk_key(key, gen, i);
+        rc = mnemo_txn__put(db, NULL, MNEMO_CF_VECTOR_INDEX, key, sizeof key, data + off, n);
+    }
+    /* ...then the switch: new header, old chunks and covered log entries gone, in one write. */
+    unsigned char hdr[SNAP_HEADER_LEN], *p = hdr + 1;
+    hdr[0] = SNAP_VERSION;
+    put_be64(&p, gen);
+    put_be64(&p, applied);
+    put_be64(&p, slots);
+    put_be64(&p, live);
+    put_be64(&p, len);
+    mnemo__put_be32(p, chunks);
+    mnemo__put_be32(p + 4, mnemo__crc32c(0, data, len));
+    mnemo__put_be32(p + 8, mnemo__crc32c(0, hdr, SNAP_HEADER_LEN - 4));
+    mnemo__free(data);
+    mnemo_batch *b = NULL;
+    if (!rc)
+        rc = mnemo_batch__create(&b, db);
+    if (!rc) {
+        mnemo_batch__put(b, MNEMO_CF_VECTOR_INDEX, HEADER_KEY, 1, hdr, sizeof hdr);
+        rc = drop_keys(b, db, 'S', 0, gen);
+        if (!rc)
+            rc = drop_keys(b, db, 'L', applied + 1, 0);
+        if (!rc)
+            rc = mnemo_batch__write(b);
+        mnemo_batch__free(b);
+    }
+    if (!rc) {
+        st->snap_gen = gen;
+        st->log_entries = 0;
+        st->changes_since = 0;
+    }
+    return rc;
+}
+
+/* ---- open: snapshot + log, or a rebuild ---- */
+
+static uint64_t get_be64(const unsigned char **p)
+{
+    uint64_t v = mnemo__get_be64(*p);
+    *p += 8;
+    return v;
+}
+
+/* Loads the snapshot named by the header. ECORRUPT (or ENOTFOUND: none) means "rebuild". */
+static int load_snapshot(vec_state *st, mnemo_db *db, uint64_t *applied)
+{
+    char *hv;
+    size_t hl;
+    int rc = mnemo_txn__get(&hv, &hl, db, NULL, MNEMO_CF_VECTOR_INDEX, HEADER_KEY, 1, 0);
+    if (rc)
+        return rc;
+    const unsigned char *h = (const unsigned char *)hv, *p = h + 1;
+    if (hl != SNAP_HEADER_LEN || h[0] != SNAP_VERSION ||
+        mnemo__get_be32(h + SNAP_HEADER_LEN - 4) != mnemo__crc32c(0, h, SNAP_HEADER_LEN - 4)) {
+        mnemo__free(hv);
+        return mnemo__err(MNEMO_ECORRUPT, "vector index snapshot header is damaged");
+    }
+    uint64_t gen = get_be64(&p), seq = get_be64(&p), slots = get_be64(&p), live = get_be64(&p);
+    uint64_t len = get_be64(&p);
+    uint32_t chunks = mnemo__get_be32(p), crc = mnemo__get_be32(p + 4);
+    mnemo__free(hv);
+    if (len > ((uint64_t)1 << 40) || chunks != (len + SNAP_CHUNK - 1) / SNAP_CHUNK)
+        return mnemo__err(MNEMO_ECORRUPT, "vector index snapshot header is damaged");
+    char *data = mnemo__malloc(len ? len : 1);
+    if (!data)
+        return mnemo__err_nomem("vector snapshot");
+    unsigned char key[13];
+    for (uint32_t i = 0; i < chunks && !rc; i++) {
+        size_t off = (size_t)i * SNAP_CHUNK, want = len - off < SNAP_CHUNK ? len - off : SNAP_CHUNK, n;
+        char *v;
+        chunk_key(key, gen, i);
+        rc = mnemo_txn__get(&v, &n, db, NULL, MNEMO_CF_VECTOR_INDEX, key, sizeof key, 0);
+        if (rc == MNEMO_ENOTFOUND)
+            rc = mnemo__err(MNEMO_ECORRUPT, "vector index snapshot is truncated (chunk %u missing)", i);
+        if (rc)
+            break;
+        if (n != want)
+            rc = mnemo__err(MNEMO_ECORRUPT, "vector index snapshot is truncated (chunk %u)", i);
+        else
+            memcpy(data + off, v, n);
+        mnemo__free(v);
+    }
+    if (!rc && mnemo__crc32c(0, data, len) != crc)
+        rc = mnemo__err(MNEMO_ECORRUPT, "vector index snapshot fails its checksum");
+    const unsigned char *d = (const unsigned char *)data, *end = d + len;
+    uint64_t hnsw_len = 0;
+    if (!rc && (len < 16 || (hnsw_len = get_be64(&d)) > len - 16))
+        rc = mnemo__err(MNEMO_ECORRUPT, "vector index snapshot is damaged");
+    mnemo_hnsw *hn = NULL;
+    if (!rc)
+        rc = mnemo_hnsw__load(&hn, st->kind, st->sp.dim, st->sp.hnsw_m, (const char *)d, hnsw_len);
+    if (!rc && (mnemo_hnsw__slots(hn) != slots || mnemo_hnsw__slots(hn) - mnemo_hnsw__deleted(hn) != live))
+        rc = mnemo__err(MNEMO_ECORRUPT, "vector index snapshot holds %zu vectors, its header says %llu",
+                        mnemo_hnsw__slots(hn) - mnemo_hnsw__deleted(hn), (unsigned long long)live);
+    if (!rc) {
+        d += hnsw_len;
+        uint64_t n = get_be64(&d);
+        if (n != live)
+            rc = mnemo__err(MNEMO_ECORRUPT, "vector index snapshot: id table has %llu entries for %llu vectors",
+                            (unsigned long long)n, (unsigned long long)live);
+        for (uint64_t i = 0; i < n && !rc; i++) {
+            if (end - d < 10) {
+                rc = mnemo__err(MNEMO_ECORRUPT, "vector index snapshot: id table truncated");
+                break;
+            }
+            uint64_t iid = get_be64(&d);
+            size_t il = ((size_t)d[0] << 8) | d[1];
+            d += 2;
+            if ((size_t)(end - d) < il || il == 0 || !mnemo_hnsw__vector(hn, iid))
+                rc = mnemo__err(MNEMO_ECORRUPT, "vector index snapshot: id table damaged");
+            else
+                rc = ids_put(st, iid, (const char *)d, il);
+            d += il;
+        }
+        if (!rc && d != end)
+            rc = mnemo__err(MNEMO_ECORRUPT, "vector index snapshot: stray bytes");
+    }
+    mnemo__free(data);
+    if (rc) {
+        mnemo_hnsw__free(hn);
+        ids_free(&st->ids);
+        return rc;
+    }
+    st->hnsw = hn;
+    st->snap_gen = gen;
+    *applied = seq;
+    return 0;
+}
+
+/* Brings iid in the index in line with vector_data. */
+static int sync_one(vec_state *st, mnemo_db *db, uint64_t iid, float *buf)
+{
+    unsigned char key[8];
+    char *v;
+    size_t n, il;
+    const char *id;
+    mnemo_vector__data_key(key, iid);
+    int rc = mnemo_txn__get(&v, &n, db, NULL, MNEMO_CF_VECTOR_DATA, key, 8, 0);
+    if (rc == MNEMO_ENOTFOUND) {
+        (void)mnemo_hnsw__remove(st->hnsw, iid);
+        return 0;
+    }
+    if (rc)
+        return rc;
+    rc = mnemo_vector__decode(v, n, st->sp.dim, buf, &id, &il, iid);
+    if (!rc)
+        rc = ids_put(st, iid, id, il);
+    if (!rc && !(rc = reserve_for(st->hnsw, 1)))
+        rc = mnemo_hnsw__add(st->hnsw, buf, iid);
+    mnemo__free(v);
+    if (rc == MNEMO_ECORRUPT) { /* left out of the index, like a rebuild does */
+        (void)mnemo_hnsw__remove(st->hnsw, iid);
+        rc = 0;
+    }
+    return rc;
+}
+
+/* Replays the log entries after `applied`; ECORRUPT when one is damaged. */
+static int replay(vec_state *st, mnemo_db *db, uint64_t applied)
+{
+    unsigned char lo[9] = {'L'}, hi = 'M';
+    mnemo__put_be64(lo + 1, applied + 1);
+    mnemo_cursor *c;
+    float *buf = mnemo__malloc(st->sp.dim * sizeof *buf);
+    if (!buf)
+        return mnemo__err_nomem("vector log replay");
+    int rc = mnemo_cursor__open(&c, db, NULL, MNEMO_CF_VECTOR_INDEX, lo, 9, &hi, 1);
+    st->next_seq = applied + 1;
+    if (!rc) {
+        for (mnemo_cursor__first(c); !rc && mnemo_cursor__valid(c); mnemo_cursor__next(c)) {
+            size_t kl, vl;
+            const unsigned char *k = mnemo_cursor__key(c, &kl), *v = mnemo_cursor__value(c, &vl);
+            if (kl != 9 || vl < 9 || v[0] != LOG_VERSION || mnemo__get_be32(v + vl - 4) != mnemo__crc32c(0, v, vl - 4) ||
+                vl != 9 + (size_t)mnemo__get_be32(v + 1) * 8) {
+                rc = mnemo__err(MNEMO_ECORRUPT, "vector change log entry is damaged");
+                break;
+            }
+            for (uint32_t i = 0; i < mnemo__get_be32(v + 1) && !rc; i++)
+                rc = sync_one(st, db, mnemo__get_be64(v + 5 + (size_t)i * 8), buf);
+            st->next_seq = mnemo__get_be64(k + 1) + 1;
+            st->log_entries++;
+        }
+        if (!rc)
+            rc = mnemo_cursor__status(c, "vector log replay");
+        mnemo_cursor__close(c);
+    }
+    mnemo__free(buf);
+    return rc;
+}
+
+/* The highest log sequence present (0 when none): a rebuild continues numbering after it. */
+static int last_seq(mnemo_db *db, uint64_t *seq)
+{
+    unsigned char lo = 'L', hi = 'M';
+    mnemo_cursor *c;
+    int rc = mnemo_cursor__open(&c, db, NULL, MNEMO_CF_VECTOR_INDEX, &lo, 1, &hi, 1);
+    if (rc)
+        return rc;
+    *seq = 0;
+    mnemo_cursor__last(c);
+    if (mnemo_cursor__valid(c)) {
+        size_t kl;
+        const unsigned char *k = mnemo_cursor__key(c, &kl);
+        if (kl == 9)
+            *seq = mnemo__get_be64(k + 1);
+    }
+    rc = mnemo_cursor__status(c, "vector index");
+    mnemo_cursor__close(c);
+    return rc;
+}
+
+int mnemo_vector__load(vec_state *st, mnemo_db *db)
+{
+    pthread_rwlockattr_t attr;
+    pthread_rwlockattr_init(&attr);
+    /* glibc lets readers starve a writer by default; commits must get in between searches */
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_destroy(&st->rw);
+    pthread_rwlock_init(&st->rw, &attr);
+    pthread_rwlockattr_destroy(&attr);
+
+    uint64_t applied = 0;
+    int rc = load_snapshot(st, db, &applied);
+    if (!rc) {
+        rc = replay(st, db, applied);
+        if (rc == MNEMO_ECORRUPT) { /* start again from the truth */
+            mnemo_hnsw__free(st->hnsw);
+            st->hnsw = NULL;
+            ids_free(&st->ids);
+            st->log_entries = 0;
+        }
+    }
+    if (rc == MNEMO_ENOTFOUND || rc == MNEMO_ECORRUPT) {
+        uint64_t seq;
+        if ((rc = last_seq(db, &seq)) == 0)
+            rc = rebuild_from_data(st, db);
+        if (!rc) {
+            st->next_seq = seq + 1;
+            st->log_entries = seq ? 1 : 0; /* stale entries: the snapshot below drops them */
+            if (!st->read_only && (seq || mnemo_hnsw__slots(st->hnsw)))
+                rc = mnemo_vector__snapshot(st, db);
+        }
+    }
+    return rc;
+}

@@ -1,0 +1,540 @@
+/* Nearest-neighbour search: plain (HNSW), exact (OpenBLAS), restricted by a metadata filter
+ * and/or a graph neighbourhood (planned by candidate count), merged with a transaction's own
+ * uncommitted vectors, and expanded along the graph. */
+#include <math.h>
+#include <string.h>
+
+#include "core/alloc.h"
+#include "core/clock.h"
+#include "core/error.h"
+#include "graph/graph.h"
+#include "record/filter.h"
+#include "record/record.h"
+#include "vector/vector_impl.h"
+
+#define MAX_K 100000
+/* Restricted searches take exact distances over the candidates when there are at most this many,
+ * or at most 1/EXACT_SHARE of the index: cheaper than a filtered walk and never misses. */
+#define EXACT_CANDIDATES 2048
+#define EXACT_SHARE 10
+#define SMALL_INDEX 1024 /* below this many slots every search is exact */
+
+typedef struct search_ctx {
+    mnemo_db *db;
+    mnemo_txn *txn;
+    vec_state *st;
+    vec_txn *vt;          /* the txn's write set, or NULL */
+    mnemo_u64map *cand;   /* restriction (filter and/or neighbourhood), or NULL */
+    int any_expiring;     /* some record has an expiry: hits need a liveness check */
+    int error;            /* first error met inside a callback */
+} search_ctx;
+
+/* Is the record iid live for this search (not expired)? Records without expiry always are. */
+static int is_live(search_ctx *s, uint64_t iid)
+{
+    if (!mnemo_record__may_expire(s->db, iid))
+        return 1;
+    char *id;
+    if (mnemo_record__id_of(&id, s->db, s->txn, iid) != 0)
+        return 0;
+    uint64_t live;
+    int rc = mnemo_record__resolve(&live, s->db, s->txn, id);
+    mnemo__free(id);
+    return rc == 0 && live == iid;
+}
+
+/* Filter for index results: in the restriction, not changed by the txn (its version is scored
+ * separately), live. */
+static int accept(void *arg, uint64_t iid)
+{
+    search_ctx *s = arg;
+    if (s->cand && !mnemo_u64map__get(s->cand, iid, NULL))
+        return 0;
+    if (s->vt && mnemo_vector__txn_find(s->vt, iid))
+        return 0;
+    return !s->any_expiring || is_live(s, iid);
+}
+
+static int needs_filter(const search_ctx *s) { return s->cand || (s->vt && s->vt->n) || s->any_expiring; }
+
+/* ---- results under construction ---- */
+
+typedef struct hit_buf {
+    uint64_t *iid;
+    float *dist;
+    uint32_t *hops;
+    size_t *via; /* index of the nearest hit an expansion came from, or SIZE_MAX */
+    char **id;   /* owned */
+    size_t n, cap;
+} hit_buf;
+
+static int hb_add(hit_buf *b, uint64_t iid, float dist, uint32_t hops, size_t via, const char *id, size_t id_len)
+{
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? 2 * b->cap : 16;
+        uint64_t *i = mnemo__realloc(b->iid, cap * sizeof *i);
+        if (i)
+            b->iid = i;
+        float *d = i ? mnemo__realloc(b->dist, cap * sizeof *d) : NULL;
+        if (d)
+            b->dist = d;
+        uint32_t *h = d ? mnemo__realloc(b->hops, cap * sizeof *h) : NULL;
+        if (h)
+            b->hops = h;
+        size_t *v = h ? mnemo__realloc(b->via, cap * sizeof *v) : NULL;
+        if (v)
+            b->via = v;
+        char **s = v ? mnemo__realloc(b->id, cap * sizeof *s) : NULL;
+        if (!s)
+            return mnemo__err_nomem("search results");
+        b->id = s;
+        b->cap = cap;
+    }
+    char *copy = mnemo__malloc(id_len + 1);
+    if (!copy)
+        return mnemo__err_nomem("search results");
+    memcpy(copy, id, id_len);
+    copy[id_len] = '\0';
+    b->iid[b->n] = iid;
+    b->dist[b->n] = dist;
+    b->hops[b->n] = hops;
+    b->via[b->n] = via;
+    b->id[b->n++] = copy;
+    return 0;
+}
+
+static void hb_free(hit_buf *b)
+{
+    for (size_t i = 0; i < b->n; i++)
+        mnemo__free(b->id[i]);
+    mnemo__free(b->iid);
+    mnemo__free(b->dist);
+    mnemo__free(b->hops);
+    mnemo__free(b->via);
+    mnemo__free(b->id);
+    memset(b, 0, sizeof *b);
+}
+
+/* One allocation: the struct, the hits, then the id strings. */
+static int hb_finish(mnemo_hits **out, const hit_buf *b)
+{
+    size_t bytes = sizeof(mnemo_hits) + b->n * sizeof(mnemo_hit);
+    for (size_t i = 0; i < b->n; i++)
+        bytes += strlen(b->id[i]) + 1;
+    mnemo_hits *h = mnemo__malloc(bytes);
+    if (!h)
+        return mnemo__err_nomem("search results");
+    h->count = b->n;
+    h->hits = (mnemo_hit *)(h + 1);
+    char *p = (char *)(h->hits + b->n);
+    for (size_t i = 0; i < b->n; i++) {
+        size_t l = strlen(b->id[i]) + 1;
+        memcpy(p, b->id[i], l);
+        h->hits[i] = (mnemo_hit){p, b->dist[i], b->hops[i], NULL};
+        p += l;
+    }
+    for (size_t i = 0; i < b->n; i++)
+        if (b->via[i] != SIZE_MAX)
+            h->hits[i].via = h->hits[b->via[i]].id;
+    *out = h;
+    return 0;
+}
+
+void mnemo_hits_free(mnemo_hits *hits) { mnemo__free(hits); }
+
+/* ---- restrictions ---- */
+
+static int add_to_set(void *arg, uint64_t iid)
+{
+    int rc = mnemo_u64map__add(arg, iid, 0);
+    return rc < 0 ? rc : 0;
+}
+
+typedef struct bfs {
+    mnemo_u64map *seen;
+    uint64_t *next;
+    size_t n, cap;
+} bfs;
+
+static int bfs_edge(void *arg, const mnemo_graph_edge_view *e)
+{
+    bfs *b = arg;
+    int rc = mnemo_u64map__add(b->seen, e->other, 0);
+    if (rc <= 0)
+        return rc;
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? 2 * b->cap : 64;
+        uint64_t *n = mnemo__realloc(b->next, cap * sizeof *n);
+        if (!n)
+            return mnemo__err_nomem("search neighbourhood");
+        b->next = n;
+        b->cap = cap;
+    }
+    b->next[b->n++] = e->other;
+    return 0;
+}
+
+/* Records within `hops` of `near` (itself included) into set. */
+static int neighbourhood(mnemo_u64map *set, search_ctx *s, const mnemo_search_options *o, const char *fn)
+{
+    uint64_t start;
+    int rc = mnemo_record__resolve(&start, s->db, s->txn, o->near);
+    if (rc == MNEMO_ENOTFOUND)
+        return mnemo__err(MNEMO_ENOTFOUND, "%s: near names no record '%s'", fn, o->near);
+    if (rc)
+        return rc;
+    uint32_t label = 0;
+    if (o->near_label && (rc = mnemo_graph__label_id(&label, s->db, s->txn, o->near_label, 0)) != 0) {
+        if (rc != MNEMO_ENOTFOUND)
+            return rc;
+        return add_to_set(set, start); /* no edge has that label: just the record itself */
+    }
+    mnemo_direction dir = o->near_dir ? o->near_dir : MNEMO_DIR_BOTH;
+    if ((rc = add_to_set(set, start)) != 0)
+        return rc;
+    uint64_t *frontier = mnemo__malloc(sizeof *frontier);
+    if (!frontier)
+        return mnemo__err_nomem(fn);
+    frontier[0] = start;
+    size_t nf = 1;
+    uint32_t hops = o->hops ? o->hops : 1;
+    for (uint32_t h = 0; h < hops && nf && !rc; h++) {
+        bfs b = {set, NULL, 0, 0};
+        for (size_t i = 0; i < nf && !rc; i++)
+            rc = mnemo_graph__scan(s->db, s->txn, frontier[i], dir, label, bfs_edge, &b);
+        mnemo__free(frontier);
+        frontier = b.next;
+        nf = b.n;
+    }
+    mnemo__free(frontier);
+    return rc < 0 ? rc : 0;
+}
+
+/* Intersects set with other (in place). */
+static int intersect(mnemo_u64map *set, const mnemo_u64map *other)
+{
+    mnemo_u64map out = MNEMO_U64MAP_INIT;
+    for (size_t i = 0; i < set->cap; i++)
+        if (set->keys[i] && mnemo_u64map__get(other, set->keys[i], NULL)) {
+            int rc = mnemo_u64map__add(&out, set->keys[i], 0);
+            if (rc < 0) {
+                mnemo_u64map__free(&out);
+                return rc;
+            }
+        }
+    mnemo_u64map__free(set);
+    *set = out;
+    return 0;
+}
+
+static int restriction(mnemo_u64map *set, search_ctx *s, const mnemo_search_options *o, const char *fn)
+{
+    int rc = 0;
+    if (o->filter) {
+        struct mnemo_filter *f;
+        if ((rc = mnemo_filter__compile(&f, o->filter)) != 0)
+            return mnemo__err(rc, "%s: filter: %s", fn, mnemo_errmsg());
+        rc = mnemo_record__match_ids(s->db, s->txn, f, add_to_set, set);
+        mnemo_filter__free(f);
+    }
+    if (!rc && o->near) {
+        mnemo_u64map near = MNEMO_U64MAP_INIT;
+        rc = neighbourhood(&near, s, o, fn);
+        if (!rc && o->filter)
+            rc = intersect(set, &near);
+        else if (!rc) {
+            mnemo_u64map__free(set);
+            *set = near;
+            near = (mnemo_u64map)MNEMO_U64MAP_INIT;
+        }
+        mnemo_u64map__free(&near);
+    }
+    return rc;
+}
+
+/* ---- one query ---- */
+
+/* Exact distances over the candidate set, read from the index. Caller holds st->rw shared. */
+static int exact_candidates(search_ctx *s, const float *q, size_t k, uint64_t *labels, float *dists, size_t *n)
+{
+    *n = 0;
+    for (size_t i = 0; i < s->cand->cap; i++) {
+        uint64_t iid = s->cand->keys[i];
+        const float *v;
+        if (!iid || !(v = mnemo_hnsw__vector(s->st->hnsw, iid)) || !accept(s, iid))
+            continue;
+        float d = mnemo_hnsw__distance(s->st->hnsw, q, v);
+        /* insertion into the sorted top k */
+        if (*n == k && d >= dists[k - 1])
+            continue;
+        size_t j = *n < k ? (*n)++ : k - 1;
+        while (j > 0 && dists[j - 1] > d) {
+            dists[j] = dists[j - 1];
+            labels[j] = labels[j - 1];
+            j--;
+        }
+        dists[j] = d;
+        labels[j] = iid;
+    }
+    return 0;
+}
+
+/* The k nearest committed (index) vectors for one query. Caller holds st->rw shared. */
+static int index_query(search_ctx *s, const float *q, size_t k, size_t ef, int exact, size_t n_cand,
+                       uint64_t *labels, float *dists, size_t *n)
+{
+    size_t slots = mnemo_hnsw__slots(s->st->hnsw);
+    if (s->cand && (n_cand <= EXACT_CANDIDATES || n_cand * EXACT_SHARE <= slots))
+        return exact_candidates(s, q, k, labels, dists, n);
+    if (exact || slots <= SMALL_INDEX)
+        return mnemo_vector__exact_scan(s->st, q, 1, k, needs_filter(s) ? accept : NULL, s, labels, dists, n);
+    int rc;
+    if (!needs_filter(s))
+        return mnemo_hnsw__search(s->st->hnsw, q, k, ef, NULL, NULL, labels, dists, n);
+    /* A restricted walk admits only accepted nodes; if it still finds fewer than k while more
+     * qualify, widen the beam, and past the index size fall back to exact. */
+    size_t want = s->cand && n_cand < k ? n_cand : k;
+    for (size_t beam = ef < 2 * k ? 2 * k : ef;; beam *= 4) {
+        if ((rc = mnemo_hnsw__search(s->st->hnsw, q, k, beam, accept, s, labels, dists, n)) != 0 || s->error)
+            return rc ? rc : s->error;
+        if (*n >= want || !s->cand)
+            return 0;
+        if (beam >= slots)
+            return mnemo_vector__exact_scan(s->st, q, 1, k, accept, s, labels, dists, n);
+    }
+}
+
+/* Adds the txn's own vectors (exact) to the sorted hits (labels, dists, n <= k). */
+static void merge_own(search_ctx *s, const float *q, size_t k, uint64_t *labels, float *dists, size_t *n)
+{
+    if (!s->vt)
+        return;
+    for (size_t i = 0; i < s->vt->n; i++) {
+        const vec_change *c = &s->vt->c[i];
+        if (!c->vec || (s->cand && !mnemo_u64map__get(s->cand, c->iid, NULL)) || (s->any_expiring && !is_live(s, c->iid)))
+            continue;
+        float d = mnemo_hnsw__distance(s->st->hnsw, q, c->vec);
+        if (*n == k && d >= dists[k - 1])
+            continue;
+        size_t j = *n < k ? (*n)++ : k - 1;
+        while (j > 0 && dists[j - 1] > d) {
+            dists[j] = dists[j - 1];
+            labels[j] = labels[j - 1];
+            j--;
+        }
+        dists[j] = d;
+        labels[j] = c->iid;
+    }
+}
+
+static const char *hit_id(search_ctx *s, uint64_t iid)
+{
+    const vec_change *c = mnemo_vector__txn_find(s->vt, iid);
+    return c ? c->id : mnemo_vector__id_of(s->st, iid);
+}
+
+/* ---- expansion along the graph ---- */
+
+typedef struct expand_ctx {
+    search_ctx *s;
+    hit_buf *b;
+    mnemo_u64map *seen;
+    const float *q;
+    uint32_t depth;
+    size_t via;
+    uint64_t *next;
+    size_t n, cap;
+    int rc;
+} expand_ctx;
+
+static int expand_edge(void *arg, const mnemo_graph_edge_view *e)
+{
+    expand_ctx *x = arg;
+    int rc = mnemo_u64map__add(x->seen, e->other, 0);
+    if (rc <= 0)
+        return rc;
+    const vec_change *c = mnemo_vector__txn_find(x->s->vt, e->other);
+    const float *v = c ? c->vec : mnemo_hnsw__vector(x->s->st->hnsw, e->other);
+    float d = v ? mnemo_hnsw__distance(x->s->st->hnsw, x->q, v) : NAN;
+    if ((rc = hb_add(x->b, e->other, d, x->depth, x->via, e->other_id, e->other_id_len)) != 0)
+        return rc;
+    if (x->n == x->cap) {
+        size_t cap = x->cap ? 2 * x->cap : 32;
+        uint64_t *n = mnemo__realloc(x->next, cap * sizeof *n);
+        if (!n)
+            return mnemo__err_nomem("search expansion");
+        x->next = n;
+        x->cap = cap;
+    }
+    x->next[x->n++] = e->other;
+    return 0;
+}
+
+/* Appends the neighbourhood of the first n_hits hits, nearest hit first, ordered by (hops,
+ * distance) with NaN distances last. Caller holds st->rw shared. */
+static int expand(search_ctx *s, hit_buf *b, const float *q, uint32_t hops, mnemo_direction dir)
+{
+    size_t n_hits = b->n;
+    mnemo_u64map seen = MNEMO_U64MAP_INIT;
+    int rc = 0;
+    for (size_t i = 0; i < n_hits && !rc; i++)
+        rc = add_to_set(&seen, b->iid[i]);
+    for (size_t i = 0; i < n_hits && !rc; i++) {
+        uint64_t *frontier = mnemo__malloc(sizeof *frontier);
+        if (!frontier) {
+            rc = mnemo__err_nomem("search expansion");
+            break;
+        }
+        frontier[0] = b->iid[i];
+        size_t nf = 1;
+        for (uint32_t h = 1; h <= hops && nf && !rc; h++) {
+            expand_ctx x = {s, b, &seen, q, h, i, NULL, 0, 0, 0};
+            for (size_t f = 0; f < nf && !rc; f++)
+                rc = mnemo_graph__scan(s->db, s->txn, frontier[f], dir, 0, expand_edge, &x);
+            mnemo__free(frontier);
+            frontier = x.next;
+            nf = x.n;
+        }
+        mnemo__free(frontier);
+    }
+    mnemo_u64map__free(&seen);
+    if (rc < 0)
+        return rc;
+    /* insertion sort of the expansions by (hops, distance); lists are small */
+    for (size_t i = n_hits + 1; i < b->n; i++)
+        for (size_t j = i; j > n_hits; j--) {
+            int later = b->hops[j - 1] > b->hops[j] ||
+                        (b->hops[j - 1] == b->hops[j] &&
+                         (isnan(b->dist[j - 1]) ? !isnan(b->dist[j]) : !isnan(b->dist[j]) && b->dist[j - 1] > b->dist[j]));
+            if (!later)
+                break;
+#define SWAP(T, a)      \
+    do {                \
+        T t = a[j - 1]; \
+        a[j - 1] = a[j]; \
+        a[j] = t;       \
+    } while (0)
+            SWAP(uint64_t, b->iid);
+            SWAP(float, b->dist);
+            SWAP(uint32_t, b->hops);
+            SWAP(size_t, b->via);
+            SWAP(char *, b->id);
+#undef SWAP
+        }
+    return 0;
+}
+
+/* ---- entry points ---- */
+
+static int run(mnemo_hits **out, mnemo_db *db, mnemo_txn *txn, const float *queries, size_t nq, size_t dim, size_t k,
+               const mnemo_search_options *opts, uint32_t hops, mnemo_direction dir, const char *fn)
+{
+    vec_state *st;
+    int rc = mnemo_txn__check(db, txn, fn);
+    if (!rc)
+        rc = mnemo_vector__state(&st, db, fn);
+    if (rc)
+        return rc;
+    static const mnemo_search_options defaults = MNEMO_SEARCH_OPTIONS_INIT;
+    const mnemo_search_options *o = opts ? opts : &defaults;
+    if (!out)
+        return mnemo__err(MNEMO_EINVAL, "%s: out is NULL", fn);
+    if (!queries)
+        return mnemo__err(MNEMO_EINVAL, "%s: query is NULL", fn);
+    if (nq == 0)
+        return mnemo__err(MNEMO_EINVAL, "%s: no queries (n is 0)", fn);
+    if (k == 0 || k > MAX_K)
+        return mnemo__err(MNEMO_EINVAL, "%s: k must be 1..%u, not %zu", fn, MAX_K, k);
+    if (o->version > MNEMO_SEARCH_OPTIONS_VERSION)
+        return mnemo__err(MNEMO_EINVAL, "%s: search options version %u is newer than this library", fn, o->version);
+    if (o->near && !*o->near)
+        return mnemo__err(MNEMO_EINVAL, "%s: near is empty", fn);
+    if (o->near_dir & ~(unsigned)MNEMO_DIR_BOTH || dir & ~(unsigned)MNEMO_DIR_BOTH)
+        return mnemo__err(MNEMO_EINVAL, "%s: unknown direction", fn);
+    if (dim != st->sp.dim)
+        return mnemo__err(MNEMO_EDIM, "%s: query has dimension %zu, the vector space has %u", fn, dim, st->sp.dim);
+    float *q = mnemo__malloc(nq * dim * sizeof *q);
+    uint64_t *labels = mnemo__malloc(nq * k * sizeof *labels);
+    float *dists = mnemo__malloc(nq * k * sizeof *dists);
+    size_t *counts = mnemo__calloc(nq, sizeof *counts);
+    mnemo_hits **res = mnemo__calloc(nq, sizeof *res);
+    if (!q || !labels || !dists || !counts || !res)
+        rc = mnemo__err_nomem(fn);
+    char what[40];
+    for (size_t i = 0; i < nq && !rc; i++) {
+        snprintf(what, sizeof what, nq > 1 ? "query %zu" : "query", i);
+        rc = mnemo_vector__prepare(q + i * dim, st, queries + i * dim, dim, fn, what);
+    }
+    search_ctx s = {db, txn, st, NULL, NULL, mnemo_record__any_expiring(db), 0};
+    mnemo_u64map cand = MNEMO_U64MAP_INIT;
+    if (!rc && txn && mnemo_vector__txn(&s.vt, st, db, txn, 0))
+        s.vt = NULL;
+    if (!rc && (o->filter || o->near)) {
+        rc = restriction(&cand, &s, o, fn);
+        s.cand = &cand;
+    }
+    size_t ef = o->ef ? o->ef : st->sp.hnsw_ef_search;
+    pthread_rwlock_rdlock(&st->rw);
+    /* An exact batch with no restriction is one matrix product per block for all queries. */
+    int batched = !rc && o->exact && !s.cand && nq > 1;
+    if (batched)
+        rc = mnemo_vector__exact_scan(st, q, nq, k, needs_filter(&s) ? accept : NULL, &s, labels, dists, counts);
+    for (size_t i = 0; i < nq && !rc; i++) {
+        uint64_t *ql = labels + i * k;
+        float *qd = dists + i * k;
+        size_t n = counts[i];
+        if (!batched)
+            rc = index_query(&s, q + i * dim, k, ef, o->exact, cand.n, ql, qd, &n);
+        if (!rc && s.error)
+            rc = s.error;
+        if (!rc)
+            merge_own(&s, q + i * dim, k, ql, qd, &n);
+        hit_buf b = {0};
+        for (size_t j = 0; j < n && !rc; j++) {
+            const char *id = hit_id(&s, ql[j]);
+            if (!id)
+                rc = mnemo__err(MNEMO_ECORRUPT, "%s: the index holds internal id %llu with no record id", fn,
+                                (unsigned long long)ql[j]);
+            else
+                rc = hb_add(&b, ql[j], qd[j], 0, SIZE_MAX, id, strlen(id));
+        }
+        if (!rc && hops)
+            rc = expand(&s, &b, q + i * dim, hops, dir ? dir : MNEMO_DIR_BOTH);
+        if (!rc)
+            rc = hb_finish(&res[i], &b);
+        hb_free(&b);
+    }
+    pthread_rwlock_unlock(&st->rw);
+    mnemo_u64map__free(&cand);
+    if (!rc)
+        memcpy(out, res, nq * sizeof *res);
+    else if (res)
+        for (size_t i = 0; i < nq; i++)
+            mnemo__free(res[i]);
+    mnemo__free(res);
+    mnemo__free(q);
+    mnemo__free(labels);
+    mnemo__free(dists);
+    mnemo__free(counts);
+    return rc;
+}
+
+int mnemo_vector_search(mnemo_hits **out, mnemo_db *db, mnemo_txn *txn, const float *query, size_t dim, size_t k,
+                        const mnemo_search_options *opts)
+{
+    return run(out, db, txn, query, 1, dim, k, opts, 0, 0, "mnemo_vector_search");
+}
+
+int mnemo_vector_search_batch(mnemo_hits **out, mnemo_db *db, mnemo_txn *txn, const float *queries, size_t n,
+                              size_t dim, size_t k, const mnemo_search_options *opts)
+{
+    return run(out, db, txn, queries, n, dim, k, opts, 0, 0, "mnemo_vector_search_batch");
+}
+
+int mnemo_vector_search_expand(mnemo_hits **out, mnemo_db *db, mnemo_txn *txn, const float *query, size_t dim,
+                               size_t k, const mnemo_search_options *opts, uint32_t hops, mnemo_direction dir)
+{
+    if (hops == 0)
+        return mnemo__err(MNEMO_EINVAL, "mnemo_vector_search_expand: hops must be at least 1");
+    return run(out, db, txn, query, 1, dim, k, opts, hops, dir, "mnemo_vector_search_expand");
+}

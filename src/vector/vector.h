@@ -1,0 +1,17 @@
+/* Internal API of the vector room, for the txn room (open) and the record room (deletes). */
+#ifndef MNEMO_VECTOR_INTERNAL_H
+#define MNEMO_VECTOR_INTERNAL_H
+
+#include <stdint.h>
+
+#include "mnemo/vector.h"
+#include "txn/txn.h"
+
+/* Called by mnemo_open once RocksDB is open: creates or checks the vector space against the
+ * options and, when the database has one, loads the index (snapshot + log, or a rebuild). */
+int mnemo_vector__open(mnemo_db *db);
+
+/* The record iid is being deleted inside txn: its embedding goes in the same commit. */
+int mnemo_vector__on_record_delete(mnemo_db *db, mnemo_txn *txn, uint64_t iid);
+
+#endif

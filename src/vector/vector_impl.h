@@ -1,0 +1,95 @@
+/* Private to src/vector/: the vector space, the index state and the stored formats.
+ *
+ * Storage:
+ *   metadata      'V' "space"              -> u8 version | u32 dim, metric, M, ef_construction,
+ *                                             ef_search | u32 crc32c            (all BE)
+ *   vector_data   iid (u64 BE)             -> u8 version | u32 dim (BE) | dim float32 (LE) |
+ *                                             u16 id length (BE) | record id | u32 crc32c (BE)
+ *   vector_index  'H'                      -> snapshot header (see index.c)
+ *                 'S' gen(u64) chunk(u32)  -> snapshot bytes, in chunks
+ *                 'L' seq(u64)             -> change log entry: the iids one commit changed
+ * Carrying the record id in vector_data makes a rebuild need nothing but vector_data. */
+#ifndef MNEMO_VECTOR_IMPL_H
+#define MNEMO_VECTOR_IMPL_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "core/u64map.h"
+#include "vector/hnsw.h"
+#include "vector/vector.h"
+
+#define VEC_SPACE_KEY "Vspace"
+#define VEC_DATA_VERSION 1
+
+typedef struct vec_state {
+    mnemo_vector_space sp;
+    mnemo_hnsw_kind kind;
+    int read_only;
+    /* the index: searches hold it shared, a commit applying its changes holds it alone */
+    pthread_rwlock_t rw;
+    mnemo_hnsw *hnsw;
+    mnemo_u64map ids; /* iid -> record id (char *, owned); entries outlive deletes until a rebuild */
+    /* a commit that changes vectors holds this from its before-hook to its after-hook, so the
+     * change log's order is the commit order and the index applies commits in that order */
+    pthread_mutex_t commit_lock;
+    uint64_t next_seq;       /* sequence of the next change-log entry */
+    uint64_t snap_gen;       /* generation of the current snapshot (0: none) */
+    uint64_t log_entries;    /* entries since that snapshot */
+    uint64_t changes_since;  /* vector changes since that snapshot */
+    uint64_t rebuilds;
+} vec_state;
+
+/* The module state, or MNEMO_EINVAL (message names fn) when the database has no vector space. */
+int mnemo_vector__state(vec_state **st, mnemo_db *db, const char *fn);
+
+/* ---- space.c ---- */
+/* Checks a vector (dimension, finite, non-zero under cosine) and copies it into out, normalised
+ * under cosine. `what` names it in messages. */
+int mnemo_vector__prepare(float *out, const vec_state *st, const float *vec, size_t dim, const char *fn,
+                          const char *what);
+/* vector_data value of (vec, record id): *out is mnemo__malloc'd. */
+int mnemo_vector__encode(char **out, size_t *len, const float *vec, uint32_t dim, const char *id, size_t id_len);
+/* Checks a vector_data value; on success vec (dim floats) and the id slice are filled. */
+int mnemo_vector__decode(const char *val, size_t len, uint32_t dim, float *vec, const char **id, size_t *id_len,
+                         uint64_t iid);
+void mnemo_vector__data_key(unsigned char key[8], uint64_t iid);
+
+/* ---- index.c ---- */
+/* A transaction's vector changes (its write set), kept until its commit hook applies them. */
+typedef struct vec_change {
+    uint64_t iid;
+    float *vec; /* NULL: the embedding is deleted */
+    char *id;
+} vec_change;
+typedef struct vec_txn {
+    vec_state *st;
+    mnemo_db *db;
+    vec_change *c;
+    size_t n, cap;
+    mnemo_u64map pos; /* iid -> index into c + 1 */
+    int logged;       /* the before-hook took commit_lock and wrote the log entry */
+} vec_txn;
+
+/* The write set of txn, created (and its commit hook registered) on first use when create. */
+int mnemo_vector__txn(vec_txn **out, vec_state *st, mnemo_db *db, mnemo_txn *txn, int create);
+/* Records a change in the write set; vec is copied (NULL: delete). */
+int mnemo_vector__txn_note(vec_txn *vt, uint64_t iid, const float *vec, const char *id);
+/* The change to iid in the write set, or NULL. */
+const vec_change *mnemo_vector__txn_find(const vec_txn *vt, uint64_t iid);
+
+int mnemo_vector__load(vec_state *st, mnemo_db *db);
+int mnemo_vector__snapshot(vec_state *st, mnemo_db *db);
+void mnemo_vector__state_free(vec_state *st);
+/* Record id of an indexed iid (borrowed; caller holds st->rw), or NULL. */
+const char *mnemo_vector__id_of(vec_state *st, uint64_t iid);
+
+/* ---- exact.c ---- */
+/* Exact k nearest over the live rows of the index for nq queries (OpenBLAS sgemm per block of
+ * rows). Caller holds st->rw shared. labels/dists are nq * k; counts[i] = hits of query i. accept
+ * (may be NULL) filters labels. */
+int mnemo_vector__exact_scan(const vec_state *st, const float *queries, size_t nq, size_t k,
+                             int (*accept)(void *arg, uint64_t label), void *arg, uint64_t *labels, float *dists,
+                             size_t *counts);
+
+#endif
