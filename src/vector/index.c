@@ -21,7 +21,7 @@
 #define SNAP_CHUNK (4u << 20)
 #define LOG_VERSION 1
 #define SNAP_MIN_CHANGES 20000 /* snapshot after max(this, live vectors) changes */
-#define REBUILD_MIN_DELETED 1000 /* rebuild when deleted slots pass this and a quarter of all */
+#define REBUILD_MIN_DELETED 64 /* rebuild when deleted slots pass this and a quarter of all */
 #define PARALLEL_MIN 256         /* fewer adds than this run on the calling thread */
 
 static const unsigned char HEADER_KEY[1] = {'H'};
@@ -182,8 +182,6 @@ static int apply(vec_state *st, const vec_change *c, size_t n)
     if (adds && (!labels || !vecs))
         rc = mnemo__err_nomem("vector index");
     pthread_rwlock_wrlock(&st->rw);
-    if (!rc)
-        rc = reserve_for(st->hnsw, adds);
     size_t k = 0;
     for (size_t i = 0; i < n && !rc; i++) {
         if (c[i].vec) {
@@ -194,6 +192,17 @@ static int apply(vec_state *st, const vec_change *c, size_t n)
             (void)mnemo_hnsw__remove(st->hnsw, c[i].iid); /* absent is fine: nothing to hide */
         }
     }
+    /* hnswlib never links a new node to a deleted one: once everything is deleted, new nodes
+     * would be unreachable from the (deleted) entry point. An empty index starts afresh. */
+    mnemo_hnsw *fresh = NULL;
+    if (!rc && k && mnemo_hnsw__slots(st->hnsw) && mnemo_hnsw__deleted(st->hnsw) == mnemo_hnsw__slots(st->hnsw) &&
+        new_index(st, &fresh, k) == 0) {
+        mnemo_hnsw__free(st->hnsw);
+        st->hnsw = fresh;
+        st->rebuilds++;
+    }
+    if (!rc)
+        rc = reserve_for(st->hnsw, k);
     if (!rc)
         rc = add_many(st->hnsw, labels, vecs, k);
     pthread_rwlock_unlock(&st->rw);

@@ -1,0 +1,928 @@
+/* Vectors: the space, every operation and error path, recall against an independent brute force
+ * on real SIFT vectors (data/siftsmall), the consistency rules of the index (commit, rollback,
+ * conflict, own writes, deletes, expiry), persistence (snapshot, log replay, damaged snapshots
+ * rebuilt, a child killed mid-write, checkpoints), churn, filtered and hybrid search. */
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#define DIM 128
+
+static mnemo_db *db;
+
+static mnemo_db *open_space(const char *name, uint32_t dim, mnemo_metric metric)
+{
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    o.create_if_missing = 1;
+    o.vector_dim = dim;
+    o.vector_metric = metric;
+    mnemo_db *d;
+    TU_OK(mnemo_open(&d, tu_path(name), &o));
+    return d;
+}
+
+static mnemo_db *reopen(const char *name, const mnemo_options *o)
+{
+    mnemo_db *d;
+    TU_OK(mnemo_open(&d, tu_path(name), o));
+    return d;
+}
+
+static void setup(void) { tu_mkdtemp(); }
+static void teardown(void)
+{
+    mnemo_close(db);
+    db = NULL;
+    tu_cleanup();
+}
+TestSuite(vector, .init = setup, .fini = teardown);
+
+static void record(mnemo_db *d, const char *id, const char *meta)
+{
+    mnemo_record r = {0};
+    r.id = id;
+    r.metadata = meta;
+    TU_OK(mnemo_record_put(d, NULL, &r, MNEMO_PUT_UPSERT));
+}
+
+/* The first n SIFT base vectors (n <= 10000). */
+static float *sift(size_t n)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/siftsmall/siftsmall_base.fvecs", getenv("MNEMO_DATA_DIR"));
+    FILE *f = fopen(path, "rb");
+    cr_assert(f, "cannot open %s", path);
+    float *v = malloc(n * DIM * sizeof *v);
+    for (size_t i = 0; i < n; i++) {
+        int32_t d;
+        cr_assert_eq(fread(&d, 4, 1, f), 1);
+        cr_assert_eq(d, DIM);
+        cr_assert_eq(fread(v + i * DIM, sizeof(float), DIM, f), DIM);
+    }
+    fclose(f);
+    return v;
+}
+
+static void load(mnemo_db *d, const float *v, size_t n)
+{
+    char **ids = malloc(n * sizeof *ids);
+    for (size_t i = 0; i < n; i++) {
+        ids[i] = malloc(16);
+        snprintf(ids[i], 16, "v%zu", i);
+        char meta[64];
+        snprintf(meta, sizeof meta, "{\"bucket\": %zu, \"even\": %s}", i % 100, i % 2 ? "false" : "true");
+        record(d, ids[i], meta);
+    }
+    TU_OK(mnemo_vector_put_batch(d, NULL, (const char *const *)ids, v, n, DIM));
+    for (size_t i = 0; i < n; i++)
+        free(ids[i]);
+    free(ids);
+}
+
+static float l2(const float *a, const float *b)
+{
+    float s = 0;
+    for (size_t i = 0; i < DIM; i++)
+        s += (a[i] - b[i]) * (a[i] - b[i]);
+    return s;
+}
+
+/* Brute-force top k ids (indexes into v) of q among rows where keep(i) holds. */
+static void truth(const float *v, size_t n, const float *q, size_t k, int (*keep)(size_t), size_t *out)
+{
+    float *best = malloc(k * sizeof *best);
+    size_t m = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (keep && !keep(i))
+            continue;
+        float d = l2(v + i * DIM, q);
+        if (m == k && d >= best[k - 1])
+            continue;
+        size_t j = m < k ? m++ : k - 1;
+        while (j > 0 && best[j - 1] > d) {
+            best[j] = best[j - 1];
+            out[j] = out[j - 1];
+            j--;
+        }
+        best[j] = d;
+        out[j] = i;
+    }
+    free(best);
+}
+
+static size_t id_num(const char *id) { return (size_t)strtoul(id + 1, NULL, 10); }
+
+/* recall@k of hits against the brute-force truth */
+static double recall(const mnemo_hits *h, const size_t *t, size_t k)
+{
+    size_t found = 0;
+    for (size_t i = 0; i < h->count; i++)
+        for (size_t j = 0; j < k; j++)
+            found += id_num(h->hits[i].id) == t[j];
+    return (double)found / k;
+}
+
+/* ---- the space ---- */
+
+TU_TEST(vector, space_is_created_persisted_and_checked)
+{
+    db = open_space("s", 8, MNEMO_METRIC_COSINE);
+    mnemo_vector_space sp;
+    TU_OK(mnemo_vector_space_get(&sp, db));
+    cr_assert_eq(sp.dim, 8);
+    cr_assert_eq(sp.metric, MNEMO_METRIC_COSINE);
+    cr_assert_eq(sp.hnsw_m, 16);
+    cr_assert_eq(sp.hnsw_ef_construction, 200);
+    cr_assert_eq(sp.hnsw_ef_search, 64);
+    TU_OK(mnemo_close(db));
+    db = NULL;
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    db = reopen("s", &o); /* zero fields: as stored */
+    TU_OK(mnemo_vector_space_get(&sp, db));
+    cr_assert_eq(sp.dim, 8);
+    TU_OK(mnemo_close(db));
+    db = NULL;
+    mnemo_db *d = NULL;
+    o.vector_dim = 16;
+    TU_RC(mnemo_open(&d, tu_path("s"), &o), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "dim 8"), "%s", mnemo_errmsg());
+    o.vector_dim = 8;
+    o.vector_metric = MNEMO_METRIC_L2;
+    TU_RC(mnemo_open(&d, tu_path("s"), &o), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "cosine"), "%s", mnemo_errmsg());
+    o.vector_metric = 0;
+    o.hnsw_m = 32;
+    TU_RC(mnemo_open(&d, tu_path("s"), &o), MNEMO_EINVAL);
+    o.hnsw_m = 16;
+    db = reopen("s", &o); /* the same values are fine */
+}
+
+TU_TEST(vector, bad_space_options_are_refused)
+{
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    o.create_if_missing = 1;
+    mnemo_db *d = NULL;
+    o.vector_dim = MNEMO_VECTOR_MAX_DIM + 1;
+    TU_RC(mnemo_open(&d, tu_path("b"), &o), MNEMO_EINVAL);
+    o.vector_dim = 4;
+    o.vector_metric = (mnemo_metric)9;
+    TU_RC(mnemo_open(&d, tu_path("b"), &o), MNEMO_EINVAL);
+    o.vector_metric = 0;
+    o.hnsw_m = 1;
+    TU_RC(mnemo_open(&d, tu_path("b"), &o), MNEMO_EINVAL);
+    cr_assert_null(d);
+}
+
+TU_TEST(vector, a_database_without_a_space_says_so)
+{
+    db = tu_open("n");
+    record(db, "a", NULL);
+    float v[4] = {1, 2, 3, 4};
+    mnemo_hits *h;
+    mnemo_vector_space sp;
+    mnemo_vector_stats vs;
+    TU_RC(mnemo_vector_put(db, NULL, "a", v, 4), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "no vector space"), "%s", mnemo_errmsg());
+    TU_RC(mnemo_vector_search(&h, db, NULL, v, 4, 1, NULL), MNEMO_EINVAL);
+    TU_RC(mnemo_vector_space_get(&sp, db), MNEMO_ENOTFOUND);
+    TU_RC(mnemo_vector_stats_get(&vs, db), MNEMO_ENOTFOUND);
+    TU_OK(mnemo_record_delete(db, NULL, "a")); /* deletes work without a space */
+}
+
+TU_TEST(vector, an_old_options_struct_still_opens)
+{
+    /* a caller built against options version 1 passes the shorter struct */
+    struct {
+        unsigned version;
+        int create_if_missing, read_only, sync_on_commit;
+        mnemo_compression compression;
+        size_t write_buffer_size, block_cache_size;
+        int bloom_bits_per_key;
+        size_t cache_size;
+    } *v1 = malloc(sizeof *v1);
+    memset(v1, 0, sizeof *v1);
+    v1->version = 1;
+    v1->create_if_missing = 1;
+    TU_OK(mnemo_open(&db, tu_path("v1"), (const mnemo_options *)v1));
+    free(v1);
+}
+
+/* ---- put, get, delete and their errors ---- */
+
+TU_TEST(vector, put_get_delete_and_every_error)
+{
+    db = open_space("p", 4, MNEMO_METRIC_L2);
+    record(db, "a", NULL);
+    float v[4] = {1, 2, 3, 4}, *out;
+    size_t dim;
+    TU_OK(mnemo_vector_put(db, NULL, "a", v, 4));
+    TU_OK(mnemo_vector_get(&out, &dim, db, NULL, "a"));
+    cr_assert_eq(dim, 4);
+    cr_assert_arr_eq(out, v, sizeof v);
+    mnemo_free(out);
+
+    char long_id[MNEMO_RECORD_MAX_ID + 2];
+    memset(long_id, 'x', sizeof long_id - 1);
+    long_id[sizeof long_id - 1] = '\0';
+    TU_RC(mnemo_vector_put(NULL, NULL, "a", v, 4), MNEMO_EINVAL);
+    TU_RC(mnemo_vector_put(db, NULL, NULL, v, 4), MNEMO_EINVAL);
+    TU_RC(mnemo_vector_put(db, NULL, "", v, 4), MNEMO_EINVAL);
+    TU_RC(mnemo_vector_put(db, NULL, long_id, v, 4), MNEMO_EINVAL);
+    TU_RC(mnemo_vector_put(db, NULL, "a", NULL, 4), MNEMO_EINVAL);
+    TU_RC(mnemo_vector_put(db, NULL, "a", v, 3), MNEMO_EDIM);
+    cr_assert(strstr(mnemo_errmsg(), "dimension 3"), "%s", mnemo_errmsg());
+    float bad[4] = {1, NAN, 3, 4};
+    TU_RC(mnemo_vector_put(db, NULL, "a", bad, 4), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "component 1 is NaN"), "%s", mnemo_errmsg());
+    bad[1] = INFINITY;
+    TU_RC(mnemo_vector_put(db, NULL, "a", bad, 4), MNEMO_EINVAL);
+    TU_RC(mnemo_vector_put(db, NULL, "nobody", v, 4), MNEMO_ENOTFOUND);
+    cr_assert(strstr(mnemo_errmsg(), "nobody"), "%s", mnemo_errmsg());
+    TU_RC(mnemo_vector_get(NULL, NULL, db, NULL, "a"), MNEMO_EINVAL);
+    TU_RC(mnemo_vector_get(&out, NULL, db, NULL, "nobody"), MNEMO_ENOTFOUND);
+    record(db, "b", NULL);
+    TU_RC(mnemo_vector_get(&out, NULL, db, NULL, "b"), MNEMO_ENOTFOUND);
+    cr_assert(strstr(mnemo_errmsg(), "no embedding"), "%s", mnemo_errmsg());
+    TU_RC(mnemo_vector_delete(db, NULL, "b"), MNEMO_ENOTFOUND);
+    TU_OK(mnemo_vector_delete(db, NULL, "a"));
+    TU_RC(mnemo_vector_get(&out, NULL, db, NULL, "a"), MNEMO_ENOTFOUND);
+    TU_OK(mnemo_record_exists(db, NULL, "a") == 1 ? 0 : -1); /* the record stays */
+
+    mnemo_hits *h;
+    TU_RC(mnemo_vector_search(NULL, db, NULL, v, 4, 1, NULL), MNEMO_EINVAL);
+    TU_RC(mnemo_vector_search(&h, db, NULL, NULL, 4, 1, NULL), MNEMO_EINVAL);
+    TU_RC(mnemo_vector_search(&h, db, NULL, v, 4, 0, NULL), MNEMO_EINVAL);
+    TU_RC(mnemo_vector_search(&h, db, NULL, v, 5, 1, NULL), MNEMO_EDIM);
+    bad[1] = NAN;
+    TU_RC(mnemo_vector_search(&h, db, NULL, bad, 4, 1, NULL), MNEMO_EINVAL);
+    mnemo_search_options so = MNEMO_SEARCH_OPTIONS_INIT;
+    so.filter = "{\"a\": ";
+    TU_RC(mnemo_vector_search(&h, db, NULL, v, 4, 1, &so), MNEMO_EINVAL);
+    so.filter = NULL;
+    so.near = "nobody";
+    TU_RC(mnemo_vector_search(&h, db, NULL, v, 4, 1, &so), MNEMO_ENOTFOUND);
+    TU_RC(mnemo_vector_search_expand(&h, db, NULL, v, 4, 1, NULL, 0, 0), MNEMO_EINVAL);
+
+    TU_OK(mnemo_close(db));
+    TU_RC(mnemo_vector_put(db, NULL, "a", v, 4), MNEMO_EINVAL); /* closed handle */
+    TU_RC(mnemo_vector_search(&h, db, NULL, v, 4, 1, NULL), MNEMO_EINVAL);
+    db = NULL;
+}
+
+TU_TEST(vector, cosine_normalises_and_refuses_the_zero_vector)
+{
+    db = open_space("c", 3, MNEMO_METRIC_COSINE);
+    record(db, "a", NULL);
+    record(db, "b", NULL);
+    float v[3] = {3, 0, 4}, zero[3] = {0, 0, 0}, *out;
+    TU_OK(mnemo_vector_put(db, NULL, "a", v, 3));
+    TU_RC(mnemo_vector_put(db, NULL, "b", zero, 3), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "zero vector"), "%s", mnemo_errmsg());
+    TU_OK(mnemo_vector_get(&out, NULL, db, NULL, "a"));
+    cr_assert_float_eq(out[0], 0.6f, 1e-6);
+    cr_assert_float_eq(out[2], 0.8f, 1e-6);
+    mnemo_free(out);
+    float w[3] = {0, 0, 10}; /* cosine distance 1 - 0.8 = 0.2 whatever the length */
+    mnemo_hits *h;
+    TU_OK(mnemo_vector_search(&h, db, NULL, w, 3, 1, NULL));
+    cr_assert_eq(h->count, 1);
+    cr_assert_float_eq(h->hits[0].distance, 0.2f, 1e-5);
+    mnemo_hits_free(h);
+}
+
+TU_TEST(vector, a_batch_is_all_or_nothing_and_names_the_bad_entry)
+{
+    db = open_space("bt", 2, MNEMO_METRIC_L2);
+    record(db, "a", NULL);
+    record(db, "b", NULL);
+    const char *ids[3] = {"a", "b", "a"};
+    float v[6] = {1, 1, 2, 2, 3, 3};
+    TU_OK(mnemo_vector_put_batch(db, NULL, ids, v, 3, 2)); /* a repeated id: the later wins */
+    float *out;
+    TU_OK(mnemo_vector_get(&out, NULL, db, NULL, "a"));
+    cr_assert_float_eq(out[0], 3, 0);
+    mnemo_free(out);
+    const char *ids2[2] = {"b", "ghost"};
+    float w[4] = {9, 9, 9, 9};
+    TU_RC(mnemo_vector_put_batch(db, NULL, ids2, w, 2, 2), MNEMO_ENOTFOUND);
+    TU_OK(mnemo_vector_get(&out, NULL, db, NULL, "b"));
+    cr_assert_float_eq(out[0], 2, 0, "nothing of a failed batch stays");
+    mnemo_free(out);
+    w[3] = NAN;
+    TU_RC(mnemo_vector_put_batch(db, NULL, ids, w, 2, 2), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "vector 1"), "%s", mnemo_errmsg());
+    TU_RC(mnemo_vector_put_batch(db, NULL, ids, w, 0, 2), MNEMO_EINVAL);
+    TU_RC(mnemo_vector_put_batch(db, NULL, ids, w, 2, 3), MNEMO_EDIM);
+    uint64_t n;
+    TU_OK(mnemo_vector_check(db, &n));
+    cr_assert_eq(n, 2);
+}
+
+/* ---- recall ---- */
+
+#define N_SIFT 2000
+
+TU_TEST(vector, recall_against_brute_force_on_sift)
+{
+    db = open_space("r", DIM, MNEMO_METRIC_L2);
+    float *v = sift(N_SIFT);
+    load(db, v, N_SIFT);
+    double r_hnsw = 0, r_exact = 0;
+    size_t t[10];
+    mnemo_search_options ex = MNEMO_SEARCH_OPTIONS_INIT;
+    ex.exact = 1;
+    for (size_t qi = 0; qi < 50; qi++) {
+        const float *q = v + (qi * 37 % N_SIFT) * DIM;
+        float noisy[DIM];
+        for (size_t d = 0; d < DIM; d++)
+            noisy[d] = q[d] + (float)((qi + d) % 5);
+        truth(v, N_SIFT, noisy, 10, NULL, t);
+        mnemo_hits *h;
+        TU_OK(mnemo_vector_search(&h, db, NULL, noisy, DIM, 10, NULL));
+        r_hnsw += recall(h, t, 10);
+        for (size_t i = 1; i < h->count; i++)
+            cr_assert_leq(h->hits[i - 1].distance, h->hits[i].distance, "ascending distances");
+        mnemo_hits_free(h);
+        TU_OK(mnemo_vector_search(&h, db, NULL, noisy, DIM, 10, &ex));
+        r_exact += recall(h, t, 10);
+        cr_assert_float_eq(h->hits[0].distance, l2(v + t[0] * DIM, noisy), 1e-2 * (1 + h->hits[0].distance));
+        mnemo_hits_free(h);
+    }
+    cr_assert_geq(r_hnsw / 50, 0.98, "HNSW recall@10 %.3f", r_hnsw / 50);
+    cr_assert_geq(r_exact / 50, 0.999, "exact recall@10 %.3f", r_exact / 50);
+
+    /* a batch gives what single searches give */
+    mnemo_hits *hs[3], *one;
+    TU_OK(mnemo_vector_search_batch(hs, db, NULL, v, 3, DIM, 5, &ex));
+    for (size_t i = 0; i < 3; i++) {
+        TU_OK(mnemo_vector_search(&one, db, NULL, v + i * DIM, DIM, 5, &ex));
+        cr_assert_eq(hs[i]->count, one->count);
+        for (size_t j = 0; j < one->count; j++)
+            cr_assert_str_eq(hs[i]->hits[j].id, one->hits[j].id);
+        mnemo_hits_free(one);
+        mnemo_hits_free(hs[i]);
+    }
+    free(v);
+}
+
+/* ---- consistency ---- */
+
+static int ids_contain(const mnemo_hits *h, const char *id)
+{
+    for (size_t i = 0; i < h->count; i++)
+        if (!strcmp(h->hits[i].id, id))
+            return 1;
+    return 0;
+}
+
+static int search_has(mnemo_db *d, mnemo_txn *txn, const float *q, size_t dim, const char *id)
+{
+    mnemo_hits *h;
+    TU_OK(mnemo_vector_search(&h, d, txn, q, dim, 5, NULL));
+    int found = ids_contain(h, id);
+    mnemo_hits_free(h);
+    return found;
+}
+
+TU_TEST(vector, commits_are_searchable_at_once_rollbacks_and_conflicts_leave_no_trace)
+{
+    db = open_space("t", 2, MNEMO_METRIC_L2);
+    record(db, "a", NULL);
+    record(db, "b", NULL);
+    float va[2] = {1, 1}, vb[2] = {5, 5};
+    mnemo_txn *t;
+    TU_OK(mnemo_txn_begin(&t, db, 0));
+    TU_OK(mnemo_vector_put(db, t, "a", va, 2));
+    cr_assert(search_has(db, t, va, 2, "a"), "a txn sees its own vector");
+    cr_assert_not(search_has(db, NULL, va, 2, "a"), "others do not before the commit");
+    TU_OK(mnemo_txn_commit(t));
+    mnemo_txn_free(t);
+    cr_assert(search_has(db, NULL, va, 2, "a"), "searchable as soon as commit returns");
+
+    TU_OK(mnemo_txn_begin(&t, db, 0));
+    TU_OK(mnemo_vector_put(db, t, "b", vb, 2));
+    TU_OK(mnemo_txn_rollback(t));
+    mnemo_txn_free(t);
+    cr_assert_not(search_has(db, NULL, vb, 2, "b"), "a rolled-back vector never shows");
+
+    /* two txns change the same embedding: the second to commit conflicts and leaves nothing */
+    mnemo_txn *t1, *t2;
+    TU_OK(mnemo_txn_begin(&t1, db, 0));
+    TU_OK(mnemo_txn_begin(&t2, db, 0));
+    TU_OK(mnemo_vector_put(db, t1, "b", vb, 2));
+    float vc[2] = {9, 9};
+    TU_OK(mnemo_vector_put(db, t2, "b", vc, 2));
+    TU_OK(mnemo_txn_commit(t1));
+    TU_RC(mnemo_txn_commit(t2), MNEMO_EBUSY);
+    mnemo_txn_free(t1);
+    mnemo_txn_free(t2);
+    cr_assert(search_has(db, NULL, vb, 2, "b"));
+    mnemo_hits *h;
+    TU_OK(mnemo_vector_search(&h, db, NULL, vc, 2, 1, NULL));
+    cr_assert_float_eq(h->hits[0].distance, 32, 1e-4, "the conflicted vector is not in the index");
+    mnemo_hits_free(h);
+
+    /* a txn's deletes hide index results from itself only */
+    TU_OK(mnemo_txn_begin(&t, db, 0));
+    TU_OK(mnemo_vector_delete(db, t, "a"));
+    cr_assert_not(search_has(db, t, va, 2, "a"));
+    cr_assert(search_has(db, NULL, va, 2, "a"));
+    TU_OK(mnemo_txn_commit(t));
+    mnemo_txn_free(t);
+    cr_assert_not(search_has(db, NULL, va, 2, "a"));
+    uint64_t n;
+    TU_OK(mnemo_vector_check(db, &n));
+    cr_assert_eq(n, 1);
+}
+
+TU_TEST(vector, a_vector_goes_with_its_record_and_never_outlives_it)
+{
+    db = open_space("d", 2, MNEMO_METRIC_L2);
+    record(db, "a", NULL);
+    float va[2] = {1, 1};
+    TU_OK(mnemo_vector_put(db, NULL, "a", va, 2));
+    /* record and vector in one txn, deleted in another */
+    mnemo_txn *t;
+    TU_OK(mnemo_txn_begin(&t, db, 0));
+    mnemo_record r = {0};
+    r.id = "m";
+    TU_OK(mnemo_record_put(db, t, &r, MNEMO_PUT_INSERT));
+    float vm[2] = {2, 2};
+    TU_OK(mnemo_vector_put(db, t, "m", vm, 2));
+    TU_OK(mnemo_txn_commit(t));
+    mnemo_txn_free(t);
+    cr_assert(search_has(db, NULL, vm, 2, "m"));
+    TU_OK(mnemo_record_delete(db, NULL, "m"));
+    cr_assert_not(search_has(db, NULL, vm, 2, "m"));
+    uint64_t n;
+    TU_OK(mnemo_vector_check(db, &n));
+    cr_assert_eq(n, 1);
+    /* a record re-created with the same id starts without an embedding */
+    record(db, "m", NULL);
+    float *out;
+    TU_RC(mnemo_vector_get(&out, NULL, db, NULL, "m"), MNEMO_ENOTFOUND);
+
+    /* a vector put racing a delete of its record: one of them conflicts */
+    mnemo_txn *t1, *t2;
+    TU_OK(mnemo_txn_begin(&t1, db, 0));
+    TU_OK(mnemo_txn_begin(&t2, db, 0));
+    TU_OK(mnemo_vector_put(db, t1, "m", vm, 2));
+    TU_OK(mnemo_record_delete(db, t2, "m"));
+    TU_OK(mnemo_txn_commit(t2));
+    TU_RC(mnemo_txn_commit(t1), MNEMO_EBUSY);
+    mnemo_txn_free(t1);
+    mnemo_txn_free(t2);
+    TU_OK(mnemo_vector_check(db, &n));
+    cr_assert_eq(n, 1, "no orphan vector");
+}
+
+TU_TEST(vector, expired_records_never_come_back)
+{
+    tu_fake_clock_start();
+    db = open_space("e", 2, MNEMO_METRIC_L2);
+    mnemo_record r = {0};
+    r.id = "soon";
+    r.expires_at = tu_now + 1000;
+    TU_OK(mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT));
+    record(db, "stays", NULL);
+    float v1[2] = {1, 1}, v2[2] = {3, 3};
+    TU_OK(mnemo_vector_put(db, NULL, "soon", v1, 2));
+    TU_OK(mnemo_vector_put(db, NULL, "stays", v2, 2));
+    cr_assert(search_has(db, NULL, v1, 2, "soon"));
+    tu_now += 2000;
+    mnemo_hits *h;
+    mnemo_search_options ex = MNEMO_SEARCH_OPTIONS_INIT;
+    for (int exact = 0; exact < 2; exact++) {
+        ex.exact = exact;
+        TU_OK(mnemo_vector_search(&h, db, NULL, v1, 2, 5, &ex));
+        cr_assert_eq(h->count, 1);
+        cr_assert_str_eq(h->hits[0].id, "stays");
+        mnemo_hits_free(h);
+    }
+    size_t purged;
+    TU_OK(mnemo_record_purge_expired(db, &purged));
+    cr_assert_eq(purged, 1);
+    uint64_t n;
+    TU_OK(mnemo_vector_check(db, &n));
+    cr_assert_eq(n, 1, "purging takes the vector along");
+    tu_fake_clock_stop();
+}
+
+/* ---- persistence ---- */
+
+static void progress_count(void *arg, uint64_t done, uint64_t total)
+{
+    (void)total;
+    *(uint64_t *)arg = done;
+}
+
+static void top1(mnemo_db *d, const float *q, char *out)
+{
+    mnemo_hits *h;
+    TU_OK(mnemo_vector_search(&h, d, NULL, q, DIM, 1, NULL));
+    cr_assert_eq(h->count, 1);
+    strcpy(out, h->hits[0].id);
+    mnemo_hits_free(h);
+}
+
+TU_TEST(vector, reopening_loads_the_snapshot_and_a_damaged_one_is_rebuilt)
+{
+    db = open_space("ps", DIM, MNEMO_METRIC_L2);
+    float *v = sift(600);
+    load(db, v, 600);
+    TU_OK(mnemo_vector_delete(db, NULL, "v7"));
+    TU_OK(mnemo_close(db));
+    db = NULL;
+
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    uint64_t seen = 0;
+    o.progress = progress_count;
+    o.progress_arg = &seen;
+    db = reopen("ps", &o);
+    mnemo_vector_stats st;
+    TU_OK(mnemo_vector_stats_get(&st, db));
+    cr_assert_eq(st.vectors, 599);
+    cr_assert_eq(st.rebuilds, 0, "loaded, not rebuilt");
+    cr_assert_eq(seen, 0);
+    char id[16];
+    top1(db, v + 8 * DIM, id);
+    cr_assert_str_eq(id, "v8");
+    TU_OK(mnemo_close(db));
+    db = NULL;
+
+    /* flip a byte in the snapshot's first chunk */
+    tu_raw raw;
+    unsigned char key[13] = {'S'};
+    tu_raw_open(&raw, tu_path("ps"));
+    size_t hl;
+    char *hdr = tu_raw_get(&raw, 5, "H", 1, &hl);
+    cr_assert(hdr);
+    memcpy(key + 1, hdr + 1, 8); /* generation */
+    free(hdr);
+    size_t cl;
+    char *chunk = tu_raw_get(&raw, 5, key, 13, &cl);
+    cr_assert(chunk);
+    chunk[cl / 2] ^= 0x40;
+    tu_raw_put(&raw, 5, key, 13, chunk, cl);
+    free(chunk);
+    tu_raw_close(&raw);
+    db = reopen("ps", &o);
+    TU_OK(mnemo_vector_stats_get(&st, db));
+    cr_assert_eq(st.rebuilds, 1, "a damaged snapshot is rebuilt");
+    cr_assert_eq(st.vectors, 599);
+    cr_assert_eq(seen, 599, "progress reported");
+    TU_OK(mnemo_vector_check(db, NULL));
+    top1(db, v + 8 * DIM, id);
+    cr_assert_str_eq(id, "v8");
+    TU_OK(mnemo_close(db));
+    db = NULL;
+
+    /* a damaged header, then a missing one */
+    tu_raw_open(&raw, tu_path("ps"));
+    hdr = tu_raw_get(&raw, 5, "H", 1, &hl);
+    hdr[3] ^= 1;
+    tu_raw_put(&raw, 5, "H", 1, hdr, hl);
+    free(hdr);
+    tu_raw_close(&raw);
+    db = reopen("ps", &o);
+    TU_OK(mnemo_vector_stats_get(&st, db));
+    cr_assert_eq(st.rebuilds, 1);
+    TU_OK(mnemo_vector_check(db, NULL));
+    TU_OK(mnemo_close(db));
+    db = NULL;
+    free(v);
+}
+
+TU_TEST(vector, a_vector_damaged_on_disk_is_reported_not_served)
+{
+    db = open_space("dv", 2, MNEMO_METRIC_L2);
+    record(db, "a", NULL);
+    float va[2] = {1, 2}, *out;
+    TU_OK(mnemo_vector_put(db, NULL, "a", va, 2));
+    mnemo_record *r;
+    TU_OK(mnemo_record_get(&r, db, NULL, "a"));
+    uint64_t iid = r->internal_id;
+    mnemo_record_free(r);
+    TU_OK(mnemo_close(db));
+    db = NULL;
+    tu_raw raw;
+    unsigned char key[8];
+    for (int i = 0; i < 8; i++)
+        key[i] = (unsigned char)(iid >> (56 - 8 * i));
+    tu_raw_open(&raw, tu_path("dv"));
+    size_t vl;
+    char *val = tu_raw_get(&raw, 4, key, 8, &vl);
+    val[6] ^= 0x10;
+    tu_raw_put(&raw, 4, key, 8, val, vl);
+    free(val);
+    tu_raw_close(&raw);
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    db = reopen("dv", &o);
+    TU_RC(mnemo_vector_get(&out, NULL, db, NULL, "a"), MNEMO_ECORRUPT);
+    cr_assert(strstr(mnemo_errmsg(), "checksum"), "%s", mnemo_errmsg());
+    TU_RC(mnemo_vector_check(db, NULL), MNEMO_ECORRUPT);
+    TU_OK(mnemo_vector_delete(db, NULL, "a")); /* a damaged vector can be removed */
+    TU_OK(mnemo_vector_check(db, NULL));
+}
+
+/* A child writes acknowledged vectors (sync on) until the parent kills it. */
+static void child_writer(const char *path, int ack_fd)
+{
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    o.sync_on_commit = 1;
+    mnemo_db *d;
+    if (mnemo_open(&d, path, &o))
+        _exit(2);
+    for (uint32_t i = 0;; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "k%u", i);
+        mnemo_txn *t;
+        float v[DIM];
+        for (size_t j = 0; j < DIM; j++)
+            v[j] = (float)i + (float)((j * 7) % 13); /* distinct per i */
+        mnemo_record r = {0};
+        r.id = id;
+        if (mnemo_txn_begin(&t, d, 0) || mnemo_record_put(d, t, &r, MNEMO_PUT_UPSERT) ||
+            mnemo_vector_put(d, t, id, v, DIM) || (i % 3 == 2 && mnemo_vector_delete(d, t, id)) || mnemo_txn_commit(t))
+            _exit(3);
+        mnemo_txn_free(t);
+        if (write(ack_fd, &i, sizeof i) != sizeof i)
+            _exit(4);
+    }
+}
+
+TU_TEST(vector, a_child_killed_mid_write_leaves_exactly_the_committed_vectors)
+{
+    db = open_space("k", DIM, MNEMO_METRIC_L2);
+    TU_OK(mnemo_close(db));
+    db = NULL;
+    for (int round = 0; round < 3; round++) {
+        int p[2];
+        cr_assert_eq(pipe(p), 0);
+        pid_t pid = fork();
+        if (pid == 0) {
+            close(p[0]);
+            child_writer(tu_path("k"), p[1]);
+        }
+        close(p[1]);
+        uint32_t acked = 0, x;
+        int got = 0;
+        while (got < 40 + round * 30 && read(p[0], &x, sizeof x) == sizeof x) {
+            acked = x;
+            got++;
+        }
+        kill(pid, SIGKILL);
+        while (read(p[0], &x, sizeof x) == sizeof x) /* acks already in the pipe */
+            acked = x;
+        close(p[0]);
+        int status;
+        waitpid(pid, &status, 0);
+        cr_assert(WIFSIGNALED(status), "child ended by itself: %d", WEXITSTATUS(status));
+        mnemo_options o = MNEMO_OPTIONS_INIT;
+        db = reopen("k", &o);
+        TU_OK(mnemo_vector_check(db, NULL));
+        for (uint32_t i = 0; i <= acked; i++) { /* every acknowledged commit, searchable */
+            char id[16];
+            snprintf(id, sizeof id, "k%u", i);
+            float v[DIM];
+            for (size_t j = 0; j < DIM; j++)
+                v[j] = (float)i + (float)((j * 7) % 13); /* distinct per i */
+            mnemo_hits *h;
+            mnemo_search_options ex = MNEMO_SEARCH_OPTIONS_INIT;
+            ex.exact = 1;
+            TU_OK(mnemo_vector_search(&h, db, NULL, v, DIM, 1, &ex));
+            if (i % 3 == 2)
+                cr_assert(h->count == 0 || h->hits[0].distance > 0 || strcmp(h->hits[0].id, id),
+                          "deleted vector %s is back", id);
+            else
+                cr_assert(h->count == 1 && !strcmp(h->hits[0].id, id), "acked vector %s lost", id);
+            mnemo_hits_free(h);
+        }
+        TU_OK(mnemo_close(db));
+        db = NULL;
+    }
+}
+
+TU_TEST(vector, a_checkpoint_opens_with_its_index)
+{
+    db = open_space("cp", DIM, MNEMO_METRIC_L2);
+    float *v = sift(300);
+    load(db, v, 300);
+    TU_OK(mnemo_checkpoint(db, tu_path("cp2")));
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    mnemo_db *copy = reopen("cp2", &o);
+    mnemo_vector_stats st;
+    TU_OK(mnemo_vector_stats_get(&st, copy));
+    cr_assert_eq(st.vectors, 300);
+    TU_OK(mnemo_vector_check(copy, NULL));
+    char id[16];
+    top1(copy, v + 42 * DIM, id);
+    cr_assert_str_eq(id, "v42");
+    TU_OK(mnemo_close(copy));
+    free(v);
+}
+
+/* ---- churn ---- */
+
+TU_TEST(vector, churn_reclaims_deleted_slots)
+{
+    db = open_space("ch", DIM, MNEMO_METRIC_L2);
+    enum { N = 1500, ROUNDS = 4 };
+    float *v = sift(N);
+    mnemo_vector_stats first = {0}, st;
+    char **ids = malloc(N * sizeof *ids);
+    for (size_t i = 0; i < N; i++)
+        ids[i] = malloc(24);
+    for (int round = 0; round < ROUNDS; round++) {
+        for (size_t i = 0; i < N; i++) {
+            snprintf(ids[i], 24, "c%d_%zu", round, i);
+            record(db, ids[i], NULL);
+        }
+        TU_OK(mnemo_vector_put_batch(db, NULL, (const char *const *)ids, v, N, DIM));
+        TU_OK(mnemo_vector_stats_get(&st, db));
+        if (round == 0)
+            first = st;
+        cr_assert_leq(st.index_bytes, first.index_bytes * 2, "round %d: %lu bytes vs %lu", round,
+                      (unsigned long)st.index_bytes, (unsigned long)first.index_bytes);
+        size_t t[10];
+        truth(v, N, v + 5 * DIM, 10, NULL, t);
+        mnemo_hits *h;
+        TU_OK(mnemo_vector_search(&h, db, NULL, v + 5 * DIM, DIM, 10, NULL));
+        cr_assert_eq(h->count, 10);
+        cr_assert_float_eq(h->hits[0].distance, 0, 1e-3, "round %d: %s at %f, deleted %lu rebuilds %lu", round, h->hits[0].id, h->hits[0].distance, (unsigned long)st.deleted_slots, (unsigned long)st.rebuilds); /* v5 itself, or a SIFT duplicate of it */
+        for (size_t i = 0; i < h->count; i++)
+            cr_assert_eq(atoi(h->hits[i].id + 1), round, "a deleted round's vector is back: %s", h->hits[i].id);
+        mnemo_hits_free(h);
+        for (size_t i = 0; i < N; i++)
+            TU_OK(mnemo_record_delete(db, NULL, ids[i]));
+    }
+    TU_OK(mnemo_vector_stats_get(&st, db));
+    cr_assert_geq(st.rebuilds, 1);
+    cr_assert_eq(st.vectors, 0);
+    cr_assert_leq(st.deleted_slots, N, "deleted slots are reclaimed (%lu)", (unsigned long)st.deleted_slots);
+    for (size_t i = 0; i < N; i++)
+        free(ids[i]);
+    free(ids);
+    free(v);
+}
+
+/* ---- filtered and hybrid search ---- */
+
+static size_t want_bucket;
+static int in_bucket_lt(size_t i) { return i % 100 < want_bucket; }
+
+TU_TEST(vector, filtered_search_keeps_recall_at_every_selectivity)
+{
+    db = open_space("f", DIM, MNEMO_METRIC_L2);
+    float *v = sift(N_SIFT);
+    load(db, v, N_SIFT);
+    size_t buckets[] = {1, 5, 20, 60, 100};
+    for (size_t b = 0; b < sizeof buckets / sizeof *buckets; b++) {
+        want_bucket = buckets[b];
+        char filter[64];
+        snprintf(filter, sizeof filter, "{\"bucket\": {\"$lt\": %zu}}", want_bucket);
+        mnemo_search_options so = MNEMO_SEARCH_OPTIONS_INIT;
+        so.filter = filter;
+        double r = 0;
+        for (size_t qi = 0; qi < 20; qi++) {
+            const float *q = v + (qi * 97 % N_SIFT) * DIM;
+            size_t t[10];
+            truth(v, N_SIFT, q, 10, in_bucket_lt, t);
+            mnemo_hits *h;
+            TU_OK(mnemo_vector_search(&h, db, NULL, q, DIM, 10, &so));
+            cr_assert_eq(h->count, 10);
+            for (size_t i = 0; i < h->count; i++)
+                cr_assert_lt(id_num(h->hits[i].id) % 100, want_bucket, "a hit fails the filter");
+            r += recall(h, t, 10);
+            mnemo_hits_free(h);
+        }
+        cr_assert_geq(r / 20, 0.95, "selectivity %zu%%: recall %.3f", want_bucket, r / 20);
+    }
+    free(v);
+}
+
+TU_TEST(vector, near_restricts_to_a_neighbourhood_and_expand_follows_links)
+{
+    db = open_space("h", 2, MNEMO_METRIC_L2);
+    /* a chain a - b - c - d, and e alone; vectors on a line */
+    const char *ids[] = {"a", "b", "c", "d", "e"};
+    for (int i = 0; i < 5; i++) {
+        record(db, ids[i], i % 2 ? "{\"odd\": true}" : "{\"odd\": false}");
+        float v[2] = {(float)i, 0};
+        TU_OK(mnemo_vector_put(db, NULL, ids[i], v, 2));
+    }
+    for (int i = 0; i < 3; i++) {
+        mnemo_edge e = {ids[i], "next", ids[i + 1], 1, NULL};
+        TU_OK(mnemo_graph_link(db, NULL, &e, 0));
+    }
+    float q[2] = {4, 0};
+    mnemo_search_options so = MNEMO_SEARCH_OPTIONS_INIT;
+    so.near = "a";
+    so.hops = 2;
+    mnemo_hits *h;
+    TU_OK(mnemo_vector_search(&h, db, NULL, q, 2, 5, &so));
+    cr_assert_eq(h->count, 3); /* a, b, c */
+    cr_assert_str_eq(h->hits[0].id, "c");
+    mnemo_hits_free(h);
+    so.filter = "{\"odd\": true}";
+    TU_OK(mnemo_vector_search(&h, db, NULL, q, 2, 5, &so));
+    cr_assert_eq(h->count, 1);
+    cr_assert_str_eq(h->hits[0].id, "b");
+    mnemo_hits_free(h);
+    so.filter = NULL;
+    so.near_dir = MNEMO_DIR_IN; /* nothing points at a */
+    TU_OK(mnemo_vector_search(&h, db, NULL, q, 2, 5, &so));
+    cr_assert_eq(h->count, 1);
+    mnemo_hits_free(h);
+
+    /* expand: the nearest to (0,0) is a; its 2-hop neighbours follow */
+    float q0[2] = {0, 0};
+    TU_OK(mnemo_vector_search_expand(&h, db, NULL, q0, 2, 1, NULL, 2, MNEMO_DIR_OUT));
+    cr_assert_eq(h->count, 3);
+    cr_assert_str_eq(h->hits[0].id, "a");
+    cr_assert_eq(h->hits[0].hops, 0);
+    cr_assert_null(h->hits[0].via);
+    cr_assert_str_eq(h->hits[1].id, "b");
+    cr_assert_eq(h->hits[1].hops, 1);
+    cr_assert_str_eq(h->hits[1].via, "a");
+    cr_assert_float_eq(h->hits[1].distance, 1, 1e-6);
+    cr_assert_str_eq(h->hits[2].id, "c");
+    cr_assert_eq(h->hits[2].hops, 2);
+    mnemo_hits_free(h);
+}
+
+/* ---- threads ---- */
+
+typedef struct reader_arg {
+    mnemo_db *d;
+    const float *v;
+    atomic_int *stop;
+    int bad;
+} reader_arg;
+
+static void *reader(void *p)
+{
+    reader_arg *a = p;
+    for (unsigned i = 0; !atomic_load(a->stop); i++) {
+        mnemo_hits *h;
+        if (mnemo_vector_search(&h, a->d, NULL, a->v + (i % 200) * DIM, DIM, 5, NULL)) {
+            a->bad++;
+            continue;
+        }
+        for (size_t j = 1; j < h->count; j++)
+            a->bad += h->hits[j - 1].distance > h->hits[j].distance;
+        mnemo_hits_free(h);
+    }
+    return NULL;
+}
+
+TU_TEST(vector, searches_run_while_commits_apply)
+{
+    db = open_space("th", DIM, MNEMO_METRIC_L2);
+    float *v = sift(400);
+    load(db, v, 200);
+    atomic_int stop = 0;
+    reader_arg ra[2] = {{db, v, &stop, 0}, {db, v, &stop, 0}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        pthread_create(&th[i], NULL, reader, &ra[i]);
+    for (size_t i = 200; i < 400; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "v%zu", i);
+        record(db, id, NULL);
+        TU_OK(mnemo_vector_put(db, NULL, id, v + i * DIM, DIM));
+        if (i % 4 == 0)
+            TU_OK(mnemo_vector_delete(db, NULL, id));
+    }
+    atomic_store(&stop, 1);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        cr_assert_eq(ra[i].bad, 0);
+    }
+    uint64_t n;
+    TU_OK(mnemo_vector_check(db, &n));
+    cr_assert_eq(n, 350);
+    free(v);
+}
+
+TU_TEST(vector, the_avx_kernels_are_compiled_in)
+{
+    db = open_space("x", 4, MNEMO_METRIC_L2);
+    mnemo_vector_stats st;
+    TU_OK(mnemo_vector_stats_get(&st, db));
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f"))
+        cr_assert_str_eq(st.simd, "avx512");
+    else if (__builtin_cpu_supports("avx"))
+        cr_assert_str_eq(st.simd, "avx");
+    else
+        cr_assert_neq(st.simd, NULL);
+}
