@@ -64,32 +64,58 @@ typedef struct hit_buf {
     float *dist;
     uint32_t *hops;
     size_t *via; /* index of the nearest hit an expansion came from, or SIZE_MAX */
-    char **id;   /* owned */
+    char **id;   /* owned when own[i] (expansions); borrowed from the index's id table otherwise */
+    unsigned char *own;
     size_t n, cap;
 } hit_buf;
 
+static int hb_grow(hit_buf *b)
+{
+    size_t cap = b->cap ? 2 * b->cap : 16;
+    uint64_t *i = mnemo__realloc(b->iid, cap * sizeof *i);
+    if (i)
+        b->iid = i;
+    float *d = i ? mnemo__realloc(b->dist, cap * sizeof *d) : NULL;
+    if (d)
+        b->dist = d;
+    uint32_t *h = d ? mnemo__realloc(b->hops, cap * sizeof *h) : NULL;
+    if (h)
+        b->hops = h;
+    size_t *v = h ? mnemo__realloc(b->via, cap * sizeof *v) : NULL;
+    if (v)
+        b->via = v;
+    unsigned char *o = v ? mnemo__realloc(b->own, cap) : NULL;
+    if (o)
+        b->own = o;
+    char **s = o ? mnemo__realloc(b->id, cap * sizeof *s) : NULL;
+    if (!s)
+        return mnemo__err_nomem("search results");
+    b->id = s;
+    b->cap = cap;
+    return 0;
+}
+
+/* A nearest hit: its id is borrowed (the caller holds st->rw until hb_finish). */
+static int hb_add_borrowed(hit_buf *b, uint64_t iid, float dist, const char *id)
+{
+    int rc = b->n == b->cap ? hb_grow(b) : 0;
+    if (rc)
+        return rc;
+    b->iid[b->n] = iid;
+    b->dist[b->n] = dist;
+    b->hops[b->n] = 0;
+    b->via[b->n] = SIZE_MAX;
+    b->own[b->n] = 0;
+    b->id[b->n++] = (char *)id;
+    return 0;
+}
+
+/* An expansion: its id (a transient slice) is copied. */
 static int hb_add(hit_buf *b, uint64_t iid, float dist, uint32_t hops, size_t via, const char *id, size_t id_len)
 {
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? 2 * b->cap : 16;
-        uint64_t *i = mnemo__realloc(b->iid, cap * sizeof *i);
-        if (i)
-            b->iid = i;
-        float *d = i ? mnemo__realloc(b->dist, cap * sizeof *d) : NULL;
-        if (d)
-            b->dist = d;
-        uint32_t *h = d ? mnemo__realloc(b->hops, cap * sizeof *h) : NULL;
-        if (h)
-            b->hops = h;
-        size_t *v = h ? mnemo__realloc(b->via, cap * sizeof *v) : NULL;
-        if (v)
-            b->via = v;
-        char **s = v ? mnemo__realloc(b->id, cap * sizeof *s) : NULL;
-        if (!s)
-            return mnemo__err_nomem("search results");
-        b->id = s;
-        b->cap = cap;
-    }
+    int rc = b->n == b->cap ? hb_grow(b) : 0;
+    if (rc)
+        return rc;
     char *copy = mnemo__malloc(id_len + 1);
     if (!copy)
         return mnemo__err_nomem("search results");
@@ -99,14 +125,24 @@ static int hb_add(hit_buf *b, uint64_t iid, float dist, uint32_t hops, size_t vi
     b->dist[b->n] = dist;
     b->hops[b->n] = hops;
     b->via[b->n] = via;
+    b->own[b->n] = 1;
     b->id[b->n++] = copy;
     return 0;
 }
 
-static void hb_free(hit_buf *b)
+/* Empties b for the next query, keeping its arrays. */
+static void hb_reset(hit_buf *b)
 {
     for (size_t i = 0; i < b->n; i++)
-        mnemo__free(b->id[i]);
+        if (b->own[i])
+            mnemo__free(b->id[i]);
+    b->n = 0;
+}
+
+static void hb_free(hit_buf *b)
+{
+    hb_reset(b);
+    mnemo__free(b->own);
     mnemo__free(b->iid);
     mnemo__free(b->dist);
     mnemo__free(b->hops);
@@ -419,6 +455,7 @@ static int expand(search_ctx *s, hit_buf *b, const float *q, uint32_t hops, mnem
             SWAP(uint32_t, b->hops);
             SWAP(size_t, b->via);
             SWAP(char *, b->id);
+            SWAP(unsigned char, b->own);
 #undef SWAP
         }
     return 0;
@@ -453,11 +490,17 @@ static int run(mnemo_hits **out, mnemo_db *db, mnemo_txn *txn, const float *quer
         return mnemo__err(MNEMO_EINVAL, "%s: unknown direction", fn);
     if (dim != st->sp.dim)
         return mnemo__err(MNEMO_EDIM, "%s: query has dimension %zu, the vector space has %u", fn, dim, st->sp.dim);
-    float *q = mnemo__malloc(nq * dim * sizeof *q);
-    uint64_t *labels = mnemo__malloc(nq * k * sizeof *labels);
-    float *dists = mnemo__malloc(nq * k * sizeof *dists);
-    size_t *counts = mnemo__calloc(nq, sizeof *counts);
-    mnemo_hits **res = mnemo__calloc(nq, sizeof *res);
+    /* one query of usual size runs without heap buffers */
+    float q_buf[512], d_buf[64];
+    uint64_t l_buf[64];
+    size_t c_buf[1] = {0};
+    mnemo_hits *r_buf[1] = {NULL};
+    int small = nq == 1 && dim <= 512 && k <= 64;
+    float *q = small ? q_buf : mnemo__malloc(nq * dim * sizeof *q);
+    uint64_t *labels = small ? l_buf : mnemo__malloc(nq * k * sizeof *labels);
+    float *dists = small ? d_buf : mnemo__malloc(nq * k * sizeof *dists);
+    size_t *counts = small ? c_buf : mnemo__calloc(nq, sizeof *counts);
+    mnemo_hits **res = small ? r_buf : mnemo__calloc(nq, sizeof *res);
     if (!q || !labels || !dists || !counts || !res)
         rc = mnemo__err_nomem(fn);
     char what[40];
@@ -474,6 +517,7 @@ static int run(mnemo_hits **out, mnemo_db *db, mnemo_txn *txn, const float *quer
         s.cand = &cand;
     }
     size_t ef = o->ef ? o->ef : st->sp.hnsw_ef_search;
+    hit_buf b = {0};
     pthread_rwlock_rdlock(&st->rw);
     /* An exact batch with no restriction is one matrix product per block for all queries. */
     int batched = !rc && o->exact && !s.cand && nq > 1;
@@ -489,21 +533,21 @@ static int run(mnemo_hits **out, mnemo_db *db, mnemo_txn *txn, const float *quer
             rc = s.error;
         if (!rc)
             merge_own(&s, q + i * dim, k, ql, qd, &n);
-        hit_buf b = {0};
+        hb_reset(&b);
         for (size_t j = 0; j < n && !rc; j++) {
             const char *id = hit_id(&s, ql[j]);
             if (!id)
                 rc = mnemo__err(MNEMO_ECORRUPT, "%s: the index holds internal id %llu with no record id", fn,
                                 (unsigned long long)ql[j]);
             else
-                rc = hb_add(&b, ql[j], qd[j], 0, SIZE_MAX, id, strlen(id));
+                rc = hb_add_borrowed(&b, ql[j], qd[j], id);
         }
         if (!rc && hops)
             rc = expand(&s, &b, q + i * dim, hops, dir ? dir : MNEMO_DIR_BOTH);
         if (!rc)
             rc = hb_finish(&res[i], &b);
-        hb_free(&b);
     }
+    hb_free(&b);
     pthread_rwlock_unlock(&st->rw);
     mnemo_u64map__free(&cand);
     if (!rc)
@@ -511,11 +555,13 @@ static int run(mnemo_hits **out, mnemo_db *db, mnemo_txn *txn, const float *quer
     else if (res)
         for (size_t i = 0; i < nq; i++)
             mnemo__free(res[i]);
-    mnemo__free(res);
-    mnemo__free(q);
-    mnemo__free(labels);
-    mnemo__free(dists);
-    mnemo__free(counts);
+    if (!small) {
+        mnemo__free(res);
+        mnemo__free(q);
+        mnemo__free(labels);
+        mnemo__free(dists);
+        mnemo__free(counts);
+    }
     return rc;
 }
 

@@ -1,0 +1,388 @@
+/* Vector benchmark: mnemo's index against hnswlib used directly (same M, ef_construction, ef and
+ * threads) and exact search against a plain cblas_sgemm loop, in the same run. One JSON line per
+ * result.
+ *
+ *   bench_vector [--quick] [--reps R] [--data DIR] [--n N]
+ *
+ * Sets: siftsmall (data/siftsmall: 10,000 x 128 base, 100 queries, shipped ground truth), and a
+ * generated clustered set of N x 128 (default 100,000; fixed seed; 100 queries from the same
+ * distribution; ground truth from the plain sgemm brute force). Lines: build time, recall@10 and
+ * single-thread queries/s at ef 10/16/32/64/128, index memory, reopen vs rebuild, exact search. */
+#include <cblas.h>
+#include <math.h>
+#include <mnemo/mnemo.h>
+#include <rocksdb/c.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bench_util.h"
+#include "hnsw_direct.h"
+
+#define DIM 128
+#define K 10
+#define M_LINKS 16
+#define EF_CONSTRUCTION 200
+
+static int reps = 3, quick = 0;
+static const char *data_dir = BENCH_VECTOR_DATA;
+static size_t n_generated = 100000;
+
+#define CHECK(call)                                                                                         \
+    do {                                                                                                    \
+        int rc_ = (call);                                                                                   \
+        if (rc_ < 0)                                                                                        \
+            bu_die("%s: %s (%s)", #call, mnemo_strerror(rc_), mnemo_errmsg());                              \
+    } while (0)
+
+typedef struct set {
+    const char *name;
+    float *base, *queries;
+    size_t n, nq;
+    uint32_t *gt; /* nq x K */
+} set;
+
+/* ---- data ---- */
+
+static float *read_fvecs(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        bu_die("cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    *n = (size_t)size / (4 + DIM * 4);
+    float *v = malloc(*n * DIM * sizeof *v);
+    for (size_t i = 0; i < *n; i++) {
+        int32_t d;
+        if (fread(&d, 4, 1, f) != 1 || d != DIM || fread(v + i * DIM, 4, DIM, f) != DIM)
+            bu_die("%s: bad record %zu", path, i);
+    }
+    fclose(f);
+    return v;
+}
+
+static void load_sift(set *s)
+{
+    char path[1024];
+    s->name = "siftsmall";
+    snprintf(path, sizeof path, "%s/siftsmall_base.fvecs", data_dir);
+    s->base = read_fvecs(path, &s->n);
+    snprintf(path, sizeof path, "%s/siftsmall_query.fvecs", data_dir);
+    s->queries = read_fvecs(path, &s->nq);
+    snprintf(path, sizeof path, "%s/siftsmall_groundtruth.ivecs", data_dir);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        bu_die("cannot open %s", path);
+    s->gt = malloc(s->nq * K * sizeof *s->gt);
+    for (size_t q = 0; q < s->nq; q++) {
+        int32_t d, row[100];
+        if (fread(&d, 4, 1, f) != 1 || d != 100 || fread(row, 4, 100, f) != 100)
+            bu_die("%s: bad record %zu", path, q);
+        for (size_t j = 0; j < K; j++)
+            s->gt[q * K + j] = (uint32_t)row[j];
+    }
+    fclose(f);
+    if (quick) { /* a slice; its ground truth is recomputed below */
+        s->n = 2000;
+        s->nq = 10;
+        free(s->gt);
+        s->gt = NULL;
+    }
+}
+
+static double gauss(void)
+{
+    double u = ((double)(bu_rand() >> 11) + 1) / 9007199254740993.0, v = (double)(bu_rand() >> 11) / 9007199254740992.0;
+    return sqrt(-2 * log(u)) * cos(2 * M_PI * v);
+}
+
+static void make_clustered(set *s, size_t n)
+{
+    enum { CLUSTERS = 100 };
+    bu_seed(20261121);
+    s->name = "clustered";
+    s->n = n;
+    s->nq = quick ? 10 : 100;
+    float *centers = malloc(CLUSTERS * DIM * sizeof *centers);
+    for (size_t i = 0; i < CLUSTERS * DIM; i++)
+        centers[i] = (float)(gauss() * 10);
+    s->base = malloc(n * DIM * sizeof *s->base);
+    s->queries = malloc(s->nq * DIM * sizeof *s->queries);
+    for (size_t i = 0; i < n + s->nq; i++) {
+        float *row = i < n ? s->base + i * DIM : s->queries + (i - n) * DIM;
+        const float *c = centers + (bu_rand() % CLUSTERS) * DIM;
+        for (size_t d = 0; d < DIM; d++)
+            row[d] = c[d] + (float)gauss();
+    }
+    free(centers);
+    s->gt = NULL;
+}
+
+/* ---- the plain sgemm loop: brute force over a contiguous matrix ---- */
+
+static void plain_exact(const set *s, const float *queries, size_t nq, uint32_t *out)
+{
+    enum { BLOCK = 2048 };
+    float *dots = malloc(nq * BLOCK * sizeof *dots), *norms = malloc(s->n * sizeof *norms);
+    float *best = malloc(nq * K * sizeof *best);
+    for (size_t i = 0; i < s->n; i++)
+        norms[i] = cblas_sdot(DIM, s->base + i * DIM, 1, s->base + i * DIM, 1);
+    for (size_t i = 0; i < nq * K; i++)
+        best[i] = INFINITY;
+    for (size_t r0 = 0; r0 < s->n; r0 += BLOCK) {
+        size_t nb = s->n - r0 < BLOCK ? s->n - r0 : BLOCK;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)nq, (int)nb, DIM, 1.0f, queries, DIM,
+                    s->base + r0 * DIM, DIM, 0.0f, dots, (int)nb);
+        for (size_t q = 0; q < nq; q++) {
+            float *b = best + q * K;
+            uint32_t *o = out + q * K;
+            for (size_t j = 0; j < nb; j++) {
+                float d = norms[r0 + j] - 2 * dots[q * nb + j];
+                if (d >= b[K - 1])
+                    continue;
+                size_t p = K - 1;
+                while (p > 0 && b[p - 1] > d) {
+                    b[p] = b[p - 1];
+                    o[p] = o[p - 1];
+                    p--;
+                }
+                b[p] = d;
+                o[p] = (uint32_t)(r0 + j);
+            }
+        }
+    }
+    free(dots);
+    free(norms);
+    free(best);
+}
+
+/* ---- output ---- */
+
+static void line(const set *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void line(const set *s, const char *fmt, ...)
+{
+    printf("{\"bench\":\"vector\",\"set\":\"%s\",\"n\":%zu,\"dim\":%d,\"M\":%d,\"ef_construction\":%d,\"reps\":%d,",
+           s->name, s->n, DIM, M_LINKS, EF_CONSTRUCTION, reps);
+    va_list ap;
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    printf("}\n");
+    fflush(stdout);
+}
+
+static double recall_of(const uint64_t *labels, size_t n, const uint32_t *gt)
+{
+    size_t hit = 0;
+    for (size_t i = 0; i < n; i++)
+        for (size_t j = 0; j < K; j++)
+            hit += labels[i] == gt[j];
+    return (double)hit / K;
+}
+
+static int threads(void)
+{
+    long c = sysconf(_SC_NPROCESSORS_ONLN);
+    return c < 1 ? 1 : c > 8 ? 8 : (int)c;
+}
+
+/* Deletes the snapshot header with RocksDB directly, so the next open must rebuild. */
+static void drop_snapshot_header(const char *path)
+{
+    const char *names[7] = {"default", "records", "graph_forward", "graph_backward", "vector_data", "vector_index",
+                            "metadata"};
+    rocksdb_options_t *o = rocksdb_options_create();
+    const rocksdb_options_t *cfo[7] = {o, o, o, o, o, o, o};
+    rocksdb_column_family_handle_t *cf[7];
+    char *err = NULL;
+    rocksdb_t *db = rocksdb_open_column_families(o, path, 7, names, cfo, cf, &err);
+    if (err)
+        bu_die("raw open: %s", err);
+    rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
+    rocksdb_delete_cf(db, wo, cf[5], "H", 1, &err);
+    if (err)
+        bu_die("raw delete: %s", err);
+    rocksdb_writeoptions_destroy(wo);
+    for (int i = 0; i < 7; i++)
+        rocksdb_column_family_handle_destroy(cf[i]);
+    rocksdb_close(db);
+    rocksdb_options_destroy(o);
+}
+
+/* ---- one set ---- */
+
+static void run_set(set *s)
+{
+    if (!s->gt) { /* exact ground truth from the plain brute force */
+        s->gt = malloc(s->nq * K * sizeof *s->gt);
+        plain_exact(s, s->queries, s->nq, s->gt);
+    }
+    char path[1024];
+    bu_run_dir(path, sizeof path, s->name);
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    o.create_if_missing = 1;
+    o.vector_dim = DIM;
+    o.hnsw_m = M_LINKS;
+    o.hnsw_ef_construction = EF_CONSTRUCTION;
+    mnemo_db *db;
+    CHECK(mnemo_open(&db, path, &o));
+    char **ids = malloc(s->n * sizeof *ids);
+    mnemo_txn *t;
+    CHECK(mnemo_txn_begin(&t, db, 0));
+    for (size_t i = 0; i < s->n; i++) {
+        ids[i] = malloc(24);
+        snprintf(ids[i], 24, "%zu", i);
+        mnemo_record r = {0};
+        r.id = ids[i];
+        CHECK(mnemo_record_put(db, t, &r, MNEMO_PUT_INSERT));
+    }
+    CHECK(mnemo_txn_commit(t));
+    mnemo_txn_free(t);
+
+    /* build: one batch, the index filled on `threads` threads; hnswlib direct on as many */
+    double t0 = bu_now_s();
+    CHECK(mnemo_vector_put_batch(db, NULL, (const char *const *)ids, s->base, s->n, DIM));
+    double mnemo_build = bu_now_s() - t0;
+    t0 = bu_now_s();
+    hd_index *hd = hd_create(DIM, s->n, M_LINKS, EF_CONSTRUCTION);
+    hd_add(hd, s->base, s->n, threads());
+    double direct_build = bu_now_s() - t0;
+    line(s, "\"op\":\"build\",\"threads\":%d,\"mnemo_s\":%.3f,\"hnswlib_s\":%.3f,\"ratio\":%.3f,"
+            "\"goal\":\"mnemo build speed >= 0.7x hnswlib direct (same threads; mnemo also writes and logs to RocksDB)\","
+            "\"meets_goal\":%s",
+         threads(), mnemo_build, direct_build, direct_build / mnemo_build,
+         direct_build / mnemo_build >= 0.7 ? "true" : "false");
+
+    /* search: recall@10 against the ground truth and single-thread queries/s */
+    static const size_t efs[] = {10, 16, 32, 64, 128};
+    uint64_t labels[K];
+    for (size_t e = 0; e < sizeof efs / sizeof *efs; e++) {
+        mnemo_search_options so = MNEMO_SEARCH_OPTIONS_INIT;
+        so.ef = (uint32_t)efs[e];
+        double rm = 0, rd = 0, tm[16], td[16];
+        for (int r = 0; r < reps; r++) {
+            rm = rd = 0;
+            t0 = bu_now_s();
+            for (size_t q = 0; q < s->nq; q++) {
+                mnemo_hits *h;
+                CHECK(mnemo_vector_search(&h, db, NULL, s->queries + q * DIM, DIM, K, &so));
+                for (size_t i = 0; i < h->count; i++)
+                    labels[i] = strtoull(h->hits[i].id, NULL, 10);
+                rm += recall_of(labels, h->count, s->gt + q * K);
+                mnemo_hits_free(h);
+            }
+            tm[r] = bu_now_s() - t0;
+            t0 = bu_now_s();
+            for (size_t q = 0; q < s->nq; q++) {
+                size_t n = hd_search(hd, s->queries + q * DIM, K, efs[e], labels);
+                rd += recall_of(labels, n, s->gt + q * K);
+            }
+            td[r] = bu_now_s() - t0;
+        }
+        double qm = (double)s->nq / bu_median(tm, reps), qd = (double)s->nq / bu_median(td, reps);
+        line(s, "\"op\":\"search\",\"ef\":%zu,\"k\":%d,\"queries\":%zu,\"recall\":%.4f,\"hnswlib_recall\":%.4f,"
+                "\"mnemo_qps\":%.1f,\"hnswlib_qps\":%.1f,\"ratio\":%.3f,\"goal\":\"qps >= 0.9x hnswlib direct%s\","
+                "\"meets_goal\":%s",
+             efs[e], K, s->nq, rm / s->nq, rd / s->nq, qm, qd, qm / qd, efs[e] == 64 ? "; recall@10 >= 0.99" : "",
+             qm / qd >= 0.9 && (efs[e] != 64 || rm / s->nq >= 0.99) ? "true" : "false");
+    }
+
+    mnemo_vector_stats st;
+    CHECK(mnemo_vector_stats_get(&st, db));
+    line(s, "\"op\":\"memory\",\"mnemo_index_bytes\":%llu,\"hnswlib_bytes\":%zu,\"ratio\":%.3f,\"simd\":\"%s\"",
+         (unsigned long long)st.index_bytes, hd_memory(hd), (double)st.index_bytes / (double)hd_memory(hd), st.simd);
+
+    /* exact: every query in one batch (one sgemm per block) against the plain loop */
+    mnemo_search_options ex = MNEMO_SEARCH_OPTIONS_INIT;
+    ex.exact = 1;
+    mnemo_hits **hs = malloc(s->nq * sizeof *hs);
+    uint32_t *plain = malloc(s->nq * K * sizeof *plain);
+    double te[16], tp[16], rex = 0;
+    for (int r = 0; r < reps; r++) {
+        t0 = bu_now_s();
+        CHECK(mnemo_vector_search_batch(hs, db, NULL, s->queries, s->nq, DIM, K, &ex));
+        te[r] = bu_now_s() - t0;
+        rex = 0;
+        for (size_t q = 0; q < s->nq; q++) {
+            for (size_t i = 0; i < hs[q]->count; i++)
+                labels[i] = strtoull(hs[q]->hits[i].id, NULL, 10);
+            rex += recall_of(labels, hs[q]->count, s->gt + q * K);
+            mnemo_hits_free(hs[q]);
+        }
+        t0 = bu_now_s();
+        plain_exact(s, s->queries, s->nq, plain);
+        tp[r] = bu_now_s() - t0;
+    }
+    double qe = (double)s->nq / bu_median(te, reps), qp = (double)s->nq / bu_median(tp, reps);
+    line(s, "\"op\":\"exact\",\"queries\":%zu,\"recall\":%.4f,\"mnemo_qps\":%.1f,\"sgemm_loop_qps\":%.1f,\"ratio\":%.3f,"
+            "\"goal\":\"within 1.5x of a plain cblas_sgemm loop (ratio >= 0.667)\",\"meets_goal\":%s",
+         s->nq, rex / s->nq, qe, qp, qe / qp, qe / qp >= 1 / 1.5 ? "true" : "false");
+    free(hs);
+    free(plain);
+
+    /* reopen (snapshot load) against rebuild (snapshot header gone: rebuilt from vector_data) */
+    CHECK(mnemo_close(db));
+    double to[16], tr[16];
+    o.create_if_missing = 0;
+    for (int r = 0; r < reps; r++) {
+        t0 = bu_now_s();
+        CHECK(mnemo_open(&db, path, &o));
+        to[r] = bu_now_s() - t0;
+        CHECK(mnemo_vector_stats_get(&st, db));
+        if (st.rebuilds || st.vectors != s->n)
+            bu_die("reopen rebuilt the index or lost vectors");
+        CHECK(mnemo_close(db));
+    }
+    for (int r = 0; r < reps; r++) {
+        drop_snapshot_header(path);
+        t0 = bu_now_s();
+        CHECK(mnemo_open(&db, path, &o)); /* rebuilds, then saves a new snapshot */
+        tr[r] = bu_now_s() - t0;
+        CHECK(mnemo_vector_stats_get(&st, db));
+        if (st.rebuilds != 1 || st.vectors != s->n)
+            bu_die("the index was not rebuilt");
+        CHECK(mnemo_close(db));
+    }
+    double ro = bu_median(to, reps), rb = bu_median(tr, reps);
+    line(s, "\"op\":\"reopen\",\"reopen_s\":%.3f,\"rebuild_s\":%.3f,\"ratio\":%.2f,"
+            "\"goal\":\"reopen >= 10x faster than rebuild (at 100k vectors)\",\"meets_goal\":%s",
+         ro, rb, rb / ro, rb / ro >= 10 ? "true" : "false");
+
+    hd_free(hd);
+    for (size_t i = 0; i < s->n; i++)
+        free(ids[i]);
+    free(ids);
+    free(s->base);
+    free(s->queries);
+    free(s->gt);
+    bu_rm_tree(path);
+}
+
+int main(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--quick"))
+            quick = 1;
+        else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+            reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--data") && i + 1 < argc)
+            data_dir = argv[++i];
+        else if (!strcmp(argv[i], "--n") && i + 1 < argc)
+            n_generated = strtoull(argv[++i], NULL, 10);
+        else
+            bu_die("usage: bench_vector [--quick] [--reps R] [--data DIR] [--n N]");
+    }
+    if (reps < 1 || reps > 16)
+        bu_die("--reps must be 1..16");
+    openblas_set_num_threads(1); /* single-thread comparisons, both sides */
+    set s = {0};
+    load_sift(&s);
+    run_set(&s);
+    memset(&s, 0, sizeof s);
+    make_clustered(&s, quick ? 3000 : n_generated);
+    run_set(&s);
+    return 0;
+}
