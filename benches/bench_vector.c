@@ -2,12 +2,15 @@
  * threads) and exact search against a plain cblas_sgemm loop, in the same run. One JSON line per
  * result.
  *
- *   bench_vector [--quick] [--reps R] [--data DIR] [--n N]
+ *   bench_vector [--quick] [--reps R] [--data DIR] [--n N] [--churn-rounds R]
  *
  * Sets: siftsmall (data/siftsmall: 10,000 x 128 base, 100 queries, shipped ground truth), and a
  * generated clustered set of N x 128 (default 100,000; fixed seed; 100 queries from the same
  * distribution; ground truth from the plain sgemm brute force). Lines: build time, recall@10 and
- * single-thread queries/s at ef 10/16/32/64/128, index memory, reopen vs rebuild, exact search. */
+ * single-thread queries/s at ef 10/16/32/64/128, index memory, filtered recall at selectivities
+ * 0.1%..100% (records carry {"b": i % 1000}) against hnswlib + post-filter, churn (R rounds of
+ * inserting the first 10k vectors as new records and deleting them; default 100, --quick 2),
+ * exact search, reopen vs rebuild. */
 #include <cblas.h>
 #include <math.h>
 #include <mnemo/mnemo.h>
@@ -212,6 +215,167 @@ static void drop_snapshot_header(const char *path)
     rocksdb_options_destroy(o);
 }
 
+/* ---- filtered search: recall at each selectivity, against hnswlib + post-filter ---- */
+
+static size_t sel_limit;
+static int keep_bucket(const set *s, size_t i) { (void)s; return i % 1000 < sel_limit; }
+
+/* Exact top K among rows that pass keep (brute force; the ground truth of filtered queries). */
+static size_t filtered_truth(const set *s, const float *q, uint32_t *out)
+{
+    float best[K];
+    size_t m = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        if (!keep_bucket(s, i))
+            continue;
+        float d = 0;
+        for (size_t j = 0; j < DIM; j++)
+            d += (s->base[i * DIM + j] - q[j]) * (s->base[i * DIM + j] - q[j]);
+        if (m == K && d >= best[K - 1])
+            continue;
+        size_t p = m < K ? m++ : K - 1;
+        while (p > 0 && best[p - 1] > d) {
+            best[p] = best[p - 1];
+            out[p] = out[p - 1];
+            p--;
+        }
+        best[p] = d;
+        out[p] = (uint32_t)i;
+    }
+    return m;
+}
+
+static void filtered(const set *s, mnemo_db *db, hd_index *hd)
+{
+    static const double selectivity[] = {0.001, 0.01, 0.1, 0.5, 1.0};
+    for (size_t e = 0; e < sizeof selectivity / sizeof *selectivity; e++) {
+        sel_limit = (size_t)(selectivity[e] * 1000 + 0.5);
+        char filter[48];
+        snprintf(filter, sizeof filter, "{\"b\": {\"$lt\": %zu}}", sel_limit);
+        mnemo_search_options so = MNEMO_SEARCH_OPTIONS_INIT;
+        so.filter = filter;
+        double rm = 0, rp = 0, tm = 0;
+        size_t nq = s->nq, counted = 0;
+        for (size_t q = 0; q < nq; q++) {
+            uint32_t gt[K];
+            size_t m = filtered_truth(s, s->queries + q * DIM, gt);
+            if (m < K)
+                continue;
+            counted++;
+            uint64_t labels[K];
+            double t0 = bu_now_s();
+            mnemo_hits *h;
+            CHECK(mnemo_vector_search(&h, db, NULL, s->queries + q * DIM, DIM, K, &so));
+            tm += bu_now_s() - t0;
+            for (size_t i = 0; i < h->count; i++)
+                labels[i] = strtoull(h->hits[i].id, NULL, 10);
+            rm += recall_of(labels, h->count, gt);
+            mnemo_hits_free(h);
+            /* the peer's way: hnswlib top K at ef 64, then drop what fails the filter */
+            uint64_t all[K];
+            size_t n = hd_search(hd, s->queries + q * DIM, K, 64, all), kept = 0;
+            for (size_t i = 0; i < n; i++)
+                if (keep_bucket(s, all[i]))
+                    labels[kept++] = all[i];
+            rp += recall_of(labels, kept, gt);
+        }
+        if (!counted)
+            continue;
+        line(s, "\"op\":\"filtered\",\"selectivity\":%.3f,\"queries\":%zu,\"recall\":%.4f,"
+                "\"postfilter_recall\":%.4f,\"mnemo_qps\":%.1f,\"goal\":\"recall@10 >= 0.95 at every selectivity\","
+                "\"meets_goal\":%s",
+             selectivity[e], counted, rm / counted, rp / counted, counted / tm, rm / counted >= 0.95 ? "true" : "false");
+    }
+}
+
+/* ---- churn: the same vectors inserted (as new records) and deleted, round after round ---- */
+
+static int churn_rounds = 100;
+
+static void churn(const set *s)
+{
+    char path[1024];
+    bu_run_dir(path, sizeof path, "churn");
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    o.create_if_missing = 1;
+    o.vector_dim = DIM;
+    o.hnsw_m = M_LINKS;
+    o.hnsw_ef_construction = EF_CONSTRUCTION;
+    mnemo_db *db;
+    CHECK(mnemo_open(&db, path, &o));
+    size_t n = s->n < 10000 ? s->n : 10000;
+    char **ids = malloc(n * sizeof *ids);
+    for (size_t i = 0; i < n; i++)
+        ids[i] = malloc(32);
+    double first_recall = 0, last_recall = 0;
+    uint64_t first_bytes = 0, last_bytes = 0, max_bytes = 0;
+    mnemo_vector_stats st;
+    double t0 = bu_now_s();
+    for (int round = 0; round < churn_rounds; round++) {
+        mnemo_txn *t;
+        CHECK(mnemo_txn_begin(&t, db, 0));
+        for (size_t i = 0; i < n; i++) {
+            snprintf(ids[i], 32, "c%d_%zu", round, i);
+            mnemo_record r = {0};
+            r.id = ids[i];
+            CHECK(mnemo_record_put(db, t, &r, MNEMO_PUT_INSERT));
+        }
+        CHECK(mnemo_txn_commit(t));
+        mnemo_txn_free(t);
+        CHECK(mnemo_vector_put_batch(db, NULL, (const char *const *)ids, s->base, n, DIM));
+        /* recall of the churned copies: each query's true neighbours among the first n rows */
+        mnemo_search_options so = MNEMO_SEARCH_OPTIONS_INIT;
+        so.filter = NULL;
+        double r = 0;
+        size_t nq = s->nq < 20 ? s->nq : 20;
+        for (size_t q = 0; q < nq; q++) {
+            sel_limit = 1000;
+            uint32_t gt[K];
+            set sub = *s;
+            sub.n = n;
+            filtered_truth(&sub, s->queries + q * DIM, gt);
+            mnemo_hits *h;
+            CHECK(mnemo_vector_search(&h, db, NULL, s->queries + q * DIM, DIM, K, &so));
+            uint64_t labels[K];
+            size_t got = 0;
+            for (size_t i = 0; i < h->count; i++) {
+                const char *us = strchr(h->hits[i].id, '_');
+                if (us && atoi(h->hits[i].id + 1) == round)
+                    labels[got++] = strtoull(us + 1, NULL, 10);
+            }
+            r += recall_of(labels, got, gt);
+            mnemo_hits_free(h);
+        }
+        CHECK(mnemo_vector_stats_get(&st, db));
+        if (round == 0) {
+            first_recall = r / nq;
+            first_bytes = st.index_bytes;
+        }
+        last_recall = r / nq;
+        last_bytes = st.index_bytes;
+        if (st.index_bytes > max_bytes)
+            max_bytes = st.index_bytes;
+        CHECK(mnemo_txn_begin(&t, db, 0));
+        for (size_t i = 0; i < n; i++)
+            CHECK(mnemo_record_delete(db, t, ids[i]));
+        CHECK(mnemo_txn_commit(t));
+        mnemo_txn_free(t);
+    }
+    CHECK(mnemo_vector_stats_get(&st, db));
+    line(s, "\"op\":\"churn\",\"rounds\":%d,\"vectors_per_round\":%zu,\"seconds\":%.1f,\"recall_first\":%.4f,"
+            "\"recall_last\":%.4f,\"index_bytes_first\":%llu,\"index_bytes_last\":%llu,\"index_bytes_max\":%llu,"
+            "\"rebuilds\":%llu,\"goal\":\"memory and recall@10 after the last round where they were after the first\","
+            "\"meets_goal\":%s",
+         churn_rounds, n, bu_now_s() - t0, first_recall, last_recall, (unsigned long long)first_bytes,
+         (unsigned long long)last_bytes, (unsigned long long)max_bytes, (unsigned long long)st.rebuilds,
+         last_recall >= first_recall - 0.01 && last_bytes <= first_bytes * 1.1 ? "true" : "false");
+    for (size_t i = 0; i < n; i++)
+        free(ids[i]);
+    free(ids);
+    CHECK(mnemo_close(db));
+    bu_rm_tree(path);
+}
+
 /* ---- one set ---- */
 
 static void run_set(set *s)
@@ -235,8 +399,11 @@ static void run_set(set *s)
     for (size_t i = 0; i < s->n; i++) {
         ids[i] = malloc(24);
         snprintf(ids[i], 24, "%zu", i);
+        char meta[32];
+        snprintf(meta, sizeof meta, "{\"b\": %zu}", i % 1000);
         mnemo_record r = {0};
         r.id = ids[i];
+        r.metadata = meta;
         CHECK(mnemo_record_put(db, t, &r, MNEMO_PUT_INSERT));
     }
     CHECK(mnemo_txn_commit(t));
@@ -294,6 +461,10 @@ static void run_set(set *s)
     CHECK(mnemo_vector_stats_get(&st, db));
     line(s, "\"op\":\"memory\",\"mnemo_index_bytes\":%llu,\"hnswlib_bytes\":%zu,\"ratio\":%.3f,\"simd\":\"%s\"",
          (unsigned long long)st.index_bytes, hd_memory(hd), (double)st.index_bytes / (double)hd_memory(hd), st.simd);
+
+    filtered(s, db, hd);
+    if (!strcmp(s->name, "siftsmall"))
+        churn(s);
 
     /* exact: every query in one batch (one sgemm per block) against the plain loop */
     mnemo_search_options ex = MNEMO_SEARCH_OPTIONS_INIT;
@@ -372,9 +543,13 @@ int main(int argc, char **argv)
             data_dir = argv[++i];
         else if (!strcmp(argv[i], "--n") && i + 1 < argc)
             n_generated = strtoull(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--churn-rounds") && i + 1 < argc)
+            churn_rounds = atoi(argv[++i]);
         else
-            bu_die("usage: bench_vector [--quick] [--reps R] [--data DIR] [--n N]");
+            bu_die("usage: bench_vector [--quick] [--reps R] [--data DIR] [--n N] [--churn-rounds R]");
     }
+    if (quick && churn_rounds == 100)
+        churn_rounds = 2;
     if (reps < 1 || reps > 16)
         bu_die("--reps must be 1..16");
     openblas_set_num_threads(1); /* single-thread comparisons, both sides */

@@ -170,6 +170,8 @@ static int before_commit(mnemo_txn *txn, void *arg)
     return write_log(vt, txn, vt->st->next_seq);
 }
 
+static void prune_ids(vec_state *st);
+
 /* Applies committed changes to the index. Caller holds commit_lock. */
 static int apply(vec_state *st, const vec_change *c, size_t n)
 {
@@ -179,28 +181,32 @@ static int apply(vec_state *st, const vec_change *c, size_t n)
         adds += c[i].vec != NULL;
     uint64_t *labels = adds ? mnemo__malloc(adds * sizeof *labels) : NULL;
     const float **vecs = adds ? mnemo__malloc(adds * sizeof *vecs) : NULL;
-    if (adds && (!labels || !vecs))
-        rc = mnemo__err_nomem("vector index");
+    if (adds && (!labels || !vecs)) {
+        mnemo__free(labels);
+        mnemo__free(vecs);
+        return mnemo__err_nomem("vector index");
+    }
     pthread_rwlock_wrlock(&st->rw);
+    for (size_t i = 0; i < n; i++)
+        if (!c[i].vec)
+            (void)mnemo_hnsw__remove(st->hnsw, c[i].iid); /* absent is fine: nothing to hide */
+    /* hnswlib never links a new node to a deleted one: once everything is deleted, new nodes
+     * would be unreachable from the (deleted) entry point. An empty index starts afresh. */
+    mnemo_hnsw *fresh = NULL;
+    if (adds && mnemo_hnsw__slots(st->hnsw) && mnemo_hnsw__deleted(st->hnsw) == mnemo_hnsw__slots(st->hnsw) &&
+        new_index(st, &fresh, adds) == 0) {
+        mnemo_hnsw__free(st->hnsw);
+        st->hnsw = fresh;
+        st->rebuilds++;
+        prune_ids(st);
+    }
     size_t k = 0;
-    for (size_t i = 0; i < n && !rc; i++) {
+    for (size_t i = 0; i < n && !rc; i++)
         if (c[i].vec) {
             labels[k] = c[i].iid;
             vecs[k++] = c[i].vec;
             rc = ids_put(st, c[i].iid, c[i].id, strlen(c[i].id));
-        } else {
-            (void)mnemo_hnsw__remove(st->hnsw, c[i].iid); /* absent is fine: nothing to hide */
         }
-    }
-    /* hnswlib never links a new node to a deleted one: once everything is deleted, new nodes
-     * would be unreachable from the (deleted) entry point. An empty index starts afresh. */
-    mnemo_hnsw *fresh = NULL;
-    if (!rc && k && mnemo_hnsw__slots(st->hnsw) && mnemo_hnsw__deleted(st->hnsw) == mnemo_hnsw__slots(st->hnsw) &&
-        new_index(st, &fresh, k) == 0) {
-        mnemo_hnsw__free(st->hnsw);
-        st->hnsw = fresh;
-        st->rebuilds++;
-    }
     if (!rc)
         rc = reserve_for(st->hnsw, k);
     if (!rc)
@@ -307,6 +313,24 @@ int mnemo_vector__txn_note(vec_txn *vt, uint64_t iid, const float *vec, const ch
 
 /* ---- rebuilding ---- */
 
+/* Drops the id-table entries of vectors no longer in the index (caller holds st->rw alone). On
+ * failure to allocate, the table just stays as it was. */
+static void prune_ids(vec_state *st)
+{
+    mnemo_u64map kept = MNEMO_U64MAP_INIT;
+    for (size_t i = 0; i < st->ids.cap; i++)
+        if (st->ids.keys[i] && mnemo_hnsw__vector(st->hnsw, st->ids.keys[i]) &&
+            mnemo_u64map__add(&kept, st->ids.keys[i], st->ids.vals[i]) < 0) {
+            mnemo_u64map__free(&kept);
+            return;
+        }
+    for (size_t i = 0; i < st->ids.cap; i++)
+        if (st->ids.keys[i] && !mnemo_u64map__get(&kept, st->ids.keys[i], NULL))
+            mnemo__free((void *)(uintptr_t)st->ids.vals[i]);
+    mnemo_u64map__free(&st->ids);
+    st->ids = kept;
+}
+
 /* A fresh index from the live vectors of the current one, swapped in when complete. Searches go
  * on meanwhile (shared lock); caller holds commit_lock, so nothing changes underneath. */
 static int compact_index(vec_state *st)
@@ -338,6 +362,7 @@ static int compact_index(vec_state *st)
     mnemo_hnsw *old = st->hnsw;
     st->hnsw = fresh;
     st->rebuilds++;
+    prune_ids(st);
     pthread_rwlock_unlock(&st->rw);
     mnemo_hnsw__free(old);
     return 0;
