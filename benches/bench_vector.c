@@ -215,6 +215,18 @@ static void drop_snapshot_header(const char *path)
     rocksdb_options_destroy(o);
 }
 
+static mnemo_db *open_space(const char *path)
+{
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    o.create_if_missing = 1;
+    o.vector_dim = DIM;
+    o.hnsw_m = M_LINKS;
+    o.hnsw_ef_construction = EF_CONSTRUCTION;
+    mnemo_db *db;
+    CHECK(mnemo_open(&db, path, &o));
+    return db;
+}
+
 /* ---- filtered search: recall at each selectivity, against hnswlib + post-filter ---- */
 
 static size_t sel_limit;
@@ -296,13 +308,7 @@ static void churn(const set *s)
 {
     char path[1024];
     bu_run_dir(path, sizeof path, "churn");
-    mnemo_options o = MNEMO_OPTIONS_INIT;
-    o.create_if_missing = 1;
-    o.vector_dim = DIM;
-    o.hnsw_m = M_LINKS;
-    o.hnsw_ef_construction = EF_CONSTRUCTION;
-    mnemo_db *db;
-    CHECK(mnemo_open(&db, path, &o));
+    mnemo_db *db = open_space(path);
     size_t n = s->n < 10000 ? s->n : 10000;
     char **ids = malloc(n * sizeof *ids);
     for (size_t i = 0; i < n; i++)
@@ -386,13 +392,8 @@ static void run_set(set *s)
     }
     char path[1024];
     bu_run_dir(path, sizeof path, s->name);
+    mnemo_db *db = open_space(path);
     mnemo_options o = MNEMO_OPTIONS_INIT;
-    o.create_if_missing = 1;
-    o.vector_dim = DIM;
-    o.hnsw_m = M_LINKS;
-    o.hnsw_ef_construction = EF_CONSTRUCTION;
-    mnemo_db *db;
-    CHECK(mnemo_open(&db, path, &o));
     char **ids = malloc(s->n * sizeof *ids);
     mnemo_txn *t;
     CHECK(mnemo_txn_begin(&t, db, 0));
