@@ -689,6 +689,11 @@ TU_TEST(vector, a_child_killed_mid_write_leaves_exactly_the_committed_vectors)
         mnemo_options o = MNEMO_OPTIONS_INIT;
         db = reopen("k", &o);
         TU_OK(mnemo_vector_check(db, NULL));
+        mnemo_vector_stats st;
+        TU_OK(mnemo_vector_stats_get(&st, db));
+        if (round > 0) /* the snapshot saved by the last close, plus the child's log replayed */
+            cr_assert(st.rebuilds == 0 && st.log_entries > 0, "round %d: rebuilds %lu, log %lu", round,
+                      (unsigned long)st.rebuilds, (unsigned long)st.log_entries);
         for (uint32_t i = 0; i <= acked; i++) { /* every acknowledged commit, searchable */
             char id[16];
             snprintf(id, sizeof id, "k%u", i);
@@ -925,4 +930,61 @@ TU_TEST(vector, the_avx_kernels_are_compiled_in)
         cr_assert_str_eq(st.simd, "avx");
     else
         cr_assert_neq(st.simd, NULL);
+}
+
+TU_TEST(vector, read_only_opens_search_but_do_not_write)
+{
+    db = open_space("ro", 2, MNEMO_METRIC_L2);
+    record(db, "a", NULL);
+    float va[2] = {1, 1};
+    TU_OK(mnemo_vector_put(db, NULL, "a", va, 2));
+    TU_OK(mnemo_close(db));
+    db = NULL;
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    o.read_only = 1;
+    db = reopen("ro", &o);
+    cr_assert(search_has(db, NULL, va, 2, "a"));
+    TU_RC(mnemo_vector_put(db, NULL, "a", va, 2), MNEMO_EREADONLY);
+    TU_RC(mnemo_vector_delete(db, NULL, "a"), MNEMO_EREADONLY);
+    TU_OK(mnemo_vector_check(db, NULL));
+    TU_OK(mnemo_close(db));
+    db = NULL;
+    /* a read-only open cannot create a space */
+    mnemo_db *d = NULL;
+    o.vector_dim = 4;
+    TU_RC(mnemo_open(&d, tu_path("plain"), &o), MNEMO_ENOTFOUND);
+}
+
+TU_TEST(vector, finished_and_foreign_transactions_are_refused)
+{
+    db = open_space("ft", 2, MNEMO_METRIC_L2);
+    mnemo_db *other = open_space("ft2", 2, MNEMO_METRIC_L2);
+    record(db, "a", NULL);
+    float va[2] = {1, 1};
+    mnemo_txn *t;
+    TU_OK(mnemo_txn_begin(&t, other, 0));
+    TU_RC(mnemo_vector_put(db, t, "a", va, 2), MNEMO_EINVAL);
+    mnemo_hits *h;
+    TU_RC(mnemo_vector_search(&h, db, t, va, 2, 1, NULL), MNEMO_EINVAL);
+    TU_OK(mnemo_txn_commit(t));
+    TU_RC(mnemo_vector_put(other, t, "a", va, 2), MNEMO_EINVAL);
+    mnemo_txn_free(t);
+    TU_OK(mnemo_close(other));
+}
+
+TU_TEST(vector, a_failed_put_inside_a_transaction_poisons_it)
+{
+    db = open_space("po", 2, MNEMO_METRIC_L2);
+    record(db, "a", NULL);
+    float va[2] = {1, 1};
+    const char *ids[2] = {"a", "ghost"};
+    float two[4] = {1, 1, 2, 2};
+    mnemo_txn *t;
+    TU_OK(mnemo_txn_begin(&t, db, 0));
+    TU_RC(mnemo_vector_put_batch(db, t, ids, two, 2, 2), MNEMO_ENOTFOUND); /* "a" was written first */
+    TU_RC(mnemo_txn_commit(t), MNEMO_ENOTFOUND);
+    mnemo_txn_free(t);
+    cr_assert_not(search_has(db, NULL, va, 2, "a"), "half a batch never commits");
+    float *out;
+    TU_RC(mnemo_vector_get(&out, NULL, db, NULL, "a"), MNEMO_ENOTFOUND);
 }
