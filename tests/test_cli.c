@@ -95,6 +95,14 @@ static void done(run_result *r)
     free(r->err);
 }
 
+/* Run and expect exit `code` with `needle` in the one stderr line. */
+#define EXPECT_FAIL(code, needle, ...)                                                                      \
+    do {                                                                                                    \
+        run_result r_ = RUN(__VA_ARGS__);                                                                   \
+        expect_fail(&r_, code, needle, #__VA_ARGS__);                                                       \
+        done(&r_);                                                                                          \
+    } while (0)
+
 static size_t count_lines(const char *s)
 {
     size_t n = 0;
@@ -266,22 +274,14 @@ TU_TEST(cli, bad_usage_exits_2_with_one_line)
 TU_TEST(cli, init_and_engine_errors_exit_1)
 {
     const char *db = init_db("db");
-    run_result r = RUN("init", db);
-    expect_fail(&r, 1, "MNEMO_EEXISTS", "init twice");
-    done(&r);
-    r = RUN("get", P("missing"), "a");
-    expect_fail(&r, 1, "MNEMO_ENOTFOUND", "no database");
-    done(&r);
-    r = RUN("stats", write_file("plain.txt", "not a database\n"));
-    expect_fail(&r, 1, "MNEMO_E", "a file is not a database");
-    done(&r);
-    r = RUN("get", db, "nobody");
+    EXPECT_FAIL(1, "MNEMO_EEXISTS", "init", db);
+    EXPECT_FAIL(1, "MNEMO_ENOTFOUND", "get", P("missing"), "a");
+    EXPECT_FAIL(1, "MNEMO_E", "stats", write_file("plain.txt", "not a database\n"));
+    run_result r = RUN("get", db, "nobody");
     expect_fail(&r, 1, "MNEMO_ENOTFOUND", "get absent");
     cr_assert_not_null(strstr(r.err, "nobody"), "the message names the id: %s", r.err);
     done(&r);
-    r = RUN("find", db, "{\"$bogus\":1}");
-    expect_fail(&r, 1, "MNEMO_EINVAL", "bad filter");
-    done(&r);
+    EXPECT_FAIL(1, "MNEMO_EINVAL", "find", db, "{\"$bogus\":1}");
 }
 
 TU_TEST(cli, records_put_get_find_delete)
@@ -304,12 +304,8 @@ TU_TEST(cli, records_put_get_find_delete)
     r = RUN("put", db, "{\"type\":\"record\",\"id\":\"m2\",\"metadata\":{\"topic\":\"go\"}}");
     expect_ok(&r, "put m2");
     done(&r);
-    r = RUN("put", db, "{\"id\":\"m2\"}", "--insert");
-    expect_fail(&r, 1, "MNEMO_EEXISTS", "insert existing");
-    done(&r);
-    r = RUN("put", db, "{\"id\":\"m3\"}", "--replace");
-    expect_fail(&r, 1, "MNEMO_ENOTFOUND", "replace absent");
-    done(&r);
+    EXPECT_FAIL(1, "MNEMO_EEXISTS", "put", db, "{\"id\":\"m2\"}", "--insert");
+    EXPECT_FAIL(1, "MNEMO_ENOTFOUND", "put", db, "{\"id\":\"m3\"}", "--replace");
     r = RUN("put", db, "{\"id\":\"m4\",\"importance\":1e400}");
     cr_assert_neq(r.code, 0);
     done(&r);
@@ -337,12 +333,8 @@ TU_TEST(cli, records_put_get_find_delete)
     cr_assert_str_eq(json_string_value(v), "m1");
     json_decref(v);
     done(&r);
-    r = RUN("delete", db, "m1");
-    expect_fail(&r, 1, "MNEMO_ENOTFOUND", "delete twice");
-    done(&r);
-    r = RUN("get", db, "m1");
-    expect_fail(&r, 1, "MNEMO_ENOTFOUND", "get deleted");
-    done(&r);
+    EXPECT_FAIL(1, "MNEMO_ENOTFOUND", "delete", db, "m1");
+    EXPECT_FAIL(1, "MNEMO_ENOTFOUND", "get", db, "m1");
 }
 
 TU_TEST(cli, graph_neighbors_traverse_path)
@@ -366,9 +358,7 @@ TU_TEST(cli, graph_neighbors_traverse_path)
     cr_assert_eq(count_lines(r.out), 1);
     cr_assert_not_null(strstr(r.out, "\"props\":{\"p\":1}"), "%s", r.out);
     done(&r);
-    r = RUN("neighbors", db, "zz");
-    expect_fail(&r, 1, "MNEMO_ENOTFOUND", "neighbors of nothing");
-    done(&r);
+    EXPECT_FAIL(1, "MNEMO_ENOTFOUND", "neighbors", db, "zz");
 
     r = RUN("traverse", db, "a", "--depth", "1");
     expect_ok(&r, "traverse 1");
@@ -393,9 +383,7 @@ TU_TEST(cli, graph_neighbors_traverse_path)
     json_decref(v);
     cr_assert_not_null(strstr(r.out, "\"nodes\":[\"a\",\"b\",\"c\"]"), "%s", r.out);
     done(&r);
-    r = RUN("path", db, "d", "a");
-    expect_fail(&r, 1, "MNEMO_ENOTFOUND", "unreachable");
-    done(&r);
+    EXPECT_FAIL(1, "MNEMO_ENOTFOUND", "path", db, "d", "a");
 
     r = RUN("delete", db, "b");
     expect_ok(&r, "delete b");
@@ -495,12 +483,8 @@ TU_TEST(cli, import_bad_line_names_it_and_keeps_nothing_of_its_batch)
     r = RUN("get", db, "l3");
     expect_ok(&r, "earlier batch kept");
     done(&r);
-    r = RUN("get", db, "l5");
-    expect_fail(&r, 1, "MNEMO_ENOTFOUND", "same batch rolled back");
-    done(&r);
-    r = RUN("get", db, "l7");
-    expect_fail(&r, 1, "MNEMO_ENOTFOUND", "later lines not read");
-    done(&r);
+    EXPECT_FAIL(1, "MNEMO_ENOTFOUND", "get", db, "l5");
+    EXPECT_FAIL(1, "MNEMO_ENOTFOUND", "get", db, "l7");
 
     struct {
         const char *text, *needle;
@@ -524,12 +508,8 @@ TU_TEST(cli, import_bad_line_names_it_and_keeps_nothing_of_its_batch)
         expect_fail(&r, 1, bad[i].needle, what);
         done(&r);
     }
-    r = RUN("get", db, "ok");
-    expect_fail(&r, 1, "MNEMO_ENOTFOUND", "a failed single batch keeps nothing");
-    done(&r);
-    r = RUN("import", db, P("no-such-file.jsonl"));
-    expect_fail(&r, 1, "cannot open", "missing file");
-    done(&r);
+    EXPECT_FAIL(1, "MNEMO_ENOTFOUND", "get", db, "ok");
+    EXPECT_FAIL(1, "cannot open", "import", db, P("no-such-file.jsonl"));
 }
 
 static const char *nodes_csv =
@@ -673,12 +653,8 @@ TU_TEST(cli, import_edgelist)
     expect_ok(&r, "neighbors");
     cr_assert_eq(count_lines(r.out), 2);
     done(&r);
-    r = RUN("import", db, write_file("bad.txt", "4 5\n5\n"), "--format", "edgelist");
-    expect_fail(&r, 1, "line 2", "bad edge list");
-    done(&r);
-    r = RUN("get", db, "4");
-    expect_fail(&r, 1, "MNEMO_ENOTFOUND", "the bad batch is rolled back");
-    done(&r);
+    EXPECT_FAIL(1, "line 2", "import", db, write_file("bad.txt", "4 5\n5\n"), "--format", "edgelist");
+    EXPECT_FAIL(1, "MNEMO_ENOTFOUND", "get", db, "4");
 }
 
 TU_TEST(cli, stats_check_backup_compact)
@@ -711,9 +687,7 @@ TU_TEST(cli, stats_check_backup_compact)
     r = RUN("backup", db, bk);
     expect_ok(&r, "backup");
     done(&r);
-    r = RUN("backup", db, bk);
-    expect_fail(&r, 1, "MNEMO_EEXISTS", "backup over an existing directory");
-    done(&r);
+    EXPECT_FAIL(1, "MNEMO_EEXISTS", "backup", db, bk);
     r = RUN("export", db);
     run_result r2 = RUN("export", bk);
     expect_ok(&r2, "export of the backup");
