@@ -403,7 +403,8 @@ static int export_edges(void *arg, const mnemo_record *r)
     }
     mnemo_graph_iter_free(it);
     /* the engine orders by internal ids, which another database assigns differently */
-    qsort(x->edges, n, sizeof *x->edges, edge_cmp);
+    if (n > 1)
+        qsort(x->edges, n, sizeof *x->edges, edge_cmp);
     for (size_t i = 0; i < n; i++) {
         out_edge *e = &x->edges[i];
         if (rc == MNEMO_ITEROVER) {
