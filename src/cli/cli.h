@@ -101,6 +101,7 @@ void jo_obj(jout *j, const char *k);         /* open a nested object (k NULL ins
 void jo_obj_end(jout *j);
 void jo_arr(jout *j, const char *k);         /* open an array; add elements with k = NULL */
 void jo_arr_end(jout *j);
+void jo_members(jout *j, const jout *other); /* append the members of another open object */
 void jo_line(jout *j, FILE *f);              /* close the object, write it and a newline */
 void jo_free(jout *j);
 

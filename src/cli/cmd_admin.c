@@ -173,26 +173,26 @@ static int run_check(const cli_cmd *cmd, const cli_args *a)
     mnemo_db *db;
     if (cli_open(&db, cmd, a->pos[0], CLI_OPEN_RO))
         return CLI_EXIT_FAIL;
-    jout j = {0};
+    jout j = {0}, fig = {0};
     size_t failed = 0, n = sizeof checks / sizeof *checks;
     char first[1200] = "";
     for (size_t i = 0; i < n; i++) {
+        jo_begin(&fig);
+        int rc = checks[i].fn(db, &fig);
         jo_begin(&j);
         jo_str(&j, "check", checks[i].name);
-        size_t mark = j.len;
-        int rc = checks[i].fn(db, &j);
+        jo_bool(&j, "ok", rc == 0);
         if (rc) {
-            j.len = mark; /* drop partial figures */
-            jo_bool(&j, "ok", 0);
             jo_str(&j, "error", mnemo_strerror(rc));
             jo_str(&j, "message", mnemo_errmsg());
             if (!failed++)
                 snprintf(first, sizeof first, "%s: %s: %s", checks[i].name, mnemo_strerror(rc), mnemo_errmsg());
         } else {
-            jo_bool(&j, "ok", 1);
+            jo_members(&j, &fig);
         }
         jo_line(&j, stdout);
     }
+    jo_free(&fig);
     jo_begin(&j);
     jo_bool(&j, "ok", failed == 0);
     jo_uint(&j, "checks", n);

@@ -142,6 +142,14 @@ void jo_raw(jout *j, const char *k, const char *json)
     put(j, json, strlen(json));
 }
 
+void jo_members(jout *j, const jout *other)
+{
+    if (other->len <= 1) /* "{" alone: no members */
+        return;
+    member(j, NULL);
+    put(j, other->buf + 1, other->len - 1);
+}
+
 static void open_nested(jout *j, const char *k, char c)
 {
     member(j, k);
