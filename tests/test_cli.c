@@ -396,6 +396,7 @@ TU_TEST(cli, graph_neighbors_traverse_path)
 
 /* Records with every field, awkward text, edges with props, kv pairs text and binary. */
 static const char *full_jsonl =
+    "{\"type\":\"index\",\"path\":\"metadata.z\"}\n"
     "{\"type\":\"kv\",\"key\":\"config/name\",\"value\":\"mnemo \\\"db\\\"\\n\"}\n"
     "{\"type\":\"kv\",\"key\":\"AP8=\",\"value\":\"AAECAw==\",\"encoding\":\"base64\"}\n"
     "{\"type\":\"kv\",\"key\":\"empty\",\"value\":\"\"}\n"
@@ -423,10 +424,11 @@ TU_TEST(cli, export_import_round_trip_is_byte_identical)
     char *e1 = r.out;
     r.out = NULL;
     done(&r);
-    /* 3 kv + 5 records (new-node created by the edge) + 4 edges, in kv, record, edge order */
-    cr_assert_eq(json_lines(e1), 12, "export: %s", e1);
-    cr_assert(!strncmp(e1, "{\"type\":\"kv\",\"key\":\"AP8=\",\"value\":\"AAECAw==\",\"encoding\":\"base64\"}\n", 64),
-              "binary kv first (key order), in base64: %s", e1);
+    /* 1 index + 3 kv + 5 records (new-node created by the edge) + 4 edges, in that order */
+    cr_assert_eq(json_lines(e1), 13, "export: %s", e1);
+    cr_assert(!strncmp(e1, "{\"type\":\"index\",\"path\":\"z\"}\n"
+                           "{\"type\":\"kv\",\"key\":\"AP8=\",\"value\":\"AAECAw==\",\"encoding\":\"base64\"}\n", 94),
+              "the index, then the binary kv first (key order), in base64: %s", e1);
     const char *first_edge = strstr(e1, "{\"type\":\"edge\"");
     cr_assert_not_null(first_edge);
     cr_assert_null(strstr(first_edge, "\"type\":\"record\""), "edges come after records");
@@ -500,6 +502,8 @@ TU_TEST(cli, import_bad_line_names_it_and_keeps_nothing_of_its_batch)
         {"{\"type\":\"kv\",\"key\":\"\",\"value\":\"v\"}\n", "x.jsonl:1: kv pair: MNEMO_EINVAL"},
         {"{\"type\":\"record\",\"id\":\"a\",\"created_at\":-5}\n", "x.jsonl:1: \"created_at\""},
         {"{\"type\":\"record\",\"id\":\"a\",\"id\":\"b\"}\n", "x.jsonl:1: invalid JSON"},
+        {"{\"type\":\"index\"}\n", "x.jsonl:1: an index line needs a string \"path\""},
+        {"{\"type\":\"index\",\"path\":\"a..b\"}\n", "x.jsonl:1: index 'a..b': MNEMO_EINVAL"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         r = RUN("import", db, write_file("x.jsonl", bad[i].text));
@@ -668,6 +672,7 @@ TU_TEST(cli, stats_check_backup_compact)
     cr_assert_eq(json_integer_value(json_object_get(kv, "pairs")), 3);
     cr_assert_eq(json_integer_value(json_object_get(rec, "count")), 4);
     cr_assert_eq(json_integer_value(json_object_get(rec, "expiring")), 1);
+    cr_assert_eq(json_integer_value(json_object_get(rec, "indexes")), 1);
     cr_assert_eq(json_integer_value(json_object_get(g, "edges")), 4);
     cr_assert_not_null(json_object_get(cache, "hits"));
     cr_assert_gt(int_field(r.out, 0, "disk_bytes"), 0);

@@ -147,7 +147,7 @@ double cli_now(void); /* monotonic seconds */
 
 /* Written by an import: counted per batch, added to the totals when the batch commits. */
 typedef struct cli_import_counts {
-    uint64_t records, edges, kv;
+    uint64_t records, edges, kv, indexes;
 } cli_import_counts;
 
 typedef struct cli_import {

@@ -79,6 +79,11 @@ static int run_stats(const cli_cmd *cmd, const cli_args *a)
         rc = cli_engine(cmd, rc, "counting key-value pairs");
     else if ((rc = cli_each_record(db, c.txn, count_record, &c)) != 0)
         rc = cli_engine(cmd, rc, "counting records and edges");
+    char **paths = NULL;
+    size_t n_indexes = 0;
+    if (!rc && (rc = mnemo_index_list(&paths, &n_indexes, db, c.txn)) != 0)
+        rc = cli_engine(cmd, rc, "listing indexes");
+    mnemo_index_list_free(paths, n_indexes);
     mnemo_txn_free(c.txn);
     mnemo_stats s;
     if (!rc && (rc = mnemo_stats_get(&s, db)) != 0)
@@ -97,6 +102,7 @@ static int run_stats(const cli_cmd *cmd, const cli_args *a)
         jo_uint(&j, "content_bytes", c.content_bytes);
         jo_uint(&j, "metadata_bytes", c.metadata_bytes);
         jo_uint(&j, "expiring", c.expiring);
+        jo_uint(&j, "indexes", n_indexes);
         jo_obj_end(&j);
         jo_obj(&j, "graph");
         jo_uint(&j, "edges", c.edges);
@@ -262,7 +268,7 @@ const cli_cmd cli_admin_cmds[] = {
      {{NULL, 0}}, 1, 1, run_init},
     {"stats", "DB", "counts per model, sizes and cache figures",
      "Prints one line: {\"path\",\"kv\":{\"pairs\",\"key_bytes\",\"value_bytes\"},\n"
-     "\"records\":{\"count\",\"content_bytes\",\"metadata_bytes\",\"expiring\"},\n"
+     "\"records\":{\"count\",\"content_bytes\",\"metadata_bytes\",\"expiring\",\"indexes\"},\n"
      "\"graph\":{\"edges\",\"nodes_with_out_edges\"},\"disk_bytes\",\n"
      "\"cache\":{\"capacity\",\"bytes_used\",\"entries\",\"hits\",\"misses\",\"inserts\",\"evictions\"}}.\n"
      "Counts come from one snapshot; live (unexpired) records only.\n",

@@ -119,7 +119,7 @@ static int apply_json(cli_import *im, mnemo_txn *txn, json_t *obj, int *engine_r
     }
     const char *type = json_string_value(json_object_get(obj, "type"));
     if (!type) {
-        snprintf(err, errlen, "no string \"type\" (record, edge or kv)");
+        snprintf(err, errlen, "no string \"type\" (record, edge, kv or index)");
         return -1;
     }
     if (!strcmp(type, "record")) {
@@ -221,8 +221,37 @@ static int apply_json(cli_import *im, mnemo_txn *txn, json_t *obj, int *engine_r
         im->pending.kv++;
         return 0;
     }
-    snprintf(err, errlen, "unknown \"type\" \"%s\" (record, edge or kv)", type);
+    snprintf(err, errlen, "unknown \"type\" \"%s\" (record, edge, kv or index)", type);
     return -1;
+}
+
+static int is_index_line(json_t *obj)
+{
+    const char *type = json_is_object(obj) ? json_string_value(json_object_get(obj, "type")) : NULL;
+    return type && !strcmp(type, "index");
+}
+
+/* {"type":"index","path":P}: declare a secondary index (if it is not there yet). Index creation
+ * runs its own transactions and changes what record writes depend on, so the open batch is
+ * committed first; the line is a batch of its own. */
+static int import_index(cli_import *im, json_t *obj)
+{
+    static const char *const known[] = {"type", "path"};
+    char err[300];
+    if (only_fields(obj, known, 2, err, sizeof err))
+        return cli_import_reject(im, im->lines, 0, "%s", err);
+    const char *path = json_string_value(json_object_get(obj, "path"));
+    if (!path)
+        return cli_import_reject(im, im->lines, 0, "an index line needs a string \"path\"");
+    int rc = cli_import_commit(im);
+    if (rc)
+        return rc;
+    rc = mnemo_index_create(im->db, path);
+    if (rc && rc != MNEMO_EEXISTS)
+        return cli_import_reject(im, im->lines, rc, "index '%s'", path);
+    im->done.indexes += rc == 0;
+    cli_progress_update(&im->prog, im->bytes, im->lines);
+    return 0;
 }
 
 static int import_jsonl(cli_import *im, FILE *f)
@@ -244,8 +273,10 @@ static int import_jsonl(cli_import *im, FILE *f)
             break;
         }
         mnemo_txn *txn;
-        int erc = cli_import_txn(im, &txn);
-        if (erc)
+        int erc = 0;
+        if (is_index_line(obj))
+            rc = import_index(im, obj);
+        else if ((erc = cli_import_txn(im, &txn)) != 0)
             rc = cli_import_reject(im, im->lines, erc, "beginning a transaction");
         else if (apply_json(im, txn, obj, &erc, err, sizeof err))
             rc = cli_import_reject(im, im->lines, erc, "%s", err);
@@ -335,8 +366,10 @@ static int run_import(const cli_cmd *cmd, const cli_args *a)
         jo_uint(&j, "lines", im.lines);
         jo_uint(&j, "records", im.done.records);
         jo_uint(&j, "edges", im.done.edges);
-        if (jsonl)
+        if (jsonl) {
             jo_uint(&j, "kv", im.done.kv);
+            jo_uint(&j, "indexes", im.done.indexes);
+        }
         jo_uint(&j, "batches", im.batches);
     }
     cli_progress_end(&im.prog);
@@ -445,6 +478,23 @@ static int export_pair(void *arg, const void *k, size_t kl, const void *v, size_
     return 0;
 }
 
+static int export_indexes(exporter *x)
+{
+    char **paths;
+    size_t n;
+    int rc = mnemo_index_list(&paths, &n, x->db, x->txn);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++) {
+        jo_begin(&x->j);
+        jo_str(&x->j, "type", "index");
+        jo_str(&x->j, "path", paths[i]);
+        jo_line(&x->j, stdout);
+    }
+    mnemo_index_list_free(paths, n);
+    return 0;
+}
+
 static int run_export(const cli_cmd *cmd, const cli_args *a)
 {
     exporter x = {0};
@@ -453,7 +503,9 @@ static int run_export(const cli_cmd *cmd, const cli_args *a)
     int rc = mnemo_txn_begin(&x.txn, x.db, MNEMO_TXN_READONLY);
     if (rc)
         return cli_close(x.db, cmd, cli_engine(cmd, rc, "beginning a read transaction"));
-    if ((rc = cli_each_kv(x.db, x.txn, export_pair, &x)) != 0)
+    if ((rc = export_indexes(&x)) != 0)
+        rc = cli_engine(cmd, rc, "exporting index definitions");
+    else if ((rc = cli_each_kv(x.db, x.txn, export_pair, &x)) != 0)
         rc = cli_engine(cmd, rc, "exporting key-value pairs");
     else if ((rc = cli_each_record(x.db, x.txn, export_record, &x)) != 0)
         rc = cli_engine(cmd, rc, "exporting records");
@@ -474,6 +526,7 @@ const cli_cmd cli_io_cmds[] = {
      "      {\"type\":\"edge\",\"from\",\"to\",\"label\",\"weight\",\"props\":{..}}   (label default \"link\",\n"
      "       weight default 1; missing endpoint records are created empty)\n"
      "      {\"type\":\"kv\",\"key\",\"value\"}   (add \"encoding\":\"base64\" for binary key and value)\n"
+     "      {\"type\":\"index\",\"path\"}   (declare a secondary index on a metadata path)\n"
      "  --format edgelist   SNAP edge list 'a b [weight]', '#' comments; --label L (default \"link\"),\n"
      "                      --undirected adds b->a too\n"
      "  --format csv-graph  TinkerPop bulk-load CSV; a nodes file (~id,~label,name:type,...) or an\n"
@@ -483,15 +536,16 @@ const cli_cmd cli_io_cmds[] = {
      "                      other columns}; --weight-column NAME takes the weight from that column\n"
      "                      (default weight 1); --undirected adds the reverse edges\n"
      "  --batch N           lines per transaction (default 1000; edgelist: 10000 edge lines)\n"
-     "Prints a summary line {\"file\",\"format\",(\"kind\"),\"lines\",\"records\",\"edges\",(\"kv\"),\"batches\",\n"
+     "Prints a summary line {\"file\",\"format\",(\"kind\"),\"lines\",\"records\",\"edges\",(\"kv\",\"indexes\"),\"batches\",\n"
      "\"seconds\"} (edgelist: {\"file\",\"format\",\"lines\",\"edges\",\"nodes_created\",\"seconds\"}).\n"
      "A bad line stops the import with exit 1 naming FILE:LINE; its whole batch is rolled back and\n"
      "earlier batches stay. A progress bar is drawn on stderr when it is a terminal.\n",
      {{"format", 1}, {"undirected", 0}, {"batch", 1}, {"label", 1}, {"weight-column", 1}, {NULL, 0}}, 2, 2,
      run_import},
     {"export", "DB", "write the whole database as jsonl",
-     "Writes every kv pair (by key), then every record (by id, all fields), then every edge (by\n"
-     "from id, label, to id) as the jsonl lines import reads, from one snapshot. Binary kv pairs\n"
+     "Writes the secondary index definitions (by path), every kv pair (by key), every record (by\n"
+     "id, all fields), then every edge (by from id, label, to id) as the jsonl lines import reads,\n"
+     "from one snapshot. Binary kv pairs\n"
      "are written in base64 with \"encoding\":\"base64\". Importing the output into a new database\n"
      "and exporting that gives the same bytes.\n",
      {{NULL, 0}}, 1, 1, run_export},

@@ -609,3 +609,59 @@ int mnemo_index_drop(mnemo_db *db, const char *path)
     int rl = reload(st, db);
     return rc ? rc : rl;
 }
+
+void mnemo_index_list_free(char **paths, size_t n)
+{
+    if (!paths)
+        return;
+    for (size_t i = 0; i < n; i++)
+        mnemo__free(paths[i]);
+    mnemo__free(paths);
+}
+
+int mnemo_index_list(char ***paths, size_t *n, mnemo_db *db, mnemo_txn *txn)
+{
+    if (!paths || !n)
+        return mnemo__err(MNEMO_EINVAL, "mnemo_index_list: NULL out-parameter");
+    int rc = mnemo_txn__check(db, txn, "mnemo_index_list");
+    if (rc)
+        return rc;
+    char **out = NULL;
+    size_t cnt = 0, cap = 0;
+    unsigned char lo = MNEMO_MK_INDEX_DEF, hi = MNEMO_MK_INDEX_DEF + 1;
+    mnemo_cursor *c;
+    if ((rc = mnemo_cursor__open(&c, db, txn, MNEMO_CF_METADATA, &lo, 1, &hi, 1)) != 0)
+        return rc;
+    for (mnemo_cursor__first(c); mnemo_cursor__valid(c) && !rc; mnemo_cursor__next(c)) {
+        size_t kl, vl;
+        const char *k = mnemo_cursor__key(c, &kl);
+        const unsigned char *v = mnemo_cursor__value(c, &vl);
+        int ready;
+        if ((rc = decode_def(k + 1, kl - 1, v, vl, &ready)) != 0)
+            break;
+        if (cnt == cap) {
+            cap = cap ? 2 * cap : 4;
+            char **grown = mnemo__realloc(out, cap * sizeof *grown);
+            if (!grown) {
+                rc = mnemo__err_nomem("mnemo_index_list");
+                break;
+            }
+            out = grown;
+        }
+        if (!(out[cnt] = mnemo__memdup(k + 1, kl - 1))) {
+            rc = mnemo__err_nomem("mnemo_index_list");
+            break;
+        }
+        cnt++;
+    }
+    if (!rc)
+        rc = mnemo_cursor__status(c, "mnemo_index_list");
+    mnemo_cursor__close(c);
+    if (rc) {
+        mnemo_index_list_free(out, cnt);
+        return rc;
+    }
+    *paths = out;
+    *n = cnt;
+    return 0;
+}
