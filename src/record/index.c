@@ -72,18 +72,15 @@ static int decode_def(const char *path, size_t path_len, const unsigned char *v,
     return 0;
 }
 
-/* Loads every definition as committed now. Caller holds idx_lock for writing (or is init). */
-static int load_defs(record_state *st, mnemo_db *db)
+/* Reads every definition, as committed now (txn NULL) or in txn's snapshot, in path order. */
+static int read_defs(record_index_def **out, size_t *out_n, mnemo_db *db, mnemo_txn *txn)
 {
-    uint64_t epoch;
-    int rc = read_epoch(&epoch, db, NULL, 0);
-    if (rc)
-        return rc;
     record_index_def *defs = NULL;
     size_t n = 0, cap = 0;
     unsigned char lo = MNEMO_MK_INDEX_DEF, hi = MNEMO_MK_INDEX_DEF + 1;
     mnemo_cursor *c;
-    if ((rc = mnemo_cursor__open(&c, db, NULL, MNEMO_CF_METADATA, &lo, 1, &hi, 1)) != 0)
+    int rc = mnemo_cursor__open(&c, db, txn, MNEMO_CF_METADATA, &lo, 1, &hi, 1);
+    if (rc)
         return rc;
     for (mnemo_cursor__first(c); mnemo_cursor__valid(c) && !rc; mnemo_cursor__next(c)) {
         size_t kl, vl;
@@ -116,10 +113,26 @@ static int load_defs(record_state *st, mnemo_db *db)
         mnemo__free(defs);
         return rc;
     }
+    *out = defs;
+    *out_n = n;
+    return 0;
+}
+
+/* Loads every definition as committed now. Caller holds idx_lock for writing (or is init). */
+static int load_defs(record_state *st, mnemo_db *db)
+{
+    uint64_t epoch;
+    int rc = read_epoch(&epoch, db, NULL, 0);
+    if (rc)
+        return rc;
+    record_index_def *defs;
+    size_t n;
+    if ((rc = read_defs(&defs, &n, db, NULL)) != 0)
+        return rc;
     mnemo_record__index_free(st);
     st->idx = defs;
-    st->n_idx = n;
     st->idx_epoch = epoch;
+    st->n_idx = n;
     return 0;
 }
 
@@ -624,43 +637,20 @@ int mnemo_index_list(char ***paths, size_t *n, mnemo_db *db, mnemo_txn *txn)
     if (!paths || !n)
         return mnemo__err(MNEMO_EINVAL, "mnemo_index_list: NULL out-parameter");
     int rc = mnemo_txn__check(db, txn, "mnemo_index_list");
-    if (rc)
+    record_index_def *defs = NULL;
+    size_t cnt = 0;
+    if (rc || (rc = read_defs(&defs, &cnt, db, txn)) != 0)
         return rc;
     char **out = NULL;
-    size_t cnt = 0, cap = 0;
-    unsigned char lo = MNEMO_MK_INDEX_DEF, hi = MNEMO_MK_INDEX_DEF + 1;
-    mnemo_cursor *c;
-    if ((rc = mnemo_cursor__open(&c, db, txn, MNEMO_CF_METADATA, &lo, 1, &hi, 1)) != 0)
-        return rc;
-    for (mnemo_cursor__first(c); mnemo_cursor__valid(c) && !rc; mnemo_cursor__next(c)) {
-        size_t kl, vl;
-        const char *k = mnemo_cursor__key(c, &kl);
-        const unsigned char *v = mnemo_cursor__value(c, &vl);
-        int ready;
-        if ((rc = decode_def(k + 1, kl - 1, v, vl, &ready)) != 0)
-            break;
-        if (cnt == cap) {
-            cap = cap ? 2 * cap : 4;
-            char **grown = mnemo__realloc(out, cap * sizeof *grown);
-            if (!grown) {
-                rc = mnemo__err_nomem("mnemo_index_list");
-                break;
-            }
-            out = grown;
-        }
-        if (!(out[cnt] = mnemo__memdup(k + 1, kl - 1))) {
-            rc = mnemo__err_nomem("mnemo_index_list");
-            break;
-        }
-        cnt++;
+    if (cnt && !(out = mnemo__malloc(cnt * sizeof *out))) {
+        for (size_t i = 0; i < cnt; i++)
+            mnemo__free(defs[i].path);
+        mnemo__free(defs);
+        return mnemo__err_nomem("mnemo_index_list");
     }
-    if (!rc)
-        rc = mnemo_cursor__status(c, "mnemo_index_list");
-    mnemo_cursor__close(c);
-    if (rc) {
-        mnemo_index_list_free(out, cnt);
-        return rc;
-    }
+    for (size_t i = 0; i < cnt; i++)
+        out[i] = defs[i].path; /* the paths move over */
+    mnemo__free(defs);
     *paths = out;
     *n = cnt;
     return 0;
