@@ -545,6 +545,42 @@ TU_TEST(record, indexes_persist_and_count_estimates)
 }
 
 
+TU_TEST(record, index_list_names_every_index_in_order)
+{
+    char **paths = (char **)1;
+    size_t n = 99;
+    TU_OK(mnemo_index_list(&paths, &n, db, NULL));
+    cr_assert_eq(n, 0);
+    cr_assert_null(paths);
+    fill(20);
+    TU_OK(mnemo_index_create(db, "topic"));
+    TU_OK(mnemo_index_create(db, "metadata.deep.v")); /* listed normalised */
+    TU_OK(mnemo_index_create(db, "score"));
+    TU_OK(mnemo_index_list(&paths, &n, db, NULL));
+    cr_assert_eq(n, 3);
+    cr_assert_str_eq(paths[0], "deep.v");
+    cr_assert_str_eq(paths[1], "score");
+    cr_assert_str_eq(paths[2], "topic");
+    mnemo_index_list_free(paths, n);
+    /* a transaction reads its snapshot: a later drop does not show in it */
+    mnemo_txn *txn;
+    TU_OK(mnemo_txn_begin(&txn, db, MNEMO_TXN_READONLY));
+    TU_OK(mnemo_index_drop(db, "score"));
+    TU_OK(mnemo_index_list(&paths, &n, db, txn));
+    cr_assert_eq(n, 3);
+    mnemo_index_list_free(paths, n);
+    mnemo_txn_free(txn);
+    TU_OK(mnemo_index_list(&paths, &n, db, NULL));
+    cr_assert_eq(n, 2);
+    cr_assert_str_eq(paths[1], "topic");
+    mnemo_index_list_free(paths, n);
+    mnemo_index_list_free(NULL, 0);
+    TU_RC(mnemo_index_list(NULL, &n, db, NULL), MNEMO_EINVAL);
+    TU_RC(mnemo_index_list(&paths, NULL, db, NULL), MNEMO_EINVAL);
+    TU_RC(mnemo_index_list(&paths, &n, NULL, NULL), MNEMO_EINVAL);
+    close_db();
+}
+
 /* Integers past 2^53 share a double encoding: an exclusive bound on an index must not skip them. */
 TU_TEST(record, index_range_with_integers_past_2_pow_53)
 {

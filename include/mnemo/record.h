@@ -153,6 +153,19 @@ MNEMO_API int mnemo_index_create(mnemo_db *db, const char *path);
 /** Remove a secondary index and its entries. @return 0; MNEMO_ENOTFOUND; MNEMO_EINVAL. */
 MNEMO_API int mnemo_index_drop(mnemo_db *db, const char *path);
 
+/** The metadata paths that have a secondary index (ready or still being built), in bytewise order,
+ * as normalised by mnemo_index_create (e.g. "metadata.topic" is listed as "topic").
+ * @param[out] paths  n NUL-terminated paths (NULL when n is 0); free with mnemo_index_list_free().
+ *                    Untouched on failure.
+ * @param[out] n      how many.
+ * @param[in]  txn    NULL, or a transaction whose snapshot (and own changes) to read.
+ * @return 0; MNEMO_EINVAL (NULL out-parameter, NULL or closed db, finished txn); MNEMO_ECORRUPT (a
+ *         damaged definition, named); MNEMO_EIO; MNEMO_ENOMEM. Thread-safe on the db. */
+MNEMO_API int mnemo_index_list(char ***paths, size_t *n, mnemo_db *db, mnemo_txn *txn);
+
+/** Release what mnemo_index_list returned. Accepts NULL. */
+MNEMO_API void mnemo_index_list_free(char **paths, size_t n);
+
 /** Physically remove every record whose expiry has passed, with everything that hangs on it.
  * @param[out] purged  number removed (may be NULL).
  * @return 0; MNEMO_EINVAL; MNEMO_EREADONLY; MNEMO_EIO. */

@@ -72,18 +72,15 @@ static int decode_def(const char *path, size_t path_len, const unsigned char *v,
     return 0;
 }
 
-/* Loads every definition as committed now. Caller holds idx_lock for writing (or is init). */
-static int load_defs(record_state *st, mnemo_db *db)
+/* Reads every definition, as committed now (txn NULL) or in txn's snapshot, in path order. */
+static int read_defs(record_index_def **out, size_t *out_n, mnemo_db *db, mnemo_txn *txn)
 {
-    uint64_t epoch;
-    int rc = read_epoch(&epoch, db, NULL, 0);
-    if (rc)
-        return rc;
     record_index_def *defs = NULL;
     size_t n = 0, cap = 0;
     unsigned char lo = MNEMO_MK_INDEX_DEF, hi = MNEMO_MK_INDEX_DEF + 1;
     mnemo_cursor *c;
-    if ((rc = mnemo_cursor__open(&c, db, NULL, MNEMO_CF_METADATA, &lo, 1, &hi, 1)) != 0)
+    int rc = mnemo_cursor__open(&c, db, txn, MNEMO_CF_METADATA, &lo, 1, &hi, 1);
+    if (rc)
         return rc;
     for (mnemo_cursor__first(c); mnemo_cursor__valid(c) && !rc; mnemo_cursor__next(c)) {
         size_t kl, vl;
@@ -116,10 +113,26 @@ static int load_defs(record_state *st, mnemo_db *db)
         mnemo__free(defs);
         return rc;
     }
+    *out = defs;
+    *out_n = n;
+    return 0;
+}
+
+/* Loads every definition as committed now. Caller holds idx_lock for writing (or is init). */
+static int load_defs(record_state *st, mnemo_db *db)
+{
+    uint64_t epoch;
+    int rc = read_epoch(&epoch, db, NULL, 0);
+    if (rc)
+        return rc;
+    record_index_def *defs;
+    size_t n;
+    if ((rc = read_defs(&defs, &n, db, NULL)) != 0)
+        return rc;
     mnemo_record__index_free(st);
     st->idx = defs;
-    st->n_idx = n;
     st->idx_epoch = epoch;
+    st->n_idx = n;
     return 0;
 }
 
@@ -608,4 +621,37 @@ int mnemo_index_drop(mnemo_db *db, const char *path)
     rc = mnemo_txn_run(db, 0, drop_op, &a, NULL);
     int rl = reload(st, db);
     return rc ? rc : rl;
+}
+
+void mnemo_index_list_free(char **paths, size_t n)
+{
+    if (!paths)
+        return;
+    for (size_t i = 0; i < n; i++)
+        mnemo__free(paths[i]);
+    mnemo__free(paths);
+}
+
+int mnemo_index_list(char ***paths, size_t *n, mnemo_db *db, mnemo_txn *txn)
+{
+    if (!paths || !n)
+        return mnemo__err(MNEMO_EINVAL, "mnemo_index_list: NULL out-parameter");
+    int rc = mnemo_txn__check(db, txn, "mnemo_index_list");
+    record_index_def *defs = NULL;
+    size_t cnt = 0;
+    if (rc || (rc = read_defs(&defs, &cnt, db, txn)) != 0)
+        return rc;
+    char **out = NULL;
+    if (cnt && !(out = mnemo__malloc(cnt * sizeof *out))) {
+        for (size_t i = 0; i < cnt; i++)
+            mnemo__free(defs[i].path);
+        mnemo__free(defs);
+        return mnemo__err_nomem("mnemo_index_list");
+    }
+    for (size_t i = 0; i < cnt; i++)
+        out[i] = defs[i].path; /* the paths move over */
+    mnemo__free(defs);
+    *paths = out;
+    *n = cnt;
+    return 0;
 }

@@ -1,0 +1,195 @@
+/* The `mnemo` command-line program: shared declarations. Built only on the public API
+ * (mnemo/mnemo.h) plus jansson for reading JSON. One file per command group; each group exports a
+ * table of commands that main.c lists (add a group: write cmd_<group>.c with its table and name the
+ * table in main.c's `groups`). */
+#ifndef MNEMO_CLI_H
+#define MNEMO_CLI_H
+
+#include <mnemo/mnemo.h>
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+/* Exit codes (the contract with scripts). */
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAIL 1  /* engine error, bad input file, failed check */
+#define CLI_EXIT_USAGE 2 /* bad command line */
+
+#define CLI_MAX_POS 4
+#define CLI_MAX_OPTS 16
+
+/* One --option of a command. */
+typedef struct cli_optspec {
+    const char *name; /* without the leading "--" */
+    int has_arg;      /* 1: takes a value (--name V or --name=V) */
+} cli_optspec;
+
+/* A parsed command line: positional arguments and option values (by index into cmd->opts). */
+typedef struct cli_args {
+    const char *pos[CLI_MAX_POS];
+    int npos;
+    const char *val[CLI_MAX_OPTS]; /* value, or "" for a flag without argument; NULL when absent */
+} cli_args;
+
+typedef struct cli_cmd cli_cmd;
+struct cli_cmd {
+    const char *name;     /* e.g. "get" */
+    const char *synopsis; /* arguments after the name, e.g. "DB ID" */
+    const char *summary;  /* one line for the global help */
+    const char *help;     /* the options and output, for `mnemo NAME --help` */
+    cli_optspec opts[CLI_MAX_OPTS]; /* ends at the first entry with a NULL name */
+    int min_pos, max_pos;       /* how many positional arguments (DB included) */
+    int (*run)(const cli_cmd *cmd, const cli_args *a); /* returns the exit code */
+};
+
+/* Command tables of the groups, each ended by an entry with a NULL name. */
+extern const cli_cmd cli_admin_cmds[];
+extern const cli_cmd cli_records_cmds[];
+extern const cli_cmd cli_graph_cmds[];
+extern const cli_cmd cli_io_cmds[];
+
+/* Index of option `name` in cmd->opts (the name must exist: a programming error aborts). */
+int cli_opt_index(const cli_cmd *cmd, const char *name);
+/* Value of option `name`, NULL when it was not given. */
+const char *cli_opt(const cli_cmd *cmd, const cli_args *a, const char *name);
+/* Parse an option value as an unsigned integer in [min, max]; on error prints a usage error.
+ * @return 0, or CLI_EXIT_USAGE. *out is left alone when the option is absent. */
+int cli_opt_uint(uint64_t *out, const cli_cmd *cmd, const cli_args *a, const char *name, uint64_t min, uint64_t max);
+/* Parse --dir out|in|both (absent: `dflt`). @return 0 or CLI_EXIT_USAGE. */
+int cli_opt_dir(mnemo_direction *out, const cli_cmd *cmd, const cli_args *a, mnemo_direction dflt);
+
+/* Errors: one line on stderr, "mnemo CMD: message". Each returns its exit code. */
+int cli_usage(const cli_cmd *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int cli_fail(const cli_cmd *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* An engine error: "mnemo CMD: <what>: MNEMO_EXXX: <mnemo_errmsg()>"; call it right after the
+ * failing call (the message is the thread's last). */
+int cli_engine(const cli_cmd *cmd, int rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Opening the database named by the first positional argument. */
+enum { CLI_OPEN_RW = 0, CLI_OPEN_RO = 1, CLI_OPEN_CREATE = 2 };
+/* @return 0, or CLI_EXIT_FAIL after printing the error. */
+int cli_open(mnemo_db **db, const cli_cmd *cmd, const char *path, int mode);
+/* Close; a failure prints an error. @return `rc` when it is already non-zero, else 0 or
+ * CLI_EXIT_FAIL. */
+int cli_close(mnemo_db *db, const cli_cmd *cmd, int rc);
+/* Flush stdout; a write error (full disk, closed pipe) prints an error. @return rc or CLI_EXIT_FAIL. */
+int cli_finish_output(const cli_cmd *cmd, int rc);
+
+/* ---- json_out.c: JSON lines on stdout ---------------------------------------------------------- */
+
+/* A JSON object being built into a buffer; fields come out in the order they are added. */
+typedef struct jout {
+    char *buf;
+    size_t len, cap;
+    int depth;
+    unsigned char first[16]; /* per nesting level: nothing written yet */
+} jout;
+
+void jo_begin(jout *j);                      /* start a line's object (the buffer is reused) */
+void jo_str(jout *j, const char *k, const char *v); /* v NULL writes null */
+void jo_strn(jout *j, const char *k, const char *v, size_t n);
+void jo_int(jout *j, const char *k, int64_t v);
+void jo_uint(jout *j, const char *k, uint64_t v);
+void jo_real(jout *j, const char *k, double v); /* shortest text that reads back as the same double */
+void jo_bool(jout *j, const char *k, int v);
+void jo_null(jout *j, const char *k);
+void jo_raw(jout *j, const char *k, const char *json); /* text that is already one JSON value */
+void jo_obj(jout *j, const char *k);         /* open a nested object (k NULL inside an array) */
+void jo_obj_end(jout *j);
+void jo_arr(jout *j, const char *k);         /* open an array; add elements with k = NULL */
+void jo_arr_end(jout *j);
+void jo_members(jout *j, const jout *other); /* append the members of another open object */
+void jo_line(jout *j, FILE *f);              /* close the object, write it and a newline */
+void jo_free(jout *j);
+
+/* A record as the jsonl line of export/get: type, id, content, importance, created_at,
+ * updated_at, expires_at, metadata. */
+void jo_record(jout *j, const mnemo_record *r);
+
+/* Base64 (RFC 4648, padded). Encode returns a malloc'd NUL-terminated string. Decode returns a
+ * malloc'd buffer (NUL-terminated, not counted) or NULL for invalid input. */
+char *cli_b64_encode(const void *data, size_t n);
+unsigned char *cli_b64_decode(const char *s, size_t n, size_t *out_len);
+/* 1 if the bytes are valid UTF-8 without NUL (fit for a JSON string as is). */
+int cli_is_text(const void *data, size_t n);
+
+/* ---- shared by record commands and import ------------------------------------------------------ */
+
+/* Turn a jsonl record object into a record for mnemo_record_put. `type` may be absent or
+ * "record"; unknown fields are refused. Strings in *rec borrow from obj; *meta_text (malloc'd,
+ * free() it) holds the metadata text. @return 0, or -1 with a message in err. */
+int cli_record_from_json(mnemo_record *rec, char **meta_text, json_t *obj, char *err, size_t errlen);
+
+/* walk.c: call fn for every live record in id order, a page at a time (mnemo_record_list). fn returns 0
+ * to go on or a negative code to stop with. @return 0 or a negative MNEMO_E* code. */
+int cli_each_record(mnemo_db *db, mnemo_txn *txn, int (*fn)(void *arg, const mnemo_record *r), void *arg);
+/* Call fn for every key-value pair in key order (slices borrowed for the call). Same returns. */
+int cli_each_kv(mnemo_db *db, mnemo_txn *txn, int (*fn)(void *arg, const void *k, size_t kl, const void *v, size_t vl),
+                void *arg);
+
+/* ---- progress.c: a progress bar on stderr when it is a terminal ------------------------------- */
+
+typedef struct cli_progress {
+    int on;          /* stderr is a terminal */
+    uint64_t total;  /* bytes expected (0: unknown) */
+    double t0, last; /* seconds (monotonic) */
+} cli_progress;
+
+void cli_progress_start(cli_progress *p, uint64_t total_bytes);
+void cli_progress_update(cli_progress *p, uint64_t bytes, uint64_t lines);
+void cli_progress_end(cli_progress *p);
+double cli_now(void); /* monotonic seconds */
+
+/* ---- import (cmd_io.c drives batches; csv_graph.c reads TinkerPop CSV) ------------------------ */
+
+/* Written by an import: counted per batch, added to the totals when the batch commits. */
+typedef struct cli_import_counts {
+    uint64_t records, edges, kv, indexes;
+} cli_import_counts;
+
+typedef struct cli_import {
+    const cli_cmd *cmd;
+    mnemo_db *db;
+    const char *file;     /* as named on the command line, for messages */
+    mnemo_txn *txn;       /* the open batch, or NULL */
+    uint64_t batch;       /* lines per transaction */
+    uint64_t in_batch;    /* lines of the open batch */
+    uint64_t batch_first; /* first line of the open batch */
+    uint64_t lines;       /* lines read so far */
+    uint64_t bytes;       /* bytes read so far (progress) */
+    uint64_t batches;     /* batches committed */
+    cli_import_counts pending, done;
+    cli_progress prog;
+} cli_import;
+
+/* The open batch's transaction (begun on first use). @return 0 or a negative MNEMO_E* code. */
+int cli_import_txn(cli_import *im, mnemo_txn **txn);
+/* One line of input is applied: commit when the batch is full. @return 0 or an exit code. */
+int cli_import_line_done(cli_import *im);
+/* Commit what is left. @return 0 or an exit code. */
+int cli_import_commit(cli_import *im);
+/* Reject line `line`: roll back its batch and print "FILE:LINE: message" (with the engine's code
+ * and message when rc is non-zero). @return CLI_EXIT_FAIL. */
+int cli_import_reject(cli_import *im, uint64_t line, int rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* Read one line (without its newline and a trailing CR) into *buf; counts lines and bytes.
+ * @return its length, or -1 at the end of the file. */
+ssize_t cli_import_getline(cli_import *im, char **buf, size_t *cap, FILE *f);
+
+/* Import a TinkerPop bulk-load CSV file (nodes or edges, told apart by the header).
+ * @param[out] kind "nodes" or "edges". @return an exit code. */
+int cli_import_csv_graph(cli_import *im, FILE *f, const char *weight_column, const char *label, int undirected,
+                         const char **kind);
+
+
+/* Abort on out of memory (a command-line program has nothing better to do). */
+void *cli_xmalloc(size_t n);
+void *cli_xrealloc(void *p, size_t n);
+char *cli_xstrdup(const char *s);
+
+/* Bytes of the files under a directory (0 if unreadable). */
+uint64_t cli_disk_bytes(const char *path);
+
+#endif

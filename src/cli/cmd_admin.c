@@ -1,0 +1,291 @@
+/* Administration: init, stats, check, backup, compact. */
+#include "cli/cli.h"
+
+#include <string.h>
+
+static int run_init(const cli_cmd *cmd, const cli_args *a)
+{
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    mnemo_db *db;
+    int rc = mnemo_open(&db, a->pos[0], &o);
+    if (rc == 0) {
+        mnemo_close(db);
+        return cli_fail(cmd, "'%s' is already a mnemo database: %s", a->pos[0], mnemo_strerror(MNEMO_EEXISTS));
+    }
+    if (rc != MNEMO_ENOTFOUND)
+        return cli_engine(cmd, rc, "cannot create database '%s'", a->pos[0]);
+    if (cli_open(&db, cmd, a->pos[0], CLI_OPEN_CREATE))
+        return CLI_EXIT_FAIL;
+    jout j = {0};
+    jo_begin(&j);
+    jo_str(&j, "path", a->pos[0]);
+    jo_bool(&j, "created", 1);
+    jo_int(&j, "format_version", MNEMO_FORMAT_VERSION);
+    jo_line(&j, stdout);
+    jo_free(&j);
+    return cli_close(db, cmd, 0);
+}
+
+/* ---- stats ------------------------------------------------------------------------------------- */
+
+typedef struct counts {
+    uint64_t kv, key_bytes, value_bytes;
+    uint64_t records, content_bytes, metadata_bytes, expiring;
+    uint64_t edges, nodes_with_edges;
+    mnemo_db *db;
+    mnemo_txn *txn;
+} counts;
+
+static int count_record(void *arg, const mnemo_record *r)
+{
+    counts *c = arg;
+    c->records++;
+    c->content_bytes += r->content_len;
+    c->metadata_bytes += r->metadata ? strlen(r->metadata) : 0;
+    c->expiring += r->expires_at != 0;
+    uint64_t deg;
+    int rc = mnemo_graph_degree(&deg, c->db, c->txn, r->id, MNEMO_DIR_OUT, NULL);
+    if (rc)
+        return rc;
+    c->edges += deg;
+    c->nodes_with_edges += deg > 0;
+    return 0;
+}
+
+static int count_pair(void *arg, const void *k, size_t kl, const void *v, size_t vl)
+{
+    counts *c = arg;
+    (void)k;
+    (void)v;
+    c->kv++;
+    c->key_bytes += kl;
+    c->value_bytes += vl;
+    return 0;
+}
+
+static int count_kv(counts *c) { return cli_each_kv(c->db, c->txn, count_pair, c); }
+
+static int run_stats(const cli_cmd *cmd, const cli_args *a)
+{
+    mnemo_db *db;
+    if (cli_open(&db, cmd, a->pos[0], CLI_OPEN_RO))
+        return CLI_EXIT_FAIL;
+    counts c = {0};
+    c.db = db;
+    int rc = mnemo_txn_begin(&c.txn, db, MNEMO_TXN_READONLY);
+    if (rc)
+        return cli_close(db, cmd, cli_engine(cmd, rc, "beginning a read transaction"));
+    if ((rc = count_kv(&c)) != 0)
+        rc = cli_engine(cmd, rc, "counting key-value pairs");
+    else if ((rc = cli_each_record(db, c.txn, count_record, &c)) != 0)
+        rc = cli_engine(cmd, rc, "counting records and edges");
+    char **paths = NULL;
+    size_t n_indexes = 0;
+    if (!rc && (rc = mnemo_index_list(&paths, &n_indexes, db, c.txn)) != 0)
+        rc = cli_engine(cmd, rc, "listing indexes");
+    mnemo_index_list_free(paths, n_indexes);
+    mnemo_txn_free(c.txn);
+    mnemo_stats s;
+    if (!rc && (rc = mnemo_stats_get(&s, db)) != 0)
+        rc = cli_engine(cmd, rc, "reading the figures");
+    if (!rc) {
+        jout j = {0};
+        jo_begin(&j);
+        jo_str(&j, "path", a->pos[0]);
+        jo_obj(&j, "kv");
+        jo_uint(&j, "pairs", c.kv);
+        jo_uint(&j, "key_bytes", c.key_bytes);
+        jo_uint(&j, "value_bytes", c.value_bytes);
+        jo_obj_end(&j);
+        jo_obj(&j, "records");
+        jo_uint(&j, "count", c.records);
+        jo_uint(&j, "content_bytes", c.content_bytes);
+        jo_uint(&j, "metadata_bytes", c.metadata_bytes);
+        jo_uint(&j, "expiring", c.expiring);
+        jo_uint(&j, "indexes", n_indexes);
+        jo_obj_end(&j);
+        jo_obj(&j, "graph");
+        jo_uint(&j, "edges", c.edges);
+        jo_uint(&j, "nodes_with_out_edges", c.nodes_with_edges);
+        jo_obj_end(&j);
+        jo_uint(&j, "disk_bytes", cli_disk_bytes(a->pos[0]));
+        jo_obj(&j, "cache");
+        jo_uint(&j, "capacity", s.cache_capacity);
+        jo_uint(&j, "bytes_used", s.cache_bytes_used);
+        jo_uint(&j, "entries", s.cache_entries);
+        jo_uint(&j, "hits", s.cache_hits);
+        jo_uint(&j, "misses", s.cache_misses);
+        jo_uint(&j, "inserts", s.cache_inserts);
+        jo_uint(&j, "evictions", s.cache_evictions);
+        jo_obj_end(&j);
+        jo_line(&j, stdout);
+        jo_free(&j);
+    }
+    return cli_close(db, cmd, rc);
+}
+
+/* ---- check ------------------------------------------------------------------------------------- */
+
+/* A consistency check: adds its figures to j and returns 0, or a negative MNEMO_E* code. */
+typedef int (*check_fn)(mnemo_db *db, jout *j);
+
+static int check_kv(mnemo_db *db, jout *j)
+{
+    counts c = {0};
+    c.db = db;
+    int rc = count_kv(&c);
+    if (!rc)
+        jo_uint(j, "pairs", c.kv);
+    return rc;
+}
+
+static int tally(void *arg, const mnemo_record *r)
+{
+    (void)r;
+    ++*(uint64_t *)arg;
+    return 0;
+}
+
+static int check_records(mnemo_db *db, jout *j)
+{
+    uint64_t n = 0;
+    int rc = cli_each_record(db, NULL, tally, &n);
+    if (!rc)
+        jo_uint(j, "records", n);
+    return rc;
+}
+
+static int check_graph(mnemo_db *db, jout *j)
+{
+    uint64_t edges = 0;
+    int rc = mnemo_graph_check(db, &edges);
+    if (!rc)
+        jo_uint(j, "edges", edges);
+    return rc;
+}
+
+/* Every check `mnemo check` runs, in order (the vector index check belongs here too). */
+static const struct {
+    const char *name;
+    check_fn fn;
+} checks[] = {
+    {"kv", check_kv},
+    {"records", check_records},
+    {"graph", check_graph},
+};
+
+static int run_check(const cli_cmd *cmd, const cli_args *a)
+{
+    mnemo_db *db;
+    if (cli_open(&db, cmd, a->pos[0], CLI_OPEN_RO))
+        return CLI_EXIT_FAIL;
+    jout j = {0}, fig = {0};
+    size_t failed = 0, n = sizeof checks / sizeof *checks;
+    char first[1200] = "";
+    for (size_t i = 0; i < n; i++) {
+        jo_begin(&fig);
+        int rc = checks[i].fn(db, &fig);
+        jo_begin(&j);
+        jo_str(&j, "check", checks[i].name);
+        jo_bool(&j, "ok", rc == 0);
+        if (rc) {
+            jo_str(&j, "error", mnemo_strerror(rc));
+            jo_str(&j, "message", mnemo_errmsg());
+            if (!failed++)
+                snprintf(first, sizeof first, "%s: %s: %s", checks[i].name, mnemo_strerror(rc), mnemo_errmsg());
+        } else {
+            jo_members(&j, &fig);
+        }
+        jo_line(&j, stdout);
+    }
+    jo_free(&fig);
+    jo_begin(&j);
+    jo_bool(&j, "ok", failed == 0);
+    jo_uint(&j, "checks", n);
+    jo_uint(&j, "failed", failed);
+    jo_line(&j, stdout);
+    jo_free(&j);
+    int rc = 0;
+    if (failed) {
+        for (char *p = first; *p; p++)
+            if (*p == '\n')
+                *p = ' ';
+        rc = cli_fail(cmd, "%zu of %zu checks failed; first: %s", failed, n, first);
+    }
+    return cli_close(db, cmd, rc);
+}
+
+/* ---- backup, compact --------------------------------------------------------------------------- */
+
+static int run_backup(const cli_cmd *cmd, const cli_args *a)
+{
+    mnemo_db *db;
+    if (cli_open(&db, cmd, a->pos[0], CLI_OPEN_RW))
+        return CLI_EXIT_FAIL;
+    int rc = mnemo_checkpoint(db, a->pos[1]);
+    if (rc) {
+        rc = cli_engine(cmd, rc, "backup into '%s'", a->pos[1]);
+    } else {
+        jout j = {0};
+        jo_begin(&j);
+        jo_str(&j, "path", a->pos[0]);
+        jo_str(&j, "backup", a->pos[1]);
+        jo_uint(&j, "disk_bytes", cli_disk_bytes(a->pos[1]));
+        jo_line(&j, stdout);
+        jo_free(&j);
+    }
+    return cli_close(db, cmd, rc);
+}
+
+static int run_compact(const cli_cmd *cmd, const cli_args *a)
+{
+    mnemo_db *db;
+    if (cli_open(&db, cmd, a->pos[0], CLI_OPEN_RW))
+        return CLI_EXIT_FAIL;
+    uint64_t before = cli_disk_bytes(a->pos[0]);
+    double t0 = cli_now();
+    int rc = mnemo_compact(db);
+    if (rc)
+        return cli_close(db, cmd, cli_engine(cmd, rc, "compaction"));
+    rc = cli_close(db, cmd, 0);
+    if (!rc) {
+        jout j = {0};
+        jo_begin(&j);
+        jo_str(&j, "path", a->pos[0]);
+        jo_uint(&j, "disk_bytes_before", before);
+        jo_uint(&j, "disk_bytes_after", cli_disk_bytes(a->pos[0]));
+        jo_real(&j, "seconds", (double)(int64_t)((cli_now() - t0) * 1000) / 1000);
+        jo_line(&j, stdout);
+        jo_free(&j);
+    }
+    return rc;
+}
+
+const cli_cmd cli_admin_cmds[] = {
+    {"init", "DB", "create a new database",
+     "Creates the database directory DB and prints {\"path\",\"created\":true,\"format_version\"}.\n"
+     "Exit 1 if DB is already a mnemo database or cannot be created.\n",
+     {{NULL, 0}}, 1, 1, run_init},
+    {"stats", "DB", "counts per model, sizes and cache figures",
+     "Prints one line: {\"path\",\"kv\":{\"pairs\",\"key_bytes\",\"value_bytes\"},\n"
+     "\"records\":{\"count\",\"content_bytes\",\"metadata_bytes\",\"expiring\",\"indexes\"},\n"
+     "\"graph\":{\"edges\",\"nodes_with_out_edges\"},\"disk_bytes\",\n"
+     "\"cache\":{\"capacity\",\"bytes_used\",\"entries\",\"hits\",\"misses\",\"inserts\",\"evictions\"}}.\n"
+     "Counts come from one snapshot; live (unexpired) records only.\n",
+     {{NULL, 0}}, 1, 1, run_stats},
+    {"check", "DB", "verify the database's consistency",
+     "Runs every check and prints one line each: {\"check\":NAME,\"ok\":true,...figures} or\n"
+     "{\"check\":NAME,\"ok\":false,\"error\",\"message\"}, then {\"ok\",\"checks\",\"failed\"}.\n"
+     "Checks: kv (every pair readable), records (every record decodes and passes its checksum),\n"
+     "graph (every edge has its twin in the other direction and live endpoints).\n"
+     "Exit 0 only if every check passes.\n",
+     {{NULL, 0}}, 1, 1, run_check},
+    {"backup", "DB DEST", "write a consistent copy of the database into DEST",
+     "DEST must not exist; files are hard-linked where possible. Prints {\"path\",\"backup\",\"disk_bytes\"}.\n"
+     "The copy opens like any database.\n",
+     {{NULL, 0}}, 2, 2, run_backup},
+    {"compact", "DB", "compact the database fully",
+     "Drops deleted data and rewrites files. Prints {\"path\",\"disk_bytes_before\",\"disk_bytes_after\",\"seconds\"}.\n",
+     {{NULL, 0}}, 1, 1, run_compact},
+    {NULL, NULL, NULL, NULL, {{NULL, 0}}, 0, 0, NULL},
+};

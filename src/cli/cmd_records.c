@@ -1,0 +1,216 @@
+/* Record commands: get, put, delete, find. A record prints as the jsonl line export writes, so the
+ * output of get and find can be fed back to put and import. */
+#include "cli/cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static int time_field(int64_t *out, json_t *obj, const char *k, char *err, size_t errlen)
+{
+    json_t *v = json_object_get(obj, k);
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_integer(v) || json_integer_value(v) < 0) {
+        snprintf(err, errlen, "\"%s\" must be a whole number of ms since the epoch (>= 0)", k);
+        return -1;
+    }
+    *out = json_integer_value(v);
+    return 0;
+}
+
+int cli_record_from_json(mnemo_record *rec, char **meta_text, json_t *obj, char *err, size_t errlen)
+{
+    static const char *const known[] = {"type",       "id",         "content",  "importance",
+                                        "created_at", "updated_at", "expires_at", "metadata"};
+    memset(rec, 0, sizeof *rec);
+    *meta_text = NULL;
+    if (!json_is_object(obj)) {
+        snprintf(err, errlen, "a record must be a JSON object");
+        return -1;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach(obj, k, v) {
+        size_t i = 0;
+        while (i < sizeof known / sizeof *known && strcmp(known[i], k))
+            i++;
+        if (i == sizeof known / sizeof *known) {
+            snprintf(err, errlen, "unknown record field \"%s\"", k);
+            return -1;
+        }
+    }
+    json_t *t = json_object_get(obj, "type");
+    if (t && (!json_is_string(t) || strcmp(json_string_value(t), "record"))) {
+        snprintf(err, errlen, "\"type\" must be \"record\"");
+        return -1;
+    }
+    json_t *id = json_object_get(obj, "id"), *content = json_object_get(obj, "content");
+    json_t *imp = json_object_get(obj, "importance"), *meta = json_object_get(obj, "metadata");
+    if (!json_is_string(id)) {
+        snprintf(err, errlen, "a record needs a string \"id\"");
+        return -1;
+    }
+    rec->id = json_string_value(id);
+    if (content && !json_is_null(content)) {
+        if (!json_is_string(content)) {
+            snprintf(err, errlen, "\"content\" must be a string");
+            return -1;
+        }
+        rec->content = json_string_value(content);
+    }
+    if (imp && !json_is_null(imp)) {
+        if (!json_is_number(imp)) {
+            snprintf(err, errlen, "\"importance\" must be a number");
+            return -1;
+        }
+        rec->importance = json_number_value(imp);
+    }
+    if (time_field(&rec->created_at, obj, "created_at", err, errlen) ||
+        time_field(&rec->updated_at, obj, "updated_at", err, errlen) ||
+        time_field(&rec->expires_at, obj, "expires_at", err, errlen))
+        return -1;
+    if (meta && !json_is_null(meta)) {
+        if (!json_is_object(meta)) {
+            snprintf(err, errlen, "\"metadata\" must be a JSON object");
+            return -1;
+        }
+        *meta_text = json_dumps(meta, JSON_COMPACT | JSON_SORT_KEYS);
+        if (!*meta_text) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+        rec->metadata = *meta_text;
+    }
+    return 0;
+}
+
+#define FIND_PAGE 512
+
+static int print_record(const cli_cmd *cmd, mnemo_db *db, const char *id)
+{
+    mnemo_record *r;
+    int rc = mnemo_record_get(&r, db, NULL, id);
+    if (rc)
+        return cli_engine(cmd, rc, "record '%s'", id);
+    jout j = {0};
+    jo_record(&j, r);
+    jo_line(&j, stdout);
+    jo_free(&j);
+    mnemo_record_free(r);
+    return 0;
+}
+
+static int run_get(const cli_cmd *cmd, const cli_args *a)
+{
+    mnemo_db *db;
+    if (cli_open(&db, cmd, a->pos[0], CLI_OPEN_RO))
+        return CLI_EXIT_FAIL;
+    return cli_close(db, cmd, print_record(cmd, db, a->pos[1]));
+}
+
+static int run_put(const cli_cmd *cmd, const cli_args *a)
+{
+    json_error_t je;
+    json_t *obj = json_loads(a->pos[1], JSON_REJECT_DUPLICATES, &je);
+    if (!obj)
+        return cli_usage(cmd, "the record is not valid JSON: %s (column %d)", je.text, je.column);
+    mnemo_record rec;
+    char *meta = NULL, err[256];
+    int rc = 0;
+    mnemo_put_mode mode = MNEMO_PUT_UPSERT;
+    if (cli_opt(cmd, a, "insert") && cli_opt(cmd, a, "replace"))
+        rc = cli_usage(cmd, "--insert and --replace exclude each other");
+    else if (cli_opt(cmd, a, "insert"))
+        mode = MNEMO_PUT_INSERT;
+    else if (cli_opt(cmd, a, "replace"))
+        mode = MNEMO_PUT_REPLACE;
+    if (!rc && cli_record_from_json(&rec, &meta, obj, err, sizeof err))
+        rc = cli_usage(cmd, "%s", err);
+    mnemo_db *db = NULL;
+    if (!rc && !(rc = cli_open(&db, cmd, a->pos[0], CLI_OPEN_RW))) {
+        int prc = mnemo_record_put(db, NULL, &rec, mode);
+        rc = prc ? cli_engine(cmd, prc, "record '%s'", rec.id) : print_record(cmd, db, rec.id);
+        rc = cli_close(db, cmd, rc);
+    }
+    free(meta);
+    json_decref(obj);
+    return rc;
+}
+
+static int run_delete(const cli_cmd *cmd, const cli_args *a)
+{
+    mnemo_db *db;
+    if (cli_open(&db, cmd, a->pos[0], CLI_OPEN_RW))
+        return CLI_EXIT_FAIL;
+    int rc = mnemo_record_delete(db, NULL, a->pos[1]);
+    if (rc) {
+        rc = cli_engine(cmd, rc, "record '%s'", a->pos[1]);
+    } else {
+        jout j = {0};
+        jo_begin(&j);
+        jo_str(&j, "deleted", a->pos[1]);
+        jo_line(&j, stdout);
+        jo_free(&j);
+    }
+    return cli_close(db, cmd, rc);
+}
+
+static int run_find(const cli_cmd *cmd, const cli_args *a)
+{
+    uint64_t limit = 0;
+    if (cli_opt_uint(&limit, cmd, a, "limit", 1, UINT64_MAX))
+        return CLI_EXIT_USAGE;
+    mnemo_db *db;
+    if (cli_open(&db, cmd, a->pos[0], CLI_OPEN_RO))
+        return CLI_EXIT_FAIL;
+    mnemo_find_options fo = MNEMO_FIND_OPTIONS_INIT;
+    char *cursor = NULL;
+    uint64_t printed = 0;
+    int rc = 0;
+    jout j = {0};
+    for (;;) {
+        uint64_t want = limit ? limit - printed : FIND_PAGE;
+        fo.limit = want < FIND_PAGE ? (size_t)want : FIND_PAGE;
+        fo.cursor = cursor;
+        mnemo_record_page *page;
+        if ((rc = mnemo_record_find(&page, db, NULL, a->pos[1], &fo)) != 0) {
+            rc = cli_engine(cmd, rc, "filter %s", a->pos[1]);
+            break;
+        }
+        for (size_t i = 0; i < page->count; i++) {
+            jo_record(&j, &page->records[i]);
+            jo_line(&j, stdout);
+        }
+        printed += page->count;
+        free(cursor);
+        cursor = page->next_cursor ? cli_xstrdup(page->next_cursor) : NULL;
+        mnemo_record_page_free(page);
+        if (!cursor || (limit && printed >= limit))
+            break;
+    }
+    free(cursor);
+    jo_free(&j);
+    return cli_close(db, cmd, rc);
+}
+
+const cli_cmd cli_records_cmds[] = {
+    {"get", "DB ID", "print a record",
+     "Prints the record as one JSON line:\n"
+     "  {\"type\":\"record\",\"id\",\"content\",\"importance\",\"created_at\",\"updated_at\",\"expires_at\",\"metadata\"}\n"
+     "Exit 1 with MNEMO_ENOTFOUND when there is no live record ID.\n",
+     {{NULL, 0}}, 2, 2, run_get},
+    {"put", "DB JSON [--insert|--replace]", "store a record given as a JSON object",
+     "JSON is a record object as in jsonl import: {\"id\":..,\"content\":..,\"importance\":..,\n"
+     "\"metadata\":{..},\"expires_at\":..} (also created_at, updated_at; \"type\":\"record\" allowed).\n"
+     "Inserts or replaces; --insert fails if the id exists (MNEMO_EEXISTS), --replace if it does\n"
+     "not (MNEMO_ENOTFOUND). Prints the stored record as `get` does.\n",
+     {{"insert", 0}, {"replace", 0}, {NULL, 0}}, 2, 2, run_put},
+    {"delete", "DB ID", "delete a record and its edges",
+     "Prints {\"deleted\":ID}. Exit 1 with MNEMO_ENOTFOUND when there is no live record ID.\n",
+     {{NULL, 0}}, 2, 2, run_delete},
+    {"find", "DB FILTER [--limit N]", "print the records matching a metadata filter",
+     "FILTER is a JSON filter, e.g. '{\"topic\":\"rust\",\"importance\":{\"$gte\":0.5}}' (see docs/records.md).\n"
+     "Prints one record line (as `get`) per match; --limit N stops after N.\n",
+     {{"limit", 1}, {NULL, 0}}, 2, 2, run_find},
+    {NULL, NULL, NULL, NULL, {{NULL, 0}}, 0, 0, NULL},
+};

@@ -1,0 +1,296 @@
+/* JSON lines on stdout: a small writer that keeps fields in the order they are added, prints
+ * numbers in their shortest exact form, and embeds JSON text the engine already returns compact
+ * (metadata, props) without parsing it again. Also base64 and a UTF-8 check for binary KV data. */
+#include "cli/cli.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void put(jout *j, const char *s, size_t n)
+{
+    if (j->len + n + 1 > j->cap) {
+        size_t cap = j->cap ? j->cap : 256;
+        while (j->len + n + 1 > cap)
+            cap *= 2;
+        j->buf = cli_xrealloc(j->buf, cap);
+        j->cap = cap;
+    }
+    memcpy(j->buf + j->len, s, n);
+    j->len += n;
+    j->buf[j->len] = '\0';
+}
+
+static void putc1(jout *j, char c) { put(j, &c, 1); }
+
+static void put_string(jout *j, const char *s, size_t n)
+{
+    putc1(j, '"');
+    size_t run = 0; /* bytes copied as they are, flushed before each escape */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        const char *esc = NULL;
+        char hex[8];
+        if (c == '"')
+            esc = "\\\"";
+        else if (c == '\\')
+            esc = "\\\\";
+        else if (c == '\n')
+            esc = "\\n";
+        else if (c == '\r')
+            esc = "\\r";
+        else if (c == '\t')
+            esc = "\\t";
+        else if (c < 0x20) {
+            snprintf(hex, sizeof hex, "\\u%04x", c);
+            esc = hex;
+        }
+        if (esc) {
+            put(j, s + i - run, run);
+            run = 0;
+            put(j, esc, strlen(esc));
+        } else {
+            run++;
+        }
+    }
+    put(j, s + n - run, run);
+    putc1(j, '"');
+}
+
+/* The separator and key of a new member (or element, when k is NULL). */
+static void member(jout *j, const char *k)
+{
+    if (!j->first[j->depth])
+        putc1(j, ',');
+    j->first[j->depth] = 0;
+    if (k) {
+        put_string(j, k, strlen(k));
+        putc1(j, ':');
+    }
+}
+
+void jo_begin(jout *j)
+{
+    j->len = 0;
+    j->depth = 0;
+    put(j, "{", 1);
+    j->first[0] = 1;
+}
+
+void jo_strn(jout *j, const char *k, const char *v, size_t n)
+{
+    member(j, k);
+    put_string(j, v, n);
+}
+
+void jo_str(jout *j, const char *k, const char *v)
+{
+    if (!v)
+        jo_null(j, k);
+    else
+        jo_strn(j, k, v, strlen(v));
+}
+
+void jo_int(jout *j, const char *k, int64_t v)
+{
+    char b[32];
+    member(j, k);
+    put(j, b, (size_t)snprintf(b, sizeof b, "%lld", (long long)v));
+}
+
+void jo_uint(jout *j, const char *k, uint64_t v)
+{
+    char b[32];
+    member(j, k);
+    put(j, b, (size_t)snprintf(b, sizeof b, "%llu", (unsigned long long)v));
+}
+
+void jo_real(jout *j, const char *k, double v)
+{
+    if (!isfinite(v)) {
+        jo_null(j, k);
+        return;
+    }
+    char b[40];
+    int n = 0;
+    for (int prec = 15; prec <= 17; prec++) {
+        n = snprintf(b, sizeof b, "%.*g", prec, v);
+        if (strtod(b, NULL) == v)
+            break;
+    }
+    if (!strpbrk(b, ".eEn")) /* keep it a real: 1 -> 1.0 */
+        n += snprintf(b + n, sizeof b - (size_t)n, ".0");
+    member(j, k);
+    put(j, b, (size_t)n);
+}
+
+void jo_bool(jout *j, const char *k, int v)
+{
+    member(j, k);
+    put(j, v ? "true" : "false", v ? 4 : 5);
+}
+
+void jo_null(jout *j, const char *k)
+{
+    member(j, k);
+    put(j, "null", 4);
+}
+
+void jo_raw(jout *j, const char *k, const char *json)
+{
+    member(j, k);
+    put(j, json, strlen(json));
+}
+
+void jo_members(jout *j, const jout *other)
+{
+    if (other->len <= 1) /* "{" alone: no members */
+        return;
+    member(j, NULL);
+    put(j, other->buf + 1, other->len - 1);
+}
+
+static void open_nested(jout *j, const char *k, char c)
+{
+    member(j, k);
+    putc1(j, c);
+    if (j->depth + 1 < (int)sizeof j->first)
+        j->depth++;
+    j->first[j->depth] = 1;
+}
+
+void jo_obj(jout *j, const char *k) { open_nested(j, k, '{'); }
+void jo_arr(jout *j, const char *k) { open_nested(j, k, '['); }
+
+void jo_obj_end(jout *j)
+{
+    putc1(j, '}');
+    if (j->depth > 0)
+        j->depth--;
+}
+
+void jo_arr_end(jout *j)
+{
+    putc1(j, ']');
+    if (j->depth > 0)
+        j->depth--;
+}
+
+void jo_line(jout *j, FILE *f)
+{
+    put(j, "}\n", 2);
+    fwrite(j->buf, 1, j->len, f);
+}
+
+void jo_free(jout *j)
+{
+    free(j->buf);
+    j->buf = NULL;
+    j->len = j->cap = 0;
+}
+
+void jo_record(jout *j, const mnemo_record *r)
+{
+    jo_begin(j);
+    jo_str(j, "type", "record");
+    jo_str(j, "id", r->id);
+    jo_strn(j, "content", r->content ? r->content : "", r->content ? r->content_len : 0);
+    jo_real(j, "importance", r->importance);
+    jo_int(j, "created_at", r->created_at);
+    jo_int(j, "updated_at", r->updated_at);
+    jo_int(j, "expires_at", r->expires_at);
+    jo_raw(j, "metadata", r->metadata && *r->metadata ? r->metadata : "{}");
+}
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+char *cli_b64_encode(const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    char *out = cli_xmalloc((n + 2) / 3 * 4 + 1), *o = out;
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)p[i + 1] << 8;
+        if (i + 2 < n)
+            v |= p[i + 2];
+        *o++ = b64[v >> 18 & 63];
+        *o++ = b64[v >> 12 & 63];
+        *o++ = i + 1 < n ? b64[v >> 6 & 63] : '=';
+        *o++ = i + 2 < n ? b64[v & 63] : '=';
+    }
+    *o = '\0';
+    return out;
+}
+
+static int b64_val(char c)
+{
+    const char *p = c ? strchr(b64, c) : NULL;
+    return p ? (int)(p - b64) : -1;
+}
+
+unsigned char *cli_b64_decode(const char *s, size_t n, size_t *out_len)
+{
+    if (n % 4)
+        return NULL;
+    unsigned char *out = cli_xmalloc(n / 4 * 3 + 1);
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 4) {
+        int pad = (s[i + 2] == '=') + (s[i + 3] == '=');
+        int a = b64_val(s[i]), b = b64_val(s[i + 1]);
+        int c = pad >= 2 ? 0 : b64_val(s[i + 2]), d = pad >= 1 ? 0 : b64_val(s[i + 3]);
+        if (a < 0 || b < 0 || c < 0 || d < 0 || (pad && i + 4 != n) || (pad == 1 && s[i + 2] == '=')) {
+            free(out);
+            return NULL;
+        }
+        uint32_t v = (uint32_t)a << 18 | (uint32_t)b << 12 | (uint32_t)c << 6 | (uint32_t)d;
+        out[o++] = (unsigned char)(v >> 16);
+        if (pad < 2)
+            out[o++] = (unsigned char)(v >> 8);
+        if (pad < 1)
+            out[o++] = (unsigned char)v;
+    }
+    out[o] = '\0';
+    *out_len = o;
+    return out;
+}
+
+int cli_is_text(const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    for (size_t i = 0; i < n;) {
+        unsigned char c = p[i];
+        size_t len;
+        uint32_t cp;
+        if (c == 0)
+            return 0;
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if ((c & 0xe0) == 0xc0) {
+            len = 2;
+            cp = c & 0x1f;
+        } else if ((c & 0xf0) == 0xe0) {
+            len = 3;
+            cp = c & 0x0f;
+        } else if ((c & 0xf8) == 0xf0) {
+            len = 4;
+            cp = c & 0x07;
+        } else {
+            return 0;
+        }
+        if (i + len > n)
+            return 0;
+        for (size_t k = 1; k < len; k++) {
+            if ((p[i + k] & 0xc0) != 0x80)
+                return 0;
+            cp = cp << 6 | (p[i + k] & 0x3f);
+        }
+        /* overlong forms, surrogates and values past U+10FFFF are not text */
+        if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+            (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+            return 0;
+        i += len;
+    }
+    return 1;
+}

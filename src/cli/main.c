@@ -1,0 +1,290 @@
+/* `mnemo COMMAND DB ...`: the command table, option parsing, errors and opening the database. */
+#include "cli/cli.h"
+
+#include <errno.h>
+#include <ftw.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* The command groups, in the order the global help lists them. */
+static const cli_cmd *const groups[] = {cli_admin_cmds, cli_records_cmds, cli_graph_cmds, cli_io_cmds, NULL};
+
+static const cli_cmd *find_cmd(const char *name)
+{
+    for (size_t g = 0; groups[g]; g++)
+        for (const cli_cmd *c = groups[g]; c->name; c++)
+            if (!strcmp(c->name, name))
+                return c;
+    return NULL;
+}
+
+static void global_help(FILE *f)
+{
+    fprintf(f, "usage: mnemo COMMAND DB [ARGS] [OPTIONS]\n"
+               "       mnemo COMMAND --help | mnemo --help | mnemo --version\n\n"
+               "mnemo %s: an embeddable multi-model database (key-value, records, graph).\n"
+               "Results are JSON lines on stdout; an error is one line on stderr with exit code 1\n"
+               "(engine or input error) or 2 (bad usage).\n\ncommands:\n",
+            mnemo_version(NULL, NULL, NULL));
+    for (size_t g = 0; groups[g]; g++)
+        for (const cli_cmd *c = groups[g]; c->name; c++) {
+            char head[128];
+            snprintf(head, sizeof head, "%s %s", c->name, c->synopsis);
+            if (strlen(head) > 30)
+                fprintf(f, "  %s\n  %-30s %s\n", head, "", c->summary);
+            else
+                fprintf(f, "  %-30s %s\n", head, c->summary);
+        }
+}
+
+static void cmd_help(const cli_cmd *c)
+{
+    printf("usage: mnemo %s %s\n\n%s\n", c->name, c->synopsis, c->summary);
+    if (c->help && *c->help)
+        printf("\n%s", c->help);
+}
+
+int cli_opt_index(const cli_cmd *cmd, const char *name)
+{
+    for (int i = 0; i < CLI_MAX_OPTS && cmd->opts[i].name; i++)
+        if (!strcmp(cmd->opts[i].name, name))
+            return i;
+    fprintf(stderr, "mnemo %s: internal error: no option --%s\n", cmd->name, name);
+    abort();
+}
+
+const char *cli_opt(const cli_cmd *cmd, const cli_args *a, const char *name)
+{
+    return a->val[cli_opt_index(cmd, name)];
+}
+
+int cli_opt_uint(uint64_t *out, const cli_cmd *cmd, const cli_args *a, const char *name, uint64_t min, uint64_t max)
+{
+    const char *s = cli_opt(cmd, a, name);
+    if (!s)
+        return 0;
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (!*s || *end || *s == '-' || errno || v < min || v > max)
+        return cli_usage(cmd, "--%s wants a whole number from %llu to %llu, not '%s'", name,
+                         (unsigned long long)min, (unsigned long long)max, s);
+    *out = v;
+    return 0;
+}
+
+int cli_opt_dir(mnemo_direction *out, const cli_cmd *cmd, const cli_args *a, mnemo_direction dflt)
+{
+    const char *s = cli_opt(cmd, a, "dir");
+    if (!s)
+        *out = dflt;
+    else if (!strcmp(s, "out"))
+        *out = MNEMO_DIR_OUT;
+    else if (!strcmp(s, "in"))
+        *out = MNEMO_DIR_IN;
+    else if (!strcmp(s, "both"))
+        *out = MNEMO_DIR_BOTH;
+    else
+        return cli_usage(cmd, "--dir wants out, in or both, not '%s'", s);
+    return 0;
+}
+
+static void verr(const cli_cmd *cmd, const char *fmt, va_list ap)
+{
+    fflush(stdout);
+    if (cmd)
+        fprintf(stderr, "mnemo %s: ", cmd->name);
+    else
+        fputs("mnemo: ", stderr);
+    vfprintf(stderr, fmt, ap);
+}
+
+int cli_usage(const cli_cmd *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    verr(cmd, fmt, ap);
+    va_end(ap);
+    if (cmd)
+        fprintf(stderr, " (see 'mnemo %s --help')\n", cmd->name);
+    else
+        fputs(" (see 'mnemo --help')\n", stderr);
+    return CLI_EXIT_USAGE;
+}
+
+int cli_fail(const cli_cmd *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    verr(cmd, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return CLI_EXIT_FAIL;
+}
+
+int cli_engine(const cli_cmd *cmd, int rc, const char *fmt, ...)
+{
+    /* copy the message first: printing must not be able to disturb it */
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", mnemo_errmsg());
+    for (char *p = msg; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+    va_list ap;
+    va_start(ap, fmt);
+    verr(cmd, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, ": %s: %s\n", mnemo_strerror(rc), msg);
+    return CLI_EXIT_FAIL;
+}
+
+int cli_open(mnemo_db **db, const cli_cmd *cmd, const char *path, int mode)
+{
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    o.read_only = mode == CLI_OPEN_RO;
+    o.create_if_missing = mode == CLI_OPEN_CREATE;
+    int rc = mnemo_open(db, path, &o);
+    if (rc)
+        return cli_engine(cmd, rc, "cannot open database '%s'", path);
+    return 0;
+}
+
+int cli_close(mnemo_db *db, const cli_cmd *cmd, int rc)
+{
+    int crc = mnemo_close(db);
+    if (crc && !rc)
+        return cli_engine(cmd, crc, "closing the database");
+    return rc;
+}
+
+int cli_finish_output(const cli_cmd *cmd, int rc)
+{
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        if (!rc)
+            return cli_fail(cmd, "writing the output failed: %s", strerror(errno));
+    }
+    return rc;
+}
+
+void *cli_xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) {
+        fputs("mnemo: out of memory\n", stderr);
+        exit(CLI_EXIT_FAIL);
+    }
+    return p;
+}
+
+void *cli_xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q) {
+        fputs("mnemo: out of memory\n", stderr);
+        exit(CLI_EXIT_FAIL);
+    }
+    return q;
+}
+
+char *cli_xstrdup(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    return memcpy(cli_xmalloc(n), s, n);
+}
+
+static uint64_t disk_total;
+static int add_size(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)path;
+    (void)ftw;
+    if (flag == FTW_F)
+        disk_total += (uint64_t)sb->st_size;
+    return 0;
+}
+
+uint64_t cli_disk_bytes(const char *path)
+{
+    disk_total = 0;
+    nftw(path, add_size, 16, FTW_PHYS);
+    return disk_total;
+}
+
+/* Parse argv (after the command name) into a: options anywhere, "--" ends them, "-" is positional. */
+static int parse_args(cli_args *a, const cli_cmd *c, int argc, char **argv, int *help)
+{
+    memset(a, 0, sizeof *a);
+    int no_more_opts = 0;
+    for (int i = 0; i < argc; i++) {
+        const char *s = argv[i];
+        if (!no_more_opts && !strcmp(s, "--")) {
+            no_more_opts = 1;
+            continue;
+        }
+        if (no_more_opts || s[0] != '-' || !s[1]) {
+            if (a->npos >= c->max_pos || a->npos >= CLI_MAX_POS)
+                return cli_usage(c, "unexpected argument '%s'", s);
+            a->pos[a->npos++] = s;
+            continue;
+        }
+        if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
+            *help = 1;
+            return 0;
+        }
+        if (s[1] != '-')
+            return cli_usage(c, "unknown option '%s'", s);
+        const char *name = s + 2, *eq = strchr(name, '=');
+        size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+        int k = -1;
+        for (int j = 0; j < CLI_MAX_OPTS && c->opts[j].name; j++)
+            if (strlen(c->opts[j].name) == nlen && !strncmp(c->opts[j].name, name, nlen))
+                k = j;
+        if (k < 0)
+            return cli_usage(c, "unknown option '%.*s'", (int)(nlen + 2), s);
+        if (c->opts[k].has_arg) {
+            if (eq)
+                a->val[k] = eq + 1;
+            else if (i + 1 < argc)
+                a->val[k] = argv[++i];
+            else
+                return cli_usage(c, "option '--%s' needs a value", c->opts[k].name);
+        } else {
+            if (eq)
+                return cli_usage(c, "option '--%s' takes no value", c->opts[k].name);
+            a->val[k] = "";
+        }
+    }
+    if (a->npos < c->min_pos)
+        return cli_usage(c, "missing arguments: mnemo %s %s", c->name, c->synopsis);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2)
+        return cli_usage(NULL, "no command given");
+    const char *name = argv[1];
+    if (!strcmp(name, "--help") || !strcmp(name, "-h") || !strcmp(name, "help")) {
+        global_help(stdout);
+        return cli_finish_output(NULL, 0);
+    }
+    if (!strcmp(name, "--version")) {
+        printf("{\"version\":\"%s\"}\n", mnemo_version(NULL, NULL, NULL));
+        return cli_finish_output(NULL, 0);
+    }
+    const cli_cmd *c = find_cmd(name);
+    if (!c) {
+        fprintf(stderr, "mnemo: unknown command '%s' (see 'mnemo --help')\n", name);
+        return CLI_EXIT_USAGE;
+    }
+    cli_args a;
+    int help = 0, rc = parse_args(&a, c, argc - 2, argv + 2, &help);
+    if (rc)
+        return rc;
+    if (help) {
+        cmd_help(c);
+        return cli_finish_output(c, 0);
+    }
+    rc = c->run(c, &a);
+    return cli_finish_output(c, rc);
+}

@@ -1,0 +1,729 @@
+/* End-to-end tests of the `mnemo` command-line program: each test runs the built binary (path in
+ * MNEMO_CLI, set by meson) in a fresh temporary directory and checks exit codes, stdout (JSON
+ * lines) and stderr (one line on error, nothing on success). In the sanitizer build the binary is
+ * sanitized too, so a leak or UB report shows up as unexpected stderr and a wrong exit code. */
+#include <fcntl.h>
+#include <jansson.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+extern char **environ;
+
+typedef struct run_result {
+    int code;
+    char *out, *err;
+} run_result;
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "cannot read %s", path);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *s = malloc((size_t)n + 1);
+    cr_assert_eq(fread(s, 1, (size_t)n, f), (size_t)n);
+    s[n] = '\0';
+    fclose(f);
+    return s;
+}
+
+/* A path inside the test's directory (a few live at once). */
+static const char *P(const char *name)
+{
+    static char bufs[32][512];
+    static int k;
+    char *b = bufs[k++ % 32];
+    snprintf(b, sizeof bufs[0], "%s", tu_path(name));
+    return b;
+}
+
+static const char *write_file(const char *name, const char *text)
+{
+    const char *p = P(name);
+    FILE *f = fopen(p, "wb");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+    return p;
+}
+
+/* Run mnemo with argv (NULL-terminated, without the program name), stdin from `in` (or
+ * /dev/null), output captured. */
+static run_result run_in(const char *in, const char *const *argv)
+{
+    const char *exe = getenv("MNEMO_CLI");
+    cr_assert_not_null(exe, "MNEMO_CLI is not set");
+    char out_path[600], err_path[600];
+    snprintf(out_path, sizeof out_path, "%s", tu_path("stdout.txt"));
+    snprintf(err_path, sizeof err_path, "%s", tu_path("stderr.txt"));
+    const char *args[32];
+    size_t n = 0;
+    args[n++] = exe;
+    for (size_t i = 0; argv[i] && n < 31; i++)
+        args[n++] = argv[i];
+    args[n] = NULL;
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, in ? in : "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pid_t pid;
+    int rc = posix_spawn(&pid, exe, &fa, NULL, (char *const *)args, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    cr_assert_eq(rc, 0, "posix_spawn %s: %s", exe, strerror(rc));
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status), "mnemo %s died (signal %d)", argv[0], WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    run_result r = {WEXITSTATUS(status), slurp(out_path), slurp(err_path)};
+    return r;
+}
+
+#define RUN(...) run_in(NULL, (const char *const[]){__VA_ARGS__, NULL})
+#define RUN_STDIN(in, ...) run_in(in, (const char *const[]){__VA_ARGS__, NULL})
+
+static void done(run_result *r)
+{
+    free(r->out);
+    free(r->err);
+}
+
+/* Run and expect exit `code` with `needle` in the one stderr line. */
+#define EXPECT_FAIL(code, needle, ...)                                                                      \
+    do {                                                                                                    \
+        run_result r_ = RUN(__VA_ARGS__);                                                                   \
+        expect_fail(&r_, code, needle, #__VA_ARGS__);                                                       \
+        done(&r_);                                                                                          \
+    } while (0)
+
+static size_t count_lines(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+/* Every stdout line is one JSON object. @return the number of lines. */
+static size_t json_lines(const char *out)
+{
+    size_t n = 0;
+    for (const char *p = out; *p;) {
+        const char *nl = strchr(p, '\n');
+        cr_assert_not_null(nl, "stdout does not end with a newline: %s", p);
+        json_error_t je;
+        json_t *j = json_loadb(p, (size_t)(nl - p), 0, &je);
+        cr_assert(j && json_is_object(j), "not a JSON object line: %.*s (%s)", (int)(nl - p), p, je.text);
+        json_decref(j);
+        n++;
+        p = nl + 1;
+    }
+    return n;
+}
+
+/* Success: exit 0, nothing on stderr, stdout JSON lines. */
+static void expect_ok(run_result *r, const char *what)
+{
+    cr_assert_eq(r->code, 0, "%s: exit %d, stderr: %s", what, r->code, r->err);
+    cr_assert_str_empty(r->err, "%s: unexpected stderr: %s", what, r->err);
+    json_lines(r->out);
+}
+
+/* Failure: the exit code, one line on stderr containing `needle`, and nothing on stdout unless
+ * allowed. */
+static void expect_fail(run_result *r, int code, const char *needle, const char *what)
+{
+    cr_assert_eq(r->code, code, "%s: exit %d, expected %d; stderr: %s", what, r->code, code, r->err);
+    cr_assert_eq(count_lines(r->err), 1, "%s: stderr is not one line: %s", what, r->err);
+    cr_assert_not_null(strstr(r->err, needle), "%s: stderr lacks '%s': %s", what, needle, r->err);
+}
+
+/* Field `k` of the JSON object on stdout line `line` (0-based), as a new reference. */
+static json_t *field(const char *out, size_t line, const char *k)
+{
+    const char *p = out;
+    for (size_t i = 0; i < line; i++) {
+        p = strchr(p, '\n');
+        cr_assert_not_null(p, "no line %zu in %s", line, out);
+        p++;
+    }
+    const char *nl = strchr(p, '\n');
+    cr_assert_not_null(nl);
+    json_t *j = json_loadb(p, (size_t)(nl - p), 0, NULL);
+    cr_assert_not_null(j);
+    json_t *v = json_object_get(j, k);
+    cr_assert_not_null(v, "no field %s in line %zu: %.*s", k, line, (int)(nl - p), p);
+    json_incref(v);
+    json_decref(j);
+    return v;
+}
+
+static json_int_t int_field(const char *out, size_t line, const char *k)
+{
+    json_t *v = field(out, line, k);
+    cr_assert(json_is_integer(v), "%s is not an integer", k);
+    json_int_t x = json_integer_value(v);
+    json_decref(v);
+    return x;
+}
+
+/* Make a database at P(name) with `mnemo init`. */
+static const char *init_db(const char *name)
+{
+    const char *db = P(name);
+    run_result r = RUN("init", db);
+    expect_ok(&r, "init");
+    done(&r);
+    return db;
+}
+
+static void import_ok(const char *db, const char *file, const char *fmt)
+{
+    run_result r = fmt ? RUN("import", db, file, "--format", fmt) : RUN("import", db, file);
+    expect_ok(&r, "import");
+    cr_assert_eq(count_lines(r.out), 1, "import prints one summary line: %s", r.out);
+    done(&r);
+}
+
+static const char *graph_jsonl =
+    "{\"type\":\"record\",\"id\":\"a\",\"content\":\"alpha\",\"importance\":0.5,\"metadata\":{\"topic\":\"rust\"}}\n"
+    "{\"type\":\"record\",\"id\":\"b\",\"content\":\"beta\",\"metadata\":{\"topic\":\"c\"}}\n"
+    "{\"type\":\"record\",\"id\":\"c\",\"metadata\":{\"topic\":\"rust\",\"n\":2}}\n"
+    "{\"type\":\"edge\",\"from\":\"a\",\"to\":\"b\",\"label\":\"knows\",\"weight\":5}\n"
+    "{\"type\":\"edge\",\"from\":\"b\",\"to\":\"c\",\"label\":\"knows\",\"weight\":1}\n"
+    "{\"type\":\"edge\",\"from\":\"a\",\"to\":\"c\",\"label\":\"cites\",\"weight\":10,\"props\":{\"p\":1}}\n"
+    "{\"type\":\"edge\",\"from\":\"c\",\"to\":\"d\"}\n";
+
+TU_TEST(cli, help_global_and_per_command)
+{
+    run_result r = RUN("--help");
+    cr_assert_eq(r.code, 0);
+    cr_assert_str_empty(r.err);
+    const char *cmds[] = {"init",      "get",      "put",  "delete", "find",   "neighbors", "traverse",
+                          "path",      "import",   "export", "stats", "check", "backup",    "compact"};
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
+        char needle[32];
+        snprintf(needle, sizeof needle, "  %s ", cmds[i]);
+        cr_assert_not_null(strstr(r.out, needle), "global help lacks %s", cmds[i]);
+        run_result h = RUN(cmds[i], "--help");
+        cr_assert_eq(h.code, 0, "%s --help: exit %d", cmds[i], h.code);
+        cr_assert_str_empty(h.err);
+        cr_assert(!strncmp(h.out, "usage: mnemo ", 13), "%s --help: %s", cmds[i], h.out);
+        done(&h);
+    }
+    done(&r);
+    r = RUN("--version");
+    expect_ok(&r, "--version");
+    done(&r);
+}
+
+TU_TEST(cli, bad_usage_exits_2_with_one_line)
+{
+    const char *db = init_db("db");
+    struct {
+        const char *argv[8];
+        const char *needle;
+    } cases[] = {
+        {{NULL}, "no command"},
+        {{"frobnicate", db, NULL}, "unknown command 'frobnicate'"},
+        {{"get", db, NULL}, "missing arguments"},
+        {{"get", db, "a", "b", NULL}, "unexpected argument 'b'"},
+        {{"get", db, "a", "--nope", NULL}, "unknown option '--nope'"},
+        {{"get", db, "a", "-x", NULL}, "unknown option '-x'"},
+        {{"neighbors", db, "a", "--dir", "sideways", NULL}, "--dir wants out, in or both"},
+        {{"neighbors", db, "a", "--dir", NULL}, "needs a value"},
+        {{"find", db, "{}", "--limit", "0", NULL}, "--limit wants a whole number"},
+        {{"find", db, "{}", "--limit", "x1", NULL}, "--limit wants a whole number"},
+        {{"traverse", db, "a", "--depth", "-1", NULL}, "--depth"},
+        {{"path", db, "a", "b", "--weighted", "--max-hops", "2", NULL}, "--max-hops"},
+        {{"path", db, "a", "b", "--weighted=yes", NULL}, "takes no value"},
+        {{"put", db, "{not json", NULL}, "not valid JSON"},
+        {{"put", db, "{\"content\":\"no id\"}", NULL}, "needs a string \"id\""},
+        {{"put", db, "{\"id\":\"a\",\"colour\":1}", NULL}, "unknown record field \"colour\""},
+        {{"put", db, "{\"id\":\"a\"}", "--insert", "--replace", NULL}, "exclude each other"},
+        {{"import", db, "x.jsonl", "--format", "xml", NULL}, "--format wants"},
+        {{"import", db, "x.jsonl", "--undirected", NULL}, "--undirected"},
+        {{"import", db, "x.txt", "--format", "edgelist", "--weight-column", "w", NULL}, "--weight-column"},
+        {{"import", db, "x.jsonl", "--batch", "0", NULL}, "--batch"},
+        {{"export", NULL}, "missing arguments"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *argv[10];
+        size_t n = 0;
+        while (cases[i].argv[n]) {
+            argv[n] = cases[i].argv[n];
+            n++;
+        }
+        argv[n] = NULL;
+        run_result r = run_in(NULL, argv);
+        char what[64];
+        snprintf(what, sizeof what, "case %zu", i);
+        expect_fail(&r, 2, cases[i].needle, what);
+        cr_assert_str_empty(r.out, "%s: stdout: %s", what, r.out);
+        done(&r);
+    }
+}
+
+TU_TEST(cli, init_and_engine_errors_exit_1)
+{
+    const char *db = init_db("db");
+    EXPECT_FAIL(1, "MNEMO_EEXISTS", "init", db);
+    EXPECT_FAIL(1, "MNEMO_ENOTFOUND", "get", P("missing"), "a");
+    EXPECT_FAIL(1, "MNEMO_E", "stats", write_file("plain.txt", "not a database\n"));
+    run_result r = RUN("get", db, "nobody");
+    expect_fail(&r, 1, "MNEMO_ENOTFOUND", "get absent");
+    cr_assert_not_null(strstr(r.err, "nobody"), "the message names the id: %s", r.err);
+    done(&r);
+    EXPECT_FAIL(1, "MNEMO_EINVAL", "find", db, "{\"$bogus\":1}");
+}
+
+TU_TEST(cli, records_put_get_find_delete)
+{
+    const char *db = init_db("db");
+    run_result r = RUN("put", db,
+                       "{\"id\":\"m1\",\"content\":\"tab\\there \\\"q\\\" \\u00e9\",\"importance\":0.1,"
+                       "\"metadata\":{\"topic\":\"rust\",\"n\":3},\"expires_at\":4102444800000}");
+    expect_ok(&r, "put");
+    json_t *v = field(r.out, 0, "content");
+    cr_assert_str_eq(json_string_value(v), "tab\there \"q\" \xc3\xa9");
+    json_decref(v);
+    v = field(r.out, 0, "importance");
+    cr_assert(json_real_value(v) == 0.1);
+    json_decref(v);
+    cr_assert_not_null(strstr(r.out, "\"importance\":0.1,"), "shortest number form: %s", r.out);
+    cr_assert_eq(int_field(r.out, 0, "expires_at"), 4102444800000);
+    done(&r);
+
+    r = RUN("put", db, "{\"type\":\"record\",\"id\":\"m2\",\"metadata\":{\"topic\":\"go\"}}");
+    expect_ok(&r, "put m2");
+    done(&r);
+    EXPECT_FAIL(1, "MNEMO_EEXISTS", "put", db, "{\"id\":\"m2\"}", "--insert");
+    EXPECT_FAIL(1, "MNEMO_ENOTFOUND", "put", db, "{\"id\":\"m3\"}", "--replace");
+    r = RUN("put", db, "{\"id\":\"m4\",\"importance\":1e400}");
+    cr_assert_neq(r.code, 0);
+    done(&r);
+
+    r = RUN("get", db, "m1");
+    expect_ok(&r, "get");
+    cr_assert_eq(count_lines(r.out), 1);
+    v = field(r.out, 0, "metadata");
+    cr_assert_eq(json_integer_value(json_object_get(v, "n")), 3);
+    json_decref(v);
+    done(&r);
+
+    r = RUN("find", db, "{\"topic\":{\"$in\":[\"rust\",\"go\"]}}");
+    expect_ok(&r, "find");
+    cr_assert_eq(count_lines(r.out), 2);
+    done(&r);
+    r = RUN("find", db, "{}", "--limit", "1");
+    expect_ok(&r, "find --limit");
+    cr_assert_eq(count_lines(r.out), 1);
+    done(&r);
+
+    r = RUN("delete", db, "m1");
+    expect_ok(&r, "delete");
+    v = field(r.out, 0, "deleted");
+    cr_assert_str_eq(json_string_value(v), "m1");
+    json_decref(v);
+    done(&r);
+    EXPECT_FAIL(1, "MNEMO_ENOTFOUND", "delete", db, "m1");
+    EXPECT_FAIL(1, "MNEMO_ENOTFOUND", "get", db, "m1");
+}
+
+TU_TEST(cli, graph_neighbors_traverse_path)
+{
+    const char *db = init_db("db");
+    import_ok(db, write_file("g.jsonl", graph_jsonl), NULL);
+
+    run_result r = RUN("neighbors", db, "a");
+    expect_ok(&r, "neighbors");
+    cr_assert_eq(count_lines(r.out), 2);
+    done(&r);
+    r = RUN("neighbors", db, "c", "--dir", "both");
+    expect_ok(&r, "neighbors both");
+    cr_assert_eq(count_lines(r.out), 3); /* out to d; in from a and b */
+    json_t *v = field(r.out, 0, "direction");
+    cr_assert_str_eq(json_string_value(v), "out");
+    json_decref(v);
+    done(&r);
+    r = RUN("neighbors", db, "a", "--label", "cites");
+    expect_ok(&r, "neighbors label");
+    cr_assert_eq(count_lines(r.out), 1);
+    cr_assert_not_null(strstr(r.out, "\"props\":{\"p\":1}"), "%s", r.out);
+    done(&r);
+    EXPECT_FAIL(1, "MNEMO_ENOTFOUND", "neighbors", db, "zz");
+
+    r = RUN("traverse", db, "a", "--depth", "1");
+    expect_ok(&r, "traverse 1");
+    cr_assert_eq(count_lines(r.out), 3);
+    cr_assert(json_is_null(field(r.out, 0, "via")));
+    cr_assert_eq(int_field(r.out, 2, "depth"), 1);
+    done(&r);
+    r = RUN("traverse", db, "a");
+    expect_ok(&r, "traverse");
+    cr_assert_eq(count_lines(r.out), 4);
+    done(&r);
+
+    r = RUN("path", db, "a", "c");
+    expect_ok(&r, "path");
+    cr_assert_eq(int_field(r.out, 0, "hops"), 1);
+    done(&r);
+    r = RUN("path", db, "a", "c", "--weighted");
+    expect_ok(&r, "weighted path");
+    cr_assert_eq(int_field(r.out, 0, "hops"), 2);
+    v = field(r.out, 0, "weight");
+    cr_assert(json_number_value(v) == 6.0);
+    json_decref(v);
+    cr_assert_not_null(strstr(r.out, "\"nodes\":[\"a\",\"b\",\"c\"]"), "%s", r.out);
+    done(&r);
+    EXPECT_FAIL(1, "MNEMO_ENOTFOUND", "path", db, "d", "a");
+
+    r = RUN("delete", db, "b");
+    expect_ok(&r, "delete b");
+    done(&r);
+    r = RUN("neighbors", db, "a");
+    expect_ok(&r, "neighbors after delete");
+    cr_assert_eq(count_lines(r.out), 1);
+    done(&r);
+}
+
+/* Records with every field, awkward text, edges with props, kv pairs text and binary. */
+static const char *full_jsonl =
+    "{\"type\":\"index\",\"path\":\"metadata.z\"}\n"
+    "{\"type\":\"kv\",\"key\":\"config/name\",\"value\":\"mnemo \\\"db\\\"\\n\"}\n"
+    "{\"type\":\"kv\",\"key\":\"AP8=\",\"value\":\"AAECAw==\",\"encoding\":\"base64\"}\n"
+    "{\"type\":\"kv\",\"key\":\"empty\",\"value\":\"\"}\n"
+    "{\"type\":\"record\",\"id\":\"r/1\",\"content\":\"line one\\nline two \\u00fc \\u2603 \\ud83d\\ude00\","
+    "\"importance\":0.3,\"created_at\":1600000000000,\"updated_at\":1600000000123,\"expires_at\":4102444800000,"
+    "\"metadata\":{\"z\":[1,2.5,\"x\",null,true],\"a\":{\"nested\":{\"deep\":-1e-7}}}}\n"
+    "{\"type\":\"record\",\"id\":\"r/2\",\"content\":\"\",\"importance\":-2,\"metadata\":{}}\n"
+    "{\"type\":\"record\",\"id\":\"\\u00e9t\\u00e9\",\"content\":\"tab\\tctl\\u0001\"}\n"
+    "{\"type\":\"edge\",\"from\":\"r/2\",\"to\":\"r/1\",\"label\":\"z-last\",\"weight\":0.1}\n"
+    "{\"type\":\"edge\",\"from\":\"r/2\",\"to\":\"r/1\",\"label\":\"a-first\",\"weight\":3,\"props\":{\"k\":\"v\",\"n\":[1]}}\n"
+    "{\"type\":\"edge\",\"from\":\"r/1\",\"to\":\"r/1\",\"label\":\"self\"}\n"
+    "{\"type\":\"edge\",\"from\":\"r/1\",\"to\":\"new-node\",\"label\":\"creates\",\"weight\":-4.25}\n";
+
+TU_TEST(cli, export_import_round_trip_is_byte_identical)
+{
+    const char *db1 = init_db("db1");
+    import_ok(db1, write_file("full.jsonl", full_jsonl), NULL);
+    /* a write through the other commands too */
+    run_result r = RUN("put", db1, "{\"id\":\"r/3\",\"content\":\"via put\",\"metadata\":{\"k\":1}}");
+    expect_ok(&r, "put");
+    done(&r);
+
+    r = RUN("export", db1);
+    expect_ok(&r, "export 1");
+    char *e1 = r.out;
+    r.out = NULL;
+    done(&r);
+    /* 1 index + 3 kv + 5 records (new-node created by the edge) + 4 edges, in that order */
+    cr_assert_eq(json_lines(e1), 13, "export: %s", e1);
+    cr_assert(!strncmp(e1, "{\"type\":\"index\",\"path\":\"z\"}\n"
+                           "{\"type\":\"kv\",\"key\":\"AP8=\",\"value\":\"AAECAw==\",\"encoding\":\"base64\"}\n", 94),
+              "the index, then the binary kv first (key order), in base64: %s", e1);
+    const char *first_edge = strstr(e1, "{\"type\":\"edge\"");
+    cr_assert_not_null(first_edge);
+    cr_assert_null(strstr(first_edge, "\"type\":\"record\""), "edges come after records");
+    cr_assert_not_null(strstr(e1, "{\"type\":\"edge\",\"from\":\"r/2\",\"to\":\"r/1\",\"label\":\"a-first\",\"weight\":3.0,"
+                                  "\"props\":{\"k\":\"v\",\"n\":[1]}}\n{\"type\":\"edge\",\"from\":\"r/2\",\"to\":\"r/1\","
+                                  "\"label\":\"z-last\",\"weight\":0.1}\n"),
+              "edges by label: %s", e1);
+    cr_assert_not_null(strstr(e1, "\"created_at\":1600000000000,\"updated_at\":1600000000123,\"expires_at\":4102444800000"));
+
+    const char *db2 = init_db("db2");
+    const char *dump = P("export1.jsonl");
+    FILE *f = fopen(dump, "wb");
+    fputs(e1, f);
+    fclose(f);
+    import_ok(db2, dump, "jsonl");
+    r = RUN("export", db2);
+    expect_ok(&r, "export 2");
+    cr_assert_str_eq(r.out, e1, "export of the import differs:\n%s\nvs\n%s", r.out, e1);
+    done(&r);
+
+    /* and through a pipe: import from standard input */
+    const char *db3 = init_db("db3");
+    r = RUN_STDIN(dump, "import", db3, "-");
+    expect_ok(&r, "import -");
+    done(&r);
+    r = RUN("export", db3);
+    expect_ok(&r, "export 3");
+    cr_assert_str_eq(r.out, e1);
+    done(&r);
+
+    r = RUN("check", db2);
+    expect_ok(&r, "check");
+    done(&r);
+    free(e1);
+}
+
+TU_TEST(cli, import_bad_line_names_it_and_keeps_nothing_of_its_batch)
+{
+    const char *db = init_db("db");
+    /* batches of 2 lines: 1-2 and 3-4 commit, line 6 is bad so 5-6 roll back */
+    const char *file = write_file("bad.jsonl",
+                                  "{\"type\":\"record\",\"id\":\"l1\"}\n"
+                                  "{\"type\":\"kv\",\"key\":\"l2\",\"value\":\"x\"}\n"
+                                  "{\"type\":\"record\",\"id\":\"l3\"}\n"
+                                  "{\"type\":\"edge\",\"from\":\"l3\",\"to\":\"l1\"}\n"
+                                  "{\"type\":\"record\",\"id\":\"l5\"}\n"
+                                  "{\"type\":\"record\",\"id\":\"l6\",\"metadata\":[1]}\n"
+                                  "{\"type\":\"record\",\"id\":\"l7\"}\n");
+    run_result r = RUN("import", db, file, "--batch", "2");
+    expect_fail(&r, 1, "bad.jsonl:6:", "bad line");
+    cr_assert_not_null(strstr(r.err, "metadata"), "%s", r.err);
+    cr_assert_str_empty(r.out);
+    done(&r);
+    r = RUN("get", db, "l3");
+    expect_ok(&r, "earlier batch kept");
+    done(&r);
+    EXPECT_FAIL(1, "MNEMO_ENOTFOUND", "get", db, "l5");
+    EXPECT_FAIL(1, "MNEMO_ENOTFOUND", "get", db, "l7");
+
+    struct {
+        const char *text, *needle;
+    } bad[] = {
+        {"{\"type\":\"record\",\"id\":\"ok\"}\n{broken\n", "x.jsonl:2: invalid JSON"},
+        {"\n\n{\"type\":\"vector\"}\n", "x.jsonl:3: unknown \"type\""},
+        {"{\"id\":\"no type\"}\n", "x.jsonl:1: no string \"type\""},
+        {"[1]\n", "x.jsonl:1: not a JSON object"},
+        {"{\"type\":\"edge\",\"from\":\"a\"}\n", "x.jsonl:1: an edge needs"},
+        {"{\"type\":\"edge\",\"from\":\"a\",\"to\":\"b\",\"weight\":\"1\"}\n", "x.jsonl:1: \"weight\""},
+        {"{\"type\":\"edge\",\"from\":\"a\",\"to\":\"b\",\"colour\":1}\n", "x.jsonl:1: unknown field \"colour\""},
+        {"{\"type\":\"kv\",\"key\":\"k\",\"value\":\"%%%\",\"encoding\":\"base64\"}\n", "x.jsonl:1: \"key\" or \"value\""},
+        {"{\"type\":\"kv\",\"key\":\"\",\"value\":\"v\"}\n", "x.jsonl:1: kv pair: MNEMO_EINVAL"},
+        {"{\"type\":\"record\",\"id\":\"a\",\"created_at\":-5}\n", "x.jsonl:1: \"created_at\""},
+        {"{\"type\":\"record\",\"id\":\"a\",\"id\":\"b\"}\n", "x.jsonl:1: invalid JSON"},
+        {"{\"type\":\"index\"}\n", "x.jsonl:1: an index line needs a string \"path\""},
+        {"{\"type\":\"index\",\"path\":\"a..b\"}\n", "x.jsonl:1: index 'a..b': MNEMO_EINVAL"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        r = RUN("import", db, write_file("x.jsonl", bad[i].text));
+        char what[32];
+        snprintf(what, sizeof what, "bad file %zu", i);
+        expect_fail(&r, 1, bad[i].needle, what);
+        done(&r);
+    }
+    EXPECT_FAIL(1, "MNEMO_ENOTFOUND", "get", db, "ok");
+    EXPECT_FAIL(1, "cannot open", "import", db, P("no-such-file.jsonl"));
+}
+
+static const char *nodes_csv =
+    "~id,~label,code:string,runways:int,lat:double,hub:bool,tags:string[],note\n"
+    "1,airport,ATL,5,33.5,true,big;busy,\"says \"\"hi\"\", twice\"\n"
+    "2,airport,LHR,2,51.25,,,\"two\nlines\"\n"
+    "\n"
+    "3,country,UK,,,false,,\n";
+static const char *edges_csv =
+    "~id,~from,~to,~label,dist:int,kind\n"
+    "100,1,2,route,4200,long\n"
+    "101,2,1,route,4200,\n"
+    "102,3,2,contains,,\n";
+
+TU_TEST(cli, import_csv_graph_nodes_and_edges)
+{
+    const char *db = init_db("db");
+    run_result r = RUN("import", db, write_file("nodes.csv", nodes_csv), "--format", "csv-graph");
+    expect_ok(&r, "nodes");
+    json_t *v = field(r.out, 0, "kind");
+    cr_assert_str_eq(json_string_value(v), "nodes");
+    json_decref(v);
+    cr_assert_eq(int_field(r.out, 0, "records"), 3);
+    done(&r);
+    r = RUN("import", db, write_file("edges.csv", edges_csv), "--format", "csv-graph", "--weight-column", "dist");
+    expect_ok(&r, "edges");
+    cr_assert_eq(int_field(r.out, 0, "edges"), 3);
+    done(&r);
+
+    r = RUN("get", db, "1");
+    expect_ok(&r, "get 1");
+    v = field(r.out, 0, "metadata");
+    cr_assert_str_eq(json_string_value(json_object_get(v, "label")), "airport");
+    cr_assert_str_eq(json_string_value(json_object_get(v, "code")), "ATL");
+    cr_assert(json_is_integer(json_object_get(v, "runways")));
+    cr_assert(json_real_value(json_object_get(v, "lat")) == 33.5);
+    cr_assert(json_is_true(json_object_get(v, "hub")));
+    cr_assert_eq(json_array_size(json_object_get(v, "tags")), 2);
+    cr_assert_str_eq(json_string_value(json_object_get(v, "note")), "says \"hi\", twice");
+    json_decref(v);
+    done(&r);
+    r = RUN("get", db, "3");
+    expect_ok(&r, "get 3");
+    v = field(r.out, 0, "metadata");
+    cr_assert_null(json_object_get(v, "runways"), "an empty cell is absent");
+    cr_assert(json_is_false(json_object_get(v, "hub")));
+    json_decref(v);
+    done(&r);
+    r = RUN("get", db, "2");
+    expect_ok(&r, "get 2");
+    cr_assert_not_null(strstr(r.out, "\"note\":\"two\\nlines\""), "%s", r.out);
+    done(&r);
+
+    r = RUN("neighbors", db, "1");
+    expect_ok(&r, "neighbors 1");
+    cr_assert_str_eq(r.out, "{\"id\":\"2\",\"direction\":\"out\",\"label\":\"route\",\"weight\":4200.0,"
+                            "\"props\":{\"id\":\"100\",\"kind\":\"long\"}}\n");
+    done(&r);
+    r = RUN("neighbors", db, "3");
+    expect_ok(&r, "neighbors 3");
+    cr_assert_str_eq(r.out, "{\"id\":\"2\",\"direction\":\"out\",\"label\":\"contains\",\"weight\":1.0,"
+                            "\"props\":{\"id\":\"102\"}}\n");
+    done(&r);
+
+    struct {
+        const char *text, *needle;
+    } bad[] = {
+        {"~id,~label,n:int\n1,a,1\n2,a,x\n", "x.csv:3: column 'n': 'x' is not an integer"},
+        {"~id,~label,n:double\n1,a,nan\n", "x.csv:2: column 'n'"},
+        {"~id,~label,b:bool\n1,a,yes\n", "x.csv:2: column 'b'"},
+        {"~id,~label,n:int\n1,a\n", "x.csv:2: 2 fields, the header has 3"},
+        {"~id,~label,n:blob\n", "x.csv:1: column 'n': unknown type 'blob'"},
+        {"name,age\n", "x.csv:1: not a TinkerPop header"},
+        {"~id,~label,label\n", "x.csv:1: column 'label' clashes"},
+        {"~id,~label,n,n:int\n", "x.csv:1: column 'n' appears twice"},
+        {"~id,~label,n\n1,a,\"open\n", "x.csv:2: the file ends inside a quoted field"},
+        {"~id,~label,n\n1,a,\"x\"y\n", "x.csv:2: bad quoting"},
+        {"~id,~label\n,a\n", "x.csv:2: empty ~id"},
+        {"~from,~to,w:int\n1,2,3\n", "no column 'dist'"},
+        {"", "empty file"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        r = RUN("import", db, write_file("x.csv", bad[i].text), "--format", "csv-graph", "--weight-column", "dist");
+        char what[32];
+        snprintf(what, sizeof what, "bad csv %zu", i);
+        expect_fail(&r, 1, bad[i].needle, what);
+        done(&r);
+    }
+}
+
+TU_TEST(cli, import_air_routes)
+{
+    const char *data = getenv("MNEMO_DATA_DIR");
+    cr_assert_not_null(data);
+    char nodes[512], edges[512];
+    snprintf(nodes, sizeof nodes, "%s/air-routes/air-routes-latest-nodes.csv", data);
+    snprintf(edges, sizeof edges, "%s/air-routes/air-routes-latest-edges.csv", data);
+    const char *db = init_db("air");
+    run_result r = RUN("import", db, nodes, "--format", "csv-graph", "--batch", "5000");
+    expect_ok(&r, "nodes");
+    cr_assert_eq(int_field(r.out, 0, "records"), 3749);
+    done(&r);
+    r = RUN("import", db, edges, "--format", "csv-graph", "--weight-column", "dist", "--batch", "20000");
+    expect_ok(&r, "edges");
+    cr_assert_eq(int_field(r.out, 0, "edges"), 57645);
+    done(&r);
+    r = RUN("stats", db);
+    expect_ok(&r, "stats");
+    json_t *g = field(r.out, 0, "graph"), *rec = field(r.out, 0, "records");
+    cr_assert_eq(json_integer_value(json_object_get(g, "edges")), 57645);
+    cr_assert_eq(json_integer_value(json_object_get(rec, "count")), 3749);
+    json_decref(g);
+    json_decref(rec);
+    done(&r);
+    r = RUN("check", db);
+    expect_ok(&r, "check");
+    done(&r);
+    /* Atlanta (1) to London Heathrow: the route table has the direct flight */
+    r = RUN("find", db, "{\"code\":\"LHR\"}");
+    expect_ok(&r, "find LHR");
+    cr_assert_eq(count_lines(r.out), 1);
+    json_t *id = field(r.out, 0, "id");
+    run_result p = RUN("path", db, "1", json_string_value(id));
+    expect_ok(&p, "path");
+    cr_assert_eq(int_field(p.out, 0, "hops"), 1);
+    done(&p);
+    json_decref(id);
+    done(&r);
+}
+
+TU_TEST(cli, import_edgelist)
+{
+    const char *db = init_db("db");
+    run_result r = RUN("import", db, write_file("g.txt", "# comment\n1 2\n2\t3 0.5\n3 1\n"), "--format", "edgelist",
+                       "--undirected", "--label", "knows");
+    expect_ok(&r, "edgelist");
+    cr_assert_eq(int_field(r.out, 0, "edges"), 6);
+    cr_assert_eq(int_field(r.out, 0, "nodes_created"), 3);
+    done(&r);
+    r = RUN("neighbors", db, "3", "--label", "knows");
+    expect_ok(&r, "neighbors");
+    cr_assert_eq(count_lines(r.out), 2);
+    done(&r);
+    EXPECT_FAIL(1, "line 2", "import", db, write_file("bad.txt", "4 5\n5\n"), "--format", "edgelist");
+    EXPECT_FAIL(1, "MNEMO_ENOTFOUND", "get", db, "4");
+}
+
+TU_TEST(cli, stats_check_backup_compact)
+{
+    const char *db = init_db("db");
+    import_ok(db, write_file("full.jsonl", full_jsonl), NULL);
+    run_result r = RUN("stats", db);
+    expect_ok(&r, "stats");
+    json_t *kv = field(r.out, 0, "kv"), *rec = field(r.out, 0, "records"), *g = field(r.out, 0, "graph");
+    json_t *cache = field(r.out, 0, "cache");
+    cr_assert_eq(json_integer_value(json_object_get(kv, "pairs")), 3);
+    cr_assert_eq(json_integer_value(json_object_get(rec, "count")), 4);
+    cr_assert_eq(json_integer_value(json_object_get(rec, "expiring")), 1);
+    cr_assert_eq(json_integer_value(json_object_get(rec, "indexes")), 1);
+    cr_assert_eq(json_integer_value(json_object_get(g, "edges")), 4);
+    cr_assert_not_null(json_object_get(cache, "hits"));
+    cr_assert_gt(int_field(r.out, 0, "disk_bytes"), 0);
+    json_decref(kv);
+    json_decref(rec);
+    json_decref(g);
+    json_decref(cache);
+    done(&r);
+
+    r = RUN("check", db);
+    expect_ok(&r, "check");
+    cr_assert_eq(count_lines(r.out), 4);
+    cr_assert(json_is_true(field(r.out, 3, "ok")));
+    done(&r);
+
+    const char *bk = P("backup");
+    r = RUN("backup", db, bk);
+    expect_ok(&r, "backup");
+    done(&r);
+    EXPECT_FAIL(1, "MNEMO_EEXISTS", "backup", db, bk);
+    r = RUN("export", db);
+    run_result r2 = RUN("export", bk);
+    expect_ok(&r2, "export of the backup");
+    cr_assert_str_eq(r.out, r2.out, "the backup holds the same data");
+    done(&r);
+    done(&r2);
+
+    r = RUN("compact", db);
+    expect_ok(&r, "compact");
+    cr_assert_gt(int_field(r.out, 0, "disk_bytes_after"), 0);
+    done(&r);
+    r = RUN("get", db, "r/1");
+    expect_ok(&r, "get after compact");
+    done(&r);
+}
+
+TU_TEST(cli, check_reports_damage)
+{
+    const char *db = init_db("db");
+    import_ok(db, write_file("g.jsonl", graph_jsonl), NULL);
+    tu_raw raw;
+    tu_raw_open(&raw, db);
+    tu_raw_put(&raw, 1, "b", 1, "garbage", 7); /* the stored value of record b */
+    tu_raw_close(&raw);
+    run_result r = RUN("check", db);
+    expect_fail(&r, 1, "records: MNEMO_ECORRUPT", "damaged record");
+    cr_assert_eq(json_lines(r.out), 4, "every check still reports: %s", r.out);
+    cr_assert(json_is_false(field(r.out, 1, "ok")));
+    cr_assert(json_is_false(field(r.out, 3, "ok")));
+    done(&r);
+    r = RUN("export", db);
+    cr_assert_eq(r.code, 1, "export of a damaged database fails");
+    done(&r);
+}
