@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Sets everything up and runs the whole test suite twice: a normal build and a build with
-# AddressSanitizer + UndefinedBehaviorSanitizer. Exit status 0 only if both pass.
+# AddressSanitizer + UndefinedBehaviorSanitizer; then builds the libFuzzer targets with clang and
+# runs each for a bounded time (FUZZ_SECONDS, default 20; FUZZ_SECONDS=0 skips the stage), one test
+# each. Exit status 0 only if all pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/bootstrap.sh
@@ -38,6 +40,13 @@ echo "== build: release (debugoptimized) =="
 run_suite build --buildtype=debugoptimized
 echo "== build: address + undefined sanitizers =="
 run_suite build-asan --buildtype=debug -Db_sanitize=address,undefined -Dbenchmarks=disabled
+
+fuzz_seconds=${FUZZ_SECONDS:-20}
+if [ "$fuzz_seconds" -gt 0 ]; then
+  echo "== build: libFuzzer targets (clang, address + undefined), ${fuzz_seconds} s each =="
+  CC=clang CXX=clang++ run_suite build-fuzz --buildtype=debugoptimized -Dfuzz=true -Db_lundef=false \
+    -Dfuzz_seconds="$fuzz_seconds" -Dtests=disabled -Dbenchmarks=disabled
+fi
 
 echo "tests: ${passed} passed, ${failed} failed"
 [ "$failed" -eq 0 ]

@@ -1,0 +1,72 @@
+/* libFuzzer target: the metadata filter compiler (src/record/filter.c). Any text must compile or
+ * give MNEMO_EINVAL with a message; a compiled filter is matched against a few metadata objects and
+ * planned for indexes without crashing. */
+#include <jansson.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+#include "mnemo/common.h"
+#include "record/filter.h"
+
+static json_t *docs[6];
+
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+    (void)argc;
+    (void)argv;
+    static const char *texts[] = {
+        "{}",
+        "{\"topic\": \"rust\", \"importance\": 0.7, \"tags\": [\"a\", \"b\", 3], \"n\": null}",
+        "{\"author\": {\"name\": \"ada\", \"age\": 36}, \"x\": [1, 2.5, {\"y\": true}]}",
+        "{\"x\": 9007199254740993, \"s\": \"a\\u0000b\", \"e\": [], \"o\": {}}",
+        "{\"a\": {\"b\": {\"c\": {\"d\": [false, -0.0, 1e308]}}}}",
+        "{\"topic\": [\"rust\", \"go\"], \"x\": -1}",
+    };
+    for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++)
+        if (!(docs[i] = json_loads(texts[i], JSON_ALLOW_NUL, NULL)))
+            abort();
+    return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    char *text = malloc(size + 1);
+    if (!text)
+        return 0;
+    memcpy(text, data, size);
+    text[size] = '\0';
+    mnemo_filter *f = NULL;
+    int rc = mnemo_filter__compile(&f, text);
+    if (rc == 0) {
+        mnemo_filter_fields fields = {"id-1", "some content", 0.5, 1700000000000, 1700000000001, 0};
+        for (size_t i = 0; i < sizeof docs / sizeof docs[0]; i++) {
+            int m1 = mnemo_filter__match(f, docs[i], &fields), m2 = mnemo_filter__match(f, docs[i], NULL);
+            if ((m1 != 0 && m1 != 1) || (m2 != 0 && m2 != 1))
+                abort();
+        }
+        mnemo_filter_pred preds[8];
+        size_t n = mnemo_filter__index_preds(f, preds, 8);
+        for (size_t i = 0; i < n && i < 8; i++) {
+            unsigned char buf[64];
+            if (!preds[i].path || !*preds[i].path)
+                abort();
+            for (size_t k = 0; k < preds[i].n_values; k++)
+                mnemo_filter__encode_scalar(preds[i].values[k], buf, sizeof buf);
+            if (preds[i].lower)
+                mnemo_filter__encode_scalar(preds[i].lower, buf, sizeof buf);
+            if (preds[i].upper)
+                mnemo_filter__encode_scalar(preds[i].upper, buf, sizeof buf);
+        }
+        mnemo_filter__free(f);
+    } else if (rc != MNEMO_EINVAL && rc != MNEMO_ENOMEM) {
+        abort();
+    } else if (f != NULL || !*mnemo_errmsg()) {
+        abort(); /* out untouched on failure, and a message says why */
+    }
+    free(text);
+    return 0;
+}

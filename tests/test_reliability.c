@@ -1,0 +1,472 @@
+/* Reliability (issue 7): damaged stored values, a full disk, a read-only directory, and failed
+ * allocations along the main paths. See docs/reliability.md for what is guaranteed. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "testutil.h"
+#include "core/alloc.h"
+#include "core/coding.h"
+
+enum { CF_DEFAULT, CF_RECORDS, CF_FORWARD, CF_BACKWARD, CF_VDATA, CF_VINDEX, CF_METADATA };
+
+static void put_rec(mnemo_db *db, const char *id, const char *meta)
+{
+    mnemo_record r = {0};
+    r.id = id;
+    r.content = "some remembered content";
+    r.importance = 0.5;
+    r.metadata = meta;
+    TU_OK(mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT));
+}
+
+static uint64_t iid_of(mnemo_db *db, const char *id)
+{
+    mnemo_record *r;
+    TU_OK(mnemo_record_get(&r, db, NULL, id));
+    uint64_t iid = r->internal_id;
+    mnemo_record_free(r);
+    return iid;
+}
+
+static mnemo_db *reopen(const char *name)
+{
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    mnemo_db *db = NULL;
+    TU_OK(mnemo_open(&db, tu_path(name), &o));
+    return db;
+}
+
+static void flip(tu_raw *raw, int cf, const void *key, size_t klen, size_t at, unsigned char mask)
+{
+    size_t n;
+    char *v = tu_raw_get(raw, cf, key, klen, &n);
+    cr_assert_not_null(v, "raw value to damage is missing");
+    cr_assert_lt(at, n);
+    v[at] ^= (char)mask;
+    tu_raw_put(raw, cf, key, klen, v, n);
+    free(v);
+}
+
+/* ---- corruption: every byte of a record value, flipped, is caught and named ---- */
+
+TU_TEST(reliability, every_damaged_byte_of_a_record_is_ecorrupt_naming_it)
+{
+    mnemo_db *db = tu_open("rec");
+    put_rec(db, "probe", "{\"topic\": \"rust\"}");
+    mnemo_close(db);
+    tu_raw raw;
+    tu_raw_open(&raw, tu_path("rec"));
+    size_t n;
+    char *v = tu_raw_get(&raw, CF_RECORDS, "probe", 5, &n);
+    cr_assert_not_null(v);
+    /* one copy of the record per byte position, each with that byte damaged */
+    for (size_t i = 0; i < n; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "bad%03zu", i);
+        v[i] ^= 0x5a;
+        tu_raw_put(&raw, CF_RECORDS, id, strlen(id), v, n);
+        v[i] ^= 0x5a;
+    }
+    tu_raw_put(&raw, CF_RECORDS, "short", 5, v, n / 2); /* truncated */
+    free(v);
+    tu_raw_close(&raw);
+    db = reopen("rec");
+    for (size_t i = 0; i <= n; i++) {
+        char id[32];
+        if (i == n)
+            snprintf(id, sizeof id, "short");
+        else
+            snprintf(id, sizeof id, "bad%03zu", i);
+        mnemo_record *r = NULL;
+        TU_RC(mnemo_record_get(&r, db, NULL, id), MNEMO_ECORRUPT);
+        cr_assert_null(r);
+        cr_assert(strstr(mnemo_errmsg(), id), "message '%s' names '%s'", mnemo_errmsg(), id);
+        TU_RC(mnemo_record_delete(db, NULL, id), MNEMO_ECORRUPT);
+    }
+    /* the good record still reads; scans that meet a damaged one say so */
+    mnemo_record *r;
+    TU_OK(mnemo_record_get(&r, db, NULL, "probe"));
+    cr_assert_str_eq(r->metadata, "{\"topic\":\"rust\"}");
+    mnemo_record_free(r);
+    mnemo_record_page *page = NULL;
+    TU_RC(mnemo_record_list(&page, db, NULL, NULL), MNEMO_ECORRUPT);
+    TU_RC(mnemo_record_find(&page, db, NULL, "{\"topic\": \"rust\"}", NULL), MNEMO_ECORRUPT);
+    cr_assert_null(page);
+    TU_OK(mnemo_close(db));
+}
+
+/* ---- corruption: edges in either direction ---- */
+
+TU_TEST(reliability, damaged_edges_are_ecorrupt_in_reads_traversals_and_check)
+{
+    mnemo_db *db = tu_open("edge");
+    put_rec(db, "hub", NULL);
+    enum { SPOKES = 24 };
+    uint64_t spoke[SPOKES];
+    for (int i = 0; i < SPOKES; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "s%02d", i);
+        put_rec(db, id, NULL);
+        spoke[i] = iid_of(db, id);
+        mnemo_edge e = {"hub", "knows", id, 1.0 + i, "{\"since\": 2020}"};
+        TU_OK(mnemo_graph_link(db, NULL, &e, 0));
+    }
+    uint64_t hub = iid_of(db, "hub");
+    mnemo_close(db);
+    tu_raw raw;
+    tu_raw_open(&raw, tu_path("edge"));
+    /* label "knows" is id 1; damage byte i of forward edge i (or its backward twin for odd i) */
+    for (int i = 0; i < SPOKES; i++) {
+        unsigned char k[20];
+        int fwd = i % 2 == 0;
+        mnemo__put_be64(k, fwd ? hub : spoke[i]);
+        mnemo__put_be32(k + 8, 1);
+        mnemo__put_be64(k + 12, fwd ? spoke[i] : hub);
+        flip(&raw, fwd ? CF_FORWARD : CF_BACKWARD, k, sizeof k, (size_t)i, 0x01);
+    }
+    tu_raw_close(&raw);
+    db = reopen("edge");
+    for (int i = 0; i < SPOKES; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "s%02d", i);
+        mnemo_edge *e = NULL;
+        if (i % 2 == 0) {
+            TU_RC(mnemo_graph_get(&e, db, NULL, "hub", "knows", id), MNEMO_ECORRUPT);
+            cr_assert(strstr(mnemo_errmsg(), "edge forward"), "message: %s", mnemo_errmsg());
+            cr_assert_null(e);
+        }
+        mnemo_graph_iter *it = NULL;
+        int rc = mnemo_graph_neighbors(&it, db, NULL, id, MNEMO_DIR_IN, NULL, 0);
+        if (rc == 0) { /* lists may be read lazily: the damage shows at the move */
+            const mnemo_neighbor *nb;
+            rc = mnemo_graph_iter_next(it, &nb);
+            mnemo_graph_iter_free(it);
+        }
+        cr_assert_eq(rc, i % 2 ? MNEMO_ECORRUPT : 0, "in-neighbours of %s: %s", id, mnemo_strerror(rc));
+    }
+    mnemo_graph_iter *it = NULL;
+    TU_RC(mnemo_graph_neighbors(&it, db, NULL, "hub", MNEMO_DIR_OUT, NULL, 0), MNEMO_ECORRUPT);
+    uint64_t edges;
+    TU_RC(mnemo_graph_check(db, &edges), MNEMO_ECORRUPT);
+    TU_OK(mnemo_close(db));
+}
+
+/* ---- corruption: metadata keys (format marker, index definitions, counters, labels) ---- */
+
+TU_TEST(reliability, damaged_metadata_keys_are_ecorrupt)
+{
+    mnemo_db *db = tu_open("meta");
+    put_rec(db, "a", "{\"topic\": \"x\"}");
+    put_rec(db, "b", NULL);
+    TU_OK(mnemo_index_create(db, "topic"));
+    mnemo_edge e = {"a", "knows", "b", 1.0, NULL};
+    TU_OK(mnemo_graph_link(db, NULL, &e, 0));
+    mnemo_close(db);
+
+    /* the format marker: open refuses */
+    tu_raw raw;
+    tu_raw_open(&raw, tu_path("meta"));
+    flip(&raw, CF_METADATA, "\0format", 7, 10, 0x80);
+    tu_raw_close(&raw);
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    TU_RC(mnemo_open(&db, tu_path("meta"), &o), MNEMO_ECORRUPT);
+    cr_assert(strstr(mnemo_errmsg(), "format"), "message: %s", mnemo_errmsg());
+    tu_raw_open(&raw, tu_path("meta"));
+    flip(&raw, CF_METADATA, "\0format", 7, 10, 0x80);
+
+    /* the index definition of "topic": a query that would use it says so, naming the path */
+    flip(&raw, CF_METADATA, "Dtopic", 6, 1, 0x04);
+    tu_raw_close(&raw);
+    db = reopen("meta");
+    mnemo_record_page *page = NULL;
+    int rc = mnemo_record_find(&page, db, NULL, "{\"topic\": \"x\"}", NULL);
+    cr_assert_eq(rc, MNEMO_ECORRUPT, "find over a damaged index definition: %s", mnemo_strerror(rc));
+    cr_assert(strstr(mnemo_errmsg(), "topic"), "message: %s", mnemo_errmsg());
+    mnemo_close(db);
+
+    /* counters and the label dictionary of the wrong length */
+    tu_raw_open(&raw, tu_path("meta"));
+    flip(&raw, CF_METADATA, "Dtopic", 6, 1, 0x04);
+    tu_raw_put(&raw, CF_METADATA, "Niid_hwm", 8, "\1\2\3", 3);
+    tu_raw_put(&raw, CF_METADATA, "l\0\0\0\1", 5, "", 0); /* label id 1 ("knows") has no name */
+    tu_raw_close(&raw);
+    db = reopen("meta");
+    mnemo_record r = {0};
+    r.id = "c";
+    TU_RC(mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT), MNEMO_ECORRUPT);
+    cr_assert(strstr(mnemo_errmsg(), "iid_hwm"), "message: %s", mnemo_errmsg());
+    mnemo_edge e2 = {"b", "knows", "a", 1.0, NULL};
+    rc = mnemo_graph_link(db, NULL, &e2, 0);
+    cr_assert_eq(rc, MNEMO_ECORRUPT, "link over a damaged label: %s", mnemo_strerror(rc));
+    TU_OK(mnemo_close(db));
+}
+
+/* ---- a full disk (RLIMIT_FSIZE in a child) and a read-only directory ---- */
+
+static int fill_until_error(const char *path)
+{
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit rl = {256 * 1024, 256 * 1024};
+    if (setrlimit(RLIMIT_FSIZE, &rl))
+        return 10;
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    o.sync_on_commit = 1;
+    mnemo_db *db;
+    if (mnemo_open(&db, path, &o))
+        return 11;
+    static char big[16384];
+    memset(big, 'x', sizeof big);
+    int rc = 0;
+    for (int i = 0; i < 10000 && !rc; i++) {
+        char k[32];
+        snprintf(k, sizeof k, "fill%05d", i);
+        rc = mnemo_kv_put(db, NULL, k, strlen(k), big, sizeof big);
+    }
+    int ok = rc == MNEMO_EIO && strlen(mnemo_errmsg()) > 10;
+    if (!ok)
+        fprintf(stderr, "full disk gave %s: %s\n", mnemo_strerror(rc), mnemo_errmsg());
+    mnemo_close(db); /* may fail too; the database must still open afterwards */
+    return ok ? 0 : 12;
+}
+
+TU_TEST(reliability, full_disk_is_eio_and_the_database_opens_afterwards)
+{
+    mnemo_db *db = tu_open("full");
+    TU_OK(mnemo_kv_put(db, NULL, "before", 6, "1", 1));
+    TU_OK(mnemo_close(db));
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0)
+        _exit(fill_until_error(tu_path("full")));
+    int status;
+    waitpid(pid, &status, 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
+    db = reopen("full");
+    void *v;
+    size_t n;
+    TU_OK(mnemo_kv_get(&v, &n, db, NULL, "before", 6));
+    mnemo_free(v);
+    TU_OK(mnemo_kv_put(db, NULL, "after", 5, "2", 1));
+    TU_OK(mnemo_close(db));
+}
+
+TU_TEST(reliability, read_only_directory_is_an_error_with_a_message)
+{
+    mnemo_db *db = tu_open("ro");
+    TU_OK(mnemo_kv_put(db, NULL, "k", 1, "v", 1));
+    TU_OK(mnemo_close(db));
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s", tu_path("ro"));
+    *strrchr(dir, '/') = '\0';
+    chmod(dir, 0755);
+    chmod(tu_path("ro"), 0555);
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        /* root ignores permissions: drop to nobody first */
+        if (geteuid() == 0 && setuid(65534) != 0)
+            _exit(20);
+        mnemo_options o = MNEMO_OPTIONS_INIT;
+        mnemo_db *d = NULL;
+        int rc = mnemo_open(&d, tu_path("ro"), &o);
+        if (rc == 0 || !*mnemo_errmsg()) {
+            mnemo_close(d);
+            _exit(21);
+        }
+        fprintf(stderr, "read-only directory: %s: %s\n", mnemo_strerror(rc), mnemo_errmsg());
+        _exit(rc == MNEMO_EIO ? 0 : 22);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    chmod(tu_path("ro"), 0755);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", WEXITSTATUS(status));
+    db = reopen("ro");
+    void *v;
+    size_t n;
+    TU_OK(mnemo_kv_get(&v, &n, db, NULL, "k", 1));
+    mnemo_free(v);
+    TU_OK(mnemo_close(db));
+}
+
+/* ---- allocation failure: fail the N-th allocation, N = 1, 2, ... until the call succeeds ---- */
+
+typedef struct alloc_case {
+    const char *name;
+    int (*run)(mnemo_db *db); /* the operation under test; 0 once it succeeded */
+} alloc_case;
+
+static int mk_rec(mnemo_db *db, const char *id, const char *meta)
+{
+    mnemo_record r = {0};
+    r.id = id;
+    r.content = "content";
+    r.metadata = meta;
+    return mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT);
+}
+
+static int run_kv_put(mnemo_db *db) { return mnemo_kv_put(db, NULL, "key", 3, "value", 5); }
+static int run_kv_get(mnemo_db *db)
+{
+    void *v = NULL;
+    size_t n;
+    int rc = mnemo_kv_get(&v, &n, db, NULL, "seed", 4);
+    mnemo_free(v);
+    return rc;
+}
+static int run_record_put(mnemo_db *db) { return mk_rec(db, "new", "{\"topic\": \"rust\", \"n\": [1, 2]}"); }
+static int run_record_get(mnemo_db *db)
+{
+    mnemo_record *r = NULL;
+    int rc = mnemo_record_get(&r, db, NULL, "s1");
+    mnemo_record_free(r);
+    return rc;
+}
+static int run_record_find(mnemo_db *db)
+{
+    mnemo_record_page *p = NULL;
+    int rc = mnemo_record_find(&p, db, NULL, "{\"topic\": \"go\", \"n\": {\"$gte\": 1}}", NULL);
+    if (!rc && p->count != 1)
+        rc = MNEMO_ERROR;
+    mnemo_record_page_free(p);
+    return rc;
+}
+static int run_record_delete(mnemo_db *db) { return mnemo_record_delete(db, NULL, "s2"); }
+static int run_link(mnemo_db *db)
+{
+    mnemo_edge e = {"s1", "likes", "s3", 2.0, "{\"w\": 1}"};
+    return mnemo_graph_link(db, NULL, &e, 0);
+}
+static int run_neighbors(mnemo_db *db)
+{
+    mnemo_graph_iter *it = NULL;
+    int rc = mnemo_graph_neighbors(&it, db, NULL, "s1", MNEMO_DIR_BOTH, NULL, 0);
+    const mnemo_neighbor *n;
+    while (!rc && (rc = mnemo_graph_iter_next(it, &n)) == 0)
+        ;
+    mnemo_graph_iter_free(it);
+    return rc == MNEMO_ITEROVER ? 0 : rc;
+}
+static int count_visit(void *arg, const char *id, unsigned depth, const char *via, const char *via_label)
+{
+    (void)id, (void)depth, (void)via, (void)via_label;
+    ++*(int *)arg;
+    return 0;
+}
+static int run_traverse(mnemo_db *db)
+{
+    const char *starts[] = {"s1"};
+    int n = 0;
+    int rc = mnemo_graph_traverse(db, NULL, starts, 1, NULL, count_visit, &n);
+    return rc ? rc : n >= 2 ? 0 : MNEMO_ERROR;
+}
+static int run_txn(mnemo_db *db)
+{
+    mnemo_txn *t;
+    int rc = mnemo_txn_begin(&t, db, 0);
+    if (rc)
+        return rc;
+    mnemo_record r = {0};
+    r.id = "t1";
+    r.metadata = "{\"topic\": \"txn\"}";
+    mnemo_edge e = {"t1", "knows", "s1", 1.0, NULL};
+    if (!(rc = mnemo_kv_put(db, t, "tk", 2, "v", 1)) && !(rc = mnemo_record_put(db, t, &r, MNEMO_PUT_UPSERT)) &&
+        !(rc = mnemo_graph_link(db, t, &e, 0)))
+        rc = mnemo_txn_commit(t);
+    mnemo_txn_free(t);
+    return rc;
+}
+
+static const alloc_case alloc_cases[] = {
+    {"kv_put", run_kv_put},
+    {"kv_get", run_kv_get},
+    {"record_put", run_record_put},
+    {"record_get", run_record_get},
+    {"record_find", run_record_find},
+    {"record_delete", run_record_delete},
+    {"graph_link", run_link},
+    {"graph_neighbors", run_neighbors},
+    {"graph_traverse", run_traverse},
+    {"txn_commit", run_txn},
+};
+
+static void seed_db(mnemo_db *db)
+{
+    TU_OK(mnemo_kv_put(db, NULL, "seed", 4, "v", 1));
+    TU_OK(mnemo_index_create(db, "topic"));
+    TU_OK(mk_rec(db, "s1", "{\"topic\": \"go\", \"n\": 1}"));
+    TU_OK(mk_rec(db, "s2", "{\"topic\": \"rust\"}"));
+    TU_OK(mk_rec(db, "s3", NULL));
+    mnemo_edge e1 = {"s1", "knows", "s2", 1.0, NULL}, e2 = {"s2", "knows", "s3", 1.0, NULL};
+    TU_OK(mnemo_graph_link(db, NULL, &e1, 0));
+    TU_OK(mnemo_graph_link(db, NULL, &e2, 0));
+}
+
+/* The state the case's operation leaves must be all or nothing; checked after every failure. */
+static void check_consistent(mnemo_db *db, const char *name, unsigned long n)
+{
+    uint64_t edges;
+    int rc = mnemo_graph_check(db, &edges);
+    cr_assert_eq(rc, 0, "%s, allocation %lu failed: graph check %s %s", name, n, mnemo_strerror(rc), mnemo_errmsg());
+    int t1 = mnemo_record_exists(db, NULL, "t1"), tk = mnemo_kv_exists(db, NULL, "tk", 2);
+    int te = mnemo_graph_exists(db, NULL, "t1", "knows", "s1");
+    cr_assert(t1 == tk && (t1 == 0 || te == 1) && (t1 == 1 || te <= 0), "%s: txn half applied (%d %d %d)", name, t1,
+              tk, te);
+    int s2 = mnemo_record_exists(db, NULL, "s2"), e12 = mnemo_graph_exists(db, NULL, "s1", "knows", "s2");
+    cr_assert(s2 == 1 || e12 <= 0, "%s: s2 deleted but its edge stayed", name);
+}
+
+TU_TEST(reliability, every_failed_allocation_is_enomem_and_leaves_a_consistent_db)
+{
+    mnemo_db *db = tu_open("alloc");
+    seed_db(db);
+    TU_OK(mnemo_close(db));
+    db = NULL;
+    unsigned long total_failures = 0;
+    for (size_t c = 0; c < sizeof alloc_cases / sizeof alloc_cases[0]; c++) {
+        const alloc_case *ac = &alloc_cases[c];
+        /* a fresh handle each case, so caches and lazily made state are cold again */
+        db = reopen("alloc");
+        unsigned long n;
+        int rc = MNEMO_ENOMEM;
+        for (n = 1; n < 5000; n++) {
+            mnemo__alloc_fail_after(n);
+            rc = ac->run(db);
+            mnemo__alloc_fail_after(0);
+            if (rc == 0)
+                break;
+            cr_assert(rc == MNEMO_ENOMEM || rc == MNEMO_ERROR || rc == MNEMO_EIO,
+                      "%s, allocation %lu failed: %s (%s)", ac->name, n, mnemo_strerror(rc), mnemo_errmsg());
+            cr_assert(*mnemo_errmsg(), "%s: no message", ac->name);
+            check_consistent(db, ac->name, n);
+            total_failures++;
+        }
+        cr_assert_eq(rc, 0, "%s never succeeded", ac->name);
+        check_consistent(db, ac->name, 0);
+        TU_OK(mnemo_close(db));
+    }
+    cr_assert_gt(total_failures, 10);
+    /* open itself */
+    unsigned long n;
+    int rc = MNEMO_ENOMEM;
+    for (n = 1; n < 5000; n++) {
+        mnemo_options o = MNEMO_OPTIONS_INIT;
+        mnemo__alloc_fail_after(n);
+        rc = mnemo_open(&db, tu_path("alloc"), &o);
+        mnemo__alloc_fail_after(0);
+        if (rc == 0)
+            break;
+        cr_assert(rc == MNEMO_ENOMEM || rc == MNEMO_ERROR, "open, allocation %lu failed: %s (%s)", n,
+                  mnemo_strerror(rc), mnemo_errmsg());
+    }
+    cr_assert_eq(rc, 0);
+    check_consistent(db, "open", n);
+    TU_OK(mnemo_close(db));
+}
