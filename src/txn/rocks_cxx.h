@@ -1,0 +1,25 @@
+/* Private to src/txn/: RocksDB calls the 7.8 C API lacks, implemented in rocks_cxx.cc with the
+ * C++ API and handed back as C API handles. */
+#ifndef MNEMO_TXN_ROCKS_CXX_H
+#define MNEMO_TXN_ROCKS_CXX_H
+
+#include <rocksdb/c.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* rocksdb_optimistictransactiondb_open_column_families with validate_policy = kValidateSerial:
+ * commits validate inside the write queue, so plain writes (rocksdb_write on the base DB) are
+ * ordered with them and cannot slip between a commit's validation and its write. */
+rocksdb_optimistictransactiondb_t *mnemo_txn__open_serial(const rocksdb_options_t *db_options, const char *name,
+                                                          int n, const char *const *cf_names,
+                                                          const rocksdb_options_t *const *cf_options,
+                                                          rocksdb_column_family_handle_t **cf_handles,
+                                                          char **errptr);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
