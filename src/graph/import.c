@@ -1,5 +1,8 @@
 /* Bulk loading of SNAP edge lists in batched transactions. Within a batch every node is resolved
- * (or created) once, and edges are written straight by internal id. */
+ * (or created) once, with tracked reads; then the edge keys of the whole batch are written in key
+ * order per column family (memtable inserts of sorted keys reuse the skip list's search path) as
+ * untracked, unindexed blind writes (mnemo_txn__put_untracked): the batch never reads them back,
+ * and they still commit atomically with the nodes. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -7,6 +10,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/coding.h"
 #include "core/error.h"
 #include "core/u64map.h"
 #include "graph/graph_impl.h"
@@ -17,6 +21,19 @@ typedef struct pending {
     double weight;
 } pending;
 
+/* One directed edge key of a batch, queued to be written in key order. */
+typedef struct edge_out {
+    unsigned char key[EDGE_KEY_LEN];
+    uint32_t seq; /* arrival order: of two writes of one key, the later wins */
+    uint32_t vlen;
+    size_t voff; /* value bytes in the batch's arena */
+} edge_out;
+
+typedef struct edge_outs {
+    edge_out *v;
+    size_t n, cap;
+} edge_outs;
+
 typedef struct batch {
     mnemo_db *db;
     const char *label;
@@ -25,8 +42,11 @@ typedef struct batch {
     size_t n, cap;
     char **lines; /* owned copies of the batch's lines */
     size_t n_lines, cap_lines;
-    /* per attempt */
+    /* per attempt (buffers kept across batches) */
     uint64_t edges_written, nodes_created;
+    edge_outs fwd, bwd;
+    unsigned char *arena;
+    size_t arena_used, arena_cap;
 } batch;
 
 /* id -> iid memo for one attempt; ids are keyed by a 64-bit hash with the id kept to compare. */
@@ -38,6 +58,22 @@ typedef struct memo {
     } *entries;
     size_t n, cap;
 } memo;
+
+/* Makes room for `need` elements of `size` bytes in *p (capacity *cap, doubled from `first`). */
+static int grow(void *p, size_t *cap, size_t need, size_t size, size_t first)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : first;
+    while (c < need)
+        c *= 2;
+    void *q = mnemo__realloc(*(void **)p, c * size);
+    if (!q)
+        return mnemo__err_nomem("import");
+    *(void **)p = q;
+    *cap = c;
+    return 0;
+}
 
 static uint64_t hash_id(const char *s)
 {
@@ -66,14 +102,8 @@ static int resolve(uint64_t *iid, memo *m, batch *b, mnemo_txn *txn, const char 
     }
     if (rc)
         return rc;
-    if (m->n == m->cap) {
-        size_t cap = m->cap ? 2 * m->cap : 256;
-        struct memo_entry *e = mnemo__realloc(m->entries, cap * sizeof *e);
-        if (!e)
-            return mnemo__err_nomem("import");
-        m->entries = e;
-        m->cap = cap;
-    }
+    if ((rc = grow(&m->entries, &m->cap, m->n + 1, sizeof *m->entries, 256)) != 0)
+        return rc;
     m->entries[m->n] = (struct memo_entry){id, *iid};
     rc = mnemo_u64map__add(&m->map, h, m->n);
     m->n++;
@@ -82,26 +112,54 @@ static int resolve(uint64_t *iid, memo *m, batch *b, mnemo_txn *txn, const char 
     return mnemo_graph__touch_endpoint(b->db, txn, *iid, id); /* once per node and batch */
 }
 
-static int write_edge(mnemo_db *db, mnemo_txn *txn, uint64_t a, const char *a_id, uint32_t label, uint64_t b,
-                      const char *b_id, double w)
+static int queue(batch *b, edge_outs *q, uint64_t a, uint32_t label, uint64_t c, double w, const char *other_id)
 {
-    unsigned char fk[EDGE_KEY_LEN], bk[EDGE_KEY_LEN];
-    mnemo_graph__edge_key(fk, a, label, b);
-    mnemo_graph__edge_key(bk, b, label, a);
-    char *fv, *bv;
-    size_t fl, bl;
-    int rc = mnemo_graph__encode_value(&fv, &fl, w, b_id, strlen(b_id), NULL, 0);
-    if (rc)
+    size_t idlen = strlen(other_id), vlen = mnemo_graph__value_len(idlen, 0);
+    int rc = grow(&q->v, &q->cap, q->n + 1, sizeof *q->v, 1024);
+    if (rc || (rc = grow(&b->arena, &b->arena_cap, b->arena_used + vlen, 1, 1u << 16)) != 0)
         return rc;
-    if ((rc = mnemo_graph__encode_value(&bv, &bl, w, a_id, strlen(a_id), NULL, 0)) == 0) {
-        rc = mnemo_txn__put(db, txn, MNEMO_CF_GRAPH_FORWARD, fk, sizeof fk, fv, fl);
-        if (!rc)
-            rc = mnemo_txn__put(db, txn, MNEMO_CF_GRAPH_BACKWARD, bk, sizeof bk, bv, bl);
-        if (!rc)
-            rc = mnemo_graph__forget_edge(txn, a, b);
-        mnemo__free(bv);
+    edge_out *e = &q->v[q->n];
+    mnemo_graph__edge_key(e->key, a, label, c);
+    e->seq = (uint32_t)q->n++;
+    e->vlen = (uint32_t)vlen;
+    e->voff = b->arena_used;
+    mnemo_graph__encode_value_to(b->arena + b->arena_used, w, other_id, idlen, NULL, 0);
+    b->arena_used += vlen;
+    return 0;
+}
+
+/* Edge a -> c: the forward key names c, the backward key names a. */
+static int queue_edge(batch *b, uint64_t a, const char *a_id, uint32_t label, uint64_t c, const char *c_id, double w)
+{
+    int rc = queue(b, &b->fwd, a, label, c, w, c_id);
+    if (!rc)
+        rc = queue(b, &b->bwd, c, label, a, w, a_id);
+    b->edges_written++;
+    return rc;
+}
+
+static int cmp_out(const void *x, const void *y)
+{
+    const edge_out *a = x, *b = y;
+    int c = memcmp(a->key, b->key, EDGE_KEY_LEN);
+    return c ? c : (a->seq > b->seq) - (a->seq < b->seq);
+}
+
+/* Writes one column family's queued keys in key order, the last write of a key only. The first 8
+ * key bytes are the node whose cached adjacency in direction dir the batch makes stale. */
+static int write_sorted(batch *b, mnemo_txn *txn, edge_outs *q, mnemo_cf cf, mnemo_direction dir)
+{
+    qsort(q->v, q->n, sizeof *q->v, cmp_out);
+    int rc = 0;
+    for (size_t i = 0; i < q->n && !rc; i++) {
+        const edge_out *e = &q->v[i];
+        if (i == 0 || memcmp(e->key, q->v[i - 1].key, 8)) { /* first key of this node */
+            unsigned char ck[10];
+            rc = mnemo_txn__cache_forget(txn, ck, mnemo_graph__adj_cache_key(ck, mnemo__get_be64(e->key), dir));
+        }
+        if (!rc && (i + 1 == q->n || memcmp(e->key, q->v[i + 1].key, EDGE_KEY_LEN))) /* else a later line wins */
+            rc = mnemo_txn__put_untracked(b->db, txn, cf, e->key, EDGE_KEY_LEN, b->arena + e->voff, e->vlen);
     }
-    mnemo__free(fv);
     return rc;
 }
 
@@ -109,6 +167,7 @@ static int batch_op(mnemo_txn *txn, void *arg)
 {
     batch *b = arg;
     b->edges_written = b->nodes_created = 0;
+    b->fwd.n = b->bwd.n = b->arena_used = 0;
     memo m = {MNEMO_U64MAP_INIT, NULL, 0, 0};
     uint32_t label;
     int rc = mnemo_graph__label_id(&label, b->db, txn, b->label, 1);
@@ -117,15 +176,16 @@ static int batch_op(mnemo_txn *txn, void *arg)
         const pending *e = &b->edges[i];
         if ((rc = resolve(&x, &m, b, txn, e->a)) || (rc = resolve(&y, &m, b, txn, e->b)))
             break;
-        rc = write_edge(b->db, txn, x, e->a, label, y, e->b, e->weight);
-        b->edges_written++;
-        if (!rc && b->undirected && x != y) {
-            rc = write_edge(b->db, txn, y, e->b, label, x, e->a, e->weight);
-            b->edges_written++;
-        }
+        rc = queue_edge(b, x, e->a, label, y, e->b, e->weight);
+        if (!rc && b->undirected && x != y)
+            rc = queue_edge(b, y, e->b, label, x, e->a, e->weight);
     }
     mnemo_u64map__free(&m.map);
     mnemo__free(m.entries);
+    if (!rc)
+        rc = write_sorted(b, txn, &b->fwd, MNEMO_CF_GRAPH_FORWARD, MNEMO_DIR_OUT);
+    if (!rc)
+        rc = write_sorted(b, txn, &b->bwd, MNEMO_CF_GRAPH_BACKWARD, MNEMO_DIR_IN);
     return rc;
 }
 
@@ -171,14 +231,9 @@ static int parse_line(batch *b, char *line, uint64_t lineno, const char *path)
             return mnemo__err(MNEMO_EINVAL, "import %s: line %llu: node id '%.40s' is not 1..%u bytes of UTF-8", path,
                               (unsigned long long)lineno, fields[i], MNEMO_RECORD_MAX_ID);
     }
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? 2 * b->cap : 1024;
-        pending *e = mnemo__realloc(b->edges, cap * sizeof *e);
-        if (!e)
-            return mnemo__err_nomem("import");
-        b->edges = e;
-        b->cap = cap;
-    }
+    int rc = grow(&b->edges, &b->cap, b->n + 1, sizeof *b->edges, 1024);
+    if (rc)
+        return rc;
     b->edges[b->n++] = (pending){fields[0], fields[1], w};
     return 1;
 }
@@ -205,22 +260,14 @@ int mnemo_graph_import_edgelist(mnemo_db *db, const char *path, const mnemo_impo
         return mnemo__err(errno == ENOENT ? MNEMO_ENOTFOUND : MNEMO_EIO, "%s: cannot open '%s': %s", fn, path,
                           strerror(errno));
     mnemo_import_stats st = {0, 0, 0};
-    batch b = {db, label, o->undirected != 0, NULL, 0, 0, NULL, 0, 0, 0, 0};
+    batch b = {db, label, o->undirected != 0, NULL, 0, 0, NULL, 0, 0, 0, 0, {NULL, 0, 0}, {NULL, 0, 0}, NULL, 0, 0};
     char *line = NULL;
     size_t cap = 0;
     ssize_t got;
     while (!rc && (got = getline(&line, &cap, f)) >= 0) {
         st.lines++;
-        if (b.n_lines == b.cap_lines) {
-            size_t c = b.cap_lines ? 2 * b.cap_lines : 1024;
-            char **l = mnemo__realloc(b.lines, c * sizeof *l);
-            if (!l) {
-                rc = mnemo__err_nomem(fn);
-                break;
-            }
-            b.lines = l;
-            b.cap_lines = c;
-        }
+        if ((rc = grow(&b.lines, &b.cap_lines, b.n_lines + 1, sizeof *b.lines, 1024)) != 0)
+            break;
         if (!(b.lines[b.n_lines] = mnemo__memdup(line, (size_t)got))) {
             rc = mnemo__err_nomem(fn);
             break;
@@ -245,6 +292,9 @@ int mnemo_graph_import_edgelist(mnemo_db *db, const char *path, const mnemo_impo
     batch_clear(&b);
     mnemo__free(b.lines);
     mnemo__free(b.edges);
+    mnemo__free(b.fwd.v);
+    mnemo__free(b.bwd.v);
+    mnemo__free(b.arena);
     free(line);
     fclose(f);
     if (stats)

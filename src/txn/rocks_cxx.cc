@@ -96,3 +96,20 @@ extern "C" rocksdb_optimistictransactiondb_t *mnemo_txn__open_serial(
         return nullptr;
     }
 }
+
+extern "C" void mnemo_txn__put_untracked_rocks(rocksdb_transaction_t *txn, rocksdb_column_family_handle_t *cf,
+                                               const char *key, size_t klen, const char *val, size_t vlen,
+                                               char **errptr)
+{
+    try {
+        /* Unindexed: the write goes straight into the transaction's WriteBatch, skipping the
+         * per-transaction skip list; untracked: not validated at commit. */
+        txn->rep->DisableIndexing();
+        rocksdb::Status s = txn->rep->PutUntracked(cf->rep, rocksdb::Slice(key, klen), rocksdb::Slice(val, vlen));
+        txn->rep->EnableIndexing();
+        save_error(errptr, s);
+    } catch (const std::exception &e) {
+        txn->rep->EnableIndexing();
+        save_exception(errptr, e.what());
+    }
+}

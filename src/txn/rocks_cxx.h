@@ -18,6 +18,11 @@ rocksdb_optimistictransactiondb_t *mnemo_txn__open_serial(const rocksdb_options_
                                                           rocksdb_column_family_handle_t **cf_handles,
                                                           char **errptr);
 
+/* Transaction::PutUntracked with indexing disabled for that one write: the key is neither
+ * validated at commit nor visible to the transaction's own reads (see mnemo_txn__put_untracked). */
+void mnemo_txn__put_untracked_rocks(rocksdb_transaction_t *txn, rocksdb_column_family_handle_t *cf, const char *key,
+                                    size_t klen, const char *val, size_t vlen, char **errptr);
+
 #ifdef __cplusplus
 }
 #endif

@@ -7,6 +7,7 @@
 #include "cache/cache.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "txn/rocks_cxx.h"
 #include "txn/txn_impl.h"
 
 int mnemo_txn__is_readonly(const mnemo_txn *txn) { return txn->rtxn == NULL; }
@@ -382,6 +383,22 @@ int mnemo_txn__put(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *key, s
     } else {
         return plain_commit(db, NULL, cf, key, klen, val, vlen, 0, "write");
     }
+    if (err) {
+        int rc = mnemo__err_rocksdb(err, "write");
+        rocksdb_free(err);
+        return rc;
+    }
+    return 0;
+}
+
+int mnemo_txn__put_untracked(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *key, size_t klen,
+                             const void *val, size_t vlen)
+{
+    if (!txn->tracking) /* still a blind buffer: nothing is indexed or tracked there anyway */
+        return mnemo_txn__put(db, txn, cf, key, klen, val, vlen);
+    char *err = NULL;
+    txn->writes++;
+    mnemo_txn__put_untracked_rocks(txn->rtxn, db->cf[cf], key, klen, val ? val : "", vlen, &err);
     if (err) {
         int rc = mnemo__err_rocksdb(err, "write");
         rocksdb_free(err);
