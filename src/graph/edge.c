@@ -461,12 +461,13 @@ static int endpoint(uint64_t *iid, mnemo_db *db, mnemo_txn *txn, const char *id,
 /* Rewrites the record's internal-id key with its own value. Deleting a record deletes that key,
  * so a link and a delete of the same record conflict whichever commits first: an edge can never
  * be committed to a record deleted at the same time (the delete's edge scan is not validated). */
-int mnemo_graph__touch_endpoint(mnemo_db *db, mnemo_txn *txn, uint64_t iid, const char *id)
+int mnemo_graph__touch_endpoint(mnemo_db *db, mnemo_txn *txn, uint64_t iid, const char *id, int untracked)
 {
     unsigned char key[9];
     key[0] = MNEMO_MK_IID;
     mnemo__put_be64(key + 1, iid);
-    return mnemo_txn__put(db, txn, MNEMO_CF_METADATA, key, 9, id, strlen(id));
+    return untracked ? mnemo_txn__put_untracked(db, txn, MNEMO_CF_METADATA, key, 9, id, strlen(id))
+                     : mnemo_txn__put(db, txn, MNEMO_CF_METADATA, key, 9, id, strlen(id));
 }
 
 int mnemo_graph__forget_edge(mnemo_txn *txn, uint64_t a, uint64_t b)
@@ -519,9 +520,9 @@ static int link_op(mnemo_txn *txn, void *arg)
     if (!rc)
         rc = mnemo_txn__put(a->db, txn, MNEMO_CF_GRAPH_BACKWARD, bk, sizeof bk, bv, bl);
     if (!rc)
-        rc = mnemo_graph__touch_endpoint(a->db, txn, from, e->from);
+        rc = mnemo_graph__touch_endpoint(a->db, txn, from, e->from, 0);
     if (!rc && to != from)
-        rc = mnemo_graph__touch_endpoint(a->db, txn, to, e->to);
+        rc = mnemo_graph__touch_endpoint(a->db, txn, to, e->to, 0);
     mnemo__free(fv);
     mnemo__free(bv);
     return rc;

@@ -29,8 +29,11 @@ int mnemo_graph__is_expiring(graph_state *st, uint64_t iid);
 size_t mnemo_graph__adj_cache_key(unsigned char out[10], uint64_t iid, mnemo_direction dir);
 /* The cached adjacency of both endpoints of edge a -> b goes stale when txn commits. */
 int mnemo_graph__forget_edge(mnemo_txn *txn, uint64_t a, uint64_t b);
-/* Makes a concurrent delete of the record conflict with this transaction (see edge.c). */
-int mnemo_graph__touch_endpoint(mnemo_db *db, mnemo_txn *txn, uint64_t iid, const char *id);
+/* Makes a concurrent delete of the record conflict with this transaction (see edge.c). The write
+ * conflicts with the delete's write of the same key either way; untracked != 0 writes it with
+ * mnemo_txn__put_untracked (for a txn that already read the record with tracking and never reads
+ * its internal-id key back: the importer). */
+int mnemo_graph__touch_endpoint(mnemo_db *db, mnemo_txn *txn, uint64_t iid, const char *id, int untracked);
 void mnemo_graph__edge_key(unsigned char out[EDGE_KEY_LEN], uint64_t a, uint32_t label, uint64_t b);
 
 typedef struct edge_value {

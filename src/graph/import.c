@@ -10,7 +10,6 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "core/coding.h"
 #include "core/error.h"
 #include "core/u64map.h"
 #include "graph/graph_impl.h"
@@ -21,9 +20,10 @@ typedef struct pending {
     double weight;
 } pending;
 
-/* One directed edge key of a batch, queued to be written in key order. */
+/* One directed edge key of a batch, queued to be written in key order: `node label other`, the
+ * label being the same for the whole import. */
 typedef struct edge_out {
-    unsigned char key[EDGE_KEY_LEN];
+    uint64_t node, other;
     uint32_t seq; /* arrival order: of two writes of one key, the later wins */
     uint32_t vlen;
     size_t voff; /* value bytes in the batch's arena */
@@ -109,17 +109,18 @@ static int resolve(uint64_t *iid, memo *m, batch *b, mnemo_txn *txn, const char 
     m->n++;
     if (rc < 0)
         return rc;
-    return mnemo_graph__touch_endpoint(b->db, txn, *iid, id); /* once per node and batch */
+    return mnemo_graph__touch_endpoint(b->db, txn, *iid, id, 1); /* once per node and batch */
 }
 
-static int queue(batch *b, edge_outs *q, uint64_t a, uint32_t label, uint64_t c, double w, const char *other_id)
+static int queue(batch *b, edge_outs *q, uint64_t a, uint64_t c, double w, const char *other_id)
 {
     size_t idlen = strlen(other_id), vlen = mnemo_graph__value_len(idlen, 0);
     int rc = grow(&q->v, &q->cap, q->n + 1, sizeof *q->v, 1024);
     if (rc || (rc = grow(&b->arena, &b->arena_cap, b->arena_used + vlen, 1, 1u << 16)) != 0)
         return rc;
     edge_out *e = &q->v[q->n];
-    mnemo_graph__edge_key(e->key, a, label, c);
+    e->node = a;
+    e->other = c;
     e->seq = (uint32_t)q->n++;
     e->vlen = (uint32_t)vlen;
     e->voff = b->arena_used;
@@ -129,11 +130,11 @@ static int queue(batch *b, edge_outs *q, uint64_t a, uint32_t label, uint64_t c,
 }
 
 /* Edge a -> c: the forward key names c, the backward key names a. */
-static int queue_edge(batch *b, uint64_t a, const char *a_id, uint32_t label, uint64_t c, const char *c_id, double w)
+static int queue_edge(batch *b, uint64_t a, const char *a_id, uint64_t c, const char *c_id, double w)
 {
-    int rc = queue(b, &b->fwd, a, label, c, w, c_id);
+    int rc = queue(b, &b->fwd, a, c, w, c_id);
     if (!rc)
-        rc = queue(b, &b->bwd, c, label, a, w, a_id);
+        rc = queue(b, &b->bwd, c, a, w, a_id);
     b->edges_written++;
     return rc;
 }
@@ -141,24 +142,31 @@ static int queue_edge(batch *b, uint64_t a, const char *a_id, uint32_t label, ui
 static int cmp_out(const void *x, const void *y)
 {
     const edge_out *a = x, *b = y;
-    int c = memcmp(a->key, b->key, EDGE_KEY_LEN);
-    return c ? c : (a->seq > b->seq) - (a->seq < b->seq);
+    if (a->node != b->node)
+        return a->node < b->node ? -1 : 1;
+    if (a->other != b->other)
+        return a->other < b->other ? -1 : 1;
+    return (a->seq > b->seq) - (a->seq < b->seq);
 }
 
-/* Writes one column family's queued keys in key order, the last write of a key only. The first 8
- * key bytes are the node whose cached adjacency in direction dir the batch makes stale. */
-static int write_sorted(batch *b, mnemo_txn *txn, edge_outs *q, mnemo_cf cf, mnemo_direction dir)
+/* Writes one column family's queued keys in key order, the last write of a key only; each node's
+ * cached adjacency in direction dir goes stale. */
+static int write_sorted(batch *b, mnemo_txn *txn, edge_outs *q, uint32_t label, mnemo_cf cf, mnemo_direction dir)
 {
     qsort(q->v, q->n, sizeof *q->v, cmp_out);
     int rc = 0;
     for (size_t i = 0; i < q->n && !rc; i++) {
         const edge_out *e = &q->v[i];
-        if (i == 0 || memcmp(e->key, q->v[i - 1].key, 8)) { /* first key of this node */
+        if (i == 0 || e->node != q->v[i - 1].node) { /* first key of this node */
             unsigned char ck[10];
-            rc = mnemo_txn__cache_forget(txn, ck, mnemo_graph__adj_cache_key(ck, mnemo__get_be64(e->key), dir));
+            rc = mnemo_txn__cache_forget(txn, ck, mnemo_graph__adj_cache_key(ck, e->node, dir));
         }
-        if (!rc && (i + 1 == q->n || memcmp(e->key, q->v[i + 1].key, EDGE_KEY_LEN))) /* else a later line wins */
-            rc = mnemo_txn__put_untracked(b->db, txn, cf, e->key, EDGE_KEY_LEN, b->arena + e->voff, e->vlen);
+        if (!rc && i + 1 < q->n && e->node == q->v[i + 1].node && e->other == q->v[i + 1].other)
+            continue; /* a later line of this batch writes the same edge */
+        unsigned char key[EDGE_KEY_LEN];
+        mnemo_graph__edge_key(key, e->node, label, e->other);
+        if (!rc)
+            rc = mnemo_txn__put_untracked(b->db, txn, cf, key, sizeof key, b->arena + e->voff, e->vlen);
     }
     return rc;
 }
@@ -176,16 +184,16 @@ static int batch_op(mnemo_txn *txn, void *arg)
         const pending *e = &b->edges[i];
         if ((rc = resolve(&x, &m, b, txn, e->a)) || (rc = resolve(&y, &m, b, txn, e->b)))
             break;
-        rc = queue_edge(b, x, e->a, label, y, e->b, e->weight);
+        rc = queue_edge(b, x, e->a, y, e->b, e->weight);
         if (!rc && b->undirected && x != y)
-            rc = queue_edge(b, y, e->b, label, x, e->a, e->weight);
+            rc = queue_edge(b, y, e->b, x, e->a, e->weight);
     }
     mnemo_u64map__free(&m.map);
     mnemo__free(m.entries);
     if (!rc)
-        rc = write_sorted(b, txn, &b->fwd, MNEMO_CF_GRAPH_FORWARD, MNEMO_DIR_OUT);
+        rc = write_sorted(b, txn, &b->fwd, label, MNEMO_CF_GRAPH_FORWARD, MNEMO_DIR_OUT);
     if (!rc)
-        rc = write_sorted(b, txn, &b->bwd, MNEMO_CF_GRAPH_BACKWARD, MNEMO_DIR_IN);
+        rc = write_sorted(b, txn, &b->bwd, label, MNEMO_CF_GRAPH_BACKWARD, MNEMO_DIR_IN);
     return rc;
 }
 
