@@ -294,8 +294,11 @@ static int open_rocks(mnemo_db *db)
         db->base = rocksdb_open_for_read_only_column_families(db->rocks_opts, db->path, MNEMO_CF_COUNT, names,
                                                               cf_opts, db->cf, 0, &err);
     } else {
-        /* Serial validation: see rocks_cxx.h and docs/transactions.md. */
-        db->otxn = mnemo_txn__open_serial(db->rocks_opts, db->path, MNEMO_CF_COUNT, names, cf_opts, db->cf, &err);
+        /* Serial validation: see rocks_cxx.h and docs/transactions.md. The graph importer writes
+         * each batch's edge keys in key order. */
+        unsigned sorted = 1u << MNEMO_CF_GRAPH_FORWARD | 1u << MNEMO_CF_GRAPH_BACKWARD;
+        db->otxn = mnemo_txn__open_serial(db->rocks_opts, db->path, MNEMO_CF_COUNT, names, cf_opts, sorted, db->cf,
+                                          &err);
         if (!err)
             db->base = rocksdb_optimistictransactiondb_get_base_db(db->otxn);
     }

@@ -14,6 +14,7 @@
  * came with later releases). Hence the version check: another RocksDB must be checked again. */
 #include <rocksdb/c.h>
 #include <rocksdb/options.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/utilities/optimistic_transaction_db.h>
 #include <rocksdb/utilities/transaction.h>
 #include <rocksdb/version.h>
@@ -67,13 +68,22 @@ static void save_exception(char **errptr, const char *what)
 
 extern "C" rocksdb_optimistictransactiondb_t *mnemo_txn__open_serial(
     const rocksdb_options_t *db_options, const char *name, int n, const char *const *cf_names,
-    const rocksdb_options_t *const *cf_options, rocksdb_column_family_handle_t **cf_handles, char **errptr)
+    const rocksdb_options_t *const *cf_options, unsigned sorted_cfs, rocksdb_column_family_handle_t **cf_handles,
+    char **errptr)
 {
     try {
         std::vector<rocksdb::ColumnFamilyDescriptor> families;
         families.reserve((size_t)n);
-        for (int i = 0; i < n; i++)
-            families.emplace_back(std::string(cf_names[i]), rocksdb::ColumnFamilyOptions(cf_options[i]->rep));
+        for (int i = 0; i < n; i++) {
+            rocksdb::ColumnFamilyOptions cf(cf_options[i]->rep);
+            /* One insert hint for the whole memtable (the prefix of every key is empty): a write
+             * batch's keys that come in key order then fix the skip list splice of the previous
+             * insert from the bottom level up, instead of searching from the top every time the
+             * memtable holds keys between two of them. */
+            if (i < 32 && (sorted_cfs >> i & 1u))
+                cf.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewCappedPrefixTransform(0));
+            families.emplace_back(std::string(cf_names[i]), cf);
+        }
         rocksdb::OptimisticTransactionDBOptions occ;
         occ.validate_policy = rocksdb::OccValidationPolicy::kValidateSerial;
         rocksdb::OptimisticTransactionDB *otxn = nullptr;

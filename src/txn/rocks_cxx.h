@@ -11,10 +11,12 @@ extern "C" {
 
 /* rocksdb_optimistictransactiondb_open_column_families with validate_policy = kValidateSerial:
  * commits validate inside the write queue, so plain writes (rocksdb_write on the base DB) are
- * ordered with them and cannot slip between a commit's validation and its write. */
+ * ordered with them and cannot slip between a commit's validation and its write. Column family i
+ * with bit i of sorted_cfs set gets a memtable insert hint (for bulk loads that write in key order). */
 rocksdb_optimistictransactiondb_t *mnemo_txn__open_serial(const rocksdb_options_t *db_options, const char *name,
                                                           int n, const char *const *cf_names,
                                                           const rocksdb_options_t *const *cf_options,
+                                                          unsigned sorted_cfs,
                                                           rocksdb_column_family_handle_t **cf_handles,
                                                           char **errptr);
 
