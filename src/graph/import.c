@@ -24,7 +24,6 @@ typedef struct pending {
  * label being the same for the whole import. */
 typedef struct edge_out {
     uint64_t node, other;
-    uint32_t seq; /* arrival order: of two writes of one key, the later wins */
     uint32_t vlen;
     size_t voff; /* value bytes in the batch's arena */
 } edge_out;
@@ -44,7 +43,7 @@ typedef struct batch {
     size_t n_lines, cap_lines;
     /* per attempt (buffers kept across batches) */
     uint64_t edges_written, nodes_created;
-    edge_outs fwd, bwd;
+    edge_outs fwd, bwd, tmp; /* tmp: the sort's scratch */
     unsigned char *arena;
     size_t arena_used, arena_cap;
 } batch;
@@ -121,7 +120,7 @@ static int queue(batch *b, edge_outs *q, uint64_t a, uint64_t c, double w, const
     edge_out *e = &q->v[q->n];
     e->node = a;
     e->other = c;
-    e->seq = (uint32_t)q->n++;
+    q->n++;
     e->vlen = (uint32_t)vlen;
     e->voff = b->arena_used;
     mnemo_graph__encode_value_to(b->arena + b->arena_used, w, other_id, idlen, NULL, 0);
@@ -139,22 +138,51 @@ static int queue_edge(batch *b, uint64_t a, const char *a_id, uint64_t c, const 
     return rc;
 }
 
-static int cmp_out(const void *x, const void *y)
+/* Stable LSD radix sort by (node, other), a byte at a time, skipping the bytes that are the same
+ * in every key (internal ids are dense, so most are): equal keys keep their arrival order, and of
+ * two writes of one edge in a batch the later is written. */
+static int sort_outs(batch *b, edge_outs *q)
 {
-    const edge_out *a = x, *b = y;
-    if (a->node != b->node)
-        return a->node < b->node ? -1 : 1;
-    if (a->other != b->other)
-        return a->other < b->other ? -1 : 1;
-    return (a->seq > b->seq) - (a->seq < b->seq);
+    if (q->n < 2)
+        return 0;
+    int rc = grow(&b->tmp.v, &b->tmp.cap, q->n, sizeof *q->v, 1024);
+    if (rc)
+        return rc;
+    static _Thread_local size_t count[16][256];
+    memset(count, 0, sizeof count);
+    for (size_t i = 0; i < q->n; i++)
+        for (int d = 0; d < 8; d++) {
+            count[d][q->v[i].other >> 8 * d & 255]++;
+            count[8 + d][q->v[i].node >> 8 * d & 255]++;
+        }
+    edge_out *src = q->v, *dst = b->tmp.v;
+    for (int d = 0; d < 16; d++) {
+        uint64_t first = d < 8 ? src[0].other : src[0].node;
+        unsigned shift = 8 * (unsigned)(d % 8);
+        if (count[d][first >> shift & 255] == q->n)
+            continue; /* this byte is the same everywhere */
+        size_t at = 0;
+        for (int v = 0; v < 256; v++) {
+            size_t c = count[d][v];
+            count[d][v] = at;
+            at += c;
+        }
+        for (size_t i = 0; i < q->n; i++)
+            dst[count[d][(d < 8 ? src[i].other : src[i].node) >> shift & 255]++] = src[i];
+        edge_out *t = src;
+        src = dst;
+        dst = t;
+    }
+    if (src != q->v)
+        memcpy(q->v, src, q->n * sizeof *q->v);
+    return 0;
 }
 
 /* Writes one column family's queued keys in key order, the last write of a key only; each node's
  * cached adjacency in direction dir goes stale. */
 static int write_sorted(batch *b, mnemo_txn *txn, edge_outs *q, uint32_t label, mnemo_cf cf, mnemo_direction dir)
 {
-    qsort(q->v, q->n, sizeof *q->v, cmp_out);
-    int rc = 0;
+    int rc = sort_outs(b, q);
     for (size_t i = 0; i < q->n && !rc; i++) {
         const edge_out *e = &q->v[i];
         if (i == 0 || e->node != q->v[i - 1].node) { /* first key of this node */
@@ -268,7 +296,7 @@ int mnemo_graph_import_edgelist(mnemo_db *db, const char *path, const mnemo_impo
         return mnemo__err(errno == ENOENT ? MNEMO_ENOTFOUND : MNEMO_EIO, "%s: cannot open '%s': %s", fn, path,
                           strerror(errno));
     mnemo_import_stats st = {0, 0, 0};
-    batch b = {db, label, o->undirected != 0, NULL, 0, 0, NULL, 0, 0, 0, 0, {NULL, 0, 0}, {NULL, 0, 0}, NULL, 0, 0};
+    batch b = {db, label, o->undirected != 0, NULL, 0, 0, NULL, 0, 0, 0, 0, {NULL, 0, 0}, {NULL, 0, 0}, {NULL, 0, 0}, NULL, 0, 0};
     char *line = NULL;
     size_t cap = 0;
     ssize_t got;
@@ -302,6 +330,7 @@ int mnemo_graph_import_edgelist(mnemo_db *db, const char *path, const mnemo_impo
     mnemo__free(b.edges);
     mnemo__free(b.fwd.v);
     mnemo__free(b.bwd.v);
+    mnemo__free(b.tmp.v);
     mnemo__free(b.arena);
     free(line);
     fclose(f);
