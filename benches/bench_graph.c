@@ -2,7 +2,7 @@
  * against the ceiling, a plain in-memory CSR adjacency array, on the SNAP graphs of data/graphs.
  *
  *   bench_graph [--quick] [--reps R] [--data DIR] [--graph facebook|wiki|all]
- *               [--q1 N] [--q2 N] [--paths N] [--no-sqlite]
+ *               [--q1 N] [--q2 N] [--paths N] [--no-sqlite] [--load-only]
  *
  * Graphs: facebook_combined.txt (undirected `a b`, imported with undirected = 1, so every line is
  * two directed edges) and wiki-Vote.txt (directed, tab-separated, CRLF, `#` header). DIR defaults
@@ -16,7 +16,7 @@
  * CSR's (exit 1 on any difference) and, once per query outside the timed loops, mnemo's visited
  * set is compared node by node; (3) facebook only: shortest paths between seeded random pairs,
  * BFS (fewest hops) and Dijkstra (weights in [1,10) from a temporary weighted copy of the edge
- * list), checked against the CSR's hop count / distance.
+ * list), checked against the CSR's hop count / distance. --load-only stops after (1).
  *
  * stdout: one JSON line per result; progress on stderr. Exit status 0 whatever the ratios (goals
  * are reported, not asserted); 1 on an API error or a wrong result; 2 on bad arguments. */
@@ -39,7 +39,7 @@
 #define SQLITE_GOAL 10.0   /* mnemo 2-hop q/s over SQLite's */
 #define CSR_GOAL 0.05      /* mnemo 2-hop q/s over the CSR ceiling's */
 
-static int reps = 3, quick, no_sqlite;
+static int reps = 3, quick, no_sqlite, load_only;
 static size_t n_q1 = 2000, n_q2 = 500, n_paths = 200;
 static double csr_min_s = 0.25; /* the CSR loops repeat their query list for at least this long */
 
@@ -912,6 +912,13 @@ static void bench_graph(graph *g, const char *data)
     free(mn);
     free(sl);
     free(pr);
+    if (load_only) {
+        CHECK(mnemo_close(db));
+        if (s.db)
+            sq_close(&s);
+        graph_free(g);
+        return;
+    }
     CHECK(mnemo_flush(db)); /* queries read flushed tables through the block cache, like a reopened db */
     mnemo_db *dbs[NCFG] = {db, cached_copy(db, "mnemo-cached")};
 
@@ -944,7 +951,7 @@ static void bench_graph(graph *g, const char *data)
 static void usage(void)
 {
     fprintf(stderr, "usage: bench_graph [--quick] [--reps R] [--data DIR] [--graph facebook|wiki|all] [--q1 N] "
-                    "[--q2 N] [--paths N] [--no-sqlite]\n");
+                    "[--q2 N] [--paths N] [--no-sqlite] [--load-only]\n");
     exit(2);
 }
 
@@ -960,6 +967,8 @@ int main(int argc, char **argv)
             quick = 1;
         else if (!strcmp(argv[i], "--no-sqlite"))
             no_sqlite = 1;
+        else if (!strcmp(argv[i], "--load-only"))
+            load_only = 1;
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
             reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--data") && i + 1 < argc)

@@ -298,13 +298,11 @@ void mnemo_graph__edge_key(unsigned char out[EDGE_KEY_LEN], uint64_t a, uint32_t
     mnemo__put_be64(out + 12, b);
 }
 
-int mnemo_graph__encode_value(char **out, size_t *len, double weight, const char *other_id, size_t other_len,
-                              const char *props, size_t props_len)
+size_t mnemo_graph__value_len(size_t other_len, size_t props_len) { return 1 + 8 + 2 + other_len + 4 + props_len + 4; }
+
+void mnemo_graph__encode_value_to(unsigned char *v, double weight, const char *other_id, size_t other_len,
+                                  const char *props, size_t props_len)
 {
-    size_t n = 1 + 8 + 2 + other_len + 4 + props_len + 4;
-    unsigned char *v = mnemo__malloc(n);
-    if (!v)
-        return mnemo__err_nomem("edge");
     uint64_t bits;
     memcpy(&bits, &weight, 8);
     v[0] = VALUE_VERSION;
@@ -318,6 +316,18 @@ int mnemo_graph__encode_value(char **out, size_t *len, double weight, const char
         memcpy(p + 4, props, props_len);
     p += 4 + props_len;
     mnemo__put_be32(p, mnemo__crc32c(0, v, (size_t)(p - v)));
+}
+
+int mnemo_graph__encode_value(char **out, size_t *len, double weight, const char *other_id, size_t other_len,
+                              const char *props, size_t props_len)
+{
+    size_t n = mnemo_graph__value_len(other_len, props_len);
+    unsigned char *v = mnemo__malloc(n);
+    *out = NULL;
+    *len = 0;
+    if (!v)
+        return mnemo__err_nomem("edge");
+    mnemo_graph__encode_value_to(v, weight, other_id, other_len, props, props_len);
     *out = (char *)v;
     *len = n;
     return 0;
@@ -453,9 +463,9 @@ static int link_op(mnemo_txn *txn, void *arg)
     if (!rc)
         rc = mnemo_txn__put(a->db, txn, MNEMO_CF_GRAPH_BACKWARD, bk, sizeof bk, bv, bl);
     if (!rc)
-        rc = mnemo_record__pin(a->db, txn, from, e->from);
+        rc = mnemo_record__pin(a->db, txn, from, e->from, 0);
     if (!rc && to != from)
-        rc = mnemo_record__pin(a->db, txn, to, e->to);
+        rc = mnemo_record__pin(a->db, txn, to, e->to, 0);
     mnemo__free(fv);
     mnemo__free(bv);
     return rc;

@@ -35,8 +35,13 @@ typedef struct edge_value {
     size_t props_len;
 } edge_value;
 
+/* Encodes an edge value into a mnemo__malloc'd buffer. */
 int mnemo_graph__encode_value(char **out, size_t *len, double weight, const char *other_id, size_t other_len,
                               const char *props, size_t props_len);
+/* The same into a caller's buffer of mnemo_graph__value_len(other_len, props_len) bytes. */
+size_t mnemo_graph__value_len(size_t other_len, size_t props_len);
+void mnemo_graph__encode_value_to(unsigned char *v, double weight, const char *other_id, size_t other_len,
+                                  const char *props, size_t props_len);
 /* key/klen name the edge in the ECORRUPT message. */
 int mnemo_graph__decode_value(edge_value *v, const char *val, size_t len, const unsigned char *key, int forward);
 

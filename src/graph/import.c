@@ -1,5 +1,8 @@
 /* Bulk loading of SNAP edge lists in batched transactions. Within a batch every node is resolved
- * (or created) once, and edges are written straight by internal id. */
+ * (or created) once, with tracked reads; then the edge keys of the whole batch are written in key
+ * order per column family (memtable inserts of sorted keys reuse the skip list's search path) as
+ * untracked, unindexed blind writes (mnemo_txn__put_untracked): the batch never reads them back,
+ * and they still commit atomically with the nodes. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -17,6 +20,19 @@ typedef struct pending {
     double weight;
 } pending;
 
+/* One directed edge key of a batch, queued to be written in key order: `node label other`, the
+ * label being the same for the whole import. */
+typedef struct edge_out {
+    uint64_t node, other;
+    uint32_t vlen;
+    size_t voff; /* value bytes in the batch's arena */
+} edge_out;
+
+typedef struct edge_outs {
+    edge_out *v;
+    size_t n, cap;
+} edge_outs;
+
 typedef struct batch {
     mnemo_db *db;
     const char *label;
@@ -25,8 +41,11 @@ typedef struct batch {
     size_t n, cap;
     char **lines; /* owned copies of the batch's lines */
     size_t n_lines, cap_lines;
-    /* per attempt */
+    /* per attempt (buffers kept across batches) */
     uint64_t edges_written, nodes_created;
+    edge_outs fwd, bwd, tmp; /* tmp: the sort's scratch */
+    unsigned char *arena;
+    size_t arena_used, arena_cap;
 } batch;
 
 /* id -> iid memo for one attempt; ids are keyed by a 64-bit hash with the id kept to compare. */
@@ -38,6 +57,22 @@ typedef struct memo {
     } *entries;
     size_t n, cap;
 } memo;
+
+/* Makes room for `need` elements of `size` bytes in *p (capacity *cap, doubled from `first`). */
+static int grow(void *p, size_t *cap, size_t need, size_t size, size_t first)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : first;
+    while (c < need)
+        c *= 2;
+    void *q = mnemo__realloc(*(void **)p, c * size);
+    if (!q)
+        return mnemo__err_nomem("import");
+    *(void **)p = q;
+    *cap = c;
+    return 0;
+}
 
 static uint64_t hash_id(const char *s)
 {
@@ -66,42 +101,101 @@ static int resolve(uint64_t *iid, memo *m, batch *b, mnemo_txn *txn, const char 
     }
     if (rc)
         return rc;
-    if (m->n == m->cap) {
-        size_t cap = m->cap ? 2 * m->cap : 256;
-        struct memo_entry *e = mnemo__realloc(m->entries, cap * sizeof *e);
-        if (!e)
-            return mnemo__err_nomem("import");
-        m->entries = e;
-        m->cap = cap;
-    }
+    if ((rc = grow(&m->entries, &m->cap, m->n + 1, sizeof *m->entries, 256)) != 0)
+        return rc;
     m->entries[m->n] = (struct memo_entry){id, *iid};
     rc = mnemo_u64map__add(&m->map, h, m->n);
     m->n++;
     if (rc < 0)
         return rc;
-    return mnemo_record__pin(b->db, txn, *iid, id); /* once per node and batch */
+    return mnemo_record__pin(b->db, txn, *iid, id, 1); /* once per node and batch */
 }
 
-static int write_edge(mnemo_db *db, mnemo_txn *txn, uint64_t a, const char *a_id, uint32_t label, uint64_t b,
-                      const char *b_id, double w)
+static int queue(batch *b, edge_outs *q, uint64_t a, uint64_t c, double w, const char *other_id)
 {
-    unsigned char fk[EDGE_KEY_LEN], bk[EDGE_KEY_LEN];
-    mnemo_graph__edge_key(fk, a, label, b);
-    mnemo_graph__edge_key(bk, b, label, a);
-    char *fv, *bv;
-    size_t fl, bl;
-    int rc = mnemo_graph__encode_value(&fv, &fl, w, b_id, strlen(b_id), NULL, 0);
+    size_t idlen = strlen(other_id), vlen = mnemo_graph__value_len(idlen, 0);
+    int rc = grow(&q->v, &q->cap, q->n + 1, sizeof *q->v, 1024);
+    if (rc || (rc = grow(&b->arena, &b->arena_cap, b->arena_used + vlen, 1, 1u << 16)) != 0)
+        return rc;
+    edge_out *e = &q->v[q->n];
+    e->node = a;
+    e->other = c;
+    q->n++;
+    e->vlen = (uint32_t)vlen;
+    e->voff = b->arena_used;
+    mnemo_graph__encode_value_to(b->arena + b->arena_used, w, other_id, idlen, NULL, 0);
+    b->arena_used += vlen;
+    return 0;
+}
+
+/* Edge a -> c: the forward key names c, the backward key names a. */
+static int queue_edge(batch *b, uint64_t a, const char *a_id, uint64_t c, const char *c_id, double w)
+{
+    int rc = queue(b, &b->fwd, a, c, w, c_id);
+    if (!rc)
+        rc = queue(b, &b->bwd, c, a, w, a_id);
+    b->edges_written++;
+    return rc;
+}
+
+/* Stable LSD radix sort by (node, other), a byte at a time, skipping the bytes that are the same
+ * in every key (internal ids are dense, so most are): equal keys keep their arrival order, and of
+ * two writes of one edge in a batch the later is written. */
+static int sort_outs(batch *b, edge_outs *q)
+{
+    if (q->n < 2)
+        return 0;
+    int rc = grow(&b->tmp.v, &b->tmp.cap, q->n, sizeof *q->v, 1024);
     if (rc)
         return rc;
-    if ((rc = mnemo_graph__encode_value(&bv, &bl, w, a_id, strlen(a_id), NULL, 0)) == 0) {
-        rc = mnemo_txn__put(db, txn, MNEMO_CF_GRAPH_FORWARD, fk, sizeof fk, fv, fl);
-        if (!rc)
-            rc = mnemo_txn__put(db, txn, MNEMO_CF_GRAPH_BACKWARD, bk, sizeof bk, bv, bl);
-        if (!rc)
-            rc = mnemo_graph__forget_edge(txn, a, b);
-        mnemo__free(bv);
+    static _Thread_local size_t count[16][256];
+    memset(count, 0, sizeof count);
+    for (size_t i = 0; i < q->n; i++)
+        for (int d = 0; d < 8; d++) {
+            count[d][q->v[i].other >> 8 * d & 255]++;
+            count[8 + d][q->v[i].node >> 8 * d & 255]++;
+        }
+    edge_out *src = q->v, *dst = b->tmp.v;
+    for (int d = 0; d < 16; d++) {
+        uint64_t first = d < 8 ? src[0].other : src[0].node;
+        unsigned shift = 8 * (unsigned)(d % 8);
+        if (count[d][first >> shift & 255] == q->n)
+            continue; /* this byte is the same everywhere */
+        size_t at = 0;
+        for (int v = 0; v < 256; v++) {
+            size_t c = count[d][v];
+            count[d][v] = at;
+            at += c;
+        }
+        for (size_t i = 0; i < q->n; i++)
+            dst[count[d][(d < 8 ? src[i].other : src[i].node) >> shift & 255]++] = src[i];
+        edge_out *t = src;
+        src = dst;
+        dst = t;
     }
-    mnemo__free(fv);
+    if (src != q->v)
+        memcpy(q->v, src, q->n * sizeof *q->v);
+    return 0;
+}
+
+/* Writes one column family's queued keys in key order, the last write of a key only; each node's
+ * cached adjacency in direction dir goes stale. */
+static int write_sorted(batch *b, mnemo_txn *txn, edge_outs *q, uint32_t label, mnemo_cf cf, mnemo_direction dir)
+{
+    int rc = sort_outs(b, q);
+    for (size_t i = 0; i < q->n && !rc; i++) {
+        const edge_out *e = &q->v[i];
+        if (i == 0 || e->node != q->v[i - 1].node) { /* first key of this node */
+            unsigned char ck[10];
+            rc = mnemo_txn__cache_forget(txn, ck, mnemo_graph__adj_cache_key(ck, e->node, dir));
+        }
+        if (!rc && i + 1 < q->n && e->node == q->v[i + 1].node && e->other == q->v[i + 1].other)
+            continue; /* a later line of this batch writes the same edge */
+        unsigned char key[EDGE_KEY_LEN];
+        mnemo_graph__edge_key(key, e->node, label, e->other);
+        if (!rc)
+            rc = mnemo_txn__put_untracked(b->db, txn, cf, key, sizeof key, b->arena + e->voff, e->vlen);
+    }
     return rc;
 }
 
@@ -109,6 +203,7 @@ static int batch_op(mnemo_txn *txn, void *arg)
 {
     batch *b = arg;
     b->edges_written = b->nodes_created = 0;
+    b->fwd.n = b->bwd.n = b->arena_used = 0;
     memo m = {MNEMO_U64MAP_INIT, NULL, 0, 0};
     uint32_t label;
     int rc = mnemo_graph__label_id(&label, b->db, txn, b->label, 1);
@@ -117,15 +212,16 @@ static int batch_op(mnemo_txn *txn, void *arg)
         const pending *e = &b->edges[i];
         if ((rc = resolve(&x, &m, b, txn, e->a)) || (rc = resolve(&y, &m, b, txn, e->b)))
             break;
-        rc = write_edge(b->db, txn, x, e->a, label, y, e->b, e->weight);
-        b->edges_written++;
-        if (!rc && b->undirected && x != y) {
-            rc = write_edge(b->db, txn, y, e->b, label, x, e->a, e->weight);
-            b->edges_written++;
-        }
+        rc = queue_edge(b, x, e->a, y, e->b, e->weight);
+        if (!rc && b->undirected && x != y)
+            rc = queue_edge(b, y, e->b, x, e->a, e->weight);
     }
     mnemo_u64map__free(&m.map);
     mnemo__free(m.entries);
+    if (!rc)
+        rc = write_sorted(b, txn, &b->fwd, label, MNEMO_CF_GRAPH_FORWARD, MNEMO_DIR_OUT);
+    if (!rc)
+        rc = write_sorted(b, txn, &b->bwd, label, MNEMO_CF_GRAPH_BACKWARD, MNEMO_DIR_IN);
     return rc;
 }
 
@@ -171,14 +267,9 @@ static int parse_line(batch *b, char *line, uint64_t lineno, const char *path)
             return mnemo__err(MNEMO_EINVAL, "import %s: line %llu: node id '%.40s' is not 1..%u bytes of UTF-8", path,
                               (unsigned long long)lineno, fields[i], MNEMO_RECORD_MAX_ID);
     }
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? 2 * b->cap : 1024;
-        pending *e = mnemo__realloc(b->edges, cap * sizeof *e);
-        if (!e)
-            return mnemo__err_nomem("import");
-        b->edges = e;
-        b->cap = cap;
-    }
+    int rc = grow(&b->edges, &b->cap, b->n + 1, sizeof *b->edges, 1024);
+    if (rc)
+        return rc;
     b->edges[b->n++] = (pending){fields[0], fields[1], w};
     return 1;
 }
@@ -205,22 +296,14 @@ int mnemo_graph_import_edgelist(mnemo_db *db, const char *path, const mnemo_impo
         return mnemo__err(errno == ENOENT ? MNEMO_ENOTFOUND : MNEMO_EIO, "%s: cannot open '%s': %s", fn, path,
                           strerror(errno));
     mnemo_import_stats st = {0, 0, 0};
-    batch b = {db, label, o->undirected != 0, NULL, 0, 0, NULL, 0, 0, 0, 0};
+    batch b = {db, label, o->undirected != 0, NULL, 0, 0, NULL, 0, 0, 0, 0, {NULL, 0, 0}, {NULL, 0, 0}, {NULL, 0, 0}, NULL, 0, 0};
     char *line = NULL;
     size_t cap = 0;
     ssize_t got;
     while (!rc && (got = getline(&line, &cap, f)) >= 0) {
         st.lines++;
-        if (b.n_lines == b.cap_lines) {
-            size_t c = b.cap_lines ? 2 * b.cap_lines : 1024;
-            char **l = mnemo__realloc(b.lines, c * sizeof *l);
-            if (!l) {
-                rc = mnemo__err_nomem(fn);
-                break;
-            }
-            b.lines = l;
-            b.cap_lines = c;
-        }
+        if ((rc = grow(&b.lines, &b.cap_lines, b.n_lines + 1, sizeof *b.lines, 1024)) != 0)
+            break;
         if (!(b.lines[b.n_lines] = mnemo__memdup(line, (size_t)got))) {
             rc = mnemo__err_nomem(fn);
             break;
@@ -245,6 +328,10 @@ int mnemo_graph_import_edgelist(mnemo_db *db, const char *path, const mnemo_impo
     batch_clear(&b);
     mnemo__free(b.lines);
     mnemo__free(b.edges);
+    mnemo__free(b.fwd.v);
+    mnemo__free(b.bwd.v);
+    mnemo__free(b.tmp.v);
+    mnemo__free(b.arena);
     free(line);
     fclose(f);
     if (stats)

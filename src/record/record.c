@@ -121,12 +121,13 @@ static int note_expiring(mnemo_db *db, uint64_t iid)
     return rc;
 }
 
-int mnemo_record__pin(mnemo_db *db, mnemo_txn *txn, uint64_t iid, const char *id)
+int mnemo_record__pin(mnemo_db *db, mnemo_txn *txn, uint64_t iid, const char *id, int untracked)
 {
     unsigned char key[9];
     key[0] = MNEMO_MK_IID;
     mnemo__put_be64(key + 1, iid);
-    return mnemo_txn__put(db, txn, MNEMO_CF_METADATA, key, 9, id, strlen(id));
+    return untracked ? mnemo_txn__put_untracked(db, txn, MNEMO_CF_METADATA, key, 9, id, strlen(id))
+                     : mnemo_txn__put(db, txn, MNEMO_CF_METADATA, key, 9, id, strlen(id));
 }
 
 int mnemo_record__any_expiring(mnemo_db *db)

@@ -40,8 +40,10 @@ int mnemo_record__any_expiring(mnemo_db *db);
 /* Rewrites the record's internal-id key with its own value. Deleting a record deletes that key, so
  * a write that hangs something on the record (an edge, an embedding) and a delete of the record
  * conflict whichever commits first: nothing is ever committed to a record deleted at the same time
- * (the delete's scan for what hangs on it is not validated). */
-int mnemo_record__pin(mnemo_db *db, mnemo_txn *txn, uint64_t iid, const char *id);
+ * (the delete's scan for what hangs on it is not validated).
+ * untracked != 0 writes it with mnemo_txn__put_untracked: for a txn that already read the record
+ * with tracking and never reads its internal-id key back (the edge-list importer). */
+int mnemo_record__pin(mnemo_db *db, mnemo_txn *txn, uint64_t iid, const char *id, int untracked);
 
 /* Other modules learn of deleted records (delete, purge, an expired record replaced) through a
  * listener that runs inside the deleting transaction, so their data goes in the same commit. */

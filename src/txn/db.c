@@ -11,6 +11,7 @@
 #include "core/alloc.h"
 #include "core/coding.h"
 #include "core/error.h"
+#include "txn/rocks_cxx.h"
 #include "txn/txn_impl.h"
 #include "vector/vector.h"
 
@@ -176,8 +177,6 @@ static int build_rocks_options(mnemo_db *db, int create)
     db->read_opts = rocksdb_readoptions_create();
     db->txn_opts = rocksdb_optimistictransaction_options_create();
     rocksdb_optimistictransaction_options_set_set_snapshot(db->txn_opts, 1);
-    db->plain_opts = rocksdb_optimistictransaction_options_create();
-    rocksdb_optimistictransaction_options_set_set_snapshot(db->plain_opts, 0);
     return 0;
 }
 
@@ -199,9 +198,6 @@ static void release_rocks(mnemo_db *db)
     db->base = NULL;
     if (db->txn_opts)
         rocksdb_optimistictransaction_options_destroy(db->txn_opts);
-    if (db->plain_opts)
-        rocksdb_optimistictransaction_options_destroy(db->plain_opts);
-    db->plain_opts = NULL;
     if (db->read_opts)
         rocksdb_readoptions_destroy(db->read_opts);
     if (db->write_opts)
@@ -304,8 +300,11 @@ static int open_rocks(mnemo_db *db)
         db->base = rocksdb_open_for_read_only_column_families(db->rocks_opts, db->path, MNEMO_CF_COUNT, names,
                                                               cf_opts, db->cf, 0, &err);
     } else {
-        db->otxn = rocksdb_optimistictransactiondb_open_column_families(db->rocks_opts, db->path, MNEMO_CF_COUNT,
-                                                                        names, cf_opts, db->cf, &err);
+        /* Serial validation: see rocks_cxx.h and docs/transactions.md. The graph importer writes
+         * each batch's edge keys in key order. */
+        unsigned sorted = 1u << MNEMO_CF_GRAPH_FORWARD | 1u << MNEMO_CF_GRAPH_BACKWARD;
+        db->otxn = mnemo_txn__open_serial(db->rocks_opts, db->path, MNEMO_CF_COUNT, names, cf_opts, sorted, db->cf,
+                                          &err);
         if (!err)
             db->base = rocksdb_optimistictransactiondb_get_base_db(db->otxn);
     }

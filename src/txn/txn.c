@@ -7,6 +7,7 @@
 #include "cache/cache.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "txn/rocks_cxx.h"
 #include "txn/txn_impl.h"
 
 int mnemo_txn__is_readonly(const mnemo_txn *txn) { return txn->rtxn == NULL; }
@@ -216,38 +217,30 @@ int mnemo_txn__start_tracking(mnemo_txn *txn)
     return 0;
 }
 
-/* Commits a write batch (or one put/delete when wb is NULL) through a snapshot-less optimistic
- * transaction, so it takes RocksDB's validation locks like every other commit. A conflict means
- * one of its keys was written between the put and the commit: the write is simply done again. */
+/* Writes a batch (or one put/delete when wb is NULL) straight to the base DB. The database is
+ * opened with serial validation (rocks_cxx.cc): optimistic commits validate inside RocksDB's write
+ * queue, the queue plain writes go through, so a plain write is ordered before or after a whole
+ * commit, never between its validation and its write. */
 static int plain_commit(mnemo_db *db, rocksdb_writebatch_t *wb, mnemo_cf cf, const void *key, size_t klen,
                         const void *val, size_t vlen, int is_delete, const char *what)
 {
-    if (!db->otxn) /* read-only handles never get here; keep the old path for safety */
+    if (!db->otxn) /* read-only handles never get here */
         return mnemo__err(MNEMO_EREADONLY, "%s: database is read-only", what);
-    for (int attempt = 0;; attempt++) {
-        char *err = NULL;
-        rocksdb_transaction_t *t = rocksdb_optimistictransaction_begin(db->otxn, db->write_opts, db->plain_opts, NULL);
-        if (!t)
-            return mnemo__err_nomem(what);
-        if (wb)
-            rocksdb_transaction_rebuild_from_writebatch(t, wb, &err);
-        else if (is_delete)
-            rocksdb_transaction_delete_cf(t, db->cf[cf], key, klen, &err);
-        else
-            rocksdb_transaction_put_cf(t, db->cf[cf], key, klen, val ? val : "", vlen, &err);
-        if (!err)
-            rocksdb_transaction_commit(t, &err);
-        rocksdb_transaction_destroy(t);
-        if (!err)
-            return 0;
-        int rc = mnemo__err_rocksdb(err, what);
-        rocksdb_free(err);
-        if (rc != MNEMO_EBUSY || attempt >= 100)
-            return rc;
-    }
+    char *err = NULL;
+    if (wb)
+        rocksdb_write(db->base, db->write_opts, wb, &err);
+    else if (is_delete)
+        rocksdb_delete_cf(db->base, db->write_opts, db->cf[cf], key, klen, &err);
+    else
+        rocksdb_put_cf(db->base, db->write_opts, db->cf[cf], key, klen, val ? val : "", vlen, &err);
+    if (!err)
+        return 0;
+    int rc = mnemo__err_rocksdb(err, what);
+    rocksdb_free(err);
+    return rc;
 }
 
-/* Commits the writes of a txn that never read: one batch, validated like any commit. */
+/* Commits the writes of a txn that never read: one plain batch (blind writes order by commit). */
 static int commit_blind(mnemo_txn *txn)
 {
     if (!txn->blind || rocksdb_writebatch_count(txn->blind) == 0)
@@ -390,6 +383,22 @@ int mnemo_txn__put(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *key, s
     } else {
         return plain_commit(db, NULL, cf, key, klen, val, vlen, 0, "write");
     }
+    if (err) {
+        int rc = mnemo__err_rocksdb(err, "write");
+        rocksdb_free(err);
+        return rc;
+    }
+    return 0;
+}
+
+int mnemo_txn__put_untracked(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *key, size_t klen,
+                             const void *val, size_t vlen)
+{
+    if (!txn->tracking) /* still a blind buffer: nothing is indexed or tracked there anyway */
+        return mnemo_txn__put(db, txn, cf, key, klen, val, vlen);
+    char *err = NULL;
+    txn->writes++;
+    mnemo_txn__put_untracked_rocks(txn->rtxn, db->cf[cf], key, klen, val ? val : "", vlen, &err);
     if (err) {
         int rc = mnemo__err_rocksdb(err, "write");
         rocksdb_free(err);

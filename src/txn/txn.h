@@ -42,6 +42,14 @@ int mnemo_txn__get(char **val, size_t *vlen, mnemo_db *db, mnemo_txn *txn, mnemo
 int mnemo_txn__put(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *key, size_t klen,
                    const void *val, size_t vlen);
 int mnemo_txn__delete(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *key, size_t klen);
+/* A blind write for bulk loads (txn must not be NULL): not indexed in the transaction and not
+ * validated at commit, so it costs about what a plain WriteBatch put does. The transaction's own
+ * reads and cursors do not see it (undefined if they look): use it only for keys nothing in this
+ * transaction reads, iterates or writes again. Still atomic with the rest of the transaction, and
+ * serializable: a blind write needs no validation, and commits validate inside RocksDB's write
+ * queue (kValidateSerial), so nothing can land between the validation and the write. */
+int mnemo_txn__put_untracked(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *key, size_t klen,
+                             const void *val, size_t vlen);
 
 /* An atomic group of writes for auto-commit operations that touch several keys. */
 typedef struct mnemo_batch mnemo_batch;

@@ -31,16 +31,14 @@ struct mnemo_db {
     rocksdb_options_t *rocks_opts;
     rocksdb_block_based_table_options_t *table_opts;
     rocksdb_cache_t *block_cache;
-    rocksdb_optimistictransactiondb_t *otxn; /* NULL when read-only */
+    /* Opened with validate_policy = kValidateSerial (rocks_cxx.cc): commits validate inside the
+     * write queue, so plain writes through `base` are ordered with them. NULL when read-only. */
+    rocksdb_optimistictransactiondb_t *otxn;
     rocksdb_t *base;                         /* plain handle for non-transactional reads/writes */
     rocksdb_column_family_handle_t *cf[MNEMO_CF_COUNT];
     rocksdb_writeoptions_t *write_opts;
     rocksdb_readoptions_t *read_opts;
     rocksdb_optimistictransaction_options_t *txn_opts;
-    /* Writes outside a tracked transaction still commit through an optimistic transaction (no
-     * snapshot): RocksDB validates commits in parallel under per-key bucket locks that only
-     * transactions take, so a plain write could land between another commit's check and its write. */
-    rocksdb_optimistictransaction_options_t *plain_opts;
 
     pthread_mutex_t res_lock; /* guards res: transactions and txn-less cursors */
     mnemo_res res;

@@ -67,7 +67,7 @@ static int put_op(mnemo_txn *txn, void *arg)
             mnemo__free(val);
         }
         if (!rc)
-            rc = mnemo_record__pin(a->db, txn, r->internal_id, r->id);
+            rc = mnemo_record__pin(a->db, txn, r->internal_id, r->id, 0);
         if (!rc)
             rc = mnemo_vector__txn_note(vt, r->internal_id, v, r->id);
         mnemo_record_free(r);
