@@ -988,3 +988,24 @@ TU_TEST(vector, a_failed_put_inside_a_transaction_poisons_it)
     float *out;
     TU_RC(mnemo_vector_get(&out, NULL, db, NULL, "a"), MNEMO_ENOTFOUND);
 }
+
+TU_TEST(vector, inner_product_distances_may_be_negative)
+{
+    db = open_space("ip", 2, MNEMO_METRIC_IP);
+    record(db, "big", NULL);
+    record(db, "small", NULL);
+    float big[2] = {2, 0}, small[2] = {0.5f, 0}, q[2] = {1, 0};
+    TU_OK(mnemo_vector_put(db, NULL, "big", big, 2));
+    TU_OK(mnemo_vector_put(db, NULL, "small", small, 2));
+    mnemo_search_options so = MNEMO_SEARCH_OPTIONS_INIT;
+    for (int exact = 0; exact < 2; exact++) {
+        so.exact = exact;
+        mnemo_hits *h;
+        TU_OK(mnemo_vector_search(&h, db, NULL, q, 2, 2, &so));
+        cr_assert_eq(h->count, 2);
+        cr_assert_str_eq(h->hits[0].id, "big");
+        cr_assert_float_eq(h->hits[0].distance, -1.0f, 1e-6, "1 - dot, unclamped");
+        cr_assert_float_eq(h->hits[1].distance, 0.5f, 1e-6);
+        mnemo_hits_free(h);
+    }
+}

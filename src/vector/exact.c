@@ -2,6 +2,7 @@
  * gives every query's dot products with the block, then distances and a bounded heap per query.
  * The rows are read where hnswlib keeps them (fixed stride), so nothing is copied. */
 #include <cblas.h>
+#include <math.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -108,8 +109,8 @@ int mnemo_vector__exact_scan(const vec_state *st, const float *queries, size_t n
     for (size_t r0 = 0; r0 < rows; r0 += block) {
         size_t nb = rows - r0 < block ? rows - r0 : block, live = 0;
         for (size_t j = 0; j < nb; j++) {
-            uint64_t label = mnemo_hnsw__row_label(st->hnsw, r0 + j);
-            ok[j] = mnemo_hnsw__row_live(st->hnsw, r0 + j) && (!accept || accept(arg, label));
+            ok[j] = mnemo_hnsw__row_live(st->hnsw, r0 + j) &&
+                    (!accept || accept(arg, mnemo_hnsw__row_label(st->hnsw, r0 + j)));
             live += ok[j];
         }
         if (!live)
@@ -119,19 +120,26 @@ int mnemo_vector__exact_scan(const vec_state *st, const float *queries, size_t n
                     base + r0 * stride, (int)stride, 0.0f, dots, (int)nb);
         for (size_t q = 0; q < nq; q++) {
             const float *dq = dots + q * nb;
+            topk *h = &heaps[q];
+            /* compare in the form the product gives (no per-row adds), push only what beats the
+             * current k-th: the inner loop stays as tight as a plain brute force */
+            float shift = l2 ? qn[q] : 1.0f, worst = h->n == k ? h->dists[0] - shift : INFINITY;
             for (size_t j = 0; j < nb; j++) {
-                if (!ok[j])
+                float d = l2 ? norms[r0 + j] - 2 * dq[j] : -dq[j];
+                if (d >= worst || !ok[j])
                     continue;
-                float d = l2 ? norms[r0 + j] - 2 * dq[j] + qn[q] : 1.0f - dq[j];
-                if (l2 && d < 0)
-                    d = 0; /* rounding of a near-zero distance */
-                heap_push(&heaps[q], d, mnemo_hnsw__row_label(st->hnsw, r0 + j));
+                d += shift;
+                heap_push(h, l2 && d < 0 ? 0 : d, r0 + j); /* the row; its label is read at the end */
+                if (h->n == k)
+                    worst = h->dists[0] - shift;
             }
         }
     }
     for (size_t q = 0; q < nq; q++) {
         heap_sort(&heaps[q]);
         counts[q] = heaps[q].n;
+        for (size_t i = 0; i < heaps[q].n; i++)
+            heaps[q].labels[i] = mnemo_hnsw__row_label(st->hnsw, heaps[q].labels[i]);
     }
     mnemo__free(dots);
     mnemo__free(qn);
