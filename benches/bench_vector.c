@@ -2,7 +2,7 @@
  * threads) and exact search against a plain cblas_sgemm loop, in the same run. One JSON line per
  * result.
  *
- *   bench_vector [--quick] [--reps R] [--data DIR] [--n N] [--churn-rounds R]
+ *   bench_vector [--quick] [--reps R] [--data DIR] [--n N] [--churn-rounds R (0: none)] [--only SET]
  *
  * Sets: siftsmall (data/siftsmall: 10,000 x 128 base, 100 queries, shipped ground truth), and a
  * generated clustered set of N x 128 (default 100,000; fixed seed; 100 queries from the same
@@ -31,6 +31,7 @@
 static int reps = 3, quick = 0;
 static const char *data_dir = BENCH_VECTOR_DATA;
 static size_t n_generated = 100000;
+static const char *only; /* one set, or both */
 
 #define CHECK(call)                                                                                         \
     do {                                                                                                    \
@@ -464,7 +465,7 @@ static void run_set(set *s)
          (unsigned long long)st.index_bytes, hd_memory(hd), (double)st.index_bytes / (double)hd_memory(hd), st.simd);
 
     filtered(s, db, hd);
-    if (!strcmp(s->name, "siftsmall"))
+    if (!strcmp(s->name, "siftsmall") && churn_rounds > 0)
         churn(s);
 
     /* exact: every query in one batch (one sgemm per block) against the plain loop */
@@ -546,8 +547,10 @@ int main(int argc, char **argv)
             n_generated = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--churn-rounds") && i + 1 < argc)
             churn_rounds = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--only") && i + 1 < argc)
+            only = argv[++i];
         else
-            bu_die("usage: bench_vector [--quick] [--reps R] [--data DIR] [--n N] [--churn-rounds R]");
+            bu_die("usage: bench_vector [--quick] [--reps R] [--data DIR] [--n N] [--churn-rounds R] [--only siftsmall|clustered]");
     }
     if (quick && churn_rounds == 100)
         churn_rounds = 2;
@@ -555,10 +558,14 @@ int main(int argc, char **argv)
         bu_die("--reps must be 1..16");
     openblas_set_num_threads(1); /* single-thread comparisons, both sides */
     set s = {0};
-    load_sift(&s);
-    run_set(&s);
+    if (!only || !strcmp(only, "siftsmall")) {
+        load_sift(&s);
+        run_set(&s);
+    }
     memset(&s, 0, sizeof s);
-    make_clustered(&s, quick ? 3000 : n_generated);
-    run_set(&s);
+    if (!only || !strcmp(only, "clustered")) {
+        make_clustered(&s, quick ? 3000 : n_generated);
+        run_set(&s);
+    }
     return 0;
 }
