@@ -59,96 +59,83 @@ static int needs_filter(const search_ctx *s) { return s->cand || (s->vt && s->vt
 
 /* ---- results under construction ---- */
 
+typedef struct hit_ent {
+    uint64_t iid;
+    float dist;
+    uint32_t hops;
+    size_t via;     /* index of the nearest hit an expansion came from, or SIZE_MAX */
+    const char *id; /* owned when own (expansions); borrowed from the index's id table otherwise */
+    size_t id_len;
+    int own;
+} hit_ent;
+
+/* Hits of one query; the first few live inside the struct, so a plain search allocates nothing
+ * here. */
 typedef struct hit_buf {
-    uint64_t *iid;
-    float *dist;
-    uint32_t *hops;
-    size_t *via; /* index of the nearest hit an expansion came from, or SIZE_MAX */
-    char **id;   /* owned when own[i] (expansions); borrowed from the index's id table otherwise */
-    unsigned char *own;
+    hit_ent *e;
     size_t n, cap;
+    hit_ent inline_e[32];
 } hit_buf;
 
-static int hb_grow(hit_buf *b)
+static void hb_init(hit_buf *b)
 {
-    size_t cap = b->cap ? 2 * b->cap : 16;
-    uint64_t *i = mnemo__realloc(b->iid, cap * sizeof *i);
-    if (i)
-        b->iid = i;
-    float *d = i ? mnemo__realloc(b->dist, cap * sizeof *d) : NULL;
-    if (d)
-        b->dist = d;
-    uint32_t *h = d ? mnemo__realloc(b->hops, cap * sizeof *h) : NULL;
-    if (h)
-        b->hops = h;
-    size_t *v = h ? mnemo__realloc(b->via, cap * sizeof *v) : NULL;
-    if (v)
-        b->via = v;
-    unsigned char *o = v ? mnemo__realloc(b->own, cap) : NULL;
-    if (o)
-        b->own = o;
-    char **s = o ? mnemo__realloc(b->id, cap * sizeof *s) : NULL;
-    if (!s)
-        return mnemo__err_nomem("search results");
-    b->id = s;
-    b->cap = cap;
+    b->e = b->inline_e;
+    b->n = 0;
+    b->cap = sizeof b->inline_e / sizeof *b->inline_e;
+}
+
+static int hb_push(hit_buf *b, hit_ent e)
+{
+    if (b->n == b->cap) {
+        size_t cap = 2 * b->cap;
+        hit_ent *ne = mnemo__malloc(cap * sizeof *ne);
+        if (!ne)
+            return mnemo__err_nomem("search results");
+        memcpy(ne, b->e, b->n * sizeof *ne);
+        if (b->e != b->inline_e)
+            mnemo__free(b->e);
+        b->e = ne;
+        b->cap = cap;
+    }
+    b->e[b->n++] = e;
     return 0;
 }
 
 /* A nearest hit: its id is borrowed (the caller holds st->rw until hb_finish). */
 static int hb_add_borrowed(hit_buf *b, uint64_t iid, float dist, const char *id)
 {
-    int rc = b->n == b->cap ? hb_grow(b) : 0;
-    if (rc)
-        return rc;
-    b->iid[b->n] = iid;
-    b->dist[b->n] = dist;
-    b->hops[b->n] = 0;
-    b->via[b->n] = SIZE_MAX;
-    b->own[b->n] = 0;
-    b->id[b->n++] = (char *)id;
-    return 0;
+    return hb_push(b, (hit_ent){iid, dist, 0, SIZE_MAX, id, strlen(id), 0});
 }
 
 /* An expansion: its id (a transient slice) is copied. */
 static int hb_add(hit_buf *b, uint64_t iid, float dist, uint32_t hops, size_t via, const char *id, size_t id_len)
 {
-    int rc = b->n == b->cap ? hb_grow(b) : 0;
-    if (rc)
-        return rc;
     char *copy = mnemo__malloc(id_len + 1);
     if (!copy)
         return mnemo__err_nomem("search results");
     memcpy(copy, id, id_len);
     copy[id_len] = '\0';
-    b->iid[b->n] = iid;
-    b->dist[b->n] = dist;
-    b->hops[b->n] = hops;
-    b->via[b->n] = via;
-    b->own[b->n] = 1;
-    b->id[b->n++] = copy;
-    return 0;
+    int rc = hb_push(b, (hit_ent){iid, dist, hops, via, copy, id_len, 1});
+    if (rc)
+        mnemo__free(copy);
+    return rc;
 }
 
-/* Empties b for the next query, keeping its arrays. */
+/* Empties b for the next query, keeping its storage. */
 static void hb_reset(hit_buf *b)
 {
     for (size_t i = 0; i < b->n; i++)
-        if (b->own[i])
-            mnemo__free(b->id[i]);
+        if (b->e[i].own)
+            mnemo__free((char *)b->e[i].id);
     b->n = 0;
 }
 
 static void hb_free(hit_buf *b)
 {
     hb_reset(b);
-    mnemo__free(b->own);
-    mnemo__free(b->iid);
-    mnemo__free(b->dist);
-    mnemo__free(b->hops);
-    mnemo__free(b->via);
-    mnemo__free(b->id);
-    memset(b, 0, sizeof *b);
+    if (b->e != b->inline_e)
+        mnemo__free(b->e);
+    hb_init(b);
 }
 
 /* One allocation: the struct, the hits, then the id strings. */
@@ -156,7 +143,7 @@ static int hb_finish(mnemo_hits **out, const hit_buf *b)
 {
     size_t bytes = sizeof(mnemo_hits) + b->n * sizeof(mnemo_hit);
     for (size_t i = 0; i < b->n; i++)
-        bytes += strlen(b->id[i]) + 1;
+        bytes += b->e[i].id_len + 1;
     mnemo_hits *h = mnemo__malloc(bytes);
     if (!h)
         return mnemo__err_nomem("search results");
@@ -164,14 +151,15 @@ static int hb_finish(mnemo_hits **out, const hit_buf *b)
     h->hits = (mnemo_hit *)(h + 1);
     char *p = (char *)(h->hits + b->n);
     for (size_t i = 0; i < b->n; i++) {
-        size_t l = strlen(b->id[i]) + 1;
-        memcpy(p, b->id[i], l);
-        h->hits[i] = (mnemo_hit){p, b->dist[i], b->hops[i], NULL};
-        p += l;
+        const hit_ent *e = &b->e[i];
+        memcpy(p, e->id, e->id_len);
+        p[e->id_len] = '\0';
+        h->hits[i] = (mnemo_hit){p, e->dist, e->hops, NULL};
+        p += e->id_len + 1;
     }
     for (size_t i = 0; i < b->n; i++)
-        if (b->via[i] != SIZE_MAX)
-            h->hits[i].via = h->hits[b->via[i]].id;
+        if (b->e[i].via != SIZE_MAX)
+            h->hits[i].via = h->hits[b->e[i].via].id;
     *out = h;
     return 0;
 }
@@ -414,14 +402,14 @@ static int expand(search_ctx *s, hit_buf *b, const float *q, uint32_t hops, mnem
     mnemo_u64map seen = MNEMO_U64MAP_INIT;
     int rc = 0;
     for (size_t i = 0; i < n_hits && !rc; i++)
-        rc = add_to_set(&seen, b->iid[i]);
+        rc = add_to_set(&seen, b->e[i].iid);
     for (size_t i = 0; i < n_hits && !rc; i++) {
         uint64_t *frontier = mnemo__malloc(sizeof *frontier);
         if (!frontier) {
             rc = mnemo__err_nomem("search expansion");
             break;
         }
-        frontier[0] = b->iid[i];
+        frontier[0] = b->e[i].iid;
         size_t nf = 1;
         for (uint32_t h = 1; h <= hops && nf && !rc; h++) {
             expand_ctx x = {s, b, &seen, q, h, i, NULL, 0, 0, 0};
@@ -436,27 +424,17 @@ static int expand(search_ctx *s, hit_buf *b, const float *q, uint32_t hops, mnem
     mnemo_u64map__free(&seen);
     if (rc < 0)
         return rc;
-    /* insertion sort of the expansions by (hops, distance); lists are small */
+    /* insertion sort of the expansions by (hops, distance), NaN last; lists are small */
     for (size_t i = n_hits + 1; i < b->n; i++)
         for (size_t j = i; j > n_hits; j--) {
-            int later = b->hops[j - 1] > b->hops[j] ||
-                        (b->hops[j - 1] == b->hops[j] &&
-                         (isnan(b->dist[j - 1]) ? !isnan(b->dist[j]) : !isnan(b->dist[j]) && b->dist[j - 1] > b->dist[j]));
+            const hit_ent *x = &b->e[j - 1], *y = &b->e[j];
+            int later = x->hops > y->hops ||
+                        (x->hops == y->hops && (isnan(x->dist) ? !isnan(y->dist) : !isnan(y->dist) && x->dist > y->dist));
             if (!later)
                 break;
-#define SWAP(T, a)      \
-    do {                \
-        T t = a[j - 1]; \
-        a[j - 1] = a[j]; \
-        a[j] = t;       \
-    } while (0)
-            SWAP(uint64_t, b->iid);
-            SWAP(float, b->dist);
-            SWAP(uint32_t, b->hops);
-            SWAP(size_t, b->via);
-            SWAP(char *, b->id);
-            SWAP(unsigned char, b->own);
-#undef SWAP
+            hit_ent t = b->e[j - 1];
+            b->e[j - 1] = b->e[j];
+            b->e[j] = t;
         }
     return 0;
 }
@@ -517,7 +495,8 @@ static int run(mnemo_hits **out, mnemo_db *db, mnemo_txn *txn, const float *quer
         s.cand = &cand;
     }
     size_t ef = o->ef ? o->ef : st->sp.hnsw_ef_search;
-    hit_buf b = {0};
+    hit_buf b;
+    hb_init(&b);
     pthread_rwlock_rdlock(&st->rw);
     /* An exact batch with no restriction is one matrix product per block for all queries. */
     int batched = !rc && o->exact && !s.cand && nq > 1;
