@@ -417,12 +417,30 @@ int mnemo_record__match_ids(mnemo_db *db, mnemo_txn *txn, const struct mnemo_fil
 
 #define ESTIMATE_CAP 100000
 
-int mnemo_record__estimate(uint64_t *n, mnemo_db *db, mnemo_txn *txn, const struct mnemo_filter *f)
+int mnemo_record__match_iid(mnemo_db *db, mnemo_txn *txn, const struct mnemo_filter *f, uint64_t iid)
+{
+    char *id;
+    int rc = mnemo_record__id_of(&id, db, txn, iid);
+    if (rc)
+        return rc == MNEMO_ENOTFOUND ? 0 : rc;
+    mnemo_record *r;
+    rc = mnemo_record__load(&r, db, txn, id, strlen(id), 0);
+    mnemo__free(id);
+    if (rc)
+        return rc == MNEMO_ENOTFOUND ? 0 : rc;
+    rc = r->internal_id != iid || mnemo_record__is_expired(r, mnemo__now_ms()) ? 0 : check_record(f, r, NULL);
+    mnemo_record_free(r);
+    return rc;
+}
+
+int mnemo_record__estimate(uint64_t *n, int *indexed, mnemo_db *db, mnemo_txn *txn, const struct mnemo_filter *f)
 {
     plan pl;
     int rc = make_plan(&pl, db, txn, f); /* an estimate may be a little off; no snapshot needed */
     if (rc)
         return rc;
+    if (indexed)
+        *indexed = pl.use_index;
     if (!pl.use_index) {
         *n = mnemo_db__estimate_keys(db, MNEMO_CF_RECORDS);
         return 0;

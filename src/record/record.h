@@ -55,8 +55,12 @@ void mnemo_record__on_delete(mnemo_record_delete_fn fn);
 int mnemo_record__match_ids(mnemo_db *db, mnemo_txn *txn, const struct mnemo_filter *f,
                             int (*cb)(void *arg, uint64_t iid), void *arg);
 /* Cheap estimate of how many records the filter matches (an index range count when an index
- * covers it, else the number of records), for planners that pick exact vs approximate search. */
-int mnemo_record__estimate(uint64_t *n, mnemo_db *db, mnemo_txn *txn, const struct mnemo_filter *f);
+ * covers it, else the number of records), for planners that pick exact vs approximate search.
+ * *indexed (may be NULL) is 1 when an index answered, 0 when *n is just the record count. */
+int mnemo_record__estimate(uint64_t *n, int *indexed, mnemo_db *db, mnemo_txn *txn, const struct mnemo_filter *f);
+/* Whether the live record of internal id iid matches f: 1; 0 (no match, no such record, or
+ * expired); or a negative code. One record read: for callers that test a few records. */
+int mnemo_record__match_iid(mnemo_db *db, mnemo_txn *txn, const struct mnemo_filter *f, uint64_t iid);
 
 /* Parse and validate JSON text that must be an object (metadata, edge props): returned parsed and
  * as compact text with sorted keys. NULL text is {}. `what` names it in error messages. */

@@ -18,6 +18,8 @@
 #define EXACT_CANDIDATES 2048
 #define EXACT_SHARE 10
 #define SMALL_INDEX 1024 /* below this many slots every search is exact */
+#define SAMPLE 256           /* records tested to estimate a filter's selectivity */
+#define LAZY_MIN_SHARE 0.05  /* below this share, a lazily filtered walk would wander too long */
 
 typedef struct search_ctx {
     mnemo_db *db;
@@ -25,6 +27,8 @@ typedef struct search_ctx {
     vec_state *st;
     vec_txn *vt;          /* the txn's write set, or NULL */
     mnemo_u64map *cand;   /* restriction (filter and/or neighbourhood), or NULL */
+    const struct mnemo_filter *lazy; /* a filter tested record by record as the walk meets them */
+    mnemo_u64map memo;    /* lazy filter answers: iid -> 1 match, 2 no match */
     int any_expiring;     /* some record has an expiry: hits need a liveness check */
     int error;            /* first error met inside a callback */
 } search_ctx;
@@ -43,19 +47,46 @@ static int is_live(search_ctx *s, uint64_t iid)
     return rc == 0 && live == iid;
 }
 
+/* The lazy filter's answer for iid, remembered for the rest of the call. */
+static int lazy_match(search_ctx *s, uint64_t iid)
+{
+    size_t v;
+    if (mnemo_u64map__get(&s->memo, iid, &v))
+        return v == 1;
+    int m = mnemo_record__match_iid(s->db, s->txn, s->lazy, iid);
+    if (m < 0) {
+        if (!s->error)
+            s->error = m;
+        return 0;
+    }
+    if (mnemo_u64map__add(&s->memo, iid, m ? 1 : 2) < 0 && !s->error)
+        s->error = MNEMO_ENOMEM;
+    return m;
+}
+
+static int in_restriction(search_ctx *s, uint64_t iid)
+{
+    if (s->cand)
+        return mnemo_u64map__get(s->cand, iid, NULL);
+    return !s->lazy || lazy_match(s, iid);
+}
+
 /* Filter for index results: in the restriction, not changed by the txn (its version is scored
  * separately), live. */
 static int accept(void *arg, uint64_t iid)
 {
     search_ctx *s = arg;
-    if (s->cand && !mnemo_u64map__get(s->cand, iid, NULL))
+    if (!in_restriction(s, iid))
         return 0;
     if (s->vt && mnemo_vector__txn_find(s->vt, iid))
         return 0;
     return !s->any_expiring || is_live(s, iid);
 }
 
-static int needs_filter(const search_ctx *s) { return s->cand || (s->vt && s->vt->n) || s->any_expiring; }
+static int needs_filter(const search_ctx *s)
+{
+    return s->cand || s->lazy || (s->vt && s->vt->n) || s->any_expiring;
+}
 
 /* ---- results under construction ---- */
 
@@ -234,46 +265,58 @@ static int neighbourhood(mnemo_u64map *set, search_ctx *s, const mnemo_search_op
     return rc < 0 ? rc : 0;
 }
 
-/* Intersects set with other (in place). */
-static int intersect(mnemo_u64map *set, const mnemo_u64map *other)
+/* Share of a sample of the index's live vectors whose records pass the lazy filter. */
+static double sample_selectivity(search_ctx *s)
 {
-    mnemo_u64map out = MNEMO_U64MAP_INIT;
-    for (size_t i = 0; i < set->cap; i++)
-        if (set->keys[i] && mnemo_u64map__get(other, set->keys[i], NULL)) {
-            int rc = mnemo_u64map__add(&out, set->keys[i], 0);
-            if (rc < 0) {
-                mnemo_u64map__free(&out);
-                return rc;
-            }
+    size_t slots = mnemo_hnsw__slots(s->st->hnsw), step = slots / SAMPLE + 1, seen = 0, hit = 0;
+    for (size_t r = 0; r < slots && !s->error; r += step)
+        if (mnemo_hnsw__row_live(s->st->hnsw, r)) {
+            seen++;
+            hit += lazy_match(s, mnemo_hnsw__row_label(s->st->hnsw, r));
         }
-    mnemo_u64map__free(set);
-    *set = out;
-    return 0;
+    return seen ? (double)hit / (double)seen : 0;
 }
 
-static int restriction(mnemo_u64map *set, search_ctx *s, const mnemo_search_options *o, const char *fn)
+/* Sets up the restriction: a set of candidates (a neighbourhood, or a filter that passes few
+ * records: exact search over them follows), or the filter itself, tested lazily on the records
+ * the walk meets (a filter that passes many: collecting its matches would read them all). The
+ * share passing comes from an index count when an index answers the filter, else from a sample.
+ * Caller holds st->rw shared (the sample reads the index). */
+static int restriction(mnemo_u64map *set, search_ctx *s, const mnemo_search_options *o, struct mnemo_filter *f,
+                       const char *fn)
 {
     int rc = 0;
-    if (o->filter) {
-        struct mnemo_filter *f;
-        if ((rc = mnemo_filter__compile(&f, o->filter)) != 0)
-            return mnemo__err(rc, "%s: filter: %s", fn, mnemo_errmsg());
-        rc = mnemo_record__match_ids(s->db, s->txn, f, add_to_set, set);
-        mnemo_filter__free(f);
+    if (o->near) {
+        if ((rc = neighbourhood(set, s, o, fn)) != 0 || !f)
+            return rc;
+        mnemo_u64map kept = MNEMO_U64MAP_INIT; /* a neighbourhood is small: test each record */
+        s->lazy = f;
+        for (size_t i = 0; i < set->cap && !rc; i++)
+            if (set->keys[i] && lazy_match(s, set->keys[i]))
+                rc = add_to_set(&kept, set->keys[i]);
+        if (!rc)
+            rc = s->error;
+        s->lazy = NULL;
+        mnemo_u64map__free(set);
+        *set = kept;
+        return rc;
     }
-    if (!rc && o->near) {
-        mnemo_u64map near = MNEMO_U64MAP_INIT;
-        rc = neighbourhood(&near, s, o, fn);
-        if (!rc && o->filter)
-            rc = intersect(set, &near);
-        else if (!rc) {
-            mnemo_u64map__free(set);
-            *set = near;
-            near = (mnemo_u64map)MNEMO_U64MAP_INIT;
-        }
-        mnemo_u64map__free(&near);
-    }
-    return rc;
+    uint64_t est;
+    int indexed;
+    if ((rc = mnemo_record__estimate(&est, &indexed, s->db, s->txn, f)) != 0)
+        return rc;
+    /* the share of records that pass: from the index's count, or from a sample */
+    size_t live = mnemo_hnsw__slots(s->st->hnsw) - mnemo_hnsw__deleted(s->st->hnsw);
+    s->lazy = f;
+    double p = indexed ? (live ? (double)est / (double)live : 0) : sample_selectivity(s);
+    if (s->error)
+        return s->error;
+    /* collecting matches costs a read of every record unless an index answers, and then a
+     * read per match */
+    if (p >= LAZY_MIN_SHARE && (!indexed || p * (double)live > EXACT_CANDIDATES))
+        return 0; /* lazy */
+    s->lazy = NULL;
+    return mnemo_record__match_ids(s->db, s->txn, f, add_to_set, set);
 }
 
 /* ---- one query ---- */
@@ -318,10 +361,11 @@ static int index_query(search_ctx *s, const float *q, size_t k, size_t ef, int e
     /* A restricted walk admits only accepted nodes; if it still finds fewer than k while more
      * qualify, widen the beam, and past the index size fall back to exact. */
     size_t want = s->cand && n_cand < k ? n_cand : k;
+    int restricted = s->cand || s->lazy;
     for (size_t beam = ef < 2 * k ? 2 * k : ef;; beam *= 4) {
         if ((rc = mnemo_hnsw__search(s->st->hnsw, q, k, beam, accept, s, labels, dists, n)) != 0 || s->error)
             return rc ? rc : s->error;
-        if (*n >= want || !s->cand)
+        if (*n >= want || !restricted)
             return 0;
         if (beam >= slots)
             return mnemo_vector__exact_scan(s->st, q, 1, k, accept, s, labels, dists, n);
@@ -335,7 +379,7 @@ static void merge_own(search_ctx *s, const float *q, size_t k, uint64_t *labels,
         return;
     for (size_t i = 0; i < s->vt->n; i++) {
         const vec_change *c = &s->vt->c[i];
-        if (!c->vec || (s->cand && !mnemo_u64map__get(s->cand, c->iid, NULL)) || (s->any_expiring && !is_live(s, c->iid)))
+        if (!c->vec || !in_restriction(s, c->iid) || (s->any_expiring && !is_live(s, c->iid)))
             continue;
         float d = mnemo_hnsw__distance(s->st->hnsw, q, c->vec);
         if (*n == k && d >= dists[k - 1])
@@ -486,20 +530,25 @@ static int run(mnemo_hits **out, mnemo_db *db, mnemo_txn *txn, const float *quer
         snprintf(what, sizeof what, nq > 1 ? "query %zu" : "query", i);
         rc = mnemo_vector__prepare(q + i * dim, st, queries + i * dim, dim, fn, what);
     }
-    search_ctx s = {db, txn, st, NULL, NULL, mnemo_record__any_expiring(db), 0};
+    search_ctx s = {.db = db, .txn = txn, .st = st, .memo = MNEMO_U64MAP_INIT,
+                    .any_expiring = mnemo_record__any_expiring(db)};
     mnemo_u64map cand = MNEMO_U64MAP_INIT;
+    struct mnemo_filter *f = NULL;
     if (!rc && txn && mnemo_vector__txn(&s.vt, st, db, txn, 0))
         s.vt = NULL;
-    if (!rc && (o->filter || o->near)) {
-        rc = restriction(&cand, &s, o, fn);
-        s.cand = &cand;
-    }
+    if (!rc && o->filter && (rc = mnemo_filter__compile(&f, o->filter)) != 0)
+        rc = mnemo__err(rc, "%s: filter: %s", fn, mnemo_errmsg());
     size_t ef = o->ef ? o->ef : st->sp.hnsw_ef_search;
     hit_buf b;
     hb_init(&b);
     pthread_rwlock_rdlock(&st->rw);
+    if (!rc && (f || o->near)) {
+        rc = restriction(&cand, &s, o, f, fn);
+        if (!s.lazy)
+            s.cand = &cand;
+    }
     /* An exact batch with no restriction is one matrix product per block for all queries. */
-    int batched = !rc && o->exact && !s.cand && nq > 1;
+    int batched = !rc && o->exact && !s.cand && !s.lazy && nq > 1;
     if (batched)
         rc = mnemo_vector__exact_scan(st, q, nq, k, needs_filter(&s) ? accept : NULL, &s, labels, dists, counts);
     for (size_t i = 0; i < nq && !rc; i++) {
@@ -529,6 +578,8 @@ static int run(mnemo_hits **out, mnemo_db *db, mnemo_txn *txn, const float *quer
     hb_free(&b);
     pthread_rwlock_unlock(&st->rw);
     mnemo_u64map__free(&cand);
+    mnemo_u64map__free(&s.memo);
+    mnemo_filter__free(f);
     if (!rc)
         memcpy(out, res, nq * sizeof *res);
     else if (res)
