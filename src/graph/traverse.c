@@ -20,20 +20,24 @@ typedef struct node {
     double dist;  /* what the search minimises: hops (BFS) or weight (Dijkstra) */
     double wsum;  /* sum of edge weights along the path that reached it */
     int done; /* Dijkstra: settled */
-    char *id;
+    size_t id_off; /* the record id: NUL-terminated, at this offset of the table's arena */
 } node;
 
+/* Record ids live in one growing arena (offsets, since it moves), not an allocation per node. */
 typedef struct table {
     node *nodes;
     size_t n, cap;
     mnemo_u64map index;
+    char *arena;
+    size_t arena_used, arena_cap;
 } table;
+
+#define NODE_ID(t, i) ((t)->arena + (t)->nodes[i].id_off)
 
 static void table_free(table *t)
 {
-    for (size_t i = 0; i < t->n; i++)
-        mnemo__free(t->nodes[i].id);
     mnemo__free(t->nodes);
+    mnemo__free(t->arena);
     mnemo_u64map__free(&t->index);
 }
 
@@ -51,15 +55,23 @@ static int table_add(table *t, uint64_t iid, const char *id, size_t id_len, size
         t->nodes = p;
         t->cap = cap;
     }
-    char *copy = mnemo__memdup(id, id_len);
-    if (!copy)
-        return mnemo__err_nomem("graph traversal");
-    int rc = mnemo_u64map__add(&t->index, iid, t->n);
-    if (rc < 0) {
-        mnemo__free(copy);
-        return rc;
+    if (t->arena_used + id_len + 1 > t->arena_cap) {
+        size_t cap = t->arena_cap ? 2 * t->arena_cap : 4096;
+        while (cap < t->arena_used + id_len + 1)
+            cap *= 2;
+        char *a = mnemo__realloc(t->arena, cap);
+        if (!a)
+            return mnemo__err_nomem("graph traversal");
+        t->arena = a;
+        t->arena_cap = cap;
     }
-    t->nodes[t->n] = (node){iid, parent, label, depth, INFINITY, 0, 0, copy};
+    int rc = mnemo_u64map__add(&t->index, iid, t->n);
+    if (rc < 0)
+        return rc;
+    memcpy(t->arena + t->arena_used, id, id_len);
+    t->arena[t->arena_used + id_len] = '\0';
+    t->nodes[t->n] = (node){iid, parent, label, depth, INFINITY, 0, 0, t->arena_used};
+    t->arena_used += id_len + 1;
     *at = t->n++;
     return 1;
 }
@@ -115,7 +127,7 @@ typedef struct bfs {
 static int visit_node(bfs *b, size_t at)
 {
     node *n = &b->t.nodes[at];
-    const char *via = n->parent == NO_PARENT ? NULL : b->t.nodes[n->parent].id;
+    const char *via = n->parent == NO_PARENT ? NULL : NODE_ID(&b->t, n->parent);
     const char *via_label = NULL;
     if (n->parent != NO_PARENT) {
         /* Outside a txn names come from the committed table and stay put; inside one a name may
@@ -126,7 +138,7 @@ static int visit_node(bfs *b, size_t at)
         }
         via_label = b->last_label_name;
     }
-    int rc = b->visit(b->arg, n->id, n->depth, via, via_label);
+    int rc = b->visit(b->arg, NODE_ID(&b->t, at), n->depth, via, via_label);
     if (rc > 0 || (b->max_nodes && b->t.n >= b->max_nodes)) {
         b->stopped = 1;
         return 1;
@@ -161,7 +173,7 @@ int mnemo_graph_traverse(mnemo_db *db, mnemo_txn *txn, const char *const *starts
     if ((rc = check_dir(fn, &o.dir)) != 0 || (rc = label_filter(&lid, db, txn, o.label, fn)) < 0)
         return rc;
     int no_edges = rc == 1;
-    bfs b = {db, txn, {NULL, 0, 0, MNEMO_U64MAP_INIT}, 0, 0, o.max_nodes, visit, arg, 0, 0, NULL};
+    bfs b = {db, txn, {NULL, 0, 0, MNEMO_U64MAP_INIT, NULL, 0, 0}, 0, 0, o.max_nodes, visit, arg, 0, 0, NULL};
     rc = 0;
     for (size_t i = 0; i < n_starts && !rc && !b.stopped; i++) {
         uint64_t iid;
@@ -247,7 +259,7 @@ static int path_edge(void *arg, const mnemo_graph_edge_view *e)
         const char *label = mnemo_graph__label_name(s->db, s->txn, e->label);
         return mnemo__err(MNEMO_EINVAL, "mnemo_graph_shortest_path: edge '%s' -[%s]-> '%.*s' has negative weight %g; "
                                         "weighted search needs weights >= 0",
-                          from->id, label ? label : "?", (int)e->other_id_len, e->other_id, e->weight);
+                          NODE_ID(&s->t, s->from_at), label ? label : "?", (int)e->other_id_len, e->other_id, e->weight);
     }
     size_t at;
     /* everything needed from `from` is copied now: table_add may move the table */
@@ -309,7 +321,7 @@ static int build_path(mnemo_graph_path **out, search *s, size_t target_at)
     size_t i = target_at;
     for (size_t k = hops + 1; !rc && k-- > 0; i = s->t.nodes[i].parent) {
         const node *n = &s->t.nodes[i];
-        if (!(p->nodes[k] = mnemo__memdup(n->id, strlen(n->id))))
+        if (!(p->nodes[k] = mnemo__memdup(NODE_ID(&s->t, i), strlen(NODE_ID(&s->t, i)))))
             rc = mnemo__err_nomem("shortest path");
         if (!rc && k > 0) {
             const char *label = mnemo_graph__label_name(s->db, s->txn, n->label);
@@ -348,7 +360,7 @@ int mnemo_graph_shortest_path(mnemo_graph_path **out, mnemo_db *db, mnemo_txn *t
         (rc = start_node(&dst, db, txn, to, fn)) != 0 || (rc = label_filter(&lid, db, txn, o.label, fn)) < 0)
         return rc;
     int no_edges = rc == 1;
-    search s = {db, txn, {NULL, 0, 0, MNEMO_U64MAP_INIT}, 0, dst, o.weighted != 0, 0, NULL, 0, 0};
+    search s = {db, txn, {NULL, 0, 0, MNEMO_U64MAP_INIT, NULL, 0, 0}, 0, dst, o.weighted != 0, 0, NULL, 0, 0};
     size_t at;
     rc = table_add(&s.t, src, from, strlen(from), NO_PARENT, 0, 0, &at);
     if (rc == 1) {
