@@ -218,6 +218,7 @@ static int apply(vec_state *st, const vec_change *c, size_t n)
 }
 
 static int compact_index(vec_state *st);
+static int rebuild_from_data(vec_state *st, mnemo_db *db);
 
 static void after_commit(mnemo_txn *txn, void *arg, int committed)
 {
@@ -229,10 +230,15 @@ static void after_commit(mnemo_txn *txn, void *arg, int committed)
             st->next_seq++;
             st->log_entries++;
             st->changes_since += vt->n;
-            /* The commit is durable; the index is a cache of it. If memory runs out here the
-             * index lags until the next open replays the log, so say so loudly. */
-            if (apply(st, vt->c, vt->n) != 0)
-                st->changes_since = UINT64_MAX; /* forces a snapshot attempt, which rebuilds */
+            /* The commit is durable; the index is a cache of it. If applying fails (memory),
+             * rebuild it from vector_data; if even that fails, the index lags: no snapshot may
+             * then cover this commit, so the next open replays its log entry. */
+            if (apply(st, vt->c, vt->n) != 0) {
+                pthread_rwlock_wrlock(&st->rw);
+                if (rebuild_from_data(st, vt->db) != 0)
+                    st->lagging = 1;
+                pthread_rwlock_unlock(&st->rw);
+            }
             size_t slots = mnemo_hnsw__slots(st->hnsw), del = mnemo_hnsw__deleted(st->hnsw);
             if (del > REBUILD_MIN_DELETED && del * 4 > slots)
                 (void)compact_index(st);
@@ -524,6 +530,9 @@ static int drop_keys(mnemo_batch *b, mnemo_db *db, unsigned char tag, uint64_t l
 
 int mnemo_vector__snapshot(vec_state *st, mnemo_db *db)
 {
+    if (st->lagging)
+        return mnemo__err(MNEMO_ENOMEM, "vector index: lagging behind the data since a failed update; "
+                                        "the next open replays the change log");
     char *data = NULL;
     size_t len = 0;
     uint64_t live = 0;

@@ -273,6 +273,7 @@ int mnemo_vector_stats_get(mnemo_vector_stats *out, mnemo_db *db)
     vec_state *st = mnemo_db__module_peek(db, MNEMO_MOD_VECTOR);
     if (!st)
         return mnemo__err(MNEMO_ENOTFOUND, "%s: the database has no vector space", fn);
+    pthread_mutex_lock(&st->commit_lock); /* the log counters change under it */
     pthread_rwlock_rdlock(&st->rw);
     size_t slots = mnemo_hnsw__slots(st->hnsw), del = mnemo_hnsw__deleted(st->hnsw);
     out->vectors = slots - del;
@@ -285,6 +286,7 @@ int mnemo_vector_stats_get(mnemo_vector_stats *out, mnemo_db *db)
     out->rebuilds = st->rebuilds;
     out->simd = mnemo_hnsw__simd();
     pthread_rwlock_unlock(&st->rw);
+    pthread_mutex_unlock(&st->commit_lock);
     return 0;
 }
 

@@ -38,6 +38,7 @@ typedef struct vec_state {
     uint64_t log_entries;    /* entries since that snapshot */
     uint64_t changes_since;  /* vector changes since that snapshot */
     uint64_t rebuilds;
+    int lagging; /* a committed change could not be applied: never snapshot (see index.c) */
 } vec_state;
 
 /* The module state, or MNEMO_EINVAL (message names fn) when the database has no vector space. */
