@@ -439,19 +439,24 @@ static void run_set(set *s)
         mnemo_search_options so = MNEMO_SEARCH_OPTIONS_INIT;
         so.ef = (uint32_t)efs[e];
         double rm = 0, rd = 0, tm[16], td[16];
-        /* timed: the calls alone (a result is freed as a caller would); recall is counted apart */
+        /* timed: the calls alone (a result is freed as a caller would); recall is counted apart.
+         * Each repetition runs every query 5 times, the two engines in alternating order. */
         for (int r = 0; r < reps; r++) {
-            t0 = bu_now_s();
-            for (size_t q = 0; q < s->nq; q++) {
-                mnemo_hits *h;
-                CHECK(mnemo_vector_search(&h, db, NULL, s->queries + q * DIM, DIM, K, &so));
-                mnemo_hits_free(h);
+            for (int side = 0; side < 2; side++) {
+                int mnemo_turn = side == (r & 1);
+                t0 = bu_now_s();
+                for (int pass = 0; pass < 5; pass++)
+                    for (size_t q = 0; q < s->nq; q++) {
+                        if (mnemo_turn) {
+                            mnemo_hits *h;
+                            CHECK(mnemo_vector_search(&h, db, NULL, s->queries + q * DIM, DIM, K, &so));
+                            mnemo_hits_free(h);
+                        } else {
+                            (void)hd_search(hd, s->queries + q * DIM, K, efs[e], labels);
+                        }
+                    }
+                (mnemo_turn ? tm : td)[r] = (bu_now_s() - t0) / 5;
             }
-            tm[r] = bu_now_s() - t0;
-            t0 = bu_now_s();
-            for (size_t q = 0; q < s->nq; q++)
-                (void)hd_search(hd, s->queries + q * DIM, K, efs[e], labels);
-            td[r] = bu_now_s() - t0;
         }
         for (size_t q = 0; q < s->nq; q++) {
             mnemo_hits *h;
