@@ -1,4 +1,5 @@
 /* The vector space: creation and checking at open, vector validation, the vector_data format. */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -206,6 +207,13 @@ int mnemo_vector__prepare(float *out, const vec_state *st, const float *vec, siz
     if (st->sp.metric == MNEMO_METRIC_COSINE) {
         if (norm == 0 || !isfinite(norm))
             return mnemo__err(MNEMO_EINVAL, "%s: %s is the zero vector, which has no direction (cosine space)", fn, what);
+        /* A vector already of unit length (one read back from mnemo) is kept bit for bit:
+         * scaling it again could move components by a unit in the last place. */
+        if (fabs(norm - 1.0) <= 4 * FLT_EPSILON * (double)dim) {
+            if (out != vec)
+                memcpy(out, vec, dim * sizeof *out);
+            return 0;
+        }
         float inv = (float)(1.0 / sqrt(norm));
         for (size_t i = 0; i < dim; i++)
             out[i] = vec[i] * inv;
