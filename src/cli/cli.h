@@ -200,6 +200,22 @@ int cli_import_reject(cli_import *im, uint64_t line, int rc, const char *fmt, ..
  * @return its length, or -1 at the end of the file. */
 ssize_t cli_import_getline(cli_import *im, char **buf, size_t *cap, FILE *f);
 
+/* An RFC 4180 CSV reader (quoted fields may span lines); lines are counted in im. */
+typedef struct cli_csv {
+    cli_import *im;
+    FILE *f;
+    char *line;  /* the current physical line */
+    size_t cap;
+    char *rec;   /* the record (lines joined while a quote is open) */
+    size_t rec_len, rec_cap;
+    char **fields; /* after cli_csv_next: nfields fields, valid until the next call */
+    size_t nfields, fields_cap;
+    uint64_t first_line; /* line number where the record starts */
+} cli_csv;
+/* Read and split the next record. @return 1, 0 at the end, -1 for bad quoting. */
+int cli_csv_next(cli_csv *r);
+void cli_csv_free(cli_csv *r);
+
 /* Import a TinkerPop bulk-load CSV file (nodes or edges, told apart by the header).
  * @param[out] kind "nodes" or "edges". @return an exit code. */
 int cli_import_csv_graph(cli_import *im, FILE *f, const char *weight_column, const char *label, int undirected,
