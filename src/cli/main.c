@@ -24,7 +24,7 @@ static void global_help(FILE *f)
 {
     fprintf(f, "usage: mnemo COMMAND DB [ARGS] [OPTIONS]\n"
                "       mnemo COMMAND --help | mnemo --help | mnemo --version\n\n"
-               "mnemo %s: an embeddable multi-model database (key-value, records, graph).\n"
+               "mnemo %s: an embeddable multi-model database (key-value, records, graph, vectors).\n"
                "Results are JSON lines on stdout; an error is one line on stderr with exit code 1\n"
                "(engine or input error) or 2 (bad usage).\n\ncommands:\n",
             mnemo_version(NULL, NULL, NULL));
