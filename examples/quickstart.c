@@ -1,21 +1,8 @@
 /* The smallest tour of mnemo's key-value layer: open a database, store, read, scan, transact,
  * delete. Run: quickstart [DIR]   (default: a fresh temporary directory, removed afterwards). */
-#define _POSIX_C_SOURCE 200809L /* mkdtemp */
-#include <mnemo/mnemo.h>
+#include "example.h"
 
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-#define CHECK(call)                                                                                        \
-    do {                                                                                                   \
-        int rc_ = (call);                                                                                  \
-        if (rc_ < 0) {                                                                                     \
-            fprintf(stderr, "%s failed: %s (%s)\n", #call, mnemo_strerror(rc_), mnemo_errmsg());          \
-            exit(1);                                                                                       \
-        }                                                                                                  \
-    } while (0)
 
 static int transfer(mnemo_txn *txn, void *arg)
 {

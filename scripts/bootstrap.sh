@@ -7,6 +7,7 @@ packages=(
   build-essential pkg-config meson ninja-build
   librocksdb-dev libhnswlib-dev libopenblas-dev libjansson-dev
   libcriterion-dev libsqlite3-dev
+  doxygen
   clang
 )
 

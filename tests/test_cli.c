@@ -4,6 +4,7 @@
  * sanitized too, so a leak or UB report shows up as unexpected stderr and a wrong exit code. */
 #include <fcntl.h>
 #include <jansson.h>
+#include <math.h>
 #include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -684,8 +685,11 @@ TU_TEST(cli, stats_check_backup_compact)
 
     r = RUN("check", db);
     expect_ok(&r, "check");
-    cr_assert_eq(count_lines(r.out), 4);
-    cr_assert(json_is_true(field(r.out, 3, "ok")));
+    cr_assert_eq(count_lines(r.out), 5);
+    json_t *skipped = field(r.out, 3, "skipped");
+    cr_assert_str_eq(json_string_value(skipped), "no vector space");
+    json_decref(skipped);
+    cr_assert(json_is_true(field(r.out, 4, "ok")));
     done(&r);
 
     const char *bk = P("backup");
@@ -719,11 +723,308 @@ TU_TEST(cli, check_reports_damage)
     tu_raw_close(&raw);
     run_result r = RUN("check", db);
     expect_fail(&r, 1, "records: MNEMO_ECORRUPT", "damaged record");
-    cr_assert_eq(json_lines(r.out), 4, "every check still reports: %s", r.out);
+    cr_assert_eq(json_lines(r.out), 5, "every check still reports: %s", r.out);
     cr_assert(json_is_false(field(r.out, 1, "ok")));
-    cr_assert(json_is_false(field(r.out, 3, "ok")));
+    cr_assert(json_is_false(field(r.out, 4, "ok")));
     done(&r);
     r = RUN("export", db);
     cr_assert_eq(r.code, 1, "export of a damaged database fails");
+    done(&r);
+}
+
+/* ---- vectors ------------------------------------------------------------------------------------ */
+
+static const char *data_file(const char *rel)
+{
+    static char buf[4][1024];
+    static int k;
+    const char *data = getenv("MNEMO_DATA_DIR");
+    cr_assert_not_null(data, "MNEMO_DATA_DIR is not set");
+    char *b = buf[k++ % 4];
+    snprintf(b, sizeof buf[0], "%s/%s", data, rel);
+    return b;
+}
+
+/* An fvecs file of n vectors of dimension dim from vals. */
+static const char *write_fvecs(const char *name, const float *vals, size_t n, size_t dim)
+{
+    const char *p = P(name);
+    FILE *f = fopen(p, "wb");
+    cr_assert_not_null(f);
+    for (size_t i = 0; i < n; i++) {
+        int32_t d = (int32_t)dim;
+        fwrite(&d, sizeof d, 1, f);
+        fwrite(vals + i * dim, sizeof *vals, dim, f);
+    }
+    fclose(f);
+    return p;
+}
+
+TU_TEST(cli, vector_usage_errors)
+{
+    const char *db = init_db("db");
+    EXPECT_FAIL(2, "need --dim", "init", P("x1"), "--metric", "cosine");
+    EXPECT_FAIL(2, "--dim wants", "init", P("x2"), "--dim", "0");
+    EXPECT_FAIL(2, "--metric wants", "init", P("x3"), "--dim", "3", "--metric", "hamming");
+    EXPECT_FAIL(2, "--M wants", "init", P("x4"), "--dim", "3", "--M", "1");
+    EXPECT_FAIL(2, "exactly one of", "search", db);
+    EXPECT_FAIL(2, "exactly one of", "search", db, "--vector", "[1]", "--query-file", "q.fvecs");
+    EXPECT_FAIL(2, "not valid JSON", "search", db, "--vector", "[1,");
+    EXPECT_FAIL(2, "not valid JSON", "search", db, "--vector", "[NaN]");
+    EXPECT_FAIL(2, "component 1 is not a finite float", "search", db, "--vector", "[1,1e39]");
+    EXPECT_FAIL(2, "non-empty array", "search", db, "--vector", "[]");
+    EXPECT_FAIL(2, "--k wants", "search", db, "--vector", "[1]", "-k", "0");
+    EXPECT_FAIL(2, "apply with --near", "search", db, "--vector", "[1]", "--hops", "2");
+    EXPECT_FAIL(2, "JSON object filter", "search", db, "--vector", "[1]", "--where", "[1]");
+    EXPECT_FAIL(2, "unknown option '-q'", "search", db, "-q", "1");
+    EXPECT_FAIL(2, "\"embedding\": component 0", "put", db, "{\"id\":\"a\",\"embedding\":[\"x\"]}");
+    EXPECT_FAIL(2, "--format wants", "import", db, "f", "--format", "ivecs");
+    /* a database without a vector space: engine errors, exit 1 */
+    EXPECT_FAIL(1, "MNEMO_EINVAL", "search", db, "--vector", "[1,2]");
+    EXPECT_FAIL(1, "MNEMO_EINVAL", "put", db, "{\"id\":\"a\",\"embedding\":[1,2]}");
+    EXPECT_FAIL(1, "MNEMO_ENOTFOUND", "get", db, "a"); /* the record was rolled back with its vector */
+}
+
+TU_TEST(cli, vector_engine_errors)
+{
+    const char *db = P("db");
+    run_result r = RUN("init", db, "--dim", "3", "--metric", "cosine", "--M", "8", "--ef-search", "32");
+    expect_ok(&r, "init --dim");
+    json_t *v = field(r.out, 0, "vectors");
+    cr_assert_eq(json_integer_value(json_object_get(v, "dim")), 3);
+    cr_assert_str_eq(json_string_value(json_object_get(v, "metric")), "cosine");
+    cr_assert_eq(json_integer_value(json_object_get(v, "M")), 8);
+    cr_assert_eq(json_integer_value(json_object_get(v, "ef_search")), 32);
+    json_decref(v);
+    done(&r);
+    EXPECT_FAIL(1, "MNEMO_EDIM", "search", db, "--vector", "[1,2]");
+    EXPECT_FAIL(1, "MNEMO_EDIM", "put", db, "{\"id\":\"a\",\"embedding\":[1,2]}");
+    EXPECT_FAIL(1, "MNEMO_EINVAL", "put", db, "{\"id\":\"a\",\"embedding\":[0,0,0]}"); /* zero under cosine */
+    EXPECT_FAIL(1, "MNEMO_ENOTFOUND", "get", db, "a");
+    /* jsonl: the bad line is named and its batch rolled back */
+    const char *bad = write_file("bad.jsonl", "{\"type\":\"record\",\"id\":\"a\",\"embedding\":[1,0,0]}\n"
+                                              "{\"type\":\"record\",\"id\":\"b\",\"embedding\":[1,0]}\n");
+    EXPECT_FAIL(1, "bad.jsonl:2: record 'b': MNEMO_EDIM", "import", db, bad);
+    EXPECT_FAIL(1, "MNEMO_ENOTFOUND", "get", db, "a");
+    /* fvecs: another dimension, NaN, truncation, mixed dimensions */
+    EXPECT_FAIL(1, "record 0: storing records 0-99 (entry i is record 0+i): MNEMO_EDIM", "import", db,
+                data_file("siftsmall/siftsmall_query.fvecs"), "--format", "fvecs");
+    float vals[9] = {1, 0, 0, 0, 1, 0, 0, NAN, 1};
+    EXPECT_FAIL(1, "record 2: component 1 is NaN (records 0-2 rolled back", "import", db,
+                write_fvecs("nan.fvecs", vals, 3, 3), "--format", "fvecs");
+    vals[7] = INFINITY;
+    EXPECT_FAIL(1, "record 2: component 1 is infinite", "search", db, "--query-file",
+                write_fvecs("inf.fvecs", vals, 3, 3));
+    vals[7] = 0;
+    const char *ok3 = write_fvecs("ok.fvecs", vals, 3, 3);
+    FILE *f = fopen(P("trunc.fvecs"), "wb");
+    char *all = slurp(ok3);
+    fwrite(all, 1, 2 * 16 + 8, f); /* two whole vectors, then half of one */
+    fclose(f);
+    free(all);
+    EXPECT_FAIL(1, "record 2: the file ends inside the vector", "import", db, P("trunc.fvecs"), "--format", "fvecs",
+                "--batch", "2");
+    /* the first batch (records 0 and 1) stayed */
+    r = RUN("get", db, "1");
+    expect_ok(&r, "get 1");
+    json_t *e = field(r.out, 0, "embedding");
+    cr_assert_eq(json_array_size(e), 3);
+    cr_assert_eq(json_real_value(json_array_get(e, 1)), 1.0);
+    json_decref(e);
+    done(&r);
+    EXPECT_FAIL(1, "MNEMO_ENOTFOUND", "get", db, "2");
+    EXPECT_FAIL(1, "MNEMO_ENOTFOUND", "search", db, "--vector", "[1,0,0]", "--near", "nobody");
+}
+
+TU_TEST(cli, vector_fvecs_import_and_search_match_library)
+{
+    const char *db = P("db");
+    run_result r = RUN("init", db, "--dim", "128");
+    expect_ok(&r, "init");
+    done(&r);
+    const char *q = data_file("siftsmall/siftsmall_query.fvecs");
+    r = RUN("import", db, q, "--format", "fvecs", "--batch", "30");
+    expect_ok(&r, "fvecs import");
+    cr_assert_eq(int_field(r.out, 0, "vectors"), 100);
+    cr_assert_eq(int_field(r.out, 0, "records"), 100);
+    cr_assert_eq(int_field(r.out, 0, "dim"), 128);
+    cr_assert_eq(int_field(r.out, 0, "batches"), 4);
+    done(&r);
+    r = RUN("import", db, q, "--format", "fvecs"); /* again: the records exist, vectors replaced */
+    expect_ok(&r, "fvecs import again");
+    cr_assert_eq(int_field(r.out, 0, "records"), 0);
+    done(&r);
+    r = RUN("check", db);
+    expect_ok(&r, "check");
+    cr_assert_eq(int_field(r.out, 3, "vectors"), 100);
+    done(&r);
+    r = RUN("stats", db);
+    expect_ok(&r, "stats");
+    json_t *vs = field(r.out, 0, "vectors");
+    cr_assert_eq(json_integer_value(json_object_get(vs, "count")), 100);
+    cr_assert_str_eq(json_string_value(json_object_get(vs, "metric")), "l2");
+    json_decref(vs);
+    done(&r);
+
+    r = RUN("search", db, "--query-file", q, "-k", "5", "--exact");
+    expect_ok(&r, "search --exact");
+    cr_assert_eq(count_lines(r.out), 100);
+    run_result r2 = RUN("search", db, "--query-file", q, "--k=5", "--ef", "200");
+    expect_ok(&r2, "search (HNSW)");
+    cr_assert_str_eq(r.out, r2.out, "HNSW with a wide beam finds the exact answer on 100 vectors");
+    done(&r2);
+
+    /* the library's own exact search gives the same hits and distances */
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    o.read_only = 1;
+    mnemo_db *h;
+    cr_assert_eq(mnemo_open(&h, db, &o), 0);
+    float *vecs = NULL;
+    size_t dim = 128;
+    FILE *f = fopen(q, "rb");
+    vecs = malloc(100 * 128 * sizeof *vecs);
+    for (size_t i = 0; i < 100; i++) {
+        int32_t d;
+        cr_assert_eq(fread(&d, 4, 1, f), 1);
+        cr_assert_eq(fread(vecs + i * dim, 4, dim, f), dim);
+    }
+    fclose(f);
+    mnemo_search_options so = MNEMO_SEARCH_OPTIONS_INIT;
+    so.exact = 1;
+    const char *line = r.out;
+    for (size_t i = 0; i < 100; i++) {
+        mnemo_hits *hits;
+        cr_assert_eq(mnemo_vector_search(&hits, h, NULL, vecs + i * dim, dim, 5, &so), 0);
+        const char *nl = strchr(line, '\n');
+        json_t *j = json_loadb(line, (size_t)(nl - line), 0, NULL);
+        cr_assert_eq(json_integer_value(json_object_get(j, "query")), (json_int_t)i);
+        json_t *arr = json_object_get(j, "hits");
+        cr_assert_eq(json_array_size(arr), hits->count);
+        char self[16];
+        snprintf(self, sizeof self, "%zu", i);
+        cr_assert_str_eq(hits->hits[0].id, self, "a stored vector is its own nearest");
+        for (size_t k = 0; k < hits->count; k++) {
+            json_t *hit = json_array_get(arr, k);
+            cr_assert_str_eq(json_string_value(json_object_get(hit, "id")), hits->hits[k].id);
+            cr_assert_eq((float)json_number_value(json_object_get(hit, "distance")), hits->hits[k].distance);
+        }
+        json_decref(j);
+        mnemo_hits_free(hits);
+        line = nl + 1;
+    }
+    free(vecs);
+    mnemo_close(h);
+    done(&r);
+
+    /* one --vector query prints query 0 */
+    r = RUN("search", db, "--vector", "[1,2,3]", "-k", "1");
+    expect_fail(&r, 1, "MNEMO_EDIM", "wrong dimension");
+    done(&r);
+}
+
+static const char *vec_graph_jsonl =
+    "{\"type\":\"record\",\"id\":\"a\",\"metadata\":{\"kind\":\"x\"},\"embedding\":[0,0]}\n"
+    "{\"type\":\"record\",\"id\":\"b\",\"metadata\":{\"kind\":\"y\"},\"embedding\":[1,0]}\n"
+    "{\"type\":\"record\",\"id\":\"c\",\"metadata\":{\"kind\":\"x\"},\"embedding\":[2,0]}\n"
+    "{\"type\":\"record\",\"id\":\"d\",\"metadata\":{\"kind\":\"y\"},\"embedding\":[3,0]}\n"
+    "{\"type\":\"record\",\"id\":\"e\",\"content\":\"no vector\"}\n"
+    "{\"type\":\"edge\",\"from\":\"a\",\"to\":\"b\"}\n"
+    "{\"type\":\"edge\",\"from\":\"b\",\"to\":\"c\"}\n"
+    "{\"type\":\"edge\",\"from\":\"c\",\"to\":\"d\"}\n";
+
+/* The ids of the hits of one search line, comma-separated. */
+static void hit_ids(char *buf, size_t n, const char *out)
+{
+    json_t *hits = field(out, 0, "hits");
+    buf[0] = '\0';
+    for (size_t i = 0; i < json_array_size(hits); i++) {
+        const char *id = json_string_value(json_object_get(json_array_get(hits, i), "id"));
+        snprintf(buf + strlen(buf), n - strlen(buf), "%s%s", i ? "," : "", id);
+    }
+    json_decref(hits);
+}
+
+TU_TEST(cli, vector_search_filter_and_near)
+{
+    const char *db = P("db");
+    run_result r = RUN("init", db, "--dim", "2");
+    expect_ok(&r, "init");
+    done(&r);
+    import_ok(db, write_file("g.jsonl", vec_graph_jsonl), NULL);
+    char ids[128];
+    struct {
+        const char *args[12];
+        const char *want;
+    } cases[] = {
+        {{"-k", "3", NULL}, "a,b,c"},
+        {{"-k", "10", "--where", "{\"kind\":\"y\"}", NULL}, "b,d"},
+        {{"-k", "10", "--near", "c", "--hops", "1", "--dir", "out", NULL}, "c,d"},
+        {{"-k", "10", "--near", "c", NULL}, "b,c,d"},
+        {{"-k", "10", "--near", "b", "--hops", "2", "--where", "{\"kind\":\"x\"}", NULL}, "a,c"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *argv[16] = {"search", db, "--vector", "[0.1,0]"};
+        size_t n = 4;
+        for (size_t k = 0; cases[i].args[k]; k++)
+            argv[n++] = cases[i].args[k];
+        argv[n] = NULL;
+        r = run_in(NULL, argv);
+        expect_ok(&r, "search");
+        hit_ids(ids, sizeof ids, r.out);
+        cr_assert_str_eq(ids, cases[i].want, "case %zu: %s", i, r.out);
+        done(&r);
+    }
+    r = RUN("search", db, "--vector", "[0.5,0]", "-k", "1");
+    expect_ok(&r, "search");
+    cr_assert_str_eq(r.out, "{\"query\":0,\"hits\":[{\"id\":\"a\",\"distance\":0.25}]}\n");
+    done(&r);
+    r = RUN("get", db, "e");
+    expect_ok(&r, "get");
+    cr_assert_null(strstr(r.out, "embedding"), "a record without a vector has no embedding field");
+    done(&r);
+}
+
+TU_TEST(cli, vector_export_import_round_trip)
+{
+    const char *a = P("a");
+    run_result r = RUN("init", a, "--dim", "3", "--M", "12");
+    expect_ok(&r, "init");
+    done(&r);
+    const char *in = write_file(
+        "in.jsonl",
+        "{\"type\":\"record\",\"id\":\"p\",\"content\":\"x\",\"embedding\":[0.1,-0.0,3.4028235e38]}\n"
+        "{\"type\":\"record\",\"id\":\"q\",\"embedding\":[1e-7,0.33333334,-2.5]}\n"
+        "{\"type\":\"record\",\"id\":\"r\"}\n"
+        "{\"type\":\"record\",\"id\":\"s\",\"embedding\":[1.17549435e-38,16777217,7]}\n"
+        "{\"type\":\"edge\",\"from\":\"p\",\"to\":\"q\"}\n");
+    import_ok(a, in, NULL);
+    float *vecs = malloc(200 * 3 * sizeof *vecs);
+    uint32_t x = 12345;
+    for (size_t i = 0; i < 600; i++) {
+        x = x * 1103515245u + 12345u;
+        vecs[i] = (float)((int32_t)x) / 3.0e7f;
+    }
+    import_ok(a, write_fvecs("v.fvecs", vecs, 200, 3), "fvecs");
+    free(vecs);
+    r = RUN("export", a);
+    expect_ok(&r, "export");
+    cr_assert(!strncmp(r.out, "{\"type\":\"space\",\"dim\":3,\"metric\":\"l2\",\"M\":12,\"ef_construction\":200,"
+                              "\"ef_search\":64}\n", 83), "%.200s", r.out);
+    cr_assert_not_null(strstr(r.out, "\"embedding\":[0.1,-0.0,3.4028235e+38]}"), "%.2000s", r.out);
+    const char *dump = write_file("a.jsonl", r.out);
+    const char *b = init_db("b"); /* no vector space: the space line creates it */
+    import_ok(b, dump, NULL);
+    run_result r2 = RUN("export", b);
+    expect_ok(&r2, "export b");
+    cr_assert_str_eq(r.out, r2.out, "export -> import -> export is byte-identical");
+    done(&r2);
+    /* a database with another space refuses the space line */
+    const char *c = P("c");
+    r2 = RUN("init", c, "--dim", "4");
+    expect_ok(&r2, "init c");
+    done(&r2);
+    r2 = RUN("import", c, dump);
+    expect_fail(&r2, 1, "a.jsonl:1: vector space dim 3 metric l2: MNEMO_EINVAL", "space mismatch");
+    done(&r2);
     done(&r);
 }

@@ -50,6 +50,8 @@ extern const cli_cmd cli_admin_cmds[];
 extern const cli_cmd cli_records_cmds[];
 extern const cli_cmd cli_graph_cmds[];
 extern const cli_cmd cli_io_cmds[];
+extern const cli_cmd cli_vector_cmds[];
+extern const cli_cmd cli_demo_cmds[];
 
 /* Index of option `name` in cmd->opts (the name must exist: a programming error aborts). */
 int cli_opt_index(const cli_cmd *cmd, const char *name);
@@ -72,6 +74,11 @@ int cli_engine(const cli_cmd *cmd, int rc, const char *fmt, ...) __attribute__((
 enum { CLI_OPEN_RW = 0, CLI_OPEN_RO = 1, CLI_OPEN_CREATE = 2 };
 /* @return 0, or CLI_EXIT_FAIL after printing the error. */
 int cli_open(mnemo_db **db, const cli_cmd *cmd, const char *path, int mode);
+/* The same with options of the caller's (mode sets read_only / create_if_missing in a copy). */
+int cli_open_with(mnemo_db **db, const cli_cmd *cmd, const char *path, int mode, const mnemo_options *o);
+/* Metric names: "l2", "cosine", "ip". cli_metric_parse returns 0 or -1 for an unknown name. */
+const char *cli_metric_name(mnemo_metric m);
+int cli_metric_parse(mnemo_metric *out, const char *s);
 /* Close; a failure prints an error. @return `rc` when it is already non-zero, else 0 or
  * CLI_EXIT_FAIL. */
 int cli_close(mnemo_db *db, const cli_cmd *cmd, int rc);
@@ -94,6 +101,7 @@ void jo_strn(jout *j, const char *k, const char *v, size_t n);
 void jo_int(jout *j, const char *k, int64_t v);
 void jo_uint(jout *j, const char *k, uint64_t v);
 void jo_real(jout *j, const char *k, double v); /* shortest text that reads back as the same double */
+void jo_float(jout *j, const char *k, float v); /* shortest text that reads back as the same float */
 void jo_bool(jout *j, const char *k, int v);
 void jo_null(jout *j, const char *k);
 void jo_raw(jout *j, const char *k, const char *json); /* text that is already one JSON value */
@@ -106,8 +114,12 @@ void jo_line(jout *j, FILE *f);              /* close the object, write it and a
 void jo_free(jout *j);
 
 /* A record as the jsonl line of export/get: type, id, content, importance, created_at,
- * updated_at, expires_at, metadata. */
-void jo_record(jout *j, const mnemo_record *r);
+ * updated_at, expires_at, metadata, and "embedding" when `vectors` (the database has a vector
+ * space: cli_has_vectors) and the record has one (read through txn, which may be NULL).
+ * @return 0 or a negative MNEMO_E* code from reading the embedding (the line is then unfinished). */
+int jo_record(jout *j, mnemo_db *db, mnemo_txn *txn, const mnemo_record *r, int vectors);
+/* 1 if the database has a vector space, 0 if not, or a negative MNEMO_E* code. */
+int cli_has_vectors(mnemo_db *db);
 
 /* Base64 (RFC 4648, padded). Encode returns a malloc'd NUL-terminated string. Decode returns a
  * malloc'd buffer (NUL-terminated, not counted) or NULL for invalid input. */
@@ -120,8 +132,17 @@ int cli_is_text(const void *data, size_t n);
 
 /* Turn a jsonl record object into a record for mnemo_record_put. `type` may be absent or
  * "record"; unknown fields are refused. Strings in *rec borrow from obj; *meta_text (malloc'd,
- * free() it) holds the metadata text. @return 0, or -1 with a message in err. */
-int cli_record_from_json(mnemo_record *rec, char **meta_text, json_t *obj, char *err, size_t errlen);
+ * free() it) holds the metadata text; *emb (malloc'd, free() it; NULL when the object has no
+ * "embedding") holds *emb_dim floats. @return 0, or -1 with a message in err. */
+int cli_record_from_json(mnemo_record *rec, char **meta_text, float **emb, size_t *emb_dim, json_t *obj, char *err,
+                         size_t errlen);
+/* A JSON array of numbers as floats (each finite as a float). @return a malloc'd array of *n
+ * floats, or NULL with a message in err naming the component. */
+float *cli_floats_from_json(size_t *n, json_t *arr, const char *what, char *err, size_t errlen);
+/* Store a record and (when emb is not NULL) its embedding in txn (NULL: both in one transaction
+ * of their own). @return 0 or a negative MNEMO_E* code. */
+int cli_put_record(mnemo_db *db, mnemo_txn *txn, const mnemo_record *rec, mnemo_put_mode mode, const float *emb,
+                   size_t dim);
 
 /* walk.c: call fn for every live record in id order, a page at a time (mnemo_record_list). fn returns 0
  * to go on or a negative code to stop with. @return 0 or a negative MNEMO_E* code. */
@@ -147,12 +168,13 @@ double cli_now(void); /* monotonic seconds */
 
 /* Written by an import: counted per batch, added to the totals when the batch commits. */
 typedef struct cli_import_counts {
-    uint64_t records, edges, kv, indexes;
+    uint64_t records, edges, kv, indexes, vectors;
 } cli_import_counts;
 
 typedef struct cli_import {
     const cli_cmd *cmd;
-    mnemo_db *db;
+    mnemo_db *db;         /* NULL after a failed reopen (import_space) */
+    const char *path;     /* the database directory */
     const char *file;     /* as named on the command line, for messages */
     mnemo_txn *txn;       /* the open batch, or NULL */
     uint64_t batch;       /* lines per transaction */
@@ -178,11 +200,33 @@ int cli_import_reject(cli_import *im, uint64_t line, int rc, const char *fmt, ..
  * @return its length, or -1 at the end of the file. */
 ssize_t cli_import_getline(cli_import *im, char **buf, size_t *cap, FILE *f);
 
+/* An RFC 4180 CSV reader (quoted fields may span lines); lines are counted in im. */
+typedef struct cli_csv {
+    cli_import *im;
+    FILE *f;
+    char *line;  /* the current physical line */
+    size_t cap;
+    char *rec;   /* the record (lines joined while a quote is open) */
+    size_t rec_len, rec_cap;
+    char **fields; /* after cli_csv_next: nfields fields, valid until the next call */
+    size_t nfields, fields_cap;
+    uint64_t first_line; /* line number where the record starts */
+} cli_csv;
+/* Read and split the next record. @return 1, 0 at the end, -1 for bad quoting. */
+int cli_csv_next(cli_csv *r);
+void cli_csv_free(cli_csv *r);
+
 /* Import a TinkerPop bulk-load CSV file (nodes or edges, told apart by the header).
  * @param[out] kind "nodes" or "edges". @return an exit code. */
 int cli_import_csv_graph(cli_import *im, FILE *f, const char *weight_column, const char *label, int undirected,
                          const char **kind);
 
+
+/* Read the next vector of an fvecs file into (*buf)[at .. at + *dim) (grown as needed; *cap in
+ * floats). *dim 0 before the first vector (then set from it); later vectors must have it.
+ * @return 1, 0 at the end of the file, -1 with a message in err (bad dimension, truncated,
+ * NaN or infinite component, read error). */
+int cli_fvecs_next(FILE *f, size_t *dim, float **buf, size_t *cap, size_t at, char *err, size_t errlen);
 
 /* Abort on out of memory (a command-line program has nothing better to do). */
 void *cli_xmalloc(size_t n);

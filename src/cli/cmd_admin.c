@@ -3,9 +3,32 @@
 
 #include <string.h>
 
+static void jo_space(jout *j, const mnemo_vector_space *sp)
+{
+    jo_uint(j, "dim", sp->dim);
+    jo_str(j, "metric", cli_metric_name(sp->metric));
+    jo_uint(j, "M", sp->hnsw_m);
+    jo_uint(j, "ef_construction", sp->hnsw_ef_construction);
+    jo_uint(j, "ef_search", sp->hnsw_ef_search);
+}
+
 static int run_init(const cli_cmd *cmd, const cli_args *a)
 {
-    mnemo_options o = MNEMO_OPTIONS_INIT;
+    mnemo_options o = MNEMO_OPTIONS_INIT, vo = MNEMO_OPTIONS_INIT;
+    uint64_t dim = 0, m = 0, efc = 0, efs = 0;
+    if (cli_opt_uint(&dim, cmd, a, "dim", 1, MNEMO_VECTOR_MAX_DIM) || cli_opt_uint(&m, cmd, a, "M", 2, 1024) ||
+        cli_opt_uint(&efc, cmd, a, "ef-construction", 1, UINT32_MAX) ||
+        cli_opt_uint(&efs, cmd, a, "ef-search", 1, UINT32_MAX))
+        return CLI_EXIT_USAGE;
+    const char *metric = cli_opt(cmd, a, "metric");
+    if (metric && cli_metric_parse(&vo.vector_metric, metric))
+        return cli_usage(cmd, "--metric wants l2, cosine or ip, not '%s'", metric);
+    if (!dim && (metric || m || efc || efs))
+        return cli_usage(cmd, "--metric, --M, --ef-construction and --ef-search need --dim");
+    vo.vector_dim = (uint32_t)dim;
+    vo.hnsw_m = (uint32_t)m;
+    vo.hnsw_ef_construction = (uint32_t)efc;
+    vo.hnsw_ef_search = (uint32_t)efs;
     mnemo_db *db;
     int rc = mnemo_open(&db, a->pos[0], &o);
     if (rc == 0) {
@@ -14,13 +37,21 @@ static int run_init(const cli_cmd *cmd, const cli_args *a)
     }
     if (rc != MNEMO_ENOTFOUND)
         return cli_engine(cmd, rc, "cannot create database '%s'", a->pos[0]);
-    if (cli_open(&db, cmd, a->pos[0], CLI_OPEN_CREATE))
+    if (cli_open_with(&db, cmd, a->pos[0], CLI_OPEN_CREATE, &vo))
         return CLI_EXIT_FAIL;
+    mnemo_vector_space sp;
+    if (dim && (rc = mnemo_vector_space_get(&sp, db)) != 0)
+        return cli_close(db, cmd, cli_engine(cmd, rc, "reading the vector space"));
     jout j = {0};
     jo_begin(&j);
     jo_str(&j, "path", a->pos[0]);
     jo_bool(&j, "created", 1);
     jo_int(&j, "format_version", MNEMO_FORMAT_VERSION);
+    if (dim) {
+        jo_obj(&j, "vectors");
+        jo_space(&j, &sp);
+        jo_obj_end(&j);
+    }
     jo_line(&j, stdout);
     jo_free(&j);
     return cli_close(db, cmd, 0);
@@ -86,8 +117,16 @@ static int run_stats(const cli_cmd *cmd, const cli_args *a)
     mnemo_index_list_free(paths, n_indexes);
     mnemo_txn_free(c.txn);
     mnemo_stats s;
+    mnemo_vector_space sp;
+    mnemo_vector_stats vs;
+    int vectors = 0;
     if (!rc && (rc = mnemo_stats_get(&s, db)) != 0)
         rc = cli_engine(cmd, rc, "reading the figures");
+    if (!rc && (vectors = cli_has_vectors(db)) < 0)
+        rc = cli_engine(cmd, vectors, "reading the vector space");
+    else if (!rc && vectors &&
+             ((rc = mnemo_vector_space_get(&sp, db)) != 0 || (rc = mnemo_vector_stats_get(&vs, db)) != 0))
+        rc = cli_engine(cmd, rc, "reading the vector figures");
     if (!rc) {
         jout j = {0};
         jo_begin(&j);
@@ -108,6 +147,17 @@ static int run_stats(const cli_cmd *cmd, const cli_args *a)
         jo_uint(&j, "edges", c.edges);
         jo_uint(&j, "nodes_with_out_edges", c.nodes_with_edges);
         jo_obj_end(&j);
+        if (vectors) {
+            jo_obj(&j, "vectors");
+            jo_space(&j, &sp);
+            jo_uint(&j, "count", vs.vectors);
+            jo_uint(&j, "deleted_slots", vs.deleted_slots);
+            jo_uint(&j, "index_bytes", vs.index_bytes);
+            jo_uint(&j, "log_entries", vs.log_entries);
+            jo_uint(&j, "rebuilds", vs.rebuilds);
+            jo_str(&j, "simd", vs.simd);
+            jo_obj_end(&j);
+        }
         jo_uint(&j, "disk_bytes", cli_disk_bytes(a->pos[0]));
         jo_obj(&j, "cache");
         jo_uint(&j, "capacity", s.cache_capacity);
@@ -164,7 +214,22 @@ static int check_graph(mnemo_db *db, jout *j)
     return rc;
 }
 
-/* Every check `mnemo check` runs, in order (the vector index check belongs here too). */
+static int check_vectors(mnemo_db *db, jout *j)
+{
+    int has = cli_has_vectors(db);
+    if (has <= 0) {
+        if (!has)
+            jo_str(j, "skipped", "no vector space");
+        return has;
+    }
+    uint64_t n = 0;
+    int rc = mnemo_vector_check(db, &n);
+    if (!rc)
+        jo_uint(j, "vectors", n);
+    return rc;
+}
+
+/* Every check `mnemo check` runs, in order. */
 static const struct {
     const char *name;
     check_fn fn;
@@ -172,6 +237,7 @@ static const struct {
     {"kv", check_kv},
     {"records", check_records},
     {"graph", check_graph},
+    {"vectors", check_vectors},
 };
 
 static int run_check(const cli_cmd *cmd, const cli_args *a)
@@ -262,14 +328,24 @@ static int run_compact(const cli_cmd *cmd, const cli_args *a)
 }
 
 const cli_cmd cli_admin_cmds[] = {
-    {"init", "DB", "create a new database",
-     "Creates the database directory DB and prints {\"path\",\"created\":true,\"format_version\"}.\n"
+    {"init", "DB [--dim N [--metric l2|cosine|ip] [--M 16] [--ef-construction 200] [--ef-search 64]]",
+     "create a new database (with a vector space when --dim is given)",
+     "Creates the database directory DB and prints {\"path\",\"created\":true,\"format_version\"}, plus\n"
+     "\"vectors\":{\"dim\",\"metric\",\"M\",\"ef_construction\",\"ef_search\"} with --dim.\n"
+     "  --dim N              dimension of the embeddings (1..65536): creates the vector space\n"
+     "  --metric M           l2 (default; squared distance), cosine (1 - cosine similarity) or ip\n"
+     "                       (1 - dot product)\n"
+     "  --M N                HNSW links per node (default 16, 2..1024)\n"
+     "  --ef-construction N  HNSW build beam (default 200)\n"
+     "  --ef-search N        default search beam (default 64; `search --ef` overrides it)\n"
      "Exit 1 if DB is already a mnemo database or cannot be created.\n",
-     {{NULL, 0}}, 1, 1, run_init},
+     {{"dim", 1}, {"metric", 1}, {"M", 1}, {"ef-construction", 1}, {"ef-search", 1}, {NULL, 0}}, 1, 1, run_init},
     {"stats", "DB", "counts per model, sizes and cache figures",
      "Prints one line: {\"path\",\"kv\":{\"pairs\",\"key_bytes\",\"value_bytes\"},\n"
      "\"records\":{\"count\",\"content_bytes\",\"metadata_bytes\",\"expiring\",\"indexes\"},\n"
-     "\"graph\":{\"edges\",\"nodes_with_out_edges\"},\"disk_bytes\",\n"
+     "\"graph\":{\"edges\",\"nodes_with_out_edges\"},\n"
+     "(\"vectors\":{\"dim\",\"metric\",\"M\",\"ef_construction\",\"ef_search\",\"count\",\"deleted_slots\",\n"
+     "\"index_bytes\",\"log_entries\",\"rebuilds\",\"simd\"}, when there is a vector space,) \"disk_bytes\",\n"
      "\"cache\":{\"capacity\",\"bytes_used\",\"entries\",\"hits\",\"misses\",\"inserts\",\"evictions\"}}.\n"
      "Counts come from one snapshot; live (unexpired) records only.\n",
      {{NULL, 0}}, 1, 1, run_stats},
@@ -277,7 +353,8 @@ const cli_cmd cli_admin_cmds[] = {
      "Runs every check and prints one line each: {\"check\":NAME,\"ok\":true,...figures} or\n"
      "{\"check\":NAME,\"ok\":false,\"error\",\"message\"}, then {\"ok\",\"checks\",\"failed\"}.\n"
      "Checks: kv (every pair readable), records (every record decodes and passes its checksum),\n"
-     "graph (every edge has its twin in the other direction and live endpoints).\n"
+     "graph (every edge has its twin in the other direction and live endpoints), vectors (the\n"
+     "index agrees with every stored vector; {\"skipped\":\"no vector space\"} without one).\n"
      "Exit 0 only if every check passes.\n",
      {{NULL, 0}}, 1, 1, run_check},
     {"backup", "DB DEST", "write a consistent copy of the database into DEST",

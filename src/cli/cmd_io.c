@@ -40,6 +40,7 @@ int cli_import_commit(cli_import *im)
     im->done.records += im->pending.records;
     im->done.edges += im->pending.edges;
     im->done.kv += im->pending.kv;
+    im->done.vectors += im->pending.vectors;
     memset(&im->pending, 0, sizeof im->pending);
     im->in_batch = 0;
     im->batches++;
@@ -54,7 +55,10 @@ int cli_import_line_done(cli_import *im)
     return cli_import_commit(im);
 }
 
-int cli_import_reject(cli_import *im, uint64_t line, int rc, const char *fmt, ...)
+/* Roll the open batch back and print "FILE<where>: message[: MNEMO_EXXX: engine message] (<unit>
+ * A-B rolled back; K batches committed before)". @return CLI_EXIT_FAIL. */
+static int import_fail(cli_import *im, const char *where, const char *unit, uint64_t first, uint64_t last, int rc,
+                       const char *fmt, va_list ap)
 {
     char msg[1024], eng[1100] = "";
     if (rc)
@@ -62,17 +66,24 @@ int cli_import_reject(cli_import *im, uint64_t line, int rc, const char *fmt, ..
     for (char *p = eng; *p; p++)
         if (*p == '\n' || *p == '\r')
             *p = ' ';
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    uint64_t first = im->txn ? im->batch_first : line;
     mnemo_txn_free(im->txn); /* rolls the batch back */
     im->txn = NULL;
     cli_progress_end(&im->prog);
-    return cli_fail(im->cmd, "%s:%llu: %s%s (lines %llu-%llu rolled back; %llu batches committed before)", im->file,
-                    (unsigned long long)line, msg, eng, (unsigned long long)first, (unsigned long long)line,
+    return cli_fail(im->cmd, "%s%s: %s%s (%s %llu-%llu rolled back; %llu batches committed before)", im->file, where,
+                    msg, eng, unit, (unsigned long long)first, (unsigned long long)last,
                     (unsigned long long)im->batches);
+}
+
+int cli_import_reject(cli_import *im, uint64_t line, int rc, const char *fmt, ...)
+{
+    char where[32];
+    snprintf(where, sizeof where, ":%llu", (unsigned long long)line);
+    va_list ap;
+    va_start(ap, fmt);
+    rc = import_fail(im, where, "lines", im->txn ? im->batch_first : line, line, rc, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 ssize_t cli_import_getline(cli_import *im, char **buf, size_t *cap, FILE *f)
@@ -119,21 +130,25 @@ static int apply_json(cli_import *im, mnemo_txn *txn, json_t *obj, int *engine_r
     }
     const char *type = json_string_value(json_object_get(obj, "type"));
     if (!type) {
-        snprintf(err, errlen, "no string \"type\" (record, edge, kv or index)");
+        snprintf(err, errlen, "no string \"type\" (record, edge, kv, index or space)");
         return -1;
     }
     if (!strcmp(type, "record")) {
         mnemo_record rec;
         char *meta;
-        if (cli_record_from_json(&rec, &meta, obj, err, errlen))
+        float *emb;
+        size_t dim;
+        if (cli_record_from_json(&rec, &meta, &emb, &dim, obj, err, errlen))
             return -1;
-        int rc = mnemo_record_put(im->db, txn, &rec, MNEMO_PUT_UPSERT);
+        int rc = cli_put_record(im->db, txn, &rec, MNEMO_PUT_UPSERT, emb, dim);
         if (rc) {
             snprintf(err, errlen, "record '%s'", rec.id);
             *engine_rc = rc;
         }
         free(meta);
+        free(emb);
         im->pending.records += rc == 0;
+        im->pending.vectors += rc == 0 && emb;
         return rc ? -1 : 0;
     }
     if (!strcmp(type, "edge")) {
@@ -221,14 +236,52 @@ static int apply_json(cli_import *im, mnemo_txn *txn, json_t *obj, int *engine_r
         im->pending.kv++;
         return 0;
     }
-    snprintf(err, errlen, "unknown \"type\" \"%s\" (record, edge, kv or index)", type);
+    snprintf(err, errlen, "unknown \"type\" \"%s\" (record, edge, kv, index or space)", type);
     return -1;
 }
 
-static int is_index_line(json_t *obj)
+static int is_type(json_t *obj, const char *t)
 {
     const char *type = json_is_object(obj) ? json_string_value(json_object_get(obj, "type")) : NULL;
-    return type && !strcmp(type, "index");
+    return type && !strcmp(type, t);
+}
+
+/* {"type":"space","dim","metric","M","ef_construction","ef_search"}: the vector space. A database
+ * without one gets it (reopened with these options, after committing the open batch); one with a
+ * space must have the same (mnemo_open checks every field). */
+static int import_space(cli_import *im, json_t *obj)
+{
+    static const char *const known[] = {"type", "dim", "metric", "M", "ef_construction", "ef_search"};
+    static const char *const nums[] = {"dim", "M", "ef_construction", "ef_search"};
+    char err[300];
+    if (only_fields(obj, known, sizeof known / sizeof *known, err, sizeof err))
+        return cli_import_reject(im, im->lines, 0, "%s", err);
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    uint32_t *dst[] = {&o.vector_dim, &o.hnsw_m, &o.hnsw_ef_construction, &o.hnsw_ef_search};
+    for (size_t i = 0; i < 4; i++) {
+        json_t *v = json_object_get(obj, nums[i]);
+        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > UINT32_MAX)
+            return cli_import_reject(im, im->lines, 0, "a space line needs a positive whole \"%s\"", nums[i]);
+        *dst[i] = (uint32_t)json_integer_value(v);
+    }
+    const char *metric = json_string_value(json_object_get(obj, "metric"));
+    if (!metric || cli_metric_parse(&o.vector_metric, metric))
+        return cli_import_reject(im, im->lines, 0, "a space line needs \"metric\": \"l2\", \"cosine\" or \"ip\"");
+    int rc = cli_import_commit(im);
+    if (rc)
+        return rc;
+    mnemo_close(im->db);
+    im->db = NULL;
+    o.create_if_missing = 0;
+    if ((rc = mnemo_open(&im->db, im->path, &o)) != 0) {
+        int erc = rc;
+        mnemo_options plain = MNEMO_OPTIONS_INIT; /* reopen as it was, to end cleanly */
+        if (mnemo_open(&im->db, im->path, &plain))
+            im->db = NULL;
+        return cli_import_reject(im, im->lines, erc, "vector space dim %u metric %s", o.vector_dim, metric);
+    }
+    cli_progress_update(&im->prog, im->bytes, im->lines);
+    return 0;
 }
 
 /* {"type":"index","path":P}: declare a secondary index (if it is not there yet). Index creation
@@ -274,8 +327,10 @@ static int import_jsonl(cli_import *im, FILE *f)
         }
         mnemo_txn *txn;
         int erc = 0;
-        if (is_index_line(obj))
+        if (is_type(obj, "index"))
             rc = import_index(im, obj);
+        else if (is_type(obj, "space"))
+            rc = import_space(im, obj);
         else if ((erc = cli_import_txn(im, &txn)) != 0)
             rc = cli_import_reject(im, im->lines, erc, "beginning a transaction");
         else if (apply_json(im, txn, obj, &erc, err, sizeof err))
@@ -290,6 +345,91 @@ static int import_jsonl(cli_import *im, FILE *f)
     if (rc)
         return rc;
     return cli_import_commit(im);
+}
+
+/* ---- fvecs ------------------------------------------------------------------------------------- */
+
+/* "FILE: record R: message (records A-B rolled back; K batches committed before)". */
+static int fvecs_reject(cli_import *im, uint64_t rec, uint64_t first, uint64_t last, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+static int fvecs_reject(cli_import *im, uint64_t rec, uint64_t first, uint64_t last, int rc, const char *fmt, ...)
+{
+    char where[40];
+    snprintf(where, sizeof where, ": record %llu", (unsigned long long)rec);
+    va_list ap;
+    va_start(ap, fmt);
+    rc = import_fail(im, where, "records", first, last, rc, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+/* Write one batch of n vectors (records first..first+n-1, ids are their numbers): records that
+ * do not exist are created empty, then the vectors go in with mnemo_vector_put_batch, all in one
+ * transaction. @return 0 or an exit code. */
+static int fvecs_flush(cli_import *im, uint64_t first, size_t n, const float *vecs, size_t dim, char (*idbuf)[24],
+                       const char **ids)
+{
+    if (!n)
+        return 0;
+    mnemo_txn *txn;
+    int rc = cli_import_txn(im, &txn);
+    if (rc)
+        return fvecs_reject(im, first, first, first + n - 1, rc, "beginning a transaction");
+    for (size_t i = 0; i < n; i++) {
+        snprintf(idbuf[i], sizeof idbuf[i], "%llu", (unsigned long long)(first + i));
+        ids[i] = idbuf[i];
+        if ((rc = mnemo_record_exists(im->db, txn, ids[i])) == 0) {
+            mnemo_record rec = {0};
+            rec.id = ids[i];
+            if ((rc = mnemo_record_put(im->db, txn, &rec, MNEMO_PUT_INSERT)) == 0)
+                im->pending.records++;
+        }
+        if (rc < 0)
+            return fvecs_reject(im, first + i, first, first + n - 1, rc, "creating its record");
+    }
+    if ((rc = mnemo_vector_put_batch(im->db, txn, ids, vecs, n, dim)) != 0)
+        return fvecs_reject(im, first, first, first + n - 1, rc, "storing records %llu-%llu (entry i is record "
+                            "%llu+i)", (unsigned long long)first,
+                            (unsigned long long)(first + n - 1), (unsigned long long)first);
+    im->pending.vectors += n;
+    return cli_import_commit(im);
+}
+
+/* fvecs (the TEXMEX format of SIFT): per vector a little-endian int32 dimension, then that many
+ * float32. Record ids are the 0-based vector numbers in decimal. */
+static int import_fvecs(cli_import *im, FILE *f, jout *j)
+{
+    size_t batch = im->batch < 100000 ? (size_t)im->batch : 100000, n = 0, dim = 0, cap = 0;
+    float *vecs = NULL;
+    char(*idbuf)[24] = cli_xmalloc(batch * sizeof *idbuf), err[300];
+    const char **ids = cli_xmalloc(batch * sizeof *ids);
+    uint64_t first = 0;
+    int rc = 0, got;
+    while ((got = cli_fvecs_next(f, &dim, &vecs, &cap, n * dim, err, sizeof err)) > 0) {
+        im->bytes += sizeof(int32_t) + dim * sizeof(float);
+        im->lines++;
+        cli_progress_update(&im->prog, im->bytes, im->lines);
+        if (++n == batch) {
+            if ((rc = fvecs_flush(im, first, n, vecs, dim, idbuf, ids)) != 0)
+                break;
+            first += n;
+            n = 0;
+        }
+    }
+    if (!rc && got < 0)
+        rc = fvecs_reject(im, first + n, first, first + n, 0, "%s", err);
+    if (!rc)
+        rc = fvecs_flush(im, first, n, vecs, dim, idbuf, ids);
+    free(vecs);
+    free(idbuf);
+    free(ids);
+    if (!rc) {
+        jo_uint(j, "dim", dim);
+        jo_uint(j, "vectors", im->done.vectors);
+        jo_uint(j, "records", im->done.records);
+        jo_uint(j, "batches", im->batches);
+    }
+    return rc;
 }
 
 /* ---- import ------------------------------------------------------------------------------------ */
@@ -317,9 +457,10 @@ static int run_import(const cli_cmd *cmd, const cli_args *a)
     if (!fmt)
         fmt = "jsonl";
     int jsonl = !strcmp(fmt, "jsonl"), edgelist = !strcmp(fmt, "edgelist"), csv = !strcmp(fmt, "csv-graph");
-    if (!jsonl && !edgelist && !csv)
-        return cli_usage(cmd, "--format wants jsonl, edgelist or csv-graph, not '%s'", fmt);
-    if (jsonl && (cli_opt(cmd, a, "undirected") || cli_opt(cmd, a, "label")))
+    int fvecs = !strcmp(fmt, "fvecs");
+    if (!jsonl && !edgelist && !csv && !fvecs)
+        return cli_usage(cmd, "--format wants jsonl, edgelist, csv-graph or fvecs, not '%s'", fmt);
+    if ((jsonl || fvecs) && (cli_opt(cmd, a, "undirected") || cli_opt(cmd, a, "label")))
         return cli_usage(cmd, "--undirected and --label apply to edgelist and csv-graph imports");
     if (!csv && cli_opt(cmd, a, "weight-column"))
         return cli_usage(cmd, "--weight-column applies to csv-graph imports");
@@ -328,6 +469,7 @@ static int run_import(const cli_cmd *cmd, const cli_args *a)
     cli_import im = {0};
     im.cmd = cmd;
     im.file = a->pos[1];
+    im.path = a->pos[0];
     im.batch = DEFAULT_BATCH;
     if (cli_opt_uint(&im.batch, cmd, a, "batch", 1, SIZE_MAX))
         return CLI_EXIT_USAGE;
@@ -356,6 +498,8 @@ static int run_import(const cli_cmd *cmd, const cli_args *a)
     cli_progress_start(&im.prog, size);
     if (edgelist) {
         rc = import_edgelist(cmd, a, &im, &j);
+    } else if (fvecs) {
+        rc = import_fvecs(&im, f, &j);
     } else {
         const char *kind = NULL;
         rc = jsonl ? import_jsonl(&im, f)
@@ -369,6 +513,7 @@ static int run_import(const cli_cmd *cmd, const cli_args *a)
         if (jsonl) {
             jo_uint(&j, "kv", im.done.kv);
             jo_uint(&j, "indexes", im.done.indexes);
+            jo_uint(&j, "vectors", im.done.vectors);
         }
         jo_uint(&j, "batches", im.batches);
     }
@@ -394,6 +539,7 @@ typedef struct out_edge {
 typedef struct exporter {
     mnemo_db *db;
     mnemo_txn *txn;
+    int vectors; /* the database has a vector space */
     jout j;
     out_edge *edges;
     size_t cap;
@@ -409,9 +555,10 @@ static int edge_cmp(const void *pa, const void *pb)
 static int export_record(void *arg, const mnemo_record *r)
 {
     exporter *x = arg;
-    jo_record(&x->j, r);
-    jo_line(&x->j, stdout);
-    return 0;
+    int rc = jo_record(&x->j, x->db, x->txn, r, x->vectors);
+    if (!rc)
+        jo_line(&x->j, stdout);
+    return rc;
 }
 
 static int export_edges(void *arg, const mnemo_record *r)
@@ -478,6 +625,27 @@ static int export_pair(void *arg, const void *k, size_t kl, const void *v, size_
     return 0;
 }
 
+/* The vector space first, so that an import into a database without one creates it. */
+static int export_space(exporter *x)
+{
+    mnemo_vector_space sp;
+    int rc = mnemo_vector_space_get(&sp, x->db);
+    if (rc == MNEMO_ENOTFOUND)
+        return 0;
+    if (rc)
+        return rc;
+    x->vectors = 1;
+    jo_begin(&x->j);
+    jo_str(&x->j, "type", "space");
+    jo_uint(&x->j, "dim", sp.dim);
+    jo_str(&x->j, "metric", cli_metric_name(sp.metric));
+    jo_uint(&x->j, "M", sp.hnsw_m);
+    jo_uint(&x->j, "ef_construction", sp.hnsw_ef_construction);
+    jo_uint(&x->j, "ef_search", sp.hnsw_ef_search);
+    jo_line(&x->j, stdout);
+    return 0;
+}
+
 static int export_indexes(exporter *x)
 {
     char **paths;
@@ -503,7 +671,9 @@ static int run_export(const cli_cmd *cmd, const cli_args *a)
     int rc = mnemo_txn_begin(&x.txn, x.db, MNEMO_TXN_READONLY);
     if (rc)
         return cli_close(x.db, cmd, cli_engine(cmd, rc, "beginning a read transaction"));
-    if ((rc = export_indexes(&x)) != 0)
+    if ((rc = export_space(&x)) != 0)
+        rc = cli_engine(cmd, rc, "exporting the vector space");
+    else if ((rc = export_indexes(&x)) != 0)
         rc = cli_engine(cmd, rc, "exporting index definitions");
     else if ((rc = cli_each_kv(x.db, x.txn, export_pair, &x)) != 0)
         rc = cli_engine(cmd, rc, "exporting key-value pairs");
@@ -518,15 +688,19 @@ static int run_export(const cli_cmd *cmd, const cli_args *a)
 }
 
 const cli_cmd cli_io_cmds[] = {
-    {"import", "DB FILE [--format jsonl|edgelist|csv-graph] [OPTIONS]", "load records, edges and kv pairs from a file",
+    {"import", "DB FILE [--format jsonl|edgelist|csv-graph|fvecs] [OPTIONS]",
+     "load records, edges, kv pairs and vectors from a file",
      "FILE '-' reads standard input (jsonl and csv-graph).\n"
      "  --format jsonl      (default) one JSON object per line:\n"
      "      {\"type\":\"record\",\"id\",\"content\",\"importance\",\"metadata\":{..},\"expires_at\",\n"
-     "       \"created_at\",\"updated_at\"}   (only id required)\n"
+     "       \"created_at\",\"updated_at\",\"embedding\":[floats]}   (only id required; the embedding is\n"
+     "       stored in the same transaction as the record)\n"
      "      {\"type\":\"edge\",\"from\",\"to\",\"label\",\"weight\",\"props\":{..}}   (label default \"link\",\n"
      "       weight default 1; missing endpoint records are created empty)\n"
      "      {\"type\":\"kv\",\"key\",\"value\"}   (add \"encoding\":\"base64\" for binary key and value)\n"
      "      {\"type\":\"index\",\"path\"}   (declare a secondary index on a metadata path)\n"
+     "      {\"type\":\"space\",\"dim\",\"metric\",\"M\",\"ef_construction\",\"ef_search\"}   (the vector\n"
+     "       space: created if the database has none, else it must be the same)\n"
      "  --format edgelist   SNAP edge list 'a b [weight]', '#' comments; --label L (default \"link\"),\n"
      "                      --undirected adds b->a too\n"
      "  --format csv-graph  TinkerPop bulk-load CSV; a nodes file (~id,~label,name:type,...) or an\n"
@@ -535,16 +709,20 @@ const cli_cmd cli_io_cmds[] = {
      "                      edges get ~label as label (or --label, default \"link\"), props {\"id\":~id,\n"
      "                      other columns}; --weight-column NAME takes the weight from that column\n"
      "                      (default weight 1); --undirected adds the reverse edges\n"
-     "  --batch N           lines per transaction (default 1000; edgelist: 10000 edge lines)\n"
-     "Prints a summary line {\"file\",\"format\",(\"kind\"),\"lines\",\"records\",\"edges\",(\"kv\",\"indexes\"),\"batches\",\n"
-     "\"seconds\"} (edgelist: {\"file\",\"format\",\"lines\",\"edges\",\"nodes_created\",\"seconds\"}).\n"
+     "  --format fvecs      vectors (int32 dim + dim float32 each, as SIFT's); record ids are the\n"
+     "                      0-based vector numbers (\"0\", \"1\", ...), records created if missing\n"
+     "  --batch N           lines (fvecs: vectors) per transaction (default 1000; edgelist: 10000)\n"
+     "Prints a summary line {\"file\",\"format\",(\"kind\"),\"lines\",\"records\",\"edges\",(\"kv\",\"indexes\",\n"
+     "\"vectors\"),\"batches\",\"seconds\"} (edgelist: {\"file\",\"format\",\"lines\",\"edges\",\"nodes_created\",\n"
+     "\"seconds\"}; fvecs: {\"file\",\"format\",\"dim\",\"vectors\",\"records\",\"batches\",\"seconds\"}).\n"
      "A bad line stops the import with exit 1 naming FILE:LINE; its whole batch is rolled back and\n"
      "earlier batches stay. A progress bar is drawn on stderr when it is a terminal.\n",
      {{"format", 1}, {"undirected", 0}, {"batch", 1}, {"label", 1}, {"weight-column", 1}, {NULL, 0}}, 2, 2,
      run_import},
     {"export", "DB", "write the whole database as jsonl",
-     "Writes the secondary index definitions (by path), every kv pair (by key), every record (by\n"
-     "id, all fields), then every edge (by from id, label, to id) as the jsonl lines import reads,\n"
+     "Writes the vector space (if any), the secondary index definitions (by path), every kv pair\n"
+     "(by key), every record (by id, all fields and its embedding), then every edge (by from id,\n"
+     "label, to id) as the jsonl lines import reads,\n"
      "from one snapshot. Binary kv pairs\n"
      "are written in base64 with \"encoding\":\"base64\". Importing the output into a new database\n"
      "and exporting that gives the same bytes.\n",

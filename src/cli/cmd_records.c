@@ -2,6 +2,7 @@
  * output of get and find can be fed back to put and import. */
 #include "cli/cli.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,12 +19,54 @@ static int time_field(int64_t *out, json_t *obj, const char *k, char *err, size_
     return 0;
 }
 
-int cli_record_from_json(mnemo_record *rec, char **meta_text, json_t *obj, char *err, size_t errlen)
+float *cli_floats_from_json(size_t *n, json_t *arr, const char *what, char *err, size_t errlen)
 {
-    static const char *const known[] = {"type",       "id",         "content",  "importance",
-                                        "created_at", "updated_at", "expires_at", "metadata"};
+    if (!json_is_array(arr) || json_array_size(arr) == 0) {
+        snprintf(err, errlen, "%s must be a non-empty array of numbers", what);
+        return NULL;
+    }
+    size_t len = json_array_size(arr);
+    float *v = cli_xmalloc(len * sizeof *v);
+    for (size_t i = 0; i < len; i++) {
+        json_t *x = json_array_get(arr, i);
+        double d = json_number_value(x);
+        if (!json_is_number(x) || !isfinite((float)d)) {
+            snprintf(err, errlen, "%s: component %zu is not a finite float", what, i);
+            free(v);
+            return NULL;
+        }
+        v[i] = (float)d;
+    }
+    *n = len;
+    return v;
+}
+
+int cli_put_record(mnemo_db *db, mnemo_txn *txn, const mnemo_record *rec, mnemo_put_mode mode, const float *emb,
+                   size_t dim)
+{
+    if (!emb)
+        return mnemo_record_put(db, txn, rec, mode);
+    mnemo_txn *own = NULL;
+    int rc = 0;
+    if (!txn && (rc = mnemo_txn_begin(&own, db, 0)) != 0)
+        return rc;
+    if (!(rc = mnemo_record_put(db, txn ? txn : own, rec, mode)))
+        rc = mnemo_vector_put(db, txn ? txn : own, rec->id, emb, dim);
+    if (own && !rc)
+        rc = mnemo_txn_commit(own);
+    mnemo_txn_free(own);
+    return rc;
+}
+
+int cli_record_from_json(mnemo_record *rec, char **meta_text, float **emb, size_t *emb_dim, json_t *obj, char *err,
+                         size_t errlen)
+{
+    static const char *const known[] = {"type",       "id",         "content",    "importance", "created_at",
+                                        "updated_at", "expires_at", "metadata",   "embedding"};
     memset(rec, 0, sizeof *rec);
     *meta_text = NULL;
+    *emb = NULL;
+    *emb_dim = 0;
     if (!json_is_object(obj)) {
         snprintf(err, errlen, "a record must be a JSON object");
         return -1;
@@ -81,6 +124,12 @@ int cli_record_from_json(mnemo_record *rec, char **meta_text, json_t *obj, char 
         }
         rec->metadata = *meta_text;
     }
+    json_t *e = json_object_get(obj, "embedding");
+    if (e && !json_is_null(e) && !(*emb = cli_floats_from_json(emb_dim, e, "\"embedding\"", err, errlen))) {
+        free(*meta_text);
+        *meta_text = NULL;
+        return -1;
+    }
     return 0;
 }
 
@@ -93,11 +142,14 @@ static int print_record(const cli_cmd *cmd, mnemo_db *db, const char *id)
     if (rc)
         return cli_engine(cmd, rc, "record '%s'", id);
     jout j = {0};
-    jo_record(&j, r);
-    jo_line(&j, stdout);
+    int vectors = cli_has_vectors(db);
+    if (vectors < 0 || (rc = jo_record(&j, db, NULL, r, vectors)) != 0)
+        rc = cli_engine(cmd, vectors < 0 ? vectors : rc, "embedding of record '%s'", id);
+    else
+        jo_line(&j, stdout);
     jo_free(&j);
     mnemo_record_free(r);
-    return 0;
+    return rc;
 }
 
 static int run_get(const cli_cmd *cmd, const cli_args *a)
@@ -116,6 +168,8 @@ static int run_put(const cli_cmd *cmd, const cli_args *a)
         return cli_usage(cmd, "the record is not valid JSON: %s (column %d)", je.text, je.column);
     mnemo_record rec;
     char *meta = NULL, err[256];
+    float *emb = NULL;
+    size_t dim = 0;
     int rc = 0;
     mnemo_put_mode mode = MNEMO_PUT_UPSERT;
     if (cli_opt(cmd, a, "insert") && cli_opt(cmd, a, "replace"))
@@ -124,15 +178,16 @@ static int run_put(const cli_cmd *cmd, const cli_args *a)
         mode = MNEMO_PUT_INSERT;
     else if (cli_opt(cmd, a, "replace"))
         mode = MNEMO_PUT_REPLACE;
-    if (!rc && cli_record_from_json(&rec, &meta, obj, err, sizeof err))
+    if (!rc && cli_record_from_json(&rec, &meta, &emb, &dim, obj, err, sizeof err))
         rc = cli_usage(cmd, "%s", err);
     mnemo_db *db = NULL;
     if (!rc && !(rc = cli_open(&db, cmd, a->pos[0], CLI_OPEN_RW))) {
-        int prc = mnemo_record_put(db, NULL, &rec, mode);
+        int prc = cli_put_record(db, NULL, &rec, mode, emb, dim);
         rc = prc ? cli_engine(cmd, prc, "record '%s'", rec.id) : print_record(cmd, db, rec.id);
         rc = cli_close(db, cmd, rc);
     }
     free(meta);
+    free(emb);
     json_decref(obj);
     return rc;
 }
@@ -166,8 +221,10 @@ static int run_find(const cli_cmd *cmd, const cli_args *a)
     mnemo_find_options fo = MNEMO_FIND_OPTIONS_INIT;
     char *cursor = NULL;
     uint64_t printed = 0;
-    int rc = 0;
+    int rc = 0, vectors = cli_has_vectors(db);
     jout j = {0};
+    if (vectors < 0)
+        return cli_close(db, cmd, cli_engine(cmd, vectors, "reading the vector space"));
     for (;;) {
         uint64_t want = limit ? limit - printed : FIND_PAGE;
         fo.limit = want < FIND_PAGE ? (size_t)want : FIND_PAGE;
@@ -177,15 +234,17 @@ static int run_find(const cli_cmd *cmd, const cli_args *a)
             rc = cli_engine(cmd, rc, "filter %s", a->pos[1]);
             break;
         }
-        for (size_t i = 0; i < page->count; i++) {
-            jo_record(&j, &page->records[i]);
-            jo_line(&j, stdout);
+        for (size_t i = 0; i < page->count && !rc; i++) {
+            if ((rc = jo_record(&j, db, NULL, &page->records[i], vectors)) != 0)
+                rc = cli_engine(cmd, rc, "embedding of record '%s'", page->records[i].id);
+            else
+                jo_line(&j, stdout);
         }
         printed += page->count;
         free(cursor);
         cursor = page->next_cursor ? cli_xstrdup(page->next_cursor) : NULL;
         mnemo_record_page_free(page);
-        if (!cursor || (limit && printed >= limit))
+        if (rc || !cursor || (limit && printed >= limit))
             break;
     }
     free(cursor);
@@ -201,7 +260,8 @@ const cli_cmd cli_records_cmds[] = {
      {{NULL, 0}}, 2, 2, run_get},
     {"put", "DB JSON [--insert|--replace]", "store a record given as a JSON object",
      "JSON is a record object as in jsonl import: {\"id\":..,\"content\":..,\"importance\":..,\n"
-     "\"metadata\":{..},\"expires_at\":..} (also created_at, updated_at; \"type\":\"record\" allowed).\n"
+     "\"metadata\":{..},\"expires_at\":..} (also created_at, updated_at, \"embedding\":[floats];\n"
+     "\"type\":\"record\" allowed). The record and its embedding are stored in one transaction.\n"
      "Inserts or replaces; --insert fails if the id exists (MNEMO_EEXISTS), --replace if it does\n"
      "not (MNEMO_ENOTFOUND). Prints the stored record as `get` does.\n",
      {{"insert", 0}, {"replace", 0}, {NULL, 0}}, 2, 2, run_put},

@@ -21,17 +21,7 @@ typedef struct column {
     int array;
 } column;
 
-typedef struct csv_reader {
-    cli_import *im;
-    FILE *f;
-    char *line;  /* the current physical line */
-    size_t cap;
-    char *rec;   /* the record (lines joined while a quote is open) */
-    size_t rec_len, rec_cap;
-    char **fields;
-    size_t nfields, fields_cap;
-    uint64_t first_line; /* line number where the record starts */
-} csv_reader;
+typedef cli_csv csv_reader;
 
 static void rec_append(csv_reader *r, const char *s, size_t n)
 {
@@ -111,6 +101,21 @@ static int split_record(csv_reader *r)
             return 0;
         p++;
     }
+}
+
+int cli_csv_next(cli_csv *r)
+{
+    int got = read_record(r);
+    if (got <= 0)
+        return got;
+    return split_record(r) ? -1 : 1;
+}
+
+void cli_csv_free(cli_csv *r)
+{
+    free(r->line);
+    free(r->rec);
+    free(r->fields);
 }
 
 static int parse_type(column *c, const char *t)
@@ -447,8 +452,6 @@ int cli_import_csv_graph(cli_import *im, FILE *f, const char *weight_column, con
     if (!rc)
         rc = cli_import_commit(im);
     header_free(&h);
-    free(r.line);
-    free(r.rec);
-    free(r.fields);
+    cli_csv_free(&r);
     return rc;
 }

@@ -105,24 +105,36 @@ void jo_uint(jout *j, const char *k, uint64_t v)
     put(j, b, (size_t)snprintf(b, sizeof b, "%llu", (unsigned long long)v));
 }
 
-void jo_real(jout *j, const char *k, double v)
+/* Shortest "%.*g" text of v (precisions lo..hi) that reads back as v, kept a real (1 -> 1.0).
+ * A float must also read back through strtod and a cast, as jansson parses it. */
+static int shortest(char *b, size_t cap, double v, int is_float, int lo, int hi)
+{
+    int n = 0;
+    for (int prec = lo; prec <= hi; prec++) {
+        n = snprintf(b, cap, "%.*g", prec, v);
+        double back = strtod(b, NULL);
+        if (is_float ? (strtof(b, NULL) == (float)v && (float)back == (float)v) : back == v)
+            break;
+    }
+    if (!strpbrk(b, ".eEn")) /* keep it a real: 1 -> 1.0 */
+        n += snprintf(b + n, cap - (size_t)n, ".0");
+    return n;
+}
+
+static void jo_number(jout *j, const char *k, double v, int is_float)
 {
     if (!isfinite(v)) {
         jo_null(j, k);
         return;
     }
     char b[40];
-    int n = 0;
-    for (int prec = 15; prec <= 17; prec++) {
-        n = snprintf(b, sizeof b, "%.*g", prec, v);
-        if (strtod(b, NULL) == v)
-            break;
-    }
-    if (!strpbrk(b, ".eEn")) /* keep it a real: 1 -> 1.0 */
-        n += snprintf(b + n, sizeof b - (size_t)n, ".0");
+    int n = is_float ? shortest(b, sizeof b, v, 1, 6, 9) : shortest(b, sizeof b, v, 0, 15, 17);
     member(j, k);
     put(j, b, (size_t)n);
 }
+
+void jo_real(jout *j, const char *k, double v) { jo_number(j, k, v, 0); }
+void jo_float(jout *j, const char *k, float v) { jo_number(j, k, v, 1); }
 
 void jo_bool(jout *j, const char *k, int v)
 {
@@ -189,7 +201,14 @@ void jo_free(jout *j)
     j->len = j->cap = 0;
 }
 
-void jo_record(jout *j, const mnemo_record *r)
+int cli_has_vectors(mnemo_db *db)
+{
+    mnemo_vector_space sp;
+    int rc = mnemo_vector_space_get(&sp, db);
+    return rc == 0 ? 1 : rc == MNEMO_ENOTFOUND ? 0 : rc;
+}
+
+int jo_record(jout *j, mnemo_db *db, mnemo_txn *txn, const mnemo_record *r, int vectors)
 {
     jo_begin(j);
     jo_str(j, "type", "record");
@@ -200,6 +219,21 @@ void jo_record(jout *j, const mnemo_record *r)
     jo_int(j, "updated_at", r->updated_at);
     jo_int(j, "expires_at", r->expires_at);
     jo_raw(j, "metadata", r->metadata && *r->metadata ? r->metadata : "{}");
+    if (!vectors)
+        return 0;
+    float *v;
+    size_t dim;
+    int rc = mnemo_vector_get(&v, &dim, db, txn, r->id);
+    if (rc == MNEMO_ENOTFOUND) /* no embedding */
+        return 0;
+    if (rc)
+        return rc;
+    jo_arr(j, "embedding");
+    for (size_t i = 0; i < dim; i++)
+        jo_float(j, NULL, v[i]);
+    jo_arr_end(j);
+    mnemo_free(v);
+    return 0;
 }
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -8,7 +8,8 @@
 #include <sys/stat.h>
 
 /* The command groups, in the order the global help lists them. */
-static const cli_cmd *const groups[] = {cli_admin_cmds, cli_records_cmds, cli_graph_cmds, cli_io_cmds, NULL};
+static const cli_cmd *const groups[] = {cli_admin_cmds, cli_records_cmds, cli_graph_cmds, cli_io_cmds,
+                                         cli_vector_cmds, cli_demo_cmds, NULL};
 
 static const cli_cmd *find_cmd(const char *name)
 {
@@ -23,7 +24,7 @@ static void global_help(FILE *f)
 {
     fprintf(f, "usage: mnemo COMMAND DB [ARGS] [OPTIONS]\n"
                "       mnemo COMMAND --help | mnemo --help | mnemo --version\n\n"
-               "mnemo %s: an embeddable multi-model database (key-value, records, graph).\n"
+               "mnemo %s: an embeddable multi-model database (key-value, records, graph, vectors).\n"
                "Results are JSON lines on stdout; an error is one line on stderr with exit code 1\n"
                "(engine or input error) or 2 (bad usage).\n\ncommands:\n",
             mnemo_version(NULL, NULL, NULL));
@@ -139,15 +140,38 @@ int cli_engine(const cli_cmd *cmd, int rc, const char *fmt, ...)
     return CLI_EXIT_FAIL;
 }
 
-int cli_open(mnemo_db **db, const cli_cmd *cmd, const char *path, int mode)
+int cli_open_with(mnemo_db **db, const cli_cmd *cmd, const char *path, int mode, const mnemo_options *opts)
 {
-    mnemo_options o = MNEMO_OPTIONS_INIT;
+    mnemo_options o = *opts;
     o.read_only = mode == CLI_OPEN_RO;
     o.create_if_missing = mode == CLI_OPEN_CREATE;
     int rc = mnemo_open(db, path, &o);
     if (rc)
         return cli_engine(cmd, rc, "cannot open database '%s'", path);
     return 0;
+}
+
+int cli_open(mnemo_db **db, const cli_cmd *cmd, const char *path, int mode)
+{
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    return cli_open_with(db, cmd, path, mode, &o);
+}
+
+static const char *const metric_names[] = {"l2", "l2", "cosine", "ip"}; /* by mnemo_metric */
+
+const char *cli_metric_name(mnemo_metric m)
+{
+    return (unsigned)m < sizeof metric_names / sizeof *metric_names ? metric_names[m] : "unknown";
+}
+
+int cli_metric_parse(mnemo_metric *out, const char *s)
+{
+    for (unsigned m = MNEMO_METRIC_L2; m <= MNEMO_METRIC_IP; m++)
+        if (!strcmp(s, metric_names[m])) {
+            *out = (mnemo_metric)m;
+            return 0;
+        }
+    return -1;
 }
 
 int cli_close(mnemo_db *db, const cli_cmd *cmd, int rc)
@@ -231,16 +255,17 @@ static int parse_args(cli_args *a, const cli_cmd *c, int argc, char **argv, int 
             *help = 1;
             return 0;
         }
-        if (s[1] != '-')
+        int dash1 = s[1] != '-'; /* -k: a one-letter option */
+        if (dash1 && (s[2] && s[2] != '='))
             return cli_usage(c, "unknown option '%s'", s);
-        const char *name = s + 2, *eq = strchr(name, '=');
+        const char *name = s + (dash1 ? 1 : 2), *eq = strchr(name, '=');
         size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
         int k = -1;
         for (int j = 0; j < CLI_MAX_OPTS && c->opts[j].name; j++)
-            if (strlen(c->opts[j].name) == nlen && !strncmp(c->opts[j].name, name, nlen))
+            if (strlen(c->opts[j].name) == nlen && !strncmp(c->opts[j].name, name, nlen) && (!dash1 || nlen == 1))
                 k = j;
         if (k < 0)
-            return cli_usage(c, "unknown option '%.*s'", (int)(nlen + 2), s);
+            return cli_usage(c, "unknown option '%.*s'", (int)(nlen + (dash1 ? 1 : 2)), s);
         if (c->opts[k].has_arg) {
             if (eq)
                 a->val[k] = eq + 1;
