@@ -1028,3 +1028,21 @@ TU_TEST(cli, vector_export_import_round_trip)
     done(&r2);
     done(&r);
 }
+
+TU_TEST(cli, bench_runs_a_module_benchmark)
+{
+    EXPECT_FAIL(2, "unknown benchmark", "bench", "nope");
+    EXPECT_FAIL(2, "", "bench");
+    run_result r = RUN("bench", "vector", "--quick", "--reps", "1", "--only", "siftsmall", "--churn-rounds", "0");
+    if (r.code == 1 && strstr(r.err, "not found")) { /* a build without benchmarks (the sanitizer one) */
+        done(&r);
+        return;
+    }
+    expect_ok(&r, "bench vector --quick");
+    cr_assert_geq(json_lines(r.out), 5);
+    cr_assert_not_null(strstr(r.out, "\"ratio\""));
+    done(&r);
+    setenv("MNEMO_BENCH_DIR", tu_path("nowhere"), 1);
+    EXPECT_FAIL(1, "not found", "bench", "kv");
+    unsetenv("MNEMO_BENCH_DIR");
+}

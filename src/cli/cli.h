@@ -52,6 +52,7 @@ extern const cli_cmd cli_graph_cmds[];
 extern const cli_cmd cli_io_cmds[];
 extern const cli_cmd cli_vector_cmds[];
 extern const cli_cmd cli_demo_cmds[];
+extern const cli_cmd cli_bench_cmds[];
 
 /* Index of option `name` in cmd->opts (the name must exist: a programming error aborts). */
 int cli_opt_index(const cli_cmd *cmd, const char *name);
