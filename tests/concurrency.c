@@ -85,6 +85,23 @@ static int put_balance(mnemo_txn *txn, const char *id, long balance)
 
 /* ---- writers ---- */
 
+/* A hot counter: read-modify-write on one kv key, so every two writers conflict on it. */
+static int bump_counter(mnemo_txn *txn, const char *key)
+{
+    void *v = NULL;
+    size_t n;
+    long count = 0;
+    int rc = mnemo_kv_get(&v, &n, db, txn, key, strlen(key));
+    if (!rc)
+        count = strtol(v, NULL, 10);
+    mnemo_free(v);
+    if (rc && rc != MNEMO_ENOTFOUND)
+        return rc;
+    char s[32];
+    snprintf(s, sizeof s, "%ld", count + 1);
+    return mnemo_kv_put(db, txn, key, strlen(key), s, strlen(s));
+}
+
 typedef struct transfer_arg {
     int from, to;
     long amount;
@@ -107,19 +124,7 @@ static int transfer(mnemo_txn *txn, void *arg)
     if (!rc && balance_of(rf) >= a->amount) {
         long bf = balance_of(rf), bt = balance_of(rt);
         if (!(rc = put_balance(txn, f, bf - a->amount)) && !(rc = put_balance(txn, t, bt + a->amount))) {
-            /* the hot counter: read-modify-write on one kv key */
-            void *v = NULL;
-            size_t n;
-            long count = 0;
-            rc = mnemo_kv_get(&v, &n, db, txn, "transfers", 9);
-            if (!rc)
-                count = strtol(v, NULL, 10);
-            mnemo_free(v);
-            if (!rc || rc == MNEMO_ENOTFOUND) {
-                char s[32];
-                snprintf(s, sizeof s, "%ld", count + 1);
-                rc = mnemo_kv_put(db, txn, "transfers", 9, s, strlen(s));
-            }
+            rc = bump_counter(txn, "transfers");
             if (!rc) {
                 mnemo_edge e = {f, "paid", t, (double)a->amount, NULL};
                 rc = mnemo_graph_link(db, txn, &e, 0);
@@ -221,18 +226,7 @@ static int vec_change(mnemo_txn *txn, void *arg)
     rc = x->del_b && has_b ? mnemo_vector_delete(db, txn, b) : mnemo_vector_put(db, txn, b, x->vb, VDIM);
     if (rc)
         return rc;
-    void *v = NULL;
-    size_t n;
-    long count = 0;
-    rc = mnemo_kv_get(&v, &n, db, txn, "vec_commits", 11);
-    if (!rc)
-        count = strtol(v, NULL, 10);
-    mnemo_free(v);
-    if (rc && rc != MNEMO_ENOTFOUND)
-        return rc;
-    char s[32];
-    snprintf(s, sizeof s, "%ld", count + 1);
-    return mnemo_kv_put(db, txn, "vec_commits", 11, s, strlen(s));
+    return bump_counter(txn, "vec_commits");
 }
 
 static void *vec_writer(void *arg)
