@@ -1,7 +1,8 @@
 /* libFuzzer target: the decoders of stored values (records, edges). Bytes from disk must decode
  * or give MNEMO_ECORRUPT, never crash or read out of bounds. The first input byte selects the
  * decoder and whether the crc32c is fixed up first (so the checks behind the checksum are reached
- * too). Add a row to `decoders` for each new stored value type (vector_data, index snapshots). */
+ * too). Add a row to `decoders` for each new stored value type (the persisted vector index has its
+ * own target, fuzz_snapshot). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "core/coding.h"
 #include "graph/graph_impl.h"
 #include "record/record.h"
+#include "vector/vector_impl.h"
 
 static void decode_record(const unsigned char *v, size_t n)
 {
@@ -49,7 +51,28 @@ static void decode_edge(const unsigned char *v, size_t n)
     }
 }
 
-static void (*const decoders[])(const unsigned char *, size_t) = {decode_record, decode_edge};
+/* A vector_data value, for a space of 1..8 dimensions (the value's second byte picks it, so the
+ * fuzzer's values can fit or not fit the dimension). */
+static void decode_vector(const unsigned char *v, size_t n)
+{
+    uint32_t dim = n > 1 ? 1 + v[1] % 8 : 3;
+    float vec[8];
+    const char *id;
+    size_t il;
+    int rc = mnemo_vector__decode((const char *)v, n, dim, vec, &id, &il, 42);
+    if (rc == 0) {
+        if (il == 0 || id < (const char *)v || id + il > (const char *)v + n)
+            abort();
+        volatile unsigned char sink = 0;
+        for (size_t i = 0; i < il; i++)
+            sink ^= (unsigned char)id[i];
+        (void)sink;
+    } else if (rc != MNEMO_ECORRUPT) {
+        abort();
+    }
+}
+
+static void (*const decoders[])(const unsigned char *, size_t) = {decode_record, decode_edge, decode_vector};
 #define N_DECODERS (sizeof decoders / sizeof decoders[0])
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

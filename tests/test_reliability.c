@@ -1,5 +1,6 @@
 /* Reliability (issue 7): damaged stored values, a full disk, a read-only directory, and failed
  * allocations along the main paths. See docs/reliability.md for what is guaranteed. */
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -469,4 +470,219 @@ TU_TEST(reliability, every_failed_allocation_is_enomem_and_leaves_a_consistent_d
     cr_assert_eq(rc, 0);
     check_consistent(db, "open", n);
     TU_OK(mnemo_close(db));
+}
+
+/* ---- vectors: damaged index keys rebuild, damaged vector_data is ECORRUPT for that vector ---- */
+
+#include "txn/txn.h"
+#include "vector/hnsw.h"
+
+#define VD 4
+
+static mnemo_db *open_vec(const char *name, int create)
+{
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    o.create_if_missing = create;
+    o.vector_dim = VD;
+    mnemo_db *db = NULL;
+    TU_OK(mnemo_open(&db, tu_path(name), &o));
+    return db;
+}
+
+static void vec_of(float *v, int i)
+{
+    for (int d = 0; d < VD; d++)
+        v[d] = (float)(i * VD + d) / 8.0f;
+}
+
+/* 40 records with vectors, closed (snapshot saved); with_log: then changes committed by a process
+ * that dies without closing, so log entries follow the snapshot. */
+static void make_vec_db(const char *name, int with_log)
+{
+    mnemo_db *db = open_vec(name, 1);
+    for (int i = 0; i < 40; i++) {
+        char id[16];
+        float v[VD];
+        snprintf(id, sizeof id, "v%02d", i);
+        vec_of(v, i);
+        TU_OK(mk_rec(db, id, NULL));
+        TU_OK(mnemo_vector_put(db, NULL, id, v, VD));
+    }
+    TU_OK(mnemo_close(db));
+    if (with_log) { /* a change after the snapshot left in the log: a child commits and dies */
+        pid_t pid = fork();
+        if (pid == 0) {
+            mnemo_options o = MNEMO_OPTIONS_INIT;
+            float v[VD] = {9, 9, 9, 9};
+            if (mnemo_open(&db, tu_path(name), &o) || mnemo_vector_put(db, NULL, "v00", v, VD))
+                _exit(1);
+            vec_of(v, 0);
+            _exit(mnemo_vector_put(db, NULL, "v00", v, VD) ? 1 : 0); /* no close: no snapshot */
+        }
+        int status;
+        waitpid(pid, &status, 0);
+        cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    }
+}
+
+/* Opens, checks every vector is back exactly and the index agrees; returns the rebuild count. */
+static uint64_t reopen_and_verify(const char *name)
+{
+    mnemo_db *db = open_vec(name, 0);
+    mnemo_vector_stats st;
+    TU_OK(mnemo_vector_stats_get(&st, db));
+    uint64_t n = 0;
+    TU_OK(mnemo_vector_check(db, &n));
+    cr_assert_eq(n, 40);
+    for (int i = 0; i < 40; i++) {
+        char id[16];
+        float v[VD], *got = NULL;
+        snprintf(id, sizeof id, "v%02d", i);
+        vec_of(v, i);
+        TU_OK(mnemo_vector_get(&got, NULL, db, NULL, id));
+        cr_assert(!memcmp(got, v, sizeof v), "%s differs", id);
+        mnemo_free(got);
+        mnemo_hits *h;
+        mnemo_search_options o = MNEMO_SEARCH_OPTIONS_INIT;
+        o.exact = 1;
+        TU_OK(mnemo_vector_search(&h, db, NULL, v, VD, 1, &o));
+        cr_assert(h->count == 1 && !strcmp(h->hits[0].id, id) && h->hits[0].distance == 0.0f);
+        mnemo_hits_free(h);
+    }
+    TU_OK(mnemo_close(db));
+    return st.rebuilds;
+}
+
+/* The first key of vector_index with this tag (and its length). */
+static char *first_key(unsigned char tag, size_t *kl, const char *name)
+{
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    o.read_only = 1; /* a read-write handle would replay the log and fold it into a snapshot */
+    mnemo_db *db = NULL;
+    TU_OK(mnemo_open(&db, tu_path(name), &o));
+    mnemo_cursor *c;
+    unsigned char lo = tag, hi = (unsigned char)(tag + 1);
+    TU_OK(mnemo_cursor__open(&c, db, NULL, MNEMO_CF_VECTOR_INDEX, &lo, 1, &hi, 1));
+    mnemo_cursor__first(c);
+    char *k = NULL;
+    if (mnemo_cursor__valid(c)) {
+        const unsigned char *p = mnemo_cursor__key(c, kl);
+        k = malloc(*kl);
+        memcpy(k, p, *kl);
+    }
+    mnemo_cursor__close(c);
+    TU_OK(mnemo_close(db));
+    return k;
+}
+
+TU_TEST(reliability, damaged_vector_index_keys_are_rebuilt_never_trusted)
+{
+    enum { HEADER, CHUNK, CHUNK_TRUNCATED, CHUNK_DELETED, HEADER_COUNT, LOG, CASES };
+    static const char *const names[CASES] = {"header byte", "chunk byte", "truncated chunk", "deleted chunk",
+                                             "header element count", "log entry byte"};
+    for (int c = 0; c < CASES; c++) {
+        char name[32];
+        snprintf(name, sizeof name, "vidx%d", c);
+        make_vec_db(name, c == LOG);
+        size_t kl = 0;
+        char *k = first_key(c == LOG ? 'L' : c == HEADER || c == HEADER_COUNT ? 'H' : 'S', &kl, name);
+        cr_assert_not_null(k, "%s: no key to damage", names[c]);
+        tu_raw raw;
+        tu_raw_open(&raw, tu_path(name));
+        size_t n;
+        char *v = tu_raw_get(&raw, MNEMO_CF_VECTOR_INDEX, k, kl, &n);
+        cr_assert_not_null(v);
+        if (c == HEADER || c == CHUNK || c == LOG) {
+            v[n / 2] ^= 0x10;
+            tu_raw_put(&raw, MNEMO_CF_VECTOR_INDEX, k, kl, v, n);
+        } else if (c == CHUNK_TRUNCATED) {
+            tu_raw_put(&raw, MNEMO_CF_VECTOR_INDEX, k, kl, v, n - 7);
+        } else if (c == CHUNK_DELETED) {
+            tu_raw_put(&raw, MNEMO_CF_VECTOR_INDEX, k, kl, "", 0); /* an empty chunk */
+        } else { /* live count + 1, header crc made right again: the counts must still disagree */
+            mnemo__put_be64((unsigned char *)v + 1 + 24, mnemo__get_be64((unsigned char *)v + 1 + 24) + 1);
+            mnemo__put_be32((unsigned char *)v + n - 4, mnemo__crc32c(0, v, n - 4));
+            tu_raw_put(&raw, MNEMO_CF_VECTOR_INDEX, k, kl, v, n);
+        }
+        free(v);
+        free(k);
+        tu_raw_close(&raw);
+        cr_assert_eq(reopen_and_verify(name), 1, "%s: no rebuild", names[c]);
+        cr_assert_eq(reopen_and_verify(name), 0, "%s: the rebuilt snapshot was not saved", names[c]);
+    }
+}
+
+TU_TEST(reliability, damaged_vector_data_is_ecorrupt_for_that_vector_only)
+{
+    make_vec_db("vdata", 0);
+    mnemo_db *db = open_vec("vdata", 0);
+    uint64_t iid = iid_of(db, "v07");
+    TU_OK(mnemo_close(db));
+    unsigned char key[8];
+    mnemo__put_be64(key, iid);
+    tu_raw raw;
+    tu_raw_open(&raw, tu_path("vdata"));
+    flip(&raw, MNEMO_CF_VECTOR_DATA, key, 8, 9, 0x01); /* a bit of the first component */
+    tu_raw_close(&raw);
+    db = open_vec("vdata", 0);
+    float *got = NULL;
+    TU_RC(mnemo_vector_get(&got, NULL, db, NULL, "v07"), MNEMO_ECORRUPT);
+    cr_assert_null(got);
+    TU_RC(mnemo_vector_check(db, NULL), MNEMO_ECORRUPT);
+    float v[VD], *ok = NULL;
+    vec_of(v, 8);
+    TU_OK(mnemo_vector_get(&ok, NULL, db, NULL, "v08"));
+    cr_assert(!memcmp(ok, v, sizeof v));
+    mnemo_free(ok);
+    TU_OK(mnemo_close(db));
+}
+
+/* Regression (fuzz_snapshot): hnswlib bytes that passed the structural check but were unsafe. */
+TU_TEST(reliability, hnsw_load_refuses_unsafe_structures)
+{
+    mnemo_hnsw *h;
+    TU_OK(mnemo_hnsw__create(&h, MNEMO_HNSW_L2, VD, 8, 4, 50, 1));
+    char *empty;
+    size_t el;
+    TU_OK(mnemo_hnsw__save(h, &empty, &el));
+    for (int i = 0; i < 3; i++) {
+        float v[VD];
+        vec_of(v, i);
+        TU_OK(mnemo_hnsw__add(h, v, (uint64_t)i + 1));
+    }
+    char *full;
+    size_t fl;
+    TU_OK(mnemo_hnsw__save(h, &full, &fl));
+    mnemo_hnsw__free(h);
+    mnemo_hnsw *got = NULL;
+    /* an empty index naming an entry point on level 3: an add would read element 5 */
+    int maxlevel = 3;
+    unsigned ep = 5;
+    memcpy(empty + 48, &maxlevel, 4);
+    memcpy(empty + 52, &ep, 4);
+    TU_RC(mnemo_hnsw__load(&got, MNEMO_HNSW_L2, VD, 4, empty, el), MNEMO_ECORRUPT);
+    /* a huge saved capacity is not allocated: the index holds room for its elements */
+    size_t cap = (size_t)1 << 40;
+    memcpy(full + 8, &cap, 8);
+    TU_OK(mnemo_hnsw__load(&got, MNEMO_HNSW_L2, VD, 4, full, fl));
+    cr_assert_eq(mnemo_hnsw__capacity(got), 3);
+    mnemo_hnsw__free(got);
+    /* two elements with one label */
+    size_t per_el, label_off, data_off;
+    memcpy(&per_el, full + 24, 8);
+    memcpy(&label_off, full + 32, 8);
+    memcpy(&data_off, full + 40, 8);
+    size_t base = 8 * 6 + 4 + 4 + 8 * 3 + 8 + 8; /* header of hnswlib 0.6.2 */
+    char *dup = malloc(fl);
+    memcpy(dup, full, fl);
+    memcpy(dup + base + per_el + label_off, dup + base + label_off, 8);
+    TU_RC(mnemo_hnsw__load(&got, MNEMO_HNSW_L2, VD, 4, dup, fl), MNEMO_ECORRUPT);
+    /* a NaN component */
+    memcpy(dup, full, fl);
+    float nan = NAN;
+    memcpy(dup + base + per_el + data_off, &nan, 4);
+    TU_RC(mnemo_hnsw__load(&got, MNEMO_HNSW_L2, VD, 4, dup, fl), MNEMO_ECORRUPT);
+    free(dup);
+    mnemo__free(empty);
+    mnemo__free(full);
 }

@@ -6,7 +6,10 @@
  *     below) plus a marker kv `m/n`, and each piece is present exactly when the marker is,
  *   - the commits that survived are a prefix of the commit order (no holes),
  *   - forward and backward edges agree and every edge has its records (mnemo_graph_check),
- *   - nothing deleted is back (transaction n may delete an older transaction k: kv `d/k` = n).
+ *   - nothing deleted is back (transaction n may delete an older transaction k: kv `d/k` = n),
+ *   - vectors (a 16-dim space): each acknowledged transaction's embeddings are stored with exact
+ *     values, found by an exact search at distance 0 and by a filtered search, gone with their
+ *     records, and mnemo_vector_check finds the index in agreement with vector_data.
  * The same database is used for every cycle, so later cycles delete and link earlier ones.
  *
  * A plain program (not Criterion: it forks and kills), exit status 0 when no anomaly was found.
@@ -73,7 +76,11 @@ typedef struct txn_plan {
     int64_t expires_at; /* of its records; 0 = never */
     int64_t link_to;    /* an older live transaction whose record r/n links to, or -1 */
     int64_t del;        /* an older live transaction it deletes, or -1 */
+    int64_t vec_of;     /* an older live transaction whose r-record's embedding it changes, or -1 */
+    int vec_op;         /* with vec_of: 'R' replace, 'D' delete */
 } txn_plan;
+
+#define PLAN_INIT(n) {(n), 0, -1, -1, -1, 0}
 
 typedef struct part {
     const char *name;
@@ -196,17 +203,174 @@ static int graph_check(mnemo_db *db, const txn_plan *p, int live)
     return 0;
 }
 
+/* Vectors. Components are multiples of 1/64 below 16 in magnitude, so every dot product and
+ * squared norm is exact in float and a vector's distance to itself is exactly 0 whatever the
+ * order of the sums (OpenBLAS or hnswlib's SIMD kernels). */
+#define VDIM 16
+
+/* The embedding of record r/n or s/n (side 'r'/'s') in its version ver. */
+static void vec_value(float *v, uint64_t n, char side, uint64_t ver)
+{
+    uint64_t h = n * 0x9E3779B97F4A7C15ull ^ ((uint64_t)side << 56) ^ (ver * 0xC2B2AE3D27D4EB4Full);
+    for (int i = 0; i < VDIM; i++) {
+        h += 0x9E3779B97F4A7C15ull;
+        uint64_t z = h;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+        z ^= z >> 31;
+        v[i] = (float)((int)(z % 2001) - 1000) / 64.0f;
+    }
+}
+
+/* s/n: no embedding (n % 3 == 0), one put (1), or a put replaced in the same transaction (2). */
+static int s_vec_version(uint64_t n) { return (int)(n % 3); }
+
+static int vector_write(mnemo_db *db, mnemo_txn *txn, const txn_plan *p)
+{
+    char id[32];
+    float v[VDIM];
+    key(id, sizeof id, 'r', p->n);
+    vec_value(v, p->n, 'r', p->n);
+    int rc = mnemo_vector_put(db, txn, id, v, VDIM);
+    key(id, sizeof id, 's', p->n);
+    for (int ver = 1; ver <= s_vec_version(p->n) && !rc; ver++) {
+        vec_value(v, p->n, 's', (uint64_t)ver);
+        rc = mnemo_vector_put(db, txn, id, v, VDIM);
+    }
+    return rc;
+}
+
+/* The expected embedding of r/n: kv `v/n` names the last transaction that changed it ("R m" or
+ * "D m"; absent: n's own). Returns 1 with v filled, 0 when it has none, -1 on error. */
+static int r_expected(mnemo_db *db, uint64_t n, float *v, uint64_t *changed_by)
+{
+    char k[32];
+    key(k, sizeof k, 'v', n);
+    void *got = NULL;
+    size_t len;
+    int rc = mnemo_kv_get(&got, &len, db, NULL, k, strlen(k));
+    *changed_by = n;
+    if (rc == MNEMO_ENOTFOUND) {
+        vec_value(v, n, 'r', n);
+        return 1;
+    }
+    if (rc) {
+        anomaly("txn %" PRIu64 " kv %s: %s %s", n, k, mnemo_strerror(rc), mnemo_errmsg());
+        return -1;
+    }
+    char buf[32];
+    snprintf(buf, sizeof buf, "%.*s", (int)(len < 31 ? len : 31), (char *)got);
+    mnemo_free(got);
+    *changed_by = strtoull(buf + 2, NULL, 10);
+    if (buf[0] == 'D')
+        return 0;
+    vec_value(v, n, 'r', *changed_by);
+    return 1;
+}
+
+static int search_has(mnemo_db *db, const float *q, size_t k, const mnemo_search_options *o, const char *id,
+                      float *dist, size_t *count)
+{
+    mnemo_hits *h = NULL;
+    int rc = mnemo_vector_search(&h, db, NULL, q, VDIM, k, o);
+    if (rc) {
+        anomaly("search: %s %s", mnemo_strerror(rc), mnemo_errmsg());
+        return -1;
+    }
+    int found = 0;
+    for (size_t i = 0; i < h->count; i++)
+        if (!strcmp(h->hits[i].id, id)) {
+            found = 1;
+            *dist = h->hits[i].distance;
+        }
+    if (count)
+        *count = h->count;
+    mnemo_hits_free(h);
+    return found;
+}
+
+static int check_scan; /* also run the exact search over every vector (this cycle's commits) */
+
+/* One embedding: expected (want) or absent (want NULL). */
+static int vector_check_one(mnemo_db *db, const txn_plan *p, const char *id, const float *want, const float *probe)
+{
+    float *got = NULL;
+    size_t dim = 0;
+    int rc = mnemo_vector_get(&got, &dim, db, NULL, id), bad = 0;
+    if (want ? rc != 0 || dim != VDIM || memcmp(got, want, sizeof(float) * VDIM) : rc != MNEMO_ENOTFOUND) {
+        anomaly("txn %" PRIu64 " vector of %s: %s%s%s, expected %s", p->n, id, mnemo_strerror(rc), rc ? " " : "",
+                rc ? mnemo_errmsg() : (want ? "(different values)" : ""), want ? "its values" : "none");
+        bad = 1;
+    }
+    mnemo_free(got);
+    const float *q = want ? want : probe;
+    if (!q)
+        return bad;
+    float d = -1;
+    mnemo_search_options o = MNEMO_SEARCH_OPTIONS_INIT;
+    if (check_scan) { /* exact over everything: the vector finds its record at distance 0 */
+        o.exact = 1;
+        int f = search_has(db, q, 1, &o, id, &d, NULL);
+        if (want ? f != 1 || d != 0.0f : f != 0) {
+            anomaly("txn %" PRIu64 " exact search for %s: found %d at %g, expected %s", p->n, id, f, (double)d,
+                    want ? "found at 0" : "not found");
+            bad = 1;
+        }
+    }
+    /* filtered to the transaction's records (planned as exact over the candidates) */
+    char filter[64];
+    snprintf(filter, sizeof filter, "{\"txn\": %" PRIu64 "}", p->n);
+    o = (mnemo_search_options)MNEMO_SEARCH_OPTIONS_INIT;
+    o.filter = filter;
+    int f = search_has(db, q, 2, &o, id, &d, NULL);
+    if (want ? f != 1 || d != 0.0f : f != 0) {
+        anomaly("txn %" PRIu64 " filtered search for %s: found %d at %g, expected %s", p->n, id, f, (double)d,
+                want ? "found at 0" : "not found");
+        bad = 1;
+    }
+    return bad;
+}
+
+static uint64_t vectors_expected; /* embeddings of the live transactions checked */
+
+static int vector_check(mnemo_db *db, const txn_plan *p, int live)
+{
+    char id[32];
+    float v[VDIM], probe[VDIM];
+    uint64_t by;
+    int bad = 0;
+    key(id, sizeof id, 'r', p->n);
+    vec_value(probe, p->n, 'r', p->n);
+    if (!live) {
+        bad |= vector_check_one(db, p, id, NULL, probe);
+    } else {
+        int has = r_expected(db, p->n, v, &by);
+        if (has < 0)
+            return 1;
+        vectors_expected += (uint64_t)has;
+        bad |= vector_check_one(db, p, id, has ? v : NULL, probe);
+    }
+    key(id, sizeof id, 's', p->n);
+    int ver = s_vec_version(p->n);
+    vec_value(probe, p->n, 's', ver ? (uint64_t)ver : 1);
+    vectors_expected += (uint64_t)(live && ver);
+    bad |= vector_check_one(db, p, id, live && ver ? probe : NULL, probe);
+    return bad;
+}
+
 static const part parts[] = {
     {"kv", kv_write, kv_check},
     {"record", record_write, record_check},
     {"graph", graph_write, graph_check},
+    {"vector", vector_write, vector_check},
 };
 #define N_PARTS (sizeof parts / sizeof parts[0])
 
 /* The marker m/n (written last) records the plan, so the checker knows what n did. */
 static void plan_text(char *out, size_t cap, const txn_plan *p)
 {
-    snprintf(out, cap, "e=%" PRId64 " l=%" PRId64 " d=%" PRId64, p->expires_at, p->link_to, p->del);
+    snprintf(out, cap, "e=%" PRId64 " l=%" PRId64 " d=%" PRId64 " v=%" PRId64 " o=%d", p->expires_at, p->link_to,
+             p->del, p->vec_of, p->vec_op);
 }
 
 static int plan_parse(txn_plan *p, uint64_t n, const char *v, size_t len)
@@ -217,7 +381,10 @@ static int plan_parse(txn_plan *p, uint64_t n, const char *v, size_t len)
     memcpy(buf, v, len);
     buf[len] = '\0';
     p->n = n;
-    return sscanf(buf, "e=%" SCNd64 " l=%" SCNd64 " d=%" SCNd64, &p->expires_at, &p->link_to, &p->del) == 3 ? 0 : -1;
+    return sscanf(buf, "e=%" SCNd64 " l=%" SCNd64 " d=%" SCNd64 " v=%" SCNd64 " o=%d", &p->expires_at, &p->link_to,
+                  &p->del, &p->vec_of, &p->vec_op) == 5
+               ? 0
+               : -1;
 }
 
 /* ---- the child: writes until killed ---- */
@@ -271,6 +438,7 @@ typedef struct run_ctx {
     mnemo_db *db;
     txn_plan plan;
     unsigned attempts;
+    int vec_op; /* as planned (the body may turn a delete of a missing embedding into a replace) */
 } run_ctx;
 
 static int txn_body(mnemo_txn *txn, void *arg)
@@ -278,6 +446,7 @@ static int txn_body(mnemo_txn *txn, void *arg)
     run_ctx *c = arg;
     const txn_plan *p = &c->plan;
     c->attempts++;
+    c->plan.vec_op = c->vec_op; /* a retry starts from the original plan */
     int rc = 0;
     for (size_t i = 0; i < N_PARTS && !rc; i++)
         rc = parts[i].write(c->db, txn, p);
@@ -295,6 +464,27 @@ static int txn_body(mnemo_txn *txn, void *arg)
             return rc;
         key(k, sizeof k, 'd', d);
         snprintf(v, sizeof v, "%" PRIu64, p->n);
+        rc = mnemo_kv_put(c->db, txn, k, strlen(k), v, strlen(v));
+    }
+    if (!rc && p->vec_of >= 0) { /* change r/k's embedding; kv v/k says who did it, atomically */
+        char id[32], k[32], v[32];
+        uint64_t vk = (uint64_t)p->vec_of;
+        key(id, sizeof id, 'r', vk);
+        if (p->vec_op == 'D') {
+            rc = mnemo_vector_delete(c->db, txn, id);
+            if (rc == MNEMO_ENOTFOUND) /* already deleted: the plan becomes a replace */
+                c->plan.vec_op = 'R', rc = 0;
+            else if (rc)
+                return rc;
+        }
+        if (p->vec_op == 'R') {
+            float vec[VDIM];
+            vec_value(vec, vk, 'r', p->n);
+            if ((rc = mnemo_vector_put(c->db, txn, id, vec, VDIM)) != 0)
+                return rc;
+        }
+        key(k, sizeof k, 'v', vk);
+        snprintf(v, sizeof v, "%c %" PRIu64, p->vec_op, p->n);
         rc = mnemo_kv_put(c->db, txn, k, strlen(k), v, strlen(v));
     }
     if (!rc) {
@@ -324,7 +514,7 @@ static void child_main(const char *dir, int sync, uint64_t base, uint64_t seed, 
         _exit(2);
     }
     for (uint64_t n = base;; n++) {
-        run_ctx c = {db, {n, 0, -1, -1}, 0};
+        run_ctx c = {db, PLAN_INIT(n), 0, 0};
         if (rnd() % 2)
             c.plan.expires_at = now_ms() + 30ll * 24 * 3600 * 1000 + (int64_t)(rnd() % 1000);
         if (live.n && rnd() % 2)
@@ -335,6 +525,10 @@ static void child_main(const char *dir, int sync, uint64_t base, uint64_t seed, 
             live.v[at] = live.v[--live.n];
             if (c.plan.link_to == c.plan.del)
                 c.plan.link_to = -1;
+        }
+        if (live.n && rnd() % 3 == 0) {
+            c.plan.vec_of = (int64_t)live.v[rnd() % live.n];
+            c.vec_op = c.plan.vec_op = rnd() % 3 ? 'R' : 'D';
         }
         rc = mnemo_txn_run(db, 0, txn_body, &c, NULL);
         if (rc) {
@@ -363,6 +557,21 @@ static int check_txn(mnemo_db *db, uint64_t n, const char *mv, size_t ml)
     int bad = 0;
     for (size_t i = 0; i < N_PARTS; i++)
         bad |= parts[i].check(db, &p, live);
+    if (p.vec_of >= 0) { /* the embedding n changed was changed by n or later */
+        key(k, sizeof k, 'v', (uint64_t)p.vec_of);
+        void *v = NULL;
+        size_t vl;
+        int rc = mnemo_kv_get(&v, &vl, db, NULL, k, strlen(k));
+        char buf[32] = "";
+        if (!rc)
+            snprintf(buf, sizeof buf, "%.*s", (int)(vl < 31 ? vl : 31), (char *)v);
+        if (rc || strtoull(buf + 2, NULL, 10) < n) {
+            anomaly("txn %" PRIu64 " changed the vector of %" PRId64 " but %s is %s", n, p.vec_of, k,
+                    rc ? mnemo_strerror(rc) : buf);
+            bad = 1;
+        }
+        mnemo_free(v);
+    }
     if (p.del >= 0) { /* what n deleted stays deleted, with n named as the deleter */
         key(k, sizeof k, 'd', (uint64_t)p.del);
         void *v = NULL;
@@ -395,6 +604,7 @@ static void check_db(mnemo_db *db, uint64_t from, uint64_t cycle_base, uint64_t 
         return;
     }
     uint64_t expect = cycle_base, count = 0;
+    vectors_expected = 0;
     while ((rc = mnemo_iter_next(it)) == 0) {
         const void *k, *v;
         size_t kl, vl;
@@ -407,20 +617,30 @@ static void check_db(mnemo_db *db, uint64_t from, uint64_t cycle_base, uint64_t 
             expect = n + 1;
             count++;
         }
+        check_scan = n >= cycle_base;
         check_txn(db, n, v, vl);
     }
     if (rc != MNEMO_ITEROVER)
         anomaly("iter: %s %s", mnemo_strerror(rc), mnemo_errmsg());
     mnemo_iter_free(it);
     /* nothing of a transaction after the last marker: the next few are absent */
+    check_scan = 1;
     for (uint64_t n = expect; n < expect + 3; n++) {
-        txn_plan p = {n, 0, -1, -1};
+        txn_plan p = PLAN_INIT(n);
         for (size_t i = 0; i < N_PARTS; i++)
             parts[i].check(db, &p, 0);
     }
     uint64_t edges = 0;
     if ((rc = mnemo_graph_check(db, &edges)) != 0)
         anomaly("graph check: %s %s", mnemo_strerror(rc), mnemo_errmsg());
+    /* the index agrees with vector_data; over the whole database, vector_data holds exactly the
+     * embeddings of the live transactions */
+    uint64_t vectors = 0;
+    if ((rc = mnemo_vector_check(db, &vectors)) != 0)
+        anomaly("vector check: %s %s", mnemo_strerror(rc), mnemo_errmsg());
+    else if (from == 0 && vectors != vectors_expected)
+        anomaly("vector check: %" PRIu64 " vectors stored, the live transactions have %" PRIu64, vectors,
+                vectors_expected);
     *present = count;
 }
 
@@ -440,6 +660,7 @@ static int run_mode(const char *dir, int sync, unsigned cycles, unsigned max_kil
     {
         mnemo_options o = MNEMO_OPTIONS_INIT;
         o.create_if_missing = 1;
+        o.vector_dim = VDIM; /* later opens take the stored space */
         mnemo_db *db;
         int rc = mnemo_open(&db, dir, &o);
         if (!rc)

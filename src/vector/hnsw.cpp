@@ -6,6 +6,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <new>
@@ -335,12 +337,27 @@ static int check_layout(const char *buf, size_t len, size_t dim, size_t M)
     if (offset0 != 0 || m != M || maxM != M || maxM0 != 2 * M || data_off != links0 ||
         label_off != links0 + dim * sizeof(float) || per_el != label_off + sizeof(hnswlib::labeltype) ||
         count > max_el || count > (1u << 31) || maxlevel < (count ? 0 : -1) || maxlevel > 64 ||
-        (count && ep >= count))
+        (count && ep >= count) || (!count && (maxlevel != -1 || ep != (tableint)-1)))
         return mnemo__err(MNEMO_ECORRUPT, "vector index snapshot: header does not fit the vector space");
     if ((size_t)(r.end - r.p) / per_el < count)
         return mnemo__err(MNEMO_ECORRUPT, "vector index snapshot: truncated (%zu elements announced)", count);
     const char *level0 = r.p;
     r.p += count * per_el;
+    // Labels must be distinct (hnswlib keeps one slot per label: a second one would be searched
+    // but never updated or removed) and components finite (puts refuse NaN and infinities).
+    std::vector<hnswlib::labeltype> labels(count);
+    for (size_t i = 0; i < count; i++) {
+        memcpy(&labels[i], level0 + i * per_el + label_off, sizeof labels[i]);
+        for (size_t d = 0; d < dim; d++) {
+            float f;
+            memcpy(&f, level0 + i * per_el + data_off + d * sizeof f, sizeof f);
+            if (!std::isfinite(f))
+                return mnemo__err(MNEMO_ECORRUPT, "vector index snapshot: element %zu is not finite", i);
+        }
+    }
+    std::sort(labels.begin(), labels.end());
+    if (std::adjacent_find(labels.begin(), labels.end()) != labels.end())
+        return mnemo__err(MNEMO_ECORRUPT, "vector index snapshot: a label is on two elements");
     for (size_t i = 0; i < count; i++) { // level-0 neighbours must be valid slots
         const unsigned int *ll = reinterpret_cast<const unsigned int *>(level0 + i * per_el);
         unsigned short n;
@@ -419,7 +436,11 @@ extern "C" int mnemo_hnsw__load(mnemo_hnsw **out, mnemo_hnsw_kind kind, size_t d
             delete h->index->visited_list_pool_;
             h->index->visited_list_pool_ = nullptr;
             h->index->num_deleted_ = 0;
-            h->index->loadIndex(fd_path(fd), h->space, 0);
+            // Room for exactly the stored elements: the saved capacity is not trusted (a damaged
+            // one would size every per-element table, up to terabytes); reserve() grows it.
+            size_t count;
+            memcpy(&count, buf + 2 * sizeof(size_t), sizeof count);
+            h->index->loadIndex(fd_path(fd), h->space, count ? count : 1);
             h->norms.resize(h->index->max_elements_);
             size_t stride = h->index->size_data_per_element_ / sizeof(float);
             const float *rows = reinterpret_cast<const float *>(h->index->getDataByInternalId(0));
