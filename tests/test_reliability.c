@@ -686,3 +686,101 @@ TU_TEST(reliability, hnsw_load_refuses_unsafe_structures)
     mnemo__free(empty);
     mnemo__free(full);
 }
+
+/* ---- vectors under allocation failure: each failing call is ENOMEM (or fails cleanly), leaks
+ * nothing, and the index still agrees with the data (a committed change the index could not take
+ * makes it rebuild from vector_data) ---- */
+
+#define N_ALLOC_VEC 1100 /* above the size below which every search is exact: HNSW is exercised */
+
+static int run_vput(mnemo_db *db)
+{
+    float v[VD] = {0.5f, 1.5f, 2.5f, 3.5f};
+    return mnemo_vector_put(db, NULL, "v0001", v, VD);
+}
+static int run_vbatch(mnemo_db *db)
+{
+    const char *ids[3] = {"v0002", "v0003", "v0004"};
+    float v[3 * VD] = {1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3};
+    return mnemo_vector_put_batch(db, NULL, ids, v, 3, VD);
+}
+static int run_vdelete(mnemo_db *db) { return mnemo_vector_delete(db, NULL, "v0005"); }
+static int search_with(mnemo_db *db, int exact, const char *filter)
+{
+    float q[VD] = {10, 10, 10, 10};
+    mnemo_search_options o = MNEMO_SEARCH_OPTIONS_INIT;
+    o.exact = exact;
+    o.filter = filter;
+    mnemo_hits *h = NULL;
+    int rc = mnemo_vector_search(&h, db, NULL, q, VD, 5, &o);
+    if (!rc && h->count != 5)
+        rc = MNEMO_ERROR;
+    mnemo_hits_free(h);
+    return rc;
+}
+static int run_vsearch(mnemo_db *db) { return search_with(db, 0, NULL); }
+static int run_vexact(mnemo_db *db) { return search_with(db, 1, NULL); }
+static int run_vfiltered(mnemo_db *db) { return search_with(db, 0, "{\"even\": true}"); }
+
+static const alloc_case vec_alloc_cases[] = {
+    {"vector_put", run_vput},         {"vector_put_batch", run_vbatch}, {"vector_delete", run_vdelete},
+    {"vector_search", run_vsearch},   {"vector_exact", run_vexact},     {"vector_filtered", run_vfiltered},
+};
+
+TU_TEST(reliability, vector_calls_under_failed_allocations_stay_consistent)
+{
+    mnemo_db *db = open_vec("valloc", 1);
+    mnemo_txn *t;
+    TU_OK(mnemo_txn_begin(&t, db, 0));
+    for (int i = 0; i < N_ALLOC_VEC; i++) {
+        char id[16];
+        float v[VD];
+        snprintf(id, sizeof id, "v%04d", i);
+        mnemo_record r = {0};
+        r.id = id;
+        r.metadata = i % 2 ? "{\"even\": false}" : "{\"even\": true}";
+        TU_OK(mnemo_record_put(db, t, &r, MNEMO_PUT_UPSERT));
+        vec_of(v, i);
+        TU_OK(mnemo_vector_put(db, t, id, v, VD));
+    }
+    TU_OK(mnemo_txn_commit(t));
+    mnemo_txn_free(t);
+    TU_OK(mnemo_close(db));
+    unsigned long failures = 0;
+    for (size_t c = 0; c < sizeof vec_alloc_cases / sizeof *vec_alloc_cases; c++) {
+        const alloc_case *ac = &vec_alloc_cases[c];
+        db = open_vec("valloc", 0);
+        int rc = MNEMO_ENOMEM;
+        for (unsigned long n = 1; n < 5000; n++) {
+            mnemo__alloc_fail_after(n);
+            rc = ac->run(db);
+            mnemo__alloc_fail_after(0);
+            if (rc == 0)
+                break;
+            cr_assert(rc == MNEMO_ENOMEM || rc == MNEMO_ERROR, "%s, allocation %lu failed: %s (%s)", ac->name, n,
+                      mnemo_strerror(rc), mnemo_errmsg());
+            cr_assert(*mnemo_errmsg(), "%s: no message", ac->name);
+            int crc = mnemo_vector_check(db, NULL);
+            cr_assert_eq(crc, 0, "%s, allocation %lu failed: index and data disagree: %s", ac->name, n,
+                         mnemo_errmsg());
+            failures++;
+        }
+        cr_assert_eq(rc, 0, "%s never succeeded", ac->name);
+        TU_OK(mnemo_vector_check(db, NULL));
+        TU_OK(mnemo_close(db));
+    }
+    cr_assert_gt(failures, 10);
+    /* open with a vector space: loading the snapshot */
+    int rc = MNEMO_ENOMEM;
+    for (unsigned long n = 1; n < 5000 && rc; n++) {
+        mnemo_options o = MNEMO_OPTIONS_INIT;
+        mnemo__alloc_fail_after(n);
+        rc = mnemo_open(&db, tu_path("valloc"), &o);
+        mnemo__alloc_fail_after(0);
+        cr_assert(rc == 0 || rc == MNEMO_ENOMEM || rc == MNEMO_ERROR, "open, allocation %lu failed: %s (%s)", n,
+                  mnemo_strerror(rc), mnemo_errmsg());
+    }
+    cr_assert_eq(rc, 0);
+    TU_OK(mnemo_vector_check(db, NULL));
+    TU_OK(mnemo_close(db));
+}
