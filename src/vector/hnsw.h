@@ -59,6 +59,11 @@ int mnemo_hnsw__save(const mnemo_hnsw *h, char **buf, size_t *len);
  * (MNEMO_ECORRUPT when they do not fit, never a crash). */
 int mnemo_hnsw__load(mnemo_hnsw **out, mnemo_hnsw_kind kind, size_t dim, size_t M, const char *buf, size_t len);
 
+/* 0 when buf is a well-formed hnswlib 0.6.2 index for (dim, M): every size, offset and link in
+ * range, labels distinct, components finite; else MNEMO_ECORRUPT naming the problem. load() calls
+ * it first. (hnsw_layout.cpp, built with the sanitizers, unlike the shim.) */
+int mnemo_hnsw__check_layout(const char *buf, size_t len, size_t dim, size_t M);
+
 /* "avx512", "avx", "sse" or "none": the distance kernels this build of the shim compiled in. */
 const char *mnemo_hnsw__simd(void);
 

@@ -1,0 +1,119 @@
+// Structural check of a saved hnswlib 0.6.2 index, kept apart from the shim (hnsw.cpp) so that it
+// is built like the rest of mnemo, with AddressSanitizer in the sanitizer and fuzz builds: the shim
+// itself cannot be (see meson.build), and this is the code that reads untrusted bytes.
+// The layout mirrors hnswlib's saveIndex: header fields, level-0 block, then per element the size
+// and bytes of its upper-layer link lists.
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+extern "C" {
+#include "core/error.h"
+#include "mnemo/common.h"
+}
+#include "vector/hnsw.h"
+
+using tableint = unsigned int;  // hnswlib::tableint
+using labeltype = size_t;       // hnswlib::labeltype
+
+namespace {
+// Reads hnswlib's header fields in their saved order.
+struct Reader {
+    const char *p, *end;
+    template <typename T> bool get(T &v)
+    {
+        if ((size_t)(end - p) < sizeof v)
+            return false;
+        memcpy(&v, p, sizeof v);
+        p += sizeof v;
+        return true;
+    }
+};
+} // namespace
+
+// Checks that buf is a well-formed hnswlib 0.6.2 index for this space, so loadIndex (which trusts
+// its input and cannot be safely abandoned half-way) never throws or reads out of bounds.
+extern "C" int mnemo_hnsw__check_layout(const char *buf, size_t len, size_t dim, size_t M)
+{
+    Reader r{buf, buf + len};
+    size_t offset0, max_el, count, per_el, label_off, data_off, maxM, maxM0, m, efc;
+    int maxlevel;
+    tableint ep;
+    double mult;
+    if (!r.get(offset0) || !r.get(max_el) || !r.get(count) || !r.get(per_el) || !r.get(label_off) ||
+        !r.get(data_off) || !r.get(maxlevel) || !r.get(ep) || !r.get(maxM) || !r.get(maxM0) || !r.get(m) ||
+        !r.get(mult) || !r.get(efc))
+        return mnemo__err(MNEMO_ECORRUPT, "vector index snapshot: header truncated");
+    size_t links0 = maxM0 * sizeof(tableint) + sizeof(unsigned int);
+    size_t links = maxM * sizeof(tableint) + sizeof(unsigned int);
+    if (offset0 != 0 || m != M || maxM != M || maxM0 != 2 * M || data_off != links0 ||
+        label_off != links0 + dim * sizeof(float) || per_el != label_off + sizeof(labeltype) ||
+        count > max_el || count > (1u << 31) || maxlevel < (count ? 0 : -1) || maxlevel > 64 ||
+        (count && ep >= count) || (!count && (maxlevel != -1 || ep != (tableint)-1)))
+        return mnemo__err(MNEMO_ECORRUPT, "vector index snapshot: header does not fit the vector space");
+    if ((size_t)(r.end - r.p) / per_el < count)
+        return mnemo__err(MNEMO_ECORRUPT, "vector index snapshot: truncated (%zu elements announced)", count);
+    const char *level0 = r.p;
+    r.p += count * per_el;
+    // Labels must be distinct (hnswlib keeps one slot per label: a second one would be searched
+    // but never updated or removed) and components finite (puts refuse NaN and infinities).
+    std::vector<labeltype> labels(count);
+    for (size_t i = 0; i < count; i++) {
+        memcpy(&labels[i], level0 + i * per_el + label_off, sizeof labels[i]);
+        for (size_t d = 0; d < dim; d++) {
+            float f;
+            memcpy(&f, level0 + i * per_el + data_off + d * sizeof f, sizeof f);
+            if (!std::isfinite(f))
+                return mnemo__err(MNEMO_ECORRUPT, "vector index snapshot: element %zu is not finite", i);
+        }
+    }
+    std::sort(labels.begin(), labels.end());
+    if (std::adjacent_find(labels.begin(), labels.end()) != labels.end())
+        return mnemo__err(MNEMO_ECORRUPT, "vector index snapshot: a label is on two elements");
+    for (size_t i = 0; i < count; i++) { // level-0 neighbours must be valid slots
+        const unsigned int *ll = reinterpret_cast<const unsigned int *>(level0 + i * per_el);
+        unsigned short n;
+        memcpy(&n, ll, sizeof n);
+        if (n > maxM0)
+            return mnemo__err(MNEMO_ECORRUPT, "vector index snapshot: element %zu has a bad link list", i);
+        for (unsigned j = 1; j <= n; j++) {
+            unsigned int nb;
+            memcpy(&nb, ll + j, sizeof nb);
+            if (nb >= count)
+                return mnemo__err(MNEMO_ECORRUPT, "vector index snapshot: element %zu links outside", i);
+        }
+    }
+    // Upper layers: first every element's level, then every link must point at an element that
+    // has that layer (the greedy descent reads the neighbour's list at the same level).
+    std::vector<unsigned char> level(count);
+    std::vector<const char *> upper(count);
+    for (size_t i = 0; i < count; i++) {
+        unsigned int size;
+        if (!r.get(size) || size % links || size / links > 64 || (size_t)(r.end - r.p) < size)
+            return mnemo__err(MNEMO_ECORRUPT, "vector index snapshot: upper links of element %zu damaged", i);
+        level[i] = (unsigned char)(size / links);
+        upper[i] = r.p;
+        r.p += size;
+    }
+    if (r.p != r.end)
+        return mnemo__err(MNEMO_ECORRUPT, "vector index snapshot: %zu stray bytes", (size_t)(r.end - r.p));
+    if (count && level[ep] != maxlevel)
+        return mnemo__err(MNEMO_ECORRUPT, "vector index snapshot: entry point is not on the top level");
+    for (size_t i = 0; i < count; i++)
+        for (size_t lv = 0; lv < level[i]; lv++) {
+            const char *ll = upper[i] + lv * links;
+            unsigned short n;
+            memcpy(&n, ll, sizeof n);
+            if (n > maxM)
+                return mnemo__err(MNEMO_ECORRUPT, "vector index snapshot: element %zu has a bad link list", i);
+            for (unsigned j = 1; j <= n; j++) {
+                unsigned int nb;
+                memcpy(&nb, ll + j * sizeof(unsigned int), sizeof nb);
+                if (nb >= count || level[nb] < lv + 1)
+                    return mnemo__err(MNEMO_ECORRUPT, "vector index snapshot: element %zu links outside", i);
+            }
+        }
+    return 0;
+}
+
