@@ -34,8 +34,27 @@ struct Reader {
 
 // Checks that buf is a well-formed hnswlib 0.6.2 index for this space, so loadIndex (which trusts
 // its input and cannot be safely abandoned half-way) never throws or reads out of bounds.
+// One link list (u16 count, then tableints): at most max links, each to a slot below count that,
+// when level is given, has at least min_level layers.
+static int check_list(const char *ll, size_t max, size_t count, const unsigned char *level, size_t min_level,
+                      size_t element)
+{
+    unsigned short n;
+    memcpy(&n, ll, sizeof n);
+    if (n > max)
+        return mnemo__err(MNEMO_ECORRUPT, "vector index snapshot: element %zu has a bad link list", element);
+    for (unsigned j = 1; j <= n; j++) {
+        tableint nb;
+        memcpy(&nb, ll + j * sizeof(tableint), sizeof nb);
+        if (nb >= count || (level && level[nb] < min_level))
+            return mnemo__err(MNEMO_ECORRUPT, "vector index snapshot: element %zu links outside", element);
+    }
+    return 0;
+}
+
 extern "C" int mnemo_hnsw__check_layout(const char *buf, size_t len, size_t dim, size_t M)
 {
+    int rc;
     Reader r{buf, buf + len};
     size_t offset0, max_el, count, per_el, label_off, data_off, maxM, maxM0, m, efc;
     int maxlevel;
@@ -71,19 +90,9 @@ extern "C" int mnemo_hnsw__check_layout(const char *buf, size_t len, size_t dim,
     std::sort(labels.begin(), labels.end());
     if (std::adjacent_find(labels.begin(), labels.end()) != labels.end())
         return mnemo__err(MNEMO_ECORRUPT, "vector index snapshot: a label is on two elements");
-    for (size_t i = 0; i < count; i++) { // level-0 neighbours must be valid slots
-        const unsigned int *ll = reinterpret_cast<const unsigned int *>(level0 + i * per_el);
-        unsigned short n;
-        memcpy(&n, ll, sizeof n);
-        if (n > maxM0)
-            return mnemo__err(MNEMO_ECORRUPT, "vector index snapshot: element %zu has a bad link list", i);
-        for (unsigned j = 1; j <= n; j++) {
-            unsigned int nb;
-            memcpy(&nb, ll + j, sizeof nb);
-            if (nb >= count)
-                return mnemo__err(MNEMO_ECORRUPT, "vector index snapshot: element %zu links outside", i);
-        }
-    }
+    for (size_t i = 0; i < count; i++) // level-0 neighbours must be valid slots
+        if ((rc = check_list(level0 + i * per_el, maxM0, count, nullptr, 0, i)) != 0)
+            return rc;
     // Upper layers: first every element's level, then every link must point at an element that
     // has that layer (the greedy descent reads the neighbour's list at the same level).
     std::vector<unsigned char> level(count);
@@ -101,19 +110,9 @@ extern "C" int mnemo_hnsw__check_layout(const char *buf, size_t len, size_t dim,
     if (count && level[ep] != maxlevel)
         return mnemo__err(MNEMO_ECORRUPT, "vector index snapshot: entry point is not on the top level");
     for (size_t i = 0; i < count; i++)
-        for (size_t lv = 0; lv < level[i]; lv++) {
-            const char *ll = upper[i] + lv * links;
-            unsigned short n;
-            memcpy(&n, ll, sizeof n);
-            if (n > maxM)
-                return mnemo__err(MNEMO_ECORRUPT, "vector index snapshot: element %zu has a bad link list", i);
-            for (unsigned j = 1; j <= n; j++) {
-                unsigned int nb;
-                memcpy(&nb, ll + j * sizeof(unsigned int), sizeof nb);
-                if (nb >= count || level[nb] < lv + 1)
-                    return mnemo__err(MNEMO_ECORRUPT, "vector index snapshot: element %zu links outside", i);
-            }
-        }
+        for (size_t lv = 0; lv < level[i]; lv++)
+            if ((rc = check_list(upper[i] + lv * links, maxM, count, level.data(), lv + 1, i)) != 0)
+                return rc;
     return 0;
 }
 
