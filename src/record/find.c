@@ -415,7 +415,6 @@ int mnemo_record__match_ids(mnemo_db *db, mnemo_txn *txn, const struct mnemo_fil
     return rc;
 }
 
-#define ESTIMATE_CAP 100000
 
 int mnemo_record__match_iid(mnemo_db *db, mnemo_txn *txn, const struct mnemo_filter *f, uint64_t iid)
 {
@@ -433,7 +432,8 @@ int mnemo_record__match_iid(mnemo_db *db, mnemo_txn *txn, const struct mnemo_fil
     return rc;
 }
 
-int mnemo_record__estimate(uint64_t *n, int *indexed, mnemo_db *db, mnemo_txn *txn, const struct mnemo_filter *f)
+int mnemo_record__estimate(uint64_t *n, int *indexed, uint64_t cap, mnemo_db *db, mnemo_txn *txn,
+                          const struct mnemo_filter *f)
 {
     plan pl;
     int rc = make_plan(&pl, db, txn, f); /* an estimate may be a little off; no snapshot needed */
@@ -446,13 +446,13 @@ int mnemo_record__estimate(uint64_t *n, int *indexed, mnemo_db *db, mnemo_txn *t
         return 0;
     }
     uint64_t count = 0;
-    for (size_t i = 0; i < pl.n && !rc && count < ESTIMATE_CAP; i++) {
+    for (size_t i = 0; i < pl.n && !rc && count < cap; i++) {
         mnemo_cursor *c;
         const key_range *r = &pl.ranges[i];
         if ((rc = mnemo_cursor__open(&c, db, txn, MNEMO_CF_METADATA, r->lo, r->lo_len, r->hi_len ? r->hi : NULL,
                                      r->hi_len)) != 0)
             break;
-        for (mnemo_cursor__first(c); mnemo_cursor__valid(c) && count < ESTIMATE_CAP; mnemo_cursor__next(c))
+        for (mnemo_cursor__first(c); mnemo_cursor__valid(c) && count < cap; mnemo_cursor__next(c))
             count++;
         rc = mnemo_cursor__status(c, "estimate");
         mnemo_cursor__close(c);

@@ -54,10 +54,12 @@ void mnemo_record__on_delete(mnemo_record_delete_fn fn);
  * record); cb returns 0 to go on, 1 to stop, a negative code to abort with it. */
 int mnemo_record__match_ids(mnemo_db *db, mnemo_txn *txn, const struct mnemo_filter *f,
                             int (*cb)(void *arg, uint64_t iid), void *arg);
-/* Cheap estimate of how many records the filter matches (an index range count when an index
- * covers it, else the number of records), for planners that pick exact vs approximate search.
- * *indexed (may be NULL) is 1 when an index answered, 0 when *n is just the record count. */
-int mnemo_record__estimate(uint64_t *n, int *indexed, mnemo_db *db, mnemo_txn *txn, const struct mnemo_filter *f);
+/* Cheap estimate of how many records the filter matches (an index range count, stopped at cap,
+ * when an index covers it; else the number of records), for planners that pick exact vs
+ * approximate search. *indexed (may be NULL) is 1 when an index answered, 0 when *n is just the
+ * record count. */
+int mnemo_record__estimate(uint64_t *n, int *indexed, uint64_t cap, mnemo_db *db, mnemo_txn *txn,
+                          const struct mnemo_filter *f);
 /* Whether the live record of internal id iid matches f: 1; 0 (no match, no such record, or
  * expired); or a negative code. One record read: for callers that test a few records. */
 int mnemo_record__match_iid(mnemo_db *db, mnemo_txn *txn, const struct mnemo_filter *f, uint64_t iid);

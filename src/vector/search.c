@@ -301,12 +301,14 @@ static int restriction(mnemo_u64map *set, search_ctx *s, const mnemo_search_opti
         *set = kept;
         return rc;
     }
-    uint64_t est;
-    int indexed;
-    if ((rc = mnemo_record__estimate(&est, &indexed, s->db, s->txn, f)) != 0)
-        return rc;
-    /* the share of records that pass: from the index's count, or from a sample */
+    /* the share of records that pass: from the index's count (counting stops once the answer
+     * is clear), or from a sample */
     size_t live = mnemo_hnsw__slots(s->st->hnsw) - mnemo_hnsw__deleted(s->st->hnsw);
+    double lazy_from = (double)live * LAZY_MIN_SHARE;
+    uint64_t est, cap = (uint64_t)(lazy_from > EXACT_CANDIDATES ? lazy_from : EXACT_CANDIDATES) + 1;
+    int indexed;
+    if ((rc = mnemo_record__estimate(&est, &indexed, cap, s->db, s->txn, f)) != 0)
+        return rc;
     s->lazy = f;
     double p = indexed ? (live ? (double)est / (double)live : 0) : sample_selectivity(s);
     if (s->error)
