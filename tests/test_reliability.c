@@ -206,6 +206,23 @@ TU_TEST(reliability, damaged_metadata_keys_are_ecorrupt)
     rc = mnemo_graph_link(db, NULL, &e2, 0);
     cr_assert_eq(rc, MNEMO_ECORRUPT, "link over a damaged label: %s", mnemo_strerror(rc));
     TU_OK(mnemo_close(db));
+
+    /* small metadata values are sealed (version + crc32c): a flipped byte that keeps the length
+     * is caught too, e.g. in the label dictionary, which would otherwise file new edges under
+     * another label */
+    db = tu_open("meta2");
+    mnemo_edge e3 = {"a", "likes", "b", 1.0, NULL};
+    TU_OK(mnemo_graph_link(db, NULL, &e3, MNEMO_LINK_CREATE_MISSING));
+    TU_OK(mnemo_close(db));
+    tu_raw_open(&raw, tu_path("meta2"));
+    flip(&raw, CF_METADATA, "l\0\0\0\1", 5, 3, 0x01); /* label id 1: "likes" */
+    tu_raw_close(&raw);
+    db = reopen("meta2");
+    mnemo_edge e4 = {"b", "likes", "a", 1.0, NULL};
+    rc = mnemo_graph_link(db, NULL, &e4, 0);
+    cr_assert_eq(rc, MNEMO_ECORRUPT, "link over a label entry with a flipped byte: %s", mnemo_strerror(rc));
+    cr_assert(strstr(mnemo_errmsg(), "checksum"), "message: %s", mnemo_errmsg());
+    TU_OK(mnemo_close(db));
 }
 
 /* ---- a full disk (RLIMIT_FSIZE in a child) and a read-only directory ---- */

@@ -76,3 +76,22 @@ size_t mnemo__prefix_successor(const unsigned char *prefix, size_t len, unsigned
     out[len - 1]++;
     return len;
 }
+
+size_t mnemo__seal(unsigned char *out, const void *payload, size_t len)
+{
+    out[0] = MNEMO_SEAL_VERSION;
+    memcpy(out + 1, payload, len);
+    mnemo__put_be32(out + 1 + len, mnemo__crc32c(0, out, 1 + len));
+    return len + MNEMO_SEAL_OVERHEAD;
+}
+
+int mnemo__unseal(const void *val, size_t len, const void **payload, size_t *plen)
+{
+    const unsigned char *v = val;
+    if (len < MNEMO_SEAL_OVERHEAD || v[0] != MNEMO_SEAL_VERSION ||
+        mnemo__get_be32(v + len - 4) != mnemo__crc32c(0, v, len - 4))
+        return -1;
+    *payload = v + 1;
+    *plen = len - MNEMO_SEAL_OVERHEAD;
+    return 0;
+}

@@ -34,6 +34,15 @@ static inline uint64_t mnemo__get_be64(const unsigned char *p)
  * (0 to start). */
 uint32_t mnemo__crc32c(uint32_t crc, const void *data, size_t len);
 
+/* Small stored values (ids in metadata entries, counters, label names) are sealed: a version
+ * byte, the payload, a crc32c (BE) over both. MNEMO_SEAL_OVERHEAD bytes more than the payload. */
+#define MNEMO_SEAL_VERSION 1
+#define MNEMO_SEAL_OVERHEAD 5
+/* Writes the sealed form of payload into out (len + MNEMO_SEAL_OVERHEAD bytes); returns its length. */
+size_t mnemo__seal(unsigned char *out, const void *payload, size_t len);
+/* 0 and the payload slice inside val when val is a sealed value, -1 when it fails its checks. */
+int mnemo__unseal(const void *val, size_t len, const void **payload, size_t *plen);
+
 /* Smallest byte string greater than every string with this prefix, written into out (same length
  * as the prefix or shorter). Returns its length; 0 means "no upper bound" (prefix is all 0xff). */
 size_t mnemo__prefix_successor(const unsigned char *prefix, size_t len, unsigned char *out);

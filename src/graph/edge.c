@@ -97,7 +97,8 @@ static int state_init(mnemo_db *db, void **out)
     int rc = 0;
     char *v;
     size_t n;
-    if ((rc = mnemo_txn__get(&v, &n, db, NULL, MNEMO_CF_METADATA, LABEL_HWM_KEY, strlen(LABEL_HWM_KEY), 0)) == 0) {
+    if ((rc = mnemo_record__get_sealed(&v, &n, db, NULL, LABEL_HWM_KEY, strlen(LABEL_HWM_KEY), 0,
+                                       "the label counter " LABEL_HWM_KEY)) == 0) {
         if (n == 4)
             st->next_label = st->label_limit = mnemo__get_be32((unsigned char *)v);
         else
@@ -114,8 +115,11 @@ static int state_init(mnemo_db *db, void **out)
         for (mnemo_cursor__first(c); !rc && mnemo_cursor__valid(c); mnemo_cursor__next(c)) {
             size_t kl, vl;
             const unsigned char *k = mnemo_cursor__key(c, &kl);
-            const char *name = mnemo_cursor__value(c, &vl);
+            const char *raw = mnemo_cursor__value(c, &vl), *name = NULL;
+            size_t rl = vl;
             char buf[MNEMO_LABEL_MAX + 1];
+            if ((rc = mnemo_record__unseal(raw, rl, &name, &vl, "a label dictionary entry")) != 0)
+                break;
             if (kl != 5 || vl == 0 || vl > MNEMO_LABEL_MAX || mnemo__get_be32(k + 1) == 0 ||
                 mnemo__get_be32(k + 1) > (1u << 24)) {
                 rc = mnemo__err(MNEMO_ECORRUPT, "graph: label dictionary entry is damaged");
@@ -183,7 +187,7 @@ static int alloc_label(mnemo_db *db, graph_state *st, uint32_t *out)
         unsigned char v[4];
         uint32_t limit = st->next_label + LABEL_BLOCK;
         mnemo__put_be32(v, limit);
-        rc = mnemo_txn__put(db, NULL, MNEMO_CF_METADATA, LABEL_HWM_KEY, strlen(LABEL_HWM_KEY), v, 4);
+        rc = mnemo_record__put_sealed(db, NULL, LABEL_HWM_KEY, strlen(LABEL_HWM_KEY), v, 4);
         if (!rc)
             st->label_limit = limit;
     }
@@ -214,7 +218,7 @@ int mnemo_graph__label_id(uint32_t *id, mnemo_db *db, mnemo_txn *txn, const char
     memcpy(key + 1, label, ll);
     char *v;
     size_t n;
-    rc = mnemo_txn__get(&v, &n, db, txn, MNEMO_CF_METADATA, key, 1 + ll, 1);
+    rc = mnemo_record__get_sealed(&v, &n, db, txn, key, 1 + ll, 1, "a label dictionary entry");
     if (rc == 0) {
         if (n != 4)
             rc = mnemo__err(MNEMO_ECORRUPT, "graph: label '%s' in the dictionary is damaged", label);
@@ -233,8 +237,8 @@ int mnemo_graph__label_id(uint32_t *id, mnemo_db *db, mnemo_txn *txn, const char
     ikey[0] = MNEMO_MK_LABEL_ID;
     mnemo__put_be32(ikey + 1, nid);
     mnemo__put_be32(ival, nid);
-    if ((rc = mnemo_txn__put(db, txn, MNEMO_CF_METADATA, key, 1 + ll, ival, 4)) != 0 ||
-        (rc = mnemo_txn__put(db, txn, MNEMO_CF_METADATA, ikey, 5, label, ll)) != 0)
+    if ((rc = mnemo_record__put_sealed(db, txn, key, 1 + ll, ival, 4)) != 0 ||
+        (rc = mnemo_record__put_sealed(db, txn, ikey, 5, label, ll)) != 0)
         return rc;
     label_hook *h = mnemo__calloc(1, sizeof *h);
     if (!h)
@@ -269,7 +273,7 @@ const char *mnemo_graph__label_name(mnemo_db *db, mnemo_txn *txn, uint32_t id)
     mnemo__put_be32(key + 1, id);
     char *v;
     size_t n;
-    if (mnemo_txn__get(&v, &n, db, txn, MNEMO_CF_METADATA, key, 5, 0))
+    if (mnemo_record__get_sealed(&v, &n, db, txn, key, 5, 0, "a label dictionary entry"))
         return NULL;
     if (n == 0 || n > MNEMO_LABEL_MAX) {
         mnemo__free(v);

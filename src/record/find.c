@@ -265,12 +265,15 @@ static int walk_index(mnemo_db *db, mnemo_txn *txn, const mnemo_filter *f, const
         for (; !rc && mnemo_cursor__valid(c); mnemo_cursor__next(c)) {
             size_t kl, vl;
             const unsigned char *k = mnemo_cursor__key(c, &kl);
-            const char *id = mnemo_cursor__value(c, &vl);
+            const char *v = mnemo_cursor__value(c, &vl), *id = NULL;
             if (kl < 9)
                 continue;
             uint64_t iid = mnemo__get_be64(k + kl - 8);
+            size_t il = 0;
+            if ((rc = mnemo_record__unseal(v, vl, &id, &il, "a secondary index entry")) != 0)
+                break;
             mnemo_record *rec;
-            rc = mnemo_record__load(&rec, db, txn, id, vl, 0);
+            rc = mnemo_record__load(&rec, db, txn, id, il, 0);
             if (rc == MNEMO_ENOTFOUND) {
                 rc = 0;
                 continue;

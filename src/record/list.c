@@ -210,7 +210,11 @@ int mnemo_record_list(mnemo_record_page **out, mnemo_db *db, mnemo_txn *txn, con
         if (by_id) {
             rc = mnemo_record__decode(&r, k, kl, v, vl);
         } else {
-            rc = mnemo_record__load(&r, db, txn, v, vl, 0);
+            const char *id = NULL;
+            size_t il = 0;
+            if ((rc = mnemo_record__unseal(v, vl, &id, &il, "a creation-time index entry")) != 0)
+                break;
+            rc = mnemo_record__load(&r, db, txn, id, il, 0);
             if (rc == MNEMO_ENOTFOUND) /* index entry without record: skip, never invent */
                 rc = 0;
             if (r && (kl != 17 || r->internal_id != mnemo__get_be64((const unsigned char *)k + 9) ||

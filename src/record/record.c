@@ -12,6 +12,46 @@
 #include "record/record_impl.h"
 #include "vector/vector.h"
 
+/* ---- sealed metadata values ---- */
+
+int mnemo_record__put_sealed(mnemo_db *db, mnemo_txn *txn, const void *key, size_t klen, const void *val,
+                             size_t vlen)
+{
+    unsigned char buf[MNEMO_RECORD_MAX_ID + MNEMO_SEAL_OVERHEAD];
+    if (vlen > MNEMO_RECORD_MAX_ID)
+        return mnemo__err(MNEMO_EINVAL, "metadata value of %zu bytes is too long", vlen);
+    return mnemo_txn__put(db, txn, MNEMO_CF_METADATA, key, klen, buf, mnemo__seal(buf, val, vlen));
+}
+
+int mnemo_record__unseal(const void *v, size_t vl, const char **payload, size_t *plen, const char *what)
+{
+    const void *p;
+    if (mnemo__unseal(v, vl, &p, plen))
+        return mnemo__err(MNEMO_ECORRUPT, "%s (metadata) fails its checksum", what);
+    *payload = p;
+    return 0;
+}
+
+int mnemo_record__get_sealed(char **val, size_t *vlen, mnemo_db *db, mnemo_txn *txn, const void *key, size_t klen,
+                             int track, const char *what)
+{
+    char *v;
+    size_t n, pl = 0;
+    const char *p = NULL;
+    int rc = mnemo_txn__get(&v, &n, db, txn, MNEMO_CF_METADATA, key, klen, track);
+    if (rc)
+        return rc;
+    if ((rc = mnemo_record__unseal(v, n, &p, &pl, what)) != 0) {
+        mnemo__free(v);
+        return rc;
+    }
+    memmove(v, p, pl); /* the payload is shorter than the value: room for the NUL */
+    v[pl] = '\0';
+    *val = v;
+    *vlen = pl;
+    return 0;
+}
+
 /* ---- module state ---- */
 
 #define IID_BLOCK 1024
@@ -54,8 +94,8 @@ static int state_init(mnemo_db *db, void **out)
     pthread_rwlock_init(&st->idx_lock, NULL);
     char *v;
     size_t n;
-    int rc = mnemo_txn__get(&v, &n, db, NULL, MNEMO_CF_METADATA, RECORD_COUNTER_IID_HWM,
-                            strlen(RECORD_COUNTER_IID_HWM), 0);
+    int rc = mnemo_record__get_sealed(&v, &n, db, NULL, RECORD_COUNTER_IID_HWM, strlen(RECORD_COUNTER_IID_HWM), 0,
+                                      "the internal id counter " RECORD_COUNTER_IID_HWM);
     if (rc == 0) {
         if (n != 8)
             rc = mnemo__err(MNEMO_ECORRUPT, "records: internal id counter (metadata key %s) is damaged",
@@ -126,8 +166,10 @@ int mnemo_record__pin(mnemo_db *db, mnemo_txn *txn, uint64_t iid, const char *id
     unsigned char key[9];
     key[0] = MNEMO_MK_IID;
     mnemo__put_be64(key + 1, iid);
-    return untracked ? mnemo_txn__put_untracked(db, txn, MNEMO_CF_METADATA, key, 9, id, strlen(id))
-                     : mnemo_txn__put(db, txn, MNEMO_CF_METADATA, key, 9, id, strlen(id));
+    unsigned char v[MNEMO_RECORD_MAX_ID + MNEMO_SEAL_OVERHEAD];
+    size_t vl = mnemo__seal(v, id, strlen(id));
+    return untracked ? mnemo_txn__put_untracked(db, txn, MNEMO_CF_METADATA, key, 9, v, vl)
+                     : mnemo_txn__put(db, txn, MNEMO_CF_METADATA, key, 9, v, vl);
 }
 
 int mnemo_record__any_expiring(mnemo_db *db)
@@ -163,7 +205,7 @@ static int alloc_iid(mnemo_db *db, record_state *st, uint64_t *out)
         unsigned char v[8];
         uint64_t limit = st->next_iid + IID_BLOCK;
         mnemo__put_be64(v, limit);
-        rc = mnemo_txn__put(db, NULL, MNEMO_CF_METADATA, RECORD_COUNTER_IID_HWM, strlen(RECORD_COUNTER_IID_HWM), v, 8);
+        rc = mnemo_record__put_sealed(db, NULL, RECORD_COUNTER_IID_HWM, strlen(RECORD_COUNTER_IID_HWM), v, 8);
         if (!rc)
             st->iid_limit = limit;
     }
@@ -385,7 +427,7 @@ int mnemo_record__id_of(char **id, mnemo_db *db, mnemo_txn *txn, uint64_t iid)
     key[0] = MNEMO_MK_IID;
     mnemo__put_be64(key + 1, iid);
     size_t n;
-    return mnemo_txn__get(id, &n, db, txn, MNEMO_CF_METADATA, key, sizeof key, 0);
+    return mnemo_record__get_sealed(id, &n, db, txn, key, sizeof key, 0, "the record id of an internal id");
 }
 
 /* ---- writing ---- */
@@ -421,7 +463,7 @@ static int store(mnemo_db *db, mnemo_txn *txn, const mnemo_record *old, const mn
     if (!rc && !old) {
         key[0] = MNEMO_MK_IID;
         mnemo__put_be64(key + 1, nw->internal_id);
-        rc = mnemo_txn__put(db, txn, MNEMO_CF_METADATA, key, 9, nw->id, id_len);
+        rc = mnemo_record__put_sealed(db, txn, key, 9, nw->id, id_len);
     }
     if (!rc && old && old->created_at != nw->created_at) {
         time_key(key, MNEMO_MK_CREATED, old->created_at, old->internal_id);
@@ -429,7 +471,7 @@ static int store(mnemo_db *db, mnemo_txn *txn, const mnemo_record *old, const mn
     }
     if (!rc) {
         time_key(key, MNEMO_MK_CREATED, nw->created_at, nw->internal_id);
-        rc = mnemo_txn__put(db, txn, MNEMO_CF_METADATA, key, 17, nw->id, id_len);
+        rc = mnemo_record__put_sealed(db, txn, key, 17, nw->id, id_len);
     }
     if (!rc && old && old->expires_at && old->expires_at != nw->expires_at) {
         time_key(key, MNEMO_MK_EXPIRY, old->expires_at, old->internal_id);
@@ -437,7 +479,7 @@ static int store(mnemo_db *db, mnemo_txn *txn, const mnemo_record *old, const mn
     }
     if (!rc && nw->expires_at) {
         time_key(key, MNEMO_MK_EXPIRY, nw->expires_at, nw->internal_id);
-        rc = mnemo_txn__put(db, txn, MNEMO_CF_METADATA, key, 17, nw->id, id_len);
+        rc = mnemo_record__put_sealed(db, txn, key, 17, nw->id, id_len);
         if (!rc) /* before the commit: edge and vector readers must check this record from now on */
             rc = note_expiring(db, nw->internal_id);
     }
@@ -792,8 +834,10 @@ int mnemo_record_purge_expired(mnemo_db *db, size_t *purged)
         rc = mnemo_cursor__open(&c, db, NULL, MNEMO_CF_METADATA, lo, lo_len, hi, 9);
         if (!rc) {
             for (mnemo_cursor__first(c); mnemo_cursor__valid(c) && a.n < PURGE_BATCH; mnemo_cursor__next(c)) {
-                size_t n;
-                const char *id = mnemo_cursor__value(c, &n);
+                size_t n = 0, vn;
+                const char *id = NULL, *v = mnemo_cursor__value(c, &vn);
+                if ((rc = mnemo_record__unseal(v, vn, &id, &n, "an expiry index entry")) != 0)
+                    break;
                 if (!(a.ids[a.n] = mnemo__memdup(id, n))) {
                     rc = mnemo__err_nomem("mnemo_record_purge_expired");
                     break;

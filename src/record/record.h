@@ -64,6 +64,16 @@ int mnemo_record__estimate(uint64_t *n, int *indexed, uint64_t cap, mnemo_db *db
  * expired); or a negative code. One record read: for callers that test a few records. */
 int mnemo_record__match_iid(mnemo_db *db, mnemo_txn *txn, const struct mnemo_filter *f, uint64_t iid);
 
+/* Small metadata values (record ids in 'I', 'C', 'E', 'X' entries, counters, label entries) are
+ * stored sealed (core/coding.h: version byte + crc32c). put_sealed seals and writes; get_sealed
+ * reads, checks and returns the payload (mnemo__malloc'd, NUL-terminated; ENOTFOUND, or
+ * ECORRUPT naming `what`); unseal checks a value read through a cursor. */
+int mnemo_record__put_sealed(mnemo_db *db, mnemo_txn *txn, const void *key, size_t klen, const void *val,
+                             size_t vlen);
+int mnemo_record__get_sealed(char **val, size_t *vlen, mnemo_db *db, mnemo_txn *txn, const void *key, size_t klen,
+                             int track, const char *what);
+int mnemo_record__unseal(const void *v, size_t vl, const char **payload, size_t *plen, const char *what);
+
 /* Parse and validate JSON text that must be an object (metadata, edge props): returned parsed and
  * as compact text with sorted keys. NULL text is {}. `what` names it in error messages. */
 int mnemo_record__parse_json_object(json_t **json, char **compact, const char *text, const char *fn,
