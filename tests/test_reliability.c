@@ -801,3 +801,36 @@ TU_TEST(reliability, vector_calls_under_failed_allocations_stay_consistent)
     TU_OK(mnemo_vector_check(db, NULL));
     TU_OK(mnemo_close(db));
 }
+
+/* A commit succeeds in RocksDB but applying it to the index runs out of memory: the index is
+ * rebuilt from vector_data, so the commit is searchable anyway and index and data agree. */
+TU_TEST(reliability, a_commit_the_index_cannot_apply_rebuilds_it_from_the_data)
+{
+    mnemo_db *db = open_vec("lag", 1);
+    TU_OK(mk_rec(db, "a", NULL));
+    float v[VD] = {1, 2, 3, 4};
+    TU_OK(mnemo_vector_put(db, NULL, "a", v, VD));
+    mnemo_vector_stats st;
+    TU_OK(mnemo_vector_stats_get(&st, db));
+    uint64_t before = st.rebuilds;
+    int seen = 0;
+    for (unsigned long n = 1; n < 1000 && !seen; n++) {
+        v[0] = (float)(n + 1);
+        mnemo__alloc_fail_after(n);
+        int rc = mnemo_vector_put(db, NULL, "a", v, VD);
+        mnemo__alloc_fail_after(0);
+        TU_OK(mnemo_vector_stats_get(&st, db));
+        if (rc == 0 && st.rebuilds > before) { /* committed, and the apply failed */
+            seen = 1;
+            TU_OK(mnemo_vector_check(db, NULL));
+            mnemo_hits *h;
+            TU_OK(mnemo_vector_search(&h, db, NULL, v, VD, 1, NULL));
+            cr_assert(h->count == 1 && h->hits[0].distance == 0.0f, "the committed vector is searchable");
+            mnemo_hits_free(h);
+        }
+        if (rc == 0)
+            break;
+    }
+    cr_assert(seen, "no allocation failure hit the index update of a committed put");
+    TU_OK(mnemo_close(db));
+}

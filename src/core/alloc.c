@@ -1,4 +1,5 @@
 #include "core/alloc.h"
+#include "core/error.h"
 
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -40,4 +41,19 @@ void *mnemo__memdup(const void *p, size_t len)
         memcpy(copy, p, len);
     copy[len] = '\0';
     return copy;
+}
+
+int mnemo__grow(void *p, size_t *cap, size_t need, size_t size, size_t first)
+{
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : first;
+    while (c < need)
+        c *= 2;
+    void *q = mnemo__realloc(*(void **)p, c * size);
+    if (!q)
+        return mnemo__err_nomem("growing an array");
+    *(void **)p = q;
+    *cap = c;
+    return 0;
 }

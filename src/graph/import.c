@@ -58,22 +58,6 @@ typedef struct memo {
     size_t n, cap;
 } memo;
 
-/* Makes room for `need` elements of `size` bytes in *p (capacity *cap, doubled from `first`). */
-static int grow(void *p, size_t *cap, size_t need, size_t size, size_t first)
-{
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap : first;
-    while (c < need)
-        c *= 2;
-    void *q = mnemo__realloc(*(void **)p, c * size);
-    if (!q)
-        return mnemo__err_nomem("import");
-    *(void **)p = q;
-    *cap = c;
-    return 0;
-}
-
 static uint64_t hash_id(const char *s)
 {
     uint64_t h = 1469598103934665603ull;
@@ -101,7 +85,7 @@ static int resolve(uint64_t *iid, memo *m, batch *b, mnemo_txn *txn, const char 
     }
     if (rc)
         return rc;
-    if ((rc = grow(&m->entries, &m->cap, m->n + 1, sizeof *m->entries, 256)) != 0)
+    if ((rc = mnemo__grow(&m->entries, &m->cap, m->n + 1, sizeof *m->entries, 256)) != 0)
         return rc;
     m->entries[m->n] = (struct memo_entry){id, *iid};
     rc = mnemo_u64map__add(&m->map, h, m->n);
@@ -114,8 +98,8 @@ static int resolve(uint64_t *iid, memo *m, batch *b, mnemo_txn *txn, const char 
 static int queue(batch *b, edge_outs *q, uint64_t a, uint64_t c, double w, const char *other_id)
 {
     size_t idlen = strlen(other_id), vlen = mnemo_graph__value_len(idlen, 0);
-    int rc = grow(&q->v, &q->cap, q->n + 1, sizeof *q->v, 1024);
-    if (rc || (rc = grow(&b->arena, &b->arena_cap, b->arena_used + vlen, 1, 1u << 16)) != 0)
+    int rc = mnemo__grow(&q->v, &q->cap, q->n + 1, sizeof *q->v, 1024);
+    if (rc || (rc = mnemo__grow(&b->arena, &b->arena_cap, b->arena_used + vlen, 1, 1u << 16)) != 0)
         return rc;
     edge_out *e = &q->v[q->n];
     e->node = a;
@@ -145,7 +129,7 @@ static int sort_outs(batch *b, edge_outs *q)
 {
     if (q->n < 2)
         return 0;
-    int rc = grow(&b->tmp.v, &b->tmp.cap, q->n, sizeof *q->v, 1024);
+    int rc = mnemo__grow(&b->tmp.v, &b->tmp.cap, q->n, sizeof *q->v, 1024);
     if (rc)
         return rc;
     static _Thread_local size_t count[16][256];
@@ -267,7 +251,7 @@ static int parse_line(batch *b, char *line, uint64_t lineno, const char *path)
             return mnemo__err(MNEMO_EINVAL, "import %s: line %llu: node id '%.40s' is not 1..%u bytes of UTF-8", path,
                               (unsigned long long)lineno, fields[i], MNEMO_RECORD_MAX_ID);
     }
-    int rc = grow(&b->edges, &b->cap, b->n + 1, sizeof *b->edges, 1024);
+    int rc = mnemo__grow(&b->edges, &b->cap, b->n + 1, sizeof *b->edges, 1024);
     if (rc)
         return rc;
     b->edges[b->n++] = (pending){fields[0], fields[1], w};
@@ -302,7 +286,7 @@ int mnemo_graph_import_edgelist(mnemo_db *db, const char *path, const mnemo_impo
     ssize_t got;
     while (!rc && (got = getline(&line, &cap, f)) >= 0) {
         st.lines++;
-        if ((rc = grow(&b.lines, &b.cap_lines, b.n_lines + 1, sizeof *b.lines, 1024)) != 0)
+        if ((rc = mnemo__grow(&b.lines, &b.cap_lines, b.n_lines + 1, sizeof *b.lines, 1024)) != 0)
             break;
         if (!(b.lines[b.n_lines] = mnemo__memdup(line, (size_t)got))) {
             rc = mnemo__err_nomem(fn);

@@ -55,17 +55,10 @@ static int table_add(table *t, uint64_t iid, const char *id, size_t id_len, size
         t->nodes = p;
         t->cap = cap;
     }
-    if (t->arena_used + id_len + 1 > t->arena_cap) {
-        size_t cap = t->arena_cap ? 2 * t->arena_cap : 4096;
-        while (cap < t->arena_used + id_len + 1)
-            cap *= 2;
-        char *a = mnemo__realloc(t->arena, cap);
-        if (!a)
-            return mnemo__err_nomem("graph traversal");
-        t->arena = a;
-        t->arena_cap = cap;
-    }
-    int rc = mnemo_u64map__add(&t->index, iid, t->n);
+    int rc = mnemo__grow(&t->arena, &t->arena_cap, t->arena_used + id_len + 1, 1, 4096);
+    if (rc)
+        return rc;
+    rc = mnemo_u64map__add(&t->index, iid, t->n);
     if (rc < 0)
         return rc;
     memcpy(t->arena + t->arena_used, id, id_len);

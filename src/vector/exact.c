@@ -18,28 +18,31 @@ typedef struct topk {
     size_t n, k;
 } topk;
 
+/* Puts (d, label) at position i of the heap's first h->n entries and sifts it down. */
+static void sift_down(topk *h, size_t i, float d, uint64_t label)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        float md = d;
+        if (l < h->n && h->dists[l] > md)
+            m = l, md = h->dists[l];
+        if (r < h->n && h->dists[r] > md)
+            m = r;
+        if (m == i)
+            break;
+        h->dists[i] = h->dists[m];
+        h->labels[i] = h->labels[m];
+        i = m;
+    }
+    h->dists[i] = d;
+    h->labels[i] = label;
+}
+
 static void heap_push(topk *h, float d, uint64_t label)
 {
     if (h->n == h->k) {
-        if (d >= h->dists[0])
-            return;
-        /* replace the root and sift down */
-        size_t i = 0;
-        for (;;) {
-            size_t l = 2 * i + 1, r = l + 1, m = i;
-            float md = d;
-            if (l < h->n && h->dists[l] > md)
-                m = l, md = h->dists[l];
-            if (r < h->n && h->dists[r] > md)
-                m = r;
-            if (m == i)
-                break;
-            h->dists[i] = h->dists[m];
-            h->labels[i] = h->labels[m];
-            i = m;
-        }
-        h->dists[i] = d;
-        h->labels[i] = label;
+        if (d < h->dists[0])
+            sift_down(h, 0, d, label); /* replaces the worst */
         return;
     }
     size_t i = h->n++;
@@ -62,23 +65,7 @@ static void heap_sort(topk *h)
         h->dists[h->n - 1] = h->dists[0];
         h->labels[h->n - 1] = h->labels[0];
         h->n--;
-        /* reinsert (d, l) at the root of the smaller heap */
-        size_t i = 0;
-        for (;;) {
-            size_t a = 2 * i + 1, b = a + 1, m = i;
-            float md = d;
-            if (a < h->n && h->dists[a] > md)
-                m = a, md = h->dists[a];
-            if (b < h->n && h->dists[b] > md)
-                m = b;
-            if (m == i)
-                break;
-            h->dists[i] = h->dists[m];
-            h->labels[i] = h->labels[m];
-            i = m;
-        }
-        h->dists[i] = d;
-        h->labels[i] = l;
+        sift_down(h, 0, d, l); /* the last entry goes back in at the root of the smaller heap */
     }
     h->n = n;
 }

@@ -296,18 +296,9 @@ int mnemo_vector__txn_note(vec_txn *vt, uint64_t iid, const float *vec, const ch
         c->id = idc;
         return 0;
     }
-    if (vt->n == vt->cap) {
-        size_t cap = vt->cap ? vt->cap * 2 : 8;
-        vec_change *nc = mnemo__realloc(vt->c, cap * sizeof *nc);
-        if (!nc) {
-            mnemo__free(copy);
-            mnemo__free(idc);
-            return mnemo__err_nomem("vector write set");
-        }
-        vt->c = nc;
-        vt->cap = cap;
-    }
-    int rc = mnemo_u64map__add(&vt->pos, iid, vt->n + 1);
+    int rc = mnemo__grow(&vt->c, &vt->cap, vt->n + 1, sizeof *vt->c, 8);
+    if (!rc)
+        rc = mnemo_u64map__add(&vt->pos, iid, vt->n + 1);
     if (rc < 0) {
         mnemo__free(copy);
         mnemo__free(idc);

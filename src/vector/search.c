@@ -205,28 +205,30 @@ static int add_to_set(void *arg, uint64_t iid)
     return rc < 0 ? rc : 0;
 }
 
+/* The next frontier of a breadth-first walk. */
+typedef struct frontier {
+    uint64_t *ids;
+    size_t n, cap;
+} frontier;
+
+static int frontier_push(frontier *f, uint64_t iid)
+{
+    int rc = mnemo__grow(&f->ids, &f->cap, f->n + 1, sizeof *f->ids, 64);
+    if (!rc)
+        f->ids[f->n++] = iid;
+    return rc;
+}
+
 typedef struct bfs {
     mnemo_u64map *seen;
-    uint64_t *next;
-    size_t n, cap;
+    frontier next;
 } bfs;
 
 static int bfs_edge(void *arg, const mnemo_graph_edge_view *e)
 {
     bfs *b = arg;
     int rc = mnemo_u64map__add(b->seen, e->other, 0);
-    if (rc <= 0)
-        return rc;
-    if (b->n == b->cap) {
-        size_t cap = b->cap ? 2 * b->cap : 64;
-        uint64_t *n = mnemo__realloc(b->next, cap * sizeof *n);
-        if (!n)
-            return mnemo__err_nomem("search neighbourhood");
-        b->next = n;
-        b->cap = cap;
-    }
-    b->next[b->n++] = e->other;
-    return 0;
+    return rc <= 0 ? rc : frontier_push(&b->next, e->other);
 }
 
 /* Records within `hops` of `near` (itself included) into set. */
@@ -254,12 +256,12 @@ static int neighbourhood(mnemo_u64map *set, search_ctx *s, const mnemo_search_op
     size_t nf = 1;
     uint32_t hops = o->hops ? o->hops : 1;
     for (uint32_t h = 0; h < hops && nf && !rc; h++) {
-        bfs b = {set, NULL, 0, 0};
+        bfs b = {set, {NULL, 0, 0}};
         for (size_t i = 0; i < nf && !rc; i++)
             rc = mnemo_graph__scan(s->db, s->txn, frontier[i], dir, label, bfs_edge, &b);
         mnemo__free(frontier);
-        frontier = b.next;
-        nf = b.n;
+        frontier = b.next.ids;
+        nf = b.next.n;
     }
     mnemo__free(frontier);
     return rc < 0 ? rc : 0;
@@ -323,6 +325,21 @@ static int restriction(mnemo_u64map *set, search_ctx *s, const mnemo_search_opti
 
 /* ---- one query ---- */
 
+/* Inserts (iid, d) into hits kept sorted by distance (*n of at most k), if it is among the k best. */
+static void top_insert(uint64_t *labels, float *dists, size_t *n, size_t k, uint64_t iid, float d)
+{
+    if (*n == k && d >= dists[k - 1])
+        return;
+    size_t j = *n < k ? (*n)++ : k - 1;
+    while (j > 0 && dists[j - 1] > d) {
+        dists[j] = dists[j - 1];
+        labels[j] = labels[j - 1];
+        j--;
+    }
+    dists[j] = d;
+    labels[j] = iid;
+}
+
 /* Exact distances over the candidate set, read from the index. Caller holds st->rw shared. */
 static int exact_candidates(search_ctx *s, const float *q, size_t k, uint64_t *labels, float *dists, size_t *n)
 {
@@ -332,18 +349,7 @@ static int exact_candidates(search_ctx *s, const float *q, size_t k, uint64_t *l
         const float *v;
         if (!iid || !(v = mnemo_hnsw__vector(s->st->hnsw, iid)) || !accept(s, iid))
             continue;
-        float d = mnemo_hnsw__distance(s->st->hnsw, q, v);
-        /* insertion into the sorted top k */
-        if (*n == k && d >= dists[k - 1])
-            continue;
-        size_t j = *n < k ? (*n)++ : k - 1;
-        while (j > 0 && dists[j - 1] > d) {
-            dists[j] = dists[j - 1];
-            labels[j] = labels[j - 1];
-            j--;
-        }
-        dists[j] = d;
-        labels[j] = iid;
+        top_insert(labels, dists, n, k, iid, mnemo_hnsw__distance(s->st->hnsw, q, v));
     }
     return 0;
 }
@@ -383,17 +389,7 @@ static void merge_own(search_ctx *s, const float *q, size_t k, uint64_t *labels,
         const vec_change *c = &s->vt->c[i];
         if (!c->vec || !in_restriction(s, c->iid) || (s->any_expiring && !is_live(s, c->iid)))
             continue;
-        float d = mnemo_hnsw__distance(s->st->hnsw, q, c->vec);
-        if (*n == k && d >= dists[k - 1])
-            continue;
-        size_t j = *n < k ? (*n)++ : k - 1;
-        while (j > 0 && dists[j - 1] > d) {
-            dists[j] = dists[j - 1];
-            labels[j] = labels[j - 1];
-            j--;
-        }
-        dists[j] = d;
-        labels[j] = c->iid;
+        top_insert(labels, dists, n, k, c->iid, mnemo_hnsw__distance(s->st->hnsw, q, c->vec));
     }
 }
 
@@ -412,9 +408,7 @@ typedef struct expand_ctx {
     const float *q;
     uint32_t depth;
     size_t via;
-    uint64_t *next;
-    size_t n, cap;
-    int rc;
+    frontier next;
 } expand_ctx;
 
 static int expand_edge(void *arg, const mnemo_graph_edge_view *e)
@@ -428,16 +422,7 @@ static int expand_edge(void *arg, const mnemo_graph_edge_view *e)
     float d = v ? mnemo_hnsw__distance(x->s->st->hnsw, x->q, v) : NAN;
     if ((rc = hb_add(x->b, e->other, d, x->depth, x->via, e->other_id, e->other_id_len)) != 0)
         return rc;
-    if (x->n == x->cap) {
-        size_t cap = x->cap ? 2 * x->cap : 32;
-        uint64_t *n = mnemo__realloc(x->next, cap * sizeof *n);
-        if (!n)
-            return mnemo__err_nomem("search expansion");
-        x->next = n;
-        x->cap = cap;
-    }
-    x->next[x->n++] = e->other;
-    return 0;
+    return frontier_push(&x->next, e->other);
 }
 
 /* Appends the neighbourhood of the first n_hits hits, nearest hit first, ordered by (hops,
@@ -458,12 +443,12 @@ static int expand(search_ctx *s, hit_buf *b, const float *q, uint32_t hops, mnem
         frontier[0] = b->e[i].iid;
         size_t nf = 1;
         for (uint32_t h = 1; h <= hops && nf && !rc; h++) {
-            expand_ctx x = {s, b, &seen, q, h, i, NULL, 0, 0, 0};
+            expand_ctx x = {s, b, &seen, q, h, i, {NULL, 0, 0}};
             for (size_t f = 0; f < nf && !rc; f++)
                 rc = mnemo_graph__scan(s->db, s->txn, frontier[f], dir, 0, expand_edge, &x);
             mnemo__free(frontier);
-            frontier = x.next;
-            nf = x.n;
+            frontier = x.next.ids;
+            nf = x.next.n;
         }
         mnemo__free(frontier);
     }

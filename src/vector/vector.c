@@ -37,6 +37,15 @@ static int check_id(const char *fn, const char *id, const char *what)
     return 0;
 }
 
+/* The checks every single-record write starts with: handles (writable), a vector space, the id. */
+static int check_write_call(vec_state **st, mnemo_db *db, mnemo_txn *txn, const char *id, const char *fn)
+{
+    int rc = mnemo_txn__check_write(db, txn, fn);
+    if (!rc)
+        rc = mnemo_vector__state(st, db, fn);
+    return rc ? rc : check_id(fn, id, "record id");
+}
+
 typedef struct put_args {
     mnemo_db *db;
     vec_state *st;
@@ -111,11 +120,7 @@ int mnemo_vector_put(mnemo_db *db, mnemo_txn *txn, const char *id, const float *
 {
     static const char fn[] = "mnemo_vector_put";
     vec_state *st;
-    int rc = mnemo_txn__check_write(db, txn, fn);
-    if (!rc)
-        rc = mnemo_vector__state(&st, db, fn);
-    if (!rc)
-        rc = check_id(fn, id, "record id");
+    int rc = check_write_call(&st, db, txn, id, fn);
     if (rc)
         return rc;
     float buf[256], *prepared = dim <= 256 ? buf : mnemo__malloc(dim * sizeof *prepared);
@@ -241,11 +246,7 @@ int mnemo_vector_delete(mnemo_db *db, mnemo_txn *txn, const char *id)
 {
     static const char fn[] = "mnemo_vector_delete";
     vec_state *st;
-    int rc = mnemo_txn__check_write(db, txn, fn);
-    if (!rc)
-        rc = mnemo_vector__state(&st, db, fn);
-    if (!rc)
-        rc = check_id(fn, id, "record id");
+    int rc = check_write_call(&st, db, txn, id, fn);
     if (rc)
         return rc;
     del_args a = {db, st, id};
