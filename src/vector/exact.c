@@ -19,7 +19,7 @@ typedef struct topk {
 } topk;
 
 /* Puts (d, label) at position i of the heap's first h->n entries and sifts it down. */
-static void sift_down(topk *h, size_t i, float d, uint64_t label)
+static inline void sift_down(topk *h, size_t i, float d, uint64_t label)
 {
     for (;;) {
         size_t l = 2 * i + 1, r = l + 1, m = i;
