@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential pkg-config meson ninja-build
-  librocksdb-dev libhnswlib-dev libopenblas-dev libjansson-dev
+  librocksdb-dev liblmdb-dev libhnswlib-dev libopenblas-dev libjansson-dev
   libcriterion-dev libsqlite3-dev
   doxygen
   clang

@@ -1,0 +1,35 @@
+/* The keyspaces of a mnemo database, declared once: column families on RocksDB, named databases
+ * on LMDB. A module that needs a keyspace adds one line to MNEMO_KEYSPACES (at the end: the
+ * number of a keyspace is its position) and the engines create it. */
+#ifndef MNEMO_STORE_KEYSPACE_H
+#define MNEMO_STORE_KEYSPACE_H
+
+/* Hints an engine may use. SORTED_LOADS: bulk loads write this keyspace in key order. */
+#define MNEMO_KS_SORTED_LOADS 1u
+
+/* X(enum suffix, stored name, hints) */
+#define MNEMO_KEYSPACES(X)                                      \
+    X(DEFAULT, "default", 0)                                    \
+    X(RECORDS, "records", 0)                                    \
+    X(GRAPH_FORWARD, "graph_forward", MNEMO_KS_SORTED_LOADS)    \
+    X(GRAPH_BACKWARD, "graph_backward", MNEMO_KS_SORTED_LOADS)  \
+    X(VECTOR_DATA, "vector_data", 0)                            \
+    X(VECTOR_INDEX, "vector_index", 0)                          \
+    X(METADATA, "metadata", 0)
+
+typedef enum mnemo_cf {
+#define MNEMO_KS_ENUM(id, name, hints) MNEMO_CF_##id,
+    MNEMO_KEYSPACES(MNEMO_KS_ENUM)
+#undef MNEMO_KS_ENUM
+    MNEMO_CF_COUNT
+} mnemo_cf;
+
+typedef struct mnemo_keyspace_def {
+    const char *name;
+    unsigned hints;
+} mnemo_keyspace_def;
+
+/* The table, indexed by mnemo_cf. */
+extern const mnemo_keyspace_def mnemo_keyspaces[MNEMO_CF_COUNT];
+
+#endif

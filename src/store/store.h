@@ -1,0 +1,156 @@
+/* The store interface: what every storage engine gives the rooms above it (src/txn, src/db).
+ *
+ * A versioned table of operations, the way SQLite's VFS or libgit2's refdb backends are built.
+ * An engine lives in src/store/<engine>/ and is the only code that includes its library's headers;
+ * it translates its own errors into MNEMO_E* codes with a message naming the operation and the
+ * keyspace. Nothing here knows a model (kv, record, graph, vector): keyspaces are numbers declared
+ * in keyspace.h.
+ *
+ * Model of a transaction (optimistic, serializable for what it tracks):
+ *  - begin takes a read snapshot; every read of the transaction sees that snapshot plus the
+ *    transaction's own writes (point reads and cursors alike);
+ *  - get with track != 0 makes the key part of the commit-time validation; every written key is
+ *    validated too (the engine may skip validating writes of a transaction that never read:
+ *    blind writes order by commit);
+ *  - commit validates that no tracked or written key was changed by a commit after the snapshot,
+ *    then applies all writes atomically; a failed validation is MNEMO_EBUSY and applies nothing;
+ *  - put_untracked is a bulk-load write: atomic with the transaction but neither validated nor
+ *    visible to the transaction's own reads (callers use it only for keys the transaction never
+ *    reads or writes otherwise).
+ * Distributed stores (etcd, FoundationDB) fit the same shape: docs/storage.md maps each operation.
+ *
+ * Threads: a store is shared by threads; a store transaction and its cursors belong to one thread
+ * at a time. Read-only handles (read_only set at open) refuse writes with MNEMO_EREADONLY. */
+#ifndef MNEMO_STORE_H
+#define MNEMO_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mnemo/db.h"
+#include "store/keyspace.h"
+
+#define MNEMO_STORE_OPS_VERSION 1
+
+typedef struct mnemo_store mnemo_store;               /* an open engine instance */
+typedef struct mnemo_store_txn mnemo_store_txn;       /* a transaction (or read-only snapshot) */
+typedef struct mnemo_store_cursor mnemo_store_cursor; /* an ordered cursor over one keyspace */
+typedef struct mnemo_store_ops mnemo_store_ops;
+
+/* What an engine needs to open. Engine-neutral: the engine maps the tuning fields onto its own
+ * knobs and ignores what it has none for. */
+typedef struct mnemo_store_config {
+    const char *path;     /* a directory, or ":memory:" for the memory engine */
+    int create;           /* create the database (the directory is missing or empty) */
+    int read_only;        /* open for reading only; writes get MNEMO_EREADONLY */
+    int sync_on_commit;   /* make every commit durable before it returns */
+    mnemo_compression compression;
+    size_t write_buffer_size; /* bytes of write buffer per keyspace */
+    size_t block_cache_size;  /* bytes of block cache */
+    int bloom_bits_per_key;   /* < 0: no filter */
+    const mnemo_keyspace_def *keyspaces; /* the table in keyspace.c */
+    unsigned n_keyspaces;
+} mnemo_store_config;
+
+/* A borrowed value: data/len stay valid until release_value is called on it (RocksDB: a pinned
+ * slice; LMDB: the page inside the reader's snapshot, kept alive by the pin). */
+typedef struct mnemo_store_value {
+    const void *data;
+    size_t len;
+    void *pin; /* engine-private; NULL when there is nothing to release */
+} mnemo_store_value;
+
+/* One write of an atomic batch. */
+typedef struct mnemo_store_write {
+    unsigned ks;
+    int is_delete;
+    const void *key;
+    size_t klen;
+    const void *val; /* ignored for deletes */
+    size_t vlen;
+} mnemo_store_write;
+
+/* Figures an engine reports (stats, the CLI's `stats`). */
+typedef struct mnemo_store_stats {
+    uint64_t disk_bytes;     /* bytes of files the engine holds on disk (0 for memory) */
+    uint64_t memory_bytes;   /* bytes of memory the engine uses for tables and caches, if known */
+    uint64_t last_sequence;  /* the latest commit sequence number */
+} mnemo_store_stats;
+
+struct mnemo_store_ops {
+    unsigned version; /* MNEMO_STORE_OPS_VERSION */
+    const char *name; /* "rocksdb", "lmdb", "memory": recorded in the database */
+
+    /* 1 if `path` (an existing directory) holds a database of this engine, 0 if not. Looks at
+     * file names only; opens nothing. */
+    int (*probe)(const char *path);
+
+    /* Opens (or creates) the store with every keyspace of cfg. A store that lacks a keyspace
+     * is MNEMO_ECORRUPT; one with a keyspace not in the table is MNEMO_EVERSION; a store held by
+     * another process or handle is MNEMO_ELOCKED. */
+    int (*open)(mnemo_store **out, const mnemo_store_config *cfg);
+    /* Makes what was committed durable and releases everything; every transaction and cursor
+     * must be gone. Returns the first error (the store is closed anyway). */
+    int (*close)(mnemo_store *s);
+
+    /* ---- transactions ---- */
+    /* read_only != 0: a snapshot that refuses writes (cheaper: nothing to validate). */
+    int (*txn_begin)(mnemo_store_txn **out, mnemo_store *s, int read_only);
+    /* The version of the snapshot the transaction reads (engine sequence number). */
+    uint64_t (*txn_version)(mnemo_store_txn *t);
+    /* Point read at t's snapshot plus its writes; t NULL reads the latest committed state.
+     * MNEMO_ENOTFOUND when absent. On success *out borrows the value until release_value. */
+    int (*get)(mnemo_store *s, mnemo_store_txn *t, unsigned ks, const void *key, size_t klen, int track,
+               mnemo_store_value *out);
+    void (*release_value)(mnemo_store *s, mnemo_store_value *v);
+    int (*put)(mnemo_store_txn *t, unsigned ks, const void *key, size_t klen, const void *val, size_t vlen);
+    int (*del)(mnemo_store_txn *t, unsigned ks, const void *key, size_t klen);
+    int (*put_untracked)(mnemo_store_txn *t, unsigned ks, const void *key, size_t klen, const void *val,
+                         size_t vlen);
+    /* Validates and applies. 0 and *seq = the commit's sequence number (strictly increasing over
+     * the store's life, across reopens; read-only or empty transactions report the snapshot's);
+     * MNEMO_EBUSY on a conflict (nothing applied); another code on failure (nothing applied).
+     * Either way the transaction is finished: only txn_free may follow. */
+    int (*txn_commit)(mnemo_store_txn *t, uint64_t *seq);
+    /* Rolls back if still open and frees. Accepts NULL. Cursors of t must be closed first. */
+    void (*txn_free)(mnemo_store_txn *t);
+
+    /* ---- atomic batch without a transaction (auto-commit writes): not validated ---- */
+    int (*write_batch)(mnemo_store *s, const mnemo_store_write *w, size_t n, uint64_t *seq);
+
+    /* ---- cursors: ordered over [lower, upper) of one keyspace (NULL bound: unbounded), at t's
+     * snapshot plus its writes, or at an implicit snapshot of the latest state when t is NULL.
+     * Key and value slices live until the next move or close. ---- */
+    int (*cursor_open)(mnemo_store_cursor **out, mnemo_store *s, mnemo_store_txn *t, unsigned ks,
+                       const void *lower, size_t lower_len, const void *upper, size_t upper_len);
+    void (*cursor_seek)(mnemo_store_cursor *c, const void *key, size_t klen);          /* first >= key */
+    void (*cursor_seek_for_prev)(mnemo_store_cursor *c, const void *key, size_t klen); /* last <= key */
+    void (*cursor_first)(mnemo_store_cursor *c);
+    void (*cursor_last)(mnemo_store_cursor *c);
+    void (*cursor_next)(mnemo_store_cursor *c); /* only on a valid cursor */
+    void (*cursor_prev)(mnemo_store_cursor *c); /* only on a valid cursor */
+    int (*cursor_valid)(mnemo_store_cursor *c);
+    /* 0, or the error that stopped the cursor (message set, `what` names the caller). */
+    int (*cursor_status)(mnemo_store_cursor *c, const char *what);
+    const void *(*cursor_key)(mnemo_store_cursor *c, size_t *len);
+    const void *(*cursor_value)(mnemo_store_cursor *c, size_t *len);
+    void (*cursor_close)(mnemo_store_cursor *c);
+
+    /* ---- maintenance ---- */
+    uint64_t (*estimate_keys)(mnemo_store *s, unsigned ks); /* cheap, approximate */
+    int (*flush)(mnemo_store *s);                            /* write buffers to files */
+    int (*compact)(mnemo_store *s);                          /* reclaim space everywhere */
+    int (*checkpoint)(mnemo_store *s, const char *dir);      /* consistent copy into new dir */
+    int (*stats)(mnemo_store *s, mnemo_store_stats *out);
+};
+
+/* The engines this build has, by name; NULL if unknown. */
+const mnemo_store_ops *mnemo_store__engine(const char *name);
+/* The engine whose probe recognises the directory, or NULL. */
+const mnemo_store_ops *mnemo_store__detect(const char *path);
+
+extern const mnemo_store_ops mnemo_store__rocksdb;
+extern const mnemo_store_ops mnemo_store__lmdb;
+extern const mnemo_store_ops mnemo_store__memory;
+
+#endif
