@@ -982,6 +982,9 @@ TU_TEST(cli, vector_search_filter_and_near)
     expect_ok(&r, "get");
     cr_assert_null(strstr(r.out, "embedding"), "a record without a vector has no embedding field");
     done(&r);
+    /* the filter's own message, quoted whole (issue 17 item 13) */
+    EXPECT_FAIL(1, "filter: unknown operator '$foo' at 'a'", "search", db, "--vector", "[0,0]", "--where",
+                "{\"a\":{\"$foo\":1}}");
 }
 
 TU_TEST(cli, vector_export_import_round_trip)

@@ -1029,3 +1029,18 @@ TU_TEST(vector, a_cosine_vector_read_back_is_stored_bit_for_bit)
     }
     free(v);
 }
+
+/* A message that quotes the previous one (the filter's error inside the search's) reads whole:
+ * mnemo__err formats from mnemo_errmsg()'s own buffer (issue 17 item 13). */
+TU_TEST(vector, a_filter_error_is_quoted_whole)
+{
+    db = open_space("fe", 2, MNEMO_METRIC_L2);
+    float q[2] = {0, 0};
+    mnemo_search_options so = MNEMO_SEARCH_OPTIONS_INIT;
+    so.filter = "{\"a\":{\"$foo\":1}}";
+    mnemo_hits *h;
+    TU_RC(mnemo_vector_search(&h, db, NULL, q, 2, 1, &so), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "mnemo_vector_search: filter: ") == mnemo_errmsg(), "%s", mnemo_errmsg());
+    cr_assert(strstr(mnemo_errmsg(), "unknown operator '$foo' at 'a'"), "%s", mnemo_errmsg());
+    cr_assert_null(strstr(mnemo_errmsg() + 1, "mnemo_vector_search"), "said once: %s", mnemo_errmsg());
+}
