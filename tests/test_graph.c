@@ -845,3 +845,30 @@ TU_TEST(graph, link_and_delete_of_the_same_record_conflict_in_either_order)
     }
     close_db();
 }
+
+/* "Never both a -[x]-> b and c -[x]-> d": each txn checks the other edge with a point read
+ * (mnemo_graph_exists / mnemo_graph_get), then links its own (no node in common, so the links
+ * themselves touch no common key). The point read is validated at commit, so exactly one commits
+ * (docs/transactions.md, table of reads). */
+TU_TEST(graph, an_edge_read_in_a_transaction_is_validated_at_commit)
+{
+    const char *ids[] = {"a", "b", "c", "d", "e"};
+    for (size_t i = 0; i < 5; i++)
+        node(ids[i]);
+    TU_OK(link_w(NULL, "e", "x", "e", 1)); /* the label exists: creating it is no conflict here */
+    mnemo_txn *t1, *t2;
+    TU_OK(mnemo_txn_begin(&t1, db, 0));
+    TU_OK(mnemo_txn_begin(&t2, db, 0));
+    TU_RC(mnemo_graph_exists(db, t1, "c", "x", "d"), 0);
+    mnemo_edge *e;
+    TU_RC(mnemo_graph_get(&e, db, t2, "a", "x", "b"), MNEMO_ENOTFOUND);
+    TU_OK(link_w(t1, "a", "x", "b", 1));
+    TU_OK(link_w(t2, "c", "x", "d", 1));
+    TU_OK(mnemo_txn_commit(t1));
+    TU_RC(mnemo_txn_commit(t2), MNEMO_EBUSY);
+    mnemo_txn_free(t1);
+    mnemo_txn_free(t2);
+    TU_RC(mnemo_graph_exists(db, NULL, "a", "x", "b"), 1);
+    TU_RC(mnemo_graph_exists(db, NULL, "c", "x", "d"), 0);
+    check_ok(2);
+}

@@ -1044,3 +1044,40 @@ TU_TEST(vector, a_filter_error_is_quoted_whole)
     cr_assert(strstr(mnemo_errmsg(), "unknown operator '$foo' at 'a'"), "%s", mnemo_errmsg());
     cr_assert_null(strstr(mnemo_errmsg() + 1, "mnemo_vector_search"), "said once: %s", mnemo_errmsg());
 }
+
+/* "At most one of a, b has an embedding": two transactions each read the other's embedding (none)
+ * and then give their own one. The read is validated at commit, so exactly one commits (issue 17
+ * item 4: vector_get read untracked, both committed). */
+TU_TEST(vector, a_vector_read_in_a_transaction_is_validated_at_commit)
+{
+    db = open_space("ws", 2, MNEMO_METRIC_L2);
+    record(db, "a", NULL);
+    record(db, "b", NULL);
+    float v[2] = {1, 2}, *out;
+    mnemo_txn *ta, *tb;
+    TU_OK(mnemo_txn_begin(&ta, db, 0));
+    TU_OK(mnemo_txn_begin(&tb, db, 0));
+    TU_RC(mnemo_vector_get(&out, NULL, db, ta, "b"), MNEMO_ENOTFOUND);
+    TU_RC(mnemo_vector_get(&out, NULL, db, tb, "a"), MNEMO_ENOTFOUND);
+    TU_OK(mnemo_vector_put(db, ta, "a", v, 2));
+    TU_OK(mnemo_vector_put(db, tb, "b", v, 2));
+    TU_OK(mnemo_txn_commit(ta));
+    TU_RC(mnemo_txn_commit(tb), MNEMO_EBUSY);
+    mnemo_txn_free(ta);
+    mnemo_txn_free(tb);
+    TU_OK(mnemo_vector_get(&out, NULL, db, NULL, "a"));
+    mnemo_free(out);
+    TU_RC(mnemo_vector_get(&out, NULL, db, NULL, "b"), MNEMO_ENOTFOUND);
+
+    /* the same when the value read exists and is then changed by the other */
+    TU_OK(mnemo_txn_begin(&ta, db, 0));
+    TU_OK(mnemo_txn_begin(&tb, db, 0));
+    TU_OK(mnemo_vector_get(&out, NULL, db, tb, "a"));
+    mnemo_free(out);
+    TU_OK(mnemo_vector_delete(db, ta, "a"));
+    TU_OK(mnemo_txn_commit(ta));
+    TU_OK(mnemo_vector_put(db, tb, "b", v, 2));
+    TU_RC(mnemo_txn_commit(tb), MNEMO_EBUSY);
+    mnemo_txn_free(ta);
+    mnemo_txn_free(tb);
+}

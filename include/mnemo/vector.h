@@ -54,7 +54,9 @@ MNEMO_API int mnemo_vector_put(mnemo_db *db, mnemo_txn *txn, const char *id, con
 MNEMO_API int mnemo_vector_put_batch(mnemo_db *db, mnemo_txn *txn, const char *const *ids, const float *vecs,
                                      size_t n, size_t dim);
 
-/** Read the stored embedding of record `id` (normalised under COSINE).
+/** Read the stored embedding of record `id` (normalised under COSINE). Inside a read-write txn
+ * the read is validated at commit like mnemo_kv_get: if another commit changed (or gave, or
+ * removed) this embedding since the snapshot, the commit fails with MNEMO_EBUSY.
  * @param[out] out  dim floats, free with mnemo_free(); untouched on failure.
  * @param[out] dim  may be NULL.
  * @return 0; MNEMO_ENOTFOUND (no live record, or no embedding); MNEMO_EINVAL; MNEMO_ECORRUPT. */
@@ -101,7 +103,9 @@ MNEMO_API void mnemo_hits_free(mnemo_hits *hits);
 /** The k nearest live records to `query`. Inside a txn, the transaction's own uncommitted
  * embeddings take part (exactly) and the ones it deleted do not. Deleted and expired records
  * never come back. With a filter, recall stays high at any selectivity: few candidates are
- * searched exactly, many through HNSW with a beam widened until k pass the filter.
+ * searched exactly, many through HNSW with a beam widened until k pass the filter. A search is not
+ * validated at commit (docs/transactions.md): re-read a hit with mnemo_vector_get or
+ * mnemo_record_get to base a write on it.
  * @param[out] out   the hits (fewer than k when fewer records qualify); untouched on failure.
  * @param[in]  opts  NULL for defaults.
  * @return 0; MNEMO_EINVAL (NULL query, k 0, NaN, bad filter, no vector space); MNEMO_EDIM;
