@@ -1081,3 +1081,36 @@ TU_TEST(vector, a_vector_read_in_a_transaction_is_validated_at_commit)
     mnemo_txn_free(ta);
     mnemo_txn_free(tb);
 }
+
+/* Cosine normalises in double (issue 17 item 6): 1/length of [1e-45,0,0] overflows float (it was
+ * stored as NaNs), that of [3e38,3e38] is below float's normal range (it lost bits). */
+TU_TEST(vector, cosine_normalises_tiny_and_huge_vectors_in_double)
+{
+    db = open_space("cn", 3, MNEMO_METRIC_COSINE);
+    record(db, "tiny", NULL);
+    record(db, "huge", NULL);
+    record(db, "zero", NULL);
+    float tiny[3] = {1e-45f, 0, 0}, huge[3] = {3e38f, 3e38f, 0}, zero[3] = {0, -0.0f, 0}, *out;
+    TU_OK(mnemo_vector_put(db, NULL, "tiny", tiny, 3));
+    TU_OK(mnemo_vector_get(&out, NULL, db, NULL, "tiny"));
+    cr_assert(out[0] == 1 && out[1] == 0 && out[2] == 0, "[%g,%g,%g]", out[0], out[1], out[2]);
+    mnemo_free(out);
+    TU_OK(mnemo_vector_put(db, NULL, "huge", huge, 3));
+    TU_OK(mnemo_vector_get(&out, NULL, db, NULL, "huge"));
+    float want = (float)(1 / sqrt(2.0));
+    cr_assert(out[0] == want && out[1] == want && out[2] == 0, "[%.9g,%.9g,%g]", out[0], out[1], out[2]);
+    mnemo_free(out);
+    TU_RC(mnemo_vector_put(db, NULL, "zero", zero, 3), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "zero vector"), "%s", mnemo_errmsg());
+    uint64_t n;
+    TU_OK(mnemo_vector_check(db, &n));
+    cr_assert_eq(n, 2);
+    mnemo_hits *h;
+    float q[3] = {1e-45f, 1e-45f, 0}; /* a query is normalised the same way */
+    TU_OK(mnemo_vector_search(&h, db, NULL, q, 3, 2, NULL));
+    cr_assert_eq(h->count, 2);
+    cr_assert_str_eq(h->hits[0].id, "huge");
+    cr_assert_float_eq(h->hits[0].distance, 0, 1e-6);
+    cr_assert_float_eq(h->hits[1].distance, 1 - want, 1e-6);
+    mnemo_hits_free(h);
+}
