@@ -1114,3 +1114,60 @@ TU_TEST(vector, cosine_normalises_tiny_and_huge_vectors_in_double)
     cr_assert_float_eq(h->hits[1].distance, 1 - want, 1e-6);
     mnemo_hits_free(h);
 }
+
+/* Distances must not overflow float (issue 17 item 7): with [3e38,3e38], [1,1], [-3e38,-3e38],
+ * [2,2] stored, a search for [0,0] returned two hits, the identical vector last, distances NaN.
+ * Under L2 and IP a vector longer than MNEMO_VECTOR_MAX_NORM is refused (put and query), so every
+ * distance between accepted vectors is finite; cosine normalises, so it takes them all. */
+TU_TEST(vector, vectors_whose_distances_overflow_float_are_refused)
+{
+    mnemo_metric metrics[] = {MNEMO_METRIC_L2, MNEMO_METRIC_IP, MNEMO_METRIC_COSINE};
+    const char *ids[] = {"p", "one", "n", "two", "edge", "-edge"};
+    const float m = (float)MNEMO_VECTOR_MAX_NORM;
+    float vecs[][2] = {{3e38f, 3e38f}, {1, 1}, {-3e38f, -3e38f}, {2, 2}, {m, 0}, {-m, 0}};
+    for (size_t mi = 0; mi < 3; mi++) {
+        char name[16];
+        snprintf(name, sizeof name, "ov%zu", mi);
+        db = open_space(name, 2, metrics[mi]);
+        int cosine = metrics[mi] == MNEMO_METRIC_COSINE;
+        size_t stored = 0;
+        for (size_t i = 0; i < 6; i++) {
+            record(db, ids[i], "{\"k\":1}");
+            int huge = fabsf(vecs[i][0]) > 1e30f;
+            if (huge && !cosine) {
+                TU_RC(mnemo_vector_put(db, NULL, ids[i], vecs[i], 2), MNEMO_EINVAL);
+                cr_assert(strstr(mnemo_errmsg(), "longer than"), "%s", mnemo_errmsg());
+                continue;
+            }
+            TU_OK(mnemo_vector_put(db, NULL, ids[i], vecs[i], 2));
+            stored++;
+        }
+        mnemo_hits *h;
+        if (!cosine) {
+            TU_RC(mnemo_vector_search(&h, db, NULL, vecs[0], 2, 4, NULL), MNEMO_EINVAL);
+            cr_assert(strstr(mnemo_errmsg(), "query is longer than"), "%s", mnemo_errmsg());
+        }
+        float queries[][2] = {{0, 0}, {1, 1}, {m, 0}, {-m, 0}, {3e38f, 3e38f}};
+        for (size_t qi = cosine ? 1 : 0; qi < (cosine ? 5u : 4u); qi++) {
+            for (int mode = 0; mode < 3; mode++) {
+                mnemo_search_options so = MNEMO_SEARCH_OPTIONS_INIT;
+                so.exact = mode == 1;
+                so.filter = mode == 2 ? "{\"k\":1}" : NULL;
+                TU_OK(mnemo_vector_search(&h, db, NULL, queries[qi], 2, 6, &so));
+                cr_assert_eq(h->count, stored, "metric %zu query %zu mode %d: %zu hits of %zu", mi, qi, mode,
+                             h->count, stored);
+                for (size_t i = 0; i < h->count; i++) {
+                    cr_assert(isfinite(h->hits[i].distance), "metric %zu query %zu mode %d: %s at %g", mi, qi,
+                              mode, h->hits[i].id, h->hits[i].distance);
+                    if (i)
+                        cr_assert(h->hits[i - 1].distance <= h->hits[i].distance);
+                }
+                if (qi == 1 && !cosine && metrics[mi] == MNEMO_METRIC_L2)
+                    cr_assert_str_eq(h->hits[0].id, "one", "the identical vector comes first");
+                mnemo_hits_free(h);
+            }
+        }
+        mnemo_close(db);
+        db = NULL;
+    }
+}

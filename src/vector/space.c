@@ -224,8 +224,15 @@ int mnemo_vector__prepare(float *out, const vec_state *st, const float *vec, siz
         double len = sqrt(norm);
         for (size_t i = 0; i < dim; i++)
             out[i] = (float)(vec[i] / len);
-    } else if (out != vec) {
-        memcpy(out, vec, dim * sizeof *out);
+    } else {
+        /* hnswlib (SIMD) and the exact scan (sgemm) compute distances in float: refuse what could
+         * overflow them rather than answer with infinities that drop or misorder hits. */
+        if (norm > MNEMO_VECTOR_MAX_NORM * MNEMO_VECTOR_MAX_NORM)
+            return mnemo__err(MNEMO_EINVAL,
+                              "%s: %s is longer than %g (length %g): its distances would overflow float (%s space)",
+                              fn, what, MNEMO_VECTOR_MAX_NORM, sqrt(norm), metric_name(st->sp.metric));
+        if (out != vec)
+            memcpy(out, vec, dim * sizeof *out);
     }
     return 0;
 }
