@@ -872,3 +872,44 @@ TU_TEST(graph, an_edge_read_in_a_transaction_is_validated_at_commit)
     TU_RC(mnemo_graph_exists(db, NULL, "c", "x", "d"), 0);
     check_ok(2);
 }
+
+/* A weighted path whose total overflows a double (issue 17 item 8: three edges of 1e308 said "not
+ * reachable"): a lighter finite path still wins; when every path overflows the search says so. */
+TU_TEST(graph, weighted_paths_whose_total_overflows_are_not_unreachable)
+{
+    const char *ids[] = {"a", "b", "c", "d", "x", "y"};
+    for (size_t i = 0; i < 6; i++)
+        node(ids[i]);
+    TU_OK(link_w(NULL, "a", "w", "b", 1e308));
+    TU_OK(link_w(NULL, "b", "w", "c", 1e308));
+    TU_OK(link_w(NULL, "c", "w", "d", 1e308));
+    mnemo_path_options o = MNEMO_PATH_OPTIONS_INIT;
+    o.weighted = 1;
+    mnemo_graph_path *p;
+    TU_OK(mnemo_graph_shortest_path(&p, db, NULL, "a", "b", &o));
+    cr_assert_eq(p->weight, 1e308);
+    mnemo_graph_path_free(p);
+    for (int i = 0; i < 2; i++) {
+        const char *to = i ? "d" : "c";
+        TU_RC(mnemo_graph_shortest_path(&p, db, NULL, "a", to, &o), MNEMO_EINVAL);
+        cr_assert(strstr(mnemo_errmsg(), "is reachable") && strstr(mnemo_errmsg(), "overflows"), "%s", mnemo_errmsg());
+    }
+    /* fewest hops finds the path; its weight is the sum, which is infinite */
+    o.weighted = 0;
+    TU_OK(mnemo_graph_shortest_path(&p, db, NULL, "a", "d", &o));
+    cr_assert_eq(p->hops, 3);
+    cr_assert(isinf(p->weight));
+    mnemo_graph_path_free(p);
+    /* a lighter path with more hops is the answer, overflowing ones around it or not */
+    TU_OK(link_w(NULL, "a", "w", "x", 5));
+    TU_OK(link_w(NULL, "x", "w", "y", 5));
+    TU_OK(link_w(NULL, "y", "w", "d", 5));
+    TU_OK(link_w(NULL, "b", "w", "y", 1e308));
+    o.weighted = 1;
+    TU_OK(mnemo_graph_shortest_path(&p, db, NULL, "a", "d", &o));
+    cr_assert_eq(p->hops, 3);
+    cr_assert_str_eq(p->nodes[1], "x");
+    cr_assert_eq(p->weight, 15);
+    mnemo_graph_path_free(p);
+    TU_RC(mnemo_graph_shortest_path(&p, db, NULL, "a", "c", &o), MNEMO_EINVAL);
+}
