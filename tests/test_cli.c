@@ -1049,3 +1049,45 @@ TU_TEST(cli, bench_runs_a_module_benchmark)
     EXPECT_FAIL(1, "not found", "bench", "kv");
     unsetenv("MNEMO_BENCH_DIR");
 }
+
+/* put replaces the whole record, embedding included; "embedding": null removes it; import does
+ * the same per line (issue 17 item 9). */
+TU_TEST(cli, put_replaces_the_embedding_and_null_removes_it)
+{
+    const char *db = P("db");
+    run_result r = RUN("init", db, "--dim", "2");
+    expect_ok(&r, "init");
+    done(&r);
+    const char *puts[][2] = {
+        {"{\"id\":\"m\",\"content\":\"something else\"}", NULL},
+        {"{\"id\":\"m\",\"content\":\"cats\",\"embedding\":null}", NULL},
+        {"{\"id\":\"m\",\"content\":\"dogs\",\"embedding\":[0,1]}", "[0,1]"},
+    };
+    char ids[128];
+    for (size_t i = 0; i < 3; i++) {
+        r = RUN("put", db, "{\"id\":\"m\",\"content\":\"cats\",\"embedding\":[1,0]}");
+        expect_ok(&r, "put with embedding");
+        cr_assert_not_null(strstr(r.out, "\"embedding\":[1.0,0.0]"), "%s", r.out);
+        done(&r);
+        r = RUN("put", db, puts[i][0]);
+        expect_ok(&r, puts[i][0]);
+        cr_assert((strstr(r.out, "embedding") != NULL) == (puts[i][1] != NULL), "case %zu: %s", i, r.out);
+        done(&r);
+        r = RUN("get", db, "m");
+        expect_ok(&r, "get");
+        cr_assert((strstr(r.out, "embedding") != NULL) == (puts[i][1] != NULL), "case %zu: %s", i, r.out);
+        done(&r);
+        r = RUN("search", db, "--vector", "[1,0]", "-k", "1");
+        expect_ok(&r, "search");
+        hit_ids(ids, sizeof ids, r.out);
+        cr_assert_str_eq(ids, puts[i][1] ? "m" : "", "case %zu: %s", i, r.out);
+        cr_assert_null(strstr(r.out, "\"distance\":0}"), "case %zu: the old vector is gone: %s", i, r.out);
+        done(&r);
+    }
+    import_ok(db, write_file("r.jsonl", "{\"type\":\"record\",\"id\":\"m\",\"embedding\":[1,0]}\n"
+                                        "{\"type\":\"record\",\"id\":\"m\",\"content\":\"no vector\"}\n"), NULL);
+    r = RUN("get", db, "m");
+    expect_ok(&r, "get");
+    cr_assert_null(strstr(r.out, "embedding"), "%s", r.out);
+    done(&r);
+}

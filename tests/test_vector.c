@@ -1171,3 +1171,48 @@ TU_TEST(vector, vectors_whose_distances_overflow_float_are_refused)
         db = NULL;
     }
 }
+
+/* mnemo_record_put replaces the whole record, its embedding included (issue 17 item 9: the old
+ * embedding stayed, so new content was found at distance 0 from the old vector); an update keeps
+ * it, and a put followed by a vector put in one transaction gives the new one. */
+TU_TEST(vector, replacing_a_record_removes_its_embedding)
+{
+    db = open_space("rp", 2, MNEMO_METRIC_L2);
+    mnemo_record r = {.id = "m", .content = "cats"};
+    TU_OK(mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT));
+    float v[2] = {1, 0}, w[2] = {0, 1}, *out;
+    TU_OK(mnemo_vector_put(db, NULL, "m", v, 2));
+    r.content = "something else";
+    TU_OK(mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT));
+    TU_RC(mnemo_vector_get(&out, NULL, db, NULL, "m"), MNEMO_ENOTFOUND);
+    mnemo_hits *h;
+    TU_OK(mnemo_vector_search(&h, db, NULL, v, 2, 1, NULL));
+    cr_assert_eq(h->count, 0, "the old embedding is not searchable");
+    mnemo_hits_free(h);
+
+    TU_OK(mnemo_vector_put(db, NULL, "m", v, 2));
+    mnemo_record_changes ch = MNEMO_RECORD_CHANGES_INIT;
+    ch.fields = MNEMO_UPDATE_CONTENT;
+    ch.content = "cats again";
+    TU_OK(mnemo_record_update(db, NULL, "m", &ch));
+    TU_OK(mnemo_vector_get(&out, NULL, db, NULL, "m"));
+    mnemo_free(out);
+
+    mnemo_txn *t;
+    TU_OK(mnemo_txn_begin(&t, db, 0));
+    TU_OK(mnemo_record_put(db, t, &r, MNEMO_PUT_REPLACE));
+    TU_RC(mnemo_vector_get(&out, NULL, db, t, "m"), MNEMO_ENOTFOUND);
+    TU_OK(mnemo_vector_put(db, t, "m", w, 2));
+    TU_OK(mnemo_txn_commit(t));
+    mnemo_txn_free(t);
+    TU_OK(mnemo_vector_get(&out, NULL, db, NULL, "m"));
+    cr_assert(out[0] == 0 && out[1] == 1);
+    mnemo_free(out);
+    TU_OK(mnemo_vector_search(&h, db, NULL, v, 2, 2, NULL));
+    cr_assert_eq(h->count, 1);
+    cr_assert_float_eq(h->hits[0].distance, 2, 1e-6, "only the new embedding is in the index");
+    mnemo_hits_free(h);
+    uint64_t n;
+    TU_OK(mnemo_vector_check(db, &n));
+    cr_assert_eq(n, 1);
+}

@@ -262,6 +262,7 @@ const cli_cmd cli_records_cmds[] = {
      "JSON is a record object as in jsonl import: {\"id\":..,\"content\":..,\"importance\":..,\n"
      "\"metadata\":{..},\"expires_at\":..} (also created_at, updated_at, \"embedding\":[floats];\n"
      "\"type\":\"record\" allowed). The record and its embedding are stored in one transaction.\n"
+     "A put replaces the whole record: without \"embedding\" (or with null) it has none after.\n"
      "Inserts or replaces; --insert fails if the id exists (MNEMO_EEXISTS), --replace if it does\n"
      "not (MNEMO_ENOTFOUND). Prints the stored record as `get` does.\n",
      {{"insert", 0}, {"replace", 0}, {NULL, 0}}, 2, 2, run_put},
