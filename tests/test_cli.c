@@ -993,9 +993,10 @@ TU_TEST(cli, vector_export_import_round_trip)
     run_result r = RUN("init", a, "--dim", "3", "--M", "12");
     expect_ok(&r, "init");
     done(&r);
+    /* (an L2 space refuses vectors longer than 1e18, MNEMO_VECTOR_MAX_NORM: 3.4e17, not FLT_MAX) */
     const char *in = write_file(
         "in.jsonl",
-        "{\"type\":\"record\",\"id\":\"p\",\"content\":\"x\",\"embedding\":[0.1,-0.0,3.4028235e38]}\n"
+        "{\"type\":\"record\",\"id\":\"p\",\"content\":\"x\",\"embedding\":[0.1,-0.0,3.4028236e17]}\n"
         "{\"type\":\"record\",\"id\":\"q\",\"embedding\":[1e-7,0.33333334,-2.5]}\n"
         "{\"type\":\"record\",\"id\":\"r\"}\n"
         "{\"type\":\"record\",\"id\":\"s\",\"embedding\":[1.17549435e-38,16777217,7]}\n"
@@ -1013,7 +1014,7 @@ TU_TEST(cli, vector_export_import_round_trip)
     expect_ok(&r, "export");
     cr_assert(!strncmp(r.out, "{\"type\":\"space\",\"dim\":3,\"metric\":\"l2\",\"M\":12,\"ef_construction\":200,"
                               "\"ef_search\":64}\n", 83), "%.200s", r.out);
-    cr_assert_not_null(strstr(r.out, "\"embedding\":[0.1,-0.0,3.4028235e+38]}"), "%.2000s", r.out);
+    cr_assert_not_null(strstr(r.out, "\"embedding\":[0.1,-0.0,3.4028236e+17]}"), "%.2000s", r.out);
     const char *dump = write_file("a.jsonl", r.out);
     const char *b = init_db("b"); /* no vector space: the space line creates it */
     import_ok(b, dump, NULL);
