@@ -2,6 +2,8 @@
  * MNEMO_CLI, set by meson) in a fresh temporary directory and checks exit codes, stdout (JSON
  * lines) and stderr (one line on error, nothing on success). In the sanitizer build the binary is
  * sanitized too, so a leak or UB report shows up as unexpected stderr and a wrong exit code. */
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
@@ -10,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -283,6 +287,77 @@ TU_TEST(cli, init_and_engine_errors_exit_1)
     cr_assert_not_null(strstr(r.err, "nobody"), "the message names the id: %s", r.err);
     done(&r);
     EXPECT_FAIL(1, "MNEMO_EINVAL", "find", db, "{\"$bogus\":1}");
+}
+
+static int exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* Issue 17 item 14: vector options outside the library's ranges are refused before anything is
+ * created, the help states those ranges, and the edges of the ranges are accepted. */
+TU_TEST(cli, init_refuses_out_of_range_options_and_leaves_nothing)
+{
+    const char *db = P("db");
+    EXPECT_FAIL(2, "--ef-construction wants a whole number from 1 to 100000", "init", db, "--dim", "4",
+                "--ef-construction", "200000");
+    cr_assert(!exists(db), "a refused init left %s behind", db);
+    EXPECT_FAIL(2, "--ef-search wants a whole number from 1 to 100000", "init", db, "--dim", "4", "--ef-search",
+                "100001");
+    EXPECT_FAIL(2, "--M wants a whole number from 2 to 1024", "init", db, "--dim", "4", "--M", "1025");
+    EXPECT_FAIL(2, "--dim wants a whole number from 1 to 65536", "init", db, "--dim", "65537");
+    cr_assert(!exists(db));
+    run_result r = RUN("init", "--help");
+    cr_assert_eq(r.code, 0);
+    cr_assert_not_null(strstr(r.out, "1..100000"), "the help gives the ef range: %s", r.out);
+    cr_assert_not_null(strstr(r.out, "2..1024"), "the help gives the M range: %s", r.out);
+    done(&r);
+    r = RUN("init", db, "--dim", "4", "--M", "1024", "--ef-construction", "100000", "--ef-search", "100000");
+    expect_ok(&r, "init at the top of the ranges");
+    cr_assert_eq(int_field(r.out, 0, "format_version"), MNEMO_FORMAT_VERSION);
+    done(&r);
+}
+
+/* Issue 17 item 14: an init that fails on a full disk removes what it created (no LOCK/LOG left
+ * behind, so a later init works) and nothing else. Needs a small tmpfs, so root. */
+TU_TEST(cli, init_on_full_disk_leaves_nothing_behind)
+{
+    const char *mnt = P("tmpfs");
+    cr_assert_eq(mkdir(mnt, 0755), 0);
+    if (mount("tmpfs", mnt, "tmpfs", 0, "size=1m") != 0)
+        cr_skip_test("cannot mount a tmpfs (%s): needs root", strerror(errno));
+    char fill[600], db[600], empty[600], keep[600];
+    snprintf(fill, sizeof fill, "%s/fill", mnt);
+    snprintf(db, sizeof db, "%s/db", mnt);
+    snprintf(empty, sizeof empty, "%s/empty", mnt);
+    snprintf(keep, sizeof keep, "%s/keep", mnt);
+    cr_assert_eq(mkdir(empty, 0755), 0);
+    write_file("tmpfs/keep", "mine\n");
+    FILE *f = fopen(fill, "wb");
+    cr_assert_not_null(f);
+    static char block[4096];
+    while (fwrite(block, 1, sizeof block, f) == sizeof block)
+        ;
+    fclose(f);
+    EXPECT_FAIL(1, "MNEMO_EIO", "init", db);
+    cr_assert(!exists(db), "the failed init left %s behind", db);
+    EXPECT_FAIL(1, "MNEMO_EIO", "init", empty, "--dim", "4");
+    cr_assert(exists(empty), "the directory that was there before is kept");
+    DIR *d = opendir(empty);
+    cr_assert_not_null(d);
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        cr_assert(!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."), "left behind: %s", e->d_name);
+    closedir(d);
+    cr_assert(exists(keep) && exists(fill), "files that were there before are kept");
+    cr_assert_eq(unlink(fill), 0);
+    run_result r = RUN("init", db);
+    expect_ok(&r, "init once space is back");
+    done(&r);
+    r = RUN("init", empty, "--dim", "4");
+    expect_ok(&r, "init of the empty directory once space is back");
+    done(&r);
+    cr_assert_eq(umount2(mnt, MNT_DETACH), 0);
 }
 
 TU_TEST(cli, records_put_get_find_delete)

@@ -18,6 +18,16 @@
 #define CLI_EXIT_FAIL 1  /* engine error, bad input file, failed check */
 #define CLI_EXIT_USAGE 2 /* bad command line */
 
+/* The library's limits on vector options (checked in src/vector/space.c and src/vector/search.c,
+ * not exported by the public headers): the CLI refuses the same values as bad usage. Plain
+ * literals so that help texts can quote them (CLI_STR). */
+#define CLI_HNSW_M_MIN 2
+#define CLI_HNSW_M_MAX 1024
+#define CLI_HNSW_EF_MAX 100000 /* ef_construction, ef_search */
+#define CLI_SEARCH_K_MAX 100000
+#define CLI_STR_(x) #x
+#define CLI_STR(x) CLI_STR_(x)
+
 #define CLI_MAX_POS 4
 #define CLI_MAX_OPTS 16
 
@@ -233,6 +243,18 @@ int cli_fvecs_next(FILE *f, size_t *dim, float **buf, size_t *cap, size_t at, ch
 void *cli_xmalloc(size_t n);
 void *cli_xrealloc(void *p, size_t n);
 char *cli_xstrdup(const char *s);
+
+/* What a directory held before a command that may create it (init), so that a failure can
+ * remove what the command created and nothing else. */
+typedef struct cli_dir_mark {
+    int existed;  /* the directory was there before */
+    char **names; /* its entries then */
+    size_t n;
+} cli_dir_mark;
+void cli_dir_mark_take(cli_dir_mark *m, const char *path);
+/* Remove what appeared under path since cli_dir_mark_take (the directory too if it was new). */
+void cli_dir_mark_undo(const cli_dir_mark *m, const char *path);
+void cli_dir_mark_free(cli_dir_mark *m);
 
 /* Bytes of the files under a directory (0 if unreadable). */
 uint64_t cli_disk_bytes(const char *path);
