@@ -413,6 +413,64 @@ TU_TEST(cli, records_put_get_find_delete)
     EXPECT_FAIL(1, "MNEMO_ENOTFOUND", "get", db, "m1");
 }
 
+/* Issue 17 item 15: every number the CLI prints (importance, weights, metadata, edge props) is the
+ * shortest text that reads back as the same double, and survives export -> import -> export. */
+TU_TEST(cli, numbers_print_shortest_everywhere)
+{
+    const char *db = init_db("db");
+    const char *meta = "{\"a\":0.1,\"b\":0.3,\"c\":1e-300,\"d\":5e-324,\"e\":1.7976931348623157e+308,\"f\":-0.0,"
+                       "\"g\":[0.3,1.0,-2],\"h\":{\"x\":2.5e-7}}";
+    char line[1024];
+    snprintf(line, sizeof line,
+             "{\"type\":\"record\",\"id\":\"a\",\"importance\":5e-324,\"metadata\":%s}\n"
+             "{\"type\":\"edge\",\"from\":\"a\",\"to\":\"b\",\"weight\":1e-300,\"props\":%s}\n",
+             meta, meta);
+    import_ok(db, write_file("n.jsonl", line), NULL);
+    char want[1100];
+    snprintf(want, sizeof want, "\"metadata\":%s", meta);
+    run_result r = RUN("get", db, "a");
+    expect_ok(&r, "get");
+    cr_assert_not_null(strstr(r.out, want), "metadata numbers in shortest form: %s", r.out);
+    cr_assert_not_null(strstr(r.out, "\"importance\":5e-324,"), "importance in shortest form: %s", r.out);
+    json_t *v = field(r.out, 0, "metadata");
+    cr_assert(json_real_value(json_object_get(v, "b")) == 0.3);
+    cr_assert(json_real_value(json_object_get(v, "d")) == 5e-324);
+    cr_assert(json_real_value(json_object_get(v, "e")) == 1.7976931348623157e308);
+    cr_assert(signbit(json_real_value(json_object_get(v, "f"))), "-0.0 keeps its sign");
+    json_decref(v);
+    done(&r);
+    snprintf(want, sizeof want, "\"weight\":1e-300,\"props\":%s", meta);
+    r = RUN("neighbors", db, "a");
+    expect_ok(&r, "neighbors");
+    cr_assert_not_null(strstr(r.out, want), "edge numbers in shortest form: %s", r.out);
+    done(&r);
+    r = RUN("find", db, "{\"b\":0.3}");
+    expect_ok(&r, "find");
+    cr_assert_eq(count_lines(r.out), 1, "0.3 finds what it stored: %s", r.out);
+    done(&r);
+
+    r = RUN("export", db);
+    expect_ok(&r, "export");
+    snprintf(want, sizeof want, "\"metadata\":%s", meta);
+    cr_assert_not_null(strstr(r.out, want), "export: %s", r.out);
+    const char *dump = write_file("dump.jsonl", r.out);
+    const char *db2 = init_db("db2");
+    import_ok(db2, dump, NULL);
+    run_result r2 = RUN("export", db2);
+    expect_ok(&r2, "export again");
+    cr_assert_str_eq(r2.out, r.out);
+    done(&r2);
+    done(&r);
+
+    /* csv-graph reals take the same path */
+    const char *db3 = init_db("db3");
+    import_ok(db3, write_file("n.csv", "~id,~label,x:double,y:float\nn1,t,0.3,1e-300\n"), "csv-graph");
+    r = RUN("get", db3, "n1");
+    expect_ok(&r, "get csv node");
+    cr_assert_not_null(strstr(r.out, "\"metadata\":{\"label\":\"t\",\"x\":0.3,\"y\":1e-300}"), "%s", r.out);
+    done(&r);
+}
+
 TU_TEST(cli, graph_neighbors_traverse_path)
 {
     const char *db = init_db("db");

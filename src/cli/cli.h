@@ -116,6 +116,13 @@ void jo_float(jout *j, const char *k, float v); /* shortest text that reads back
 void jo_bool(jout *j, const char *k, int v);
 void jo_null(jout *j, const char *k);
 void jo_raw(jout *j, const char *k, const char *json); /* text that is already one JSON value */
+/* A JSON value compact with keys sorted and every real in the shortest form of jo_real (the one
+ * number formatter of the CLI; jansson's dumps print 17 digits: 0.29999999999999999). */
+void jo_json(jout *j, const char *k, json_t *v);
+/* JSON text (metadata, props as the engine returns them) written as jo_json writes it. */
+void jo_json_text(jout *j, const char *k, const char *json);
+/* The text of jo_json alone, malloc'd (free()): what the CLI hands the engine as metadata/props. */
+char *cli_json_dump(json_t *v);
 void jo_obj(jout *j, const char *k);         /* open a nested object (k NULL inside an array) */
 void jo_obj_end(jout *j);
 void jo_arr(jout *j, const char *k);         /* open an array; add elements with k = NULL */

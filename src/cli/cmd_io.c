@@ -180,7 +180,7 @@ static int apply_json(cli_import *im, mnemo_txn *txn, json_t *obj, int *engine_r
                 snprintf(err, errlen, "\"props\" must be a JSON object");
                 return -1;
             }
-            e.props = ptext = json_dumps(props, JSON_COMPACT | JSON_SORT_KEYS);
+            e.props = ptext = cli_json_dump(props);
         }
         int rc = mnemo_graph_link(im->db, txn, &e, flags);
         free(ptext);
@@ -595,7 +595,7 @@ static int export_edges(void *arg, const mnemo_record *r)
             jo_str(&x->j, "label", e->label);
             jo_real(&x->j, "weight", e->weight);
             if (e->props)
-                jo_raw(&x->j, "props", e->props);
+                jo_json_text(&x->j, "props", e->props);
             jo_line(&x->j, stdout);
         }
         free(e->to);

@@ -117,7 +117,7 @@ int cli_record_from_json(mnemo_record *rec, char **meta_text, float **emb, size_
             snprintf(err, errlen, "\"metadata\" must be a JSON object");
             return -1;
         }
-        *meta_text = json_dumps(meta, JSON_COMPACT | JSON_SORT_KEYS);
+        *meta_text = cli_json_dump(meta);
         if (!*meta_text) {
             snprintf(err, errlen, "out of memory");
             return -1;

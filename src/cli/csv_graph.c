@@ -346,7 +346,7 @@ static int apply_row(cli_import *im, const header *h, csv_reader *r, mnemo_txn *
         json_t *meta = row_object(h, r, "label", h->label >= 0 ? r->fields[h->label] : NULL, err, errlen);
         if (!meta)
             return -1;
-        char *text = json_dumps(meta, JSON_COMPACT | JSON_SORT_KEYS);
+        char *text = cli_json_dump(meta);
         json_decref(meta);
         mnemo_record rec = {0};
         rec.id = id;
@@ -384,7 +384,7 @@ static int apply_row(cli_import *im, const header *h, csv_reader *r, mnemo_txn *
     json_t *props = row_object(h, r, "id", h->id >= 0 ? r->fields[h->id] : NULL, err, errlen);
     if (!props)
         return -1;
-    char *text = json_object_size(props) ? json_dumps(props, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    char *text = json_object_size(props) ? cli_json_dump(props) : NULL;
     json_decref(props);
     e.props = text;
     int rc = mnemo_graph_link(im->db, txn, &e, flags);
