@@ -471,6 +471,26 @@ TU_TEST(cli, numbers_print_shortest_everywhere)
     done(&r);
 }
 
+/* Issue 17 item 16: a put whose expiry has passed stores the record and says so (exit 0, a line
+ * with "expired":true) rather than failing with the read-back's MNEMO_ENOTFOUND. */
+TU_TEST(cli, put_with_past_expiry_says_stored_and_expired)
+{
+    const char *db = init_db("db");
+    run_result r = RUN("put", db, "{\"id\":\"old\",\"content\":\"x\",\"expires_at\":1000}");
+    expect_ok(&r, "put with a past expiry");
+    cr_assert_str_eq(r.out, "{\"id\":\"old\",\"stored\":true,\"expired\":true,\"expires_at\":1000}\n");
+    done(&r);
+    EXPECT_FAIL(1, "MNEMO_ENOTFOUND", "get", db, "old");
+    r = RUN("put", db, "{\"id\":\"old\",\"content\":\"x\",\"expires_at\":1000}", "--insert");
+    expect_ok(&r, "an expired record counts as absent for --insert");
+    done(&r);
+    EXPECT_FAIL(1, "MNEMO_ENOTFOUND", "put", db, "{\"id\":\"old\",\"expires_at\":1000}", "--replace");
+    r = RUN("put", db, "{\"id\":\"new\",\"expires_at\":32503680000000}");
+    expect_ok(&r, "put with a future expiry");
+    cr_assert_eq(int_field(r.out, 0, "expires_at"), 32503680000000);
+    done(&r);
+}
+
 TU_TEST(cli, graph_neighbors_traverse_path)
 {
     const char *db = init_db("db");

@@ -182,8 +182,24 @@ static int run_put(const cli_cmd *cmd, const cli_args *a)
         rc = cli_usage(cmd, "%s", err);
     mnemo_db *db = NULL;
     if (!rc && !(rc = cli_open(&db, cmd, a->pos[0], CLI_OPEN_RW))) {
-        int prc = cli_put_record(db, NULL, &rec, mode, emb, dim);
-        rc = prc ? cli_engine(cmd, prc, "record '%s'", rec.id) : print_record(cmd, db, rec.id);
+        int prc = cli_put_record(db, NULL, &rec, mode, emb, dim), live = 1;
+        /* an expiry already past: stored, but no read sees it, so say that instead of reading back */
+        if (!prc && rec.expires_at && (live = mnemo_record_exists(db, NULL, rec.id)) < 0)
+            prc = live;
+        if (prc) {
+            rc = cli_engine(cmd, prc, "record '%s'", rec.id);
+        } else if (!live) {
+            jout j = {0};
+            jo_begin(&j);
+            jo_str(&j, "id", rec.id);
+            jo_bool(&j, "stored", 1);
+            jo_bool(&j, "expired", 1);
+            jo_int(&j, "expires_at", rec.expires_at);
+            jo_line(&j, stdout);
+            jo_free(&j);
+        } else {
+            rc = print_record(cmd, db, rec.id);
+        }
         rc = cli_close(db, cmd, rc);
     }
     free(meta);
@@ -263,7 +279,9 @@ const cli_cmd cli_records_cmds[] = {
      "\"metadata\":{..},\"expires_at\":..} (also created_at, updated_at, \"embedding\":[floats];\n"
      "\"type\":\"record\" allowed). The record and its embedding are stored in one transaction.\n"
      "Inserts or replaces; --insert fails if the id exists (MNEMO_EEXISTS), --replace if it does\n"
-     "not (MNEMO_ENOTFOUND). Prints the stored record as `get` does.\n",
+     "not (MNEMO_ENOTFOUND). Prints the stored record as `get` does; when its expires_at has\n"
+     "already passed (reads no longer see it) prints {\"id\",\"stored\":true,\"expired\":true,\"expires_at\"}\n"
+     "instead, exit 0.\n",
      {{"insert", 0}, {"replace", 0}, {NULL, 0}}, 2, 2, run_put},
     {"delete", "DB ID", "delete a record and its edges",
      "Prints {\"deleted\":ID}. Exit 1 with MNEMO_ENOTFOUND when there is no live record ID.\n",
