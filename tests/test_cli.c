@@ -491,6 +491,50 @@ TU_TEST(cli, put_with_past_expiry_says_stored_and_expired)
     done(&r);
 }
 
+/* Issue 17 item 17: the exit-code table of docs/cli.md. A JSON argument that does not parse, or is
+ * not of the kind the command wants, is 2 in every command; one that parses but the engine refuses
+ * is 1; -k takes exactly the library's range. */
+TU_TEST(cli, exit_codes_are_the_same_everywhere)
+{
+    const char *db = P("db");
+    run_result r = RUN("init", db, "--dim", "2");
+    expect_ok(&r, "init");
+    done(&r);
+    r = RUN("put", db, "{\"id\":\"a\",\"metadata\":{\"t\":1},\"embedding\":[1,0]}");
+    expect_ok(&r, "put");
+    done(&r);
+    /* 0: success */
+    r = RUN("--version");
+    expect_ok(&r, "--version");
+    done(&r);
+    /* 2: JSON arguments that do not parse, or are not objects / arrays */
+    EXPECT_FAIL(2, "not valid JSON", "find", db, "{bad");
+    EXPECT_FAIL(2, "not valid JSON", "search", db, "--vector", "[0,0]", "--where", "{bad");
+    EXPECT_FAIL(2, "not valid JSON", "search", db, "--vector", "[0,0");
+    EXPECT_FAIL(2, "not valid JSON", "put", db, "{bad");
+    EXPECT_FAIL(2, "not valid JSON", "find", db, "{\"t\":1,\"t\":2}");
+    EXPECT_FAIL(2, "must be a JSON object", "find", db, "[1]");
+    EXPECT_FAIL(2, "must be a JSON object", "search", db, "--vector", "[0,0]", "--where", "[1]");
+    EXPECT_FAIL(2, "must be a JSON object", "put", db, "[1]");
+    EXPECT_FAIL(2, "must be a JSON array", "search", db, "--vector", "{}");
+    /* 1: a well-formed argument the engine refuses, the same for find and search --where */
+    EXPECT_FAIL(1, "MNEMO_EINVAL", "find", db, "{\"$bogus\":1}");
+    EXPECT_FAIL(1, "MNEMO_EINVAL", "search", db, "--vector", "[0,0]", "--where", "{\"$bogus\":1}");
+    EXPECT_FAIL(1, "MNEMO_ENOTFOUND", "get", db, "nobody");
+    EXPECT_FAIL(1, "MNEMO_EDIM", "search", db, "--vector", "[0,0,0]");
+    /* -k: the library's 1..100000, no more, no less */
+    EXPECT_FAIL(2, "-k wants a whole number from 1 to 100000", "search", db, "--vector", "[0,0]", "-k", "100001");
+    EXPECT_FAIL(2, "-k wants a whole number from 1 to 100000", "search", db, "--vector", "[0,0]", "-k", "0");
+    r = RUN("search", db, "--vector", "[0,0]", "-k", "100000");
+    expect_ok(&r, "-k 100000");
+    cr_assert_eq(count_lines(r.out), 1);
+    done(&r);
+    r = RUN("search", "--help");
+    cr_assert_eq(r.code, 0);
+    cr_assert_not_null(strstr(r.out, "1..100000"), "the help gives the range of -k: %s", r.out);
+    done(&r);
+}
+
 TU_TEST(cli, graph_neighbors_traverse_path)
 {
     const char *db = init_db("db");
@@ -928,7 +972,7 @@ TU_TEST(cli, vector_usage_errors)
     EXPECT_FAIL(2, "non-empty array", "search", db, "--vector", "[]");
     EXPECT_FAIL(2, "--k wants", "search", db, "--vector", "[1]", "-k", "0");
     EXPECT_FAIL(2, "apply with --near", "search", db, "--vector", "[1]", "--hops", "2");
-    EXPECT_FAIL(2, "JSON object filter", "search", db, "--vector", "[1]", "--where", "[1]");
+    EXPECT_FAIL(2, "--where must be a JSON object", "search", db, "--vector", "[1]", "--where", "[1]");
     EXPECT_FAIL(2, "unknown option '-q'", "search", db, "-q", "1");
     EXPECT_FAIL(2, "\"embedding\": component 0", "put", db, "{\"id\":\"a\",\"embedding\":[\"x\"]}");
     EXPECT_FAIL(2, "--format wants", "import", db, "f", "--format", "ivecs");

@@ -16,7 +16,7 @@
 /* Exit codes (the contract with scripts). */
 #define CLI_EXIT_OK 0
 #define CLI_EXIT_FAIL 1  /* engine error, bad input file, failed check */
-#define CLI_EXIT_USAGE 2 /* bad command line */
+#define CLI_EXIT_USAGE 2 /* bad command line (options, arguments, JSON arguments that do not parse) */
 
 /* The library's limits on vector options (checked in src/vector/space.c and src/vector/search.c,
  * not exported by the public headers): the CLI refuses the same values as bad usage. Plain
@@ -73,6 +73,11 @@ const char *cli_opt(const cli_cmd *cmd, const cli_args *a, const char *name);
 int cli_opt_uint(uint64_t *out, const cli_cmd *cmd, const cli_args *a, const char *name, uint64_t min, uint64_t max);
 /* Parse --dir out|in|both (absent: `dflt`). @return 0 or CLI_EXIT_USAGE. */
 int cli_opt_dir(mnemo_direction *out, const cli_cmd *cmd, const cli_args *a, mnemo_direction dflt);
+
+/* Parse a JSON argument of the command line (`what` names it in messages) that must be a JSON
+ * value of type `want` (JSON_OBJECT, JSON_ARRAY). Invalid JSON (duplicate keys included) or another
+ * type is a usage error in every command. @return 0 with *out a new reference, or CLI_EXIT_USAGE. */
+int cli_json_arg(json_t **out, const cli_cmd *cmd, const char *what, const char *text, json_type want);
 
 /* Errors: one line on stderr, "mnemo CMD: message". Each returns its exit code. */
 int cli_usage(const cli_cmd *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -162,10 +162,9 @@ static int run_get(const cli_cmd *cmd, const cli_args *a)
 
 static int run_put(const cli_cmd *cmd, const cli_args *a)
 {
-    json_error_t je;
-    json_t *obj = json_loads(a->pos[1], JSON_REJECT_DUPLICATES, &je);
-    if (!obj)
-        return cli_usage(cmd, "the record is not valid JSON: %s (column %d)", je.text, je.column);
+    json_t *obj;
+    if (cli_json_arg(&obj, cmd, "the record", a->pos[1], JSON_OBJECT))
+        return CLI_EXIT_USAGE;
     mnemo_record rec;
     char *meta = NULL, err[256];
     float *emb = NULL;
@@ -229,8 +228,10 @@ static int run_delete(const cli_cmd *cmd, const cli_args *a)
 static int run_find(const cli_cmd *cmd, const cli_args *a)
 {
     uint64_t limit = 0;
-    if (cli_opt_uint(&limit, cmd, a, "limit", 1, UINT64_MAX))
+    json_t *filter;
+    if (cli_opt_uint(&limit, cmd, a, "limit", 1, UINT64_MAX) || cli_json_arg(&filter, cmd, "FILTER", a->pos[1], JSON_OBJECT))
         return CLI_EXIT_USAGE;
+    json_decref(filter); /* only checked: the engine parses the text itself */
     mnemo_db *db;
     if (cli_open(&db, cmd, a->pos[0], CLI_OPEN_RO))
         return CLI_EXIT_FAIL;

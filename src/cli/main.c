@@ -27,7 +27,8 @@ static void global_help(FILE *f)
                "       mnemo COMMAND --help | mnemo --help | mnemo --version\n\n"
                "mnemo %s: an embeddable multi-model database (key-value, records, graph, vectors).\n"
                "Results are JSON lines on stdout; an error is one line on stderr with exit code 1\n"
-               "(engine or input error) or 2 (bad usage).\n\ncommands:\n",
+               "(engine or input error) or 2 (bad usage: unknown option, value out of range, a JSON\n"
+               "argument that does not parse).\n\ncommands:\n",
             mnemo_version(NULL, NULL, NULL));
     for (size_t g = 0; groups[g]; g++)
         for (const cli_cmd *c = groups[g]; c->name; c++) {
@@ -89,6 +90,20 @@ int cli_opt_dir(mnemo_direction *out, const cli_cmd *cmd, const cli_args *a, mne
         *out = MNEMO_DIR_BOTH;
     else
         return cli_usage(cmd, "--dir wants out, in or both, not '%s'", s);
+    return 0;
+}
+
+int cli_json_arg(json_t **out, const cli_cmd *cmd, const char *what, const char *text, json_type want)
+{
+    json_error_t je;
+    json_t *v = json_loads(text, JSON_REJECT_DUPLICATES, &je);
+    if (!v)
+        return cli_usage(cmd, "%s is not valid JSON: %s (column %d)", what, je.text, je.column);
+    if (json_typeof(v) != want) {
+        json_decref(v);
+        return cli_usage(cmd, "%s must be a JSON %s", what, want == JSON_OBJECT ? "object" : "array");
+    }
+    *out = v;
     return 0;
 }
 
