@@ -779,7 +779,7 @@ TU_TEST(cli, import_csv_graph_nodes_and_edges)
     struct {
         const char *text, *needle;
     } bad[] = {
-        {"~id,~label,n:int\n1,a,1\n2,a,x\n", "x.csv:3: column 'n': 'x' is not an integer"},
+        {"~id,~label,n:int\n1,a,1\n2,a,x\n", "x.csv:3: column 'n': 'x' is not an int (-2147483648..2147483647)"},
         {"~id,~label,n:double\n1,a,nan\n", "x.csv:2: column 'n'"},
         {"~id,~label,b:bool\n1,a,yes\n", "x.csv:2: column 'b'"},
         {"~id,~label,n:int\n1,a\n", "x.csv:2: 2 fields, the header has 3"},
@@ -800,6 +800,75 @@ TU_TEST(cli, import_csv_graph_nodes_and_edges)
         expect_fail(&r, 1, bad[i].needle, what);
         done(&r);
     }
+}
+
+/* Issue 17 item 18: csv-graph names the rolled-back lines right when a row spans two lines, and
+ * typed columns refuse what their type cannot hold. */
+TU_TEST(cli, import_csv_graph_line_ranges_and_typed_ranges)
+{
+    const char *db = init_db("db");
+    /* batches of 2 rows: lines 2-3 commit; the next batch starts with a row on lines 4-5 */
+    const char *f = write_file("n.csv", "~id,~label,t,n:int\n"
+                                        "a,x,one,1\n"
+                                        "b,x,two,2\n"
+                                        "c,x,\"two\nlines\",3\n"
+                                        "d,x,bad,nope\n");
+    EXPECT_FAIL(1, "n.csv:6: column 'n': 'nope' is not an int (-2147483648..2147483647) (lines 4-6 rolled back; 1 batches committed",
+                "import", db, f, "--format", "csv-graph", "--batch", "2");
+    f = write_file("n.csv", "~id,~label,t,n:int\n"
+                            "a,x,one,1\n"
+                            "b,x,two,2\n"
+                            "c,x,\"two\nlines\",nope\n");
+    EXPECT_FAIL(1, "n.csv:4: column 'n': 'nope' is not an int (-2147483648..2147483647) (lines 4-5 rolled back; 1 batches committed",
+                "import", db, f, "--format", "csv-graph", "--batch", "2");
+    EXPECT_FAIL(1, "MNEMO_ENOTFOUND", "get", db, "c");
+
+    struct {
+        const char *type, *cell, *needle;
+    } bad[] = {
+        {"byte", "128", "is not a byte (-128..127)"},
+        {"byte", "300", "is not a byte"},
+        {"byte", "-129", "is not a byte"},
+        {"short", "70000", "is not a short (-32768..32767)"},
+        {"short", "-32769", "is not a short"},
+        {"int", "9999999999", "is not an int (-2147483648..2147483647)"},
+        {"int", "2147483648", "is not an int"},
+        {"long", "9223372036854775808", "is not a long"},
+        {"int", "0x10", "is not an int"},
+        {"double", "0x10", "is not a finite decimal number"},
+        {"double", "-0X1p3", "is not a finite decimal number"},
+        {"double", "inf", "is not a finite decimal number"},
+        {"double", "-Infinity", "is not a finite decimal number"},
+        {"double", "nan", "is not a finite decimal number"},
+        {"double", "1e400", "is not a finite decimal number"},
+        {"float", "1e39", "is not a float"},
+        {"int[]", "300000000000", "is not an int"},
+    };
+    char text[256], needle[200];
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        snprintf(text, sizeof text, "~id,~label,v:%s\nz,x,%s\n", bad[i].type, bad[i].cell);
+        snprintf(needle, sizeof needle, "x.csv:2: column 'v': '%s' %s", bad[i].cell, bad[i].needle);
+        run_result r = RUN("import", db, write_file("x.csv", text), "--format", "csv-graph");
+        char what[64];
+        snprintf(what, sizeof what, "bad cell %zu (%s %s)", i, bad[i].type, bad[i].cell);
+        expect_fail(&r, 1, needle, what);
+        done(&r);
+    }
+    /* the edges of the ranges are accepted */
+    f = write_file("ok.csv", "~id,~label,b:byte,s:short,i:int,l:long,d:double\n"
+                             "lo,x,-128,-32768,-2147483648,-9223372036854775808,-1.5e308\n"
+                             "hi,x,127,32767,2147483647,9223372036854775807,4.9e-324\n");
+    import_ok(db, f, "csv-graph");
+    run_result r = RUN("get", db, "hi");
+    expect_ok(&r, "get hi");
+    cr_assert_not_null(strstr(r.out, "\"metadata\":{\"b\":127,\"d\":5e-324,\"i\":2147483647,\"l\":9223372036854775807,"
+                                     "\"label\":\"x\",\"s\":32767}"),
+                       "%s", r.out);
+    done(&r);
+    /* the weight column takes the same numbers */
+    EXPECT_FAIL(1, "e.csv:2: weight column 'w': '0x10' is not a finite decimal number", "import", db,
+                write_file("e.csv", "~id,~from,~to,w:double\ne1,lo,hi,0x10\n"), "--format", "csv-graph",
+                "--weight-column", "w");
 }
 
 TU_TEST(cli, import_air_routes)

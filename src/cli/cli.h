@@ -208,6 +208,7 @@ typedef struct cli_import {
     uint64_t batches;     /* batches committed */
     cli_import_counts pending, done;
     cli_progress prog;
+    uint64_t unit_first;  /* first line of the unit being applied (a CSV row may span lines) */
 } cli_import;
 
 /* The open batch's transaction (begun on first use). @return 0 or a negative MNEMO_E* code. */
@@ -216,8 +217,9 @@ int cli_import_txn(cli_import *im, mnemo_txn **txn);
 int cli_import_line_done(cli_import *im);
 /* Commit what is left. @return 0 or an exit code. */
 int cli_import_commit(cli_import *im);
-/* Reject line `line`: roll back its batch and print "FILE:LINE: message" (with the engine's code
- * and message when rc is non-zero). @return CLI_EXIT_FAIL. */
+/* Reject line `line` (where the bad unit starts): roll back its batch and print "FILE:LINE: message"
+ * (with the engine's code and message when rc is non-zero) and the lines rolled back, from the
+ * batch's first to the last line read. @return CLI_EXIT_FAIL. */
 int cli_import_reject(cli_import *im, uint64_t line, int rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* Read one line (without its newline and a trailing CR) into *buf; counts lines and bytes.
  * @return its length, or -1 at the end of the file. */

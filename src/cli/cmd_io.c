@@ -19,7 +19,7 @@ int cli_import_txn(cli_import *im, mnemo_txn **txn)
         int rc = mnemo_txn_begin(&im->txn, im->db, 0);
         if (rc)
             return rc;
-        im->batch_first = im->lines;
+        im->batch_first = im->unit_first;
     }
     *txn = im->txn;
     return 0;
@@ -81,7 +81,7 @@ int cli_import_reject(cli_import *im, uint64_t line, int rc, const char *fmt, ..
     snprintf(where, sizeof where, ":%llu", (unsigned long long)line);
     va_list ap;
     va_start(ap, fmt);
-    rc = import_fail(im, where, "lines", im->txn ? im->batch_first : line, line, rc, fmt, ap);
+    rc = import_fail(im, where, "lines", im->txn ? im->batch_first : line, im->lines, rc, fmt, ap);
     va_end(ap);
     return rc;
 }
@@ -92,6 +92,7 @@ ssize_t cli_import_getline(cli_import *im, char **buf, size_t *cap, FILE *f)
     if (n < 0)
         return -1;
     im->lines++;
+    im->unit_first = im->lines;
     im->bytes += (uint64_t)n;
     if (n > 0 && (*buf)[n - 1] == '\n')
         (*buf)[--n] = '\0';
@@ -372,6 +373,7 @@ static int fvecs_flush(cli_import *im, uint64_t first, size_t n, const float *ve
     if (!n)
         return 0;
     mnemo_txn *txn;
+    im->unit_first = first + 1; /* vectors count as lines, from 1 */
     int rc = cli_import_txn(im, &txn);
     if (rc)
         return fvecs_reject(im, first, first, first + n - 1, rc, "beginning a transaction");
