@@ -179,6 +179,15 @@ static json_int_t int_field(const char *out, size_t line, const char *k)
     return x;
 }
 
+/* `mnemo get DB ID` succeeds and its line contains `needle`. */
+static void expect_get_has(const char *db, const char *id, const char *needle)
+{
+    run_result r = RUN("get", db, id);
+    expect_ok(&r, "get");
+    cr_assert_not_null(strstr(r.out, needle), "get %s lacks %s: %s", id, needle, r.out);
+    done(&r);
+}
+
 /* Make a database at P(name) with `mnemo init`. */
 static const char *init_db(const char *name)
 {
@@ -465,10 +474,7 @@ TU_TEST(cli, numbers_print_shortest_everywhere)
     /* csv-graph reals take the same path */
     const char *db3 = init_db("db3");
     import_ok(db3, write_file("n.csv", "~id,~label,x:double,y:float\nn1,t,0.3,1e-300\n"), "csv-graph");
-    r = RUN("get", db3, "n1");
-    expect_ok(&r, "get csv node");
-    cr_assert_not_null(strstr(r.out, "\"metadata\":{\"label\":\"t\",\"x\":0.3,\"y\":1e-300}"), "%s", r.out);
-    done(&r);
+    expect_get_has(db3, "n1", "\"metadata\":{\"label\":\"t\",\"x\":0.3,\"y\":1e-300}");
 }
 
 /* Issue 17 item 16: a put whose expiry has passed stores the record and says so (exit 0, a line
@@ -859,16 +865,42 @@ TU_TEST(cli, import_csv_graph_line_ranges_and_typed_ranges)
                              "lo,x,-128,-32768,-2147483648,-9223372036854775808,-1.5e308\n"
                              "hi,x,127,32767,2147483647,9223372036854775807,4.9e-324\n");
     import_ok(db, f, "csv-graph");
-    run_result r = RUN("get", db, "hi");
-    expect_ok(&r, "get hi");
-    cr_assert_not_null(strstr(r.out, "\"metadata\":{\"b\":127,\"d\":5e-324,\"i\":2147483647,\"l\":9223372036854775807,"
-                                     "\"label\":\"x\",\"s\":32767}"),
-                       "%s", r.out);
-    done(&r);
+    expect_get_has(db, "hi", "\"metadata\":{\"b\":127,\"d\":5e-324,\"i\":2147483647,\"l\":9223372036854775807,"
+                             "\"label\":\"x\",\"s\":32767}");
     /* the weight column takes the same numbers */
     EXPECT_FAIL(1, "e.csv:2: weight column 'w': '0x10' is not a finite decimal number", "import", db,
                 write_file("e.csv", "~id,~from,~to,w:double\ne1,lo,hi,0x10\n"), "--format", "csv-graph",
                 "--weight-column", "w");
+}
+
+/* Issue 17 item 19: jsonl accepts a UTF-8 byte order mark at the start (as csv-graph does) and
+ * times written as integral reals (Python's json writes 1700000000000.0); fractions and values
+ * out of range are refused with a message. */
+TU_TEST(cli, import_jsonl_bom_and_integral_real_times)
+{
+    const char *db = init_db("db");
+    import_ok(db, write_file("bom.jsonl", "\xef\xbb\xbf{\"type\":\"record\",\"id\":\"a\",\"created_at\":1700000000000.0,"
+                                          "\"updated_at\":1.7e12,\"expires_at\":32503680000000.0}\n"),
+              NULL);
+    expect_get_has(db, "a", "\"created_at\":1700000000000,\"updated_at\":1700000000000,\"expires_at\":32503680000000,");
+    run_result r;
+    /* a BOM anywhere else is not one */
+    EXPECT_FAIL(1, "x.jsonl:2: invalid JSON", "import", db,
+                write_file("x.jsonl", "{\"type\":\"record\",\"id\":\"b\"}\n\xef\xbb\xbf{\"type\":\"record\",\"id\":\"c\"}\n"));
+    EXPECT_FAIL(1, "x.jsonl:1: \"created_at\" must be a whole number of ms since the epoch (0..9223372036854775807), not 1.5",
+                "import", db, write_file("x.jsonl", "{\"type\":\"record\",\"id\":\"b\",\"created_at\":1.5}\n"));
+    EXPECT_FAIL(1, "x.jsonl:1: \"expires_at\" must be a whole number of ms since the epoch (0..9223372036854775807), not 1e+30",
+                "import", db, write_file("x.jsonl", "{\"type\":\"record\",\"id\":\"b\",\"expires_at\":1e30}\n"));
+    EXPECT_FAIL(1, "x.jsonl:1: \"updated_at\" must be a whole number", "import", db,
+                write_file("x.jsonl", "{\"type\":\"record\",\"id\":\"b\",\"updated_at\":-1.0}\n"));
+    EXPECT_FAIL(1, "x.jsonl:1: \"updated_at\" must be a whole number", "import", db,
+                write_file("x.jsonl", "{\"type\":\"record\",\"id\":\"b\",\"updated_at\":9223372036854775808.0}\n"));
+    /* put takes the same record object */
+    r = RUN("put", db, "{\"id\":\"p\",\"created_at\":1700000000000.0}");
+    expect_ok(&r, "put with a real time");
+    cr_assert_eq(int_field(r.out, 0, "created_at"), 1700000000000);
+    done(&r);
+    EXPECT_FAIL(2, "\"created_at\" must be a whole number", "put", db, "{\"id\":\"p\",\"created_at\":0.5}");
 }
 
 TU_TEST(cli, import_air_routes)

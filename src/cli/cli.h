@@ -221,7 +221,8 @@ int cli_import_commit(cli_import *im);
  * (with the engine's code and message when rc is non-zero) and the lines rolled back, from the
  * batch's first to the last line read. @return CLI_EXIT_FAIL. */
 int cli_import_reject(cli_import *im, uint64_t line, int rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-/* Read one line (without its newline and a trailing CR) into *buf; counts lines and bytes.
+/* Read one line (without its newline and a trailing CR, and line 1 without a UTF-8 byte order
+ * mark) into *buf; counts lines and bytes.
  * @return its length, or -1 at the end of the file. */
 ssize_t cli_import_getline(cli_import *im, char **buf, size_t *cap, FILE *f);
 

@@ -94,6 +94,10 @@ ssize_t cli_import_getline(cli_import *im, char **buf, size_t *cap, FILE *f)
     im->lines++;
     im->unit_first = im->lines;
     im->bytes += (uint64_t)n;
+    if (im->lines == 1 && n >= 3 && !memcmp(*buf, "\xef\xbb\xbf", 3)) { /* a UTF-8 byte order mark */
+        n -= 3;
+        memmove(*buf, *buf + 3, (size_t)n + 1);
+    }
     if (n > 0 && (*buf)[n - 1] == '\n')
         (*buf)[--n] = '\0';
     if (n > 0 && (*buf)[n - 1] == '\r')

@@ -11,12 +11,24 @@ static int time_field(int64_t *out, json_t *obj, const char *k, char *err, size_
     json_t *v = json_object_get(obj, k);
     if (!v || json_is_null(v))
         return 0;
-    if (!json_is_integer(v) || json_integer_value(v) < 0) {
-        snprintf(err, errlen, "\"%s\" must be a whole number of ms since the epoch (>= 0)", k);
-        return -1;
+    if (json_is_integer(v) && json_integer_value(v) >= 0) {
+        *out = json_integer_value(v);
+        return 0;
     }
-    *out = json_integer_value(v);
-    return 0;
+    /* an integral real is whole too: Python's json writes a float time as 1700000000000.0 */
+    double d = json_is_real(v) ? json_real_value(v) : -1;
+    if (d >= 0 && d < 9223372036854775808.0 && d == floor(d)) {
+        *out = (int64_t)d;
+        return 0;
+    }
+    char shown[48] = "";
+    if (json_is_number(v)) {
+        char *text = cli_json_dump(v);
+        snprintf(shown, sizeof shown, ", not %s", text);
+        free(text);
+    }
+    snprintf(err, errlen, "\"%s\" must be a whole number of ms since the epoch (0..9223372036854775807)%s", k, shown);
+    return -1;
 }
 
 float *cli_floats_from_json(size_t *n, json_t *arr, const char *what, char *err, size_t errlen)

@@ -255,8 +255,6 @@ static int parse_header(header *h, csv_reader *r, const char *weight_column, cha
     for (size_t i = 0; i < h->n; i++) {
         const char *f = r->fields[i];
         column *c = &h->cols[i];
-        if (i == 0 && !strncmp(f, "\xef\xbb\xbf", 3)) /* a UTF-8 byte order mark */
-            f += 3;
         static const struct {
             const char *name;
             enum col_kind kind;
