@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -71,6 +72,8 @@ struct mnemo_store {
     pthread_cond_t cv;
     unsigned active;
     int resizing;
+    size_t psize;
+    int want_grow; /* data passed half the map: grow when the process is next quiescent */
     size_t map_size;
 };
 
@@ -106,6 +109,12 @@ static int lm_err(mnemo_store *s, int rc, const char *what, unsigned ks)
     case EROFS: return mnemo__err(MNEMO_EREADONLY, "%s: %s is on a read-only file system", what, file);
     case EACCES:
     case EPERM: return mnemo__err(MNEMO_EIO, "%s: permission denied on %s", what, file);
+    case EIO: { /* LMDB reports a short write as EIO: on a full file system, say so */
+        struct statvfs fs;
+        if (s && statvfs(s->dir, &fs) == 0 && (uint64_t)fs.f_bavail * fs.f_frsize < ((uint64_t)1 << 20))
+            return mnemo__err(MNEMO_EIO, "%s: no space left on device for %s (LMDB: short write)", what, file);
+        return mnemo__err(MNEMO_EIO, "%s: %s: %s", what, file, strerror(rc));
+    }
     case ENOMEM: return mnemo__err(MNEMO_ENOMEM, "%s: out of memory (LMDB)", what);
     default:
         if (rc > 0)
@@ -261,43 +270,46 @@ static int lm_read(mnemo_store *s, MDB_txn *t, unsigned ks, const void *key, siz
     return rc;
 }
 
-/* Writes (val != NULL) or deletes a logical key in write transaction w. Returns 0, an MNEMO_E*
+/* Writes (val != NULL) or deletes a logical key in write transaction w; counts in *changed the
+ * writes that changed something (a delete of an absent key does not). Returns 0, an MNEMO_E*
  * code, or LM_FULL when the map is full. */
 #define LM_FULL 1
 /* An MNEMO_E* code (already translated), as opposed to an LMDB code or an errno. */
 #define LM_IS_MNEMO(rc) ((rc) < 0 && (rc) >= MNEMO_ENOTSUP)
 static int lm_write(mnemo_store *s, MDB_txn *w, unsigned ks, const void *key, size_t klen, const void *val,
-                    size_t vlen, const char *what)
+                    size_t vlen, int *changed, const char *what)
 {
     MDB_val k = {klen < LM_P ? klen : LM_P, (void *)key}, v = {vlen, (void *)val};
     int rc;
     if (klen < LM_P) {
         rc = val ? mdb_put(w, s->dbi[ks], &k, &v, 0) : mdb_del(w, s->dbi[ks], &k, NULL);
+        *changed += rc == 0;
         if (rc == MDB_NOTFOUND && !val)
             rc = 0;
         return rc == MDB_MAP_FULL ? LM_FULL : rc ? lm_err(s, rc, what, ks) : 0;
     }
+    const unsigned char *rest = (const unsigned char *)key + LM_P;
+    size_t rlen = klen - LM_P, n = 0, cap = 0, blen = 0;
     MDB_val old;
     lm_entry *e = NULL;
-    size_t cap = 0, n = 0, blen = 0;
     unsigned char *b = NULL;
     rc = mdb_get(w, s->dbi[ks], &k, &old);
     if (rc == 0) {
         rc = lm_bucket_parse(&old, &e, &cap, &n);
         if (rc == -1)
             rc = lm_corrupt_bucket(s, ks, what);
-    } else if (rc == MDB_NOTFOUND)
-        rc = 0;
-    else
-        rc = lm_err(s, rc, what, ks);
-    if (rc == 0)
-        rc = lm_bucket_build(e, n, (const unsigned char *)key + LM_P, klen - LM_P, val, vlen, &b, &blen);
-    if (rc == 0) {
+    } else
+        rc = rc == MDB_NOTFOUND ? 0 : lm_err(s, rc, what, ks);
+    size_t at = rc ? 0 : lm_bucket_lower(e, n, rest, rlen);
+    int absent = at >= n || lm_kcmp(e[at].rest, e[at].rlen, rest, rlen) != 0;
+    if (rc == 0 && !(absent && !val)) { /* deleting an absent key rewrites nothing */
+        rc = lm_bucket_build(e, n, rest, rlen, val, vlen, &b, &blen);
         MDB_val bv = {blen, b};
-        rc = blen ? mdb_put(w, s->dbi[ks], &k, &bv, 0) : mdb_del(w, s->dbi[ks], &k, NULL);
-        if (rc == MDB_NOTFOUND && !blen)
-            rc = 0;
-        rc = rc == MDB_MAP_FULL ? LM_FULL : rc ? lm_err(s, rc, what, ks) : 0;
+        if (rc == 0) {
+            rc = blen ? mdb_put(w, s->dbi[ks], &k, &bv, 0) : mdb_del(w, s->dbi[ks], &k, NULL);
+            *changed += rc == 0;
+            rc = rc == MDB_MAP_FULL ? LM_FULL : rc ? lm_err(s, rc, what, ks) : 0;
+        }
     }
     mnemo__free(e);
     mnemo__free(b);
@@ -323,11 +335,25 @@ static void lm_gate_enter(mnemo_store *s, void (*before_wait)(void *), void *ctx
     pthread_mutex_unlock(&s->mu);
 }
 
+/* Doubles the map; mu held, no transaction active. */
+static int lm_grow_locked(mnemo_store *s, int adopt)
+{
+    int rc = mdb_env_set_mapsize(s->env, adopt ? 0 : s->map_size * 2);
+    MDB_envinfo info;
+    if (rc == 0 && mdb_env_info(s->env, &info) == 0)
+        s->map_size = info.me_mapsize;
+    s->want_grow = 0;
+    return rc;
+}
+
 static void lm_gate_leave(mnemo_store *s)
 {
     pthread_mutex_lock(&s->mu);
-    if (--s->active == 0)
+    if (--s->active == 0) {
+        if (s->want_grow && !s->resizing) /* growing now is free: nobody has to wait */
+            lm_grow_locked(s, 0);
         pthread_cond_broadcast(&s->cv);
+    }
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -363,10 +389,7 @@ static int lm_grow(mnemo_store *s, size_t seen)
                         "borrowed value of this database; one stayed open %d s (retry after closing it)",
                         s->data_file, LM_GROW_WAIT_S);
     } else {
-        rc = mdb_env_set_mapsize(s->env, seen ? s->map_size * 2 : 0);
-        MDB_envinfo info;
-        if (rc == 0 && mdb_env_info(s->env, &info) == 0)
-            s->map_size = info.me_mapsize;
+        rc = lm_grow_locked(s, !seen);
         rc = rc ? lm_err(s, rc, "commit: growing the map", 0) : 0;
     }
     s->resizing = 0;
@@ -754,7 +777,7 @@ static int lm_put_untracked(mnemo_store_txn *t, unsigned ks, const void *key, si
 }
 
 /* A commit body runs inside the write transaction; lm_write_txn handles the map. */
-typedef int (*lm_body)(mnemo_store *s, MDB_txn *w, void *ctx);
+typedef int (*lm_body)(mnemo_store *s, MDB_txn *w, void *ctx, int *changed);
 
 static int lm_write_txn(mnemo_store *s, lm_body body, void *ctx, void (*before_wait)(void *), uint64_t *seq,
                         const char *what)
@@ -770,9 +793,14 @@ static int lm_write_txn(mnemo_store *s, lm_body body, void *ctx, void (*before_w
                 continue;
             return LM_IS_MNEMO(rc) ? rc : lm_err(s, rc, what, 0);
         }
-        rc = body(s, w, ctx);
-        if (rc == 0) {
+        int changed = 0;
+        rc = body(s, w, ctx, &changed);
+        if (rc == 0 && !changed) { /* LMDB would not advance its txn id: report the latest one */
+            *seq = mdb_txn_id(w) - 1;
+            mdb_txn_abort(w);
+        } else if (rc == 0) {
             uint64_t id = mdb_txn_id(w);
+            MDB_envinfo info;
             int mrc = mdb_txn_commit(w);
             if (mrc == MDB_MAP_FULL)
                 rc = LM_FULL;
@@ -780,6 +808,11 @@ static int lm_write_txn(mnemo_store *s, lm_body body, void *ctx, void (*before_w
                 rc = lm_err(s, mrc, what, 0);
             else
                 *seq = id;
+            if (!mrc && mdb_env_info(s->env, &info) == 0 && (info.me_last_pgno + 1) * s->psize > seen / 2) {
+                pthread_mutex_lock(&s->mu);
+                s->want_grow = s->map_size == seen;
+                pthread_mutex_unlock(&s->mu);
+            }
         } else
             mdb_txn_abort(w);
         lm_gate_leave(s);
@@ -824,9 +857,8 @@ static void lm_txn_freeze(void *ctx)
  * bytes, passes: harmless, since the transaction's reads are still the current state. Comparing
  * bytes needs no per-key version in the stored values (zero overhead on disk, values stay
  * zero-copy) and costs a memcmp per validated key. */
-static int lm_commit_body(mnemo_store *s, MDB_txn *w, void *ctx)
+static int lm_validate(mnemo_store *s, mnemo_store_txn *t, MDB_txn *w)
 {
-    mnemo_store_txn *t = ctx;
     for (unsigned ks = 0; t->lists && ks < s->n_ks; ks++) {
         if (!t->lists[ks].head)
             continue;
@@ -847,9 +879,18 @@ static int lm_commit_body(mnemo_store *s, MDB_txn *w, void *ctx)
                                   s->ks_name[ks], n->klen);
         }
     }
+    return 0;
+}
+
+static int lm_commit_body(mnemo_store *s, MDB_txn *w, void *ctx, int *changed)
+{
+    mnemo_store_txn *t = ctx;
+    int vrc = lm_validate(s, t, w);
+    if (vrc)
+        return vrc;
     for (size_t i = 0; i < t->n_uw; i++) {
         int rc = lm_write(s, w, t->uw[i].ks, t->uw[i].key, t->uw[i].klen, t->uw[i].val, t->uw[i].vlen,
-                          "store commit");
+                          changed, "store commit");
         if (rc)
             return rc;
     }
@@ -860,7 +901,7 @@ static int lm_commit_body(mnemo_store *s, MDB_txn *w, void *ctx)
             if (n->op == LM_OP_NONE)
                 continue;
             int rc = lm_write(s, w, ks, n->key, n->klen, n->op == LM_OP_PUT ? (n->val ? n->val : (void *)"") : NULL,
-                              n->vlen, "store commit");
+                              n->vlen, changed, "store commit");
             if (rc)
                 return rc;
         }
@@ -874,15 +915,21 @@ static int lm_txn_commit(mnemo_store_txn *t, uint64_t *seq)
     if (rc)
         return rc;
     t->finished = 1;
-    int dirty = t->n_uw > 0;
+    int dirty = t->n_uw > 0, tracked = 0;
     for (unsigned ks = 0; !dirty && t->lists && ks < t->s->n_ks; ks++)
-        for (lm_node *n = t->lists[ks].head ? t->lists[ks].head->next[0] : NULL; n && !dirty; n = n->next[0])
+        for (lm_node *n = t->lists[ks].head ? t->lists[ks].head->next[0] : NULL; n && !dirty; n = n->next[0]) {
             dirty = n->op != LM_OP_NONE;
-    if (!dirty) { /* nothing to write: a read-only commit at the snapshot */
+            tracked |= n->validate;
+        }
+    if (!dirty) { /* nothing to write: tracked reads are checked against the latest state */
+        lm_snap *now = NULL;
         *seq = t->version;
+        if (tracked && !(rc = lm_snap_open(&now, t->s, "store commit")))
+            rc = lm_validate(t->s, t, now->t);
+        lm_snap_unref(now);
         lm_snap_unref(t->snap);
         t->snap = NULL;
-        return 0;
+        return rc;
     }
     /* The snapshot state of written keys the transaction never read, while the snapshot lives. */
     for (unsigned ks = 0; ks < t->s->n_ks; ks++) {
@@ -927,13 +974,13 @@ typedef struct lm_batch {
     size_t n;
 } lm_batch;
 
-static int lm_batch_body(mnemo_store *s, MDB_txn *w, void *ctx)
+static int lm_batch_body(mnemo_store *s, MDB_txn *w, void *ctx, int *changed)
 {
     lm_batch *b = ctx;
     for (size_t i = 0; i < b->n; i++) {
         const mnemo_store_write *x = &b->w[i];
         int rc = lm_write(s, w, x->ks, x->key, x->klen, x->is_delete ? NULL : (x->val ? x->val : ""), x->vlen,
-                          "store write_batch");
+                          changed, "store write_batch");
         if (rc)
             return rc;
     }
@@ -1462,6 +1509,7 @@ static int lm_check_size(mnemo_store *s)
                           "store open: %s is corrupt: its meta page counts %zu pages, the file holds %lld bytes",
                           s->data_file, (size_t)info.me_last_pgno + 1, (long long)fst.st_size);
     s->map_size = info.me_mapsize;
+    s->psize = st.ms_psize;
     return 0;
 }
 
