@@ -24,6 +24,10 @@ static const mnemo_store_ops *const engines[] = {
     &mnemo_store__lmdb,
 };
 #define N_ENGINES (sizeof engines / sizeof engines[0])
+/* Runs the block once per engine with e set. */
+#define EACH_ENGINE(e)                                                                                      \
+    for (size_t ei_ = 0; ei_ < N_ENGINES; ei_++)                                                            \
+        for (const mnemo_store_ops *e = engines[ei_]; e; e = NULL)
 
 #define NKS 3
 static const mnemo_keyspace_def ks_table[NKS] = {{"default", 0}, {"records", 0}, {"graph_forward", 0}};
@@ -645,9 +649,9 @@ static void run_seed(const mnemo_store_ops *e, unsigned seed, int steps, int sin
 TU_TEST(store, random_sequences_match_the_model)
 {
     make_keys();
-    for (size_t e = 0; e < N_ENGINES; e++)
+    EACH_ENGINE(e)
         for (unsigned seed = 1; seed <= 6; seed++)
-            run_seed(engines[e], seed, 1500, 0);
+            run_seed(e, seed, 1500, 0);
 }
 
 /* The same with a tiny LMDB map, so that commits grow it again and again. */
@@ -688,8 +692,7 @@ static void put_long(const mnemo_store_ops *e, mnemo_store_txn *t, const char *k
 
 TU_TEST(store, lost_update_is_refused)
 {
-    for (size_t i = 0; i < N_ENGINES; i++) {
-        const mnemo_store_ops *e = engines[i];
+    EACH_ENGINE(e) {
         mnemo_store *s = st_open(e, "lost");
         put1(e, s, "counter", "10");
         mnemo_store_txn *a, *b;
@@ -709,8 +712,7 @@ TU_TEST(store, lost_update_is_refused)
 
 TU_TEST(store, write_skew_is_refused)
 {
-    for (size_t i = 0; i < N_ENGINES; i++) {
-        const mnemo_store_ops *e = engines[i];
+    EACH_ENGINE(e) {
         mnemo_store *s = st_open(e, "skew");
         put1(e, s, "x", "1");
         put1(e, s, "y", "1");
@@ -734,8 +736,7 @@ TU_TEST(store, write_skew_is_refused)
 
 TU_TEST(store, read_only_txn_refuses_writes)
 {
-    for (size_t i = 0; i < N_ENGINES; i++) {
-        const mnemo_store_ops *e = engines[i];
+    EACH_ENGINE(e) {
         mnemo_store *s = st_open(e, "ro");
         put1(e, s, "k", "5");
         mnemo_store_txn *t;
@@ -754,8 +755,7 @@ TU_TEST(store, read_only_txn_refuses_writes)
 
 TU_TEST(store, snapshot_does_not_see_later_commits)
 {
-    for (size_t i = 0; i < N_ENGINES; i++) {
-        const mnemo_store_ops *e = engines[i];
+    EACH_ENGINE(e) {
         mnemo_store *s = st_open(e, "snap");
         put1(e, s, "a", "1");
         mnemo_store_txn *t;
@@ -786,8 +786,7 @@ TU_TEST(store, snapshot_does_not_see_later_commits)
 
 TU_TEST(store, own_writes_rollback_and_untracked)
 {
-    for (size_t i = 0; i < N_ENGINES; i++) {
-        const mnemo_store_ops *e = engines[i];
+    EACH_ENGINE(e) {
         mnemo_store *s = st_open(e, "own");
         mnemo_store_txn *t;
         TU_OK(e->txn_begin(&t, s, 0));
@@ -893,8 +892,7 @@ static void *bank_thread(void *arg)
 
 TU_TEST(store, bank_invariant_under_two_threads)
 {
-    for (size_t i = 0; i < N_ENGINES; i++) {
-        const mnemo_store_ops *e = engines[i];
+    EACH_ENGINE(e) {
         mnemo_store *s = st_open(e, "bank");
         for (int a = 0; a < ACCOUNTS; a++) {
             char k[8];

@@ -1236,41 +1236,24 @@ static void lm_cursor_seek(mnemo_store_cursor *c, const void *key, size_t klen)
     lm_resolve(c);
 }
 
-/* Both sides on the last entry < key. */
-static void lm_seek_lt(mnemo_store_cursor *c, const void *key, size_t klen)
+/* Both sides on the first entry > key (fwd) or the last entry < key (!fwd). */
+static void lm_seek_past(mnemo_store_cursor *c, const void *key, size_t klen, int fwd)
 {
-    size_t bl;
-    lm_b_seek_le(c, key, klen);
-    if (c->b_valid) {
-        const void *bk = lm_b_key(c, &bl);
-        if (lm_kcmp(bk, bl, key, klen) == 0)
-            lm_b_prev(c);
-    }
-    lm_d_seek_le(c, key, klen);
+    size_t bl = 0;
+    fwd ? lm_b_seek_ge(c, key, klen) : lm_b_seek_le(c, key, klen);
+    const void *bk = c->b_valid ? lm_b_key(c, &bl) : NULL;
+    if (bk && lm_kcmp(bk, bl, key, klen) == 0)
+        fwd ? lm_b_next(c) : lm_b_prev(c);
+    fwd ? lm_d_seek_ge(c, key, klen) : lm_d_seek_le(c, key, klen);
     if (c->d && lm_kcmp(c->d->key, c->d->klen, key, klen) == 0)
-        c->d = lm_d_skip(c->d->prev, 0);
-}
-
-/* Both sides on the first entry > key. */
-static void lm_seek_gt(mnemo_store_cursor *c, const void *key, size_t klen)
-{
-    size_t bl;
-    lm_b_seek_ge(c, key, klen);
-    if (c->b_valid) {
-        const void *bk = lm_b_key(c, &bl);
-        if (lm_kcmp(bk, bl, key, klen) == 0)
-            lm_b_next(c);
-    }
-    lm_d_seek_ge(c, key, klen);
-    if (c->d && lm_kcmp(c->d->key, c->d->klen, key, klen) == 0)
-        c->d = lm_d_skip(c->d->next[0], 1);
+        c->d = lm_d_skip(fwd ? c->d->next[0] : c->d->prev, fwd);
 }
 
 static void lm_cursor_seek_for_prev(mnemo_store_cursor *c, const void *key, size_t klen)
 {
     c->fwd = 0;
     if (c->has_upper && lm_kcmp(key, klen, c->upper, c->ulen) >= 0)
-        lm_seek_lt(c, c->upper, c->ulen);
+        lm_seek_past(c, c->upper, c->ulen, 0);
     else {
         lm_b_seek_le(c, key, klen);
         lm_d_seek_le(c, key, klen);
@@ -1294,7 +1277,7 @@ static void lm_cursor_last(mnemo_store_cursor *c)
 {
     c->fwd = 0;
     if (c->has_upper)
-        lm_seek_lt(c, c->upper, c->ulen);
+        lm_seek_past(c, c->upper, c->ulen, 0);
     else {
         lm_b_load(c, MDB_LAST, NULL, 0, 1);
         c->d = c->list ? lm_d_skip(c->list->last, 0) : NULL;
@@ -1313,7 +1296,7 @@ static void lm_cursor_next(mnemo_store_cursor *c)
             lm_b_next(c);
     } else {
         c->fwd = 1;
-        lm_seek_gt(c, c->ckey, c->clen);
+        lm_seek_past(c, c->ckey, c->clen, 1);
     }
     lm_resolve(c);
 }
@@ -1329,7 +1312,7 @@ static void lm_cursor_prev(mnemo_store_cursor *c)
             lm_b_prev(c);
     } else {
         c->fwd = 0;
-        lm_seek_lt(c, c->ckey, c->clen);
+        lm_seek_past(c, c->ckey, c->clen, 0);
     }
     lm_resolve(c);
 }
