@@ -1032,6 +1032,7 @@ struct mnemo_store_cursor {
     const void *cval;
     size_t cvlen;
     int status;
+    char msg[256]; /* the message of the error in status */
 };
 
 static const void *lm_b_key(mnemo_store_cursor *c, size_t *len)
@@ -1046,8 +1047,10 @@ static const void *lm_b_key(mnemo_store_cursor *c, size_t *len)
 
 static void lm_fail(mnemo_store_cursor *c, int rc)
 {
-    if (!c->status)
+    if (!c->status) {
         c->status = rc;
+        snprintf(c->msg, sizeof c->msg, "%s", mnemo_errmsg());
+    }
     c->b_valid = 0;
     c->d = NULL;
     c->valid = 0;
@@ -1229,7 +1232,6 @@ static void lm_cursor_seek(mnemo_store_cursor *c, const void *key, size_t klen)
         key = c->lower;
         klen = c->llen;
     }
-    c->status = c->status == MNEMO_ENOMEM ? 0 : c->status;
     c->fwd = 1;
     lm_b_seek_ge(c, key, klen);
     lm_d_seek_ge(c, key, klen);
@@ -1323,7 +1325,7 @@ static int lm_cursor_status(mnemo_store_cursor *c, const char *what)
 {
     if (!c->status)
         return 0;
-    return mnemo__err(c->status, "%s: %s", what ? what : "store cursor", mnemo_errmsg());
+    return mnemo__err(c->status, "%s: %s", what ? what : "store cursor", c->msg);
 }
 
 static const void *lm_cursor_key(mnemo_store_cursor *c, size_t *len)
