@@ -3,6 +3,7 @@
  * an old snapshot, stale reader slots, read-only directory, full disk). */
 #include "testutil.h"
 
+#include "core/alloc.h"
 #include "store/lmdb/lmdb_test.h"
 #include "store/store.h"
 
@@ -1278,5 +1279,73 @@ TU_TEST(lmdb, checkpoint_stats_and_sequence_across_reopen)
     mnemo_store_write w = {0, 0, "k2", 2, "v", 1};
     TU_OK(lm->write_batch(s, &w, 1, &seq));
     cr_assert_gt(seq, last, "sequence numbers go on increasing after a reopen");
+    TU_OK(lm->close(s));
+}
+
+/* Every allocation of a transaction's life failed in turn: each failure is MNEMO_ENOMEM, the
+ * commit applies all or nothing, and nothing leaks (ASan). */
+static int alloc_round(mnemo_store *s, const unsigned char *longk, size_t longlen)
+{
+    mnemo_store_txn *t;
+    mnemo_store_value v;
+    mnemo_store_cursor *c;
+    uint64_t seq;
+    int rc = lm->txn_begin(&t, s, 0);
+    if (rc)
+        return rc;
+    if (!(rc = lm->put(t, 0, "short", 5, "1", 1)) && !(rc = lm->put(t, 0, longk, longlen, "2", 1)) &&
+        !(rc = lm->put_untracked(t, 1, "u", 1, "3", 1)))
+        rc = lm->get(s, t, 0, "seed", 4, 1, &v);
+    if (!rc) {
+        lm->release_value(s, &v);
+        rc = lm->get(s, t, 0, longk, longlen, 1, &v); /* own write: a copy */
+    }
+    if (!rc) {
+        lm->release_value(s, &v);
+        rc = lm->cursor_open(&c, s, t, 0, NULL, 0, NULL, 0);
+    }
+    if (!rc) {
+        for (lm->cursor_first(c); lm->cursor_valid(c); lm->cursor_next(c))
+            ;
+        rc = lm->cursor_status(c, "scan");
+        lm->cursor_close(c);
+    }
+    if (!rc)
+        rc = lm->txn_commit(t, &seq);
+    lm->txn_free(t);
+    return rc;
+}
+
+TU_TEST(lmdb, every_failed_allocation_is_enomem_and_atomic)
+{
+    static unsigned char longk[900];
+    memset(longk, 'L', sizeof longk);
+    mnemo_store *s = st_open(lm, "alloc");
+    put1(lm, s, "seed", "0");
+    mnemo_store_write lw = {0, 0, longk, 700, "x", 1}; /* a bucket the long key joins */
+    memset(longk + 700, 'M', 200);
+    uint64_t seq;
+    TU_OK(lm->write_batch(s, &lw, 1, &seq));
+    int failures = 0, rc = -1;
+    for (unsigned long n = 1; n < 200 && rc; n++) {
+        mnemo__alloc_fail_after(n);
+        rc = alloc_round(s, longk, sizeof longk);
+        mnemo__alloc_fail_after(0);
+        mnemo_store_value v;
+        int a = lm->get(s, NULL, 0, "short", 5, 0, &v);
+        if (a == 0)
+            lm->release_value(s, &v);
+        int b = lm->get(s, NULL, 0, longk, sizeof longk, 0, &v);
+        if (b == 0)
+            lm->release_value(s, &v);
+        cr_assert_eq(a, b, "allocation %lu: commit applied half (%d, %d)", n, a, b);
+        if (rc) {
+            cr_assert_eq(rc, MNEMO_ENOMEM, "allocation %lu: %s (%s)", n, mnemo_strerror(rc), mnemo_errmsg());
+            cr_assert_eq(a, MNEMO_ENOTFOUND, "allocation %lu failed, yet the commit applied", n);
+            failures++;
+        }
+    }
+    cr_assert_eq(rc, 0, "the round never succeeded");
+    cr_assert_geq(failures, 8);
     TU_OK(lm->close(s));
 }

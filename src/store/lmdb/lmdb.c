@@ -1674,7 +1674,9 @@ static int lm_stats(mnemo_store *s, mnemo_store_stats *out)
 {
     MDB_envinfo info;
     struct stat st;
+    lm_gate_enter(s, NULL, NULL); /* mdb_env_info reads the meta pages through the map */
     int rc = mdb_env_info(s->env, &info);
+    lm_gate_leave(s);
     if (rc)
         return lm_err(s, rc, "store stats", 0);
     out->disk_bytes = stat(s->data_file, &st) == 0 ? (uint64_t)st.st_size : 0;
