@@ -1349,3 +1349,28 @@ TU_TEST(lmdb, every_failed_allocation_is_enomem_and_atomic)
     cr_assert_geq(failures, 8);
     TU_OK(lm->close(s));
 }
+
+/* A cursor opened before the transaction's first write to its keyspace sees that write from its
+ * next move on. */
+TU_TEST(lmdb, cursor_sees_writes_made_after_it_opened)
+{
+    mnemo_store *s = st_open(lm, "late");
+    put1(lm, s, "b", "1");
+    mnemo_store_txn *t;
+    TU_OK(lm->txn_begin(&t, s, 0));
+    mnemo_store_cursor *c;
+    TU_OK(lm->cursor_open(&c, s, t, 0, NULL, 0, NULL, 0));
+    TU_OK(lm->put(t, 0, "a", 1, "0", 1));
+    lm->cursor_first(c);
+    size_t kl;
+    cr_assert(lm->cursor_valid(c));
+    cr_assert_eq(*(const char *)lm->cursor_key(c, &kl), 'a');
+    TU_OK(lm->put(t, 0, "c", 1, "2", 1));
+    lm->cursor_next(c);
+    lm->cursor_next(c);
+    cr_assert(lm->cursor_valid(c));
+    cr_assert_eq(*(const char *)lm->cursor_key(c, &kl), 'c');
+    lm->cursor_close(c);
+    lm->txn_free(t);
+    TU_OK(lm->close(s));
+}

@@ -1011,7 +1011,7 @@ struct mnemo_store_cursor {
     unsigned ks;
     lm_snap *snap;
     MDB_cursor *mc;
-    lm_list *list; /* the transaction's buffer for ks, or NULL */
+    mnemo_store_txn *t; /* its buffered writes are merged in (NULL: none, or a read-only txn) */
     unsigned char *lower, *upper;
     size_t llen, ulen;
     int has_lower, has_upper;
@@ -1148,6 +1148,13 @@ static void lm_b_seek_le(mnemo_store_cursor *c, const void *key, size_t klen)
         lm_b_prev(c);
 }
 
+/* The buffer of the cursor's keyspace, looked up on every move: writes made after the cursor
+ * opened show from the next move on (nodes are never freed before the transaction). */
+static lm_list *lm_c_list(mnemo_store_cursor *c)
+{
+    return c->t && c->t->lists && c->t->lists[c->ks].head ? &c->t->lists[c->ks] : NULL;
+}
+
 static lm_node *lm_d_skip(lm_node *n, int fwd)
 {
     while (n && n->op == LM_OP_NONE)
@@ -1157,18 +1164,20 @@ static lm_node *lm_d_skip(lm_node *n, int fwd)
 
 static void lm_d_seek_ge(mnemo_store_cursor *c, const void *key, size_t klen)
 {
-    c->d = c->list ? lm_d_skip(lm_node_find_ge(c->list, key, klen, NULL), 1) : NULL;
+    lm_list *l = lm_c_list(c);
+    c->d = l ? lm_d_skip(lm_node_find_ge(l, key, klen, NULL), 1) : NULL;
 }
 
 static void lm_d_seek_le(mnemo_store_cursor *c, const void *key, size_t klen)
 {
-    if (!c->list) {
+    lm_list *l = lm_c_list(c);
+    if (!l) {
         c->d = NULL;
         return;
     }
-    lm_node *n = lm_node_find_ge(c->list, key, klen, NULL);
+    lm_node *n = lm_node_find_ge(l, key, klen, NULL);
     if (!n || lm_kcmp(n->key, n->klen, key, klen) != 0)
-        n = n ? n->prev : c->list->last;
+        n = n ? n->prev : l->last;
     c->d = lm_d_skip(n, 0);
 }
 
@@ -1271,7 +1280,8 @@ static void lm_cursor_first(mnemo_store_cursor *c)
     }
     c->fwd = 1;
     lm_b_load(c, MDB_FIRST, NULL, 0, 0);
-    c->d = c->list ? lm_d_skip(c->list->head->next[0], 1) : NULL;
+    lm_list *l = lm_c_list(c);
+    c->d = l ? lm_d_skip(l->head->next[0], 1) : NULL;
     lm_resolve(c);
 }
 
@@ -1282,7 +1292,8 @@ static void lm_cursor_last(mnemo_store_cursor *c)
         lm_seek_past(c, c->upper, c->ulen, 0);
     else {
         lm_b_load(c, MDB_LAST, NULL, 0, 1);
-        c->d = c->list ? lm_d_skip(c->list->last, 0) : NULL;
+        lm_list *l = lm_c_list(c);
+        c->d = l ? lm_d_skip(l->last, 0) : NULL;
     }
     lm_resolve(c);
 }
@@ -1380,8 +1391,7 @@ static int lm_cursor_open(mnemo_store_cursor **out, mnemo_store *s, mnemo_store_
     if (t) {
         c->snap = t->snap;
         lm_snap_ref(c->snap);
-        if (!t->read_only && t->lists && t->lists[ks].head)
-            c->list = &t->lists[ks];
+        c->t = t->read_only ? NULL : t;
     } else if ((rc = lm_snap_open(&c->snap, s, "store cursor"))) {
         lm_cursor_close(c);
         return rc;
