@@ -487,6 +487,9 @@ TU_TEST(db, format2_opens_read_only_and_migrates_read_write)
     mnemo_record *got;
     TU_OK(mnemo_record_get(&got, db, NULL, "a"));
     mnemo_record_free(got);
+    mnemo_text_hits *hits;
+    TU_RC(mnemo_text_search(&hits, db, NULL, "words", 10, NULL), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "not enabled"), "%s", mnemo_errmsg());
     TU_OK(mnemo_close(db));
     cr_assert_eq(marker_version(tu_path("f2"), &n_cf), 2, "a read-only open changes nothing");
     cr_assert_eq(n_cf, 7);
@@ -494,6 +497,10 @@ TU_TEST(db, format2_opens_read_only_and_migrates_read_write)
     TU_OK(mnemo_open(&db, tu_path("f2"), NULL));
     TU_OK(mnemo_record_get(&got, db, NULL, "a"));
     mnemo_record_free(got);
+    TU_OK(mnemo_text_enable(db, NULL)); /* the migrated database takes full text */
+    TU_OK(mnemo_text_search(&hits, db, NULL, "words", 10, NULL));
+    cr_assert_eq(hits->count, 1);
+    mnemo_text_hits_free(hits);
     TU_OK(mnemo_close(db));
     cr_assert_eq(marker_version(tu_path("f2"), &n_cf), MNEMO_FORMAT_VERSION);
     cr_assert_eq(n_cf, TU_RAW_CFS);
