@@ -1,5 +1,6 @@
 /* Full text: tokenizer, postings kept with their records, BM25 search, bad input. */
 #include <math.h>
+#include <jansson.h>
 #include <rocksdb/c.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -479,4 +480,271 @@ TU_TEST(text, corpus_statistics_stay_exact_across_many_commits_and_folds)
     rocksdb_readoptions_destroy(ro);
     tu_raw_close(&raw);
     cr_assert(deltas < 100, "%zu stats keys after 400 commits", deltas);
+}
+
+/* ---- quality on Cranfield (data/cranfield): mnemo against a reference BM25 written here ---- */
+
+#define CRAN_DOCS 1400
+#define CRAN_QUERIES 225
+
+typedef struct cran {
+    char *doc_text[CRAN_DOCS];
+    char *query[CRAN_QUERIES];
+    int rel[CRAN_QUERIES][CRAN_DOCS]; /* graded relevance, 0 = not judged relevant */
+} cran;
+
+static char *data_path(const char *file)
+{
+    static char buf[1024];
+    const char *dir = getenv("MNEMO_DATA_DIR");
+    cr_assert_not_null(dir, "MNEMO_DATA_DIR is set by meson");
+    snprintf(buf, sizeof buf, "%s/cranfield/%s", dir, file);
+    return buf;
+}
+
+/* One "text" per line of a jsonl file whose ids are 1..n in order. */
+static void read_jsonl(char **out, size_t n, const char *file)
+{
+    FILE *f = fopen(data_path(file), "r");
+    cr_assert_not_null(f, "%s", data_path(file));
+    char *line = NULL;
+    size_t cap = 0, i = 0;
+    while (getline(&line, &cap, f) > 0 && i < n) {
+        json_t *j = json_loads(line, 0, NULL);
+        cr_assert_not_null(j);
+        cr_assert_eq(atoi(json_string_value(json_object_get(j, "id"))), (int)i + 1);
+        out[i++] = strdup(json_string_value(json_object_get(j, "text")));
+        json_decref(j);
+    }
+    free(line);
+    fclose(f);
+    cr_assert_eq(i, n);
+}
+
+static cran *load_cranfield(void)
+{
+    cran *c = calloc(1, sizeof *c);
+    read_jsonl(c->doc_text, CRAN_DOCS, "corpus.jsonl");
+    read_jsonl(c->query, CRAN_QUERIES, "queries.jsonl");
+    FILE *f = fopen(data_path("qrels.tsv"), "r");
+    cr_assert_not_null(f);
+    char line[128];
+    int q, d, s, rows = 0;
+    cr_assert_not_null(fgets(line, sizeof line, f)); /* header */
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "%d %d %d", &q, &d, &s) == 3 && q >= 1 && q <= CRAN_QUERIES && d >= 1 && d <= CRAN_DOCS) {
+            c->rel[q - 1][d - 1] = s;
+            rows++;
+        }
+    fclose(f);
+    cr_assert_eq(rows, 1612);
+    return c;
+}
+
+static void free_cranfield(cran *c)
+{
+    for (int i = 0; i < CRAN_DOCS; i++)
+        free(c->doc_text[i]);
+    for (int i = 0; i < CRAN_QUERIES; i++)
+        free(c->query[i]);
+    free(c);
+}
+
+/* nDCG@10 (linear gains, log2 discount) and recall@100 of one ranking (0-based doc indexes). */
+static void judge(const cran *c, int q, const int *ranked, size_t n, double *ndcg, double *recall)
+{
+    double dcg = 0, idcg = 0;
+    int found = 0, relevant = 0, grades[CRAN_DOCS], ng = 0;
+    for (size_t i = 0; i < n && i < 100; i++) {
+        int g = c->rel[q][ranked[i]];
+        if (i < 10)
+            dcg += g / log2((double)i + 2);
+        found += g > 0;
+    }
+    for (int d = 0; d < CRAN_DOCS; d++)
+        if (c->rel[q][d] > 0) {
+            relevant++;
+            grades[ng++] = c->rel[q][d];
+        }
+    for (int i = 0; i < ng; i++) /* ideal order: grades descending */
+        for (int j = i + 1; j < ng; j++)
+            if (grades[j] > grades[i]) {
+                int t = grades[i];
+                grades[i] = grades[j];
+                grades[j] = t;
+            }
+    for (int i = 0; i < ng && i < 10; i++)
+        idcg += grades[i] / log2((double)i + 2);
+    *ndcg = idcg > 0 ? dcg / idcg : 0;
+    *recall = relevant ? (double)found / relevant : 0;
+}
+
+/* The reference: lowercase ASCII alphanumeric tokens, the same BM25 (k1 1.2, b 0.75, the
+ * idf ln(1 + (N - df + 0.5) / (df + 0.5))), distinct query terms, ties to the earlier document. */
+typedef struct ref_term {
+    char *t;
+    int *docs, *tf, n;
+} ref_term;
+
+typedef struct ref_index {
+    ref_term *terms;
+    int n_terms;
+    int dl[CRAN_DOCS];
+    double avgdl;
+} ref_index;
+
+static int ref_tokens(const char *s, char (*out)[80], int max)
+{
+    int n = 0, len = 0;
+    for (const char *p = s;; p++) {
+        int alnum = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9');
+        if (alnum && len < 79)
+            out[n][len++] = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+        else if (!alnum && len) {
+            out[n][len] = 0;
+            len = 0;
+            if (++n == max)
+                break;
+        }
+        if (!*p)
+            break;
+    }
+    return n;
+}
+
+static ref_term *ref_find(ref_index *x, const char *t, int add)
+{
+    for (int i = 0; i < x->n_terms; i++)
+        if (!strcmp(x->terms[i].t, t))
+            return &x->terms[i];
+    if (!add)
+        return NULL;
+    x->terms = realloc(x->terms, (size_t)(x->n_terms + 1) * sizeof *x->terms);
+    ref_term *r = &x->terms[x->n_terms++];
+    r->t = strdup(t);
+    r->docs = malloc(CRAN_DOCS * sizeof *r->docs);
+    r->tf = malloc(CRAN_DOCS * sizeof *r->tf);
+    r->n = 0;
+    return r;
+}
+
+static void ref_build(ref_index *x, const cran *c)
+{
+    static char toks[4096][80];
+    long total = 0;
+    memset(x, 0, sizeof *x);
+    for (int d = 0; d < CRAN_DOCS; d++) {
+        int n = ref_tokens(c->doc_text[d], toks, 4096);
+        x->dl[d] = n;
+        total += n;
+        for (int i = 0; i < n; i++) {
+            ref_term *r = ref_find(x, toks[i], 1);
+            if (r->n && r->docs[r->n - 1] == d)
+                r->tf[r->n - 1]++;
+            else {
+                r->docs[r->n] = d;
+                r->tf[r->n++] = 1;
+            }
+        }
+    }
+    x->avgdl = (double)total / CRAN_DOCS;
+}
+
+static int ref_search(const ref_index *x, const char *query, int *ranked, int k)
+{
+    static char toks[512][80];
+    double score[CRAN_DOCS] = {0};
+    int n = ref_tokens(query, toks, 512), hit[CRAN_DOCS] = {0};
+    for (int i = 0; i < n; i++) {
+        int dup = 0;
+        for (int j = 0; j < i; j++)
+            dup |= !strcmp(toks[i], toks[j]);
+        ref_term *r = dup ? NULL : ref_find((ref_index *)x, toks[i], 0);
+        if (!r)
+            continue;
+        double idf = log(1 + (CRAN_DOCS - r->n + 0.5) / (r->n + 0.5));
+        for (int e = 0; e < r->n; e++) {
+            int d = r->docs[e];
+            score[d] += idf * r->tf[e] * 2.2 / (r->tf[e] + 1.2 * (0.25 + 0.75 * x->dl[d] / x->avgdl));
+            hit[d] = 1;
+        }
+    }
+    int m = 0;
+    for (int i = 0; i < k; i++) { /* selection of the k best: plenty fast for 1,400 */
+        int best = -1;
+        for (int d = 0; d < CRAN_DOCS; d++)
+            if (hit[d] && (best < 0 || score[d] > score[best]))
+                best = d;
+        if (best < 0)
+            break;
+        ranked[m++] = best;
+        hit[best] = 0;
+    }
+    return m;
+}
+
+static void ref_free(ref_index *x)
+{
+    for (int i = 0; i < x->n_terms; i++) {
+        free(x->terms[i].t);
+        free(x->terms[i].docs);
+        free(x->terms[i].tf);
+    }
+    free(x->terms);
+}
+
+/* Mean nDCG@10 and recall@100 of mnemo_text_search over the 225 queries. */
+static void mnemo_quality(const cran *c, const char *name, const char *stem, int stop, double *ndcg, double *recall)
+{
+    mnemo_db *db = open_text(name, stem, stop);
+    mnemo_txn *txn;
+    TU_OK(mnemo_txn_begin(&txn, db, 0));
+    for (int d = 0; d < CRAN_DOCS; d++) {
+        char id[8];
+        snprintf(id, sizeof id, "%d", d + 1);
+        put(db, txn, id, c->doc_text[d], NULL);
+    }
+    TU_OK(mnemo_txn_commit(txn));
+    mnemo_txn_free(txn);
+    *ndcg = *recall = 0;
+    for (int q = 0; q < CRAN_QUERIES; q++) {
+        mnemo_text_hits *h;
+        TU_OK(mnemo_text_search(&h, db, NULL, c->query[q], 100, NULL));
+        int ranked[100];
+        for (size_t i = 0; i < h->count; i++)
+            ranked[i] = atoi(h->hits[i].id) - 1;
+        double n, r;
+        judge(c, q, ranked, h->count, &n, &r);
+        *ndcg += n / CRAN_QUERIES;
+        *recall += r / CRAN_QUERIES;
+        mnemo_text_hits_free(h);
+    }
+    TU_OK(mnemo_close(db));
+}
+
+TU_TEST(text, cranfield_quality_matches_a_reference_bm25)
+{
+    cran *c = load_cranfield();
+    ref_index x;
+    ref_build(&x, c);
+    double ref_ndcg = 0, ref_recall = 0;
+    for (int q = 0; q < CRAN_QUERIES; q++) {
+        int ranked[100];
+        int n = ref_search(&x, c->query[q], ranked, 100);
+        double a, b;
+        judge(c, q, ranked, (size_t)n, &a, &b);
+        ref_ndcg += a / CRAN_QUERIES;
+        ref_recall += b / CRAN_QUERIES;
+    }
+    ref_free(&x);
+    double ndcg, recall, s_ndcg, s_recall;
+    mnemo_quality(c, "cran", NULL, 0, &ndcg, &recall);
+    mnemo_quality(c, "cran_stem", "english", 1, &s_ndcg, &s_recall);
+    fprintf(stderr, "cranfield: reference BM25 nDCG@10 %.4f recall@100 %.4f | mnemo (no stemming, no stop words) "
+                    "nDCG@10 %.4f recall@100 %.4f | mnemo (english stemming + stop words) nDCG@10 %.4f recall@100 %.4f\n",
+            ref_ndcg, ref_recall, ndcg, recall, s_ndcg, s_recall);
+    cr_assert(fabs(ndcg - ref_ndcg) <= 0.005, "nDCG@10 %.4f vs reference %.4f", ndcg, ref_ndcg);
+    cr_assert(fabs(recall - ref_recall) <= 0.005, "recall@100 %.4f vs reference %.4f", recall, ref_recall);
+    cr_assert(ndcg > 0.3, "BM25 on Cranfield is near 0.4 in the literature, not %.4f", ndcg);
+    free_cranfield(c);
 }
