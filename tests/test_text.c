@@ -748,3 +748,30 @@ TU_TEST(text, cranfield_quality_matches_a_reference_bm25)
     cr_assert(ndcg > 0.3, "BM25 on Cranfield is near 0.4 in the literature, not %.4f", ndcg);
     free_cranfield(c);
 }
+
+TU_TEST(text, contains_filters_on_content_substrings)
+{
+    mnemo_db *db = open_text("k", NULL, 0);
+    corpus(db);
+    put(db, NULL, "m", "metadata tags", "{\"tags\": [\"alpha wing\", 3], \"s\": \"propeller\"}");
+    mnemo_record_page *p;
+    TU_OK(mnemo_record_find(&p, db, NULL, "{\"content\": {\"$contains\": \"propeller s\"}}", NULL));
+    cr_assert_eq(p->count, 1);
+    cr_assert_str_eq(p->records[0].id, "a");
+    mnemo_record_page_free(p);
+    TU_OK(mnemo_record_find(&p, db, NULL, "{\"content\": {\"$contains\": \"Propeller\"}}", NULL));
+    cr_assert_eq(p->count, 0, "case-sensitive");
+    mnemo_record_page_free(p);
+    TU_OK(mnemo_record_find(&p, db, NULL, "{\"tags\": {\"$contains\": \"wing\"}}", NULL));
+    cr_assert_eq(p->count, 1, "an array element");
+    mnemo_record_page_free(p);
+    TU_OK(mnemo_record_find(&p, db, NULL, "{\"content\": {\"$not\": {\"$contains\": \"wing\"}}}", NULL));
+    cr_assert_eq(p->count, 2);
+    mnemo_record_page_free(p);
+    TU_RC(mnemo_record_find(&p, db, NULL, "{\"content\": {\"$contains\": 3}}", NULL), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "'$contains'"), "%s", mnemo_errmsg());
+    mnemo_text_search_options o = MNEMO_TEXT_SEARCH_OPTIONS_INIT;
+    o.filter = "{\"content\": {\"$contains\": \"tips\"}}";
+    cr_assert_str_eq(search_ids(db, NULL, "wing", 10, &o), "c");
+    TU_OK(mnemo_close(db));
+}
