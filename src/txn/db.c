@@ -163,7 +163,7 @@ static int build_rocks_options(mnemo_db *db, int create)
     rocksdb_options_set_max_background_jobs(db->rocks_opts, 2);
     rocksdb_options_set_compression(db->rocks_opts, ctype);
     rocksdb_options_set_write_buffer_size(db->rocks_opts, o->write_buffer_size);
-    /* Seven column families share one memtable budget. */
+    /* The column families share one memtable budget. */
     rocksdb_options_set_db_write_buffer_size(db->rocks_opts, 4 * o->write_buffer_size);
     /* Optimistic commit validation needs the memtable history since the txn's snapshot; keeping
      * some after a flush turns would-be "try again" failures into real validation. */
