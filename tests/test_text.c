@@ -351,7 +351,8 @@ TU_TEST(text, bad_queries_are_empty_results_or_einval_with_a_message)
     /* a 1 MB query: of one repeated word it is one term; of many words, too many terms */
     size_t big = 1u << 20;
     char *q = malloc(big + 2);
-    for (size_t i = 0; i < big; i += 5)
+    memset(q, ' ', big);
+    for (size_t i = 0; i + 5 <= big; i += 5)
         memcpy(q + i, "wing ", 5);
     q[big] = 0;
     cr_assert_eq(hit_count(db, q), 3);

@@ -444,7 +444,8 @@ static int index_record(mnemo_db *db, mnemo_txn *txn, const mnemo_text_cfg *cfg,
     rc = mnemo_text__tokenize(text, len, cfg, add_occ, &d, NULL, "text index: record content");
     for (size_t i = 0; i < d.n; i++)
         d.o[i].p = d.arena + d.o[i].off;
-    qsort(d.o, d.n, sizeof *d.o, occ_cmp);
+    if (d.n) /* qsort wants a non-NULL array even for 0 elements */
+        qsort(d.o, d.n, sizeof *d.o, occ_cmp);
     /* distinct terms: firsts[i] is the first occurrence of the i-th */
     size_t *firsts = NULL, n_terms = 0, cap_f = 0;
     for (size_t i = 0; i < d.n && !rc; i++)
