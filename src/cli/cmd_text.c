@@ -25,7 +25,7 @@ int cli_text_search(const cli_cmd *cmd, const cli_args *a)
     uint64_t k = 10, hops = 0;
     mnemo_direction dir;
     mnemo_text_search_options so = MNEMO_TEXT_SEARCH_OPTIONS_INIT;
-    if (cli_opt_uint(&k, cmd, a, "k", 1, 100000) || cli_opt_uint(&hops, cmd, a, "hops", 1, 1000000) ||
+    if (cli_opt_uint(&k, cmd, a, "k", 1, CLI_SEARCH_K_MAX) || cli_opt_uint(&hops, cmd, a, "hops", 1, 1000000) ||
         cli_opt_dir(&dir, cmd, a, MNEMO_DIR_BOTH) || opt_real(&so.k1, cmd, a, "k1", 100) ||
         opt_real(&so.b, cmd, a, "b", 1))
         return CLI_EXIT_USAGE;
@@ -38,13 +38,11 @@ int cli_text_search(const cli_cmd *cmd, const cli_args *a)
     so.near_label = cli_opt(cmd, a, "label");
     if (!so.near && (hops || cli_opt(cmd, a, "dir") || so.near_label))
         return cli_usage(cmd, "--hops, --dir and --label apply with --near ID");
-    if (so.filter) {
-        json_t *fj = json_loads(so.filter, 0, NULL);
-        int ok = json_is_object(fj);
-        json_decref(fj);
-        if (!ok)
-            return cli_usage(cmd, "--where wants a JSON object filter, not '%s'", so.filter);
-    }
+    json_t *fj;
+    if (so.filter && cli_json_arg(&fj, cmd, "--where", so.filter, JSON_OBJECT))
+        return CLI_EXIT_USAGE;
+    if (so.filter)
+        json_decref(fj); /* only checked: the engine parses the text itself */
     mnemo_db *db;
     if (cli_open(&db, cmd, a->pos[0], CLI_OPEN_RO))
         return CLI_EXIT_FAIL;
