@@ -32,11 +32,11 @@
 #define PREFIXES 1000u
 #define PREFIX_LEN 8 /* "key%04u:" */
 #define VALUE_POOL 4096u
-#define N_CF 7
+#define N_CF 8
 #define GOAL 0.90
 
 static const char *const CF_NAMES[N_CF] = {
-    "default", "records", "graph_forward", "graph_backward", "vector_data", "vector_index", "metadata",
+    "default", "records", "graph_forward", "graph_backward", "vector_data", "vector_index", "metadata", "text_index",
 };
 
 /* ---- errors and temporary directories ---- */

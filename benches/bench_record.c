@@ -158,7 +158,7 @@ static double finds(mnemo_db *db, const char *fmt, int queries, size_t expect)
 static double rocksdb_gets(const char *path, const size_t *order, size_t n)
 {
     const char *names[] = {"default", "records", "graph_forward", "graph_backward",
-                           "vector_data", "vector_index", "metadata"};
+                           "vector_data", "vector_index", "metadata", "text_index"};
     rocksdb_options_t *o = rocksdb_options_create();
     rocksdb_block_based_table_options_t *t = rocksdb_block_based_options_create();
     rocksdb_cache_t *cache = rocksdb_cache_create_lru(64u << 20);
@@ -166,12 +166,12 @@ static double rocksdb_gets(const char *path, const size_t *order, size_t n)
     rocksdb_block_based_options_set_filter_policy(t, rocksdb_filterpolicy_create_bloom(10));
     rocksdb_block_based_options_set_cache_index_and_filter_blocks(t, 1);
     rocksdb_options_set_block_based_table_factory(o, t);
-    const rocksdb_options_t *cfo[7];
-    rocksdb_column_family_handle_t *h[7];
-    for (int i = 0; i < 7; i++)
+    const rocksdb_options_t *cfo[8];
+    rocksdb_column_family_handle_t *h[8];
+    for (int i = 0; i < 8; i++)
         cfo[i] = o;
     char *err = NULL;
-    rocksdb_t *db = rocksdb_open_column_families(o, path, 7, names, cfo, h, &err);
+    rocksdb_t *db = rocksdb_open_column_families(o, path, 8, names, cfo, h, &err);
     if (err)
         bu_die("rocksdb open: %s", err);
     rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
@@ -193,7 +193,7 @@ static double rocksdb_gets(const char *path, const size_t *order, size_t n)
         if (pass == 1) {
             double ops = (double)n / (bu_now_s() - t0);
             rocksdb_readoptions_destroy(ro);
-            for (int i = 0; i < 7; i++)
+            for (int i = 0; i < 8; i++)
                 rocksdb_column_family_handle_destroy(h[i]);
             rocksdb_close(db);
             rocksdb_options_destroy(o);

@@ -196,13 +196,13 @@ static int threads(void)
 /* Deletes the snapshot header with RocksDB directly, so the next open must rebuild. */
 static void drop_snapshot_header(const char *path)
 {
-    const char *names[7] = {"default", "records", "graph_forward", "graph_backward", "vector_data", "vector_index",
-                            "metadata"};
+    const char *names[8] = {"default", "records", "graph_forward", "graph_backward", "vector_data", "vector_index",
+                            "metadata", "text_index"};
     rocksdb_options_t *o = rocksdb_options_create();
-    const rocksdb_options_t *cfo[7] = {o, o, o, o, o, o, o};
-    rocksdb_column_family_handle_t *cf[7];
+    const rocksdb_options_t *cfo[8] = {o, o, o, o, o, o, o, o};
+    rocksdb_column_family_handle_t *cf[8];
     char *err = NULL;
-    rocksdb_t *db = rocksdb_open_column_families(o, path, 7, names, cfo, cf, &err);
+    rocksdb_t *db = rocksdb_open_column_families(o, path, 8, names, cfo, cf, &err);
     if (err)
         bu_die("raw open: %s", err);
     rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
@@ -210,7 +210,7 @@ static void drop_snapshot_header(const char *path)
     if (err)
         bu_die("raw delete: %s", err);
     rocksdb_writeoptions_destroy(wo);
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < 8; i++)
         rocksdb_column_family_handle_destroy(cf[i]);
     rocksdb_close(db);
     rocksdb_options_destroy(o);

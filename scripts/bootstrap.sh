@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   build-essential pkg-config meson ninja-build
   librocksdb-dev liblmdb-dev libhnswlib-dev libopenblas-dev libjansson-dev
+  libunistring-dev libstemmer-dev
   libcriterion-dev libsqlite3-dev
   doxygen
   clang

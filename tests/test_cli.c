@@ -1390,3 +1390,33 @@ TU_TEST(cli, put_replaces_the_embedding_and_null_removes_it)
     cr_assert_null(strstr(r.out, "embedding"), "%s", r.out);
     done(&r);
 }
+
+TU_TEST(cli, text_enable_search_and_import_indexing)
+{
+    const char *db = init_db("db");
+    import_ok(db, write_file("g.jsonl", graph_jsonl), NULL);
+    EXPECT_FAIL(1, "not enabled", "search", db, "--text", "alpha");
+    run_result r = RUN("text-enable", db, "--stem", "english", "--stopwords");
+    expect_ok(&r, "text-enable");
+    cr_assert_not_null(strstr(r.out, "\"stem\":\"english\",\"stopwords\":true"), "%s", r.out);
+    done(&r);
+    EXPECT_FAIL(1, "MNEMO_EEXISTS", "text-enable", db);
+    /* records imported later are indexed by their own transactions */
+    import_ok(db, write_file("more.jsonl", "{\"type\":\"record\",\"id\":\"n\",\"content\":\"alphas and betas\","
+                                           "\"metadata\":{\"topic\":\"rust\"}}\n"), NULL);
+    char ids[128];
+    r = RUN("search", db, "--text", "alpha", "-k", "5");
+    expect_ok(&r, "search --text");
+    hit_ids(ids, sizeof ids, r.out);
+    cr_assert_str_eq(ids, "a,n", "%s", r.out);
+    done(&r);
+    r = RUN("search", db, "--text", "beta -alpha", "--where", "{\"topic\":\"c\"}");
+    expect_ok(&r, "search --text --where");
+    hit_ids(ids, sizeof ids, r.out);
+    cr_assert_str_eq(ids, "b", "%s", r.out);
+    done(&r);
+    EXPECT_FAIL(2, "does not combine", "search", db, "--text", "x", "--vector", "[1]");
+    EXPECT_FAIL(2, "--b", "search", db, "--text", "x", "--b", "2");
+    EXPECT_FAIL(1, "invalid UTF-8 at byte 1", "search", db, "--text", "a\xff");
+    EXPECT_FAIL(1, "klingon", "text-enable", db, "--stem", "klingon");
+}

@@ -3,6 +3,7 @@
 #include <rocksdb/c.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -438,4 +439,69 @@ TU_TEST(db, killed_process_loses_no_synced_write)
         cr_assert_eq(mnemo_kv_exists(db, NULL, k, strlen(k)), 1, "acknowledged %s lost", k);
     }
     TU_OK(mnemo_close(db));
+}
+
+/* Format 2 (before full text) had no text_index column family. Built here from a fresh database
+ * the way format 2 looked: the family dropped and the marker saying 2. */
+static void make_format2(const char *path)
+{
+    unsigned char v[13];
+    memcpy(v, "mnemo", 5);
+    mnemo__put_be32(v + 5, 2);
+    mnemo__put_be32(v + 9, mnemo__crc32c(0, v, 9));
+    tu_raw r;
+    tu_raw_open(&r, path);
+    tu_raw_drop_text_index(&r);
+    tu_raw_put(&r, 6, "\0format", 7, v, sizeof v);
+    tu_raw_close(&r);
+}
+
+static unsigned marker_version(const char *path, int *n_cf)
+{
+    tu_raw r;
+    tu_raw_open(&r, path);
+    size_t len = 0;
+    unsigned char *v = (unsigned char *)tu_raw_get(&r, 6, "\0format", 7, &len);
+    *n_cf = r.n;
+    tu_raw_close(&r);
+    cr_assert(v && len == 13);
+    unsigned ver = mnemo__get_be32(v + 5);
+    free(v);
+    return ver;
+}
+
+TU_TEST(db, format2_opens_read_only_and_migrates_read_write)
+{
+    mnemo_db *db = tu_open("f2");
+    mnemo_record rec = {.id = "a", .content = "old words"};
+    TU_OK(mnemo_record_put(db, NULL, &rec, MNEMO_PUT_UPSERT));
+    TU_OK(mnemo_close(db));
+    make_format2(tu_path("f2"));
+    int n_cf;
+    cr_assert_eq(marker_version(tu_path("f2"), &n_cf), 2);
+    cr_assert_eq(n_cf, 7);
+
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    o.read_only = 1;
+    TU_OK(mnemo_open(&db, tu_path("f2"), &o));
+    mnemo_record *got;
+    TU_OK(mnemo_record_get(&got, db, NULL, "a"));
+    mnemo_record_free(got);
+    mnemo_text_hits *hits;
+    TU_RC(mnemo_text_search(&hits, db, NULL, "words", 10, NULL), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "not enabled"), "%s", mnemo_errmsg());
+    TU_OK(mnemo_close(db));
+    cr_assert_eq(marker_version(tu_path("f2"), &n_cf), 2, "a read-only open changes nothing");
+    cr_assert_eq(n_cf, 7);
+
+    TU_OK(mnemo_open(&db, tu_path("f2"), NULL));
+    TU_OK(mnemo_record_get(&got, db, NULL, "a"));
+    mnemo_record_free(got);
+    TU_OK(mnemo_text_enable(db, NULL)); /* the migrated database takes full text */
+    TU_OK(mnemo_text_search(&hits, db, NULL, "words", 10, NULL));
+    cr_assert_eq(hits->count, 1);
+    mnemo_text_hits_free(hits);
+    TU_OK(mnemo_close(db));
+    cr_assert_eq(marker_version(tu_path("f2"), &n_cf), MNEMO_FORMAT_VERSION);
+    cr_assert_eq(n_cf, TU_RAW_CFS);
 }

@@ -69,15 +69,30 @@ mnemo_db *tu_open(const char *name)
 
 void tu_raw_open(tu_raw *r, const char *path)
 {
-    const char *names[] = {"default", "records", "graph_forward", "graph_backward",
-                           "vector_data", "vector_index", "metadata"};
-    const rocksdb_options_t *cfo[7];
+    static const char *names[TU_RAW_CFS] = {"default", "records", "graph_forward", "graph_backward",
+                                            "vector_data", "vector_index", "metadata", "text_index"};
+    const rocksdb_options_t *cfo[TU_RAW_CFS];
     r->opts = rocksdb_options_create();
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < TU_RAW_CFS; i++)
         cfo[i] = r->opts;
+    /* A format-2 database has no text_index: open the families that exist (RocksDB wants all). */
     char *err = NULL;
-    r->db = rocksdb_open_column_families(r->opts, path, 7, names, cfo, r->cf, &err);
+    size_t n = 0;
+    char **present = rocksdb_list_column_families(r->opts, path, &n, &err);
+    cr_assert_null(err, "raw list of %s: %s", path, err);
+    r->n = n < TU_RAW_CFS ? (int)n : TU_RAW_CFS;
+    rocksdb_list_column_families_destroy(present, n);
+    memset(r->cf, 0, sizeof r->cf);
+    r->db = rocksdb_open_column_families(r->opts, path, r->n, names, cfo, r->cf, &err);
     cr_assert_null(err, "raw open of %s: %s", path, err);
+}
+
+void tu_raw_drop_text_index(tu_raw *r)
+{
+    char *err = NULL;
+    cr_assert_eq(r->n, TU_RAW_CFS);
+    rocksdb_drop_column_family(r->db, r->cf[TU_RAW_CFS - 1], &err);
+    cr_assert_null(err, "raw drop: %s", err);
 }
 
 void tu_raw_put(tu_raw *r, int cf, const void *key, size_t klen, const void *val, size_t vlen)
@@ -106,7 +121,7 @@ char *tu_raw_get(tu_raw *r, int cf, const void *key, size_t klen, size_t *vlen)
 
 void tu_raw_close(tu_raw *r)
 {
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < r->n; i++)
         rocksdb_column_family_handle_destroy(r->cf[i]);
     rocksdb_close(r->db);
     rocksdb_options_destroy(r->opts);

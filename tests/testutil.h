@@ -29,19 +29,24 @@ mnemo_db *tu_open(const char *name);
                      mnemo_errmsg(), mnemo_strerror(expected));                                             \
     } while (0)
 
-/* The database at path opened with the RocksDB C API directly, all seven column families (in
+/* The database at path opened with the RocksDB C API directly, every column family it has (in
  * mnemo's order: default, records, graph_forward, graph_backward, vector_data, vector_index,
- * metadata), so tests can damage stored values the way a disk would. */
+ * metadata, text_index; a format-2 database lacks the last), so tests can damage stored values
+ * the way a disk would. */
+#define TU_RAW_CFS 8
 typedef struct tu_raw {
     struct rocksdb_t *db;
     struct rocksdb_options_t *opts;
-    struct rocksdb_column_family_handle_t *cf[7];
+    struct rocksdb_column_family_handle_t *cf[TU_RAW_CFS];
+    int n; /* families open */
 } tu_raw;
 void tu_raw_open(tu_raw *r, const char *path);
 void tu_raw_put(tu_raw *r, int cf, const void *key, size_t klen, const void *val, size_t vlen);
 /* Returns a malloc'd copy (free()) or NULL. */
 char *tu_raw_get(tu_raw *r, int cf, const void *key, size_t klen, size_t *vlen);
 void tu_raw_close(tu_raw *r);
+/* Drops text_index, as a database of format 2 lacks it. */
+void tu_raw_drop_text_index(tu_raw *r);
 
 /* Tests that step time: tu_now is the clock mnemo reads while tu_fake_clock_start is in force. */
 extern int64_t tu_now;

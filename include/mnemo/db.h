@@ -18,7 +18,7 @@ extern "C" {
 typedef struct mnemo_db mnemo_db;
 
 /** On-disk format written by and accepted by this library. */
-#define MNEMO_FORMAT_VERSION 2
+#define MNEMO_FORMAT_VERSION 3
 
 /** Compression for stored data files. */
 typedef enum mnemo_compression {

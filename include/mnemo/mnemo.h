@@ -11,6 +11,7 @@
 #include "mnemo/iter.h"
 #include "mnemo/kv.h"
 #include "mnemo/record.h"
+#include "mnemo/text.h"
 #include "mnemo/txn.h"
 #include "mnemo/vector.h"
 

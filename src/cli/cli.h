@@ -63,6 +63,10 @@ extern const cli_cmd cli_io_cmds[];
 extern const cli_cmd cli_vector_cmds[];
 extern const cli_cmd cli_demo_cmds[];
 extern const cli_cmd cli_bench_cmds[];
+extern const cli_cmd cli_text_cmds[];
+
+/* `search --text`: BM25 full-text search (cmd_text.c). @return the exit code. */
+int cli_text_search(const cli_cmd *cmd, const cli_args *a);
 
 /* Index of option `name` in cmd->opts (the name must exist: a programming error aborts). */
 int cli_opt_index(const cli_cmd *cmd, const char *name);

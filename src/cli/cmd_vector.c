@@ -102,6 +102,8 @@ static int read_queries(float **q, size_t *n, size_t *dim, const cli_cmd *cmd, c
 
 static int run_search(const cli_cmd *cmd, const cli_args *a)
 {
+    if (cli_opt(cmd, a, "text"))
+        return cli_text_search(cmd, a);
     uint64_t k = 10, ef = 0, hops = 0;
     mnemo_direction dir;
     if (cli_opt_uint(&k, cmd, a, "k", 1, CLI_SEARCH_K_MAX) || cli_opt_uint(&ef, cmd, a, "ef", 1, UINT32_MAX) ||
@@ -154,7 +156,7 @@ static int run_search(const cli_cmd *cmd, const cli_args *a)
 }
 
 const cli_cmd cli_vector_cmds[] = {
-    {"search", "DB (--vector JSON_ARRAY | --query-file Q.fvecs) [-k 10] [OPTIONS]",
+    {"search", "DB (--vector JSON_ARRAY | --query-file Q.fvecs | --text QUERY) [-k 10] [OPTIONS]",
      "nearest records to a vector (or to each vector of an fvecs file)",
      "Prints one line per query: {\"query\":i,\"hits\":[{\"id\",\"distance\"},..]}, nearest first\n"
      "(distance in the space's metric: squared L2, 1 - cosine, or 1 - dot product).\n"
@@ -167,9 +169,12 @@ const cli_cmd cli_vector_cmds[] = {
      "  --near ID --hops H       only records within H graph hops of record ID (itself included;\n"
      "                           H default 1); --dir out|in|both (default both), --label L\n"
      "A query of the wrong dimension is exit 1 with MNEMO_EDIM; a --vector or --where that is not\n"
-     "valid JSON (or not an array / object) is exit 2.\n",
+     "valid JSON (or not an array / object) is exit 2.\n"
+     "  --text \"QUERY\"           full-text search instead (BM25; needs text-enable): words OR-ed,\n"
+     "                           \"quoted phrases\", -excluded; prints {\"query\":0,\"hits\":[{\"id\",\"score\"},..]},\n"
+     "                           best first; --k1 X and --b X override the database's BM25 parameters\n",
      {{"vector", 1}, {"query-file", 1}, {"k", 1}, {"ef", 1}, {"exact", 0}, {"where", 1}, {"near", 1}, {"hops", 1},
-      {"dir", 1}, {"label", 1}, {NULL, 0}},
+      {"dir", 1}, {"label", 1}, {"text", 1}, {"k1", 1}, {"b", 1}, {NULL, 0}},
      1, 1, run_search},
     {NULL, NULL, NULL, NULL, {{NULL, 0}}, 0, 0, NULL},
 };

@@ -12,6 +12,7 @@
 
 #include <stdint.h>
 
+#include "core/u64map.h"
 #include "mnemo/graph.h"
 #include "txn/txn.h"
 
@@ -36,6 +37,11 @@ typedef struct mnemo_graph_edge_view {
 typedef int (*mnemo_graph_edge_fn)(void *arg, const mnemo_graph_edge_view *e);
 int mnemo_graph__scan(mnemo_db *db, mnemo_txn *txn, uint64_t iid, mnemo_direction dir, uint32_t label,
                       mnemo_graph_edge_fn cb, void *arg);
+
+/* Adds start and every record within `hops` hops of it (edges in dir, 0 for both; of the label
+ * named label_name, NULL for all) to set. */
+int mnemo_graph__neighbourhood(mnemo_u64map *set, mnemo_db *db, mnemo_txn *txn, uint64_t start, uint32_t hops,
+                               mnemo_direction dir, const char *label_name);
 
 /* Label id of label: 0 and *id set; MNEMO_ENOTFOUND when absent and create is 0. */
 int mnemo_graph__label_id(uint32_t *id, mnemo_db *db, mnemo_txn *txn, const char *label, int create);

@@ -156,7 +156,7 @@ typedef struct fpath {
     size_t nsegs;
 } fpath;
 
-enum opkind { OP_NONE, OP_EQ, OP_NE, OP_IN, OP_NIN, OP_EXISTS, OP_RANGE, OP_NOT };
+enum opkind { OP_NONE, OP_EQ, OP_NE, OP_IN, OP_NIN, OP_EXISTS, OP_RANGE, OP_NOT, OP_CONTAINS };
 enum { B_GT, B_GTE, B_LT, B_LTE, B_COUNT };
 
 typedef struct fop {
@@ -262,7 +262,8 @@ static int bad(const cctx *c, int field_level, const char *fmt, ...)
 
 static int is_field_op(const char *k)
 {
-    static const char *const names[] = {"$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$exists"};
+    static const char *const names[] = {"$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$exists",
+                                        "$contains"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(k, names[i]) == 0)
             return 1;
@@ -395,6 +396,14 @@ static int compile_one_op(cctx *c, const char *path, const char *k, const json_t
             return bad(c, 1, "operator '$exists' at '%s%s needs a boolean operand, not %s", path, at, type_name(v));
         op->kind = OP_EXISTS;
         op->exists = json_is_true(v);
+        (*used)++;
+        return 0;
+    }
+    if (!strcmp(k, "$contains")) { /* substring, as Chroma's where_document */
+        if (!json_is_string(v))
+            return bad(c, 1, "operator '$contains' at '%s%s needs a string operand, not %s", path, at, type_name(v));
+        op->kind = OP_CONTAINS;
+        val_of(v, &op->v);
         (*used)++;
         return 0;
     }
@@ -642,6 +651,12 @@ static int in_range(const fop *op, const val *v)
     return 1;
 }
 
+/* Bytewise substring test of two strings (the empty string is in every string). */
+static int contains(const val *hay, const val *needle)
+{
+    return needle->u.s.n == 0 || memmem(hay->u.s.p, hay->u.s.n, needle->u.s.p, needle->u.s.n) != NULL;
+}
+
 static int eval_ops(const fop *ops, size_t n, int present, const val *v);
 
 static int eval_op(const fop *op, int present, const val *v)
@@ -673,6 +688,21 @@ static int eval_op(const fop *op, int present, const val *v)
         return 0;
     }
     case OP_NOT: return !eval_ops(op->sub, op->nsub, present, v);
+    case OP_CONTAINS: {
+        if (present && v->k == V_STR)
+            return contains(v, &op->v);
+        if (!present || v->k != V_ARR)
+            return 0;
+        size_t i;
+        const json_t *e;
+        json_array_foreach(v->u.j, i, e) {
+            val ev;
+            val_of(e, &ev);
+            if (ev.k == V_STR && contains(&ev, &op->v))
+                return 1;
+        }
+        return 0;
+    }
     default: return 1;
     }
 }

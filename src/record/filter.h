@@ -5,7 +5,7 @@
  * Language (the filter is JSON text whose top level is an object):
  *   {"topic": "rust"}                          implicit $eq; several keys in one object = implicit $and
  *   {"importance": {"$gte": 0.5, "$lt": 0.9}}   several operators in one field object: all must hold
- *   field operators   $eq $ne $gt $gte $lt $lte $in $nin $exists, and $not: {"x": {"$not": {"$gt": 3}}}
+ *   field operators   $eq $ne $gt $gte $lt $lte $in $nin $exists $contains, and $not: {"x": {"$not": {"$gt": 3}}}
  *   logical operators {"$and": [f, ...]}, {"$or": [f, ...]} (non-empty arrays of filter objects),
  *                     {"$not": f}; allowed at the top level and inside any filter object
  *   {} matches every record.
@@ -43,6 +43,9 @@
  *   - $in / $nin take an array, possibly empty ($in: [] matches nothing); $in is true if $eq
  *     holds for any element of the operand array (so an array element compares whole arrays).
  *   - $exists takes a boolean; an explicit null exists.
+ *   - $contains takes a string and matches a string value (or, for an array, a string element)
+ *     that contains it bytewise, case-sensitive: {"content": {"$contains": "wing"}} is Chroma's
+ *     where_document $contains. Any other value, or a missing field, does not match.
  *   - $not (field form) takes a non-empty operator object and negates all of it; a missing field
  *     therefore matches {"$not": {"$gt": 3}}.
  *   - Duplicate keys in one JSON object are rejected (they would silently drop a condition).

@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "graph/graph.h"
 #include "record/record_impl.h"
+#include "text/text.h"
 #include "vector/vector.h"
 
 /* ---- sealed metadata values ---- */
@@ -483,6 +484,8 @@ static int store(mnemo_db *db, mnemo_txn *txn, const mnemo_record *old, const mn
         if (!rc) /* before the commit: edge and vector readers must check this record from now on */
             rc = note_expiring(db, nw->internal_id);
     }
+    if (!rc) /* its postings, when full text is enabled */
+        rc = mnemo_text__on_record_put(db, txn, old, nw);
     json_t *old_meta = NULL;
     if (!rc && old)
         rc = parse_stored_metadata(&old_meta, old);
@@ -522,6 +525,8 @@ int mnemo_record__remove(mnemo_db *db, mnemo_txn *txn, const mnemo_record *old)
         rc = mnemo_graph__on_record_delete(db, txn, old->internal_id);
     if (!rc) /* and its embedding */
         rc = mnemo_vector__on_record_delete(db, txn, old->internal_id);
+    if (!rc) /* and its postings */
+        rc = mnemo_text__on_record_delete(db, txn, old->internal_id);
     pthread_mutex_lock(&listener_lock);
     int n = n_listeners;
     pthread_mutex_unlock(&listener_lock);

@@ -15,7 +15,8 @@
     X(GRAPH_BACKWARD, "graph_backward", MNEMO_KS_SORTED_LOADS)  \
     X(VECTOR_DATA, "vector_data", 0)                            \
     X(VECTOR_INDEX, "vector_index", 0)                          \
-    X(METADATA, "metadata", 0)
+    X(METADATA, "metadata", 0)                                  \
+    X(TEXT_INDEX, "text_index", 0)
 
 typedef enum mnemo_cf {
 #define MNEMO_KS_ENUM(id, name, hints) MNEMO_CF_##id,

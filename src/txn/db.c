@@ -17,6 +17,7 @@
 
 static const char *const CF_NAMES[MNEMO_CF_COUNT] = {
     "default", "records", "graph_forward", "graph_backward", "vector_data", "vector_index", "metadata",
+    "text_index",
 };
 
 /* Key of the format marker in `metadata`; other modules use printable prefixes, so a leading NUL
@@ -162,7 +163,7 @@ static int build_rocks_options(mnemo_db *db, int create)
     rocksdb_options_set_max_background_jobs(db->rocks_opts, 2);
     rocksdb_options_set_compression(db->rocks_opts, ctype);
     rocksdb_options_set_write_buffer_size(db->rocks_opts, o->write_buffer_size);
-    /* Seven column families share one memtable budget. */
+    /* The column families share one memtable budget. */
     rocksdb_options_set_db_write_buffer_size(db->rocks_opts, 4 * o->write_buffer_size);
     /* Optimistic commit validation needs the memtable history since the txn's snapshot; keeping
      * some after a flush turns would-be "try again" failures into real validation. */
@@ -251,8 +252,42 @@ static int inspect_path(const char *path, enum path_kind *kind)
     return 0;
 }
 
-/* An existing RocksDB directory must carry every mnemo column family (and no others). */
-static int check_column_families(mnemo_db *db)
+/* Format 2 had every column family but text_index (added last, format 3). Opening such a database
+ * read-write creates it here, before the real open; read-only opens go without it. */
+#define FORMAT_WITHOUT_TEXT 2
+
+static int add_text_keyspace(mnemo_db *db)
+{
+    const char *names[MNEMO_CF_COUNT - 1];
+    const rocksdb_options_t *cf_opts[MNEMO_CF_COUNT - 1];
+    rocksdb_column_family_handle_t *cf[MNEMO_CF_COUNT - 1];
+    for (int i = 0; i < MNEMO_CF_COUNT - 1; i++) {
+        names[i] = CF_NAMES[i];
+        cf_opts[i] = db->rocks_opts;
+    }
+    char *err = NULL;
+    rocksdb_t *raw = rocksdb_open_column_families(db->rocks_opts, db->path, MNEMO_CF_COUNT - 1, names, cf_opts, cf,
+                                                  &err);
+    if (!err) {
+        rocksdb_column_family_handle_t *h =
+            rocksdb_create_column_family(raw, db->rocks_opts, CF_NAMES[MNEMO_CF_TEXT_INDEX], &err);
+        if (h)
+            rocksdb_column_family_handle_destroy(h);
+        for (int i = 0; i < MNEMO_CF_COUNT - 1; i++)
+            rocksdb_column_family_handle_destroy(cf[i]);
+        rocksdb_close(raw);
+    }
+    if (err) {
+        int rc = mnemo__err_rocksdb(err, "mnemo_open: adding the text_index column family to a format-2 database");
+        rocksdb_free(err);
+        return rc;
+    }
+    return 0;
+}
+
+/* An existing RocksDB directory must carry every mnemo column family (and no others); *legacy is
+ * set when only text_index is missing (a format-2 database). */
+static int check_column_families(mnemo_db *db, int *legacy)
 {
     char *err = NULL;
     size_t n = 0;
@@ -279,15 +314,18 @@ static int check_column_families(mnemo_db *db)
     else if (unknown)
         rc = mnemo__err(MNEMO_EVERSION, "mnemo_open: '%s' has column family '%s' that this version of "
                                         "mnemo does not know", db->path, unknown);
-    else
+    else if (!found[MNEMO_CF_TEXT_INDEX])
+        *legacy = 1;
+    if (!rc)
         for (int c = 0; c < MNEMO_CF_COUNT && !rc; c++)
-            if (!found[c])
+            if (!found[c] && c != MNEMO_CF_TEXT_INDEX)
                 rc = mnemo__err(MNEMO_ECORRUPT, "mnemo_open: '%s' lacks column family '%s'", db->path, CF_NAMES[c]);
     rocksdb_list_column_families_destroy(names, n);
     return rc;
 }
 
-static int open_rocks(mnemo_db *db)
+/* n_cf: MNEMO_CF_COUNT, or one less for a format-2 database opened read-only (no text_index). */
+static int open_rocks(mnemo_db *db, int n_cf)
 {
     const char *names[MNEMO_CF_COUNT];
     const rocksdb_options_t *cf_opts[MNEMO_CF_COUNT];
@@ -297,7 +335,7 @@ static int open_rocks(mnemo_db *db)
     }
     char *err = NULL;
     if (db->opts.read_only) {
-        db->base = rocksdb_open_for_read_only_column_families(db->rocks_opts, db->path, MNEMO_CF_COUNT, names,
+        db->base = rocksdb_open_for_read_only_column_families(db->rocks_opts, db->path, n_cf, names,
                                                               cf_opts, db->cf, 0, &err);
     } else {
         /* Serial validation: see rocks_cxx.h and docs/transactions.md. The graph importer writes
@@ -323,6 +361,8 @@ static int open_rocks(mnemo_db *db)
 
 static int cf_is_empty(mnemo_db *db, mnemo_cf cf)
 {
+    if (!db->cf[cf])
+        return 1;
     rocksdb_iterator_t *it = rocksdb_create_iterator_cf(db->base, db->read_opts, db->cf[cf]);
     rocksdb_iter_seek_to_first(it);
     int empty = !rocksdb_iter_valid(it);
@@ -377,7 +417,9 @@ static int check_format_marker(mnemo_db *db, int created)
     if (len != FORMAT_VALUE_LEN || memcmp(u, "mnemo", 5) != 0 || mnemo__get_be32(u + 9) != mnemo__crc32c(0, u, 9))
         rc = mnemo__err(MNEMO_ECORRUPT, "mnemo_open: format marker in '%s' (metadata key \\0format) is damaged",
                         db->path);
-    else if (mnemo__get_be32(u + 5) != MNEMO_FORMAT_VERSION)
+    else if (mnemo__get_be32(u + 5) == FORMAT_WITHOUT_TEXT && !db->opts.read_only)
+        rc = write_format_marker(db); /* text_index was added by add_text_keyspace */
+    else if (mnemo__get_be32(u + 5) != MNEMO_FORMAT_VERSION && mnemo__get_be32(u + 5) != FORMAT_WITHOUT_TEXT)
         rc = mnemo__err(MNEMO_EVERSION, "mnemo_open: '%s' has on-disk format %u; this library reads format %u",
                         db->path, mnemo__get_be32(u + 5), MNEMO_FORMAT_VERSION);
     rocksdb_free(v);
@@ -431,10 +473,13 @@ int mnemo_open(mnemo_db **out, const char *path, const mnemo_options *opts)
     rc = mnemo_cache__create(&db->cache, o.cache_size, 0);
     if (!rc)
         rc = build_rocks_options(db, create);
+    int legacy = 0;
     if (!rc && !create)
-        rc = check_column_families(db);
+        rc = check_column_families(db, &legacy);
+    if (!rc && legacy && !o.read_only)
+        rc = add_text_keyspace(db);
     if (!rc)
-        rc = open_rocks(db);
+        rc = open_rocks(db, legacy && o.read_only ? MNEMO_CF_COUNT - 1 : MNEMO_CF_COUNT);
     if (!rc)
         rc = check_format_marker(db, create);
     if (rc) {

@@ -18,6 +18,7 @@ typedef enum mnemo_cf {
     MNEMO_CF_VECTOR_DATA,
     MNEMO_CF_VECTOR_INDEX,
     MNEMO_CF_METADATA,
+    MNEMO_CF_TEXT_INDEX,
     MNEMO_CF_COUNT
 } mnemo_cf;
 

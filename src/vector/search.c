@@ -219,18 +219,6 @@ static int frontier_push(frontier *f, uint64_t iid)
     return rc;
 }
 
-typedef struct bfs {
-    mnemo_u64map *seen;
-    frontier next;
-} bfs;
-
-static int bfs_edge(void *arg, const mnemo_graph_edge_view *e)
-{
-    bfs *b = arg;
-    int rc = mnemo_u64map__add(b->seen, e->other, 0);
-    return rc <= 0 ? rc : frontier_push(&b->next, e->other);
-}
-
 /* Records within `hops` of `near` (itself included) into set. */
 static int neighbourhood(mnemo_u64map *set, search_ctx *s, const mnemo_search_options *o, const char *fn)
 {
@@ -240,31 +228,7 @@ static int neighbourhood(mnemo_u64map *set, search_ctx *s, const mnemo_search_op
         return mnemo__err(MNEMO_ENOTFOUND, "%s: near names no record '%s'", fn, o->near);
     if (rc)
         return rc;
-    uint32_t label = 0;
-    if (o->near_label && (rc = mnemo_graph__label_id(&label, s->db, s->txn, o->near_label, 0)) != 0) {
-        if (rc != MNEMO_ENOTFOUND)
-            return rc;
-        return add_to_set(set, start); /* no edge has that label: just the record itself */
-    }
-    mnemo_direction dir = o->near_dir ? o->near_dir : MNEMO_DIR_BOTH;
-    if ((rc = add_to_set(set, start)) != 0)
-        return rc;
-    uint64_t *frontier = mnemo__malloc(sizeof *frontier);
-    if (!frontier)
-        return mnemo__err_nomem(fn);
-    frontier[0] = start;
-    size_t nf = 1;
-    uint32_t hops = o->hops ? o->hops : 1;
-    for (uint32_t h = 0; h < hops && nf && !rc; h++) {
-        bfs b = {set, {NULL, 0, 0}};
-        for (size_t i = 0; i < nf && !rc; i++)
-            rc = mnemo_graph__scan(s->db, s->txn, frontier[i], dir, label, bfs_edge, &b);
-        mnemo__free(frontier);
-        frontier = b.next.ids;
-        nf = b.next.n;
-    }
-    mnemo__free(frontier);
-    return rc < 0 ? rc : 0;
+    return mnemo_graph__neighbourhood(set, s->db, s->txn, start, o->hops ? o->hops : 1, o->near_dir, o->near_label);
 }
 
 /* Share of a sample of the index's live vectors whose records pass the lazy filter. */

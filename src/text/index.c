@@ -1,0 +1,777 @@
+/* The inverted index: settings, postings kept with their records, corpus statistics, and
+ * mnemo_text_enable / disable / info.
+ *
+ * Conflicts: postings are keyed by (term, record), so writers of different records never write
+ * the same key. The corpus statistics BM25 needs (documents, total length) are not one counter
+ * either: each committing transaction adds its own delta key ('S' 0x01 + a per-process random
+ * nonce + a sequence number, written by a commit hook) and readers sum the base ('S' 0x00) and
+ * the deltas; now and then a commit folds the deltas into the base in a transaction of its own,
+ * which can only conflict with another fold. See docs/records.md "Full text". */
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/alloc.h"
+#include "core/coding.h"
+#include "core/error.h"
+#include "record/record.h"
+#include "text/text_impl.h"
+
+#define CONF_VERSION 1
+#define BACKFILL_BATCH 256
+#define FOLD_EVERY 64       /* commits with a delta between fold attempts (per process) */
+#define FOLD_MIN_DELTAS 32  /* a fold runs only when there are at least this many deltas */
+
+/* ---- small encodings ---- */
+
+size_t mnemo_text__put_varint(unsigned char *p, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (unsigned char)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (unsigned char)v;
+    return n;
+}
+
+size_t mnemo_text__get_varint(const unsigned char *p, size_t n, uint64_t *v)
+{
+    uint64_t r = 0;
+    for (size_t i = 0; i < n && i < 10; i++) {
+        r |= (uint64_t)(p[i] & 0x7f) << (7 * i);
+        if (!(p[i] & 0x80)) {
+            *v = r;
+            return i + 1;
+        }
+    }
+    return 0;
+}
+
+size_t mnemo_text__posting_key(unsigned char *out, const char *term, size_t len, uint64_t iid, int with_iid)
+{
+    out[0] = TEXT_MK_POSTING;
+    memcpy(out + 1, term, len);
+    out[1 + len] = 0;
+    if (!with_iid)
+        return len + 2;
+    mnemo__put_be64(out + 2 + len, iid);
+    return len + 10;
+}
+
+static void doc_key(unsigned char key[9], uint64_t iid)
+{
+    key[0] = TEXT_MK_DOC;
+    mnemo__put_be64(key + 1, iid);
+}
+
+/* Reads a sealed value of the text_index keyspace: the payload is returned in *val (moved to its
+ * start, NUL-terminated). ECORRUPT names the key. */
+static int get_sealed(unsigned char **val, size_t *len, mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *key,
+                      size_t klen, int track, const char *what)
+{
+    char *v;
+    size_t n;
+    int rc = mnemo_txn__get(&v, &n, db, txn, cf, key, klen, track);
+    if (rc)
+        return rc;
+    const void *p;
+    size_t pl;
+    if (mnemo__unseal(v, n, &p, &pl)) {
+        mnemo__free(v);
+        return mnemo__err(MNEMO_ECORRUPT, "%s fails its checksum", what);
+    }
+    memmove(v, p, pl);
+    v[pl] = '\0';
+    *val = (unsigned char *)v;
+    *len = pl;
+    return 0;
+}
+
+static int put_sealed(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *key, size_t klen, const void *payload,
+                      size_t plen)
+{
+    unsigned char small[256];
+    unsigned char *buf = plen + MNEMO_SEAL_OVERHEAD <= sizeof small ? small : mnemo__malloc(plen + MNEMO_SEAL_OVERHEAD);
+    if (!buf)
+        return mnemo__err_nomem("text index");
+    int rc = mnemo_txn__put(db, txn, cf, key, klen, buf, mnemo__seal(buf, payload, plen));
+    if (buf != small)
+        mnemo__free(buf);
+    return rc;
+}
+
+/* ---- settings ---- */
+
+static void put_f64(unsigned char *p, double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, 8);
+    mnemo__put_be64(p, u);
+}
+
+static double get_f64(const unsigned char *p)
+{
+    uint64_t u = mnemo__get_be64(p);
+    double d;
+    memcpy(&d, &u, 8);
+    return d;
+}
+
+/* payload: u8 version | u8 state | u8 stopwords | f64 k1 | f64 b | stem language */
+static int write_conf(mnemo_db *db, mnemo_txn *txn, const text_conf *c)
+{
+    unsigned char v[3 + 16 + MNEMO_TEXT_MAX_LANGUAGE];
+    size_t ll = strlen(c->cfg.stem);
+    v[0] = CONF_VERSION;
+    v[1] = (unsigned char)c->state;
+    v[2] = (unsigned char)(c->cfg.stopwords != 0);
+    put_f64(v + 3, c->k1);
+    put_f64(v + 11, c->b);
+    memcpy(v + 19, c->cfg.stem, ll);
+    return put_sealed(db, txn, MNEMO_CF_METADATA, TEXT_CONFIG_KEY, strlen(TEXT_CONFIG_KEY), v, 19 + ll);
+}
+
+int mnemo_text__conf(text_conf *out, mnemo_db *db, mnemo_txn *txn, int track)
+{
+    unsigned char *v;
+    size_t n;
+    int rc = get_sealed(&v, &n, db, txn, MNEMO_CF_METADATA, TEXT_CONFIG_KEY, strlen(TEXT_CONFIG_KEY), track,
+                        "the full-text settings (metadata key " TEXT_CONFIG_KEY ")");
+    if (rc)
+        return rc;
+    if (n < 19 || n > 19 + MNEMO_TEXT_MAX_LANGUAGE || v[0] != CONF_VERSION || (v[1] != TEXT_BUILDING && v[1] != TEXT_READY)) {
+        mnemo__free(v);
+        return mnemo__err(MNEMO_ECORRUPT, "the full-text settings (metadata key " TEXT_CONFIG_KEY ") are damaged");
+    }
+    memset(out, 0, sizeof *out);
+    out->state = v[1];
+    out->cfg.stopwords = v[2];
+    out->k1 = get_f64(v + 3);
+    out->b = get_f64(v + 11);
+    memcpy(out->cfg.stem, v + 19, n - 19);
+    mnemo__free(v);
+    return 0;
+}
+
+int mnemo_text__check_bm25(double k1, double b, const char *fn)
+{
+    if (isnan(k1) || k1 < 0 || k1 > TEXT_MAX_K1)
+        return mnemo__err(MNEMO_EINVAL, "%s: k1 %g is not in 0 < k1 <= %g (0 for the default)", fn, k1, TEXT_MAX_K1);
+    if (isnan(b) || b < 0 || b > 1)
+        return mnemo__err(MNEMO_EINVAL, "%s: b %g is not in 0 < b <= 1 (0 for the default)", fn, b);
+    return 0;
+}
+
+/* ---- corpus statistics ---- */
+
+typedef struct text_txn {
+    mnemo_db *db;
+    int64_t docs, len; /* this transaction's change */
+    int wrote;
+} text_txn;
+
+static const char txn_owner = 0;
+static atomic_uint_fast64_t delta_seq, deltas_committed;
+static uint64_t nonce;
+static pthread_once_t nonce_once = PTHREAD_ONCE_INIT;
+
+static void nonce_init(void)
+{
+    if (getrandom(&nonce, sizeof nonce, 0) != (ssize_t)sizeof nonce) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        nonce = ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) ^ ((uint64_t)getpid() << 40);
+    }
+}
+
+static int delta_before(mnemo_txn *txn, void *arg)
+{
+    text_txn *t = arg;
+    if (!t->docs && !t->len)
+        return 0;
+    pthread_once(&nonce_once, nonce_init);
+    unsigned char key[18], v[16];
+    key[0] = TEXT_MK_STATS;
+    key[1] = 1;
+    mnemo__put_be64(key + 2, nonce);
+    mnemo__put_be64(key + 10, atomic_fetch_add(&delta_seq, 1));
+    mnemo__put_be64(v, (uint64_t)t->docs);
+    mnemo__put_be64(v + 8, (uint64_t)t->len);
+    t->wrote = 1;
+    return put_sealed(t->db, txn, MNEMO_CF_TEXT_INDEX, key, sizeof key, v, sizeof v);
+}
+
+static void fold(mnemo_db *db);
+
+static void delta_after(mnemo_txn *txn, void *arg, int committed)
+{
+    (void)txn;
+    text_txn *t = arg;
+    mnemo_db *db = t->db;
+    int wrote = t->wrote;
+    mnemo__free(t);
+    if (committed && wrote && atomic_fetch_add(&deltas_committed, 1) % FOLD_EVERY == FOLD_EVERY - 1)
+        fold(db);
+}
+
+static int add_delta(mnemo_db *db, mnemo_txn *txn, int64_t docs, int64_t len)
+{
+    text_txn *t = mnemo_txn__hook_arg(txn, &txn_owner);
+    if (!t) {
+        if (!(t = mnemo__calloc(1, sizeof *t)))
+            return mnemo__err_nomem("text index");
+        t->db = db;
+        mnemo_txn_hook h = {&txn_owner, delta_before, delta_after, t};
+        int rc = mnemo_txn__add_hook(txn, &h);
+        if (rc) {
+            mnemo__free(t);
+            return rc;
+        }
+    }
+    t->docs += docs;
+    t->len += len;
+    return 0;
+}
+
+/* Sums base and deltas (as txn sees them); with collect, keys gets the delta keys (for a fold). */
+typedef struct stats_scan {
+    uint64_t docs, len;
+    unsigned char (*keys)[18];
+    size_t n_keys, cap_keys;
+} stats_scan;
+
+static int scan_stats(stats_scan *s, mnemo_db *db, mnemo_txn *txn, int collect)
+{
+    unsigned char lo = TEXT_MK_STATS, hi = TEXT_MK_STATS + 1;
+    mnemo_cursor *c;
+    int rc = mnemo_cursor__open(&c, db, txn, MNEMO_CF_TEXT_INDEX, &lo, 1, &hi, 1);
+    if (rc)
+        return rc;
+    for (mnemo_cursor__first(c); !rc && mnemo_cursor__valid(c); mnemo_cursor__next(c)) {
+        size_t kl, vl, pl;
+        const unsigned char *k = mnemo_cursor__key(c, &kl);
+        const void *v = mnemo_cursor__value(c, &vl), *p;
+        int is_base = kl == 2 && k[1] == 0, is_delta = kl == 18 && k[1] == 1;
+        if ((!is_base && !is_delta) || mnemo__unseal(v, vl, &p, &pl) || pl != 16) {
+            rc = mnemo__err(MNEMO_ECORRUPT, "text index: corpus statistics key 'S' (%zu bytes) is damaged", kl);
+            break;
+        }
+        s->docs += mnemo__get_be64(p);
+        s->len += mnemo__get_be64((const unsigned char *)p + 8);
+        if (collect && is_delta) {
+            if ((rc = mnemo__grow(&s->keys, &s->cap_keys, s->n_keys + 1, sizeof *s->keys, 64)) != 0)
+                break;
+            memcpy(s->keys[s->n_keys++], k, 18);
+        }
+    }
+    if (!rc)
+        rc = mnemo_cursor__status(c, "text index statistics");
+    mnemo_cursor__close(c);
+    return rc;
+}
+
+int mnemo_text__stats(uint64_t *docs, uint64_t *total_len, mnemo_db *db, mnemo_txn *txn)
+{
+    stats_scan s = {0};
+    int rc = scan_stats(&s, db, txn, 0);
+    if (rc)
+        return rc;
+    const text_txn *t = txn ? mnemo_txn__hook_arg(txn, &txn_owner) : NULL;
+    if (t) {
+        s.docs += (uint64_t)t->docs;
+        s.len += (uint64_t)t->len;
+    }
+    /* a sum below zero would mean damage; report what is there rather than wrap around */
+    *docs = (int64_t)s.docs < 0 ? 0 : s.docs;
+    *total_len = (int64_t)s.len < 0 ? 0 : s.len;
+    return 0;
+}
+
+/* Folds the deltas into the base in one transaction. Its only tracked keys are the base and the
+ * deltas it deletes, which only another fold writes; deltas committed after its snapshot are
+ * neither counted nor deleted, so the sum stays exact. */
+static int fold_op(mnemo_txn *txn, void *arg)
+{
+    mnemo_db *db = arg;
+    stats_scan s = {0};
+    int rc = scan_stats(&s, db, txn, 1);
+    if (!rc && s.n_keys >= FOLD_MIN_DELTAS) {
+        unsigned char bk[2] = {TEXT_MK_STATS, 0}, v[16];
+        mnemo__put_be64(v, s.docs);
+        mnemo__put_be64(v + 8, s.len);
+        rc = put_sealed(db, txn, MNEMO_CF_TEXT_INDEX, bk, 2, v, 16);
+        for (size_t i = 0; i < s.n_keys && !rc; i++)
+            rc = mnemo_txn__delete(db, txn, MNEMO_CF_TEXT_INDEX, s.keys[i], 18);
+    }
+    mnemo__free(s.keys);
+    return rc;
+}
+
+/* An optimisation only: a failure (a conflicting fold, a full disk) leaves the deltas for later. */
+static void fold(mnemo_db *db)
+{
+    mnemo_retry once = {MNEMO_RETRY_VERSION, 1, 0, 0};
+    (void)mnemo_txn_run(db, 0, fold_op, db, &once);
+}
+
+/* ---- postings of one record ---- */
+
+typedef struct occ {
+    size_t off; /* term bytes at arena + off (p once the arena stops moving) */
+    const char *p;
+    uint32_t len, pos;
+} occ;
+
+typedef struct doc_terms {
+    char *arena;
+    size_t used, cap;
+    occ *o;
+    size_t n, cap_o;
+} doc_terms;
+
+static int add_occ(void *arg, const char *term, size_t len, uint32_t pos)
+{
+    doc_terms *d = arg;
+    int rc = mnemo__grow(&d->arena, &d->cap, d->used + len, 1, 1024);
+    if (!rc)
+        rc = mnemo__grow(&d->o, &d->cap_o, d->n + 1, sizeof *d->o, 64);
+    if (rc)
+        return rc;
+    memcpy(d->arena + d->used, term, len);
+    d->o[d->n++] = (occ){d->used, NULL, (uint32_t)len, pos};
+    d->used += len;
+    return 0;
+}
+
+static int term_cmp(const char *a, size_t al, const char *b, size_t bl)
+{
+    int c = memcmp(a, b, al < bl ? al : bl);
+    return c ? c : (al > bl) - (al < bl);
+}
+
+static int occ_cmp(const void *pa, const void *pb)
+{
+    const occ *a = pa, *b = pb;
+    int c = term_cmp(a->p, a->len, b->p, b->len);
+    return c ? c : (a->pos > b->pos) - (a->pos < b->pos);
+}
+
+/* The stored term list of a record ('F'): its length and terms, or *exists = 0. */
+typedef struct doc_entry {
+    int exists;
+    uint64_t len, n;
+    unsigned char *val; /* payload; terms follow the two varints, each NUL-terminated */
+    size_t vlen, terms_at;
+} doc_entry;
+
+static int read_doc(doc_entry *e, mnemo_db *db, mnemo_txn *txn, uint64_t iid)
+{
+    unsigned char key[9];
+    doc_key(key, iid);
+    memset(e, 0, sizeof *e);
+    char what[96];
+    snprintf(what, sizeof what, "text index: the term list of internal id %llu (key 'F')", (unsigned long long)iid);
+    int rc = get_sealed(&e->val, &e->vlen, db, txn, MNEMO_CF_TEXT_INDEX, key, 9, 0, what);
+    if (rc == MNEMO_ENOTFOUND)
+        return 0;
+    if (rc)
+        return rc;
+    size_t a = mnemo_text__get_varint(e->val, e->vlen, &e->len), b = 0;
+    if (a)
+        b = mnemo_text__get_varint(e->val + a, e->vlen - a, &e->n);
+    if (!a || !b) {
+        mnemo__free(e->val);
+        return mnemo__err(MNEMO_ECORRUPT, "%s is damaged", what);
+    }
+    e->exists = 1;
+    e->terms_at = a + b;
+    return 0;
+}
+
+/* Deletes the postings of the stored term list except the terms also in keep (sorted distinct
+ * terms of the new content, may be NULL). */
+static int delete_postings(mnemo_db *db, mnemo_txn *txn, const doc_entry *e, uint64_t iid, const doc_terms *keep,
+                           const size_t *firsts, size_t n_keep)
+{
+    unsigned char key[MNEMO_TEXT_MAX_TERM + 10];
+    size_t at = e->terms_at;
+    int rc = 0;
+    for (uint64_t i = 0; i < e->n && !rc; i++) {
+        const char *t = (const char *)e->val + at;
+        size_t tl = strnlen(t, e->vlen - at);
+        if (at + tl >= e->vlen || tl == 0 || tl > MNEMO_TEXT_MAX_TERM)
+            return mnemo__err(MNEMO_ECORRUPT, "text index: the term list of internal id %llu (key 'F') is damaged",
+                              (unsigned long long)iid);
+        at += tl + 1;
+        size_t lo = 0, hi = n_keep;
+        while (lo < hi) { /* binary search among the new terms */
+            size_t mid = (lo + hi) / 2;
+            const occ *o = &keep->o[firsts[mid]];
+            int c = term_cmp(o->p, o->len, t, tl);
+            if (c == 0)
+                break;
+            if (c < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo < hi)
+            continue; /* still there: its posting is rewritten */
+        rc = mnemo_txn__delete(db, txn, MNEMO_CF_TEXT_INDEX, key, mnemo_text__posting_key(key, t, tl, iid, 1));
+    }
+    return rc;
+}
+
+/* (Re)indexes a record's content inside txn. skip_indexed: leave a record that has a term list. */
+static int index_record(mnemo_db *db, mnemo_txn *txn, const mnemo_text_cfg *cfg, uint64_t iid, const char *text,
+                        size_t len, int skip_indexed)
+{
+    doc_entry old;
+    int rc = read_doc(&old, db, txn, iid);
+    if (rc)
+        return rc;
+    if (old.exists && skip_indexed) {
+        mnemo__free(old.val);
+        return 0;
+    }
+    doc_terms d = {0};
+    rc = mnemo_text__tokenize(text, len, cfg, add_occ, &d, NULL, "text index: record content");
+    for (size_t i = 0; i < d.n; i++)
+        d.o[i].p = d.arena + d.o[i].off;
+    if (d.n) /* qsort wants a non-NULL array even for 0 elements */
+        qsort(d.o, d.n, sizeof *d.o, occ_cmp);
+    /* distinct terms: firsts[i] is the first occurrence of the i-th */
+    size_t *firsts = NULL, n_terms = 0, cap_f = 0;
+    for (size_t i = 0; i < d.n && !rc; i++)
+        if ((i == 0 || term_cmp(d.o[i - 1].p, d.o[i - 1].len, d.o[i].p, d.o[i].len)) &&
+            (rc = mnemo__grow(&firsts, &cap_f, n_terms + 1, sizeof *firsts, 64)) == 0)
+            firsts[n_terms++] = i;
+    if (!rc && old.exists)
+        rc = delete_postings(db, txn, &old, iid, &d, firsts, n_terms);
+    /* one posting per distinct term: doc length, tf, position deltas */
+    unsigned char key[MNEMO_TEXT_MAX_TERM + 10];
+    unsigned char *val = NULL, *list = NULL;
+    size_t cap_v = 0, cap_l = 0, ll = 0;
+    unsigned char head[20];
+    size_t hl = mnemo_text__put_varint(head, d.n);
+    hl += mnemo_text__put_varint(head + hl, n_terms);
+    if (!rc)
+        rc = mnemo__grow(&list, &cap_l, hl, 1, 256);
+    if (!rc) {
+        memcpy(list, head, hl);
+        ll = hl;
+    }
+    for (size_t t = 0; t < n_terms && !rc; t++) {
+        size_t from = firsts[t], to = t + 1 < n_terms ? firsts[t + 1] : d.n, tf = to - from;
+        const occ *o = &d.o[from];
+        if ((rc = mnemo__grow(&val, &cap_v, 20 + 5 * tf, 1, 64)) != 0)
+            break;
+        size_t vl = mnemo_text__put_varint(val, d.n);
+        vl += mnemo_text__put_varint(val + vl, tf);
+        uint32_t prev = 0;
+        for (size_t i = from; i < to; i++) {
+            vl += mnemo_text__put_varint(val + vl, d.o[i].pos - prev);
+            prev = d.o[i].pos;
+        }
+        rc = put_sealed(db, txn, MNEMO_CF_TEXT_INDEX, key,
+                        mnemo_text__posting_key(key, o->p, o->len, iid, 1), val, vl);
+        if (!rc && (rc = mnemo__grow(&list, &cap_l, ll + o->len + 1, 1, 256)) == 0) {
+            memcpy(list + ll, o->p, o->len);
+            ll += o->len;
+            list[ll++] = 0;
+        }
+    }
+    unsigned char dk[9];
+    doc_key(dk, iid);
+    if (!rc)
+        rc = put_sealed(db, txn, MNEMO_CF_TEXT_INDEX, dk, 9, list, ll);
+    if (!rc)
+        rc = add_delta(db, txn, old.exists ? 0 : 1, (int64_t)d.n - (int64_t)old.len);
+    mnemo__free(list);
+    mnemo__free(val);
+    mnemo__free(firsts);
+    mnemo__free(d.arena);
+    mnemo__free(d.o);
+    mnemo__free(old.val);
+    return rc;
+}
+
+static int remove_record(mnemo_db *db, mnemo_txn *txn, uint64_t iid)
+{
+    doc_entry old;
+    int rc = read_doc(&old, db, txn, iid);
+    if (rc || !old.exists)
+        return rc;
+    rc = delete_postings(db, txn, &old, iid, NULL, NULL, 0);
+    unsigned char dk[9];
+    doc_key(dk, iid);
+    if (!rc)
+        rc = mnemo_txn__delete(db, txn, MNEMO_CF_TEXT_INDEX, dk, 9);
+    if (!rc)
+        rc = add_delta(db, txn, -1, -(int64_t)old.len);
+    mnemo__free(old.val);
+    return rc;
+}
+
+int mnemo_text__on_record_put(mnemo_db *db, mnemo_txn *txn, const mnemo_record *old, const mnemo_record *nw)
+{
+    text_conf c;
+    int rc = mnemo_text__conf(&c, db, txn, 1);
+    if (rc == MNEMO_ENOTFOUND)
+        return 0;
+    if (rc)
+        return rc;
+    if (old && old->content_len == nw->content_len && !memcmp(old->content, nw->content, nw->content_len))
+        return 0; /* same text: postings unchanged (a record stored before enabling is the build's job) */
+    return index_record(db, txn, &c.cfg, nw->internal_id, nw->content, nw->content_len, 0);
+}
+
+int mnemo_text__on_record_delete(mnemo_db *db, mnemo_txn *txn, uint64_t iid)
+{
+    text_conf c;
+    int rc = mnemo_text__conf(&c, db, txn, 1);
+    if (rc == MNEMO_ENOTFOUND)
+        return 0;
+    return rc ? rc : remove_record(db, txn, iid);
+}
+
+/* ---- enable, disable, info ---- */
+
+typedef struct enable_args {
+    mnemo_db *db;
+    text_conf conf;
+    char after[MNEMO_RECORD_MAX_ID + 1], next[MNEMO_RECORD_MAX_ID + 1];
+    size_t after_len, next_len;
+    int started, next_done;
+    uint64_t done, total;
+} enable_args;
+
+static int same_settings(const text_conf *a, const text_conf *b)
+{
+    return !strcmp(a->cfg.stem, b->cfg.stem) && a->cfg.stopwords == b->cfg.stopwords && a->k1 == b->k1 &&
+           a->b == b->b;
+}
+
+static int declare_op(mnemo_txn *txn, void *arg)
+{
+    enable_args *a = arg;
+    text_conf cur;
+    int rc = mnemo_text__conf(&cur, a->db, txn, 1);
+    if (rc == MNEMO_ENOTFOUND)
+        return write_conf(a->db, txn, &a->conf);
+    if (rc)
+        return rc;
+    if (cur.state == TEXT_READY)
+        return mnemo__err(MNEMO_EEXISTS, "mnemo_text_enable: full text is already enabled (stemming '%s', stop words "
+                                         "%s); mnemo_text_disable first to change its settings",
+                          cur.cfg.stem[0] ? cur.cfg.stem : "none", cur.cfg.stopwords ? "on" : "off");
+    if (!same_settings(&cur, &a->conf))
+        return mnemo__err(MNEMO_EINVAL, "mnemo_text_enable: a build with other settings (stemming '%s', stop words %s) "
+                                        "is under way or was interrupted; resume it with those settings or disable it",
+                          cur.cfg.stem[0] ? cur.cfg.stem : "none", cur.cfg.stopwords ? "on" : "off");
+    return 0; /* resume the interrupted build */
+}
+
+static int require_building(enable_args *a, mnemo_txn *txn)
+{
+    text_conf cur;
+    int rc = mnemo_text__conf(&cur, a->db, txn, 1);
+    if (rc == MNEMO_ENOTFOUND)
+        return mnemo__err(MNEMO_ENOTFOUND, "mnemo_text_enable: full text was disabled while being built");
+    if (!rc && (cur.state != TEXT_BUILDING || !same_settings(&cur, &a->conf)))
+        rc = mnemo__err(MNEMO_EBUSY, "mnemo_text_enable: the settings changed while the index was being built");
+    return rc;
+}
+
+/* Indexes the next batch of stored records; records are read tracked, so one changed meanwhile
+ * makes the batch conflict and run again. */
+static int backfill_op(mnemo_txn *txn, void *arg)
+{
+    enable_args *a = arg;
+    int rc = require_building(a, txn);
+    if (rc)
+        return rc;
+    mnemo_cursor *c;
+    if ((rc = mnemo_cursor__open(&c, a->db, txn, MNEMO_CF_RECORDS, NULL, 0, NULL, 0)) != 0)
+        return rc;
+    if (a->started) {
+        char lo[MNEMO_RECORD_MAX_ID + 2];
+        memcpy(lo, a->after, a->after_len);
+        lo[a->after_len] = 0; /* the smallest key after `after` */
+        mnemo_cursor__seek(c, lo, a->after_len + 1);
+    } else {
+        mnemo_cursor__first(c);
+    }
+    char (*ids)[MNEMO_RECORD_MAX_ID + 1] = mnemo__malloc(BACKFILL_BATCH * sizeof *ids);
+    size_t n = 0;
+    if (!ids)
+        rc = mnemo__err_nomem("mnemo_text_enable");
+    for (; !rc && n < BACKFILL_BATCH && mnemo_cursor__valid(c); mnemo_cursor__next(c)) {
+        size_t kl;
+        const char *k = mnemo_cursor__key(c, &kl);
+        memcpy(ids[n], k, kl);
+        ids[n++][kl] = '\0';
+    }
+    if (!rc)
+        rc = mnemo_cursor__status(c, "mnemo_text_enable");
+    mnemo_cursor__close(c);
+    for (size_t i = 0; i < n && !rc; i++) {
+        mnemo_record *r;
+        if ((rc = mnemo_record__load(&r, a->db, txn, ids[i], strlen(ids[i]), 1)) != 0)
+            break;
+        rc = index_record(a->db, txn, &a->conf.cfg, r->internal_id, r->content, r->content_len, 1);
+        mnemo_record_free(r);
+    }
+    a->next_len = n ? strlen(ids[n - 1]) : a->after_len;
+    memcpy(a->next, n ? ids[n - 1] : a->after, a->next_len);
+    a->next_done = n < BACKFILL_BATCH;
+    a->done += n;
+    mnemo__free(ids);
+    return rc;
+}
+
+static int ready_op(mnemo_txn *txn, void *arg)
+{
+    enable_args *a = arg;
+    int rc = require_building(a, txn);
+    if (rc)
+        return rc;
+    a->conf.state = TEXT_READY;
+    rc = write_conf(a->db, txn, &a->conf);
+    a->conf.state = TEXT_BUILDING;
+    return rc;
+}
+
+int mnemo_text_enable(mnemo_db *db, const mnemo_text_options *opts)
+{
+    static const char fn[] = "mnemo_text_enable";
+    int rc = mnemo_txn__check_write(db, NULL, fn);
+    if (rc)
+        return rc;
+    static const mnemo_text_options defaults = MNEMO_TEXT_OPTIONS_INIT;
+    const mnemo_text_options *o = opts ? opts : &defaults;
+    if (o->version > MNEMO_TEXT_OPTIONS_VERSION)
+        return mnemo__err(MNEMO_EINVAL, "%s: options version %u is newer than this library (%u)", fn, o->version,
+                          MNEMO_TEXT_OPTIONS_VERSION);
+    if ((rc = mnemo_text__check_bm25(o->k1, o->b, fn)) != 0)
+        return rc;
+    enable_args *a = mnemo__calloc(1, sizeof *a);
+    if (!a)
+        return mnemo__err_nomem(fn);
+    a->db = db;
+    a->conf.state = TEXT_BUILDING;
+    a->conf.cfg.stopwords = o->stopwords != 0;
+    a->conf.k1 = o->k1 > 0 ? o->k1 : TEXT_DEFAULT_K1;
+    a->conf.b = o->b > 0 ? o->b : TEXT_DEFAULT_B;
+    const char *lang = o->stem_language;
+    if (lang && *lang && strcmp(lang, "none")) {
+        if (strlen(lang) > MNEMO_TEXT_MAX_LANGUAGE)
+            rc = mnemo__err(MNEMO_EINVAL, "%s: stemming language name is longer than %d bytes", fn,
+                            MNEMO_TEXT_MAX_LANGUAGE);
+        else if ((rc = mnemo_text__check_language(lang)) == 0)
+            snprintf(a->conf.cfg.stem, sizeof a->conf.cfg.stem, "%s", lang);
+        else
+            rc = mnemo__err(rc, "%s: %s", fn, mnemo_errmsg());
+    }
+    if (!rc)
+        rc = mnemo_txn_run(db, 0, declare_op, a, NULL);
+    a->total = mnemo_db__estimate_keys(db, MNEMO_CF_RECORDS);
+    for (int last = 0; !rc && !last;) {
+        rc = mnemo_txn_run(db, 0, backfill_op, a, NULL);
+        if (rc)
+            break;
+        a->after_len = a->next_len; /* the batch committed: move on */
+        memcpy(a->after, a->next, a->next_len);
+        a->started = 1;
+        last = a->next_done;
+        if (o->progress)
+            o->progress(o->progress_arg, a->done, a->total > a->done ? a->total : a->done);
+    }
+    if (!rc)
+        rc = mnemo_txn_run(db, 0, ready_op, a, NULL);
+    mnemo__free(a);
+    return rc;
+}
+
+/* Deletes up to a batch of text_index keys; *more says whether any are left. */
+typedef struct drop_args {
+    mnemo_db *db;
+    int more;
+} drop_args;
+
+#define DROP_BATCH 4096
+
+static int drop_batch_op(mnemo_txn *txn, void *arg)
+{
+    drop_args *a = arg;
+    mnemo_cursor *c;
+    int rc = mnemo_cursor__open(&c, a->db, txn, MNEMO_CF_TEXT_INDEX, NULL, 0, NULL, 0);
+    if (rc)
+        return rc;
+    size_t n = 0;
+    for (mnemo_cursor__first(c); !rc && n < DROP_BATCH && mnemo_cursor__valid(c); mnemo_cursor__next(c), n++) {
+        size_t kl;
+        const void *k = mnemo_cursor__key(c, &kl);
+        rc = mnemo_txn__delete(a->db, txn, MNEMO_CF_TEXT_INDEX, k, kl);
+    }
+    if (!rc)
+        rc = mnemo_cursor__status(c, "mnemo_text_disable");
+    mnemo_cursor__close(c);
+    a->more = n == DROP_BATCH;
+    return rc;
+}
+
+static int undeclare_op(mnemo_txn *txn, void *arg)
+{
+    drop_args *a = arg;
+    text_conf cur;
+    int rc = mnemo_text__conf(&cur, a->db, txn, 1);
+    if (rc == MNEMO_ENOTFOUND)
+        return mnemo__err(MNEMO_ENOTFOUND, "mnemo_text_disable: full text is not enabled");
+    return rc ? rc : mnemo_txn__delete(a->db, txn, MNEMO_CF_METADATA, TEXT_CONFIG_KEY, strlen(TEXT_CONFIG_KEY));
+}
+
+int mnemo_text_disable(mnemo_db *db)
+{
+    int rc = mnemo_txn__check_write(db, NULL, "mnemo_text_disable");
+    if (rc)
+        return rc;
+    /* the settings go first: from that commit on no writer adds postings */
+    drop_args a = {db, 1};
+    rc = mnemo_txn_run(db, 0, undeclare_op, &a, NULL);
+    while (!rc && a.more)
+        rc = mnemo_txn_run(db, 0, drop_batch_op, &a, NULL);
+    return rc;
+}
+
+int mnemo_text_info_get(mnemo_text_info *out, mnemo_db *db, mnemo_txn *txn)
+{
+    int rc = mnemo_txn__check(db, txn, "mnemo_text_info_get");
+    if (rc)
+        return rc;
+    if (!out)
+        return mnemo__err(MNEMO_EINVAL, "mnemo_text_info_get: out is NULL");
+    text_conf c;
+    rc = mnemo_text__conf(&c, db, txn, 0);
+    if (rc == MNEMO_ENOTFOUND)
+        return mnemo__err(MNEMO_ENOTFOUND, "mnemo_text_info_get: full text is not enabled (mnemo_text_enable)");
+    mnemo_text_info info;
+    memset(&info, 0, sizeof info);
+    if (!rc)
+        rc = mnemo_text__stats(&info.documents, &info.total_terms, db, txn);
+    if (rc)
+        return rc;
+    memcpy(info.stem_language, c.cfg.stem, sizeof info.stem_language);
+    info.stopwords = c.cfg.stopwords;
+    info.k1 = c.k1;
+    info.b = c.b;
+    info.ready = c.state == TEXT_READY;
+    *out = info;
+    return 0;
+}

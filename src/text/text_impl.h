@@ -1,0 +1,46 @@
+/* Private to src/text/: settings, stored-value helpers and corpus statistics shared by the index
+ * (index.c) and the search (search.c). */
+#ifndef MNEMO_TEXT_IMPL_H
+#define MNEMO_TEXT_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "text/text.h"
+
+#define TEXT_CONFIG_KEY "Ttext"
+#define TEXT_MK_POSTING 'P'
+#define TEXT_MK_DOC 'F'
+#define TEXT_MK_STATS 'S'
+
+enum { TEXT_BUILDING = 1, TEXT_READY = 2 };
+
+typedef struct text_conf {
+    mnemo_text_cfg cfg;
+    double k1, b;
+    int state; /* TEXT_BUILDING or TEXT_READY */
+} text_conf;
+
+#define TEXT_DEFAULT_K1 1.2
+#define TEXT_DEFAULT_B 0.75
+#define TEXT_MAX_K1 100.0
+
+/* The settings as txn sees them (txn NULL: committed). track != 0 makes a later change of them
+ * conflict with txn: every record write tracks them, so enabling or disabling full text and a
+ * record write never interleave. 0, MNEMO_ENOTFOUND (not enabled) or MNEMO_ECORRUPT. */
+int mnemo_text__conf(text_conf *out, mnemo_db *db, mnemo_txn *txn, int track);
+
+/* Corpus statistics as txn sees them, its own uncommitted changes included. */
+int mnemo_text__stats(uint64_t *docs, uint64_t *total_len, mnemo_db *db, mnemo_txn *txn);
+
+/* Checks k1 and b given to a call (0 = default); `fn` names the call in the message. */
+int mnemo_text__check_bm25(double k1, double b, const char *fn);
+
+/* LEB128 varints for the small numbers of postings. get returns bytes read, 0 when malformed. */
+size_t mnemo_text__put_varint(unsigned char *p, uint64_t v);
+size_t mnemo_text__get_varint(const unsigned char *p, size_t n, uint64_t *v);
+
+/* 'P' term 0x00 [iid]: the key (with_iid) or the prefix of the term's postings. */
+size_t mnemo_text__posting_key(unsigned char *out, const char *term, size_t len, uint64_t iid, int with_iid);
+
+#endif

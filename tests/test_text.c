@@ -1,0 +1,778 @@
+/* Full text: tokenizer, postings kept with their records, BM25 search, bad input. */
+#include <math.h>
+#include <jansson.h>
+#include <rocksdb/c.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "testutil.h"
+#include "text/text.h"
+
+static void setup(void) { tu_mkdtemp(); }
+static void teardown(void) { tu_cleanup(); }
+TestSuite(text, .init = setup, .fini = teardown);
+
+/* ---- tokenizer ---- */
+
+typedef struct terms {
+    char buf[4096];
+    size_t len;
+    uint32_t last_pos;
+} terms;
+
+static int join(void *arg, const char *t, size_t n, uint32_t pos)
+{
+    terms *s = arg;
+    s->len += (size_t)snprintf(s->buf + s->len, sizeof s->buf - s->len, "%s%.*s@%u", s->len ? " " : "", (int)n, t,
+                               pos);
+    s->last_pos = pos;
+    return 0;
+}
+
+static const char *tokens(const char *text, const char *stem, int stop)
+{
+    static terms s;
+    memset(&s, 0, sizeof s);
+    mnemo_text_cfg cfg = {{0}, stop};
+    snprintf(cfg.stem, sizeof cfg.stem, "%s", stem ? stem : "");
+    TU_OK(mnemo_text__tokenize(text, strlen(text), &cfg, join, &s, NULL, "test"));
+    return s.buf;
+}
+
+TU_TEST(text, tokenizer_folds_case_and_accents_and_splits_words)
+{
+    cr_assert_str_eq(tokens("Hello, World! x-15 don't 3.5", NULL, 0), "hello@0 world@1 x@2 15@3 don@4 t@5 3@6 5@7");
+    cr_assert_str_eq(tokens("Café CRÈME naïve Ångström", NULL, 0), "cafe@0 creme@1 naive@2 angstrom@3");
+    cr_assert_str_eq(tokens("Straße ΣΟΦΊΑ", NULL, 0), "strasse@0 σοφια@1");
+    cr_assert_str_eq(tokens("日本語 text", NULL, 0), "日@0 本@1 語@2 text@3");
+    cr_assert_str_eq(tokens("  ...  !!! ", NULL, 0), "");
+}
+
+TU_TEST(text, tokenizer_stems_and_drops_stop_words_keeping_positions)
+{
+    cr_assert_str_eq(tokens("The running of the wings", "english", 1), "run@1 wing@4");
+    cr_assert_str_eq(tokens("The running of the wings", NULL, 0), "the@0 running@1 of@2 the@3 wings@4");
+}
+
+TU_TEST(text, tokenizer_caps_term_length_at_a_character_boundary)
+{
+    char text[300];
+    memset(text, 'a', 200);
+    strcpy(text + 200, " b");
+    const char *t = tokens(text, NULL, 0);
+    cr_assert_eq(strspn(t, "a"), MNEMO_TEXT_MAX_TERM, "%s", t);
+    cr_assert_str_eq(t + MNEMO_TEXT_MAX_TERM, "@0 b@1");
+    /* two-byte characters: 64 bytes is 32 of them, never half of one */
+    char wide[400] = "";
+    for (int i = 0; i < 100; i++)
+        strcat(wide, "ж");
+    t = tokens(wide, NULL, 0);
+    cr_assert_eq(strlen(t), MNEMO_TEXT_MAX_TERM + strlen("@0"), "%s", t);
+    cr_assert_str_eq(t + MNEMO_TEXT_MAX_TERM, "@0");
+}
+
+TU_TEST(text, tokenizer_refuses_invalid_utf8_naming_the_offset)
+{
+    mnemo_text_cfg cfg = {{0}, 0};
+    terms s = {{0}, 0, 0};
+    TU_RC(mnemo_text__tokenize("ab\xc3(x", 5, &cfg, join, &s, NULL, "content"), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "content: invalid UTF-8 at byte 2"), "%s", mnemo_errmsg());
+}
+
+/* ---- index and search ---- */
+
+static mnemo_db *open_text(const char *name, const char *stem, int stop)
+{
+    mnemo_db *db = tu_open(name);
+    mnemo_text_options o = MNEMO_TEXT_OPTIONS_INIT;
+    o.stem_language = stem;
+    o.stopwords = stop;
+    TU_OK(mnemo_text_enable(db, &o));
+    return db;
+}
+
+static void put(mnemo_db *db, mnemo_txn *txn, const char *id, const char *content, const char *meta)
+{
+    mnemo_record r = {.id = id, .content = content, .metadata = meta};
+    TU_OK(mnemo_record_put(db, txn, &r, MNEMO_PUT_UPSERT));
+}
+
+/* The hit ids joined by spaces (static buffer). */
+static const char *search_ids(mnemo_db *db, mnemo_txn *txn, const char *query, size_t k,
+                              const mnemo_text_search_options *o)
+{
+    static char buf[1024];
+    mnemo_text_hits *h;
+    TU_OK(mnemo_text_search(&h, db, txn, query, k, o));
+    buf[0] = 0;
+    for (size_t i = 0; i < h->count; i++) {
+        cr_assert(h->hits[i].score > 0);
+        if (i)
+            cr_assert(h->hits[i].score <= h->hits[i - 1].score);
+        strcat(buf, i ? " " : "");
+        strcat(buf, h->hits[i].id);
+    }
+    mnemo_text_hits_free(h);
+    return buf;
+}
+
+static void corpus(mnemo_db *db)
+{
+    put(db, NULL, "a", "the wing in a propeller slipstream", "{\"topic\": \"aero\", \"n\": 1}");
+    put(db, NULL, "b", "heat transfer in a boundary layer; the boundary layer thickens", "{\"topic\": \"heat\", \"n\": 2}");
+    put(db, NULL, "c", "slipstream effects on a wing, wing tips and the propeller", "{\"topic\": \"aero\", \"n\": 3}");
+    put(db, NULL, "d", "a propeller wing", "{\"topic\": \"aero\", \"n\": 4}");
+}
+
+TU_TEST(text, bm25_ranks_or_terms_phrases_and_exclusions)
+{
+    mnemo_db *db = open_text("s", NULL, 0);
+    corpus(db);
+    cr_assert_str_eq(search_ids(db, NULL, "boundary", 10, NULL), "b");
+    cr_assert_str_eq(search_ids(db, NULL, "heat slipstream", 10, NULL), "b a c");
+    /* the phrase: words at consecutive positions only ("propeller wing" is in d, not in a or c) */
+    cr_assert_str_eq(search_ids(db, NULL, "\"propeller wing\"", 10, NULL), "d");
+    cr_assert_str_eq(search_ids(db, NULL, "\"wing propeller\"", 10, NULL), "");
+    cr_assert_str_eq(search_ids(db, NULL, "wing -slipstream", 10, NULL), "d");
+    cr_assert_str_eq(search_ids(db, NULL, "wing -\"propeller slipstream\"", 10, NULL), "d c");
+    /* c has wing twice in 10 words, d once in 3: with b = 0.75 the short one wins; with b ~ 0, c */
+    cr_assert_str_eq(search_ids(db, NULL, "WING", 1, NULL), "d");
+    mnemo_text_search_options o = MNEMO_TEXT_SEARCH_OPTIONS_INIT;
+    o.b = 1e-9;
+    cr_assert_str_eq(search_ids(db, NULL, "WING", 1, &o), "c");
+    TU_OK(mnemo_close(db));
+}
+
+TU_TEST(text, phrases_keep_stop_word_gaps)
+{
+    mnemo_db *db = open_text("g", "english", 1);
+    corpus(db);
+    /* "wing in a propeller": in and a are stop words, but still take their positions */
+    cr_assert_str_eq(search_ids(db, NULL, "\"wing in a propeller\"", 10, NULL), "a");
+    cr_assert_str_eq(search_ids(db, NULL, "\"wing propeller\"", 10, NULL), "");
+    cr_assert_str_eq(search_ids(db, NULL, "\"wings\" -tips", 10, NULL), "d a", "stemmed: wings = wing");
+    TU_OK(mnemo_close(db));
+}
+
+static mnemo_text_info info(mnemo_db *db, mnemo_txn *txn)
+{
+    mnemo_text_info i;
+    TU_OK(mnemo_text_info_get(&i, db, txn));
+    return i;
+}
+
+TU_TEST(text, postings_follow_update_delete_replace_and_purge)
+{
+    tu_fake_clock_start();
+    mnemo_db *db = open_text("p", NULL, 0);
+    corpus(db);
+    mnemo_text_info i = info(db, NULL);
+    cr_assert_eq(i.documents, 4);
+    cr_assert_eq(i.total_terms, 6 + 10 + 10 + 3);
+    /* update the content */
+    mnemo_record_changes ch = MNEMO_RECORD_CHANGES_INIT;
+    ch.fields = MNEMO_UPDATE_CONTENT;
+    ch.content = "turbulent boundary";
+    TU_OK(mnemo_record_update(db, NULL, "a", &ch));
+    cr_assert_str_eq(search_ids(db, NULL, "slipstream", 10, NULL), "c");
+    cr_assert_str_eq(search_ids(db, NULL, "turbulent", 10, NULL), "a");
+    /* metadata-only update: postings stay */
+    ch.fields = MNEMO_UPDATE_METADATA;
+    ch.metadata_patch = "{\"x\": 1}";
+    TU_OK(mnemo_record_update(db, NULL, "a", &ch));
+    cr_assert_str_eq(search_ids(db, NULL, "turbulent", 10, NULL), "a");
+    /* replace through put */
+    put(db, NULL, "b", "nothing left", NULL);
+    cr_assert_str_eq(search_ids(db, NULL, "boundary", 10, NULL), "a");
+    /* delete */
+    TU_OK(mnemo_record_delete(db, NULL, "c"));
+    cr_assert_str_eq(search_ids(db, NULL, "slipstream tips", 10, NULL), "");
+    i = info(db, NULL);
+    cr_assert_eq(i.documents, 3);
+    cr_assert_eq(i.total_terms, 2 + 2 + 3);
+    /* expiry: invisible at once, postings gone with the purge */
+    mnemo_record e = {.id = "e", .content = "ephemeral boundary", .expires_at = tu_now + 1000};
+    TU_OK(mnemo_record_put(db, NULL, &e, MNEMO_PUT_UPSERT));
+    cr_assert_str_eq(search_ids(db, NULL, "ephemeral", 10, NULL), "e");
+    tu_now += 2000;
+    cr_assert_str_eq(search_ids(db, NULL, "ephemeral", 10, NULL), "");
+    cr_assert_eq(info(db, NULL).documents, 4, "indexed until purged");
+    size_t purged;
+    TU_OK(mnemo_record_purge_expired(db, &purged));
+    cr_assert_eq(purged, 1);
+    cr_assert_eq(info(db, NULL).documents, 3);
+    /* an expired record replaced by a new one of the same id */
+    e.expires_at = tu_now + 1000;
+    TU_OK(mnemo_record_put(db, NULL, &e, MNEMO_PUT_UPSERT));
+    tu_now += 2000;
+    e.content = "fresh";
+    e.expires_at = 0;
+    TU_OK(mnemo_record_put(db, NULL, &e, MNEMO_PUT_UPSERT));
+    cr_assert_str_eq(search_ids(db, NULL, "ephemeral", 10, NULL), "");
+    cr_assert_str_eq(search_ids(db, NULL, "fresh", 10, NULL), "e");
+    cr_assert_eq(info(db, NULL).documents, 4);
+    TU_OK(mnemo_close(db));
+    tu_fake_clock_stop();
+}
+
+TU_TEST(text, a_transaction_sees_its_own_writes_and_a_rollback_leaves_nothing)
+{
+    mnemo_db *db = open_text("t", NULL, 0);
+    corpus(db);
+    mnemo_txn *txn;
+    TU_OK(mnemo_txn_begin(&txn, db, 0));
+    put(db, txn, "z", "zeppelin slipstream", NULL);
+    TU_OK(mnemo_record_delete(db, txn, "a"));
+    cr_assert_str_eq(search_ids(db, txn, "zeppelin", 10, NULL), "z");
+    cr_assert_str_eq(search_ids(db, txn, "slipstream", 10, NULL), "z c");
+    cr_assert_eq(info(db, txn).documents, 4);
+    cr_assert_str_eq(search_ids(db, NULL, "zeppelin", 10, NULL), "", "not committed");
+    TU_OK(mnemo_txn_rollback(txn));
+    mnemo_txn_free(txn);
+    cr_assert_str_eq(search_ids(db, NULL, "slipstream", 10, NULL), "a c");
+    cr_assert_eq(info(db, NULL).documents, 4);
+    TU_OK(mnemo_txn_begin(&txn, db, 0));
+    put(db, txn, "z", "zeppelin", NULL);
+    TU_OK(mnemo_txn_commit(txn));
+    mnemo_txn_free(txn);
+    cr_assert_str_eq(search_ids(db, NULL, "zeppelin", 10, NULL), "z");
+    cr_assert_eq(info(db, NULL).documents, 5);
+    TU_OK(mnemo_close(db));
+}
+
+static void count_progress(void *arg, uint64_t done, uint64_t total)
+{
+    uint64_t *calls = arg;
+    cr_assert(done <= total);
+    calls[0]++;
+    calls[1] = done;
+}
+
+TU_TEST(text, enabling_indexes_the_records_already_stored_with_progress)
+{
+    mnemo_db *db = tu_open("e");
+    char id[32], content[64];
+    for (int i = 0; i < 600; i++) {
+        snprintf(id, sizeof id, "r%03d", i);
+        snprintf(content, sizeof content, "record number %d %s", i, i % 7 ? "plain" : "special");
+        put(db, NULL, id, content, NULL);
+    }
+    mnemo_text_hits *h;
+    TU_RC(mnemo_text_search(&h, db, NULL, "special", 10, NULL), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "not enabled"), "%s", mnemo_errmsg());
+    TU_RC(mnemo_text_info_get(&(mnemo_text_info){0}, db, NULL), MNEMO_ENOTFOUND);
+    uint64_t calls[2] = {0, 0};
+    mnemo_text_options o = MNEMO_TEXT_OPTIONS_INIT;
+    o.stem_language = "english";
+    o.progress = count_progress;
+    o.progress_arg = calls;
+    TU_OK(mnemo_text_enable(db, &o));
+    cr_assert(calls[0] >= 3, "600 records in batches of 256");
+    cr_assert_eq(calls[1], 600);
+    TU_OK(mnemo_text_search(&h, db, NULL, "special", 1000, NULL));
+    cr_assert_eq(h->count, 86); /* 0, 7, ..., 595 */
+    mnemo_text_hits_free(h);
+    TU_RC(mnemo_text_enable(db, &o), MNEMO_EEXISTS);
+    /* the settings are recorded: they survive a reopen and apply to queries */
+    TU_OK(mnemo_close(db));
+    mnemo_options ro = MNEMO_OPTIONS_INIT;
+    ro.read_only = 1;
+    TU_OK(mnemo_open(&db, tu_path("e"), &ro));
+    mnemo_text_info i = info(db, NULL);
+    cr_assert_str_eq(i.stem_language, "english");
+    cr_assert_eq(i.documents, 600);
+    cr_assert(i.ready);
+    cr_assert_eq(i.k1, 1.2);
+    cr_assert_eq(i.b, 0.75);
+    TU_OK(mnemo_text_search(&h, db, NULL, "specials", 1000, NULL));
+    cr_assert_eq(h->count, 86, "stemmed like the content");
+    mnemo_text_hits_free(h);
+    TU_OK(mnemo_close(db));
+    /* disable drops it all */
+    TU_OK(mnemo_open(&db, tu_path("e"), NULL));
+    TU_OK(mnemo_text_disable(db));
+    TU_RC(mnemo_text_disable(db), MNEMO_ENOTFOUND);
+    TU_RC(mnemo_text_search(&h, db, NULL, "special", 10, NULL), MNEMO_EINVAL);
+    put(db, NULL, "late", "special", NULL);
+    TU_OK(mnemo_text_enable(db, NULL));
+    TU_OK(mnemo_text_search(&h, db, NULL, "special", 1000, NULL));
+    cr_assert_eq(h->count, 87);
+    mnemo_text_hits_free(h);
+    cr_assert_eq(info(db, NULL).documents, 601);
+    TU_OK(mnemo_close(db));
+}
+
+TU_TEST(text, filter_and_graph_neighbourhood_restrict_the_hits)
+{
+    mnemo_db *db = open_text("f", NULL, 0);
+    corpus(db);
+    mnemo_text_search_options o = MNEMO_TEXT_SEARCH_OPTIONS_INIT;
+    o.filter = "{\"n\": {\"$gte\": 3}}";
+    cr_assert_str_eq(search_ids(db, NULL, "wing", 10, &o), "d c");
+    o.filter = "{\"topic\": \"heat\"}";
+    cr_assert_str_eq(search_ids(db, NULL, "wing", 10, &o), "");
+    TU_OK(mnemo_index_create(db, "topic"));
+    o.filter = "{\"topic\": \"aero\"}";
+    cr_assert_str_eq(search_ids(db, NULL, "wing heat", 10, &o), "d c a");
+    o.filter = NULL;
+    mnemo_edge e = {.from = "a", .label = "cites", .to = "d", .weight = 1.0};
+    TU_OK(mnemo_graph_link(db, NULL, &e, 0));
+    o.near = "d";
+    cr_assert_str_eq(search_ids(db, NULL, "wing", 10, &o), "d a");
+    o.near = "nobody";
+    mnemo_text_hits *h;
+    TU_RC(mnemo_text_search(&h, db, NULL, "wing", 10, &o), MNEMO_ENOTFOUND);
+    TU_OK(mnemo_close(db));
+}
+
+/* ---- bad input ---- */
+
+static size_t hit_count(mnemo_db *db, const char *query)
+{
+    mnemo_text_hits *h;
+    TU_OK(mnemo_text_search(&h, db, NULL, query, 10, NULL));
+    size_t n = h->count;
+    mnemo_text_hits_free(h);
+    return n;
+}
+
+TU_TEST(text, bad_queries_are_empty_results_or_einval_with_a_message)
+{
+    mnemo_db *db = open_text("q", "english", 1);
+    corpus(db);
+    /* documented empty results */
+    cr_assert_eq(hit_count(db, ""), 0);
+    cr_assert_eq(hit_count(db, "  ,;:!? ... --- \"\" "), 0);
+    cr_assert_eq(hit_count(db, "the of and a"), 0, "only stop words");
+    cr_assert_eq(hit_count(db, "-wing"), 0, "only an excluded term");
+    cr_assert_eq(hit_count(db, "\"zyzzyva quux\""), 0, "a phrase of unknown words");
+    cr_assert_eq(hit_count(db, "\"propeller wing"), 1, "an unclosed phrase runs to the end");
+    /* a 1 MB query: of one repeated word it is one term; of many words, too many terms */
+    size_t big = 1u << 20;
+    char *q = malloc(big + 2);
+    memset(q, ' ', big);
+    for (size_t i = 0; i + 5 <= big; i += 5)
+        memcpy(q + i, "wing ", 5);
+    q[big] = 0;
+    cr_assert_eq(hit_count(db, q), 3);
+    for (size_t i = 0; i + 8 <= big; i += 8)
+        snprintf(q + i, 9, "w%06zu ", i / 8);
+    mnemo_text_hits *h = NULL;
+    TU_RC(mnemo_text_search(&h, db, NULL, q, 10, NULL), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "more than 1024"), "%s", mnemo_errmsg());
+    memset(q, 'a', big + 1);
+    q[big + 1] = 0;
+    TU_RC(mnemo_text_search(&h, db, NULL, q, 10, NULL), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "longer than"), "%s", mnemo_errmsg());
+    free(q);
+    TU_RC(mnemo_text_search(&h, db, NULL, "wing \xff\xfe", 10, NULL), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "invalid UTF-8 at byte 5"), "%s", mnemo_errmsg());
+    TU_RC(mnemo_text_search(&h, db, NULL, "wing", 0, NULL), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "k 0"), "%s", mnemo_errmsg());
+    TU_RC(mnemo_text_search(&h, db, NULL, NULL, 10, NULL), MNEMO_EINVAL);
+    mnemo_text_search_options o = MNEMO_TEXT_SEARCH_OPTIONS_INIT;
+    double bad[] = {-1.0, NAN, INFINITY, 101.0};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        o.k1 = bad[i];
+        TU_RC(mnemo_text_search(&h, db, NULL, "wing", 10, &o), MNEMO_EINVAL);
+        cr_assert(strstr(mnemo_errmsg(), "k1"), "%s", mnemo_errmsg());
+        o.k1 = 0;
+        o.b = bad[i];
+        TU_RC(mnemo_text_search(&h, db, NULL, "wing", 10, &o), MNEMO_EINVAL);
+        cr_assert(strstr(mnemo_errmsg(), " b "), "%s", mnemo_errmsg());
+        o.b = 0;
+    }
+    o.b = 1.5;
+    TU_RC(mnemo_text_search(&h, db, NULL, "wing", 10, &o), MNEMO_EINVAL);
+    o.b = 0;
+    o.filter = "{\"$bogus\": 1}";
+    TU_RC(mnemo_text_search(&h, db, NULL, "wing", 10, &o), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "$bogus"), "%s", mnemo_errmsg());
+    cr_assert_null(h, "out untouched on failure");
+    /* settings */
+    mnemo_text_options eo = MNEMO_TEXT_OPTIONS_INIT;
+    TU_RC(mnemo_text_enable(db, &eo), MNEMO_EEXISTS);
+    mnemo_db *db2 = tu_open("q2");
+    eo.stem_language = "klingon";
+    TU_RC(mnemo_text_enable(db2, &eo), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "klingon"), "%s", mnemo_errmsg());
+    eo.stem_language = NULL;
+    eo.k1 = NAN;
+    TU_RC(mnemo_text_enable(db2, &eo), MNEMO_EINVAL);
+    eo.k1 = 0;
+    eo.b = -0.5;
+    TU_RC(mnemo_text_enable(db2, &eo), MNEMO_EINVAL);
+    TU_RC(mnemo_text_info_get(&(mnemo_text_info){0}, db2, NULL), MNEMO_ENOTFOUND);
+    TU_OK(mnemo_close(db2));
+    TU_OK(mnemo_close(db));
+}
+
+TU_TEST(text, invalid_utf8_content_never_reaches_the_index)
+{
+    mnemo_db *db = open_text("u", NULL, 0);
+    mnemo_record r = {.id = "x", .content = "ok \xc3"};
+    TU_RC(mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT), MNEMO_EINVAL);
+    cr_assert_eq(info(db, NULL).documents, 0);
+    TU_OK(mnemo_close(db));
+}
+
+TU_TEST(text, a_damaged_posting_is_ecorrupt_naming_its_term)
+{
+    mnemo_db *db = open_text("d", NULL, 0);
+    corpus(db);
+    TU_OK(mnemo_close(db));
+    tu_raw raw;
+    tu_raw_open(&raw, tu_path("d"));
+    unsigned char key[32];
+    size_t kl = 0;
+    key[kl++] = 'P';
+    memcpy(key + kl, "boundary", 8);
+    kl += 8;
+    key[kl++] = 0;
+    memset(key + kl, 0, 8);
+    key[kl + 7] = 2; /* b is the second record: internal id 2 */
+    kl += 8;
+    size_t vl;
+    char *v = tu_raw_get(&raw, 7, key, kl, &vl);
+    cr_assert_not_null(v);
+    v[1] ^= 0x10;
+    tu_raw_put(&raw, 7, key, kl, v, vl);
+    free(v);
+    tu_raw_close(&raw);
+    TU_OK(mnemo_open(&db, tu_path("d"), NULL));
+    mnemo_text_hits *h;
+    TU_RC(mnemo_text_search(&h, db, NULL, "boundary", 10, NULL), MNEMO_ECORRUPT);
+    cr_assert(strstr(mnemo_errmsg(), "'boundary'"), "%s", mnemo_errmsg());
+    cr_assert_eq(hit_count(db, "wing"), 3, "other terms still answer");
+    TU_OK(mnemo_close(db));
+}
+
+TU_TEST(text, corpus_statistics_stay_exact_across_many_commits_and_folds)
+{
+    mnemo_db *db = open_text("c", NULL, 0);
+    char id[16];
+    for (int i = 0; i < 300; i++) {
+        snprintf(id, sizeof id, "r%d", i);
+        put(db, NULL, id, i % 2 ? "one two three" : "one", NULL);
+    }
+    for (int i = 0; i < 300; i += 3) {
+        snprintf(id, sizeof id, "r%d", i);
+        TU_OK(mnemo_record_delete(db, NULL, id));
+    }
+    mnemo_text_info i = info(db, NULL);
+    cr_assert_eq(i.documents, 200);
+    cr_assert_eq(i.total_terms, 150 * 3 + 150 - (50 * 3 + 50));
+    /* the deltas were folded now and then: fewer stats keys than commits */
+    TU_OK(mnemo_close(db));
+    tu_raw raw;
+    tu_raw_open(&raw, tu_path("c"));
+    rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+    rocksdb_iterator_t *it = rocksdb_create_iterator_cf(raw.db, ro, raw.cf[7]);
+    size_t deltas = 0;
+    for (rocksdb_iter_seek(it, "S", 1); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
+        size_t kl;
+        const char *k = rocksdb_iter_key(it, &kl);
+        if (k[0] != 'S')
+            break;
+        deltas++;
+    }
+    rocksdb_iter_destroy(it);
+    rocksdb_readoptions_destroy(ro);
+    tu_raw_close(&raw);
+    cr_assert(deltas < 100, "%zu stats keys after 400 commits", deltas);
+}
+
+/* ---- quality on Cranfield (data/cranfield): mnemo against a reference BM25 written here ---- */
+
+#define CRAN_DOCS 1400
+#define CRAN_QUERIES 225
+
+typedef struct cran {
+    char *doc_text[CRAN_DOCS];
+    char *query[CRAN_QUERIES];
+    int rel[CRAN_QUERIES][CRAN_DOCS]; /* graded relevance, 0 = not judged relevant */
+} cran;
+
+static char *data_path(const char *file)
+{
+    static char buf[1024];
+    const char *dir = getenv("MNEMO_DATA_DIR");
+    cr_assert_not_null(dir, "MNEMO_DATA_DIR is set by meson");
+    snprintf(buf, sizeof buf, "%s/cranfield/%s", dir, file);
+    return buf;
+}
+
+/* One "text" per line of a jsonl file whose ids are 1..n in order. */
+static void read_jsonl(char **out, size_t n, const char *file)
+{
+    FILE *f = fopen(data_path(file), "r");
+    cr_assert_not_null(f, "%s", data_path(file));
+    char *line = NULL;
+    size_t cap = 0, i = 0;
+    while (getline(&line, &cap, f) > 0 && i < n) {
+        json_t *j = json_loads(line, 0, NULL);
+        cr_assert_not_null(j);
+        cr_assert_eq(atoi(json_string_value(json_object_get(j, "id"))), (int)i + 1);
+        out[i++] = strdup(json_string_value(json_object_get(j, "text")));
+        json_decref(j);
+    }
+    free(line);
+    fclose(f);
+    cr_assert_eq(i, n);
+}
+
+static cran *load_cranfield(void)
+{
+    cran *c = calloc(1, sizeof *c);
+    read_jsonl(c->doc_text, CRAN_DOCS, "corpus.jsonl");
+    read_jsonl(c->query, CRAN_QUERIES, "queries.jsonl");
+    FILE *f = fopen(data_path("qrels.tsv"), "r");
+    cr_assert_not_null(f);
+    char line[128];
+    int q, d, s, rows = 0;
+    cr_assert_not_null(fgets(line, sizeof line, f)); /* header */
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "%d %d %d", &q, &d, &s) == 3 && q >= 1 && q <= CRAN_QUERIES && d >= 1 && d <= CRAN_DOCS) {
+            c->rel[q - 1][d - 1] = s;
+            rows++;
+        }
+    fclose(f);
+    cr_assert_eq(rows, 1612);
+    return c;
+}
+
+static void free_cranfield(cran *c)
+{
+    for (int i = 0; i < CRAN_DOCS; i++)
+        free(c->doc_text[i]);
+    for (int i = 0; i < CRAN_QUERIES; i++)
+        free(c->query[i]);
+    free(c);
+}
+
+/* nDCG@10 (linear gains, log2 discount) and recall@100 of one ranking (0-based doc indexes). */
+static void judge(const cran *c, int q, const int *ranked, size_t n, double *ndcg, double *recall)
+{
+    double dcg = 0, idcg = 0;
+    int found = 0, relevant = 0, grades[CRAN_DOCS], ng = 0;
+    for (size_t i = 0; i < n && i < 100; i++) {
+        int g = c->rel[q][ranked[i]];
+        if (i < 10)
+            dcg += g / log2((double)i + 2);
+        found += g > 0;
+    }
+    for (int d = 0; d < CRAN_DOCS; d++)
+        if (c->rel[q][d] > 0) {
+            relevant++;
+            grades[ng++] = c->rel[q][d];
+        }
+    for (int i = 0; i < ng; i++) /* ideal order: grades descending */
+        for (int j = i + 1; j < ng; j++)
+            if (grades[j] > grades[i]) {
+                int t = grades[i];
+                grades[i] = grades[j];
+                grades[j] = t;
+            }
+    for (int i = 0; i < ng && i < 10; i++)
+        idcg += grades[i] / log2((double)i + 2);
+    *ndcg = idcg > 0 ? dcg / idcg : 0;
+    *recall = relevant ? (double)found / relevant : 0;
+}
+
+/* The reference: lowercase ASCII alphanumeric tokens, the same BM25 (k1 1.2, b 0.75, the
+ * idf ln(1 + (N - df + 0.5) / (df + 0.5))), distinct query terms, ties to the earlier document. */
+typedef struct ref_term {
+    char *t;
+    int *docs, *tf, n;
+} ref_term;
+
+typedef struct ref_index {
+    ref_term *terms;
+    int n_terms;
+    int dl[CRAN_DOCS];
+    double avgdl;
+} ref_index;
+
+static int ref_tokens(const char *s, char (*out)[80], int max)
+{
+    int n = 0, len = 0;
+    for (const char *p = s;; p++) {
+        int alnum = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9');
+        if (alnum && len < 79)
+            out[n][len++] = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+        else if (!alnum && len) {
+            out[n][len] = 0;
+            len = 0;
+            if (++n == max)
+                break;
+        }
+        if (!*p)
+            break;
+    }
+    return n;
+}
+
+static ref_term *ref_find(ref_index *x, const char *t, int add)
+{
+    for (int i = 0; i < x->n_terms; i++)
+        if (!strcmp(x->terms[i].t, t))
+            return &x->terms[i];
+    if (!add)
+        return NULL;
+    x->terms = realloc(x->terms, (size_t)(x->n_terms + 1) * sizeof *x->terms);
+    ref_term *r = &x->terms[x->n_terms++];
+    r->t = strdup(t);
+    r->docs = malloc(CRAN_DOCS * sizeof *r->docs);
+    r->tf = malloc(CRAN_DOCS * sizeof *r->tf);
+    r->n = 0;
+    return r;
+}
+
+static void ref_build(ref_index *x, const cran *c)
+{
+    static char toks[4096][80];
+    long total = 0;
+    memset(x, 0, sizeof *x);
+    for (int d = 0; d < CRAN_DOCS; d++) {
+        int n = ref_tokens(c->doc_text[d], toks, 4096);
+        x->dl[d] = n;
+        total += n;
+        for (int i = 0; i < n; i++) {
+            ref_term *r = ref_find(x, toks[i], 1);
+            if (r->n && r->docs[r->n - 1] == d)
+                r->tf[r->n - 1]++;
+            else {
+                r->docs[r->n] = d;
+                r->tf[r->n++] = 1;
+            }
+        }
+    }
+    x->avgdl = (double)total / CRAN_DOCS;
+}
+
+static int ref_search(const ref_index *x, const char *query, int *ranked, int k)
+{
+    static char toks[512][80];
+    double score[CRAN_DOCS] = {0};
+    int n = ref_tokens(query, toks, 512), hit[CRAN_DOCS] = {0};
+    for (int i = 0; i < n; i++) {
+        int dup = 0;
+        for (int j = 0; j < i; j++)
+            dup |= !strcmp(toks[i], toks[j]);
+        ref_term *r = dup ? NULL : ref_find((ref_index *)x, toks[i], 0);
+        if (!r)
+            continue;
+        double idf = log(1 + (CRAN_DOCS - r->n + 0.5) / (r->n + 0.5));
+        for (int e = 0; e < r->n; e++) {
+            int d = r->docs[e];
+            score[d] += idf * r->tf[e] * 2.2 / (r->tf[e] + 1.2 * (0.25 + 0.75 * x->dl[d] / x->avgdl));
+            hit[d] = 1;
+        }
+    }
+    int m = 0;
+    for (int i = 0; i < k; i++) { /* selection of the k best: plenty fast for 1,400 */
+        int best = -1;
+        for (int d = 0; d < CRAN_DOCS; d++)
+            if (hit[d] && (best < 0 || score[d] > score[best]))
+                best = d;
+        if (best < 0)
+            break;
+        ranked[m++] = best;
+        hit[best] = 0;
+    }
+    return m;
+}
+
+static void ref_free(ref_index *x)
+{
+    for (int i = 0; i < x->n_terms; i++) {
+        free(x->terms[i].t);
+        free(x->terms[i].docs);
+        free(x->terms[i].tf);
+    }
+    free(x->terms);
+}
+
+/* Mean nDCG@10 and recall@100 of mnemo_text_search over the 225 queries. */
+static void mnemo_quality(const cran *c, const char *name, const char *stem, int stop, double *ndcg, double *recall)
+{
+    mnemo_db *db = open_text(name, stem, stop);
+    mnemo_txn *txn;
+    TU_OK(mnemo_txn_begin(&txn, db, 0));
+    for (int d = 0; d < CRAN_DOCS; d++) {
+        char id[8];
+        snprintf(id, sizeof id, "%d", d + 1);
+        put(db, txn, id, c->doc_text[d], NULL);
+    }
+    TU_OK(mnemo_txn_commit(txn));
+    mnemo_txn_free(txn);
+    *ndcg = *recall = 0;
+    for (int q = 0; q < CRAN_QUERIES; q++) {
+        mnemo_text_hits *h;
+        TU_OK(mnemo_text_search(&h, db, NULL, c->query[q], 100, NULL));
+        int ranked[100];
+        for (size_t i = 0; i < h->count; i++)
+            ranked[i] = atoi(h->hits[i].id) - 1;
+        double n, r;
+        judge(c, q, ranked, h->count, &n, &r);
+        *ndcg += n / CRAN_QUERIES;
+        *recall += r / CRAN_QUERIES;
+        mnemo_text_hits_free(h);
+    }
+    TU_OK(mnemo_close(db));
+}
+
+TU_TEST(text, cranfield_quality_matches_a_reference_bm25)
+{
+    cran *c = load_cranfield();
+    ref_index x;
+    ref_build(&x, c);
+    double ref_ndcg = 0, ref_recall = 0;
+    for (int q = 0; q < CRAN_QUERIES; q++) {
+        int ranked[100];
+        int n = ref_search(&x, c->query[q], ranked, 100);
+        double a, b;
+        judge(c, q, ranked, (size_t)n, &a, &b);
+        ref_ndcg += a / CRAN_QUERIES;
+        ref_recall += b / CRAN_QUERIES;
+    }
+    ref_free(&x);
+    double ndcg, recall, s_ndcg, s_recall;
+    mnemo_quality(c, "cran", NULL, 0, &ndcg, &recall);
+    mnemo_quality(c, "cran_stem", "english", 1, &s_ndcg, &s_recall);
+    fprintf(stderr, "cranfield: reference BM25 nDCG@10 %.4f recall@100 %.4f | mnemo (no stemming, no stop words) "
+                    "nDCG@10 %.4f recall@100 %.4f | mnemo (english stemming + stop words) nDCG@10 %.4f recall@100 %.4f\n",
+            ref_ndcg, ref_recall, ndcg, recall, s_ndcg, s_recall);
+    cr_assert(fabs(ndcg - ref_ndcg) <= 0.005, "nDCG@10 %.4f vs reference %.4f", ndcg, ref_ndcg);
+    cr_assert(fabs(recall - ref_recall) <= 0.005, "recall@100 %.4f vs reference %.4f", recall, ref_recall);
+    cr_assert(ndcg > 0.3, "BM25 on Cranfield is near 0.4 in the literature, not %.4f", ndcg);
+    free_cranfield(c);
+}
+
+TU_TEST(text, contains_filters_on_content_substrings)
+{
+    mnemo_db *db = open_text("k", NULL, 0);
+    corpus(db);
+    put(db, NULL, "m", "metadata tags", "{\"tags\": [\"alpha wing\", 3], \"s\": \"propeller\"}");
+    mnemo_record_page *p;
+    TU_OK(mnemo_record_find(&p, db, NULL, "{\"content\": {\"$contains\": \"propeller s\"}}", NULL));
+    cr_assert_eq(p->count, 1);
+    cr_assert_str_eq(p->records[0].id, "a");
+    mnemo_record_page_free(p);
+    TU_OK(mnemo_record_find(&p, db, NULL, "{\"content\": {\"$contains\": \"Propeller\"}}", NULL));
+    cr_assert_eq(p->count, 0, "case-sensitive");
+    mnemo_record_page_free(p);
+    TU_OK(mnemo_record_find(&p, db, NULL, "{\"tags\": {\"$contains\": \"wing\"}}", NULL));
+    cr_assert_eq(p->count, 1, "an array element");
+    mnemo_record_page_free(p);
+    TU_OK(mnemo_record_find(&p, db, NULL, "{\"content\": {\"$not\": {\"$contains\": \"wing\"}}}", NULL));
+    cr_assert_eq(p->count, 2);
+    mnemo_record_page_free(p);
+    TU_RC(mnemo_record_find(&p, db, NULL, "{\"content\": {\"$contains\": 3}}", NULL), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "'$contains'"), "%s", mnemo_errmsg());
+    mnemo_text_search_options o = MNEMO_TEXT_SEARCH_OPTIONS_INIT;
+    o.filter = "{\"content\": {\"$contains\": \"tips\"}}";
+    cr_assert_str_eq(search_ids(db, NULL, "wing", 10, &o), "c");
+    TU_OK(mnemo_close(db));
+}
