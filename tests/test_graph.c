@@ -845,3 +845,42 @@ TU_TEST(graph, link_and_delete_of_the_same_record_conflict_in_either_order)
     }
     close_db();
 }
+
+/* Issue 17 item 20b: a neighbour iterator made in a transaction is invalidated when it ends
+ * (rollback or commit), as its header promises, also when it outlives the transaction handle. */
+TU_TEST(graph, neighbor_iterator_invalid_after_its_txn_ends)
+{
+    node("a");
+    node("b");
+    node("c");
+    mnemo_edge e = {"a", "knows", "b", 1.0, NULL};
+    for (int commit = 0; commit < 2; commit++) {
+        mnemo_txn *txn;
+        TU_OK(mnemo_txn_begin(&txn, db, 0));
+        TU_OK(mnemo_graph_link(db, txn, &e, 0));
+        mnemo_graph_iter *it, *it2, *early;
+        TU_OK(mnemo_graph_neighbors(&it, db, txn, "a", MNEMO_DIR_OUT, NULL, 0));
+        TU_OK(mnemo_graph_neighbors(&it2, db, txn, "a", MNEMO_DIR_OUT, NULL, 0));
+        TU_OK(mnemo_graph_neighbors(&early, db, txn, "b", MNEMO_DIR_IN, NULL, 0));
+        mnemo_graph_iter_free(early); /* freed before its txn ends: the end must not touch it */
+        const mnemo_neighbor *n;
+        TU_OK(mnemo_graph_iter_next(it, &n));
+        cr_assert_str_eq(n->id, e.to);
+        TU_OK(commit ? mnemo_txn_commit(txn) : mnemo_txn_rollback(txn));
+        TU_RC(mnemo_graph_iter_next(it2, &n), MNEMO_EINVAL);
+        mnemo_txn_free(txn);
+        TU_RC(mnemo_graph_iter_next(it, &n), MNEMO_EINVAL);
+        mnemo_graph_iter_free(it);
+        mnemo_graph_iter_free(it2);
+        e.to = "c";
+    }
+    /* without a transaction it reads a committed state and stays usable */
+    mnemo_graph_iter *it;
+    TU_OK(mnemo_graph_neighbors(&it, db, NULL, "a", MNEMO_DIR_OUT, NULL, 0));
+    const mnemo_neighbor *n;
+    TU_OK(mnemo_graph_iter_next(it, &n));
+    cr_assert_str_eq(n->id, "c");
+    TU_RC(mnemo_graph_iter_next(it, &n), MNEMO_ITEROVER);
+    mnemo_graph_iter_free(it);
+    close_db();
+}

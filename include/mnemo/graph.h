@@ -75,14 +75,15 @@ typedef struct mnemo_neighbor {
 typedef struct mnemo_graph_iter mnemo_graph_iter;
 
 /** Iterate a node's neighbours (out-edges first, each direction ordered by label then neighbour).
- * The neighbours are read when the iterator is made (it holds no database resources).
+ * The neighbours are read when the iterator is made (it holds no database resources); one made
+ * in a transaction is invalidated when that transaction ends (commit, rollback, or its db closes).
  * @param[in] label NULL for every label.
  * @param[in] limit at most this many neighbours are read (0: all).
  * @return 0; MNEMO_ENOTFOUND (no live record `id`); MNEMO_EINVAL; MNEMO_ECORRUPT. */
 MNEMO_API int mnemo_graph_neighbors(mnemo_graph_iter **out, mnemo_db *db, mnemo_txn *txn, const char *id,
                                     mnemo_direction dir, const char *label, size_t limit);
 
-/** Next neighbour. @return 0 (*n set), MNEMO_ITEROVER, MNEMO_EINVAL (iterator invalidated),
+/** Next neighbour. @return 0 (*n set), MNEMO_ITEROVER, MNEMO_EINVAL (its transaction ended),
  *  MNEMO_ECORRUPT. */
 MNEMO_API int mnemo_graph_iter_next(mnemo_graph_iter *it, const mnemo_neighbor **n);
 
