@@ -38,7 +38,8 @@ enum mnemo_link_flags {
 /** Insert the edge (from, label, to), or update its weight and properties if it exists.
  * @return 0; MNEMO_ENOTFOUND (an endpoint has no live record and MNEMO_LINK_CREATE_MISSING is not
  *         set); MNEMO_EINVAL (NULL/empty/oversized id or label, non-finite weight, props not a JSON
- *         object); MNEMO_EREADONLY; MNEMO_EBUSY; MNEMO_ECORRUPT; MNEMO_EIO. */
+ *         object); MNEMO_EFULL (a new label, and all 2^24 label ids are used); MNEMO_EREADONLY;
+ *         MNEMO_EBUSY (also: another transaction created a label meanwhile); MNEMO_ECORRUPT; MNEMO_EIO. */
 MNEMO_API int mnemo_graph_link(mnemo_db *db, mnemo_txn *txn, const mnemo_edge *e, unsigned flags);
 
 /** Remove the edge (from, label, to) in both directions.
@@ -173,7 +174,8 @@ MNEMO_API int mnemo_graph_import_edgelist(mnemo_db *db, const char *path, const 
                                           mnemo_import_stats *stats);
 
 /** Verify that every forward edge has its backward twin with the same value and vice versa, and
- * that every edge's endpoints have records.
+ * that every edge's endpoints have records and every label id (of edges and of the label dictionary)
+ * is within the limit.
  * @param[out] edges  number of edges checked (may be NULL).
  * @return 0 (consistent); MNEMO_ECORRUPT naming the first broken edge; MNEMO_EINVAL; MNEMO_EIO. */
 MNEMO_API int mnemo_graph_check(mnemo_db *db, uint64_t *edges);

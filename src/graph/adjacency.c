@@ -515,6 +515,11 @@ static int check_family(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, uint64_t *cou
                             kl, EDGE_KEY_LEN);
             break;
         }
+        if (lab == 0 || lab > MNEMO_GRAPH_LABEL_ID_MAX) {
+            rc = mnemo__err(MNEMO_ECORRUPT, "graph check: %s edge %llu -[%u]-> %llu has a label id outside 1..%u",
+                            forward ? "forward" : "backward", a, lab, b, MNEMO_GRAPH_LABEL_ID_MAX);
+            break;
+        }
         edge_value ev, tv;
         if ((rc = mnemo_graph__decode_value(&ev, v, vl, k, forward)) != 0)
             break;
@@ -553,6 +558,28 @@ static int check_family(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, uint64_t *cou
     return rc;
 }
 
+/* Every label dictionary entry ('l' id) has an id the allocator could have given. */
+static int check_labels(mnemo_db *db, mnemo_txn *txn)
+{
+    unsigned char lo = MNEMO_MK_LABEL_ID, hi = MNEMO_MK_LABEL_ID + 1;
+    mnemo_cursor *c;
+    int rc = mnemo_cursor__open(&c, db, txn, MNEMO_CF_METADATA, &lo, 1, &hi, 1);
+    if (rc)
+        return rc;
+    for (mnemo_cursor__first(c); !rc && mnemo_cursor__valid(c); mnemo_cursor__next(c)) {
+        size_t kl;
+        const unsigned char *k = mnemo_cursor__key(c, &kl);
+        uint32_t id = kl == 5 ? mnemo__get_be32(k + 1) : 0;
+        if (id == 0 || id > MNEMO_GRAPH_LABEL_ID_MAX)
+            rc = mnemo__err(MNEMO_ECORRUPT, "graph check: label dictionary entry with id %u outside 1..%u",
+                            (unsigned)id, MNEMO_GRAPH_LABEL_ID_MAX);
+    }
+    if (!rc)
+        rc = mnemo_cursor__status(c, "mnemo_graph_check");
+    mnemo_cursor__close(c);
+    return rc;
+}
+
 int mnemo_graph_check(mnemo_db *db, uint64_t *edges)
 {
     int rc = mnemo_txn__check(db, NULL, "mnemo_graph_check");
@@ -562,7 +589,9 @@ int mnemo_graph_check(mnemo_db *db, uint64_t *edges)
     if ((rc = mnemo_txn_begin(&snap, db, MNEMO_TXN_READONLY)) != 0)
         return rc;
     uint64_t fwd = 0, bwd = 0;
-    rc = check_family(db, snap, MNEMO_CF_GRAPH_FORWARD, &fwd);
+    rc = check_labels(db, snap);
+    if (!rc)
+        rc = check_family(db, snap, MNEMO_CF_GRAPH_FORWARD, &fwd);
     if (!rc)
         rc = check_family(db, snap, MNEMO_CF_GRAPH_BACKWARD, &bwd);
     mnemo_txn_free(snap);
