@@ -183,40 +183,11 @@ static int normalise_path(char *out, const char *path, const char *fn)
     return 0;
 }
 
-const json_t *mnemo_record__get_path(const json_t *obj, const char *path)
-{
-    char seg[MAX_PATH + 1];
-    while (obj && *path) {
-        const char *dot = strchr(path, '.');
-        size_t n = dot ? (size_t)(dot - path) : strlen(path);
-        memcpy(seg, path, n);
-        seg[n] = '\0';
-        obj = json_is_object(obj) ? json_object_get(obj, seg) : NULL;
-        path += n + (dot ? 1 : 0);
-    }
-    return obj;
-}
-
-/* The encoded scalars a record contributes to the index on path (array elements each once),
- * packed into one buffer and sorted, so big arrays cost n log n and their real size. */
-typedef struct enc_item {
-    const unsigned char *p;
-    size_t len;
-} enc_item;
-
-typedef struct enc_set {
-    unsigned char *buf;
-    enc_item *items;
-    size_t n;
-} enc_set;
-
-static void enc_set_free(enc_set *s)
+void mnemo_record__enc_set_free(enc_set *s)
 {
     mnemo__free(s->buf);
     mnemo__free(s->items);
-    s->buf = NULL;
-    s->items = NULL;
-    s->n = 0;
+    memset(s, 0, sizeof *s);
 }
 
 static int item_cmp(const void *a, const void *b)
@@ -226,53 +197,70 @@ static int item_cmp(const void *a, const void *b)
     return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
-static int extract(enc_set *s, const json_t *meta, const char *path)
+typedef struct extract_ctx {
+    enc_set *s;
+    size_t cap, used, cap_items;
+} extract_ctx;
+
+/* Appends the encoding of one scalar (offsets for now: buf may still move). */
+static int add_scalar(extract_ctx *x, const json_t *e)
+{
+    unsigned char tmp[MAX_SCALAR];
+    size_t n = mnemo_filter__encode_scalar(e, tmp, sizeof tmp);
+    if (n == 0 || n > sizeof tmp)
+        return 0; /* not indexable: objects, arrays, or too long */
+    enc_set *s = x->s;
+    if (mnemo__grow(&s->buf, &x->cap, x->used + n, 1, 256) ||
+        mnemo__grow(&s->items, &x->cap_items, s->n + 1, sizeof *s->items, 8))
+        return mnemo__err_nomem("index entries");
+    memcpy(s->buf + x->used, tmp, n);
+    s->items[s->n].p = (const unsigned char *)(uintptr_t)x->used;
+    s->items[s->n++].len = n;
+    x->used += n;
+    return 0;
+}
+
+/* One value the path reached: a scalar, or an array whose elements each count once. */
+static int add_value(void *arg, const json_t *v)
+{
+    if (!json_is_array(v))
+        return add_scalar(arg, v);
+    size_t i;
+    const json_t *e;
+    int rc = 0;
+    json_array_foreach(v, i, e) {
+        if ((rc = add_scalar(arg, e)) != 0)
+            break;
+    }
+    return rc;
+}
+
+int mnemo_record__index_values(enc_set *s, const json_t *meta, const char *path)
 {
     memset(s, 0, sizeof *s);
-    const json_t *v = meta ? mnemo_record__get_path(meta, path) : NULL;
-    if (!v)
+    if (!json_is_object(meta))
         return 0;
-    size_t count = json_is_array(v) ? json_array_size(v) : 1;
-    if (count == 0)
-        return 0;
-    size_t *lens = mnemo__malloc(count * sizeof *lens);
-    size_t cap = 0, used = 0;
-    if (!lens)
-        return mnemo__err_nomem("index entries");
-    unsigned char tmp[MAX_SCALAR];
-    for (size_t i = 0; i < count; i++) {
-        const json_t *e = json_is_array(v) ? json_array_get(v, i) : v;
-        size_t n = mnemo_filter__encode_scalar(e, tmp, sizeof tmp);
-        if (n == 0 || n > sizeof tmp)
-            continue; /* not indexable: objects, arrays, or too long */
-        if (used + n > cap) {
-            size_t ncap = cap ? 2 * cap : 256;
-            while (ncap < used + n)
-                ncap *= 2;
-            unsigned char *b = mnemo__realloc(s->buf, ncap);
-            if (!b) {
-                mnemo__free(lens);
-                enc_set_free(s);
-                return mnemo__err_nomem("index entries");
-            }
-            s->buf = b;
-            cap = ncap;
-        }
-        memcpy(s->buf + used, tmp, n);
-        used += n;
-        lens[s->n++] = n;
+    char buf[MAX_PATH + 1];
+    const char *segs[MAX_PATH / 2 + 1];
+    size_t nsegs = 0, pl = strlen(path);
+    if (pl > MAX_PATH)
+        return 0; /* no index has such a path */
+    memcpy(buf, path, pl + 1);
+    for (char *p = buf;; p++) { /* split on '.' (normalise_path refused empty segments) */
+        segs[nsegs++] = p;
+        if (!(p = strchr(p, '.')))
+            break;
+        *p = '\0';
     }
-    if (s->n && !(s->items = mnemo__malloc(s->n * sizeof *s->items))) {
-        mnemo__free(lens);
-        enc_set_free(s);
-        return mnemo__err_nomem("index entries");
+    extract_ctx x = {s, 0, 0, 0};
+    int rc = mnemo_filter__walk_path(meta, segs, nsegs, add_value, &x);
+    if (rc) {
+        mnemo_record__enc_set_free(s);
+        return rc;
     }
-    for (size_t i = 0, off = 0; i < s->n; off += lens[i++]) {
-        s->items[i].p = s->buf + off;
-        s->items[i].len = lens[i];
-    }
-    mnemo__free(lens);
-    if (s->n > 1) {
+    for (size_t i = 0; i < s->n; i++)
+        s->items[i].p = s->buf + (uintptr_t)s->items[i].p;
+    if (s->n > 1) { /* sorted and unique, so big arrays cost n log n and their real size */
         qsort(s->items, s->n, sizeof *s->items, item_cmp);
         size_t m = 1;
         for (size_t i = 1; i < s->n; i++)
@@ -311,11 +299,11 @@ static int update_one(mnemo_db *db, mnemo_txn *txn, const char *path, uint64_t i
                       const json_t *old_meta, const json_t *new_meta)
 {
     enc_set olds, news;
-    int rc = extract(&olds, old_meta, path);
+    int rc = mnemo_record__index_values(&olds, old_meta, path);
     if (rc)
         return rc;
-    if ((rc = extract(&news, new_meta, path)) != 0) {
-        enc_set_free(&olds);
+    if ((rc = mnemo_record__index_values(&news, new_meta, path)) != 0) {
+        mnemo_record__enc_set_free(&olds);
         return rc;
     }
     unsigned char key[ENTRY_KEY_MAX];
@@ -328,8 +316,8 @@ static int update_one(mnemo_db *db, mnemo_txn *txn, const char *path, uint64_t i
             rc = mnemo_record__put_sealed(db, txn, key,
                                           mnemo_record__entry_key(key, path, news.items[i].p, news.items[i].len, iid, 1),
                                           id, strlen(id));
-    enc_set_free(&olds);
-    enc_set_free(&news);
+    mnemo_record__enc_set_free(&olds);
+    mnemo_record__enc_set_free(&news);
     return rc;
 }
 
