@@ -17,7 +17,10 @@
 #include "record/list.h"
 #include "record/record_impl.h"
 
-#define DEF_VERSION 1
+/* Version 2: entries follow paths through arrays of objects. A version-1 definition reads as
+ * building (find scans) and is rebuilt when the record room starts. */
+#define DEF_VERSION 2
+#define DEF_VERSION_ARRAYS_NOT_WALKED 1
 #define BACKFILL_BATCH 512
 #define BACKFILL_MIN_BATCH 8
 
@@ -66,9 +69,10 @@ static int read_epoch(uint64_t *epoch, mnemo_db *db, mnemo_txn *txn, int track)
 
 static int decode_def(const char *path, size_t path_len, const unsigned char *v, size_t n, int *ready)
 {
-    if (n != 6 || v[0] != DEF_VERSION || mnemo__get_be32(v + 2) != mnemo__crc32c(0, v, 2) || v[1] > 1)
+    if (n != 6 || (v[0] != DEF_VERSION && v[0] != DEF_VERSION_ARRAYS_NOT_WALKED) ||
+        mnemo__get_be32(v + 2) != mnemo__crc32c(0, v, 2) || v[1] > 1)
         return mnemo__err(MNEMO_ECORRUPT, "index definition '%.*s' is damaged", (int)path_len, path);
-    *ready = v[1];
+    *ready = v[0] == DEF_VERSION && v[1];
     return 0;
 }
 
@@ -136,7 +140,34 @@ static int load_defs(record_state *st, mnemo_db *db)
     return 0;
 }
 
-int mnemo_record__index_load(record_state *st, mnemo_db *db) { return load_defs(st, db); }
+static int build(record_state *st, mnemo_db *db, const char *path, int drop_on_failure);
+
+/* Loads the definitions and finishes every build that did not (a process killed in
+ * mnemo_index_create, or a definition of an older version): until then find would scan while the
+ * index is listed. Best effort: on failure the index stays building, find keeps scanning, and
+ * the next start tries again. A read-only handle cannot build. */
+int mnemo_record__index_load(record_state *st, mnemo_db *db)
+{
+    int rc = load_defs(st, db);
+    if (rc || mnemo_db__options(db)->read_only)
+        return rc;
+    size_t n = 0;
+    for (size_t i = 0; i < st->n_idx; i++)
+        n += !st->idx[i].ready;
+    if (!n)
+        return 0;
+    char (*todo)[MAX_PATH + 1] = mnemo__malloc(n * sizeof *todo);
+    if (!todo)
+        return 0;
+    n = 0;
+    for (size_t i = 0; i < st->n_idx; i++)
+        if (!st->idx[i].ready)
+            snprintf(todo[n++], MAX_PATH + 1, "%s", st->idx[i].path);
+    for (size_t i = 0; i < n; i++)
+        build(st, db, todo[i], 0); /* reloads the definitions either way */
+    mnemo__free(todo);
+    return 0;
+}
 
 static int reload(record_state *st, mnemo_db *db)
 {
@@ -528,6 +559,18 @@ int mnemo_index_create(mnemo_db *db, const char *path)
     /* 1: declare it (building): from here every record write maintains it. */
     if ((rc = mnemo_txn_run(db, 0, create_def_op, &a, NULL)) != 0 || (rc = reload(st, db)) != 0)
         return rc;
+    return build(st, db, p, 1);
+}
+
+/* Steps 2 and 3 of a create, also how an interrupted build is finished: backfilling is
+ * idempotent. On failure the definition is dropped (unless a drop won already). */
+static int build(record_state *st, mnemo_db *db, const char *p, int drop_on_failure)
+{
+    int rc = 0;
+    index_args a;
+    memset(&a, 0, sizeof a);
+    a.db = db;
+    a.path = p;
     /* 2: index what was stored before, batch by batch. */
     /* A batch whose records keep changing under it conflicts again and again; smaller batches
      * always get through, so halve on repeated conflicts and grow back after successes. */
@@ -556,7 +599,7 @@ int mnemo_index_create(mnemo_db *db, const char *path)
         int saved_rc = rc;
         char msg[512];
         snprintf(msg, sizeof msg, "%s", mnemo_errmsg());
-        if (saved_rc != MNEMO_ENOTFOUND) /* ENOTFOUND: someone dropped it already */
+        if (drop_on_failure && saved_rc != MNEMO_ENOTFOUND) /* ENOTFOUND: someone dropped it already */
             mnemo_index_drop(db, p);
         rc = mnemo__err(saved_rc, "%s", msg);
     }
@@ -625,6 +668,9 @@ int mnemo_index_list(char ***paths, size_t *n, mnemo_db *db, mnemo_txn *txn)
     if (!paths || !n)
         return mnemo__err(MNEMO_EINVAL, "mnemo_index_list: NULL out-parameter");
     int rc = mnemo_txn__check(db, txn, "mnemo_index_list");
+    record_state *st; /* started first: it finishes an interrupted build before listing it */
+    if (!rc)
+        rc = mnemo_record__state(&st, db);
     record_index_def *defs = NULL;
     size_t cnt = 0;
     if (rc || (rc = read_defs(&defs, &cnt, db, txn)) != 0)
