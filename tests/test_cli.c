@@ -2,6 +2,8 @@
  * MNEMO_CLI, set by meson) in a fresh temporary directory and checks exit codes, stdout (JSON
  * lines) and stderr (one line on error, nothing on success). In the sanitizer build the binary is
  * sanitized too, so a leak or UB report shows up as unexpected stderr and a wrong exit code. */
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
@@ -10,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -175,6 +179,15 @@ static json_int_t int_field(const char *out, size_t line, const char *k)
     return x;
 }
 
+/* `mnemo get DB ID` succeeds and its line contains `needle`. */
+static void expect_get_has(const char *db, const char *id, const char *needle)
+{
+    run_result r = RUN("get", db, id);
+    expect_ok(&r, "get");
+    cr_assert_not_null(strstr(r.out, needle), "get %s lacks %s: %s", id, needle, r.out);
+    done(&r);
+}
+
 /* Make a database at P(name) with `mnemo init`. */
 static const char *init_db(const char *name)
 {
@@ -285,6 +298,77 @@ TU_TEST(cli, init_and_engine_errors_exit_1)
     EXPECT_FAIL(1, "MNEMO_EINVAL", "find", db, "{\"$bogus\":1}");
 }
 
+static int exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+/* Issue 17 item 14: vector options outside the library's ranges are refused before anything is
+ * created, the help states those ranges, and the edges of the ranges are accepted. */
+TU_TEST(cli, init_refuses_out_of_range_options_and_leaves_nothing)
+{
+    const char *db = P("db");
+    EXPECT_FAIL(2, "--ef-construction wants a whole number from 1 to 100000", "init", db, "--dim", "4",
+                "--ef-construction", "200000");
+    cr_assert(!exists(db), "a refused init left %s behind", db);
+    EXPECT_FAIL(2, "--ef-search wants a whole number from 1 to 100000", "init", db, "--dim", "4", "--ef-search",
+                "100001");
+    EXPECT_FAIL(2, "--M wants a whole number from 2 to 1024", "init", db, "--dim", "4", "--M", "1025");
+    EXPECT_FAIL(2, "--dim wants a whole number from 1 to 65536", "init", db, "--dim", "65537");
+    cr_assert(!exists(db));
+    run_result r = RUN("init", "--help");
+    cr_assert_eq(r.code, 0);
+    cr_assert_not_null(strstr(r.out, "1..100000"), "the help gives the ef range: %s", r.out);
+    cr_assert_not_null(strstr(r.out, "2..1024"), "the help gives the M range: %s", r.out);
+    done(&r);
+    r = RUN("init", db, "--dim", "4", "--M", "1024", "--ef-construction", "100000", "--ef-search", "100000");
+    expect_ok(&r, "init at the top of the ranges");
+    cr_assert_eq(int_field(r.out, 0, "format_version"), MNEMO_FORMAT_VERSION);
+    done(&r);
+}
+
+/* Issue 17 item 14: an init that fails on a full disk removes what it created (no LOCK/LOG left
+ * behind, so a later init works) and nothing else. Needs a small tmpfs, so root. */
+TU_TEST(cli, init_on_full_disk_leaves_nothing_behind)
+{
+    const char *mnt = P("tmpfs");
+    cr_assert_eq(mkdir(mnt, 0755), 0);
+    if (mount("tmpfs", mnt, "tmpfs", 0, "size=1m") != 0)
+        cr_skip_test("cannot mount a tmpfs (%s): needs root", strerror(errno));
+    char fill[600], db[600], empty[600], keep[600];
+    snprintf(fill, sizeof fill, "%s/fill", mnt);
+    snprintf(db, sizeof db, "%s/db", mnt);
+    snprintf(empty, sizeof empty, "%s/empty", mnt);
+    snprintf(keep, sizeof keep, "%s/keep", mnt);
+    cr_assert_eq(mkdir(empty, 0755), 0);
+    write_file("tmpfs/keep", "mine\n");
+    FILE *f = fopen(fill, "wb");
+    cr_assert_not_null(f);
+    static char block[4096];
+    while (fwrite(block, 1, sizeof block, f) == sizeof block)
+        ;
+    fclose(f);
+    EXPECT_FAIL(1, "MNEMO_EIO", "init", db);
+    cr_assert(!exists(db), "the failed init left %s behind", db);
+    EXPECT_FAIL(1, "MNEMO_EIO", "init", empty, "--dim", "4");
+    cr_assert(exists(empty), "the directory that was there before is kept");
+    DIR *d = opendir(empty);
+    cr_assert_not_null(d);
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        cr_assert(!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."), "left behind: %s", e->d_name);
+    closedir(d);
+    cr_assert(exists(keep) && exists(fill), "files that were there before are kept");
+    cr_assert_eq(unlink(fill), 0);
+    run_result r = RUN("init", db);
+    expect_ok(&r, "init once space is back");
+    done(&r);
+    r = RUN("init", empty, "--dim", "4");
+    expect_ok(&r, "init of the empty directory once space is back");
+    done(&r);
+    cr_assert_eq(umount2(mnt, MNT_DETACH), 0);
+}
+
 TU_TEST(cli, records_put_get_find_delete)
 {
     const char *db = init_db("db");
@@ -336,6 +420,125 @@ TU_TEST(cli, records_put_get_find_delete)
     done(&r);
     EXPECT_FAIL(1, "MNEMO_ENOTFOUND", "delete", db, "m1");
     EXPECT_FAIL(1, "MNEMO_ENOTFOUND", "get", db, "m1");
+}
+
+/* Issue 17 item 15: every number the CLI prints (importance, weights, metadata, edge props) is the
+ * shortest text that reads back as the same double, and survives export -> import -> export. */
+TU_TEST(cli, numbers_print_shortest_everywhere)
+{
+    const char *db = init_db("db");
+    const char *meta = "{\"a\":0.1,\"b\":0.3,\"c\":1e-300,\"d\":5e-324,\"e\":1.7976931348623157e+308,\"f\":-0.0,"
+                       "\"g\":[0.3,1.0,-2],\"h\":{\"x\":2.5e-7}}";
+    char line[1024];
+    snprintf(line, sizeof line,
+             "{\"type\":\"record\",\"id\":\"a\",\"importance\":5e-324,\"metadata\":%s}\n"
+             "{\"type\":\"edge\",\"from\":\"a\",\"to\":\"b\",\"weight\":1e-300,\"props\":%s}\n",
+             meta, meta);
+    import_ok(db, write_file("n.jsonl", line), NULL);
+    char want[1100];
+    snprintf(want, sizeof want, "\"metadata\":%s", meta);
+    run_result r = RUN("get", db, "a");
+    expect_ok(&r, "get");
+    cr_assert_not_null(strstr(r.out, want), "metadata numbers in shortest form: %s", r.out);
+    cr_assert_not_null(strstr(r.out, "\"importance\":5e-324,"), "importance in shortest form: %s", r.out);
+    json_t *v = field(r.out, 0, "metadata");
+    cr_assert(json_real_value(json_object_get(v, "b")) == 0.3);
+    cr_assert(json_real_value(json_object_get(v, "d")) == 5e-324);
+    cr_assert(json_real_value(json_object_get(v, "e")) == 1.7976931348623157e308);
+    cr_assert(signbit(json_real_value(json_object_get(v, "f"))), "-0.0 keeps its sign");
+    json_decref(v);
+    done(&r);
+    snprintf(want, sizeof want, "\"weight\":1e-300,\"props\":%s", meta);
+    r = RUN("neighbors", db, "a");
+    expect_ok(&r, "neighbors");
+    cr_assert_not_null(strstr(r.out, want), "edge numbers in shortest form: %s", r.out);
+    done(&r);
+    r = RUN("find", db, "{\"b\":0.3}");
+    expect_ok(&r, "find");
+    cr_assert_eq(count_lines(r.out), 1, "0.3 finds what it stored: %s", r.out);
+    done(&r);
+
+    r = RUN("export", db);
+    expect_ok(&r, "export");
+    snprintf(want, sizeof want, "\"metadata\":%s", meta);
+    cr_assert_not_null(strstr(r.out, want), "export: %s", r.out);
+    const char *dump = write_file("dump.jsonl", r.out);
+    const char *db2 = init_db("db2");
+    import_ok(db2, dump, NULL);
+    run_result r2 = RUN("export", db2);
+    expect_ok(&r2, "export again");
+    cr_assert_str_eq(r2.out, r.out);
+    done(&r2);
+    done(&r);
+
+    /* csv-graph reals take the same path */
+    const char *db3 = init_db("db3");
+    import_ok(db3, write_file("n.csv", "~id,~label,x:double,y:float\nn1,t,0.3,1e-300\n"), "csv-graph");
+    expect_get_has(db3, "n1", "\"metadata\":{\"label\":\"t\",\"x\":0.3,\"y\":1e-300}");
+}
+
+/* Issue 17 item 16: a put whose expiry has passed stores the record and says so (exit 0, a line
+ * with "expired":true) rather than failing with the read-back's MNEMO_ENOTFOUND. */
+TU_TEST(cli, put_with_past_expiry_says_stored_and_expired)
+{
+    const char *db = init_db("db");
+    run_result r = RUN("put", db, "{\"id\":\"old\",\"content\":\"x\",\"expires_at\":1000}");
+    expect_ok(&r, "put with a past expiry");
+    cr_assert_str_eq(r.out, "{\"id\":\"old\",\"stored\":true,\"expired\":true,\"expires_at\":1000}\n");
+    done(&r);
+    EXPECT_FAIL(1, "MNEMO_ENOTFOUND", "get", db, "old");
+    r = RUN("put", db, "{\"id\":\"old\",\"content\":\"x\",\"expires_at\":1000}", "--insert");
+    expect_ok(&r, "an expired record counts as absent for --insert");
+    done(&r);
+    EXPECT_FAIL(1, "MNEMO_ENOTFOUND", "put", db, "{\"id\":\"old\",\"expires_at\":1000}", "--replace");
+    r = RUN("put", db, "{\"id\":\"new\",\"expires_at\":32503680000000}");
+    expect_ok(&r, "put with a future expiry");
+    cr_assert_eq(int_field(r.out, 0, "expires_at"), 32503680000000);
+    done(&r);
+}
+
+/* Issue 17 item 17: the exit-code table of docs/cli.md. A JSON argument that does not parse, or is
+ * not of the kind the command wants, is 2 in every command; one that parses but the engine refuses
+ * is 1; -k takes exactly the library's range. */
+TU_TEST(cli, exit_codes_are_the_same_everywhere)
+{
+    const char *db = P("db");
+    run_result r = RUN("init", db, "--dim", "2");
+    expect_ok(&r, "init");
+    done(&r);
+    r = RUN("put", db, "{\"id\":\"a\",\"metadata\":{\"t\":1},\"embedding\":[1,0]}");
+    expect_ok(&r, "put");
+    done(&r);
+    /* 0: success */
+    r = RUN("--version");
+    expect_ok(&r, "--version");
+    done(&r);
+    /* 2: JSON arguments that do not parse, or are not objects / arrays */
+    EXPECT_FAIL(2, "not valid JSON", "find", db, "{bad");
+    EXPECT_FAIL(2, "not valid JSON", "search", db, "--vector", "[0,0]", "--where", "{bad");
+    EXPECT_FAIL(2, "not valid JSON", "search", db, "--vector", "[0,0");
+    EXPECT_FAIL(2, "not valid JSON", "put", db, "{bad");
+    EXPECT_FAIL(2, "not valid JSON", "find", db, "{\"t\":1,\"t\":2}");
+    EXPECT_FAIL(2, "must be a JSON object", "find", db, "[1]");
+    EXPECT_FAIL(2, "must be a JSON object", "search", db, "--vector", "[0,0]", "--where", "[1]");
+    EXPECT_FAIL(2, "must be a JSON object", "put", db, "[1]");
+    EXPECT_FAIL(2, "must be a JSON array", "search", db, "--vector", "{}");
+    /* 1: a well-formed argument the engine refuses, the same for find and search --where */
+    EXPECT_FAIL(1, "MNEMO_EINVAL", "find", db, "{\"$bogus\":1}");
+    EXPECT_FAIL(1, "MNEMO_EINVAL", "search", db, "--vector", "[0,0]", "--where", "{\"$bogus\":1}");
+    EXPECT_FAIL(1, "MNEMO_ENOTFOUND", "get", db, "nobody");
+    EXPECT_FAIL(1, "MNEMO_EDIM", "search", db, "--vector", "[0,0,0]");
+    /* -k: the library's 1..100000, no more, no less */
+    EXPECT_FAIL(2, "-k wants a whole number from 1 to 100000", "search", db, "--vector", "[0,0]", "-k", "100001");
+    EXPECT_FAIL(2, "-k wants a whole number from 1 to 100000", "search", db, "--vector", "[0,0]", "-k", "0");
+    r = RUN("search", db, "--vector", "[0,0]", "-k", "100000");
+    expect_ok(&r, "-k 100000");
+    cr_assert_eq(count_lines(r.out), 1);
+    done(&r);
+    r = RUN("search", "--help");
+    cr_assert_eq(r.code, 0);
+    cr_assert_not_null(strstr(r.out, "1..100000"), "the help gives the range of -k: %s", r.out);
+    done(&r);
 }
 
 TU_TEST(cli, graph_neighbors_traverse_path)
@@ -582,7 +785,7 @@ TU_TEST(cli, import_csv_graph_nodes_and_edges)
     struct {
         const char *text, *needle;
     } bad[] = {
-        {"~id,~label,n:int\n1,a,1\n2,a,x\n", "x.csv:3: column 'n': 'x' is not an integer"},
+        {"~id,~label,n:int\n1,a,1\n2,a,x\n", "x.csv:3: column 'n': 'x' is not an int (-2147483648..2147483647)"},
         {"~id,~label,n:double\n1,a,nan\n", "x.csv:2: column 'n'"},
         {"~id,~label,b:bool\n1,a,yes\n", "x.csv:2: column 'b'"},
         {"~id,~label,n:int\n1,a\n", "x.csv:2: 2 fields, the header has 3"},
@@ -603,6 +806,101 @@ TU_TEST(cli, import_csv_graph_nodes_and_edges)
         expect_fail(&r, 1, bad[i].needle, what);
         done(&r);
     }
+}
+
+/* Issue 17 item 18: csv-graph names the rolled-back lines right when a row spans two lines, and
+ * typed columns refuse what their type cannot hold. */
+TU_TEST(cli, import_csv_graph_line_ranges_and_typed_ranges)
+{
+    const char *db = init_db("db");
+    /* batches of 2 rows: lines 2-3 commit; the next batch starts with a row on lines 4-5 */
+    const char *f = write_file("n.csv", "~id,~label,t,n:int\n"
+                                        "a,x,one,1\n"
+                                        "b,x,two,2\n"
+                                        "c,x,\"two\nlines\",3\n"
+                                        "d,x,bad,nope\n");
+    EXPECT_FAIL(1, "n.csv:6: column 'n': 'nope' is not an int (-2147483648..2147483647) (lines 4-6 rolled back; 1 batches committed",
+                "import", db, f, "--format", "csv-graph", "--batch", "2");
+    f = write_file("n.csv", "~id,~label,t,n:int\n"
+                            "a,x,one,1\n"
+                            "b,x,two,2\n"
+                            "c,x,\"two\nlines\",nope\n");
+    EXPECT_FAIL(1, "n.csv:4: column 'n': 'nope' is not an int (-2147483648..2147483647) (lines 4-5 rolled back; 1 batches committed",
+                "import", db, f, "--format", "csv-graph", "--batch", "2");
+    EXPECT_FAIL(1, "MNEMO_ENOTFOUND", "get", db, "c");
+
+    struct {
+        const char *type, *cell, *needle;
+    } bad[] = {
+        {"byte", "128", "is not a byte (-128..127)"},
+        {"byte", "300", "is not a byte"},
+        {"byte", "-129", "is not a byte"},
+        {"short", "70000", "is not a short (-32768..32767)"},
+        {"short", "-32769", "is not a short"},
+        {"int", "9999999999", "is not an int (-2147483648..2147483647)"},
+        {"int", "2147483648", "is not an int"},
+        {"long", "9223372036854775808", "is not a long"},
+        {"int", "0x10", "is not an int"},
+        {"double", "0x10", "is not a finite decimal number"},
+        {"double", "-0X1p3", "is not a finite decimal number"},
+        {"double", "inf", "is not a finite decimal number"},
+        {"double", "-Infinity", "is not a finite decimal number"},
+        {"double", "nan", "is not a finite decimal number"},
+        {"double", "1e400", "is not a finite decimal number"},
+        {"float", "1e39", "is not a float"},
+        {"int[]", "300000000000", "is not an int"},
+    };
+    char text[256], needle[200];
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        snprintf(text, sizeof text, "~id,~label,v:%s\nz,x,%s\n", bad[i].type, bad[i].cell);
+        snprintf(needle, sizeof needle, "x.csv:2: column 'v': '%s' %s", bad[i].cell, bad[i].needle);
+        run_result r = RUN("import", db, write_file("x.csv", text), "--format", "csv-graph");
+        char what[64];
+        snprintf(what, sizeof what, "bad cell %zu (%s %s)", i, bad[i].type, bad[i].cell);
+        expect_fail(&r, 1, needle, what);
+        done(&r);
+    }
+    /* the edges of the ranges are accepted */
+    f = write_file("ok.csv", "~id,~label,b:byte,s:short,i:int,l:long,d:double\n"
+                             "lo,x,-128,-32768,-2147483648,-9223372036854775808,-1.5e308\n"
+                             "hi,x,127,32767,2147483647,9223372036854775807,4.9e-324\n");
+    import_ok(db, f, "csv-graph");
+    expect_get_has(db, "hi", "\"metadata\":{\"b\":127,\"d\":5e-324,\"i\":2147483647,\"l\":9223372036854775807,"
+                             "\"label\":\"x\",\"s\":32767}");
+    /* the weight column takes the same numbers */
+    EXPECT_FAIL(1, "e.csv:2: weight column 'w': '0x10' is not a finite decimal number", "import", db,
+                write_file("e.csv", "~id,~from,~to,w:double\ne1,lo,hi,0x10\n"), "--format", "csv-graph",
+                "--weight-column", "w");
+}
+
+/* Issue 17 item 19: jsonl accepts a UTF-8 byte order mark at the start (as csv-graph does) and
+ * times written as integral reals (Python's json writes 1700000000000.0); fractions and values
+ * out of range are refused with a message. */
+TU_TEST(cli, import_jsonl_bom_and_integral_real_times)
+{
+    const char *db = init_db("db");
+    import_ok(db, write_file("bom.jsonl", "\xef\xbb\xbf{\"type\":\"record\",\"id\":\"a\",\"created_at\":1700000000000.0,"
+                                          "\"updated_at\":1.7e12,\"expires_at\":32503680000000.0}\n"),
+              NULL);
+    expect_get_has(db, "a", "\"created_at\":1700000000000,\"updated_at\":1700000000000,\"expires_at\":32503680000000,");
+    run_result r;
+    /* a BOM anywhere else is not one */
+    EXPECT_FAIL(1, "x.jsonl:2: invalid JSON", "import", db,
+                write_file("x.jsonl", "{\"type\":\"record\",\"id\":\"b\"}\n\xef\xbb\xbf{\"type\":\"record\",\"id\":\"c\"}\n"));
+    EXPECT_FAIL(1, "x.jsonl:1: \"created_at\" must be a whole number of ms since the epoch (0..9223372036854775807), not 1.5",
+                "import", db, write_file("x.jsonl", "{\"type\":\"record\",\"id\":\"b\",\"created_at\":1.5}\n"));
+    EXPECT_FAIL(1, "x.jsonl:1: \"expires_at\" must be a whole number of ms since the epoch (0..9223372036854775807), not 1e+30",
+                "import", db, write_file("x.jsonl", "{\"type\":\"record\",\"id\":\"b\",\"expires_at\":1e30}\n"));
+    EXPECT_FAIL(1, "x.jsonl:1: \"updated_at\" must be a whole number", "import", db,
+                write_file("x.jsonl", "{\"type\":\"record\",\"id\":\"b\",\"updated_at\":-1.0}\n"));
+    EXPECT_FAIL(1, "x.jsonl:1: \"updated_at\" must be a whole number", "import", db,
+                write_file("x.jsonl", "{\"type\":\"record\",\"id\":\"b\",\"updated_at\":9223372036854775808.0}\n"));
+    /* put takes the same record object */
+    r = RUN("put", db, "{\"id\":\"p\",\"created_at\":1700000000000.0}");
+    expect_ok(&r, "put with a real time");
+    cr_assert_eq(int_field(r.out, 0, "created_at"), 1700000000000);
+    done(&r);
+    EXPECT_FAIL(2, "\"created_at\" must be a whole number", "put", db, "{\"id\":\"p\",\"created_at\":0.5}");
 }
 
 TU_TEST(cli, import_air_routes)
@@ -775,7 +1073,7 @@ TU_TEST(cli, vector_usage_errors)
     EXPECT_FAIL(2, "non-empty array", "search", db, "--vector", "[]");
     EXPECT_FAIL(2, "--k wants", "search", db, "--vector", "[1]", "-k", "0");
     EXPECT_FAIL(2, "apply with --near", "search", db, "--vector", "[1]", "--hops", "2");
-    EXPECT_FAIL(2, "JSON object filter", "search", db, "--vector", "[1]", "--where", "[1]");
+    EXPECT_FAIL(2, "--where must be a JSON object", "search", db, "--vector", "[1]", "--where", "[1]");
     EXPECT_FAIL(2, "unknown option '-q'", "search", db, "-q", "1");
     EXPECT_FAIL(2, "\"embedding\": component 0", "put", db, "{\"id\":\"a\",\"embedding\":[\"x\"]}");
     EXPECT_FAIL(2, "--format wants", "import", db, "f", "--format", "ivecs");
@@ -982,6 +1280,9 @@ TU_TEST(cli, vector_search_filter_and_near)
     expect_ok(&r, "get");
     cr_assert_null(strstr(r.out, "embedding"), "a record without a vector has no embedding field");
     done(&r);
+    /* the filter's own message, quoted whole (issue 17 item 13) */
+    EXPECT_FAIL(1, "filter: unknown operator '$foo' at 'a'", "search", db, "--vector", "[0,0]", "--where",
+                "{\"a\":{\"$foo\":1}}");
 }
 
 TU_TEST(cli, vector_export_import_round_trip)
@@ -990,9 +1291,10 @@ TU_TEST(cli, vector_export_import_round_trip)
     run_result r = RUN("init", a, "--dim", "3", "--M", "12");
     expect_ok(&r, "init");
     done(&r);
+    /* (an L2 space refuses vectors longer than 1e18, MNEMO_VECTOR_MAX_NORM: 3.4e17, not FLT_MAX) */
     const char *in = write_file(
         "in.jsonl",
-        "{\"type\":\"record\",\"id\":\"p\",\"content\":\"x\",\"embedding\":[0.1,-0.0,3.4028235e38]}\n"
+        "{\"type\":\"record\",\"id\":\"p\",\"content\":\"x\",\"embedding\":[0.1,-0.0,3.4028236e17]}\n"
         "{\"type\":\"record\",\"id\":\"q\",\"embedding\":[1e-7,0.33333334,-2.5]}\n"
         "{\"type\":\"record\",\"id\":\"r\"}\n"
         "{\"type\":\"record\",\"id\":\"s\",\"embedding\":[1.17549435e-38,16777217,7]}\n"
@@ -1010,7 +1312,7 @@ TU_TEST(cli, vector_export_import_round_trip)
     expect_ok(&r, "export");
     cr_assert(!strncmp(r.out, "{\"type\":\"space\",\"dim\":3,\"metric\":\"l2\",\"M\":12,\"ef_construction\":200,"
                               "\"ef_search\":64}\n", 83), "%.200s", r.out);
-    cr_assert_not_null(strstr(r.out, "\"embedding\":[0.1,-0.0,3.4028235e+38]}"), "%.2000s", r.out);
+    cr_assert_not_null(strstr(r.out, "\"embedding\":[0.1,-0.0,340282360000000000.0]}"), "%.2000s", r.out);
     const char *dump = write_file("a.jsonl", r.out);
     const char *b = init_db("b"); /* no vector space: the space line creates it */
     import_ok(b, dump, NULL);
@@ -1045,4 +1347,46 @@ TU_TEST(cli, bench_runs_a_module_benchmark)
     setenv("MNEMO_BENCH_DIR", tu_path("nowhere"), 1);
     EXPECT_FAIL(1, "not found", "bench", "kv");
     unsetenv("MNEMO_BENCH_DIR");
+}
+
+/* put replaces the whole record, embedding included; "embedding": null removes it; import does
+ * the same per line (issue 17 item 9). */
+TU_TEST(cli, put_replaces_the_embedding_and_null_removes_it)
+{
+    const char *db = P("db");
+    run_result r = RUN("init", db, "--dim", "2");
+    expect_ok(&r, "init");
+    done(&r);
+    const char *puts[][2] = {
+        {"{\"id\":\"m\",\"content\":\"something else\"}", NULL},
+        {"{\"id\":\"m\",\"content\":\"cats\",\"embedding\":null}", NULL},
+        {"{\"id\":\"m\",\"content\":\"dogs\",\"embedding\":[0,1]}", "[0,1]"},
+    };
+    char ids[128];
+    for (size_t i = 0; i < 3; i++) {
+        r = RUN("put", db, "{\"id\":\"m\",\"content\":\"cats\",\"embedding\":[1,0]}");
+        expect_ok(&r, "put with embedding");
+        cr_assert_not_null(strstr(r.out, "\"embedding\":[1.0,0.0]"), "%s", r.out);
+        done(&r);
+        r = RUN("put", db, puts[i][0]);
+        expect_ok(&r, puts[i][0]);
+        cr_assert((strstr(r.out, "embedding") != NULL) == (puts[i][1] != NULL), "case %zu: %s", i, r.out);
+        done(&r);
+        r = RUN("get", db, "m");
+        expect_ok(&r, "get");
+        cr_assert((strstr(r.out, "embedding") != NULL) == (puts[i][1] != NULL), "case %zu: %s", i, r.out);
+        done(&r);
+        r = RUN("search", db, "--vector", "[1,0]", "-k", "1");
+        expect_ok(&r, "search");
+        hit_ids(ids, sizeof ids, r.out);
+        cr_assert_str_eq(ids, puts[i][1] ? "m" : "", "case %zu: %s", i, r.out);
+        cr_assert_null(strstr(r.out, "\"distance\":0}"), "case %zu: the old vector is gone: %s", i, r.out);
+        done(&r);
+    }
+    import_ok(db, write_file("r.jsonl", "{\"type\":\"record\",\"id\":\"m\",\"embedding\":[1,0]}\n"
+                                        "{\"type\":\"record\",\"id\":\"m\",\"content\":\"no vector\"}\n"), NULL);
+    r = RUN("get", db, "m");
+    expect_ok(&r, "get");
+    cr_assert_null(strstr(r.out, "embedding"), "%s", r.out);
+    done(&r);
 }

@@ -847,6 +847,74 @@ TU_TEST(graph, link_and_delete_of_the_same_record_conflict_in_either_order)
     close_db();
 }
 
+/* "Never both a -[x]-> b and c -[x]-> d": each txn checks the other edge with a point read
+ * (mnemo_graph_exists / mnemo_graph_get), then links its own (no node in common, so the links
+ * themselves touch no common key). The point read is validated at commit, so exactly one commits
+ * (docs/transactions.md, table of reads). */
+TU_TEST(graph, an_edge_read_in_a_transaction_is_validated_at_commit)
+{
+    const char *ids[] = {"a", "b", "c", "d", "e"};
+    for (size_t i = 0; i < 5; i++)
+        node(ids[i]);
+    TU_OK(link_w(NULL, "e", "x", "e", 1)); /* the label exists: creating it is no conflict here */
+    mnemo_txn *t1, *t2;
+    TU_OK(mnemo_txn_begin(&t1, db, 0));
+    TU_OK(mnemo_txn_begin(&t2, db, 0));
+    TU_RC(mnemo_graph_exists(db, t1, "c", "x", "d"), 0);
+    mnemo_edge *e;
+    TU_RC(mnemo_graph_get(&e, db, t2, "a", "x", "b"), MNEMO_ENOTFOUND);
+    TU_OK(link_w(t1, "a", "x", "b", 1));
+    TU_OK(link_w(t2, "c", "x", "d", 1));
+    TU_OK(mnemo_txn_commit(t1));
+    TU_RC(mnemo_txn_commit(t2), MNEMO_EBUSY);
+    mnemo_txn_free(t1);
+    mnemo_txn_free(t2);
+    TU_RC(mnemo_graph_exists(db, NULL, "a", "x", "b"), 1);
+    TU_RC(mnemo_graph_exists(db, NULL, "c", "x", "d"), 0);
+    check_ok(2);
+}
+
+/* A weighted path whose total overflows a double (issue 17 item 8: three edges of 1e308 said "not
+ * reachable"): a lighter finite path still wins; when every path overflows the search says so. */
+TU_TEST(graph, weighted_paths_whose_total_overflows_are_not_unreachable)
+{
+    const char *ids[] = {"a", "b", "c", "d", "x", "y"};
+    for (size_t i = 0; i < 6; i++)
+        node(ids[i]);
+    TU_OK(link_w(NULL, "a", "w", "b", 1e308));
+    TU_OK(link_w(NULL, "b", "w", "c", 1e308));
+    TU_OK(link_w(NULL, "c", "w", "d", 1e308));
+    mnemo_path_options o = MNEMO_PATH_OPTIONS_INIT;
+    o.weighted = 1;
+    mnemo_graph_path *p;
+    TU_OK(mnemo_graph_shortest_path(&p, db, NULL, "a", "b", &o));
+    cr_assert_eq(p->weight, 1e308);
+    mnemo_graph_path_free(p);
+    for (int i = 0; i < 2; i++) {
+        const char *to = i ? "d" : "c";
+        TU_RC(mnemo_graph_shortest_path(&p, db, NULL, "a", to, &o), MNEMO_EINVAL);
+        cr_assert(strstr(mnemo_errmsg(), "is reachable") && strstr(mnemo_errmsg(), "overflows"), "%s", mnemo_errmsg());
+    }
+    /* fewest hops finds the path; its weight is the sum, which is infinite */
+    o.weighted = 0;
+    TU_OK(mnemo_graph_shortest_path(&p, db, NULL, "a", "d", &o));
+    cr_assert_eq(p->hops, 3);
+    cr_assert(isinf(p->weight));
+    mnemo_graph_path_free(p);
+    /* a lighter path with more hops is the answer, overflowing ones around it or not */
+    TU_OK(link_w(NULL, "a", "w", "x", 5));
+    TU_OK(link_w(NULL, "x", "w", "y", 5));
+    TU_OK(link_w(NULL, "y", "w", "d", 5));
+    TU_OK(link_w(NULL, "b", "w", "y", 1e308));
+    o.weighted = 1;
+    TU_OK(mnemo_graph_shortest_path(&p, db, NULL, "a", "d", &o));
+    cr_assert_eq(p->hops, 3);
+    cr_assert_str_eq(p->nodes[1], "x");
+    cr_assert_eq(p->weight, 15);
+    mnemo_graph_path_free(p);
+    TU_RC(mnemo_graph_shortest_path(&p, db, NULL, "a", "c", &o), MNEMO_EINVAL);
+}
+
 /* Issue 17 item 20b: a neighbour iterator made in a transaction is invalidated when it ends
  * (rollback or commit), as its header promises, also when it outlives the transaction handle. */
 TU_TEST(graph, neighbor_iterator_invalid_after_its_txn_ends)

@@ -771,6 +771,27 @@ TU_TEST(record, large_arrays_index_in_reasonable_time_and_size_limits)
     close_db();
 }
 
+/* "Never both a and b": each txn reads the other record (absent) and then writes its own. The
+ * point read is validated at commit, so exactly one commits (docs/transactions.md). */
+TU_TEST(record, a_record_read_in_a_transaction_is_validated_at_commit)
+{
+    mnemo_txn *t1, *t2;
+    TU_OK(mnemo_txn_begin(&t1, db, 0));
+    TU_OK(mnemo_txn_begin(&t2, db, 0));
+    mnemo_record *r;
+    TU_RC(mnemo_record_get(&r, db, t1, "b"), MNEMO_ENOTFOUND);
+    TU_RC(mnemo_record_exists(db, t2, "a"), 0);
+    mnemo_record a = {.id = "a"}, b = {.id = "b"};
+    TU_OK(mnemo_record_put(db, t1, &a, MNEMO_PUT_UPSERT));
+    TU_OK(mnemo_record_put(db, t2, &b, MNEMO_PUT_UPSERT));
+    TU_OK(mnemo_txn_commit(t1));
+    TU_RC(mnemo_txn_commit(t2), MNEMO_EBUSY);
+    mnemo_txn_free(t1);
+    mnemo_txn_free(t2);
+    TU_RC(mnemo_record_exists(db, NULL, "a"), 1);
+    TU_RC(mnemo_record_exists(db, NULL, "b"), 0);
+}
+
 /* Issue 17 item 20c: a dotted path runs through arrays of objects (MongoDB's semantics), in a scan
  * and through a secondary index on the same path, which must give the same answers, also in
  * pages (a record under several index keys comes once) and after updates change the array. */

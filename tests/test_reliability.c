@@ -629,19 +629,30 @@ TU_TEST(reliability, damaged_vector_index_keys_are_rebuilt_never_trusted)
     }
 }
 
-TU_TEST(reliability, damaged_vector_data_is_ecorrupt_for_that_vector_only)
+/* Makes the vector database `name`, flips a bit of the first component of v07's vector_data value
+ * and, when and_header, a bit of the snapshot header (so the open rebuilds from the damaged data);
+ * returns v07's internal id. */
+static uint64_t damage_v07(const char *name, int and_header)
 {
-    make_vec_db("vdata", 0);
-    mnemo_db *db = open_vec("vdata", 0);
+    make_vec_db(name, 0);
+    mnemo_db *db = open_vec(name, 0);
     uint64_t iid = iid_of(db, "v07");
     TU_OK(mnemo_close(db));
     unsigned char key[8];
     mnemo__put_be64(key, iid);
     tu_raw raw;
-    tu_raw_open(&raw, tu_path("vdata"));
-    flip(&raw, MNEMO_CF_VECTOR_DATA, key, 8, 9, 0x01); /* a bit of the first component */
+    tu_raw_open(&raw, tu_path(name));
+    flip(&raw, MNEMO_CF_VECTOR_DATA, key, 8, 9, 0x01);
+    if (and_header)
+        flip(&raw, MNEMO_CF_VECTOR_INDEX, "H", 1, 3, 0x01);
     tu_raw_close(&raw);
-    db = open_vec("vdata", 0);
+    return iid;
+}
+
+TU_TEST(reliability, damaged_vector_data_is_ecorrupt_for_that_vector_only)
+{
+    damage_v07("vdata", 0);
+    mnemo_db *db = open_vec("vdata", 0);
     float *got = NULL;
     TU_RC(mnemo_vector_get(&got, NULL, db, NULL, "v07"), MNEMO_ECORRUPT);
     cr_assert_null(got);
@@ -833,4 +844,300 @@ TU_TEST(reliability, a_commit_the_index_cannot_apply_rebuilds_it_from_the_data)
     }
     cr_assert(seen, "no allocation failure hit the index update of a committed put");
     TU_OK(mnemo_close(db));
+}
+
+/* ---- issue 17 items 2 and 12: vector_index is a cache; no damage to it, and no damage to
+ * vector_data, makes a database unopenable ---- */
+
+#define N_BIG 3000
+
+/* A fresh random-looking but reproducible vector. */
+static void big_vec(float *v, int i)
+{
+    uint32_t x = (uint32_t)i * 2654435761u + 12345u;
+    for (int d = 0; d < VD; d++) {
+        x = x * 1103515245u + 12345u;
+        v[d] = (float)(x >> 8) / (float)(1u << 24);
+    }
+}
+
+/* N_BIG records with vectors, uncompressed (so tests find stored bytes in the files), closed
+ * (snapshot saved) and compacted, so each keyspace sits in its own file. */
+static void make_big_vec_db(const char *name)
+{
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    o.create_if_missing = 1;
+    o.vector_dim = VD;
+    o.compression = MNEMO_COMPRESSION_NONE;
+    mnemo_db *db = NULL;
+    TU_OK(mnemo_open(&db, tu_path(name), &o));
+    mnemo_txn *t;
+    TU_OK(mnemo_txn_begin(&t, db, 0));
+    for (int i = 0; i < N_BIG; i++) {
+        char id[16];
+        float v[VD];
+        snprintf(id, sizeof id, "b%04d", i);
+        big_vec(v, i);
+        mnemo_record r = {0};
+        r.id = id;
+        TU_OK(mnemo_record_put(db, t, &r, MNEMO_PUT_UPSERT));
+        TU_OK(mnemo_vector_put(db, t, id, v, VD));
+    }
+    TU_OK(mnemo_txn_commit(t));
+    mnemo_txn_free(t);
+    TU_OK(mnemo_close(db));
+    db = reopen(name);
+    TU_OK(mnemo_compact(db));
+    TU_OK(mnemo_close(db));
+}
+
+/* Position of needle in hay + 1, or 0. */
+static size_t find_bytes(const char *hay, size_t n, const void *needle, size_t m)
+{
+    for (size_t i = 0; i + m <= n; i++)
+        if (!memcmp(hay + i, needle, m))
+            return i + 1;
+    return 0;
+}
+
+/* Flips a byte of the one .sst file of the database holding `needle`: in the middle of the file,
+ * or in the needle itself when at_needle. Returns that file's size. */
+static size_t flip_in_sst(const char *name, const void *needle, size_t m, int at_needle)
+{
+    char cmd[512], path[600];
+    snprintf(cmd, sizeof cmd, "ls %s/*.sst", tu_path(name));
+    FILE *ls = popen(cmd, "r");
+    cr_assert_not_null(ls);
+    size_t found = 0, size = 0;
+    while (fgets(path, sizeof path, ls)) {
+        path[strcspn(path, "\n")] = 0;
+        FILE *f = fopen(path, "r+b");
+        cr_assert_not_null(f, "%s", path);
+        fseek(f, 0, SEEK_END);
+        size_t n = (size_t)ftell(f);
+        char *b = malloc(n);
+        fseek(f, 0, SEEK_SET);
+        cr_assert_eq(fread(b, 1, n, f), n);
+        size_t at = find_bytes(b, n, needle, m);
+        if (at) {
+            found++;
+            size = n;
+            b[at_needle ? at - 1 + m / 2 : n / 2] ^= 0x10;
+            fseek(f, 0, SEEK_SET);
+            cr_assert_eq(fwrite(b, 1, n, f), n);
+        }
+        free(b);
+        fclose(f);
+    }
+    pclose(ls);
+    cr_assert_eq(found, 1, "%zu files hold the bytes to damage", found);
+    return size;
+}
+
+/* The exact and the HNSW answers agree (recall of the top 10 over 20 queries). */
+static void search_agrees_with_exact(mnemo_db *db)
+{
+    size_t same = 0, total = 0;
+    for (int q = 0; q < 20; q++) {
+        float v[VD];
+        big_vec(v, 100000 + q);
+        mnemo_hits *h, *e;
+        mnemo_search_options o = MNEMO_SEARCH_OPTIONS_INIT;
+        TU_OK(mnemo_vector_search(&h, db, NULL, v, VD, 10, &o));
+        o.exact = 1;
+        TU_OK(mnemo_vector_search(&e, db, NULL, v, VD, 10, &o));
+        cr_assert_eq(h->count, 10);
+        cr_assert_eq(e->count, 10);
+        for (size_t i = 0; i < e->count; i++) {
+            total++;
+            for (size_t j = 0; j < h->count; j++)
+                same += !strcmp(e->hits[i].id, h->hits[j].id);
+        }
+        mnemo_hits_free(h);
+        mnemo_hits_free(e);
+    }
+    cr_assert_geq(same * 100, total * 95, "recall %zu/%zu", same, total);
+}
+
+/* Every record and vector reads back; the index agrees with the data; returns the rebuilds. */
+static uint64_t verify_big(mnemo_db *db)
+{
+    for (int i = 0; i < N_BIG; i += 7) {
+        char id[16];
+        float v[VD], *got = NULL;
+        snprintf(id, sizeof id, "b%04d", i);
+        big_vec(v, i);
+        mnemo_record *r;
+        TU_OK(mnemo_record_get(&r, db, NULL, id));
+        mnemo_record_free(r);
+        TU_OK(mnemo_vector_get(&got, NULL, db, NULL, id));
+        cr_assert(!memcmp(got, v, sizeof v), "%s differs", id);
+        mnemo_free(got);
+    }
+    uint64_t n = 0;
+    TU_OK(mnemo_vector_check(db, &n));
+    cr_assert_eq(n, N_BIG);
+    search_agrees_with_exact(db);
+    mnemo_vector_stats st;
+    TU_OK(mnemo_vector_stats_get(&st, db));
+    return st.rebuilds;
+}
+
+/* The header key's generation names the first chunk's key, which lives only in vector_index. */
+static void first_chunk_key(unsigned char key[13], const char *name)
+{
+    tu_raw raw;
+    tu_raw_open(&raw, tu_path(name));
+    size_t n;
+    char *h = tu_raw_get(&raw, CF_VINDEX, "H", 1, &n);
+    cr_assert_not_null(h, "no snapshot header");
+    key[0] = 'S';
+    memcpy(key + 1, h + 1, 8); /* generation */
+    memset(key + 9, 0, 4);
+    free(h);
+    tu_raw_close(&raw);
+}
+
+TU_TEST(reliability, a_flipped_byte_in_the_vector_index_file_is_rebuilt_from_vector_data)
+{
+    make_big_vec_db("vfile");
+    unsigned char key[13];
+    first_chunk_key(key, "vfile");
+    size_t size = flip_in_sst("vfile", key, sizeof key, 0);
+    cr_assert_gt(size, (size_t)N_BIG * 100, "the snapshot should dominate its file (%zu bytes)", size);
+    /* a read-only open and a read-write open (which saves a new snapshot), twice */
+    for (int round = 0; round < 3; round++) {
+        mnemo_options o = MNEMO_OPTIONS_INIT;
+        o.read_only = round == 0;
+        mnemo_db *db = NULL;
+        TU_OK(mnemo_open(&db, tu_path("vfile"), &o));
+        uint64_t rebuilds = verify_big(db);
+        cr_assert_eq(rebuilds, round < 2 ? 1 : 0, "round %d: %llu rebuilds", round, (unsigned long long)rebuilds);
+        if (round == 1) { /* new changes go on after the rebuild and survive a reopen */
+            float v[VD] = {0.5f, 0.5f, 0.5f, 0.5f};
+            TU_OK(mnemo_vector_put(db, NULL, "b0001", v, VD));
+            TU_OK(mnemo_vector_delete(db, NULL, "b0001"));
+            big_vec(v, 1);
+            TU_OK(mnemo_vector_put(db, NULL, "b0001", v, VD));
+        }
+        (void)mnemo_close(db); /* see docs/reliability.md: RocksDB may still meet the damaged block */
+    }
+}
+
+TU_TEST(reliability, a_flipped_byte_in_the_vector_data_file_leaves_the_rest_working)
+{
+    make_big_vec_db("dfile");
+    /* the bytes of one stored vector value: floats, id length, id (only vector_data has them) */
+    unsigned char needle[VD * 4 + 2 + 5];
+    float v[VD];
+    big_vec(v, 1500);
+    memcpy(needle, v, sizeof v);
+    needle[VD * 4] = 0;
+    needle[VD * 4 + 1] = 5;
+    memcpy(needle + VD * 4 + 2, "b1500", 5);
+    unsigned char key[13];
+    first_chunk_key(key, "dfile");
+    flip_in_sst("dfile", needle, sizeof needle, 1);
+    flip_in_sst("dfile", key, sizeof key, 0); /* and the snapshot: the index must be rebuilt */
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    mnemo_db *db = NULL;
+    TU_OK(mnemo_open(&db, tu_path("dfile"), &o));
+    mnemo_record *r;
+    for (int i = 0; i < N_BIG; i += 97) {
+        char id[16];
+        snprintf(id, sizeof id, "b%04d", i);
+        TU_OK(mnemo_record_get(&r, db, NULL, id));
+        mnemo_record_free(r);
+    }
+    TU_RC(mnemo_vector_check(db, NULL), MNEMO_ECORRUPT);
+    mnemo_hits *h = NULL;
+    TU_RC(mnemo_vector_search(&h, db, NULL, v, VD, 5, NULL), MNEMO_ECORRUPT);
+    cr_assert(strstr(mnemo_errmsg(), "vector_data after key"), "%s", mnemo_errmsg());
+    cr_assert_null(h);
+    float *got = NULL;
+    TU_RC(mnemo_vector_get(&got, NULL, db, NULL, "b1500"), MNEMO_ECORRUPT);
+    TU_OK(mnemo_vector_get(&got, NULL, db, NULL, "b0000")); /* outside the damaged block */
+    mnemo_free(got);
+    (void)mnemo_close(db);
+}
+
+TU_TEST(reliability, a_damaged_vector_is_named_by_searches_until_it_is_put_again)
+{
+    uint64_t iid = damage_v07("vnamed", 1);
+    mnemo_db *db = open_vec("vnamed", 0);
+    float v[VD];
+    vec_of(v, 7);
+    mnemo_hits *h = NULL;
+    TU_RC(mnemo_vector_search(&h, db, NULL, v, VD, 3, NULL), MNEMO_ECORRUPT);
+    char want[64];
+    snprintf(want, sizeof want, "internal id %llu", (unsigned long long)iid);
+    cr_assert(strstr(mnemo_errmsg(), want), "%s", mnemo_errmsg());
+    TU_OK(mnemo_close(db)); /* no snapshot while damaged: the next open finds it again */
+    db = open_vec("vnamed", 0);
+    TU_RC(mnemo_vector_search(&h, db, NULL, v, VD, 3, NULL), MNEMO_ECORRUPT);
+    TU_OK(mnemo_vector_put(db, NULL, "v07", v, VD));
+    TU_OK(mnemo_vector_search(&h, db, NULL, v, VD, 3, NULL));
+    cr_assert(h->count == 3 && !strcmp(h->hits[0].id, "v07"));
+    mnemo_hits_free(h);
+    TU_OK(mnemo_vector_check(db, NULL));
+    TU_OK(mnemo_close(db));
+}
+
+/* In a child whose files may not grow past `limit` bytes (SIGXFSZ ignored: writes get EFBIG):
+ * the open works, searches agree with exact, and nothing the child wrote is a bad snapshot. */
+static void open_under_fsize_limit(const char *name, rlim_t limit)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit rl = {limit, limit};
+        if (setrlimit(RLIMIT_FSIZE, &rl))
+            _exit(2);
+        mnemo_hnsw *hn; /* a save through a memfd past the limit is an error, never short bytes */
+        char *bytes = NULL;
+        size_t len;
+        if (mnemo_hnsw__create(&hn, MNEMO_HNSW_L2, VD, N_BIG, 16, 50, 1))
+            _exit(3);
+        for (int i = 0; i < N_BIG; i++) {
+            float v[VD];
+            big_vec(v, i);
+            if (mnemo_hnsw__add(hn, v, (uint64_t)i + 1))
+                _exit(3);
+        }
+        if (mnemo_hnsw__save(hn, &bytes, &len) != MNEMO_EIO)
+            _exit(4);
+        mnemo_hnsw__free(hn);
+        mnemo_options o = MNEMO_OPTIONS_INIT;
+        mnemo_db *db = NULL;
+        if (mnemo_open(&db, tu_path(name), &o)) {
+            fprintf(stderr, "open: %s\n", mnemo_errmsg());
+            _exit(5);
+        }
+        mnemo_vector_stats st;
+        uint64_t n = 0;
+        if (mnemo_vector_stats_get(&st, db) || st.rebuilds != 1 || mnemo_vector_check(db, &n) || n != N_BIG)
+            _exit(6);
+        search_agrees_with_exact(db);
+        (void)mnemo_close(db); /* its snapshot fails too: best effort */
+        _exit(0);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child: status %d", status);
+    mnemo_db *db = reopen(name);
+    cr_assert_leq(verify_big(db), 1);
+    TU_OK(mnemo_close(db));
+}
+
+TU_TEST(reliability, a_snapshot_above_the_file_size_limit_is_rebuilt_and_the_open_works)
+{
+    make_big_vec_db("fsize");
+    open_under_fsize_limit("fsize", 128 << 10); /* the snapshot is ~470 KB */
+    /* after a rebuild forced by a damaged header, the snapshot write fails: the open still works */
+    make_big_vec_db("fsize2");
+    tu_raw raw;
+    tu_raw_open(&raw, tu_path("fsize2"));
+    flip(&raw, CF_VINDEX, "H", 1, 3, 0x01);
+    tu_raw_close(&raw);
+    open_under_fsize_limit("fsize2", 128 << 10);
 }

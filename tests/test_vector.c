@@ -1029,3 +1029,190 @@ TU_TEST(vector, a_cosine_vector_read_back_is_stored_bit_for_bit)
     }
     free(v);
 }
+
+/* A message that quotes the previous one (the filter's error inside the search's) reads whole:
+ * mnemo__err formats from mnemo_errmsg()'s own buffer (issue 17 item 13). */
+TU_TEST(vector, a_filter_error_is_quoted_whole)
+{
+    db = open_space("fe", 2, MNEMO_METRIC_L2);
+    float q[2] = {0, 0};
+    mnemo_search_options so = MNEMO_SEARCH_OPTIONS_INIT;
+    so.filter = "{\"a\":{\"$foo\":1}}";
+    mnemo_hits *h;
+    TU_RC(mnemo_vector_search(&h, db, NULL, q, 2, 1, &so), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "mnemo_vector_search: filter: ") == mnemo_errmsg(), "%s", mnemo_errmsg());
+    cr_assert(strstr(mnemo_errmsg(), "unknown operator '$foo' at 'a'"), "%s", mnemo_errmsg());
+    cr_assert_null(strstr(mnemo_errmsg() + 1, "mnemo_vector_search"), "said once: %s", mnemo_errmsg());
+}
+
+/* "At most one of a, b has an embedding": two transactions each read the other's embedding (none)
+ * and then give their own one. The read is validated at commit, so exactly one commits (issue 17
+ * item 4: vector_get read untracked, both committed). */
+TU_TEST(vector, a_vector_read_in_a_transaction_is_validated_at_commit)
+{
+    db = open_space("ws", 2, MNEMO_METRIC_L2);
+    record(db, "a", NULL);
+    record(db, "b", NULL);
+    float v[2] = {1, 2}, *out;
+    mnemo_txn *ta, *tb;
+    TU_OK(mnemo_txn_begin(&ta, db, 0));
+    TU_OK(mnemo_txn_begin(&tb, db, 0));
+    TU_RC(mnemo_vector_get(&out, NULL, db, ta, "b"), MNEMO_ENOTFOUND);
+    TU_RC(mnemo_vector_get(&out, NULL, db, tb, "a"), MNEMO_ENOTFOUND);
+    TU_OK(mnemo_vector_put(db, ta, "a", v, 2));
+    TU_OK(mnemo_vector_put(db, tb, "b", v, 2));
+    TU_OK(mnemo_txn_commit(ta));
+    TU_RC(mnemo_txn_commit(tb), MNEMO_EBUSY);
+    mnemo_txn_free(ta);
+    mnemo_txn_free(tb);
+    TU_OK(mnemo_vector_get(&out, NULL, db, NULL, "a"));
+    mnemo_free(out);
+    TU_RC(mnemo_vector_get(&out, NULL, db, NULL, "b"), MNEMO_ENOTFOUND);
+
+    /* the same when the value read exists and is then changed by the other */
+    TU_OK(mnemo_txn_begin(&ta, db, 0));
+    TU_OK(mnemo_txn_begin(&tb, db, 0));
+    TU_OK(mnemo_vector_get(&out, NULL, db, tb, "a"));
+    mnemo_free(out);
+    TU_OK(mnemo_vector_delete(db, ta, "a"));
+    TU_OK(mnemo_txn_commit(ta));
+    TU_OK(mnemo_vector_put(db, tb, "b", v, 2));
+    TU_RC(mnemo_txn_commit(tb), MNEMO_EBUSY);
+    mnemo_txn_free(ta);
+    mnemo_txn_free(tb);
+}
+
+/* Cosine normalises in double (issue 17 item 6): 1/length of [1e-45,0,0] overflows float (it was
+ * stored as NaNs), that of [3e38,3e38] is below float's normal range (it lost bits). */
+TU_TEST(vector, cosine_normalises_tiny_and_huge_vectors_in_double)
+{
+    db = open_space("cn", 3, MNEMO_METRIC_COSINE);
+    record(db, "tiny", NULL);
+    record(db, "huge", NULL);
+    record(db, "zero", NULL);
+    float tiny[3] = {1e-45f, 0, 0}, huge[3] = {3e38f, 3e38f, 0}, zero[3] = {0, -0.0f, 0}, *out;
+    TU_OK(mnemo_vector_put(db, NULL, "tiny", tiny, 3));
+    TU_OK(mnemo_vector_get(&out, NULL, db, NULL, "tiny"));
+    cr_assert(out[0] == 1 && out[1] == 0 && out[2] == 0, "[%g,%g,%g]", out[0], out[1], out[2]);
+    mnemo_free(out);
+    TU_OK(mnemo_vector_put(db, NULL, "huge", huge, 3));
+    TU_OK(mnemo_vector_get(&out, NULL, db, NULL, "huge"));
+    float want = (float)(1 / sqrt(2.0));
+    cr_assert(out[0] == want && out[1] == want && out[2] == 0, "[%.9g,%.9g,%g]", out[0], out[1], out[2]);
+    mnemo_free(out);
+    TU_RC(mnemo_vector_put(db, NULL, "zero", zero, 3), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "zero vector"), "%s", mnemo_errmsg());
+    uint64_t n;
+    TU_OK(mnemo_vector_check(db, &n));
+    cr_assert_eq(n, 2);
+    mnemo_hits *h;
+    float q[3] = {1e-45f, 1e-45f, 0}; /* a query is normalised the same way */
+    TU_OK(mnemo_vector_search(&h, db, NULL, q, 3, 2, NULL));
+    cr_assert_eq(h->count, 2);
+    cr_assert_str_eq(h->hits[0].id, "huge");
+    cr_assert_float_eq(h->hits[0].distance, 0, 1e-6);
+    cr_assert_float_eq(h->hits[1].distance, 1 - want, 1e-6);
+    mnemo_hits_free(h);
+}
+
+/* Distances must not overflow float (issue 17 item 7): with [3e38,3e38], [1,1], [-3e38,-3e38],
+ * [2,2] stored, a search for [0,0] returned two hits, the identical vector last, distances NaN.
+ * Under L2 and IP a vector longer than MNEMO_VECTOR_MAX_NORM is refused (put and query), so every
+ * distance between accepted vectors is finite; cosine normalises, so it takes them all. */
+TU_TEST(vector, vectors_whose_distances_overflow_float_are_refused)
+{
+    mnemo_metric metrics[] = {MNEMO_METRIC_L2, MNEMO_METRIC_IP, MNEMO_METRIC_COSINE};
+    const char *ids[] = {"p", "one", "n", "two", "edge", "-edge"};
+    const float m = (float)MNEMO_VECTOR_MAX_NORM;
+    float vecs[][2] = {{3e38f, 3e38f}, {1, 1}, {-3e38f, -3e38f}, {2, 2}, {m, 0}, {-m, 0}};
+    for (size_t mi = 0; mi < 3; mi++) {
+        char name[16];
+        snprintf(name, sizeof name, "ov%zu", mi);
+        db = open_space(name, 2, metrics[mi]);
+        int cosine = metrics[mi] == MNEMO_METRIC_COSINE;
+        size_t stored = 0;
+        for (size_t i = 0; i < 6; i++) {
+            record(db, ids[i], "{\"k\":1}");
+            int huge = fabsf(vecs[i][0]) > 1e30f;
+            if (huge && !cosine) {
+                TU_RC(mnemo_vector_put(db, NULL, ids[i], vecs[i], 2), MNEMO_EINVAL);
+                cr_assert(strstr(mnemo_errmsg(), "longer than"), "%s", mnemo_errmsg());
+                continue;
+            }
+            TU_OK(mnemo_vector_put(db, NULL, ids[i], vecs[i], 2));
+            stored++;
+        }
+        mnemo_hits *h;
+        if (!cosine) {
+            TU_RC(mnemo_vector_search(&h, db, NULL, vecs[0], 2, 4, NULL), MNEMO_EINVAL);
+            cr_assert(strstr(mnemo_errmsg(), "query is longer than"), "%s", mnemo_errmsg());
+        }
+        float queries[][2] = {{0, 0}, {1, 1}, {m, 0}, {-m, 0}, {3e38f, 3e38f}};
+        for (size_t qi = cosine ? 1 : 0; qi < (cosine ? 5u : 4u); qi++) {
+            for (int mode = 0; mode < 3; mode++) {
+                mnemo_search_options so = MNEMO_SEARCH_OPTIONS_INIT;
+                so.exact = mode == 1;
+                so.filter = mode == 2 ? "{\"k\":1}" : NULL;
+                TU_OK(mnemo_vector_search(&h, db, NULL, queries[qi], 2, 6, &so));
+                cr_assert_eq(h->count, stored, "metric %zu query %zu mode %d: %zu hits of %zu", mi, qi, mode,
+                             h->count, stored);
+                for (size_t i = 0; i < h->count; i++) {
+                    cr_assert(isfinite(h->hits[i].distance), "metric %zu query %zu mode %d: %s at %g", mi, qi,
+                              mode, h->hits[i].id, h->hits[i].distance);
+                    if (i)
+                        cr_assert(h->hits[i - 1].distance <= h->hits[i].distance);
+                }
+                if (qi == 1 && !cosine && metrics[mi] == MNEMO_METRIC_L2)
+                    cr_assert_str_eq(h->hits[0].id, "one", "the identical vector comes first");
+                mnemo_hits_free(h);
+            }
+        }
+        mnemo_close(db);
+        db = NULL;
+    }
+}
+
+/* mnemo_record_put replaces the whole record, its embedding included (issue 17 item 9: the old
+ * embedding stayed, so new content was found at distance 0 from the old vector); an update keeps
+ * it, and a put followed by a vector put in one transaction gives the new one. */
+TU_TEST(vector, replacing_a_record_removes_its_embedding)
+{
+    db = open_space("rp", 2, MNEMO_METRIC_L2);
+    mnemo_record r = {.id = "m", .content = "cats"};
+    TU_OK(mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT));
+    float v[2] = {1, 0}, w[2] = {0, 1}, *out;
+    TU_OK(mnemo_vector_put(db, NULL, "m", v, 2));
+    r.content = "something else";
+    TU_OK(mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT));
+    TU_RC(mnemo_vector_get(&out, NULL, db, NULL, "m"), MNEMO_ENOTFOUND);
+    mnemo_hits *h;
+    TU_OK(mnemo_vector_search(&h, db, NULL, v, 2, 1, NULL));
+    cr_assert_eq(h->count, 0, "the old embedding is not searchable");
+    mnemo_hits_free(h);
+
+    TU_OK(mnemo_vector_put(db, NULL, "m", v, 2));
+    mnemo_record_changes ch = MNEMO_RECORD_CHANGES_INIT;
+    ch.fields = MNEMO_UPDATE_CONTENT;
+    ch.content = "cats again";
+    TU_OK(mnemo_record_update(db, NULL, "m", &ch));
+    TU_OK(mnemo_vector_get(&out, NULL, db, NULL, "m"));
+    mnemo_free(out);
+
+    mnemo_txn *t;
+    TU_OK(mnemo_txn_begin(&t, db, 0));
+    TU_OK(mnemo_record_put(db, t, &r, MNEMO_PUT_REPLACE));
+    TU_RC(mnemo_vector_get(&out, NULL, db, t, "m"), MNEMO_ENOTFOUND);
+    TU_OK(mnemo_vector_put(db, t, "m", w, 2));
+    TU_OK(mnemo_txn_commit(t));
+    mnemo_txn_free(t);
+    TU_OK(mnemo_vector_get(&out, NULL, db, NULL, "m"));
+    cr_assert(out[0] == 0 && out[1] == 1);
+    mnemo_free(out);
+    TU_OK(mnemo_vector_search(&h, db, NULL, v, 2, 2, NULL));
+    cr_assert_eq(h->count, 1);
+    cr_assert_float_eq(h->hits[0].distance, 2, 1e-6, "only the new embedding is in the index");
+    mnemo_hits_free(h);
+    uint64_t n;
+    TU_OK(mnemo_vector_check(db, &n));
+    cr_assert_eq(n, 1);
+}

@@ -125,7 +125,8 @@ typedef struct mnemo_graph_path {
     size_t hops;
     char **nodes;  /**< hops + 1 ids */
     char **labels; /**< hops labels */
-    double weight; /**< sum of the edge weights */
+    double weight; /**< sum of the edge weights; for a fewest-hops search it may be infinite
+                        (weights whose sum exceeds the largest double) */
 } mnemo_graph_path;
 
 #define MNEMO_PATH_OPTIONS_VERSION 1
@@ -140,7 +141,9 @@ typedef struct mnemo_path_options {
 
 /** Shortest path from `from` to `to`.
  * @return 0; MNEMO_ENOTFOUND (an endpoint has no record, or `to` is unreachable within max_hops);
- *         MNEMO_EINVAL (bad argument; a negative weight met by a weighted search, naming the edge). */
+ *         MNEMO_EINVAL (bad argument; a negative weight met by a weighted search, naming the edge;
+ *         a weighted search where `to` is reachable but every path's total weight overflows a
+ *         double, so none can be called the least: a finite path, if any, is always found). */
 MNEMO_API int mnemo_graph_shortest_path(mnemo_graph_path **out, mnemo_db *db, mnemo_txn *txn, const char *from,
                                         const char *to, const mnemo_path_options *opts);
 

@@ -44,8 +44,11 @@ typedef enum mnemo_put_mode {
     MNEMO_PUT_REPLACE = 2, /**< MNEMO_ENOTFOUND if no live record has the id */
 } mnemo_put_mode;
 
-/** Store a record. Replacing keeps its internal id; an expired record counts as absent and is
- * removed (with what hangs on it) before the new one takes its id.
+/** Store a record. Replacing keeps its internal id and replaces the whole record: its embedding
+ * (if any) is removed in the same transaction, since it described the old content; its edges stay.
+ * To keep the embedding use mnemo_record_update; to give a new one, mnemo_vector_put after this
+ * call in the same transaction. An expired record counts as absent and is removed (with what
+ * hangs on it) before the new one takes its id.
  * @return 0; MNEMO_EINVAL (NULL/empty/oversized id, invalid UTF-8, non-finite importance, negative
  *         time, metadata that is not a JSON object — the message gives the parse error's line and
  *         column); MNEMO_EEXISTS; MNEMO_ENOTFOUND; MNEMO_EREADONLY; MNEMO_EBUSY (auto-commit

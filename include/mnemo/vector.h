@@ -26,6 +26,10 @@ extern "C" {
 #endif
 
 #define MNEMO_VECTOR_MAX_DIM 65536u /**< largest dimension of a vector space */
+/** Longest vector (Euclidean length) an L2 or IP space takes, as an embedding or a query: any
+ * distance between two such vectors (at most (2 * 1e18)^2 = 4e36 under L2) stays far below float's
+ * largest value (3.4e38), so no distance overflows. Cosine spaces normalise and take any length. */
+#define MNEMO_VECTOR_MAX_NORM 1e18
 
 /** The vector space of a database, as stored. */
 typedef struct mnemo_vector_space {
@@ -43,7 +47,7 @@ MNEMO_API int mnemo_vector_space_get(mnemo_vector_space *out, mnemo_db *db);
 /** Set (insert or replace) the embedding of the live record `id`. With COSINE the vector is stored
  * normalised. Inside txn it commits with it; with NULL it commits alone.
  * @return 0; MNEMO_EINVAL (NULL/empty argument, NaN or infinite component, zero vector under
- *         COSINE, no vector space); MNEMO_EDIM (dim differs from the space); MNEMO_ENOTFOUND (no
+ *         COSINE, longer than MNEMO_VECTOR_MAX_NORM under L2/IP, no vector space); MNEMO_EDIM (dim differs from the space); MNEMO_ENOTFOUND (no
  *         live record `id`); MNEMO_EREADONLY; MNEMO_EBUSY; MNEMO_ECORRUPT; MNEMO_EIO; MNEMO_ENOMEM. */
 MNEMO_API int mnemo_vector_put(mnemo_db *db, mnemo_txn *txn, const char *id, const float *vec, size_t dim);
 
@@ -54,7 +58,9 @@ MNEMO_API int mnemo_vector_put(mnemo_db *db, mnemo_txn *txn, const char *id, con
 MNEMO_API int mnemo_vector_put_batch(mnemo_db *db, mnemo_txn *txn, const char *const *ids, const float *vecs,
                                      size_t n, size_t dim);
 
-/** Read the stored embedding of record `id` (normalised under COSINE).
+/** Read the stored embedding of record `id` (normalised under COSINE). Inside a read-write txn
+ * the read is validated at commit like mnemo_kv_get: if another commit changed (or gave, or
+ * removed) this embedding since the snapshot, the commit fails with MNEMO_EBUSY.
  * @param[out] out  dim floats, free with mnemo_free(); untouched on failure.
  * @param[out] dim  may be NULL.
  * @return 0; MNEMO_ENOTFOUND (no live record, or no embedding); MNEMO_EINVAL; MNEMO_ECORRUPT. */
@@ -101,10 +107,13 @@ MNEMO_API void mnemo_hits_free(mnemo_hits *hits);
 /** The k nearest live records to `query`. Inside a txn, the transaction's own uncommitted
  * embeddings take part (exactly) and the ones it deleted do not. Deleted and expired records
  * never come back. With a filter, recall stays high at any selectivity: few candidates are
- * searched exactly, many through HNSW with a beam widened until k pass the filter.
+ * searched exactly, many through HNSW with a beam widened until k pass the filter. A search is not
+ * validated at commit (docs/transactions.md): re-read a hit with mnemo_vector_get or
+ * mnemo_record_get to base a write on it.
  * @param[out] out   the hits (fewer than k when fewer records qualify); untouched on failure.
  * @param[in]  opts  NULL for defaults.
- * @return 0; MNEMO_EINVAL (NULL query, k 0, NaN, bad filter, no vector space); MNEMO_EDIM;
+ * @return 0; MNEMO_EINVAL (NULL query, k 0, NaN, query longer than MNEMO_VECTOR_MAX_NORM under
+ *         L2/IP, bad filter, no vector space); MNEMO_EDIM;
  *         MNEMO_ENOTFOUND (`near` names no live record); MNEMO_ENOMEM; MNEMO_ECORRUPT. */
 MNEMO_API int mnemo_vector_search(mnemo_hits **out, mnemo_db *db, mnemo_txn *txn, const float *query, size_t dim,
                                   size_t k, const mnemo_search_options *opts);

@@ -16,7 +16,17 @@
 /* Exit codes (the contract with scripts). */
 #define CLI_EXIT_OK 0
 #define CLI_EXIT_FAIL 1  /* engine error, bad input file, failed check */
-#define CLI_EXIT_USAGE 2 /* bad command line */
+#define CLI_EXIT_USAGE 2 /* bad command line (options, arguments, JSON arguments that do not parse) */
+
+/* The library's limits on vector options (checked in src/vector/space.c and src/vector/search.c,
+ * not exported by the public headers): the CLI refuses the same values as bad usage. Plain
+ * literals so that help texts can quote them (CLI_STR). */
+#define CLI_HNSW_M_MIN 2
+#define CLI_HNSW_M_MAX 1024
+#define CLI_HNSW_EF_MAX 100000 /* ef_construction, ef_search */
+#define CLI_SEARCH_K_MAX 100000
+#define CLI_STR_(x) #x
+#define CLI_STR(x) CLI_STR_(x)
 
 #define CLI_MAX_POS 4
 #define CLI_MAX_OPTS 16
@@ -64,6 +74,11 @@ int cli_opt_uint(uint64_t *out, const cli_cmd *cmd, const cli_args *a, const cha
 /* Parse --dir out|in|both (absent: `dflt`). @return 0 or CLI_EXIT_USAGE. */
 int cli_opt_dir(mnemo_direction *out, const cli_cmd *cmd, const cli_args *a, mnemo_direction dflt);
 
+/* Parse a JSON argument of the command line (`what` names it in messages) that must be a JSON
+ * value of type `want` (JSON_OBJECT, JSON_ARRAY). Invalid JSON (duplicate keys included) or another
+ * type is a usage error in every command. @return 0 with *out a new reference, or CLI_EXIT_USAGE. */
+int cli_json_arg(json_t **out, const cli_cmd *cmd, const char *what, const char *text, json_type want);
+
 /* Errors: one line on stderr, "mnemo CMD: message". Each returns its exit code. */
 int cli_usage(const cli_cmd *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cli_fail(const cli_cmd *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -106,6 +121,13 @@ void jo_float(jout *j, const char *k, float v); /* shortest text that reads back
 void jo_bool(jout *j, const char *k, int v);
 void jo_null(jout *j, const char *k);
 void jo_raw(jout *j, const char *k, const char *json); /* text that is already one JSON value */
+/* A JSON value compact with keys sorted and every real in the shortest form of jo_real (the one
+ * number formatter of the CLI; jansson's dumps print 17 digits: 0.29999999999999999). */
+void jo_json(jout *j, const char *k, json_t *v);
+/* JSON text (metadata, props as the engine returns them) written as jo_json writes it. */
+void jo_json_text(jout *j, const char *k, const char *json);
+/* The text of jo_json alone, malloc'd (free()): what the CLI hands the engine as metadata/props. */
+char *cli_json_dump(json_t *v);
 void jo_obj(jout *j, const char *k);         /* open a nested object (k NULL inside an array) */
 void jo_obj_end(jout *j);
 void jo_arr(jout *j, const char *k);         /* open an array; add elements with k = NULL */
@@ -186,6 +208,7 @@ typedef struct cli_import {
     uint64_t batches;     /* batches committed */
     cli_import_counts pending, done;
     cli_progress prog;
+    uint64_t unit_first;  /* first line of the unit being applied (a CSV row may span lines) */
 } cli_import;
 
 /* The open batch's transaction (begun on first use). @return 0 or a negative MNEMO_E* code. */
@@ -194,10 +217,12 @@ int cli_import_txn(cli_import *im, mnemo_txn **txn);
 int cli_import_line_done(cli_import *im);
 /* Commit what is left. @return 0 or an exit code. */
 int cli_import_commit(cli_import *im);
-/* Reject line `line`: roll back its batch and print "FILE:LINE: message" (with the engine's code
- * and message when rc is non-zero). @return CLI_EXIT_FAIL. */
+/* Reject line `line` (where the bad unit starts): roll back its batch and print "FILE:LINE: message"
+ * (with the engine's code and message when rc is non-zero) and the lines rolled back, from the
+ * batch's first to the last line read. @return CLI_EXIT_FAIL. */
 int cli_import_reject(cli_import *im, uint64_t line, int rc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-/* Read one line (without its newline and a trailing CR) into *buf; counts lines and bytes.
+/* Read one line (without its newline and a trailing CR, and line 1 without a UTF-8 byte order
+ * mark) into *buf; counts lines and bytes.
  * @return its length, or -1 at the end of the file. */
 ssize_t cli_import_getline(cli_import *im, char **buf, size_t *cap, FILE *f);
 
@@ -233,6 +258,18 @@ int cli_fvecs_next(FILE *f, size_t *dim, float **buf, size_t *cap, size_t at, ch
 void *cli_xmalloc(size_t n);
 void *cli_xrealloc(void *p, size_t n);
 char *cli_xstrdup(const char *s);
+
+/* What a directory held before a command that may create it (init), so that a failure can
+ * remove what the command created and nothing else. */
+typedef struct cli_dir_mark {
+    int existed;  /* the directory was there before */
+    char **names; /* its entries then */
+    size_t n;
+} cli_dir_mark;
+void cli_dir_mark_take(cli_dir_mark *m, const char *path);
+/* Remove what appeared under path since cli_dir_mark_take (the directory too if it was new). */
+void cli_dir_mark_undo(const cli_dir_mark *m, const char *path);
+void cli_dir_mark_free(cli_dir_mark *m);
 
 /* Bytes of the files under a directory (0 if unreadable). */
 uint64_t cli_disk_bytes(const char *path);

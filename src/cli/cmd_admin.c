@@ -16,9 +16,10 @@ static int run_init(const cli_cmd *cmd, const cli_args *a)
 {
     mnemo_options o = MNEMO_OPTIONS_INIT, vo = MNEMO_OPTIONS_INIT;
     uint64_t dim = 0, m = 0, efc = 0, efs = 0;
-    if (cli_opt_uint(&dim, cmd, a, "dim", 1, MNEMO_VECTOR_MAX_DIM) || cli_opt_uint(&m, cmd, a, "M", 2, 1024) ||
-        cli_opt_uint(&efc, cmd, a, "ef-construction", 1, UINT32_MAX) ||
-        cli_opt_uint(&efs, cmd, a, "ef-search", 1, UINT32_MAX))
+    if (cli_opt_uint(&dim, cmd, a, "dim", 1, MNEMO_VECTOR_MAX_DIM) ||
+        cli_opt_uint(&m, cmd, a, "M", CLI_HNSW_M_MIN, CLI_HNSW_M_MAX) ||
+        cli_opt_uint(&efc, cmd, a, "ef-construction", 1, CLI_HNSW_EF_MAX) ||
+        cli_opt_uint(&efs, cmd, a, "ef-search", 1, CLI_HNSW_EF_MAX))
         return CLI_EXIT_USAGE;
     const char *metric = cli_opt(cmd, a, "metric");
     if (metric && cli_metric_parse(&vo.vector_metric, metric))
@@ -37,11 +38,21 @@ static int run_init(const cli_cmd *cmd, const cli_args *a)
     }
     if (rc != MNEMO_ENOTFOUND)
         return cli_engine(cmd, rc, "cannot create database '%s'", a->pos[0]);
-    if (cli_open_with(&db, cmd, a->pos[0], CLI_OPEN_CREATE, &vo))
-        return CLI_EXIT_FAIL;
+    /* a failed init removes what it created, so that the next one does not find half a database */
+    cli_dir_mark mark;
+    cli_dir_mark_take(&mark, a->pos[0]);
     mnemo_vector_space sp;
-    if (dim && (rc = mnemo_vector_space_get(&sp, db)) != 0)
-        return cli_close(db, cmd, cli_engine(cmd, rc, "reading the vector space"));
+    if (cli_open_with(&db, cmd, a->pos[0], CLI_OPEN_CREATE, &vo))
+        rc = CLI_EXIT_FAIL;
+    else if (dim && (rc = mnemo_vector_space_get(&sp, db)) != 0)
+        rc = cli_close(db, cmd, cli_engine(cmd, rc, "reading the vector space"));
+    else
+        rc = cli_close(db, cmd, 0);
+    if (rc)
+        cli_dir_mark_undo(&mark, a->pos[0]);
+    cli_dir_mark_free(&mark);
+    if (rc)
+        return rc;
     jout j = {0};
     jo_begin(&j);
     jo_str(&j, "path", a->pos[0]);
@@ -54,7 +65,7 @@ static int run_init(const cli_cmd *cmd, const cli_args *a)
     }
     jo_line(&j, stdout);
     jo_free(&j);
-    return cli_close(db, cmd, 0);
+    return 0;
 }
 
 /* ---- stats ------------------------------------------------------------------------------------- */
@@ -335,10 +346,12 @@ const cli_cmd cli_admin_cmds[] = {
      "  --dim N              dimension of the embeddings (1..65536): creates the vector space\n"
      "  --metric M           l2 (default; squared distance), cosine (1 - cosine similarity) or ip\n"
      "                       (1 - dot product)\n"
-     "  --M N                HNSW links per node (default 16, 2..1024)\n"
-     "  --ef-construction N  HNSW build beam (default 200)\n"
-     "  --ef-search N        default search beam (default 64; `search --ef` overrides it)\n"
-     "Exit 1 if DB is already a mnemo database or cannot be created.\n",
+     "  --M N                HNSW links per node (default 16, " CLI_STR(CLI_HNSW_M_MIN) ".." CLI_STR(CLI_HNSW_M_MAX) ")\n"
+     "  --ef-construction N  HNSW build beam (default 200, 1.." CLI_STR(CLI_HNSW_EF_MAX) ")\n"
+     "  --ef-search N        default search beam (default 64, 1.." CLI_STR(CLI_HNSW_EF_MAX) "; `search --ef`\n"
+     "                       overrides it)\n"
+     "Exit 1 if DB is already a mnemo database or cannot be created; a failed init removes what it\n"
+     "created. Values outside the ranges are exit 2.\n",
      {{"dim", 1}, {"metric", 1}, {"M", 1}, {"ef-construction", 1}, {"ef-search", 1}, {NULL, 0}}, 1, 1, run_init},
     {"stats", "DB", "counts per model, sizes and cache figures",
      "Prints one line: {\"path\",\"kv\":{\"pairs\",\"key_bytes\",\"value_bytes\"},\n"

@@ -27,7 +27,7 @@ static int run_neighbors(const cli_cmd *cmd, const cli_args *a)
         jo_str(&j, "label", n->label);
         jo_real(&j, "weight", n->weight);
         if (n->props)
-            jo_raw(&j, "props", n->props);
+            jo_json_text(&j, "props", n->props);
         jo_line(&j, stdout);
     }
     rc = rc == MNEMO_ITEROVER ? 0 : cli_engine(cmd, rc, "neighbours of '%s'", a->pos[1]);

@@ -19,7 +19,7 @@ int cli_import_txn(cli_import *im, mnemo_txn **txn)
         int rc = mnemo_txn_begin(&im->txn, im->db, 0);
         if (rc)
             return rc;
-        im->batch_first = im->lines;
+        im->batch_first = im->unit_first;
     }
     *txn = im->txn;
     return 0;
@@ -81,7 +81,7 @@ int cli_import_reject(cli_import *im, uint64_t line, int rc, const char *fmt, ..
     snprintf(where, sizeof where, ":%llu", (unsigned long long)line);
     va_list ap;
     va_start(ap, fmt);
-    rc = import_fail(im, where, "lines", im->txn ? im->batch_first : line, line, rc, fmt, ap);
+    rc = import_fail(im, where, "lines", im->txn ? im->batch_first : line, im->lines, rc, fmt, ap);
     va_end(ap);
     return rc;
 }
@@ -92,7 +92,12 @@ ssize_t cli_import_getline(cli_import *im, char **buf, size_t *cap, FILE *f)
     if (n < 0)
         return -1;
     im->lines++;
+    im->unit_first = im->lines;
     im->bytes += (uint64_t)n;
+    if (im->lines == 1 && n >= 3 && !memcmp(*buf, "\xef\xbb\xbf", 3)) { /* a UTF-8 byte order mark */
+        n -= 3;
+        memmove(*buf, *buf + 3, (size_t)n + 1);
+    }
     if (n > 0 && (*buf)[n - 1] == '\n')
         (*buf)[--n] = '\0';
     if (n > 0 && (*buf)[n - 1] == '\r')
@@ -180,7 +185,7 @@ static int apply_json(cli_import *im, mnemo_txn *txn, json_t *obj, int *engine_r
                 snprintf(err, errlen, "\"props\" must be a JSON object");
                 return -1;
             }
-            e.props = ptext = json_dumps(props, JSON_COMPACT | JSON_SORT_KEYS);
+            e.props = ptext = cli_json_dump(props);
         }
         int rc = mnemo_graph_link(im->db, txn, &e, flags);
         free(ptext);
@@ -372,6 +377,7 @@ static int fvecs_flush(cli_import *im, uint64_t first, size_t n, const float *ve
     if (!n)
         return 0;
     mnemo_txn *txn;
+    im->unit_first = first + 1; /* vectors count as lines, from 1 */
     int rc = cli_import_txn(im, &txn);
     if (rc)
         return fvecs_reject(im, first, first, first + n - 1, rc, "beginning a transaction");
@@ -595,7 +601,7 @@ static int export_edges(void *arg, const mnemo_record *r)
             jo_str(&x->j, "label", e->label);
             jo_real(&x->j, "weight", e->weight);
             if (e->props)
-                jo_raw(&x->j, "props", e->props);
+                jo_json_text(&x->j, "props", e->props);
             jo_line(&x->j, stdout);
         }
         free(e->to);

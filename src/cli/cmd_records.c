@@ -11,12 +11,24 @@ static int time_field(int64_t *out, json_t *obj, const char *k, char *err, size_
     json_t *v = json_object_get(obj, k);
     if (!v || json_is_null(v))
         return 0;
-    if (!json_is_integer(v) || json_integer_value(v) < 0) {
-        snprintf(err, errlen, "\"%s\" must be a whole number of ms since the epoch (>= 0)", k);
-        return -1;
+    if (json_is_integer(v) && json_integer_value(v) >= 0) {
+        *out = json_integer_value(v);
+        return 0;
     }
-    *out = json_integer_value(v);
-    return 0;
+    /* an integral real is whole too: Python's json writes a float time as 1700000000000.0 */
+    double d = json_is_real(v) ? json_real_value(v) : -1;
+    if (d >= 0 && d < 9223372036854775808.0 && d == floor(d)) {
+        *out = (int64_t)d;
+        return 0;
+    }
+    char shown[48] = "";
+    if (json_is_number(v)) {
+        char *text = cli_json_dump(v);
+        snprintf(shown, sizeof shown, ", not %s", text);
+        free(text);
+    }
+    snprintf(err, errlen, "\"%s\" must be a whole number of ms since the epoch (0..9223372036854775807)%s", k, shown);
+    return -1;
 }
 
 float *cli_floats_from_json(size_t *n, json_t *arr, const char *what, char *err, size_t errlen)
@@ -117,7 +129,7 @@ int cli_record_from_json(mnemo_record *rec, char **meta_text, float **emb, size_
             snprintf(err, errlen, "\"metadata\" must be a JSON object");
             return -1;
         }
-        *meta_text = json_dumps(meta, JSON_COMPACT | JSON_SORT_KEYS);
+        *meta_text = cli_json_dump(meta);
         if (!*meta_text) {
             snprintf(err, errlen, "out of memory");
             return -1;
@@ -162,10 +174,9 @@ static int run_get(const cli_cmd *cmd, const cli_args *a)
 
 static int run_put(const cli_cmd *cmd, const cli_args *a)
 {
-    json_error_t je;
-    json_t *obj = json_loads(a->pos[1], JSON_REJECT_DUPLICATES, &je);
-    if (!obj)
-        return cli_usage(cmd, "the record is not valid JSON: %s (column %d)", je.text, je.column);
+    json_t *obj;
+    if (cli_json_arg(&obj, cmd, "the record", a->pos[1], JSON_OBJECT))
+        return CLI_EXIT_USAGE;
     mnemo_record rec;
     char *meta = NULL, err[256];
     float *emb = NULL;
@@ -182,8 +193,24 @@ static int run_put(const cli_cmd *cmd, const cli_args *a)
         rc = cli_usage(cmd, "%s", err);
     mnemo_db *db = NULL;
     if (!rc && !(rc = cli_open(&db, cmd, a->pos[0], CLI_OPEN_RW))) {
-        int prc = cli_put_record(db, NULL, &rec, mode, emb, dim);
-        rc = prc ? cli_engine(cmd, prc, "record '%s'", rec.id) : print_record(cmd, db, rec.id);
+        int prc = cli_put_record(db, NULL, &rec, mode, emb, dim), live = 1;
+        /* an expiry already past: stored, but no read sees it, so say that instead of reading back */
+        if (!prc && rec.expires_at && (live = mnemo_record_exists(db, NULL, rec.id)) < 0)
+            prc = live;
+        if (prc) {
+            rc = cli_engine(cmd, prc, "record '%s'", rec.id);
+        } else if (!live) {
+            jout j = {0};
+            jo_begin(&j);
+            jo_str(&j, "id", rec.id);
+            jo_bool(&j, "stored", 1);
+            jo_bool(&j, "expired", 1);
+            jo_int(&j, "expires_at", rec.expires_at);
+            jo_line(&j, stdout);
+            jo_free(&j);
+        } else {
+            rc = print_record(cmd, db, rec.id);
+        }
         rc = cli_close(db, cmd, rc);
     }
     free(meta);
@@ -213,8 +240,10 @@ static int run_delete(const cli_cmd *cmd, const cli_args *a)
 static int run_find(const cli_cmd *cmd, const cli_args *a)
 {
     uint64_t limit = 0;
-    if (cli_opt_uint(&limit, cmd, a, "limit", 1, UINT64_MAX))
+    json_t *filter;
+    if (cli_opt_uint(&limit, cmd, a, "limit", 1, UINT64_MAX) || cli_json_arg(&filter, cmd, "FILTER", a->pos[1], JSON_OBJECT))
         return CLI_EXIT_USAGE;
+    json_decref(filter); /* only checked: the engine parses the text itself */
     mnemo_db *db;
     if (cli_open(&db, cmd, a->pos[0], CLI_OPEN_RO))
         return CLI_EXIT_FAIL;
@@ -262,8 +291,11 @@ const cli_cmd cli_records_cmds[] = {
      "JSON is a record object as in jsonl import: {\"id\":..,\"content\":..,\"importance\":..,\n"
      "\"metadata\":{..},\"expires_at\":..} (also created_at, updated_at, \"embedding\":[floats];\n"
      "\"type\":\"record\" allowed). The record and its embedding are stored in one transaction.\n"
+     "A put replaces the whole record: without \"embedding\" (or with null) it has none after.\n"
      "Inserts or replaces; --insert fails if the id exists (MNEMO_EEXISTS), --replace if it does\n"
-     "not (MNEMO_ENOTFOUND). Prints the stored record as `get` does.\n",
+     "not (MNEMO_ENOTFOUND). Prints the stored record as `get` does; when its expires_at has\n"
+     "already passed (reads no longer see it) prints {\"id\",\"stored\":true,\"expired\":true,\"expires_at\"}\n"
+     "instead, exit 0.\n",
      {{"insert", 0}, {"replace", 0}, {NULL, 0}}, 2, 2, run_put},
     {"delete", "DB ID", "delete a record and its edges",
      "Prints {\"deleted\":ID}. Exit 1 with MNEMO_ENOTFOUND when there is no live record ID.\n",

@@ -70,10 +70,9 @@ static int read_queries(float **q, size_t *n, size_t *dim, const cli_cmd *cmd, c
     if (!vec == !file)
         return cli_usage(cmd, "give exactly one of --vector JSON_ARRAY and --query-file FILE");
     if (vec) {
-        json_error_t je;
-        json_t *arr = json_loads(vec, 0, &je);
-        if (!arr)
-            return cli_usage(cmd, "--vector is not valid JSON: %s (column %d)", je.text, je.column);
+        json_t *arr;
+        if (cli_json_arg(&arr, cmd, "--vector", vec, JSON_ARRAY))
+            return CLI_EXIT_USAGE;
         *q = cli_floats_from_json(dim, arr, "--vector", err, sizeof err);
         json_decref(arr);
         if (!*q)
@@ -105,7 +104,7 @@ static int run_search(const cli_cmd *cmd, const cli_args *a)
 {
     uint64_t k = 10, ef = 0, hops = 0;
     mnemo_direction dir;
-    if (cli_opt_uint(&k, cmd, a, "k", 1, 1000000) || cli_opt_uint(&ef, cmd, a, "ef", 1, UINT32_MAX) ||
+    if (cli_opt_uint(&k, cmd, a, "k", 1, CLI_SEARCH_K_MAX) || cli_opt_uint(&ef, cmd, a, "ef", 1, UINT32_MAX) ||
         cli_opt_uint(&hops, cmd, a, "hops", 1, 1000000) || cli_opt_dir(&dir, cmd, a, MNEMO_DIR_BOTH))
         return CLI_EXIT_USAGE;
     mnemo_search_options so = MNEMO_SEARCH_OPTIONS_INIT;
@@ -118,13 +117,11 @@ static int run_search(const cli_cmd *cmd, const cli_args *a)
     so.near_label = cli_opt(cmd, a, "label");
     if (!so.near && (hops || cli_opt(cmd, a, "dir") || so.near_label))
         return cli_usage(cmd, "--hops, --dir and --label apply with --near ID");
-    if (so.filter) {
-        json_t *fj = json_loads(so.filter, 0, NULL);
-        int ok = json_is_object(fj);
-        json_decref(fj);
-        if (!ok)
-            return cli_usage(cmd, "--where wants a JSON object filter, not '%s'", so.filter);
-    }
+    json_t *fj;
+    if (so.filter && cli_json_arg(&fj, cmd, "--where", so.filter, JSON_OBJECT))
+        return CLI_EXIT_USAGE;
+    if (so.filter)
+        json_decref(fj); /* only checked: the engine parses the text itself */
     float *q = NULL;
     size_t n = 0, dim = 0;
     int rc = read_queries(&q, &n, &dim, cmd, a);
@@ -163,13 +160,14 @@ const cli_cmd cli_vector_cmds[] = {
      "(distance in the space's metric: squared L2, 1 - cosine, or 1 - dot product).\n"
      "  --vector '[0.1,0.2,..]'  one query\n"
      "  --query-file Q.fvecs     every vector of the file ('-': standard input), queries 0, 1, ..\n"
-     "  -k N                     hits per query (default 10)\n"
+     "  -k N                     hits per query (default 10, 1.." CLI_STR(CLI_SEARCH_K_MAX) ")\n"
      "  --ef N                   HNSW beam for these queries (default: the space's ef_search)\n"
      "  --exact                  exact distances over every candidate instead of HNSW\n"
      "  --where FILTER           only records whose metadata match the filter (as `find`)\n"
      "  --near ID --hops H       only records within H graph hops of record ID (itself included;\n"
      "                           H default 1); --dir out|in|both (default both), --label L\n"
-     "A query of the wrong dimension is exit 1 with MNEMO_EDIM.\n",
+     "A query of the wrong dimension is exit 1 with MNEMO_EDIM; a --vector or --where that is not\n"
+     "valid JSON (or not an array / object) is exit 2.\n",
      {{"vector", 1}, {"query-file", 1}, {"k", 1}, {"ef", 1}, {"exact", 0}, {"where", 1}, {"near", 1}, {"hops", 1},
       {"dir", 1}, {"label", 1}, {NULL, 0}},
      1, 1, run_search},

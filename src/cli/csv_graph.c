@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,8 @@ typedef struct column {
     enum col_kind kind;
     enum col_type type;
     int array;
+    int bits;          /* T_INT: 8, 16, 32, 64 (byte, short, int, long); T_REAL: 32 (float), 64 */
+    const char *tname; /* the type's name for messages */
 } column;
 
 typedef cli_csv csv_reader;
@@ -57,6 +60,7 @@ static int read_record(csv_reader *r)
         rec_append(r, "\n", 1);
         rec_append(r, r->line, (size_t)n);
     }
+    r->im->unit_first = r->first_line; /* a batch begun for this row starts here, not at its last line */
     return 1;
 }
 
@@ -130,36 +134,64 @@ static int parse_type(column *c, const char *t)
         return -1;
     memcpy(buf, t, n);
     buf[n] = '\0';
+    /* the sizes of Java's types, as TinkerPop's loaders (Neptune's) read them */
     static const struct {
         const char *name;
         enum col_type type;
-    } types[] = {{"string", T_STRING}, {"char", T_STRING}, {"date", T_STRING},  {"int", T_INT},
-                 {"integer", T_INT},   {"long", T_INT},    {"short", T_INT},    {"byte", T_INT},
-                 {"float", T_REAL},    {"double", T_REAL}, {"bool", T_BOOL},    {"boolean", T_BOOL}};
+        int bits;
+    } types[] = {{"string", T_STRING, 0}, {"char", T_STRING, 0}, {"date", T_STRING, 0}, {"int", T_INT, 32},
+                 {"integer", T_INT, 32},  {"long", T_INT, 64},   {"short", T_INT, 16},  {"byte", T_INT, 8},
+                 {"float", T_REAL, 32},   {"double", T_REAL, 64}, {"bool", T_BOOL, 0},  {"boolean", T_BOOL, 0}};
     for (size_t i = 0; i < sizeof types / sizeof *types; i++)
         if (!strcasecmp(buf, types[i].name)) {
             c->type = types[i].type;
+            c->bits = types[i].bits;
+            c->tname = types[i].name;
             return 0;
         }
     return -1;
 }
 
+/* A finite real in decimal notation: strtod also reads hex ("0x10"), "inf" and "nan", which no
+ * CSV writer means as a number. @return 0 or -1. */
+static int parse_real(double *out, const char *s)
+{
+    char *end;
+    if (!*s || isspace((unsigned char)*s) || strpbrk(s, "xX"))
+        return -1;
+    double v = strtod(s, &end);
+    if (*end || !isfinite(v))
+        return -1;
+    *out = v;
+    return 0;
+}
+
 /* One scalar cell as JSON of its column's type, or NULL with a message. */
 static json_t *typed_value(const column *c, const char *s, char *err, size_t errlen)
 {
-    char *end;
-    errno = 0;
     switch (c->type) {
     case T_INT: {
+        char *end;
+        errno = 0;
         long long v = strtoll(s, &end, 10);
-        if (!*s || *end || errno || isspace((unsigned char)*s))
-            break;
+        long long hi = c->bits == 64 ? INT64_MAX : (1LL << (c->bits - 1)) - 1, lo = -hi - 1;
+        if (!*s || *end || errno || isspace((unsigned char)*s) || v < lo || v > hi) {
+            snprintf(err, errlen, "column '%s': '%s' is not %s %s (%lld..%lld)", c->name, s,
+                     c->tname[0] == 'i' ? "an" : "a", c->tname, lo, hi);
+            return NULL;
+        }
         return json_integer(v);
     }
     case T_REAL: {
-        double v = strtod(s, &end);
-        if (!*s || *end || !isfinite(v) || isspace((unsigned char)*s))
-            break;
+        double v;
+        if (parse_real(&v, s)) {
+            snprintf(err, errlen, "column '%s': '%s' is not a finite decimal number", c->name, s);
+            return NULL;
+        }
+        if (c->bits == 32 && fabs(v) > FLT_MAX) {
+            snprintf(err, errlen, "column '%s': '%s' is not a float (beyond 3.4028235e+38)", c->name, s);
+            return NULL;
+        }
         return json_real(v);
     }
     case T_BOOL:
@@ -167,18 +199,14 @@ static json_t *typed_value(const column *c, const char *s, char *err, size_t err
             return json_true();
         if (!strcasecmp(s, "false"))
             return json_false();
-        break;
-    case T_STRING: {
-        json_t *v = json_string(s);
-        if (v)
-            return v;
-        snprintf(err, errlen, "column '%s': the text is not valid UTF-8", c->name);
+        snprintf(err, errlen, "column '%s': '%s' is not true or false", c->name, s);
         return NULL;
+    case T_STRING: break;
     }
-    }
-    static const char *const tn[] = {"string", "an integer", "a finite number", "true or false"};
-    snprintf(err, errlen, "column '%s': '%s' is not %s", c->name, s, tn[c->type]);
-    return NULL;
+    json_t *v = json_string(s);
+    if (!v)
+        snprintf(err, errlen, "column '%s': the text is not valid UTF-8", c->name);
+    return v;
 }
 
 /* A cell as JSON (arrays split on ';'), NULL with a message on error. */
@@ -227,8 +255,6 @@ static int parse_header(header *h, csv_reader *r, const char *weight_column, cha
     for (size_t i = 0; i < h->n; i++) {
         const char *f = r->fields[i];
         column *c = &h->cols[i];
-        if (i == 0 && !strncmp(f, "\xef\xbb\xbf", 3)) /* a UTF-8 byte order mark */
-            f += 3;
         static const struct {
             const char *name;
             enum col_kind kind;
@@ -346,7 +372,7 @@ static int apply_row(cli_import *im, const header *h, csv_reader *r, mnemo_txn *
         json_t *meta = row_object(h, r, "label", h->label >= 0 ? r->fields[h->label] : NULL, err, errlen);
         if (!meta)
             return -1;
-        char *text = json_dumps(meta, JSON_COMPACT | JSON_SORT_KEYS);
+        char *text = cli_json_dump(meta);
         json_decref(meta);
         mnemo_record rec = {0};
         rec.id = id;
@@ -372,10 +398,9 @@ static int apply_row(cli_import *im, const header *h, csv_reader *r, mnemo_txn *
     }
     const char *w = h->weight >= 0 ? r->fields[h->weight] : "";
     if (*w) {
-        char *end;
-        e.weight = strtod(w, &end);
-        if (*end || !isfinite(e.weight) || isspace((unsigned char)*w)) {
-            snprintf(err, errlen, "weight column '%s': '%s' is not a finite number", h->cols[h->weight].name, w);
+        if (parse_real(&e.weight, w)) {
+            snprintf(err, errlen, "weight column '%s': '%s' is not a finite decimal number", h->cols[h->weight].name,
+                     w);
             return -1;
         }
     } else {
@@ -384,7 +409,7 @@ static int apply_row(cli_import *im, const header *h, csv_reader *r, mnemo_txn *
     json_t *props = row_object(h, r, "id", h->id >= 0 ? r->fields[h->id] : NULL, err, errlen);
     if (!props)
         return -1;
-    char *text = json_object_size(props) ? json_dumps(props, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    char *text = json_object_size(props) ? cli_json_dump(props) : NULL;
     json_decref(props);
     e.props = text;
     int rc = mnemo_graph_link(im->db, txn, &e, flags);

@@ -105,19 +105,59 @@ void jo_uint(jout *j, const char *k, uint64_t v)
     put(j, b, (size_t)snprintf(b, sizeof b, "%llu", (unsigned long long)v));
 }
 
-/* Shortest "%.*g" text of v (precisions lo..hi) that reads back as v, kept a real (1 -> 1.0).
- * A float must also read back through strtod and a cast, as jansson parses it. */
-static int shortest(char *b, size_t cap, double v, int is_float, int lo, int hi)
+/* Shortest text of v that reads back as v, laid out as JavaScript does (fixed notation for
+ * exponents -6..20, else 2.5e-7 / 1e+21) and kept a real (1 -> 1.0). Reading back is monotonic in
+ * the number of digits (a rounding to p+1 digits is never further than one to p), so a binary
+ * search over 1..hi finds it (hi: 17 for a double, 9 for a float, always enough). A float must
+ * also read back through strtod and a cast, as jansson parses it. */
+static int shortest(char *b, size_t cap, double v, int is_float)
 {
-    int n = 0;
-    for (int prec = lo; prec <= hi; prec++) {
-        n = snprintf(b, cap, "%.*g", prec, v);
+    int lo = 1, hi = is_float ? 9 : 17;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        snprintf(b, cap, "%.*e", mid - 1, v);
         double back = strtod(b, NULL);
         if (is_float ? (strtof(b, NULL) == (float)v && (float)back == (float)v) : back == v)
-            break;
+            hi = mid;
+        else
+            lo = mid + 1;
     }
-    if (!strpbrk(b, ".eEn")) /* keep it a real: 1 -> 1.0 */
-        n += snprintf(b + n, cap - (size_t)n, ".0");
+    int n = snprintf(b, cap, "%.*e", lo - 1, v);
+    char *e = strchr(b, 'e');
+    int x = atoi(e + 1);
+    if (x > -7 && x < 21) { /* the same digits with the point placed: 4.2e+03 -> 4200.0 */
+        char d[24], *o = b; /* the lo digits of the mantissa, then the layout (at most 25 chars) */
+        int nd = 0;
+        for (const char *c = b; c < e; c++)
+            if (*c >= '0' && *c <= '9')
+                d[nd++] = *c;
+        if (*b == '-')
+            *o++ = '-';
+        if (x < 0) {
+            *o++ = '0';
+            *o++ = '.';
+            for (int z = 0; z < -x - 1; z++)
+                *o++ = '0';
+            memcpy(o, d, (size_t)nd);
+            o += nd;
+        } else {
+            for (int i = 0; i <= x; i++)
+                *o++ = i < nd ? d[i] : '0';
+            *o++ = '.';
+            for (int i = x + 1; i < nd; i++)
+                *o++ = d[i];
+            if (nd <= x + 1)
+                *o++ = '0';
+        }
+        *o = '\0';
+        n = (int)(o - b);
+    } else { /* the exponent without printf's padding: 2.5e-07 -> 2.5e-7 */
+        char *d = e + 2, *z = d;
+        while (*z == '0' && z[1])
+            z++;
+        memmove(d, z, strlen(z) + 1);
+        n -= (int)(z - d);
+    }
     return n;
 }
 
@@ -127,8 +167,8 @@ static void jo_number(jout *j, const char *k, double v, int is_float)
         jo_null(j, k);
         return;
     }
-    char b[40];
-    int n = is_float ? shortest(b, sizeof b, v, 1, 6, 9) : shortest(b, sizeof b, v, 0, 15, 17);
+    char b[48];
+    int n = shortest(b, sizeof b, v, is_float);
     member(j, k);
     put(j, b, (size_t)n);
 }
@@ -152,6 +192,89 @@ void jo_raw(jout *j, const char *k, const char *json)
 {
     member(j, k);
     put(j, json, strlen(json));
+}
+
+/* One member of an object being written by put_value, for sorting by key. */
+typedef struct kv_ref {
+    const char *key;
+    size_t len;
+    json_t *value;
+} kv_ref;
+
+static int kv_cmp(const void *a, const void *b)
+{
+    const kv_ref *x = a, *y = b;
+    int c = memcmp(x->key, y->key, x->len < y->len ? x->len : y->len);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* A jansson value, compact, keys sorted (as the engine stores them), numbers through shortest():
+ * separators are written here, not through j->first, so any depth works. */
+static void put_value(jout *j, json_t *v)
+{
+    char b[48];
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        size_t n = json_object_size(v), i = 0;
+        kv_ref *m = cli_xmalloc(n * sizeof *m);
+        for (void *it = json_object_iter(v); it && i < n; it = json_object_iter_next(v, it), i++)
+            m[i] = (kv_ref){json_object_iter_key(it), json_object_iter_key_len(it), json_object_iter_value(it)};
+        qsort(m, i, sizeof *m, kv_cmp);
+        putc1(j, '{');
+        for (size_t x = 0; x < i; x++) {
+            if (x)
+                putc1(j, ',');
+            put_string(j, m[x].key, m[x].len);
+            putc1(j, ':');
+            put_value(j, m[x].value);
+        }
+        putc1(j, '}');
+        free(m);
+        break;
+    }
+    case JSON_ARRAY:
+        putc1(j, '[');
+        for (size_t x = 0; x < json_array_size(v); x++) {
+            if (x)
+                putc1(j, ',');
+            put_value(j, json_array_get(v, x));
+        }
+        putc1(j, ']');
+        break;
+    case JSON_STRING: put_string(j, json_string_value(v), json_string_length(v)); break;
+    case JSON_INTEGER:
+        put(j, b, (size_t)snprintf(b, sizeof b, "%" JSON_INTEGER_FORMAT, json_integer_value(v)));
+        break;
+    case JSON_REAL: put(j, b, (size_t)shortest(b, sizeof b, json_real_value(v), 0)); break;
+    case JSON_TRUE: put(j, "true", 4); break;
+    case JSON_FALSE: put(j, "false", 5); break;
+    default: put(j, "null", 4); break;
+    }
+}
+
+void jo_json(jout *j, const char *k, json_t *v)
+{
+    member(j, k);
+    put_value(j, v);
+}
+
+void jo_json_text(jout *j, const char *k, const char *json)
+{
+    json_t *v = json_loads(json, JSON_DECODE_ANY, NULL);
+    if (!v) { /* not expected from the engine: show it as it is rather than lose it */
+        jo_raw(j, k, json);
+        return;
+    }
+    jo_json(j, k, v);
+    json_decref(v);
+}
+
+char *cli_json_dump(json_t *v)
+{
+    jout j = {0};
+    put(&j, "", 0);
+    put_value(&j, v);
+    return j.buf;
 }
 
 void jo_members(jout *j, const jout *other)
@@ -218,7 +341,7 @@ int jo_record(jout *j, mnemo_db *db, mnemo_txn *txn, const mnemo_record *r, int 
     jo_int(j, "created_at", r->created_at);
     jo_int(j, "updated_at", r->updated_at);
     jo_int(j, "expires_at", r->expires_at);
-    jo_raw(j, "metadata", r->metadata && *r->metadata ? r->metadata : "{}");
+    jo_json_text(j, "metadata", r->metadata && *r->metadata ? r->metadata : "{}");
     if (!vectors)
         return 0;
     float *v;

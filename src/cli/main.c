@@ -1,6 +1,7 @@
 /* `mnemo COMMAND DB ...`: the command table, option parsing, errors and opening the database. */
 #include "cli/cli.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <stdlib.h>
@@ -26,7 +27,8 @@ static void global_help(FILE *f)
                "       mnemo COMMAND --help | mnemo --help | mnemo --version\n\n"
                "mnemo %s: an embeddable multi-model database (key-value, records, graph, vectors).\n"
                "Results are JSON lines on stdout; an error is one line on stderr with exit code 1\n"
-               "(engine or input error) or 2 (bad usage).\n\ncommands:\n",
+               "(engine or input error) or 2 (bad usage: unknown option, value out of range, a JSON\n"
+               "argument that does not parse).\n\ncommands:\n",
             mnemo_version(NULL, NULL, NULL));
     for (size_t g = 0; groups[g]; g++)
         for (const cli_cmd *c = groups[g]; c->name; c++) {
@@ -88,6 +90,20 @@ int cli_opt_dir(mnemo_direction *out, const cli_cmd *cmd, const cli_args *a, mne
         *out = MNEMO_DIR_BOTH;
     else
         return cli_usage(cmd, "--dir wants out, in or both, not '%s'", s);
+    return 0;
+}
+
+int cli_json_arg(json_t **out, const cli_cmd *cmd, const char *what, const char *text, json_type want)
+{
+    json_error_t je;
+    json_t *v = json_loads(text, JSON_REJECT_DUPLICATES, &je);
+    if (!v)
+        return cli_usage(cmd, "%s is not valid JSON: %s (column %d)", what, je.text, je.column);
+    if (json_typeof(v) != want) {
+        json_decref(v);
+        return cli_usage(cmd, "%s must be a JSON %s", what, want == JSON_OBJECT ? "object" : "array");
+    }
+    *out = v;
     return 0;
 }
 
@@ -232,6 +248,70 @@ uint64_t cli_disk_bytes(const char *path)
     disk_total = 0;
     nftw(path, add_size, 16, FTW_PHYS);
     return disk_total;
+}
+
+void cli_dir_mark_take(cli_dir_mark *m, const char *path)
+{
+    memset(m, 0, sizeof *m);
+    DIR *d = opendir(path);
+    if (!d)
+        return;
+    m->existed = 1;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+            continue;
+        m->names = cli_xrealloc(m->names, (m->n + 1) * sizeof *m->names);
+        m->names[m->n++] = cli_xstrdup(e->d_name);
+    }
+    closedir(d);
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+void cli_dir_mark_undo(const cli_dir_mark *m, const char *path)
+{
+    if (!m->existed) {
+        nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        return;
+    }
+    DIR *d = opendir(path);
+    if (!d)
+        return;
+    /* collect first: removing entries while readdir runs may skip some */
+    char **added = NULL;
+    size_t n_added = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        int old = !strcmp(e->d_name, ".") || !strcmp(e->d_name, "..");
+        for (size_t i = 0; i < m->n && !old; i++)
+            old = !strcmp(m->names[i], e->d_name);
+        if (old)
+            continue;
+        size_t len = strlen(path) + strlen(e->d_name) + 2;
+        added = cli_xrealloc(added, (n_added + 1) * sizeof *added);
+        added[n_added] = cli_xmalloc(len);
+        snprintf(added[n_added++], len, "%s/%s", path, e->d_name);
+    }
+    closedir(d);
+    for (size_t i = 0; i < n_added; i++) {
+        nftw(added[i], rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        free(added[i]);
+    }
+    free(added);
+}
+
+void cli_dir_mark_free(cli_dir_mark *m)
+{
+    for (size_t i = 0; i < m->n; i++)
+        free(m->names[i]);
+    free(m->names);
+    memset(m, 0, sizeof *m);
 }
 
 /* Parse argv (after the command name) into a: options anywhere, "--" ends them, "-" is positional. */

@@ -12,10 +12,14 @@ const char *mnemo_errmsg(void) { return last_message[0] ? last_message : "no err
 
 int mnemo__err(int code, const char *fmt, ...)
 {
+    /* Format aside first: an argument may be mnemo_errmsg() itself (a message quoting the one
+     * before it), and vsnprintf into the buffer it reads from overlaps (undefined, garbled). */
+    char msg[sizeof last_message];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_message, sizeof last_message, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    memcpy(last_message, msg, strlen(msg) + 1);
     return code;
 }
 

@@ -11,7 +11,8 @@
 #define MNEMO_PRINTF(a, b)
 #endif
 
-/* Sets the message (printf-style) and returns code. */
+/* Sets the message (printf-style) and returns code. An argument may point into the message
+ * itself (mnemo_errmsg(), to quote the error before it): it is read before it is replaced. */
 int mnemo__err(int code, const char *fmt, ...) MNEMO_PRINTF(2, 3);
 
 /* Translates a RocksDB error string (as returned through errptr) into a code, sets the message

@@ -1,6 +1,7 @@
 /* Breadth-first traversal and shortest paths (fewest hops by BFS, least weight by Dijkstra).
  * Every reached node is one entry of a table (internal id, parent entry, label, record id) found
  * through an id map, so memory grows with the nodes reached, never with their records. */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -275,7 +276,9 @@ static int path_edge(void *arg, const mnemo_graph_edge_view *e)
         }
         return 0;
     }
-    if (n->done || dist >= n->dist)
+    /* rc == 1: first reached. Its dist may be infinite (finite weights whose sum overflows a
+     * double): it is still reached, settles after every finite node, and is reported at the end. */
+    if (n->done || (rc != 1 && dist >= n->dist))
         return 0;
     n->dist = dist;
     n->wsum = dist;
@@ -395,6 +398,9 @@ int mnemo_graph_shortest_path(mnemo_graph_path **out, mnemo_db *db, mnemo_txn *t
     if (!rc && target_at == (size_t)-1)
         rc = mnemo__err(MNEMO_ENOTFOUND, "%s: '%s' is not reachable from '%s'%s", fn, to, from,
                         o.max_hops ? " within max_hops" : "");
+    if (!rc && s.weighted && isinf(s.t.nodes[target_at].dist)) /* every path to it overflows */
+        rc = mnemo__err(MNEMO_EINVAL, "%s: '%s' is reachable from '%s', but the total weight of every path overflows "
+                        "a double (> %g): no least-weight path can be told", fn, to, from, DBL_MAX);
     if (!rc)
         rc = build_path(out, &s, target_at);
     mnemo__free(s.heap);

@@ -593,7 +593,12 @@ static int put_op(mnemo_txn *txn, void *arg)
         nw.internal_id = old->internal_id;
     else if ((rc = alloc_iid(db, st, &nw.internal_id)) != 0)
         return rc;
-    rc = store(db, txn, old, &nw, a->meta);
+    /* A put replaces the whole record: the embedding described the old content, so it goes too
+     * (mnemo_record_update keeps it); edges link records and stay. */
+    if (old)
+        rc = mnemo_vector__on_record_delete(db, txn, old->internal_id);
+    if (!rc)
+        rc = store(db, txn, old, &nw, a->meta);
     mnemo_record_free(old);
     return rc;
 }

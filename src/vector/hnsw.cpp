@@ -281,10 +281,19 @@ extern "C" int mnemo_hnsw__save(const mnemo_hnsw *h, char **buf, size_t *len)
     if (fd < 0)
         return mnemo__err(MNEMO_EIO, "vector index: memfd_create failed: %s", strerror(errno));
     int rc = guarded("vector index save", [&] {
+        const Index *ix = h->index;
         h->index->saveIndex(fd_path(fd));
         off_t size = lseek(fd, 0, SEEK_END);
         if (size < 0)
             return mnemo__err(MNEMO_EIO, "vector index save: %s", strerror(errno));
+        // saveIndex ignores failed writes (a memfd past RLIMIT_FSIZE): check the length it owes
+        size_t want = 10 * sizeof(size_t) + sizeof(int) + sizeof(tableint) + sizeof(double) +
+                      ix->cur_element_count * (ix->size_data_per_element_ + sizeof(unsigned int));
+        for (size_t i = 0; i < ix->cur_element_count; i++)
+            want += ix->element_levels_[i] > 0 ? ix->size_links_per_element_ * (size_t)ix->element_levels_[i] : 0;
+        if ((size_t)size != want)
+            return mnemo__err(MNEMO_EIO, "vector index save: %lld of %zu bytes written (file size limit?)",
+                              (long long)size, want);
         char *b = static_cast<char *>(mnemo__malloc(size ? (size_t)size : 1));
         if (!b)
             return mnemo__err_nomem("vector index save");

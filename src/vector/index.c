@@ -8,6 +8,7 @@
  *    missing or damaged snapshot is rebuilt from vector_data;
  *  - when deleted slots pile up the index is rebuilt from its live vectors. */
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -63,6 +64,7 @@ void mnemo_vector__state_free(vec_state *st)
         return;
     mnemo_hnsw__free(st->hnsw);
     ids_free(&st->ids);
+    mnemo__free(st->damaged);
     pthread_rwlock_destroy(&st->rw);
     pthread_mutex_destroy(&st->commit_lock);
     mnemo__free(st);
@@ -172,6 +174,32 @@ static int before_commit(mnemo_txn *txn, void *arg)
 
 static void prune_ids(vec_state *st);
 
+/* A damaged vector that was put again or deleted is damaged no more. Caller holds rw alone. */
+static void resolve_damaged(vec_state *st, uint64_t iid)
+{
+    for (size_t i = 0; i < st->n_damaged; i++)
+        if (st->damaged[i] == iid) {
+            st->damaged[i] = st->damaged[--st->n_damaged];
+            return;
+        }
+}
+
+int mnemo_vector__usable(vec_state *st, const char *fn)
+{
+    int rc = 0;
+    pthread_rwlock_rdlock(&st->rw);
+    if (st->unreadable[0])
+        rc = mnemo__err(MNEMO_ECORRUPT, "%s: the index lacks vectors that cannot be read (%s); run the check",
+                        fn, st->unreadable);
+    else if (st->n_damaged)
+        rc = mnemo__err(MNEMO_ECORRUPT,
+                        "%s: the index lacks %zu damaged vector(s), the first at vector_data key %016llx (internal "
+                        "id %llu); put or delete them again",
+                        fn, st->n_damaged, (unsigned long long)st->damaged[0], (unsigned long long)st->damaged[0]);
+    pthread_rwlock_unlock(&st->rw);
+    return rc;
+}
+
 /* Applies committed changes to the index. Caller holds commit_lock. */
 static int apply(vec_state *st, const vec_change *c, size_t n)
 {
@@ -187,9 +215,11 @@ static int apply(vec_state *st, const vec_change *c, size_t n)
         return mnemo__err_nomem("vector index");
     }
     pthread_rwlock_wrlock(&st->rw);
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         if (!c[i].vec)
             (void)mnemo_hnsw__remove(st->hnsw, c[i].iid); /* absent is fine: nothing to hide */
+        resolve_damaged(st, c[i].iid);
+    }
     /* hnswlib never links a new node to a deleted one: once everything is deleted, new nodes
      * would be unreachable from the (deleted) entry point. An empty index starts afresh. */
     mnemo_hnsw *fresh = NULL;
@@ -372,8 +402,46 @@ static void progress(mnemo_db *db, uint64_t done, uint64_t total)
         o->progress(o->progress_arg, done, total < done ? done : total);
 }
 
-/* A whole new index from vector_data. Values that fail their checks are left out (the vector
- * check reports them; reading one gives MNEMO_ECORRUPT). */
+static int seek_reads(mnemo_cursor *c, uint64_t key)
+{
+    unsigned char k[8];
+    mnemo__put_be64(k, key);
+    mnemo_cursor__seek(c, k, 8);
+    return mnemo_cursor__valid(c) || mnemo_cursor__status(c, "vector index rebuild") == 0;
+}
+
+/* The cursor stopped on a stretch of vector_data it cannot read (a damaged file block) just past
+ * key `from` - 1. Positions it on the first key past the stretch that reads: the smallest seek
+ * target that reads cleanly, found by doubling then bisecting over the u64 keys (a seek reads only
+ * the block that may hold its target). Returns 0 when nothing past it reads. */
+static int skip_unreadable(mnemo_cursor *c, uint64_t from)
+{
+    if (seek_reads(c, from))
+        return 1;
+    uint64_t bad = from, good = 0, step = 1; /* seek(bad) fails; seek(good) reads once found */
+    while (!good) {
+        uint64_t next = bad + step < bad ? UINT64_MAX : bad + step;
+        if (seek_reads(c, next))
+            good = next;
+        else if (next == UINT64_MAX)
+            return 0;
+        else
+            bad = next, step *= 2;
+    }
+    while (good - bad > 1) {
+        uint64_t mid = bad + (good - bad) / 2;
+        if (seek_reads(c, mid))
+            good = mid;
+        else
+            bad = mid;
+    }
+    return seek_reads(c, good);
+}
+
+/* A whole new index from vector_data, the truth. Values that fail their checks are left out and
+ * noted in st->damaged; a stretch the store cannot read at all (a damaged file block) is skipped
+ * and noted in st->unreadable: searches then answer ECORRUPT (mnemo_vector__usable), the vector
+ * check reports it, and everything else works. */
 static int rebuild_from_data(vec_state *st, mnemo_db *db)
 {
     uint64_t total = mnemo_db__estimate_keys(db, MNEMO_CF_VECTOR_DATA), done = 0;
@@ -381,10 +449,13 @@ static int rebuild_from_data(vec_state *st, mnemo_db *db)
     int rc = new_index(st, &h, total + 16);
     mnemo_u64map ids = MNEMO_U64MAP_INIT;
     enum { BATCH = 4096 };
-    size_t dim = st->sp.dim, n = 0;
+    size_t dim = st->sp.dim, n = 0, n_damaged = 0, cap_damaged = 0;
+    uint64_t *damaged = NULL;
+    char unreadable[sizeof st->unreadable] = "";
     float *buf = rc ? NULL : mnemo__malloc(BATCH * dim * sizeof *buf);
-    uint64_t labels[BATCH];
+    uint64_t labels[BATCH], last = 0;
     const float *vecs[BATCH];
+    int have_last = 0;
     if (!rc && !buf)
         rc = mnemo__err_nomem("vector index rebuild");
     mnemo_cursor *c = NULL;
@@ -395,28 +466,45 @@ static int rebuild_from_data(vec_state *st, mnemo_db *db)
     progress(db, 0, total);
     if (c)
         mnemo_cursor__first(c);
-    for (; !rc && c && mnemo_cursor__valid(c); mnemo_cursor__next(c)) {
+    while (!rc && c) {
+        if (!mnemo_cursor__valid(c)) {
+            int src = mnemo_cursor__status(c, "vector_data");
+            if (src != MNEMO_ECORRUPT && src != MNEMO_EIO) {
+                rc = src;
+                break;
+            }
+            if (!unreadable[0])
+                snprintf(unreadable, sizeof unreadable, "vector_data after key %016llx: %s",
+                         (unsigned long long)(have_last ? last : 0), mnemo_errmsg());
+            if (!skip_unreadable(c, have_last ? last + 1 : 0) || !mnemo_cursor__valid(c))
+                break;
+        }
         size_t kl, vl, il;
         const unsigned char *k = mnemo_cursor__key(c, &kl);
         const char *v = mnemo_cursor__value(c, &vl), *id;
-        if (kl != 8)
-            continue;
-        uint64_t iid = mnemo__get_be64(k);
-        if (mnemo_vector__decode(v, vl, (uint32_t)dim, buf + n * dim, &id, &il, iid) != 0)
-            continue;
-        labels[n] = iid;
-        vecs[n] = buf + n * dim;
-        rc = ids_put(st, iid, id, il);
-        if (!rc && ++n == BATCH) {
-            if (!(rc = reserve_for(h, n)))
-                rc = add_many(h, labels, vecs, n);
-            done += n;
-            n = 0;
-            progress(db, done, total);
+        if (kl == 8) {
+            uint64_t iid = mnemo__get_be64(k);
+            last = iid;
+            have_last = 1;
+            if (mnemo_vector__decode(v, vl, (uint32_t)dim, buf + n * dim, &id, &il, iid) != 0) {
+                if (!(rc = mnemo__grow(&damaged, &cap_damaged, n_damaged + 1, sizeof *damaged, 4)))
+                    damaged[n_damaged++] = iid;
+            } else {
+                labels[n] = iid;
+                vecs[n] = buf + n * dim;
+                rc = ids_put(st, iid, id, il);
+                if (!rc && ++n == BATCH) {
+                    if (!(rc = reserve_for(h, n)))
+                        rc = add_many(h, labels, vecs, n);
+                    done += n;
+                    n = 0;
+                    progress(db, done, total);
+                }
+            }
         }
+        if (!rc)
+            mnemo_cursor__next(c);
     }
-    if (!rc && c)
-        rc = mnemo_cursor__status(c, "vector index rebuild");
     if (!rc && n) {
         if (!(rc = reserve_for(h, n)))
             rc = add_many(h, labels, vecs, n);
@@ -430,6 +518,7 @@ static int rebuild_from_data(vec_state *st, mnemo_db *db)
     if (rc) {
         ids_free(&ids);
         mnemo_hnsw__free(h);
+        mnemo__free(damaged);
         return rc;
     }
     ids_free(&st->ids);
@@ -437,6 +526,11 @@ static int rebuild_from_data(vec_state *st, mnemo_db *db)
     mnemo_hnsw__free(st->hnsw);
     st->hnsw = h;
     st->rebuilds++;
+    mnemo__free(st->damaged);
+    st->damaged = damaged;
+    st->n_damaged = n_damaged;
+    st->cap_damaged = cap_damaged;
+    memcpy(st->unreadable, unreadable, sizeof unreadable);
     return 0;
 }
 
@@ -497,7 +591,9 @@ static void chunk_key(unsigned char key[13], uint64_t gen, uint32_t chunk)
 }
 
 /* Deletes, into b, every key of prefix `tag` in vector_index whose 8 bytes after the tag are
- * below `limit` (log entries up to a sequence) or differ from `keep` (chunks of other snapshots). */
+ * below `limit` (log entries up to a sequence) or differ from `keep` (chunks of other snapshots).
+ * Keys it cannot read (a damaged file block) are left: nothing reads them once the header has
+ * switched (chunks of another generation, entries at or below the applied sequence). */
 static int drop_keys(mnemo_batch *b, mnemo_db *db, unsigned char tag, uint64_t limit, uint64_t keep)
 {
     unsigned char lo = tag, hi = (unsigned char)(tag + 1);
@@ -516,7 +612,7 @@ static int drop_keys(mnemo_batch *b, mnemo_db *db, unsigned char tag, uint64_t l
     }
     rc = mnemo_cursor__status(c, "vector snapshot");
     mnemo_cursor__close(c);
-    return rc;
+    return rc == MNEMO_ECORRUPT || rc == MNEMO_EIO ? 0 : rc;
 }
 
 int mnemo_vector__snapshot(vec_state *st, mnemo_db *db)
@@ -524,6 +620,8 @@ int mnemo_vector__snapshot(vec_state *st, mnemo_db *db)
     if (st->lagging)
         return mnemo__err(MNEMO_ENOMEM, "vector index: lagging behind the data since a failed update; "
                                         "the next open replays the change log");
+    if (st->n_damaged || st->unreadable[0]) /* so each open rebuilds and finds the damage again */
+        return mnemo__err(MNEMO_ECORRUPT, "vector index: no snapshot while vector_data is damaged");
     char *data = NULL;
     size_t len = 0;
     uint64_t live = 0;
@@ -583,7 +681,8 @@ static uint64_t get_be64(const unsigned char **p)
     return v;
 }
 
-/* Loads the snapshot named by the header. ECORRUPT (or ENOTFOUND: none) means "rebuild". */
+/* Loads the snapshot named by the header; *applied is the header's sequence as soon as the header
+ * reads (even when the snapshot then fails). Any failure means "rebuild". */
 static int load_snapshot(vec_state *st, mnemo_db *db, uint64_t *applied)
 {
     char *hv;
@@ -601,6 +700,7 @@ static int load_snapshot(vec_state *st, mnemo_db *db, uint64_t *applied)
     uint64_t len = get_be64(&p);
     uint32_t chunks = mnemo__get_be32(p), crc = mnemo__get_be32(p + 4);
     mnemo__free(hv);
+    *applied = seq;
     if (len > ((uint64_t)1 << 40) || chunks != (len + SNAP_CHUNK - 1) / SNAP_CHUNK)
         return mnemo__err(MNEMO_ECORRUPT, "vector index snapshot header is damaged");
     char *data = mnemo__malloc(len ? len : 1);
@@ -665,7 +765,6 @@ static int load_snapshot(vec_state *st, mnemo_db *db, uint64_t *applied)
     }
     st->hnsw = hn;
     st->snap_gen = gen;
-    *applied = seq;
     return 0;
 }
 
@@ -680,6 +779,7 @@ static int sync_one(vec_state *st, mnemo_db *db, uint64_t iid, float *buf)
     int rc = mnemo_txn__get(&v, &n, db, NULL, MNEMO_CF_VECTOR_DATA, key, 8, 0);
     if (rc == MNEMO_ENOTFOUND) {
         (void)mnemo_hnsw__remove(st->hnsw, iid);
+        resolve_damaged(st, iid);
         return 0;
     }
     if (rc)
@@ -690,65 +790,81 @@ static int sync_one(vec_state *st, mnemo_db *db, uint64_t iid, float *buf)
     if (!rc && !(rc = reserve_for(st->hnsw, 1)))
         rc = mnemo_hnsw__add(st->hnsw, buf, iid);
     mnemo__free(v);
-    if (rc == MNEMO_ECORRUPT) { /* left out of the index, like a rebuild does */
+    if (rc == MNEMO_ECORRUPT) { /* left out of the index and noted, like a rebuild does */
         (void)mnemo_hnsw__remove(st->hnsw, iid);
-        rc = 0;
+        resolve_damaged(st, iid);
+        if (!(rc = mnemo__grow(&st->damaged, &st->cap_damaged, st->n_damaged + 1, sizeof *st->damaged, 4)))
+            st->damaged[st->n_damaged++] = iid;
+    } else if (!rc) {
+        resolve_damaged(st, iid);
     }
     return rc;
 }
 
-/* Replays the log entries after `applied`; ECORRUPT when one is damaged. */
+static void log_key(unsigned char key[9], uint64_t seq)
+{
+    key[0] = 'L';
+    mnemo__put_be64(key + 1, seq);
+}
+
+/* Replays the log entries after `applied`; ECORRUPT when one is damaged. Entries are numbered
+ * without gaps (a sequence is used only by a commit that succeeded, and a snapshot keeps the
+ * numbering), so they are read by point reads, in order, until one is missing: a damaged block
+ * holding only older keys of vector_index is never read. */
 static int replay(vec_state *st, mnemo_db *db, uint64_t applied)
 {
-    unsigned char lo[9] = {'L'}, hi = 'M';
-    mnemo__put_be64(lo + 1, applied + 1);
-    mnemo_cursor *c;
     float *buf = mnemo__malloc(st->sp.dim * sizeof *buf);
     if (!buf)
         return mnemo__err_nomem("vector log replay");
-    int rc = mnemo_cursor__open(&c, db, NULL, MNEMO_CF_VECTOR_INDEX, lo, 9, &hi, 1);
-    st->next_seq = applied + 1;
-    if (!rc) {
-        for (mnemo_cursor__first(c); !rc && mnemo_cursor__valid(c); mnemo_cursor__next(c)) {
-            size_t kl, vl;
-            const unsigned char *k = mnemo_cursor__key(c, &kl), *v = mnemo_cursor__value(c, &vl);
-            if (kl != 9 || vl < 9 || v[0] != LOG_VERSION || mnemo__get_be32(v + vl - 4) != mnemo__crc32c(0, v, vl - 4) ||
-                vl != 9 + (size_t)mnemo__get_be32(v + 1) * 8) {
-                rc = mnemo__err(MNEMO_ECORRUPT, "vector change log entry is damaged");
-                break;
-            }
-            for (uint32_t i = 0; i < mnemo__get_be32(v + 1) && !rc; i++)
-                rc = sync_one(st, db, mnemo__get_be64(v + 5 + (size_t)i * 8), buf);
-            st->next_seq = mnemo__get_be64(k + 1) + 1;
-            st->log_entries++;
-        }
-        if (!rc)
-            rc = mnemo_cursor__status(c, "vector log replay");
-        mnemo_cursor__close(c);
+    int rc = 0;
+    unsigned char key[9];
+    for (st->next_seq = applied + 1; !rc; st->next_seq++, st->log_entries++) {
+        char *val;
+        size_t vl;
+        log_key(key, st->next_seq);
+        if ((rc = mnemo_txn__get(&val, &vl, db, NULL, MNEMO_CF_VECTOR_INDEX, key, 9, 0)) != 0)
+            break;
+        const unsigned char *v = (const unsigned char *)val;
+        if (vl < 9 || v[0] != LOG_VERSION || mnemo__get_be32(v + vl - 4) != mnemo__crc32c(0, v, vl - 4) ||
+            vl != 9 + (size_t)mnemo__get_be32(v + 1) * 8)
+            rc = mnemo__err(MNEMO_ECORRUPT, "vector change log entry %llu is damaged",
+                            (unsigned long long)st->next_seq);
+        for (uint32_t i = 0; !rc && i < mnemo__get_be32(v + 1); i++)
+            rc = sync_one(st, db, mnemo__get_be64(v + 5 + (size_t)i * 8), buf);
+        mnemo__free(val);
     }
     mnemo__free(buf);
-    return rc;
+    return rc == MNEMO_ENOTFOUND ? 0 : rc;
 }
 
-/* The highest log sequence present (0 when none): a rebuild continues numbering after it. */
-static int last_seq(mnemo_db *db, uint64_t *seq)
+/* The sequence a rebuilt index continues the log from: past the header's and every entry that can
+ * still be found, by a scan or, when the scan meets a damaged block, by point reads. (A stale
+ * entry replayed later would be harmless anyway: an entry only names vectors to read again.) */
+static uint64_t next_seq_after(mnemo_db *db, uint64_t applied)
 {
-    unsigned char lo = 'L', hi = 'M';
+    unsigned char lo = 'L', hi = 'M', key[9];
+    uint64_t seq = applied;
     mnemo_cursor *c;
     int rc = mnemo_cursor__open(&c, db, NULL, MNEMO_CF_VECTOR_INDEX, &lo, 1, &hi, 1);
-    if (rc)
-        return rc;
-    *seq = 0;
-    mnemo_cursor__last(c);
-    if (mnemo_cursor__valid(c)) {
+    if (!rc) {
+        mnemo_cursor__last(c);
         size_t kl;
-        const unsigned char *k = mnemo_cursor__key(c, &kl);
-        if (kl == 9)
-            *seq = mnemo__get_be64(k + 1);
+        const unsigned char *k = mnemo_cursor__valid(c) ? mnemo_cursor__key(c, &kl) : NULL;
+        if (k && kl == 9 && mnemo__get_be64(k + 1) > seq)
+            seq = mnemo__get_be64(k + 1);
+        rc = mnemo_cursor__status(c, "vector index");
+        mnemo_cursor__close(c);
     }
-    rc = mnemo_cursor__status(c, "vector index");
-    mnemo_cursor__close(c);
-    return rc;
+    for (; rc; seq++) {
+        char *v;
+        size_t vl;
+        log_key(key, seq + 1);
+        if ((rc = mnemo_txn__get(&v, &vl, db, NULL, MNEMO_CF_VECTOR_INDEX, key, 9, 0)) == 0)
+            mnemo__free(v);
+        else if (rc == MNEMO_ENOTFOUND)
+            break;
+    }
+    return seq + 1;
 }
 
 int mnemo_vector__load(vec_state *st, mnemo_db *db)
@@ -763,25 +879,23 @@ int mnemo_vector__load(vec_state *st, mnemo_db *db)
 
     uint64_t applied = 0;
     int rc = load_snapshot(st, db, &applied);
-    if (!rc) {
-        rc = replay(st, db, applied);
-        if (rc == MNEMO_ECORRUPT) { /* start again from the truth */
-            mnemo_hnsw__free(st->hnsw);
-            st->hnsw = NULL;
-            ids_free(&st->ids);
-            st->log_entries = 0;
-        }
+    if (!rc && (rc = replay(st, db, applied)) != 0) {
+        mnemo_hnsw__free(st->hnsw);
+        st->hnsw = NULL;
+        ids_free(&st->ids);
     }
-    if (rc == MNEMO_ENOTFOUND || rc == MNEMO_ECORRUPT) {
-        uint64_t seq;
-        if ((rc = last_seq(db, &seq)) == 0)
-            rc = rebuild_from_data(st, db);
-        if (!rc) {
-            st->next_seq = seq + 1;
-            st->log_entries = seq ? 1 : 0; /* stale entries: the snapshot below drops them */
-            if (!st->read_only && (seq || mnemo_hnsw__slots(st->hnsw)))
-                rc = mnemo_vector__snapshot(st, db);
-        }
-    }
-    return rc;
+    if (!rc)
+        return 0;
+    /* vector_index is a cache of vector_data: whatever part of it is missing, damaged or cannot
+     * be read or loaded (a snapshot above RLIMIT_FSIZE cannot go through the memfd), start again
+     * from the truth. */
+    st->log_entries = 0;
+    if ((rc = rebuild_from_data(st, db)) != 0)
+        return rc;
+    st->next_seq = next_seq_after(db, applied);
+    st->log_entries = st->next_seq > 1; /* stale keys: the snapshot below drops what it can read */
+    /* Best effort, as at close: the index is sound; without a snapshot the next open rebuilds. */
+    if (!st->read_only && (st->log_entries || mnemo_hnsw__slots(st->hnsw)))
+        (void)mnemo_vector__snapshot(st, db);
+    return 0;
 }

@@ -479,6 +479,8 @@ static int run(mnemo_hits **out, mnemo_db *db, mnemo_txn *txn, const float *quer
     int rc = mnemo_txn__check(db, txn, fn);
     if (!rc)
         rc = mnemo_vector__state(&st, db, fn);
+    if (!rc)
+        rc = mnemo_vector__usable(st, fn);
     if (rc)
         return rc;
     static const mnemo_search_options defaults = MNEMO_SEARCH_OPTIONS_INIT;

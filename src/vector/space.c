@@ -205,8 +205,13 @@ int mnemo_vector__prepare(float *out, const vec_state *st, const float *vec, siz
         norm += (double)vec[i] * vec[i];
     }
     if (st->sp.metric == MNEMO_METRIC_COSINE) {
-        if (norm == 0 || !isfinite(norm))
+        /* In double the squared length of finite floats is never 0 unless all are 0 (the least
+         * subnormal squared is 2e-90) and never overflows (dim * 3.4e38^2 < 1e83). */
+        if (norm == 0)
             return mnemo__err(MNEMO_EINVAL, "%s: %s is the zero vector, which has no direction (cosine space)", fn, what);
+        if (!isfinite(norm))
+            return mnemo__err(MNEMO_EINVAL, "%s: %s has a length that overflows, it cannot be normalised (cosine space)",
+                              fn, what);
         /* A vector already of unit length (one read back from mnemo) is kept bit for bit:
          * scaling it again could move components by a unit in the last place. */
         if (fabs(norm - 1.0) <= 4 * FLT_EPSILON * (double)dim) {
@@ -214,11 +219,20 @@ int mnemo_vector__prepare(float *out, const vec_state *st, const float *vec, siz
                 memcpy(out, vec, dim * sizeof *out);
             return 0;
         }
-        float inv = (float)(1.0 / sqrt(norm));
+        /* Divide in double: 1/length in float overflows for tiny vectors ([1e-45,0,0] gave NaNs)
+         * and is subnormal, losing bits, for huge ones. Every quotient is within [-1, 1]. */
+        double len = sqrt(norm);
         for (size_t i = 0; i < dim; i++)
-            out[i] = vec[i] * inv;
-    } else if (out != vec) {
-        memcpy(out, vec, dim * sizeof *out);
+            out[i] = (float)(vec[i] / len);
+    } else {
+        /* hnswlib (SIMD) and the exact scan (sgemm) compute distances in float: refuse what could
+         * overflow them rather than answer with infinities that drop or misorder hits. */
+        if (norm > MNEMO_VECTOR_MAX_NORM * MNEMO_VECTOR_MAX_NORM)
+            return mnemo__err(MNEMO_EINVAL,
+                              "%s: %s is longer than %g (length %g): its distances would overflow float (%s space)",
+                              fn, what, MNEMO_VECTOR_MAX_NORM, sqrt(norm), metric_name(st->sp.metric));
+        if (out != vec)
+            memcpy(out, vec, dim * sizeof *out);
     }
     return 0;
 }

@@ -190,7 +190,8 @@ int mnemo_vector_get(float **out, size_t *dim, mnemo_db *db, mnemo_txn *txn, con
     if ((rc = mnemo_record__resolve(&iid, db, txn, id)) == MNEMO_ENOTFOUND)
         return mnemo__err(MNEMO_ENOTFOUND, "%s: no record '%s'", fn, id);
     float *v;
-    if (!rc && (rc = read_vector(&v, st, db, txn, iid, 0)) == MNEMO_ENOTFOUND)
+    /* tracked: a write the caller bases on this read conflicts with a change of it (write skew) */
+    if (!rc && (rc = read_vector(&v, st, db, txn, iid, 1)) == MNEMO_ENOTFOUND)
         return mnemo__err(MNEMO_ENOTFOUND, "%s: record '%s' has no embedding", fn, id);
     if (rc)
         return rc;

@@ -39,6 +39,13 @@ typedef struct vec_state {
     uint64_t changes_since;  /* vector changes since that snapshot */
     uint64_t rebuilds;
     int lagging; /* a committed change could not be applied: never snapshot (see index.c) */
+    /* vector_data the index could not take in: iids whose value fails its checks, and whether a
+     * stretch of vector_data could not be read at all. Searches answer MNEMO_ECORRUPT naming it
+     * (never a silently shorter answer) until those vectors are put again or deleted, or an open
+     * reads vector_data cleanly. Changed with rw held alone. */
+    uint64_t *damaged;
+    size_t n_damaged, cap_damaged;
+    char unreadable[256]; /* "" or what could not be read */
 } vec_state;
 
 /* The module state, or MNEMO_EINVAL (message names fn) when the database has no vector space. */
@@ -80,6 +87,8 @@ int mnemo_vector__txn_note(vec_txn *vt, uint64_t iid, const float *vec, const ch
 const vec_change *mnemo_vector__txn_find(const vec_txn *vt, uint64_t iid);
 
 int mnemo_vector__load(vec_state *st, mnemo_db *db);
+/* 0, or MNEMO_ECORRUPT naming the vector_data the index lacks (see vec_state.damaged). */
+int mnemo_vector__usable(vec_state *st, const char *fn);
 int mnemo_vector__snapshot(vec_state *st, mnemo_db *db);
 void mnemo_vector__state_free(vec_state *st);
 /* Record id of an indexed iid (borrowed; caller holds st->rw), or NULL. */
