@@ -42,7 +42,7 @@ static const char *fz_scratch(void)
 /* A code no call may return on a healthy database with no injected faults. */
 static void fz_check_rc(int rc, const char *what)
 {
-    if (rc > 1 || rc < MNEMO_ENOTSUP || rc == MNEMO_ECORRUPT || rc == MNEMO_EIO || rc == MNEMO_ERROR ||
+    if (rc > 1 || rc < MNEMO_EFULL || rc == MNEMO_ECORRUPT || rc == MNEMO_EIO || rc == MNEMO_ERROR ||
         rc == MNEMO_ENOMEM) {
         fprintf(stderr, "%s returned %d %s: %s\n", what, rc, mnemo_strerror(rc), mnemo_errmsg());
         abort();

@@ -381,7 +381,8 @@ TU_TEST(db, version_and_error_names)
     cr_assert_str_eq(mnemo_strerror(MNEMO_EBUSY), "MNEMO_EBUSY");
     cr_assert_str_eq(mnemo_strerror(MNEMO_ENOTSUP), "MNEMO_ENOTSUP");
     cr_assert_str_eq(mnemo_strerror(-1000), "MNEMO_E?");
-    for (int c = 0; c >= MNEMO_ENOTSUP; c--)
+    cr_assert_str_eq(mnemo_strerror(MNEMO_EFULL), "MNEMO_EFULL");
+    for (int c = 0; c >= MNEMO_EFULL; c--)
         cr_assert_str_neq(mnemo_strerror(c), "MNEMO_E?", "code %d has a name", c);
     mnemo_free(NULL);
 }

@@ -255,8 +255,8 @@ TU_TEST(filter, paths)
     YES("{\"author.nobody.age\": {\"$ne\": 40}}", md);
     NO("{\"s.length\": 3}", md);            /* non-object intermediate */
     YES("{\"s.length\": {\"$exists\": false}}", md);
-    NO("{\"arr.k\": 1}", md);               /* arrays are not traversed */
-    NO("{\"arr.0.k\": 1}", md);             /* nor indexed */
+    YES("{\"arr.k\": 1}", md);              /* arrays of objects are walked, as in MongoDB */
+    NO("{\"arr.0.k\": 1}", md);             /* but not indexed */
     YES("{\"0.1\": 2}", md);                /* numeric segments are object keys */
     NO("{\"a.b\": 1}", md);                 /* dots always split */
     YES("{\"author\": {\"name\": \"ann\", \"info\": {\"age\": 40, \"tags\": [\"x\"]}}}", md);
@@ -792,25 +792,43 @@ TU_TEST(filter, encode_edge_cases)
 
 static const char *const record_names[] = {"id", "content", "importance", "created_at", "updated_at", "expires_at"};
 
-/* Returns the value at path or NULL when missing. rec is the record fields as an object (NULL when
- * the record has no fields). */
-static const json_t *ref_get(const char *path, const json_t *md, const json_t *rec)
+static void ref_walk(json_t *out, const json_t *cur, char **segs, size_t n)
 {
+    if (n == 0) {
+        json_array_append(out, (json_t *)cur);
+    } else if (json_is_object(cur)) {
+        const json_t *c = json_object_get(cur, segs[0]);
+        if (c)
+            ref_walk(out, c, segs + 1, n - 1);
+    } else if (json_is_array(cur)) { /* Mongo: go on in each element that is an object */
+        for (size_t i = 0; i < json_array_size(cur); i++)
+            if (json_is_object(json_array_get(cur, i)))
+                ref_walk(out, json_array_get(cur, i), segs, n);
+    }
+}
+
+/* Every value at path, as a new array (empty when missing). rec is the record fields as an
+ * object (NULL when the record has no fields). */
+static json_t *ref_get(const char *path, const json_t *md, const json_t *rec)
+{
+    json_t *out = json_array();
     for (size_t i = 0; i < 6; i++)
-        if (strcmp(path, record_names[i]) == 0)
-            return rec ? json_object_get(rec, path) : NULL;
+        if (strcmp(path, record_names[i]) == 0) {
+            if (rec && json_object_get(rec, path))
+                json_array_append(out, json_object_get(rec, path));
+            return out;
+        }
     if (strncmp(path, "metadata.", 9) == 0)
         path += 9;
-    char copy[256];
+    char copy[256], *segs[128];
+    size_t n = 0;
     snprintf(copy, sizeof copy, "%s", path);
-    const json_t *cur = md;
     char *save = NULL;
-    for (char *seg = strtok_r(copy, ".", &save); seg; seg = strtok_r(NULL, ".", &save)) {
-        if (!json_is_object(cur))
-            return NULL;
-        cur = json_object_get(cur, seg);
-    }
-    return cur;
+    for (char *seg = strtok_r(copy, ".", &save); seg; seg = strtok_r(NULL, ".", &save))
+        segs[n++] = seg;
+    if (json_is_object(md))
+        ref_walk(out, md, segs, n);
+    return out;
 }
 
 static int ref_scalar_eq(const json_t *a, const json_t *b)
@@ -896,26 +914,35 @@ static int ref_range(const json_t *v, const json_t *ops)
     return 0;
 }
 
-static int ref_ops(const json_t *v, const json_t *ops)
+/* Whether f(value, o) holds for some value of vals (the field's values). */
+static int ref_any(const json_t *vals, int (*f)(const json_t *, const json_t *), const json_t *o)
+{
+    for (size_t i = 0; i < json_array_size(vals); i++)
+        if (f(json_array_get(vals, i), o))
+            return 1;
+    return 0;
+}
+
+static int ref_ops(const json_t *vals, const json_t *ops)
 {
     const char *k;
     json_t *o;
-    if (has_range(ops) && !ref_range(v, ops))
+    if (has_range(ops) && !ref_any(vals, ref_range, ops))
         return 0;
     json_object_foreach((json_t *)ops, k, o) {
         int ok = 1;
         if (!strcmp(k, "$eq"))
-            ok = ref_eq(v, o);
+            ok = ref_any(vals, ref_eq, o);
         else if (!strcmp(k, "$ne"))
-            ok = !ref_eq(v, o);
+            ok = !ref_any(vals, ref_eq, o);
         else if (!strcmp(k, "$in"))
-            ok = ref_in(v, o);
+            ok = ref_any(vals, ref_in, o);
         else if (!strcmp(k, "$nin"))
-            ok = !ref_in(v, o);
+            ok = !ref_any(vals, ref_in, o);
         else if (!strcmp(k, "$exists"))
-            ok = (v != NULL) == json_is_true(o);
+            ok = (json_array_size(vals) > 0) == json_is_true(o);
         else if (!strcmp(k, "$not"))
-            ok = !ref_ops(v, o);
+            ok = !ref_ops(vals, o);
         if (!ok)
             return 0;
     }
@@ -944,8 +971,9 @@ static int ref_match(const json_t *filter, const json_t *md, const json_t *rec)
         } else if (!strcmp(k, "$not")) {
             ok = !ref_match(v, md, rec);
         } else {
-            const json_t *val = ref_get(k, md, rec);
-            ok = is_op_object(v) ? ref_ops(val, v) : ref_eq(val, v);
+            json_t *vals = ref_get(k, md, rec);
+            ok = is_op_object(v) ? ref_ops(vals, v) : ref_any(vals, ref_eq, v);
+            json_decref(vals);
         }
         if (!ok)
             return 0;
@@ -1098,20 +1126,22 @@ static int ref_pred_holds(const mnemo_filter_pred *p, const json_t *md, const js
 {
     char path[300];
     snprintf(path, sizeof path, "%s%s", p->is_record_field ? "" : "metadata.", p->path);
-    const json_t *v = ref_get(path, md, rec);
+    json_t *vals = ref_get(path, md, rec);
+    int r = 0;
     if (p->kind == MNEMO_PRED_EQ || p->kind == MNEMO_PRED_IN) {
-        for (size_t i = 0; i < p->n_values; i++)
-            if (ref_eq(v, p->values[i]))
-                return 1;
-        return 0;
+        for (size_t i = 0; i < p->n_values && !r; i++)
+            r = ref_any(vals, ref_eq, p->values[i]);
+        json_decref(vals);
+        return r;
     }
     json_t *ops = json_object();
     if (p->lower)
         json_object_set(ops, p->lower_inclusive ? "$gte" : "$gt", (json_t *)p->lower);
     if (p->upper)
         json_object_set(ops, p->upper_inclusive ? "$lte" : "$lt", (json_t *)p->upper);
-    int r = ref_range(v, ops);
+    r = ref_any(vals, ref_range, ops);
     json_decref(ops);
+    json_decref(vals);
     return r;
 }
 

@@ -10,6 +10,7 @@
 
 #include "core/clock.h"
 #include "core/coding.h"
+#include "graph/graph.h"
 #include "testutil.h"
 
 static mnemo_db *db;
@@ -912,4 +913,155 @@ TU_TEST(graph, weighted_paths_whose_total_overflows_are_not_unreachable)
     cr_assert_eq(p->weight, 15);
     mnemo_graph_path_free(p);
     TU_RC(mnemo_graph_shortest_path(&p, db, NULL, "a", "c", &o), MNEMO_EINVAL);
+}
+
+/* Issue 17 item 20b: a neighbour iterator made in a transaction is invalidated when it ends
+ * (rollback or commit), as its header promises, also when it outlives the transaction handle. */
+TU_TEST(graph, neighbor_iterator_invalid_after_its_txn_ends)
+{
+    node("a");
+    node("b");
+    node("c");
+    mnemo_edge e = {"a", "knows", "b", 1.0, NULL};
+    for (int commit = 0; commit < 2; commit++) {
+        mnemo_txn *txn;
+        TU_OK(mnemo_txn_begin(&txn, db, 0));
+        TU_OK(mnemo_graph_link(db, txn, &e, 0));
+        mnemo_graph_iter *it, *it2, *early;
+        TU_OK(mnemo_graph_neighbors(&it, db, txn, "a", MNEMO_DIR_OUT, NULL, 0));
+        TU_OK(mnemo_graph_neighbors(&it2, db, txn, "a", MNEMO_DIR_OUT, NULL, 0));
+        TU_OK(mnemo_graph_neighbors(&early, db, txn, "b", MNEMO_DIR_IN, NULL, 0));
+        mnemo_graph_iter_free(early); /* freed before its txn ends: the end must not touch it */
+        const mnemo_neighbor *n;
+        TU_OK(mnemo_graph_iter_next(it, &n));
+        cr_assert_str_eq(n->id, e.to);
+        TU_OK(commit ? mnemo_txn_commit(txn) : mnemo_txn_rollback(txn));
+        TU_RC(mnemo_graph_iter_next(it2, &n), MNEMO_EINVAL);
+        mnemo_txn_free(txn);
+        TU_RC(mnemo_graph_iter_next(it, &n), MNEMO_EINVAL);
+        mnemo_graph_iter_free(it);
+        mnemo_graph_iter_free(it2);
+        e.to = "c";
+    }
+    /* without a transaction it reads a committed state and stays usable */
+    mnemo_graph_iter *it;
+    TU_OK(mnemo_graph_neighbors(&it, db, NULL, "a", MNEMO_DIR_OUT, NULL, 0));
+    const mnemo_neighbor *n;
+    TU_OK(mnemo_graph_iter_next(it, &n));
+    cr_assert_str_eq(n->id, "c");
+    TU_RC(mnemo_graph_iter_next(it, &n), MNEMO_ITEROVER);
+    mnemo_graph_iter_free(it);
+    close_db();
+}
+
+/* Issue 17 item 5: label ids are allocated in the creating transaction. */
+static uint32_t label_id(const char *label)
+{
+    uint32_t id = 0;
+    TU_OK(mnemo_graph__label_id(&id, db, NULL, label, 0));
+    return id;
+}
+
+TU_TEST(graph, rolled_back_label_creations_use_up_no_id)
+{
+    node("a");
+    node("b");
+    TU_OK(link_w(NULL, "a", "first", "b", 1));
+    uint32_t first = label_id("first");
+    char label[32];
+    for (int i = 0; i < 300; i++) { /* rolled back: more than a 64-id block */
+        mnemo_txn *txn;
+        TU_OK(mnemo_txn_begin(&txn, db, 0));
+        snprintf(label, sizeof label, "gone%d", i);
+        TU_OK(link_w(txn, "a", label, "b", 1));
+        TU_OK(mnemo_txn_rollback(txn));
+        mnemo_txn_free(txn);
+    }
+    TU_OK(link_w(NULL, "a", "second", "b", 1));
+    cr_assert_eq(label_id("second"), first + 1, "rolled-back attempts used up ids: %u after %u",
+                 label_id("second"), first);
+    TU_RC(mnemo_graph__label_id(&(uint32_t){0}, db, NULL, "gone7", 0), MNEMO_ENOTFOUND);
+    /* a restart does not skip the rest of a block */
+    close_db();
+    TU_OK(mnemo_open(&db, tu_path("g"), NULL));
+    TU_OK(link_w(NULL, "a", "third", "b", 1));
+    cr_assert_eq(label_id("third"), first + 2, "the reopen skipped ids: %u", label_id("third"));
+    /* two transactions creating the same new label: one id, the later commit conflicts */
+    mnemo_txn *t1, *t2;
+    TU_OK(mnemo_txn_begin(&t1, db, 0));
+    TU_OK(mnemo_txn_begin(&t2, db, 0));
+    TU_OK(link_w(t1, "a", "same", "b", 1));
+    TU_OK(link_w(t2, "b", "same", "a", 1));
+    TU_OK(mnemo_txn_commit(t1));
+    TU_RC(mnemo_txn_commit(t2), MNEMO_EBUSY);
+    mnemo_txn_free(t1);
+    mnemo_txn_free(t2);
+    TU_OK(link_w(NULL, "b", "same", "a", 1));
+    cr_assert_eq(label_id("same"), first + 3);
+    check_ok(5);
+    close_db();
+}
+
+TU_TEST(graph, label_id_limit_is_a_clear_error_and_the_graph_keeps_working)
+{
+    node("a");
+    node("b");
+    TU_OK(link_w(NULL, "a", "old", "b", 1));
+    TU_OK(mnemo_graph__set_next_label(db, MNEMO_GRAPH_LABEL_ID_MAX));
+    TU_OK(link_w(NULL, "a", "last", "b", 1));
+    cr_assert_eq(label_id("last"), MNEMO_GRAPH_LABEL_ID_MAX);
+    TU_RC(link_w(NULL, "a", "over", "b", 1), MNEMO_EFULL);
+    cr_assert(strstr(mnemo_errmsg(), "label"), "message names the limit: %s", mnemo_errmsg());
+    mnemo_txn *txn; /* in a caller's txn: refused before writing, the txn stays usable */
+    TU_OK(mnemo_txn_begin(&txn, db, 0));
+    TU_RC(link_w(txn, "a", "over", "b", 1), MNEMO_EFULL);
+    TU_OK(link_w(txn, "b", "old", "a", 1));
+    TU_OK(mnemo_txn_commit(txn));
+    mnemo_txn_free(txn);
+    check_ok(3);
+    close_db();
+    TU_OK(mnemo_open(&db, tu_path("g"), NULL));
+    TU_OK(link_w(NULL, "b", "last", "a", 1));
+    TU_RC(link_w(NULL, "b", "over2", "a", 1), MNEMO_EFULL);
+    mnemo_graph_iter *it;
+    TU_OK(mnemo_graph_neighbors(&it, db, NULL, "a", MNEMO_DIR_BOTH, NULL, 0));
+    size_t n = 0;
+    const mnemo_neighbor *nb;
+    while (mnemo_graph_iter_next(it, &nb) == 0)
+        n++;
+    mnemo_graph_iter_free(it);
+    cr_assert_eq(n, 4);
+    check_ok(4);
+    /* an edge whose label id is beyond the limit is damage the check reports */
+    mnemo_record *ra, *rb;
+    TU_OK(mnemo_record_get(&ra, db, NULL, "a"));
+    TU_OK(mnemo_record_get(&rb, db, NULL, "b"));
+    unsigned char fk[20], bk[20], fk2[20], bk2[20];
+    mnemo__put_be64(fk, ra->internal_id);
+    mnemo__put_be32(fk + 8, label_id("old"));
+    mnemo__put_be64(fk + 12, rb->internal_id);
+    mnemo__put_be64(bk, rb->internal_id);
+    mnemo__put_be32(bk + 8, label_id("old"));
+    mnemo__put_be64(bk + 12, ra->internal_id);
+    memcpy(fk2, fk, 20);
+    memcpy(bk2, bk, 20);
+    mnemo__put_be32(fk2 + 8, MNEMO_GRAPH_LABEL_ID_MAX + 1);
+    mnemo__put_be32(bk2 + 8, MNEMO_GRAPH_LABEL_ID_MAX + 1);
+    mnemo_record_free(ra);
+    mnemo_record_free(rb);
+    close_db();
+    tu_raw r;
+    tu_raw_open(&r, tu_path("g"));
+    size_t fl, bl;
+    char *fv = tu_raw_get(&r, 2, fk, sizeof fk, &fl), *bv = tu_raw_get(&r, 3, bk, sizeof bk, &bl);
+    cr_assert(fv && bv);
+    tu_raw_put(&r, 2, fk2, sizeof fk2, fv, fl);
+    tu_raw_put(&r, 3, bk2, sizeof bk2, bv, bl);
+    free(fv);
+    free(bv);
+    tu_raw_close(&r);
+    TU_OK(mnemo_open(&db, tu_path("g"), NULL));
+    TU_RC(mnemo_graph_check(db, NULL), MNEMO_ECORRUPT);
+    cr_assert(strstr(mnemo_errmsg(), "label"), "%s", mnemo_errmsg());
+    close_db();
 }

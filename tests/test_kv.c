@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kv/kv.h"
 #include "testutil.h"
 
 static mnemo_db *db;
@@ -155,6 +156,30 @@ TU_TEST(kv, batch_is_atomic_and_ordered)
     TU_OK(mnemo_kv_batch(db, txn, ops, 2));
     TU_OK(mnemo_txn_rollback(txn));
     mnemo_txn_free(txn);
+    close_db();
+}
+
+/* Issue 17 item 10: a batch that fails at op 2 after writing ops 0 and 1 inside a caller's
+ * transaction poisons it: the commit fails and nothing of the batch (nor of the txn) lands. */
+TU_TEST(kv, batch_failing_midway_poisons_txn)
+{
+    mnemo_kv_op ops[] = {{MNEMO_KV_PUT, "a", 1, "1", 1}, {MNEMO_KV_PUT, "b", 1, "2", 1}, {MNEMO_KV_PUT, "c", 1, "3", 1}};
+    mnemo_txn *txn;
+    TU_OK(mnemo_txn_begin(&txn, db, 0));
+    TU_OK(mnemo_kv_put(db, txn, "before", 6, "x", 1));
+    mnemo_kv__fail_batch_op(2);
+    TU_RC(mnemo_kv_batch(db, txn, ops, 3), MNEMO_EIO);
+    mnemo_kv__fail_batch_op((size_t)-1);
+    cr_assert_neq(mnemo_txn_commit(txn), 0, "a transaction holding half a batch committed");
+    mnemo_txn_free(txn);
+    const char *keys[] = {"a", "b", "c", "before"};
+    for (size_t i = 0; i < 4; i++)
+        cr_assert_eq(mnemo_kv_exists(db, NULL, keys[i], strlen(keys[i])), 0, "key %s is visible", keys[i]);
+    /* alone, the same failure leaves nothing either */
+    mnemo_kv__fail_batch_op(1);
+    TU_RC(mnemo_kv_batch(db, NULL, ops, 3), MNEMO_EIO);
+    mnemo_kv__fail_batch_op((size_t)-1);
+    cr_assert_eq(mnemo_kv_exists(db, NULL, "a", 1), 0);
     close_db();
 }
 

@@ -44,6 +44,7 @@ enum mnemo_error {
     MNEMO_ELOCKED = -13,  /**< the database is held open by another process or handle */
     MNEMO_EREADONLY = -14,/**< a write on a database or transaction opened read-only */
     MNEMO_ENOTSUP = -15,  /**< not supported by this build (e.g. a compression library) */
+    MNEMO_EFULL = -16,    /**< a fixed limit of the database is reached (e.g. every label id is used) */
 };
 
 /** Version of the library actually linked (may differ from MNEMO_VERSION_* of the header).

@@ -38,7 +38,8 @@ enum mnemo_link_flags {
 /** Insert the edge (from, label, to), or update its weight and properties if it exists.
  * @return 0; MNEMO_ENOTFOUND (an endpoint has no live record and MNEMO_LINK_CREATE_MISSING is not
  *         set); MNEMO_EINVAL (NULL/empty/oversized id or label, non-finite weight, props not a JSON
- *         object); MNEMO_EREADONLY; MNEMO_EBUSY; MNEMO_ECORRUPT; MNEMO_EIO. */
+ *         object); MNEMO_EFULL (a new label, and all 2^24 label ids are used); MNEMO_EREADONLY;
+ *         MNEMO_EBUSY (also: another transaction created a label meanwhile); MNEMO_ECORRUPT; MNEMO_EIO. */
 MNEMO_API int mnemo_graph_link(mnemo_db *db, mnemo_txn *txn, const mnemo_edge *e, unsigned flags);
 
 /** Remove the edge (from, label, to) in both directions.
@@ -75,14 +76,15 @@ typedef struct mnemo_neighbor {
 typedef struct mnemo_graph_iter mnemo_graph_iter;
 
 /** Iterate a node's neighbours (out-edges first, each direction ordered by label then neighbour).
- * The neighbours are read when the iterator is made (it holds no database resources).
+ * The neighbours are read when the iterator is made (it holds no database resources); one made
+ * in a transaction is invalidated when that transaction ends (commit, rollback, or its db closes).
  * @param[in] label NULL for every label.
  * @param[in] limit at most this many neighbours are read (0: all).
  * @return 0; MNEMO_ENOTFOUND (no live record `id`); MNEMO_EINVAL; MNEMO_ECORRUPT. */
 MNEMO_API int mnemo_graph_neighbors(mnemo_graph_iter **out, mnemo_db *db, mnemo_txn *txn, const char *id,
                                     mnemo_direction dir, const char *label, size_t limit);
 
-/** Next neighbour. @return 0 (*n set), MNEMO_ITEROVER, MNEMO_EINVAL (iterator invalidated),
+/** Next neighbour. @return 0 (*n set), MNEMO_ITEROVER, MNEMO_EINVAL (its transaction ended),
  *  MNEMO_ECORRUPT. */
 MNEMO_API int mnemo_graph_iter_next(mnemo_graph_iter *it, const mnemo_neighbor **n);
 
@@ -175,7 +177,8 @@ MNEMO_API int mnemo_graph_import_edgelist(mnemo_db *db, const char *path, const 
                                           mnemo_import_stats *stats);
 
 /** Verify that every forward edge has its backward twin with the same value and vice versa, and
- * that every edge's endpoints have records.
+ * that every edge's endpoints have records and every label id (of edges and of the label dictionary)
+ * is within the limit.
  * @param[out] edges  number of edges checked (may be NULL).
  * @return 0 (consistent); MNEMO_ECORRUPT naming the first broken edge; MNEMO_EINVAL; MNEMO_EIO. */
 MNEMO_API int mnemo_graph_check(mnemo_db *db, uint64_t *edges);

@@ -55,7 +55,8 @@ typedef struct mnemo_kv_op {
 } mnemo_kv_op;
 
 /** Apply many puts and deletes atomically (in order; a later op on the same key wins). Every op is
- * checked before any is applied: one bad op leaves the database untouched.
+ * checked before any is applied: one bad op leaves the database untouched. Inside a transaction,
+ * a failure while writing after some ops were written poisons it: its commit fails and keeps none.
  * @return 0; MNEMO_EINVAL (names the bad op's index); MNEMO_EREADONLY; MNEMO_EIO. */
 MNEMO_API int mnemo_kv_batch(mnemo_db *db, mnemo_txn *txn, const mnemo_kv_op *ops, size_t n);
 

@@ -156,7 +156,8 @@ MNEMO_API int mnemo_index_create(mnemo_db *db, const char *path);
 /** Remove a secondary index and its entries. @return 0; MNEMO_ENOTFOUND; MNEMO_EINVAL. */
 MNEMO_API int mnemo_index_drop(mnemo_db *db, const char *path);
 
-/** The metadata paths that have a secondary index (ready or still being built), in bytewise order,
+/** The metadata paths that have a secondary index (ready or still being built: an interrupted build
+ * is finished first when the handle is writable), in bytewise order,
  * as normalised by mnemo_index_create (e.g. "metadata.topic" is listed as "topic").
  * @param[out] paths  n NUL-terminated paths (NULL when n is 0); free with mnemo_index_list_free().
  *                    Untouched on failure.

@@ -73,6 +73,7 @@ const char *mnemo_strerror(int code)
     case MNEMO_ELOCKED: return "MNEMO_ELOCKED";
     case MNEMO_EREADONLY: return "MNEMO_EREADONLY";
     case MNEMO_ENOTSUP: return "MNEMO_ENOTSUP";
+    case MNEMO_EFULL: return "MNEMO_EFULL";
     default: return "MNEMO_E?";
     }
 }

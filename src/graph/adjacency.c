@@ -274,9 +274,55 @@ typedef struct nb_entry {
     char *mem; /* id, label and props in one allocation */
 } nb_entry;
 
+/* Tells the iterators made in one transaction that it ended: registered once per transaction as
+ * an after-hook, shared with the iterators (which may outlive the transaction handle), freed by
+ * whichever lets go last. */
+typedef struct txn_alive {
+    atomic_int ended;
+    atomic_size_t refs;
+} txn_alive;
+
+static const char alive_owner = 0;
+
+static void alive_release(txn_alive *a)
+{
+    if (a && atomic_fetch_sub(&a->refs, 1) == 1)
+        mnemo__free(a);
+}
+
+static void alive_after(mnemo_txn *txn, void *arg, int committed)
+{
+    (void)txn;
+    (void)committed;
+    txn_alive *a = arg;
+    atomic_store(&a->ended, 1);
+    alive_release(a);
+}
+
+/* The transaction's token with a reference for the caller. */
+static int alive_token(txn_alive **out, mnemo_txn *txn)
+{
+    txn_alive *a = mnemo_txn__hook_arg(txn, &alive_owner);
+    if (!a) {
+        if (!(a = mnemo__calloc(1, sizeof *a)))
+            return mnemo__err_nomem("mnemo_graph_neighbors");
+        atomic_init(&a->refs, 1);
+        mnemo_txn_hook hook = {&alive_owner, NULL, alive_after, a};
+        int rc = mnemo_txn__add_hook(txn, &hook);
+        if (rc) {
+            mnemo__free(a);
+            return rc;
+        }
+    }
+    atomic_fetch_add(&a->refs, 1);
+    *out = a;
+    return 0;
+}
+
 struct mnemo_graph_iter {
     nb_entry *items;
     size_t n, cap, pos;
+    txn_alive *alive; /* NULL when made without a transaction */
 };
 
 typedef struct nb_ctx {
@@ -332,6 +378,7 @@ void mnemo_graph_iter_free(mnemo_graph_iter *it)
     for (size_t i = 0; i < it->n; i++)
         mnemo__free(it->items[i].mem);
     mnemo__free(it->items);
+    alive_release(it->alive);
     mnemo__free(it);
 }
 
@@ -390,6 +437,11 @@ int mnemo_graph_neighbors(mnemo_graph_iter **out, mnemo_db *db, mnemo_txn *txn, 
     mnemo_graph_iter *it = mnemo__calloc(1, sizeof *it);
     if (!it)
         return mnemo__err_nomem(fn);
+    int ta = txn ? alive_token(&it->alive, txn) : 0;
+    if (ta) {
+        mnemo__free(it);
+        return ta;
+    }
     if (rc == 0) {
         nb_ctx ctx = {db, txn, it, limit};
         rc = mnemo_graph__scan(db, txn, iid, dir, lid, collect_neighbor, &ctx);
@@ -410,6 +462,8 @@ int mnemo_graph_iter_next(mnemo_graph_iter *it, const mnemo_neighbor **n)
 {
     if (!it || !n)
         return mnemo__err(MNEMO_EINVAL, "mnemo_graph_iter_next: %s is NULL", it ? "n" : "iterator");
+    if (it->alive && atomic_load(&it->alive->ended))
+        return mnemo__err(MNEMO_EINVAL, "mnemo_graph_iter_next: iterator is invalid (its transaction ended)");
     if (it->pos >= it->n)
         return MNEMO_ITEROVER;
     *n = &it->items[it->pos++].pub;
@@ -461,6 +515,11 @@ static int check_family(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, uint64_t *cou
                             kl, EDGE_KEY_LEN);
             break;
         }
+        if (lab == 0 || lab > MNEMO_GRAPH_LABEL_ID_MAX) {
+            rc = mnemo__err(MNEMO_ECORRUPT, "graph check: %s edge %llu -[%u]-> %llu has a label id outside 1..%u",
+                            forward ? "forward" : "backward", a, lab, b, MNEMO_GRAPH_LABEL_ID_MAX);
+            break;
+        }
         edge_value ev, tv;
         if ((rc = mnemo_graph__decode_value(&ev, v, vl, k, forward)) != 0)
             break;
@@ -499,6 +558,28 @@ static int check_family(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, uint64_t *cou
     return rc;
 }
 
+/* Every label dictionary entry ('l' id) has an id the allocator could have given. */
+static int check_labels(mnemo_db *db, mnemo_txn *txn)
+{
+    unsigned char lo = MNEMO_MK_LABEL_ID, hi = MNEMO_MK_LABEL_ID + 1;
+    mnemo_cursor *c;
+    int rc = mnemo_cursor__open(&c, db, txn, MNEMO_CF_METADATA, &lo, 1, &hi, 1);
+    if (rc)
+        return rc;
+    for (mnemo_cursor__first(c); !rc && mnemo_cursor__valid(c); mnemo_cursor__next(c)) {
+        size_t kl;
+        const unsigned char *k = mnemo_cursor__key(c, &kl);
+        uint32_t id = kl == 5 ? mnemo__get_be32(k + 1) : 0;
+        if (id == 0 || id > MNEMO_GRAPH_LABEL_ID_MAX)
+            rc = mnemo__err(MNEMO_ECORRUPT, "graph check: label dictionary entry with id %u outside 1..%u",
+                            (unsigned)id, MNEMO_GRAPH_LABEL_ID_MAX);
+    }
+    if (!rc)
+        rc = mnemo_cursor__status(c, "mnemo_graph_check");
+    mnemo_cursor__close(c);
+    return rc;
+}
+
 int mnemo_graph_check(mnemo_db *db, uint64_t *edges)
 {
     int rc = mnemo_txn__check(db, NULL, "mnemo_graph_check");
@@ -508,7 +589,9 @@ int mnemo_graph_check(mnemo_db *db, uint64_t *edges)
     if ((rc = mnemo_txn_begin(&snap, db, MNEMO_TXN_READONLY)) != 0)
         return rc;
     uint64_t fwd = 0, bwd = 0;
-    rc = check_family(db, snap, MNEMO_CF_GRAPH_FORWARD, &fwd);
+    rc = check_labels(db, snap);
+    if (!rc)
+        rc = check_family(db, snap, MNEMO_CF_GRAPH_FORWARD, &fwd);
     if (!rc)
         rc = check_family(db, snap, MNEMO_CF_GRAPH_BACKWARD, &bwd);
     mnemo_txn_free(snap);

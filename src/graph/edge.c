@@ -11,10 +11,12 @@
 #include "record/record.h"
 
 #define VALUE_VERSION 1
-#define LABEL_BLOCK 64
-#define LABEL_HWM_KEY "Nlabel_hwm"
+/* The next label id to hand out, changed only inside the transaction that creates a label. (Its
+ * key is the one that held the end of a 64-id block before, which is >= every id used, so older
+ * databases go on from there.) */
+#define LABEL_NEXT_KEY "Nlabel_hwm"
 
-/* ---- state: labels ---- */
+/* ---- state: the committed labels, in memory proportional to their number ---- */
 
 static uint64_t hash_str(const char *s)
 {
@@ -24,30 +26,33 @@ static uint64_t hash_str(const char *s)
     return h;
 }
 
-/* Caller holds st->lock. */
+/* Caller holds st->lock. *entry = the entry index of name, or (size_t)-1; returns its slot or
+ * the empty slot where it would go. */
+static size_t name_slot(const graph_state *st, const char *name, size_t *entry)
+{
+    size_t j = hash_str(name) & (st->n_slots - 1);
+    for (; st->slots[j]; j = (j + 1) & (st->n_slots - 1))
+        if (!strcmp(st->labels[st->slots[j] - 1].name, name)) {
+            *entry = st->slots[j] - 1;
+            return j;
+        }
+    *entry = (size_t)-1;
+    return j;
+}
+
+/* Caller holds st->lock. Adds a committed label (a no-op when its id is known). */
 static int names_put(graph_state *st, uint32_t id, const char *name)
 {
-    if (id >= st->n_names) {
-        uint32_t cap = st->n_names ? st->n_names : 16;
-        while (cap <= id)
-            cap *= 2;
-        char **n = mnemo__realloc(st->names, cap * sizeof *n);
-        if (!n)
-            return mnemo__err_nomem("labels");
-        memset(n + st->n_names, 0, (cap - st->n_names) * sizeof *n);
-        st->names = n;
-        st->n_names = cap;
-    }
-    if (st->names[id])
+    if (mnemo_u64map__get(&st->by_id, id, NULL))
         return 0;
-    if ((st->n_used + 1) * 2 > st->n_slots) {
+    if ((st->n_labels + 1) * 2 > st->n_slots) {
         size_t ns = st->n_slots ? 2 * st->n_slots : 64;
         uint32_t *slots = mnemo__calloc(ns, sizeof *slots);
         if (!slots)
             return mnemo__err_nomem("labels");
         for (size_t i = 0; i < st->n_slots; i++)
             if (st->slots[i]) {
-                size_t j = hash_str(st->names[st->slots[i]]) & (ns - 1);
+                size_t j = hash_str(st->labels[st->slots[i] - 1].name) & (ns - 1);
                 while (slots[j])
                     j = (j + 1) & (ns - 1);
                 slots[j] = st->slots[i];
@@ -56,62 +61,60 @@ static int names_put(graph_state *st, uint32_t id, const char *name)
         st->slots = slots;
         st->n_slots = ns;
     }
-    if (!(st->names[id] = mnemo__memdup(name, strlen(name))))
+    if (mnemo__grow(&st->labels, &st->cap_labels, st->n_labels + 1, sizeof *st->labels, 16))
         return mnemo__err_nomem("labels");
-    size_t j = hash_str(name) & (st->n_slots - 1);
-    while (st->slots[j])
-        j = (j + 1) & (st->n_slots - 1);
-    st->slots[j] = id;
-    st->n_used++;
+    char *copy = mnemo__memdup(name, strlen(name));
+    if (!copy)
+        return mnemo__err_nomem("labels");
+    if (mnemo_u64map__add(&st->by_id, id, st->n_labels) < 0) {
+        mnemo__free(copy);
+        return mnemo__err_nomem("labels");
+    }
+    size_t entry;
+    size_t j = name_slot(st, name, &entry);
+    st->labels[st->n_labels].id = id;
+    st->labels[st->n_labels].name = copy;
+    st->slots[j] = (uint32_t)++st->n_labels;
     return 0;
 }
 
 static uint32_t names_find(graph_state *st, const char *name)
 {
+    size_t entry;
     if (!st->n_slots)
         return 0;
-    for (size_t j = hash_str(name) & (st->n_slots - 1); st->slots[j]; j = (j + 1) & (st->n_slots - 1))
-        if (!strcmp(st->names[st->slots[j]], name))
-            return st->slots[j];
-    return 0;
+    name_slot(st, name, &entry);
+    return entry == (size_t)-1 ? 0 : st->labels[entry].id;
+}
+
+static const char *names_of(graph_state *st, uint32_t id)
+{
+    size_t entry;
+    return mnemo_u64map__get(&st->by_id, id, &entry) ? st->labels[entry].name : NULL;
 }
 
 static void state_free(graph_state *st)
 {
-    for (uint32_t i = 0; i < st->n_names; i++)
-        mnemo__free(st->names[i]);
-    mnemo__free(st->names);
+    for (size_t i = 0; i < st->n_labels; i++)
+        mnemo__free(st->labels[i].name);
+    mnemo__free(st->labels);
     mnemo__free(st->slots);
+    mnemo_u64map__free(&st->by_id);
     pthread_mutex_destroy(&st->lock);
     mnemo__free(st);
 }
 
-/* Loads the committed labels and the label counter. */
+/* Loads the committed labels. */
 static int state_init(mnemo_db *db, void **out)
 {
     graph_state *st = mnemo__calloc(1, sizeof *st);
     if (!st)
         return mnemo__err_nomem("graph");
     pthread_mutex_init(&st->lock, NULL);
-    st->next_label = 1;
-    int rc = 0;
-    char *v;
-    size_t n;
-    if ((rc = mnemo_record__get_sealed(&v, &n, db, NULL, LABEL_HWM_KEY, strlen(LABEL_HWM_KEY), 0,
-                                       "the label counter " LABEL_HWM_KEY)) == 0) {
-        if (n == 4)
-            st->next_label = st->label_limit = mnemo__get_be32((unsigned char *)v);
-        else
-            rc = mnemo__err(MNEMO_ECORRUPT, "graph: label counter (metadata key %s) is damaged", LABEL_HWM_KEY);
-        mnemo__free(v);
-    } else if (rc == MNEMO_ENOTFOUND) {
-        rc = 0;
-    }
-    if (st->next_label == 0)
-        st->next_label = 1;
     unsigned char lo = MNEMO_MK_LABEL_ID, hi = MNEMO_MK_LABEL_ID + 1;
     mnemo_cursor *c;
-    if (!rc && (rc = mnemo_cursor__open(&c, db, NULL, MNEMO_CF_METADATA, &lo, 1, &hi, 1)) == 0) {
+    int rc = mnemo_cursor__open(&c, db, NULL, MNEMO_CF_METADATA, &lo, 1, &hi, 1);
+    if (!rc) {
         for (mnemo_cursor__first(c); !rc && mnemo_cursor__valid(c); mnemo_cursor__next(c)) {
             size_t kl, vl;
             const unsigned char *k = mnemo_cursor__key(c, &kl);
@@ -120,14 +123,14 @@ static int state_init(mnemo_db *db, void **out)
             char buf[MNEMO_LABEL_MAX + 1];
             if ((rc = mnemo_record__unseal(raw, rl, &name, &vl, "a label dictionary entry")) != 0)
                 break;
-            if (kl != 5 || vl == 0 || vl > MNEMO_LABEL_MAX || mnemo__get_be32(k + 1) == 0 ||
-                mnemo__get_be32(k + 1) > (1u << 24)) {
-                rc = mnemo__err(MNEMO_ECORRUPT, "graph: label dictionary entry is damaged");
+            uint32_t id = kl == 5 ? mnemo__get_be32(k + 1) : 0;
+            if (vl == 0 || vl > MNEMO_LABEL_MAX || id == 0 || id > MNEMO_GRAPH_LABEL_ID_MAX) {
+                rc = mnemo__err(MNEMO_ECORRUPT, "graph: label dictionary entry (id %u) is damaged", (unsigned)id);
                 break;
             }
             memcpy(buf, name, vl);
             buf[vl] = '\0';
-            rc = names_put(st, mnemo__get_be32(k + 1), buf);
+            rc = names_put(st, id, buf);
         }
         if (!rc)
             rc = mnemo_cursor__status(c, "graph");
@@ -179,22 +182,44 @@ static void label_after(mnemo_txn *txn, void *arg, int committed)
     mnemo__free(h);
 }
 
-static int alloc_label(mnemo_db *db, graph_state *st, uint32_t *out)
+/* Reads the next label id inside txn (tracked: two transactions creating labels conflict, so two
+ * processes never hand out the same id) and moves it on in the same txn, so a rollback gives the
+ * id back. */
+static int alloc_label(mnemo_db *db, mnemo_txn *txn, uint32_t *out, const char *label)
 {
-    int rc = 0;
-    pthread_mutex_lock(&st->lock);
-    if (st->next_label >= st->label_limit) {
-        unsigned char v[4];
-        uint32_t limit = st->next_label + LABEL_BLOCK;
-        mnemo__put_be32(v, limit);
-        rc = mnemo_record__put_sealed(db, NULL, LABEL_HWM_KEY, strlen(LABEL_HWM_KEY), v, 4);
-        if (!rc)
-            st->label_limit = limit;
+    char *v;
+    size_t n;
+    uint32_t next = 1;
+    int rc = mnemo_record__get_sealed(&v, &n, db, txn, LABEL_NEXT_KEY, strlen(LABEL_NEXT_KEY), 1,
+                                      "the label counter " LABEL_NEXT_KEY);
+    if (rc == 0) {
+        if (n == 4)
+            next = mnemo__get_be32((unsigned char *)v);
+        else
+            rc = mnemo__err(MNEMO_ECORRUPT, "graph: label counter (metadata key %s) is damaged", LABEL_NEXT_KEY);
+        mnemo__free(v);
+    } else if (rc == MNEMO_ENOTFOUND) {
+        rc = 0;
     }
-    if (!rc)
-        *out = st->next_label++;
-    pthread_mutex_unlock(&st->lock);
+    if (rc)
+        return rc;
+    if (next == 0)
+        next = 1;
+    if (next > MNEMO_GRAPH_LABEL_ID_MAX)
+        return mnemo__err(MNEMO_EFULL, "graph: cannot create label '%s': the database has used all %u label ids",
+                          label, MNEMO_GRAPH_LABEL_ID_MAX);
+    unsigned char nv[4];
+    mnemo__put_be32(nv, next + 1);
+    if ((rc = mnemo_record__put_sealed(db, txn, LABEL_NEXT_KEY, strlen(LABEL_NEXT_KEY), nv, 4)) == 0)
+        *out = next;
     return rc;
+}
+
+int mnemo_graph__set_next_label(mnemo_db *db, uint32_t next)
+{
+    unsigned char v[4];
+    mnemo__put_be32(v, next);
+    return mnemo_record__put_sealed(db, NULL, LABEL_NEXT_KEY, strlen(LABEL_NEXT_KEY), v, 4);
 }
 
 int mnemo_graph__label_id(uint32_t *id, mnemo_db *db, mnemo_txn *txn, const char *label, int create)
@@ -229,9 +254,11 @@ int mnemo_graph__label_id(uint32_t *id, mnemo_db *db, mnemo_txn *txn, const char
     }
     if (rc != MNEMO_ENOTFOUND || !create)
         return rc;
+    if (!txn)
+        return mnemo__err(MNEMO_EINVAL, "graph: a label is created only inside a transaction");
     /* New label: both dictionary keys in this txn; two txns creating it conflict on 'L' label. */
-    uint32_t nid;
-    if ((rc = alloc_label(db, st, &nid)) != 0)
+    uint32_t nid = 0;
+    if ((rc = alloc_label(db, txn, &nid, label)) != 0)
         return rc;
     unsigned char ikey[5], ival[4];
     ikey[0] = MNEMO_MK_LABEL_ID;
@@ -261,7 +288,7 @@ const char *mnemo_graph__label_name(mnemo_db *db, mnemo_txn *txn, uint32_t id)
     if (mnemo_graph__state(&st, db))
         return NULL;
     pthread_mutex_lock(&st->lock);
-    const char *name = id < st->n_names ? st->names[id] : NULL;
+    const char *name = names_of(st, id);
     pthread_mutex_unlock(&st->lock);
     if (name)
         return name;
@@ -285,7 +312,7 @@ const char *mnemo_graph__label_name(mnemo_db *db, mnemo_txn *txn, uint32_t id)
     if (!txn) { /* committed: keep it */
         pthread_mutex_lock(&st->lock);
         names_put(st, id, buf);
-        name = st->names && id < st->n_names ? st->names[id] : NULL;
+        name = names_of(st, id);
         pthread_mutex_unlock(&st->lock);
         if (name)
             return name;

@@ -18,6 +18,9 @@
 
 #define MNEMO_MK_LABEL 'L'
 #define MNEMO_MK_LABEL_ID 'l'
+/* Label ids run 1..MNEMO_GRAPH_LABEL_ID_MAX: the allocator refuses more (MNEMO_EFULL), the loader
+ * and mnemo_graph_check call an id above it damage. */
+#define MNEMO_GRAPH_LABEL_ID_MAX (1u << 24)
 
 /* Removes every edge of the record (both directions, both twins) inside txn. */
 int mnemo_graph__on_record_delete(mnemo_db *db, mnemo_txn *txn, uint64_t iid);
@@ -45,6 +48,8 @@ int mnemo_graph__neighbourhood(mnemo_u64map *set, mnemo_db *db, mnemo_txn *txn, 
 
 /* Label id of label: 0 and *id set; MNEMO_ENOTFOUND when absent and create is 0. */
 int mnemo_graph__label_id(uint32_t *id, mnemo_db *db, mnemo_txn *txn, const char *label, int create);
+/* Test hook: sets the next label id to hand out (e.g. near the limit). */
+int mnemo_graph__set_next_label(mnemo_db *db, uint32_t next);
 /* Label text of an id (borrowed, lives as long as the db), or NULL. */
 const char *mnemo_graph__label_name(mnemo_db *db, mnemo_txn *txn, uint32_t id);
 

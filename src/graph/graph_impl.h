@@ -8,14 +8,21 @@
 #include "core/u64map.h"
 #include "graph/graph.h"
 
+typedef struct graph_label {
+    uint32_t id;
+    char *name;
+} graph_label;
+
 typedef struct graph_state {
     pthread_mutex_t lock;
-    /* committed labels: names[id] (ids are dense from 1), and a hash from name to id */
-    char **names;
-    uint32_t n_names; /* capacity of names */
-    uint32_t *slots;  /* open addressing: label ids, 0 = empty */
-    size_t n_slots, n_used;
-    uint32_t next_label, label_limit; /* allocation, like record ids (see record.c) */
+    /* committed labels, in the order they became known: a hash from name to entry (slots hold
+     * entry + 1, 0 = empty) and a map from id to entry, so memory follows the number of labels,
+     * not the largest id */
+    graph_label *labels;
+    size_t n_labels, cap_labels;
+    uint32_t *slots;
+    size_t n_slots;
+    mnemo_u64map by_id;
 } graph_state;
 
 int mnemo_graph__state(graph_state **st, mnemo_db *db);

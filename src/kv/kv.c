@@ -8,6 +8,7 @@
 #include "core/coding.h"
 #include "core/error.h"
 #include "core/iter.h"
+#include "kv/kv.h"
 #include "txn/txn.h"
 
 static int check_key(const char *fn, const void *key, size_t klen)
@@ -102,6 +103,34 @@ static int check_op(const char *fn, const mnemo_kv_op *op)
     return rc;
 }
 
+static size_t fail_batch_op = (size_t)-1;
+
+void mnemo_kv__fail_batch_op(size_t n) { fail_batch_op = n; }
+
+static int injected_failure(size_t i)
+{
+    return i == fail_batch_op ? mnemo__err(MNEMO_EIO, "mnemo_kv_batch: op %zu: injected write failure", i) : 0;
+}
+
+typedef struct batch_args {
+    mnemo_db *db;
+    const mnemo_kv_op *ops;
+    size_t n;
+} batch_args;
+
+static int batch_op(mnemo_txn *txn, void *arg)
+{
+    batch_args *a = arg;
+    const mnemo_kv_op *ops = a->ops;
+    int rc = 0;
+    for (size_t i = 0; i < a->n && !rc; i++)
+        if (!(rc = injected_failure(i)))
+            rc = ops[i].type == MNEMO_KV_PUT
+                     ? mnemo_txn__put(a->db, txn, MNEMO_CF_DEFAULT, ops[i].key, ops[i].klen, ops[i].val, ops[i].vlen)
+                     : mnemo_txn__delete(a->db, txn, MNEMO_CF_DEFAULT, ops[i].key, ops[i].klen);
+    return rc;
+}
+
 int mnemo_kv_batch(mnemo_db *db, mnemo_txn *txn, const mnemo_kv_op *ops, size_t n)
 {
     int rc = mnemo_txn__check_write(db, txn, "mnemo_kv_batch");
@@ -116,17 +145,17 @@ int mnemo_kv_batch(mnemo_db *db, mnemo_txn *txn, const mnemo_kv_op *ops, size_t 
         snprintf(fn, sizeof fn, "mnemo_kv_batch: op %zu", i);
         return check_op(fn, &ops[i]);
     }
-    if (txn) {
-        for (size_t i = 0; i < n && !rc; i++)
-            rc = ops[i].type == MNEMO_KV_PUT
-                     ? mnemo_txn__put(db, txn, MNEMO_CF_DEFAULT, ops[i].key, ops[i].klen, ops[i].val, ops[i].vlen)
-                     : mnemo_txn__delete(db, txn, MNEMO_CF_DEFAULT, ops[i].key, ops[i].klen);
-        return rc;
-    }
+    batch_args a = {db, ops, n};
+    if (txn) /* poisoned if op i fails after 0..i-1 were written: half a batch never commits */
+        return mnemo_txn__run_op(db, txn, batch_op, &a);
     mnemo_batch *b;
     if ((rc = mnemo_batch__create(&b, db)) != 0)
         return rc;
     for (size_t i = 0; i < n; i++) {
+        if ((rc = injected_failure(i)) != 0) {
+            mnemo_batch__free(b);
+            return rc;
+        }
         if (ops[i].type == MNEMO_KV_PUT)
             mnemo_batch__put(b, MNEMO_CF_DEFAULT, ops[i].key, ops[i].klen, ops[i].val, ops[i].vlen);
         else

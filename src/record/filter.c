@@ -598,39 +598,47 @@ void mnemo_filter__free(mnemo_filter *f)
 
 /* ---- matching ---- */
 
-/* 1 and *v set when the field is present, 0 when missing. */
-static int get_field(const fpath *p, const json_t *md, const mnemo_filter_fields *f, val *v)
+int mnemo_filter__walk_path(const json_t *obj, const char *const *segs, size_t nsegs,
+                            int (*fn)(void *arg, const json_t *v), void *arg)
 {
-    if (p->rf != RF_NONE) {
-        if (!f)
+    for (size_t i = 0; i < nsegs; i++) {
+        if (json_is_array(obj)) { /* one level of array per segment, as MongoDB walks */
+            size_t k;
+            const json_t *e;
+            json_array_foreach(obj, k, e) {
+                int rc = json_is_object(e) ? mnemo_filter__walk_path(e, segs + i, nsegs - i, fn, arg) : 0;
+                if (rc)
+                    return rc;
+            }
             return 0;
-        switch (p->rf) {
-        case RF_ID:
-        case RF_CONTENT: {
-            const char *s = p->rf == RF_ID ? f->id : f->content;
-            if (!s)
-                return 0;
-            v->k = V_STR;
-            v->u.s.p = s;
-            v->u.s.n = strlen(s);
-            return 1;
         }
-        case RF_IMPORTANCE: v->k = V_REAL; v->u.d = f->importance; return 1;
-        case RF_CREATED_AT: v->k = V_INT; v->u.i = f->created_at; return 1;
-        case RF_UPDATED_AT: v->k = V_INT; v->u.i = f->updated_at; return 1;
-        default: v->k = V_INT; v->u.i = f->expires_at; return 1;
-        }
-    }
-    const json_t *cur = md;
-    for (size_t i = 0; i < p->nsegs; i++) {
-        if (!cur || !json_is_object(cur))
+        if (!json_is_object(obj) || !(obj = json_object_get(obj, segs[i])))
             return 0;
-        cur = json_object_get(cur, p->segs[i]);
     }
-    if (!cur)
+    return fn(arg, obj);
+}
+
+/* 1 and *v set when the record field is present, 0 when missing. */
+static int record_field(const fpath *p, const mnemo_filter_fields *f, val *v)
+{
+    if (!f)
         return 0;
-    val_of(cur, v);
-    return 1;
+    switch (p->rf) {
+    case RF_ID:
+    case RF_CONTENT: {
+        const char *s = p->rf == RF_ID ? f->id : f->content;
+        if (!s)
+            return 0;
+        v->k = V_STR;
+        v->u.s.p = s;
+        v->u.s.n = strlen(s);
+        return 1;
+    }
+    case RF_IMPORTANCE: v->k = V_REAL; v->u.d = f->importance; return 1;
+    case RF_CREATED_AT: v->k = V_INT; v->u.i = f->created_at; return 1;
+    case RF_UPDATED_AT: v->k = V_INT; v->u.i = f->updated_at; return 1;
+    default: v->k = V_INT; v->u.i = f->expires_at; return 1;
+    }
 }
 
 static int in_range(const fop *op, const val *v)
@@ -657,60 +665,106 @@ static int contains(const val *hay, const val *needle)
     return needle->u.s.n == 0 || memmem(hay->u.s.p, hay->u.s.n, needle->u.s.p, needle->u.s.n) != NULL;
 }
 
-static int eval_ops(const fop *ops, size_t n, int present, const val *v);
+/* A field is every value its path reaches (several when it runs through arrays of objects).
+ * Each test below asks whether one value passes; a positive operator holds if some value passes,
+ * $ne / $nin / $not are the negations of theirs over all values, so they hold when none does. */
+typedef int (*val_test)(const fop *op, const val *v);
 
-static int eval_op(const fop *op, int present, const val *v)
+static int test_eq(const fop *op, const val *v) { return op_eq(v, &op->v); }
+
+static int test_in(const fop *op, const val *v)
+{
+    for (size_t i = 0; i < op->n; i++)
+        if (op_eq(v, &op->vals[i]))
+            return 1;
+    return 0;
+}
+
+static int test_range(const fop *op, const val *v)
+{
+    if (v->k != V_ARR)
+        return in_range(op, v);
+    size_t i;
+    const json_t *e;
+    json_array_foreach(v->u.j, i, e) {
+        val ev;
+        val_of(e, &ev);
+        if (in_range(op, &ev))
+            return 1;
+    }
+    return 0;
+}
+
+/* $contains: a string value containing the operand, or an array with such a string element. */
+static int test_contains(const fop *op, const val *v)
+{
+    if (v->k == V_STR)
+        return contains(v, &op->v);
+    if (v->k != V_ARR)
+        return 0;
+    size_t i;
+    const json_t *e;
+    json_array_foreach(v->u.j, i, e) {
+        val ev;
+        val_of(e, &ev);
+        if (ev.k == V_STR && contains(&ev, &op->v))
+            return 1;
+    }
+    return 0;
+}
+
+static int test_any(const fop *op, const val *v)
+{
+    (void)op;
+    (void)v;
+    return 1;
+}
+
+typedef struct test_ctx {
+    val_test test;
+    const fop *op;
+} test_ctx;
+
+static int test_json(void *arg, const json_t *j)
+{
+    test_ctx *c = arg;
+    val v;
+    val_of(j, &v);
+    return c->test(c->op, &v);
+}
+
+/* 1 when some value of the field passes test. */
+static int some_value(const fpath *p, const json_t *md, const mnemo_filter_fields *f, val_test test, const fop *op)
+{
+    if (p->rf != RF_NONE) {
+        val v;
+        return record_field(p, f, &v) && test(op, &v);
+    }
+    test_ctx c = {test, op};
+    return json_is_object(md) && mnemo_filter__walk_path(md, p->segs, p->nsegs, test_json, &c);
+}
+
+static int eval_ops(const fop *ops, size_t n, const fpath *p, const json_t *md, const mnemo_filter_fields *f);
+
+static int eval_op(const fop *op, const fpath *p, const json_t *md, const mnemo_filter_fields *f)
 {
     switch (op->kind) {
-    case OP_EQ: return present && op_eq(v, &op->v);
-    case OP_NE: return !(present && op_eq(v, &op->v));
-    case OP_IN:
-    case OP_NIN: {
-        int hit = 0;
-        for (size_t i = 0; present && !hit && i < op->n; i++)
-            hit = op_eq(v, &op->vals[i]);
-        return op->kind == OP_IN ? hit : !hit;
-    }
-    case OP_EXISTS: return present == op->exists;
-    case OP_RANGE: {
-        if (!present)
-            return 0;
-        if (v->k != V_ARR)
-            return in_range(op, v);
-        size_t i;
-        const json_t *e;
-        json_array_foreach(v->u.j, i, e) {
-            val ev;
-            val_of(e, &ev);
-            if (in_range(op, &ev))
-                return 1;
-        }
-        return 0;
-    }
-    case OP_NOT: return !eval_ops(op->sub, op->nsub, present, v);
-    case OP_CONTAINS: {
-        if (present && v->k == V_STR)
-            return contains(v, &op->v);
-        if (!present || v->k != V_ARR)
-            return 0;
-        size_t i;
-        const json_t *e;
-        json_array_foreach(v->u.j, i, e) {
-            val ev;
-            val_of(e, &ev);
-            if (ev.k == V_STR && contains(&ev, &op->v))
-                return 1;
-        }
-        return 0;
-    }
+    case OP_EQ: return some_value(p, md, f, test_eq, op);
+    case OP_NE: return !some_value(p, md, f, test_eq, op);
+    case OP_IN: return some_value(p, md, f, test_in, op);
+    case OP_NIN: return !some_value(p, md, f, test_in, op);
+    case OP_EXISTS: return some_value(p, md, f, test_any, op) == op->exists;
+    case OP_RANGE: return some_value(p, md, f, test_range, op);
+    case OP_NOT: return !eval_ops(op->sub, op->nsub, p, md, f);
+    case OP_CONTAINS: return some_value(p, md, f, test_contains, op);
     default: return 1;
     }
 }
 
-static int eval_ops(const fop *ops, size_t n, int present, const val *v)
+static int eval_ops(const fop *ops, size_t n, const fpath *p, const json_t *md, const mnemo_filter_fields *f)
 {
     for (size_t i = 0; i < n; i++)
-        if (!eval_op(&ops[i], present, v))
+        if (!eval_op(&ops[i], p, md, f))
             return 0;
     return 1;
 }
@@ -729,11 +783,7 @@ static int eval_node(const node *n, const json_t *md, const mnemo_filter_fields 
                 return 1;
         return 0;
     case N_NOT: return !eval_node(&n->kids[0], md, f);
-    default: {
-        val v;
-        int present = get_field(&n->path, md, f, &v);
-        return eval_ops(n->ops, n->nops, present, &v);
-    }
+    default: return eval_ops(n->ops, n->nops, &n->path, md, f);
     }
 }
 

@@ -13,14 +13,19 @@
  * Paths: dotted paths into nested metadata objects ("author.name"). The bare names id, content,
  * importance, created_at, updated_at, expires_at address the record fields; "metadata.<path>"
  * always addresses metadata; every other path (including "importance.x" and a bare "metadata")
- * is a metadata path. A path only descends through objects: an array or scalar in the middle of
- * a path makes the field missing, and a segment such as "0" is an object key, not an index.
+ * is a metadata path. As in MongoDB, a path runs through arrays of objects: at an array in the
+ * middle of a path it goes on in every element that is an object (one level of array per segment;
+ * scalars and nested arrays there lead nowhere), so {"x.y": 1} matches {"x": [{"y": 1}, {"y": 2}]}
+ * and the field has several values; a scalar in the middle makes the field missing. A segment such
+ * as "0" is an object key, not an array index.
  * Paths must be non-empty, have no empty segment ("a..b", ".a", "a.") and contain no NUL byte.
  * A field whose value is an object made only of plain keys ({"author": {"name": "x"}}) is an
  * implicit $eq on the whole object, not a path; {"x": {}} is $eq with the empty object. A field
  * object may not mix operators and plain keys.
  *
  * Semantics (Mongo-like):
+ *   - A field with several values (a path through arrays): $eq, $in, ranges and $exists hold if
+ *     they hold for some value; $ne, $nin and $not are their negations (true when no value passes).
  *   - Missing field: $eq, $in, ranges, $exists:true are false; $ne, $nin, $exists:false are true.
  *     {"x": null} matches an explicit null only, not a missing x. Record fields are missing when
  *     the fields argument is NULL (id/content also when their pointer is NULL). expires_at is
@@ -82,6 +87,11 @@ void mnemo_filter__free(mnemo_filter *f); /* accepts NULL */
  * NULL (record fields then count as missing). Never allocates. */
 int mnemo_filter__match(const mnemo_filter *f, const json_t *metadata, const mnemo_filter_fields *fields);
 
+/* Calls fn(arg, v) for every value the path segs[0..nsegs) reaches in obj (see Paths above),
+ * stopping at and returning fn's first nonzero result; 0 when none. Never allocates. */
+int mnemo_filter__walk_path(const json_t *obj, const char *const *segs, size_t nsegs,
+                            int (*fn)(void *arg, const json_t *v), void *arg);
+
 /* Index planning: predicates an index can answer. Only plain comparisons that are top-level
  * conjuncts qualify (directly in the top object, or in a top-level $and, flattening nested
  * $and recursively); nothing under $or or $not does:
@@ -91,7 +101,8 @@ int mnemo_filter__match(const mnemo_filter *f, const json_t *metadata, const mne
  * Every returned predicate is a necessary condition of the filter, so candidates from any one of
  * them are a superset of the matches; the caller still runs mnemo_filter__match on each.
  * Notes for the planner:
- *   - An EQ/IN value matches an array field when any element equals it (index every element).
+ *   - An EQ/IN value matches an array field when any element equals it (index every element),
+ *     and a field with several values when any of them does (index every value the path reaches).
  *   - A RANGE only matches values of its bounds' kind: a one-sided numeric range must stop at
  *     the end of the numbers in the index, not run into the strings.
  *   - If a field object gives two bounds on one side ($gt and $gte), the tighter one is

@@ -168,23 +168,23 @@ static int in_ranges(const plan *pl, const unsigned char *k, size_t kl)
     return 0;
 }
 
-/* A record whose value at the path is an array may sit under several keys in the ranges; it is
- * emitted only at the smallest, so pages never repeat it. */
+/* A record with several values at the path (an array, or a path through arrays) may sit under
+ * several keys in the ranges; it is emitted only at the smallest, so pages never repeat it.
+ * 1 at the smallest, 0 elsewhere, or a negative code. */
 static int first_entry(const plan *pl, const json_t *meta, uint64_t iid, const unsigned char *key, size_t klen)
 {
-    const json_t *v = mnemo_record__get_path(meta, pl->path);
-    if (!json_is_array(v))
-        return 1;
-    for (size_t i = 0; i < json_array_size(v); i++) {
-        unsigned char enc[MAX_SCALAR], k[ENTRY_KEY_MAX];
-        size_t n = mnemo_filter__encode_scalar(json_array_get(v, i), enc, sizeof enc);
-        if (n == 0 || n > sizeof enc)
-            continue;
-        size_t kl = mnemo_record__entry_key(k, pl->path, enc, n, iid, 1);
+    enc_set s;
+    int rc = mnemo_record__index_values(&s, meta, pl->path), first = 1;
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < s.n && first && s.n > 1; i++) {
+        unsigned char k[ENTRY_KEY_MAX];
+        size_t kl = mnemo_record__entry_key(k, pl->path, s.items[i].p, s.items[i].len, iid, 1);
         if (key_cmp(k, kl, key, klen) < 0 && in_ranges(pl, k, kl))
-            return 0;
+            first = 0;
     }
-    return 1;
+    mnemo_record__enc_set_free(&s);
+    return first;
 }
 
 typedef int (*emit_fn)(void *arg, mnemo_record **r, const void *key, size_t klen);
@@ -284,9 +284,11 @@ static int walk_index(mnemo_db *db, mnemo_txn *txn, const mnemo_filter *f, const
             int m = 0;
             if (rec->internal_id == iid && !mnemo_record__is_expired(rec, now))
                 m = check_record(f, rec, &meta);
+            if (m > 0 && pl->canonical)
+                m = first_entry(pl, meta, iid, k, kl);
             if (m < 0)
                 rc = m;
-            else if (m && (!pl->canonical || first_entry(pl, meta, iid, k, kl)))
+            else if (m)
                 rc = emit(arg, &rec, k, kl);
             json_decref(meta);
             mnemo_record_free(rec);

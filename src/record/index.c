@@ -17,7 +17,10 @@
 #include "record/list.h"
 #include "record/record_impl.h"
 
-#define DEF_VERSION 1
+/* Version 2: entries follow paths through arrays of objects. A version-1 definition reads as
+ * building (find scans) and is rebuilt when the record room starts. */
+#define DEF_VERSION 2
+#define DEF_VERSION_ARRAYS_NOT_WALKED 1
 #define BACKFILL_BATCH 512
 #define BACKFILL_MIN_BATCH 8
 
@@ -66,9 +69,10 @@ static int read_epoch(uint64_t *epoch, mnemo_db *db, mnemo_txn *txn, int track)
 
 static int decode_def(const char *path, size_t path_len, const unsigned char *v, size_t n, int *ready)
 {
-    if (n != 6 || v[0] != DEF_VERSION || mnemo__get_be32(v + 2) != mnemo__crc32c(0, v, 2) || v[1] > 1)
+    if (n != 6 || (v[0] != DEF_VERSION && v[0] != DEF_VERSION_ARRAYS_NOT_WALKED) ||
+        mnemo__get_be32(v + 2) != mnemo__crc32c(0, v, 2) || v[1] > 1)
         return mnemo__err(MNEMO_ECORRUPT, "index definition '%.*s' is damaged", (int)path_len, path);
-    *ready = v[1];
+    *ready = v[0] == DEF_VERSION && v[1];
     return 0;
 }
 
@@ -136,7 +140,34 @@ static int load_defs(record_state *st, mnemo_db *db)
     return 0;
 }
 
-int mnemo_record__index_load(record_state *st, mnemo_db *db) { return load_defs(st, db); }
+static int build(record_state *st, mnemo_db *db, const char *path, int drop_on_failure);
+
+/* Loads the definitions and finishes every build that did not (a process killed in
+ * mnemo_index_create, or a definition of an older version): until then find would scan while the
+ * index is listed. Best effort: on failure the index stays building, find keeps scanning, and
+ * the next start tries again. A read-only handle cannot build. */
+int mnemo_record__index_load(record_state *st, mnemo_db *db)
+{
+    int rc = load_defs(st, db);
+    if (rc || mnemo_db__options(db)->read_only)
+        return rc;
+    size_t n = 0;
+    for (size_t i = 0; i < st->n_idx; i++)
+        n += !st->idx[i].ready;
+    if (!n)
+        return 0;
+    char (*todo)[MAX_PATH + 1] = mnemo__malloc(n * sizeof *todo);
+    if (!todo)
+        return 0;
+    n = 0;
+    for (size_t i = 0; i < st->n_idx; i++)
+        if (!st->idx[i].ready)
+            snprintf(todo[n++], MAX_PATH + 1, "%s", st->idx[i].path);
+    for (size_t i = 0; i < n; i++)
+        build(st, db, todo[i], 0); /* reloads the definitions either way */
+    mnemo__free(todo);
+    return 0;
+}
 
 static int reload(record_state *st, mnemo_db *db)
 {
@@ -183,40 +214,11 @@ static int normalise_path(char *out, const char *path, const char *fn)
     return 0;
 }
 
-const json_t *mnemo_record__get_path(const json_t *obj, const char *path)
-{
-    char seg[MAX_PATH + 1];
-    while (obj && *path) {
-        const char *dot = strchr(path, '.');
-        size_t n = dot ? (size_t)(dot - path) : strlen(path);
-        memcpy(seg, path, n);
-        seg[n] = '\0';
-        obj = json_is_object(obj) ? json_object_get(obj, seg) : NULL;
-        path += n + (dot ? 1 : 0);
-    }
-    return obj;
-}
-
-/* The encoded scalars a record contributes to the index on path (array elements each once),
- * packed into one buffer and sorted, so big arrays cost n log n and their real size. */
-typedef struct enc_item {
-    const unsigned char *p;
-    size_t len;
-} enc_item;
-
-typedef struct enc_set {
-    unsigned char *buf;
-    enc_item *items;
-    size_t n;
-} enc_set;
-
-static void enc_set_free(enc_set *s)
+void mnemo_record__enc_set_free(enc_set *s)
 {
     mnemo__free(s->buf);
     mnemo__free(s->items);
-    s->buf = NULL;
-    s->items = NULL;
-    s->n = 0;
+    memset(s, 0, sizeof *s);
 }
 
 static int item_cmp(const void *a, const void *b)
@@ -226,53 +228,70 @@ static int item_cmp(const void *a, const void *b)
     return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
-static int extract(enc_set *s, const json_t *meta, const char *path)
+typedef struct extract_ctx {
+    enc_set *s;
+    size_t cap, used, cap_items;
+} extract_ctx;
+
+/* Appends the encoding of one scalar (offsets for now: buf may still move). */
+static int add_scalar(extract_ctx *x, const json_t *e)
+{
+    unsigned char tmp[MAX_SCALAR];
+    size_t n = mnemo_filter__encode_scalar(e, tmp, sizeof tmp);
+    if (n == 0 || n > sizeof tmp)
+        return 0; /* not indexable: objects, arrays, or too long */
+    enc_set *s = x->s;
+    if (mnemo__grow(&s->buf, &x->cap, x->used + n, 1, 256) ||
+        mnemo__grow(&s->items, &x->cap_items, s->n + 1, sizeof *s->items, 8))
+        return mnemo__err_nomem("index entries");
+    memcpy(s->buf + x->used, tmp, n);
+    s->items[s->n].p = (const unsigned char *)(uintptr_t)x->used;
+    s->items[s->n++].len = n;
+    x->used += n;
+    return 0;
+}
+
+/* One value the path reached: a scalar, or an array whose elements each count once. */
+static int add_value(void *arg, const json_t *v)
+{
+    if (!json_is_array(v))
+        return add_scalar(arg, v);
+    size_t i;
+    const json_t *e;
+    int rc = 0;
+    json_array_foreach(v, i, e) {
+        if ((rc = add_scalar(arg, e)) != 0)
+            break;
+    }
+    return rc;
+}
+
+int mnemo_record__index_values(enc_set *s, const json_t *meta, const char *path)
 {
     memset(s, 0, sizeof *s);
-    const json_t *v = meta ? mnemo_record__get_path(meta, path) : NULL;
-    if (!v)
+    if (!json_is_object(meta))
         return 0;
-    size_t count = json_is_array(v) ? json_array_size(v) : 1;
-    if (count == 0)
-        return 0;
-    size_t *lens = mnemo__malloc(count * sizeof *lens);
-    size_t cap = 0, used = 0;
-    if (!lens)
-        return mnemo__err_nomem("index entries");
-    unsigned char tmp[MAX_SCALAR];
-    for (size_t i = 0; i < count; i++) {
-        const json_t *e = json_is_array(v) ? json_array_get(v, i) : v;
-        size_t n = mnemo_filter__encode_scalar(e, tmp, sizeof tmp);
-        if (n == 0 || n > sizeof tmp)
-            continue; /* not indexable: objects, arrays, or too long */
-        if (used + n > cap) {
-            size_t ncap = cap ? 2 * cap : 256;
-            while (ncap < used + n)
-                ncap *= 2;
-            unsigned char *b = mnemo__realloc(s->buf, ncap);
-            if (!b) {
-                mnemo__free(lens);
-                enc_set_free(s);
-                return mnemo__err_nomem("index entries");
-            }
-            s->buf = b;
-            cap = ncap;
-        }
-        memcpy(s->buf + used, tmp, n);
-        used += n;
-        lens[s->n++] = n;
+    char buf[MAX_PATH + 1];
+    const char *segs[MAX_PATH / 2 + 1];
+    size_t nsegs = 0, pl = strlen(path);
+    if (pl > MAX_PATH)
+        return 0; /* no index has such a path */
+    memcpy(buf, path, pl + 1);
+    for (char *p = buf;; p++) { /* split on '.' (normalise_path refused empty segments) */
+        segs[nsegs++] = p;
+        if (!(p = strchr(p, '.')))
+            break;
+        *p = '\0';
     }
-    if (s->n && !(s->items = mnemo__malloc(s->n * sizeof *s->items))) {
-        mnemo__free(lens);
-        enc_set_free(s);
-        return mnemo__err_nomem("index entries");
+    extract_ctx x = {s, 0, 0, 0};
+    int rc = mnemo_filter__walk_path(meta, segs, nsegs, add_value, &x);
+    if (rc) {
+        mnemo_record__enc_set_free(s);
+        return rc;
     }
-    for (size_t i = 0, off = 0; i < s->n; off += lens[i++]) {
-        s->items[i].p = s->buf + off;
-        s->items[i].len = lens[i];
-    }
-    mnemo__free(lens);
-    if (s->n > 1) {
+    for (size_t i = 0; i < s->n; i++)
+        s->items[i].p = s->buf + (uintptr_t)s->items[i].p;
+    if (s->n > 1) { /* sorted and unique, so big arrays cost n log n and their real size */
         qsort(s->items, s->n, sizeof *s->items, item_cmp);
         size_t m = 1;
         for (size_t i = 1; i < s->n; i++)
@@ -311,11 +330,11 @@ static int update_one(mnemo_db *db, mnemo_txn *txn, const char *path, uint64_t i
                       const json_t *old_meta, const json_t *new_meta)
 {
     enc_set olds, news;
-    int rc = extract(&olds, old_meta, path);
+    int rc = mnemo_record__index_values(&olds, old_meta, path);
     if (rc)
         return rc;
-    if ((rc = extract(&news, new_meta, path)) != 0) {
-        enc_set_free(&olds);
+    if ((rc = mnemo_record__index_values(&news, new_meta, path)) != 0) {
+        mnemo_record__enc_set_free(&olds);
         return rc;
     }
     unsigned char key[ENTRY_KEY_MAX];
@@ -328,8 +347,8 @@ static int update_one(mnemo_db *db, mnemo_txn *txn, const char *path, uint64_t i
             rc = mnemo_record__put_sealed(db, txn, key,
                                           mnemo_record__entry_key(key, path, news.items[i].p, news.items[i].len, iid, 1),
                                           id, strlen(id));
-    enc_set_free(&olds);
-    enc_set_free(&news);
+    mnemo_record__enc_set_free(&olds);
+    mnemo_record__enc_set_free(&news);
     return rc;
 }
 
@@ -540,6 +559,18 @@ int mnemo_index_create(mnemo_db *db, const char *path)
     /* 1: declare it (building): from here every record write maintains it. */
     if ((rc = mnemo_txn_run(db, 0, create_def_op, &a, NULL)) != 0 || (rc = reload(st, db)) != 0)
         return rc;
+    return build(st, db, p, 1);
+}
+
+/* Steps 2 and 3 of a create, also how an interrupted build is finished: backfilling is
+ * idempotent. On failure the definition is dropped (unless a drop won already). */
+static int build(record_state *st, mnemo_db *db, const char *p, int drop_on_failure)
+{
+    int rc = 0;
+    index_args a;
+    memset(&a, 0, sizeof a);
+    a.db = db;
+    a.path = p;
     /* 2: index what was stored before, batch by batch. */
     /* A batch whose records keep changing under it conflicts again and again; smaller batches
      * always get through, so halve on repeated conflicts and grow back after successes. */
@@ -568,7 +599,7 @@ int mnemo_index_create(mnemo_db *db, const char *path)
         int saved_rc = rc;
         char msg[512];
         snprintf(msg, sizeof msg, "%s", mnemo_errmsg());
-        if (saved_rc != MNEMO_ENOTFOUND) /* ENOTFOUND: someone dropped it already */
+        if (drop_on_failure && saved_rc != MNEMO_ENOTFOUND) /* ENOTFOUND: someone dropped it already */
             mnemo_index_drop(db, p);
         rc = mnemo__err(saved_rc, "%s", msg);
     }
@@ -637,6 +668,9 @@ int mnemo_index_list(char ***paths, size_t *n, mnemo_db *db, mnemo_txn *txn)
     if (!paths || !n)
         return mnemo__err(MNEMO_EINVAL, "mnemo_index_list: NULL out-parameter");
     int rc = mnemo_txn__check(db, txn, "mnemo_index_list");
+    record_state *st; /* started first: it finishes an interrupted build before listing it */
+    if (!rc)
+        rc = mnemo_record__state(&st, db);
     record_index_def *defs = NULL;
     size_t cnt = 0;
     if (rc || (rc = read_defs(&defs, &cnt, db, txn)) != 0)

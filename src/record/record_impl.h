@@ -52,8 +52,20 @@ int mnemo_record__index_ready(record_state *st, const char *path);
 /* Index entry key 'X' path 0x00 enc, plus the iid when with_iid. */
 size_t mnemo_record__entry_key(unsigned char *out, const char *path, const unsigned char *enc, size_t enc_len,
                                uint64_t iid, int with_iid);
-/* Value at a dotted path inside a JSON object, or NULL. */
-const json_t *mnemo_record__get_path(const json_t *obj, const char *path);
+/* The encoded scalars a record contributes to the index on path: every value the path reaches
+ * (through arrays of objects, as filters read it), each element of an array value once; sorted,
+ * without duplicates. Free with mnemo_record__enc_set_free. */
+typedef struct enc_item {
+    const unsigned char *p;
+    size_t len;
+} enc_item;
+typedef struct enc_set {
+    unsigned char *buf;
+    enc_item *items;
+    size_t n;
+} enc_set;
+int mnemo_record__index_values(enc_set *s, const json_t *meta, const char *path);
+void mnemo_record__enc_set_free(enc_set *s);
 
 #define RECORD_COUNTER_IID_HWM "Niid_hwm"
 #define RECORD_COUNTER_INDEX_EPOCH "Nindex_epoch"
