@@ -175,11 +175,13 @@ static json_int_t int_field(const char *out, size_t line, const char *k)
     return x;
 }
 
-/* Make a database at P(name) with `mnemo init`. */
+/* Make a database at P(name) with `mnemo init` on the test engine (every command reopens it, so
+ * the memory engine has nothing to run here). */
 static const char *init_db(const char *name)
 {
+    TU_NEEDS_DISK("every command reopens the database");
     const char *db = P(name);
-    run_result r = RUN("init", db);
+    run_result r = RUN("init", db, "--engine", tu_engine());
     expect_ok(&r, "init");
     done(&r);
     return db;
@@ -283,6 +285,25 @@ TU_TEST(cli, init_and_engine_errors_exit_1)
     cr_assert_not_null(strstr(r.err, "nobody"), "the message names the id: %s", r.err);
     done(&r);
     EXPECT_FAIL(1, "MNEMO_EINVAL", "find", db, "{\"$bogus\":1}");
+}
+
+TU_TEST(cli, init_engine_is_recorded_and_stats_name_it)
+{
+    const char *db = init_db("db");
+    run_result r = RUN("stats", db);
+    expect_ok(&r, "stats");
+    json_t *e = field(r.out, 0, "engine");
+    cr_assert_str_eq(json_string_value(e), tu_engine());
+    json_decref(e);
+    done(&r);
+    EXPECT_FAIL(1, "MNEMO_EINVAL", "init", P("other"), "--engine", "bdb");
+    r = RUN("init", ":memory:", "--engine", "memory");
+    expect_ok(&r, "init :memory:");
+    e = field(r.out, 0, "engine");
+    cr_assert_str_eq(json_string_value(e), "memory");
+    json_decref(e);
+    done(&r);
+    EXPECT_FAIL(1, "MNEMO_EINVAL", "init", P("mem"), "--engine", "memory");
 }
 
 TU_TEST(cli, records_put_get_find_delete)

@@ -37,6 +37,7 @@ static uint64_t iid_of(mnemo_db *db, const char *id)
 
 static mnemo_db *reopen(const char *name)
 {
+    TU_NEEDS_DISK("reopens");
     mnemo_options o = MNEMO_OPTIONS_INIT;
     mnemo_db *db = NULL;
     TU_OK(mnemo_open(&db, tu_path(name), &o));
@@ -255,6 +256,7 @@ static int fill_until_error(const char *path)
 
 TU_TEST(reliability, full_disk_is_eio_and_the_database_opens_afterwards)
 {
+    TU_NEEDS_DISK("fills a disk");
     mnemo_db *db = tu_open("full");
     TU_OK(mnemo_kv_put(db, NULL, "before", 6, "1", 1));
     TU_OK(mnemo_close(db));
@@ -277,6 +279,7 @@ TU_TEST(reliability, full_disk_is_eio_and_the_database_opens_afterwards)
 
 TU_TEST(reliability, read_only_directory_is_an_error_with_a_message)
 {
+    TU_NEEDS_DISK("a read-only directory");
     mnemo_db *db = tu_open("ro");
     TU_OK(mnemo_kv_put(db, NULL, "k", 1, "v", 1));
     TU_OK(mnemo_close(db));
@@ -476,6 +479,7 @@ TU_TEST(reliability, every_failed_allocation_is_enomem_and_leaves_a_consistent_d
     int rc = MNEMO_ENOMEM;
     for (n = 1; n < 5000; n++) {
         mnemo_options o = MNEMO_OPTIONS_INIT;
+        TU_NEEDS_DISK("reopens");
         mnemo__alloc_fail_after(n);
         rc = mnemo_open(&db, tu_path("alloc"), &o);
         mnemo__alloc_fail_after(0);
@@ -502,7 +506,9 @@ static mnemo_db *open_vec(const char *name, int create)
     o.create_if_missing = create;
     o.vector_dim = VD;
     mnemo_db *db = NULL;
-    TU_OK(mnemo_open(&db, tu_path(name), &o));
+    if (!create)
+        TU_NEEDS_DISK("reopens");
+    TU_OK(tu_open_with(&db, name, &o));
     return db;
 }
 
@@ -791,6 +797,7 @@ TU_TEST(reliability, vector_calls_under_failed_allocations_stay_consistent)
     int rc = MNEMO_ENOMEM;
     for (unsigned long n = 1; n < 5000 && rc; n++) {
         mnemo_options o = MNEMO_OPTIONS_INIT;
+        TU_NEEDS_DISK("reopens");
         mnemo__alloc_fail_after(n);
         rc = mnemo_open(&db, tu_path("valloc"), &o);
         mnemo__alloc_fail_after(0);
@@ -833,4 +840,60 @@ TU_TEST(reliability, a_commit_the_index_cannot_apply_rebuilds_it_from_the_data)
     }
     cr_assert(seen, "no allocation failure hit the index update of a committed put");
     TU_OK(mnemo_close(db));
+}
+
+/* ---- issue 17 item 12: a failed open reports its own reason ---- */
+
+/* In a child on a "full disk" (RLIMIT_FSIZE): the open rebuilds the damaged index and fails to
+ * save its snapshot; the close that follows fails its flush on the same disk. The open's error
+ * must be the vector module's, not the close's. */
+static int open_on_full_disk(const char *path)
+{
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit rl = {128 * 1024, 128 * 1024};
+    if (setrlimit(RLIMIT_FSIZE, &rl))
+        return 10;
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    mnemo_db *db;
+    int rc = mnemo_open(&db, path, &o);
+    if (rc == 0) {
+        mnemo_close(db);
+        fprintf(stderr, "the open on a full disk succeeded\n");
+        return 11;
+    }
+    fprintf(stderr, "open on a full disk: %s: %s\n", mnemo_strerror(rc), mnemo_errmsg());
+    return strstr(mnemo_errmsg(), "flush") || strstr(mnemo_errmsg(), "close") ? 12 : 0;
+}
+
+TU_TEST(reliability, a_failed_open_reports_its_reason_not_the_close_after_it)
+{
+    mnemo_db *db = open_vec("fo", 1);
+    mnemo_txn *txn;
+    TU_OK(mnemo_txn_begin(&txn, db, 0));
+    for (int i = 0; i < 4000; i++) {
+        char id[16];
+        float v[VD];
+        snprintf(id, sizeof id, "v%05d", i);
+        vec_of(v, i);
+        mnemo_record r = {0};
+        r.id = id;
+        r.content = "content";
+        TU_OK(mnemo_record_put(db, txn, &r, MNEMO_PUT_UPSERT));
+        TU_OK(mnemo_vector_put(db, txn, id, v, VD));
+    }
+    TU_OK(mnemo_txn_commit(txn));
+    mnemo_txn_free(txn);
+    TU_OK(mnemo_close(db));
+    tu_raw raw;
+    tu_raw_open(&raw, tu_path("fo"));
+    tu_raw_put(&raw, MNEMO_CF_VECTOR_INDEX, "H", 1, "damaged", 7); /* the open must rebuild */
+    tu_raw_close(&raw);
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0)
+        _exit(open_on_full_disk(tu_path("fo")));
+    int status;
+    waitpid(pid, &status, 0);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d (see stderr)", status);
 }

@@ -13,7 +13,26 @@ const char *tu_path(const char *name);
 void tu_leak_check(void);
 /* rm -rf of the directory created by tu_mkdtemp (safe to call twice). */
 void tu_cleanup(void);
-/* Open (creating) a database at tu_path(name) with default options; asserts success. */
+/* The engine the tests run on: $MNEMO_TEST_ENGINE, default "rocksdb" (meson test setups
+ * `--setup lmdb` / `--setup memory` set it). */
+const char *tu_engine(void);
+/* 1 when the engine keeps data across close (every engine but memory). */
+int tu_persistent(void);
+/* What a test that reopens, damages files or looks at them needs: skipped on the memory engine. */
+#define TU_NEEDS_DISK(why)                                                                                  \
+    do {                                                                                                    \
+        if (!tu_persistent()) {                                                                             \
+            tu_cleanup();                                                                                   \
+            cr_skip_test("needs a database on disk (%s); engine %s", why, tu_engine());                     \
+        }                                                                                                   \
+    } while (0)
+/* Sets o->engine to the test engine (NULL for memory: the path says it). */
+void tu_engine_options(mnemo_options *o);
+/* Where database `name` lives: tu_path(name), or ":memory:" on the memory engine. */
+const char *tu_db_path(const char *name);
+/* mnemo_open of database `name` with *o (engine set as above); returns mnemo_open's code. */
+int tu_open_with(mnemo_db **db, const char *name, mnemo_options *o);
+/* Open (creating) a database `name` with default options on the test engine; asserts success. */
 mnemo_db *tu_open(const char *name);
 
 #define TU_OK(call)                                                                                         \
@@ -29,13 +48,12 @@ mnemo_db *tu_open(const char *name);
                      mnemo_errmsg(), mnemo_strerror(expected));                                             \
     } while (0)
 
-/* The database at path opened with the RocksDB C API directly, all seven column families (in
- * mnemo's order: default, records, graph_forward, graph_backward, vector_data, vector_index,
- * metadata), so tests can damage stored values the way a disk would. */
+/* The closed database at path opened through the store interface of its engine (no mnemo layer
+ * above it), every keyspace (numbers: store/keyspace.h, e.g. 1 = records, 6 = metadata), so tests
+ * can damage stored values the way a disk would, on every engine that keeps files. */
 typedef struct tu_raw {
-    struct rocksdb_t *db;
-    struct rocksdb_options_t *opts;
-    struct rocksdb_column_family_handle_t *cf[7];
+    const struct mnemo_store_ops *ops;
+    struct mnemo_store *s;
 } tu_raw;
 void tu_raw_open(tu_raw *r, const char *path);
 void tu_raw_put(tu_raw *r, int cf, const void *key, size_t klen, const void *val, size_t vlen);

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "mnemo/graph.h"
+#include "db/db.h"
 #include "txn/txn.h"
 
 #define MNEMO_MK_LABEL 'L'
