@@ -188,11 +188,13 @@ static void expect_get_has(const char *db, const char *id, const char *needle)
     done(&r);
 }
 
-/* Make a database at P(name) with `mnemo init`. */
+/* Make a database at P(name) with `mnemo init` on the test engine (every command reopens it, so
+ * the memory engine has nothing to run here). */
 static const char *init_db(const char *name)
 {
+    TU_NEEDS_DISK("every command reopens the database");
     const char *db = P(name);
-    run_result r = RUN("init", db);
+    run_result r = RUN("init", db, "--engine", tu_engine());
     expect_ok(&r, "init");
     done(&r);
     return db;
@@ -367,6 +369,25 @@ TU_TEST(cli, init_on_full_disk_leaves_nothing_behind)
     expect_ok(&r, "init of the empty directory once space is back");
     done(&r);
     cr_assert_eq(umount2(mnt, MNT_DETACH), 0);
+}
+
+TU_TEST(cli, init_engine_is_recorded_and_stats_name_it)
+{
+    const char *db = init_db("db");
+    run_result r = RUN("stats", db);
+    expect_ok(&r, "stats");
+    json_t *e = field(r.out, 0, "engine");
+    cr_assert_str_eq(json_string_value(e), tu_engine());
+    json_decref(e);
+    done(&r);
+    EXPECT_FAIL(1, "MNEMO_EINVAL", "init", P("other"), "--engine", "bdb");
+    r = RUN("init", ":memory:", "--engine", "memory");
+    expect_ok(&r, "init :memory:");
+    e = field(r.out, 0, "engine");
+    cr_assert_str_eq(json_string_value(e), "memory");
+    json_decref(e);
+    done(&r);
+    EXPECT_FAIL(1, "MNEMO_EINVAL", "init", P("mem"), "--engine", "memory");
 }
 
 TU_TEST(cli, records_put_get_find_delete)

@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <rocksdb/c.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/coding.h"
+#include "store/keyspace.h"
 #include "testutil.h"
 
 static void setup(void) { tu_mkdtemp(); }
@@ -33,6 +35,7 @@ static void expect_str(mnemo_db *db, const char *k, const char *v)
 
 TU_TEST(db, create_reopen_persists)
 {
+    TU_NEEDS_DISK("reopens");
     char path[512];
     snprintf(path, sizeof path, "%s", tu_path("p"));
     mnemo_db *db = tu_open("p");
@@ -84,7 +87,7 @@ TU_TEST(db, all_zero_options_are_defaults)
     memset(&o, 0, sizeof o);
     o.create_if_missing = 1;
     mnemo_db *db;
-    TU_OK(mnemo_open(&db, tu_path("z"), &o));
+    TU_OK(tu_open_with(&db, "z", &o));
     put_str(db, "k", "v");
     expect_str(db, "k", "v");
     TU_OK(mnemo_close(db));
@@ -92,6 +95,7 @@ TU_TEST(db, all_zero_options_are_defaults)
 
 TU_TEST(db, every_compression_roundtrips)
 {
+    TU_NEEDS_DISK("reopens");
     const mnemo_compression all[] = {MNEMO_COMPRESSION_NONE, MNEMO_COMPRESSION_SNAPPY, MNEMO_COMPRESSION_ZLIB,
                                      MNEMO_COMPRESSION_BZIP2, MNEMO_COMPRESSION_LZ4, MNEMO_COMPRESSION_ZSTD};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
@@ -102,7 +106,7 @@ TU_TEST(db, every_compression_roundtrips)
         o.compression = all[i];
         o.write_buffer_size = 64 << 10;
         mnemo_db *db;
-        TU_OK(mnemo_open(&db, tu_path(name), &o));
+        TU_OK(tu_open_with(&db, name, &o));
         char key[32], val[256];
         memset(val, 'a' + (int)i, sizeof val);
         for (int k = 0; k < 2000; k++) {
@@ -150,6 +154,7 @@ TU_TEST(db, a_nonempty_directory_is_not_a_database)
 
 TU_TEST(db, an_empty_directory_is_created_into)
 {
+    TU_NEEDS_DISK("creates into a directory");
     mkdir(tu_path("empty"), 0700);
     mnemo_db *db;
     TU_RC(mnemo_open(&db, tu_path("empty"), NULL), MNEMO_ENOTFOUND);
@@ -157,6 +162,7 @@ TU_TEST(db, an_empty_directory_is_created_into)
     TU_OK(mnemo_close(db));
 }
 
+/* Made with RocksDB's C API whatever the test engine: detection finds RocksDB's files. */
 TU_TEST(db, a_plain_rocksdb_is_not_a_mnemo_database)
 {
     rocksdb_options_t *ro = rocksdb_options_create();
@@ -184,6 +190,7 @@ static void poke_marker(const char *path, const void *val, size_t len)
 
 TU_TEST(db, unknown_format_version_is_refused)
 {
+    TU_NEEDS_DISK("damages the stored marker");
     mnemo_db *db = tu_open("v");
     TU_OK(mnemo_close(db));
     unsigned char v[13];
@@ -197,6 +204,7 @@ TU_TEST(db, unknown_format_version_is_refused)
 
 TU_TEST(db, damaged_format_marker_is_ecorrupt)
 {
+    TU_NEEDS_DISK("damages the stored marker");
     mnemo_db *db = tu_open("m");
     TU_OK(mnemo_close(db));
     poke_marker(tu_path("m"), "mnemo\0\0\0\1garb", 13);
@@ -205,6 +213,7 @@ TU_TEST(db, damaged_format_marker_is_ecorrupt)
 
 TU_TEST(db, second_handle_in_same_process_is_elocked)
 {
+    TU_NEEDS_DISK("two handles on one path");
     mnemo_db *db = tu_open("l");
     mnemo_db *db2;
     TU_RC(mnemo_open(&db2, tu_path("l"), NULL), MNEMO_ELOCKED);
@@ -215,6 +224,7 @@ TU_TEST(db, second_handle_in_same_process_is_elocked)
 
 TU_TEST(db, another_process_holding_it_is_elocked)
 {
+    TU_NEEDS_DISK("two processes on one path");
     mnemo_db *db = tu_open("lp");
     TU_OK(mnemo_close(db));
     int ready[2], done[2];
@@ -275,6 +285,7 @@ TU_TEST(db, closed_and_null_handles_are_einval)
 
 TU_TEST(db, close_invalidates_open_transactions_and_iterators)
 {
+    TU_NEEDS_DISK("reopens");
     mnemo_db *db = tu_open("ci");
     mnemo_txn *txn;
     mnemo_iter *it1, *it2;
@@ -296,6 +307,7 @@ TU_TEST(db, close_invalidates_open_transactions_and_iterators)
 
 TU_TEST(db, read_only_reads_and_refuses_writes)
 {
+    TU_NEEDS_DISK("reopens read-only");
     mnemo_db *db = tu_open("ro");
     put_str(db, "k", "v");
     TU_OK(mnemo_close(db));
@@ -328,6 +340,7 @@ TU_TEST(db, read_only_reads_and_refuses_writes)
 
 TU_TEST(db, checkpoint_opens_as_a_consistent_copy)
 {
+    TU_NEEDS_DISK("copies files");
     mnemo_db *db = tu_open("src");
     for (int i = 0; i < 1000; i++) {
         char k[16];
@@ -389,11 +402,12 @@ TU_TEST(db, version_and_error_names)
 
 TU_TEST(db, sync_on_commit_writes_survive_reopen)
 {
+    TU_NEEDS_DISK("reopens");
     mnemo_options o = MNEMO_OPTIONS_INIT;
     o.create_if_missing = 1;
     o.sync_on_commit = 1;
     mnemo_db *db;
-    TU_OK(mnemo_open(&db, tu_path("s"), &o));
+    TU_OK(tu_open_with(&db, "s", &o));
     put_str(db, "durable", "yes");
     TU_OK(mnemo_close(db));
     TU_OK(mnemo_open(&db, tu_path("s"), &o));
@@ -405,6 +419,7 @@ TU_TEST(db, sync_on_commit_writes_survive_reopen)
  * acknowledged write must be there on reopen. */
 TU_TEST(db, killed_process_loses_no_synced_write)
 {
+    TU_NEEDS_DISK("reopens after a kill");
     mnemo_db *db = tu_open("k9");
     TU_OK(mnemo_close(db));
     int ack[2];
@@ -442,37 +457,79 @@ TU_TEST(db, killed_process_loses_no_synced_write)
     TU_OK(mnemo_close(db));
 }
 
-/* Format 2 (before full text) had no text_index column family. Built here from a fresh database
- * the way format 2 looked: the family dropped and the marker saying 2. */
+/* Format 2 (before full text) had no text_index column family; only RocksDB databases are that
+ * old. Built here with RocksDB's C API from a fresh database: the family dropped and the marker
+ * saying 2. */
+static rocksdb_t *rocks_open_all(const char *path, rocksdb_options_t *o, rocksdb_column_family_handle_t **cf,
+                                 int *n)
+{
+    const char *names[MNEMO_CF_COUNT];
+    const rocksdb_options_t *cfo[MNEMO_CF_COUNT];
+    for (int i = 0; i < MNEMO_CF_COUNT; i++) {
+        names[i] = mnemo_keyspaces[i].name;
+        cfo[i] = o;
+    }
+    char *err = NULL;
+    size_t present = 0;
+    char **list = rocksdb_list_column_families(o, path, &present, &err);
+    cr_assert_null(err, "%s", err);
+    rocksdb_list_column_families_destroy(list, present);
+    *n = (int)present; /* text_index is last: a format-2 database has the others */
+    rocksdb_t *r = rocksdb_open_column_families(o, path, *n, names, cfo, cf, &err);
+    cr_assert_null(err, "raw open of %s: %s", path, err);
+    return r;
+}
+
+static void rocks_close_all(rocksdb_t *r, rocksdb_options_t *o, rocksdb_column_family_handle_t **cf, int n)
+{
+    for (int i = 0; i < n; i++)
+        rocksdb_column_family_handle_destroy(cf[i]);
+    rocksdb_close(r);
+    rocksdb_options_destroy(o);
+}
+
 static void make_format2(const char *path)
 {
     unsigned char v[13];
     memcpy(v, "mnemo", 5);
     mnemo__put_be32(v + 5, 2);
     mnemo__put_be32(v + 9, mnemo__crc32c(0, v, 9));
-    tu_raw r;
-    tu_raw_open(&r, path);
-    tu_raw_drop_text_index(&r);
-    tu_raw_put(&r, 6, "\0format", 7, v, sizeof v);
-    tu_raw_close(&r);
+    rocksdb_options_t *o = rocksdb_options_create();
+    rocksdb_column_family_handle_t *cf[MNEMO_CF_COUNT];
+    int n;
+    rocksdb_t *r = rocks_open_all(path, o, cf, &n);
+    cr_assert_eq(n, MNEMO_CF_COUNT);
+    char *err = NULL;
+    rocksdb_drop_column_family(r, cf[MNEMO_CF_TEXT_INDEX], &err);
+    cr_assert_null(err, "%s", err);
+    rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
+    rocksdb_put_cf(r, wo, cf[MNEMO_CF_METADATA], "\0format", 7, (const char *)v, sizeof v, &err);
+    rocksdb_writeoptions_destroy(wo);
+    cr_assert_null(err, "%s", err);
+    rocks_close_all(r, o, cf, n);
 }
 
 static unsigned marker_version(const char *path, int *n_cf)
 {
-    tu_raw r;
-    tu_raw_open(&r, path);
+    rocksdb_options_t *o = rocksdb_options_create();
+    rocksdb_column_family_handle_t *cf[MNEMO_CF_COUNT];
+    rocksdb_t *r = rocks_open_all(path, o, cf, n_cf);
+    rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
+    char *err = NULL;
     size_t len = 0;
-    unsigned char *v = (unsigned char *)tu_raw_get(&r, 6, "\0format", 7, &len);
-    *n_cf = r.n;
-    tu_raw_close(&r);
+    unsigned char *v = (unsigned char *)rocksdb_get_cf(r, ro, cf[MNEMO_CF_METADATA], "\0format", 7, &len, &err);
+    rocksdb_readoptions_destroy(ro);
+    rocks_close_all(r, o, cf, *n_cf);
     cr_assert(v && len == 13);
     unsigned ver = mnemo__get_be32(v + 5);
-    free(v);
+    rocksdb_free(v);
     return ver;
 }
 
 TU_TEST(db, format2_opens_read_only_and_migrates_read_write)
 {
+    if (strcmp(tu_engine(), "rocksdb"))
+        cr_skip_test("format 2 existed only on the rocksdb engine");
     mnemo_db *db = tu_open("f2");
     mnemo_record rec = {.id = "a", .content = "old words"};
     TU_OK(mnemo_record_put(db, NULL, &rec, MNEMO_PUT_UPSERT));
@@ -504,5 +561,126 @@ TU_TEST(db, format2_opens_read_only_and_migrates_read_write)
     mnemo_text_hits_free(hits);
     TU_OK(mnemo_close(db));
     cr_assert_eq(marker_version(tu_path("f2"), &n_cf), MNEMO_FORMAT_VERSION);
-    cr_assert_eq(n_cf, TU_RAW_CFS);
+    cr_assert_eq(n_cf, MNEMO_CF_COUNT);
+}
+
+/* ---- engines (issue 11) ---- */
+
+TU_TEST(db, stats_name_the_engine)
+{
+    mnemo_db *db = tu_open("st");
+    put_str(db, "k", "v");
+    mnemo_stats st;
+    TU_OK(mnemo_stats_get(&st, db));
+    cr_assert_eq(st.version, MNEMO_STATS_VERSION);
+    cr_assert_str_eq(st.engine, tu_engine());
+    cr_assert_gt(st.store_sequence, 0, "a write has a sequence number");
+    TU_OK(mnemo_close(db));
+}
+
+TU_TEST(db, an_unknown_engine_is_einval)
+{
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    o.create_if_missing = 1;
+    o.engine = "bdb";
+    mnemo_db *db;
+    TU_RC(mnemo_open(&db, tu_path("u"), &o), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "'bdb'"), "%s", mnemo_errmsg());
+    struct stat sb;
+    cr_assert_neq(stat(tu_path("u"), &sb), 0, "nothing is created");
+}
+
+/* The engine is recorded at creation: a reopen finds it, and naming another is EINVAL naming both. */
+TU_TEST(db, reopen_finds_the_engine_and_refuses_another)
+{
+    TU_NEEDS_DISK("reopens");
+    mnemo_db *db = tu_open("e");
+    put_str(db, "k", "v");
+    TU_OK(mnemo_close(db));
+    TU_OK(mnemo_open(&db, tu_path("e"), NULL));
+    mnemo_stats st;
+    TU_OK(mnemo_stats_get(&st, db));
+    cr_assert_str_eq(st.engine, tu_engine());
+    expect_str(db, "k", "v");
+    TU_OK(mnemo_close(db));
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    o.engine = "memory";
+    TU_RC(mnemo_open(&db, tu_path("e"), &o), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "memory"), "%s", mnemo_errmsg());
+    const char *other = strcmp(tu_engine(), "rocksdb") ? "rocksdb" : "lmdb";
+    o.engine = other;
+    TU_RC(mnemo_open(&db, tu_path("e"), &o), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), other), "names the engine asked for: %s", mnemo_errmsg());
+    o.engine = tu_engine();
+    TU_OK(mnemo_open(&db, tu_path("e"), &o));
+    TU_OK(mnemo_close(db));
+}
+
+TU_TEST(db, a_damaged_engine_marker_is_ecorrupt)
+{
+    TU_NEEDS_DISK("damages the stored marker");
+    mnemo_db *db = tu_open("em");
+    TU_OK(mnemo_close(db));
+    tu_raw r;
+    tu_raw_open(&r, tu_path("em"));
+    tu_raw_put(&r, 6, "\0engine", 7, "\x01rocksdb\0\0\0\0", 12);
+    tu_raw_close(&r);
+    TU_RC(mnemo_open(&db, tu_path("em"), NULL), MNEMO_ECORRUPT);
+    cr_assert(strstr(mnemo_errmsg(), "engine marker"), "%s", mnemo_errmsg());
+}
+
+/* A caller built against options version 2 (no engine field) still opens: only its fields are read. */
+TU_TEST(db, version_2_options_still_work)
+{
+    mnemo_options o;
+    memset(&o, 0xA5, sizeof o); /* what lies past a version-2 struct is not the caller's */
+    mnemo_options v2 = MNEMO_OPTIONS_INIT;
+    v2.version = 2;
+    v2.create_if_missing = 1;
+    memcpy(&o, &v2, offsetof(mnemo_options, engine));
+    mnemo_db *db;
+    TU_OK(mnemo_open(&db, tu_path("v2"), &o));
+    mnemo_stats st;
+    TU_OK(mnemo_stats_get(&st, db));
+    cr_assert_str_eq(st.engine, "rocksdb", "a version-2 caller gets the default engine");
+    TU_OK(mnemo_close(db));
+}
+
+TU_TEST(db, memory_databases_touch_no_disk_and_are_separate)
+{
+    char cwd_before[4096];
+    cr_assert_not_null(getcwd(cwd_before, sizeof cwd_before));
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    mnemo_db *a, *b;
+    TU_OK(mnemo_open(&a, ":memory:", &o)); /* no create_if_missing needed: always new */
+    TU_OK(mnemo_open(&b, ":memory:", &o));
+    put_str(a, "k", "a");
+    TU_RC(mnemo_kv_exists(b, NULL, "k", 1), 0);
+    expect_str(a, "k", "a");
+    TU_OK(mnemo_flush(a));
+    TU_OK(mnemo_compact(a));
+    expect_str(a, "k", "a");
+    mnemo_stats st;
+    TU_OK(mnemo_stats_get(&st, a));
+    cr_assert_str_eq(st.engine, "memory");
+    cr_assert_eq(st.store_disk_bytes, 0);
+    TU_RC(mnemo_checkpoint(a, tu_path("cp")), MNEMO_ENOTSUP);
+    struct stat sb;
+    cr_assert_neq(stat(":memory:", &sb), 0, "no file named :memory: in %s", cwd_before);
+    cr_assert_neq(stat(tu_path("cp"), &sb), 0);
+    TU_OK(mnemo_close(a));
+    TU_OK(mnemo_close(b));
+    TU_OK(mnemo_open(&a, ":memory:", &o));
+    TU_RC(mnemo_kv_exists(a, NULL, "k", 1), 0); /* gone on close */
+    TU_OK(mnemo_close(a));
+    o.read_only = 1;
+    TU_RC(mnemo_open(&a, ":memory:", &o), MNEMO_EINVAL);
+    o.read_only = 0;
+    o.engine = "rocksdb";
+    TU_RC(mnemo_open(&a, ":memory:", &o), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "rocksdb") && strstr(mnemo_errmsg(), "memory"), "%s", mnemo_errmsg());
+    o.engine = "memory";
+    o.create_if_missing = 1;
+    TU_RC(mnemo_open(&a, tu_path("m"), &o), MNEMO_EINVAL);
+    cr_assert_neq(stat(tu_path("m"), &sb), 0);
 }

@@ -355,6 +355,7 @@ TU_TEST(kv, persists_across_reopen)
         TU_OK(mnemo_kv_put(db, NULL, k, strlen(k), k, strlen(k)));
     }
     close_db();
+    TU_NEEDS_DISK("reopens");
     TU_OK(mnemo_open(&db, tu_path("kv"), NULL));
     mnemo_iter *it;
     TU_OK(mnemo_kv_iter(&it, db, NULL, NULL));

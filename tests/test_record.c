@@ -3,7 +3,6 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <rocksdb/c.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -249,6 +248,7 @@ TU_TEST(record, internal_ids_survive_reopen_without_reuse)
     mnemo_record_free(r);
     TU_OK(mnemo_record_delete(db, NULL, "a"));
     close_db();
+    TU_NEEDS_DISK("reopens");
     TU_OK(mnemo_open(&db, tu_path("rec"), NULL));
     put("a", "", 0, NULL);
     TU_OK(mnemo_record_get(&r, db, NULL, "a"));
@@ -379,6 +379,7 @@ TU_TEST(record, corrupt_value_is_ecorrupt_naming_the_record)
     put("bystander", "", 0, NULL);
     close_db();
     corrupt_record("victim");
+    TU_NEEDS_DISK("reopens");
     TU_OK(mnemo_open(&db, tu_path("rec"), NULL));
     mnemo_record *r;
     TU_RC(mnemo_record_get(&r, db, NULL, "victim"), MNEMO_ECORRUPT);
@@ -532,6 +533,7 @@ TU_TEST(record, indexes_persist_and_count_estimates)
     fill(200);
     TU_OK(mnemo_index_create(db, "topic"));
     close_db();
+    TU_NEEDS_DISK("reopens");
     TU_OK(mnemo_open(&db, tu_path("rec"), NULL));
     put("late", "", 0, "{\"topic\": \"rust\"}"); /* written after reopen: must be indexed */
     char got[16384];

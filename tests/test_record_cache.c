@@ -20,7 +20,7 @@ static mnemo_db *open_with_cache(const char *name, size_t cache)
     o.create_if_missing = 1;
     o.cache_size = cache;
     mnemo_db *db;
-    TU_OK(mnemo_open(&db, tu_path(name), &o));
+    TU_OK(tu_open_with(&db, name, &o));
     return db;
 }
 

@@ -37,6 +37,7 @@ static uint64_t iid_of(mnemo_db *db, const char *id)
 
 static mnemo_db *reopen(const char *name)
 {
+    TU_NEEDS_DISK("reopens");
     mnemo_options o = MNEMO_OPTIONS_INIT;
     mnemo_db *db = NULL;
     TU_OK(mnemo_open(&db, tu_path(name), &o));
@@ -255,6 +256,7 @@ static int fill_until_error(const char *path)
 
 TU_TEST(reliability, full_disk_is_eio_and_the_database_opens_afterwards)
 {
+    TU_NEEDS_DISK("fills a disk");
     mnemo_db *db = tu_open("full");
     TU_OK(mnemo_kv_put(db, NULL, "before", 6, "1", 1));
     TU_OK(mnemo_close(db));
@@ -277,6 +279,7 @@ TU_TEST(reliability, full_disk_is_eio_and_the_database_opens_afterwards)
 
 TU_TEST(reliability, read_only_directory_is_an_error_with_a_message)
 {
+    TU_NEEDS_DISK("a read-only directory");
     mnemo_db *db = tu_open("ro");
     TU_OK(mnemo_kv_put(db, NULL, "k", 1, "v", 1));
     TU_OK(mnemo_close(db));
@@ -476,6 +479,7 @@ TU_TEST(reliability, every_failed_allocation_is_enomem_and_leaves_a_consistent_d
     int rc = MNEMO_ENOMEM;
     for (n = 1; n < 5000; n++) {
         mnemo_options o = MNEMO_OPTIONS_INIT;
+        TU_NEEDS_DISK("reopens");
         mnemo__alloc_fail_after(n);
         rc = mnemo_open(&db, tu_path("alloc"), &o);
         mnemo__alloc_fail_after(0);
@@ -502,7 +506,9 @@ static mnemo_db *open_vec(const char *name, int create)
     o.create_if_missing = create;
     o.vector_dim = VD;
     mnemo_db *db = NULL;
-    TU_OK(mnemo_open(&db, tu_path(name), &o));
+    if (!create)
+        TU_NEEDS_DISK("reopens");
+    TU_OK(tu_open_with(&db, name, &o));
     return db;
 }
 
@@ -594,6 +600,7 @@ static char *first_key(unsigned char tag, size_t *kl, const char *name)
 
 TU_TEST(reliability, damaged_vector_index_keys_are_rebuilt_never_trusted)
 {
+    TU_NEEDS_DISK("damages stored keys and reopens");
     enum { HEADER, CHUNK, CHUNK_TRUNCATED, CHUNK_DELETED, HEADER_COUNT, LOG, CASES };
     static const char *const names[CASES] = {"header byte", "chunk byte", "truncated chunk", "deleted chunk",
                                              "header element count", "log entry byte"};
@@ -802,6 +809,7 @@ TU_TEST(reliability, vector_calls_under_failed_allocations_stay_consistent)
     int rc = MNEMO_ENOMEM;
     for (unsigned long n = 1; n < 5000 && rc; n++) {
         mnemo_options o = MNEMO_OPTIONS_INIT;
+        TU_NEEDS_DISK("reopens");
         mnemo__alloc_fail_after(n);
         rc = mnemo_open(&db, tu_path("valloc"), &o);
         mnemo__alloc_fail_after(0);

@@ -25,12 +25,13 @@ static mnemo_db *open_space(const char *name, uint32_t dim, mnemo_metric metric)
     o.vector_dim = dim;
     o.vector_metric = metric;
     mnemo_db *d;
-    TU_OK(mnemo_open(&d, tu_path(name), &o));
+    TU_OK(tu_open_with(&d, name, &o));
     return d;
 }
 
 static mnemo_db *reopen(const char *name, const mnemo_options *o)
 {
+    TU_NEEDS_DISK("reopens");
     mnemo_db *d;
     TU_OK(mnemo_open(&d, tu_path(name), o));
     return d;
@@ -661,6 +662,7 @@ static void child_writer(const char *path, int ack_fd)
 
 TU_TEST(vector, a_child_killed_mid_write_leaves_exactly_the_committed_vectors)
 {
+    TU_NEEDS_DISK("a killed child reopens");
     db = open_space("k", DIM, MNEMO_METRIC_L2);
     TU_OK(mnemo_close(db));
     db = NULL;
@@ -718,6 +720,7 @@ TU_TEST(vector, a_child_killed_mid_write_leaves_exactly_the_committed_vectors)
 
 TU_TEST(vector, a_checkpoint_opens_with_its_index)
 {
+    TU_NEEDS_DISK("copies files");
     db = open_space("cp", DIM, MNEMO_METRIC_L2);
     float *v = sift(300);
     load(db, v, 300);
@@ -934,6 +937,7 @@ TU_TEST(vector, the_avx_kernels_are_compiled_in)
 
 TU_TEST(vector, read_only_opens_search_but_do_not_write)
 {
+    TU_NEEDS_DISK("reopens read-only");
     db = open_space("ro", 2, MNEMO_METRIC_L2);
     record(db, "a", NULL);
     float va[2] = {1, 1};

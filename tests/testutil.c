@@ -1,8 +1,7 @@
 #include "testutil.h"
 
 #include "core/clock.h"
-
-#include <rocksdb/c.h>
+#include "store/store.h"
 
 #include <ftw.h>
 #include <stdio.h>
@@ -58,74 +57,64 @@ void tu_cleanup(void)
     tmpdir[0] = '\0';
 }
 
+const char *tu_engine(void)
+{
+    const char *e = getenv("MNEMO_TEST_ENGINE");
+    return e && *e ? e : "rocksdb";
+}
+
+int tu_persistent(void) { return strcmp(tu_engine(), "memory") != 0; }
+
+void tu_engine_options(mnemo_options *o) { o->engine = tu_persistent() ? tu_engine() : NULL; }
+
+const char *tu_db_path(const char *name) { return tu_persistent() ? tu_path(name) : ":memory:"; }
+
+int tu_open_with(mnemo_db **db, const char *name, mnemo_options *o)
+{
+    tu_engine_options(o);
+    return mnemo_open(db, tu_db_path(name), o);
+}
+
 mnemo_db *tu_open(const char *name)
 {
     mnemo_options o = MNEMO_OPTIONS_INIT;
     o.create_if_missing = 1;
     mnemo_db *db = NULL;
-    TU_OK(mnemo_open(&db, tu_path(name), &o));
+    TU_OK(tu_open_with(&db, name, &o));
     return db;
 }
 
 void tu_raw_open(tu_raw *r, const char *path)
 {
-    static const char *names[TU_RAW_CFS] = {"default", "records", "graph_forward", "graph_backward",
-                                            "vector_data", "vector_index", "metadata", "text_index"};
-    const rocksdb_options_t *cfo[TU_RAW_CFS];
-    r->opts = rocksdb_options_create();
-    for (int i = 0; i < TU_RAW_CFS; i++)
-        cfo[i] = r->opts;
-    /* A format-2 database has no text_index: open the families that exist (RocksDB wants all). */
-    char *err = NULL;
-    size_t n = 0;
-    char **present = rocksdb_list_column_families(r->opts, path, &n, &err);
-    cr_assert_null(err, "raw list of %s: %s", path, err);
-    r->n = n < TU_RAW_CFS ? (int)n : TU_RAW_CFS;
-    rocksdb_list_column_families_destroy(present, n);
-    memset(r->cf, 0, sizeof r->cf);
-    r->db = rocksdb_open_column_families(r->opts, path, r->n, names, cfo, r->cf, &err);
-    cr_assert_null(err, "raw open of %s: %s", path, err);
-}
-
-void tu_raw_drop_text_index(tu_raw *r)
-{
-    char *err = NULL;
-    cr_assert_eq(r->n, TU_RAW_CFS);
-    rocksdb_drop_column_family(r->db, r->cf[TU_RAW_CFS - 1], &err);
-    cr_assert_null(err, "raw drop: %s", err);
+    TU_NEEDS_DISK("damages stored values");
+    r->ops = mnemo_store__detect(path);
+    cr_assert_not_null(r->ops, "raw open of %s: no engine recognises it", path);
+    mnemo_store_config cfg = {path, 0, 0, 0, MNEMO_COMPRESSION_DEFAULT, 4u << 20, 8u << 20, 10,
+                              mnemo_keyspaces, MNEMO_CF_COUNT};
+    TU_OK(r->ops->open(&r->s, &cfg));
 }
 
 void tu_raw_put(tu_raw *r, int cf, const void *key, size_t klen, const void *val, size_t vlen)
 {
-    rocksdb_writeoptions_t *wo = rocksdb_writeoptions_create();
-    char *err = NULL;
-    rocksdb_put_cf(r->db, wo, r->cf[cf], key, klen, val, vlen, &err);
-    rocksdb_writeoptions_destroy(wo);
-    cr_assert_null(err, "raw put: %s", err);
+    mnemo_store_write w = {(unsigned)cf, 0, key, klen, val, vlen};
+    TU_OK(r->ops->write_batch(r->s, &w, 1, NULL));
 }
 
 char *tu_raw_get(tu_raw *r, int cf, const void *key, size_t klen, size_t *vlen)
 {
-    rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
-    char *err = NULL;
-    char *v = rocksdb_get_cf(r->db, ro, r->cf[cf], key, klen, vlen, &err);
-    rocksdb_readoptions_destroy(ro);
-    cr_assert_null(err, "raw get: %s", err);
-    if (!v)
+    mnemo_store_value v;
+    int rc = r->ops->get(r->s, NULL, (unsigned)cf, key, klen, 0, &v);
+    if (rc == MNEMO_ENOTFOUND)
         return NULL;
-    char *copy = malloc(*vlen ? *vlen : 1);
-    memcpy(copy, v, *vlen);
-    rocksdb_free(v);
+    TU_OK(rc);
+    char *copy = malloc(v.len ? v.len : 1);
+    memcpy(copy, v.data, v.len);
+    *vlen = v.len;
+    r->ops->release_value(r->s, &v);
     return copy;
 }
 
-void tu_raw_close(tu_raw *r)
-{
-    for (int i = 0; i < r->n; i++)
-        rocksdb_column_family_handle_destroy(r->cf[i]);
-    rocksdb_close(r->db);
-    rocksdb_options_destroy(r->opts);
-}
+void tu_raw_close(tu_raw *r) { TU_OK(r->ops->close(r->s)); }
 
 int64_t tu_now;
 

@@ -13,7 +13,26 @@ const char *tu_path(const char *name);
 void tu_leak_check(void);
 /* rm -rf of the directory created by tu_mkdtemp (safe to call twice). */
 void tu_cleanup(void);
-/* Open (creating) a database at tu_path(name) with default options; asserts success. */
+/* The engine the tests run on: $MNEMO_TEST_ENGINE, default "rocksdb" (meson test setups
+ * `--setup lmdb` / `--setup memory` set it). */
+const char *tu_engine(void);
+/* 1 when the engine keeps data across close (every engine but memory). */
+int tu_persistent(void);
+/* What a test that reopens, damages files or looks at them needs: skipped on the memory engine. */
+#define TU_NEEDS_DISK(why)                                                                                  \
+    do {                                                                                                    \
+        if (!tu_persistent()) {                                                                             \
+            tu_cleanup();                                                                                   \
+            cr_skip_test("needs a database on disk (%s); engine %s", why, tu_engine());                     \
+        }                                                                                                   \
+    } while (0)
+/* Sets o->engine to the test engine (NULL for memory: the path says it). */
+void tu_engine_options(mnemo_options *o);
+/* Where database `name` lives: tu_path(name), or ":memory:" on the memory engine. */
+const char *tu_db_path(const char *name);
+/* mnemo_open of database `name` with *o (engine set as above); returns mnemo_open's code. */
+int tu_open_with(mnemo_db **db, const char *name, mnemo_options *o);
+/* Open (creating) a database `name` with default options on the test engine; asserts success. */
 mnemo_db *tu_open(const char *name);
 
 #define TU_OK(call)                                                                                         \
@@ -29,16 +48,12 @@ mnemo_db *tu_open(const char *name);
                      mnemo_errmsg(), mnemo_strerror(expected));                                             \
     } while (0)
 
-/* The database at path opened with the RocksDB C API directly, every column family it has (in
- * mnemo's order: default, records, graph_forward, graph_backward, vector_data, vector_index,
- * metadata, text_index; a format-2 database lacks the last), so tests can damage stored values
- * the way a disk would. */
-#define TU_RAW_CFS 8
+/* The closed database at path opened through the store interface of its engine (no mnemo layer
+ * above it), every keyspace (numbers: store/keyspace.h, e.g. 1 = records, 6 = metadata), so tests
+ * can damage stored values the way a disk would, on every engine that keeps files. */
 typedef struct tu_raw {
-    struct rocksdb_t *db;
-    struct rocksdb_options_t *opts;
-    struct rocksdb_column_family_handle_t *cf[TU_RAW_CFS];
-    int n; /* families open */
+    const struct mnemo_store_ops *ops;
+    struct mnemo_store *s;
 } tu_raw;
 void tu_raw_open(tu_raw *r, const char *path);
 void tu_raw_put(tu_raw *r, int cf, const void *key, size_t klen, const void *val, size_t vlen);
@@ -46,7 +61,6 @@ void tu_raw_put(tu_raw *r, int cf, const void *key, size_t klen, const void *val
 char *tu_raw_get(tu_raw *r, int cf, const void *key, size_t klen, size_t *vlen);
 void tu_raw_close(tu_raw *r);
 /* Drops text_index, as a database of format 2 lacks it. */
-void tu_raw_drop_text_index(tu_raw *r);
 
 /* Tests that step time: tu_now is the clock mnemo reads while tu_fake_clock_start is in force. */
 extern int64_t tu_now;

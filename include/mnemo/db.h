@@ -31,7 +31,7 @@ typedef enum mnemo_compression {
     MNEMO_COMPRESSION_ZSTD,
 } mnemo_compression;
 
-#define MNEMO_OPTIONS_VERSION 2
+#define MNEMO_OPTIONS_VERSION 3
 
 /** Distance of a vector space. Distances come back as: squared Euclidean (L2); 1 - cosine
  * similarity (COSINE: vectors are normalised on write); 1 - dot product (IP). Smaller is nearer. */
@@ -49,7 +49,7 @@ typedef void (*mnemo_progress_fn)(void *arg, uint64_t done, uint64_t total);
  * only ever added at the end. */
 typedef struct mnemo_options {
     unsigned version;         /**< MNEMO_OPTIONS_VERSION (0 is taken as the current one; 1 reads
-                                   only the fields up to cache_size) */
+                                   only the fields up to cache_size, 2 those up to progress_arg) */
     int create_if_missing;    /**< create the database if the path does not exist (default 0) */
     int read_only;            /**< open read-only; writes return MNEMO_EREADONLY (default 0) */
     int sync_on_commit;       /**< fsync the log at every commit: no acknowledged commit is ever
@@ -72,17 +72,25 @@ typedef struct mnemo_options {
     uint32_t hnsw_ef_search;       /**< default search beam (default 64) */
     mnemo_progress_fn progress;    /**< called while a damaged vector index is rebuilt (may be NULL) */
     void *progress_arg;
+    /* --- version 3 --- */
+    const char *engine; /**< storage engine of a database being created: "rocksdb" (NULL or "": the
+                             default), "lmdb" (when built), or "memory" (also implied by the path
+                             ":memory:"). An existing database opens with the engine it was created
+                             with; naming another is MNEMO_EINVAL. */
 } mnemo_options;
 
 /** Initialiser: `mnemo_options o = MNEMO_OPTIONS_INIT;` */
 #define MNEMO_OPTIONS_INIT {MNEMO_OPTIONS_VERSION, 0, 0, 0, MNEMO_COMPRESSION_DEFAULT, 0, 0, 0, 0, 0, \
-                            MNEMO_METRIC_DEFAULT, 0, 0, 0, NULL, NULL}
+                            MNEMO_METRIC_DEFAULT, 0, 0, 0, NULL, NULL, NULL}
 
 /** Open (or create) the database in directory `path`.
  * @param[out] out   the handle, set only on success; close it with mnemo_close().
- * @param[in]  path  a directory; with create_if_missing it is created if absent.
+ * @param[in]  path  a directory; with create_if_missing it is created if absent. ":memory:" opens a
+ *                   new, empty database of the memory engine: nothing touches disk and it is gone
+ *                   on close (it cannot be read-only and has no checkpoint).
  * @param[in]  opts  NULL for defaults.
- * @return 0; MNEMO_EINVAL (NULL/empty argument, bad option); MNEMO_ENOTFOUND (no database there
+ * @return 0; MNEMO_EINVAL (NULL/empty argument, bad option, unknown engine, or an engine other
+ *         than the database's); MNEMO_ENOTFOUND (no database there
  *         and create_if_missing is off); MNEMO_ENOTDB (the path is a file, a non-empty directory or
  *         a RocksDB database that is not mnemo's); MNEMO_EVERSION (unknown on-disk format);
  *         MNEMO_ELOCKED (another process or handle has it open); MNEMO_ENOTSUP (compression not
@@ -98,7 +106,8 @@ MNEMO_API int mnemo_close(mnemo_db *db);
 
 /** Write a consistent copy of the database into `dir` (which must not exist), using hard links
  * where possible. The copy opens with mnemo_open.
- * @return 0; MNEMO_EINVAL; MNEMO_EEXISTS (dir exists); MNEMO_EIO. Thread-safe. */
+ * @return 0; MNEMO_EINVAL; MNEMO_EEXISTS (dir exists); MNEMO_EIO; MNEMO_ENOTSUP (a memory
+ *         database: it has no files to copy). Thread-safe. */
 MNEMO_API int mnemo_checkpoint(mnemo_db *db, const char *dir);
 
 /** Write all in-memory tables to disk files (the log already makes them durable).
@@ -109,7 +118,7 @@ MNEMO_API int mnemo_flush(mnemo_db *db);
  * @return 0; MNEMO_EINVAL; MNEMO_EREADONLY; MNEMO_EIO. Thread-safe; may take long. */
 MNEMO_API int mnemo_compact(mnemo_db *db);
 
-#define MNEMO_STATS_VERSION 1
+#define MNEMO_STATS_VERSION 2
 /** Figures about an open database. New fields only at the end. */
 typedef struct mnemo_stats {
     unsigned version;          /**< set to MNEMO_STATS_VERSION by mnemo_stats_get */
@@ -120,6 +129,11 @@ typedef struct mnemo_stats {
     size_t cache_bytes_used;   /**< bytes charged by the entries now held */
     size_t cache_capacity;     /**< cache_size of the open options (0: cache off) */
     size_t cache_entries;      /**< entries now held */
+    /* --- version 2 --- */
+    char engine[16];           /**< the storage engine: "rocksdb", "lmdb" or "memory" */
+    uint64_t store_disk_bytes;   /**< bytes of data files the engine holds on disk (0 for memory) */
+    uint64_t store_memory_bytes; /**< bytes of memory the engine uses for tables and caches */
+    uint64_t store_sequence;     /**< the engine's latest commit sequence number */
 } mnemo_stats;
 
 /** Read the database's figures. @return 0; MNEMO_EINVAL (NULL out, NULL or closed db). Thread-safe. */

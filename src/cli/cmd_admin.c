@@ -30,8 +30,10 @@ static int run_init(const cli_cmd *cmd, const cli_args *a)
     vo.hnsw_m = (uint32_t)m;
     vo.hnsw_ef_construction = (uint32_t)efc;
     vo.hnsw_ef_search = (uint32_t)efs;
+    o.engine = vo.engine = cli_opt(cmd, a, "engine"); /* the library names the engines it has */
     mnemo_db *db;
-    int rc = mnemo_open(&db, a->pos[0], &o);
+    /* ":memory:" is always new; any other path must not hold a database yet. */
+    int rc = strcmp(a->pos[0], ":memory:") ? mnemo_open(&db, a->pos[0], &o) : MNEMO_ENOTFOUND;
     if (rc == 0) {
         mnemo_close(db);
         return cli_fail(cmd, "'%s' is already a mnemo database: %s", a->pos[0], mnemo_strerror(MNEMO_EEXISTS));
@@ -58,6 +60,9 @@ static int run_init(const cli_cmd *cmd, const cli_args *a)
     jo_str(&j, "path", a->pos[0]);
     jo_bool(&j, "created", 1);
     jo_int(&j, "format_version", MNEMO_FORMAT_VERSION);
+    mnemo_stats st;
+    if (mnemo_stats_get(&st, db) == 0)
+        jo_str(&j, "engine", st.engine);
     if (dim) {
         jo_obj(&j, "vectors");
         jo_space(&j, &sp);
@@ -142,6 +147,7 @@ static int run_stats(const cli_cmd *cmd, const cli_args *a)
         jout j = {0};
         jo_begin(&j);
         jo_str(&j, "path", a->pos[0]);
+        jo_str(&j, "engine", s.engine);
         jo_obj(&j, "kv");
         jo_uint(&j, "pairs", c.kv);
         jo_uint(&j, "key_bytes", c.key_bytes);
@@ -339,10 +345,14 @@ static int run_compact(const cli_cmd *cmd, const cli_args *a)
 }
 
 const cli_cmd cli_admin_cmds[] = {
-    {"init", "DB [--dim N [--metric l2|cosine|ip] [--M 16] [--ef-construction 200] [--ef-search 64]]",
+    {"init", "DB [--engine rocksdb|lmdb|memory] [--dim N [--metric l2|cosine|ip] [--M 16] [--ef-construction 200] "
+     "[--ef-search 64]]",
      "create a new database (with a vector space when --dim is given)",
-     "Creates the database directory DB and prints {\"path\",\"created\":true,\"format_version\"}, plus\n"
-     "\"vectors\":{\"dim\",\"metric\",\"M\",\"ef_construction\",\"ef_search\"} with --dim.\n"
+     "Creates the database directory DB and prints {\"path\",\"created\":true,\"format_version\",\"engine\"},\n"
+     "plus \"vectors\":{\"dim\",\"metric\",\"M\",\"ef_construction\",\"ef_search\"} with --dim.\n"
+     "  --engine E           storage engine, recorded in the database: rocksdb (default; write-heavy\n"
+     "                       work), lmdb (read-heavy work, when built) or memory (DB must be :memory:;\n"
+     "                       nothing is kept: a check that the options are accepted)\n"
      "  --dim N              dimension of the embeddings (1..65536): creates the vector space\n"
      "  --metric M           l2 (default; squared distance), cosine (1 - cosine similarity) or ip\n"
      "                       (1 - dot product)\n"
@@ -352,9 +362,10 @@ const cli_cmd cli_admin_cmds[] = {
      "                       overrides it)\n"
      "Exit 1 if DB is already a mnemo database or cannot be created; a failed init removes what it\n"
      "created. Values outside the ranges are exit 2.\n",
-     {{"dim", 1}, {"metric", 1}, {"M", 1}, {"ef-construction", 1}, {"ef-search", 1}, {NULL, 0}}, 1, 1, run_init},
+     {{"dim", 1}, {"metric", 1}, {"M", 1}, {"ef-construction", 1}, {"ef-search", 1}, {"engine", 1},
+      {NULL, 0}}, 1, 1, run_init},
     {"stats", "DB", "counts per model, sizes and cache figures",
-     "Prints one line: {\"path\",\"kv\":{\"pairs\",\"key_bytes\",\"value_bytes\"},\n"
+     "Prints one line: {\"path\",\"engine\",\"kv\":{\"pairs\",\"key_bytes\",\"value_bytes\"},\n"
      "\"records\":{\"count\",\"content_bytes\",\"metadata_bytes\",\"expiring\",\"indexes\"},\n"
      "\"graph\":{\"edges\",\"nodes_with_out_edges\"},\n"
      "(\"vectors\":{\"dim\",\"metric\",\"M\",\"ef_construction\",\"ef_search\",\"count\",\"deleted_slots\",\n"

@@ -25,35 +25,6 @@ int mnemo__err(int code, const char *fmt, ...)
 
 int mnemo__err_nomem(const char *what) { return mnemo__err(MNEMO_ENOMEM, "%s: out of memory", what); }
 
-static int starts_with(const char *s, const char *prefix) { return strncmp(s, prefix, strlen(prefix)) == 0; }
-
-/* RocksDB's Status::ToString() begins with the code name; that prefix is the only stable part. */
-int mnemo__err_rocksdb(const char *errstr, const char *what)
-{
-    int code = MNEMO_ERROR;
-    if (!errstr)
-        errstr = "unknown RocksDB error";
-    if (starts_with(errstr, "Resource busy") || starts_with(errstr, "Operation timed out") ||
-        starts_with(errstr, "Operation expired") || starts_with(errstr, "Operation failed. Try again"))
-        code = MNEMO_EBUSY;
-    else if (starts_with(errstr, "Corruption"))
-        code = MNEMO_ECORRUPT;
-    else if (starts_with(errstr, "NotFound"))
-        code = MNEMO_ENOTFOUND;
-    else if (strstr(errstr, "lock hold by current process") || strstr(errstr, "While lock file") ||
-             strstr(errstr, "LOCK: Resource temporarily unavailable"))
-        code = MNEMO_ELOCKED;
-    else if (strstr(errstr, "not linked with the binary") || starts_with(errstr, "Not implemented"))
-        code = MNEMO_ENOTSUP;
-    else if (starts_with(errstr, "IO error") || starts_with(errstr, "No space"))
-        code = MNEMO_EIO;
-    else if (starts_with(errstr, "Invalid argument"))
-        code = MNEMO_EINVAL;
-    else if (starts_with(errstr, "Shutdown in progress") || starts_with(errstr, "Aborted"))
-        code = MNEMO_ERROR;
-    return mnemo__err(code, "%s: %s", what, errstr);
-}
-
 const char *mnemo_strerror(int code)
 {
     switch (code) {

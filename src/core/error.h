@@ -15,10 +15,6 @@
  * itself (mnemo_errmsg(), to quote the error before it): it is read before it is replaced. */
 int mnemo__err(int code, const char *fmt, ...) MNEMO_PRINTF(2, 3);
 
-/* Translates a RocksDB error string (as returned through errptr) into a code, sets the message
- * "<what>: <rocksdb text>" and returns the code. Does not free errstr. */
-int mnemo__err_rocksdb(const char *errstr, const char *what);
-
 /* ENOMEM with the message naming what was being allocated. */
 int mnemo__err_nomem(const char *what);
 

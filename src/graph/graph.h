@@ -14,6 +14,7 @@
 
 #include "core/u64map.h"
 #include "mnemo/graph.h"
+#include "db/db.h"
 #include "txn/txn.h"
 
 #define MNEMO_MK_LABEL 'L'

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "mnemo/record.h"
+#include "db/db.h"
 #include "txn/txn.h"
 
 #define MNEMO_MK_IID 'I'

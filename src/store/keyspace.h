@@ -6,6 +6,9 @@
 
 /* Hints an engine may use. SORTED_LOADS: bulk loads write this keyspace in key order. */
 #define MNEMO_KS_SORTED_LOADS 1u
+/* ADDED_LATER: databases of an older format lack it (text_index came with format 3): a read-write
+ * open creates it, a read-only open sees it empty. Engines that never had such databases ignore it. */
+#define MNEMO_KS_ADDED_LATER 2u
 
 /* X(enum suffix, stored name, hints) */
 #define MNEMO_KEYSPACES(X)                                      \
@@ -16,7 +19,7 @@
     X(VECTOR_DATA, "vector_data", 0)                            \
     X(VECTOR_INDEX, "vector_index", 0)                          \
     X(METADATA, "metadata", 0)                                  \
-    X(TEXT_INDEX, "text_index", 0)
+    X(TEXT_INDEX, "text_index", MNEMO_KS_ADDED_LATER)
 
 typedef enum mnemo_cf {
 #define MNEMO_KS_ENUM(id, name, hints) MNEMO_CF_##id,

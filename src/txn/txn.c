@@ -1,5 +1,5 @@
-/* Transactions over the OptimisticTransactionDB, point reads/writes for every module, commit hooks
- * and the retry helper. */
+/* Transactions over the store interface (src/store/store.h): point reads and writes for every
+ * module, commit hooks, poisoning, the retry helper. Engine-neutral: the engine is db->ops. */
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -7,10 +7,59 @@
 #include "cache/cache.h"
 #include "core/alloc.h"
 #include "core/error.h"
-#include "txn/rocks_cxx.h"
 #include "txn/txn_impl.h"
 
-int mnemo_txn__is_readonly(const mnemo_txn *txn) { return txn->rtxn == NULL; }
+#define TDB(db) MNEMO_TXN_DB(db)
+
+const char *mnemo_cf__name(mnemo_cf cf) { return (unsigned)cf < MNEMO_CF_COUNT ? mnemo_keyspaces[cf].name : "?"; }
+
+void mnemo_res__init_list(mnemo_res *s) { s->prev = s->next = s; }
+
+void mnemo_res__link(mnemo_res *s, mnemo_res *r)
+{
+    r->next = s->next;
+    r->prev = s;
+    s->next->prev = r;
+    s->next = r;
+}
+
+void mnemo_res__unlink(mnemo_res *r)
+{
+    if (r->next) {
+        r->prev->next = r->next;
+        r->next->prev = r->prev;
+    }
+    r->prev = r->next = NULL;
+}
+
+int mnemo_db__check(mnemo_db *db, const char *fn)
+{
+    if (!db)
+        return mnemo__err(MNEMO_EINVAL, "%s: database handle is NULL", fn);
+    if (atomic_load_explicit(&TDB(db)->magic, memory_order_acquire) != MNEMO_DB_MAGIC_OPEN)
+        return mnemo__err(MNEMO_EINVAL, "%s: database handle is closed", fn);
+    return 0;
+}
+
+const mnemo_options *mnemo_db__options(mnemo_db *db) { return &TDB(db)->opts; }
+
+struct mnemo_cache *mnemo_db__cache(mnemo_db *db) { return TDB(db)->cache; }
+
+uint64_t mnemo_db__estimate_keys(mnemo_db *db, mnemo_cf cf)
+{
+    return TDB(db)->ops->estimate_keys(TDB(db)->store, (unsigned)cf);
+}
+
+void mnemo_txn__close_all(mnemo_txn_db *tdb)
+{
+    pthread_mutex_lock(&tdb->res_lock);
+    while (tdb->res.next != &tdb->res) {
+        mnemo_res *r = tdb->res.next;
+        mnemo_res__unlink(r);
+        r->invalidate(r);
+    }
+    pthread_mutex_unlock(&tdb->res_lock);
+}
 
 mnemo_db *mnemo_txn__db(mnemo_txn *txn) { return txn ? txn->db : NULL; }
 
@@ -52,37 +101,21 @@ int mnemo_txn__check_write(mnemo_db *db, mnemo_txn *txn, const char *fn)
     int rc = mnemo_txn__check(db, txn, fn);
     if (rc)
         return rc;
-    if (db->opts.read_only)
-        return mnemo__err(MNEMO_EREADONLY, "%s: database '%s' is open read-only", fn, db->path);
-    if (txn && txn->rtxn == NULL)
+    if (TDB(db)->opts.read_only)
+        return mnemo__err(MNEMO_EREADONLY, "%s: database '%s' is open read-only", fn, TDB(db)->path);
+    if (txn && txn->read_only)
         return mnemo__err(MNEMO_EREADONLY, "%s: transaction is read-only", fn);
     return 0;
 }
 
 /* ---- lifecycle ---- */
 
-static void release_rocks_txn(mnemo_txn *txn)
+static void release_store_txn(mnemo_txn *txn, mnemo_db *db)
 {
     mnemo_txn__invalidate_cursors(txn);
-    if (txn->blind) {
-        rocksdb_writebatch_destroy(txn->blind);
-        txn->blind = NULL;
-    }
-    if (txn->read_opts) {
-        rocksdb_readoptions_destroy(txn->read_opts);
-        txn->read_opts = NULL;
-    }
-    if (txn->snap) {
-        if (txn->rtxn)
-            rocksdb_free((void *)txn->snap); /* the C API's wrapper; the txn owns the snapshot */
-        else if (txn->db)
-            rocksdb_release_snapshot(txn->db->base, txn->snap);
-        txn->snap = NULL;
-    }
-    if (txn->rtxn) {
-        rocksdb_transaction_destroy(txn->rtxn);
-        txn->rtxn = NULL;
-    }
+    if (txn->st)
+        TDB(db)->ops->txn_free(txn->st); /* rolls back what was not committed */
+    txn->st = NULL;
 }
 
 static void run_after_hooks(mnemo_txn *txn, int committed)
@@ -98,16 +131,11 @@ static void run_after_hooks(mnemo_txn *txn, int committed)
     mnemo__free(hooks);
 }
 
-/* Called by mnemo_close with db->res_lock held. */
+/* Called by mnemo_close with the db's res_lock held. */
 static void txn_invalidate(mnemo_res *res)
 {
     mnemo_txn *txn = (mnemo_txn *)res;
-    if (txn->rtxn) {
-        char *err = NULL;
-        rocksdb_transaction_rollback(txn->rtxn, &err);
-        rocksdb_free(err);
-    }
-    release_rocks_txn(txn);
+    release_store_txn(txn, txn->db);
     txn->state = TXN_DB_CLOSED; /* before the hooks, which must not see a usable txn */
     run_after_hooks(txn, 0);
     txn->db = NULL;
@@ -127,54 +155,31 @@ int mnemo_txn_begin(mnemo_txn **out, mnemo_db *db, unsigned flags)
         return mnemo__err_nomem("mnemo_txn_begin");
     txn->db = db;
     txn->flags = flags;
+    txn->read_only = (flags & MNEMO_TXN_READONLY) || TDB(db)->opts.read_only;
     txn->res.invalidate = txn_invalidate;
     mnemo_res__init_list(&txn->cursors);
-    txn->read_opts = rocksdb_readoptions_create();
-    if ((flags & MNEMO_TXN_READONLY) || db->opts.read_only) {
-        txn->snap = rocksdb_create_snapshot(db->base);
-    } else {
-        txn->rtxn = rocksdb_optimistictransaction_begin(db->otxn, db->write_opts, db->txn_opts, NULL);
-        if (txn->rtxn)
-            txn->snap = rocksdb_transaction_get_snapshot(txn->rtxn);
-    }
-    if (!txn->read_opts || !txn->snap) {
-        release_rocks_txn(txn);
+    if ((rc = TDB(db)->ops->txn_begin(&txn->st, TDB(db)->store, txn->read_only)) != 0) {
         mnemo__free(txn);
-        return mnemo__err_nomem("mnemo_txn_begin");
+        return rc;
     }
-    rocksdb_readoptions_set_snapshot(txn->read_opts, txn->snap);
     txn->state = TXN_OPEN;
-    pthread_mutex_lock(&db->res_lock);
-    mnemo_res__link(&db->res, &txn->res);
-    pthread_mutex_unlock(&db->res_lock);
+    pthread_mutex_lock(&TDB(db)->res_lock);
+    mnemo_res__link(&TDB(db)->res, &txn->res);
+    pthread_mutex_unlock(&TDB(db)->res_lock);
     *out = txn;
     return 0;
 }
 
-/* Ends an open transaction: RocksDB objects released, hooks told, unlinked from its db. */
+/* Ends an open transaction: the store's transaction released, hooks told, unlinked from its db. */
 static void finish(mnemo_txn *txn, enum mnemo_txn_state state, int committed)
 {
     mnemo_db *db = txn->db;
-    release_rocks_txn(txn);
+    release_store_txn(txn, db);
     txn->state = state;
     run_after_hooks(txn, committed);
-    pthread_mutex_lock(&db->res_lock);
+    pthread_mutex_lock(&TDB(db)->res_lock);
     mnemo_res__unlink(&txn->res);
-    pthread_mutex_unlock(&db->res_lock);
-}
-
-static int rollback_rocks(mnemo_txn *txn, const char *fn)
-{
-    if (!txn->rtxn)
-        return 0;
-    char *err = NULL;
-    rocksdb_transaction_rollback(txn->rtxn, &err);
-    if (err) {
-        int rc = mnemo__err_rocksdb(err, fn);
-        rocksdb_free(err);
-        return rc;
-    }
-    return 0;
+    pthread_mutex_unlock(&TDB(db)->res_lock);
 }
 
 uint64_t mnemo_txn__writes(mnemo_txn *txn) { return txn->writes; }
@@ -198,56 +203,6 @@ int mnemo_txn__run_op(mnemo_db *db, mnemo_txn *txn, mnemo_txn_fn op, void *arg)
     return rc;
 }
 
-int mnemo_txn__start_tracking(mnemo_txn *txn)
-{
-    if (txn->tracking || !txn->rtxn)
-        return 0;
-    txn->tracking = 1;
-    if (!txn->blind || rocksdb_writebatch_count(txn->blind) == 0)
-        return 0;
-    char *err = NULL;
-    rocksdb_transaction_rebuild_from_writebatch(txn->rtxn, txn->blind, &err);
-    rocksdb_writebatch_clear(txn->blind);
-    if (err) {
-        int rc = mnemo__err_rocksdb(err, "transaction");
-        rocksdb_free(err);
-        mnemo_txn__poison(txn, rc);
-        return rc;
-    }
-    return 0;
-}
-
-/* Writes a batch (or one put/delete when wb is NULL) straight to the base DB. The database is
- * opened with serial validation (rocks_cxx.cc): optimistic commits validate inside RocksDB's write
- * queue, the queue plain writes go through, so a plain write is ordered before or after a whole
- * commit, never between its validation and its write. */
-static int plain_commit(mnemo_db *db, rocksdb_writebatch_t *wb, mnemo_cf cf, const void *key, size_t klen,
-                        const void *val, size_t vlen, int is_delete, const char *what)
-{
-    if (!db->otxn) /* read-only handles never get here */
-        return mnemo__err(MNEMO_EREADONLY, "%s: database is read-only", what);
-    char *err = NULL;
-    if (wb)
-        rocksdb_write(db->base, db->write_opts, wb, &err);
-    else if (is_delete)
-        rocksdb_delete_cf(db->base, db->write_opts, db->cf[cf], key, klen, &err);
-    else
-        rocksdb_put_cf(db->base, db->write_opts, db->cf[cf], key, klen, val ? val : "", vlen, &err);
-    if (!err)
-        return 0;
-    int rc = mnemo__err_rocksdb(err, what);
-    rocksdb_free(err);
-    return rc;
-}
-
-/* Commits the writes of a txn that never read: one plain batch (blind writes order by commit). */
-static int commit_blind(mnemo_txn *txn)
-{
-    if (!txn->blind || rocksdb_writebatch_count(txn->blind) == 0)
-        return 0;
-    return plain_commit(txn->db, txn->blind, MNEMO_CF_DEFAULT, NULL, 0, NULL, 0, 0, "mnemo_txn_commit");
-}
-
 int mnemo_txn_commit(mnemo_txn *txn)
 {
     int rc = check_open(txn, "mnemo_txn_commit");
@@ -259,29 +214,16 @@ int mnemo_txn_commit(mnemo_txn *txn)
     for (size_t i = 0; i < txn->n_hooks && !rc; i++)
         if (txn->hooks[i].before)
             rc = txn->hooks[i].before(txn, txn->hooks[i].arg);
-    if (!rc && txn->rtxn && !txn->tracking) {
-        rc = commit_blind(txn);
-    } else if (!rc && txn->rtxn) {
-        char *err = NULL;
-        mnemo_txn__invalidate_cursors(txn); /* RocksDB wants iterators gone before the commit */
-        rocksdb_transaction_commit(txn->rtxn, &err);
-        if (err) {
-            rc = mnemo__err_rocksdb(err, "mnemo_txn_commit");
-            if (rc == MNEMO_EBUSY)
-                mnemo__err(MNEMO_EBUSY, "mnemo_txn_commit: conflict, another transaction changed a key this one "
-                                        "read or wrote (%s); nothing was applied, retry", err);
-            rocksdb_free(err);
+    if (!rc) {
+        mnemo_txn__invalidate_cursors(txn); /* engines want cursors gone before the commit */
+        if ((rc = TDB(txn->db)->ops->txn_commit(txn->st, &txn->commit_seq)) != 0) {
+            char msg[512]; /* copied: the message is formatted into the buffer it comes from */
+            snprintf(msg, sizeof msg, "%s", mnemo_errmsg());
+            mnemo__err(rc, "mnemo_txn_commit: %s", msg);
         }
     }
-    if (rc) {
-        rollback_rocks(txn, "mnemo_txn_commit");
-        finish(txn, TXN_FAILED, 0);
-        return rc;
-    }
-    if (!txn->tracking)
-        rollback_rocks(txn, "mnemo_txn_commit"); /* the unused RocksDB txn holds nothing */
-    finish(txn, TXN_COMMITTED, 1);
-    return 0;
+    finish(txn, rc ? TXN_FAILED : TXN_COMMITTED, rc == 0);
+    return rc;
 }
 
 int mnemo_txn_rollback(mnemo_txn *txn)
@@ -289,10 +231,8 @@ int mnemo_txn_rollback(mnemo_txn *txn)
     int rc = check_open(txn, "mnemo_txn_rollback");
     if (rc)
         return rc;
-    mnemo_txn__invalidate_cursors(txn);
-    rc = rollback_rocks(txn, "mnemo_txn_rollback");
     finish(txn, TXN_ROLLED_BACK, 0);
-    return rc;
+    return 0;
 }
 
 void mnemo_txn_free(mnemo_txn *txn)
@@ -338,29 +278,14 @@ void *mnemo_txn__hook_arg(mnemo_txn *txn, const void *owner)
 int mnemo_txn__get(char **val, size_t *vlen, mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *key,
                    size_t klen, int track)
 {
-    char *err = NULL;
-    rocksdb_pinnableslice_t *ps;
-    if (!txn)
-        ps = rocksdb_get_pinned_cf(db->base, db->read_opts, db->cf[cf], key, klen, &err);
-    else if (!txn->rtxn)
-        ps = rocksdb_get_pinned_cf(db->base, txn->read_opts, db->cf[cf], key, klen, &err);
-    else if (mnemo_txn__start_tracking(txn))
-        return txn->poison_rc;
-    else if (track)
-        ps = rocksdb_transaction_get_pinned_for_update_cf(txn->rtxn, txn->read_opts, db->cf[cf], key, klen, 1, &err);
-    else
-        ps = rocksdb_transaction_get_pinned_cf(txn->rtxn, txn->read_opts, db->cf[cf], key, klen, &err);
-    if (err) {
-        int rc = mnemo__err_rocksdb(err, "read");
-        rocksdb_free(err);
+    mnemo_txn_db *t = TDB(db);
+    mnemo_store_value v;
+    int rc = t->ops->get(t->store, txn ? txn->st : NULL, (unsigned)cf, key, klen, track, &v);
+    if (rc)
         return rc;
-    }
-    if (!ps)
-        return MNEMO_ENOTFOUND;
-    size_t len = 0;
-    const char *p = rocksdb_pinnableslice_value(ps, &len);
-    char *copy = mnemo__memdup(p, len);
-    rocksdb_pinnableslice_destroy(ps);
+    char *copy = mnemo__memdup(v.data, v.len);
+    size_t len = v.len;
+    t->ops->release_value(t->store, &v);
     if (!copy)
         return mnemo__err_nomem("read");
     *val = copy;
@@ -368,105 +293,124 @@ int mnemo_txn__get(char **val, size_t *vlen, mnemo_db *db, mnemo_txn *txn, mnemo
     return 0;
 }
 
+/* One write alone, at once (auto-commit). */
+static int write_one(mnemo_db *db, mnemo_cf cf, int is_delete, const void *key, size_t klen, const void *val,
+                     size_t vlen)
+{
+    mnemo_store_write w = {(unsigned)cf, is_delete, key, klen, val, vlen};
+    return TDB(db)->ops->write_batch(TDB(db)->store, &w, 1, NULL);
+}
+
 int mnemo_txn__put(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *key, size_t klen, const void *val,
                    size_t vlen)
 {
-    char *err = NULL;
-    if (txn && !txn->tracking) {
-        txn->writes++;
-        if (!txn->blind && !(txn->blind = rocksdb_writebatch_create()))
-            return mnemo__err_nomem("write");
-        rocksdb_writebatch_put_cf(txn->blind, db->cf[cf], key, klen, val ? val : "", vlen);
-    } else if (txn) {
-        txn->writes++;
-        rocksdb_transaction_put_cf(txn->rtxn, db->cf[cf], key, klen, val ? val : "", vlen, &err);
-    } else {
-        return plain_commit(db, NULL, cf, key, klen, val, vlen, 0, "write");
-    }
-    if (err) {
-        int rc = mnemo__err_rocksdb(err, "write");
-        rocksdb_free(err);
-        return rc;
-    }
-    return 0;
+    if (!txn)
+        return write_one(db, cf, 0, key, klen, val, vlen);
+    txn->writes++;
+    return TDB(db)->ops->put(txn->st, (unsigned)cf, key, klen, val, vlen);
 }
 
 int mnemo_txn__put_untracked(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *key, size_t klen,
                              const void *val, size_t vlen)
 {
-    if (!txn->tracking) /* still a blind buffer: nothing is indexed or tracked there anyway */
-        return mnemo_txn__put(db, txn, cf, key, klen, val, vlen);
-    char *err = NULL;
     txn->writes++;
-    mnemo_txn__put_untracked_rocks(txn->rtxn, db->cf[cf], key, klen, val ? val : "", vlen, &err);
-    if (err) {
-        int rc = mnemo__err_rocksdb(err, "write");
-        rocksdb_free(err);
-        return rc;
-    }
-    return 0;
+    return TDB(db)->ops->put_untracked(txn->st, (unsigned)cf, key, klen, val, vlen);
 }
 
 int mnemo_txn__delete(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *key, size_t klen)
 {
-    char *err = NULL;
-    if (txn && !txn->tracking) {
-        txn->writes++;
-        if (!txn->blind && !(txn->blind = rocksdb_writebatch_create()))
-            return mnemo__err_nomem("delete");
-        rocksdb_writebatch_delete_cf(txn->blind, db->cf[cf], key, klen);
-    } else if (txn) {
-        txn->writes++;
-        rocksdb_transaction_delete_cf(txn->rtxn, db->cf[cf], key, klen, &err);
-    } else {
-        return plain_commit(db, NULL, cf, key, klen, NULL, 0, 1, "delete");
-    }
-    if (err) {
-        int rc = mnemo__err_rocksdb(err, "delete");
-        rocksdb_free(err);
-        return rc;
-    }
-    return 0;
+    if (!txn)
+        return write_one(db, cf, 1, key, klen, NULL, 0);
+    txn->writes++;
+    return TDB(db)->ops->del(txn->st, (unsigned)cf, key, klen);
 }
 
 /* ---- write batches (auto-commit, several keys at once) ---- */
 
+/* Keys and values are copied into one growing buffer (callers may free theirs at once); entries
+ * hold offsets into it until the write turns them into pointers. */
+typedef struct batch_entry {
+    unsigned cf;
+    int is_delete;
+    size_t key_off, klen, val_off, vlen;
+} batch_entry;
+
 struct mnemo_batch {
     mnemo_db *db;
-    rocksdb_writebatch_t *wb;
+    char *bytes;
+    size_t n_bytes, cap_bytes;
+    batch_entry *e;
+    size_t n, cap;
+    int rc; /* the first failure to grow: reported by write */
 };
 
 int mnemo_batch__create(mnemo_batch **out, mnemo_db *db)
 {
-    mnemo_batch *b = mnemo__malloc(sizeof *b);
+    mnemo_batch *b = mnemo__calloc(1, sizeof *b);
     if (!b)
         return mnemo__err_nomem("write batch");
     b->db = db;
-    b->wb = rocksdb_writebatch_create();
     *out = b;
     return 0;
 }
 
+static void batch_add(mnemo_batch *b, mnemo_cf cf, int is_delete, const void *key, size_t klen, const void *val,
+                      size_t vlen)
+{
+    if (b->rc)
+        return;
+    if ((b->rc = mnemo__grow(&b->e, &b->cap, b->n + 1, sizeof *b->e, 16)) != 0 ||
+        (b->rc = mnemo__grow(&b->bytes, &b->cap_bytes, b->n_bytes + klen + vlen, 1, 4096)) != 0)
+        return;
+    batch_entry *e = &b->e[b->n++];
+    e->cf = (unsigned)cf;
+    e->is_delete = is_delete;
+    e->key_off = b->n_bytes;
+    e->klen = klen;
+    memcpy(b->bytes + b->n_bytes, key, klen);
+    b->n_bytes += klen;
+    e->val_off = b->n_bytes;
+    e->vlen = vlen;
+    if (vlen)
+        memcpy(b->bytes + b->n_bytes, val, vlen);
+    b->n_bytes += vlen;
+}
+
 void mnemo_batch__put(mnemo_batch *b, mnemo_cf cf, const void *key, size_t klen, const void *val, size_t vlen)
 {
-    rocksdb_writebatch_put_cf(b->wb, b->db->cf[cf], key, klen, val ? val : "", vlen);
+    batch_add(b, cf, 0, key, klen, val, vlen);
 }
 
 void mnemo_batch__delete(mnemo_batch *b, mnemo_cf cf, const void *key, size_t klen)
 {
-    rocksdb_writebatch_delete_cf(b->wb, b->db->cf[cf], key, klen);
+    batch_add(b, cf, 1, key, klen, NULL, 0);
 }
 
 int mnemo_batch__write(mnemo_batch *b)
 {
-    return plain_commit(b->db, b->wb, MNEMO_CF_DEFAULT, NULL, 0, NULL, 0, 0, "batch write");
+    if (b->rc)
+        return mnemo__err(b->rc, "batch write: out of memory collecting %zu writes", b->n);
+    if (b->n == 0)
+        return 0;
+    mnemo_store_write *w = mnemo__malloc(b->n * sizeof *w);
+    if (!w)
+        return mnemo__err_nomem("batch write");
+    for (size_t i = 0; i < b->n; i++) {
+        const batch_entry *e = &b->e[i];
+        w[i] = (mnemo_store_write){e->cf, e->is_delete, b->bytes + e->key_off, e->klen, b->bytes + e->val_off,
+                                   e->vlen};
+    }
+    int rc = TDB(b->db)->ops->write_batch(TDB(b->db)->store, w, b->n, NULL);
+    mnemo__free(w);
+    return rc;
 }
 
 void mnemo_batch__free(mnemo_batch *b)
 {
     if (!b)
         return;
-    rocksdb_writebatch_destroy(b->wb);
+    mnemo__free(b->bytes);
+    mnemo__free(b->e);
     mnemo__free(b);
 }
 

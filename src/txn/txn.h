@@ -1,5 +1,6 @@
-/* Internal API of the transaction room: the only code that holds RocksDB handles. Other modules
- * read and write column families, open cursors and register commit hooks through this header. */
+/* Internal API of the transaction room: mnemo_txn over the store interface (src/store/store.h).
+ * Other modules read and write keyspaces, open cursors and register commit hooks through this
+ * header; none of them sees the store or its engine. */
 #ifndef MNEMO_TXN_INTERNAL_H
 #define MNEMO_TXN_INTERNAL_H
 
@@ -8,20 +9,9 @@
 
 #include "mnemo/db.h"
 #include "mnemo/txn.h"
+#include "store/keyspace.h"
 
-/* Column families; the order is the order of MNEMO_CF_NAMES in db.c. */
-typedef enum mnemo_cf {
-    MNEMO_CF_DEFAULT = 0,
-    MNEMO_CF_RECORDS,
-    MNEMO_CF_GRAPH_FORWARD,
-    MNEMO_CF_GRAPH_BACKWARD,
-    MNEMO_CF_VECTOR_DATA,
-    MNEMO_CF_VECTOR_INDEX,
-    MNEMO_CF_METADATA,
-    MNEMO_CF_TEXT_INDEX,
-    MNEMO_CF_COUNT
-} mnemo_cf;
-
+/* The stored name of a keyspace (keyspace.h), "?" when out of range. */
 const char *mnemo_cf__name(mnemo_cf cf);
 
 /* EINVAL naming `fn` when db is NULL or closed. */
@@ -44,11 +34,11 @@ int mnemo_txn__put(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *key, s
                    const void *val, size_t vlen);
 int mnemo_txn__delete(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *key, size_t klen);
 /* A blind write for bulk loads (txn must not be NULL): not indexed in the transaction and not
- * validated at commit, so it costs about what a plain WriteBatch put does. The transaction's own
+ * validated at commit, so it costs about what a plain batch put does. The transaction's own
  * reads and cursors do not see it (undefined if they look): use it only for keys nothing in this
  * transaction reads, iterates or writes again. Still atomic with the rest of the transaction, and
- * serializable: a blind write needs no validation, and commits validate inside RocksDB's write
- * queue (kValidateSerial), so nothing can land between the validation and the write. */
+ * serializable: a blind write needs no validation, and engines validate commits so that nothing
+ * lands between the validation and the write (store.h). */
 int mnemo_txn__put_untracked(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *key, size_t klen,
                              const void *val, size_t vlen);
 
@@ -77,12 +67,12 @@ void mnemo_txn__poison(mnemo_txn *txn, int rc);
 int mnemo_txn__run_op(mnemo_db *db, mnemo_txn *txn, mnemo_txn_fn op, void *arg);
 
 /* Cache entries a transaction makes stale: key is erased from mnemo's cache around the commit
- * (write_begin just before RocksDB commits, write_end after), so no reader fill can put back a
+ * (write_begin just before the store commits, write_end after), so no reader fill can put back a
  * value the commit replaced. Nothing happens if the cache is off. */
 int mnemo_txn__cache_forget(mnemo_txn *txn, const void *key, size_t klen);
 
-/* Commit hooks: in-memory structures change only after RocksDB committed. `before` runs just
- * before the RocksDB commit (it may still write into txn; an error aborts the commit); `after`
+/* Commit hooks: in-memory structures change only after the store committed. `before` runs just
+ * before the store commit (it may still write into txn; an error aborts the commit); `after`
  * runs exactly once when the transaction ends, committed = 1 only after a successful commit.
  * Hooks run in registration order. owner identifies the hook: adding a second hook with the same
  * owner is refused with EEXISTS so a module registers once per transaction (see hook_arg). */
@@ -97,7 +87,7 @@ int mnemo_txn__add_hook(mnemo_txn *txn, const mnemo_txn_hook *hook);
 void *mnemo_txn__hook_arg(mnemo_txn *txn, const void *owner);
 mnemo_db *mnemo_txn__db(mnemo_txn *txn);
 
-/* Cursor: a raw ordered iterator over one column family, restricted to [lower, upper) (either may
+/* Cursor: a raw ordered iterator over one keyspace, restricted to [lower, upper) (either may
  * be NULL/0 for unbounded). It reads the txn's snapshot plus its writes, or an implicit snapshot
  * when txn is NULL. When its txn finishes or its db closes it is invalidated: valid() is 0 and
  * status() is EINVAL. Key/value slices live until the next move. */
@@ -119,22 +109,10 @@ const void *mnemo_cursor__key(mnemo_cursor *c, size_t *len);
 const void *mnemo_cursor__value(mnemo_cursor *c, size_t *len);
 void mnemo_cursor__close(mnemo_cursor *c);
 
-/* Per-database state of the other modules (records, graph, vectors), created on first use so the
- * txn room needs to know nothing of them. destroy runs in mnemo_close after open transactions
- * were rolled back and before RocksDB closes, so it may still write (without a transaction). */
-typedef enum mnemo_module { MNEMO_MOD_RECORD = 0, MNEMO_MOD_GRAPH, MNEMO_MOD_VECTOR, MNEMO_MOD_COUNT } mnemo_module;
-typedef struct mnemo_module_ops {
-    int (*init)(mnemo_db *db, void **state);
-    void (*destroy)(mnemo_db *db, void *state);
-} mnemo_module_ops;
-int mnemo_db__module(void **state, mnemo_db *db, mnemo_module m, const mnemo_module_ops *ops);
-/* The module's state if it was created, else NULL (never creates it). */
-void *mnemo_db__module_peek(mnemo_db *db, mnemo_module m);
-
 /* mnemo's own cache of decoded objects (NULL when cache_size is 0: a disabled cache). */
 struct mnemo_cache *mnemo_db__cache(mnemo_db *db);
 
-/* RocksDB's estimate of the number of keys in a column family (cheap, approximate). */
+/* The engine's estimate of the number of keys in a keyspace (cheap, approximate). */
 uint64_t mnemo_db__estimate_keys(mnemo_db *db, mnemo_cf cf);
 
 #endif

@@ -1,13 +1,14 @@
-/* Internal API of the vector room, for the txn room (open) and the record room (deletes). */
+/* Internal API of the vector room, for the db room (open) and the record room (deletes). */
 #ifndef MNEMO_VECTOR_INTERNAL_H
 #define MNEMO_VECTOR_INTERNAL_H
 
 #include <stdint.h>
 
 #include "mnemo/vector.h"
+#include "db/db.h"
 #include "txn/txn.h"
 
-/* Called by mnemo_open once RocksDB is open: creates or checks the vector space against the
+/* Called by mnemo_open once the store is open: creates or checks the vector space against the
  * options and, when the database has one, loads the index (snapshot + log, or a rebuild). */
 int mnemo_vector__open(mnemo_db *db);
 

@@ -1,0 +1,45 @@
+/* The part of an open database the txn room runs on: the db room (src/db/) sets it up at open and
+ * embeds it as the first member of struct mnemo_db, so the txn room reaches it from a mnemo_db *
+ * without knowing the rest of that struct (modules, cache sizes, the engine name). */
+#ifndef MNEMO_TXN_DB_H
+#define MNEMO_TXN_DB_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "mnemo/db.h"
+#include "store/store.h"
+
+/* Something that must be torn down before its owner (db or txn) goes away: transactions and
+ * cursors. Owners keep them in a circular list with a sentinel. */
+typedef struct mnemo_res {
+    struct mnemo_res *prev, *next;
+    void (*invalidate)(struct mnemo_res *res);
+} mnemo_res;
+
+void mnemo_res__init_list(mnemo_res *sentinel);
+void mnemo_res__link(mnemo_res *sentinel, mnemo_res *res);
+void mnemo_res__unlink(mnemo_res *res);
+
+#define MNEMO_DB_MAGIC_OPEN 0x6d6e656du   /* "mnem" */
+#define MNEMO_DB_MAGIC_CLOSED 0x636c6f73u /* "clos" */
+
+typedef struct mnemo_txn_db {
+    atomic_uint magic;
+    mnemo_options opts;
+    char *path;
+    const mnemo_store_ops *ops;
+    mnemo_store *store;
+    struct mnemo_cache *cache; /* NULL when cache_size is 0 */
+    pthread_mutex_t res_lock;  /* guards res: transactions and txn-less cursors */
+    mnemo_res res;
+} mnemo_txn_db;
+
+/* The txn room's view of db (the first member of struct mnemo_db). */
+#define MNEMO_TXN_DB(db) ((mnemo_txn_db *)(void *)(db))
+
+/* Invalidates every transaction and cursor of the database (mnemo_close, before the store goes):
+ * transactions are rolled back and their after-hooks told. */
+void mnemo_txn__close_all(mnemo_txn_db *tdb);
+
+#endif
