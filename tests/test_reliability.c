@@ -1,10 +1,12 @@
 /* Reliability (issue 7): damaged stored values, a full disk, a read-only directory, and failed
  * allocations along the main paths. See docs/reliability.md for what is guaranteed. */
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -275,6 +277,132 @@ TU_TEST(reliability, full_disk_is_eio_and_the_database_opens_afterwards)
     mnemo_free(v);
     TU_OK(mnemo_kv_put(db, NULL, "after", 5, "2", 1));
     TU_OK(mnemo_close(db));
+}
+
+/* A really full file system (a 2 MB tmpfs; needs root, else skipped): RocksDB's info LOG writer
+ * and its WAL writer both see ENOSPC. Issue 17 item 1: the LOG writer then aborted the process. */
+#define TMPFS_RECS 200
+
+static int tmpfs_batch(mnemo_db *db, int b)
+{
+    mnemo_txn *t;
+    int rc = mnemo_txn_begin(&t, db, 0);
+    static char content[101];
+    memset(content, 'x', 100);
+    for (int i = 0; i < TMPFS_RECS && !rc; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "r%d_%d", b, i);
+        mnemo_record r = {0};
+        r.id = id;
+        r.content = content;
+        r.importance = 0.5;
+        rc = mnemo_record_put(db, t, &r, MNEMO_PUT_UPSERT);
+    }
+    if (!rc)
+        rc = mnemo_txn_commit(t);
+    mnemo_txn_free(t);
+    return rc;
+}
+
+/* The child: imports until the disk is full, then commits again and closes. Reports through fd
+ * the number of batches acknowledged; exits 0 when every failure was MNEMO_EIO with a message. */
+static int fill_tmpfs(const char *path, int fd)
+{
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    o.create_if_missing = 1;
+    mnemo_db *db;
+    if (mnemo_open(&db, path, &o)) {
+        fprintf(stderr, "open on tmpfs: %s\n", mnemo_errmsg());
+        return 10;
+    }
+    int acked = 0, rc = 0;
+    while (acked < 10000 && (rc = tmpfs_batch(db, acked)) == 0)
+        acked++;
+    if (write(fd, &acked, sizeof acked) != sizeof acked)
+        return 11;
+    if (rc != MNEMO_EIO || !strstr(mnemo_errmsg(), "space")) {
+        fprintf(stderr, "full tmpfs gave %s: %s\n", mnemo_strerror(rc), mnemo_errmsg());
+        return 12;
+    }
+    for (int i = 0; i < 3; i++) /* later commits fail the same way: no abort */
+        if ((rc = tmpfs_batch(db, 20000 + i)) != MNEMO_EIO) {
+            fprintf(stderr, "commit after a full disk gave %s: %s\n", mnemo_strerror(rc), mnemo_errmsg());
+            return 13;
+        }
+    if ((rc = mnemo_kv_put(db, NULL, "k", 1, "v", 1)) != MNEMO_EIO) { /* an auto-commit write too */
+        fprintf(stderr, "put after a full disk gave %s: %s\n", mnemo_strerror(rc), mnemo_errmsg());
+        return 13;
+    }
+    rc = mnemo_close(db);
+    if (rc && rc != MNEMO_EIO) {
+        fprintf(stderr, "close after a full disk gave %s: %s\n", mnemo_strerror(rc), mnemo_errmsg());
+        return 14;
+    }
+    return 0;
+}
+
+TU_TEST(reliability, full_tmpfs_is_eio_never_an_abort_and_everything_acknowledged_survives)
+{
+    if (strcmp(tu_engine(), "rocksdb")) {
+        tu_cleanup();
+        cr_skip_test("the full-disk abort was RocksDB's; engine %s", tu_engine());
+    }
+    char dir[512], path[600];
+    snprintf(dir, sizeof dir, "%s", tu_path("tmpfs"));
+    snprintf(path, sizeof path, "%s/db", dir);
+    cr_assert_eq(mkdir(dir, 0755), 0);
+    if (mount("tmpfs", dir, "tmpfs", 0, "size=2m")) {
+        tu_cleanup();
+        cr_skip_test("cannot mount a tmpfs (%s): needs root", strerror(errno));
+    }
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        close(fds[0]);
+        _exit(fill_tmpfs(path, fds[1]));
+    }
+    close(fds[1]);
+    int acked = -1;
+    ssize_t got = read(fds[0], &acked, sizeof acked);
+    close(fds[0]);
+    int status;
+    waitpid(pid, &status, 0);
+    /* space comes back */
+    int remounted = mount("tmpfs", dir, "tmpfs", MS_REMOUNT, "size=64m");
+    int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (!ok || remounted) {
+        umount2(dir, MNT_DETACH);
+        cr_assert(ok, "child: %s %d", WIFSIGNALED(status) ? "killed by signal" : "exit",
+                  WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+        cr_assert_eq(remounted, 0, "remount: %s", strerror(errno));
+    }
+    cr_assert(got == sizeof acked && acked > 0, "acknowledged batches: %d", acked);
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    mnemo_db *db = NULL;
+    int rc = mnemo_open(&db, path, &o);
+    int missing = -1;
+    if (!rc) {
+        missing = 0;
+        for (int b = 0; b < acked; b++)
+            for (int i = 0; i < TMPFS_RECS; i += 37) {
+                char id[32];
+                snprintf(id, sizeof id, "r%d_%d", b, i);
+                mnemo_record *r;
+                if (mnemo_record_get(&r, db, NULL, id))
+                    missing++;
+                else
+                    mnemo_record_free(r);
+            }
+        if (tmpfs_batch(db, 30000))
+            missing = -2; /* writes work again */
+        mnemo_close(db);
+    }
+    umount2(dir, MNT_DETACH);
+    cr_assert_eq(rc, 0, "reopen after space came back: %s: %s", mnemo_strerror(rc), mnemo_errmsg());
+    cr_assert_eq(missing, 0, "%d acknowledged records missing (-2: a write after reopen failed)", missing);
 }
 
 TU_TEST(reliability, read_only_directory_is_an_error_with_a_message)

@@ -25,11 +25,18 @@
 #include <rocksdb/write_batch.h>
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
 #include <algorithm>
+#include <cstdarg>
 #include <atomic>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <new>
 #include <string>
 #include <vector>
@@ -39,6 +46,70 @@ extern "C" {
 #include "store/store.h"
 }
 #include "store/rocksdb/rocksdb.h"
+
+/* RocksDB's info LOG, written with plain write(2), write errors ignored. RocksDB's own logger
+ * writes through a WritableFileWriter that, in Debian's 7.8 (assertions on), aborts on the write
+ * after a failed one: a full disk killed the process (issue 17 item 1; fixed upstream in RocksDB
+ * PR #10555/#12448). A log line lost on a full disk is fine. */
+class PlainLogger : public rocksdb::Logger {
+  public:
+    explicit PlainLogger(std::string file) : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL), file_(std::move(file))
+    {
+    }
+    ~PlainLogger() override { PlainLogger::CloseImpl(); }
+
+    using rocksdb::Logger::Logv;
+    void Logv(const char *format, va_list ap) override
+    {
+        if (fd_ < 0 && !open_file())
+            return;
+        char buf[4096];
+        struct timeval tv;
+        gettimeofday(&tv, nullptr);
+        struct tm tm;
+        localtime_r(&tv.tv_sec, &tm);
+        size_t n = strftime(buf, sizeof buf, "%Y/%m/%d-%H:%M:%S", &tm);
+        n += (size_t)snprintf(buf + n, sizeof buf - n, ".%06ld ", (long)tv.tv_usec);
+        va_list copy;
+        va_copy(copy, ap);
+        int m = vsnprintf(buf + n, sizeof buf - n - 1, format, copy);
+        va_end(copy);
+        if (m < 0)
+            return;
+        n = std::min(n + (size_t)m, sizeof buf - 2); /* a longer line is cut */
+        if (buf[n - 1] != '\n')
+            buf[n++] = '\n';
+        (void)!::write(fd_, buf, n); /* one append per line; an error loses the line, nothing else */
+    }
+
+  protected:
+    rocksdb::Status CloseImpl() override
+    {
+        if (fd_ >= 0)
+            ::close(fd_);
+        fd_ = -1;
+        return rocksdb::Status::OK();
+    }
+
+  private:
+    /* Opened at the first line, not at construction: RocksDB creates a new database's directory
+     * after the options are built. Appended to by every open (readers too); one past 1 MiB starts
+     * over instead of rotating. */
+    bool open_file()
+    {
+        std::lock_guard<std::mutex> g(mu_);
+        if (fd_ >= 0)
+            return true;
+        struct stat st;
+        int trunc = ::stat(file_.c_str(), &st) == 0 && st.st_size > (1 << 20) ? O_TRUNC : 0;
+        fd_ = ::open(file_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | trunc, 0644);
+        return fd_ >= 0;
+    }
+
+    std::string file_;
+    std::mutex mu_;
+    std::atomic<int> fd_{-1};
+};
 
 struct mnemo_store {
     std::unique_ptr<rocksdb::Env> mem_env; /* memory engine: holds every file */
@@ -186,6 +257,8 @@ static void build_options(mnemo_store *s, const mnemo_store_config *cfg, bool cr
     o.info_log_level = rocksdb::WARN_LEVEL;
     if (s->mem_env)
         o.env = s->mem_env.get();
+    else
+        o.info_log = std::make_shared<PlainLogger>(s->path + "/LOG");
 
     s->wo.sync = cfg->sync_on_commit != 0;
     s->txn_opts.set_snapshot = true;
