@@ -338,6 +338,123 @@ TU_TEST(db, read_only_reads_and_refuses_writes)
     TU_RC(mnemo_open(&db, tu_path("nope"), &o), MNEMO_ENOTFOUND);
 }
 
+/* Issue 17 item 11: a read-only open while the writer (another process) compacts used to fail
+ * now and then with MNEMO_ECORRUPT "No such file or directory" for a file compaction had just
+ * removed. A healthy database is never reported corrupt: the open works or is MNEMO_EBUSY. */
+TU_TEST(db, read_only_opens_during_compactions_never_report_corruption)
+{
+    TU_NEEDS_DISK("two processes share the files");
+    mnemo_db *db = tu_open("busy");
+    put_str(db, "k", "v");
+    TU_OK(mnemo_close(db));
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) { /* the writer: small files, made and merged away all the time */
+        mnemo_options wo = MNEMO_OPTIONS_INIT;
+        wo.write_buffer_size = 64 << 10;
+        mnemo_db *w;
+        if (mnemo_open(&w, tu_path("busy"), &wo))
+            _exit(1);
+        char val[1024];
+        memset(val, 'v', sizeof val);
+        for (unsigned i = 0;; i++) {
+            char k[32];
+            for (int j = 0; j < 200; j++) {
+                snprintf(k, sizeof k, "w%02u_%03d", i % 50, j);
+                val[0] = (char)j;
+                if (mnemo_kv_put(w, NULL, k, strlen(k), val, sizeof val))
+                    _exit(2);
+                if (j % 40 == 39 && mnemo_flush(w)) /* several files for every compaction to remove */
+                    _exit(3);
+            }
+            if (mnemo_compact(w))
+                _exit(3);
+        }
+    }
+    usleep(100 * 1000); /* the writer is open and compacting */
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    o.read_only = 1;
+    int opened = 0, busy = 0, other = 0, other_rc = 0;
+    char other_msg[512] = "";
+    for (int i = 0; i < 200; i++) {
+        mnemo_db *r = NULL;
+        int rc = mnemo_open(&r, tu_path("busy"), &o);
+        if (rc == 0) {
+            void *v = NULL;
+            size_t n;
+            rc = mnemo_kv_get(&v, &n, r, NULL, "k", 1);
+            mnemo_free(v);
+            mnemo_close(r);
+            opened += rc == 0;
+        } else if (rc == MNEMO_EBUSY && strstr(mnemo_errmsg(), "retry")) {
+            busy++;
+            continue;
+        }
+        if (rc && !other++) {
+            other_rc = rc;
+            snprintf(other_msg, sizeof other_msg, "%s", mnemo_errmsg());
+        }
+    }
+    int status;
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    cr_assert(WIFSIGNALED(status), "the writer stopped early: exit %d", WEXITSTATUS(status));
+    cr_log_info("read-only opens during compactions: %d worked, %d busy", opened, busy);
+    cr_assert_eq(other, 0, "%d of 200 read-only opens failed, first: %s: %s", other, mnemo_strerror(other_rc),
+                 other_msg);
+    cr_assert_gt(opened, 0);
+}
+
+/* The same race made certain: a file the current version lists is gone while a writer holds the
+ * database: the read-only open is MNEMO_EBUSY (retry), not a corruption report. Without a writer
+ * the file is really lost, and that is not hidden. */
+TU_TEST(db, read_only_open_missing_a_file_is_ebusy_while_a_writer_holds_the_database)
+{
+    TU_NEEDS_DISK("removes a file");
+    if (strcmp(tu_engine(), "rocksdb")) {
+        tu_cleanup();
+        cr_skip_test("RocksDB's files; engine %s", tu_engine());
+    }
+    mnemo_db *db = tu_open("gone");
+    put_str(db, "k", "v");
+    TU_OK(mnemo_close(db)); /* flushes "k" into a table file */
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) { /* the writer: holds the database (its table files open) and waits */
+        mnemo_db *w;
+        char ok = mnemo_open(&w, tu_path("gone"), NULL) == 0;
+        if (write(fds[1], &ok, 1) != 1 || !ok)
+            _exit(1);
+        pause();
+        _exit(0);
+    }
+    char ok = 0;
+    cr_assert(read(fds[0], &ok, 1) == 1 && ok, "the writer did not open");
+    close(fds[0]);
+    close(fds[1]);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -f '%s'/*.sst", tu_path("gone"));
+    int rm = system(cmd);
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    o.read_only = 1;
+    mnemo_db *r = NULL;
+    int rc = mnemo_open(&r, tu_path("gone"), &o);
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", mnemo_errmsg());
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    cr_assert_eq(rm, 0);
+    cr_assert_eq(rc, MNEMO_EBUSY, "with a writer: %s: %s", mnemo_strerror(rc), msg);
+    cr_assert(strstr(msg, "rewritten by its writer") && strstr(msg, "retry"), "message: %s", msg);
+    rc = mnemo_open(&r, tu_path("gone"), &o);
+    cr_assert(rc != 0 && rc != MNEMO_EBUSY, "without a writer: %s: %s", mnemo_strerror(rc), mnemo_errmsg());
+    cr_log_info("a lost file without a writer: %s: %s", mnemo_strerror(rc), mnemo_errmsg());
+}
+
 TU_TEST(db, checkpoint_opens_as_a_consistent_copy)
 {
     TU_NEEDS_DISK("copies files");

@@ -93,8 +93,10 @@ typedef struct mnemo_options {
  *         than the database's); MNEMO_ENOTFOUND (no database there
  *         and create_if_missing is off); MNEMO_ENOTDB (the path is a file, a non-empty directory or
  *         a RocksDB database that is not mnemo's); MNEMO_EVERSION (unknown on-disk format);
- *         MNEMO_ELOCKED (another process or handle has it open); MNEMO_ENOTSUP (compression not
- *         built into RocksDB); MNEMO_ECORRUPT; MNEMO_EIO; MNEMO_ENOMEM. */
+ *         MNEMO_ELOCKED (another process or handle has it open); MNEMO_EBUSY (read-only, rocksdb:
+ *         the writer process kept removing files the open was reading, retried a few times; retry
+ *         later); MNEMO_ENOTSUP (compression not built into RocksDB); MNEMO_ECORRUPT; MNEMO_EIO;
+ *         MNEMO_ENOMEM. */
 MNEMO_API int mnemo_open(mnemo_db **out, const char *path, const mnemo_options *opts);
 
 /** Flush, close and release the database. Open transactions are rolled back and open iterators

@@ -126,6 +126,7 @@ struct mnemo_store {
     std::string path;
     bool read_only = false;
     bool in_memory = false;
+    bool missing_file = false; /* the last open failed on a file that was not there */
 };
 
 struct mnemo_store_txn {
@@ -159,6 +160,13 @@ static bool is_lock_error(const std::string &m)
     return m.find("lock hold by current process") != std::string::npos ||
            m.find("While lock file") != std::string::npos ||
            m.find("LOCK: Resource temporarily unavailable") != std::string::npos;
+}
+
+/* A file the open was reading is gone: a reader lost a race with its writer's compaction, or
+ * (with no writer) the database lost a file. */
+static bool is_missing_file(const rocksdb::Status &s)
+{
+    return s.IsPathNotFound() || s.ToString().find("No such file or directory") != std::string::npos;
 }
 
 static int status_code(const rocksdb::Status &s, const std::string &m)
@@ -269,8 +277,10 @@ static int check_keyspaces(mnemo_store *s, const mnemo_store_config *cfg)
 {
     std::vector<std::string> names;
     rocksdb::Status st = rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(s->opts), s->path, &names);
-    if (!st.ok())
+    if (!st.ok()) {
+        s->missing_file = is_missing_file(st);
         return err_status(st, "mnemo_open: listing column families");
+    }
     std::vector<bool> found(cfg->n_keyspaces, false);
     const char *unknown = nullptr;
     unsigned n_found = 0;
@@ -339,11 +349,50 @@ static int open_db(mnemo_store *s, const mnemo_store_config *cfg)
         return 0;
     }
     s->cf.clear();
+    s->missing_file = is_missing_file(st);
     std::string m = st.ToString();
     if (is_lock_error(m))
         return mnemo__err(MNEMO_ELOCKED, "mnemo_open: '%s' is already open in another process or handle; close "
                                          "that one first, or open read-only (%s)", s->path.c_str(), m.c_str());
     return err_status(st, "mnemo_open");
+}
+
+/* 1 if another process holds the database's LOCK (RocksDB takes it with fcntl). */
+static bool writer_alive(const std::string &path)
+{
+    int fd = ::open((path + "/LOCK").c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    struct flock fl;
+    memset(&fl, 0, sizeof fl);
+    fl.l_type = F_WRLCK;
+    fl.l_whence = SEEK_SET;
+    bool held = fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+    ::close(fd);
+    return held;
+}
+
+/* A read-only open lists the files of the current version, then opens them: a compaction of the
+ * writer in another process can delete one in between (issue 17 item 11). The database is
+ * healthy, so try again on the newer version; a missing file with no writer is reported as is. */
+static int reopen_read_only(mnemo_store *s, const mnemo_store_config *cfg)
+{
+    int rc = MNEMO_ERROR;
+    for (int attempt = 1; attempt <= 5 && s->missing_file; attempt++) {
+        usleep(10000u * (unsigned)attempt);
+        s->missing_file = false;
+        s->absent.clear();
+        rc = check_keyspaces(s, cfg);
+        if (!rc)
+            rc = open_db(s, cfg);
+        if (!rc)
+            return 0;
+    }
+    if (!s->missing_file || !writer_alive(s->path))
+        return rc;
+    std::string was = mnemo_errmsg();
+    return mnemo__err(MNEMO_EBUSY, "mnemo_open: '%s' is being rewritten by its writer (a compaction removed files "
+                                   "while this read-only open read them: %s); retry", s->path.c_str(), was.c_str());
 }
 
 static void release(mnemo_store *s)
@@ -382,6 +431,8 @@ int mnemo_rocksdb__open(mnemo_store **out, const mnemo_store_config *cfg, int in
         int rc = create ? 0 : check_keyspaces(s, cfg);
         if (!rc)
             rc = open_db(s, cfg);
+        if (rc && s->read_only && s->missing_file)
+            rc = reopen_read_only(s, cfg);
         if (rc) {
             release(s);
             return rc;
