@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets everything up and runs the whole test suite twice: a normal build and a build with
-# AddressSanitizer + UndefinedBehaviorSanitizer; then builds the libFuzzer targets with clang and
+# AddressSanitizer + UndefinedBehaviorSanitizer, each on the default engine (rocksdb) and the
+# engine-dependent suites again on lmdb (and, in the normal build, on memory); then builds the libFuzzer targets with clang and
 # runs each for a bounded time (FUZZ_SECONDS, default 20; FUZZ_SECONDS=0 skips the stage), one test
 # each. Exit status 0 only if all pass.
 set -euo pipefail
@@ -11,7 +12,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 passed=0
 failed=0
 
-run_suite() { # dir, meson setup args...
+build_dir() { # dir, meson setup args...
   local dir=$1; shift
   if [ ! -f "$dir/build.ninja" ]; then
     meson setup "$dir" "$@" >/dev/null
@@ -21,14 +22,23 @@ run_suite() { # dir, meson setup args...
     echo "tests: 0 passed, 1 failed (build of $dir failed)"
     exit 1
   fi
-  local log="$dir/meson-logs/test-summary.txt" rc=0
-  meson test -C "$dir" --print-errorlogs --num-processes "$jobs" --no-rebuild | tee "$log" || rc=$?
+}
+
+run_tests() { # dir, setup (rocksdb = the default engine, lmdb, memory), meson test args...
+  local dir=$1 setup=$2; shift 2
+  local setup_args=() suffix=""
+  if [ "$setup" != rocksdb ]; then setup_args=(--setup "$setup"); suffix="-$setup"; fi
+  echo "-- $dir: engine $setup"
+  local log="$dir/meson-logs/test-summary$suffix.txt" testlog="$dir/meson-logs/testlog$suffix.txt" rc=0
+  rm -f "$testlog"
+  meson test -C "$dir" --print-errorlogs --num-processes "$jobs" --no-rebuild "${setup_args[@]}" "$@" \
+    | tee "$log" || rc=$?
   # Count single tests: each Criterion suite's cases, plus the other meson tests (header checks,
   # examples, benchmark smoke runs) one each.
   local suites cases_ok cases_bad ok fail
-  suites=$(grep -c 'Synthesis: Tested' "$dir/meson-logs/testlog.txt" || true)
-  cases_ok=$(awk -F'[:|]' '/Synthesis: Tested/ {s += $5} END {print s + 0}' "$dir/meson-logs/testlog.txt")
-  cases_bad=$(awk -F'[:|]' '/Synthesis: Tested/ {s += $7 + $9} END {print s + 0}' "$dir/meson-logs/testlog.txt")
+  suites=$(grep -c 'Synthesis: Tested' "$testlog" || true)
+  cases_ok=$(awk -F'[:|]' '/Synthesis: Tested/ {s += $5} END {print s + 0}' "$testlog")
+  cases_bad=$(awk -F'[:|]' '/Synthesis: Tested/ {s += $7 + $9} END {print s + 0}' "$testlog")
   ok=$(awk '/^Ok:/ {print $2}' "$log" | tail -n1)
   fail=$(awk '/^(Fail|Timeout|Unexpected Pass):/ {s += $2} END {print s + 0}' "$log")
   passed=$((passed + cases_ok + ${ok:-0} - suites))
@@ -36,10 +46,23 @@ run_suite() { # dir, meson setup args...
   [ "$rc" -eq 0 ] || failed=$((failed > 0 ? failed : 1))
 }
 
+run_suite() { # dir, meson setup args...: build, then every test on the default engine
+  build_dir "$@"
+  run_tests "$1" rocksdb
+}
+
+# The suites that run on every engine (the rest -- headers, examples, benchmark smoke runs, the
+# demo -- do not depend on the engine beyond what these cover).
+engine_suites=(kv db txn cache filter record record_cache graph store vector text reliability cli torture concurrency)
+engine_suites_asan=(kv db txn cache filter record record_cache graph store vector text torture concurrency)
+
 echo "== build: release (debugoptimized) =="
 run_suite build --buildtype=debugoptimized
+run_tests build lmdb "${engine_suites[@]}"
+run_tests build memory "${engine_suites[@]}"
 echo "== build: address + undefined sanitizers =="
 run_suite build-asan --buildtype=debug -Db_sanitize=address,undefined -Dbenchmarks=disabled
+run_tests build-asan lmdb "${engine_suites_asan[@]}"
 
 fuzz_seconds=${FUZZ_SECONDS:-20}
 if [ "$fuzz_seconds" -gt 0 ]; then

@@ -550,6 +550,9 @@ int main(int argc, char **argv)
     snprintf(path, sizeof path, "%s/db", dir);
     mnemo_options o = MNEMO_OPTIONS_INIT;
     o.create_if_missing = 1;
+    o.engine = getenv("MNEMO_TEST_ENGINE"); /* NULL: the default engine */
+    if (o.engine && !strcmp(o.engine, "memory"))
+        snprintf(path, sizeof path, ":memory:");
     o.cache_size = 1 << 20; /* the cache is filled and invalidated under the same races */
     o.vector_dim = VDIM;
     int rc = mnemo_open(&db, path, &o);

@@ -44,10 +44,13 @@ static int run_init(const cli_cmd *cmd, const cli_args *a)
     cli_dir_mark mark;
     cli_dir_mark_take(&mark, a->pos[0]);
     mnemo_vector_space sp;
+    mnemo_stats st = {0};
     if (cli_open_with(&db, cmd, a->pos[0], CLI_OPEN_CREATE, &vo))
         rc = CLI_EXIT_FAIL;
     else if (dim && (rc = mnemo_vector_space_get(&sp, db)) != 0)
         rc = cli_close(db, cmd, cli_engine(cmd, rc, "reading the vector space"));
+    else if ((rc = mnemo_stats_get(&st, db)) != 0)
+        rc = cli_close(db, cmd, cli_engine(cmd, rc, "reading the engine"));
     else
         rc = cli_close(db, cmd, 0);
     if (rc)
@@ -60,9 +63,7 @@ static int run_init(const cli_cmd *cmd, const cli_args *a)
     jo_str(&j, "path", a->pos[0]);
     jo_bool(&j, "created", 1);
     jo_int(&j, "format_version", MNEMO_FORMAT_VERSION);
-    mnemo_stats st;
-    if (mnemo_stats_get(&st, db) == 0)
-        jo_str(&j, "engine", st.engine);
+    jo_str(&j, "engine", st.engine);
     if (dim) {
         jo_obj(&j, "vectors");
         jo_space(&j, &sp);

@@ -14,9 +14,11 @@
  *    blind writes order by commit);
  *  - commit validates that no tracked or written key was changed by a commit after the snapshot,
  *    then applies all writes atomically; a failed validation is MNEMO_EBUSY and applies nothing;
- *  - put_untracked is a bulk-load write: atomic with the transaction but neither validated nor
- *    visible to the transaction's own reads (callers use it only for keys the transaction never
- *    reads or writes otherwise).
+ *  - put_untracked is a bulk-load write: atomic with the transaction but not validated; whether
+ *    the transaction's own reads see it is undefined (callers use it only for keys the transaction
+ *    never reads or writes otherwise);
+ *  - validation may be conservative (RocksDB compares sequence numbers, so rewriting a key with
+ *    the same bytes conflicts; LMDB compares bytes): EBUSY costs a retry, never a wrong answer.
  * Distributed stores (etcd, FoundationDB) fit the same shape: docs/storage.md maps each operation.
  *
  * Threads: a store is shared by threads; a store transaction and its cursors belong to one thread
@@ -115,7 +117,8 @@ struct mnemo_store_ops {
     /* Rolls back if still open and frees. Accepts NULL. Cursors of t must be closed first. */
     void (*txn_free)(mnemo_store_txn *t);
 
-    /* ---- atomic batch without a transaction (auto-commit writes): not validated ---- */
+    /* ---- atomic batch without a transaction (auto-commit writes): not validated; seq may be
+     * NULL; a write naming an unknown keyspace is EINVAL and nothing is applied ---- */
     int (*write_batch)(mnemo_store *s, const mnemo_store_write *w, size_t n, uint64_t *seq);
 
     /* ---- cursors: ordered over [lower, upper) of one keyspace (NULL bound: unbounded), at t's

@@ -65,6 +65,8 @@ struct mnemo_store {
     unsigned n_ks;
     MDB_dbi *dbi;
     char **ks_name;
+    MDB_dbi ver_dbi; /* key versions (see lm_validate); 0 when a read-only handle found none */
+    int has_ver;
     /* The gate: mdb_env_set_mapsize needs every transaction of this process in this environment
      * to be over. `active` counts open LMDB transactions (snapshots, borrowed values, cursors,
      * commits); a growth sets `resizing`, which holds back new ones, and waits for active == 0. */
@@ -316,6 +318,47 @@ static int lm_write(mnemo_store *s, MDB_txn *w, unsigned ks, const void *key, si
     return rc;
 }
 
+/* Key versions: the id of the last write transaction that wrote a key, in the named database
+ * LM_VERSIONS under a 64-bit hash of (keyspace, key). Validation compares them as well as the
+ * bytes, so a key rewritten with the same bytes (the record room's pin, which turns "the edges of
+ * this record changed" into "this record's key changed") still conflicts with a transaction that
+ * read it. Two keys sharing a hash only make conflicts more likely, never fewer. */
+#define LM_VERSIONS "mnemo.versions"
+
+static void lm_ver_key(unsigned ks, const void *key, size_t klen, unsigned char out[8])
+{
+    uint64_t h = 0xcbf29ce484222325ull ^ ks; /* FNV-1a */
+    const unsigned char *p = key;
+    for (size_t i = 0; i < klen; i++)
+        h = (h ^ p[i]) * 0x100000001b3ull;
+    for (int i = 0; i < 8; i++)
+        out[i] = (unsigned char)(h >> (56 - 8 * i));
+}
+
+static uint64_t lm_ver(mnemo_store *s, MDB_txn *t, unsigned ks, const void *key, size_t klen)
+{
+    if (!s->has_ver)
+        return 0;
+    unsigned char h[8];
+    lm_ver_key(ks, key, klen, h);
+    MDB_val k = {8, h}, v;
+    uint64_t ver = 0;
+    if (mdb_get(t, s->ver_dbi, &k, &v) == 0 && v.mv_size == 8)
+        memcpy(&ver, v.mv_data, 8);
+    return ver;
+}
+
+/* Records that write transaction w wrote the key: 0, LM_FULL, or an error. */
+static int lm_ver_bump(mnemo_store *s, MDB_txn *w, unsigned ks, const void *key, size_t klen, const char *what)
+{
+    unsigned char h[8];
+    lm_ver_key(ks, key, klen, h);
+    uint64_t id = (uint64_t)mdb_txn_id(w);
+    MDB_val k = {8, h}, v = {8, &id};
+    int rc = mdb_put(w, s->ver_dbi, &k, &v, 0);
+    return rc == MDB_MAP_FULL ? LM_FULL : rc ? lm_err(s, rc, what, ks) : 0;
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* the gate and map growth */
 
@@ -516,6 +559,7 @@ typedef struct lm_node {
     unsigned char seen_present;
     unsigned char seen_owned;
     unsigned char height;
+    uint64_t seen_ver; /* the key's version at the snapshot (lm_ver), with seen_known */
     unsigned char *key; /* inline, after next[] */
     struct lm_node *next[];
 } lm_node;
@@ -537,6 +581,7 @@ struct mnemo_store_txn {
     lm_snap *snap; /* NULL once the commit let it go */
     uint64_t version;
     int read_only, finished;
+    int has_read; /* any get or cursor: until then its writes are blind and need no validation */
     lm_list *lists; /* n_ks, allocated at the first write or tracked read */
     uint64_t rng;
     lm_uwrite *uw;
@@ -664,6 +709,8 @@ static int lm_get(mnemo_store *s, mnemo_store_txn *t, unsigned ks, const void *k
     if (rc || (t && (rc = lm_usable(t, "store get"))))
         return rc;
     int writable = t && !t->read_only;
+    if (t)
+        t->has_read = 1;
     lm_node *n = writable ? lm_node_find(t, ks, key, klen) : NULL;
     if (n && n->op == LM_OP_DEL)
         return MNEMO_ENOTFOUND;
@@ -689,6 +736,7 @@ static int lm_get(mnemo_store *s, mnemo_store_txn *t, unsigned ks, const void *k
             return MNEMO_ENOMEM;
         if (!n->seen_known) {
             n->seen_known = 1;
+            n->seen_ver = lm_ver(s, sn->t, ks, key, klen);
             n->seen_present = rc == 0;
             n->seen = rc == 0 ? v.mv_data : NULL;
             n->seen_len = rc == 0 ? v.mv_size : 0;
@@ -872,6 +920,8 @@ static int lm_validate(mnemo_store *s, mnemo_store_txn *t, MDB_txn *w)
             int same = rc == 0 ? n->seen_present && cur.mv_size == n->seen_len &&
                                      (!cur.mv_size || memcmp(cur.mv_data, n->seen, cur.mv_size) == 0)
                                : !n->seen_present;
+            if (same && lm_ver(s, w, ks, n->key, n->klen) != n->seen_ver)
+                same = 0; /* rewritten since, even if with the same bytes */
             if (!same)
                 return mnemo__err(MNEMO_EBUSY,
                                   "store commit: conflict: a key of keyspace %s (%zu bytes) changed since the "
@@ -885,12 +935,16 @@ static int lm_validate(mnemo_store *s, mnemo_store_txn *t, MDB_txn *w)
 static int lm_commit_body(mnemo_store *s, MDB_txn *w, void *ctx, int *changed)
 {
     mnemo_store_txn *t = ctx;
-    int vrc = lm_validate(s, t, w);
+    /* A transaction that never read wrote blindly: serializable at its commit point as it is
+     * (as on the rocksdb engine), so two blind writers of one key both commit, in commit order. */
+    int vrc = t->has_read ? lm_validate(s, t, w) : 0;
     if (vrc)
         return vrc;
     for (size_t i = 0; i < t->n_uw; i++) {
         int rc = lm_write(s, w, t->uw[i].ks, t->uw[i].key, t->uw[i].klen, t->uw[i].val, t->uw[i].vlen,
                           changed, "store commit");
+        if (!rc)
+            rc = lm_ver_bump(s, w, t->uw[i].ks, t->uw[i].key, t->uw[i].klen, "store commit");
         if (rc)
             return rc;
     }
@@ -902,6 +956,8 @@ static int lm_commit_body(mnemo_store *s, MDB_txn *w, void *ctx, int *changed)
                 continue;
             int rc = lm_write(s, w, ks, n->key, n->klen, n->op == LM_OP_PUT ? (n->val ? n->val : (void *)"") : NULL,
                               n->vlen, changed, "store commit");
+            if (!rc)
+                rc = lm_ver_bump(s, w, ks, n->key, n->klen, "store commit");
             if (rc)
                 return rc;
         }
@@ -941,6 +997,7 @@ static int lm_txn_commit(mnemo_store_txn *t, uint64_t *seq)
             if (rc && rc != MNEMO_ENOTFOUND)
                 return rc;
             n->seen_known = 1;
+            n->seen_ver = lm_ver(t->s, t->snap->t, ks, n->key, n->klen);
             n->seen_present = rc == 0;
             n->seen = rc == 0 ? v.mv_data : NULL;
             n->seen_len = rc == 0 ? v.mv_size : 0;
@@ -981,6 +1038,8 @@ static int lm_batch_body(mnemo_store *s, MDB_txn *w, void *ctx, int *changed)
         const mnemo_store_write *x = &b->w[i];
         int rc = lm_write(s, w, x->ks, x->key, x->klen, x->is_delete ? NULL : (x->val ? x->val : ""), x->vlen,
                           changed, "store write_batch");
+        if (!rc)
+            rc = lm_ver_bump(s, w, x->ks, x->key, x->klen, "store write_batch");
         if (rc)
             return rc;
     }
@@ -997,7 +1056,8 @@ static int lm_write_batch(mnemo_store *s, const mnemo_store_write *w, size_t n, 
             return rc;
     }
     lm_batch b = {w, n};
-    return lm_write_txn(s, lm_batch_body, &b, NULL, seq, "store write_batch");
+    uint64_t ignored;
+    return lm_write_txn(s, lm_batch_body, &b, NULL, seq ? seq : &ignored, "store write_batch"); /* seq may be NULL */
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -1374,6 +1434,8 @@ static int lm_cursor_open(mnemo_store_cursor **out, mnemo_store *s, mnemo_store_
     int rc = t ? lm_usable(t, "store cursor") : 0;
     if (rc)
         return rc;
+    if (t)
+        t->has_read = 1;
     mnemo_store_cursor *c = mnemo__calloc(1, sizeof *c);
     if (!c)
         return mnemo__err_nomem("store cursor");
@@ -1461,6 +1523,12 @@ static int lm_open_keyspaces(mnemo_store *s, int create)
         else if (rc)
             rc = lm_err(s, rc, "store open", i);
     }
+    if (!rc) {
+        int vrc = mdb_dbi_open(t, LM_VERSIONS, s->read_only ? 0 : MDB_CREATE, &s->ver_dbi);
+        s->has_ver = vrc == 0;
+        if (vrc && vrc != MDB_NOTFOUND)
+            rc = lm_err(s, vrc, "store open", 0);
+    }
     /* The main database holds one entry per named database and nothing else. */
     MDB_dbi main_dbi;
     MDB_cursor *mc = NULL;
@@ -1471,6 +1539,8 @@ static int lm_open_keyspaces(mnemo_store *s, int create)
             unsigned i = 0;
             while (i < s->n_ks && lm_kcmp(k.mv_data, k.mv_size, s->ks_name[i], strlen(s->ks_name[i])))
                 i++;
+            if (i == s->n_ks && !lm_kcmp(k.mv_data, k.mv_size, LM_VERSIONS, strlen(LM_VERSIONS)))
+                continue;
             if (i == s->n_ks) {
                 rc = mnemo__err(MNEMO_EVERSION, "store open: %s has a keyspace '%.*s' this build does not know",
                                 s->data_file, (int)(k.mv_size > 64 ? 64 : k.mv_size), (const char *)k.mv_data);

@@ -694,6 +694,9 @@ int mnemo_rocksdb__write_batch(mnemo_store *s, const mnemo_store_write *w, size_
     try {
         if (s->read_only)
             return mnemo__err(MNEMO_EREADONLY, "write: database '%s' is open read-only", s->path.c_str());
+        for (size_t i = 0; i < n; i++) /* all or nothing: refuse before anything is written */
+            if (w[i].ks >= s->cf.size() || !s->cf[w[i].ks])
+                return mnemo__err(MNEMO_EINVAL, "store write_batch: no keyspace %u", w[i].ks);
         rocksdb::Status st;
         if (n == 1 && w[0].is_delete) {
             st = s->db->Delete(s->wo, s->cf[w[0].ks], slice(w[0].key, w[0].klen));
