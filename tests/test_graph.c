@@ -966,6 +966,7 @@ static uint32_t label_id(const char *label)
 
 TU_TEST(graph, rolled_back_label_creations_use_up_no_id)
 {
+    TU_NEEDS_DISK("reopens the database");
     node("a");
     node("b");
     TU_OK(link_w(NULL, "a", "first", "b", 1));
@@ -1006,6 +1007,7 @@ TU_TEST(graph, rolled_back_label_creations_use_up_no_id)
 
 TU_TEST(graph, label_id_limit_is_a_clear_error_and_the_graph_keeps_working)
 {
+    TU_NEEDS_DISK("reopens the database");
     node("a");
     node("b");
     TU_OK(link_w(NULL, "a", "old", "b", 1));

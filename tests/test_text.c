@@ -251,6 +251,7 @@ static void count_progress(void *arg, uint64_t done, uint64_t total)
 
 TU_TEST(text, enabling_indexes_the_records_already_stored_with_progress)
 {
+    TU_NEEDS_DISK("reopens the database");
     mnemo_db *db = tu_open("e");
     char id[32], content[64];
     for (int i = 0; i < 600; i++) {
