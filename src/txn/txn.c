@@ -91,6 +91,14 @@ static _Thread_local char thread_token;      /* its address names this thread */
 
 static uintptr_t this_thread(void) { return (uintptr_t)&thread_token; }
 
+int mnemo_guard__held(mnemo_db *db)
+{
+    for (mnemo_guard *g = guard_top; g; g = g->up)
+        if (g->db == db)
+            return 1;
+    return 0;
+}
+
 /* Counts the call in, then looks at the magic: with mnemo_close storing the magic, then reading
  * the count (both sequentially consistent), either the call sees the db closing or close sees the
  * call and waits for it. */
@@ -99,7 +107,9 @@ static int enter_db(mnemo_guard *g, mnemo_db *db, const char *fn)
     if (!db)
         return mnemo__err(MNEMO_EINVAL, "%s: database handle is NULL", fn);
     atomic_fetch_add(&TDB(db)->calls, 1);
-    if (atomic_load(&TDB(db)->magic) != MNEMO_DB_MAGIC_OPEN) {
+    unsigned magic = atomic_load(&TDB(db)->magic);
+    /* A call nested in one this thread has in flight finishes its work: close waits for both. */
+    if (magic != MNEMO_DB_MAGIC_OPEN && !(magic == MNEMO_DB_MAGIC_CLOSING && mnemo_guard__held(db))) {
         atomic_fetch_sub(&TDB(db)->calls, 1);
         return mnemo__err(MNEMO_EINVAL, "%s: database handle is closed", fn);
     }
@@ -180,7 +190,7 @@ int mnemo_guard__free(mnemo_guard *g, mnemo_db *db, mnemo_txn *txn)
         atomic_fetch_sub(&TDB(db)->calls, 1);
         if (magic == MNEMO_DB_MAGIC_CLOSED)
             return 1; /* close has invalidated everything: nothing of db is touched any more */
-        if (magic == MNEMO_DB_MAGIC_OPEN && enter_db(g, db, "free") == 0) {
+        if (magic != MNEMO_DB_MAGIC_CLOSED && enter_db(g, db, "free") == 0) {
             if (!txn || claim_txn(g, txn))
                 return 0;
             mnemo_guard__leave(g);
@@ -189,13 +199,6 @@ int mnemo_guard__free(mnemo_guard *g, mnemo_db *db, mnemo_txn *txn)
     }
 }
 
-int mnemo_guard__held(mnemo_db *db)
-{
-    for (mnemo_guard *g = guard_top; g; g = g->up)
-        if (g->db == db)
-            return 1;
-    return 0;
-}
 
 /* ---- lifecycle ---- */
 
