@@ -414,8 +414,8 @@ static int node_and_label(uint64_t *iid, uint32_t *label_id, mnemo_db *db, mnemo
 }
 
 /* Checks shared by neighbours and degree; returns node_and_label's result (1: unknown label). */
-static int read_call(mnemo_guard *guard, uint64_t *iid, uint32_t *lid, const void *out, mnemo_db *db, mnemo_txn *txn, const char *id,
-                     mnemo_direction dir, const char *label, const char *fn)
+static int read_call(mnemo_guard *guard, uint64_t *iid, uint32_t *lid, const void *out, mnemo_db *db,
+                     mnemo_txn *txn, const char *id, mnemo_direction dir, const char *label, const char *fn)
 {
     int rc = mnemo_guard__txn(guard, db, txn, fn);
     if (!rc && !out)

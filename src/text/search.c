@@ -440,8 +440,8 @@ static int rank(mnemo_text_hits **out, search *s, restrict_ctx *r, size_t k)
     return rc;
 }
 
-static int check_args(mnemo_guard *guard, text_conf *conf, mnemo_text_hits **out, mnemo_db *db, mnemo_txn *txn, const char *query,
-                      size_t k, const mnemo_text_search_options *o)
+static int check_args(mnemo_guard *guard, text_conf *conf, mnemo_text_hits **out, mnemo_db *db, mnemo_txn *txn,
+                      const char *query, size_t k, const mnemo_text_search_options *o)
 {
     static const char fn[] = "mnemo_text_search";
     int rc = mnemo_guard__txn(guard, db, txn, fn);

@@ -38,7 +38,8 @@ static int check_id(const char *fn, const char *id, const char *what)
 }
 
 /* The checks every single-record write starts with: handles (writable), a vector space, the id. */
-static int check_write_call(mnemo_guard *guard, vec_state **st, mnemo_db *db, mnemo_txn *txn, const char *id, const char *fn)
+static int check_write_call(mnemo_guard *guard, vec_state **st, mnemo_db *db, mnemo_txn *txn, const char *id,
+                            const char *fn)
 {
     int rc = mnemo_guard__write(guard, db, txn, fn);
     if (!rc)
