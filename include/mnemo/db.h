@@ -2,8 +2,9 @@
  * @file mnemo/db.h
  * Opening, closing and maintaining a mnemo database.
  *
- * Threads: a mnemo_db is shared by any number of threads. mnemo_close must be called once, when no
- * other thread uses the handle any more.
+ * Threads: a mnemo_db is shared by any number of threads. Call mnemo_close once, when no other
+ * thread uses the handle any more; if one still does, close waits for its calls in flight and
+ * its later calls get MNEMO_EINVAL (a misuse made safe, not a way to stop other threads).
  */
 #ifndef MNEMO_DB_H
 #define MNEMO_DB_H
@@ -102,8 +103,11 @@ MNEMO_API int mnemo_open(mnemo_db **out, const char *path, const mnemo_options *
 /** Flush, close and release the database. Open transactions are rolled back and open iterators
  * invalidated (their handles must still be freed; every call on them returns MNEMO_EINVAL).
  * A closed handle stays safe to pass to any function, which returns MNEMO_EINVAL, until a later
- * mnemo_open recycles it (like a file descriptor). Accepts NULL.
- * @return 0, or MNEMO_EIO if the final flush failed (the handle is closed anyway). */
+ * mnemo_open recycles it (like a file descriptor). Accepts NULL. Calls in flight on other threads
+ * finish first (close waits for them); calls that start once close began get MNEMO_EINVAL.
+ * @return 0; MNEMO_EIO if the final flush failed (the handle is closed anyway); MNEMO_EINVAL
+ *         (already closed, or called from inside a call on this database, e.g. a mnemo_txn_run
+ *         or mnemo_graph_traverse callback: the handle stays open). */
 MNEMO_API int mnemo_close(mnemo_db *db);
 
 /** Write a consistent copy of the database into `dir` (which must not exist), using hard links

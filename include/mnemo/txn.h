@@ -8,7 +8,9 @@
  * fails with MNEMO_EBUSY and nothing of it is applied. Scans are snapshot-consistent but not
  * validated (a concurrent insert into a scanned range is not a conflict).
  *
- * Threads: a mnemo_txn and its iterators belong to one thread at a time.
+ * Threads: a mnemo_txn and its iterators belong to one thread at a time. A call that uses a
+ * transaction while another thread's call uses it returns MNEMO_EINVAL ("in use by another
+ * thread") and changes nothing; mnemo_txn_free waits for the other thread's call to return.
  */
 #ifndef MNEMO_TXN_H
 #define MNEMO_TXN_H

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "cache/cache.h"
 #include "core/alloc.h"
@@ -66,7 +67,11 @@ static void shell_put(mnemo_db *db)
     pthread_mutex_unlock(&shell_lock);
 }
 
-const char *mnemo_path(mnemo_db *db) { return mnemo_db__check(db, "mnemo_path") ? NULL : db->t.path; }
+const char *mnemo_path(mnemo_db *db)
+{
+    MNEMO_GUARD(g);
+    return mnemo_guard__db(&g, db, "mnemo_path") ? NULL : db->t.path;
+}
 
 /* ---- options ---- */
 
@@ -301,7 +306,12 @@ static void release_shell(mnemo_db *db)
 /* Closes an open handle: transactions and cursors, then the modules, then the store. */
 static int close_db(mnemo_db *db)
 {
-    atomic_store_explicit(&db->t.magic, MNEMO_DB_MAGIC_CLOSED, memory_order_release);
+    atomic_store(&db->t.magic, MNEMO_DB_MAGIC_CLOSING);
+    /* Calls in flight on other threads finish first (txn.c enter_db); new ones see the magic. */
+    while (atomic_load(&db->t.calls) != 0) {
+        struct timespec ts = {0, 100000};
+        nanosleep(&ts, NULL);
+    }
     /* Transactions and cursors hold store objects that must go before the store does. */
     mnemo_txn__close_all(&db->t);
     for (int m = MNEMO_MOD_COUNT - 1; m >= 0; m--) {
@@ -335,7 +345,8 @@ int mnemo_open(mnemo_db **out, const char *path, const mnemo_options *opts)
     mnemo_db *db = shell_get();
     if (!db)
         return mnemo__err_nomem("mnemo_open");
-    memset(db, 0, sizeof *db);
+    /* All but the count of guarded calls, which a thread on a stale handle may still hold. */
+    memset((char *)db + offsetof(mnemo_txn_db, magic), 0, sizeof *db - offsetof(mnemo_txn_db, magic));
     db->t.opts = o;
     db->t.ops = ops;
     db->t.path = mnemo__memdup(path, strlen(path));
@@ -376,8 +387,14 @@ int mnemo_close(mnemo_db *db)
 {
     if (!db)
         return 0;
-    int rc = mnemo_db__check(db, "mnemo_close");
-    return rc ? rc : close_db(db);
+    if (mnemo_guard__held(db))
+        return mnemo__err(MNEMO_EINVAL, "mnemo_close: called from inside a call on this database (a callback); "
+                                        "close it after that call returned");
+    /* One closer wins; the others, and later calls, are told the handle is closed. */
+    unsigned open = MNEMO_DB_MAGIC_OPEN;
+    if (!atomic_compare_exchange_strong(&db->t.magic, &open, MNEMO_DB_MAGIC_CLOSING))
+        return mnemo__err(MNEMO_EINVAL, "mnemo_close: database handle is closed");
+    return close_db(db);
 }
 
 int mnemo_db__module(void **state, mnemo_db *db, mnemo_module m, const mnemo_module_ops *ops)
@@ -409,7 +426,8 @@ void *mnemo_db__module_peek(mnemo_db *db, mnemo_module m)
 
 int mnemo_stats_get(mnemo_stats *out, mnemo_db *db)
 {
-    int rc = mnemo_db__check(db, "mnemo_stats_get");
+    MNEMO_GUARD(g);
+    int rc = mnemo_guard__db(&g, db, "mnemo_stats_get");
     if (rc)
         return rc;
     if (!out)
@@ -435,29 +453,24 @@ int mnemo_stats_get(mnemo_stats *out, mnemo_db *db)
     return 0;
 }
 
-static int check_writable(mnemo_db *db, const char *fn)
-{
-    int rc = mnemo_db__check(db, fn);
-    if (!rc && db->t.opts.read_only)
-        rc = mnemo__err(MNEMO_EREADONLY, "%s: database '%s' is open read-only", fn, db->t.path);
-    return rc;
-}
-
 int mnemo_flush(mnemo_db *db)
 {
-    int rc = check_writable(db, "mnemo_flush");
+    MNEMO_GUARD(g);
+    int rc = mnemo_guard__write(&g, db, NULL, "mnemo_flush");
     return rc ? rc : db->t.ops->flush(db->t.store);
 }
 
 int mnemo_compact(mnemo_db *db)
 {
-    int rc = check_writable(db, "mnemo_compact");
+    MNEMO_GUARD(g);
+    int rc = mnemo_guard__write(&g, db, NULL, "mnemo_compact");
     return rc ? rc : db->t.ops->compact(db->t.store);
 }
 
 int mnemo_checkpoint(mnemo_db *db, const char *dir)
 {
-    int rc = mnemo_db__check(db, "mnemo_checkpoint");
+    MNEMO_GUARD(g);
+    int rc = mnemo_guard__db(&g, db, "mnemo_checkpoint");
     if (rc)
         return rc;
     if (!dir || !*dir)

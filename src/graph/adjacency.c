@@ -414,10 +414,10 @@ static int node_and_label(uint64_t *iid, uint32_t *label_id, mnemo_db *db, mnemo
 }
 
 /* Checks shared by neighbours and degree; returns node_and_label's result (1: unknown label). */
-static int read_call(uint64_t *iid, uint32_t *lid, const void *out, mnemo_db *db, mnemo_txn *txn, const char *id,
-                     mnemo_direction dir, const char *label, const char *fn)
+static int read_call(mnemo_guard *guard, uint64_t *iid, uint32_t *lid, const void *out, mnemo_db *db,
+                     mnemo_txn *txn, const char *id, mnemo_direction dir, const char *label, const char *fn)
 {
-    int rc = mnemo_txn__check(db, txn, fn);
+    int rc = mnemo_guard__txn(guard, db, txn, fn);
     if (!rc && !out)
         rc = mnemo__err(MNEMO_EINVAL, "%s: out is NULL", fn);
     if (!rc)
@@ -431,7 +431,8 @@ int mnemo_graph_neighbors(mnemo_graph_iter **out, mnemo_db *db, mnemo_txn *txn, 
     static const char fn[] = "mnemo_graph_neighbors";
     uint64_t iid;
     uint32_t lid;
-    int rc = read_call(&iid, &lid, out, db, txn, id, dir, label, fn);
+    MNEMO_GUARD(guard);
+    int rc = read_call(&guard, &iid, &lid, out, db, txn, id, dir, label, fn);
     if (rc < 0)
         return rc;
     mnemo_graph_iter *it = mnemo__calloc(1, sizeof *it);
@@ -483,7 +484,8 @@ int mnemo_graph_degree(uint64_t *out, mnemo_db *db, mnemo_txn *txn, const char *
     static const char fn[] = "mnemo_graph_degree";
     uint64_t iid;
     uint32_t lid;
-    int rc = read_call(&iid, &lid, out, db, txn, id, dir, label, fn);
+    MNEMO_GUARD(guard);
+    int rc = read_call(&guard, &iid, &lid, out, db, txn, id, dir, label, fn);
     if (rc < 0)
         return rc;
     uint64_t n = 0;
@@ -582,7 +584,8 @@ static int check_labels(mnemo_db *db, mnemo_txn *txn)
 
 int mnemo_graph_check(mnemo_db *db, uint64_t *edges)
 {
-    int rc = mnemo_txn__check(db, NULL, "mnemo_graph_check");
+    MNEMO_GUARD(guard);
+    int rc = mnemo_guard__txn(&guard, db, NULL, "mnemo_graph_check");
     if (rc)
         return rc;
     mnemo_txn *snap; /* both families and the records from one consistent state */

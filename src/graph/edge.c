@@ -505,7 +505,8 @@ static int link_op(mnemo_txn *txn, void *arg)
 int mnemo_graph_link(mnemo_db *db, mnemo_txn *txn, const mnemo_edge *e, unsigned flags)
 {
     static const char fn[] = "mnemo_graph_link";
-    int rc = mnemo_txn__check_write(db, txn, fn);
+    MNEMO_GUARD(guard);
+    int rc = mnemo_guard__write(&guard, db, txn, fn);
     if (rc)
         return rc;
     if (!e)
@@ -579,7 +580,8 @@ static int unlink_op(mnemo_txn *txn, void *arg)
 int mnemo_graph_unlink(mnemo_db *db, mnemo_txn *txn, const char *from, const char *label, const char *to)
 {
     static const char fn[] = "mnemo_graph_unlink";
-    int rc = mnemo_txn__check_write(db, txn, fn);
+    MNEMO_GUARD(guard);
+    int rc = mnemo_guard__write(&guard, db, txn, fn);
     if (!rc)
         rc = check_triple(fn, from, label, to);
     if (rc)
@@ -593,7 +595,8 @@ void mnemo_edge_free(mnemo_edge *e) { mnemo__free(e); }
 int mnemo_graph_get(mnemo_edge **out, mnemo_db *db, mnemo_txn *txn, const char *from, const char *label, const char *to)
 {
     static const char fn[] = "mnemo_graph_get";
-    int rc = mnemo_txn__check(db, txn, fn);
+    MNEMO_GUARD(guard);
+    int rc = mnemo_guard__txn(&guard, db, txn, fn);
     if (!rc && !out)
         rc = mnemo__err(MNEMO_EINVAL, "%s: out is NULL", fn);
     if (!rc)

@@ -262,7 +262,8 @@ int mnemo_graph_import_edgelist(mnemo_db *db, const char *path, const mnemo_impo
                                 mnemo_import_stats *stats)
 {
     static const char fn[] = "mnemo_graph_import_edgelist";
-    int rc = mnemo_txn__check_write(db, NULL, fn);
+    MNEMO_GUARD(guard);
+    int rc = mnemo_guard__write(&guard, db, NULL, fn);
     if (rc)
         return rc;
     if (!path || !*path)

@@ -154,7 +154,8 @@ int mnemo_graph_traverse(mnemo_db *db, mnemo_txn *txn, const char *const *starts
                          const mnemo_traverse_options *opts, mnemo_visit_fn visit, void *arg)
 {
     static const char fn[] = "mnemo_graph_traverse";
-    int rc = mnemo_txn__check(db, txn, fn);
+    MNEMO_GUARD(guard);
+    int rc = mnemo_guard__txn(&guard, db, txn, fn);
     if (rc)
         return rc;
     if (!visit || (!starts && n_starts))
@@ -339,7 +340,8 @@ int mnemo_graph_shortest_path(mnemo_graph_path **out, mnemo_db *db, mnemo_txn *t
                               const mnemo_path_options *opts)
 {
     static const char fn[] = "mnemo_graph_shortest_path";
-    int rc = mnemo_txn__check(db, txn, fn);
+    MNEMO_GUARD(guard);
+    int rc = mnemo_guard__txn(&guard, db, txn, fn);
     if (rc)
         return rc;
     if (!out)

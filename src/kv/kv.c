@@ -34,7 +34,8 @@ static int check_value(const char *fn, const void *val, size_t vlen)
 
 int mnemo_kv_put(mnemo_db *db, mnemo_txn *txn, const void *key, size_t klen, const void *val, size_t vlen)
 {
-    int rc = mnemo_txn__check_write(db, txn, "mnemo_kv_put");
+    MNEMO_GUARD(guard);
+    int rc = mnemo_guard__write(&guard, db, txn, "mnemo_kv_put");
     if (!rc)
         rc = check_key("mnemo_kv_put", key, klen);
     if (!rc)
@@ -46,7 +47,8 @@ int mnemo_kv_put(mnemo_db *db, mnemo_txn *txn, const void *key, size_t klen, con
 
 int mnemo_kv_get(void **val, size_t *vlen, mnemo_db *db, mnemo_txn *txn, const void *key, size_t klen)
 {
-    int rc = mnemo_txn__check(db, txn, "mnemo_kv_get");
+    MNEMO_GUARD(guard);
+    int rc = mnemo_guard__txn(&guard, db, txn, "mnemo_kv_get");
     if (rc)
         return rc;
     if (!val || !vlen)
@@ -67,7 +69,8 @@ int mnemo_kv_get(void **val, size_t *vlen, mnemo_db *db, mnemo_txn *txn, const v
 
 int mnemo_kv_delete(mnemo_db *db, mnemo_txn *txn, const void *key, size_t klen)
 {
-    int rc = mnemo_txn__check_write(db, txn, "mnemo_kv_delete");
+    MNEMO_GUARD(guard);
+    int rc = mnemo_guard__write(&guard, db, txn, "mnemo_kv_delete");
     if (!rc)
         rc = check_key("mnemo_kv_delete", key, klen);
     if (!rc)
@@ -77,7 +80,8 @@ int mnemo_kv_delete(mnemo_db *db, mnemo_txn *txn, const void *key, size_t klen)
 
 int mnemo_kv_exists(mnemo_db *db, mnemo_txn *txn, const void *key, size_t klen)
 {
-    int rc = mnemo_txn__check(db, txn, "mnemo_kv_exists");
+    MNEMO_GUARD(guard);
+    int rc = mnemo_guard__txn(&guard, db, txn, "mnemo_kv_exists");
     if (!rc)
         rc = check_key("mnemo_kv_exists", key, klen);
     if (rc)
@@ -133,7 +137,8 @@ static int batch_op(mnemo_txn *txn, void *arg)
 
 int mnemo_kv_batch(mnemo_db *db, mnemo_txn *txn, const mnemo_kv_op *ops, size_t n)
 {
-    int rc = mnemo_txn__check_write(db, txn, "mnemo_kv_batch");
+    MNEMO_GUARD(guard);
+    int rc = mnemo_guard__write(&guard, db, txn, "mnemo_kv_batch");
     if (rc)
         return rc;
     if (!ops && n)
@@ -174,12 +179,26 @@ typedef struct kv_iter {
     int reverse;
     int pending;    /* 0: next() moves; 1: next() reports the current position (after create/seek) */
     int positioned; /* a current entry is readable */
+    mnemo_db *db;
+    mnemo_txn *txn;
 } kv_iter;
+
+/* Every move and read holds a guard (txn.h), so a close on another thread waits for it. The txn is
+ * claimed only while the cursor is alive: once it was invalidated the txn may be freed. */
+static int iter_enter(mnemo_guard *g, kv_iter *it, const char *fn)
+{
+    return mnemo_guard__txn(g, it->db, mnemo_cursor__alive(it->cur) ? it->txn : NULL, fn);
+}
 
 static int kv_iter_next(mnemo_iter *base)
 {
     kv_iter *it = (kv_iter *)base;
-    int rc;
+    MNEMO_GUARD(guard);
+    int rc = iter_enter(&guard, it, "mnemo_iter_next");
+    if (rc) {
+        it->positioned = 0;
+        return rc;
+    }
     if (!mnemo_cursor__alive(it->cur)) {
         it->positioned = 0;
         return mnemo_cursor__status(it->cur, "mnemo_iter_next");
@@ -204,6 +223,10 @@ static int kv_iter_next(mnemo_iter *base)
 static int kv_iter_seek(mnemo_iter *base, const void *key, size_t klen)
 {
     kv_iter *it = (kv_iter *)base;
+    MNEMO_GUARD(guard);
+    int rc = iter_enter(&guard, it, "mnemo_iter_seek");
+    if (rc)
+        return rc;
     if (!mnemo_cursor__alive(it->cur))
         return mnemo_cursor__status(it->cur, "mnemo_iter_seek");
     if (it->reverse)
@@ -218,6 +241,10 @@ static int kv_iter_seek(mnemo_iter *base, const void *key, size_t klen)
 static int kv_iter_key(mnemo_iter *base, const void **key, size_t *klen)
 {
     kv_iter *it = (kv_iter *)base;
+    MNEMO_GUARD(guard);
+    int rc = iter_enter(&guard, it, "mnemo_iter_key");
+    if (rc)
+        return rc;
     if (!it->positioned || !mnemo_cursor__alive(it->cur))
         return mnemo__err(MNEMO_EINVAL, "mnemo_iter_key: iterator is not on an entry");
     *key = mnemo_cursor__key(it->cur, klen);
@@ -227,6 +254,10 @@ static int kv_iter_key(mnemo_iter *base, const void **key, size_t *klen)
 static int kv_iter_value(mnemo_iter *base, const void **val, size_t *vlen)
 {
     kv_iter *it = (kv_iter *)base;
+    MNEMO_GUARD(guard);
+    int rc = iter_enter(&guard, it, "mnemo_iter_value");
+    if (rc)
+        return rc;
     if (!it->positioned || !mnemo_cursor__alive(it->cur))
         return mnemo__err(MNEMO_EINVAL, "mnemo_iter_value: iterator is not on an entry");
     *val = mnemo_cursor__value(it->cur, vlen);
@@ -236,7 +267,11 @@ static int kv_iter_value(mnemo_iter *base, const void **val, size_t *vlen)
 static void kv_iter_free(mnemo_iter *base)
 {
     kv_iter *it = (kv_iter *)base;
+    mnemo_guard guard = {0}; /* nothing to lock once the close finished: it invalidated the cursor */
+    int entered = mnemo_guard__free(&guard, it->db, mnemo_cursor__alive(it->cur) ? it->txn : NULL) == 0;
     mnemo_cursor__close(it->cur);
+    if (entered)
+        mnemo_guard__leave(&guard);
     mnemo__free(it);
 }
 
@@ -275,7 +310,8 @@ static void intersect_prefix(const mnemo_kv_iter_options *o, unsigned char *succ
 
 int mnemo_kv_iter(mnemo_iter **out, mnemo_db *db, mnemo_txn *txn, const mnemo_kv_iter_options *opts)
 {
-    int rc = mnemo_txn__check(db, txn, "mnemo_kv_iter");
+    MNEMO_GUARD(guard);
+    int rc = mnemo_guard__txn(&guard, db, txn, "mnemo_kv_iter");
     if (rc)
         return rc;
     if (!out)
@@ -299,6 +335,8 @@ int mnemo_kv_iter(mnemo_iter **out, mnemo_db *db, mnemo_txn *txn, const mnemo_kv
         return mnemo__err_nomem("mnemo_kv_iter");
     it->base.ops = &kv_iter_ops;
     it->reverse = o->reverse != 0;
+    it->db = db;
+    it->txn = txn;
     if ((rc = mnemo_cursor__open(&it->cur, db, txn, MNEMO_CF_DEFAULT, lo, lo_len, hi, hi_len)) != 0) {
         mnemo__free(it);
         return rc;

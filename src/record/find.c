@@ -336,7 +336,8 @@ int mnemo_record_find(mnemo_record_page **out, mnemo_db *db, mnemo_txn *txn, con
                       const mnemo_find_options *opts)
 {
     static const char fn[] = "mnemo_record_find";
-    int rc = mnemo_txn__check(db, txn, fn);
+    MNEMO_GUARD(guard);
+    int rc = mnemo_guard__txn(&guard, db, txn, fn);
     if (rc)
         return rc;
     if (!out)

@@ -535,9 +535,9 @@ static int mark_ready_op(mnemo_txn *txn, void *arg)
 int mnemo_index_drop(mnemo_db *db, const char *path);
 
 /* Checks shared by create and drop: a writable db, a valid path, the record state. */
-static int index_call(record_state **st, char *p, mnemo_db *db, const char *path, const char *fn)
+static int index_call(mnemo_guard *guard, record_state **st, char *p, mnemo_db *db, const char *path, const char *fn)
 {
-    int rc = mnemo_txn__check_write(db, NULL, fn);
+    int rc = mnemo_guard__write(guard, db, NULL, fn);
     if (!rc)
         rc = normalise_path(p, path, fn);
     if (!rc)
@@ -549,7 +549,8 @@ int mnemo_index_create(mnemo_db *db, const char *path)
 {
     char p[MAX_PATH + 1];
     record_state *st;
-    int rc = index_call(&st, p, db, path, "mnemo_index_create");
+    MNEMO_GUARD(guard);
+    int rc = index_call(&guard, &st, p, db, path, "mnemo_index_create");
     if (rc)
         return rc;
     index_args a;
@@ -645,7 +646,8 @@ int mnemo_index_drop(mnemo_db *db, const char *path)
 {
     char p[MAX_PATH + 1];
     record_state *st;
-    int rc = index_call(&st, p, db, path, "mnemo_index_drop");
+    MNEMO_GUARD(guard);
+    int rc = index_call(&guard, &st, p, db, path, "mnemo_index_drop");
     if (rc)
         return rc;
     drop_args a = {db, p};
@@ -667,7 +669,8 @@ int mnemo_index_list(char ***paths, size_t *n, mnemo_db *db, mnemo_txn *txn)
 {
     if (!paths || !n)
         return mnemo__err(MNEMO_EINVAL, "mnemo_index_list: NULL out-parameter");
-    int rc = mnemo_txn__check(db, txn, "mnemo_index_list");
+    MNEMO_GUARD(guard);
+    int rc = mnemo_guard__txn(&guard, db, txn, "mnemo_index_list");
     record_state *st; /* started first: it finishes an interrupted build before listing it */
     if (!rc)
         rc = mnemo_record__state(&st, db);

@@ -123,7 +123,8 @@ static void position(mnemo_cursor *c, int reverse, const unsigned char *after, s
 int mnemo_record_list(mnemo_record_page **out, mnemo_db *db, mnemo_txn *txn, const mnemo_list_options *opts)
 {
     static const char fn[] = "mnemo_record_list";
-    int rc = mnemo_txn__check(db, txn, fn);
+    MNEMO_GUARD(guard);
+    int rc = mnemo_guard__txn(&guard, db, txn, fn);
     if (rc)
         return rc;
     if (!out)

@@ -345,7 +345,8 @@ static int not_found(const char *fn, const char *id) { return mnemo__err(MNEMO_E
 int mnemo_record_get(mnemo_record **out, mnemo_db *db, mnemo_txn *txn, const char *id)
 {
     size_t id_len;
-    int rc = mnemo_txn__check(db, txn, "mnemo_record_get");
+    MNEMO_GUARD(guard);
+    int rc = mnemo_guard__txn(&guard, db, txn, "mnemo_record_get");
     if (!rc && !out)
         rc = mnemo__err(MNEMO_EINVAL, "mnemo_record_get: out is NULL");
     if (!rc)
@@ -611,7 +612,8 @@ static int put_op(mnemo_txn *txn, void *arg)
 int mnemo_record_put(mnemo_db *db, mnemo_txn *txn, const mnemo_record *rec, mnemo_put_mode mode)
 {
     static const char fn[] = "mnemo_record_put";
-    int rc = mnemo_txn__check_write(db, txn, fn);
+    MNEMO_GUARD(guard);
+    int rc = mnemo_guard__write(&guard, db, txn, fn);
     if (rc)
         return rc;
     if (!rec)
@@ -662,7 +664,8 @@ static int delete_op(mnemo_txn *txn, void *arg)
 int mnemo_record_delete(mnemo_db *db, mnemo_txn *txn, const char *id)
 {
     delete_args a = {db, id, 0};
-    int rc = mnemo_txn__check_write(db, txn, "mnemo_record_delete");
+    MNEMO_GUARD(guard);
+    int rc = mnemo_guard__write(&guard, db, txn, "mnemo_record_delete");
     if (!rc)
         rc = check_id("mnemo_record_delete", id, &a.id_len);
     if (!rc)
@@ -762,7 +765,8 @@ int mnemo_record_update(mnemo_db *db, mnemo_txn *txn, const char *id, const mnem
 {
     static const char fn[] = "mnemo_record_update";
     update_args a = {db, id, 0, upd, NULL};
-    int rc = mnemo_txn__check_write(db, txn, fn);
+    MNEMO_GUARD(guard);
+    int rc = mnemo_guard__write(&guard, db, txn, fn);
     if (!rc)
         rc = check_id(fn, id, &a.id_len);
     if (rc)
@@ -827,7 +831,8 @@ static int purge_op(mnemo_txn *txn, void *arg)
 
 int mnemo_record_purge_expired(mnemo_db *db, size_t *purged)
 {
-    int rc = mnemo_txn__check_write(db, NULL, "mnemo_record_purge_expired");
+    MNEMO_GUARD(guard);
+    int rc = mnemo_guard__write(&guard, db, NULL, "mnemo_record_purge_expired");
     if (rc)
         return rc;
     size_t total = 0;

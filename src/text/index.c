@@ -651,7 +651,8 @@ static int ready_op(mnemo_txn *txn, void *arg)
 int mnemo_text_enable(mnemo_db *db, const mnemo_text_options *opts)
 {
     static const char fn[] = "mnemo_text_enable";
-    int rc = mnemo_txn__check_write(db, NULL, fn);
+    MNEMO_GUARD(guard);
+    int rc = mnemo_guard__write(&guard, db, NULL, fn);
     if (rc)
         return rc;
     static const mnemo_text_options defaults = MNEMO_TEXT_OPTIONS_INIT;
@@ -739,7 +740,8 @@ static int undeclare_op(mnemo_txn *txn, void *arg)
 
 int mnemo_text_disable(mnemo_db *db)
 {
-    int rc = mnemo_txn__check_write(db, NULL, "mnemo_text_disable");
+    MNEMO_GUARD(guard);
+    int rc = mnemo_guard__write(&guard, db, NULL, "mnemo_text_disable");
     if (rc)
         return rc;
     /* the settings go first: from that commit on no writer adds postings */
@@ -752,7 +754,8 @@ int mnemo_text_disable(mnemo_db *db)
 
 int mnemo_text_info_get(mnemo_text_info *out, mnemo_db *db, mnemo_txn *txn)
 {
-    int rc = mnemo_txn__check(db, txn, "mnemo_text_info_get");
+    MNEMO_GUARD(guard);
+    int rc = mnemo_guard__txn(&guard, db, txn, "mnemo_text_info_get");
     if (rc)
         return rc;
     if (!out)

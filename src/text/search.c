@@ -440,11 +440,11 @@ static int rank(mnemo_text_hits **out, search *s, restrict_ctx *r, size_t k)
     return rc;
 }
 
-static int check_args(text_conf *conf, mnemo_text_hits **out, mnemo_db *db, mnemo_txn *txn, const char *query,
-                      size_t k, const mnemo_text_search_options *o)
+static int check_args(mnemo_guard *guard, text_conf *conf, mnemo_text_hits **out, mnemo_db *db, mnemo_txn *txn,
+                      const char *query, size_t k, const mnemo_text_search_options *o)
 {
     static const char fn[] = "mnemo_text_search";
-    int rc = mnemo_txn__check(db, txn, fn);
+    int rc = mnemo_guard__txn(guard, db, txn, fn);
     if (rc)
         return rc;
     if (!out || !query)
@@ -471,7 +471,8 @@ int mnemo_text_search(mnemo_text_hits **out, mnemo_db *db, mnemo_txn *txn, const
     static const mnemo_text_search_options defaults = MNEMO_TEXT_SEARCH_OPTIONS_INIT;
     const mnemo_text_search_options *o = opts ? opts : &defaults;
     text_conf conf;
-    int rc = check_args(&conf, out, db, txn, query, k, o);
+    MNEMO_GUARD(guard);
+    int rc = check_args(&guard, &conf, out, db, txn, query, k, o);
     if (rc)
         return rc;
     text_query *q = mnemo__malloc(sizeof *q);

@@ -32,15 +32,6 @@ void mnemo_res__unlink(mnemo_res *r)
     r->prev = r->next = NULL;
 }
 
-int mnemo_db__check(mnemo_db *db, const char *fn)
-{
-    if (!db)
-        return mnemo__err(MNEMO_EINVAL, "%s: database handle is NULL", fn);
-    if (atomic_load_explicit(&TDB(db)->magic, memory_order_acquire) != MNEMO_DB_MAGIC_OPEN)
-        return mnemo__err(MNEMO_EINVAL, "%s: database handle is closed", fn);
-    return 0;
-}
-
 const mnemo_options *mnemo_db__options(mnemo_db *db) { return &TDB(db)->opts; }
 
 struct mnemo_cache *mnemo_db__cache(mnemo_db *db) { return TDB(db)->cache; }
@@ -84,29 +75,130 @@ static int check_open(mnemo_txn *txn, const char *fn)
     return 0;
 }
 
-int mnemo_txn__check(mnemo_db *db, mnemo_txn *txn, const char *fn)
+static int check_write(mnemo_db *db, mnemo_txn *txn, const char *fn)
 {
-    int rc = mnemo_db__check(db, fn);
-    if (rc || !txn)
-        return rc;
-    if ((rc = check_open(txn, fn)) != 0)
-        return rc;
-    if (txn->db != db)
-        return mnemo__err(MNEMO_EINVAL, "%s: transaction belongs to another database", fn);
-    return 0;
-}
-
-int mnemo_txn__check_write(mnemo_db *db, mnemo_txn *txn, const char *fn)
-{
-    int rc = mnemo_txn__check(db, txn, fn);
-    if (rc)
-        return rc;
     if (TDB(db)->opts.read_only)
         return mnemo__err(MNEMO_EREADONLY, "%s: database '%s' is open read-only", fn, TDB(db)->path);
     if (txn && txn->read_only)
         return mnemo__err(MNEMO_EREADONLY, "%s: transaction is read-only", fn);
     return 0;
 }
+
+/* ---- guards (txn.h) ---- */
+
+static _Thread_local mnemo_guard *guard_top; /* this thread's innermost guard */
+static _Thread_local char thread_token;      /* its address names this thread */
+
+static uintptr_t this_thread(void) { return (uintptr_t)&thread_token; }
+
+int mnemo_guard__held(mnemo_db *db)
+{
+    for (mnemo_guard *g = guard_top; g; g = g->up)
+        if (g->db == db)
+            return 1;
+    return 0;
+}
+
+/* Counts the call in, then looks at the magic: with mnemo_close storing the magic, then reading
+ * the count (both sequentially consistent), either the call sees the db closing or close sees the
+ * call and waits for it. */
+static int enter_db(mnemo_guard *g, mnemo_db *db, const char *fn)
+{
+    if (!db)
+        return mnemo__err(MNEMO_EINVAL, "%s: database handle is NULL", fn);
+    atomic_fetch_add(&TDB(db)->calls, 1);
+    unsigned magic = atomic_load(&TDB(db)->magic);
+    /* A call nested in one this thread has in flight finishes its work: close waits for both. */
+    if (magic != MNEMO_DB_MAGIC_OPEN && !(magic == MNEMO_DB_MAGIC_CLOSING && mnemo_guard__held(db))) {
+        atomic_fetch_sub(&TDB(db)->calls, 1);
+        return mnemo__err(MNEMO_EINVAL, "%s: database handle is closed", fn);
+    }
+    g->db = db;
+    g->txn = NULL;
+    g->up = guard_top;
+    guard_top = g;
+    return 0;
+}
+
+static int claim_txn(mnemo_guard *g, mnemo_txn *txn)
+{
+    uintptr_t me = this_thread(), none = 0;
+    if (atomic_load(&txn->owner) == me)
+        txn->depth++;
+    else if (atomic_compare_exchange_strong(&txn->owner, &none, me))
+        txn->depth = 1;
+    else
+        return 0;
+    g->txn = txn;
+    return 1;
+}
+
+void mnemo_guard__leave(mnemo_guard *g)
+{
+    if (!g->db)
+        return;
+    if (g->txn && --g->txn->depth == 0)
+        atomic_store(&g->txn->owner, (uintptr_t)0);
+    guard_top = g->up;
+    atomic_fetch_sub(&TDB(g->db)->calls, 1);
+    g->db = NULL;
+    g->txn = NULL;
+}
+
+static int enter(mnemo_guard *g, mnemo_db *db, mnemo_txn *txn, int write, const char *fn)
+{
+    int rc = enter_db(g, db, fn);
+    if (rc || (!txn && !write))
+        return rc;
+    if (txn && txn->db != db)
+        rc = mnemo__err(MNEMO_EINVAL, "%s: transaction belongs to another database", fn);
+    else if (txn && !claim_txn(g, txn))
+        rc = mnemo__err(MNEMO_EINVAL, "%s: transaction is in use by another thread (a transaction belongs to one "
+                                      "thread at a time)", fn);
+    else if (txn)
+        rc = check_open(txn, fn);
+    if (!rc && write)
+        rc = check_write(db, txn, fn);
+    if (rc)
+        mnemo_guard__leave(g);
+    return rc;
+}
+
+int mnemo_guard__db(mnemo_guard *g, mnemo_db *db, const char *fn) { return enter(g, db, NULL, 0, fn); }
+
+int mnemo_guard__txn(mnemo_guard *g, mnemo_db *db, mnemo_txn *txn, const char *fn)
+{
+    return enter(g, db, txn, 0, fn);
+}
+
+int mnemo_guard__write(mnemo_guard *g, mnemo_db *db, mnemo_txn *txn, const char *fn)
+{
+    return enter(g, db, txn, 1, fn);
+}
+
+static void pause_briefly(void)
+{
+    struct timespec ts = {0, 50000};
+    nanosleep(&ts, NULL);
+}
+
+int mnemo_guard__free(mnemo_guard *g, mnemo_db *db, mnemo_txn *txn)
+{
+    for (;;) {
+        atomic_fetch_add(&TDB(db)->calls, 1);
+        unsigned magic = atomic_load(&TDB(db)->magic);
+        atomic_fetch_sub(&TDB(db)->calls, 1);
+        if (magic == MNEMO_DB_MAGIC_CLOSED)
+            return 1; /* close has invalidated everything: nothing of db is touched any more */
+        if (magic != MNEMO_DB_MAGIC_CLOSED && enter_db(g, db, "free") == 0) {
+            if (!txn || claim_txn(g, txn))
+                return 0;
+            mnemo_guard__leave(g);
+        }
+        pause_briefly(); /* a close under way, or another thread's call on txn */
+    }
+}
+
 
 /* ---- lifecycle ---- */
 
@@ -138,12 +230,12 @@ static void txn_invalidate(mnemo_res *res)
     release_store_txn(txn, txn->db);
     txn->state = TXN_DB_CLOSED; /* before the hooks, which must not see a usable txn */
     run_after_hooks(txn, 0);
-    txn->db = NULL;
 }
 
 int mnemo_txn_begin(mnemo_txn **out, mnemo_db *db, unsigned flags)
 {
-    int rc = mnemo_db__check(db, "mnemo_txn_begin");
+    MNEMO_GUARD(g);
+    int rc = mnemo_guard__db(&g, db, "mnemo_txn_begin");
     if (rc)
         return rc;
     if (!out)
@@ -205,7 +297,8 @@ int mnemo_txn__run_op(mnemo_db *db, mnemo_txn *txn, mnemo_txn_fn op, void *arg)
 
 int mnemo_txn_commit(mnemo_txn *txn)
 {
-    int rc = check_open(txn, "mnemo_txn_commit");
+    MNEMO_GUARD(g);
+    int rc = txn ? mnemo_guard__txn(&g, txn->db, txn, "mnemo_txn_commit") : check_open(txn, "mnemo_txn_commit");
     if (rc)
         return rc;
     if (txn->poison_rc)
@@ -228,7 +321,8 @@ int mnemo_txn_commit(mnemo_txn *txn)
 
 int mnemo_txn_rollback(mnemo_txn *txn)
 {
-    int rc = check_open(txn, "mnemo_txn_rollback");
+    MNEMO_GUARD(g);
+    int rc = txn ? mnemo_guard__txn(&g, txn->db, txn, "mnemo_txn_rollback") : check_open(txn, "mnemo_txn_rollback");
     if (rc)
         return rc;
     finish(txn, TXN_ROLLED_BACK, 0);
@@ -239,8 +333,12 @@ void mnemo_txn_free(mnemo_txn *txn)
 {
     if (!txn)
         return;
-    if (txn->state == TXN_OPEN)
-        mnemo_txn_rollback(txn);
+    mnemo_guard g = {0}; /* left by hand: it must not touch txn once freed */
+    if (mnemo_guard__free(&g, txn->db, txn) == 0) {
+        if (txn->state == TXN_OPEN)
+            finish(txn, TXN_ROLLED_BACK, 0);
+        mnemo_guard__leave(&g);
+    }
     mnemo__free(txn);
 }
 
@@ -456,7 +554,8 @@ static void sleep_us(unsigned us)
 
 int mnemo_txn_run(mnemo_db *db, unsigned flags, mnemo_txn_fn fn, void *arg, const mnemo_retry *retry)
 {
-    int rc = mnemo_db__check(db, "mnemo_txn_run");
+    MNEMO_GUARD(g);
+    int rc = mnemo_guard__db(&g, db, "mnemo_txn_run");
     if (rc)
         return rc;
     if (!fn)

@@ -14,12 +14,32 @@
 /* The stored name of a keyspace (keyspace.h), "?" when out of range. */
 const char *mnemo_cf__name(mnemo_cf cf);
 
+/* Guards: every public call holds one on its database from its checks to its return, so that
+ * mnemo_close (another thread, a misuse) waits for it instead of freeing what it reads, and a
+ * transaction is claimed by one thread at a time: a second thread gets MNEMO_EINVAL. The same
+ * thread nests (a public call from a mnemo_txn_run callback). Declare with MNEMO_GUARD(g) at the
+ * top of the public function, then enter with one of the three below; the guard is left when g
+ * goes out of scope, also when entering failed. */
+typedef struct mnemo_guard {
+    mnemo_db *db;            /* NULL: not entered */
+    mnemo_txn *txn;          /* the transaction this guard claimed, or NULL */
+    struct mnemo_guard *up;  /* this thread's enclosing guard */
+} mnemo_guard;
+void mnemo_guard__leave(mnemo_guard *g);
+#define MNEMO_GUARD(g) mnemo_guard g __attribute__((cleanup(mnemo_guard__leave))) = {0}
+
 /* EINVAL naming `fn` when db is NULL or closed. */
-int mnemo_db__check(mnemo_db *db, const char *fn);
-/* Checks db, and txn when not NULL (open, belongs to db). */
-int mnemo_txn__check(mnemo_db *db, mnemo_txn *txn, const char *fn);
-/* Checks as above plus that writing is allowed (EREADONLY otherwise). */
-int mnemo_txn__check_write(mnemo_db *db, mnemo_txn *txn, const char *fn);
+int mnemo_guard__db(mnemo_guard *g, mnemo_db *db, const char *fn);
+/* As above, and txn when not NULL: open, belongs to db, not in use by another thread. */
+int mnemo_guard__txn(mnemo_guard *g, mnemo_db *db, mnemo_txn *txn, const char *fn);
+/* As above plus that writing is allowed (EREADONLY otherwise). */
+int mnemo_guard__write(mnemo_guard *g, mnemo_db *db, mnemo_txn *txn, const char *fn);
+/* For the _free functions, which cannot fail: 0 with the guard entered (db open, txn claimed,
+ * waiting for another thread's call on it to end), or nonzero once db is closed and its close has
+ * finished invalidating its transactions and cursors (then nothing is entered). */
+int mnemo_guard__free(mnemo_guard *g, mnemo_db *db, mnemo_txn *txn);
+/* Whether this thread is inside a guarded call on db (mnemo_close refuses then). */
+int mnemo_guard__held(mnemo_db *db);
 
 const mnemo_options *mnemo_db__options(mnemo_db *db);
 

@@ -22,9 +22,13 @@ void mnemo_res__link(mnemo_res *sentinel, mnemo_res *res);
 void mnemo_res__unlink(mnemo_res *res);
 
 #define MNEMO_DB_MAGIC_OPEN 0x6d6e656du   /* "mnem" */
-#define MNEMO_DB_MAGIC_CLOSED 0x636c6f73u /* "clos" */
+#define MNEMO_DB_MAGIC_CLOSING 0x73687574u /* "shut": mnemo_close is under way */
+#define MNEMO_DB_MAGIC_CLOSED 0x636c6f73u  /* "clos" */
 
 typedef struct mnemo_txn_db {
+    /* Guarded calls in flight (txn.h). First, and never reset when a shell is reused: a thread on
+     * a stale handle may be between its increment and decrement. */
+    atomic_long calls;
     atomic_uint magic;
     mnemo_options opts;
     char *path;

@@ -9,7 +9,9 @@ enum mnemo_txn_state { TXN_OPEN, TXN_COMMITTED, TXN_ROLLED_BACK, TXN_FAILED, TXN
 
 struct mnemo_txn {
     mnemo_res res; /* link in the db's res list */
-    mnemo_db *db;  /* NULL once the db was closed under it */
+    mnemo_db *db;  /* set at begin, never changed (a closed db's shell stays allocated) */
+    atomic_uintptr_t owner; /* the thread whose guard claimed it (txn.c), 0 when unclaimed */
+    unsigned depth;         /* nesting of the owner's guards */
     mnemo_store_txn *st; /* the store's transaction; NULL once finished */
     int read_only;
     unsigned flags;

@@ -436,11 +436,12 @@ static int expand(search_ctx *s, hit_buf *b, const float *q, uint32_t hops, mnem
 
 /* ---- entry points ---- */
 
-static int run(mnemo_hits **out, mnemo_db *db, mnemo_txn *txn, const float *queries, size_t nq, size_t dim, size_t k,
-               const mnemo_search_options *opts, uint32_t hops, mnemo_direction dir, const char *fn)
+static int run(mnemo_guard *guard, mnemo_hits **out, mnemo_db *db, mnemo_txn *txn, const float *queries, size_t nq,
+               size_t dim, size_t k, const mnemo_search_options *opts, uint32_t hops, mnemo_direction dir,
+               const char *fn)
 {
     vec_state *st;
-    int rc = mnemo_txn__check(db, txn, fn);
+    int rc = mnemo_guard__txn(guard, db, txn, fn);
     if (!rc)
         rc = mnemo_vector__state(&st, db, fn);
     if (!rc)
@@ -551,13 +552,15 @@ static int run(mnemo_hits **out, mnemo_db *db, mnemo_txn *txn, const float *quer
 int mnemo_vector_search(mnemo_hits **out, mnemo_db *db, mnemo_txn *txn, const float *query, size_t dim, size_t k,
                         const mnemo_search_options *opts)
 {
-    return run(out, db, txn, query, 1, dim, k, opts, 0, 0, "mnemo_vector_search");
+    MNEMO_GUARD(guard);
+    return run(&guard, out, db, txn, query, 1, dim, k, opts, 0, 0, "mnemo_vector_search");
 }
 
 int mnemo_vector_search_batch(mnemo_hits **out, mnemo_db *db, mnemo_txn *txn, const float *queries, size_t n,
                               size_t dim, size_t k, const mnemo_search_options *opts)
 {
-    return run(out, db, txn, queries, n, dim, k, opts, 0, 0, "mnemo_vector_search_batch");
+    MNEMO_GUARD(guard);
+    return run(&guard, out, db, txn, queries, n, dim, k, opts, 0, 0, "mnemo_vector_search_batch");
 }
 
 int mnemo_vector_search_expand(mnemo_hits **out, mnemo_db *db, mnemo_txn *txn, const float *query, size_t dim,
@@ -565,5 +568,6 @@ int mnemo_vector_search_expand(mnemo_hits **out, mnemo_db *db, mnemo_txn *txn, c
 {
     if (hops == 0)
         return mnemo__err(MNEMO_EINVAL, "mnemo_vector_search_expand: hops must be at least 1");
-    return run(out, db, txn, query, 1, dim, k, opts, hops, dir, "mnemo_vector_search_expand");
+    MNEMO_GUARD(guard);
+    return run(&guard, out, db, txn, query, 1, dim, k, opts, hops, dir, "mnemo_vector_search_expand");
 }

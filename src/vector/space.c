@@ -171,7 +171,8 @@ int mnemo_vector__open(mnemo_db *db)
 
 int mnemo_vector_space_get(mnemo_vector_space *out, mnemo_db *db)
 {
-    int rc = mnemo_db__check(db, "mnemo_vector_space_get");
+    MNEMO_GUARD(guard);
+    int rc = mnemo_guard__db(&guard, db, "mnemo_vector_space_get");
     if (rc)
         return rc;
     if (!out)

@@ -38,9 +38,10 @@ static int check_id(const char *fn, const char *id, const char *what)
 }
 
 /* The checks every single-record write starts with: handles (writable), a vector space, the id. */
-static int check_write_call(vec_state **st, mnemo_db *db, mnemo_txn *txn, const char *id, const char *fn)
+static int check_write_call(mnemo_guard *guard, vec_state **st, mnemo_db *db, mnemo_txn *txn, const char *id,
+                            const char *fn)
 {
-    int rc = mnemo_txn__check_write(db, txn, fn);
+    int rc = mnemo_guard__write(guard, db, txn, fn);
     if (!rc)
         rc = mnemo_vector__state(st, db, fn);
     return rc ? rc : check_id(fn, id, "record id");
@@ -89,7 +90,8 @@ int mnemo_vector_put_batch(mnemo_db *db, mnemo_txn *txn, const char *const *ids,
 {
     static const char fn[] = "mnemo_vector_put_batch";
     vec_state *st;
-    int rc = mnemo_txn__check_write(db, txn, fn);
+    MNEMO_GUARD(guard);
+    int rc = mnemo_guard__write(&guard, db, txn, fn);
     if (!rc)
         rc = mnemo_vector__state(&st, db, fn);
     if (rc)
@@ -120,7 +122,8 @@ int mnemo_vector_put(mnemo_db *db, mnemo_txn *txn, const char *id, const float *
 {
     static const char fn[] = "mnemo_vector_put";
     vec_state *st;
-    int rc = check_write_call(&st, db, txn, id, fn);
+    MNEMO_GUARD(guard);
+    int rc = check_write_call(&guard, &st, db, txn, id, fn);
     if (rc)
         return rc;
     float buf[256], *prepared = dim <= 256 ? buf : mnemo__malloc(dim * sizeof *prepared);
@@ -177,7 +180,8 @@ int mnemo_vector_get(float **out, size_t *dim, mnemo_db *db, mnemo_txn *txn, con
 {
     static const char fn[] = "mnemo_vector_get";
     vec_state *st;
-    int rc = mnemo_txn__check(db, txn, fn);
+    MNEMO_GUARD(guard);
+    int rc = mnemo_guard__txn(&guard, db, txn, fn);
     if (!rc)
         rc = mnemo_vector__state(&st, db, fn);
     if (!rc && !out)
@@ -247,7 +251,8 @@ int mnemo_vector_delete(mnemo_db *db, mnemo_txn *txn, const char *id)
 {
     static const char fn[] = "mnemo_vector_delete";
     vec_state *st;
-    int rc = check_write_call(&st, db, txn, id, fn);
+    MNEMO_GUARD(guard);
+    int rc = check_write_call(&guard, &st, db, txn, id, fn);
     if (rc)
         return rc;
     del_args a = {db, st, id};
@@ -267,7 +272,8 @@ int mnemo_vector__on_record_delete(mnemo_db *db, mnemo_txn *txn, uint64_t iid)
 int mnemo_vector_stats_get(mnemo_vector_stats *out, mnemo_db *db)
 {
     static const char fn[] = "mnemo_vector_stats_get";
-    int rc = mnemo_db__check(db, fn);
+    MNEMO_GUARD(guard);
+    int rc = mnemo_guard__db(&guard, db, fn);
     if (rc)
         return rc;
     if (!out)
@@ -295,7 +301,8 @@ int mnemo_vector_stats_get(mnemo_vector_stats *out, mnemo_db *db)
 int mnemo_vector_check(mnemo_db *db, uint64_t *vectors)
 {
     static const char fn[] = "mnemo_vector_check";
-    int rc = mnemo_db__check(db, fn);
+    MNEMO_GUARD(guard);
+    int rc = mnemo_guard__db(&guard, db, fn);
     if (rc)
         return rc;
     vec_state *st = mnemo_db__module_peek(db, MNEMO_MOD_VECTOR);
