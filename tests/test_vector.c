@@ -76,8 +76,8 @@ static void load(mnemo_db *d, const float *v, size_t n)
 {
     char **ids = malloc(n * sizeof *ids);
     for (size_t i = 0; i < n; i++) {
-        ids[i] = malloc(16);
-        snprintf(ids[i], 16, "v%zu", i);
+        ids[i] = malloc(24);
+        snprintf(ids[i], 24, "v%zu", i);
         char meta[64];
         snprintf(meta, sizeof meta, "{\"bucket\": %zu, \"even\": %s}", i % 100, i % 2 ? "false" : "true");
         record(d, ids[i], meta);
