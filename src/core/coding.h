@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 static inline void mnemo__put_be32(unsigned char *p, uint32_t v)
 {
@@ -28,6 +29,22 @@ static inline void mnemo__put_be64(unsigned char *p, uint64_t v)
 static inline uint64_t mnemo__get_be64(const unsigned char *p)
 {
     return ((uint64_t)mnemo__get_be32(p) << 32) | mnemo__get_be32(p + 4);
+}
+
+/* A double as its IEEE-754 bits, big-endian (stored values keep doubles bit for bit). */
+static inline void mnemo__put_f64(unsigned char *p, double d)
+{
+    uint64_t bits;
+    memcpy(&bits, &d, 8);
+    mnemo__put_be64(p, bits);
+}
+
+static inline double mnemo__get_f64(const unsigned char *p)
+{
+    uint64_t bits = mnemo__get_be64(p);
+    double d;
+    memcpy(&d, &bits, 8);
+    return d;
 }
 
 /* crc32c (Castagnoli); uses the SSE4.2 instruction when the CPU has it. crc is the running value

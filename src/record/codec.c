@@ -57,21 +57,6 @@ mnemo_record *mnemo_record__blob_copy(const mnemo_record *r)
 
 void mnemo_record_free(mnemo_record *rec) { mnemo__free(rec); }
 
-static void put_f64(unsigned char *p, double d)
-{
-    uint64_t bits;
-    memcpy(&bits, &d, 8);
-    mnemo__put_be64(p, bits);
-}
-
-static double get_f64(const unsigned char *p)
-{
-    uint64_t bits = mnemo__get_be64(p);
-    double d;
-    memcpy(&d, &bits, 8);
-    return d;
-}
-
 int mnemo_record__encode(char **out, size_t *out_len, const mnemo_record *r)
 {
     size_t meta_len = strlen(r->metadata);
@@ -82,7 +67,7 @@ int mnemo_record__encode(char **out, size_t *out_len, const mnemo_record *r)
     unsigned char *p = v;
     *p++ = RECORD_VERSION;
     mnemo__put_be64(p, r->internal_id);
-    put_f64(p + 8, r->importance);
+    mnemo__put_f64(p + 8, r->importance);
     mnemo__put_be64(p + 16, (uint64_t)r->created_at);
     mnemo__put_be64(p + 24, (uint64_t)r->updated_at);
     mnemo__put_be64(p + 32, (uint64_t)r->expires_at);
@@ -123,7 +108,7 @@ int mnemo_record__decode(mnemo_record **out, const char *id, size_t id_len, cons
     if (!r)
         return mnemo__err_nomem("record decode");
     r->internal_id = mnemo__get_be64(v + 1);
-    r->importance = get_f64(v + 9);
+    r->importance = mnemo__get_f64(v + 9);
     r->created_at = (int64_t)mnemo__get_be64(v + 17);
     r->updated_at = (int64_t)mnemo__get_be64(v + 25);
     r->expires_at = (int64_t)mnemo__get_be64(v + 33);

@@ -156,16 +156,18 @@ int mnemo_record__index_load(record_state *st, mnemo_db *db)
         n += !st->idx[i].ready;
     if (!n)
         return 0;
-    char (*todo)[MAX_PATH + 1] = mnemo__malloc(n * sizeof *todo);
-    if (!todo)
+    /* Copies of the paths: build() reloads st->idx. Out of memory leaves the builds for the next
+     * start; find scans meanwhile, as it does for any index not ready. */
+    char (*pending)[MAX_PATH + 1] = mnemo__malloc(n * sizeof *pending);
+    if (!pending)
         return 0;
     n = 0;
     for (size_t i = 0; i < st->n_idx; i++)
         if (!st->idx[i].ready)
-            snprintf(todo[n++], MAX_PATH + 1, "%s", st->idx[i].path);
+            snprintf(pending[n++], MAX_PATH + 1, "%s", st->idx[i].path);
     for (size_t i = 0; i < n; i++)
-        build(st, db, todo[i], 0); /* reloads the definitions either way */
-    mnemo__free(todo);
+        build(st, db, pending[i], 0); /* reloads the definitions either way */
+    mnemo__free(pending);
     return 0;
 }
 

@@ -108,21 +108,6 @@ static int put_sealed(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *key
 
 /* ---- settings ---- */
 
-static void put_f64(unsigned char *p, double d)
-{
-    uint64_t u;
-    memcpy(&u, &d, 8);
-    mnemo__put_be64(p, u);
-}
-
-static double get_f64(const unsigned char *p)
-{
-    uint64_t u = mnemo__get_be64(p);
-    double d;
-    memcpy(&d, &u, 8);
-    return d;
-}
-
 /* payload: u8 version | u8 state | u8 stopwords | f64 k1 | f64 b | stem language */
 static int write_conf(mnemo_db *db, mnemo_txn *txn, const text_conf *c)
 {
@@ -131,8 +116,8 @@ static int write_conf(mnemo_db *db, mnemo_txn *txn, const text_conf *c)
     v[0] = CONF_VERSION;
     v[1] = (unsigned char)c->state;
     v[2] = (unsigned char)(c->cfg.stopwords != 0);
-    put_f64(v + 3, c->k1);
-    put_f64(v + 11, c->b);
+    mnemo__put_f64(v + 3, c->k1);
+    mnemo__put_f64(v + 11, c->b);
     memcpy(v + 19, c->cfg.stem, ll);
     return put_sealed(db, txn, MNEMO_CF_METADATA, TEXT_CONFIG_KEY, strlen(TEXT_CONFIG_KEY), v, 19 + ll);
 }
@@ -152,8 +137,8 @@ int mnemo_text__conf(text_conf *out, mnemo_db *db, mnemo_txn *txn, int track)
     memset(out, 0, sizeof *out);
     out->state = v[1];
     out->cfg.stopwords = v[2];
-    out->k1 = get_f64(v + 3);
-    out->b = get_f64(v + 11);
+    out->k1 = mnemo__get_f64(v + 3);
+    out->b = mnemo__get_f64(v + 11);
     memcpy(out->cfg.stem, v + 19, n - 19);
     mnemo__free(v);
     return 0;
