@@ -82,6 +82,11 @@ int cli_opt_dir(mnemo_direction *out, const cli_cmd *cmd, const cli_args *a, mne
  * value of type `want` (JSON_OBJECT, JSON_ARRAY). Invalid JSON (duplicate keys included) or another
  * type is a usage error in every command. @return 0 with *out a new reference, or CLI_EXIT_USAGE. */
 int cli_json_arg(json_t **out, const cli_cmd *cmd, const char *what, const char *text, json_type want);
+/* The restriction options vector and text search share: --where (checked as a JSON object) and
+ * --near ID with --hops/--dir/--label. Sets *filter, *near, *label (NULL when absent); returns 0
+ * or CLI_EXIT_USAGE after printing why. */
+int cli_search_restriction(const cli_cmd *cmd, const cli_args *a, uint64_t hops, const char **filter,
+                           const char **near, const char **label);
 
 /* Errors: one line on stderr, "mnemo CMD: message". Each returns its exit code. */
 int cli_usage(const cli_cmd *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

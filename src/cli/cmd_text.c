@@ -31,18 +31,10 @@ int cli_text_search(const cli_cmd *cmd, const cli_args *a)
         return CLI_EXIT_USAGE;
     if (cli_opt(cmd, a, "vector") || cli_opt(cmd, a, "query-file") || cli_opt(cmd, a, "ef") || cli_opt(cmd, a, "exact"))
         return cli_usage(cmd, "--text does not combine with --vector, --query-file, --ef or --exact");
-    so.filter = cli_opt(cmd, a, "where");
-    so.near = cli_opt(cmd, a, "near");
+    if (cli_search_restriction(cmd, a, hops, &so.filter, &so.near, &so.near_label))
+        return CLI_EXIT_USAGE;
     so.hops = (uint32_t)hops;
     so.near_dir = dir;
-    so.near_label = cli_opt(cmd, a, "label");
-    if (!so.near && (hops || cli_opt(cmd, a, "dir") || so.near_label))
-        return cli_usage(cmd, "--hops, --dir and --label apply with --near ID");
-    json_t *fj;
-    if (so.filter && cli_json_arg(&fj, cmd, "--where", so.filter, JSON_OBJECT))
-        return CLI_EXIT_USAGE;
-    if (so.filter)
-        json_decref(fj); /* only checked: the engine parses the text itself */
     mnemo_db *db;
     if (cli_open(&db, cmd, a->pos[0], CLI_OPEN_RO))
         return CLI_EXIT_FAIL;

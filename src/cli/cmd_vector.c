@@ -100,6 +100,22 @@ static int read_queries(float **q, size_t *n, size_t *dim, const cli_cmd *cmd, c
     return 0;
 }
 
+int cli_search_restriction(const cli_cmd *cmd, const cli_args *a, uint64_t hops, const char **filter,
+                           const char **near, const char **label)
+{
+    *filter = cli_opt(cmd, a, "where");
+    *near = cli_opt(cmd, a, "near");
+    *label = cli_opt(cmd, a, "label");
+    if (!*near && (hops || cli_opt(cmd, a, "dir") || *label))
+        return cli_usage(cmd, "--hops, --dir and --label apply with --near ID");
+    json_t *fj;
+    if (*filter && cli_json_arg(&fj, cmd, "--where", *filter, JSON_OBJECT))
+        return CLI_EXIT_USAGE;
+    if (*filter)
+        json_decref(fj); /* only checked: the engine parses the text itself */
+    return 0;
+}
+
 static int run_search(const cli_cmd *cmd, const cli_args *a)
 {
     if (cli_opt(cmd, a, "text"))
@@ -112,18 +128,10 @@ static int run_search(const cli_cmd *cmd, const cli_args *a)
     mnemo_search_options so = MNEMO_SEARCH_OPTIONS_INIT;
     so.ef = (uint32_t)ef;
     so.exact = cli_opt(cmd, a, "exact") != NULL;
-    so.filter = cli_opt(cmd, a, "where");
-    so.near = cli_opt(cmd, a, "near");
+    if (cli_search_restriction(cmd, a, hops, &so.filter, &so.near, &so.near_label))
+        return CLI_EXIT_USAGE;
     so.hops = (uint32_t)hops;
     so.near_dir = dir;
-    so.near_label = cli_opt(cmd, a, "label");
-    if (!so.near && (hops || cli_opt(cmd, a, "dir") || so.near_label))
-        return cli_usage(cmd, "--hops, --dir and --label apply with --near ID");
-    json_t *fj;
-    if (so.filter && cli_json_arg(&fj, cmd, "--where", so.filter, JSON_OBJECT))
-        return CLI_EXIT_USAGE;
-    if (so.filter)
-        json_decref(fj); /* only checked: the engine parses the text itself */
     float *q = NULL;
     size_t n = 0, dim = 0;
     int rc = read_queries(&q, &n, &dim, cmd, a);
