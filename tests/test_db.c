@@ -341,19 +341,16 @@ TU_TEST(db, read_only_reads_and_refuses_writes)
 /* Issue 17 item 11: a read-only open while the writer (another process) compacts used to fail
  * now and then with MNEMO_ECORRUPT "No such file or directory" for a file compaction had just
  * removed. A healthy database is never reported corrupt: the open works or is MNEMO_EBUSY. */
-/* lmdb until multi-process use (issue 12): a reader beside a writer in another process is refused
- * with MNEMO_ELOCKED and a message saying what to do, never a corruption report. */
-static void expect_reader_beside_writer_locked(const char *name)
+/* A child process that opens the database read-write and waits until killed; returns once it
+ * holds the database. */
+static pid_t fork_writer_holding(const char *name)
 {
-    mnemo_db *db = tu_open(name);
-    put_str(db, "k", "v");
-    TU_OK(mnemo_close(db));
     int fds[2];
     cr_assert_eq(pipe(fds), 0);
     fflush(NULL);
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
-    if (pid == 0) { /* the writer: holds the database and waits */
+    if (pid == 0) { /* the writer: holds the database (its files open) and waits */
         mnemo_db *w;
         char ok = mnemo_open(&w, tu_path(name), NULL) == 0;
         if (write(fds[1], &ok, 1) != 1 || !ok)
@@ -365,6 +362,17 @@ static void expect_reader_beside_writer_locked(const char *name)
     cr_assert(read(fds[0], &ok, 1) == 1 && ok, "the writer did not open");
     close(fds[0]);
     close(fds[1]);
+    return pid;
+}
+
+/* lmdb until multi-process use (issue 12): a reader beside a writer in another process is refused
+ * with MNEMO_ELOCKED and a message saying what to do, never a corruption report. */
+static void expect_reader_beside_writer_locked(const char *name)
+{
+    mnemo_db *db = tu_open(name);
+    put_str(db, "k", "v");
+    TU_OK(mnemo_close(db));
+    pid_t pid = fork_writer_holding(name);
     mnemo_options o = MNEMO_OPTIONS_INIT;
     o.read_only = 1;
     mnemo_db *r = NULL;
@@ -461,23 +469,7 @@ TU_TEST(db, read_only_open_missing_a_file_is_ebusy_while_a_writer_holds_the_data
     mnemo_db *db = tu_open("gone");
     put_str(db, "k", "v");
     TU_OK(mnemo_close(db)); /* flushes "k" into a table file */
-    int fds[2];
-    cr_assert_eq(pipe(fds), 0);
-    fflush(NULL);
-    pid_t pid = fork();
-    cr_assert_geq(pid, 0);
-    if (pid == 0) { /* the writer: holds the database (its table files open) and waits */
-        mnemo_db *w;
-        char ok = mnemo_open(&w, tu_path("gone"), NULL) == 0;
-        if (write(fds[1], &ok, 1) != 1 || !ok)
-            _exit(1);
-        pause();
-        _exit(0);
-    }
-    char ok = 0;
-    cr_assert(read(fds[0], &ok, 1) == 1 && ok, "the writer did not open");
-    close(fds[0]);
-    close(fds[1]);
+    pid_t pid = fork_writer_holding("gone");
     char cmd[700];
     snprintf(cmd, sizeof cmd, "rm -f '%s'/*.sst", tu_path("gone"));
     int rm = system(cmd);
