@@ -36,6 +36,38 @@ MNEMO_API int mnemo_kv_put(mnemo_db *db, mnemo_txn *txn, const void *key, size_t
 MNEMO_API int mnemo_kv_get(void **val, size_t *vlen, mnemo_db *db, mnemo_txn *txn, const void *key,
                            size_t klen);
 
+/** A borrowed value: a zero-copy read (mnemo_kv_view). `data` and `len` are the value; the rest
+ * is the library's. A zeroed view (MNEMO_VIEW_INIT) holds nothing; do not copy a view that holds a
+ * value (release the one the library filled). */
+typedef struct mnemo_view {
+    const void *data; /**< the value's bytes (not NUL-terminated); NULL when the view holds nothing */
+    size_t len;       /**< its length */
+    void *internal_;  /**< private: what keeps the bytes alive */
+} mnemo_view;
+#define MNEMO_VIEW_INIT {NULL, 0, NULL}
+
+/** Read a value without copying it.
+ *
+ * Lifetime: view->data stays valid and unchanged until mnemo_view_release(view) or
+ * mnemo_close(db), whichever comes first, whatever else happens meanwhile: the transaction may
+ * write the key again, commit or be freed, other transactions may overwrite or delete the key,
+ * the database may flush or compact. The bytes are the engine's own where it can lend them (LMDB:
+ * the page inside the read snapshot; RocksDB: the block pinned in its cache; a value the
+ * transaction wrote itself is a copy). A held view pins what it reads: on LMDB its snapshot's
+ * pages cannot be reused and the map cannot grow until it is released, so release it promptly.
+ * Any thread may release a view.
+ *
+ * @param[out] view  filled on success (data, len); untouched on failure.
+ * @return 0; MNEMO_ENOTFOUND; MNEMO_EINVAL (NULL view, NULL/closed db, bad key, finished txn);
+ *         MNEMO_EIO; MNEMO_ENOMEM. Inside a transaction the read is validated at commit, as
+ *         mnemo_kv_get's is. */
+MNEMO_API int mnemo_kv_view(mnemo_view *view, mnemo_db *db, mnemo_txn *txn, const void *key,
+                            size_t klen);
+
+/** Give back what a view holds and zero it. Accepts NULL, a zeroed view, a view already released,
+ * and a view whose database was closed (mnemo_close already gave its bytes back). */
+MNEMO_API void mnemo_view_release(mnemo_view *view);
+
 /** Delete a key. Deleting an absent key is not an error.
  * @return 0; MNEMO_EINVAL; MNEMO_EREADONLY; MNEMO_EIO. */
 MNEMO_API int mnemo_kv_delete(mnemo_db *db, mnemo_txn *txn, const void *key, size_t klen);

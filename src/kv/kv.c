@@ -67,6 +67,24 @@ int mnemo_kv_get(void **val, size_t *vlen, mnemo_db *db, mnemo_txn *txn, const v
     return 0;
 }
 
+int mnemo_kv_view(mnemo_view *view, mnemo_db *db, mnemo_txn *txn, const void *key, size_t klen)
+{
+    MNEMO_GUARD(guard);
+    int rc = mnemo_guard__txn(&guard, db, txn, "mnemo_kv_view");
+    if (rc)
+        return rc;
+    if (!view)
+        return mnemo__err(MNEMO_EINVAL, "mnemo_kv_view: view is NULL");
+    if ((rc = check_key("mnemo_kv_view", key, klen)) != 0)
+        return rc;
+    rc = mnemo_txn__view(view, db, txn, MNEMO_CF_DEFAULT, key, klen, 1);
+    if (rc == MNEMO_ENOTFOUND)
+        return mnemo__err(MNEMO_ENOTFOUND, "mnemo_kv_view: key not found");
+    return rc;
+}
+
+void mnemo_view_release(mnemo_view *view) { mnemo_txn__view_release(view); }
+
 int mnemo_kv_delete(mnemo_db *db, mnemo_txn *txn, const void *key, size_t klen)
 {
     MNEMO_GUARD(guard);

@@ -391,6 +391,66 @@ int mnemo_txn__get(char **val, size_t *vlen, mnemo_db *db, mnemo_txn *txn, mnemo
     return 0;
 }
 
+/* What a view holds. `db` is NULL once mnemo_close gave the value back (invalidate, under the
+ * db's res_lock, after every guarded call ended). */
+typedef struct view_node {
+    mnemo_res res;
+    mnemo_db *db;
+    mnemo_store_value v;
+} view_node;
+
+static void view_invalidate(mnemo_res *res)
+{
+    view_node *n = (view_node *)res;
+    TDB(n->db)->ops->release_value(TDB(n->db)->store, &n->v);
+    n->db = NULL;
+}
+
+int mnemo_txn__view(mnemo_view *out, mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *key, size_t klen,
+                    int track)
+{
+    mnemo_txn_db *t = TDB(db);
+    view_node *n = mnemo__calloc(1, sizeof *n);
+    if (!n)
+        return mnemo__err_nomem("view");
+    int rc = t->ops->get(t->store, txn ? txn->st : NULL, (unsigned)cf, key, klen, track, &n->v);
+    if (rc) {
+        mnemo__free(n);
+        return rc;
+    }
+    n->db = db;
+    n->res.invalidate = view_invalidate;
+    pthread_mutex_lock(&t->res_lock);
+    mnemo_res__link(&t->res, &n->res);
+    pthread_mutex_unlock(&t->res_lock);
+    out->data = n->v.len ? n->v.data : "";
+    out->len = n->v.len;
+    out->internal_ = n;
+    return 0;
+}
+
+void mnemo_txn__view_release(mnemo_view *v)
+{
+    view_node *n = v ? v->internal_ : NULL;
+    if (!n)
+        return;
+    v->data = NULL;
+    v->len = 0;
+    v->internal_ = NULL;
+    /* A db read here stays readable memory (closed shells are never freed); after the guard is
+     * entered, n->db tells whether close already gave the value back (possibly to a shell that has
+     * since been reopened, which is why n->db, not the guard, decides). */
+    mnemo_db *db = n->db;
+    MNEMO_GUARD(g);
+    if (db && mnemo_guard__free(&g, db, NULL) == 0 && n->db == db) {
+        pthread_mutex_lock(&TDB(db)->res_lock);
+        mnemo_res__unlink(&n->res);
+        pthread_mutex_unlock(&TDB(db)->res_lock);
+        TDB(db)->ops->release_value(TDB(db)->store, &n->v);
+    }
+    mnemo__free(n);
+}
+
 /* One write alone, at once (auto-commit). */
 static int write_one(mnemo_db *db, mnemo_cf cf, int is_delete, const void *key, size_t klen, const void *val,
                      size_t vlen)

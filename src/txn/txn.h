@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "mnemo/db.h"
+#include "mnemo/kv.h"
 #include "mnemo/txn.h"
 #include "store/keyspace.h"
 
@@ -48,6 +49,12 @@ const mnemo_options *mnemo_db__options(mnemo_db *db);
  * trailing NUL (not counted in *vlen). Returns 0, MNEMO_ENOTFOUND or an error. */
 int mnemo_txn__get(char **val, size_t *vlen, mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *key,
                    size_t klen, int track);
+
+/* A borrowed point read for mnemo_kv_view: the store's value, kept alive by a node linked into
+ * the db's resources so that mnemo_close gives it back if the caller did not. */
+int mnemo_txn__view(mnemo_view *out, mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *key, size_t klen,
+                    int track);
+void mnemo_txn__view_release(mnemo_view *v);
 
 /* Writes; txn NULL writes alone and at once. Callers have validated handles and arguments. */
 int mnemo_txn__put(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *key, size_t klen,
