@@ -12,6 +12,9 @@
  * Every function catches every C++ exception and returns an MNEMO_E* code; RocksDB statuses are
  * translated here and nowhere else. Built against RocksDB 7.8 (Debian 12); only public API. */
 #include <rocksdb/cache.h>
+#if __has_include(<rocksdb/advanced_cache.h>)
+#include <rocksdb/advanced_cache.h> /* RocksDB 8 moved the Cache class (GetUsage) out of cache.h */
+#endif
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
@@ -331,7 +334,13 @@ static int open_db(mnemo_store *s, const mnemo_store_config *cfg)
     rocksdb::Status st;
     std::vector<rocksdb::ColumnFamilyHandle *> handles;
     if (s->read_only) {
+#if ROCKSDB_MAJOR >= 11 /* 11 removed the opens that return a raw DB pointer */
+        std::unique_ptr<rocksdb::DB> ro;
+        st = rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(s->opts), s->path, families, &handles, &ro);
+        s->db = ro.release();
+#else
         st = rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(s->opts), s->path, families, &handles, &s->db);
+#endif
     } else {
         rocksdb::OptimisticTransactionDBOptions occ;
         occ.validate_policy = rocksdb::OccValidationPolicy::kValidateSerial;
