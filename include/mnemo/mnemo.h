@@ -10,6 +10,7 @@
 #include "mnemo/graph.h"
 #include "mnemo/iter.h"
 #include "mnemo/kv.h"
+#include "mnemo/recall.h"
 #include "mnemo/record.h"
 #include "mnemo/text.h"
 #include "mnemo/txn.h"
