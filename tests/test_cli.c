@@ -1441,3 +1441,66 @@ TU_TEST(cli, text_enable_search_and_import_indexing)
     EXPECT_FAIL(1, "invalid UTF-8 at byte 1", "search", db, "--text", "a\xff");
     EXPECT_FAIL(1, "klingon", "text-enable", db, "--stem", "klingon");
 }
+
+/* Hybrid recall: text, vector (inline and from an fvecs row), parts of each hit, errors. */
+TU_TEST(cli, recall_text_vector_and_parts)
+{
+    TU_NEEDS_DISK("every command reopens the database");
+    const char *db = P("db");
+    run_result r = RUN("init", db, "--dim", "2", "--engine", tu_engine());
+    expect_ok(&r, "init");
+    done(&r);
+    EXPECT_FAIL(1, "mnemo_text_enable", "recall", db, "--text", "wing");
+    r = RUN("text-enable", db);
+    expect_ok(&r, "text-enable");
+    done(&r);
+    import_ok(db, write_file("m.jsonl",
+        "{\"type\":\"record\",\"id\":\"a\",\"content\":\"wing wing\",\"importance\":1,\"embedding\":[0,1]}\n"
+        "{\"type\":\"record\",\"id\":\"b\",\"content\":\"wing flutter\",\"metadata\":{\"k\":1},\"embedding\":[1,0]}\n"
+        "{\"type\":\"record\",\"id\":\"c\",\"content\":\"heat\",\"embedding\":[0.9,0.1]}\n"), NULL);
+    char ids[128];
+    r = RUN("recall", db, "--text", "wing", "--weights", "text=1");
+    expect_ok(&r, "recall --text");
+    hit_ids(ids, sizeof ids, r.out);
+    cr_assert_str_eq(ids, "a,b", "%s", r.out);
+    cr_assert_not_null(strstr(r.out, "\"text_rank\":1,"), "%s", r.out);
+    cr_assert_not_null(strstr(r.out, "\"vector_rank\":null,\"distance\":null"), "%s", r.out);
+    done(&r);
+    /* the vector alone: b, c, then a (a's importance 1 counts for nothing with importance=0) */
+    r = RUN("recall", db, "--vector", "[1,0]", "--weights", "vector=1");
+    expect_ok(&r, "recall --vector");
+    hit_ids(ids, sizeof ids, r.out);
+    cr_assert_str_eq(ids, "b,c,a", "%s", r.out);
+    cr_assert_not_null(strstr(r.out, "\"text_rank\":null,\"text_score\":null,\"vector_rank\":1,\"distance\":0.0,"),
+                       "%s", r.out);
+    done(&r);
+    const float rows[] = {0, 1, 1, 0};
+    const char *qf = write_fvecs("q.fvecs", rows, 2, 2);
+    r = RUN("recall", db, "--vector-file", qf, "--row", "1", "--text", "wing", "-k", "1", "--weights",
+            "text=1,vector=1", "--where", "{\"k\":1}");
+    expect_ok(&r, "recall --vector-file --text --where");
+    hit_ids(ids, sizeof ids, r.out);
+    cr_assert_str_eq(ids, "b", "%s", r.out);
+    done(&r);
+    r = RUN("recall", db, "--text", "wing", "--weights", "importance=1", "--fusion", "weighted", "--half-life", "1h",
+            "--clock", "created", "--now", "1000", "--depth", "20");
+    expect_ok(&r, "recall with every option");
+    hit_ids(ids, sizeof ids, r.out);
+    cr_assert_str_eq(ids, "a,b", "%s", r.out);
+    cr_assert_not_null(strstr(r.out, "\"recency\":1.0,"), "a future timestamp counts as now: %s", r.out);
+    done(&r);
+    EXPECT_FAIL(2, "--text QUERY and/or", "recall", db);
+    EXPECT_FAIL(2, "--weights", "recall", db, "--text", "x", "--weights", "text=-1");
+    EXPECT_FAIL(2, "--weights", "recall", db, "--text", "x", "--weights", "speed=1");
+    EXPECT_FAIL(2, "at least one", "recall", db, "--text", "x", "--weights", "text=0");
+    EXPECT_FAIL(2, "--half-life", "recall", db, "--text", "x", "--half-life", "0d");
+    EXPECT_FAIL(2, "--half-life", "recall", db, "--text", "x", "--half-life", "3 weeks");
+    EXPECT_FAIL(2, "--fusion", "recall", db, "--text", "x", "--fusion", "max");
+    EXPECT_FAIL(2, "--depth 5 is less", "recall", db, "--text", "x", "--depth", "5");
+    EXPECT_FAIL(2, "--row applies", "recall", db, "--text", "x", "--row", "1");
+    EXPECT_FAIL(2, "-k", "recall", db, "--text", "x", "-k", "0");
+    EXPECT_FAIL(1, "MNEMO_EDIM", "recall", db, "--vector", "[1,2,3]");
+    EXPECT_FAIL(1, "no vector at row 2", "recall", db, "--vector-file", qf, "--row", "2");
+    EXPECT_FAIL(1, "invalid UTF-8", "recall", db, "--text", "a\xff");
+    EXPECT_FAIL(1, "MNEMO_ENOTFOUND", "recall", db, "--text", "x", "--near", "zz");
+}

@@ -365,6 +365,8 @@ TU_TEST(recall, bad_input_is_refused_with_a_message)
     w = q;
     w.near = "nobody";
     refused(db, &w, 10, MNEMO_ENOTFOUND, "nobody");
+    w.text = "unheard"; /* no text hit: near is checked all the same */
+    refused(db, &w, 10, MNEMO_ENOTFOUND, "nobody");
     w = q;
     w.vector = three;
     w.dim = 3;

@@ -29,7 +29,7 @@
 #define CLI_STR(x) CLI_STR_(x)
 
 #define CLI_MAX_POS 4
-#define CLI_MAX_OPTS 16
+#define CLI_MAX_OPTS 24
 
 /* One --option of a command. */
 typedef struct cli_optspec {
@@ -64,6 +64,7 @@ extern const cli_cmd cli_vector_cmds[];
 extern const cli_cmd cli_demo_cmds[];
 extern const cli_cmd cli_bench_cmds[];
 extern const cli_cmd cli_text_cmds[];
+extern const cli_cmd cli_recall_cmds[];
 
 /* `search --text`: BM25 full-text search (cmd_text.c). @return the exit code. */
 int cli_text_search(const cli_cmd *cmd, const cli_args *a);

@@ -10,7 +10,8 @@
 
 /* The command groups, in the order the global help lists them. */
 static const cli_cmd *const groups[] = {cli_admin_cmds, cli_records_cmds, cli_graph_cmds, cli_io_cmds,
-                                         cli_vector_cmds, cli_text_cmds, cli_demo_cmds, cli_bench_cmds, NULL};
+                                         cli_vector_cmds, cli_text_cmds, cli_recall_cmds, cli_demo_cmds,
+                                         cli_bench_cmds, NULL};
 
 static const cli_cmd *find_cmd(const char *name)
 {
