@@ -2,11 +2,11 @@
  * recency and importance by hand-computed cases, restrictions, transactions, expiry, bad input,
  * and nDCG@10 on Cranfield (data/cranfield, with its GloVe embeddings). */
 #include <math.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "cranfield.h"
 #include "testutil.h"
 
 static void setup(void) { tu_mkdtemp(); }
@@ -321,27 +321,20 @@ TU_TEST(recall, bad_input_is_refused_with_a_message)
     refused(db, &q, 0, MNEMO_EINVAL, "k 0 is not in 1..100000");
     refused(db, &q, 100001, MNEMO_EINVAL, "k 100001");
     const double bad[] = {-1, NAN, INFINITY, -INFINITY};
-    for (size_t i = 0; i < 4; i++) {
-        mnemo_recall_query w = q;
-        w.text_weight = bad[i];
-        refused(db, &w, 10, MNEMO_EINVAL, "text_weight");
-        w = q;
-        w.vector_weight = bad[i];
-        refused(db, &w, 10, MNEMO_EINVAL, "vector_weight");
-        w = q;
-        w.recency_weight = bad[i];
-        refused(db, &w, 10, MNEMO_EINVAL, "recency_weight");
-        w = q;
-        w.importance_weight = bad[i];
-        refused(db, &w, 10, MNEMO_EINVAL, "importance_weight");
-        w = q;
-        w.rrf_k = bad[i];
-        refused(db, &w, 10, MNEMO_EINVAL, "rrf_k");
-        w = q;
-        w.half_life_ms = bad[i];
-        refused(db, &w, 10, MNEMO_EINVAL, "half_life_ms");
-    }
-    mnemo_recall_query w = q;
+    mnemo_recall_query w;
+    const struct {
+        double *field;
+        const char *name;
+    } numbers[] = {{&w.text_weight, "text_weight"},       {&w.vector_weight, "vector_weight"},
+                   {&w.recency_weight, "recency_weight"}, {&w.importance_weight, "importance_weight"},
+                   {&w.rrf_k, "rrf_k"},                   {&w.half_life_ms, "half_life_ms"}};
+    for (size_t i = 0; i < 4; i++)
+        for (size_t f = 0; f < sizeof numbers / sizeof *numbers; f++) {
+            w = q;
+            *numbers[f].field = bad[i];
+            refused(db, &w, 10, MNEMO_EINVAL, numbers[f].name);
+        }
+    w = q;
     w.now = -5;
     refused(db, &w, 10, MNEMO_EINVAL, "now -5");
     w = q;
@@ -393,94 +386,6 @@ TU_TEST(recall, bad_input_is_refused_with_a_message)
 }
 
 /* ---- Cranfield: the fusion against a reference, and nDCG@10 ---- */
-
-#define CRAN_DOCS 1400
-#define CRAN_QUERIES 225
-#define CRAN_DIM 100
-
-typedef struct cran {
-    char *doc_text[CRAN_DOCS];
-    char *query[CRAN_QUERIES];
-    float *doc_vec, *query_vec;
-    int rel[CRAN_QUERIES][CRAN_DOCS];
-} cran;
-
-static char *data_path(const char *file)
-{
-    static char buf[1024];
-    const char *dir = getenv("MNEMO_DATA_DIR");
-    cr_assert_not_null(dir, "MNEMO_DATA_DIR is set by meson");
-    snprintf(buf, sizeof buf, "%s/cranfield/%s", dir, file);
-    return buf;
-}
-
-static void read_jsonl(char **out, size_t n, const char *file)
-{
-    FILE *f = fopen(data_path(file), "r");
-    cr_assert_not_null(f, "%s", data_path(file));
-    char *line = NULL;
-    size_t cap = 0, i = 0;
-    while (getline(&line, &cap, f) > 0 && i < n) {
-        json_t *j = json_loads(line, 0, NULL);
-        cr_assert_not_null(j);
-        cr_assert_eq(atoi(json_string_value(json_object_get(j, "id"))), (int)i + 1);
-        out[i++] = strdup(json_string_value(json_object_get(j, "text")));
-        json_decref(j);
-    }
-    free(line);
-    fclose(f);
-    cr_assert_eq(i, n);
-}
-
-/* texmex fvecs: per row int32 dim then dim float32, little-endian (the machine's order here). */
-static float *read_fvecs(const char *file, size_t n)
-{
-    FILE *f = fopen(data_path(file), "rb");
-    cr_assert_not_null(f, "%s", data_path(file));
-    float *v = malloc(n * CRAN_DIM * sizeof *v);
-    for (size_t i = 0; i < n; i++) {
-        int32_t d;
-        cr_assert_eq(fread(&d, 4, 1, f), 1);
-        cr_assert_eq(d, CRAN_DIM);
-        cr_assert_eq(fread(v + i * CRAN_DIM, sizeof *v, CRAN_DIM, f), CRAN_DIM);
-    }
-    cr_assert_eq(fgetc(f), EOF);
-    fclose(f);
-    return v;
-}
-
-static cran *load_cranfield(void)
-{
-    cran *c = calloc(1, sizeof *c);
-    read_jsonl(c->doc_text, CRAN_DOCS, "corpus.jsonl");
-    read_jsonl(c->query, CRAN_QUERIES, "queries.jsonl");
-    c->doc_vec = read_fvecs("corpus.fvecs", CRAN_DOCS);
-    c->query_vec = read_fvecs("queries.fvecs", CRAN_QUERIES);
-    FILE *f = fopen(data_path("qrels.tsv"), "r");
-    cr_assert_not_null(f);
-    char line[128];
-    int q, d, s, rows = 0;
-    cr_assert_not_null(fgets(line, sizeof line, f));
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "%d %d %d", &q, &d, &s) == 3 && q >= 1 && q <= CRAN_QUERIES && d >= 1 && d <= CRAN_DOCS) {
-            c->rel[q - 1][d - 1] = s;
-            rows++;
-        }
-    fclose(f);
-    cr_assert_eq(rows, 1612);
-    return c;
-}
-
-static void free_cranfield(cran *c)
-{
-    for (int i = 0; i < CRAN_DOCS; i++)
-        free(c->doc_text[i]);
-    for (int i = 0; i < CRAN_QUERIES; i++)
-        free(c->query[i]);
-    free(c->doc_vec);
-    free(c->query_vec);
-    free(c);
-}
 
 /* Deterministic variety for recency and importance: ages 0..99 hours, importance 0..1 in tenths. */
 static int64_t doc_time(int d) { return NOW - (int64_t)((d * 37) % 100 * HOUR); }
@@ -603,7 +508,7 @@ static void check_against_reference(mnemo_db *db, const cran *c, mnemo_recall_fu
 
 TU_TEST(recall, cranfield_fusion_equals_a_reference_fusion)
 {
-    cran *c = load_cranfield();
+    cran *c = cran_load(1);
     mnemo_db *db = cran_db(c);
     check_against_reference(db, c, MNEMO_RECALL_RRF, 1, 1, 0, 0);
     check_against_reference(db, c, MNEMO_RECALL_RRF, 1, 1, 1, 1);
@@ -611,28 +516,17 @@ TU_TEST(recall, cranfield_fusion_equals_a_reference_fusion)
     check_against_reference(db, c, MNEMO_RECALL_WEIGHTED, 1, 1, 0, 0);
     check_against_reference(db, c, MNEMO_RECALL_WEIGHTED, 1, 1, 1, 1);
     TU_OK(mnemo_close(db));
-    free_cranfield(c);
+    cran_free(c);
 }
 
 static double ndcg10(const cran *c, int q, const mnemo_recall_hits *h)
 {
-    double dcg = 0, idcg = 0;
-    int grades[CRAN_DOCS], ng = 0;
-    for (size_t i = 0; i < h->count && i < 10; i++)
-        dcg += c->rel[q][atoi(h->hits[i].id) - 1] / log2((double)i + 2);
-    for (int d = 0; d < CRAN_DOCS; d++)
-        if (c->rel[q][d] > 0)
-            grades[ng++] = c->rel[q][d];
-    for (int i = 0; i < ng; i++)
-        for (int j = i + 1; j < ng; j++)
-            if (grades[j] > grades[i]) {
-                int t = grades[i];
-                grades[i] = grades[j];
-                grades[j] = t;
-            }
-    for (int i = 0; i < ng && i < 10; i++)
-        idcg += grades[i] / log2((double)i + 2);
-    return idcg > 0 ? dcg / idcg : 0;
+    int ranked[CRAN_DOCS];
+    double ndcg, recall;
+    for (size_t i = 0; i < h->count; i++)
+        ranked[i] = atoi(h->hits[i].id) - 1;
+    cran_judge(c, q, ranked, h->count, &ndcg, &recall);
+    return ndcg;
 }
 
 /* Mean nDCG@10 of recall by relevance only (recency and importance are synthetic here). */
@@ -656,7 +550,7 @@ static double mean_ndcg(mnemo_db *db, const cran *c, int text, int vector, mnemo
 
 TU_TEST(recall, cranfield_ndcg_of_text_vector_and_fused)
 {
-    cran *c = load_cranfield();
+    cran *c = cran_load(1);
     mnemo_db *db = cran_db(c);
     double text = mean_ndcg(db, c, 1, 0, MNEMO_RECALL_RRF), vec = mean_ndcg(db, c, 0, 1, MNEMO_RECALL_RRF);
     double rrf = mean_ndcg(db, c, 1, 1, MNEMO_RECALL_RRF), weighted = mean_ndcg(db, c, 1, 1, MNEMO_RECALL_WEIGHTED);
@@ -669,5 +563,5 @@ TU_TEST(recall, cranfield_ndcg_of_text_vector_and_fused)
     double worse = text < vec ? text : vec;
     cr_assert(rrf >= worse && weighted >= worse, "rrf %.4f weighted %.4f, worse ranking %.4f", rrf, weighted, worse);
     TU_OK(mnemo_close(db));
-    free_cranfield(c);
+    cran_free(c);
 }

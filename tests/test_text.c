@@ -1,11 +1,11 @@
 /* Full text: tokenizer, postings kept with their records, BM25 search, bad input. */
 #include <math.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "store/store.h"
+#include "cranfield.h"
 #include "testutil.h"
 #include "text/text.h"
 
@@ -481,101 +481,6 @@ TU_TEST(text, corpus_statistics_stay_exact_across_many_commits_and_folds)
 
 /* ---- quality on Cranfield (data/cranfield): mnemo against a reference BM25 written here ---- */
 
-#define CRAN_DOCS 1400
-#define CRAN_QUERIES 225
-
-typedef struct cran {
-    char *doc_text[CRAN_DOCS];
-    char *query[CRAN_QUERIES];
-    int rel[CRAN_QUERIES][CRAN_DOCS]; /* graded relevance, 0 = not judged relevant */
-} cran;
-
-static char *data_path(const char *file)
-{
-    static char buf[1024];
-    const char *dir = getenv("MNEMO_DATA_DIR");
-    cr_assert_not_null(dir, "MNEMO_DATA_DIR is set by meson");
-    snprintf(buf, sizeof buf, "%s/cranfield/%s", dir, file);
-    return buf;
-}
-
-/* One "text" per line of a jsonl file whose ids are 1..n in order. */
-static void read_jsonl(char **out, size_t n, const char *file)
-{
-    FILE *f = fopen(data_path(file), "r");
-    cr_assert_not_null(f, "%s", data_path(file));
-    char *line = NULL;
-    size_t cap = 0, i = 0;
-    while (getline(&line, &cap, f) > 0 && i < n) {
-        json_t *j = json_loads(line, 0, NULL);
-        cr_assert_not_null(j);
-        cr_assert_eq(atoi(json_string_value(json_object_get(j, "id"))), (int)i + 1);
-        out[i++] = strdup(json_string_value(json_object_get(j, "text")));
-        json_decref(j);
-    }
-    free(line);
-    fclose(f);
-    cr_assert_eq(i, n);
-}
-
-static cran *load_cranfield(void)
-{
-    cran *c = calloc(1, sizeof *c);
-    read_jsonl(c->doc_text, CRAN_DOCS, "corpus.jsonl");
-    read_jsonl(c->query, CRAN_QUERIES, "queries.jsonl");
-    FILE *f = fopen(data_path("qrels.tsv"), "r");
-    cr_assert_not_null(f);
-    char line[128];
-    int q, d, s, rows = 0;
-    cr_assert_not_null(fgets(line, sizeof line, f)); /* header */
-    while (fgets(line, sizeof line, f))
-        if (sscanf(line, "%d %d %d", &q, &d, &s) == 3 && q >= 1 && q <= CRAN_QUERIES && d >= 1 && d <= CRAN_DOCS) {
-            c->rel[q - 1][d - 1] = s;
-            rows++;
-        }
-    fclose(f);
-    cr_assert_eq(rows, 1612);
-    return c;
-}
-
-static void free_cranfield(cran *c)
-{
-    for (int i = 0; i < CRAN_DOCS; i++)
-        free(c->doc_text[i]);
-    for (int i = 0; i < CRAN_QUERIES; i++)
-        free(c->query[i]);
-    free(c);
-}
-
-/* nDCG@10 (linear gains, log2 discount) and recall@100 of one ranking (0-based doc indexes). */
-static void judge(const cran *c, int q, const int *ranked, size_t n, double *ndcg, double *recall)
-{
-    double dcg = 0, idcg = 0;
-    int found = 0, relevant = 0, grades[CRAN_DOCS], ng = 0;
-    for (size_t i = 0; i < n && i < 100; i++) {
-        int g = c->rel[q][ranked[i]];
-        if (i < 10)
-            dcg += g / log2((double)i + 2);
-        found += g > 0;
-    }
-    for (int d = 0; d < CRAN_DOCS; d++)
-        if (c->rel[q][d] > 0) {
-            relevant++;
-            grades[ng++] = c->rel[q][d];
-        }
-    for (int i = 0; i < ng; i++) /* ideal order: grades descending */
-        for (int j = i + 1; j < ng; j++)
-            if (grades[j] > grades[i]) {
-                int t = grades[i];
-                grades[i] = grades[j];
-                grades[j] = t;
-            }
-    for (int i = 0; i < ng && i < 10; i++)
-        idcg += grades[i] / log2((double)i + 2);
-    *ndcg = idcg > 0 ? dcg / idcg : 0;
-    *recall = relevant ? (double)found / relevant : 0;
-}
-
 /* The reference: lowercase ASCII alphanumeric tokens, the same BM25 (k1 1.2, b 0.75, the
  * idf ln(1 + (N - df + 0.5) / (df + 0.5))), distinct query terms, ties to the earlier document. */
 typedef struct ref_term {
@@ -711,7 +616,7 @@ static void mnemo_quality(const cran *c, const char *name, const char *stem, int
         for (size_t i = 0; i < h->count; i++)
             ranked[i] = atoi(h->hits[i].id) - 1;
         double n, r;
-        judge(c, q, ranked, h->count, &n, &r);
+        cran_judge(c, q, ranked, h->count, &n, &r);
         *ndcg += n / CRAN_QUERIES;
         *recall += r / CRAN_QUERIES;
         mnemo_text_hits_free(h);
@@ -721,7 +626,7 @@ static void mnemo_quality(const cran *c, const char *name, const char *stem, int
 
 TU_TEST(text, cranfield_quality_matches_a_reference_bm25)
 {
-    cran *c = load_cranfield();
+    cran *c = cran_load(0);
     ref_index x;
     ref_build(&x, c);
     double ref_ndcg = 0, ref_recall = 0;
@@ -729,7 +634,7 @@ TU_TEST(text, cranfield_quality_matches_a_reference_bm25)
         int ranked[100];
         int n = ref_search(&x, c->query[q], ranked, 100);
         double a, b;
-        judge(c, q, ranked, (size_t)n, &a, &b);
+        cran_judge(c, q, ranked, (size_t)n, &a, &b);
         ref_ndcg += a / CRAN_QUERIES;
         ref_recall += b / CRAN_QUERIES;
     }
@@ -743,7 +648,7 @@ TU_TEST(text, cranfield_quality_matches_a_reference_bm25)
     cr_assert(fabs(ndcg - ref_ndcg) <= 0.005, "nDCG@10 %.4f vs reference %.4f", ndcg, ref_ndcg);
     cr_assert(fabs(recall - ref_recall) <= 0.005, "recall@100 %.4f vs reference %.4f", recall, ref_recall);
     cr_assert(ndcg > 0.3, "BM25 on Cranfield is near 0.4 in the literature, not %.4f", ndcg);
-    free_cranfield(c);
+    cran_free(c);
 }
 
 TU_TEST(text, contains_filters_on_content_substrings)

@@ -206,6 +206,11 @@ static int finish(mnemo_recall_hits **out, const cand *c, size_t n)
     return 0;
 }
 
+/* The same restriction for both searches (their option structs differ, the fields do not). */
+#define SET_RESTRICTION(so, o)                                                                              \
+    ((so).filter = (o)->filter, (so).near = (o)->near, (so).hops = (o)->hops, (so).near_dir = (o)->near_dir, \
+     (so).near_label = (o)->near_label)
+
 /* Both rankings and the records, in txn t. */
 static int run(mnemo_recall_hits **out, mnemo_db *db, mnemo_txn *t, const mnemo_recall_query *o, size_t k)
 {
@@ -224,21 +229,13 @@ static int run(mnemo_recall_hits **out, mnemo_db *db, mnemo_txn *t, const mnemo_
     }
     if (o->text) {
         mnemo_text_search_options to = MNEMO_TEXT_SEARCH_OPTIONS_INIT;
-        to.filter = o->filter;
-        to.near = o->near;
-        to.hops = o->hops;
-        to.near_dir = o->near_dir;
-        to.near_label = o->near_label;
+        SET_RESTRICTION(to, o);
         if ((rc = mnemo_text_search(&th, db, t, o->text, o->depth, &to)) != 0)
             rc = nested(rc);
     }
     if (!rc && o->vector) {
         mnemo_search_options vo = MNEMO_SEARCH_OPTIONS_INIT;
-        vo.filter = o->filter;
-        vo.near = o->near;
-        vo.hops = o->hops;
-        vo.near_dir = o->near_dir;
-        vo.near_label = o->near_label;
+        SET_RESTRICTION(vo, o);
         if ((rc = mnemo_vector_search(&vh, db, t, o->vector, o->dim, o->depth, &vo)) != 0)
             rc = nested(rc);
     }
