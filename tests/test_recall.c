@@ -278,6 +278,26 @@ TU_TEST(recall, a_transaction_sees_its_own_writes)
     TU_OK(mnemo_close(db));
 }
 
+TU_TEST(recall, is_not_validated_at_commit)
+{
+    mnemo_db *db = small_db("v");
+    mnemo_txn *txn;
+    TU_OK(mnemo_txn_begin(&txn, db, 0));
+    mnemo_recall_query q = base_query();
+    q.text = "wing";
+    cr_assert(strstr(recall_ids(db, txn, &q, 10), "wing2"));
+    /* another writer changes a hit the recall read; this txn's unrelated write still commits */
+    mnemo_record_changes c = MNEMO_RECORD_CHANGES_INIT;
+    c.fields = MNEMO_UPDATE_IMPORTANCE;
+    c.importance = 0.9;
+    TU_OK(mnemo_record_update(db, NULL, "wing2", &c));
+    mem other = {"other", "unrelated", NULL, {0, 0}, 0, NOW};
+    put_mem(db, txn, &other);
+    TU_OK(mnemo_txn_commit(txn));
+    mnemo_txn_free(txn);
+    TU_OK(mnemo_close(db));
+}
+
 TU_TEST(recall, expired_records_never_come_back)
 {
     tu_fake_clock_start();
