@@ -550,7 +550,7 @@ static double ndcg10(const cran *c, int q, const mnemo_recall_hits *h)
 }
 
 /* Mean nDCG@10 of recall by relevance only (recency and importance are synthetic here). */
-static double mean_ndcg(mnemo_db *db, const cran *c, int text, int vector, mnemo_recall_fusion fusion)
+static double mean_ndcg(mnemo_db *db, const cran *c, int text, double vector, mnemo_recall_fusion fusion)
 {
     double sum = 0;
     for (int qi = 0; qi < CRAN_QUERIES; qi++) {
@@ -559,7 +559,8 @@ static double mean_ndcg(mnemo_db *db, const cran *c, int text, int vector, mnemo
         q.vector = vector ? c->query_vec + (size_t)qi * CRAN_DIM : NULL;
         q.dim = CRAN_DIM;
         q.fusion = fusion;
-        q.text_weight = q.vector_weight = 1;
+        q.text_weight = 1;
+        q.vector_weight = vector;
         mnemo_recall_hits *h;
         TU_OK(mnemo_recall(&h, db, NULL, &q, 10));
         sum += ndcg10(c, qi, h);
@@ -575,7 +576,8 @@ TU_TEST(recall, cranfield_ndcg_of_text_vector_and_fused)
     double text = mean_ndcg(db, c, 1, 0, MNEMO_RECALL_RRF), vec = mean_ndcg(db, c, 0, 1, MNEMO_RECALL_RRF);
     double rrf = mean_ndcg(db, c, 1, 1, MNEMO_RECALL_RRF), weighted = mean_ndcg(db, c, 1, 1, MNEMO_RECALL_WEIGHTED);
     fprintf(stderr, "cranfield nDCG@10 (225 queries, k 10, depth 50): text %.4f vector %.4f fused rrf %.4f "
-            "fused weighted %.4f\n", text, vec, rrf, weighted);
+            "fused weighted %.4f; vector weight 0.25: rrf %.4f weighted %.4f\n", text, vec, rrf, weighted,
+            mean_ndcg(db, c, 1, 0.25, MNEMO_RECALL_RRF), mean_ndcg(db, c, 1, 0.25, MNEMO_RECALL_WEIGHTED));
     /* BM25 on Cranfield is near 0.4 in the literature; averaged GloVe vectors are weaker */
     cr_assert(text > 0.3, "%.4f", text);
     cr_assert(vec > 0.05 && vec < text, "vector %.4f, text %.4f", vec, text);
