@@ -47,7 +47,10 @@ static void show(const char *what, const mnemo_recall_hits *h)
     }
 }
 
-static int is(const mnemo_recall_hits *h, size_t i, const char *id) { return i < h->count && !strcmp(h->hits[i].id, id); }
+static int is(const mnemo_recall_hits *h, size_t i, const char *id)
+{
+    return i < h->count && !strcmp(h->hits[i].id, id);
+}
 
 int main(int argc, char **argv)
 {
