@@ -275,42 +275,47 @@ extern "C" int mnemo_hnsw__search(const mnemo_hnsw *h, const float *query, size_
 
 static std::string fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
 
+// Writes hnswlib's own saveIndex format straight into memory: a copy of the graph, so the index
+// is held (shared) only for the memcpy, not for file writes; load() reads the same bytes.
 extern "C" int mnemo_hnsw__save(const mnemo_hnsw *h, char **buf, size_t *len)
 {
-    int fd = memfd_create("mnemo-hnsw", MFD_CLOEXEC);
-    if (fd < 0)
-        return mnemo__err(MNEMO_EIO, "vector index: memfd_create failed: %s", strerror(errno));
-    int rc = guarded("vector index save", [&] {
+    return guarded("vector index save", [&] {
         const Index *ix = h->index;
-        h->index->saveIndex(fd_path(fd));
-        off_t size = lseek(fd, 0, SEEK_END);
-        if (size < 0)
-            return mnemo__err(MNEMO_EIO, "vector index save: %s", strerror(errno));
-        // saveIndex ignores failed writes (a memfd past RLIMIT_FSIZE): check the length it owes
-        size_t want = 10 * sizeof(size_t) + sizeof(int) + sizeof(tableint) + sizeof(double) +
-                      ix->cur_element_count * (ix->size_data_per_element_ + sizeof(unsigned int));
-        for (size_t i = 0; i < ix->cur_element_count; i++)
-            want += ix->element_levels_[i] > 0 ? ix->size_links_per_element_ * (size_t)ix->element_levels_[i] : 0;
-        if ((size_t)size != want)
-            return mnemo__err(MNEMO_EIO, "vector index save: %lld of %zu bytes written (file size limit?)",
-                              (long long)size, want);
-        char *b = static_cast<char *>(mnemo__malloc(size ? (size_t)size : 1));
+        size_t n = ix->cur_element_count, size = 10 * sizeof(size_t) + sizeof(int) + sizeof(tableint) +
+                                                 sizeof(double) + n * (ix->size_data_per_element_ + sizeof(unsigned));
+        for (size_t i = 0; i < n; i++)
+            size += ix->element_levels_[i] > 0 ? ix->size_links_per_element_ * (size_t)ix->element_levels_[i] : 0;
+        char *b = static_cast<char *>(mnemo__malloc(size ? size : 1)), *p = b;
         if (!b)
             return mnemo__err_nomem("vector index save");
-        for (size_t done = 0; done < (size_t)size;) {
-            ssize_t r = pread(fd, b + done, (size_t)size - done, (off_t)done);
-            if (r <= 0) {
-                mnemo__free(b);
-                return mnemo__err(MNEMO_EIO, "vector index save: read back failed");
-            }
-            done += (size_t)r;
+        auto put = [&p](const void *v, size_t l) {
+            memcpy(p, v, l);
+            p += l;
+        };
+        put(&ix->offsetLevel0_, sizeof ix->offsetLevel0_);
+        put(&ix->max_elements_, sizeof ix->max_elements_);
+        put(&ix->cur_element_count, sizeof ix->cur_element_count);
+        put(&ix->size_data_per_element_, sizeof ix->size_data_per_element_);
+        put(&ix->label_offset_, sizeof ix->label_offset_);
+        put(&ix->offsetData_, sizeof ix->offsetData_);
+        put(&ix->maxlevel_, sizeof ix->maxlevel_);
+        put(&ix->enterpoint_node_, sizeof ix->enterpoint_node_);
+        put(&ix->maxM_, sizeof ix->maxM_);
+        put(&ix->maxM0_, sizeof ix->maxM0_);
+        put(&ix->M_, sizeof ix->M_);
+        put(&ix->mult_, sizeof ix->mult_);
+        put(&ix->ef_construction_, sizeof ix->ef_construction_);
+        put(ix->data_level0_memory_, n * ix->size_data_per_element_);
+        for (size_t i = 0; i < n; i++) {
+            unsigned ls = ix->element_levels_[i] > 0 ? ix->size_links_per_element_ * ix->element_levels_[i] : 0;
+            put(&ls, sizeof ls);
+            if (ls)
+                put(ix->linkLists_[i], ls);
         }
         *buf = b;
-        *len = (size_t)size;
+        *len = size;
         return 0;
     });
-    close(fd);
-    return rc;
 }
 
 extern "C" int mnemo_hnsw__load(mnemo_hnsw **out, mnemo_hnsw_kind kind, size_t dim, size_t M, const char *buf,
