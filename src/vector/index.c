@@ -31,12 +31,12 @@
 
 enum { BG_REBUILD = 1, BG_SNAPSHOT = 2 };
 
-void (*mnemo_vector__bg_probe)(const char *stage);
+void (*mnemo_vector__bg_probe)(const char *stage, const atomic_int *stop);
 
-static void probe(const char *stage)
+static void probe(vec_state *st, const char *stage)
 {
     if (mnemo_vector__bg_probe)
-        mnemo_vector__bg_probe(stage);
+        mnemo_vector__bg_probe(stage, &st->bg_stop);
 }
 
 static const unsigned char HEADER_KEY[1] = {'H'};
@@ -709,7 +709,7 @@ static int snapshot_write(vec_state *st, mnemo_db *db, const snap_image *img, in
         chunk_key(key, gen, i);
         rc = mnemo_txn__put(db, NULL, MNEMO_CF_VECTOR_INDEX, key, sizeof key, img->data + off, n);
         if (background) {
-            probe("snapshot_chunk");
+            probe(st, "snapshot_chunk");
             if (!rc && atomic_load(&st->bg_stop))
                 rc = mnemo__err(MNEMO_EBUSY, "vector snapshot: abandoned (closing)");
         }
@@ -834,7 +834,7 @@ static int bg_rebuild(vec_state *st)
             }
         pthread_rwlock_unlock(&st->rw);
     }
-    probe("rebuild_copied");
+    probe(st, "rebuild_copied");
     /* 2. the graph, one vector at a time on this thread: the other cores stay with commits and
      * searches, and a close is heard between two adds */
     if (!rc)
@@ -848,7 +848,7 @@ static int bg_rebuild(vec_state *st)
     for (int more = 1; more && !rc;)
         if (!(rc = stopping(st)))
             rc = replay_pending(st, &fresh, &ids, &more);
-    probe("rebuild_swap");
+    probe(st, "rebuild_swap");
     /* 4. the last few and the swap, with commits held off */
     pthread_mutex_lock(&st->commit_lock);
     int more;
@@ -878,7 +878,7 @@ static int bg_rebuild(vec_state *st)
     mnemo_hnsw__free(fresh);
     ids_free(&ids);
     if (rc)
-        probe("abandoned");
+        probe(st, "abandoned");
     return rc;
 }
 
@@ -891,7 +891,7 @@ static int bg_snapshot(vec_state *st)
         mnemo__free(img.data);
     }
     if (rc && atomic_load(&st->bg_stop))
-        probe("abandoned");
+        probe(st, "abandoned");
     else if (rc) { /* try again after as many changes again, not at every commit */
         pthread_mutex_lock(&st->commit_lock);
         st->changes_since = 0;
