@@ -3,8 +3,8 @@
  * 64-d vectors; N records with an embedding (default 100,000), then a stream of auto-commit
  * single-vector commits: each step gives a new record its embedding (an insert) and deletes the
  * embedding of the oldest one (a tombstone), so the live count stays N and deleted slots pile up
- * until the index is rebuilt; the change count meanwhile crosses the snapshot threshold. Before
- * the timed stream a batch churn leaves ~30% of N as tombstones, so a rebuild falls inside it.
+ * until the index is rebuilt; the change count meanwhile crosses the snapshot threshold (the
+ * setup makes both happen inside the timed stream; the lines count them).
  * A second thread searches (k 10, default ef) all the time. Lines: commit and search latency
  * percentiles, and hnswlib's own single insert (one addPoint into an index of the same N on one
  * thread, nothing else running) as the peer of the commit p50. */
@@ -110,28 +110,26 @@ static void *search_loop(void *p)
 
 static void id_of(char *buf, size_t cap, size_t i) { snprintf(buf, cap, "m%zu", i); }
 
-/* Records [from, to) with embeddings from rows, in transactions of 10,000. */
-static void add_records(mnemo_db *db, size_t from, size_t to, const float *rows)
+/* Records [from, to) with embeddings from rows, in one transaction; with replace, the records
+ * exist and only their embeddings change (in place: no tombstones). */
+static void add_records(mnemo_db *db, size_t from, size_t to, const float *rows, int replace)
 {
-    enum { B = 10000 };
-    char **ids = malloc(B * sizeof *ids);
-    for (size_t i = 0; i < B; i++)
+    size_t n = to - from;
+    char **ids = malloc(n * sizeof *ids);
+    mnemo_txn *t;
+    CHECK(mnemo_txn_begin(&t, db, 0));
+    for (size_t i = 0; i < n; i++) {
         ids[i] = malloc(24);
-    for (size_t b = from; b < to; b += B) {
-        size_t n = to - b < B ? to - b : B;
-        mnemo_txn *t;
-        CHECK(mnemo_txn_begin(&t, db, 0));
-        for (size_t i = 0; i < n; i++) {
-            id_of(ids[i], 24, b + i);
-            mnemo_record r = {0};
-            r.id = ids[i];
+        id_of(ids[i], 24, from + i);
+        mnemo_record r = {0};
+        r.id = ids[i];
+        if (!replace)
             CHECK(mnemo_record_put(db, t, &r, MNEMO_PUT_INSERT));
-        }
-        CHECK(mnemo_vector_put_batch(db, t, (const char *const *)ids, rows + (b - from) * LDIM, n, LDIM));
-        CHECK(mnemo_txn_commit(t));
-        mnemo_txn_free(t);
     }
-    for (size_t i = 0; i < B; i++)
+    CHECK(mnemo_vector_put_batch(db, t, (const char *const *)ids, rows, n, LDIM));
+    CHECK(mnemo_txn_commit(t));
+    mnemo_txn_free(t);
+    for (size_t i = 0; i < n; i++)
         free(ids[i]);
     free(ids);
 }
@@ -153,7 +151,11 @@ void bench_vector_latency(int quick, size_t n)
 {
     if (quick)
         n = 3000;
-    size_t steps = quick ? 400 : 12500, pre = n * 3 / 10; /* 2 vector commits per step */
+    /* 2 vector commits per step. A rebuild is due once deleted slots pass a quarter of all, i.e.
+     * n/3 tombstones: pre leaves it 50 deletes away, so the rebuild has the whole stream to run
+     * (and swap) in; replaced brings the snapshot (due after n changes) to the middle. */
+    size_t steps = quick ? 400 : 12500, pre = n / 3 - 50;
+    size_t replaced = n > 2 * pre + steps ? n - 2 * pre - steps : 0;
     uint64_t rs = 20261206;
     float *centres = malloc(100 * LDIM * sizeof *centres);
     for (size_t i = 0; i < 100 * LDIM; i++)
@@ -172,10 +174,13 @@ void bench_vector_latency(int quick, size_t n)
     o.hnsw_ef_construction = LEFC;
     mnemo_db *db;
     CHECK(mnemo_open(&db, path, &o));
-    add_records(db, 0, n, rows);
-    /* batch churn: pre new records in, the pre oldest out (tombstones) */
-    add_records(db, n, n + pre, rows + n * LDIM);
+    /* one batch of n (a snapshot after it), pre new records in and the pre oldest out, and
+     * `replaced` embeddings replaced in place (no tombstones) */
+    add_records(db, 0, n, rows, 0);
+    add_records(db, n, n + pre, rows + n * LDIM, 0);
     delete_records(db, 0, pre);
+    if (replaced)
+        add_records(db, pre, pre + replaced, rows, 1);
     mnemo_vector_stats st0, st1;
     CHECK(mnemo_vector_stats_get(&st0, db));
 
