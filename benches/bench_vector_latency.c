@@ -4,7 +4,8 @@
  * single-vector commits: each step gives a new record its embedding (an insert) and deletes the
  * embedding of the oldest one (a tombstone), so the live count stays N and deleted slots pile up
  * until the index is rebuilt; the change count meanwhile crosses the snapshot threshold (the
- * setup makes both happen inside the timed stream; the lines count them).
+ * setup makes both happen inside the timed stream; the lines count them). The stream is 25,000
+ * commits, or longer (up to 8x) until the rebuild has swapped in, so its swap is measured.
  * A second thread searches (k 10, default ef) all the time. Lines: commit and search latency
  * percentiles, and hnswlib's own single insert (one addPoint into an index of the same N on one
  * thread, nothing else running) as the peer of the commit p50. */
@@ -160,7 +161,7 @@ void bench_vector_latency(int quick, size_t n)
     float *centres = malloc(100 * LDIM * sizeof *centres);
     for (size_t i = 0; i < 100 * LDIM; i++)
         centres[i] = (float)((double)(rng_next(&rs) >> 11) / 9007199254740992.0 * 20 - 10);
-    size_t total = n + pre + steps;
+    size_t max_steps = 8 * steps, total = n + pre + max_steps;
     float *rows = malloc(total * LDIM * sizeof *rows);
     for (size_t i = 0; i < total; i++)
         gen(rows + i * LDIM, &rs, centres);
@@ -192,7 +193,9 @@ void bench_vector_latency(int quick, size_t n)
     uint64_t snapshots = 0, last_log = st0.log_entries;
     char id[24];
     double t_start = bu_now_s();
-    for (size_t i = 0; i < steps; i++) {
+    /* at least `steps`; more (up to 8x) until a rebuild has swapped in, so its cost is measured */
+    size_t i = 0;
+    for (int rebuilt = 0; i < steps || (!rebuilt && i < max_steps); i++) {
         size_t fresh = n + pre + i, old = pre + i;
         id_of(id, sizeof id, fresh);
         mnemo_record r = {0};
@@ -210,6 +213,7 @@ void bench_vector_latency(int quick, size_t n)
             CHECK(mnemo_vector_stats_get(&now, db));
             snapshots += now.log_entries < last_log;
             last_log = now.log_entries;
+            rebuilt = now.rebuilds > st0.rebuilds;
         }
     }
     double wall = bu_now_s() - t_start;
@@ -223,7 +227,7 @@ void bench_vector_latency(int quick, size_t n)
     hd_index *hd = hd_create(LDIM, n + 2 * steps, LM, LEFC);
     hd_add(hd, rows, n, 2);
     lat inserts = {0};
-    for (size_t i = 0; i < steps; i++) {
+    for (i = 0; i < steps; i++) {
         double t0 = bu_now_s();
         hd_add_one(hd, rows + (n + pre + i) * LDIM, n + i);
         lat_add(&inserts, bu_now_s() - t0);

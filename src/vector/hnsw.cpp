@@ -275,47 +275,63 @@ extern "C" int mnemo_hnsw__search(const mnemo_hnsw *h, const float *query, size_
 
 static std::string fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
 
+static size_t save_size(const Index *ix)
+{
+    size_t n = ix->cur_element_count, size = 10 * sizeof(size_t) + sizeof(int) + sizeof(tableint) + sizeof(double) +
+                                             n * (ix->size_data_per_element_ + sizeof(unsigned));
+    for (size_t i = 0; i < n; i++)
+        size += ix->element_levels_[i] > 0 ? ix->size_links_per_element_ * (size_t)ix->element_levels_[i] : 0;
+    return size;
+}
+
+extern "C" size_t mnemo_hnsw__save_size(const mnemo_hnsw *h) { return save_size(h->index); }
+
 // Writes hnswlib's own saveIndex format straight into memory: a copy of the graph, so the index
-// is held (shared) only for the memcpy, not for file writes; load() reads the same bytes.
+// is held (shared) only for memcpys, not for file writes; load() reads the same bytes.
+extern "C" int mnemo_hnsw__save_into(const mnemo_hnsw *h, char *b, size_t cap, size_t *len)
+{
+    const Index *ix = h->index;
+    size_t n = ix->cur_element_count, size = save_size(ix);
+    *len = size;
+    if (size > cap)
+        return MNEMO_ENOMEM; // the caller grows b and tries again
+    char *p = b;
+    auto put = [&p](const void *v, size_t l) {
+        memcpy(p, v, l);
+        p += l;
+    };
+    put(&ix->offsetLevel0_, sizeof ix->offsetLevel0_);
+    put(&ix->max_elements_, sizeof ix->max_elements_);
+    put(&ix->cur_element_count, sizeof ix->cur_element_count);
+    put(&ix->size_data_per_element_, sizeof ix->size_data_per_element_);
+    put(&ix->label_offset_, sizeof ix->label_offset_);
+    put(&ix->offsetData_, sizeof ix->offsetData_);
+    put(&ix->maxlevel_, sizeof ix->maxlevel_);
+    put(&ix->enterpoint_node_, sizeof ix->enterpoint_node_);
+    put(&ix->maxM_, sizeof ix->maxM_);
+    put(&ix->maxM0_, sizeof ix->maxM0_);
+    put(&ix->M_, sizeof ix->M_);
+    put(&ix->mult_, sizeof ix->mult_);
+    put(&ix->ef_construction_, sizeof ix->ef_construction_);
+    put(ix->data_level0_memory_, n * ix->size_data_per_element_);
+    for (size_t i = 0; i < n; i++) {
+        unsigned ls = ix->element_levels_[i] > 0 ? ix->size_links_per_element_ * ix->element_levels_[i] : 0;
+        put(&ls, sizeof ls);
+        if (ls)
+            put(ix->linkLists_[i], ls);
+    }
+    return 0;
+}
+
 extern "C" int mnemo_hnsw__save(const mnemo_hnsw *h, char **buf, size_t *len)
 {
-    return guarded("vector index save", [&] {
-        const Index *ix = h->index;
-        size_t n = ix->cur_element_count, size = 10 * sizeof(size_t) + sizeof(int) + sizeof(tableint) +
-                                                 sizeof(double) + n * (ix->size_data_per_element_ + sizeof(unsigned));
-        for (size_t i = 0; i < n; i++)
-            size += ix->element_levels_[i] > 0 ? ix->size_links_per_element_ * (size_t)ix->element_levels_[i] : 0;
-        char *b = static_cast<char *>(mnemo__malloc(size ? size : 1)), *p = b;
-        if (!b)
-            return mnemo__err_nomem("vector index save");
-        auto put = [&p](const void *v, size_t l) {
-            memcpy(p, v, l);
-            p += l;
-        };
-        put(&ix->offsetLevel0_, sizeof ix->offsetLevel0_);
-        put(&ix->max_elements_, sizeof ix->max_elements_);
-        put(&ix->cur_element_count, sizeof ix->cur_element_count);
-        put(&ix->size_data_per_element_, sizeof ix->size_data_per_element_);
-        put(&ix->label_offset_, sizeof ix->label_offset_);
-        put(&ix->offsetData_, sizeof ix->offsetData_);
-        put(&ix->maxlevel_, sizeof ix->maxlevel_);
-        put(&ix->enterpoint_node_, sizeof ix->enterpoint_node_);
-        put(&ix->maxM_, sizeof ix->maxM_);
-        put(&ix->maxM0_, sizeof ix->maxM0_);
-        put(&ix->M_, sizeof ix->M_);
-        put(&ix->mult_, sizeof ix->mult_);
-        put(&ix->ef_construction_, sizeof ix->ef_construction_);
-        put(ix->data_level0_memory_, n * ix->size_data_per_element_);
-        for (size_t i = 0; i < n; i++) {
-            unsigned ls = ix->element_levels_[i] > 0 ? ix->size_links_per_element_ * ix->element_levels_[i] : 0;
-            put(&ls, sizeof ls);
-            if (ls)
-                put(ix->linkLists_[i], ls);
-        }
-        *buf = b;
-        *len = size;
-        return 0;
-    });
+    size_t size = save_size(h->index);
+    char *b = static_cast<char *>(mnemo__malloc(size ? size : 1));
+    if (!b)
+        return mnemo__err_nomem("vector index save");
+    (void)mnemo_hnsw__save_into(h, b, size, len);
+    *buf = b;
+    return 0;
 }
 
 extern "C" int mnemo_hnsw__load(mnemo_hnsw **out, mnemo_hnsw_kind kind, size_t dim, size_t M, const char *buf,

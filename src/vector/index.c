@@ -12,6 +12,8 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -27,6 +29,7 @@
 #define REBUILD_MIN_DELETED 64 /* rebuild when deleted slots pass this and a quarter of all */
 #define PARALLEL_MIN 256         /* fewer adds than this run on the calling thread */
 #define COPY_ROWS 4096           /* rows a background job reads per hold of the shared lock */
+#define REBUILD_SLICE 1024       /* adds between two looks at close and snapshot requests */
 #define SWAP_BELOW 16            /* queued changes a rebuild replays while commits wait (the swap) */
 
 enum { BG_REBUILD = 1, BG_SNAPSHOT = 2 };
@@ -597,43 +600,60 @@ typedef struct snap_image {
     uint64_t applied, slots, live, changes;
 } snap_image;
 
-/* Takes the image. Writers are held off only while the graph is copied (a memcpy); the record ids
- * are then read COPY_ROWS at a time (an iid's record id never changes, so later commits cannot
- * make them disagree with the copied graph). */
+/* Takes the image. Writers are held off only while the graph is copied: the buffers are allocated
+ * and faulted in beforehand (for 100k 64-d vectors, 40 MB of fresh pages cost as much as the copy);
+ * the record ids are then read COPY_ROWS at a time (an iid's record id never changes, so later
+ * commits cannot make them disagree with the copied graph). */
 static int snapshot_capture(vec_state *st, snap_image *img)
 {
-    char *h = NULL;
-    size_t hl = 0, n = 0;
-    uint64_t *labels = NULL;
-    int rc = 0;
-    pthread_rwlock_rdlock(&st->rw);
-    if (st->lagging)
-        rc = mnemo__err(MNEMO_ENOMEM, "vector index: lagging behind the data since a failed update; "
-                                      "the next open replays the change log");
-    else if (st->n_damaged || st->unreadable[0]) /* so each open rebuilds and finds the damage again */
-        rc = mnemo__err(MNEMO_ECORRUPT, "vector index: no snapshot while vector_data is damaged");
-    size_t slots = mnemo_hnsw__slots(st->hnsw);
-    img->applied = st->applied_seq;
-    img->changes = st->applied_changes;
-    img->slots = slots;
-    if (!rc && !(labels = mnemo__malloc((slots ? slots : 1) * sizeof *labels)))
-        rc = mnemo__err_nomem("vector snapshot");
-    if (!rc)
-        rc = mnemo_hnsw__save(st->hnsw, &h, &hl);
-    for (size_t r = 0; r < slots && !rc; r++)
-        if (mnemo_hnsw__row_live(st->hnsw, r))
-            labels[n++] = mnemo_hnsw__row_label(st->hnsw, r);
-    pthread_rwlock_unlock(&st->rw);
-    size_t cap = rc ? 0 : 8 + hl + 8 + n * 16, len = 16 + hl;
+    size_t cap = 0, cap_l = 0, hl = 0, n = 0, len = 0;
     unsigned char *b = NULL;
-    if (!rc && !(b = mnemo__malloc(cap)))
-        rc = mnemo__err_nomem("vector snapshot");
+    uint64_t *labels = NULL;
+    enum { AGAIN = 1 };
+    int rc = AGAIN;
+    for (int attempt = 0; rc == AGAIN && attempt < 8; attempt++) {
+        pthread_rwlock_rdlock(&st->rw);
+        size_t need = mnemo_hnsw__save_size(st->hnsw), slots = mnemo_hnsw__slots(st->hnsw);
+        pthread_rwlock_unlock(&st->rw);
+        mnemo__free(b);
+        mnemo__free(labels);
+        cap = 16 + need + need / 8 + 65536 + (slots + 1024) * 24; /* room for growth and the ids */
+        cap_l = slots + slots / 8 + 1024;
+        b = mnemo__malloc(cap);
+        labels = mnemo__malloc(cap_l * sizeof *labels);
+        if (!b || !labels) {
+            rc = mnemo__err_nomem("vector snapshot");
+            break;
+        }
+        memset(b, 0, cap);
+        memset(labels, 0, cap_l * sizeof *labels);
+        pthread_rwlock_rdlock(&st->rw);
+        slots = mnemo_hnsw__slots(st->hnsw);
+        rc = 0;
+        if (st->lagging)
+            rc = mnemo__err(MNEMO_ENOMEM, "vector index: lagging behind the data since a failed update; "
+                                          "the next open replays the change log");
+        else if (st->n_damaged || st->unreadable[0]) /* so each open rebuilds and finds the damage again */
+            rc = mnemo__err(MNEMO_ECORRUPT, "vector index: no snapshot while vector_data is damaged");
+        else if (slots > cap_l || mnemo_hnsw__save_into(st->hnsw, (char *)b + 8, cap - 16, &hl) != 0)
+            rc = AGAIN; /* grew meanwhile: again, with room for the new size */
+        if (!rc) {
+            img->applied = st->applied_seq;
+            img->changes = st->applied_changes;
+            img->slots = slots;
+            for (size_t r = 0; r < slots; r++)
+                if (mnemo_hnsw__row_live(st->hnsw, r))
+                    labels[n++] = mnemo_hnsw__row_label(st->hnsw, r);
+        }
+        pthread_rwlock_unlock(&st->rw);
+    }
+    if (rc == AGAIN)
+        rc = mnemo__err(MNEMO_EBUSY, "vector snapshot: the index kept growing while it was copied");
     if (!rc) {
         mnemo__put_be64(b, hl);
-        memcpy(b + 8, h, hl);
         mnemo__put_be64(b + 8 + hl, n);
+        len = 16 + hl;
     }
-    mnemo__free(h);
     for (size_t i = 0; i < n && !rc;) {
         pthread_rwlock_rdlock(&st->rw);
         for (size_t end = i + COPY_ROWS < n ? i + COPY_ROWS : n; i < end && !rc; i++) {
@@ -795,7 +815,19 @@ static int stopping(vec_state *st)
     return atomic_load(&st->bg_stop) ? mnemo__err(MNEMO_EBUSY, "vector index rebuild: abandoned (closing)") : 0;
 }
 
-/* A fresh index from the live vectors of the current one, built on this thread alone while
+static int bg_snapshot(vec_state *st);
+
+static void snapshot_if_wanted(vec_state *st)
+{
+    pthread_mutex_lock(&st->bg_lock);
+    int want = st->want_snapshot;
+    st->want_snapshot = 0;
+    pthread_mutex_unlock(&st->bg_lock);
+    if (want)
+        (void)bg_snapshot(st);
+}
+
+/* A fresh index from the live vectors of the current one, built on the worker while
  * commits and searches go on; commits meanwhile queue their changes (queue_for_rebuild), which are
  * replayed into it; commits wait only for the last few of them and the swap. */
 static int bg_rebuild(vec_state *st)
@@ -835,13 +867,21 @@ static int bg_rebuild(vec_state *st)
         pthread_rwlock_unlock(&st->rw);
     }
     probe(st, "rebuild_copied");
-    /* 2. the graph, one vector at a time on this thread: the other cores stay with commits and
-     * searches, and a close is heard between two adds */
+    /* 2. the graph, in slices on every core at the lowest priority (the worker's threads yield
+     * to commits and searches); between slices a close is heard and a snapshot asked for
+     * meanwhile is written (of the current index: a rebuild must not hold snapshots back) */
+    const float **ptrs = rc ? NULL : mnemo__malloc((n ? n : 1) * sizeof *ptrs);
+    if (!rc && !ptrs)
+        rc = mnemo__err_nomem("vector index rebuild");
     if (!rc)
         rc = new_index(st, &fresh, n + n / 2);
     for (size_t i = 0; i < n && !rc; i++)
-        if (i % 256 || !(rc = stopping(st)))
-            rc = mnemo_hnsw__add(fresh, vecs + i * dim, labels[i]);
+        ptrs[i] = vecs + i * dim;
+    for (size_t i = 0; i < n && !rc && !(rc = stopping(st)); i += REBUILD_SLICE) {
+        snapshot_if_wanted(st);
+        rc = add_many_on(fresh, labels + i, ptrs + i, n - i < REBUILD_SLICE ? n - i : REBUILD_SLICE, 8);
+    }
+    mnemo__free(ptrs);
     mnemo__free(labels);
     mnemo__free(vecs);
     /* 3. the changes committed meanwhile, until few are left */
@@ -903,9 +943,12 @@ static int bg_snapshot(vec_state *st)
 static void *bg_main(void *arg)
 {
     vec_state *st = arg;
+    /* background work yields the cores to commits and searches: the lowest priority (Linux
+     * applies a nice value per thread) */
+    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
     pthread_mutex_lock(&st->bg_lock);
     while (!atomic_load(&st->bg_stop)) {
-        int job = st->want_rebuild ? BG_REBUILD : st->want_snapshot ? BG_SNAPSHOT : 0;
+        int job = st->want_snapshot ? BG_SNAPSHOT : st->want_rebuild ? BG_REBUILD : 0;
         if (!job) {
             pthread_cond_wait(&st->bg_wake, &st->bg_lock);
             continue;
