@@ -151,6 +151,8 @@ static void *add_worker(void *p)
 static int add_many_on(mnemo_hnsw *h, const uint64_t *labels, const float *const *vecs, size_t n, long max_threads)
 {
     add_job j = {h, labels, vecs, n, 0, 0};
+    if (n < PARALLEL_MIN) /* most commits: no thread, and no sysconf (it reads /sys: 3% of a commit) */
+        return (add_worker(&j), atomic_load(&j.rc));
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     cpus = cpus < max_threads ? cpus : max_threads;
     size_t nthreads = n < PARALLEL_MIN || cpus < 2 ? 1 : cpus > 8 ? 8 : (size_t)cpus;
