@@ -147,21 +147,33 @@ static void *add_worker(void *p)
     }
 }
 
-/* Adds n vectors (distinct labels) on up to max_threads threads; room must have been reserved. */
-static int add_many_on(mnemo_hnsw *h, const uint64_t *labels, const float *const *vecs, size_t n, long max_threads)
+/* An add thread of background work: the lowest priority (Linux applies nice per thread), so that
+ * commits and searches get the cores first. */
+static void *add_worker_niced(void *p)
+{
+    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+    return add_worker(p);
+}
+
+/* Adds n vectors (distinct labels) on up to max_threads threads; room must have been reserved.
+ * With niced, every add runs on threads of the lowest priority and the caller only waits: the
+ * caller keeps its priority, for it later holds locks commits wait for. */
+static int add_many_on(mnemo_hnsw *h, const uint64_t *labels, const float *const *vecs, size_t n, long max_threads,
+                       int niced)
 {
     add_job j = {h, labels, vecs, n, 0, 0};
-    if (n < PARALLEL_MIN) /* most commits: no thread, and no sysconf (it reads /sys: 3% of a commit) */
+    if (n < PARALLEL_MIN && !niced) /* most commits: no thread, and no sysconf (it reads /sys: 3% of a commit) */
         return (add_worker(&j), atomic_load(&j.rc));
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     cpus = cpus < max_threads ? cpus : max_threads;
     size_t nthreads = n < PARALLEL_MIN || cpus < 2 ? 1 : cpus > 8 ? 8 : (size_t)cpus;
     pthread_t th[8];
     size_t started = 0;
-    for (size_t t = 1; t < nthreads; t++)
-        if (pthread_create(&th[started], NULL, add_worker, &j) == 0)
+    for (size_t t = niced ? 0 : 1; t < nthreads; t++)
+        if (pthread_create(&th[started], NULL, niced ? add_worker_niced : add_worker, &j) == 0)
             started++;
-    add_worker(&j);
+    if (!niced || !started)
+        add_worker(&j);
     for (size_t t = 0; t < started; t++)
         pthread_join(th[t], NULL);
     return atomic_load(&j.rc);
@@ -169,7 +181,7 @@ static int add_many_on(mnemo_hnsw *h, const uint64_t *labels, const float *const
 
 static int add_many(mnemo_hnsw *h, const uint64_t *labels, const float *const *vecs, size_t n)
 {
-    return add_many_on(h, labels, vecs, n, 8);
+    return add_many_on(h, labels, vecs, n, 8, 0);
 }
 
 static int reserve_for(mnemo_hnsw *h, size_t more)
@@ -253,7 +265,7 @@ int mnemo_vector__usable(vec_state *st, const char *fn)
  * new node to a deleted one: once everything is deleted, new nodes would be unreachable from the
  * (deleted) entry point, so an index whose every slot is deleted starts afresh (*restarted). */
 static int apply_to(vec_state *st, mnemo_hnsw **hp, mnemo_u64map *ids, const vec_change *c, size_t n,
-                    int *restarted, long max_threads)
+                    int *restarted, long max_threads, int niced)
 {
     int rc = 0;
     size_t adds = 0;
@@ -286,7 +298,7 @@ static int apply_to(vec_state *st, mnemo_hnsw **hp, mnemo_u64map *ids, const vec
     if (!rc)
         rc = reserve_for(*hp, k);
     if (!rc)
-        rc = add_many_on(*hp, labels, vecs, k, max_threads);
+        rc = add_many_on(*hp, labels, vecs, k, max_threads, niced);
     mnemo__free(labels);
     mnemo__free(vecs);
     return rc;
@@ -299,7 +311,7 @@ static int apply(vec_state *st, const vec_change *c, size_t n, uint64_t seq)
     for (size_t i = 0; i < n; i++)
         resolve_damaged(st, c[i].iid);
     int restarted = 0;
-    int rc = apply_to(st, &st->hnsw, &st->ids, c, n, &restarted, 8);
+    int rc = apply_to(st, &st->hnsw, &st->ids, c, n, &restarted, 8, 0);
     if (restarted) {
         st->rebuilds++;
         prune_ids(st);
@@ -805,7 +817,7 @@ static int replay_pending(vec_state *st, mnemo_hnsw **h, mnemo_u64map *ids, int 
         rc = mnemo__err(MNEMO_ENOMEM, "vector index rebuild: a change could not be queued; abandoned");
     for (vec_pending *q = p; q && !rc; q = q->next) {
         int restarted = 0;
-        rc = apply_to(st, h, ids, q->c, q->n, &restarted, 1);
+        rc = apply_to(st, h, ids, q->c, q->n, &restarted, 1, 0);
     }
     free_pending(p);
     *more = changes >= SWAP_BELOW;
@@ -881,7 +893,7 @@ static int bg_rebuild(vec_state *st)
         ptrs[i] = vecs + i * dim;
     for (size_t i = 0; i < n && !rc && !(rc = stopping(st)); i += REBUILD_SLICE) {
         snapshot_if_wanted(st);
-        rc = add_many_on(fresh, labels + i, ptrs + i, n - i < REBUILD_SLICE ? n - i : REBUILD_SLICE, 8);
+        rc = add_many_on(fresh, labels + i, ptrs + i, n - i < REBUILD_SLICE ? n - i : REBUILD_SLICE, 8, 1);
     }
     mnemo__free(ptrs);
     mnemo__free(labels);
@@ -945,9 +957,6 @@ static int bg_snapshot(vec_state *st)
 static void *bg_main(void *arg)
 {
     vec_state *st = arg;
-    /* background work yields the cores to commits and searches: the lowest priority (Linux
-     * applies a nice value per thread) */
-    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
     pthread_mutex_lock(&st->bg_lock);
     while (!atomic_load(&st->bg_stop)) {
         int job = st->want_snapshot ? BG_SNAPSHOT : st->want_rebuild ? BG_REBUILD : 0;
