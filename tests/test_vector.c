@@ -1485,8 +1485,10 @@ TU_TEST(vector, close_during_a_rebuild_abandons_it_and_the_next_open_agrees_with
     db = NULL;
     cr_assert_eq(park.abandoned, 1, "the rebuild was abandoned, not finished");
     mnemo_vector__bg_probe = NULL;
-    if (!tu_persistent())
+    if (!tu_persistent()) {
+        free(v);
         return;
+    }
     mnemo_options o = MNEMO_OPTIONS_INIT;
     db = reopen("bgc", &o);
     mnemo_vector_stats st;
