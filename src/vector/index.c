@@ -9,6 +9,8 @@
  *  - when deleted slots pile up the index is rebuilt from its live vectors.
  * Snapshots and rebuilds after open run on a background worker (one thread per database, started
  * when first needed): a commit only asks for them, so no commit waits for one (DESIGN 4.9). */
+#define _GNU_SOURCE 1
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -29,7 +31,6 @@
 #define REBUILD_MIN_DELETED 64 /* rebuild when deleted slots pass this and a quarter of all */
 #define PARALLEL_MIN 256         /* fewer adds than this run on the calling thread */
 #define COPY_ROWS 4096           /* rows a background job reads per hold of the shared lock */
-#define REBUILD_SLICE 1024       /* adds between two looks at close and snapshot requests */
 #define SWAP_BELOW 16            /* queued changes a rebuild replays while commits wait (the swap) */
 
 enum { BG_REBUILD = 1, BG_SNAPSHOT = 2 };
@@ -130,6 +131,8 @@ typedef struct add_job {
     size_t n;
     atomic_size_t next;
     atomic_int rc;
+    const atomic_int *stop; /* background adds: close asks them to stop (may be NULL) */
+    atomic_int running;     /* threads still adding */
 } add_job;
 
 static void *add_worker(void *p)
@@ -137,8 +140,10 @@ static void *add_worker(void *p)
     add_job *j = p;
     for (;;) {
         size_t i = atomic_fetch_add(&j->next, 1);
-        if (i >= j->n || atomic_load(&j->rc))
+        if (i >= j->n || atomic_load(&j->rc) || (j->stop && atomic_load(j->stop))) {
+            atomic_fetch_sub(&j->running, 1);
             return NULL;
+        }
         int rc = mnemo_hnsw__add(j->h, j->vecs[i], j->labels[i]);
         if (rc) {
             int zero = 0;
@@ -147,41 +152,39 @@ static void *add_worker(void *p)
     }
 }
 
-/* An add thread of background work: the lowest priority (Linux applies nice per thread), so that
- * commits and searches get the cores first. */
-static void *add_worker_niced(void *p)
+/* Adds n vectors (distinct labels) on up to max_threads threads; room must have been reserved. */
+static int add_many_on(mnemo_hnsw *h, const uint64_t *labels, const float *const *vecs, size_t n, long max_threads)
 {
-    (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
-    return add_worker(p);
-}
-
-/* Adds n vectors (distinct labels) on up to max_threads threads; room must have been reserved.
- * With niced, every add runs on threads of the lowest priority and the caller only waits: the
- * caller keeps its priority, for it later holds locks commits wait for. */
-static int add_many_on(mnemo_hnsw *h, const uint64_t *labels, const float *const *vecs, size_t n, long max_threads,
-                       int niced)
-{
-    add_job j = {h, labels, vecs, n, 0, 0};
-    if (n < PARALLEL_MIN && !niced) /* most commits: no thread, and no sysconf (it reads /sys: 3% of a commit) */
+    add_job j = {h, labels, vecs, n, 0, 0, NULL, 0};
+    if (n < PARALLEL_MIN) /* most commits: no thread, and no sysconf (it reads /sys: 3% of a commit) */
         return (add_worker(&j), atomic_load(&j.rc));
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     cpus = cpus < max_threads ? cpus : max_threads;
-    size_t nthreads = n < PARALLEL_MIN || cpus < 2 ? 1 : cpus > 8 ? 8 : (size_t)cpus;
+    size_t nthreads = cpus < 2 ? 1 : cpus > 8 ? 8 : (size_t)cpus;
     pthread_t th[8];
     size_t started = 0;
-    for (size_t t = niced ? 0 : 1; t < nthreads; t++)
-        if (pthread_create(&th[started], NULL, niced ? add_worker_niced : add_worker, &j) == 0)
+    for (size_t t = 1; t < nthreads; t++)
+        if (pthread_create(&th[started], NULL, add_worker, &j) == 0)
             started++;
-    if (!niced || !started)
-        add_worker(&j);
+    add_worker(&j);
     for (size_t t = 0; t < started; t++)
         pthread_join(th[t], NULL);
     return atomic_load(&j.rc);
 }
 
+/* An add thread of a rebuild: idle priority (SCHED_IDLE, else nice 19), so that commits and
+ * searches get the cores first. It holds no lock a commit or a search waits for. */
+static void *add_worker_idle(void *p)
+{
+    struct sched_param sp = {0};
+    if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) != 0)
+        (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+    return add_worker(p);
+}
+
 static int add_many(mnemo_hnsw *h, const uint64_t *labels, const float *const *vecs, size_t n)
 {
-    return add_many_on(h, labels, vecs, n, 8, 0);
+    return add_many_on(h, labels, vecs, n, 8);
 }
 
 static int reserve_for(mnemo_hnsw *h, size_t more)
@@ -265,7 +268,7 @@ int mnemo_vector__usable(vec_state *st, const char *fn)
  * new node to a deleted one: once everything is deleted, new nodes would be unreachable from the
  * (deleted) entry point, so an index whose every slot is deleted starts afresh (*restarted). */
 static int apply_to(vec_state *st, mnemo_hnsw **hp, mnemo_u64map *ids, const vec_change *c, size_t n,
-                    int *restarted, long max_threads, int niced)
+                    int *restarted, long max_threads)
 {
     int rc = 0;
     size_t adds = 0;
@@ -298,7 +301,7 @@ static int apply_to(vec_state *st, mnemo_hnsw **hp, mnemo_u64map *ids, const vec
     if (!rc)
         rc = reserve_for(*hp, k);
     if (!rc)
-        rc = add_many_on(*hp, labels, vecs, k, max_threads, niced);
+        rc = add_many_on(*hp, labels, vecs, k, max_threads);
     mnemo__free(labels);
     mnemo__free(vecs);
     return rc;
@@ -311,7 +314,7 @@ static int apply(vec_state *st, const vec_change *c, size_t n, uint64_t seq)
     for (size_t i = 0; i < n; i++)
         resolve_damaged(st, c[i].iid);
     int restarted = 0;
-    int rc = apply_to(st, &st->hnsw, &st->ids, c, n, &restarted, 8, 0);
+    int rc = apply_to(st, &st->hnsw, &st->ids, c, n, &restarted, 8);
     if (restarted) {
         st->rebuilds++;
         prune_ids(st);
@@ -817,7 +820,7 @@ static int replay_pending(vec_state *st, mnemo_hnsw **h, mnemo_u64map *ids, int 
         rc = mnemo__err(MNEMO_ENOMEM, "vector index rebuild: a change could not be queued; abandoned");
     for (vec_pending *q = p; q && !rc; q = q->next) {
         int restarted = 0;
-        rc = apply_to(st, h, ids, q->c, q->n, &restarted, 1, 0);
+        rc = apply_to(st, h, ids, q->c, q->n, &restarted, 1);
     }
     free_pending(p);
     *more = changes >= SWAP_BELOW;
@@ -881,9 +884,9 @@ static int bg_rebuild(vec_state *st)
         pthread_rwlock_unlock(&st->rw);
     }
     probe(st, "rebuild_copied");
-    /* 2. the graph, in slices on every core at the lowest priority (the worker's threads yield
-     * to commits and searches); between slices a close is heard and a snapshot asked for
-     * meanwhile is written (of the current index: a rebuild must not hold snapshots back) */
+    /* 2. the graph, on every core at idle priority (commits and searches get the cores first);
+     * meanwhile this thread writes a snapshot asked for (of the current index: a rebuild must not
+     * hold snapshots back); close stops the adds between two of them */
     const float **ptrs = rc ? NULL : mnemo__malloc((n ? n : 1) * sizeof *ptrs);
     if (!rc && !ptrs)
         rc = mnemo__err_nomem("vector index rebuild");
@@ -891,9 +894,29 @@ static int bg_rebuild(vec_state *st)
         rc = new_index(st, &fresh, n + n / 2);
     for (size_t i = 0; i < n && !rc; i++)
         ptrs[i] = vecs + i * dim;
-    for (size_t i = 0; i < n && !rc && !(rc = stopping(st)); i += REBUILD_SLICE) {
-        snapshot_if_wanted(st);
-        rc = add_many_on(fresh, labels + i, ptrs + i, n - i < REBUILD_SLICE ? n - i : REBUILD_SLICE, 8, 1);
+    if (!rc && n) {
+        add_job j = {fresh, labels, ptrs, n, 0, 0, &st->bg_stop, 0};
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        size_t nthreads = cpus < 2 ? 1 : cpus > 8 ? 8 : (size_t)cpus, started = 0;
+        pthread_t th[8];
+        atomic_store(&j.running, (int)nthreads);
+        for (size_t t = 0; t < nthreads; t++)
+            if (pthread_create(&th[started], NULL, add_worker_idle, &j) == 0)
+                started++;
+        atomic_fetch_sub(&j.running, (int)(nthreads - started));
+        if (!started) { /* no thread: on this one */
+            atomic_store(&j.running, 1);
+            add_worker(&j);
+        }
+        while (atomic_load(&j.running) > 0) {
+            snapshot_if_wanted(st);
+            usleep(20000);
+        }
+        for (size_t t = 0; t < started; t++)
+            pthread_join(th[t], NULL);
+        rc = atomic_load(&j.rc);
+        if (!rc)
+            rc = stopping(st);
     }
     mnemo__free(ptrs);
     mnemo__free(labels);
