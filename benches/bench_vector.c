@@ -38,12 +38,7 @@ static const char *data_dir = BENCH_VECTOR_DATA;
 static size_t n_generated = 100000;
 static const char *only; /* one set, or both */
 
-#define CHECK(call)                                                                                         \
-    do {                                                                                                    \
-        int rc_ = (call);                                                                                   \
-        if (rc_ < 0)                                                                                        \
-            bu_die("%s: %s (%s)", #call, mnemo_strerror(rc_), mnemo_errmsg());                              \
-    } while (0)
+#define CHECK BU_CHECK
 
 typedef struct set {
     const char *name;

@@ -24,12 +24,7 @@
 #define LM 16
 #define LEFC 200
 
-#define CHECK(call)                                                                                         \
-    do {                                                                                                    \
-        int rc_ = (call);                                                                                   \
-        if (rc_ < 0)                                                                                        \
-            bu_die("%s: %s (%s)", #call, mnemo_strerror(rc_), mnemo_errmsg());                              \
-    } while (0)
+#define CHECK BU_CHECK
 
 typedef struct lat {
     double *v;
@@ -68,20 +63,12 @@ static void lat_line(const char *what, lat *l, const char *extra)
     fflush(stdout);
 }
 
-static uint64_t rng_next(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
 /* A vector near one of 100 fixed centres (clustered, like embeddings). */
 static void gen(float *out, uint64_t *s, const float *centres)
 {
-    const float *c = centres + (rng_next(s) % 100) * LDIM;
+    const float *c = centres + (bu_rand_r(s) % 100) * LDIM;
     for (size_t d = 0; d < LDIM; d++)
-        out[d] = c[d] + (float)((double)(rng_next(s) >> 11) / 9007199254740992.0 - 0.5);
+        out[d] = c[d] + (float)((double)(bu_rand_r(s) >> 11) / 9007199254740992.0 - 0.5);
 }
 
 typedef struct searcher {
@@ -160,7 +147,7 @@ void bench_vector_latency(int quick, size_t n)
     uint64_t rs = 20261206;
     float *centres = malloc(100 * LDIM * sizeof *centres);
     for (size_t i = 0; i < 100 * LDIM; i++)
-        centres[i] = (float)((double)(rng_next(&rs) >> 11) / 9007199254740992.0 * 20 - 10);
+        centres[i] = (float)((double)(bu_rand_r(&rs) >> 11) / 9007199254740992.0 * 20 - 10);
     size_t max_steps = 8 * steps, total = n + pre + max_steps;
     float *rows = malloc(total * LDIM * sizeof *rows);
     for (size_t i = 0; i < total; i++)

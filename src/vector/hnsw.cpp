@@ -300,19 +300,10 @@ extern "C" int mnemo_hnsw__save_into(const mnemo_hnsw *h, char *b, size_t cap, s
         memcpy(p, v, l);
         p += l;
     };
-    put(&ix->offsetLevel0_, sizeof ix->offsetLevel0_);
-    put(&ix->max_elements_, sizeof ix->max_elements_);
-    put(&ix->cur_element_count, sizeof ix->cur_element_count);
-    put(&ix->size_data_per_element_, sizeof ix->size_data_per_element_);
-    put(&ix->label_offset_, sizeof ix->label_offset_);
-    put(&ix->offsetData_, sizeof ix->offsetData_);
-    put(&ix->maxlevel_, sizeof ix->maxlevel_);
-    put(&ix->enterpoint_node_, sizeof ix->enterpoint_node_);
-    put(&ix->maxM_, sizeof ix->maxM_);
-    put(&ix->maxM0_, sizeof ix->maxM0_);
-    put(&ix->M_, sizeof ix->M_);
-    put(&ix->mult_, sizeof ix->mult_);
-    put(&ix->ef_construction_, sizeof ix->ef_construction_);
+    auto pods = [&put](const auto &...v) { (put(&v, sizeof v), ...); }; // saveIndex's header, in its order
+    pods(ix->offsetLevel0_, ix->max_elements_, ix->cur_element_count, ix->size_data_per_element_, ix->label_offset_,
+         ix->offsetData_, ix->maxlevel_, ix->enterpoint_node_, ix->maxM_, ix->maxM0_, ix->M_, ix->mult_,
+         ix->ef_construction_);
     put(ix->data_level0_memory_, n * ix->size_data_per_element_);
     for (size_t i = 0; i < n; i++) {
         unsigned ls = ix->element_levels_[i] > 0 ? ix->size_links_per_element_ * ix->element_levels_[i] : 0;
