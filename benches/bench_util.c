@@ -31,9 +31,11 @@ double bu_now_s(void)
 
 void bu_seed(uint64_t seed) { state = seed; }
 
-uint64_t bu_rand(void)
+uint64_t bu_rand(void) { return bu_rand_r(&state); }
+
+uint64_t bu_rand_r(uint64_t *s)
 {
-    uint64_t z = (state += 0x9E3779B97F4A7C15ull);
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
     return z ^ (z >> 31);

@@ -8,6 +8,14 @@
 void bu_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 double bu_now_s(void);
 uint64_t bu_rand(void); /* splitmix64, fixed seed: every run does the same work */
+uint64_t bu_rand_r(uint64_t *state); /* the same on a caller's state (one per thread) */
+/* Dies naming the call, the code and the message when a mnemo call fails. */
+#define BU_CHECK(call)                                                                                      \
+    do {                                                                                                    \
+        int rc_ = (call);                                                                                   \
+        if (rc_ < 0)                                                                                        \
+            bu_die("%s: %s (%s)", #call, mnemo_strerror(rc_), mnemo_errmsg());                              \
+    } while (0)
 void bu_seed(uint64_t seed);
 /* A fresh directory path (not created) under a scratch root removed at exit. */
 void bu_run_dir(char *buf, size_t cap, const char *name);

@@ -4,6 +4,9 @@
  *
  *   bench_vector [--quick] [--reps R] [--data DIR] [--n N] [--churn-rounds R (0: none)] [--only SET]
  *
+ * SET latency (bench_vector_latency.c): commit and search latency of 64-d single-vector commits
+ * under churn with rebuilds, against hnswlib's single insert (N vectors, default 100,000).
+ *
  * Sets: siftsmall (data/siftsmall: 10,000 x 128 base, 100 queries, shipped ground truth), and a
  * generated clustered set of N x 128 (default 100,000; fixed seed; 100 queries from the same
  * distribution; ground truth from the plain sgemm brute force). Lines: build time, recall@10 and
@@ -23,6 +26,8 @@
 #include "bench_util.h"
 #include "hnsw_direct.h"
 
+void bench_vector_latency(int quick, size_t n); /* bench_vector_latency.c */
+
 #define DIM 128
 #define K 10
 #define M_LINKS 16
@@ -33,12 +38,7 @@ static const char *data_dir = BENCH_VECTOR_DATA;
 static size_t n_generated = 100000;
 static const char *only; /* one set, or both */
 
-#define CHECK(call)                                                                                         \
-    do {                                                                                                    \
-        int rc_ = (call);                                                                                   \
-        if (rc_ < 0)                                                                                        \
-            bu_die("%s: %s (%s)", #call, mnemo_strerror(rc_), mnemo_errmsg());                              \
-    } while (0)
+#define CHECK BU_CHECK
 
 typedef struct set {
     const char *name;
@@ -567,7 +567,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--only") && i + 1 < argc)
             only = argv[++i];
         else
-            bu_die("usage: bench_vector [--quick] [--reps R] [--data DIR] [--n N] [--churn-rounds R] [--only siftsmall|clustered]");
+            bu_die("usage: bench_vector [--quick] [--reps R] [--data DIR] [--n N] [--churn-rounds R] [--only siftsmall|clustered|latency]");
     }
     if (quick && churn_rounds == 100)
         churn_rounds = 2;
@@ -584,5 +584,7 @@ int main(int argc, char **argv)
         make_clustered(&s, quick ? 3000 : n_generated);
         run_set(&s);
     }
+    if (!only || !strcmp(only, "latency"))
+        bench_vector_latency(quick, n_generated);
     return 0;
 }

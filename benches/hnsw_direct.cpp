@@ -33,6 +33,8 @@ extern "C" void hd_add(hd_index *h, const float *rows, size_t n, int threads)
         t.join();
 }
 
+extern "C" void hd_add_one(hd_index *h, const float *row, uint64_t label) { h->index.addPoint(row, label); }
+
 extern "C" size_t hd_search(hd_index *h, const float *q, size_t k, size_t ef, uint64_t *labels)
 {
     h->index.setEf(ef);

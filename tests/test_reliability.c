@@ -1229,7 +1229,9 @@ static void open_under_fsize_limit(const char *name, rlim_t limit)
         struct rlimit rl = {limit, limit};
         if (setrlimit(RLIMIT_FSIZE, &rl))
             _exit(2);
-        mnemo_hnsw *hn; /* a save through a memfd past the limit is an error, never short bytes */
+        /* a save writes into memory (no file, no limit); a load through a memfd past the limit is
+         * an error, never an index from short bytes */
+        mnemo_hnsw *hn, *back = NULL;
         char *bytes = NULL;
         size_t len;
         if (mnemo_hnsw__create(&hn, MNEMO_HNSW_L2, VD, N_BIG, 16, 50, 1))
@@ -1240,8 +1242,9 @@ static void open_under_fsize_limit(const char *name, rlim_t limit)
             if (mnemo_hnsw__add(hn, v, (uint64_t)i + 1))
                 _exit(3);
         }
-        if (mnemo_hnsw__save(hn, &bytes, &len) != MNEMO_EIO)
+        if (mnemo_hnsw__save(hn, &bytes, &len) || len < (size_t)limit || mnemo_hnsw__load(&back, MNEMO_HNSW_L2, VD, 16, bytes, len) == 0)
             _exit(4);
+        mnemo__free(bytes);
         mnemo_hnsw__free(hn);
         mnemo_options o = MNEMO_OPTIONS_INIT;
         mnemo_db *db = NULL;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "vector/vector.h"
 
 #define DIM 128
 
@@ -37,9 +38,15 @@ static mnemo_db *reopen(const char *name, const mnemo_options *o)
     return d;
 }
 
-static void setup(void) { tu_mkdtemp(); }
+static void park_reset(void);
+static void setup(void)
+{
+    tu_mkdtemp();
+    park_reset();
+}
 static void teardown(void)
 {
+    mnemo_vector__bg_probe = NULL;
     mnemo_close(db);
     db = NULL;
     tu_cleanup();
@@ -755,6 +762,7 @@ TU_TEST(vector, churn_reclaims_deleted_slots)
             record(db, ids[i], NULL);
         }
         TU_OK(mnemo_vector_put_batch(db, NULL, (const char *const *)ids, v, N, DIM));
+        TU_OK(mnemo_vector__settle(db)); /* rebuilds run in the background */
         TU_OK(mnemo_vector_stats_get(&st, db));
         if (round == 0)
             first = st;
@@ -772,6 +780,7 @@ TU_TEST(vector, churn_reclaims_deleted_slots)
         for (size_t i = 0; i < N; i++)
             TU_OK(mnemo_record_delete(db, NULL, ids[i]));
     }
+    TU_OK(mnemo_vector__settle(db));
     TU_OK(mnemo_vector_stats_get(&st, db));
     cr_assert_geq(st.rebuilds, 1);
     cr_assert_eq(st.vectors, 0);
@@ -1219,4 +1228,324 @@ TU_TEST(vector, replacing_a_record_removes_its_embedding)
     uint64_t n;
     TU_OK(mnemo_vector_check(db, &n));
     cr_assert_eq(n, 1);
+}
+
+/* ---- background maintenance: snapshots and rebuilds off the commit path ---- */
+
+/* The probe parks the worker at one named stage until the test says go (or, with until_stop,
+ * until close asks it to stop), so a test can act while a job is in a known state. */
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    const char *stage;
+    int until_stop, arrived, released, abandoned;
+} park = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL, 0, 0, 0, 0};
+
+static void park_probe(const char *stage, const atomic_int *stop)
+{
+    pthread_mutex_lock(&park.mu);
+    if (!strcmp(stage, "abandoned"))
+        park.abandoned++;
+    if (park.stage && !strcmp(stage, park.stage)) {
+        int me = ++park.arrived;
+        pthread_cond_broadcast(&park.cv);
+        for (int i = 0; i < 2000 && !(park.until_stop ? atomic_load(stop) : park.released >= me); i++) {
+            pthread_mutex_unlock(&park.mu);
+            usleep(10000); /* at most 20 s: a test that never says go fails instead of hanging */
+            pthread_mutex_lock(&park.mu);
+        }
+    }
+    pthread_mutex_unlock(&park.mu);
+}
+
+/* From now on the worker parks at stage (the test's earlier parks stay counted). */
+static void park_at(const char *stage, int until_stop)
+{
+    pthread_mutex_lock(&park.mu);
+    park.stage = stage;
+    park.until_stop = until_stop;
+    pthread_mutex_unlock(&park.mu);
+    mnemo_vector__bg_probe = park_probe;
+}
+
+static void park_reset(void)
+{
+    pthread_mutex_lock(&park.mu);
+    park.stage = NULL;
+    park.arrived = park.released = park.abandoned = 0;
+    pthread_mutex_unlock(&park.mu);
+}
+
+/* Waits until the worker is parked (it arrived more often than it was released). */
+static void wait_parked(void)
+{
+    pthread_mutex_lock(&park.mu);
+    for (int i = 0; i < 300 && park.arrived <= park.released; i++) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&park.cv, &park.mu, &ts);
+    }
+    int parked = park.arrived > park.released;
+    pthread_mutex_unlock(&park.mu);
+    cr_assert(parked, "the background worker never reached %s", park.stage);
+}
+
+static void release_park(void)
+{
+    pthread_mutex_lock(&park.mu);
+    park.released = park.arrived;
+    pthread_mutex_unlock(&park.mu);
+}
+
+static void put_new(mnemo_db *d, const char *id, const float *v)
+{
+    record(d, id, NULL);
+    TU_OK(mnemo_vector_put(d, NULL, id, v, DIM));
+}
+
+/* Among the exact nearest of v is id, at distance ~0 (the exact scan's |q|^2 + |x|^2 - 2 q.x is not
+ * exactly 0 in float; distinct test vectors are far more than 1 apart); with gone, id is not
+ * among the hits at all. */
+static void exact_finds(mnemo_db *d, const float *v, const char *id, int gone)
+{
+    mnemo_search_options ex = MNEMO_SEARCH_OPTIONS_INIT;
+    ex.exact = 1;
+    mnemo_hits *h;
+    TU_OK(mnemo_vector_search(&h, d, NULL, v, DIM, 3, &ex));
+    int found = 0;
+    for (size_t i = 0; i < h->count; i++)
+        found |= !strcmp(h->hits[i].id, id) && (gone || h->hits[i].distance < 1);
+    mnemo_hits_free(h);
+    cr_assert_eq(found, !gone, "%s %s", id, gone ? "is back after its delete" : "is lost");
+}
+
+TU_TEST(vector, commits_go_on_during_a_rebuild_and_every_change_reaches_the_new_index)
+{
+    enum { N = 2000, LATE = 40 };
+    db = open_space("bgr", DIM, MNEMO_METRIC_L2);
+    float *v = sift(N + 2 * LATE);
+    load(db, v, N);
+    mnemo_vector_stats st;
+    TU_OK(mnemo_vector_stats_get(&st, db));
+    uint64_t rebuilds = st.rebuilds;
+    park_at("rebuild_copied", 0);
+    mnemo_txn *t; /* a third of the vectors gone in one commit: the worker is asked to rebuild */
+    TU_OK(mnemo_txn_begin(&t, db, 0));
+    char id[24];
+    for (size_t i = 0; i < N / 3 + 10; i++) {
+        snprintf(id, sizeof id, "v%zu", i);
+        TU_OK(mnemo_record_delete(db, t, id));
+    }
+    TU_OK(mnemo_txn_commit(t));
+    mnemo_txn_free(t);
+    wait_parked();
+    /* the rebuild has copied the index and waits: commits must not wait for it */
+    for (size_t i = 0; i < LATE; i++) {
+        snprintf(id, sizeof id, "late%zu", i);
+        put_new(db, id, v + (N + i) * DIM);
+        snprintf(id, sizeof id, "v%zu", N - 1 - i);
+        TU_OK(mnemo_record_delete(db, NULL, id));
+        snprintf(id, sizeof id, "v%zu", N / 2 + i); /* replaced in place by another vector */
+        TU_OK(mnemo_vector_put(db, NULL, id, v + (N + LATE + i) * DIM, DIM));
+    }
+    park_at("rebuild_swap", 0); /* then more while it is about to swap */
+    release_park();
+    wait_parked();
+    put_new(db, "last", v + (N + LATE - 1) * DIM);
+    TU_OK(mnemo_record_delete(db, NULL, "late0"));
+    release_park();
+    TU_OK(mnemo_vector__settle(db));
+    TU_OK(mnemo_vector_stats_get(&st, db));
+    cr_assert_eq(st.rebuilds, rebuilds + 1, "one rebuild swapped in");
+    cr_assert_eq(st.deleted_slots, LATE + 1, "the fresh index holds only the deletes made after its copy: %llu",
+                 (unsigned long long)st.deleted_slots);
+    uint64_t n;
+    TU_OK(mnemo_vector_check(db, &n)); /* the index agrees with vector_data, vector by vector */
+    size_t live = N - (N / 3 + 10) - LATE + LATE - 1 + 1;
+    cr_assert_eq(n, live);
+    cr_assert_eq(st.vectors, live);
+    for (size_t i = 1; i < LATE; i++) {
+        snprintf(id, sizeof id, "late%zu", i);
+        exact_finds(db, v + (N + i) * DIM, id, 0);
+        snprintf(id, sizeof id, "v%zu", N / 2 + i);
+        exact_finds(db, v + (N + LATE + i) * DIM, id, 0);
+        exact_finds(db, v + (N / 2 + i) * DIM, id, 1);
+        snprintf(id, sizeof id, "v%zu", N - 1 - i);
+        exact_finds(db, v + (N - 1 - i) * DIM, id, 1);
+    }
+    exact_finds(db, v + N * DIM, "late0", 1);
+    exact_finds(db, v + (N + LATE - 1) * DIM, "last", 0);
+    free(v);
+}
+
+/* Distinct pseudo-random vectors: no two at distance 0. */
+static void rnd_vec(float *out, uint64_t i)
+{
+    uint64_t x = i * 0x9E3779B97F4A7C15ull + 1;
+    for (size_t j = 0; j < DIM; j++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        out[j] = (float)(x % 10000) / 100.0f;
+    }
+}
+
+typedef struct racer {
+    mnemo_db *db;
+    atomic_size_t newest; /* last committed "r<i>" + 1 (0: none yet) */
+    atomic_int stop;
+    size_t searches, failures;
+    char failure[160];
+} racer;
+
+static void *race_searches(void *p)
+{
+    racer *r = p;
+    float q[DIM];
+    char id[24];
+    while (!atomic_load(&r->stop)) {
+        size_t i = atomic_load(&r->newest);
+        if (!i)
+            continue;
+        rnd_vec(q, i - 1);
+        snprintf(id, sizeof id, "r%zu", i - 1);
+        mnemo_search_options ex = MNEMO_SEARCH_OPTIONS_INIT;
+        ex.exact = r->searches % 2;
+        mnemo_hits *h;
+        int rc = mnemo_vector_search(&h, r->db, NULL, q, DIM, 5, &ex);
+        r->searches++;
+        if (rc) {
+            snprintf(r->failure, sizeof r->failure, "search: %s", mnemo_errmsg());
+            r->failures++;
+            continue;
+        }
+        /* the newest committed vector is never deleted while it is the newest */
+        if (ex.exact && (h->count == 0 || strcmp(h->hits[0].id, id) || h->hits[0].distance >= 1)) {
+            snprintf(r->failure, sizeof r->failure, "exact search lost committed %s (got %s)", id,
+                     h->count ? h->hits[0].id : "nothing");
+            r->failures++;
+        } else if (h->count != 5 && i > 5) {
+            snprintf(r->failure, sizeof r->failure, "search found %zu of 5", h->count);
+            r->failures++;
+        }
+        mnemo_hits_free(h);
+    }
+    return NULL;
+}
+
+TU_TEST(vector, searches_and_commits_racing_rebuild_swaps_stay_correct)
+{
+    enum { LIVE = 300, STEPS = 1500 };
+    db = open_space("race", DIM, MNEMO_METRIC_L2);
+    float v[DIM];
+    char id[24];
+    racer r = {.db = db};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, race_searches, &r), 0);
+    mnemo_vector_stats st;
+    for (size_t i = 0; i < STEPS; i++) { /* one in, the oldest out once LIVE are in */
+        rnd_vec(v, i);
+        snprintf(id, sizeof id, "r%zu", i);
+        put_new(db, id, v);
+        atomic_store(&r.newest, i + 1);
+        if (i >= LIVE) {
+            snprintf(id, sizeof id, "r%zu", i - LIVE);
+            TU_OK(mnemo_record_delete(db, NULL, id));
+        }
+    }
+    atomic_store(&r.stop, 1);
+    pthread_join(th, NULL);
+    cr_assert_eq(r.failures, 0, "%zu of %zu searches wrong; one: %s", r.failures, r.searches, r.failure);
+    TU_OK(mnemo_vector__settle(db));
+    TU_OK(mnemo_vector_stats_get(&st, db));
+    cr_assert_geq(st.rebuilds, 2, "rebuilds swapped in while searches ran: %llu", (unsigned long long)st.rebuilds);
+    uint64_t n;
+    TU_OK(mnemo_vector_check(db, &n));
+    cr_assert_eq(n, LIVE);
+    for (size_t i = STEPS - LIVE; i < STEPS; i++) {
+        rnd_vec(v, i);
+        snprintf(id, sizeof id, "r%zu", i);
+        exact_finds(db, v, id, 0);
+    }
+}
+
+TU_TEST(vector, close_during_a_rebuild_abandons_it_and_the_next_open_agrees_with_the_data)
+{
+    enum { N = 1500 };
+    db = open_space("bgc", DIM, MNEMO_METRIC_L2);
+    float *v = sift(N);
+    load(db, v, N);
+    park_at("rebuild_copied", 1);
+    char id[24];
+    for (size_t i = 0; i < 2 * N / 3; i += 2) { /* one by one: the rebuild starts part way */
+        snprintf(id, sizeof id, "v%zu", i);
+        TU_OK(mnemo_record_delete(db, NULL, id));
+    }
+    wait_parked();
+    TU_OK(mnemo_close(db)); /* the worker is parked mid-rebuild until close asks it to stop */
+    db = NULL;
+    cr_assert_eq(park.abandoned, 1, "the rebuild was abandoned, not finished");
+    mnemo_vector__bg_probe = NULL;
+    if (!tu_persistent()) {
+        free(v);
+        return;
+    }
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    db = reopen("bgc", &o);
+    mnemo_vector_stats st;
+    TU_OK(mnemo_vector_stats_get(&st, db));
+    cr_assert_eq(st.rebuilds, 0, "the snapshot close saved loads");
+    uint64_t n;
+    TU_OK(mnemo_vector_check(db, &n));
+    cr_assert_eq(n, N - N / 3);
+    exact_finds(db, v + 1 * DIM, "v1", 0);
+    free(v);
+}
+
+TU_TEST(vector, close_during_a_snapshot_never_leaves_it_half_written_as_current)
+{
+    enum { N = 20000, D = 8 }; /* 20,000 changes ask for a snapshot */
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    o.create_if_missing = 1;
+    o.vector_dim = D;
+    o.hnsw_ef_construction = 20;
+    TU_OK(tu_open_with(&db, "bgs", &o));
+    char **ids = malloc(N * sizeof *ids);
+    float *v = malloc(N * D * sizeof *v);
+    mnemo_txn *t;
+    TU_OK(mnemo_txn_begin(&t, db, 0));
+    for (size_t i = 0; i < N; i++) {
+        ids[i] = malloc(16);
+        snprintf(ids[i], 16, "s%zu", i);
+        for (size_t j = 0; j < D; j++)
+            v[i * D + j] = (float)((i * 31 + j * 17) % 1000);
+        mnemo_record r = {0};
+        r.id = ids[i];
+        TU_OK(mnemo_record_put(db, t, &r, MNEMO_PUT_INSERT));
+    }
+    park_at("snapshot_chunk", 1);
+    TU_OK(mnemo_vector_put_batch(db, t, (const char *const *)ids, v, N, D));
+    TU_OK(mnemo_txn_commit(t));
+    mnemo_txn_free(t);
+    wait_parked();
+    mnemo_vector_stats st;
+    TU_OK(mnemo_vector_stats_get(&st, db));
+    cr_assert_eq(st.log_entries, 1, "no snapshot switched in yet");
+    TU_OK(mnemo_close(db)); /* abandons the background snapshot, then saves its own */
+    db = NULL;
+    cr_assert_eq(park.abandoned, 1, "the snapshot was abandoned between chunk and header");
+    mnemo_vector__bg_probe = NULL;
+    if (tu_persistent()) {
+        o.create_if_missing = 0;
+        db = reopen("bgs", &o);
+        TU_OK(mnemo_vector_stats_get(&st, db));
+        cr_assert(st.rebuilds == 0 && st.log_entries == 0, "close's snapshot loads (rebuilds %llu, log %llu)",
+                  (unsigned long long)st.rebuilds, (unsigned long long)st.log_entries);
+        uint64_t n;
+        TU_OK(mnemo_vector_check(db, &n));
+        cr_assert_eq(n, N);
+    }
+    for (size_t i = 0; i < N; i++)
+        free(ids[i]);
+    free(ids);
+    free(v);
 }

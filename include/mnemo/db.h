@@ -105,6 +105,8 @@ MNEMO_API int mnemo_open(mnemo_db **out, const char *path, const mnemo_options *
  * A closed handle stays safe to pass to any function, which returns MNEMO_EINVAL, until a later
  * mnemo_open recycles it (like a file descriptor). Accepts NULL. Calls in flight on other threads
  * finish first (close waits for them); calls that start once close began get MNEMO_EINVAL.
+ * With a vector space, the background work on the index stops first (a rebuild in progress is
+ * dropped, a snapshot in progress is left unswitched), then the index is saved as a snapshot.
  * @return 0; MNEMO_EIO if the final flush failed (the handle is closed anyway); MNEMO_EINVAL
  *         (already closed, or called from inside a call on this database, e.g. a mnemo_txn_run
  *         or mnemo_graph_traverse callback: the handle stays open). */

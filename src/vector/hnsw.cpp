@@ -275,42 +275,54 @@ extern "C" int mnemo_hnsw__search(const mnemo_hnsw *h, const float *query, size_
 
 static std::string fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
 
+static size_t save_size(const Index *ix)
+{
+    size_t n = ix->cur_element_count, size = 10 * sizeof(size_t) + sizeof(int) + sizeof(tableint) + sizeof(double) +
+                                             n * (ix->size_data_per_element_ + sizeof(unsigned));
+    for (size_t i = 0; i < n; i++)
+        size += ix->element_levels_[i] > 0 ? ix->size_links_per_element_ * (size_t)ix->element_levels_[i] : 0;
+    return size;
+}
+
+extern "C" size_t mnemo_hnsw__save_size(const mnemo_hnsw *h) { return save_size(h->index); }
+
+// Writes hnswlib's own saveIndex format straight into memory: a copy of the graph, so the index
+// is held (shared) only for memcpys, not for file writes; load() reads the same bytes.
+extern "C" int mnemo_hnsw__save_into(const mnemo_hnsw *h, char *b, size_t cap, size_t *len)
+{
+    const Index *ix = h->index;
+    size_t n = ix->cur_element_count, size = save_size(ix);
+    *len = size;
+    if (size > cap)
+        return MNEMO_ENOMEM; // the caller grows b and tries again
+    char *p = b;
+    auto put = [&p](const void *v, size_t l) {
+        memcpy(p, v, l);
+        p += l;
+    };
+    auto pods = [&put](const auto &...v) { (put(&v, sizeof v), ...); }; // saveIndex's header, in its order
+    pods(ix->offsetLevel0_, ix->max_elements_, ix->cur_element_count, ix->size_data_per_element_, ix->label_offset_,
+         ix->offsetData_, ix->maxlevel_, ix->enterpoint_node_, ix->maxM_, ix->maxM0_, ix->M_, ix->mult_,
+         ix->ef_construction_);
+    put(ix->data_level0_memory_, n * ix->size_data_per_element_);
+    for (size_t i = 0; i < n; i++) {
+        unsigned ls = ix->element_levels_[i] > 0 ? ix->size_links_per_element_ * ix->element_levels_[i] : 0;
+        put(&ls, sizeof ls);
+        if (ls)
+            put(ix->linkLists_[i], ls);
+    }
+    return 0;
+}
+
 extern "C" int mnemo_hnsw__save(const mnemo_hnsw *h, char **buf, size_t *len)
 {
-    int fd = memfd_create("mnemo-hnsw", MFD_CLOEXEC);
-    if (fd < 0)
-        return mnemo__err(MNEMO_EIO, "vector index: memfd_create failed: %s", strerror(errno));
-    int rc = guarded("vector index save", [&] {
-        const Index *ix = h->index;
-        h->index->saveIndex(fd_path(fd));
-        off_t size = lseek(fd, 0, SEEK_END);
-        if (size < 0)
-            return mnemo__err(MNEMO_EIO, "vector index save: %s", strerror(errno));
-        // saveIndex ignores failed writes (a memfd past RLIMIT_FSIZE): check the length it owes
-        size_t want = 10 * sizeof(size_t) + sizeof(int) + sizeof(tableint) + sizeof(double) +
-                      ix->cur_element_count * (ix->size_data_per_element_ + sizeof(unsigned int));
-        for (size_t i = 0; i < ix->cur_element_count; i++)
-            want += ix->element_levels_[i] > 0 ? ix->size_links_per_element_ * (size_t)ix->element_levels_[i] : 0;
-        if ((size_t)size != want)
-            return mnemo__err(MNEMO_EIO, "vector index save: %lld of %zu bytes written (file size limit?)",
-                              (long long)size, want);
-        char *b = static_cast<char *>(mnemo__malloc(size ? (size_t)size : 1));
-        if (!b)
-            return mnemo__err_nomem("vector index save");
-        for (size_t done = 0; done < (size_t)size;) {
-            ssize_t r = pread(fd, b + done, (size_t)size - done, (off_t)done);
-            if (r <= 0) {
-                mnemo__free(b);
-                return mnemo__err(MNEMO_EIO, "vector index save: read back failed");
-            }
-            done += (size_t)r;
-        }
-        *buf = b;
-        *len = (size_t)size;
-        return 0;
-    });
-    close(fd);
-    return rc;
+    size_t size = save_size(h->index);
+    char *b = static_cast<char *>(mnemo__malloc(size ? size : 1));
+    if (!b)
+        return mnemo__err_nomem("vector index save");
+    (void)mnemo_hnsw__save_into(h, b, size, len);
+    *buf = b;
+    return 0;
 }
 
 extern "C" int mnemo_hnsw__load(mnemo_hnsw **out, mnemo_hnsw_kind kind, size_t dim, size_t M, const char *buf,

@@ -53,8 +53,15 @@ int mnemo_hnsw__search(const mnemo_hnsw *h, const float *query, size_t k, size_t
 /* Distance between two vectors in this index's space (the kernel searches use). */
 float mnemo_hnsw__distance(const mnemo_hnsw *h, const float *a, const float *b);
 
-/* Serialises the index (hnswlib's own format): *buf is mnemo__malloc'd. Needs no writer running. */
+/* Serialises the index (hnswlib's own format, in memory): *buf is mnemo__malloc'd. Needs no
+ * writer running. */
 int mnemo_hnsw__save(const mnemo_hnsw *h, char **buf, size_t *len);
+/* Bytes save() writes now. */
+size_t mnemo_hnsw__save_size(const mnemo_hnsw *h);
+/* save() into the caller's buffer of cap bytes: 0, or MNEMO_ENOMEM (no message) when *len, the
+ * bytes needed, exceeds cap. Lets a caller allocate (and fault in) the buffer before it holds
+ * writers off. */
+int mnemo_hnsw__save_into(const mnemo_hnsw *h, char *buf, size_t cap, size_t *len);
 /* Rebuilds an index from save()'s bytes after checking their structure against kind, dim and M
  * (MNEMO_ECORRUPT when they do not fit, never a crash). */
 int mnemo_hnsw__load(mnemo_hnsw **out, mnemo_hnsw_kind kind, size_t dim, size_t M, const char *buf, size_t len);

@@ -6,10 +6,16 @@
  *    and the covered log entries dropped in one atomic write;
  *  - open loads the snapshot and replays later log entries against vector_data (the truth); a
  *    missing or damaged snapshot is rebuilt from vector_data;
- *  - when deleted slots pile up the index is rebuilt from its live vectors. */
+ *  - when deleted slots pile up the index is rebuilt from its live vectors.
+ * Snapshots and rebuilds after open run on a background worker (one thread per database, started
+ * when first needed): a commit only asks for them, so no commit waits for one (DESIGN 4.9). */
+#define _GNU_SOURCE 1
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -24,6 +30,18 @@
 #define SNAP_MIN_CHANGES 20000 /* snapshot after max(this, live vectors) changes */
 #define REBUILD_MIN_DELETED 64 /* rebuild when deleted slots pass this and a quarter of all */
 #define PARALLEL_MIN 256         /* fewer adds than this run on the calling thread */
+#define COPY_ROWS 4096           /* rows a background job reads per hold of the shared lock */
+#define SWAP_BELOW 16            /* queued changes a rebuild replays while commits wait (the swap) */
+
+enum { BG_REBUILD = 1, BG_SNAPSHOT = 2 };
+
+void (*mnemo_vector__bg_probe)(const char *stage, const atomic_int *stop);
+
+static void probe(vec_state *st, const char *stage)
+{
+    if (mnemo_vector__bg_probe)
+        mnemo_vector__bg_probe(stage, &st->bg_stop);
+}
 
 static const unsigned char HEADER_KEY[1] = {'H'};
 
@@ -35,19 +53,24 @@ const char *mnemo_vector__id_of(vec_state *st, uint64_t iid)
     return mnemo_u64map__get(&st->ids, iid, &v) ? (const char *)(uintptr_t)v : NULL;
 }
 
-static int ids_put(vec_state *st, uint64_t iid, const char *id, size_t len)
+static int ids_put_in(mnemo_u64map *ids, uint64_t iid, const char *id, size_t len)
 {
-    if (mnemo_u64map__get(&st->ids, iid, NULL))
+    if (mnemo_u64map__get(ids, iid, NULL))
         return 0; /* an iid's record id never changes */
     char *copy = mnemo__memdup(id, len);
     if (!copy)
         return mnemo__err_nomem("vector index");
-    int rc = mnemo_u64map__add(&st->ids, iid, (size_t)(uintptr_t)copy);
+    int rc = mnemo_u64map__add(ids, iid, (size_t)(uintptr_t)copy);
     if (rc < 0) {
         mnemo__free(copy);
         return rc;
     }
     return 0;
+}
+
+static int ids_put(vec_state *st, uint64_t iid, const char *id, size_t len)
+{
+    return ids_put_in(&st->ids, iid, id, len);
 }
 
 static void ids_free(mnemo_u64map *ids)
@@ -58,10 +81,33 @@ static void ids_free(mnemo_u64map *ids)
     mnemo_u64map__free(ids);
 }
 
+static void free_changes(vec_change *c, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        mnemo__free(c[i].vec);
+        mnemo__free(c[i].id);
+    }
+    mnemo__free(c);
+}
+
+static void free_pending(vec_pending *p)
+{
+    while (p) {
+        vec_pending *next = p->next;
+        free_changes(p->c, p->n);
+        mnemo__free(p);
+        p = next;
+    }
+}
+
 void mnemo_vector__state_free(vec_state *st)
 {
     if (!st)
         return;
+    mnemo_vector__bg_stop(st);
+    free_pending(st->pending);
+    pthread_mutex_destroy(&st->bg_lock);
+    pthread_cond_destroy(&st->bg_wake);
     mnemo_hnsw__free(st->hnsw);
     ids_free(&st->ids);
     mnemo__free(st->damaged);
@@ -85,6 +131,8 @@ typedef struct add_job {
     size_t n;
     atomic_size_t next;
     atomic_int rc;
+    const atomic_int *stop; /* background adds: close asks them to stop (may be NULL) */
+    atomic_int running;     /* threads still adding */
 } add_job;
 
 static void *add_worker(void *p)
@@ -92,8 +140,10 @@ static void *add_worker(void *p)
     add_job *j = p;
     for (;;) {
         size_t i = atomic_fetch_add(&j->next, 1);
-        if (i >= j->n || atomic_load(&j->rc))
+        if (i >= j->n || atomic_load(&j->rc) || (j->stop && atomic_load(j->stop))) {
+            atomic_fetch_sub(&j->running, 1);
             return NULL;
+        }
         int rc = mnemo_hnsw__add(j->h, j->vecs[i], j->labels[i]);
         if (rc) {
             int zero = 0;
@@ -102,12 +152,15 @@ static void *add_worker(void *p)
     }
 }
 
-/* Adds n vectors (distinct labels); room must have been reserved. */
-static int add_many(mnemo_hnsw *h, const uint64_t *labels, const float *const *vecs, size_t n)
+/* Adds n vectors (distinct labels) on up to max_threads threads; room must have been reserved. */
+static int add_many_on(mnemo_hnsw *h, const uint64_t *labels, const float *const *vecs, size_t n, long max_threads)
 {
-    add_job j = {h, labels, vecs, n, 0, 0};
+    add_job j = {h, labels, vecs, n, 0, 0, NULL, 0};
+    if (n < PARALLEL_MIN) /* most commits: no thread, and no sysconf (it reads /sys: 3% of a commit) */
+        return (add_worker(&j), atomic_load(&j.rc));
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    size_t nthreads = n < PARALLEL_MIN || cpus < 2 ? 1 : cpus > 8 ? 8 : (size_t)cpus;
+    cpus = cpus < max_threads ? cpus : max_threads;
+    size_t nthreads = cpus < 2 ? 1 : cpus > 8 ? 8 : (size_t)cpus;
     pthread_t th[8];
     size_t started = 0;
     for (size_t t = 1; t < nthreads; t++)
@@ -117,6 +170,21 @@ static int add_many(mnemo_hnsw *h, const uint64_t *labels, const float *const *v
     for (size_t t = 0; t < started; t++)
         pthread_join(th[t], NULL);
     return atomic_load(&j.rc);
+}
+
+/* An add thread of a rebuild: idle priority (SCHED_IDLE, else nice 19), so that commits and
+ * searches get the cores first. It holds no lock a commit or a search waits for. */
+static void *add_worker_idle(void *p)
+{
+    struct sched_param sp = {0};
+    if (pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp) != 0)
+        (void)setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
+    return add_worker(p);
+}
+
+static int add_many(mnemo_hnsw *h, const uint64_t *labels, const float *const *vecs, size_t n)
+{
+    return add_many_on(h, labels, vecs, n, 8);
 }
 
 static int reserve_for(mnemo_hnsw *h, size_t more)
@@ -134,11 +202,7 @@ static const char txn_owner = 'v';
 
 static void vt_free(vec_txn *vt)
 {
-    for (size_t i = 0; i < vt->n; i++) {
-        mnemo__free(vt->c[i].vec);
-        mnemo__free(vt->c[i].id);
-    }
-    mnemo__free(vt->c);
+    free_changes(vt->c, vt->n);
     mnemo_u64map__free(&vt->pos);
     mnemo__free(vt);
 }
@@ -200,8 +264,11 @@ int mnemo_vector__usable(vec_state *st, const char *fn)
     return rc;
 }
 
-/* Applies committed changes to the index. Caller holds commit_lock. */
-static int apply(vec_state *st, const vec_change *c, size_t n)
+/* Applies changes to an index and its id table, which the caller has alone. hnswlib never links a
+ * new node to a deleted one: once everything is deleted, new nodes would be unreachable from the
+ * (deleted) entry point, so an index whose every slot is deleted starts afresh (*restarted). */
+static int apply_to(vec_state *st, mnemo_hnsw **hp, mnemo_u64map *ids, const vec_change *c, size_t n,
+                    int *restarted, long max_threads)
 {
     int rc = 0;
     size_t adds = 0;
@@ -214,40 +281,72 @@ static int apply(vec_state *st, const vec_change *c, size_t n)
         mnemo__free(vecs);
         return mnemo__err_nomem("vector index");
     }
-    pthread_rwlock_wrlock(&st->rw);
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         if (!c[i].vec)
-            (void)mnemo_hnsw__remove(st->hnsw, c[i].iid); /* absent is fine: nothing to hide */
-        resolve_damaged(st, c[i].iid);
-    }
-    /* hnswlib never links a new node to a deleted one: once everything is deleted, new nodes
-     * would be unreachable from the (deleted) entry point. An empty index starts afresh. */
+            (void)mnemo_hnsw__remove(*hp, c[i].iid); /* absent is fine: nothing to hide */
     mnemo_hnsw *fresh = NULL;
-    if (adds && mnemo_hnsw__slots(st->hnsw) && mnemo_hnsw__deleted(st->hnsw) == mnemo_hnsw__slots(st->hnsw) &&
+    if (adds && mnemo_hnsw__slots(*hp) && mnemo_hnsw__deleted(*hp) == mnemo_hnsw__slots(*hp) &&
         new_index(st, &fresh, adds) == 0) {
-        mnemo_hnsw__free(st->hnsw);
-        st->hnsw = fresh;
-        st->rebuilds++;
-        prune_ids(st);
+        mnemo_hnsw__free(*hp);
+        *hp = fresh;
+        *restarted = 1;
     }
     size_t k = 0;
     for (size_t i = 0; i < n && !rc; i++)
         if (c[i].vec) {
             labels[k] = c[i].iid;
             vecs[k++] = c[i].vec;
-            rc = ids_put(st, c[i].iid, c[i].id, strlen(c[i].id));
+            rc = ids_put_in(ids, c[i].iid, c[i].id, strlen(c[i].id));
         }
     if (!rc)
-        rc = reserve_for(st->hnsw, k);
+        rc = reserve_for(*hp, k);
     if (!rc)
-        rc = add_many(st->hnsw, labels, vecs, k);
-    pthread_rwlock_unlock(&st->rw);
+        rc = add_many_on(*hp, labels, vecs, k, max_threads);
     mnemo__free(labels);
     mnemo__free(vecs);
     return rc;
 }
 
-static int compact_index(vec_state *st);
+/* Applies the changes of committed log entry seq to the index. Caller holds commit_lock. */
+static int apply(vec_state *st, const vec_change *c, size_t n, uint64_t seq)
+{
+    pthread_rwlock_wrlock(&st->rw);
+    for (size_t i = 0; i < n; i++)
+        resolve_damaged(st, c[i].iid);
+    int restarted = 0;
+    int rc = apply_to(st, &st->hnsw, &st->ids, c, n, &restarted, 8);
+    if (restarted) {
+        st->rebuilds++;
+        prune_ids(st);
+    }
+    if (!rc) {
+        st->applied_seq = seq;
+        st->applied_changes += n;
+    }
+    pthread_rwlock_unlock(&st->rw);
+    return rc;
+}
+
+static void bg_want(vec_state *st, int rebuild, int snapshot);
+
+/* A rebuild is running: the commit's changes wait for it (ownership moves to the queue). Caller
+ * holds commit_lock. */
+static void queue_for_rebuild(vec_state *st, vec_txn *vt)
+{
+    vec_pending *p = mnemo__malloc(sizeof *p);
+    pthread_mutex_lock(&st->bg_lock);
+    if (!p) {
+        st->pending_lost = 1; /* the rebuild cannot know this change: it is abandoned */
+    } else {
+        *p = (vec_pending){NULL, vt->c, vt->n};
+        *st->pending_tail = p;
+        st->pending_tail = &p->next;
+        vt->c = NULL;
+        vt->n = vt->cap = 0;
+    }
+    pthread_mutex_unlock(&st->bg_lock);
+}
+
 static int rebuild_from_data(vec_state *st, mnemo_db *db);
 
 static void after_commit(mnemo_txn *txn, void *arg, int committed)
@@ -257,23 +356,28 @@ static void after_commit(mnemo_txn *txn, void *arg, int committed)
     (void)txn;
     if (vt->logged) {
         if (committed) {
-            st->next_seq++;
+            uint64_t seq = st->next_seq++;
             st->log_entries++;
             st->changes_since += vt->n;
             /* The commit is durable; the index is a cache of it. If applying fails (memory),
              * rebuild it from vector_data; if even that fails, the index lags: no snapshot may
              * then cover this commit, so the next open replays its log entry. */
-            if (apply(st, vt->c, vt->n) != 0) {
+            if (apply(st, vt->c, vt->n, seq) != 0) {
                 pthread_rwlock_wrlock(&st->rw);
-                if (rebuild_from_data(st, vt->db) != 0)
+                if (rebuild_from_data(st, vt->db) != 0) {
                     st->lagging = 1;
+                } else {
+                    st->applied_seq = seq;
+                    st->applied_changes += vt->n;
+                }
                 pthread_rwlock_unlock(&st->rw);
             }
+            if (st->rebuilding)
+                queue_for_rebuild(st, vt);
+            /* Snapshots and rebuilds are asked of the background worker, never done here. */
             size_t slots = mnemo_hnsw__slots(st->hnsw), del = mnemo_hnsw__deleted(st->hnsw);
-            if (del > REBUILD_MIN_DELETED && del * 4 > slots)
-                (void)compact_index(st);
-            if (st->changes_since >= SNAP_MIN_CHANGES && st->changes_since >= slots - del)
-                (void)mnemo_vector__snapshot(st, vt->db);
+            bg_want(st, del > REBUILD_MIN_DELETED && del * 4 > slots,
+                    st->changes_since >= SNAP_MIN_CHANGES && st->changes_since >= slots - del);
         }
         pthread_mutex_unlock(&st->commit_lock);
     }
@@ -356,43 +460,6 @@ static void prune_ids(vec_state *st)
             mnemo__free((void *)(uintptr_t)st->ids.vals[i]);
     mnemo_u64map__free(&st->ids);
     st->ids = kept;
-}
-
-/* A fresh index from the live vectors of the current one, swapped in when complete. Searches go
- * on meanwhile (shared lock); caller holds commit_lock, so nothing changes underneath. */
-static int compact_index(vec_state *st)
-{
-    pthread_rwlock_rdlock(&st->rw);
-    size_t slots = mnemo_hnsw__slots(st->hnsw), live = slots - mnemo_hnsw__deleted(st->hnsw), stride;
-    const float *norms;
-    const float *rows = mnemo_hnsw__rows(st->hnsw, &stride, &norms);
-    uint64_t *labels = mnemo__malloc((live ? live : 1) * sizeof *labels);
-    const float **vecs = mnemo__malloc((live ? live : 1) * sizeof *vecs);
-    mnemo_hnsw *fresh = NULL;
-    int rc = labels && vecs ? new_index(st, &fresh, live + live / 2) : mnemo__err_nomem("vector index rebuild");
-    size_t k = 0;
-    for (size_t r = 0; r < slots && !rc; r++)
-        if (mnemo_hnsw__row_live(st->hnsw, r) && k < live) {
-            labels[k] = mnemo_hnsw__row_label(st->hnsw, r);
-            vecs[k++] = rows + r * stride;
-        }
-    if (!rc)
-        rc = add_many(fresh, labels, vecs, k);
-    pthread_rwlock_unlock(&st->rw);
-    mnemo__free(labels);
-    mnemo__free(vecs);
-    if (rc) {
-        mnemo_hnsw__free(fresh);
-        return rc;
-    }
-    pthread_rwlock_wrlock(&st->rw);
-    mnemo_hnsw *old = st->hnsw;
-    st->hnsw = fresh;
-    st->rebuilds++;
-    prune_ids(st);
-    pthread_rwlock_unlock(&st->rw);
-    mnemo_hnsw__free(old);
-    return 0;
 }
 
 static void progress(mnemo_db *db, uint64_t done, uint64_t total)
@@ -542,44 +609,93 @@ static void put_be64(unsigned char **p, uint64_t v)
     *p += 8;
 }
 
-/* The snapshot bytes: u64 length + hnswlib's serialisation, then u64 count + (u64 iid, u16 length,
- * record id) for every live vector. Caller keeps writers out. */
-static int snapshot_bytes(vec_state *st, char **out, size_t *len, uint64_t *live)
+/* An image of the index for a snapshot: u64 length + hnswlib's serialisation, then u64 count +
+ * (u64 iid, u16 length, record id) for every live vector, and what it covers. */
+typedef struct snap_image {
+    unsigned char *data;
+    size_t len;
+    uint64_t applied, slots, live, changes;
+} snap_image;
+
+/* Takes the image. Writers are held off only while the graph is copied: the buffers are allocated
+ * and faulted in beforehand (for 100k 64-d vectors, 40 MB of fresh pages cost as much as the copy);
+ * the record ids are then read COPY_ROWS at a time (an iid's record id never changes, so later
+ * commits cannot make them disagree with the copied graph). */
+static int snapshot_capture(vec_state *st, snap_image *img)
 {
-    char *h;
-    size_t hl;
-    int rc = mnemo_hnsw__save(st->hnsw, &h, &hl);
-    if (rc)
-        return rc;
-    size_t n = 0, bytes = 8 + hl + 8;
-    for (size_t i = 0; i < st->ids.cap; i++)
-        if (st->ids.keys[i] && mnemo_hnsw__vector(st->hnsw, st->ids.keys[i])) {
-            n++;
-            bytes += 8 + 2 + strlen((const char *)(uintptr_t)st->ids.vals[i]);
+    size_t cap = 0, cap_l = 0, hl = 0, n = 0, len = 0;
+    unsigned char *b = NULL;
+    uint64_t *labels = NULL;
+    enum { AGAIN = 1 };
+    int rc = AGAIN;
+    for (int attempt = 0; rc == AGAIN && attempt < 8; attempt++) {
+        pthread_rwlock_rdlock(&st->rw);
+        size_t need = mnemo_hnsw__save_size(st->hnsw), slots = mnemo_hnsw__slots(st->hnsw);
+        pthread_rwlock_unlock(&st->rw);
+        mnemo__free(b);
+        mnemo__free(labels);
+        cap = 16 + need + need / 8 + 65536 + (slots + 1024) * 24; /* room for growth and the ids */
+        cap_l = slots + slots / 8 + 1024;
+        b = mnemo__malloc(cap);
+        labels = mnemo__malloc(cap_l * sizeof *labels);
+        if (!b || !labels) {
+            rc = mnemo__err_nomem("vector snapshot");
+            break;
         }
-    unsigned char *b = mnemo__malloc(bytes), *p = b;
-    if (!b) {
-        mnemo__free(h);
-        return mnemo__err_nomem("vector snapshot");
+        memset(b, 0, cap);
+        memset(labels, 0, cap_l * sizeof *labels);
+        pthread_rwlock_rdlock(&st->rw);
+        slots = mnemo_hnsw__slots(st->hnsw);
+        rc = 0;
+        if (st->lagging)
+            rc = mnemo__err(MNEMO_ENOMEM, "vector index: lagging behind the data since a failed update; "
+                                          "the next open replays the change log");
+        else if (st->n_damaged || st->unreadable[0]) /* so each open rebuilds and finds the damage again */
+            rc = mnemo__err(MNEMO_ECORRUPT, "vector index: no snapshot while vector_data is damaged");
+        else if (slots > cap_l || mnemo_hnsw__save_into(st->hnsw, (char *)b + 8, cap - 16, &hl) != 0)
+            rc = AGAIN; /* grew meanwhile: again, with room for the new size */
+        if (!rc) {
+            img->applied = st->applied_seq;
+            img->changes = st->applied_changes;
+            img->slots = slots;
+            for (size_t r = 0; r < slots; r++)
+                if (mnemo_hnsw__row_live(st->hnsw, r))
+                    labels[n++] = mnemo_hnsw__row_label(st->hnsw, r);
+        }
+        pthread_rwlock_unlock(&st->rw);
     }
-    put_be64(&p, hl);
-    memcpy(p, h, hl);
-    p += hl;
-    mnemo__free(h);
-    put_be64(&p, n);
-    for (size_t i = 0; i < st->ids.cap; i++)
-        if (st->ids.keys[i] && mnemo_hnsw__vector(st->hnsw, st->ids.keys[i])) {
-            const char *id = (const char *)(uintptr_t)st->ids.vals[i];
-            size_t il = strlen(id);
-            put_be64(&p, st->ids.keys[i]);
-            *p++ = (unsigned char)(il >> 8);
-            *p++ = (unsigned char)il;
-            memcpy(p, id, il);
-            p += il;
+    if (rc == AGAIN)
+        rc = mnemo__err(MNEMO_EBUSY, "vector snapshot: the index kept growing while it was copied");
+    if (!rc) {
+        mnemo__put_be64(b, hl);
+        mnemo__put_be64(b + 8 + hl, n);
+        len = 16 + hl;
+    }
+    for (size_t i = 0; i < n && !rc;) {
+        pthread_rwlock_rdlock(&st->rw);
+        for (size_t end = i + COPY_ROWS < n ? i + COPY_ROWS : n; i < end && !rc; i++) {
+            const char *id = mnemo_vector__id_of(st, labels[i]);
+            size_t il = id ? strlen(id) : 0;
+            if (!id)
+                rc = mnemo__err(MNEMO_EBUSY, "vector snapshot: the index was replaced meanwhile");
+            else if (!(rc = mnemo__grow(&b, &cap, len + 10 + il, 1, 1))) {
+                mnemo__put_be64(b + len, labels[i]);
+                b[len + 8] = (unsigned char)(il >> 8);
+                b[len + 9] = (unsigned char)il;
+                memcpy(b + len + 10, id, il);
+                len += 10 + il;
+            }
         }
-    *out = (char *)b;
-    *len = bytes;
-    *live = n;
+        pthread_rwlock_unlock(&st->rw);
+    }
+    mnemo__free(labels);
+    if (rc) {
+        mnemo__free(b);
+        return rc;
+    }
+    img->data = b;
+    img->len = len;
+    img->live = n;
     return 0;
 }
 
@@ -615,61 +731,318 @@ static int drop_keys(mnemo_batch *b, mnemo_db *db, unsigned char tag, uint64_t l
     return rc == MNEMO_ECORRUPT || rc == MNEMO_EIO ? 0 : rc;
 }
 
-int mnemo_vector__snapshot(vec_state *st, mnemo_db *db)
+/* Writes img as the next snapshot: chunks first (invisible until the header names their
+ * generation), then the switch in one write. With background set, a stop request abandons it
+ * between chunks: the header still names the previous snapshot, and the next snapshot overwrites
+ * or drops the stray chunks. */
+static int snapshot_write(vec_state *st, mnemo_db *db, const snap_image *img, int background)
 {
-    if (st->lagging)
-        return mnemo__err(MNEMO_ENOMEM, "vector index: lagging behind the data since a failed update; "
-                                        "the next open replays the change log");
-    if (st->n_damaged || st->unreadable[0]) /* so each open rebuilds and finds the damage again */
-        return mnemo__err(MNEMO_ECORRUPT, "vector index: no snapshot while vector_data is damaged");
-    char *data = NULL;
-    size_t len = 0;
-    uint64_t live = 0;
-    pthread_rwlock_rdlock(&st->rw);
-    uint64_t slots = mnemo_hnsw__slots(st->hnsw), applied = st->next_seq - 1;
-    int rc = snapshot_bytes(st, &data, &len, &live);
-    pthread_rwlock_unlock(&st->rw);
-    if (rc)
-        return rc;
     uint64_t gen = st->snap_gen + 1;
-    uint32_t chunks = (uint32_t)((len + SNAP_CHUNK - 1) / SNAP_CHUNK);
+    uint32_t chunks = (uint32_t)((img->len + SNAP_CHUNK - 1) / SNAP_CHUNK);
     unsigned char key[13];
-    /* The chunks first (invisible until the header names their generation)... */
+    int rc = 0;
     for (uint32_t i = 0; i < chunks && !rc; i++) {
-        size_t off = (size_t)i * SNAP_CHUNK, n = len - off < SNAP_CHUNK ? len - off : SNAP_CHUNK;
+        size_t off = (size_t)i * SNAP_CHUNK, n = img->len - off < SNAP_CHUNK ? img->len - off : SNAP_CHUNK;
         chunk_key(key, gen, i);
-        rc = mnemo_txn__put(db, NULL, MNEMO_CF_VECTOR_INDEX, key, sizeof key, data + off, n);
+        rc = mnemo_txn__put(db, NULL, MNEMO_CF_VECTOR_INDEX, key, sizeof key, img->data + off, n);
+        if (background) {
+            probe(st, "snapshot_chunk");
+            if (!rc && atomic_load(&st->bg_stop))
+                rc = mnemo__err(MNEMO_EBUSY, "vector snapshot: abandoned (closing)");
+        }
     }
-    /* ...then the switch: new header, old chunks and covered log entries gone, in one write. */
     unsigned char hdr[SNAP_HEADER_LEN], *p = hdr + 1;
     hdr[0] = SNAP_VERSION;
     put_be64(&p, gen);
-    put_be64(&p, applied);
-    put_be64(&p, slots);
-    put_be64(&p, live);
-    put_be64(&p, len);
+    put_be64(&p, img->applied);
+    put_be64(&p, img->slots);
+    put_be64(&p, img->live);
+    put_be64(&p, img->len);
     mnemo__put_be32(p, chunks);
-    mnemo__put_be32(p + 4, mnemo__crc32c(0, data, len));
+    mnemo__put_be32(p + 4, mnemo__crc32c(0, img->data, img->len));
     mnemo__put_be32(p + 8, mnemo__crc32c(0, hdr, SNAP_HEADER_LEN - 4));
-    mnemo__free(data);
     mnemo_batch *b = NULL;
     if (!rc)
         rc = mnemo_batch__create(&b, db);
     if (!rc) {
         mnemo_batch__put(b, MNEMO_CF_VECTOR_INDEX, HEADER_KEY, 1, hdr, sizeof hdr);
         rc = drop_keys(b, db, 'S', 0, gen);
-        if (!rc)
-            rc = drop_keys(b, db, 'L', applied + 1, 0);
+        if (!rc) /* entries after img->applied, written by commits meanwhile, stay */
+            rc = drop_keys(b, db, 'L', img->applied + 1, 0);
         if (!rc)
             rc = mnemo_batch__write(b);
         mnemo_batch__free(b);
     }
-    if (!rc) {
+    if (!rc) { /* commits went on meanwhile: count what the snapshot does not cover */
+        pthread_mutex_lock(&st->commit_lock);
         st->snap_gen = gen;
-        st->log_entries = 0;
-        st->changes_since = 0;
+        st->log_entries = st->next_seq - 1 - img->applied;
+        st->changes_since = st->applied_changes - img->changes;
+        pthread_mutex_unlock(&st->commit_lock);
     }
     return rc;
+}
+
+int mnemo_vector__snapshot(vec_state *st, mnemo_db *db)
+{
+    snap_image img;
+    int rc = snapshot_capture(st, &img);
+    if (rc)
+        return rc;
+    rc = snapshot_write(st, db, &img, 0);
+    mnemo__free(img.data);
+    return rc;
+}
+
+/* ---- the background worker: snapshots and rebuilds off the commit path ---- */
+
+static vec_pending *take_pending(vec_state *st, int *lost, size_t *changes)
+{
+    pthread_mutex_lock(&st->bg_lock);
+    vec_pending *p = st->pending;
+    st->pending = NULL;
+    st->pending_tail = &st->pending;
+    *lost = st->pending_lost;
+    pthread_mutex_unlock(&st->bg_lock);
+    *changes = 0;
+    for (vec_pending *q = p; q; q = q->next)
+        *changes += q->n;
+    return p;
+}
+
+/* Replays the queued changes, in commit order, into the fresh index the rebuild owns. */
+static int replay_pending(vec_state *st, mnemo_hnsw **h, mnemo_u64map *ids, int *more)
+{
+    int lost, rc = 0;
+    size_t changes;
+    vec_pending *p = take_pending(st, &lost, &changes);
+    if (lost)
+        rc = mnemo__err(MNEMO_ENOMEM, "vector index rebuild: a change could not be queued; abandoned");
+    for (vec_pending *q = p; q && !rc; q = q->next) {
+        int restarted = 0;
+        rc = apply_to(st, h, ids, q->c, q->n, &restarted, 1);
+    }
+    free_pending(p);
+    *more = changes >= SWAP_BELOW;
+    return rc;
+}
+
+static int stopping(vec_state *st)
+{
+    return atomic_load(&st->bg_stop) ? mnemo__err(MNEMO_EBUSY, "vector index rebuild: abandoned (closing)") : 0;
+}
+
+static int bg_snapshot(vec_state *st);
+
+static void snapshot_if_wanted(vec_state *st)
+{
+    pthread_mutex_lock(&st->bg_lock);
+    int want = st->want_snapshot;
+    st->want_snapshot = 0;
+    pthread_mutex_unlock(&st->bg_lock);
+    if (want)
+        (void)bg_snapshot(st);
+}
+
+/* A fresh index from the live vectors of the current one, built on the worker while
+ * commits and searches go on; commits meanwhile queue their changes (queue_for_rebuild), which are
+ * replayed into it; commits wait only for the last few of them and the swap. */
+static int bg_rebuild(vec_state *st)
+{
+    pthread_mutex_lock(&st->commit_lock);
+    st->rebuilding = 1; /* every commit from here on is queued; every one before is in the index */
+    pthread_mutex_unlock(&st->commit_lock);
+    size_t dim = st->sp.dim, n = 0, cap_l = 0, cap_v = 0;
+    uint64_t *labels = NULL;
+    float *vecs = NULL;
+    mnemo_u64map ids = MNEMO_U64MAP_INIT, old_ids = MNEMO_U64MAP_INIT;
+    mnemo_hnsw *fresh = NULL, *old = NULL;
+    int rc = 0;
+    /* 1. the live vectors and their record ids, COPY_ROWS at a time under the shared lock (a
+     * slice may see commits after the start: they are queued too, and replaying them is harmless) */
+    for (size_t r = 0, slots = 1; r < slots && !(rc = stopping(st));) {
+        pthread_rwlock_rdlock(&st->rw);
+        size_t stride;
+        const float *norms, *rows = mnemo_hnsw__rows(st->hnsw, &stride, &norms);
+        slots = mnemo_hnsw__slots(st->hnsw);
+        size_t end = r + COPY_ROWS < slots ? r + COPY_ROWS : slots;
+        if (end > r && !(rc = mnemo__grow(&labels, &cap_l, n + end - r, sizeof *labels, 1024)))
+            rc = mnemo__grow(&vecs, &cap_v, n + end - r, dim * sizeof *vecs, 1024);
+        for (; r < end && !rc; r++)
+            if (mnemo_hnsw__row_live(st->hnsw, r)) {
+                uint64_t iid = mnemo_hnsw__row_label(st->hnsw, r);
+                const char *id = mnemo_vector__id_of(st, iid);
+                if (!id) {
+                    rc = mnemo__err(MNEMO_ERROR, "vector index rebuild: no record id for internal id %llu",
+                                    (unsigned long long)iid);
+                    break;
+                }
+                rc = ids_put_in(&ids, iid, id, strlen(id));
+                labels[n] = iid;
+                memcpy(vecs + n++ * dim, rows + r * stride, dim * sizeof *vecs);
+            }
+        pthread_rwlock_unlock(&st->rw);
+    }
+    probe(st, "rebuild_copied");
+    /* 2. the graph, on every core at idle priority (commits and searches get the cores first);
+     * meanwhile this thread writes a snapshot asked for (of the current index: a rebuild must not
+     * hold snapshots back); close stops the adds between two of them */
+    const float **ptrs = rc ? NULL : mnemo__malloc((n ? n : 1) * sizeof *ptrs);
+    if (!rc && !ptrs)
+        rc = mnemo__err_nomem("vector index rebuild");
+    if (!rc)
+        rc = new_index(st, &fresh, n + n / 2);
+    for (size_t i = 0; i < n && !rc; i++)
+        ptrs[i] = vecs + i * dim;
+    if (!rc && n) {
+        add_job j = {fresh, labels, ptrs, n, 0, 0, &st->bg_stop, 0};
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        size_t nthreads = cpus < 2 ? 1 : cpus > 8 ? 8 : (size_t)cpus, started = 0;
+        pthread_t th[8];
+        atomic_store(&j.running, (int)nthreads);
+        for (size_t t = 0; t < nthreads; t++)
+            if (pthread_create(&th[started], NULL, add_worker_idle, &j) == 0)
+                started++;
+        atomic_fetch_sub(&j.running, (int)(nthreads - started));
+        if (!started) { /* no thread: on this one */
+            atomic_store(&j.running, 1);
+            add_worker(&j);
+        }
+        while (atomic_load(&j.running) > 0) {
+            snapshot_if_wanted(st);
+            usleep(20000);
+        }
+        for (size_t t = 0; t < started; t++)
+            pthread_join(th[t], NULL);
+        rc = atomic_load(&j.rc);
+        if (!rc)
+            rc = stopping(st);
+    }
+    mnemo__free(ptrs);
+    mnemo__free(labels);
+    mnemo__free(vecs);
+    /* 3. the changes committed meanwhile, until few are left */
+    for (int more = 1; more && !rc;)
+        if (!(rc = stopping(st)))
+            rc = replay_pending(st, &fresh, &ids, &more);
+    probe(st, "rebuild_swap");
+    /* 4. the last few and the swap, with commits held off */
+    pthread_mutex_lock(&st->commit_lock);
+    int more;
+    if (!rc)
+        rc = replay_pending(st, &fresh, &ids, &more);
+    if (!rc) {
+        pthread_rwlock_wrlock(&st->rw);
+        old = st->hnsw;
+        old_ids = st->ids;
+        st->hnsw = fresh;
+        st->ids = ids;
+        st->rebuilds++;
+        pthread_rwlock_unlock(&st->rw);
+        fresh = NULL;
+        ids = (mnemo_u64map)MNEMO_U64MAP_INIT;
+    }
+    st->rebuilding = 0;
+    int lost;
+    size_t dropped;
+    free_pending(take_pending(st, &lost, &dropped));
+    pthread_mutex_lock(&st->bg_lock);
+    st->pending_lost = 0;
+    pthread_mutex_unlock(&st->bg_lock);
+    pthread_mutex_unlock(&st->commit_lock);
+    mnemo_hnsw__free(old); /* no lock held: searches and commits go on while it is freed */
+    ids_free(&old_ids);
+    mnemo_hnsw__free(fresh);
+    ids_free(&ids);
+    if (rc)
+        probe(st, "abandoned");
+    return rc;
+}
+
+static int bg_snapshot(vec_state *st)
+{
+    snap_image img;
+    int rc = snapshot_capture(st, &img);
+    if (!rc) {
+        rc = snapshot_write(st, st->db, &img, 1);
+        mnemo__free(img.data);
+    }
+    if (rc && atomic_load(&st->bg_stop))
+        probe(st, "abandoned");
+    else if (rc) { /* try again after as many changes again, not at every commit */
+        pthread_mutex_lock(&st->commit_lock);
+        st->changes_since = 0;
+        pthread_mutex_unlock(&st->commit_lock);
+    }
+    return rc;
+}
+
+static void *bg_main(void *arg)
+{
+    vec_state *st = arg;
+    pthread_mutex_lock(&st->bg_lock);
+    while (!atomic_load(&st->bg_stop)) {
+        int job = st->want_snapshot ? BG_SNAPSHOT : st->want_rebuild ? BG_REBUILD : 0;
+        if (!job) {
+            pthread_cond_wait(&st->bg_wake, &st->bg_lock);
+            continue;
+        }
+        *(job == BG_REBUILD ? &st->want_rebuild : &st->want_snapshot) = 0;
+        st->bg_job = job;
+        pthread_mutex_unlock(&st->bg_lock);
+        (void)(job == BG_REBUILD ? bg_rebuild(st) : bg_snapshot(st));
+        pthread_mutex_lock(&st->bg_lock);
+        st->bg_job = 0;
+        pthread_cond_broadcast(&st->bg_wake); /* mnemo_vector__settle */
+    }
+    pthread_mutex_unlock(&st->bg_lock);
+    return NULL;
+}
+
+/* Asks the worker for a rebuild and/or a snapshot, starting it on first need; a job already asked
+ * for or running is not asked again. Cheap: called by every vector commit. */
+static void bg_want(vec_state *st, int rebuild, int snapshot)
+{
+    if (!rebuild && !snapshot)
+        return;
+    pthread_mutex_lock(&st->bg_lock);
+    if (!atomic_load(&st->bg_stop)) {
+        int wake = 0;
+        if (rebuild && !st->want_rebuild && st->bg_job != BG_REBUILD)
+            st->want_rebuild = wake = 1;
+        if (snapshot && !st->want_snapshot && st->bg_job != BG_SNAPSHOT)
+            st->want_snapshot = wake = 1;
+        if (!st->bg_started && (st->want_rebuild || st->want_snapshot))
+            st->bg_started = pthread_create(&st->bg_thread, NULL, bg_main, st) == 0;
+        if (wake)
+            pthread_cond_broadcast(&st->bg_wake);
+    }
+    pthread_mutex_unlock(&st->bg_lock);
+}
+
+void mnemo_vector__bg_stop(vec_state *st)
+{
+    pthread_mutex_lock(&st->bg_lock);
+    atomic_store(&st->bg_stop, 1);
+    pthread_cond_broadcast(&st->bg_wake);
+    int started = st->bg_started;
+    st->bg_started = 0;
+    pthread_mutex_unlock(&st->bg_lock);
+    if (started)
+        pthread_join(st->bg_thread, NULL);
+}
+
+int mnemo_vector__settle(mnemo_db *db)
+{
+    vec_state *st;
+    int rc = mnemo_vector__state(&st, db, "mnemo_vector__settle");
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&st->bg_lock);
+    while (st->bg_started && !atomic_load(&st->bg_stop) && (st->bg_job || st->want_rebuild || st->want_snapshot))
+        pthread_cond_wait(&st->bg_wake, &st->bg_lock);
+    pthread_mutex_unlock(&st->bg_lock);
+    return 0;
 }
 
 /* ---- open: snapshot + log, or a rebuild ---- */
@@ -884,8 +1257,10 @@ int mnemo_vector__load(vec_state *st, mnemo_db *db)
         st->hnsw = NULL;
         ids_free(&st->ids);
     }
-    if (!rc)
+    if (!rc) {
+        st->applied_seq = st->next_seq - 1;
         return 0;
+    }
     /* vector_index is a cache of vector_data: whatever part of it is missing, damaged or cannot
      * be read or loaded (a snapshot above RLIMIT_FSIZE cannot go through the memfd), start again
      * from the truth. */
@@ -893,6 +1268,7 @@ int mnemo_vector__load(vec_state *st, mnemo_db *db)
     if ((rc = rebuild_from_data(st, db)) != 0)
         return rc;
     st->next_seq = next_seq_after(db, applied);
+    st->applied_seq = st->next_seq - 1;
     st->log_entries = st->next_seq > 1; /* stale keys: the snapshot below drops what it can read */
     /* Best effort, as at close: the index is sound; without a snapshot the next open rebuilds. */
     if (!st->read_only && (st->log_entries || mnemo_hnsw__slots(st->hnsw)))

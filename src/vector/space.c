@@ -107,8 +107,12 @@ static int init_state(mnemo_db *db, void **out)
     }
     st->kind = st->sp.metric == MNEMO_METRIC_L2 ? MNEMO_HNSW_L2 : MNEMO_HNSW_IP;
     st->read_only = mnemo_db__options(db)->read_only;
+    st->db = db;
     pthread_rwlock_init(&st->rw, NULL);
     pthread_mutex_init(&st->commit_lock, NULL);
+    pthread_mutex_init(&st->bg_lock, NULL);
+    pthread_cond_init(&st->bg_wake, NULL);
+    st->pending_tail = &st->pending;
     if ((rc = mnemo_vector__load(st, db)) != 0) {
         mnemo_vector__state_free(st);
         return rc;
@@ -120,6 +124,7 @@ static int init_state(mnemo_db *db, void **out)
 static void destroy_state(mnemo_db *db, void *p)
 {
     vec_state *st = p;
+    mnemo_vector__bg_stop(st); /* before the last snapshot: nothing else writes one meanwhile */
     if (!st->read_only && st->log_entries)
         (void)mnemo_vector__snapshot(st, db); /* else the next open replays the log */
     mnemo_vector__state_free(st);

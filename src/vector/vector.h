@@ -2,6 +2,7 @@
 #ifndef MNEMO_VECTOR_INTERNAL_H
 #define MNEMO_VECTOR_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "mnemo/vector.h"
@@ -14,5 +15,12 @@ int mnemo_vector__open(mnemo_db *db);
 
 /* The record iid is being deleted inside txn: its embedding goes in the same commit. */
 int mnemo_vector__on_record_delete(mnemo_db *db, mnemo_txn *txn, uint64_t iid);
+
+/* Tests: waits until the background worker (snapshots, rebuilds) has nothing asked of it. */
+int mnemo_vector__settle(mnemo_db *db);
+/* Tests: when set, the background worker calls it at named points ("rebuild_copied",
+ * "rebuild_swap", "snapshot_chunk", "abandoned") from its own thread, with the flag close sets
+ * to stop it. */
+extern void (*mnemo_vector__bg_probe)(const char *stage, const atomic_int *stop);
 
 #endif

@@ -13,6 +13,7 @@
 #define MNEMO_VECTOR_IMPL_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "core/u64map.h"
@@ -22,8 +23,17 @@
 #define VEC_SPACE_KEY "Vspace"
 #define VEC_DATA_VERSION 1
 
+struct vec_change;
+/* Changes committed while a background rebuild runs, kept for replay into the fresh index. */
+typedef struct vec_pending {
+    struct vec_pending *next;
+    struct vec_change *c;
+    size_t n;
+} vec_pending;
+
 typedef struct vec_state {
     mnemo_vector_space sp;
+    mnemo_db *db;
     mnemo_hnsw_kind kind;
     int read_only;
     /* the index: searches hold it shared, a commit applying its changes holds it alone */
@@ -37,6 +47,8 @@ typedef struct vec_state {
     uint64_t snap_gen;       /* generation of the current snapshot (0: none) */
     uint64_t log_entries;    /* entries since that snapshot */
     uint64_t changes_since;  /* vector changes since that snapshot */
+    uint64_t applied_seq;    /* last log entry the index holds (changed with rw held alone) */
+    uint64_t applied_changes; /* vector changes the index took in since open (with rw alone) */
     uint64_t rebuilds;
     int lagging; /* a committed change could not be applied: never snapshot (see index.c) */
     /* vector_data the index could not take in: iids whose value fails its checks, and whether a
@@ -46,6 +58,17 @@ typedef struct vec_state {
     uint64_t *damaged;
     size_t n_damaged, cap_damaged;
     char unreadable[256]; /* "" or what could not be read */
+    /* Background maintenance (index.c): one worker thread, started when first needed, writes
+     * snapshots and rebuilds the index off the commit path; close stops and joins it. */
+    pthread_mutex_t bg_lock; /* guards the bg_ fields, want_* and the pending queue */
+    pthread_cond_t bg_wake;  /* the worker waits for work or stop; settle waits for idle */
+    pthread_t bg_thread;
+    int bg_started, bg_job; /* bg_job: the job running now (BG_* in index.c), 0 when idle */
+    atomic_int bg_stop;
+    int want_rebuild, want_snapshot;
+    int rebuilding;      /* commits queue their changes for the rebuild (set under commit_lock) */
+    int pending_lost;    /* a change could not be queued: the running rebuild is abandoned */
+    vec_pending *pending, **pending_tail;
 } vec_state;
 
 /* The module state, or MNEMO_EINVAL (message names fn) when the database has no vector space. */
@@ -90,6 +113,8 @@ int mnemo_vector__load(vec_state *st, mnemo_db *db);
 /* 0, or MNEMO_ECORRUPT naming the vector_data the index lacks (see vec_state.damaged). */
 int mnemo_vector__usable(vec_state *st, const char *fn);
 int mnemo_vector__snapshot(vec_state *st, mnemo_db *db);
+/* Stops the background worker (a job in progress is abandoned, never half-published) and joins it. */
+void mnemo_vector__bg_stop(vec_state *st);
 void mnemo_vector__state_free(vec_state *st);
 /* Record id of an indexed iid (borrowed; caller holds st->rw), or NULL. */
 const char *mnemo_vector__id_of(vec_state *st, uint64_t iid);
