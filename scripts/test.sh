@@ -53,8 +53,8 @@ run_suite() { # dir, meson setup args...: build, then every test on the default 
 
 # The suites that run on every engine (the rest -- headers, examples, benchmark smoke runs, the
 # demo -- do not depend on the engine beyond what these cover).
-engine_suites=(kv db txn cache filter record record_cache graph store vector text reliability cli torture concurrency)
-engine_suites_asan=(kv db txn cache filter record record_cache graph store vector text torture concurrency)
+engine_suites=(kv db txn cache filter record record_cache graph store vector text recall reliability cli torture concurrency)
+engine_suites_asan=(kv db txn cache filter record record_cache graph store vector text recall torture concurrency)
 
 echo "== build: release (debugoptimized) =="
 run_suite build --buildtype=debugoptimized
