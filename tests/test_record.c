@@ -1,5 +1,5 @@
 /* Memory records: CRUD, modes, validation, merge patch, expiry and purge, listing, corruption,
- * secondary indexes (equal to full scans), delete listeners. */
+ * secondary indexes (equal to full scans), listeners. */
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -714,7 +714,8 @@ TU_TEST(record, failed_call_poisons_the_transaction)
 {
     put("a", "", 0, NULL);
     put("b", "", 0, NULL);
-    mnemo_record__on_delete(failing_listener);
+    static const mnemo_record_listener failing = {NULL, failing_listener};
+    TU_OK(mnemo_record__listen(db, &failing));
     mnemo_txn *t;
     TU_OK(mnemo_txn_begin(&t, db, 0));
     TU_OK(mnemo_record_delete(db, t, "b"));
@@ -736,6 +737,67 @@ TU_TEST(record, failed_call_poisons_the_transaction)
     TU_OK(mnemo_txn_commit(t));
     mnemo_txn_free(t);
     TU_RC(mnemo_record_exists(db, NULL, "b"), 0);
+    close_db();
+}
+
+/* ---- listeners: per database, in registration order, inside the writing transaction ---- */
+
+static char heard[256];
+static void hear(const char *who, const char *what, const char *id, int replace)
+{
+    size_t n = strlen(heard);
+    snprintf(heard + n, sizeof heard - n, "%s:%s %s%s;", who, what, id, replace ? " (replace)" : "");
+}
+static int first_put(mnemo_db *d, mnemo_txn *t, const mnemo_record *old, const mnemo_record *nw, int replace)
+{
+    (void)d, (void)t;
+    hear("1", old ? "change" : "new", nw->id, replace);
+    return 0;
+}
+static int first_delete(mnemo_db *d, mnemo_txn *t, uint64_t iid, const char *id)
+{
+    (void)d, (void)t, (void)iid;
+    hear("1", "delete", id, 0);
+    return 0;
+}
+static int second_delete(mnemo_db *d, mnemo_txn *t, uint64_t iid, const char *id)
+{
+    (void)d, (void)t, (void)iid;
+    hear("2", "delete", id, 0);
+    return 0;
+}
+
+TU_TEST(record, listeners_hear_writes_of_their_database_in_order)
+{
+    static const mnemo_record_listener first = {first_put, first_delete}, second = {NULL, second_delete};
+    TU_OK(mnemo_record__listen(db, &first));
+    TU_OK(mnemo_record__listen(db, &second));
+    TU_OK(mnemo_record__listen(db, &first)); /* again: still heard once */
+    mnemo_db *other = tu_open("other");
+    put("a", "x", 0, NULL);
+    put("a", "y", 0, NULL);
+    mnemo_record_changes c = MNEMO_RECORD_CHANGES_INIT;
+    c.fields = MNEMO_UPDATE_CONTENT;
+    c.content = "z";
+    TU_OK(mnemo_record_update(db, NULL, "a", &c));
+    TU_OK(mnemo_record_delete(db, NULL, "a"));
+    mnemo_record r = {0};
+    r.id = "b";
+    TU_OK(mnemo_record_put(other, NULL, &r, MNEMO_PUT_UPSERT)); /* not theirs */
+    TU_OK(mnemo_record_delete(other, NULL, "b"));
+    cr_assert_str_eq(heard, "1:new a (replace);1:change a (replace);1:change a;1:delete a;2:delete a;");
+    TU_OK(mnemo_close(other));
+    close_db();
+}
+
+TU_TEST(record, too_many_listeners_is_efull)
+{
+    static mnemo_record_listener many[MNEMO_RECORD_MAX_LISTENERS + 1];
+    int rc = 0, i = 0;
+    for (; i <= MNEMO_RECORD_MAX_LISTENERS && !rc; i++)
+        rc = mnemo_record__listen(db, &many[i]);
+    TU_RC(rc, MNEMO_EFULL);
+    cr_assert(strstr(mnemo_errmsg(), "listeners"), "%s", mnemo_errmsg());
     close_db();
 }
 

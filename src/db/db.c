@@ -20,9 +20,6 @@
 struct mnemo_db {
     mnemo_txn_db t;             /* first: the txn room's view (txn_db.h) */
     struct mnemo_db *next_free; /* closed shells are recycled, never freed (see mnemo_close) */
-    pthread_mutex_t module_lock; /* guards creation of module_state */
-    void *_Atomic module_state[MNEMO_MOD_COUNT];
-    const mnemo_module_ops *module_ops[MNEMO_MOD_COUNT];
 };
 
 /* Keys of the markers in `metadata`; other modules use printable prefixes, so a leading NUL keeps
@@ -297,7 +294,7 @@ static void release_shell(mnemo_db *db)
     mnemo__free(db->t.path);
     db->t.path = NULL;
     db->t.store = NULL;
-    pthread_mutex_destroy(&db->module_lock);
+    pthread_mutex_destroy(&db->t.module_lock);
     pthread_mutex_destroy(&db->t.res_lock);
     atomic_store(&db->t.magic, MNEMO_DB_MAGIC_CLOSED);
     shell_put(db);
@@ -314,13 +311,7 @@ static int close_db(mnemo_db *db)
     }
     /* Transactions and cursors hold store objects that must go before the store does. */
     mnemo_txn__close_all(&db->t);
-    for (int m = MNEMO_MOD_COUNT - 1; m >= 0; m--) {
-        void *state = atomic_load(&db->module_state[m]);
-        if (state && db->module_ops[m]->destroy)
-            db->module_ops[m]->destroy(db, state);
-        atomic_store(&db->module_state[m], NULL);
-        db->module_ops[m] = NULL;
-    }
+    mnemo_txn__modules_destroy(&db->t);
     int rc = db->t.ops->close(db->t.store);
     release_shell(db);
     return rc;
@@ -355,7 +346,7 @@ int mnemo_open(mnemo_db **out, const char *path, const mnemo_options *opts)
         return mnemo__err_nomem("mnemo_open");
     }
     pthread_mutex_init(&db->t.res_lock, NULL);
-    pthread_mutex_init(&db->module_lock, NULL);
+    pthread_mutex_init(&db->t.module_lock, NULL);
     mnemo_res__init_list(&db->t.res);
 
     mnemo_store_config cfg = {path, create, o.read_only, o.sync_on_commit, o.compression, o.write_buffer_size,
@@ -395,31 +386,6 @@ int mnemo_close(mnemo_db *db)
     if (!atomic_compare_exchange_strong(&db->t.magic, &open, MNEMO_DB_MAGIC_CLOSING))
         return mnemo__err(MNEMO_EINVAL, "mnemo_close: database handle is closed");
     return close_db(db);
-}
-
-int mnemo_db__module(void **state, mnemo_db *db, mnemo_module m, const mnemo_module_ops *ops)
-{
-    void *s = atomic_load_explicit(&db->module_state[m], memory_order_acquire);
-    if (s) {
-        *state = s;
-        return 0;
-    }
-    int rc = 0;
-    pthread_mutex_lock(&db->module_lock);
-    s = atomic_load_explicit(&db->module_state[m], memory_order_acquire);
-    if (!s && (rc = ops->init(db, &s)) == 0) {
-        db->module_ops[m] = ops;
-        atomic_store_explicit(&db->module_state[m], s, memory_order_release);
-    }
-    pthread_mutex_unlock(&db->module_lock);
-    if (!rc)
-        *state = s;
-    return rc;
-}
-
-void *mnemo_db__module_peek(mnemo_db *db, mnemo_module m)
-{
-    return atomic_load_explicit(&db->module_state[m], memory_order_acquire);
 }
 
 /* ---- maintenance ---- */

@@ -1,8 +1,14 @@
-/* The modules mnemo_open opens, in order: the one place the engine room names a module. */
+/* The modules mnemo_open opens, in order: the one place the engine room names a module. The order
+ * is also the order of their record listeners (record.h): edges, then the embedding, then postings
+ * go with a deleted record. */
 #include "db/db.h"
+#include "graph/graph.h"
+#include "text/text.h"
 #include "vector/vector.h"
 
 const mnemo_module_open mnemo_db__module_opens[] = {
-    {"vector", mnemo_vector__open}, /* checks the vector space and loads its index */
+    {"graph", mnemo_graph__open},   /* its record listener: edges die with their records */
+    {"vector", mnemo_vector__open}, /* checks the vector space, loads its index; its record listener */
+    {"text", mnemo_text__open},     /* its record listener: postings follow their records */
 };
 const unsigned mnemo_db__n_module_opens = sizeof mnemo_db__module_opens / sizeof mnemo_db__module_opens[0];

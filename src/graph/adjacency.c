@@ -252,8 +252,9 @@ static int delete_with_twins(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const ke
     return rc;
 }
 
-int mnemo_graph__on_record_delete(mnemo_db *db, mnemo_txn *txn, uint64_t iid)
+static int on_record_delete(mnemo_db *db, mnemo_txn *txn, uint64_t iid, const char *id)
 {
+    (void)id;
     key_list out = {0}, in = {0};
     int rc = collect_keys(db, txn, MNEMO_CF_GRAPH_FORWARD, iid, &out);
     if (!rc)
@@ -266,6 +267,10 @@ int mnemo_graph__on_record_delete(mnemo_db *db, mnemo_txn *txn, uint64_t iid)
     mnemo__free(in.keys);
     return rc;
 }
+
+static const mnemo_record_listener record_listener = {NULL, on_record_delete};
+
+int mnemo_graph__open(mnemo_db *db) { return mnemo_record__listen(db, &record_listener); }
 
 /* ---- neighbours, materialised per call so the iterator never holds RocksDB objects ---- */
 

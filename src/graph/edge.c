@@ -155,7 +155,7 @@ static const mnemo_module_ops graph_module = {state_init, state_destroy};
 int mnemo_graph__state(graph_state **st, mnemo_db *db)
 {
     void *p;
-    int rc = mnemo_db__module(&p, db, MNEMO_MOD_GRAPH, &graph_module);
+    int rc = mnemo_db__module(&p, db, &graph_module);
     if (!rc)
         *st = p;
     return rc;

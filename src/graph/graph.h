@@ -1,5 +1,5 @@
-/* Internal API of the graph room, for the record room (edges die with their records) and for the
- * vector room (hybrid search by neighbourhood).
+/* Internal API of the graph room, for the db room (open) and for the vector and text rooms
+ * (hybrid search by neighbourhood).
  *
  * Keys (fixed width, big-endian):  graph_forward  from(u64) label(u32) to(u64)
  *                                  graph_backward to(u64)   label(u32) from(u64)
@@ -14,7 +14,6 @@
 
 #include "core/u64map.h"
 #include "mnemo/graph.h"
-#include "db/db.h"
 #include "txn/txn.h"
 
 #define MNEMO_MK_LABEL 'L'
@@ -23,8 +22,9 @@
  * and mnemo_graph_check call an id above it damage. */
 #define MNEMO_GRAPH_LABEL_ID_MAX (1u << 24)
 
-/* Removes every edge of the record (both directions, both twins) inside txn. */
-int mnemo_graph__on_record_delete(mnemo_db *db, mnemo_txn *txn, uint64_t iid);
+/* Called by mnemo_open: registers the record listener by which a record's edges (both directions,
+ * both twins) are deleted with it, inside the deleting transaction. */
+int mnemo_graph__open(mnemo_db *db);
 
 /* Visits the edges of iid: other = the other endpoint, dir = MNEMO_DIR_OUT or MNEMO_DIR_IN.
  * Edges to expired records are skipped. cb returns 0 to go on, 1 to stop, < 0 to abort. */

@@ -8,10 +8,7 @@
 #include "core/clock.h"
 #include "core/coding.h"
 #include "core/error.h"
-#include "graph/graph.h"
 #include "record/record_impl.h"
-#include "text/text.h"
-#include "vector/vector.h"
 
 /* ---- sealed metadata values ---- */
 
@@ -144,7 +141,7 @@ static const mnemo_module_ops record_module = {state_init, state_destroy};
 int mnemo_record__state(record_state **st, mnemo_db *db)
 {
     void *p;
-    int rc = mnemo_db__module(&p, db, MNEMO_MOD_RECORD, &record_module);
+    int rc = mnemo_db__module(&p, db, &record_module);
     if (!rc)
         *st = p;
     return rc;
@@ -216,22 +213,86 @@ static int alloc_iid(mnemo_db *db, record_state *st, uint64_t *out)
     return rc;
 }
 
-/* ---- delete listeners (graph, vectors) ---- */
+/* ---- listeners (record.h): the modules above hear of writes without the record room naming them ---- */
 
-#define MAX_LISTENERS 8
-static pthread_mutex_t listener_lock = PTHREAD_MUTEX_INITIALIZER;
-static mnemo_record_delete_fn listeners[MAX_LISTENERS];
-static int n_listeners;
+typedef struct listener_set {
+    pthread_mutex_t lock; /* guards adding; the array only grows, n is published last */
+    const mnemo_record_listener *l[MNEMO_RECORD_MAX_LISTENERS];
+    atomic_int n;
+} listener_set;
 
-void mnemo_record__on_delete(mnemo_record_delete_fn fn)
+/* Kept apart from record_state, which reads the database when created: registering at open must
+ * not load the record room (nor fail the open when its data is damaged). */
+static int listeners_init(mnemo_db *db, void **out)
 {
-    pthread_mutex_lock(&listener_lock);
-    int known = 0;
-    for (int i = 0; i < n_listeners; i++)
-        known |= listeners[i] == fn;
-    if (!known && n_listeners < MAX_LISTENERS)
-        listeners[n_listeners++] = fn;
-    pthread_mutex_unlock(&listener_lock);
+    (void)db;
+    listener_set *ls = mnemo__calloc(1, sizeof *ls);
+    if (!ls)
+        return mnemo__err_nomem("record listeners");
+    pthread_mutex_init(&ls->lock, NULL);
+    *out = ls;
+    return 0;
+}
+
+static void listeners_destroy(mnemo_db *db, void *p)
+{
+    (void)db;
+    listener_set *ls = p;
+    pthread_mutex_destroy(&ls->lock);
+    mnemo__free(ls);
+}
+
+static const mnemo_module_ops listeners_module = {listeners_init, listeners_destroy};
+
+int mnemo_record__listen(mnemo_db *db, const mnemo_record_listener *l)
+{
+    void *p;
+    int rc = mnemo_db__module(&p, db, &listeners_module);
+    if (rc)
+        return rc;
+    listener_set *ls = p;
+    pthread_mutex_lock(&ls->lock);
+    int n = atomic_load_explicit(&ls->n, memory_order_relaxed), known = 0;
+    for (int i = 0; i < n; i++)
+        known |= ls->l[i] == l;
+    if (!known && n == MNEMO_RECORD_MAX_LISTENERS)
+        rc = mnemo__err(MNEMO_EFULL, "mnemo_record__listen: more than %d listeners", MNEMO_RECORD_MAX_LISTENERS);
+    else if (!known) {
+        ls->l[n] = l;
+        atomic_store_explicit(&ls->n, n + 1, memory_order_release);
+    }
+    pthread_mutex_unlock(&ls->lock);
+    return rc;
+}
+
+/* The listeners of db (none when no module registered one). */
+static int listeners_of(mnemo_db *db, const mnemo_record_listener *const **l)
+{
+    listener_set *ls = mnemo_db__module_peek(db, &listeners_module);
+    if (!ls)
+        return 0;
+    *l = ls->l;
+    return atomic_load_explicit(&ls->n, memory_order_acquire);
+}
+
+static int notify_put(mnemo_db *db, mnemo_txn *txn, const mnemo_record *old, const mnemo_record *nw, int replace)
+{
+    const mnemo_record_listener *const *l = NULL;
+    int n = listeners_of(db, &l), rc = 0;
+    for (int i = 0; i < n && !rc; i++)
+        if (l[i]->on_put)
+            rc = l[i]->on_put(db, txn, old, nw, replace);
+    return rc;
+}
+
+static int notify_delete(mnemo_db *db, mnemo_txn *txn, const mnemo_record *old)
+{
+    const mnemo_record_listener *const *l = NULL;
+    int n = listeners_of(db, &l), rc = 0;
+    for (int i = 0; i < n && !rc; i++)
+        if (l[i]->on_delete)
+            rc = l[i]->on_delete(db, txn, old->internal_id, old->id);
+    return rc;
 }
 
 /* ---- cache: filled by reads outside transactions, emptied after commits ---- */
@@ -450,8 +511,10 @@ static int parse_stored_metadata(json_t **out, const mnemo_record *r)
     return 0;
 }
 
-/* Writes nw (whose internal_id is set) over old (NULL when the id is new), with every index. */
-static int store(mnemo_db *db, mnemo_txn *txn, const mnemo_record *old, const mnemo_record *nw, const json_t *new_meta)
+/* Writes nw (whose internal_id is set) over old (NULL when the id is new), with every index;
+ * replace as for the listeners' on_put (record.h). */
+static int store(mnemo_db *db, mnemo_txn *txn, const mnemo_record *old, const mnemo_record *nw, const json_t *new_meta,
+                 int replace)
 {
     size_t id_len = strlen(nw->id);
     char *val;
@@ -485,8 +548,8 @@ static int store(mnemo_db *db, mnemo_txn *txn, const mnemo_record *old, const mn
         if (!rc) /* before the commit: edge and vector readers must check this record from now on */
             rc = note_expiring(db, nw->internal_id);
     }
-    if (!rc) /* its postings, when full text is enabled */
-        rc = mnemo_text__on_record_put(db, txn, old, nw);
+    if (!rc) /* the modules above: postings, and a replaced record's embedding */
+        rc = notify_put(db, txn, old, nw, replace);
     json_t *old_meta = NULL;
     if (!rc && old)
         rc = parse_stored_metadata(&old_meta, old);
@@ -522,17 +585,8 @@ int mnemo_record__remove(mnemo_db *db, mnemo_txn *txn, const mnemo_record *old)
     if (!rc)
         rc = mnemo_record__index_update(db, txn, old->internal_id, old->id, old_meta, NULL);
     json_decref(old_meta);
-    if (!rc) /* the record's edges, both directions, in the same transaction */
-        rc = mnemo_graph__on_record_delete(db, txn, old->internal_id);
-    if (!rc) /* and its embedding */
-        rc = mnemo_vector__on_record_delete(db, txn, old->internal_id);
-    if (!rc) /* and its postings */
-        rc = mnemo_text__on_record_delete(db, txn, old->internal_id);
-    pthread_mutex_lock(&listener_lock);
-    int n = n_listeners;
-    pthread_mutex_unlock(&listener_lock);
-    for (int i = 0; i < n && !rc; i++)
-        rc = listeners[i](db, txn, old->internal_id, old->id);
+    if (!rc) /* what hangs on it in the modules above (edges, embedding, postings), same transaction */
+        rc = notify_delete(db, txn, old);
     if (!rc)
         rc = cache_forget_on_commit(db, txn, old->id, id_len);
     return rc;
@@ -599,12 +653,9 @@ static int put_op(mnemo_txn *txn, void *arg)
         nw.internal_id = old->internal_id;
     else if ((rc = alloc_iid(db, st, &nw.internal_id)) != 0)
         return rc;
-    /* A put replaces the whole record: the embedding described the old content, so it goes too
-     * (mnemo_record_update keeps it); edges link records and stay. */
-    if (old)
-        rc = mnemo_vector__on_record_delete(db, txn, old->internal_id);
-    if (!rc)
-        rc = store(db, txn, old, &nw, a->meta);
+    /* A put replaces the whole record (replace = 1): the vector room drops the embedding, which
+     * described the old content (mnemo_record_update keeps it); edges link records and stay. */
+    rc = store(db, txn, old, &nw, a->meta, 1);
     mnemo_record_free(old);
     return rc;
 }
@@ -754,7 +805,7 @@ static int update_op(mnemo_txn *txn, void *arg)
     if (!rc)
         rc = check_fields(fn, nw.content, nw.content_len, nw.importance, nw.created_at, nw.updated_at, nw.expires_at);
     if (!rc)
-        rc = store(a->db, txn, old, &nw, meta);
+        rc = store(a->db, txn, old, &nw, meta, 0);
     json_decref(meta);
     mnemo__free(meta_text);
     mnemo_record_free(old);

@@ -1,4 +1,4 @@
-/* Internal API of the record room, for the graph and vector modules and for the record room's own
+/* Internal API of the record room, for the modules above it (graph, vector, text) and for the record room's own
  * files. Keys this room owns in the `metadata` column family start with one of these bytes:
  *   'I' iid(u64 BE)                          -> record id        (internal id -> user id)
  *   'C' created_at(order-encoded) iid        -> record id        (creation-time index)
@@ -14,7 +14,6 @@
 #include <stdint.h>
 
 #include "mnemo/record.h"
-#include "db/db.h"
 #include "txn/txn.h"
 
 #define MNEMO_MK_IID 'I'
@@ -46,10 +45,24 @@ int mnemo_record__any_expiring(mnemo_db *db);
  * with tracking and never reads its internal-id key back (the edge-list importer). */
 int mnemo_record__pin(mnemo_db *db, mnemo_txn *txn, uint64_t iid, const char *id, int untracked);
 
-/* Other modules learn of deleted records (delete, purge, an expired record replaced) through a
- * listener that runs inside the deleting transaction, so their data goes in the same commit. */
-typedef int (*mnemo_record_delete_fn)(mnemo_db *db, mnemo_txn *txn, uint64_t iid, const char *id);
-void mnemo_record__on_delete(mnemo_record_delete_fn fn);
+/* Other modules learn of record writes through listeners, so that the record room, below them,
+ * calls none of them: each module registers one per database when it opens (src/db/modules.c).
+ * Listeners run inside the writing transaction, in registration order, so their data changes in
+ * the same commit; the first error stops the write and poisons the transaction. Either callback
+ * may be NULL.
+ *   on_put: nw (internal_id set) is being stored over old, the live record it changes (NULL when
+ *     the id is new or its record had expired, which was deleted first). replace is 1 when
+ *     mnemo_record_put replaces the whole record, 0 when mnemo_record_update changes some fields.
+ *   on_delete: the record iid / id is being deleted (delete, purge, an expired record put again);
+ *     its own keys may already be gone in txn. */
+typedef struct mnemo_record_listener {
+    int (*on_put)(mnemo_db *db, mnemo_txn *txn, const mnemo_record *old, const mnemo_record *nw, int replace);
+    int (*on_delete)(mnemo_db *db, mnemo_txn *txn, uint64_t iid, const char *id);
+} mnemo_record_listener;
+/* Registers l (kept by pointer: static storage) on db; registering it again does nothing.
+ * MNEMO_EFULL past MNEMO_RECORD_MAX_LISTENERS. */
+#define MNEMO_RECORD_MAX_LISTENERS 8
+int mnemo_record__listen(mnemo_db *db, const mnemo_record_listener *l);
 
 /* Calls cb for the internal id of every live record matching the compiled filter (NULL: every
  * record); cb returns 0 to go on, 1 to stop, a negative code to abort with it. */

@@ -504,8 +504,9 @@ static int remove_record(mnemo_db *db, mnemo_txn *txn, uint64_t iid)
     return rc;
 }
 
-int mnemo_text__on_record_put(mnemo_db *db, mnemo_txn *txn, const mnemo_record *old, const mnemo_record *nw)
+static int on_record_put(mnemo_db *db, mnemo_txn *txn, const mnemo_record *old, const mnemo_record *nw, int replace)
 {
+    (void)replace;
     text_conf c;
     int rc = mnemo_text__conf(&c, db, txn, 1);
     if (rc == MNEMO_ENOTFOUND)
@@ -517,14 +518,19 @@ int mnemo_text__on_record_put(mnemo_db *db, mnemo_txn *txn, const mnemo_record *
     return index_record(db, txn, &c.cfg, nw->internal_id, nw->content, nw->content_len, 0);
 }
 
-int mnemo_text__on_record_delete(mnemo_db *db, mnemo_txn *txn, uint64_t iid)
+static int on_record_delete(mnemo_db *db, mnemo_txn *txn, uint64_t iid, const char *id)
 {
+    (void)id;
     text_conf c;
     int rc = mnemo_text__conf(&c, db, txn, 1);
     if (rc == MNEMO_ENOTFOUND)
         return 0;
     return rc ? rc : remove_record(db, txn, iid);
 }
+
+static const mnemo_record_listener record_listener = {on_record_put, on_record_delete};
+
+int mnemo_text__open(mnemo_db *db) { return mnemo_record__listen(db, &record_listener); }
 
 /* ---- enable, disable, info ---- */
 

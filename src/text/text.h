@@ -1,5 +1,4 @@
-/* Internal API of the full-text room, for the record room (postings change with their records),
- * the fuzz targets and the tests.
+/* Internal API of the full-text room, for the db room (open), the fuzz targets and the tests.
  *
  * Keys (text_index keyspace, docs/records.md "Full text"):
  *   'P' term 0x00 iid(u64 BE)          -> sealed: varint tf, tf varint position deltas
@@ -67,9 +66,9 @@ typedef struct text_query {
 int mnemo_text__parse_query(text_query *q, const char *text, size_t len, const mnemo_text_cfg *cfg);
 void mnemo_text__query_free(text_query *q);
 
-/* The record room's hooks, inside the writing transaction: a record stored over old (NULL when
- * new) re-indexes its content when full text is enabled; a removed record loses its postings. */
-int mnemo_text__on_record_put(mnemo_db *db, mnemo_txn *txn, const mnemo_record *old, const mnemo_record *nw);
-int mnemo_text__on_record_delete(mnemo_db *db, mnemo_txn *txn, uint64_t iid);
+/* Called by mnemo_open: registers the record listener by which, inside the writing transaction, a
+ * record stored over old re-indexes its content when full text is enabled and a removed record
+ * loses its postings. */
+int mnemo_text__open(mnemo_db *db);
 
 #endif

@@ -41,6 +41,55 @@ uint64_t mnemo_db__estimate_keys(mnemo_db *db, mnemo_cf cf)
     return TDB(db)->ops->estimate_keys(TDB(db)->store, (unsigned)cf);
 }
 
+void *mnemo_db__module_peek(mnemo_db *db, const mnemo_module_ops *ops)
+{
+    mnemo_txn_db *t = TDB(db);
+    unsigned n = atomic_load_explicit(&t->n_modules, memory_order_acquire);
+    for (unsigned i = 0; i < n; i++)
+        if (t->modules[i].ops == ops)
+            return t->modules[i].state;
+    return NULL;
+}
+
+int mnemo_db__module(void **state, mnemo_db *db, const mnemo_module_ops *ops)
+{
+    void *s = mnemo_db__module_peek(db, ops);
+    if (s) {
+        *state = s;
+        return 0;
+    }
+    mnemo_txn_db *t = TDB(db);
+    int rc = 0;
+    pthread_mutex_lock(&t->module_lock);
+    s = mnemo_db__module_peek(db, ops);
+    if (!s) {
+        unsigned n = atomic_load_explicit(&t->n_modules, memory_order_relaxed);
+        if (n == MNEMO_DB_MAX_MODULES)
+            rc = mnemo__err(MNEMO_EFULL, "module state: more than %d modules", MNEMO_DB_MAX_MODULES);
+        else if ((rc = ops->init(db, &s)) == 0) {
+            t->modules[n].ops = ops;
+            t->modules[n].state = s;
+            atomic_store_explicit(&t->n_modules, n + 1, memory_order_release);
+        }
+    }
+    pthread_mutex_unlock(&t->module_lock);
+    if (!rc)
+        *state = s;
+    return rc;
+}
+
+void mnemo_txn__modules_destroy(mnemo_txn_db *tdb)
+{
+    for (unsigned i = atomic_load(&tdb->n_modules); i-- > 0;) {
+        mnemo_module_slot *m = &tdb->modules[i];
+        if (m->ops->destroy)
+            m->ops->destroy((mnemo_db *)(void *)tdb, m->state);
+        m->ops = NULL;
+        m->state = NULL;
+    }
+    atomic_store(&tdb->n_modules, 0);
+}
+
 void mnemo_txn__close_all(mnemo_txn_db *tdb)
 {
     pthread_mutex_lock(&tdb->res_lock);

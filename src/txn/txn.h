@@ -44,6 +44,18 @@ int mnemo_guard__held(mnemo_db *db);
 
 const mnemo_options *mnemo_db__options(mnemo_db *db);
 
+/* Per-database state of a module (records, graph, vectors...), created by ops->init on first use
+ * and keyed by the address of ops, so the rooms below the modules name none of them. destroy runs
+ * in mnemo_close after open transactions were rolled back and before the store closes, so it may
+ * still write (without a transaction); the last created goes first. */
+typedef struct mnemo_module_ops {
+    int (*init)(mnemo_db *db, void **state);
+    void (*destroy)(mnemo_db *db, void *state);
+} mnemo_module_ops;
+int mnemo_db__module(void **state, mnemo_db *db, const mnemo_module_ops *ops);
+/* The module's state if it was created, else NULL (never creates it). */
+void *mnemo_db__module_peek(mnemo_db *db, const mnemo_module_ops *ops);
+
 /* Point read. txn NULL reads the latest committed state. track != 0 inside a read-write txn makes
  * the key part of the commit-time conflict check. On success *val is a mnemo__malloc'd copy with a
  * trailing NUL (not counted in *vlen). Returns 0, MNEMO_ENOTFOUND or an error. */

@@ -21,6 +21,14 @@ void mnemo_res__init_list(mnemo_res *sentinel);
 void mnemo_res__link(mnemo_res *sentinel, mnemo_res *res);
 void mnemo_res__unlink(mnemo_res *res);
 
+struct mnemo_module_ops;
+/* Per-database state of one module above (txn.h: mnemo_db__module), keyed by its ops. */
+typedef struct mnemo_module_slot {
+    const struct mnemo_module_ops *ops;
+    void *state;
+} mnemo_module_slot;
+#define MNEMO_DB_MAX_MODULES 16
+
 #define MNEMO_DB_MAGIC_OPEN 0x6d6e656du   /* "mnem" */
 #define MNEMO_DB_MAGIC_CLOSING 0x73687574u /* "shut": mnemo_close is under way */
 #define MNEMO_DB_MAGIC_CLOSED 0x636c6f73u  /* "clos" */
@@ -37,6 +45,9 @@ typedef struct mnemo_txn_db {
     struct mnemo_cache *cache; /* NULL when cache_size is 0 */
     pthread_mutex_t res_lock;  /* guards res: transactions and txn-less cursors */
     mnemo_res res;
+    pthread_mutex_t module_lock; /* guards adding module slots */
+    mnemo_module_slot modules[MNEMO_DB_MAX_MODULES];
+    atomic_uint n_modules; /* slots below it are complete (published with release) */
 } mnemo_txn_db;
 
 /* The txn room's view of db (the first member of struct mnemo_db). */
@@ -45,5 +56,9 @@ typedef struct mnemo_txn_db {
 /* Invalidates every transaction and cursor of the database (mnemo_close, before the store goes):
  * transactions are rolled back and their after-hooks told. */
 void mnemo_txn__close_all(mnemo_txn_db *tdb);
+
+/* Destroys the modules' per-database state, the last created first (mnemo_close, after
+ * close_all and before the store goes: destroy may still write without a transaction). */
+void mnemo_txn__modules_destroy(mnemo_txn_db *tdb);
 
 #endif

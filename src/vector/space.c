@@ -135,7 +135,7 @@ static const mnemo_module_ops vector_module = {init_state, destroy_state};
 int mnemo_vector__state(vec_state **st, mnemo_db *db, const char *fn)
 {
     void *p;
-    int rc = mnemo_db__module(&p, db, MNEMO_MOD_VECTOR, &vector_module);
+    int rc = mnemo_db__module(&p, db, &vector_module);
     if (rc == MNEMO_EINVAL)
         return mnemo__err(MNEMO_EINVAL, "%s: the database has no vector space (open it with vector_dim set)", fn);
     if (!rc)
@@ -143,11 +143,15 @@ int mnemo_vector__state(vec_state **st, mnemo_db *db, const char *fn)
     return rc;
 }
 
+vec_state *mnemo_vector__peek(mnemo_db *db) { return mnemo_db__module_peek(db, &vector_module); }
+
 int mnemo_vector__open(mnemo_db *db)
 {
     const mnemo_options *o = mnemo_db__options(db);
     mnemo_vector_space want;
-    int rc = space_from_options(&want, o);
+    int rc = mnemo_vector__listen(db);
+    if (!rc)
+        rc = space_from_options(&want, o);
     if (rc)
         return rc;
     char *v;

@@ -259,15 +259,29 @@ int mnemo_vector_delete(mnemo_db *db, mnemo_txn *txn, const char *id)
     return mnemo_txn__run_op(db, txn, delete_op, &a);
 }
 
-int mnemo_vector__on_record_delete(mnemo_db *db, mnemo_txn *txn, uint64_t iid)
+/* The record iid is being deleted inside txn: its embedding goes in the same commit. */
+static int on_record_delete(mnemo_db *db, mnemo_txn *txn, uint64_t iid, const char *id)
 {
-    vec_state *st = mnemo_db__module_peek(db, MNEMO_MOD_VECTOR);
+    (void)id;
+    vec_state *st = mnemo_vector__peek(db);
     if (!st)
         return 0; /* no vector space: nothing to take along */
     /* (the record's own keys may already be gone in txn: a delete needs no record id) */
     int rc = remove_vector(st, db, txn, iid, "", 0);
     return rc == MNEMO_ENOTFOUND ? 0 : rc;
 }
+
+/* A put replaces the whole record: the embedding described the old content, so it goes too
+ * (an update keeps it). */
+static int on_record_put(mnemo_db *db, mnemo_txn *txn, const mnemo_record *old, const mnemo_record *nw, int replace)
+{
+    (void)nw;
+    return old && replace ? on_record_delete(db, txn, old->internal_id, old->id) : 0;
+}
+
+static const mnemo_record_listener record_listener = {on_record_put, on_record_delete};
+
+int mnemo_vector__listen(mnemo_db *db) { return mnemo_record__listen(db, &record_listener); }
 
 int mnemo_vector_stats_get(mnemo_vector_stats *out, mnemo_db *db)
 {
@@ -278,7 +292,7 @@ int mnemo_vector_stats_get(mnemo_vector_stats *out, mnemo_db *db)
         return rc;
     if (!out)
         return mnemo__err(MNEMO_EINVAL, "%s: out is NULL", fn);
-    vec_state *st = mnemo_db__module_peek(db, MNEMO_MOD_VECTOR);
+    vec_state *st = mnemo_vector__peek(db);
     if (!st)
         return mnemo__err(MNEMO_ENOTFOUND, "%s: the database has no vector space", fn);
     pthread_mutex_lock(&st->commit_lock); /* the log counters change under it */
@@ -305,7 +319,7 @@ int mnemo_vector_check(mnemo_db *db, uint64_t *vectors)
     int rc = mnemo_guard__db(&guard, db, fn);
     if (rc)
         return rc;
-    vec_state *st = mnemo_db__module_peek(db, MNEMO_MOD_VECTOR);
+    vec_state *st = mnemo_vector__peek(db);
     if (!st)
         return mnemo__err(MNEMO_ENOTFOUND, "%s: the database has no vector space", fn);
     size_t dim = st->sp.dim;

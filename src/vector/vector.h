@@ -1,4 +1,4 @@
-/* Internal API of the vector room, for the db room (open) and the record room (deletes). */
+/* Internal API of the vector room, for the db room (open). */
 #ifndef MNEMO_VECTOR_INTERNAL_H
 #define MNEMO_VECTOR_INTERNAL_H
 
@@ -6,15 +6,12 @@
 #include <stdint.h>
 
 #include "mnemo/vector.h"
-#include "db/db.h"
 #include "txn/txn.h"
 
 /* Called by mnemo_open once the store is open: creates or checks the vector space against the
- * options and, when the database has one, loads the index (snapshot + log, or a rebuild). */
+ * options and, when the database has one, loads the index (snapshot + log, or a rebuild). Registers
+ * the record listener by which an embedding goes with its record (deleted, or replaced by a put). */
 int mnemo_vector__open(mnemo_db *db);
-
-/* The record iid is being deleted inside txn: its embedding goes in the same commit. */
-int mnemo_vector__on_record_delete(mnemo_db *db, mnemo_txn *txn, uint64_t iid);
 
 /* Tests: waits until the background worker (snapshots, rebuilds) has nothing asked of it. */
 int mnemo_vector__settle(mnemo_db *db);

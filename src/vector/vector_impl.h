@@ -73,6 +73,10 @@ typedef struct vec_state {
 
 /* The module state, or MNEMO_EINVAL (message names fn) when the database has no vector space. */
 int mnemo_vector__state(vec_state **st, mnemo_db *db, const char *fn);
+/* The state if the database has a vector space loaded, else NULL (never creates it). */
+vec_state *mnemo_vector__peek(mnemo_db *db);
+/* Registers the vector room's record listener on db (vector.c; mnemo_vector__open calls it). */
+int mnemo_vector__listen(mnemo_db *db);
 
 /* ---- space.c ---- */
 /* Checks a vector (dimension, finite, non-zero under cosine) and copies it into out, normalised

@@ -1,0 +1,2 @@
+/* check_rooms.sh must reject this: text and vector are on one level. */
+#include "vector/vector.h"
