@@ -1,4 +1,4 @@
-/* libFuzzer target: the metadata filter compiler (src/record/filter.c). Any text must compile or
+/* libFuzzer target: the metadata filter compiler (src/filter/filter.c). Any text must compile or
  * give MNEMO_EINVAL with a message; a compiled filter is matched against a few metadata objects and
  * planned for indexes without crashing. */
 #include <jansson.h>
@@ -8,7 +8,7 @@
 
 #include "core/error.h"
 #include "mnemo/common.h"
-#include "record/filter.h"
+#include "filter/filter.h"
 
 static json_t *docs[6];
 

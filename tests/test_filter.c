@@ -1,4 +1,4 @@
-/* Metadata filters (src/record/filter): every operator and combination, paths, record fields,
+/* Metadata filters (src/filter/): every operator and combination, paths, record fields,
  * invalid forms and their messages, index predicates, the order-preserving scalar encoding, and a
  * comparison against a deliberately naive reference evaluator on generated data. */
 #include <math.h>
@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
-#include "record/filter.h"
+#include "filter/filter.h"
 #include "testutil.h"
 
 /* ---- helpers ---- */

@@ -13,7 +13,7 @@
 #include "core/clock.h"
 #include "core/coding.h"
 #include "core/error.h"
-#include "record/filter.h"
+#include "filter/filter.h"
 #include "record/list.h"
 #include "record/record_impl.h"
 

@@ -16,7 +16,7 @@
 #include "core/error.h"
 #include "core/u64map.h"
 #include "graph/graph.h"
-#include "record/filter.h"
+#include "filter/filter.h"
 #include "record/record.h"
 #include "text/text_impl.h"
 

@@ -8,7 +8,7 @@
 #include "core/clock.h"
 #include "core/error.h"
 #include "graph/graph.h"
-#include "record/filter.h"
+#include "filter/filter.h"
 #include "record/record.h"
 #include "vector/vector_impl.h"
 

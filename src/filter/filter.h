@@ -63,8 +63,8 @@
  * or, for bad JSON, "filter: invalid JSON at line 3, column 7: <jansson's text>".
  *
  * Thread safety: a compiled filter is immutable; match and index_preds may run concurrently. */
-#ifndef MNEMO_RECORD_FILTER_H
-#define MNEMO_RECORD_FILTER_H
+#ifndef MNEMO_FILTER_H
+#define MNEMO_FILTER_H
 
 #include <jansson.h>
 #include <stddef.h>

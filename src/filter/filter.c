@@ -5,7 +5,7 @@
  * its $and / $or / $not keys. Operands stay inside the parsed jansson document, which the filter
  * keeps alive; each scalar operand is also pre-decoded into a `val` so that matching compares
  * plain C values and never allocates. */
-#include "record/filter.h"
+#include "filter/filter.h"
 
 #include <math.h>
 #include <stdarg.h>
