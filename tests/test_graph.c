@@ -162,6 +162,13 @@ TU_TEST(graph, bad_arguments_and_missing_endpoints)
     bad = e;
     bad.props = "[1]";
     TU_RC(mnemo_graph_link(db, NULL, &bad, 0), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "props must be a JSON object"), "%s", mnemo_errmsg());
+    static char longprops[MNEMO_RECORD_MAX_METADATA + 16];
+    memset(longprops, ' ', sizeof longprops - 1);
+    memcpy(longprops, "{}", 2);
+    bad.props = longprops;
+    TU_RC(mnemo_graph_link(db, NULL, &bad, 0), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "props is longer than"), "%s", mnemo_errmsg());
     bad.props = "{oops";
     TU_RC(mnemo_graph_link(db, NULL, &bad, 0), MNEMO_EINVAL);
     cr_assert(strstr(mnemo_errmsg(), "props"), "%s", mnemo_errmsg());

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "testutil.h"
+#include "core/alloc.h"
 #include "core/error.h"
 #include "txn/txn.h"
 
@@ -653,5 +654,32 @@ TU_TEST(txn, plain_and_blind_writes_cannot_slip_between_validation_and_commit)
         cr_assert_eq(violations, 0, "mode %d: %ld snapshots saw j != k", mode, violations);
         cr_assert_eq(must_get(NULL, "j"), must_get(NULL, "k"));
     }
+    close_db();
+}
+
+/* Sealed values (txn/sealed.c): every room's small stored values go through these three. */
+TU_TEST(txn, sealed_values_round_trip_and_damage_is_ecorrupt)
+{
+    static char big[1000]; /* past the stack buffer of put_sealed */
+    memset(big, 'b', sizeof big);
+    TU_OK(mnemo_txn__put_sealed(db, NULL, MNEMO_CF_DEFAULT, "small", 5, "abc", 3));
+    TU_OK(mnemo_txn__put_sealed(db, NULL, MNEMO_CF_DEFAULT, "big", 3, big, sizeof big));
+    char *v;
+    size_t n;
+    TU_OK(mnemo_txn__get_sealed(&v, &n, db, NULL, MNEMO_CF_DEFAULT, "small", 5, 0, "the small one"));
+    cr_assert_eq(n, 3);
+    cr_assert_str_eq(v, "abc"); /* NUL-terminated */
+    mnemo__free(v);
+    TU_OK(mnemo_txn__get_sealed(&v, &n, db, NULL, MNEMO_CF_DEFAULT, "big", 3, 0, "the big one"));
+    cr_assert(n == sizeof big && memcmp(v, big, n) == 0 && v[n] == '\0');
+    mnemo__free(v);
+    TU_RC(mnemo_txn__get_sealed(&v, &n, db, NULL, MNEMO_CF_DEFAULT, "none", 4, 0, "x"), MNEMO_ENOTFOUND);
+
+    TU_OK(mnemo_txn__put(db, NULL, MNEMO_CF_DEFAULT, "plain", 5, "abc", 3)); /* not sealed */
+    TU_RC(mnemo_txn__get_sealed(&v, &n, db, NULL, MNEMO_CF_DEFAULT, "plain", 5, 0, "the plain one"), MNEMO_ECORRUPT);
+    cr_assert_str_eq(mnemo_errmsg(), "the plain one fails its checksum");
+    const char *p;
+    TU_RC(mnemo_txn__unseal("abc", 3, &p, &n, "a cursor value"), MNEMO_ECORRUPT);
+    cr_assert_str_eq(mnemo_errmsg(), "a cursor value fails its checksum");
     close_db();
 }

@@ -64,4 +64,7 @@ int mnemo__unseal(const void *val, size_t len, const void **payload, size_t *ple
  * as the prefix or shorter). Returns its length; 0 means "no upper bound" (prefix is all 0xff). */
 size_t mnemo__prefix_successor(const unsigned char *prefix, size_t len, unsigned char *out);
 
+/* Strict UTF-8 (no overlongs, no surrogates, nothing above U+10FFFF, no NUL): 1, else 0. */
+int mnemo__utf8_valid(const char *s, size_t len);
+
 #endif

@@ -7,6 +7,7 @@
 #include "core/clock.h"
 #include "core/coding.h"
 #include "core/error.h"
+#include "core/json.h"
 #include "graph/graph_impl.h"
 #include "record/record.h"
 
@@ -121,7 +122,7 @@ static int state_init(mnemo_db *db, void **out)
             const char *raw = mnemo_cursor__value(c, &vl), *name = NULL;
             size_t rl = vl;
             char buf[MNEMO_LABEL_MAX + 1];
-            if ((rc = mnemo_record__unseal(raw, rl, &name, &vl, "a label dictionary entry")) != 0)
+            if ((rc = mnemo_txn__unseal(raw, rl, &name, &vl, "a label dictionary entry (metadata)")) != 0)
                 break;
             uint32_t id = kl == 5 ? mnemo__get_be32(k + 1) : 0;
             if (vl == 0 || vl > MNEMO_LABEL_MAX || id == 0 || id > MNEMO_GRAPH_LABEL_ID_MAX) {
@@ -190,8 +191,8 @@ static int alloc_label(mnemo_db *db, mnemo_txn *txn, uint32_t *out, const char *
     char *v;
     size_t n;
     uint32_t next = 1;
-    int rc = mnemo_record__get_sealed(&v, &n, db, txn, LABEL_NEXT_KEY, strlen(LABEL_NEXT_KEY), 1,
-                                      "the label counter " LABEL_NEXT_KEY);
+    int rc = mnemo_txn__get_sealed(&v, &n, db, txn, MNEMO_CF_METADATA, LABEL_NEXT_KEY, strlen(LABEL_NEXT_KEY), 1,
+                                      "the label counter " LABEL_NEXT_KEY " (metadata)");
     if (rc == 0) {
         if (n == 4)
             next = mnemo__get_be32((unsigned char *)v);
@@ -210,7 +211,7 @@ static int alloc_label(mnemo_db *db, mnemo_txn *txn, uint32_t *out, const char *
                           label, MNEMO_GRAPH_LABEL_ID_MAX);
     unsigned char nv[4];
     mnemo__put_be32(nv, next + 1);
-    if ((rc = mnemo_record__put_sealed(db, txn, LABEL_NEXT_KEY, strlen(LABEL_NEXT_KEY), nv, 4)) == 0)
+    if ((rc = mnemo_txn__put_sealed(db, txn, MNEMO_CF_METADATA, LABEL_NEXT_KEY, strlen(LABEL_NEXT_KEY), nv, 4)) == 0)
         *out = next;
     return rc;
 }
@@ -219,7 +220,7 @@ int mnemo_graph__set_next_label(mnemo_db *db, uint32_t next)
 {
     unsigned char v[4];
     mnemo__put_be32(v, next);
-    return mnemo_record__put_sealed(db, NULL, LABEL_NEXT_KEY, strlen(LABEL_NEXT_KEY), v, 4);
+    return mnemo_txn__put_sealed(db, NULL, MNEMO_CF_METADATA, LABEL_NEXT_KEY, strlen(LABEL_NEXT_KEY), v, 4);
 }
 
 int mnemo_graph__label_id(uint32_t *id, mnemo_db *db, mnemo_txn *txn, const char *label, int create)
@@ -243,7 +244,7 @@ int mnemo_graph__label_id(uint32_t *id, mnemo_db *db, mnemo_txn *txn, const char
     memcpy(key + 1, label, ll);
     char *v;
     size_t n;
-    rc = mnemo_record__get_sealed(&v, &n, db, txn, key, 1 + ll, 1, "a label dictionary entry");
+    rc = mnemo_txn__get_sealed(&v, &n, db, txn, MNEMO_CF_METADATA, key, 1 + ll, 1, "a label dictionary entry (metadata)");
     if (rc == 0) {
         if (n != 4)
             rc = mnemo__err(MNEMO_ECORRUPT, "graph: label '%s' in the dictionary is damaged", label);
@@ -264,8 +265,8 @@ int mnemo_graph__label_id(uint32_t *id, mnemo_db *db, mnemo_txn *txn, const char
     ikey[0] = MNEMO_MK_LABEL_ID;
     mnemo__put_be32(ikey + 1, nid);
     mnemo__put_be32(ival, nid);
-    if ((rc = mnemo_record__put_sealed(db, txn, key, 1 + ll, ival, 4)) != 0 ||
-        (rc = mnemo_record__put_sealed(db, txn, ikey, 5, label, ll)) != 0)
+    if ((rc = mnemo_txn__put_sealed(db, txn, MNEMO_CF_METADATA, key, 1 + ll, ival, 4)) != 0 ||
+        (rc = mnemo_txn__put_sealed(db, txn, MNEMO_CF_METADATA, ikey, 5, label, ll)) != 0)
         return rc;
     label_hook *h = mnemo__calloc(1, sizeof *h);
     if (!h)
@@ -300,7 +301,7 @@ const char *mnemo_graph__label_name(mnemo_db *db, mnemo_txn *txn, uint32_t id)
     mnemo__put_be32(key + 1, id);
     char *v;
     size_t n;
-    if (mnemo_record__get_sealed(&v, &n, db, txn, key, 5, 0, "a label dictionary entry"))
+    if (mnemo_txn__get_sealed(&v, &n, db, txn, MNEMO_CF_METADATA, key, 5, 0, "a label dictionary entry (metadata)"))
         return NULL;
     if (n == 0 || n > MNEMO_LABEL_MAX) {
         mnemo__free(v);
@@ -404,7 +405,7 @@ static int check_label(const char *fn, const char *label)
         return mnemo__err(MNEMO_EINVAL, "%s: label is empty", fn);
     if (n > MNEMO_LABEL_MAX)
         return mnemo__err(MNEMO_EINVAL, "%s: label is longer than %u bytes", fn, MNEMO_LABEL_MAX);
-    if (!mnemo_record__utf8_valid(label, n))
+    if (!mnemo__utf8_valid(label, n))
         return mnemo__err(MNEMO_EINVAL, "%s: label is not valid UTF-8", fn);
     return 0;
 }
@@ -520,7 +521,7 @@ int mnemo_graph_link(mnemo_db *db, mnemo_txn *txn, const mnemo_edge *e, unsigned
         return mnemo__err(MNEMO_EINVAL, "%s: weight must be a finite number", fn);
     if (e->props) {
         json_t *j;
-        if ((rc = mnemo_record__parse_json_object(&j, &a.props, e->props, fn, "props")) != 0)
+        if ((rc = mnemo__json_object(&j, &a.props, e->props, MNEMO_RECORD_MAX_METADATA, fn, "props")) != 0)
             return rc;
         json_decref(j);
     }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/alloc.h"
+#include "core/coding.h"
 #include "core/error.h"
 #include "core/u64map.h"
 #include "graph/graph_impl.h"
@@ -247,7 +248,7 @@ static int parse_line(batch *b, char *line, uint64_t lineno, const char *path)
     }
     for (int i = 0; i < 2; i++) {
         size_t n = strlen(fields[i]);
-        if (n > MNEMO_RECORD_MAX_ID || !mnemo_record__utf8_valid(fields[i], n))
+        if (n > MNEMO_RECORD_MAX_ID || !mnemo__utf8_valid(fields[i], n))
             return mnemo__err(MNEMO_EINVAL, "import %s: line %llu: node id '%.40s' is not 1..%u bytes of UTF-8", path,
                               (unsigned long long)lineno, fields[i], MNEMO_RECORD_MAX_ID);
     }

@@ -270,7 +270,7 @@ static int walk_index(mnemo_db *db, mnemo_txn *txn, const mnemo_filter *f, const
                 continue;
             uint64_t iid = mnemo__get_be64(k + kl - 8);
             size_t il = 0;
-            if ((rc = mnemo_record__unseal(v, vl, &id, &il, "a secondary index entry")) != 0)
+            if ((rc = mnemo_txn__unseal(v, vl, &id, &il, "a secondary index entry (metadata)")) != 0)
                 break;
             mnemo_record *rec;
             rc = mnemo_record__load(&rec, db, txn, id, il, 0);

@@ -50,8 +50,8 @@ static int read_epoch(uint64_t *epoch, mnemo_db *db, mnemo_txn *txn, int track)
 {
     char *v;
     size_t n;
-    int rc = mnemo_record__get_sealed(&v, &n, db, txn, RECORD_COUNTER_INDEX_EPOCH, strlen(RECORD_COUNTER_INDEX_EPOCH),
-                                      track, "the index epoch " RECORD_COUNTER_INDEX_EPOCH);
+    int rc = mnemo_txn__get_sealed(&v, &n, db, txn, MNEMO_CF_METADATA, RECORD_COUNTER_INDEX_EPOCH, strlen(RECORD_COUNTER_INDEX_EPOCH),
+                                      track, "the index epoch " RECORD_COUNTER_INDEX_EPOCH " (metadata)");
     if (rc == MNEMO_ENOTFOUND) {
         *epoch = 0;
         return 0;
@@ -210,7 +210,7 @@ static int normalise_path(char *out, const char *path, const char *fn)
         return mnemo__err(MNEMO_EINVAL, "%s: path must be 1..%d bytes", fn, MAX_PATH);
     if (path[0] == '.' || path[n - 1] == '.' || strstr(path, ".."))
         return mnemo__err(MNEMO_EINVAL, "%s: path '%s' has an empty segment", fn, path);
-    if (!mnemo_record__utf8_valid(path, n))
+    if (!mnemo__utf8_valid(path, n))
         return mnemo__err(MNEMO_EINVAL, "%s: path is not valid UTF-8", fn);
     memcpy(out, path, n + 1);
     return 0;
@@ -346,7 +346,7 @@ static int update_one(mnemo_db *db, mnemo_txn *txn, const char *path, uint64_t i
                                    mnemo_record__entry_key(key, path, olds.items[i].p, olds.items[i].len, iid, 1));
     for (size_t i = 0; i < news.n && !rc; i++)
         if (!contains(&olds, &news.items[i]))
-            rc = mnemo_record__put_sealed(db, txn, key,
+            rc = mnemo_txn__put_sealed(db, txn, MNEMO_CF_METADATA, key,
                                           mnemo_record__entry_key(key, path, news.items[i].p, news.items[i].len, iid, 1),
                                           id, strlen(id));
     mnemo_record__enc_set_free(&olds);
@@ -389,7 +389,7 @@ static int bump_epoch(mnemo_db *db, mnemo_txn *txn)
         return rc;
     unsigned char v[8];
     mnemo__put_be64(v, epoch + 1);
-    return mnemo_record__put_sealed(db, txn, RECORD_COUNTER_INDEX_EPOCH, strlen(RECORD_COUNTER_INDEX_EPOCH), v, 8);
+    return mnemo_txn__put_sealed(db, txn, MNEMO_CF_METADATA, RECORD_COUNTER_INDEX_EPOCH, strlen(RECORD_COUNTER_INDEX_EPOCH), v, 8);
 }
 
 static int write_def(mnemo_db *db, mnemo_txn *txn, const char *path, int ready)

@@ -213,7 +213,7 @@ int mnemo_record_list(mnemo_record_page **out, mnemo_db *db, mnemo_txn *txn, con
         } else {
             const char *id = NULL;
             size_t il = 0;
-            if ((rc = mnemo_record__unseal(v, vl, &id, &il, "a creation-time index entry")) != 0)
+            if ((rc = mnemo_txn__unseal(v, vl, &id, &il, "a creation-time index entry (metadata)")) != 0)
                 break;
             rc = mnemo_record__load(&r, db, txn, id, il, 0);
             if (rc == MNEMO_ENOTFOUND) /* index entry without record: skip, never invent */

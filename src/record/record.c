@@ -8,47 +8,8 @@
 #include "core/clock.h"
 #include "core/coding.h"
 #include "core/error.h"
+#include "core/json.h"
 #include "record/record_impl.h"
-
-/* ---- sealed metadata values ---- */
-
-int mnemo_record__put_sealed(mnemo_db *db, mnemo_txn *txn, const void *key, size_t klen, const void *val,
-                             size_t vlen)
-{
-    unsigned char buf[MNEMO_RECORD_MAX_ID + MNEMO_SEAL_OVERHEAD];
-    if (vlen > MNEMO_RECORD_MAX_ID)
-        return mnemo__err(MNEMO_EINVAL, "metadata value of %zu bytes is too long", vlen);
-    return mnemo_txn__put(db, txn, MNEMO_CF_METADATA, key, klen, buf, mnemo__seal(buf, val, vlen));
-}
-
-int mnemo_record__unseal(const void *v, size_t vl, const char **payload, size_t *plen, const char *what)
-{
-    const void *p;
-    if (mnemo__unseal(v, vl, &p, plen))
-        return mnemo__err(MNEMO_ECORRUPT, "%s (metadata) fails its checksum", what);
-    *payload = p;
-    return 0;
-}
-
-int mnemo_record__get_sealed(char **val, size_t *vlen, mnemo_db *db, mnemo_txn *txn, const void *key, size_t klen,
-                             int track, const char *what)
-{
-    char *v;
-    size_t n, pl = 0;
-    const char *p = NULL;
-    int rc = mnemo_txn__get(&v, &n, db, txn, MNEMO_CF_METADATA, key, klen, track);
-    if (rc)
-        return rc;
-    if ((rc = mnemo_record__unseal(v, n, &p, &pl, what)) != 0) {
-        mnemo__free(v);
-        return rc;
-    }
-    memmove(v, p, pl); /* the payload is shorter than the value: room for the NUL */
-    v[pl] = '\0';
-    *val = v;
-    *vlen = pl;
-    return 0;
-}
 
 /* ---- module state ---- */
 
@@ -92,8 +53,8 @@ static int state_init(mnemo_db *db, void **out)
     pthread_rwlock_init(&st->idx_lock, NULL);
     char *v;
     size_t n;
-    int rc = mnemo_record__get_sealed(&v, &n, db, NULL, RECORD_COUNTER_IID_HWM, strlen(RECORD_COUNTER_IID_HWM), 0,
-                                      "the internal id counter " RECORD_COUNTER_IID_HWM);
+    int rc = mnemo_txn__get_sealed(&v, &n, db, NULL, MNEMO_CF_METADATA, RECORD_COUNTER_IID_HWM, strlen(RECORD_COUNTER_IID_HWM), 0,
+                                      "the internal id counter " RECORD_COUNTER_IID_HWM " (metadata)");
     if (rc == 0) {
         if (n != 8)
             rc = mnemo__err(MNEMO_ECORRUPT, "records: internal id counter (metadata key %s) is damaged",
@@ -203,7 +164,7 @@ static int alloc_iid(mnemo_db *db, record_state *st, uint64_t *out)
         unsigned char v[8];
         uint64_t limit = st->next_iid + IID_BLOCK;
         mnemo__put_be64(v, limit);
-        rc = mnemo_record__put_sealed(db, NULL, RECORD_COUNTER_IID_HWM, strlen(RECORD_COUNTER_IID_HWM), v, 8);
+        rc = mnemo_txn__put_sealed(db, NULL, MNEMO_CF_METADATA, RECORD_COUNTER_IID_HWM, strlen(RECORD_COUNTER_IID_HWM), v, 8);
         if (!rc)
             st->iid_limit = limit;
     }
@@ -327,49 +288,9 @@ static int check_id(const char *fn, const char *id, size_t *len)
         return mnemo__err(MNEMO_EINVAL, "%s: record id is empty", fn);
     if (n > MNEMO_RECORD_MAX_ID)
         return mnemo__err(MNEMO_EINVAL, "%s: record id is longer than %u bytes", fn, MNEMO_RECORD_MAX_ID);
-    if (!mnemo_record__utf8_valid(id, n))
+    if (!mnemo__utf8_valid(id, n))
         return mnemo__err(MNEMO_EINVAL, "%s: record id is not valid UTF-8", fn);
     *len = n;
-    return 0;
-}
-
-int mnemo_record__parse_json_object(json_t **json, char **compact, const char *text, const char *fn,
-                                    const char *what)
-{
-    json_t *j;
-    if (!text) {
-        j = json_object();
-    } else {
-        size_t n = strnlen(text, MNEMO_RECORD_MAX_METADATA + 1);
-        if (n > MNEMO_RECORD_MAX_METADATA)
-            return mnemo__err(MNEMO_EINVAL, "%s: %s is longer than %u bytes", fn, what, MNEMO_RECORD_MAX_METADATA);
-        json_error_t e;
-        j = json_loadb(text, n, JSON_REJECT_DUPLICATES, &e);
-        if (!j)
-            return mnemo__err(MNEMO_EINVAL, "%s: %s is not valid JSON: %s (line %d, column %d)", fn, what, e.text,
-                              e.line, e.column);
-        if (!json_is_object(j)) {
-            json_decref(j);
-            return mnemo__err(MNEMO_EINVAL, "%s: %s must be a JSON object (line 1, column 1)", fn, what);
-        }
-    }
-    if (!j)
-        return mnemo__err_nomem(fn);
-    char *dump = json_dumps(j, JSON_COMPACT | JSON_SORT_KEYS);
-    char *copy = dump ? mnemo__memdup(dump, strlen(dump)) : NULL;
-    free(dump);
-    if (!copy) {
-        json_decref(j);
-        return mnemo__err_nomem(fn);
-    }
-    if (strlen(copy) > MNEMO_RECORD_MAX_METADATA) { /* the stored form can be longer: 0.1 -> 0.10000000000000001 */
-        json_decref(j);
-        mnemo__free(copy);
-        return mnemo__err(MNEMO_EINVAL, "%s: %s is longer than %u bytes once stored", fn, what,
-                          MNEMO_RECORD_MAX_METADATA);
-    }
-    *json = j;
-    *compact = copy;
     return 0;
 }
 
@@ -378,7 +299,7 @@ static int check_fields(const char *fn, const char *content, size_t content_len,
 {
     if (content_len > MNEMO_RECORD_MAX_CONTENT)
         return mnemo__err(MNEMO_EINVAL, "%s: content is longer than %u bytes", fn, MNEMO_RECORD_MAX_CONTENT);
-    if (!mnemo_record__utf8_valid(content, content_len))
+    if (!mnemo__utf8_valid(content, content_len))
         return mnemo__err(MNEMO_EINVAL, "%s: content is not valid UTF-8", fn);
     if (!isfinite(importance))
         return mnemo__err(MNEMO_EINVAL, "%s: importance must be a finite number", fn);
@@ -490,7 +411,7 @@ int mnemo_record__id_of(char **id, mnemo_db *db, mnemo_txn *txn, uint64_t iid)
     key[0] = MNEMO_MK_IID;
     mnemo__put_be64(key + 1, iid);
     size_t n;
-    return mnemo_record__get_sealed(id, &n, db, txn, key, sizeof key, 0, "the record id of an internal id");
+    return mnemo_txn__get_sealed(id, &n, db, txn, MNEMO_CF_METADATA, key, sizeof key, 0, "the record id of an internal id (metadata)");
 }
 
 /* ---- writing ---- */
@@ -528,7 +449,7 @@ static int store(mnemo_db *db, mnemo_txn *txn, const mnemo_record *old, const mn
     if (!rc && !old) {
         key[0] = MNEMO_MK_IID;
         mnemo__put_be64(key + 1, nw->internal_id);
-        rc = mnemo_record__put_sealed(db, txn, key, 9, nw->id, id_len);
+        rc = mnemo_txn__put_sealed(db, txn, MNEMO_CF_METADATA, key, 9, nw->id, id_len);
     }
     if (!rc && old && old->created_at != nw->created_at) {
         time_key(key, MNEMO_MK_CREATED, old->created_at, old->internal_id);
@@ -536,7 +457,7 @@ static int store(mnemo_db *db, mnemo_txn *txn, const mnemo_record *old, const mn
     }
     if (!rc) {
         time_key(key, MNEMO_MK_CREATED, nw->created_at, nw->internal_id);
-        rc = mnemo_record__put_sealed(db, txn, key, 17, nw->id, id_len);
+        rc = mnemo_txn__put_sealed(db, txn, MNEMO_CF_METADATA, key, 17, nw->id, id_len);
     }
     if (!rc && old && old->expires_at && old->expires_at != nw->expires_at) {
         time_key(key, MNEMO_MK_EXPIRY, old->expires_at, old->internal_id);
@@ -544,7 +465,7 @@ static int store(mnemo_db *db, mnemo_txn *txn, const mnemo_record *old, const mn
     }
     if (!rc && nw->expires_at) {
         time_key(key, MNEMO_MK_EXPIRY, nw->expires_at, nw->internal_id);
-        rc = mnemo_record__put_sealed(db, txn, key, 17, nw->id, id_len);
+        rc = mnemo_txn__put_sealed(db, txn, MNEMO_CF_METADATA, key, 17, nw->id, id_len);
         if (!rc) /* before the commit: edge and vector readers must check this record from now on */
             rc = note_expiring(db, nw->internal_id);
     }
@@ -678,7 +599,7 @@ int mnemo_record_put(mnemo_db *db, mnemo_txn *txn, const mnemo_record *rec, mnem
     if ((rc = check_fields(fn, rec->content ? rec->content : "", a.content_len, rec->importance, rec->created_at,
                            rec->updated_at, rec->expires_at)) != 0)
         return rc;
-    if ((rc = mnemo_record__parse_json_object(&a.meta, &a.meta_text, rec->metadata, fn, "metadata")) != 0)
+    if ((rc = mnemo__json_object(&a.meta, &a.meta_text, rec->metadata, MNEMO_RECORD_MAX_METADATA, fn, "metadata")) != 0)
         return rc;
     rc = mnemo_txn__run_op(db, txn, put_op, &a);
     json_decref(a.meta);
@@ -902,7 +823,7 @@ int mnemo_record_purge_expired(mnemo_db *db, size_t *purged)
             for (mnemo_cursor__first(c); mnemo_cursor__valid(c) && a.n < PURGE_BATCH; mnemo_cursor__next(c)) {
                 size_t n = 0, vn;
                 const char *id = NULL, *v = mnemo_cursor__value(c, &vn);
-                if ((rc = mnemo_record__unseal(v, vn, &id, &n, "an expiry index entry")) != 0)
+                if ((rc = mnemo_txn__unseal(v, vn, &id, &n, "an expiry index entry (metadata)")) != 0)
                     break;
                 if (!(a.ids[a.n] = mnemo__memdup(id, n))) {
                     rc = mnemo__err_nomem("mnemo_record_purge_expired");

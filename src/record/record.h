@@ -78,21 +78,6 @@ int mnemo_record__estimate(uint64_t *n, int *indexed, uint64_t cap, mnemo_db *db
  * expired); or a negative code. One record read: for callers that test a few records. */
 int mnemo_record__match_iid(mnemo_db *db, mnemo_txn *txn, const struct mnemo_filter *f, uint64_t iid);
 
-/* Small metadata values (record ids in 'I', 'C', 'E', 'X' entries, counters, label entries) are
- * stored sealed (core/coding.h: version byte + crc32c). put_sealed seals and writes; get_sealed
- * reads, checks and returns the payload (mnemo__malloc'd, NUL-terminated; ENOTFOUND, or
- * ECORRUPT naming `what`); unseal checks a value read through a cursor. */
-int mnemo_record__put_sealed(mnemo_db *db, mnemo_txn *txn, const void *key, size_t klen, const void *val,
-                             size_t vlen);
-int mnemo_record__get_sealed(char **val, size_t *vlen, mnemo_db *db, mnemo_txn *txn, const void *key, size_t klen,
-                             int track, const char *what);
-int mnemo_record__unseal(const void *v, size_t vl, const char **payload, size_t *plen, const char *what);
-
-/* Parse and validate JSON text that must be an object (metadata, edge props): returned parsed and
- * as compact text with sorted keys. NULL text is {}. `what` names it in error messages. */
-int mnemo_record__parse_json_object(json_t **json, char **compact, const char *text, const char *fn,
-                                    const char *what);
-
 /* ---- shared by the record room's files ---- */
 
 /* One allocation holding the struct and its strings; mnemo_record_free releases it. */
@@ -105,7 +90,6 @@ size_t mnemo_record__blob_size(const mnemo_record *r);
 int mnemo_record__encode(char **out, size_t *out_len, const mnemo_record *r);
 int mnemo_record__decode(mnemo_record **out, const char *id, size_t id_len, const char *val, size_t len);
 
-int mnemo_record__utf8_valid(const char *s, size_t len);
 int mnemo_record__is_expired(const mnemo_record *r, int64_t now);
 
 /* Reads and decodes a stored record (expired ones too): 0, MNEMO_ENOTFOUND, MNEMO_ECORRUPT... */

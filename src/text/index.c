@@ -70,42 +70,6 @@ static void doc_key(unsigned char key[9], uint64_t iid)
     mnemo__put_be64(key + 1, iid);
 }
 
-/* Reads a sealed value of the text_index keyspace: the payload is returned in *val (moved to its
- * start, NUL-terminated). ECORRUPT names the key. */
-static int get_sealed(unsigned char **val, size_t *len, mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *key,
-                      size_t klen, int track, const char *what)
-{
-    char *v;
-    size_t n;
-    int rc = mnemo_txn__get(&v, &n, db, txn, cf, key, klen, track);
-    if (rc)
-        return rc;
-    const void *p;
-    size_t pl;
-    if (mnemo__unseal(v, n, &p, &pl)) {
-        mnemo__free(v);
-        return mnemo__err(MNEMO_ECORRUPT, "%s fails its checksum", what);
-    }
-    memmove(v, p, pl);
-    v[pl] = '\0';
-    *val = (unsigned char *)v;
-    *len = pl;
-    return 0;
-}
-
-static int put_sealed(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *key, size_t klen, const void *payload,
-                      size_t plen)
-{
-    unsigned char small[256];
-    unsigned char *buf = plen + MNEMO_SEAL_OVERHEAD <= sizeof small ? small : mnemo__malloc(plen + MNEMO_SEAL_OVERHEAD);
-    if (!buf)
-        return mnemo__err_nomem("text index");
-    int rc = mnemo_txn__put(db, txn, cf, key, klen, buf, mnemo__seal(buf, payload, plen));
-    if (buf != small)
-        mnemo__free(buf);
-    return rc;
-}
-
 /* ---- settings ---- */
 
 /* payload: u8 version | u8 state | u8 stopwords | f64 k1 | f64 b | stem language */
@@ -119,17 +83,18 @@ static int write_conf(mnemo_db *db, mnemo_txn *txn, const text_conf *c)
     mnemo__put_f64(v + 3, c->k1);
     mnemo__put_f64(v + 11, c->b);
     memcpy(v + 19, c->cfg.stem, ll);
-    return put_sealed(db, txn, MNEMO_CF_METADATA, TEXT_CONFIG_KEY, strlen(TEXT_CONFIG_KEY), v, 19 + ll);
+    return mnemo_txn__put_sealed(db, txn, MNEMO_CF_METADATA, TEXT_CONFIG_KEY, strlen(TEXT_CONFIG_KEY), v, 19 + ll);
 }
 
 int mnemo_text__conf(text_conf *out, mnemo_db *db, mnemo_txn *txn, int track)
 {
-    unsigned char *v;
+    char *raw;
     size_t n;
-    int rc = get_sealed(&v, &n, db, txn, MNEMO_CF_METADATA, TEXT_CONFIG_KEY, strlen(TEXT_CONFIG_KEY), track,
-                        "the full-text settings (metadata key " TEXT_CONFIG_KEY ")");
+    int rc = mnemo_txn__get_sealed(&raw, &n, db, txn, MNEMO_CF_METADATA, TEXT_CONFIG_KEY, strlen(TEXT_CONFIG_KEY), track,
+                                   "the full-text settings (metadata key " TEXT_CONFIG_KEY ")");
     if (rc)
         return rc;
+    unsigned char *v = (unsigned char *)raw;
     if (n < 19 || n > 19 + MNEMO_TEXT_MAX_LANGUAGE || v[0] != CONF_VERSION || (v[1] != TEXT_BUILDING && v[1] != TEXT_READY)) {
         mnemo__free(v);
         return mnemo__err(MNEMO_ECORRUPT, "the full-text settings (metadata key " TEXT_CONFIG_KEY ") are damaged");
@@ -189,7 +154,7 @@ static int delta_before(mnemo_txn *txn, void *arg)
     mnemo__put_be64(v, (uint64_t)t->docs);
     mnemo__put_be64(v + 8, (uint64_t)t->len);
     t->wrote = 1;
-    return put_sealed(t->db, txn, MNEMO_CF_TEXT_INDEX, key, sizeof key, v, sizeof v);
+    return mnemo_txn__put_sealed(t->db, txn, MNEMO_CF_TEXT_INDEX, key, sizeof key, v, sizeof v);
 }
 
 static void fold(mnemo_db *db);
@@ -290,7 +255,7 @@ static int fold_op(mnemo_txn *txn, void *arg)
         unsigned char bk[2] = {TEXT_MK_STATS, 0}, v[16];
         mnemo__put_be64(v, s.docs);
         mnemo__put_be64(v + 8, s.len);
-        rc = put_sealed(db, txn, MNEMO_CF_TEXT_INDEX, bk, 2, v, 16);
+        rc = mnemo_txn__put_sealed(db, txn, MNEMO_CF_TEXT_INDEX, bk, 2, v, 16);
         for (size_t i = 0; i < s.n_keys && !rc; i++)
             rc = mnemo_txn__delete(db, txn, MNEMO_CF_TEXT_INDEX, s.keys[i], 18);
     }
@@ -362,11 +327,13 @@ static int read_doc(doc_entry *e, mnemo_db *db, mnemo_txn *txn, uint64_t iid)
     memset(e, 0, sizeof *e);
     char what[96];
     snprintf(what, sizeof what, "text index: the term list of internal id %llu (key 'F')", (unsigned long long)iid);
-    int rc = get_sealed(&e->val, &e->vlen, db, txn, MNEMO_CF_TEXT_INDEX, key, 9, 0, what);
+    char *raw;
+    int rc = mnemo_txn__get_sealed(&raw, &e->vlen, db, txn, MNEMO_CF_TEXT_INDEX, key, 9, 0, what);
     if (rc == MNEMO_ENOTFOUND)
         return 0;
     if (rc)
         return rc;
+    e->val = (unsigned char *)raw;
     size_t a = mnemo_text__get_varint(e->val, e->vlen, &e->len), b = 0;
     if (a)
         b = mnemo_text__get_varint(e->val + a, e->vlen - a, &e->n);
@@ -464,7 +431,7 @@ static int index_record(mnemo_db *db, mnemo_txn *txn, const mnemo_text_cfg *cfg,
             vl += mnemo_text__put_varint(val + vl, d.o[i].pos - prev);
             prev = d.o[i].pos;
         }
-        rc = put_sealed(db, txn, MNEMO_CF_TEXT_INDEX, key,
+        rc = mnemo_txn__put_sealed(db, txn, MNEMO_CF_TEXT_INDEX, key,
                         mnemo_text__posting_key(key, o->p, o->len, iid, 1), val, vl);
         if (!rc && (rc = mnemo__grow(&list, &cap_l, ll + o->len + 1, 1, 256)) == 0) {
             memcpy(list + ll, o->p, o->len);
@@ -475,7 +442,7 @@ static int index_record(mnemo_db *db, mnemo_txn *txn, const mnemo_text_cfg *cfg,
     unsigned char dk[9];
     doc_key(dk, iid);
     if (!rc)
-        rc = put_sealed(db, txn, MNEMO_CF_TEXT_INDEX, dk, 9, list, ll);
+        rc = mnemo_txn__put_sealed(db, txn, MNEMO_CF_TEXT_INDEX, dk, 9, list, ll);
     if (!rc)
         rc = add_delta(db, txn, old.exists ? 0 : 1, (int64_t)d.n - (int64_t)old.len);
     mnemo__free(list);

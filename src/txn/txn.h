@@ -72,6 +72,15 @@ void mnemo_txn__view_release(mnemo_view *v);
 int mnemo_txn__put(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *key, size_t klen,
                    const void *val, size_t vlen);
 int mnemo_txn__delete(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *key, size_t klen);
+/* Small stored values (ids in index entries, counters, label names, text settings and postings)
+ * are sealed (core/coding.h: version byte + crc32c; sealed.c). put_sealed seals and writes;
+ * get_sealed reads, checks and returns the payload (mnemo__malloc'd, NUL-terminated; ENOTFOUND, or
+ * ECORRUPT "<what> fails its checksum"); unseal checks a value read through a cursor. */
+int mnemo_txn__put_sealed(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *key, size_t klen, const void *payload,
+                          size_t plen);
+int mnemo_txn__get_sealed(char **val, size_t *vlen, mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *key,
+                          size_t klen, int track, const char *what);
+int mnemo_txn__unseal(const void *v, size_t vl, const char **payload, size_t *plen, const char *what);
 /* A blind write for bulk loads (txn must not be NULL): not indexed in the transaction and not
  * validated at commit, so it costs about what a plain batch put does. The transaction's own
  * reads and cursors do not see it (undefined if they look): use it only for keys nothing in this
