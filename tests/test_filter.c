@@ -91,7 +91,24 @@ TU_TEST(filter, eq_implicit_and_explicit)
     NO("{\"no\": null}", md);
     NO("{\"no\": 0}", md);
     YES("{\"z\": null}", md);
-    NO("{\"missing\": null}", md); /* explicit null only */
+    YES("{\"missing\": null}", md); /* null or missing, as Mongo */
+    YES("{\"missing\": {\"$eq\": null}}", md);
+    YES("{\"o.missing\": null}", md);
+    YES("{\"topic.deeper\": null}", md); /* a scalar in the middle: missing */
+    NO("{\"o.a\": null}", md);
+    NO("{\"o.b\": null}", md);
+    YES("{\"a\": null}", "{\"a\": [1, null]}"); /* an array holding null */
+    NO("{\"a\": null}", "{\"a\": [1, 2]}");
+    YES("{\"a.b\": null}", "{\"a\": [{\"c\": 1}]}"); /* no element has b: missing */
+    YES("{\"a.b\": null}", "{\"a\": [{\"b\": null}, {\"b\": 1}]}");
+    /* an element without b while another has one: Mongo matches, mnemo does not (records.md) */
+    NO("{\"a.b\": null}", "{\"a\": [{\"c\": 1}, {\"b\": 1}]}");
+    cr_expect_eq(m("{\"x\": null}", NULL), 1);
+    cr_expect_eq(mf("{\"content\": null}", "{}", NULL), 1); /* record fields missing */
+    cr_expect_eq(mf("{\"content\": null}", "{}", &default_fields), 0);
+    mnemo_filter_fields no_content = default_fields;
+    no_content.content = NULL;
+    cr_expect_eq(mf("{\"content\": null}", "{}", &no_content), 1);
     YES("{\"e\": \"\"}", md);
     YES("{\"o\": {\"a\": 1, \"b\": [1, 2]}}", md);    /* literal object: whole equality */
     YES("{\"o\": {\"b\": [1, 2], \"a\": 1}}", md);    /* key order irrelevant */
@@ -117,7 +134,13 @@ TU_TEST(filter, ne)
     YES("{\"n\": {\"$ne\": \"1\"}}", md);
     YES("{\"missing\": {\"$ne\": 1}}", md);
     NO("{\"z\": {\"$ne\": null}}", md);
-    YES("{\"missing\": {\"$ne\": null}}", md);
+    NO("{\"missing\": {\"$ne\": null}}", md); /* the converse of null-or-missing */
+    YES("{\"s\": {\"$ne\": null}}", md);
+    YES("{\"o\": {\"$ne\": null}}", md);
+    NO("{\"o.missing\": {\"$ne\": null}}", md);
+    NO("{\"a\": {\"$ne\": null}}", "{\"a\": [1, null]}");
+    YES("{\"a\": {\"$ne\": null}}", "{\"a\": [1, 2]}");
+    NO("{\"missing\": {\"$not\": {\"$eq\": null}}}", md);
     NO("{\"o\": {\"$ne\": {\"k\": 1}}}", md);
     YES("{\"o\": {\"$ne\": {\"k\": 2}}}", md);
 }
@@ -167,8 +190,13 @@ TU_TEST(filter, in_nin)
     YES("{\"n\": {\"$in\": [1.0, 2.0]}}", md);
     NO("{\"n\": {\"$in\": [\"2\"]}}", md);
     YES("{\"z\": {\"$in\": [null]}}", md);
-    NO("{\"missing\": {\"$in\": [null]}}", md);
-    YES("{\"missing\": {\"$nin\": [null, 1]}}", md);
+    YES("{\"missing\": {\"$in\": [null]}}", md); /* null in $in: missing matches, as Mongo */
+    YES("{\"missing\": {\"$in\": [1, null]}}", md);
+    NO("{\"missing\": {\"$in\": [1, 2]}}", md);
+    NO("{\"missing\": {\"$nin\": [null, 1]}}", md);
+    YES("{\"missing\": {\"$nin\": [1]}}", md);
+    YES("{\"s\": {\"$nin\": [null, 1]}}", md);
+    NO("{\"z\": {\"$nin\": [null]}}", md);
     NO("{\"s\": {\"$nin\": [\"a\", \"b\"]}}", md);
     YES("{\"s\": {\"$nin\": [\"a\", \"c\"]}}", md);
     YES("{\"a\": {\"$in\": [[1, 2]]}}", md);   /* an array element compares the whole array */
@@ -390,7 +418,6 @@ TU_TEST(filter, invalid_forms)
 {
     invalid("{\"importance\": {\"$foo\": 1}}", "unknown operator '$foo' at 'importance'", NULL);
     invalid("{\"$foo\": 1}", "unknown operator '$foo' at top level", NULL);
-    invalid("{\"$nor\": [{\"a\": 1}]}", "unknown operator '$nor'", NULL);
     invalid("{\"$eq\": 1}", "'$eq' at the wrong place", NULL);
     invalid("{\"$gt\": 1}", "'$gt' at the wrong place", NULL);
     invalid("{\"$exists\": true}", "'$exists' at the wrong place", NULL);
@@ -499,7 +526,7 @@ TU_TEST(filter, index_preds)
     mnemo_filter_pred p[8];
 
     size_t n = preds("{\"topic\": \"rust\", \"importance\": {\"$gte\": 0.5, \"$lt\": 0.9}, \"tags\": {\"$in\": "
-                     "[\"a\", 2, null, true]}, \"metadata.importance\": 3}",
+                     "[\"a\", 2, false, true]}, \"metadata.importance\": 3}",
                      &f, p, 8);
     cr_assert_eq(n, 4);
     cr_expect_eq(p[0].kind, MNEMO_PRED_EQ);
@@ -550,6 +577,20 @@ TU_TEST(filter, index_preds)
     cr_expect_null(p[2].upper);
     mnemo_filter__free(f);
 
+    /* null also matches a missing field, which no index holds: no predicate from $eq null or an $in
+     * holding null; $all gives one EQ per scalar, non-null element */
+    n = preds("{\"a\": null, \"b\": {\"$eq\": null}, \"c\": {\"$in\": [1, null]}, \"d\": {\"$all\": [\"x\", null, "
+              "[1], 2]}, \"e\": {\"$size\": 1}, \"f\": {\"$elemMatch\": {\"$eq\": 1}}, \"g\": {\"$regex\": \"^a\"}, "
+              "\"$nor\": [{\"h\": 1}]}",
+              &f, p, 8);
+    cr_assert_eq(n, 2);
+    cr_expect_eq(p[0].kind, MNEMO_PRED_EQ);
+    cr_expect_str_eq(p[0].path, "d");
+    cr_expect_str_eq(json_string_value(p[0].values[0]), "x");
+    cr_expect_eq(p[1].kind, MNEMO_PRED_EQ);
+    cr_expect_eq(json_integer_value(p[1].values[0]), 2);
+    mnemo_filter__free(f);
+
     /* only $or at the top: nothing */
     n = preds("{\"$or\": [{\"a\": 1}, {\"a\": 2}]}", &f, p, 8);
     cr_expect_eq(n, 0);
@@ -559,12 +600,12 @@ TU_TEST(filter, index_preds)
     mnemo_filter__free(f);
 
     /* $eq + range in one field object: two predicates; tighter bounds chosen */
-    n = preds("{\"x\": {\"$eq\": null, \"$gt\": 1, \"$gte\": 3, \"$lt\": 10, \"$lte\": 10}, \"y\": {\"$in\": []},"
+    n = preds("{\"x\": {\"$eq\": false, \"$gt\": 1, \"$gte\": 3, \"$lt\": 10, \"$lte\": 10}, \"y\": {\"$in\": []},"
               " \"metadata.z.w\": {\"$gt\": 2, \"$gte\": 2}}",
               &f, p, 8);
     cr_assert_eq(n, 4);
     cr_expect_eq(p[0].kind, MNEMO_PRED_EQ);
-    cr_expect(json_is_null(p[0].values[0]));
+    cr_expect(json_is_false(p[0].values[0]));
     cr_expect_eq(p[1].kind, MNEMO_PRED_RANGE);
     expect_num(p[1].lower, 3);
     cr_expect_eq(p[1].lower_inclusive, 1);
@@ -859,10 +900,25 @@ static int ref_eq(const json_t *v, const json_t *o)
     return ref_scalar_eq(v, o);
 }
 
-static int ref_in(const json_t *v, const json_t *arr)
+/* Whether f(value, o) holds for some value of vals (the field's values). */
+static int ref_any(const json_t *vals, int (*f)(const json_t *, const json_t *), const json_t *o)
+{
+    for (size_t i = 0; i < json_array_size(vals); i++)
+        if (f(json_array_get(vals, i), o))
+            return 1;
+    return 0;
+}
+
+/* $eq / $in over a field's values: a null operand (or a null in $in) also matches a missing field. */
+static int ref_eq_field(const json_t *vals, const json_t *o)
+{
+    return ref_any(vals, ref_eq, o) || (json_is_null(o) && json_array_size(vals) == 0);
+}
+
+static int ref_in_field(const json_t *vals, const json_t *arr)
 {
     for (size_t i = 0; i < json_array_size(arr); i++)
-        if (ref_eq(v, json_array_get(arr, i)))
+        if (ref_eq_field(vals, json_array_get(arr, i)))
             return 1;
     return 0;
 }
@@ -914,15 +970,6 @@ static int ref_range(const json_t *v, const json_t *ops)
     return 0;
 }
 
-/* Whether f(value, o) holds for some value of vals (the field's values). */
-static int ref_any(const json_t *vals, int (*f)(const json_t *, const json_t *), const json_t *o)
-{
-    for (size_t i = 0; i < json_array_size(vals); i++)
-        if (f(json_array_get(vals, i), o))
-            return 1;
-    return 0;
-}
-
 static int ref_ops(const json_t *vals, const json_t *ops)
 {
     const char *k;
@@ -932,13 +979,13 @@ static int ref_ops(const json_t *vals, const json_t *ops)
     json_object_foreach((json_t *)ops, k, o) {
         int ok = 1;
         if (!strcmp(k, "$eq"))
-            ok = ref_any(vals, ref_eq, o);
+            ok = ref_eq_field(vals, o);
         else if (!strcmp(k, "$ne"))
-            ok = !ref_any(vals, ref_eq, o);
+            ok = !ref_eq_field(vals, o);
         else if (!strcmp(k, "$in"))
-            ok = ref_any(vals, ref_in, o);
+            ok = ref_in_field(vals, o);
         else if (!strcmp(k, "$nin"))
-            ok = !ref_any(vals, ref_in, o);
+            ok = !ref_in_field(vals, o);
         else if (!strcmp(k, "$exists"))
             ok = (json_array_size(vals) > 0) == json_is_true(o);
         else if (!strcmp(k, "$not"))
@@ -972,7 +1019,7 @@ static int ref_match(const json_t *filter, const json_t *md, const json_t *rec)
             ok = !ref_match(v, md, rec);
         } else {
             json_t *vals = ref_get(k, md, rec);
-            ok = is_op_object(v) ? ref_ops(vals, v) : ref_any(vals, ref_eq, v);
+            ok = is_op_object(v) ? ref_ops(vals, v) : ref_eq_field(vals, v);
             json_decref(vals);
         }
         if (!ok)
