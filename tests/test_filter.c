@@ -506,6 +506,246 @@ TU_TEST(filter, allocation_failures)
     json_decref(md);
 }
 
+/* ---- $all, $size, $elemMatch, $nor, $regex ---- */
+
+TU_TEST(filter, all)
+{
+    const char *md = "{\"tags\": [\"a\", \"b\", 3, null, [1, 2]], \"s\": \"a\", \"o\": [{\"t\": 1}, {\"t\": 2}]}";
+    YES("{\"tags\": {\"$all\": [\"a\"]}}", md);
+    YES("{\"tags\": {\"$all\": [\"b\", \"a\", 3.0]}}", md);
+    NO("{\"tags\": {\"$all\": [\"a\", \"c\"]}}", md);
+    NO("{\"tags\": {\"$all\": []}}", md); /* Mongo: matches nothing */
+    YES("{\"tags\": {\"$all\": [null]}}", md);
+    YES("{\"missing\": {\"$all\": [null]}}", md); /* as {"missing": null} */
+    NO("{\"missing\": {\"$all\": [\"a\"]}}", md);
+    YES("{\"s\": {\"$all\": [\"a\"]}}", md); /* a scalar field: $eq */
+    NO("{\"s\": {\"$all\": [\"a\", \"b\"]}}", md);
+    YES("{\"tags\": {\"$all\": [[1, 2]]}}", "{\"tags\": [1, 2]}"); /* an array element: whole-array $eq */
+    YES("{\"o.t\": {\"$all\": [1, 2]}}", md); /* values through an array of objects */
+    NO("{\"o.t\": {\"$all\": [1, 3]}}", md);
+    YES("{\"tags\": {\"$not\": {\"$all\": [\"a\", \"c\"]}}}", md);
+}
+
+TU_TEST(filter, size)
+{
+    const char *md = "{\"a\": [1, 2], \"e\": [], \"s\": \"ab\", \"o\": {\"k\": 1}, \"n\": [[1, 2, 3]],"
+                     " \"x\": [{\"y\": [1]}, {\"y\": [1, 2, 3]}]}";
+    YES("{\"a\": {\"$size\": 2}}", md);
+    YES("{\"a\": {\"$size\": 2.0}}", md);
+    NO("{\"a\": {\"$size\": 1}}", md);
+    YES("{\"e\": {\"$size\": 0}}", md);
+    NO("{\"s\": {\"$size\": 2}}", md); /* only arrays have a size */
+    NO("{\"o\": {\"$size\": 1}}", md);
+    NO("{\"missing\": {\"$size\": 0}}", md);
+    YES("{\"n\": {\"$size\": 1}}", md); /* the outer array, not the nested one */
+    YES("{\"x.y\": {\"$size\": 3}}", md); /* any value the path reaches */
+    NO("{\"x.y\": {\"$size\": 2}}", md);
+    YES("{\"a\": {\"$not\": {\"$size\": 3}}}", md);
+    YES("{\"missing\": {\"$not\": {\"$size\": 0}}}", md);
+}
+
+TU_TEST(filter, elem_match)
+{
+    const char *md = "{\"r\": [82, 85, 88], \"q\": [75, 88, 89], \"s\": 82,"
+                     " \"res\": [{\"product\": \"abc\", \"score\": 10}, {\"product\": \"xyz\", \"score\": 5}],"
+                     " \"mixed\": [1, {\"a\": 1}, \"x\"], \"nested\": [[1, 2], [3]]}";
+    /* operators on each element (Mongo's first form) */
+    YES("{\"r\": {\"$elemMatch\": {\"$gte\": 80, \"$lt\": 85}}}", md);
+    NO("{\"q\": {\"$elemMatch\": {\"$gte\": 80, \"$lt\": 85}}}", md);
+    /* without $elemMatch, separate conditions may hold on different elements (one field object's
+     * range operators form one interval in mnemo: records.md lists this difference from Mongo) */
+    YES("{\"$and\": [{\"q\": {\"$gte\": 80}}, {\"q\": {\"$lt\": 85}}]}", "{\"q\": [75, 90]}");
+    NO("{\"q\": {\"$elemMatch\": {\"$gte\": 80, \"$lt\": 85}}}", "{\"q\": [75, 90]}");
+    NO("{\"s\": {\"$elemMatch\": {\"$gte\": 80}}}", md); /* not an array */
+    NO("{\"missing\": {\"$elemMatch\": {\"$gte\": 80}}}", md);
+    YES("{\"r\": {\"$elemMatch\": {\"$ne\": 82}}}", md);
+    NO("{\"r\": {\"$elemMatch\": {\"$in\": [1, 2]}}}", md);
+    YES("{\"r\": {\"$elemMatch\": {\"$not\": {\"$gt\": 84}}}}", md);
+    YES("{\"mixed\": {\"$elemMatch\": {\"$eq\": \"x\"}}}", md);
+    YES("{\"nested\": {\"$elemMatch\": {\"$size\": 1}}}", md);
+    YES("{\"nested\": {\"$elemMatch\": {\"$all\": [1, 2]}}}", md);
+    NO("{\"nested\": {\"$elemMatch\": {\"$all\": [1, 3]}}}", md);
+    NO("{\"r\": {\"$elemMatch\": {\"$eq\": null}}}", md); /* an element is never missing */
+    YES("{\"r\": {\"$elemMatch\": {\"$eq\": null}}}", "{\"r\": [1, null]}");
+    /* a filter on each element that is an object (the second form) */
+    YES("{\"res\": {\"$elemMatch\": {\"product\": \"xyz\", \"score\": {\"$gte\": 5}}}}", md);
+    NO("{\"res\": {\"$elemMatch\": {\"product\": \"xyz\", \"score\": {\"$gte\": 8}}}}", md);
+    YES("{\"res.product\": \"xyz\", \"res.score\": {\"$gte\": 8}}", md); /* different elements */
+    YES("{\"res\": {\"$elemMatch\": {\"$or\": [{\"score\": 10}, {\"product\": \"q\"}]}}}", md);
+    YES("{\"res\": {\"$elemMatch\": {\"$nor\": [{\"score\": 10}]}}}", md);
+    NO("{\"res\": {\"$elemMatch\": {\"$nor\": [{\"score\": {\"$gt\": 0}}]}}}", md);
+    YES("{\"mixed\": {\"$elemMatch\": {\"a\": 1}}}", md); /* scalars skipped */
+    NO("{\"r\": {\"$elemMatch\": {\"a\": {\"$exists\": false}}}}", md); /* no object element */
+    YES("{\"res\": {\"$elemMatch\": {\"missing\": null}}}", md);
+    /* inside an element, record-field names and "metadata." are plain keys */
+    YES("{\"l\": {\"$elemMatch\": {\"id\": 7, \"metadata.k\": 1}}}", "{\"l\": [{\"id\": 7, \"metadata\": {\"k\": 1}}]}");
+    NO("{\"l\": {\"$elemMatch\": {\"content\": \"hello world\"}}}", "{\"l\": [{\"x\": 1}]}");
+    YES("{\"l\": {\"$elemMatch\": {\"metadata.k\": 1}}}", "{\"l\": [{\"metadata\": {\"k\": 1}}]}");
+    NO("{\"l\": {\"$elemMatch\": {\"metadata.k\": 1}}}", "{\"l\": [{\"k\": 1}]}");
+    /* nested */
+    YES("{\"a\": {\"$elemMatch\": {\"b\": {\"$elemMatch\": {\"$gt\": 2}}}}}", "{\"a\": [{\"b\": [1]}, {\"b\": [3]}]}");
+    NO("{\"a\": {\"$elemMatch\": {\"b\": {\"$elemMatch\": {\"$gt\": 3}}}}}", "{\"a\": [{\"b\": [1]}, {\"b\": [3]}]}");
+}
+
+TU_TEST(filter, nor)
+{
+    const char *md = "{\"a\": 1, \"b\": \"x\"}";
+    NO("{\"$nor\": [{\"a\": 1}]}", md);
+    YES("{\"$nor\": [{\"a\": 2}, {\"b\": \"y\"}]}", md);
+    NO("{\"$nor\": [{\"a\": 2}, {\"b\": \"x\"}]}", md);
+    YES("{\"$nor\": [{\"missing\": 1}]}", md);
+    NO("{\"$nor\": [{\"missing\": null}]}", md);
+    YES("{\"$nor\": [{\"a\": 2}], \"b\": \"x\"}", md);
+    YES("{\"$or\": [{\"$nor\": [{\"a\": 1}]}, {\"b\": \"x\"}]}", md);
+    YES("{\"$nor\": [{\"$nor\": [{\"a\": 1}]}]}", md);
+    cr_expect_eq(m("{\"$nor\": [{\"x\": 1}]}", NULL), 1);
+}
+
+TU_TEST(filter, regex)
+{
+    const char *md = "{\"s\": \"Hello World\", \"t\": [\"alpha\", 3, \"Beta\"], \"n\": 5, \"ml\": \"one\\ntwo\","
+                     " \"nul\": \"a\\u0000b\", \"u\": \"caf\\u00e9\", \"o\": [{\"k\": \"zed\"}]}";
+    YES("{\"s\": {\"$regex\": \"World\"}}", md);
+    YES("{\"s\": {\"$regex\": \"^Hello\"}}", md);
+    NO("{\"s\": {\"$regex\": \"^World\"}}", md);
+    NO("{\"s\": {\"$regex\": \"world\"}}", md);
+    YES("{\"s\": {\"$regex\": \"world\", \"$options\": \"i\"}}", md);
+    YES("{\"s\": {\"$options\": \"i\", \"$regex\": \"WORLD\"}}", md); /* order of keys is free */
+    YES("{\"s\": {\"$regex\": \"(?i)world\"}}", md);
+    NO("{\"ml\": {\"$regex\": \"^two\"}}", md);
+    YES("{\"ml\": {\"$regex\": \"^two\", \"$options\": \"m\"}}", md);
+    NO("{\"ml\": {\"$regex\": \"one.two\"}}", md);
+    YES("{\"ml\": {\"$regex\": \"one.two\", \"$options\": \"s\"}}", md);
+    NO("{\"s\": {\"$regex\": \"Hello World # greeting\"}}", md);
+    YES("{\"s\": {\"$regex\": \"Hello \\\\s World # greeting\", \"$options\": \"x\"}}", md);
+    YES("{\"s\": {\"$regex\": \"hello\", \"$options\": \"imsx\"}}", md);
+    YES("{\"s\": {\"$regex\": \"\"}}", md);
+    /* arrays: any string element; non-strings never match */
+    YES("{\"t\": {\"$regex\": \"^b\", \"$options\": \"i\"}}", md);
+    NO("{\"t\": {\"$regex\": \"^3$\"}}", md);
+    NO("{\"n\": {\"$regex\": \"5\"}}", md);
+    NO("{\"missing\": {\"$regex\": \"\"}}", md);
+    YES("{\"o.k\": {\"$regex\": \"z\"}}", md);
+    /* embedded NUL, UTF-8 characters */
+    YES("{\"nul\": {\"$regex\": \"a\\\\x00b$\"}}", md);
+    YES("{\"nul\": {\"$regex\": \"b$\"}}", md);
+    YES("{\"u\": {\"$regex\": \"^caf.$\"}}", md); /* one character, two bytes */
+    YES("{\"u\": {\"$regex\": \"CAF\\u00c9\", \"$options\": \"i\"}}", md);
+    /* negation and record fields */
+    YES("{\"s\": {\"$not\": {\"$regex\": \"^x\"}}}", md);
+    YES("{\"missing\": {\"$not\": {\"$regex\": \"x\"}}}", md);
+    YES("{\"content\": {\"$regex\": \"^hello w\"}, \"id\": {\"$regex\": \"^rec-\\\\d$\"}}", md);
+    cr_expect_eq(mf("{\"content\": {\"$regex\": \"\"}}", md, NULL), 0);
+    /* one compiled filter used many times */
+    mnemo_filter *f = compile_ok("{\"s\": {\"$regex\": \"o\\\\s+w\", \"$options\": \"i\"}}");
+    json_t *j = parse(md);
+    for (int i = 0; i < 100; i++)
+        cr_assert_eq(mnemo_filter__match(f, j, NULL), 1);
+    json_decref(j);
+    mnemo_filter__free(f);
+}
+
+/* A pattern that backtracks exponentially returns at its match limit with EINVAL naming it,
+ * rather than hanging the search. */
+TU_TEST(filter, regex_catastrophic_backtracking_stops_at_the_limit)
+{
+    char md[256];
+    snprintf(md, sizeof md, "{\"s\": \"%s!\"}", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    mnemo_filter *f = compile_ok("{\"s\": {\"$regex\": \"(a+)+$\"}}");
+    json_t *j = parse(md);
+    int rc = mnemo_filter__match(f, j, NULL);
+    cr_expect_eq(rc, MNEMO_EINVAL, "%d: %s", rc, mnemo_errmsg());
+    cr_expect(strstr(mnemo_errmsg(), "'(a+)+$'") && strstr(mnemo_errmsg(), "match limit"), "%s", mnemo_errmsg());
+    /* the same pattern on a short or matching value is fine */
+    json_t *ok = parse("{\"s\": \"aaaa\"}"), *short_no = parse("{\"s\": \"aaa!\"}");
+    cr_expect_eq(mnemo_filter__match(f, ok, NULL), 1);
+    cr_expect_eq(mnemo_filter__match(f, short_no, NULL), 0);
+    /* under $or the error is not swallowed by another branch's answer */
+    mnemo_filter *g = compile_ok("{\"$or\": [{\"s\": {\"$regex\": \"(a+)+$\"}}, {\"s\": {\"$exists\": true}}]}");
+    cr_expect_eq(mnemo_filter__match(g, j, NULL), MNEMO_EINVAL);
+    mnemo_filter *h = compile_ok("{\"$nor\": [{\"s\": {\"$not\": {\"$regex\": \"(a+)+$\"}}}]}");
+    cr_expect_eq(mnemo_filter__match(h, j, NULL), MNEMO_EINVAL);
+    json_decref(ok);
+    json_decref(short_no);
+    json_decref(j);
+    mnemo_filter__free(f);
+    mnemo_filter__free(g);
+    mnemo_filter__free(h);
+}
+
+TU_TEST(filter, invalid_new_operators)
+{
+    invalid("{\"x\": {\"$size\": -1}}", "'$size' at 'x' needs a non-negative integer", "not -1");
+    invalid("{\"x\": {\"$size\": 1.5}}", "'$size' at 'x'", "not 1.5");
+    invalid("{\"x\": {\"$size\": \"2\"}}", "'$size' at 'x'", "not a string");
+    invalid("{\"x\": {\"$size\": null}}", "'$size' at 'x'", "not null");
+    invalid("{\"x\": {\"$size\": 1e300}}", "'$size' at 'x'", NULL);
+    invalid("{\"x\": {\"$all\": 1}}", "'$all' at 'x' needs an array", "a number");
+    invalid("{\"x\": {\"$all\": {\"a\": 1}}}", "'$all' at 'x' needs an array", "an object");
+    invalid("{\"x\": {\"$all\": [1, {\"$elemMatch\": {\"$gt\": 1}}]}}", "'$all' at 'x': element 1", "'$elemMatch'");
+    invalid("{\"x\": {\"$elemMatch\": 1}}", "'$elemMatch' at 'x' needs a non-empty object", "a number");
+    invalid("{\"x\": {\"$elemMatch\": [1]}}", "'$elemMatch' at 'x'", "an array");
+    invalid("{\"x\": {\"$elemMatch\": {}}}", "'$elemMatch' at 'x'", "an empty object");
+    invalid("{\"x\": {\"$elemMatch\": {\"$foo\": 1}}}", "unknown operator '$foo' at 'x'", NULL);
+    invalid("{\"x\": {\"$elemMatch\": {\"a\": {\"$gt\": true}}}}", "'$gt' at 'a'", "x.$elemMatch");
+    invalid("{\"x\": {\"$elemMatch\": {\"a\": 1, \"$gt\": 1}}}", "'$gt' at the wrong place", "x.$elemMatch");
+    invalid("{\"$nor\": []}", "'$nor' needs a non-empty array", "an empty array");
+    invalid("{\"$nor\": {\"a\": 1}}", "'$nor' needs a non-empty array", "an object");
+    invalid("{\"$nor\": [1]}", "'$nor' element 0 must be a filter object", NULL);
+    invalid("{\"x\": {\"$nor\": [{\"a\": 1}]}}", "'$nor' at the wrong place at 'x'", NULL);
+    invalid("{\"$size\": 1}", "'$size' at the wrong place", NULL);
+    invalid("{\"$regex\": \"a\"}", "'$regex' at the wrong place", NULL);
+    invalid("{\"x\": {\"$regex\": 1}}", "'$regex' at 'x' needs a string", "a number");
+    invalid("{\"x\": {\"$regex\": [\"a\"]}}", "'$regex' at 'x' needs a string", "an array");
+    invalid("{\"x\": {\"$regex\": \"a(b\"}}", "invalid $regex 'a(b' at 'x'", "at offset 3");
+    invalid("{\"x\": {\"$regex\": \"[z-a]\"}}", "invalid $regex '[z-a]' at 'x'", "range out of order");
+    invalid("{\"x\": {\"$regex\": \"a\", \"$options\": \"q\"}}", "unknown $options letter 'q' at 'x'", "i, m, s, x");
+    invalid("{\"x\": {\"$regex\": \"a\", \"$options\": \"ig\"}}", "letter 'g'", NULL);
+    invalid("{\"x\": {\"$regex\": \"a\", \"$options\": 1}}", "'$options' at 'x' needs a string", "a number");
+    invalid("{\"x\": {\"$options\": \"i\"}}", "'$options' at 'x' needs a '$regex' beside it", NULL);
+    invalid("{\"x\": {\"$not\": {\"$regex\": \"(\"}}}", "invalid $regex '(' at 'x' inside $not", NULL);
+    /* a long invalid pattern is shortened in the message */
+    char text[400], pat[201];
+    memset(pat, 'a', 200);
+    pat[0] = '(';
+    pat[200] = '\0';
+    snprintf(text, sizeof text, "{\"x\": {\"$regex\": \"%s\"}}", pat);
+    invalid(text, "...' at 'x'", "missing closing parenthesis");
+}
+
+TU_TEST(filter, allocation_failures_new_operators)
+{
+    const char *text = "{\"a\": {\"$regex\": \"^x+y\", \"$options\": \"i\"}, \"b\": {\"$all\": [1, 2], \"$size\": 2},"
+                       " \"c\": {\"$elemMatch\": {\"k\": {\"$regex\": \"z\"}, \"$nor\": [{\"k\": 1}]}},"
+                       " \"d\": {\"$elemMatch\": {\"$gt\": 1}}, \"$nor\": [{\"e\": 1}]}";
+    json_t *md = parse("{\"a\": \"XXy\", \"b\": [2, 1], \"c\": [{\"k\": \"z\"}], \"d\": [0, 2]}");
+    int failures = 0;
+    for (unsigned long n = 1;; n++) {
+        mnemo_filter *f = NULL;
+        mnemo__alloc_fail_after(n);
+        int rc = mnemo_filter__compile(&f, text);
+        mnemo__alloc_fail_after(0);
+        if (rc == 0) {
+            /* matching allocates PCRE2 match data: a failure there is ENOMEM, never a wrong answer */
+            for (unsigned long k = 1; k < 4; k++) {
+                mnemo__alloc_fail_after(k);
+                int r = mnemo_filter__match(f, md, &default_fields);
+                mnemo__alloc_fail_after(0);
+                cr_assert(r == 1 || r == MNEMO_ENOMEM, "k=%lu: %d", k, r);
+            }
+            cr_assert_eq(mnemo_filter__match(f, md, &default_fields), 1);
+            mnemo_filter__free(f);
+            break;
+        }
+        cr_assert_eq(rc, MNEMO_ENOMEM, "n=%lu: %s", n, mnemo_errmsg());
+        cr_assert_null(f);
+        failures++;
+        cr_assert_lt(n, 1000);
+    }
+    cr_expect_gt(failures, 10, "every allocation site was exercised (%d)", failures);
+    json_decref(md);
+}
+
 /* ---- index predicates ---- */
 
 static size_t preds(const char *text, mnemo_filter **fout, mnemo_filter_pred *out, size_t cap)
