@@ -2,6 +2,7 @@
  * invalid forms and their messages, index predicates, the order-preserving scalar encoding, and a
  * comparison against a deliberately naive reference evaluator on generated data. */
 #include <math.h>
+#include <regex.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1090,16 +1091,18 @@ static void ref_walk(json_t *out, const json_t *cur, char **segs, size_t n)
 
 /* Every value at path, as a new array (empty when missing). rec is the record fields as an
  * object (NULL when the record has no fields). */
+static int ref_in_elem; /* inside an $elemMatch filter: every path is a plain key path */
+
 static json_t *ref_get(const char *path, const json_t *md, const json_t *rec)
 {
     json_t *out = json_array();
-    for (size_t i = 0; i < 6; i++)
+    for (size_t i = 0; i < 6 && !ref_in_elem; i++)
         if (strcmp(path, record_names[i]) == 0) {
             if (rec && json_object_get(rec, path))
                 json_array_append(out, json_object_get(rec, path));
             return out;
         }
-    if (strncmp(path, "metadata.", 9) == 0)
+    if (strncmp(path, "metadata.", 9) == 0 && !ref_in_elem)
         path += 9;
     char copy[256], *segs[128];
     size_t n = 0;
@@ -1210,6 +1213,79 @@ static int ref_range(const json_t *v, const json_t *ops)
     return 0;
 }
 
+/* $regex through POSIX extended regular expressions (glibc), an engine independent of PCRE2; the
+ * generated patterns and strings are ones where the two agree. */
+static int ref_regex_one(const json_t *v, const json_t *ops)
+{
+    if (!json_is_string(v))
+        return 0;
+    const json_t *o = json_object_get(ops, "$options");
+    regex_t re;
+    int flags = REG_EXTENDED | REG_NOSUB | (o && strchr(json_string_value(o), 'i') ? REG_ICASE : 0);
+    cr_assert_eq(regcomp(&re, json_string_value(json_object_get(ops, "$regex")), flags), 0);
+    regmatch_t m[1];
+    m[0].rm_so = 0;
+    m[0].rm_eo = (regoff_t)json_string_length(v);
+    int r = regexec(&re, json_string_value(v), 1, m, REG_STARTEND) == 0;
+    regfree(&re);
+    return r;
+}
+
+static int ref_regex(const json_t *v, const json_t *ops)
+{
+    if (!json_is_array(v))
+        return ref_regex_one(v, ops);
+    for (size_t i = 0; i < json_array_size(v); i++)
+        if (ref_regex_one(json_array_get(v, i), ops))
+            return 1;
+    return 0;
+}
+
+static int ref_size(const json_t *v, const json_t *n)
+{
+    return json_is_array(v) && (double)json_array_size(v) == json_number_value(n);
+}
+
+static int ref_ops(const json_t *vals, const json_t *ops);
+static int ref_match(const json_t *filter, const json_t *md, const json_t *rec);
+
+static int ref_elem_value_form(const json_t *em)
+{
+    const char *k;
+    json_t *x;
+    json_object_foreach((json_t *)em, k, x) {
+        if (k[0] != '$' || !strcmp(k, "$and") || !strcmp(k, "$or") || !strcmp(k, "$nor"))
+            return 0;
+    }
+    return 1;
+}
+
+static int ref_elem_match(const json_t *v, const json_t *em)
+{
+    if (!json_is_array(v))
+        return 0;
+    int value_form = ref_elem_value_form(em);
+    for (size_t i = 0; i < json_array_size(v); i++) {
+        json_t *e = json_array_get(v, i);
+        int r;
+        if (value_form) {
+            json_t *one = json_pack("[O]", e);
+            r = ref_ops(one, em);
+            json_decref(one);
+        } else if (json_is_object(e)) {
+            int was = ref_in_elem;
+            ref_in_elem = 1;
+            r = ref_match(em, e, NULL);
+            ref_in_elem = was;
+        } else {
+            r = 0;
+        }
+        if (r)
+            return 1;
+    }
+    return 0;
+}
+
 static int ref_ops(const json_t *vals, const json_t *ops)
 {
     const char *k;
@@ -1230,6 +1306,16 @@ static int ref_ops(const json_t *vals, const json_t *ops)
             ok = (json_array_size(vals) > 0) == json_is_true(o);
         else if (!strcmp(k, "$not"))
             ok = !ref_ops(vals, o);
+        else if (!strcmp(k, "$all")) {
+            ok = json_array_size(o) > 0;
+            for (size_t i = 0; i < json_array_size(o) && ok; i++)
+                ok = ref_eq_field(vals, json_array_get(o, i));
+        } else if (!strcmp(k, "$size"))
+            ok = ref_any(vals, ref_size, o);
+        else if (!strcmp(k, "$elemMatch"))
+            ok = ref_any(vals, ref_elem_match, o);
+        else if (!strcmp(k, "$regex"))
+            ok = ref_any(vals, ref_regex, ops);
         if (!ok)
             return 0;
     }
@@ -1247,14 +1333,14 @@ static int ref_match(const json_t *filter, const json_t *md, const json_t *rec)
     json_t *v;
     json_object_foreach((json_t *)filter, k, v) {
         int ok;
-        if (!strcmp(k, "$and") || !strcmp(k, "$or")) {
+        if (!strcmp(k, "$and") || !strcmp(k, "$or") || !strcmp(k, "$nor")) {
             int any = 0, all = 1;
             for (size_t i = 0; i < json_array_size(v); i++) {
                 int r = ref_match(json_array_get(v, i), md, rec);
                 any |= r;
                 all &= r;
             }
-            ok = k[1] == 'a' ? all : any;
+            ok = k[1] == 'a' ? all : (k[1] == 'o' ? any : !any);
         } else if (!strcmp(k, "$not")) {
             ok = !ref_match(v, md, rec);
         } else {
@@ -1359,12 +1445,41 @@ static const char *const gen_paths[] = {"s", "i", "r", "b", "n", "x", "o", "o.a"
 
 static json_t *rand_range_operand(void) { return rn(2) ? rand_string() : rand_number(); }
 
+static json_t *rand_filter(int depth);
+static json_t *rand_ops(int depth);
+static const char *const elem_paths[] = {"a", "b", "b.a", "b.c", "id", "metadata.a", "z"};
+
+/* Patterns on which PCRE2 (UTF) and POSIX ERE agree for the generated strings. */
+static const char *const patterns[] = {"a", "^a", "b$", "^$", "ab|ba", "u.t", "^r.st$", "[ab]+$", "^(a|b)*$", "A", "^B",
+                                       "B$", "[A-Z]", "\xc3\xa9"};
+
+static json_t *rand_elem_filter(int depth)
+{
+    json_t *f = json_object();
+    for (unsigned n = 1 + rn(2); n > 0; n--) {
+        unsigned r = rn(depth > 0 ? 8 : 6);
+        const char *path = elem_paths[rn(sizeof elem_paths / sizeof elem_paths[0])];
+        if (r < 2)
+            json_object_set_new(f, path, rand_scalar());
+        else if (r < 6)
+            json_object_set_new(f, path, rand_ops(depth - 1));
+        else {
+            json_t *a = json_array();
+            for (unsigned i = 1 + rn(2); i > 0; i--)
+                json_array_append_new(a, rand_elem_filter(depth - 1));
+            json_object_set_new(f, r == 6 ? "$or" : "$nor", a);
+        }
+    }
+    return f;
+}
+
 static json_t *rand_ops(int depth)
 {
-    static const char *const names[] = {"$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$exists", "$not"};
+    static const char *const names[] = {"$eq",  "$ne", "$gt", "$gte",   "$lt",       "$lte",  "$in",
+                                        "$nin", "$exists", "$all", "$size", "$regex", "$not", "$elemMatch"};
     json_t *ops = json_object();
     for (unsigned n = 1 + rn(3); n > 0; n--) {
-        unsigned which = rn(depth > 0 ? 10 : 9);
+        unsigned which = rn(depth > 0 ? 14 : 12);
         const char *k = names[which];
         json_t *v;
         if (which <= 1)
@@ -1377,8 +1492,20 @@ static json_t *rand_ops(int depth)
                 json_array_append_new(v, rn(5) ? rand_scalar() : rand_value(1));
         } else if (which == 8)
             v = json_boolean(rn(2));
-        else
+        else if (which == 9) {
+            v = json_array();
+            for (unsigned i = rn(4); i > 0; i--) /* [] sometimes: matches nothing */
+                json_array_append_new(v, rn(6) ? rand_scalar() : rand_value(1));
+        } else if (which == 10)
+            v = rn(6) ? json_integer((json_int_t)rn(4)) : json_real(rn(3));
+        else if (which == 11) {
+            v = json_string(patterns[rn(sizeof patterns / sizeof patterns[0])]);
+            if (rn(2))
+                json_object_set_new(ops, "$options", json_string(rn(3) ? "i" : ""));
+        } else if (which == 12)
             v = rand_ops(depth - 1);
+        else
+            v = rn(2) ? rand_ops(depth - 1) : rand_elem_filter(depth - 1);
         json_object_set_new(ops, k, v); /* a repeated operator replaces the earlier one */
     }
     return ops;
@@ -1397,12 +1524,32 @@ static json_t *rand_filter(int depth)
             json_t *a = json_array();
             for (unsigned i = 1 + rn(3); i > 0; i--)
                 json_array_append_new(a, rand_filter(depth - 1));
-            json_object_set_new(f, r == 6 ? "$or" : "$and", a);
+            json_object_set_new(f, r == 6 ? "$or" : (rn(3) ? "$and" : "$nor"), a);
         } else {
             json_object_set_new(f, "$not", rand_filter(depth - 1));
         }
     }
     return f;
+}
+
+/* One field and one operator (the large filters above rarely hinge on a single operator):
+ * {"p": {"$op": ...}}, with $regex sometimes beside $options, or that under $nor / $not. */
+static json_t *rand_simple_filter(void)
+{
+    json_t *ops = rand_ops(2), *one = json_object();
+    const char *k = json_object_iter_key(json_object_iter(ops));
+    if (!strcmp(k, "$options"))
+        k = "$regex";
+    json_object_set(one, k, json_object_get(ops, k));
+    if (!strcmp(k, "$regex") && json_object_get(ops, "$options"))
+        json_object_set(one, "$options", json_object_get(ops, "$options"));
+    json_decref(ops);
+    json_t *f = json_pack("{so}", gen_paths[rn(sizeof gen_paths / sizeof gen_paths[0])], one);
+    switch (rn(6)) {
+    case 0: return json_pack("{s[o]}", "$nor", f);
+    case 1: return json_pack("{so}", "$not", f);
+    default: return f;
+    }
 }
 
 /* A literal $eq operand that happens to be an object whose first key starts with '$' would be
@@ -1434,7 +1581,7 @@ static int ref_pred_holds(const mnemo_filter_pred *p, const json_t *md, const js
 
 TU_TEST(filter, reference_evaluation_on_generated_data)
 {
-    enum { NREC = 2000, NFILT = 300 };
+    enum { NREC = 2000, NFILT = 600 };
     static json_t *mds[NREC], *recs[NREC];
     static mnemo_filter_fields fields[NREC];
     static int has_fields[NREC];
@@ -1462,8 +1609,12 @@ TU_TEST(filter, reference_evaluation_on_generated_data)
             json_object_set_new(recs[i], "content", json_string(f->content));
     }
     long matches = 0, pairs = 0, npreds = 0;
+    /* each operator must be seen both matching and not: else the comparison proves little */
+    enum { NEWOPS = 7 };
+    static const char *const newops[NEWOPS] = {"$all", "$size", "$elemMatch", "$nor", "$regex", "$options", ":null"};
+    long seen[NEWOPS][2] = {{0}};
     for (int k = 0; k < NFILT; k++) {
-        json_t *fj = rand_filter(3);
+        json_t *fj = k % 2 ? rand_filter(3) : rand_simple_filter();
         char *text = json_dumps(fj, JSON_COMPACT);
         mnemo_filter *f = compile_ok(text);
         mnemo_filter_pred preds[32];
@@ -1481,6 +1632,9 @@ TU_TEST(filter, reference_evaluation_on_generated_data)
             }
             matches += got;
             pairs++;
+            for (int o = 0; o < NEWOPS; o++)
+                if (strstr(text, newops[o]))
+                    seen[o][got]++;
             for (size_t p = 0; got && p < np; p++)
                 cr_assert(ref_pred_holds(&preds[p], mds[i], recs[i]), "filter %s: predicate %zu on '%s' fails on a match",
                           text, p, preds[p].path);
@@ -1494,6 +1648,9 @@ TU_TEST(filter, reference_evaluation_on_generated_data)
     cr_expect_gt(matches, pairs / 20, "matches %ld of %ld", matches, pairs);
     cr_expect_lt(matches, pairs - pairs / 20, "matches %ld of %ld", matches, pairs);
     cr_expect_gt(npreds, NFILT / 4, "index predicates seen: %ld", npreds);
+    for (int o = 0; o < NEWOPS; o++)
+        cr_expect(seen[o][0] > 100 && seen[o][1] > 100, "%s: %ld non-matches, %ld matches", newops[o], seen[o][0],
+                  seen[o][1]);
     for (int i = 0; i < NREC; i++) {
         json_decref(mds[i]);
         json_decref(recs[i]);
