@@ -1,6 +1,8 @@
 /* libFuzzer target: the metadata filter compiler (src/record/filter.c). Any text must compile or
  * give MNEMO_EINVAL with a message; a compiled filter is matched against a few metadata objects and
- * planned for indexes without crashing. */
+ * planned for indexes without crashing. The seeds (fuzz/corpus/filter) reach every operator,
+ * including $all, $size, $elemMatch, $nor and $regex with $options, invalid patterns and one that
+ * backtracks catastrophically. */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
