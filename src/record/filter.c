@@ -946,8 +946,9 @@ static int test_pattern(const fop *op, const val *v)
 /* $regex: a string value matching, or an array with such a string element. */
 static int test_regex(const fop *op, const val *v) { return each_element(test_pattern, op, v); }
 
-/* $elemMatch with operators: some element passes them all. */
-static int test_elem_ops(const fop *op, const val *v)
+/* $elemMatch: some element passes the operators (value form), or is an object matching the
+ * filter (filter form). */
+static int test_elem_match(const fop *op, const val *v)
 {
     if (v->k != V_ARR)
         return 0;
@@ -955,22 +956,8 @@ static int test_elem_ops(const fop *op, const val *v)
     const json_t *e;
     json_array_foreach(v->u.j, i, e) {
         src one = {NULL, NULL, NULL, e};
-        int r = eval_ops(op->sub, op->nsub, &one);
-        if (r)
-            return r;
-    }
-    return 0;
-}
-
-/* $elemMatch with a filter: some element is an object matching it. */
-static int test_elem_filter(const fop *op, const val *v)
-{
-    if (v->k != V_ARR)
-        return 0;
-    size_t i;
-    const json_t *e;
-    json_array_foreach(v->u.j, i, e) {
-        int r = json_is_object(e) ? eval_node(op->elem, e, NULL) : 0;
+        int r = op->kind == OP_ELEM_OPS ? eval_ops(op->sub, op->nsub, &one)
+                                        : (json_is_object(e) ? eval_node(op->elem, e, NULL) : 0);
         if (r)
             return r;
     }
@@ -1029,8 +1016,8 @@ static int eval_op(const fop *op, const src *s)
     case OP_CONTAINS: return some_value(s, test_contains, op);
     case OP_ALL: return op->nsub ? eval_ops(op->sub, op->nsub, s) : 0;
     case OP_SIZE: return some_value(s, test_size, op);
-    case OP_ELEM_OPS: return some_value(s, test_elem_ops, op);
-    case OP_ELEM_FILTER: return some_value(s, test_elem_filter, op);
+    case OP_ELEM_OPS:
+    case OP_ELEM_FILTER: return some_value(s, test_elem_match, op);
     case OP_REGEX: return some_value(s, test_regex, op);
     default: return 1;
     }
