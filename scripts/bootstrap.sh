@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential pkg-config meson ninja-build
-  librocksdb-dev liblmdb-dev libhnswlib-dev libopenblas-dev libjansson-dev
+  librocksdb-dev liblmdb-dev libhnswlib-dev libopenblas-dev libjansson-dev libpcre2-dev
   libunistring-dev libstemmer-dev
   libcriterion-dev libsqlite3-dev
   doxygen

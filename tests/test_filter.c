@@ -2,6 +2,7 @@
  * invalid forms and their messages, index predicates, the order-preserving scalar encoding, and a
  * comparison against a deliberately naive reference evaluator on generated data. */
 #include <math.h>
+#include <regex.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,7 +92,24 @@ TU_TEST(filter, eq_implicit_and_explicit)
     NO("{\"no\": null}", md);
     NO("{\"no\": 0}", md);
     YES("{\"z\": null}", md);
-    NO("{\"missing\": null}", md); /* explicit null only */
+    YES("{\"missing\": null}", md); /* null or missing, as Mongo */
+    YES("{\"missing\": {\"$eq\": null}}", md);
+    YES("{\"o.missing\": null}", md);
+    YES("{\"topic.deeper\": null}", md); /* a scalar in the middle: missing */
+    NO("{\"o.a\": null}", md);
+    NO("{\"o.b\": null}", md);
+    YES("{\"a\": null}", "{\"a\": [1, null]}"); /* an array holding null */
+    NO("{\"a\": null}", "{\"a\": [1, 2]}");
+    YES("{\"a.b\": null}", "{\"a\": [{\"c\": 1}]}"); /* no element has b: missing */
+    YES("{\"a.b\": null}", "{\"a\": [{\"b\": null}, {\"b\": 1}]}");
+    /* an element without b while another has one: Mongo matches, mnemo does not (records.md) */
+    NO("{\"a.b\": null}", "{\"a\": [{\"c\": 1}, {\"b\": 1}]}");
+    cr_expect_eq(m("{\"x\": null}", NULL), 1);
+    cr_expect_eq(mf("{\"content\": null}", "{}", NULL), 1); /* record fields missing */
+    cr_expect_eq(mf("{\"content\": null}", "{}", &default_fields), 0);
+    mnemo_filter_fields no_content = default_fields;
+    no_content.content = NULL;
+    cr_expect_eq(mf("{\"content\": null}", "{}", &no_content), 1);
     YES("{\"e\": \"\"}", md);
     YES("{\"o\": {\"a\": 1, \"b\": [1, 2]}}", md);    /* literal object: whole equality */
     YES("{\"o\": {\"b\": [1, 2], \"a\": 1}}", md);    /* key order irrelevant */
@@ -117,7 +135,13 @@ TU_TEST(filter, ne)
     YES("{\"n\": {\"$ne\": \"1\"}}", md);
     YES("{\"missing\": {\"$ne\": 1}}", md);
     NO("{\"z\": {\"$ne\": null}}", md);
-    YES("{\"missing\": {\"$ne\": null}}", md);
+    NO("{\"missing\": {\"$ne\": null}}", md); /* the converse of null-or-missing */
+    YES("{\"s\": {\"$ne\": null}}", md);
+    YES("{\"o\": {\"$ne\": null}}", md);
+    NO("{\"o.missing\": {\"$ne\": null}}", md);
+    NO("{\"a\": {\"$ne\": null}}", "{\"a\": [1, null]}");
+    YES("{\"a\": {\"$ne\": null}}", "{\"a\": [1, 2]}");
+    NO("{\"missing\": {\"$not\": {\"$eq\": null}}}", md);
     NO("{\"o\": {\"$ne\": {\"k\": 1}}}", md);
     YES("{\"o\": {\"$ne\": {\"k\": 2}}}", md);
 }
@@ -167,8 +191,13 @@ TU_TEST(filter, in_nin)
     YES("{\"n\": {\"$in\": [1.0, 2.0]}}", md);
     NO("{\"n\": {\"$in\": [\"2\"]}}", md);
     YES("{\"z\": {\"$in\": [null]}}", md);
-    NO("{\"missing\": {\"$in\": [null]}}", md);
-    YES("{\"missing\": {\"$nin\": [null, 1]}}", md);
+    YES("{\"missing\": {\"$in\": [null]}}", md); /* null in $in: missing matches, as Mongo */
+    YES("{\"missing\": {\"$in\": [1, null]}}", md);
+    NO("{\"missing\": {\"$in\": [1, 2]}}", md);
+    NO("{\"missing\": {\"$nin\": [null, 1]}}", md);
+    YES("{\"missing\": {\"$nin\": [1]}}", md);
+    YES("{\"s\": {\"$nin\": [null, 1]}}", md);
+    NO("{\"z\": {\"$nin\": [null]}}", md);
     NO("{\"s\": {\"$nin\": [\"a\", \"b\"]}}", md);
     YES("{\"s\": {\"$nin\": [\"a\", \"c\"]}}", md);
     YES("{\"a\": {\"$in\": [[1, 2]]}}", md);   /* an array element compares the whole array */
@@ -390,7 +419,6 @@ TU_TEST(filter, invalid_forms)
 {
     invalid("{\"importance\": {\"$foo\": 1}}", "unknown operator '$foo' at 'importance'", NULL);
     invalid("{\"$foo\": 1}", "unknown operator '$foo' at top level", NULL);
-    invalid("{\"$nor\": [{\"a\": 1}]}", "unknown operator '$nor'", NULL);
     invalid("{\"$eq\": 1}", "'$eq' at the wrong place", NULL);
     invalid("{\"$gt\": 1}", "'$gt' at the wrong place", NULL);
     invalid("{\"$exists\": true}", "'$exists' at the wrong place", NULL);
@@ -479,6 +507,246 @@ TU_TEST(filter, allocation_failures)
     json_decref(md);
 }
 
+/* ---- $all, $size, $elemMatch, $nor, $regex ---- */
+
+TU_TEST(filter, all)
+{
+    const char *md = "{\"tags\": [\"a\", \"b\", 3, null, [1, 2]], \"s\": \"a\", \"o\": [{\"t\": 1}, {\"t\": 2}]}";
+    YES("{\"tags\": {\"$all\": [\"a\"]}}", md);
+    YES("{\"tags\": {\"$all\": [\"b\", \"a\", 3.0]}}", md);
+    NO("{\"tags\": {\"$all\": [\"a\", \"c\"]}}", md);
+    NO("{\"tags\": {\"$all\": []}}", md); /* Mongo: matches nothing */
+    YES("{\"tags\": {\"$all\": [null]}}", md);
+    YES("{\"missing\": {\"$all\": [null]}}", md); /* as {"missing": null} */
+    NO("{\"missing\": {\"$all\": [\"a\"]}}", md);
+    YES("{\"s\": {\"$all\": [\"a\"]}}", md); /* a scalar field: $eq */
+    NO("{\"s\": {\"$all\": [\"a\", \"b\"]}}", md);
+    YES("{\"tags\": {\"$all\": [[1, 2]]}}", "{\"tags\": [1, 2]}"); /* an array element: whole-array $eq */
+    YES("{\"o.t\": {\"$all\": [1, 2]}}", md); /* values through an array of objects */
+    NO("{\"o.t\": {\"$all\": [1, 3]}}", md);
+    YES("{\"tags\": {\"$not\": {\"$all\": [\"a\", \"c\"]}}}", md);
+}
+
+TU_TEST(filter, size)
+{
+    const char *md = "{\"a\": [1, 2], \"e\": [], \"s\": \"ab\", \"o\": {\"k\": 1}, \"n\": [[1, 2, 3]],"
+                     " \"x\": [{\"y\": [1]}, {\"y\": [1, 2, 3]}]}";
+    YES("{\"a\": {\"$size\": 2}}", md);
+    YES("{\"a\": {\"$size\": 2.0}}", md);
+    NO("{\"a\": {\"$size\": 1}}", md);
+    YES("{\"e\": {\"$size\": 0}}", md);
+    NO("{\"s\": {\"$size\": 2}}", md); /* only arrays have a size */
+    NO("{\"o\": {\"$size\": 1}}", md);
+    NO("{\"missing\": {\"$size\": 0}}", md);
+    YES("{\"n\": {\"$size\": 1}}", md); /* the outer array, not the nested one */
+    YES("{\"x.y\": {\"$size\": 3}}", md); /* any value the path reaches */
+    NO("{\"x.y\": {\"$size\": 2}}", md);
+    YES("{\"a\": {\"$not\": {\"$size\": 3}}}", md);
+    YES("{\"missing\": {\"$not\": {\"$size\": 0}}}", md);
+}
+
+TU_TEST(filter, elem_match)
+{
+    const char *md = "{\"r\": [82, 85, 88], \"q\": [75, 88, 89], \"s\": 82,"
+                     " \"res\": [{\"product\": \"abc\", \"score\": 10}, {\"product\": \"xyz\", \"score\": 5}],"
+                     " \"mixed\": [1, {\"a\": 1}, \"x\"], \"nested\": [[1, 2], [3]]}";
+    /* operators on each element (Mongo's first form) */
+    YES("{\"r\": {\"$elemMatch\": {\"$gte\": 80, \"$lt\": 85}}}", md);
+    NO("{\"q\": {\"$elemMatch\": {\"$gte\": 80, \"$lt\": 85}}}", md);
+    /* without $elemMatch, separate conditions may hold on different elements (one field object's
+     * range operators form one interval in mnemo: records.md lists this difference from Mongo) */
+    YES("{\"$and\": [{\"q\": {\"$gte\": 80}}, {\"q\": {\"$lt\": 85}}]}", "{\"q\": [75, 90]}");
+    NO("{\"q\": {\"$elemMatch\": {\"$gte\": 80, \"$lt\": 85}}}", "{\"q\": [75, 90]}");
+    NO("{\"s\": {\"$elemMatch\": {\"$gte\": 80}}}", md); /* not an array */
+    NO("{\"missing\": {\"$elemMatch\": {\"$gte\": 80}}}", md);
+    YES("{\"r\": {\"$elemMatch\": {\"$ne\": 82}}}", md);
+    NO("{\"r\": {\"$elemMatch\": {\"$in\": [1, 2]}}}", md);
+    YES("{\"r\": {\"$elemMatch\": {\"$not\": {\"$gt\": 84}}}}", md);
+    YES("{\"mixed\": {\"$elemMatch\": {\"$eq\": \"x\"}}}", md);
+    YES("{\"nested\": {\"$elemMatch\": {\"$size\": 1}}}", md);
+    YES("{\"nested\": {\"$elemMatch\": {\"$all\": [1, 2]}}}", md);
+    NO("{\"nested\": {\"$elemMatch\": {\"$all\": [1, 3]}}}", md);
+    NO("{\"r\": {\"$elemMatch\": {\"$eq\": null}}}", md); /* an element is never missing */
+    YES("{\"r\": {\"$elemMatch\": {\"$eq\": null}}}", "{\"r\": [1, null]}");
+    /* a filter on each element that is an object (the second form) */
+    YES("{\"res\": {\"$elemMatch\": {\"product\": \"xyz\", \"score\": {\"$gte\": 5}}}}", md);
+    NO("{\"res\": {\"$elemMatch\": {\"product\": \"xyz\", \"score\": {\"$gte\": 8}}}}", md);
+    YES("{\"res.product\": \"xyz\", \"res.score\": {\"$gte\": 8}}", md); /* different elements */
+    YES("{\"res\": {\"$elemMatch\": {\"$or\": [{\"score\": 10}, {\"product\": \"q\"}]}}}", md);
+    YES("{\"res\": {\"$elemMatch\": {\"$nor\": [{\"score\": 10}]}}}", md);
+    NO("{\"res\": {\"$elemMatch\": {\"$nor\": [{\"score\": {\"$gt\": 0}}]}}}", md);
+    YES("{\"mixed\": {\"$elemMatch\": {\"a\": 1}}}", md); /* scalars skipped */
+    NO("{\"r\": {\"$elemMatch\": {\"a\": {\"$exists\": false}}}}", md); /* no object element */
+    YES("{\"res\": {\"$elemMatch\": {\"missing\": null}}}", md);
+    /* inside an element, record-field names and "metadata." are plain keys */
+    YES("{\"l\": {\"$elemMatch\": {\"id\": 7, \"metadata.k\": 1}}}", "{\"l\": [{\"id\": 7, \"metadata\": {\"k\": 1}}]}");
+    NO("{\"l\": {\"$elemMatch\": {\"content\": \"hello world\"}}}", "{\"l\": [{\"x\": 1}]}");
+    YES("{\"l\": {\"$elemMatch\": {\"metadata.k\": 1}}}", "{\"l\": [{\"metadata\": {\"k\": 1}}]}");
+    NO("{\"l\": {\"$elemMatch\": {\"metadata.k\": 1}}}", "{\"l\": [{\"k\": 1}]}");
+    /* nested */
+    YES("{\"a\": {\"$elemMatch\": {\"b\": {\"$elemMatch\": {\"$gt\": 2}}}}}", "{\"a\": [{\"b\": [1]}, {\"b\": [3]}]}");
+    NO("{\"a\": {\"$elemMatch\": {\"b\": {\"$elemMatch\": {\"$gt\": 3}}}}}", "{\"a\": [{\"b\": [1]}, {\"b\": [3]}]}");
+}
+
+TU_TEST(filter, nor)
+{
+    const char *md = "{\"a\": 1, \"b\": \"x\"}";
+    NO("{\"$nor\": [{\"a\": 1}]}", md);
+    YES("{\"$nor\": [{\"a\": 2}, {\"b\": \"y\"}]}", md);
+    NO("{\"$nor\": [{\"a\": 2}, {\"b\": \"x\"}]}", md);
+    YES("{\"$nor\": [{\"missing\": 1}]}", md);
+    NO("{\"$nor\": [{\"missing\": null}]}", md);
+    YES("{\"$nor\": [{\"a\": 2}], \"b\": \"x\"}", md);
+    YES("{\"$or\": [{\"$nor\": [{\"a\": 1}]}, {\"b\": \"x\"}]}", md);
+    YES("{\"$nor\": [{\"$nor\": [{\"a\": 1}]}]}", md);
+    cr_expect_eq(m("{\"$nor\": [{\"x\": 1}]}", NULL), 1);
+}
+
+TU_TEST(filter, regex)
+{
+    const char *md = "{\"s\": \"Hello World\", \"t\": [\"alpha\", 3, \"Beta\"], \"n\": 5, \"ml\": \"one\\ntwo\","
+                     " \"nul\": \"a\\u0000b\", \"u\": \"caf\\u00e9\", \"o\": [{\"k\": \"zed\"}]}";
+    YES("{\"s\": {\"$regex\": \"World\"}}", md);
+    YES("{\"s\": {\"$regex\": \"^Hello\"}}", md);
+    NO("{\"s\": {\"$regex\": \"^World\"}}", md);
+    NO("{\"s\": {\"$regex\": \"world\"}}", md);
+    YES("{\"s\": {\"$regex\": \"world\", \"$options\": \"i\"}}", md);
+    YES("{\"s\": {\"$options\": \"i\", \"$regex\": \"WORLD\"}}", md); /* order of keys is free */
+    YES("{\"s\": {\"$regex\": \"(?i)world\"}}", md);
+    NO("{\"ml\": {\"$regex\": \"^two\"}}", md);
+    YES("{\"ml\": {\"$regex\": \"^two\", \"$options\": \"m\"}}", md);
+    NO("{\"ml\": {\"$regex\": \"one.two\"}}", md);
+    YES("{\"ml\": {\"$regex\": \"one.two\", \"$options\": \"s\"}}", md);
+    NO("{\"s\": {\"$regex\": \"Hello World # greeting\"}}", md);
+    YES("{\"s\": {\"$regex\": \"Hello \\\\s World # greeting\", \"$options\": \"x\"}}", md);
+    YES("{\"s\": {\"$regex\": \"hello\", \"$options\": \"imsx\"}}", md);
+    YES("{\"s\": {\"$regex\": \"\"}}", md);
+    /* arrays: any string element; non-strings never match */
+    YES("{\"t\": {\"$regex\": \"^b\", \"$options\": \"i\"}}", md);
+    NO("{\"t\": {\"$regex\": \"^3$\"}}", md);
+    NO("{\"n\": {\"$regex\": \"5\"}}", md);
+    NO("{\"missing\": {\"$regex\": \"\"}}", md);
+    YES("{\"o.k\": {\"$regex\": \"z\"}}", md);
+    /* embedded NUL, UTF-8 characters */
+    YES("{\"nul\": {\"$regex\": \"a\\\\x00b$\"}}", md);
+    YES("{\"nul\": {\"$regex\": \"b$\"}}", md);
+    YES("{\"u\": {\"$regex\": \"^caf.$\"}}", md); /* one character, two bytes */
+    YES("{\"u\": {\"$regex\": \"CAF\\u00c9\", \"$options\": \"i\"}}", md);
+    /* negation and record fields */
+    YES("{\"s\": {\"$not\": {\"$regex\": \"^x\"}}}", md);
+    YES("{\"missing\": {\"$not\": {\"$regex\": \"x\"}}}", md);
+    YES("{\"content\": {\"$regex\": \"^hello w\"}, \"id\": {\"$regex\": \"^rec-\\\\d$\"}}", md);
+    cr_expect_eq(mf("{\"content\": {\"$regex\": \"\"}}", md, NULL), 0);
+    /* one compiled filter used many times */
+    mnemo_filter *f = compile_ok("{\"s\": {\"$regex\": \"o\\\\s+w\", \"$options\": \"i\"}}");
+    json_t *j = parse(md);
+    for (int i = 0; i < 100; i++)
+        cr_assert_eq(mnemo_filter__match(f, j, NULL), 1);
+    json_decref(j);
+    mnemo_filter__free(f);
+}
+
+/* A pattern that backtracks exponentially returns at its match limit with EINVAL naming it,
+ * rather than hanging the search. */
+TU_TEST(filter, regex_catastrophic_backtracking_stops_at_the_limit)
+{
+    char md[256];
+    snprintf(md, sizeof md, "{\"s\": \"%s!\"}", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    mnemo_filter *f = compile_ok("{\"s\": {\"$regex\": \"(a+)+$\"}}");
+    json_t *j = parse(md);
+    int rc = mnemo_filter__match(f, j, NULL);
+    cr_expect_eq(rc, MNEMO_EINVAL, "%d: %s", rc, mnemo_errmsg());
+    cr_expect(strstr(mnemo_errmsg(), "'(a+)+$'") && strstr(mnemo_errmsg(), "match limit"), "%s", mnemo_errmsg());
+    /* the same pattern on a short or matching value is fine */
+    json_t *ok = parse("{\"s\": \"aaaa\"}"), *short_no = parse("{\"s\": \"aaa!\"}");
+    cr_expect_eq(mnemo_filter__match(f, ok, NULL), 1);
+    cr_expect_eq(mnemo_filter__match(f, short_no, NULL), 0);
+    /* under $or the error is not swallowed by another branch's answer */
+    mnemo_filter *g = compile_ok("{\"$or\": [{\"s\": {\"$regex\": \"(a+)+$\"}}, {\"s\": {\"$exists\": true}}]}");
+    cr_expect_eq(mnemo_filter__match(g, j, NULL), MNEMO_EINVAL);
+    mnemo_filter *h = compile_ok("{\"$nor\": [{\"s\": {\"$not\": {\"$regex\": \"(a+)+$\"}}}]}");
+    cr_expect_eq(mnemo_filter__match(h, j, NULL), MNEMO_EINVAL);
+    json_decref(ok);
+    json_decref(short_no);
+    json_decref(j);
+    mnemo_filter__free(f);
+    mnemo_filter__free(g);
+    mnemo_filter__free(h);
+}
+
+TU_TEST(filter, invalid_new_operators)
+{
+    invalid("{\"x\": {\"$size\": -1}}", "'$size' at 'x' needs a non-negative integer", "not -1");
+    invalid("{\"x\": {\"$size\": 1.5}}", "'$size' at 'x'", "not 1.5");
+    invalid("{\"x\": {\"$size\": \"2\"}}", "'$size' at 'x'", "not a string");
+    invalid("{\"x\": {\"$size\": null}}", "'$size' at 'x'", "not null");
+    invalid("{\"x\": {\"$size\": 1e300}}", "'$size' at 'x'", NULL);
+    invalid("{\"x\": {\"$all\": 1}}", "'$all' at 'x' needs an array", "a number");
+    invalid("{\"x\": {\"$all\": {\"a\": 1}}}", "'$all' at 'x' needs an array", "an object");
+    invalid("{\"x\": {\"$all\": [1, {\"$elemMatch\": {\"$gt\": 1}}]}}", "'$all' at 'x': element 1", "'$elemMatch'");
+    invalid("{\"x\": {\"$elemMatch\": 1}}", "'$elemMatch' at 'x' needs a non-empty object", "a number");
+    invalid("{\"x\": {\"$elemMatch\": [1]}}", "'$elemMatch' at 'x'", "an array");
+    invalid("{\"x\": {\"$elemMatch\": {}}}", "'$elemMatch' at 'x'", "an empty object");
+    invalid("{\"x\": {\"$elemMatch\": {\"$foo\": 1}}}", "unknown operator '$foo' at 'x'", NULL);
+    invalid("{\"x\": {\"$elemMatch\": {\"a\": {\"$gt\": true}}}}", "'$gt' at 'a'", "x.$elemMatch");
+    invalid("{\"x\": {\"$elemMatch\": {\"a\": 1, \"$gt\": 1}}}", "'$gt' at the wrong place", "x.$elemMatch");
+    invalid("{\"$nor\": []}", "'$nor' needs a non-empty array", "an empty array");
+    invalid("{\"$nor\": {\"a\": 1}}", "'$nor' needs a non-empty array", "an object");
+    invalid("{\"$nor\": [1]}", "'$nor' element 0 must be a filter object", NULL);
+    invalid("{\"x\": {\"$nor\": [{\"a\": 1}]}}", "'$nor' at the wrong place at 'x'", NULL);
+    invalid("{\"$size\": 1}", "'$size' at the wrong place", NULL);
+    invalid("{\"$regex\": \"a\"}", "'$regex' at the wrong place", NULL);
+    invalid("{\"x\": {\"$regex\": 1}}", "'$regex' at 'x' needs a string", "a number");
+    invalid("{\"x\": {\"$regex\": [\"a\"]}}", "'$regex' at 'x' needs a string", "an array");
+    invalid("{\"x\": {\"$regex\": \"a(b\"}}", "invalid $regex 'a(b' at 'x'", "at offset 3");
+    invalid("{\"x\": {\"$regex\": \"[z-a]\"}}", "invalid $regex '[z-a]' at 'x'", "range out of order");
+    invalid("{\"x\": {\"$regex\": \"a\", \"$options\": \"q\"}}", "unknown $options letter 'q' at 'x'", "i, m, s, x");
+    invalid("{\"x\": {\"$regex\": \"a\", \"$options\": \"ig\"}}", "letter 'g'", NULL);
+    invalid("{\"x\": {\"$regex\": \"a\", \"$options\": 1}}", "'$options' at 'x' needs a string", "a number");
+    invalid("{\"x\": {\"$options\": \"i\"}}", "'$options' at 'x' needs a '$regex' beside it", NULL);
+    invalid("{\"x\": {\"$not\": {\"$regex\": \"(\"}}}", "invalid $regex '(' at 'x' inside $not", NULL);
+    /* a long invalid pattern is shortened in the message */
+    char text[400], pat[201];
+    memset(pat, 'a', 200);
+    pat[0] = '(';
+    pat[200] = '\0';
+    snprintf(text, sizeof text, "{\"x\": {\"$regex\": \"%s\"}}", pat);
+    invalid(text, "...' at 'x'", "missing closing parenthesis");
+}
+
+TU_TEST(filter, allocation_failures_new_operators)
+{
+    const char *text = "{\"a\": {\"$regex\": \"^x+y\", \"$options\": \"i\"}, \"b\": {\"$all\": [1, 2], \"$size\": 2},"
+                       " \"c\": {\"$elemMatch\": {\"k\": {\"$regex\": \"z\"}, \"$nor\": [{\"k\": 1}]}},"
+                       " \"d\": {\"$elemMatch\": {\"$gt\": 1}}, \"$nor\": [{\"e\": 1}]}";
+    json_t *md = parse("{\"a\": \"XXy\", \"b\": [2, 1], \"c\": [{\"k\": \"z\"}], \"d\": [0, 2]}");
+    int failures = 0;
+    for (unsigned long n = 1;; n++) {
+        mnemo_filter *f = NULL;
+        mnemo__alloc_fail_after(n);
+        int rc = mnemo_filter__compile(&f, text);
+        mnemo__alloc_fail_after(0);
+        if (rc == 0) {
+            /* matching allocates PCRE2 match data: a failure there is ENOMEM, never a wrong answer */
+            for (unsigned long k = 1; k < 4; k++) {
+                mnemo__alloc_fail_after(k);
+                int r = mnemo_filter__match(f, md, &default_fields);
+                mnemo__alloc_fail_after(0);
+                cr_assert(r == 1 || r == MNEMO_ENOMEM, "k=%lu: %d", k, r);
+            }
+            cr_assert_eq(mnemo_filter__match(f, md, &default_fields), 1);
+            mnemo_filter__free(f);
+            break;
+        }
+        cr_assert_eq(rc, MNEMO_ENOMEM, "n=%lu: %s", n, mnemo_errmsg());
+        cr_assert_null(f);
+        failures++;
+        cr_assert_lt(n, 1000);
+    }
+    cr_expect_gt(failures, 10, "every allocation site was exercised (%d)", failures);
+    json_decref(md);
+}
+
 /* ---- index predicates ---- */
 
 static size_t preds(const char *text, mnemo_filter **fout, mnemo_filter_pred *out, size_t cap)
@@ -499,7 +767,7 @@ TU_TEST(filter, index_preds)
     mnemo_filter_pred p[8];
 
     size_t n = preds("{\"topic\": \"rust\", \"importance\": {\"$gte\": 0.5, \"$lt\": 0.9}, \"tags\": {\"$in\": "
-                     "[\"a\", 2, null, true]}, \"metadata.importance\": 3}",
+                     "[\"a\", 2, false, true]}, \"metadata.importance\": 3}",
                      &f, p, 8);
     cr_assert_eq(n, 4);
     cr_expect_eq(p[0].kind, MNEMO_PRED_EQ);
@@ -550,6 +818,20 @@ TU_TEST(filter, index_preds)
     cr_expect_null(p[2].upper);
     mnemo_filter__free(f);
 
+    /* null also matches a missing field, which no index holds: no predicate from $eq null or an $in
+     * holding null; $all gives one EQ per scalar, non-null element */
+    n = preds("{\"a\": null, \"b\": {\"$eq\": null}, \"c\": {\"$in\": [1, null]}, \"d\": {\"$all\": [\"x\", null, "
+              "[1], 2]}, \"e\": {\"$size\": 1}, \"f\": {\"$elemMatch\": {\"$eq\": 1}}, \"g\": {\"$regex\": \"^a\"}, "
+              "\"$nor\": [{\"h\": 1}]}",
+              &f, p, 8);
+    cr_assert_eq(n, 2);
+    cr_expect_eq(p[0].kind, MNEMO_PRED_EQ);
+    cr_expect_str_eq(p[0].path, "d");
+    cr_expect_str_eq(json_string_value(p[0].values[0]), "x");
+    cr_expect_eq(p[1].kind, MNEMO_PRED_EQ);
+    cr_expect_eq(json_integer_value(p[1].values[0]), 2);
+    mnemo_filter__free(f);
+
     /* only $or at the top: nothing */
     n = preds("{\"$or\": [{\"a\": 1}, {\"a\": 2}]}", &f, p, 8);
     cr_expect_eq(n, 0);
@@ -559,12 +841,12 @@ TU_TEST(filter, index_preds)
     mnemo_filter__free(f);
 
     /* $eq + range in one field object: two predicates; tighter bounds chosen */
-    n = preds("{\"x\": {\"$eq\": null, \"$gt\": 1, \"$gte\": 3, \"$lt\": 10, \"$lte\": 10}, \"y\": {\"$in\": []},"
+    n = preds("{\"x\": {\"$eq\": false, \"$gt\": 1, \"$gte\": 3, \"$lt\": 10, \"$lte\": 10}, \"y\": {\"$in\": []},"
               " \"metadata.z.w\": {\"$gt\": 2, \"$gte\": 2}}",
               &f, p, 8);
     cr_assert_eq(n, 4);
     cr_expect_eq(p[0].kind, MNEMO_PRED_EQ);
-    cr_expect(json_is_null(p[0].values[0]));
+    cr_expect(json_is_false(p[0].values[0]));
     cr_expect_eq(p[1].kind, MNEMO_PRED_RANGE);
     expect_num(p[1].lower, 3);
     cr_expect_eq(p[1].lower_inclusive, 1);
@@ -809,16 +1091,18 @@ static void ref_walk(json_t *out, const json_t *cur, char **segs, size_t n)
 
 /* Every value at path, as a new array (empty when missing). rec is the record fields as an
  * object (NULL when the record has no fields). */
+static int ref_in_elem; /* inside an $elemMatch filter: every path is a plain key path */
+
 static json_t *ref_get(const char *path, const json_t *md, const json_t *rec)
 {
     json_t *out = json_array();
-    for (size_t i = 0; i < 6; i++)
+    for (size_t i = 0; i < 6 && !ref_in_elem; i++)
         if (strcmp(path, record_names[i]) == 0) {
             if (rec && json_object_get(rec, path))
                 json_array_append(out, json_object_get(rec, path));
             return out;
         }
-    if (strncmp(path, "metadata.", 9) == 0)
+    if (strncmp(path, "metadata.", 9) == 0 && !ref_in_elem)
         path += 9;
     char copy[256], *segs[128];
     size_t n = 0;
@@ -859,10 +1143,25 @@ static int ref_eq(const json_t *v, const json_t *o)
     return ref_scalar_eq(v, o);
 }
 
-static int ref_in(const json_t *v, const json_t *arr)
+/* Whether f(value, o) holds for some value of vals (the field's values). */
+static int ref_any(const json_t *vals, int (*f)(const json_t *, const json_t *), const json_t *o)
+{
+    for (size_t i = 0; i < json_array_size(vals); i++)
+        if (f(json_array_get(vals, i), o))
+            return 1;
+    return 0;
+}
+
+/* $eq / $in over a field's values: a null operand (or a null in $in) also matches a missing field. */
+static int ref_eq_field(const json_t *vals, const json_t *o)
+{
+    return ref_any(vals, ref_eq, o) || (json_is_null(o) && json_array_size(vals) == 0);
+}
+
+static int ref_in_field(const json_t *vals, const json_t *arr)
 {
     for (size_t i = 0; i < json_array_size(arr); i++)
-        if (ref_eq(v, json_array_get(arr, i)))
+        if (ref_eq_field(vals, json_array_get(arr, i)))
             return 1;
     return 0;
 }
@@ -914,12 +1213,76 @@ static int ref_range(const json_t *v, const json_t *ops)
     return 0;
 }
 
-/* Whether f(value, o) holds for some value of vals (the field's values). */
-static int ref_any(const json_t *vals, int (*f)(const json_t *, const json_t *), const json_t *o)
+/* $regex through POSIX extended regular expressions (glibc), an engine independent of PCRE2; the
+ * generated patterns and strings are ones where the two agree. */
+static int ref_regex_one(const json_t *v, const json_t *ops)
 {
-    for (size_t i = 0; i < json_array_size(vals); i++)
-        if (f(json_array_get(vals, i), o))
+    if (!json_is_string(v))
+        return 0;
+    const json_t *o = json_object_get(ops, "$options");
+    regex_t re;
+    int flags = REG_EXTENDED | REG_NOSUB | (o && strchr(json_string_value(o), 'i') ? REG_ICASE : 0);
+    cr_assert_eq(regcomp(&re, json_string_value(json_object_get(ops, "$regex")), flags), 0);
+    regmatch_t m[1];
+    m[0].rm_so = 0;
+    m[0].rm_eo = (regoff_t)json_string_length(v);
+    int r = regexec(&re, json_string_value(v), 1, m, REG_STARTEND) == 0;
+    regfree(&re);
+    return r;
+}
+
+static int ref_regex(const json_t *v, const json_t *ops)
+{
+    if (!json_is_array(v))
+        return ref_regex_one(v, ops);
+    for (size_t i = 0; i < json_array_size(v); i++)
+        if (ref_regex_one(json_array_get(v, i), ops))
             return 1;
+    return 0;
+}
+
+static int ref_size(const json_t *v, const json_t *n)
+{
+    return json_is_array(v) && (double)json_array_size(v) == json_number_value(n);
+}
+
+static int ref_ops(const json_t *vals, const json_t *ops);
+static int ref_match(const json_t *filter, const json_t *md, const json_t *rec);
+
+static int ref_elem_value_form(const json_t *em)
+{
+    const char *k;
+    json_t *x;
+    json_object_foreach((json_t *)em, k, x) {
+        if (k[0] != '$' || !strcmp(k, "$and") || !strcmp(k, "$or") || !strcmp(k, "$nor"))
+            return 0;
+    }
+    return 1;
+}
+
+static int ref_elem_match(const json_t *v, const json_t *em)
+{
+    if (!json_is_array(v))
+        return 0;
+    int value_form = ref_elem_value_form(em);
+    for (size_t i = 0; i < json_array_size(v); i++) {
+        json_t *e = json_array_get(v, i);
+        int r;
+        if (value_form) {
+            json_t *one = json_pack("[O]", e);
+            r = ref_ops(one, em);
+            json_decref(one);
+        } else if (json_is_object(e)) {
+            int was = ref_in_elem;
+            ref_in_elem = 1;
+            r = ref_match(em, e, NULL);
+            ref_in_elem = was;
+        } else {
+            r = 0;
+        }
+        if (r)
+            return 1;
+    }
     return 0;
 }
 
@@ -932,17 +1295,27 @@ static int ref_ops(const json_t *vals, const json_t *ops)
     json_object_foreach((json_t *)ops, k, o) {
         int ok = 1;
         if (!strcmp(k, "$eq"))
-            ok = ref_any(vals, ref_eq, o);
+            ok = ref_eq_field(vals, o);
         else if (!strcmp(k, "$ne"))
-            ok = !ref_any(vals, ref_eq, o);
+            ok = !ref_eq_field(vals, o);
         else if (!strcmp(k, "$in"))
-            ok = ref_any(vals, ref_in, o);
+            ok = ref_in_field(vals, o);
         else if (!strcmp(k, "$nin"))
-            ok = !ref_any(vals, ref_in, o);
+            ok = !ref_in_field(vals, o);
         else if (!strcmp(k, "$exists"))
             ok = (json_array_size(vals) > 0) == json_is_true(o);
         else if (!strcmp(k, "$not"))
             ok = !ref_ops(vals, o);
+        else if (!strcmp(k, "$all")) {
+            ok = json_array_size(o) > 0;
+            for (size_t i = 0; i < json_array_size(o) && ok; i++)
+                ok = ref_eq_field(vals, json_array_get(o, i));
+        } else if (!strcmp(k, "$size"))
+            ok = ref_any(vals, ref_size, o);
+        else if (!strcmp(k, "$elemMatch"))
+            ok = ref_any(vals, ref_elem_match, o);
+        else if (!strcmp(k, "$regex"))
+            ok = ref_any(vals, ref_regex, ops);
         if (!ok)
             return 0;
     }
@@ -960,19 +1333,19 @@ static int ref_match(const json_t *filter, const json_t *md, const json_t *rec)
     json_t *v;
     json_object_foreach((json_t *)filter, k, v) {
         int ok;
-        if (!strcmp(k, "$and") || !strcmp(k, "$or")) {
+        if (!strcmp(k, "$and") || !strcmp(k, "$or") || !strcmp(k, "$nor")) {
             int any = 0, all = 1;
             for (size_t i = 0; i < json_array_size(v); i++) {
                 int r = ref_match(json_array_get(v, i), md, rec);
                 any |= r;
                 all &= r;
             }
-            ok = k[1] == 'a' ? all : any;
+            ok = k[1] == 'a' ? all : (k[1] == 'o' ? any : !any);
         } else if (!strcmp(k, "$not")) {
             ok = !ref_match(v, md, rec);
         } else {
             json_t *vals = ref_get(k, md, rec);
-            ok = is_op_object(v) ? ref_ops(vals, v) : ref_any(vals, ref_eq, v);
+            ok = is_op_object(v) ? ref_ops(vals, v) : ref_eq_field(vals, v);
             json_decref(vals);
         }
         if (!ok)
@@ -1072,12 +1445,41 @@ static const char *const gen_paths[] = {"s", "i", "r", "b", "n", "x", "o", "o.a"
 
 static json_t *rand_range_operand(void) { return rn(2) ? rand_string() : rand_number(); }
 
+static json_t *rand_filter(int depth);
+static json_t *rand_ops(int depth);
+static const char *const elem_paths[] = {"a", "b", "b.a", "b.c", "id", "metadata.a", "z"};
+
+/* Patterns on which PCRE2 (UTF) and POSIX ERE agree for the generated strings. */
+static const char *const patterns[] = {"a", "^a", "b$", "^$", "ab|ba", "u.t", "^r.st$", "[ab]+$", "^(a|b)*$", "A", "^B",
+                                       "B$", "[A-Z]", "\xc3\xa9"};
+
+static json_t *rand_elem_filter(int depth)
+{
+    json_t *f = json_object();
+    for (unsigned n = 1 + rn(2); n > 0; n--) {
+        unsigned r = rn(depth > 0 ? 8 : 6);
+        const char *path = elem_paths[rn(sizeof elem_paths / sizeof elem_paths[0])];
+        if (r < 2)
+            json_object_set_new(f, path, rand_scalar());
+        else if (r < 6)
+            json_object_set_new(f, path, rand_ops(depth - 1));
+        else {
+            json_t *a = json_array();
+            for (unsigned i = 1 + rn(2); i > 0; i--)
+                json_array_append_new(a, rand_elem_filter(depth - 1));
+            json_object_set_new(f, r == 6 ? "$or" : "$nor", a);
+        }
+    }
+    return f;
+}
+
 static json_t *rand_ops(int depth)
 {
-    static const char *const names[] = {"$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$exists", "$not"};
+    static const char *const names[] = {"$eq",  "$ne", "$gt", "$gte",   "$lt",       "$lte",  "$in",
+                                        "$nin", "$exists", "$all", "$size", "$regex", "$not", "$elemMatch"};
     json_t *ops = json_object();
     for (unsigned n = 1 + rn(3); n > 0; n--) {
-        unsigned which = rn(depth > 0 ? 10 : 9);
+        unsigned which = rn(depth > 0 ? 14 : 12);
         const char *k = names[which];
         json_t *v;
         if (which <= 1)
@@ -1090,8 +1492,20 @@ static json_t *rand_ops(int depth)
                 json_array_append_new(v, rn(5) ? rand_scalar() : rand_value(1));
         } else if (which == 8)
             v = json_boolean(rn(2));
-        else
+        else if (which == 9) {
+            v = json_array();
+            for (unsigned i = rn(4); i > 0; i--) /* [] sometimes: matches nothing */
+                json_array_append_new(v, rn(6) ? rand_scalar() : rand_value(1));
+        } else if (which == 10)
+            v = rn(6) ? json_integer((json_int_t)rn(4)) : json_real(rn(3));
+        else if (which == 11) {
+            v = json_string(patterns[rn(sizeof patterns / sizeof patterns[0])]);
+            if (rn(2))
+                json_object_set_new(ops, "$options", json_string(rn(3) ? "i" : ""));
+        } else if (which == 12)
             v = rand_ops(depth - 1);
+        else
+            v = rn(2) ? rand_ops(depth - 1) : rand_elem_filter(depth - 1);
         json_object_set_new(ops, k, v); /* a repeated operator replaces the earlier one */
     }
     return ops;
@@ -1110,12 +1524,32 @@ static json_t *rand_filter(int depth)
             json_t *a = json_array();
             for (unsigned i = 1 + rn(3); i > 0; i--)
                 json_array_append_new(a, rand_filter(depth - 1));
-            json_object_set_new(f, r == 6 ? "$or" : "$and", a);
+            json_object_set_new(f, r == 6 ? "$or" : (rn(3) ? "$and" : "$nor"), a);
         } else {
             json_object_set_new(f, "$not", rand_filter(depth - 1));
         }
     }
     return f;
+}
+
+/* One field and one operator (the large filters above rarely hinge on a single operator):
+ * {"p": {"$op": ...}}, with $regex sometimes beside $options, or that under $nor / $not. */
+static json_t *rand_simple_filter(void)
+{
+    json_t *ops = rand_ops(2), *one = json_object();
+    const char *k = json_object_iter_key(json_object_iter(ops));
+    if (!strcmp(k, "$options"))
+        k = "$regex";
+    json_object_set(one, k, json_object_get(ops, k));
+    if (!strcmp(k, "$regex") && json_object_get(ops, "$options"))
+        json_object_set(one, "$options", json_object_get(ops, "$options"));
+    json_decref(ops);
+    json_t *f = json_pack("{so}", gen_paths[rn(sizeof gen_paths / sizeof gen_paths[0])], one);
+    switch (rn(6)) {
+    case 0: return json_pack("{s[o]}", "$nor", f);
+    case 1: return json_pack("{so}", "$not", f);
+    default: return f;
+    }
 }
 
 /* A literal $eq operand that happens to be an object whose first key starts with '$' would be
@@ -1147,7 +1581,7 @@ static int ref_pred_holds(const mnemo_filter_pred *p, const json_t *md, const js
 
 TU_TEST(filter, reference_evaluation_on_generated_data)
 {
-    enum { NREC = 2000, NFILT = 300 };
+    enum { NREC = 2000, NFILT = 600 };
     static json_t *mds[NREC], *recs[NREC];
     static mnemo_filter_fields fields[NREC];
     static int has_fields[NREC];
@@ -1175,8 +1609,12 @@ TU_TEST(filter, reference_evaluation_on_generated_data)
             json_object_set_new(recs[i], "content", json_string(f->content));
     }
     long matches = 0, pairs = 0, npreds = 0;
+    /* each operator must be seen both matching and not: else the comparison proves little */
+    enum { NEWOPS = 7 };
+    static const char *const newops[NEWOPS] = {"$all", "$size", "$elemMatch", "$nor", "$regex", "$options", ":null"};
+    long seen[NEWOPS][2] = {{0}};
     for (int k = 0; k < NFILT; k++) {
-        json_t *fj = rand_filter(3);
+        json_t *fj = k % 2 ? rand_filter(3) : rand_simple_filter();
         char *text = json_dumps(fj, JSON_COMPACT);
         mnemo_filter *f = compile_ok(text);
         mnemo_filter_pred preds[32];
@@ -1194,6 +1632,9 @@ TU_TEST(filter, reference_evaluation_on_generated_data)
             }
             matches += got;
             pairs++;
+            for (int o = 0; o < NEWOPS; o++)
+                if (strstr(text, newops[o]))
+                    seen[o][got]++;
             for (size_t p = 0; got && p < np; p++)
                 cr_assert(ref_pred_holds(&preds[p], mds[i], recs[i]), "filter %s: predicate %zu on '%s' fails on a match",
                           text, p, preds[p].path);
@@ -1207,6 +1648,9 @@ TU_TEST(filter, reference_evaluation_on_generated_data)
     cr_expect_gt(matches, pairs / 20, "matches %ld of %ld", matches, pairs);
     cr_expect_lt(matches, pairs - pairs / 20, "matches %ld of %ld", matches, pairs);
     cr_expect_gt(npreds, NFILT / 4, "index predicates seen: %ld", npreds);
+    for (int o = 0; o < NEWOPS; o++)
+        cr_expect(seen[o][0] > 100 && seen[o][1] > 100, "%s: %ld non-matches, %ld matches", newops[o], seen[o][0],
+                  seen[o][1]);
     for (int i = 0; i < NREC; i++) {
         json_decref(mds[i]);
         json_decref(recs[i]);

@@ -139,12 +139,13 @@ typedef struct mnemo_find_options {
 #define MNEMO_FIND_OPTIONS_INIT {MNEMO_FIND_OPTIONS_VERSION, 0, NULL}
 
 /** Find live records whose metadata and fields match a filter, e.g. `{"topic": "rust",
- * "importance": {"$gte": 0.5}}` (operators $eq $ne $gt $gte $lt $lte $in $nin $exists $and $or $not,
- * dotted paths; see docs/records.md). Uses a secondary index when one covers an equality or range
+ * "importance": {"$gte": 0.5}}` (operators $eq $ne $gt $gte $lt $lte $in $nin $exists $contains $all
+ * $size $elemMatch $regex $and $or $nor $not, dotted paths, null matching null or missing as in
+ * MongoDB; see docs/records.md). Uses a secondary index when one covers an equality or range
  * predicate of the filter; otherwise scans every record.
  * @param[in] opts NULL for all results in one page.
- * @return 0; MNEMO_EINVAL (invalid filter: the message names the operator or path; bad cursor);
- *         MNEMO_ECORRUPT. */
+ * @return 0; MNEMO_EINVAL (invalid filter: the message names the operator or path; a $regex that
+ *         exceeds its match limits on a record; bad cursor); MNEMO_ECORRUPT; MNEMO_ENOMEM. */
 MNEMO_API int mnemo_record_find(mnemo_record_page **out, mnemo_db *db, mnemo_txn *txn, const char *filter,
                                 const mnemo_find_options *opts);
 

@@ -7,7 +7,9 @@
  * plain C values and never allocates. */
 #include "filter/filter.h"
 
+#define PCRE2_CODE_UNIT_WIDTH 8
 #include <math.h>
+#include <pcre2.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -156,7 +158,10 @@ typedef struct fpath {
     size_t nsegs;
 } fpath;
 
-enum opkind { OP_NONE, OP_EQ, OP_NE, OP_IN, OP_NIN, OP_EXISTS, OP_RANGE, OP_NOT, OP_CONTAINS };
+enum opkind {
+    OP_NONE, OP_EQ, OP_NE, OP_IN, OP_NIN, OP_EXISTS, OP_RANGE, OP_NOT, OP_CONTAINS,
+    OP_ALL, OP_SIZE, OP_ELEM_OPS, OP_ELEM_FILTER, OP_REGEX
+};
 enum { B_GT, B_GTE, B_LT, B_LTE, B_COUNT };
 
 typedef struct fop {
@@ -172,11 +177,16 @@ typedef struct fop {
         const json_t *j; /* NULL = bound absent */
         val v;
     } b[B_COUNT];     /* RANGE */
-    struct fop *sub;  /* NOT */
+    struct fop *sub;  /* NOT, ELEM_OPS: the operators; ALL: one EQ per operand element */
     size_t nsub;
+    int has_null;       /* EQ/NE: the operand is null; IN/NIN: an element is null (missing matches) */
+    size_t size;        /* SIZE */
+    struct node *elem;  /* ELEM_FILTER: the filter each object element is matched against */
+    pcre2_code *re;     /* REGEX */
+    pcre2_match_context *mctx;
 } fop;
 
-enum nkind { N_AND, N_OR, N_NOT, N_FIELD };
+enum nkind { N_AND, N_OR, N_NOT, N_NOR, N_FIELD };
 
 typedef struct node {
     int kind;
@@ -190,7 +200,10 @@ typedef struct node {
 struct mnemo_filter {
     json_t *doc; /* owns every operand */
     node top;
+    pcre2_general_context *re_mem; /* PCRE2's allocations through mnemo__malloc; NULL without $regex */
 };
+
+static void node_free(node *n);
 
 static void ops_free(fop *ops, size_t n)
 {
@@ -198,6 +211,11 @@ static void ops_free(fop *ops, size_t n)
         mnemo__free(ops[i].jvals);
         mnemo__free(ops[i].vals);
         ops_free(ops[i].sub, ops[i].nsub);
+        if (ops[i].elem)
+            node_free(ops[i].elem);
+        mnemo__free(ops[i].elem);
+        pcre2_code_free(ops[i].re);
+        pcre2_match_context_free(ops[i].mctx);
     }
     mnemo__free(ops);
 }
@@ -220,6 +238,8 @@ static void node_free(node *n)
 typedef struct cctx {
     char where[200]; /* "" at top level, else e.g. "$and[1].$not" */
     size_t wlen;
+    int elem;        /* inside $elemMatch: paths are relative to the element, never record fields */
+    mnemo_filter *f; /* for the PCRE2 memory context */
 } cctx;
 
 static size_t where_push(cctx *c, const char *fmt, ...) MNEMO_PRINTF(2, 3);
@@ -262,15 +282,19 @@ static int bad(const cctx *c, int field_level, const char *fmt, ...)
 
 static int is_field_op(const char *k)
 {
-    static const char *const names[] = {"$eq", "$ne", "$gt", "$gte", "$lt", "$lte", "$in", "$nin", "$exists",
-                                        "$contains"};
+    static const char *const names[] = {"$eq",     "$ne",       "$gt",     "$gte",  "$lt",    "$lte",
+                                        "$in",     "$nin",      "$exists", "$contains", "$all", "$size",
+                                        "$elemMatch", "$regex", "$options"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(k, names[i]) == 0)
             return 1;
     return 0;
 }
 
-static int is_logical_op(const char *k) { return !strcmp(k, "$and") || !strcmp(k, "$or") || !strcmp(k, "$not"); }
+static int is_logical_op(const char *k)
+{
+    return !strcmp(k, "$and") || !strcmp(k, "$or") || !strcmp(k, "$nor") || !strcmp(k, "$not");
+}
 
 /* jansson rejects NUL bytes in object keys, so keys (and paths) are plain C strings. */
 static int parse_path(cctx *c, const char *key, fpath *p)
@@ -278,7 +302,7 @@ static int parse_path(cctx *c, const char *key, fpath *p)
     size_t len = strlen(key);
     if (len == 0)
         return bad(c, 1, "empty path");
-    for (int r = RF_ID; r <= RF_EXPIRES_AT; r++) {
+    for (int r = RF_ID; r <= RF_EXPIRES_AT && !c->elem; r++) {
         if (strcmp(key, rf_names[r]) == 0) {
             p->rf = r;
             p->name = mnemo__memdup(key, len);
@@ -286,7 +310,7 @@ static int parse_path(cctx *c, const char *key, fpath *p)
         }
     }
     const char *s = key;
-    if (strncmp(key, "metadata.", 9) == 0)
+    if (strncmp(key, "metadata.", 9) == 0 && !c->elem)
         s += 9;
     size_t n = strlen(s);
     if (n == 0 || s[0] == '.' || s[n - 1] == '.' || strstr(s, ".."))
@@ -343,9 +367,120 @@ static int first_plain_key(const json_t *obj, const char **plain)
 }
 
 static int compile_ops(cctx *c, const char *path, const json_t *obj, int in_not, fop **out_ops, size_t *out_n);
+static int compile_object(cctx *c, const json_t *obj, node *out);
 
-static int compile_one_op(cctx *c, const char *path, const char *k, const json_t *v, int in_not, fop *ops,
-                          size_t *used, fop **range)
+/* Match limits for $regex, so a pattern that backtracks catastrophically fails fast instead of
+ * hanging a search: PCRE2's defaults (10 million steps, 20 GB of frames) allow minutes per value. */
+#define RE_MATCH_LIMIT 1000000u
+#define RE_DEPTH_LIMIT 100000u
+#define RE_HEAP_LIMIT_KIB 65536u
+
+static void *re_malloc(PCRE2_SIZE n, void *data)
+{
+    (void)data;
+    return mnemo__malloc(n);
+}
+
+static void re_free(void *p, void *data)
+{
+    (void)data;
+    mnemo__free(p);
+}
+
+/* A pattern for messages: at most 60 bytes, then "...". */
+static void pattern_text(char *out, size_t cap, const json_t *pat)
+{
+    size_t n = json_string_length(pat);
+    snprintf(out, cap, "%.*s%s", (int)(n > 60 ? 60 : n), json_string_value(pat), n > 60 ? "..." : "");
+}
+
+static int compile_regex(cctx *c, const char *path, const char *at, const json_t *v, const json_t *obj, fop *op)
+{
+    char pat[80];
+    if (!json_is_string(v))
+        return bad(c, 1, "operator '$regex' at '%s%s needs a string operand, not %s", path, at, type_name(v));
+    pattern_text(pat, sizeof pat, v);
+    uint32_t flags = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF;
+    const json_t *o = json_object_get(obj, "$options");
+    if (o) {
+        if (!json_is_string(o))
+            return bad(c, 1, "'$options' at '%s%s needs a string of the letters i, m, s, x, not %s", path, at,
+                       type_name(o));
+        const char *letters = json_string_value(o);
+        for (size_t i = 0; i < json_string_length(o); i++) {
+            switch (letters[i]) {
+            case 'i': flags |= PCRE2_CASELESS; break;
+            case 'm': flags |= PCRE2_MULTILINE; break;
+            case 's': flags |= PCRE2_DOTALL; break;
+            case 'x': flags |= PCRE2_EXTENDED; break;
+            default:
+                return bad(c, 1, "unknown $options letter '%c' at '%s%s (allowed: i, m, s, x)",
+                           (unsigned char)letters[i] >= 0x20 && (unsigned char)letters[i] < 0x7f ? letters[i] : '?',
+                           path, at);
+            }
+        }
+    }
+    if (!c->f->re_mem && !(c->f->re_mem = pcre2_general_context_create(re_malloc, re_free, NULL)))
+        return mnemo__err_nomem("filter: $regex");
+    pcre2_compile_context *cc = pcre2_compile_context_create(c->f->re_mem);
+    if (!cc)
+        return mnemo__err_nomem("filter: $regex");
+    int err;
+    PCRE2_SIZE off;
+    op->kind = OP_REGEX;
+    op->operand = v;
+    op->re = pcre2_compile((PCRE2_SPTR)json_string_value(v), json_string_length(v), flags, &err, &off, cc);
+    pcre2_compile_context_free(cc);
+    if (!op->re) {
+        if (err == PCRE2_ERROR_HEAP_FAILED)
+            return mnemo__err_nomem("filter: $regex");
+        PCRE2_UCHAR msg[160];
+        pcre2_get_error_message(err, msg, sizeof msg);
+        return bad(c, 1, "invalid $regex '%s' at '%s%s: %s at offset %zu", pat, path, at, (const char *)msg,
+                   (size_t)off);
+    }
+    if (!(op->mctx = pcre2_match_context_create(c->f->re_mem)))
+        return mnemo__err_nomem("filter: $regex");
+    pcre2_set_match_limit(op->mctx, RE_MATCH_LIMIT);
+    pcre2_set_depth_limit(op->mctx, RE_DEPTH_LIMIT);
+    pcre2_set_heap_limit(op->mctx, RE_HEAP_LIMIT_KIB);
+    return 0;
+}
+
+/* $elemMatch: with operators only (other than $and/$or/$nor) they apply to each element as to a
+ * field value ({"$gte": 80, "$lt": 85}); otherwise the object is a filter matched against each
+ * element that is an object ({"product": "x", "score": {"$gt": 8}}). */
+static int compile_elem_match(cctx *c, const char *path, const char *at, const json_t *v, fop *op)
+{
+    if (!json_is_object(v) || json_object_size(v) == 0)
+        return bad(c, 1, "operator '$elemMatch' at '%s%s needs a non-empty object, not %s", path, at,
+                   json_is_object(v) ? "an empty object" : type_name(v));
+    int value_form = 1;
+    const char *k;
+    json_t *x;
+    json_object_foreach((json_t *)v, k, x) {
+        if (k[0] != '$' || !strcmp(k, "$and") || !strcmp(k, "$or") || !strcmp(k, "$nor"))
+            value_form = 0;
+    }
+    if (value_form) {
+        op->kind = OP_ELEM_OPS;
+        return compile_ops(c, path, v, 0, &op->sub, &op->nsub);
+    }
+    op->kind = OP_ELEM_FILTER;
+    if (!(op->elem = mnemo__calloc(1, sizeof *op->elem)))
+        return mnemo__err_nomem("filter: $elemMatch");
+    size_t old = where_push(c, "%s.$elemMatch", path);
+    int was_elem = c->elem;
+    c->elem = 1;
+    int rc = compile_object(c, v, op->elem);
+    c->elem = was_elem;
+    if (rc == 0)
+        where_pop(c, old);
+    return rc;
+}
+
+static int compile_one_op(cctx *c, const char *path, const char *k, const json_t *v, const json_t *obj, int in_not,
+                          fop *ops, size_t *used, fop **range)
 {
     const char *at = in_not ? "' inside $not" : "'";
     fop *op = &ops[*used];
@@ -353,6 +488,7 @@ static int compile_one_op(cctx *c, const char *path, const char *k, const json_t
         op->kind = k[1] == 'e' ? OP_EQ : OP_NE;
         op->operand = v;
         val_of(v, &op->v);
+        op->has_null = json_is_null(v);
         (*used)++;
         return 0;
     }
@@ -388,7 +524,61 @@ static int compile_one_op(cctx *c, const char *path, const char *k, const json_t
             op->jvals[i] = json_array_get(v, i);
             val_of(op->jvals[i], &op->vals[i]);
             op->all_scalar &= is_scalar(op->jvals[i]);
+            op->has_null |= json_is_null(op->jvals[i]);
         }
+        return 0;
+    }
+    if (!strcmp(k, "$all")) { /* Mongo: the $and of one $eq per element; [] matches nothing */
+        if (!json_is_array(v))
+            return bad(c, 1, "operator '$all' at '%s%s needs an array operand, not %s", path, at, type_name(v));
+        size_t n = json_array_size(v);
+        op->kind = OP_ALL;
+        (*used)++;
+        if (n && !(op->sub = mnemo__calloc(n, sizeof *op->sub)))
+            return mnemo__err_nomem("filter: $all");
+        op->nsub = n;
+        for (size_t i = 0; i < n; i++) {
+            const json_t *e = json_array_get(v, i);
+            const char *ek;
+            json_t *ex;
+            json_object_foreach((json_t *)e, ek, ex) {
+                if (ek[0] == '$')
+                    return bad(c, 1, "operator '$all' at '%s%s: element %zu is an operator object ('%s'); $all takes "
+                               "values only", path, at, i, ek);
+            }
+            op->sub[i].kind = OP_EQ;
+            op->sub[i].operand = e;
+            val_of(e, &op->sub[i].v);
+            op->sub[i].has_null = json_is_null(e);
+        }
+        return 0;
+    }
+    if (!strcmp(k, "$size")) {
+        double d = json_is_number(v) ? json_number_value(v) : -1;
+        if (!json_is_number(v) || d < 0 || d != floor(d) || d > 9007199254740992.0) {
+            char shown[64];
+            if (json_is_number(v))
+                snprintf(shown, sizeof shown, "%.17g", d);
+            else
+                snprintf(shown, sizeof shown, "%s", type_name(v));
+            return bad(c, 1, "operator '$size' at '%s%s needs a non-negative integer, not %s", path, at, shown);
+        }
+        op->kind = OP_SIZE;
+        op->size = (size_t)d;
+        (*used)++;
+        return 0;
+    }
+    if (!strcmp(k, "$elemMatch")) {
+        (*used)++;
+        return compile_elem_match(c, path, at, v, op);
+    }
+    if (!strcmp(k, "$regex")) {
+        (*used)++;
+        return compile_regex(c, path, at, v, obj, op);
+    }
+    if (!strcmp(k, "$options")) { /* read by $regex */
+        if (!json_object_get(obj, "$regex"))
+            return bad(c, 1, "'$options' at '%s%s needs a '$regex' beside it", path, at);
         return 0;
     }
     if (!strcmp(k, "$exists")) {
@@ -419,7 +609,7 @@ static int compile_one_op(cctx *c, const char *path, const char *k, const json_t
         (*used)++;
         return compile_ops(c, path, v, 1, &op->sub, &op->nsub);
     }
-    if (!strcmp(k, "$and") || !strcmp(k, "$or"))
+    if (!strcmp(k, "$and") || !strcmp(k, "$or") || !strcmp(k, "$nor"))
         return bad(c, 1, "operator '%s' at the wrong place at '%s%s: it combines filters, write {\"%s\": [{\"%s\": ...}]}",
                    k, path, at, k, path);
     return bad(c, 1, "unknown operator '%s' at '%s%s", k, path, at);
@@ -439,15 +629,13 @@ static int compile_ops(cctx *c, const char *path, const json_t *obj, int in_not,
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)obj, k, v) {
-        int rc = compile_one_op(c, path, k, v, in_not, ops, &used, &range);
+        int rc = compile_one_op(c, path, k, v, obj, in_not, ops, &used, &range);
         *out_n = used; /* the caller frees the first *out_n, also on failure */
         if (rc)
             return rc;
     }
     return 0;
 }
-
-static int compile_object(cctx *c, const json_t *obj, node *out);
 
 static int compile_field(cctx *c, const char *key, const json_t *v, node *out)
 {
@@ -480,6 +668,7 @@ static int compile_field(cctx *c, const char *key, const json_t *v, node *out)
     out->ops[0].kind = OP_EQ;
     out->ops[0].operand = v;
     val_of(v, &out->ops[0].v);
+    out->ops[0].has_null = json_is_null(v);
     return 0;
 }
 
@@ -503,10 +692,10 @@ static int compile_logical(cctx *c, const char *k, const json_t *v, node *out)
     if (n == 0)
         return bad(c, 0, "'%s' needs a non-empty array of filter objects, not %s", k,
                    json_is_array(v) ? "an empty array" : type_name(v));
-    out->kind = k[1] == 'a' ? N_AND : N_OR;
+    out->kind = k[1] == 'a' ? N_AND : (k[1] == 'o' ? N_OR : N_NOR);
     out->kids = mnemo__calloc(n, sizeof *out->kids);
     if (!out->kids)
-        return mnemo__err_nomem("filter: $and/$or");
+        return mnemo__err_nomem("filter: $and/$or/$nor");
     out->n = n;
     for (size_t i = 0; i < n; i++) {
         const json_t *e = json_array_get(v, i);
@@ -576,8 +765,8 @@ int mnemo_filter__compile(mnemo_filter **out, const char *json_text)
     }
     f->doc = doc;
     cctx c;
-    c.where[0] = '\0';
-    c.wlen = 0;
+    memset(&c, 0, sizeof c);
+    c.f = f;
     int rc = compile_object(&c, doc, &f->top);
     if (rc) {
         mnemo_filter__free(f);
@@ -593,6 +782,7 @@ void mnemo_filter__free(mnemo_filter *f)
         return;
     node_free(&f->top);
     json_decref(f->doc);
+    pcre2_general_context_free(f->re_mem);
     mnemo__free(f);
 }
 
@@ -667,8 +857,21 @@ static int contains(const val *hay, const val *needle)
 
 /* A field is every value its path reaches (several when it runs through arrays of objects).
  * Each test below asks whether one value passes; a positive operator holds if some value passes,
- * $ne / $nin / $not are the negations of theirs over all values, so they hold when none does. */
+ * $ne / $nin / $not are the negations of theirs over all values, so they hold when none does.
+ * Tests and evaluations return 1, 0, or a negative MNEMO_E* code ($regex over its limits). */
 typedef int (*val_test)(const fop *op, const val *v);
+
+/* Where a field's values come from: a path in the metadata or a record field, or (inside a value
+ * $elemMatch) one array element. */
+typedef struct src {
+    const fpath *p; /* NULL: the single value `one` */
+    const json_t *md;
+    const mnemo_filter_fields *f;
+    const json_t *one;
+} src;
+
+static int eval_ops(const fop *ops, size_t n, const src *s);
+static int eval_node(const node *n, const json_t *md, const mnemo_filter_fields *f);
 
 static int test_eq(const fop *op, const val *v) { return op_eq(v, &op->v); }
 
@@ -680,44 +883,85 @@ static int test_in(const fop *op, const val *v)
     return 0;
 }
 
-static int test_range(const fop *op, const val *v)
+/* Calls test on v, or on each element when v is an array; the first nonzero answer. */
+static int each_element(val_test test, const fop *op, const val *v)
 {
     if (v->k != V_ARR)
-        return in_range(op, v);
+        return test(op, v);
     size_t i;
     const json_t *e;
     json_array_foreach(v->u.j, i, e) {
         val ev;
         val_of(e, &ev);
-        if (in_range(op, &ev))
-            return 1;
+        int r = test(op, &ev);
+        if (r)
+            return r;
     }
     return 0;
 }
 
+static int test_interval(const fop *op, const val *v) { return in_range(op, v); }
+static int test_range(const fop *op, const val *v) { return each_element(test_interval, op, v); }
+
+static int test_substring(const fop *op, const val *v) { return v->k == V_STR && contains(v, &op->v); }
 /* $contains: a string value containing the operand, or an array with such a string element. */
-static int test_contains(const fop *op, const val *v)
-{
-    if (v->k == V_STR)
-        return contains(v, &op->v);
-    if (v->k != V_ARR)
-        return 0;
-    size_t i;
-    const json_t *e;
-    json_array_foreach(v->u.j, i, e) {
-        val ev;
-        val_of(e, &ev);
-        if (ev.k == V_STR && contains(&ev, &op->v))
-            return 1;
-    }
-    return 0;
-}
+static int test_contains(const fop *op, const val *v) { return each_element(test_substring, op, v); }
 
 static int test_any(const fop *op, const val *v)
 {
     (void)op;
     (void)v;
     return 1;
+}
+
+static int test_size(const fop *op, const val *v) { return v->k == V_ARR && json_array_size(v->u.j) == op->size; }
+
+static int test_pattern(const fop *op, const val *v)
+{
+    if (v->k != V_STR)
+        return 0;
+    pcre2_match_data *m = pcre2_match_data_create_from_pattern(op->re, NULL); /* the pattern's allocator */
+    if (!m)
+        return mnemo__err_nomem("filter: $regex");
+    int rc = pcre2_match(op->re, (PCRE2_SPTR)v->u.s.p, v->u.s.n, 0, 0, m, op->mctx);
+    pcre2_match_data_free(m);
+    if (rc >= 0)
+        return 1; /* 0: matched, ovector too small for the groups (only the answer is wanted) */
+    if (rc == PCRE2_ERROR_NOMATCH)
+        return 0;
+    char pat[80];
+    pattern_text(pat, sizeof pat, op->operand);
+    if (rc == PCRE2_ERROR_NOMEMORY)
+        return mnemo__err_nomem("filter: $regex");
+    if (rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT || rc == PCRE2_ERROR_HEAPLIMIT)
+        return mnemo__err(MNEMO_EINVAL,
+                          "filter: $regex '%s' exceeded its match limit (%u backtracking steps, depth %u, %u KiB) on "
+                          "a value of %zu bytes; simplify the pattern",
+                          pat, RE_MATCH_LIMIT, RE_DEPTH_LIMIT, RE_HEAP_LIMIT_KIB, v->u.s.n);
+    PCRE2_UCHAR msg[160];
+    pcre2_get_error_message(rc, msg, sizeof msg);
+    return mnemo__err(MNEMO_ERROR, "filter: $regex '%s': %s", pat, (const char *)msg);
+}
+
+/* $regex: a string value matching, or an array with such a string element. */
+static int test_regex(const fop *op, const val *v) { return each_element(test_pattern, op, v); }
+
+/* $elemMatch: some element passes the operators (value form), or is an object matching the
+ * filter (filter form). */
+static int test_elem_match(const fop *op, const val *v)
+{
+    if (v->k != V_ARR)
+        return 0;
+    size_t i;
+    const json_t *e;
+    json_array_foreach(v->u.j, i, e) {
+        src one = {NULL, NULL, NULL, e};
+        int r = op->kind == OP_ELEM_OPS ? eval_ops(op->sub, op->nsub, &one)
+                                        : (json_is_object(e) ? eval_node(op->elem, e, NULL) : 0);
+        if (r)
+            return r;
+    }
+    return 0;
 }
 
 typedef struct test_ctx {
@@ -733,57 +977,90 @@ static int test_json(void *arg, const json_t *j)
     return c->test(c->op, &v);
 }
 
-/* 1 when some value of the field passes test. */
-static int some_value(const fpath *p, const json_t *md, const mnemo_filter_fields *f, val_test test, const fop *op)
+/* 1 when some value of the field passes test (or test's error). */
+static int some_value(const src *s, val_test test, const fop *op)
 {
-    if (p->rf != RF_NONE) {
-        val v;
-        return record_field(p, f, &v) && test(op, &v);
+    val v;
+    if (!s->p) {
+        val_of(s->one, &v);
+        return test(op, &v);
     }
+    if (s->p->rf != RF_NONE)
+        return record_field(s->p, s->f, &v) ? test(op, &v) : 0;
     test_ctx c = {test, op};
-    return json_is_object(md) && mnemo_filter__walk_path(md, p->segs, p->nsegs, test_json, &c);
+    return json_is_object(s->md) ? mnemo_filter__walk_path(s->md, s->p->segs, s->p->nsegs, test_json, &c) : 0;
 }
 
-static int eval_ops(const fop *ops, size_t n, const fpath *p, const json_t *md, const mnemo_filter_fields *f);
+/* A field is missing when its path reaches no value (an array element never is). */
+static int missing(const src *s) { return !some_value(s, test_any, NULL); }
 
-static int eval_op(const fop *op, const fpath *p, const json_t *md, const mnemo_filter_fields *f)
+/* $eq / $in, where a null operand also matches a missing field (Mongo). */
+static int holds_eq(const fop *op, const src *s, val_test test)
+{
+    int r = some_value(s, test, op);
+    return r == 0 && op->has_null ? missing(s) : r;
+}
+
+static int negate(int r) { return r < 0 ? r : !r; }
+
+static int eval_op(const fop *op, const src *s)
 {
     switch (op->kind) {
-    case OP_EQ: return some_value(p, md, f, test_eq, op);
-    case OP_NE: return !some_value(p, md, f, test_eq, op);
-    case OP_IN: return some_value(p, md, f, test_in, op);
-    case OP_NIN: return !some_value(p, md, f, test_in, op);
-    case OP_EXISTS: return some_value(p, md, f, test_any, op) == op->exists;
-    case OP_RANGE: return some_value(p, md, f, test_range, op);
-    case OP_NOT: return !eval_ops(op->sub, op->nsub, p, md, f);
-    case OP_CONTAINS: return some_value(p, md, f, test_contains, op);
+    case OP_EQ: return holds_eq(op, s, test_eq);
+    case OP_NE: return negate(holds_eq(op, s, test_eq));
+    case OP_IN: return holds_eq(op, s, test_in);
+    case OP_NIN: return negate(holds_eq(op, s, test_in));
+    case OP_EXISTS: return (!missing(s)) == op->exists;
+    case OP_RANGE: return some_value(s, test_range, op);
+    case OP_NOT: return negate(eval_ops(op->sub, op->nsub, s));
+    case OP_CONTAINS: return some_value(s, test_contains, op);
+    case OP_ALL: return op->nsub ? eval_ops(op->sub, op->nsub, s) : 0;
+    case OP_SIZE: return some_value(s, test_size, op);
+    case OP_ELEM_OPS:
+    case OP_ELEM_FILTER: return some_value(s, test_elem_match, op);
+    case OP_REGEX: return some_value(s, test_regex, op);
     default: return 1;
     }
 }
 
-static int eval_ops(const fop *ops, size_t n, const fpath *p, const json_t *md, const mnemo_filter_fields *f)
+static int eval_ops(const fop *ops, size_t n, const src *s)
 {
-    for (size_t i = 0; i < n; i++)
-        if (!eval_op(&ops[i], p, md, f))
-            return 0;
+    for (size_t i = 0; i < n; i++) {
+        int r = eval_op(&ops[i], s);
+        if (r <= 0)
+            return r;
+    }
     return 1;
+}
+
+/* 1 when some kid matches, 0 when none does, or the first error. */
+static int any_kid(const node *n, const json_t *md, const mnemo_filter_fields *f)
+{
+    for (size_t i = 0; i < n->n; i++) {
+        int r = eval_node(&n->kids[i], md, f);
+        if (r)
+            return r;
+    }
+    return 0;
 }
 
 static int eval_node(const node *n, const json_t *md, const mnemo_filter_fields *f)
 {
     switch (n->kind) {
     case N_AND:
-        for (size_t i = 0; i < n->n; i++)
-            if (!eval_node(&n->kids[i], md, f))
-                return 0;
+        for (size_t i = 0; i < n->n; i++) {
+            int r = eval_node(&n->kids[i], md, f);
+            if (r <= 0)
+                return r;
+        }
         return 1;
-    case N_OR:
-        for (size_t i = 0; i < n->n; i++)
-            if (eval_node(&n->kids[i], md, f))
-                return 1;
-        return 0;
-    case N_NOT: return !eval_node(&n->kids[0], md, f);
-    default: return eval_ops(n->ops, n->nops, &n->path, md, f);
+    case N_OR: return any_kid(n, md, f);
+    case N_NOR: return negate(any_kid(n, md, f));
+    case N_NOT: return negate(eval_node(&n->kids[0], md, f));
+    default: {
+        src s = {&n->path, md, f, NULL};
+        return eval_ops(n->ops, n->nops, &s);
+    }
     }
 }
 
@@ -814,6 +1091,8 @@ static int pick_strict(const fop *op, int strict, int incl, int sign)
     return c * sign > 0 ? incl : strict; /* on a tie the strict bound is tighter */
 }
 
+static void collect_op(const node *n, const fop *op, mnemo_filter_pred *out, size_t cap, size_t *count);
+
 static void collect(const node *n, mnemo_filter_pred *out, size_t cap, size_t *count)
 {
     if (n->kind == N_AND) {
@@ -823,17 +1102,29 @@ static void collect(const node *n, mnemo_filter_pred *out, size_t cap, size_t *c
     }
     if (n->kind != N_FIELD)
         return; /* nothing under $or / $not is a necessary condition */
-    for (size_t i = 0; i < n->nops; i++) {
-        const fop *op = &n->ops[i];
+    for (size_t i = 0; i < n->nops; i++)
+        collect_op(n, &n->ops[i], out, cap, count);
+}
+
+/* A null operand also matches records without the field, which no index holds: such $eq / $in
+ * give no predicate. $all gives one EQ per scalar element (each is necessary). */
+static void collect_op(const node *n, const fop *op, mnemo_filter_pred *out, size_t cap, size_t *count)
+{
+    if (op->kind == OP_ALL) {
+        for (size_t i = 0; i < op->nsub; i++)
+            collect_op(n, &op->sub[i], out, cap, count);
+        return;
+    }
+    {
         mnemo_filter_pred p;
         memset(&p, 0, sizeof p);
         p.path = n->path.name;
         p.is_record_field = n->path.rf != RF_NONE;
-        if (op->kind == OP_EQ && is_scalar(op->operand)) {
+        if (op->kind == OP_EQ && is_scalar(op->operand) && !op->has_null) {
             p.kind = MNEMO_PRED_EQ;
             p.values = &op->operand;
             p.n_values = 1;
-        } else if (op->kind == OP_IN && op->all_scalar) {
+        } else if (op->kind == OP_IN && op->all_scalar && !op->has_null) {
             p.kind = MNEMO_PRED_IN;
             p.values = op->jvals;
             p.n_values = op->n;
@@ -845,7 +1136,7 @@ static void collect(const node *n, mnemo_filter_pred *out, size_t cap, size_t *c
             p.upper = op->b[hi].j;
             p.upper_inclusive = p.upper && hi == B_LTE;
         } else {
-            continue;
+            return;
         }
         emit(&p, out, cap, count);
     }

@@ -5,9 +5,10 @@
  * Language (the filter is JSON text whose top level is an object):
  *   {"topic": "rust"}                          implicit $eq; several keys in one object = implicit $and
  *   {"importance": {"$gte": 0.5, "$lt": 0.9}}   several operators in one field object: all must hold
- *   field operators   $eq $ne $gt $gte $lt $lte $in $nin $exists $contains, and $not: {"x": {"$not": {"$gt": 3}}}
- *   logical operators {"$and": [f, ...]}, {"$or": [f, ...]} (non-empty arrays of filter objects),
- *                     {"$not": f}; allowed at the top level and inside any filter object
+ *   field operators   $eq $ne $gt $gte $lt $lte $in $nin $exists $contains $all $size $elemMatch
+ *                     $regex (+ $options), and $not: {"x": {"$not": {"$gt": 3}}}
+ *   logical operators {"$and": [f, ...]}, {"$or": [f, ...]}, {"$nor": [f, ...]} (non-empty arrays of
+ *                     filter objects), {"$not": f}; allowed at the top level and inside any filter object
  *   {} matches every record.
  *
  * Paths: dotted paths into nested metadata objects ("author.name"). The bare names id, content,
@@ -26,10 +27,13 @@
  * Semantics (Mongo-like):
  *   - A field with several values (a path through arrays): $eq, $in, ranges and $exists hold if
  *     they hold for some value; $ne, $nin and $not are their negations (true when no value passes).
- *   - Missing field: $eq, $in, ranges, $exists:true are false; $ne, $nin, $exists:false are true.
- *     {"x": null} matches an explicit null only, not a missing x. Record fields are missing when
- *     the fields argument is NULL (id/content also when their pointer is NULL). expires_at is
- *     the number 0 for "never", not missing.
+ *   - Missing field (the path reaches no value): $eq, $in, ranges, $exists:true and every other
+ *     positive operator are false; $ne, $nin, $exists:false are true -- except that, as in Mongo, a
+ *     null operand also matches a missing field: {"x": null} and {"x": {"$eq": null}} match an
+ *     explicit null, an array holding null, or no x at all; so do $in with a null element and
+ *     $all: [null]; {"x": {"$ne": null}} and $nin with null are the converse (x exists and is not
+ *     null). Record fields are missing when the fields argument is NULL (id/content also when their
+ *     pointer is NULL). expires_at is the number 0 for "never", not missing.
  *   - Numbers compare numerically whatever their JSON integer/real type (1 == 1.0), exactly: a
  *     large integer is not rounded to a double for the comparison. Strings compare bytewise
  *     (memcmp, then length; embedded NUL allowed). No other ordering exists: a number never
@@ -53,6 +57,23 @@
  *     where_document $contains. Any other value, or a missing field, does not match.
  *   - $not (field form) takes a non-empty operator object and negates all of it; a missing field
  *     therefore matches {"$not": {"$gt": 3}}.
+ *   - $all takes an array of values (no operator objects) and is the $and of one $eq per element;
+ *     $all: [] matches nothing.
+ *   - $size takes a non-negative integer (2.0 is accepted) and matches an array value of exactly
+ *     that many elements; anything else (a scalar, an object, a missing field) does not match.
+ *   - $elemMatch takes a non-empty object and matches an array value with one element passing all
+ *     of it. An object of operators only (none of $and/$or/$nor) applies them to the element as to
+ *     a field value ({"$gte": 80, "$lt": 85}); any other object is a filter matched against each
+ *     element that is an object ({"product": "x", "score": {"$gt": 8}}), where every path is a key
+ *     path inside the element (id, content, "metadata." are plain keys there).
+ *   - $nor is true when no filter of its array matches.
+ *   - $regex takes a PCRE2 pattern (UTF-8, compiled once with the filter) and matches a string
+ *     value, or an array with a string element, in which it finds a match; $options beside it is
+ *     a string of the letters i (caseless), m (multiline), s (dot matches newline), x (extended).
+ *     Matching runs under limits (1,000,000 backtracking steps, depth 100,000, 64 MiB of frames;
+ *     RE_* in filter.c): a value that needs more makes mnemo_filter__match return MNEMO_EINVAL
+ *     naming the pattern and the limits, never a silent non-match. An invalid pattern is an
+ *     invalid filter whose message gives PCRE2's reason and offset.
  *   - Duplicate keys in one JSON object are rejected (they would silently drop a condition).
  *   - NaN (possible only in the importance record field) equals nothing and is in no range.
  *
@@ -83,8 +104,10 @@ typedef struct mnemo_filter_fields {
  * *out is untouched on failure. */
 int mnemo_filter__compile(mnemo_filter **out, const char *json_text);
 void mnemo_filter__free(mnemo_filter *f); /* accepts NULL */
-/* 1 match, 0 no match. metadata may be NULL or a non-object (both treated as {}). fields may be
- * NULL (record fields then count as missing). Never allocates. */
+/* 1 match, 0 no match, or a negative code only for a filter with $regex: MNEMO_EINVAL (a value
+ * needed more than the match limits) or MNEMO_ENOMEM (PCRE2's match data). metadata may be NULL or
+ * a non-object (both treated as {}). fields may be NULL (record fields then count as missing).
+ * Allocates only for $regex. */
 int mnemo_filter__match(const mnemo_filter *f, const json_t *metadata, const mnemo_filter_fields *fields);
 
 /* Calls fn(arg, v) for every value the path segs[0..nsegs) reaches in obj (see Paths above),
@@ -95,8 +118,10 @@ int mnemo_filter__walk_path(const json_t *obj, const char *const *segs, size_t n
 /* Index planning: predicates an index can answer. Only plain comparisons that are top-level
  * conjuncts qualify (directly in the top object, or in a top-level $and, flattening nested
  * $and recursively); nothing under $or or $not does:
- *   $eq with a scalar (string/number/bool/null) operand  -> EQ (n_values 1)
- *   $in whose operand elements are all scalars           -> IN (n_values may be 0: matches nothing)
+ *   $eq with a scalar operand other than null           -> EQ (n_values 1)
+ *   $in whose operand elements are all scalars, no null  -> IN (n_values may be 0: matches nothing)
+ *   $all: each scalar element other than null            -> one EQ each
+ * (a null operand also matches records without the field, which an index does not hold)
  *   $gt/$gte/$lt/$lte of one field object                -> one RANGE with both bounds
  * Every returned predicate is a necessary condition of the filter, so candidates from any one of
  * them are a superset of the matches; the caller still runs mnemo_filter__match on each.

@@ -196,8 +196,8 @@ static int check_record(const mnemo_filter *f, const mnemo_record *r, json_t **m
     if (!meta)
         return mnemo__err(MNEMO_ECORRUPT, "record '%s': stored metadata is not valid JSON", r->id);
     mnemo_filter_fields fields = {r->id, r->content, r->importance, r->created_at, r->updated_at, r->expires_at};
-    int match = !f || mnemo_filter__match(f, meta, &fields);
-    if (match && meta_out)
+    int match = f ? mnemo_filter__match(f, meta, &fields) : 1; /* negative: a $regex over its limit */
+    if (match > 0 && meta_out)
         *meta_out = meta;
     else
         json_decref(meta);
