@@ -1440,6 +1440,37 @@ TU_TEST(cli, text_enable_search_and_import_indexing)
     EXPECT_FAIL(2, "--b", "search", db, "--text", "x", "--b", "2");
     EXPECT_FAIL(1, "invalid UTF-8 at byte 1", "search", db, "--text", "a\xff");
     EXPECT_FAIL(1, "klingon", "text-enable", db, "--stem", "klingon");
+
+    /* export carries the settings before the records; an import into a new database enables full
+     * text with them (its records indexed as they come) and exports the same bytes */
+    r = RUN("export", db);
+    expect_ok(&r, "export");
+    char *e1 = r.out;
+    r.out = NULL;
+    done(&r);
+    const char *text_line = "{\"type\":\"text\",\"stem\":\"english\",\"stopwords\":true,\"k1\":1.2,\"b\":0.75}\n";
+    cr_assert(strstr(e1, text_line) && strstr(e1, text_line) < strstr(e1, "\"type\":\"record\""), "%s", e1);
+    const char *dump = write_file("text-export.jsonl", e1);
+    const char *db2 = init_db("db2");
+    import_ok(db2, dump, NULL);
+    r = RUN("export", db2);
+    expect_ok(&r, "export 2");
+    cr_assert_str_eq(r.out, e1);
+    done(&r);
+    r = RUN("search", db2, "--text", "alpha", "-k", "5");
+    expect_ok(&r, "search --text after import");
+    hit_ids(ids, sizeof ids, r.out);
+    cr_assert_str_eq(ids, "a,n", "%s", r.out);
+    done(&r);
+    free(e1);
+    /* a database whose full text has other settings refuses the line, naming both */
+    const char *db3 = init_db("db3");
+    r = RUN("text-enable", db3);
+    expect_ok(&r, "text-enable db3");
+    done(&r);
+    EXPECT_FAIL(1, "stem 'english'", "import", db3, dump);
+    EXPECT_FAIL(1, "\"stopwords\" (true or false)", "import", db3,
+                write_file("bad-text.jsonl", "{\"type\":\"text\",\"stem\":\"\",\"stopwords\":1,\"k1\":1,\"b\":1}\n"));
 }
 
 /* Hybrid recall: text, vector (inline and from an fvecs row), parts of each hit, errors. */

@@ -251,6 +251,10 @@ TU_TEST(recall, filter_and_near_restrict_both_rankings)
     mnemo_recall_hits *h;
     TU_RC(mnemo_recall(&h, db, NULL, &q, 10), MNEMO_ENOTFOUND);
     cr_assert(strstr(mnemo_errmsg(), "mnemo_recall: ") && strstr(mnemo_errmsg(), "nobody"), "%s", mnemo_errmsg());
+    q.text = "zeppelin"; /* matches nothing: near is still checked */
+    q.vector = NULL;
+    TU_RC(mnemo_recall(&h, db, NULL, &q, 10), MNEMO_ENOTFOUND);
+    cr_assert(strstr(mnemo_errmsg(), "nobody"), "%s", mnemo_errmsg());
     TU_OK(mnemo_close(db));
 }
 

@@ -324,6 +324,12 @@ TU_TEST(text, filter_and_graph_neighbourhood_restrict_the_hits)
     o.near = "nobody";
     mnemo_text_hits *h;
     TU_RC(mnemo_text_search(&h, db, NULL, "wing", 10, &o), MNEMO_ENOTFOUND);
+    /* the restrictions are checked even when no term matches (an empty list would hide the typo) */
+    TU_RC(mnemo_text_search(&h, db, NULL, "zeppelin", 10, &o), MNEMO_ENOTFOUND);
+    cr_assert(strstr(mnemo_errmsg(), "nobody"), "%s", mnemo_errmsg());
+    o.near = NULL;
+    o.filter = "{\"n\": {\"$gte\": }";
+    TU_RC(mnemo_text_search(&h, db, NULL, "zeppelin", 10, &o), MNEMO_EINVAL);
     TU_OK(mnemo_close(db));
 }
 

@@ -135,7 +135,7 @@ static int apply_json(cli_import *im, mnemo_txn *txn, json_t *obj, int *engine_r
     }
     const char *type = json_string_value(json_object_get(obj, "type"));
     if (!type) {
-        snprintf(err, errlen, "no string \"type\" (record, edge, kv, index or space)");
+        snprintf(err, errlen, "no string \"type\" (record, edge, kv, index, space or text)");
         return -1;
     }
     if (!strcmp(type, "record")) {
@@ -241,7 +241,7 @@ static int apply_json(cli_import *im, mnemo_txn *txn, json_t *obj, int *engine_r
         im->pending.kv++;
         return 0;
     }
-    snprintf(err, errlen, "unknown \"type\" \"%s\" (record, edge, kv, index or space)", type);
+    snprintf(err, errlen, "unknown \"type\" \"%s\" (record, edge, kv, index, space or text)", type);
     return -1;
 }
 
@@ -312,6 +312,46 @@ static int import_index(cli_import *im, json_t *obj)
     return 0;
 }
 
+/* {"type":"text","stem","stopwords","k1","b"}: full-text settings. A database without full text
+ * gets it (enabled with these settings, which indexes what is stored; the open batch is committed
+ * first); one with full text must have the same settings. */
+static int import_text(cli_import *im, json_t *obj)
+{
+    static const char *const known[] = {"type", "stem", "stopwords", "k1", "b"};
+    char err[300];
+    if (only_fields(obj, known, sizeof known / sizeof *known, err, sizeof err))
+        return cli_import_reject(im, im->lines, 0, "%s", err);
+    json_t *stem = json_object_get(obj, "stem"), *stop = json_object_get(obj, "stopwords");
+    json_t *k1 = json_object_get(obj, "k1"), *b = json_object_get(obj, "b");
+    if (!json_is_string(stem) || !json_is_boolean(stop) || !json_is_number(k1) || !json_is_number(b))
+        return cli_import_reject(im, im->lines, 0,
+                                 "a text line needs \"stem\" (a string, \"\" for none), \"stopwords\" (true or "
+                                 "false) and numbers \"k1\" and \"b\"");
+    mnemo_text_options o = MNEMO_TEXT_OPTIONS_INIT;
+    o.stem_language = json_string_value(stem);
+    o.stopwords = json_is_true(stop);
+    o.k1 = json_number_value(k1);
+    o.b = json_number_value(b);
+    int rc = cli_import_commit(im);
+    if (rc)
+        return rc;
+    if ((rc = mnemo_text_enable(im->db, &o)) == MNEMO_EEXISTS) {
+        mnemo_text_info in;
+        if ((rc = mnemo_text_info_get(&in, im->db, NULL)) != 0)
+            return cli_import_reject(im, im->lines, rc, "reading the full-text settings");
+        if (strcmp(in.stem_language, o.stem_language) || !in.stopwords != !o.stopwords || in.k1 != o.k1 ||
+            in.b != o.b)
+            return cli_import_reject(im, im->lines, MNEMO_EEXISTS,
+                                     "full text is enabled with other settings (stem '%s', stop words %s, k1 %g, "
+                                     "b %g); the file has stem '%s', stop words %s, k1 %g, b %g",
+                                     in.stem_language, in.stopwords ? "on" : "off", in.k1, in.b, o.stem_language,
+                                     o.stopwords ? "on" : "off", o.k1, o.b);
+    } else if (rc)
+        return cli_import_reject(im, im->lines, rc, "enabling full text");
+    cli_progress_update(&im->prog, im->bytes, im->lines);
+    return 0;
+}
+
 static int import_jsonl(cli_import *im, FILE *f)
 {
     char *line = NULL, err[600];
@@ -336,6 +376,8 @@ static int import_jsonl(cli_import *im, FILE *f)
             rc = import_index(im, obj);
         else if (is_type(obj, "space"))
             rc = import_space(im, obj);
+        else if (is_type(obj, "text"))
+            rc = import_text(im, obj);
         else if ((erc = cli_import_txn(im, &txn)) != 0)
             rc = cli_import_reject(im, im->lines, erc, "beginning a transaction");
         else if (apply_json(im, txn, obj, &erc, err, sizeof err))
@@ -652,6 +694,25 @@ static int export_space(exporter *x)
     return 0;
 }
 
+/* The full-text settings, before the records, so that an import indexes them as they come. */
+static int export_text(exporter *x)
+{
+    mnemo_text_info in;
+    int rc = mnemo_text_info_get(&in, x->db, x->txn);
+    if (rc == MNEMO_ENOTFOUND)
+        return 0;
+    if (rc)
+        return rc;
+    jo_begin(&x->j);
+    jo_str(&x->j, "type", "text");
+    jo_str(&x->j, "stem", in.stem_language);
+    jo_bool(&x->j, "stopwords", in.stopwords);
+    jo_real(&x->j, "k1", in.k1);
+    jo_real(&x->j, "b", in.b);
+    jo_line(&x->j, stdout);
+    return 0;
+}
+
 static int export_indexes(exporter *x)
 {
     char **paths;
@@ -679,6 +740,8 @@ static int run_export(const cli_cmd *cmd, const cli_args *a)
         return cli_close(x.db, cmd, cli_engine(cmd, rc, "beginning a read transaction"));
     if ((rc = export_space(&x)) != 0)
         rc = cli_engine(cmd, rc, "exporting the vector space");
+    else if ((rc = export_text(&x)) != 0)
+        rc = cli_engine(cmd, rc, "exporting the full-text settings");
     else if ((rc = export_indexes(&x)) != 0)
         rc = cli_engine(cmd, rc, "exporting index definitions");
     else if ((rc = cli_each_kv(x.db, x.txn, export_pair, &x)) != 0)
@@ -707,6 +770,8 @@ const cli_cmd cli_io_cmds[] = {
      "      {\"type\":\"index\",\"path\"}   (declare a secondary index on a metadata path)\n"
      "      {\"type\":\"space\",\"dim\",\"metric\",\"M\",\"ef_construction\",\"ef_search\"}   (the vector\n"
      "       space: created if the database has none, else it must be the same)\n"
+     "      {\"type\":\"text\",\"stem\",\"stopwords\",\"k1\",\"b\"}   (full text: enabled with these\n"
+     "       settings if the database has none, else they must be the same)\n"
      "  --format edgelist   SNAP edge list 'a b [weight]', '#' comments; --label L (default \"link\"),\n"
      "                      --undirected adds b->a too\n"
      "  --format csv-graph  TinkerPop bulk-load CSV; a nodes file (~id,~label,name:type,...) or an\n"
@@ -726,7 +791,7 @@ const cli_cmd cli_io_cmds[] = {
      {{"format", 1}, {"undirected", 0}, {"batch", 1}, {"label", 1}, {"weight-column", 1}, {NULL, 0}}, 2, 2,
      run_import},
     {"export", "DB", "write the whole database as jsonl",
-     "Writes the vector space (if any), the secondary index definitions (by path), every kv pair\n"
+     "Writes the vector space (if any), the full-text settings (if enabled), the secondary index definitions (by path), every kv pair\n"
      "(by key), every record (by id, all fields and its embedding), then every edge (by from id,\n"
      "label, to id) as the jsonl lines import reads,\n"
      "from one snapshot. Binary kv pairs\n"

@@ -219,14 +219,6 @@ static int run(mnemo_recall_hits **out, mnemo_db *db, mnemo_txn *t, const mnemo_
     cand *c = NULL;
     size_t n = 0;
     int rc = 0;
-    if (o->near) { /* checked here: a text search that matches nothing never looks at near */
-        uint64_t iid;
-        rc = mnemo_record__resolve(&iid, db, t, o->near);
-        if (rc == MNEMO_ENOTFOUND)
-            return mnemo__err(rc, "%s: near names no live record '%s'", fn, o->near);
-        if (rc)
-            return rc;
-    }
     if (o->text) {
         mnemo_text_search_options to = MNEMO_TEXT_SEARCH_OPTIONS_INIT;
         SET_RESTRICTION(to, o);

@@ -521,7 +521,8 @@ int mnemo_text_search(mnemo_text_hits **out, mnemo_db *db, mnemo_txn *txn, const
             rc = cl->excluded ? (mnemo_u64map__add(&s.excluded, p->iid[e], 0) < 0 ? MNEMO_ENOMEM : 0)
                               : add_score(&s, p->iid[e], p->dl[e], w, p->tf[e]);
     }
-    if (!rc && s.n)
+    /* also with no candidate: an unknown near or a bad filter is an error, not an empty list */
+    if (!rc)
         rc = setup_restrictions(&r, &s, o);
     if (!rc)
         rc = rank(out, &s, &r, k);
