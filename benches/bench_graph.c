@@ -2,7 +2,10 @@
  * against the ceiling, a plain in-memory CSR adjacency array, on the SNAP graphs of data/graphs.
  *
  *   bench_graph [--quick] [--reps R] [--data DIR] [--graph facebook|wiki|all]
- *               [--q1 N] [--q2 N] [--paths N] [--no-sqlite] [--load-only]
+ *               [--q1 N] [--q2 N] [--paths N] [--no-sqlite] [--load-only] [--engine E]
+ *
+ * --engine rocksdb|lmdb|memory: the engine of mnemo's databases (default rocksdb); each JSON line
+ * names it.
  *
  * Graphs: facebook_combined.txt (undirected `a b`, imported with undirected = 1, so every line is
  * two directed edges) and wiki-Vote.txt (directed, tab-separated, CRLF, `#` header). DIR defaults
@@ -411,21 +414,23 @@ static double csr_dijkstra(const graph *g, csr_scratch *s, uint32_t a, uint32_t 
 
 /* ---- mnemo ---- */
 
-static mnemo_db *mn_open(const char *dir)
+static mnemo_db *mn_open(const char *dir, size_t cache_size)
 {
-    mnemo_options o = MNEMO_OPTIONS_INIT;
-    o.create_if_missing = 1;
+    mnemo_options o;
+    bu_create_options(&o);
+    o.cache_size = cache_size;
     mnemo_db *db;
-    CHECK(mnemo_open(&db, dir, &o));
+    CHECK(mnemo_open(&db, bu_db_path(dir), &o));
     return db;
 }
 
 /* Imports `file` into a fresh db; returns the seconds of the import call alone. */
-static double mn_load(mnemo_db **out, const graph *g, const char *file, const char *tag, mnemo_import_stats *st)
+static double mn_load(mnemo_db **out, const graph *g, const char *file, const char *tag, mnemo_import_stats *st,
+                      size_t cache_size)
 {
     char dir[PATH_MAX];
     bu_run_dir(dir, sizeof dir, tag);
-    mnemo_db *db = mn_open(dir);
+    mnemo_db *db = mn_open(dir, cache_size);
     mnemo_import_options io = MNEMO_IMPORT_OPTIONS_INIT;
     io.undirected = g->undirected;
     double t0 = bu_now_s();
@@ -584,9 +589,9 @@ static double ratio(double a, double b) { return b > 0 ? a / b : 0.0; }
 static void emit(const graph *g, const char *op, const char *unit, size_t count, const char *cache, double mnemo,
                  const char *base, double base_v, double paired, const char *goal, int meets, const char *extra)
 {
-    printf("{\"bench\":\"graph\",\"graph\":\"%s\",\"op\":\"%s\",\"unit\":\"%s\",\"count\":%zu,\"reps\":%d,"
-           "\"mnemo_cache\":\"%s\",\"mnemo_ops_s\":%.1f",
-           g->name, op, unit, count, reps, cache, mnemo);
+    printf("{\"bench\":\"graph\",\"engine\":\"%s\",\"graph\":\"%s\",\"op\":\"%s\",\"unit\":\"%s\",\"count\":%zu,"
+           "\"reps\":%d,\"mnemo_cache\":\"%s\",\"mnemo_ops_s\":%.1f",
+           bu_engine, g->name, op, unit, count, reps, cache, mnemo);
     if (base)
         printf(",\"baseline\":\"%s\",\"baseline_ops_s\":%.1f,\"ratio\":%.4f,\"ratio_paired\":%.4f", base, base_v,
                ratio(mnemo, base_v), paired);
@@ -857,15 +862,21 @@ static void bench_paths(mnemo_db *const plain[NCFG], mnemo_db *const wdb[NCFG], 
     free(pc);
 }
 
-/* A second handle on the same data: a checkpoint of db opened with mnemo's cache on. */
-static mnemo_db *cached_copy(mnemo_db *db, const char *tag)
+/* A second handle on the same data: a checkpoint of db opened with mnemo's cache on. A memory
+ * database has no files to checkpoint: it gets the same edge list imported again instead. */
+static mnemo_db *cached_copy(mnemo_db *db, const graph *g, const char *file, const char *tag)
 {
-    char dir[PATH_MAX];
-    bu_run_dir(dir, sizeof dir, tag);
-    CHECK(mnemo_checkpoint(db, dir));
     mnemo_options o = MNEMO_OPTIONS_INIT;
     o.cache_size = (size_t)CACHE_MB << 20;
     mnemo_db *c;
+    if (!strcmp(bu_engine, "memory")) {
+        mnemo_import_stats st;
+        mn_load(&c, g, file, tag, &st, o.cache_size);
+        return c;
+    }
+    char dir[PATH_MAX];
+    bu_run_dir(dir, sizeof dir, tag);
+    CHECK(mnemo_checkpoint(db, dir));
     CHECK(mnemo_open(&c, dir, &o));
     return c;
 }
@@ -890,12 +901,12 @@ static void bench_graph(graph *g, const char *data)
             sq_close(&s);
         double tm, ts = 0;
         if (r % 2 == 0 || no_sqlite) {
-            tm = mn_load(&db, g, g->path, "mnemo", &st);
+            tm = mn_load(&db, g, g->path, "mnemo", &st, 0);
             if (!no_sqlite)
                 ts = sq_load(&s, g, "sqlite");
         } else {
             ts = sq_load(&s, g, "sqlite");
-            tm = mn_load(&db, g, g->path, "mnemo", &st);
+            tm = mn_load(&db, g, g->path, "mnemo", &st, 0);
         }
         mn[r] = (double)st.edges / tm;
         sl[r] = no_sqlite ? 0 : (double)g->m / ts;
@@ -920,7 +931,7 @@ static void bench_graph(graph *g, const char *data)
         return;
     }
     CHECK(mnemo_flush(db)); /* queries read flushed tables through the block cache, like a reopened db */
-    mnemo_db *dbs[NCFG] = {db, cached_copy(db, "mnemo-cached")};
+    mnemo_db *dbs[NCFG] = {db, cached_copy(db, g, g->path, "mnemo-cached")};
 
     /* 2-4. neighbourhoods */
     csr_scratch cs = csr_scratch_new(g);
@@ -935,9 +946,9 @@ static void bench_graph(graph *g, const char *data)
         mnemo_db *wdb;
         mnemo_import_stats wst;
         fprintf(stderr, "  importing the weighted copy\n");
-        mn_load(&wdb, g, g->wpath, "mnemo-weighted", &wst);
+        mn_load(&wdb, g, g->wpath, "mnemo-weighted", &wst, 0);
         CHECK(mnemo_flush(wdb));
-        mnemo_db *wdbs[NCFG] = {wdb, cached_copy(wdb, "mnemo-weighted-cached")};
+        mnemo_db *wdbs[NCFG] = {wdb, cached_copy(wdb, g, g->wpath, "mnemo-weighted-cached")};
         bench_paths(dbs, wdbs, g, &cs, n_paths);
         for (int c = 0; c < NCFG; c++)
             CHECK(mnemo_close(wdbs[c]));
@@ -951,7 +962,7 @@ static void bench_graph(graph *g, const char *data)
 static void usage(void)
 {
     fprintf(stderr, "usage: bench_graph [--quick] [--reps R] [--data DIR] [--graph facebook|wiki|all] [--q1 N] "
-                    "[--q2 N] [--paths N] [--no-sqlite] [--load-only]\n");
+                    "[--q2 N] [--paths N] [--no-sqlite] [--load-only] [--engine rocksdb|lmdb|memory]\n");
     exit(2);
 }
 
@@ -979,6 +990,8 @@ int main(int argc, char **argv)
             q1 = atol(argv[++i]);
         else if (!strcmp(argv[i], "--q2") && i + 1 < argc)
             q2 = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--engine") && i + 1 < argc)
+            bu_set_engine(argv[++i]);
         else if (!strcmp(argv[i], "--paths") && i + 1 < argc)
             paths = atol(argv[++i]);
         else
@@ -1000,8 +1013,8 @@ int main(int argc, char **argv)
         n_paths = (size_t)paths;
     if (!n_q1 || !n_q2 || !n_paths)
         usage();
-    fprintf(stderr, "bench_graph: data %s, reps %d, %zu 1-hop, %zu 2-hop, %zu paths per rep; SQLite %s\n", data, reps,
-            n_q1, n_q2, n_paths, sqlite3_libversion());
+    fprintf(stderr, "bench_graph: engine %s, data %s, reps %d, %zu 1-hop, %zu 2-hop, %zu paths per rep; SQLite %s\n",
+            bu_engine, data, reps, n_q1, n_q2, n_paths, sqlite3_libversion());
     graph graphs[2] = {{.name = "facebook_combined", .file = "facebook_combined.txt", .undirected = 1},
                        {.name = "wiki-Vote", .file = "wiki-Vote.txt", .undirected = 0}};
     if (strcmp(which, "wiki"))

@@ -1,5 +1,7 @@
-/* Key-value benchmark: mnemo's public KV API against the RocksDB C API driven directly with the
- * same options and column families (see build_rocks_options in src/txn/db.c).
+/* Key-value benchmark: mnemo's public KV API on one engine against that engine used directly with
+ * the settings mnemo's engine uses (kv_direct.h): rocksdb against RocksDB's C++ API, lmdb against
+ * LMDB's C API, memory against RocksDB's C++ API on a MemEnv (the memory engine is rocksdb on a
+ * MemEnv).
  *
  * Every measurement runs in its own fresh directory; mnemo and RocksDB runs alternate (mnemo first
  * on even repetitions, RocksDB first on odd ones) and the median of the repetitions is reported.
@@ -7,11 +9,12 @@
  * Exit status: 0 whatever the ratios (goals are reported, not asserted); 1 on any API error or
  * wrong result; 2 on bad arguments.
  *
- *   bench_kv [--n N] [--quick] [--reps R] [--scans S] [--only OP] [--get-copy]
+ *   bench_kv [--engine rocksdb|lmdb|memory] [--n N] [--quick] [--reps R] [--scans S] [--only OP]
+ *            [--get-copy]
  *
  * OP is one of put_autocommit, put_batch (gives put_batch_txn and put_batch_kv), get_random,
- * scan_prefix. --get-copy makes the RocksDB side of get_random use rocksdb_get_cf + rocksdb_free
- * (a malloc'd copy, like mnemo_kv_get returns) instead of rocksdb_get_pinned_cf (zero-copy). */
+ * scan_prefix. --get-copy makes the RocksDB side of get_random read into a std::string (a copy,
+ * like mnemo_kv_get returns) instead of a PinnableSlice (zero-copy); LMDB reads are zero-copy. */
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
@@ -24,7 +27,8 @@
 #include <unistd.h>
 
 #include <mnemo/mnemo.h>
-#include <rocksdb/c.h>
+
+#include "kv_direct.h"
 
 #define KEY_LEN 16
 #define VAL_LEN 100
@@ -32,12 +36,9 @@
 #define PREFIXES 1000u
 #define PREFIX_LEN 8 /* "key%04u:" */
 #define VALUE_POOL 4096u
-#define N_CF 8
 #define GOAL 0.90
 
-static const char *const CF_NAMES[N_CF] = {
-    "default", "records", "graph_forward", "graph_backward", "vector_data", "vector_index", "metadata", "text_index",
-};
+static const char *g_engine = "rocksdb";
 
 /* ---- errors and temporary directories ---- */
 
@@ -80,12 +81,6 @@ static void die(const char *fmt, ...)
         int rc_ = (call);                                                                                 \
         if (rc_ != 0)                                                                                     \
             die("%s:%d: %s returned %s: %s", __FILE__, __LINE__, #call, mnemo_strerror(rc_), mnemo_errmsg()); \
-    } while (0)
-
-#define RX(what, err)                                                                                     \
-    do {                                                                                                  \
-        if (err)                                                                                          \
-            die("%s:%d: %s: %s", __FILE__, __LINE__, (what), (err));                                      \
     } while (0)
 
 static void new_run_dir(char *buf, size_t cap)
@@ -205,8 +200,9 @@ static mnemo_db *mn_open(const char *path)
 {
     mnemo_options o = MNEMO_OPTIONS_INIT;
     o.create_if_missing = 1;
+    o.engine = g_engine;
     mnemo_db *db = NULL;
-    MN(mnemo_open(&db, path, &o));
+    MN(mnemo_open(&db, strcmp(g_engine, "memory") ? path : ":memory:", &o));
     return db;
 }
 
@@ -289,149 +285,53 @@ static TIMED size_t mn_loop_scan(mnemo_db *db, const workload *w, size_t *bytes)
     return seen;
 }
 
-/* ---- RocksDB side: a plain DB with mnemo's options and column families ---- */
+/* ---- the engine used directly (kv_direct.h) ---- */
 
-typedef struct rx_db {
-    rocksdb_options_t *opts;
-    rocksdb_block_based_table_options_t *topts;
-    rocksdb_cache_t *cache;
-    rocksdb_t *db;
-    rocksdb_column_family_handle_t *cf[N_CF];
-    rocksdb_writeoptions_t *wo;
-    rocksdb_readoptions_t *ro;
-} rx_db;
-
-/* Mirrors build_rocks_options() of src/txn/db.c with mnemo's defaults. */
-static void rx_open(rx_db *r, const char *path)
+static const char *val_cb(size_t i, const void *arg)
 {
-    memset(r, 0, sizeof *r);
-    r->opts = rocksdb_options_create();
-    r->topts = rocksdb_block_based_options_create();
-    r->cache = rocksdb_cache_create_lru(64u << 20);
-    rocksdb_block_based_options_set_block_cache(r->topts, r->cache);
-    rocksdb_block_based_options_set_filter_policy(r->topts, rocksdb_filterpolicy_create_bloom(10));
-    rocksdb_block_based_options_set_format_version(r->topts, 5);
-    rocksdb_block_based_options_set_cache_index_and_filter_blocks(r->topts, 1);
-    rocksdb_block_based_options_set_pin_l0_filter_and_index_blocks_in_cache(r->topts, 1);
-    rocksdb_options_set_block_based_table_factory(r->opts, r->topts);
-
-    rocksdb_options_set_create_if_missing(r->opts, 1);
-    rocksdb_options_set_create_missing_column_families(r->opts, 1);
-    rocksdb_options_increase_parallelism(r->opts, 2);
-    rocksdb_options_set_max_background_jobs(r->opts, 2);
-    rocksdb_options_set_compression(r->opts, rocksdb_lz4_compression);
-    rocksdb_options_set_write_buffer_size(r->opts, 64u << 20);
-    rocksdb_options_set_db_write_buffer_size(r->opts, 4 * (64u << 20));
-    rocksdb_options_set_max_write_buffer_size_to_maintain(r->opts, (int64_t)(64u << 20));
-    rocksdb_options_set_level_compaction_dynamic_level_bytes(r->opts, 1);
-    rocksdb_options_set_bytes_per_sync(r->opts, 1u << 20);
-    rocksdb_options_set_keep_log_file_num(r->opts, 4);
-    rocksdb_options_set_info_log_level(r->opts, 2 /* WARN */);
-
-    const rocksdb_options_t *cf_opts[N_CF];
-    for (int i = 0; i < N_CF; i++)
-        cf_opts[i] = r->opts;
-    char *err = NULL;
-    r->db = rocksdb_open_column_families(r->opts, path, N_CF, (const char *const *)CF_NAMES, cf_opts, r->cf, &err);
-    RX("rocksdb_open_column_families", err);
-    r->wo = rocksdb_writeoptions_create(); /* sync off, as mnemo's default */
-    r->ro = rocksdb_readoptions_create();
+    const struct { const workload *w; size_t base; } *a = arg;
+    return val_for(a->w, a->base + i);
 }
 
-static void rx_close(rx_db *r)
-{
-    for (int i = 0; i < N_CF; i++)
-        rocksdb_column_family_handle_destroy(r->cf[i]);
-    rocksdb_close(r->db);
-    rocksdb_writeoptions_destroy(r->wo);
-    rocksdb_readoptions_destroy(r->ro);
-    rocksdb_options_destroy(r->opts);
-    rocksdb_block_based_options_destroy(r->topts);
-    rocksdb_cache_destroy(r->cache);
-}
-
-static void rx_batches(rx_db *r, const char *keys, const workload *w)
+static void kd_batches(kd_db *d, const char *keys, const workload *w)
 {
     for (size_t i = 0; i < w->n; i += BATCH) {
         size_t m = w->n - i < BATCH ? w->n - i : BATCH;
-        rocksdb_writebatch_t *wb = rocksdb_writebatch_create();
-        for (size_t j = i; j < i + m; j++)
-            rocksdb_writebatch_put_cf(wb, r->cf[0], keys + j * KEY_LEN, KEY_LEN, val_for(w, j), VAL_LEN);
-        char *err = NULL;
-        rocksdb_write(r->db, r->wo, wb, &err);
-        RX("rocksdb_write", err);
-        rocksdb_writebatch_destroy(wb);
+        struct { const workload *w; size_t base; } arg = {w, i};
+        kd_put_batch(d, keys + i * KEY_LEN, KEY_LEN, m, val_cb, &arg, VAL_LEN);
     }
 }
 
-static void rx_flush(rx_db *r)
+static TIMED void kd_loop_put_autocommit(kd_db *d, const workload *w)
 {
-    rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
-    rocksdb_flushoptions_set_wait(fo, 1);
-    char *err = NULL;
-    rocksdb_flush(r->db, fo, &err);
-    RX("rocksdb_flush", err);
-    rocksdb_flushoptions_destroy(fo);
+    for (size_t i = 0; i < w->n; i++)
+        kd_put(d, w->put_keys + i * KEY_LEN, KEY_LEN, val_for(w, i), VAL_LEN);
 }
 
-static TIMED void rx_loop_put_autocommit(rx_db *r, const workload *w)
-{
-    for (size_t i = 0; i < w->n; i++) {
-        char *err = NULL;
-        rocksdb_put_cf(r->db, r->wo, r->cf[0], w->put_keys + i * KEY_LEN, KEY_LEN, val_for(w, i), VAL_LEN, &err);
-        RX("rocksdb_put_cf", err);
-    }
-}
+static TIMED void kd_loop_put_batch(kd_db *d, const workload *w) { kd_batches(d, w->put_keys, w); }
 
-static TIMED void rx_loop_put_batch(rx_db *r, const workload *w) { rx_batches(r, w->put_keys, w); }
-
-static TIMED size_t rx_loop_get(rx_db *r, const workload *w, int copy)
+static TIMED size_t kd_loop_get(kd_db *d, const workload *w, int copy)
 {
     size_t bad = 0;
     for (size_t i = 0; i < w->n; i++) {
-        char *err = NULL;
-        const char *key = w->get_keys + i * KEY_LEN;
         size_t vlen = 0;
-        if (copy) {
-            char *v = rocksdb_get_cf(r->db, r->ro, r->cf[0], key, KEY_LEN, &vlen, &err);
-            RX("rocksdb_get_cf", err);
-            bad += !v || vlen != VAL_LEN || v[0] == '\0';
-            rocksdb_free(v);
-        } else {
-            rocksdb_pinnableslice_t *ps = rocksdb_get_pinned_cf(r->db, r->ro, r->cf[0], key, KEY_LEN, &err);
-            RX("rocksdb_get_pinned_cf", err);
-            const char *v = ps ? rocksdb_pinnableslice_value(ps, &vlen) : NULL;
-            bad += !v || vlen != VAL_LEN || v[0] == '\0';
-            rocksdb_pinnableslice_destroy(ps);
-        }
+        unsigned char first = 0;
+        int found = kd_get(d, w->get_keys + i * KEY_LEN, KEY_LEN, copy, &vlen, &first);
+        bad += !found || vlen != VAL_LEN || first == '\0';
     }
     return bad;
 }
 
-static TIMED size_t rx_loop_scan(rx_db *r, const workload *w, size_t *bytes)
+static TIMED size_t kd_loop_scan(kd_db *d, const workload *w, size_t *bytes)
 {
     size_t seen = 0, sum = 0;
-    rocksdb_readoptions_t *ro = rocksdb_readoptions_create();
     for (size_t s = 0; s < w->scans; s++) {
         char prefix[PREFIX_LEN + 1], upper[PREFIX_LEN + 1];
         snprintf(prefix, sizeof prefix, "key%04u:", w->scan_prefixes[s]);
         memcpy(upper, prefix, sizeof upper);
         upper[PREFIX_LEN - 1]++; /* successor of "key####:" is "key####;" */
-        rocksdb_readoptions_set_iterate_upper_bound(ro, upper, PREFIX_LEN);
-        rocksdb_iterator_t *it = rocksdb_create_iterator_cf(r->db, ro, r->cf[0]);
-        for (rocksdb_iter_seek(it, prefix, PREFIX_LEN); rocksdb_iter_valid(it); rocksdb_iter_next(it)) {
-            size_t klen, vlen;
-            const char *k = rocksdb_iter_key(it, &klen);
-            const char *v = rocksdb_iter_value(it, &vlen);
-            sum += klen + vlen + (unsigned char)k[0] + (unsigned char)v[0];
-            seen++;
-        }
-        char *err = NULL;
-        rocksdb_iter_get_error(it, &err);
-        RX("rocksdb iterator", err);
-        rocksdb_iter_destroy(it);
+        seen += kd_scan(d, prefix, PREFIX_LEN, upper, PREFIX_LEN, &sum);
     }
-    rocksdb_readoptions_destroy(ro);
     *bytes = sum;
     return seen;
 }
@@ -439,7 +339,7 @@ static TIMED size_t rx_loop_scan(rx_db *r, const workload *w, size_t *bytes)
 /* ---- one measurement: fresh directory, open, load if needed, settle, timed loop, close ---- */
 
 enum op { OP_PUT_AUTOCOMMIT, OP_PUT_BATCH_TXN, OP_PUT_BATCH_KV, OP_GET_RANDOM, OP_SCAN_PREFIX };
-enum engine { ENGINE_MNEMO, ENGINE_ROCKSDB };
+enum engine { ENGINE_MNEMO, ENGINE_DIRECT };
 
 /* Returns the seconds the timed loop took; *entries gets the entries a scan saw. */
 static double run_once(enum engine e, enum op op, const workload *w, int get_copy, size_t *entries)
@@ -448,7 +348,7 @@ static double run_once(enum engine e, enum op op, const workload *w, int get_cop
     new_run_dir(path, sizeof path);
     const char *load = op == OP_GET_RANDOM ? w->put_keys : op == OP_SCAN_PREFIX ? w->scan_keys : NULL;
     mnemo_db *db = NULL;
-    rx_db r;
+    kd_db *r = NULL;
     if (e == ENGINE_MNEMO) {
         db = mn_open(path);
         if (load) {
@@ -456,10 +356,10 @@ static double run_once(enum engine e, enum op op, const workload *w, int get_cop
             MN(mnemo_flush(db));
         }
     } else {
-        rx_open(&r, path);
+        r = kd_open(g_engine, path);
         if (load) {
-            rx_batches(&r, load, w);
-            rx_flush(&r);
+            kd_batches(r, load, w);
+            kd_flush(r);
         }
     }
     sync(); /* write-back of earlier runs and of the load must not land in the timed part */
@@ -468,18 +368,18 @@ static double run_once(enum engine e, enum op op, const workload *w, int get_cop
     double t0 = now_s();
     switch (op) {
     case OP_PUT_AUTOCOMMIT:
-        e == ENGINE_MNEMO ? mn_loop_put_autocommit(db, w) : rx_loop_put_autocommit(&r, w);
+        e == ENGINE_MNEMO ? mn_loop_put_autocommit(db, w) : kd_loop_put_autocommit(r, w);
         break;
     case OP_PUT_BATCH_TXN: mn_loop_put_batch_txn(db, w); break;
-    case OP_PUT_BATCH_KV: e == ENGINE_MNEMO ? mn_loop_put_batch_kv(db, w) : rx_loop_put_batch(&r, w); break;
-    case OP_GET_RANDOM: bad = e == ENGINE_MNEMO ? mn_loop_get(db, w) : rx_loop_get(&r, w, get_copy); break;
+    case OP_PUT_BATCH_KV: e == ENGINE_MNEMO ? mn_loop_put_batch_kv(db, w) : kd_loop_put_batch(r, w); break;
+    case OP_GET_RANDOM: bad = e == ENGINE_MNEMO ? mn_loop_get(db, w) : kd_loop_get(r, w, get_copy); break;
     case OP_SCAN_PREFIX:
-        seen = e == ENGINE_MNEMO ? mn_loop_scan(db, w, &bytes) : rx_loop_scan(&r, w, &bytes);
+        seen = e == ENGINE_MNEMO ? mn_loop_scan(db, w, &bytes) : kd_loop_scan(r, w, &bytes);
         break;
     }
     double t = now_s() - t0;
 
-    const char *name = e == ENGINE_MNEMO ? "mnemo" : "rocksdb";
+    const char *name = e == ENGINE_MNEMO ? "mnemo" : "direct";
     if (bad)
         die("%s get_random: %zu values missing or of the wrong length", name, bad);
     if (op == OP_SCAN_PREFIX) {
@@ -493,7 +393,7 @@ static double run_once(enum engine e, enum op op, const workload *w, int get_cop
     if (e == ENGINE_MNEMO)
         MN(mnemo_close(db));
     else
-        rx_close(&r);
+        kd_close(r);
     rm_tree(path);
     return t;
 }
@@ -517,7 +417,27 @@ static double median(const double *v, int n)
     return m;
 }
 
-/* One JSON line. ratio = median(mnemo) / median(rocksdb), as the goal is stated; ratio_paired is
+/* What the direct side of an operation calls, for the JSON line. */
+static const char *baseline(enum op op, int get_copy)
+{
+    int lm = !strcmp(g_engine, "lmdb"), mem = !strcmp(g_engine, "memory");
+    switch (op) {
+    case OP_PUT_AUTOCOMMIT: return lm ? "mdb_txn_begin+mdb_put+mdb_txn_commit" : mem ? "DB::Put (MemEnv)" : "DB::Put";
+    case OP_PUT_BATCH_TXN:
+    case OP_PUT_BATCH_KV:
+        return lm ? "one write txn of 1000 mdb_put" : mem ? "WriteBatch+DB::Write (MemEnv)" : "WriteBatch+DB::Write";
+    case OP_GET_RANDOM:
+        return lm ? "mdb_txn_renew+mdb_get+mdb_txn_reset"
+               : get_copy ? (mem ? "DB::Get std::string (MemEnv)" : "DB::Get std::string")
+                          : (mem ? "DB::Get PinnableSlice (MemEnv)" : "DB::Get PinnableSlice");
+    case OP_SCAN_PREFIX:
+        return lm ? "mdb_cursor_get SET_RANGE+NEXT in a renewed txn"
+               : mem ? "Iterator+iterate_upper_bound (MemEnv)" : "Iterator+iterate_upper_bound";
+    }
+    return "?";
+}
+
+/* One JSON line. ratio = median(mnemo) / median(direct), as the goal is stated; ratio_paired is
  * the median of the per-repetition ratios (each pair ran back to back), which resists drift from
  * other load on the machine better. */
 static void emit(const char *op, size_t n, int reps, const double *mn, const double *rx, const char *baseline,
@@ -528,12 +448,14 @@ static void emit(const char *op, size_t n, int reps, const double *mn, const dou
         pr[r] = mn[r] / rx[r];
     double m = median(mn, reps), x = median(rx, reps), ratio = m / x, paired = median(pr, reps);
     free(pr);
-    printf("{\"bench\":\"kv\",\"op\":\"%s\",\"n\":%zu,\"reps\":%d,\"mnemo_ops_s\":%.1f,\"rocksdb_ops_s\":%.1f,"
-           "\"ratio\":%.3f,\"goal\":\">=%.2f\",\"meets_goal\":%s,\"ratio_paired\":%.3f,\"baseline\":\"%s\"%s}\n",
-           op, n, reps, m, x, ratio, GOAL, ratio >= GOAL ? "true" : "false", paired, baseline, extra ? extra : "");
+    printf("{\"bench\":\"kv\",\"engine\":\"%s\",\"op\":\"%s\",\"n\":%zu,\"reps\":%d,\"mnemo_ops_s\":%.1f,"
+           "\"direct_ops_s\":%.1f,\"ratio\":%.3f,\"goal\":\">=%.2f\",\"meets_goal\":%s,\"ratio_paired\":%.3f,"
+           "\"baseline\":\"%s\"%s}\n",
+           g_engine, op, n, reps, m, x, ratio, GOAL, ratio >= GOAL ? "true" : "false", paired, baseline,
+           extra ? extra : "");
     fflush(stdout);
-    fprintf(stderr, "bench_kv: %-15s mnemo %12.1f ops/s  rocksdb %12.1f ops/s  ratio %.3f (paired %.3f)\n", op, m,
-            x, ratio, paired);
+    fprintf(stderr, "bench_kv: %-15s mnemo %12.1f ops/s  direct %s %12.1f ops/s  ratio %.3f (paired %.3f)\n", op, m,
+            g_engine, x, ratio, paired);
 }
 
 static void progress(const char *op, int rep, int reps, const char *engine, double ops_s)
@@ -543,13 +465,14 @@ static void progress(const char *op, int rep, int reps, const char *engine, doub
 
 static void usage(FILE *f)
 {
-    fputs("usage: bench_kv [--n N] [--quick] [--reps R] [--scans S] [--only OP] [--get-copy]\n"
+    fputs("usage: bench_kv [--engine E] [--n N] [--quick] [--reps R] [--scans S] [--only OP] [--get-copy]\n"
+          "  --engine E rocksdb (default) | lmdb | memory: mnemo on E against E used directly\n"
           "  --n N      keys per measurement (default 200000)\n"
           "  --quick    N = 20000 (CI smoke run)\n"
           "  --reps R   repetitions per measurement, median reported (default 5)\n"
           "  --scans S  prefix scans per scan measurement (default N/10)\n"
           "  --only OP  put_autocommit | put_batch | get_random | scan_prefix\n"
-          "  --get-copy RocksDB side of get_random uses rocksdb_get_cf + rocksdb_free\n",
+          "  --get-copy RocksDB side of get_random reads into a std::string (a copy)\n",
           f);
 }
 
@@ -582,7 +505,13 @@ int main(int argc, char **argv)
             scans = (size_t)parse_num(i + 1 < argc ? argv[++i] : NULL, "--scans");
         else if (!strcmp(argv[i], "--only") && i + 1 < argc)
             only = argv[++i];
-        else if (!strcmp(argv[i], "--get-copy"))
+        else if (!strcmp(argv[i], "--engine") && i + 1 < argc) {
+            g_engine = argv[++i];
+            if (strcmp(g_engine, "rocksdb") && strcmp(g_engine, "lmdb") && strcmp(g_engine, "memory")) {
+                fprintf(stderr, "bench_kv: --engine needs rocksdb, lmdb or memory (got '%s')\n", g_engine);
+                return 2;
+            }
+        } else if (!strcmp(argv[i], "--get-copy"))
             get_copy = 1;
         else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
@@ -616,8 +545,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_kv: mkdtemp %s: %s\n", g_root, strerror(errno));
         return 1;
     }
-    fprintf(stderr, "bench_kv: mnemo %s, n=%zu, reps=%d, scans=%zu, dir %s\n", mnemo_version(NULL, NULL, NULL), n,
-            reps, scans, g_root);
+    fprintf(stderr, "bench_kv: mnemo %s, engine %s, n=%zu, reps=%d, scans=%zu, dir %s\n", mnemo_version(NULL, NULL, NULL),
+            g_engine, n, reps, scans, g_root);
 
     workload w;
     workload_init(&w, n, scans);
@@ -632,15 +561,15 @@ int main(int argc, char **argv)
                     mn[r] = dn / run_once(ENGINE_MNEMO, OP_PUT_AUTOCOMMIT, &w, 0, NULL);
                     progress("put_autocommit", r, reps, "mnemo", mn[r]);
                 } else {
-                    rx[r] = dn / run_once(ENGINE_ROCKSDB, OP_PUT_AUTOCOMMIT, &w, 0, NULL);
-                    progress("put_autocommit", r, reps, "rocksdb", rx[r]);
+                    rx[r] = dn / run_once(ENGINE_DIRECT, OP_PUT_AUTOCOMMIT, &w, 0, NULL);
+                    progress("put_autocommit", r, reps, "direct", rx[r]);
                 }
             }
-        emit("put_autocommit", n, reps, mn, rx, "rocksdb_put_cf", NULL);
+        emit("put_autocommit", n, reps, mn, rx, baseline(OP_PUT_AUTOCOMMIT, 0), NULL);
     }
 
     if (!only || !strcmp(only, "put_batch")) {
-        /* Three runs per repetition, rotated: mnemo txn, rocksdb write batch, mnemo_kv_batch. */
+        /* Three runs per repetition, rotated: mnemo txn, the direct batch, mnemo_kv_batch. */
         for (int r = 0; r < reps; r++)
             for (int k = 0; k < 3; k++) {
                 int which = (r % 2 == 0) ? k : 2 - k;
@@ -648,17 +577,15 @@ int main(int argc, char **argv)
                     mn[r] = dn / run_once(ENGINE_MNEMO, OP_PUT_BATCH_TXN, &w, 0, NULL);
                     progress("put_batch_txn", r, reps, "mnemo", mn[r]);
                 } else if (which == 1) {
-                    rx[r] = dn / run_once(ENGINE_ROCKSDB, OP_PUT_BATCH_KV, &w, 0, NULL);
-                    progress("put_batch", r, reps, "rocksdb", rx[r]);
+                    rx[r] = dn / run_once(ENGINE_DIRECT, OP_PUT_BATCH_KV, &w, 0, NULL);
+                    progress("put_batch", r, reps, "direct", rx[r]);
                 } else {
                     mn2[r] = dn / run_once(ENGINE_MNEMO, OP_PUT_BATCH_KV, &w, 0, NULL);
                     progress("put_batch_kv", r, reps, "mnemo", mn2[r]);
                 }
             }
-        emit("put_batch_txn", n, reps, mn, rx, "rocksdb_writebatch_put_cf+rocksdb_write",
-             ",\"batch\":1000");
-        emit("put_batch_kv", n, reps, mn2, rx, "rocksdb_writebatch_put_cf+rocksdb_write",
-             ",\"batch\":1000");
+        emit("put_batch_txn", n, reps, mn, rx, baseline(OP_PUT_BATCH_TXN, 0), ",\"batch\":1000");
+        emit("put_batch_kv", n, reps, mn2, rx, baseline(OP_PUT_BATCH_KV, 0), ",\"batch\":1000");
     }
 
     if (!only || !strcmp(only, "get_random")) {
@@ -668,12 +595,11 @@ int main(int argc, char **argv)
                     mn[r] = dn / run_once(ENGINE_MNEMO, OP_GET_RANDOM, &w, 0, NULL);
                     progress("get_random", r, reps, "mnemo", mn[r]);
                 } else {
-                    rx[r] = dn / run_once(ENGINE_ROCKSDB, OP_GET_RANDOM, &w, get_copy, NULL);
-                    progress("get_random", r, reps, "rocksdb", rx[r]);
+                    rx[r] = dn / run_once(ENGINE_DIRECT, OP_GET_RANDOM, &w, get_copy, NULL);
+                    progress("get_random", r, reps, "direct", rx[r]);
                 }
             }
-        emit("get_random", n, reps, mn, rx,
-             get_copy ? "rocksdb_get_cf+rocksdb_free" : "rocksdb_get_pinned_cf+rocksdb_pinnableslice_destroy", NULL);
+        emit("get_random", n, reps, mn, rx, baseline(OP_GET_RANDOM, get_copy), NULL);
     }
 
     if (!only || !strcmp(only, "scan_prefix")) {
@@ -688,19 +614,18 @@ int main(int argc, char **argv)
                     mns[r] = (double)scans / t;
                     progress("scan_prefix", r, reps, "mnemo", mn[r]);
                 } else {
-                    t = run_once(ENGINE_ROCKSDB, OP_SCAN_PREFIX, &w, 0, &entries);
+                    t = run_once(ENGINE_DIRECT, OP_SCAN_PREFIX, &w, 0, &entries);
                     rx[r] = (double)entries / t;
                     rxs[r] = (double)scans / t;
-                    progress("scan_prefix", r, reps, "rocksdb", rx[r]);
+                    progress("scan_prefix", r, reps, "direct", rx[r]);
                 }
             }
         char extra[256];
         snprintf(extra, sizeof extra,
                  ",\"unit\":\"entries\",\"scans\":%zu,\"prefixes\":%u,\"entries_per_scan\":%.1f,"
-                 "\"mnemo_scans_s\":%.1f,\"rocksdb_scans_s\":%.1f",
+                 "\"mnemo_scans_s\":%.1f,\"direct_scans_s\":%.1f",
                  scans, PREFIXES, (double)entries / (double)scans, median(mns, reps), median(rxs, reps));
-        emit("scan_prefix", n, reps, mn, rx,
-             "rocksdb_create_iterator_cf+iterate_upper_bound", extra);
+        emit("scan_prefix", n, reps, mn, rx, baseline(OP_SCAN_PREFIX, 0), extra);
         free(mns);
         free(rxs);
     }

@@ -1,5 +1,7 @@
 #include "bench_util.h"
 
+#include <mnemo/mnemo.h>
+
 #include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -79,4 +81,24 @@ double bu_median(double *v, int n)
 {
     qsort(v, (size_t)n, sizeof *v, cmp_double);
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+const char *bu_engine = "rocksdb";
+
+void bu_set_engine(const char *name)
+{
+    if (!name || (strcmp(name, "rocksdb") && strcmp(name, "lmdb") && strcmp(name, "memory"))) {
+        fprintf(stderr, "bench: --engine needs rocksdb, lmdb or memory (got '%s')\n", name ? name : "");
+        exit(2);
+    }
+    bu_engine = name;
+}
+
+const char *bu_db_path(const char *dir) { return strcmp(bu_engine, "memory") ? dir : ":memory:"; }
+
+void bu_create_options(mnemo_options *o)
+{
+    *o = (mnemo_options)MNEMO_OPTIONS_INIT;
+    o->create_if_missing = 1;
+    o->engine = bu_engine;
 }

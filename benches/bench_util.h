@@ -22,4 +22,14 @@ void bu_run_dir(char *buf, size_t cap, const char *name);
 void bu_rm_tree(const char *path);
 double bu_median(double *v, int n);
 
+/* --engine rocksdb|lmdb|memory: the engine of every mnemo database a benchmark creates. */
+extern const char *bu_engine;
+/* Parses an --engine value (exits 2 naming the flag on an unknown engine). */
+void bu_set_engine(const char *name);
+/* The path to create a database at: dir, or ":memory:" on the memory engine (dir is not used). */
+const char *bu_db_path(const char *dir);
+/* Options for creating a database on bu_engine. */
+struct mnemo_options;
+void bu_create_options(struct mnemo_options *o);
+
 #endif

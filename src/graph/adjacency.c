@@ -43,7 +43,7 @@ typedef struct adj_entry {
     size_t id_off, id_len, props_off, props_len;
 } adj_entry;
 
-typedef struct adj_list {
+typedef struct mnemo_graph_adj {
     size_t n, cap, bytes_len, bytes_cap;
     adj_entry *e;
     char *bytes;
@@ -130,8 +130,8 @@ size_t mnemo_graph__adj_cache_key(unsigned char out[10], uint64_t iid, mnemo_dir
     return 10;
 }
 
-static int scan_one(mnemo_db *db, mnemo_txn *txn, uint64_t iid, mnemo_direction dir, uint32_t label,
-                    mnemo_graph_edge_fn cb, void *arg)
+static int scan_one(mnemo_graph_scratch *sc, mnemo_db *db, mnemo_txn *txn, uint64_t iid, mnemo_direction dir,
+                    uint32_t label, mnemo_graph_edge_fn cb, void *arg)
 {
     /* Outside transactions the whole list per direction comes from (and goes to) the cache;
      * a transaction reads its snapshot and own writes, which the shared cache does not hold. */
@@ -144,7 +144,11 @@ static int scan_one(mnemo_db *db, mnemo_txn *txn, uint64_t iid, mnemo_direction 
     int rc = 0;
     if (!l) {
         uint64_t epoch = cache ? mnemo_cache__epoch(cache, ck, ckl) : 0;
-        if (!(own = mnemo__calloc(1, sizeof *own)))
+        if (sc && sc->list) { /* the run's buffer, taken while this scan uses it */
+            own = sc->list;
+            sc->list = NULL;
+            own->n = own->bytes_len = 0;
+        } else if (!(own = mnemo__calloc(1, sizeof *own)))
             return mnemo__err_nomem("adjacency");
         if ((rc = read_list(own, db, txn, iid, dir, cache ? 0 : label)) != 0) {
             adj_free(own);
@@ -169,30 +173,49 @@ static int scan_one(mnemo_db *db, mnemo_txn *txn, uint64_t iid, mnemo_direction 
             }
         }
     }
+    /* asked once per scan, not per edge: most databases have no record with an expiry */
+    int any_expiring = mnemo_record__any_expiring(db);
     for (size_t i = 0; i < l->n && !rc; i++) {
         const adj_entry *e = &l->e[i];
         if (label && e->label != label)
             continue;
         mnemo_graph_edge_view v = {e->other, e->label, dir, e->weight, l->bytes + e->id_off, e->id_len,
                                    l->bytes + e->props_off, e->props_len};
-        if (other_is_live(db, txn, v.other, v.other_id, v.other_id_len))
+        if (!any_expiring || other_is_live(db, txn, v.other, v.other_id, v.other_id_len))
             rc = cb(arg, &v);
     }
     if (h)
         mnemo_cache__release(cache, h);
-    adj_free(own);
+    if (own && sc && !sc->list)
+        sc->list = own; /* kept for the run's next scan */
+    else
+        adj_free(own);
     return rc;
+}
+
+int mnemo_graph__scan_with(mnemo_graph_scratch *sc, mnemo_db *db, mnemo_txn *txn, uint64_t iid,
+                           mnemo_direction dir, uint32_t label, mnemo_graph_edge_fn cb, void *arg)
+{
+    int rc = 0;
+    if (dir & MNEMO_DIR_OUT)
+        rc = scan_one(sc, db, txn, iid, MNEMO_DIR_OUT, label, cb, arg);
+    if (!rc && (dir & MNEMO_DIR_IN))
+        rc = scan_one(sc, db, txn, iid, MNEMO_DIR_IN, label, cb, arg);
+    return rc; /* 1 when cb stopped the scan */
 }
 
 int mnemo_graph__scan(mnemo_db *db, mnemo_txn *txn, uint64_t iid, mnemo_direction dir, uint32_t label,
                       mnemo_graph_edge_fn cb, void *arg)
 {
-    int rc = 0;
-    if (dir & MNEMO_DIR_OUT)
-        rc = scan_one(db, txn, iid, MNEMO_DIR_OUT, label, cb, arg);
-    if (!rc && (dir & MNEMO_DIR_IN))
-        rc = scan_one(db, txn, iid, MNEMO_DIR_IN, label, cb, arg);
-    return rc; /* 1 when cb stopped the scan */
+    return mnemo_graph__scan_with(NULL, db, txn, iid, dir, label, cb, arg);
+}
+
+void mnemo_graph__scratch_free(mnemo_graph_scratch *sc)
+{
+    if (!sc)
+        return;
+    adj_free(sc->list);
+    sc->list = NULL;
 }
 
 /* ---- a record's edges go with it ---- */

@@ -41,6 +41,14 @@ typedef struct mnemo_graph_edge_view {
 typedef int (*mnemo_graph_edge_fn)(void *arg, const mnemo_graph_edge_view *e);
 int mnemo_graph__scan(mnemo_db *db, mnemo_txn *txn, uint64_t iid, mnemo_direction dir, uint32_t label,
                       mnemo_graph_edge_fn cb, void *arg);
+/* The buffer a run of scans reuses (a traversal scans once per node it expands), so that a scan
+ * allocates nothing once it has grown. Zero-initialise; free with mnemo_graph__scratch_free. */
+typedef struct mnemo_graph_scratch {
+    struct mnemo_graph_adj *list; /* NULL while a scan of the run uses it */
+} mnemo_graph_scratch;
+int mnemo_graph__scan_with(mnemo_graph_scratch *sc, mnemo_db *db, mnemo_txn *txn, uint64_t iid,
+                           mnemo_direction dir, uint32_t label, mnemo_graph_edge_fn cb, void *arg);
+void mnemo_graph__scratch_free(mnemo_graph_scratch *sc);
 
 /* Adds start and every record within `hops` hops of it (edges in dir, 0 for both; of the label
  * named label_name, NULL for all) to set. */

@@ -109,6 +109,7 @@ typedef struct bfs {
     mnemo_txn *txn;
     table t;
     size_t expanding; /* entry whose edges are being scanned */
+    mnemo_graph_scratch scratch;
     unsigned depth;
     size_t max_nodes;
     mnemo_visit_fn visit;
@@ -168,7 +169,7 @@ int mnemo_graph_traverse(mnemo_db *db, mnemo_txn *txn, const char *const *starts
     if ((rc = check_dir(fn, &o.dir)) != 0 || (rc = label_filter(&lid, db, txn, o.label, fn)) < 0)
         return rc;
     int no_edges = rc == 1;
-    bfs b = {db, txn, {NULL, 0, 0, MNEMO_U64MAP_INIT, NULL, 0, 0}, 0, 0, o.max_nodes, visit, arg, 0, 0, NULL};
+    bfs b = {db, txn, {NULL, 0, 0, MNEMO_U64MAP_INIT, NULL, 0, 0}, 0, {NULL}, 0, o.max_nodes, visit, arg, 0, 0, NULL};
     rc = 0;
     for (size_t i = 0; i < n_starts && !rc && !b.stopped; i++) {
         uint64_t iid;
@@ -184,8 +185,9 @@ int mnemo_graph_traverse(mnemo_db *db, mnemo_txn *txn, const char *const *starts
             continue;
         b.expanding = next;
         b.depth = b.t.nodes[next].depth;
-        rc = mnemo_graph__scan(db, txn, b.t.nodes[next].iid, o.dir, lid, bfs_edge, &b);
+        rc = mnemo_graph__scan_with(&b.scratch, db, txn, b.t.nodes[next].iid, o.dir, lid, bfs_edge, &b);
     }
+    mnemo_graph__scratch_free(&b.scratch);
     table_free(&b.t);
     return rc > 0 ? 0 : rc;
 }
@@ -204,6 +206,7 @@ typedef struct search {
         size_t at;
     } *heap;
     size_t heap_n, heap_cap;
+    mnemo_graph_scratch scratch;
 } search;
 
 static int heap_push(search *s, size_t at)
@@ -358,7 +361,7 @@ int mnemo_graph_shortest_path(mnemo_graph_path **out, mnemo_db *db, mnemo_txn *t
         (rc = start_node(&dst, db, txn, to, fn)) != 0 || (rc = label_filter(&lid, db, txn, o.label, fn)) < 0)
         return rc;
     int no_edges = rc == 1;
-    search s = {db, txn, {NULL, 0, 0, MNEMO_U64MAP_INIT, NULL, 0, 0}, 0, dst, o.weighted != 0, 0, NULL, 0, 0};
+    search s = {db, txn, {NULL, 0, 0, MNEMO_U64MAP_INIT, NULL, 0, 0}, 0, dst, o.weighted != 0, 0, NULL, 0, 0, {NULL}};
     size_t at;
     rc = table_add(&s.t, src, from, strlen(from), NO_PARENT, 0, 0, &at);
     if (rc == 1) {
@@ -373,7 +376,7 @@ int mnemo_graph_shortest_path(mnemo_graph_path **out, mnemo_db *db, mnemo_txn *t
             if (o.max_hops && s.t.nodes[next].depth >= o.max_hops)
                 continue;
             s.from_at = next;
-            rc = mnemo_graph__scan(db, txn, s.t.nodes[next].iid, o.dir, lid, path_edge, &s);
+            rc = mnemo_graph__scan_with(&s.scratch, db, txn, s.t.nodes[next].iid, o.dir, lid, path_edge, &s);
         }
         if (rc == 1)
             rc = 0;
@@ -394,7 +397,7 @@ int mnemo_graph_shortest_path(mnemo_graph_path **out, mnemo_db *db, mnemo_txn *t
             if (o.max_hops && s.t.nodes[cur].depth >= o.max_hops)
                 continue;
             s.from_at = cur;
-            rc = mnemo_graph__scan(db, txn, s.t.nodes[cur].iid, o.dir, lid, path_edge, &s);
+            rc = mnemo_graph__scan_with(&s.scratch, db, txn, s.t.nodes[cur].iid, o.dir, lid, path_edge, &s);
         }
     }
     if (!rc && target_at == (size_t)-1)
@@ -406,6 +409,7 @@ int mnemo_graph_shortest_path(mnemo_graph_path **out, mnemo_db *db, mnemo_txn *t
     if (!rc)
         rc = build_path(out, &s, target_at);
     mnemo__free(s.heap);
+    mnemo_graph__scratch_free(&s.scratch);
     table_free(&s.t);
     return rc;
 }

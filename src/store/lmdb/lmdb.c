@@ -47,12 +47,20 @@
 /* ---------------------------------------------------------------------------------------- */
 /* keys and errors */
 
-static int lm_kcmp(const void *a, size_t al, const void *b, size_t bl)
+/* Cursors compare every key they step on with their bound: eight bytes at a time inline, as a
+ * call to memcmp costs more than the compare for mnemo's short keys. */
+static inline int lm_kcmp(const void *a, size_t al, const void *b, size_t bl)
 {
-    size_t n = al < bl ? al : bl;
-    int c = n ? memcmp(a, b, n) : 0;
-    if (c)
-        return c;
+    const unsigned char *x = a, *y = b;
+    size_t n = al < bl ? al : bl, i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t u = mnemo__get_be64(x + i), v = mnemo__get_be64(y + i);
+        if (u != v)
+            return u < v ? -1 : 1;
+    }
+    for (; i < n; i++)
+        if (x[i] != y[i])
+            return x[i] < y[i] ? -1 : 1;
     return al < bl ? -1 : al > bl;
 }
 
