@@ -7,6 +7,7 @@
 
 #include "core/u64map.h"
 #include "record/record.h"
+#include "txn/idalloc.h"
 
 typedef struct record_index_def {
     char *path;
@@ -14,8 +15,7 @@ typedef struct record_index_def {
 } record_index_def;
 
 typedef struct record_state {
-    pthread_mutex_t iid_lock;
-    uint64_t next_iid, iid_limit; /* ids below iid_limit are covered by the persisted high-water mark */
+    mnemo_idblock iids; /* internal ids, claimed in blocks (txn/idalloc.h) */
 
     pthread_rwlock_t idx_lock; /* guards the fields below (index.c) */
     uint64_t idx_epoch;        /* value of 'N' "index_epoch" the definitions were loaded at */
