@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/keys.h"
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/coding.h"
@@ -17,7 +18,7 @@
  * a rollback gives the id back, and two transactions creating labels conflict on the counter, so
  * two processes never hand out the same id. (Its key held the end of a 64-id block before, which
  * is >= every id used, so older databases go on from there.) */
-static const mnemo_idcounter label_counter = {"Nlabel_hwm", 4, MNEMO_GRAPH_LABEL_ID_MAX, "label ids"};
+static const mnemo_idcounter label_counter = {MNEMO_MKEY_LABEL_HWM, 4, MNEMO_GRAPH_LABEL_ID_MAX, "label ids"};
 
 /* ---- state: the committed labels, in memory proportional to their number ---- */
 

@@ -12,12 +12,11 @@
 
 #include <stdint.h>
 
+#include "core/keys.h"
 #include "core/u64map.h"
 #include "mnemo/graph.h"
 #include "txn/txn.h"
 
-#define MNEMO_MK_LABEL 'L'
-#define MNEMO_MK_LABEL_ID 'l'
 /* Label ids run 1..MNEMO_GRAPH_LABEL_ID_MAX: the allocator refuses more (MNEMO_EFULL), the loader
  * and mnemo_graph_check call an id above it damage. */
 #define MNEMO_GRAPH_LABEL_ID_MAX (1u << 24)

@@ -67,7 +67,7 @@ typedef struct enc_set {
 int mnemo_record__index_values(enc_set *s, const json_t *meta, const char *path);
 void mnemo_record__enc_set_free(enc_set *s);
 
-#define RECORD_COUNTER_IID_HWM "Niid_hwm"
-#define RECORD_COUNTER_INDEX_EPOCH "Nindex_epoch"
+#define RECORD_COUNTER_IID_HWM MNEMO_MKEY_IID_HWM
+#define RECORD_COUNTER_INDEX_EPOCH MNEMO_MKEY_INDEX_EPOCH
 
 #endif
