@@ -27,7 +27,8 @@
 #define LM_LOCK_FILE "mnemo.lock" /* ours: one opener at a time (see lm_open) */
 #define LM_DEFAULT_MAP ((size_t)64 << 20)
 #define LM_DEFAULT_READERS 1024u
-#define LM_GROW_WAIT_S 10 /* how long a map growth waits for open snapshots of this process */
+#define LM_GROW_WAIT_S 10
+#define LM_POOL 16 /* reset read transactions kept for reuse per store */ /* how long a map growth waits for open snapshots of this process */
 
 /* Long keys. LMDB keys are at most mdb_env_get_maxkeysize() bytes (511 in Debian's build); mnemo
  * keys may be longer. A key shorter than LM_P bytes is stored as it is. A key of LM_P bytes or
@@ -85,6 +86,11 @@ struct mnemo_store {
     size_t psize;
     int want_grow; /* data passed half the map: grow when the process is next quiescent */
     size_t map_size;
+    /* Read snapshots kept reset for reuse (guarded by mu): mdb_txn_renew of a reset transaction
+     * keeps its reader slot, where mdb_txn_begin under MDB_NOTLS takes the reader table's lock,
+     * searches a free slot and allocates the transaction on every point read and cursor. */
+    struct lm_snap *pool[LM_POOL];
+    unsigned n_pool;
 };
 
 static size_t lm_test_map;
@@ -397,14 +403,20 @@ static int lm_grow_locked(mnemo_store *s, int adopt)
     return rc;
 }
 
-static void lm_gate_leave(mnemo_store *s)
+/* mu held. */
+static void lm_gate_leave_locked(mnemo_store *s)
 {
-    pthread_mutex_lock(&s->mu);
     if (--s->active == 0) {
         if (s->want_grow && !s->resizing) /* growing now is free: nobody has to wait */
             lm_grow_locked(s, 0);
         pthread_cond_broadcast(&s->cv);
     }
+}
+
+static void lm_gate_leave(mnemo_store *s)
+{
+    pthread_mutex_lock(&s->mu);
+    lm_gate_leave_locked(s);
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -494,17 +506,41 @@ typedef struct lm_copy {
     unsigned char data[];
 } lm_copy;
 
+/* Enters the gate and takes a pooled snapshot (NULL when the pool is empty) under one lock. */
+static lm_snap *lm_gate_enter_pooled(mnemo_store *s)
+{
+    pthread_mutex_lock(&s->mu);
+    while (s->resizing)
+        pthread_cond_wait(&s->cv, &s->mu);
+    s->active++;
+    lm_snap *sn = s->n_pool ? s->pool[--s->n_pool] : NULL;
+    pthread_mutex_unlock(&s->mu);
+    return sn;
+}
+
 static int lm_snap_open(lm_snap **out, mnemo_store *s, const char *what)
 {
-    lm_snap *sn = mnemo__malloc(sizeof *sn);
-    if (!sn)
-        return mnemo__err_nomem(what);
     int checked = 0;
+    lm_snap *sn;
     for (;;) {
-        lm_gate_enter(s, NULL, NULL);
-        int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &sn->t);
+        sn = lm_gate_enter_pooled(s);
+        int rc;
+        if (sn) {
+            if ((rc = mdb_txn_renew(sn->t)) == 0)
+                break;
+            mdb_txn_abort(sn->t);
+            mnemo__free(sn);
+            lm_gate_leave(s);
+            continue; /* a fresh one says why, if it fails too */
+        }
+        if (!(sn = mnemo__malloc(sizeof *sn))) {
+            lm_gate_leave(s);
+            return mnemo__err_nomem(what);
+        }
+        rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &sn->t);
         if (rc == 0)
             break;
+        mnemo__free(sn);
         lm_gate_leave(s);
         if (rc == MDB_READERS_FULL && !checked) { /* slots of dead processes? */
             int dead = 0;
@@ -515,7 +551,6 @@ static int lm_snap_open(lm_snap **out, mnemo_store *s, const char *what)
         }
         if (rc == MDB_MAP_RESIZED && (rc = lm_grow(s, 0)) == 0)
             continue;
-        mnemo__free(sn);
         return LM_IS_MNEMO(rc) ? rc : lm_err(s, rc, what, 0);
     }
     sn->kind = LM_PIN_SNAP;
@@ -527,13 +562,27 @@ static int lm_snap_open(lm_snap **out, mnemo_store *s, const char *what)
 
 static void lm_snap_ref(lm_snap *sn) { atomic_fetch_add(&sn->refs, 1); }
 
+/* The last reference resets the snapshot and gives it back to the pool (a reset transaction
+ * holds no pages: growing the map and writers never wait for it). */
 static void lm_snap_unref(lm_snap *sn)
 {
     if (!sn || atomic_fetch_sub(&sn->refs, 1) != 1)
         return;
-    mdb_txn_abort(sn->t);
-    lm_gate_leave(sn->s);
-    mnemo__free(sn);
+    mnemo_store *s = sn->s;
+    mdb_txn_reset(sn->t);
+    pthread_mutex_lock(&s->mu);
+    if (s->n_pool < LM_POOL) {
+        s->pool[s->n_pool++] = sn;
+        sn = NULL;
+    }
+    if (!sn)
+        lm_gate_leave_locked(s);
+    pthread_mutex_unlock(&s->mu);
+    if (sn) { /* the pool is full: the transaction goes before the gate opens for a growth */
+        mdb_txn_abort(sn->t);
+        mnemo__free(sn);
+        lm_gate_leave(s);
+    }
 }
 
 static void lm_release_value(mnemo_store *s, mnemo_store_value *v)
@@ -1502,6 +1551,10 @@ static int lm_dir_foreign(const char *dir)
 
 static void lm_free_store(mnemo_store *s)
 {
+    for (unsigned i = 0; i < s->n_pool; i++) {
+        mdb_txn_abort(s->pool[i]->t);
+        mnemo__free(s->pool[i]);
+    }
     if (s->env)
         mdb_env_close(s->env);
     if (s->lock_fd >= 0)
