@@ -292,21 +292,31 @@ static int lm_read(mnemo_store *s, MDB_txn *t, unsigned ks, const void *key, siz
 #define LM_FULL 1
 /* An MNEMO_E* code (already translated), as opposed to an LMDB code or an errno. */
 #define LM_IS_MNEMO(rc) ((rc) < 0 && (rc) >= MNEMO_ENOTSUP)
+/* *same = 1 when a put finds the key holding exactly these bytes: nothing is written then, and
+ * the caller records the rewrite in the key's version instead (lm_ver_bump), which is what makes
+ * it conflict. A delete of an absent key writes nothing. */
 static int lm_write(mnemo_store *s, MDB_txn *w, unsigned ks, const void *key, size_t klen, const void *val,
-                    size_t vlen, int *changed, const char *what)
+                    size_t vlen, int *changed, int *same, const char *what)
 {
-    MDB_val k = {klen < LM_P ? klen : LM_P, (void *)key}, v = {vlen, (void *)val};
+    MDB_val k = {klen < LM_P ? klen : LM_P, (void *)key}, v = {vlen, (void *)val}, old;
     int rc;
+    *same = 0;
     if (klen < LM_P) {
+        rc = mdb_get(w, s->dbi[ks], &k, &old);
+        if (rc && rc != MDB_NOTFOUND)
+            return lm_err(s, rc, what, ks);
+        if (rc == MDB_NOTFOUND && !val)
+            return 0;
+        if (rc == 0 && val && old.mv_size == vlen && !memcmp(old.mv_data, val, vlen)) {
+            *same = 1;
+            return 0;
+        }
         rc = val ? mdb_put(w, s->dbi[ks], &k, &v, 0) : mdb_del(w, s->dbi[ks], &k, NULL);
         *changed += rc == 0;
-        if (rc == MDB_NOTFOUND && !val)
-            rc = 0;
         return rc == MDB_MAP_FULL ? LM_FULL : rc ? lm_err(s, rc, what, ks) : 0;
     }
     const unsigned char *rest = (const unsigned char *)key + LM_P;
     size_t rlen = klen - LM_P, n = 0, cap = 0, blen = 0;
-    MDB_val old;
     lm_entry *e = NULL;
     unsigned char *b = NULL;
     rc = mdb_get(w, s->dbi[ks], &k, &old);
@@ -318,7 +328,9 @@ static int lm_write(mnemo_store *s, MDB_txn *w, unsigned ks, const void *key, si
         rc = rc == MDB_NOTFOUND ? 0 : lm_err(s, rc, what, ks);
     size_t at = rc ? 0 : lm_bucket_lower(e, n, rest, rlen);
     int absent = at >= n || lm_kcmp(e[at].rest, e[at].rlen, rest, rlen) != 0;
-    if (rc == 0 && !(absent && !val)) { /* deleting an absent key rewrites nothing */
+    if (rc == 0)
+        *same = !absent && val && e[at].vlen == vlen && !memcmp(e[at].val, val, vlen);
+    if (rc == 0 && !*same && !(absent && !val)) { /* deleting an absent key rewrites nothing */
         rc = lm_bucket_build(e, n, rest, rlen, val, vlen, &b, &blen);
         MDB_val bv = {blen, b};
         if (rc == 0) {
@@ -332,11 +344,14 @@ static int lm_write(mnemo_store *s, MDB_txn *w, unsigned ks, const void *key, si
     return rc;
 }
 
-/* Key versions: the id of the last write transaction that wrote a key, in the named database
- * LM_VERSIONS under a 64-bit hash of (keyspace, key). Validation compares them as well as the
- * bytes, so a key rewritten with the same bytes (the record room's pin, which turns "the edges of
- * this record changed" into "this record's key changed") still conflicts with a transaction that
- * read it. Two keys sharing a hash only make conflicts more likely, never fewer. */
+/* Key versions: the id of the last write transaction that rewrote a key with the bytes it already
+ * held, in the named database LM_VERSIONS under a 64-bit hash of (keyspace, key). Validation
+ * compares them as well as the bytes, so such a rewrite (the record room's pin, which turns "the
+ * edges of this record changed" into "this record's key changed") still conflicts with a
+ * transaction that read the key. A write that changes the bytes needs no version: the bytes
+ * differ, and if a later write brings them back (A->B->A), what the reader saw is again true at
+ * its commit, so it may commit (serializable at that point). Two keys sharing a hash only make
+ * conflicts more likely, never fewer. */
 #define LM_VERSIONS "mnemo.versions"
 
 static void lm_ver_key(unsigned ks, const void *key, size_t klen, unsigned char out[8])
@@ -363,13 +378,15 @@ static uint64_t lm_ver(mnemo_store *s, MDB_txn *t, unsigned ks, const void *key,
 }
 
 /* Records that write transaction w wrote the key: 0, LM_FULL, or an error. */
-static int lm_ver_bump(mnemo_store *s, MDB_txn *w, unsigned ks, const void *key, size_t klen, const char *what)
+static int lm_ver_bump(mnemo_store *s, MDB_txn *w, int *changed, unsigned ks, const void *key, size_t klen,
+                       const char *what)
 {
     unsigned char h[8];
     lm_ver_key(ks, key, klen, h);
     uint64_t id = (uint64_t)mdb_txn_id(w);
     MDB_val k = {8, h}, v = {8, &id};
     int rc = mdb_put(w, s->ver_dbi, &k, &v, 0);
+    *changed += rc == 0;
     return rc == MDB_MAP_FULL ? LM_FULL : rc ? lm_err(s, rc, what, ks) : 0;
 }
 
@@ -998,10 +1015,10 @@ static int lm_commit_body(mnemo_store *s, MDB_txn *w, void *ctx, int *changed)
     if (vrc)
         return vrc;
     for (size_t i = 0; i < t->n_uw; i++) {
-        int rc = lm_write(s, w, t->uw[i].ks, t->uw[i].key, t->uw[i].klen, t->uw[i].val, t->uw[i].vlen,
-                          changed, "store commit");
-        if (!rc)
-            rc = lm_ver_bump(s, w, t->uw[i].ks, t->uw[i].key, t->uw[i].klen, "store commit");
+        int same, rc = lm_write(s, w, t->uw[i].ks, t->uw[i].key, t->uw[i].klen, t->uw[i].val, t->uw[i].vlen,
+                                changed, &same, "store commit");
+        if (!rc && same)
+            rc = lm_ver_bump(s, w, changed, t->uw[i].ks, t->uw[i].key, t->uw[i].klen, "store commit");
         if (rc)
             return rc;
     }
@@ -1011,10 +1028,11 @@ static int lm_commit_body(mnemo_store *s, MDB_txn *w, void *ctx, int *changed)
         for (lm_node *n = t->lists[ks].head->next[0]; n; n = n->next[0]) {
             if (n->op == LM_OP_NONE)
                 continue;
-            int rc = lm_write(s, w, ks, n->key, n->klen, n->op == LM_OP_PUT ? (n->val ? n->val : (void *)"") : NULL,
-                              n->vlen, changed, "store commit");
-            if (!rc)
-                rc = lm_ver_bump(s, w, ks, n->key, n->klen, "store commit");
+            int same, rc = lm_write(s, w, ks, n->key, n->klen,
+                                    n->op == LM_OP_PUT ? (n->val ? n->val : (void *)"") : NULL, n->vlen, changed,
+                                    &same, "store commit");
+            if (!rc && same)
+                rc = lm_ver_bump(s, w, changed, ks, n->key, n->klen, "store commit");
             if (rc)
                 return rc;
         }
@@ -1093,10 +1111,10 @@ static int lm_batch_body(mnemo_store *s, MDB_txn *w, void *ctx, int *changed)
     lm_batch *b = ctx;
     for (size_t i = 0; i < b->n; i++) {
         const mnemo_store_write *x = &b->w[i];
-        int rc = lm_write(s, w, x->ks, x->key, x->klen, x->is_delete ? NULL : (x->val ? x->val : ""), x->vlen,
-                          changed, "store write_batch");
-        if (!rc)
-            rc = lm_ver_bump(s, w, x->ks, x->key, x->klen, "store write_batch");
+        int same, rc = lm_write(s, w, x->ks, x->key, x->klen, x->is_delete ? NULL : (x->val ? x->val : ""),
+                                x->vlen, changed, &same, "store write_batch");
+        if (!rc && same)
+            rc = lm_ver_bump(s, w, changed, x->ks, x->key, x->klen, "store write_batch");
         if (rc)
             return rc;
     }
