@@ -305,10 +305,7 @@ static int close_db(mnemo_db *db)
 {
     atomic_store(&db->t.magic, MNEMO_DB_MAGIC_CLOSING);
     /* Calls in flight on other threads finish first (txn.c enter_db); new ones see the magic. */
-    while (atomic_load(&db->t.calls) != 0) {
-        struct timespec ts = {0, 100000};
-        nanosleep(&ts, NULL);
-    }
+    mnemo_guard__wait_calls(db);
     /* Transactions and cursors hold store objects that must go before the store does. */
     mnemo_txn__close_all(&db->t);
     mnemo_txn__modules_destroy(&db->t);
