@@ -302,16 +302,22 @@ static int lm_write(mnemo_store *s, MDB_txn *w, unsigned ks, const void *key, si
     int rc;
     *same = 0;
     if (klen < LM_P) {
-        rc = mdb_get(w, s->dbi[ks], &k, &old);
-        if (rc && rc != MDB_NOTFOUND)
-            return lm_err(s, rc, what, ks);
-        if (rc == MDB_NOTFOUND && !val)
-            return 0;
-        if (rc == 0 && val && old.mv_size == vlen && !memcmp(old.mv_data, val, vlen)) {
-            *same = 1;
-            return 0;
+        if (!val) {
+            rc = mdb_del(w, s->dbi[ks], &k, NULL);
+            if (rc == MDB_NOTFOUND)
+                return 0;
+        } else {
+            /* One descent for a new key: NOOVERWRITE inserts it, or hands back the value held. */
+            old = v;
+            rc = mdb_put(w, s->dbi[ks], &k, &old, MDB_NOOVERWRITE);
+            if (rc == MDB_KEYEXIST) {
+                if (old.mv_size == vlen && !memcmp(old.mv_data, val, vlen)) {
+                    *same = 1;
+                    return 0;
+                }
+                rc = mdb_put(w, s->dbi[ks], &k, &v, 0);
+            }
         }
-        rc = val ? mdb_put(w, s->dbi[ks], &k, &v, 0) : mdb_del(w, s->dbi[ks], &k, NULL);
         *changed += rc == 0;
         return rc == MDB_MAP_FULL ? LM_FULL : rc ? lm_err(s, rc, what, ks) : 0;
     }
