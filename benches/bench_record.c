@@ -244,7 +244,7 @@ int main(int argc, char **argv)
         /* the same 1% equality filter, first scanning every record, then through the index */
         v_scan[rep] = finds(db, "{\"topic\": \"t%u\"}", queries, one_pct);
         v_noidx[rep] = finds(db, "{\"score\": {\"$gte\": 990}, \"lang\": \"en\"}", queries, one_pct);
-        CHECK(mnemo_index_create(db, "topic"));
+        CHECK(mnemo_record_index_create(db, "topic"));
         v_idx[rep] = finds(db, "{\"topic\": \"t%u\"}", queries * 20, one_pct);
         CHECK(mnemo_close(db));
         /* warm cache: capacity for every record, one pass to fill, then the timed pass */

@@ -85,13 +85,13 @@ static void *search_loop(void *p)
     float q[LDIM];
     while (!atomic_load(&s->stop)) {
         gen(q, &rs, s->centres);
-        mnemo_hits *h;
+        mnemo_vector_hits *h;
         double t0 = bu_now_s();
         CHECK(mnemo_vector_search(&h, s->db, NULL, q, LDIM, 10, NULL));
         lat_add(&s->l, bu_now_s() - t0);
         if (h->count != 10)
             bu_die("latency: a search found %zu of 10", h->count);
-        mnemo_hits_free(h);
+        mnemo_vector_hits_free(h);
     }
     return NULL;
 }

@@ -241,7 +241,7 @@ TU_TEST(text, a_transaction_sees_its_own_writes_and_a_rollback_leaves_nothing)
     TU_OK(mnemo_close(db));
 }
 
-static void count_progress(void *arg, uint64_t done, uint64_t total)
+static void count_progress(uint64_t done, uint64_t total, void *arg)
 {
     uint64_t *calls = arg;
     cr_assert(done <= total);
@@ -313,11 +313,11 @@ TU_TEST(text, filter_and_graph_neighbourhood_restrict_the_hits)
     cr_assert_str_eq(search_ids(db, NULL, "wing", 10, &o), "d c");
     o.filter = "{\"topic\": \"heat\"}";
     cr_assert_str_eq(search_ids(db, NULL, "wing", 10, &o), "");
-    TU_OK(mnemo_index_create(db, "topic"));
+    TU_OK(mnemo_record_index_create(db, "topic"));
     o.filter = "{\"topic\": \"aero\"}";
     cr_assert_str_eq(search_ids(db, NULL, "wing heat", 10, &o), "d c a");
     o.filter = NULL;
-    mnemo_edge e = {.from = "a", .label = "cites", .to = "d", .weight = 1.0};
+    mnemo_graph_edge e = {.from = "a", .label = "cites", .to = "d", .weight = 1.0};
     TU_OK(mnemo_graph_link(db, NULL, &e, 0));
     o.near = "d";
     cr_assert_str_eq(search_ids(db, NULL, "wing", 10, &o), "d a");

@@ -47,6 +47,14 @@ enum mnemo_error {
     MNEMO_EFULL = -16,    /**< a fixed limit of the database is reached (e.g. every label id is used) */
 };
 
+/** Which edges of a node: the graph's walks, and the `near` restriction of vector, text and
+ * recall searches. */
+typedef enum mnemo_direction {
+    MNEMO_DIR_OUT = 1,  /**< edges from the node */
+    MNEMO_DIR_IN = 2,   /**< edges to the node */
+    MNEMO_DIR_BOTH = 3, /**< both (a self-loop shows once in each direction) */
+} mnemo_direction;
+
 /** Version of the library actually linked (may differ from MNEMO_VERSION_* of the header).
  * @param[out] major, minor, patch  may each be NULL.
  * @return the version string, e.g. "0.1.0"; static storage. */

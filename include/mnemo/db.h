@@ -44,7 +44,7 @@ typedef enum mnemo_metric {
 } mnemo_metric;
 
 /** Progress of a long open-time job (rebuilding the vector index): `done` of `total` items. */
-typedef void (*mnemo_progress_fn)(void *arg, uint64_t done, uint64_t total);
+typedef void (*mnemo_progress_fn)(uint64_t done, uint64_t total, void *arg);
 
 /** Options for mnemo_open. All-zero (or a NULL pointer) means the defaults below. New fields are
  * only ever added at the end. */

@@ -23,7 +23,6 @@
 #define MNEMO_TEXT_H
 
 #include "mnemo/db.h"
-#include "mnemo/graph.h"
 #include "mnemo/txn.h"
 
 #ifdef __cplusplus

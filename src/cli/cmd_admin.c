@@ -129,9 +129,9 @@ static int run_stats(const cli_cmd *cmd, const cli_args *a)
         rc = cli_engine(cmd, rc, "counting records and edges");
     char **paths = NULL;
     size_t n_indexes = 0;
-    if (!rc && (rc = mnemo_index_list(&paths, &n_indexes, db, c.txn)) != 0)
+    if (!rc && (rc = mnemo_record_index_list(&paths, &n_indexes, db, c.txn)) != 0)
         rc = cli_engine(cmd, rc, "listing indexes");
-    mnemo_index_list_free(paths, n_indexes);
+    mnemo_record_index_list_free(paths, n_indexes);
     mnemo_txn_free(c.txn);
     mnemo_stats s;
     mnemo_vector_space sp;

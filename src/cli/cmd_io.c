@@ -160,7 +160,7 @@ static int apply_json(cli_import *im, mnemo_txn *txn, json_t *obj, int *engine_r
         static const char *const known[] = {"type", "from", "to", "label", "weight", "props"};
         if (only_fields(obj, known, sizeof known / sizeof *known, err, errlen))
             return -1;
-        mnemo_edge e = {0};
+        mnemo_graph_edge e = {0};
         unsigned flags = MNEMO_LINK_CREATE_MISSING;
         json_t *w = json_object_get(obj, "weight"), *props = json_object_get(obj, "props");
         e.from = json_string_value(json_object_get(obj, "from"));
@@ -304,7 +304,7 @@ static int import_index(cli_import *im, json_t *obj)
     int rc = cli_import_commit(im);
     if (rc)
         return rc;
-    rc = mnemo_index_create(im->db, path);
+    rc = mnemo_record_index_create(im->db, path);
     if (rc && rc != MNEMO_EEXISTS)
         return cli_import_reject(im, im->lines, rc, "index '%s'", path);
     im->done.indexes += rc == 0;
@@ -484,11 +484,11 @@ static int import_fvecs(cli_import *im, FILE *f, jout *j)
 
 static int import_edgelist(const cli_cmd *cmd, const cli_args *a, cli_import *im, jout *j)
 {
-    mnemo_import_options o = MNEMO_IMPORT_OPTIONS_INIT;
+    mnemo_graph_import_options o = MNEMO_GRAPH_IMPORT_OPTIONS_INIT;
     o.label = cli_opt(cmd, a, "label");
     o.undirected = cli_opt(cmd, a, "undirected") != NULL;
     o.batch = cli_opt(cmd, a, "batch") ? (size_t)im->batch : 0; /* 0: the library's 10000 */
-    mnemo_import_stats st = {0};
+    mnemo_graph_import_stats st = {0};
     int rc = mnemo_graph_import_edgelist(im->db, a->pos[1], &o, &st);
     if (rc)
         /* the library's message names the line */
@@ -617,7 +617,7 @@ static int export_edges(void *arg, const mnemo_record *r)
     if (rc)
         return rc;
     size_t n = 0;
-    const mnemo_neighbor *nb;
+    const mnemo_graph_neighbor *nb;
     while ((rc = mnemo_graph_iter_next(it, &nb)) == 0) {
         if (n == x->cap) {
             x->cap = x->cap ? 2 * x->cap : 64;
@@ -717,7 +717,7 @@ static int export_indexes(exporter *x)
 {
     char **paths;
     size_t n;
-    int rc = mnemo_index_list(&paths, &n, x->db, x->txn);
+    int rc = mnemo_record_index_list(&paths, &n, x->db, x->txn);
     if (rc)
         return rc;
     for (size_t i = 0; i < n; i++) {
@@ -726,7 +726,7 @@ static int export_indexes(exporter *x)
         jo_str(&x->j, "path", paths[i]);
         jo_line(&x->j, stdout);
     }
-    mnemo_index_list_free(paths, n);
+    mnemo_record_index_list_free(paths, n);
     return 0;
 }
 

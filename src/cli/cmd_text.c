@@ -61,7 +61,7 @@ int cli_text_search(const cli_cmd *cmd, const cli_args *a)
     return cli_close(db, cmd, rc);
 }
 
-static void show_progress(void *arg, uint64_t done, uint64_t total)
+static void show_progress(uint64_t done, uint64_t total, void *arg)
 {
     cli_progress *p = arg;
     (void)total;

@@ -298,7 +298,7 @@ int mnemo_graph__open(mnemo_db *db) { return mnemo_record__listen(db, &record_li
 /* ---- neighbours, materialised per call so the iterator never holds RocksDB objects ---- */
 
 typedef struct nb_entry {
-    mnemo_neighbor pub;
+    mnemo_graph_neighbor pub;
     char *mem; /* id, label and props in one allocation */
 } nb_entry;
 
@@ -487,7 +487,7 @@ int mnemo_graph_neighbors(mnemo_graph_iter **out, mnemo_db *db, mnemo_txn *txn, 
     return 0;
 }
 
-int mnemo_graph_iter_next(mnemo_graph_iter *it, const mnemo_neighbor **n)
+int mnemo_graph_iter_next(mnemo_graph_iter *it, const mnemo_graph_neighbor **n)
 {
     if (!it || !n)
         return mnemo__err(MNEMO_EINVAL, "mnemo_graph_iter_next: %s is NULL", it ? "n" : "iterator");
