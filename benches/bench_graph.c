@@ -870,7 +870,7 @@ static mnemo_db *cached_copy(mnemo_db *db, const graph *g, const char *file, con
     o.cache_size = (size_t)CACHE_MB << 20;
     mnemo_db *c;
     if (!strcmp(bu_engine, "memory")) {
-        mnemo_graph_import_stats st;
+        mnemo_graph_import_stats st = MNEMO_GRAPH_IMPORT_STATS_INIT;
         mn_load(&c, g, file, tag, &st, o.cache_size);
         return c;
     }
@@ -893,7 +893,7 @@ static void bench_graph(graph *g, const char *data)
     double *pr = xmalloc((size_t)reps * sizeof *pr);
     mnemo_db *db = NULL;
     sq s = {NULL, NULL};
-    mnemo_graph_import_stats st;
+    mnemo_graph_import_stats st = MNEMO_GRAPH_IMPORT_STATS_INIT;
     for (int r = 0; r < reps; r++) {
         if (db)
             CHECK(mnemo_close(db));
@@ -944,7 +944,7 @@ static void bench_graph(graph *g, const char *data)
     if (g->undirected) {
         graph_weighted_copy(g);
         mnemo_db *wdb;
-        mnemo_graph_import_stats wst;
+        mnemo_graph_import_stats wst = MNEMO_GRAPH_IMPORT_STATS_INIT;
         fprintf(stderr, "  importing the weighted copy\n");
         mn_load(&wdb, g, g->wpath, "mnemo-weighted", &wst, 0);
         CHECK(mnemo_flush(wdb));

@@ -253,7 +253,7 @@ int main(int argc, char **argv)
         CHECK(mnemo_open(&db, path, &o));
         gets(db, order, n_records);
         v_cached[rep] = gets(db, order, n_records);
-        mnemo_stats st;
+        mnemo_stats st = MNEMO_STATS_INIT;
         CHECK(mnemo_stats_get(&st, db));
         if (st.cache_hits < n_records)
             bu_die("warm pass had only %llu cache hits", (unsigned long long)st.cache_hits);

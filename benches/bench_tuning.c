@@ -196,10 +196,10 @@ static mnemo_db *open_db(const char *path, const config *c)
 {
     mnemo_options o = MNEMO_OPTIONS_INIT;
     o.create_if_missing = 1;
-    o.compression = c->compression;
-    o.bloom_bits_per_key = c->bloom_bits;
-    o.block_cache_size = c->block_cache;
-    o.write_buffer_size = c->write_buffer;
+    o.storage.compression = c->compression;
+    o.storage.key_filter_bits = c->bloom_bits;
+    o.storage.read_cache_bytes = c->block_cache;
+    o.storage.write_buffer_bytes = c->write_buffer;
     mnemo_db *db = NULL;
     CHECK(mnemo_open(&db, path, &o));
     return db;

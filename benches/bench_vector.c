@@ -323,7 +323,7 @@ static void churn(const set *s)
         ids[i] = malloc(32);
     double first_recall = 0, last_recall = 0;
     uint64_t first_bytes = 0, last_bytes = 0, max_bytes = 0;
-    mnemo_vector_stats st;
+    mnemo_vector_stats st = MNEMO_VECTOR_STATS_INIT;
     double t0 = bu_now_s();
     for (int round = 0; round < churn_rounds; round++) {
         mnemo_txn *t;
@@ -476,7 +476,7 @@ static void run_set(set *s)
              qm / qd >= 0.9 && (efs[e] != 64 || rm / s->nq >= 0.99) ? "true" : "false");
     }
 
-    mnemo_vector_stats st;
+    mnemo_vector_stats st = MNEMO_VECTOR_STATS_INIT;
     CHECK(mnemo_vector_stats_get(&st, db));
     line(s, "\"op\":\"memory\",\"mnemo_index_bytes\":%llu,\"hnswlib_bytes\":%zu,\"ratio\":%.3f,\"simd\":\"%s\"",
          (unsigned long long)st.index_bytes, hd_memory(hd), (double)st.index_bytes / (double)hd_memory(hd), st.simd);

@@ -169,7 +169,7 @@ void bench_vector_latency(int quick, size_t n)
     delete_records(db, 0, pre);
     if (replaced)
         add_records(db, pre, pre + replaced, rows, 1);
-    mnemo_vector_stats st0, st1;
+    mnemo_vector_stats st0 = MNEMO_VECTOR_STATS_INIT, st1 = MNEMO_VECTOR_STATS_INIT;
     CHECK(mnemo_vector_stats_get(&st0, db));
 
     searcher s = {db, centres, 0, {0}};
@@ -196,7 +196,7 @@ void bench_vector_latency(int quick, size_t n)
         CHECK(mnemo_vector_delete(db, NULL, id));
         lat_add(&dels, bu_now_s() - t0);
         if (i % 64 == 0) { /* a snapshot resets the log count */
-            mnemo_vector_stats now;
+            mnemo_vector_stats now = MNEMO_VECTOR_STATS_INIT;
             CHECK(mnemo_vector_stats_get(&now, db));
             snapshots += now.log_entries < last_log;
             last_log = now.log_entries;

@@ -120,7 +120,7 @@ int main(int argc, char **argv)
            truth ? " (against the ground truth)" : " (self-match)");
     EXPECT(recall >= 0.95);
 
-    mnemo_vector_stats vs;
+    mnemo_vector_stats vs = MNEMO_VECTOR_STATS_INIT;
     CHECK(mnemo_vector_stats_get(&vs, db));
     EXPECT(vs.vectors == n);
     CHECK(mnemo_vector_check(db, NULL));

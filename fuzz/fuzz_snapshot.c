@@ -188,7 +188,7 @@ static void through_open(unsigned sel, const uint8_t *data, size_t size)
         die("close", rc);
     db = open_db(); /* loads or rebuilds; must not fail */
     fz_graph_check(db);
-    mnemo_vector_stats st;
+    mnemo_vector_stats st = MNEMO_VECTOR_STATS_INIT;
     if ((rc = mnemo_vector_stats_get(&st, db)) != 0)
         die("stats", rc);
     uint64_t n = 0;

@@ -467,7 +467,7 @@ static int log_visit(const char *id, unsigned depth, const char *via, const char
 
 TU_TEST(graph, traversal_and_paths_match_reference_bfs_on_ca_grqc)
 {
-    mnemo_graph_import_stats st;
+    mnemo_graph_import_stats st = MNEMO_GRAPH_IMPORT_STATS_INIT;
     TU_OK(mnemo_graph_import_edgelist(db, data_path("graphs/ca-GrQc.txt"), NULL, &st));
     cr_assert_gt(st.edges, 20000);
     load_reference(data_path("graphs/ca-GrQc.txt"));
@@ -676,7 +676,7 @@ TU_TEST(graph, importer_formats_errors_and_batches)
     mnemo_graph_import_options o = MNEMO_GRAPH_IMPORT_OPTIONS_INIT;
     o.undirected = 1;
     o.label = "friend";
-    mnemo_graph_import_stats st;
+    mnemo_graph_import_stats st = MNEMO_GRAPH_IMPORT_STATS_INIT;
     TU_OK(mnemo_graph_import_edgelist(db, path, &o, &st));
     cr_assert_eq(st.lines, 5);
     cr_assert_eq(st.edges, 6);
@@ -783,7 +783,7 @@ TU_TEST(graph, adjacency_cache_on_and_off_give_the_same_answers)
         if (op >= 15)
             cr_assert_str_eq(a, b, "step %d (txn %d): neighbours of %s differ with the cache: [%s] vs [%s]", step, in_txn, x, a, b);
     }
-    mnemo_stats st;
+    mnemo_stats st = MNEMO_STATS_INIT;
     TU_OK(mnemo_stats_get(&st, on));
     cr_assert_gt(st.cache_hits, 50, "the adjacency cache was used (%llu hits)", (unsigned long long)st.cache_hits);
     TU_OK(mnemo_close(on));
@@ -1075,4 +1075,33 @@ TU_TEST(graph, label_id_limit_is_a_clear_error_and_the_graph_keeps_working)
     TU_RC(mnemo_graph_check(db, NULL), MNEMO_ECORRUPT);
     cr_assert(strstr(mnemo_errmsg(), "label"), "%s", mnemo_errmsg());
     close_db();
+}
+
+/* The import figures: the caller's version bounds what is written, an unset one is refused before
+ * the file is read (nothing imported). */
+TU_TEST(graph, import_stats_respect_the_callers_version)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s.txt", tu_path("ver"));
+    write_file(path, "1 2\n");
+    struct {
+        mnemo_graph_import_stats st;
+        unsigned char canary[32];
+    } a;
+    memset(&a, 0xA5, sizeof a);
+    a.st.version = 1;
+    TU_OK(mnemo_graph_import_edgelist(db, path, NULL, &a.st));
+    cr_assert_eq(a.st.edges, 1);
+    cr_assert_eq(a.st.version, 1);
+    for (size_t i = 0; i < sizeof a.canary; i++)
+        cr_assert_eq(a.canary[i], 0xA5, "byte %zu after the stats was written", i);
+    write_file(path, "3 4\n");
+    mnemo_graph_import_stats st;
+    memset(&st, 0, sizeof st);
+    TU_RC(mnemo_graph_import_edgelist(db, path, NULL, &st), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "mnemo_graph_import_stats version 0"), "%s", mnemo_errmsg());
+    TU_RC(mnemo_record_exists(db, NULL, "3"), 0);
+    st.version = MNEMO_GRAPH_IMPORT_STATS_VERSION + 1;
+    TU_RC(mnemo_graph_import_edgelist(db, path, NULL, &st), MNEMO_EINVAL);
+    TU_OK(mnemo_graph_import_edgelist(db, path, NULL, NULL));
 }

@@ -680,7 +680,7 @@ static void make_vec_db(const char *name, int with_log)
 static uint64_t reopen_and_verify(const char *name)
 {
     mnemo_db *db = open_vec(name, 0);
-    mnemo_vector_stats st;
+    mnemo_vector_stats st = MNEMO_VECTOR_STATS_INIT;
     TU_OK(mnemo_vector_stats_get(&st, db));
     uint64_t n = 0;
     TU_OK(mnemo_vector_check(db, &n));
@@ -957,7 +957,7 @@ TU_TEST(reliability, a_commit_the_index_cannot_apply_rebuilds_it_from_the_data)
     TU_OK(mk_rec(db, "a", NULL));
     float v[VD] = {1, 2, 3, 4};
     TU_OK(mnemo_vector_put(db, NULL, "a", v, VD));
-    mnemo_vector_stats st;
+    mnemo_vector_stats st = MNEMO_VECTOR_STATS_INIT;
     TU_OK(mnemo_vector_stats_get(&st, db));
     uint64_t before = st.rebuilds;
     int seen = 0;
@@ -1004,7 +1004,7 @@ static void make_big_vec_db(const char *name)
     mnemo_options o = MNEMO_OPTIONS_INIT;
     o.create_if_missing = 1;
     o.vector_dim = VD;
-    o.compression = MNEMO_COMPRESSION_NONE;
+    o.storage.compression = MNEMO_COMPRESSION_NONE;
     mnemo_db *db = NULL;
     TU_OK(mnemo_open(&db, tu_path(name), &o));
     mnemo_txn *t;
@@ -1114,7 +1114,7 @@ static uint64_t verify_big(mnemo_db *db)
     TU_OK(mnemo_vector_check(db, &n));
     cr_assert_eq(n, N_BIG);
     search_agrees_with_exact(db);
-    mnemo_vector_stats st;
+    mnemo_vector_stats st = MNEMO_VECTOR_STATS_INIT;
     TU_OK(mnemo_vector_stats_get(&st, db));
     return st.rebuilds;
 }
@@ -1252,7 +1252,7 @@ static void open_under_fsize_limit(const char *name, rlim_t limit)
             fprintf(stderr, "open: %s\n", mnemo_errmsg());
             _exit(5);
         }
-        mnemo_vector_stats st;
+        mnemo_vector_stats st = MNEMO_VECTOR_STATS_INIT;
         uint64_t n = 0;
         if (mnemo_vector_stats_get(&st, db) || st.rebuilds != 1 || mnemo_vector_check(db, &n) || n != N_BIG)
             _exit(6);

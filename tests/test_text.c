@@ -157,7 +157,7 @@ TU_TEST(text, phrases_keep_stop_word_gaps)
 
 static mnemo_text_info info(mnemo_db *db, mnemo_txn *txn)
 {
-    mnemo_text_info i;
+    mnemo_text_info i = MNEMO_TEXT_INFO_INIT;
     TU_OK(mnemo_text_info_get(&i, db, txn));
     return i;
 }
@@ -262,7 +262,7 @@ TU_TEST(text, enabling_indexes_the_records_already_stored_with_progress)
     mnemo_text_hits *h;
     TU_RC(mnemo_text_search(&h, db, NULL, "special", 10, NULL), MNEMO_EINVAL);
     cr_assert(strstr(mnemo_errmsg(), "not enabled"), "%s", mnemo_errmsg());
-    TU_RC(mnemo_text_info_get(&(mnemo_text_info){0}, db, NULL), MNEMO_ENOTFOUND);
+    TU_RC(mnemo_text_info_get(&(mnemo_text_info)MNEMO_TEXT_INFO_INIT, db, NULL), MNEMO_ENOTFOUND);
     uint64_t calls[2] = {0, 0};
     mnemo_text_options o = MNEMO_TEXT_OPTIONS_INIT;
     o.stem_language = "english";
@@ -410,7 +410,7 @@ TU_TEST(text, bad_queries_are_empty_results_or_einval_with_a_message)
     eo.k1 = 0;
     eo.b = -0.5;
     TU_RC(mnemo_text_enable(db2, &eo), MNEMO_EINVAL);
-    TU_RC(mnemo_text_info_get(&(mnemo_text_info){0}, db2, NULL), MNEMO_ENOTFOUND);
+    TU_RC(mnemo_text_info_get(&(mnemo_text_info)MNEMO_TEXT_INFO_INIT, db2, NULL), MNEMO_ENOTFOUND);
     TU_OK(mnemo_close(db2));
     TU_OK(mnemo_close(db));
 }
@@ -681,5 +681,29 @@ TU_TEST(text, contains_filters_on_content_substrings)
     mnemo_text_search_options o = MNEMO_TEXT_SEARCH_OPTIONS_INIT;
     o.filter = "{\"content\": {\"$contains\": \"tips\"}}";
     cr_assert_str_eq(search_ids(db, NULL, "wing", 10, &o), "c");
+    TU_OK(mnemo_close(db));
+}
+
+/* The settings figures are filled only as far as the caller's version reaches. */
+TU_TEST(text, info_respects_the_callers_version)
+{
+    mnemo_db *db = open_text("ver", NULL, 0);
+    struct {
+        mnemo_text_info in;
+        unsigned char canary[32];
+    } a;
+    memset(&a, 0xA5, sizeof a);
+    a.in.version = 1;
+    TU_OK(mnemo_text_info_get(&a.in, db, NULL));
+    cr_assert_eq(a.in.ready, 1);
+    cr_assert_eq(a.in.version, 1);
+    for (size_t i = 0; i < sizeof a.canary; i++)
+        cr_assert_eq(a.canary[i], 0xA5, "byte %zu after the info was written", i);
+    mnemo_text_info in;
+    memset(&in, 0, sizeof in);
+    TU_RC(mnemo_text_info_get(&in, db, NULL), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "mnemo_text_info version 0"), "%s", mnemo_errmsg());
+    in.version = MNEMO_TEXT_INFO_VERSION + 1;
+    TU_RC(mnemo_text_info_get(&in, db, NULL), MNEMO_EINVAL);
     TU_OK(mnemo_close(db));
 }

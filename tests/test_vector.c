@@ -143,7 +143,7 @@ static double recall(const mnemo_vector_hits *h, const size_t *t, size_t k)
 TU_TEST(vector, space_is_created_persisted_and_checked)
 {
     db = open_space("s", 8, MNEMO_METRIC_COSINE);
-    mnemo_vector_space sp;
+    mnemo_vector_space sp = MNEMO_VECTOR_SPACE_INIT;
     TU_OK(mnemo_vector_space_get(&sp, db));
     cr_assert_eq(sp.dim, 8);
     cr_assert_eq(sp.metric, MNEMO_METRIC_COSINE);
@@ -195,8 +195,8 @@ TU_TEST(vector, a_database_without_a_space_says_so)
     record(db, "a", NULL);
     float v[4] = {1, 2, 3, 4};
     mnemo_vector_hits *h;
-    mnemo_vector_space sp;
-    mnemo_vector_stats vs;
+    mnemo_vector_space sp = MNEMO_VECTOR_SPACE_INIT;
+    mnemo_vector_stats vs = MNEMO_VECTOR_STATS_INIT;
     TU_RC(mnemo_vector_put(db, NULL, "a", v, 4), MNEMO_EINVAL);
     cr_assert(strstr(mnemo_errmsg(), "no vector space"), "%s", mnemo_errmsg());
     TU_RC(mnemo_vector_search(&h, db, NULL, v, 4, 1, NULL), MNEMO_EINVAL);
@@ -205,9 +205,10 @@ TU_TEST(vector, a_database_without_a_space_says_so)
     TU_OK(mnemo_record_delete(db, NULL, "a")); /* deletes work without a space */
 }
 
-TU_TEST(vector, an_old_options_struct_still_opens)
+TU_TEST(vector, an_options_struct_of_mnemo_0x_is_refused_unread)
 {
-    /* a caller built against options version 1 passes the shorter struct */
+    /* a caller built against 0.x options version 1 passes a shorter struct of another layout: it is
+     * refused on its version alone (ASan would catch a read past the allocation) */
     struct {
         unsigned version;
         int create_if_missing, read_only, sync_on_commit;
@@ -219,8 +220,49 @@ TU_TEST(vector, an_old_options_struct_still_opens)
     memset(v1, 0, sizeof *v1);
     v1->version = 1;
     v1->create_if_missing = 1;
-    TU_OK(mnemo_open(&db, tu_path("v1"), (const mnemo_options *)v1));
+    TU_RC(mnemo_open(&db, tu_path("v1"), (const mnemo_options *)v1), MNEMO_EINVAL);
     free(v1);
+}
+
+/* The space and the index figures are filled only as far as the caller's version reaches, and an
+ * unset or newer version is refused before anything is written. */
+TU_TEST(vector, space_and_stats_respect_the_callers_version)
+{
+    db = open_space("ver", 4, MNEMO_METRIC_COSINE);
+    struct {
+        mnemo_vector_space sp;
+        unsigned char canary[32];
+    } a;
+    memset(&a, 0xA5, sizeof a);
+    a.sp.version = 1;
+    TU_OK(mnemo_vector_space_get(&a.sp, db));
+    cr_assert_eq(a.sp.dim, 4);
+    cr_assert_eq(a.sp.version, 1);
+    for (size_t i = 0; i < sizeof a.canary; i++)
+        cr_assert_eq(a.canary[i], 0xA5, "byte %zu after the space was written", i);
+    struct {
+        mnemo_vector_stats st;
+        unsigned char canary[32];
+    } b;
+    memset(&b, 0xA5, sizeof b);
+    b.st.version = 1;
+    TU_OK(mnemo_vector_stats_get(&b.st, db));
+    cr_assert_eq(b.st.vectors, 0);
+    for (size_t i = 0; i < sizeof b.canary; i++)
+        cr_assert_eq(b.canary[i], 0xA5, "byte %zu after the stats were written", i);
+    for (unsigned v = 0; v <= 2; v += 2) {
+        mnemo_vector_space sp;
+        memset(&sp, 0, sizeof sp);
+        sp.version = v;
+        TU_RC(mnemo_vector_space_get(&sp, db), MNEMO_EINVAL);
+        cr_assert(strstr(mnemo_errmsg(), "mnemo_vector_space version"), "%s", mnemo_errmsg());
+        cr_assert_eq(sp.dim, 0, "nothing written on failure");
+        mnemo_vector_stats st;
+        memset(&st, 0, sizeof st);
+        st.version = v;
+        TU_RC(mnemo_vector_stats_get(&st, db), MNEMO_EINVAL);
+        cr_assert(strstr(mnemo_errmsg(), "mnemo_vector_stats version"), "%s", mnemo_errmsg());
+    }
 }
 
 /* ---- put, get, delete and their errors ---- */
@@ -555,7 +597,7 @@ TU_TEST(vector, reopening_loads_the_snapshot_and_a_damaged_one_is_rebuilt)
     o.progress = progress_count;
     o.progress_arg = &seen;
     db = reopen("ps", &o);
-    mnemo_vector_stats st;
+    mnemo_vector_stats st = MNEMO_VECTOR_STATS_INIT;
     TU_OK(mnemo_vector_stats_get(&st, db));
     cr_assert_eq(st.vectors, 599);
     cr_assert_eq(st.rebuilds, 0, "loaded, not rebuilt");
@@ -698,7 +740,7 @@ TU_TEST(vector, a_child_killed_mid_write_leaves_exactly_the_committed_vectors)
         mnemo_options o = MNEMO_OPTIONS_INIT;
         db = reopen("k", &o);
         TU_OK(mnemo_vector_check(db, NULL));
-        mnemo_vector_stats st;
+        mnemo_vector_stats st = MNEMO_VECTOR_STATS_INIT;
         TU_OK(mnemo_vector_stats_get(&st, db));
         if (round > 0) /* the snapshot saved by the last close, plus the child's log replayed */
             cr_assert(st.rebuilds == 0 && st.log_entries > 0, "round %d: rebuilds %lu, log %lu", round,
@@ -734,7 +776,7 @@ TU_TEST(vector, a_checkpoint_opens_with_its_index)
     TU_OK(mnemo_checkpoint(db, tu_path("cp2")));
     mnemo_options o = MNEMO_OPTIONS_INIT;
     mnemo_db *copy = reopen("cp2", &o);
-    mnemo_vector_stats st;
+    mnemo_vector_stats st = MNEMO_VECTOR_STATS_INIT;
     TU_OK(mnemo_vector_stats_get(&st, copy));
     cr_assert_eq(st.vectors, 300);
     TU_OK(mnemo_vector_check(copy, NULL));
@@ -752,7 +794,7 @@ TU_TEST(vector, churn_reclaims_deleted_slots)
     db = open_space("ch", DIM, MNEMO_METRIC_L2);
     enum { N = 1500, ROUNDS = 4 };
     float *v = sift(N);
-    mnemo_vector_stats first = {0}, st;
+    mnemo_vector_stats first = MNEMO_VECTOR_STATS_INIT, st = MNEMO_VECTOR_STATS_INIT;
     char **ids = malloc(N * sizeof *ids);
     for (size_t i = 0; i < N; i++)
         ids[i] = malloc(24);
@@ -933,7 +975,7 @@ TU_TEST(vector, searches_run_while_commits_apply)
 TU_TEST(vector, the_avx_kernels_are_compiled_in)
 {
     db = open_space("x", 4, MNEMO_METRIC_L2);
-    mnemo_vector_stats st;
+    mnemo_vector_stats st = MNEMO_VECTOR_STATS_INIT;
     TU_OK(mnemo_vector_stats_get(&st, db));
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f"))
@@ -1326,7 +1368,7 @@ TU_TEST(vector, commits_go_on_during_a_rebuild_and_every_change_reaches_the_new_
     db = open_space("bgr", DIM, MNEMO_METRIC_L2);
     float *v = sift(N + 2 * LATE);
     load(db, v, N);
-    mnemo_vector_stats st;
+    mnemo_vector_stats st = MNEMO_VECTOR_STATS_INIT;
     TU_OK(mnemo_vector_stats_get(&st, db));
     uint64_t rebuilds = st.rebuilds;
     park_at("rebuild_copied", 0);
@@ -1441,7 +1483,7 @@ TU_TEST(vector, searches_and_commits_racing_rebuild_swaps_stay_correct)
     racer r = {.db = db};
     pthread_t th;
     cr_assert_eq(pthread_create(&th, NULL, race_searches, &r), 0);
-    mnemo_vector_stats st;
+    mnemo_vector_stats st = MNEMO_VECTOR_STATS_INIT;
     for (size_t i = 0; i < STEPS; i++) { /* one in, the oldest out once LIVE are in */
         rnd_vec(v, i);
         snprintf(id, sizeof id, "r%zu", i);
@@ -1491,7 +1533,7 @@ TU_TEST(vector, close_during_a_rebuild_abandons_it_and_the_next_open_agrees_with
     }
     mnemo_options o = MNEMO_OPTIONS_INIT;
     db = reopen("bgc", &o);
-    mnemo_vector_stats st;
+    mnemo_vector_stats st = MNEMO_VECTOR_STATS_INIT;
     TU_OK(mnemo_vector_stats_get(&st, db));
     cr_assert_eq(st.rebuilds, 0, "the snapshot close saved loads");
     uint64_t n;
@@ -1527,7 +1569,7 @@ TU_TEST(vector, close_during_a_snapshot_never_leaves_it_half_written_as_current)
     TU_OK(mnemo_txn_commit(t));
     mnemo_txn_free(t);
     wait_parked();
-    mnemo_vector_stats st;
+    mnemo_vector_stats st = MNEMO_VECTOR_STATS_INIT;
     TU_OK(mnemo_vector_stats_get(&st, db));
     cr_assert_eq(st.log_entries, 1, "no snapshot switched in yet");
     TU_OK(mnemo_close(db)); /* abandons the background snapshot, then saves its own */

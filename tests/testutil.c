@@ -89,7 +89,7 @@ void tu_raw_open(tu_raw *r, const char *path)
     TU_NEEDS_DISK("damages stored values");
     r->ops = mnemo_store__detect(path);
     cr_assert_not_null(r->ops, "raw open of %s: no engine recognises it", path);
-    mnemo_store_config cfg = {path, 0, 0, 0, MNEMO_COMPRESSION_DEFAULT, 4u << 20, 8u << 20, 10,
+    mnemo_store_config cfg = {path, 0, 0, 0, {MNEMO_COMPRESSION_DEFAULT, 4u << 20, 8u << 20, 10, {0, 0, 0, 0}},
                               mnemo_keyspaces, MNEMO_CF_COUNT};
     TU_OK(r->ops->open(&r->s, &cfg));
 }

@@ -153,19 +153,23 @@ typedef struct mnemo_graph_import_options {
 } mnemo_graph_import_options;
 #define MNEMO_GRAPH_IMPORT_OPTIONS_INIT {MNEMO_GRAPH_IMPORT_OPTIONS_VERSION, NULL, 0, 0}
 
-/** What an import did. */
+#define MNEMO_GRAPH_IMPORT_STATS_VERSION 1
+/** What an import did. The caller sets `version` (start from MNEMO_GRAPH_IMPORT_STATS_INIT); the
+ * library fills the fields of that version. */
 typedef struct mnemo_graph_import_stats {
+    unsigned version;       /**< MNEMO_GRAPH_IMPORT_STATS_VERSION of the caller's header; left as set */
     uint64_t lines;         /**< lines read (comments and blank lines included) */
     uint64_t edges;         /**< edges written (both directions of an undirected line count 2) */
     uint64_t nodes_created; /**< records created for node ids that had none */
 } mnemo_graph_import_stats;
+#define MNEMO_GRAPH_IMPORT_STATS_INIT {MNEMO_GRAPH_IMPORT_STATS_VERSION, 0, 0, 0}
 
 /** Load a SNAP-style edge list: one edge per line, `a b` or `a<TAB>b` (a third column, if any,
  * is the weight), `#` comments, CRLF tolerated. Node ids become record ids; missing records are
  * created empty. Lines are committed in batches; a bad line fails with MNEMO_EINVAL naming its
  * line number, and nothing of its batch is kept (earlier batches are).
  * @param[out] stats  may be NULL; filled also on failure (what was committed).
- * @return 0; MNEMO_EINVAL; MNEMO_ENOTFOUND (no such file); MNEMO_EIO; MNEMO_EREADONLY. */
+ * @return 0; MNEMO_EINVAL (also: stats->version 0 or newer than the library, checked first); MNEMO_ENOTFOUND (no such file); MNEMO_EIO; MNEMO_EREADONLY. */
 MNEMO_API int mnemo_graph_import_edgelist(mnemo_db *db, const char *path, const mnemo_graph_import_options *opts,
                                           mnemo_graph_import_stats *stats);
 

@@ -30,17 +30,22 @@ extern "C" {
  * largest value (3.4e38), so no distance overflows. Cosine spaces normalise and take any length. */
 #define MNEMO_VECTOR_MAX_NORM 1e18
 
-/** The vector space of a database, as stored. */
+#define MNEMO_VECTOR_SPACE_VERSION 1
+/** The vector space of a database, as stored. The caller sets `version` (start from
+ * MNEMO_VECTOR_SPACE_INIT); the library fills the fields of that version. */
 typedef struct mnemo_vector_space {
+    unsigned version; /**< MNEMO_VECTOR_SPACE_VERSION of the caller's header; left as set */
     uint32_t dim;
     mnemo_metric metric;
     uint32_t hnsw_m;
     uint32_t hnsw_ef_construction;
     uint32_t hnsw_ef_search; /**< default beam of searches */
 } mnemo_vector_space;
+#define MNEMO_VECTOR_SPACE_INIT {MNEMO_VECTOR_SPACE_VERSION, 0, MNEMO_METRIC_DEFAULT, 0, 0, 0}
 
 /** The database's vector space.
- * @return 0; MNEMO_ENOTFOUND (the database has none); MNEMO_EINVAL. */
+ * @return 0; MNEMO_ENOTFOUND (the database has none); MNEMO_EINVAL (NULL out, out->version 0 or
+ *         newer than the library, NULL or closed db). */
 MNEMO_API int mnemo_vector_space_get(mnemo_vector_space *out, mnemo_db *db);
 
 /** Set (insert or replace) the embedding of the live record `id`. With COSINE the vector is stored
@@ -130,8 +135,11 @@ MNEMO_API int mnemo_vector_search_expand(mnemo_vector_hits **out, mnemo_db *db, 
                                          size_t dim, size_t k, const mnemo_vector_search_options *opts, uint32_t hops,
                                          mnemo_direction dir);
 
-/** Figures about the vector index. */
+#define MNEMO_VECTOR_STATS_VERSION 1
+/** Figures about the vector index. The caller sets `version` (start from MNEMO_VECTOR_STATS_INIT);
+ * the library fills the fields of that version. */
 typedef struct mnemo_vector_stats {
+    unsigned version;        /**< MNEMO_VECTOR_STATS_VERSION of the caller's header; left as set */
     uint64_t vectors;        /**< live embeddings in the index */
     uint64_t deleted_slots;  /**< index slots of deleted embeddings not yet reclaimed */
     uint64_t index_bytes;    /**< memory held by the index */
@@ -139,8 +147,10 @@ typedef struct mnemo_vector_stats {
     uint64_t rebuilds;       /**< index rebuilds since open (tombstones reclaimed, or damage) */
     const char *simd;        /**< distance kernels compiled in: "avx512", "avx", "sse", "none" */
 } mnemo_vector_stats;
+#define MNEMO_VECTOR_STATS_INIT {MNEMO_VECTOR_STATS_VERSION, 0, 0, 0, 0, 0, NULL}
 
-/** @return 0; MNEMO_ENOTFOUND (no vector space); MNEMO_EINVAL. */
+/** @return 0; MNEMO_ENOTFOUND (no vector space); MNEMO_EINVAL (NULL out, out->version 0 or newer
+ *         than the library, NULL or closed db). */
 MNEMO_API int mnemo_vector_stats_get(mnemo_vector_stats *out, mnemo_db *db);
 
 /** Check that the index agrees with the stored vectors: every stored vector decodes (checksum) and

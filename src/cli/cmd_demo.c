@@ -317,7 +317,7 @@ static int embed(demo *d)
     TRY(d, rc, "storing the embeddings");
     say("  %zu embeddings: each airport's position on the unit sphere (dim 3, cosine)    %7.0f ms\n", e.n,
         ms_since(t0));
-    mnemo_vector_stats vs;
+    mnemo_vector_stats vs = MNEMO_VECTOR_STATS_INIT;
     TRY(d, mnemo_vector_stats_get(&vs, d->db), "vector figures");
     verdict(d, e.n == d->nap && vs.vectors == d->nap, "one embedding per airport of the CSV file");
     return 0;
@@ -682,7 +682,7 @@ static int stats(demo *d, const char *path)
     uint64_t c[3] = {0, 0, (uint64_t)(uintptr_t)d->db}, checked = 0, edges = 0;
     double t0 = cli_now();
     TRY(d, cli_each_record(d->db, NULL, count_edges, c), "counting");
-    mnemo_vector_stats vs;
+    mnemo_vector_stats vs = MNEMO_VECTOR_STATS_INIT;
     TRY(d, mnemo_vector_stats_get(&vs, d->db), "vector figures");
     say("\nThe database   [%.0f ms to count]\n  %llu records, %llu edges, %llu vectors (index %.1f KiB, %s kernels), "
         "%.1f MiB on disk\n",

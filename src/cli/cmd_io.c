@@ -336,7 +336,7 @@ static int import_text(cli_import *im, json_t *obj)
     if (rc)
         return rc;
     if ((rc = mnemo_text_enable(im->db, &o)) == MNEMO_EEXISTS) {
-        mnemo_text_info in;
+        mnemo_text_info in = MNEMO_TEXT_INFO_INIT;
         if ((rc = mnemo_text_info_get(&in, im->db, NULL)) != 0)
             return cli_import_reject(im, im->lines, rc, "reading the full-text settings");
         if (strcmp(in.stem_language, o.stem_language) || !in.stopwords != !o.stopwords || in.k1 != o.k1 ||
@@ -488,7 +488,7 @@ static int import_edgelist(const cli_cmd *cmd, const cli_args *a, cli_import *im
     o.label = cli_opt(cmd, a, "label");
     o.undirected = cli_opt(cmd, a, "undirected") != NULL;
     o.batch = cli_opt(cmd, a, "batch") ? (size_t)im->batch : 0; /* 0: the library's 10000 */
-    mnemo_graph_import_stats st = {0};
+    mnemo_graph_import_stats st = MNEMO_GRAPH_IMPORT_STATS_INIT;
     int rc = mnemo_graph_import_edgelist(im->db, a->pos[1], &o, &st);
     if (rc)
         /* the library's message names the line */
@@ -676,7 +676,7 @@ static int export_pair(void *arg, const void *k, size_t kl, const void *v, size_
 /* The vector space first, so that an import into a database without one creates it. */
 static int export_space(exporter *x)
 {
-    mnemo_vector_space sp;
+    mnemo_vector_space sp = MNEMO_VECTOR_SPACE_INIT;
     int rc = mnemo_vector_space_get(&sp, x->db);
     if (rc == MNEMO_ENOTFOUND)
         return 0;
@@ -697,7 +697,7 @@ static int export_space(exporter *x)
 /* The full-text settings, before the records, so that an import indexes them as they come. */
 static int export_text(exporter *x)
 {
-    mnemo_text_info in;
+    mnemo_text_info in = MNEMO_TEXT_INFO_INIT;
     int rc = mnemo_text_info_get(&in, x->db, x->txn);
     if (rc == MNEMO_ENOTFOUND)
         return 0;

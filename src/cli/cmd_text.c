@@ -84,7 +84,7 @@ static int run_text_enable(const cli_cmd *cmd, const cli_args *a)
     o.progress_arg = &prog;
     int rc = mnemo_text_enable(db, &o);
     cli_progress_end(&prog);
-    mnemo_text_info info;
+    mnemo_text_info info = MNEMO_TEXT_INFO_INIT;
     if (!rc)
         rc = mnemo_text_info_get(&info, db, NULL);
     if (rc) {

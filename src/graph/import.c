@@ -267,6 +267,11 @@ int mnemo_graph_import_edgelist(mnemo_db *db, const char *path, const mnemo_grap
     int rc = mnemo_guard__write(&guard, db, NULL, fn);
     if (rc)
         return rc;
+    static const size_t sizes[] = {sizeof(mnemo_graph_import_stats)};
+    size_t stats_bytes = 0;
+    if (stats && (rc = mnemo__filled_size(&stats_bytes, fn, "mnemo_graph_import_stats", stats->version, sizes,
+                                          MNEMO_GRAPH_IMPORT_STATS_VERSION)) != 0)
+        return rc;
     if (!path || !*path)
         return mnemo__err(MNEMO_EINVAL, "%s: path is %s", fn, path ? "empty" : "NULL");
     static const mnemo_graph_import_options defaults = MNEMO_GRAPH_IMPORT_OPTIONS_INIT;
@@ -281,7 +286,7 @@ int mnemo_graph_import_edgelist(mnemo_db *db, const char *path, const mnemo_grap
     if (!f)
         return mnemo__err(errno == ENOENT ? MNEMO_ENOTFOUND : MNEMO_EIO, "%s: cannot open '%s': %s", fn, path,
                           strerror(errno));
-    mnemo_graph_import_stats st = {0, 0, 0};
+    mnemo_graph_import_stats st = {stats ? stats->version : 0, 0, 0, 0};
     batch b = {db, label, o->undirected != 0, NULL, 0, 0, NULL, 0, 0, 0, 0, {NULL, 0, 0}, {NULL, 0, 0}, {NULL, 0, 0}, NULL, 0, 0};
     char *line = NULL;
     size_t cap = 0;
@@ -321,6 +326,6 @@ int mnemo_graph_import_edgelist(mnemo_db *db, const char *path, const mnemo_grap
     free(line);
     fclose(f);
     if (stats)
-        *stats = st;
+        memcpy(stats, &st, stats_bytes);
     return rc;
 }

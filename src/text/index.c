@@ -718,6 +718,11 @@ int mnemo_text_info_get(mnemo_text_info *out, mnemo_db *db, mnemo_txn *txn)
         return rc;
     if (!out)
         return mnemo__err(MNEMO_EINVAL, "mnemo_text_info_get: out is NULL");
+    static const size_t sizes[] = {sizeof(mnemo_text_info)};
+    size_t bytes;
+    if ((rc = mnemo__filled_size(&bytes, "mnemo_text_info_get", "mnemo_text_info", out->version, sizes,
+                                 MNEMO_TEXT_INFO_VERSION)) != 0)
+        return rc;
     text_conf c;
     rc = mnemo_text__conf(&c, db, txn, 0);
     if (rc == MNEMO_ENOTFOUND)
@@ -733,6 +738,7 @@ int mnemo_text_info_get(mnemo_text_info *out, mnemo_db *db, mnemo_txn *txn)
     info.k1 = c.k1;
     info.b = c.b;
     info.ready = c.state == TEXT_READY;
-    *out = info;
+    info.version = out->version;
+    memcpy(out, &info, bytes);
     return 0;
 }
