@@ -81,11 +81,11 @@ int main(int argc, char **argv)
     const float trip[DIM] = {0, 0, 0.2f, 1};
     CHECK(mnemo_vector_search(&hits, db, NULL, trip, DIM, 1, NULL));
     EXPECT(hits->count == 1 && !strcmp(hits->hits[0].id, "m4"));
-    mnemo_graph_iter *it;
+    mnemo_iter *it;
     CHECK(mnemo_graph_neighbors(&it, db, NULL, hits->hits[0].id, MNEMO_DIR_IN, NULL, 0));
     const mnemo_graph_neighbor *nb;
     int rc, seen = 0;
-    while ((rc = mnemo_graph_iter_next(it, &nb)) == 0) {
+    while ((rc = mnemo_iter_next(it)) == 0 && (rc = mnemo_iter_neighbor(it, &nb)) == 0) {
         mnemo_record *r;
         CHECK(mnemo_record_get(&r, db, NULL, nb->id));
         printf("%s <-%s- %s: \"%s\"\n", hits->hits[0].id, nb->label, nb->id, r->content);
@@ -93,7 +93,7 @@ int main(int argc, char **argv)
         mnemo_record_free(r);
     }
     EXPECT(rc == MNEMO_ITEROVER && seen == 1);
-    mnemo_graph_iter_free(it);
+    mnemo_iter_free(it);
     mnemo_vector_hits_free(hits);
 
     /* search + expansion in one call: the nearest memory and what is linked to it */

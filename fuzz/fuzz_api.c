@@ -240,15 +240,15 @@ static int op_graph_read(ctx *c, in *s)
     mnemo_direction dir = (mnemo_direction)(u8(s) % 4);
     switch (u8(s) % 5) {
     case 0: {
-        mnemo_graph_iter *it;
+        mnemo_iter *it;
         int rc = mnemo_graph_neighbors(&it, c->db, t, a, dir, label, u8(s) % 3);
         if (rc)
             return rc;
         const mnemo_graph_neighbor *n;
-        while ((rc = mnemo_graph_iter_next(it, &n)) == 0)
+        while ((rc = mnemo_iter_next(it)) == 0 && (rc = mnemo_iter_neighbor(it, &n)) == 0)
             if (!n->id || !n->label)
                 abort();
-        mnemo_graph_iter_free(it);
+        mnemo_iter_free(it);
         return rc == MNEMO_ITEROVER ? 0 : rc;
     }
     case 1: {

@@ -428,7 +428,7 @@ static void check_total(mnemo_txn *t)
 /* 1 when `to`'s neighbours in direction dir (label paid) include `id`. */
 static int has_neighbor(mnemo_txn *t, const char *node, mnemo_direction dir, const char *id)
 {
-    mnemo_graph_iter *it;
+    mnemo_iter *it;
     int rc = mnemo_graph_neighbors(&it, db, t, node, dir, "paid", 0);
     if (rc) {
         anomaly("neighbors %s: %s %s", node, mnemo_strerror(rc), mnemo_errmsg());
@@ -436,11 +436,11 @@ static int has_neighbor(mnemo_txn *t, const char *node, mnemo_direction dir, con
     }
     const mnemo_graph_neighbor *n;
     int found = 0;
-    while (!found && (rc = mnemo_graph_iter_next(it, &n)) == 0)
+    while (!found && (rc = mnemo_iter_next(it)) == 0 && (rc = mnemo_iter_neighbor(it, &n)) == 0)
         found = !strcmp(n->id, id);
     if (rc && rc != MNEMO_ITEROVER)
         anomaly("neighbors next: %s", mnemo_strerror(rc));
-    mnemo_graph_iter_free(it);
+    mnemo_iter_free(it);
     return found;
 }
 
@@ -450,14 +450,14 @@ static void check_edges(mnemo_txn *t, unsigned *seed)
     acct_id(a, rand_r(seed) % ACCOUNTS);
     for (int d = 0; d < 2; d++) {
         mnemo_direction dir = d ? MNEMO_DIR_IN : MNEMO_DIR_OUT, back = d ? MNEMO_DIR_OUT : MNEMO_DIR_IN;
-        mnemo_graph_iter *it;
+        mnemo_iter *it;
         int rc = mnemo_graph_neighbors(&it, db, t, a, dir, "paid", 0);
         if (rc) {
             anomaly("neighbors %s: %s %s", a, mnemo_strerror(rc), mnemo_errmsg());
             return;
         }
         const mnemo_graph_neighbor *n;
-        while ((rc = mnemo_graph_iter_next(it, &n)) == 0) {
+        while ((rc = mnemo_iter_next(it)) == 0 && (rc = mnemo_iter_neighbor(it, &n)) == 0) {
             char other[32];
             snprintf(other, sizeof other, "%s", n->id);
             if (has_neighbor(t, other, back, a) != 1)
@@ -469,7 +469,7 @@ static void check_edges(mnemo_txn *t, unsigned *seed)
         }
         if (rc != MNEMO_ITEROVER)
             anomaly("neighbors next: %s", mnemo_strerror(rc));
-        mnemo_graph_iter_free(it);
+        mnemo_iter_free(it);
     }
 }
 

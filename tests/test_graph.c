@@ -62,18 +62,18 @@ static void check_ok(uint64_t want_edges)
 static void neighbors_str(mnemo_txn *txn, const char *id, mnemo_direction dir, const char *label, char *out,
                           size_t cap)
 {
-    mnemo_graph_iter *it;
+    mnemo_iter *it;
     TU_OK(mnemo_graph_neighbors(&it, db, txn, id, dir, label, 0));
     const mnemo_graph_neighbor *n;
     out[0] = '\0';
     int rc;
-    while ((rc = mnemo_graph_iter_next(it, &n)) == 0) {
+    while ((rc = mnemo_iter_next(it)) == 0 && (rc = mnemo_iter_neighbor(it, &n)) == 0) {
         size_t len = strlen(out);
         snprintf(out + len, cap - len, "%s%s%s:%s:%g", len ? " " : "", n->direction == MNEMO_DIR_OUT ? ">" : "<",
                  n->id, n->label, n->weight);
     }
     TU_RC(rc, MNEMO_ITEROVER);
-    mnemo_graph_iter_free(it);
+    mnemo_iter_free(it);
 }
 
 TU_TEST(graph, link_get_unlink_and_neighbors)
@@ -111,14 +111,14 @@ TU_TEST(graph, link_get_unlink_and_neighbors)
     uint64_t d;
     TU_OK(mnemo_graph_degree(&d, db, NULL, "a", MNEMO_DIR_OUT, NULL));
     cr_assert_eq(d, 3);
-    mnemo_graph_iter *lim;
+    mnemo_iter *lim;
     TU_OK(mnemo_graph_neighbors(&lim, db, NULL, "a", MNEMO_DIR_BOTH, NULL, 2));
     const mnemo_graph_neighbor *nb;
     int seen = 0;
-    while (mnemo_graph_iter_next(lim, &nb) == 0)
+    while (tu_next_neighbor(lim, &nb) == 0)
         seen++;
     cr_assert_eq(seen, 2, "limit caps what is read");
-    mnemo_graph_iter_free(lim);
+    mnemo_iter_free(lim);
     TU_OK(mnemo_graph_degree(&d, db, NULL, "a", MNEMO_DIR_BOTH, "knows"));
     cr_assert_eq(d, 4);
     TU_RC(mnemo_graph_exists(db, NULL, "b", "knows", "a"), 0);
@@ -172,7 +172,7 @@ TU_TEST(graph, bad_arguments_and_missing_endpoints)
     bad.props = "{oops";
     TU_RC(mnemo_graph_link(db, NULL, &bad, 0), MNEMO_EINVAL);
     cr_assert(strstr(mnemo_errmsg(), "props"), "%s", mnemo_errmsg());
-    mnemo_graph_iter *it;
+    mnemo_iter *it;
     TU_RC(mnemo_graph_neighbors(&it, db, NULL, "nobody", MNEMO_DIR_OUT, NULL, 0), MNEMO_ENOTFOUND);
     TU_RC(mnemo_graph_neighbors(&it, db, NULL, "a", (mnemo_direction)9, NULL, 0), MNEMO_EINVAL);
     TU_RC(mnemo_graph_neighbors(&it, db, NULL, "a", MNEMO_DIR_OUT, "", 0), MNEMO_EINVAL);
@@ -188,8 +188,8 @@ TU_TEST(graph, bad_arguments_and_missing_endpoints)
     TU_RC(mnemo_graph_shortest_path(&p, db, NULL, "a", "nobody", NULL), MNEMO_ENOTFOUND);
     TU_RC(mnemo_graph_shortest_path(NULL, db, NULL, "a", "ghost", NULL), MNEMO_EINVAL);
     TU_RC(mnemo_graph_traverse(db, NULL, NULL, 1, NULL, NULL, NULL), MNEMO_EINVAL);
-    TU_RC(mnemo_graph_iter_next(NULL, NULL), MNEMO_EINVAL);
-    mnemo_graph_iter_free(NULL);
+    TU_RC(mnemo_iter_neighbor(NULL, NULL), MNEMO_EINVAL);
+    mnemo_iter_free(NULL);
     mnemo_graph_path_free(NULL);
     mnemo_graph_edge_free(NULL);
     TU_RC(mnemo_graph_check(NULL, NULL), MNEMO_EINVAL);
@@ -260,7 +260,7 @@ TU_TEST(graph, transactions_see_their_edges_and_rollback_leaves_none)
     char s[256];
     neighbors_str(t, "a", MNEMO_DIR_OUT, NULL, s, sizeof s);
     cr_assert_str_eq(s, ">b:brand-new-label:3", "a txn sees its own edge and new label: %s", s);
-    mnemo_graph_iter *it;
+    mnemo_iter *it;
     TU_RC(mnemo_graph_neighbors(&it, db, NULL, "b", MNEMO_DIR_IN, NULL, 0), MNEMO_ENOTFOUND); /* b not committed */
     TU_OK(mnemo_txn_rollback(t));
     mnemo_txn_free(t);
@@ -653,7 +653,7 @@ TU_TEST(graph, check_detects_a_missing_twin_and_a_damaged_value)
     TU_OK(mnemo_open(&db, tu_path("g"), NULL));
     uint64_t edges;
     TU_RC(mnemo_graph_check(db, &edges), MNEMO_ECORRUPT);
-    mnemo_graph_iter *it;
+    mnemo_iter *it;
     TU_RC(mnemo_graph_neighbors(&it, db, NULL, "b", MNEMO_DIR_IN, NULL, 0), MNEMO_ECORRUPT);
     close_db();
 }
@@ -713,7 +713,7 @@ TU_TEST(graph, importer_formats_errors_and_batches)
 
 static void neighbors_of(mnemo_db *d, mnemo_txn *txn, const char *id, mnemo_direction dir, char *out, size_t cap)
 {
-    mnemo_graph_iter *it;
+    mnemo_iter *it;
     int rc = mnemo_graph_neighbors(&it, d, txn, id, dir, NULL, 0);
     if (rc) {
         snprintf(out, cap, "%s", mnemo_strerror(rc));
@@ -721,11 +721,11 @@ static void neighbors_of(mnemo_db *d, mnemo_txn *txn, const char *id, mnemo_dire
     }
     const mnemo_graph_neighbor *n;
     out[0] = '\0';
-    while (mnemo_graph_iter_next(it, &n) == 0) {
+    while (tu_next_neighbor(it, &n) == 0) {
         size_t len = strlen(out);
         snprintf(out + len, cap - len, " %d%s:%s:%g", n->direction, n->id, n->label, n->weight);
     }
-    mnemo_graph_iter_free(it);
+    mnemo_iter_free(it);
 }
 
 TU_TEST(graph, adjacency_cache_on_and_off_give_the_same_answers)
@@ -821,7 +821,7 @@ TU_TEST(graph, dijkstra_settles_nodes_in_distance_order)
     char longlabel[300];
     memset(longlabel, 'q', sizeof longlabel - 1);
     longlabel[sizeof longlabel - 1] = '\0';
-    mnemo_graph_iter *it;
+    mnemo_iter *it;
     uint64_t d;
     TU_RC(mnemo_graph_neighbors(&it, db, NULL, "s", MNEMO_DIR_OUT, longlabel, 0), MNEMO_EINVAL);
     TU_RC(mnemo_graph_degree(&d, db, NULL, "s", MNEMO_DIR_OUT, longlabel), MNEMO_EINVAL);
@@ -936,30 +936,30 @@ TU_TEST(graph, neighbor_iterator_invalid_after_its_txn_ends)
         mnemo_txn *txn;
         TU_OK(mnemo_txn_begin(&txn, db, 0));
         TU_OK(mnemo_graph_link(db, txn, &e, 0));
-        mnemo_graph_iter *it, *it2, *early;
+        mnemo_iter *it, *it2, *early;
         TU_OK(mnemo_graph_neighbors(&it, db, txn, "a", MNEMO_DIR_OUT, NULL, 0));
         TU_OK(mnemo_graph_neighbors(&it2, db, txn, "a", MNEMO_DIR_OUT, NULL, 0));
         TU_OK(mnemo_graph_neighbors(&early, db, txn, "b", MNEMO_DIR_IN, NULL, 0));
-        mnemo_graph_iter_free(early); /* freed before its txn ends: the end must not touch it */
+        mnemo_iter_free(early); /* freed before its txn ends: the end must not touch it */
         const mnemo_graph_neighbor *n;
-        TU_OK(mnemo_graph_iter_next(it, &n));
+        TU_OK(tu_next_neighbor(it, &n));
         cr_assert_str_eq(n->id, e.to);
         TU_OK(commit ? mnemo_txn_commit(txn) : mnemo_txn_rollback(txn));
-        TU_RC(mnemo_graph_iter_next(it2, &n), MNEMO_EINVAL);
+        TU_RC(tu_next_neighbor(it2, &n), MNEMO_EINVAL);
         mnemo_txn_free(txn);
-        TU_RC(mnemo_graph_iter_next(it, &n), MNEMO_EINVAL);
-        mnemo_graph_iter_free(it);
-        mnemo_graph_iter_free(it2);
+        TU_RC(tu_next_neighbor(it, &n), MNEMO_EINVAL);
+        mnemo_iter_free(it);
+        mnemo_iter_free(it2);
         e.to = "c";
     }
     /* without a transaction it reads a committed state and stays usable */
-    mnemo_graph_iter *it;
+    mnemo_iter *it;
     TU_OK(mnemo_graph_neighbors(&it, db, NULL, "a", MNEMO_DIR_OUT, NULL, 0));
     const mnemo_graph_neighbor *n;
-    TU_OK(mnemo_graph_iter_next(it, &n));
+    TU_OK(tu_next_neighbor(it, &n));
     cr_assert_str_eq(n->id, "c");
-    TU_RC(mnemo_graph_iter_next(it, &n), MNEMO_ITEROVER);
-    mnemo_graph_iter_free(it);
+    TU_RC(tu_next_neighbor(it, &n), MNEMO_ITEROVER);
+    mnemo_iter_free(it);
     close_db();
 }
 
@@ -1034,13 +1034,13 @@ TU_TEST(graph, label_id_limit_is_a_clear_error_and_the_graph_keeps_working)
     TU_OK(mnemo_open(&db, tu_path("g"), NULL));
     TU_OK(link_w(NULL, "b", "last", "a", 1));
     TU_RC(link_w(NULL, "b", "over2", "a", 1), MNEMO_EFULL);
-    mnemo_graph_iter *it;
+    mnemo_iter *it;
     TU_OK(mnemo_graph_neighbors(&it, db, NULL, "a", MNEMO_DIR_BOTH, NULL, 0));
     size_t n = 0;
     const mnemo_graph_neighbor *nb;
-    while (mnemo_graph_iter_next(it, &nb) == 0)
+    while (tu_next_neighbor(it, &nb) == 0)
         n++;
-    mnemo_graph_iter_free(it);
+    mnemo_iter_free(it);
     cr_assert_eq(n, 4);
     check_ok(4);
     /* an edge whose label id is beyond the limit is damage the check reports */
@@ -1104,4 +1104,37 @@ TU_TEST(graph, import_stats_respect_the_callers_version)
     st.version = MNEMO_GRAPH_IMPORT_STATS_VERSION + 1;
     TU_RC(mnemo_graph_import_edgelist(db, path, NULL, &st), MNEMO_EINVAL);
     TU_OK(mnemo_graph_import_edgelist(db, path, NULL, NULL));
+}
+
+/* Neighbours come through the one iterator of mnemo/iter.h: the calls a neighbour iterator has not
+ * (seek, key, value) and a neighbour asked of the wrong kind or position are MNEMO_EINVAL. */
+TU_TEST(graph, neighbors_use_the_common_iterator)
+{
+    node("a");
+    node("b");
+    TU_OK(link_w(NULL, "a", "knows", "b", 2.0));
+    mnemo_iter *it;
+    TU_OK(mnemo_graph_neighbors(&it, db, NULL, "a", MNEMO_DIR_OUT, NULL, 0));
+    const mnemo_graph_neighbor *n;
+    TU_RC(mnemo_iter_neighbor(it, &n), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "not on a neighbour"), "%s", mnemo_errmsg());
+    TU_OK(mnemo_iter_next(it));
+    TU_OK(mnemo_iter_neighbor(it, &n));
+    cr_assert_str_eq(n->id, "b");
+    cr_assert_eq(n->weight, 2.0);
+    const void *k;
+    size_t kl;
+    TU_RC(mnemo_iter_key(it, &k, &kl), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "a neighbour iterator has no such operation"), "%s", mnemo_errmsg());
+    TU_RC(mnemo_iter_value(it, &k, &kl), MNEMO_EINVAL);
+    TU_RC(mnemo_iter_seek(it, "b", 1), MNEMO_EINVAL);
+    TU_RC(mnemo_iter_next(it), MNEMO_ITEROVER);
+    TU_RC(mnemo_iter_neighbor(it, &n), MNEMO_EINVAL);
+    TU_RC(mnemo_iter_next(it), MNEMO_ITEROVER);
+    mnemo_iter_free(it);
+    mnemo_iter *kv;
+    TU_OK(mnemo_kv_iter(&kv, db, NULL, NULL));
+    TU_RC(mnemo_iter_neighbor(kv, &n), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "a key-value iterator has no neighbours"), "%s", mnemo_errmsg());
+    mnemo_iter_free(kv);
 }

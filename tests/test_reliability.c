@@ -145,16 +145,16 @@ TU_TEST(reliability, damaged_edges_are_ecorrupt_in_reads_traversals_and_check)
             cr_assert(strstr(mnemo_errmsg(), "edge forward"), "message: %s", mnemo_errmsg());
             cr_assert_null(e);
         }
-        mnemo_graph_iter *it = NULL;
+        mnemo_iter *it = NULL;
         int rc = mnemo_graph_neighbors(&it, db, NULL, id, MNEMO_DIR_IN, NULL, 0);
         if (rc == 0) { /* lists may be read lazily: the damage shows at the move */
             const mnemo_graph_neighbor *nb;
-            rc = mnemo_graph_iter_next(it, &nb);
-            mnemo_graph_iter_free(it);
+            rc = tu_next_neighbor(it, &nb);
+            mnemo_iter_free(it);
         }
         cr_assert_eq(rc, i % 2 ? MNEMO_ECORRUPT : 0, "in-neighbours of %s: %s", id, mnemo_strerror(rc));
     }
-    mnemo_graph_iter *it = NULL;
+    mnemo_iter *it = NULL;
     TU_RC(mnemo_graph_neighbors(&it, db, NULL, "hub", MNEMO_DIR_OUT, NULL, 0), MNEMO_ECORRUPT);
     uint64_t edges;
     TU_RC(mnemo_graph_check(db, &edges), MNEMO_ECORRUPT);
@@ -495,12 +495,12 @@ static int run_link(mnemo_db *db)
 }
 static int run_neighbors(mnemo_db *db)
 {
-    mnemo_graph_iter *it = NULL;
+    mnemo_iter *it = NULL;
     int rc = mnemo_graph_neighbors(&it, db, NULL, "s1", MNEMO_DIR_BOTH, NULL, 0);
     const mnemo_graph_neighbor *n;
-    while (!rc && (rc = mnemo_graph_iter_next(it, &n)) == 0)
+    while (!rc && (rc = mnemo_iter_next(it)) == 0 && (rc = mnemo_iter_neighbor(it, &n)) == 0)
         ;
-    mnemo_graph_iter_free(it);
+    mnemo_iter_free(it);
     return rc == MNEMO_ITEROVER ? 0 : rc;
 }
 static int count_visit(const char *id, unsigned depth, const char *via, const char *via_label, void *arg)

@@ -78,4 +78,11 @@ void tu_fake_clock_stop(void);
     }                                                                                                       \
     static void tu_body_##suite##_##name(void)
 
+/* One step of a neighbour iterator: mnemo_iter_next, then mnemo_iter_neighbor. */
+static inline int tu_next_neighbor(mnemo_iter *it, const mnemo_graph_neighbor **n)
+{
+    int rc = mnemo_iter_next(it);
+    return rc ? rc : mnemo_iter_neighbor(it, n);
+}
+
 #endif

@@ -12,6 +12,7 @@
 #ifndef MNEMO_GRAPH_H
 #define MNEMO_GRAPH_H
 
+#include "mnemo/iter.h"
 #include "mnemo/record.h"
 
 #ifdef __cplusplus
@@ -57,7 +58,7 @@ MNEMO_API int mnemo_graph_exists(mnemo_db *db, mnemo_txn *txn, const char *from,
 /** Release an edge returned by the library. Accepts NULL. */
 MNEMO_API void mnemo_graph_edge_free(mnemo_graph_edge *e);
 
-/** One neighbour, borrowed from its iterator until the next move. */
+/** One neighbour, borrowed from its iterator until the next move (mnemo_iter_neighbor). */
 typedef struct mnemo_graph_neighbor {
     const char *id;              /**< the node at the other end */
     const char *label;
@@ -66,23 +67,25 @@ typedef struct mnemo_graph_neighbor {
     mnemo_direction direction;   /**< MNEMO_DIR_OUT (node -> id) or MNEMO_DIR_IN (id -> node) */
 } mnemo_graph_neighbor;
 
-typedef struct mnemo_graph_iter mnemo_graph_iter;
-
-/** Iterate a node's neighbours (out-edges first, each direction ordered by label then neighbour).
+/** Iterate a node's neighbours (out-edges first, each direction ordered by label then neighbour),
+ * with the iterator of mnemo/iter.h: `while ((rc = mnemo_iter_next(it)) == 0)
+ * { mnemo_iter_neighbor(it, &n); ... }`, then mnemo_iter_free(it). It cannot seek and has no
+ * key or value (those calls are MNEMO_EINVAL).
  * The neighbours are read when the iterator is made (it holds no database resources); one made
- * in a transaction is invalidated when that transaction ends (commit, rollback, or its db closes).
+ * in a transaction is invalidated when that transaction ends (commit, rollback, or its db closes):
+ * mnemo_iter_next then returns MNEMO_EINVAL.
+ * @param[out] out  set only on success; free with mnemo_iter_free().
  * @param[in] label NULL for every label.
  * @param[in] limit at most this many neighbours are read (0: all).
  * @return 0; MNEMO_ENOTFOUND (no live record `id`); MNEMO_EINVAL; MNEMO_ECORRUPT. */
-MNEMO_API int mnemo_graph_neighbors(mnemo_graph_iter **out, mnemo_db *db, mnemo_txn *txn, const char *id,
+MNEMO_API int mnemo_graph_neighbors(mnemo_iter **out, mnemo_db *db, mnemo_txn *txn, const char *id,
                                     mnemo_direction dir, const char *label, size_t limit);
 
-/** Next neighbour. @return 0 (*n set), MNEMO_ITEROVER, MNEMO_EINVAL (its transaction ended),
- *  MNEMO_ECORRUPT. */
-MNEMO_API int mnemo_graph_iter_next(mnemo_graph_iter *it, const mnemo_graph_neighbor **n);
-
-/** Release a neighbour iterator. Accepts NULL. */
-MNEMO_API void mnemo_graph_iter_free(mnemo_graph_iter *it);
+/** The neighbour a neighbour iterator is on (after mnemo_iter_next returned 0), borrowed until the
+ * iterator's next move or free.
+ * @return 0; MNEMO_EINVAL (NULL argument, not a neighbour iterator, not on a neighbour, its
+ *         transaction ended). */
+MNEMO_API int mnemo_iter_neighbor(mnemo_iter *it, const mnemo_graph_neighbor **n);
 
 /** Number of edges of a node in a direction (optionally one label), without building the list.
  * Edges to expired records are not counted. @return 0; MNEMO_ENOTFOUND; MNEMO_EINVAL. */

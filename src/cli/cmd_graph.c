@@ -14,13 +14,13 @@ static int run_neighbors(const cli_cmd *cmd, const cli_args *a)
     mnemo_db *db;
     if (cli_open(&db, cmd, a->pos[0], CLI_OPEN_RO))
         return CLI_EXIT_FAIL;
-    mnemo_graph_iter *it;
+    mnemo_iter *it;
     int rc = mnemo_graph_neighbors(&it, db, NULL, a->pos[1], dir, cli_opt(cmd, a, "label"), (size_t)limit);
     if (rc)
         return cli_close(db, cmd, cli_engine(cmd, rc, "neighbours of '%s'", a->pos[1]));
     jout j = {0};
     const mnemo_graph_neighbor *n;
-    while ((rc = mnemo_graph_iter_next(it, &n)) == 0) {
+    while ((rc = mnemo_iter_next(it)) == 0 && (rc = mnemo_iter_neighbor(it, &n)) == 0) {
         jo_begin(&j);
         jo_str(&j, "id", n->id);
         jo_str(&j, "direction", dir_name(n->direction));
@@ -32,7 +32,7 @@ static int run_neighbors(const cli_cmd *cmd, const cli_args *a)
     }
     rc = rc == MNEMO_ITEROVER ? 0 : cli_engine(cmd, rc, "neighbours of '%s'", a->pos[1]);
     jo_free(&j);
-    mnemo_graph_iter_free(it);
+    mnemo_iter_free(it);
     return cli_close(db, cmd, rc);
 }
 

@@ -612,13 +612,13 @@ static int export_record(void *arg, const mnemo_record *r)
 static int export_edges(void *arg, const mnemo_record *r)
 {
     exporter *x = arg;
-    mnemo_graph_iter *it;
+    mnemo_iter *it;
     int rc = mnemo_graph_neighbors(&it, x->db, x->txn, r->id, MNEMO_DIR_OUT, NULL, 0);
     if (rc)
         return rc;
     size_t n = 0;
     const mnemo_graph_neighbor *nb;
-    while ((rc = mnemo_graph_iter_next(it, &nb)) == 0) {
+    while ((rc = mnemo_iter_next(it)) == 0 && (rc = mnemo_iter_neighbor(it, &nb)) == 0) {
         if (n == x->cap) {
             x->cap = x->cap ? 2 * x->cap : 64;
             x->edges = cli_xrealloc(x->edges, x->cap * sizeof *x->edges);
@@ -629,7 +629,7 @@ static int export_edges(void *arg, const mnemo_record *r)
         e->props = nb->props ? cli_xstrdup(nb->props) : NULL;
         e->weight = nb->weight;
     }
-    mnemo_graph_iter_free(it);
+    mnemo_iter_free(it);
     /* the engine orders by internal ids, which another database assigns differently */
     if (n > 1)
         qsort(x->edges, n, sizeof *x->edges, edge_cmp);
