@@ -827,20 +827,15 @@ TU_TEST(db, stats_of_an_older_smaller_struct_are_never_overrun)
 {
     mnemo_db *db = tu_open("v1");
     put_str(db, "k", "v");
-    struct {
+    typedef struct {
         unsigned version;
         uint64_t cache_hits, cache_misses, cache_inserts, cache_evictions;
         size_t cache_bytes_used, cache_capacity, cache_entries;
-    } v1;
-    struct {
-        __typeof__(v1) s;
-        unsigned char canary[64];
-    } mem;
-    memset(&mem, 0xA5, sizeof mem);
-    mem.s.version = 1;
+    } stats_v1;
+    TU_CANARIED(stats_v1) mem;
+    TU_CANARY_FILL(mem, 1);
     TU_OK(mnemo_stats_get((mnemo_stats *)&mem.s, db));
-    for (size_t i = 0; i < sizeof mem.canary; i++)
-        cr_assert_eq(mem.canary[i], 0xA5, "byte %zu after a version-1 struct was written", i);
+    tu_check_canary(mem.canary, sizeof mem.canary, "a version-1 struct");
     cr_assert_eq(mem.s.version, 1, "the caller's version is left as set");
     cr_assert_eq(mem.s.cache_capacity, 0, "the v1 fields are filled (cache off)");
     cr_assert_eq(mem.s.cache_hits, 0);

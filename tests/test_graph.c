@@ -1084,17 +1084,12 @@ TU_TEST(graph, import_stats_respect_the_callers_version)
     char path[600];
     snprintf(path, sizeof path, "%s.txt", tu_path("ver"));
     write_file(path, "1 2\n");
-    struct {
-        mnemo_graph_import_stats st;
-        unsigned char canary[32];
-    } a;
-    memset(&a, 0xA5, sizeof a);
-    a.st.version = 1;
-    TU_OK(mnemo_graph_import_edgelist(db, path, NULL, &a.st));
-    cr_assert_eq(a.st.edges, 1);
-    cr_assert_eq(a.st.version, 1);
-    for (size_t i = 0; i < sizeof a.canary; i++)
-        cr_assert_eq(a.canary[i], 0xA5, "byte %zu after the stats was written", i);
+    TU_CANARIED(mnemo_graph_import_stats) a;
+    TU_CANARY_FILL(a, 1);
+    TU_OK(mnemo_graph_import_edgelist(db, path, NULL, &a.s));
+    cr_assert_eq(a.s.edges, 1);
+    cr_assert_eq(a.s.version, 1);
+    tu_check_canary(a.canary, sizeof a.canary, "the stats");
     write_file(path, "3 4\n");
     mnemo_graph_import_stats st;
     memset(&st, 0, sizeof st);

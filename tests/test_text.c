@@ -688,17 +688,12 @@ TU_TEST(text, contains_filters_on_content_substrings)
 TU_TEST(text, info_respects_the_callers_version)
 {
     mnemo_db *db = open_text("ver", NULL, 0);
-    struct {
-        mnemo_text_info in;
-        unsigned char canary[32];
-    } a;
-    memset(&a, 0xA5, sizeof a);
-    a.in.version = 1;
-    TU_OK(mnemo_text_info_get(&a.in, db, NULL));
-    cr_assert_eq(a.in.ready, 1);
-    cr_assert_eq(a.in.version, 1);
-    for (size_t i = 0; i < sizeof a.canary; i++)
-        cr_assert_eq(a.canary[i], 0xA5, "byte %zu after the info was written", i);
+    TU_CANARIED(mnemo_text_info) a;
+    TU_CANARY_FILL(a, 1);
+    TU_OK(mnemo_text_info_get(&a.s, db, NULL));
+    cr_assert_eq(a.s.ready, 1);
+    cr_assert_eq(a.s.version, 1);
+    tu_check_canary(a.canary, sizeof a.canary, "the info");
     mnemo_text_info in;
     memset(&in, 0, sizeof in);
     TU_RC(mnemo_text_info_get(&in, db, NULL), MNEMO_EINVAL);

@@ -229,27 +229,17 @@ TU_TEST(vector, an_options_struct_of_mnemo_0x_is_refused_unread)
 TU_TEST(vector, space_and_stats_respect_the_callers_version)
 {
     db = open_space("ver", 4, MNEMO_METRIC_COSINE);
-    struct {
-        mnemo_vector_space sp;
-        unsigned char canary[32];
-    } a;
-    memset(&a, 0xA5, sizeof a);
-    a.sp.version = 1;
-    TU_OK(mnemo_vector_space_get(&a.sp, db));
-    cr_assert_eq(a.sp.dim, 4);
-    cr_assert_eq(a.sp.version, 1);
-    for (size_t i = 0; i < sizeof a.canary; i++)
-        cr_assert_eq(a.canary[i], 0xA5, "byte %zu after the space was written", i);
-    struct {
-        mnemo_vector_stats st;
-        unsigned char canary[32];
-    } b;
-    memset(&b, 0xA5, sizeof b);
-    b.st.version = 1;
-    TU_OK(mnemo_vector_stats_get(&b.st, db));
-    cr_assert_eq(b.st.vectors, 0);
-    for (size_t i = 0; i < sizeof b.canary; i++)
-        cr_assert_eq(b.canary[i], 0xA5, "byte %zu after the stats were written", i);
+    TU_CANARIED(mnemo_vector_space) a;
+    TU_CANARY_FILL(a, 1);
+    TU_OK(mnemo_vector_space_get(&a.s, db));
+    cr_assert_eq(a.s.dim, 4);
+    cr_assert_eq(a.s.version, 1);
+    tu_check_canary(a.canary, sizeof a.canary, "the space");
+    TU_CANARIED(mnemo_vector_stats) b;
+    TU_CANARY_FILL(b, 1);
+    TU_OK(mnemo_vector_stats_get(&b.s, db));
+    cr_assert_eq(b.s.vectors, 0);
+    tu_check_canary(b.canary, sizeof b.canary, "the stats");
     for (unsigned v = 0; v <= 2; v += 2) {
         mnemo_vector_space sp;
         memset(&sp, 0, sizeof sp);

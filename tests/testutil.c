@@ -127,3 +127,9 @@ void tu_fake_clock_start(void)
 }
 
 void tu_fake_clock_stop(void) { mnemo__clock_override(NULL); }
+
+void tu_check_canary(const unsigned char *canary, size_t n, const char *what)
+{
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(canary[i], TU_CANARY, "byte %zu after %s was written", i, what);
+}
