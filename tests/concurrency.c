@@ -343,8 +343,8 @@ static void *searcher(void *arg)
         char fg[48], fh[48];
         snprintf(fg, sizeof fg, "{\"group\": %d}", group);
         snprintf(fh, sizeof fh, "{\"half\": %d}", half);
-        mnemo_vector_search_options o[4] = {MNEMO_VECTOR_SEARCH_OPTIONS_INIT, MNEMO_VECTOR_SEARCH_OPTIONS_INIT, MNEMO_VECTOR_SEARCH_OPTIONS_INIT,
-                                     MNEMO_VECTOR_SEARCH_OPTIONS_INIT};
+        mnemo_vector_search_options o[4] = {MNEMO_VECTOR_SEARCH_OPTIONS_INIT, MNEMO_VECTOR_SEARCH_OPTIONS_INIT,
+                                            MNEMO_VECTOR_SEARCH_OPTIONS_INIT, MNEMO_VECTOR_SEARCH_OPTIONS_INIT};
         o[1].exact = 1;
         o[2].filter = fg; /* few candidates: exact over them */
         o[3].filter = fh; /* half the items: HNSW walk with the filter */

@@ -172,7 +172,8 @@ typedef struct mnemo_graph_import_stats {
  * created empty. Lines are committed in batches; a bad line fails with MNEMO_EINVAL naming its
  * line number, and nothing of its batch is kept (earlier batches are).
  * @param[out] stats  may be NULL; filled also on failure (what was committed).
- * @return 0; MNEMO_EINVAL (also: stats->version 0 or newer than the library, checked first); MNEMO_ENOTFOUND (no such file); MNEMO_EIO; MNEMO_EREADONLY. */
+ * @return 0; MNEMO_EINVAL (also: stats->version 0 or newer than the library, checked first);
+ *         MNEMO_ENOTFOUND (no such file); MNEMO_EIO; MNEMO_EREADONLY. */
 MNEMO_API int mnemo_graph_import_edgelist(mnemo_db *db, const char *path, const mnemo_graph_import_options *opts,
                                           mnemo_graph_import_stats *stats);
 

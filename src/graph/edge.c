@@ -593,7 +593,8 @@ int mnemo_graph_unlink(mnemo_db *db, mnemo_txn *txn, const char *from, const cha
 
 void mnemo_graph_edge_free(mnemo_graph_edge *e) { mnemo__free(e); }
 
-int mnemo_graph_get(mnemo_graph_edge **out, mnemo_db *db, mnemo_txn *txn, const char *from, const char *label, const char *to)
+int mnemo_graph_get(mnemo_graph_edge **out, mnemo_db *db, mnemo_txn *txn, const char *from, const char *label,
+                    const char *to)
 {
     static const char fn[] = "mnemo_graph_get";
     MNEMO_GUARD(guard);

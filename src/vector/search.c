@@ -436,9 +436,9 @@ static int expand(search_ctx *s, hit_buf *b, const float *q, uint32_t hops, mnem
 
 /* ---- entry points ---- */
 
-static int run(mnemo_guard *guard, mnemo_vector_hits **out, mnemo_db *db, mnemo_txn *txn, const float *queries, size_t nq,
-               size_t dim, size_t k, const mnemo_vector_search_options *opts, uint32_t hops, mnemo_direction dir,
-               const char *fn)
+static int run(mnemo_guard *guard, mnemo_vector_hits **out, mnemo_db *db, mnemo_txn *txn, const float *queries,
+               size_t nq, size_t dim, size_t k, const mnemo_vector_search_options *opts, uint32_t hops,
+               mnemo_direction dir, const char *fn)
 {
     vec_state *st;
     int rc = mnemo_guard__txn(guard, db, txn, fn);
