@@ -10,6 +10,7 @@ packages=(
   libcriterion-dev libsqlite3-dev
   doxygen
   clang
+  abigail-tools
 )
 
 missing=()
