@@ -28,7 +28,7 @@ def cosine_order(q):
 
 
 def test_search_matches_brute_force(vdb):
-    q = [0.5, 0.8, 0, 0]
+    q = [0.5, 0.8, 0.1, 0.05]  # no two memories at the same distance
     order, dist = cosine_order(q)
     hits = vdb.search(q, k=3)
     assert [h.id for h in hits] == order[:3]
