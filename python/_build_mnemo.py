@@ -264,6 +264,12 @@ void mnemo_recall_hits_free(mnemo_recall_hits *hits);
 int mnemo_recall(mnemo_recall_hits **out, mnemo_db *db, mnemo_txn *txn, const mnemo_recall_query *q,
                  size_t k);
 
+/* The C side of python/bench/bench_python.py: the same loops as the Python side, in the same
+   process on the same database; each returns the seconds it took. */
+double _mnemo_bench_kv_put(mnemo_db *db, size_t from, size_t n);
+double _mnemo_bench_kv_get(mnemo_db *db, size_t from, size_t n);
+double _mnemo_bench_search(mnemo_db *db, const float *queries, size_t nq, size_t dim, size_t k);
+
 /* Python callbacks handed to the C library (the GIL is taken back for their duration). */
 extern "Python" int _mnemo_py_txn_fn(mnemo_txn *txn, void *arg);
 extern "Python" int _mnemo_py_visit_fn(void *arg, const char *id, unsigned depth, const char *via,
@@ -292,9 +298,63 @@ def _link_args(build):
 
 ffibuilder = FFI()
 ffibuilder.cdef(CDEF)
+BENCH_C = r"""
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static double bench_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+/* keys "k%08zu", values 100 bytes of 'v': what bench_python.py's Python loops use */
+static double _mnemo_bench_kv_put(mnemo_db *db, size_t from, size_t n)
+{
+    char key[32], val[100];
+    memset(val, 'v', sizeof val);
+    double t = bench_now();
+    for (size_t i = from; i < from + n; i++) {
+        int len = snprintf(key, sizeof key, "k%08zu", i);
+        if (mnemo_kv_put(db, NULL, key, (size_t)len, val, sizeof val) < 0)
+            return -1;
+    }
+    return bench_now() - t;
+}
+
+static double _mnemo_bench_kv_get(mnemo_db *db, size_t from, size_t n)
+{
+    char key[32];
+    double t = bench_now();
+    for (size_t i = from; i < from + n; i++) {
+        int len = snprintf(key, sizeof key, "k%08zu", i);
+        void *v;
+        size_t vlen;
+        if (mnemo_kv_get(&v, &vlen, db, NULL, key, (size_t)len) < 0)
+            return -1;
+        mnemo_free(v);
+    }
+    return bench_now() - t;
+}
+
+static double _mnemo_bench_search(mnemo_db *db, const float *queries, size_t nq, size_t dim, size_t k)
+{
+    double t = bench_now();
+    for (size_t q = 0; q < nq; q++) {
+        mnemo_hits *h;
+        if (mnemo_vector_search(&h, db, NULL, queries + q * dim, dim, k, NULL) < 0)
+            return -1;
+        mnemo_hits_free(h);
+    }
+    return bench_now() - t;
+}
+"""
+
 ffibuilder.set_source(
     "mnemo._mnemo",
-    "#include <mnemo/mnemo.h>\n",
+    "#include <mnemo/mnemo.h>\n" + BENCH_C,
     include_dirs=[os.path.join(REPO, "include")],
     extra_link_args=_link_args(_build_dir()),
 )
