@@ -198,6 +198,28 @@ def _opt_text(s, what):
     return ffi.NULL if s is None else _text(s, what)
 
 
+def _cstr(b, keep):
+    """A C string for a struct field (NUL added), kept alive in `keep` for the call."""
+    c = ffi.new("char[]", b)
+    keep.append(c)
+    return c
+
+
+def _opt_cstr(v, what, keep):
+    return ffi.NULL if v is None else _cstr(_text(v, what), keep)
+
+
+def _restrict(o, keep, filter, near, near_direction, near_label):  # noqa: A002
+    """The filter and graph-neighbourhood fields that searches, text searches and recall share."""
+    if filter is not None:
+        o.filter = _cstr(_json(filter, "filter"), keep)
+    if near is not None:
+        o.near = _cstr(_text(near, "near"), keep)
+        o.near_dir = 0 if near_direction is None else _direction(near_direction, "near_direction")
+    if near_label is not None:
+        o.near_label = _cstr(_text(near_label, "near_label"), keep)
+
+
 def _json(v, what):
     """Metadata, props, filters: a dict (or list) becomes JSON text; str is taken as JSON text."""
     if v is None or isinstance(v, (str, bytes)):
@@ -421,14 +443,12 @@ class _Ops:
         else:
             rid = record
         c = ffi.new("mnemo_record *")
-        keep = [_text(rid, "record id") + b"\0"]
-        c.id = ffi.from_buffer(keep[-1])
+        keep = []
+        c.id = _cstr(_text(rid, "record id"), keep)
         if content is not None:
-            keep.append(_text(content, "content") + b"\0")
-            c.content = ffi.from_buffer(keep[-1])
+            c.content = _cstr(_text(content, "content"), keep)
         if metadata is not None:
-            keep.append(_json(metadata, "metadata") + b"\0")
-            c.metadata = ffi.from_buffer(keep[-1])
+            c.metadata = _cstr(_json(metadata, "metadata"), keep)
         c.importance = importance
         c.created_at, c.updated_at, c.expires_at = created_at, updated_at, expires_at
         _check(lib.mnemo_record_put(self._db(), self._t(), c, _choice(_PUT_MODES, mode, "mode")))
@@ -460,8 +480,7 @@ class _Ops:
         u.version = lib.MNEMO_RECORD_CHANGES_VERSION
         keep = []
         if content is not _UNSET:
-            keep.append(_text(content, "content") + b"\0")
-            u.content = ffi.from_buffer(keep[-1])
+            u.content = _cstr(_text(content, "content"), keep)
             u.fields |= lib.MNEMO_UPDATE_CONTENT
         if importance is not _UNSET:
             u.importance = importance
@@ -470,8 +489,7 @@ class _Ops:
             u.expires_at = expires_at
             u.fields |= lib.MNEMO_UPDATE_EXPIRES_AT
         if metadata_patch is not _UNSET:
-            keep.append(_json(metadata_patch, "metadata_patch") + b"\0")
-            u.metadata_patch = ffi.from_buffer(keep[-1])
+            u.metadata_patch = _cstr(_json(metadata_patch, "metadata_patch"), keep)
             u.fields |= lib.MNEMO_UPDATE_METADATA
         _check(lib.mnemo_record_update(self._db(), self._t(), _text(rid, "record id"), u))
 
@@ -480,10 +498,10 @@ class _Ops:
         o = ffi.new("mnemo_list_options *")
         o.version = lib.MNEMO_LIST_OPTIONS_VERSION
         o.order = _choice(_LIST_ORDERS, order, "order")
-        p = None if prefix is None else _text(prefix, "prefix") + b"\0"
-        o.id_prefix = ffi.NULL if p is None else ffi.from_buffer(p)
+        keep = []
+        o.id_prefix = _opt_cstr(prefix, "prefix", keep)
         o.created_from, o.created_to, o.limit = created_from, created_to, page_size
-        return self._pages(lambda out: lib.mnemo_record_list(out, self._db(), self._t(), o), o, p)
+        return self._pages(lambda out: lib.mnemo_record_list(out, self._db(), self._t(), o), o, keep)
 
     def find_records(self, filter, page_size=256):  # noqa: A002 -- the C API's word
         """A generator of the Records whose metadata and fields match `filter` (dict or JSON)."""
@@ -527,14 +545,12 @@ class _Ops:
     def link(self, from_id, label, to, weight=1.0, props=None, create_missing=False):
         """Insert the edge (from_id, label, to) or update its weight and props."""
         e = ffi.new("mnemo_edge *")
-        keep = [_text(from_id, "from_id") + b"\0", _text(label, "label") + b"\0",
-                _text(to, "to") + b"\0"]
-        setattr(e, "from", ffi.from_buffer(keep[0]))
-        e.label, e.to = ffi.from_buffer(keep[1]), ffi.from_buffer(keep[2])
+        keep = []
+        setattr(e, "from", _cstr(_text(from_id, "from_id"), keep))  # a Python keyword
+        e.label, e.to = _cstr(_text(label, "label"), keep), _cstr(_text(to, "to"), keep)
         e.weight = weight
         if props is not None:
-            keep.append(_json(props, "props") + b"\0")
-            e.props = ffi.from_buffer(keep[-1])
+            e.props = _cstr(_json(props, "props"), keep)
         flags = lib.MNEMO_LINK_CREATE_MISSING if create_missing else 0
         _check(lib.mnemo_graph_link(self._db(), self._t(), e, flags))
 
@@ -590,17 +606,17 @@ class _Ops:
         in C with the GIL released, then its visits are yielded (bound it with max_depth/max_nodes)."""
         if isinstance(starts, (str, bytes)):
             starts = [starts]
-        keep = [ffi.new("char[]", _text(s, "start")) for s in starts]
-        arr = ffi.new("char *[]", keep)
+        cstarts = [ffi.new("char[]", _text(s, "start")) for s in starts]
+        arr = ffi.new("char *[]", cstarts)
+        keep = []
         o = ffi.new("mnemo_traverse_options *")
         o.version = lib.MNEMO_TRAVERSE_OPTIONS_VERSION
         o.dir = _direction(direction)
-        lb = _opt_text(label, "label")
-        o.label = ffi.NULL if lb == ffi.NULL else ffi.from_buffer(lb + b"\0")
+        o.label = _opt_cstr(label, "label", keep)
         o.max_depth, o.max_nodes = max_depth, max_nodes
         st = _CallState()
         h = ffi.new_handle(st)
-        rc = lib.mnemo_graph_traverse(self._db(), self._t(), arr, len(keep), o,
+        rc = lib.mnemo_graph_traverse(self._db(), self._t(), arr, len(cstarts), o,
                                       lib._mnemo_py_visit_fn, h)
         if st.exc is not None:
             raise st.exc
@@ -612,8 +628,8 @@ class _Ops:
         o = ffi.new("mnemo_path_options *")
         o.version = lib.MNEMO_PATH_OPTIONS_VERSION
         o.dir = _direction(direction)
-        lb = None if label is None else _text(label, "label") + b"\0"
-        o.label = ffi.NULL if lb is None else ffi.from_buffer(lb)
+        keep = []
+        o.label = _opt_cstr(label, "label", keep)
         o.weighted, o.max_hops = bool(weighted), max_hops
         out = ffi.new("mnemo_graph_path **")
         _check(lib.mnemo_graph_shortest_path(out, self._db(), self._t(), _text(from_id, "from_id"),
@@ -663,16 +679,7 @@ class _Ops:
         o = ffi.new("mnemo_search_options *")
         o.version = lib.MNEMO_SEARCH_OPTIONS_VERSION
         o.ef, o.exact, o.hops = ef, bool(exact), hops
-        if filter is not None:
-            keep.append(_json(filter, "filter") + b"\0")
-            o.filter = ffi.from_buffer(keep[-1])
-        if near is not None:
-            keep.append(_text(near, "near") + b"\0")
-            o.near = ffi.from_buffer(keep[-1])
-            o.near_dir = 0 if near_direction is None else _direction(near_direction, "near_direction")
-        if near_label is not None:
-            keep.append(_text(near_label, "near_label") + b"\0")
-            o.near_label = ffi.from_buffer(keep[-1])
+        _restrict(o, keep, filter, near, near_direction, near_label)
         return o
 
     def search(self, query, k=10, *, filter=None, near=None, hops=0,  # noqa: A002
@@ -747,16 +754,7 @@ class _Ops:
         o.version = lib.MNEMO_TEXT_SEARCH_OPTIONS_VERSION
         o.k1, o.b, o.hops = k1, b, hops
         keep = []
-        if filter is not None:
-            keep.append(_json(filter, "filter") + b"\0")
-            o.filter = ffi.from_buffer(keep[-1])
-        if near is not None:
-            keep.append(_text(near, "near") + b"\0")
-            o.near = ffi.from_buffer(keep[-1])
-            o.near_dir = 0 if near_direction is None else _direction(near_direction, "near_direction")
-        if near_label is not None:
-            keep.append(_text(near_label, "near_label") + b"\0")
-            o.near_label = ffi.from_buffer(keep[-1])
+        _restrict(o, keep, filter, near, near_direction, near_label)
         out = ffi.new("mnemo_text_hits **")
         _check(lib.mnemo_text_search(out, self._db(), self._t(), _text(query, "query"), k, o))
         try:
@@ -775,22 +773,12 @@ class _Ops:
         q.version = lib.MNEMO_RECALL_QUERY_VERSION
         keep = []
         if text is not None:
-            keep.append(_text(text, "text") + b"\0")
-            q.text = ffi.from_buffer(keep[-1])
+            q.text = _cstr(_text(text, "text"), keep)
         if vector is not None:
             v = _floats(vector, "vector").ravel()
             keep.append(v)
             q.vector, q.dim = ffi.from_buffer("float[]", v), v.size
-        if filter is not None:
-            keep.append(_json(filter, "filter") + b"\0")
-            q.filter = ffi.from_buffer(keep[-1])
-        if near is not None:
-            keep.append(_text(near, "near") + b"\0")
-            q.near = ffi.from_buffer(keep[-1])
-            q.near_dir = 0 if near_direction is None else _direction(near_direction, "near_direction")
-        if near_label is not None:
-            keep.append(_text(near_label, "near_label") + b"\0")
-            q.near_label = ffi.from_buffer(keep[-1])
+        _restrict(q, keep, filter, near, near_direction, near_label)
         q.hops = hops
         q.fusion = _choice(_FUSIONS, fusion, "fusion")
         q.clock = _choice(_CLOCKS, clock, "clock")
@@ -1006,8 +994,8 @@ class Database(_Ops):
         `stats` says what was committed."""
         o = ffi.new("mnemo_import_options *")
         o.version = lib.MNEMO_IMPORT_OPTIONS_VERSION
-        lb = None if label is None else _text(label, "label") + b"\0"
-        o.label = ffi.NULL if lb is None else ffi.from_buffer(lb)
+        keep = []
+        o.label = _opt_cstr(label, "label", keep)
         o.undirected, o.batch = bool(undirected), batch
         s = ffi.new("mnemo_import_stats *")
         rc = lib.mnemo_graph_import_edgelist(self._db(), _text(str(path), "path"), o, s)
@@ -1036,8 +1024,8 @@ class Database(_Ops):
         """Enable full-text search (indexes the records already stored; may take long)."""
         o = ffi.new("mnemo_text_options *")
         o.version = lib.MNEMO_TEXT_OPTIONS_VERSION
-        lang = None if language is None else _text(language, "language") + b"\0"
-        o.stem_language = ffi.NULL if lang is None else ffi.from_buffer(lang)
+        keep = []
+        o.stem_language = _opt_cstr(language, "language", keep)
         o.stopwords, o.k1, o.b = bool(stopwords), k1, b
         _check(lib.mnemo_text_enable(self._db(), o))
 
@@ -1098,8 +1086,7 @@ def _options(o, create, read_only, sync, dim, metric, engine, cache_size, hnsw_m
     o.hnsw_m, o.hnsw_ef_construction, o.hnsw_ef_search = hnsw_m, ef_construction, ef_search
     o.cache_size = cache_size
     if engine is not None:
-        keep.append(_text(engine, "engine") + b"\0")
-        o.engine = ffi.from_buffer(keep[-1])
+        o.engine = _cstr(_text(engine, "engine"), keep)
     o.compression = (lib.MNEMO_COMPRESSION_DEFAULT if compression is None
                      else _choice(_COMPRESSIONS, compression, "compression"))
     o.write_buffer_size, o.block_cache_size = write_buffer_size, block_cache_size
