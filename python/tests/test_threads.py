@@ -9,8 +9,6 @@ import pytest
 
 import mnemo
 
-from conftest import ENGINE
-
 
 @pytest.fixture
 def vecs(open_db):
@@ -94,24 +92,36 @@ def assert_gil_released(call):
     finally:
         stop[0] = True
         t.join()
-    held_at_most = rate * 3 * sys.getswitchinterval()
-    assert elapsed > 0.1, f"the call ({elapsed:.3f} s) is too short to judge"
-    assert during > max(held_at_most, 0.2 * rate * elapsed), f"during {during}, rate {rate}, {elapsed} s"
+    # Held, the counter gets the GIL only while the caller runs Python around the call (argument
+    # conversion: a few switch intervals). Released, it counts through the call, though at a
+    # fraction of its free rate when the call keeps both cores busy (batch put, on a loaded machine).
+    assert elapsed > 0.3, f"the call ({elapsed:.3f} s) is too short to judge"
+    assert during > rate * 12 * sys.getswitchinterval(), f"during {during}, rate {rate}, {elapsed} s"
 
 
 def test_the_gil_check_catches_a_call_holding_the_gil():
-    data = np.random.default_rng(3).random(1_000_000).tolist()
+    data = np.random.default_rng(3).random(3_000_000).tolist()
     with pytest.raises(AssertionError, match="during"):
         assert_gil_released(lambda: sorted(data))  # one C call (timsort) that keeps the GIL
 
 
 def test_long_calls_release_the_gil(open_db, tmp_path):
     db = open_db("gil", dim=32, metric="l2")
-    n = 20000 if ENGINE == "lmdb" else 5000  # lmdb imports fast: it needs more to take 0.1 s
-    edges = tmp_path / "edges.txt"
-    edges.write_text("".join(f"n{i} n{(i * 7) % n}\n" for i in range(n)))
-    assert_gil_released(lambda: db.import_edgelist(edges))
-    ids = [f"n{i}" for i in range(5000)]
+
+    def edges(n, prefix):
+        f = tmp_path / f"{prefix}.txt"
+        f.write_text("".join(f"{prefix}{i} {prefix}{(i * 7) % n}\n" for i in range(n)))
+        return f
+    n = 5000  # imports are fast on some engines: grow the file until one takes 0.3 s
+    while True:
+        t = time.perf_counter()
+        db.import_edgelist(edges(n, f"w{n}-"))
+        if time.perf_counter() - t > 0.3 or n > 1_000_000:
+            break
+        n *= 3
+    f = edges(n, "x")
+    assert_gil_released(lambda: db.import_edgelist(f))
+    ids = [f"x{i}" for i in range(5000)]
     data = np.random.default_rng(1).standard_normal((5000, 32), dtype=np.float32)
     assert_gil_released(lambda: db.put_vectors(ids, data))
-    assert_gil_released(lambda: db.search_batch(np.tile(data, (2, 1)), k=10))
+    assert_gil_released(lambda: db.search_batch(np.tile(data, (4, 1)), k=10))
