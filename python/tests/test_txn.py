@@ -166,3 +166,15 @@ def test_transaction_reads_its_own_vectors_and_scans(db):
         assert list(tx.kv_scan(prefix="p")) == [(b"p1", b"1")]
         assert [r.id for r in tx.list_records()] == ["a"]
         assert tx.indexes() == []
+
+
+def test_run_read_only(db):
+    db.kv_put("a", "1")
+
+    def read(tx):
+        assert tx.read_only
+        with pytest.raises(mnemo.ReadOnly):
+            tx.kv_put("a", "2")
+        return tx.kv_get("a")
+
+    assert db.run(read, read_only=True) == b"1"
