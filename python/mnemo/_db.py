@@ -830,11 +830,10 @@ class Transaction(_Ops):
         return self._done is None and not self._database.closed
 
     def _finish(self, how):
+        # The C handle is freed only with this object: another thread still inside a call on it
+        # holds a reference, so the handle it uses is never freed under it (C answers EINVAL).
         if self._done is None:
             self._done = how
-            h, self._h = self._h, None
-            if not self._borrowed and h is not None:
-                lib.mnemo_txn_free(h)
 
     def commit(self):
         """Commit; Busy on a conflict (nothing applied: run the work again in a new transaction)."""
@@ -870,7 +869,9 @@ class Transaction(_Ops):
 
     def __del__(self):
         try:
-            self._finish("released")
+            h, self._h = self._h, None
+            if h is not None and not self._borrowed:
+                lib.mnemo_txn_free(h)  # rolls back an unfinished transaction
         except Exception:  # noqa: BLE001 -- interpreter shutdown
             pass
 

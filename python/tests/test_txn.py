@@ -178,3 +178,28 @@ def test_run_read_only(db):
         return tx.kv_get("a")
 
     assert db.run(read, read_only=True) == b"1"
+
+
+def test_a_transaction_misused_from_two_threads_never_crashes(db):
+    db.kv_put("k", "0")
+    errors = []
+
+    def hammer(tx):
+        for _ in range(2000):
+            try:
+                tx.kv_put("k", "x")
+            except mnemo.InvalidArgument:
+                pass  # in use by the other thread, or finished: refused, not a crash
+            except Exception as e:  # noqa: BLE001
+                errors.append(e)
+
+    for _ in range(5):
+        tx = db.transaction()
+        t = threading.Thread(target=hammer, args=(tx,))
+        t.start()
+        try:
+            tx.commit()
+        except (mnemo.Busy, mnemo.InvalidArgument):
+            pass
+        t.join()
+    assert errors == []
