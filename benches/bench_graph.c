@@ -425,13 +425,13 @@ static mnemo_db *mn_open(const char *dir, size_t cache_size)
 }
 
 /* Imports `file` into a fresh db; returns the seconds of the import call alone. */
-static double mn_load(mnemo_db **out, const graph *g, const char *file, const char *tag, mnemo_import_stats *st,
+static double mn_load(mnemo_db **out, const graph *g, const char *file, const char *tag, mnemo_graph_import_stats *st,
                       size_t cache_size)
 {
     char dir[PATH_MAX];
     bu_run_dir(dir, sizeof dir, tag);
     mnemo_db *db = mn_open(dir, cache_size);
-    mnemo_import_options io = MNEMO_IMPORT_OPTIONS_INIT;
+    mnemo_graph_import_options io = MNEMO_GRAPH_IMPORT_OPTIONS_INIT;
     io.undirected = g->undirected;
     double t0 = bu_now_s();
     CHECK(mnemo_graph_import_edgelist(db, file, &io, st));
@@ -445,7 +445,7 @@ static double mn_load(mnemo_db **out, const graph *g, const char *file, const ch
     return t;
 }
 
-static int count_visit(void *arg, const char *id, unsigned depth, const char *via, const char *via_label)
+static int count_visit(const char *id, unsigned depth, const char *via, const char *via_label, void *arg)
 {
     (void)id;
     (void)depth;
@@ -461,7 +461,7 @@ typedef struct collect {
     size_t n;
 } collect;
 
-static int collect_visit(void *arg, const char *id, unsigned depth, const char *via, const char *via_label)
+static int collect_visit(const char *id, unsigned depth, const char *via, const char *via_label, void *arg)
 {
     (void)depth;
     (void)via;
@@ -475,7 +475,7 @@ static int collect_visit(void *arg, const char *id, unsigned depth, const char *
 
 static size_t mn_hood(mnemo_db *db, const char *start, unsigned depth)
 {
-    mnemo_traverse_options o = MNEMO_TRAVERSE_OPTIONS_INIT;
+    mnemo_graph_traverse_options o = MNEMO_GRAPH_TRAVERSE_OPTIONS_INIT;
     o.dir = MNEMO_DIR_OUT;
     o.max_depth = depth;
     size_t n = 0;
@@ -495,7 +495,7 @@ static void verify_hood_sets(mnemo_db *db, const graph *g, csr_scratch *s, const
                              unsigned depth)
 {
     collect c = {g, xmalloc(g->n * sizeof(uint32_t)), 0};
-    mnemo_traverse_options o = MNEMO_TRAVERSE_OPTIONS_INIT;
+    mnemo_graph_traverse_options o = MNEMO_GRAPH_TRAVERSE_OPTIONS_INIT;
     o.dir = MNEMO_DIR_OUT;
     o.max_depth = depth;
     for (size_t q = 0; q < nq; q++) {
@@ -747,7 +747,7 @@ static int is_edge(const graph *g, uint32_t a, uint32_t b)
 static double mn_paths(mnemo_db *db, const graph *g, const path_case *pc, size_t np, int weighted, int deep,
                        size_t *unreachable)
 {
-    mnemo_path_options o = MNEMO_PATH_OPTIONS_INIT;
+    mnemo_graph_path_options o = MNEMO_GRAPH_PATH_OPTIONS_INIT;
     o.dir = MNEMO_DIR_OUT;
     o.weighted = weighted;
     size_t unr = 0;
@@ -870,7 +870,7 @@ static mnemo_db *cached_copy(mnemo_db *db, const graph *g, const char *file, con
     o.cache_size = (size_t)CACHE_MB << 20;
     mnemo_db *c;
     if (!strcmp(bu_engine, "memory")) {
-        mnemo_import_stats st;
+        mnemo_graph_import_stats st = MNEMO_GRAPH_IMPORT_STATS_INIT;
         mn_load(&c, g, file, tag, &st, o.cache_size);
         return c;
     }
@@ -893,7 +893,7 @@ static void bench_graph(graph *g, const char *data)
     double *pr = xmalloc((size_t)reps * sizeof *pr);
     mnemo_db *db = NULL;
     sq s = {NULL, NULL};
-    mnemo_import_stats st;
+    mnemo_graph_import_stats st = MNEMO_GRAPH_IMPORT_STATS_INIT;
     for (int r = 0; r < reps; r++) {
         if (db)
             CHECK(mnemo_close(db));
@@ -944,7 +944,7 @@ static void bench_graph(graph *g, const char *data)
     if (g->undirected) {
         graph_weighted_copy(g);
         mnemo_db *wdb;
-        mnemo_import_stats wst;
+        mnemo_graph_import_stats wst = MNEMO_GRAPH_IMPORT_STATS_INIT;
         fprintf(stderr, "  importing the weighted copy\n");
         mn_load(&wdb, g, g->wpath, "mnemo-weighted", &wst, 0);
         CHECK(mnemo_flush(wdb));

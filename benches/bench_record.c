@@ -244,7 +244,7 @@ int main(int argc, char **argv)
         /* the same 1% equality filter, first scanning every record, then through the index */
         v_scan[rep] = finds(db, "{\"topic\": \"t%u\"}", queries, one_pct);
         v_noidx[rep] = finds(db, "{\"score\": {\"$gte\": 990}, \"lang\": \"en\"}", queries, one_pct);
-        CHECK(mnemo_index_create(db, "topic"));
+        CHECK(mnemo_record_index_create(db, "topic"));
         v_idx[rep] = finds(db, "{\"topic\": \"t%u\"}", queries * 20, one_pct);
         CHECK(mnemo_close(db));
         /* warm cache: capacity for every record, one pass to fill, then the timed pass */
@@ -253,7 +253,7 @@ int main(int argc, char **argv)
         CHECK(mnemo_open(&db, path, &o));
         gets(db, order, n_records);
         v_cached[rep] = gets(db, order, n_records);
-        mnemo_stats st;
+        mnemo_stats st = MNEMO_STATS_INIT;
         CHECK(mnemo_stats_get(&st, db));
         if (st.cache_hits < n_records)
             bu_die("warm pass had only %llu cache hits", (unsigned long long)st.cache_hits);

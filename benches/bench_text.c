@@ -378,7 +378,7 @@ static void run_set(const corpus *c, char **qtext, size_t nq)
     for (int t = 0; t < 3; t++) {
         char op[32], extra[128];
         snprintf(op, sizeof op, "query_top10_%dterm", terms[t]);
-        snprintf(extra, sizeof extra, ",\"mnemo_hits\":%zu,\"baseline_hits\":%zu", hits_m[t], hits_f[t]);
+        snprintf(extra, sizeof extra, ",\"mnemo_vector_hits\":%zu,\"baseline_hits\":%zu", hits_m[t], hits_f[t]);
         double m = bu_median(q_m[t], reps), f = bu_median(q_f[t], reps);
         emit(c, op, "queries_per_s", nq, m, f, "mnemo >= 1x fts5", m >= f, extra);
     }

@@ -69,15 +69,15 @@ static const config CONFIGS[] = {
     {"compression", "snappy", 0, MNEMO_COMPRESSION_SNAPPY, 0, 0, 0},
     {"compression", "lz4", 1, MNEMO_COMPRESSION_DEFAULT, 0, 0, 0},
     {"compression", "zstd", 0, MNEMO_COMPRESSION_ZSTD, 0, 0, 0},
-    {"bloom_bits_per_key", "-1", 0, MNEMO_COMPRESSION_DEFAULT, -1, 0, 0},
-    {"bloom_bits_per_key", "10", 1, MNEMO_COMPRESSION_DEFAULT, 0, 0, 0},
-    {"bloom_bits_per_key", "16", 0, MNEMO_COMPRESSION_DEFAULT, 16, 0, 0},
-    {"block_cache_size", "8MiB", 0, MNEMO_COMPRESSION_DEFAULT, 0, 8 * MIB, 0},
-    {"block_cache_size", "64MiB", 1, MNEMO_COMPRESSION_DEFAULT, 0, 0, 0},
-    {"block_cache_size", "256MiB", 0, MNEMO_COMPRESSION_DEFAULT, 0, 256 * MIB, 0},
-    {"write_buffer_size", "16MiB", 0, MNEMO_COMPRESSION_DEFAULT, 0, 0, 16 * MIB},
-    {"write_buffer_size", "64MiB", 1, MNEMO_COMPRESSION_DEFAULT, 0, 0, 0},
-    {"write_buffer_size", "128MiB", 0, MNEMO_COMPRESSION_DEFAULT, 0, 0, 128 * MIB},
+    {"key_filter_bits", "-1", 0, MNEMO_COMPRESSION_DEFAULT, -1, 0, 0},
+    {"key_filter_bits", "10", 1, MNEMO_COMPRESSION_DEFAULT, 0, 0, 0},
+    {"key_filter_bits", "16", 0, MNEMO_COMPRESSION_DEFAULT, 16, 0, 0},
+    {"read_cache_bytes", "8MiB", 0, MNEMO_COMPRESSION_DEFAULT, 0, 8 * MIB, 0},
+    {"read_cache_bytes", "64MiB", 1, MNEMO_COMPRESSION_DEFAULT, 0, 0, 0},
+    {"read_cache_bytes", "256MiB", 0, MNEMO_COMPRESSION_DEFAULT, 0, 256 * MIB, 0},
+    {"write_buffer_bytes", "16MiB", 0, MNEMO_COMPRESSION_DEFAULT, 0, 0, 16 * MIB},
+    {"write_buffer_bytes", "64MiB", 1, MNEMO_COMPRESSION_DEFAULT, 0, 0, 0},
+    {"write_buffer_bytes", "128MiB", 0, MNEMO_COMPRESSION_DEFAULT, 0, 0, 128 * MIB},
 };
 #define N_CONFIGS (sizeof CONFIGS / sizeof CONFIGS[0])
 
@@ -196,10 +196,10 @@ static mnemo_db *open_db(const char *path, const config *c)
 {
     mnemo_options o = MNEMO_OPTIONS_INIT;
     o.create_if_missing = 1;
-    o.compression = c->compression;
-    o.bloom_bits_per_key = c->bloom_bits;
-    o.block_cache_size = c->block_cache;
-    o.write_buffer_size = c->write_buffer;
+    o.storage.compression = c->compression;
+    o.storage.key_filter_bits = c->bloom_bits;
+    o.storage.read_cache_bytes = c->block_cache;
+    o.storage.write_buffer_bytes = c->write_buffer;
     mnemo_db *db = NULL;
     CHECK(mnemo_open(&db, path, &o));
     return db;
@@ -403,7 +403,7 @@ static void usage(FILE *f)
           "  --quick     N = M = 20000 (smoke run; default N = M = 300000)\n"
           "  --n N       N = M = N (preloaded pairs and mixed operations; at least 1000)\n"
           "  --reps R    repetitions per configuration, medians reported (default 3)\n"
-          "  --only KNOB compression | bloom_bits_per_key | block_cache_size | write_buffer_size\n",
+          "  --only KNOB compression | key_filter_bits | read_cache_bytes | write_buffer_bytes\n",
           f);
 }
 

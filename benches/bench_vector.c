@@ -264,12 +264,12 @@ static void filtered(const set *s, mnemo_db *db, hd_index *hd)
     /* first with no index on "b" (every match found by reading records), then with one */
     for (int indexed = 0; indexed < 2; indexed++) {
     if (indexed)
-        CHECK(mnemo_index_create(db, "b"));
+        CHECK(mnemo_record_index_create(db, "b"));
     for (size_t e = 0; e < sizeof selectivity / sizeof *selectivity; e++) {
         sel_limit = (size_t)(selectivity[e] * 1000 + 0.5);
         char filter[48];
         snprintf(filter, sizeof filter, "{\"b\": {\"$lt\": %zu}}", sel_limit);
-        mnemo_search_options so = MNEMO_SEARCH_OPTIONS_INIT;
+        mnemo_vector_search_options so = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
         so.filter = filter;
         double rm = 0, rp = 0, tm = 0;
         size_t nq = s->nq, counted = 0;
@@ -281,13 +281,13 @@ static void filtered(const set *s, mnemo_db *db, hd_index *hd)
             counted++;
             uint64_t labels[K];
             double t0 = bu_now_s();
-            mnemo_hits *h;
+            mnemo_vector_hits *h;
             CHECK(mnemo_vector_search(&h, db, NULL, s->queries + q * DIM, DIM, K, &so));
             tm += bu_now_s() - t0;
             for (size_t i = 0; i < h->count; i++)
                 labels[i] = strtoull(h->hits[i].id, NULL, 10);
             rm += recall_of(labels, h->count, gt);
-            mnemo_hits_free(h);
+            mnemo_vector_hits_free(h);
             /* the peer's way: hnswlib top K at ef 64, then drop what fails the filter */
             uint64_t all[K];
             size_t n = hd_search(hd, s->queries + q * DIM, K, 64, all), kept = 0;
@@ -305,7 +305,7 @@ static void filtered(const set *s, mnemo_db *db, hd_index *hd)
              rm / counted >= 0.95 ? "true" : "false");
     }
     }
-    CHECK(mnemo_index_drop(db, "b"));
+    CHECK(mnemo_record_index_drop(db, "b"));
 }
 
 /* ---- churn: the same vectors inserted (as new records) and deleted, round after round ---- */
@@ -323,7 +323,7 @@ static void churn(const set *s)
         ids[i] = malloc(32);
     double first_recall = 0, last_recall = 0;
     uint64_t first_bytes = 0, last_bytes = 0, max_bytes = 0;
-    mnemo_vector_stats st;
+    mnemo_vector_stats st = MNEMO_VECTOR_STATS_INIT;
     double t0 = bu_now_s();
     for (int round = 0; round < churn_rounds; round++) {
         mnemo_txn *t;
@@ -338,7 +338,7 @@ static void churn(const set *s)
         mnemo_txn_free(t);
         CHECK(mnemo_vector_put_batch(db, NULL, (const char *const *)ids, s->base, n, DIM));
         /* recall of the churned copies: each query's true neighbours among the first n rows */
-        mnemo_search_options so = MNEMO_SEARCH_OPTIONS_INIT;
+        mnemo_vector_search_options so = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
         so.filter = NULL;
         double r = 0;
         size_t nq = s->nq < 20 ? s->nq : 20;
@@ -348,7 +348,7 @@ static void churn(const set *s)
             set sub = *s;
             sub.n = n;
             filtered_truth(&sub, s->queries + q * DIM, gt);
-            mnemo_hits *h;
+            mnemo_vector_hits *h;
             CHECK(mnemo_vector_search(&h, db, NULL, s->queries + q * DIM, DIM, K, &so));
             uint64_t labels[K];
             size_t got = 0;
@@ -358,7 +358,7 @@ static void churn(const set *s)
                     labels[got++] = strtoull(us + 1, NULL, 10);
             }
             r += recall_of(labels, got, gt);
-            mnemo_hits_free(h);
+            mnemo_vector_hits_free(h);
         }
         CHECK(mnemo_vector_stats_get(&st, db));
         if (round == 0) {
@@ -436,7 +436,7 @@ static void run_set(set *s)
     static const size_t efs[] = {10, 16, 32, 64, 128};
     uint64_t labels[K];
     for (size_t e = 0; e < sizeof efs / sizeof *efs; e++) {
-        mnemo_search_options so = MNEMO_SEARCH_OPTIONS_INIT;
+        mnemo_vector_search_options so = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
         so.ef = (uint32_t)efs[e];
         double rm = 0, rd = 0, tm[16], td[16];
         /* timed: the calls alone (a result is freed as a caller would); recall is counted apart.
@@ -448,9 +448,9 @@ static void run_set(set *s)
                 for (int pass = 0; pass < 5; pass++)
                     for (size_t q = 0; q < s->nq; q++) {
                         if (mnemo_turn) {
-                            mnemo_hits *h;
+                            mnemo_vector_hits *h;
                             CHECK(mnemo_vector_search(&h, db, NULL, s->queries + q * DIM, DIM, K, &so));
-                            mnemo_hits_free(h);
+                            mnemo_vector_hits_free(h);
                         } else {
                             (void)hd_search(hd, s->queries + q * DIM, K, efs[e], labels);
                         }
@@ -459,12 +459,12 @@ static void run_set(set *s)
             }
         }
         for (size_t q = 0; q < s->nq; q++) {
-            mnemo_hits *h;
+            mnemo_vector_hits *h;
             CHECK(mnemo_vector_search(&h, db, NULL, s->queries + q * DIM, DIM, K, &so));
             for (size_t i = 0; i < h->count; i++)
                 labels[i] = strtoull(h->hits[i].id, NULL, 10);
             rm += recall_of(labels, h->count, s->gt + q * K);
-            mnemo_hits_free(h);
+            mnemo_vector_hits_free(h);
             size_t n = hd_search(hd, s->queries + q * DIM, K, efs[e], labels);
             rd += recall_of(labels, n, s->gt + q * K);
         }
@@ -476,7 +476,7 @@ static void run_set(set *s)
              qm / qd >= 0.9 && (efs[e] != 64 || rm / s->nq >= 0.99) ? "true" : "false");
     }
 
-    mnemo_vector_stats st;
+    mnemo_vector_stats st = MNEMO_VECTOR_STATS_INIT;
     CHECK(mnemo_vector_stats_get(&st, db));
     line(s, "\"op\":\"memory\",\"mnemo_index_bytes\":%llu,\"hnswlib_bytes\":%zu,\"ratio\":%.3f,\"simd\":\"%s\"",
          (unsigned long long)st.index_bytes, hd_memory(hd), (double)st.index_bytes / (double)hd_memory(hd), st.simd);
@@ -486,9 +486,9 @@ static void run_set(set *s)
         churn(s);
 
     /* exact: every query in one batch (one sgemm per block) against the plain loop */
-    mnemo_search_options ex = MNEMO_SEARCH_OPTIONS_INIT;
+    mnemo_vector_search_options ex = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
     ex.exact = 1;
-    mnemo_hits **hs = malloc(s->nq * sizeof *hs);
+    mnemo_vector_hits **hs = malloc(s->nq * sizeof *hs);
     uint32_t *plain = malloc(s->nq * K * sizeof *plain);
     double te[16], tp[16], rex = 0;
     for (int r = 0; r < reps; r++) {
@@ -500,7 +500,7 @@ static void run_set(set *s)
             for (size_t i = 0; i < hs[q]->count; i++)
                 labels[i] = strtoull(hs[q]->hits[i].id, NULL, 10);
             rex += recall_of(labels, hs[q]->count, s->gt + q * K);
-            mnemo_hits_free(hs[q]);
+            mnemo_vector_hits_free(hs[q]);
         }
         t0 = bu_now_s();
         plain_exact(s, s->queries, s->nq, plain);

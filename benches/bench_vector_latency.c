@@ -85,13 +85,13 @@ static void *search_loop(void *p)
     float q[LDIM];
     while (!atomic_load(&s->stop)) {
         gen(q, &rs, s->centres);
-        mnemo_hits *h;
+        mnemo_vector_hits *h;
         double t0 = bu_now_s();
         CHECK(mnemo_vector_search(&h, s->db, NULL, q, LDIM, 10, NULL));
         lat_add(&s->l, bu_now_s() - t0);
         if (h->count != 10)
             bu_die("latency: a search found %zu of 10", h->count);
-        mnemo_hits_free(h);
+        mnemo_vector_hits_free(h);
     }
     return NULL;
 }
@@ -169,7 +169,7 @@ void bench_vector_latency(int quick, size_t n)
     delete_records(db, 0, pre);
     if (replaced)
         add_records(db, pre, pre + replaced, rows, 1);
-    mnemo_vector_stats st0, st1;
+    mnemo_vector_stats st0 = MNEMO_VECTOR_STATS_INIT, st1 = MNEMO_VECTOR_STATS_INIT;
     CHECK(mnemo_vector_stats_get(&st0, db));
 
     searcher s = {db, centres, 0, {0}};
@@ -196,7 +196,7 @@ void bench_vector_latency(int quick, size_t n)
         CHECK(mnemo_vector_delete(db, NULL, id));
         lat_add(&dels, bu_now_s() - t0);
         if (i % 64 == 0) { /* a snapshot resets the log count */
-            mnemo_vector_stats now;
+            mnemo_vector_stats now = MNEMO_VECTOR_STATS_INIT;
             CHECK(mnemo_vector_stats_get(&now, db));
             snapshots += now.log_entries < last_log;
             last_log = now.log_entries;

@@ -37,7 +37,7 @@ static void remember(mnemo_db *db, size_t i)
 
 static void add_link(mnemo_db *db, const char *from, const char *label, const char *to)
 {
-    mnemo_edge e = {from, label, to, 1.0, NULL};
+    mnemo_graph_edge e = {from, label, to, 1.0, NULL};
     CHECK(mnemo_graph_link(db, NULL, &e, 0));
 }
 
@@ -58,16 +58,16 @@ int main(int argc, char **argv)
 
     /* recall: "what does the cat eat?" is mostly about pets, a bit about food */
     const float query[DIM] = {0.5f, 0.8f, 0, 0};
-    mnemo_hits *hits;
+    mnemo_vector_hits *hits;
     CHECK(mnemo_vector_search(&hits, db, NULL, query, DIM, 3, NULL));
     printf("nearest to the question:\n");
     for (size_t i = 0; i < hits->count; i++)
         printf("  %s  %.3f\n", hits->hits[i].id, hits->hits[i].distance);
     EXPECT(hits->count == 3 && !strcmp(hits->hits[0].id, "m2") && !strcmp(hits->hits[1].id, "m1"));
-    mnemo_hits_free(hits);
+    mnemo_vector_hits_free(hits);
 
     /* the same, only facts (a metadata filter) */
-    mnemo_search_options so = MNEMO_SEARCH_OPTIONS_INIT;
+    mnemo_vector_search_options so = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
     so.filter = "{\"kind\":\"fact\"}";
     CHECK(mnemo_vector_search(&hits, db, NULL, query, DIM, 10, &so));
     printf("only facts:");
@@ -75,17 +75,17 @@ int main(int argc, char **argv)
         printf(" %s", hits->hits[i].id);
     printf("\n");
     EXPECT(hits->count == 2 && !strcmp(hits->hits[0].id, "m2") && !strcmp(hits->hits[1].id, "m1"));
-    mnemo_hits_free(hits);
+    mnemo_vector_hits_free(hits);
 
     /* recall a travel memory, then follow the links that point at it and what they link to */
     const float trip[DIM] = {0, 0, 0.2f, 1};
     CHECK(mnemo_vector_search(&hits, db, NULL, trip, DIM, 1, NULL));
     EXPECT(hits->count == 1 && !strcmp(hits->hits[0].id, "m4"));
-    mnemo_graph_iter *it;
+    mnemo_iter *it;
     CHECK(mnemo_graph_neighbors(&it, db, NULL, hits->hits[0].id, MNEMO_DIR_IN, NULL, 0));
-    const mnemo_neighbor *nb;
+    const mnemo_graph_neighbor *nb;
     int rc, seen = 0;
-    while ((rc = mnemo_graph_iter_next(it, &nb)) == 0) {
+    while ((rc = mnemo_iter_next(it)) == 0 && (rc = mnemo_iter_neighbor(it, &nb)) == 0) {
         mnemo_record *r;
         CHECK(mnemo_record_get(&r, db, NULL, nb->id));
         printf("%s <-%s- %s: \"%s\"\n", hits->hits[0].id, nb->label, nb->id, r->content);
@@ -93,8 +93,8 @@ int main(int argc, char **argv)
         mnemo_record_free(r);
     }
     EXPECT(rc == MNEMO_ITEROVER && seen == 1);
-    mnemo_graph_iter_free(it);
-    mnemo_hits_free(hits);
+    mnemo_iter_free(it);
+    mnemo_vector_hits_free(hits);
 
     /* search + expansion in one call: the nearest memory and what is linked to it */
     CHECK(mnemo_vector_search_expand(&hits, db, NULL, query, DIM, 1, NULL, 1, MNEMO_DIR_BOTH));
@@ -103,13 +103,13 @@ int main(int argc, char **argv)
         printf(" %s(hops %u)", hits->hits[i].id, hits->hits[i].hops);
     printf("\n");
     EXPECT(hits->count == 2 && !strcmp(hits->hits[0].id, "m2") && !strcmp(hits->hits[1].id, "m1"));
-    mnemo_hits_free(hits);
+    mnemo_vector_hits_free(hits);
 
     /* forgetting a memory takes its embedding and links with it */
     CHECK(mnemo_record_delete(db, NULL, "m2"));
     CHECK(mnemo_vector_search(&hits, db, NULL, query, DIM, 1, NULL));
     EXPECT(hits->count == 1 && !strcmp(hits->hits[0].id, "m1"));
-    mnemo_hits_free(hits);
+    mnemo_vector_hits_free(hits);
     CHECK(mnemo_vector_check(db, NULL));
     CHECK(mnemo_graph_check(db, NULL));
 

@@ -97,7 +97,7 @@ int main(int argc, char **argv)
     printf("loaded %zu vectors in %.2f s (%.0f vectors/s)\n", n, load, n / load);
 
     t0 = now();
-    mnemo_hits **hits = malloc(nq * sizeof *hits);
+    mnemo_vector_hits **hits = malloc(nq * sizeof *hits);
     CHECK(mnemo_vector_search_batch(hits, db, NULL, queries, nq, dim, 10, NULL));
     double search = now() - t0;
     size_t found = 0;
@@ -112,7 +112,7 @@ int main(int argc, char **argv)
                 found += i == 0 && id == (long)q; /* a vector's nearest is itself */
             }
         }
-        mnemo_hits_free(hits[q]);
+        mnemo_vector_hits_free(hits[q]);
     }
     free(hits);
     double recall = (double)found / (double)(truth ? nq * 10 : nq);
@@ -120,7 +120,7 @@ int main(int argc, char **argv)
            truth ? " (against the ground truth)" : " (self-match)");
     EXPECT(recall >= 0.95);
 
-    mnemo_vector_stats vs;
+    mnemo_vector_stats vs = MNEMO_VECTOR_STATS_INIT;
     CHECK(mnemo_vector_stats_get(&vs, db));
     EXPECT(vs.vectors == n);
     CHECK(mnemo_vector_check(db, NULL));

@@ -10,7 +10,7 @@ typedef struct walk {
     unsigned depth_of_eve;
 } walk;
 
-static int visit(void *arg, const char *id, unsigned depth, const char *via, const char *via_label)
+static int visit(const char *id, unsigned depth, const char *via, const char *via_label, void *arg)
 {
     walk *w = arg;
     printf("  %*s%s%s%s%s\n", (int)depth * 2, "", id, via ? " (via " : "", via ? via : "", via ? ")" : "");
@@ -36,7 +36,7 @@ int main(int argc, char **argv)
     mnemo_txn *txn;
     CHECK(mnemo_txn_begin(&txn, db, 0));
     for (size_t i = 0; i < sizeof links / sizeof *links; i++) {
-        mnemo_edge e = {links[i].from, "knows", links[i].to, links[i].w, NULL};
+        mnemo_graph_edge e = {links[i].from, "knows", links[i].to, links[i].w, NULL};
         CHECK(mnemo_graph_link(db, txn, &e, MNEMO_LINK_CREATE_MISSING)); /* people get empty records */
     }
     CHECK(mnemo_txn_commit(txn));
@@ -45,7 +45,7 @@ int main(int argc, char **argv)
     printf("breadth-first from ann:\n");
     walk w = {{0}, 0};
     const char *start = "ann";
-    mnemo_traverse_options to = MNEMO_TRAVERSE_OPTIONS_INIT;
+    mnemo_graph_traverse_options to = MNEMO_GRAPH_TRAVERSE_OPTIONS_INIT;
     CHECK(mnemo_graph_traverse(db, NULL, &start, 1, &to, visit, &w));
     EXPECT(!strcmp(w.order, "annbobcatdanevefay") && w.depth_of_eve == 2);
 
@@ -54,7 +54,7 @@ int main(int argc, char **argv)
     printf("cat is known by %llu people\n", (unsigned long long)deg);
     EXPECT(deg == 2);
 
-    mnemo_path_options po = MNEMO_PATH_OPTIONS_INIT;
+    mnemo_graph_path_options po = MNEMO_GRAPH_PATH_OPTIONS_INIT;
     mnemo_graph_path *p;
     CHECK(mnemo_graph_shortest_path(&p, db, NULL, "ann", "fay", &po));
     printf("fewest hops ann -> fay: %zu hops, weight %.0f\n", p->hops, p->weight);

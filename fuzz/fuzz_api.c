@@ -147,7 +147,7 @@ static int op_record_write(ctx *c, in *s)
         r.importance = number(s);
         r.expires_at = when(s);
         r.metadata = POOL(s, mb, json_texts);
-        return mnemo_record_put(c->db, t, &r, (mnemo_put_mode)(u8(s) % 3));
+        return mnemo_record_put(c->db, t, &r, (mnemo_record_put_mode)(u8(s) % 3));
     }
     case 1: return mnemo_record_delete(c->db, t, id);
     default: {
@@ -183,13 +183,13 @@ static int op_record_read(ctx *c, in *s)
     for (int page_no = 0; page_no < 20 && !rc; page_no++) {
         mnemo_record_page *page = NULL;
         if (what == 2) {
-            mnemo_find_options o = MNEMO_FIND_OPTIONS_INIT;
+            mnemo_record_find_options o = MNEMO_RECORD_FIND_OPTIONS_INIT;
             o.limit = limit;
             o.cursor = cursor;
             rc = mnemo_record_find(&page, c->db, t, POOL(s, ib, filters), &o);
         } else {
-            mnemo_list_options o = MNEMO_LIST_OPTIONS_INIT;
-            o.order = (mnemo_list_order)(u8(s) % 3);
+            mnemo_record_list_options o = MNEMO_RECORD_LIST_OPTIONS_INIT;
+            o.order = (mnemo_record_list_order)(u8(s) % 3);
             o.id_prefix = o.order == MNEMO_LIST_BY_ID && (u8(s) & 1) ? "n/" : NULL;
             o.limit = limit;
             o.cursor = cursor;
@@ -215,13 +215,13 @@ static int op_graph_write(ctx *c, in *s)
     mnemo_txn *t = maybe_txn(c, s);
     const char *from = POOL(s, fb, ids), *label = POOL(s, lb, labels), *to = POOL(s, tb, ids);
     if (u8(s) % 3) {
-        mnemo_edge e = {from, label, to, number(s), (u8(s) & 1) ? POOL(s, pb, json_texts) : NULL};
+        mnemo_graph_edge e = {from, label, to, number(s), (u8(s) & 1) ? POOL(s, pb, json_texts) : NULL};
         return mnemo_graph_link(c->db, t, &e, u8(s) % 4);
     }
     return mnemo_graph_unlink(c->db, t, from, label, to);
 }
 
-static int visit(void *arg, const char *id, unsigned depth, const char *via, const char *via_label)
+static int visit(const char *id, unsigned depth, const char *via, const char *via_label, void *arg)
 {
     (void)depth;
     (void)via_label;
@@ -240,15 +240,15 @@ static int op_graph_read(ctx *c, in *s)
     mnemo_direction dir = (mnemo_direction)(u8(s) % 4);
     switch (u8(s) % 5) {
     case 0: {
-        mnemo_graph_iter *it;
+        mnemo_iter *it;
         int rc = mnemo_graph_neighbors(&it, c->db, t, a, dir, label, u8(s) % 3);
         if (rc)
             return rc;
-        const mnemo_neighbor *n;
-        while ((rc = mnemo_graph_iter_next(it, &n)) == 0)
+        const mnemo_graph_neighbor *n;
+        while ((rc = mnemo_iter_next(it)) == 0 && (rc = mnemo_iter_neighbor(it, &n)) == 0)
             if (!n->id || !n->label)
                 abort();
-        mnemo_graph_iter_free(it);
+        mnemo_iter_free(it);
         return rc == MNEMO_ITEROVER ? 0 : rc;
     }
     case 1: {
@@ -257,7 +257,7 @@ static int op_graph_read(ctx *c, in *s)
     }
     case 2: {
         const char *starts[2] = {a, POOL(s, bb, ids)};
-        mnemo_traverse_options o = MNEMO_TRAVERSE_OPTIONS_INIT;
+        mnemo_graph_traverse_options o = MNEMO_GRAPH_TRAVERSE_OPTIONS_INIT;
         o.dir = dir;
         o.label = label;
         o.max_depth = u8(s) % 4;
@@ -266,7 +266,7 @@ static int op_graph_read(ctx *c, in *s)
         return mnemo_graph_traverse(c->db, t, starts, 1 + (u8(s) & 1), &o, visit, &n);
     }
     case 3: {
-        mnemo_path_options o = MNEMO_PATH_OPTIONS_INIT;
+        mnemo_graph_path_options o = MNEMO_GRAPH_PATH_OPTIONS_INIT;
         o.dir = dir;
         o.label = label;
         o.weighted = u8(s) & 1;
@@ -279,9 +279,9 @@ static int op_graph_read(ctx *c, in *s)
         return rc;
     }
     default: {
-        mnemo_edge *e = NULL;
+        mnemo_graph_edge *e = NULL;
         int rc = mnemo_graph_get(&e, c->db, t, a, label ? label : "knows", POOL(s, bb, ids));
-        mnemo_edge_free(e);
+        mnemo_graph_edge_free(e);
         return rc;
     }
     }
@@ -304,8 +304,8 @@ static int op_admin(ctx *c, in *s)
 {
     char pb[48];
     switch (u8(s) % 5) {
-    case 0: return mnemo_index_create(c->db, POOL(s, pb, paths));
-    case 1: return mnemo_index_drop(c->db, POOL(s, pb, paths));
+    case 0: return mnemo_record_index_create(c->db, POOL(s, pb, paths));
+    case 1: return mnemo_record_index_drop(c->db, POOL(s, pb, paths));
     case 2: {
         size_t n;
         return mnemo_record_purge_expired(c->db, &n);
@@ -355,7 +355,7 @@ static void wipe(mnemo_db *db)
         fz_check_rc(mnemo_record_delete(db, NULL, page->records[i].id), "wipe record");
     mnemo_record_page_free(page);
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
-        int rc = mnemo_index_drop(db, paths[i]);
+        int rc = mnemo_record_index_drop(db, paths[i]);
         fz_check_rc(rc, "wipe index");
     }
     size_t purged;

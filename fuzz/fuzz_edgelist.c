@@ -38,11 +38,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size > 1 && fwrite(data + 1, 1, size - 1, f) != size - 1)
         abort();
     fclose(f);
-    mnemo_import_options o = MNEMO_IMPORT_OPTIONS_INIT;
+    mnemo_graph_import_options o = MNEMO_GRAPH_IMPORT_OPTIONS_INIT;
     o.batch = 1 + (data[0] & 3);
     o.undirected = (data[0] >> 2) & 1;
     o.label = (data[0] & 8) ? "knows" : NULL;
-    mnemo_import_stats st;
+    mnemo_graph_import_stats st = MNEMO_GRAPH_IMPORT_STATS_INIT;
     int rc = mnemo_graph_import_edgelist(db, file, &o, &st);
     fz_check_rc(rc, "import");
     if (rc == MNEMO_EINVAL && !strstr(mnemo_errmsg(), "line"))

@@ -188,7 +188,7 @@ static void through_open(unsigned sel, const uint8_t *data, size_t size)
         die("close", rc);
     db = open_db(); /* loads or rebuilds; must not fail */
     fz_graph_check(db);
-    mnemo_vector_stats st;
+    mnemo_vector_stats st = MNEMO_VECTOR_STATS_INIT;
     if ((rc = mnemo_vector_stats_get(&st, db)) != 0)
         die("stats", rc);
     uint64_t n = 0;
@@ -199,8 +199,8 @@ static void through_open(unsigned sel, const uint8_t *data, size_t size)
     if (st.rebuilds ? rc != 0 || n != FZ_VECTORS : rc != 0 && rc != MNEMO_ECORRUPT)
         die("vector check", rc);
     float q[FZ_DIM] = {3.0f, 1.0f, 0.0f, 0.5f};
-    mnemo_hits *h = NULL;
-    mnemo_search_options o = MNEMO_SEARCH_OPTIONS_INIT;
+    mnemo_vector_hits *h = NULL;
+    mnemo_vector_search_options o = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
     for (int exact = 0; exact < 2; exact++) {
         o.exact = exact;
         rc = mnemo_vector_search(&h, db, NULL, q, FZ_DIM, 5, &o);
@@ -208,7 +208,7 @@ static void through_open(unsigned sel, const uint8_t *data, size_t size)
         for (size_t i = 1; i < h->count; i++)
             if (!(h->hits[i].distance >= h->hits[i - 1].distance) && !isnan(h->hits[i].distance))
                 die("search order", 0);
-        mnemo_hits_free(h);
+        mnemo_vector_hits_free(h);
     }
     if ((rc = mnemo_vector_put(db, NULL, "v00", q, FZ_DIM)) != 0 ||
         (rc = mnemo_vector_delete(db, NULL, "v00")) != 0)

@@ -11,6 +11,7 @@ packages=(
   doxygen
   python3-dev python3-cffi python3-numpy python3-pytest python3-venv python3-setuptools python3-wheel
   clang
+  abigail-tools
 )
 
 missing=()

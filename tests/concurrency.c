@@ -126,7 +126,7 @@ static int transfer(mnemo_txn *txn, void *arg)
         if (!(rc = put_balance(txn, f, bf - a->amount)) && !(rc = put_balance(txn, t, bt + a->amount))) {
             rc = bump_counter(txn, "transfers");
             if (!rc) {
-                mnemo_edge e = {f, "paid", t, (double)a->amount, NULL};
+                mnemo_graph_edge e = {f, "paid", t, (double)a->amount, NULL};
                 rc = mnemo_graph_link(db, txn, &e, 0);
             }
             a->moved = !rc;
@@ -145,7 +145,7 @@ static void *writer(void *arg)
         a.from = rand_r(&seed) % ACCOUNTS;
         a.to = (a.from + 1 + rand_r(&seed) % (ACCOUNTS - 1)) % ACCOUNTS;
         a.amount = 1 + rand_r(&seed) % 300;
-        mnemo_retry r = MNEMO_RETRY_INIT;
+        mnemo_txn_retry r = MNEMO_TXN_RETRY_INIT;
         r.max_attempts = 100000; /* every conflict is retried to success */
         r.max_backoff_us = 2000;
         int rc = mnemo_txn_run(db, 0, transfer, &a, &r);
@@ -176,7 +176,7 @@ static void *churn(void *arg)
         if (rc && rc != MNEMO_ENOTFOUND)
             anomaly("unlink: %s %s", mnemo_strerror(rc), mnemo_errmsg());
         if (!rc && rand_r(&seed) % 2) {
-            mnemo_edge e = {f, "paid", t, 1.0, "{\"relinked\": true}"};
+            mnemo_graph_edge e = {f, "paid", t, 1.0, "{\"relinked\": true}"};
             if ((rc = mnemo_graph_link(db, NULL, &e, 0)) != 0)
                 anomaly("link: %s %s", mnemo_strerror(rc), mnemo_errmsg());
         }
@@ -241,7 +241,7 @@ static void *vec_writer(void *arg)
         x.del_b = rand_r(&seed) % 4 == 0;
         random_vec(x.va, &seed);
         random_vec(x.vb, &seed);
-        mnemo_retry r = MNEMO_RETRY_INIT;
+        mnemo_txn_retry r = MNEMO_TXN_RETRY_INIT;
         r.max_attempts = 100000;
         r.max_backoff_us = 2000;
         atomic_fetch_add(&vec_started, 1);
@@ -294,13 +294,13 @@ static void pend(pending *p, const char *fmt, ...)
 /* Checks one result; returns the distance of its nearest hit (INFINITY when none). What holds
  * only without concurrent vector commits (each hit's mnemo_vector_get vector at exactly the
  * reported distance) goes to p. */
-static float check_hits(const mnemo_hits *h, const float *q, size_t k, int group, int half, pending *p,
+static float check_hits(const mnemo_vector_hits *h, const float *q, size_t k, int group, int half, pending *p,
                         const char *what)
 {
     if (h->count > k)
         anomaly("%s: %zu hits for k = %zu", what, h->count, k);
     for (size_t i = 0; i < h->count; i++) {
-        const mnemo_hit *x = &h->hits[i];
+        const mnemo_vector_hit *x = &h->hits[i];
         int item = -1;
         if (sscanf(x->id, "item/%d", &item) != 1 || item < 0 || item >= ITEMS) {
             anomaly("%s: hit %zu is '%s', not an item", what, i, x->id);
@@ -343,8 +343,8 @@ static void *searcher(void *arg)
         char fg[48], fh[48];
         snprintf(fg, sizeof fg, "{\"group\": %d}", group);
         snprintf(fh, sizeof fh, "{\"half\": %d}", half);
-        mnemo_search_options o[4] = {MNEMO_SEARCH_OPTIONS_INIT, MNEMO_SEARCH_OPTIONS_INIT, MNEMO_SEARCH_OPTIONS_INIT,
-                                     MNEMO_SEARCH_OPTIONS_INIT};
+        mnemo_vector_search_options o[4] = {MNEMO_VECTOR_SEARCH_OPTIONS_INIT, MNEMO_VECTOR_SEARCH_OPTIONS_INIT,
+                                            MNEMO_VECTOR_SEARCH_OPTIONS_INIT, MNEMO_VECTOR_SEARCH_OPTIONS_INIT};
         o[1].exact = 1;
         o[2].filter = fg; /* few candidates: exact over them */
         o[3].filter = fh; /* half the items: HNSW walk with the filter */
@@ -356,7 +356,7 @@ static void *searcher(void *arg)
         static const int unit_first[3] = {0, 2, 3}, unit_end[3] = {2, 3, 4};
         for (int u = 0; u < 3; u++) {
             unsigned long s1 = atomic_load(&vec_started), f1 = atomic_load(&vec_finished);
-            mnemo_hits *h[4] = {NULL, NULL, NULL, NULL};
+            mnemo_vector_hits *h[4] = {NULL, NULL, NULL, NULL};
             int ok = 1;
             for (int i = unit_first[u]; i < unit_end[u]; i++) {
                 int rc = mnemo_vector_search(&h[i], db, NULL, q, VDIM, k, &o[i]);
@@ -381,7 +381,7 @@ static void *searcher(void *arg)
                 }
             }
             for (int i = 0; i < 4; i++)
-                mnemo_hits_free(h[i]);
+                mnemo_vector_hits_free(h[i]);
         }
         atomic_fetch_add(&searches, 4);
     }
@@ -408,7 +408,7 @@ static void check_total(mnemo_txn *t)
         sum += b;
         mnemo_record_free(r);
     }
-    mnemo_list_options lo = MNEMO_LIST_OPTIONS_INIT;
+    mnemo_record_list_options lo = MNEMO_RECORD_LIST_OPTIONS_INIT;
     lo.id_prefix = "acct/";
     mnemo_record_page *page;
     int rc = mnemo_record_list(&page, db, t, &lo);
@@ -428,19 +428,19 @@ static void check_total(mnemo_txn *t)
 /* 1 when `to`'s neighbours in direction dir (label paid) include `id`. */
 static int has_neighbor(mnemo_txn *t, const char *node, mnemo_direction dir, const char *id)
 {
-    mnemo_graph_iter *it;
+    mnemo_iter *it;
     int rc = mnemo_graph_neighbors(&it, db, t, node, dir, "paid", 0);
     if (rc) {
         anomaly("neighbors %s: %s %s", node, mnemo_strerror(rc), mnemo_errmsg());
         return -1;
     }
-    const mnemo_neighbor *n;
+    const mnemo_graph_neighbor *n;
     int found = 0;
-    while (!found && (rc = mnemo_graph_iter_next(it, &n)) == 0)
+    while (!found && (rc = mnemo_iter_next(it)) == 0 && (rc = mnemo_iter_neighbor(it, &n)) == 0)
         found = !strcmp(n->id, id);
     if (rc && rc != MNEMO_ITEROVER)
         anomaly("neighbors next: %s", mnemo_strerror(rc));
-    mnemo_graph_iter_free(it);
+    mnemo_iter_free(it);
     return found;
 }
 
@@ -450,14 +450,14 @@ static void check_edges(mnemo_txn *t, unsigned *seed)
     acct_id(a, rand_r(seed) % ACCOUNTS);
     for (int d = 0; d < 2; d++) {
         mnemo_direction dir = d ? MNEMO_DIR_IN : MNEMO_DIR_OUT, back = d ? MNEMO_DIR_OUT : MNEMO_DIR_IN;
-        mnemo_graph_iter *it;
+        mnemo_iter *it;
         int rc = mnemo_graph_neighbors(&it, db, t, a, dir, "paid", 0);
         if (rc) {
             anomaly("neighbors %s: %s %s", a, mnemo_strerror(rc), mnemo_errmsg());
             return;
         }
-        const mnemo_neighbor *n;
-        while ((rc = mnemo_graph_iter_next(it, &n)) == 0) {
+        const mnemo_graph_neighbor *n;
+        while ((rc = mnemo_iter_next(it)) == 0 && (rc = mnemo_iter_neighbor(it, &n)) == 0) {
             char other[32];
             snprintf(other, sizeof other, "%s", n->id);
             if (has_neighbor(t, other, back, a) != 1)
@@ -469,11 +469,11 @@ static void check_edges(mnemo_txn *t, unsigned *seed)
         }
         if (rc != MNEMO_ITEROVER)
             anomaly("neighbors next: %s", mnemo_strerror(rc));
-        mnemo_graph_iter_free(it);
+        mnemo_iter_free(it);
     }
 }
 
-static int visit(void *arg, const char *id, unsigned depth, const char *via, const char *via_label)
+static int visit(const char *id, unsigned depth, const char *via, const char *via_label, void *arg)
 {
     (void)depth;
     (void)via;
@@ -489,7 +489,7 @@ static void check_traverse(mnemo_txn *t, unsigned *seed)
     char a[32];
     acct_id(a, rand_r(seed) % ACCOUNTS);
     const char *starts[] = {a};
-    mnemo_traverse_options o = MNEMO_TRAVERSE_OPTIONS_INIT;
+    mnemo_graph_traverse_options o = MNEMO_GRAPH_TRAVERSE_OPTIONS_INIT;
     o.dir = MNEMO_DIR_BOTH;
     o.max_depth = 3;
     size_t count = 0;
@@ -565,7 +565,7 @@ int main(int argc, char **argv)
         acct_id(id, i);
         rc = put_balance(NULL, id, START_BALANCE);
     }
-    if (rc || (rc = mnemo_index_create(db, "balance")) != 0) {
+    if (rc || (rc = mnemo_record_index_create(db, "balance")) != 0) {
         fprintf(stderr, "setup: %s %s\n", mnemo_strerror(rc), mnemo_errmsg());
         return 1;
     }
@@ -594,8 +594,8 @@ int main(int argc, char **argv)
         if (!rc)
             rc = mnemo_txn_commit(t);
         mnemo_txn_free(t);
-        if (!rc && !(rc = mnemo_index_create(db, "group")))
-            rc = mnemo_index_create(db, "half");
+        if (!rc && !(rc = mnemo_record_index_create(db, "group")))
+            rc = mnemo_record_index_create(db, "half");
         if (rc) {
             fprintf(stderr, "setup items: %s %s\n", mnemo_strerror(rc), mnemo_errmsg());
             return 1;

@@ -1208,11 +1208,11 @@ TU_TEST(cli, vector_fvecs_import_and_search_match_library)
         cr_assert_eq(fread(vecs + i * dim, 4, dim, f), dim);
     }
     fclose(f);
-    mnemo_search_options so = MNEMO_SEARCH_OPTIONS_INIT;
+    mnemo_vector_search_options so = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
     so.exact = 1;
     const char *line = r.out;
     for (size_t i = 0; i < 100; i++) {
-        mnemo_hits *hits;
+        mnemo_vector_hits *hits;
         cr_assert_eq(mnemo_vector_search(&hits, h, NULL, vecs + i * dim, dim, 5, &so), 0);
         const char *nl = strchr(line, '\n');
         json_t *j = json_loadb(line, (size_t)(nl - line), 0, NULL);
@@ -1228,7 +1228,7 @@ TU_TEST(cli, vector_fvecs_import_and_search_match_library)
             cr_assert_eq((float)json_number_value(json_object_get(hit, "distance")), hits->hits[k].distance);
         }
         json_decref(j);
-        mnemo_hits_free(hits);
+        mnemo_vector_hits_free(hits);
         line = nl + 1;
     }
     free(vecs);

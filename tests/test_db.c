@@ -69,13 +69,13 @@ TU_TEST(db, bad_arguments)
     o.read_only = 1;
     TU_RC(mnemo_open(&db, tu_path("x"), &o), MNEMO_EINVAL);
     o.read_only = 0;
-    o.compression = (mnemo_compression)42;
+    o.storage.compression = (mnemo_compression)42;
     TU_RC(mnemo_open(&db, tu_path("x"), &o), MNEMO_EINVAL);
-    o.compression = MNEMO_COMPRESSION_DEFAULT;
-    o.write_buffer_size = 1000;
+    o.storage.compression = MNEMO_COMPRESSION_DEFAULT;
+    o.storage.write_buffer_bytes = 1000;
     TU_RC(mnemo_open(&db, tu_path("x"), &o), MNEMO_EINVAL);
-    o.write_buffer_size = 0;
-    o.bloom_bits_per_key = 1000;
+    o.storage.write_buffer_bytes = 0;
+    o.storage.key_filter_bits = 1000;
     TU_RC(mnemo_open(&db, tu_path("x"), &o), MNEMO_EINVAL);
     struct stat st;
     cr_assert_neq(stat(tu_path("x"), &st), 0, "no directory is created by a refused open");
@@ -103,8 +103,8 @@ TU_TEST(db, every_compression_roundtrips)
         snprintf(name, sizeof name, "c%zu", i);
         mnemo_options o = MNEMO_OPTIONS_INIT;
         o.create_if_missing = 1;
-        o.compression = all[i];
-        o.write_buffer_size = 64 << 10;
+        o.storage.compression = all[i];
+        o.storage.write_buffer_bytes = 64 << 10;
         mnemo_db *db;
         TU_OK(tu_open_with(&db, name, &o));
         char key[32], val[256];
@@ -402,7 +402,7 @@ TU_TEST(db, read_only_opens_during_compactions_never_report_corruption)
     cr_assert_geq(pid, 0);
     if (pid == 0) { /* the writer: small files, made and merged away all the time */
         mnemo_options wo = MNEMO_OPTIONS_INIT;
-        wo.write_buffer_size = 64 << 10;
+        wo.storage.write_buffer_bytes = 64 << 10;
         mnemo_db *w;
         if (mnemo_open(&w, tu_path("busy"), &wo))
             _exit(1);
@@ -721,7 +721,7 @@ TU_TEST(db, stats_name_the_engine)
 {
     mnemo_db *db = tu_open("st");
     put_str(db, "k", "v");
-    mnemo_stats st;
+    mnemo_stats st = MNEMO_STATS_INIT;
     TU_OK(mnemo_stats_get(&st, db));
     cr_assert_eq(st.version, MNEMO_STATS_VERSION);
     cr_assert_str_eq(st.engine, tu_engine());
@@ -749,7 +749,7 @@ TU_TEST(db, reopen_finds_the_engine_and_refuses_another)
     put_str(db, "k", "v");
     TU_OK(mnemo_close(db));
     TU_OK(mnemo_open(&db, tu_path("e"), NULL));
-    mnemo_stats st;
+    mnemo_stats st = MNEMO_STATS_INIT;
     TU_OK(mnemo_stats_get(&st, db));
     cr_assert_str_eq(st.engine, tu_engine());
     expect_str(db, "k", "v");
@@ -780,23 +780,6 @@ TU_TEST(db, a_damaged_engine_marker_is_ecorrupt)
     cr_assert(strstr(mnemo_errmsg(), "engine marker"), "%s", mnemo_errmsg());
 }
 
-/* A caller built against options version 2 (no engine field) still opens: only its fields are read. */
-TU_TEST(db, version_2_options_still_work)
-{
-    mnemo_options o;
-    memset(&o, 0xA5, sizeof o); /* what lies past a version-2 struct is not the caller's */
-    mnemo_options v2 = MNEMO_OPTIONS_INIT;
-    v2.version = 2;
-    v2.create_if_missing = 1;
-    memcpy(&o, &v2, offsetof(mnemo_options, engine));
-    mnemo_db *db;
-    TU_OK(mnemo_open(&db, tu_path("v2"), &o));
-    mnemo_stats st;
-    TU_OK(mnemo_stats_get(&st, db));
-    cr_assert_str_eq(st.engine, "rocksdb", "a version-2 caller gets the default engine");
-    TU_OK(mnemo_close(db));
-}
-
 TU_TEST(db, memory_databases_touch_no_disk_and_are_separate)
 {
     char cwd_before[4096];
@@ -811,7 +794,7 @@ TU_TEST(db, memory_databases_touch_no_disk_and_are_separate)
     TU_OK(mnemo_flush(a));
     TU_OK(mnemo_compact(a));
     expect_str(a, "k", "a");
-    mnemo_stats st;
+    mnemo_stats st = MNEMO_STATS_INIT;
     TU_OK(mnemo_stats_get(&st, a));
     cr_assert_str_eq(st.engine, "memory");
     cr_assert_eq(st.store_disk_bytes, 0);
@@ -834,4 +817,65 @@ TU_TEST(db, memory_databases_touch_no_disk_and_are_separate)
     o.create_if_missing = 1;
     TU_RC(mnemo_open(&a, tu_path("m"), &o), MNEMO_EINVAL);
     cr_assert_neq(stat(tu_path("m"), &sb), 0);
+}
+
+/* ---- structs the library fills: the caller's version bounds what is written (1.0 API pass) ---- */
+
+/* A caller built against mnemo_stats version 1 has only the cache fields; whatever follows its
+ * struct in memory is not the library's to write. */
+TU_TEST(db, stats_of_an_older_smaller_struct_are_never_overrun)
+{
+    mnemo_db *db = tu_open("v1");
+    put_str(db, "k", "v");
+    typedef struct {
+        unsigned version;
+        uint64_t cache_hits, cache_misses, cache_inserts, cache_evictions;
+        size_t cache_bytes_used, cache_capacity, cache_entries;
+    } stats_v1;
+    TU_CANARIED(stats_v1) mem;
+    TU_CANARY_FILL(mem, 1);
+    TU_OK(mnemo_stats_get((mnemo_stats *)&mem.s, db));
+    tu_check_canary(mem.canary, sizeof mem.canary, "a version-1 struct");
+    cr_assert_eq(mem.s.version, 1, "the caller's version is left as set");
+    cr_assert_eq(mem.s.cache_capacity, 0, "the v1 fields are filled (cache off)");
+    cr_assert_eq(mem.s.cache_hits, 0);
+    TU_OK(mnemo_close(db));
+}
+
+TU_TEST(db, stats_refuse_an_unset_or_newer_version)
+{
+    mnemo_db *db = tu_open("sv");
+    mnemo_stats st;
+    memset(&st, 0, sizeof st);
+    TU_RC(mnemo_stats_get(&st, db), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "mnemo_stats version 0 is not set"), "%s", mnemo_errmsg());
+    st.version = MNEMO_STATS_VERSION + 1;
+    TU_RC(mnemo_stats_get(&st, db), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "newer than this library"), "%s", mnemo_errmsg());
+    cr_assert_eq(st.cache_hits, 0, "nothing written on failure");
+    TU_OK(mnemo_close(db));
+}
+
+/* Options of mnemo 0.x (versions 1..3) had another layout: read as today's they would be misread. */
+TU_TEST(db, options_of_mnemo_0x_and_nonzero_reserved_are_einval)
+{
+    mnemo_db *db;
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    o.create_if_missing = 1;
+    for (unsigned v = 1; v <= 3; v++) {
+        o.version = v;
+        TU_RC(mnemo_open(&db, tu_path("o"), &o), MNEMO_EINVAL);
+        cr_assert(strstr(mnemo_errmsg(), "of mnemo 0.x"), "%s", mnemo_errmsg());
+    }
+    o.version = MNEMO_OPTIONS_VERSION;
+    o.storage.reserved[2] = 1;
+    TU_RC(mnemo_open(&db, tu_path("o"), &o), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "storage.reserved[2]"), "%s", mnemo_errmsg());
+    o.storage.reserved[2] = 0;
+    o.storage.key_filter_bits = -1; /* engine tuning through the nested struct */
+    o.storage.read_cache_bytes = 1u << 20;
+    TU_OK(tu_open_with(&db, "o", &o));
+    put_str(db, "k", "v");
+    expect_str(db, "k", "v");
+    TU_OK(mnemo_close(db));
 }

@@ -45,7 +45,7 @@ static void node(const char *id)
 
 static int link_w(mnemo_txn *txn, const char *a, const char *label, const char *b, double w)
 {
-    mnemo_edge e = {a, label, b, w, NULL};
+    mnemo_graph_edge e = {a, label, b, w, NULL};
     return mnemo_graph_link(db, txn, &e, 0);
 }
 
@@ -62,18 +62,18 @@ static void check_ok(uint64_t want_edges)
 static void neighbors_str(mnemo_txn *txn, const char *id, mnemo_direction dir, const char *label, char *out,
                           size_t cap)
 {
-    mnemo_graph_iter *it;
+    mnemo_iter *it;
     TU_OK(mnemo_graph_neighbors(&it, db, txn, id, dir, label, 0));
-    const mnemo_neighbor *n;
+    const mnemo_graph_neighbor *n;
     out[0] = '\0';
     int rc;
-    while ((rc = mnemo_graph_iter_next(it, &n)) == 0) {
+    while ((rc = mnemo_iter_next(it)) == 0 && (rc = mnemo_iter_neighbor(it, &n)) == 0) {
         size_t len = strlen(out);
         snprintf(out + len, cap - len, "%s%s%s:%s:%g", len ? " " : "", n->direction == MNEMO_DIR_OUT ? ">" : "<",
                  n->id, n->label, n->weight);
     }
     TU_RC(rc, MNEMO_ITEROVER);
-    mnemo_graph_iter_free(it);
+    mnemo_iter_free(it);
 }
 
 TU_TEST(graph, link_get_unlink_and_neighbors)
@@ -82,23 +82,23 @@ TU_TEST(graph, link_get_unlink_and_neighbors)
     node("b");
     node("c");
     TU_OK(link_w(NULL, "a", "knows", "b", 2.5));
-    mnemo_edge props = {"a", "cites", "c", 0, "{\"page\": 3, \"note\": \"x\"}"};
+    mnemo_graph_edge props = {"a", "cites", "c", 0, "{\"page\": 3, \"note\": \"x\"}"};
     TU_OK(mnemo_graph_link(db, NULL, &props, MNEMO_LINK_DEFAULT_WEIGHT));
     TU_OK(link_w(NULL, "a", "knows", "a", 1)); /* self-loop */
     TU_OK(link_w(NULL, "c", "knows", "a", 4));
-    mnemo_edge *e;
+    mnemo_graph_edge *e;
     TU_OK(mnemo_graph_get(&e, db, NULL, "a", "cites", "c"));
     cr_assert_eq(e->weight, 1.0, "MNEMO_LINK_DEFAULT_WEIGHT gives 1");
     cr_assert_str_eq(e->props, "{\"note\":\"x\",\"page\":3}");
     cr_assert_str_eq(e->from, "a");
     cr_assert_str_eq(e->label, "cites");
     cr_assert_str_eq(e->to, "c");
-    mnemo_edge_free(e);
+    mnemo_graph_edge_free(e);
     TU_OK(link_w(NULL, "a", "knows", "b", 7)); /* update */
     TU_OK(mnemo_graph_get(&e, db, NULL, "a", "knows", "b"));
     cr_assert_eq(e->weight, 7);
     cr_assert_null(e->props);
-    mnemo_edge_free(e);
+    mnemo_graph_edge_free(e);
     char s[512];
     neighbors_str(NULL, "a", MNEMO_DIR_OUT, NULL, s, sizeof s);
     cr_assert_str_eq(s, ">a:knows:1 >b:knows:7 >c:cites:1", "%s", s);
@@ -111,14 +111,14 @@ TU_TEST(graph, link_get_unlink_and_neighbors)
     uint64_t d;
     TU_OK(mnemo_graph_degree(&d, db, NULL, "a", MNEMO_DIR_OUT, NULL));
     cr_assert_eq(d, 3);
-    mnemo_graph_iter *lim;
+    mnemo_iter *lim;
     TU_OK(mnemo_graph_neighbors(&lim, db, NULL, "a", MNEMO_DIR_BOTH, NULL, 2));
-    const mnemo_neighbor *nb;
+    const mnemo_graph_neighbor *nb;
     int seen = 0;
-    while (mnemo_graph_iter_next(lim, &nb) == 0)
+    while (tu_next_neighbor(lim, &nb) == 0)
         seen++;
     cr_assert_eq(seen, 2, "limit caps what is read");
-    mnemo_graph_iter_free(lim);
+    mnemo_iter_free(lim);
     TU_OK(mnemo_graph_degree(&d, db, NULL, "a", MNEMO_DIR_BOTH, "knows"));
     cr_assert_eq(d, 4);
     TU_RC(mnemo_graph_exists(db, NULL, "b", "knows", "a"), 0);
@@ -134,14 +134,14 @@ TU_TEST(graph, link_get_unlink_and_neighbors)
 TU_TEST(graph, bad_arguments_and_missing_endpoints)
 {
     node("a");
-    mnemo_edge e = {"a", "l", "ghost", 1, NULL};
+    mnemo_graph_edge e = {"a", "l", "ghost", 1, NULL};
     TU_RC(mnemo_graph_link(db, NULL, &e, 0), MNEMO_ENOTFOUND);
     cr_assert(strstr(mnemo_errmsg(), "ghost"), "%s", mnemo_errmsg());
     TU_OK(mnemo_graph_link(db, NULL, &e, MNEMO_LINK_CREATE_MISSING));
     TU_RC(mnemo_record_exists(db, NULL, "ghost"), 1);
     TU_RC(mnemo_graph_link(db, NULL, NULL, 0), MNEMO_EINVAL);
     TU_RC(mnemo_graph_link(db, NULL, &e, 0x80), MNEMO_EINVAL);
-    mnemo_edge bad = e;
+    mnemo_graph_edge bad = e;
     bad.label = "";
     TU_RC(mnemo_graph_link(db, NULL, &bad, 0), MNEMO_EINVAL);
     bad.label = NULL;
@@ -172,7 +172,7 @@ TU_TEST(graph, bad_arguments_and_missing_endpoints)
     bad.props = "{oops";
     TU_RC(mnemo_graph_link(db, NULL, &bad, 0), MNEMO_EINVAL);
     cr_assert(strstr(mnemo_errmsg(), "props"), "%s", mnemo_errmsg());
-    mnemo_graph_iter *it;
+    mnemo_iter *it;
     TU_RC(mnemo_graph_neighbors(&it, db, NULL, "nobody", MNEMO_DIR_OUT, NULL, 0), MNEMO_ENOTFOUND);
     TU_RC(mnemo_graph_neighbors(&it, db, NULL, "a", (mnemo_direction)9, NULL, 0), MNEMO_EINVAL);
     TU_RC(mnemo_graph_neighbors(&it, db, NULL, "a", MNEMO_DIR_OUT, "", 0), MNEMO_EINVAL);
@@ -180,7 +180,7 @@ TU_TEST(graph, bad_arguments_and_missing_endpoints)
     uint64_t d;
     TU_RC(mnemo_graph_degree(NULL, db, NULL, "a", MNEMO_DIR_OUT, NULL), MNEMO_EINVAL);
     TU_RC(mnemo_graph_degree(&d, db, NULL, NULL, MNEMO_DIR_OUT, NULL), MNEMO_EINVAL);
-    mnemo_edge *got;
+    mnemo_graph_edge *got;
     TU_RC(mnemo_graph_get(&got, db, NULL, "a", "l", "nobody"), MNEMO_ENOTFOUND);
     TU_RC(mnemo_graph_get(&got, db, NULL, "a", "nolabel", "ghost"), MNEMO_ENOTFOUND);
     TU_RC(mnemo_graph_unlink(db, NULL, "a", "l", NULL), MNEMO_EINVAL);
@@ -188,10 +188,10 @@ TU_TEST(graph, bad_arguments_and_missing_endpoints)
     TU_RC(mnemo_graph_shortest_path(&p, db, NULL, "a", "nobody", NULL), MNEMO_ENOTFOUND);
     TU_RC(mnemo_graph_shortest_path(NULL, db, NULL, "a", "ghost", NULL), MNEMO_EINVAL);
     TU_RC(mnemo_graph_traverse(db, NULL, NULL, 1, NULL, NULL, NULL), MNEMO_EINVAL);
-    TU_RC(mnemo_graph_iter_next(NULL, NULL), MNEMO_EINVAL);
-    mnemo_graph_iter_free(NULL);
+    TU_RC(mnemo_iter_neighbor(NULL, NULL), MNEMO_EINVAL);
+    mnemo_iter_free(NULL);
     mnemo_graph_path_free(NULL);
-    mnemo_edge_free(NULL);
+    mnemo_graph_edge_free(NULL);
     TU_RC(mnemo_graph_check(NULL, NULL), MNEMO_EINVAL);
     check_ok(1);
     close_db();
@@ -255,12 +255,12 @@ TU_TEST(graph, transactions_see_their_edges_and_rollback_leaves_none)
     node("a");
     mnemo_txn *t;
     TU_OK(mnemo_txn_begin(&t, db, 0));
-    mnemo_edge e = {"a", "brand-new-label", "b", 3, NULL};
+    mnemo_graph_edge e = {"a", "brand-new-label", "b", 3, NULL};
     TU_OK(mnemo_graph_link(db, t, &e, MNEMO_LINK_CREATE_MISSING));
     char s[256];
     neighbors_str(t, "a", MNEMO_DIR_OUT, NULL, s, sizeof s);
     cr_assert_str_eq(s, ">b:brand-new-label:3", "a txn sees its own edge and new label: %s", s);
-    mnemo_graph_iter *it;
+    mnemo_iter *it;
     TU_RC(mnemo_graph_neighbors(&it, db, NULL, "b", MNEMO_DIR_IN, NULL, 0), MNEMO_ENOTFOUND); /* b not committed */
     TU_OK(mnemo_txn_rollback(t));
     mnemo_txn_free(t);
@@ -345,7 +345,7 @@ static void *hub_worker(void *arg)
     for (int i = 0; i < PER; i++) {
         char id[32];
         snprintf(id, sizeof id, "t%d-%d", t, i);
-        mnemo_edge e = {"hub", "has", id, 1, NULL};
+        mnemo_graph_edge e = {"hub", "has", id, 1, NULL};
         int rc = mnemo_graph_link(db, NULL, &e, MNEMO_LINK_CREATE_MISSING);
         if (!rc && i % 3 == 0)
             rc = mnemo_graph_unlink(db, NULL, "hub", "has", id);
@@ -452,7 +452,7 @@ typedef struct visit_log {
     int count, dup, bad_via;
 } visit_log;
 
-static int log_visit(void *arg, const char *id, unsigned depth, const char *via, const char *via_label)
+static int log_visit(const char *id, unsigned depth, const char *via, const char *via_label, void *arg)
 {
     visit_log *l = arg;
     int v = atoi(id);
@@ -467,7 +467,7 @@ static int log_visit(void *arg, const char *id, unsigned depth, const char *via,
 
 TU_TEST(graph, traversal_and_paths_match_reference_bfs_on_ca_grqc)
 {
-    mnemo_import_stats st;
+    mnemo_graph_import_stats st = MNEMO_GRAPH_IMPORT_STATS_INIT;
     TU_OK(mnemo_graph_import_edgelist(db, data_path("graphs/ca-GrQc.txt"), NULL, &st));
     cr_assert_gt(st.edges, 20000);
     load_reference(data_path("graphs/ca-GrQc.txt"));
@@ -487,7 +487,7 @@ TU_TEST(graph, traversal_and_paths_match_reference_bfs_on_ca_grqc)
         for (int v = 0; v < n_nodes; v++)
             l.depth[v] = -1;
         l.count = l.dup = l.bad_via = 0;
-        mnemo_traverse_options o = MNEMO_TRAVERSE_OPTIONS_INIT;
+        mnemo_graph_traverse_options o = MNEMO_GRAPH_TRAVERSE_OPTIONS_INIT;
         o.max_depth = 3;
         const char *starts[] = {sid};
         TU_OK(mnemo_graph_traverse(db, NULL, starts, 1, &o, log_visit, &l));
@@ -519,7 +519,7 @@ TU_TEST(graph, traversal_and_paths_match_reference_bfs_on_ca_grqc)
     }
     cr_assert_gt(checked, 10);
     /* max_nodes stops early */
-    mnemo_traverse_options o = MNEMO_TRAVERSE_OPTIONS_INIT;
+    mnemo_graph_traverse_options o = MNEMO_GRAPH_TRAVERSE_OPTIONS_INIT;
     o.max_nodes = 5;
     for (int v = 0; v < n_nodes; v++)
         l.depth[v] = -1;
@@ -577,7 +577,7 @@ TU_TEST(graph, weighted_paths_match_reference_dijkstra_on_random_graphs)
         char sa[16], sb[16];
         snprintf(sa, sizeof sa, "%d", a);
         snprintf(sb, sizeof sb, "%d", b);
-        mnemo_edge e = {sa, "road", sb, x, NULL};
+        mnemo_graph_edge e = {sa, "road", sb, x, NULL};
         TU_OK(mnemo_graph_link(db, t, &e, MNEMO_LINK_CREATE_MISSING));
         w[a * N + b] = x; /* a later link of the same pair replaces the weight */
     }
@@ -592,7 +592,7 @@ TU_TEST(graph, weighted_paths_match_reference_dijkstra_on_random_graphs)
         if (mnemo_record_exists(db, NULL, sa) != 1 || mnemo_record_exists(db, NULL, sb) != 1)
             continue;
         ref_dijkstra(src, d, N, w);
-        mnemo_path_options o = MNEMO_PATH_OPTIONS_INIT;
+        mnemo_graph_path_options o = MNEMO_GRAPH_PATH_OPTIONS_INIT;
         o.weighted = 1;
         mnemo_graph_path *p;
         int rc = mnemo_graph_shortest_path(&p, db, NULL, sa, sb, &o);
@@ -604,10 +604,10 @@ TU_TEST(graph, weighted_paths_match_reference_dijkstra_on_random_graphs)
         cr_assert(fabs(p->weight - d[dst]) < 1e-9, "%d -> %d: weight %g, reference %g", src, dst, p->weight, d[dst]);
         double sum = 0;
         for (size_t h = 0; h < p->hops; h++) {
-            mnemo_edge *e;
+            mnemo_graph_edge *e;
             TU_OK(mnemo_graph_get(&e, db, NULL, p->nodes[h], p->labels[h], p->nodes[h + 1]));
             sum += e->weight;
-            mnemo_edge_free(e);
+            mnemo_graph_edge_free(e);
         }
         cr_assert(fabs(sum - p->weight) < 1e-9, "the path's edges add up to its weight");
         mnemo_graph_path_free(p);
@@ -615,7 +615,7 @@ TU_TEST(graph, weighted_paths_match_reference_dijkstra_on_random_graphs)
     free(w);
     /* a negative weight met by a weighted search is refused, naming the edge */
     TU_OK(link_w(NULL, "0", "road", "1", -2));
-    mnemo_path_options o = MNEMO_PATH_OPTIONS_INIT;
+    mnemo_graph_path_options o = MNEMO_GRAPH_PATH_OPTIONS_INIT;
     o.weighted = 1;
     mnemo_graph_path *p;
     TU_RC(mnemo_graph_shortest_path(&p, db, NULL, "0", "119", &o), MNEMO_EINVAL);
@@ -653,7 +653,7 @@ TU_TEST(graph, check_detects_a_missing_twin_and_a_damaged_value)
     TU_OK(mnemo_open(&db, tu_path("g"), NULL));
     uint64_t edges;
     TU_RC(mnemo_graph_check(db, &edges), MNEMO_ECORRUPT);
-    mnemo_graph_iter *it;
+    mnemo_iter *it;
     TU_RC(mnemo_graph_neighbors(&it, db, NULL, "b", MNEMO_DIR_IN, NULL, 0), MNEMO_ECORRUPT);
     close_db();
 }
@@ -673,22 +673,22 @@ TU_TEST(graph, importer_formats_errors_and_batches)
     char path[600];
     snprintf(path, sizeof path, "%s.txt", tu_path("edges"));
     write_file(path, "# a comment\r\n1\t2\r\n2 3 2.5\r\n\r\n  3   1\n");
-    mnemo_import_options o = MNEMO_IMPORT_OPTIONS_INIT;
+    mnemo_graph_import_options o = MNEMO_GRAPH_IMPORT_OPTIONS_INIT;
     o.undirected = 1;
     o.label = "friend";
-    mnemo_import_stats st;
+    mnemo_graph_import_stats st = MNEMO_GRAPH_IMPORT_STATS_INIT;
     TU_OK(mnemo_graph_import_edgelist(db, path, &o, &st));
     cr_assert_eq(st.lines, 5);
     cr_assert_eq(st.edges, 6);
     cr_assert_eq(st.nodes_created, 3);
-    mnemo_edge *e;
+    mnemo_graph_edge *e;
     TU_OK(mnemo_graph_get(&e, db, NULL, "3", "friend", "2"));
     cr_assert_eq(e->weight, 2.5);
-    mnemo_edge_free(e);
+    mnemo_graph_edge_free(e);
     check_ok(6);
 
     write_file(path, "10 11\n11 12\n12\n13 14\n");
-    o = (mnemo_import_options)MNEMO_IMPORT_OPTIONS_INIT;
+    o = (mnemo_graph_import_options)MNEMO_GRAPH_IMPORT_OPTIONS_INIT;
     o.batch = 1; /* batches of one line: the two before the bad one commit */
     TU_RC(mnemo_graph_import_edgelist(db, path, &o, &st), MNEMO_EINVAL);
     cr_assert(strstr(mnemo_errmsg(), "line 3"), "the message names the bad line: %s", mnemo_errmsg());
@@ -713,19 +713,19 @@ TU_TEST(graph, importer_formats_errors_and_batches)
 
 static void neighbors_of(mnemo_db *d, mnemo_txn *txn, const char *id, mnemo_direction dir, char *out, size_t cap)
 {
-    mnemo_graph_iter *it;
+    mnemo_iter *it;
     int rc = mnemo_graph_neighbors(&it, d, txn, id, dir, NULL, 0);
     if (rc) {
         snprintf(out, cap, "%s", mnemo_strerror(rc));
         return;
     }
-    const mnemo_neighbor *n;
+    const mnemo_graph_neighbor *n;
     out[0] = '\0';
-    while (mnemo_graph_iter_next(it, &n) == 0) {
+    while (tu_next_neighbor(it, &n) == 0) {
         size_t len = strlen(out);
         snprintf(out + len, cap - len, " %d%s:%s:%g", n->direction, n->id, n->label, n->weight);
     }
-    mnemo_graph_iter_free(it);
+    mnemo_iter_free(it);
 }
 
 TU_TEST(graph, adjacency_cache_on_and_off_give_the_same_answers)
@@ -753,7 +753,7 @@ TU_TEST(graph, adjacency_cache_on_and_off_give_the_same_answers)
             mnemo_txn *t = NULL;
             if (in_txn)
                 TU_OK(mnemo_txn_begin(&t, dbs[k], 0));
-            mnemo_edge e = {x, l, y, w, NULL};
+            mnemo_graph_edge e = {x, l, y, w, NULL};
             if (op < 8) {
                 rcs[k] = mnemo_graph_link(dbs[k], t, &e, MNEMO_LINK_CREATE_MISSING);
             } else if (op < 13) {
@@ -783,7 +783,7 @@ TU_TEST(graph, adjacency_cache_on_and_off_give_the_same_answers)
         if (op >= 15)
             cr_assert_str_eq(a, b, "step %d (txn %d): neighbours of %s differ with the cache: [%s] vs [%s]", step, in_txn, x, a, b);
     }
-    mnemo_stats st;
+    mnemo_stats st = MNEMO_STATS_INIT;
     TU_OK(mnemo_stats_get(&st, on));
     cr_assert_gt(st.cache_hits, 50, "the adjacency cache was used (%llu hits)", (unsigned long long)st.cache_hits);
     TU_OK(mnemo_close(on));
@@ -803,7 +803,7 @@ TU_TEST(graph, dijkstra_settles_nodes_in_distance_order)
     TU_OK(link_w(NULL, "a", "r", "x", 5));
     TU_OK(link_w(NULL, "a", "r", "b", 1));
     TU_OK(link_w(NULL, "b", "r", "t", 0));
-    mnemo_path_options o = MNEMO_PATH_OPTIONS_INIT;
+    mnemo_graph_path_options o = MNEMO_GRAPH_PATH_OPTIONS_INIT;
     o.weighted = 1;
     mnemo_graph_path *p;
     TU_OK(mnemo_graph_shortest_path(&p, db, NULL, "s", "t", &o));
@@ -821,11 +821,11 @@ TU_TEST(graph, dijkstra_settles_nodes_in_distance_order)
     char longlabel[300];
     memset(longlabel, 'q', sizeof longlabel - 1);
     longlabel[sizeof longlabel - 1] = '\0';
-    mnemo_graph_iter *it;
+    mnemo_iter *it;
     uint64_t d;
     TU_RC(mnemo_graph_neighbors(&it, db, NULL, "s", MNEMO_DIR_OUT, longlabel, 0), MNEMO_EINVAL);
     TU_RC(mnemo_graph_degree(&d, db, NULL, "s", MNEMO_DIR_OUT, longlabel), MNEMO_EINVAL);
-    o = (mnemo_path_options)MNEMO_PATH_OPTIONS_INIT;
+    o = (mnemo_graph_path_options)MNEMO_GRAPH_PATH_OPTIONS_INIT;
     o.label = longlabel;
     TU_RC(mnemo_graph_shortest_path(&p, db, NULL, "s", "t", &o), MNEMO_EINVAL);
     close_db();
@@ -870,7 +870,7 @@ TU_TEST(graph, an_edge_read_in_a_transaction_is_validated_at_commit)
     TU_OK(mnemo_txn_begin(&t1, db, 0));
     TU_OK(mnemo_txn_begin(&t2, db, 0));
     TU_RC(mnemo_graph_exists(db, t1, "c", "x", "d"), 0);
-    mnemo_edge *e;
+    mnemo_graph_edge *e;
     TU_RC(mnemo_graph_get(&e, db, t2, "a", "x", "b"), MNEMO_ENOTFOUND);
     TU_OK(link_w(t1, "a", "x", "b", 1));
     TU_OK(link_w(t2, "c", "x", "d", 1));
@@ -893,7 +893,7 @@ TU_TEST(graph, weighted_paths_whose_total_overflows_are_not_unreachable)
     TU_OK(link_w(NULL, "a", "w", "b", 1e308));
     TU_OK(link_w(NULL, "b", "w", "c", 1e308));
     TU_OK(link_w(NULL, "c", "w", "d", 1e308));
-    mnemo_path_options o = MNEMO_PATH_OPTIONS_INIT;
+    mnemo_graph_path_options o = MNEMO_GRAPH_PATH_OPTIONS_INIT;
     o.weighted = 1;
     mnemo_graph_path *p;
     TU_OK(mnemo_graph_shortest_path(&p, db, NULL, "a", "b", &o));
@@ -931,35 +931,35 @@ TU_TEST(graph, neighbor_iterator_invalid_after_its_txn_ends)
     node("a");
     node("b");
     node("c");
-    mnemo_edge e = {"a", "knows", "b", 1.0, NULL};
+    mnemo_graph_edge e = {"a", "knows", "b", 1.0, NULL};
     for (int commit = 0; commit < 2; commit++) {
         mnemo_txn *txn;
         TU_OK(mnemo_txn_begin(&txn, db, 0));
         TU_OK(mnemo_graph_link(db, txn, &e, 0));
-        mnemo_graph_iter *it, *it2, *early;
+        mnemo_iter *it, *it2, *early;
         TU_OK(mnemo_graph_neighbors(&it, db, txn, "a", MNEMO_DIR_OUT, NULL, 0));
         TU_OK(mnemo_graph_neighbors(&it2, db, txn, "a", MNEMO_DIR_OUT, NULL, 0));
         TU_OK(mnemo_graph_neighbors(&early, db, txn, "b", MNEMO_DIR_IN, NULL, 0));
-        mnemo_graph_iter_free(early); /* freed before its txn ends: the end must not touch it */
-        const mnemo_neighbor *n;
-        TU_OK(mnemo_graph_iter_next(it, &n));
+        mnemo_iter_free(early); /* freed before its txn ends: the end must not touch it */
+        const mnemo_graph_neighbor *n;
+        TU_OK(tu_next_neighbor(it, &n));
         cr_assert_str_eq(n->id, e.to);
         TU_OK(commit ? mnemo_txn_commit(txn) : mnemo_txn_rollback(txn));
-        TU_RC(mnemo_graph_iter_next(it2, &n), MNEMO_EINVAL);
+        TU_RC(tu_next_neighbor(it2, &n), MNEMO_EINVAL);
         mnemo_txn_free(txn);
-        TU_RC(mnemo_graph_iter_next(it, &n), MNEMO_EINVAL);
-        mnemo_graph_iter_free(it);
-        mnemo_graph_iter_free(it2);
+        TU_RC(tu_next_neighbor(it, &n), MNEMO_EINVAL);
+        mnemo_iter_free(it);
+        mnemo_iter_free(it2);
         e.to = "c";
     }
     /* without a transaction it reads a committed state and stays usable */
-    mnemo_graph_iter *it;
+    mnemo_iter *it;
     TU_OK(mnemo_graph_neighbors(&it, db, NULL, "a", MNEMO_DIR_OUT, NULL, 0));
-    const mnemo_neighbor *n;
-    TU_OK(mnemo_graph_iter_next(it, &n));
+    const mnemo_graph_neighbor *n;
+    TU_OK(tu_next_neighbor(it, &n));
     cr_assert_str_eq(n->id, "c");
-    TU_RC(mnemo_graph_iter_next(it, &n), MNEMO_ITEROVER);
-    mnemo_graph_iter_free(it);
+    TU_RC(tu_next_neighbor(it, &n), MNEMO_ITEROVER);
+    mnemo_iter_free(it);
     close_db();
 }
 
@@ -1034,13 +1034,13 @@ TU_TEST(graph, label_id_limit_is_a_clear_error_and_the_graph_keeps_working)
     TU_OK(mnemo_open(&db, tu_path("g"), NULL));
     TU_OK(link_w(NULL, "b", "last", "a", 1));
     TU_RC(link_w(NULL, "b", "over2", "a", 1), MNEMO_EFULL);
-    mnemo_graph_iter *it;
+    mnemo_iter *it;
     TU_OK(mnemo_graph_neighbors(&it, db, NULL, "a", MNEMO_DIR_BOTH, NULL, 0));
     size_t n = 0;
-    const mnemo_neighbor *nb;
-    while (mnemo_graph_iter_next(it, &nb) == 0)
+    const mnemo_graph_neighbor *nb;
+    while (tu_next_neighbor(it, &nb) == 0)
         n++;
-    mnemo_graph_iter_free(it);
+    mnemo_iter_free(it);
     cr_assert_eq(n, 4);
     check_ok(4);
     /* an edge whose label id is beyond the limit is damage the check reports */
@@ -1075,4 +1075,61 @@ TU_TEST(graph, label_id_limit_is_a_clear_error_and_the_graph_keeps_working)
     TU_RC(mnemo_graph_check(db, NULL), MNEMO_ECORRUPT);
     cr_assert(strstr(mnemo_errmsg(), "label"), "%s", mnemo_errmsg());
     close_db();
+}
+
+/* The import figures: the caller's version bounds what is written, an unset one is refused before
+ * the file is read (nothing imported). */
+TU_TEST(graph, import_stats_respect_the_callers_version)
+{
+    char path[600];
+    snprintf(path, sizeof path, "%s.txt", tu_path("ver"));
+    write_file(path, "1 2\n");
+    TU_CANARIED(mnemo_graph_import_stats) a;
+    TU_CANARY_FILL(a, 1);
+    TU_OK(mnemo_graph_import_edgelist(db, path, NULL, &a.s));
+    cr_assert_eq(a.s.edges, 1);
+    cr_assert_eq(a.s.version, 1);
+    tu_check_canary(a.canary, sizeof a.canary, "the stats");
+    write_file(path, "3 4\n");
+    mnemo_graph_import_stats st;
+    memset(&st, 0, sizeof st);
+    TU_RC(mnemo_graph_import_edgelist(db, path, NULL, &st), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "mnemo_graph_import_stats version 0"), "%s", mnemo_errmsg());
+    TU_RC(mnemo_record_exists(db, NULL, "3"), 0);
+    st.version = MNEMO_GRAPH_IMPORT_STATS_VERSION + 1;
+    TU_RC(mnemo_graph_import_edgelist(db, path, NULL, &st), MNEMO_EINVAL);
+    TU_OK(mnemo_graph_import_edgelist(db, path, NULL, NULL));
+}
+
+/* Neighbours come through the one iterator of mnemo/iter.h: the calls a neighbour iterator has not
+ * (seek, key, value) and a neighbour asked of the wrong kind or position are MNEMO_EINVAL. */
+TU_TEST(graph, neighbors_use_the_common_iterator)
+{
+    node("a");
+    node("b");
+    TU_OK(link_w(NULL, "a", "knows", "b", 2.0));
+    mnemo_iter *it;
+    TU_OK(mnemo_graph_neighbors(&it, db, NULL, "a", MNEMO_DIR_OUT, NULL, 0));
+    const mnemo_graph_neighbor *n;
+    TU_RC(mnemo_iter_neighbor(it, &n), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "not on a neighbour"), "%s", mnemo_errmsg());
+    TU_OK(mnemo_iter_next(it));
+    TU_OK(mnemo_iter_neighbor(it, &n));
+    cr_assert_str_eq(n->id, "b");
+    cr_assert_eq(n->weight, 2.0);
+    const void *k;
+    size_t kl;
+    TU_RC(mnemo_iter_key(it, &k, &kl), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "a neighbour iterator has no such operation"), "%s", mnemo_errmsg());
+    TU_RC(mnemo_iter_value(it, &k, &kl), MNEMO_EINVAL);
+    TU_RC(mnemo_iter_seek(it, "b", 1), MNEMO_EINVAL);
+    TU_RC(mnemo_iter_next(it), MNEMO_ITEROVER);
+    TU_RC(mnemo_iter_neighbor(it, &n), MNEMO_EINVAL);
+    TU_RC(mnemo_iter_next(it), MNEMO_ITEROVER);
+    mnemo_iter_free(it);
+    mnemo_iter *kv;
+    TU_OK(mnemo_kv_iter(&kv, db, NULL, NULL));
+    TU_RC(mnemo_iter_neighbor(kv, &n), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "a key-value iterator has no neighbours"), "%s", mnemo_errmsg());
+    mnemo_iter_free(kv);
 }

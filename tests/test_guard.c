@@ -70,10 +70,10 @@ static int one_call(int kind, int i)
         break;
     }
     case 1: {
-        mnemo_hits *h = NULL;
+        mnemo_vector_hits *h = NULL;
         float q[DIM] = {(float)(i % 50), 1, 2, 3};
         rc = mnemo_vector_search(&h, db, NULL, q, DIM, 5, NULL);
-        mnemo_hits_free(h);
+        mnemo_vector_hits_free(h);
         break;
     }
     case 2: {
@@ -204,7 +204,7 @@ static atomic_int visiting, main_tried;
 static int main_rc;
 static char main_msg[256];
 
-static int visit_and_wait(void *arg, const char *id, unsigned depth, const char *via, const char *via_label)
+static int visit_and_wait(const char *id, unsigned depth, const char *via, const char *via_label, void *arg)
 {
     (void)arg, (void)id, (void)depth, (void)via, (void)via_label;
     atomic_store(&visiting, 1);

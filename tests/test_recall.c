@@ -234,9 +234,9 @@ TU_TEST(recall, filter_and_near_restrict_both_rankings)
     const char *got = recall_ids(db, NULL, &q, 10);
     cr_assert(!strstr(got, "heat1") && !strstr(got, "heat2") && strstr(got, "wing1"), "%s", got);
     /* near: wing2 -> heat2 -> plain; one hop from wing2 is wing2 and heat2 */
-    mnemo_edge e = {.from = "wing2", .label = "cites", .to = "heat2", .weight = 1};
+    mnemo_graph_edge e = {.from = "wing2", .label = "cites", .to = "heat2", .weight = 1};
     TU_OK(mnemo_graph_link(db, NULL, &e, 0));
-    e = (mnemo_edge){.from = "heat2", .label = "cites", .to = "plain", .weight = 1};
+    e = (mnemo_graph_edge){.from = "heat2", .label = "cites", .to = "plain", .weight = 1};
     TU_OK(mnemo_graph_link(db, NULL, &e, 0));
     q.filter = NULL;
     q.near = "wing2";
@@ -457,7 +457,7 @@ static int ref_cmp(const void *pa, const void *pb)
 static size_t reference(ref_hit *out, mnemo_db *db, const mnemo_recall_query *q, size_t depth)
 {
     mnemo_text_hits *th;
-    mnemo_hits *vh;
+    mnemo_vector_hits *vh;
     TU_OK(mnemo_text_search(&th, db, NULL, q->text, depth, NULL));
     TU_OK(mnemo_vector_search(&vh, db, NULL, q->vector, q->dim, depth, NULL));
     size_t n = 0;
@@ -496,7 +496,7 @@ static size_t reference(ref_hit *out, mnemo_db *db, const mnemo_recall_query *q,
     }
     qsort(out, n, sizeof *out, ref_cmp);
     mnemo_text_hits_free(th);
-    mnemo_hits_free(vh);
+    mnemo_vector_hits_free(vh);
     return n;
 }
 

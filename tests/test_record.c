@@ -98,7 +98,7 @@ TU_TEST(record, put_modes)
     cr_assert(strstr(mnemo_errmsg(), "'a'"), "%s", mnemo_errmsg());
     TU_OK(mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT));
     TU_OK(mnemo_record_put(db, NULL, &r, MNEMO_PUT_REPLACE));
-    TU_RC(mnemo_record_put(db, NULL, &r, (mnemo_put_mode)7), MNEMO_EINVAL);
+    TU_RC(mnemo_record_put(db, NULL, &r, (mnemo_record_put_mode)7), MNEMO_EINVAL);
     close_db();
 }
 
@@ -274,7 +274,7 @@ TU_TEST(record, list_by_id_prefix_and_time_with_cursors)
         fake_now += 10;
         put(ids[i], "", 0, NULL);
     }
-    mnemo_list_options o = MNEMO_LIST_OPTIONS_INIT;
+    mnemo_record_list_options o = MNEMO_RECORD_LIST_OPTIONS_INIT;
     o.id_prefix = "n";
     o.limit = 2;
     mnemo_record_page *page;
@@ -294,7 +294,7 @@ TU_TEST(record, list_by_id_prefix_and_time_with_cursors)
     cr_assert_null(page->next_cursor, "no page after the last");
     mnemo_record_page_free(page);
 
-    o = (mnemo_list_options)MNEMO_LIST_OPTIONS_INIT;
+    o = (mnemo_record_list_options)MNEMO_RECORD_LIST_OPTIONS_INIT;
     o.order = MNEMO_LIST_NEWEST_FIRST;
     o.limit = 4;
     TU_OK(mnemo_record_list(&page, db, NULL, &o));
@@ -306,7 +306,7 @@ TU_TEST(record, list_by_id_prefix_and_time_with_cursors)
     expect_ids(page, "n2 n1");
     mnemo_record_page_free(page);
 
-    o = (mnemo_list_options)MNEMO_LIST_OPTIONS_INIT;
+    o = (mnemo_record_list_options)MNEMO_RECORD_LIST_OPTIONS_INIT;
     o.order = MNEMO_LIST_OLDEST_FIRST;
     o.created_from = 1700000000000 + 20;
     o.created_to = 1700000000000 + 50;
@@ -321,11 +321,11 @@ TU_TEST(record, list_by_id_prefix_and_time_with_cursors)
     o.cursor = NULL;
     o.id_prefix = "n";
     TU_RC(mnemo_record_list(&page, db, NULL, &o), MNEMO_EINVAL);
-    o = (mnemo_list_options)MNEMO_LIST_OPTIONS_INIT;
+    o = (mnemo_record_list_options)MNEMO_RECORD_LIST_OPTIONS_INIT;
     o.created_from = 5;
     TU_RC(mnemo_record_list(&page, db, NULL, &o), MNEMO_EINVAL);
     o.created_from = 0;
-    o.order = (mnemo_list_order)9;
+    o.order = (mnemo_record_list_order)9;
     TU_RC(mnemo_record_list(&page, db, NULL, &o), MNEMO_EINVAL);
     TU_RC(mnemo_record_list(NULL, db, NULL, NULL), MNEMO_EINVAL);
     close_db();
@@ -351,7 +351,7 @@ TU_TEST(record, transaction_sees_own_records_and_rollback_leaves_nothing)
     TU_OK(mnemo_record_list(&page, db, NULL, NULL));
     cr_assert_eq(page->count, 0);
     mnemo_record_page_free(page);
-    mnemo_list_options o = MNEMO_LIST_OPTIONS_INIT;
+    mnemo_record_list_options o = MNEMO_RECORD_LIST_OPTIONS_INIT;
     o.order = MNEMO_LIST_OLDEST_FIRST;
     TU_OK(mnemo_record_list(&page, db, NULL, &o));
     cr_assert_eq(page->count, 0, "no index entry of a rolled-back record remains");
@@ -415,7 +415,7 @@ static void fill(int n)
 static void find_all(const char *filter, size_t limit, char *out, size_t cap)
 {
     out[0] = '\0';
-    mnemo_find_options o = MNEMO_FIND_OPTIONS_INIT;
+    mnemo_record_find_options o = MNEMO_RECORD_FIND_OPTIONS_INIT;
     o.limit = limit;
     char cursor[4096];
     for (;;) {
@@ -481,15 +481,15 @@ TU_TEST(record, index_results_equal_full_scan)
     char (*scan)[16384] = calloc(nf, sizeof *scan);
     for (size_t i = 0; i < nf; i++)
         scan_truth(filters[i], scan[i], sizeof scan[i]);
-    TU_OK(mnemo_index_create(db, "topic"));
-    TU_OK(mnemo_index_create(db, "metadata.score"));
-    TU_OK(mnemo_index_create(db, "tags"));
-    TU_OK(mnemo_index_create(db, "deep.v"));
-    TU_RC(mnemo_index_create(db, "topic"), MNEMO_EEXISTS);
-    TU_RC(mnemo_index_create(db, "importance"), MNEMO_EINVAL);
-    TU_RC(mnemo_index_create(db, "a..b"), MNEMO_EINVAL);
-    TU_RC(mnemo_index_create(db, ""), MNEMO_EINVAL);
-    TU_RC(mnemo_index_create(db, NULL), MNEMO_EINVAL);
+    TU_OK(mnemo_record_index_create(db, "topic"));
+    TU_OK(mnemo_record_index_create(db, "metadata.score"));
+    TU_OK(mnemo_record_index_create(db, "tags"));
+    TU_OK(mnemo_record_index_create(db, "deep.v"));
+    TU_RC(mnemo_record_index_create(db, "topic"), MNEMO_EEXISTS);
+    TU_RC(mnemo_record_index_create(db, "importance"), MNEMO_EINVAL);
+    TU_RC(mnemo_record_index_create(db, "a..b"), MNEMO_EINVAL);
+    TU_RC(mnemo_record_index_create(db, ""), MNEMO_EINVAL);
+    TU_RC(mnemo_record_index_create(db, NULL), MNEMO_EINVAL);
     char got[16384];
     for (int round = 0; round < 2; round++) {
         for (size_t i = 0; i < nf; i++) {
@@ -512,17 +512,17 @@ TU_TEST(record, index_results_equal_full_scan)
                 TU_OK(mnemo_record_update(db, NULL, id, &u));
             }
         }
-        TU_OK(mnemo_index_drop(db, "tags"));
+        TU_OK(mnemo_record_index_drop(db, "tags"));
         for (size_t i = 0; i < nf; i++)
             scan_truth(filters[i], scan[i], sizeof scan[i]); /* the new truth, never from an index */
-        TU_OK(mnemo_index_create(db, "tags"));
+        TU_OK(mnemo_record_index_create(db, "tags"));
     }
-    TU_RC(mnemo_index_drop(db, "nothing"), MNEMO_ENOTFOUND);
+    TU_RC(mnemo_record_index_drop(db, "nothing"), MNEMO_ENOTFOUND);
     free(scan);
     mnemo_record_page *page;
     TU_RC(mnemo_record_find(&page, db, NULL, "{\"$foo\": 1}", NULL), MNEMO_EINVAL);
     TU_RC(mnemo_record_find(&page, db, NULL, NULL, NULL), MNEMO_EINVAL);
-    mnemo_find_options fo = MNEMO_FIND_OPTIONS_INIT;
+    mnemo_record_find_options fo = MNEMO_RECORD_FIND_OPTIONS_INIT;
     fo.cursor = "r:00";
     TU_RC(mnemo_record_find(&page, db, NULL, "{\"topic\": \"go\"}", &fo), MNEMO_EINVAL); /* plan changed */
     close_db();
@@ -531,7 +531,7 @@ TU_TEST(record, index_results_equal_full_scan)
 TU_TEST(record, indexes_persist_and_count_estimates)
 {
     fill(200);
-    TU_OK(mnemo_index_create(db, "topic"));
+    TU_OK(mnemo_record_index_create(db, "topic"));
     close_db();
     TU_NEEDS_DISK("reopens");
     TU_OK(mnemo_open(&db, tu_path("rec"), NULL));
@@ -551,35 +551,35 @@ TU_TEST(record, index_list_names_every_index_in_order)
 {
     char **paths = (char **)1;
     size_t n = 99;
-    TU_OK(mnemo_index_list(&paths, &n, db, NULL));
+    TU_OK(mnemo_record_index_list(&paths, &n, db, NULL));
     cr_assert_eq(n, 0);
     cr_assert_null(paths);
     fill(20);
-    TU_OK(mnemo_index_create(db, "topic"));
-    TU_OK(mnemo_index_create(db, "metadata.deep.v")); /* listed normalised */
-    TU_OK(mnemo_index_create(db, "score"));
-    TU_OK(mnemo_index_list(&paths, &n, db, NULL));
+    TU_OK(mnemo_record_index_create(db, "topic"));
+    TU_OK(mnemo_record_index_create(db, "metadata.deep.v")); /* listed normalised */
+    TU_OK(mnemo_record_index_create(db, "score"));
+    TU_OK(mnemo_record_index_list(&paths, &n, db, NULL));
     cr_assert_eq(n, 3);
     cr_assert_str_eq(paths[0], "deep.v");
     cr_assert_str_eq(paths[1], "score");
     cr_assert_str_eq(paths[2], "topic");
-    mnemo_index_list_free(paths, n);
+    mnemo_record_index_list_free(paths, n);
     /* a transaction reads its snapshot: a later drop does not show in it */
     mnemo_txn *txn;
     TU_OK(mnemo_txn_begin(&txn, db, MNEMO_TXN_READONLY));
-    TU_OK(mnemo_index_drop(db, "score"));
-    TU_OK(mnemo_index_list(&paths, &n, db, txn));
+    TU_OK(mnemo_record_index_drop(db, "score"));
+    TU_OK(mnemo_record_index_list(&paths, &n, db, txn));
     cr_assert_eq(n, 3);
-    mnemo_index_list_free(paths, n);
+    mnemo_record_index_list_free(paths, n);
     mnemo_txn_free(txn);
-    TU_OK(mnemo_index_list(&paths, &n, db, NULL));
+    TU_OK(mnemo_record_index_list(&paths, &n, db, NULL));
     cr_assert_eq(n, 2);
     cr_assert_str_eq(paths[1], "topic");
-    mnemo_index_list_free(paths, n);
-    mnemo_index_list_free(NULL, 0);
-    TU_RC(mnemo_index_list(NULL, &n, db, NULL), MNEMO_EINVAL);
-    TU_RC(mnemo_index_list(&paths, NULL, db, NULL), MNEMO_EINVAL);
-    TU_RC(mnemo_index_list(&paths, &n, NULL, NULL), MNEMO_EINVAL);
+    mnemo_record_index_list_free(paths, n);
+    mnemo_record_index_list_free(NULL, 0);
+    TU_RC(mnemo_record_index_list(NULL, &n, db, NULL), MNEMO_EINVAL);
+    TU_RC(mnemo_record_index_list(&paths, NULL, db, NULL), MNEMO_EINVAL);
+    TU_RC(mnemo_record_index_list(&paths, &n, NULL, NULL), MNEMO_EINVAL);
     close_db();
 }
 
@@ -588,7 +588,7 @@ TU_TEST(record, index_range_with_integers_past_2_pow_53)
 {
     put("big", "", 0, "{\"n\": 9007199254740993}");
     put("edge", "", 0, "{\"n\": 9007199254740992}");
-    TU_OK(mnemo_index_create(db, "n"));
+    TU_OK(mnemo_record_index_create(db, "n"));
     char got[256];
     find_all("{\"n\": {\"$gt\": 9007199254740992}}", 0, got, sizeof got);
     cr_assert_str_eq(got, "big ");
@@ -630,7 +630,7 @@ TU_TEST(record, null_and_new_operators_with_an_index_equal_a_scan)
     char got[1024], scan[1024];
     for (int indexed = 0; indexed < 2; indexed++) {
         if (indexed)
-            TU_OK(mnemo_index_create(db, "f"));
+            TU_OK(mnemo_record_index_create(db, "f"));
         for (size_t i = 0; i < nf; i++) {
             find_all(filters[i], 0, got, sizeof got);
             sort_words(got);
@@ -696,7 +696,7 @@ TU_TEST(record, index_created_under_concurrent_writes_is_complete)
     atomic_store(&race_stop, 0);
     pthread_t w;
     pthread_create(&w, NULL, race_writer, NULL);
-    int rc = mnemo_index_create(db, "topic");
+    int rc = mnemo_record_index_create(db, "topic");
     atomic_store(&race_stop, 1); /* stop the writer before any assertion can end the test */
     void *res;
     pthread_join(w, &res);
@@ -720,7 +720,7 @@ static void *race_dropper(void *arg)
 {
     (void)arg;
     while (!atomic_load(&race_stop)) {
-        int rc = mnemo_index_drop(db, "topic");
+        int rc = mnemo_record_index_drop(db, "topic");
         if (rc && rc != MNEMO_ENOTFOUND)
             return (void *)(intptr_t)rc;
     }
@@ -735,7 +735,7 @@ TU_TEST(record, drop_racing_create_never_leaves_a_partial_ready_index)
     pthread_create(&d, NULL, race_dropper, NULL);
     int bad = 0;
     for (int round = 0; round < 20 && !bad; round++) {
-        int rc = mnemo_index_create(db, "topic");
+        int rc = mnemo_record_index_create(db, "topic");
         bad = !(rc == 0 || rc == MNEMO_ENOTFOUND || rc == MNEMO_EEXISTS) ? rc : 0;
     }
     atomic_store(&race_stop, 1);
@@ -743,8 +743,8 @@ TU_TEST(record, drop_racing_create_never_leaves_a_partial_ready_index)
     pthread_join(d, &res);
     cr_assert_eq(bad, 0, "create: %s", mnemo_strerror(bad));
     cr_assert_null(res);
-    mnemo_index_drop(db, "topic");
-    TU_OK(mnemo_index_create(db, "topic")); /* whatever happened, a final create gives the full index */
+    mnemo_record_index_drop(db, "topic");
+    TU_OK(mnemo_record_index_create(db, "topic")); /* whatever happened, a final create gives the full index */
     char want[16384], got[16384];
     scan_truth("{\"topic\": \"go\"}", want, sizeof want);
     find_all("{\"topic\": \"go\"}", 0, got, sizeof got);
@@ -858,7 +858,7 @@ TU_TEST(record, too_many_listeners_is_efull)
 
 TU_TEST(record, large_arrays_index_in_reasonable_time_and_size_limits)
 {
-    TU_OK(mnemo_index_create(db, "tags"));
+    TU_OK(mnemo_record_index_create(db, "tags"));
     size_t n = 20000, cap = n * 12 + 64;
     char *meta = malloc(cap);
     size_t len = (size_t)snprintf(meta, cap, "{\"tags\": [");
@@ -948,7 +948,7 @@ TU_TEST(record, dotted_path_through_arrays_index_agrees_with_scan)
     char truth[8][8192];
     for (size_t i = 0; i < nf; i++)
         scan_truth(filters[i], truth[i], sizeof truth[i]);
-    TU_OK(mnemo_index_create(db, "x.y"));
+    TU_OK(mnemo_record_index_create(db, "x.y"));
     for (int round = 0; round < 2; round++) {
         for (size_t i = 0; i < nf; i++)
             for (size_t limit = 0; limit <= 7; limit += 7) {
@@ -1006,9 +1006,9 @@ TU_TEST(record, interrupted_index_build_is_finished_at_start)
         TU_OK(mnemo_open(&db, tu_path("rec"), NULL));
         char **paths;
         size_t n;
-        TU_OK(mnemo_index_list(&paths, &n, db, NULL));
+        TU_OK(mnemo_record_index_list(&paths, &n, db, NULL));
         cr_assert_eq(n, 2);
-        mnemo_index_list_free(paths, n);
+        mnemo_record_index_list_free(paths, n);
         record_state *st;
         TU_OK(mnemo_record__state(&st, db));
         cr_assert(mnemo_record__index_ready(st, "topic"), "the interrupted build was not finished");

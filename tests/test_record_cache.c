@@ -155,7 +155,7 @@ TU_TEST(record_cache, same_sequences_same_results)
         render_get(off, NULL, k, b, sizeof b);
         cr_assert_str_eq(a, b);
     }
-    mnemo_stats st;
+    mnemo_stats st = MNEMO_STATS_INIT;
     TU_OK(mnemo_stats_get(&st, on));
     cr_assert_gt(st.cache_hits, 100, "the cache was really used (%llu hits)", (unsigned long long)st.cache_hits);
     cr_assert_leq(st.cache_bytes_used, st.cache_capacity);

@@ -118,7 +118,7 @@ TU_TEST(reliability, damaged_edges_are_ecorrupt_in_reads_traversals_and_check)
         snprintf(id, sizeof id, "s%02d", i);
         put_rec(db, id, NULL);
         spoke[i] = iid_of(db, id);
-        mnemo_edge e = {"hub", "knows", id, 1.0 + i, "{\"since\": 2020}"};
+        mnemo_graph_edge e = {"hub", "knows", id, 1.0 + i, "{\"since\": 2020}"};
         TU_OK(mnemo_graph_link(db, NULL, &e, 0));
     }
     uint64_t hub = iid_of(db, "hub");
@@ -139,22 +139,22 @@ TU_TEST(reliability, damaged_edges_are_ecorrupt_in_reads_traversals_and_check)
     for (int i = 0; i < SPOKES; i++) {
         char id[16];
         snprintf(id, sizeof id, "s%02d", i);
-        mnemo_edge *e = NULL;
+        mnemo_graph_edge *e = NULL;
         if (i % 2 == 0) {
             TU_RC(mnemo_graph_get(&e, db, NULL, "hub", "knows", id), MNEMO_ECORRUPT);
             cr_assert(strstr(mnemo_errmsg(), "edge forward"), "message: %s", mnemo_errmsg());
             cr_assert_null(e);
         }
-        mnemo_graph_iter *it = NULL;
+        mnemo_iter *it = NULL;
         int rc = mnemo_graph_neighbors(&it, db, NULL, id, MNEMO_DIR_IN, NULL, 0);
         if (rc == 0) { /* lists may be read lazily: the damage shows at the move */
-            const mnemo_neighbor *nb;
-            rc = mnemo_graph_iter_next(it, &nb);
-            mnemo_graph_iter_free(it);
+            const mnemo_graph_neighbor *nb;
+            rc = tu_next_neighbor(it, &nb);
+            mnemo_iter_free(it);
         }
         cr_assert_eq(rc, i % 2 ? MNEMO_ECORRUPT : 0, "in-neighbours of %s: %s", id, mnemo_strerror(rc));
     }
-    mnemo_graph_iter *it = NULL;
+    mnemo_iter *it = NULL;
     TU_RC(mnemo_graph_neighbors(&it, db, NULL, "hub", MNEMO_DIR_OUT, NULL, 0), MNEMO_ECORRUPT);
     uint64_t edges;
     TU_RC(mnemo_graph_check(db, &edges), MNEMO_ECORRUPT);
@@ -168,8 +168,8 @@ TU_TEST(reliability, damaged_metadata_keys_are_ecorrupt)
     mnemo_db *db = tu_open("meta");
     put_rec(db, "a", "{\"topic\": \"x\"}");
     put_rec(db, "b", NULL);
-    TU_OK(mnemo_index_create(db, "topic"));
-    mnemo_edge e = {"a", "knows", "b", 1.0, NULL};
+    TU_OK(mnemo_record_index_create(db, "topic"));
+    mnemo_graph_edge e = {"a", "knows", "b", 1.0, NULL};
     TU_OK(mnemo_graph_link(db, NULL, &e, 0));
     mnemo_close(db);
 
@@ -205,7 +205,7 @@ TU_TEST(reliability, damaged_metadata_keys_are_ecorrupt)
     r.id = "c";
     TU_RC(mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT), MNEMO_ECORRUPT);
     cr_assert(strstr(mnemo_errmsg(), "iid_hwm"), "message: %s", mnemo_errmsg());
-    mnemo_edge e2 = {"b", "knows", "a", 1.0, NULL};
+    mnemo_graph_edge e2 = {"b", "knows", "a", 1.0, NULL};
     rc = mnemo_graph_link(db, NULL, &e2, 0);
     cr_assert_eq(rc, MNEMO_ECORRUPT, "link over a damaged label: %s", mnemo_strerror(rc));
     TU_OK(mnemo_close(db));
@@ -214,14 +214,14 @@ TU_TEST(reliability, damaged_metadata_keys_are_ecorrupt)
      * is caught too, e.g. in the label dictionary, which would otherwise file new edges under
      * another label */
     db = tu_open("meta2");
-    mnemo_edge e3 = {"a", "likes", "b", 1.0, NULL};
+    mnemo_graph_edge e3 = {"a", "likes", "b", 1.0, NULL};
     TU_OK(mnemo_graph_link(db, NULL, &e3, MNEMO_LINK_CREATE_MISSING));
     TU_OK(mnemo_close(db));
     tu_raw_open(&raw, tu_path("meta2"));
     flip(&raw, CF_METADATA, "l\0\0\0\1", 5, 3, 0x01); /* label id 1: "likes" */
     tu_raw_close(&raw);
     db = reopen("meta2");
-    mnemo_edge e4 = {"b", "likes", "a", 1.0, NULL};
+    mnemo_graph_edge e4 = {"b", "likes", "a", 1.0, NULL};
     rc = mnemo_graph_link(db, NULL, &e4, 0);
     cr_assert_eq(rc, MNEMO_ECORRUPT, "link over a label entry with a flipped byte: %s", mnemo_strerror(rc));
     cr_assert(strstr(mnemo_errmsg(), "checksum"), "message: %s", mnemo_errmsg());
@@ -490,20 +490,20 @@ static int run_record_find(mnemo_db *db)
 static int run_record_delete(mnemo_db *db) { return mnemo_record_delete(db, NULL, "s2"); }
 static int run_link(mnemo_db *db)
 {
-    mnemo_edge e = {"s1", "likes", "s3", 2.0, "{\"w\": 1}"};
+    mnemo_graph_edge e = {"s1", "likes", "s3", 2.0, "{\"w\": 1}"};
     return mnemo_graph_link(db, NULL, &e, 0);
 }
 static int run_neighbors(mnemo_db *db)
 {
-    mnemo_graph_iter *it = NULL;
+    mnemo_iter *it = NULL;
     int rc = mnemo_graph_neighbors(&it, db, NULL, "s1", MNEMO_DIR_BOTH, NULL, 0);
-    const mnemo_neighbor *n;
-    while (!rc && (rc = mnemo_graph_iter_next(it, &n)) == 0)
+    const mnemo_graph_neighbor *n;
+    while (!rc && (rc = mnemo_iter_next(it)) == 0 && (rc = mnemo_iter_neighbor(it, &n)) == 0)
         ;
-    mnemo_graph_iter_free(it);
+    mnemo_iter_free(it);
     return rc == MNEMO_ITEROVER ? 0 : rc;
 }
-static int count_visit(void *arg, const char *id, unsigned depth, const char *via, const char *via_label)
+static int count_visit(const char *id, unsigned depth, const char *via, const char *via_label, void *arg)
 {
     (void)id, (void)depth, (void)via, (void)via_label;
     ++*(int *)arg;
@@ -525,7 +525,7 @@ static int run_txn(mnemo_db *db)
     mnemo_record r = {0};
     r.id = "t1";
     r.metadata = "{\"topic\": \"txn\"}";
-    mnemo_edge e = {"t1", "knows", "s1", 1.0, NULL};
+    mnemo_graph_edge e = {"t1", "knows", "s1", 1.0, NULL};
     if (!(rc = mnemo_kv_put(db, t, "tk", 2, "v", 1)) && !(rc = mnemo_record_put(db, t, &r, MNEMO_PUT_UPSERT)) &&
         !(rc = mnemo_graph_link(db, t, &e, 0)))
         rc = mnemo_txn_commit(t);
@@ -549,11 +549,11 @@ static const alloc_case alloc_cases[] = {
 static void seed_db(mnemo_db *db)
 {
     TU_OK(mnemo_kv_put(db, NULL, "seed", 4, "v", 1));
-    TU_OK(mnemo_index_create(db, "topic"));
+    TU_OK(mnemo_record_index_create(db, "topic"));
     TU_OK(mk_rec(db, "s1", "{\"topic\": \"go\", \"n\": 1}"));
     TU_OK(mk_rec(db, "s2", "{\"topic\": \"rust\"}"));
     TU_OK(mk_rec(db, "s3", NULL));
-    mnemo_edge e1 = {"s1", "knows", "s2", 1.0, NULL}, e2 = {"s2", "knows", "s3", 1.0, NULL};
+    mnemo_graph_edge e1 = {"s1", "knows", "s2", 1.0, NULL}, e2 = {"s2", "knows", "s3", 1.0, NULL};
     TU_OK(mnemo_graph_link(db, NULL, &e1, 0));
     TU_OK(mnemo_graph_link(db, NULL, &e2, 0));
 }
@@ -680,7 +680,7 @@ static void make_vec_db(const char *name, int with_log)
 static uint64_t reopen_and_verify(const char *name)
 {
     mnemo_db *db = open_vec(name, 0);
-    mnemo_vector_stats st;
+    mnemo_vector_stats st = MNEMO_VECTOR_STATS_INIT;
     TU_OK(mnemo_vector_stats_get(&st, db));
     uint64_t n = 0;
     TU_OK(mnemo_vector_check(db, &n));
@@ -693,12 +693,12 @@ static uint64_t reopen_and_verify(const char *name)
         TU_OK(mnemo_vector_get(&got, NULL, db, NULL, id));
         cr_assert(!memcmp(got, v, sizeof v), "%s differs", id);
         mnemo_free(got);
-        mnemo_hits *h;
-        mnemo_search_options o = MNEMO_SEARCH_OPTIONS_INIT;
+        mnemo_vector_hits *h;
+        mnemo_vector_search_options o = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
         o.exact = 1;
         TU_OK(mnemo_vector_search(&h, db, NULL, v, VD, 1, &o));
         cr_assert(h->count == 1 && !strcmp(h->hits[0].id, id) && h->hits[0].distance == 0.0f);
-        mnemo_hits_free(h);
+        mnemo_vector_hits_free(h);
     }
     TU_OK(mnemo_close(db));
     return st.rebuilds;
@@ -871,14 +871,14 @@ static int run_vdelete(mnemo_db *db) { return mnemo_vector_delete(db, NULL, "v00
 static int search_with(mnemo_db *db, int exact, const char *filter)
 {
     float q[VD] = {10, 10, 10, 10};
-    mnemo_search_options o = MNEMO_SEARCH_OPTIONS_INIT;
+    mnemo_vector_search_options o = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
     o.exact = exact;
     o.filter = filter;
-    mnemo_hits *h = NULL;
+    mnemo_vector_hits *h = NULL;
     int rc = mnemo_vector_search(&h, db, NULL, q, VD, 5, &o);
     if (!rc && h->count != 5)
         rc = MNEMO_ERROR;
-    mnemo_hits_free(h);
+    mnemo_vector_hits_free(h);
     return rc;
 }
 static int run_vsearch(mnemo_db *db) { return search_with(db, 0, NULL); }
@@ -957,7 +957,7 @@ TU_TEST(reliability, a_commit_the_index_cannot_apply_rebuilds_it_from_the_data)
     TU_OK(mk_rec(db, "a", NULL));
     float v[VD] = {1, 2, 3, 4};
     TU_OK(mnemo_vector_put(db, NULL, "a", v, VD));
-    mnemo_vector_stats st;
+    mnemo_vector_stats st = MNEMO_VECTOR_STATS_INIT;
     TU_OK(mnemo_vector_stats_get(&st, db));
     uint64_t before = st.rebuilds;
     int seen = 0;
@@ -970,10 +970,10 @@ TU_TEST(reliability, a_commit_the_index_cannot_apply_rebuilds_it_from_the_data)
         if (rc == 0 && st.rebuilds > before) { /* committed, and the apply failed */
             seen = 1;
             TU_OK(mnemo_vector_check(db, NULL));
-            mnemo_hits *h;
+            mnemo_vector_hits *h;
             TU_OK(mnemo_vector_search(&h, db, NULL, v, VD, 1, NULL));
             cr_assert(h->count == 1 && h->hits[0].distance == 0.0f, "the committed vector is searchable");
-            mnemo_hits_free(h);
+            mnemo_vector_hits_free(h);
         }
         if (rc == 0)
             break;
@@ -1004,7 +1004,7 @@ static void make_big_vec_db(const char *name)
     mnemo_options o = MNEMO_OPTIONS_INIT;
     o.create_if_missing = 1;
     o.vector_dim = VD;
-    o.compression = MNEMO_COMPRESSION_NONE;
+    o.storage.compression = MNEMO_COMPRESSION_NONE;
     mnemo_db *db = NULL;
     TU_OK(mnemo_open(&db, tu_path(name), &o));
     mnemo_txn *t;
@@ -1077,8 +1077,8 @@ static void search_agrees_with_exact(mnemo_db *db)
     for (int q = 0; q < 20; q++) {
         float v[VD];
         big_vec(v, 100000 + q);
-        mnemo_hits *h, *e;
-        mnemo_search_options o = MNEMO_SEARCH_OPTIONS_INIT;
+        mnemo_vector_hits *h, *e;
+        mnemo_vector_search_options o = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
         TU_OK(mnemo_vector_search(&h, db, NULL, v, VD, 10, &o));
         o.exact = 1;
         TU_OK(mnemo_vector_search(&e, db, NULL, v, VD, 10, &o));
@@ -1089,8 +1089,8 @@ static void search_agrees_with_exact(mnemo_db *db)
             for (size_t j = 0; j < h->count; j++)
                 same += !strcmp(e->hits[i].id, h->hits[j].id);
         }
-        mnemo_hits_free(h);
-        mnemo_hits_free(e);
+        mnemo_vector_hits_free(h);
+        mnemo_vector_hits_free(e);
     }
     cr_assert_geq(same * 100, total * 95, "recall %zu/%zu", same, total);
 }
@@ -1114,7 +1114,7 @@ static uint64_t verify_big(mnemo_db *db)
     TU_OK(mnemo_vector_check(db, &n));
     cr_assert_eq(n, N_BIG);
     search_agrees_with_exact(db);
-    mnemo_vector_stats st;
+    mnemo_vector_stats st = MNEMO_VECTOR_STATS_INIT;
     TU_OK(mnemo_vector_stats_get(&st, db));
     return st.rebuilds;
 }
@@ -1186,7 +1186,7 @@ TU_TEST(reliability, a_flipped_byte_in_the_vector_data_file_leaves_the_rest_work
         mnemo_record_free(r);
     }
     TU_RC(mnemo_vector_check(db, NULL), MNEMO_ECORRUPT);
-    mnemo_hits *h = NULL;
+    mnemo_vector_hits *h = NULL;
     TU_RC(mnemo_vector_search(&h, db, NULL, v, VD, 5, NULL), MNEMO_ECORRUPT);
     cr_assert(strstr(mnemo_errmsg(), "vector_data after key"), "%s", mnemo_errmsg());
     cr_assert_null(h);
@@ -1203,7 +1203,7 @@ TU_TEST(reliability, a_damaged_vector_is_named_by_searches_until_it_is_put_again
     mnemo_db *db = open_vec("vnamed", 0);
     float v[VD];
     vec_of(v, 7);
-    mnemo_hits *h = NULL;
+    mnemo_vector_hits *h = NULL;
     TU_RC(mnemo_vector_search(&h, db, NULL, v, VD, 3, NULL), MNEMO_ECORRUPT);
     char want[64];
     snprintf(want, sizeof want, "internal id %llu", (unsigned long long)iid);
@@ -1214,7 +1214,7 @@ TU_TEST(reliability, a_damaged_vector_is_named_by_searches_until_it_is_put_again
     TU_OK(mnemo_vector_put(db, NULL, "v07", v, VD));
     TU_OK(mnemo_vector_search(&h, db, NULL, v, VD, 3, NULL));
     cr_assert(h->count == 3 && !strcmp(h->hits[0].id, "v07"));
-    mnemo_hits_free(h);
+    mnemo_vector_hits_free(h);
     TU_OK(mnemo_vector_check(db, NULL));
     TU_OK(mnemo_close(db));
 }
@@ -1252,7 +1252,7 @@ static void open_under_fsize_limit(const char *name, rlim_t limit)
             fprintf(stderr, "open: %s\n", mnemo_errmsg());
             _exit(5);
         }
-        mnemo_vector_stats st;
+        mnemo_vector_stats st = MNEMO_VECTOR_STATS_INIT;
         uint64_t n = 0;
         if (mnemo_vector_stats_get(&st, db) || st.rebuilds != 1 || mnemo_vector_check(db, &n) || n != N_BIG)
             _exit(6);

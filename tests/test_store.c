@@ -45,9 +45,9 @@ static mnemo_store *st_open_at(const mnemo_store_ops *e, const char *dir, int re
     cfg.read_only = read_only;
     cfg.keyspaces = ks_table;
     cfg.n_keyspaces = NKS;
-    cfg.write_buffer_size = 4u << 20; /* what the db room's defaults would fill in */
-    cfg.block_cache_size = 8u << 20;
-    cfg.bloom_bits_per_key = 10;
+    cfg.storage.write_buffer_bytes = 4u << 20; /* what the db room's defaults would fill in */
+    cfg.storage.read_cache_bytes = 8u << 20;
+    cfg.storage.key_filter_bits = 10;
     mnemo_store *s = NULL;
     int rc = e->open(&s, &cfg);
     cr_assert_eq(rc, 0, "%s: open %s -> %s: %s", e->name, dir, mnemo_strerror(rc), mnemo_errmsg());

@@ -157,7 +157,7 @@ TU_TEST(text, phrases_keep_stop_word_gaps)
 
 static mnemo_text_info info(mnemo_db *db, mnemo_txn *txn)
 {
-    mnemo_text_info i;
+    mnemo_text_info i = MNEMO_TEXT_INFO_INIT;
     TU_OK(mnemo_text_info_get(&i, db, txn));
     return i;
 }
@@ -241,7 +241,7 @@ TU_TEST(text, a_transaction_sees_its_own_writes_and_a_rollback_leaves_nothing)
     TU_OK(mnemo_close(db));
 }
 
-static void count_progress(void *arg, uint64_t done, uint64_t total)
+static void count_progress(uint64_t done, uint64_t total, void *arg)
 {
     uint64_t *calls = arg;
     cr_assert(done <= total);
@@ -262,7 +262,7 @@ TU_TEST(text, enabling_indexes_the_records_already_stored_with_progress)
     mnemo_text_hits *h;
     TU_RC(mnemo_text_search(&h, db, NULL, "special", 10, NULL), MNEMO_EINVAL);
     cr_assert(strstr(mnemo_errmsg(), "not enabled"), "%s", mnemo_errmsg());
-    TU_RC(mnemo_text_info_get(&(mnemo_text_info){0}, db, NULL), MNEMO_ENOTFOUND);
+    TU_RC(mnemo_text_info_get(&(mnemo_text_info)MNEMO_TEXT_INFO_INIT, db, NULL), MNEMO_ENOTFOUND);
     uint64_t calls[2] = {0, 0};
     mnemo_text_options o = MNEMO_TEXT_OPTIONS_INIT;
     o.stem_language = "english";
@@ -313,11 +313,11 @@ TU_TEST(text, filter_and_graph_neighbourhood_restrict_the_hits)
     cr_assert_str_eq(search_ids(db, NULL, "wing", 10, &o), "d c");
     o.filter = "{\"topic\": \"heat\"}";
     cr_assert_str_eq(search_ids(db, NULL, "wing", 10, &o), "");
-    TU_OK(mnemo_index_create(db, "topic"));
+    TU_OK(mnemo_record_index_create(db, "topic"));
     o.filter = "{\"topic\": \"aero\"}";
     cr_assert_str_eq(search_ids(db, NULL, "wing heat", 10, &o), "d c a");
     o.filter = NULL;
-    mnemo_edge e = {.from = "a", .label = "cites", .to = "d", .weight = 1.0};
+    mnemo_graph_edge e = {.from = "a", .label = "cites", .to = "d", .weight = 1.0};
     TU_OK(mnemo_graph_link(db, NULL, &e, 0));
     o.near = "d";
     cr_assert_str_eq(search_ids(db, NULL, "wing", 10, &o), "d a");
@@ -410,7 +410,7 @@ TU_TEST(text, bad_queries_are_empty_results_or_einval_with_a_message)
     eo.k1 = 0;
     eo.b = -0.5;
     TU_RC(mnemo_text_enable(db2, &eo), MNEMO_EINVAL);
-    TU_RC(mnemo_text_info_get(&(mnemo_text_info){0}, db2, NULL), MNEMO_ENOTFOUND);
+    TU_RC(mnemo_text_info_get(&(mnemo_text_info)MNEMO_TEXT_INFO_INIT, db2, NULL), MNEMO_ENOTFOUND);
     TU_OK(mnemo_close(db2));
     TU_OK(mnemo_close(db));
 }
@@ -681,5 +681,24 @@ TU_TEST(text, contains_filters_on_content_substrings)
     mnemo_text_search_options o = MNEMO_TEXT_SEARCH_OPTIONS_INIT;
     o.filter = "{\"content\": {\"$contains\": \"tips\"}}";
     cr_assert_str_eq(search_ids(db, NULL, "wing", 10, &o), "c");
+    TU_OK(mnemo_close(db));
+}
+
+/* The settings figures are filled only as far as the caller's version reaches. */
+TU_TEST(text, info_respects_the_callers_version)
+{
+    mnemo_db *db = open_text("ver", NULL, 0);
+    TU_CANARIED(mnemo_text_info) a;
+    TU_CANARY_FILL(a, 1);
+    TU_OK(mnemo_text_info_get(&a.s, db, NULL));
+    cr_assert_eq(a.s.ready, 1);
+    cr_assert_eq(a.s.version, 1);
+    tu_check_canary(a.canary, sizeof a.canary, "the info");
+    mnemo_text_info in;
+    memset(&in, 0, sizeof in);
+    TU_RC(mnemo_text_info_get(&in, db, NULL), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "mnemo_text_info version 0"), "%s", mnemo_errmsg());
+    in.version = MNEMO_TEXT_INFO_VERSION + 1;
+    TU_RC(mnemo_text_info_get(&in, db, NULL), MNEMO_EINVAL);
     TU_OK(mnemo_close(db));
 }

@@ -203,7 +203,7 @@ static void *increment_worker(void *arg)
 {
     (void)arg;
     for (int i = 0; i < INCREMENTS; i++) {
-        mnemo_retry r = MNEMO_RETRY_INIT;
+        mnemo_txn_retry r = MNEMO_TXN_RETRY_INIT;
         r.max_attempts = 10000;
         int rc = mnemo_txn_run(db, 0, increment, NULL, &r);
         if (rc)
@@ -245,7 +245,7 @@ static int fails_with_notfound(mnemo_txn *txn, void *arg)
 
 TU_TEST(txn, retry_helper_bounds_and_errors)
 {
-    mnemo_retry r = MNEMO_RETRY_INIT;
+    mnemo_txn_retry r = MNEMO_TXN_RETRY_INIT;
     r.max_attempts = 5;
     r.initial_backoff_us = 1;
     calls = 0;
@@ -304,7 +304,7 @@ static void *transfer_worker(void *arg)
         a.from = rand_r(&seed) % ACCOUNTS;
         a.to = (a.from + 1 + rand_r(&seed) % (ACCOUNTS - 1)) % ACCOUNTS;
         a.amount = rand_r(&seed) % 200;
-        mnemo_retry r = MNEMO_RETRY_INIT;
+        mnemo_txn_retry r = MNEMO_TXN_RETRY_INIT;
         r.max_attempts = 10000;
         int rc = mnemo_txn_run(db, 0, transfer, &a, &r);
         if (rc)
@@ -580,7 +580,7 @@ static void *copier(void *arg)
 {
     (void)arg;
     while (!atomic_load(&race_done)) {
-        mnemo_retry r = MNEMO_RETRY_INIT;
+        mnemo_txn_retry r = MNEMO_TXN_RETRY_INIT;
         r.max_attempts = 100000;
         if (mnemo_txn_run(db, 0, copy_j_to_k, NULL, &r))
             return (void *)1;

@@ -129,7 +129,7 @@ static void truth(const float *v, size_t n, const float *q, size_t k, int (*keep
 static size_t id_num(const char *id) { return (size_t)strtoul(id + 1, NULL, 10); }
 
 /* recall@k of hits against the brute-force truth */
-static double recall(const mnemo_hits *h, const size_t *t, size_t k)
+static double recall(const mnemo_vector_hits *h, const size_t *t, size_t k)
 {
     size_t found = 0;
     for (size_t i = 0; i < h->count; i++)
@@ -143,7 +143,7 @@ static double recall(const mnemo_hits *h, const size_t *t, size_t k)
 TU_TEST(vector, space_is_created_persisted_and_checked)
 {
     db = open_space("s", 8, MNEMO_METRIC_COSINE);
-    mnemo_vector_space sp;
+    mnemo_vector_space sp = MNEMO_VECTOR_SPACE_INIT;
     TU_OK(mnemo_vector_space_get(&sp, db));
     cr_assert_eq(sp.dim, 8);
     cr_assert_eq(sp.metric, MNEMO_METRIC_COSINE);
@@ -194,9 +194,9 @@ TU_TEST(vector, a_database_without_a_space_says_so)
     db = tu_open("n");
     record(db, "a", NULL);
     float v[4] = {1, 2, 3, 4};
-    mnemo_hits *h;
-    mnemo_vector_space sp;
-    mnemo_vector_stats vs;
+    mnemo_vector_hits *h;
+    mnemo_vector_space sp = MNEMO_VECTOR_SPACE_INIT;
+    mnemo_vector_stats vs = MNEMO_VECTOR_STATS_INIT;
     TU_RC(mnemo_vector_put(db, NULL, "a", v, 4), MNEMO_EINVAL);
     cr_assert(strstr(mnemo_errmsg(), "no vector space"), "%s", mnemo_errmsg());
     TU_RC(mnemo_vector_search(&h, db, NULL, v, 4, 1, NULL), MNEMO_EINVAL);
@@ -205,9 +205,10 @@ TU_TEST(vector, a_database_without_a_space_says_so)
     TU_OK(mnemo_record_delete(db, NULL, "a")); /* deletes work without a space */
 }
 
-TU_TEST(vector, an_old_options_struct_still_opens)
+TU_TEST(vector, an_options_struct_of_mnemo_0x_is_refused_unread)
 {
-    /* a caller built against options version 1 passes the shorter struct */
+    /* a caller built against 0.x options version 1 passes a shorter struct of another layout: it is
+     * refused on its version alone (ASan would catch a read past the allocation) */
     struct {
         unsigned version;
         int create_if_missing, read_only, sync_on_commit;
@@ -219,8 +220,39 @@ TU_TEST(vector, an_old_options_struct_still_opens)
     memset(v1, 0, sizeof *v1);
     v1->version = 1;
     v1->create_if_missing = 1;
-    TU_OK(mnemo_open(&db, tu_path("v1"), (const mnemo_options *)v1));
+    TU_RC(mnemo_open(&db, tu_path("v1"), (const mnemo_options *)v1), MNEMO_EINVAL);
     free(v1);
+}
+
+/* The space and the index figures are filled only as far as the caller's version reaches, and an
+ * unset or newer version is refused before anything is written. */
+TU_TEST(vector, space_and_stats_respect_the_callers_version)
+{
+    db = open_space("ver", 4, MNEMO_METRIC_COSINE);
+    TU_CANARIED(mnemo_vector_space) a;
+    TU_CANARY_FILL(a, 1);
+    TU_OK(mnemo_vector_space_get(&a.s, db));
+    cr_assert_eq(a.s.dim, 4);
+    cr_assert_eq(a.s.version, 1);
+    tu_check_canary(a.canary, sizeof a.canary, "the space");
+    TU_CANARIED(mnemo_vector_stats) b;
+    TU_CANARY_FILL(b, 1);
+    TU_OK(mnemo_vector_stats_get(&b.s, db));
+    cr_assert_eq(b.s.vectors, 0);
+    tu_check_canary(b.canary, sizeof b.canary, "the stats");
+    for (unsigned v = 0; v <= 2; v += 2) {
+        mnemo_vector_space sp;
+        memset(&sp, 0, sizeof sp);
+        sp.version = v;
+        TU_RC(mnemo_vector_space_get(&sp, db), MNEMO_EINVAL);
+        cr_assert(strstr(mnemo_errmsg(), "mnemo_vector_space version"), "%s", mnemo_errmsg());
+        cr_assert_eq(sp.dim, 0, "nothing written on failure");
+        mnemo_vector_stats st;
+        memset(&st, 0, sizeof st);
+        st.version = v;
+        TU_RC(mnemo_vector_stats_get(&st, db), MNEMO_EINVAL);
+        cr_assert(strstr(mnemo_errmsg(), "mnemo_vector_stats version"), "%s", mnemo_errmsg());
+    }
 }
 
 /* ---- put, get, delete and their errors ---- */
@@ -264,14 +296,14 @@ TU_TEST(vector, put_get_delete_and_every_error)
     TU_RC(mnemo_vector_get(&out, NULL, db, NULL, "a"), MNEMO_ENOTFOUND);
     TU_OK(mnemo_record_exists(db, NULL, "a") == 1 ? 0 : -1); /* the record stays */
 
-    mnemo_hits *h;
+    mnemo_vector_hits *h;
     TU_RC(mnemo_vector_search(NULL, db, NULL, v, 4, 1, NULL), MNEMO_EINVAL);
     TU_RC(mnemo_vector_search(&h, db, NULL, NULL, 4, 1, NULL), MNEMO_EINVAL);
     TU_RC(mnemo_vector_search(&h, db, NULL, v, 4, 0, NULL), MNEMO_EINVAL);
     TU_RC(mnemo_vector_search(&h, db, NULL, v, 5, 1, NULL), MNEMO_EDIM);
     bad[1] = NAN;
     TU_RC(mnemo_vector_search(&h, db, NULL, bad, 4, 1, NULL), MNEMO_EINVAL);
-    mnemo_search_options so = MNEMO_SEARCH_OPTIONS_INIT;
+    mnemo_vector_search_options so = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
     so.filter = "{\"a\": ";
     TU_RC(mnemo_vector_search(&h, db, NULL, v, 4, 1, &so), MNEMO_EINVAL);
     so.filter = NULL;
@@ -299,11 +331,11 @@ TU_TEST(vector, cosine_normalises_and_refuses_the_zero_vector)
     cr_assert_float_eq(out[2], 0.8f, 1e-6);
     mnemo_free(out);
     float w[3] = {0, 0, 10}; /* cosine distance 1 - 0.8 = 0.2 whatever the length */
-    mnemo_hits *h;
+    mnemo_vector_hits *h;
     TU_OK(mnemo_vector_search(&h, db, NULL, w, 3, 1, NULL));
     cr_assert_eq(h->count, 1);
     cr_assert_float_eq(h->hits[0].distance, 0.2f, 1e-5);
-    mnemo_hits_free(h);
+    mnemo_vector_hits_free(h);
 }
 
 TU_TEST(vector, a_batch_is_all_or_nothing_and_names_the_bad_entry)
@@ -345,7 +377,7 @@ TU_TEST(vector, recall_against_brute_force_on_sift)
     load(db, v, N_SIFT);
     double r_hnsw = 0, r_exact = 0;
     size_t t[10];
-    mnemo_search_options ex = MNEMO_SEARCH_OPTIONS_INIT;
+    mnemo_vector_search_options ex = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
     ex.exact = 1;
     for (size_t qi = 0; qi < 50; qi++) {
         const float *q = v + (qi * 37 % N_SIFT) * DIM;
@@ -353,37 +385,37 @@ TU_TEST(vector, recall_against_brute_force_on_sift)
         for (size_t d = 0; d < DIM; d++)
             noisy[d] = q[d] + (float)((qi + d) % 5);
         truth(v, N_SIFT, noisy, 10, NULL, t);
-        mnemo_hits *h;
+        mnemo_vector_hits *h;
         TU_OK(mnemo_vector_search(&h, db, NULL, noisy, DIM, 10, NULL));
         r_hnsw += recall(h, t, 10);
         for (size_t i = 1; i < h->count; i++)
             cr_assert_leq(h->hits[i - 1].distance, h->hits[i].distance, "ascending distances");
-        mnemo_hits_free(h);
+        mnemo_vector_hits_free(h);
         TU_OK(mnemo_vector_search(&h, db, NULL, noisy, DIM, 10, &ex));
         r_exact += recall(h, t, 10);
         cr_assert_float_eq(h->hits[0].distance, l2(v + t[0] * DIM, noisy), 1e-2 * (1 + h->hits[0].distance));
-        mnemo_hits_free(h);
+        mnemo_vector_hits_free(h);
     }
     cr_assert_geq(r_hnsw / 50, 0.98, "HNSW recall@10 %.3f", r_hnsw / 50);
     cr_assert_geq(r_exact / 50, 0.999, "exact recall@10 %.3f", r_exact / 50);
 
     /* a batch gives what single searches give */
-    mnemo_hits *hs[3], *one;
+    mnemo_vector_hits *hs[3], *one;
     TU_OK(mnemo_vector_search_batch(hs, db, NULL, v, 3, DIM, 5, &ex));
     for (size_t i = 0; i < 3; i++) {
         TU_OK(mnemo_vector_search(&one, db, NULL, v + i * DIM, DIM, 5, &ex));
         cr_assert_eq(hs[i]->count, one->count);
         for (size_t j = 0; j < one->count; j++)
             cr_assert_str_eq(hs[i]->hits[j].id, one->hits[j].id);
-        mnemo_hits_free(one);
-        mnemo_hits_free(hs[i]);
+        mnemo_vector_hits_free(one);
+        mnemo_vector_hits_free(hs[i]);
     }
     free(v);
 }
 
 /* ---- consistency ---- */
 
-static int ids_contain(const mnemo_hits *h, const char *id)
+static int ids_contain(const mnemo_vector_hits *h, const char *id)
 {
     for (size_t i = 0; i < h->count; i++)
         if (!strcmp(h->hits[i].id, id))
@@ -393,10 +425,10 @@ static int ids_contain(const mnemo_hits *h, const char *id)
 
 static int search_has(mnemo_db *d, mnemo_txn *txn, const float *q, size_t dim, const char *id)
 {
-    mnemo_hits *h;
+    mnemo_vector_hits *h;
     TU_OK(mnemo_vector_search(&h, d, txn, q, dim, 5, NULL));
     int found = ids_contain(h, id);
-    mnemo_hits_free(h);
+    mnemo_vector_hits_free(h);
     return found;
 }
 
@@ -433,10 +465,10 @@ TU_TEST(vector, commits_are_searchable_at_once_rollbacks_and_conflicts_leave_no_
     mnemo_txn_free(t1);
     mnemo_txn_free(t2);
     cr_assert(search_has(db, NULL, vb, 2, "b"));
-    mnemo_hits *h;
+    mnemo_vector_hits *h;
     TU_OK(mnemo_vector_search(&h, db, NULL, vc, 2, 1, NULL));
     cr_assert_float_eq(h->hits[0].distance, 32, 1e-4, "the conflicted vector is not in the index");
-    mnemo_hits_free(h);
+    mnemo_vector_hits_free(h);
 
     /* a txn's deletes hide index results from itself only */
     TU_OK(mnemo_txn_begin(&t, db, 0));
@@ -506,14 +538,14 @@ TU_TEST(vector, expired_records_never_come_back)
     TU_OK(mnemo_vector_put(db, NULL, "stays", v2, 2));
     cr_assert(search_has(db, NULL, v1, 2, "soon"));
     tu_now += 2000;
-    mnemo_hits *h;
-    mnemo_search_options ex = MNEMO_SEARCH_OPTIONS_INIT;
+    mnemo_vector_hits *h;
+    mnemo_vector_search_options ex = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
     for (int exact = 0; exact < 2; exact++) {
         ex.exact = exact;
         TU_OK(mnemo_vector_search(&h, db, NULL, v1, 2, 5, &ex));
         cr_assert_eq(h->count, 1);
         cr_assert_str_eq(h->hits[0].id, "stays");
-        mnemo_hits_free(h);
+        mnemo_vector_hits_free(h);
     }
     size_t purged;
     TU_OK(mnemo_record_purge_expired(db, &purged));
@@ -526,7 +558,7 @@ TU_TEST(vector, expired_records_never_come_back)
 
 /* ---- persistence ---- */
 
-static void progress_count(void *arg, uint64_t done, uint64_t total)
+static void progress_count(uint64_t done, uint64_t total, void *arg)
 {
     (void)total;
     *(uint64_t *)arg = done;
@@ -534,11 +566,11 @@ static void progress_count(void *arg, uint64_t done, uint64_t total)
 
 static void top1(mnemo_db *d, const float *q, char *out)
 {
-    mnemo_hits *h;
+    mnemo_vector_hits *h;
     TU_OK(mnemo_vector_search(&h, d, NULL, q, DIM, 1, NULL));
     cr_assert_eq(h->count, 1);
     strcpy(out, h->hits[0].id);
-    mnemo_hits_free(h);
+    mnemo_vector_hits_free(h);
 }
 
 TU_TEST(vector, reopening_loads_the_snapshot_and_a_damaged_one_is_rebuilt)
@@ -555,7 +587,7 @@ TU_TEST(vector, reopening_loads_the_snapshot_and_a_damaged_one_is_rebuilt)
     o.progress = progress_count;
     o.progress_arg = &seen;
     db = reopen("ps", &o);
-    mnemo_vector_stats st;
+    mnemo_vector_stats st = MNEMO_VECTOR_STATS_INIT;
     TU_OK(mnemo_vector_stats_get(&st, db));
     cr_assert_eq(st.vectors, 599);
     cr_assert_eq(st.rebuilds, 0, "loaded, not rebuilt");
@@ -698,7 +730,7 @@ TU_TEST(vector, a_child_killed_mid_write_leaves_exactly_the_committed_vectors)
         mnemo_options o = MNEMO_OPTIONS_INIT;
         db = reopen("k", &o);
         TU_OK(mnemo_vector_check(db, NULL));
-        mnemo_vector_stats st;
+        mnemo_vector_stats st = MNEMO_VECTOR_STATS_INIT;
         TU_OK(mnemo_vector_stats_get(&st, db));
         if (round > 0) /* the snapshot saved by the last close, plus the child's log replayed */
             cr_assert(st.rebuilds == 0 && st.log_entries > 0, "round %d: rebuilds %lu, log %lu", round,
@@ -709,8 +741,8 @@ TU_TEST(vector, a_child_killed_mid_write_leaves_exactly_the_committed_vectors)
             float v[DIM];
             for (size_t j = 0; j < DIM; j++)
                 v[j] = (float)i + (float)((j * 7) % 13); /* distinct per i */
-            mnemo_hits *h;
-            mnemo_search_options ex = MNEMO_SEARCH_OPTIONS_INIT;
+            mnemo_vector_hits *h;
+            mnemo_vector_search_options ex = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
             ex.exact = 1;
             TU_OK(mnemo_vector_search(&h, db, NULL, v, DIM, 1, &ex));
             if (i % 3 == 2)
@@ -718,7 +750,7 @@ TU_TEST(vector, a_child_killed_mid_write_leaves_exactly_the_committed_vectors)
                           "deleted vector %s is back", id);
             else
                 cr_assert(h->count == 1 && !strcmp(h->hits[0].id, id), "acked vector %s lost", id);
-            mnemo_hits_free(h);
+            mnemo_vector_hits_free(h);
         }
         TU_OK(mnemo_close(db));
         db = NULL;
@@ -734,7 +766,7 @@ TU_TEST(vector, a_checkpoint_opens_with_its_index)
     TU_OK(mnemo_checkpoint(db, tu_path("cp2")));
     mnemo_options o = MNEMO_OPTIONS_INIT;
     mnemo_db *copy = reopen("cp2", &o);
-    mnemo_vector_stats st;
+    mnemo_vector_stats st = MNEMO_VECTOR_STATS_INIT;
     TU_OK(mnemo_vector_stats_get(&st, copy));
     cr_assert_eq(st.vectors, 300);
     TU_OK(mnemo_vector_check(copy, NULL));
@@ -752,7 +784,7 @@ TU_TEST(vector, churn_reclaims_deleted_slots)
     db = open_space("ch", DIM, MNEMO_METRIC_L2);
     enum { N = 1500, ROUNDS = 4 };
     float *v = sift(N);
-    mnemo_vector_stats first = {0}, st;
+    mnemo_vector_stats first = MNEMO_VECTOR_STATS_INIT, st = MNEMO_VECTOR_STATS_INIT;
     char **ids = malloc(N * sizeof *ids);
     for (size_t i = 0; i < N; i++)
         ids[i] = malloc(24);
@@ -770,13 +802,13 @@ TU_TEST(vector, churn_reclaims_deleted_slots)
                       (unsigned long)st.index_bytes, (unsigned long)first.index_bytes);
         size_t t[10];
         truth(v, N, v + 5 * DIM, 10, NULL, t);
-        mnemo_hits *h;
+        mnemo_vector_hits *h;
         TU_OK(mnemo_vector_search(&h, db, NULL, v + 5 * DIM, DIM, 10, NULL));
         cr_assert_eq(h->count, 10);
         cr_assert_float_eq(h->hits[0].distance, 0, 1e-3, "round %d: %s at %f, deleted %lu rebuilds %lu", round, h->hits[0].id, h->hits[0].distance, (unsigned long)st.deleted_slots, (unsigned long)st.rebuilds); /* v5 itself, or a SIFT duplicate of it */
         for (size_t i = 0; i < h->count; i++)
             cr_assert_eq(atoi(h->hits[i].id + 1), round, "a deleted round's vector is back: %s", h->hits[i].id);
-        mnemo_hits_free(h);
+        mnemo_vector_hits_free(h);
         for (size_t i = 0; i < N; i++)
             TU_OK(mnemo_record_delete(db, NULL, ids[i]));
     }
@@ -806,20 +838,20 @@ TU_TEST(vector, filtered_search_keeps_recall_at_every_selectivity)
         want_bucket = buckets[b];
         char filter[64];
         snprintf(filter, sizeof filter, "{\"bucket\": {\"$lt\": %zu}}", want_bucket);
-        mnemo_search_options so = MNEMO_SEARCH_OPTIONS_INIT;
+        mnemo_vector_search_options so = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
         so.filter = filter;
         double r = 0;
         for (size_t qi = 0; qi < 20; qi++) {
             const float *q = v + (qi * 97 % N_SIFT) * DIM;
             size_t t[10];
             truth(v, N_SIFT, q, 10, in_bucket_lt, t);
-            mnemo_hits *h;
+            mnemo_vector_hits *h;
             TU_OK(mnemo_vector_search(&h, db, NULL, q, DIM, 10, &so));
             cr_assert_eq(h->count, 10);
             for (size_t i = 0; i < h->count; i++)
                 cr_assert_lt(id_num(h->hits[i].id) % 100, want_bucket, "a hit fails the filter");
             r += recall(h, t, 10);
-            mnemo_hits_free(h);
+            mnemo_vector_hits_free(h);
         }
         cr_assert_geq(r / 20, 0.95, "selectivity %zu%%: recall %.3f", want_bucket, r / 20);
     }
@@ -837,28 +869,28 @@ TU_TEST(vector, near_restricts_to_a_neighbourhood_and_expand_follows_links)
         TU_OK(mnemo_vector_put(db, NULL, ids[i], v, 2));
     }
     for (int i = 0; i < 3; i++) {
-        mnemo_edge e = {ids[i], "next", ids[i + 1], 1, NULL};
+        mnemo_graph_edge e = {ids[i], "next", ids[i + 1], 1, NULL};
         TU_OK(mnemo_graph_link(db, NULL, &e, 0));
     }
     float q[2] = {4, 0};
-    mnemo_search_options so = MNEMO_SEARCH_OPTIONS_INIT;
+    mnemo_vector_search_options so = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
     so.near = "a";
     so.hops = 2;
-    mnemo_hits *h;
+    mnemo_vector_hits *h;
     TU_OK(mnemo_vector_search(&h, db, NULL, q, 2, 5, &so));
     cr_assert_eq(h->count, 3); /* a, b, c */
     cr_assert_str_eq(h->hits[0].id, "c");
-    mnemo_hits_free(h);
+    mnemo_vector_hits_free(h);
     so.filter = "{\"odd\": true}";
     TU_OK(mnemo_vector_search(&h, db, NULL, q, 2, 5, &so));
     cr_assert_eq(h->count, 1);
     cr_assert_str_eq(h->hits[0].id, "b");
-    mnemo_hits_free(h);
+    mnemo_vector_hits_free(h);
     so.filter = NULL;
     so.near_dir = MNEMO_DIR_IN; /* nothing points at a */
     TU_OK(mnemo_vector_search(&h, db, NULL, q, 2, 5, &so));
     cr_assert_eq(h->count, 1);
-    mnemo_hits_free(h);
+    mnemo_vector_hits_free(h);
 
     /* expand: the nearest to (0,0) is a; its 2-hop neighbours follow */
     float q0[2] = {0, 0};
@@ -873,7 +905,7 @@ TU_TEST(vector, near_restricts_to_a_neighbourhood_and_expand_follows_links)
     cr_assert_float_eq(h->hits[1].distance, 1, 1e-6);
     cr_assert_str_eq(h->hits[2].id, "c");
     cr_assert_eq(h->hits[2].hops, 2);
-    mnemo_hits_free(h);
+    mnemo_vector_hits_free(h);
 }
 
 /* ---- threads ---- */
@@ -889,14 +921,14 @@ static void *reader(void *p)
 {
     reader_arg *a = p;
     for (unsigned i = 0; !atomic_load(a->stop); i++) {
-        mnemo_hits *h;
+        mnemo_vector_hits *h;
         if (mnemo_vector_search(&h, a->d, NULL, a->v + (i % 200) * DIM, DIM, 5, NULL)) {
             a->bad++;
             continue;
         }
         for (size_t j = 1; j < h->count; j++)
             a->bad += h->hits[j - 1].distance > h->hits[j].distance;
-        mnemo_hits_free(h);
+        mnemo_vector_hits_free(h);
     }
     return NULL;
 }
@@ -933,7 +965,7 @@ TU_TEST(vector, searches_run_while_commits_apply)
 TU_TEST(vector, the_avx_kernels_are_compiled_in)
 {
     db = open_space("x", 4, MNEMO_METRIC_L2);
-    mnemo_vector_stats st;
+    mnemo_vector_stats st = MNEMO_VECTOR_STATS_INIT;
     TU_OK(mnemo_vector_stats_get(&st, db));
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx512f"))
@@ -977,7 +1009,7 @@ TU_TEST(vector, finished_and_foreign_transactions_are_refused)
     mnemo_txn *t;
     TU_OK(mnemo_txn_begin(&t, other, 0));
     TU_RC(mnemo_vector_put(db, t, "a", va, 2), MNEMO_EINVAL);
-    mnemo_hits *h;
+    mnemo_vector_hits *h;
     TU_RC(mnemo_vector_search(&h, db, t, va, 2, 1, NULL), MNEMO_EINVAL);
     TU_OK(mnemo_txn_commit(t));
     TU_RC(mnemo_vector_put(other, t, "a", va, 2), MNEMO_EINVAL);
@@ -1010,16 +1042,16 @@ TU_TEST(vector, inner_product_distances_may_be_negative)
     float big[2] = {2, 0}, small[2] = {0.5f, 0}, q[2] = {1, 0};
     TU_OK(mnemo_vector_put(db, NULL, "big", big, 2));
     TU_OK(mnemo_vector_put(db, NULL, "small", small, 2));
-    mnemo_search_options so = MNEMO_SEARCH_OPTIONS_INIT;
+    mnemo_vector_search_options so = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
     for (int exact = 0; exact < 2; exact++) {
         so.exact = exact;
-        mnemo_hits *h;
+        mnemo_vector_hits *h;
         TU_OK(mnemo_vector_search(&h, db, NULL, q, 2, 2, &so));
         cr_assert_eq(h->count, 2);
         cr_assert_str_eq(h->hits[0].id, "big");
         cr_assert_float_eq(h->hits[0].distance, -1.0f, 1e-6, "1 - dot, unclamped");
         cr_assert_float_eq(h->hits[1].distance, 0.5f, 1e-6);
-        mnemo_hits_free(h);
+        mnemo_vector_hits_free(h);
     }
 }
 
@@ -1049,9 +1081,9 @@ TU_TEST(vector, a_filter_error_is_quoted_whole)
 {
     db = open_space("fe", 2, MNEMO_METRIC_L2);
     float q[2] = {0, 0};
-    mnemo_search_options so = MNEMO_SEARCH_OPTIONS_INIT;
+    mnemo_vector_search_options so = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
     so.filter = "{\"a\":{\"$foo\":1}}";
-    mnemo_hits *h;
+    mnemo_vector_hits *h;
     TU_RC(mnemo_vector_search(&h, db, NULL, q, 2, 1, &so), MNEMO_EINVAL);
     cr_assert(strstr(mnemo_errmsg(), "mnemo_vector_search: filter: ") == mnemo_errmsg(), "%s", mnemo_errmsg());
     cr_assert(strstr(mnemo_errmsg(), "unknown operator '$foo' at 'a'"), "%s", mnemo_errmsg());
@@ -1118,14 +1150,14 @@ TU_TEST(vector, cosine_normalises_tiny_and_huge_vectors_in_double)
     uint64_t n;
     TU_OK(mnemo_vector_check(db, &n));
     cr_assert_eq(n, 2);
-    mnemo_hits *h;
+    mnemo_vector_hits *h;
     float q[3] = {1e-45f, 1e-45f, 0}; /* a query is normalised the same way */
     TU_OK(mnemo_vector_search(&h, db, NULL, q, 3, 2, NULL));
     cr_assert_eq(h->count, 2);
     cr_assert_str_eq(h->hits[0].id, "huge");
     cr_assert_float_eq(h->hits[0].distance, 0, 1e-6);
     cr_assert_float_eq(h->hits[1].distance, 1 - want, 1e-6);
-    mnemo_hits_free(h);
+    mnemo_vector_hits_free(h);
 }
 
 /* Distances must not overflow float (issue 17 item 7): with [3e38,3e38], [1,1], [-3e38,-3e38],
@@ -1155,7 +1187,7 @@ TU_TEST(vector, vectors_whose_distances_overflow_float_are_refused)
             TU_OK(mnemo_vector_put(db, NULL, ids[i], vecs[i], 2));
             stored++;
         }
-        mnemo_hits *h;
+        mnemo_vector_hits *h;
         if (!cosine) {
             TU_RC(mnemo_vector_search(&h, db, NULL, vecs[0], 2, 4, NULL), MNEMO_EINVAL);
             cr_assert(strstr(mnemo_errmsg(), "query is longer than"), "%s", mnemo_errmsg());
@@ -1163,7 +1195,7 @@ TU_TEST(vector, vectors_whose_distances_overflow_float_are_refused)
         float queries[][2] = {{0, 0}, {1, 1}, {m, 0}, {-m, 0}, {3e38f, 3e38f}};
         for (size_t qi = cosine ? 1 : 0; qi < (cosine ? 5u : 4u); qi++) {
             for (int mode = 0; mode < 3; mode++) {
-                mnemo_search_options so = MNEMO_SEARCH_OPTIONS_INIT;
+                mnemo_vector_search_options so = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
                 so.exact = mode == 1;
                 so.filter = mode == 2 ? "{\"k\":1}" : NULL;
                 TU_OK(mnemo_vector_search(&h, db, NULL, queries[qi], 2, 6, &so));
@@ -1177,7 +1209,7 @@ TU_TEST(vector, vectors_whose_distances_overflow_float_are_refused)
                 }
                 if (qi == 1 && !cosine && metrics[mi] == MNEMO_METRIC_L2)
                     cr_assert_str_eq(h->hits[0].id, "one", "the identical vector comes first");
-                mnemo_hits_free(h);
+                mnemo_vector_hits_free(h);
             }
         }
         mnemo_close(db);
@@ -1198,10 +1230,10 @@ TU_TEST(vector, replacing_a_record_removes_its_embedding)
     r.content = "something else";
     TU_OK(mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT));
     TU_RC(mnemo_vector_get(&out, NULL, db, NULL, "m"), MNEMO_ENOTFOUND);
-    mnemo_hits *h;
+    mnemo_vector_hits *h;
     TU_OK(mnemo_vector_search(&h, db, NULL, v, 2, 1, NULL));
     cr_assert_eq(h->count, 0, "the old embedding is not searchable");
-    mnemo_hits_free(h);
+    mnemo_vector_hits_free(h);
 
     TU_OK(mnemo_vector_put(db, NULL, "m", v, 2));
     mnemo_record_changes ch = MNEMO_RECORD_CHANGES_INIT;
@@ -1224,7 +1256,7 @@ TU_TEST(vector, replacing_a_record_removes_its_embedding)
     TU_OK(mnemo_vector_search(&h, db, NULL, v, 2, 2, NULL));
     cr_assert_eq(h->count, 1);
     cr_assert_float_eq(h->hits[0].distance, 2, 1e-6, "only the new embedding is in the index");
-    mnemo_hits_free(h);
+    mnemo_vector_hits_free(h);
     uint64_t n;
     TU_OK(mnemo_vector_check(db, &n));
     cr_assert_eq(n, 1);
@@ -1309,14 +1341,14 @@ static void put_new(mnemo_db *d, const char *id, const float *v)
  * among the hits at all. */
 static void exact_finds(mnemo_db *d, const float *v, const char *id, int gone)
 {
-    mnemo_search_options ex = MNEMO_SEARCH_OPTIONS_INIT;
+    mnemo_vector_search_options ex = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
     ex.exact = 1;
-    mnemo_hits *h;
+    mnemo_vector_hits *h;
     TU_OK(mnemo_vector_search(&h, d, NULL, v, DIM, 3, &ex));
     int found = 0;
     for (size_t i = 0; i < h->count; i++)
         found |= !strcmp(h->hits[i].id, id) && (gone || h->hits[i].distance < 1);
-    mnemo_hits_free(h);
+    mnemo_vector_hits_free(h);
     cr_assert_eq(found, !gone, "%s %s", id, gone ? "is back after its delete" : "is lost");
 }
 
@@ -1326,7 +1358,7 @@ TU_TEST(vector, commits_go_on_during_a_rebuild_and_every_change_reaches_the_new_
     db = open_space("bgr", DIM, MNEMO_METRIC_L2);
     float *v = sift(N + 2 * LATE);
     load(db, v, N);
-    mnemo_vector_stats st;
+    mnemo_vector_stats st = MNEMO_VECTOR_STATS_INIT;
     TU_OK(mnemo_vector_stats_get(&st, db));
     uint64_t rebuilds = st.rebuilds;
     park_at("rebuild_copied", 0);
@@ -1408,9 +1440,9 @@ static void *race_searches(void *p)
             continue;
         rnd_vec(q, i - 1);
         snprintf(id, sizeof id, "r%zu", i - 1);
-        mnemo_search_options ex = MNEMO_SEARCH_OPTIONS_INIT;
+        mnemo_vector_search_options ex = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
         ex.exact = r->searches % 2;
-        mnemo_hits *h;
+        mnemo_vector_hits *h;
         int rc = mnemo_vector_search(&h, r->db, NULL, q, DIM, 5, &ex);
         r->searches++;
         if (rc) {
@@ -1427,7 +1459,7 @@ static void *race_searches(void *p)
             snprintf(r->failure, sizeof r->failure, "search found %zu of 5", h->count);
             r->failures++;
         }
-        mnemo_hits_free(h);
+        mnemo_vector_hits_free(h);
     }
     return NULL;
 }
@@ -1441,7 +1473,7 @@ TU_TEST(vector, searches_and_commits_racing_rebuild_swaps_stay_correct)
     racer r = {.db = db};
     pthread_t th;
     cr_assert_eq(pthread_create(&th, NULL, race_searches, &r), 0);
-    mnemo_vector_stats st;
+    mnemo_vector_stats st = MNEMO_VECTOR_STATS_INIT;
     for (size_t i = 0; i < STEPS; i++) { /* one in, the oldest out once LIVE are in */
         rnd_vec(v, i);
         snprintf(id, sizeof id, "r%zu", i);
@@ -1491,7 +1523,7 @@ TU_TEST(vector, close_during_a_rebuild_abandons_it_and_the_next_open_agrees_with
     }
     mnemo_options o = MNEMO_OPTIONS_INIT;
     db = reopen("bgc", &o);
-    mnemo_vector_stats st;
+    mnemo_vector_stats st = MNEMO_VECTOR_STATS_INIT;
     TU_OK(mnemo_vector_stats_get(&st, db));
     cr_assert_eq(st.rebuilds, 0, "the snapshot close saved loads");
     uint64_t n;
@@ -1527,7 +1559,7 @@ TU_TEST(vector, close_during_a_snapshot_never_leaves_it_half_written_as_current)
     TU_OK(mnemo_txn_commit(t));
     mnemo_txn_free(t);
     wait_parked();
-    mnemo_vector_stats st;
+    mnemo_vector_stats st = MNEMO_VECTOR_STATS_INIT;
     TU_OK(mnemo_vector_stats_get(&st, db));
     cr_assert_eq(st.log_entries, 1, "no snapshot switched in yet");
     TU_OK(mnemo_close(db)); /* abandons the background snapshot, then saves its own */

@@ -89,7 +89,7 @@ void tu_raw_open(tu_raw *r, const char *path)
     TU_NEEDS_DISK("damages stored values");
     r->ops = mnemo_store__detect(path);
     cr_assert_not_null(r->ops, "raw open of %s: no engine recognises it", path);
-    mnemo_store_config cfg = {path, 0, 0, 0, MNEMO_COMPRESSION_DEFAULT, 4u << 20, 8u << 20, 10,
+    mnemo_store_config cfg = {path, 0, 0, 0, {MNEMO_COMPRESSION_DEFAULT, 4u << 20, 8u << 20, 10, {0, 0, 0, 0}},
                               mnemo_keyspaces, MNEMO_CF_COUNT};
     TU_OK(r->ops->open(&r->s, &cfg));
 }
@@ -127,3 +127,9 @@ void tu_fake_clock_start(void)
 }
 
 void tu_fake_clock_stop(void) { mnemo__clock_override(NULL); }
+
+void tu_check_canary(const unsigned char *canary, size_t n, const char *what)
+{
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(canary[i], TU_CANARY, "byte %zu after %s was written", i, what);
+}

@@ -78,4 +78,20 @@ void tu_fake_clock_stop(void);
     }                                                                                                       \
     static void tu_body_##suite##_##name(void)
 
+/* One step of a neighbour iterator: mnemo_iter_next, then mnemo_iter_neighbor. */
+static inline int tu_next_neighbor(mnemo_iter *it, const mnemo_graph_neighbor **n)
+{
+    int rc = mnemo_iter_next(it);
+    return rc ? rc : mnemo_iter_neighbor(it, n);
+}
+
+/* Filled structs and canaries: a test puts TU_CANARY bytes after a struct the library fills and
+ * checks that every one is still there afterwards (the library wrote only the caller's version). */
+#define TU_CANARY 0xA5
+/* A struct of `type` (member s) with canary bytes after it; fill sets every byte to TU_CANARY and
+ * the struct's version to v. */
+#define TU_CANARIED(type) struct { type s; unsigned char canary[32]; }
+#define TU_CANARY_FILL(x, v) (memset(&(x), TU_CANARY, sizeof(x)), (x).s.version = (v))
+void tu_check_canary(const unsigned char *canary, size_t n, const char *what);
+
 #endif

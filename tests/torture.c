@@ -178,13 +178,13 @@ static int graph_write(mnemo_db *db, mnemo_txn *txn, const txn_plan *p)
     char r[32], s[32], o[32];
     key(r, sizeof r, 'r', p->n);
     key(s, sizeof s, 's', p->n);
-    mnemo_edge e1 = {r, "pair", s, 1.0, NULL}, e2 = {s, "back", r, 2.0, "{\"n\": 1}"};
+    mnemo_graph_edge e1 = {r, "pair", s, 1.0, NULL}, e2 = {s, "back", r, 2.0, "{\"n\": 1}"};
     int rc = mnemo_graph_link(db, txn, &e1, 0);
     if (!rc)
         rc = mnemo_graph_link(db, txn, &e2, 0);
     if (!rc && p->link_to >= 0) {
         key(o, sizeof o, 'r', (uint64_t)p->link_to);
-        mnemo_edge e3 = {r, "older", o, 0.5, NULL};
+        mnemo_graph_edge e3 = {r, "older", o, 0.5, NULL};
         rc = mnemo_graph_link(db, txn, &e3, 0);
     }
     return rc;
@@ -268,10 +268,10 @@ static int r_expected(mnemo_db *db, uint64_t n, float *v, uint64_t *changed_by)
     return 1;
 }
 
-static int search_has(mnemo_db *db, const float *q, size_t k, const mnemo_search_options *o, const char *id,
+static int search_has(mnemo_db *db, const float *q, size_t k, const mnemo_vector_search_options *o, const char *id,
                       float *dist, size_t *count)
 {
-    mnemo_hits *h = NULL;
+    mnemo_vector_hits *h = NULL;
     int rc = mnemo_vector_search(&h, db, NULL, q, VDIM, k, o);
     if (rc) {
         anomaly("search: %s %s", mnemo_strerror(rc), mnemo_errmsg());
@@ -285,7 +285,7 @@ static int search_has(mnemo_db *db, const float *q, size_t k, const mnemo_search
         }
     if (count)
         *count = h->count;
-    mnemo_hits_free(h);
+    mnemo_vector_hits_free(h);
     return found;
 }
 
@@ -307,7 +307,7 @@ static int vector_check_one(mnemo_db *db, const txn_plan *p, const char *id, con
     if (!q)
         return bad;
     float d = -1;
-    mnemo_search_options o = MNEMO_SEARCH_OPTIONS_INIT;
+    mnemo_vector_search_options o = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
     if (check_scan) { /* exact over everything: the vector finds its record at distance 0 */
         o.exact = 1;
         int f = search_has(db, q, 1, &o, id, &d, NULL);
@@ -320,7 +320,7 @@ static int vector_check_one(mnemo_db *db, const txn_plan *p, const char *id, con
     /* filtered to the transaction's records (planned as exact over the candidates) */
     char filter[64];
     snprintf(filter, sizeof filter, "{\"txn\": %" PRIu64 "}", p->n);
-    o = (mnemo_search_options)MNEMO_SEARCH_OPTIONS_INIT;
+    o = (mnemo_vector_search_options)MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
     o.filter = filter;
     int f = search_has(db, q, 2, &o, id, &d, NULL);
     if (want ? f != 1 || d != 0.0f : f != 0) {
@@ -665,7 +665,7 @@ static int run_mode(const char *dir, int sync, unsigned cycles, unsigned max_kil
         mnemo_db *db;
         int rc = mnemo_open(&db, dir, &o);
         if (!rc)
-            rc = mnemo_index_create(db, "txn");
+            rc = mnemo_record_index_create(db, "txn");
         if (rc) {
             fprintf(stderr, "setup: %s %s\n", mnemo_strerror(rc), mnemo_errmsg());
             return 1;

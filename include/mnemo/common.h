@@ -18,10 +18,10 @@ extern "C" {
 #define MNEMO_API
 #endif
 
-#define MNEMO_VERSION_MAJOR 0
-#define MNEMO_VERSION_MINOR 1
+#define MNEMO_VERSION_MAJOR 1
+#define MNEMO_VERSION_MINOR 0
 #define MNEMO_VERSION_PATCH 0
-#define MNEMO_VERSION_STRING "0.1.0"
+#define MNEMO_VERSION_STRING "1.0.0" /* meson.build's version must be the same (checked at setup) */
 /** Single number for compile-time comparisons: major*10000 + minor*100 + patch. */
 #define MNEMO_VERSION_NUMBER \
     (MNEMO_VERSION_MAJOR * 10000 + MNEMO_VERSION_MINOR * 100 + MNEMO_VERSION_PATCH)
@@ -47,9 +47,17 @@ enum mnemo_error {
     MNEMO_EFULL = -16,    /**< a fixed limit of the database is reached (e.g. every label id is used) */
 };
 
+/** Which edges of a node: the graph's walks, and the `near` restriction of vector, text and
+ * recall searches. */
+typedef enum mnemo_direction {
+    MNEMO_DIR_OUT = 1,  /**< edges from the node */
+    MNEMO_DIR_IN = 2,   /**< edges to the node */
+    MNEMO_DIR_BOTH = 3, /**< both (a self-loop shows once in each direction) */
+} mnemo_direction;
+
 /** Version of the library actually linked (may differ from MNEMO_VERSION_* of the header).
  * @param[out] major, minor, patch  may each be NULL.
- * @return the version string, e.g. "0.1.0"; static storage. */
+ * @return the version string, e.g. "1.0.0"; static storage. */
 MNEMO_API const char *mnemo_version(int *major, int *minor, int *patch);
 
 /** Name of an error code, e.g. "MNEMO_EBUSY"; "MNEMO_E?" for an unknown code. Static storage. */

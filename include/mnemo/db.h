@@ -32,7 +32,7 @@ typedef enum mnemo_compression {
     MNEMO_COMPRESSION_ZSTD,
 } mnemo_compression;
 
-#define MNEMO_OPTIONS_VERSION 3
+#define MNEMO_OPTIONS_VERSION 4 /* 1..3 were the layouts of mnemo 0.x; numbers are never reused */
 
 /** Distance of a vector space. Distances come back as: squared Euclidean (L2); 1 - cosine
  * similarity (COSINE: vectors are normalised on write); 1 - dot product (IP). Smaller is nearer. */
@@ -43,46 +43,57 @@ typedef enum mnemo_metric {
     MNEMO_METRIC_IP,
 } mnemo_metric;
 
-/** Progress of a long open-time job (rebuilding the vector index): `done` of `total` items. */
-typedef void (*mnemo_progress_fn)(void *arg, uint64_t done, uint64_t total);
+/** Progress of a long job (rebuilding the vector index at open, indexing text): `done` of `total`
+ * items; `arg` is the caller's progress_arg. */
+typedef void (*mnemo_progress_fn)(uint64_t done, uint64_t total, void *arg);
+
+/** How the storage engine lays data out: tuning that each engine maps onto its own knobs and
+ * ignores where it has none (docs/storage.md says which engine reads what). All-zero means the
+ * defaults below. Part of mnemo_options by value; knobs added in 1.x take the place of `reserved`. */
+typedef struct mnemo_storage_options {
+    mnemo_compression compression; /**< compression of data files (default LZ4) */
+    size_t write_buffer_bytes;     /**< bytes of writes buffered in memory per keyspace before they
+                                        are written to a data file (default 64 MiB, at least 64 KiB) */
+    size_t read_cache_bytes;       /**< bytes of the engine's cache of data blocks read from its files,
+                                        shared by every keyspace (default 64 MiB) */
+    int key_filter_bits;           /**< bits per key of the per-file filters that let a point read
+                                        skip files without the key (bloom; default 10, at most 64;
+                                        negative = no filters) */
+    uint64_t reserved[4];          /**< must be zero (MNEMO_OPTIONS_INIT does it): room for later knobs */
+} mnemo_storage_options;
 
 /** Options for mnemo_open. All-zero (or a NULL pointer) means the defaults below. New fields are
  * only ever added at the end. */
 typedef struct mnemo_options {
-    unsigned version;         /**< MNEMO_OPTIONS_VERSION (0 is taken as the current one; 1 reads
-                                   only the fields up to cache_size, 2 those up to progress_arg) */
+    unsigned version;         /**< MNEMO_OPTIONS_VERSION (0 is taken as the current one; the
+                                   versions of mnemo 0.x, 1 to 3, are MNEMO_EINVAL) */
     int create_if_missing;    /**< create the database if the path does not exist (default 0) */
     int read_only;            /**< open read-only; writes return MNEMO_EREADONLY (default 0) */
-    int sync_on_commit;       /**< fsync the log at every commit: no acknowledged commit is ever
-                                   lost, at the cost of write speed (default 0: a crash may lose the
-                                   last few commits, never part of one) */
-    mnemo_compression compression; /**< default LZ4 */
-    size_t write_buffer_size; /**< bytes of memtable per column family before a flush (default 64 MiB) */
-    size_t block_cache_size;  /**< bytes of RocksDB block cache shared by all column families
-                                   (default 64 MiB) */
-    int bloom_bits_per_key;   /**< bloom filter bits per key (default 10; negative = no filter) */
+    int sync_on_commit;       /**< make every commit durable before it returns: no acknowledged
+                                   commit is ever lost, at the cost of write speed (default 0: a
+                                   crash may lose the last few commits, never part of one) */
+    const char *engine; /**< storage engine of a database being created: "rocksdb" (NULL or "": the
+                             default), "lmdb" (when built), or "memory" (also implied by the path
+                             ":memory:"). An existing database opens with the engine it was created
+                             with; naming another is MNEMO_EINVAL. */
     size_t cache_size;        /**< bytes for mnemo's own cache of decoded objects (0 = off) */
-    /* --- version 2: the vector space (see mnemo/vector.h). A database has at most one; it is
-     * created by the first open that sets vector_dim and persisted. Later opens may leave every
-     * field 0 (use what is stored); a non-zero field that differs from the stored space is
-     * MNEMO_EINVAL. --- */
+    mnemo_storage_options storage; /**< engine tuning; all-zero: the defaults */
+    /* The vector space (see mnemo/vector.h). A database has at most one; it is created by the
+     * first open that sets vector_dim and persisted. Later opens may leave every field 0 (use
+     * what is stored); a non-zero field that differs from the stored space is MNEMO_EINVAL. */
     uint32_t vector_dim;           /**< dimension, 1..65536 (0: none, or as stored) */
     mnemo_metric vector_metric;    /**< default L2 */
     uint32_t hnsw_m;               /**< HNSW links per node (default 16, 2..1024) */
     uint32_t hnsw_ef_construction; /**< HNSW build beam (default 200) */
     uint32_t hnsw_ef_search;       /**< default search beam (default 64) */
     mnemo_progress_fn progress;    /**< called while a damaged vector index is rebuilt (may be NULL) */
-    void *progress_arg;
-    /* --- version 3 --- */
-    const char *engine; /**< storage engine of a database being created: "rocksdb" (NULL or "": the
-                             default), "lmdb" (when built), or "memory" (also implied by the path
-                             ":memory:"). An existing database opens with the engine it was created
-                             with; naming another is MNEMO_EINVAL. */
+    void *progress_arg;            /**< passed to progress */
 } mnemo_options;
 
 /** Initialiser: `mnemo_options o = MNEMO_OPTIONS_INIT;` */
-#define MNEMO_OPTIONS_INIT {MNEMO_OPTIONS_VERSION, 0, 0, 0, MNEMO_COMPRESSION_DEFAULT, 0, 0, 0, 0, 0, \
-                            MNEMO_METRIC_DEFAULT, 0, 0, 0, NULL, NULL, NULL}
+#define MNEMO_OPTIONS_INIT {MNEMO_OPTIONS_VERSION, 0, 0, 0, NULL, 0, \
+                            {MNEMO_COMPRESSION_DEFAULT, 0, 0, 0, {0, 0, 0, 0}}, \
+                            0, MNEMO_METRIC_DEFAULT, 0, 0, 0, NULL, NULL}
 
 /** Open (or create) the database in directory `path`.
  * @param[out] out   the handle, set only on success; close it with mnemo_close().
@@ -127,9 +138,10 @@ MNEMO_API int mnemo_flush(mnemo_db *db);
 MNEMO_API int mnemo_compact(mnemo_db *db);
 
 #define MNEMO_STATS_VERSION 2
-/** Figures about an open database. New fields only at the end. */
+/** Figures about an open database. New fields only at the end. The caller sets `version` (start
+ * from MNEMO_STATS_INIT); the library fills only the fields that version has. */
 typedef struct mnemo_stats {
-    unsigned version;          /**< set to MNEMO_STATS_VERSION by mnemo_stats_get */
+    unsigned version;          /**< MNEMO_STATS_VERSION of the caller's header; left as set */
     uint64_t cache_hits;       /**< lookups in mnemo's cache that found an entry */
     uint64_t cache_misses;     /**< lookups that did not */
     uint64_t cache_inserts;    /**< entries filled */
@@ -143,8 +155,11 @@ typedef struct mnemo_stats {
     uint64_t store_memory_bytes; /**< bytes of memory the engine uses for tables and caches */
     uint64_t store_sequence;     /**< the engine's latest commit sequence number */
 } mnemo_stats;
+#define MNEMO_STATS_INIT {MNEMO_STATS_VERSION, 0, 0, 0, 0, 0, 0, 0, {0}, 0, 0, 0}
 
-/** Read the database's figures. @return 0; MNEMO_EINVAL (NULL out, NULL or closed db). Thread-safe. */
+/** Read the database's figures into the fields of out->version.
+ * @return 0; MNEMO_EINVAL (NULL out, out->version 0 or newer than the library, NULL or closed db).
+ *         Thread-safe. */
 MNEMO_API int mnemo_stats_get(mnemo_stats *out, mnemo_db *db);
 
 /** The path the database was opened with (borrowed, valid until close), or NULL for a bad handle. */

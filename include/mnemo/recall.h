@@ -22,7 +22,6 @@
 #define MNEMO_RECALL_H
 
 #include "mnemo/db.h"
-#include "mnemo/graph.h"
 #include "mnemo/txn.h"
 
 #ifdef __cplusplus

@@ -38,11 +38,11 @@ typedef struct mnemo_record {
 } mnemo_record;
 
 /** What mnemo_record_put does when the id exists (or not). */
-typedef enum mnemo_put_mode {
+typedef enum mnemo_record_put_mode {
     MNEMO_PUT_UPSERT = 0,  /**< insert or replace */
     MNEMO_PUT_INSERT = 1,  /**< MNEMO_EEXISTS if a live record has the id */
     MNEMO_PUT_REPLACE = 2, /**< MNEMO_ENOTFOUND if no live record has the id */
-} mnemo_put_mode;
+} mnemo_record_put_mode;
 
 /** Store a record. Replacing keeps its internal id and replaces the whole record: its embedding
  * (if any) is removed in the same transaction, since it described the old content; its edges stay.
@@ -53,7 +53,7 @@ typedef enum mnemo_put_mode {
  *         time, metadata that is not a JSON object — the message gives the parse error's line and
  *         column); MNEMO_EEXISTS; MNEMO_ENOTFOUND; MNEMO_EREADONLY; MNEMO_EBUSY (auto-commit
  *         conflicts are retried; inside a txn, reported at commit); MNEMO_ECORRUPT; MNEMO_EIO. */
-MNEMO_API int mnemo_record_put(mnemo_db *db, mnemo_txn *txn, const mnemo_record *rec, mnemo_put_mode mode);
+MNEMO_API int mnemo_record_put(mnemo_db *db, mnemo_txn *txn, const mnemo_record *rec, mnemo_record_put_mode mode);
 
 /** Read a record.
  * @param[out] out  the record; free with mnemo_record_free(). Untouched on failure.
@@ -72,7 +72,7 @@ MNEMO_API int mnemo_record_delete(mnemo_db *db, mnemo_txn *txn, const char *id);
 MNEMO_API void mnemo_record_free(mnemo_record *rec);
 
 /** Fields that mnemo_record_update changes. */
-enum mnemo_update_fields {
+enum mnemo_record_update_fields {
     MNEMO_UPDATE_CONTENT = 1 << 0,
     MNEMO_UPDATE_IMPORTANCE = 1 << 1,
     MNEMO_UPDATE_EXPIRES_AT = 1 << 2,
@@ -107,36 +107,36 @@ typedef struct mnemo_record_page {
 MNEMO_API void mnemo_record_page_free(mnemo_record_page *list);
 
 /** How records are listed. */
-typedef enum mnemo_list_order {
+typedef enum mnemo_record_list_order {
     MNEMO_LIST_BY_ID = 0,        /**< ascending id (bytewise) */
     MNEMO_LIST_OLDEST_FIRST = 1, /**< ascending created_at */
     MNEMO_LIST_NEWEST_FIRST = 2, /**< descending created_at */
-} mnemo_list_order;
+} mnemo_record_list_order;
 
-#define MNEMO_LIST_OPTIONS_VERSION 1
-typedef struct mnemo_list_options {
-    unsigned version;        /**< MNEMO_LIST_OPTIONS_VERSION (0 is taken as 1) */
-    mnemo_list_order order;
+#define MNEMO_RECORD_LIST_OPTIONS_VERSION 1
+typedef struct mnemo_record_list_options {
+    unsigned version;        /**< MNEMO_RECORD_LIST_OPTIONS_VERSION (0 is taken as 1) */
+    mnemo_record_list_order order;
     const char *id_prefix;   /**< only ids starting with this (MNEMO_LIST_BY_ID only) */
     int64_t created_from;    /**< only created_at >= this (by-time orders; 0: no bound) */
     int64_t created_to;      /**< only created_at < this (by-time orders; 0: no bound) */
     size_t limit;            /**< records per page; 0: all */
     const char *cursor;      /**< next_cursor of the previous page; NULL: first page */
-} mnemo_list_options;
-#define MNEMO_LIST_OPTIONS_INIT {MNEMO_LIST_OPTIONS_VERSION, MNEMO_LIST_BY_ID, NULL, 0, 0, 0, NULL}
+} mnemo_record_list_options;
+#define MNEMO_RECORD_LIST_OPTIONS_INIT {MNEMO_RECORD_LIST_OPTIONS_VERSION, MNEMO_LIST_BY_ID, NULL, 0, 0, 0, NULL}
 
 /** List live records, one page at a time.
  * @return 0 (possibly an empty list); MNEMO_EINVAL (bad option or cursor); MNEMO_ECORRUPT. */
 MNEMO_API int mnemo_record_list(mnemo_record_page **out, mnemo_db *db, mnemo_txn *txn,
-                                const mnemo_list_options *opts);
+                                const mnemo_record_list_options *opts);
 
-#define MNEMO_FIND_OPTIONS_VERSION 1
-typedef struct mnemo_find_options {
-    unsigned version;   /**< MNEMO_FIND_OPTIONS_VERSION (0 is taken as 1) */
+#define MNEMO_RECORD_FIND_OPTIONS_VERSION 1
+typedef struct mnemo_record_find_options {
+    unsigned version;   /**< MNEMO_RECORD_FIND_OPTIONS_VERSION (0 is taken as 1) */
     size_t limit;       /**< records per page; 0: all */
     const char *cursor; /**< next_cursor of the previous page of the same filter; NULL: first */
-} mnemo_find_options;
-#define MNEMO_FIND_OPTIONS_INIT {MNEMO_FIND_OPTIONS_VERSION, 0, NULL}
+} mnemo_record_find_options;
+#define MNEMO_RECORD_FIND_OPTIONS_INIT {MNEMO_RECORD_FIND_OPTIONS_VERSION, 0, NULL}
 
 /** Find live records whose metadata and fields match a filter, e.g. `{"topic": "rust",
  * "importance": {"$gte": 0.5}}` (operators $eq $ne $gt $gte $lt $lte $in $nin $exists $contains $all
@@ -147,29 +147,29 @@ typedef struct mnemo_find_options {
  * @return 0; MNEMO_EINVAL (invalid filter: the message names the operator or path; a $regex that
  *         exceeds its match limits on a record; bad cursor); MNEMO_ECORRUPT; MNEMO_ENOMEM. */
 MNEMO_API int mnemo_record_find(mnemo_record_page **out, mnemo_db *db, mnemo_txn *txn, const char *filter,
-                                const mnemo_find_options *opts);
+                                const mnemo_record_find_options *opts);
 
 /** Declare a secondary index on a metadata path (dotted, e.g. "topic" or "author.name") and build
  * it for the records already stored. Scalars are indexed; arrays index each scalar element.
  * @return 0; MNEMO_EEXISTS; MNEMO_EINVAL (bad path); MNEMO_EREADONLY; MNEMO_EIO. */
-MNEMO_API int mnemo_index_create(mnemo_db *db, const char *path);
+MNEMO_API int mnemo_record_index_create(mnemo_db *db, const char *path);
 
 /** Remove a secondary index and its entries. @return 0; MNEMO_ENOTFOUND; MNEMO_EINVAL. */
-MNEMO_API int mnemo_index_drop(mnemo_db *db, const char *path);
+MNEMO_API int mnemo_record_index_drop(mnemo_db *db, const char *path);
 
 /** The metadata paths that have a secondary index (ready or still being built: an interrupted build
  * is finished first when the handle is writable), in bytewise order,
- * as normalised by mnemo_index_create (e.g. "metadata.topic" is listed as "topic").
- * @param[out] paths  n NUL-terminated paths (NULL when n is 0); free with mnemo_index_list_free().
+ * as normalised by mnemo_record_index_create (e.g. "metadata.topic" is listed as "topic").
+ * @param[out] paths  n NUL-terminated paths (NULL when n is 0); free with mnemo_record_index_list_free().
  *                    Untouched on failure.
  * @param[out] n      how many.
  * @param[in]  txn    NULL, or a transaction whose snapshot (and own changes) to read.
  * @return 0; MNEMO_EINVAL (NULL out-parameter, NULL or closed db, finished txn); MNEMO_ECORRUPT (a
  *         damaged definition, named); MNEMO_EIO; MNEMO_ENOMEM. Thread-safe on the db. */
-MNEMO_API int mnemo_index_list(char ***paths, size_t *n, mnemo_db *db, mnemo_txn *txn);
+MNEMO_API int mnemo_record_index_list(char ***paths, size_t *n, mnemo_db *db, mnemo_txn *txn);
 
-/** Release what mnemo_index_list returned. Accepts NULL. */
-MNEMO_API void mnemo_index_list_free(char **paths, size_t n);
+/** Release what mnemo_record_index_list returned. Accepts NULL. */
+MNEMO_API void mnemo_record_index_list_free(char **paths, size_t n);
 
 /** Physically remove every record whose expiry has passed, with everything that hangs on it.
  * @param[out] purged  number removed (may be NULL).

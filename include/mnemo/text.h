@@ -23,7 +23,6 @@
 #define MNEMO_TEXT_H
 
 #include "mnemo/db.h"
-#include "mnemo/graph.h"
 #include "mnemo/txn.h"
 
 #ifdef __cplusplus
@@ -63,8 +62,11 @@ MNEMO_API int mnemo_text_enable(mnemo_db *db, const mnemo_text_options *opts);
  * @return 0; MNEMO_ENOTFOUND (not enabled); MNEMO_EINVAL; MNEMO_EREADONLY; MNEMO_EIO. */
 MNEMO_API int mnemo_text_disable(mnemo_db *db);
 
-/** What full text is set to, and how big the index is. */
+#define MNEMO_TEXT_INFO_VERSION 1
+/** What full text is set to, and how big the index is. The caller sets `version` (start from
+ * MNEMO_TEXT_INFO_INIT); the library fills the fields of that version. */
 typedef struct mnemo_text_info {
+    unsigned version;      /**< MNEMO_TEXT_INFO_VERSION of the caller's header; left as set */
     char stem_language[MNEMO_TEXT_MAX_LANGUAGE + 1]; /**< "" for none */
     int stopwords;
     double k1, b;          /**< the defaults of searches */
@@ -72,9 +74,11 @@ typedef struct mnemo_text_info {
     uint64_t documents;    /**< records indexed (expired ones count until purged) */
     uint64_t total_terms;  /**< sum of their lengths in terms */
 } mnemo_text_info;
+#define MNEMO_TEXT_INFO_INIT {MNEMO_TEXT_INFO_VERSION, {0}, 0, 0.0, 0.0, 0, 0, 0}
 
 /** @param[in] txn  NULL, or a transaction whose view (and own writes) to read.
- * @return 0; MNEMO_ENOTFOUND (full text is not enabled); MNEMO_EINVAL; MNEMO_ECORRUPT. */
+ * @return 0; MNEMO_ENOTFOUND (full text is not enabled); MNEMO_EINVAL (also: out->version 0 or
+ *         newer than the library); MNEMO_ECORRUPT. */
 MNEMO_API int mnemo_text_info_get(mnemo_text_info *out, mnemo_db *db, mnemo_txn *txn);
 
 #define MNEMO_TEXT_SEARCH_OPTIONS_VERSION 1

@@ -51,16 +51,16 @@ MNEMO_API void mnemo_txn_free(mnemo_txn *txn);
 /** Work to run in a transaction: return 0 to commit, a negative code to roll back. */
 typedef int (*mnemo_txn_fn)(mnemo_txn *txn, void *arg);
 
-#define MNEMO_RETRY_VERSION 1
+#define MNEMO_TXN_RETRY_VERSION 1
 /** How mnemo_txn_run retries. All-zero means the defaults. */
-typedef struct mnemo_retry {
-    unsigned version;           /**< MNEMO_RETRY_VERSION (0 is taken as 1) */
+typedef struct mnemo_txn_retry {
+    unsigned version;           /**< MNEMO_TXN_RETRY_VERSION (0 is taken as 1) */
     unsigned max_attempts;      /**< default 100 */
     unsigned initial_backoff_us;/**< sleep before the second attempt (default 50 us); doubles each
                                      time, with random jitter */
     unsigned max_backoff_us;    /**< cap on one sleep (default 20000 us) */
-} mnemo_retry;
-#define MNEMO_RETRY_INIT {MNEMO_RETRY_VERSION, 0, 0, 0}
+} mnemo_txn_retry;
+#define MNEMO_TXN_RETRY_INIT {MNEMO_TXN_RETRY_VERSION, 0, 0, 0}
 
 /** Run fn in a fresh transaction and commit it; on MNEMO_EBUSY (from fn or from the commit) roll
  * back, wait with bounded exponential backoff and run fn again, up to max_attempts times. fn may
@@ -69,7 +69,7 @@ typedef struct mnemo_retry {
  * @return 0 once a run committed; fn's own negative code (rolled back); MNEMO_EBUSY when every
  *         attempt conflicted; MNEMO_EINVAL; MNEMO_EIO. Thread-safe. */
 MNEMO_API int mnemo_txn_run(mnemo_db *db, unsigned flags, mnemo_txn_fn fn, void *arg,
-                            const mnemo_retry *retry);
+                            const mnemo_txn_retry *retry);
 
 #ifdef __cplusplus
 }

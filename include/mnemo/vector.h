@@ -18,7 +18,6 @@
 #define MNEMO_VECTOR_H
 
 #include "mnemo/db.h"
-#include "mnemo/graph.h"
 #include "mnemo/txn.h"
 
 #ifdef __cplusplus
@@ -31,17 +30,22 @@ extern "C" {
  * largest value (3.4e38), so no distance overflows. Cosine spaces normalise and take any length. */
 #define MNEMO_VECTOR_MAX_NORM 1e18
 
-/** The vector space of a database, as stored. */
+#define MNEMO_VECTOR_SPACE_VERSION 1
+/** The vector space of a database, as stored. The caller sets `version` (start from
+ * MNEMO_VECTOR_SPACE_INIT); the library fills the fields of that version. */
 typedef struct mnemo_vector_space {
+    unsigned version; /**< MNEMO_VECTOR_SPACE_VERSION of the caller's header; left as set */
     uint32_t dim;
     mnemo_metric metric;
     uint32_t hnsw_m;
     uint32_t hnsw_ef_construction;
     uint32_t hnsw_ef_search; /**< default beam of searches */
 } mnemo_vector_space;
+#define MNEMO_VECTOR_SPACE_INIT {MNEMO_VECTOR_SPACE_VERSION, 0, MNEMO_METRIC_DEFAULT, 0, 0, 0}
 
 /** The database's vector space.
- * @return 0; MNEMO_ENOTFOUND (the database has none); MNEMO_EINVAL. */
+ * @return 0; MNEMO_ENOTFOUND (the database has none); MNEMO_EINVAL (NULL out, out->version 0 or
+ *         newer than the library, NULL or closed db). */
 MNEMO_API int mnemo_vector_space_get(mnemo_vector_space *out, mnemo_db *db);
 
 /** Set (insert or replace) the embedding of the live record `id`. With COSINE the vector is stored
@@ -71,10 +75,10 @@ MNEMO_API int mnemo_vector_get(float **out, size_t *dim, mnemo_db *db, mnemo_txn
  *         MNEMO_EREADONLY; MNEMO_EBUSY; MNEMO_ECORRUPT; MNEMO_EIO. */
 MNEMO_API int mnemo_vector_delete(mnemo_db *db, mnemo_txn *txn, const char *id);
 
-#define MNEMO_SEARCH_OPTIONS_VERSION 1
+#define MNEMO_VECTOR_SEARCH_OPTIONS_VERSION 1
 /** How a search runs. All-zero means: approximate, the space's ef, no restriction. */
-typedef struct mnemo_search_options {
-    unsigned version;   /**< MNEMO_SEARCH_OPTIONS_VERSION (0 taken as 1) */
+typedef struct mnemo_vector_search_options {
+    unsigned version;   /**< MNEMO_VECTOR_SEARCH_OPTIONS_VERSION (0 taken as 1) */
     uint32_t ef;        /**< HNSW beam for this query (0: the space's ef_search) */
     int exact;          /**< non-zero: exact distances over every candidate (OpenBLAS) */
     const char *filter; /**< metadata filter (the language of mnemo_record_find), or NULL */
@@ -82,27 +86,27 @@ typedef struct mnemo_search_options {
     uint32_t hops;      /**< with near: 1.. hops; 0 is taken as 1 */
     mnemo_direction near_dir; /**< with near: edges followed (0: both directions) */
     const char *near_label;   /**< with near: only edges of this label (NULL: all) */
-} mnemo_search_options;
+} mnemo_vector_search_options;
 
-#define MNEMO_SEARCH_OPTIONS_INIT {MNEMO_SEARCH_OPTIONS_VERSION, 0, 0, NULL, NULL, 0, 0, NULL}
+#define MNEMO_VECTOR_SEARCH_OPTIONS_INIT {MNEMO_VECTOR_SEARCH_OPTIONS_VERSION, 0, 0, NULL, NULL, 0, 0, NULL}
 
 /** One result. */
-typedef struct mnemo_hit {
+typedef struct mnemo_vector_hit {
     const char *id;    /**< record id */
     float distance;    /**< in the space's metric (see mnemo_metric); NaN for an expansion
                             neighbour without an embedding */
     uint32_t hops;     /**< 0 for a nearest hit; for mnemo_vector_search_expand, the graph
                             distance from the nearest hit in `via` */
     const char *via;   /**< expansion: the nearest hit it was reached from; else NULL */
-} mnemo_hit;
+} mnemo_vector_hit;
 
-/** Results of one query, nearest first. One allocation: free with mnemo_hits_free(). */
-typedef struct mnemo_hits {
+/** Results of one query, nearest first. One allocation: free with mnemo_vector_hits_free(). */
+typedef struct mnemo_vector_hits {
     size_t count;
-    mnemo_hit *hits;
-} mnemo_hits;
+    mnemo_vector_hit *hits;
+} mnemo_vector_hits;
 
-MNEMO_API void mnemo_hits_free(mnemo_hits *hits);
+MNEMO_API void mnemo_vector_hits_free(mnemo_vector_hits *hits);
 
 /** The k nearest live records to `query`. Inside a txn, the transaction's own uncommitted
  * embeddings take part (exactly) and the ones it deleted do not. Deleted and expired records
@@ -115,24 +119,27 @@ MNEMO_API void mnemo_hits_free(mnemo_hits *hits);
  * @return 0; MNEMO_EINVAL (NULL query, k 0, NaN, query longer than MNEMO_VECTOR_MAX_NORM under
  *         L2/IP, bad filter, no vector space); MNEMO_EDIM;
  *         MNEMO_ENOTFOUND (`near` names no live record); MNEMO_ENOMEM; MNEMO_ECORRUPT. */
-MNEMO_API int mnemo_vector_search(mnemo_hits **out, mnemo_db *db, mnemo_txn *txn, const float *query, size_t dim,
-                                  size_t k, const mnemo_search_options *opts);
+MNEMO_API int mnemo_vector_search(mnemo_vector_hits **out, mnemo_db *db, mnemo_txn *txn, const float *query, size_t dim,
+                                  size_t k, const mnemo_vector_search_options *opts);
 
 /** n queries at once (queries[i * dim ..]): out[i] gets the hits of query i. All or none: on
  * failure nothing is set. Exact batches run as one matrix product per block of stored vectors. */
-MNEMO_API int mnemo_vector_search_batch(mnemo_hits **out, mnemo_db *db, mnemo_txn *txn, const float *queries,
-                                        size_t n, size_t dim, size_t k, const mnemo_search_options *opts);
+MNEMO_API int mnemo_vector_search_batch(mnemo_vector_hits **out, mnemo_db *db, mnemo_txn *txn, const float *queries,
+                                        size_t n, size_t dim, size_t k, const mnemo_vector_search_options *opts);
 
 /** The k nearest (as mnemo_vector_search with opts), then every record within `hops` graph hops of
  * them (edges in `dir`, 0 for both), each once, after them: hops = its graph distance and via = the
  * nearest hit that reached it first; its distance is computed when it has an embedding.
  * @return as mnemo_vector_search. */
-MNEMO_API int mnemo_vector_search_expand(mnemo_hits **out, mnemo_db *db, mnemo_txn *txn, const float *query,
-                                         size_t dim, size_t k, const mnemo_search_options *opts, uint32_t hops,
+MNEMO_API int mnemo_vector_search_expand(mnemo_vector_hits **out, mnemo_db *db, mnemo_txn *txn, const float *query,
+                                         size_t dim, size_t k, const mnemo_vector_search_options *opts, uint32_t hops,
                                          mnemo_direction dir);
 
-/** Figures about the vector index. */
+#define MNEMO_VECTOR_STATS_VERSION 1
+/** Figures about the vector index. The caller sets `version` (start from MNEMO_VECTOR_STATS_INIT);
+ * the library fills the fields of that version. */
 typedef struct mnemo_vector_stats {
+    unsigned version;        /**< MNEMO_VECTOR_STATS_VERSION of the caller's header; left as set */
     uint64_t vectors;        /**< live embeddings in the index */
     uint64_t deleted_slots;  /**< index slots of deleted embeddings not yet reclaimed */
     uint64_t index_bytes;    /**< memory held by the index */
@@ -140,8 +147,10 @@ typedef struct mnemo_vector_stats {
     uint64_t rebuilds;       /**< index rebuilds since open (tombstones reclaimed, or damage) */
     const char *simd;        /**< distance kernels compiled in: "avx512", "avx", "sse", "none" */
 } mnemo_vector_stats;
+#define MNEMO_VECTOR_STATS_INIT {MNEMO_VECTOR_STATS_VERSION, 0, 0, 0, 0, 0, NULL}
 
-/** @return 0; MNEMO_ENOTFOUND (no vector space); MNEMO_EINVAL. */
+/** @return 0; MNEMO_ENOTFOUND (no vector space); MNEMO_EINVAL (NULL out, out->version 0 or newer
+ *         than the library, NULL or closed db). */
 MNEMO_API int mnemo_vector_stats_get(mnemo_vector_stats *out, mnemo_db *db);
 
 /** Check that the index agrees with the stored vectors: every stored vector decodes (checksum) and

@@ -174,7 +174,7 @@ int cli_record_from_json(mnemo_record *rec, char **meta_text, float **emb, size_
 float *cli_floats_from_json(size_t *n, json_t *arr, const char *what, char *err, size_t errlen);
 /* Store a record and (when emb is not NULL) its embedding in txn (NULL: both in one transaction
  * of their own). @return 0 or a negative MNEMO_E* code. */
-int cli_put_record(mnemo_db *db, mnemo_txn *txn, const mnemo_record *rec, mnemo_put_mode mode, const float *emb,
+int cli_put_record(mnemo_db *db, mnemo_txn *txn, const mnemo_record *rec, mnemo_record_put_mode mode, const float *emb,
                    size_t dim);
 
 /* walk.c: call fn for every live record in id order, a page at a time (mnemo_record_list). fn returns 0

@@ -43,8 +43,8 @@ static int run_init(const cli_cmd *cmd, const cli_args *a)
     /* a failed init removes what it created, so that the next one does not find half a database */
     cli_dir_mark mark;
     cli_dir_mark_take(&mark, a->pos[0]);
-    mnemo_vector_space sp;
-    mnemo_stats st = {0};
+    mnemo_vector_space sp = MNEMO_VECTOR_SPACE_INIT;
+    mnemo_stats st = MNEMO_STATS_INIT;
     if (cli_open_with(&db, cmd, a->pos[0], CLI_OPEN_CREATE, &vo))
         rc = CLI_EXIT_FAIL;
     else if (dim && (rc = mnemo_vector_space_get(&sp, db)) != 0)
@@ -129,13 +129,13 @@ static int run_stats(const cli_cmd *cmd, const cli_args *a)
         rc = cli_engine(cmd, rc, "counting records and edges");
     char **paths = NULL;
     size_t n_indexes = 0;
-    if (!rc && (rc = mnemo_index_list(&paths, &n_indexes, db, c.txn)) != 0)
+    if (!rc && (rc = mnemo_record_index_list(&paths, &n_indexes, db, c.txn)) != 0)
         rc = cli_engine(cmd, rc, "listing indexes");
-    mnemo_index_list_free(paths, n_indexes);
+    mnemo_record_index_list_free(paths, n_indexes);
     mnemo_txn_free(c.txn);
-    mnemo_stats s;
-    mnemo_vector_space sp;
-    mnemo_vector_stats vs;
+    mnemo_stats s = MNEMO_STATS_INIT;
+    mnemo_vector_space sp = MNEMO_VECTOR_SPACE_INIT;
+    mnemo_vector_stats vs = MNEMO_VECTOR_STATS_INIT;
     int vectors = 0;
     if (!rc && (rc = mnemo_stats_get(&s, db)) != 0)
         rc = cli_engine(cmd, rc, "reading the figures");

@@ -215,7 +215,7 @@ static size_t brute_nearest(const demo *d, cand *out, size_t k, double lat, doub
 
 /* Print the hits as a table and compare them, rank by rank, with the brute-force answer: the same
  * number, and each rank's distance within 1 km (ties closer than float precision may swap). */
-static int show_hits(demo *d, const mnemo_hits *h, const cand *want, size_t nwant, int print)
+static int show_hits(demo *d, const mnemo_vector_hits *h, const cand *want, size_t nwant, int print)
 {
     int ok = h->count == nwant;
     for (size_t i = 0; i < h->count; i++) {
@@ -268,7 +268,7 @@ static int load(demo *d, const char *nodes, const char *edges)
 static int index_country(demo *d)
 {
     double t0 = cli_now();
-    TRY(d, mnemo_index_create(d->db, "country"), "indexing metadata.country");
+    TRY(d, mnemo_record_index_create(d->db, "country"), "indexing metadata.country");
     say("  a secondary index on the metadata path \"country\"                               %7.0f ms\n",
         ms_since(t0));
     return 0;
@@ -317,7 +317,7 @@ static int embed(demo *d)
     TRY(d, rc, "storing the embeddings");
     say("  %zu embeddings: each airport's position on the unit sphere (dim 3, cosine)    %7.0f ms\n", e.n,
         ms_since(t0));
-    mnemo_vector_stats vs;
+    mnemo_vector_stats vs = MNEMO_VECTOR_STATS_INIT;
     TRY(d, mnemo_vector_stats_get(&vs, d->db), "vector figures");
     verdict(d, e.n == d->nap && vs.vectors == d->nap, "one embedding per airport of the CSV file");
     return 0;
@@ -345,7 +345,7 @@ static int nearest(demo *d, int fast)
     const double lat = 48.8566, lon = 2.3522; /* central Paris */
     float q[3];
     sphere(q, lat, lon);
-    mnemo_hits *h;
+    mnemo_vector_hits *h;
     cand want[10];
     double t0 = cli_now();
     TRY(d, mnemo_vector_search(&h, d->db, NULL, q, 3, 5, NULL), "nearest search");
@@ -353,9 +353,9 @@ static int nearest(demo *d, int fast)
     say("\nThe 5 airports nearest to central Paris (48.8566 N, 2.3522 E)   [HNSW search, %.2f ms]\n", t);
     size_t n = brute_nearest(d, want, 5, lat, lon, NULL, NULL);
     verdict(d, show_hits(d, h, want, n, 1), "same as brute-force great-circle distances over all airports");
-    mnemo_hits_free(h);
+    mnemo_vector_hits_free(h);
 
-    mnemo_search_options so = MNEMO_SEARCH_OPTIONS_INIT;
+    mnemo_vector_search_options so = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
     so.filter = "{\"country\":\"DE\"}";
     t0 = cli_now();
     TRY(d, mnemo_vector_search(&h, d->db, NULL, q, 3, 5, &so), "filtered search");
@@ -363,7 +363,7 @@ static int nearest(demo *d, int fast)
     say("\nThe same, only airports whose metadata say {\"country\":\"DE\"}   [filtered search, %.2f ms]\n", t);
     n = brute_nearest(d, want, 5, lat, lon, "DE", NULL);
     verdict(d, show_hits(d, h, want, n, 1), "same as brute force over the German airports");
-    mnemo_hits_free(h);
+    mnemo_vector_hits_free(h);
 
     if (fast)
         return 0;
@@ -384,7 +384,7 @@ static int nearest(demo *d, int fast)
         TRY(d, mnemo_vector_search(&h, d->db, NULL, q, 3, 10, &so), "search");
         n = brute_nearest(d, want, 10, plat, plon, country, NULL);
         bad += !show_hits(d, h, want, n, 0);
-        mnemo_hits_free(h);
+        mnemo_vector_hits_free(h);
     }
     say("\n%u random points (half of them filtered by country), 10 nearest each   [%.0f ms]\n", total, ms_since(t0));
     verdict(d, bad == 0, "every answer the same as brute force");
@@ -425,12 +425,12 @@ static int near_and_reachable(demo *d)
     const airport *from = by_code(d, "LHR"), *near = by_code(d, "NRT");
     float q[3];
     sphere(q, near->lat, near->lon);
-    mnemo_search_options so = MNEMO_SEARCH_OPTIONS_INIT;
+    mnemo_vector_search_options so = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
     so.near = lhr;
     so.hops = 2;
     so.near_dir = MNEMO_DIR_OUT;
     so.near_label = "route";
-    mnemo_hits *h;
+    mnemo_vector_hits *h;
     double t0 = cli_now();
     TRY(d, mnemo_vector_search(&h, d->db, NULL, q, 3, 5, &so), "graph-restricted search");
     double t = ms_since(t0);
@@ -441,7 +441,7 @@ static int near_and_reachable(demo *d)
     size_t n = brute_nearest(d, want, 5, near->lat, near->lon, NULL, ok2);
     free(ok2);
     verdict(d, show_hits(d, h, want, n, 1), "same as a breadth-first search of the CSV routes + brute force");
-    mnemo_hits_free(h);
+    mnemo_vector_hits_free(h);
     return 0;
 }
 
@@ -491,7 +491,7 @@ static int path_check(demo *d, const char *from_code, const char *to_code, const
         rc = find_code(d, to_code, tid, sizeof tid);
     if (rc)
         return rc;
-    mnemo_path_options po = MNEMO_PATH_OPTIONS_INIT;
+    mnemo_graph_path_options po = MNEMO_GRAPH_PATH_OPTIONS_INIT;
     po.weighted = 1;
     po.label = "route";
     mnemo_graph_path *p;
@@ -596,7 +596,7 @@ static int transactions(demo *d, const char *lhr, const char *nrt)
     note.content = "Trip idea: London to Tokyo in April; the user wants a window seat.";
     note.importance = 0.8;
     note.metadata = "{\"kind\":\"memory\",\"recalled\":0}";
-    mnemo_edge e1 = {NOTE, "about", lhr, 1.0, NULL}, e2 = {NOTE, "about", nrt, 1.0, NULL};
+    mnemo_graph_edge e1 = {NOTE, "about", lhr, 1.0, NULL}, e2 = {NOTE, "about", nrt, 1.0, NULL};
     int rc = mnemo_record_put(d->db, txn, &note, MNEMO_PUT_INSERT);
     if (!rc)
         rc = mnemo_graph_link(d->db, txn, &e1, 0);
@@ -610,15 +610,15 @@ static int transactions(demo *d, const char *lhr, const char *nrt)
     TRY(d, rc, "the note's transaction");
     say("  put record '%s', link it -about-> LHR and NRT, put its embedding, commit   %.2f ms\n", NOTE,
         ms_since(t0));
-    mnemo_search_options so = MNEMO_SEARCH_OPTIONS_INIT;
+    mnemo_vector_search_options so = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
     so.filter = "{\"kind\":\"memory\"}";
-    mnemo_hits *h;
+    mnemo_vector_hits *h;
     TRY(d, mnemo_vector_search(&h, d->db, NULL, mid, 3, 1, &so), "recall");
     uint64_t deg = 0;
     TRY(d, mnemo_graph_degree(&deg, d->db, NULL, NOTE, MNEMO_DIR_OUT, "about"), "degree");
     say("  recall: the memory nearest to a point between London and Tokyo is '%s'\n", h->count ? h->hits[0].id : "-");
     verdict(d, h->count == 1 && !strcmp(h->hits[0].id, NOTE) && deg == 2, "the note, its 2 links and its vector are in");
-    mnemo_hits_free(h);
+    mnemo_vector_hits_free(h);
 
     say("\nA transaction that fails part-way leaves nothing behind\n");
     TRY(d, mnemo_txn_begin(&txn, d->db, 0), "begin");
@@ -682,7 +682,7 @@ static int stats(demo *d, const char *path)
     uint64_t c[3] = {0, 0, (uint64_t)(uintptr_t)d->db}, checked = 0, edges = 0;
     double t0 = cli_now();
     TRY(d, cli_each_record(d->db, NULL, count_edges, c), "counting");
-    mnemo_vector_stats vs;
+    mnemo_vector_stats vs = MNEMO_VECTOR_STATS_INIT;
     TRY(d, mnemo_vector_stats_get(&vs, d->db), "vector figures");
     say("\nThe database   [%.0f ms to count]\n  %llu records, %llu edges, %llu vectors (index %.1f KiB, %s kernels), "
         "%.1f MiB on disk\n",

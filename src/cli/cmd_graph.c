@@ -14,13 +14,13 @@ static int run_neighbors(const cli_cmd *cmd, const cli_args *a)
     mnemo_db *db;
     if (cli_open(&db, cmd, a->pos[0], CLI_OPEN_RO))
         return CLI_EXIT_FAIL;
-    mnemo_graph_iter *it;
+    mnemo_iter *it;
     int rc = mnemo_graph_neighbors(&it, db, NULL, a->pos[1], dir, cli_opt(cmd, a, "label"), (size_t)limit);
     if (rc)
         return cli_close(db, cmd, cli_engine(cmd, rc, "neighbours of '%s'", a->pos[1]));
     jout j = {0};
-    const mnemo_neighbor *n;
-    while ((rc = mnemo_graph_iter_next(it, &n)) == 0) {
+    const mnemo_graph_neighbor *n;
+    while ((rc = mnemo_iter_next(it)) == 0 && (rc = mnemo_iter_neighbor(it, &n)) == 0) {
         jo_begin(&j);
         jo_str(&j, "id", n->id);
         jo_str(&j, "direction", dir_name(n->direction));
@@ -32,11 +32,11 @@ static int run_neighbors(const cli_cmd *cmd, const cli_args *a)
     }
     rc = rc == MNEMO_ITEROVER ? 0 : cli_engine(cmd, rc, "neighbours of '%s'", a->pos[1]);
     jo_free(&j);
-    mnemo_graph_iter_free(it);
+    mnemo_iter_free(it);
     return cli_close(db, cmd, rc);
 }
 
-static int visit(void *arg, const char *id, unsigned depth, const char *via, const char *via_label)
+static int visit(const char *id, unsigned depth, const char *via, const char *via_label, void *arg)
 {
     jout *j = arg;
     jo_begin(j);
@@ -50,7 +50,7 @@ static int visit(void *arg, const char *id, unsigned depth, const char *via, con
 
 static int run_traverse(const cli_cmd *cmd, const cli_args *a)
 {
-    mnemo_traverse_options o = MNEMO_TRAVERSE_OPTIONS_INIT;
+    mnemo_graph_traverse_options o = MNEMO_GRAPH_TRAVERSE_OPTIONS_INIT;
     uint64_t depth = 0, max_nodes = 0;
     if (cli_opt_dir(&o.dir, cmd, a, MNEMO_DIR_OUT) || cli_opt_uint(&depth, cmd, a, "depth", 1, UINT32_MAX) ||
         cli_opt_uint(&max_nodes, cmd, a, "max-nodes", 1, SIZE_MAX))
@@ -72,7 +72,7 @@ static int run_traverse(const cli_cmd *cmd, const cli_args *a)
 
 static int run_path(const cli_cmd *cmd, const cli_args *a)
 {
-    mnemo_path_options o = MNEMO_PATH_OPTIONS_INIT;
+    mnemo_graph_path_options o = MNEMO_GRAPH_PATH_OPTIONS_INIT;
     uint64_t max_hops = 0;
     if (cli_opt_dir(&o.dir, cmd, a, MNEMO_DIR_OUT) || cli_opt_uint(&max_hops, cmd, a, "max-hops", 1, UINT32_MAX))
         return CLI_EXIT_USAGE;

@@ -160,7 +160,7 @@ static int apply_json(cli_import *im, mnemo_txn *txn, json_t *obj, int *engine_r
         static const char *const known[] = {"type", "from", "to", "label", "weight", "props"};
         if (only_fields(obj, known, sizeof known / sizeof *known, err, errlen))
             return -1;
-        mnemo_edge e = {0};
+        mnemo_graph_edge e = {0};
         unsigned flags = MNEMO_LINK_CREATE_MISSING;
         json_t *w = json_object_get(obj, "weight"), *props = json_object_get(obj, "props");
         e.from = json_string_value(json_object_get(obj, "from"));
@@ -304,7 +304,7 @@ static int import_index(cli_import *im, json_t *obj)
     int rc = cli_import_commit(im);
     if (rc)
         return rc;
-    rc = mnemo_index_create(im->db, path);
+    rc = mnemo_record_index_create(im->db, path);
     if (rc && rc != MNEMO_EEXISTS)
         return cli_import_reject(im, im->lines, rc, "index '%s'", path);
     im->done.indexes += rc == 0;
@@ -336,7 +336,7 @@ static int import_text(cli_import *im, json_t *obj)
     if (rc)
         return rc;
     if ((rc = mnemo_text_enable(im->db, &o)) == MNEMO_EEXISTS) {
-        mnemo_text_info in;
+        mnemo_text_info in = MNEMO_TEXT_INFO_INIT;
         if ((rc = mnemo_text_info_get(&in, im->db, NULL)) != 0)
             return cli_import_reject(im, im->lines, rc, "reading the full-text settings");
         if (strcmp(in.stem_language, o.stem_language) || !in.stopwords != !o.stopwords || in.k1 != o.k1 ||
@@ -484,11 +484,11 @@ static int import_fvecs(cli_import *im, FILE *f, jout *j)
 
 static int import_edgelist(const cli_cmd *cmd, const cli_args *a, cli_import *im, jout *j)
 {
-    mnemo_import_options o = MNEMO_IMPORT_OPTIONS_INIT;
+    mnemo_graph_import_options o = MNEMO_GRAPH_IMPORT_OPTIONS_INIT;
     o.label = cli_opt(cmd, a, "label");
     o.undirected = cli_opt(cmd, a, "undirected") != NULL;
     o.batch = cli_opt(cmd, a, "batch") ? (size_t)im->batch : 0; /* 0: the library's 10000 */
-    mnemo_import_stats st = {0};
+    mnemo_graph_import_stats st = MNEMO_GRAPH_IMPORT_STATS_INIT;
     int rc = mnemo_graph_import_edgelist(im->db, a->pos[1], &o, &st);
     if (rc)
         /* the library's message names the line */
@@ -612,13 +612,13 @@ static int export_record(void *arg, const mnemo_record *r)
 static int export_edges(void *arg, const mnemo_record *r)
 {
     exporter *x = arg;
-    mnemo_graph_iter *it;
+    mnemo_iter *it;
     int rc = mnemo_graph_neighbors(&it, x->db, x->txn, r->id, MNEMO_DIR_OUT, NULL, 0);
     if (rc)
         return rc;
     size_t n = 0;
-    const mnemo_neighbor *nb;
-    while ((rc = mnemo_graph_iter_next(it, &nb)) == 0) {
+    const mnemo_graph_neighbor *nb;
+    while ((rc = mnemo_iter_next(it)) == 0 && (rc = mnemo_iter_neighbor(it, &nb)) == 0) {
         if (n == x->cap) {
             x->cap = x->cap ? 2 * x->cap : 64;
             x->edges = cli_xrealloc(x->edges, x->cap * sizeof *x->edges);
@@ -629,7 +629,7 @@ static int export_edges(void *arg, const mnemo_record *r)
         e->props = nb->props ? cli_xstrdup(nb->props) : NULL;
         e->weight = nb->weight;
     }
-    mnemo_graph_iter_free(it);
+    mnemo_iter_free(it);
     /* the engine orders by internal ids, which another database assigns differently */
     if (n > 1)
         qsort(x->edges, n, sizeof *x->edges, edge_cmp);
@@ -676,7 +676,7 @@ static int export_pair(void *arg, const void *k, size_t kl, const void *v, size_
 /* The vector space first, so that an import into a database without one creates it. */
 static int export_space(exporter *x)
 {
-    mnemo_vector_space sp;
+    mnemo_vector_space sp = MNEMO_VECTOR_SPACE_INIT;
     int rc = mnemo_vector_space_get(&sp, x->db);
     if (rc == MNEMO_ENOTFOUND)
         return 0;
@@ -697,7 +697,7 @@ static int export_space(exporter *x)
 /* The full-text settings, before the records, so that an import indexes them as they come. */
 static int export_text(exporter *x)
 {
-    mnemo_text_info in;
+    mnemo_text_info in = MNEMO_TEXT_INFO_INIT;
     int rc = mnemo_text_info_get(&in, x->db, x->txn);
     if (rc == MNEMO_ENOTFOUND)
         return 0;
@@ -717,7 +717,7 @@ static int export_indexes(exporter *x)
 {
     char **paths;
     size_t n;
-    int rc = mnemo_index_list(&paths, &n, x->db, x->txn);
+    int rc = mnemo_record_index_list(&paths, &n, x->db, x->txn);
     if (rc)
         return rc;
     for (size_t i = 0; i < n; i++) {
@@ -726,7 +726,7 @@ static int export_indexes(exporter *x)
         jo_str(&x->j, "path", paths[i]);
         jo_line(&x->j, stdout);
     }
-    mnemo_index_list_free(paths, n);
+    mnemo_record_index_list_free(paths, n);
     return 0;
 }
 

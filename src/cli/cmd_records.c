@@ -53,7 +53,7 @@ float *cli_floats_from_json(size_t *n, json_t *arr, const char *what, char *err,
     return v;
 }
 
-int cli_put_record(mnemo_db *db, mnemo_txn *txn, const mnemo_record *rec, mnemo_put_mode mode, const float *emb,
+int cli_put_record(mnemo_db *db, mnemo_txn *txn, const mnemo_record *rec, mnemo_record_put_mode mode, const float *emb,
                    size_t dim)
 {
     if (!emb)
@@ -182,7 +182,7 @@ static int run_put(const cli_cmd *cmd, const cli_args *a)
     float *emb = NULL;
     size_t dim = 0;
     int rc = 0;
-    mnemo_put_mode mode = MNEMO_PUT_UPSERT;
+    mnemo_record_put_mode mode = MNEMO_PUT_UPSERT;
     if (cli_opt(cmd, a, "insert") && cli_opt(cmd, a, "replace"))
         rc = cli_usage(cmd, "--insert and --replace exclude each other");
     else if (cli_opt(cmd, a, "insert"))
@@ -247,7 +247,7 @@ static int run_find(const cli_cmd *cmd, const cli_args *a)
     mnemo_db *db;
     if (cli_open(&db, cmd, a->pos[0], CLI_OPEN_RO))
         return CLI_EXIT_FAIL;
-    mnemo_find_options fo = MNEMO_FIND_OPTIONS_INIT;
+    mnemo_record_find_options fo = MNEMO_RECORD_FIND_OPTIONS_INIT;
     char *cursor = NULL;
     uint64_t printed = 0;
     int rc = 0, vectors = cli_has_vectors(db);

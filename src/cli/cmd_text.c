@@ -61,7 +61,7 @@ int cli_text_search(const cli_cmd *cmd, const cli_args *a)
     return cli_close(db, cmd, rc);
 }
 
-static void show_progress(void *arg, uint64_t done, uint64_t total)
+static void show_progress(uint64_t done, uint64_t total, void *arg)
 {
     cli_progress *p = arg;
     (void)total;
@@ -84,7 +84,7 @@ static int run_text_enable(const cli_cmd *cmd, const cli_args *a)
     o.progress_arg = &prog;
     int rc = mnemo_text_enable(db, &o);
     cli_progress_end(&prog);
-    mnemo_text_info info;
+    mnemo_text_info info = MNEMO_TEXT_INFO_INIT;
     if (!rc)
         rc = mnemo_text_info_get(&info, db, NULL);
     if (rc) {

@@ -47,7 +47,7 @@ int cli_fvecs_next(FILE *f, size_t *dim, float **buf, size_t *cap, size_t at, ch
     return 1;
 }
 
-static void print_hits(jout *j, uint64_t query, const mnemo_hits *h)
+static void print_hits(jout *j, uint64_t query, const mnemo_vector_hits *h)
 {
     jo_begin(j);
     jo_uint(j, "query", query);
@@ -125,7 +125,7 @@ static int run_search(const cli_cmd *cmd, const cli_args *a)
     if (cli_opt_uint(&k, cmd, a, "k", 1, CLI_SEARCH_K_MAX) || cli_opt_uint(&ef, cmd, a, "ef", 1, UINT32_MAX) ||
         cli_opt_uint(&hops, cmd, a, "hops", 1, 1000000) || cli_opt_dir(&dir, cmd, a, MNEMO_DIR_BOTH))
         return CLI_EXIT_USAGE;
-    mnemo_search_options so = MNEMO_SEARCH_OPTIONS_INIT;
+    mnemo_vector_search_options so = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
     so.ef = (uint32_t)ef;
     so.exact = cli_opt(cmd, a, "exact") != NULL;
     if (cli_search_restriction(cmd, a, hops, &so.filter, &so.near, &so.near_label))
@@ -143,7 +143,7 @@ static int run_search(const cli_cmd *cmd, const cli_args *a)
         return CLI_EXIT_FAIL;
     }
     jout j = {0};
-    mnemo_hits *hits[QUERY_BATCH];
+    mnemo_vector_hits *hits[QUERY_BATCH];
     for (size_t first = 0; first < n && !rc; first += QUERY_BATCH) {
         size_t m = n - first < QUERY_BATCH ? n - first : QUERY_BATCH;
         int erc = m == 1 ? mnemo_vector_search(&hits[0], db, NULL, q + first * dim, dim, (size_t)k, &so)
@@ -155,7 +155,7 @@ static int run_search(const cli_cmd *cmd, const cli_args *a)
         }
         for (size_t i = 0; i < m; i++) {
             print_hits(&j, first + i, hits[i]);
-            mnemo_hits_free(hits[i]);
+            mnemo_vector_hits_free(hits[i]);
         }
     }
     jo_free(&j);

@@ -387,7 +387,7 @@ static int apply_row(cli_import *im, const header *h, csv_reader *r, mnemo_txn *
         im->pending.records++;
         return 0;
     }
-    mnemo_edge e = {0};
+    mnemo_graph_edge e = {0};
     unsigned flags = MNEMO_LINK_CREATE_MISSING;
     e.from = r->fields[h->from];
     e.to = r->fields[h->to];
@@ -414,7 +414,7 @@ static int apply_row(cli_import *im, const header *h, csv_reader *r, mnemo_txn *
     e.props = text;
     int rc = mnemo_graph_link(im->db, txn, &e, flags);
     if (!rc && undirected) {
-        mnemo_edge back = e;
+        mnemo_graph_edge back = e;
         back.from = e.to;
         back.to = e.from;
         if ((rc = mnemo_graph_link(im->db, txn, &back, flags)) == 0)

@@ -326,7 +326,7 @@ void jo_free(jout *j)
 
 int cli_has_vectors(mnemo_db *db)
 {
-    mnemo_vector_space sp;
+    mnemo_vector_space sp = MNEMO_VECTOR_SPACE_INIT;
     int rc = mnemo_vector_space_get(&sp, db);
     return rc == 0 ? 1 : rc == MNEMO_ENOTFOUND ? 0 : rc;
 }

@@ -7,7 +7,7 @@
 
 int cli_each_record(mnemo_db *db, mnemo_txn *txn, int (*fn)(void *arg, const mnemo_record *r), void *arg)
 {
-    mnemo_list_options lo = MNEMO_LIST_OPTIONS_INIT;
+    mnemo_record_list_options lo = MNEMO_RECORD_LIST_OPTIONS_INIT;
     lo.limit = LIST_PAGE;
     char *cursor = NULL;
     int rc = 0;

@@ -61,3 +61,14 @@ const char *mnemo_version(int *major, int *minor, int *patch)
 }
 
 void mnemo_free(void *p) { mnemo__free(p); }
+
+int mnemo__filled_size(size_t *bytes, const char *fn, const char *type, unsigned version, const size_t *sizes,
+                       unsigned n_versions)
+{
+    if (version == 0 || version > n_versions)
+        return mnemo__err(MNEMO_EINVAL, "%s: %s version %u is %s (set it to the header's %s version, %u, or "
+                          "start from its _INIT)", fn, type, version, version ? "newer than this library" : "not set",
+                          type, n_versions);
+    *bytes = sizes[version - 1];
+    return 0;
+}

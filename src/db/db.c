@@ -36,8 +36,8 @@ static const char ENGINE_KEY[] = "\0engine";
 #define MEMORY_PATH ":memory:"
 #define DEFAULT_ENGINE "rocksdb"
 #define DEFAULT_WRITE_BUFFER (64u << 20)
-#define DEFAULT_BLOCK_CACHE (64u << 20)
-#define DEFAULT_BLOOM_BITS 10
+#define DEFAULT_READ_CACHE (64u << 20)
+#define DEFAULT_KEY_FILTER_BITS 10
 
 /* ---- handle shells: a closed db's memory stays ours so a stale handle is detected, not UB ---- */
 
@@ -76,33 +76,36 @@ static int normalise_options(mnemo_options *o, const mnemo_options *in)
 {
     static const mnemo_options defaults = MNEMO_OPTIONS_INIT;
     *o = defaults;
-    /* Callers built against an older version have a shorter struct: copy only what they have. */
-    if (in && in->version == 1)
-        memcpy(o, in, offsetof(mnemo_options, vector_dim));
-    else if (in && in->version == 2)
-        memcpy(o, in, offsetof(mnemo_options, engine));
-    else if (in)
-        *o = *in;
-    if (o->version == 0)
-        o->version = MNEMO_OPTIONS_VERSION;
-    if (o->version > MNEMO_OPTIONS_VERSION)
+    /* Versions 1..3 were mnemo 0.x's layouts: reading them as today's would misread every field. */
+    if (in && in->version >= 1 && in->version <= 3)
+        return mnemo__err(MNEMO_EINVAL, "mnemo_open: options version %u is of mnemo 0.x; rebuild against "
+                          "this header (MNEMO_OPTIONS_INIT gives version %u)", in->version, MNEMO_OPTIONS_VERSION);
+    if (in && in->version > MNEMO_OPTIONS_VERSION)
         return mnemo__err(MNEMO_EINVAL, "mnemo_open: options version %u is newer than this library (%u)",
-                          o->version, MNEMO_OPTIONS_VERSION);
+                          in->version, MNEMO_OPTIONS_VERSION);
+    if (in)
+        *o = *in;
+    o->version = MNEMO_OPTIONS_VERSION;
+    mnemo_storage_options *st = &o->storage;
+    for (size_t i = 0; i < sizeof st->reserved / sizeof st->reserved[0]; i++)
+        if (st->reserved[i])
+            return mnemo__err(MNEMO_EINVAL, "mnemo_open: storage.reserved[%zu] is not zero (start from "
+                              "MNEMO_OPTIONS_INIT)", i);
     if (o->read_only && o->create_if_missing)
         return mnemo__err(MNEMO_EINVAL, "mnemo_open: read_only and create_if_missing exclude each other");
-    if (o->write_buffer_size == 0)
-        o->write_buffer_size = DEFAULT_WRITE_BUFFER;
-    if (o->write_buffer_size < (64u << 10))
-        return mnemo__err(MNEMO_EINVAL, "mnemo_open: write_buffer_size %zu is below the 64 KiB minimum",
-                          o->write_buffer_size);
-    if (o->block_cache_size == 0)
-        o->block_cache_size = DEFAULT_BLOCK_CACHE;
-    if (o->bloom_bits_per_key == 0)
-        o->bloom_bits_per_key = DEFAULT_BLOOM_BITS;
-    if (o->bloom_bits_per_key > 64)
-        return mnemo__err(MNEMO_EINVAL, "mnemo_open: bloom_bits_per_key %d is above 64", o->bloom_bits_per_key);
-    if ((unsigned)o->compression > MNEMO_COMPRESSION_ZSTD)
-        return mnemo__err(MNEMO_EINVAL, "mnemo_open: unknown compression %d", (int)o->compression);
+    if (st->write_buffer_bytes == 0)
+        st->write_buffer_bytes = DEFAULT_WRITE_BUFFER;
+    if (st->write_buffer_bytes < (64u << 10))
+        return mnemo__err(MNEMO_EINVAL, "mnemo_open: storage.write_buffer_bytes %zu is below the 64 KiB minimum",
+                          st->write_buffer_bytes);
+    if (st->read_cache_bytes == 0)
+        st->read_cache_bytes = DEFAULT_READ_CACHE;
+    if (st->key_filter_bits == 0)
+        st->key_filter_bits = DEFAULT_KEY_FILTER_BITS;
+    if (st->key_filter_bits > 64)
+        return mnemo__err(MNEMO_EINVAL, "mnemo_open: storage.key_filter_bits %d is above 64", st->key_filter_bits);
+    if ((unsigned)st->compression > MNEMO_COMPRESSION_ZSTD)
+        return mnemo__err(MNEMO_EINVAL, "mnemo_open: unknown storage.compression %d", (int)st->compression);
     if (o->engine && !*o->engine)
         o->engine = NULL;
     if (o->engine && !mnemo_store__engine(o->engine))
@@ -349,8 +352,8 @@ int mnemo_open(mnemo_db **out, const char *path, const mnemo_options *opts)
     pthread_mutex_init(&db->t.module_lock, NULL);
     mnemo_res__init_list(&db->t.res);
 
-    mnemo_store_config cfg = {path, create, o.read_only, o.sync_on_commit, o.compression, o.write_buffer_size,
-                              o.block_cache_size, o.bloom_bits_per_key, mnemo_keyspaces, MNEMO_CF_COUNT};
+    mnemo_store_config cfg = {path, create, o.read_only, o.sync_on_commit, o.storage, mnemo_keyspaces,
+                              MNEMO_CF_COUNT};
     rc = mnemo_cache__create(&db->t.cache, o.cache_size, 0);
     if (!rc)
         rc = ops->open(&db->t.store, &cfg);
@@ -398,24 +401,31 @@ int mnemo_stats_get(mnemo_stats *out, mnemo_db *db)
         return rc;
     if (!out)
         return mnemo__err(MNEMO_EINVAL, "mnemo_stats_get: out is NULL");
+    static const size_t sizes[] = {offsetof(mnemo_stats, engine), sizeof(mnemo_stats)};
+    size_t bytes;
+    if ((rc = mnemo__filled_size(&bytes, "mnemo_stats_get", "mnemo_stats", out->version, sizes,
+                                 MNEMO_STATS_VERSION)) != 0)
+        return rc;
     mnemo_store_stats ss = {0};
     if ((rc = db->t.ops->stats(db->t.store, &ss)) != 0)
         return rc;
     mnemo_cache_stats cs;
     mnemo_cache__stats(db->t.cache, &cs);
-    memset(out, 0, sizeof *out);
-    out->version = MNEMO_STATS_VERSION;
-    out->cache_hits = cs.hits;
-    out->cache_misses = cs.misses;
-    out->cache_inserts = cs.inserts;
-    out->cache_evictions = cs.evictions;
-    out->cache_bytes_used = cs.bytes_used;
-    out->cache_capacity = cs.capacity;
-    out->cache_entries = cs.entries;
-    snprintf(out->engine, sizeof out->engine, "%s", db->t.ops->name);
-    out->store_disk_bytes = ss.disk_bytes;
-    out->store_memory_bytes = ss.memory_bytes;
-    out->store_sequence = ss.last_sequence;
+    mnemo_stats all;
+    memset(&all, 0, sizeof all);
+    all.version = out->version;
+    all.cache_hits = cs.hits;
+    all.cache_misses = cs.misses;
+    all.cache_inserts = cs.inserts;
+    all.cache_evictions = cs.evictions;
+    all.cache_bytes_used = cs.bytes_used;
+    all.cache_capacity = cs.capacity;
+    all.cache_entries = cs.entries;
+    snprintf(all.engine, sizeof all.engine, "%s", db->t.ops->name);
+    all.store_disk_bytes = ss.disk_bytes;
+    all.store_memory_bytes = ss.memory_bytes;
+    all.store_sequence = ss.last_sequence;
+    memcpy(out, &all, bytes);
     return 0;
 }
 

@@ -6,6 +6,7 @@
 #include "core/clock.h"
 #include "core/coding.h"
 #include "core/error.h"
+#include "core/iter.h"
 #include "graph/graph_impl.h"
 #include "record/record.h"
 
@@ -298,7 +299,7 @@ int mnemo_graph__open(mnemo_db *db) { return mnemo_record__listen(db, &record_li
 /* ---- neighbours, materialised per call so the iterator never holds RocksDB objects ---- */
 
 typedef struct nb_entry {
-    mnemo_neighbor pub;
+    mnemo_graph_neighbor pub;
     char *mem; /* id, label and props in one allocation */
 } nb_entry;
 
@@ -347,23 +348,25 @@ static int alive_token(txn_alive **out, mnemo_txn *txn)
     return 0;
 }
 
-struct mnemo_graph_iter {
+/* A neighbour iterator: the neighbours are read when it is made. */
+typedef struct nb_iter {
+    mnemo_iter base;
     nb_entry *items;
     size_t n, cap, pos;
     txn_alive *alive; /* NULL when made without a transaction */
-};
+} nb_iter;
 
 typedef struct nb_ctx {
     mnemo_db *db;
     mnemo_txn *txn;
-    mnemo_graph_iter *it;
+    nb_iter *it;
     size_t limit;
 } nb_ctx;
 
 static int collect_neighbor(void *arg, const mnemo_graph_edge_view *e)
 {
     nb_ctx *ctx = arg;
-    mnemo_graph_iter *it = ctx->it;
+    nb_iter *it = ctx->it;
     if (ctx->limit && it->n >= ctx->limit)
         return 1; /* enough: stops the scan */
     if (it->n == it->cap) {
@@ -399,10 +402,9 @@ static int collect_neighbor(void *arg, const mnemo_graph_edge_view *e)
     return 0;
 }
 
-void mnemo_graph_iter_free(mnemo_graph_iter *it)
+static void nb_iter_free(mnemo_iter *base)
 {
-    if (!it)
-        return;
+    nb_iter *it = (nb_iter *)base;
     for (size_t i = 0; i < it->n; i++)
         mnemo__free(it->items[i].mem);
     mnemo__free(it->items);
@@ -453,7 +455,39 @@ static int read_call(mnemo_guard *guard, uint64_t *iid, uint32_t *lid, const voi
     return rc ? rc : node_and_label(iid, lid, db, txn, id, label, fn);
 }
 
-int mnemo_graph_neighbors(mnemo_graph_iter **out, mnemo_db *db, mnemo_txn *txn, const char *id, mnemo_direction dir,
+/* On the neighbour the last mnemo_iter_next moved to; pos counts the entries handed out. */
+static int nb_iter_next(mnemo_iter *base)
+{
+    nb_iter *it = (nb_iter *)base;
+    if (it->alive && atomic_load(&it->alive->ended))
+        return mnemo__err(MNEMO_EINVAL, "mnemo_iter_next: iterator is invalid (its transaction ended)");
+    if (it->pos >= it->n) {
+        it->pos = it->n + 1; /* past the end: no current neighbour */
+        return MNEMO_ITEROVER;
+    }
+    it->pos++;
+    return 0;
+}
+
+static const mnemo_iter_ops nb_iter_ops = {"neighbour", nb_iter_next, NULL, NULL, NULL, nb_iter_free};
+
+int mnemo_iter_neighbor(mnemo_iter *base, const mnemo_graph_neighbor **n)
+{
+    static const char fn[] = "mnemo_iter_neighbor";
+    if (!base || !n)
+        return mnemo__err(MNEMO_EINVAL, "%s: %s is NULL", fn, base ? "n" : "iterator");
+    if (base->ops != &nb_iter_ops)
+        return mnemo__err(MNEMO_EINVAL, "%s: a %s iterator has no neighbours", fn, base->ops->kind);
+    nb_iter *it = (nb_iter *)base;
+    if (it->alive && atomic_load(&it->alive->ended))
+        return mnemo__err(MNEMO_EINVAL, "%s: iterator is invalid (its transaction ended)", fn);
+    if (it->pos == 0 || it->pos > it->n)
+        return mnemo__err(MNEMO_EINVAL, "%s: iterator is not on a neighbour (call mnemo_iter_next)", fn);
+    *n = &it->items[it->pos - 1].pub;
+    return 0;
+}
+
+int mnemo_graph_neighbors(mnemo_iter **out, mnemo_db *db, mnemo_txn *txn, const char *id, mnemo_direction dir,
                           const char *label, size_t limit)
 {
     static const char fn[] = "mnemo_graph_neighbors";
@@ -463,9 +497,10 @@ int mnemo_graph_neighbors(mnemo_graph_iter **out, mnemo_db *db, mnemo_txn *txn, 
     int rc = read_call(&guard, &iid, &lid, out, db, txn, id, dir, label, fn);
     if (rc < 0)
         return rc;
-    mnemo_graph_iter *it = mnemo__calloc(1, sizeof *it);
+    nb_iter *it = mnemo__calloc(1, sizeof *it);
     if (!it)
         return mnemo__err_nomem(fn);
+    it->base.ops = &nb_iter_ops;
     int ta = txn ? alive_token(&it->alive, txn) : 0;
     if (ta) {
         mnemo__free(it);
@@ -480,22 +515,10 @@ int mnemo_graph_neighbors(mnemo_graph_iter **out, mnemo_db *db, mnemo_txn *txn, 
         rc = 0;
     }
     if (rc) {
-        mnemo_graph_iter_free(it);
+        nb_iter_free(&it->base);
         return rc;
     }
-    *out = it;
-    return 0;
-}
-
-int mnemo_graph_iter_next(mnemo_graph_iter *it, const mnemo_neighbor **n)
-{
-    if (!it || !n)
-        return mnemo__err(MNEMO_EINVAL, "mnemo_graph_iter_next: %s is NULL", it ? "n" : "iterator");
-    if (it->alive && atomic_load(&it->alive->ended))
-        return mnemo__err(MNEMO_EINVAL, "mnemo_graph_iter_next: iterator is invalid (its transaction ended)");
-    if (it->pos >= it->n)
-        return MNEMO_ITEROVER;
-    *n = &it->items[it->pos++].pub;
+    *out = &it->base;
     return 0;
 }
 

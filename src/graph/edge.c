@@ -456,7 +456,7 @@ int mnemo_graph__forget_edge(mnemo_txn *txn, uint64_t a, uint64_t b)
 
 typedef struct link_args {
     mnemo_db *db;
-    const mnemo_edge *e;
+    const mnemo_graph_edge *e;
     unsigned flags;
     double weight;
     char *props; /* compact JSON or NULL */
@@ -466,7 +466,7 @@ static int link_op(mnemo_txn *txn, void *arg)
 {
     static const char fn[] = "mnemo_graph_link";
     link_args *a = arg;
-    const mnemo_edge *e = a->e;
+    const mnemo_graph_edge *e = a->e;
     int create = (a->flags & MNEMO_LINK_CREATE_MISSING) != 0;
     uint64_t from, to;
     uint32_t label;
@@ -503,7 +503,7 @@ static int link_op(mnemo_txn *txn, void *arg)
     return rc;
 }
 
-int mnemo_graph_link(mnemo_db *db, mnemo_txn *txn, const mnemo_edge *e, unsigned flags)
+int mnemo_graph_link(mnemo_db *db, mnemo_txn *txn, const mnemo_graph_edge *e, unsigned flags)
 {
     static const char fn[] = "mnemo_graph_link";
     MNEMO_GUARD(guard);
@@ -533,7 +533,7 @@ int mnemo_graph_link(mnemo_db *db, mnemo_txn *txn, const mnemo_edge *e, unsigned
 typedef struct triple_args {
     mnemo_db *db;
     const char *from, *label, *to;
-    mnemo_edge **out;
+    mnemo_graph_edge **out;
 } triple_args;
 
 /* Resolves the triple to its forward key; ENOTFOUND (message set) when any part is missing. */
@@ -591,9 +591,10 @@ int mnemo_graph_unlink(mnemo_db *db, mnemo_txn *txn, const char *from, const cha
     return mnemo_txn__run_op(db, txn, unlink_op, &a);
 }
 
-void mnemo_edge_free(mnemo_edge *e) { mnemo__free(e); }
+void mnemo_graph_edge_free(mnemo_graph_edge *e) { mnemo__free(e); }
 
-int mnemo_graph_get(mnemo_edge **out, mnemo_db *db, mnemo_txn *txn, const char *from, const char *label, const char *to)
+int mnemo_graph_get(mnemo_graph_edge **out, mnemo_db *db, mnemo_txn *txn, const char *from, const char *label,
+                    const char *to)
 {
     static const char fn[] = "mnemo_graph_get";
     MNEMO_GUARD(guard);
@@ -620,7 +621,7 @@ int mnemo_graph_get(mnemo_edge **out, mnemo_db *db, mnemo_txn *txn, const char *
         return rc;
     }
     size_t fl = strlen(from), ll = strlen(label), tl = strlen(to);
-    mnemo_edge *e = mnemo__calloc(1, sizeof *e + fl + ll + tl + ev.props_len + 4);
+    mnemo_graph_edge *e = mnemo__calloc(1, sizeof *e + fl + ll + tl + ev.props_len + 4);
     if (!e) {
         mnemo__free(v);
         return mnemo__err_nomem(fn);
@@ -645,12 +646,12 @@ int mnemo_graph_get(mnemo_edge **out, mnemo_db *db, mnemo_txn *txn, const char *
 
 int mnemo_graph_exists(mnemo_db *db, mnemo_txn *txn, const char *from, const char *label, const char *to)
 {
-    mnemo_edge *e;
+    mnemo_graph_edge *e;
     int rc = mnemo_graph_get(&e, db, txn, from, label, to);
     if (rc == MNEMO_ENOTFOUND)
         return 0;
     if (rc)
         return rc;
-    mnemo_edge_free(e);
+    mnemo_graph_edge_free(e);
     return 1;
 }

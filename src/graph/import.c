@@ -259,19 +259,24 @@ static int parse_line(batch *b, char *line, uint64_t lineno, const char *path)
     return 1;
 }
 
-int mnemo_graph_import_edgelist(mnemo_db *db, const char *path, const mnemo_import_options *opts,
-                                mnemo_import_stats *stats)
+int mnemo_graph_import_edgelist(mnemo_db *db, const char *path, const mnemo_graph_import_options *opts,
+                                mnemo_graph_import_stats *stats)
 {
     static const char fn[] = "mnemo_graph_import_edgelist";
     MNEMO_GUARD(guard);
     int rc = mnemo_guard__write(&guard, db, NULL, fn);
     if (rc)
         return rc;
+    static const size_t sizes[] = {sizeof(mnemo_graph_import_stats)};
+    size_t stats_bytes = 0;
+    if (stats && (rc = mnemo__filled_size(&stats_bytes, fn, "mnemo_graph_import_stats", stats->version, sizes,
+                                          MNEMO_GRAPH_IMPORT_STATS_VERSION)) != 0)
+        return rc;
     if (!path || !*path)
         return mnemo__err(MNEMO_EINVAL, "%s: path is %s", fn, path ? "empty" : "NULL");
-    static const mnemo_import_options defaults = MNEMO_IMPORT_OPTIONS_INIT;
-    const mnemo_import_options *o = opts ? opts : &defaults;
-    if (o->version > MNEMO_IMPORT_OPTIONS_VERSION)
+    static const mnemo_graph_import_options defaults = MNEMO_GRAPH_IMPORT_OPTIONS_INIT;
+    const mnemo_graph_import_options *o = opts ? opts : &defaults;
+    if (o->version > MNEMO_GRAPH_IMPORT_OPTIONS_VERSION)
         return mnemo__err(MNEMO_EINVAL, "%s: options version %u is newer than this library", fn, o->version);
     const char *label = o->label ? o->label : "link";
     if (!*label || strlen(label) > MNEMO_LABEL_MAX)
@@ -281,7 +286,7 @@ int mnemo_graph_import_edgelist(mnemo_db *db, const char *path, const mnemo_impo
     if (!f)
         return mnemo__err(errno == ENOENT ? MNEMO_ENOTFOUND : MNEMO_EIO, "%s: cannot open '%s': %s", fn, path,
                           strerror(errno));
-    mnemo_import_stats st = {0, 0, 0};
+    mnemo_graph_import_stats st = {stats ? stats->version : 0, 0, 0, 0};
     batch b = {db, label, o->undirected != 0, NULL, 0, 0, NULL, 0, 0, 0, 0, {NULL, 0, 0}, {NULL, 0, 0}, {NULL, 0, 0}, NULL, 0, 0};
     char *line = NULL;
     size_t cap = 0;
@@ -321,6 +326,6 @@ int mnemo_graph_import_edgelist(mnemo_db *db, const char *path, const mnemo_impo
     free(line);
     fclose(f);
     if (stats)
-        *stats = st;
+        memcpy(stats, &st, stats_bytes);
     return rc;
 }

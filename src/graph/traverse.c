@@ -112,7 +112,7 @@ typedef struct bfs {
     mnemo_graph_scratch scratch;
     unsigned depth;
     size_t max_nodes;
-    mnemo_visit_fn visit;
+    mnemo_graph_visit_fn visit;
     void *arg;
     int stopped;
     uint32_t last_label; /* most traversals follow one label: look its name up once */
@@ -133,7 +133,7 @@ static int visit_node(bfs *b, size_t at)
         }
         via_label = b->last_label_name;
     }
-    int rc = b->visit(b->arg, NODE_ID(&b->t, at), n->depth, via, via_label);
+    int rc = b->visit(NODE_ID(&b->t, at), n->depth, via, via_label, b->arg);
     if (rc > 0 || (b->max_nodes && b->t.n >= b->max_nodes)) {
         b->stopped = 1;
         return 1;
@@ -152,7 +152,7 @@ static int bfs_edge(void *arg, const mnemo_graph_edge_view *e)
 }
 
 int mnemo_graph_traverse(mnemo_db *db, mnemo_txn *txn, const char *const *starts, size_t n_starts,
-                         const mnemo_traverse_options *opts, mnemo_visit_fn visit, void *arg)
+                         const mnemo_graph_traverse_options *opts, mnemo_graph_visit_fn visit, void *arg)
 {
     static const char fn[] = "mnemo_graph_traverse";
     MNEMO_GUARD(guard);
@@ -161,9 +161,9 @@ int mnemo_graph_traverse(mnemo_db *db, mnemo_txn *txn, const char *const *starts
         return rc;
     if (!visit || (!starts && n_starts))
         return mnemo__err(MNEMO_EINVAL, "%s: %s is NULL", fn, visit ? "starts" : "visit");
-    static const mnemo_traverse_options defaults = MNEMO_TRAVERSE_OPTIONS_INIT;
-    mnemo_traverse_options o = opts ? *opts : defaults;
-    if (o.version > MNEMO_TRAVERSE_OPTIONS_VERSION)
+    static const mnemo_graph_traverse_options defaults = MNEMO_GRAPH_TRAVERSE_OPTIONS_INIT;
+    mnemo_graph_traverse_options o = opts ? *opts : defaults;
+    if (o.version > MNEMO_GRAPH_TRAVERSE_OPTIONS_VERSION)
         return mnemo__err(MNEMO_EINVAL, "%s: options version %u is newer than this library", fn, o.version);
     uint32_t lid;
     if ((rc = check_dir(fn, &o.dir)) != 0 || (rc = label_filter(&lid, db, txn, o.label, fn)) < 0)
@@ -340,7 +340,7 @@ static int build_path(mnemo_graph_path **out, search *s, size_t target_at)
 }
 
 int mnemo_graph_shortest_path(mnemo_graph_path **out, mnemo_db *db, mnemo_txn *txn, const char *from, const char *to,
-                              const mnemo_path_options *opts)
+                              const mnemo_graph_path_options *opts)
 {
     static const char fn[] = "mnemo_graph_shortest_path";
     MNEMO_GUARD(guard);
@@ -349,9 +349,9 @@ int mnemo_graph_shortest_path(mnemo_graph_path **out, mnemo_db *db, mnemo_txn *t
         return rc;
     if (!out)
         return mnemo__err(MNEMO_EINVAL, "%s: out is NULL", fn);
-    static const mnemo_path_options defaults = MNEMO_PATH_OPTIONS_INIT;
-    mnemo_path_options o = opts ? *opts : defaults;
-    if (o.version > MNEMO_PATH_OPTIONS_VERSION)
+    static const mnemo_graph_path_options defaults = MNEMO_GRAPH_PATH_OPTIONS_INIT;
+    mnemo_graph_path_options o = opts ? *opts : defaults;
+    if (o.version > MNEMO_GRAPH_PATH_OPTIONS_VERSION)
         return mnemo__err(MNEMO_EINVAL, "%s: options version %u is newer than this library", fn, o.version);
     if (o.weighted && o.max_hops) /* the least-weight path may be longer than a lighter short one */
         return mnemo__err(MNEMO_EINVAL, "%s: max_hops is not supported with weighted search", fn);

@@ -293,7 +293,8 @@ static void kv_iter_free(mnemo_iter *base)
     mnemo__free(it);
 }
 
-static const mnemo_iter_ops kv_iter_ops = {kv_iter_next, kv_iter_seek, kv_iter_key, kv_iter_value, kv_iter_free};
+static const mnemo_iter_ops kv_iter_ops = {"key-value", kv_iter_next, kv_iter_seek, kv_iter_key, kv_iter_value,
+                                           kv_iter_free};
 
 /* Narrows [lo, hi) to the keys that also start with prefix. Bounds point into prefix/opts or into
  * succ_buf. */

@@ -100,7 +100,7 @@ static int score_cmp(const void *pa, const void *pb)
 }
 
 /* The union of both rankings, one candidate per id, sorted by id. */
-static int gather(cand **out, size_t *n_out, const mnemo_text_hits *th, const mnemo_hits *vh)
+static int gather(cand **out, size_t *n_out, const mnemo_text_hits *th, const mnemo_vector_hits *vh)
 {
     size_t nt = th ? th->count : 0, nv = vh ? vh->count : 0;
     cand *c = mnemo__calloc(nt + nv ? nt + nv : 1, sizeof *c);
@@ -130,7 +130,7 @@ static int gather(cand **out, size_t *n_out, const mnemo_text_hits *th, const mn
 static double minmax(double v, double lo, double hi) { return hi > lo ? (v - lo) / (hi - lo) : 1.0; }
 
 /* T and V of every candidate, then relevance = wt * T + wv * V. */
-static void fuse(cand *c, size_t n, const mnemo_recall_query *o, const mnemo_text_hits *th, const mnemo_hits *vh)
+static void fuse(cand *c, size_t n, const mnemo_recall_query *o, const mnemo_text_hits *th, const mnemo_vector_hits *vh)
 {
     double tlo = 0, thi = 0, vlo = 0, vhi = 0;
     if (th && th->count) {
@@ -215,7 +215,7 @@ static int finish(mnemo_recall_hits **out, const cand *c, size_t n)
 static int run(mnemo_recall_hits **out, mnemo_db *db, mnemo_txn *t, const mnemo_recall_query *o, size_t k)
 {
     mnemo_text_hits *th = NULL;
-    mnemo_hits *vh = NULL;
+    mnemo_vector_hits *vh = NULL;
     cand *c = NULL;
     size_t n = 0;
     int rc = 0;
@@ -226,7 +226,7 @@ static int run(mnemo_recall_hits **out, mnemo_db *db, mnemo_txn *t, const mnemo_
             rc = nested(rc);
     }
     if (!rc && o->vector) {
-        mnemo_search_options vo = MNEMO_SEARCH_OPTIONS_INIT;
+        mnemo_vector_search_options vo = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
         SET_RESTRICTION(vo, o);
         if ((rc = mnemo_vector_search(&vh, db, t, o->vector, o->dim, o->depth, &vo)) != 0)
             rc = nested(rc);
@@ -245,7 +245,7 @@ static int run(mnemo_recall_hits **out, mnemo_db *db, mnemo_txn *t, const mnemo_
     }
     mnemo__free(c);
     mnemo_text_hits_free(th);
-    mnemo_hits_free(vh);
+    mnemo_vector_hits_free(vh);
     return rc;
 }
 

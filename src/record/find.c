@@ -333,7 +333,7 @@ static int emit_to_page(void *arg, mnemo_record **r, const void *key, size_t kle
 }
 
 int mnemo_record_find(mnemo_record_page **out, mnemo_db *db, mnemo_txn *txn, const char *filter,
-                      const mnemo_find_options *opts)
+                      const mnemo_record_find_options *opts)
 {
     static const char fn[] = "mnemo_record_find";
     MNEMO_GUARD(guard);
@@ -344,9 +344,9 @@ int mnemo_record_find(mnemo_record_page **out, mnemo_db *db, mnemo_txn *txn, con
         return mnemo__err(MNEMO_EINVAL, "%s: out is NULL", fn);
     if (!filter)
         return mnemo__err(MNEMO_EINVAL, "%s: filter is NULL (use \"{}\" for every record)", fn);
-    static const mnemo_find_options defaults = MNEMO_FIND_OPTIONS_INIT;
-    const mnemo_find_options *o = opts ? opts : &defaults;
-    if (o->version > MNEMO_FIND_OPTIONS_VERSION)
+    static const mnemo_record_find_options defaults = MNEMO_RECORD_FIND_OPTIONS_INIT;
+    const mnemo_record_find_options *o = opts ? opts : &defaults;
+    if (o->version > MNEMO_RECORD_FIND_OPTIONS_VERSION)
         return mnemo__err(MNEMO_EINVAL, "%s: options version %u is newer than this library", fn, o->version);
     mnemo_filter *f;
     if ((rc = mnemo_filter__compile(&f, filter)) != 0)

@@ -143,7 +143,7 @@ static int load_defs(record_state *st, mnemo_db *db)
 static int build(record_state *st, mnemo_db *db, const char *path, int drop_on_failure);
 
 /* Loads the definitions and finishes every build that did not (a process killed in
- * mnemo_index_create, or a definition of an older version): until then find would scan while the
+ * mnemo_record_index_create, or a definition of an older version): until then find would scan while the
  * index is listed. Best effort: on failure the index stays building, find keeps scanning, and
  * the next start tries again. A read-only handle cannot build. */
 int mnemo_record__index_load(record_state *st, mnemo_db *db)
@@ -433,7 +433,7 @@ static int require_building(mnemo_db *db, mnemo_txn *txn, const char *path)
     if (st < 0)
         return st;
     if (st != DEF_BUILDING)
-        return mnemo__err(MNEMO_ENOTFOUND, "mnemo_index_create: the index on '%s' was dropped while it was "
+        return mnemo__err(MNEMO_ENOTFOUND, "mnemo_record_index_create: the index on '%s' was dropped while it was "
                                            "being built", path);
     return 0;
 }
@@ -460,7 +460,7 @@ static int create_def_op(mnemo_txn *txn, void *arg)
     if (st < 0)
         return st;
     if (st == DEF_READY)
-        return mnemo__err(MNEMO_EEXISTS, "mnemo_index_create: an index on '%s' already exists", a->path);
+        return mnemo__err(MNEMO_EEXISTS, "mnemo_record_index_create: an index on '%s' already exists", a->path);
     /* DEF_BUILDING: a create that did not finish (a crash, or one running now); building again is
      * idempotent, so this one completes it. */
     int rc = write_def(a->db, txn, a->path, 0);
@@ -490,7 +490,7 @@ static int backfill_op(mnemo_txn *txn, void *arg)
     char (*ids)[MNEMO_RECORD_MAX_ID + 1] = mnemo__malloc(a->batch * sizeof *ids);
     size_t n = 0;
     if (!ids)
-        rc = mnemo__err_nomem("mnemo_index_create");
+        rc = mnemo__err_nomem("mnemo_record_index_create");
     for (; !rc && n < a->batch && mnemo_cursor__valid(c); mnemo_cursor__next(c)) {
         size_t kl;
         const char *k = mnemo_cursor__key(c, &kl);
@@ -498,7 +498,7 @@ static int backfill_op(mnemo_txn *txn, void *arg)
         ids[n++][kl] = '\0';
     }
     if (!rc)
-        rc = mnemo_cursor__status(c, "mnemo_index_create");
+        rc = mnemo_cursor__status(c, "mnemo_record_index_create");
     mnemo_cursor__close(c);
     for (size_t i = 0; i < n && !rc; i++) {
         mnemo_record *r;
@@ -534,7 +534,7 @@ static int mark_ready_op(mnemo_txn *txn, void *arg)
     return rc ? rc : bump_epoch(a->db, txn);
 }
 
-int mnemo_index_drop(mnemo_db *db, const char *path);
+int mnemo_record_index_drop(mnemo_db *db, const char *path);
 
 /* Checks shared by create and drop: a writable db, a valid path, the record state. */
 static int index_call(mnemo_guard *guard, record_state **st, char *p, mnemo_db *db, const char *path, const char *fn)
@@ -547,12 +547,12 @@ static int index_call(mnemo_guard *guard, record_state **st, char *p, mnemo_db *
     return rc;
 }
 
-int mnemo_index_create(mnemo_db *db, const char *path)
+int mnemo_record_index_create(mnemo_db *db, const char *path)
 {
     char p[MAX_PATH + 1];
     record_state *st;
     MNEMO_GUARD(guard);
-    int rc = index_call(&guard, &st, p, db, path, "mnemo_index_create");
+    int rc = index_call(&guard, &st, p, db, path, "mnemo_record_index_create");
     if (rc)
         return rc;
     index_args a;
@@ -577,7 +577,7 @@ static int build(record_state *st, mnemo_db *db, const char *p, int drop_on_fail
     /* 2: index what was stored before, batch by batch. */
     /* A batch whose records keep changing under it conflicts again and again; smaller batches
      * always get through, so halve on repeated conflicts and grow back after successes. */
-    mnemo_retry few = {MNEMO_RETRY_VERSION, 4, 0, 0};
+    mnemo_txn_retry few = {MNEMO_TXN_RETRY_VERSION, 4, 0, 0};
     a.batch = BACKFILL_BATCH;
     while (!rc && !a.done) {
         rc = mnemo_txn_run(db, 0, backfill_op, &a, &few);
@@ -603,7 +603,7 @@ static int build(record_state *st, mnemo_db *db, const char *p, int drop_on_fail
         char msg[512];
         snprintf(msg, sizeof msg, "%s", mnemo_errmsg());
         if (drop_on_failure && saved_rc != MNEMO_ENOTFOUND) /* ENOTFOUND: someone dropped it already */
-            mnemo_index_drop(db, p);
+            mnemo_record_index_drop(db, p);
         rc = mnemo__err(saved_rc, "%s", msg);
     }
     int rl = reload(st, db);
@@ -622,7 +622,7 @@ static int drop_op(mnemo_txn *txn, void *arg)
     if (rc < 0)
         return rc;
     if (rc == DEF_MISSING)
-        return mnemo__err(MNEMO_ENOTFOUND, "mnemo_index_drop: no index on '%s'", a->path);
+        return mnemo__err(MNEMO_ENOTFOUND, "mnemo_record_index_drop: no index on '%s'", a->path);
     unsigned char key[ENTRY_KEY_MAX], hi[ENTRY_KEY_MAX];
     if ((rc = mnemo_txn__delete(a->db, txn, MNEMO_CF_METADATA, key, def_key(key, a->path))) != 0 ||
         (rc = bump_epoch(a->db, txn)))
@@ -639,17 +639,17 @@ static int drop_op(mnemo_txn *txn, void *arg)
         rc = mnemo_txn__delete(a->db, txn, MNEMO_CF_METADATA, k, kl);
     }
     if (!rc)
-        rc = mnemo_cursor__status(c, "mnemo_index_drop");
+        rc = mnemo_cursor__status(c, "mnemo_record_index_drop");
     mnemo_cursor__close(c);
     return rc;
 }
 
-int mnemo_index_drop(mnemo_db *db, const char *path)
+int mnemo_record_index_drop(mnemo_db *db, const char *path)
 {
     char p[MAX_PATH + 1];
     record_state *st;
     MNEMO_GUARD(guard);
-    int rc = index_call(&guard, &st, p, db, path, "mnemo_index_drop");
+    int rc = index_call(&guard, &st, p, db, path, "mnemo_record_index_drop");
     if (rc)
         return rc;
     drop_args a = {db, p};
@@ -658,7 +658,7 @@ int mnemo_index_drop(mnemo_db *db, const char *path)
     return rc ? rc : rl;
 }
 
-void mnemo_index_list_free(char **paths, size_t n)
+void mnemo_record_index_list_free(char **paths, size_t n)
 {
     if (!paths)
         return;
@@ -667,12 +667,12 @@ void mnemo_index_list_free(char **paths, size_t n)
     mnemo__free(paths);
 }
 
-int mnemo_index_list(char ***paths, size_t *n, mnemo_db *db, mnemo_txn *txn)
+int mnemo_record_index_list(char ***paths, size_t *n, mnemo_db *db, mnemo_txn *txn)
 {
     if (!paths || !n)
-        return mnemo__err(MNEMO_EINVAL, "mnemo_index_list: NULL out-parameter");
+        return mnemo__err(MNEMO_EINVAL, "mnemo_record_index_list: NULL out-parameter");
     MNEMO_GUARD(guard);
-    int rc = mnemo_guard__txn(&guard, db, txn, "mnemo_index_list");
+    int rc = mnemo_guard__txn(&guard, db, txn, "mnemo_record_index_list");
     record_state *st; /* started first: it finishes an interrupted build before listing it */
     if (!rc)
         rc = mnemo_record__state(&st, db);
@@ -685,7 +685,7 @@ int mnemo_index_list(char ***paths, size_t *n, mnemo_db *db, mnemo_txn *txn)
         for (size_t i = 0; i < cnt; i++)
             mnemo__free(defs[i].path);
         mnemo__free(defs);
-        return mnemo__err_nomem("mnemo_index_list");
+        return mnemo__err_nomem("mnemo_record_index_list");
     }
     for (size_t i = 0; i < cnt; i++)
         out[i] = defs[i].path; /* the paths move over */

@@ -120,7 +120,7 @@ static void position(mnemo_cursor *c, int reverse, const unsigned char *after, s
     }
 }
 
-int mnemo_record_list(mnemo_record_page **out, mnemo_db *db, mnemo_txn *txn, const mnemo_list_options *opts)
+int mnemo_record_list(mnemo_record_page **out, mnemo_db *db, mnemo_txn *txn, const mnemo_record_list_options *opts)
 {
     static const char fn[] = "mnemo_record_list";
     MNEMO_GUARD(guard);
@@ -129,9 +129,9 @@ int mnemo_record_list(mnemo_record_page **out, mnemo_db *db, mnemo_txn *txn, con
         return rc;
     if (!out)
         return mnemo__err(MNEMO_EINVAL, "%s: out is NULL", fn);
-    static const mnemo_list_options defaults = MNEMO_LIST_OPTIONS_INIT;
-    const mnemo_list_options *o = opts ? opts : &defaults;
-    if (o->version > MNEMO_LIST_OPTIONS_VERSION)
+    static const mnemo_record_list_options defaults = MNEMO_RECORD_LIST_OPTIONS_INIT;
+    const mnemo_record_list_options *o = opts ? opts : &defaults;
+    if (o->version > MNEMO_RECORD_LIST_OPTIONS_VERSION)
         return mnemo__err(MNEMO_EINVAL, "%s: options version %u is newer than this library", fn, o->version);
     if (o->order != MNEMO_LIST_BY_ID && o->order != MNEMO_LIST_OLDEST_FIRST && o->order != MNEMO_LIST_NEWEST_FIRST)
         return mnemo__err(MNEMO_EINVAL, "%s: unknown order %d", fn, (int)o->order);

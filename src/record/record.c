@@ -525,7 +525,7 @@ typedef struct put_args {
     mnemo_db *db;
     const mnemo_record *rec;
     size_t id_len, content_len;
-    mnemo_put_mode mode;
+    mnemo_record_put_mode mode;
     json_t *meta;
     char *meta_text;
 } put_args;
@@ -581,7 +581,7 @@ static int put_op(mnemo_txn *txn, void *arg)
     return rc;
 }
 
-int mnemo_record_put(mnemo_db *db, mnemo_txn *txn, const mnemo_record *rec, mnemo_put_mode mode)
+int mnemo_record_put(mnemo_db *db, mnemo_txn *txn, const mnemo_record *rec, mnemo_record_put_mode mode)
 {
     static const char fn[] = "mnemo_record_put";
     MNEMO_GUARD(guard);

@@ -46,10 +46,7 @@ typedef struct mnemo_store_config {
     int create;           /* create the database (the directory is missing or empty) */
     int read_only;        /* open for reading only; writes get MNEMO_EREADONLY */
     int sync_on_commit;   /* make every commit durable before it returns */
-    mnemo_compression compression;
-    size_t write_buffer_size; /* bytes of write buffer per keyspace */
-    size_t block_cache_size;  /* bytes of block cache */
-    int bloom_bits_per_key;   /* < 0: no filter */
+    mnemo_storage_options storage; /* tuning, defaults filled in (key_filter_bits < 0: none) */
     const mnemo_keyspace_def *keyspaces; /* the table in keyspace.c */
     unsigned n_keyspaces;
 } mnemo_store_config;

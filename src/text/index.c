@@ -266,7 +266,7 @@ static int fold_op(mnemo_txn *txn, void *arg)
 /* An optimisation only: a failure (a conflicting fold, a full disk) leaves the deltas for later. */
 static void fold(mnemo_db *db)
 {
-    mnemo_retry once = {MNEMO_RETRY_VERSION, 1, 0, 0};
+    mnemo_txn_retry once = {MNEMO_TXN_RETRY_VERSION, 1, 0, 0};
     (void)mnemo_txn_run(db, 0, fold_op, db, &once);
 }
 
@@ -650,7 +650,7 @@ int mnemo_text_enable(mnemo_db *db, const mnemo_text_options *opts)
         a->started = 1;
         last = a->next_done;
         if (o->progress)
-            o->progress(o->progress_arg, a->done, a->total > a->done ? a->total : a->done);
+            o->progress(a->done, a->total > a->done ? a->total : a->done, o->progress_arg);
     }
     if (!rc)
         rc = mnemo_txn_run(db, 0, ready_op, a, NULL);
@@ -718,6 +718,11 @@ int mnemo_text_info_get(mnemo_text_info *out, mnemo_db *db, mnemo_txn *txn)
         return rc;
     if (!out)
         return mnemo__err(MNEMO_EINVAL, "mnemo_text_info_get: out is NULL");
+    static const size_t sizes[] = {sizeof(mnemo_text_info)};
+    size_t bytes;
+    if ((rc = mnemo__filled_size(&bytes, "mnemo_text_info_get", "mnemo_text_info", out->version, sizes,
+                                 MNEMO_TEXT_INFO_VERSION)) != 0)
+        return rc;
     text_conf c;
     rc = mnemo_text__conf(&c, db, txn, 0);
     if (rc == MNEMO_ENOTFOUND)
@@ -733,6 +738,7 @@ int mnemo_text_info_get(mnemo_text_info *out, mnemo_db *db, mnemo_txn *txn)
     info.k1 = c.k1;
     info.b = c.b;
     info.ready = c.state == TEXT_READY;
-    *out = info;
+    info.version = out->version;
+    memcpy(out, &info, bytes);
     return 0;
 }

@@ -661,7 +661,7 @@ static void sleep_us(unsigned us)
     nanosleep(&ts, NULL);
 }
 
-int mnemo_txn_run(mnemo_db *db, unsigned flags, mnemo_txn_fn fn, void *arg, const mnemo_retry *retry)
+int mnemo_txn_run(mnemo_db *db, unsigned flags, mnemo_txn_fn fn, void *arg, const mnemo_txn_retry *retry)
 {
     MNEMO_GUARD(g);
     int rc = mnemo_guard__db(&g, db, "mnemo_txn_run");
@@ -669,9 +669,9 @@ int mnemo_txn_run(mnemo_db *db, unsigned flags, mnemo_txn_fn fn, void *arg, cons
         return rc;
     if (!fn)
         return mnemo__err(MNEMO_EINVAL, "mnemo_txn_run: callback is NULL");
-    mnemo_retry r = {MNEMO_RETRY_VERSION, 100, 50, 20000};
+    mnemo_txn_retry r = {MNEMO_TXN_RETRY_VERSION, 100, 50, 20000};
     if (retry) {
-        if (retry->version > MNEMO_RETRY_VERSION)
+        if (retry->version > MNEMO_TXN_RETRY_VERSION)
             return mnemo__err(MNEMO_EINVAL, "mnemo_txn_run: retry version %u is newer than this library",
                               retry->version);
         if (retry->max_attempts)

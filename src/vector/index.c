@@ -466,7 +466,7 @@ static void progress(mnemo_db *db, uint64_t done, uint64_t total)
 {
     const mnemo_options *o = mnemo_db__options(db);
     if (o->progress)
-        o->progress(o->progress_arg, done, total < done ? done : total);
+        o->progress(done, total < done ? done : total, o->progress_arg);
 }
 
 static int seek_reads(mnemo_cursor *c, uint64_t key)

@@ -170,22 +170,22 @@ static void hb_free(hit_buf *b)
 }
 
 /* One allocation: the struct, the hits, then the id strings. */
-static int hb_finish(mnemo_hits **out, const hit_buf *b)
+static int hb_finish(mnemo_vector_hits **out, const hit_buf *b)
 {
-    size_t bytes = sizeof(mnemo_hits) + b->n * sizeof(mnemo_hit);
+    size_t bytes = sizeof(mnemo_vector_hits) + b->n * sizeof(mnemo_vector_hit);
     for (size_t i = 0; i < b->n; i++)
         bytes += b->e[i].id_len + 1;
-    mnemo_hits *h = mnemo__malloc(bytes);
+    mnemo_vector_hits *h = mnemo__malloc(bytes);
     if (!h)
         return mnemo__err_nomem("search results");
     h->count = b->n;
-    h->hits = (mnemo_hit *)(h + 1);
+    h->hits = (mnemo_vector_hit *)(h + 1);
     char *p = (char *)(h->hits + b->n);
     for (size_t i = 0; i < b->n; i++) {
         const hit_ent *e = &b->e[i];
         memcpy(p, e->id, e->id_len);
         p[e->id_len] = '\0';
-        h->hits[i] = (mnemo_hit){p, e->dist, e->hops, NULL};
+        h->hits[i] = (mnemo_vector_hit){p, e->dist, e->hops, NULL};
         p += e->id_len + 1;
     }
     for (size_t i = 0; i < b->n; i++)
@@ -195,7 +195,7 @@ static int hb_finish(mnemo_hits **out, const hit_buf *b)
     return 0;
 }
 
-void mnemo_hits_free(mnemo_hits *hits) { mnemo__free(hits); }
+void mnemo_vector_hits_free(mnemo_vector_hits *hits) { mnemo__free(hits); }
 
 /* ---- restrictions ---- */
 
@@ -220,7 +220,7 @@ static int frontier_push(frontier *f, uint64_t iid)
 }
 
 /* Records within `hops` of `near` (itself included) into set. */
-static int neighbourhood(mnemo_u64map *set, search_ctx *s, const mnemo_search_options *o, const char *fn)
+static int neighbourhood(mnemo_u64map *set, search_ctx *s, const mnemo_vector_search_options *o, const char *fn)
 {
     uint64_t start;
     int rc = mnemo_record__resolve(&start, s->db, s->txn, o->near);
@@ -248,7 +248,7 @@ static double sample_selectivity(search_ctx *s)
  * the walk meets (a filter that passes many: collecting its matches would read them all). The
  * share passing comes from an index count when an index answers the filter, else from a sample.
  * Caller holds st->rw shared (the sample reads the index). */
-static int restriction(mnemo_u64map *set, search_ctx *s, const mnemo_search_options *o, struct mnemo_filter *f,
+static int restriction(mnemo_u64map *set, search_ctx *s, const mnemo_vector_search_options *o, struct mnemo_filter *f,
                        const char *fn)
 {
     int rc = 0;
@@ -436,9 +436,9 @@ static int expand(search_ctx *s, hit_buf *b, const float *q, uint32_t hops, mnem
 
 /* ---- entry points ---- */
 
-static int run(mnemo_guard *guard, mnemo_hits **out, mnemo_db *db, mnemo_txn *txn, const float *queries, size_t nq,
-               size_t dim, size_t k, const mnemo_search_options *opts, uint32_t hops, mnemo_direction dir,
-               const char *fn)
+static int run(mnemo_guard *guard, mnemo_vector_hits **out, mnemo_db *db, mnemo_txn *txn, const float *queries,
+               size_t nq, size_t dim, size_t k, const mnemo_vector_search_options *opts, uint32_t hops,
+               mnemo_direction dir, const char *fn)
 {
     vec_state *st;
     int rc = mnemo_guard__txn(guard, db, txn, fn);
@@ -448,8 +448,8 @@ static int run(mnemo_guard *guard, mnemo_hits **out, mnemo_db *db, mnemo_txn *tx
         rc = mnemo_vector__usable(st, fn);
     if (rc)
         return rc;
-    static const mnemo_search_options defaults = MNEMO_SEARCH_OPTIONS_INIT;
-    const mnemo_search_options *o = opts ? opts : &defaults;
+    static const mnemo_vector_search_options defaults = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
+    const mnemo_vector_search_options *o = opts ? opts : &defaults;
     if (!out)
         return mnemo__err(MNEMO_EINVAL, "%s: out is NULL", fn);
     if (!queries)
@@ -458,7 +458,7 @@ static int run(mnemo_guard *guard, mnemo_hits **out, mnemo_db *db, mnemo_txn *tx
         return mnemo__err(MNEMO_EINVAL, "%s: no queries (n is 0)", fn);
     if (k == 0 || k > MAX_K)
         return mnemo__err(MNEMO_EINVAL, "%s: k must be 1..%u, not %zu", fn, MAX_K, k);
-    if (o->version > MNEMO_SEARCH_OPTIONS_VERSION)
+    if (o->version > MNEMO_VECTOR_SEARCH_OPTIONS_VERSION)
         return mnemo__err(MNEMO_EINVAL, "%s: search options version %u is newer than this library", fn, o->version);
     if (o->near && !*o->near)
         return mnemo__err(MNEMO_EINVAL, "%s: near is empty", fn);
@@ -470,13 +470,13 @@ static int run(mnemo_guard *guard, mnemo_hits **out, mnemo_db *db, mnemo_txn *tx
     float q_buf[512], d_buf[64];
     uint64_t l_buf[64];
     size_t c_buf[1] = {0};
-    mnemo_hits *r_buf[1] = {NULL};
+    mnemo_vector_hits *r_buf[1] = {NULL};
     int small = nq == 1 && dim <= 512 && k <= 64;
     float *q = small ? q_buf : mnemo__malloc(nq * dim * sizeof *q);
     uint64_t *labels = small ? l_buf : mnemo__malloc(nq * k * sizeof *labels);
     float *dists = small ? d_buf : mnemo__malloc(nq * k * sizeof *dists);
     size_t *counts = small ? c_buf : mnemo__calloc(nq, sizeof *counts);
-    mnemo_hits **res = small ? r_buf : mnemo__calloc(nq, sizeof *res);
+    mnemo_vector_hits **res = small ? r_buf : mnemo__calloc(nq, sizeof *res);
     if (!q || !labels || !dists || !counts || !res)
         rc = mnemo__err_nomem(fn);
     char what[40];
@@ -549,22 +549,22 @@ static int run(mnemo_guard *guard, mnemo_hits **out, mnemo_db *db, mnemo_txn *tx
     return rc;
 }
 
-int mnemo_vector_search(mnemo_hits **out, mnemo_db *db, mnemo_txn *txn, const float *query, size_t dim, size_t k,
-                        const mnemo_search_options *opts)
+int mnemo_vector_search(mnemo_vector_hits **out, mnemo_db *db, mnemo_txn *txn, const float *query, size_t dim, size_t k,
+                        const mnemo_vector_search_options *opts)
 {
     MNEMO_GUARD(guard);
     return run(&guard, out, db, txn, query, 1, dim, k, opts, 0, 0, "mnemo_vector_search");
 }
 
-int mnemo_vector_search_batch(mnemo_hits **out, mnemo_db *db, mnemo_txn *txn, const float *queries, size_t n,
-                              size_t dim, size_t k, const mnemo_search_options *opts)
+int mnemo_vector_search_batch(mnemo_vector_hits **out, mnemo_db *db, mnemo_txn *txn, const float *queries, size_t n,
+                              size_t dim, size_t k, const mnemo_vector_search_options *opts)
 {
     MNEMO_GUARD(guard);
     return run(&guard, out, db, txn, queries, n, dim, k, opts, 0, 0, "mnemo_vector_search_batch");
 }
 
-int mnemo_vector_search_expand(mnemo_hits **out, mnemo_db *db, mnemo_txn *txn, const float *query, size_t dim,
-                               size_t k, const mnemo_search_options *opts, uint32_t hops, mnemo_direction dir)
+int mnemo_vector_search_expand(mnemo_vector_hits **out, mnemo_db *db, mnemo_txn *txn, const float *query, size_t dim,
+                               size_t k, const mnemo_vector_search_options *opts, uint32_t hops, mnemo_direction dir)
 {
     if (hops == 0)
         return mnemo__err(MNEMO_EINVAL, "mnemo_vector_search_expand: hops must be at least 1");

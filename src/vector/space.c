@@ -186,6 +186,11 @@ int mnemo_vector_space_get(mnemo_vector_space *out, mnemo_db *db)
         return rc;
     if (!out)
         return mnemo__err(MNEMO_EINVAL, "mnemo_vector_space_get: out is NULL");
+    static const size_t sizes[] = {sizeof(mnemo_vector_space)};
+    size_t bytes;
+    if ((rc = mnemo__filled_size(&bytes, "mnemo_vector_space_get", "mnemo_vector_space", out->version, sizes,
+                                 MNEMO_VECTOR_SPACE_VERSION)) != 0)
+        return rc;
     char *v;
     size_t n;
     rc = mnemo_txn__get(&v, &n, db, NULL, MNEMO_CF_METADATA, VEC_SPACE_KEY, strlen(VEC_SPACE_KEY), 0);
@@ -196,8 +201,10 @@ int mnemo_vector_space_get(mnemo_vector_space *out, mnemo_db *db)
     mnemo_vector_space sp;
     rc = decode_space(&sp, (const unsigned char *)v, n);
     mnemo__free(v);
-    if (!rc)
-        *out = sp;
+    if (!rc) {
+        sp.version = out->version;
+        memcpy(out, &sp, bytes);
+    }
     return rc;
 }
 

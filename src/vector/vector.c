@@ -292,23 +292,31 @@ int mnemo_vector_stats_get(mnemo_vector_stats *out, mnemo_db *db)
         return rc;
     if (!out)
         return mnemo__err(MNEMO_EINVAL, "%s: out is NULL", fn);
+    static const size_t sizes[] = {sizeof(mnemo_vector_stats)};
+    size_t bytes;
+    if ((rc = mnemo__filled_size(&bytes, fn, "mnemo_vector_stats", out->version, sizes, MNEMO_VECTOR_STATS_VERSION)))
+        return rc;
     vec_state *st = mnemo_vector__peek(db);
     if (!st)
         return mnemo__err(MNEMO_ENOTFOUND, "%s: the database has no vector space", fn);
+    mnemo_vector_stats all;
+    memset(&all, 0, sizeof all);
+    all.version = out->version;
     pthread_mutex_lock(&st->commit_lock); /* the log counters change under it */
     pthread_rwlock_rdlock(&st->rw);
     size_t slots = mnemo_hnsw__slots(st->hnsw), del = mnemo_hnsw__deleted(st->hnsw);
-    out->vectors = slots - del;
-    out->deleted_slots = del;
-    out->index_bytes = mnemo_hnsw__memory(st->hnsw) + st->ids.cap * (sizeof(uint64_t) + sizeof(size_t));
+    all.vectors = slots - del;
+    all.deleted_slots = del;
+    all.index_bytes = mnemo_hnsw__memory(st->hnsw) + st->ids.cap * (sizeof(uint64_t) + sizeof(size_t));
     for (size_t i = 0; i < st->ids.cap; i++)
         if (st->ids.keys[i])
-            out->index_bytes += strlen((const char *)(uintptr_t)st->ids.vals[i]) + 1;
-    out->log_entries = st->log_entries;
-    out->rebuilds = st->rebuilds;
-    out->simd = mnemo_hnsw__simd();
+            all.index_bytes += strlen((const char *)(uintptr_t)st->ids.vals[i]) + 1;
+    all.log_entries = st->log_entries;
+    all.rebuilds = st->rebuilds;
+    all.simd = mnemo_hnsw__simd();
     pthread_rwlock_unlock(&st->rw);
     pthread_mutex_unlock(&st->commit_lock);
+    memcpy(out, &all, bytes);
     return 0;
 }
 

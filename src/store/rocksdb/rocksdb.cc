@@ -241,10 +241,10 @@ static rocksdb::CompressionType compression(mnemo_compression c)
 static void build_options(mnemo_store *s, const mnemo_store_config *cfg, bool create)
 {
     rocksdb::BlockBasedTableOptions table;
-    s->block_cache = rocksdb::NewLRUCache(cfg->block_cache_size);
+    s->block_cache = rocksdb::NewLRUCache(cfg->storage.read_cache_bytes);
     table.block_cache = s->block_cache;
-    if (cfg->bloom_bits_per_key > 0)
-        table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(cfg->bloom_bits_per_key));
+    if (cfg->storage.key_filter_bits > 0)
+        table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(cfg->storage.key_filter_bits));
     table.format_version = 5;
     table.cache_index_and_filter_blocks = true;
     table.pin_l0_filter_and_index_blocks_in_cache = true;
@@ -255,13 +255,13 @@ static void build_options(mnemo_store *s, const mnemo_store_config *cfg, bool cr
     o.create_missing_column_families = create;
     o.IncreaseParallelism(2);
     o.max_background_jobs = 2;
-    o.compression = compression(cfg->compression);
-    o.write_buffer_size = cfg->write_buffer_size;
+    o.compression = compression(cfg->storage.compression);
+    o.write_buffer_size = cfg->storage.write_buffer_bytes;
     /* Every keyspace shares one memtable budget. */
-    o.db_write_buffer_size = 4 * cfg->write_buffer_size;
+    o.db_write_buffer_size = 4 * cfg->storage.write_buffer_bytes;
     /* Optimistic commit validation needs the memtable history since the txn's snapshot; keeping
      * some after a flush turns would-be "try again" failures into real validation. */
-    o.max_write_buffer_size_to_maintain = (int64_t)cfg->write_buffer_size;
+    o.max_write_buffer_size_to_maintain = (int64_t)cfg->storage.write_buffer_bytes;
     o.level_compaction_dynamic_level_bytes = true;
     o.bytes_per_sync = 1u << 20;
     o.keep_log_file_num = 4;
