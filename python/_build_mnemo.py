@@ -28,6 +28,8 @@ const char *mnemo_strerror(int code);
 const char *mnemo_errmsg(void);
 void mnemo_free(void *p);
 
+typedef enum { MNEMO_DIR_OUT, MNEMO_DIR_IN, MNEMO_DIR_BOTH, ... } mnemo_direction;
+
 /* db.h */
 typedef struct mnemo_db mnemo_db;
 typedef enum { MNEMO_COMPRESSION_DEFAULT, MNEMO_COMPRESSION_NONE, MNEMO_COMPRESSION_SNAPPY,
@@ -36,15 +38,19 @@ typedef enum { MNEMO_COMPRESSION_DEFAULT, MNEMO_COMPRESSION_NONE, MNEMO_COMPRESS
 typedef enum { MNEMO_METRIC_DEFAULT, MNEMO_METRIC_L2, MNEMO_METRIC_COSINE, MNEMO_METRIC_IP, ...
     } mnemo_metric;
 #define MNEMO_OPTIONS_VERSION ...
+typedef struct mnemo_storage_options {
+    mnemo_compression compression;
+    size_t write_buffer_bytes;
+    size_t read_cache_bytes;
+    int key_filter_bits;
+    ...;
+} mnemo_storage_options;
 typedef struct mnemo_options {
     unsigned version;
     int create_if_missing;
     int read_only;
     int sync_on_commit;
-    mnemo_compression compression;
-    size_t write_buffer_size;
-    size_t block_cache_size;
-    int bloom_bits_per_key;
+    mnemo_storage_options storage;
     size_t cache_size;
     uint32_t vector_dim;
     mnemo_metric vector_metric;
@@ -86,10 +92,10 @@ int mnemo_txn_commit(mnemo_txn *txn);
 int mnemo_txn_rollback(mnemo_txn *txn);
 void mnemo_txn_free(mnemo_txn *txn);
 typedef int (*mnemo_txn_fn)(mnemo_txn *txn, void *arg);
-typedef struct mnemo_retry { unsigned version; unsigned max_attempts; unsigned initial_backoff_us;
-    unsigned max_backoff_us; ...; } mnemo_retry;
-#define MNEMO_RETRY_VERSION ...
-int mnemo_txn_run(mnemo_db *db, unsigned flags, mnemo_txn_fn fn, void *arg, const mnemo_retry *retry);
+typedef struct mnemo_txn_retry { unsigned version; unsigned max_attempts; unsigned initial_backoff_us;
+    unsigned max_backoff_us; ...; } mnemo_txn_retry;
+#define MNEMO_TXN_RETRY_VERSION ...
+int mnemo_txn_run(mnemo_db *db, unsigned flags, mnemo_txn_fn fn, void *arg, const mnemo_txn_retry *retry);
 
 /* iter.h, kv.h */
 typedef struct mnemo_iter mnemo_iter;
@@ -119,8 +125,8 @@ int mnemo_kv_iter(mnemo_iter **out, mnemo_db *db, mnemo_txn *txn, const mnemo_kv
 typedef struct mnemo_record { const char *id; const char *content; double importance;
     int64_t created_at; int64_t updated_at; int64_t expires_at; const char *metadata;
     uint64_t internal_id; size_t content_len; ...; } mnemo_record;
-typedef enum { MNEMO_PUT_UPSERT, MNEMO_PUT_INSERT, MNEMO_PUT_REPLACE, ... } mnemo_put_mode;
-int mnemo_record_put(mnemo_db *db, mnemo_txn *txn, const mnemo_record *rec, mnemo_put_mode mode);
+typedef enum { MNEMO_PUT_UPSERT, MNEMO_PUT_INSERT, MNEMO_PUT_REPLACE, ... } mnemo_record_put_mode;
+int mnemo_record_put(mnemo_db *db, mnemo_txn *txn, const mnemo_record *rec, mnemo_record_put_mode mode);
 int mnemo_record_get(mnemo_record **out, mnemo_db *db, mnemo_txn *txn, const char *id);
 int mnemo_record_exists(mnemo_db *db, mnemo_txn *txn, const char *id);
 int mnemo_record_delete(mnemo_db *db, mnemo_txn *txn, const char *id);
@@ -137,70 +143,69 @@ typedef struct mnemo_record_page { size_t count; mnemo_record *records; char *ne
     } mnemo_record_page;
 void mnemo_record_page_free(mnemo_record_page *list);
 typedef enum { MNEMO_LIST_BY_ID, MNEMO_LIST_OLDEST_FIRST, MNEMO_LIST_NEWEST_FIRST, ... }
-    mnemo_list_order;
-#define MNEMO_LIST_OPTIONS_VERSION ...
-typedef struct mnemo_list_options { unsigned version; mnemo_list_order order; const char *id_prefix;
+    mnemo_record_list_order;
+#define MNEMO_RECORD_LIST_OPTIONS_VERSION ...
+typedef struct mnemo_record_list_options { unsigned version; mnemo_record_list_order order; const char *id_prefix;
     int64_t created_from; int64_t created_to; size_t limit; const char *cursor; ...; }
-    mnemo_list_options;
-int mnemo_record_list(mnemo_record_page **out, mnemo_db *db, mnemo_txn *txn, const mnemo_list_options *opts);
-#define MNEMO_FIND_OPTIONS_VERSION ...
-typedef struct mnemo_find_options { unsigned version; size_t limit; const char *cursor; ...; }
-    mnemo_find_options;
+    mnemo_record_list_options;
+int mnemo_record_list(mnemo_record_page **out, mnemo_db *db, mnemo_txn *txn, const mnemo_record_list_options *opts);
+#define MNEMO_RECORD_FIND_OPTIONS_VERSION ...
+typedef struct mnemo_record_find_options { unsigned version; size_t limit; const char *cursor; ...; }
+    mnemo_record_find_options;
 int mnemo_record_find(mnemo_record_page **out, mnemo_db *db, mnemo_txn *txn, const char *filter,
-                      const mnemo_find_options *opts);
-int mnemo_index_create(mnemo_db *db, const char *path);
-int mnemo_index_drop(mnemo_db *db, const char *path);
-int mnemo_index_list(char ***paths, size_t *n, mnemo_db *db, mnemo_txn *txn);
-void mnemo_index_list_free(char **paths, size_t n);
+                      const mnemo_record_find_options *opts);
+int mnemo_record_index_create(mnemo_db *db, const char *path);
+int mnemo_record_index_drop(mnemo_db *db, const char *path);
+int mnemo_record_index_list(char ***paths, size_t *n, mnemo_db *db, mnemo_txn *txn);
+void mnemo_record_index_list_free(char **paths, size_t n);
 int mnemo_record_purge_expired(mnemo_db *db, size_t *purged);
 
 /* graph.h */
-typedef struct mnemo_edge { const char *from; const char *label; const char *to; double weight;
-    const char *props; ...; } mnemo_edge;
+typedef struct mnemo_graph_edge { const char *from; const char *label; const char *to; double weight;
+    const char *props; ...; } mnemo_graph_edge;
 #define MNEMO_LINK_CREATE_MISSING ...
 #define MNEMO_LINK_DEFAULT_WEIGHT ...
-int mnemo_graph_link(mnemo_db *db, mnemo_txn *txn, const mnemo_edge *e, unsigned flags);
+int mnemo_graph_link(mnemo_db *db, mnemo_txn *txn, const mnemo_graph_edge *e, unsigned flags);
 int mnemo_graph_unlink(mnemo_db *db, mnemo_txn *txn, const char *from, const char *label, const char *to);
-int mnemo_graph_get(mnemo_edge **out, mnemo_db *db, mnemo_txn *txn, const char *from, const char *label,
+int mnemo_graph_get(mnemo_graph_edge **out, mnemo_db *db, mnemo_txn *txn, const char *from, const char *label,
                     const char *to);
 int mnemo_graph_exists(mnemo_db *db, mnemo_txn *txn, const char *from, const char *label, const char *to);
-void mnemo_edge_free(mnemo_edge *e);
-typedef enum { MNEMO_DIR_OUT, MNEMO_DIR_IN, MNEMO_DIR_BOTH, ... } mnemo_direction;
-typedef struct mnemo_neighbor { const char *id; const char *label; double weight; const char *props;
-    mnemo_direction direction; ...; } mnemo_neighbor;
-typedef struct mnemo_graph_iter mnemo_graph_iter;
-int mnemo_graph_neighbors(mnemo_graph_iter **out, mnemo_db *db, mnemo_txn *txn, const char *id,
+void mnemo_graph_edge_free(mnemo_graph_edge *e);
+typedef struct mnemo_graph_neighbor { const char *id; const char *label; double weight; const char *props;
+    mnemo_direction direction; ...; } mnemo_graph_neighbor;
+int mnemo_graph_neighbors(mnemo_iter **out, mnemo_db *db, mnemo_txn *txn, const char *id,
                           mnemo_direction dir, const char *label, size_t limit);
-int mnemo_graph_iter_next(mnemo_graph_iter *it, const mnemo_neighbor **n);
-void mnemo_graph_iter_free(mnemo_graph_iter *it);
+int mnemo_iter_neighbor(mnemo_iter *it, const mnemo_graph_neighbor **n);
 int mnemo_graph_degree(uint64_t *out, mnemo_db *db, mnemo_txn *txn, const char *id, mnemo_direction dir,
                        const char *label);
-#define MNEMO_TRAVERSE_OPTIONS_VERSION ...
-typedef struct mnemo_traverse_options { unsigned version; mnemo_direction dir; const char *label;
-    unsigned max_depth; size_t max_nodes; ...; } mnemo_traverse_options;
-typedef int (*mnemo_visit_fn)(void *arg, const char *id, unsigned depth, const char *via,
-                              const char *via_label);
+#define MNEMO_GRAPH_TRAVERSE_OPTIONS_VERSION ...
+typedef struct mnemo_graph_traverse_options { unsigned version; mnemo_direction dir; const char *label;
+    unsigned max_depth; size_t max_nodes; ...; } mnemo_graph_traverse_options;
+typedef int (*mnemo_graph_visit_fn)(const char *id, unsigned depth, const char *via,
+                                    const char *via_label, void *arg);
 int mnemo_graph_traverse(mnemo_db *db, mnemo_txn *txn, const char *const *starts, size_t n_starts,
-                         const mnemo_traverse_options *opts, mnemo_visit_fn visit, void *arg);
+                         const mnemo_graph_traverse_options *opts, mnemo_graph_visit_fn visit, void *arg);
 typedef struct mnemo_graph_path { size_t hops; char **nodes; char **labels; double weight; ...; }
     mnemo_graph_path;
-#define MNEMO_PATH_OPTIONS_VERSION ...
-typedef struct mnemo_path_options { unsigned version; mnemo_direction dir; const char *label;
-    int weighted; unsigned max_hops; ...; } mnemo_path_options;
+#define MNEMO_GRAPH_PATH_OPTIONS_VERSION ...
+typedef struct mnemo_graph_path_options { unsigned version; mnemo_direction dir; const char *label;
+    int weighted; unsigned max_hops; ...; } mnemo_graph_path_options;
 int mnemo_graph_shortest_path(mnemo_graph_path **out, mnemo_db *db, mnemo_txn *txn, const char *from,
-                              const char *to, const mnemo_path_options *opts);
+                              const char *to, const mnemo_graph_path_options *opts);
 void mnemo_graph_path_free(mnemo_graph_path *p);
-#define MNEMO_IMPORT_OPTIONS_VERSION ...
-typedef struct mnemo_import_options { unsigned version; const char *label; int undirected;
-    size_t batch; ...; } mnemo_import_options;
-typedef struct mnemo_import_stats { uint64_t lines; uint64_t edges; uint64_t nodes_created; ...; }
-    mnemo_import_stats;
-int mnemo_graph_import_edgelist(mnemo_db *db, const char *path, const mnemo_import_options *opts,
-                                mnemo_import_stats *stats);
+#define MNEMO_GRAPH_IMPORT_OPTIONS_VERSION ...
+typedef struct mnemo_graph_import_options { unsigned version; const char *label; int undirected;
+    size_t batch; ...; } mnemo_graph_import_options;
+#define MNEMO_GRAPH_IMPORT_STATS_VERSION ...
+typedef struct mnemo_graph_import_stats { unsigned version; uint64_t lines; uint64_t edges; uint64_t nodes_created; ...; }
+    mnemo_graph_import_stats;
+int mnemo_graph_import_edgelist(mnemo_db *db, const char *path, const mnemo_graph_import_options *opts,
+                                mnemo_graph_import_stats *stats);
 int mnemo_graph_check(mnemo_db *db, uint64_t *edges);
 
 /* vector.h */
-typedef struct mnemo_vector_space { uint32_t dim; mnemo_metric metric; uint32_t hnsw_m;
+#define MNEMO_VECTOR_SPACE_VERSION ...
+typedef struct mnemo_vector_space { unsigned version; uint32_t dim; mnemo_metric metric; uint32_t hnsw_m;
     uint32_t hnsw_ef_construction; uint32_t hnsw_ef_search; ...; } mnemo_vector_space;
 int mnemo_vector_space_get(mnemo_vector_space *out, mnemo_db *db);
 int mnemo_vector_put(mnemo_db *db, mnemo_txn *txn, const char *id, const float *vec, size_t dim);
@@ -208,22 +213,23 @@ int mnemo_vector_put_batch(mnemo_db *db, mnemo_txn *txn, const char *const *ids,
                            size_t n, size_t dim);
 int mnemo_vector_get(float **out, size_t *dim, mnemo_db *db, mnemo_txn *txn, const char *id);
 int mnemo_vector_delete(mnemo_db *db, mnemo_txn *txn, const char *id);
-#define MNEMO_SEARCH_OPTIONS_VERSION ...
-typedef struct mnemo_search_options { unsigned version; uint32_t ef; int exact; const char *filter;
+#define MNEMO_VECTOR_SEARCH_OPTIONS_VERSION ...
+typedef struct mnemo_vector_search_options { unsigned version; uint32_t ef; int exact; const char *filter;
     const char *near; uint32_t hops; mnemo_direction near_dir; const char *near_label; ...; }
-    mnemo_search_options;
-typedef struct mnemo_hit { const char *id; float distance; uint32_t hops; const char *via; ...; }
-    mnemo_hit;
-typedef struct mnemo_hits { size_t count; mnemo_hit *hits; ...; } mnemo_hits;
-void mnemo_hits_free(mnemo_hits *hits);
-int mnemo_vector_search(mnemo_hits **out, mnemo_db *db, mnemo_txn *txn, const float *query, size_t dim,
-                        size_t k, const mnemo_search_options *opts);
-int mnemo_vector_search_batch(mnemo_hits **out, mnemo_db *db, mnemo_txn *txn, const float *queries,
-                              size_t n, size_t dim, size_t k, const mnemo_search_options *opts);
-int mnemo_vector_search_expand(mnemo_hits **out, mnemo_db *db, mnemo_txn *txn, const float *query,
-                               size_t dim, size_t k, const mnemo_search_options *opts, uint32_t hops,
+    mnemo_vector_search_options;
+typedef struct mnemo_vector_hit { const char *id; float distance; uint32_t hops; const char *via; ...; }
+    mnemo_vector_hit;
+typedef struct mnemo_vector_hits { size_t count; mnemo_vector_hit *hits; ...; } mnemo_vector_hits;
+void mnemo_vector_hits_free(mnemo_vector_hits *hits);
+int mnemo_vector_search(mnemo_vector_hits **out, mnemo_db *db, mnemo_txn *txn, const float *query, size_t dim,
+                        size_t k, const mnemo_vector_search_options *opts);
+int mnemo_vector_search_batch(mnemo_vector_hits **out, mnemo_db *db, mnemo_txn *txn, const float *queries,
+                              size_t n, size_t dim, size_t k, const mnemo_vector_search_options *opts);
+int mnemo_vector_search_expand(mnemo_vector_hits **out, mnemo_db *db, mnemo_txn *txn, const float *query,
+                               size_t dim, size_t k, const mnemo_vector_search_options *opts, uint32_t hops,
                                mnemo_direction dir);
-typedef struct mnemo_vector_stats { uint64_t vectors; uint64_t deleted_slots; uint64_t index_bytes;
+#define MNEMO_VECTOR_STATS_VERSION ...
+typedef struct mnemo_vector_stats { unsigned version; uint64_t vectors; uint64_t deleted_slots; uint64_t index_bytes;
     uint64_t log_entries; uint64_t rebuilds; const char *simd; ...; } mnemo_vector_stats;
 int mnemo_vector_stats_get(mnemo_vector_stats *out, mnemo_db *db);
 int mnemo_vector_check(mnemo_db *db, uint64_t *vectors);
@@ -234,7 +240,8 @@ typedef struct mnemo_text_options { unsigned version; const char *stem_language;
     double k1; double b; ...; } mnemo_text_options;
 int mnemo_text_enable(mnemo_db *db, const mnemo_text_options *opts);
 int mnemo_text_disable(mnemo_db *db);
-typedef struct mnemo_text_info { char stem_language[...]; int stopwords; double k1; double b; int ready;
+#define MNEMO_TEXT_INFO_VERSION ...
+typedef struct mnemo_text_info { unsigned version; char stem_language[...]; int stopwords; double k1; double b; int ready;
     uint64_t documents; uint64_t total_terms; ...; } mnemo_text_info;
 int mnemo_text_info_get(mnemo_text_info *out, mnemo_db *db, mnemo_txn *txn);
 #define MNEMO_TEXT_SEARCH_OPTIONS_VERSION ...
@@ -272,8 +279,8 @@ double _mnemo_bench_search(mnemo_db *db, const float *queries, size_t nq, size_t
 
 /* Python callbacks handed to the C library (the GIL is taken back for their duration). */
 extern "Python" int _mnemo_py_txn_fn(mnemo_txn *txn, void *arg);
-extern "Python" int _mnemo_py_visit_fn(void *arg, const char *id, unsigned depth, const char *via,
-                                      const char *via_label);
+extern "Python" int _mnemo_py_visit_fn(const char *id, unsigned depth, const char *via,
+                                      const char *via_label, void *arg);
 """
 
 
@@ -343,10 +350,10 @@ static double _mnemo_bench_search(mnemo_db *db, const float *queries, size_t nq,
 {
     double t = bench_now();
     for (size_t q = 0; q < nq; q++) {
-        mnemo_hits *h;
+        mnemo_vector_hits *h;
         if (mnemo_vector_search(&h, db, NULL, queries + q * dim, dim, k, NULL) < 0)
             return -1;
-        mnemo_hits_free(h);
+        mnemo_vector_hits_free(h);
     }
     return bench_now() - t;
 }

@@ -279,10 +279,10 @@ def _page_records(page):
     return [_record(page.records[i]) for i in range(page.count)]
 
 
-# The distance column of a mnemo_hits array, read by numpy without a Python loop.
+# The distance column of a mnemo_vector_hits array, read by numpy without a Python loop.
 _HIT_DISTANCE = np.dtype({"names": ["distance"], "formats": [np.float32],
-                          "offsets": [ffi.offsetof("mnemo_hit", "distance")],
-                          "itemsize": ffi.sizeof("mnemo_hit")})
+                          "offsets": [ffi.offsetof("mnemo_vector_hit", "distance")],
+                          "itemsize": ffi.sizeof("mnemo_vector_hit")})
 
 
 def _hits(h):
@@ -323,7 +323,7 @@ def _mnemo_py_txn_fn(txn, arg):
 
 
 @ffi.def_extern()
-def _mnemo_py_visit_fn(arg, node, depth, via, via_label):
+def _mnemo_py_visit_fn(node, depth, via, via_label, arg):
     st = ffi.from_handle(arg)
     try:
         st.visits.append(Visit(ffi.string(node).decode("utf-8"), depth, _str(via), _str(via_label)))
@@ -498,8 +498,8 @@ class _Ops:
 
     def list_records(self, order="id", prefix=None, created_from=0, created_to=0, page_size=256):
         """A generator of Records, fetched page_size at a time. order: "id", "oldest", "newest"."""
-        o = ffi.new("mnemo_list_options *")
-        o.version = lib.MNEMO_LIST_OPTIONS_VERSION
+        o = ffi.new("mnemo_record_list_options *")
+        o.version = lib.MNEMO_RECORD_LIST_OPTIONS_VERSION
         o.order = _choice(_LIST_ORDERS, order, "order")
         keep = []
         o.id_prefix = _opt_cstr(prefix, "prefix", keep)
@@ -509,8 +509,8 @@ class _Ops:
     def find_records(self, filter, page_size=256):  # noqa: A002 -- the C API's word
         """A generator of the Records whose metadata and fields match `filter` (dict or JSON)."""
         f = _json(filter, "filter")
-        o = ffi.new("mnemo_find_options *")
-        o.version = lib.MNEMO_FIND_OPTIONS_VERSION
+        o = ffi.new("mnemo_record_find_options *")
+        o.version = lib.MNEMO_RECORD_FIND_OPTIONS_VERSION
         o.limit = page_size
         return self._pages(lambda out: lib.mnemo_record_find(out, self._db(), self._t(), f, o), o, f)
 
@@ -538,16 +538,16 @@ class _Ops:
     def indexes(self):
         """The metadata paths with a secondary index."""
         paths, n = ffi.new("char ***"), ffi.new("size_t *")
-        _check(lib.mnemo_index_list(paths, n, self._db(), self._t()))
+        _check(lib.mnemo_record_index_list(paths, n, self._db(), self._t()))
         try:
             return [ffi.string(paths[0][i]).decode("utf-8") for i in range(n[0])]
         finally:
-            lib.mnemo_index_list_free(paths[0], n[0])
+            lib.mnemo_record_index_list_free(paths[0], n[0])
 
     # ---- graph
     def link(self, from_id, label, to, weight=1.0, props=None, create_missing=False):
         """Insert the edge (from_id, label, to) or update its weight and props."""
-        e = ffi.new("mnemo_edge *")
+        e = ffi.new("mnemo_graph_edge *")
         keep = []
         setattr(e, "from", _cstr(_text(from_id, "from_id"), keep))  # a Python keyword
         e.label, e.to = _cstr(_text(label, "label"), keep), _cstr(_text(to, "to"), keep)
@@ -562,14 +562,14 @@ class _Ops:
                                       _text(label, "label"), _text(to, "to")))
 
     def get_edge(self, from_id, label, to):
-        out = ffi.new("mnemo_edge **")
+        out = ffi.new("mnemo_graph_edge **")
         _check(lib.mnemo_graph_get(out, self._db(), self._t(), _text(from_id, "from_id"),
                                    _text(label, "label"), _text(to, "to")))
         try:
             e = out[0]
             return Edge(_str(getattr(e, "from")), _str(e.label), _str(e.to), e.weight, _load_json(e.props))
         finally:
-            lib.mnemo_edge_free(out[0])
+            lib.mnemo_graph_edge_free(out[0])
 
     def edge_exists(self, from_id, label, to):
         return _check(lib.mnemo_graph_exists(self._db(), self._t(), _text(from_id, "from_id"),
@@ -577,20 +577,21 @@ class _Ops:
 
     def neighbors(self, rid, direction="out", label=None, limit=0):
         """A generator of Neighbors of a record (out-edges first, by label then neighbour)."""
-        out = ffi.new("mnemo_graph_iter **")
+        out = ffi.new("mnemo_iter **")
         _check(lib.mnemo_graph_neighbors(out, self._db(), self._t(), _text(rid, "record id"),
                                          _direction(direction), _opt_text(label, "label"), limit))
-        it = ffi.gc(out[0], lib.mnemo_graph_iter_free)
+        it = ffi.gc(out[0], lib.mnemo_iter_free)
 
         def gen():
-            n = ffi.new("mnemo_neighbor **")
+            n = ffi.new("mnemo_graph_neighbor **")
             try:
                 while True:
                     self._live()
-                    rc = lib.mnemo_graph_iter_next(it, ffi.cast("const mnemo_neighbor **", n))
+                    rc = lib.mnemo_iter_next(it)
                     if rc == lib.MNEMO_ITEROVER:
                         return
                     _check(rc)
+                    _check(lib.mnemo_iter_neighbor(it, ffi.cast("const mnemo_graph_neighbor **", n)))
                     x = n[0]
                     yield Neighbor(_str(x.id), _str(x.label), x.weight, _load_json(x.props),
                                    _DIRECTION_NAMES.get(x.direction))
@@ -612,8 +613,8 @@ class _Ops:
         cstarts = [ffi.new("char[]", _text(s, "start")) for s in starts]
         arr = ffi.new("char *[]", cstarts)
         keep = []
-        o = ffi.new("mnemo_traverse_options *")
-        o.version = lib.MNEMO_TRAVERSE_OPTIONS_VERSION
+        o = ffi.new("mnemo_graph_traverse_options *")
+        o.version = lib.MNEMO_GRAPH_TRAVERSE_OPTIONS_VERSION
         o.dir = _direction(direction)
         o.label = _opt_cstr(label, "label", keep)
         o.max_depth, o.max_nodes = max_depth, max_nodes
@@ -628,8 +629,8 @@ class _Ops:
 
     def shortest_path(self, from_id, to, direction="out", label=None, weighted=False, max_hops=0):
         """The Path of fewest hops (or least weight with weighted=True); NotFound if none."""
-        o = ffi.new("mnemo_path_options *")
-        o.version = lib.MNEMO_PATH_OPTIONS_VERSION
+        o = ffi.new("mnemo_graph_path_options *")
+        o.version = lib.MNEMO_GRAPH_PATH_OPTIONS_VERSION
         o.dir = _direction(direction)
         keep = []
         o.label = _opt_cstr(label, "label", keep)
@@ -679,8 +680,8 @@ class _Ops:
     def _search_options(self, filter, near, hops, near_direction, near_label, ef, exact, keep):
         if filter is None and near is None and not ef and not exact:
             return ffi.NULL
-        o = ffi.new("mnemo_search_options *")
-        o.version = lib.MNEMO_SEARCH_OPTIONS_VERSION
+        o = ffi.new("mnemo_vector_search_options *")
+        o.version = lib.MNEMO_VECTOR_SEARCH_OPTIONS_VERSION
         o.ef, o.exact, o.hops = ef, bool(exact), hops
         _restrict(o, keep, filter, near, near_direction, near_label)
         return o
@@ -692,13 +693,13 @@ class _Ops:
         q = _floats(query, "query").ravel()
         keep = []
         o = self._search_options(filter, near, hops, near_direction, near_label, ef, exact, keep)
-        out = ffi.new("mnemo_hits **")
+        out = ffi.new("mnemo_vector_hits **")
         _check(lib.mnemo_vector_search(out, self._db(), self._t(), ffi.from_buffer("float[]", q),
                                        q.size, k, o))
         try:
             return _hits(out[0])
         finally:
-            lib.mnemo_hits_free(out[0])
+            lib.mnemo_vector_hits_free(out[0])
 
     def search_batch(self, queries, k=10, *, filter=None, near=None, hops=0,  # noqa: A002
                      near_direction=None, near_label=None, ef=0, exact=False):
@@ -711,7 +712,7 @@ class _Ops:
         n = qs.shape[0]
         keep = []
         o = self._search_options(filter, near, hops, near_direction, near_label, ef, exact, keep)
-        out = ffi.new("mnemo_hits *[]", n)
+        out = ffi.new("mnemo_vector_hits *[]", n)
         _check(lib.mnemo_vector_search_batch(out, self._db(), self._t(),
                                              ffi.from_buffer("float[]", qs), n, qs.shape[1], k, o))
         ids = np.full((n, k), None, dtype=object)
@@ -726,7 +727,7 @@ class _Ops:
                     ids[i, :c] = [ffi.string(h.hits[j].id).decode("utf-8") for j in range(c)]
         finally:
             for i in range(n):
-                lib.mnemo_hits_free(out[i])
+                lib.mnemo_vector_hits_free(out[i])
         return ids, dist
 
     def search_expand(self, query, k=10, hops=1, direction="both", *, filter=None,  # noqa: A002
@@ -735,17 +736,18 @@ class _Ops:
         q = _floats(query, "query").ravel()
         keep = []
         o = self._search_options(filter, near, near_hops, near_direction, near_label, ef, exact, keep)
-        out = ffi.new("mnemo_hits **")
+        out = ffi.new("mnemo_vector_hits **")
         _check(lib.mnemo_vector_search_expand(out, self._db(), self._t(), ffi.from_buffer("float[]", q),
                                               q.size, k, o, hops, _direction(direction)))
         try:
             return _hits(out[0])
         finally:
-            lib.mnemo_hits_free(out[0])
+            lib.mnemo_vector_hits_free(out[0])
 
     # ---- text and recall
     def text_info(self):
         i = ffi.new("mnemo_text_info *")
+        i.version = lib.MNEMO_TEXT_INFO_VERSION
         _check(lib.mnemo_text_info_get(i, self._db(), self._t()))
         return TextInfo(ffi.string(i.stem_language).decode(), bool(i.stopwords), i.k1, i.b,
                         bool(i.ready), i.documents, i.total_terms)
@@ -965,8 +967,8 @@ class Database(_Ops):
         """Run fn(tx) in a fresh transaction and commit; on a conflict (Busy, from fn or the
         commit) roll back, wait with bounded exponential backoff and run it again. Returns fn's
         result; an exception from fn rolls back and propagates. fn may run several times."""
-        r = ffi.new("mnemo_retry *")
-        r.version = lib.MNEMO_RETRY_VERSION
+        r = ffi.new("mnemo_txn_retry *")
+        r.version = lib.MNEMO_TXN_RETRY_VERSION
         r.max_attempts, r.initial_backoff_us, r.max_backoff_us = max_attempts, initial_backoff_us, max_backoff_us
         flags = lib.MNEMO_TXN_READONLY if read_only else 0
         st = _CallState(self, fn, flags)
@@ -981,10 +983,10 @@ class Database(_Ops):
     # ---- records and indexes (each commits alone)
     def create_index(self, path):
         """A secondary index on a metadata path ("topic", "author.name"), built for stored records."""
-        _check(lib.mnemo_index_create(self._db(), _text(path, "path")))
+        _check(lib.mnemo_record_index_create(self._db(), _text(path, "path")))
 
     def drop_index(self, path):
-        _check(lib.mnemo_index_drop(self._db(), _text(path, "path")))
+        _check(lib.mnemo_record_index_drop(self._db(), _text(path, "path")))
 
     def purge_expired(self):
         """Remove every expired record with what hangs on it; returns how many."""
@@ -996,12 +998,13 @@ class Database(_Ops):
     def import_edgelist(self, path, label=None, undirected=False, batch=0):
         """Load a SNAP-style edge list file; returns ImportStats. On failure the exception's
         `stats` says what was committed."""
-        o = ffi.new("mnemo_import_options *")
-        o.version = lib.MNEMO_IMPORT_OPTIONS_VERSION
+        o = ffi.new("mnemo_graph_import_options *")
+        o.version = lib.MNEMO_GRAPH_IMPORT_OPTIONS_VERSION
         keep = []
         o.label = _opt_cstr(label, "label", keep)
         o.undirected, o.batch = bool(undirected), batch
-        s = ffi.new("mnemo_import_stats *")
+        s = ffi.new("mnemo_graph_import_stats *")
+        s.version = lib.MNEMO_GRAPH_IMPORT_STATS_VERSION
         rc = lib.mnemo_graph_import_edgelist(self._db(), _text(str(path), "path"), o, s)
         stats = ImportStats(s.lines, s.edges, s.nodes_created)
         if rc < 0:
@@ -1014,12 +1017,14 @@ class Database(_Ops):
     def vector_space(self):
         """The VectorSpace; NotFound when the database has none."""
         s = ffi.new("mnemo_vector_space *")
+        s.version = lib.MNEMO_VECTOR_SPACE_VERSION
         _check(lib.mnemo_vector_space_get(s, self._db()))
         return VectorSpace(s.dim, _METRIC_NAMES.get(s.metric, str(s.metric)), s.hnsw_m,
                            s.hnsw_ef_construction, s.hnsw_ef_search)
 
     def vector_stats(self):
         s = ffi.new("mnemo_vector_stats *")
+        s.version = lib.MNEMO_VECTOR_STATS_VERSION
         _check(lib.mnemo_vector_stats_get(s, self._db()))
         return VectorStats(s.vectors, s.deleted_slots, s.index_bytes, s.log_entries, s.rebuilds,
                            _str(s.simd))
@@ -1081,7 +1086,7 @@ class Database(_Ops):
 
 
 def _options(o, create, read_only, sync, dim, metric, engine, cache_size, hnsw_m, ef_construction,
-             ef_search, compression, write_buffer_size, block_cache_size, bloom_bits_per_key, keep):
+             ef_search, compression, write_buffer_bytes, read_cache_bytes, key_filter_bits, keep):
     """Fill mnemo_options (the one place that knows its layout)."""
     o.version = lib.MNEMO_OPTIONS_VERSION
     o.create_if_missing, o.read_only, o.sync_on_commit = bool(create), bool(read_only), bool(sync)
@@ -1091,22 +1096,25 @@ def _options(o, create, read_only, sync, dim, metric, engine, cache_size, hnsw_m
     o.cache_size = cache_size
     if engine is not None:
         o.engine = _cstr(_text(engine, "engine"), keep)
-    o.compression = (lib.MNEMO_COMPRESSION_DEFAULT if compression is None
-                     else _choice(_COMPRESSIONS, compression, "compression"))
-    o.write_buffer_size, o.block_cache_size = write_buffer_size, block_cache_size
-    o.bloom_bits_per_key = bloom_bits_per_key
+    st = o.storage
+    st.compression = (lib.MNEMO_COMPRESSION_DEFAULT if compression is None
+                      else _choice(_COMPRESSIONS, compression, "compression"))
+    st.write_buffer_bytes, st.read_cache_bytes = write_buffer_bytes, read_cache_bytes
+    st.key_filter_bits = key_filter_bits
 
 
 def open(path, *, create=False, read_only=False, sync=False, dim=0, metric=None,  # noqa: A001
          engine=None, cache_size=0, hnsw_m=0, ef_construction=0, ef_search=0, compression=None,
-         write_buffer_size=0, block_cache_size=0, bloom_bits_per_key=0):
+         write_buffer_bytes=0, read_cache_bytes=0, key_filter_bits=0):
     """Open (with create=True, create) the database in directory `path`; ":memory:" for a new
     in-memory one. dim/metric ("l2", "cosine", "ip") create the vector space on first use.
-    engine: "rocksdb" (default), "lmdb", "memory". 0 / None means the library's default."""
+    engine: "rocksdb" (default), "lmdb", "memory"; compression, write_buffer_bytes,
+    read_cache_bytes, key_filter_bits: the engine's tuning (mnemo_storage_options). 0 / None means
+    the library's default."""
     keep = []
     o = ffi.new("mnemo_options *")
     _options(o, create, read_only, sync, dim, metric, engine, cache_size, hnsw_m, ef_construction,
-             ef_search, compression, write_buffer_size, block_cache_size, bloom_bits_per_key, keep)
+             ef_search, compression, write_buffer_bytes, read_cache_bytes, key_filter_bits, keep)
     p = str(path)
     out = ffi.new("mnemo_db **")
     _check(lib.mnemo_open(out, _text(p, "path"), o))

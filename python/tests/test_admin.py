@@ -30,8 +30,8 @@ def test_vector_space_persists_and_a_different_one_is_refused(open_db, tmp_path)
 
 @pytest.mark.skipif(ENGINE != "rocksdb", reason="tuning of the rocksdb engine")
 def test_engine_tuning_options(tmp_path):
-    with mnemo.open(tmp_path / "t", create=True, compression="zstd", write_buffer_size=1 << 20,
-                    block_cache_size=1 << 20, bloom_bits_per_key=-1) as db:
+    with mnemo.open(tmp_path / "t", create=True, compression="zstd", write_buffer_bytes=1 << 20,
+                    read_cache_bytes=1 << 20, key_filter_bits=-1) as db:
         db.kv_put("k", "v" * 1000)
         db.flush()
         db.compact()
