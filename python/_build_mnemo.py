@@ -236,8 +236,9 @@ int mnemo_vector_check(mnemo_db *db, uint64_t *vectors);
 
 /* text.h */
 #define MNEMO_TEXT_OPTIONS_VERSION ...
+typedef void (*mnemo_progress_fn)(uint64_t done, uint64_t total, void *arg);
 typedef struct mnemo_text_options { unsigned version; const char *stem_language; int stopwords;
-    double k1; double b; ...; } mnemo_text_options;
+    double k1; double b; mnemo_progress_fn progress; void *progress_arg; ...; } mnemo_text_options;
 int mnemo_text_enable(mnemo_db *db, const mnemo_text_options *opts);
 int mnemo_text_disable(mnemo_db *db);
 #define MNEMO_TEXT_INFO_VERSION ...
@@ -279,6 +280,7 @@ double _mnemo_bench_search(mnemo_db *db, const float *queries, size_t nq, size_t
 
 /* Python callbacks handed to the C library (the GIL is taken back for their duration). */
 extern "Python" int _mnemo_py_txn_fn(mnemo_txn *txn, void *arg);
+extern "Python" void _mnemo_py_progress_fn(uint64_t done, uint64_t total, void *arg);
 extern "Python" int _mnemo_py_visit_fn(const char *id, unsigned depth, const char *via,
                                       const char *via_label, void *arg);
 """

@@ -333,6 +333,16 @@ def _mnemo_py_visit_fn(node, depth, via, via_label, arg):
         return lib.MNEMO_ERROR
 
 
+@ffi.def_extern()
+def _mnemo_py_progress_fn(done, total, arg):
+    st = ffi.from_handle(arg)
+    if st.exc is None:
+        try:
+            st.fn(done, total)
+        except BaseException as e:  # noqa: BLE001 -- raised once the C call returns
+            st.exc = e
+
+
 # --- operations shared by Database (auto-commit) and Transaction ---------------------------------
 
 class _Ops:
@@ -1029,14 +1039,22 @@ class Database(_Ops):
         return VectorStats(s.vectors, s.deleted_slots, s.index_bytes, s.log_entries, s.rebuilds,
                            _str(s.simd))
 
-    def enable_text(self, language=None, stopwords=False, k1=0.0, b=0.0):
-        """Enable full-text search (indexes the records already stored; may take long)."""
+    def enable_text(self, language=None, stopwords=False, k1=0.0, b=0.0, progress=None):
+        """Enable full-text search: indexes the records already stored, in batches, calling
+        progress(done, total) after each (may take long). An exception from progress is raised
+        when the build has finished (it cannot stop it)."""
         o = ffi.new("mnemo_text_options *")
         o.version = lib.MNEMO_TEXT_OPTIONS_VERSION
         keep = []
         o.stem_language = _opt_cstr(language, "language", keep)
         o.stopwords, o.k1, o.b = bool(stopwords), k1, b
+        st = _CallState(fn=progress)
+        if progress is not None:
+            h = ffi.new_handle(st)
+            o.progress, o.progress_arg = lib._mnemo_py_progress_fn, h
         _check(lib.mnemo_text_enable(self._db(), o))
+        if st.exc is not None:
+            raise st.exc
 
     def disable_text(self):
         _check(lib.mnemo_text_disable(self._db()))

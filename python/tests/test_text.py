@@ -71,3 +71,21 @@ def test_recall_fuses_text_and_vectors(tdb):
         tdb.recall(vector=[1, 0], k=3)
     with pytest.raises(mnemo.InvalidArgument):
         tdb.recall(text="x", fusion="average")
+
+
+def test_enable_reports_progress(db):
+    with db.transaction() as tx:
+        for i in range(300):
+            tx.put_record(f"r{i}", f"word{i} common")
+    calls = []
+    db.enable_text(progress=lambda done, total: calls.append((done, total)))
+    assert calls and calls[-1][0] == 300 and calls[-1][1] >= 300
+    assert all(a[0] <= b[0] for a, b in zip(calls, calls[1:]))
+    assert len(db.text_search("common", k=1000)) == 300
+    db.disable_text()
+
+    def boom(done, total):
+        raise RuntimeError("from progress")
+    with pytest.raises(RuntimeError):
+        db.enable_text(progress=boom)
+    assert db.text_info().ready  # the build finished all the same
