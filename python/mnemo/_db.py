@@ -424,25 +424,33 @@ class _Ops:
         o.reverse = bool(reverse)
         out = ffi.new("mnemo_iter **")
         _check(lib.mnemo_kv_iter(out, self._db(), self._t(), o))
-        it = ffi.gc(out[0], lib.mnemo_iter_free)
-        return self._kv_gen(it)
-
-    def _kv_gen(self, it):
         kp, kn = ffi.new("void **"), ffi.new("size_t *")
         vp, vn = ffi.new("void **"), ffi.new("size_t *")
-        try:
-            while True:
-                self._live()
-                rc = lib.mnemo_iter_next(it)
-                if rc == lib.MNEMO_ITEROVER:
-                    return
-                _check(rc)
-                _check(lib.mnemo_iter_key(it, ffi.cast("const void **", kp), kn))
-                _check(lib.mnemo_iter_value(it, ffi.cast("const void **", vp), vn))
-                yield (ffi.unpack(ffi.cast("char *", kp[0]), kn[0]),
-                       ffi.unpack(ffi.cast("char *", vp[0]), vn[0]))
-        finally:
-            ffi.release(it)
+
+        def pair(it):
+            _check(lib.mnemo_iter_key(it, ffi.cast("const void **", kp), kn))
+            _check(lib.mnemo_iter_value(it, ffi.cast("const void **", vp), vn))
+            return (ffi.unpack(ffi.cast("char *", kp[0]), kn[0]),
+                    ffi.unpack(ffi.cast("char *", vp[0]), vn[0]))
+        return self._iterate(out[0], pair)
+
+    def _iterate(self, handle, entry):
+        """A generator over a mnemo_iter: entry(it) reads the current entry. The iterator is freed
+        when the generator ends, is closed or is collected (even if never started)."""
+        it = ffi.gc(handle, lib.mnemo_iter_free)
+
+        def gen():
+            try:
+                while True:
+                    self._live()
+                    rc = lib.mnemo_iter_next(it)
+                    if rc == lib.MNEMO_ITEROVER:
+                        return
+                    _check(rc)
+                    yield entry(it)
+            finally:
+                ffi.release(it)
+        return gen()
 
     # ---- records
     def put_record(self, record, content=None, *, importance=0.0, metadata=None, created_at=0,
@@ -590,24 +598,14 @@ class _Ops:
         out = ffi.new("mnemo_iter **")
         _check(lib.mnemo_graph_neighbors(out, self._db(), self._t(), _text(rid, "record id"),
                                          _direction(direction), _opt_text(label, "label"), limit))
-        it = ffi.gc(out[0], lib.mnemo_iter_free)
+        n = ffi.new("mnemo_graph_neighbor **")
 
-        def gen():
-            n = ffi.new("mnemo_graph_neighbor **")
-            try:
-                while True:
-                    self._live()
-                    rc = lib.mnemo_iter_next(it)
-                    if rc == lib.MNEMO_ITEROVER:
-                        return
-                    _check(rc)
-                    _check(lib.mnemo_iter_neighbor(it, ffi.cast("const mnemo_graph_neighbor **", n)))
-                    x = n[0]
-                    yield Neighbor(_str(x.id), _str(x.label), x.weight, _load_json(x.props),
-                                   _DIRECTION_NAMES.get(x.direction))
-            finally:
-                ffi.release(it)
-        return gen()
+        def neighbor(it):
+            _check(lib.mnemo_iter_neighbor(it, ffi.cast("const mnemo_graph_neighbor **", n)))
+            x = n[0]
+            return Neighbor(_str(x.id), _str(x.label), x.weight, _load_json(x.props),
+                            _DIRECTION_NAMES.get(x.direction))
+        return self._iterate(out[0], neighbor)
 
     def degree(self, rid, direction="out", label=None):
         out = ffi.new("uint64_t *")
