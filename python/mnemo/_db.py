@@ -851,7 +851,8 @@ class Transaction(_Ops):
             raise invalid("commit: the retry helper commits this transaction when the function returns")
         h = self._t()
         rc = lib.mnemo_txn_commit(h)
-        self._finish("committed" if rc == 0 else "finished (its commit failed)")
+        if rc != lib.MNEMO_EINVAL:  # EINVAL (in use by another thread) leaves it open
+            self._finish("committed" if rc == 0 else "finished (its commit failed)")
         _check(rc)
 
     def rollback(self):
@@ -859,7 +860,8 @@ class Transaction(_Ops):
             raise invalid("rollback: raise an exception to roll back the retry helper's transaction")
         h = self._t()
         rc = lib.mnemo_txn_rollback(h)
-        self._finish("rolled back")
+        if rc != lib.MNEMO_EINVAL:
+            self._finish("rolled back")
         _check(rc)
 
     def __enter__(self):
