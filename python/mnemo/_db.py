@@ -1111,7 +1111,7 @@ def _options(o, create, read_only, sync, dim, metric, engine, cache_size, hnsw_m
     o.vector_dim = dim
     o.vector_metric = lib.MNEMO_METRIC_DEFAULT if metric is None else _choice(_METRICS, metric, "metric")
     o.hnsw_m, o.hnsw_ef_construction, o.hnsw_ef_search = hnsw_m, ef_construction, ef_search
-    o.cache_size = cache_size
+    o.cache_size = lib.MNEMO_CACHE_OFF if cache_size is None else cache_size
     if engine is not None:
         o.engine = _cstr(_text(engine, "engine"), keep)
     st = o.storage
@@ -1128,7 +1128,7 @@ def open(path, *, create=False, read_only=False, sync=False, dim=0, metric=None,
     in-memory one. dim/metric ("l2", "cosine", "ip") create the vector space on first use.
     engine: "rocksdb" (default), "lmdb", "memory"; compression, write_buffer_bytes,
     read_cache_bytes, key_filter_bits: the engine's tuning (mnemo_storage_options). 0 / None means
-    the library's default."""
+    the library's default, except cache_size: 0 is the default cache (64 MiB), None turns it off."""
     keep = []
     o = ffi.new("mnemo_options *")
     _options(o, create, read_only, sync, dim, metric, engine, cache_size, hnsw_m, ef_construction,

@@ -19,6 +19,15 @@ def test_open_options_reach_the_library(open_db):
     assert s2.store_sequence > s.store_sequence
 
 
+def test_the_cache_is_on_by_default_and_none_turns_it_off(open_db):
+    assert open_db("d").stats().cache_capacity == 64 << 20
+    off = open_db("n", cache_size=None)
+    off.put_record("a", "x")
+    off.get_record("a")
+    s = off.stats()
+    assert s.cache_capacity == 0 and s.cache_hits + s.cache_misses == 0
+
+
 @needs_disk
 def test_vector_space_persists_and_a_different_one_is_refused(open_db, tmp_path):
     open_db("p", dim=3, metric="l2").close()
