@@ -325,7 +325,7 @@ int main(int argc, char **argv)
            idx = bu_median(v_idx, reps), cached = bu_median(v_cached, reps), rocks = bu_median(v_rocks, reps);
     emit("put_autocommit", put, NULL, 0, NULL, 0);
     emit("put_batch_txn_1000", batch, NULL, 0, NULL, 0);
-    emit("get_cache_off", get, mem ? NULL : peer, rocks, NULL, 0);
+    emit("get_first_pass", get, mem ? NULL : peer, rocks, NULL, 0);
     emit("update_importance", upd, NULL, 0, NULL, 0);
     emit("find_eq_1pct_noindex", noidx, NULL, 0, NULL, 0);
     emit("find_eq_1pct_indexed", idx, "find_same_filter_full_scan", scan, ">=20", idx >= 20 * scan);

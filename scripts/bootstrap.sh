@@ -9,6 +9,7 @@ packages=(
   libunistring-dev libstemmer-dev
   libcriterion-dev libsqlite3-dev
   doxygen
+  python3-dev python3-cffi python3-numpy python3-pytest python3-venv python3-setuptools python3-wheel
   clang
   abigail-tools
 )

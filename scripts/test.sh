@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets everything up and runs the whole test suite twice: a normal build and a build with
 # AddressSanitizer + UndefinedBehaviorSanitizer, each on the default engine (rocksdb) and the
-# engine-dependent suites again on lmdb (and, in the normal build, on memory); then builds the libFuzzer targets with clang and
+# engine-dependent suites again on lmdb (and, in the normal build, on memory), and the Python
+# package's pytest suite against the normal build on each engine; then builds the libFuzzer targets with clang and
 # runs each for a bounded time (FUZZ_SECONDS, default 20; FUZZ_SECONDS=0 skips the stage), one test
 # each. Exit status 0 only if all pass.
 set -euo pipefail
@@ -46,6 +47,24 @@ run_tests() { # dir, setup (rocksdb = the default engine, lmdb, memory), meson t
   [ "$rc" -eq 0 ] || failed=$((failed > 0 ? failed : 1))
 }
 
+run_python() { # dir: the Python package's pytest suite (python/tests) against that build, per engine
+  local dir=$1 log="$1/meson-logs/pytest.txt" engine rc
+  echo "-- $dir: python extension"
+  if ! MNEMO_BUILD_DIR="$PWD/$dir" /usr/bin/python3 python/_build_mnemo.py >"$log" 2>&1; then
+    cat "$log"; failed=$((failed + 1)); return
+  fi
+  for engine in rocksdb lmdb memory; do
+    echo "-- $dir: python (pytest), engine $engine"
+    rc=0
+    MNEMO_TEST_ENGINE=$engine PYTHONPATH="$PWD/python" /usr/bin/python3 -m pytest -q -p no:cacheprovider \
+      python/tests | tee "$log" || rc=$?
+    # pytest's last line: "N passed, M skipped, K failed, E errors in S s"
+    passed=$((passed + $(tail -n1 "$log" | awk '{for (i = 2; i <= NF; i++) if ($i ~ /^passed/) s += $(i-1)} END {print s + 0}')))
+    failed=$((failed + $(tail -n1 "$log" | awk '{for (i = 2; i <= NF; i++) if ($i ~ /^(failed|error)/) s += $(i-1)} END {print s + 0}')))
+    [ "$rc" -eq 0 ] || failed=$((failed > 0 ? failed : 1))
+  done
+}
+
 run_suite() { # dir, meson setup args...: build, then every test on the default engine
   build_dir "$@"
   run_tests "$1" rocksdb
@@ -60,6 +79,7 @@ echo "== build: release (debugoptimized) =="
 run_suite build --buildtype=debugoptimized
 run_tests build lmdb "${engine_suites[@]}"
 run_tests build memory "${engine_suites[@]}"
+run_python build
 echo "== build: address + undefined sanitizers =="
 run_suite build-asan --buildtype=debug -Db_sanitize=address,undefined -Dbenchmarks=disabled
 run_tests build-asan lmdb "${engine_suites_asan[@]}"

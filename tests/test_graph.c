@@ -733,9 +733,11 @@ TU_TEST(graph, adjacency_cache_on_and_off_give_the_same_answers)
     mnemo_options o = MNEMO_OPTIONS_INIT;
     o.create_if_missing = 1;
     o.cache_size = 1 << 20;
-    mnemo_db *on;
+    mnemo_db *on, *off;
     TU_OK(tu_open_with(&on, "cached", &o));
-    mnemo_db *dbs[2] = {on, db};
+    o.cache_size = MNEMO_CACHE_OFF;
+    TU_OK(tu_open_with(&off, "uncached", &o));
+    mnemo_db *dbs[2] = {on, off};
     const char *labels[] = {"p", "q"};
     unsigned seed = 9;
     char a[4096], b[4096];
@@ -786,8 +788,10 @@ TU_TEST(graph, adjacency_cache_on_and_off_give_the_same_answers)
     mnemo_stats st = MNEMO_STATS_INIT;
     TU_OK(mnemo_stats_get(&st, on));
     cr_assert_gt(st.cache_hits, 50, "the adjacency cache was used (%llu hits)", (unsigned long long)st.cache_hits);
+    TU_OK(mnemo_stats_get(&st, off));
+    cr_assert_eq(st.cache_capacity + st.cache_hits, 0, "MNEMO_CACHE_OFF turns the cache off");
     TU_OK(mnemo_close(on));
-    close_db();
+    TU_OK(mnemo_close(off));
 }
 
 /* ---- regressions from review ---- */

@@ -30,7 +30,7 @@ static void setup(void)
     atomic_store(&fake_now, 1700000000000);
     mnemo__clock_override(fake_clock);
     on = open_with_cache("on", 1 << 20);
-    off = open_with_cache("off", 0);
+    off = open_with_cache("off", MNEMO_CACHE_OFF);
 }
 static void teardown(void)
 {

@@ -62,6 +62,13 @@ typedef struct mnemo_storage_options {
     uint64_t reserved[4];          /**< must be zero (MNEMO_OPTIONS_INIT does it): room for later knobs */
 } mnemo_storage_options;
 
+/** Default of mnemo_options.cache_size: 64 MiB. On by default because graph traversals and
+ * repeated record reads are several times faster with it (docs/benchmarks.md) and a cache entry
+ * is never served staler than the last commit (docs/graph.md "The cache"). */
+#define MNEMO_CACHE_DEFAULT_BYTES ((size_t)64 << 20)
+/** mnemo_options.cache_size that turns mnemo's cache off. */
+#define MNEMO_CACHE_OFF ((size_t)-1)
+
 /** Options for mnemo_open. All-zero (or a NULL pointer) means the defaults below. New fields are
  * only ever added at the end. */
 typedef struct mnemo_options {
@@ -76,7 +83,9 @@ typedef struct mnemo_options {
                              default), "lmdb" (when built), or "memory" (also implied by the path
                              ":memory:"). An existing database opens with the engine it was created
                              with; naming another is MNEMO_EINVAL. */
-    size_t cache_size;        /**< bytes for mnemo's own cache of decoded objects (0 = off) */
+    size_t cache_size;        /**< bytes for mnemo's own cache of decoded records and adjacency
+                                   lists, read outside transactions (0: the default,
+                                   MNEMO_CACHE_DEFAULT_BYTES; MNEMO_CACHE_OFF: none) */
     mnemo_storage_options storage; /**< engine tuning; all-zero: the defaults */
     /* The vector space (see mnemo/vector.h). A database has at most one; it is created by the
      * first open that sets vector_dim and persisted. Later opens may leave every field 0 (use

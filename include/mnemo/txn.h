@@ -35,10 +35,12 @@ enum mnemo_txn_flags {
  * @return 0; MNEMO_EINVAL (NULL or closed db, unknown flag); MNEMO_ENOMEM. Thread-safe. */
 MNEMO_API int mnemo_txn_begin(mnemo_txn **out, mnemo_db *db, unsigned flags);
 
-/** Commit. Whatever the result, the transaction is finished afterwards: further calls with it
- * return MNEMO_EINVAL until it is freed.
+/** Commit. Whatever the result, the transaction is finished afterwards (further calls with it
+ * return MNEMO_EINVAL until it is freed), except when the call was refused before it started:
+ * MNEMO_EINVAL because txn is NULL, finished, of a closed database, or in use by another thread
+ * at that moment (the transaction is then left as it was).
  * @return 0; MNEMO_EBUSY (conflict: nothing was applied, run the work again in a new
- *         transaction); MNEMO_EINVAL (NULL, finished, or its database closed); MNEMO_EIO. */
+ *         transaction); MNEMO_EINVAL (as above); MNEMO_EIO. */
 MNEMO_API int mnemo_txn_commit(mnemo_txn *txn);
 
 /** Discard every write of the transaction and finish it.

@@ -93,6 +93,10 @@ static int normalise_options(mnemo_options *o, const mnemo_options *in)
                               "MNEMO_OPTIONS_INIT)", i);
     if (o->read_only && o->create_if_missing)
         return mnemo__err(MNEMO_EINVAL, "mnemo_open: read_only and create_if_missing exclude each other");
+    if (o->cache_size == 0)
+        o->cache_size = MNEMO_CACHE_DEFAULT_BYTES;
+    else if (o->cache_size == MNEMO_CACHE_OFF)
+        o->cache_size = 0; /* what the cache room calls off */
     if (st->write_buffer_bytes == 0)
         st->write_buffer_bytes = DEFAULT_WRITE_BUFFER;
     if (st->write_buffer_bytes < (64u << 10))

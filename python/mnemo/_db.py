@@ -1,0 +1,1154 @@
+"""Database, Transaction and the operations they share, over the C API in mnemo._mnemo.
+
+Every C call goes through cffi's API mode, which releases the GIL for the call's duration.
+"""
+import gc
+import json
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._errors import Busy, error, invalid
+from ._mnemo import ffi, lib
+
+_DIRECTIONS = {"out": lib.MNEMO_DIR_OUT, "in": lib.MNEMO_DIR_IN, "both": lib.MNEMO_DIR_BOTH}
+_DIRECTION_NAMES = {v: k for k, v in _DIRECTIONS.items()}
+_METRICS = {"l2": lib.MNEMO_METRIC_L2, "cosine": lib.MNEMO_METRIC_COSINE, "ip": lib.MNEMO_METRIC_IP}
+_METRIC_NAMES = {v: k for k, v in _METRICS.items()}
+_COMPRESSIONS = {"none": lib.MNEMO_COMPRESSION_NONE, "snappy": lib.MNEMO_COMPRESSION_SNAPPY,
+                 "zlib": lib.MNEMO_COMPRESSION_ZLIB, "bzip2": lib.MNEMO_COMPRESSION_BZIP2,
+                 "lz4": lib.MNEMO_COMPRESSION_LZ4, "zstd": lib.MNEMO_COMPRESSION_ZSTD}
+_PUT_MODES = {"upsert": lib.MNEMO_PUT_UPSERT, "insert": lib.MNEMO_PUT_INSERT,
+              "replace": lib.MNEMO_PUT_REPLACE}
+_LIST_ORDERS = {"id": lib.MNEMO_LIST_BY_ID, "oldest": lib.MNEMO_LIST_OLDEST_FIRST,
+                "newest": lib.MNEMO_LIST_NEWEST_FIRST}
+_FUSIONS = {"rrf": lib.MNEMO_RECALL_RRF, "weighted": lib.MNEMO_RECALL_WEIGHTED}
+_CLOCKS = {"updated": lib.MNEMO_RECALL_UPDATED_AT, "created": lib.MNEMO_RECALL_CREATED_AT}
+_UNSET = object()
+
+
+# --- values returned to Python -------------------------------------------------------------------
+
+@dataclass
+class Record:
+    """A memory record. Times are ms since the epoch (0 on put: now / never expires)."""
+    id: str
+    content: str = ""
+    importance: float = 0.0
+    metadata: dict = field(default_factory=dict)
+    created_at: int = 0
+    updated_at: int = 0
+    expires_at: int = 0
+    internal_id: int = 0
+
+
+@dataclass(slots=True)
+class Hit:
+    """A vector search result: `hops`/`via` are set for expansion neighbours (search_expand)."""
+    id: str
+    distance: float
+    hops: int = 0
+    via: str = None
+
+
+@dataclass(slots=True)
+class TextHit:
+    id: str
+    score: float
+
+
+@dataclass(slots=True)
+class RecallHit:
+    id: str
+    score: float
+    relevance: float
+    text_rank: int
+    text_score: float
+    vector_rank: int
+    distance: float
+    recency: float
+    importance: float
+    time: int
+
+
+@dataclass
+class Edge:
+    from_id: str
+    label: str
+    to: str
+    weight: float
+    props: dict = None
+
+
+@dataclass(slots=True)
+class Neighbor:
+    id: str
+    label: str
+    weight: float
+    props: dict
+    direction: str  # "out" (node -> id) or "in" (id -> node)
+
+
+@dataclass(slots=True)
+class Visit:
+    """A node reached by traverse(): `via` is the node it was reached from (None for a start)."""
+    id: str
+    depth: int
+    via: str = None
+    via_label: str = None
+
+
+@dataclass
+class Path:
+    nodes: list
+    labels: list
+    weight: float
+
+    @property
+    def hops(self):
+        return len(self.labels)
+
+
+@dataclass
+class ImportStats:
+    lines: int
+    edges: int
+    nodes_created: int
+
+
+@dataclass
+class VectorSpace:
+    dim: int
+    metric: str
+    hnsw_m: int
+    hnsw_ef_construction: int
+    hnsw_ef_search: int
+
+
+@dataclass
+class VectorStats:
+    vectors: int
+    deleted_slots: int
+    index_bytes: int
+    log_entries: int
+    rebuilds: int
+    simd: str
+
+
+@dataclass
+class TextInfo:
+    stem_language: str
+    stopwords: bool
+    k1: float
+    b: float
+    ready: bool
+    documents: int
+    total_terms: int
+
+
+@dataclass
+class Stats:
+    cache_hits: int
+    cache_misses: int
+    cache_inserts: int
+    cache_evictions: int
+    cache_bytes_used: int
+    cache_capacity: int
+    cache_entries: int
+    engine: str
+    store_disk_bytes: int
+    store_memory_bytes: int
+    store_sequence: int
+
+
+# --- conversions ---------------------------------------------------------------------------------
+
+def _check(rc):
+    if rc < 0:
+        raise error(rc)
+    return rc
+
+
+def _bytes(v, what):
+    """Keys and values: bytes-like, or str (UTF-8)."""
+    if isinstance(v, bytes):
+        return v
+    if isinstance(v, str):
+        return v.encode("utf-8", "surrogatepass")
+    if isinstance(v, (bytearray, memoryview)):
+        return bytes(v)
+    raise invalid(f"{what} must be bytes or str, not {type(v).__name__}")
+
+
+def _text(s, what):
+    """A C string argument: str -> UTF-8 bytes (invalid UTF-8 is left for the library to name)."""
+    if isinstance(s, str):
+        b = s.encode("utf-8", "surrogatepass")
+    elif isinstance(s, bytes):
+        b = s
+    else:
+        raise invalid(f"{what} must be str, not {type(s).__name__}")
+    if b"\0" in b:
+        raise invalid(f"{what} contains a NUL character")
+    return b
+
+
+def _opt_text(s, what):
+    return ffi.NULL if s is None else _text(s, what)
+
+
+def _cstr(b, keep):
+    """A C string for a struct field (NUL added), kept alive in `keep` for the call."""
+    c = ffi.new("char[]", b)
+    keep.append(c)
+    return c
+
+
+def _opt_cstr(v, what, keep):
+    return ffi.NULL if v is None else _cstr(_text(v, what), keep)
+
+
+def _restrict(o, keep, filter, near, near_direction, near_label):  # noqa: A002
+    """The filter and graph-neighbourhood fields that searches, text searches and recall share."""
+    if filter is not None:
+        o.filter = _cstr(_json(filter, "filter"), keep)
+    if near is not None:
+        o.near = _cstr(_text(near, "near"), keep)
+        o.near_dir = 0 if near_direction is None else _direction(near_direction, "near_direction")
+    if near_label is not None:
+        o.near_label = _cstr(_text(near_label, "near_label"), keep)
+
+
+def _json(v, what):
+    """Metadata, props, filters: a dict (or list) becomes JSON text; str is taken as JSON text."""
+    if v is None or isinstance(v, (str, bytes)):
+        return _opt_text(v, what)
+    try:
+        s = json.dumps(v, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise invalid(f"{what} cannot be written as JSON: {e}") from None
+    return _text(s, what)
+
+
+def _str(p):
+    return None if p == ffi.NULL else ffi.string(p).decode("utf-8", "surrogateescape")
+
+
+def _load_json(p):
+    return None if p == ffi.NULL else json.loads(ffi.string(p).decode("utf-8"))
+
+
+def _direction(d, what="direction"):
+    try:
+        return _DIRECTIONS[d]
+    except KeyError:
+        raise invalid(f"{what} must be one of 'out', 'in', 'both', not {d!r}") from None
+
+
+def _choice(table, v, what):
+    try:
+        return table[v]
+    except KeyError:
+        raise invalid(f"{what} must be one of {', '.join(map(repr, table))}, not {v!r}") from None
+
+
+def _floats(v, what):
+    """A contiguous float32 array (numpy converts once, in C, when the input is not one already)."""
+    a = np.ascontiguousarray(v, dtype=np.float32)
+    if a.size == 0:
+        raise invalid(f"{what} is empty")
+    return a
+
+
+def _record(r):
+    """A library-owned mnemo_record -> Record (copies)."""
+    return Record(
+        id=ffi.string(r.id).decode("utf-8"),
+        content=ffi.unpack(r.content, r.content_len).decode("utf-8") if r.content != ffi.NULL else "",
+        importance=r.importance,
+        metadata=_load_json(r.metadata) or {},
+        created_at=r.created_at,
+        updated_at=r.updated_at,
+        expires_at=r.expires_at,
+        internal_id=r.internal_id,
+    )
+
+
+def _page_records(page):
+    return [_record(page.records[i]) for i in range(page.count)]
+
+
+# The distance column of a mnemo_vector_hits array, read by numpy without a Python loop.
+_HIT_DISTANCE = np.dtype({"names": ["distance"], "formats": [np.float32],
+                          "offsets": [ffi.offsetof("mnemo_vector_hit", "distance")],
+                          "itemsize": ffi.sizeof("mnemo_vector_hit")})
+
+
+def _hits(h):
+    # the hot path of search: locals instead of global and attribute lookups (-25 % per hit)
+    arr, string, null, out = h.hits, ffi.string, ffi.NULL, []
+    for i in range(h.count):
+        x = arr[i]
+        via = x.via
+        out.append(Hit(string(x.id).decode("utf-8"), x.distance, x.hops,
+                       None if via == null else string(via).decode("utf-8")))
+    return out
+
+
+# --- callbacks from C ----------------------------------------------------------------------------
+
+class _CallState:
+    __slots__ = ("db", "fn", "flags", "result", "exc", "visits")
+
+    def __init__(self, db=None, fn=None, flags=0):
+        self.db, self.fn, self.flags = db, fn, flags
+        self.result = self.exc = None
+        self.visits = []
+
+
+@ffi.def_extern()
+def _mnemo_py_txn_fn(txn, arg):
+    st = ffi.from_handle(arg)
+    st.exc = None
+    tx = Transaction(st.db, txn, borrowed=True, read_only=bool(st.flags & lib.MNEMO_TXN_READONLY))
+    try:
+        st.result = st.fn(tx)
+        return 0
+    except BaseException as e:  # noqa: BLE001 -- carried back to the caller of run()
+        st.exc = e
+        return lib.MNEMO_EBUSY if isinstance(e, Busy) else lib.MNEMO_ERROR
+    finally:
+        tx._finish("finished (the retry helper commits it)")
+
+
+@ffi.def_extern()
+def _mnemo_py_visit_fn(node, depth, via, via_label, arg):
+    st = ffi.from_handle(arg)
+    try:
+        st.visits.append(Visit(ffi.string(node).decode("utf-8"), depth, _str(via), _str(via_label)))
+        return 0
+    except BaseException as e:  # noqa: BLE001
+        st.exc = e
+        return lib.MNEMO_ERROR
+
+
+@ffi.def_extern()
+def _mnemo_py_progress_fn(done, total, arg):
+    st = ffi.from_handle(arg)
+    if st.exc is None:
+        try:
+            st.fn(done, total)
+        except BaseException as e:  # noqa: BLE001 -- raised once the C call returns
+            st.exc = e
+
+
+# --- operations shared by Database (auto-commit) and Transaction ---------------------------------
+
+class _Ops:
+    """Every data operation; on a Database each commits alone, on a Transaction it joins it."""
+
+    # ---- key-value
+    def kv_put(self, key, value):
+        k = _bytes(key, "key")
+        v = _bytes(value, "value")
+        _check(lib.mnemo_kv_put(self._db(), self._t(), k, len(k), v, len(v)))
+
+    def kv_get(self, key, default=_UNSET):
+        """The value (bytes); NotFound when absent unless a default is given."""
+        k = _bytes(key, "key")
+        out = ffi.new("void **")
+        n = ffi.new("size_t *")
+        rc = lib.mnemo_kv_get(out, n, self._db(), self._t(), k, len(k))
+        if rc < 0:
+            if rc == lib.MNEMO_ENOTFOUND and default is not _UNSET:
+                return default
+            raise error(rc)
+        try:
+            return ffi.unpack(ffi.cast("char *", out[0]), n[0])
+        finally:
+            lib.mnemo_free(out[0])
+
+    def kv_view(self, key):
+        """The value without a copy: a read-only memoryview over the engine's bytes. The bytes
+        stay valid while the memoryview (or anything made from it) is referenced; the database
+        refuses to close while one is."""
+        k = _bytes(key, "key")
+        v = ffi.new("mnemo_view *")
+        _check(lib.mnemo_kv_view(v, self._db(), self._t(), k, len(k)))
+        if v.len == 0:
+            lib.mnemo_view_release(v)
+            return memoryview(b"")
+        return self._database._hold_view(v)
+
+    def kv_delete(self, key):
+        k = _bytes(key, "key")
+        _check(lib.mnemo_kv_delete(self._db(), self._t(), k, len(k)))
+
+    def kv_exists(self, key):
+        k = _bytes(key, "key")
+        return _check(lib.mnemo_kv_exists(self._db(), self._t(), k, len(k))) == 1
+
+    def kv_batch(self, ops):
+        """Apply ("put", key, value) and ("delete", key) operations atomically, in order."""
+        ops = list(ops)
+        arr = ffi.new("mnemo_kv_op[]", len(ops))
+        keep = []
+        for i, op in enumerate(ops):
+            if not isinstance(op, tuple) or not op or op[0] not in ("put", "delete") or \
+                    len(op) != (3 if op[0] == "put" else 2):
+                raise invalid(f"kv_batch: operation {i} must be ('put', key, value) or ('delete', key)")
+            k = _bytes(op[1], "key")
+            keep.append(k)
+            arr[i].key, arr[i].klen = ffi.from_buffer(k), len(k)
+            if op[0] == "put":
+                v = _bytes(op[2], "value")
+                keep.append(v)
+                arr[i].type, arr[i].val, arr[i].vlen = lib.MNEMO_KV_PUT, ffi.from_buffer(v), len(v)
+            else:
+                arr[i].type = lib.MNEMO_KV_DELETE
+        _check(lib.mnemo_kv_batch(self._db(), self._t(), arr, len(ops)))
+
+    def kv_scan(self, prefix=None, start=None, end=None, reverse=False):
+        """A generator of (key, value) bytes pairs; prefix and [start, end) combine. The C
+        iterator is freed when the generator ends, is closed or is collected."""
+        o = ffi.new("mnemo_kv_iter_options *")
+        o.version = lib.MNEMO_KV_ITER_OPTIONS_VERSION
+        keep = []
+        for name, v in (("prefix", prefix), ("start", start), ("end", end)):
+            if v is not None:
+                b = _bytes(v, name)
+                keep.append(b)
+                setattr(o, name, ffi.from_buffer(b))
+                setattr(o, name + "_len", len(b))
+        o.reverse = bool(reverse)
+        out = ffi.new("mnemo_iter **")
+        _check(lib.mnemo_kv_iter(out, self._db(), self._t(), o))
+        kp, kn = ffi.new("void **"), ffi.new("size_t *")
+        vp, vn = ffi.new("void **"), ffi.new("size_t *")
+
+        def pair(it):
+            _check(lib.mnemo_iter_key(it, ffi.cast("const void **", kp), kn))
+            _check(lib.mnemo_iter_value(it, ffi.cast("const void **", vp), vn))
+            return (ffi.unpack(ffi.cast("char *", kp[0]), kn[0]),
+                    ffi.unpack(ffi.cast("char *", vp[0]), vn[0]))
+        return self._iterate(out[0], pair)
+
+    def _iterate(self, handle, entry):
+        """A generator over a mnemo_iter: entry(it) reads the current entry. The iterator is freed
+        when the generator ends, is closed or is collected (even if never started)."""
+        it = ffi.gc(handle, lib.mnemo_iter_free)
+
+        def gen():
+            try:
+                while True:
+                    self._live()
+                    rc = lib.mnemo_iter_next(it)
+                    if rc == lib.MNEMO_ITEROVER:
+                        return
+                    _check(rc)
+                    yield entry(it)
+            finally:
+                ffi.release(it)
+        return gen()
+
+    # ---- records
+    def put_record(self, record, content=None, *, importance=0.0, metadata=None, created_at=0,
+                   updated_at=0, expires_at=0, mode="upsert"):
+        """Store a record: a Record, or its id with the fields as arguments. mode: "upsert",
+        "insert" (Exists if present) or "replace" (NotFound if absent)."""
+        if isinstance(record, Record):
+            r = record
+            content, importance, metadata = r.content, r.importance, r.metadata
+            created_at, updated_at, expires_at, rid = r.created_at, r.updated_at, r.expires_at, r.id
+        else:
+            rid = record
+        c = ffi.new("mnemo_record *")
+        keep = []
+        c.id = _cstr(_text(rid, "record id"), keep)
+        if content is not None:
+            c.content = _cstr(_text(content, "content"), keep)
+        if metadata is not None:
+            c.metadata = _cstr(_json(metadata, "metadata"), keep)
+        c.importance = importance
+        c.created_at, c.updated_at, c.expires_at = created_at, updated_at, expires_at
+        _check(lib.mnemo_record_put(self._db(), self._t(), c, _choice(_PUT_MODES, mode, "mode")))
+
+    def get_record(self, rid, default=_UNSET):
+        """The Record; NotFound when absent or expired unless a default is given."""
+        out = ffi.new("mnemo_record **")
+        rc = lib.mnemo_record_get(out, self._db(), self._t(), _text(rid, "record id"))
+        if rc < 0:
+            if rc == lib.MNEMO_ENOTFOUND and default is not _UNSET:
+                return default
+            raise error(rc)
+        try:
+            return _record(out[0])
+        finally:
+            lib.mnemo_record_free(out[0])
+
+    def record_exists(self, rid):
+        return _check(lib.mnemo_record_exists(self._db(), self._t(), _text(rid, "record id"))) == 1
+
+    def delete_record(self, rid):
+        """Delete a record with its embedding, edges and postings."""
+        _check(lib.mnemo_record_delete(self._db(), self._t(), _text(rid, "record id")))
+
+    def update_record(self, rid, *, content=_UNSET, importance=_UNSET, expires_at=_UNSET,
+                      metadata_patch=_UNSET):
+        """Change some fields; metadata_patch is merged (RFC 7386: None deletes a key)."""
+        u = ffi.new("mnemo_record_changes *")
+        u.version = lib.MNEMO_RECORD_CHANGES_VERSION
+        keep = []
+        if content is not _UNSET:
+            u.content = _cstr(_text(content, "content"), keep)
+            u.fields |= lib.MNEMO_UPDATE_CONTENT
+        if importance is not _UNSET:
+            u.importance = importance
+            u.fields |= lib.MNEMO_UPDATE_IMPORTANCE
+        if expires_at is not _UNSET:
+            u.expires_at = expires_at
+            u.fields |= lib.MNEMO_UPDATE_EXPIRES_AT
+        if metadata_patch is not _UNSET:
+            u.metadata_patch = _cstr(_json(metadata_patch, "metadata_patch"), keep)
+            u.fields |= lib.MNEMO_UPDATE_METADATA
+        _check(lib.mnemo_record_update(self._db(), self._t(), _text(rid, "record id"), u))
+
+    def list_records(self, order="id", prefix=None, created_from=0, created_to=0, page_size=256):
+        """A generator of Records, fetched page_size at a time. order: "id", "oldest", "newest"."""
+        o = ffi.new("mnemo_record_list_options *")
+        o.version = lib.MNEMO_RECORD_LIST_OPTIONS_VERSION
+        o.order = _choice(_LIST_ORDERS, order, "order")
+        keep = []
+        o.id_prefix = _opt_cstr(prefix, "prefix", keep)
+        o.created_from, o.created_to, o.limit = created_from, created_to, page_size
+        return self._pages(lambda out: lib.mnemo_record_list(out, self._db(), self._t(), o), o, keep)
+
+    def find_records(self, filter, page_size=256):  # noqa: A002 -- the C API's word
+        """A generator of the Records whose metadata and fields match `filter` (dict or JSON)."""
+        f = _json(filter, "filter")
+        o = ffi.new("mnemo_record_find_options *")
+        o.version = lib.MNEMO_RECORD_FIND_OPTIONS_VERSION
+        o.limit = page_size
+        return self._pages(lambda out: lib.mnemo_record_find(out, self._db(), self._t(), f, o), o, f)
+
+    def _pages(self, fetch, opts, keep):
+        # The first page is read now, so a bad argument raises here rather than at iteration.
+        out = ffi.new("mnemo_record_page **")
+        _check(fetch(out))
+        page = ffi.gc(out[0], lib.mnemo_record_page_free)
+
+        def gen(page=page, keep=keep):  # keep: strings the options point into
+            while True:
+                recs = _page_records(page)
+                cur = None if page.next_cursor == ffi.NULL else ffi.string(page.next_cursor)
+                ffi.release(page)
+                yield from recs
+                if cur is None:
+                    return
+                self._live()
+                cb = ffi.new("char[]", cur)
+                opts.cursor = cb
+                _check(fetch(out))
+                page = ffi.gc(out[0], lib.mnemo_record_page_free)
+        return gen()
+
+    def indexes(self):
+        """The metadata paths with a secondary index."""
+        paths, n = ffi.new("char ***"), ffi.new("size_t *")
+        _check(lib.mnemo_record_index_list(paths, n, self._db(), self._t()))
+        try:
+            return [ffi.string(paths[0][i]).decode("utf-8") for i in range(n[0])]
+        finally:
+            lib.mnemo_record_index_list_free(paths[0], n[0])
+
+    # ---- graph
+    def link(self, from_id, label, to, weight=1.0, props=None, create_missing=False):
+        """Insert the edge (from_id, label, to) or update its weight and props."""
+        e = ffi.new("mnemo_graph_edge *")
+        keep = []
+        setattr(e, "from", _cstr(_text(from_id, "from_id"), keep))  # a Python keyword
+        e.label, e.to = _cstr(_text(label, "label"), keep), _cstr(_text(to, "to"), keep)
+        e.weight = weight
+        if props is not None:
+            e.props = _cstr(_json(props, "props"), keep)
+        flags = lib.MNEMO_LINK_CREATE_MISSING if create_missing else 0
+        _check(lib.mnemo_graph_link(self._db(), self._t(), e, flags))
+
+    def unlink(self, from_id, label, to):
+        _check(lib.mnemo_graph_unlink(self._db(), self._t(), _text(from_id, "from_id"),
+                                      _text(label, "label"), _text(to, "to")))
+
+    def get_edge(self, from_id, label, to):
+        out = ffi.new("mnemo_graph_edge **")
+        _check(lib.mnemo_graph_get(out, self._db(), self._t(), _text(from_id, "from_id"),
+                                   _text(label, "label"), _text(to, "to")))
+        try:
+            e = out[0]
+            return Edge(_str(getattr(e, "from")), _str(e.label), _str(e.to), e.weight, _load_json(e.props))
+        finally:
+            lib.mnemo_graph_edge_free(out[0])
+
+    def edge_exists(self, from_id, label, to):
+        return _check(lib.mnemo_graph_exists(self._db(), self._t(), _text(from_id, "from_id"),
+                                             _text(label, "label"), _text(to, "to"))) == 1
+
+    def neighbors(self, rid, direction="out", label=None, limit=0):
+        """A generator of Neighbors of a record (out-edges first, by label then neighbour)."""
+        out = ffi.new("mnemo_iter **")
+        _check(lib.mnemo_graph_neighbors(out, self._db(), self._t(), _text(rid, "record id"),
+                                         _direction(direction), _opt_text(label, "label"), limit))
+        n = ffi.new("mnemo_graph_neighbor **")
+
+        def neighbor(it):
+            _check(lib.mnemo_iter_neighbor(it, ffi.cast("const mnemo_graph_neighbor **", n)))
+            x = n[0]
+            return Neighbor(_str(x.id), _str(x.label), x.weight, _load_json(x.props),
+                            _DIRECTION_NAMES.get(x.direction))
+        return self._iterate(out[0], neighbor)
+
+    def degree(self, rid, direction="out", label=None):
+        out = ffi.new("uint64_t *")
+        _check(lib.mnemo_graph_degree(out, self._db(), self._t(), _text(rid, "record id"),
+                                      _direction(direction), _opt_text(label, "label")))
+        return out[0]
+
+    def traverse(self, starts, direction="out", label=None, max_depth=0, max_nodes=0):
+        """Breadth-first from one start id or several: a generator of Visits. The traversal runs
+        in C with the GIL released, then its visits are yielded (bound it with max_depth/max_nodes)."""
+        if isinstance(starts, (str, bytes)):
+            starts = [starts]
+        cstarts = [ffi.new("char[]", _text(s, "start")) for s in starts]
+        arr = ffi.new("char *[]", cstarts)
+        keep = []
+        o = ffi.new("mnemo_graph_traverse_options *")
+        o.version = lib.MNEMO_GRAPH_TRAVERSE_OPTIONS_VERSION
+        o.dir = _direction(direction)
+        o.label = _opt_cstr(label, "label", keep)
+        o.max_depth, o.max_nodes = max_depth, max_nodes
+        st = _CallState()
+        h = ffi.new_handle(st)
+        rc = lib.mnemo_graph_traverse(self._db(), self._t(), arr, len(cstarts), o,
+                                      lib._mnemo_py_visit_fn, h)
+        if st.exc is not None:
+            raise st.exc
+        _check(rc)
+        return iter(st.visits)
+
+    def shortest_path(self, from_id, to, direction="out", label=None, weighted=False, max_hops=0):
+        """The Path of fewest hops (or least weight with weighted=True); NotFound if none."""
+        o = ffi.new("mnemo_graph_path_options *")
+        o.version = lib.MNEMO_GRAPH_PATH_OPTIONS_VERSION
+        o.dir = _direction(direction)
+        keep = []
+        o.label = _opt_cstr(label, "label", keep)
+        o.weighted, o.max_hops = bool(weighted), max_hops
+        out = ffi.new("mnemo_graph_path **")
+        _check(lib.mnemo_graph_shortest_path(out, self._db(), self._t(), _text(from_id, "from_id"),
+                                             _text(to, "to"), o))
+        try:
+            p = out[0]
+            return Path([_str(p.nodes[i]) for i in range(p.hops + 1)],
+                        [_str(p.labels[i]) for i in range(p.hops)], p.weight)
+        finally:
+            lib.mnemo_graph_path_free(out[0])
+
+    # ---- vectors
+    def put_vector(self, rid, vector):
+        v = _floats(vector, "vector").ravel()
+        _check(lib.mnemo_vector_put(self._db(), self._t(), _text(rid, "record id"),
+                                    ffi.from_buffer("float[]", v), v.size))
+
+    def put_vectors(self, ids, vectors):
+        """Set many embeddings at once: ids[i] gets row i of an (n, dim) float32 array, passed to
+        C without copying (other dtypes are converted once by numpy). All or none."""
+        a = _floats(vectors, "vectors")
+        if a.ndim != 2:
+            raise invalid(f"put_vectors: vectors must be a 2-d array (n, dim), not {a.ndim}-d")
+        ids = list(ids)
+        if len(ids) != a.shape[0]:
+            raise invalid(f"put_vectors: {len(ids)} ids for {a.shape[0]} vectors")
+        keep = [ffi.new("char[]", _text(s, "record id")) for s in ids]
+        arr = ffi.new("char *[]", keep)
+        _check(lib.mnemo_vector_put_batch(self._db(), self._t(), arr, ffi.from_buffer("float[]", a),
+                                          a.shape[0], a.shape[1]))
+
+    def get_vector(self, rid):
+        """The stored embedding as a float32 array (normalised under cosine)."""
+        out, n = ffi.new("float **"), ffi.new("size_t *")
+        _check(lib.mnemo_vector_get(out, n, self._db(), self._t(), _text(rid, "record id")))
+        try:
+            return np.frombuffer(ffi.buffer(out[0], n[0] * 4), dtype=np.float32).copy()
+        finally:
+            lib.mnemo_free(out[0])
+
+    def delete_vector(self, rid):
+        _check(lib.mnemo_vector_delete(self._db(), self._t(), _text(rid, "record id")))
+
+    def _search_options(self, filter, near, hops, near_direction, near_label, ef, exact, keep):
+        if filter is None and near is None and not ef and not exact:
+            return ffi.NULL
+        o = ffi.new("mnemo_vector_search_options *")
+        o.version = lib.MNEMO_VECTOR_SEARCH_OPTIONS_VERSION
+        o.ef, o.exact, o.hops = ef, bool(exact), hops
+        _restrict(o, keep, filter, near, near_direction, near_label)
+        return o
+
+    def search(self, query, k=10, *, filter=None, near=None, hops=0,  # noqa: A002
+               near_direction=None, near_label=None, ef=0, exact=False):
+        """The k nearest records to `query`, nearest first, as a list of Hits. filter: a metadata
+        filter (dict or JSON); near/hops: only records within hops graph hops of `near`."""
+        q = _floats(query, "query").ravel()
+        keep = []
+        o = self._search_options(filter, near, hops, near_direction, near_label, ef, exact, keep)
+        out = ffi.new("mnemo_vector_hits **")
+        _check(lib.mnemo_vector_search(out, self._db(), self._t(), ffi.from_buffer("float[]", q),
+                                       q.size, k, o))
+        try:
+            return _hits(out[0])
+        finally:
+            lib.mnemo_vector_hits_free(out[0])
+
+    def search_batch(self, queries, k=10, *, filter=None, near=None, hops=0,  # noqa: A002
+                     near_direction=None, near_label=None, ef=0, exact=False):
+        """n queries at once, from an (n, dim) array: returns (ids, distances), arrays of shape
+        (n, k): ids an object array of str (None where a query found fewer than k), distances
+        float32 (NaN there)."""
+        qs = _floats(queries, "queries")
+        if qs.ndim != 2:
+            raise invalid(f"search_batch: queries must be a 2-d array (n, dim), not {qs.ndim}-d")
+        n = qs.shape[0]
+        keep = []
+        o = self._search_options(filter, near, hops, near_direction, near_label, ef, exact, keep)
+        out = ffi.new("mnemo_vector_hits *[]", n)
+        _check(lib.mnemo_vector_search_batch(out, self._db(), self._t(),
+                                             ffi.from_buffer("float[]", qs), n, qs.shape[1], k, o))
+        ids = np.full((n, k), None, dtype=object)
+        dist = np.full((n, k), np.nan, dtype=np.float32)
+        try:
+            for i in range(n):
+                h = out[i]
+                c = h.count
+                if c:
+                    dist[i, :c] = np.frombuffer(ffi.buffer(h.hits, c * _HIT_DISTANCE.itemsize),
+                                                dtype=_HIT_DISTANCE)["distance"]
+                    ids[i, :c] = [ffi.string(h.hits[j].id).decode("utf-8") for j in range(c)]
+        finally:
+            for i in range(n):
+                lib.mnemo_vector_hits_free(out[i])
+        return ids, dist
+
+    def search_expand(self, query, k=10, hops=1, direction="both", *, filter=None,  # noqa: A002
+                      near=None, near_hops=0, near_direction=None, near_label=None, ef=0, exact=False):
+        """The k nearest, then every record within `hops` graph hops of them (Hit.hops, Hit.via)."""
+        q = _floats(query, "query").ravel()
+        keep = []
+        o = self._search_options(filter, near, near_hops, near_direction, near_label, ef, exact, keep)
+        out = ffi.new("mnemo_vector_hits **")
+        _check(lib.mnemo_vector_search_expand(out, self._db(), self._t(), ffi.from_buffer("float[]", q),
+                                              q.size, k, o, hops, _direction(direction)))
+        try:
+            return _hits(out[0])
+        finally:
+            lib.mnemo_vector_hits_free(out[0])
+
+    # ---- text and recall
+    def text_info(self):
+        i = ffi.new("mnemo_text_info *")
+        i.version = lib.MNEMO_TEXT_INFO_VERSION
+        _check(lib.mnemo_text_info_get(i, self._db(), self._t()))
+        return TextInfo(ffi.string(i.stem_language).decode(), bool(i.stopwords), i.k1, i.b,
+                        bool(i.ready), i.documents, i.total_terms)
+
+    def text_search(self, query, k=10, *, filter=None, near=None, hops=0,  # noqa: A002
+                    near_direction=None, near_label=None, k1=0.0, b=0.0):
+        """The k records whose content best matches `query` by BM25, best first (TextHits)."""
+        o = ffi.new("mnemo_text_search_options *")
+        o.version = lib.MNEMO_TEXT_SEARCH_OPTIONS_VERSION
+        o.k1, o.b, o.hops = k1, b, hops
+        keep = []
+        _restrict(o, keep, filter, near, near_direction, near_label)
+        out = ffi.new("mnemo_text_hits **")
+        _check(lib.mnemo_text_search(out, self._db(), self._t(), _text(query, "query"), k, o))
+        try:
+            h = out[0]
+            return [TextHit(ffi.string(h.hits[i].id).decode("utf-8"), h.hits[i].score)
+                    for i in range(h.count)]
+        finally:
+            lib.mnemo_text_hits_free(out[0])
+
+    def recall(self, text=None, vector=None, k=10, *, filter=None, near=None, hops=0,  # noqa: A002
+               near_direction=None, near_label=None, fusion="rrf", rrf_k=0.0, text_weight=0.0,
+               vector_weight=0.0, recency_weight=0.0, importance_weight=0.0, half_life_ms=0.0,
+               clock="updated", now=0, depth=0):
+        """Hybrid recall: text (BM25) and vector rankings fused with recency and importance."""
+        q = ffi.new("mnemo_recall_query *")
+        q.version = lib.MNEMO_RECALL_QUERY_VERSION
+        keep = []
+        if text is not None:
+            q.text = _cstr(_text(text, "text"), keep)
+        if vector is not None:
+            v = _floats(vector, "vector").ravel()
+            keep.append(v)
+            q.vector, q.dim = ffi.from_buffer("float[]", v), v.size
+        _restrict(q, keep, filter, near, near_direction, near_label)
+        q.hops = hops
+        q.fusion = _choice(_FUSIONS, fusion, "fusion")
+        q.clock = _choice(_CLOCKS, clock, "clock")
+        q.rrf_k, q.text_weight, q.vector_weight = rrf_k, text_weight, vector_weight
+        q.recency_weight, q.importance_weight, q.half_life_ms = recency_weight, importance_weight, half_life_ms
+        q.now, q.depth = now, depth
+        out = ffi.new("mnemo_recall_hits **")
+        _check(lib.mnemo_recall(out, self._db(), self._t(), q, k))
+        try:
+            h = out[0]
+            return [RecallHit(ffi.string(x.id).decode("utf-8"), x.score, x.relevance, x.text_rank,
+                              x.text_score, x.vector_rank, x.distance, x.recency, x.importance, x.time)
+                    for x in (h.hits[i] for i in range(h.count))]
+        finally:
+            lib.mnemo_recall_hits_free(out[0])
+
+
+# --- transactions --------------------------------------------------------------------------------
+
+class Transaction(_Ops):
+    """A transaction over every model. As a context manager it commits when the block ends
+    normally and rolls back when it raises. It belongs to one thread at a time; once committed or
+    rolled back, every call on it raises InvalidArgument."""
+
+    def __init__(self, database, handle, borrowed=False, read_only=False):
+        self._database = database
+        self._h = handle
+        self._borrowed = borrowed  # run() owns the C transaction: no commit, rollback or free here
+        self._done = None
+        self.read_only = read_only
+
+    def _db(self):
+        return self._database._db()
+
+    def _t(self):
+        if self._done is not None:
+            raise invalid(f"transaction already {self._done}")
+        self._database._db()
+        return self._h
+
+    def _live(self):
+        self._t()
+
+    @property
+    def active(self):
+        return self._done is None and not self._database.closed
+
+    def _finish(self, how):
+        # The C handle is freed only with this object: another thread still inside a call on it
+        # holds a reference, so the handle it uses is never freed under it (C answers EINVAL).
+        if self._done is None:
+            self._done = how
+
+    def commit(self):
+        """Commit; Busy on a conflict (nothing applied: run the work again in a new transaction)."""
+        if self._borrowed:
+            raise invalid("commit: the retry helper commits this transaction when the function returns")
+        h = self._t()
+        rc = lib.mnemo_txn_commit(h)
+        if rc != lib.MNEMO_EINVAL:  # EINVAL (in use by another thread) leaves it open
+            self._finish("committed" if rc == 0 else "finished (its commit failed)")
+        _check(rc)
+
+    def rollback(self):
+        if self._borrowed:
+            raise invalid("rollback: raise an exception to roll back the retry helper's transaction")
+        h = self._t()
+        rc = lib.mnemo_txn_rollback(h)
+        if rc != lib.MNEMO_EINVAL:
+            self._finish("rolled back")
+        _check(rc)
+
+    def __enter__(self):
+        self._t()
+        return self
+
+    def __exit__(self, et, ev, tb):
+        if self._done is not None or self._borrowed:
+            return False
+        if et is None:
+            self.commit()
+        elif not self._database.closed:
+            self.rollback()
+        else:
+            self._finish("rolled back (its database was closed)")
+        return False
+
+    def __del__(self):
+        try:
+            h, self._h = self._h, None
+            if h is not None and not self._borrowed:
+                lib.mnemo_txn_free(h)  # rolls back an unfinished transaction
+        except Exception:  # noqa: BLE001 -- interpreter shutdown
+            pass
+
+
+# --- the database --------------------------------------------------------------------------------
+
+class Database(_Ops):
+    """An open database, shared by threads. Use it as a context manager, or call close().
+    Without a transaction every operation commits alone (auto-commit)."""
+
+    def __init__(self, handle, path):
+        self._h = handle
+        self._database = self
+        self.path = path
+        self._views = 0
+        self._views_lock = threading.Lock()
+
+    def _db(self):
+        h = self._h
+        if h is None:
+            raise invalid(f"database {self.path!r} is closed")
+        return h
+
+    def _t(self):
+        return ffi.NULL
+
+    def _live(self):
+        self._db()
+
+    @property
+    def closed(self):
+        return self._h is None
+
+    def _hold_view(self, v):
+        with self._views_lock:
+            self._views += 1
+
+        def release(_p, v=v, db=self):
+            lib.mnemo_view_release(v)
+            with db._views_lock:
+                db._views -= 1
+        owner = ffi.gc(ffi.cast("char *", v.data), release)
+        return memoryview(ffi.buffer(owner, v.len)).toreadonly()
+
+    def close(self):
+        """Close (a second close does nothing). Open transactions are rolled back; their objects
+        and iterators raise InvalidArgument afterwards. InvalidArgument while a kv_view is still
+        referenced, or when called from inside run() or a traversal on this database."""
+        h = self._h
+        if h is None:
+            return
+        if self._views:
+            gc.collect()  # views only referenced from garbage cycles
+        if self._views:
+            raise invalid(f"close: {self._views} kv_view memoryview(s) of {self.path!r} are still "
+                          f"referenced; drop them first")
+        rc = lib.mnemo_close(h)
+        if rc == lib.MNEMO_EINVAL:
+            raise error(rc)  # called from inside a call on this database: still open
+        self._h = None
+        _check(rc)
+
+    def __enter__(self):
+        self._db()
+        return self
+
+    def __exit__(self, et, ev, tb):
+        self.close()
+        return False
+
+    def __del__(self):
+        try:
+            if self._h is not None and not self._views:
+                lib.mnemo_close(self._h)
+                self._h = None
+        except Exception:  # noqa: BLE001 -- interpreter shutdown
+            pass
+
+    def __repr__(self):
+        return f"<mnemo.Database {self.path!r}{' closed' if self.closed else ''}>"
+
+    # ---- transactions
+    def transaction(self, read_only=False):
+        """Begin a transaction: `with db.transaction() as tx:` commits at the end of the block
+        and rolls back if it raises."""
+        out = ffi.new("mnemo_txn **")
+        _check(lib.mnemo_txn_begin(out, self._db(), lib.MNEMO_TXN_READONLY if read_only else 0))
+        return Transaction(self, out[0], read_only=read_only)
+
+    def run(self, fn, *, read_only=False, max_attempts=0, initial_backoff_us=0, max_backoff_us=0):
+        """Run fn(tx) in a fresh transaction and commit; on a conflict (Busy, from fn or the
+        commit) roll back, wait with bounded exponential backoff and run it again. Returns fn's
+        result; an exception from fn rolls back and propagates. fn may run several times."""
+        r = ffi.new("mnemo_txn_retry *")
+        r.version = lib.MNEMO_TXN_RETRY_VERSION
+        r.max_attempts, r.initial_backoff_us, r.max_backoff_us = max_attempts, initial_backoff_us, max_backoff_us
+        flags = lib.MNEMO_TXN_READONLY if read_only else 0
+        st = _CallState(self, fn, flags)
+        h = ffi.new_handle(st)
+        rc = lib.mnemo_txn_run(self._db(), flags, lib._mnemo_py_txn_fn, h, r)
+        if rc < 0:
+            if st.exc is not None:
+                raise st.exc
+            raise error(rc)
+        return st.result
+
+    # ---- records and indexes (each commits alone)
+    def create_index(self, path):
+        """A secondary index on a metadata path ("topic", "author.name"), built for stored records."""
+        _check(lib.mnemo_record_index_create(self._db(), _text(path, "path")))
+
+    def drop_index(self, path):
+        _check(lib.mnemo_record_index_drop(self._db(), _text(path, "path")))
+
+    def purge_expired(self):
+        """Remove every expired record with what hangs on it; returns how many."""
+        n = ffi.new("size_t *")
+        _check(lib.mnemo_record_purge_expired(self._db(), n))
+        return n[0]
+
+    # ---- graph
+    def import_edgelist(self, path, label=None, undirected=False, batch=0):
+        """Load a SNAP-style edge list file; returns ImportStats. On failure the exception's
+        `stats` says what was committed."""
+        o = ffi.new("mnemo_graph_import_options *")
+        o.version = lib.MNEMO_GRAPH_IMPORT_OPTIONS_VERSION
+        keep = []
+        o.label = _opt_cstr(label, "label", keep)
+        o.undirected, o.batch = bool(undirected), batch
+        s = ffi.new("mnemo_graph_import_stats *")
+        s.version = lib.MNEMO_GRAPH_IMPORT_STATS_VERSION
+        rc = lib.mnemo_graph_import_edgelist(self._db(), _text(str(path), "path"), o, s)
+        stats = ImportStats(s.lines, s.edges, s.nodes_created)
+        if rc < 0:
+            e = error(rc)
+            e.stats = stats
+            raise e
+        return stats
+
+    # ---- vectors and text
+    def vector_space(self):
+        """The VectorSpace; NotFound when the database has none."""
+        s = ffi.new("mnemo_vector_space *")
+        s.version = lib.MNEMO_VECTOR_SPACE_VERSION
+        _check(lib.mnemo_vector_space_get(s, self._db()))
+        return VectorSpace(s.dim, _METRIC_NAMES.get(s.metric, str(s.metric)), s.hnsw_m,
+                           s.hnsw_ef_construction, s.hnsw_ef_search)
+
+    def vector_stats(self):
+        s = ffi.new("mnemo_vector_stats *")
+        s.version = lib.MNEMO_VECTOR_STATS_VERSION
+        _check(lib.mnemo_vector_stats_get(s, self._db()))
+        return VectorStats(s.vectors, s.deleted_slots, s.index_bytes, s.log_entries, s.rebuilds,
+                           _str(s.simd))
+
+    def enable_text(self, language=None, stopwords=False, k1=0.0, b=0.0, progress=None):
+        """Enable full-text search: indexes the records already stored, in batches, calling
+        progress(done, total) after each (may take long). An exception from progress is raised
+        when the build has finished (it cannot stop it)."""
+        o = ffi.new("mnemo_text_options *")
+        o.version = lib.MNEMO_TEXT_OPTIONS_VERSION
+        keep = []
+        o.stem_language = _opt_cstr(language, "language", keep)
+        o.stopwords, o.k1, o.b = bool(stopwords), k1, b
+        st = _CallState(fn=progress)
+        if progress is not None:
+            h = ffi.new_handle(st)
+            o.progress, o.progress_arg = lib._mnemo_py_progress_fn, h
+        _check(lib.mnemo_text_enable(self._db(), o))
+        if st.exc is not None:
+            raise st.exc
+
+    def disable_text(self):
+        _check(lib.mnemo_text_disable(self._db()))
+
+    # ---- maintenance
+    def stats(self):
+        s = ffi.new("mnemo_stats *")
+        s.version = lib.MNEMO_STATS_VERSION
+        _check(lib.mnemo_stats_get(s, self._db()))
+        return Stats(s.cache_hits, s.cache_misses, s.cache_inserts, s.cache_evictions,
+                     s.cache_bytes_used, s.cache_capacity, s.cache_entries,
+                     ffi.string(s.engine).decode(), s.store_disk_bytes, s.store_memory_bytes,
+                     s.store_sequence)
+
+    def check_graph(self):
+        """Verify both directions of every edge; returns the edges checked (Corrupt if not)."""
+        n = ffi.new("uint64_t *")
+        _check(lib.mnemo_graph_check(self._db(), n))
+        return n[0]
+
+    def check_vectors(self):
+        """Verify the vector index against the stored vectors; returns the vectors checked."""
+        n = ffi.new("uint64_t *")
+        _check(lib.mnemo_vector_check(self._db(), n))
+        return n[0]
+
+    def check(self):
+        """Both checks: {"edges": n, "vectors": n or None without a vector space}."""
+        vectors = None
+        n = ffi.new("uint64_t *")
+        rc = lib.mnemo_vector_check(self._db(), n)
+        if rc == 0:
+            vectors = n[0]
+        elif rc != lib.MNEMO_ENOTFOUND:
+            raise error(rc)
+        return {"edges": self.check_graph(), "vectors": vectors}
+
+    def backup(self, directory):
+        """Write a consistent copy into `directory` (which must not exist); it opens with open()."""
+        _check(lib.mnemo_checkpoint(self._db(), _text(str(directory), "directory")))
+
+    def flush(self):
+        _check(lib.mnemo_flush(self._db()))
+
+    def compact(self):
+        _check(lib.mnemo_compact(self._db()))
+
+
+def _options(o, create, read_only, sync, dim, metric, engine, cache_size, hnsw_m, ef_construction,
+             ef_search, compression, write_buffer_bytes, read_cache_bytes, key_filter_bits, keep):
+    """Fill mnemo_options (the one place that knows its layout)."""
+    o.version = lib.MNEMO_OPTIONS_VERSION
+    o.create_if_missing, o.read_only, o.sync_on_commit = bool(create), bool(read_only), bool(sync)
+    o.vector_dim = dim
+    o.vector_metric = lib.MNEMO_METRIC_DEFAULT if metric is None else _choice(_METRICS, metric, "metric")
+    o.hnsw_m, o.hnsw_ef_construction, o.hnsw_ef_search = hnsw_m, ef_construction, ef_search
+    o.cache_size = lib.MNEMO_CACHE_OFF if cache_size is None else cache_size
+    if engine is not None:
+        o.engine = _cstr(_text(engine, "engine"), keep)
+    st = o.storage
+    st.compression = (lib.MNEMO_COMPRESSION_DEFAULT if compression is None
+                      else _choice(_COMPRESSIONS, compression, "compression"))
+    st.write_buffer_bytes, st.read_cache_bytes = write_buffer_bytes, read_cache_bytes
+    st.key_filter_bits = key_filter_bits
+
+
+def open(path, *, create=False, read_only=False, sync=False, dim=0, metric=None,  # noqa: A001
+         engine=None, cache_size=0, hnsw_m=0, ef_construction=0, ef_search=0, compression=None,
+         write_buffer_bytes=0, read_cache_bytes=0, key_filter_bits=0):
+    """Open (with create=True, create) the database in directory `path`; ":memory:" for a new
+    in-memory one. dim/metric ("l2", "cosine", "ip") create the vector space on first use.
+    engine: "rocksdb" (default), "lmdb", "memory"; compression, write_buffer_bytes,
+    read_cache_bytes, key_filter_bits: the engine's tuning (mnemo_storage_options). 0 / None means
+    the library's default, except cache_size: 0 is the default cache (64 MiB), None turns it off."""
+    keep = []
+    o = ffi.new("mnemo_options *")
+    _options(o, create, read_only, sync, dim, metric, engine, cache_size, hnsw_m, ef_construction,
+             ef_search, compression, write_buffer_bytes, read_cache_bytes, key_filter_bits, keep)
+    p = str(path)
+    out = ffi.new("mnemo_db **")
+    _check(lib.mnemo_open(out, _text(p, "path"), o))
+    return Database(out[0], p)
+
+
+def retry(db, **kwargs):
+    """Decorator: the function runs in a transaction (its first argument) retried on conflicts.
+
+        @mnemo.retry(db)
+        def move(tx, a, b): ...
+        move("x", "y")     # commits, re-running move on Busy
+    """
+    def deco(fn):
+        def wrapper(*args, **kw):
+            return db.run(lambda tx: fn(tx, *args, **kw), **kwargs)
+        wrapper.__name__, wrapper.__doc__, wrapper.__wrapped__ = fn.__name__, fn.__doc__, fn
+        return wrapper
+    return deco
