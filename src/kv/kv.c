@@ -204,7 +204,7 @@ typedef struct kv_iter {
 } kv_iter;
 
 /* After a move, under the move's guard: key() and value() hand out these slices without a guard
- * of their own (a guard costs two atomic read-modify-writes, more than a move of an LMDB cursor),
+ * of their own (three guards per entry instead of one cost more than the move of an LMDB cursor),
  * and the slices live until the next move anyway, guard or not. */
 static void take_entry(kv_iter *it)
 {
