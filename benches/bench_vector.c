@@ -461,7 +461,7 @@ static void run_set(set *s)
     hd_add(hd, s->base, s->n, threads());
     double direct_build = bu_now_s() - t0;
     line(s, "\"op\":\"build\",\"threads\":%d,\"mnemo_s\":%.3f,\"hnswlib_s\":%.3f,\"ratio\":%.3f,"
-            "\"goal\":\"mnemo build speed >= 0.7x hnswlib direct (same threads; mnemo also writes and logs to RocksDB)\","
+            "\"goal\":\"mnemo build speed >= 0.7x hnswlib direct (same threads; mnemo also writes and logs to its store)\","
             "\"meets_goal\":%s",
          threads(), mnemo_build, direct_build, direct_build / mnemo_build,
          direct_build / mnemo_build >= 0.7 ? "true" : "false");
