@@ -124,3 +124,10 @@ def test_unknown_format_version(tmp_path):
     with pytest.raises(mnemo.VersionMismatch) as e:
         mnemo.open(tmp_path / "v")
     assert "format 99" in e.value.message
+
+
+def test_open_options_out_of_range_are_invalid_arguments_naming_them(tmp_path):
+    for name, kw in (("dim", {"dim": -1}), ("cache_size", {"cache_size": -1}), ("hnsw_m", {"hnsw_m": 2 ** 40}),
+                     ("write_buffer_bytes", {"write_buffer_bytes": -5})):
+        with pytest.raises(mnemo.InvalidArgument, match=name):
+            mnemo.open(tmp_path / "db", create=True, **kw)
