@@ -706,6 +706,8 @@ class _Ops:
         a = _floats(vectors, "vectors")
         if a.ndim != 2:
             raise invalid(f"put_vectors: vectors must be a 2-d array (n, dim), not {a.ndim}-d")
+        if isinstance(ids, (str, bytes)):
+            raise invalid("put_vectors: ids must be a sequence of ids, not one " + type(ids).__name__)
         ids = list(ids)
         if len(ids) != a.shape[0]:
             raise invalid(f"put_vectors: {len(ids)} ids for {a.shape[0]} vectors")

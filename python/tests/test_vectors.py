@@ -189,3 +189,11 @@ def test_counts_out_of_range_are_invalid_arguments_naming_them(vdb):
     for name, call in cases:
         with pytest.raises(mnemo.InvalidArgument, match=name):
             call()
+
+
+def test_put_vectors_refuses_one_string_of_ids(vdb):
+    # list("m1") would be the ids "m" and "1": a str is one id, not a sequence of them
+    with pytest.raises(mnemo.InvalidArgument, match="ids"):
+        vdb.put_vectors("m1", np.ones((2, 4), dtype=np.float32))
+    with pytest.raises(mnemo.InvalidArgument, match="ids"):
+        vdb.put_vectors(b"m1", np.ones((2, 4), dtype=np.float32))
