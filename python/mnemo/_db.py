@@ -5,6 +5,7 @@ Every C call goes through cffi's API mode, which releases the GIL for the call's
 import gc
 import json
 import operator
+import sys
 import threading
 from dataclasses import dataclass, field
 
@@ -236,8 +237,25 @@ def _str(p):
     return None if p == ffi.NULL else ffi.string(p).decode("utf-8", "surrogateescape")
 
 
+_DEEP_JSON_LOCK = threading.Lock()
+
+
 def _load_json(p):
-    return None if p == ffi.NULL else json.loads(ffi.string(p).decode("utf-8"))
+    if p == ffi.NULL:
+        return None
+    text = ffi.string(p).decode("utf-8")
+    try:
+        return json.loads(text)
+    except RecursionError:
+        # The library stores JSON nested up to jansson's 2048 levels; Python's decoder recurses
+        # once per level under the interpreter's limit (1000): lift it for this one decode.
+        with _DEEP_JSON_LOCK:
+            old = sys.getrecursionlimit()
+            sys.setrecursionlimit(max(old, 2 * 2048 + 1000))
+            try:
+                return json.loads(text)
+            finally:
+                sys.setrecursionlimit(old)
 
 
 def _direction(d, what="direction"):
