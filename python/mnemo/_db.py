@@ -230,6 +230,9 @@ def _json(v, what):
         s = json.dumps(v, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as e:
         raise invalid(f"{what} cannot be written as JSON: {e}") from None
+    except RecursionError:
+        raise invalid(f"{what} is nested too deep for Python's json module; pass it as JSON text "
+                      "(the library takes up to 2048 levels)") from None
     return _text(s, what)
 
 

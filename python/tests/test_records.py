@@ -129,3 +129,11 @@ def test_deeply_nested_metadata_reads_back(db):
     assert md == {"a": 1}
     assert [r.id for r in db.find_records({"a.a.a": {"$exists": True}})] == ["deep"]
     assert [r.id for r in db.list_records()] == ["deep"]
+
+
+def test_metadata_dict_too_deep_for_python_is_an_invalid_argument(db):
+    deep = 1
+    for _ in range(5000):
+        deep = {"a": deep}
+    with pytest.raises(mnemo.InvalidArgument, match="JSON text"):
+        db.put_record("d", "x", metadata=deep)
