@@ -730,3 +730,16 @@ TU_TEST(text, bad_neighbourhood_arguments_are_named)
     cr_assert(strstr(mnemo_errmsg(), "near_dir 77 is not"), "%s", mnemo_errmsg());
     TU_OK(mnemo_close(db));
 }
+
+TU_TEST(text, empty_near_label_is_named)
+{
+    mnemo_db *db = open_text("nl", NULL, 0);
+    corpus(db);
+    mnemo_text_search_options o = MNEMO_TEXT_SEARCH_OPTIONS_INIT;
+    mnemo_text_hits *h = NULL;
+    o.near = "d";
+    o.near_label = "";
+    TU_RC(mnemo_text_search(&h, db, NULL, "wing", 10, &o), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "mnemo_text_search: near_label must be 1..256 bytes"), "%s", mnemo_errmsg());
+    TU_OK(mnemo_close(db));
+}

@@ -456,11 +456,8 @@ static int check_args(mnemo_guard *guard, text_conf *conf, mnemo_text_hits **out
                           MNEMO_TEXT_SEARCH_OPTIONS_VERSION);
     if ((rc = mnemo_text__check_bm25(o->k1, o->b, fn)) != 0)
         return rc;
-    if (o->near && !*o->near)
-        return mnemo__err(MNEMO_EINVAL, "%s: near is empty", fn);
-    if ((unsigned)o->near_dir > MNEMO_DIR_BOTH)
-        return mnemo__err(MNEMO_EINVAL, "%s: near_dir %d is not 0 (both), MNEMO_DIR_OUT, _IN or _BOTH", fn,
-                          (int)o->near_dir);
+    if ((rc = mnemo_graph__check_near(fn, o->near, o->near_dir, o->near_label)) != 0)
+        return rc;
     rc = mnemo_text__conf(conf, db, txn, 0);
     if (rc == MNEMO_ENOTFOUND)
         return mnemo__err(MNEMO_EINVAL, "%s: full text is not enabled on this database (mnemo_text_enable)", fn);
