@@ -5,6 +5,7 @@ Every C call goes through cffi's API mode, which releases the GIL for the call's
 import gc
 import json
 import operator
+import os
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -194,6 +195,15 @@ def _text(s, what):
     if b"\0" in b:
         raise invalid(f"{what} contains a NUL character")
     return b
+
+
+def _path(p, what):
+    """A file system path: str, bytes or os.PathLike (str(b"db") would be the path "b'db'")."""
+    try:
+        p = os.fspath(p)
+    except TypeError:
+        raise invalid(f"{what} must be a path (str, bytes or os.PathLike), not {type(p).__name__}") from None
+    return _text(os.fsencode(p), what)
 
 
 def _opt_text(s, what):
@@ -1083,7 +1093,7 @@ class Database(_Ops):
         o.undirected, o.batch = bool(undirected), _unsigned(batch, "batch")
         s = ffi.new("mnemo_graph_import_stats *")
         s.version = lib.MNEMO_GRAPH_IMPORT_STATS_VERSION
-        rc = lib.mnemo_graph_import_edgelist(self._db(), _text(str(path), "path"), o, s)
+        rc = lib.mnemo_graph_import_edgelist(self._db(), _path(path, "path"), o, s)
         stats = ImportStats(s.lines, s.edges, s.nodes_created)
         if rc < 0:
             e = error(rc)
@@ -1162,7 +1172,7 @@ class Database(_Ops):
 
     def backup(self, directory):
         """Write a consistent copy into `directory` (which must not exist); it opens with open()."""
-        _check(lib.mnemo_checkpoint(self._db(), _text(str(directory), "directory")))
+        _check(lib.mnemo_checkpoint(self._db(), _path(directory, "directory")))
 
     def flush(self):
         _check(lib.mnemo_flush(self._db()))
@@ -1204,10 +1214,10 @@ def open(path, *, create=False, read_only=False, sync=False, dim=0, metric=None,
     o = ffi.new("mnemo_options *")
     _options(o, create, read_only, sync, dim, metric, engine, cache_size, hnsw_m, ef_construction,
              ef_search, compression, write_buffer_bytes, read_cache_bytes, key_filter_bits, keep)
-    p = str(path)
+    p = _path(path, "path")
     out = ffi.new("mnemo_db **")
-    _check(lib.mnemo_open(out, _text(p, "path"), o))
-    return Database(out[0], p)
+    _check(lib.mnemo_open(out, p, o))
+    return Database(out[0], os.fsdecode(p))
 
 
 def retry(db, **kwargs):
