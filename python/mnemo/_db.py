@@ -444,11 +444,18 @@ class _Ops:
         refuses to close while one is."""
         k = _bytes(key, "key")
         v = ffi.new("mnemo_view *")
-        _check(lib.mnemo_kv_view(v, self._db(), self._t(), k, len(k)))
+        database = self._database
+        database._reserve_view()  # before the C call, so close() cannot slip in while it runs
+        try:
+            _check(lib.mnemo_kv_view(v, self._db(), self._t(), k, len(k)))
+        except BaseException:
+            database._unreserve_view()
+            raise
         if v.len == 0:
             lib.mnemo_view_release(v)
+            database._unreserve_view()
             return memoryview(b"")
-        return self._database._hold_view(v)
+        return database._hold_view(v)
 
     def kv_delete(self, key):
         k = _bytes(key, "key")
@@ -974,8 +981,9 @@ class Database(_Ops):
         self._h = handle
         self._database = self
         self.path = path
-        self._views = 0
-        self._views_lock = threading.Lock()
+        self._views = 0  # views alive or being made (reserved before their C call)
+        self._views_lock = threading.RLock()  # a view collected while it is held releases under it
+        self._closing = False
 
     def _db(self):
         h = self._h
@@ -993,10 +1001,18 @@ class Database(_Ops):
     def closed(self):
         return self._h is None
 
-    def _hold_view(self, v):
+    def _reserve_view(self):
         with self._views_lock:
+            if self._closing:
+                raise invalid(f"kv_view: database {self.path!r} is closing")
             self._views += 1
 
+    def _unreserve_view(self):
+        with self._views_lock:
+            self._views -= 1
+
+    def _hold_view(self, v):
+        """A memoryview over a view reserved with _reserve_view; released when collected."""
         def release(_p, v=v, db=self):
             lib.mnemo_view_release(v)
             with db._views_lock:
@@ -1013,11 +1029,16 @@ class Database(_Ops):
             return
         if self._views:
             gc.collect()  # views only referenced from garbage cycles
-        if self._views:
-            raise invalid(f"close: {self._views} kv_view memoryview(s) of {self.path!r} are still "
-                          f"referenced; drop them first")
+        # mnemo_close gives back the bytes of every view: no view may exist or be in the making
+        # (another thread's kv_view) once it starts
+        with self._views_lock:
+            if self._views:
+                raise invalid(f"close: {self._views} kv_view memoryview(s) of {self.path!r} are still "
+                              f"referenced; drop them first")
+            self._closing = True
         rc = lib.mnemo_close(h)
         if rc == lib.MNEMO_EINVAL:
+            self._closing = False
             raise error(rc)  # called from inside a call on this database: still open
         self._h = None
         _check(rc)
