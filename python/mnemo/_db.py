@@ -982,7 +982,8 @@ class Database(_Ops):
         self._database = self
         self.path = path
         self._views = 0  # views alive or being made (reserved before their C call)
-        self._views_lock = threading.RLock()  # a view collected while it is held releases under it
+        # guards _views and _closing; an RLock, since a view collected while it is held releases under it
+        self._views_lock = threading.RLock()
         self._closing = False
 
     def _db(self):
@@ -1021,17 +1022,21 @@ class Database(_Ops):
         return memoryview(ffi.buffer(owner, v.len)).toreadonly()
 
     def close(self):
-        """Close (a second close does nothing). Open transactions are rolled back; their objects
+        """Close (a second close does nothing, also one racing on another thread, which returns
+        at once while the first finishes). Open transactions are rolled back; their objects
         and iterators raise InvalidArgument afterwards. InvalidArgument while a kv_view is still
         referenced, or when called from inside run() or a traversal on this database."""
-        h = self._h
-        if h is None:
+        if self._h is None:
             return
         if self._views:
             gc.collect()  # views only referenced from garbage cycles
         # mnemo_close gives back the bytes of every view: no view may exist or be in the making
-        # (another thread's kv_view) once it starts
+        # (another thread's kv_view) once it starts. One close at a time: a second mnemo_close on
+        # the handle would fail, or close another database that was given the recycled handle.
         with self._views_lock:
+            h = self._h
+            if h is None or self._closing:
+                return  # closed, or being closed by another thread
             if self._views:
                 raise invalid(f"close: {self._views} kv_view memoryview(s) of {self.path!r} are still "
                               f"referenced; drop them first")
