@@ -1147,6 +1147,8 @@ class Database(_Ops):
         """Enable full-text search: indexes the records already stored, in batches, calling
         progress(done, total) after each (may take long). An exception from progress is raised
         when the build has finished (it cannot stop it)."""
+        if progress is not None and not callable(progress):
+            raise invalid(f"enable_text: progress must be callable, not {type(progress).__name__}")
         o = ffi.new("mnemo_text_options *")
         o.version = lib.MNEMO_TEXT_OPTIONS_VERSION
         keep = []
