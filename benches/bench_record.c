@@ -1,11 +1,16 @@
 /* Records benchmark: put / get / update, find with an indexed and a non-indexed predicate, and get
  * through a warm cache against RocksDB's own get of the same key. One JSON line per result.
  *
- *   bench_record [--n N] [--quick] [--reps R]
+ *   bench_record [--engine rocksdb|lmdb|memory] [--n N] [--quick] [--reps R]
+ *
+ * --engine: the engine of mnemo's databases (default rocksdb). The peer of the warm-cache get is
+ * that engine's own get of the same key (RocksDB's C API, LMDB's C API) on the closed directory;
+ * a memory database cannot be reopened, so there the warm-cache line and the peer are left out.
  *
  * Data: N records "rec%08u" with ~120 bytes of content and metadata
  * {"topic": "t<i % 100>", "score": <i % 1000>, "lang": "en"}; "topic" = one value selects 1%. */
 #include <mnemo/mnemo.h>
+#include <lmdb.h>
 #include <rocksdb/c.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,11 +45,11 @@ static void make_record(mnemo_record *r, char *id, char *meta, size_t i)
 
 static mnemo_db *open_db(const char *path, size_t cache)
 {
-    mnemo_options o = MNEMO_OPTIONS_INIT;
-    o.create_if_missing = 1;
+    mnemo_options o;
+    bu_create_options(&o);
     o.cache_size = cache;
     mnemo_db *db;
-    CHECK(mnemo_open(&db, path, &o));
+    CHECK(mnemo_open(&db, bu_db_path(path), &o));
     return db;
 }
 
@@ -66,8 +71,8 @@ static size_t *random_order(size_t n)
 static void emit(const char *op, double mnemo_ops, const char *base_name, double base_ops, const char *goal,
                  int meets)
 {
-    printf("{\"bench\":\"record\",\"op\":\"%s\",\"n\":%zu,\"reps\":%d,\"mnemo_ops_s\":%.1f", op, n_records, reps,
-           mnemo_ops);
+    printf("{\"bench\":\"record\",\"engine\":\"%s\",\"op\":\"%s\",\"n\":%zu,\"reps\":%d,\"mnemo_ops_s\":%.1f",
+           bu_engine, op, n_records, reps, mnemo_ops);
     if (base_name)
         printf(",\"baseline\":\"%s\",\"baseline_ops_s\":%.1f,\"ratio\":%.3f", base_name, base_ops,
                base_ops > 0 ? mnemo_ops / base_ops : 0.0);
@@ -205,6 +210,47 @@ static double rocksdb_gets(const char *path, const size_t *order, size_t n)
     return 0;
 }
 
+/* LMDB's own get of the same keys: the closed mnemo directory opened with the C API, as
+ * src/store/lmdb opens it; one read transaction reset and renewed per get, the value copied. */
+static void lm_check(int rc, const char *what)
+{
+    if (rc)
+        bu_die("lmdb %s: %s", what, mdb_strerror(rc));
+}
+
+static double lmdb_gets(const char *path, const size_t *order, size_t n)
+{
+    MDB_env *env;
+    MDB_dbi dbi;
+    MDB_txn *t;
+    lm_check(mdb_env_create(&env), "env_create");
+    lm_check(mdb_env_set_maxdbs(env, 16), "set_maxdbs");
+    lm_check(mdb_env_open(env, path, MDB_NOTLS | MDB_RDONLY, 0644), "env_open");
+    lm_check(mdb_txn_begin(env, NULL, MDB_RDONLY, &t), "txn_begin");
+    lm_check(mdb_dbi_open(t, "records", 0, &dbi), "dbi_open records");
+    lm_check(mdb_txn_commit(t), "txn_commit"); /* keeps the handle for later transactions */
+    lm_check(mdb_txn_begin(env, NULL, MDB_RDONLY, &t), "txn_begin");
+    char id[16];
+    double ops = 0;
+    for (int pass = 0; pass < 2; pass++) { /* first pass warms the page cache */
+        double t0 = bu_now_s();
+        for (size_t k = 0; k < n; k++) {
+            make_id(id, order[k]);
+            mdb_txn_reset(t);
+            lm_check(mdb_txn_renew(t), "txn_renew");
+            MDB_val key = {strlen(id), id}, v;
+            lm_check(mdb_get(t, dbi, &key, &v), id);
+            char *copy = malloc(v.mv_size); /* a user keeps the value, as mnemo_record_get hands one out */
+            memcpy(copy, v.mv_data, v.mv_size);
+            free(copy);
+        }
+        ops = (double)n / (bu_now_s() - t0);
+    }
+    mdb_txn_abort(t);
+    mdb_env_close(env);
+    return ops;
+}
+
 int main(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
@@ -214,8 +260,10 @@ int main(int argc, char **argv)
             n_records = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
             reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--engine") && i + 1 < argc)
+            bu_set_engine(argv[++i]);
         else {
-            fprintf(stderr, "usage: bench_record [--n N] [--quick] [--reps R]\n");
+            fprintf(stderr, "usage: bench_record [--engine rocksdb|lmdb|memory] [--n N] [--quick] [--reps R]\n");
             return 2;
         }
     }
@@ -226,6 +274,8 @@ int main(int argc, char **argv)
     if (reps > 16)
         reps = 16;
     size_t one_pct = n_records / 100;
+    int mem = !strcmp(bu_engine, "memory"), lm = !strcmp(bu_engine, "lmdb");
+    const char *peer = lm ? "lmdb_get_same_key" : "rocksdb_get_same_key";
     for (int rep = 0; rep < reps; rep++) {
         char path[640], path2[640];
         bu_run_dir(path, sizeof path, "auto");
@@ -247,9 +297,16 @@ int main(int argc, char **argv)
         CHECK(mnemo_record_index_create(db, "topic"));
         v_idx[rep] = finds(db, "{\"topic\": \"t%u\"}", queries * 20, one_pct);
         CHECK(mnemo_close(db));
+        if (mem) { /* nothing to reopen */
+            v_cached[rep] = v_rocks[rep] = 0;
+            free(order);
+            fprintf(stderr, "rep %d/%d done\n", rep + 1, reps);
+            continue;
+        }
         /* warm cache: capacity for every record, one pass to fill, then the timed pass */
         mnemo_options o = MNEMO_OPTIONS_INIT;
         o.cache_size = 256u << 20;
+        o.engine = bu_engine;
         CHECK(mnemo_open(&db, path, &o));
         gets(db, order, n_records);
         v_cached[rep] = gets(db, order, n_records);
@@ -258,7 +315,7 @@ int main(int argc, char **argv)
         if (st.cache_hits < n_records)
             bu_die("warm pass had only %llu cache hits", (unsigned long long)st.cache_hits);
         CHECK(mnemo_close(db));
-        v_rocks[rep] = rocksdb_gets(path, order, n_records);
+        v_rocks[rep] = lm ? lmdb_gets(path, order, n_records) : rocksdb_gets(path, order, n_records);
         free(order);
         bu_rm_tree(path);
         fprintf(stderr, "rep %d/%d done\n", rep + 1, reps);
@@ -268,10 +325,11 @@ int main(int argc, char **argv)
            idx = bu_median(v_idx, reps), cached = bu_median(v_cached, reps), rocks = bu_median(v_rocks, reps);
     emit("put_autocommit", put, NULL, 0, NULL, 0);
     emit("put_batch_txn_1000", batch, NULL, 0, NULL, 0);
-    emit("get_first_pass", get, "rocksdb_get_same_key", rocks, NULL, 0);
+    emit("get_first_pass", get, mem ? NULL : peer, rocks, NULL, 0);
     emit("update_importance", upd, NULL, 0, NULL, 0);
     emit("find_eq_1pct_noindex", noidx, NULL, 0, NULL, 0);
     emit("find_eq_1pct_indexed", idx, "find_same_filter_full_scan", scan, ">=20", idx >= 20 * scan);
-    emit("get_warm_cache", cached, "rocksdb_get_same_key", rocks, ">=2", cached >= 2 * rocks);
+    if (!mem)
+        emit("get_warm_cache", cached, peer, rocks, ">=2", cached >= 2 * rocks);
     return 0;
 }

@@ -56,9 +56,9 @@ static double pct(const lat *l, double p)
 static void lat_line(const char *what, lat *l, const char *extra)
 {
     qsort(l->v, l->n, sizeof *l->v, cmp_d);
-    printf("{\"bench\":\"vector\",\"set\":\"latency\",\"op\":\"%s\",\"dim\":%d,\"count\":%zu,\"p50_ms\":%.3f,"
+    printf("{\"bench\":\"vector\",\"engine\":\"%s\",\"set\":\"latency\",\"op\":\"%s\",\"dim\":%d,\"count\":%zu,\"p50_ms\":%.3f,"
            "\"p99_ms\":%.3f,\"p999_ms\":%.3f,\"max_ms\":%.3f%s}\n",
-           what, LDIM, l->n, pct(l, 0.5) * 1e3, pct(l, 0.99) * 1e3, pct(l, 0.999) * 1e3,
+           bu_engine, what, LDIM, l->n, pct(l, 0.5) * 1e3, pct(l, 0.99) * 1e3, pct(l, 0.999) * 1e3,
            l->n ? l->v[l->n - 1] * 1e3 : 0, extra);
     fflush(stdout);
 }
@@ -155,13 +155,13 @@ void bench_vector_latency(int quick, size_t n)
 
     char path[1024];
     bu_run_dir(path, sizeof path, "latency");
-    mnemo_options o = MNEMO_OPTIONS_INIT;
-    o.create_if_missing = 1;
+    mnemo_options o;
+    bu_create_options(&o);
     o.vector_dim = LDIM;
     o.hnsw_m = LM;
     o.hnsw_ef_construction = LEFC;
     mnemo_db *db;
-    CHECK(mnemo_open(&db, path, &o));
+    CHECK(mnemo_open(&db, bu_db_path(path), &o));
     /* one batch of n (a snapshot after it), pre new records in and the pre oldest out, and
      * `replaced` embeddings replaced in place (no tombstones) */
     add_records(db, 0, n, rows, 0);

@@ -11,8 +11,10 @@
 #include <unistd.h>
 
 #include "core/coding.h"
+#include "core/keys.h"
 #include "store/keyspace.h"
 #include "testutil.h"
+#include "txn/txn.h"
 
 static void setup(void) { tu_mkdtemp(); }
 static void teardown(void) { tu_cleanup(); }
@@ -817,6 +819,55 @@ TU_TEST(db, memory_databases_touch_no_disk_and_are_separate)
     o.create_if_missing = 1;
     TU_RC(mnemo_open(&a, tu_path("m"), &o), MNEMO_EINVAL);
     cr_assert_neq(stat(tu_path("m"), &sb), 0);
+}
+
+/* One table of metadata key prefixes (core/keys.h): a database that every module wrote into holds
+ * no key whose prefix the table does not own, and the table's whole keys use its prefixes. */
+TU_TEST(db, metadata_keys_all_start_with_a_prefix_of_the_table)
+{
+#define KEY_OWNED(k) cr_assert(mnemo__meta_prefix_owner((unsigned char)(k)[0]), "key %s has no prefix owner", (k) + !(k)[0]);
+    MNEMO_META_KEYS(KEY_OWNED)
+#undef KEY_OWNED
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    o.create_if_missing = 1;
+    o.vector_dim = 4;
+    mnemo_db *db;
+    TU_OK(tu_open_with(&db, "meta", &o));
+    TU_OK(mnemo_text_enable(db, NULL));
+    TU_OK(mnemo_record_index_create(db, "topic"));
+    mnemo_record r = {0};
+    r.id = "a";
+    r.content = "the quick brown fox";
+    r.metadata = "{\"topic\": \"x\"}";
+    r.expires_at = 4102444800000; /* 2100 */
+    TU_OK(mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT));
+    r.id = "b";
+    TU_OK(mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT));
+    float v[4] = {1, 0, 0, 0};
+    TU_OK(mnemo_vector_put(db, NULL, "a", v, 4));
+    mnemo_graph_edge e = {"a", "knows", "b", 1.0, NULL};
+    TU_OK(mnemo_graph_link(db, NULL, &e, 0));
+
+    mnemo_cursor *c;
+    TU_OK(mnemo_cursor__open(&c, db, NULL, MNEMO_CF_METADATA, NULL, 0, NULL, 0));
+    unsigned seen[256] = {0};
+    for (mnemo_cursor__first(c); mnemo_cursor__valid(c); mnemo_cursor__next(c)) {
+        size_t kl;
+        const unsigned char *k = mnemo_cursor__key(c, &kl);
+        cr_assert(kl > 0 && mnemo__meta_prefix_owner(k[0]), "metadata key with prefix 0x%02x is in no table entry",
+                  kl ? k[0] : 0);
+        seen[k[0]]++;
+    }
+    TU_OK(mnemo_cursor__status(c, "metadata"));
+    mnemo_cursor__close(c);
+    /* the scan saw every module's keys (else it proves little) */
+    const unsigned char expect[] = {MNEMO_MK_MARKER, MNEMO_MK_IID, MNEMO_MK_CREATED, MNEMO_MK_EXPIRY, MNEMO_MK_INDEX_DEF,
+                                    MNEMO_MK_INDEX, MNEMO_MK_COUNTER, MNEMO_MK_LABEL, MNEMO_MK_LABEL_ID, MNEMO_MK_VECTOR,
+                                    MNEMO_MK_TEXT};
+    for (size_t i = 0; i < sizeof expect; i++)
+        cr_assert(seen[expect[i]], "no key with prefix '%c' (%s) was written", expect[i] ? expect[i] : '0',
+                  mnemo__meta_prefix_owner(expect[i]));
+    TU_OK(mnemo_close(db));
 }
 
 /* ---- structs the library fills: the caller's version bounds what is written (1.0 API pass) ---- */

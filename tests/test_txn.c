@@ -9,6 +9,7 @@
 #include "testutil.h"
 #include "core/alloc.h"
 #include "core/error.h"
+#include "txn/idalloc.h"
 #include "txn/txn.h"
 
 static mnemo_db *db;
@@ -681,5 +682,87 @@ TU_TEST(txn, sealed_values_round_trip_and_damage_is_ecorrupt)
     const char *p;
     TU_RC(mnemo_txn__unseal("abc", 3, &p, &n, "a cursor value"), MNEMO_ECORRUPT);
     cr_assert_str_eq(mnemo_errmsg(), "a cursor value fails its checksum");
+    close_db();
+}
+
+/* Id allocation (txn/idalloc.h): what keeps two processes from handing out one id is that a claim
+ * is a validated read-modify-write of the stored counter, so it is tested through two
+ * transactions, the way a second process would claim. */
+static const mnemo_idcounter test_counter = {"Ntest_ids", 4, 10, "test ids"};
+
+TU_TEST(txn, id_claims_conflict_roll_back_and_stop_at_the_limit)
+{
+    mnemo_txn *a, *b;
+    uint64_t first;
+    TU_OK(mnemo_txn_begin(&a, db, 0));
+    TU_OK(mnemo_idalloc__claim(&first, db, a, &test_counter, 3));
+    cr_assert_eq(first, 1, "a fresh counter starts at 1, never 0");
+    TU_OK(mnemo_idalloc__claim(&first, db, a, &test_counter, 1));
+    cr_assert_eq(first, 4, "the txn sees its own claim");
+    TU_OK(mnemo_txn_rollback(a));
+    mnemo_txn_free(a);
+
+    TU_OK(mnemo_txn_begin(&a, db, 0));
+    TU_OK(mnemo_txn_begin(&b, db, 0));
+    TU_OK(mnemo_idalloc__claim(&first, db, a, &test_counter, 2));
+    cr_assert_eq(first, 1, "a rollback gave its ids back");
+    uint64_t other;
+    TU_OK(mnemo_idalloc__claim(&other, db, b, &test_counter, 2));
+    cr_assert_eq(other, 1, "both read the same counter ...");
+    TU_OK(mnemo_txn_commit(a));
+    TU_RC(mnemo_txn_commit(b), MNEMO_EBUSY); /* ... so the second commit must fail */
+    mnemo_txn_free(a);
+    mnemo_txn_free(b);
+
+    TU_OK(mnemo_txn_begin(&a, db, 0));
+    TU_RC(mnemo_idalloc__claim(&first, db, a, &test_counter, 9), MNEMO_EFULL); /* ids 3..10 are left: 8 */
+    cr_assert(strstr(mnemo_errmsg(), "test ids"), "message names the ids: %s", mnemo_errmsg());
+    TU_OK(mnemo_idalloc__claim(&first, db, a, &test_counter, 8));
+    cr_assert_eq(first, 3);
+    TU_RC(mnemo_idalloc__claim(&first, db, a, &test_counter, 1), MNEMO_EFULL);
+    TU_OK(mnemo_txn_commit(a));
+    mnemo_txn_free(a);
+
+    TU_OK(mnemo_txn__put(db, NULL, MNEMO_CF_METADATA, "Ntest_ids", 9, "\1\2", 2));
+    TU_OK(mnemo_txn_begin(&a, db, 0));
+    TU_RC(mnemo_idalloc__claim(&first, db, a, &test_counter, 1), MNEMO_ECORRUPT);
+    cr_assert(strstr(mnemo_errmsg(), "Ntest_ids"), "message names the key: %s", mnemo_errmsg());
+    mnemo_txn_free(a);
+    close_db();
+}
+
+TU_TEST(txn, id_blocks_are_claimed_in_the_store_and_never_reused)
+{
+    static const mnemo_idcounter c = {"Ntest_blocks", 8, UINT64_MAX, "test ids"};
+    mnemo_idblock b1, b2;
+    /* Two allocators on one counter stand for two processes: their ids never meet. */
+    mnemo_idblock__init(&b1, &c, 4);
+    mnemo_idblock__init(&b2, &c, 4);
+    uint64_t seen[12];
+    for (int i = 0; i < 12; i++) {
+        TU_OK(mnemo_idblock__take(&seen[i], db, i % 3 ? &b1 : &b2));
+        for (int j = 0; j < i; j++)
+            cr_assert_neq(seen[i], seen[j], "id %llu handed out twice", (unsigned long long)seen[i]);
+    }
+    /* A claim made inside a caller's transaction still commits on its own (a rollback of the
+     * caller must not give back ids the block may already have handed out). */
+    mnemo_txn *t;
+    TU_OK(mnemo_txn_begin(&t, db, 0));
+    uint64_t id;
+    for (int i = 0; i < 5; i++)
+        TU_OK(mnemo_idblock__take(&id, db, &b1));
+    TU_OK(mnemo_txn_rollback(t));
+    mnemo_txn_free(t);
+    mnemo_idblock b3; /* a later process */
+    mnemo_idblock__init(&b3, &c, 4);
+    uint64_t fresh;
+    TU_OK(mnemo_idblock__take(&fresh, db, &b3));
+    cr_assert_gt(fresh, id, "a new allocator starts past every id handed out (%llu <= %llu)",
+                 (unsigned long long)fresh, (unsigned long long)id);
+    for (int j = 0; j < 12; j++)
+        cr_assert_neq(fresh, seen[j]);
+    mnemo_idblock__destroy(&b1);
+    mnemo_idblock__destroy(&b2);
+    mnemo_idblock__destroy(&b3);
     close_db();
 }

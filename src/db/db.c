@@ -13,6 +13,7 @@
 #include "core/alloc.h"
 #include "core/coding.h"
 #include "core/error.h"
+#include "core/keys.h"
 #include "db/db.h"
 #include "txn/txn.h"
 #include "txn/txn_db.h"
@@ -22,15 +23,14 @@ struct mnemo_db {
     struct mnemo_db *next_free; /* closed shells are recycled, never freed (see mnemo_close) */
 };
 
-/* Keys of the markers in `metadata`; other modules use printable prefixes, so a leading NUL keeps
- * them apart. Format: "mnemo" + format version (u32 BE) + crc32c of those 9 bytes (u32 BE).
- * Engine: the engine's name, sealed (core/coding.h). */
-static const char FORMAT_KEY[] = "\0format";
-#define FORMAT_KEY_LEN (sizeof FORMAT_KEY - 1)
+/* Keys of the markers in `metadata` (core/keys.h). Format: "mnemo" + format version (u32 BE) +
+ * crc32c of those 9 bytes (u32 BE). Engine: the engine's name, sealed (core/coding.h). */
+#define FORMAT_KEY MNEMO_MKEY_FORMAT
+#define FORMAT_KEY_LEN MNEMO_MKEY_LEN(MNEMO_MKEY_FORMAT)
 #define FORMAT_VALUE_LEN 13
 #define FORMAT_WITHOUT_TEXT 2 /* the format before text_index; migrated on a read-write open */
-static const char ENGINE_KEY[] = "\0engine";
-#define ENGINE_KEY_LEN (sizeof ENGINE_KEY - 1)
+#define ENGINE_KEY MNEMO_MKEY_ENGINE
+#define ENGINE_KEY_LEN MNEMO_MKEY_LEN(MNEMO_MKEY_ENGINE)
 #define ENGINE_NAME_MAX 15
 
 #define MEMORY_PATH ":memory:"
@@ -312,10 +312,7 @@ static int close_db(mnemo_db *db)
 {
     atomic_store(&db->t.magic, MNEMO_DB_MAGIC_CLOSING);
     /* Calls in flight on other threads finish first (txn.c enter_db); new ones see the magic. */
-    while (atomic_load(&db->t.calls) != 0) {
-        struct timespec ts = {0, 100000};
-        nanosleep(&ts, NULL);
-    }
+    mnemo_guard__wait_calls(db);
     /* Transactions and cursors hold store objects that must go before the store does. */
     mnemo_txn__close_all(&db->t);
     mnemo_txn__modules_destroy(&db->t);

@@ -98,8 +98,10 @@ static int adj_append(adj_list *l, const unsigned char *k, const edge_value *ev)
 }
 
 /* Reads every edge of iid in one direction (label 0) or one label's, straight from RocksDB. */
-static int read_list(adj_list *l, mnemo_db *db, mnemo_txn *txn, uint64_t iid, mnemo_direction dir, uint32_t label)
+static int read_list(adj_list *l, mnemo_db *db, mnemo_txn *txn, uint64_t iid, mnemo_direction dir, uint32_t label,
+                     const mnemo_graph_scratch *sc)
 {
+    int (*skip)(void *, uint64_t) = sc ? sc->skip : NULL;
     unsigned char lo[12], hi[12];
     size_t hl, ll = prefix(lo, hi, iid, label, &hl);
     mnemo_cf cf = dir == MNEMO_DIR_OUT ? MNEMO_CF_GRAPH_FORWARD : MNEMO_CF_GRAPH_BACKWARD;
@@ -112,7 +114,7 @@ static int read_list(adj_list *l, mnemo_db *db, mnemo_txn *txn, uint64_t iid, mn
         const unsigned char *k = mnemo_cursor__key(c, &kl);
         const char *v = mnemo_cursor__value(c, &vl);
         edge_value ev;
-        if (kl != EDGE_KEY_LEN)
+        if (kl != EDGE_KEY_LEN || (skip && skip(sc->skip_arg, mnemo__get_be64(k + 12))))
             continue;
         if ((rc = mnemo_graph__decode_value(&ev, v, vl, k, dir == MNEMO_DIR_OUT)) == 0)
             rc = adj_append(l, k, &ev);
@@ -151,7 +153,7 @@ static int scan_one(mnemo_graph_scratch *sc, mnemo_db *db, mnemo_txn *txn, uint6
             own->n = own->bytes_len = 0;
         } else if (!(own = mnemo__calloc(1, sizeof *own)))
             return mnemo__err_nomem("adjacency");
-        if ((rc = read_list(own, db, txn, iid, dir, cache ? 0 : label)) != 0) {
+        if ((rc = read_list(own, db, txn, iid, dir, cache ? 0 : label, cache ? NULL : sc)) != 0) {
             adj_free(own);
             return rc;
         }

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/keys.h"
 #include "core/alloc.h"
 #include "core/clock.h"
 #include "core/coding.h"
@@ -10,12 +11,14 @@
 #include "core/json.h"
 #include "graph/graph_impl.h"
 #include "record/record.h"
+#include "txn/idalloc.h"
 
 #define VALUE_VERSION 1
-/* The next label id to hand out, changed only inside the transaction that creates a label. (Its
- * key is the one that held the end of a 64-id block before, which is >= every id used, so older
- * databases go on from there.) */
-#define LABEL_NEXT_KEY "Nlabel_hwm"
+/* Label ids are claimed one at a time inside the transaction that creates the label (txn/idalloc.h):
+ * a rollback gives the id back, and two transactions creating labels conflict on the counter, so
+ * two processes never hand out the same id. (Its key held the end of a 64-id block before, which
+ * is >= every id used, so older databases go on from there.) */
+static const mnemo_idcounter label_counter = {MNEMO_MKEY_LABEL_HWM, 4, MNEMO_GRAPH_LABEL_ID_MAX, "label ids"};
 
 /* ---- state: the committed labels, in memory proportional to their number ---- */
 
@@ -183,44 +186,9 @@ static void label_after(mnemo_txn *txn, void *arg, int committed)
     mnemo__free(h);
 }
 
-/* Reads the next label id inside txn (tracked: two transactions creating labels conflict, so two
- * processes never hand out the same id) and moves it on in the same txn, so a rollback gives the
- * id back. */
-static int alloc_label(mnemo_db *db, mnemo_txn *txn, uint32_t *out, const char *label)
-{
-    char *v;
-    size_t n;
-    uint32_t next = 1;
-    int rc = mnemo_txn__get_sealed(&v, &n, db, txn, MNEMO_CF_METADATA, LABEL_NEXT_KEY, strlen(LABEL_NEXT_KEY), 1,
-                                      "the label counter " LABEL_NEXT_KEY " (metadata)");
-    if (rc == 0) {
-        if (n == 4)
-            next = mnemo__get_be32((unsigned char *)v);
-        else
-            rc = mnemo__err(MNEMO_ECORRUPT, "graph: label counter (metadata key %s) is damaged", LABEL_NEXT_KEY);
-        mnemo__free(v);
-    } else if (rc == MNEMO_ENOTFOUND) {
-        rc = 0;
-    }
-    if (rc)
-        return rc;
-    if (next == 0)
-        next = 1;
-    if (next > MNEMO_GRAPH_LABEL_ID_MAX)
-        return mnemo__err(MNEMO_EFULL, "graph: cannot create label '%s': the database has used all %u label ids",
-                          label, MNEMO_GRAPH_LABEL_ID_MAX);
-    unsigned char nv[4];
-    mnemo__put_be32(nv, next + 1);
-    if ((rc = mnemo_txn__put_sealed(db, txn, MNEMO_CF_METADATA, LABEL_NEXT_KEY, strlen(LABEL_NEXT_KEY), nv, 4)) == 0)
-        *out = next;
-    return rc;
-}
-
 int mnemo_graph__set_next_label(mnemo_db *db, uint32_t next)
 {
-    unsigned char v[4];
-    mnemo__put_be32(v, next);
-    return mnemo_txn__put_sealed(db, NULL, MNEMO_CF_METADATA, LABEL_NEXT_KEY, strlen(LABEL_NEXT_KEY), v, 4);
+    return mnemo_idalloc__set(db, NULL, &label_counter, next);
 }
 
 int mnemo_graph__label_id(uint32_t *id, mnemo_db *db, mnemo_txn *txn, const char *label, int create)
@@ -258,9 +226,12 @@ int mnemo_graph__label_id(uint32_t *id, mnemo_db *db, mnemo_txn *txn, const char
     if (!txn)
         return mnemo__err(MNEMO_EINVAL, "graph: a label is created only inside a transaction");
     /* New label: both dictionary keys in this txn; two txns creating it conflict on 'L' label. */
-    uint32_t nid = 0;
-    if ((rc = alloc_label(db, txn, &nid, label)) != 0)
-        return rc;
+    uint64_t first;
+    if ((rc = mnemo_idalloc__claim(&first, db, txn, &label_counter, 1)) != 0)
+        return rc != MNEMO_EFULL ? rc
+                                 : mnemo__err(rc, "graph: cannot create label '%s': the database has used all %u label ids",
+                                              label, MNEMO_GRAPH_LABEL_ID_MAX);
+    uint32_t nid = (uint32_t)first;
     unsigned char ikey[5], ival[4];
     ikey[0] = MNEMO_MK_LABEL_ID;
     mnemo__put_be32(ikey + 1, nid);

@@ -12,12 +12,11 @@
 
 #include <stdint.h>
 
+#include "core/keys.h"
 #include "core/u64map.h"
 #include "mnemo/graph.h"
 #include "txn/txn.h"
 
-#define MNEMO_MK_LABEL 'L'
-#define MNEMO_MK_LABEL_ID 'l'
 /* Label ids run 1..MNEMO_GRAPH_LABEL_ID_MAX: the allocator refuses more (MNEMO_EFULL), the loader
  * and mnemo_graph_check call an id above it damage. */
 #define MNEMO_GRAPH_LABEL_ID_MAX (1u << 24)
@@ -42,9 +41,15 @@ typedef int (*mnemo_graph_edge_fn)(void *arg, const mnemo_graph_edge_view *e);
 int mnemo_graph__scan(mnemo_db *db, mnemo_txn *txn, uint64_t iid, mnemo_direction dir, uint32_t label,
                       mnemo_graph_edge_fn cb, void *arg);
 /* The buffer a run of scans reuses (a traversal scans once per node it expands), so that a scan
- * allocates nothing once it has grown. Zero-initialise; free with mnemo_graph__scratch_free. */
+ * allocates nothing once it has grown. Zero-initialise; free with mnemo_graph__scratch_free.
+ * skip (optional): asked with the other end's internal id, read from the key, before the edge's
+ * value is decoded; 1 drops the edge unread (a traversal's already visited nodes: most edges of a
+ * 2-hop neighbourhood), so its checksum and decoding are not paid. Without a cache only: a scan
+ * that fills the cache reads every edge. */
 typedef struct mnemo_graph_scratch {
     struct mnemo_graph_adj *list; /* NULL while a scan of the run uses it */
+    int (*skip)(void *arg, uint64_t other);
+    void *skip_arg;
 } mnemo_graph_scratch;
 int mnemo_graph__scan_with(mnemo_graph_scratch *sc, mnemo_db *db, mnemo_txn *txn, uint64_t iid,
                            mnemo_direction dir, uint32_t label, mnemo_graph_edge_fn cb, void *arg);

@@ -151,6 +151,13 @@ static int bfs_edge(void *arg, const mnemo_graph_edge_view *e)
     return visit_node(b, at);
 }
 
+/* A node already in the table needs nothing of its edge (bfs_edge would drop it). */
+static int bfs_seen(void *arg, uint64_t other)
+{
+    bfs *b = arg;
+    return mnemo_u64map__get(&b->t.index, other, NULL);
+}
+
 int mnemo_graph_traverse(mnemo_db *db, mnemo_txn *txn, const char *const *starts, size_t n_starts,
                          const mnemo_graph_traverse_options *opts, mnemo_graph_visit_fn visit, void *arg)
 {
@@ -169,7 +176,9 @@ int mnemo_graph_traverse(mnemo_db *db, mnemo_txn *txn, const char *const *starts
     if ((rc = check_dir(fn, &o.dir)) != 0 || (rc = label_filter(&lid, db, txn, o.label, fn)) < 0)
         return rc;
     int no_edges = rc == 1;
-    bfs b = {db, txn, {NULL, 0, 0, MNEMO_U64MAP_INIT, NULL, 0, 0}, 0, {NULL}, 0, o.max_nodes, visit, arg, 0, 0, NULL};
+    bfs b = {db, txn, {NULL, 0, 0, MNEMO_U64MAP_INIT, NULL, 0, 0}, 0, {NULL, NULL, NULL}, 0, o.max_nodes, visit, arg, 0, 0, NULL};
+    b.scratch.skip = bfs_seen;
+    b.scratch.skip_arg = &b;
     rc = 0;
     for (size_t i = 0; i < n_starts && !rc && !b.stopped; i++) {
         uint64_t iid;

@@ -13,7 +13,10 @@
 
 /* ---- module state ---- */
 
+/* Internal ids come from blocks claimed in the store (txn/idalloc.h): never reused even after a
+ * crash, and concurrent inserts never conflict on the shared counter key. */
 #define IID_BLOCK 1024
+static const mnemo_idcounter iid_counter = {RECORD_COUNTER_IID_HWM, 8, UINT64_MAX, "record internal ids"};
 
 /* Caller holds st->exp_lock (or owns st alone). */
 static int exp_add(record_state *st, uint64_t iid)
@@ -49,27 +52,10 @@ static int state_init(mnemo_db *db, void **out)
     record_state *st = mnemo__calloc(1, sizeof *st);
     if (!st)
         return mnemo__err_nomem("records");
-    pthread_mutex_init(&st->iid_lock, NULL);
+    mnemo_idblock__init(&st->iids, &iid_counter, IID_BLOCK);
     pthread_rwlock_init(&st->idx_lock, NULL);
-    char *v;
-    size_t n;
-    int rc = mnemo_txn__get_sealed(&v, &n, db, NULL, MNEMO_CF_METADATA, RECORD_COUNTER_IID_HWM, strlen(RECORD_COUNTER_IID_HWM), 0,
-                                      "the internal id counter " RECORD_COUNTER_IID_HWM " (metadata)");
-    if (rc == 0) {
-        if (n != 8)
-            rc = mnemo__err(MNEMO_ECORRUPT, "records: internal id counter (metadata key %s) is damaged",
-                            RECORD_COUNTER_IID_HWM);
-        else
-            st->next_iid = st->iid_limit = mnemo__get_be64((unsigned char *)v);
-        mnemo__free(v);
-    } else if (rc == MNEMO_ENOTFOUND) {
-        rc = 0;
-    }
-    if (st->next_iid == 0)
-        st->next_iid = 1; /* 0 is never a valid internal id */
     pthread_mutex_init(&st->exp_lock, NULL);
-    if (!rc)
-        rc = mnemo_record__index_load(st, db);
+    int rc = mnemo_record__index_load(st, db);
     if (!rc)
         rc = load_expiring(st, db);
     if (rc) {
@@ -77,7 +63,7 @@ static int state_init(mnemo_db *db, void **out)
         pthread_mutex_destroy(&st->exp_lock);
         mnemo_record__index_free(st);
         pthread_rwlock_destroy(&st->idx_lock);
-        pthread_mutex_destroy(&st->iid_lock);
+        mnemo_idblock__destroy(&st->iids);
         mnemo__free(st);
         return rc;
     }
@@ -93,7 +79,7 @@ static void state_destroy(mnemo_db *db, void *p)
     pthread_mutex_destroy(&st->exp_lock);
     mnemo_record__index_free(st);
     pthread_rwlock_destroy(&st->idx_lock);
-    pthread_mutex_destroy(&st->iid_lock);
+    mnemo_idblock__destroy(&st->iids);
     mnemo__free(st);
 }
 
@@ -151,27 +137,6 @@ int mnemo_record__may_expire(mnemo_db *db, uint64_t iid)
     int found = mnemo_u64map__get(&st->expiring, iid, NULL);
     pthread_mutex_unlock(&st->exp_lock);
     return found;
-}
-
-/* Ids come from an in-memory counter; the persisted high-water mark moves a block ahead before
- * any id of the block is used, so ids are never reused even after a crash, and concurrent
- * inserts never conflict on a shared counter key. */
-static int alloc_iid(mnemo_db *db, record_state *st, uint64_t *out)
-{
-    int rc = 0;
-    pthread_mutex_lock(&st->iid_lock);
-    if (st->next_iid >= st->iid_limit) {
-        unsigned char v[8];
-        uint64_t limit = st->next_iid + IID_BLOCK;
-        mnemo__put_be64(v, limit);
-        rc = mnemo_txn__put_sealed(db, NULL, MNEMO_CF_METADATA, RECORD_COUNTER_IID_HWM, strlen(RECORD_COUNTER_IID_HWM), v, 8);
-        if (!rc)
-            st->iid_limit = limit;
-    }
-    if (!rc)
-        *out = st->next_iid++;
-    pthread_mutex_unlock(&st->iid_lock);
-    return rc;
 }
 
 /* ---- listeners (record.h): the modules above hear of writes without the record room naming them ---- */
@@ -572,7 +537,7 @@ static int put_op(mnemo_txn *txn, void *arg)
     nw.created_at = a->rec->created_at ? a->rec->created_at : old ? old->created_at : now;
     if (old)
         nw.internal_id = old->internal_id;
-    else if ((rc = alloc_iid(db, st, &nw.internal_id)) != 0)
+    else if ((rc = mnemo_idblock__take(&nw.internal_id, db, &st->iids)) != 0)
         return rc;
     /* A put replaces the whole record (replace = 1): the vector room drops the embedding, which
      * described the old content (mnemo_record_update keeps it); edges link records and stay. */

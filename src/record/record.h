@@ -13,15 +13,10 @@
 #include <jansson.h>
 #include <stdint.h>
 
+#include "core/keys.h"
 #include "mnemo/record.h"
 #include "txn/txn.h"
 
-#define MNEMO_MK_IID 'I'
-#define MNEMO_MK_CREATED 'C'
-#define MNEMO_MK_EXPIRY 'E'
-#define MNEMO_MK_INDEX_DEF 'D'
-#define MNEMO_MK_INDEX 'X'
-#define MNEMO_MK_COUNTER 'N'
 
 struct mnemo_filter;
 

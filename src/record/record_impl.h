@@ -7,6 +7,7 @@
 
 #include "core/u64map.h"
 #include "record/record.h"
+#include "txn/idalloc.h"
 
 typedef struct record_index_def {
     char *path;
@@ -14,8 +15,7 @@ typedef struct record_index_def {
 } record_index_def;
 
 typedef struct record_state {
-    pthread_mutex_t iid_lock;
-    uint64_t next_iid, iid_limit; /* ids below iid_limit are covered by the persisted high-water mark */
+    mnemo_idblock iids; /* internal ids, claimed in blocks (txn/idalloc.h) */
 
     pthread_rwlock_t idx_lock; /* guards the fields below (index.c) */
     uint64_t idx_epoch;        /* value of 'N' "index_epoch" the definitions were loaded at */
@@ -67,7 +67,7 @@ typedef struct enc_set {
 int mnemo_record__index_values(enc_set *s, const json_t *meta, const char *path);
 void mnemo_record__enc_set_free(enc_set *s);
 
-#define RECORD_COUNTER_IID_HWM "Niid_hwm"
-#define RECORD_COUNTER_INDEX_EPOCH "Nindex_epoch"
+#define RECORD_COUNTER_IID_HWM MNEMO_MKEY_IID_HWM
+#define RECORD_COUNTER_INDEX_EPOCH MNEMO_MKEY_INDEX_EPOCH
 
 #endif

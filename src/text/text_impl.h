@@ -6,9 +6,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/keys.h"
 #include "text/text.h"
 
-#define TEXT_CONFIG_KEY "Ttext"
+#define TEXT_CONFIG_KEY MNEMO_MKEY_TEXT
 #define TEXT_MK_POSTING 'P'
 #define TEXT_MK_DOC 'F'
 #define TEXT_MK_STATS 'S'

@@ -18,7 +18,7 @@ static void cursor_release(mnemo_cursor *c)
 {
     if (c->sc)
         c->ops->cursor_close(c->sc);
-    c->sc = NULL;
+    __atomic_store_n(&c->sc, NULL, __ATOMIC_RELAXED); /* alive() may read it without a guard */
 }
 
 static void cursor_invalidate(mnemo_res *res) { cursor_release((mnemo_cursor *)res); }
@@ -99,7 +99,7 @@ void mnemo_cursor__prev(mnemo_cursor *c)
 
 int mnemo_cursor__valid(mnemo_cursor *c) { return c->sc && c->ops->cursor_valid(c->sc); }
 
-int mnemo_cursor__alive(mnemo_cursor *c) { return c->sc != NULL; }
+int mnemo_cursor__alive(mnemo_cursor *c) { return __atomic_load_n(&c->sc, __ATOMIC_RELAXED) != NULL; }
 
 int mnemo_cursor__status(mnemo_cursor *c, const char *what)
 {

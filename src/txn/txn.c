@@ -1,8 +1,13 @@
 /* Transactions over the store interface (src/store/store.h): point reads and writes for every
  * module, commit hooks, poisoning, the retry helper. Engine-neutral: the engine is db->ops. */
+#include <linux/membarrier.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cache/cache.h"
 #include "core/alloc.h"
@@ -148,18 +153,134 @@ int mnemo_guard__held(mnemo_db *db)
     return 0;
 }
 
-/* Counts the call in, then looks at the magic: with mnemo_close storing the magic, then reading
- * the count (both sequentially consistent), either the call sees the db closing or close sees the
- * call and waits for it. */
+/* Counting calls in. A call must be seen by a closer that has set the magic, or see the magic:
+ * a store of "in a call" and a load of the magic on one side, a store of the magic and a load of
+ * the calls on the other, each pair ordered. With one shared counter that is a locked
+ * read-modify-write per call, and two per call cost more than an LMDB cursor move. So a thread
+ * marks its calls in slots of its own record, with plain stores, and a closer makes every thread
+ * of the process pass a full barrier (membarrier, private expedited) before it reads the slots:
+ * a thread then either has its mark visible or sees the magic. Without membarrier (an old
+ * kernel, a seccomp filter), nested deeper than GUARD_SLOTS, or before the thread's record exists,
+ * calls are counted in db's counter as before. */
+#define GUARD_SLOTS 8
+typedef struct guard_rec {
+    struct guard_rec *next, *prev;
+    _Atomic(mnemo_db *) slot[GUARD_SLOTS];
+} guard_rec;
+
+static pthread_mutex_t recs_lock = PTHREAD_MUTEX_INITIALIZER;
+static guard_rec recs = {&recs, &recs, {NULL}}; /* every thread's record, a ring */
+static pthread_once_t recs_once = PTHREAD_ONCE_INIT;
+static pthread_key_t rec_key;
+static int slots_on; /* membarrier registered and rec_key made: set once, in recs_init */
+static _Thread_local guard_rec *my_rec;
+static _Thread_local unsigned my_depth; /* slots below it may be in use */
+
+/* libc's allocator, not mnemo's hook: a record outlives any database and is freed at thread exit. */
+static void rec_free(void *p)
+{
+    guard_rec *r = p;
+    pthread_mutex_lock(&recs_lock);
+    r->prev->next = r->next;
+    r->next->prev = r->prev;
+    pthread_mutex_unlock(&recs_lock);
+    free(r);
+}
+
+static int membarrier_register(void)
+{
+    return syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+}
+
+/* A forked child is a new process to membarrier: register it again (a no-op if inherited). */
+static void recs_atfork_child(void) { (void)membarrier_register(); }
+
+static void recs_init(void)
+{
+    slots_on = membarrier_register() && pthread_key_create(&rec_key, rec_free) == 0 &&
+               pthread_atfork(NULL, NULL, recs_atfork_child) == 0;
+}
+
+static guard_rec *rec_of_thread(void)
+{
+    if (my_rec)
+        return my_rec;
+    pthread_once(&recs_once, recs_init);
+    guard_rec *r = slots_on ? calloc(1, sizeof *r) : NULL;
+    if (!r)
+        return NULL;
+    if (pthread_setspecific(rec_key, r)) {
+        free(r);
+        return NULL;
+    }
+    pthread_mutex_lock(&recs_lock);
+    r->next = recs.next;
+    r->prev = &recs;
+    recs.next->prev = r;
+    recs.next = r;
+    pthread_mutex_unlock(&recs_lock);
+    return my_rec = r;
+}
+
+static void mark_in(mnemo_guard *g, mnemo_db *db)
+{
+    guard_rec *r = my_depth < GUARD_SLOTS ? rec_of_thread() : NULL;
+    if (r) {
+        atomic_store_explicit(&r->slot[my_depth], db, memory_order_relaxed);
+        atomic_signal_fence(memory_order_seq_cst); /* the CPU's part is the closer's membarrier */
+        g->slot = ++my_depth;
+    } else {
+        atomic_fetch_add(&TDB(db)->calls, 1);
+        g->slot = 0;
+    }
+}
+
+static void mark_out(mnemo_guard *g, mnemo_db *db)
+{
+    if (!g->slot) {
+        atomic_fetch_sub(&TDB(db)->calls, 1);
+        return;
+    }
+    atomic_store_explicit(&my_rec->slot[g->slot - 1], NULL, memory_order_release);
+    while (my_depth && !atomic_load_explicit(&my_rec->slot[my_depth - 1], memory_order_relaxed))
+        my_depth--; /* guards end in reverse order, but a hole would only cost a slot */
+    g->slot = 0;
+}
+
+static int slots_hold(mnemo_db *db)
+{
+    int held = 0;
+    pthread_mutex_lock(&recs_lock);
+    for (guard_rec *r = recs.next; r != &recs && !held; r = r->next)
+        for (unsigned i = 0; i < GUARD_SLOTS && !held; i++)
+            held = atomic_load_explicit(&r->slot[i], memory_order_acquire) == db;
+    pthread_mutex_unlock(&recs_lock);
+    return held;
+}
+
+void mnemo_guard__wait_calls(mnemo_db *db)
+{
+    pthread_once(&recs_once, recs_init);
+    if (slots_on)
+        syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+    while (atomic_load(&TDB(db)->calls) != 0 || (slots_on && slots_hold(db))) {
+        struct timespec ts = {0, 100000};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Counts the call in, then looks at the magic (see above): either the call sees the db closing or
+ * close sees the call and waits for it. */
 static int enter_db(mnemo_guard *g, mnemo_db *db, const char *fn)
 {
     if (!db)
         return mnemo__err(MNEMO_EINVAL, "%s: database handle is NULL", fn);
-    atomic_fetch_add(&TDB(db)->calls, 1);
-    unsigned magic = atomic_load(&TDB(db)->magic);
+    mark_in(g, db);
+    unsigned magic = g->slot ? atomic_load_explicit(&TDB(db)->magic, memory_order_relaxed)
+                             : atomic_load(&TDB(db)->magic);
     /* A call nested in one this thread has in flight finishes its work: close waits for both. */
     if (magic != MNEMO_DB_MAGIC_OPEN && !(magic == MNEMO_DB_MAGIC_CLOSING && mnemo_guard__held(db))) {
-        atomic_fetch_sub(&TDB(db)->calls, 1);
+        mark_out(g, db);
         return mnemo__err(MNEMO_EINVAL, "%s: database handle is closed", fn);
     }
     g->db = db;
@@ -189,7 +310,7 @@ void mnemo_guard__leave(mnemo_guard *g)
     if (g->txn && --g->txn->depth == 0)
         atomic_store(&g->txn->owner, (uintptr_t)0);
     guard_top = g->up;
-    atomic_fetch_sub(&TDB(g->db)->calls, 1);
+    mark_out(g, g->db);
     g->db = NULL;
     g->txn = NULL;
 }

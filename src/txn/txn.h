@@ -25,6 +25,7 @@ typedef struct mnemo_guard {
     mnemo_db *db;            /* NULL: not entered */
     mnemo_txn *txn;          /* the transaction this guard claimed, or NULL */
     struct mnemo_guard *up;  /* this thread's enclosing guard */
+    unsigned slot;           /* 1 + its slot in this thread's record; 0: counted in db's calls */
 } mnemo_guard;
 void mnemo_guard__leave(mnemo_guard *g);
 #define MNEMO_GUARD(g) mnemo_guard g __attribute__((cleanup(mnemo_guard__leave))) = {0}
@@ -39,6 +40,9 @@ int mnemo_guard__write(mnemo_guard *g, mnemo_db *db, mnemo_txn *txn, const char 
  * waiting for another thread's call on it to end), or nonzero once db is closed and its close has
  * finished invalidating its transactions and cursors (then nothing is entered). */
 int mnemo_guard__free(mnemo_guard *g, mnemo_db *db, mnemo_txn *txn);
+/* For mnemo_close, after it set the magic to closing: returns once no guarded call on db is in
+ * flight on any thread (new ones see the magic and refuse). */
+void mnemo_guard__wait_calls(mnemo_db *db);
 /* Whether this thread is inside a guarded call on db (mnemo_close refuses then). */
 int mnemo_guard__held(mnemo_db *db);
 

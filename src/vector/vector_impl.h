@@ -16,11 +16,12 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "core/keys.h"
 #include "core/u64map.h"
 #include "vector/hnsw.h"
 #include "vector/vector.h"
 
-#define VEC_SPACE_KEY "Vspace"
+#define VEC_SPACE_KEY MNEMO_MKEY_VECTOR_SPACE
 #define VEC_DATA_VERSION 1
 
 struct vec_change;

@@ -27,7 +27,8 @@
 #define LM_LOCK_FILE "mnemo.lock" /* ours: one opener at a time (see lm_open) */
 #define LM_DEFAULT_MAP ((size_t)64 << 20)
 #define LM_DEFAULT_READERS 1024u
-#define LM_GROW_WAIT_S 10 /* how long a map growth waits for open snapshots of this process */
+#define LM_GROW_WAIT_S 10
+#define LM_POOL 16 /* reset read transactions kept for reuse per store */ /* how long a map growth waits for open snapshots of this process */
 
 /* Long keys. LMDB keys are at most mdb_env_get_maxkeysize() bytes (511 in Debian's build); mnemo
  * keys may be longer. A key shorter than LM_P bytes is stored as it is. A key of LM_P bytes or
@@ -85,6 +86,11 @@ struct mnemo_store {
     size_t psize;
     int want_grow; /* data passed half the map: grow when the process is next quiescent */
     size_t map_size;
+    /* Read snapshots kept reset for reuse (guarded by mu): mdb_txn_renew of a reset transaction
+     * keeps its reader slot, where mdb_txn_begin under MDB_NOTLS takes the reader table's lock,
+     * searches a free slot and allocates the transaction on every point read and cursor. */
+    struct lm_snap *pool[LM_POOL];
+    unsigned n_pool;
 };
 
 static size_t lm_test_map;
@@ -286,21 +292,37 @@ static int lm_read(mnemo_store *s, MDB_txn *t, unsigned ks, const void *key, siz
 #define LM_FULL 1
 /* An MNEMO_E* code (already translated), as opposed to an LMDB code or an errno. */
 #define LM_IS_MNEMO(rc) ((rc) < 0 && (rc) >= MNEMO_ENOTSUP)
+/* *same = 1 when a put finds the key holding exactly these bytes: nothing is written then, and
+ * the caller records the rewrite in the key's version instead (lm_ver_bump), which is what makes
+ * it conflict. A delete of an absent key writes nothing. */
 static int lm_write(mnemo_store *s, MDB_txn *w, unsigned ks, const void *key, size_t klen, const void *val,
-                    size_t vlen, int *changed, const char *what)
+                    size_t vlen, int *changed, int *same, const char *what)
 {
-    MDB_val k = {klen < LM_P ? klen : LM_P, (void *)key}, v = {vlen, (void *)val};
+    MDB_val k = {klen < LM_P ? klen : LM_P, (void *)key}, v = {vlen, (void *)val}, old;
     int rc;
+    *same = 0;
     if (klen < LM_P) {
-        rc = val ? mdb_put(w, s->dbi[ks], &k, &v, 0) : mdb_del(w, s->dbi[ks], &k, NULL);
+        if (!val) {
+            rc = mdb_del(w, s->dbi[ks], &k, NULL);
+            if (rc == MDB_NOTFOUND)
+                return 0;
+        } else {
+            /* One descent for a new key: NOOVERWRITE inserts it, or hands back the value held. */
+            old = v;
+            rc = mdb_put(w, s->dbi[ks], &k, &old, MDB_NOOVERWRITE);
+            if (rc == MDB_KEYEXIST) {
+                if (old.mv_size == vlen && !memcmp(old.mv_data, val, vlen)) {
+                    *same = 1;
+                    return 0;
+                }
+                rc = mdb_put(w, s->dbi[ks], &k, &v, 0);
+            }
+        }
         *changed += rc == 0;
-        if (rc == MDB_NOTFOUND && !val)
-            rc = 0;
         return rc == MDB_MAP_FULL ? LM_FULL : rc ? lm_err(s, rc, what, ks) : 0;
     }
     const unsigned char *rest = (const unsigned char *)key + LM_P;
     size_t rlen = klen - LM_P, n = 0, cap = 0, blen = 0;
-    MDB_val old;
     lm_entry *e = NULL;
     unsigned char *b = NULL;
     rc = mdb_get(w, s->dbi[ks], &k, &old);
@@ -312,7 +334,9 @@ static int lm_write(mnemo_store *s, MDB_txn *w, unsigned ks, const void *key, si
         rc = rc == MDB_NOTFOUND ? 0 : lm_err(s, rc, what, ks);
     size_t at = rc ? 0 : lm_bucket_lower(e, n, rest, rlen);
     int absent = at >= n || lm_kcmp(e[at].rest, e[at].rlen, rest, rlen) != 0;
-    if (rc == 0 && !(absent && !val)) { /* deleting an absent key rewrites nothing */
+    if (rc == 0)
+        *same = !absent && val && e[at].vlen == vlen && !memcmp(e[at].val, val, vlen);
+    if (rc == 0 && !*same && !(absent && !val)) { /* deleting an absent key rewrites nothing */
         rc = lm_bucket_build(e, n, rest, rlen, val, vlen, &b, &blen);
         MDB_val bv = {blen, b};
         if (rc == 0) {
@@ -326,11 +350,14 @@ static int lm_write(mnemo_store *s, MDB_txn *w, unsigned ks, const void *key, si
     return rc;
 }
 
-/* Key versions: the id of the last write transaction that wrote a key, in the named database
- * LM_VERSIONS under a 64-bit hash of (keyspace, key). Validation compares them as well as the
- * bytes, so a key rewritten with the same bytes (the record room's pin, which turns "the edges of
- * this record changed" into "this record's key changed") still conflicts with a transaction that
- * read it. Two keys sharing a hash only make conflicts more likely, never fewer. */
+/* Key versions: the id of the last write transaction that rewrote a key with the bytes it already
+ * held, in the named database LM_VERSIONS under a 64-bit hash of (keyspace, key). Validation
+ * compares them as well as the bytes, so such a rewrite (the record room's pin, which turns "the
+ * edges of this record changed" into "this record's key changed") still conflicts with a
+ * transaction that read the key. A write that changes the bytes needs no version: the bytes
+ * differ, and if a later write brings them back (A->B->A), what the reader saw is again true at
+ * its commit, so it may commit (serializable at that point). Two keys sharing a hash only make
+ * conflicts more likely, never fewer. */
 #define LM_VERSIONS "mnemo.versions"
 
 static void lm_ver_key(unsigned ks, const void *key, size_t klen, unsigned char out[8])
@@ -357,13 +384,15 @@ static uint64_t lm_ver(mnemo_store *s, MDB_txn *t, unsigned ks, const void *key,
 }
 
 /* Records that write transaction w wrote the key: 0, LM_FULL, or an error. */
-static int lm_ver_bump(mnemo_store *s, MDB_txn *w, unsigned ks, const void *key, size_t klen, const char *what)
+static int lm_ver_bump(mnemo_store *s, MDB_txn *w, int *changed, unsigned ks, const void *key, size_t klen,
+                       const char *what)
 {
     unsigned char h[8];
     lm_ver_key(ks, key, klen, h);
     uint64_t id = (uint64_t)mdb_txn_id(w);
     MDB_val k = {8, h}, v = {8, &id};
     int rc = mdb_put(w, s->ver_dbi, &k, &v, 0);
+    *changed += rc == 0;
     return rc == MDB_MAP_FULL ? LM_FULL : rc ? lm_err(s, rc, what, ks) : 0;
 }
 
@@ -397,14 +426,20 @@ static int lm_grow_locked(mnemo_store *s, int adopt)
     return rc;
 }
 
-static void lm_gate_leave(mnemo_store *s)
+/* mu held. */
+static void lm_gate_leave_locked(mnemo_store *s)
 {
-    pthread_mutex_lock(&s->mu);
     if (--s->active == 0) {
         if (s->want_grow && !s->resizing) /* growing now is free: nobody has to wait */
             lm_grow_locked(s, 0);
         pthread_cond_broadcast(&s->cv);
     }
+}
+
+static void lm_gate_leave(mnemo_store *s)
+{
+    pthread_mutex_lock(&s->mu);
+    lm_gate_leave_locked(s);
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -494,17 +529,41 @@ typedef struct lm_copy {
     unsigned char data[];
 } lm_copy;
 
+/* Enters the gate and takes a pooled snapshot (NULL when the pool is empty) under one lock. */
+static lm_snap *lm_gate_enter_pooled(mnemo_store *s)
+{
+    pthread_mutex_lock(&s->mu);
+    while (s->resizing)
+        pthread_cond_wait(&s->cv, &s->mu);
+    s->active++;
+    lm_snap *sn = s->n_pool ? s->pool[--s->n_pool] : NULL;
+    pthread_mutex_unlock(&s->mu);
+    return sn;
+}
+
 static int lm_snap_open(lm_snap **out, mnemo_store *s, const char *what)
 {
-    lm_snap *sn = mnemo__malloc(sizeof *sn);
-    if (!sn)
-        return mnemo__err_nomem(what);
     int checked = 0;
+    lm_snap *sn;
     for (;;) {
-        lm_gate_enter(s, NULL, NULL);
-        int rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &sn->t);
+        sn = lm_gate_enter_pooled(s);
+        int rc;
+        if (sn) {
+            if ((rc = mdb_txn_renew(sn->t)) == 0)
+                break;
+            mdb_txn_abort(sn->t);
+            mnemo__free(sn);
+            lm_gate_leave(s);
+            continue; /* a fresh one says why, if it fails too */
+        }
+        if (!(sn = mnemo__malloc(sizeof *sn))) {
+            lm_gate_leave(s);
+            return mnemo__err_nomem(what);
+        }
+        rc = mdb_txn_begin(s->env, NULL, MDB_RDONLY, &sn->t);
         if (rc == 0)
             break;
+        mnemo__free(sn);
         lm_gate_leave(s);
         if (rc == MDB_READERS_FULL && !checked) { /* slots of dead processes? */
             int dead = 0;
@@ -515,7 +574,6 @@ static int lm_snap_open(lm_snap **out, mnemo_store *s, const char *what)
         }
         if (rc == MDB_MAP_RESIZED && (rc = lm_grow(s, 0)) == 0)
             continue;
-        mnemo__free(sn);
         return LM_IS_MNEMO(rc) ? rc : lm_err(s, rc, what, 0);
     }
     sn->kind = LM_PIN_SNAP;
@@ -527,13 +585,27 @@ static int lm_snap_open(lm_snap **out, mnemo_store *s, const char *what)
 
 static void lm_snap_ref(lm_snap *sn) { atomic_fetch_add(&sn->refs, 1); }
 
+/* The last reference resets the snapshot and gives it back to the pool (a reset transaction
+ * holds no pages: growing the map and writers never wait for it). */
 static void lm_snap_unref(lm_snap *sn)
 {
     if (!sn || atomic_fetch_sub(&sn->refs, 1) != 1)
         return;
-    mdb_txn_abort(sn->t);
-    lm_gate_leave(sn->s);
-    mnemo__free(sn);
+    mnemo_store *s = sn->s;
+    mdb_txn_reset(sn->t);
+    pthread_mutex_lock(&s->mu);
+    if (s->n_pool < LM_POOL) {
+        s->pool[s->n_pool++] = sn;
+        sn = NULL;
+    }
+    if (!sn)
+        lm_gate_leave_locked(s);
+    pthread_mutex_unlock(&s->mu);
+    if (sn) { /* the pool is full: the transaction goes before the gate opens for a growth */
+        mdb_txn_abort(sn->t);
+        mnemo__free(sn);
+        lm_gate_leave(s);
+    }
 }
 
 static void lm_release_value(mnemo_store *s, mnemo_store_value *v)
@@ -949,10 +1021,10 @@ static int lm_commit_body(mnemo_store *s, MDB_txn *w, void *ctx, int *changed)
     if (vrc)
         return vrc;
     for (size_t i = 0; i < t->n_uw; i++) {
-        int rc = lm_write(s, w, t->uw[i].ks, t->uw[i].key, t->uw[i].klen, t->uw[i].val, t->uw[i].vlen,
-                          changed, "store commit");
-        if (!rc)
-            rc = lm_ver_bump(s, w, t->uw[i].ks, t->uw[i].key, t->uw[i].klen, "store commit");
+        int same, rc = lm_write(s, w, t->uw[i].ks, t->uw[i].key, t->uw[i].klen, t->uw[i].val, t->uw[i].vlen,
+                                changed, &same, "store commit");
+        if (!rc && same)
+            rc = lm_ver_bump(s, w, changed, t->uw[i].ks, t->uw[i].key, t->uw[i].klen, "store commit");
         if (rc)
             return rc;
     }
@@ -962,10 +1034,11 @@ static int lm_commit_body(mnemo_store *s, MDB_txn *w, void *ctx, int *changed)
         for (lm_node *n = t->lists[ks].head->next[0]; n; n = n->next[0]) {
             if (n->op == LM_OP_NONE)
                 continue;
-            int rc = lm_write(s, w, ks, n->key, n->klen, n->op == LM_OP_PUT ? (n->val ? n->val : (void *)"") : NULL,
-                              n->vlen, changed, "store commit");
-            if (!rc)
-                rc = lm_ver_bump(s, w, ks, n->key, n->klen, "store commit");
+            int same, rc = lm_write(s, w, ks, n->key, n->klen,
+                                    n->op == LM_OP_PUT ? (n->val ? n->val : (void *)"") : NULL, n->vlen, changed,
+                                    &same, "store commit");
+            if (!rc && same)
+                rc = lm_ver_bump(s, w, changed, ks, n->key, n->klen, "store commit");
             if (rc)
                 return rc;
         }
@@ -1044,10 +1117,10 @@ static int lm_batch_body(mnemo_store *s, MDB_txn *w, void *ctx, int *changed)
     lm_batch *b = ctx;
     for (size_t i = 0; i < b->n; i++) {
         const mnemo_store_write *x = &b->w[i];
-        int rc = lm_write(s, w, x->ks, x->key, x->klen, x->is_delete ? NULL : (x->val ? x->val : ""), x->vlen,
-                          changed, "store write_batch");
-        if (!rc)
-            rc = lm_ver_bump(s, w, x->ks, x->key, x->klen, "store write_batch");
+        int same, rc = lm_write(s, w, x->ks, x->key, x->klen, x->is_delete ? NULL : (x->val ? x->val : ""),
+                                x->vlen, changed, &same, "store write_batch");
+        if (!rc && same)
+            rc = lm_ver_bump(s, w, changed, x->ks, x->key, x->klen, "store write_batch");
         if (rc)
             return rc;
     }
@@ -1502,6 +1575,10 @@ static int lm_dir_foreign(const char *dir)
 
 static void lm_free_store(mnemo_store *s)
 {
+    for (unsigned i = 0; i < s->n_pool; i++) {
+        mdb_txn_abort(s->pool[i]->t);
+        mnemo__free(s->pool[i]);
+    }
     if (s->env)
         mdb_env_close(s->env);
     if (s->lock_fd >= 0)
