@@ -2,6 +2,7 @@
  * invalid forms and their messages, index predicates, the order-preserving scalar encoding, and a
  * comparison against a deliberately naive reference evaluator on generated data. */
 #include <math.h>
+#include <pthread.h>
 #include <regex.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1678,4 +1679,106 @@ TU_TEST(filter, generated_invalid_filters)
             continue;
         invalid(text, "'p'", NULL);
     }
+}
+
+/* ---- nesting depth ---- */
+
+/* n levels of kind: 'e' {"a": {"$elemMatch": ...}}, 'n' {"$not": ...}, 'o' {"$or": [...]},
+ * 'v' {"a": {"$not": {"$not": ... {"$eq": 1}}}} (field level), innermost {"x": 1}. */
+static char *nested_filter(char kind, int n)
+{
+    size_t cap = (size_t)n * 24 + 64, k = 0;
+    char *s = mnemo__malloc(cap);
+    cr_assert_not_null(s);
+    const char *open = kind == 'e' ? "{\"a\":{\"$elemMatch\":" : kind == 'n' ? "{\"$not\":" : kind == 'o' ? "{\"$or\":[" : "{\"$not\":";
+    const char *close = kind == 'e' ? "}}" : kind == 'o' ? "]}" : "}";
+    if (kind == 'v')
+        k += (size_t)snprintf(s + k, cap - k, "{\"x\":");
+    for (int i = 0; i < n; i++)
+        k += (size_t)snprintf(s + k, cap - k, "%s", open);
+    k += (size_t)snprintf(s + k, cap - k, "%s", kind == 'v' ? "{\"$eq\":1}" : "{\"x\":1}");
+    for (int i = 0; i < n; i++)
+        k += (size_t)snprintf(s + k, cap - k, "%s", close);
+    if (kind == 'v')
+        k += (size_t)snprintf(s + k, cap - k, "}");
+    return s;
+}
+
+/* {"a": [{"a": [ ... {"x": 1} ]}]}, n levels: what an n-level $elemMatch chain matches. */
+static char *nested_metadata(int n)
+{
+    size_t cap = (size_t)n * 12 + 16, k = 0;
+    char *s = mnemo__malloc(cap);
+    cr_assert_not_null(s);
+    for (int i = 0; i < n; i++)
+        k += (size_t)snprintf(s + k, cap - k, "{\"a\":[");
+    k += (size_t)snprintf(s + k, cap - k, "{\"x\":1}");
+    for (int i = 0; i < n; i++)
+        k += (size_t)snprintf(s + k, cap - k, "]}");
+    return s;
+}
+
+/* Compiling and matching recurse once per level: a filter nested 1000 deep (jansson parses up to
+ * 2048) overflowed a 256 KiB thread stack. Nesting is bounded, and the deepest filter allowed
+ * compiles and matches on a small stack. */
+TU_TEST(filter, nesting_depth_is_bounded)
+{
+    static const char kinds[] = "enov";
+    for (const char *k = kinds; *k; k++) {
+        char *ok = nested_filter(*k, MNEMO_FILTER_MAX_NESTING), *deep = nested_filter(*k, MNEMO_FILTER_MAX_NESTING + 1);
+        mnemo_filter__free(compile_ok(ok));
+        invalid(deep, "nested deeper than", "100");
+        mnemo__free(ok);
+        mnemo__free(deep);
+    }
+    char *f = nested_filter('e', MNEMO_FILTER_MAX_NESTING), *md = nested_metadata(MNEMO_FILTER_MAX_NESTING);
+    cr_assert_eq(m(f, md), 1);
+    mnemo__free(f);
+    mnemo__free(md);
+}
+
+/* 256 KiB; 4 MiB under ASan, whose frames are several times larger */
+#if defined(__SANITIZE_ADDRESS__)
+#define TU_DEEP_STACK ((size_t)4 << 20)
+#else
+#define TU_DEEP_STACK ((size_t)256 << 10)
+#endif
+
+typedef struct deep_job {
+    int matched;
+} deep_job;
+
+static void *deep_on_small_stack(void *arg)
+{
+    deep_job *j = arg;
+    char *f = nested_filter('e', MNEMO_FILTER_MAX_NESTING), *md = nested_metadata(MNEMO_FILTER_MAX_NESTING);
+    mnemo_filter *flt = NULL;
+    if (mnemo_filter__compile(&flt, f) == 0) {
+        json_error_t e;
+        json_t *doc = json_loads(md, 0, &e);
+        j->matched = doc ? mnemo_filter__match(flt, doc, NULL) : -1;
+        json_decref(doc);
+        mnemo_filter__free(flt);
+    }
+    mnemo__free(f);
+    mnemo__free(md);
+    char *deep = nested_filter('e', 1000); /* refused before it recurses far */
+    flt = NULL;
+    if (mnemo_filter__compile(&flt, deep) == 0)
+        j->matched = -2;
+    mnemo__free(deep);
+    return NULL;
+}
+
+TU_TEST(filter, deepest_filter_runs_on_a_small_thread_stack)
+{
+    pthread_attr_t a;
+    pthread_attr_init(&a);
+    pthread_attr_setstacksize(&a, TU_DEEP_STACK);
+    deep_job j = {0};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, &a, deep_on_small_stack, &j), 0);
+    pthread_join(th, NULL);
+    pthread_attr_destroy(&a);
+    cr_assert_eq(j.matched, 1);
 }

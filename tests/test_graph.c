@@ -1137,3 +1137,26 @@ TU_TEST(graph, neighbors_use_the_common_iterator)
     cr_assert(strstr(mnemo_errmsg(), "a key-value iterator has no neighbours"), "%s", mnemo_errmsg());
     mnemo_iter_free(kv);
 }
+
+/* Closing the database invalidates every iterator (architecture.md), also a neighbour iterator made
+ * without a transaction: its next and its neighbour are MNEMO_EINVAL afterwards, and it frees. */
+TU_TEST(graph, neighbors_without_txn_are_invalid_after_close)
+{
+    node("a");
+    node("b");
+    TU_OK(link_w(NULL, "a", "knows", "b", 1.0));
+    mnemo_iter *it, *fresh;
+    TU_OK(mnemo_graph_neighbors(&it, db, NULL, "a", MNEMO_DIR_OUT, NULL, 0));
+    TU_OK(mnemo_graph_neighbors(&fresh, db, NULL, "a", MNEMO_DIR_OUT, NULL, 0));
+    TU_OK(mnemo_iter_next(it));
+    close_db();
+    const mnemo_graph_neighbor *n;
+    TU_RC(mnemo_iter_neighbor(it, &n), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "database was closed"), "%s", mnemo_errmsg());
+    TU_RC(mnemo_iter_next(it), MNEMO_EINVAL);
+    TU_RC(mnemo_iter_next(fresh), MNEMO_EINVAL);
+    mnemo_iter_free(it);
+    db = tu_open("g2"); /* may reuse the closed handle's memory: the old iterator stays invalid */
+    TU_RC(mnemo_iter_next(fresh), MNEMO_EINVAL);
+    mnemo_iter_free(fresh);
+}

@@ -702,3 +702,36 @@ TU_TEST(text, info_respects_the_callers_version)
     TU_RC(mnemo_text_info_get(&in, db, NULL), MNEMO_EINVAL);
     TU_OK(mnemo_close(db));
 }
+
+/* The neighbourhood arguments are checked as mnemo_vector_search checks them: an unknown direction
+ * was followed as some direction, an empty near or near_label failed with a message naming an
+ * internal function. */
+TU_TEST(text, bad_neighbourhood_arguments_are_named)
+{
+    mnemo_db *db = open_text("nb", NULL, 0);
+    corpus(db);
+    mnemo_text_search_options o = MNEMO_TEXT_SEARCH_OPTIONS_INIT;
+    mnemo_text_hits *h = NULL;
+    o.near = "d";
+    o.near_dir = (mnemo_direction)77;
+    TU_RC(mnemo_text_search(&h, db, NULL, "wing", 10, &o), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "mnemo_text_search: near_dir 77 is not"), "%s", mnemo_errmsg());
+    o.near_dir = MNEMO_DIR_OUT;
+    o.near = "";
+    TU_RC(mnemo_text_search(&h, db, NULL, "wing", 10, &o), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "mnemo_text_search: near is empty"), "%s", mnemo_errmsg());
+    o.near = "d";
+    o.near_label = "";
+    TU_RC(mnemo_text_search(&h, db, NULL, "wing", 10, &o), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "mnemo_text_search: near_label must be 1..256 bytes"), "%s", mnemo_errmsg());
+    cr_assert_null(h, "out is untouched on failure");
+    /* recall hands them to the text search: the same answers */
+    mnemo_recall_query q = MNEMO_RECALL_QUERY_INIT;
+    mnemo_recall_hits *rh = NULL;
+    q.text = "wing";
+    q.near = "d";
+    q.near_dir = (mnemo_direction)77;
+    TU_RC(mnemo_recall(&rh, db, NULL, &q, 5), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "near_dir 77 is not"), "%s", mnemo_errmsg());
+    TU_OK(mnemo_close(db));
+}

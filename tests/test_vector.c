@@ -1581,3 +1581,30 @@ TU_TEST(vector, close_during_a_snapshot_never_leaves_it_half_written_as_current)
     free(ids);
     free(v);
 }
+
+/* Hostile sizes and ids name what is wrong: a query count whose buffers cannot be sized was
+ * MNEMO_ENOMEM (and an abort under ASan, from malloc of the wrapped size), a NULL id of a batch
+ * was named "vector i", an empty near_label came back as "label must be ..." naming no function. */
+TU_TEST(vector, hostile_batch_sizes_and_ids_are_named)
+{
+    db = open_space("hb", 2, MNEMO_METRIC_L2);
+    record(db, "a", NULL);
+    float v[4] = {1, 0, 0, 1};
+    mnemo_vector_hits *out[2] = {NULL, NULL};
+    TU_RC(mnemo_vector_search_batch(out, db, NULL, v, SIZE_MAX, 2, 5, NULL), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "mnemo_vector_search_batch: n"), "%s", mnemo_errmsg());
+    TU_RC(mnemo_vector_search_batch(out, db, NULL, v, SIZE_MAX / 4, 2, 5, NULL), MNEMO_EINVAL);
+    cr_assert_null(out[0]);
+    const char *ids[2] = {"a", NULL};
+    TU_RC(mnemo_vector_put_batch(db, NULL, ids, v, SIZE_MAX / 2, 2), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "mnemo_vector_put_batch: n"), "%s", mnemo_errmsg());
+    TU_RC(mnemo_vector_put_batch(db, NULL, ids, v, 2, 2), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "mnemo_vector_put_batch: id 1 is NULL"), "%s", mnemo_errmsg());
+    mnemo_vector_search_options so = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
+    mnemo_vector_hits *h = NULL;
+    so.near = "a";
+    so.near_label = "";
+    TU_RC(mnemo_vector_search(&h, db, NULL, v, 2, 1, &so), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "mnemo_vector_search: near_label must be 1..256 bytes"), "%s", mnemo_errmsg());
+    cr_assert_null(h);
+}

@@ -72,8 +72,9 @@ typedef struct mnemo_graph_neighbor {
  * { mnemo_iter_neighbor(it, &n); ... }`, then mnemo_iter_free(it). It cannot seek and has no
  * key or value (those calls are MNEMO_EINVAL).
  * The neighbours are read when the iterator is made (it holds no database resources); one made
- * in a transaction is invalidated when that transaction ends (commit, rollback, or its db closes):
- * mnemo_iter_next then returns MNEMO_EINVAL.
+ * in a transaction is invalidated when that transaction ends (commit, rollback, or its db closes),
+ * one made without a transaction when its db closes: mnemo_iter_next and mnemo_iter_neighbor then
+ * return MNEMO_EINVAL.
  * @param[out] out  set only on success; free with mnemo_iter_free().
  * @param[in] label NULL for every label.
  * @param[in] limit at most this many neighbours are read (0: all).

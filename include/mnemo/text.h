@@ -119,8 +119,9 @@ MNEMO_API void mnemo_text_hits_free(mnemo_text_hits *hits);
  * @param[in]  opts  NULL for defaults.
  * @return 0; MNEMO_EINVAL (NULL query, k 0, invalid UTF-8 (the message gives the byte offset), a
  *         query too long or with too many terms, bad k1 or b (negative, NaN, out of range), bad
- *         filter, full text not enabled or still being built); MNEMO_ENOTFOUND (`near` names no
- *         live record); MNEMO_ECORRUPT; MNEMO_ENOMEM. */
+ *         filter, empty `near`, unknown `near_dir`, `near_label` empty or longer than MNEMO_LABEL_MAX,
+ *         full text not enabled or still being built);
+ *         MNEMO_ENOTFOUND (`near` names no live record); MNEMO_ECORRUPT; MNEMO_ENOMEM. */
 MNEMO_API int mnemo_text_search(mnemo_text_hits **out, mnemo_db *db, mnemo_txn *txn, const char *query, size_t k,
                                 const mnemo_text_search_options *opts);
 

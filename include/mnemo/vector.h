@@ -117,13 +117,15 @@ MNEMO_API void mnemo_vector_hits_free(mnemo_vector_hits *hits);
  * @param[out] out   the hits (fewer than k when fewer records qualify); untouched on failure.
  * @param[in]  opts  NULL for defaults.
  * @return 0; MNEMO_EINVAL (NULL query, k 0, NaN, query longer than MNEMO_VECTOR_MAX_NORM under
- *         L2/IP, bad filter, no vector space); MNEMO_EDIM;
+ *         L2/IP, bad filter, empty `near`, unknown `near_dir`, `near_label` empty or longer than
+ *         MNEMO_LABEL_MAX, no vector space); MNEMO_EDIM;
  *         MNEMO_ENOTFOUND (`near` names no live record); MNEMO_ENOMEM; MNEMO_ECORRUPT. */
 MNEMO_API int mnemo_vector_search(mnemo_vector_hits **out, mnemo_db *db, mnemo_txn *txn, const float *query, size_t dim,
                                   size_t k, const mnemo_vector_search_options *opts);
 
 /** n queries at once (queries[i * dim ..]): out[i] gets the hits of query i. All or none: on
- * failure nothing is set. Exact batches run as one matrix product per block of stored vectors. */
+ * failure nothing is set. Exact batches run as one matrix product per block of stored vectors.
+ * MNEMO_EINVAL also when n * dim floats or n * k hits cannot be addressed. */
 MNEMO_API int mnemo_vector_search_batch(mnemo_vector_hits **out, mnemo_db *db, mnemo_txn *txn, const float *queries,
                                         size_t n, size_t dim, size_t k, const mnemo_vector_search_options *opts);
 

@@ -4,6 +4,9 @@ Every C call goes through cffi's API mode, which releases the GIL for the call's
 """
 import gc
 import json
+import operator
+import os
+import sys
 import threading
 from dataclasses import dataclass, field
 
@@ -194,6 +197,15 @@ def _text(s, what):
     return b
 
 
+def _path(p, what):
+    """A file system path: str, bytes or os.PathLike (str(b"db") would be the path "b'db'")."""
+    try:
+        p = os.fspath(p)
+    except TypeError:
+        raise invalid(f"{what} must be a path (str, bytes or os.PathLike), not {type(p).__name__}") from None
+    return _text(os.fsencode(p), what)
+
+
 def _opt_text(s, what):
     return ffi.NULL if s is None else _text(s, what)
 
@@ -228,6 +240,9 @@ def _json(v, what):
         s = json.dumps(v, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as e:
         raise invalid(f"{what} cannot be written as JSON: {e}") from None
+    except RecursionError:
+        raise invalid(f"{what} is nested too deep for Python's json module; pass it as JSON text "
+                      "(the library takes up to 2048 levels)") from None
     return _text(s, what)
 
 
@@ -235,8 +250,25 @@ def _str(p):
     return None if p == ffi.NULL else ffi.string(p).decode("utf-8", "surrogateescape")
 
 
+_DEEP_JSON_LOCK = threading.Lock()
+
+
 def _load_json(p):
-    return None if p == ffi.NULL else json.loads(ffi.string(p).decode("utf-8"))
+    if p == ffi.NULL:
+        return None
+    text = ffi.string(p).decode("utf-8")
+    try:
+        return json.loads(text)
+    except RecursionError:
+        # The library stores JSON nested up to jansson's 2048 levels; Python's decoder recurses
+        # once per level under the interpreter's limit (1000): lift it for this one decode.
+        with _DEEP_JSON_LOCK:
+            old = sys.getrecursionlimit()
+            sys.setrecursionlimit(max(old, 2 * 2048 + 1000))
+            try:
+                return json.loads(text)
+            finally:
+                sys.setrecursionlimit(old)
 
 
 def _direction(d, what="direction"):
@@ -254,11 +286,48 @@ def _choice(table, v, what):
 
 
 def _floats(v, what):
-    """A contiguous float32 array (numpy converts once, in C, when the input is not one already)."""
-    a = np.ascontiguousarray(v, dtype=np.float32)
+    """A contiguous float32 array (numpy converts once, in C, when the input is not one already).
+    Complex values (numpy would drop their imaginary part) and non-numbers are InvalidArgument."""
+    try:
+        a = np.asarray(v)
+        complex_ = a.dtype.kind == "c"
+        if not complex_:
+            a = np.ascontiguousarray(a, dtype=np.float32).reshape(a.shape)  # a 0-d input stays 0-d
+    except (TypeError, ValueError) as e:  # strings, None, ragged lists
+        raise invalid(f"{what} must be an array of real numbers: {e}") from None
+    if complex_:
+        raise invalid(f"{what} must be real numbers, not complex")
     if a.size == 0:
         raise invalid(f"{what} is empty")
     return a
+
+
+def _vector(v, what):
+    """One vector: a 1-d array (a 2-d one holding dim floats is several vectors, never flattened)."""
+    a = _floats(v, what)
+    if a.ndim != 1:
+        raise invalid(f"{what} must be a 1-d array of floats, not an array of shape {a.shape}")
+    return a
+
+
+def _integer(v, what, lo, hi):
+    try:
+        n = operator.index(v)
+    except TypeError:
+        raise invalid(f"{what} must be an integer, not {type(v).__name__}") from None
+    if not lo <= n <= hi:
+        raise invalid(f"{what} must be in {lo}..{hi}, not {n}")
+    return n
+
+
+def _unsigned(v, what, bits=64):
+    """A C unsigned argument or field: an int in range, else InvalidArgument naming it (cffi alone
+    raises OverflowError or TypeError naming nothing)."""
+    return _integer(v, what, 0, (1 << bits) - 1)
+
+
+def _int64(v, what):
+    return _integer(v, what, -(1 << 63), (1 << 63) - 1)
 
 
 def _record(r):
@@ -375,11 +444,18 @@ class _Ops:
         refuses to close while one is."""
         k = _bytes(key, "key")
         v = ffi.new("mnemo_view *")
-        _check(lib.mnemo_kv_view(v, self._db(), self._t(), k, len(k)))
+        database = self._database
+        database._reserve_view()  # before the C call, so close() cannot slip in while it runs
+        try:
+            _check(lib.mnemo_kv_view(v, self._db(), self._t(), k, len(k)))
+        except BaseException:
+            database._unreserve_view()
+            raise
         if v.len == 0:
             lib.mnemo_view_release(v)
+            database._unreserve_view()
             return memoryview(b"")
-        return self._database._hold_view(v)
+        return database._hold_view(v)
 
     def kv_delete(self, key):
         k = _bytes(key, "key")
@@ -471,7 +547,8 @@ class _Ops:
         if metadata is not None:
             c.metadata = _cstr(_json(metadata, "metadata"), keep)
         c.importance = importance
-        c.created_at, c.updated_at, c.expires_at = created_at, updated_at, expires_at
+        c.created_at, c.updated_at = _int64(created_at, "created_at"), _int64(updated_at, "updated_at")
+        c.expires_at = _int64(expires_at, "expires_at")
         _check(lib.mnemo_record_put(self._db(), self._t(), c, _choice(_PUT_MODES, mode, "mode")))
 
     def get_record(self, rid, default=_UNSET):
@@ -507,7 +584,7 @@ class _Ops:
             u.importance = importance
             u.fields |= lib.MNEMO_UPDATE_IMPORTANCE
         if expires_at is not _UNSET:
-            u.expires_at = expires_at
+            u.expires_at = _int64(expires_at, "expires_at")
             u.fields |= lib.MNEMO_UPDATE_EXPIRES_AT
         if metadata_patch is not _UNSET:
             u.metadata_patch = _cstr(_json(metadata_patch, "metadata_patch"), keep)
@@ -521,7 +598,8 @@ class _Ops:
         o.order = _choice(_LIST_ORDERS, order, "order")
         keep = []
         o.id_prefix = _opt_cstr(prefix, "prefix", keep)
-        o.created_from, o.created_to, o.limit = created_from, created_to, page_size
+        o.created_from, o.created_to = _int64(created_from, "created_from"), _int64(created_to, "created_to")
+        o.limit = _unsigned(page_size, "page_size")
         return self._pages(lambda out: lib.mnemo_record_list(out, self._db(), self._t(), o), o, keep)
 
     def find_records(self, filter, page_size=256):  # noqa: A002 -- the C API's word
@@ -529,7 +607,7 @@ class _Ops:
         f = _json(filter, "filter")
         o = ffi.new("mnemo_record_find_options *")
         o.version = lib.MNEMO_RECORD_FIND_OPTIONS_VERSION
-        o.limit = page_size
+        o.limit = _unsigned(page_size, "page_size")
         return self._pages(lambda out: lib.mnemo_record_find(out, self._db(), self._t(), f, o), o, f)
 
     def _pages(self, fetch, opts, keep):
@@ -597,7 +675,8 @@ class _Ops:
         """A generator of Neighbors of a record (out-edges first, by label then neighbour)."""
         out = ffi.new("mnemo_iter **")
         _check(lib.mnemo_graph_neighbors(out, self._db(), self._t(), _text(rid, "record id"),
-                                         _direction(direction), _opt_text(label, "label"), limit))
+                                         _direction(direction), _opt_text(label, "label"),
+                                         _unsigned(limit, "limit")))
         n = ffi.new("mnemo_graph_neighbor **")
 
         def neighbor(it):
@@ -625,7 +704,7 @@ class _Ops:
         o.version = lib.MNEMO_GRAPH_TRAVERSE_OPTIONS_VERSION
         o.dir = _direction(direction)
         o.label = _opt_cstr(label, "label", keep)
-        o.max_depth, o.max_nodes = max_depth, max_nodes
+        o.max_depth, o.max_nodes = _unsigned(max_depth, "max_depth", 32), _unsigned(max_nodes, "max_nodes")
         st = _CallState()
         h = ffi.new_handle(st)
         rc = lib.mnemo_graph_traverse(self._db(), self._t(), arr, len(cstarts), o,
@@ -642,7 +721,7 @@ class _Ops:
         o.dir = _direction(direction)
         keep = []
         o.label = _opt_cstr(label, "label", keep)
-        o.weighted, o.max_hops = bool(weighted), max_hops
+        o.weighted, o.max_hops = bool(weighted), _unsigned(max_hops, "max_hops", 32)
         out = ffi.new("mnemo_graph_path **")
         _check(lib.mnemo_graph_shortest_path(out, self._db(), self._t(), _text(from_id, "from_id"),
                                              _text(to, "to"), o))
@@ -655,7 +734,7 @@ class _Ops:
 
     # ---- vectors
     def put_vector(self, rid, vector):
-        v = _floats(vector, "vector").ravel()
+        v = _vector(vector, "vector")
         _check(lib.mnemo_vector_put(self._db(), self._t(), _text(rid, "record id"),
                                     ffi.from_buffer("float[]", v), v.size))
 
@@ -665,6 +744,8 @@ class _Ops:
         a = _floats(vectors, "vectors")
         if a.ndim != 2:
             raise invalid(f"put_vectors: vectors must be a 2-d array (n, dim), not {a.ndim}-d")
+        if isinstance(ids, (str, bytes)):
+            raise invalid("put_vectors: ids must be a sequence of ids, not one " + type(ids).__name__)
         ids = list(ids)
         if len(ids) != a.shape[0]:
             raise invalid(f"put_vectors: {len(ids)} ids for {a.shape[0]} vectors")
@@ -690,7 +771,7 @@ class _Ops:
             return ffi.NULL
         o = ffi.new("mnemo_vector_search_options *")
         o.version = lib.MNEMO_VECTOR_SEARCH_OPTIONS_VERSION
-        o.ef, o.exact, o.hops = ef, bool(exact), hops
+        o.ef, o.exact, o.hops = _unsigned(ef, "ef", 32), bool(exact), _unsigned(hops, "hops", 32)
         _restrict(o, keep, filter, near, near_direction, near_label)
         return o
 
@@ -698,12 +779,12 @@ class _Ops:
                near_direction=None, near_label=None, ef=0, exact=False):
         """The k nearest records to `query`, nearest first, as a list of Hits. filter: a metadata
         filter (dict or JSON); near/hops: only records within hops graph hops of `near`."""
-        q = _floats(query, "query").ravel()
+        q = _vector(query, "query")
         keep = []
         o = self._search_options(filter, near, hops, near_direction, near_label, ef, exact, keep)
         out = ffi.new("mnemo_vector_hits **")
         _check(lib.mnemo_vector_search(out, self._db(), self._t(), ffi.from_buffer("float[]", q),
-                                       q.size, k, o))
+                                       q.size, _unsigned(k, "k"), o))
         try:
             return _hits(out[0])
         finally:
@@ -718,6 +799,7 @@ class _Ops:
         if qs.ndim != 2:
             raise invalid(f"search_batch: queries must be a 2-d array (n, dim), not {qs.ndim}-d")
         n = qs.shape[0]
+        k = _unsigned(k, "k")
         keep = []
         o = self._search_options(filter, near, hops, near_direction, near_label, ef, exact, keep)
         out = ffi.new("mnemo_vector_hits *[]", n)
@@ -741,12 +823,13 @@ class _Ops:
     def search_expand(self, query, k=10, hops=1, direction="both", *, filter=None,  # noqa: A002
                       near=None, near_hops=0, near_direction=None, near_label=None, ef=0, exact=False):
         """The k nearest, then every record within `hops` graph hops of them (Hit.hops, Hit.via)."""
-        q = _floats(query, "query").ravel()
+        q = _vector(query, "query")
         keep = []
         o = self._search_options(filter, near, near_hops, near_direction, near_label, ef, exact, keep)
         out = ffi.new("mnemo_vector_hits **")
         _check(lib.mnemo_vector_search_expand(out, self._db(), self._t(), ffi.from_buffer("float[]", q),
-                                              q.size, k, o, hops, _direction(direction)))
+                                              q.size, _unsigned(k, "k"), o, _unsigned(hops, "hops", 32),
+                                              _direction(direction)))
         try:
             return _hits(out[0])
         finally:
@@ -765,11 +848,11 @@ class _Ops:
         """The k records whose content best matches `query` by BM25, best first (TextHits)."""
         o = ffi.new("mnemo_text_search_options *")
         o.version = lib.MNEMO_TEXT_SEARCH_OPTIONS_VERSION
-        o.k1, o.b, o.hops = k1, b, hops
+        o.k1, o.b, o.hops = k1, b, _unsigned(hops, "hops", 32)
         keep = []
         _restrict(o, keep, filter, near, near_direction, near_label)
         out = ffi.new("mnemo_text_hits **")
-        _check(lib.mnemo_text_search(out, self._db(), self._t(), _text(query, "query"), k, o))
+        _check(lib.mnemo_text_search(out, self._db(), self._t(), _text(query, "query"), _unsigned(k, "k"), o))
         try:
             h = out[0]
             return [TextHit(ffi.string(h.hits[i].id).decode("utf-8"), h.hits[i].score)
@@ -788,18 +871,18 @@ class _Ops:
         if text is not None:
             q.text = _cstr(_text(text, "text"), keep)
         if vector is not None:
-            v = _floats(vector, "vector").ravel()
+            v = _vector(vector, "vector")
             keep.append(v)
             q.vector, q.dim = ffi.from_buffer("float[]", v), v.size
         _restrict(q, keep, filter, near, near_direction, near_label)
-        q.hops = hops
+        q.hops = _unsigned(hops, "hops", 32)
         q.fusion = _choice(_FUSIONS, fusion, "fusion")
         q.clock = _choice(_CLOCKS, clock, "clock")
         q.rrf_k, q.text_weight, q.vector_weight = rrf_k, text_weight, vector_weight
         q.recency_weight, q.importance_weight, q.half_life_ms = recency_weight, importance_weight, half_life_ms
-        q.now, q.depth = now, depth
+        q.now, q.depth = _int64(now, "now"), _unsigned(depth, "depth")
         out = ffi.new("mnemo_recall_hits **")
-        _check(lib.mnemo_recall(out, self._db(), self._t(), q, k))
+        _check(lib.mnemo_recall(out, self._db(), self._t(), q, _unsigned(k, "k")))
         try:
             h = out[0]
             return [RecallHit(ffi.string(x.id).decode("utf-8"), x.score, x.relevance, x.text_rank,
@@ -898,8 +981,10 @@ class Database(_Ops):
         self._h = handle
         self._database = self
         self.path = path
-        self._views = 0
-        self._views_lock = threading.Lock()
+        self._views = 0  # views alive or being made (reserved before their C call)
+        # guards _views and _closing; an RLock, since a view collected while it is held releases under it
+        self._views_lock = threading.RLock()
+        self._closing = False
 
     def _db(self):
         h = self._h
@@ -917,10 +1002,18 @@ class Database(_Ops):
     def closed(self):
         return self._h is None
 
-    def _hold_view(self, v):
+    def _reserve_view(self):
         with self._views_lock:
+            if self._closing:
+                raise invalid(f"kv_view: database {self.path!r} is closing")
             self._views += 1
 
+    def _unreserve_view(self):
+        with self._views_lock:
+            self._views -= 1
+
+    def _hold_view(self, v):
+        """A memoryview over a view reserved with _reserve_view; released when collected."""
         def release(_p, v=v, db=self):
             lib.mnemo_view_release(v)
             with db._views_lock:
@@ -929,19 +1022,28 @@ class Database(_Ops):
         return memoryview(ffi.buffer(owner, v.len)).toreadonly()
 
     def close(self):
-        """Close (a second close does nothing). Open transactions are rolled back; their objects
+        """Close (a second close does nothing, also one racing on another thread, which returns
+        at once while the first finishes). Open transactions are rolled back; their objects
         and iterators raise InvalidArgument afterwards. InvalidArgument while a kv_view is still
         referenced, or when called from inside run() or a traversal on this database."""
-        h = self._h
-        if h is None:
+        if self._h is None:
             return
         if self._views:
             gc.collect()  # views only referenced from garbage cycles
-        if self._views:
-            raise invalid(f"close: {self._views} kv_view memoryview(s) of {self.path!r} are still "
-                          f"referenced; drop them first")
+        # mnemo_close gives back the bytes of every view: no view may exist or be in the making
+        # (another thread's kv_view) once it starts. One close at a time: a second mnemo_close on
+        # the handle would fail, or close another database that was given the recycled handle.
+        with self._views_lock:
+            h = self._h
+            if h is None or self._closing:
+                return  # closed, or being closed by another thread
+            if self._views:
+                raise invalid(f"close: {self._views} kv_view memoryview(s) of {self.path!r} are still "
+                              f"referenced; drop them first")
+            self._closing = True
         rc = lib.mnemo_close(h)
         if rc == lib.MNEMO_EINVAL:
+            self._closing = False
             raise error(rc)  # called from inside a call on this database: still open
         self._h = None
         _check(rc)
@@ -979,7 +1081,9 @@ class Database(_Ops):
         result; an exception from fn rolls back and propagates. fn may run several times."""
         r = ffi.new("mnemo_txn_retry *")
         r.version = lib.MNEMO_TXN_RETRY_VERSION
-        r.max_attempts, r.initial_backoff_us, r.max_backoff_us = max_attempts, initial_backoff_us, max_backoff_us
+        r.max_attempts = _unsigned(max_attempts, "max_attempts", 32)
+        r.initial_backoff_us = _unsigned(initial_backoff_us, "initial_backoff_us", 32)
+        r.max_backoff_us = _unsigned(max_backoff_us, "max_backoff_us", 32)
         flags = lib.MNEMO_TXN_READONLY if read_only else 0
         st = _CallState(self, fn, flags)
         h = ffi.new_handle(st)
@@ -1012,10 +1116,10 @@ class Database(_Ops):
         o.version = lib.MNEMO_GRAPH_IMPORT_OPTIONS_VERSION
         keep = []
         o.label = _opt_cstr(label, "label", keep)
-        o.undirected, o.batch = bool(undirected), batch
+        o.undirected, o.batch = bool(undirected), _unsigned(batch, "batch")
         s = ffi.new("mnemo_graph_import_stats *")
         s.version = lib.MNEMO_GRAPH_IMPORT_STATS_VERSION
-        rc = lib.mnemo_graph_import_edgelist(self._db(), _text(str(path), "path"), o, s)
+        rc = lib.mnemo_graph_import_edgelist(self._db(), _path(path, "path"), o, s)
         stats = ImportStats(s.lines, s.edges, s.nodes_created)
         if rc < 0:
             e = error(rc)
@@ -1043,6 +1147,8 @@ class Database(_Ops):
         """Enable full-text search: indexes the records already stored, in batches, calling
         progress(done, total) after each (may take long). An exception from progress is raised
         when the build has finished (it cannot stop it)."""
+        if progress is not None and not callable(progress):
+            raise invalid(f"enable_text: progress must be callable, not {type(progress).__name__}")
         o = ffi.new("mnemo_text_options *")
         o.version = lib.MNEMO_TEXT_OPTIONS_VERSION
         keep = []
@@ -1094,7 +1200,7 @@ class Database(_Ops):
 
     def backup(self, directory):
         """Write a consistent copy into `directory` (which must not exist); it opens with open()."""
-        _check(lib.mnemo_checkpoint(self._db(), _text(str(directory), "directory")))
+        _check(lib.mnemo_checkpoint(self._db(), _path(directory, "directory")))
 
     def flush(self):
         _check(lib.mnemo_flush(self._db()))
@@ -1108,17 +1214,20 @@ def _options(o, create, read_only, sync, dim, metric, engine, cache_size, hnsw_m
     """Fill mnemo_options (the one place that knows its layout)."""
     o.version = lib.MNEMO_OPTIONS_VERSION
     o.create_if_missing, o.read_only, o.sync_on_commit = bool(create), bool(read_only), bool(sync)
-    o.vector_dim = dim
+    o.vector_dim = _unsigned(dim, "dim", 32)
     o.vector_metric = lib.MNEMO_METRIC_DEFAULT if metric is None else _choice(_METRICS, metric, "metric")
-    o.hnsw_m, o.hnsw_ef_construction, o.hnsw_ef_search = hnsw_m, ef_construction, ef_search
-    o.cache_size = lib.MNEMO_CACHE_OFF if cache_size is None else cache_size
+    o.hnsw_m = _unsigned(hnsw_m, "hnsw_m", 32)
+    o.hnsw_ef_construction = _unsigned(ef_construction, "ef_construction", 32)
+    o.hnsw_ef_search = _unsigned(ef_search, "ef_search", 32)
+    o.cache_size = lib.MNEMO_CACHE_OFF if cache_size is None else _unsigned(cache_size, "cache_size")
     if engine is not None:
         o.engine = _cstr(_text(engine, "engine"), keep)
     st = o.storage
     st.compression = (lib.MNEMO_COMPRESSION_DEFAULT if compression is None
                       else _choice(_COMPRESSIONS, compression, "compression"))
-    st.write_buffer_bytes, st.read_cache_bytes = write_buffer_bytes, read_cache_bytes
-    st.key_filter_bits = key_filter_bits
+    st.write_buffer_bytes = _unsigned(write_buffer_bytes, "write_buffer_bytes")
+    st.read_cache_bytes = _unsigned(read_cache_bytes, "read_cache_bytes")
+    st.key_filter_bits = _integer(key_filter_bits, "key_filter_bits", -(1 << 31), (1 << 31) - 1)
 
 
 def open(path, *, create=False, read_only=False, sync=False, dim=0, metric=None,  # noqa: A001
@@ -1133,10 +1242,10 @@ def open(path, *, create=False, read_only=False, sync=False, dim=0, metric=None,
     o = ffi.new("mnemo_options *")
     _options(o, create, read_only, sync, dim, metric, engine, cache_size, hnsw_m, ef_construction,
              ef_search, compression, write_buffer_bytes, read_cache_bytes, key_filter_bits, keep)
-    p = str(path)
+    p = _path(path, "path")
     out = ffi.new("mnemo_db **")
-    _check(lib.mnemo_open(out, _text(p, "path"), o))
-    return Database(out[0], p)
+    _check(lib.mnemo_open(out, p, o))
+    return Database(out[0], os.fsdecode(p))
 
 
 def retry(db, **kwargs):

@@ -1,10 +1,12 @@
 """Every exception class, each raised by the library itself where it can be provoked."""
+import os
+
 import pytest
 
 import mnemo
 from mnemo._mnemo import lib
 
-from conftest import ENGINE
+from conftest import ENGINE, needs_disk
 
 lmdb_only = pytest.mark.skipif(ENGINE == "memory", reason="patches an LMDB data file on disk")
 
@@ -124,3 +126,27 @@ def test_unknown_format_version(tmp_path):
     with pytest.raises(mnemo.VersionMismatch) as e:
         mnemo.open(tmp_path / "v")
     assert "format 99" in e.value.message
+
+
+def test_open_options_out_of_range_are_invalid_arguments_naming_them(tmp_path):
+    for name, kw in (("dim", {"dim": -1}), ("cache_size", {"cache_size": -1}), ("hnsw_m", {"hnsw_m": 2 ** 40}),
+                     ("write_buffer_bytes", {"write_buffer_bytes": -5})):
+        with pytest.raises(mnemo.InvalidArgument, match=name):
+            mnemo.open(tmp_path / "db", create=True, **kw)
+
+
+@needs_disk
+def test_bytes_paths_are_paths(tmp_path, monkeypatch):
+    # str(b"db") is "b'db'": a bytes path opened (and created) a directory of that name
+    monkeypatch.chdir(tmp_path)
+    db = mnemo.open(b"db", create=True, engine=ENGINE)
+    db.kv_put("k", "v")
+    assert db.path == "db"
+    db.backup(b"copy")
+    edges = tmp_path / "edges.txt"
+    edges.write_text("1 2\n")
+    assert db.import_edgelist(os.fsencode(edges)).edges == 1
+    db.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["copy", "db", "edges.txt"]
+    with mnemo.open(b"copy") as c:
+        assert c.kv_get("k") == b"v"

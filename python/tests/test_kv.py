@@ -1,3 +1,5 @@
+import threading
+
 import pytest
 
 import mnemo
@@ -103,3 +105,36 @@ def test_close_refuses_while_a_view_is_referenced(db):
     del part
     db.close()
     assert db.closed
+
+
+def test_close_racing_a_view_on_another_thread_never_frees_its_bytes(open_db):
+    # close() counted the views, then a kv_view in flight on another thread finished inside
+    # mnemo_close, which gave its bytes back: the memoryview read freed memory (rocksdb: wrong
+    # bytes, or a crash)
+    wrong = 0
+    for rnd in range(40):
+        db = open_db(f"race{rnd}")
+        val = bytes([65 + rnd % 26]) * (4 << 20)  # large: its block is unmapped when freed
+        db.kv_put("k", val)
+        db.flush()
+        views = []
+
+        def viewer(db=db, views=views):
+            for _ in range(300):  # bounded, so that close gets its turn
+                try:
+                    views.append(db.kv_view("k"))
+                except mnemo.InvalidArgument:
+                    return  # closing or closed
+        th = threading.Thread(target=viewer)
+        th.start()
+        while True:
+            views.clear()
+            try:
+                db.close()
+                break
+            except mnemo.InvalidArgument:
+                pass  # a view is alive: try again
+        th.join()
+        wrong += sum(bytes(v[:16]) != val[:16] or bytes(v[-16:]) != val[-16:] for v in views)
+        views.clear()
+    assert wrong == 0

@@ -1,5 +1,6 @@
 """Objects that outlive their database or transaction raise InvalidArgument; nothing crashes."""
 import gc
+import threading
 
 import pytest
 
@@ -114,3 +115,27 @@ def test_many_handles_and_objects_dropped_in_any_order(open_db):
             objs.reverse()
         del objs[:]
         db.close()
+
+
+def test_concurrent_closes_are_one_close(open_db):
+    # both threads passed the "already closed?" test and called mnemo_close on the handle: the
+    # second raised InvalidArgument (or, had the handle been recycled by an open in between,
+    # closed that other database)
+    errors = []
+    for rnd in range(50):
+        db = open_db(f"c{rnd % 2}")
+        barrier = threading.Barrier(2)
+
+        def closer(db=db, barrier=barrier):
+            barrier.wait()
+            try:
+                db.close()
+            except mnemo.Error as e:
+                errors.append(e)
+        threads = [threading.Thread(target=closer) for _ in range(2)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert db.closed
+    assert errors == []

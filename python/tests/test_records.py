@@ -116,3 +116,24 @@ def test_expiry_hides_then_purge_removes(db):
     assert db.purge_expired() == 1
     db.update_record("long", expires_at=0)
     assert db.get_record("long").expires_at == 0
+
+
+def test_deeply_nested_metadata_reads_back(db):
+    # the library takes metadata nested up to jansson's 2048 levels; Python's json stops near 1000
+    # (RecursionError, no mnemo error), so such a record could be written but never read
+    deep = '{"a":' * 1500 + '1' + '}' * 1500
+    db.put_record("deep", "x", metadata=deep)
+    md = db.get_record("deep").metadata
+    for _ in range(1499):
+        md = md["a"]
+    assert md == {"a": 1}
+    assert [r.id for r in db.find_records({"a.a.a": {"$exists": True}})] == ["deep"]
+    assert [r.id for r in db.list_records()] == ["deep"]
+
+
+def test_metadata_dict_too_deep_for_python_is_an_invalid_argument(db):
+    deep = 1
+    for _ in range(5000):
+        deep = {"a": deep}
+    with pytest.raises(mnemo.InvalidArgument, match="JSON text"):
+        db.put_record("d", "x", metadata=deep)

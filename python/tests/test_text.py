@@ -89,3 +89,12 @@ def test_enable_reports_progress(db):
     with pytest.raises(RuntimeError):
         db.enable_text(progress=boom)
     assert db.text_info().ready  # the build finished all the same
+
+
+def test_a_progress_that_is_not_callable_is_refused_before_the_build(db):
+    # it was called (TypeError) only once the whole build had run, then raised after it
+    db.put_record("r", "word")
+    with pytest.raises(mnemo.InvalidArgument, match="progress"):
+        db.enable_text(progress=42)
+    with pytest.raises(mnemo.NotFound, match="not enabled"):
+        db.text_info()  # nothing was built

@@ -127,3 +127,73 @@ def test_database_without_vector_space(open_db):
     assert db.check() == {"edges": 0, "vectors": None}
     with pytest.raises(mnemo.InvalidArgument):
         mnemo.open(":memory:", create=True, dim=4, metric="manhattan")
+
+
+def test_a_single_vector_must_be_one_dimensional(vdb):
+    # a (2, 2) array has the space's 4 floats, but it is two vectors: never silently flattened
+    for call in (lambda a: vdb.put_vector("m1", a), lambda a: vdb.search(a),
+                 lambda a: vdb.search_expand(a), lambda a: vdb.recall(vector=a)):
+        with pytest.raises(mnemo.InvalidArgument, match=r"1-d array.*\(2, 2\)"):
+            call(np.ones((2, 2), dtype=np.float32))
+        with pytest.raises(mnemo.InvalidArgument, match=r"1-d array.*\(1, 4\)"):
+            call(np.ones((1, 4), dtype=np.float32))
+    with pytest.raises(mnemo.InvalidArgument, match="1-d array"):
+        vdb.put_vector("m1", np.float32(1.0))  # a 0-d scalar
+    np.testing.assert_allclose(vdb.get_vector("m1"), np.array(MEMORIES["m1"][1]) / np.linalg.norm(MEMORIES["m1"][1]),
+                               rtol=1e-6)  # nothing was written
+
+
+def test_vectors_of_non_real_numbers_are_invalid_arguments(vdb):
+    # complex values would lose their imaginary part, strings and objects are no numbers
+    for bad in (np.ones(4, dtype=complex), ["a", "b", "c", "d"], [1, 2, None, 4], [[1, 2], [3]]):
+        with pytest.raises(mnemo.InvalidArgument, match="query"):
+            vdb.search(bad)
+        with pytest.raises(mnemo.InvalidArgument, match="vector"):
+            vdb.put_vector("m1", bad)
+    with pytest.raises(mnemo.InvalidArgument, match="vectors"):
+        vdb.put_vectors(["m1"], np.ones((1, 4), dtype=complex))
+    with pytest.raises(mnemo.InvalidArgument, match="queries"):
+        vdb.search_batch(np.ones((1, 4), dtype=complex))
+
+
+def test_extreme_floats(vdb):
+    # the smallest subnormal, -0.0 and float32's largest value: stored or refused by name, never a crash
+    vdb.put_vector("m1", [1e-45, 1, -0.0, 0])
+    assert vdb.search([1e-45, 1, -0.0, 0], k=1)[0].id == "m1"
+    vdb.put_vector("m2", [3e38, 3e38, 0, 0])  # cosine normalises any length
+    assert vdb.search([3e38, 3e38, 0, 0], k=1)[0].id == "m2"
+    with pytest.raises(mnemo.InvalidArgument, match="infinite"):
+        with np.errstate(over="ignore"):  # float64 beyond float32: inf once converted
+            vdb.put_vector("m3", np.array([1e39, 0, 0, 0]))
+    with pytest.raises(mnemo.InvalidArgument, match="NaN"):
+        vdb.search_batch(np.array([[0, 1, 0, 0], [np.nan, 0, 0, 0]]))
+
+
+def test_counts_out_of_range_are_invalid_arguments_naming_them(vdb):
+    # cffi alone raises OverflowError ("can't convert negative number to unsigned") naming nothing
+    q = [1, 0, 0, 0]
+    cases = [("k", lambda: vdb.search(q, k=-1)), ("k", lambda: vdb.search(q, k=2 ** 64)),
+             ("k", lambda: vdb.search_batch(np.ones((1, 4)), k=-3)),
+             ("k", lambda: vdb.search_expand(q, k=-1)), ("hops", lambda: vdb.search_expand(q, hops=-1)),
+             ("hops", lambda: vdb.search(q, near="m1", hops=-1)), ("ef", lambda: vdb.search(q, ef=-1)),
+             ("k", lambda: vdb.text_search("x", k=-1)), ("k", lambda: vdb.recall(text="x", k=-1)),
+             ("depth", lambda: vdb.recall(text="x", depth=-1)),
+             ("limit", lambda: list(vdb.neighbors("m1", limit=-1))),
+             ("max_depth", lambda: list(vdb.traverse("m1", max_depth=-1))),
+             ("max_hops", lambda: vdb.shortest_path("m1", "m2", max_hops=-1)),
+             ("page_size", lambda: list(vdb.list_records(page_size=-1))),
+             ("page_size", lambda: list(vdb.find_records({}, page_size=-1))),
+             ("created_at", lambda: vdb.put_record("x", created_at=2 ** 70)),
+             ("max_attempts", lambda: vdb.run(lambda tx: None, max_attempts=-1)),
+             ("k", lambda: vdb.search(q, k=1.5)), ("k", lambda: vdb.search(q, k="3"))]
+    for name, call in cases:
+        with pytest.raises(mnemo.InvalidArgument, match=name):
+            call()
+
+
+def test_put_vectors_refuses_one_string_of_ids(vdb):
+    # list("m1") would be the ids "m" and "1": a str is one id, not a sequence of them
+    with pytest.raises(mnemo.InvalidArgument, match="ids"):
+        vdb.put_vectors("m1", np.ones((2, 4), dtype=np.float32))
+    with pytest.raises(mnemo.InvalidArgument, match="ids"):
+        vdb.put_vectors(b"m1", np.ones((2, 4), dtype=np.float32))

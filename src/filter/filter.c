@@ -239,6 +239,7 @@ typedef struct cctx {
     char where[200]; /* "" at top level, else e.g. "$and[1].$not" */
     size_t wlen;
     int elem;        /* inside $elemMatch: paths are relative to the element, never record fields */
+    int depth;       /* nesting levels of $and/$or/$nor/$not/$elemMatch around the current object */
     mnemo_filter *f; /* for the PCRE2 memory context */
 } cctx;
 
@@ -278,6 +279,16 @@ static int bad(const cctx *c, int field_level, const char *fmt, ...)
     if (c->wlen)
         return mnemo__err(MNEMO_EINVAL, "filter: %s (in %s)", msg, c->where);
     return mnemo__err(MNEMO_EINVAL, "filter: %s%s", msg, field_level ? "" : " at top level");
+}
+
+/* Enters one nesting level (leave with c->depth--); EINVAL past MNEMO_FILTER_MAX_NESTING. */
+static int nest(cctx *c, const char *op)
+{
+    if (c->depth >= MNEMO_FILTER_MAX_NESTING)
+        return bad(c, 0, "'%s' nested deeper than %d levels of $and/$or/$nor/$not/$elemMatch", op,
+                   MNEMO_FILTER_MAX_NESTING);
+    c->depth++;
+    return 0;
 }
 
 static int is_field_op(const char *k)
@@ -462,9 +473,14 @@ static int compile_elem_match(cctx *c, const char *path, const char *at, const j
         if (k[0] != '$' || !strcmp(k, "$and") || !strcmp(k, "$or") || !strcmp(k, "$nor"))
             value_form = 0;
     }
+    int rc = nest(c, "$elemMatch");
+    if (rc)
+        return rc;
     if (value_form) {
         op->kind = OP_ELEM_OPS;
-        return compile_ops(c, path, v, 0, &op->sub, &op->nsub);
+        rc = compile_ops(c, path, v, 0, &op->sub, &op->nsub);
+        c->depth--;
+        return rc;
     }
     op->kind = OP_ELEM_FILTER;
     if (!(op->elem = mnemo__calloc(1, sizeof *op->elem)))
@@ -472,8 +488,9 @@ static int compile_elem_match(cctx *c, const char *path, const char *at, const j
     size_t old = where_push(c, "%s.$elemMatch", path);
     int was_elem = c->elem;
     c->elem = 1;
-    int rc = compile_object(c, v, op->elem);
+    rc = compile_object(c, v, op->elem);
     c->elem = was_elem;
+    c->depth--;
     if (rc == 0)
         where_pop(c, old);
     return rc;
@@ -607,7 +624,12 @@ static int compile_one_op(cctx *c, const char *path, const char *k, const json_t
                        plain);
         op->kind = OP_NOT;
         (*used)++;
-        return compile_ops(c, path, v, 1, &op->sub, &op->nsub);
+        int rc = nest(c, "$not");
+        if (rc)
+            return rc;
+        rc = compile_ops(c, path, v, 1, &op->sub, &op->nsub);
+        c->depth--;
+        return rc;
     }
     if (!strcmp(k, "$and") || !strcmp(k, "$or") || !strcmp(k, "$nor"))
         return bad(c, 1, "operator '%s' at the wrong place at '%s%s: it combines filters, write {\"%s\": [{\"%s\": ...}]}",
@@ -672,7 +694,19 @@ static int compile_field(cctx *c, const char *key, const json_t *v, node *out)
     return 0;
 }
 
+static int compile_logical_in(cctx *c, const char *k, const json_t *v, node *out);
+
 static int compile_logical(cctx *c, const char *k, const json_t *v, node *out)
+{
+    int rc = nest(c, k);
+    if (rc)
+        return rc;
+    rc = compile_logical_in(c, k, v, out);
+    c->depth--;
+    return rc;
+}
+
+static int compile_logical_in(cctx *c, const char *k, const json_t *v, node *out)
 {
     if (!strcmp(k, "$not")) {
         if (!json_is_object(v))

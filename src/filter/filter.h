@@ -93,6 +93,10 @@
 
 typedef struct mnemo_filter mnemo_filter;
 
+/* Deepest nesting of $and, $or, $nor, $not and $elemMatch a filter may have (MongoDB's limit too):
+ * compiling and matching recurse once per level, and jansson alone would allow 2048 levels. */
+#define MNEMO_FILTER_MAX_NESTING 100
+
 typedef struct mnemo_filter_fields {
     const char *id;      /* NULL = missing */
     const char *content; /* NULL = missing */

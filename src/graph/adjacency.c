@@ -307,10 +307,13 @@ typedef struct nb_entry {
 
 /* Tells the iterators made in one transaction that it ended: registered once per transaction as
  * an after-hook, shared with the iterators (which may outlive the transaction handle), freed by
- * whichever lets go last. */
+ * whichever lets go last. Iterators made without a transaction share one per database instead,
+ * ended by mnemo_close (a module state): the closed handle's memory may be reused by a later open,
+ * so checking the handle would not do. */
 typedef struct txn_alive {
     atomic_int ended;
     atomic_size_t refs;
+    const char *why; /* for messages: what ended */
 } txn_alive;
 
 static const char alive_owner = 0;
@@ -338,6 +341,7 @@ static int alive_token(txn_alive **out, mnemo_txn *txn)
         if (!(a = mnemo__calloc(1, sizeof *a)))
             return mnemo__err_nomem("mnemo_graph_neighbors");
         atomic_init(&a->refs, 1);
+        a->why = "its transaction ended";
         mnemo_txn_hook hook = {&alive_owner, NULL, alive_after, a};
         int rc = mnemo_txn__add_hook(txn, &hook);
         if (rc) {
@@ -350,12 +354,47 @@ static int alive_token(txn_alive **out, mnemo_txn *txn)
     return 0;
 }
 
+static int db_alive_init(mnemo_db *db, void **state)
+{
+    (void)db;
+    txn_alive *a = mnemo__calloc(1, sizeof *a);
+    if (!a)
+        return mnemo__err_nomem("mnemo_graph_neighbors");
+    atomic_init(&a->refs, 1);
+    a->why = "its database was closed";
+    *state = a;
+    return 0;
+}
+
+static void db_alive_destroy(mnemo_db *db, void *state)
+{
+    (void)db;
+    txn_alive *a = state;
+    atomic_store(&a->ended, 1);
+    alive_release(a);
+}
+
+static const mnemo_module_ops db_alive_module = {db_alive_init, db_alive_destroy};
+
+/* The database's token with a reference for the caller. */
+static int db_alive_token(txn_alive **out, mnemo_db *db)
+{
+    void *p;
+    int rc = mnemo_db__module(&p, db, &db_alive_module);
+    if (rc)
+        return rc;
+    txn_alive *a = p;
+    atomic_fetch_add(&a->refs, 1);
+    *out = a;
+    return 0;
+}
+
 /* A neighbour iterator: the neighbours are read when it is made. */
 typedef struct nb_iter {
     mnemo_iter base;
     nb_entry *items;
     size_t n, cap, pos;
-    txn_alive *alive; /* NULL when made without a transaction */
+    txn_alive *alive; /* the transaction's token, or the database's without one */
 } nb_iter;
 
 typedef struct nb_ctx {
@@ -461,8 +500,8 @@ static int read_call(mnemo_guard *guard, uint64_t *iid, uint32_t *lid, const voi
 static int nb_iter_next(mnemo_iter *base)
 {
     nb_iter *it = (nb_iter *)base;
-    if (it->alive && atomic_load(&it->alive->ended))
-        return mnemo__err(MNEMO_EINVAL, "mnemo_iter_next: iterator is invalid (its transaction ended)");
+    if (atomic_load(&it->alive->ended))
+        return mnemo__err(MNEMO_EINVAL, "mnemo_iter_next: iterator is invalid (%s)", it->alive->why);
     if (it->pos >= it->n) {
         it->pos = it->n + 1; /* past the end: no current neighbour */
         return MNEMO_ITEROVER;
@@ -481,8 +520,8 @@ int mnemo_iter_neighbor(mnemo_iter *base, const mnemo_graph_neighbor **n)
     if (base->ops != &nb_iter_ops)
         return mnemo__err(MNEMO_EINVAL, "%s: a %s iterator has no neighbours", fn, base->ops->kind);
     nb_iter *it = (nb_iter *)base;
-    if (it->alive && atomic_load(&it->alive->ended))
-        return mnemo__err(MNEMO_EINVAL, "%s: iterator is invalid (its transaction ended)", fn);
+    if (atomic_load(&it->alive->ended))
+        return mnemo__err(MNEMO_EINVAL, "%s: iterator is invalid (%s)", fn, it->alive->why);
     if (it->pos == 0 || it->pos > it->n)
         return mnemo__err(MNEMO_EINVAL, "%s: iterator is not on a neighbour (call mnemo_iter_next)", fn);
     *n = &it->items[it->pos - 1].pub;
@@ -503,7 +542,7 @@ int mnemo_graph_neighbors(mnemo_iter **out, mnemo_db *db, mnemo_txn *txn, const 
     if (!it)
         return mnemo__err_nomem(fn);
     it->base.ops = &nb_iter_ops;
-    int ta = txn ? alive_token(&it->alive, txn) : 0;
+    int ta = txn ? alive_token(&it->alive, txn) : db_alive_token(&it->alive, db);
     if (ta) {
         mnemo__free(it);
         return ta;

@@ -55,6 +55,10 @@ int mnemo_graph__scan_with(mnemo_graph_scratch *sc, mnemo_db *db, mnemo_txn *txn
                            mnemo_direction dir, uint32_t label, mnemo_graph_edge_fn cb, void *arg);
 void mnemo_graph__scratch_free(mnemo_graph_scratch *sc);
 
+/* The checks of a search's neighbourhood arguments (near, near_dir, near_label) before any read,
+ * EINVAL naming fn and the field; NULL near passes (no restriction). */
+int mnemo_graph__check_near(const char *fn, const char *near, mnemo_direction dir, const char *label_name);
+
 /* Adds start and every record within `hops` hops of it (edges in dir, 0 for both; of the label
  * named label_name, NULL for all) to set. */
 int mnemo_graph__neighbourhood(mnemo_u64map *set, mnemo_db *db, mnemo_txn *txn, uint64_t start, uint32_t hops,

@@ -1,5 +1,7 @@
 /* Graph neighbourhoods for restricted searches (vector and text): the records within a number of
  * hops of a start record. */
+#include <string.h>
+
 #include "core/alloc.h"
 #include "core/error.h"
 #include "graph/graph.h"
@@ -20,6 +22,18 @@ static int bfs_edge(void *arg, const mnemo_graph_edge_view *e)
     if ((rc = mnemo__grow(&b->next, &b->cap, b->n + 1, sizeof *b->next, 64)) == 0)
         b->next[b->n++] = e->other;
     return rc;
+}
+
+int mnemo_graph__check_near(const char *fn, const char *near, mnemo_direction dir, const char *label_name)
+{
+    if (near && !*near)
+        return mnemo__err(MNEMO_EINVAL, "%s: near is empty", fn);
+    if ((unsigned)dir > MNEMO_DIR_BOTH)
+        return mnemo__err(MNEMO_EINVAL, "%s: near_dir %d is not 0 (both), MNEMO_DIR_OUT, _IN or _BOTH", fn, (int)dir);
+    if (label_name && (!*label_name || strnlen(label_name, MNEMO_LABEL_MAX + 1) > MNEMO_LABEL_MAX))
+        return mnemo__err(MNEMO_EINVAL, "%s: near_label must be 1..%u bytes (NULL for every label)", fn,
+                          MNEMO_LABEL_MAX);
+    return 0;
 }
 
 int mnemo_graph__neighbourhood(mnemo_u64map *set, mnemo_db *db, mnemo_txn *txn, uint64_t start, uint32_t hops,

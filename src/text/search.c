@@ -456,6 +456,8 @@ static int check_args(mnemo_guard *guard, text_conf *conf, mnemo_text_hits **out
                           MNEMO_TEXT_SEARCH_OPTIONS_VERSION);
     if ((rc = mnemo_text__check_bm25(o->k1, o->b, fn)) != 0)
         return rc;
+    if ((rc = mnemo_graph__check_near(fn, o->near, o->near_dir, o->near_label)) != 0)
+        return rc;
     rc = mnemo_text__conf(conf, db, txn, 0);
     if (rc == MNEMO_ENOTFOUND)
         return mnemo__err(MNEMO_EINVAL, "%s: full text is not enabled on this database (mnemo_text_enable)", fn);

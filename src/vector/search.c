@@ -460,12 +460,16 @@ static int run(mnemo_guard *guard, mnemo_vector_hits **out, mnemo_db *db, mnemo_
         return mnemo__err(MNEMO_EINVAL, "%s: k must be 1..%u, not %zu", fn, MAX_K, k);
     if (o->version > MNEMO_VECTOR_SEARCH_OPTIONS_VERSION)
         return mnemo__err(MNEMO_EINVAL, "%s: search options version %u is newer than this library", fn, o->version);
-    if (o->near && !*o->near)
-        return mnemo__err(MNEMO_EINVAL, "%s: near is empty", fn);
-    if (o->near_dir & ~(unsigned)MNEMO_DIR_BOTH || dir & ~(unsigned)MNEMO_DIR_BOTH)
+    if ((rc = mnemo_graph__check_near(fn, o->near, o->near_dir, o->near_label)) != 0)
+        return rc;
+    if (dir & ~(unsigned)MNEMO_DIR_BOTH)
         return mnemo__err(MNEMO_EINVAL, "%s: unknown direction", fn);
     if (dim != st->sp.dim)
         return mnemo__err(MNEMO_EDIM, "%s: query has dimension %zu, the vector space has %u", fn, dim, st->sp.dim);
+    /* every buffer below is sized by nq * dim floats and nq * k hits: refuse counts that wrap */
+    if (nq > SIZE_MAX / sizeof(float) / (dim ? dim : 1) || nq > SIZE_MAX / sizeof(uint64_t) / k)
+        return mnemo__err(MNEMO_EINVAL, "%s: n %zu queries of dimension %zu with k %zu cannot be addressed", fn, nq,
+                          dim, k);
     /* one query of usual size runs without heap buffers */
     float q_buf[512], d_buf[64];
     uint64_t l_buf[64];

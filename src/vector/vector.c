@@ -102,13 +102,16 @@ int mnemo_vector_put_batch(mnemo_db *db, mnemo_txn *txn, const char *const *ids,
         return mnemo__err(MNEMO_EINVAL, "%s: no vectors (n is 0)", fn);
     if (dim != st->sp.dim)
         return mnemo__err(MNEMO_EDIM, "%s: vectors have dimension %zu, the vector space has %u", fn, dim, st->sp.dim);
+    if (n > SIZE_MAX / sizeof(float) / (dim ? dim : 1))
+        return mnemo__err(MNEMO_EINVAL, "%s: n %zu vectors of dimension %zu cannot be addressed", fn, n, dim);
     float *prepared = mnemo__malloc(n * dim * sizeof *prepared);
     if (!prepared)
         return mnemo__err_nomem(fn);
-    char what[48];
+    char what[48], id_what[48];
     for (size_t i = 0; i < n && !rc; i++) {
         snprintf(what, sizeof what, "vector %zu", i);
-        if (!(rc = check_id(fn, ids[i], what)))
+        snprintf(id_what, sizeof id_what, "id %zu", i);
+        if (!(rc = check_id(fn, ids[i], id_what)))
             rc = mnemo_vector__prepare(prepared + i * dim, st, vecs + i * dim, dim, fn, what);
     }
     put_args a = {db, st, ids, prepared, n, fn};
