@@ -701,6 +701,8 @@ TU_TEST(filter, invalid_new_operators)
     invalid("{\"x\": {\"$regex\": [\"a\"]}}", "'$regex' at 'x' needs a string", "an array");
     invalid("{\"x\": {\"$regex\": \"a(b\"}}", "invalid $regex 'a(b' at 'x'", "at offset 3");
     invalid("{\"x\": {\"$regex\": \"[z-a]\"}}", "invalid $regex '[z-a]' at 'x'", "range out of order");
+    /* \C matches one byte inside a UTF-8 character, which PCRE2 documents as undefined in UTF mode */
+    invalid("{\"x\": {\"$regex\": \"a\\\\C\"}}", "invalid $regex 'a\\C' at 'x'", "\\C is disabled");
     invalid("{\"x\": {\"$regex\": \"a\", \"$options\": \"q\"}}", "unknown $options letter 'q' at 'x'", "i, m, s, x");
     invalid("{\"x\": {\"$regex\": \"a\", \"$options\": \"ig\"}}", "letter 'g'", NULL);
     invalid("{\"x\": {\"$regex\": \"a\", \"$options\": 1}}", "'$options' at 'x' needs a string", "a number");

@@ -861,7 +861,7 @@ typedef struct bank {
     int busy, bad_sum, errors;
 } bank;
 
-static void acct_key(char *buf, int i) { snprintf(buf, 8, "acct%d", i); }
+static void acct_key(char *buf, int i) { snprintf(buf, 8, "acct%d", i & 7); } /* i < ACCOUNTS: "acct7" fits */
 
 static long bal(bank *b, mnemo_store_txn *t, int i, int *err)
 {

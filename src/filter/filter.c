@@ -411,7 +411,8 @@ static int compile_regex(cctx *c, const char *path, const char *at, const json_t
     if (!json_is_string(v))
         return bad(c, 1, "operator '$regex' at '%s%s needs a string operand, not %s", path, at, type_name(v));
     pattern_text(pat, sizeof pat, v);
-    uint32_t flags = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF;
+    /* \C would match one byte inside a UTF-8 character: undefined in UTF mode (pcre2pattern) */
+    uint32_t flags = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_NEVER_BACKSLASH_C;
     const json_t *o = json_object_get(obj, "$options");
     if (o) {
         if (!json_is_string(o))
