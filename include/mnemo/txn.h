@@ -50,7 +50,8 @@ MNEMO_API int mnemo_txn_rollback(mnemo_txn *txn);
 /** Release a transaction, rolling it back if it is still open. Accepts NULL. */
 MNEMO_API void mnemo_txn_free(mnemo_txn *txn);
 
-/** Work to run in a transaction: return 0 to commit, a negative code to roll back. */
+/** Work to run in a transaction: return 0 to commit, any other value to roll back (mnemo's codes
+ * are negative; a positive value of the caller's own is returned as it is). */
 typedef int (*mnemo_txn_fn)(mnemo_txn *txn, void *arg);
 
 #define MNEMO_TXN_RETRY_VERSION 1
@@ -68,7 +69,8 @@ typedef struct mnemo_txn_retry {
  * back, wait with bounded exponential backoff and run fn again, up to max_attempts times. fn may
  * run several times, so it must not have effects outside the transaction that matter.
  * @param[in] retry  NULL for defaults.
- * @return 0 once a run committed; fn's own negative code (rolled back); MNEMO_EBUSY when every
+ * @return 0 once a run committed; fn's own non-zero value other than MNEMO_EBUSY (rolled back,
+ *         returned as fn gave it); MNEMO_EBUSY when every
  *         attempt conflicted; MNEMO_EINVAL; MNEMO_EIO. Thread-safe. */
 MNEMO_API int mnemo_txn_run(mnemo_db *db, unsigned flags, mnemo_txn_fn fn, void *arg,
                             const mnemo_txn_retry *retry);
