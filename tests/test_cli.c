@@ -1436,7 +1436,7 @@ TU_TEST(cli, text_enable_search_and_import_indexing)
     hit_ids(ids, sizeof ids, r.out);
     cr_assert_str_eq(ids, "b", "%s", r.out);
     done(&r);
-    EXPECT_FAIL(2, "does not combine", "search", db, "--text", "x", "--vector", "[1]");
+    EXPECT_FAIL(2, "use `mnemo recall DB --text", "search", db, "--text", "x", "--vector", "[1]");
     EXPECT_FAIL(2, "--b", "search", db, "--text", "x", "--b", "2");
     EXPECT_FAIL(1, "invalid UTF-8 at byte 1", "search", db, "--text", "a\xff");
     EXPECT_FAIL(1, "klingon", "text-enable", db, "--stem", "klingon");

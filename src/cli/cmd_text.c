@@ -30,7 +30,7 @@ int cli_text_search(const cli_cmd *cmd, const cli_args *a)
         opt_real(&so.b, cmd, a, "b", 1))
         return CLI_EXIT_USAGE;
     if (cli_opt(cmd, a, "vector") || cli_opt(cmd, a, "query-file") || cli_opt(cmd, a, "ef") || cli_opt(cmd, a, "exact"))
-        return cli_usage(cmd, "--text does not combine with --vector, --query-file, --ef or --exact");
+        return cli_usage(cmd, "--text does not combine with --vector, --query-file, --ef or --exact (for text and a vector fused in one ranking, use `mnemo recall DB --text ... --vector ...`)");
     if (cli_search_restriction(cmd, a, hops, &so.filter, &so.near, &so.near_label))
         return CLI_EXIT_USAGE;
     so.hops = (uint32_t)hops;
