@@ -861,10 +861,12 @@ class _Ops:
             lib.mnemo_text_hits_free(out[0])
 
     def recall(self, text=None, vector=None, k=10, *, filter=None, near=None, hops=0,  # noqa: A002
-               near_direction=None, near_label=None, fusion="rrf", rrf_k=0.0, text_weight=0.0,
-               vector_weight=0.0, recency_weight=0.0, importance_weight=0.0, half_life_ms=0.0,
+               near_direction=None, near_label=None, fusion="rrf", rrf_k=0.0, text_weight=1.0,
+               vector_weight=1.0, recency_weight=1.0, importance_weight=1.0, half_life_ms=0.0,
                clock="updated", now=0, depth=0):
-        """Hybrid recall: text (BM25) and vector rankings fused with recency and importance."""
+        """Hybrid recall: text (BM25) and vector rankings fused with recency and importance.
+        Each weight defaults to 1 on its own (C's all-zero rule would turn the others off when one
+        is named); 0 turns that part off."""
         q = ffi.new("mnemo_recall_query *")
         q.version = lib.MNEMO_RECALL_QUERY_VERSION
         keep = []

@@ -73,6 +73,18 @@ def test_recall_fuses_text_and_vectors(tdb):
         tdb.recall(text="x", fusion="average")
 
 
+def test_recall_weights_default_one_by_one(tdb):
+    # Raising one weight keeps the others at their default of 1 (in C, naming one weight sets all
+    # four): relevance stays in the score.
+    base = tdb.recall(text="report", k=1)[0]
+    more_recency = tdb.recall(text="report", k=1, recency_weight=2.0)[0]
+    assert more_recency.id == base.id and more_recency.relevance == pytest.approx(base.relevance)
+    assert more_recency.relevance > 0
+    assert more_recency.score == pytest.approx(base.score + more_recency.recency)
+    no_recency = tdb.recall(text="report", k=1, recency_weight=0.0)[0]
+    assert no_recency.score == pytest.approx(base.score - base.recency)
+
+
 def test_enable_reports_progress(db):
     with db.transaction() as tx:
         for i in range(300):
