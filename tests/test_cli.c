@@ -995,6 +995,7 @@ TU_TEST(cli, stats_check_backup_compact)
     cr_assert_eq(json_integer_value(json_object_get(rec, "indexes")), 1);
     cr_assert_eq(json_integer_value(json_object_get(g, "edges")), 4);
     cr_assert_not_null(json_object_get(cache, "hits"));
+    cr_assert_eq(json_integer_value(json_object_get(cache, "capacity")), 0, "the CLI opens without mnemo's cache");
     cr_assert_gt(int_field(r.out, 0, "disk_bytes"), 0);
     json_decref(kv);
     json_decref(rec);

@@ -156,7 +156,7 @@ typedef struct mnemo_stats {
     uint64_t cache_inserts;    /**< entries filled */
     uint64_t cache_evictions;  /**< entries pushed out to stay within capacity */
     size_t cache_bytes_used;   /**< bytes charged by the entries now held */
-    size_t cache_capacity;     /**< cache_size of the open options (0: cache off) */
+    size_t cache_capacity;     /**< bytes mnemo's cache may hold (MNEMO_CACHE_DEFAULT_BYTES unless set; 0: off) */
     size_t cache_entries;      /**< entries now held */
     /* --- version 2 --- */
     char engine[16];           /**< the storage engine: "rocksdb", "lmdb" or "memory" */

@@ -866,7 +866,7 @@ class _Ops:
                clock="updated", now=0, depth=0):
         """Hybrid recall: text (BM25) and vector rankings fused with recency and importance.
         Each weight defaults to 1 on its own (C's all-zero rule would turn the others off when one
-        is named); 0 turns that part off."""
+        is named); 0 turns that part off (all four 0 mean the defaults, as in C)."""
         q = ffi.new("mnemo_recall_query *")
         q.version = lib.MNEMO_RECALL_QUERY_VERSION
         keep = []

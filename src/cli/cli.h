@@ -102,6 +102,9 @@ enum { CLI_OPEN_RW = 0, CLI_OPEN_RO = 1, CLI_OPEN_CREATE = 2 };
 int cli_open(mnemo_db **db, const cli_cmd *cmd, const char *path, int mode);
 /* The same with options of the caller's (mode sets read_only / create_if_missing in a copy). */
 int cli_open_with(mnemo_db **db, const cli_cmd *cmd, const char *path, int mode, const mnemo_options *o);
+/* What every CLI open changes in its options: mnemo's cache off unless set (one command per
+ * process fills it and never reuses it, and every write would register its entries to erase). */
+void cli_options_adjust(mnemo_options *o);
 /* Metric names: "l2", "cosine", "ip". cli_metric_parse returns 0 or -1 for an unknown name. */
 const char *cli_metric_name(mnemo_metric m);
 int cli_metric_parse(mnemo_metric *out, const char *s);

@@ -278,9 +278,11 @@ static int import_space(cli_import *im, json_t *obj)
     mnemo_close(im->db);
     im->db = NULL;
     o.create_if_missing = 0;
+    cli_options_adjust(&o);
     if ((rc = mnemo_open(&im->db, im->path, &o)) != 0) {
         int erc = rc;
         mnemo_options plain = MNEMO_OPTIONS_INIT; /* reopen as it was, to end cleanly */
+        cli_options_adjust(&plain);
         if (mnemo_open(&im->db, im->path, &plain))
             im->db = NULL;
         return cli_import_reject(im, im->lines, erc, "vector space dim %u metric %s", o.vector_dim, metric);

@@ -162,12 +162,17 @@ int cli_open_with(mnemo_db **db, const cli_cmd *cmd, const char *path, int mode,
     mnemo_options o = *opts;
     o.read_only = mode == CLI_OPEN_RO;
     o.create_if_missing = mode == CLI_OPEN_CREATE;
-    if (o.cache_size == 0) /* one command per process: mnemo's cache would be filled, never reused */
-        o.cache_size = MNEMO_CACHE_OFF;
+    cli_options_adjust(&o);
     int rc = mnemo_open(db, path, &o);
     if (rc)
         return cli_engine(cmd, rc, "cannot open database '%s'", path);
     return 0;
+}
+
+void cli_options_adjust(mnemo_options *o)
+{
+    if (o->cache_size == 0)
+        o->cache_size = MNEMO_CACHE_OFF;
 }
 
 int cli_open(mnemo_db **db, const cli_cmd *cmd, const char *path, int mode)
