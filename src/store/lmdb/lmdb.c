@@ -24,7 +24,7 @@
 #include "store/store.h"
 
 #define LM_DATA_FILE "data.mdb"
-#define LM_LOCK_FILE "mnemo.lock" /* ours: one opener at a time (see lm_open) */
+#define LM_LOCK_FILE "mnemo.lock" /* ours: a shared flock per opener (see lm_open) */
 #define LM_DEFAULT_MAP ((size_t)64 << 20)
 #define LM_DEFAULT_READERS 1024u
 #define LM_GROW_WAIT_S 10
@@ -70,6 +70,9 @@ struct mnemo_store {
     char *dir;
     char *data_file; /* dir/data.mdb, for messages */
     int lock_fd;
+    int registered; /* in lm_reg (one handle per process) */
+    dev_t reg_dev;
+    ino_t reg_ino;
     int read_only;
     unsigned n_ks;
     MDB_dbi *dbi;
@@ -1573,6 +1576,57 @@ static int lm_dir_foreign(const char *dir)
     return foreign;
 }
 
+/* The environments this process has open, by directory (device, inode). */
+static pthread_mutex_t lm_reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct lm_reg {
+    dev_t dev;
+    ino_t ino;
+    struct lm_reg *next;
+} *lm_reg_head;
+
+static int lm_reg_add(mnemo_store *s)
+{
+    struct stat st;
+    if (stat(s->dir, &st) != 0)
+        return mnemo__err(MNEMO_EIO, "store open: %s: %s", s->dir, strerror(errno));
+    int rc = 0;
+    pthread_mutex_lock(&lm_reg_mu);
+    for (struct lm_reg *r = lm_reg_head; r && !rc; r = r->next)
+        if (r->dev == st.st_dev && r->ino == st.st_ino)
+            rc = mnemo__err(MNEMO_ELOCKED,
+                            "store open: '%s' is already open in this process (LMDB allows one handle per "
+                            "process: share that handle between threads, or close it first)",
+                            s->dir);
+    struct lm_reg *r = rc ? NULL : mnemo__malloc(sizeof *r);
+    if (!rc && !r)
+        rc = mnemo__err_nomem("store open");
+    if (r) {
+        *r = (struct lm_reg){st.st_dev, st.st_ino, lm_reg_head};
+        lm_reg_head = r;
+        s->reg_dev = st.st_dev;
+        s->reg_ino = st.st_ino;
+        s->registered = 1;
+    }
+    pthread_mutex_unlock(&lm_reg_mu);
+    return rc;
+}
+
+static void lm_reg_remove(mnemo_store *s)
+{
+    if (!s->registered)
+        return;
+    pthread_mutex_lock(&lm_reg_mu);
+    for (struct lm_reg **p = &lm_reg_head; *p; p = &(*p)->next)
+        if ((*p)->dev == s->reg_dev && (*p)->ino == s->reg_ino) {
+            struct lm_reg *r = *p;
+            *p = r->next;
+            mnemo__free(r);
+            break;
+        }
+    pthread_mutex_unlock(&lm_reg_mu);
+    s->registered = 0;
+}
+
 static void lm_free_store(mnemo_store *s)
 {
     for (unsigned i = 0; i < s->n_pool; i++) {
@@ -1581,6 +1635,7 @@ static void lm_free_store(mnemo_store *s)
     }
     if (s->env)
         mdb_env_close(s->env);
+    lm_reg_remove(s); /* after LMDB let go of its locks */
     if (s->lock_fd >= 0)
         close(s->lock_fd); /* releases the flock */
     for (unsigned i = 0; s->ks_name && i < s->n_ks; i++)
@@ -1727,9 +1782,10 @@ static int lm_open(mnemo_store **out, const mnemo_store_config *cfg)
     else if (!rc && !existed && (!cfg->create || s->read_only))
         rc = mnemo__err(MNEMO_ENOTFOUND, "store open: no database at '%s'", s->dir);
 
-    /* One opener at a time: an flock on our own lock file, held until close (a second handle in
-     * this process opens another file description, so it is refused too). LMDB itself allows many
-     * processes; when mnemo does, this becomes a shared lock for every opener. */
+    /* Any number of processes, one handle per process: LMDB's locks on lock.mdb are fcntl locks,
+     * which a second handle of the same process would drop when it closes its descriptor. Every
+     * opener takes a shared flock on our own lock file (tools that need the database to themselves
+     * can take it exclusively) and registers the directory in the process (lm_reg_add). */
     if (!rc) {
         char lock[4096];
         snprintf(lock, sizeof lock, "%s/%s", s->dir, LM_LOCK_FILE);
@@ -1740,11 +1796,11 @@ static int lm_open(mnemo_store **out, const mnemo_store_config *cfg)
                                   "store open: '%s' is not writable (%s); open it read-only to read it", s->dir,
                                   strerror(errno))
                      : mnemo__err(MNEMO_EIO, "store open: %s: %s", lock, strerror(errno));
-        else if (s->lock_fd >= 0 && flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0)
-            rc = mnemo__err(MNEMO_ELOCKED,
-                            "store open: '%s' is already open in another process or handle (%s is locked); "
-                            "close that handle first, or open a copy made with checkpoint",
-                            s->dir, LM_LOCK_FILE);
+        else if (s->lock_fd >= 0 && flock(s->lock_fd, LOCK_SH | LOCK_NB) != 0)
+            rc = mnemo__err(MNEMO_ELOCKED, "store open: '%s' is held exclusively by another process (%s is locked); "
+                                           "retry when it is done", s->dir, LM_LOCK_FILE);
+        else
+            rc = lm_reg_add(s);
     }
     if (rc) {
         lm_free_store(s);
