@@ -142,6 +142,17 @@ struct mnemo_store_ops {
     int (*compact)(mnemo_store *s);                          /* reclaim space everywhere */
     int (*checkpoint)(mnemo_store *s, const char *dir);      /* consistent copy into new dir */
     int (*stats)(mnemo_store *s, mnemo_store_stats *out);
+
+    /* ---- several processes on one store (issue 12); 0 / NULL for engines that one process
+     * holds at a time (rocksdb, memory) ---- */
+    int shared; /* 1: any number of processes may open the store read-write at once */
+    /* Buffers a put whose key is prefix + the commit's own sequence number (8 bytes big-endian),
+     * so that entries written by commits of different processes are keyed in commit order and
+     * never collide. t's own reads do not see it; it makes the commit a write. */
+    int (*put_at_commit)(mnemo_store_txn *t, unsigned ks, const void *prefix, size_t plen, const void *val,
+                         size_t vlen);
+    /* The sequence number of the latest commit of any process: cheap (no snapshot). */
+    uint64_t (*last_seq)(mnemo_store *s);
 };
 
 /* The engines this build has, by name; NULL if unknown. */

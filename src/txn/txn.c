@@ -41,6 +41,49 @@ const mnemo_options *mnemo_db__options(mnemo_db *db) { return &TDB(db)->opts; }
 
 struct mnemo_cache *mnemo_db__cache(mnemo_db *db) { return TDB(db)->cache; }
 
+int mnemo_db__shared(mnemo_db *db) { return TDB(db)->ops->shared; }
+
+uint64_t mnemo_db__last_seq(mnemo_db *db)
+{
+    return TDB(db)->ops->last_seq ? TDB(db)->ops->last_seq(TDB(db)->store) : 0;
+}
+
+struct mnemo_cache *mnemo_db__cache_read(mnemo_db *db)
+{
+    mnemo_txn_db *t = TDB(db);
+    if (!t->cache || !t->ops->shared)
+        return t->cache;
+    uint64_t now = t->ops->last_seq(t->store), known = atomic_load(&t->cache_seq);
+    if (now != known) {
+        /* Someone committed since: clearing bumps every fill epoch, so a fill that read before
+         * the clear is refused too. Only then is the new sequence published. */
+        mnemo_cache__clear(t->cache);
+        while (known < now && !atomic_compare_exchange_weak(&t->cache_seq, &known, now))
+            ;
+    }
+    return t->cache;
+}
+
+/* A commit of this process that wrote seq: when nothing else committed since the cache was last
+ * known current, its own invalidation (the write brackets) kept the cache current. */
+static void cache_seq_own_commit(mnemo_txn_db *t, uint64_t seq)
+{
+    uint64_t prev = seq - 1;
+    if (t->cache && t->ops->shared)
+        atomic_compare_exchange_strong(&t->cache_seq, &prev, seq);
+}
+
+uint64_t mnemo_txn__commit_seq(mnemo_txn *txn) { return txn->commit_seq; }
+
+int mnemo_txn__put_at_commit(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *prefix, size_t plen,
+                             const void *val, size_t vlen)
+{
+    if (!TDB(db)->ops->put_at_commit)
+        return mnemo__err(MNEMO_ENOTSUP, "put_at_commit: the %s engine has none", TDB(db)->ops->name);
+    txn->writes++;
+    return TDB(db)->ops->put_at_commit(txn->st, (unsigned)cf, prefix, plen, val, vlen);
+}
+
 uint64_t mnemo_db__estimate_keys(mnemo_db *db, mnemo_cf cf)
 {
     return TDB(db)->ops->estimate_keys(TDB(db)->store, (unsigned)cf);
@@ -479,10 +522,13 @@ int mnemo_txn_commit(mnemo_txn *txn)
             rc = txn->hooks[i].before(txn, txn->hooks[i].arg);
     if (!rc) {
         mnemo_txn__invalidate_cursors(txn); /* engines want cursors gone before the commit */
+        uint64_t snap = TDB(txn->db)->ops->txn_version(txn->st);
         if ((rc = TDB(txn->db)->ops->txn_commit(txn->st, &txn->commit_seq)) != 0) {
             char msg[512]; /* copied: the message is formatted into the buffer it comes from */
             snprintf(msg, sizeof msg, "%s", mnemo_errmsg());
             mnemo__err(rc, "mnemo_txn_commit: %s", msg);
+        } else if (txn->commit_seq > snap) { /* a commit that wrote (an empty one reports snap) */
+            cache_seq_own_commit(TDB(txn->db), txn->commit_seq);
         }
     }
     finish(txn, rc ? TXN_FAILED : TXN_COMMITTED, rc == 0);

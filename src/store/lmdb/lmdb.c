@@ -454,6 +454,16 @@ static size_t lm_map_seen(mnemo_store *s)
     return m;
 }
 
+/* The latest commit of any process, from the meta pages (through the map: inside the gate). */
+static uint64_t lm_last_seq(mnemo_store *s)
+{
+    MDB_envinfo info;
+    lm_gate_enter(s, NULL, NULL);
+    int rc = mdb_env_info(s->env, &info);
+    lm_gate_leave(s);
+    return rc ? 0 : (uint64_t)info.me_last_txnid;
+}
+
 /* Doubles the map (seen: the size the caller found full; 0: adopt the size another process set,
  * after MDB_MAP_RESIZED). The caller holds no transaction of this store. */
 static int lm_grow(mnemo_store *s, size_t seen)
@@ -655,6 +665,7 @@ typedef struct lm_list {
 
 typedef struct lm_uwrite {
     unsigned ks;
+    int at_commit; /* key is a prefix: the commit's id is appended (put_at_commit) */
     unsigned char *key, *val; /* one allocation: key then value */
     size_t klen, vlen;
 } lm_uwrite;
@@ -889,22 +900,36 @@ static int lm_del(mnemo_store_txn *t, unsigned ks, const void *key, size_t klen)
     return lm_buffer(t, ks, key, klen, NULL, 0, "store delete");
 }
 
-static int lm_put_untracked(mnemo_store_txn *t, unsigned ks, const void *key, size_t klen, const void *val,
-                            size_t vlen)
+static int lm_buffer_untracked(mnemo_store_txn *t, unsigned ks, const void *key, size_t klen, const void *val,
+                               size_t vlen, int at_commit, const char *what)
 {
-    int rc = lm_prewrite(t, ks, klen, "store put_untracked");
+    int rc = lm_prewrite(t, ks, klen, what);
     if (rc)
         return rc;
+    if (at_commit && klen > LM_P - 8)
+        return mnemo__err(MNEMO_EINVAL, "%s: prefix of %zu bytes is too long", what, klen);
     unsigned char *b = mnemo__malloc(klen + vlen + 1);
     if (!b || mnemo__grow(&t->uw, &t->cap_uw, t->n_uw + 1, sizeof(lm_uwrite), 16)) {
         mnemo__free(b);
-        return mnemo__err_nomem("store put_untracked");
+        return mnemo__err_nomem(what);
     }
     memcpy(b, key, klen);
     if (vlen)
         memcpy(b + klen, val, vlen);
-    t->uw[t->n_uw++] = (lm_uwrite){ks, b, b + klen, klen, vlen};
+    t->uw[t->n_uw++] = (lm_uwrite){ks, at_commit, b, b + klen, klen, vlen};
     return 0;
+}
+
+static int lm_put_untracked(mnemo_store_txn *t, unsigned ks, const void *key, size_t klen, const void *val,
+                            size_t vlen)
+{
+    return lm_buffer_untracked(t, ks, key, klen, val, vlen, 0, "store put_untracked");
+}
+
+static int lm_put_at_commit(mnemo_store_txn *t, unsigned ks, const void *prefix, size_t plen, const void *val,
+                            size_t vlen)
+{
+    return lm_buffer_untracked(t, ks, prefix, plen, val, vlen, 1, "store put_at_commit");
 }
 
 /* A commit body runs inside the write transaction; lm_write_txn handles the map. */
@@ -926,8 +951,8 @@ static int lm_write_txn(mnemo_store *s, lm_body body, void *ctx, void (*before_w
         }
         int changed = 0;
         rc = body(s, w, ctx, &changed);
-        if (rc == 0 && !changed) { /* LMDB would not advance its txn id: report the latest one */
-            *seq = mdb_txn_id(w) - 1;
+        if (rc == 0 && !changed) { /* LMDB would not advance its txn id: no commit of ours (0) */
+            *seq = 0;
             mdb_txn_abort(w);
         } else if (rc == 0) {
             uint64_t id = mdb_txn_id(w);
@@ -1024,10 +1049,19 @@ static int lm_commit_body(mnemo_store *s, MDB_txn *w, void *ctx, int *changed)
     if (vrc)
         return vrc;
     for (size_t i = 0; i < t->n_uw; i++) {
-        int same, rc = lm_write(s, w, t->uw[i].ks, t->uw[i].key, t->uw[i].klen, t->uw[i].val, t->uw[i].vlen,
-                                changed, &same, "store commit");
+        unsigned char kb[LM_P];
+        const void *key = t->uw[i].key;
+        size_t klen = t->uw[i].klen;
+        if (t->uw[i].at_commit) { /* klen <= LM_P - 8, checked when buffered */
+            memcpy(kb, key, klen);
+            mnemo__put_be64(kb + klen, (uint64_t)mdb_txn_id(w));
+            key = kb;
+            klen += 8;
+        }
+        int same, rc = lm_write(s, w, t->uw[i].ks, key, klen, t->uw[i].val, t->uw[i].vlen, changed, &same,
+                                "store commit");
         if (!rc && same)
-            rc = lm_ver_bump(s, w, changed, t->uw[i].ks, t->uw[i].key, t->uw[i].klen, "store commit");
+            rc = lm_ver_bump(s, w, changed, t->uw[i].ks, key, klen, "store commit");
         if (rc)
             return rc;
     }
@@ -1088,6 +1122,8 @@ static int lm_txn_commit(mnemo_store_txn *t, uint64_t *seq)
         }
     }
     rc = lm_write_txn(t->s, lm_commit_body, t, lm_txn_freeze, seq, "store commit");
+    if (rc == 0 && *seq == 0) /* nothing changed: the snapshot's, as for an empty transaction */
+        *seq = t->version;
     lm_snap_unref(t->snap);
     t->snap = NULL;
     return rc;
@@ -1140,8 +1176,11 @@ static int lm_write_batch(mnemo_store *s, const mnemo_store_write *w, size_t n, 
             return rc;
     }
     lm_batch b = {w, n};
-    uint64_t ignored;
-    return lm_write_txn(s, lm_batch_body, &b, NULL, seq ? seq : &ignored, "store write_batch"); /* seq may be NULL */
+    uint64_t got = 0;
+    int rc = lm_write_txn(s, lm_batch_body, &b, NULL, &got, "store write_batch");
+    if (rc == 0 && seq) /* nothing changed (0): the latest commit */
+        *seq = got ? got : lm_last_seq(s);
+    return rc;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -1939,4 +1978,7 @@ const mnemo_store_ops mnemo_store__lmdb = {
     .compact = lm_compact,
     .checkpoint = lm_checkpoint,
     .stats = lm_stats,
+    .shared = 1,
+    .put_at_commit = lm_put_at_commit,
+    .last_seq = lm_last_seq,
 };
