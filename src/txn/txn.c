@@ -16,6 +16,8 @@
 
 #define TDB(db) MNEMO_TXN_DB(db)
 
+static void sleep_us(unsigned us);
+
 const char *mnemo_cf__name(mnemo_cf cf) { return (unsigned)cf < MNEMO_CF_COUNT ? mnemo_keyspaces[cf].name : "?"; }
 
 void mnemo_res__init_list(mnemo_res *s) { s->prev = s->next = s; }
@@ -74,6 +76,40 @@ static void cache_seq_own_commit(mnemo_txn_db *t, uint64_t seq)
 }
 
 uint64_t mnemo_txn__commit_seq(mnemo_txn *txn) { return txn->commit_seq; }
+
+int mnemo_txn__update_one(mnemo_db *db, mnemo_cf cf, const void *key, size_t klen, mnemo_update_fn fn, void *arg)
+{
+    const mnemo_store_ops *ops = TDB(db)->ops;
+    mnemo_store *s = TDB(db)->store;
+    for (unsigned attempt = 1; attempt <= 100; attempt++) {
+        mnemo_store_txn *t;
+        int rc = ops->txn_begin(&t, s, 0);
+        if (rc)
+            return rc;
+        mnemo_store_value v = {0};
+        rc = ops->get(s, t, (unsigned)cf, key, klen, 1, &v);
+        void *out = NULL;
+        size_t olen = 0;
+        if (rc == 0 || rc == MNEMO_ENOTFOUND) {
+            int found = rc == 0;
+            rc = fn(arg, found ? v.data : NULL, found ? v.len : 0, &out, &olen);
+            if (found)
+                ops->release_value(s, &v);
+        }
+        if (rc == 0) {
+            uint64_t seq;
+            rc = out ? ops->put(t, (unsigned)cf, key, klen, out, olen) : ops->del(t, (unsigned)cf, key, klen);
+            if (rc == 0)
+                rc = ops->txn_commit(t, &seq);
+        }
+        mnemo__free(out);
+        ops->txn_free(t);
+        if (rc != MNEMO_EBUSY)
+            return rc;
+        sleep_us(100u * attempt);
+    }
+    return mnemo__err(MNEMO_EBUSY, "update of a key in %s: still conflicting after 100 attempts", mnemo_cf__name(cf));
+}
 
 int mnemo_txn__put_at_commit(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *prefix, size_t plen,
                              const void *val, size_t vlen)

@@ -178,6 +178,13 @@ uint64_t mnemo_db__last_seq(mnemo_db *db);
  * only (MNEMO_ENOTSUP elsewhere). The transaction does not see it. */
 int mnemo_txn__put_at_commit(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *prefix, size_t plen,
                              const void *val, size_t vlen);
+/* A read-modify-write of one key in a store transaction of its own, retried on conflicts, and
+ * without the handle's guard: for a module's bookkeeping, also while the handle closes (the
+ * vector room's snapshot lease). fn sees the current value (cur NULL: absent) and returns 0 with
+ * *out (mnemo__malloc'd, taken over; NULL: delete the key) and *olen set, 1 to write nothing (then
+ * returned as 1), or an error (returned). */
+typedef int (*mnemo_update_fn)(void *arg, const void *cur, size_t clen, void **out, size_t *olen);
+int mnemo_txn__update_one(mnemo_db *db, mnemo_cf cf, const void *key, size_t klen, mnemo_update_fn fn, void *arg);
 /* The store's sequence number of txn's commit (an after-hook with committed set may ask). */
 uint64_t mnemo_txn__commit_seq(mnemo_txn *txn);
 
