@@ -107,7 +107,8 @@ struct mnemo_store_ops {
     int (*put_untracked)(mnemo_store_txn *t, unsigned ks, const void *key, size_t klen, const void *val,
                          size_t vlen);
     /* Validates and applies. 0 and *seq = the commit's sequence number (strictly increasing over
-     * the store's life, across reopens; read-only or empty transactions report the snapshot's);
+     * the store's life, across reopens; read-only or empty transactions, and ones whose writes
+     * changed nothing, report the snapshot's: so seq > txn_version means this commit wrote seq);
      * MNEMO_EBUSY on a conflict (nothing applied); another code on failure (nothing applied).
      * Either way the transaction is finished: only txn_free may follow. */
     int (*txn_commit)(mnemo_store_txn *t, uint64_t *seq);
