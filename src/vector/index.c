@@ -35,6 +35,7 @@
 #define PARALLEL_MIN 256         /* fewer adds than this run on the calling thread */
 #define COPY_ROWS 4096           /* rows a background job reads per hold of the shared lock */
 #define SWAP_BELOW 16            /* queued changes a rebuild replays while commits wait (the swap) */
+#define HEARTBEAT_MS 1000        /* shared engines: how often a process publishes its applied sequence */
 
 enum { BG_REBUILD = 1, BG_SNAPSHOT = 2 };
 
@@ -1057,6 +1058,19 @@ static void *bg_main(void *arg)
     pthread_mutex_lock(&st->bg_lock);
     while (!atomic_load(&st->bg_stop)) {
         int job = st->want_snapshot ? BG_SNAPSHOT : st->want_rebuild ? BG_REBUILD : 0;
+        if (!job && st->shared) { /* idle: the heartbeat goes on, so no trim passes this process */
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            until.tv_sec += HEARTBEAT_MS / 1000;
+            if (pthread_cond_timedwait(&st->bg_wake, &st->bg_lock, &until) == ETIMEDOUT) {
+                pthread_mutex_unlock(&st->bg_lock);
+                pthread_mutex_lock(&st->commit_lock);
+                heartbeat(st, 0);
+                pthread_mutex_unlock(&st->commit_lock);
+                pthread_mutex_lock(&st->bg_lock);
+            }
+            continue;
+        }
         if (!job) {
             pthread_cond_wait(&st->bg_wake, &st->bg_lock);
             continue;
@@ -1091,6 +1105,17 @@ static void bg_want(vec_state *st, int rebuild, int snapshot)
         if (wake)
             pthread_cond_broadcast(&st->bg_wake);
     }
+    pthread_mutex_unlock(&st->bg_lock);
+}
+
+/* Shared engines: the worker runs from open on, to send the heartbeat while the process idles. */
+static void bg_start_heartbeat(vec_state *st)
+{
+    if (!st->shared || st->read_only)
+        return;
+    pthread_mutex_lock(&st->bg_lock);
+    if (!st->bg_started && !atomic_load(&st->bg_stop))
+        st->bg_started = pthread_create(&st->bg_thread, NULL, bg_main, st) == 0;
     pthread_mutex_unlock(&st->bg_lock);
 }
 
@@ -1360,7 +1385,6 @@ static uint64_t next_seq_after(mnemo_db *db, uint64_t applied)
  * whose applied sequence is below 'T' (stopped past its heartbeat's lease, or dead and back)
  * missed entries: it rebuilds its index from vector_data, as open does. */
 
-#define HEARTBEAT_MS 1000
 uint64_t mnemo_vector__lease_ms = 10000;
 
 static uint64_t now_ms(void)
@@ -1386,9 +1410,12 @@ static void heartbeat(vec_state *st, int force)
     if (!st->shared || st->read_only)
         return;
     uint64_t now = now_ms();
-    if (!force && now - st->hb_ms < HEARTBEAT_MS)
+    /* unchanged, it only needs refreshing well within the lease (each write is a commit) */
+    if (!force && (now - st->hb_ms < HEARTBEAT_MS ||
+                   (st->applied_seq == st->hb_applied && now - st->hb_ms < mnemo_vector__lease_ms / 3)))
         return;
     st->hb_ms = now;
+    st->hb_applied = st->applied_seq;
     unsigned char k[5], v[16];
     proc_key(k, (uint32_t)getpid());
     mnemo__put_be64(v, st->applied_seq);
@@ -1619,6 +1646,7 @@ int mnemo_vector__load(vec_state *st, mnemo_db *db)
     if (!rc) {
         st->applied_seq = st->next_seq - 1;
         heartbeat(st, 1); /* so that no trim passes this process from now on */
+        bg_start_heartbeat(st);
         return 0;
     }
     /* vector_index is a cache of vector_data: whatever part of it is missing, damaged or cannot
@@ -1634,5 +1662,6 @@ int mnemo_vector__load(vec_state *st, mnemo_db *db)
     if (!st->read_only && (st->log_entries || mnemo_hnsw__slots(st->hnsw)))
         (void)mnemo_vector__snapshot(st, db);
     heartbeat(st, 1);
+    bg_start_heartbeat(st);
     return 0;
 }

@@ -60,7 +60,7 @@ typedef struct vec_state {
      * other processes add to it; before a search answers, the index replays what it lacks. */
     int shared;
     _Atomic uint64_t seen_seq; /* the store's sequence at the last catch-up that found all */
-    uint64_t hb_ms;            /* when this process last published its heartbeat (commit_lock) */
+    uint64_t hb_ms, hb_applied; /* when this process last published its heartbeat, and what (commit_lock) */
     /* vector_data the index could not take in: iids whose value fails its checks, and whether a
      * stretch of vector_data could not be read at all. Searches answer MNEMO_ECORRUPT naming it
      * (never a silently shorter answer) until those vectors are put again or deleted, or an open
