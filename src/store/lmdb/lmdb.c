@@ -1168,8 +1168,10 @@ struct mnemo_store_cursor {
     lm_node *d;
     /* merged */
     int valid, fwd, from_delta, both;
-    unsigned char *ckey;
-    size_t clen, ccap;
+    const void *kptr; /* the current key: in the map, a delta node, or bkey (moved by the next move) */
+    size_t klen;
+    unsigned char *ckey; /* a copy of kptr for a change of direction */
+    size_t ccap;
     const void *cval;
     size_t cvlen;
     int status;
@@ -1362,18 +1364,26 @@ static void lm_resolve(mnemo_store_cursor *c)
         c->valid = 0;
         return;
     }
-    if (kl > c->ccap) {
-        unsigned char *n = mnemo__realloc(c->ckey, kl);
+    c->kptr = k;
+    c->klen = kl;
+    c->valid = 1;
+}
+
+/* Copies the current key to ckey before a change of direction: the seek past it moves the base
+ * side, which may rewrite bkey. NULL when out of memory (the cursor failed). */
+static const void *lm_key_copy(mnemo_store_cursor *c)
+{
+    if (c->klen > c->ccap) {
+        unsigned char *n = mnemo__realloc(c->ckey, c->klen);
         if (!n) {
             lm_fail(c, mnemo__err_nomem("store cursor"));
-            return;
+            return NULL;
         }
         c->ckey = n;
-        c->ccap = kl;
+        c->ccap = c->klen;
     }
-    memcpy(c->ckey, k, kl);
-    c->clen = kl;
-    c->valid = 1;
+    memcpy(c->ckey, c->kptr, c->klen);
+    return c->ckey;
 }
 
 static void lm_cursor_seek(mnemo_store_cursor *c, const void *key, size_t klen)
@@ -1450,7 +1460,10 @@ static void lm_cursor_next(mnemo_store_cursor *c)
             lm_b_next(c);
     } else {
         c->fwd = 1;
-        lm_seek_past(c, c->ckey, c->clen, 1);
+        const void *key = lm_key_copy(c);
+        if (!key)
+            return;
+        lm_seek_past(c, key, c->klen, 1);
     }
     lm_resolve(c);
 }
@@ -1466,12 +1479,53 @@ static void lm_cursor_prev(mnemo_store_cursor *c)
             lm_b_prev(c);
     } else {
         c->fwd = 0;
-        lm_seek_past(c, c->ckey, c->clen, 0);
+        const void *key = lm_key_copy(c);
+        if (!key)
+            return;
+        lm_seek_past(c, key, c->klen, 0);
     }
     lm_resolve(c);
 }
 
 static int lm_cursor_valid(mnemo_store_cursor *c) { return c->valid; }
+
+/* store.h cursor_run. Plain entries point into the map, which the cursor's snapshot keeps for the
+ * cursor's life; an entry of a long-key bucket is assembled in the cursor's buffer, so the run
+ * stops before one (as it does before the bound), puts the MDB cursor back on the last entry
+ * stored, and the usual moves take it from there. */
+static size_t lm_cursor_run(mnemo_store_cursor *c, mnemo_store_slice *keys, mnemo_store_slice *vals, size_t max)
+{
+    if (!c->valid || c->t || !c->fwd || c->in_bucket || c->from_delta)
+        return 0;
+    size_t n = 0;
+    MDB_val k, v;
+    int rc = 0;
+    while (n < max && (rc = mdb_cursor_get(c->mc, &k, &v, MDB_NEXT)) == 0) {
+        if (k.mv_size == LM_P || (c->has_upper && lm_kcmp(k.mv_data, k.mv_size, c->upper, c->ulen) >= 0))
+            break;
+        keys[n] = (mnemo_store_slice){k.mv_data, k.mv_size};
+        vals[n] = (mnemo_store_slice){v.mv_data, v.mv_size};
+        c->bk = k;
+        c->bv = v;
+        n++;
+    }
+    if (rc && rc != MDB_NOTFOUND) {
+        lm_fail(c, lm_err(c->s, rc, "store cursor", c->ks));
+        return 0;
+    }
+    if (n < max || rc) { /* moved past the last entry stored: back onto it */
+        k = c->bk;
+        if ((rc = mdb_cursor_get(c->mc, &k, &v, MDB_SET_KEY)) != 0) {
+            lm_fail(c, lm_err(c->s, rc, "store cursor", c->ks));
+            return 0;
+        }
+        c->bk = k;
+        c->bv = v;
+    }
+    if (n)
+        lm_resolve(c); /* the current entry for a later move or a change of direction */
+    return n;
+}
 
 static int lm_cursor_status(mnemo_store_cursor *c, const char *what)
 {
@@ -1482,8 +1536,8 @@ static int lm_cursor_status(mnemo_store_cursor *c, const char *what)
 
 static const void *lm_cursor_key(mnemo_store_cursor *c, size_t *len)
 {
-    *len = c->clen;
-    return c->ckey;
+    *len = c->klen;
+    return c->kptr;
 }
 
 static const void *lm_cursor_value(mnemo_store_cursor *c, size_t *len)
@@ -1883,4 +1937,5 @@ const mnemo_store_ops mnemo_store__lmdb = {
     .compact = lm_compact,
     .checkpoint = lm_checkpoint,
     .stats = lm_stats,
+    .cursor_run = lm_cursor_run,
 };
