@@ -218,6 +218,16 @@ static void take_entry(kv_iter *it)
     it->v = mnemo_cursor__value(it->cur, &it->vl);
 }
 
+/* Hands out the next entry of the run. */
+static void run_entry(kv_iter *it)
+{
+    it->k = it->run_k[it->run_i].data;
+    it->kl = it->run_k[it->run_i].len;
+    it->v = it->run_v[it->run_i].data;
+    it->vl = it->run_v[it->run_i].len;
+    it->run_i++;
+}
+
 /* Every move and read holds a guard (txn.h), so a close on another thread waits for it. The txn is
  * claimed only while the cursor is alive: once it was invalidated the txn may be freed. */
 static int iter_enter(mnemo_guard *g, kv_iter *it, const char *fn)
@@ -232,13 +242,11 @@ static int kv_iter_next(mnemo_iter *base)
      * handing one out touches nothing of the database, so it needs no guard (as key() and value()
      * need none). */
     if (it->run_i < it->run_n && mnemo_cursor__alive(it->cur)) {
-        it->k = it->run_k[it->run_i].data;
-        it->kl = it->run_k[it->run_i].len;
-        it->v = it->run_v[it->run_i].data;
-        it->vl = it->run_v[it->run_i].len;
-        it->run_i++;
+        run_entry(it);
         return 0;
     }
+    if (it->run_n) /* the run is spent: the cursor is already on the entry after it */
+        it->pending = 1;
     it->run_i = it->run_n = 0;
     MNEMO_GUARD(guard);
     int rc = iter_enter(&guard, it, "mnemo_iter_next");
@@ -264,9 +272,10 @@ static int kv_iter_next(mnemo_iter *base)
         rc = mnemo_cursor__status(it->cur, "mnemo_iter_next");
         return rc ? rc : MNEMO_ITEROVER;
     }
-    take_entry(it);
-    if (!it->reverse)
-        it->run_n = mnemo_cursor__run(it->cur, it->run_k, it->run_v, KV_RUN);
+    if (!it->reverse && (it->run_n = mnemo_cursor__run(it->cur, it->run_k, it->run_v, KV_RUN)) != 0)
+        run_entry(it);
+    else
+        take_entry(it);
     return 0;
 }
 

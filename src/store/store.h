@@ -150,12 +150,12 @@ struct mnemo_store_ops {
     int (*stats)(mnemo_store *s, mnemo_store_stats *out);
 
     /* ---- optional (NULL: the engine has none) ---- */
-    /* A forward run for scans: from a valid cursor of no transaction, moves onto up to max
-     * following entries, storing each one's slices in keys/vals, and returns how many. These
-     * slices live until the cursor closes (not only until the next move), so a caller can hand them
-     * out one by one without a call per entry. Stops early, without moving past it, at an entry
-     * whose slices would not live that long, and at the upper bound or the end; the cursor is then
-     * on the last entry stored (or where it was, when none), valid, and moves on as usual. */
+    /* A forward run for scans: from a valid cursor of no transaction, stores the current entry and
+     * up to max - 1 following ones in keys/vals, moving past each, and returns how many (0: none,
+     * read the current entry as usual). The cursor is then on the first entry not stored (or at the
+     * end: not valid). The slices live until the cursor's next call, not only until its next
+     * move, so a caller hands them out one by one without a call per entry. A run may stop early
+     * (at the bound, at an entry the engine cannot lend that long). */
     size_t (*cursor_run)(mnemo_store_cursor *c, mnemo_store_slice *keys, mnemo_store_slice *vals, size_t max);
 };
 

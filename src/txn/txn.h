@@ -160,9 +160,9 @@ int mnemo_cursor__alive(mnemo_cursor *c);
 int mnemo_cursor__status(mnemo_cursor *c, const char *what);
 const void *mnemo_cursor__key(mnemo_cursor *c, size_t *len);
 const void *mnemo_cursor__value(mnemo_cursor *c, size_t *len);
-/* A forward run of up to max entries after the current one, whose slices live until the cursor
- * is closed or invalidated (store.h cursor_run); 0 when the engine has none or the cursor is in a
- * transaction: then move one by one. */
+/* A forward run: the current entry and up to max - 1 after it, the cursor left past them; the
+ * slices live until the cursor's next call (store.h cursor_run). 0 when the engine has none or the
+ * cursor is in a transaction: then read and move one by one. */
 size_t mnemo_cursor__run(mnemo_cursor *c, mnemo_store_slice *keys, mnemo_store_slice *vals, size_t max);
 void mnemo_cursor__close(mnemo_cursor *c);
 

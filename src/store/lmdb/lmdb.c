@@ -1222,11 +1222,18 @@ static void lm_b_entry(mnemo_store_cursor *c, size_t i)
 
 /* Moves the MDB cursor with op (key for MDB_SET_RANGE) and sets the base side on the entry it
  * lands on: for a bucket, its first entry (at_end 0) or its last (at_end 1). */
+static void lm_b_landed(mnemo_store_cursor *c, int rc, int at_end);
+
 static void lm_b_load(mnemo_store_cursor *c, MDB_cursor_op op, const void *key, size_t klen, int at_end)
 {
     c->bk.mv_data = (void *)key;
     c->bk.mv_size = klen;
-    int rc = mdb_cursor_get(c->mc, &c->bk, &c->bv, op);
+    lm_b_landed(c, mdb_cursor_get(c->mc, &c->bk, &c->bv, op), at_end);
+}
+
+/* Sets the base side after an MDB move (rc) that left its entry in bk/bv. */
+static void lm_b_landed(mnemo_store_cursor *c, int rc, int at_end)
+{
     c->in_bucket = 0;
     if (rc == MDB_NOTFOUND) {
         c->b_valid = 0;
@@ -1490,40 +1497,24 @@ static void lm_cursor_prev(mnemo_store_cursor *c)
 static int lm_cursor_valid(mnemo_store_cursor *c) { return c->valid; }
 
 /* store.h cursor_run. Plain entries point into the map, which the cursor's snapshot keeps for the
- * cursor's life; an entry of a long-key bucket is assembled in the cursor's buffer, so the run
- * stops before one (as it does before the bound), puts the MDB cursor back on the last entry
- * stored, and the usual moves take it from there. */
+ * cursor's life; an entry of a long-key bucket is assembled in the cursor's buffer, so a run stops
+ * at one (as at the bound) and the usual moves take it from there. */
 static size_t lm_cursor_run(mnemo_store_cursor *c, mnemo_store_slice *keys, mnemo_store_slice *vals, size_t max)
 {
-    if (!c->valid || c->t || !c->fwd || c->in_bucket || c->from_delta)
+    if (!c->valid || c->t || !c->fwd || c->in_bucket || max == 0)
         return 0;
     size_t n = 0;
-    MDB_val k, v;
-    int rc = 0;
-    while (n < max && (rc = mdb_cursor_get(c->mc, &k, &v, MDB_NEXT)) == 0) {
-        if (k.mv_size == LM_P || (c->has_upper && lm_kcmp(k.mv_data, k.mv_size, c->upper, c->ulen) >= 0))
-            break;
-        keys[n] = (mnemo_store_slice){k.mv_data, k.mv_size};
-        vals[n] = (mnemo_store_slice){v.mv_data, v.mv_size};
-        c->bk = k;
-        c->bv = v;
+    int rc;
+    for (;;) {
+        keys[n] = (mnemo_store_slice){c->bk.mv_data, c->bk.mv_size};
+        vals[n] = (mnemo_store_slice){c->bv.mv_data, c->bv.mv_size};
         n++;
+        if ((rc = mdb_cursor_get(c->mc, &c->bk, &c->bv, MDB_NEXT)) != 0 || n == max || c->bk.mv_size == LM_P ||
+            (c->has_upper && lm_kcmp(c->bk.mv_data, c->bk.mv_size, c->upper, c->ulen) >= 0))
+            break;
     }
-    if (rc && rc != MDB_NOTFOUND) {
-        lm_fail(c, lm_err(c->s, rc, "store cursor", c->ks));
-        return 0;
-    }
-    if (n < max || rc) { /* moved past the last entry stored: back onto it */
-        k = c->bk;
-        if ((rc = mdb_cursor_get(c->mc, &k, &v, MDB_SET_KEY)) != 0) {
-            lm_fail(c, lm_err(c->s, rc, "store cursor", c->ks));
-            return 0;
-        }
-        c->bk = k;
-        c->bv = v;
-    }
-    if (n)
-        lm_resolve(c); /* the current entry for a later move or a change of direction */
+    lm_b_landed(c, rc, 0);
+    lm_resolve(c); /* the first entry not stored, or the end */
     return n;
 }
 
