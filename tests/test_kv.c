@@ -746,3 +746,42 @@ TU_TEST(kv, a_scan_ends_with_its_database_inside_a_run)
     TU_RC(mnemo_iter_key(it, &k, &kl), MNEMO_EINVAL);
     mnemo_iter_free(it);
 }
+
+/* Runs that copy their entries (rocksdb, memory) stop at their buffer: large values, one larger
+ * than the whole buffer, still come back whole and in order. */
+TU_TEST(kv, long_scans_of_large_values_match)
+{
+    static const size_t sizes[] = {1, 40000, 0, 70000, 3, 150000, 40000, 40000, 7};
+    enum { N = 60 };
+    char *buf = malloc(150000);
+    cr_assert_not_null(buf);
+    for (int i = 0; i < N; i++) {
+        char k[16];
+        int kl = snprintf(k, sizeof k, "big%03d", i);
+        size_t vl = sizes[i % 9];
+        memset(buf, 'a' + i % 26, vl);
+        TU_OK(mnemo_kv_put(db, NULL, k, (size_t)kl, buf, vl));
+    }
+    mnemo_kv_iter_options o = MNEMO_KV_ITER_OPTIONS_INIT;
+    o.prefix = "big";
+    o.prefix_len = 3;
+    mnemo_iter *it;
+    TU_OK(mnemo_kv_iter(&it, db, NULL, &o));
+    for (int i = 0; i < N; i++) {
+        const void *k, *v;
+        size_t kl, vl;
+        char want[16];
+        snprintf(want, sizeof want, "big%03d", i);
+        TU_OK(mnemo_iter_next(it));
+        TU_OK(mnemo_iter_key(it, &k, &kl));
+        TU_OK(mnemo_iter_value(it, &v, &vl));
+        cr_assert(kl == 6 && !memcmp(k, want, 6), "entry %d: key", i);
+        cr_assert_eq(vl, sizes[i % 9], "entry %d: value of %zu bytes", i, vl);
+        for (size_t b = 0; b < vl; b++)
+            cr_assert_eq(((const char *)v)[b], 'a' + i % 26, "entry %d: byte %zu", i, b);
+    }
+    TU_RC(mnemo_iter_next(it), MNEMO_ITEROVER);
+    mnemo_iter_free(it);
+    free(buf);
+    close_db();
+}
