@@ -1068,8 +1068,10 @@ static int lm_txn_commit(mnemo_store_txn *t, uint64_t *seq)
         t->snap = NULL;
         return rc;
     }
-    /* The snapshot state of written keys the transaction never read, while the snapshot lives. */
-    for (unsigned ks = 0; ks < t->s->n_ks; ks++) {
+    /* The snapshot state of written keys the transaction never read, while the snapshot lives:
+     * validation compares against it. A transaction that never read is not validated (see
+     * lm_commit_body), so it skips these two lookups per written key. */
+    for (unsigned ks = 0; t->has_read && ks < t->s->n_ks; ks++) {
         for (lm_node *n = t->lists && t->lists[ks].head ? t->lists[ks].head->next[0] : NULL; n; n = n->next[0]) {
             if (!n->validate || n->seen_known)
                 continue;
