@@ -669,6 +669,16 @@ static void run_expect(mnemo_iter *it, int i, int variant)
               "entry %d/%d: value", i, variant);
 }
 
+static mnemo_iter *prefix_iter(const char *prefix)
+{
+    mnemo_kv_iter_options o = MNEMO_KV_ITER_OPTIONS_INIT;
+    o.prefix = prefix;
+    o.prefix_len = strlen(prefix);
+    mnemo_iter *it;
+    TU_OK(mnemo_kv_iter(&it, db, NULL, &o));
+    return it;
+}
+
 static void run_put_all(void)
 {
     for (int i = 0; i < RUN_KEYS; i++)
@@ -687,11 +697,7 @@ static void run_put_all(void)
 TU_TEST(kv, long_scans_through_runs_match_the_keys)
 {
     run_put_all();
-    mnemo_kv_iter_options o = MNEMO_KV_ITER_OPTIONS_INIT;
-    o.prefix = "r";
-    o.prefix_len = 1;
-    mnemo_iter *it;
-    TU_OK(mnemo_kv_iter(&it, db, NULL, &o));
+    mnemo_iter *it = prefix_iter("r");
     for (int i = 0; i < RUN_KEYS; i++) {
         for (int variant = i % 7 ? -1 : 0; variant < (i % 7 ? 0 : 3); variant++)
             run_expect(it, i, variant);
@@ -710,8 +716,7 @@ TU_TEST(kv, long_scans_through_runs_match_the_keys)
     mnemo_iter_free(it);
     TU_OK(mnemo_kv_delete(db, NULL, "r0100~", 6));
 
-    o.prefix = NULL;
-    o.prefix_len = 0;
+    mnemo_kv_iter_options o = MNEMO_KV_ITER_OPTIONS_INIT;
     o.start = "r0050";
     o.start_len = 5;
     o.end = "r0123";
@@ -762,11 +767,7 @@ TU_TEST(kv, long_scans_of_large_values_match)
         memset(buf, 'a' + i % 26, vl);
         TU_OK(mnemo_kv_put(db, NULL, k, (size_t)kl, buf, vl));
     }
-    mnemo_kv_iter_options o = MNEMO_KV_ITER_OPTIONS_INIT;
-    o.prefix = "big";
-    o.prefix_len = 3;
-    mnemo_iter *it;
-    TU_OK(mnemo_kv_iter(&it, db, NULL, &o));
+    mnemo_iter *it = prefix_iter("big");
     for (int i = 0; i < N; i++) {
         const void *k, *v;
         size_t kl, vl;
