@@ -60,6 +60,17 @@ static void vec_of(float *v, const char *id)
         v[j] = (float)((h >> (j * 3)) % 1000) / 10.0f + (float)j;
 }
 
+/* A record `id` with its embedding (vec_of), alone. */
+static void put_with_vector(mnemo_db *db, const char *id)
+{
+    mnemo_record r = {0};
+    r.id = id;
+    float v[DIM];
+    vec_of(v, id);
+    if (mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT) || mnemo_vector_put(db, NULL, id, v, DIM))
+        die("put %s", id);
+}
+
 static mnemo_db *open_db(const char *dir, int create)
 {
     mnemo_options o = MNEMO_OPTIONS_INIT;
@@ -284,12 +295,7 @@ static int load_test(const char *dir)
     for (int a = 0; a < ACCOUNTS; a++)
         if (set_balance(db, NULL, a, 100))
             die("accounts");
-    mnemo_record hub = {0};
-    hub.id = "hub";
-    float hv[DIM];
-    vec_of(hv, "hub");
-    if (mnemo_record_put(db, NULL, &hub, MNEMO_PUT_UPSERT) || mnemo_vector_put(db, NULL, "hub", hv, DIM))
-        die("hub");
+    put_with_vector(db, "hub");
     if (mnemo_close(db))
         die("close");
 
@@ -404,12 +410,7 @@ static int trim_test(const char *dir)
 {
     mnemo_vector__lease_ms = 300;
     mnemo_db *db = open_db(dir, 1);
-    mnemo_record hub = {0};
-    hub.id = "hub";
-    float v[DIM];
-    vec_of(v, "hub");
-    if (mnemo_record_put(db, NULL, &hub, MNEMO_PUT_UPSERT) || mnemo_vector_put(db, NULL, "hub", v, DIM))
-        die("hub");
+    put_with_vector(db, "hub");
     mnemo_close(db);
     child s = spawn("sleeper", dir, 0);
     char line[128];
@@ -420,11 +421,7 @@ static int trim_test(const char *dir)
     for (int k = 0; k < TRIM_N; k++) {
         char id[16];
         snprintf(id, sizeof id, "b%d", k);
-        mnemo_record r = {0};
-        r.id = id;
-        vec_of(v, id);
-        if (mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT) || mnemo_vector_put(db, NULL, id, v, DIM))
-            die("write %s", id);
+        put_with_vector(db, id);
     }
     usleep(400 * 1000); /* the sleeper's heartbeat is older than the lease now */
     vec_state *st;

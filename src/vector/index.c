@@ -1273,6 +1273,13 @@ static int sync_one(vec_state *st, mnemo_db *db, uint64_t iid, float *buf)
     return rc;
 }
 
+/* A change-log value: version, count, count iids, crc32c. */
+static int log_entry_ok(const unsigned char *v, size_t vl)
+{
+    return vl >= 9 && v[0] == LOG_VERSION && mnemo__get_be32(v + vl - 4) == mnemo__crc32c(0, v, vl - 4) &&
+           vl == 9 + (size_t)mnemo__get_be32(v + 1) * 8;
+}
+
 static void log_key(unsigned char key[9], uint64_t seq)
 {
     key[0] = 'L';
@@ -1304,8 +1311,7 @@ static int replay(vec_state *st, mnemo_db *db, uint64_t applied)
         if ((rc = mnemo_txn__get(&val, &vl, db, NULL, MNEMO_CF_VECTOR_INDEX, key, 9, 0)) != 0)
             break;
         const unsigned char *v = (const unsigned char *)val;
-        if (vl < 9 || v[0] != LOG_VERSION || mnemo__get_be32(v + vl - 4) != mnemo__crc32c(0, v, vl - 4) ||
-            vl != 9 + (size_t)mnemo__get_be32(v + 1) * 8)
+        if (!log_entry_ok(v, vl))
             rc = mnemo__err(MNEMO_ECORRUPT, "vector change log entry %llu is damaged",
                             (unsigned long long)st->next_seq);
         for (uint32_t i = 0; !rc && i < mnemo__get_be32(v + 1); i++)
@@ -1332,8 +1338,7 @@ static int replay_shared(vec_state *st, mnemo_db *db, uint64_t applied, float *b
         if (kl != 9)
             continue;
         uint64_t seq = mnemo__get_be64(k + 1);
-        if (vl < 9 || v[0] != LOG_VERSION || mnemo__get_be32(v + vl - 4) != mnemo__crc32c(0, v, vl - 4) ||
-            vl != 9 + (size_t)mnemo__get_be32(v + 1) * 8)
+        if (!log_entry_ok(v, vl))
             rc = mnemo__err(MNEMO_ECORRUPT, "vector change log entry %llu is damaged", (unsigned long long)seq);
         for (uint32_t i = 0; !rc && i < mnemo__get_be32(v + 1); i++)
             rc = sync_one(st, db, mnemo__get_be64(v + 5 + (size_t)i * 8), buf);
@@ -1520,8 +1525,7 @@ static int lease(mnemo_db *db, int release)
  * entries naming the same vectors are replayed after, so the index ends at the latest state). */
 static int entry_changes(vec_state *st, mnemo_db *db, const unsigned char *v, size_t vl, uint64_t seq, vec_txn *vt)
 {
-    if (vl < 9 || v[0] != LOG_VERSION || mnemo__get_be32(v + vl - 4) != mnemo__crc32c(0, v, vl - 4) ||
-        vl != 9 + (size_t)mnemo__get_be32(v + 1) * 8)
+    if (!log_entry_ok(v, vl))
         return mnemo__err(MNEMO_ECORRUPT, "vector change log entry %llu is damaged", (unsigned long long)seq);
     uint32_t n = mnemo__get_be32(v + 1);
     float *buf = mnemo__malloc(st->sp.dim * sizeof *buf);
