@@ -385,6 +385,7 @@ static void apply_logged(vec_state *st, vec_txn *vt, uint64_t seq)
 
 static int catch_up_locked(vec_state *st, mnemo_db *db, uint64_t below);
 static void heartbeat(vec_state *st, int force);
+static uint64_t heartbeat_every(void);
 
 static void after_commit(mnemo_txn *txn, void *arg, int committed)
 {
@@ -1061,7 +1062,9 @@ static void *bg_main(void *arg)
         if (!job && st->shared) { /* idle: the heartbeat goes on, so no trim passes this process */
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
-            until.tv_sec += HEARTBEAT_MS / 1000;
+            uint64_t ns = (uint64_t)until.tv_nsec + heartbeat_every() * 1000000u;
+            until.tv_sec += (time_t)(ns / 1000000000u);
+            until.tv_nsec = (long)(ns % 1000000000u);
             if (pthread_cond_timedwait(&st->bg_wake, &st->bg_lock, &until) == ETIMEDOUT) {
                 pthread_mutex_unlock(&st->bg_lock);
                 pthread_mutex_lock(&st->commit_lock);
@@ -1392,6 +1395,13 @@ static uint64_t next_seq_after(mnemo_db *db, uint64_t applied)
 
 uint64_t mnemo_vector__lease_ms = 10000;
 
+/* How often a heartbeat may be written: once a second, more often under a short lease (tests). */
+static uint64_t heartbeat_every(void)
+{
+    uint64_t third = mnemo_vector__lease_ms / 3;
+    return third < HEARTBEAT_MS ? (third ? third : 1) : HEARTBEAT_MS;
+}
+
 static uint64_t now_ms(void)
 {
     struct timespec ts;
@@ -1416,7 +1426,7 @@ static void heartbeat(vec_state *st, int force)
         return;
     uint64_t now = now_ms();
     /* unchanged, it only needs refreshing well within the lease (each write is a commit) */
-    if (!force && (now - st->hb_ms < HEARTBEAT_MS ||
+    if (!force && (now - st->hb_ms < heartbeat_every() ||
                    (st->applied_seq == st->hb_applied && now - st->hb_ms < mnemo_vector__lease_ms / 3)))
         return;
     st->hb_ms = now;
@@ -1560,9 +1570,11 @@ static int entry_changes(vec_state *st, mnemo_db *db, const unsigned char *v, si
 
 /* A process that missed trimmed entries: a new index from vector_data, continuing after the last
  * entry logged before it started. Caller holds commit_lock. */
-static int reload_locked(vec_state *st, mnemo_db *db)
+static int reload_locked(vec_state *st, mnemo_db *db, uint64_t trimmed)
 {
-    uint64_t last = next_seq_after(db, st->applied_seq) - 1;
+    /* every entry up to the last one still logged, and at least every trimmed one: the rebuild
+     * reads vector_data as it is after both */
+    uint64_t last = next_seq_after(db, trimmed) - 1;
     pthread_rwlock_wrlock(&st->rw);
     int rc = rebuild_from_data(st, db);
     if (!rc)
@@ -1579,8 +1591,9 @@ static int reload_locked(vec_state *st, mnemo_db *db)
 /* Applies every log entry after applied_seq and below `below`. Caller holds commit_lock. */
 static int catch_up_locked(vec_state *st, mnemo_db *db, uint64_t below)
 {
-    if (get_mark(db, 'T') > st->applied_seq)
-        return reload_locked(st, db);
+    uint64_t trimmed = get_mark(db, 'T');
+    if (trimmed > st->applied_seq)
+        return reload_locked(st, db, trimmed);
     unsigned char lo[9], hi[9];
     log_key(lo, st->applied_seq + 1);
     log_key(hi, below);
