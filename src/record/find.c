@@ -232,7 +232,7 @@ static int walk_records(mnemo_db *db, mnemo_txn *txn, const mnemo_filter *f, con
         mnemo_record *r;
         if ((rc = mnemo_record__decode(&r, k, kl, v, vl)) != 0)
             break;
-        int m = mnemo_record__is_expired(r, now) ? 0 : check_record(f, r, NULL);
+        int m = mnemo_record__is_expired(r, now) ? 0 : f ? check_record(f, r, NULL) : 1;
         if (m < 0)
             rc = m;
         else if (m)
@@ -466,5 +466,30 @@ int mnemo_record__estimate(uint64_t *n, int *indexed, uint64_t cap, mnemo_db *db
     plan_free(&pl);
     if (!rc)
         *n = count;
+    return rc;
+}
+
+typedef struct each_sink {
+    int (*cb)(void *arg, const mnemo_record *r);
+    void *arg;
+} each_sink;
+
+static int emit_each(void *arg, mnemo_record **r, const void *key, size_t klen)
+{
+    (void)key;
+    (void)klen;
+    each_sink *s = arg;
+    return s->cb(s->arg, *r);
+}
+
+int mnemo_record__each(mnemo_db *db, mnemo_txn *txn, int (*cb)(void *arg, const mnemo_record *r), void *arg)
+{
+    mnemo_txn *own = NULL;
+    int rc = txn ? 0 : mnemo_txn_begin(&own, db, MNEMO_TXN_READONLY);
+    if (rc)
+        return rc;
+    each_sink s = {cb, arg};
+    rc = walk(db, own ? own : txn, NULL, &(plan){0}, NULL, 0, emit_each, &s);
+    mnemo_txn_free(own);
     return rc;
 }

@@ -10,6 +10,7 @@
 #include "graph/graph.h"
 #include "filter/filter.h"
 #include "record/record.h"
+#include "vector/meta.h"
 #include "vector/vector_impl.h"
 
 #define MAX_K 100000
@@ -28,6 +29,7 @@ typedef struct search_ctx {
     vec_txn *vt;          /* the txn's write set, or NULL */
     mnemo_u64map *cand;   /* restriction (filter and/or neighbourhood), or NULL */
     const struct mnemo_filter *lazy; /* a filter tested record by record as the walk meets them */
+    const meta_bits *bits; /* or the filter's answer for every record, from the mirror (meta.h) */
     mnemo_u64map memo;    /* lazy filter answers: iid -> 1 match, 2 no match */
     int any_expiring;     /* some record has an expiry: hits need a liveness check */
     int error;            /* first error met inside a callback */
@@ -66,6 +68,8 @@ static int lazy_match(search_ctx *s, uint64_t iid)
 
 static int in_restriction(search_ctx *s, uint64_t iid)
 {
+    if (s->bits)
+        return mnemo_vector__meta_has(s->bits, iid);
     if (s->cand)
         return mnemo_u64map__get(s->cand, iid, NULL);
     return !s->lazy || lazy_match(s, iid);
@@ -85,7 +89,7 @@ static int accept(void *arg, uint64_t iid)
 
 static int needs_filter(const search_ctx *s)
 {
-    return s->cand || s->lazy || (s->vt && s->vt->n) || s->any_expiring;
+    return s->bits || s->cand || s->lazy || (s->vt && s->vt->n) || s->any_expiring;
 }
 
 /* ---- results under construction ---- */
@@ -318,11 +322,30 @@ static int exact_candidates(search_ctx *s, const float *q, size_t k, uint64_t *l
     return 0;
 }
 
+/* Exact distances over the ids of the filter's bitset. Caller holds st->rw shared. */
+static int exact_bits(search_ctx *s, const float *q, size_t k, uint64_t *labels, float *dists, size_t *n)
+{
+    *n = 0;
+    const meta_bits *b = s->bits;
+    for (size_t w = 0; w < b->nbits / 64 + 1; w++)
+        for (uint64_t word = b->w[w]; word; word &= word - 1) {
+            uint64_t iid = w * 64 + (uint64_t)__builtin_ctzll(word);
+            const float *v = mnemo_hnsw__vector(s->st->hnsw, iid);
+            if (v && (!s->any_expiring || is_live(s, iid)))
+                top_insert(labels, dists, n, k, iid, mnemo_hnsw__distance(s->st->hnsw, q, v));
+        }
+    return 0;
+}
+
 /* The k nearest committed (index) vectors for one query. Caller holds st->rw shared. */
 static int index_query(search_ctx *s, const float *q, size_t k, size_t ef, int exact, size_t n_cand,
                        uint64_t *labels, float *dists, size_t *n)
 {
     size_t slots = mnemo_hnsw__slots(s->st->hnsw);
+    if (s->bits && s->bits->count <= EXACT_CANDIDATES)
+        return exact_bits(s, q, k, labels, dists, n);
+    if (s->bits)
+        n_cand = s->bits->count;
     if (s->cand && (n_cand <= EXACT_CANDIDATES || n_cand * EXACT_SHARE <= slots))
         return exact_candidates(s, q, k, labels, dists, n);
     if (exact || slots <= SMALL_INDEX)
@@ -332,8 +355,8 @@ static int index_query(search_ctx *s, const float *q, size_t k, size_t ef, int e
         return mnemo_hnsw__search(s->st->hnsw, q, k, ef, NULL, NULL, labels, dists, n);
     /* A restricted walk admits only accepted nodes; if it still finds fewer than k while more
      * qualify, widen the beam, and past the index size fall back to exact. */
-    size_t want = s->cand && n_cand < k ? n_cand : k;
-    int restricted = s->cand || s->lazy;
+    size_t want = (s->cand || s->bits) && n_cand < k ? n_cand : k;
+    int restricted = s->cand || s->lazy || s->bits;
     for (size_t beam = ef < 2 * k ? 2 * k : ef;; beam *= 4) {
         if ((rc = mnemo_hnsw__search(s->st->hnsw, q, k, beam, accept, s, labels, dists, n)) != 0 || s->error)
             return rc ? rc : s->error;
@@ -497,16 +520,21 @@ static int run(mnemo_guard *guard, mnemo_vector_hits **out, mnemo_db *db, mnemo_
     if (!rc && o->filter && (rc = mnemo_filter__compile(&f, o->filter)) != 0)
         rc = mnemo__err(rc, "%s: filter: %s", fn, mnemo_errmsg());
     size_t ef = o->ef ? o->ef : st->sp.hnsw_ef_search;
+    /* outside a transaction a filter is answered from the mirror once, not record by record */
+    meta_bits *bits = NULL;
+    if (!rc && f && !txn && !o->near && (rc = mnemo_vector__meta_bits(&bits, db, o->filter, f)) != 0)
+        rc = mnemo__err(rc, "%s: filter: %s", fn, mnemo_errmsg());
+    s.bits = bits;
     hit_buf b;
     hb_init(&b);
     pthread_rwlock_rdlock(&st->rw);
-    if (!rc && (f || o->near)) {
+    if (!rc && !bits && (f || o->near)) {
         rc = restriction(&cand, &s, o, f, fn);
         if (!s.lazy)
             s.cand = &cand;
     }
     /* An exact batch with no restriction is one matrix product per block for all queries. */
-    int batched = !rc && o->exact && !s.cand && !s.lazy && nq > 1;
+    int batched = !rc && o->exact && !s.cand && !s.lazy && !s.bits && nq > 1;
     if (batched)
         rc = mnemo_vector__exact_scan(st, q, nq, k, needs_filter(&s) ? accept : NULL, &s, labels, dists, counts);
     for (size_t i = 0; i < nq && !rc; i++) {
@@ -537,6 +565,7 @@ static int run(mnemo_guard *guard, mnemo_vector_hits **out, mnemo_db *db, mnemo_
     pthread_rwlock_unlock(&st->rw);
     mnemo_u64map__free(&cand);
     mnemo_u64map__free(&s.memo);
+    mnemo_vector__meta_release(bits);
     mnemo_filter__free(f);
     if (!rc)
         memcpy(out, res, nq * sizeof *res);

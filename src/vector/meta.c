@@ -1,0 +1,396 @@
+/* The filter mirror (meta.h): record metadata and fields in memory, and filter bitsets from it. */
+#include <pthread.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/alloc.h"
+#include "core/error.h"
+#include "filter/filter.h"
+#include "record/record.h"
+#include "vector/meta.h"
+
+#define MAX_IID ((uint64_t)1 << 30) /* past this the mirror is not built: searches read records */
+#define CACHED_BITS 8
+
+typedef struct meta_ent {
+    json_t *meta;
+    double importance;
+    int64_t created_at, updated_at, expires_at;
+    char id[];
+} meta_ent;
+
+typedef struct mirror {
+    pthread_mutex_t mu; /* guards everything below */
+    int built, unusable;
+    meta_ent **ent;     /* by internal id; NULL: no record (or stale, see dirty) */
+    size_t cap;
+    uint64_t *dirty;    /* ids committed since their entry was made: read again before use */
+    size_t n_dirty, cap_dirty;
+    size_t bytes;       /* held by entries (estimate of jansson's share: see ent_bytes) */
+    uint64_t epoch;     /* bumped by every commit that changes a record */
+    meta_bits *cache[CACHED_BITS];
+    size_t next_slot;
+} mirror;
+
+/* ---- entries ---- */
+
+static void ent_free(meta_ent *e)
+{
+    if (e) {
+        json_decref(e->meta);
+        mnemo__free(e);
+    }
+}
+
+/* jansson allocates one object (with its hash table) and one value per key: ~64 bytes a key, 96
+ * an object, rounded from jansson 2.14's structs. */
+static size_t json_bytes(const json_t *v)
+{
+    size_t b = 48;
+    if (json_is_object(v)) {
+        const char *k;
+        json_t *x;
+        b += 96;
+        json_object_foreach((json_t *)v, k, x) b += 32 + strlen(k) + json_bytes(x);
+    } else if (json_is_array(v)) {
+        for (size_t i = 0; i < json_array_size(v); i++)
+            b += 8 + json_bytes(json_array_get(v, i));
+    } else if (json_is_string(v)) {
+        b += json_string_length(v) + 1;
+    }
+    return b;
+}
+
+static size_t ent_bytes(const meta_ent *e) { return e ? sizeof *e + strlen(e->id) + 1 + json_bytes(e->meta) : 0; }
+
+static int ent_make(meta_ent **out, const mnemo_record *r)
+{
+    size_t il = strlen(r->id);
+    meta_ent *e = mnemo__malloc(sizeof *e + il + 1);
+    if (!e)
+        return mnemo__err_nomem("filter mirror");
+    json_error_t err;
+    e->meta = json_loads(r->metadata ? r->metadata : "{}", 0, &err);
+    if (!e->meta) {
+        mnemo__free(e);
+        return mnemo__err(MNEMO_ECORRUPT, "record '%s': stored metadata is not valid JSON", r->id);
+    }
+    e->importance = r->importance;
+    e->created_at = r->created_at;
+    e->updated_at = r->updated_at;
+    e->expires_at = r->expires_at;
+    memcpy(e->id, r->id, il + 1);
+    *out = e;
+    return 0;
+}
+
+static int grow_to(mirror *m, uint64_t iid)
+{
+    if (iid < m->cap)
+        return 0;
+    if (iid >= MAX_IID)
+        return MNEMO_EFULL;
+    size_t cap = m->cap ? m->cap : 1024;
+    while (cap <= iid)
+        cap *= 2;
+    meta_ent **n = mnemo__realloc(m->ent, cap * sizeof *n);
+    if (!n)
+        return mnemo__err_nomem("filter mirror");
+    memset(n + m->cap, 0, (cap - m->cap) * sizeof *n);
+    m->ent = n;
+    m->cap = cap;
+    return 0;
+}
+
+static int set_ent(mirror *m, uint64_t iid, meta_ent *e)
+{
+    int rc = grow_to(m, iid);
+    if (rc) {
+        ent_free(e);
+        return rc;
+    }
+    m->bytes -= ent_bytes(m->ent[iid]);
+    ent_free(m->ent[iid]);
+    m->ent[iid] = e;
+    m->bytes += ent_bytes(e);
+    return 0;
+}
+
+/* ---- the module state ---- */
+
+static void drop_bits(mirror *m)
+{
+    for (size_t i = 0; i < CACHED_BITS; i++) {
+        mnemo_vector__meta_release(m->cache[i]);
+        m->cache[i] = NULL;
+    }
+}
+
+static void clear(mirror *m)
+{
+    for (size_t i = 0; i < m->cap; i++)
+        ent_free(m->ent[i]);
+    mnemo__free(m->ent);
+    mnemo__free(m->dirty);
+    m->ent = NULL;
+    m->dirty = NULL;
+    m->cap = m->n_dirty = m->cap_dirty = m->bytes = 0;
+    m->built = 0;
+    drop_bits(m);
+}
+
+static int init_state(mnemo_db *db, void **state)
+{
+    (void)db;
+    mirror *m = mnemo__calloc(1, sizeof *m);
+    if (!m)
+        return mnemo__err_nomem("filter mirror");
+    pthread_mutex_init(&m->mu, NULL);
+    *state = m;
+    return 0;
+}
+
+static void destroy_state(mnemo_db *db, void *state)
+{
+    (void)db;
+    mirror *m = state;
+    clear(m);
+    pthread_mutex_destroy(&m->mu);
+    mnemo__free(m);
+}
+
+static const mnemo_module_ops mirror_module = {init_state, destroy_state};
+
+/* ---- kept in step with commits ---- */
+
+/* The record ids a transaction wrote, marked stale in the mirror when it commits. */
+typedef struct meta_txn {
+    mnemo_db *db;
+    uint64_t *iids;
+    size_t n, cap;
+} meta_txn;
+
+static const char txn_owner = 0;
+
+static void after_commit(mnemo_txn *txn, void *arg, int committed)
+{
+    (void)txn;
+    meta_txn *t = arg;
+    mirror *m = committed ? mnemo_db__module_peek(t->db, &mirror_module) : NULL;
+    if (m) {
+        pthread_mutex_lock(&m->mu);
+        if (m->built) {
+            m->epoch++;
+            drop_bits(m);
+            /* stale ids past the mirror's size (no filtered search for long, or a lost
+             * allocation): forget everything, the next filtered search scans again */
+            if (m->n_dirty + t->n > m->cap + 1024 ||
+                mnemo__grow(&m->dirty, &m->cap_dirty, m->n_dirty + t->n, sizeof *m->dirty, 64))
+                clear(m);
+            else
+                for (size_t i = 0; i < t->n; i++)
+                    m->dirty[m->n_dirty++] = t->iids[i];
+        }
+        pthread_mutex_unlock(&m->mu);
+    }
+    mnemo__free(t->iids);
+    mnemo__free(t);
+}
+
+static int note(mnemo_db *db, mnemo_txn *txn, uint64_t iid)
+{
+    meta_txn *t = mnemo_txn__hook_arg(txn, &txn_owner);
+    if (!t) {
+        if (!(t = mnemo__calloc(1, sizeof *t)))
+            return mnemo__err_nomem("filter mirror");
+        t->db = db;
+        mnemo_txn_hook hook = {&txn_owner, NULL, after_commit, t};
+        int rc = mnemo_txn__add_hook(txn, &hook);
+        if (rc) {
+            mnemo__free(t);
+            return rc;
+        }
+    }
+    int rc = mnemo__grow(&t->iids, &t->cap, t->n + 1, sizeof *t->iids, 16);
+    if (!rc)
+        t->iids[t->n++] = iid;
+    return rc;
+}
+
+static int on_put(mnemo_db *db, mnemo_txn *txn, const mnemo_record *old, const mnemo_record *nw, int replace)
+{
+    (void)old;
+    (void)replace;
+    return note(db, txn, nw->internal_id);
+}
+
+static int on_delete(mnemo_db *db, mnemo_txn *txn, uint64_t iid, const char *id)
+{
+    (void)id;
+    return note(db, txn, iid);
+}
+
+static const mnemo_record_listener listener = {on_put, on_delete};
+
+int mnemo_vector__meta_listen(mnemo_db *db) { return mnemo_record__listen(db, &listener); }
+
+/* ---- building and refreshing ---- */
+
+static int take_record(void *arg, const mnemo_record *r)
+{
+    meta_ent *e;
+    int rc = ent_make(&e, r);
+    return rc ? rc : set_ent(arg, r->internal_id, e);
+}
+
+/* The committed record of iid again (or none). Caller holds m->mu. */
+static int refresh(mirror *m, mnemo_db *db, uint64_t iid)
+{
+    char *id;
+    int rc = mnemo_record__id_of(&id, db, NULL, iid);
+    if (rc == MNEMO_ENOTFOUND)
+        return set_ent(m, iid, NULL);
+    if (rc)
+        return rc;
+    mnemo_record *r;
+    rc = mnemo_record__load(&r, db, NULL, id, strlen(id), 0);
+    mnemo__free(id);
+    if (rc == MNEMO_ENOTFOUND)
+        return set_ent(m, iid, NULL);
+    if (rc)
+        return rc;
+    meta_ent *e = NULL;
+    if (r->internal_id == iid)
+        rc = ent_make(&e, r);
+    mnemo_record_free(r);
+    return rc ? rc : set_ent(m, iid, e);
+}
+
+/* Builds the mirror or brings its stale entries up to date. Caller holds m->mu: commits wait, so
+ * one that lands after the scan's snapshot marks its ids stale only after the scan. */
+static int current(mirror *m, mnemo_db *db)
+{
+    int rc = 0;
+    if (!m->built) {
+        m->n_dirty = 0;
+        rc = mnemo_record__each(db, NULL, take_record, m);
+        if (rc) {
+            clear(m);
+            if (rc == MNEMO_EFULL)
+                m->unusable = 1;
+            return rc;
+        }
+        m->built = 1;
+        return 0;
+    }
+    for (; m->n_dirty && !rc; m->n_dirty--)
+        rc = refresh(m, db, m->dirty[m->n_dirty - 1]);
+    if (rc == MNEMO_EFULL) {
+        clear(m);
+        m->unusable = 1;
+    }
+    return rc;
+}
+
+/* ---- bitsets ---- */
+
+/* Filters the mirror answers exactly: not reading content (absent from it) and without $regex
+ * (whose match limits could fail on a record the search would never visit). Conservative: any
+ * escape could spell either, so escapes go to the records too. */
+static int answerable(const char *text)
+{
+    return !strstr(text, "content") && !strstr(text, "$regex") && !strchr(text, '\\');
+}
+
+static int compute(meta_bits **out, mirror *m, const char *text, const struct mnemo_filter *f)
+{
+    meta_bits *b = mnemo__calloc(1, sizeof *b);
+    size_t tl = strlen(text);
+    if (b) {
+        b->nbits = m->cap;
+        b->w = mnemo__calloc(m->cap / 64 + 1, sizeof *b->w);
+        b->text = mnemo__malloc(tl + 1);
+    }
+    if (!b || !b->w || !b->text) {
+        mnemo_vector__meta_release(b);
+        return mnemo__err_nomem("filter bitset");
+    }
+    memcpy(b->text, text, tl + 1);
+    atomic_init(&b->refs, 1);
+    b->epoch = m->epoch;
+    for (size_t i = 0; i < m->cap; i++) {
+        const meta_ent *e = m->ent[i];
+        if (!e)
+            continue;
+        mnemo_filter_fields fl = {e->id, NULL, e->importance, e->created_at, e->updated_at, e->expires_at};
+        int r = mnemo_filter__match(f, e->meta, &fl);
+        if (r < 0) {
+            mnemo_vector__meta_release(b);
+            return r;
+        }
+        if (r) {
+            b->w[i >> 6] |= (uint64_t)1 << (i & 63);
+            b->count++;
+        }
+    }
+    *out = b;
+    return 0;
+}
+
+int mnemo_vector__meta_bits(meta_bits **out, mnemo_db *db, const char *text, const struct mnemo_filter *f)
+{
+    *out = NULL;
+    if (!answerable(text))
+        return 0;
+    void *p;
+    int rc = mnemo_db__module(&p, db, &mirror_module);
+    if (rc)
+        return rc;
+    mirror *m = p;
+    pthread_mutex_lock(&m->mu);
+    if (m->unusable) {
+        pthread_mutex_unlock(&m->mu);
+        return 0;
+    }
+    rc = current(m, db);
+    if (rc == MNEMO_EFULL)
+        rc = 0; /* ids too sparse for a mirror: *out stays NULL */
+    meta_bits *b = NULL;
+    for (size_t i = 0; i < CACHED_BITS && !rc && !b; i++)
+        if (m->cache[i] && m->cache[i]->epoch == m->epoch && !strcmp(m->cache[i]->text, text))
+            b = m->cache[i];
+    if (!rc && !b && m->built && (rc = compute(&b, m, text, f)) == 0) {
+        size_t slot = m->next_slot++ % CACHED_BITS;
+        mnemo_vector__meta_release(m->cache[slot]);
+        m->cache[slot] = b;
+    }
+    if (b)
+        atomic_fetch_add(&b->refs, 1);
+    pthread_mutex_unlock(&m->mu);
+    *out = rc ? NULL : b;
+    return rc;
+}
+
+void mnemo_vector__meta_release(meta_bits *b)
+{
+    if (b && atomic_fetch_sub(&b->refs, 1) == 1) {
+        mnemo__free(b->w);
+        mnemo__free(b->text);
+        mnemo__free(b);
+    }
+}
+
+size_t mnemo_vector__meta_memory(mnemo_db *db)
+{
+    mirror *m = mnemo_db__module_peek(db, &mirror_module);
+    if (!m)
+        return 0;
+    pthread_mutex_lock(&m->mu);
+    size_t b = m->bytes + m->cap * sizeof *m->ent + m->cap_dirty * sizeof *m->dirty;
+    for (size_t i = 0; i < CACHED_BITS; i++)
+        if (m->cache[i])
+            b += sizeof *m->cache[i] + (m->cache[i]->nbits / 64 + 1) * 8 + strlen(m->cache[i]->text) + 1;
+    pthread_mutex_unlock(&m->mu);
+    return b;
+}
