@@ -987,6 +987,10 @@ TU_TEST(vector, filters_from_the_mirror_agree_with_the_records)
     }
     TU_OK(mnemo_vector_put_batch(db, NULL, (const char *const *)ids, v, N_SIFT, DIM));
     mir_round(40);
+    /* with indexes, selective filters take their candidates from index entries */
+    TU_OK(mnemo_record_index_create(db, "a"));
+    TU_OK(mnemo_record_index_create(db, "s"));
+    mir_round(40);
     /* committed changes: auto-commit updates, a txn of updates and deletes, and new records */
     for (int i = 0; i < 300; i++)
         mir_update(NULL, mir_rand(N_SIFT));

@@ -493,3 +493,36 @@ int mnemo_record__each(mnemo_db *db, mnemo_txn *txn, int (*cb)(void *arg, const 
     mnemo_txn_free(own);
     return rc;
 }
+
+int mnemo_record__index_iids(mnemo_db *db, mnemo_txn *txn, const struct mnemo_filter *f,
+                             int (*cb)(void *arg, uint64_t iid), void *arg)
+{
+    mnemo_txn *own = NULL;
+    int rc = txn ? 0 : mnemo_txn_begin(&own, db, MNEMO_TXN_READONLY);
+    if (rc)
+        return rc;
+    if (own)
+        txn = own;
+    plan pl;
+    if ((rc = make_plan(&pl, db, txn, f)) == 0 && !pl.use_index)
+        rc = MNEMO_ENOTFOUND;
+    for (size_t i = 0; i < pl.n && !rc; i++) {
+        mnemo_cursor *c;
+        const key_range *r = &pl.ranges[i];
+        if ((rc = mnemo_cursor__open(&c, db, txn, MNEMO_CF_METADATA, r->lo, r->lo_len, r->hi_len ? r->hi : NULL,
+                                     r->hi_len)) != 0)
+            break;
+        for (mnemo_cursor__first(c); !rc && mnemo_cursor__valid(c); mnemo_cursor__next(c)) {
+            size_t kl;
+            const unsigned char *k = mnemo_cursor__key(c, &kl);
+            if (kl >= 9)
+                rc = cb(arg, mnemo__get_be64(k + kl - 8));
+        }
+        if (!rc)
+            rc = mnemo_cursor__status(c, "index ids");
+        mnemo_cursor__close(c);
+    }
+    plan_free(&pl);
+    mnemo_txn_free(own);
+    return rc;
+}

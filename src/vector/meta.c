@@ -20,8 +20,12 @@ typedef struct meta_ent {
     char id[];
 } meta_ent;
 
-typedef struct mirror {
-    pthread_mutex_t mu; /* guards everything below */
+#define SEEN 16 /* filter texts remembered: a text asked for again gets a cached bitset */
+
+struct meta_mirror {
+    /* searches hold it shared while they read entries; building, refreshing and commits' marks
+     * hold it alone */
+    pthread_rwlock_t rw;
     int built, unusable;
     meta_ent **ent;     /* by internal id; NULL: no record (or stale, see dirty) */
     size_t cap;
@@ -29,9 +33,13 @@ typedef struct mirror {
     size_t n_dirty, cap_dirty;
     size_t bytes;       /* held by entries (estimate of jansson's share: see ent_bytes) */
     uint64_t epoch;     /* bumped by every commit that changes a record */
+    pthread_mutex_t cache_mu; /* guards the cache and seen (taken inside rw, never around it) */
     meta_bits *cache[CACHED_BITS];
     size_t next_slot;
-} mirror;
+    uint64_t seen[SEEN]; /* hashes of recently asked filter texts */
+    size_t next_seen;
+};
+typedef struct meta_mirror mirror;
 
 /* ---- entries ---- */
 
@@ -146,7 +154,8 @@ static int init_state(mnemo_db *db, void **state)
     mirror *m = mnemo__calloc(1, sizeof *m);
     if (!m)
         return mnemo__err_nomem("filter mirror");
-    pthread_mutex_init(&m->mu, NULL);
+    pthread_rwlock_init(&m->rw, NULL);
+    pthread_mutex_init(&m->cache_mu, NULL);
     *state = m;
     return 0;
 }
@@ -156,7 +165,8 @@ static void destroy_state(mnemo_db *db, void *state)
     (void)db;
     mirror *m = state;
     clear(m);
-    pthread_mutex_destroy(&m->mu);
+    pthread_rwlock_destroy(&m->rw);
+    pthread_mutex_destroy(&m->cache_mu);
     mnemo__free(m);
 }
 
@@ -179,10 +189,12 @@ static void after_commit(mnemo_txn *txn, void *arg, int committed)
     meta_txn *t = arg;
     mirror *m = committed ? mnemo_db__module_peek(t->db, &mirror_module) : NULL;
     if (m) {
-        pthread_mutex_lock(&m->mu);
+        pthread_rwlock_wrlock(&m->rw);
         if (m->built) {
             m->epoch++;
+            pthread_mutex_lock(&m->cache_mu);
             drop_bits(m);
+            pthread_mutex_unlock(&m->cache_mu);
             /* stale ids past the mirror's size (no filtered search for long, or a lost
              * allocation): forget everything, the next filtered search scans again */
             if (m->n_dirty + t->n > m->cap + 1024 ||
@@ -192,7 +204,7 @@ static void after_commit(mnemo_txn *txn, void *arg, int committed)
                 for (size_t i = 0; i < t->n; i++)
                     m->dirty[m->n_dirty++] = t->iids[i];
         }
-        pthread_mutex_unlock(&m->mu);
+        pthread_rwlock_unlock(&m->rw);
     }
     mnemo__free(t->iids);
     mnemo__free(t);
@@ -244,7 +256,7 @@ static int take_record(void *arg, const mnemo_record *r)
     return rc ? rc : set_ent(arg, r->internal_id, e);
 }
 
-/* The committed record of iid again (or none). Caller holds m->mu. */
+/* The committed record of iid again (or none). Caller holds m->rw alone. */
 static int refresh(mirror *m, mnemo_db *db, uint64_t iid)
 {
     char *id;
@@ -267,8 +279,8 @@ static int refresh(mirror *m, mnemo_db *db, uint64_t iid)
     return rc ? rc : set_ent(m, iid, e);
 }
 
-/* Builds the mirror or brings its stale entries up to date. Caller holds m->mu: commits wait, so
- * one that lands after the scan's snapshot marks its ids stale only after the scan. */
+/* Builds the mirror or brings its stale entries up to date. Caller holds m->rw alone: commits
+ * wait, so one that lands after the scan's snapshot marks its ids stale only after the scan. */
 static int current(mirror *m, mnemo_db *db)
 {
     int rc = 0;
@@ -293,7 +305,7 @@ static int current(mirror *m, mnemo_db *db)
     return rc;
 }
 
-/* ---- bitsets ---- */
+/* ---- reading ---- */
 
 /* Filters the mirror answers exactly: not reading content (absent from it) and without $regex
  * (whose match limits could fail on a record the search would never visit). Conservative: any
@@ -303,42 +315,7 @@ static int answerable(const char *text)
     return !strstr(text, "content") && !strstr(text, "$regex") && !strchr(text, '\\');
 }
 
-static int compute(meta_bits **out, mirror *m, const char *text, const struct mnemo_filter *f)
-{
-    meta_bits *b = mnemo__calloc(1, sizeof *b);
-    size_t tl = strlen(text);
-    if (b) {
-        b->nbits = m->cap;
-        b->w = mnemo__calloc(m->cap / 64 + 1, sizeof *b->w);
-        b->text = mnemo__malloc(tl + 1);
-    }
-    if (!b || !b->w || !b->text) {
-        mnemo_vector__meta_release(b);
-        return mnemo__err_nomem("filter bitset");
-    }
-    memcpy(b->text, text, tl + 1);
-    atomic_init(&b->refs, 1);
-    b->epoch = m->epoch;
-    for (size_t i = 0; i < m->cap; i++) {
-        const meta_ent *e = m->ent[i];
-        if (!e)
-            continue;
-        mnemo_filter_fields fl = {e->id, NULL, e->importance, e->created_at, e->updated_at, e->expires_at};
-        int r = mnemo_filter__match(f, e->meta, &fl);
-        if (r < 0) {
-            mnemo_vector__meta_release(b);
-            return r;
-        }
-        if (r) {
-            b->w[i >> 6] |= (uint64_t)1 << (i & 63);
-            b->count++;
-        }
-    }
-    *out = b;
-    return 0;
-}
-
-int mnemo_vector__meta_bits(meta_bits **out, mnemo_db *db, const char *text, const struct mnemo_filter *f)
+int mnemo_vector__meta_begin(mirror **out, mnemo_db *db, const char *text)
 {
     *out = NULL;
     if (!answerable(text))
@@ -348,28 +325,111 @@ int mnemo_vector__meta_bits(meta_bits **out, mnemo_db *db, const char *text, con
     if (rc)
         return rc;
     mirror *m = p;
-    pthread_mutex_lock(&m->mu);
+    for (;;) {
+        pthread_rwlock_rdlock(&m->rw);
+        if (m->unusable || (m->built && !m->n_dirty))
+            break;
+        pthread_rwlock_unlock(&m->rw);
+        pthread_rwlock_wrlock(&m->rw);
+        rc = m->unusable ? 0 : current(m, db);
+        pthread_rwlock_unlock(&m->rw);
+        if (rc && rc != MNEMO_EFULL)
+            return rc;
+    }
     if (m->unusable) {
-        pthread_mutex_unlock(&m->mu);
+        pthread_rwlock_unlock(&m->rw);
         return 0;
     }
-    rc = current(m, db);
-    if (rc == MNEMO_EFULL)
-        rc = 0; /* ids too sparse for a mirror: *out stays NULL */
-    meta_bits *b = NULL;
-    for (size_t i = 0; i < CACHED_BITS && !rc && !b; i++)
+    *out = m;
+    return 0;
+}
+
+void mnemo_vector__meta_end(mirror *m)
+{
+    if (m)
+        pthread_rwlock_unlock(&m->rw);
+}
+
+int mnemo_vector__meta_match(mirror *m, const struct mnemo_filter *f, uint64_t iid)
+{
+    const meta_ent *e = iid < m->cap ? m->ent[iid] : NULL;
+    if (!e)
+        return 0;
+    mnemo_filter_fields fl = {e->id, NULL, e->importance, e->created_at, e->updated_at, e->expires_at};
+    return mnemo_filter__match(f, e->meta, &fl);
+}
+
+static uint64_t text_hash(const char *t)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (; *t; t++)
+        h = (h ^ (unsigned char)*t) * 1099511628211ull;
+    return h | 1;
+}
+
+int mnemo_vector__meta_cached(meta_bits **out, mirror *m, const char *text)
+{
+    *out = NULL;
+    uint64_t h = text_hash(text);
+    int seen = 0;
+    pthread_mutex_lock(&m->cache_mu);
+    for (size_t i = 0; i < CACHED_BITS && !*out; i++)
         if (m->cache[i] && m->cache[i]->epoch == m->epoch && !strcmp(m->cache[i]->text, text))
-            b = m->cache[i];
-    if (!rc && !b && m->built && (rc = compute(&b, m, text, f)) == 0) {
+            *out = m->cache[i];
+    if (*out)
+        atomic_fetch_add(&(*out)->refs, 1);
+    for (size_t i = 0; i < SEEN && !seen; i++)
+        seen = m->seen[i] == h;
+    if (!seen)
+        m->seen[m->next_seen++ % SEEN] = h;
+    pthread_mutex_unlock(&m->cache_mu);
+    return seen;
+}
+
+int mnemo_vector__meta_compute(meta_bits **out, mirror *m, const char *text, const struct mnemo_filter *f,
+                               const uint64_t *iids, size_t n)
+{
+    meta_bits *b = mnemo__calloc(1, sizeof *b);
+    size_t tl = strlen(text);
+    if (b) {
+        b->nbits = m->cap;
+        b->w = mnemo__calloc(m->cap / 64 + 1, sizeof *b->w);
+        b->text = mnemo__malloc(tl + 1);
+    }
+    if (!b || !b->w || !b->text) {
+        mnemo__free(b ? b->w : NULL);
+        mnemo__free(b ? b->text : NULL);
+        mnemo__free(b);
+        return mnemo__err_nomem("filter bitset");
+    }
+    memcpy(b->text, text, tl + 1);
+    atomic_init(&b->refs, 1);
+    b->epoch = m->epoch;
+    size_t end = iids ? n : m->cap;
+    for (size_t i = 0; i < end; i++) {
+        uint64_t iid = iids ? iids[i] : i;
+        if (iid >= m->cap || (b->w[iid >> 6] >> (iid & 63) & 1))
+            continue;
+        int r = mnemo_vector__meta_match(m, f, iid);
+        if (r < 0) {
+            mnemo_vector__meta_release(b);
+            return r;
+        }
+        if (r) {
+            b->w[iid >> 6] |= (uint64_t)1 << (iid & 63);
+            b->count++;
+        }
+    }
+    if (!iids) { /* a full answer: kept for the next query of this text */
+        atomic_fetch_add(&b->refs, 1);
+        pthread_mutex_lock(&m->cache_mu);
         size_t slot = m->next_slot++ % CACHED_BITS;
         mnemo_vector__meta_release(m->cache[slot]);
         m->cache[slot] = b;
+        pthread_mutex_unlock(&m->cache_mu);
     }
-    if (b)
-        atomic_fetch_add(&b->refs, 1);
-    pthread_mutex_unlock(&m->mu);
-    *out = rc ? NULL : b;
-    return rc;
+    *out = b;
+    return 0;
 }
 
 void mnemo_vector__meta_release(meta_bits *b)
@@ -381,16 +441,21 @@ void mnemo_vector__meta_release(meta_bits *b)
     }
 }
 
-size_t mnemo_vector__meta_memory(mnemo_db *db)
+size_t mnemo_vector__meta_size(mnemo_db *db, size_t *entries)
 {
     mirror *m = mnemo_db__module_peek(db, &mirror_module);
+    *entries = 0;
     if (!m)
         return 0;
-    pthread_mutex_lock(&m->mu);
+    pthread_rwlock_rdlock(&m->rw);
     size_t b = m->bytes + m->cap * sizeof *m->ent + m->cap_dirty * sizeof *m->dirty;
+    for (size_t i = 0; i < m->cap; i++)
+        *entries += m->ent[i] != NULL;
+    pthread_mutex_lock(&m->cache_mu);
     for (size_t i = 0; i < CACHED_BITS; i++)
         if (m->cache[i])
             b += sizeof *m->cache[i] + (m->cache[i]->nbits / 64 + 1) * 8 + strlen(m->cache[i]->text) + 1;
-    pthread_mutex_unlock(&m->mu);
+    pthread_mutex_unlock(&m->cache_mu);
+    pthread_rwlock_unlock(&m->rw);
     return b;
 }

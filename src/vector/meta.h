@@ -39,14 +39,28 @@ static inline int mnemo_vector__meta_has(const meta_bits *b, uint64_t iid)
     return iid < b->nbits && (b->w[iid >> 6] >> (iid & 63) & 1);
 }
 
+typedef struct meta_mirror meta_mirror;
+
 /* Registers the mirror's record listener on db (at vector open). */
 int mnemo_vector__meta_listen(mnemo_db *db);
-/* The bitset of filter text `text` (compiled as f), from the cache or computed now: 0 with *out
- * set (release it with meta_release), 0 with *out NULL when the mirror cannot answer this filter
- * (the caller tests records), or a negative code. */
-int mnemo_vector__meta_bits(meta_bits **out, mnemo_db *db, const char *text, const struct mnemo_filter *f);
+/* Readies the mirror for a filter of this text (building it, or reading again the records
+ * committed since) and holds it for reading until meta_end: 0 with *out set; 0 with *out NULL
+ * when the mirror cannot answer this filter (the caller tests records); or a negative code. */
+int mnemo_vector__meta_begin(meta_mirror **out, mnemo_db *db, const char *text);
+void mnemo_vector__meta_end(meta_mirror *m); /* accepts NULL */
+/* Whether the committed record iid matches f: 1, 0 (also: no such record), or a negative code
+ * ($regex limits). Between meta_begin and meta_end. */
+int mnemo_vector__meta_match(meta_mirror *m, const struct mnemo_filter *f, uint64_t iid);
+/* The cached bitset of this text into *out (a reference: meta_release it), or NULL. Returns 1
+ * when the text was asked for recently (then computing its bitset pays off), else 0. */
+int mnemo_vector__meta_cached(meta_bits **out, meta_mirror *m, const char *text);
+/* The bitset of f over the n candidate ids iids (any order, repeats allowed), or over every record
+ * when iids is NULL (that one is also cached under text). *out is a reference. */
+int mnemo_vector__meta_compute(meta_bits **out, meta_mirror *m, const char *text, const struct mnemo_filter *f,
+                               const uint64_t *iids, size_t n);
 void mnemo_vector__meta_release(meta_bits *b); /* accepts NULL */
-/* Bytes the mirror and its cached bitsets hold now (0 before the first filtered search). */
-size_t mnemo_vector__meta_memory(mnemo_db *db);
+/* Bytes the mirror and its cached bitsets hold now, and its records in *entries (0 before the
+ * first filtered search). */
+size_t mnemo_vector__meta_size(mnemo_db *db, size_t *entries);
 
 #endif

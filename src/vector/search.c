@@ -30,6 +30,7 @@ typedef struct search_ctx {
     mnemo_u64map *cand;   /* restriction (filter and/or neighbourhood), or NULL */
     const struct mnemo_filter *lazy; /* a filter tested record by record as the walk meets them */
     const meta_bits *bits; /* or the filter's answer for every record, from the mirror (meta.h) */
+    meta_mirror *mirror;   /* when set, the lazy filter is tested on the mirror, not the records */
     mnemo_u64map memo;    /* lazy filter answers: iid -> 1 match, 2 no match */
     int any_expiring;     /* some record has an expiry: hits need a liveness check */
     int error;            /* first error met inside a callback */
@@ -53,6 +54,12 @@ static int is_live(search_ctx *s, uint64_t iid)
 static int lazy_match(search_ctx *s, uint64_t iid)
 {
     size_t v;
+    if (s->mirror) { /* no record read: cheaper than remembering the answer */
+        int m = mnemo_vector__meta_match(s->mirror, s->lazy, iid);
+        if (m < 0 && !s->error)
+            s->error = m;
+        return m > 0;
+    }
     if (mnemo_u64map__get(&s->memo, iid, &v))
         return v == 1;
     int m = mnemo_record__match_iid(s->db, s->txn, s->lazy, iid);
@@ -291,6 +298,52 @@ static int restriction(mnemo_u64map *set, search_ctx *s, const mnemo_vector_sear
     return mnemo_record__match_ids(s->db, s->txn, f, add_to_set, set);
 }
 
+typedef struct id_list {
+    uint64_t *ids;
+    size_t n, cap;
+} id_list;
+
+static int add_to_list(void *arg, uint64_t iid)
+{
+    id_list *l = arg;
+    int rc = mnemo__grow(&l->ids, &l->cap, l->n + 1, sizeof *l->ids, 256);
+    if (!rc)
+        l->ids[l->n++] = iid;
+    return rc;
+}
+
+/* The restriction of a filter the mirror answers (no record read): the filter's bitset when it
+ * is cached, asked for before, or passes few records (from an index's entries when one answers,
+ * else from every record), otherwise the filter tested on the mirror as the walk meets nodes.
+ * Caller holds st->rw shared. */
+static int mirror_restriction(meta_bits **bits, search_ctx *s, struct mnemo_filter *f, const char *text)
+{
+    int seen = mnemo_vector__meta_cached(bits, s->mirror, text);
+    if (*bits)
+        return 0;
+    size_t live = mnemo_hnsw__slots(s->st->hnsw) - mnemo_hnsw__deleted(s->st->hnsw);
+    double lazy_from = (double)live * LAZY_MIN_SHARE;
+    uint64_t est, cap = (uint64_t)(lazy_from > EXACT_CANDIDATES ? lazy_from : EXACT_CANDIDATES) + 1;
+    int indexed, rc;
+    if ((rc = mnemo_record__estimate(&est, &indexed, cap, s->db, NULL, f)) != 0)
+        return rc;
+    if (indexed && est < cap) { /* few index entries: test only those */
+        id_list l = {NULL, 0, 0};
+        if ((rc = mnemo_record__index_iids(s->db, NULL, f, add_to_list, &l)) == 0)
+            rc = mnemo_vector__meta_compute(bits, s->mirror, text, f, l.ids, l.n);
+        mnemo__free(l.ids);
+        return rc;
+    }
+    s->lazy = f;
+    double p = indexed ? 1 : sample_selectivity(s);
+    if (s->error)
+        return s->error;
+    if (!seen && p >= LAZY_MIN_SHARE)
+        return 0; /* lazy */
+    s->lazy = NULL;
+    return mnemo_vector__meta_compute(bits, s->mirror, text, f, NULL, 0);
+}
+
 /* ---- one query ---- */
 
 /* Inserts (iid, d) into hits kept sorted by distance (*n of at most k), if it is among the k best. */
@@ -520,17 +573,18 @@ static int run(mnemo_guard *guard, mnemo_vector_hits **out, mnemo_db *db, mnemo_
     if (!rc && o->filter && (rc = mnemo_filter__compile(&f, o->filter)) != 0)
         rc = mnemo__err(rc, "%s: filter: %s", fn, mnemo_errmsg());
     size_t ef = o->ef ? o->ef : st->sp.hnsw_ef_search;
-    /* outside a transaction a filter is answered from the mirror once, not record by record */
+    /* outside a transaction a filter is tested on the mirror of the records' metadata (meta.h),
+     * not by reading records */
     meta_bits *bits = NULL;
-    if (!rc && f && !txn && !o->near && (rc = mnemo_vector__meta_bits(&bits, db, o->filter, f)) != 0)
+    if (!rc && f && !txn && !o->near && (rc = mnemo_vector__meta_begin(&s.mirror, db, o->filter)) != 0)
         rc = mnemo__err(rc, "%s: filter: %s", fn, mnemo_errmsg());
-    s.bits = bits;
     hit_buf b;
     hb_init(&b);
     pthread_rwlock_rdlock(&st->rw);
-    if (!rc && !bits && (f || o->near)) {
-        rc = restriction(&cand, &s, o, f, fn);
-        if (!s.lazy)
+    if (!rc && (f || o->near)) {
+        rc = s.mirror ? mirror_restriction(&bits, &s, f, o->filter) : restriction(&cand, &s, o, f, fn);
+        s.bits = bits;
+        if (!s.lazy && !s.bits)
             s.cand = &cand;
     }
     /* An exact batch with no restriction is one matrix product per block for all queries. */
@@ -566,6 +620,7 @@ static int run(mnemo_guard *guard, mnemo_vector_hits **out, mnemo_db *db, mnemo_
     mnemo_u64map__free(&cand);
     mnemo_u64map__free(&s.memo);
     mnemo_vector__meta_release(bits);
+    mnemo_vector__meta_end(s.mirror);
     mnemo_filter__free(f);
     if (!rc)
         memcpy(out, res, nq * sizeof *res);
