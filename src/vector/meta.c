@@ -12,6 +12,9 @@
 
 #define MAX_IID ((uint64_t)1 << 30) /* past this the mirror is not built: searches read records */
 #define CACHED_BITS 8
+/* Past this many bytes of entries the mirror is dropped and searches read records: the bound of
+ * its memory (about 2 million records of one short field). */
+#define MAX_BYTES ((size_t)1 << 30)
 
 typedef struct meta_ent {
     json_t *meta;
@@ -51,16 +54,17 @@ static void ent_free(meta_ent *e)
     }
 }
 
-/* jansson allocates one object (with its hash table) and one value per key: ~64 bytes a key, 96
- * an object, rounded from jansson 2.14's structs. */
+/* Heap bytes of a jansson 2.14 tree with malloc's overhead: an object with its first 8 hash
+ * buckets ~250, a key's pair ~80 + its length, a scalar ~40 (measured: a mirror of {"b": n}
+ * records holds ~560 bytes a record in all). */
 static size_t json_bytes(const json_t *v)
 {
-    size_t b = 48;
+    size_t b = 40;
     if (json_is_object(v)) {
         const char *k;
         json_t *x;
-        b += 96;
-        json_object_foreach((json_t *)v, k, x) b += 32 + strlen(k) + json_bytes(x);
+        b = 250;
+        json_object_foreach((json_t *)v, k, x) b += 80 + strlen(k) + json_bytes(x);
     } else if (json_is_array(v)) {
         for (size_t i = 0; i < json_array_size(v); i++)
             b += 8 + json_bytes(json_array_get(v, i));
@@ -70,7 +74,7 @@ static size_t json_bytes(const json_t *v)
     return b;
 }
 
-static size_t ent_bytes(const meta_ent *e) { return e ? sizeof *e + strlen(e->id) + 1 + json_bytes(e->meta) : 0; }
+static size_t ent_bytes(const meta_ent *e) { return e ? sizeof *e + 16 + strlen(e->id) + 1 + json_bytes(e->meta) : 0; }
 
 static int ent_make(meta_ent **out, const mnemo_record *r)
 {
@@ -97,7 +101,7 @@ static int grow_to(mirror *m, uint64_t iid)
 {
     if (iid < m->cap)
         return 0;
-    if (iid >= MAX_IID)
+    if (iid >= MAX_IID) /* ids too sparse for an array */
         return MNEMO_EFULL;
     size_t cap = m->cap ? m->cap : 1024;
     while (cap <= iid)
@@ -122,7 +126,7 @@ static int set_ent(mirror *m, uint64_t iid, meta_ent *e)
     ent_free(m->ent[iid]);
     m->ent[iid] = e;
     m->bytes += ent_bytes(e);
-    return 0;
+    return m->bytes > MAX_BYTES ? MNEMO_EFULL : 0;
 }
 
 /* ---- the module state ---- */
@@ -296,11 +300,12 @@ static int current(mirror *m, mnemo_db *db)
         m->built = 1;
         return 0;
     }
-    for (; m->n_dirty && !rc; m->n_dirty--)
-        rc = refresh(m, db, m->dirty[m->n_dirty - 1]);
-    if (rc == MNEMO_EFULL) {
+    while (m->n_dirty && !rc)
+        if ((rc = refresh(m, db, m->dirty[m->n_dirty - 1])) == 0)
+            m->n_dirty--;
+    if (rc) { /* an id left stale: start again from a scan */
         clear(m);
-        m->unusable = 1;
+        m->unusable = rc == MNEMO_EFULL;
     }
     return rc;
 }
