@@ -1065,6 +1065,82 @@ TU_TEST(vector, filters_from_the_mirror_agree_with_the_records)
     free(v);
 }
 
+/* Filtered searches from several threads while commits change, delete and add records: the mirror
+ * is read shared and written alone; every hit passes the filter on a field no commit changes. */
+static atomic_int mir_stop;
+static void *mir_searcher(void *arg)
+{
+    size_t seed = (size_t)(uintptr_t)arg, n = 0;
+    mnemo_vector_search_options so = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
+    char filter[96];
+    while (!atomic_load(&mir_stop) || n < 20) {
+        size_t g = (seed + n) % 4;
+        /* alternate one text (bitset cached) with texts made distinct per query (lazy or full) */
+        if (n % 2)
+            snprintf(filter, sizeof filter, "{\"g\": %zu}", g);
+        else
+            snprintf(filter, sizeof filter, "{\"g\": %zu, \"x\": {\"$ne\": %zu}}", g, 1000 + n);
+        so.filter = filter;
+        mnemo_vector_hits *h;
+        int rc = mnemo_vector_search(&h, db, NULL, mir_v + (n * 7 % N_SIFT) * DIM, DIM, 10, &so);
+        if (rc)
+            return (void *)"search failed";
+        for (size_t i = 0; i < h->count; i++)
+            if (id_num(h->hits[i].id) % 4 != g) {
+                mnemo_vector_hits_free(h);
+                return (void *)"a hit fails the filter";
+            }
+        mnemo_vector_hits_free(h);
+        n++;
+    }
+    return NULL;
+}
+
+TU_TEST(vector, mirror_serves_searches_during_commits)
+{
+    db = open_space("mt", DIM, MNEMO_METRIC_L2);
+    float *v = sift(N_SIFT);
+    mir_v = v;
+    char **ids = malloc(N_SIFT * sizeof *ids);
+    for (size_t i = 0; i < N_SIFT; i++) {
+        ids[i] = malloc(24);
+        snprintf(ids[i], 24, "v%zu", i);
+        char meta[64];
+        snprintf(meta, sizeof meta, "{\"g\": %zu, \"x\": 0}", i % 4);
+        record(db, ids[i], meta);
+    }
+    TU_OK(mnemo_vector_put_batch(db, NULL, (const char *const *)ids, v, N_SIFT, DIM));
+    atomic_store(&mir_stop, 0);
+    pthread_t th[2];
+    for (uintptr_t i = 0; i < 2; i++)
+        cr_assert_eq(pthread_create(&th[i], NULL, mir_searcher, (void *)i), 0);
+    for (size_t r = 0; r < 300; r++) {
+        size_t i = (r * 131) % N_SIFT;
+        char meta[64];
+        snprintf(meta, sizeof meta, "{\"x\": %zu}", r);
+        mnemo_record_changes c = MNEMO_RECORD_CHANGES_INIT;
+        c.fields = MNEMO_UPDATE_METADATA;
+        c.metadata_patch = meta;
+        TU_OK(mnemo_record_update(db, NULL, ids[i], &c));
+        if (r % 10 == 0) { /* delete one and put it back with its vector */
+            TU_OK(mnemo_record_delete(db, NULL, ids[i]));
+            snprintf(meta, sizeof meta, "{\"g\": %zu, \"x\": %zu}", i % 4, r);
+            record(db, ids[i], meta);
+            TU_OK(mnemo_vector_put(db, NULL, ids[i], v + i * DIM, DIM));
+        }
+    }
+    atomic_store(&mir_stop, 1);
+    for (int i = 0; i < 2; i++) {
+        void *err;
+        pthread_join(th[i], &err);
+        cr_assert_null(err, "searcher %d: %s", i, (const char *)err);
+    }
+    for (size_t i = 0; i < N_SIFT; i++)
+        free(ids[i]);
+    free(ids);
+    free(v);
+}
+
 TU_TEST(vector, near_restricts_to_a_neighbourhood_and_expand_follows_links)
 {
     db = open_space("h", 2, MNEMO_METRIC_L2);
