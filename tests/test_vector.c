@@ -879,14 +879,21 @@ static void mir_meta(char *out, size_t cap)
         snprintf(out, cap, "{\"other\": %u}", mir_rand(3));
         return;
     }
-    snprintf(out, cap, "{\"a\": %u, \"f\": %.2f, \"t\": %s, \"s\": \"%s\", \"n\": {\"m\": %u}}", mir_rand(10),
-             mir_rand(1000) / 100.0, tags[mir_rand(4)], strs[mir_rand(3)], mir_rand(5));
+    static const char *nums[] = {"[]", "[1]", "[2, 7]", "3", "\"3\"", "[[4]]", "null", "{\"x\": 1}"};
+    snprintf(out, cap, "{\"a\": %u, \"f\": %.2f, \"t\": %s, \"s\": \"%s\", \"n\": {\"m\": %u}, \"na\": %s, "
+             "\"o\": [{\"m\": %u}, {\"m\": %u}]}",
+             mir_rand(10), mir_rand(1000) / 100.0, tags[mir_rand(4)], strs[mir_rand(3)], mir_rand(5), nums[mir_rand(8)],
+             mir_rand(5), mir_rand(5));
 }
 
 static void mir_filter(char *out, size_t cap)
 {
     unsigned a = mir_rand(10), b = mir_rand(10);
-    switch (mir_rand(12)) {
+    switch (mir_rand(16)) {
+    case 12: snprintf(out, cap, "{\"na\": {\"$gte\": %u}}", a % 8); break;
+    case 13: snprintf(out, cap, "{\"na\": %u, \"a\": {\"$lte\": %u}}", a % 8, b); break;
+    case 14: snprintf(out, cap, "{\"o.m\": {\"$in\": [%u, %u]}}", a % 5, b % 5); break;
+    case 15: snprintf(out, cap, "{\"$and\": [{\"a\": {\"$gt\": %u}}, {\"f\": {\"$lt\": %u}}]}", a, b); break;
     case 0: snprintf(out, cap, "{\"a\": %u}", a); break;
     case 1: snprintf(out, cap, "{\"a\": {\"$lt\": %u}}", a); break;
     case 2: snprintf(out, cap, "{\"$or\": [{\"a\": %u}, {\"t\": \"x\"}]}", a); break;
@@ -943,7 +950,7 @@ static void mir_check(mnemo_txn *txn, const char *filter, const float *q, int ex
 static void mir_round(int rounds)
 {
     for (int r = 0; r < rounds; r++) {
-        char filter[160];
+        char filter[200];
         mir_filter(filter, sizeof filter);
         const float *q = mir_v + mir_rand(N_SIFT) * DIM;
         mnemo_txn *t;
@@ -958,7 +965,7 @@ static void mir_round(int rounds)
 
 static void mir_update(mnemo_txn *txn, size_t i)
 {
-    char id[24], meta[160];
+    char id[24], meta[256];
     snprintf(id, sizeof id, "v%zu", i);
     mir_meta(meta, sizeof meta);
     mnemo_record_changes c = MNEMO_RECORD_CHANGES_INIT;
@@ -977,7 +984,7 @@ TU_TEST(vector, filters_from_the_mirror_agree_with_the_records)
     for (size_t i = 0; i < N_SIFT; i++) {
         ids[i] = malloc(24);
         snprintf(ids[i], 24, "v%zu", i);
-        char meta[160];
+        char meta[256];
         mir_meta(meta, sizeof meta);
         mnemo_record r = {0};
         r.id = ids[i];

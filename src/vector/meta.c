@@ -1,4 +1,5 @@
 /* The filter mirror (meta.h): record metadata and fields in memory, and filter bitsets from it. */
+#include <math.h>
 #include <pthread.h>
 #include <string.h>
 
@@ -24,6 +25,23 @@ typedef struct meta_ent {
 } meta_ent;
 
 #define SEEN 16 /* filter texts remembered: a text asked for again gets a cached bitset */
+#define COLUMNS 8 /* metadata paths with a numeric column */
+#define MAX_SEGS 16
+
+/* A numeric column of one metadata path, so a numeric predicate of a filter is tested on a
+ * double per record before the whole filter is: per internal id the one number the path reaches
+ * (state COL_NUM), or COL_NONE (no number: a numeric predicate fails), or COL_MANY (an array or
+ * several values: test the whole filter). 9 bytes per internal id. */
+enum { COL_NONE = 0, COL_NUM = 1, COL_MANY = 2 };
+typedef struct column {
+    char *path;
+    char *segs_buf;
+    const char *segs[MAX_SEGS];
+    size_t nsegs;
+    double *v;
+    unsigned char *st;
+    size_t cap;
+} column;
 
 struct meta_mirror {
     /* searches hold it shared while they read entries; building, refreshing and commits' marks
@@ -41,6 +59,9 @@ struct meta_mirror {
     size_t next_slot;
     uint64_t seen[SEEN]; /* hashes of recently asked filter texts */
     size_t next_seen;
+    /* made under rw shared and col_mu, published with a release store; changed under rw alone */
+    pthread_mutex_t col_mu;
+    column *_Atomic col[COLUMNS];
 };
 typedef struct meta_mirror mirror;
 
@@ -115,6 +136,47 @@ static int grow_to(mirror *m, uint64_t iid)
     return 0;
 }
 
+typedef struct col_walk {
+    double v;
+    int n;
+} col_walk;
+
+static int col_value(void *arg, const json_t *v)
+{
+    col_walk *w = arg;
+    if (++w->n > 1 || json_is_array(v)) {
+        w->n = 2;
+        return 1; /* several values: stop */
+    }
+    if (json_is_number(v))
+        w->v = json_number_value(v);
+    else
+        w->n = 0; /* no number */
+    return 0;
+}
+
+static void col_set(column *c, uint64_t iid, const meta_ent *e)
+{
+    if (iid >= c->cap)
+        return;
+    col_walk w = {0, 0};
+    if (e)
+        mnemo_filter__walk_path(e->meta, c->segs, c->nsegs, col_value, &w);
+    c->st[iid] = w.n == 2 ? COL_MANY : w.n == 1 ? COL_NUM : COL_NONE;
+    c->v[iid] = w.n == 1 ? w.v : 0;
+}
+
+static void col_free(column *c)
+{
+    if (c) {
+        mnemo__free(c->path);
+        mnemo__free(c->segs_buf);
+        mnemo__free(c->v);
+        mnemo__free(c->st);
+        mnemo__free(c);
+    }
+}
+
 static int set_ent(mirror *m, uint64_t iid, meta_ent *e)
 {
     int rc = grow_to(m, iid);
@@ -126,6 +188,15 @@ static int set_ent(mirror *m, uint64_t iid, meta_ent *e)
     ent_free(m->ent[iid]);
     m->ent[iid] = e;
     m->bytes += ent_bytes(e);
+    for (size_t i = 0; i < COLUMNS; i++) { /* under rw alone: no reader */
+        column *c = atomic_load_explicit(&m->col[i], memory_order_relaxed);
+        if (c && iid >= c->cap) { /* a column sized before the mirror grew: made again on use */
+            atomic_store_explicit(&m->col[i], NULL, memory_order_relaxed);
+            col_free(c);
+        } else if (c) {
+            col_set(c, iid, e);
+        }
+    }
     return m->bytes > MAX_BYTES ? MNEMO_EFULL : 0;
 }
 
@@ -150,6 +221,10 @@ static void clear(mirror *m)
     m->cap = m->n_dirty = m->cap_dirty = m->bytes = 0;
     m->built = 0;
     drop_bits(m);
+    for (size_t i = 0; i < COLUMNS; i++) {
+        col_free(atomic_load_explicit(&m->col[i], memory_order_relaxed));
+        atomic_store_explicit(&m->col[i], NULL, memory_order_relaxed);
+    }
 }
 
 static int init_state(mnemo_db *db, void **state)
@@ -160,6 +235,7 @@ static int init_state(mnemo_db *db, void **state)
         return mnemo__err_nomem("filter mirror");
     pthread_rwlock_init(&m->rw, NULL);
     pthread_mutex_init(&m->cache_mu, NULL);
+    pthread_mutex_init(&m->col_mu, NULL);
     *state = m;
     return 0;
 }
@@ -171,6 +247,7 @@ static void destroy_state(mnemo_db *db, void *state)
     clear(m);
     pthread_rwlock_destroy(&m->rw);
     pthread_mutex_destroy(&m->cache_mu);
+    pthread_mutex_destroy(&m->col_mu);
     mnemo__free(m);
 }
 
@@ -391,6 +468,125 @@ int mnemo_vector__meta_cached(meta_bits **out, mirror *m, const char *text)
     return seen;
 }
 
+/* The column of path, made now if it is not yet (caller holds rw shared), or NULL with *rc set
+ * when it cannot be made (0: no room, or a path too deep). */
+static column *column_of(mirror *m, const char *path, int *rc)
+{
+    *rc = 0;
+    for (size_t i = 0; i < COLUMNS; i++) {
+        column *c = atomic_load_explicit(&m->col[i], memory_order_acquire);
+        if (c && !strcmp(c->path, path))
+            return c;
+    }
+    pthread_mutex_lock(&m->col_mu);
+    column *c = NULL;
+    size_t slot = COLUMNS;
+    for (size_t i = 0; i < COLUMNS && !c; i++) {
+        column *x = atomic_load_explicit(&m->col[i], memory_order_acquire);
+        if (x && !strcmp(x->path, path))
+            c = x;
+        else if (!x && slot == COLUMNS)
+            slot = i;
+    }
+    if (c || slot == COLUMNS) {
+        pthread_mutex_unlock(&m->col_mu);
+        return c;
+    }
+    size_t pl = strlen(path);
+    c = mnemo__calloc(1, sizeof *c);
+    if (c) {
+        c->path = mnemo__malloc(pl + 1);
+        c->segs_buf = mnemo__malloc(pl + 1);
+        c->v = mnemo__malloc((m->cap ? m->cap : 1) * sizeof *c->v);
+        c->st = mnemo__malloc(m->cap ? m->cap : 1);
+        c->cap = m->cap;
+    }
+    if (!c || !c->path || !c->segs_buf || !c->v || !c->st) {
+        col_free(c);
+        pthread_mutex_unlock(&m->col_mu);
+        *rc = mnemo__err_nomem("filter column");
+        return NULL;
+    }
+    memcpy(c->path, path, pl + 1);
+    memcpy(c->segs_buf, path, pl + 1);
+    for (char *p = c->segs_buf, *seg = p;; p++) {
+        if (*p == '.' || !*p) {
+            int last = !*p;
+            *p = '\0';
+            if (c->nsegs == MAX_SEGS) {
+                col_free(c);
+                pthread_mutex_unlock(&m->col_mu);
+                return NULL;
+            }
+            c->segs[c->nsegs++] = seg;
+            seg = p + 1;
+            if (last)
+                break;
+        }
+    }
+    for (size_t i = 0; i < m->cap; i++)
+        col_set(c, i, m->ent[i]);
+    atomic_store_explicit(&m->col[slot], c, memory_order_release);
+    pthread_mutex_unlock(&m->col_mu);
+    return c;
+}
+
+/* A numeric predicate of the filter (a necessary condition) tested on a column. */
+typedef struct col_pred {
+    const column *c;
+    double lo, hi;        /* RANGE, inclusive (doubles may merge distinct large integers) */
+    const json_t *const *values; /* EQ / IN */
+    size_t n_values;
+    int is_range;
+} col_pred;
+
+static int col_may_match(const col_pred *p, uint64_t iid)
+{
+    const column *c = p->c;
+    if (iid >= c->cap || c->st[iid] == COL_MANY)
+        return 1;
+    if (c->st[iid] == COL_NONE)
+        return 0;
+    double x = c->v[iid];
+    if (p->is_range)
+        return x >= p->lo && x <= p->hi;
+    for (size_t i = 0; i < p->n_values; i++)
+        if (x == json_number_value(p->values[i]))
+            return 1;
+    return 0;
+}
+
+/* 1 and *p set when a numeric predicate of f on a metadata path has (or now gets) a column, 0
+ * when none, or a negative code. Caller holds rw shared. */
+static int column_pred(col_pred *p, mirror *m, const struct mnemo_filter *f)
+{
+    mnemo_filter_pred preds[16];
+    size_t n = mnemo_filter__index_preds(f, preds, 16);
+    for (size_t i = 0; i < n && i < 16; i++) {
+        const mnemo_filter_pred *q = &preds[i];
+        int numeric = !q->is_record_field;
+        if (q->kind == MNEMO_PRED_RANGE)
+            numeric = numeric && (q->lower || q->upper) && (!q->lower || json_is_number(q->lower)) &&
+                      (!q->upper || json_is_number(q->upper));
+        else
+            for (size_t k = 0; k < q->n_values && numeric; k++)
+                numeric = json_is_number(q->values[k]);
+        if (!numeric)
+            continue;
+        int rc;
+        const column *c = column_of(m, q->path, &rc);
+        if (rc)
+            return rc;
+        if (!c)
+            continue;
+        *p = (col_pred){c, q->lower ? json_number_value(q->lower) : -HUGE_VAL,
+                        q->upper ? json_number_value(q->upper) : HUGE_VAL, q->values, q->n_values,
+                        q->kind == MNEMO_PRED_RANGE};
+        return 1;
+    }
+    return 0;
+}
+
 int mnemo_vector__meta_compute(meta_bits **out, mirror *m, const char *text, const struct mnemo_filter *f,
                                const uint64_t *iids, size_t n)
 {
@@ -410,10 +606,19 @@ int mnemo_vector__meta_compute(meta_bits **out, mirror *m, const char *text, con
     memcpy(b->text, text, tl + 1);
     atomic_init(&b->refs, 1);
     b->epoch = m->epoch;
+    col_pred cp;
+    int rc = iids ? 0 : column_pred(&cp, m, f);
+    if (rc < 0) {
+        mnemo_vector__meta_release(b);
+        return rc;
+    }
+    int use_col = rc;
     size_t end = iids ? n : m->cap;
     for (size_t i = 0; i < end; i++) {
         uint64_t iid = iids ? iids[i] : i;
         if (iid >= m->cap || (b->w[iid >> 6] >> (iid & 63) & 1))
+            continue;
+        if (use_col && !col_may_match(&cp, iid))
             continue;
         int r = mnemo_vector__meta_match(m, f, iid);
         if (r < 0) {
@@ -456,6 +661,10 @@ size_t mnemo_vector__meta_size(mnemo_db *db, size_t *entries)
     size_t b = m->bytes + m->cap * sizeof *m->ent + m->cap_dirty * sizeof *m->dirty;
     for (size_t i = 0; i < m->cap; i++)
         *entries += m->ent[i] != NULL;
+    for (size_t i = 0; i < COLUMNS; i++) {
+        column *c = atomic_load_explicit(&m->col[i], memory_order_acquire);
+        b += c ? c->cap * (sizeof *c->v + 1) : 0;
+    }
     pthread_mutex_lock(&m->cache_mu);
     for (size_t i = 0; i < CACHED_BITS; i++)
         if (m->cache[i])
