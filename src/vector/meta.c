@@ -152,6 +152,9 @@ static int col_value(void *arg, const json_t *v)
         w->v = json_number_value(v);
     else
         w->n = 0; /* no number */
+    /* an integer a double does not hold exactly compares only through the whole filter */
+    if (json_is_integer(v) && (json_integer_value(v) > ((json_int_t)1 << 53) || json_integer_value(v) < -((json_int_t)1 << 53)))
+        w->n = 2;
     return 0;
 }
 
@@ -532,33 +535,78 @@ static column *column_of(mirror *m, const char *path, int *rc)
 }
 
 /* A numeric predicate of the filter (a necessary condition) tested on a column. */
-typedef struct col_pred {
+typedef struct meta_pred {
     const column *c;
-    double lo, hi;        /* RANGE, inclusive (doubles may merge distinct large integers) */
+    double lo, hi;        /* RANGE, inclusive (a bound past 2^53 may stand for several integers) */
+    int lo_strict, hi_strict; /* the operator's strictness, used when exact */
     const json_t *const *values; /* EQ / IN */
     size_t n_values;
     int is_range;
+    int exact; /* the predicate is the whole filter: a column answer needs no filter test */
 } col_pred;
 
-static int col_may_match(const col_pred *p, uint64_t iid)
+/* 0: the record cannot match; 1: it matches (when p->exact; else it may); 2: test the filter. */
+static int col_test(const col_pred *p, uint64_t iid)
 {
     const column *c = p->c;
     if (iid >= c->cap || c->st[iid] == COL_MANY)
-        return 1;
+        return 2;
     if (c->st[iid] == COL_NONE)
         return 0;
     double x = c->v[iid];
-    if (p->is_range)
-        return x >= p->lo && x <= p->hi;
+    if (p->is_range) /* strictness only when exact: else a bound may stand for several integers */
+        return x >= p->lo && x <= p->hi && !(p->exact && ((p->lo_strict && x == p->lo) || (p->hi_strict && x == p->hi)));
     for (size_t i = 0; i < p->n_values; i++)
         if (x == json_number_value(p->values[i]))
             return 1;
     return 0;
 }
 
+/* Whether the filter text is exactly the one predicate q in one of its plain forms ({"p": v},
+ * {"p": {"$eq": v}}, {"p": {"$in": [...]}}, {"p": {"$gt": a, "$lt": b}}; compared as JSON values,
+ * so spacing, key order and number spelling do not matter): then a column answers it alone.
+ * Conservative: any other form is just not exact. */
+static int pred_is_filter(const mnemo_filter_pred *q, const char *text)
+{
+    json_t *have = json_loads(text, 0, NULL), *cond = NULL, *want = NULL;
+    int same = 0;
+    if (!have)
+        return 0;
+    if (q->kind == MNEMO_PRED_EQ) {
+        json_t *plain = json_pack("{sO}", q->path, q->values[0]);
+        same = plain && json_equal(plain, have);
+        json_decref(plain);
+        cond = json_pack("{sO}", "$eq", q->values[0]);
+    } else if (q->kind == MNEMO_PRED_IN) {
+        json_t *arr = json_array();
+        for (size_t i = 0; i < q->n_values && arr; i++)
+            if (json_array_append(arr, (json_t *)q->values[i]))
+                json_decref(arr), arr = NULL;
+        cond = arr ? json_pack("{so}", "$in", arr) : NULL;
+    } else if ((cond = json_object()) != NULL) {
+        if (q->lower)
+            json_object_set(cond, q->lower_inclusive ? "$gte" : "$gt", (json_t *)q->lower);
+        if (q->upper)
+            json_object_set(cond, q->upper_inclusive ? "$lte" : "$lt", (json_t *)q->upper);
+    }
+    if (!same && cond && (want = json_pack("{sO}", q->path, cond)) != NULL)
+        same = json_equal(want, have);
+    json_decref(want);
+    json_decref(cond);
+    json_decref(have);
+    return same;
+}
+
+/* A bound a double holds exactly (or none). */
+static int exact_bound(const json_t *b)
+{
+    return !b || !json_is_integer(b) ||
+           (json_integer_value(b) <= ((json_int_t)1 << 53) && json_integer_value(b) >= -((json_int_t)1 << 53));
+}
+
 /* 1 and *p set when a numeric predicate of f on a metadata path has (or now gets) a column, 0
  * when none, or a negative code. Caller holds rw shared. */
-static int column_pred(col_pred *p, mirror *m, const struct mnemo_filter *f)
+static int column_pred(col_pred *p, mirror *m, const struct mnemo_filter *f, const char *text)
 {
     mnemo_filter_pred preds[16];
     size_t n = mnemo_filter__index_preds(f, preds, 16);
@@ -579,12 +627,43 @@ static int column_pred(col_pred *p, mirror *m, const struct mnemo_filter *f)
             return rc;
         if (!c)
             continue;
-        *p = (col_pred){c, q->lower ? json_number_value(q->lower) : -HUGE_VAL,
-                        q->upper ? json_number_value(q->upper) : HUGE_VAL, q->values, q->n_values,
-                        q->kind == MNEMO_PRED_RANGE};
+        *p = (col_pred){c,
+                        q->lower ? json_number_value(q->lower) : -HUGE_VAL,
+                        q->upper ? json_number_value(q->upper) : HUGE_VAL,
+                        q->lower && !q->lower_inclusive,
+                        q->upper && !q->upper_inclusive,
+                        q->values,
+                        q->n_values,
+                        q->kind == MNEMO_PRED_RANGE,
+                        n == 1 && exact_bound(q->lower) && exact_bound(q->upper) && pred_is_filter(q, text)};
+        for (size_t k = 0; k < q->n_values && p->exact; k++)
+            p->exact = exact_bound(q->values[k]);
         return 1;
     }
     return 0;
+}
+
+int mnemo_vector__meta_pred(meta_pred **out, int *exact, mirror *m, const struct mnemo_filter *f, const char *text)
+{
+    *out = NULL;
+    *exact = 0;
+    col_pred cp;
+    int rc = column_pred(&cp, m, f, text);
+    if (rc <= 0)
+        return rc;
+    if (!(*out = mnemo__malloc(sizeof **out)))
+        return mnemo__err_nomem("filter column");
+    **out = cp;
+    *exact = cp.exact;
+    return 0;
+}
+
+void mnemo_vector__meta_pred_free(meta_pred *p) { mnemo__free(p); }
+
+int mnemo_vector__meta_test(mirror *m, const meta_pred *p, const struct mnemo_filter *f, uint64_t iid)
+{
+    int r = p ? col_test(p, iid) : 2;
+    return r == 0 || (r == 1 && p->exact) ? r : mnemo_vector__meta_match(m, f, iid);
 }
 
 int mnemo_vector__meta_compute(meta_bits **out, mirror *m, const char *text, const struct mnemo_filter *f,
@@ -607,7 +686,7 @@ int mnemo_vector__meta_compute(meta_bits **out, mirror *m, const char *text, con
     atomic_init(&b->refs, 1);
     b->epoch = m->epoch;
     col_pred cp;
-    int rc = iids ? 0 : column_pred(&cp, m, f);
+    int rc = iids ? 0 : column_pred(&cp, m, f, text);
     if (rc < 0) {
         mnemo_vector__meta_release(b);
         return rc;
@@ -618,9 +697,11 @@ int mnemo_vector__meta_compute(meta_bits **out, mirror *m, const char *text, con
         uint64_t iid = iids ? iids[i] : i;
         if (iid >= m->cap || (b->w[iid >> 6] >> (iid & 63) & 1))
             continue;
-        if (use_col && !col_may_match(&cp, iid))
+        int r = use_col ? col_test(&cp, iid) : 2;
+        if (r == 0)
             continue;
-        int r = mnemo_vector__meta_match(m, f, iid);
+        if (r == 2 || !cp.exact)
+            r = mnemo_vector__meta_match(m, f, iid);
         if (r < 0) {
             mnemo_vector__meta_release(b);
             return r;

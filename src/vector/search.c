@@ -21,6 +21,7 @@
 #define SMALL_INDEX 1024 /* below this many slots every search is exact */
 #define SAMPLE 256           /* records tested to estimate a filter's selectivity */
 #define LAZY_MIN_SHARE 0.05  /* below this share, a lazily filtered walk would wander too long */
+#define COLUMN_LAZY_SHARE 0.3 /* the same when a column answers the filter (mirror_restriction) */
 
 typedef struct search_ctx {
     mnemo_db *db;
@@ -31,6 +32,7 @@ typedef struct search_ctx {
     const struct mnemo_filter *lazy; /* a filter tested record by record as the walk meets them */
     const meta_bits *bits; /* or the filter's answer for every record, from the mirror (meta.h) */
     meta_mirror *mirror;   /* when set, the lazy filter is tested on the mirror, not the records */
+    meta_pred *col;        /* and first on a numeric column (meta.h), when it has one */
     mnemo_u64map memo;    /* lazy filter answers: iid -> 1 match, 2 no match */
     int any_expiring;     /* some record has an expiry: hits need a liveness check */
     int error;            /* first error met inside a callback */
@@ -55,7 +57,7 @@ static int lazy_match(search_ctx *s, uint64_t iid)
 {
     size_t v;
     if (s->mirror) { /* no record read: cheaper than remembering the answer */
-        int m = mnemo_vector__meta_match(s->mirror, s->lazy, iid);
+        int m = mnemo_vector__meta_test(s->mirror, s->col, s->lazy, iid);
         if (m < 0 && !s->error)
             s->error = m;
         return m > 0;
@@ -334,11 +336,16 @@ static int mirror_restriction(meta_bits **bits, search_ctx *s, struct mnemo_filt
         mnemo__free(l.ids);
         return rc;
     }
+    int exact;
+    if ((rc = mnemo_vector__meta_pred(&s->col, &exact, s->mirror, f, text)) != 0)
+        return rc;
     s->lazy = f;
     double p = indexed ? 1 : sample_selectivity(s);
     if (s->error)
         return s->error;
-    if (!seen && p >= LAZY_MIN_SHARE)
+    /* a column answers a record in a few ns, so a bitset over all of them costs less than a walk
+     * that must pass many failing nodes; the filter itself costs ~100 ns a record */
+    if (!seen && p >= (exact ? COLUMN_LAZY_SHARE : LAZY_MIN_SHARE))
         return 0; /* lazy */
     s->lazy = NULL;
     return mnemo_vector__meta_compute(bits, s->mirror, text, f, NULL, 0);
@@ -620,6 +627,7 @@ static int run(mnemo_guard *guard, mnemo_vector_hits **out, mnemo_db *db, mnemo_
     mnemo_u64map__free(&cand);
     mnemo_u64map__free(&s.memo);
     mnemo_vector__meta_release(bits);
+    mnemo_vector__meta_pred_free(s.col);
     mnemo_vector__meta_end(s.mirror);
     mnemo_filter__free(f);
     if (!rc)
