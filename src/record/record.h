@@ -69,8 +69,8 @@ int mnemo_record__match_ids(mnemo_db *db, mnemo_txn *txn, const struct mnemo_fil
 int mnemo_record__each(mnemo_db *db, mnemo_txn *txn, int (*cb)(void *arg, const mnemo_record *r), void *arg);
 /* Calls cb with the internal id of every entry of the index that answers a predicate of f (as
  * find plans it), without reading records: a superset of the matches, an id possibly more than
- * once (arrays), for callers that test the filter themselves. MNEMO_ENOTFOUND when no ready index
- * answers f. */
+ * once (arrays), for callers that test the filter themselves. cb returns 0 to go on, or nonzero
+ * to stop: that value is returned. MNEMO_ENOTFOUND when no ready index answers f. */
 int mnemo_record__index_iids(mnemo_db *db, mnemo_txn *txn, const struct mnemo_filter *f,
                              int (*cb)(void *arg, uint64_t iid), void *arg);
 /* Cheap estimate of how many records the filter matches (an index range count, stopped at cap,

@@ -692,7 +692,31 @@ int mnemo_vector__meta_compute(meta_bits **out, mirror *m, const char *text, con
         return rc;
     }
     int use_col = rc;
-    size_t end = iids ? n : m->cap;
+    if (use_col && cp.exact && cp.is_range) { /* the column alone, in one pass the compiler unrolls */
+        const column *c = cp.c;
+        size_t end = c->cap < m->cap ? c->cap : m->cap;
+        double lo = cp.lo, hi = cp.hi;
+        int los = cp.lo_strict, his = cp.hi_strict;
+        for (size_t i = 0; i < end; i++) {
+            double x = c->v[i];
+            int in = c->st[i] == COL_NUM && x >= lo && x <= hi && !(los && x == lo) && !(his && x == hi);
+            b->w[i >> 6] |= (uint64_t)in << (i & 63);
+            b->count += (uint64_t)in;
+        }
+        for (size_t i = 0; i < m->cap; i++) /* records the column cannot answer */
+            if (i >= end || c->st[i] == COL_MANY) {
+                int r = mnemo_vector__meta_match(m, f, i);
+                if (r < 0) {
+                    mnemo_vector__meta_release(b);
+                    return r;
+                }
+                if (r && !(b->w[i >> 6] >> (i & 63) & 1)) {
+                    b->w[i >> 6] |= (uint64_t)1 << (i & 63);
+                    b->count++;
+                }
+            }
+    }
+    size_t end = use_col && cp.exact && cp.is_range ? 0 : iids ? n : m->cap; /* 0: done above */
     for (size_t i = 0; i < end; i++) {
         uint64_t iid = iids ? iids[i] : i;
         if (iid >= m->cap || (b->w[iid >> 6] >> (iid & 63) & 1))
@@ -711,7 +735,7 @@ int mnemo_vector__meta_compute(meta_bits **out, mirror *m, const char *text, con
             b->count++;
         }
     }
-    if (!iids) { /* a full answer: kept for the next query of this text */
+    { /* the whole answer (candidates from an index are a superset): kept for this text */
         atomic_fetch_add(&b->refs, 1);
         pthread_mutex_lock(&m->cache_mu);
         size_t slot = m->next_slot++ % CACHED_BITS;

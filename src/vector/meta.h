@@ -63,8 +63,9 @@ int mnemo_vector__meta_test(meta_mirror *m, const meta_pred *p, const struct mne
 /* The cached bitset of this text into *out (a reference: meta_release it), or NULL. Returns 1
  * when the text was asked for recently (then computing its bitset pays off), else 0. */
 int mnemo_vector__meta_cached(meta_bits **out, meta_mirror *m, const char *text);
-/* The bitset of f over the n candidate ids iids (any order, repeats allowed), or over every record
- * when iids is NULL (that one is also cached under text). *out is a reference. */
+/* The bitset of f over the n candidate ids iids (any order, repeats allowed; a superset of the
+ * matches, such as an index's entries), or over every record when iids is NULL; cached under
+ * text. *out is a reference. */
 int mnemo_vector__meta_compute(meta_bits **out, meta_mirror *m, const char *text, const struct mnemo_filter *f,
                                const uint64_t *iids, size_t n);
 void mnemo_vector__meta_release(meta_bits *b); /* accepts NULL */

@@ -302,12 +302,14 @@ static int restriction(mnemo_u64map *set, search_ctx *s, const mnemo_vector_sear
 
 typedef struct id_list {
     uint64_t *ids;
-    size_t n, cap;
+    size_t n, cap, limit;
 } id_list;
 
 static int add_to_list(void *arg, uint64_t iid)
 {
     id_list *l = arg;
+    if (l->n == l->limit)
+        return 1; /* enough: stop */
     int rc = mnemo__grow(&l->ids, &l->cap, l->n + 1, sizeof *l->ids, 256);
     if (!rc)
         l->ids[l->n++] = iid;
@@ -315,36 +317,34 @@ static int add_to_list(void *arg, uint64_t iid)
 }
 
 /* The restriction of a filter the mirror answers (no record read): the filter's bitset when it
- * is cached, asked for before, or passes few records (from an index's entries when one answers,
- * else from every record), otherwise the filter tested on the mirror as the walk meets nodes.
- * Caller holds st->rw shared. */
+ * is cached, when an index answers the filter with few entries (the filter tested on the mirror
+ * entries of their ids), when the text was asked for before, or when a sample says few pass;
+ * otherwise the filter tested on the mirror as the walk meets nodes. A numeric column (meta.h)
+ * makes a test a few ns instead of ~100: then the bitset over every record pays off up to
+ * COLUMN_LAZY_SHARE passing, and an index only for fewer entries than 1/150 of the records (an
+ * entry read costs ~150 column tests). Caller holds st->rw shared. */
 static int mirror_restriction(meta_bits **bits, search_ctx *s, struct mnemo_filter *f, const char *text)
 {
     int seen = mnemo_vector__meta_cached(bits, s->mirror, text);
     if (*bits)
         return 0;
-    size_t live = mnemo_hnsw__slots(s->st->hnsw) - mnemo_hnsw__deleted(s->st->hnsw);
-    double lazy_from = (double)live * LAZY_MIN_SHARE;
-    uint64_t est, cap = (uint64_t)(lazy_from > EXACT_CANDIDATES ? lazy_from : EXACT_CANDIDATES) + 1;
-    int indexed, rc;
-    if ((rc = mnemo_record__estimate(&est, &indexed, cap, s->db, NULL, f)) != 0)
-        return rc;
-    if (indexed && est < cap) { /* few index entries: test only those */
-        id_list l = {NULL, 0, 0};
-        if ((rc = mnemo_record__index_iids(s->db, NULL, f, add_to_list, &l)) == 0)
-            rc = mnemo_vector__meta_compute(bits, s->mirror, text, f, l.ids, l.n);
-        mnemo__free(l.ids);
-        return rc;
-    }
-    int exact;
+    int exact, rc;
     if ((rc = mnemo_vector__meta_pred(&s->col, &exact, s->mirror, f, text)) != 0)
         return rc;
+    size_t live = mnemo_hnsw__slots(s->st->hnsw) - mnemo_hnsw__deleted(s->st->hnsw);
+    double lazy_from = (double)live * LAZY_MIN_SHARE;
+    id_list l = {NULL, 0, 0, s->col ? live / 150 : (size_t)(lazy_from > EXACT_CANDIDATES ? lazy_from : EXACT_CANDIDATES)};
+    rc = mnemo_record__index_iids(s->db, NULL, f, add_to_list, &l);
+    if (rc == 0) /* an index answered with few entries: test only those */
+        rc = mnemo_vector__meta_compute(bits, s->mirror, text, f, l.ids, l.n);
+    mnemo__free(l.ids);
+    if (rc == 0 || (rc != 1 && rc != MNEMO_ENOTFOUND))
+        return rc;
+    int indexed = rc == 1; /* an index has many entries */
     s->lazy = f;
-    double p = indexed ? 1 : sample_selectivity(s);
+    double p = indexed && !s->col ? 1 : sample_selectivity(s);
     if (s->error)
         return s->error;
-    /* a column answers a record in a few ns, so a bitset over all of them costs less than a walk
-     * that must pass many failing nodes; the filter itself costs ~100 ns a record */
     if (!seen && p >= (exact ? COLUMN_LAZY_SHARE : LAZY_MIN_SHARE))
         return 0; /* lazy */
     s->lazy = NULL;
@@ -382,18 +382,37 @@ static int exact_candidates(search_ctx *s, const float *q, size_t k, uint64_t *l
     return 0;
 }
 
-/* Exact distances over the ids of the filter's bitset. Caller holds st->rw shared. */
+/* Exact distances over the ids of the filter's bitset, in batches: the vectors of a batch are
+ * looked up and prefetched first, so their cache misses overlap. Caller holds st->rw shared. */
 static int exact_bits(search_ctx *s, const float *q, size_t k, uint64_t *labels, float *dists, size_t *n)
 {
+    enum { BATCH = 32 };
+    const float *vec[BATCH];
+    uint64_t ids[BATCH];
+    size_t nb = 0, row_bytes = s->st->sp.dim * sizeof(float);
     *n = 0;
     const meta_bits *b = s->bits;
-    for (size_t w = 0; w < b->nbits / 64 + 1; w++)
+    for (size_t w = 0; w <= b->nbits / 64; w++) {
         for (uint64_t word = b->w[w]; word; word &= word - 1) {
             uint64_t iid = w * 64 + (uint64_t)__builtin_ctzll(word);
             const float *v = mnemo_hnsw__vector(s->st->hnsw, iid);
-            if (v && (!s->any_expiring || is_live(s, iid)))
-                top_insert(labels, dists, n, k, iid, mnemo_hnsw__distance(s->st->hnsw, q, v));
+            if (!v)
+                continue;
+            for (size_t off = 0; off < row_bytes; off += 64)
+                __builtin_prefetch((const char *)v + off);
+            vec[nb] = v;
+            ids[nb++] = iid;
+            if (nb < BATCH)
+                continue;
+            for (size_t i = 0; i < nb; i++)
+                if (!s->any_expiring || is_live(s, ids[i]))
+                    top_insert(labels, dists, n, k, ids[i], mnemo_hnsw__distance(s->st->hnsw, q, vec[i]));
+            nb = 0;
         }
+    }
+    for (size_t i = 0; i < nb; i++)
+        if (!s->any_expiring || is_live(s, ids[i]))
+            top_insert(labels, dists, n, k, ids[i], mnemo_hnsw__distance(s->st->hnsw, q, vec[i]));
     return 0;
 }
 
