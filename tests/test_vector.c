@@ -975,24 +975,37 @@ static void mir_update(mnemo_txn *txn, size_t i)
     TU_OK(mnemo_record_update(db, txn, id, &c));
 }
 
+/* N_SIFT records v0.. with the metadata meta(i) writes and their SIFT vectors; returns the ids. */
+static char **mir_load(const float *v, void (*meta)(size_t i, char *out, size_t cap))
+{
+    char **ids = malloc(N_SIFT * sizeof *ids);
+    for (size_t i = 0; i < N_SIFT; i++) {
+        ids[i] = malloc(24);
+        snprintf(ids[i], 24, "v%zu", i);
+        char m[256];
+        meta(i, m, sizeof m);
+        mnemo_record r = {0};
+        r.id = ids[i];
+        r.metadata = m;
+        r.importance = mir_rand(10) / 10.0;
+        TU_OK(mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT));
+    }
+    TU_OK(mnemo_vector_put_batch(db, NULL, (const char *const *)ids, v, N_SIFT, DIM));
+    return ids;
+}
+
+static void mir_meta_at(size_t i, char *out, size_t cap)
+{
+    (void)i;
+    mir_meta(out, cap);
+}
+
 TU_TEST(vector, filters_from_the_mirror_agree_with_the_records)
 {
     db = open_space("m", DIM, MNEMO_METRIC_L2);
     float *v = sift(N_SIFT);
     mir_v = v;
-    char **ids = malloc(N_SIFT * sizeof *ids);
-    for (size_t i = 0; i < N_SIFT; i++) {
-        ids[i] = malloc(24);
-        snprintf(ids[i], 24, "v%zu", i);
-        char meta[256];
-        mir_meta(meta, sizeof meta);
-        mnemo_record r = {0};
-        r.id = ids[i];
-        r.metadata = meta;
-        r.importance = mir_rand(10) / 10.0;
-        TU_OK(mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT));
-    }
-    TU_OK(mnemo_vector_put_batch(db, NULL, (const char *const *)ids, v, N_SIFT, DIM));
+    char **ids = mir_load(v, mir_meta_at);
     mir_round(40);
     /* with indexes, selective filters take their candidates from index entries */
     TU_OK(mnemo_record_index_create(db, "a"));
@@ -1103,20 +1116,14 @@ static void *mir_searcher(void *arg)
     return NULL;
 }
 
+static void mir_meta_g(size_t i, char *out, size_t cap) { snprintf(out, cap, "{\"g\": %zu, \"x\": 0}", i % 4); }
+
 TU_TEST(vector, mirror_serves_searches_during_commits)
 {
     db = open_space("mt", DIM, MNEMO_METRIC_L2);
     float *v = sift(N_SIFT);
     mir_v = v;
-    char **ids = malloc(N_SIFT * sizeof *ids);
-    for (size_t i = 0; i < N_SIFT; i++) {
-        ids[i] = malloc(24);
-        snprintf(ids[i], 24, "v%zu", i);
-        char meta[64];
-        snprintf(meta, sizeof meta, "{\"g\": %zu, \"x\": 0}", i % 4);
-        record(db, ids[i], meta);
-    }
-    TU_OK(mnemo_vector_put_batch(db, NULL, (const char *const *)ids, v, N_SIFT, DIM));
+    char **ids = mir_load(v, mir_meta_g);
     atomic_store(&mir_stop, 0);
     pthread_t th[2];
     for (uintptr_t i = 0; i < 2; i++)

@@ -402,15 +402,24 @@ static int emit_id(void *arg, mnemo_record **r, const void *key, size_t klen)
     return s->cb(s->arg, (*r)->internal_id);
 }
 
+/* txn, or (txn NULL) a read-only one of the caller's own in *own, to free after: one snapshot. */
+static int snapshot(mnemo_txn **use, mnemo_txn **own, mnemo_db *db, mnemo_txn *txn)
+{
+    *own = NULL;
+    *use = txn;
+    int rc = txn ? 0 : mnemo_txn_begin(own, db, MNEMO_TXN_READONLY);
+    if (*own)
+        *use = *own;
+    return rc;
+}
+
 int mnemo_record__match_ids(mnemo_db *db, mnemo_txn *txn, const struct mnemo_filter *f,
                             int (*cb)(void *arg, uint64_t iid), void *arg)
 {
-    mnemo_txn *own = NULL;
-    int rc = txn ? 0 : mnemo_txn_begin(&own, db, MNEMO_TXN_READONLY);
+    mnemo_txn *own;
+    int rc = snapshot(&txn, &own, db, txn);
     if (rc)
         return rc;
-    if (own)
-        txn = own;
     plan pl;
     if ((rc = make_plan(&pl, db, txn, f)) == 0) {
         id_sink s = {cb, arg};
@@ -484,12 +493,12 @@ static int emit_each(void *arg, mnemo_record **r, const void *key, size_t klen)
 
 int mnemo_record__each(mnemo_db *db, mnemo_txn *txn, int (*cb)(void *arg, const mnemo_record *r), void *arg)
 {
-    mnemo_txn *own = NULL;
-    int rc = txn ? 0 : mnemo_txn_begin(&own, db, MNEMO_TXN_READONLY);
+    mnemo_txn *own;
+    int rc = snapshot(&txn, &own, db, txn);
     if (rc)
         return rc;
     each_sink s = {cb, arg};
-    rc = walk(db, own ? own : txn, NULL, &(plan){0}, NULL, 0, emit_each, &s);
+    rc = walk(db, txn, NULL, &(plan){0}, NULL, 0, emit_each, &s);
     mnemo_txn_free(own);
     return rc;
 }
@@ -497,12 +506,10 @@ int mnemo_record__each(mnemo_db *db, mnemo_txn *txn, int (*cb)(void *arg, const 
 int mnemo_record__index_iids(mnemo_db *db, mnemo_txn *txn, const struct mnemo_filter *f,
                              int (*cb)(void *arg, uint64_t iid), void *arg)
 {
-    mnemo_txn *own = NULL;
-    int rc = txn ? 0 : mnemo_txn_begin(&own, db, MNEMO_TXN_READONLY);
+    mnemo_txn *own;
+    int rc = snapshot(&txn, &own, db, txn);
     if (rc)
         return rc;
-    if (own)
-        txn = own;
     plan pl;
     if ((rc = make_plan(&pl, db, txn, f)) == 0 && !pl.use_index)
         rc = MNEMO_ENOTFOUND;
