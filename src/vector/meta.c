@@ -236,7 +236,11 @@ static int init_state(mnemo_db *db, void **state)
     mirror *m = mnemo__calloc(1, sizeof *m);
     if (!m)
         return mnemo__err_nomem("filter mirror");
-    pthread_rwlock_init(&m->rw, NULL);
+    pthread_rwlockattr_t attr; /* as the index's lock: commits' marks must get in between searches */
+    pthread_rwlockattr_init(&attr);
+    pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&m->rw, &attr);
+    pthread_rwlockattr_destroy(&attr);
     pthread_mutex_init(&m->cache_mu, NULL);
     pthread_mutex_init(&m->col_mu, NULL);
     *state = m;
