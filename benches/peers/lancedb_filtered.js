@@ -1,8 +1,10 @@
+// Copied from the peers harness (../shared/peers/node/vec_filtered.js); needs Node and the npm
+// packages of that harness (NODE_PATH=<peers>/node/node_modules); common.js beside it is the harness's.
 // LanceDB filtered vector search (a `where` prefilter), the peer of mnemo's bench_vector "filtered"
 // lines: rows carry b = i % 1000, the filter is `b < L` for selectivities 0.1 %..100 %, k = 10,
 // (a where() filter is a prefilter by default in this version; postfilter() would opt out),
 // recall@10 against a brute force over the passing rows (as bench_vector's filtered_truth).
-// usage: node vec_filtered.js BASE.fvecs QUERY.fvecs [MODES=flat,hnsw_sq] [M=16 EFC=200 EF=64]
+// usage: node lancedb_filtered.js BASE.fvecs QUERY.fvecs [MODES=flat,hnsw_sq] [M=16 EFC=200 EF=64]
 //        [SCALAR=0,1 (without / with a BTREE index on b)] [SEL=0.001,0.01,0.1,0.5,1] [MIN_S=0.5]
 // Version: @lancedb/lancedb 0.31.0 (apache-arrow 18.1.0), as in the peers README.
 'use strict';
