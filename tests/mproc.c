@@ -12,8 +12,9 @@
  * internal ids are distinct, mnemo_graph_check and mnemo_vector_check pass, and each record's
  * link edge is found through the label name (a name never got two ids).
  *
- * Cache: a process with mnemo's cache on reads a record and a node's neighbours (cached); another
- * process replaces the record and links an edge; the first reads both again and sees the change.
+ * Cache: a process with mnemo's cache on reads a record and a node's neighbours (cached) and runs
+ * a filtered search (the filter mirror); another process replaces the record, links an edge and
+ * changes a metadata field; the first reads, walks and searches again and sees the change.
  *
  * Trim: a process stopped (SIGSTOP) past its heartbeat's lease while another writes and
  * snapshots (trimming the log past it) finds, once continued, every vector the other wrote (it
@@ -483,7 +484,25 @@ static int updater(const char *dir)
     mnemo_graph_edge e = {"c", "x", "d", 1.0, NULL};
     if (mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT) || mnemo_graph_link(db, NULL, &e, 0))
         die("update");
+    mnemo_record_changes ch = MNEMO_RECORD_CHANGES_INIT;
+    ch.fields = MNEMO_UPDATE_METADATA;
+    ch.metadata_patch = "{\"g\":2}";
+    if (mnemo_record_update(db, NULL, "f", &ch))
+        die("update f");
     return mnemo_close(db) ? 1 : 0;
+}
+
+/* Hits of a filtered search {"g":1} near v (the filter mirror answers it). */
+static size_t filtered_hits(mnemo_db *db, const float *v)
+{
+    mnemo_vector_search_options so = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
+    so.filter = "{\"g\":1}";
+    mnemo_vector_hits *h;
+    if (mnemo_vector_search(&h, db, NULL, v, DIM, 5, &so))
+        die("filtered search");
+    size_t n = h->count;
+    mnemo_vector_hits_free(h);
+    return n;
 }
 
 static int cache_test(const char *dir)
@@ -497,7 +516,14 @@ static int cache_test(const char *dir)
     r.id = "d";
     if (mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT))
         die("put d");
+    r.id = "f";
+    r.metadata = "{\"g\":1}";
+    float fv[DIM];
+    vec_of(fv, "f");
+    if (mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT) || mnemo_vector_put(db, NULL, "f", fv, DIM))
+        die("put f");
     int fails = 0;
+    fails += filtered_hits(db, fv) != 1;
     for (int k = 0; k < 2; k++) { /* the second read of each is answered by the cache */
         char *c = content_of(db, "c");
         fails += strcmp(c, "one") != 0 || count_neighbors(db, "c") != 0;
@@ -511,6 +537,10 @@ static int cache_test(const char *dir)
     fails += !wait_ok(u.pid);
     char *c = content_of(db, "c");
     size_t n = count_neighbors(db, "c");
+    if (filtered_hits(db, fv) != 0) {
+        fprintf(stderr, "filtered search: after another process changed f's metadata, g=1 still finds it\n");
+        fails++;
+    }
     if (strcmp(c, "two") || n != 1) {
         fprintf(stderr, "cache: after another process's commit, c reads '%s' with %zu neighbours\n", c, n);
         fails++;
