@@ -390,6 +390,46 @@ TU_TEST(cli, init_engine_is_recorded_and_stats_name_it)
     EXPECT_FAIL(1, "MNEMO_EINVAL", "init", P("mem"), "--engine", "memory");
 }
 
+/* Issue 12: on lmdb the CLI reads and writes a database a running program holds, and each sees
+ * the other's commits. rocksdb keeps one writer: reads work (read-only open), a write says what
+ * to do. */
+TU_TEST(cli, commands_work_on_a_database_a_program_holds_on_lmdb)
+{
+    const char *db = init_db("held");
+    mnemo_db *h;
+    TU_OK(mnemo_open(&h, db, NULL));
+    mnemo_record rec = {0};
+    rec.id = "held1";
+    rec.content = "from the program";
+    TU_OK(mnemo_record_put(h, NULL, &rec, MNEMO_PUT_UPSERT));
+    if (strcmp(tu_engine(), "lmdb")) {
+        TU_OK(mnemo_flush(h)); /* a read-only opener reads the files */
+        run_result g = RUN("get", db, "held1");
+        expect_ok(&g, "get beside the rocksdb writer");
+        done(&g);
+        EXPECT_FAIL(1, "lmdb", "put", db, "{\"id\":\"held2\"}");
+        TU_OK(mnemo_close(h));
+        return;
+    }
+    mnemo_record *got;
+    TU_OK(mnemo_record_get(&got, h, NULL, "held1")); /* in the holder's cache now */
+    mnemo_record_free(got);
+    run_result r = RUN("get", db, "held1");
+    expect_ok(&r, "get on a held database");
+    cr_assert_not_null(strstr(r.out, "from the program"), "%s", r.out);
+    done(&r);
+    r = RUN("put", db, "{\"id\":\"held1\",\"content\":\"from the cli\"}");
+    expect_ok(&r, "put on a held database");
+    done(&r);
+    r = RUN("stats", db);
+    expect_ok(&r, "stats on a held database");
+    done(&r);
+    TU_OK(mnemo_record_get(&got, h, NULL, "held1")); /* the holder sees the CLI's commit */
+    cr_assert_str_eq(got->content, "from the cli");
+    mnemo_record_free(got);
+    TU_OK(mnemo_close(h));
+}
+
 TU_TEST(cli, records_put_get_find_delete)
 {
     const char *db = init_db("db");

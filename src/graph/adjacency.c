@@ -155,7 +155,7 @@ static int scan_one(mnemo_graph_scratch *sc, mnemo_db *db, mnemo_txn *txn, uint6
 {
     /* Outside transactions the whole list per direction comes from (and goes to) the cache;
      * a transaction reads its snapshot and own writes, which the shared cache does not hold. */
-    struct mnemo_cache *cache = txn ? NULL : mnemo_db__cache(db);
+    struct mnemo_cache *cache = txn ? NULL : mnemo_db__cache_read(db);
     unsigned char ck[10];
     size_t ckl = mnemo_graph__adj_cache_key(ck, iid, dir);
     mnemo_cache_handle *h = cache ? mnemo_cache__lookup(cache, ck, ckl) : NULL;

@@ -302,7 +302,7 @@ int mnemo_record_get(mnemo_record **out, mnemo_db *db, mnemo_txn *txn, const cha
         return rc;
     int64_t now = mnemo__now_ms();
     /* A transaction reads its own snapshot and writes, which the shared cache does not hold. */
-    struct mnemo_cache *cache = txn ? NULL : mnemo_db__cache(db);
+    struct mnemo_cache *cache = txn ? NULL : mnemo_db__cache_read(db);
     char key[MNEMO_RECORD_MAX_ID + 1];
     size_t klen = cache_key(key, id, id_len);
     uint64_t epoch = 0;

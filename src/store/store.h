@@ -113,7 +113,8 @@ struct mnemo_store_ops {
     int (*put_untracked)(mnemo_store_txn *t, unsigned ks, const void *key, size_t klen, const void *val,
                          size_t vlen);
     /* Validates and applies. 0 and *seq = the commit's sequence number (strictly increasing over
-     * the store's life, across reopens; read-only or empty transactions report the snapshot's);
+     * the store's life, across reopens; read-only or empty transactions, and ones whose writes
+     * changed nothing, report the snapshot's: so seq > txn_version means this commit wrote seq);
      * MNEMO_EBUSY on a conflict (nothing applied); another code on failure (nothing applied).
      * Either way the transaction is finished: only txn_free may follow. */
     int (*txn_commit)(mnemo_store_txn *t, uint64_t *seq);
@@ -157,6 +158,17 @@ struct mnemo_store_ops {
      * move, so a caller hands them out one by one without a call per entry. A run may stop early
      * (at the bound, at an entry the engine cannot lend that long). */
     size_t (*cursor_run)(mnemo_store_cursor *c, mnemo_store_slice *keys, mnemo_store_slice *vals, size_t max);
+
+    /* ---- several processes on one store (issue 12); 0 / NULL for engines that one process
+     * holds at a time (rocksdb, memory) ---- */
+    int shared; /* 1: any number of processes may open the store read-write at once */
+    /* Buffers a put whose key is prefix + the commit's own sequence number (8 bytes big-endian),
+     * so that entries written by commits of different processes are keyed in commit order and
+     * never collide. t's own reads do not see it; it makes the commit a write. */
+    int (*put_at_commit)(mnemo_store_txn *t, unsigned ks, const void *prefix, size_t plen, const void *val,
+                         size_t vlen);
+    /* The sequence number of the latest commit of any process: cheap (no snapshot). */
+    uint64_t (*last_seq)(mnemo_store *s);
 };
 
 /* The engines this build has, by name; NULL if unknown. */

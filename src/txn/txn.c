@@ -16,6 +16,8 @@
 
 #define TDB(db) MNEMO_TXN_DB(db)
 
+static void sleep_us(unsigned us);
+
 const char *mnemo_cf__name(mnemo_cf cf) { return (unsigned)cf < MNEMO_CF_COUNT ? mnemo_keyspaces[cf].name : "?"; }
 
 void mnemo_res__init_list(mnemo_res *s) { s->prev = s->next = s; }
@@ -40,6 +42,83 @@ void mnemo_res__unlink(mnemo_res *r)
 const mnemo_options *mnemo_db__options(mnemo_db *db) { return &TDB(db)->opts; }
 
 struct mnemo_cache *mnemo_db__cache(mnemo_db *db) { return TDB(db)->cache; }
+
+int mnemo_db__shared(mnemo_db *db) { return TDB(db)->ops->shared; }
+
+uint64_t mnemo_db__last_seq(mnemo_db *db)
+{
+    return TDB(db)->ops->last_seq ? TDB(db)->ops->last_seq(TDB(db)->store) : 0;
+}
+
+struct mnemo_cache *mnemo_db__cache_read(mnemo_db *db)
+{
+    mnemo_txn_db *t = TDB(db);
+    if (!t->cache || !t->ops->shared)
+        return t->cache;
+    uint64_t now = t->ops->last_seq(t->store), known = atomic_load(&t->cache_seq);
+    if (now != known) {
+        /* Someone committed since: clearing bumps every fill epoch, so a fill that read before
+         * the clear is refused too. Only then is the new sequence published. */
+        mnemo_cache__clear(t->cache);
+        while (known < now && !atomic_compare_exchange_weak(&t->cache_seq, &known, now))
+            ;
+    }
+    return t->cache;
+}
+
+/* A commit of this process that wrote seq: when nothing else committed since the cache was last
+ * known current, its own invalidation (the write brackets) kept the cache current. */
+static void cache_seq_own_commit(mnemo_txn_db *t, uint64_t seq)
+{
+    uint64_t prev = seq - 1;
+    if (t->cache && t->ops->shared)
+        atomic_compare_exchange_strong(&t->cache_seq, &prev, seq);
+}
+
+uint64_t mnemo_txn__commit_seq(mnemo_txn *txn) { return txn->commit_seq; }
+
+int mnemo_txn__update_one(mnemo_db *db, mnemo_cf cf, const void *key, size_t klen, mnemo_update_fn fn, void *arg)
+{
+    const mnemo_store_ops *ops = TDB(db)->ops;
+    mnemo_store *s = TDB(db)->store;
+    for (unsigned attempt = 1; attempt <= 100; attempt++) {
+        mnemo_store_txn *t;
+        int rc = ops->txn_begin(&t, s, 0);
+        if (rc)
+            return rc;
+        mnemo_store_value v = {0};
+        rc = ops->get(s, t, (unsigned)cf, key, klen, 1, &v);
+        void *out = NULL;
+        size_t olen = 0;
+        if (rc == 0 || rc == MNEMO_ENOTFOUND) {
+            int found = rc == 0;
+            rc = fn(arg, found ? v.data : NULL, found ? v.len : 0, &out, &olen);
+            if (found)
+                ops->release_value(s, &v);
+        }
+        if (rc == 0) {
+            uint64_t seq;
+            rc = out ? ops->put(t, (unsigned)cf, key, klen, out, olen) : ops->del(t, (unsigned)cf, key, klen);
+            if (rc == 0)
+                rc = ops->txn_commit(t, &seq);
+        }
+        mnemo__free(out);
+        ops->txn_free(t);
+        if (rc != MNEMO_EBUSY)
+            return rc;
+        sleep_us(100u * attempt);
+    }
+    return mnemo__err(MNEMO_EBUSY, "update of a key in %s: still conflicting after 100 attempts", mnemo_cf__name(cf));
+}
+
+int mnemo_txn__put_at_commit(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *prefix, size_t plen,
+                             const void *val, size_t vlen)
+{
+    if (!TDB(db)->ops->put_at_commit)
+        return mnemo__err(MNEMO_ENOTSUP, "put_at_commit: the %s engine has none", TDB(db)->ops->name);
+    txn->writes++;
+    return TDB(db)->ops->put_at_commit(txn->st, (unsigned)cf, prefix, plen, val, vlen);
+}
 
 uint64_t mnemo_db__estimate_keys(mnemo_db *db, mnemo_cf cf)
 {
@@ -479,10 +558,13 @@ int mnemo_txn_commit(mnemo_txn *txn)
             rc = txn->hooks[i].before(txn, txn->hooks[i].arg);
     if (!rc) {
         mnemo_txn__invalidate_cursors(txn); /* engines want cursors gone before the commit */
+        uint64_t snap = TDB(txn->db)->ops->txn_version(txn->st);
         if ((rc = TDB(txn->db)->ops->txn_commit(txn->st, &txn->commit_seq)) != 0) {
             char msg[512]; /* copied: the message is formatted into the buffer it comes from */
             snprintf(msg, sizeof msg, "%s", mnemo_errmsg());
             mnemo__err(rc, "mnemo_txn_commit: %s", msg);
+        } else if (txn->commit_seq > snap) { /* a commit that wrote (an empty one reports snap) */
+            cache_seq_own_commit(TDB(txn->db), txn->commit_seq);
         }
     }
     finish(txn, rc ? TXN_FAILED : TXN_COMMITTED, rc == 0);

@@ -168,6 +168,30 @@ void mnemo_cursor__close(mnemo_cursor *c);
 
 /* mnemo's own cache of decoded objects (NULL when cache_size is 0: a disabled cache). */
 struct mnemo_cache *mnemo_db__cache(mnemo_db *db);
+/* The cache for a read that may be answered from it: on a shared engine, first emptied if another
+ * process committed since the cache was last known current (one cheap look at the store's latest
+ * sequence), so that no process keeps serving what another replaced. Call it before taking the
+ * fill epoch. */
+struct mnemo_cache *mnemo_db__cache_read(mnemo_db *db);
+
+/* 1 when several processes may open the database read-write at once (the lmdb engine). */
+int mnemo_db__shared(mnemo_db *db);
+/* The store's latest commit sequence (any process); 0 where the engine cannot tell cheaply. */
+uint64_t mnemo_db__last_seq(mnemo_db *db);
+/* A put into txn (not NULL) whose key is prefix + the commit's own sequence number (8 bytes
+ * big-endian): entries of commits of several processes keyed in commit order. Shared engines
+ * only (MNEMO_ENOTSUP elsewhere). The transaction does not see it. */
+int mnemo_txn__put_at_commit(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *prefix, size_t plen,
+                             const void *val, size_t vlen);
+/* A read-modify-write of one key in a store transaction of its own, retried on conflicts, and
+ * without the handle's guard: for a module's bookkeeping, also while the handle closes (the
+ * vector room's snapshot lease). fn sees the current value (cur NULL: absent) and returns 0 with
+ * *out (mnemo__malloc'd, taken over; NULL: delete the key) and *olen set, 1 to write nothing (then
+ * returned as 1), or an error (returned). */
+typedef int (*mnemo_update_fn)(void *arg, const void *cur, size_t clen, void **out, size_t *olen);
+int mnemo_txn__update_one(mnemo_db *db, mnemo_cf cf, const void *key, size_t klen, mnemo_update_fn fn, void *arg);
+/* The store's sequence number of txn's commit (an after-hook with committed set may ask). */
+uint64_t mnemo_txn__commit_seq(mnemo_txn *txn);
 
 /* The engine's estimate of the number of keys in a keyspace (cheap, approximate). */
 uint64_t mnemo_db__estimate_keys(mnemo_db *db, mnemo_cf cf);

@@ -48,6 +48,9 @@ typedef struct mnemo_txn_db {
     pthread_mutex_t module_lock; /* guards adding module slots */
     mnemo_module_slot modules[MNEMO_DB_MAX_MODULES];
     atomic_uint n_modules; /* slots below it are complete (published with release) */
+    /* Shared engines (several processes): the store sequence up to which the cache holds nothing
+     * another process changed (mnemo_db__cache_read). */
+    _Atomic uint64_t cache_seq;
 } mnemo_txn_db;
 
 /* The txn room's view of db (the first member of struct mnemo_db). */

@@ -10,12 +10,15 @@
  * Snapshots and rebuilds after open run on a background worker (one thread per database, started
  * when first needed): a commit only asks for them, so no commit waits for one (DESIGN 4.9). */
 #define _GNU_SOURCE 1
+#include <errno.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/alloc.h"
@@ -32,6 +35,7 @@
 #define PARALLEL_MIN 256         /* fewer adds than this run on the calling thread */
 #define COPY_ROWS 4096           /* rows a background job reads per hold of the shared lock */
 #define SWAP_BELOW 16            /* queued changes a rebuild replays while commits wait (the swap) */
+#define HEARTBEAT_MS 1000        /* shared engines: how often a process publishes its applied sequence */
 
 enum { BG_REBUILD = 1, BG_SNAPSHOT = 2 };
 
@@ -221,7 +225,9 @@ static int write_log(vec_txn *vt, mnemo_txn *txn, uint64_t seq)
     mnemo__put_be32(v + len - 4, mnemo__crc32c(0, v, len - 4));
     key[0] = 'L';
     mnemo__put_be64(key + 1, seq);
-    int rc = mnemo_txn__put(vt->db, txn, MNEMO_CF_VECTOR_INDEX, key, 9, v, len);
+    /* shared: keyed by the commit's own sequence, so two processes never write the same key */
+    int rc = vt->st->shared ? mnemo_txn__put_at_commit(vt->db, txn, MNEMO_CF_VECTOR_INDEX, key, 1, v, len)
+                            : mnemo_txn__put(vt->db, txn, MNEMO_CF_VECTOR_INDEX, key, 9, v, len);
     mnemo__free(v);
     return rc;
 }
@@ -250,7 +256,9 @@ static void resolve_damaged(vec_state *st, uint64_t iid)
 
 int mnemo_vector__usable(vec_state *st, const char *fn)
 {
-    int rc = 0;
+    int rc = mnemo_vector__catch_up(st);
+    if (rc)
+        return rc;
     pthread_rwlock_rdlock(&st->rw);
     if (st->unreadable[0])
         rc = mnemo__err(MNEMO_ECORRUPT, "%s: the index lacks vectors that cannot be read (%s); run the check",
@@ -349,35 +357,56 @@ static void queue_for_rebuild(vec_state *st, vec_txn *vt)
 
 static int rebuild_from_data(vec_state *st, mnemo_db *db);
 
+/* The index takes in the changes of committed log entry seq. Caller holds commit_lock. */
+static void apply_logged(vec_state *st, vec_txn *vt, uint64_t seq)
+{
+    st->log_entries++;
+    st->changes_since += vt->n;
+    /* The commit is durable; the index is a cache of it. If applying fails (memory),
+     * rebuild it from vector_data; if even that fails, the index lags: no snapshot may
+     * then cover this commit, so the next open replays its log entry. */
+    if (apply(st, vt->c, vt->n, seq) != 0) {
+        pthread_rwlock_wrlock(&st->rw);
+        if (rebuild_from_data(st, vt->db) != 0) {
+            st->lagging = 1;
+        } else {
+            st->applied_seq = seq;
+            st->applied_changes += vt->n;
+        }
+        pthread_rwlock_unlock(&st->rw);
+    }
+    if (st->rebuilding)
+        queue_for_rebuild(st, vt);
+    /* Snapshots and rebuilds are asked of the background worker, never done here. */
+    size_t slots = mnemo_hnsw__slots(st->hnsw), del = mnemo_hnsw__deleted(st->hnsw);
+    bg_want(st, del > REBUILD_MIN_DELETED && del * 4 > slots,
+            st->changes_since >= SNAP_MIN_CHANGES && st->changes_since >= slots - del);
+}
+
+static int catch_up_locked(vec_state *st, mnemo_db *db, uint64_t below);
+static void heartbeat(vec_state *st, int force);
+static uint64_t heartbeat_every(void);
+
 static void after_commit(mnemo_txn *txn, void *arg, int committed)
 {
     vec_txn *vt = arg;
     vec_state *st = vt->st;
-    (void)txn;
     if (vt->logged) {
-        if (committed) {
-            uint64_t seq = st->next_seq++;
-            st->log_entries++;
-            st->changes_since += vt->n;
-            /* The commit is durable; the index is a cache of it. If applying fails (memory),
-             * rebuild it from vector_data; if even that fails, the index lags: no snapshot may
-             * then cover this commit, so the next open replays its log entry. */
-            if (apply(st, vt->c, vt->n, seq) != 0) {
+        if (committed && st->shared) {
+            /* other processes' entries before this commit first, then this one (its own commit
+             * is visible to this process when the commit returns) */
+            uint64_t seq = mnemo_txn__commit_seq(txn);
+            int crc = catch_up_locked(st, vt->db, seq);
+            uint64_t caught = st->applied_seq;
+            apply_logged(st, vt, seq);
+            if (crc) { /* entries before this one are still missing: the next search replays them */
                 pthread_rwlock_wrlock(&st->rw);
-                if (rebuild_from_data(st, vt->db) != 0) {
-                    st->lagging = 1;
-                } else {
-                    st->applied_seq = seq;
-                    st->applied_changes += vt->n;
-                }
+                st->applied_seq = caught;
                 pthread_rwlock_unlock(&st->rw);
             }
-            if (st->rebuilding)
-                queue_for_rebuild(st, vt);
-            /* Snapshots and rebuilds are asked of the background worker, never done here. */
-            size_t slots = mnemo_hnsw__slots(st->hnsw), del = mnemo_hnsw__deleted(st->hnsw);
-            bg_want(st, del > REBUILD_MIN_DELETED && del * 4 > slots,
-                    st->changes_since >= SNAP_MIN_CHANGES && st->changes_since >= slots - del);
+            heartbeat(st, 0);
+        } else if (committed) {
+            apply_logged(st, vt, st->next_seq++);
         }
         pthread_mutex_unlock(&st->commit_lock);
     }
@@ -735,12 +764,48 @@ static int drop_keys(mnemo_batch *b, mnemo_db *db, unsigned char tag, uint64_t l
  * generation), then the switch in one write. With background set, a stop request abandons it
  * between chunks: the header still names the previous snapshot, and the next snapshot overwrites
  * or drops the stray chunks. */
+static int lease(mnemo_db *db, int release);
+static int live_min_applied(uint64_t *out, mnemo_batch *b, mnemo_db *db, uint64_t limit);
+static uint64_t get_mark(mnemo_db *db, unsigned char tag);
+
+/* Shared engines: the generation and applied sequence of the stored snapshot header (0 if none). */
+static void stored_header(mnemo_db *db, uint64_t *gen, uint64_t *applied)
+{
+    char *hv;
+    size_t hl;
+    *gen = *applied = 0;
+    if (mnemo_txn__get(&hv, &hl, db, NULL, MNEMO_CF_VECTOR_INDEX, HEADER_KEY, 1, 0) != 0)
+        return;
+    const unsigned char *h = (const unsigned char *)hv;
+    if (hl == SNAP_HEADER_LEN && h[0] == SNAP_VERSION &&
+        mnemo__get_be32(h + SNAP_HEADER_LEN - 4) == mnemo__crc32c(0, h, SNAP_HEADER_LEN - 4)) {
+        *gen = mnemo__get_be64(h + 1);
+        *applied = mnemo__get_be64(h + 9);
+    }
+    mnemo__free(hv);
+}
+
 static int snapshot_write(vec_state *st, mnemo_db *db, const snap_image *img, int background)
 {
     uint64_t gen = st->snap_gen + 1;
     uint32_t chunks = (uint32_t)((img->len + SNAP_CHUNK - 1) / SNAP_CHUNK);
     unsigned char key[13];
     int rc = 0;
+    if (st->shared) { /* one process at a time, and never back to an older snapshot */
+        uint64_t sgen, sapplied;
+        if ((rc = lease(db, 0)) != 0)
+            return rc;
+        stored_header(db, &sgen, &sapplied);
+        if (sapplied >= img->applied && sgen) {
+            pthread_mutex_lock(&st->commit_lock);
+            st->snap_gen = sgen;
+            st->log_entries = 0;
+            st->changes_since = 0;
+            pthread_mutex_unlock(&st->commit_lock);
+            return lease(db, 1);
+        }
+        gen = (sgen > st->snap_gen ? sgen : st->snap_gen) + 1;
+    }
     for (uint32_t i = 0; i < chunks && !rc; i++) {
         size_t off = (size_t)i * SNAP_CHUNK, n = img->len - off < SNAP_CHUNK ? img->len - off : SNAP_CHUNK;
         chunk_key(key, gen, i);
@@ -767,16 +832,27 @@ static int snapshot_write(vec_state *st, mnemo_db *db, const snap_image *img, in
     if (!rc) {
         mnemo_batch__put(b, MNEMO_CF_VECTOR_INDEX, HEADER_KEY, 1, hdr, sizeof hdr);
         rc = drop_keys(b, db, 'S', 0, gen);
+        uint64_t trim = img->applied;
+        if (!rc && st->shared) /* never past what a live process has applied */
+            rc = live_min_applied(&trim, b, db, img->applied);
         if (!rc) /* entries after img->applied, written by commits meanwhile, stay */
-            rc = drop_keys(b, db, 'L', img->applied + 1, 0);
+            rc = drop_keys(b, db, 'L', trim + 1, 0);
+        if (!rc && st->shared) {
+            unsigned char mark[8 + MNEMO_SEAL_OVERHEAD], t8[8], tk = 'T';
+            uint64_t old = get_mark(db, 'T');
+            mnemo__put_be64(t8, trim > old ? trim : old);
+            mnemo_batch__put(b, MNEMO_CF_VECTOR_INDEX, &tk, 1, mark, mnemo__seal(mark, t8, 8));
+        }
         if (!rc)
             rc = mnemo_batch__write(b);
         mnemo_batch__free(b);
     }
+    if (st->shared)
+        (void)lease(db, 1);
     if (!rc) { /* commits went on meanwhile: count what the snapshot does not cover */
         pthread_mutex_lock(&st->commit_lock);
         st->snap_gen = gen;
-        st->log_entries = st->next_seq - 1 - img->applied;
+        st->log_entries = st->shared ? 0 : st->next_seq - 1 - img->applied;
         st->changes_since = st->applied_changes - img->changes;
         pthread_mutex_unlock(&st->commit_lock);
     }
@@ -983,6 +1059,21 @@ static void *bg_main(void *arg)
     pthread_mutex_lock(&st->bg_lock);
     while (!atomic_load(&st->bg_stop)) {
         int job = st->want_snapshot ? BG_SNAPSHOT : st->want_rebuild ? BG_REBUILD : 0;
+        if (!job && st->shared) { /* idle: the heartbeat goes on, so no trim passes this process */
+            struct timespec until;
+            clock_gettime(CLOCK_REALTIME, &until);
+            uint64_t ns = (uint64_t)until.tv_nsec + heartbeat_every() * 1000000u;
+            until.tv_sec += (time_t)(ns / 1000000000u);
+            until.tv_nsec = (long)(ns % 1000000000u);
+            if (pthread_cond_timedwait(&st->bg_wake, &st->bg_lock, &until) == ETIMEDOUT) {
+                pthread_mutex_unlock(&st->bg_lock);
+                pthread_mutex_lock(&st->commit_lock);
+                heartbeat(st, 0);
+                pthread_mutex_unlock(&st->commit_lock);
+                pthread_mutex_lock(&st->bg_lock);
+            }
+            continue;
+        }
         if (!job) {
             pthread_cond_wait(&st->bg_wake, &st->bg_lock);
             continue;
@@ -1017,6 +1108,17 @@ static void bg_want(vec_state *st, int rebuild, int snapshot)
         if (wake)
             pthread_cond_broadcast(&st->bg_wake);
     }
+    pthread_mutex_unlock(&st->bg_lock);
+}
+
+/* Shared engines: the worker runs from open on, to send the heartbeat while the process idles. */
+static void bg_start_heartbeat(vec_state *st)
+{
+    if (!st->shared || st->read_only)
+        return;
+    pthread_mutex_lock(&st->bg_lock);
+    if (!st->bg_started && !atomic_load(&st->bg_stop))
+        st->bg_started = pthread_create(&st->bg_thread, NULL, bg_main, st) == 0;
     pthread_mutex_unlock(&st->bg_lock);
 }
 
@@ -1174,6 +1276,13 @@ static int sync_one(vec_state *st, mnemo_db *db, uint64_t iid, float *buf)
     return rc;
 }
 
+/* A change-log value: version, count, count iids, crc32c. */
+static int log_entry_ok(const unsigned char *v, size_t vl)
+{
+    return vl >= 9 && v[0] == LOG_VERSION && mnemo__get_be32(v + vl - 4) == mnemo__crc32c(0, v, vl - 4) &&
+           vl == 9 + (size_t)mnemo__get_be32(v + 1) * 8;
+}
+
 static void log_key(unsigned char key[9], uint64_t seq)
 {
     key[0] = 'L';
@@ -1184,11 +1293,18 @@ static void log_key(unsigned char key[9], uint64_t seq)
  * without gaps (a sequence is used only by a commit that succeeded, and a snapshot keeps the
  * numbering), so they are read by point reads, in order, until one is missing: a damaged block
  * holding only older keys of vector_index is never read. */
+static int replay_shared(vec_state *st, mnemo_db *db, uint64_t applied, float *buf);
+
 static int replay(vec_state *st, mnemo_db *db, uint64_t applied)
 {
     float *buf = mnemo__malloc(st->sp.dim * sizeof *buf);
     if (!buf)
         return mnemo__err_nomem("vector log replay");
+    if (st->shared) {
+        int src = replay_shared(st, db, applied, buf);
+        mnemo__free(buf);
+        return src;
+    }
     int rc = 0;
     unsigned char key[9];
     for (st->next_seq = applied + 1; !rc; st->next_seq++, st->log_entries++) {
@@ -1198,8 +1314,7 @@ static int replay(vec_state *st, mnemo_db *db, uint64_t applied)
         if ((rc = mnemo_txn__get(&val, &vl, db, NULL, MNEMO_CF_VECTOR_INDEX, key, 9, 0)) != 0)
             break;
         const unsigned char *v = (const unsigned char *)val;
-        if (vl < 9 || v[0] != LOG_VERSION || mnemo__get_be32(v + vl - 4) != mnemo__crc32c(0, v, vl - 4) ||
-            vl != 9 + (size_t)mnemo__get_be32(v + 1) * 8)
+        if (!log_entry_ok(v, vl))
             rc = mnemo__err(MNEMO_ECORRUPT, "vector change log entry %llu is damaged",
                             (unsigned long long)st->next_seq);
         for (uint32_t i = 0; !rc && i < mnemo__get_be32(v + 1); i++)
@@ -1208,6 +1323,35 @@ static int replay(vec_state *st, mnemo_db *db, uint64_t applied)
     }
     mnemo__free(buf);
     return rc == MNEMO_ENOTFOUND ? 0 : rc;
+}
+
+/* Shared engines: the entries after `applied` in key order (commit sequences, with gaps). */
+static int replay_shared(vec_state *st, mnemo_db *db, uint64_t applied, float *buf)
+{
+    unsigned char lo[9], hi = 'M';
+    log_key(lo, applied + 1);
+    mnemo_cursor *c;
+    int rc = mnemo_cursor__open(&c, db, NULL, MNEMO_CF_VECTOR_INDEX, lo, 9, &hi, 1);
+    st->next_seq = applied + 1;
+    if (rc)
+        return rc;
+    for (mnemo_cursor__first(c); !rc && mnemo_cursor__valid(c); mnemo_cursor__next(c)) {
+        size_t kl, vl;
+        const unsigned char *k = mnemo_cursor__key(c, &kl), *v = mnemo_cursor__value(c, &vl);
+        if (kl != 9)
+            continue;
+        uint64_t seq = mnemo__get_be64(k + 1);
+        if (!log_entry_ok(v, vl))
+            rc = mnemo__err(MNEMO_ECORRUPT, "vector change log entry %llu is damaged", (unsigned long long)seq);
+        for (uint32_t i = 0; !rc && i < mnemo__get_be32(v + 1); i++)
+            rc = sync_one(st, db, mnemo__get_be64(v + 5 + (size_t)i * 8), buf);
+        st->next_seq = seq + 1;
+        st->log_entries++;
+    }
+    if (!rc)
+        rc = mnemo_cursor__status(c, "vector change log");
+    mnemo_cursor__close(c);
+    return rc;
 }
 
 /* The sequence a rebuilt index continues the log from: past the header's and every entry that can
@@ -1240,6 +1384,265 @@ static uint64_t next_seq_after(mnemo_db *db, uint64_t applied)
     return seq + 1;
 }
 
+/* ---- several processes (shared engines, DESIGN 4.8) ----
+ * Each process keeps its own index, a cache of vector_data ordered by the change log. Log keys
+ * are the store's commit sequences (gaps between them), so a process finds what it lacks by a
+ * seek past its applied sequence. Each process publishes its applied sequence in a heartbeat key
+ * ('P' pid); the snapshot writer (one at a time: the lease 'W') trims the log only up to the
+ * lowest applied sequence of the live processes and records how far it trimmed ('T'). A process
+ * whose applied sequence is below 'T' (stopped past its heartbeat's lease, or dead and back)
+ * missed entries: it rebuilds its index from vector_data, as open does. */
+
+uint64_t mnemo_vector__lease_ms = 10000;
+
+/* How often a heartbeat may be written: once a second, more often under a short lease (tests). */
+static uint64_t heartbeat_every(void)
+{
+    uint64_t third = mnemo_vector__lease_ms / 3;
+    return third < HEARTBEAT_MS ? (third ? third : 1) : HEARTBEAT_MS;
+}
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void proc_key(unsigned char k[5], uint32_t pid)
+{
+    k[0] = 'P';
+    mnemo__put_be32(k + 1, pid);
+}
+
+static int pid_alive(uint32_t pid) { return kill((pid_t)pid, 0) == 0 || errno == EPERM; }
+
+/* Publishes the applied sequence, at most once per HEARTBEAT_MS unless forced. Caller holds
+ * commit_lock. Best effort: a missed heartbeat only lets a trim pass this process, which it then
+ * notices and repairs (catch_up_locked). */
+static void heartbeat(vec_state *st, int force)
+{
+    if (!st->shared || st->read_only)
+        return;
+    uint64_t now = now_ms();
+    /* unchanged, it only needs refreshing well within the lease (each write is a commit) */
+    if (!force && (now - st->hb_ms < heartbeat_every() ||
+                   (st->applied_seq == st->hb_applied && now - st->hb_ms < mnemo_vector__lease_ms / 3)))
+        return;
+    st->hb_ms = now;
+    st->hb_applied = st->applied_seq;
+    unsigned char k[5], v[16];
+    proc_key(k, (uint32_t)getpid());
+    mnemo__put_be64(v, st->applied_seq);
+    mnemo__put_be64(v + 8, now);
+    (void)mnemo_txn__put_sealed(st->db, NULL, MNEMO_CF_VECTOR_INDEX, k, 5, v, 16);
+}
+
+void mnemo_vector__leave(vec_state *st)
+{
+    if (!st->shared || st->read_only)
+        return;
+    unsigned char k[5];
+    proc_key(k, (uint32_t)getpid());
+    (void)mnemo_txn__delete(st->db, NULL, MNEMO_CF_VECTOR_INDEX, k, 5);
+}
+
+/* A sealed u64 of vector_index (0 when absent or unreadable). */
+static uint64_t get_mark(mnemo_db *db, unsigned char tag)
+{
+    char *v;
+    size_t n;
+    uint64_t r = 0;
+    if (mnemo_txn__get_sealed(&v, &n, db, NULL, MNEMO_CF_VECTOR_INDEX, &tag, 1, 0, "vector log trim mark") == 0) {
+        if (n == 8)
+            r = mnemo__get_be64((unsigned char *)v);
+        mnemo__free(v);
+    }
+    return r;
+}
+
+/* The lowest applied sequence of the other live processes, at most `limit`; heartbeats of dead
+ * processes are deleted into b. */
+static int live_min_applied(uint64_t *out, mnemo_batch *b, mnemo_db *db, uint64_t limit)
+{
+    unsigned char lo = 'P', hi = 'Q';
+    mnemo_cursor *c;
+    int rc = mnemo_cursor__open(&c, db, NULL, MNEMO_CF_VECTOR_INDEX, &lo, 1, &hi, 1);
+    if (rc)
+        return rc;
+    uint64_t now = now_ms();
+    for (mnemo_cursor__first(c); mnemo_cursor__valid(c); mnemo_cursor__next(c)) {
+        size_t kl, vl, pl;
+        const unsigned char *k = mnemo_cursor__key(c, &kl);
+        const char *v = mnemo_cursor__value(c, &vl), *p;
+        if (kl != 5 || mnemo_txn__unseal(v, vl, &p, &pl, "vector heartbeat") != 0 || pl != 16)
+            continue;
+        uint32_t pid = mnemo__get_be32(k + 1);
+        uint64_t applied = mnemo__get_be64((const unsigned char *)p), ms = mnemo__get_be64((const unsigned char *)p + 8);
+        if (pid == (uint32_t)getpid())
+            continue;
+        if (!pid_alive(pid))
+            mnemo_batch__delete(b, MNEMO_CF_VECTOR_INDEX, k, kl);
+        else if (now < ms + mnemo_vector__lease_ms && applied < limit)
+            limit = applied;
+    }
+    rc = mnemo_cursor__status(c, "vector heartbeats");
+    mnemo_cursor__close(c);
+    *out = limit;
+    return rc;
+}
+
+typedef struct lease_arg {
+    uint32_t pid;
+    int release;
+} lease_arg;
+
+/* Takes (or with release gives back) the snapshot lease: 1 when another live process holds it. */
+static int lease_fn(void *p, const void *cur, size_t clen, void **out, size_t *olen)
+{
+    lease_arg *a = p;
+    const void *pl = NULL;
+    size_t n = 0;
+    uint64_t now = now_ms();
+    uint32_t holder = 0;
+    if (cur && mnemo__unseal(cur, clen, &pl, &n) == 0 && n == 12) {
+        holder = mnemo__get_be32(pl);
+        if (holder != a->pid && pid_alive(holder) && now < mnemo__get_be64((const unsigned char *)pl + 4))
+            return 1;
+    }
+    if (a->release) /* only a lease of this process: delete it */
+        return holder == a->pid ? 0 : 1;
+    unsigned char v[12];
+    mnemo__put_be32(v, a->pid);
+    mnemo__put_be64(v + 4, now + mnemo_vector__lease_ms);
+    if (!(*out = mnemo__malloc(sizeof v + MNEMO_SEAL_OVERHEAD)))
+        return mnemo__err_nomem("vector snapshot lease");
+    *olen = mnemo__seal(*out, v, sizeof v);
+    return 0;
+}
+
+static int lease(mnemo_db *db, int release)
+{
+    lease_arg a = {(uint32_t)getpid(), release};
+    unsigned char k = 'W';
+    int rc = mnemo_txn__update_one(db, MNEMO_CF_VECTOR_INDEX, &k, 1, lease_fn, &a);
+    if (rc == 1)
+        return release ? 0 : mnemo__err(MNEMO_EBUSY, "vector snapshot: another process holds the snapshot lease");
+    return rc;
+}
+
+/* The changes named by a log entry, read from vector_data (the truth, as it is now: later
+ * entries naming the same vectors are replayed after, so the index ends at the latest state). */
+static int entry_changes(vec_state *st, mnemo_db *db, const unsigned char *v, size_t vl, uint64_t seq, vec_txn *vt)
+{
+    if (!log_entry_ok(v, vl))
+        return mnemo__err(MNEMO_ECORRUPT, "vector change log entry %llu is damaged", (unsigned long long)seq);
+    uint32_t n = mnemo__get_be32(v + 1);
+    float *buf = mnemo__malloc(st->sp.dim * sizeof *buf);
+    int rc = buf ? 0 : mnemo__err_nomem("vector log replay");
+    for (uint32_t i = 0; i < n && !rc; i++) {
+        uint64_t iid = mnemo__get_be64(v + 5 + (size_t)i * 8);
+        unsigned char key[8];
+        char *d;
+        size_t dl, il;
+        const char *id;
+        mnemo_vector__data_key(key, iid);
+        rc = mnemo_txn__get(&d, &dl, db, NULL, MNEMO_CF_VECTOR_DATA, key, 8, 0);
+        if (rc == MNEMO_ENOTFOUND) {
+            rc = mnemo_vector__txn_note(vt, iid, NULL, "");
+            continue;
+        }
+        if (rc)
+            break;
+        rc = mnemo_vector__decode(d, dl, st->sp.dim, buf, &id, &il, iid);
+        if (rc == MNEMO_ECORRUPT) /* left out, as a rebuild leaves it out; the check names it */
+            rc = mnemo_vector__txn_note(vt, iid, NULL, "");
+        else if (!rc) {
+            char *idc = mnemo__memdup(id, il);
+            rc = idc ? mnemo_vector__txn_note(vt, iid, buf, idc) : mnemo__err_nomem("vector log replay");
+            mnemo__free(idc);
+        }
+        mnemo__free(d);
+    }
+    mnemo__free(buf);
+    return rc;
+}
+
+/* A process that missed trimmed entries: a new index from vector_data, continuing after the last
+ * entry logged before it started. Caller holds commit_lock. */
+static int reload_locked(vec_state *st, mnemo_db *db, uint64_t trimmed)
+{
+    /* every entry up to the last one still logged, and at least every trimmed one: the rebuild
+     * reads vector_data as it is after both */
+    uint64_t last = next_seq_after(db, trimmed) - 1;
+    pthread_rwlock_wrlock(&st->rw);
+    int rc = rebuild_from_data(st, db);
+    if (!rc)
+        st->applied_seq = last;
+    pthread_rwlock_unlock(&st->rw);
+    if (!rc && st->rebuilding) { /* the background rebuild started from the old index: abandon it */
+        pthread_mutex_lock(&st->bg_lock);
+        st->pending_lost = 1;
+        pthread_mutex_unlock(&st->bg_lock);
+    }
+    return rc;
+}
+
+/* Applies every log entry after applied_seq and below `below`. Caller holds commit_lock. */
+static int catch_up_locked(vec_state *st, mnemo_db *db, uint64_t below)
+{
+    uint64_t trimmed = get_mark(db, 'T');
+    if (trimmed > st->applied_seq)
+        return reload_locked(st, db, trimmed);
+    unsigned char lo[9], hi[9];
+    log_key(lo, st->applied_seq + 1);
+    log_key(hi, below);
+    if (below == UINT64_MAX)
+        hi[0] = 'M'; /* every entry: up to the end of the 'L' keys */
+    mnemo_cursor *c;
+    int rc = mnemo_cursor__open(&c, db, NULL, MNEMO_CF_VECTOR_INDEX, lo, 9, hi, below == UINT64_MAX ? 1 : 9);
+    if (rc)
+        return rc;
+    for (mnemo_cursor__first(c); !rc && mnemo_cursor__valid(c); mnemo_cursor__next(c)) {
+        size_t kl, vl;
+        const unsigned char *k = mnemo_cursor__key(c, &kl);
+        const unsigned char *v = mnemo_cursor__value(c, &vl);
+        if (kl != 9)
+            continue;
+        uint64_t seq = mnemo__get_be64(k + 1);
+        vec_txn *vt = mnemo__calloc(1, sizeof *vt);
+        if (!vt) {
+            rc = mnemo__err_nomem("vector log replay");
+            break;
+        }
+        vt->st = st;
+        vt->db = db;
+        if (!(rc = entry_changes(st, db, v, vl, seq, vt)))
+            apply_logged(st, vt, seq);
+        vt_free(vt);
+    }
+    if (!rc)
+        rc = mnemo_cursor__status(c, "vector change log");
+    mnemo_cursor__close(c);
+    return rc;
+}
+
+int mnemo_vector__catch_up(vec_state *st)
+{
+    if (!st->shared)
+        return 0;
+    uint64_t now = mnemo_db__last_seq(st->db);
+    if (now == atomic_load(&st->seen_seq))
+        return 0;
+    pthread_mutex_lock(&st->commit_lock);
+    int rc = catch_up_locked(st, st->db, UINT64_MAX);
+    if (!rc)
+        atomic_store(&st->seen_seq, now);
+    heartbeat(st, 0);
+    pthread_mutex_unlock(&st->commit_lock);
+    return rc;
+}
+
 int mnemo_vector__load(vec_state *st, mnemo_db *db)
 {
     pthread_rwlockattr_t attr;
@@ -1259,6 +1662,8 @@ int mnemo_vector__load(vec_state *st, mnemo_db *db)
     }
     if (!rc) {
         st->applied_seq = st->next_seq - 1;
+        heartbeat(st, 1); /* so that no trim passes this process from now on */
+        bg_start_heartbeat(st);
         return 0;
     }
     /* vector_index is a cache of vector_data: whatever part of it is missing, damaged or cannot
@@ -1273,5 +1678,7 @@ int mnemo_vector__load(vec_state *st, mnemo_db *db)
     /* Best effort, as at close: the index is sound; without a snapshot the next open rebuilds. */
     if (!st->read_only && (st->log_entries || mnemo_hnsw__slots(st->hnsw)))
         (void)mnemo_vector__snapshot(st, db);
+    heartbeat(st, 1);
+    bg_start_heartbeat(st);
     return 0;
 }

@@ -62,6 +62,9 @@ struct meta_mirror {
     /* made under rw shared and col_mu, published with a release store; changed under rw alone */
     pthread_mutex_t col_mu;
     column *_Atomic col[COLUMNS];
+    /* shared engines (several processes): the store sequence up to which no other process's
+     * commit can be missing from the mirror (meta_begin drops the mirror when it moved) */
+    _Atomic uint64_t seen_seq;
 };
 typedef struct meta_mirror mirror;
 
@@ -273,7 +276,6 @@ static const char txn_owner = 0;
 
 static void after_commit(mnemo_txn *txn, void *arg, int committed)
 {
-    (void)txn;
     meta_txn *t = arg;
     mirror *m = committed ? mnemo_db__module_peek(t->db, &mirror_module) : NULL;
     if (m) {
@@ -293,6 +295,10 @@ static void after_commit(mnemo_txn *txn, void *arg, int committed)
                     m->dirty[m->n_dirty++] = t->iids[i];
         }
         pthread_rwlock_unlock(&m->rw);
+        /* this commit's ids are marked: when nothing else committed since, the mirror stays
+         * current past it (another process's commit is found by meta_begin) */
+        uint64_t seq = mnemo_txn__commit_seq(txn), prev = seq - 1;
+        atomic_compare_exchange_strong(&m->seen_seq, &prev, seq);
     }
     mnemo__free(t->iids);
     mnemo__free(t);
@@ -414,6 +420,16 @@ int mnemo_vector__meta_begin(mirror **out, mnemo_db *db, const char *text)
     if (rc)
         return rc;
     mirror *m = p;
+    if (mnemo_db__shared(db)) { /* another process committed: its record changes are unknown here */
+        uint64_t now = mnemo_db__last_seq(db);
+        if (now != atomic_load(&m->seen_seq)) {
+            pthread_rwlock_wrlock(&m->rw);
+            if (!m->unusable)
+                clear(m); /* the next step scans again, at a state no older than `now` */
+            atomic_store(&m->seen_seq, now);
+            pthread_rwlock_unlock(&m->rw);
+        }
+    }
     for (;;) {
         pthread_rwlock_rdlock(&m->rw);
         if (m->unusable || (m->built && !m->n_dirty))

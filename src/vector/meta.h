@@ -9,6 +9,8 @@
  * matching internal ids; the last few bitsets are cached by filter text until a commit changes a
  * record they cover.
  *
+ * On a shared engine (several processes) a commit of another process drops the whole mirror at
+ * the next meta_begin (the store's sequence moved past the mirror's seen_seq): correct, costly.
  * Only searches outside a transaction use it (a transaction reads its own snapshot and writes),
  * and only for filters that do not read content and have no $regex (see meta_bits).
  * Memory: the mirror holds ~8 bytes per internal id below the highest one plus, per record, the

@@ -113,6 +113,7 @@ static int init_state(mnemo_db *db, void **out)
     pthread_mutex_init(&st->bg_lock, NULL);
     pthread_cond_init(&st->bg_wake, NULL);
     st->pending_tail = &st->pending;
+    st->shared = mnemo_db__shared(db);
     if ((rc = mnemo_vector__load(st, db)) != 0) {
         mnemo_vector__state_free(st);
         return rc;
@@ -127,6 +128,7 @@ static void destroy_state(mnemo_db *db, void *p)
     mnemo_vector__bg_stop(st); /* before the last snapshot: nothing else writes one meanwhile */
     if (!st->read_only && st->log_entries)
         (void)mnemo_vector__snapshot(st, db); /* else the next open replays the log */
+    mnemo_vector__leave(st);
     mnemo_vector__state_free(st);
 }
 

@@ -8,6 +8,10 @@
  *   vector_index  'H'                      -> snapshot header (see index.c)
  *                 'S' gen(u64) chunk(u32)  -> snapshot bytes, in chunks
  *                 'L' seq(u64)             -> change log entry: the iids one commit changed
+ *   on a shared engine (several processes; index.c "several processes"), also:
+ *                 'T'                      -> sealed u64: log entries up to it may be trimmed
+ *                 'P' pid(u32)             -> sealed u64 applied, u64 ms: a live process's heartbeat
+ *                 'W'                      -> sealed u32 pid, u64 ms: the snapshot lease, until then
  * Carrying the record id in vector_data makes a rebuild need nothing but vector_data. */
 #ifndef MNEMO_VECTOR_IMPL_H
 #define MNEMO_VECTOR_IMPL_H
@@ -52,6 +56,11 @@ typedef struct vec_state {
     uint64_t applied_changes; /* vector changes the index took in since open (with rw alone) */
     uint64_t rebuilds;
     int lagging; /* a committed change could not be applied: never snapshot (see index.c) */
+    /* Shared engines: the log is keyed by the store's commit sequence (gaps between entries) and
+     * other processes add to it; before a search answers, the index replays what it lacks. */
+    int shared;
+    _Atomic uint64_t seen_seq; /* the store's sequence at the last catch-up that found all */
+    uint64_t hb_ms, hb_applied; /* when this process last published its heartbeat, and what (commit_lock) */
     /* vector_data the index could not take in: iids whose value fails its checks, and whether a
      * stretch of vector_data could not be read at all. Searches answer MNEMO_ECORRUPT naming it
      * (never a silently shorter answer) until those vectors are put again or deleted, or an open
@@ -118,6 +127,14 @@ int mnemo_vector__load(vec_state *st, mnemo_db *db);
 /* 0, or MNEMO_ECORRUPT naming the vector_data the index lacks (see vec_state.damaged). */
 int mnemo_vector__usable(vec_state *st, const char *fn);
 int mnemo_vector__snapshot(vec_state *st, mnemo_db *db);
+/* Shared engines: brings the index up to the change log's end (other processes' commits); a
+ * process that fell behind a trim rebuilds. Cheap when nothing was committed since the last call.
+ * 0 elsewhere. */
+int mnemo_vector__catch_up(vec_state *st);
+/* Shared engines: the process leaves (close): its heartbeat key goes. */
+void mnemo_vector__leave(vec_state *st);
+/* How long a heartbeat or the snapshot lease holds, in ms (tests shorten it). */
+extern uint64_t mnemo_vector__lease_ms;
 /* Stops the background worker (a job in progress is abandoned, never half-published) and joins it. */
 void mnemo_vector__bg_stop(vec_state *st);
 void mnemo_vector__state_free(vec_state *st);

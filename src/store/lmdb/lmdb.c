@@ -24,7 +24,7 @@
 #include "store/store.h"
 
 #define LM_DATA_FILE "data.mdb"
-#define LM_LOCK_FILE "mnemo.lock" /* ours: one opener at a time (see lm_open) */
+#define LM_LOCK_FILE "mnemo.lock" /* ours: a shared flock per opener (see lm_open) */
 #define LM_DEFAULT_MAP ((size_t)64 << 20)
 #define LM_DEFAULT_READERS 1024u
 #define LM_GROW_WAIT_S 10
@@ -70,6 +70,9 @@ struct mnemo_store {
     char *dir;
     char *data_file; /* dir/data.mdb, for messages */
     int lock_fd;
+    int registered; /* in lm_reg (one handle per process) */
+    dev_t reg_dev;
+    ino_t reg_ino;
     int read_only;
     unsigned n_ks;
     MDB_dbi *dbi;
@@ -451,6 +454,16 @@ static size_t lm_map_seen(mnemo_store *s)
     return m;
 }
 
+/* The latest commit of any process, from the meta pages (through the map: inside the gate). */
+static uint64_t lm_last_seq(mnemo_store *s)
+{
+    MDB_envinfo info;
+    lm_gate_enter(s, NULL, NULL);
+    int rc = mdb_env_info(s->env, &info);
+    lm_gate_leave(s);
+    return rc ? 0 : (uint64_t)info.me_last_txnid;
+}
+
 /* Doubles the map (seen: the size the caller found full; 0: adopt the size another process set,
  * after MDB_MAP_RESIZED). The caller holds no transaction of this store. */
 static int lm_grow(mnemo_store *s, size_t seen)
@@ -652,6 +665,7 @@ typedef struct lm_list {
 
 typedef struct lm_uwrite {
     unsigned ks;
+    int at_commit; /* key is a prefix: the commit's id is appended (put_at_commit) */
     unsigned char *key, *val; /* one allocation: key then value */
     size_t klen, vlen;
 } lm_uwrite;
@@ -886,22 +900,36 @@ static int lm_del(mnemo_store_txn *t, unsigned ks, const void *key, size_t klen)
     return lm_buffer(t, ks, key, klen, NULL, 0, "store delete");
 }
 
-static int lm_put_untracked(mnemo_store_txn *t, unsigned ks, const void *key, size_t klen, const void *val,
-                            size_t vlen)
+static int lm_buffer_untracked(mnemo_store_txn *t, unsigned ks, const void *key, size_t klen, const void *val,
+                               size_t vlen, int at_commit, const char *what)
 {
-    int rc = lm_prewrite(t, ks, klen, "store put_untracked");
+    int rc = lm_prewrite(t, ks, klen, what);
     if (rc)
         return rc;
+    if (at_commit && klen > LM_P - 8)
+        return mnemo__err(MNEMO_EINVAL, "%s: prefix of %zu bytes is too long", what, klen);
     unsigned char *b = mnemo__malloc(klen + vlen + 1);
     if (!b || mnemo__grow(&t->uw, &t->cap_uw, t->n_uw + 1, sizeof(lm_uwrite), 16)) {
         mnemo__free(b);
-        return mnemo__err_nomem("store put_untracked");
+        return mnemo__err_nomem(what);
     }
     memcpy(b, key, klen);
     if (vlen)
         memcpy(b + klen, val, vlen);
-    t->uw[t->n_uw++] = (lm_uwrite){ks, b, b + klen, klen, vlen};
+    t->uw[t->n_uw++] = (lm_uwrite){ks, at_commit, b, b + klen, klen, vlen};
     return 0;
+}
+
+static int lm_put_untracked(mnemo_store_txn *t, unsigned ks, const void *key, size_t klen, const void *val,
+                            size_t vlen)
+{
+    return lm_buffer_untracked(t, ks, key, klen, val, vlen, 0, "store put_untracked");
+}
+
+static int lm_put_at_commit(mnemo_store_txn *t, unsigned ks, const void *prefix, size_t plen, const void *val,
+                            size_t vlen)
+{
+    return lm_buffer_untracked(t, ks, prefix, plen, val, vlen, 1, "store put_at_commit");
 }
 
 /* A commit body runs inside the write transaction; lm_write_txn handles the map. */
@@ -923,8 +951,8 @@ static int lm_write_txn(mnemo_store *s, lm_body body, void *ctx, void (*before_w
         }
         int changed = 0;
         rc = body(s, w, ctx, &changed);
-        if (rc == 0 && !changed) { /* LMDB would not advance its txn id: report the latest one */
-            *seq = mdb_txn_id(w) - 1;
+        if (rc == 0 && !changed) { /* LMDB would not advance its txn id: no commit of ours (0) */
+            *seq = 0;
             mdb_txn_abort(w);
         } else if (rc == 0) {
             uint64_t id = mdb_txn_id(w);
@@ -1021,10 +1049,19 @@ static int lm_commit_body(mnemo_store *s, MDB_txn *w, void *ctx, int *changed)
     if (vrc)
         return vrc;
     for (size_t i = 0; i < t->n_uw; i++) {
-        int same, rc = lm_write(s, w, t->uw[i].ks, t->uw[i].key, t->uw[i].klen, t->uw[i].val, t->uw[i].vlen,
-                                changed, &same, "store commit");
+        unsigned char kb[LM_P];
+        const void *key = t->uw[i].key;
+        size_t klen = t->uw[i].klen;
+        if (t->uw[i].at_commit) { /* klen <= LM_P - 8, checked when buffered */
+            memcpy(kb, key, klen);
+            mnemo__put_be64(kb + klen, (uint64_t)mdb_txn_id(w));
+            key = kb;
+            klen += 8;
+        }
+        int same, rc = lm_write(s, w, t->uw[i].ks, key, klen, t->uw[i].val, t->uw[i].vlen, changed, &same,
+                                "store commit");
         if (!rc && same)
-            rc = lm_ver_bump(s, w, changed, t->uw[i].ks, t->uw[i].key, t->uw[i].klen, "store commit");
+            rc = lm_ver_bump(s, w, changed, t->uw[i].ks, key, klen, "store commit");
         if (rc)
             return rc;
     }
@@ -1087,6 +1124,8 @@ static int lm_txn_commit(mnemo_store_txn *t, uint64_t *seq)
         }
     }
     rc = lm_write_txn(t->s, lm_commit_body, t, lm_txn_freeze, seq, "store commit");
+    if (rc == 0 && *seq == 0) /* nothing changed: the snapshot's, as for an empty transaction */
+        *seq = t->version;
     lm_snap_unref(t->snap);
     t->snap = NULL;
     return rc;
@@ -1139,8 +1178,11 @@ static int lm_write_batch(mnemo_store *s, const mnemo_store_write *w, size_t n, 
             return rc;
     }
     lm_batch b = {w, n};
-    uint64_t ignored;
-    return lm_write_txn(s, lm_batch_body, &b, NULL, seq ? seq : &ignored, "store write_batch"); /* seq may be NULL */
+    uint64_t got = 0;
+    int rc = lm_write_txn(s, lm_batch_body, &b, NULL, &got, "store write_batch");
+    if (rc == 0 && seq) /* nothing changed (0): the latest commit */
+        *seq = got ? got : lm_last_seq(s);
+    return rc;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -1620,6 +1662,57 @@ static int lm_dir_foreign(const char *dir)
     return foreign;
 }
 
+/* The environments this process has open, by directory (device, inode). */
+static pthread_mutex_t lm_reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct lm_reg {
+    dev_t dev;
+    ino_t ino;
+    struct lm_reg *next;
+} *lm_reg_head;
+
+static int lm_reg_add(mnemo_store *s)
+{
+    struct stat st;
+    if (stat(s->dir, &st) != 0)
+        return mnemo__err(MNEMO_EIO, "store open: %s: %s", s->dir, strerror(errno));
+    int rc = 0;
+    pthread_mutex_lock(&lm_reg_mu);
+    for (struct lm_reg *r = lm_reg_head; r && !rc; r = r->next)
+        if (r->dev == st.st_dev && r->ino == st.st_ino)
+            rc = mnemo__err(MNEMO_ELOCKED,
+                            "store open: '%s' is already open in this process (LMDB allows one handle per "
+                            "process: share that handle between threads, or close it first)",
+                            s->dir);
+    struct lm_reg *r = rc ? NULL : mnemo__malloc(sizeof *r);
+    if (!rc && !r)
+        rc = mnemo__err_nomem("store open");
+    if (r) {
+        *r = (struct lm_reg){st.st_dev, st.st_ino, lm_reg_head};
+        lm_reg_head = r;
+        s->reg_dev = st.st_dev;
+        s->reg_ino = st.st_ino;
+        s->registered = 1;
+    }
+    pthread_mutex_unlock(&lm_reg_mu);
+    return rc;
+}
+
+static void lm_reg_remove(mnemo_store *s)
+{
+    if (!s->registered)
+        return;
+    pthread_mutex_lock(&lm_reg_mu);
+    for (struct lm_reg **p = &lm_reg_head; *p; p = &(*p)->next)
+        if ((*p)->dev == s->reg_dev && (*p)->ino == s->reg_ino) {
+            struct lm_reg *r = *p;
+            *p = r->next;
+            mnemo__free(r);
+            break;
+        }
+    pthread_mutex_unlock(&lm_reg_mu);
+    s->registered = 0;
+}
+
 static void lm_free_store(mnemo_store *s)
 {
     for (unsigned i = 0; i < s->n_pool; i++) {
@@ -1628,6 +1721,7 @@ static void lm_free_store(mnemo_store *s)
     }
     if (s->env)
         mdb_env_close(s->env);
+    lm_reg_remove(s); /* after LMDB let go of its locks */
     if (s->lock_fd >= 0)
         close(s->lock_fd); /* releases the flock */
     for (unsigned i = 0; s->ks_name && i < s->n_ks; i++)
@@ -1774,9 +1868,10 @@ static int lm_open(mnemo_store **out, const mnemo_store_config *cfg)
     else if (!rc && !existed && (!cfg->create || s->read_only))
         rc = mnemo__err(MNEMO_ENOTFOUND, "store open: no database at '%s'", s->dir);
 
-    /* One opener at a time: an flock on our own lock file, held until close (a second handle in
-     * this process opens another file description, so it is refused too). LMDB itself allows many
-     * processes; when mnemo does, this becomes a shared lock for every opener. */
+    /* Any number of processes, one handle per process: LMDB's locks on lock.mdb are fcntl locks,
+     * which a second handle of the same process would drop when it closes its descriptor. Every
+     * opener takes a shared flock on our own lock file (tools that need the database to themselves
+     * can take it exclusively) and registers the directory in the process (lm_reg_add). */
     if (!rc) {
         char lock[4096];
         snprintf(lock, sizeof lock, "%s/%s", s->dir, LM_LOCK_FILE);
@@ -1787,11 +1882,11 @@ static int lm_open(mnemo_store **out, const mnemo_store_config *cfg)
                                   "store open: '%s' is not writable (%s); open it read-only to read it", s->dir,
                                   strerror(errno))
                      : mnemo__err(MNEMO_EIO, "store open: %s: %s", lock, strerror(errno));
-        else if (s->lock_fd >= 0 && flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0)
-            rc = mnemo__err(MNEMO_ELOCKED,
-                            "store open: '%s' is already open in another process or handle (%s is locked); "
-                            "close that handle first, or open a copy made with checkpoint",
-                            s->dir, LM_LOCK_FILE);
+        else if (s->lock_fd >= 0 && flock(s->lock_fd, LOCK_SH | LOCK_NB) != 0)
+            rc = mnemo__err(MNEMO_ELOCKED, "store open: '%s' is held exclusively by another process (%s is locked); "
+                                           "retry when it is done", s->dir, LM_LOCK_FILE);
+        else
+            rc = lm_reg_add(s);
     }
     if (rc) {
         lm_free_store(s);
@@ -1931,4 +2026,7 @@ const mnemo_store_ops mnemo_store__lmdb = {
     .checkpoint = lm_checkpoint,
     .stats = lm_stats,
     .cursor_run = lm_cursor_run,
+    .shared = 1,
+    .put_at_commit = lm_put_at_commit,
+    .last_seq = lm_last_seq,
 };

@@ -363,7 +363,8 @@ static int open_db(mnemo_store *s, const mnemo_store_config *cfg)
     std::string m = st.ToString();
     if (is_lock_error(m))
         return mnemo__err(MNEMO_ELOCKED, "mnemo_open: '%s' is already open in another process or handle; close "
-                                         "that one first, or open read-only (%s)", s->path.c_str(), m.c_str());
+                                         "that one first, open read-only, or use the lmdb engine, which several "
+                                         "processes can open read-write (%s)", s->path.c_str(), m.c_str());
     return err_status(st, "mnemo_open");
 }
 

@@ -56,7 +56,8 @@ int mnemo_rocksdb__stats(mnemo_store *s, mnemo_store_stats *out);
      mnemo_rocksdb__cursor_next, mnemo_rocksdb__cursor_prev, mnemo_rocksdb__cursor_valid,                   \
      mnemo_rocksdb__cursor_status, mnemo_rocksdb__cursor_key, mnemo_rocksdb__cursor_value,                  \
      mnemo_rocksdb__cursor_close, mnemo_rocksdb__estimate_keys, mnemo_rocksdb__flush,                       \
-     mnemo_rocksdb__compact, checkpoint, mnemo_rocksdb__stats, mnemo_rocksdb__cursor_run}
+     mnemo_rocksdb__compact, checkpoint, mnemo_rocksdb__stats, mnemo_rocksdb__cursor_run, 0 /* one process */, \
+     NULL, NULL}
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,589 @@
+/* Several processes on one lmdb database (issue 12). The program runs itself as its workers
+ * (fork + exec, so no worker inherits an open environment).
+ *
+ * Load: WORKERS processes each commit ITERS transactions, every one of them a record r<w>-<i>
+ * with an 8-dim embedding, an edge r<w>-<i> -[link]-> r<w>-<i-1> and -[hub]-> hub (the hub is
+ * pinned by every writer: cross-process conflicts), and a bank transfer between two of ACCOUNTS
+ * kv accounts; retried on MNEMO_EBUSY by mnemo_txn_run. A worker prints "ack i" once a commit
+ * returned. One worker is killed with SIGKILL part way. The others then verify, each with its own
+ * index: every record's embedding reads back as its own (no internal id handed out twice) and an
+ * exact search over the index finds it at distance 0 (the index holds what the others wrote).
+ * Finally this process checks: every acknowledged record is there, the bank total is unchanged,
+ * internal ids are distinct, mnemo_graph_check and mnemo_vector_check pass, and each record's
+ * link edge is found through the label name (a name never got two ids).
+ *
+ * Cache: a process with mnemo's cache on reads a record and a node's neighbours (cached) and runs
+ * a filtered search (the filter mirror); another process replaces the record, links an edge and
+ * changes a metadata field; the first reads, walks and searches again and sees the change.
+ *
+ * Trim: a process stopped (SIGSTOP) past its heartbeat's lease while another writes and
+ * snapshots (trimming the log past it) finds, once continued, every vector the other wrote (it
+ * rebuilt). A process that only idles as long keeps its heartbeat: no trim passes it (no rebuild).
+ *
+ *   mproc DIR        exit status 0 = no anomaly */
+#include <errno.h>
+#include <inttypes.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <mnemo/mnemo.h>
+
+#include "vector/vector_impl.h" /* the lease (shortened) and a snapshot on demand */
+
+enum { WORKERS = 4, ITERS = 60, ACCOUNTS = 8, DIM = 8, KILLED = 3, KILL_AFTER = 15, TRIM_N = 40 };
+
+static const char *self;
+
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "mproc[%d]: ", (int)getpid());
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (%s)\n", mnemo_errmsg());
+    va_end(ap);
+    exit(1);
+}
+
+static void vec_of(float *v, const char *id)
+{
+    unsigned h = 2166136261u;
+    for (const char *p = id; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    for (int j = 0; j < DIM; j++)
+        v[j] = (float)((h >> (j * 3)) % 1000) / 10.0f + (float)j;
+}
+
+/* A record `id` with its embedding (vec_of), alone. */
+static void put_with_vector(mnemo_db *db, const char *id)
+{
+    mnemo_record r = {0};
+    r.id = id;
+    float v[DIM];
+    vec_of(v, id);
+    if (mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT) || mnemo_vector_put(db, NULL, id, v, DIM))
+        die("put %s", id);
+}
+
+static mnemo_db *open_db(const char *dir, int create)
+{
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    o.engine = "lmdb";
+    o.create_if_missing = create;
+    o.vector_dim = create ? DIM : 0;
+    mnemo_db *db;
+    if (mnemo_open(&db, dir, &o))
+        die("open %s", dir);
+    return db;
+}
+
+static long balance(mnemo_db *db, mnemo_txn *t, int a, int *rc)
+{
+    char k[16];
+    void *v;
+    size_t vl;
+    snprintf(k, sizeof k, "acct%d", a);
+    if ((*rc = mnemo_kv_get(&v, &vl, db, t, k, strlen(k))))
+        return 0;
+    long b = strtol(v, NULL, 10);
+    mnemo_free(v);
+    return b;
+}
+
+static int set_balance(mnemo_db *db, mnemo_txn *t, int a, long b)
+{
+    char k[16], v[32];
+    snprintf(k, sizeof k, "acct%d", a);
+    snprintf(v, sizeof v, "%ld", b);
+    return mnemo_kv_put(db, t, k, strlen(k), v, strlen(v));
+}
+
+typedef struct step {
+    mnemo_db *db;
+    int w, i;
+} step;
+
+static int step_fn(mnemo_txn *t, void *p)
+{
+    step *s = p;
+    char id[32], prev[32];
+    snprintf(id, sizeof id, "r%d-%d", s->w, s->i);
+    snprintf(prev, sizeof prev, "r%d-%d", s->w, s->i - 1);
+    mnemo_record r = {0};
+    r.id = id;
+    r.content = "memory";
+    float v[DIM];
+    vec_of(v, id);
+    int rc = mnemo_record_put(s->db, t, &r, MNEMO_PUT_UPSERT);
+    if (!rc)
+        rc = mnemo_vector_put(s->db, t, id, v, DIM);
+    mnemo_graph_edge e = {id, "hub", "hub", 1.0, NULL};
+    if (!rc)
+        rc = mnemo_graph_link(s->db, t, &e, 0);
+    mnemo_graph_edge l = {id, "link", prev, 1.0, NULL};
+    if (!rc && s->i > 0)
+        rc = mnemo_graph_link(s->db, t, &l, 0);
+    int a = (s->w * 7 + s->i) % ACCOUNTS, b = (s->w + s->i * 3 + 1) % ACCOUNTS;
+    if (a == b)
+        b = (b + 1) % ACCOUNTS;
+    long ba = rc ? 0 : balance(s->db, t, a, &rc), bb = rc ? 0 : balance(s->db, t, b, &rc);
+    long amount = 1 + (s->i % 5);
+    if (!rc)
+        rc = set_balance(s->db, t, a, ba - amount);
+    if (!rc)
+        rc = set_balance(s->db, t, b, bb + amount);
+    return rc;
+}
+
+/* Every record r*: its embedding is its own and an exact search of this process's index finds it. */
+static size_t verify(mnemo_db *db, size_t *found)
+{
+    mnemo_record_list_options lo = MNEMO_RECORD_LIST_OPTIONS_INIT;
+    lo.id_prefix = "r";
+    mnemo_record_page *pg;
+    if (mnemo_record_list(&pg, db, NULL, &lo))
+        die("list");
+    mnemo_vector_search_options so = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
+    so.exact = 1;
+    *found = 0;
+    for (size_t k = 0; k < pg->count; k++) {
+        const char *id = pg->records[k].id;
+        float want[DIM], *got;
+        size_t dim;
+        vec_of(want, id);
+        if (mnemo_vector_get(&got, &dim, db, NULL, id))
+            die("vector_get %s", id);
+        if (dim != DIM || memcmp(got, want, sizeof want))
+            die("the embedding of %s is another record's (an internal id handed out twice?)", id);
+        mnemo_free(got);
+        mnemo_vector_hits *h;
+        if (mnemo_vector_search(&h, db, NULL, want, DIM, 1, &so))
+            die("search");
+        *found += h->count == 1 && !strcmp(h->hits[0].id, id);
+        mnemo_vector_hits_free(h);
+    }
+    size_t n = pg->count;
+    mnemo_record_page_free(pg);
+    return n;
+}
+
+static int worker(const char *dir, int w)
+{
+    mnemo_db *db = open_db(dir, 0);
+    for (int i = 0; i < ITERS; i++) {
+        step s = {db, w, i};
+        if (mnemo_txn_run(db, 0, step_fn, &s, NULL))
+            die("worker %d step %d", w, i);
+        printf("ack %d\n", i);
+        fflush(stdout);
+        if (i % 10 == 9) { /* searches while the others write: catch up under load */
+            float q[DIM];
+            vec_of(q, "r0-0");
+            mnemo_vector_hits *h;
+            if (mnemo_vector_search(&h, db, NULL, q, DIM, 3, NULL))
+                die("search under load");
+            mnemo_vector_hits_free(h);
+        }
+    }
+    printf("done\n");
+    fflush(stdout);
+    char line[32];
+    if (!fgets(line, sizeof line, stdin)) /* "verify": every live worker is done */
+        die("no verify line");
+    size_t found, n = verify(db, &found);
+    printf("verified %zu %zu\n", n, found);
+    fflush(stdout);
+    if (mnemo_close(db))
+        die("close");
+    return 0;
+}
+
+/* The process that falls behind a trim: opens, answers one search (so it has caught up and sent
+ * its heartbeat), says "ready", is stopped by the parent, and once continued and told "go"
+ * searches for every vector b<k> the parent wrote meanwhile. */
+static int sleeper(const char *dir)
+{
+    mnemo_vector__lease_ms = 300;
+    mnemo_db *db = open_db(dir, 0);
+    float q[DIM];
+    vec_of(q, "hub");
+    mnemo_vector_hits *h;
+    if (mnemo_vector_search(&h, db, NULL, q, DIM, 1, NULL))
+        die("sleeper search");
+    mnemo_vector_hits_free(h);
+    mnemo_vector_stats before = MNEMO_VECTOR_STATS_INIT, after = MNEMO_VECTOR_STATS_INIT;
+    mnemo_vector_stats_get(&before, db);
+    printf("ready\n");
+    fflush(stdout);
+    char line[32];
+    if (!fgets(line, sizeof line, stdin))
+        die("no go line");
+    mnemo_vector_search_options so = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
+    so.exact = 1;
+    int found = 0;
+    for (int k = 0; k < TRIM_N; k++) {
+        char id[16];
+        snprintf(id, sizeof id, "b%d", k);
+        vec_of(q, id);
+        if (mnemo_vector_search(&h, db, NULL, q, DIM, 1, &so))
+            die("sleeper search after the trim");
+        found += h->count == 1 && !strcmp(h->hits[0].id, id);
+        mnemo_vector_hits_free(h);
+    }
+    mnemo_vector_stats_get(&after, db);
+    printf("found %d rebuilt %d\n", found, (int)(after.rebuilds - before.rebuilds));
+    fflush(stdout);
+    mnemo_close(db);
+    return 0;
+}
+
+typedef struct child {
+    pid_t pid;
+    FILE *in, *out; /* its stdin (we write), its stdout (we read) */
+} child;
+
+static child spawn(const char *mode, const char *dir, int w)
+{
+    int to[2], from[2];
+    if (pipe(to) || pipe(from))
+        die("pipe");
+    fflush(NULL);
+    child c;
+    c.pid = fork();
+    if (c.pid < 0)
+        die("fork");
+    if (c.pid == 0) {
+        dup2(to[0], 0);
+        dup2(from[1], 1);
+        close(to[1]);
+        close(from[0]);
+        char ws[16];
+        snprintf(ws, sizeof ws, "%d", w);
+        execl(self, self, mode, dir, ws, (char *)NULL);
+        _exit(127);
+    }
+    close(to[0]);
+    close(from[1]);
+    c.in = fdopen(to[1], "w");
+    c.out = fdopen(from[0], "r");
+    return c;
+}
+
+static int expect_line(child *c, const char *prefix, char *line, size_t n)
+{
+    while (fgets(line, (int)n, c->out))
+        if (!strncmp(line, prefix, strlen(prefix)))
+            return 1;
+    return 0;
+}
+
+static int wait_ok(pid_t pid)
+{
+    int st;
+    return waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+static int load_test(const char *dir)
+{
+    mnemo_db *db = open_db(dir, 1);
+    for (int a = 0; a < ACCOUNTS; a++)
+        if (set_balance(db, NULL, a, 100))
+            die("accounts");
+    put_with_vector(db, "hub");
+    if (mnemo_close(db))
+        die("close");
+
+    child c[WORKERS];
+    int acked[WORKERS];
+    for (int w = 0; w < WORKERS; w++) {
+        c[w] = spawn("worker", dir, w);
+        acked[w] = -1;
+    }
+    char line[128];
+    int fails = 0;
+    /* the victim: killed once it acknowledged KILL_AFTER commits, while the others write */
+    while (acked[KILLED] < KILL_AFTER - 1 && fgets(line, sizeof line, c[KILLED].out))
+        if (!strncmp(line, "ack ", 4))
+            acked[KILLED] = atoi(line + 4);
+    kill(c[KILLED].pid, SIGKILL);
+    waitpid(c[KILLED].pid, NULL, 0);
+    while (fgets(line, sizeof line, c[KILLED].out)) /* acks it wrote before it died */
+        if (!strncmp(line, "ack ", 4))
+            acked[KILLED] = atoi(line + 4);
+    for (int w = 0; w < WORKERS; w++) {
+        if (w == KILLED)
+            continue;
+        while (fgets(line, sizeof line, c[w].out) && strncmp(line, "done", 4))
+            if (!strncmp(line, "ack ", 4))
+                acked[w] = atoi(line + 4);
+        if (acked[w] != ITERS - 1) {
+            fprintf(stderr, "worker %d stopped after %d commits\n", w, acked[w] + 1);
+            fails++;
+        }
+    }
+    size_t total = 1 + (size_t)(WORKERS - 1) * ITERS + (size_t)acked[KILLED] + 1, at_least = total - 1;
+    for (int w = 0; w < WORKERS; w++) {
+        if (w == KILLED)
+            continue;
+        fprintf(c[w].in, "verify\n");
+        fflush(c[w].in);
+        size_t n = 0, found = 0;
+        if (!expect_line(&c[w], "verified ", line, sizeof line) || sscanf(line + 9, "%zu %zu", &n, &found) != 2) {
+            fprintf(stderr, "worker %d did not verify\n", w);
+            fails++;
+            continue;
+        }
+        /* the victim may have committed one more than it acknowledged */
+        if (n < at_least - 1 || n > at_least + 1 || found != n) {
+            fprintf(stderr, "worker %d: %zu records, its index found %zu (acknowledged: %zu)\n", w, n, found,
+                    at_least);
+            fails++;
+        }
+        fclose(c[w].in);
+        if (!wait_ok(c[w].pid)) {
+            fprintf(stderr, "worker %d failed\n", w);
+            fails++;
+        }
+        fclose(c[w].out);
+    }
+    fclose(c[KILLED].in);
+    fclose(c[KILLED].out);
+
+    db = open_db(dir, 0);
+    int rc = 0;
+    long sum = 0;
+    for (int a = 0; a < ACCOUNTS && !rc; a++)
+        sum += balance(db, NULL, a, &rc);
+    if (rc || sum != ACCOUNTS * 100) {
+        fprintf(stderr, "bank total %ld, expected %d\n", sum, ACCOUNTS * 100);
+        fails++;
+    }
+    uint64_t *iids = calloc(total + 8, sizeof *iids);
+    size_t n_iids = 0;
+    for (int w = 0; w < WORKERS; w++)
+        for (int i = 0; i <= acked[w] + (w == KILLED); i++) {
+            char id[32], prev[32];
+            snprintf(id, sizeof id, "r%d-%d", w, i);
+            snprintf(prev, sizeof prev, "r%d-%d", w, i - 1);
+            mnemo_record *r;
+            int grc = mnemo_record_get(&r, db, NULL, id);
+            if (grc == MNEMO_ENOTFOUND && w == KILLED && i == acked[w] + 1)
+                continue; /* killed before this commit: not acknowledged, may be absent */
+            if (grc) {
+                fprintf(stderr, "acknowledged record %s lost: %s\n", id, mnemo_strerror(grc));
+                fails++;
+                continue;
+            }
+            iids[n_iids++] = r->internal_id;
+            mnemo_record_free(r);
+            if (i > 0 && mnemo_graph_exists(db, NULL, id, "link", prev) != 1) {
+                fprintf(stderr, "edge %s -[link]-> %s not found by its label\n", id, prev);
+                fails++;
+            }
+        }
+    for (size_t i = 0; i < n_iids; i++)
+        for (size_t j = i + 1; j < n_iids; j++)
+            if (iids[i] == iids[j]) {
+                fprintf(stderr, "internal id %" PRIu64 " handed out twice\n", iids[i]);
+                fails++;
+            }
+    free(iids);
+    uint64_t edges, vectors;
+    if (mnemo_graph_check(db, &edges) || mnemo_vector_check(db, &vectors)) {
+        fprintf(stderr, "check: %s\n", mnemo_errmsg());
+        fails++;
+    }
+    mnemo_close(db);
+    printf("{\"test\":\"mproc_load\",\"workers\":%d,\"killed\":1,\"records\":%zu,\"edges\":%" PRIu64
+           ",\"vectors\":%" PRIu64 ",\"fails\":%d}\n",
+           WORKERS, n_iids, edges, vectors, fails);
+    return fails;
+}
+
+static int trim_test(const char *dir, int stop)
+{
+    mnemo_vector__lease_ms = 300;
+    mnemo_db *db = open_db(dir, 1);
+    put_with_vector(db, "hub");
+    mnemo_close(db);
+    child s = spawn("sleeper", dir, 0);
+    char line[128];
+    if (!expect_line(&s, "ready", line, sizeof line))
+        die("sleeper not ready");
+    if (stop)
+        kill(s.pid, SIGSTOP);
+    db = open_db(dir, 0);
+    for (int k = 0; k < TRIM_N; k++) {
+        char id[16];
+        snprintf(id, sizeof id, "b%d", k);
+        put_with_vector(db, id);
+    }
+    usleep(400 * 1000); /* a stopped sleeper's heartbeat is older than the lease now */
+    vec_state *st;
+    if (mnemo_vector__state(&st, db, "mproc") || mnemo_vector__catch_up(st) || mnemo_vector__snapshot(st, db))
+        die("snapshot");
+    mnemo_close(db);
+    if (stop)
+        kill(s.pid, SIGCONT);
+    fprintf(s.in, "go\n");
+    fflush(s.in);
+    int found = -1, rebuilt = -1, fails = 0;
+    if (!expect_line(&s, "found ", line, sizeof line) || sscanf(line, "found %d rebuilt %d", &found, &rebuilt) != 2)
+        fails++;
+    fclose(s.in);
+    fclose(s.out);
+    if (!wait_ok(s.pid))
+        fails++;
+    if (found != TRIM_N || rebuilt != stop) { /* stopped: one rebuild, not one per search */
+        fprintf(stderr, "%s: found %d of %d, rebuilt %d\n", stop ? "stopped past a trim" : "idle", found, TRIM_N,
+                rebuilt);
+        fails++;
+    }
+    printf("{\"test\":\"mproc_trim\",\"stopped\":%d,\"found\":%d,\"rebuilt\":%d,\"fails\":%d}\n", stop, found,
+           rebuilt, fails);
+    return fails;
+}
+
+static size_t count_neighbors(mnemo_db *db, const char *id)
+{
+    mnemo_iter *it;
+    size_t n = 0;
+    if (mnemo_graph_neighbors(&it, db, NULL, id, MNEMO_DIR_OUT, NULL, 0))
+        die("neighbors");
+    while (mnemo_iter_next(it) == 0)
+        n++;
+    mnemo_iter_free(it);
+    return n;
+}
+
+static char *content_of(mnemo_db *db, const char *id)
+{
+    mnemo_record *r;
+    if (mnemo_record_get(&r, db, NULL, id))
+        die("get %s", id);
+    char *c = strdup(r->content);
+    mnemo_record_free(r);
+    return c;
+}
+
+/* The other process of the cache test: replaces record c, links c -[x]-> d. */
+static int updater(const char *dir)
+{
+    mnemo_db *db = open_db(dir, 0);
+    mnemo_record r = {0};
+    r.id = "c";
+    r.content = "two";
+    mnemo_graph_edge e = {"c", "x", "d", 1.0, NULL};
+    if (mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT) || mnemo_graph_link(db, NULL, &e, 0))
+        die("update");
+    mnemo_record_changes ch = MNEMO_RECORD_CHANGES_INIT;
+    ch.fields = MNEMO_UPDATE_METADATA;
+    ch.metadata_patch = "{\"g\":2}";
+    if (mnemo_record_update(db, NULL, "f", &ch))
+        die("update f");
+    return mnemo_close(db) ? 1 : 0;
+}
+
+/* Hits of a filtered search {"g":1} near v (the filter mirror answers it). */
+static size_t filtered_hits(mnemo_db *db, const float *v)
+{
+    mnemo_vector_search_options so = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
+    so.filter = "{\"g\":1}";
+    mnemo_vector_hits *h;
+    if (mnemo_vector_search(&h, db, NULL, v, DIM, 5, &so))
+        die("filtered search");
+    size_t n = h->count;
+    mnemo_vector_hits_free(h);
+    return n;
+}
+
+static int cache_test(const char *dir)
+{
+    mnemo_db *db = open_db(dir, 1); /* mnemo's cache is on by default */
+    mnemo_record r = {0};
+    r.id = "c";
+    r.content = "one";
+    if (mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT))
+        die("put c");
+    r.id = "d";
+    if (mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT))
+        die("put d");
+    r.id = "f";
+    r.metadata = "{\"g\":1}";
+    float fv[DIM];
+    vec_of(fv, "f");
+    if (mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT) || mnemo_vector_put(db, NULL, "f", fv, DIM))
+        die("put f");
+    int fails = 0;
+    fails += filtered_hits(db, fv) != 1;
+    for (int k = 0; k < 2; k++) { /* the second read of each is answered by the cache */
+        char *c = content_of(db, "c");
+        fails += strcmp(c, "one") != 0 || count_neighbors(db, "c") != 0;
+        free(c);
+    }
+    mnemo_stats s0 = MNEMO_STATS_INIT;
+    mnemo_stats_get(&s0, db);
+    child u = spawn("updater", dir, 0);
+    fclose(u.in);
+    fclose(u.out);
+    fails += !wait_ok(u.pid);
+    char *c = content_of(db, "c");
+    size_t n = count_neighbors(db, "c");
+    if (filtered_hits(db, fv) != 0) {
+        fprintf(stderr, "filtered search: after another process changed f's metadata, g=1 still finds it\n");
+        fails++;
+    }
+    if (strcmp(c, "two") || n != 1) {
+        fprintf(stderr, "cache: after another process's commit, c reads '%s' with %zu neighbours\n", c, n);
+        fails++;
+    }
+    free(c);
+    if (s0.cache_hits == 0) {
+        fprintf(stderr, "cache: no hit before the update (the test would not see a stale entry)\n");
+        fails++;
+    }
+    mnemo_close(db);
+    printf("{\"test\":\"mproc_cache\",\"hits_before\":%" PRIu64 ",\"fails\":%d}\n", s0.cache_hits, fails);
+    return fails;
+}
+
+int main(int argc, char **argv)
+{
+    self = argv[0];
+    if (argc == 4 && !strcmp(argv[1], "worker"))
+        return worker(argv[2], atoi(argv[3]));
+    if (argc == 4 && !strcmp(argv[1], "sleeper"))
+        return sleeper(argv[2]);
+    if (argc == 4 && !strcmp(argv[1], "updater"))
+        return updater(argv[2]);
+    char base[512], dir[600];
+    snprintf(base, sizeof base, "%s/mproc-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (argc == 2)
+        snprintf(base, sizeof base, "%s", argv[1]);
+    else if (!mkdtemp(base))
+        die("mkdtemp");
+    mkdir(base, 0755);
+    snprintf(dir, sizeof dir, "%s/load", base);
+    int fails = load_test(dir);
+    snprintf(dir, sizeof dir, "%s/cache", base);
+    fails += cache_test(dir);
+    snprintf(dir, sizeof dir, "%s/trim", base);
+    fails += trim_test(dir, 1);
+    snprintf(dir, sizeof dir, "%s/idle", base);
+    fails += trim_test(dir, 0);
+    if (argc != 2) {
+        char cmd[700];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", base);
+    }
+    return fails ? 1 : 0;
+}
