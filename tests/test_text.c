@@ -431,16 +431,25 @@ TU_TEST(text, a_damaged_posting_is_ecorrupt_naming_its_term)
     TU_OK(mnemo_close(db));
     tu_raw raw;
     tu_raw_open(&raw, tu_path("d"));
-    unsigned char key[32];
-    size_t kl = 0;
+    /* record b (internal id 2): its entry 'F' iid -> sealed varint length, u64 segment */
+    unsigned char fkey[9] = {'F', 0, 0, 0, 0, 0, 0, 0, 2}, key[32];
+    size_t fl, vl, kl = 0;
+    unsigned char *f = (unsigned char *)tu_raw_get(&raw, 7, fkey, sizeof fkey, &fl);
+    cr_assert_not_null(f);
+    size_t at = 1; /* past the seal's version byte and the length varint */
+    while (f[at] & 0x80)
+        at++;
+    at++;
+    cr_assert_eq(fl, at + 8 + 4, "entry: version, varint, segment, crc");
+    /* the block of 'boundary' written by that segment: 'P' term 0x00 0x01 seg */
     key[kl++] = 'P';
     memcpy(key + kl, "boundary", 8);
     kl += 8;
     key[kl++] = 0;
-    memset(key + kl, 0, 8);
-    key[kl + 7] = 2; /* b is the second record: internal id 2 */
+    key[kl++] = 1;
+    memcpy(key + kl, f + at, 8);
     kl += 8;
-    size_t vl;
+    free(f);
     char *v = tu_raw_get(&raw, 7, key, kl, &vl);
     cr_assert_not_null(v);
     v[1] ^= 0x10;

@@ -19,10 +19,11 @@
 #include "core/alloc.h"
 #include "core/coding.h"
 #include "core/error.h"
+#include "core/u64map.h"
 #include "record/record.h"
 #include "text/text_impl.h"
 
-#define CONF_VERSION 1
+#define CONF_VERSION 2     /* 1: one posting key per (term, record), before segments */
 #define BACKFILL_BATCH 256
 #define FOLD_EVERY 64       /* commits with a delta between fold attempts (per process) */
 #define FOLD_MIN_DELTAS 32  /* a fold runs only when there are at least this many deltas */
@@ -53,15 +54,12 @@ size_t mnemo_text__get_varint(const unsigned char *p, size_t n, uint64_t *v)
     return 0;
 }
 
-size_t mnemo_text__posting_key(unsigned char *out, const char *term, size_t len, uint64_t iid, int with_iid)
+size_t mnemo_text__term_prefix(unsigned char *out, const char *term, size_t len)
 {
     out[0] = TEXT_MK_POSTING;
     memcpy(out + 1, term, len);
     out[1 + len] = 0;
-    if (!with_iid)
-        return len + 2;
-    mnemo__put_be64(out + 2 + len, iid);
-    return len + 10;
+    return len + 2;
 }
 
 static void doc_key(unsigned char key[9], uint64_t iid)
@@ -95,6 +93,12 @@ int mnemo_text__conf(text_conf *out, mnemo_db *db, mnemo_txn *txn, int track)
     if (rc)
         return rc;
     unsigned char *v = (unsigned char *)raw;
+    if (n >= 1 && v[0] == 1) {
+        mnemo__free(v);
+        return mnemo__err(MNEMO_EVERSION, "the full-text index has layout 1 (one key per term and record), which "
+                                          "this library does not read: mnemo_text_disable, then mnemo_text_enable "
+                                          "rebuilds it");
+    }
     if (n < 19 || n > 19 + MNEMO_TEXT_MAX_LANGUAGE || v[0] != CONF_VERSION || (v[1] != TEXT_BUILDING && v[1] != TEXT_READY)) {
         mnemo__free(v);
         return mnemo__err(MNEMO_ECORRUPT, "the full-text settings (metadata key " TEXT_CONFIG_KEY ") are damaged");
@@ -118,12 +122,59 @@ int mnemo_text__check_bm25(double k1, double b, const char *fn)
     return 0;
 }
 
-/* ---- corpus statistics ---- */
+/* ---- the transaction's share: corpus-count delta and pending postings ----
+ *
+ * A transaction does not write a posting per (term, record). It keeps the documents it indexes
+ * in memory (pending, searched by its own queries through mnemo_text__pending) and its commit's
+ * before hook writes one block per distinct term, 'P' term 0x00 0x01 seg, where seg is the
+ * transaction's own random segment id: a 1,000-record commit writes a few thousand keys instead
+ * of ~100,000. The blocks are written untracked (put_untracked: no validation, no index in the
+ * transaction). That is safe because a block key is new and unique to its transaction (no other
+ * writer ever writes it), and every record whose postings it holds had its 'F' key written
+ * tracked by the same transaction, next to the record key the record room wrote: of two
+ * transactions writing the same record one fails validation, and nothing of the failed one,
+ * untracked writes included, is applied. */
+
+typedef struct occ {
+    size_t off; /* term bytes at arena + off (p once the arena stops moving) */
+    const char *p;
+    uint32_t len, pos;
+} occ;
+
+/* A tokenized text: occurrences sorted by (term, position); firsts[i] is the first occurrence of
+ * the i-th distinct term. */
+typedef struct doc_terms {
+    char *arena;
+    size_t used, cap;
+    occ *o;
+    size_t n, cap_o;
+    size_t *firsts;
+    size_t n_terms, cap_f;
+} doc_terms;
+
+static void doc_terms_free(doc_terms *d)
+{
+    mnemo__free(d->arena);
+    mnemo__free(d->o);
+    mnemo__free(d->firsts);
+    memset(d, 0, sizeof *d);
+}
+
+typedef struct pdoc {
+    uint64_t iid;
+    doc_terms t;
+    int live; /* 0 once the record was re-indexed or removed again in the same transaction */
+} pdoc;
 
 typedef struct text_txn {
     mnemo_db *db;
     int64_t docs, len; /* this transaction's change */
     int wrote;
+    uint64_t seg; /* its segment id: the last 8 bytes of its block keys */
+    pdoc *d;
+    size_t n_d, cap_d;
+    mnemo_u64map live_of; /* iid -> index in d of its live pending document */
+    size_t *fixup;        /* a replaced pending document's new index, by map value (see pending_set) */
 } text_txn;
 
 static const char txn_owner = 0;
@@ -140,12 +191,148 @@ static void nonce_init(void)
     }
 }
 
-static int delta_before(mnemo_txn *txn, void *arg)
+/* The live pending document of iid in t, or NULL. */
+static pdoc *pending_find(text_txn *t, uint64_t iid)
+{
+    size_t at;
+    if (!mnemo_u64map__get(&t->live_of, iid, &at))
+        return NULL;
+    at = t->fixup[at];
+    return at < t->n_d && t->d[at].live ? &t->d[at] : NULL;
+}
+
+/* Makes d (taken over) the pending document of iid, replacing a previous one. */
+static int pending_set(text_txn *t, uint64_t iid, doc_terms *d)
+{
+    pdoc *prev = pending_find(t, iid);
+    if (prev) {
+        prev->live = 0;
+        doc_terms_free(&prev->t);
+    }
+    int rc = mnemo__grow(&t->d, &t->cap_d, t->n_d + 1, sizeof *t->d, 64);
+    if (rc)
+        return rc;
+    /* fixup has one slot per map entry, indexed by the entry's value (its first index in d) */
+    size_t first;
+    if (mnemo_u64map__get(&t->live_of, iid, &first)) {
+        t->fixup[first] = t->n_d;
+    } else {
+        size_t *f = mnemo__realloc(t->fixup, (t->n_d + 1) * sizeof *f);
+        if (!f)
+            return mnemo__err_nomem("text index: pending postings");
+        t->fixup = f;
+        if (mnemo_u64map__add(&t->live_of, iid, t->n_d) < 0)
+            return mnemo__err_nomem("text index: pending postings");
+        t->fixup[t->n_d] = t->n_d;
+    }
+    t->d[t->n_d++] = (pdoc){iid, *d, 1};
+    memset(d, 0, sizeof *d);
+    return 0;
+}
+
+static void pending_drop(text_txn *t, uint64_t iid)
+{
+    pdoc *p = pending_find(t, iid);
+    if (p) {
+        p->live = 0;
+        doc_terms_free(&p->t);
+    }
+}
+
+static int term_cmp(const char *a, size_t al, const char *b, size_t bl)
+{
+    int c = memcmp(a, b, al < bl ? al : bl);
+    return c ? c : (al > bl) - (al < bl);
+}
+
+/* One distinct term of one pending document, for grouping the commit's postings by term. */
+typedef struct pref {
+    const char *term;
+    uint32_t len;
+    uint64_t iid;
+    const pdoc *d;
+    size_t from, tf;
+} pref;
+
+static int pref_cmp(const void *pa, const void *pb)
+{
+    const pref *a = pa, *b = pb;
+    int c = term_cmp(a->term, a->len, b->term, b->len);
+    return c ? c : (a->iid > b->iid) - (a->iid < b->iid);
+}
+
+/* varint iid delta, varint length, varint tf, tf varint position deltas */
+static size_t encode_entry(unsigned char *out, uint64_t iid_delta, const pdoc *d, size_t from, size_t tf)
+{
+    size_t n = mnemo_text__put_varint(out, iid_delta);
+    n += mnemo_text__put_varint(out + n, d->t.n);
+    n += mnemo_text__put_varint(out + n, tf);
+    uint32_t prev = 0;
+    for (size_t i = from; i < from + tf; i++) {
+        n += mnemo_text__put_varint(out + n, d->t.o[i].pos - prev);
+        prev = d->t.o[i].pos;
+    }
+    return n;
+}
+
+static size_t block_key(unsigned char *out, const char *term, size_t len, uint64_t seg)
+{
+    size_t n = mnemo_text__term_prefix(out, term, len);
+    out[n] = TEXT_TAG_BLOCK;
+    mnemo__put_be64(out + n + 1, seg);
+    return n + 9;
+}
+
+/* Writes the pending postings: one sealed block per distinct term, entries by ascending iid. */
+static int write_blocks(text_txn *t, mnemo_txn *txn)
+{
+    size_t n = 0, cap = 0;
+    pref *r = NULL;
+    int rc = 0;
+    for (size_t i = 0; i < t->n_d && !rc; i++) {
+        const pdoc *d = &t->d[i];
+        if (!d->live || (rc = mnemo__grow(&r, &cap, n + d->t.n_terms, sizeof *r, 1024)) != 0)
+            continue;
+        for (size_t k = 0; k < d->t.n_terms; k++) {
+            size_t from = d->t.firsts[k], to = k + 1 < d->t.n_terms ? d->t.firsts[k + 1] : d->t.n;
+            r[n++] = (pref){d->t.o[from].p, d->t.o[from].len, d->iid, d, from, to - from};
+        }
+    }
+    if (!rc && n)
+        qsort(r, n, sizeof *r, pref_cmp);
+    unsigned char key[MNEMO_TEXT_MAX_TERM + 12], *val = NULL;
+    size_t cap_v = 0;
+    for (size_t g = 0; g < n && !rc;) {
+        size_t end = g + 1, bytes = 10 + MNEMO_SEAL_OVERHEAD;
+        while (end < n && !term_cmp(r[end].term, r[end].len, r[g].term, r[g].len))
+            end++;
+        for (size_t i = g; i < end; i++)
+            bytes += 30 + 5 * r[i].tf;
+        if ((rc = mnemo__grow(&val, &cap_v, 2 * bytes, 1, 4096)) != 0)
+            break;
+        unsigned char *p = val + bytes; /* the payload, sealed into val below */
+        size_t pl = mnemo_text__put_varint(p, end - g);
+        uint64_t prev = 0;
+        for (size_t i = g; i < end; i++) {
+            pl += encode_entry(p + pl, r[i].iid - prev, r[i].d, r[i].from, r[i].tf);
+            prev = r[i].iid;
+        }
+        size_t vl = mnemo__seal(val, p, pl);
+        rc = mnemo_txn__put_untracked(t->db, txn, MNEMO_CF_TEXT_INDEX, key, block_key(key, r[g].term, r[g].len, t->seg),
+                                      val, vl);
+        g = end;
+    }
+    mnemo__free(val);
+    mnemo__free(r);
+    return rc;
+}
+
+static int txn_before(mnemo_txn *txn, void *arg)
 {
     text_txn *t = arg;
-    if (!t->docs && !t->len)
-        return 0;
-    pthread_once(&nonce_once, nonce_init);
+    int rc = write_blocks(t, txn);
+    if (rc || (!t->docs && !t->len))
+        return rc;
     unsigned char key[18], v[16];
     key[0] = TEXT_MK_STATS;
     key[1] = 1;
@@ -159,37 +346,94 @@ static int delta_before(mnemo_txn *txn, void *arg)
 
 static void fold(mnemo_db *db);
 
-static void delta_after(mnemo_txn *txn, void *arg, int committed)
+static void txn_after(mnemo_txn *txn, void *arg, int committed)
 {
     (void)txn;
     text_txn *t = arg;
     mnemo_db *db = t->db;
     int wrote = t->wrote;
+    for (size_t i = 0; i < t->n_d; i++)
+        doc_terms_free(&t->d[i].t);
+    mnemo__free(t->d);
+    mnemo__free(t->fixup);
+    mnemo_u64map__free(&t->live_of);
     mnemo__free(t);
     if (committed && wrote && atomic_fetch_add(&deltas_committed, 1) % FOLD_EVERY == FOLD_EVERY - 1)
         fold(db);
 }
 
-static int add_delta(mnemo_db *db, mnemo_txn *txn, int64_t docs, int64_t len)
+/* The transaction's share, registered on first use. */
+static int text_txn_of(text_txn **out, mnemo_db *db, mnemo_txn *txn)
 {
     text_txn *t = mnemo_txn__hook_arg(txn, &txn_owner);
     if (!t) {
         if (!(t = mnemo__calloc(1, sizeof *t)))
             return mnemo__err_nomem("text index");
         t->db = db;
-        mnemo_txn_hook h = {&txn_owner, delta_before, delta_after, t};
+        pthread_once(&nonce_once, nonce_init);
+        /* unique per transaction: a process's nonce is random, its counter never repeats */
+        t->seg = nonce + atomic_fetch_add(&delta_seq, 1) * 0x9E3779B97F4A7C15ull;
+        mnemo_txn_hook h = {&txn_owner, txn_before, txn_after, t};
         int rc = mnemo_txn__add_hook(txn, &h);
         if (rc) {
             mnemo__free(t);
             return rc;
         }
     }
+    *out = t;
+    return 0;
+}
+
+static int add_delta(text_txn *t, int64_t docs, int64_t len)
+{
     t->docs += docs;
     t->len += len;
     return 0;
 }
 
-/* Sums base and deltas (as txn sees them); with collect, keys gets the delta keys (for a fold). */
+int mnemo_text__pending(mnemo_txn *txn, const char *term, size_t len, mnemo_text_pending_fn cb, void *arg)
+{
+    text_txn *t = txn ? mnemo_txn__hook_arg(txn, &txn_owner) : NULL;
+    unsigned char buf[10 + 3 * 10 + 5 * 256], *big = NULL;
+    int rc = 0;
+    for (size_t i = 0; t && i < t->n_d && !rc; i++) {
+        const pdoc *d = &t->d[i];
+        size_t lo = 0, hi = d->live ? d->t.n_terms : 0;
+        while (lo < hi) { /* binary search among the document's distinct terms */
+            size_t mid = (lo + hi) / 2;
+            const occ *o = &d->t.o[d->t.firsts[mid]];
+            int c = term_cmp(o->p, o->len, term, len);
+            if (c == 0) {
+                lo = mid;
+                break;
+            }
+            if (c < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo >= hi)
+            continue;
+        size_t from = d->t.firsts[lo], to = lo + 1 < d->t.n_terms ? d->t.firsts[lo + 1] : d->t.n, tf = to - from;
+        unsigned char *p = buf;
+        if (40 + 5 * tf > sizeof buf) {
+            mnemo__free(big);
+            if (!(p = big = mnemo__malloc(40 + 5 * tf)))
+                return mnemo__err_nomem("mnemo_text_search: pending postings");
+        }
+        size_t n = encode_entry(p, 0, d, from, tf), a = 0;
+        for (int skip = 0; skip < 3; skip++) { /* past iid delta, length, tf: the positions */
+            uint64_t v;
+            a += mnemo_text__get_varint(p + a, n - a, &v);
+        }
+        rc = cb(arg, d->iid, (uint32_t)d->t.n, (uint32_t)tf, p + a, n - a);
+    }
+    mnemo__free(big);
+    return rc;
+}
+
+/* ---- corpus statistics ---- */
+
 typedef struct stats_scan {
     uint64_t docs, len;
     unsigned char (*keys)[18];
@@ -272,19 +516,6 @@ static void fold(mnemo_db *db)
 
 /* ---- postings of one record ---- */
 
-typedef struct occ {
-    size_t off; /* term bytes at arena + off (p once the arena stops moving) */
-    const char *p;
-    uint32_t len, pos;
-} occ;
-
-typedef struct doc_terms {
-    char *arena;
-    size_t used, cap;
-    occ *o;
-    size_t n, cap_o;
-} doc_terms;
-
 static int add_occ(void *arg, const char *term, size_t len, uint32_t pos)
 {
     doc_terms *d = arg;
@@ -299,12 +530,6 @@ static int add_occ(void *arg, const char *term, size_t len, uint32_t pos)
     return 0;
 }
 
-static int term_cmp(const char *a, size_t al, const char *b, size_t bl)
-{
-    int c = memcmp(a, b, al < bl ? al : bl);
-    return c ? c : (al > bl) - (al < bl);
-}
-
 static int occ_cmp(const void *pa, const void *pb)
 {
     const occ *a = pa, *b = pb;
@@ -312,12 +537,28 @@ static int occ_cmp(const void *pa, const void *pb)
     return c ? c : (a->pos > b->pos) - (a->pos < b->pos);
 }
 
-/* The stored term list of a record ('F'): its length and terms, or *exists = 0. */
+/* Tokenizes text into d: occurrences sorted by (term, position) and the distinct terms. */
+static int tokenize_doc(doc_terms *d, const mnemo_text_cfg *cfg, const char *text, size_t len)
+{
+    memset(d, 0, sizeof *d);
+    int rc = mnemo_text__tokenize(text, len, cfg, add_occ, d, NULL, "text index: record content");
+    for (size_t i = 0; i < d->n; i++)
+        d->o[i].p = d->arena + d->o[i].off;
+    if (d->n) /* qsort wants a non-NULL array even for 0 elements */
+        qsort(d->o, d->n, sizeof *d->o, occ_cmp);
+    for (size_t i = 0; i < d->n && !rc; i++)
+        if ((i == 0 || term_cmp(d->o[i - 1].p, d->o[i - 1].len, d->o[i].p, d->o[i].len)) &&
+            (rc = mnemo__grow(&d->firsts, &d->cap_f, d->n_terms + 1, sizeof *d->firsts, 64)) == 0)
+            d->firsts[d->n_terms++] = i;
+    if (rc)
+        doc_terms_free(d);
+    return rc;
+}
+
+/* A record's entry ('F'): its length in terms and the segment holding its postings. */
 typedef struct doc_entry {
     int exists;
-    uint64_t len, n;
-    unsigned char *val; /* payload; terms follow the two varints, each NUL-terminated */
-    size_t vlen, terms_at;
+    uint64_t len, seg;
 } doc_entry;
 
 static int read_doc(doc_entry *e, mnemo_db *db, mnemo_txn *txn, uint64_t iid)
@@ -326,148 +567,92 @@ static int read_doc(doc_entry *e, mnemo_db *db, mnemo_txn *txn, uint64_t iid)
     doc_key(key, iid);
     memset(e, 0, sizeof *e);
     char what[96];
-    snprintf(what, sizeof what, "text index: the term list of internal id %llu (key 'F')", (unsigned long long)iid);
+    snprintf(what, sizeof what, "text index: the entry of internal id %llu (key 'F')", (unsigned long long)iid);
     char *raw;
-    int rc = mnemo_txn__get_sealed(&raw, &e->vlen, db, txn, MNEMO_CF_TEXT_INDEX, key, 9, 0, what);
+    size_t vl;
+    int rc = mnemo_txn__get_sealed(&raw, &vl, db, txn, MNEMO_CF_TEXT_INDEX, key, 9, 0, what);
     if (rc == MNEMO_ENOTFOUND)
         return 0;
     if (rc)
         return rc;
-    e->val = (unsigned char *)raw;
-    size_t a = mnemo_text__get_varint(e->val, e->vlen, &e->len), b = 0;
-    if (a)
-        b = mnemo_text__get_varint(e->val + a, e->vlen - a, &e->n);
-    if (!a || !b) {
-        mnemo__free(e->val);
+    const unsigned char *v = (const unsigned char *)raw;
+    size_t a = mnemo_text__get_varint(v, vl, &e->len);
+    if (!a || vl != a + 8) {
+        mnemo__free(raw);
         return mnemo__err(MNEMO_ECORRUPT, "%s is damaged", what);
     }
+    e->seg = mnemo__get_be64(v + a);
+    mnemo__free(raw);
     e->exists = 1;
-    e->terms_at = a + b;
     return 0;
 }
 
-/* Deletes the postings of the stored term list except the terms also in keep (sorted distinct
- * terms of the new content, may be NULL). */
-static int delete_postings(mnemo_db *db, mnemo_txn *txn, const doc_entry *e, uint64_t iid, const doc_terms *keep,
-                           const size_t *firsts, size_t n_keep)
+static int write_doc(mnemo_db *db, mnemo_txn *txn, uint64_t iid, uint64_t len, uint64_t seg)
 {
-    unsigned char key[MNEMO_TEXT_MAX_TERM + 10];
-    size_t at = e->terms_at;
-    int rc = 0;
-    for (uint64_t i = 0; i < e->n && !rc; i++) {
-        const char *t = (const char *)e->val + at;
-        size_t tl = strnlen(t, e->vlen - at);
-        if (at + tl >= e->vlen || tl == 0 || tl > MNEMO_TEXT_MAX_TERM)
-            return mnemo__err(MNEMO_ECORRUPT, "text index: the term list of internal id %llu (key 'F') is damaged",
-                              (unsigned long long)iid);
-        at += tl + 1;
-        size_t lo = 0, hi = n_keep;
-        while (lo < hi) { /* binary search among the new terms */
-            size_t mid = (lo + hi) / 2;
-            const occ *o = &keep->o[firsts[mid]];
-            int c = term_cmp(o->p, o->len, t, tl);
-            if (c == 0)
-                break;
-            if (c < 0)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        if (lo < hi)
-            continue; /* still there: its posting is rewritten */
-        rc = mnemo_txn__delete(db, txn, MNEMO_CF_TEXT_INDEX, key, mnemo_text__posting_key(key, t, tl, iid, 1));
-    }
-    return rc;
+    unsigned char key[9], v[18];
+    doc_key(key, iid);
+    size_t n = mnemo_text__put_varint(v, len);
+    mnemo__put_be64(v + n, seg);
+    return mnemo_txn__put_sealed(db, txn, MNEMO_CF_TEXT_INDEX, key, 9, v, n + 8);
 }
 
-/* (Re)indexes a record's content inside txn. skip_indexed: leave a record that has a term list. */
-static int index_record(mnemo_db *db, mnemo_txn *txn, const mnemo_text_cfg *cfg, uint64_t iid, const char *text,
-                        size_t len, int skip_indexed)
+/* The record's postings in segment e->seg are dead from this commit on: a kill key per distinct
+ * term of the content they were made from ('P' term 0x00 0x00 seg iid, tracked like the 'F' key).
+ * Postings still pending in this transaction are just dropped. */
+static int kill_postings(mnemo_db *db, mnemo_txn *txn, text_txn *t, const mnemo_text_cfg *cfg, const doc_entry *e,
+                         uint64_t iid, const char *text, size_t len)
 {
-    doc_entry old;
-    int rc = read_doc(&old, db, txn, iid);
-    if (rc)
-        return rc;
-    if (old.exists && skip_indexed) {
-        mnemo__free(old.val);
+    if (e->seg == t->seg) {
+        pending_drop(t, iid);
         return 0;
     }
-    doc_terms d = {0};
-    rc = mnemo_text__tokenize(text, len, cfg, add_occ, &d, NULL, "text index: record content");
-    for (size_t i = 0; i < d.n; i++)
-        d.o[i].p = d.arena + d.o[i].off;
-    if (d.n) /* qsort wants a non-NULL array even for 0 elements */
-        qsort(d.o, d.n, sizeof *d.o, occ_cmp);
-    /* distinct terms: firsts[i] is the first occurrence of the i-th */
-    size_t *firsts = NULL, n_terms = 0, cap_f = 0;
-    for (size_t i = 0; i < d.n && !rc; i++)
-        if ((i == 0 || term_cmp(d.o[i - 1].p, d.o[i - 1].len, d.o[i].p, d.o[i].len)) &&
-            (rc = mnemo__grow(&firsts, &cap_f, n_terms + 1, sizeof *firsts, 64)) == 0)
-            firsts[n_terms++] = i;
-    if (!rc && old.exists)
-        rc = delete_postings(db, txn, &old, iid, &d, firsts, n_terms);
-    /* one posting per distinct term: doc length, tf, position deltas */
-    unsigned char key[MNEMO_TEXT_MAX_TERM + 10];
-    unsigned char *val = NULL, *list = NULL;
-    size_t cap_v = 0, cap_l = 0, ll = 0;
-    unsigned char head[20];
-    size_t hl = mnemo_text__put_varint(head, d.n);
-    hl += mnemo_text__put_varint(head + hl, n_terms);
-    if (!rc)
-        rc = mnemo__grow(&list, &cap_l, hl, 1, 256);
-    if (!rc) {
-        memcpy(list, head, hl);
-        ll = hl;
+    doc_terms old;
+    int rc = tokenize_doc(&old, cfg, text, len);
+    if (!rc && old.n != e->len)
+        rc = mnemo__err(MNEMO_ECORRUPT, "text index: internal id %llu was indexed with %llu terms but its content "
+                                        "has %zu (key 'F')", (unsigned long long)iid, (unsigned long long)e->len,
+                        old.n);
+    unsigned char key[MNEMO_TEXT_MAX_TERM + 20], seal[MNEMO_SEAL_OVERHEAD];
+    size_t sl = mnemo__seal(seal, "", 0);
+    for (size_t k = 0; k < old.n_terms && !rc; k++) {
+        const occ *o = &old.o[old.firsts[k]];
+        size_t n = mnemo_text__term_prefix(key, o->p, o->len);
+        key[n] = TEXT_TAG_KILL;
+        mnemo__put_be64(key + n + 1, e->seg);
+        mnemo__put_be64(key + n + 9, iid);
+        rc = mnemo_txn__put(db, txn, MNEMO_CF_TEXT_INDEX, key, n + 17, seal, sl);
     }
-    for (size_t t = 0; t < n_terms && !rc; t++) {
-        size_t from = firsts[t], to = t + 1 < n_terms ? firsts[t + 1] : d.n, tf = to - from;
-        const occ *o = &d.o[from];
-        if ((rc = mnemo__grow(&val, &cap_v, 20 + 5 * tf, 1, 64)) != 0)
-            break;
-        size_t vl = mnemo_text__put_varint(val, d.n);
-        vl += mnemo_text__put_varint(val + vl, tf);
-        uint32_t prev = 0;
-        for (size_t i = from; i < to; i++) {
-            vl += mnemo_text__put_varint(val + vl, d.o[i].pos - prev);
-            prev = d.o[i].pos;
-        }
-        rc = mnemo_txn__put_sealed(db, txn, MNEMO_CF_TEXT_INDEX, key,
-                        mnemo_text__posting_key(key, o->p, o->len, iid, 1), val, vl);
-        if (!rc && (rc = mnemo__grow(&list, &cap_l, ll + o->len + 1, 1, 256)) == 0) {
-            memcpy(list + ll, o->p, o->len);
-            ll += o->len;
-            list[ll++] = 0;
-        }
-    }
-    unsigned char dk[9];
-    doc_key(dk, iid);
-    if (!rc)
-        rc = mnemo_txn__put_sealed(db, txn, MNEMO_CF_TEXT_INDEX, dk, 9, list, ll);
-    if (!rc)
-        rc = add_delta(db, txn, old.exists ? 0 : 1, (int64_t)d.n - (int64_t)old.len);
-    mnemo__free(list);
-    mnemo__free(val);
-    mnemo__free(firsts);
-    mnemo__free(d.arena);
-    mnemo__free(d.o);
-    mnemo__free(old.val);
+    doc_terms_free(&old);
     return rc;
 }
 
-static int remove_record(mnemo_db *db, mnemo_txn *txn, uint64_t iid)
+/* (Re)indexes a record's content inside txn; old_text is the content it had (NULL when new).
+ * skip_indexed: leave a record that has an entry (the build). */
+static int index_record(mnemo_db *db, mnemo_txn *txn, const mnemo_text_cfg *cfg, uint64_t iid, const char *text,
+                        size_t len, const char *old_text, size_t old_len, int skip_indexed)
 {
     doc_entry old;
     int rc = read_doc(&old, db, txn, iid);
-    if (rc || !old.exists)
+    if (rc || (old.exists && skip_indexed))
         return rc;
-    rc = delete_postings(db, txn, &old, iid, NULL, NULL, 0);
-    unsigned char dk[9];
-    doc_key(dk, iid);
+    if (old.exists && !old_text)
+        return mnemo__err(MNEMO_ECORRUPT, "text index: internal id %llu has an entry (key 'F') but no stored record",
+                          (unsigned long long)iid);
+    text_txn *t;
+    doc_terms d;
+    if ((rc = text_txn_of(&t, db, txn)) != 0)
+        return rc;
+    if (old.exists && (rc = kill_postings(db, txn, t, cfg, &old, iid, old_text, old_len)) != 0)
+        return rc;
+    if ((rc = tokenize_doc(&d, cfg, text, len)) != 0)
+        return rc;
+    uint64_t n = d.n;
+    rc = pending_set(t, iid, &d);
+    doc_terms_free(&d);
     if (!rc)
-        rc = mnemo_txn__delete(db, txn, MNEMO_CF_TEXT_INDEX, dk, 9);
+        rc = write_doc(db, txn, iid, n, t->seg);
     if (!rc)
-        rc = add_delta(db, txn, -1, -(int64_t)old.len);
-    mnemo__free(old.val);
+        rc = add_delta(t, old.exists ? 0 : 1, (int64_t)n - (int64_t)old.len);
     return rc;
 }
 
@@ -482,20 +667,35 @@ static int on_record_put(mnemo_db *db, mnemo_txn *txn, const mnemo_record *old, 
         return rc;
     if (old && old->content_len == nw->content_len && !memcmp(old->content, nw->content, nw->content_len))
         return 0; /* same text: postings unchanged (a record stored before enabling is the build's job) */
-    return index_record(db, txn, &c.cfg, nw->internal_id, nw->content, nw->content_len, 0);
+    return index_record(db, txn, &c.cfg, nw->internal_id, nw->content, nw->content_len, old ? old->content : NULL,
+                        old ? old->content_len : 0, 0);
 }
 
-static int on_record_delete(mnemo_db *db, mnemo_txn *txn, uint64_t iid, const char *id)
+static int on_record_delete(mnemo_db *db, mnemo_txn *txn, const mnemo_record *rec)
 {
-    (void)id;
     text_conf c;
     int rc = mnemo_text__conf(&c, db, txn, 1);
     if (rc == MNEMO_ENOTFOUND)
         return 0;
-    return rc ? rc : remove_record(db, txn, iid);
+    doc_entry old;
+    if (!rc)
+        rc = read_doc(&old, db, txn, rec->internal_id);
+    if (rc || !old.exists)
+        return rc;
+    text_txn *t;
+    if ((rc = text_txn_of(&t, db, txn)) != 0)
+        return rc;
+    rc = kill_postings(db, txn, t, &c.cfg, &old, rec->internal_id, rec->content, rec->content_len);
+    unsigned char dk[9];
+    doc_key(dk, rec->internal_id);
+    if (!rc)
+        rc = mnemo_txn__delete(db, txn, MNEMO_CF_TEXT_INDEX, dk, 9);
+    if (!rc)
+        rc = add_delta(t, -1, -(int64_t)old.len);
+    return rc;
 }
 
-static const mnemo_record_listener record_listener = {on_record_put, on_record_delete};
+static const mnemo_record_listener record_listener = {.on_put = on_record_put, .on_delete_record = on_record_delete};
 
 int mnemo_text__open(mnemo_db *db) { return mnemo_record__listen(db, &record_listener); }
 
@@ -583,7 +783,7 @@ static int backfill_op(mnemo_txn *txn, void *arg)
         mnemo_record *r;
         if ((rc = mnemo_record__load(&r, a->db, txn, ids[i], strlen(ids[i]), 1)) != 0)
             break;
-        rc = index_record(a->db, txn, &a->conf.cfg, r->internal_id, r->content, r->content_len, 1);
+        rc = index_record(a->db, txn, &a->conf.cfg, r->internal_id, r->content, r->content_len, NULL, 0, 1);
         mnemo_record_free(r);
     }
     a->next_len = n ? strlen(ids[n - 1]) : a->after_len;
@@ -693,6 +893,8 @@ static int undeclare_op(mnemo_txn *txn, void *arg)
     int rc = mnemo_text__conf(&cur, a->db, txn, 1);
     if (rc == MNEMO_ENOTFOUND)
         return mnemo__err(MNEMO_ENOTFOUND, "mnemo_text_disable: full text is not enabled");
+    if (rc == MNEMO_EVERSION) /* an index of an older layout: disabling is how it goes */
+        rc = 0;
     return rc ? rc : mnemo_txn__delete(a->db, txn, MNEMO_CF_METADATA, TEXT_CONFIG_KEY, strlen(TEXT_CONFIG_KEY));
 }
 

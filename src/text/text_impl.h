@@ -13,6 +13,8 @@
 #define TEXT_MK_POSTING 'P'
 #define TEXT_MK_DOC 'F'
 #define TEXT_MK_STATS 'S'
+#define TEXT_TAG_KILL 0  /* 'P' term 0x00 0x00 seg iid: the record's posting in seg is dead */
+#define TEXT_TAG_BLOCK 1 /* 'P' term 0x00 0x01 seg: the postings one transaction wrote */
 
 enum { TEXT_BUILDING = 1, TEXT_READY = 2 };
 
@@ -41,7 +43,13 @@ int mnemo_text__check_bm25(double k1, double b, const char *fn);
 size_t mnemo_text__put_varint(unsigned char *p, uint64_t v);
 size_t mnemo_text__get_varint(const unsigned char *p, size_t n, uint64_t *v);
 
-/* 'P' term 0x00 [iid]: the key (with_iid) or the prefix of the term's postings. */
-size_t mnemo_text__posting_key(unsigned char *out, const char *term, size_t len, uint64_t iid, int with_iid);
+/* 'P' term 0x00: the prefix of every key of the term (len + 2 bytes). */
+size_t mnemo_text__term_prefix(unsigned char *out, const char *term, size_t len);
+
+/* The postings of term that txn indexed and has not written yet (they are written at its commit),
+ * in no particular order: cb gets the record, its length, tf and tf varint position deltas. */
+typedef int (*mnemo_text_pending_fn)(void *arg, uint64_t iid, uint32_t dl, uint32_t tf, const unsigned char *pos,
+                                     size_t pos_len);
+int mnemo_text__pending(mnemo_txn *txn, const char *term, size_t len, mnemo_text_pending_fn cb, void *arg);
 
 #endif
