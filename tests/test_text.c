@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/coding.h"
+#include "core/keys.h"
 #include "store/store.h"
 #include "cranfield.h"
 #include "testutil.h"
@@ -238,6 +240,104 @@ TU_TEST(text, a_transaction_sees_its_own_writes_and_a_rollback_leaves_nothing)
     mnemo_txn_free(txn);
     cr_assert_str_eq(search_ids(db, NULL, "zeppelin", 10, NULL), "z");
     cr_assert_eq(info(db, NULL).documents, 5);
+    TU_OK(mnemo_close(db));
+}
+
+/* Keys of text_index starting with prefix (raw, after close). */
+static size_t raw_count(const char *name, const void *prefix, size_t pl)
+{
+    tu_raw raw;
+    tu_raw_open(&raw, tu_path(name));
+    unsigned char hi[80];
+    memcpy(hi, prefix, pl);
+    hi[pl - 1]++;
+    mnemo_store_cursor *c;
+    TU_OK(raw.ops->cursor_open(&c, raw.s, NULL, MNEMO_CF_TEXT_INDEX, prefix, pl, hi, pl));
+    size_t n = 0;
+    for (raw.ops->cursor_first(c); raw.ops->cursor_valid(c); raw.ops->cursor_next(c))
+        n++;
+    TU_OK(raw.ops->cursor_status(c, "counting keys"));
+    raw.ops->cursor_close(c);
+    tu_raw_close(&raw);
+    return n;
+}
+
+/* Postings are written untracked at commit: the record and 'F' keys the same transaction writes
+ * (tracked) are what orders two writers of one record, and nothing of the loser may land. */
+TU_TEST(text, two_writers_of_one_record_leave_only_the_winners_postings)
+{
+    mnemo_db *db = open_text("w", NULL, 0);
+    put(db, NULL, "r", "alpha gamma", NULL);
+    mnemo_txn *t1, *t2;
+    TU_OK(mnemo_txn_begin(&t1, db, 0));
+    TU_OK(mnemo_txn_begin(&t2, db, 0));
+    put(db, t1, "r", "beta gamma", NULL);
+    put(db, t2, "r", "delta gamma", NULL);
+    put(db, t2, "s", "delta", NULL);
+    TU_OK(mnemo_txn_commit(t1));
+    TU_RC(mnemo_txn_commit(t2), MNEMO_EBUSY);
+    mnemo_txn_free(t1);
+    mnemo_txn_free(t2);
+    cr_assert_str_eq(search_ids(db, NULL, "delta", 10, NULL), "");
+    cr_assert_str_eq(search_ids(db, NULL, "alpha", 10, NULL), "");
+    cr_assert_str_eq(search_ids(db, NULL, "beta", 10, NULL), "r");
+    cr_assert_str_eq(search_ids(db, NULL, "gamma", 10, NULL), "r");
+    mnemo_text_info i = info(db, NULL);
+    cr_assert_eq(i.documents, 1);
+    cr_assert_eq(i.total_terms, 2);
+    TU_OK(mnemo_close(db));
+    cr_assert_eq(raw_count("w", "Pdelta", 7), 0, "no key of the loser's term");
+    cr_assert_eq(raw_count("w", "Pbeta", 6), 1, "the winner's block");
+}
+
+/* Writers of different records sharing every term commit side by side (puts, updates, deletes). */
+TU_TEST(text, writers_of_different_records_do_not_conflict)
+{
+    mnemo_db *db = open_text("p", NULL, 0);
+    put(db, NULL, "u", "wing flow", NULL);
+    put(db, NULL, "v", "wing flow", NULL);
+    mnemo_txn *t1, *t2;
+    TU_OK(mnemo_txn_begin(&t1, db, 0));
+    TU_OK(mnemo_txn_begin(&t2, db, 0));
+    put(db, t1, "x", "wing flow", NULL);
+    put(db, t2, "y", "wing flow", NULL);
+    put(db, t1, "u", "wing drag", NULL);
+    TU_OK(mnemo_record_delete(db, t2, "v"));
+    cr_assert_str_eq(search_ids(db, t1, "flow", 10, NULL), "v x");
+    cr_assert_str_eq(search_ids(db, t2, "flow", 10, NULL), "u y");
+    TU_OK(mnemo_txn_commit(t1));
+    TU_OK(mnemo_txn_commit(t2));
+    mnemo_txn_free(t1);
+    mnemo_txn_free(t2);
+    cr_assert_str_eq(search_ids(db, NULL, "flow", 10, NULL), "x y");
+    cr_assert_str_eq(search_ids(db, NULL, "drag", 10, NULL), "u");
+    cr_assert_eq(info(db, NULL).documents, 3);
+    TU_OK(mnemo_close(db));
+}
+
+/* Layout 1 (one key per term and record) is refused by name; disable and enable rebuild it. */
+TU_TEST(text, an_index_of_the_old_layout_is_eversion_until_rebuilt)
+{
+    mnemo_db *db = open_text("o", NULL, 0);
+    corpus(db);
+    TU_OK(mnemo_close(db));
+    tu_raw raw;
+    tu_raw_open(&raw, tu_path("o"));
+    unsigned char conf[19] = {1, 2, 0}, sealed[19 + MNEMO_SEAL_OVERHEAD];
+    mnemo__put_f64(conf + 3, 1.2);
+    mnemo__put_f64(conf + 11, 0.75);
+    tu_raw_put(&raw, MNEMO_CF_METADATA, MNEMO_MKEY_TEXT, MNEMO_MKEY_LEN(MNEMO_MKEY_TEXT), sealed,
+               mnemo__seal(sealed, conf, sizeof conf));
+    tu_raw_close(&raw);
+    TU_OK(mnemo_open(&db, tu_path("o"), NULL));
+    mnemo_text_hits *h;
+    TU_RC(mnemo_text_search(&h, db, NULL, "wing", 10, NULL), MNEMO_EVERSION);
+    cr_assert(strstr(mnemo_errmsg(), "layout 1"), "%s", mnemo_errmsg());
+    mnemo_record r = {.id = "e", .content = "wing"};
+    TU_RC(mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT), MNEMO_EVERSION);
+    TU_OK(mnemo_text_disable(db));
+    TU_OK(mnemo_text_enable(db, NULL));
+    cr_assert_str_eq(search_ids(db, NULL, "propeller", 10, NULL), "d a c");
     TU_OK(mnemo_close(db));
 }
 
