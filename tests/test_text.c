@@ -531,25 +531,19 @@ TU_TEST(text, a_damaged_posting_is_ecorrupt_naming_its_term)
     TU_OK(mnemo_close(db));
     tu_raw raw;
     tu_raw_open(&raw, tu_path("d"));
-    /* record b (internal id 2): its entry 'F' iid -> sealed varint length, u64 segment */
-    unsigned char fkey[9] = {'F', 0, 0, 0, 0, 0, 0, 0, 2}, key[32];
-    size_t fl, vl, kl = 0;
-    unsigned char *f = (unsigned char *)tu_raw_get(&raw, 7, fkey, sizeof fkey, &fl);
-    cr_assert_not_null(f);
-    size_t at = 1; /* past the seal's version byte and the length varint */
-    while (f[at] & 0x80)
-        at++;
-    at++;
-    cr_assert_eq(fl, at + 8 + 4, "entry: version, varint, segment, crc");
-    /* the block of 'boundary' written by that segment: 'P' term 0x00 0x01 seg */
-    key[kl++] = 'P';
-    memcpy(key + kl, "boundary", 8);
-    kl += 8;
-    key[kl++] = 0;
-    key[kl++] = 1;
-    memcpy(key + kl, f + at, 8);
-    kl += 8;
-    free(f);
+    /* the block of 'boundary' ('P' term 0x00 0x01 seg: one, the corpus is one record a commit) */
+    unsigned char lo[11] = "Pboundary", hi[11] = "Pboundary", key[32];
+    lo[9] = hi[9] = 0;
+    lo[10] = 1;
+    hi[10] = 2;
+    mnemo_store_cursor *c;
+    TU_OK(raw.ops->cursor_open(&c, raw.s, NULL, MNEMO_CF_TEXT_INDEX, lo, 11, hi, 11));
+    raw.ops->cursor_first(c);
+    cr_assert(raw.ops->cursor_valid(c));
+    size_t kl, vl;
+    memcpy(key, raw.ops->cursor_key(c, &kl), 19);
+    cr_assert_eq(kl, 19);
+    raw.ops->cursor_close(c);
     char *v = tu_raw_get(&raw, 7, key, kl, &vl);
     cr_assert_not_null(v);
     v[1] ^= 0x10;

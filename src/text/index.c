@@ -62,6 +62,58 @@ size_t mnemo_text__term_prefix(unsigned char *out, const char *term, size_t len)
     return len + 2;
 }
 
+size_t mnemo_text__kill_key(unsigned char *out, const char *term, size_t len, uint64_t iid, uint32_t gen)
+{
+    size_t n = mnemo_text__term_prefix(out, term, len);
+    out[n] = TEXT_TAG_KILL;
+    mnemo__put_be64(out + n + 1, iid);
+    mnemo__put_be32(out + n + 9, gen);
+    return n + 13;
+}
+
+size_t mnemo_text__decode_entry(text_entry *e, const unsigned char *v, size_t n, uint64_t prev_iid)
+{
+    uint64_t delta, dl, tfg, gen = 0, pos;
+    size_t at = mnemo_text__get_varint(v, n, &delta), r;
+    if (!at || prev_iid + delta < prev_iid || !(r = mnemo_text__get_varint(v + at, n - at, &dl)))
+        return 0;
+    at += r;
+    if (!(r = mnemo_text__get_varint(v + at, n - at, &tfg)))
+        return 0;
+    at += r;
+    if ((tfg & 1) && !(r = mnemo_text__get_varint(v + at, n - at, &gen)))
+        return 0;
+    at += tfg & 1 ? r : 0;
+    uint64_t tf = tfg >> 1;
+    if (tf == 0 || tf > dl || dl > UINT32_MAX || gen > UINT32_MAX)
+        return 0;
+    e->iid = prev_iid + delta;
+    e->dl = (uint32_t)dl;
+    e->tf = (uint32_t)tf;
+    e->gen = (uint32_t)gen;
+    e->pos = v + at;
+    for (uint64_t j = 0; j < tf; j++) {
+        if (!(r = mnemo_text__get_varint(v + at, n - at, &pos)))
+            return 0;
+        at += r;
+    }
+    e->pos_len = (size_t)(v + at - e->pos);
+    return at;
+}
+
+int mnemo_text__killed(const text_kill *k, size_t n, uint64_t iid, uint32_t gen)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (k[mid].iid < iid || (k[mid].iid == iid && k[mid].gen < gen))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && k[lo].iid == iid && k[lo].gen == gen;
+}
+
 static void doc_key(unsigned char key[9], uint64_t iid)
 {
     key[0] = TEXT_MK_DOC;
@@ -162,6 +214,7 @@ static void doc_terms_free(doc_terms *d)
 
 typedef struct pdoc {
     uint64_t iid;
+    uint32_t gen; /* the record's index generation (its entry 'F') */
     doc_terms t;
     int live; /* 0 once the record was re-indexed or removed again in the same transaction */
 } pdoc;
@@ -202,7 +255,7 @@ static pdoc *pending_find(text_txn *t, uint64_t iid)
 }
 
 /* Makes d (taken over) the pending document of iid, replacing a previous one. */
-static int pending_set(text_txn *t, uint64_t iid, doc_terms *d)
+static int pending_set(text_txn *t, uint64_t iid, uint32_t gen, doc_terms *d)
 {
     pdoc *prev = pending_find(t, iid);
     if (prev) {
@@ -225,7 +278,7 @@ static int pending_set(text_txn *t, uint64_t iid, doc_terms *d)
             return mnemo__err_nomem("text index: pending postings");
         t->fixup[t->n_d] = t->n_d;
     }
-    t->d[t->n_d++] = (pdoc){iid, *d, 1};
+    t->d[t->n_d++] = (pdoc){iid, gen, *d, 1};
     memset(d, 0, sizeof *d);
     return 0;
 }
@@ -261,12 +314,13 @@ static int pref_cmp(const void *pa, const void *pb)
     return c ? c : (a->iid > b->iid) - (a->iid < b->iid);
 }
 
-/* varint iid delta, varint length, varint tf, tf varint position deltas */
 static size_t encode_entry(unsigned char *out, uint64_t iid_delta, const pdoc *d, size_t from, size_t tf)
 {
     size_t n = mnemo_text__put_varint(out, iid_delta);
     n += mnemo_text__put_varint(out + n, d->t.n);
-    n += mnemo_text__put_varint(out + n, tf);
+    n += mnemo_text__put_varint(out + n, (uint64_t)tf << 1 | (d->gen != 0));
+    if (d->gen)
+        n += mnemo_text__put_varint(out + n, d->gen);
     uint32_t prev = 0;
     for (size_t i = from; i < from + tf; i++) {
         n += mnemo_text__put_varint(out + n, d->t.o[i].pos - prev);
@@ -307,7 +361,7 @@ static int write_blocks(text_txn *t, mnemo_txn *txn)
         while (end < n && !term_cmp(r[end].term, r[end].len, r[g].term, r[g].len))
             end++;
         for (size_t i = g; i < end; i++)
-            bytes += 30 + 5 * r[i].tf;
+            bytes += 40 + 5 * r[i].tf;
         if ((rc = mnemo__grow(&val, &cap_v, 2 * bytes, 1, 4096)) != 0)
             break;
         unsigned char *p = val + bytes; /* the payload, sealed into val below */
@@ -422,10 +476,9 @@ int mnemo_text__pending(mnemo_txn *txn, const char *term, size_t len, mnemo_text
                 return mnemo__err_nomem("mnemo_text_search: pending postings");
         }
         size_t n = encode_entry(p, 0, d, from, tf), a = 0;
-        for (int skip = 0; skip < 3; skip++) { /* past iid delta, length, tf: the positions */
-            uint64_t v;
-            a += mnemo_text__get_varint(p + a, n - a, &v);
-        }
+        text_entry e;
+        a = mnemo_text__decode_entry(&e, p, n, 0);
+        a -= e.pos_len; /* the positions are the entry's tail */
         rc = cb(arg, d->iid, (uint32_t)d->t.n, (uint32_t)tf, p + a, n - a);
     }
     mnemo__free(big);
@@ -555,10 +608,10 @@ static int tokenize_doc(doc_terms *d, const mnemo_text_cfg *cfg, const char *tex
     return rc;
 }
 
-/* A record's entry ('F'): its length in terms and the segment holding its postings. */
+/* A record's entry ('F'): its length in terms and the generation of its postings. */
 typedef struct doc_entry {
     int exists;
-    uint64_t len, seg;
+    uint64_t len, gen;
 } doc_entry;
 
 static int read_doc(doc_entry *e, mnemo_db *db, mnemo_txn *txn, uint64_t iid)
@@ -576,33 +629,33 @@ static int read_doc(doc_entry *e, mnemo_db *db, mnemo_txn *txn, uint64_t iid)
     if (rc)
         return rc;
     const unsigned char *v = (const unsigned char *)raw;
-    size_t a = mnemo_text__get_varint(v, vl, &e->len);
-    if (!a || vl != a + 8) {
+    size_t a = mnemo_text__get_varint(v, vl, &e->len), b = a ? mnemo_text__get_varint(v + a, vl - a, &e->gen) : 0;
+    if (!b || vl != a + b || e->gen > UINT32_MAX) {
         mnemo__free(raw);
         return mnemo__err(MNEMO_ECORRUPT, "%s is damaged", what);
     }
-    e->seg = mnemo__get_be64(v + a);
     mnemo__free(raw);
     e->exists = 1;
     return 0;
 }
 
-static int write_doc(mnemo_db *db, mnemo_txn *txn, uint64_t iid, uint64_t len, uint64_t seg)
+static int write_doc(mnemo_db *db, mnemo_txn *txn, uint64_t iid, uint64_t len, uint32_t gen)
 {
-    unsigned char key[9], v[18];
+    unsigned char key[9], v[20];
     doc_key(key, iid);
     size_t n = mnemo_text__put_varint(v, len);
-    mnemo__put_be64(v + n, seg);
-    return mnemo_txn__put_sealed(db, txn, MNEMO_CF_TEXT_INDEX, key, 9, v, n + 8);
+    n += mnemo_text__put_varint(v + n, gen);
+    return mnemo_txn__put_sealed(db, txn, MNEMO_CF_TEXT_INDEX, key, 9, v, n);
 }
 
-/* The record's postings in segment e->seg are dead from this commit on: a kill key per distinct
- * term of the content they were made from ('P' term 0x00 0x00 seg iid, tracked like the 'F' key).
- * Postings still pending in this transaction are just dropped. */
+/* The record's stored postings (generation e->gen) are dead from this commit on: a kill key per
+ * distinct term of the content they were made from ('P' term 0x00 0x00 iid gen, tracked like the
+ * 'F' key). Postings still pending in this transaction are just dropped. 1 in *pending then. */
 static int kill_postings(mnemo_db *db, mnemo_txn *txn, text_txn *t, const mnemo_text_cfg *cfg, const doc_entry *e,
-                         uint64_t iid, const char *text, size_t len)
+                         uint64_t iid, const char *text, size_t len, int *pending)
 {
-    if (e->seg == t->seg) {
+    *pending = pending_find(t, iid) != NULL;
+    if (*pending) {
         pending_drop(t, iid);
         return 0;
     }
@@ -612,15 +665,12 @@ static int kill_postings(mnemo_db *db, mnemo_txn *txn, text_txn *t, const mnemo_
         rc = mnemo__err(MNEMO_ECORRUPT, "text index: internal id %llu was indexed with %llu terms but its content "
                                         "has %zu (key 'F')", (unsigned long long)iid, (unsigned long long)e->len,
                         old.n);
-    unsigned char key[MNEMO_TEXT_MAX_TERM + 20], seal[MNEMO_SEAL_OVERHEAD];
+    unsigned char key[MNEMO_TEXT_MAX_TERM + 16], seal[MNEMO_SEAL_OVERHEAD];
     size_t sl = mnemo__seal(seal, "", 0);
     for (size_t k = 0; k < old.n_terms && !rc; k++) {
         const occ *o = &old.o[old.firsts[k]];
-        size_t n = mnemo_text__term_prefix(key, o->p, o->len);
-        key[n] = TEXT_TAG_KILL;
-        mnemo__put_be64(key + n + 1, e->seg);
-        mnemo__put_be64(key + n + 9, iid);
-        rc = mnemo_txn__put(db, txn, MNEMO_CF_TEXT_INDEX, key, n + 17, seal, sl);
+        size_t n = mnemo_text__kill_key(key, o->p, o->len, iid, (uint32_t)e->gen);
+        rc = mnemo_txn__put(db, txn, MNEMO_CF_TEXT_INDEX, key, n, seal, sl);
     }
     doc_terms_free(&old);
     return rc;
@@ -640,17 +690,23 @@ static int index_record(mnemo_db *db, mnemo_txn *txn, const mnemo_text_cfg *cfg,
                           (unsigned long long)iid);
     text_txn *t;
     doc_terms d;
+    int pending = 0;
     if ((rc = text_txn_of(&t, db, txn)) != 0)
         return rc;
-    if (old.exists && (rc = kill_postings(db, txn, t, cfg, &old, iid, old_text, old_len)) != 0)
+    if (old.exists && (rc = kill_postings(db, txn, t, cfg, &old, iid, old_text, old_len, &pending)) != 0)
         return rc;
+    if (old.exists && !pending && old.gen == UINT32_MAX)
+        return mnemo__err(MNEMO_EFULL, "text index: internal id %llu was re-indexed 2^32 times",
+                          (unsigned long long)iid);
+    /* a new generation when stored postings die, so their kill keys never match the new ones */
+    uint32_t gen = old.exists ? (uint32_t)old.gen + !pending : 0;
     if ((rc = tokenize_doc(&d, cfg, text, len)) != 0)
         return rc;
     uint64_t n = d.n;
-    rc = pending_set(t, iid, &d);
+    rc = pending_set(t, iid, gen, &d);
     doc_terms_free(&d);
     if (!rc)
-        rc = write_doc(db, txn, iid, n, t->seg);
+        rc = write_doc(db, txn, iid, n, gen);
     if (!rc)
         rc = add_delta(t, old.exists ? 0 : 1, (int64_t)n - (int64_t)old.len);
     return rc;
@@ -685,7 +741,8 @@ static int on_record_delete(mnemo_db *db, mnemo_txn *txn, const mnemo_record *re
     text_txn *t;
     if ((rc = text_txn_of(&t, db, txn)) != 0)
         return rc;
-    rc = kill_postings(db, txn, t, &c.cfg, &old, rec->internal_id, rec->content, rec->content_len);
+    int pending;
+    rc = kill_postings(db, txn, t, &c.cfg, &old, rec->internal_id, rec->content, rec->content_len, &pending);
     unsigned char dk[9];
     doc_key(dk, rec->internal_id);
     if (!rc)

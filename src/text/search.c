@@ -142,49 +142,27 @@ static int plist_sort(plist *p)
     return rc;
 }
 
-/* A dead posting, from a kill key. */
-typedef struct kill {
-    uint64_t seg, iid;
-} kill;
-
-/* Decodes one block (segment seg) into p, leaving out the entries kills (ascending) name. */
-static int load_block(plist *p, uint64_t seg, const unsigned char *v, size_t n, const kill *kills, size_t n_kills)
+/* Decodes one block into p, leaving out the entries the kill keys name. */
+static int load_block(plist *p, const unsigned char *v, size_t n, const text_kill *kills, size_t n_kills)
 {
-    uint64_t count, iid = 0;
-    size_t at = mnemo_text__get_varint(v, n, &count), k = 0;
-    while (k < n_kills && kills[k].seg < seg)
-        k++;
-    uint64_t e = 0;
+    uint64_t count, e = 0;
+    size_t at = mnemo_text__get_varint(v, n, &count);
+    text_entry en = {0};
     for (; at && e < count; e++) {
-        uint64_t delta, dl, tf, pos;
-        size_t a = mnemo_text__get_varint(v + at, n - at, &delta), b = 0, c = 0;
-        if (a)
-            b = mnemo_text__get_varint(v + at + a, n - at - a, &dl);
-        if (b)
-            c = mnemo_text__get_varint(v + at + a + b, n - at - a - b, &tf);
-        if (!c || (e && delta == 0) || iid + delta < iid || tf == 0 || tf > dl || dl > UINT32_MAX)
+        size_t r = mnemo_text__decode_entry(&en, v + at, n - at, e ? en.iid : 0);
+        if (!r || (e && r && en.iid == 0))
             break;
-        iid += delta;
-        at += a + b + c;
-        size_t from = at;
-        for (uint64_t j = 0; j < tf && at; j++) {
-            size_t r = mnemo_text__get_varint(v + at, n - at, &pos);
-            at = r ? at + r : 0;
-        }
-        if (!at)
-            break;
-        while (k < n_kills && kills[k].seg == seg && kills[k].iid < iid)
-            k++;
-        if (k < n_kills && kills[k].seg == seg && kills[k].iid == iid)
+        at += r;
+        if (mnemo_text__killed(kills, n_kills, en.iid, en.gen))
             continue; /* dead: the record was re-indexed or removed since */
-        int rc = plist_push(p, iid, (uint32_t)dl, (uint32_t)tf, v + from, at - from);
+        int rc = plist_push(p, en.iid, en.dl, en.tf, en.pos, en.pos_len);
         if (rc)
             return rc;
     }
     if (at && e == count && at == n)
         return 0;
-    return mnemo__err(MNEMO_ECORRUPT, "text index: the postings of term '%s' written by segment %016llx (key 'P' %s "
-                                      "0x00 0x01 + 8 bytes) are damaged", p->term, (unsigned long long)seg, p->term);
+    return mnemo__err(MNEMO_ECORRUPT, "text index: a block of postings of term '%s' (key 'P' %s 0x00 0x01 + 8 "
+                                      "bytes) is damaged", p->term, p->term);
 }
 
 /* The live postings of the term: its blocks minus its kill keys (they sort first: tag 0 < 1),
@@ -199,17 +177,17 @@ static int load_postings(plist *p, mnemo_db *db, mnemo_txn *txn)
     int rc = mnemo_cursor__open(&c, db, txn, MNEMO_CF_TEXT_INDEX, lo, ll, hi, ll);
     if (rc)
         return rc;
-    kill *kills = NULL;
+    text_kill *kills = NULL;
     size_t n_kills = 0, cap_kills = 0;
     for (mnemo_cursor__first(c); !rc && mnemo_cursor__valid(c); mnemo_cursor__next(c)) {
         size_t kl, vl, pl;
         const unsigned char *k = mnemo_cursor__key(c, &kl);
         const void *v = mnemo_cursor__value(c, &vl), *pv;
-        if (kl == ll + 17 && k[ll] == TEXT_TAG_KILL) {
+        if (kl == ll + TEXT_KILL_KEY_TAIL && k[ll] == TEXT_TAG_KILL) {
             if ((rc = mnemo__grow(&kills, &cap_kills, n_kills + 1, sizeof *kills, 16)) == 0)
-                kills[n_kills++] = (kill){mnemo__get_be64(k + ll + 1), mnemo__get_be64(k + ll + 9)};
-        } else if (kl == ll + 9 && k[ll] == TEXT_TAG_BLOCK && !mnemo__unseal(v, vl, &pv, &pl)) {
-            rc = load_block(p, mnemo__get_be64(k + ll + 1), pv, pl, kills, n_kills);
+                kills[n_kills++] = (text_kill){mnemo__get_be64(k + ll + 1), mnemo__get_be32(k + ll + 9)};
+        } else if (kl == ll + TEXT_BLOCK_KEY_TAIL && k[ll] == TEXT_TAG_BLOCK && !mnemo__unseal(v, vl, &pv, &pl)) {
+            rc = load_block(p, pv, pl, kills, n_kills);
         } else {
             rc = mnemo__err(MNEMO_ECORRUPT, "text index: a key of term '%s' (key 'P' %s 0x00 + %zu bytes) is damaged",
                             p->term, p->term, kl - ll);

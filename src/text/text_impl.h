@@ -13,8 +13,10 @@
 #define TEXT_MK_POSTING 'P'
 #define TEXT_MK_DOC 'F'
 #define TEXT_MK_STATS 'S'
-#define TEXT_TAG_KILL 0  /* 'P' term 0x00 0x00 seg iid: the record's posting in seg is dead */
-#define TEXT_TAG_BLOCK 1 /* 'P' term 0x00 0x01 seg: the postings one transaction wrote */
+#define TEXT_TAG_KILL 0  /* 'P' term 0x00 0x00 iid gen(u32 BE): that generation of the posting is dead */
+#define TEXT_TAG_BLOCK 1 /* 'P' term 0x00 0x01 seg: postings (one transaction's, or merged) */
+#define TEXT_KILL_KEY_TAIL 13 /* tag, iid, gen */
+#define TEXT_BLOCK_KEY_TAIL 9 /* tag, seg */
 
 enum { TEXT_BUILDING = 1, TEXT_READY = 2 };
 
@@ -45,6 +47,30 @@ size_t mnemo_text__get_varint(const unsigned char *p, size_t n, uint64_t *v);
 
 /* 'P' term 0x00: the prefix of every key of the term (len + 2 bytes). */
 size_t mnemo_text__term_prefix(unsigned char *out, const char *term, size_t len);
+
+/* 'P' term 0x00 0x00 iid gen: the kill key of a posting; returns its length. */
+size_t mnemo_text__kill_key(unsigned char *out, const char *term, size_t len, uint64_t iid, uint32_t gen);
+
+/* One posting in a block (after the block's varint count, entries by ascending iid):
+ *   varint iid delta, varint document length, varint tf << 1 | (gen != 0), [varint gen],
+ *   tf varint position deltas. */
+typedef struct text_entry {
+    uint64_t iid;
+    uint32_t dl, tf, gen;
+    const unsigned char *pos; /* tf varint position deltas, pos_len bytes */
+    size_t pos_len;
+} text_entry;
+/* Decodes the entry at v (n bytes left) following prev_iid (0 for the first): bytes read, or 0
+ * when it is malformed. */
+size_t mnemo_text__decode_entry(text_entry *e, const unsigned char *v, size_t n, uint64_t prev_iid);
+
+/* A kill key's record and generation; kill keys of a term come sorted by (iid, gen). */
+typedef struct text_kill {
+    uint64_t iid;
+    uint32_t gen;
+} text_kill;
+/* 1 when (iid, gen) is among the n sorted kills. */
+int mnemo_text__killed(const text_kill *k, size_t n, uint64_t iid, uint32_t gen);
 
 /* The postings of term that txn indexed and has not written yet (they are written at its commit),
  * in no particular order: cb gets the record, its length, tf and tf varint position deltas. */
