@@ -193,8 +193,8 @@ typedef struct occ {
     uint32_t len, pos;
 } occ;
 
-/* A tokenized text: occurrences sorted by (term, position); firsts[i] is the first occurrence of
- * the i-th distinct term. */
+/* A tokenized text: occurrences grouped by term (terms in order of first appearance), by
+ * position within a term; firsts[i] is the first occurrence of the i-th distinct term. */
 typedef struct doc_terms {
     char *arena;
     size_t used, cap;
@@ -210,6 +210,89 @@ static void doc_terms_free(doc_terms *d)
     mnemo__free(d->o);
     mnemo__free(d->firsts);
     memset(d, 0, sizeof *d);
+}
+
+/* Distinct terms by hash (FNV-1a, open addressing): grouping by term costs O(n) where sorting
+ * with memcmp was a third of an indexed put. */
+typedef struct term_tab {
+    uint32_t *slot; /* 0 empty, else term id + 1 */
+    size_t cap;     /* slots, a power of two */
+    const char **p;
+    uint32_t *len;
+    uint64_t *hash;
+    size_t n, cap_t;
+} term_tab;
+
+static void term_tab_free(term_tab *t)
+{
+    mnemo__free(t->slot);
+    mnemo__free(t->p);
+    mnemo__free(t->len);
+    mnemo__free(t->hash);
+    memset(t, 0, sizeof *t);
+}
+
+static uint64_t term_hash(const char *p, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static int term_tab_grow(term_tab *t)
+{
+    size_t cap = t->cap ? 2 * t->cap : 256;
+    uint32_t *slot = mnemo__calloc(cap, sizeof *slot);
+    if (!slot)
+        return mnemo__err_nomem("text index: terms");
+    for (size_t i = 0; i < t->n; i++) {
+        size_t at = t->hash[i] & (cap - 1);
+        while (slot[at])
+            at = (at + 1) & (cap - 1);
+        slot[at] = (uint32_t)i + 1;
+    }
+    mnemo__free(t->slot);
+    t->slot = slot;
+    t->cap = cap;
+    return 0;
+}
+
+/* The id of the term (p is kept, not copied), added when new. */
+static int term_tab_id(term_tab *t, const char *p, uint32_t len, size_t *id)
+{
+    int rc = 0;
+    if (2 * (t->n + 1) > t->cap && (rc = term_tab_grow(t)) != 0)
+        return rc;
+    uint64_t h = term_hash(p, len);
+    size_t at = h & (t->cap - 1);
+    for (; t->slot[at]; at = (at + 1) & (t->cap - 1)) {
+        size_t i = t->slot[at] - 1;
+        if (t->hash[i] == h && t->len[i] == len && !memcmp(t->p[i], p, len)) {
+            *id = i;
+            return 0;
+        }
+    }
+    if (t->n == t->cap_t) {
+        size_t cap = t->cap_t ? 2 * t->cap_t : 128;
+        const char **np = mnemo__realloc(t->p, cap * sizeof *np);
+        if (np)
+            t->p = np;
+        uint32_t *nl = np ? mnemo__realloc(t->len, cap * sizeof *nl) : NULL;
+        if (nl)
+            t->len = nl;
+        uint64_t *nh = nl ? mnemo__realloc(t->hash, cap * sizeof *nh) : NULL;
+        if (!nh)
+            return mnemo__err_nomem("text index: terms");
+        t->hash = nh;
+        t->cap_t = cap;
+    }
+    t->p[t->n] = p;
+    t->len[t->n] = len;
+    t->hash[t->n] = h;
+    t->slot[at] = (uint32_t)++t->n;
+    *id = t->n - 1;
+    return 0;
 }
 
 typedef struct pdoc {
@@ -292,16 +375,8 @@ static void pending_drop(text_txn *t, uint64_t iid)
     }
 }
 
-static int term_cmp(const char *a, size_t al, const char *b, size_t bl)
-{
-    int c = memcmp(a, b, al < bl ? al : bl);
-    return c ? c : (al > bl) - (al < bl);
-}
-
 /* One distinct term of one pending document, for grouping the commit's postings by term. */
 typedef struct pref {
-    const char *term;
-    uint32_t len;
     uint64_t iid;
     const pdoc *d;
     size_t from, tf;
@@ -310,8 +385,7 @@ typedef struct pref {
 static int pref_cmp(const void *pa, const void *pb)
 {
     const pref *a = pa, *b = pb;
-    int c = term_cmp(a->term, a->len, b->term, b->len);
-    return c ? c : (a->iid > b->iid) - (a->iid < b->iid);
+    return (a->iid > b->iid) - (a->iid < b->iid);
 }
 
 static size_t encode_entry(unsigned char *out, uint64_t iid_delta, const pdoc *d, size_t from, size_t tf)
@@ -340,44 +414,68 @@ static size_t block_key(unsigned char *out, const char *term, size_t len, uint64
 /* Writes the pending postings: one sealed block per distinct term, entries by ascending iid. */
 static int write_blocks(text_txn *t, mnemo_txn *txn)
 {
-    size_t n = 0, cap = 0;
-    pref *r = NULL;
+    term_tab tt = {0};
+    size_t n = 0, *tid = NULL, *start = NULL;
+    pref *r = NULL, *g = NULL;
     int rc = 0;
+    for (size_t i = 0; i < t->n_d; i++)
+        n += t->d[i].live ? t->d[i].t.n_terms : 0;
+    if (!n)
+        return 0;
+    r = mnemo__malloc(n * sizeof *r);
+    g = mnemo__malloc(n * sizeof *g);
+    tid = mnemo__malloc(n * sizeof *tid);
+    if (!r || !g || !tid)
+        rc = mnemo__err_nomem("text index: pending postings");
+    /* each (document, term) with its term's id; then a counting sort by id */
+    size_t m = 0;
     for (size_t i = 0; i < t->n_d && !rc; i++) {
         const pdoc *d = &t->d[i];
-        if (!d->live || (rc = mnemo__grow(&r, &cap, n + d->t.n_terms, sizeof *r, 1024)) != 0)
-            continue;
-        for (size_t k = 0; k < d->t.n_terms; k++) {
+        for (size_t k = 0; d->live && k < d->t.n_terms && !rc; k++) {
             size_t from = d->t.firsts[k], to = k + 1 < d->t.n_terms ? d->t.firsts[k + 1] : d->t.n;
-            r[n++] = (pref){d->t.o[from].p, d->t.o[from].len, d->iid, d, from, to - from};
+            rc = term_tab_id(&tt, d->t.o[from].p, d->t.o[from].len, &tid[m]);
+            r[m++] = (pref){d->iid, d, from, to - from};
         }
     }
-    if (!rc && n)
-        qsort(r, n, sizeof *r, pref_cmp);
+    if (!rc && !(start = mnemo__calloc(tt.n + 1, sizeof *start)))
+        rc = mnemo__err_nomem("text index: pending postings");
+    for (size_t i = 0; i < m && !rc; i++)
+        start[tid[i] + 1]++;
+    for (size_t i = 0; i < tt.n && !rc; i++)
+        start[i + 1] += start[i];
+    for (size_t i = 0; i < m && !rc; i++)
+        g[start[tid[i]]++] = r[i]; /* start[id] ends at the next group's start */
     unsigned char key[MNEMO_TEXT_MAX_TERM + 12], *val = NULL;
     size_t cap_v = 0;
-    for (size_t g = 0; g < n && !rc;) {
-        size_t end = g + 1, bytes = 10 + MNEMO_SEAL_OVERHEAD;
-        while (end < n && !term_cmp(r[end].term, r[end].len, r[g].term, r[g].len))
-            end++;
-        for (size_t i = g; i < end; i++)
-            bytes += 40 + 5 * r[i].tf;
+    for (size_t id = 0, at = 0; id < tt.n && !rc; id++) {
+        size_t end = start[id], bytes = 10 + MNEMO_SEAL_OVERHEAD;
+        int sorted = 1;
+        for (size_t i = at; i < end; i++) {
+            bytes += 40 + 5 * g[i].tf;
+            sorted &= i == at || g[i - 1].iid < g[i].iid;
+        }
+        if (!sorted) /* documents in put order: usually ascending ids already */
+            qsort(g + at, end - at, sizeof *g, pref_cmp);
         if ((rc = mnemo__grow(&val, &cap_v, 2 * bytes, 1, 4096)) != 0)
             break;
         unsigned char *p = val + bytes; /* the payload, sealed into val below */
-        size_t pl = mnemo_text__put_varint(p, end - g);
+        size_t pl = mnemo_text__put_varint(p, end - at);
         uint64_t prev = 0;
-        for (size_t i = g; i < end; i++) {
-            pl += encode_entry(p + pl, r[i].iid - prev, r[i].d, r[i].from, r[i].tf);
-            prev = r[i].iid;
+        for (size_t i = at; i < end; i++) {
+            pl += encode_entry(p + pl, g[i].iid - prev, g[i].d, g[i].from, g[i].tf);
+            prev = g[i].iid;
         }
         size_t vl = mnemo__seal(val, p, pl);
-        rc = mnemo_txn__put_untracked(t->db, txn, MNEMO_CF_TEXT_INDEX, key, block_key(key, r[g].term, r[g].len, t->seg),
-                                      val, vl);
-        g = end;
+        rc = mnemo_txn__put_untracked(t->db, txn, MNEMO_CF_TEXT_INDEX, key,
+                                      block_key(key, tt.p[id], tt.len[id], t->seg), val, vl);
+        at = end;
     }
     mnemo__free(val);
+    mnemo__free(start);
+    mnemo__free(tid);
+    mnemo__free(g);
     mnemo__free(r);
+    term_tab_free(&tt);
     return rc;
 }
 
@@ -453,18 +551,10 @@ int mnemo_text__pending(mnemo_txn *txn, const char *term, size_t len, mnemo_text
     for (size_t i = 0; t && i < t->n_d && !rc; i++) {
         const pdoc *d = &t->d[i];
         size_t lo = 0, hi = d->live ? d->t.n_terms : 0;
-        while (lo < hi) { /* binary search among the document's distinct terms */
-            size_t mid = (lo + hi) / 2;
-            const occ *o = &d->t.o[d->t.firsts[mid]];
-            int c = term_cmp(o->p, o->len, term, len);
-            if (c == 0) {
-                lo = mid;
+        for (; lo < hi; lo++) { /* a transaction's own search: rare, a scan will do */
+            const occ *o = &d->t.o[d->t.firsts[lo]];
+            if (o->len == len && !memcmp(o->p, term, len))
                 break;
-            }
-            if (c < 0)
-                lo = mid + 1;
-            else
-                hi = mid;
         }
         if (lo >= hi)
             continue;
@@ -583,26 +673,41 @@ static int add_occ(void *arg, const char *term, size_t len, uint32_t pos)
     return 0;
 }
 
-static int occ_cmp(const void *pa, const void *pb)
-{
-    const occ *a = pa, *b = pb;
-    int c = term_cmp(a->p, a->len, b->p, b->len);
-    return c ? c : (a->pos > b->pos) - (a->pos < b->pos);
-}
-
-/* Tokenizes text into d: occurrences sorted by (term, position) and the distinct terms. */
+/* Tokenizes text into d: occurrences grouped by term, by position within a term. */
 static int tokenize_doc(doc_terms *d, const mnemo_text_cfg *cfg, const char *text, size_t len)
 {
     memset(d, 0, sizeof *d);
     int rc = mnemo_text__tokenize(text, len, cfg, add_occ, d, NULL, "text index: record content");
-    for (size_t i = 0; i < d->n; i++)
+    term_tab tt = {0};
+    size_t *tid = NULL;
+    occ *grouped = NULL;
+    if (!rc && d->n && (!(tid = mnemo__malloc(d->n * sizeof *tid)) || !(grouped = mnemo__malloc(d->n * sizeof *grouped))))
+        rc = mnemo__err_nomem("text index: record content");
+    for (size_t i = 0; i < d->n && !rc; i++) {
         d->o[i].p = d->arena + d->o[i].off;
-    if (d->n) /* qsort wants a non-NULL array even for 0 elements */
-        qsort(d->o, d->n, sizeof *d->o, occ_cmp);
-    for (size_t i = 0; i < d->n && !rc; i++)
-        if ((i == 0 || term_cmp(d->o[i - 1].p, d->o[i - 1].len, d->o[i].p, d->o[i].len)) &&
-            (rc = mnemo__grow(&d->firsts, &d->cap_f, d->n_terms + 1, sizeof *d->firsts, 64)) == 0)
-            d->firsts[d->n_terms++] = i;
+        rc = term_tab_id(&tt, d->o[i].p, d->o[i].len, &tid[i]);
+    }
+    if (!rc && d->n && !(d->firsts = mnemo__calloc(tt.n + 1, sizeof *d->firsts)))
+        rc = mnemo__err_nomem("text index: record content");
+    if (!rc && d->n) { /* a counting sort by term id keeps the positions ascending */
+        for (size_t i = 0; i < d->n; i++)
+            d->firsts[tid[i] + 1]++;
+        for (size_t i = 0; i < tt.n; i++)
+            d->firsts[i + 1] += d->firsts[i];
+        for (size_t i = 0; i < d->n; i++)
+            grouped[d->firsts[tid[i]]++] = d->o[i];
+        memmove(d->firsts + 1, d->firsts, tt.n * sizeof *d->firsts);
+        d->firsts[0] = 0;
+        d->n_terms = tt.n;
+        d->cap_f = tt.n + 1;
+        mnemo__free(d->o);
+        d->o = grouped;
+        d->cap_o = d->n;
+        grouped = NULL;
+    }
+    mnemo__free(grouped);
+    mnemo__free(tid);
+    term_tab_free(&tt);
     if (rc)
         doc_terms_free(d);
     return rc;
@@ -755,6 +860,226 @@ static int on_record_delete(mnemo_db *db, mnemo_txn *txn, const mnemo_record *re
 static const mnemo_record_listener record_listener = {.on_put = on_record_put, .on_delete_record = on_record_delete};
 
 int mnemo_text__open(mnemo_db *db) { return mnemo_record__listen(db, &record_listener); }
+
+/* ---- merging a term's blocks ----
+ *
+ * Every committing transaction adds a block per term it indexed, and re-indexed or removed
+ * records leave dead entries behind their kill keys. A merge rewrites a term's blocks into as few
+ * as possible (entries by ascending iid, at most MERGE_MAX_ENTRIES a block, dead ones dropped)
+ * and deletes the kill keys it applied, in a transaction of its own. It cannot resurrect a
+ * posting: a kill key committed after its snapshot names (record, generation), which the copied
+ * entry keeps, so it still applies to the merged block. Its written keys are the new blocks
+ * (fresh), the old blocks and the kill keys it read, which only another merge of the same term
+ * deletes: writers of records never conflict with it, and two merges of a term conflict. */
+
+#define MERGE_MAX_ENTRIES 4096 /* entries per merged block: bounds what a later merge rewrites */
+#define MERGE_BATCH_KEYS 4096  /* keys a merge transaction reads before it commits */
+
+typedef struct mkey {
+    unsigned char *key, *val; /* key, then the block's payload (NULL for a kill key) */
+    size_t kl, vl;
+    uint64_t count; /* entries of a block */
+} mkey;
+
+typedef struct merge_args {
+    mnemo_db *db;
+    unsigned char from[MNEMO_TEXT_MAX_TERM + 2]; /* where the batch starts ('P' when starting) */
+    unsigned char next[MNEMO_TEXT_MAX_TERM + 2]; /* where the next one does, once this one committed */
+    size_t from_len, next_len;
+    int done;
+    uint64_t merged; /* terms rewritten */
+    mkey *k;
+    size_t n, cap;
+} merge_args;
+
+static void merge_clear(merge_args *a)
+{
+    for (size_t i = 0; i < a->n; i++)
+        mnemo__free(a->k[i].key);
+    a->n = 0;
+}
+
+static uint64_t unique_seg(void)
+{
+    pthread_once(&nonce_once, nonce_init);
+    /* unique per call: a process's nonce is random, its counter never repeats */
+    return nonce + atomic_fetch_add(&delta_seq, 1) * 0x9E3779B97F4A7C15ull;
+}
+
+static int entry_cmp(const void *pa, const void *pb)
+{
+    const text_entry *a = pa, *b = pb;
+    return (a->iid > b->iid) - (a->iid < b->iid);
+}
+
+/* Rewrites the term whose keys are a->k[from..to) (kill keys first) when it has dead entries or
+ * at least two blocks that are not full. */
+static int merge_term(merge_args *a, mnemo_txn *txn, size_t from, size_t to, size_t pl)
+{
+    size_t n_kills = 0, n_small = 0, total = 0;
+    for (size_t i = from; i < to; i++) {
+        if (!a->k[i].val)
+            n_kills++;
+        else if (a->k[i].count < MERGE_MAX_ENTRIES / 2)
+            n_small++;
+        total += a->k[i].count;
+    }
+    if (!n_kills && n_small < 2)
+        return 0;
+    text_kill *kills = mnemo__malloc((n_kills ? n_kills : 1) * sizeof *kills);
+    text_entry *e = mnemo__malloc((total ? total : 1) * sizeof *e);
+    unsigned char *val = NULL;
+    size_t n = 0, cap_v = 0;
+    int rc = kills && e ? 0 : mnemo__err_nomem("text index merge");
+    for (size_t i = from; i < from + n_kills && !rc; i++)
+        kills[i - from] = (text_kill){mnemo__get_be64(a->k[i].key + pl + 1), mnemo__get_be32(a->k[i].key + pl + 9)};
+    for (size_t i = from + n_kills; i < to && !rc; i++) {
+        const unsigned char *v = a->k[i].val;
+        uint64_t count = 0, prev = 0;
+        size_t at = mnemo_text__get_varint(v, a->k[i].vl, &count), r = 1;
+        for (uint64_t j = 0; j < count && r; j++, at += r) {
+            text_entry t;
+            if ((r = mnemo_text__decode_entry(&t, v + at, a->k[i].vl - at, prev)) == 0)
+                break;
+            prev = t.iid;
+            if (!mnemo_text__killed(kills, n_kills, t.iid, t.gen))
+                e[n++] = t;
+        }
+        if (!r || at != a->k[i].vl)
+            rc = mnemo__err(MNEMO_ECORRUPT, "text index merge: a block of term '%.*s' is damaged", (int)(pl - 2),
+                            (const char *)a->k[i].key + 1);
+    }
+    if (!rc && n)
+        qsort(e, n, sizeof *e, entry_cmp);
+    unsigned char key[MNEMO_TEXT_MAX_TERM + 12];
+    memcpy(key, a->k[from].key, pl);
+    key[pl] = TEXT_TAG_BLOCK;
+    for (size_t c = 0; c < n && !rc; c += MERGE_MAX_ENTRIES) {
+        size_t end = c + MERGE_MAX_ENTRIES < n ? c + MERGE_MAX_ENTRIES : n, bytes = 16 + MNEMO_SEAL_OVERHEAD;
+        for (size_t i = c; i < end; i++)
+            bytes += 40 + e[i].pos_len;
+        if ((rc = mnemo__grow(&val, &cap_v, 2 * bytes, 1, 4096)) != 0)
+            break;
+        unsigned char *p = val + bytes;
+        size_t len = mnemo_text__put_varint(p, end - c);
+        for (size_t i = c; i < end; i++) {
+            len += mnemo_text__put_varint(p + len, e[i].iid - (i > c ? e[i - 1].iid : 0));
+            len += mnemo_text__put_varint(p + len, e[i].dl);
+            len += mnemo_text__put_varint(p + len, (uint64_t)e[i].tf << 1 | (e[i].gen != 0));
+            if (e[i].gen)
+                len += mnemo_text__put_varint(p + len, e[i].gen);
+            memcpy(p + len, e[i].pos, e[i].pos_len);
+            len += e[i].pos_len;
+        }
+        mnemo__put_be64(key + pl + 1, unique_seg());
+        rc = mnemo_txn__put(a->db, txn, MNEMO_CF_TEXT_INDEX, key, pl + TEXT_BLOCK_KEY_TAIL, val,
+                            mnemo__seal(val, p, len));
+    }
+    for (size_t i = from; i < to && !rc; i++)
+        rc = mnemo_txn__delete(a->db, txn, MNEMO_CF_TEXT_INDEX, a->k[i].key, a->k[i].kl);
+    if (!rc)
+        a->merged++;
+    mnemo__free(val);
+    mnemo__free(e);
+    mnemo__free(kills);
+    return rc;
+}
+
+/* Reads the next batch of 'P' keys (whole terms; at least one term) and merges each term. */
+static int merge_op(mnemo_txn *txn, void *arg)
+{
+    merge_args *a = arg;
+    unsigned char hi = TEXT_MK_POSTING + 1;
+    mnemo_cursor *c;
+    int rc = mnemo_cursor__open(&c, a->db, txn, MNEMO_CF_TEXT_INDEX, a->from, a->from_len, &hi, 1);
+    if (rc)
+        return rc;
+    merge_clear(a);
+    a->merged = 0;
+    size_t term_start = 0, pl = 0;
+    int more = 0;
+    for (mnemo_cursor__first(c); !rc && mnemo_cursor__valid(c); mnemo_cursor__next(c)) {
+        size_t kl, vl, pvl;
+        const unsigned char *k = mnemo_cursor__key(c, &kl);
+        const void *v = mnemo_cursor__value(c, &vl), *pv = NULL;
+        const unsigned char *z = kl > 1 ? memchr(k + 1, 0, kl - 1) : NULL;
+        size_t kpl = z ? (size_t)(z - k) + 1 : 0;
+        int kill = kpl && kl == kpl + TEXT_KILL_KEY_TAIL && k[kpl] == TEXT_TAG_KILL;
+        int block = kpl && kl == kpl + TEXT_BLOCK_KEY_TAIL && k[kpl] == TEXT_TAG_BLOCK && !mnemo__unseal(v, vl, &pv, &pvl);
+        if (!kill && !block) {
+            rc = mnemo__err(MNEMO_ECORRUPT, "text index merge: key 'P' %.*s (%zu bytes) is damaged",
+                            (int)(kpl ? kpl - 2 : kl - 1), (const char *)k + 1, kl);
+            break;
+        }
+        if (a->n && (kpl != pl || memcmp(k, a->k[term_start].key, pl))) { /* a new term */
+            if ((rc = merge_term(a, txn, term_start, a->n, pl)) != 0)
+                break;
+            if (a->n >= MERGE_BATCH_KEYS) {
+                more = 1;
+                memcpy(a->next, k, kpl); /* resume at this term */
+                a->next_len = kpl;
+                break;
+            }
+            term_start = a->n;
+        }
+        pl = kpl;
+        if ((rc = mnemo__grow(&a->k, &a->cap, a->n + 1, sizeof *a->k, 256)) != 0)
+            break;
+        mkey *m = &a->k[a->n];
+        memset(m, 0, sizeof *m);
+        if (!(m->key = mnemo__malloc(kl + (block ? pvl : 0) + 1))) {
+            rc = mnemo__err_nomem("text index merge");
+            break;
+        }
+        memcpy(m->key, k, kl);
+        m->kl = kl;
+        if (block) {
+            m->val = m->key + kl;
+            memcpy(m->val, pv, pvl);
+            m->vl = pvl;
+            if (!mnemo_text__get_varint(m->val, pvl, &m->count)) {
+                mnemo__free(m->key);
+                rc = mnemo__err(MNEMO_ECORRUPT, "text index merge: a block of term '%.*s' is damaged", (int)(pl - 2),
+                                (const char *)k + 1);
+                break;
+            }
+        }
+        a->n++;
+    }
+    if (!rc)
+        rc = mnemo_cursor__status(c, "text index merge");
+    mnemo_cursor__close(c);
+    if (!rc && !more && a->n > term_start)
+        rc = merge_term(a, txn, term_start, a->n, pl);
+    a->done = !more;
+    merge_clear(a);
+    return rc;
+}
+
+/* Merges the blocks of every term, batch by batch (each batch a transaction, retried on a
+ * conflict). *merged (may be NULL) gets the number of terms rewritten. */
+static int merge_all(mnemo_db *db, uint64_t *merged)
+{
+    merge_args *a = mnemo__calloc(1, sizeof *a);
+    if (!a)
+        return mnemo__err_nomem("text index merge");
+    a->db = db;
+    a->from[0] = TEXT_MK_POSTING;
+    a->from_len = 1;
+    uint64_t total = 0;
+    int rc = 0;
+    while (!rc && !a->done) {
+        rc = mnemo_txn_run(db, 0, merge_op, a, NULL);
+        total += a->merged;
+        memcpy(a->from, a->next, a->next_len);
+        a->from_len = a->next_len;
+    }
+    if (merged)
+        *merged = total;
+    mnemo__free(a->k);
+    mnemo__free(a);
+    return rc;
+}
 
 /* ---- enable, disable, info ---- */
 
@@ -909,6 +1234,9 @@ int mnemo_text_enable(mnemo_db *db, const mnemo_text_options *opts)
         if (o->progress)
             o->progress(a->done, a->total > a->done ? a->total : a->done, o->progress_arg);
     }
+    /* the build wrote a block per term and batch: one block per term is smaller and faster to read */
+    if (!rc)
+        rc = merge_all(db, NULL);
     if (!rc)
         rc = mnemo_txn_run(db, 0, ready_op, a, NULL);
     mnemo__free(a);
