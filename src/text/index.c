@@ -459,7 +459,7 @@ static int write_blocks(text_txn *t, mnemo_txn *txn)
         if ((rc = mnemo__grow(&val, &cap_v, 2 * bytes, 1, 4096)) != 0)
             break;
         unsigned char *p = val + bytes; /* the payload, sealed into val below */
-        size_t pl = mnemo_text__put_varint(p, end - at);
+        size_t pl = 0;
         uint64_t prev = 0;
         for (size_t i = at; i < end; i++) {
             pl += encode_entry(p + pl, g[i].iid - prev, g[i].d, g[i].from, g[i].tf);
@@ -899,11 +899,15 @@ static void merge_clear(merge_args *a)
     a->n = 0;
 }
 
-static uint64_t unique_seg(void)
+/* The number of entries of a block's payload; -1 when it is malformed. */
+static int block_entries(uint64_t *count, const unsigned char *v, size_t n)
 {
-    pthread_once(&nonce_once, nonce_init);
-    /* unique per call: a process's nonce is random, its counter never repeats */
-    return nonce + atomic_fetch_add(&delta_seq, 1) * 0x9E3779B97F4A7C15ull;
+    text_entry e = {0};
+    size_t at = 0, r;
+    for (*count = 0; at < n; at += r, ++*count)
+        if (!(r = mnemo_text__decode_entry(&e, v + at, n - at, *count ? e.iid : 0)))
+            return -1;
+    return 0;
 }
 
 static int entry_cmp(const void *pa, const void *pb)
@@ -935,9 +939,9 @@ static int merge_term(merge_args *a, mnemo_txn *txn, size_t from, size_t to, siz
         kills[i - from] = (text_kill){mnemo__get_be64(a->k[i].key + pl + 1), mnemo__get_be32(a->k[i].key + pl + 9)};
     for (size_t i = from + n_kills; i < to && !rc; i++) {
         const unsigned char *v = a->k[i].val;
-        uint64_t count = 0, prev = 0;
-        size_t at = mnemo_text__get_varint(v, a->k[i].vl, &count), r = 1;
-        for (uint64_t j = 0; j < count && r; j++, at += r) {
+        uint64_t prev = 0;
+        size_t at = 0, r = 1;
+        for (; at < a->k[i].vl && r; at += r) {
             text_entry t;
             if ((r = mnemo_text__decode_entry(&t, v + at, a->k[i].vl - at, prev)) == 0)
                 break;
@@ -953,7 +957,13 @@ static int merge_term(merge_args *a, mnemo_txn *txn, size_t from, size_t to, siz
         qsort(e, n, sizeof *e, entry_cmp);
     unsigned char key[MNEMO_TEXT_MAX_TERM + 12];
     memcpy(key, a->k[from].key, pl);
-    key[pl] = TEXT_TAG_BLOCK;
+    key[pl] = TEXT_TAG_MERGED;
+    if (n > (size_t)MERGE_MAX_ENTRIES * 65535)
+        rc = mnemo__err(MNEMO_EFULL, "text index merge: term '%.*s' has more than %u postings", (int)(pl - 2),
+                        (const char *)a->k[from].key + 1, MERGE_MAX_ENTRIES * 65535u);
+    /* old blocks first: a merged block may be rewritten under its own key */
+    for (size_t i = from; i < to && !rc; i++)
+        rc = mnemo_txn__delete(a->db, txn, MNEMO_CF_TEXT_INDEX, a->k[i].key, a->k[i].kl);
     for (size_t c = 0; c < n && !rc; c += MERGE_MAX_ENTRIES) {
         size_t end = c + MERGE_MAX_ENTRIES < n ? c + MERGE_MAX_ENTRIES : n, bytes = 16 + MNEMO_SEAL_OVERHEAD;
         for (size_t i = c; i < end; i++)
@@ -961,7 +971,7 @@ static int merge_term(merge_args *a, mnemo_txn *txn, size_t from, size_t to, siz
         if ((rc = mnemo__grow(&val, &cap_v, 2 * bytes, 1, 4096)) != 0)
             break;
         unsigned char *p = val + bytes;
-        size_t len = mnemo_text__put_varint(p, end - c);
+        size_t len = 0;
         for (size_t i = c; i < end; i++) {
             len += mnemo_text__put_varint(p + len, e[i].iid - (i > c ? e[i - 1].iid : 0));
             len += mnemo_text__put_varint(p + len, e[i].dl);
@@ -971,12 +981,12 @@ static int merge_term(merge_args *a, mnemo_txn *txn, size_t from, size_t to, siz
             memcpy(p + len, e[i].pos, e[i].pos_len);
             len += e[i].pos_len;
         }
-        mnemo__put_be64(key + pl + 1, unique_seg());
-        rc = mnemo_txn__put(a->db, txn, MNEMO_CF_TEXT_INDEX, key, pl + TEXT_BLOCK_KEY_TAIL, val,
+        size_t chunk = c / MERGE_MAX_ENTRIES; /* the first chunk's key ends at its tag */
+        key[pl + 1] = (unsigned char)(chunk >> 8);
+        key[pl + 2] = (unsigned char)chunk;
+        rc = mnemo_txn__put(a->db, txn, MNEMO_CF_TEXT_INDEX, key, pl + (chunk ? TEXT_MERGED_KEY_TAIL : 1), val,
                             mnemo__seal(val, p, len));
     }
-    for (size_t i = from; i < to && !rc; i++)
-        rc = mnemo_txn__delete(a->db, txn, MNEMO_CF_TEXT_INDEX, a->k[i].key, a->k[i].kl);
     if (!rc)
         a->merged++;
     mnemo__free(val);
@@ -1005,7 +1015,7 @@ static int merge_op(mnemo_txn *txn, void *arg)
         const unsigned char *z = kl > 1 ? memchr(k + 1, 0, kl - 1) : NULL;
         size_t kpl = z ? (size_t)(z - k) + 1 : 0;
         int kill = kpl && kl == kpl + TEXT_KILL_KEY_TAIL && k[kpl] == TEXT_TAG_KILL;
-        int block = kpl && kl == kpl + TEXT_BLOCK_KEY_TAIL && k[kpl] == TEXT_TAG_BLOCK && !mnemo__unseal(v, vl, &pv, &pvl);
+        int block = kpl && TEXT_IS_BLOCK(k + kpl, kl - kpl) && !mnemo__unseal(v, vl, &pv, &pvl);
         if (!kill && !block) {
             rc = mnemo__err(MNEMO_ECORRUPT, "text index merge: key 'P' %.*s (%zu bytes) is damaged",
                             (int)(kpl ? kpl - 2 : kl - 1), (const char *)k + 1, kl);
@@ -1037,7 +1047,7 @@ static int merge_op(mnemo_txn *txn, void *arg)
             m->val = m->key + kl;
             memcpy(m->val, pv, pvl);
             m->vl = pvl;
-            if (!mnemo_text__get_varint(m->val, pvl, &m->count)) {
+            if (block_entries(&m->count, m->val, pvl)) {
                 mnemo__free(m->key);
                 rc = mnemo__err(MNEMO_ECORRUPT, "text index merge: a block of term '%.*s' is damaged", (int)(pl - 2),
                                 (const char *)k + 1);

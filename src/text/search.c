@@ -145,24 +145,19 @@ static int plist_sort(plist *p)
 /* Decodes one block into p, leaving out the entries the kill keys name. */
 static int load_block(plist *p, const unsigned char *v, size_t n, const text_kill *kills, size_t n_kills)
 {
-    uint64_t count, e = 0;
-    size_t at = mnemo_text__get_varint(v, n, &count);
     text_entry en = {0};
-    for (; at && e < count; e++) {
-        size_t r = mnemo_text__decode_entry(&en, v + at, n - at, e ? en.iid : 0);
-        if (!r || (e && r && en.iid == 0))
-            break;
-        at += r;
+    size_t at = 0, r = 1;
+    for (int first = 1; at < n; at += r, first = 0) {
+        if (!(r = mnemo_text__decode_entry(&en, v + at, n - at, first ? 0 : en.iid)) || (!first && r && en.iid == 0))
+            return mnemo__err(MNEMO_ECORRUPT, "text index: a block of postings of term '%s' (key 'P' %s 0x00 + "
+                                              "1, 3 or 9 bytes) is damaged", p->term, p->term);
         if (mnemo_text__killed(kills, n_kills, en.iid, en.gen))
             continue; /* dead: the record was re-indexed or removed since */
         int rc = plist_push(p, en.iid, en.dl, en.tf, en.pos, en.pos_len);
         if (rc)
             return rc;
     }
-    if (at && e == count && at == n)
-        return 0;
-    return mnemo__err(MNEMO_ECORRUPT, "text index: a block of postings of term '%s' (key 'P' %s 0x00 0x01 + 8 "
-                                      "bytes) is damaged", p->term, p->term);
+    return 0;
 }
 
 /* The live postings of the term: its blocks minus its kill keys (they sort first: tag 0 < 1),
@@ -186,7 +181,7 @@ static int load_postings(plist *p, mnemo_db *db, mnemo_txn *txn)
         if (kl == ll + TEXT_KILL_KEY_TAIL && k[ll] == TEXT_TAG_KILL) {
             if ((rc = mnemo__grow(&kills, &cap_kills, n_kills + 1, sizeof *kills, 16)) == 0)
                 kills[n_kills++] = (text_kill){mnemo__get_be64(k + ll + 1), mnemo__get_be32(k + ll + 9)};
-        } else if (kl == ll + TEXT_BLOCK_KEY_TAIL && k[ll] == TEXT_TAG_BLOCK && !mnemo__unseal(v, vl, &pv, &pl)) {
+        } else if (TEXT_IS_BLOCK(k + ll, kl - ll) && !mnemo__unseal(v, vl, &pv, &pl)) {
             rc = load_block(p, pv, pl, kills, n_kills);
         } else {
             rc = mnemo__err(MNEMO_ECORRUPT, "text index: a key of term '%s' (key 'P' %s 0x00 + %zu bytes) is damaged",

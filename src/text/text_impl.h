@@ -14,9 +14,15 @@
 #define TEXT_MK_DOC 'F'
 #define TEXT_MK_STATS 'S'
 #define TEXT_TAG_KILL 0  /* 'P' term 0x00 0x00 iid gen(u32 BE): that generation of the posting is dead */
-#define TEXT_TAG_BLOCK 1 /* 'P' term 0x00 0x01 seg: postings (one transaction's, or merged) */
-#define TEXT_KILL_KEY_TAIL 13 /* tag, iid, gen */
-#define TEXT_BLOCK_KEY_TAIL 9 /* tag, seg */
+#define TEXT_TAG_BLOCK 1  /* 'P' term 0x00 0x01 seg: the postings one transaction wrote */
+#define TEXT_TAG_MERGED 2 /* 'P' term 0x00 0x02 [chunk(u16 BE), from 1]: the postings a merge wrote */
+#define TEXT_KILL_KEY_TAIL 13  /* tag, iid, gen */
+#define TEXT_BLOCK_KEY_TAIL 9  /* tag, seg */
+#define TEXT_MERGED_KEY_TAIL 3 /* tag, chunk (the first chunk: the tag alone) */
+/* 1 when the key tail (after 'P' term 0x00, n bytes) names a block of postings. */
+#define TEXT_IS_BLOCK(t, n) \
+    (((n) == TEXT_BLOCK_KEY_TAIL && (t)[0] == TEXT_TAG_BLOCK) ||                                                  \
+     (((n) == 1 || (n) == TEXT_MERGED_KEY_TAIL) && (t)[0] == TEXT_TAG_MERGED))
 
 enum { TEXT_BUILDING = 1, TEXT_READY = 2 };
 
@@ -51,7 +57,7 @@ size_t mnemo_text__term_prefix(unsigned char *out, const char *term, size_t len)
 /* 'P' term 0x00 0x00 iid gen: the kill key of a posting; returns its length. */
 size_t mnemo_text__kill_key(unsigned char *out, const char *term, size_t len, uint64_t iid, uint32_t gen);
 
-/* One posting in a block (after the block's varint count, entries by ascending iid):
+/* One posting in a block (a block is its entries, by ascending iid, nothing else):
  *   varint iid delta, varint document length, varint tf << 1 | (gen != 0), [varint gen],
  *   tf varint position deltas. */
 typedef struct text_entry {
