@@ -315,6 +315,36 @@ TU_TEST(text, writers_of_different_records_do_not_conflict)
     TU_OK(mnemo_close(db));
 }
 
+/* Small commits leave a block per term each; a search that reads many merges them into one
+ * (dead entries and their kill keys dropped) and finds the same records. */
+TU_TEST(text, a_search_merges_the_blocks_small_commits_left)
+{
+    mnemo_db *db = open_text("m", NULL, 0);
+    char id[16], content[32];
+    for (int i = 0; i < 80; i++) {
+        snprintf(id, sizeof id, "r%02d", i);
+        snprintf(content, sizeof content, "wing n%d", i);
+        put(db, NULL, id, content, NULL);
+    }
+    put(db, NULL, "r01", "wing tip wing", NULL);
+    TU_OK(mnemo_record_delete(db, NULL, "r02"));
+    TU_OK(mnemo_close(db));
+    size_t before = raw_count("m", "Pwing", 6);
+    cr_assert_eq(before, 81 + 2, "a block per commit and a kill key each for r01 and r02: %zu", before);
+    TU_OK(mnemo_open(&db, tu_path("m"), NULL));
+    char first[1024];
+    snprintf(first, sizeof first, "%s", search_ids(db, NULL, "wing", 100, NULL));
+    cr_assert_eq(strncmp(first, "r01 ", 4), 0, "%s", first);
+    cr_assert_null(strstr(first, "r02"));
+    TU_OK(mnemo_close(db));
+    cr_assert_eq(raw_count("m", "Pwing", 6), 1, "one merged block");
+    cr_assert_eq(raw_count("m", "Pn5", 4), 1, "a term read by no search stays as it is");
+    TU_OK(mnemo_open(&db, tu_path("m"), NULL));
+    cr_assert_str_eq(search_ids(db, NULL, "wing", 100, NULL), first);
+    cr_assert_eq(info(db, NULL).documents, 79);
+    TU_OK(mnemo_close(db));
+}
+
 /* Layout 1 (one key per term and record) is refused by name; disable and enable rebuild it. */
 TU_TEST(text, an_index_of_the_old_layout_is_eversion_until_rebuilt)
 {

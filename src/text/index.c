@@ -885,7 +885,8 @@ typedef struct merge_args {
     mnemo_db *db;
     unsigned char from[MNEMO_TEXT_MAX_TERM + 2]; /* where the batch starts ('P' when starting) */
     unsigned char next[MNEMO_TEXT_MAX_TERM + 2]; /* where the next one does, once this one committed */
-    size_t from_len, next_len;
+    unsigned char hi[MNEMO_TEXT_MAX_TERM + 2]; /* where the keys to merge end */
+    size_t from_len, next_len, hi_len;
     int done;
     uint64_t merged; /* terms rewritten */
     mkey *k;
@@ -999,9 +1000,8 @@ static int merge_term(merge_args *a, mnemo_txn *txn, size_t from, size_t to, siz
 static int merge_op(mnemo_txn *txn, void *arg)
 {
     merge_args *a = arg;
-    unsigned char hi = TEXT_MK_POSTING + 1;
     mnemo_cursor *c;
-    int rc = mnemo_cursor__open(&c, a->db, txn, MNEMO_CF_TEXT_INDEX, a->from, a->from_len, &hi, 1);
+    int rc = mnemo_cursor__open(&c, a->db, txn, MNEMO_CF_TEXT_INDEX, a->from, a->from_len, a->hi, a->hi_len);
     if (rc)
         return rc;
     merge_clear(a);
@@ -1066,16 +1066,19 @@ static int merge_op(mnemo_txn *txn, void *arg)
     return rc;
 }
 
-/* Merges the blocks of every term, batch by batch (each batch a transaction, retried on a
- * conflict). *merged (may be NULL) gets the number of terms rewritten. */
-static int merge_all(mnemo_db *db, uint64_t *merged)
+/* Merges the blocks of the terms in [lo, hi), batch by batch (each batch a transaction, retried
+ * on a conflict). *merged (may be NULL) gets the number of terms rewritten. */
+static int merge_range(mnemo_db *db, const unsigned char *lo, size_t lo_len, const unsigned char *hi, size_t hi_len,
+                       uint64_t *merged)
 {
     merge_args *a = mnemo__calloc(1, sizeof *a);
     if (!a)
         return mnemo__err_nomem("text index merge");
     a->db = db;
-    a->from[0] = TEXT_MK_POSTING;
-    a->from_len = 1;
+    memcpy(a->from, lo, lo_len);
+    a->from_len = lo_len;
+    memcpy(a->hi, hi, hi_len);
+    a->hi_len = hi_len;
     uint64_t total = 0;
     int rc = 0;
     while (!rc && !a->done) {
@@ -1089,6 +1092,21 @@ static int merge_all(mnemo_db *db, uint64_t *merged)
     mnemo__free(a->k);
     mnemo__free(a);
     return rc;
+}
+
+static int merge_all(mnemo_db *db, uint64_t *merged)
+{
+    unsigned char lo = TEXT_MK_POSTING, hi = TEXT_MK_POSTING + 1;
+    return merge_range(db, &lo, 1, &hi, 1, merged);
+}
+
+int mnemo_text__merge_term(mnemo_db *db, const char *term, size_t len)
+{
+    unsigned char lo[MNEMO_TEXT_MAX_TERM + 2], hi[MNEMO_TEXT_MAX_TERM + 2];
+    size_t n = mnemo_text__term_prefix(lo, term, len);
+    memcpy(hi, lo, n);
+    hi[n - 1] = 1;
+    return merge_range(db, lo, n, hi, n, NULL);
 }
 
 /* ---- enable, disable, info ---- */

@@ -34,6 +34,7 @@ typedef struct plist {
     unsigned char *pos;
     size_t pos_len, pos_cap;
     int need_pos;
+    size_t n_keys; /* blocks and kill keys read: many of them ask for a merge */
 } plist;
 
 static void plist_free(plist *p)
@@ -178,6 +179,7 @@ static int load_postings(plist *p, mnemo_db *db, mnemo_txn *txn)
         size_t kl, vl, pl;
         const unsigned char *k = mnemo_cursor__key(c, &kl);
         const void *v = mnemo_cursor__value(c, &vl), *pv;
+        p->n_keys++;
         if (kl == ll + TEXT_KILL_KEY_TAIL && k[ll] == TEXT_TAG_KILL) {
             if ((rc = mnemo__grow(&kills, &cap_kills, n_kills + 1, sizeof *kills, 16)) == 0)
                 kills[n_kills++] = (text_kill){mnemo__get_be64(k + ll + 1), mnemo__get_be32(k + ll + 9)};
@@ -613,6 +615,11 @@ int mnemo_text_search(mnemo_text_hits **out, mnemo_db *db, mnemo_txn *txn, const
         rc = setup_restrictions(&r, &s, o);
     if (!rc)
         rc = rank(out, &s, &r, k);
+    /* terms whose blocks piled up (small commits) are merged for the next searches; only an
+     * optimisation, so a failure (a read-only handle, a conflicting merge) is left for later */
+    for (size_t i = 0; i < n_pl && !rc && !mnemo_db__options(db)->read_only; i++)
+        if (pl[i].n_keys >= TEXT_MERGE_BLOCKS)
+            (void)mnemo_text__merge_term(db, pl[i].term, strlen(pl[i].term));
     for (size_t i = 0; i < n_pl; i++)
         plist_free(&pl[i]);
     mnemo__free(pl);

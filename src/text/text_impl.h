@@ -78,6 +78,11 @@ typedef struct text_kill {
 /* 1 when (iid, gen) is among the n sorted kills. */
 int mnemo_text__killed(const text_kill *k, size_t n, uint64_t iid, uint32_t gen);
 
+/* Merges the blocks of one term (dead entries and applied kill keys dropped) in a transaction of
+ * its own; searches call it for terms whose blocks have piled up (TEXT_MERGE_BLOCKS). */
+#define TEXT_MERGE_BLOCKS 64
+int mnemo_text__merge_term(mnemo_db *db, const char *term, size_t len);
+
 /* The postings of term that txn indexed and has not written yet (they are written at its commit),
  * in no particular order: cb gets the record, its length, tf and tf varint position deltas. */
 typedef int (*mnemo_text_pending_fn)(void *arg, uint64_t iid, uint32_t dl, uint32_t tf, const unsigned char *pos,
