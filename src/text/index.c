@@ -1,12 +1,14 @@
-/* The inverted index: settings, postings kept with their records, corpus statistics, and
- * mnemo_text_enable / disable / info.
+/* The inverted index: settings, postings kept with their records (per-transaction blocks, kill
+ * keys, merges; the layout and why in text.h), corpus statistics, and mnemo_text_enable / disable
+ * / info.
  *
- * Conflicts: postings are keyed by (term, record), so writers of different records never write
- * the same key. The corpus statistics BM25 needs (documents, total length) are not one counter
- * either: each committing transaction adds its own delta key ('S' 0x01 + a per-process random
- * nonce + a sequence number, written by a commit hook) and readers sum the base ('S' 0x00) and
- * the deltas; now and then a commit folds the deltas into the base in a transaction of its own,
- * which can only conflict with another fold. See docs/records.md "Full text". */
+ * Conflicts: blocks belong to the transaction that wrote them and kill keys and 'F' to a record,
+ * so writers of different records never write the same key. The corpus statistics BM25 needs
+ * (documents, total length) are not one counter either: each committing transaction adds its own
+ * delta key ('S' 0x01 + a per-process random nonce + a sequence number, written by a commit hook)
+ * and readers sum the base ('S' 0x00) and the deltas; now and then a commit folds the deltas into
+ * the base in a transaction of its own, which can only conflict with another fold. See
+ * docs/records.md "Full text". */
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
