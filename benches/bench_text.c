@@ -4,8 +4,8 @@
  *   bench_text [--quick] [--reps R] [--data DIR] [--docs N]
  *
  * Sets: "cranfield" (the 1,400 Cranfield abstracts of data/cranfield) and "cranfield_recombined"
- * (N documents, default 20,000, each 3..8 sentences drawn at random from Cranfield's abstracts:
- * real sentences, recombined, for a larger index). Both engines index without stemming or stop
+ * (N documents, default 100,000 like the agent-memory workload of the other benchmarks, each 3..8
+ * sentences drawn at random from Cranfield's abstracts: real sentences, recombined). Both engines index without stemming or stop
  * words (FTS5's unicode61 tokenizer folds case and removes diacritics, as mnemo does), with
  * positions (FTS5 detail=full), FTS5 contentless (index only, as mnemo's text_index).
  *
@@ -400,7 +400,7 @@ static void run_set(const corpus *c, char **qtext, size_t nq)
 int main(int argc, char **argv)
 {
     const char *data = BENCH_TEXT_DATA;
-    size_t big = 20000;
+    size_t big = 100000;
     int quick = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick"))

@@ -309,6 +309,8 @@ typedef struct text_txn {
     int64_t docs, len; /* this transaction's change */
     int wrote;
     uint64_t seg; /* its segment id: the last 8 bytes of its block keys */
+    text_conf conf; /* the settings as the transaction read them (has_conf) */
+    int has_conf;
     pdoc *d;
     size_t n_d, cap_d;
     mnemo_u64map live_of; /* iid -> index in d of its live pending document */
@@ -783,14 +785,17 @@ static int kill_postings(mnemo_db *db, mnemo_txn *txn, text_txn *t, const mnemo_
     return rc;
 }
 
+enum { INDEX_PUT, INDEX_NEW, INDEX_BUILD };
+
 /* (Re)indexes a record's content inside txn; old_text is the content it had (NULL when new).
- * skip_indexed: leave a record that has an entry (the build). */
+ * mode: INDEX_PUT; INDEX_NEW, a fresh internal id (ids are never reused: no entry to read);
+ * INDEX_BUILD, leave a record that has an entry. */
 static int index_record(mnemo_db *db, mnemo_txn *txn, const mnemo_text_cfg *cfg, uint64_t iid, const char *text,
-                        size_t len, const char *old_text, size_t old_len, int skip_indexed)
+                        size_t len, const char *old_text, size_t old_len, int mode)
 {
-    doc_entry old;
-    int rc = read_doc(&old, db, txn, iid);
-    if (rc || (old.exists && skip_indexed))
+    doc_entry old = {0};
+    int rc = mode == INDEX_NEW ? 0 : read_doc(&old, db, txn, iid);
+    if (rc || (old.exists && mode == INDEX_BUILD))
         return rc;
     if (old.exists && !old_text)
         return mnemo__err(MNEMO_ECORRUPT, "text index: internal id %llu has an entry (key 'F') but no stored record",
@@ -819,11 +824,28 @@ static int index_record(mnemo_db *db, mnemo_txn *txn, const mnemo_text_cfg *cfg,
     return rc;
 }
 
+/* The settings, read (tracked) once per transaction: only enable and disable change them, each
+ * in a transaction of its own, and the first tracked read already makes them conflict. */
+static int conf_of(text_conf *c, mnemo_db *db, mnemo_txn *txn)
+{
+    text_txn *t = mnemo_txn__hook_arg(txn, &txn_owner);
+    if (t && t->has_conf) {
+        *c = t->conf;
+        return 0;
+    }
+    int rc = mnemo_text__conf(c, db, txn, 1);
+    if (!rc && (rc = text_txn_of(&t, db, txn)) == 0) {
+        t->conf = *c;
+        t->has_conf = 1;
+    }
+    return rc;
+}
+
 static int on_record_put(mnemo_db *db, mnemo_txn *txn, const mnemo_record *old, const mnemo_record *nw, int replace)
 {
     (void)replace;
     text_conf c;
-    int rc = mnemo_text__conf(&c, db, txn, 1);
+    int rc = conf_of(&c, db, txn);
     if (rc == MNEMO_ENOTFOUND)
         return 0;
     if (rc)
@@ -831,13 +853,13 @@ static int on_record_put(mnemo_db *db, mnemo_txn *txn, const mnemo_record *old, 
     if (old && old->content_len == nw->content_len && !memcmp(old->content, nw->content, nw->content_len))
         return 0; /* same text: postings unchanged (a record stored before enabling is the build's job) */
     return index_record(db, txn, &c.cfg, nw->internal_id, nw->content, nw->content_len, old ? old->content : NULL,
-                        old ? old->content_len : 0, 0);
+                        old ? old->content_len : 0, old ? INDEX_PUT : INDEX_NEW);
 }
 
 static int on_record_delete(mnemo_db *db, mnemo_txn *txn, const mnemo_record *rec)
 {
     text_conf c;
-    int rc = mnemo_text__conf(&c, db, txn, 1);
+    int rc = conf_of(&c, db, txn);
     if (rc == MNEMO_ENOTFOUND)
         return 0;
     doc_entry old;
@@ -1195,7 +1217,7 @@ static int backfill_op(mnemo_txn *txn, void *arg)
         mnemo_record *r;
         if ((rc = mnemo_record__load(&r, a->db, txn, ids[i], strlen(ids[i]), 1)) != 0)
             break;
-        rc = index_record(a->db, txn, &a->conf.cfg, r->internal_id, r->content, r->content_len, NULL, 0, 1);
+        rc = index_record(a->db, txn, &a->conf.cfg, r->internal_id, r->content, r->content_len, NULL, 0, INDEX_BUILD);
         mnemo_record_free(r);
     }
     a->next_len = n ? strlen(ids[n - 1]) : a->after_len;
