@@ -22,7 +22,7 @@
     X(VECTOR_DATA, "vector_data", 0)                            \
     X(VECTOR_INDEX, "vector_index", 0)                          \
     X(METADATA, "metadata", 0)                                  \
-    X(TEXT_INDEX, "text_index", MNEMO_KS_ADDED_LATER | MNEMO_KS_DENSE)
+    X(TEXT_INDEX, "text_index", MNEMO_KS_ADDED_LATER | MNEMO_KS_DENSE | MNEMO_KS_SORTED_LOADS)
 
 typedef enum mnemo_cf {
 #define MNEMO_KS_ENUM(id, name, hints) MNEMO_CF_##id,
