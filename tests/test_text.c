@@ -345,6 +345,37 @@ TU_TEST(text, a_search_merges_the_blocks_small_commits_left)
     TU_OK(mnemo_close(db));
 }
 
+/* A record's old postings are found by tokenizing its old content again: when that no longer
+ * gives the terms it was indexed with (a tokenizer upgraded since), its update is ECORRUPT saying
+ * how to rebuild, never postings left behind unnamed. Simulated by changing the stored hash. */
+TU_TEST(text, a_tokenizer_that_changed_is_named_instead_of_leaving_postings)
+{
+    mnemo_db *db = open_text("k", NULL, 0);
+    corpus(db);
+    TU_OK(mnemo_close(db));
+    tu_raw raw;
+    tu_raw_open(&raw, tu_path("k"));
+    unsigned char fkey[9] = {'F', 0, 0, 0, 0, 0, 0, 0, 2}, buf[64]; /* record b */
+    size_t vl;
+    char *v = tu_raw_get(&raw, MNEMO_CF_TEXT_INDEX, fkey, sizeof fkey, &vl);
+    cr_assert_not_null(v);
+    const void *payload;
+    size_t pl;
+    cr_assert_eq(mnemo__unseal(v, vl, &payload, &pl), 0);
+    memcpy(buf + 32, payload, pl);
+    buf[32 + pl - 1] ^= 1; /* the last byte of the term-set hash */
+    tu_raw_put(&raw, MNEMO_CF_TEXT_INDEX, fkey, sizeof fkey, buf, mnemo__seal(buf, buf + 32, pl));
+    free(v);
+    tu_raw_close(&raw);
+    TU_OK(mnemo_open(&db, tu_path("k"), NULL));
+    mnemo_record r = {.id = "b", .content = "a new text"};
+    TU_RC(mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT), MNEMO_ECORRUPT);
+    cr_assert(strstr(mnemo_errmsg(), "mnemo_text_disable"), "%s", mnemo_errmsg());
+    TU_RC(mnemo_record_delete(db, NULL, "b"), MNEMO_ECORRUPT);
+    cr_assert_str_eq(search_ids(db, NULL, "boundary", 10, NULL), "b", "nothing changed");
+    TU_OK(mnemo_close(db));
+}
+
 /* Layout 1 (one key per term and record) is refused by name; disable and enable rebuild it. */
 TU_TEST(text, an_index_of_the_old_layout_is_eversion_until_rebuilt)
 {

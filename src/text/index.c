@@ -204,6 +204,7 @@ typedef struct doc_terms {
     size_t n, cap_o;
     size_t *firsts;
     size_t n_terms, cap_f;
+    uint32_t set_hash; /* of the distinct terms, in no order: tells whether a text gives the same terms */
 } doc_terms;
 
 static void doc_terms_free(doc_terms *d)
@@ -315,6 +316,7 @@ typedef struct text_txn {
     size_t n_d, cap_d;
     mnemo_u64map live_of; /* iid -> index in d of its live pending document */
     size_t *fixup;        /* a replaced pending document's new index, by map value (see pending_set) */
+    size_t cap_fixup;
 } text_txn;
 
 static const char txn_owner = 0;
@@ -357,10 +359,8 @@ static int pending_set(text_txn *t, uint64_t iid, uint32_t gen, doc_terms *d)
     if (mnemo_u64map__get(&t->live_of, iid, &first)) {
         t->fixup[first] = t->n_d;
     } else {
-        size_t *f = mnemo__realloc(t->fixup, (t->n_d + 1) * sizeof *f);
-        if (!f)
-            return mnemo__err_nomem("text index: pending postings");
-        t->fixup = f;
+        if ((rc = mnemo__grow(&t->fixup, &t->cap_fixup, t->n_d + 1, sizeof *t->fixup, 64)) != 0)
+            return rc;
         if (mnemo_u64map__add(&t->live_of, iid, t->n_d) < 0)
             return mnemo__err_nomem("text index: pending postings");
         t->fixup[t->n_d] = t->n_d;
@@ -726,6 +726,10 @@ static int tokenize_doc(doc_terms *d, const mnemo_text_cfg *cfg, const char *tex
         memmove(d->firsts + 1, d->firsts, tt.n * sizeof *d->firsts);
         d->firsts[0] = 0;
         d->n_terms = tt.n;
+        uint64_t h = 0;
+        for (size_t i = 0; i < tt.n; i++)
+            h += tt.hash[i];
+        d->set_hash = (uint32_t)(h ^ h >> 32);
         d->cap_f = tt.n + 1;
         mnemo__free(d->o);
         d->o = grouped;
@@ -740,10 +744,12 @@ static int tokenize_doc(doc_terms *d, const mnemo_text_cfg *cfg, const char *tex
     return rc;
 }
 
-/* A record's entry ('F'): its length in terms and the generation of its postings. */
+/* A record's entry ('F'): its length in terms, the generation of its postings and the hash of
+ * its distinct terms. */
 typedef struct doc_entry {
     int exists;
     uint64_t len, gen;
+    uint32_t set_hash;
 } doc_entry;
 
 static int read_doc(doc_entry *e, mnemo_db *db, mnemo_txn *txn, uint64_t iid)
@@ -762,22 +768,24 @@ static int read_doc(doc_entry *e, mnemo_db *db, mnemo_txn *txn, uint64_t iid)
         return rc;
     const unsigned char *v = (const unsigned char *)raw;
     size_t a = mnemo_text__get_varint(v, vl, &e->len), b = a ? mnemo_text__get_varint(v + a, vl - a, &e->gen) : 0;
-    if (!b || vl != a + b || e->gen > UINT32_MAX) {
+    if (!b || vl != a + b + 4 || e->gen > UINT32_MAX) {
         mnemo__free(raw);
         return mnemo__err(MNEMO_ECORRUPT, "%s is damaged", what);
     }
+    e->set_hash = mnemo__get_be32(v + a + b);
     mnemo__free(raw);
     e->exists = 1;
     return 0;
 }
 
-static int write_doc(mnemo_db *db, mnemo_txn *txn, uint64_t iid, uint64_t len, uint32_t gen)
+static int write_doc(mnemo_db *db, mnemo_txn *txn, uint64_t iid, uint64_t len, uint32_t gen, uint32_t set_hash)
 {
-    unsigned char key[9], v[20];
+    unsigned char key[9], v[24];
     doc_key(key, iid);
     size_t n = mnemo_text__put_varint(v, len);
     n += mnemo_text__put_varint(v + n, gen);
-    return mnemo_txn__put_sealed(db, txn, MNEMO_CF_TEXT_INDEX, key, 9, v, n);
+    mnemo__put_be32(v + n, set_hash);
+    return mnemo_txn__put_sealed(db, txn, MNEMO_CF_TEXT_INDEX, key, 9, v, n + 4);
 }
 
 /* The record's stored postings (generation e->gen) are dead from this commit on: a kill key per
@@ -793,10 +801,13 @@ static int kill_postings(mnemo_db *db, mnemo_txn *txn, text_txn *t, const mnemo_
     }
     doc_terms old;
     int rc = tokenize_doc(&old, cfg, text, len);
-    if (!rc && old.n != e->len)
-        rc = mnemo__err(MNEMO_ECORRUPT, "text index: internal id %llu was indexed with %llu terms but its content "
-                                        "has %zu (key 'F')", (unsigned long long)iid, (unsigned long long)e->len,
-                        old.n);
+    /* its terms are found again by tokenizing the old content: a tokenizer that changed since
+     * (another libunistring or Snowball) would leave postings no kill key names */
+    if (!rc && (old.n != e->len || old.set_hash != e->set_hash))
+        rc = mnemo__err(MNEMO_ECORRUPT, "text index: the content of internal id %llu no longer gives the terms it was "
+                                        "indexed with (key 'F'; was the tokenizer's library upgraded?): rebuild the "
+                                        "index with mnemo_text_disable and mnemo_text_enable",
+                        (unsigned long long)iid);
     unsigned char key[MNEMO_TEXT_MAX_TERM + 16], seal[MNEMO_SEAL_OVERHEAD];
     size_t sl = mnemo__seal(seal, "", 0);
     for (size_t k = 0; k < old.n_terms && !rc; k++) {
@@ -838,10 +849,11 @@ static int index_record(mnemo_db *db, mnemo_txn *txn, const mnemo_text_cfg *cfg,
     if ((rc = tokenize_doc(&d, cfg, text, len)) != 0)
         return rc;
     uint64_t n = d.n;
+    uint32_t set_hash = d.set_hash;
     rc = pending_set(t, iid, gen, &d);
     doc_terms_free(&d);
     if (!rc)
-        rc = write_doc(db, txn, iid, n, gen);
+        rc = write_doc(db, txn, iid, n, gen, set_hash);
     if (!rc)
         rc = add_delta(t, old.exists ? 0 : 1, (int64_t)n - (int64_t)old.len);
     return rc;

@@ -4,7 +4,7 @@
  *   'P' term 0x00 0x01 seg(u64)          -> sealed block: one transaction's postings of the term
  *   'P' term 0x00 0x02 [chunk(u16 BE)]   -> sealed block: a merge's postings of the term
  *   'P' term 0x00 0x00 iid gen(u32 BE)   -> sealed empty: kill key, that posting generation is dead
- *   'F' iid(u64 BE)                      -> sealed: varint length, varint generation
+ *   'F' iid(u64 BE)                      -> sealed: varint length, varint generation, u32 term-set hash
  *   'S' 0x00                             -> sealed: u64 documents, u64 total length (folded base)
  *   'S' 0x01 nonce(u64) seq(u64)         -> sealed: i64 delta documents, i64 delta length
  * A block: entries by ascending iid, each varint iid delta, varint length, varint tf << 1 | (gen
