@@ -10,11 +10,13 @@
  * wrong result; 2 on bad arguments.
  *
  *   bench_kv [--engine rocksdb|lmdb|memory] [--n N] [--quick] [--reps R] [--scans S] [--only OP]
- *            [--get-copy]
  *
- * OP is one of put_autocommit, put_batch (gives put_batch_txn and put_batch_kv), get_random,
- * scan_prefix. --get-copy makes the RocksDB side of get_random read into a std::string (a copy,
- * like mnemo_kv_get returns) instead of a PinnableSlice (zero-copy); LMDB reads are zero-copy. */
+ * OP is one of put_autocommit, put_batch (gives put_batch_txn and put_batch_kv), get (gives
+ * get_random and get_view), scan_prefix. Point reads are measured as the same work on both sides:
+ * get_random is mnemo_kv_get, which returns a copy the caller owns, against a read into memory the
+ * caller owns (RocksDB: a std::string; LMDB: mdb_get, then malloc + memcpy); get_view is
+ * mnemo_kv_view + mnemo_view_release, a borrowed read, against a borrowed read (RocksDB: a
+ * PinnableSlice; LMDB: mdb_get's page). */
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
@@ -243,6 +245,18 @@ static TIMED void mn_loop_put_batch_txn(mnemo_db *db, const workload *w)
 static TIMED void mn_loop_put_batch_kv(mnemo_db *db, const workload *w) { mn_batches(db, w->put_keys, w); }
 
 /* Returns the number of values that were wrong. */
+static TIMED size_t mn_loop_view(mnemo_db *db, const workload *w)
+{
+    size_t bad = 0;
+    for (size_t i = 0; i < w->n; i++) {
+        mnemo_view v = MNEMO_VIEW_INIT;
+        MN(mnemo_kv_view(&v, db, NULL, w->get_keys + i * KEY_LEN, KEY_LEN));
+        bad += v.len != VAL_LEN || ((const char *)v.data)[0] == '\0';
+        mnemo_view_release(&v);
+    }
+    return bad;
+}
+
 static TIMED size_t mn_loop_get(mnemo_db *db, const workload *w)
 {
     size_t bad = 0;
@@ -338,15 +352,16 @@ static TIMED size_t kd_loop_scan(kd_db *d, const workload *w, size_t *bytes)
 
 /* ---- one measurement: fresh directory, open, load if needed, settle, timed loop, close ---- */
 
-enum op { OP_PUT_AUTOCOMMIT, OP_PUT_BATCH_TXN, OP_PUT_BATCH_KV, OP_GET_RANDOM, OP_SCAN_PREFIX };
+enum op { OP_PUT_AUTOCOMMIT, OP_PUT_BATCH_TXN, OP_PUT_BATCH_KV, OP_GET_RANDOM, OP_GET_VIEW, OP_SCAN_PREFIX };
 enum engine { ENGINE_MNEMO, ENGINE_DIRECT };
 
 /* Returns the seconds the timed loop took; *entries gets the entries a scan saw. */
-static double run_once(enum engine e, enum op op, const workload *w, int get_copy, size_t *entries)
+static double run_once(enum engine e, enum op op, const workload *w, size_t *entries)
 {
     char path[PATH_MAX];
     new_run_dir(path, sizeof path);
-    const char *load = op == OP_GET_RANDOM ? w->put_keys : op == OP_SCAN_PREFIX ? w->scan_keys : NULL;
+    const char *load = op == OP_GET_RANDOM || op == OP_GET_VIEW ? w->put_keys
+                       : op == OP_SCAN_PREFIX ? w->scan_keys : NULL;
     mnemo_db *db = NULL;
     kd_db *r = NULL;
     if (e == ENGINE_MNEMO) {
@@ -372,7 +387,8 @@ static double run_once(enum engine e, enum op op, const workload *w, int get_cop
         break;
     case OP_PUT_BATCH_TXN: mn_loop_put_batch_txn(db, w); break;
     case OP_PUT_BATCH_KV: e == ENGINE_MNEMO ? mn_loop_put_batch_kv(db, w) : kd_loop_put_batch(r, w); break;
-    case OP_GET_RANDOM: bad = e == ENGINE_MNEMO ? mn_loop_get(db, w) : kd_loop_get(r, w, get_copy); break;
+    case OP_GET_RANDOM: bad = e == ENGINE_MNEMO ? mn_loop_get(db, w) : kd_loop_get(r, w, 1); break;
+    case OP_GET_VIEW: bad = e == ENGINE_MNEMO ? mn_loop_view(db, w) : kd_loop_get(r, w, 0); break;
     case OP_SCAN_PREFIX:
         seen = e == ENGINE_MNEMO ? mn_loop_scan(db, w, &bytes) : kd_loop_scan(r, w, &bytes);
         break;
@@ -381,7 +397,8 @@ static double run_once(enum engine e, enum op op, const workload *w, int get_cop
 
     const char *name = e == ENGINE_MNEMO ? "mnemo" : "direct";
     if (bad)
-        die("%s get_random: %zu values missing or of the wrong length", name, bad);
+        die("%s %s: %zu values missing or of the wrong length", name, op == OP_GET_VIEW ? "get_view" : "get_random",
+            bad);
     if (op == OP_SCAN_PREFIX) {
         size_t want = 0;
         for (size_t s = 0; s < w->scans; s++)
@@ -418,7 +435,7 @@ static double median(const double *v, int n)
 }
 
 /* What the direct side of an operation calls, for the JSON line. */
-static const char *baseline(enum op op, int get_copy)
+static const char *baseline(enum op op)
 {
     int lm = !strcmp(g_engine, "lmdb"), mem = !strcmp(g_engine, "memory");
     switch (op) {
@@ -427,9 +444,10 @@ static const char *baseline(enum op op, int get_copy)
     case OP_PUT_BATCH_KV:
         return lm ? "one write txn of 1000 mdb_put" : mem ? "WriteBatch+DB::Write (MemEnv)" : "WriteBatch+DB::Write";
     case OP_GET_RANDOM:
-        return lm ? "mdb_txn_renew+mdb_get+mdb_txn_reset"
-               : get_copy ? (mem ? "DB::Get std::string (MemEnv)" : "DB::Get std::string")
-                          : (mem ? "DB::Get PinnableSlice (MemEnv)" : "DB::Get PinnableSlice");
+        return lm ? "mdb_txn_renew+mdb_get+malloc+memcpy+mdb_txn_reset+free"
+                  : mem ? "DB::Get std::string (MemEnv)" : "DB::Get std::string";
+    case OP_GET_VIEW:
+        return lm ? "mdb_txn_renew+mdb_get+mdb_txn_reset" : mem ? "DB::Get PinnableSlice (MemEnv)" : "DB::Get PinnableSlice";
     case OP_SCAN_PREFIX:
         return lm ? "mdb_cursor_get SET_RANGE+NEXT in a renewed txn"
                : mem ? "Iterator+iterate_upper_bound (MemEnv)" : "Iterator+iterate_upper_bound";
@@ -465,14 +483,13 @@ static void progress(const char *op, int rep, int reps, const char *engine, doub
 
 static void usage(FILE *f)
 {
-    fputs("usage: bench_kv [--engine E] [--n N] [--quick] [--reps R] [--scans S] [--only OP] [--get-copy]\n"
+    fputs("usage: bench_kv [--engine E] [--n N] [--quick] [--reps R] [--scans S] [--only OP]\n"
           "  --engine E rocksdb (default) | lmdb | memory: mnemo on E against E used directly\n"
           "  --n N      keys per measurement (default 200000)\n"
           "  --quick    N = 20000 (CI smoke run)\n"
           "  --reps R   repetitions per measurement, median reported (default 5)\n"
           "  --scans S  prefix scans per scan measurement (default N/10)\n"
-          "  --only OP  put_autocommit | put_batch | get_random | scan_prefix\n"
-          "  --get-copy RocksDB side of get_random reads into a std::string (a copy)\n",
+          "  --only OP  put_autocommit | put_batch | get (get_random, get_view) | scan_prefix\n",
           f);
 }
 
@@ -492,7 +509,7 @@ static unsigned long long parse_num(const char *s, const char *flag)
 int main(int argc, char **argv)
 {
     size_t n = 200000, scans = 0;
-    int reps = 5, get_copy = 0;
+    int reps = 5;
     const char *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--n"))
@@ -511,9 +528,7 @@ int main(int argc, char **argv)
                 fprintf(stderr, "bench_kv: --engine needs rocksdb, lmdb or memory (got '%s')\n", g_engine);
                 return 2;
             }
-        } else if (!strcmp(argv[i], "--get-copy"))
-            get_copy = 1;
-        else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+        } else if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             return 0;
         } else {
@@ -528,7 +543,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_kv: --n at most 1e9, --reps at most 1000\n");
         return 2;
     }
-    if (only && strcmp(only, "put_autocommit") && strcmp(only, "put_batch") && strcmp(only, "get_random") &&
+    if (only && strcmp(only, "put_autocommit") && strcmp(only, "put_batch") && strcmp(only, "get") &&
         strcmp(only, "scan_prefix")) {
         fprintf(stderr, "bench_kv: unknown op '%s'\n", only);
         usage(stderr);
@@ -558,14 +573,14 @@ int main(int argc, char **argv)
         for (int r = 0; r < reps; r++)
             for (int k = 0; k < 2; k++) {
                 if ((k == 0) == (r % 2 == 0)) {
-                    mn[r] = dn / run_once(ENGINE_MNEMO, OP_PUT_AUTOCOMMIT, &w, 0, NULL);
+                    mn[r] = dn / run_once(ENGINE_MNEMO, OP_PUT_AUTOCOMMIT, &w, NULL);
                     progress("put_autocommit", r, reps, "mnemo", mn[r]);
                 } else {
-                    rx[r] = dn / run_once(ENGINE_DIRECT, OP_PUT_AUTOCOMMIT, &w, 0, NULL);
+                    rx[r] = dn / run_once(ENGINE_DIRECT, OP_PUT_AUTOCOMMIT, &w, NULL);
                     progress("put_autocommit", r, reps, "direct", rx[r]);
                 }
             }
-        emit("put_autocommit", n, reps, mn, rx, baseline(OP_PUT_AUTOCOMMIT, 0), NULL);
+        emit("put_autocommit", n, reps, mn, rx, baseline(OP_PUT_AUTOCOMMIT), NULL);
     }
 
     if (!only || !strcmp(only, "put_batch")) {
@@ -574,32 +589,36 @@ int main(int argc, char **argv)
             for (int k = 0; k < 3; k++) {
                 int which = (r % 2 == 0) ? k : 2 - k;
                 if (which == 0) {
-                    mn[r] = dn / run_once(ENGINE_MNEMO, OP_PUT_BATCH_TXN, &w, 0, NULL);
+                    mn[r] = dn / run_once(ENGINE_MNEMO, OP_PUT_BATCH_TXN, &w, NULL);
                     progress("put_batch_txn", r, reps, "mnemo", mn[r]);
                 } else if (which == 1) {
-                    rx[r] = dn / run_once(ENGINE_DIRECT, OP_PUT_BATCH_KV, &w, 0, NULL);
+                    rx[r] = dn / run_once(ENGINE_DIRECT, OP_PUT_BATCH_KV, &w, NULL);
                     progress("put_batch", r, reps, "direct", rx[r]);
                 } else {
-                    mn2[r] = dn / run_once(ENGINE_MNEMO, OP_PUT_BATCH_KV, &w, 0, NULL);
+                    mn2[r] = dn / run_once(ENGINE_MNEMO, OP_PUT_BATCH_KV, &w, NULL);
                     progress("put_batch_kv", r, reps, "mnemo", mn2[r]);
                 }
             }
-        emit("put_batch_txn", n, reps, mn, rx, baseline(OP_PUT_BATCH_TXN, 0), ",\"batch\":1000");
-        emit("put_batch_kv", n, reps, mn2, rx, baseline(OP_PUT_BATCH_KV, 0), ",\"batch\":1000");
+        emit("put_batch_txn", n, reps, mn, rx, baseline(OP_PUT_BATCH_TXN), ",\"batch\":1000");
+        emit("put_batch_kv", n, reps, mn2, rx, baseline(OP_PUT_BATCH_KV), ",\"batch\":1000");
     }
 
-    if (!only || !strcmp(only, "get_random")) {
-        for (int r = 0; r < reps; r++)
-            for (int k = 0; k < 2; k++) {
-                if ((k == 0) == (r % 2 == 0)) {
-                    mn[r] = dn / run_once(ENGINE_MNEMO, OP_GET_RANDOM, &w, 0, NULL);
-                    progress("get_random", r, reps, "mnemo", mn[r]);
-                } else {
-                    rx[r] = dn / run_once(ENGINE_DIRECT, OP_GET_RANDOM, &w, get_copy, NULL);
-                    progress("get_random", r, reps, "direct", rx[r]);
+    if (!only || !strcmp(only, "get")) {
+        static const struct { enum op op; const char *name; } gets[] = {{OP_GET_RANDOM, "get_random"},
+                                                                           {OP_GET_VIEW, "get_view"}};
+        for (size_t g = 0; g < 2; g++) {
+            for (int r = 0; r < reps; r++)
+                for (int k = 0; k < 2; k++) {
+                    if ((k == 0) == (r % 2 == 0)) {
+                        mn[r] = dn / run_once(ENGINE_MNEMO, gets[g].op, &w, NULL);
+                        progress(gets[g].name, r, reps, "mnemo", mn[r]);
+                    } else {
+                        rx[r] = dn / run_once(ENGINE_DIRECT, gets[g].op, &w, NULL);
+                        progress(gets[g].name, r, reps, "direct", rx[r]);
+                    }
                 }
-            }
-        emit("get_random", n, reps, mn, rx, baseline(OP_GET_RANDOM, get_copy), NULL);
+            emit(gets[g].name, n, reps, mn, rx, baseline(gets[g].op), NULL);
+        }
     }
 
     if (!only || !strcmp(only, "scan_prefix")) {
@@ -609,12 +628,12 @@ int main(int argc, char **argv)
             for (int k = 0; k < 2; k++) {
                 double t;
                 if ((k == 0) == (r % 2 == 0)) {
-                    t = run_once(ENGINE_MNEMO, OP_SCAN_PREFIX, &w, 0, &entries);
+                    t = run_once(ENGINE_MNEMO, OP_SCAN_PREFIX, &w, &entries);
                     mn[r] = (double)entries / t;
                     mns[r] = (double)scans / t;
                     progress("scan_prefix", r, reps, "mnemo", mn[r]);
                 } else {
-                    t = run_once(ENGINE_DIRECT, OP_SCAN_PREFIX, &w, 0, &entries);
+                    t = run_once(ENGINE_DIRECT, OP_SCAN_PREFIX, &w, &entries);
                     rx[r] = (double)entries / t;
                     rxs[r] = (double)scans / t;
                     progress("scan_prefix", r, reps, "direct", rx[r]);
@@ -625,7 +644,7 @@ int main(int argc, char **argv)
                  ",\"unit\":\"entries\",\"scans\":%zu,\"prefixes\":%u,\"entries_per_scan\":%.1f,"
                  "\"mnemo_scans_s\":%.1f,\"direct_scans_s\":%.1f",
                  scans, PREFIXES, (double)entries / (double)scans, median(mns, reps), median(rxs, reps));
-        emit("scan_prefix", n, reps, mn, rx, baseline(OP_SCAN_PREFIX, 0), extra);
+        emit("scan_prefix", n, reps, mn, rx, baseline(OP_SCAN_PREFIX), extra);
         free(mns);
         free(rxs);
     }

@@ -145,11 +145,20 @@ int kd_get(kd_db *d, const void *key, size_t klen, int copy, size_t *vlen, unsig
     lm_check(mdb_txn_renew(d->rtxn), "txn_renew");
     MDB_val k = {klen, (void *)key}, v;
     int rc = mdb_get(d->rtxn, d->dbi[0], &k, &v);
+    unsigned char *own = NULL; /* copy: the value outlives the read transaction, as mnemo_kv_get's */
+    if (rc == 0 && copy) {
+        if (!(own = malloc(v.mv_size + 1)))
+            lm_check(ENOMEM, "malloc");
+        memcpy(own, v.mv_data, v.mv_size);
+        own[v.mv_size] = 0;
+        v.mv_data = own;
+    }
     if (rc == 0) {
         *vlen = v.mv_size;
         *first = v.mv_size ? *(const unsigned char *)v.mv_data : 0;
     }
     mdb_txn_reset(d->rtxn);
+    free(own);
     if (rc == MDB_NOTFOUND)
         return 0;
     lm_check(rc, "get");

@@ -18,7 +18,8 @@ void kd_put(kd_db *d, const void *key, size_t klen, const void *val, size_t vlen
 void kd_put_batch(kd_db *d, const char *keys, size_t klen, size_t n, const char *(*val)(size_t i, const void *arg),
                   const void *arg, size_t vlen);
 /* Point read at the latest state: 1 and *vlen / *first (the value's first byte) when found.
- * copy != 0 (rocksdb, memory): into a std::string, as mnemo_kv_get copies; else a pinned slice. */
+ * copy != 0: into memory the caller owns, as mnemo_kv_get returns (rocksdb, memory: a std::string;
+ * lmdb: malloc + memcpy); else borrowed (a pinned slice; the page in the read transaction). */
 int kd_get(kd_db *d, const void *key, size_t klen, int copy, size_t *vlen, unsigned char *first);
 /* Every entry in [lower, upper): the count; *bytes sums key and value sizes and first bytes. */
 size_t kd_scan(kd_db *d, const void *lower, size_t llen, const void *upper, size_t ulen, size_t *bytes);

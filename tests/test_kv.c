@@ -639,3 +639,150 @@ TU_TEST(kv, views_on_many_threads_beside_a_writer)
     cr_assert_eq(arg.bad, 0, "a reader saw a failed view (1) or torn bytes (2)");
     close_db();
 }
+
+/* ---- long scans: the engine hands a scan runs of entries (store.h cursor_run) ---- */
+
+#define RUN_KEYS 300
+/* Key i: "r%04d", and every 7th a long key (past LMDB's 511-byte limit, kept in a bucket of keys
+ * that share their first 511 bytes) in three variants, so runs meet buckets mid-way. */
+static size_t run_key(int i, int variant, char *out)
+{
+    int n = snprintf(out, 16, "r%04d", i);
+    if (i % 7 || variant < 0)
+        return (size_t)n;
+    memset(out + n, 'x', 600);
+    out[n + 600] = (char)('a' + variant);
+    return (size_t)n + 601;
+}
+
+static void run_expect(mnemo_iter *it, int i, int variant)
+{
+    char want[700];
+    size_t wl = run_key(i, variant, want);
+    const void *k, *v;
+    size_t kl, vl;
+    TU_OK(mnemo_iter_next(it));
+    TU_OK(mnemo_iter_key(it, &k, &kl));
+    TU_OK(mnemo_iter_value(it, &v, &vl));
+    cr_assert(kl == wl && !memcmp(k, want, kl), "entry %d/%d: key of %zu bytes, want %zu", i, variant, kl, wl);
+    cr_assert(vl == 8 && !memcmp(v, want, 5) && ((const char *)v)[5] == (char)('0' + (variant < 0 ? 0 : variant)),
+              "entry %d/%d: value", i, variant);
+}
+
+static mnemo_iter *prefix_iter(const char *prefix)
+{
+    mnemo_kv_iter_options o = MNEMO_KV_ITER_OPTIONS_INIT;
+    o.prefix = prefix;
+    o.prefix_len = strlen(prefix);
+    mnemo_iter *it;
+    TU_OK(mnemo_kv_iter(&it, db, NULL, &o));
+    return it;
+}
+
+static void run_put_all(void)
+{
+    for (int i = 0; i < RUN_KEYS; i++)
+        for (int variant = i % 7 ? -1 : 0; variant < (i % 7 ? 0 : 3); variant++) {
+            char k[700], v[8];
+            size_t kl = run_key(i, variant, k);
+            memcpy(v, k, 5);
+            v[5] = (char)('0' + (variant < 0 ? 0 : variant));
+            v[6] = v[7] = '.';
+            TU_OK(mnemo_kv_put(db, NULL, k, kl, v, sizeof v));
+        }
+}
+
+/* Every entry once and in order through runs that meet buckets, the bound and the end; a seek in
+ * the middle of a run starts over from there; a write committed during the scan stays unseen. */
+TU_TEST(kv, long_scans_through_runs_match_the_keys)
+{
+    run_put_all();
+    mnemo_iter *it = prefix_iter("r");
+    for (int i = 0; i < RUN_KEYS; i++) {
+        for (int variant = i % 7 ? -1 : 0; variant < (i % 7 ? 0 : 3); variant++)
+            run_expect(it, i, variant);
+        if (i == 40)
+            TU_OK(mnemo_kv_put(db, NULL, "r0100~", 6, "new", 3)); /* after the snapshot: unseen */
+    }
+    TU_RC(mnemo_iter_next(it), MNEMO_ITEROVER);
+
+    TU_OK(mnemo_iter_seek(it, "r0010", 5)); /* back, while no run is pending */
+    run_expect(it, 10, -1);
+    run_expect(it, 11, -1);
+    TU_OK(mnemo_iter_seek(it, "r0200", 5)); /* forward, in the middle of a run */
+    for (int i = 200; i < 215; i++)
+        for (int variant = i % 7 ? -1 : 0; variant < (i % 7 ? 0 : 3); variant++)
+            run_expect(it, i, variant);
+    mnemo_iter_free(it);
+    TU_OK(mnemo_kv_delete(db, NULL, "r0100~", 6));
+
+    mnemo_kv_iter_options o = MNEMO_KV_ITER_OPTIONS_INIT;
+    o.start = "r0050";
+    o.start_len = 5;
+    o.end = "r0123";
+    o.end_len = 5;
+    TU_OK(mnemo_kv_iter(&it, db, NULL, &o));
+    for (int i = 50; i < 123; i++)
+        for (int variant = i % 7 ? -1 : 0; variant < (i % 7 ? 0 : 3); variant++)
+            run_expect(it, i, variant);
+    TU_RC(mnemo_iter_next(it), MNEMO_ITEROVER);
+    mnemo_iter_free(it);
+    close_db();
+}
+
+/* A scan stopped by the database's close reports the closed iterator on its next move, also when
+ * entries of a run were still to be handed out. */
+TU_TEST(kv, a_scan_ends_with_its_database_inside_a_run)
+{
+    run_put_all();
+    mnemo_iter *it;
+    TU_OK(mnemo_kv_iter(&it, db, NULL, NULL));
+    run_expect(it, 0, 0);
+    run_expect(it, 0, 1);
+    run_expect(it, 0, 2);
+    run_expect(it, 1, -1); /* a run is under way from here on the engines that have runs */
+    run_expect(it, 2, -1);
+    TU_OK(mnemo_close(db));
+    db = NULL;
+    TU_RC(mnemo_iter_next(it), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "closed") || strstr(mnemo_errmsg(), "invalid"), "message: %s", mnemo_errmsg());
+    const void *k;
+    size_t kl;
+    TU_RC(mnemo_iter_key(it, &k, &kl), MNEMO_EINVAL);
+    mnemo_iter_free(it);
+}
+
+/* Runs that copy their entries (rocksdb, memory) stop at their buffer: large values, one larger
+ * than the whole buffer, still come back whole and in order. */
+TU_TEST(kv, long_scans_of_large_values_match)
+{
+    static const size_t sizes[] = {1, 40000, 0, 70000, 3, 150000, 40000, 40000, 7};
+    enum { N = 60 };
+    char *buf = malloc(150000);
+    cr_assert_not_null(buf);
+    for (int i = 0; i < N; i++) {
+        char k[16];
+        int kl = snprintf(k, sizeof k, "big%03d", i);
+        size_t vl = sizes[i % 9];
+        memset(buf, 'a' + i % 26, vl);
+        TU_OK(mnemo_kv_put(db, NULL, k, (size_t)kl, buf, vl));
+    }
+    mnemo_iter *it = prefix_iter("big");
+    for (int i = 0; i < N; i++) {
+        const void *k, *v;
+        size_t kl, vl;
+        char want[16];
+        snprintf(want, sizeof want, "big%03d", i);
+        TU_OK(mnemo_iter_next(it));
+        TU_OK(mnemo_iter_key(it, &k, &kl));
+        TU_OK(mnemo_iter_value(it, &v, &vl));
+        cr_assert(kl == 6 && !memcmp(k, want, 6), "entry %d: key", i);
+        cr_assert_eq(vl, sizes[i % 9], "entry %d: value of %zu bytes", i, vl);
+        for (size_t b = 0; b < vl; b++)
+            cr_assert_eq(((const char *)v)[b], 'a' + i % 26, "entry %d: byte %zu", i, b);
+    }
+    TU_RC(mnemo_iter_next(it), MNEMO_ITEROVER);
+    mnemo_iter_free(it);
+    free(buf);
+    close_db();
+}

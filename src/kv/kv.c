@@ -191,6 +191,8 @@ int mnemo_kv_batch(mnemo_db *db, mnemo_txn *txn, const mnemo_kv_op *ops, size_t 
 
 /* ---- iterators ---- */
 
+#define KV_RUN 32 /* entries a scan takes from the engine at once */
+
 typedef struct kv_iter {
     mnemo_iter base;
     mnemo_cursor *cur;
@@ -201,6 +203,10 @@ typedef struct kv_iter {
     mnemo_txn *txn;
     const void *k, *v; /* the current entry's slices, taken at the move (valid until the next) */
     size_t kl, vl;
+    /* A forward run of the entries after the one a move landed on (mnemo_cursor__run), handed out
+     * by next() without a guard or a call into the engine; empty in a transaction or backwards. */
+    size_t run_i, run_n;
+    mnemo_store_slice run_k[KV_RUN], run_v[KV_RUN];
 } kv_iter;
 
 /* After a move, under the move's guard: key() and value() hand out these slices without a guard
@@ -210,6 +216,16 @@ static void take_entry(kv_iter *it)
 {
     it->k = mnemo_cursor__key(it->cur, &it->kl);
     it->v = mnemo_cursor__value(it->cur, &it->vl);
+}
+
+/* Hands out the next entry of the run. */
+static void run_entry(kv_iter *it)
+{
+    it->k = it->run_k[it->run_i].data;
+    it->kl = it->run_k[it->run_i].len;
+    it->v = it->run_v[it->run_i].data;
+    it->vl = it->run_v[it->run_i].len;
+    it->run_i++;
 }
 
 /* Every move and read holds a guard (txn.h), so a close on another thread waits for it. The txn is
@@ -222,6 +238,16 @@ static int iter_enter(mnemo_guard *g, kv_iter *it, const char *fn)
 static int kv_iter_next(mnemo_iter *base)
 {
     kv_iter *it = (kv_iter *)base;
+    /* The run's slices are the cursor's until it is closed or invalidated, which alive() sees:
+     * handing one out touches nothing of the database, so it needs no guard (as key() and value()
+     * need none). */
+    if (it->run_i < it->run_n && mnemo_cursor__alive(it->cur)) {
+        run_entry(it);
+        return 0;
+    }
+    if (it->run_n) /* the run is spent: the cursor is already on the entry after it */
+        it->pending = 1;
+    it->run_i = it->run_n = 0;
     MNEMO_GUARD(guard);
     int rc = iter_enter(&guard, it, "mnemo_iter_next");
     if (rc) {
@@ -246,7 +272,10 @@ static int kv_iter_next(mnemo_iter *base)
         rc = mnemo_cursor__status(it->cur, "mnemo_iter_next");
         return rc ? rc : MNEMO_ITEROVER;
     }
-    take_entry(it);
+    if (!it->reverse && (it->run_n = mnemo_cursor__run(it->cur, it->run_k, it->run_v, KV_RUN)) != 0)
+        run_entry(it);
+    else
+        take_entry(it);
     return 0;
 }
 
@@ -265,6 +294,7 @@ static int kv_iter_seek(mnemo_iter *base, const void *key, size_t klen)
         mnemo_cursor__seek(it->cur, key, klen);
     it->pending = 1;
     it->positioned = 0;
+    it->run_i = it->run_n = 0;
     return 0;
 }
 

@@ -51,6 +51,12 @@ typedef struct mnemo_store_config {
     unsigned n_keyspaces;
 } mnemo_store_config;
 
+/* Bytes the engine owns (a key or value of a cursor run). */
+typedef struct mnemo_store_slice {
+    const void *data;
+    size_t len;
+} mnemo_store_slice;
+
 /* A borrowed value: data/len stay valid until release_value is called on it (RocksDB: a pinned
  * slice; LMDB: the page inside the reader's snapshot, kept alive by the pin). */
 typedef struct mnemo_store_value {
@@ -142,6 +148,15 @@ struct mnemo_store_ops {
     int (*compact)(mnemo_store *s);                          /* reclaim space everywhere */
     int (*checkpoint)(mnemo_store *s, const char *dir);      /* consistent copy into new dir */
     int (*stats)(mnemo_store *s, mnemo_store_stats *out);
+
+    /* ---- optional (NULL: the engine has none) ---- */
+    /* A forward run for scans: from a valid cursor of no transaction, stores the current entry and
+     * up to max - 1 following ones in keys/vals, moving past each, and returns how many (0: none,
+     * read the current entry as usual). The cursor is then on the first entry not stored (or at the
+     * end: not valid). The slices live until the cursor's next call, not only until its next
+     * move, so a caller hands them out one by one without a call per entry. A run may stop early
+     * (at the bound, at an entry the engine cannot lend that long). */
+    size_t (*cursor_run)(mnemo_store_cursor *c, mnemo_store_slice *keys, mnemo_store_slice *vals, size_t max);
 };
 
 /* The engines this build has, by name; NULL if unknown. */

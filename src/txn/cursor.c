@@ -113,6 +113,11 @@ const void *mnemo_cursor__key(mnemo_cursor *c, size_t *len) { return c->ops->cur
 
 const void *mnemo_cursor__value(mnemo_cursor *c, size_t *len) { return c->ops->cursor_value(c->sc, len); }
 
+size_t mnemo_cursor__run(mnemo_cursor *c, mnemo_store_slice *keys, mnemo_store_slice *vals, size_t max)
+{
+    return c->sc && !c->txn && c->ops->cursor_run ? c->ops->cursor_run(c->sc, keys, vals, max) : 0;
+}
+
 void mnemo_cursor__close(mnemo_cursor *c)
 {
     if (!c)

@@ -11,6 +11,7 @@
 #include "mnemo/kv.h"
 #include "mnemo/txn.h"
 #include "store/keyspace.h"
+#include "store/store.h"
 
 /* The stored name of a keyspace (keyspace.h), "?" when out of range. */
 const char *mnemo_cf__name(mnemo_cf cf);
@@ -159,6 +160,10 @@ int mnemo_cursor__alive(mnemo_cursor *c);
 int mnemo_cursor__status(mnemo_cursor *c, const char *what);
 const void *mnemo_cursor__key(mnemo_cursor *c, size_t *len);
 const void *mnemo_cursor__value(mnemo_cursor *c, size_t *len);
+/* A forward run: the current entry and up to max - 1 after it, the cursor left past them; the
+ * slices live until the cursor's next call (store.h cursor_run). 0 when the engine has none or the
+ * cursor is in a transaction: then read and move one by one. */
+size_t mnemo_cursor__run(mnemo_cursor *c, mnemo_store_slice *keys, mnemo_store_slice *vals, size_t max);
 void mnemo_cursor__close(mnemo_cursor *c);
 
 /* mnemo's own cache of decoded objects (NULL when cache_size is 0: a disabled cache). */

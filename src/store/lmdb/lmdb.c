@@ -1068,8 +1068,10 @@ static int lm_txn_commit(mnemo_store_txn *t, uint64_t *seq)
         t->snap = NULL;
         return rc;
     }
-    /* The snapshot state of written keys the transaction never read, while the snapshot lives. */
-    for (unsigned ks = 0; ks < t->s->n_ks; ks++) {
+    /* The snapshot state of written keys the transaction never read, while the snapshot lives:
+     * validation compares against it. A transaction that never read is not validated (see
+     * lm_commit_body), so it skips these two lookups per written key. */
+    for (unsigned ks = 0; t->has_read && ks < t->s->n_ks; ks++) {
         for (lm_node *n = t->lists && t->lists[ks].head ? t->lists[ks].head->next[0] : NULL; n; n = n->next[0]) {
             if (!n->validate || n->seen_known)
                 continue;
@@ -1168,8 +1170,10 @@ struct mnemo_store_cursor {
     lm_node *d;
     /* merged */
     int valid, fwd, from_delta, both;
-    unsigned char *ckey;
-    size_t clen, ccap;
+    const void *kptr; /* the current key: in the map, a delta node, or bkey (moved by the next move) */
+    size_t klen;
+    unsigned char *ckey; /* a copy of kptr for a change of direction */
+    size_t ccap;
     const void *cval;
     size_t cvlen;
     int status;
@@ -1220,11 +1224,18 @@ static void lm_b_entry(mnemo_store_cursor *c, size_t i)
 
 /* Moves the MDB cursor with op (key for MDB_SET_RANGE) and sets the base side on the entry it
  * lands on: for a bucket, its first entry (at_end 0) or its last (at_end 1). */
+static void lm_b_landed(mnemo_store_cursor *c, int rc, int at_end);
+
 static void lm_b_load(mnemo_store_cursor *c, MDB_cursor_op op, const void *key, size_t klen, int at_end)
 {
     c->bk.mv_data = (void *)key;
     c->bk.mv_size = klen;
-    int rc = mdb_cursor_get(c->mc, &c->bk, &c->bv, op);
+    lm_b_landed(c, mdb_cursor_get(c->mc, &c->bk, &c->bv, op), at_end);
+}
+
+/* Sets the base side after an MDB move (rc) that left its entry in bk/bv. */
+static void lm_b_landed(mnemo_store_cursor *c, int rc, int at_end)
+{
     c->in_bucket = 0;
     if (rc == MDB_NOTFOUND) {
         c->b_valid = 0;
@@ -1362,18 +1373,26 @@ static void lm_resolve(mnemo_store_cursor *c)
         c->valid = 0;
         return;
     }
-    if (kl > c->ccap) {
-        unsigned char *n = mnemo__realloc(c->ckey, kl);
+    c->kptr = k;
+    c->klen = kl;
+    c->valid = 1;
+}
+
+/* Copies the current key to ckey before a change of direction: the seek past it moves the base
+ * side, which may rewrite bkey. NULL when out of memory (the cursor failed). */
+static const void *lm_key_copy(mnemo_store_cursor *c)
+{
+    if (c->klen > c->ccap) {
+        unsigned char *n = mnemo__realloc(c->ckey, c->klen);
         if (!n) {
             lm_fail(c, mnemo__err_nomem("store cursor"));
-            return;
+            return NULL;
         }
         c->ckey = n;
-        c->ccap = kl;
+        c->ccap = c->klen;
     }
-    memcpy(c->ckey, k, kl);
-    c->clen = kl;
-    c->valid = 1;
+    memcpy(c->ckey, c->kptr, c->klen);
+    return c->ckey;
 }
 
 static void lm_cursor_seek(mnemo_store_cursor *c, const void *key, size_t klen)
@@ -1450,7 +1469,10 @@ static void lm_cursor_next(mnemo_store_cursor *c)
             lm_b_next(c);
     } else {
         c->fwd = 1;
-        lm_seek_past(c, c->ckey, c->clen, 1);
+        const void *key = lm_key_copy(c);
+        if (!key)
+            return;
+        lm_seek_past(c, key, c->klen, 1);
     }
     lm_resolve(c);
 }
@@ -1466,12 +1488,37 @@ static void lm_cursor_prev(mnemo_store_cursor *c)
             lm_b_prev(c);
     } else {
         c->fwd = 0;
-        lm_seek_past(c, c->ckey, c->clen, 0);
+        const void *key = lm_key_copy(c);
+        if (!key)
+            return;
+        lm_seek_past(c, key, c->klen, 0);
     }
     lm_resolve(c);
 }
 
 static int lm_cursor_valid(mnemo_store_cursor *c) { return c->valid; }
+
+/* store.h cursor_run. Plain entries point into the map, which the cursor's snapshot keeps for the
+ * cursor's life; an entry of a long-key bucket is assembled in the cursor's buffer, so a run stops
+ * at one (as at the bound) and the usual moves take it from there. */
+static size_t lm_cursor_run(mnemo_store_cursor *c, mnemo_store_slice *keys, mnemo_store_slice *vals, size_t max)
+{
+    if (!c->valid || c->t || !c->fwd || c->in_bucket || max == 0)
+        return 0;
+    size_t n = 0;
+    int rc;
+    for (;;) {
+        keys[n] = (mnemo_store_slice){c->bk.mv_data, c->bk.mv_size};
+        vals[n] = (mnemo_store_slice){c->bv.mv_data, c->bv.mv_size};
+        n++;
+        if ((rc = mdb_cursor_get(c->mc, &c->bk, &c->bv, MDB_NEXT)) != 0 || n == max || c->bk.mv_size == LM_P ||
+            (c->has_upper && lm_kcmp(c->bk.mv_data, c->bk.mv_size, c->upper, c->ulen) >= 0))
+            break;
+    }
+    lm_b_landed(c, rc, 0);
+    lm_resolve(c); /* the first entry not stored, or the end */
+    return n;
+}
 
 static int lm_cursor_status(mnemo_store_cursor *c, const char *what)
 {
@@ -1482,8 +1529,8 @@ static int lm_cursor_status(mnemo_store_cursor *c, const char *what)
 
 static const void *lm_cursor_key(mnemo_store_cursor *c, size_t *len)
 {
-    *len = c->clen;
-    return c->ckey;
+    *len = c->klen;
+    return c->kptr;
 }
 
 static const void *lm_cursor_value(mnemo_store_cursor *c, size_t *len)
@@ -1883,4 +1930,5 @@ const mnemo_store_ops mnemo_store__lmdb = {
     .compact = lm_compact,
     .checkpoint = lm_checkpoint,
     .stats = lm_stats,
+    .cursor_run = lm_cursor_run,
 };

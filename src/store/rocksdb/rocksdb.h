@@ -39,6 +39,7 @@ int mnemo_rocksdb__cursor_status(mnemo_store_cursor *c, const char *what);
 const void *mnemo_rocksdb__cursor_key(mnemo_store_cursor *c, size_t *len);
 const void *mnemo_rocksdb__cursor_value(mnemo_store_cursor *c, size_t *len);
 void mnemo_rocksdb__cursor_close(mnemo_store_cursor *c);
+size_t mnemo_rocksdb__cursor_run(mnemo_store_cursor *c, mnemo_store_slice *keys, mnemo_store_slice *vals, size_t max);
 uint64_t mnemo_rocksdb__estimate_keys(mnemo_store *s, unsigned ks);
 int mnemo_rocksdb__flush(mnemo_store *s);
 int mnemo_rocksdb__compact(mnemo_store *s);
@@ -55,7 +56,7 @@ int mnemo_rocksdb__stats(mnemo_store *s, mnemo_store_stats *out);
      mnemo_rocksdb__cursor_next, mnemo_rocksdb__cursor_prev, mnemo_rocksdb__cursor_valid,                   \
      mnemo_rocksdb__cursor_status, mnemo_rocksdb__cursor_key, mnemo_rocksdb__cursor_value,                  \
      mnemo_rocksdb__cursor_close, mnemo_rocksdb__estimate_keys, mnemo_rocksdb__flush,                       \
-     mnemo_rocksdb__compact, checkpoint, mnemo_rocksdb__stats}
+     mnemo_rocksdb__compact, checkpoint, mnemo_rocksdb__stats, mnemo_rocksdb__cursor_run}
 
 #ifdef __cplusplus
 }
