@@ -218,6 +218,15 @@ TU_TEST(text, postings_follow_update_delete_replace_and_purge)
     tu_fake_clock_stop();
 }
 
+/* The corpus in database `name`, closed, and its store opened raw to damage it. */
+static void corpus_closed_raw(tu_raw *raw, const char *name)
+{
+    mnemo_db *db = open_text(name, NULL, 0);
+    corpus(db);
+    TU_OK(mnemo_close(db));
+    tu_raw_open(raw, tu_path(name));
+}
+
 TU_TEST(text, a_transaction_sees_its_own_writes_and_a_rollback_leaves_nothing)
 {
     mnemo_db *db = open_text("t", NULL, 0);
@@ -350,11 +359,9 @@ TU_TEST(text, a_search_merges_the_blocks_small_commits_left)
  * how to rebuild, never postings left behind unnamed. Simulated by changing the stored hash. */
 TU_TEST(text, a_tokenizer_that_changed_is_named_instead_of_leaving_postings)
 {
-    mnemo_db *db = open_text("k", NULL, 0);
-    corpus(db);
-    TU_OK(mnemo_close(db));
+    mnemo_db *db;
     tu_raw raw;
-    tu_raw_open(&raw, tu_path("k"));
+    corpus_closed_raw(&raw, "k");
     unsigned char fkey[9] = {'F', 0, 0, 0, 0, 0, 0, 0, 2}, buf[64]; /* record b */
     size_t vl;
     char *v = tu_raw_get(&raw, MNEMO_CF_TEXT_INDEX, fkey, sizeof fkey, &vl);
@@ -587,11 +594,9 @@ TU_TEST(text, invalid_utf8_content_never_reaches_the_index)
 
 TU_TEST(text, a_damaged_posting_is_ecorrupt_naming_its_term)
 {
-    mnemo_db *db = open_text("d", NULL, 0);
-    corpus(db);
-    TU_OK(mnemo_close(db));
+    mnemo_db *db;
     tu_raw raw;
-    tu_raw_open(&raw, tu_path("d"));
+    corpus_closed_raw(&raw, "d");
     /* the block of 'boundary' ('P' term 0x00 0x01 seg: one, the corpus is one record a commit) */
     unsigned char lo[11] = "Pboundary", hi[11] = "Pboundary", key[32];
     lo[9] = hi[9] = 0;
