@@ -34,7 +34,7 @@ typedef struct plist {
     unsigned char *pos;
     size_t pos_len, pos_cap;
     int need_pos;
-    size_t n_keys; /* blocks and kill keys read: many of them ask for a merge */
+    size_t n_keys; /* unmerged blocks and kill keys read: many of them ask for a merge */
 } plist;
 
 static void plist_free(plist *p)
@@ -179,7 +179,7 @@ static int load_postings(plist *p, mnemo_db *db, mnemo_txn *txn)
         size_t kl, vl, pl;
         const unsigned char *k = mnemo_cursor__key(c, &kl);
         const void *v = mnemo_cursor__value(c, &vl), *pv;
-        p->n_keys++;
+        p->n_keys += kl > ll && k[ll] != TEXT_TAG_MERGED; /* what a merge made is left out */
         if (kl == ll + TEXT_KILL_KEY_TAIL && k[ll] == TEXT_TAG_KILL) {
             if ((rc = mnemo__grow(&kills, &cap_kills, n_kills + 1, sizeof *kills, 16)) == 0)
                 kills[n_kills++] = (text_kill){mnemo__get_be64(k + ll + 1), mnemo__get_be32(k + ll + 9)};
