@@ -383,29 +383,38 @@ TU_TEST(text, a_tokenizer_that_changed_is_named_instead_of_leaving_postings)
     TU_OK(mnemo_close(db));
 }
 
-/* Layout 1 (one key per term and record) is refused by name; disable and enable rebuild it. */
-TU_TEST(text, an_index_of_the_old_layout_is_eversion_until_rebuilt)
+/* Layout 1 (one key per term and record): a read-only open refuses it by name, a read-write open
+ * rebuilds it with its settings (here a database whose settings say layout 1, with an old-style
+ * posting key that layout 2 would call damaged). */
+TU_TEST(text, an_index_of_the_old_layout_is_rebuilt_by_a_read_write_open)
 {
     mnemo_db *db = open_text("o", NULL, 0);
     corpus(db);
     TU_OK(mnemo_close(db));
     tu_raw raw;
     tu_raw_open(&raw, tu_path("o"));
-    unsigned char conf[19] = {1, 2, 0}, sealed[19 + MNEMO_SEAL_OVERHEAD];
+    unsigned char conf[19] = {1, 2, 0}, sealed[32], old_key[14] = "Pwing", old_val[3] = {4, 1, 1};
     mnemo__put_f64(conf + 3, 1.2);
     mnemo__put_f64(conf + 11, 0.75);
     tu_raw_put(&raw, MNEMO_CF_METADATA, MNEMO_MKEY_TEXT, MNEMO_MKEY_LEN(MNEMO_MKEY_TEXT), sealed,
                mnemo__seal(sealed, conf, sizeof conf));
+    old_key[13] = 1; /* 'P' wing 0x00 iid 1 */
+    tu_raw_put(&raw, MNEMO_CF_TEXT_INDEX, old_key, sizeof old_key, sealed, mnemo__seal(sealed, old_val, 3));
     tu_raw_close(&raw);
-    TU_OK(mnemo_open(&db, tu_path("o"), NULL));
+    mnemo_options ro = MNEMO_OPTIONS_INIT;
+    ro.read_only = 1;
+    TU_OK(mnemo_open(&db, tu_path("o"), &ro));
     mnemo_text_hits *h;
     TU_RC(mnemo_text_search(&h, db, NULL, "wing", 10, NULL), MNEMO_EVERSION);
     cr_assert(strstr(mnemo_errmsg(), "layout 1"), "%s", mnemo_errmsg());
-    mnemo_record r = {.id = "e", .content = "wing"};
-    TU_RC(mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT), MNEMO_EVERSION);
-    TU_OK(mnemo_text_disable(db));
-    TU_OK(mnemo_text_enable(db, NULL));
+    TU_OK(mnemo_close(db));
+    TU_OK(mnemo_open(&db, tu_path("o"), NULL));
     cr_assert_str_eq(search_ids(db, NULL, "propeller", 10, NULL), "d a c");
+    cr_assert_str_eq(search_ids(db, NULL, "wing", 10, NULL), "d c a");
+    mnemo_text_info i = info(db, NULL);
+    cr_assert(i.ready);
+    cr_assert_eq(i.documents, 4);
+    put(db, NULL, "e", "wing", NULL);
     TU_OK(mnemo_close(db));
 }
 

@@ -150,8 +150,8 @@ int mnemo_text__conf(text_conf *out, mnemo_db *db, mnemo_txn *txn, int track)
     if (n >= 1 && v[0] == 1) {
         mnemo__free(v);
         return mnemo__err(MNEMO_EVERSION, "the full-text index has layout 1 (one key per term and record), which "
-                                          "this library does not read: mnemo_text_disable, then mnemo_text_enable "
-                                          "rebuilds it");
+                                          "this library does not read: a read-write open rebuilds it (or "
+                                          "mnemo_text_disable, then mnemo_text_enable)");
     }
     if (n < 19 || n > 19 + MNEMO_TEXT_MAX_LANGUAGE || v[0] != CONF_VERSION || (v[1] != TEXT_BUILDING && v[1] != TEXT_READY)) {
         mnemo__free(v);
@@ -918,7 +918,52 @@ static int on_record_delete(mnemo_db *db, mnemo_txn *txn, const mnemo_record *re
 
 static const mnemo_record_listener record_listener = {.on_put = on_record_put, .on_delete_record = on_record_delete};
 
-int mnemo_text__open(mnemo_db *db) { return mnemo_record__listen(db, &record_listener); }
+/* Layout 1 settings: the same payload as layout 2's, version byte 1. 0 when conf holds them. */
+static int conf_v1(mnemo_text_options *o, char *stem, mnemo_db *db)
+{
+    char *raw;
+    size_t n;
+    int rc = mnemo_txn__get_sealed(&raw, &n, db, NULL, MNEMO_CF_METADATA, TEXT_CONFIG_KEY, strlen(TEXT_CONFIG_KEY), 0,
+                                   "the full-text settings (metadata key " TEXT_CONFIG_KEY ")");
+    if (rc)
+        return rc;
+    const unsigned char *v = (const unsigned char *)raw;
+    if (n < 19 || n > 19 + MNEMO_TEXT_MAX_LANGUAGE || v[0] != 1) {
+        mnemo__free(raw);
+        return mnemo__err(MNEMO_ECORRUPT, "the full-text settings (metadata key " TEXT_CONFIG_KEY ") are damaged");
+    }
+    o->stopwords = v[2];
+    o->k1 = mnemo__get_f64(v + 3);
+    o->b = mnemo__get_f64(v + 11);
+    memcpy(stem, v + 19, n - 19);
+    stem[n - 19] = 0;
+    o->stem_language = stem;
+    mnemo__free(raw);
+    return 0;
+}
+
+/* A read-write open migrates an index of layout 1: dropped and built again with its settings (a
+ * read-only open leaves it, and its searches and record writes are MNEMO_EVERSION). */
+static int migrate_layout_1(mnemo_db *db)
+{
+    text_conf c;
+    int rc = mnemo_text__conf(&c, db, NULL, 0);
+    if (rc != MNEMO_EVERSION || mnemo_db__options(db)->read_only)
+        return rc == MNEMO_ENOTFOUND || rc == MNEMO_EVERSION ? 0 : rc;
+    mnemo_text_options o = MNEMO_TEXT_OPTIONS_INIT;
+    char stem[MNEMO_TEXT_MAX_LANGUAGE + 1];
+    if ((rc = conf_v1(&o, stem, db)) == 0 && (rc = mnemo_text_disable(db)) == 0)
+        rc = mnemo_text_enable(db, &o);
+    return rc ? mnemo__err(rc, "mnemo_open: rebuilding the full-text index of layout 1 as layout 2: %s",
+                           mnemo_errmsg())
+              : 0;
+}
+
+int mnemo_text__open(mnemo_db *db)
+{
+    int rc = mnemo_record__listen(db, &record_listener);
+    return rc ? rc : migrate_layout_1(db);
+}
 
 /* ---- merging a term's blocks ----
  *

@@ -84,7 +84,7 @@ void mnemo_text__query_free(text_query *q);
 
 /* Called by mnemo_open: registers the record listener by which, inside the writing transaction, a
  * record stored over old re-indexes its content when full text is enabled and a removed record
- * loses its postings. */
+ * loses its postings; on a read-write open, rebuilds an index of layout 1 with its settings. */
 int mnemo_text__open(mnemo_db *db);
 
 #endif
