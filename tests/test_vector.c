@@ -858,6 +858,303 @@ TU_TEST(vector, filtered_search_keeps_recall_at_every_selectivity)
     free(v);
 }
 
+/* The filter mirror (src/vector/meta.c) answers filters outside a transaction from memory; a
+ * search in a transaction reads the records. Both must find what a brute force over the records
+ * mnemo_record_find returns finds, for random filters, before and after updates, deletes, a
+ * rolled-back transaction and new records; and a transaction sees its own writes. */
+static uint64_t mir_rng = 88172645463325252ull;
+static unsigned mir_rand(unsigned n)
+{
+    mir_rng ^= mir_rng << 13;
+    mir_rng ^= mir_rng >> 7;
+    mir_rng ^= mir_rng << 17;
+    return (unsigned)(mir_rng % n);
+}
+
+static void mir_meta(char *out, size_t cap)
+{
+    static const char *tags[] = {"[]", "[\"x\"]", "[\"y\"]", "[\"x\", \"y\"]"};
+    static const char *strs[] = {"red", "green", "blue"};
+    if (mir_rand(10) == 0) { /* some records lack every field */
+        snprintf(out, cap, "{\"other\": %u}", mir_rand(3));
+        return;
+    }
+    static const char *nums[] = {"[]", "[1]", "[2, 7]", "3", "\"3\"", "[[4]]", "null", "{\"x\": 1}"};
+    snprintf(out, cap, "{\"a\": %u, \"f\": %.2f, \"t\": %s, \"s\": \"%s\", \"n\": {\"m\": %u}, \"na\": %s, "
+             "\"o\": [{\"m\": %u}, {\"m\": %u}]}",
+             mir_rand(10), mir_rand(1000) / 100.0, tags[mir_rand(4)], strs[mir_rand(3)], mir_rand(5), nums[mir_rand(8)],
+             mir_rand(5), mir_rand(5));
+}
+
+static void mir_filter(char *out, size_t cap)
+{
+    unsigned a = mir_rand(10), b = mir_rand(10);
+    switch (mir_rand(16)) {
+    case 12: snprintf(out, cap, "{\"na\": {\"$gte\": %u}}", a % 8); break;
+    case 13: snprintf(out, cap, "{\"na\": %u, \"a\": {\"$lte\": %u}}", a % 8, b); break;
+    case 14: snprintf(out, cap, "{\"o.m\": {\"$in\": [%u, %u]}}", a % 5, b % 5); break;
+    case 15: snprintf(out, cap, "{\"$and\": [{\"a\": {\"$gt\": %u}}, {\"f\": {\"$lt\": %u}}]}", a, b); break;
+    case 0: snprintf(out, cap, "{\"a\": %u}", a); break;
+    case 1: snprintf(out, cap, "{\"a\": {\"$lt\": %u}}", a); break;
+    case 2: snprintf(out, cap, "{\"$or\": [{\"a\": %u}, {\"t\": \"x\"}]}", a); break;
+    case 3: snprintf(out, cap, "{\"f\": {\"$gte\": %u.5, \"$lt\": %u}}", a, a + b + 1); break;
+    case 4: snprintf(out, cap, "{\"s\": {\"$in\": [\"red\", \"blue\"]}, \"a\": {\"$ne\": %u}}", a); break;
+    case 5: snprintf(out, cap, "{\"importance\": {\"$gt\": 0.%u}}", a); break;
+    case 6: snprintf(out, cap, "{\"t\": {\"$size\": %u}}", a % 3); break;
+    case 7: snprintf(out, cap, "{\"$not\": {\"a\": {\"$gte\": %u}}}", a); break;
+    case 8: snprintf(out, cap, "{\"a\": {\"$exists\": false}}"); break;
+    case 9: snprintf(out, cap, "{\"n.m\": %u}", a % 5); break;
+    case 10: snprintf(out, cap, "{\"id\": {\"$lt\": \"v%u\"}}", a); break;
+    default: snprintf(out, cap, "{\"$nor\": [{\"a\": %u}, {\"s\": \"green\"}], \"t\": {\"$all\": [\"y\"]}}", a); break;
+    }
+}
+
+static const float *mir_v;
+static char mir_keep[N_SIFT];
+static int mir_kept(size_t i) { return mir_keep[i]; }
+
+/* Checks the search of filter in txn (NULL: the mirror) against the brute force of
+ * mnemo_record_find's matches (found in txn). */
+static void mir_check(mnemo_txn *txn, const char *filter, const float *q, int exact)
+{
+    mnemo_record_page *pg;
+    TU_OK(mnemo_record_find(&pg, db, txn, filter, NULL));
+    memset(mir_keep, 0, sizeof mir_keep);
+    size_t n_keep = 0;
+    for (size_t i = 0; i < pg->count; i++)
+        if (id_num(pg->records[i].id) < N_SIFT)
+            n_keep += !mir_keep[id_num(pg->records[i].id)]++;
+    mnemo_record_page_free(pg);
+    size_t t[10], k = n_keep < 10 ? n_keep : 10;
+    truth(mir_v, N_SIFT, q, k, mir_kept, t);
+    mnemo_vector_search_options so = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
+    so.filter = filter;
+    so.exact = exact;
+    mnemo_vector_hits *h;
+    TU_OK(mnemo_vector_search(&h, db, txn, q, DIM, 10, &so));
+    for (size_t i = 0; i < h->count; i++)
+        cr_assert(mir_keep[id_num(h->hits[i].id)], "%s (txn %d): hit %s fails the filter", filter, !!txn,
+                  h->hits[i].id);
+    if (exact) {
+        cr_assert_eq(h->count, k, "%s (txn %d): %zu hits, %zu match", filter, !!txn, h->count, k);
+        for (size_t i = 0; i < k; i++)
+            cr_assert_float_eq(h->hits[i].distance, l2(mir_v + t[i] * DIM, q), 1e-2, "%s (txn %d): hit %zu", filter,
+                               !!txn, i);
+    } else if (k) {
+        cr_assert_geq(recall(h, t, k), k < 10 ? 1.0 : 0.7, "%s (txn %d): recall %.2f", filter, !!txn,
+                      recall(h, t, k));
+    }
+    mnemo_vector_hits_free(h);
+}
+
+static void mir_round(int rounds)
+{
+    for (int r = 0; r < rounds; r++) {
+        char filter[200];
+        mir_filter(filter, sizeof filter);
+        const float *q = mir_v + mir_rand(N_SIFT) * DIM;
+        mnemo_txn *t;
+        TU_OK(mnemo_txn_begin(&t, db, MNEMO_TXN_READONLY));
+        for (int exact = 0; exact < 2; exact++) {
+            mir_check(NULL, filter, q, exact);
+            mir_check(t, filter, q, exact);
+        }
+        mnemo_txn_free(t);
+    }
+}
+
+static void mir_update(mnemo_txn *txn, size_t i)
+{
+    char id[24], meta[256];
+    snprintf(id, sizeof id, "v%zu", i);
+    mir_meta(meta, sizeof meta);
+    mnemo_record_changes c = MNEMO_RECORD_CHANGES_INIT;
+    c.fields = MNEMO_UPDATE_METADATA | MNEMO_UPDATE_IMPORTANCE;
+    c.metadata_patch = meta;
+    c.importance = mir_rand(10) / 10.0;
+    TU_OK(mnemo_record_update(db, txn, id, &c));
+}
+
+/* N_SIFT records v0.. with the metadata meta(i) writes and their SIFT vectors; returns the ids. */
+static char **mir_load(const float *v, void (*meta)(size_t i, char *out, size_t cap))
+{
+    char **ids = malloc(N_SIFT * sizeof *ids);
+    for (size_t i = 0; i < N_SIFT; i++) {
+        ids[i] = malloc(24);
+        snprintf(ids[i], 24, "v%zu", i);
+        char m[256];
+        meta(i, m, sizeof m);
+        mnemo_record r = {0};
+        r.id = ids[i];
+        r.metadata = m;
+        r.importance = mir_rand(10) / 10.0;
+        TU_OK(mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT));
+    }
+    TU_OK(mnemo_vector_put_batch(db, NULL, (const char *const *)ids, v, N_SIFT, DIM));
+    return ids;
+}
+
+static void mir_meta_at(size_t i, char *out, size_t cap)
+{
+    (void)i;
+    mir_meta(out, cap);
+}
+
+TU_TEST(vector, filters_from_the_mirror_agree_with_the_records)
+{
+    db = open_space("m", DIM, MNEMO_METRIC_L2);
+    float *v = sift(N_SIFT);
+    mir_v = v;
+    char **ids = mir_load(v, mir_meta_at);
+    mir_round(40);
+    /* with indexes, selective filters take their candidates from index entries */
+    TU_OK(mnemo_record_index_create(db, "a"));
+    TU_OK(mnemo_record_index_create(db, "s"));
+    mir_round(40);
+    /* committed changes: auto-commit updates, a txn of updates and deletes, and new records */
+    for (int i = 0; i < 300; i++)
+        mir_update(NULL, mir_rand(N_SIFT));
+    mnemo_txn *t;
+    TU_OK(mnemo_txn_begin(&t, db, 0));
+    for (int i = 0; i < 100; i++)
+        mir_update(t, mir_rand(N_SIFT));
+    for (int i = 0; i < 50; i++) {
+        size_t d = mir_rand(N_SIFT);
+        int rc = mnemo_record_delete(db, t, ids[d]);
+        cr_assert(rc == 0 || rc == MNEMO_ENOTFOUND);
+    }
+    TU_OK(mnemo_txn_commit(t));
+    mnemo_txn_free(t);
+    mir_round(40);
+    /* a rolled-back txn changes nothing */
+    TU_OK(mnemo_txn_begin(&t, db, 0));
+    for (int i = 0; i < 200; i++) {
+        char id[24];
+        snprintf(id, sizeof id, "v%u", mir_rand(N_SIFT));
+        mnemo_record_changes c = MNEMO_RECORD_CHANGES_INIT;
+        c.fields = MNEMO_UPDATE_METADATA;
+        c.metadata_patch = "{\"a\": 99}";
+        int rc = mnemo_record_update(db, t, id, &c);
+        cr_assert(rc == 0 || rc == MNEMO_ENOTFOUND);
+    }
+    TU_OK(mnemo_txn_rollback(t));
+    mnemo_txn_free(t);
+    mir_round(20);
+    mnemo_vector_search_options so = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
+    so.filter = "{\"a\": 99}";
+    mnemo_vector_hits *h;
+    TU_OK(mnemo_vector_search(&h, db, NULL, v, DIM, 10, &so));
+    cr_assert_eq(h->count, 0, "a rolled-back update shows");
+    mnemo_vector_hits_free(h);
+    /* a txn's own uncommitted update is seen by its searches, not by others; then committed */
+    TU_OK(mnemo_txn_begin(&t, db, 0));
+    mnemo_record_changes c = MNEMO_RECORD_CHANGES_INIT;
+    c.fields = MNEMO_UPDATE_METADATA;
+    c.metadata_patch = "{\"a\": 99}";
+    TU_OK(mnemo_record_update(db, t, ids[1234], &c));
+    TU_OK(mnemo_vector_search(&h, db, t, v, DIM, 10, &so));
+    cr_assert_eq(h->count, 1);
+    cr_assert_str_eq(h->hits[0].id, ids[1234]);
+    mnemo_vector_hits_free(h);
+    TU_OK(mnemo_vector_search(&h, db, NULL, v, DIM, 10, &so));
+    cr_assert_eq(h->count, 0, "another txn's uncommitted update shows");
+    mnemo_vector_hits_free(h);
+    TU_OK(mnemo_txn_commit(t));
+    mnemo_txn_free(t);
+    TU_OK(mnemo_vector_search(&h, db, NULL, v, DIM, 10, &so));
+    cr_assert_eq(h->count, 1, "a committed update is missing");
+    cr_assert_str_eq(h->hits[0].id, ids[1234]);
+    mnemo_vector_hits_free(h);
+    /* a replaced record loses its embedding; a deleted one its hits */
+    mnemo_record r = {0};
+    r.id = ids[1234];
+    r.metadata = "{\"a\": 99}";
+    TU_OK(mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT));
+    TU_OK(mnemo_vector_search(&h, db, NULL, v, DIM, 10, &so));
+    cr_assert_eq(h->count, 0, "a replaced record kept its embedding");
+    mnemo_vector_hits_free(h);
+    TU_OK(mnemo_vector_put(db, NULL, ids[1234], v + 1234 * DIM, DIM));
+    TU_OK(mnemo_record_delete(db, NULL, ids[1234]));
+    TU_OK(mnemo_vector_search(&h, db, NULL, v, DIM, 10, &so));
+    cr_assert_eq(h->count, 0, "a deleted record is found");
+    mnemo_vector_hits_free(h);
+    mir_round(20);
+    for (size_t i = 0; i < N_SIFT; i++)
+        free(ids[i]);
+    free(ids);
+    free(v);
+}
+
+/* Filtered searches from several threads while commits change, delete and add records: the mirror
+ * is read shared and written alone; every hit passes the filter on a field no commit changes. */
+static atomic_int mir_stop;
+static void *mir_searcher(void *arg)
+{
+    size_t seed = (size_t)(uintptr_t)arg, n = 0;
+    mnemo_vector_search_options so = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
+    char filter[96];
+    while (!atomic_load(&mir_stop) || n < 20) {
+        size_t g = (seed + n) % 4;
+        /* alternate one text (bitset cached) with texts made distinct per query (lazy or full) */
+        if (n % 2)
+            snprintf(filter, sizeof filter, "{\"g\": %zu}", g);
+        else
+            snprintf(filter, sizeof filter, "{\"g\": %zu, \"x\": {\"$ne\": %zu}}", g, 1000 + n);
+        so.filter = filter;
+        mnemo_vector_hits *h;
+        int rc = mnemo_vector_search(&h, db, NULL, mir_v + (n * 7 % N_SIFT) * DIM, DIM, 10, &so);
+        if (rc)
+            return (void *)"search failed";
+        for (size_t i = 0; i < h->count; i++)
+            if (id_num(h->hits[i].id) % 4 != g) {
+                mnemo_vector_hits_free(h);
+                return (void *)"a hit fails the filter";
+            }
+        mnemo_vector_hits_free(h);
+        n++;
+    }
+    return NULL;
+}
+
+static void mir_meta_g(size_t i, char *out, size_t cap) { snprintf(out, cap, "{\"g\": %zu, \"x\": 0}", i % 4); }
+
+TU_TEST(vector, mirror_serves_searches_during_commits)
+{
+    db = open_space("mt", DIM, MNEMO_METRIC_L2);
+    float *v = sift(N_SIFT);
+    mir_v = v;
+    char **ids = mir_load(v, mir_meta_g);
+    atomic_store(&mir_stop, 0);
+    pthread_t th[2];
+    for (uintptr_t i = 0; i < 2; i++)
+        cr_assert_eq(pthread_create(&th[i], NULL, mir_searcher, (void *)i), 0);
+    for (size_t r = 0; r < 300; r++) {
+        size_t i = (r * 131) % N_SIFT;
+        char meta[64];
+        snprintf(meta, sizeof meta, "{\"x\": %zu}", r);
+        mnemo_record_changes c = MNEMO_RECORD_CHANGES_INIT;
+        c.fields = MNEMO_UPDATE_METADATA;
+        c.metadata_patch = meta;
+        TU_OK(mnemo_record_update(db, NULL, ids[i], &c));
+        if (r % 10 == 0) { /* delete one and put it back with its vector */
+            TU_OK(mnemo_record_delete(db, NULL, ids[i]));
+            snprintf(meta, sizeof meta, "{\"g\": %zu, \"x\": %zu}", i % 4, r);
+            record(db, ids[i], meta);
+            TU_OK(mnemo_vector_put(db, NULL, ids[i], v + i * DIM, DIM));
+        }
+    }
+    atomic_store(&mir_stop, 1);
+    for (int i = 0; i < 2; i++) {
+        void *err;
+        pthread_join(th[i], &err);
+        cr_assert_null(err, "searcher %d: %s", i, (const char *)err);
+    }
+    for (size_t i = 0; i < N_SIFT; i++)
+        free(ids[i]);
+    free(ids);
+    free(v);
+}
+
 TU_TEST(vector, near_restricts_to_a_neighbourhood_and_expand_follows_links)
 {
     db = open_space("h", 2, MNEMO_METRIC_L2);

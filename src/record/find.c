@@ -232,7 +232,7 @@ static int walk_records(mnemo_db *db, mnemo_txn *txn, const mnemo_filter *f, con
         mnemo_record *r;
         if ((rc = mnemo_record__decode(&r, k, kl, v, vl)) != 0)
             break;
-        int m = mnemo_record__is_expired(r, now) ? 0 : check_record(f, r, NULL);
+        int m = mnemo_record__is_expired(r, now) ? 0 : f ? check_record(f, r, NULL) : 1;
         if (m < 0)
             rc = m;
         else if (m)
@@ -402,15 +402,24 @@ static int emit_id(void *arg, mnemo_record **r, const void *key, size_t klen)
     return s->cb(s->arg, (*r)->internal_id);
 }
 
+/* txn, or (txn NULL) a read-only one of the caller's own in *own, to free after: one snapshot. */
+static int snapshot(mnemo_txn **use, mnemo_txn **own, mnemo_db *db, mnemo_txn *txn)
+{
+    *own = NULL;
+    *use = txn;
+    int rc = txn ? 0 : mnemo_txn_begin(own, db, MNEMO_TXN_READONLY);
+    if (*own)
+        *use = *own;
+    return rc;
+}
+
 int mnemo_record__match_ids(mnemo_db *db, mnemo_txn *txn, const struct mnemo_filter *f,
                             int (*cb)(void *arg, uint64_t iid), void *arg)
 {
-    mnemo_txn *own = NULL;
-    int rc = txn ? 0 : mnemo_txn_begin(&own, db, MNEMO_TXN_READONLY);
+    mnemo_txn *own;
+    int rc = snapshot(&txn, &own, db, txn);
     if (rc)
         return rc;
-    if (own)
-        txn = own;
     plan pl;
     if ((rc = make_plan(&pl, db, txn, f)) == 0) {
         id_sink s = {cb, arg};
@@ -466,5 +475,61 @@ int mnemo_record__estimate(uint64_t *n, int *indexed, uint64_t cap, mnemo_db *db
     plan_free(&pl);
     if (!rc)
         *n = count;
+    return rc;
+}
+
+typedef struct each_sink {
+    int (*cb)(void *arg, const mnemo_record *r);
+    void *arg;
+} each_sink;
+
+static int emit_each(void *arg, mnemo_record **r, const void *key, size_t klen)
+{
+    (void)key;
+    (void)klen;
+    each_sink *s = arg;
+    return s->cb(s->arg, *r);
+}
+
+int mnemo_record__each(mnemo_db *db, mnemo_txn *txn, int (*cb)(void *arg, const mnemo_record *r), void *arg)
+{
+    mnemo_txn *own;
+    int rc = snapshot(&txn, &own, db, txn);
+    if (rc)
+        return rc;
+    each_sink s = {cb, arg};
+    rc = walk(db, txn, NULL, &(plan){0}, NULL, 0, emit_each, &s);
+    mnemo_txn_free(own);
+    return rc;
+}
+
+int mnemo_record__index_iids(mnemo_db *db, mnemo_txn *txn, const struct mnemo_filter *f,
+                             int (*cb)(void *arg, uint64_t iid), void *arg)
+{
+    mnemo_txn *own;
+    int rc = snapshot(&txn, &own, db, txn);
+    if (rc)
+        return rc;
+    plan pl;
+    if ((rc = make_plan(&pl, db, txn, f)) == 0 && !pl.use_index)
+        rc = MNEMO_ENOTFOUND;
+    for (size_t i = 0; i < pl.n && !rc; i++) {
+        mnemo_cursor *c;
+        const key_range *r = &pl.ranges[i];
+        if ((rc = mnemo_cursor__open(&c, db, txn, MNEMO_CF_METADATA, r->lo, r->lo_len, r->hi_len ? r->hi : NULL,
+                                     r->hi_len)) != 0)
+            break;
+        for (mnemo_cursor__first(c); !rc && mnemo_cursor__valid(c); mnemo_cursor__next(c)) {
+            size_t kl;
+            const unsigned char *k = mnemo_cursor__key(c, &kl);
+            if (kl >= 9)
+                rc = cb(arg, mnemo__get_be64(k + kl - 8));
+        }
+        if (!rc)
+            rc = mnemo_cursor__status(c, "index ids");
+        mnemo_cursor__close(c);
+    }
+    plan_free(&pl);
+    mnemo_txn_free(own);
     return rc;
 }

@@ -66,6 +66,16 @@ int mnemo_record__listen(mnemo_db *db, const mnemo_record_listener *l);
  * record); cb returns 0 to go on, 1 to stop, a negative code to abort with it. */
 int mnemo_record__match_ids(mnemo_db *db, mnemo_txn *txn, const struct mnemo_filter *f,
                             int (*cb)(void *arg, uint64_t iid), void *arg);
+/* Calls cb for every live record, in one snapshot (txn's, or a read-only one of its own when txn
+ * is NULL); cb returns 0 to go on, 1 to stop, a negative code to abort with it. The record is
+ * borrowed for the call. */
+int mnemo_record__each(mnemo_db *db, mnemo_txn *txn, int (*cb)(void *arg, const mnemo_record *r), void *arg);
+/* Calls cb with the internal id of every entry of the index that answers a predicate of f (as
+ * find plans it), without reading records: a superset of the matches, an id possibly more than
+ * once (arrays), for callers that test the filter themselves. cb returns 0 to go on, or nonzero
+ * to stop: that value is returned. MNEMO_ENOTFOUND when no ready index answers f. */
+int mnemo_record__index_iids(mnemo_db *db, mnemo_txn *txn, const struct mnemo_filter *f,
+                             int (*cb)(void *arg, uint64_t iid), void *arg);
 /* Cheap estimate of how many records the filter matches (an index range count, stopped at cap,
  * when an index covers it; else the number of records), for planners that pick exact vs
  * approximate search. *indexed (may be NULL) is 1 when an index answered, 0 when *n is just the

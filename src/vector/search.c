@@ -10,6 +10,7 @@
 #include "graph/graph.h"
 #include "filter/filter.h"
 #include "record/record.h"
+#include "vector/meta.h"
 #include "vector/vector_impl.h"
 
 #define MAX_K 100000
@@ -20,6 +21,7 @@
 #define SMALL_INDEX 1024 /* below this many slots every search is exact */
 #define SAMPLE 256           /* records tested to estimate a filter's selectivity */
 #define LAZY_MIN_SHARE 0.05  /* below this share, a lazily filtered walk would wander too long */
+#define COLUMN_LAZY_SHARE 0.3 /* the same when a column answers the filter (mirror_restriction) */
 
 typedef struct search_ctx {
     mnemo_db *db;
@@ -28,6 +30,9 @@ typedef struct search_ctx {
     vec_txn *vt;          /* the txn's write set, or NULL */
     mnemo_u64map *cand;   /* restriction (filter and/or neighbourhood), or NULL */
     const struct mnemo_filter *lazy; /* a filter tested record by record as the walk meets them */
+    const meta_bits *bits; /* or the filter's answer for every record, from the mirror (meta.h) */
+    meta_mirror *mirror;   /* when set, the lazy filter is tested on the mirror, not the records */
+    meta_pred *col;        /* and first on a numeric column (meta.h), when it has one */
     mnemo_u64map memo;    /* lazy filter answers: iid -> 1 match, 2 no match */
     int any_expiring;     /* some record has an expiry: hits need a liveness check */
     int error;            /* first error met inside a callback */
@@ -51,6 +56,12 @@ static int is_live(search_ctx *s, uint64_t iid)
 static int lazy_match(search_ctx *s, uint64_t iid)
 {
     size_t v;
+    if (s->mirror) { /* no record read: cheaper than remembering the answer */
+        int m = mnemo_vector__meta_test(s->mirror, s->col, s->lazy, iid);
+        if (m < 0 && !s->error)
+            s->error = m;
+        return m > 0;
+    }
     if (mnemo_u64map__get(&s->memo, iid, &v))
         return v == 1;
     int m = mnemo_record__match_iid(s->db, s->txn, s->lazy, iid);
@@ -66,6 +77,8 @@ static int lazy_match(search_ctx *s, uint64_t iid)
 
 static int in_restriction(search_ctx *s, uint64_t iid)
 {
+    if (s->bits)
+        return mnemo_vector__meta_has(s->bits, iid);
     if (s->cand)
         return mnemo_u64map__get(s->cand, iid, NULL);
     return !s->lazy || lazy_match(s, iid);
@@ -85,7 +98,7 @@ static int accept(void *arg, uint64_t iid)
 
 static int needs_filter(const search_ctx *s)
 {
-    return s->cand || s->lazy || (s->vt && s->vt->n) || s->any_expiring;
+    return s->bits || s->cand || s->lazy || (s->vt && s->vt->n) || s->any_expiring;
 }
 
 /* ---- results under construction ---- */
@@ -287,6 +300,57 @@ static int restriction(mnemo_u64map *set, search_ctx *s, const mnemo_vector_sear
     return mnemo_record__match_ids(s->db, s->txn, f, add_to_set, set);
 }
 
+typedef struct id_list {
+    uint64_t *ids;
+    size_t n, cap, limit;
+} id_list;
+
+static int add_to_list(void *arg, uint64_t iid)
+{
+    id_list *l = arg;
+    if (l->n == l->limit)
+        return 1; /* enough: stop */
+    int rc = mnemo__grow(&l->ids, &l->cap, l->n + 1, sizeof *l->ids, 256);
+    if (!rc)
+        l->ids[l->n++] = iid;
+    return rc;
+}
+
+/* The restriction of a filter the mirror answers (no record read): the filter's bitset when it
+ * is cached, when an index answers the filter with few entries (the filter tested on the mirror
+ * entries of their ids), when the text was asked for before, or when a sample says few pass;
+ * otherwise the filter tested on the mirror as the walk meets nodes. A numeric column (meta.h)
+ * makes a test a few ns instead of ~100: then the bitset over every record pays off up to
+ * COLUMN_LAZY_SHARE passing, and an index only for fewer entries than 1/150 of the records (an
+ * entry read costs ~150 column tests). Caller holds st->rw shared. */
+static int mirror_restriction(meta_bits **bits, search_ctx *s, struct mnemo_filter *f, const char *text)
+{
+    int seen = mnemo_vector__meta_cached(bits, s->mirror, text);
+    if (*bits)
+        return 0;
+    int exact, rc;
+    if ((rc = mnemo_vector__meta_pred(&s->col, &exact, s->mirror, f, text)) != 0)
+        return rc;
+    size_t live = mnemo_hnsw__slots(s->st->hnsw) - mnemo_hnsw__deleted(s->st->hnsw);
+    double lazy_from = (double)live * LAZY_MIN_SHARE;
+    id_list l = {NULL, 0, 0, s->col ? live / 150 : (size_t)(lazy_from > EXACT_CANDIDATES ? lazy_from : EXACT_CANDIDATES)};
+    rc = mnemo_record__index_iids(s->db, NULL, f, add_to_list, &l);
+    if (rc == 0) /* an index answered with few entries: test only those */
+        rc = mnemo_vector__meta_compute(bits, s->mirror, text, f, l.ids, l.n);
+    mnemo__free(l.ids);
+    if (rc == 0 || (rc != 1 && rc != MNEMO_ENOTFOUND))
+        return rc;
+    int indexed = rc == 1; /* an index has many entries */
+    s->lazy = f;
+    double p = indexed && !s->col ? 1 : sample_selectivity(s);
+    if (s->error)
+        return s->error;
+    if (!seen && p >= (exact ? COLUMN_LAZY_SHARE : LAZY_MIN_SHARE))
+        return 0; /* lazy */
+    s->lazy = NULL;
+    return mnemo_vector__meta_compute(bits, s->mirror, text, f, NULL, 0);
+}
+
 /* ---- one query ---- */
 
 /* Inserts (iid, d) into hits kept sorted by distance (*n of at most k), if it is among the k best. */
@@ -318,11 +382,49 @@ static int exact_candidates(search_ctx *s, const float *q, size_t k, uint64_t *l
     return 0;
 }
 
+/* Exact distances over the ids of the filter's bitset, in batches: the vectors of a batch are
+ * looked up and prefetched first, so their cache misses overlap. Caller holds st->rw shared. */
+static int exact_bits(search_ctx *s, const float *q, size_t k, uint64_t *labels, float *dists, size_t *n)
+{
+    enum { BATCH = 32 };
+    const float *vec[BATCH];
+    uint64_t ids[BATCH];
+    size_t nb = 0, row_bytes = s->st->sp.dim * sizeof(float);
+    *n = 0;
+    const meta_bits *b = s->bits;
+    for (size_t w = 0; w <= b->nbits / 64; w++) {
+        for (uint64_t word = b->w[w]; word; word &= word - 1) {
+            uint64_t iid = w * 64 + (uint64_t)__builtin_ctzll(word);
+            const float *v = mnemo_hnsw__vector(s->st->hnsw, iid);
+            if (!v)
+                continue;
+            for (size_t off = 0; off < row_bytes; off += 64)
+                __builtin_prefetch((const char *)v + off);
+            vec[nb] = v;
+            ids[nb++] = iid;
+            if (nb < BATCH)
+                continue;
+            for (size_t i = 0; i < nb; i++)
+                if (!s->any_expiring || is_live(s, ids[i]))
+                    top_insert(labels, dists, n, k, ids[i], mnemo_hnsw__distance(s->st->hnsw, q, vec[i]));
+            nb = 0;
+        }
+    }
+    for (size_t i = 0; i < nb; i++)
+        if (!s->any_expiring || is_live(s, ids[i]))
+            top_insert(labels, dists, n, k, ids[i], mnemo_hnsw__distance(s->st->hnsw, q, vec[i]));
+    return 0;
+}
+
 /* The k nearest committed (index) vectors for one query. Caller holds st->rw shared. */
 static int index_query(search_ctx *s, const float *q, size_t k, size_t ef, int exact, size_t n_cand,
                        uint64_t *labels, float *dists, size_t *n)
 {
     size_t slots = mnemo_hnsw__slots(s->st->hnsw);
+    if (s->bits && s->bits->count <= EXACT_CANDIDATES)
+        return exact_bits(s, q, k, labels, dists, n);
+    if (s->bits)
+        n_cand = s->bits->count;
     if (s->cand && (n_cand <= EXACT_CANDIDATES || n_cand * EXACT_SHARE <= slots))
         return exact_candidates(s, q, k, labels, dists, n);
     if (exact || slots <= SMALL_INDEX)
@@ -332,8 +434,8 @@ static int index_query(search_ctx *s, const float *q, size_t k, size_t ef, int e
         return mnemo_hnsw__search(s->st->hnsw, q, k, ef, NULL, NULL, labels, dists, n);
     /* A restricted walk admits only accepted nodes; if it still finds fewer than k while more
      * qualify, widen the beam, and past the index size fall back to exact. */
-    size_t want = s->cand && n_cand < k ? n_cand : k;
-    int restricted = s->cand || s->lazy;
+    size_t want = (s->cand || s->bits) && n_cand < k ? n_cand : k;
+    int restricted = s->cand || s->lazy || s->bits;
     for (size_t beam = ef < 2 * k ? 2 * k : ef;; beam *= 4) {
         if ((rc = mnemo_hnsw__search(s->st->hnsw, q, k, beam, accept, s, labels, dists, n)) != 0 || s->error)
             return rc ? rc : s->error;
@@ -497,16 +599,22 @@ static int run(mnemo_guard *guard, mnemo_vector_hits **out, mnemo_db *db, mnemo_
     if (!rc && o->filter && (rc = mnemo_filter__compile(&f, o->filter)) != 0)
         rc = mnemo__err(rc, "%s: filter: %s", fn, mnemo_errmsg());
     size_t ef = o->ef ? o->ef : st->sp.hnsw_ef_search;
+    /* outside a transaction a filter is tested on the mirror of the records' metadata (meta.h),
+     * not by reading records */
+    meta_bits *bits = NULL;
+    if (!rc && f && !txn && !o->near && (rc = mnemo_vector__meta_begin(&s.mirror, db, o->filter)) != 0)
+        rc = mnemo__err(rc, "%s: filter: %s", fn, mnemo_errmsg());
     hit_buf b;
     hb_init(&b);
     pthread_rwlock_rdlock(&st->rw);
     if (!rc && (f || o->near)) {
-        rc = restriction(&cand, &s, o, f, fn);
-        if (!s.lazy)
+        rc = s.mirror ? mirror_restriction(&bits, &s, f, o->filter) : restriction(&cand, &s, o, f, fn);
+        s.bits = bits;
+        if (!s.lazy && !s.bits)
             s.cand = &cand;
     }
     /* An exact batch with no restriction is one matrix product per block for all queries. */
-    int batched = !rc && o->exact && !s.cand && !s.lazy && nq > 1;
+    int batched = !rc && o->exact && !s.cand && !s.lazy && !s.bits && nq > 1;
     if (batched)
         rc = mnemo_vector__exact_scan(st, q, nq, k, needs_filter(&s) ? accept : NULL, &s, labels, dists, counts);
     for (size_t i = 0; i < nq && !rc; i++) {
@@ -537,6 +645,9 @@ static int run(mnemo_guard *guard, mnemo_vector_hits **out, mnemo_db *db, mnemo_
     pthread_rwlock_unlock(&st->rw);
     mnemo_u64map__free(&cand);
     mnemo_u64map__free(&s.memo);
+    mnemo_vector__meta_release(bits);
+    mnemo_vector__meta_pred_free(s.col);
+    mnemo_vector__meta_end(s.mirror);
     mnemo_filter__free(f);
     if (!rc)
         memcpy(out, res, nq * sizeof *res);

@@ -8,6 +8,7 @@
 #include "core/coding.h"
 #include "core/error.h"
 #include "record/record.h"
+#include "vector/meta.h"
 #include "vector/vector_impl.h"
 
 /* Loads the live record `id` (tracked, so a concurrent change of it conflicts). */
@@ -284,7 +285,11 @@ static int on_record_put(mnemo_db *db, mnemo_txn *txn, const mnemo_record *old, 
 
 static const mnemo_record_listener record_listener = {.on_put = on_record_put, .on_delete = on_record_delete};
 
-int mnemo_vector__listen(mnemo_db *db) { return mnemo_record__listen(db, &record_listener); }
+int mnemo_vector__listen(mnemo_db *db)
+{
+    int rc = mnemo_record__listen(db, &record_listener);
+    return rc ? rc : mnemo_vector__meta_listen(db);
+}
 
 int mnemo_vector_stats_get(mnemo_vector_stats *out, mnemo_db *db)
 {
