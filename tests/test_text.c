@@ -354,6 +354,31 @@ TU_TEST(text, a_search_merges_the_blocks_small_commits_left)
     TU_OK(mnemo_close(db));
 }
 
+/* A merge copies entries it cannot know are dying: a kill key committed after the merge's snapshot
+ * names (record, generation), which the copied entry keeps, so the posting stays dead, and the
+ * writer and the merge do not conflict. */
+TU_TEST(text, a_merge_never_brings_back_a_posting_killed_meanwhile)
+{
+    mnemo_db *db = open_text("n", NULL, 0);
+    char id[16], content[32];
+    for (int i = 0; i < 70; i++) {
+        snprintf(id, sizeof id, "r%02d", i);
+        snprintf(content, sizeof content, "wing n%d", i);
+        put(db, NULL, id, content, NULL);
+    }
+    mnemo_txn *t;
+    TU_OK(mnemo_txn_begin(&t, db, 0));
+    put(db, t, "r05", "drag only", NULL);
+    const char *before = search_ids(db, NULL, "wing", 100, NULL); /* merges: 70 blocks */
+    cr_assert(strstr(before, "r05"), "not committed yet: %s", before);
+    TU_OK(mnemo_txn_commit(t));
+    mnemo_txn_free(t);
+    cr_assert_null(strstr(search_ids(db, NULL, "wing", 100, NULL), "r05"));
+    cr_assert_str_eq(search_ids(db, NULL, "drag", 100, NULL), "r05");
+    TU_OK(mnemo_close(db));
+    cr_assert_eq(raw_count("n", "Pwing", 6), 2, "the merged block and the kill key committed after it");
+}
+
 /* A record's old postings are found by tokenizing its old content again: when that no longer
  * gives the terms it was indexed with (a tokenizer upgraded since), its update is ECORRUPT saying
  * how to rebuild, never postings left behind unnamed. Simulated by changing the stored hash. */
