@@ -97,11 +97,25 @@ static int adj_append(adj_list *l, const unsigned char *k, const edge_value *ev)
     return 0;
 }
 
-/* Reads every edge of iid in one direction (label 0) or one label's, straight from RocksDB. */
+/* Appends one stored edge (key k, value v) to l, unless the scratch's skip test drops it. */
+static int list_edge(adj_list *l, mnemo_store_slice k, mnemo_store_slice v, mnemo_direction dir,
+                     const mnemo_graph_scratch *sc)
+{
+    const unsigned char *kb = k.data;
+    edge_value ev;
+    if (k.len != EDGE_KEY_LEN || (sc && sc->skip && sc->skip(sc->skip_arg, mnemo__get_be64(kb + 12))))
+        return 0;
+    int rc = mnemo_graph__decode_value(&ev, v.data, v.len, k.data, dir == MNEMO_DIR_OUT);
+    return rc ? rc : adj_append(l, kb, &ev);
+}
+
+#define READ_RUN 64 /* edges a list read takes from the engine at once */
+
+/* Reads every edge of iid in one direction (label 0) or one label's, straight from the store: in
+ * runs where the engine lends them (a read outside a transaction), else one move at a time. */
 static int read_list(adj_list *l, mnemo_db *db, mnemo_txn *txn, uint64_t iid, mnemo_direction dir, uint32_t label,
                      const mnemo_graph_scratch *sc)
 {
-    int (*skip)(void *, uint64_t) = sc ? sc->skip : NULL;
     unsigned char lo[12], hi[12];
     size_t hl, ll = prefix(lo, hi, iid, label, &hl);
     mnemo_cf cf = dir == MNEMO_DIR_OUT ? MNEMO_CF_GRAPH_FORWARD : MNEMO_CF_GRAPH_BACKWARD;
@@ -109,15 +123,18 @@ static int read_list(adj_list *l, mnemo_db *db, mnemo_txn *txn, uint64_t iid, mn
     int rc = mnemo_cursor__open(&c, db, txn, cf, lo, ll, hl ? hi : NULL, hl);
     if (rc)
         return rc;
-    for (mnemo_cursor__first(c); !rc && mnemo_cursor__valid(c); mnemo_cursor__next(c)) {
-        size_t kl, vl;
-        const unsigned char *k = mnemo_cursor__key(c, &kl);
-        const char *v = mnemo_cursor__value(c, &vl);
-        edge_value ev;
-        if (kl != EDGE_KEY_LEN || (skip && skip(sc->skip_arg, mnemo__get_be64(k + 12))))
-            continue;
-        if ((rc = mnemo_graph__decode_value(&ev, v, vl, k, dir == MNEMO_DIR_OUT)) == 0)
-            rc = adj_append(l, k, &ev);
+    mnemo_store_slice ks[READ_RUN], vs[READ_RUN];
+    mnemo_cursor__first(c);
+    while (!rc && mnemo_cursor__valid(c)) {
+        size_t n = mnemo_cursor__run(c, ks, vs, READ_RUN);
+        for (size_t i = 0; i < n && !rc; i++)
+            rc = list_edge(l, ks[i], vs[i], dir, sc);
+        if (n == 0) {
+            ks[0].data = mnemo_cursor__key(c, &ks[0].len);
+            vs[0].data = mnemo_cursor__value(c, &vs[0].len);
+            rc = list_edge(l, ks[0], vs[0], dir, sc);
+            mnemo_cursor__next(c);
+        }
     }
     if (!rc)
         rc = mnemo_cursor__status(c, "graph scan");
