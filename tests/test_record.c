@@ -769,7 +769,7 @@ TU_TEST(record, failed_call_poisons_the_transaction)
 {
     put("a", "", 0, NULL);
     put("b", "", 0, NULL);
-    static const mnemo_record_listener failing = {NULL, failing_listener};
+    static const mnemo_record_listener failing = {.on_delete = failing_listener};
     TU_OK(mnemo_record__listen(db, &failing));
     mnemo_txn *t;
     TU_OK(mnemo_txn_begin(&t, db, 0));
@@ -824,7 +824,8 @@ static int second_delete(mnemo_db *d, mnemo_txn *t, uint64_t iid, const char *id
 
 TU_TEST(record, listeners_hear_writes_of_their_database_in_order)
 {
-    static const mnemo_record_listener first = {first_put, first_delete}, second = {NULL, second_delete};
+    static const mnemo_record_listener first = {.on_put = first_put, .on_delete = first_delete},
+                                        second = {.on_delete = second_delete};
     TU_OK(mnemo_record__listen(db, &first));
     TU_OK(mnemo_record__listen(db, &second));
     TU_OK(mnemo_record__listen(db, &first)); /* again: still heard once */

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/coding.h"
+#include "core/keys.h"
 #include "store/store.h"
 #include "cranfield.h"
 #include "testutil.h"
@@ -216,6 +218,15 @@ TU_TEST(text, postings_follow_update_delete_replace_and_purge)
     tu_fake_clock_stop();
 }
 
+/* The corpus in database `name`, closed, and its store opened raw to damage it. */
+static void corpus_closed_raw(tu_raw *raw, const char *name)
+{
+    mnemo_db *db = open_text(name, NULL, 0);
+    corpus(db);
+    TU_OK(mnemo_close(db));
+    tu_raw_open(raw, tu_path(name));
+}
+
 TU_TEST(text, a_transaction_sees_its_own_writes_and_a_rollback_leaves_nothing)
 {
     mnemo_db *db = open_text("t", NULL, 0);
@@ -238,6 +249,197 @@ TU_TEST(text, a_transaction_sees_its_own_writes_and_a_rollback_leaves_nothing)
     mnemo_txn_free(txn);
     cr_assert_str_eq(search_ids(db, NULL, "zeppelin", 10, NULL), "z");
     cr_assert_eq(info(db, NULL).documents, 5);
+    TU_OK(mnemo_close(db));
+}
+
+/* Keys of text_index starting with prefix (raw, after close). */
+static size_t raw_count(const char *name, const void *prefix, size_t pl)
+{
+    tu_raw raw;
+    tu_raw_open(&raw, tu_path(name));
+    unsigned char hi[80];
+    memcpy(hi, prefix, pl);
+    hi[pl - 1]++;
+    mnemo_store_cursor *c;
+    TU_OK(raw.ops->cursor_open(&c, raw.s, NULL, MNEMO_CF_TEXT_INDEX, prefix, pl, hi, pl));
+    size_t n = 0;
+    for (raw.ops->cursor_first(c); raw.ops->cursor_valid(c); raw.ops->cursor_next(c))
+        n++;
+    TU_OK(raw.ops->cursor_status(c, "counting keys"));
+    raw.ops->cursor_close(c);
+    tu_raw_close(&raw);
+    return n;
+}
+
+/* Postings are written untracked at commit: the record and 'F' keys the same transaction writes
+ * (tracked) are what orders two writers of one record, and nothing of the loser may land. */
+TU_TEST(text, two_writers_of_one_record_leave_only_the_winners_postings)
+{
+    mnemo_db *db = open_text("w", NULL, 0);
+    put(db, NULL, "r", "alpha gamma", NULL);
+    mnemo_txn *t1, *t2;
+    TU_OK(mnemo_txn_begin(&t1, db, 0));
+    TU_OK(mnemo_txn_begin(&t2, db, 0));
+    put(db, t1, "r", "beta gamma", NULL);
+    put(db, t2, "r", "delta gamma", NULL);
+    put(db, t2, "s", "delta", NULL);
+    TU_OK(mnemo_txn_commit(t1));
+    TU_RC(mnemo_txn_commit(t2), MNEMO_EBUSY);
+    mnemo_txn_free(t1);
+    mnemo_txn_free(t2);
+    cr_assert_str_eq(search_ids(db, NULL, "delta", 10, NULL), "");
+    cr_assert_str_eq(search_ids(db, NULL, "alpha", 10, NULL), "");
+    cr_assert_str_eq(search_ids(db, NULL, "beta", 10, NULL), "r");
+    cr_assert_str_eq(search_ids(db, NULL, "gamma", 10, NULL), "r");
+    mnemo_text_info i = info(db, NULL);
+    cr_assert_eq(i.documents, 1);
+    cr_assert_eq(i.total_terms, 2);
+    TU_OK(mnemo_close(db));
+    cr_assert_eq(raw_count("w", "Pdelta", 7), 0, "no key of the loser's term");
+    cr_assert_eq(raw_count("w", "Pbeta", 6), 1, "the winner's block");
+}
+
+/* Writers of different records sharing every term commit side by side (puts, updates, deletes). */
+TU_TEST(text, writers_of_different_records_do_not_conflict)
+{
+    mnemo_db *db = open_text("p", NULL, 0);
+    put(db, NULL, "u", "wing flow", NULL);
+    put(db, NULL, "v", "wing flow", NULL);
+    mnemo_txn *t1, *t2;
+    TU_OK(mnemo_txn_begin(&t1, db, 0));
+    TU_OK(mnemo_txn_begin(&t2, db, 0));
+    put(db, t1, "x", "wing flow", NULL);
+    put(db, t2, "y", "wing flow", NULL);
+    put(db, t1, "u", "wing drag", NULL);
+    TU_OK(mnemo_record_delete(db, t2, "v"));
+    cr_assert_str_eq(search_ids(db, t1, "flow", 10, NULL), "v x");
+    cr_assert_str_eq(search_ids(db, t2, "flow", 10, NULL), "u y");
+    TU_OK(mnemo_txn_commit(t1));
+    TU_OK(mnemo_txn_commit(t2));
+    mnemo_txn_free(t1);
+    mnemo_txn_free(t2);
+    cr_assert_str_eq(search_ids(db, NULL, "flow", 10, NULL), "x y");
+    cr_assert_str_eq(search_ids(db, NULL, "drag", 10, NULL), "u");
+    cr_assert_eq(info(db, NULL).documents, 3);
+    TU_OK(mnemo_close(db));
+}
+
+/* Small commits leave a block per term each; a search that reads many merges them into one
+ * (dead entries and their kill keys dropped) and finds the same records. */
+TU_TEST(text, a_search_merges_the_blocks_small_commits_left)
+{
+    mnemo_db *db = open_text("m", NULL, 0);
+    char id[16], content[32];
+    for (int i = 0; i < 80; i++) {
+        snprintf(id, sizeof id, "r%02d", i);
+        snprintf(content, sizeof content, "wing n%d", i);
+        put(db, NULL, id, content, NULL);
+    }
+    put(db, NULL, "r01", "wing tip wing", NULL);
+    TU_OK(mnemo_record_delete(db, NULL, "r02"));
+    TU_OK(mnemo_close(db));
+    size_t before = raw_count("m", "Pwing", 6);
+    cr_assert_eq(before, 81 + 2, "a block per commit and a kill key each for r01 and r02: %zu", before);
+    TU_OK(mnemo_open(&db, tu_path("m"), NULL));
+    char first[1024];
+    snprintf(first, sizeof first, "%s", search_ids(db, NULL, "wing", 100, NULL));
+    cr_assert_eq(strncmp(first, "r01 ", 4), 0, "%s", first);
+    cr_assert_null(strstr(first, "r02"));
+    TU_OK(mnemo_close(db));
+    cr_assert_eq(raw_count("m", "Pwing", 6), 1, "one merged block");
+    cr_assert_eq(raw_count("m", "Pn5", 4), 1, "a term read by no search stays as it is");
+    TU_OK(mnemo_open(&db, tu_path("m"), NULL));
+    cr_assert_str_eq(search_ids(db, NULL, "wing", 100, NULL), first);
+    cr_assert_eq(info(db, NULL).documents, 79);
+    TU_OK(mnemo_close(db));
+}
+
+/* A merge copies entries it cannot know are dying: a kill key committed after the merge's snapshot
+ * names (record, generation), which the copied entry keeps, so the posting stays dead, and the
+ * writer and the merge do not conflict. */
+TU_TEST(text, a_merge_never_brings_back_a_posting_killed_meanwhile)
+{
+    mnemo_db *db = open_text("n", NULL, 0);
+    char id[16], content[32];
+    for (int i = 0; i < 70; i++) {
+        snprintf(id, sizeof id, "r%02d", i);
+        snprintf(content, sizeof content, "wing n%d", i);
+        put(db, NULL, id, content, NULL);
+    }
+    mnemo_txn *t;
+    TU_OK(mnemo_txn_begin(&t, db, 0));
+    put(db, t, "r05", "drag only", NULL);
+    const char *before = search_ids(db, NULL, "wing", 100, NULL); /* merges: 70 blocks */
+    cr_assert(strstr(before, "r05"), "not committed yet: %s", before);
+    TU_OK(mnemo_txn_commit(t));
+    mnemo_txn_free(t);
+    cr_assert_null(strstr(search_ids(db, NULL, "wing", 100, NULL), "r05"));
+    cr_assert_str_eq(search_ids(db, NULL, "drag", 100, NULL), "r05");
+    TU_OK(mnemo_close(db));
+    cr_assert_eq(raw_count("n", "Pwing", 6), 2, "the merged block and the kill key committed after it");
+}
+
+/* A record's old postings are found by tokenizing its old content again: when that no longer
+ * gives the terms it was indexed with (a tokenizer upgraded since), its update is ECORRUPT saying
+ * how to rebuild, never postings left behind unnamed. Simulated by changing the stored hash. */
+TU_TEST(text, a_tokenizer_that_changed_is_named_instead_of_leaving_postings)
+{
+    mnemo_db *db;
+    tu_raw raw;
+    corpus_closed_raw(&raw, "k");
+    unsigned char fkey[9] = {'F', 0, 0, 0, 0, 0, 0, 0, 2}, buf[64]; /* record b */
+    size_t vl;
+    char *v = tu_raw_get(&raw, MNEMO_CF_TEXT_INDEX, fkey, sizeof fkey, &vl);
+    cr_assert_not_null(v);
+    const void *payload;
+    size_t pl;
+    cr_assert_eq(mnemo__unseal(v, vl, &payload, &pl), 0);
+    memcpy(buf + 32, payload, pl);
+    buf[32 + pl - 1] ^= 1; /* the last byte of the term-set hash */
+    tu_raw_put(&raw, MNEMO_CF_TEXT_INDEX, fkey, sizeof fkey, buf, mnemo__seal(buf, buf + 32, pl));
+    free(v);
+    tu_raw_close(&raw);
+    TU_OK(mnemo_open(&db, tu_path("k"), NULL));
+    mnemo_record r = {.id = "b", .content = "a new text"};
+    TU_RC(mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT), MNEMO_ECORRUPT);
+    cr_assert(strstr(mnemo_errmsg(), "mnemo_text_disable"), "%s", mnemo_errmsg());
+    TU_RC(mnemo_record_delete(db, NULL, "b"), MNEMO_ECORRUPT);
+    cr_assert_str_eq(search_ids(db, NULL, "boundary", 10, NULL), "b", "nothing changed");
+    TU_OK(mnemo_close(db));
+}
+
+/* Layout 1 (one key per term and record): a read-only open refuses it by name, a read-write open
+ * rebuilds it with its settings (here a database whose settings say layout 1, with an old-style
+ * posting key that layout 2 would call damaged). */
+TU_TEST(text, an_index_of_the_old_layout_is_rebuilt_by_a_read_write_open)
+{
+    mnemo_db *db = open_text("o", NULL, 0);
+    corpus(db);
+    TU_OK(mnemo_close(db));
+    tu_raw raw;
+    tu_raw_open(&raw, tu_path("o"));
+    unsigned char conf[19] = {1, 2, 0}, sealed[32], old_key[14] = "Pwing", old_val[3] = {4, 1, 1};
+    mnemo__put_f64(conf + 3, 1.2);
+    mnemo__put_f64(conf + 11, 0.75);
+    tu_raw_put(&raw, MNEMO_CF_METADATA, MNEMO_MKEY_TEXT, MNEMO_MKEY_LEN(MNEMO_MKEY_TEXT), sealed,
+               mnemo__seal(sealed, conf, sizeof conf));
+    old_key[13] = 1; /* 'P' wing 0x00 iid 1 */
+    tu_raw_put(&raw, MNEMO_CF_TEXT_INDEX, old_key, sizeof old_key, sealed, mnemo__seal(sealed, old_val, 3));
+    tu_raw_close(&raw);
+    mnemo_options ro = MNEMO_OPTIONS_INIT;
+    ro.read_only = 1;
+    TU_OK(mnemo_open(&db, tu_path("o"), &ro));
+    mnemo_text_hits *h;
+    TU_RC(mnemo_text_search(&h, db, NULL, "wing", 10, NULL), MNEMO_EVERSION);
+    cr_assert(strstr(mnemo_errmsg(), "layout 1"), "%s", mnemo_errmsg());
+    TU_OK(mnemo_close(db));
+    TU_OK(mnemo_open(&db, tu_path("o"), NULL));
+    cr_assert_str_eq(search_ids(db, NULL, "propeller", 10, NULL), "d a c");
+    cr_assert_str_eq(search_ids(db, NULL, "wing", 10, NULL), "d c a");
+    mnemo_text_info i = info(db, NULL);
+    cr_assert(i.ready);
+    cr_assert_eq(i.documents, 4);
+    put(db, NULL, "e", "wing", NULL);
     TU_OK(mnemo_close(db));
 }
 
@@ -426,21 +628,22 @@ TU_TEST(text, invalid_utf8_content_never_reaches_the_index)
 
 TU_TEST(text, a_damaged_posting_is_ecorrupt_naming_its_term)
 {
-    mnemo_db *db = open_text("d", NULL, 0);
-    corpus(db);
-    TU_OK(mnemo_close(db));
+    mnemo_db *db;
     tu_raw raw;
-    tu_raw_open(&raw, tu_path("d"));
-    unsigned char key[32];
-    size_t kl = 0;
-    key[kl++] = 'P';
-    memcpy(key + kl, "boundary", 8);
-    kl += 8;
-    key[kl++] = 0;
-    memset(key + kl, 0, 8);
-    key[kl + 7] = 2; /* b is the second record: internal id 2 */
-    kl += 8;
-    size_t vl;
+    corpus_closed_raw(&raw, "d");
+    /* the block of 'boundary' ('P' term 0x00 0x01 seg: one, the corpus is one record a commit) */
+    unsigned char lo[11] = "Pboundary", hi[11] = "Pboundary", key[32];
+    lo[9] = hi[9] = 0;
+    lo[10] = 1;
+    hi[10] = 2;
+    mnemo_store_cursor *c;
+    TU_OK(raw.ops->cursor_open(&c, raw.s, NULL, MNEMO_CF_TEXT_INDEX, lo, 11, hi, 11));
+    raw.ops->cursor_first(c);
+    cr_assert(raw.ops->cursor_valid(c));
+    size_t kl, vl;
+    memcpy(key, raw.ops->cursor_key(c, &kl), 19);
+    cr_assert_eq(kl, 19);
+    raw.ops->cursor_close(c);
     char *v = tu_raw_get(&raw, 7, key, kl, &vl);
     cr_assert_not_null(v);
     v[1] ^= 0x10;

@@ -311,7 +311,7 @@ static int on_record_delete(mnemo_db *db, mnemo_txn *txn, uint64_t iid, const ch
     return rc;
 }
 
-static const mnemo_record_listener record_listener = {NULL, on_record_delete};
+static const mnemo_record_listener record_listener = {.on_delete = on_record_delete};
 
 int mnemo_graph__open(mnemo_db *db) { return mnemo_record__listen(db, &record_listener); }
 

@@ -215,9 +215,12 @@ static int notify_delete(mnemo_db *db, mnemo_txn *txn, const mnemo_record *old)
 {
     const mnemo_record_listener *const *l = NULL;
     int n = listeners_of(db, &l), rc = 0;
-    for (int i = 0; i < n && !rc; i++)
+    for (int i = 0; i < n && !rc; i++) {
         if (l[i]->on_delete)
             rc = l[i]->on_delete(db, txn, old->internal_id, old->id);
+        if (!rc && l[i]->on_delete_record)
+            rc = l[i]->on_delete_record(db, txn, old);
+    }
     return rc;
 }
 

@@ -49,10 +49,13 @@ int mnemo_record__pin(mnemo_db *db, mnemo_txn *txn, uint64_t iid, const char *id
  *     the id is new or its record had expired, which was deleted first). replace is 1 when
  *     mnemo_record_put replaces the whole record, 0 when mnemo_record_update changes some fields.
  *   on_delete: the record iid / id is being deleted (delete, purge, an expired record put again);
- *     its own keys may already be gone in txn. */
+ *     its own keys may already be gone in txn.
+ *   on_delete_record: the same, given the whole old record (the text room re-reads its content to
+ *     know which postings to drop); called after on_delete when both are set. */
 typedef struct mnemo_record_listener {
     int (*on_put)(mnemo_db *db, mnemo_txn *txn, const mnemo_record *old, const mnemo_record *nw, int replace);
     int (*on_delete)(mnemo_db *db, mnemo_txn *txn, uint64_t iid, const char *id);
+    int (*on_delete_record)(mnemo_db *db, mnemo_txn *txn, const mnemo_record *old);
 } mnemo_record_listener;
 /* Registers l (kept by pointer: static storage) on db; registering it again does nothing.
  * MNEMO_EFULL past MNEMO_RECORD_MAX_LISTENERS. */

@@ -9,6 +9,9 @@
 /* ADDED_LATER: databases of an older format lack it (text_index came with format 3): a read-write
  * open creates it, a read-only open sees it empty. Engines that never had such databases ignore it. */
 #define MNEMO_KS_ADDED_LATER 2u
+/* DENSE: values compress well and settle (full-text postings): engines that can compress the data
+ * that reached its last level harder (RocksDB: ZSTD there when compression is left at default). */
+#define MNEMO_KS_DENSE 4u
 
 /* X(enum suffix, stored name, hints) */
 #define MNEMO_KEYSPACES(X)                                      \
@@ -19,7 +22,7 @@
     X(VECTOR_DATA, "vector_data", 0)                            \
     X(VECTOR_INDEX, "vector_index", 0)                          \
     X(METADATA, "metadata", 0)                                  \
-    X(TEXT_INDEX, "text_index", MNEMO_KS_ADDED_LATER)
+    X(TEXT_INDEX, "text_index", MNEMO_KS_ADDED_LATER | MNEMO_KS_DENSE | MNEMO_KS_SORTED_LOADS)
 
 typedef enum mnemo_cf {
 #define MNEMO_KS_ENUM(id, name, hints) MNEMO_CF_##id,

@@ -1,12 +1,14 @@
-/* The inverted index: settings, postings kept with their records, corpus statistics, and
- * mnemo_text_enable / disable / info.
+/* The inverted index: settings, postings kept with their records (per-transaction blocks, kill
+ * keys, merges; the layout and why in text.h), corpus statistics, and mnemo_text_enable / disable
+ * / info.
  *
- * Conflicts: postings are keyed by (term, record), so writers of different records never write
- * the same key. The corpus statistics BM25 needs (documents, total length) are not one counter
- * either: each committing transaction adds its own delta key ('S' 0x01 + a per-process random
- * nonce + a sequence number, written by a commit hook) and readers sum the base ('S' 0x00) and
- * the deltas; now and then a commit folds the deltas into the base in a transaction of its own,
- * which can only conflict with another fold. See docs/records.md "Full text". */
+ * Conflicts: blocks belong to the transaction that wrote them and kill keys and 'F' to a record,
+ * so writers of different records never write the same key. The corpus statistics BM25 needs
+ * (documents, total length) are not one counter either: each committing transaction adds its own
+ * delta key ('S' 0x01 + a per-process random nonce + a sequence number, written by a commit hook)
+ * and readers sum the base ('S' 0x00) and the deltas; now and then a commit folds the deltas into
+ * the base in a transaction of its own, which can only conflict with another fold. See
+ * docs/records.md "Full text". */
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -19,10 +21,11 @@
 #include "core/alloc.h"
 #include "core/coding.h"
 #include "core/error.h"
+#include "core/u64map.h"
 #include "record/record.h"
 #include "text/text_impl.h"
 
-#define CONF_VERSION 1
+#define CONF_VERSION 2     /* 1: one posting key per (term, record), before segments */
 #define BACKFILL_BATCH 256
 #define FOLD_EVERY 64       /* commits with a delta between fold attempts (per process) */
 #define FOLD_MIN_DELTAS 32  /* a fold runs only when there are at least this many deltas */
@@ -53,15 +56,64 @@ size_t mnemo_text__get_varint(const unsigned char *p, size_t n, uint64_t *v)
     return 0;
 }
 
-size_t mnemo_text__posting_key(unsigned char *out, const char *term, size_t len, uint64_t iid, int with_iid)
+size_t mnemo_text__term_prefix(unsigned char *out, const char *term, size_t len)
 {
     out[0] = TEXT_MK_POSTING;
     memcpy(out + 1, term, len);
     out[1 + len] = 0;
-    if (!with_iid)
-        return len + 2;
-    mnemo__put_be64(out + 2 + len, iid);
-    return len + 10;
+    return len + 2;
+}
+
+size_t mnemo_text__kill_key(unsigned char *out, const char *term, size_t len, uint64_t iid, uint32_t gen)
+{
+    size_t n = mnemo_text__term_prefix(out, term, len);
+    out[n] = TEXT_TAG_KILL;
+    mnemo__put_be64(out + n + 1, iid);
+    mnemo__put_be32(out + n + 9, gen);
+    return n + 13;
+}
+
+size_t mnemo_text__decode_entry(text_entry *e, const unsigned char *v, size_t n, uint64_t prev_iid)
+{
+    uint64_t delta, dl, tfg, gen = 0, pos;
+    size_t at = mnemo_text__get_varint(v, n, &delta), r;
+    if (!at || prev_iid + delta < prev_iid || !(r = mnemo_text__get_varint(v + at, n - at, &dl)))
+        return 0;
+    at += r;
+    if (!(r = mnemo_text__get_varint(v + at, n - at, &tfg)))
+        return 0;
+    at += r;
+    if ((tfg & 1) && !(r = mnemo_text__get_varint(v + at, n - at, &gen)))
+        return 0;
+    at += tfg & 1 ? r : 0;
+    uint64_t tf = tfg >> 1;
+    if (tf == 0 || tf > dl || dl > UINT32_MAX || gen > UINT32_MAX)
+        return 0;
+    e->iid = prev_iid + delta;
+    e->dl = (uint32_t)dl;
+    e->tf = (uint32_t)tf;
+    e->gen = (uint32_t)gen;
+    e->pos = v + at;
+    for (uint64_t j = 0; j < tf; j++) {
+        if (!(r = mnemo_text__get_varint(v + at, n - at, &pos)))
+            return 0;
+        at += r;
+    }
+    e->pos_len = (size_t)(v + at - e->pos);
+    return at;
+}
+
+int mnemo_text__killed(const text_kill *k, size_t n, uint64_t iid, uint32_t gen)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (k[mid].iid < iid || (k[mid].iid == iid && k[mid].gen < gen))
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && k[lo].iid == iid && k[lo].gen == gen;
 }
 
 static void doc_key(unsigned char key[9], uint64_t iid)
@@ -95,6 +147,12 @@ int mnemo_text__conf(text_conf *out, mnemo_db *db, mnemo_txn *txn, int track)
     if (rc)
         return rc;
     unsigned char *v = (unsigned char *)raw;
+    if (n >= 1 && v[0] == 1) {
+        mnemo__free(v);
+        return mnemo__err(MNEMO_EVERSION, "the full-text index has layout 1 (one key per term and record), which "
+                                          "this library does not read: a read-write open rebuilds it (or "
+                                          "mnemo_text_disable, then mnemo_text_enable)");
+    }
     if (n < 19 || n > 19 + MNEMO_TEXT_MAX_LANGUAGE || v[0] != CONF_VERSION || (v[1] != TEXT_BUILDING && v[1] != TEXT_READY)) {
         mnemo__free(v);
         return mnemo__err(MNEMO_ECORRUPT, "the full-text settings (metadata key " TEXT_CONFIG_KEY ") are damaged");
@@ -118,12 +176,147 @@ int mnemo_text__check_bm25(double k1, double b, const char *fn)
     return 0;
 }
 
-/* ---- corpus statistics ---- */
+/* ---- the transaction's share: corpus-count delta and pending postings ----
+ *
+ * A transaction does not write a posting per (term, record). It keeps the documents it indexes
+ * in memory (pending, searched by its own queries through mnemo_text__pending) and its commit's
+ * before hook writes one block per distinct term, 'P' term 0x00 0x01 seg, where seg is the
+ * transaction's own random segment id: a 1,000-record commit writes a few thousand keys instead
+ * of ~100,000. The blocks are written untracked (put_untracked: no validation, no index in the
+ * transaction). That is safe because a block key is new and unique to its transaction (no other
+ * writer ever writes it), and every record whose postings it holds had its 'F' key written
+ * tracked by the same transaction, next to the record key the record room wrote: of two
+ * transactions writing the same record one fails validation, and nothing of the failed one,
+ * untracked writes included, is applied. */
+
+typedef struct occ {
+    size_t off; /* term bytes at arena + off (p once the arena stops moving) */
+    const char *p;
+    uint32_t len, pos;
+} occ;
+
+/* A tokenized text: occurrences grouped by term (terms in order of first appearance), by
+ * position within a term; firsts[i] is the first occurrence of the i-th distinct term. */
+typedef struct doc_terms {
+    char *arena;
+    size_t used, cap;
+    occ *o;
+    size_t n, cap_o;
+    size_t *firsts;
+    size_t n_terms, cap_f;
+    uint32_t set_hash; /* of the distinct terms, in no order: tells whether a text gives the same terms */
+} doc_terms;
+
+static void doc_terms_free(doc_terms *d)
+{
+    mnemo__free(d->arena);
+    mnemo__free(d->o);
+    mnemo__free(d->firsts);
+    memset(d, 0, sizeof *d);
+}
+
+/* Distinct terms by hash (FNV-1a, open addressing): grouping by term costs O(n) where sorting
+ * with memcmp was a third of an indexed put. */
+typedef struct term_tab {
+    uint32_t *slot; /* 0 empty, else term id + 1 */
+    size_t cap;     /* slots, a power of two */
+    const char **p;
+    uint32_t *len;
+    uint64_t *hash;
+    size_t n, cap_t;
+} term_tab;
+
+static void term_tab_free(term_tab *t)
+{
+    mnemo__free(t->slot);
+    mnemo__free(t->p);
+    mnemo__free(t->len);
+    mnemo__free(t->hash);
+    memset(t, 0, sizeof *t);
+}
+
+static uint64_t term_hash(const char *p, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+static int term_tab_grow(term_tab *t)
+{
+    size_t cap = t->cap ? 2 * t->cap : 256;
+    uint32_t *slot = mnemo__calloc(cap, sizeof *slot);
+    if (!slot)
+        return mnemo__err_nomem("text index: terms");
+    for (size_t i = 0; i < t->n; i++) {
+        size_t at = t->hash[i] & (cap - 1);
+        while (slot[at])
+            at = (at + 1) & (cap - 1);
+        slot[at] = (uint32_t)i + 1;
+    }
+    mnemo__free(t->slot);
+    t->slot = slot;
+    t->cap = cap;
+    return 0;
+}
+
+/* The id of the term (p is kept, not copied), added when new. */
+static int term_tab_id(term_tab *t, const char *p, uint32_t len, size_t *id)
+{
+    int rc = 0;
+    if (2 * (t->n + 1) > t->cap && (rc = term_tab_grow(t)) != 0)
+        return rc;
+    uint64_t h = term_hash(p, len);
+    size_t at = h & (t->cap - 1);
+    for (; t->slot[at]; at = (at + 1) & (t->cap - 1)) {
+        size_t i = t->slot[at] - 1;
+        if (t->hash[i] == h && t->len[i] == len && !memcmp(t->p[i], p, len)) {
+            *id = i;
+            return 0;
+        }
+    }
+    if (t->n == t->cap_t) {
+        size_t cap = t->cap_t ? 2 * t->cap_t : 128;
+        const char **np = mnemo__realloc(t->p, cap * sizeof *np);
+        if (np)
+            t->p = np;
+        uint32_t *nl = np ? mnemo__realloc(t->len, cap * sizeof *nl) : NULL;
+        if (nl)
+            t->len = nl;
+        uint64_t *nh = nl ? mnemo__realloc(t->hash, cap * sizeof *nh) : NULL;
+        if (!nh)
+            return mnemo__err_nomem("text index: terms");
+        t->hash = nh;
+        t->cap_t = cap;
+    }
+    t->p[t->n] = p;
+    t->len[t->n] = len;
+    t->hash[t->n] = h;
+    t->slot[at] = (uint32_t)++t->n;
+    *id = t->n - 1;
+    return 0;
+}
+
+typedef struct pdoc {
+    uint64_t iid;
+    uint32_t gen; /* the record's index generation (its entry 'F') */
+    doc_terms t;
+    int live; /* 0 once the record was re-indexed or removed again in the same transaction */
+} pdoc;
 
 typedef struct text_txn {
     mnemo_db *db;
     int64_t docs, len; /* this transaction's change */
     int wrote;
+    uint64_t seg; /* its segment id: the last 8 bytes of its block keys */
+    text_conf conf; /* the settings as the transaction read them (has_conf) */
+    int has_conf;
+    pdoc *d;
+    size_t n_d, cap_d;
+    mnemo_u64map live_of; /* iid -> index in d of its live pending document */
+    size_t *fixup;        /* a replaced pending document's new index, by map value (see pending_set) */
+    size_t cap_fixup;
 } text_txn;
 
 static const char txn_owner = 0;
@@ -140,12 +333,185 @@ static void nonce_init(void)
     }
 }
 
-static int delta_before(mnemo_txn *txn, void *arg)
+/* The live pending document of iid in t, or NULL. */
+static pdoc *pending_find(text_txn *t, uint64_t iid)
+{
+    size_t at;
+    if (!mnemo_u64map__get(&t->live_of, iid, &at))
+        return NULL;
+    at = t->fixup[at];
+    return at < t->n_d && t->d[at].live ? &t->d[at] : NULL;
+}
+
+/* Makes d (taken over) the pending document of iid, replacing a previous one. */
+static int pending_set(text_txn *t, uint64_t iid, uint32_t gen, doc_terms *d)
+{
+    pdoc *prev = pending_find(t, iid);
+    if (prev) {
+        prev->live = 0;
+        doc_terms_free(&prev->t);
+    }
+    int rc = mnemo__grow(&t->d, &t->cap_d, t->n_d + 1, sizeof *t->d, 64);
+    if (rc)
+        return rc;
+    /* fixup has one slot per map entry, indexed by the entry's value (its first index in d) */
+    size_t first;
+    if (mnemo_u64map__get(&t->live_of, iid, &first)) {
+        t->fixup[first] = t->n_d;
+    } else {
+        if ((rc = mnemo__grow(&t->fixup, &t->cap_fixup, t->n_d + 1, sizeof *t->fixup, 64)) != 0)
+            return rc;
+        if (mnemo_u64map__add(&t->live_of, iid, t->n_d) < 0)
+            return mnemo__err_nomem("text index: pending postings");
+        t->fixup[t->n_d] = t->n_d;
+    }
+    t->d[t->n_d++] = (pdoc){iid, gen, *d, 1};
+    memset(d, 0, sizeof *d);
+    return 0;
+}
+
+static void pending_drop(text_txn *t, uint64_t iid)
+{
+    pdoc *p = pending_find(t, iid);
+    if (p) {
+        p->live = 0;
+        doc_terms_free(&p->t);
+    }
+}
+
+/* One distinct term of one pending document, for grouping the commit's postings by term. */
+typedef struct pref {
+    uint64_t iid;
+    const pdoc *d;
+    size_t from, tf;
+} pref;
+
+static int pref_cmp(const void *pa, const void *pb)
+{
+    const pref *a = pa, *b = pb;
+    return (a->iid > b->iid) - (a->iid < b->iid);
+}
+
+static size_t encode_entry(unsigned char *out, uint64_t iid_delta, const pdoc *d, size_t from, size_t tf)
+{
+    size_t n = mnemo_text__put_varint(out, iid_delta);
+    n += mnemo_text__put_varint(out + n, d->t.n);
+    n += mnemo_text__put_varint(out + n, (uint64_t)tf << 1 | (d->gen != 0));
+    if (d->gen)
+        n += mnemo_text__put_varint(out + n, d->gen);
+    uint32_t prev = 0;
+    for (size_t i = from; i < from + tf; i++) {
+        n += mnemo_text__put_varint(out + n, d->t.o[i].pos - prev);
+        prev = d->t.o[i].pos;
+    }
+    return n;
+}
+
+static size_t block_key(unsigned char *out, const char *term, size_t len, uint64_t seg)
+{
+    size_t n = mnemo_text__term_prefix(out, term, len);
+    out[n] = TEXT_TAG_BLOCK;
+    mnemo__put_be64(out + n + 1, seg);
+    return n + 9;
+}
+
+typedef struct term_ref {
+    const char *p;
+    uint32_t len;
+    size_t id;
+} term_ref;
+
+static int term_ref_cmp(const void *pa, const void *pb)
+{
+    const term_ref *a = pa, *b = pb;
+    int c = memcmp(a->p, b->p, a->len < b->len ? a->len : b->len);
+    return c ? c : (a->len > b->len) - (a->len < b->len);
+}
+
+/* Writes the pending postings: one sealed block per distinct term, entries by ascending iid. */
+static int write_blocks(text_txn *t, mnemo_txn *txn)
+{
+    term_tab tt = {0};
+    size_t n = 0, *tid = NULL, *start = NULL;
+    pref *r = NULL, *g = NULL;
+    int rc = 0;
+    for (size_t i = 0; i < t->n_d; i++)
+        n += t->d[i].live ? t->d[i].t.n_terms : 0;
+    if (!n)
+        return 0;
+    r = mnemo__malloc(n * sizeof *r);
+    g = mnemo__malloc(n * sizeof *g);
+    tid = mnemo__malloc(n * sizeof *tid);
+    if (!r || !g || !tid)
+        rc = mnemo__err_nomem("text index: pending postings");
+    /* each (document, term) with its term's id; then a counting sort by id */
+    size_t m = 0;
+    for (size_t i = 0; i < t->n_d && !rc; i++) {
+        const pdoc *d = &t->d[i];
+        for (size_t k = 0; d->live && k < d->t.n_terms && !rc; k++) {
+            size_t from = d->t.firsts[k], to = k + 1 < d->t.n_terms ? d->t.firsts[k + 1] : d->t.n;
+            rc = term_tab_id(&tt, d->t.o[from].p, d->t.o[from].len, &tid[m]);
+            r[m++] = (pref){d->iid, d, from, to - from};
+        }
+    }
+    if (!rc && !(start = mnemo__calloc(tt.n + 1, sizeof *start)))
+        rc = mnemo__err_nomem("text index: pending postings");
+    for (size_t i = 0; i < m && !rc; i++)
+        start[tid[i] + 1]++;
+    for (size_t i = 0; i < tt.n && !rc; i++)
+        start[i + 1] += start[i];
+    for (size_t i = 0; i < m && !rc; i++)
+        g[start[tid[i]]++] = r[i]; /* start[id] ends at the next group's start */
+    unsigned char key[MNEMO_TEXT_MAX_TERM + 12], *val = NULL;
+    size_t cap_v = 0;
+    /* in key order: the memtable then inserts each key next to the previous one (keyspace hint
+     * SORTED_LOADS) instead of searching the skip list from the top, which was most of a commit */
+    term_ref *order = rc ? NULL : mnemo__malloc(tt.n * sizeof *order);
+    if (!rc && !order)
+        rc = mnemo__err_nomem("text index: pending postings");
+    for (size_t id = 0; id < tt.n && !rc; id++)
+        order[id] = (term_ref){tt.p[id], tt.len[id], id};
+    if (!rc)
+        qsort(order, tt.n, sizeof *order, term_ref_cmp);
+    for (size_t o = 0; o < tt.n && !rc; o++) {
+        size_t id = order[o].id, at = id ? start[id - 1] : 0;
+        size_t end = start[id], bytes = 10 + MNEMO_SEAL_OVERHEAD;
+        int sorted = 1;
+        for (size_t i = at; i < end; i++) {
+            bytes += 40 + 5 * g[i].tf;
+            sorted &= i == at || g[i - 1].iid < g[i].iid;
+        }
+        if (!sorted) /* documents in put order: usually ascending ids already */
+            qsort(g + at, end - at, sizeof *g, pref_cmp);
+        if ((rc = mnemo__grow(&val, &cap_v, 2 * bytes, 1, 4096)) != 0)
+            break;
+        unsigned char *p = val + bytes; /* the payload, sealed into val below */
+        size_t pl = 0;
+        uint64_t prev = 0;
+        for (size_t i = at; i < end; i++) {
+            pl += encode_entry(p + pl, g[i].iid - prev, g[i].d, g[i].from, g[i].tf);
+            prev = g[i].iid;
+        }
+        size_t vl = mnemo__seal(val, p, pl);
+        rc = mnemo_txn__put_untracked(t->db, txn, MNEMO_CF_TEXT_INDEX, key,
+                                      block_key(key, tt.p[id], tt.len[id], t->seg), val, vl);
+    }
+    mnemo__free(order);
+    mnemo__free(val);
+    mnemo__free(start);
+    mnemo__free(tid);
+    mnemo__free(g);
+    mnemo__free(r);
+    term_tab_free(&tt);
+    return rc;
+}
+
+static int txn_before(mnemo_txn *txn, void *arg)
 {
     text_txn *t = arg;
-    if (!t->docs && !t->len)
-        return 0;
-    pthread_once(&nonce_once, nonce_init);
+    int rc = write_blocks(t, txn);
+    if (rc || (!t->docs && !t->len))
+        return rc;
     unsigned char key[18], v[16];
     key[0] = TEXT_MK_STATS;
     key[1] = 1;
@@ -159,37 +525,85 @@ static int delta_before(mnemo_txn *txn, void *arg)
 
 static void fold(mnemo_db *db);
 
-static void delta_after(mnemo_txn *txn, void *arg, int committed)
+static void txn_after(mnemo_txn *txn, void *arg, int committed)
 {
     (void)txn;
     text_txn *t = arg;
     mnemo_db *db = t->db;
     int wrote = t->wrote;
+    for (size_t i = 0; i < t->n_d; i++)
+        doc_terms_free(&t->d[i].t);
+    mnemo__free(t->d);
+    mnemo__free(t->fixup);
+    mnemo_u64map__free(&t->live_of);
     mnemo__free(t);
     if (committed && wrote && atomic_fetch_add(&deltas_committed, 1) % FOLD_EVERY == FOLD_EVERY - 1)
         fold(db);
 }
 
-static int add_delta(mnemo_db *db, mnemo_txn *txn, int64_t docs, int64_t len)
+/* The transaction's share, registered on first use. */
+static int text_txn_of(text_txn **out, mnemo_db *db, mnemo_txn *txn)
 {
     text_txn *t = mnemo_txn__hook_arg(txn, &txn_owner);
     if (!t) {
         if (!(t = mnemo__calloc(1, sizeof *t)))
             return mnemo__err_nomem("text index");
         t->db = db;
-        mnemo_txn_hook h = {&txn_owner, delta_before, delta_after, t};
+        pthread_once(&nonce_once, nonce_init);
+        /* unique per transaction: a process's nonce is random, its counter never repeats */
+        t->seg = nonce + atomic_fetch_add(&delta_seq, 1) * 0x9E3779B97F4A7C15ull;
+        mnemo_txn_hook h = {&txn_owner, txn_before, txn_after, t};
         int rc = mnemo_txn__add_hook(txn, &h);
         if (rc) {
             mnemo__free(t);
             return rc;
         }
     }
+    *out = t;
+    return 0;
+}
+
+static int add_delta(text_txn *t, int64_t docs, int64_t len)
+{
     t->docs += docs;
     t->len += len;
     return 0;
 }
 
-/* Sums base and deltas (as txn sees them); with collect, keys gets the delta keys (for a fold). */
+int mnemo_text__pending(mnemo_txn *txn, const char *term, size_t len, mnemo_text_pending_fn cb, void *arg)
+{
+    text_txn *t = txn ? mnemo_txn__hook_arg(txn, &txn_owner) : NULL;
+    unsigned char buf[10 + 3 * 10 + 5 * 256], *big = NULL;
+    int rc = 0;
+    for (size_t i = 0; t && i < t->n_d && !rc; i++) {
+        const pdoc *d = &t->d[i];
+        size_t lo = 0, hi = d->live ? d->t.n_terms : 0;
+        for (; lo < hi; lo++) { /* a transaction's own search: rare, a scan will do */
+            const occ *o = &d->t.o[d->t.firsts[lo]];
+            if (o->len == len && !memcmp(o->p, term, len))
+                break;
+        }
+        if (lo >= hi)
+            continue;
+        size_t from = d->t.firsts[lo], to = lo + 1 < d->t.n_terms ? d->t.firsts[lo + 1] : d->t.n, tf = to - from;
+        unsigned char *p = buf;
+        if (40 + 5 * tf > sizeof buf) {
+            mnemo__free(big);
+            if (!(p = big = mnemo__malloc(40 + 5 * tf)))
+                return mnemo__err_nomem("mnemo_text_search: pending postings");
+        }
+        size_t n = encode_entry(p, 0, d, from, tf), a = 0;
+        text_entry e;
+        a = mnemo_text__decode_entry(&e, p, n, 0);
+        a -= e.pos_len; /* the positions are the entry's tail */
+        rc = cb(arg, d->iid, (uint32_t)d->t.n, (uint32_t)tf, p + a, n - a);
+    }
+    mnemo__free(big);
+    return rc;
+}
+
+/* ---- corpus statistics ---- */
+
 typedef struct stats_scan {
     uint64_t docs, len;
     unsigned char (*keys)[18];
@@ -272,19 +686,6 @@ static void fold(mnemo_db *db)
 
 /* ---- postings of one record ---- */
 
-typedef struct occ {
-    size_t off; /* term bytes at arena + off (p once the arena stops moving) */
-    const char *p;
-    uint32_t len, pos;
-} occ;
-
-typedef struct doc_terms {
-    char *arena;
-    size_t used, cap;
-    occ *o;
-    size_t n, cap_o;
-} doc_terms;
-
 static int add_occ(void *arg, const char *term, size_t len, uint32_t pos)
 {
     doc_terms *d = arg;
@@ -299,25 +700,56 @@ static int add_occ(void *arg, const char *term, size_t len, uint32_t pos)
     return 0;
 }
 
-static int term_cmp(const char *a, size_t al, const char *b, size_t bl)
+/* Tokenizes text into d: occurrences grouped by term, by position within a term. */
+static int tokenize_doc(doc_terms *d, const mnemo_text_cfg *cfg, const char *text, size_t len)
 {
-    int c = memcmp(a, b, al < bl ? al : bl);
-    return c ? c : (al > bl) - (al < bl);
+    memset(d, 0, sizeof *d);
+    int rc = mnemo_text__tokenize(text, len, cfg, add_occ, d, NULL, "text index: record content");
+    term_tab tt = {0};
+    size_t *tid = NULL;
+    occ *grouped = NULL;
+    if (!rc && d->n && (!(tid = mnemo__malloc(d->n * sizeof *tid)) || !(grouped = mnemo__malloc(d->n * sizeof *grouped))))
+        rc = mnemo__err_nomem("text index: record content");
+    for (size_t i = 0; i < d->n && !rc; i++) {
+        d->o[i].p = d->arena + d->o[i].off;
+        rc = term_tab_id(&tt, d->o[i].p, d->o[i].len, &tid[i]);
+    }
+    if (!rc && d->n && !(d->firsts = mnemo__calloc(tt.n + 1, sizeof *d->firsts)))
+        rc = mnemo__err_nomem("text index: record content");
+    if (!rc && d->n) { /* a counting sort by term id keeps the positions ascending */
+        for (size_t i = 0; i < d->n; i++)
+            d->firsts[tid[i] + 1]++;
+        for (size_t i = 0; i < tt.n; i++)
+            d->firsts[i + 1] += d->firsts[i];
+        for (size_t i = 0; i < d->n; i++)
+            grouped[d->firsts[tid[i]]++] = d->o[i];
+        memmove(d->firsts + 1, d->firsts, tt.n * sizeof *d->firsts);
+        d->firsts[0] = 0;
+        d->n_terms = tt.n;
+        uint64_t h = 0;
+        for (size_t i = 0; i < tt.n; i++)
+            h += tt.hash[i];
+        d->set_hash = (uint32_t)(h ^ h >> 32);
+        d->cap_f = tt.n + 1;
+        mnemo__free(d->o);
+        d->o = grouped;
+        d->cap_o = d->n;
+        grouped = NULL;
+    }
+    mnemo__free(grouped);
+    mnemo__free(tid);
+    term_tab_free(&tt);
+    if (rc)
+        doc_terms_free(d);
+    return rc;
 }
 
-static int occ_cmp(const void *pa, const void *pb)
-{
-    const occ *a = pa, *b = pb;
-    int c = term_cmp(a->p, a->len, b->p, b->len);
-    return c ? c : (a->pos > b->pos) - (a->pos < b->pos);
-}
-
-/* The stored term list of a record ('F'): its length and terms, or *exists = 0. */
+/* A record's entry ('F'): its length in terms, the generation of its postings and the hash of
+ * its distinct terms. */
 typedef struct doc_entry {
     int exists;
-    uint64_t len, n;
-    unsigned char *val; /* payload; terms follow the two varints, each NUL-terminated */
-    size_t vlen, terms_at;
+    uint64_t len, gen;
+    uint32_t set_hash;
 } doc_entry;
 
 static int read_doc(doc_entry *e, mnemo_db *db, mnemo_txn *txn, uint64_t iid)
@@ -326,148 +758,121 @@ static int read_doc(doc_entry *e, mnemo_db *db, mnemo_txn *txn, uint64_t iid)
     doc_key(key, iid);
     memset(e, 0, sizeof *e);
     char what[96];
-    snprintf(what, sizeof what, "text index: the term list of internal id %llu (key 'F')", (unsigned long long)iid);
+    snprintf(what, sizeof what, "text index: the entry of internal id %llu (key 'F')", (unsigned long long)iid);
     char *raw;
-    int rc = mnemo_txn__get_sealed(&raw, &e->vlen, db, txn, MNEMO_CF_TEXT_INDEX, key, 9, 0, what);
+    size_t vl;
+    int rc = mnemo_txn__get_sealed(&raw, &vl, db, txn, MNEMO_CF_TEXT_INDEX, key, 9, 0, what);
     if (rc == MNEMO_ENOTFOUND)
         return 0;
     if (rc)
         return rc;
-    e->val = (unsigned char *)raw;
-    size_t a = mnemo_text__get_varint(e->val, e->vlen, &e->len), b = 0;
-    if (a)
-        b = mnemo_text__get_varint(e->val + a, e->vlen - a, &e->n);
-    if (!a || !b) {
-        mnemo__free(e->val);
+    const unsigned char *v = (const unsigned char *)raw;
+    size_t a = mnemo_text__get_varint(v, vl, &e->len), b = a ? mnemo_text__get_varint(v + a, vl - a, &e->gen) : 0;
+    if (!b || vl != a + b + 4 || e->gen > UINT32_MAX) {
+        mnemo__free(raw);
         return mnemo__err(MNEMO_ECORRUPT, "%s is damaged", what);
     }
+    e->set_hash = mnemo__get_be32(v + a + b);
+    mnemo__free(raw);
     e->exists = 1;
-    e->terms_at = a + b;
     return 0;
 }
 
-/* Deletes the postings of the stored term list except the terms also in keep (sorted distinct
- * terms of the new content, may be NULL). */
-static int delete_postings(mnemo_db *db, mnemo_txn *txn, const doc_entry *e, uint64_t iid, const doc_terms *keep,
-                           const size_t *firsts, size_t n_keep)
+static int write_doc(mnemo_db *db, mnemo_txn *txn, uint64_t iid, uint64_t len, uint32_t gen, uint32_t set_hash)
 {
-    unsigned char key[MNEMO_TEXT_MAX_TERM + 10];
-    size_t at = e->terms_at;
-    int rc = 0;
-    for (uint64_t i = 0; i < e->n && !rc; i++) {
-        const char *t = (const char *)e->val + at;
-        size_t tl = strnlen(t, e->vlen - at);
-        if (at + tl >= e->vlen || tl == 0 || tl > MNEMO_TEXT_MAX_TERM)
-            return mnemo__err(MNEMO_ECORRUPT, "text index: the term list of internal id %llu (key 'F') is damaged",
-                              (unsigned long long)iid);
-        at += tl + 1;
-        size_t lo = 0, hi = n_keep;
-        while (lo < hi) { /* binary search among the new terms */
-            size_t mid = (lo + hi) / 2;
-            const occ *o = &keep->o[firsts[mid]];
-            int c = term_cmp(o->p, o->len, t, tl);
-            if (c == 0)
-                break;
-            if (c < 0)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        if (lo < hi)
-            continue; /* still there: its posting is rewritten */
-        rc = mnemo_txn__delete(db, txn, MNEMO_CF_TEXT_INDEX, key, mnemo_text__posting_key(key, t, tl, iid, 1));
-    }
-    return rc;
+    unsigned char key[9], v[24];
+    doc_key(key, iid);
+    size_t n = mnemo_text__put_varint(v, len);
+    n += mnemo_text__put_varint(v + n, gen);
+    mnemo__put_be32(v + n, set_hash);
+    return mnemo_txn__put_sealed(db, txn, MNEMO_CF_TEXT_INDEX, key, 9, v, n + 4);
 }
 
-/* (Re)indexes a record's content inside txn. skip_indexed: leave a record that has a term list. */
-static int index_record(mnemo_db *db, mnemo_txn *txn, const mnemo_text_cfg *cfg, uint64_t iid, const char *text,
-                        size_t len, int skip_indexed)
+/* The record's stored postings (generation e->gen) are dead from this commit on: a kill key per
+ * distinct term of the content they were made from ('P' term 0x00 0x00 iid gen, tracked like the
+ * 'F' key). Postings still pending in this transaction are just dropped. 1 in *pending then. */
+static int kill_postings(mnemo_db *db, mnemo_txn *txn, text_txn *t, const mnemo_text_cfg *cfg, const doc_entry *e,
+                         uint64_t iid, const char *text, size_t len, int *pending)
 {
-    doc_entry old;
-    int rc = read_doc(&old, db, txn, iid);
-    if (rc)
-        return rc;
-    if (old.exists && skip_indexed) {
-        mnemo__free(old.val);
+    *pending = pending_find(t, iid) != NULL;
+    if (*pending) {
+        pending_drop(t, iid);
         return 0;
     }
-    doc_terms d = {0};
-    rc = mnemo_text__tokenize(text, len, cfg, add_occ, &d, NULL, "text index: record content");
-    for (size_t i = 0; i < d.n; i++)
-        d.o[i].p = d.arena + d.o[i].off;
-    if (d.n) /* qsort wants a non-NULL array even for 0 elements */
-        qsort(d.o, d.n, sizeof *d.o, occ_cmp);
-    /* distinct terms: firsts[i] is the first occurrence of the i-th */
-    size_t *firsts = NULL, n_terms = 0, cap_f = 0;
-    for (size_t i = 0; i < d.n && !rc; i++)
-        if ((i == 0 || term_cmp(d.o[i - 1].p, d.o[i - 1].len, d.o[i].p, d.o[i].len)) &&
-            (rc = mnemo__grow(&firsts, &cap_f, n_terms + 1, sizeof *firsts, 64)) == 0)
-            firsts[n_terms++] = i;
-    if (!rc && old.exists)
-        rc = delete_postings(db, txn, &old, iid, &d, firsts, n_terms);
-    /* one posting per distinct term: doc length, tf, position deltas */
-    unsigned char key[MNEMO_TEXT_MAX_TERM + 10];
-    unsigned char *val = NULL, *list = NULL;
-    size_t cap_v = 0, cap_l = 0, ll = 0;
-    unsigned char head[20];
-    size_t hl = mnemo_text__put_varint(head, d.n);
-    hl += mnemo_text__put_varint(head + hl, n_terms);
-    if (!rc)
-        rc = mnemo__grow(&list, &cap_l, hl, 1, 256);
-    if (!rc) {
-        memcpy(list, head, hl);
-        ll = hl;
+    doc_terms old;
+    int rc = tokenize_doc(&old, cfg, text, len);
+    /* its terms are found again by tokenizing the old content: a tokenizer that changed since
+     * (another libunistring or Snowball) would leave postings no kill key names */
+    if (!rc && (old.n != e->len || old.set_hash != e->set_hash))
+        rc = mnemo__err(MNEMO_ECORRUPT, "text index: the content of internal id %llu no longer gives the terms it was "
+                                        "indexed with (key 'F'; was the tokenizer's library upgraded?): rebuild the "
+                                        "index with mnemo_text_disable and mnemo_text_enable",
+                        (unsigned long long)iid);
+    unsigned char key[MNEMO_TEXT_MAX_TERM + 16], seal[MNEMO_SEAL_OVERHEAD];
+    size_t sl = mnemo__seal(seal, "", 0);
+    for (size_t k = 0; k < old.n_terms && !rc; k++) {
+        const occ *o = &old.o[old.firsts[k]];
+        size_t n = mnemo_text__kill_key(key, o->p, o->len, iid, (uint32_t)e->gen);
+        rc = mnemo_txn__put(db, txn, MNEMO_CF_TEXT_INDEX, key, n, seal, sl);
     }
-    for (size_t t = 0; t < n_terms && !rc; t++) {
-        size_t from = firsts[t], to = t + 1 < n_terms ? firsts[t + 1] : d.n, tf = to - from;
-        const occ *o = &d.o[from];
-        if ((rc = mnemo__grow(&val, &cap_v, 20 + 5 * tf, 1, 64)) != 0)
-            break;
-        size_t vl = mnemo_text__put_varint(val, d.n);
-        vl += mnemo_text__put_varint(val + vl, tf);
-        uint32_t prev = 0;
-        for (size_t i = from; i < to; i++) {
-            vl += mnemo_text__put_varint(val + vl, d.o[i].pos - prev);
-            prev = d.o[i].pos;
-        }
-        rc = mnemo_txn__put_sealed(db, txn, MNEMO_CF_TEXT_INDEX, key,
-                        mnemo_text__posting_key(key, o->p, o->len, iid, 1), val, vl);
-        if (!rc && (rc = mnemo__grow(&list, &cap_l, ll + o->len + 1, 1, 256)) == 0) {
-            memcpy(list + ll, o->p, o->len);
-            ll += o->len;
-            list[ll++] = 0;
-        }
-    }
-    unsigned char dk[9];
-    doc_key(dk, iid);
-    if (!rc)
-        rc = mnemo_txn__put_sealed(db, txn, MNEMO_CF_TEXT_INDEX, dk, 9, list, ll);
-    if (!rc)
-        rc = add_delta(db, txn, old.exists ? 0 : 1, (int64_t)d.n - (int64_t)old.len);
-    mnemo__free(list);
-    mnemo__free(val);
-    mnemo__free(firsts);
-    mnemo__free(d.arena);
-    mnemo__free(d.o);
-    mnemo__free(old.val);
+    doc_terms_free(&old);
     return rc;
 }
 
-static int remove_record(mnemo_db *db, mnemo_txn *txn, uint64_t iid)
+enum { INDEX_PUT, INDEX_NEW, INDEX_BUILD };
+
+/* (Re)indexes a record's content inside txn; old_text is the content it had (NULL when new).
+ * mode: INDEX_PUT; INDEX_NEW, a fresh internal id (ids are never reused: no entry to read);
+ * INDEX_BUILD, leave a record that has an entry. */
+static int index_record(mnemo_db *db, mnemo_txn *txn, const mnemo_text_cfg *cfg, uint64_t iid, const char *text,
+                        size_t len, const char *old_text, size_t old_len, int mode)
 {
-    doc_entry old;
-    int rc = read_doc(&old, db, txn, iid);
-    if (rc || !old.exists)
+    doc_entry old = {0};
+    int rc = mode == INDEX_NEW ? 0 : read_doc(&old, db, txn, iid);
+    if (rc || (old.exists && mode == INDEX_BUILD))
         return rc;
-    rc = delete_postings(db, txn, &old, iid, NULL, NULL, 0);
-    unsigned char dk[9];
-    doc_key(dk, iid);
+    if (old.exists && !old_text)
+        return mnemo__err(MNEMO_ECORRUPT, "text index: internal id %llu has an entry (key 'F') but no stored record",
+                          (unsigned long long)iid);
+    text_txn *t;
+    doc_terms d;
+    int pending = 0;
+    if ((rc = text_txn_of(&t, db, txn)) != 0)
+        return rc;
+    if (old.exists && (rc = kill_postings(db, txn, t, cfg, &old, iid, old_text, old_len, &pending)) != 0)
+        return rc;
+    if (old.exists && !pending && old.gen == UINT32_MAX)
+        return mnemo__err(MNEMO_EFULL, "text index: internal id %llu was re-indexed 2^32 times",
+                          (unsigned long long)iid);
+    /* a new generation when stored postings die, so their kill keys never match the new ones */
+    uint32_t gen = old.exists ? (uint32_t)old.gen + !pending : 0;
+    if ((rc = tokenize_doc(&d, cfg, text, len)) != 0)
+        return rc;
+    uint64_t n = d.n;
+    uint32_t set_hash = d.set_hash;
+    rc = pending_set(t, iid, gen, &d);
+    doc_terms_free(&d);
     if (!rc)
-        rc = mnemo_txn__delete(db, txn, MNEMO_CF_TEXT_INDEX, dk, 9);
+        rc = write_doc(db, txn, iid, n, gen, set_hash);
     if (!rc)
-        rc = add_delta(db, txn, -1, -(int64_t)old.len);
-    mnemo__free(old.val);
+        rc = add_delta(t, old.exists ? 0 : 1, (int64_t)n - (int64_t)old.len);
+    return rc;
+}
+
+/* The settings, read (tracked) once per transaction: only enable and disable change them, each
+ * in a transaction of its own, and the first tracked read already makes them conflict. */
+static int conf_of(text_conf *c, mnemo_db *db, mnemo_txn *txn)
+{
+    text_txn *t = mnemo_txn__hook_arg(txn, &txn_owner);
+    if (t && t->has_conf) {
+        *c = t->conf;
+        return 0;
+    }
+    int rc = mnemo_text__conf(c, db, txn, 1);
+    if (!rc && (rc = text_txn_of(&t, db, txn)) == 0) {
+        t->conf = *c;
+        t->has_conf = 1;
+    }
     return rc;
 }
 
@@ -475,29 +880,338 @@ static int on_record_put(mnemo_db *db, mnemo_txn *txn, const mnemo_record *old, 
 {
     (void)replace;
     text_conf c;
-    int rc = mnemo_text__conf(&c, db, txn, 1);
+    int rc = conf_of(&c, db, txn);
     if (rc == MNEMO_ENOTFOUND)
         return 0;
     if (rc)
         return rc;
     if (old && old->content_len == nw->content_len && !memcmp(old->content, nw->content, nw->content_len))
         return 0; /* same text: postings unchanged (a record stored before enabling is the build's job) */
-    return index_record(db, txn, &c.cfg, nw->internal_id, nw->content, nw->content_len, 0);
+    return index_record(db, txn, &c.cfg, nw->internal_id, nw->content, nw->content_len, old ? old->content : NULL,
+                        old ? old->content_len : 0, old ? INDEX_PUT : INDEX_NEW);
 }
 
-static int on_record_delete(mnemo_db *db, mnemo_txn *txn, uint64_t iid, const char *id)
+static int on_record_delete(mnemo_db *db, mnemo_txn *txn, const mnemo_record *rec)
 {
-    (void)id;
     text_conf c;
-    int rc = mnemo_text__conf(&c, db, txn, 1);
+    int rc = conf_of(&c, db, txn);
     if (rc == MNEMO_ENOTFOUND)
         return 0;
-    return rc ? rc : remove_record(db, txn, iid);
+    doc_entry old;
+    if (!rc)
+        rc = read_doc(&old, db, txn, rec->internal_id);
+    if (rc || !old.exists)
+        return rc;
+    text_txn *t;
+    if ((rc = text_txn_of(&t, db, txn)) != 0)
+        return rc;
+    int pending;
+    rc = kill_postings(db, txn, t, &c.cfg, &old, rec->internal_id, rec->content, rec->content_len, &pending);
+    unsigned char dk[9];
+    doc_key(dk, rec->internal_id);
+    if (!rc)
+        rc = mnemo_txn__delete(db, txn, MNEMO_CF_TEXT_INDEX, dk, 9);
+    if (!rc)
+        rc = add_delta(t, -1, -(int64_t)old.len);
+    return rc;
 }
 
-static const mnemo_record_listener record_listener = {on_record_put, on_record_delete};
+static const mnemo_record_listener record_listener = {.on_put = on_record_put, .on_delete_record = on_record_delete};
 
-int mnemo_text__open(mnemo_db *db) { return mnemo_record__listen(db, &record_listener); }
+/* Layout 1 settings: the same payload as layout 2's, version byte 1. 0 when conf holds them. */
+static int conf_v1(mnemo_text_options *o, char *stem, mnemo_db *db)
+{
+    char *raw;
+    size_t n;
+    int rc = mnemo_txn__get_sealed(&raw, &n, db, NULL, MNEMO_CF_METADATA, TEXT_CONFIG_KEY, strlen(TEXT_CONFIG_KEY), 0,
+                                   "the full-text settings (metadata key " TEXT_CONFIG_KEY ")");
+    if (rc)
+        return rc;
+    const unsigned char *v = (const unsigned char *)raw;
+    if (n < 19 || n > 19 + MNEMO_TEXT_MAX_LANGUAGE || v[0] != 1) {
+        mnemo__free(raw);
+        return mnemo__err(MNEMO_ECORRUPT, "the full-text settings (metadata key " TEXT_CONFIG_KEY ") are damaged");
+    }
+    o->stopwords = v[2];
+    o->k1 = mnemo__get_f64(v + 3);
+    o->b = mnemo__get_f64(v + 11);
+    memcpy(stem, v + 19, n - 19);
+    stem[n - 19] = 0;
+    o->stem_language = stem;
+    mnemo__free(raw);
+    return 0;
+}
+
+/* A read-write open migrates an index of layout 1: dropped and built again with its settings (a
+ * read-only open leaves it, and its searches and record writes are MNEMO_EVERSION). */
+static int migrate_layout_1(mnemo_db *db)
+{
+    text_conf c;
+    int rc = mnemo_text__conf(&c, db, NULL, 0);
+    if (rc != MNEMO_EVERSION || mnemo_db__options(db)->read_only)
+        return rc == MNEMO_ENOTFOUND || rc == MNEMO_EVERSION ? 0 : rc;
+    mnemo_text_options o = MNEMO_TEXT_OPTIONS_INIT;
+    char stem[MNEMO_TEXT_MAX_LANGUAGE + 1];
+    if ((rc = conf_v1(&o, stem, db)) == 0 && (rc = mnemo_text_disable(db)) == 0)
+        rc = mnemo_text_enable(db, &o);
+    return rc ? mnemo__err(rc, "mnemo_open: rebuilding the full-text index of layout 1 as layout 2: %s",
+                           mnemo_errmsg())
+              : 0;
+}
+
+int mnemo_text__open(mnemo_db *db)
+{
+    int rc = mnemo_record__listen(db, &record_listener);
+    return rc ? rc : migrate_layout_1(db);
+}
+
+/* ---- merging a term's blocks ----
+ *
+ * Every committing transaction adds a block per term it indexed, and re-indexed or removed
+ * records leave dead entries behind their kill keys. A merge rewrites a term's blocks into as few
+ * as possible (entries by ascending iid, at most MERGE_MAX_ENTRIES a block, dead ones dropped)
+ * and deletes the kill keys it applied, in a transaction of its own. It cannot resurrect a
+ * posting: a kill key committed after its snapshot names (record, generation), which the copied
+ * entry keeps, so it still applies to the merged block. Its written keys are the new blocks
+ * (fresh), the old blocks and the kill keys it read, which only another merge of the same term
+ * deletes: writers of records never conflict with it, and two merges of a term conflict. */
+
+#define MERGE_MAX_ENTRIES 4096 /* entries per merged block: bounds what a later merge rewrites */
+#define MERGE_BATCH_KEYS 4096  /* keys a merge transaction reads before it commits */
+
+typedef struct mkey {
+    unsigned char *key, *val; /* key, then the block's payload (NULL for a kill key) */
+    size_t kl, vl;
+    uint64_t count; /* entries of a block */
+} mkey;
+
+typedef struct merge_args {
+    mnemo_db *db;
+    unsigned char from[MNEMO_TEXT_MAX_TERM + 2]; /* where the batch starts ('P' when starting) */
+    unsigned char next[MNEMO_TEXT_MAX_TERM + 2]; /* where the next one does, once this one committed */
+    unsigned char hi[MNEMO_TEXT_MAX_TERM + 2]; /* where the keys to merge end */
+    size_t from_len, next_len, hi_len;
+    int done;
+    uint64_t merged; /* terms rewritten */
+    mkey *k;
+    size_t n, cap;
+} merge_args;
+
+static void merge_clear(merge_args *a)
+{
+    for (size_t i = 0; i < a->n; i++)
+        mnemo__free(a->k[i].key);
+    a->n = 0;
+}
+
+/* The number of entries of a block's payload; -1 when it is malformed. */
+static int block_entries(uint64_t *count, const unsigned char *v, size_t n)
+{
+    text_entry e = {0};
+    size_t at = 0, r;
+    for (*count = 0; at < n; at += r, ++*count)
+        if (!(r = mnemo_text__decode_entry(&e, v + at, n - at, *count ? e.iid : 0)))
+            return -1;
+    return 0;
+}
+
+static int entry_cmp(const void *pa, const void *pb)
+{
+    const text_entry *a = pa, *b = pb;
+    return (a->iid > b->iid) - (a->iid < b->iid);
+}
+
+/* Rewrites the term whose keys are a->k[from..to) (kill keys first) when it has dead entries or
+ * at least two blocks that are not full. */
+static int merge_term(merge_args *a, mnemo_txn *txn, size_t from, size_t to, size_t pl)
+{
+    size_t n_kills = 0, n_small = 0, total = 0;
+    for (size_t i = from; i < to; i++) {
+        if (!a->k[i].val)
+            n_kills++;
+        else if (a->k[i].count < MERGE_MAX_ENTRIES / 2)
+            n_small++;
+        total += a->k[i].count;
+    }
+    if (!n_kills && n_small < 2)
+        return 0;
+    text_kill *kills = mnemo__malloc((n_kills ? n_kills : 1) * sizeof *kills);
+    text_entry *e = mnemo__malloc((total ? total : 1) * sizeof *e);
+    unsigned char *val = NULL;
+    size_t n = 0, cap_v = 0;
+    int rc = kills && e ? 0 : mnemo__err_nomem("text index merge");
+    for (size_t i = from; i < from + n_kills && !rc; i++)
+        kills[i - from] = (text_kill){mnemo__get_be64(a->k[i].key + pl + 1), mnemo__get_be32(a->k[i].key + pl + 9)};
+    for (size_t i = from + n_kills; i < to && !rc; i++) {
+        const unsigned char *v = a->k[i].val;
+        uint64_t prev = 0;
+        size_t at = 0, r = 1;
+        for (; at < a->k[i].vl && r; at += r) {
+            text_entry t;
+            if ((r = mnemo_text__decode_entry(&t, v + at, a->k[i].vl - at, prev)) == 0)
+                break;
+            prev = t.iid;
+            if (!mnemo_text__killed(kills, n_kills, t.iid, t.gen))
+                e[n++] = t;
+        }
+        if (!r || at != a->k[i].vl)
+            rc = mnemo__err(MNEMO_ECORRUPT, "text index merge: a block of term '%.*s' is damaged", (int)(pl - 2),
+                            (const char *)a->k[i].key + 1);
+    }
+    if (!rc && n)
+        qsort(e, n, sizeof *e, entry_cmp);
+    unsigned char key[MNEMO_TEXT_MAX_TERM + 12];
+    memcpy(key, a->k[from].key, pl);
+    key[pl] = TEXT_TAG_MERGED;
+    if (n > (size_t)MERGE_MAX_ENTRIES * 65535)
+        rc = mnemo__err(MNEMO_EFULL, "text index merge: term '%.*s' has more than %u postings", (int)(pl - 2),
+                        (const char *)a->k[from].key + 1, MERGE_MAX_ENTRIES * 65535u);
+    /* old blocks first: a merged block may be rewritten under its own key */
+    for (size_t i = from; i < to && !rc; i++)
+        rc = mnemo_txn__delete(a->db, txn, MNEMO_CF_TEXT_INDEX, a->k[i].key, a->k[i].kl);
+    for (size_t c = 0; c < n && !rc; c += MERGE_MAX_ENTRIES) {
+        size_t end = c + MERGE_MAX_ENTRIES < n ? c + MERGE_MAX_ENTRIES : n, bytes = 16 + MNEMO_SEAL_OVERHEAD;
+        for (size_t i = c; i < end; i++)
+            bytes += 40 + e[i].pos_len;
+        if ((rc = mnemo__grow(&val, &cap_v, 2 * bytes, 1, 4096)) != 0)
+            break;
+        unsigned char *p = val + bytes;
+        size_t len = 0;
+        for (size_t i = c; i < end; i++) {
+            len += mnemo_text__put_varint(p + len, e[i].iid - (i > c ? e[i - 1].iid : 0));
+            len += mnemo_text__put_varint(p + len, e[i].dl);
+            len += mnemo_text__put_varint(p + len, (uint64_t)e[i].tf << 1 | (e[i].gen != 0));
+            if (e[i].gen)
+                len += mnemo_text__put_varint(p + len, e[i].gen);
+            memcpy(p + len, e[i].pos, e[i].pos_len);
+            len += e[i].pos_len;
+        }
+        size_t chunk = c / MERGE_MAX_ENTRIES; /* the first chunk's key ends at its tag */
+        key[pl + 1] = (unsigned char)(chunk >> 8);
+        key[pl + 2] = (unsigned char)chunk;
+        rc = mnemo_txn__put(a->db, txn, MNEMO_CF_TEXT_INDEX, key, pl + (chunk ? TEXT_MERGED_KEY_TAIL : 1), val,
+                            mnemo__seal(val, p, len));
+    }
+    if (!rc)
+        a->merged++;
+    mnemo__free(val);
+    mnemo__free(e);
+    mnemo__free(kills);
+    return rc;
+}
+
+/* Reads the next batch of 'P' keys (whole terms; at least one term) and merges each term. */
+static int merge_op(mnemo_txn *txn, void *arg)
+{
+    merge_args *a = arg;
+    mnemo_cursor *c;
+    int rc = mnemo_cursor__open(&c, a->db, txn, MNEMO_CF_TEXT_INDEX, a->from, a->from_len, a->hi, a->hi_len);
+    if (rc)
+        return rc;
+    merge_clear(a);
+    a->merged = 0;
+    size_t term_start = 0, pl = 0;
+    int more = 0;
+    for (mnemo_cursor__first(c); !rc && mnemo_cursor__valid(c); mnemo_cursor__next(c)) {
+        size_t kl, vl, pvl;
+        const unsigned char *k = mnemo_cursor__key(c, &kl);
+        const void *v = mnemo_cursor__value(c, &vl), *pv = NULL;
+        const unsigned char *z = kl > 1 ? memchr(k + 1, 0, kl - 1) : NULL;
+        size_t kpl = z ? (size_t)(z - k) + 1 : 0;
+        int kill = kpl && kl == kpl + TEXT_KILL_KEY_TAIL && k[kpl] == TEXT_TAG_KILL;
+        int block = kpl && TEXT_IS_BLOCK(k + kpl, kl - kpl) && !mnemo__unseal(v, vl, &pv, &pvl);
+        if (!kill && !block) {
+            rc = mnemo__err(MNEMO_ECORRUPT, "text index merge: key 'P' %.*s (%zu bytes) is damaged",
+                            (int)(kpl ? kpl - 2 : kl - 1), (const char *)k + 1, kl);
+            break;
+        }
+        if (a->n && (kpl != pl || memcmp(k, a->k[term_start].key, pl))) { /* a new term */
+            if ((rc = merge_term(a, txn, term_start, a->n, pl)) != 0)
+                break;
+            if (a->n >= MERGE_BATCH_KEYS) {
+                more = 1;
+                memcpy(a->next, k, kpl); /* resume at this term */
+                a->next_len = kpl;
+                break;
+            }
+            term_start = a->n;
+        }
+        pl = kpl;
+        if ((rc = mnemo__grow(&a->k, &a->cap, a->n + 1, sizeof *a->k, 256)) != 0)
+            break;
+        mkey *m = &a->k[a->n];
+        memset(m, 0, sizeof *m);
+        if (!(m->key = mnemo__malloc(kl + (block ? pvl : 0) + 1))) {
+            rc = mnemo__err_nomem("text index merge");
+            break;
+        }
+        memcpy(m->key, k, kl);
+        m->kl = kl;
+        if (block) {
+            m->val = m->key + kl;
+            memcpy(m->val, pv, pvl);
+            m->vl = pvl;
+            if (block_entries(&m->count, m->val, pvl)) {
+                mnemo__free(m->key);
+                rc = mnemo__err(MNEMO_ECORRUPT, "text index merge: a block of term '%.*s' is damaged", (int)(pl - 2),
+                                (const char *)k + 1);
+                break;
+            }
+        }
+        a->n++;
+    }
+    if (!rc)
+        rc = mnemo_cursor__status(c, "text index merge");
+    mnemo_cursor__close(c);
+    if (!rc && !more && a->n > term_start)
+        rc = merge_term(a, txn, term_start, a->n, pl);
+    a->done = !more;
+    merge_clear(a);
+    return rc;
+}
+
+/* Merges the blocks of the terms in [lo, hi), batch by batch (each batch a transaction, retried
+ * on a conflict). *merged (may be NULL) gets the number of terms rewritten. */
+static int merge_range(mnemo_db *db, const unsigned char *lo, size_t lo_len, const unsigned char *hi, size_t hi_len,
+                       uint64_t *merged)
+{
+    merge_args *a = mnemo__calloc(1, sizeof *a);
+    if (!a)
+        return mnemo__err_nomem("text index merge");
+    a->db = db;
+    memcpy(a->from, lo, lo_len);
+    a->from_len = lo_len;
+    memcpy(a->hi, hi, hi_len);
+    a->hi_len = hi_len;
+    uint64_t total = 0;
+    int rc = 0;
+    while (!rc && !a->done) {
+        rc = mnemo_txn_run(db, 0, merge_op, a, NULL);
+        total += a->merged;
+        memcpy(a->from, a->next, a->next_len);
+        a->from_len = a->next_len;
+    }
+    if (merged)
+        *merged = total;
+    mnemo__free(a->k);
+    mnemo__free(a);
+    return rc;
+}
+
+static int merge_all(mnemo_db *db, uint64_t *merged)
+{
+    unsigned char lo = TEXT_MK_POSTING, hi = TEXT_MK_POSTING + 1;
+    return merge_range(db, &lo, 1, &hi, 1, merged);
+}
+
+int mnemo_text__merge_term(mnemo_db *db, const char *term, size_t len)
+{
+    unsigned char lo[MNEMO_TEXT_MAX_TERM + 2], hi[MNEMO_TEXT_MAX_TERM + 2];
+    size_t n = mnemo_text__term_prefix(lo, term, len);
+    memcpy(hi, lo, n);
+    hi[n - 1] = 1;
+    return merge_range(db, lo, n, hi, n, NULL);
+}
 
 /* ---- enable, disable, info ---- */
 
@@ -583,7 +1297,7 @@ static int backfill_op(mnemo_txn *txn, void *arg)
         mnemo_record *r;
         if ((rc = mnemo_record__load(&r, a->db, txn, ids[i], strlen(ids[i]), 1)) != 0)
             break;
-        rc = index_record(a->db, txn, &a->conf.cfg, r->internal_id, r->content, r->content_len, 1);
+        rc = index_record(a->db, txn, &a->conf.cfg, r->internal_id, r->content, r->content_len, NULL, 0, INDEX_BUILD);
         mnemo_record_free(r);
     }
     a->next_len = n ? strlen(ids[n - 1]) : a->after_len;
@@ -652,6 +1366,9 @@ int mnemo_text_enable(mnemo_db *db, const mnemo_text_options *opts)
         if (o->progress)
             o->progress(a->done, a->total > a->done ? a->total : a->done, o->progress_arg);
     }
+    /* the build wrote a block per term and batch: one block per term is smaller and faster to read */
+    if (!rc)
+        rc = merge_all(db, NULL);
     if (!rc)
         rc = mnemo_txn_run(db, 0, ready_op, a, NULL);
     mnemo__free(a);
@@ -693,6 +1410,8 @@ static int undeclare_op(mnemo_txn *txn, void *arg)
     int rc = mnemo_text__conf(&cur, a->db, txn, 1);
     if (rc == MNEMO_ENOTFOUND)
         return mnemo__err(MNEMO_ENOTFOUND, "mnemo_text_disable: full text is not enabled");
+    if (rc == MNEMO_EVERSION) /* an index of an older layout: disabling is how it goes */
+        rc = 0;
     return rc ? rc : mnemo_txn__delete(a->db, txn, MNEMO_CF_METADATA, TEXT_CONFIG_KEY, strlen(TEXT_CONFIG_KEY));
 }
 

@@ -34,6 +34,7 @@ typedef struct plist {
     unsigned char *pos;
     size_t pos_len, pos_cap;
     int need_pos;
+    size_t n_keys; /* unmerged blocks and kill keys read: many of them ask for a merge */
 } plist;
 
 static void plist_free(plist *p)
@@ -80,43 +81,129 @@ static int plist_push(plist *p, uint64_t iid, uint32_t dl, uint32_t tf, const un
     return 0;
 }
 
+static int push_pending(void *arg, uint64_t iid, uint32_t dl, uint32_t tf, const unsigned char *pos, size_t pl)
+{
+    return plist_push(arg, iid, dl, tf, pos, pl);
+}
+
+/* for iid_order: qsort passes no argument */
+static _Thread_local const uint64_t *sort_iids;
+
+static int iid_order(const void *a, const void *b)
+{
+    uint64_t x = sort_iids[*(const size_t *)a], y = sort_iids[*(const size_t *)b];
+    return (x > y) - (x < y);
+}
+
+/* Puts the entries in ascending iid order (segments are not in iid order; phrases merge by iid). */
+static int plist_sort(plist *p)
+{
+    int sorted = 1;
+    for (size_t i = 1; i < p->n && sorted; i++)
+        sorted = p->iid[i - 1] < p->iid[i];
+    if (sorted)
+        return 0;
+    size_t *ord = mnemo__malloc(p->n * sizeof *ord);
+    uint64_t *iid = mnemo__malloc(p->n * sizeof *iid);
+    uint32_t *dl = mnemo__malloc(p->n * sizeof *dl), *tf = mnemo__malloc(p->n * sizeof *tf);
+    size_t *pos_at = p->need_pos ? mnemo__malloc(p->n * sizeof *pos_at) : NULL;
+    int rc = ord && iid && dl && tf && (pos_at || !p->need_pos) ? 0 : mnemo__err_nomem("mnemo_text_search: postings");
+    if (!rc) {
+        for (size_t i = 0; i < p->n; i++)
+            ord[i] = i;
+        sort_iids = p->iid;
+        qsort(ord, p->n, sizeof *ord, iid_order);
+        for (size_t i = 0; i < p->n; i++) {
+            iid[i] = p->iid[ord[i]];
+            dl[i] = p->dl[ord[i]];
+            tf[i] = p->tf[ord[i]];
+            if (pos_at)
+                pos_at[i] = p->pos_at[ord[i]];
+        }
+        for (size_t i = 1; i < p->n && !rc; i++)
+            if (iid[i - 1] == iid[i])
+                rc = mnemo__err(MNEMO_ECORRUPT, "text index: term '%s' has two live postings of internal id %llu",
+                                p->term, (unsigned long long)iid[i]);
+    }
+    if (!rc) {
+#define SWAP_IN(field, v) (mnemo__free(p->field), p->field = v, v = NULL)
+        SWAP_IN(iid, iid);
+        SWAP_IN(dl, dl);
+        SWAP_IN(tf, tf);
+        if (pos_at)
+            SWAP_IN(pos_at, pos_at);
+#undef SWAP_IN
+        p->cap = p->n;
+    }
+    mnemo__free(ord);
+    mnemo__free(iid);
+    mnemo__free(dl);
+    mnemo__free(tf);
+    mnemo__free(pos_at);
+    return rc;
+}
+
+/* Decodes one block into p, leaving out the entries the kill keys name. */
+static int load_block(plist *p, const unsigned char *v, size_t n, const text_kill *kills, size_t n_kills)
+{
+    text_entry en = {0};
+    size_t at = 0, r = 1;
+    for (int first = 1; at < n; at += r, first = 0) {
+        if (!(r = mnemo_text__decode_entry(&en, v + at, n - at, first ? 0 : en.iid)) || (!first && r && en.iid == 0))
+            return mnemo__err(MNEMO_ECORRUPT, "text index: a block of postings of term '%s' (key 'P' %s 0x00 + "
+                                              "1, 3 or 9 bytes) is damaged", p->term, p->term);
+        if (mnemo_text__killed(kills, n_kills, en.iid, en.gen))
+            continue; /* dead: the record was re-indexed or removed since */
+        int rc = plist_push(p, en.iid, en.dl, en.tf, en.pos, en.pos_len);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* The live postings of the term: its blocks minus its kill keys (they sort first: tag 0 < 1),
+ * plus what the transaction indexed and has not written yet; sorted by iid. */
 static int load_postings(plist *p, mnemo_db *db, mnemo_txn *txn)
 {
-    unsigned char lo[MNEMO_TEXT_MAX_TERM + 10], hi[MNEMO_TEXT_MAX_TERM + 10];
-    size_t tl = strlen(p->term), ll = mnemo_text__posting_key(lo, p->term, tl, 0, 0);
+    unsigned char lo[MNEMO_TEXT_MAX_TERM + 2], hi[MNEMO_TEXT_MAX_TERM + 2];
+    size_t tl = strlen(p->term), ll = mnemo_text__term_prefix(lo, p->term, tl);
     memcpy(hi, lo, ll);
     hi[ll - 1] = 1; /* 'P' term 0x01: just past every key of the term */
     mnemo_cursor *c;
     int rc = mnemo_cursor__open(&c, db, txn, MNEMO_CF_TEXT_INDEX, lo, ll, hi, ll);
     if (rc)
         return rc;
+    text_kill *kills = NULL;
+    size_t n_kills = 0, cap_kills = 0;
     for (mnemo_cursor__first(c); !rc && mnemo_cursor__valid(c); mnemo_cursor__next(c)) {
         size_t kl, vl, pl;
         const unsigned char *k = mnemo_cursor__key(c, &kl);
         const void *v = mnemo_cursor__value(c, &vl), *pv;
-        uint64_t dl, tf;
-        size_t a = 0, b = 0;
-        if (kl == ll + 8 && !mnemo__unseal(v, vl, &pv, &pl) && (a = mnemo_text__get_varint(pv, pl, &dl)) != 0)
-            b = mnemo_text__get_varint((const unsigned char *)pv + a, pl - a, &tf);
-        if (!b || tf == 0 || tf > dl || dl > UINT32_MAX) {
-            rc = mnemo__err(MNEMO_ECORRUPT, "text index: the posting of term '%s' (key 'P' %s 0x00 + %zu bytes) "
-                                            "is damaged", p->term, p->term, kl > ll ? kl - ll : 0);
-            break;
+        p->n_keys += kl > ll && k[ll] != TEXT_TAG_MERGED; /* what a merge made is left out */
+        if (kl == ll + TEXT_KILL_KEY_TAIL && k[ll] == TEXT_TAG_KILL) {
+            if ((rc = mnemo__grow(&kills, &cap_kills, n_kills + 1, sizeof *kills, 16)) == 0)
+                kills[n_kills++] = (text_kill){mnemo__get_be64(k + ll + 1), mnemo__get_be32(k + ll + 9)};
+        } else if (TEXT_IS_BLOCK(k + ll, kl - ll) && !mnemo__unseal(v, vl, &pv, &pl)) {
+            rc = load_block(p, pv, pl, kills, n_kills);
+        } else {
+            rc = mnemo__err(MNEMO_ECORRUPT, "text index: a key of term '%s' (key 'P' %s 0x00 + %zu bytes) is damaged",
+                            p->term, p->term, kl - ll);
         }
-        rc = plist_push(p, mnemo__get_be64(k + ll), (uint32_t)dl, (uint32_t)tf, (const unsigned char *)pv + a + b,
-                        pl - a - b);
     }
     if (!rc)
         rc = mnemo_cursor__status(c, "mnemo_text_search: postings");
     mnemo_cursor__close(c);
-    return rc;
+    mnemo__free(kills);
+    if (!rc && txn)
+        rc = mnemo_text__pending(txn, p->term, tl, push_pending, p);
+    return rc ? rc : plist_sort(p);
 }
 
 /* Positions of entry i of p, decoded into out (tf of them). 0, or ECORRUPT. */
 static int positions(const plist *p, size_t i, uint32_t *out)
 {
     const unsigned char *s = p->pos + p->pos_at[i];
-    size_t n = (i + 1 < p->n ? p->pos_at[i + 1] : p->pos_len) - p->pos_at[i], at = 0;
+    size_t n = p->pos_len - p->pos_at[i], at = 0; /* entries may be out of buffer order: bound by its end */
     uint64_t cur = 0;
     for (uint32_t j = 0; j < p->tf[i]; j++) {
         uint64_t d;
@@ -528,6 +615,11 @@ int mnemo_text_search(mnemo_text_hits **out, mnemo_db *db, mnemo_txn *txn, const
         rc = setup_restrictions(&r, &s, o);
     if (!rc)
         rc = rank(out, &s, &r, k);
+    /* terms whose blocks piled up (small commits) are merged for the next searches; only an
+     * optimisation, so a failure (a read-only handle, a conflicting merge) is left for later */
+    for (size_t i = 0; i < n_pl && !rc && !mnemo_db__options(db)->read_only; i++)
+        if (pl[i].n_keys >= TEXT_MERGE_BLOCKS)
+            (void)mnemo_text__merge_term(db, pl[i].term, strlen(pl[i].term));
     for (size_t i = 0; i < n_pl; i++)
         plist_free(&pl[i]);
     mnemo__free(pl);

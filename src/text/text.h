@@ -1,10 +1,26 @@
 /* Internal API of the full-text room, for the db room (open), the fuzz targets and the tests.
  *
- * Keys (text_index keyspace, docs/records.md "Full text"):
- *   'P' term 0x00 iid(u64 BE)          -> sealed: varint tf, tf varint position deltas
- *   'F' iid(u64 BE)                    -> sealed: varint length, varint n, n terms (NUL-ended)
- *   'S' 0x00                           -> sealed: u64 documents, u64 total length (folded base)
- *   'S' 0x01 nonce(u64) seq(u64)       -> sealed: i64 delta documents, i64 delta length
+ * Keys (text_index keyspace, layout 2, docs/records.md "Full text"):
+ *   'P' term 0x00 0x01 seg(u64)          -> sealed block: one transaction's postings of the term
+ *   'P' term 0x00 0x02 [chunk(u16 BE)]   -> sealed block: a merge's postings of the term
+ *   'P' term 0x00 0x00 iid gen(u32 BE)   -> sealed empty: kill key, that posting generation is dead
+ *   'F' iid(u64 BE)                      -> sealed: varint length, varint generation, u32 term-set hash
+ *   'S' 0x00                             -> sealed: u64 documents, u64 total length (folded base)
+ *   'S' 0x01 nonce(u64) seq(u64)         -> sealed: i64 delta documents, i64 delta length
+ * A block: entries by ascending iid, each varint iid delta, varint length, varint tf << 1 | (gen
+ * != 0), [varint gen], tf varint position deltas.
+ *
+ * Why this shape: one key per (term, record) made an indexed put ~100 tracked writes (a 1,000-record
+ * commit 100,000 keys, each indexed in the transaction, validated, inserted in the memtable) and
+ * cost ~30 bytes a posting on disk. Per-transaction blocks make a commit write one key per distinct
+ * term it touched, untracked: the key is the transaction's own (random segment id), so no other
+ * writer ever writes it, and the record's 'F' key, written tracked next to the record key, orders
+ * writers of the same record (the loser applies nothing, its blocks included). Records are
+ * re-indexed or removed by kill keys per (term, record, generation), never by rewriting a shared
+ * block, so writers of different records never write a common key. Per-(term, block) keys merged at
+ * commit would have made every commit read-modify-write shared keys (conflicts between writers of
+ * different records); blocks merged later, by a merge that only deletes what another merge deletes,
+ * keep writers out of each other's way. A query still reads only its terms' keys.
  * Settings: metadata key "Ttext" (TEXT_CONFIG_KEY) -> sealed settings and build state. */
 #ifndef MNEMO_TEXT_INTERNAL_H
 #define MNEMO_TEXT_INTERNAL_H
@@ -68,7 +84,7 @@ void mnemo_text__query_free(text_query *q);
 
 /* Called by mnemo_open: registers the record listener by which, inside the writing transaction, a
  * record stored over old re-indexes its content when full text is enabled and a removed record
- * loses its postings. */
+ * loses its postings; on a read-write open, rebuilds an index of layout 1 with its settings. */
 int mnemo_text__open(mnemo_db *db);
 
 #endif

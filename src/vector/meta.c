@@ -337,7 +337,7 @@ static int on_delete(mnemo_db *db, mnemo_txn *txn, uint64_t iid, const char *id)
     return note(db, txn, iid);
 }
 
-static const mnemo_record_listener listener = {on_put, on_delete};
+static const mnemo_record_listener listener = {.on_put = on_put, .on_delete = on_delete};
 
 int mnemo_vector__meta_listen(mnemo_db *db) { return mnemo_record__listen(db, &listener); }
 

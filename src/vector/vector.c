@@ -283,7 +283,7 @@ static int on_record_put(mnemo_db *db, mnemo_txn *txn, const mnemo_record *old, 
     return old && replace ? on_record_delete(db, txn, old->internal_id, old->id) : 0;
 }
 
-static const mnemo_record_listener record_listener = {on_record_put, on_record_delete};
+static const mnemo_record_listener record_listener = {.on_put = on_record_put, .on_delete = on_record_delete};
 
 int mnemo_vector__listen(mnemo_db *db)
 {

@@ -330,6 +330,11 @@ static int open_db(mnemo_store *s, const mnemo_store_config *cfg)
          * insert from the bottom level up, instead of searching from the top every time. */
         if (cfg->keyspaces[k].hints & MNEMO_KS_SORTED_LOADS)
             cf.memtable_insert_with_hint_prefix_extractor.reset(rocksdb::NewCappedPrefixTransform(0));
+        if ((cfg->keyspaces[k].hints & MNEMO_KS_DENSE) && cfg->storage.compression == MNEMO_COMPRESSION_DEFAULT) {
+            cf.bottommost_compression = rocksdb::kZSTD; /* full-text postings: 0.77x of LZ4's bytes */
+            cf.bottommost_compression_opts.enabled = true;
+            cf.bottommost_compression_opts.level = 1; /* ZSTD's fastest: compactions share 2 cores with writers */
+        }
         families.emplace_back(cfg->keyspaces[k].name, cf);
     }
     rocksdb::Status st;
@@ -962,6 +967,9 @@ int mnemo_rocksdb__compact(mnemo_store *s)
 {
     try {
         rocksdb::CompactRangeOptions co;
+        /* Rewrite the last level too: a file moved there whole keeps its tombstones (and what they
+         * hide in other files), so a compaction after many deletes would reclaim nothing. */
+        co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForceOptimized;
         for (rocksdb::ColumnFamilyHandle *h : s->cf) {
             if (!h)
                 continue;
