@@ -21,6 +21,8 @@ static int should_fail(void)
 
 void mnemo__alloc_fail_after(unsigned long n) { atomic_store(&fail_countdown, n); }
 
+int mnemo__alloc_fail_pending(void) { return atomic_load(&fail_countdown) != 0; }
+
 void *mnemo__malloc(size_t size) { return should_fail() ? NULL : malloc(size ? size : 1); }
 
 void *mnemo__calloc(size_t n, size_t size)

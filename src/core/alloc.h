@@ -18,5 +18,7 @@ int mnemo__grow(void *p, size_t *cap, size_t need, size_t size, size_t first);
 
 /* Test hook: fail the n-th allocation from now on (1 = the next one); 0 turns it off. */
 void mnemo__alloc_fail_after(unsigned long n);
+/* Test hook: 1 while the failure set by mnemo__alloc_fail_after has not happened yet. */
+int mnemo__alloc_fail_pending(void);
 
 #endif

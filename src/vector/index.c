@@ -766,7 +766,7 @@ static int drop_keys(mnemo_batch *b, mnemo_db *db, unsigned char tag, uint64_t l
  * or drops the stray chunks. */
 static int lease(mnemo_db *db, int release);
 static int live_min_applied(uint64_t *out, mnemo_batch *b, mnemo_db *db, uint64_t limit);
-static uint64_t get_mark(mnemo_db *db, unsigned char tag);
+static int get_mark(uint64_t *out, mnemo_db *db, unsigned char tag);
 
 /* Shared engines: the generation and applied sequence of the stored snapshot header (0 if none). */
 static void stored_header(mnemo_db *db, uint64_t *gen, uint64_t *applied)
@@ -796,7 +796,7 @@ static int snapshot_write(vec_state *st, mnemo_db *db, const snap_image *img, in
         if ((rc = lease(db, 0)) != 0)
             return rc;
         stored_header(db, &sgen, &sapplied);
-        if (sapplied >= img->applied && sgen) {
+        if (sapplied >= img->applied && sgen && !st->stored_bad) {
             pthread_mutex_lock(&st->commit_lock);
             st->snap_gen = sgen;
             st->log_entries = 0;
@@ -839,9 +839,11 @@ static int snapshot_write(vec_state *st, mnemo_db *db, const snap_image *img, in
             rc = drop_keys(b, db, 'L', trim + 1, 0);
         if (!rc && st->shared) {
             unsigned char mark[8 + MNEMO_SEAL_OVERHEAD], t8[8], tk = 'T';
-            uint64_t old = get_mark(db, 'T');
-            mnemo__put_be64(t8, trim > old ? trim : old);
-            mnemo_batch__put(b, MNEMO_CF_VECTOR_INDEX, &tk, 1, mark, mnemo__seal(mark, t8, 8));
+            uint64_t old;
+            if (!(rc = get_mark(&old, db, 'T'))) {
+                mnemo__put_be64(t8, trim > old ? trim : old);
+                mnemo_batch__put(b, MNEMO_CF_VECTOR_INDEX, &tk, 1, mark, mnemo__seal(mark, t8, 8));
+            }
         }
         if (!rc)
             rc = mnemo_batch__write(b);
@@ -852,6 +854,7 @@ static int snapshot_write(vec_state *st, mnemo_db *db, const snap_image *img, in
     if (!rc) { /* commits went on meanwhile: count what the snapshot does not cover */
         pthread_mutex_lock(&st->commit_lock);
         st->snap_gen = gen;
+        st->stored_bad = 0;
         st->log_entries = st->shared ? 0 : st->next_seq - 1 - img->applied;
         st->changes_since = st->applied_changes - img->changes;
         pthread_mutex_unlock(&st->commit_lock);
@@ -1448,17 +1451,24 @@ void mnemo_vector__leave(vec_state *st)
 }
 
 /* A sealed u64 of vector_index (0 when absent or unreadable). */
-static uint64_t get_mark(mnemo_db *db, unsigned char tag)
+/* *out = the mark (0: none). A read that fails is an error, never "no mark": catching up from
+ * below a trim it did not see would skip the trimmed entries. */
+static int get_mark(uint64_t *out, mnemo_db *db, unsigned char tag)
 {
     char *v;
     size_t n;
-    uint64_t r = 0;
-    if (mnemo_txn__get_sealed(&v, &n, db, NULL, MNEMO_CF_VECTOR_INDEX, &tag, 1, 0, "vector log trim mark") == 0) {
-        if (n == 8)
-            r = mnemo__get_be64((unsigned char *)v);
-        mnemo__free(v);
-    }
-    return r;
+    *out = 0;
+    int rc = mnemo_txn__get_sealed(&v, &n, db, NULL, MNEMO_CF_VECTOR_INDEX, &tag, 1, 0, "vector log trim mark");
+    if (rc == MNEMO_ENOTFOUND)
+        return 0;
+    if (rc)
+        return rc;
+    if (n == 8)
+        *out = mnemo__get_be64((unsigned char *)v);
+    else
+        rc = mnemo__err(MNEMO_ECORRUPT, "vector log trim mark is damaged (%zu bytes, expected 8)", n);
+    mnemo__free(v);
+    return rc;
 }
 
 /* The lowest applied sequence of the other live processes, at most `limit`; heartbeats of dead
@@ -1591,7 +1601,10 @@ static int reload_locked(vec_state *st, mnemo_db *db, uint64_t trimmed)
 /* Applies every log entry after applied_seq and below `below`. Caller holds commit_lock. */
 static int catch_up_locked(vec_state *st, mnemo_db *db, uint64_t below)
 {
-    uint64_t trimmed = get_mark(db, 'T');
+    uint64_t trimmed;
+    int mrc = get_mark(&trimmed, db, 'T');
+    if (mrc)
+        return mrc;
     if (trimmed > st->applied_seq)
         return reload_locked(st, db, trimmed);
     unsigned char lo[9], hi[9];
@@ -1670,6 +1683,7 @@ int mnemo_vector__load(vec_state *st, mnemo_db *db)
      * be read or loaded (a snapshot above RLIMIT_FSIZE cannot go through the memfd), start again
      * from the truth. */
     st->log_entries = 0;
+    st->stored_bad = 1; /* a header that claims to cover this does not: the next snapshot replaces it */
     if ((rc = rebuild_from_data(st, db)) != 0)
         return rc;
     st->next_seq = next_seq_after(db, applied);

@@ -50,6 +50,7 @@ typedef struct vec_state {
     pthread_mutex_t commit_lock;
     uint64_t next_seq;       /* sequence of the next change-log entry */
     uint64_t snap_gen;       /* generation of the current snapshot (0: none) */
+    int stored_bad;          /* the stored snapshot or log failed to load: replace it even if its header is newer */
     uint64_t log_entries;    /* entries since that snapshot */
     uint64_t changes_since;  /* vector changes since that snapshot */
     uint64_t applied_seq;    /* last log entry the index holds (changed with rw held alone) */
