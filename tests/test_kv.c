@@ -786,3 +786,113 @@ TU_TEST(kv, long_scans_of_large_values_match)
     free(buf);
     close_db();
 }
+
+/* Review: scans in runs across the lmdb long-key bucket boundary (511/512-byte keys) and the
+ * rocksdb run buffer (values of 0 bytes and 64 KiB +- 1), forward, reverse, and with a seek
+ * after every few entries of a run; each against the sorted reference. */
+#define RV_N 48
+static size_t rv_klen(int i)
+{
+    static const size_t lens[] = {1, 509, 510, 511, 512, 513, 1024, 3};
+    return lens[i % 8];
+}
+static size_t rv_vlen(int i)
+{
+    static const size_t lens[] = {0, 65535, 65536, 65537, 7, 0, 65536 - 20, 1};
+    return lens[(i / 8 + i) % 8];
+}
+static void rv_key(unsigned char *k, int i)
+{
+    memset(k, 'k', rv_klen(i));
+    k[0] = (unsigned char)('A' + i / 8); /* sorted by i: group, then length (a prefix sorts first) */
+}
+static int rv_cmp(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    unsigned char ka[1024], kb[1024];
+    rv_key(ka, x);
+    rv_key(kb, y);
+    size_t la = rv_klen(x), lb = rv_klen(y);
+    int c = memcmp(ka, kb, la < lb ? la : lb);
+    return c ? c : (la > lb) - (la < lb);
+}
+static void rv_check(mnemo_iter *it, int i)
+{
+    const void *k, *v;
+    size_t kl, vl;
+    unsigned char want[1024];
+    rv_key(want, i);
+    TU_OK(mnemo_iter_key(it, &k, &kl));
+    TU_OK(mnemo_iter_value(it, &v, &vl));
+    cr_assert_eq(kl, rv_klen(i), "entry %d: key of %zu bytes, want %zu", i, kl, rv_klen(i));
+    cr_assert(memcmp(k, want, kl) == 0, "entry %d: key bytes", i);
+    cr_assert_eq(vl, rv_vlen(i), "entry %d: value of %zu bytes, want %zu", i, vl, rv_vlen(i));
+    for (size_t j = 0; j < vl; j += 997)
+        cr_assert_eq(((const unsigned char *)v)[j], (unsigned char)(i + j), "entry %d: value byte %zu", i, j);
+}
+TU_TEST(kv, review_runs_at_long_key_and_run_buffer_boundaries)
+{
+    static unsigned char val[65537 + 16];
+    int order[RV_N];
+    for (int i = 0; i < RV_N; i++) {
+        unsigned char k[1024];
+        rv_key(k, i);
+        for (size_t j = 0; j < rv_vlen(i); j++)
+            val[j] = (unsigned char)(i + j);
+        TU_OK(mnemo_kv_put(db, NULL, k, rv_klen(i), val, rv_vlen(i)));
+        order[i] = i;
+    }
+    qsort(order, RV_N, sizeof *order, rv_cmp);
+    for (int rev = 0; rev < 2; rev++) {
+        mnemo_kv_iter_options o = MNEMO_KV_ITER_OPTIONS_INIT;
+        o.reverse = rev;
+        mnemo_iter *it;
+        TU_OK(mnemo_kv_iter(&it, db, NULL, &o));
+        for (int n = 0; n < RV_N; n++) {
+            TU_OK(mnemo_iter_next(it));
+            rv_check(it, order[rev ? RV_N - 1 - n : n]);
+        }
+        TU_RC(mnemo_iter_next(it), MNEMO_ITEROVER);
+        mnemo_iter_free(it);
+    }
+    /* seek back and forth in the middle of runs */
+    mnemo_iter *it;
+    TU_OK(mnemo_kv_iter(&it, db, NULL, NULL));
+    for (int s = 0; s < RV_N; s += 3) {
+        unsigned char k[1024];
+        rv_key(k, order[s]);
+        TU_OK(mnemo_iter_seek(it, k, rv_klen(order[s])));
+        for (int n = s; n < RV_N && n < s + 5; n++) {
+            TU_OK(mnemo_iter_next(it));
+            rv_check(it, order[n]);
+        }
+        int back = s / 2;
+        rv_key(k, order[back]);
+        TU_OK(mnemo_iter_seek(it, k, rv_klen(order[back])));
+        TU_OK(mnemo_iter_next(it));
+        rv_check(it, order[back]);
+    }
+    mnemo_iter_free(it);
+    close_db();
+}
+
+/* Review: a database closed while an iterator is handing out a run: the next call fails with
+ * EINVAL (not a read of freed run slices). */
+TU_TEST(kv, review_close_while_run_handed_out)
+{
+    for (int i = 0; i < 100; i++) {
+        char k[8];
+        snprintf(k, sizeof k, "k%03d", i);
+        TU_OK(mnemo_kv_put(db, NULL, k, 4, k, 4));
+    }
+    mnemo_iter *it;
+    TU_OK(mnemo_kv_iter(&it, db, NULL, NULL));
+    TU_OK(mnemo_iter_next(it));
+    TU_OK(mnemo_iter_next(it));
+    close_db();
+    TU_RC(mnemo_iter_next(it), MNEMO_EINVAL);
+    const void *k;
+    size_t kl;
+    TU_RC(mnemo_iter_key(it, &k, &kl), MNEMO_EINVAL);
+    mnemo_iter_free(it);
+}
