@@ -938,3 +938,50 @@ TU_TEST(text, bad_neighbourhood_arguments_are_named)
     cr_assert(strstr(mnemo_errmsg(), "near_dir 77 is not"), "%s", mnemo_errmsg());
     TU_OK(mnemo_close(db));
 }
+
+/* Review: one transaction writing one record several times (put twice, put then delete, delete
+ * then put, an update of a committed record twice): its own searches, the committed result, the
+ * statistics, and the same after a reopen. */
+static void review_same_record_checks(mnemo_db *db, mnemo_txn *txn)
+{
+    cr_assert_str_eq(search_ids(db, txn, "alpha", 10, NULL), "", "the first put of r is still found");
+    cr_assert_str_eq(search_ids(db, txn, "gamma", 10, NULL), "r");
+    cr_assert_str_eq(search_ids(db, txn, "delta", 10, NULL), "", "a record put then deleted is found");
+    cr_assert_str_eq(search_ids(db, txn, "epsilon", 10, NULL), "", "the deleted first put of u is found");
+    cr_assert_str_eq(search_ids(db, txn, "zeta", 10, NULL), "u");
+    cr_assert_str_eq(search_ids(db, txn, "propeller", 10, NULL), "a c", "d's old content is still found");
+    cr_assert_str_eq(search_ids(db, txn, "omega", 10, NULL), "d");
+    cr_assert_str_eq(search_ids(db, txn, "kappa", 10, NULL), "", "d's first update is still found");
+    mnemo_text_info i = info(db, txn);
+    cr_assert_eq(i.documents, 6, "%llu documents", (unsigned long long)i.documents);
+}
+
+TU_TEST(text, review_one_transaction_writing_one_record_several_times)
+{
+    mnemo_db *db = open_text("t", NULL, 0);
+    corpus(db);
+    uint64_t base_terms = info(db, NULL).total_terms;
+    mnemo_txn *txn;
+    TU_OK(mnemo_txn_begin(&txn, db, 0));
+    put(db, txn, "r", "alpha beta", NULL);
+    put(db, txn, "r", "gamma", NULL);
+    put(db, txn, "s", "delta", NULL);
+    TU_OK(mnemo_record_delete(db, txn, "s"));
+    put(db, txn, "u", "epsilon", NULL);
+    TU_OK(mnemo_record_delete(db, txn, "u"));
+    put(db, txn, "u", "zeta", NULL);
+    put(db, txn, "d", "kappa", NULL);
+    put(db, txn, "d", "omega", NULL);
+    review_same_record_checks(db, txn);
+    TU_OK(mnemo_txn_commit(txn));
+    mnemo_txn_free(txn);
+    review_same_record_checks(db, NULL);
+    /* d lost "a propeller wing" (3 terms without stop words off: a, propeller, wing) for omega */
+    cr_assert_eq(info(db, NULL).total_terms, base_terms - 3 + 1 + 1 + 1);
+    TU_OK(mnemo_close(db));
+    if (!tu_persistent())
+        return;
+    db = tu_open("t");
+    review_same_record_checks(db, NULL);
+    TU_OK(mnemo_close(db));
+}
