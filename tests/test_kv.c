@@ -1010,3 +1010,75 @@ TU_TEST(kv, review_snapshot_runs_survive_commits_under_them)
     mnemo_iter_free(it);
     close_db();
 }
+
+/* Review: prefixes of 509..513 bytes over keys of 509..515 bytes whose tails hold 0x00 and 0xff,
+ * forward and reverse, against a sorted reference (lmdb keeps keys of 511 bytes and more in
+ * buckets under their first 511 bytes; a prefix's upper bound is made by incrementing bytes). */
+typedef struct rv_key2 {
+    unsigned char k[520];
+    size_t len;
+} rv_key2;
+static int rv_key2_cmp(const void *pa, const void *pb)
+{
+    const rv_key2 *a = pa, *b = pb;
+    int c = memcmp(a->k, b->k, a->len < b->len ? a->len : b->len);
+    return c ? c : (a->len > b->len) - (a->len < b->len);
+}
+TU_TEST(kv, review_long_prefixes_at_the_bucket_boundary)
+{
+    static rv_key2 keys[200];
+    size_t nk = 0;
+    static const unsigned char tails[] = {0x00, 0x01, 0x7f, 0xfe, 0xff};
+    for (size_t len = 509; len <= 515; len++)
+        for (size_t a = 0; a < 5; a++)
+            for (size_t b = 0; b < 5; b += 2) {
+                rv_key2 *k = &keys[nk++];
+                memset(k->k, 0xff, sizeof k->k); /* a run of 0xff: an incremented bound must carry */
+                k->k[0] = 'p';
+                k->k[508] = tails[a];
+                k->k[len - 1] = tails[b];
+                k->len = len;
+            }
+    qsort(keys, nk, sizeof *keys, rv_key2_cmp);
+    size_t u = 0; /* drop duplicates */
+    for (size_t i = 0; i < nk; i++)
+        if (!u || rv_key2_cmp(&keys[u - 1], &keys[i]))
+            keys[u++] = keys[i];
+    nk = u;
+    for (size_t i = 0; i < nk; i++)
+        TU_OK(mnemo_kv_put(db, NULL, keys[i].k, keys[i].len, &i, sizeof i));
+    for (size_t pl = 505; pl <= 513; pl++)
+        for (size_t from = 0; from < nk; from += 7)
+            for (int rev = 0; rev < 2; rev++) {
+                if (keys[from].len < pl)
+                    continue;
+                mnemo_kv_iter_options o = MNEMO_KV_ITER_OPTIONS_INIT;
+                o.prefix = keys[from].k;
+                o.prefix_len = pl;
+                o.reverse = rev;
+                mnemo_iter *it;
+                TU_OK(mnemo_kv_iter(&it, db, NULL, &o));
+                size_t want[200], nw = 0;
+                for (size_t i = 0; i < nk; i++)
+                    if (keys[i].len >= pl && memcmp(keys[i].k, keys[from].k, pl) == 0)
+                        want[nw++] = i;
+                size_t got = 0;
+                int rc;
+                while ((rc = mnemo_iter_next(it)) == 0) {
+                    const void *k, *v;
+                    size_t kl, vl;
+                    TU_OK(mnemo_iter_key(it, &k, &kl));
+                    TU_OK(mnemo_iter_value(it, &v, &vl));
+                    cr_assert_lt(got, nw, "prefix %zu of key %zu (rev %d): more than %zu entries", pl, from, rev, nw);
+                    size_t w = want[rev ? nw - 1 - got : got];
+                    cr_assert(kl == keys[w].len && memcmp(k, keys[w].k, kl) == 0 && vl == sizeof w &&
+                                  memcmp(v, &w, sizeof w) == 0,
+                              "prefix %zu of key %zu (rev %d): entry %zu is not key %zu", pl, from, rev, got, w);
+                    got++;
+                }
+                cr_assert_eq(rc, MNEMO_ITEROVER);
+                cr_assert_eq(got, nw, "prefix %zu of key %zu (rev %d): %zu entries, want %zu", pl, from, rev, got, nw);
+                mnemo_iter_free(it);
+            }
+    close_db();
+}
