@@ -1024,6 +1024,7 @@ static int rv_key2_cmp(const void *pa, const void *pb)
     int c = memcmp(a->k, b->k, a->len < b->len ? a->len : b->len);
     return c ? c : (a->len > b->len) - (a->len < b->len);
 }
+static void rv_long_prefixes(const rv_key2 *keys, size_t nk, mnemo_txn *txn);
 TU_TEST(kv, review_long_prefixes_at_the_bucket_boundary)
 {
     static rv_key2 keys[200];
@@ -1047,6 +1048,38 @@ TU_TEST(kv, review_long_prefixes_at_the_bucket_boundary)
     nk = u;
     for (size_t i = 0; i < nk; i++)
         TU_OK(mnemo_kv_put(db, NULL, keys[i].k, keys[i].len, &i, sizeof i));
+    rv_long_prefixes(keys, nk, NULL);
+    /* a transaction's own writes in the buckets: deletes, new keys and new values */
+    mnemo_txn *txn;
+    TU_OK(mnemo_txn_begin(&txn, db, 0));
+    size_t u2 = 0;
+    for (size_t i = 0; i < nk; i++) {
+        if (i % 4 == 1) {
+            TU_OK(mnemo_kv_delete(db, txn, keys[i].k, keys[i].len));
+            continue;
+        }
+        keys[u2++] = keys[i];
+    }
+    nk = u2;
+    for (size_t len = 510; len <= 513; len++) {
+        rv_key2 *k = &keys[nk++];
+        memset(k->k, 0xff, sizeof k->k);
+        k->k[0] = 'p';
+        k->k[508] = 0x80;
+        k->k[len - 1] = 0x80;
+        k->len = len;
+    }
+    qsort(keys, nk, sizeof *keys, rv_key2_cmp);
+    for (size_t i = 0; i < nk; i++)
+        TU_OK(mnemo_kv_put(db, txn, keys[i].k, keys[i].len, &i, sizeof i));
+    rv_long_prefixes(keys, nk, txn);
+    TU_OK(mnemo_txn_rollback(txn));
+    mnemo_txn_free(txn);
+    close_db();
+}
+
+static void rv_long_prefixes(const rv_key2 *keys, size_t nk, mnemo_txn *txn)
+{
     for (size_t pl = 505; pl <= 513; pl++)
         for (size_t from = 0; from < nk; from += 7)
             for (int rev = 0; rev < 2; rev++) {
@@ -1057,7 +1090,7 @@ TU_TEST(kv, review_long_prefixes_at_the_bucket_boundary)
                 o.prefix_len = pl;
                 o.reverse = rev;
                 mnemo_iter *it;
-                TU_OK(mnemo_kv_iter(&it, db, NULL, &o));
+                TU_OK(mnemo_kv_iter(&it, db, txn, &o));
                 size_t want[200], nw = 0;
                 for (size_t i = 0; i < nk; i++)
                     if (keys[i].len >= pl && memcmp(keys[i].k, keys[from].k, pl) == 0)
@@ -1080,5 +1113,4 @@ TU_TEST(kv, review_long_prefixes_at_the_bucket_boundary)
                 cr_assert_eq(got, nw, "prefix %zu of key %zu (rev %d): %zu entries, want %zu", pl, from, rev, got, nw);
                 mnemo_iter_free(it);
             }
-    close_db();
 }
