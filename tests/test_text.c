@@ -985,3 +985,35 @@ TU_TEST(text, review_one_transaction_writing_one_record_several_times)
     review_same_record_checks(db, NULL);
     TU_OK(mnemo_close(db));
 }
+
+/* Review: a search inside a writing transaction, on a term whose blocks piled up, merges them in
+ * a transaction of its own; the writing transaction (which re-indexed a record of that term and
+ * read its blocks) must still commit, and its writes and the merge both land. */
+TU_TEST(text, review_a_search_in_a_writing_transaction_that_merges_still_commits)
+{
+    mnemo_db *db = open_text("m", NULL, 0);
+    char id[16], content[32];
+    for (int i = 0; i < 80; i++) {
+        snprintf(id, sizeof id, "r%02d", i);
+        snprintf(content, sizeof content, "wing n%d", i);
+        put(db, NULL, id, content, NULL);
+    }
+    mnemo_txn *txn;
+    TU_OK(mnemo_txn_begin(&txn, db, 0));
+    put(db, txn, "r05", "zeppelin", NULL); /* leaves wing: a kill key */
+    put(db, txn, "z", "wing wing wing", NULL);
+    const char *got = search_ids(db, txn, "wing", 100, NULL);
+    cr_assert_eq(strncmp(got, "z ", 2), 0, "%s", got);
+    cr_assert_null(strstr(got, "r05"), "%s", got);
+    int rc = mnemo_txn_commit(txn);
+    cr_assert_eq(rc, 0, "the writer's commit after its own search merged: %s (%s)", mnemo_strerror(rc), mnemo_errmsg());
+    mnemo_txn_free(txn);
+    got = search_ids(db, NULL, "wing", 100, NULL);
+    cr_assert_eq(strncmp(got, "z ", 2), 0, "%s", got);
+    cr_assert_null(strstr(got, "r05"), "%s", got);
+    cr_assert_str_eq(search_ids(db, NULL, "zeppelin", 10, NULL), "r05");
+    cr_assert_eq(info(db, NULL).documents, 81);
+    TU_OK(mnemo_close(db));
+    if (tu_persistent()) /* the merged block, the writer's block and its kill key (the merge ran) */
+        cr_assert_leq(raw_count("m", "Pwing", 6), 3, "%zu keys", raw_count("m", "Pwing", 6));
+}
