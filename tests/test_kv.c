@@ -1114,3 +1114,112 @@ static void rv_long_prefixes(const rv_key2 *keys, size_t nk, mnemo_txn *txn)
                 mnemo_iter_free(it);
             }
 }
+
+/* Review: random keys of 1..3 and 509..514 bytes (both sides of lmdb's bucket boundary), some
+ * committed, some a transaction's own writes and deletes; iterators of either direction, with
+ * random seeks part way, inside and outside the transaction, against a sorted reference. */
+typedef struct rk {
+    unsigned char k[520];
+    size_t len;
+    int live_db, live_txn; /* committed; as the transaction sees it */
+} rk;
+static uint64_t rk_rng = 0x9E3779B97F4A7C15ull;
+static unsigned rk_rand(unsigned n)
+{
+    rk_rng ^= rk_rng << 13;
+    rk_rng ^= rk_rng >> 7;
+    rk_rng ^= rk_rng << 17;
+    return (unsigned)(rk_rng % n);
+}
+static int rk_cmp(const void *pa, const void *pb)
+{
+    const rk *a = pa, *b = pb;
+    int c = memcmp(a->k, b->k, a->len < b->len ? a->len : b->len);
+    return c ? c : (a->len > b->len) - (a->len < b->len);
+}
+static void rk_scan(rk *keys, size_t nk, mnemo_txn *txn, int rev)
+{
+    mnemo_kv_iter_options o = MNEMO_KV_ITER_OPTIONS_INIT;
+    o.reverse = rev;
+    mnemo_iter *it;
+    TU_OK(mnemo_kv_iter(&it, db, txn, &o));
+    long pos = rev ? (long)nk : -1; /* reference position of the last entry handed out */
+    for (int step = 0; step < 400; step++) {
+        if (rk_rand(10) == 0) { /* seek to a random key, present or not, of the reference */
+            size_t s = rk_rand((unsigned)nk);
+            size_t sl = keys[s].len - (rk_rand(3) == 0 && keys[s].len > 1);
+            TU_OK(mnemo_iter_seek(it, keys[s].k, sl));
+            rk probe;
+            memcpy(probe.k, keys[s].k, sl);
+            probe.len = sl;
+            if (!rev) { /* next: first live >= probe */
+                pos = -1;
+                while (pos + 1 < (long)nk && rk_cmp(&keys[pos + 1], &probe) < 0)
+                    pos++;
+            } else { /* next: last live <= probe */
+                pos = (long)nk;
+                while (pos - 1 >= 0 && rk_cmp(&keys[pos - 1], &probe) > 0)
+                    pos--;
+            }
+        }
+        long want = pos;
+        do
+            want += rev ? -1 : 1;
+        while (want >= 0 && want < (long)nk && !(txn ? keys[want].live_txn : keys[want].live_db));
+        int rc = mnemo_iter_next(it);
+        if (want < 0 || want >= (long)nk) {
+            cr_assert_eq(rc, MNEMO_ITEROVER, "step %d rev %d: %s, want the end", step, rev, mnemo_strerror(rc));
+            break;
+        }
+        cr_assert_eq(rc, 0, "step %d rev %d: %s, want key %ld", step, rev, mnemo_strerror(rc), want);
+        const void *k;
+        size_t kl;
+        TU_OK(mnemo_iter_key(it, &k, &kl));
+        cr_assert(kl == keys[want].len && memcmp(k, keys[want].k, kl) == 0,
+                  "step %d rev %d txn %d: a key of %zu bytes, want key %ld of %zu", step, rev, !!txn, kl, want,
+                  keys[want].len);
+        pos = want;
+    }
+    mnemo_iter_free(it);
+}
+TU_TEST(kv, review_random_seeks_both_directions_across_the_bucket_boundary)
+{
+    static rk keys[300];
+    size_t nk = 0;
+    while (nk < 300) {
+        rk *k = &keys[nk];
+        static const size_t lens[] = {1, 2, 3, 509, 510, 511, 512, 513, 514};
+        k->len = lens[rk_rand(9)];
+        memset(k->k, 'q', k->len);
+        k->k[0] = (unsigned char)("abc"[rk_rand(3)]);
+        for (int j = 0; j < 2; j++) /* differences near the boundary and at the end */
+            k->k[k->len > 508 ? 505 + rk_rand((unsigned)(k->len - 505)) : rk_rand((unsigned)k->len)] =
+                (unsigned char)rk_rand(256);
+        int dup = 0;
+        for (size_t i = 0; i < nk && !dup; i++)
+            dup = keys[i].len == k->len && !memcmp(keys[i].k, k->k, k->len);
+        if (!dup)
+            nk++;
+    }
+    qsort(keys, nk, sizeof *keys, rk_cmp);
+    for (size_t i = 0; i < nk; i++)
+        if ((keys[i].live_db = keys[i].live_txn = rk_rand(3) != 0))
+            TU_OK(mnemo_kv_put(db, NULL, keys[i].k, keys[i].len, "v", 1));
+    mnemo_txn *txn;
+    TU_OK(mnemo_txn_begin(&txn, db, 0));
+    for (size_t i = 0; i < nk; i++) {
+        if (rk_rand(4))
+            continue;
+        if ((keys[i].live_txn = !keys[i].live_txn))
+            TU_OK(mnemo_kv_put(db, txn, keys[i].k, keys[i].len, "t", 1));
+        else
+            TU_OK(mnemo_kv_delete(db, txn, keys[i].k, keys[i].len));
+    }
+    for (int round = 0; round < 30; round++) {
+        rk_scan(keys, nk, NULL, round % 2);
+        rk_scan(keys, nk, txn, round % 2);
+    }
+    TU_OK(mnemo_txn_rollback(txn));
+    mnemo_txn_free(txn);
+    close_db();
+}
