@@ -952,8 +952,10 @@ static void review_same_record_checks(mnemo_db *db, mnemo_txn *txn)
     cr_assert_str_eq(search_ids(db, txn, "propeller", 10, NULL), "a c", "d's old content is still found");
     cr_assert_str_eq(search_ids(db, txn, "omega", 10, NULL), "d");
     cr_assert_str_eq(search_ids(db, txn, "kappa", 10, NULL), "", "d's first update is still found");
+    cr_assert_str_eq(search_ids(db, txn, "sigma", 10, NULL), "", "b, rewritten then deleted, is found");
+    cr_assert_str_eq(search_ids(db, txn, "heat", 10, NULL), "", "b's committed content is still found");
     mnemo_text_info i = info(db, txn);
-    cr_assert_eq(i.documents, 6, "%llu documents", (unsigned long long)i.documents);
+    cr_assert_eq(i.documents, 5, "%llu documents", (unsigned long long)i.documents);
 }
 
 TU_TEST(text, review_one_transaction_writing_one_record_several_times)
@@ -972,12 +974,14 @@ TU_TEST(text, review_one_transaction_writing_one_record_several_times)
     put(db, txn, "u", "zeta", NULL);
     put(db, txn, "d", "kappa", NULL);
     put(db, txn, "d", "omega", NULL);
+    put(db, txn, "b", "heat sigma", NULL);
+    TU_OK(mnemo_record_delete(db, txn, "b"));
     review_same_record_checks(db, txn);
     TU_OK(mnemo_txn_commit(txn));
     mnemo_txn_free(txn);
     review_same_record_checks(db, NULL);
-    /* d lost "a propeller wing" (3 terms without stop words off: a, propeller, wing) for omega */
-    cr_assert_eq(info(db, NULL).total_terms, base_terms - 3 + 1 + 1 + 1);
+    /* d lost "a propeller wing" (3 terms, stop words kept) for omega; b's 10 terms went */
+    cr_assert_eq(info(db, NULL).total_terms, base_terms - 3 + 1 + 1 + 1 - 10);
     TU_OK(mnemo_close(db));
     if (!tu_persistent())
         return;
