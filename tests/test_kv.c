@@ -786,3 +786,77 @@ TU_TEST(kv, long_scans_of_large_values_match)
     free(buf);
     close_db();
 }
+
+/* Review: a transaction writing while it iterates (lmdb's cursor keeps a pointer to its current
+ * key, which may live in a node of the transaction's own writes): overwriting the current key with
+ * a longer value, deleting it, inserting keys ahead and behind. Keys come strictly ascending (or
+ * descending), every committed key never deleted is visited, and the values read are whole. */
+static void review_write_while_iterating(int reverse)
+{
+    mnemo_txn *txn;
+    TU_OK(mnemo_txn_begin(&txn, db, 0));
+    for (int i = 0; i < 60; i += 4) { /* some of the txn's own writes before the scan */
+        char k[16];
+        snprintf(k, sizeof k, "k%03d", i);
+        TU_OK(mnemo_kv_put(db, txn, k, 4, "own", 3));
+    }
+    mnemo_kv_iter_options o = MNEMO_KV_ITER_OPTIONS_INIT;
+    o.reverse = reverse;
+    mnemo_iter *it;
+    TU_OK(mnemo_kv_iter(&it, db, txn, &o));
+    char prev[16] = "", big[300];
+    memset(big, 'v', sizeof big);
+    int seen[100] = {0}, rc, n = 0;
+    while ((rc = mnemo_iter_next(it)) == 0 && n++ < 1000) {
+        const void *k, *v;
+        size_t kl, vl;
+        TU_OK(mnemo_iter_key(it, &k, &kl));
+        TU_OK(mnemo_iter_value(it, &v, &vl));
+        char key[16];
+        cr_assert(kl < sizeof key);
+        memcpy(key, k, kl);
+        key[kl] = 0;
+        if (prev[0])
+            cr_assert(reverse ? strcmp(key, prev) < 0 : strcmp(key, prev) > 0, "%s after %s", key, prev);
+        snprintf(prev, sizeof prev, "%s", key);
+        cr_assert(vl == 3 || vl == 4 || vl == sizeof big, "%s: value of %zu bytes", key, vl);
+        int i = atoi(key + 1);
+        if (kl == 4)
+            seen[i]++;
+        if (i % 3 == 0) {
+            TU_OK(mnemo_kv_put(db, txn, key, kl, big, sizeof big));
+        } else if (i % 3 == 1) {
+            TU_OK(mnemo_kv_delete(db, txn, key, kl));
+        } else { /* a key just ahead and one just behind */
+            char nk[16];
+            snprintf(nk, sizeof nk, "k%03d%s", i, reverse ? "" : "a");
+            snprintf(nk, sizeof nk, reverse ? "k%03d" : "k%03da", reverse ? i - 1 : i);
+            if (reverse)
+                strcat(nk, "z");
+            TU_OK(mnemo_kv_put(db, txn, nk, strlen(nk), "new", 3));
+            snprintf(nk, sizeof nk, "k%03d", i);
+            strcat(nk, reverse ? "a" : "");
+            if (!reverse)
+                nk[3] = (char)(nk[3] - 1), strcat(nk, "z");
+            TU_OK(mnemo_kv_put(db, txn, nk, strlen(nk), "new", 3));
+        }
+    }
+    cr_assert_eq(rc, MNEMO_ITEROVER, "%s", mnemo_strerror(rc));
+    for (int i = 0; i < 100; i++)
+        cr_assert_eq(seen[i], 1, "k%03d visited %d times", i, seen[i]);
+    mnemo_iter_free(it);
+    TU_OK(mnemo_txn_rollback(txn));
+    mnemo_txn_free(txn);
+}
+
+TU_TEST(kv, review_transaction_writes_while_iterating)
+{
+    for (int i = 0; i < 100; i++) {
+        char k[16];
+        snprintf(k, sizeof k, "k%03d", i);
+        TU_OK(mnemo_kv_put(db, NULL, k, 4, "old", 3));
+    }
+    review_write_while_iterating(0);
+    review_write_while_iterating(1);
+    close_db();
+}
