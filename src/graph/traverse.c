@@ -370,7 +370,7 @@ int mnemo_graph_shortest_path(mnemo_graph_path **out, mnemo_db *db, mnemo_txn *t
         (rc = start_node(&dst, db, txn, to, fn)) != 0 || (rc = label_filter(&lid, db, txn, o.label, fn)) < 0)
         return rc;
     int no_edges = rc == 1;
-    search s = {db, txn, {NULL, 0, 0, MNEMO_U64MAP_INIT, NULL, 0, 0}, 0, dst, o.weighted != 0, 0, NULL, 0, 0, {NULL}};
+    search s = {db, txn, {NULL, 0, 0, MNEMO_U64MAP_INIT, NULL, 0, 0}, 0, dst, o.weighted != 0, 0, NULL, 0, 0, {NULL, NULL, NULL}};
     size_t at;
     rc = table_add(&s.t, src, from, strlen(from), NO_PARENT, 0, 0, &at);
     if (rc == 1) {
