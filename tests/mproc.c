@@ -492,18 +492,22 @@ static int updater(const char *dir)
     return mnemo_close(db) ? 1 : 0;
 }
 
-/* Hits of a filtered search {"g":1} near v (the filter mirror answers it). */
-static size_t filtered_hits(mnemo_db *db, const float *v)
+/* Hits of a search for the k nearest to v passing filter (the filter mirror answers it). */
+static size_t search_hits(mnemo_db *db, const float *v, const char *filter, size_t k, int exact)
 {
     mnemo_vector_search_options so = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
-    so.filter = "{\"g\":1}";
+    so.filter = filter;
+    so.exact = exact;
     mnemo_vector_hits *h;
-    if (mnemo_vector_search(&h, db, NULL, v, DIM, 5, &so))
-        die("filtered search");
+    if (mnemo_vector_search(&h, db, NULL, v, DIM, k, &so))
+        die("search %s", filter);
     size_t n = h->count;
     mnemo_vector_hits_free(h);
     return n;
 }
+
+/* Hits of a filtered search {"g":1} near v. */
+static size_t filtered_hits(mnemo_db *db, const float *v) { return search_hits(db, v, "{\"g\":1}", 5, 0); }
 
 static int cache_test(const char *dir)
 {
@@ -588,15 +592,7 @@ static size_t range_hits(mnemo_db *db)
 {
     float v[DIM];
     vec_of(v, "m0");
-    mnemo_vector_search_options so = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
-    so.filter = "{\"n\": {\"$gte\": 25}}";
-    so.exact = 1;
-    mnemo_vector_hits *h;
-    if (mnemo_vector_search(&h, db, NULL, v, DIM, 100, &so))
-        die("range search");
-    size_t n = h->count;
-    mnemo_vector_hits_free(h);
-    return n;
+    return search_hits(db, v, "{\"n\": {\"$gte\": 25}}", 100, 1);
 }
 
 static int mirror_test(const char *dir)

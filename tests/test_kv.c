@@ -806,15 +806,19 @@ static void rv_key(unsigned char *k, int i)
     memset(k, 'k', rv_klen(i));
     k[0] = (unsigned char)('A' + i / 8); /* sorted by i: group, then length (a prefix sorts first) */
 }
+/* Key order: bytewise, a prefix first. */
+static int rv_bytes_cmp(const void *a, size_t al, const void *b, size_t bl)
+{
+    int c = memcmp(a, b, al < bl ? al : bl);
+    return c ? c : (al > bl) - (al < bl);
+}
 static int rv_cmp(const void *a, const void *b)
 {
     int x = *(const int *)a, y = *(const int *)b;
     unsigned char ka[1024], kb[1024];
     rv_key(ka, x);
     rv_key(kb, y);
-    size_t la = rv_klen(x), lb = rv_klen(y);
-    int c = memcmp(ka, kb, la < lb ? la : lb);
-    return c ? c : (la > lb) - (la < lb);
+    return rv_bytes_cmp(ka, rv_klen(x), kb, rv_klen(y));
 }
 static void rv_check(mnemo_iter *it, int i)
 {
@@ -1021,8 +1025,7 @@ typedef struct rv_key2 {
 static int rv_key2_cmp(const void *pa, const void *pb)
 {
     const rv_key2 *a = pa, *b = pb;
-    int c = memcmp(a->k, b->k, a->len < b->len ? a->len : b->len);
-    return c ? c : (a->len > b->len) - (a->len < b->len);
+    return rv_bytes_cmp(a->k, a->len, b->k, b->len);
 }
 static void rv_long_prefixes(const rv_key2 *keys, size_t nk, mnemo_txn *txn);
 TU_TEST(kv, review_long_prefixes_at_the_bucket_boundary)
@@ -1134,8 +1137,7 @@ static unsigned rk_rand(unsigned n)
 static int rk_cmp(const void *pa, const void *pb)
 {
     const rk *a = pa, *b = pb;
-    int c = memcmp(a->k, b->k, a->len < b->len ? a->len : b->len);
-    return c ? c : (a->len > b->len) - (a->len < b->len);
+    return rv_bytes_cmp(a->k, a->len, b->k, b->len);
 }
 static void rk_scan(rk *keys, size_t nk, mnemo_txn *txn, int rev)
 {

@@ -326,15 +326,21 @@ TU_TEST(text, writers_of_different_records_do_not_conflict)
 
 /* Small commits leave a block per term each; a search that reads many merges them into one
  * (dead entries and their kill keys dropped) and finds the same records. */
-TU_TEST(text, a_search_merges_the_blocks_small_commits_left)
+/* Records r00..r79 of "wing n<i>", one commit each: 80 blocks of "wing". */
+static void put_wings(mnemo_db *db)
 {
-    mnemo_db *db = open_text("m", NULL, 0);
     char id[16], content[32];
     for (int i = 0; i < 80; i++) {
         snprintf(id, sizeof id, "r%02d", i);
         snprintf(content, sizeof content, "wing n%d", i);
         put(db, NULL, id, content, NULL);
     }
+}
+
+TU_TEST(text, a_search_merges_the_blocks_small_commits_left)
+{
+    mnemo_db *db = open_text("m", NULL, 0);
+    put_wings(db);
     put(db, NULL, "r01", "wing tip wing", NULL);
     TU_OK(mnemo_record_delete(db, NULL, "r02"));
     TU_OK(mnemo_close(db));
@@ -996,12 +1002,7 @@ TU_TEST(text, review_one_transaction_writing_one_record_several_times)
 TU_TEST(text, review_a_search_in_a_writing_transaction_that_merges_still_commits)
 {
     mnemo_db *db = open_text("m", NULL, 0);
-    char id[16], content[32];
-    for (int i = 0; i < 80; i++) {
-        snprintf(id, sizeof id, "r%02d", i);
-        snprintf(content, sizeof content, "wing n%d", i);
-        put(db, NULL, id, content, NULL);
-    }
+    put_wings(db);
     mnemo_txn *txn;
     TU_OK(mnemo_txn_begin(&txn, db, 0));
     put(db, txn, "r05", "zeppelin", NULL); /* leaves wing: a kill key */

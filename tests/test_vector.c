@@ -1114,6 +1114,14 @@ static void edge_round(void)
     mnemo_txn_free(t);
 }
 
+static void edge_patch(mnemo_txn *txn, const char *id, const char *patch)
+{
+    mnemo_record_changes c = MNEMO_RECORD_CHANGES_INIT;
+    c.fields = MNEMO_UPDATE_METADATA;
+    c.metadata_patch = patch;
+    TU_OK(mnemo_record_update(db, txn, id, &c));
+}
+
 TU_TEST(vector, review_filter_mirror_on_edge_numbers_and_changing_types)
 {
     db = open_space("m", DIM, MNEMO_METRIC_L2);
@@ -1126,14 +1134,10 @@ TU_TEST(vector, review_filter_mirror_on_edge_numbers_and_changing_types)
     mnemo_txn *t;
     TU_OK(mnemo_txn_begin(&t, db, 0));
     for (size_t i = 0; i < N_SIFT; i += 3) {
-        mnemo_record_changes c = MNEMO_RECORD_CHANGES_INIT;
-        c.fields = MNEMO_UPDATE_METADATA;
-        c.metadata_patch = "{\"x\": \"0\"}";
-        TU_OK(mnemo_record_update(db, t, ids[i], &c));
+        edge_patch(t, ids[i], "{\"x\": \"0\"}");
         char m[64];
         edge_meta(i + 1, m, sizeof m);
-        c.metadata_patch = m;
-        TU_OK(mnemo_record_update(db, t, ids[i], &c));
+        edge_patch(t, ids[i], m);
     }
     TU_OK(mnemo_txn_commit(t));
     mnemo_txn_free(t);
@@ -1141,28 +1145,17 @@ TU_TEST(vector, review_filter_mirror_on_edge_numbers_and_changing_types)
     /* a rolled-back change of type */
     TU_OK(mnemo_txn_begin(&t, db, 0));
     for (size_t i = 1; i < N_SIFT; i += 3) {
-        mnemo_record_changes c = MNEMO_RECORD_CHANGES_INIT;
-        c.fields = MNEMO_UPDATE_METADATA;
-        c.metadata_patch = "{\"x\": [5, 0]}";
-        TU_OK(mnemo_record_update(db, t, ids[i], &c));
+        edge_patch(t, ids[i], "{\"x\": [5, 0]}");
     }
     TU_OK(mnemo_txn_rollback(t));
     mnemo_txn_free(t);
     edge_round();
     /* auto-commit: a number becomes an array, an object, then a number again */
-    for (size_t i = 2; i < N_SIFT; i += 7) {
-        mnemo_record_changes c = MNEMO_RECORD_CHANGES_INIT;
-        c.fields = MNEMO_UPDATE_METADATA;
-        c.metadata_patch = i % 2 ? "{\"x\": [5, 0]}" : "{\"x\": {\"y\": 0}}";
-        TU_OK(mnemo_record_update(db, NULL, ids[i], &c));
-    }
+    for (size_t i = 2; i < N_SIFT; i += 7)
+        edge_patch(NULL, ids[i], i % 2 ? "{\"x\": [5, 0]}" : "{\"x\": {\"y\": 0}}");
     edge_round();
-    for (size_t i = 2; i < N_SIFT; i += 14) {
-        mnemo_record_changes c = MNEMO_RECORD_CHANGES_INIT;
-        c.fields = MNEMO_UPDATE_METADATA;
-        c.metadata_patch = "{\"x\": -0.0}";
-        TU_OK(mnemo_record_update(db, NULL, ids[i], &c));
-    }
+    for (size_t i = 2; i < N_SIFT; i += 14)
+        edge_patch(NULL, ids[i], "{\"x\": -0.0}");
     edge_round();
     for (size_t i = 0; i < N_SIFT; i++)
         free(ids[i]);
