@@ -1119,8 +1119,9 @@ static void rv_long_prefixes(const rv_key2 *keys, size_t nk, mnemo_txn *txn)
 }
 
 /* Review: random keys of 1..3 and 509..514 bytes (both sides of lmdb's bucket boundary), some
- * committed, some a transaction's own writes and deletes; iterators of either direction, with
- * random seeks part way, inside and outside the transaction, against a sorted reference. */
+ * committed, some a transaction's own writes and deletes; iterators of either direction, in a
+ * random range or none, with random seeks part way, inside and outside the transaction, against a
+ * sorted reference. */
 typedef struct rk {
     unsigned char k[520];
     size_t len;
@@ -1143,6 +1144,22 @@ static void rk_scan(rk *keys, size_t nk, mnemo_txn *txn, int rev)
 {
     mnemo_kv_iter_options o = MNEMO_KV_ITER_OPTIONS_INIT;
     o.reverse = rev;
+    rk lo, hi; /* half the scans in a range [lo, hi) of two keys, either maybe a byte short */
+    if (rk_rand(2)) {
+        lo = keys[rk_rand((unsigned)nk)];
+        hi = keys[rk_rand((unsigned)nk)];
+        lo.len -= rk_rand(3) == 0 && lo.len > 1;
+        hi.len -= rk_rand(3) == 0 && hi.len > 1;
+        if (rk_cmp(&lo, &hi) > 0) {
+            rk x = lo;
+            lo = hi;
+            hi = x;
+        }
+        o.start = lo.k;
+        o.start_len = lo.len;
+        o.end = hi.k;
+        o.end_len = hi.len;
+    }
     mnemo_iter *it;
     TU_OK(mnemo_kv_iter(&it, db, txn, &o));
     long pos = rev ? (long)nk : -1; /* reference position of the last entry handed out */
@@ -1167,7 +1184,9 @@ static void rk_scan(rk *keys, size_t nk, mnemo_txn *txn, int rev)
         long want = pos;
         do
             want += rev ? -1 : 1;
-        while (want >= 0 && want < (long)nk && !(txn ? keys[want].live_txn : keys[want].live_db));
+        while (want >= 0 && want < (long)nk &&
+               (!(txn ? keys[want].live_txn : keys[want].live_db) ||
+                (o.start && (rk_cmp(&keys[want], &lo) < 0 || rk_cmp(&keys[want], &hi) >= 0))));
         int rc = mnemo_iter_next(it);
         if (want < 0 || want >= (long)nk) {
             cr_assert_eq(rc, MNEMO_ITEROVER, "step %d rev %d: %s, want the end", step, rev, mnemo_strerror(rc));
