@@ -492,18 +492,22 @@ static int updater(const char *dir)
     return mnemo_close(db) ? 1 : 0;
 }
 
-/* Hits of a filtered search {"g":1} near v (the filter mirror answers it). */
-static size_t filtered_hits(mnemo_db *db, const float *v)
+/* Hits of a search for the k nearest to v passing filter (the filter mirror answers it). */
+static size_t search_hits(mnemo_db *db, const float *v, const char *filter, size_t k, int exact)
 {
     mnemo_vector_search_options so = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
-    so.filter = "{\"g\":1}";
+    so.filter = filter;
+    so.exact = exact;
     mnemo_vector_hits *h;
-    if (mnemo_vector_search(&h, db, NULL, v, DIM, 5, &so))
-        die("filtered search");
+    if (mnemo_vector_search(&h, db, NULL, v, DIM, k, &so))
+        die("search %s", filter);
     size_t n = h->count;
     mnemo_vector_hits_free(h);
     return n;
 }
+
+/* Hits of a filtered search {"g":1} near v. */
+static size_t filtered_hits(mnemo_db *db, const float *v) { return search_hits(db, v, "{\"g\":1}", 5, 0); }
 
 static int cache_test(const char *dir)
 {
@@ -555,6 +559,78 @@ static int cache_test(const char *dir)
     return fails;
 }
 
+/* Review, filter mirror: another process changes a numeric field in one transaction (to a string
+ * then to a number again, twice per record) and deletes a record; this process commits a change of
+ * its own right after. A range filter (the numeric column answers it alone) must then count what
+ * the records hold, and the filter's cached bitset must not answer. */
+enum { MIRROR_N = 50 };
+static int meta_updater(const char *dir)
+{
+    mnemo_db *db = open_db(dir, 0);
+    mnemo_txn *t;
+    if (mnemo_txn_begin(&t, db, 0))
+        die("begin");
+    for (int i = 0; i < 10; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "m%d", i);
+        mnemo_record_changes ch = MNEMO_RECORD_CHANGES_INIT;
+        ch.fields = MNEMO_UPDATE_METADATA;
+        ch.metadata_patch = "{\"n\":\"x\"}";
+        if (mnemo_record_update(db, t, id, &ch))
+            die("update %s", id);
+        ch.metadata_patch = "{\"n\":100}";
+        if (mnemo_record_update(db, t, id, &ch))
+            die("update %s again", id);
+    }
+    if (mnemo_record_delete(db, t, "m49") || mnemo_txn_commit(t))
+        die("delete m49, commit");
+    mnemo_txn_free(t);
+    return mnemo_close(db) ? 1 : 0;
+}
+
+static size_t range_hits(mnemo_db *db)
+{
+    float v[DIM];
+    vec_of(v, "m0");
+    return search_hits(db, v, "{\"n\": {\"$gte\": 25}}", 100, 1);
+}
+
+static int mirror_test(const char *dir)
+{
+    mnemo_db *db = open_db(dir, 1);
+    for (int i = 0; i < MIRROR_N; i++) {
+        char id[16], meta[32];
+        snprintf(id, sizeof id, "m%d", i);
+        snprintf(meta, sizeof meta, "{\"n\": %d}", i);
+        put_with_vector(db, id);
+        mnemo_record_changes ch = MNEMO_RECORD_CHANGES_INIT;
+        ch.fields = MNEMO_UPDATE_METADATA;
+        ch.metadata_patch = meta;
+        if (mnemo_record_update(db, NULL, id, &ch))
+            die("meta %s", id);
+    }
+    int fails = 0;
+    size_t before = range_hits(db), again = range_hits(db); /* the second from the cached bitset */
+    fails += before != 25 || again != 25;
+    child u = spawn("meta_updater", dir, 0);
+    fclose(u.in);
+    fclose(u.out);
+    fails += !wait_ok(u.pid);
+    mnemo_record_changes ch = MNEMO_RECORD_CHANGES_INIT; /* a commit of this process right after */
+    ch.fields = MNEMO_UPDATE_METADATA;
+    ch.metadata_patch = "{\"n\": 0}";
+    if (mnemo_record_update(db, NULL, "m48", &ch))
+        die("update m48");
+    size_t after = range_hits(db); /* 25 + m0..m9 - m49 (deleted) - m48 (now 0) */
+    if (after != 33) {
+        fprintf(stderr, "filter mirror: %zu hits of n >= 25 after another process's changes, want 33\n", after);
+        fails++;
+    }
+    mnemo_close(db);
+    printf("{\"test\":\"mproc_mirror\",\"before\":%zu,\"after\":%zu,\"fails\":%d}\n", before, after, fails);
+    return fails;
+}
+
 int main(int argc, char **argv)
 {
     self = argv[0];
@@ -564,6 +640,8 @@ int main(int argc, char **argv)
         return sleeper(argv[2]);
     if (argc == 4 && !strcmp(argv[1], "updater"))
         return updater(argv[2]);
+    if (argc == 4 && !strcmp(argv[1], "meta_updater"))
+        return meta_updater(argv[2]);
     char base[512], dir[600];
     snprintf(base, sizeof base, "%s/mproc-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (argc == 2)
@@ -575,6 +653,8 @@ int main(int argc, char **argv)
     int fails = load_test(dir);
     snprintf(dir, sizeof dir, "%s/cache", base);
     fails += cache_test(dir);
+    snprintf(dir, sizeof dir, "%s/mirror", base);
+    fails += mirror_test(dir);
     snprintf(dir, sizeof dir, "%s/trim", base);
     fails += trim_test(dir, 1);
     snprintf(dir, sizeof dir, "%s/idle", base);

@@ -1160,3 +1160,50 @@ TU_TEST(graph, neighbors_without_txn_are_invalid_after_close)
     TU_RC(mnemo_iter_next(fresh), MNEMO_EINVAL);
     mnemo_iter_free(fresh);
 }
+
+/* Review: neighbour lists read in runs outside transactions, with edge values (props) on both sides
+ * of rocksdb's 64 KiB run buffer and of lmdb's overflow pages, small ones between them: every
+ * neighbour comes back once, in order, with its whole props. */
+TU_TEST(graph, review_neighbour_runs_with_props_around_64_kib)
+{
+    enum { N = 40 };
+    size_t sizes[N];
+    char *props = malloc(70000);
+    mnemo_record r = {0};
+    r.id = "a";
+    TU_OK(mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT));
+    for (int i = 0; i < N; i++) {
+        char to[8];
+        snprintf(to, sizeof to, "n%02d", i);
+        r.id = to;
+        TU_OK(mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT));
+        sizes[i] = i % 3 == 0 ? 10 : (size_t)(65536 - 60 + (i * 7) % 120); /* text bytes of "x...x" */
+        memcpy(props, "{\"p\":\"", 6);
+        memset(props + 6, 'a' + i % 26, sizes[i]);
+        memcpy(props + 6 + sizes[i], "\"}", 3);
+        mnemo_graph_edge e = {"a", "l", to, 1.0 + i, props};
+        TU_OK(mnemo_graph_link(db, NULL, &e, 0));
+    }
+    free(props);
+    for (int round = 0; round < 2; round++) { /* the second from the cache, when there is one */
+        mnemo_iter *it;
+        TU_OK(mnemo_graph_neighbors(&it, db, NULL, "a", MNEMO_DIR_OUT, NULL, 0));
+        int n = 0, rc;
+        while ((rc = mnemo_iter_next(it)) == 0) {
+            const mnemo_graph_neighbor *nb;
+            TU_OK(mnemo_iter_neighbor(it, &nb));
+            cr_assert_lt(n, N);
+            char to[8];
+            snprintf(to, sizeof to, "n%02d", n);
+            cr_assert_str_eq(nb->id, to);
+            cr_assert_float_eq(nb->weight, 1.0 + n, 1e-9);
+            cr_assert_not_null(nb->props);
+            cr_assert_eq(strlen(nb->props), sizes[n] + 8, "%s: props of %zu bytes", to, strlen(nb->props));
+            cr_assert_eq(nb->props[6 + sizes[n] - 1], 'a' + n % 26);
+            n++;
+        }
+        cr_assert_eq(rc, MNEMO_ITEROVER);
+        cr_assert_eq(n, N);
+        mnemo_iter_free(it);
+    }
+}

@@ -787,10 +787,124 @@ TU_TEST(kv, long_scans_of_large_values_match)
     close_db();
 }
 
+/* Review: scans in runs across the lmdb long-key bucket boundary (511/512-byte keys) and the
+ * rocksdb run buffer (values of 0 bytes and 64 KiB +- 1), forward, reverse, and with a seek
+ * after every few entries of a run; each against the sorted reference. */
+#define RV_N 48
+static size_t rv_klen(int i)
+{
+    static const size_t lens[] = {1, 509, 510, 511, 512, 513, 1024, 3};
+    return lens[i % 8];
+}
+static size_t rv_vlen(int i)
+{
+    static const size_t lens[] = {0, 65535, 65536, 65537, 7, 0, 65536 - 20, 1};
+    return lens[(i / 8 + i) % 8];
+}
+static void rv_key(unsigned char *k, int i)
+{
+    memset(k, 'k', rv_klen(i));
+    k[0] = (unsigned char)('A' + i / 8); /* sorted by i: group, then length (a prefix sorts first) */
+}
+/* Key order: bytewise, a prefix first. */
+static int rv_bytes_cmp(const void *a, size_t al, const void *b, size_t bl)
+{
+    int c = memcmp(a, b, al < bl ? al : bl);
+    return c ? c : (al > bl) - (al < bl);
+}
+static int rv_cmp(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    unsigned char ka[1024], kb[1024];
+    rv_key(ka, x);
+    rv_key(kb, y);
+    return rv_bytes_cmp(ka, rv_klen(x), kb, rv_klen(y));
+}
+static void rv_check(mnemo_iter *it, int i)
+{
+    const void *k, *v;
+    size_t kl, vl;
+    unsigned char want[1024];
+    rv_key(want, i);
+    TU_OK(mnemo_iter_key(it, &k, &kl));
+    TU_OK(mnemo_iter_value(it, &v, &vl));
+    cr_assert_eq(kl, rv_klen(i), "entry %d: key of %zu bytes, want %zu", i, kl, rv_klen(i));
+    cr_assert(memcmp(k, want, kl) == 0, "entry %d: key bytes", i);
+    cr_assert_eq(vl, rv_vlen(i), "entry %d: value of %zu bytes, want %zu", i, vl, rv_vlen(i));
+    for (size_t j = 0; j < vl; j += 997)
+        cr_assert_eq(((const unsigned char *)v)[j], (unsigned char)(i + j), "entry %d: value byte %zu", i, j);
+}
+TU_TEST(kv, review_runs_at_long_key_and_run_buffer_boundaries)
+{
+    static unsigned char val[65537 + 16];
+    int order[RV_N];
+    for (int i = 0; i < RV_N; i++) {
+        unsigned char k[1024];
+        rv_key(k, i);
+        for (size_t j = 0; j < rv_vlen(i); j++)
+            val[j] = (unsigned char)(i + j);
+        TU_OK(mnemo_kv_put(db, NULL, k, rv_klen(i), val, rv_vlen(i)));
+        order[i] = i;
+    }
+    qsort(order, RV_N, sizeof *order, rv_cmp);
+    for (int rev = 0; rev < 2; rev++) {
+        mnemo_kv_iter_options o = MNEMO_KV_ITER_OPTIONS_INIT;
+        o.reverse = rev;
+        mnemo_iter *it;
+        TU_OK(mnemo_kv_iter(&it, db, NULL, &o));
+        for (int n = 0; n < RV_N; n++) {
+            TU_OK(mnemo_iter_next(it));
+            rv_check(it, order[rev ? RV_N - 1 - n : n]);
+        }
+        TU_RC(mnemo_iter_next(it), MNEMO_ITEROVER);
+        mnemo_iter_free(it);
+    }
+    /* seek back and forth in the middle of runs */
+    mnemo_iter *it;
+    TU_OK(mnemo_kv_iter(&it, db, NULL, NULL));
+    for (int s = 0; s < RV_N; s += 3) {
+        unsigned char k[1024];
+        rv_key(k, order[s]);
+        TU_OK(mnemo_iter_seek(it, k, rv_klen(order[s])));
+        for (int n = s; n < RV_N && n < s + 5; n++) {
+            TU_OK(mnemo_iter_next(it));
+            rv_check(it, order[n]);
+        }
+        int back = s / 2;
+        rv_key(k, order[back]);
+        TU_OK(mnemo_iter_seek(it, k, rv_klen(order[back])));
+        TU_OK(mnemo_iter_next(it));
+        rv_check(it, order[back]);
+    }
+    mnemo_iter_free(it);
+    close_db();
+}
+
+/* Review: a database closed while an iterator is handing out a run: the next call fails with
+ * EINVAL (not a read of freed run slices). */
+TU_TEST(kv, review_close_while_run_handed_out)
+{
+    for (int i = 0; i < 100; i++) {
+        char k[8];
+        snprintf(k, sizeof k, "k%03d", i);
+        TU_OK(mnemo_kv_put(db, NULL, k, 4, k, 4));
+    }
+    mnemo_iter *it;
+    TU_OK(mnemo_kv_iter(&it, db, NULL, NULL));
+    TU_OK(mnemo_iter_next(it));
+    TU_OK(mnemo_iter_next(it));
+    close_db();
+    TU_RC(mnemo_iter_next(it), MNEMO_EINVAL);
+    const void *k;
+    size_t kl;
+    TU_RC(mnemo_iter_key(it, &k, &kl), MNEMO_EINVAL);
+    mnemo_iter_free(it);
+}
+
 /* Review: a transaction writing while it iterates (lmdb's cursor keeps a pointer to its current
  * key, which may live in a node of the transaction's own writes): overwriting the current key with
- * a longer value, deleting it, inserting keys ahead and behind. Keys come strictly ascending (or
- * descending), every committed key never deleted is visited, and the values read are whole. */
+ * a longer value, deleting it, inserting keys just ahead and just behind. Keys come strictly
+ * ascending (or descending), every key there before the scan is visited once, values are whole. */
 static void review_write_while_iterating(int reverse)
 {
     mnemo_txn *txn;
@@ -819,25 +933,23 @@ static void review_write_while_iterating(int reverse)
         if (prev[0])
             cr_assert(reverse ? strcmp(key, prev) < 0 : strcmp(key, prev) > 0, "%s after %s", key, prev);
         snprintf(prev, sizeof prev, "%s", key);
-        cr_assert(vl == 3 || vl == 4 || vl == sizeof big, "%s: value of %zu bytes", key, vl);
+        cr_assert(vl == 3 || vl == sizeof big, "%s: value of %zu bytes", key, vl);
+        cr_assert(memcmp(v, "old", 3) == 0 || memcmp(v, "own", 3) == 0 || memcmp(v, "new", 3) == 0 ||
+                      memcmp(v, big, vl) == 0,
+                  "%s: value bytes", key);
         int i = atoi(key + 1);
-        if (kl == 4)
-            seen[i]++;
+        if (kl != 4)
+            continue;
+        seen[i]++;
         if (i % 3 == 0) {
             TU_OK(mnemo_kv_put(db, txn, key, kl, big, sizeof big));
         } else if (i % 3 == 1) {
             TU_OK(mnemo_kv_delete(db, txn, key, kl));
-        } else { /* a key just ahead and one just behind */
+        } else { /* k<i>a and k<i-1>z: one just ahead, one just behind (either direction) */
             char nk[16];
-            snprintf(nk, sizeof nk, "k%03d%s", i, reverse ? "" : "a");
-            snprintf(nk, sizeof nk, reverse ? "k%03d" : "k%03da", reverse ? i - 1 : i);
-            if (reverse)
-                strcat(nk, "z");
+            snprintf(nk, sizeof nk, "k%03da", i);
             TU_OK(mnemo_kv_put(db, txn, nk, strlen(nk), "new", 3));
-            snprintf(nk, sizeof nk, "k%03d", i);
-            strcat(nk, reverse ? "a" : "");
-            if (!reverse)
-                nk[3] = (char)(nk[3] - 1), strcat(nk, "z");
+            snprintf(nk, sizeof nk, "k%03dz", i - 1);
             TU_OK(mnemo_kv_put(db, txn, nk, strlen(nk), "new", 3));
         }
     }
@@ -858,5 +970,277 @@ TU_TEST(kv, review_transaction_writes_while_iterating)
     }
     review_write_while_iterating(0);
     review_write_while_iterating(1);
+    close_db();
+}
+
+/* Review: a snapshot iterator handing out runs while auto-commits overwrite (with values of
+ * another size), delete and add keys under it: every entry of a run handed out after those
+ * commits still reads as the snapshot had it (lmdb lends map pages, rocksdb copies). */
+TU_TEST(kv, review_snapshot_runs_survive_commits_under_them)
+{
+    char k[16], v[600];
+    for (int i = 0; i < 400; i++) {
+        snprintf(k, sizeof k, "k%04d", i);
+        memset(v, 'a' + i % 26, 100);
+        TU_OK(mnemo_kv_put(db, NULL, k, 5, v, 100));
+    }
+    mnemo_iter *it;
+    TU_OK(mnemo_kv_iter(&it, db, NULL, NULL));
+    int n = 0, rc;
+    while ((rc = mnemo_iter_next(it)) == 0) {
+        const void *key, *val;
+        size_t kl, vl;
+        TU_OK(mnemo_iter_key(it, &key, &kl));
+        TU_OK(mnemo_iter_value(it, &val, &vl));
+        snprintf(k, sizeof k, "k%04d", n);
+        cr_assert(kl == 5 && memcmp(key, k, 5) == 0, "entry %d: %.*s", n, (int)kl, (const char *)key);
+        cr_assert_eq(vl, 100, "%s: value of %zu bytes", k, vl);
+        for (size_t j = 0; j < vl; j++)
+            cr_assert_eq(((const char *)val)[j], 'a' + n % 26, "%s: byte %zu", k, j);
+        /* every entry: rewrite the next 5 keys bigger, delete one, add one (more fills lmdb's test map: EBUSY) */
+        memset(v, 'Z', sizeof v);
+        for (int j = n + 1; j < n + 6 && j < 400; j++) {
+            snprintf(k, sizeof k, "k%04d", j);
+            TU_OK(mnemo_kv_put(db, NULL, k, 5, v, sizeof v - (size_t)(j % 7)));
+        }
+        snprintf(k, sizeof k, "k%04d", n + 2);
+        TU_OK(mnemo_kv_delete(db, NULL, k, 5));
+        snprintf(k, sizeof k, "k%04dx", n);
+        TU_OK(mnemo_kv_put(db, NULL, k, 6, "new", 3));
+        n++;
+    }
+    cr_assert_eq(rc, MNEMO_ITEROVER);
+    cr_assert_eq(n, 400);
+    mnemo_iter_free(it);
+    close_db();
+}
+
+/* Review: prefixes of 509..513 bytes over keys of 509..515 bytes whose tails hold 0x00 and 0xff,
+ * forward and reverse, against a sorted reference (lmdb keeps keys of 511 bytes and more in
+ * buckets under their first 511 bytes; a prefix's upper bound is made by incrementing bytes). */
+typedef struct rv_key2 {
+    unsigned char k[520];
+    size_t len;
+} rv_key2;
+static int rv_key2_cmp(const void *pa, const void *pb)
+{
+    const rv_key2 *a = pa, *b = pb;
+    return rv_bytes_cmp(a->k, a->len, b->k, b->len);
+}
+static void rv_long_prefixes(const rv_key2 *keys, size_t nk, mnemo_txn *txn);
+TU_TEST(kv, review_long_prefixes_at_the_bucket_boundary)
+{
+    static rv_key2 keys[200];
+    size_t nk = 0;
+    static const unsigned char tails[] = {0x00, 0x01, 0x7f, 0xfe, 0xff};
+    for (size_t len = 509; len <= 515; len++)
+        for (size_t a = 0; a < 5; a++)
+            for (size_t b = 0; b < 5; b += 2) {
+                rv_key2 *k = &keys[nk++];
+                memset(k->k, 0xff, sizeof k->k); /* a run of 0xff: an incremented bound must carry */
+                k->k[0] = 'p';
+                k->k[508] = tails[a];
+                k->k[len - 1] = tails[b];
+                k->len = len;
+            }
+    qsort(keys, nk, sizeof *keys, rv_key2_cmp);
+    size_t u = 0; /* drop duplicates */
+    for (size_t i = 0; i < nk; i++)
+        if (!u || rv_key2_cmp(&keys[u - 1], &keys[i]))
+            keys[u++] = keys[i];
+    nk = u;
+    for (size_t i = 0; i < nk; i++)
+        TU_OK(mnemo_kv_put(db, NULL, keys[i].k, keys[i].len, &i, sizeof i));
+    rv_long_prefixes(keys, nk, NULL);
+    /* a transaction's own writes in the buckets: deletes, new keys and new values */
+    mnemo_txn *txn;
+    TU_OK(mnemo_txn_begin(&txn, db, 0));
+    size_t u2 = 0;
+    for (size_t i = 0; i < nk; i++) {
+        if (i % 4 == 1) {
+            TU_OK(mnemo_kv_delete(db, txn, keys[i].k, keys[i].len));
+            continue;
+        }
+        keys[u2++] = keys[i];
+    }
+    nk = u2;
+    for (size_t len = 510; len <= 513; len++) {
+        rv_key2 *k = &keys[nk++];
+        memset(k->k, 0xff, sizeof k->k);
+        k->k[0] = 'p';
+        k->k[508] = 0x80;
+        k->k[len - 1] = 0x80;
+        k->len = len;
+    }
+    qsort(keys, nk, sizeof *keys, rv_key2_cmp);
+    for (size_t i = 0; i < nk; i++)
+        TU_OK(mnemo_kv_put(db, txn, keys[i].k, keys[i].len, &i, sizeof i));
+    rv_long_prefixes(keys, nk, txn);
+    TU_OK(mnemo_txn_rollback(txn));
+    mnemo_txn_free(txn);
+    close_db();
+}
+
+static void rv_long_prefixes(const rv_key2 *keys, size_t nk, mnemo_txn *txn)
+{
+    for (size_t pl = 505; pl <= 513; pl++)
+        for (size_t from = 0; from < nk; from += 7)
+            for (int rev = 0; rev < 2; rev++) {
+                if (keys[from].len < pl)
+                    continue;
+                mnemo_kv_iter_options o = MNEMO_KV_ITER_OPTIONS_INIT;
+                o.prefix = keys[from].k;
+                o.prefix_len = pl;
+                o.reverse = rev;
+                mnemo_iter *it;
+                TU_OK(mnemo_kv_iter(&it, db, txn, &o));
+                size_t want[200], nw = 0;
+                for (size_t i = 0; i < nk; i++)
+                    if (keys[i].len >= pl && memcmp(keys[i].k, keys[from].k, pl) == 0)
+                        want[nw++] = i;
+                size_t got = 0;
+                int rc;
+                while ((rc = mnemo_iter_next(it)) == 0) {
+                    const void *k, *v;
+                    size_t kl, vl;
+                    TU_OK(mnemo_iter_key(it, &k, &kl));
+                    TU_OK(mnemo_iter_value(it, &v, &vl));
+                    cr_assert_lt(got, nw, "prefix %zu of key %zu (rev %d): more than %zu entries", pl, from, rev, nw);
+                    size_t w = want[rev ? nw - 1 - got : got];
+                    cr_assert(kl == keys[w].len && memcmp(k, keys[w].k, kl) == 0 && vl == sizeof w &&
+                                  memcmp(v, &w, sizeof w) == 0,
+                              "prefix %zu of key %zu (rev %d): entry %zu is not key %zu", pl, from, rev, got, w);
+                    got++;
+                }
+                cr_assert_eq(rc, MNEMO_ITEROVER);
+                cr_assert_eq(got, nw, "prefix %zu of key %zu (rev %d): %zu entries, want %zu", pl, from, rev, got, nw);
+                mnemo_iter_free(it);
+            }
+}
+
+/* Review: random keys of 1..3 and 509..514 bytes (both sides of lmdb's bucket boundary), some
+ * committed, some a transaction's own writes and deletes; iterators of either direction, in a
+ * random range or none, with random seeks part way, inside and outside the transaction, against a
+ * sorted reference. */
+typedef struct rk {
+    unsigned char k[520];
+    size_t len;
+    int live_db, live_txn; /* committed; as the transaction sees it */
+} rk;
+static uint64_t rk_rng = 0x9E3779B97F4A7C15ull;
+static unsigned rk_rand(unsigned n)
+{
+    rk_rng ^= rk_rng << 13;
+    rk_rng ^= rk_rng >> 7;
+    rk_rng ^= rk_rng << 17;
+    return (unsigned)(rk_rng % n);
+}
+static int rk_cmp(const void *pa, const void *pb)
+{
+    const rk *a = pa, *b = pb;
+    return rv_bytes_cmp(a->k, a->len, b->k, b->len);
+}
+static void rk_scan(rk *keys, size_t nk, mnemo_txn *txn, int rev)
+{
+    mnemo_kv_iter_options o = MNEMO_KV_ITER_OPTIONS_INIT;
+    o.reverse = rev;
+    rk lo, hi; /* half the scans in a range [lo, hi) of two keys, either maybe a byte short */
+    if (rk_rand(2)) {
+        lo = keys[rk_rand((unsigned)nk)];
+        hi = keys[rk_rand((unsigned)nk)];
+        lo.len -= rk_rand(3) == 0 && lo.len > 1;
+        hi.len -= rk_rand(3) == 0 && hi.len > 1;
+        if (rk_cmp(&lo, &hi) > 0) {
+            rk x = lo;
+            lo = hi;
+            hi = x;
+        }
+        o.start = lo.k;
+        o.start_len = lo.len;
+        o.end = hi.k;
+        o.end_len = hi.len;
+    }
+    mnemo_iter *it;
+    TU_OK(mnemo_kv_iter(&it, db, txn, &o));
+    long pos = rev ? (long)nk : -1; /* reference position of the last entry handed out */
+    for (int step = 0; step < 400; step++) {
+        if (rk_rand(10) == 0) { /* seek to a random key, present or not, of the reference */
+            size_t s = rk_rand((unsigned)nk);
+            size_t sl = keys[s].len - (rk_rand(3) == 0 && keys[s].len > 1);
+            TU_OK(mnemo_iter_seek(it, keys[s].k, sl));
+            rk probe;
+            memcpy(probe.k, keys[s].k, sl);
+            probe.len = sl;
+            if (!rev) { /* next: first live >= probe */
+                pos = -1;
+                while (pos + 1 < (long)nk && rk_cmp(&keys[pos + 1], &probe) < 0)
+                    pos++;
+            } else { /* next: last live <= probe */
+                pos = (long)nk;
+                while (pos - 1 >= 0 && rk_cmp(&keys[pos - 1], &probe) > 0)
+                    pos--;
+            }
+        }
+        long want = pos;
+        do
+            want += rev ? -1 : 1;
+        while (want >= 0 && want < (long)nk &&
+               (!(txn ? keys[want].live_txn : keys[want].live_db) ||
+                (o.start && (rk_cmp(&keys[want], &lo) < 0 || rk_cmp(&keys[want], &hi) >= 0))));
+        int rc = mnemo_iter_next(it);
+        if (want < 0 || want >= (long)nk) {
+            cr_assert_eq(rc, MNEMO_ITEROVER, "step %d rev %d: %s, want the end", step, rev, mnemo_strerror(rc));
+            break;
+        }
+        cr_assert_eq(rc, 0, "step %d rev %d: %s, want key %ld", step, rev, mnemo_strerror(rc), want);
+        const void *k;
+        size_t kl;
+        TU_OK(mnemo_iter_key(it, &k, &kl));
+        cr_assert(kl == keys[want].len && memcmp(k, keys[want].k, kl) == 0,
+                  "step %d rev %d txn %d: a key of %zu bytes, want key %ld of %zu", step, rev, !!txn, kl, want,
+                  keys[want].len);
+        pos = want;
+    }
+    mnemo_iter_free(it);
+}
+TU_TEST(kv, review_random_seeks_both_directions_across_the_bucket_boundary)
+{
+    static rk keys[300];
+    size_t nk = 0;
+    while (nk < 300) {
+        rk *k = &keys[nk];
+        static const size_t lens[] = {1, 2, 3, 509, 510, 511, 512, 513, 514};
+        k->len = lens[rk_rand(9)];
+        memset(k->k, 'q', k->len);
+        k->k[0] = (unsigned char)("abc"[rk_rand(3)]);
+        for (int j = 0; j < 2; j++) /* differences near the boundary and at the end */
+            k->k[k->len > 508 ? 505 + rk_rand((unsigned)(k->len - 505)) : rk_rand((unsigned)k->len)] =
+                (unsigned char)rk_rand(256);
+        int dup = 0;
+        for (size_t i = 0; i < nk && !dup; i++)
+            dup = keys[i].len == k->len && !memcmp(keys[i].k, k->k, k->len);
+        if (!dup)
+            nk++;
+    }
+    qsort(keys, nk, sizeof *keys, rk_cmp);
+    for (size_t i = 0; i < nk; i++)
+        if ((keys[i].live_db = keys[i].live_txn = rk_rand(3) != 0))
+            TU_OK(mnemo_kv_put(db, NULL, keys[i].k, keys[i].len, "v", 1));
+    mnemo_txn *txn;
+    TU_OK(mnemo_txn_begin(&txn, db, 0));
+    for (size_t i = 0; i < nk; i++) {
+        if (rk_rand(4))
+            continue;
+        if ((keys[i].live_txn = !keys[i].live_txn))
+            TU_OK(mnemo_kv_put(db, txn, keys[i].k, keys[i].len, "t", 1));
+        else
+            TU_OK(mnemo_kv_delete(db, txn, keys[i].k, keys[i].len));
+    }
+    for (int round = 0; round < 30; round++) {
+        rk_scan(keys, nk, NULL, round % 2);
+        rk_scan(keys, nk, txn, round % 2);
+    }
+    TU_OK(mnemo_txn_rollback(txn));
+    mnemo_txn_free(txn);
     close_db();
 }

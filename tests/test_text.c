@@ -326,15 +326,21 @@ TU_TEST(text, writers_of_different_records_do_not_conflict)
 
 /* Small commits leave a block per term each; a search that reads many merges them into one
  * (dead entries and their kill keys dropped) and finds the same records. */
-TU_TEST(text, a_search_merges_the_blocks_small_commits_left)
+/* Records r00..r79 of "wing n<i>", one commit each: 80 blocks of "wing". */
+static void put_wings(mnemo_db *db)
 {
-    mnemo_db *db = open_text("m", NULL, 0);
     char id[16], content[32];
     for (int i = 0; i < 80; i++) {
         snprintf(id, sizeof id, "r%02d", i);
         snprintf(content, sizeof content, "wing n%d", i);
         put(db, NULL, id, content, NULL);
     }
+}
+
+TU_TEST(text, a_search_merges_the_blocks_small_commits_left)
+{
+    mnemo_db *db = open_text("m", NULL, 0);
+    put_wings(db);
     put(db, NULL, "r01", "wing tip wing", NULL);
     TU_OK(mnemo_record_delete(db, NULL, "r02"));
     TU_OK(mnemo_close(db));
@@ -937,4 +943,82 @@ TU_TEST(text, bad_neighbourhood_arguments_are_named)
     TU_RC(mnemo_recall(&rh, db, NULL, &q, 5), MNEMO_EINVAL);
     cr_assert(strstr(mnemo_errmsg(), "near_dir 77 is not"), "%s", mnemo_errmsg());
     TU_OK(mnemo_close(db));
+}
+
+/* Review: one transaction writing one record several times (put twice, put then delete, delete
+ * then put, an update of a committed record twice): its own searches, the committed result, the
+ * statistics, and the same after a reopen. */
+static void review_same_record_checks(mnemo_db *db, mnemo_txn *txn)
+{
+    cr_assert_str_eq(search_ids(db, txn, "alpha", 10, NULL), "", "the first put of r is still found");
+    cr_assert_str_eq(search_ids(db, txn, "gamma", 10, NULL), "r");
+    cr_assert_str_eq(search_ids(db, txn, "delta", 10, NULL), "", "a record put then deleted is found");
+    cr_assert_str_eq(search_ids(db, txn, "epsilon", 10, NULL), "", "the deleted first put of u is found");
+    cr_assert_str_eq(search_ids(db, txn, "zeta", 10, NULL), "u");
+    cr_assert_str_eq(search_ids(db, txn, "propeller", 10, NULL), "a c", "d's old content is still found");
+    cr_assert_str_eq(search_ids(db, txn, "omega", 10, NULL), "d");
+    cr_assert_str_eq(search_ids(db, txn, "kappa", 10, NULL), "", "d's first update is still found");
+    cr_assert_str_eq(search_ids(db, txn, "sigma", 10, NULL), "", "b, rewritten then deleted, is found");
+    cr_assert_str_eq(search_ids(db, txn, "heat", 10, NULL), "", "b's committed content is still found");
+    mnemo_text_info i = info(db, txn);
+    cr_assert_eq(i.documents, 5, "%llu documents", (unsigned long long)i.documents);
+}
+
+TU_TEST(text, review_one_transaction_writing_one_record_several_times)
+{
+    mnemo_db *db = open_text("t", NULL, 0);
+    corpus(db);
+    uint64_t base_terms = info(db, NULL).total_terms;
+    mnemo_txn *txn;
+    TU_OK(mnemo_txn_begin(&txn, db, 0));
+    put(db, txn, "r", "alpha beta", NULL);
+    put(db, txn, "r", "gamma", NULL);
+    put(db, txn, "s", "delta", NULL);
+    TU_OK(mnemo_record_delete(db, txn, "s"));
+    put(db, txn, "u", "epsilon", NULL);
+    TU_OK(mnemo_record_delete(db, txn, "u"));
+    put(db, txn, "u", "zeta", NULL);
+    put(db, txn, "d", "kappa", NULL);
+    put(db, txn, "d", "omega", NULL);
+    put(db, txn, "b", "heat sigma", NULL);
+    TU_OK(mnemo_record_delete(db, txn, "b"));
+    review_same_record_checks(db, txn);
+    TU_OK(mnemo_txn_commit(txn));
+    mnemo_txn_free(txn);
+    review_same_record_checks(db, NULL);
+    /* d lost "a propeller wing" (3 terms, stop words kept) for omega; b's 10 terms went */
+    cr_assert_eq(info(db, NULL).total_terms, base_terms - 3 + 1 + 1 + 1 - 10);
+    TU_OK(mnemo_close(db));
+    if (!tu_persistent())
+        return;
+    db = tu_open("t");
+    review_same_record_checks(db, NULL);
+    TU_OK(mnemo_close(db));
+}
+
+/* Review: a search inside a writing transaction, on a term whose blocks piled up, merges them in
+ * a transaction of its own; the writing transaction (which re-indexed a record of that term and
+ * read its blocks) must still commit, and its writes and the merge both land. */
+TU_TEST(text, review_a_search_in_a_writing_transaction_that_merges_still_commits)
+{
+    mnemo_db *db = open_text("m", NULL, 0);
+    put_wings(db);
+    mnemo_txn *txn;
+    TU_OK(mnemo_txn_begin(&txn, db, 0));
+    put(db, txn, "r05", "zeppelin", NULL); /* leaves wing: a kill key */
+    put(db, txn, "z", "wing wing wing", NULL);
+    const char *got = search_ids(db, txn, "wing", 100, NULL);
+    cr_assert_eq(strncmp(got, "z ", 2), 0, "%s", got);
+    cr_assert_null(strstr(got, "r05"), "%s", got);
+    int rc = mnemo_txn_commit(txn);
+    cr_assert_eq(rc, 0, "the writer's commit after its own search merged: %s (%s)", mnemo_strerror(rc), mnemo_errmsg());
+    mnemo_txn_free(txn);
+    got = search_ids(db, NULL, "wing", 100, NULL);
+    cr_assert_eq(strncmp(got, "z ", 2), 0, "%s", got);
+    cr_assert_null(strstr(got, "r05"), "%s", got);
+    cr_assert_str_eq(search_ids(db, NULL, "zeppelin", 10, NULL), "r05");
+    cr_assert_eq(info(db, NULL).documents, 81);
+    TU_OK(mnemo_close(db));
+    if (tu_persistent()) /* the merged block, the writer's block and its kill key (the merge ran) */
+        cr_assert_leq(raw_count("m", "Pwing", 6), 3, "%zu keys", raw_count("m", "Pwing", 6));
 }

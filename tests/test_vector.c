@@ -1085,6 +1085,84 @@ TU_TEST(vector, filters_from_the_mirror_agree_with_the_records)
     free(v);
 }
 
+/* Review: numeric columns on awkward numbers and on fields whose type changes (between records, by
+ * updates, twice in one transaction), each filter checked from the mirror and from the records. */
+static const char *const edge_vals[] = {"-0.0", "0", "1e-45", "3e38", "-3e38", "1e308", "9007199254740993",
+                                        "9007199254740992", "\"5\"", "true", "null", "[0]", "{\"y\": 0}", "5",
+                                        "4.999999999999999", "-1e-45"};
+#define N_EDGE (sizeof edge_vals / sizeof *edge_vals)
+static void edge_meta(size_t i, char *out, size_t cap)
+{
+    snprintf(out, cap, "{\"x\": %s}", edge_vals[i % N_EDGE]);
+}
+static const char *const edge_filters[] = {
+    "{\"x\": 0}", "{\"x\": -0.0}", "{\"x\": {\"$gt\": 0}}", "{\"x\": {\"$gte\": 0}}", "{\"x\": {\"$lt\": 0}}",
+    "{\"x\": {\"$lte\": -0.0}}", "{\"x\": {\"$gt\": 0, \"$lt\": 1e-40}}", "{\"x\": {\"$in\": [3e38, -0.0]}}",
+    "{\"x\": 1e-45}", "{\"x\": {\"$gte\": 3e38}}", "{\"x\": 9007199254740993}",
+    "{\"x\": {\"$gt\": 9007199254740992}}", "{\"x\": 5}", "{\"x\": {\"$lt\": 5}}", "{\"x\": {\"$gte\": 5}}",
+    "{\"x\": {\"$ne\": 0}}", "{\"x\": {\"$nin\": [0, 5]}}", "{\"x.y\": 0}"};
+
+static void edge_round(void)
+{
+    const float *q = mir_v;
+    mnemo_txn *t;
+    TU_OK(mnemo_txn_begin(&t, db, MNEMO_TXN_READONLY));
+    for (size_t f = 0; f < sizeof edge_filters / sizeof *edge_filters; f++) {
+        mir_check(NULL, edge_filters[f], q, 1);
+        mir_check(t, edge_filters[f], q, 1);
+    }
+    mnemo_txn_free(t);
+}
+
+static void edge_patch(mnemo_txn *txn, const char *id, const char *patch)
+{
+    mnemo_record_changes c = MNEMO_RECORD_CHANGES_INIT;
+    c.fields = MNEMO_UPDATE_METADATA;
+    c.metadata_patch = patch;
+    TU_OK(mnemo_record_update(db, txn, id, &c));
+}
+
+TU_TEST(vector, review_filter_mirror_on_edge_numbers_and_changing_types)
+{
+    db = open_space("m", DIM, MNEMO_METRIC_L2);
+    float *v = sift(N_SIFT);
+    mir_v = v;
+    char **ids = mir_load(v, edge_meta);
+    edge_round();
+    edge_round(); /* the second time from cached bitsets */
+    /* types change: each record updated twice in one transaction, number -> string -> number */
+    mnemo_txn *t;
+    TU_OK(mnemo_txn_begin(&t, db, 0));
+    for (size_t i = 0; i < N_SIFT; i += 3) {
+        edge_patch(t, ids[i], "{\"x\": \"0\"}");
+        char m[64];
+        edge_meta(i + 1, m, sizeof m);
+        edge_patch(t, ids[i], m);
+    }
+    TU_OK(mnemo_txn_commit(t));
+    mnemo_txn_free(t);
+    edge_round();
+    /* a rolled-back change of type */
+    TU_OK(mnemo_txn_begin(&t, db, 0));
+    for (size_t i = 1; i < N_SIFT; i += 3) {
+        edge_patch(t, ids[i], "{\"x\": [5, 0]}");
+    }
+    TU_OK(mnemo_txn_rollback(t));
+    mnemo_txn_free(t);
+    edge_round();
+    /* auto-commit: a number becomes an array, an object, then a number again */
+    for (size_t i = 2; i < N_SIFT; i += 7)
+        edge_patch(NULL, ids[i], i % 2 ? "{\"x\": [5, 0]}" : "{\"x\": {\"y\": 0}}");
+    edge_round();
+    for (size_t i = 2; i < N_SIFT; i += 14)
+        edge_patch(NULL, ids[i], "{\"x\": -0.0}");
+    edge_round();
+    for (size_t i = 0; i < N_SIFT; i++)
+        free(ids[i]);
+    free(ids);
+    free(v);
+}
+
 /* Filtered searches from several threads while commits change, delete and add records: the mirror
  * is read shared and written alone; every hit passes the filter on a field no commit changes. */
 static atomic_int mir_stop;
