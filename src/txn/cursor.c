@@ -16,9 +16,12 @@ struct mnemo_cursor {
 
 static void cursor_release(mnemo_cursor *c)
 {
-    if (c->sc)
-        c->ops->cursor_close(c->sc);
-    __atomic_store_n(&c->sc, NULL, __ATOMIC_RELAXED); /* alive() may read it without a guard */
+    /* Dead first, then closed: alive() (read without a guard) stops handing out a run's entries
+     * before their memory goes. */
+    mnemo_store_cursor *sc = c->sc;
+    __atomic_store_n(&c->sc, NULL, __ATOMIC_RELEASE);
+    if (sc)
+        c->ops->cursor_close(sc);
 }
 
 static void cursor_invalidate(mnemo_res *res) { cursor_release((mnemo_cursor *)res); }
