@@ -153,7 +153,8 @@ struct mnemo_store_cursor {
     bool check_bounds = false; /* only a read-write txn's iterator (its write-batch side) needs it */
     std::unique_ptr<rocksdb::Iterator> it;
     int exc_rc = 0; /* an exception thrown by a move */
-    std::unique_ptr<char[]> run; /* copies of a run's entries (cursor_run), RUN_BYTES */
+    std::unique_ptr<char[]> run; /* copies of a run's entries (cursor_run) */
+    size_t run_cap = 0;
 };
 
 /* ---- errors ---- */
@@ -891,8 +892,10 @@ const void *mnemo_rocksdb__cursor_value(mnemo_store_cursor *c, size_t *len)
 }
 
 /* store.h cursor_run. An iterator's slices die at its next move, so a run copies its entries: a
- * memcpy of each costs less than the calls per entry it saves. */
-static const size_t RUN_BYTES = 64 * 1024;
+ * memcpy of each costs less than the calls per entry it saves. The buffer starts small (a run of
+ * short entries fits in a few KiB; a large block allocated and freed per scan is a cost of its
+ * own) and grows to hold a first entry up to RUN_MAX; a longer one is read as usual. */
+static const size_t RUN_FIRST = 4096, RUN_MAX = 64 * 1024;
 
 size_t mnemo_rocksdb__cursor_run(mnemo_store_cursor *c, mnemo_store_slice *keys, mnemo_store_slice *vals, size_t max)
 {
@@ -900,17 +903,23 @@ size_t mnemo_rocksdb__cursor_run(mnemo_store_cursor *c, mnemo_store_slice *keys,
         return 0;
     size_t n = 0, used = 0;
     try {
-        if (!c->run)
-            c->run.reset(new char[RUN_BYTES]);
         while (n < max && c->it->Valid()) {
             rocksdb::Slice k = c->it->key(), v = c->it->value();
-            if (k.size() + v.size() > RUN_BYTES - used)
-                break;
+            size_t need = k.size() + v.size();
+            if (need > c->run_cap - used) {
+                if (n || need > RUN_MAX)
+                    break;
+                size_t cap = c->run_cap ? c->run_cap : RUN_FIRST;
+                while (cap < need)
+                    cap *= 2;
+                c->run.reset(new char[cap]);
+                c->run_cap = cap;
+            }
             char *p = c->run.get() + used;
             memcpy(p, k.data(), k.size());
             if (v.size())
                 memcpy(p + k.size(), v.data(), v.size());
-            used += k.size() + v.size();
+            used += need;
             keys[n] = mnemo_store_slice{p, k.size()};
             vals[n] = mnemo_store_slice{p + k.size(), v.size()};
             n++;
