@@ -840,7 +840,9 @@ static int snapshot_write(vec_state *st, mnemo_db *db, const snap_image *img, in
         if (!rc && st->shared) {
             unsigned char mark[8 + MNEMO_SEAL_OVERHEAD], t8[8], tk = 'T';
             uint64_t old;
-            if (!(rc = get_mark(&old, db, 'T'))) {
+            if ((rc = get_mark(&old, db, 'T')) == MNEMO_ECORRUPT)
+                rc = 0; /* damaged: replaced by this trim's */
+            if (!rc) {
                 mnemo__put_be64(t8, trim > old ? trim : old);
                 mnemo_batch__put(b, MNEMO_CF_VECTOR_INDEX, &tk, 1, mark, mnemo__seal(mark, t8, 8));
             }
@@ -1598,8 +1600,18 @@ static int reload_locked(vec_state *st, mnemo_db *db, uint64_t trimmed)
     return rc;
 }
 
-/* Applies every log entry after applied_seq and below `below`. Caller holds commit_lock. */
+static int catch_up_from_log(vec_state *st, mnemo_db *db, uint64_t below);
+
+/* Applies every log entry after applied_seq and below `below`. Caller holds commit_lock. The log
+ * and its trim mark are a cache's bookkeeping, like the snapshot: a damaged one makes the process
+ * rebuild its index from vector_data (as open does), never fail its searches from then on. */
 static int catch_up_locked(vec_state *st, mnemo_db *db, uint64_t below)
+{
+    int rc = catch_up_from_log(st, db, below);
+    return rc == MNEMO_ECORRUPT ? reload_locked(st, db, st->applied_seq) : rc;
+}
+
+static int catch_up_from_log(vec_state *st, mnemo_db *db, uint64_t below)
 {
     uint64_t trimmed;
     int mrc = get_mark(&trimmed, db, 'T');

@@ -1662,11 +1662,14 @@ static int lm_dir_foreign(const char *dir)
     return foreign;
 }
 
-/* The environments this process has open, by directory (device, inode). */
+/* The environments this process has open, by directory (device, inode). An entry names the
+ * process that opened it: a child forked after an open inherits the list but not the right to use
+ * that environment (LMDB), so it may open the database anew. */
 static pthread_mutex_t lm_reg_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct lm_reg {
     dev_t dev;
     ino_t ino;
+    pid_t pid;
     struct lm_reg *next;
 } *lm_reg_head;
 
@@ -1677,8 +1680,9 @@ static int lm_reg_add(mnemo_store *s)
         return mnemo__err(MNEMO_EIO, "store open: %s: %s", s->dir, strerror(errno));
     int rc = 0;
     pthread_mutex_lock(&lm_reg_mu);
+    pid_t me = getpid();
     for (struct lm_reg *r = lm_reg_head; r && !rc; r = r->next)
-        if (r->dev == st.st_dev && r->ino == st.st_ino)
+        if (r->dev == st.st_dev && r->ino == st.st_ino && r->pid == me)
             rc = mnemo__err(MNEMO_ELOCKED,
                             "store open: '%s' is already open in this process (LMDB allows one handle per "
                             "process: share that handle between threads, or close it first)",
@@ -1687,7 +1691,7 @@ static int lm_reg_add(mnemo_store *s)
     if (!rc && !r)
         rc = mnemo__err_nomem("store open");
     if (r) {
-        *r = (struct lm_reg){st.st_dev, st.st_ino, lm_reg_head};
+        *r = (struct lm_reg){st.st_dev, st.st_ino, me, lm_reg_head};
         lm_reg_head = r;
         s->reg_dev = st.st_dev;
         s->reg_ino = st.st_ino;
@@ -1702,8 +1706,9 @@ static void lm_reg_remove(mnemo_store *s)
     if (!s->registered)
         return;
     pthread_mutex_lock(&lm_reg_mu);
+    pid_t me = getpid();
     for (struct lm_reg **p = &lm_reg_head; *p; p = &(*p)->next)
-        if ((*p)->dev == s->reg_dev && (*p)->ino == s->reg_ino) {
+        if ((*p)->dev == s->reg_dev && (*p)->ino == s->reg_ino && (*p)->pid == me) {
             struct lm_reg *r = *p;
             *p = r->next;
             mnemo__free(r);
