@@ -66,8 +66,9 @@ struct mnemo_cache *mnemo_db__cache_read(mnemo_db *db)
     return t->cache;
 }
 
-/* A commit of this process that wrote seq: when nothing else committed since the cache was last
- * known current, its own invalidation (the write brackets) kept the cache current. */
+/* A commit of this process that wrote seq (a transaction's, or an auto-commit write's): when
+ * nothing else committed since the cache was last known current, its own invalidation (the write
+ * brackets) kept the cache current. */
 static void cache_seq_own_commit(mnemo_txn_db *t, uint64_t seq)
 {
     uint64_t prev = seq - 1;
@@ -99,8 +100,8 @@ int mnemo_txn__update_one(mnemo_db *db, mnemo_cf cf, const void *key, size_t kle
         if (rc == 0) {
             uint64_t seq;
             rc = out ? ops->put(t, (unsigned)cf, key, klen, out, olen) : ops->del(t, (unsigned)cf, key, klen);
-            if (rc == 0)
-                rc = ops->txn_commit(t, &seq);
+            if (rc == 0 && (rc = ops->txn_commit(t, &seq)) == 0)
+                cache_seq_own_commit(TDB(db), seq);
         }
         mnemo__free(out);
         ops->txn_free(t);
@@ -708,7 +709,11 @@ static int write_one(mnemo_db *db, mnemo_cf cf, int is_delete, const void *key, 
                      size_t vlen)
 {
     mnemo_store_write w = {(unsigned)cf, is_delete, key, klen, val, vlen};
-    return TDB(db)->ops->write_batch(TDB(db)->store, &w, 1, NULL);
+    uint64_t seq = 0; /* asked only where other processes commit too (cache_seq_own_commit) */
+    int rc = TDB(db)->ops->write_batch(TDB(db)->store, &w, 1, TDB(db)->ops->shared ? &seq : NULL);
+    if (!rc && seq)
+        cache_seq_own_commit(TDB(db), seq);
+    return rc;
 }
 
 int mnemo_txn__put(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *key, size_t klen, const void *val,
@@ -810,7 +815,10 @@ int mnemo_batch__write(mnemo_batch *b)
         w[i] = (mnemo_store_write){e->cf, e->is_delete, b->bytes + e->key_off, e->klen, b->bytes + e->val_off,
                                    e->vlen};
     }
-    int rc = TDB(b->db)->ops->write_batch(TDB(b->db)->store, w, b->n, NULL);
+    uint64_t seq = 0;
+    int rc = TDB(b->db)->ops->write_batch(TDB(b->db)->store, w, b->n, TDB(b->db)->ops->shared ? &seq : NULL);
+    if (!rc && seq)
+        cache_seq_own_commit(TDB(b->db), seq);
     mnemo__free(w);
     return rc;
 }
