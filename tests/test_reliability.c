@@ -845,6 +845,17 @@ TU_TEST(reliability, hnsw_load_refuses_unsafe_structures)
     float nan = NAN;
     memcpy(dup + base + per_el + data_off, &nan, 4);
     TU_RC(mnemo_hnsw__load(&got, MNEMO_HNSW_L2, VD, 4, dup, fl), MNEMO_ECORRUPT);
+    /* a level multiplier that is negative, NaN or huge (the next insert sized its link block from
+     * it: fuzz_snapshot's bad-level-multiplier), and an ef_construction of 0 */
+    static const double mults[] = {-6.2, NAN, 1e300};
+    for (size_t i = 0; i < 3; i++) {
+        memcpy(dup, full, fl);
+        memcpy(dup + 80, &mults[i], 8);
+        TU_RC(mnemo_hnsw__load(&got, MNEMO_HNSW_L2, VD, 4, dup, fl), MNEMO_ECORRUPT);
+    }
+    memcpy(dup, full, fl);
+    memset(dup + 88, 0, 8);
+    TU_RC(mnemo_hnsw__load(&got, MNEMO_HNSW_L2, VD, 4, dup, fl), MNEMO_ECORRUPT);
     free(dup);
     mnemo__free(empty);
     mnemo__free(full);

@@ -71,6 +71,12 @@ extern "C" int mnemo_hnsw__check_layout(const char *buf, size_t len, size_t dim,
         count > max_el || count > (1u << 31) || maxlevel < (count ? 0 : -1) || maxlevel > 64 ||
         (count && ep >= count) || (!count && (maxlevel != -1 || ep != (tableint)-1)))
         return mnemo__err(MNEMO_ECORRUPT, "vector index snapshot: header does not fit the vector space");
+    // The level multiplier draws every later insert's level (-log(u) * mult): hnswlib saves
+    // 1 / log(M); anything else (negative, NaN, huge) makes addPoint size a link block from a
+    // negative or giant level. ef_construction bounds each insert's search.
+    double want_mult = 1.0 / std::log(1.0 * M);
+    if (!(std::fabs(mult - want_mult) <= 1e-9 * want_mult) || efc == 0 || efc > 100000)
+        return mnemo__err(MNEMO_ECORRUPT, "vector index snapshot: level multiplier or ef_construction damaged");
     if ((size_t)(r.end - r.p) / per_el < count)
         return mnemo__err(MNEMO_ECORRUPT, "vector index snapshot: truncated (%zu elements announced)", count);
     const char *level0 = r.p;
