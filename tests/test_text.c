@@ -996,6 +996,37 @@ TU_TEST(text, review_one_transaction_writing_one_record_several_times)
     TU_OK(mnemo_close(db));
 }
 
+/* A record created in a transaction gets its entry 'F' at commit (untracked, like the blocks):
+ * re-put in the same transaction it keeps one entry with the last content, created and deleted
+ * it gets none, and a later update reads that entry and kills the postings it names. */
+TU_TEST(text, a_record_created_in_a_transaction_gets_its_entry_at_commit)
+{
+    mnemo_db *db = open_text("f", NULL, 0);
+    mnemo_txn *txn;
+    TU_OK(mnemo_txn_begin(&txn, db, 0));
+    put(db, txn, "r", "alpha beta", NULL);
+    put(db, txn, "r", "gamma delta epsilon", NULL);
+    put(db, txn, "s", "alpha", NULL);
+    TU_OK(mnemo_record_delete(db, txn, "s"));
+    cr_assert_eq(info(db, txn).documents, 1);
+    cr_assert_eq(info(db, txn).total_terms, 3);
+    TU_OK(mnemo_txn_commit(txn));
+    mnemo_txn_free(txn);
+    cr_assert_str_eq(search_ids(db, NULL, "alpha gamma", 10, NULL), "r");
+    put(db, NULL, "r", "omega", NULL);
+    cr_assert_str_eq(search_ids(db, NULL, "gamma delta", 10, NULL), "");
+    cr_assert_str_eq(search_ids(db, NULL, "omega", 10, NULL), "r");
+    cr_assert_eq(info(db, NULL).documents, 1);
+    cr_assert_eq(info(db, NULL).total_terms, 1);
+    TU_OK(mnemo_record_delete(db, NULL, "r"));
+    cr_assert_eq(info(db, NULL).documents, 0);
+    cr_assert_eq(info(db, NULL).total_terms, 0);
+    put(db, NULL, "t", "omega", NULL);
+    TU_OK(mnemo_close(db));
+    if (tu_persistent())
+        cr_assert_eq(raw_count("f", "F", 1), 1, "one entry: t's");
+}
+
 /* Review: a search inside a writing transaction, on a term whose blocks piled up, merges them in
  * a transaction of its own; the writing transaction (which re-indexed a record of that term and
  * read its blocks) must still commit, and its writes and the merge both land. */

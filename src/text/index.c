@@ -122,6 +122,16 @@ static void doc_key(unsigned char key[9], uint64_t iid)
     mnemo__put_be64(key + 1, iid);
 }
 
+/* The payload of a record's entry 'F': varint length, varint generation, u32 term-set hash. */
+#define DOC_PAYLOAD_MAX 24
+static size_t doc_payload(unsigned char v[DOC_PAYLOAD_MAX], uint64_t len, uint32_t gen, uint32_t set_hash)
+{
+    size_t n = mnemo_text__put_varint(v, len);
+    n += mnemo_text__put_varint(v + n, gen);
+    mnemo__put_be32(v + n, set_hash);
+    return n + 4;
+}
+
 /* ---- settings ---- */
 
 /* payload: u8 version | u8 state | u8 stopwords | f64 k1 | f64 b | stem language */
@@ -303,6 +313,7 @@ typedef struct pdoc {
     uint32_t gen; /* the record's index generation (its entry 'F') */
     doc_terms t;
     int live; /* 0 once the record was re-indexed or removed again in the same transaction */
+    int f_new; /* a fresh record: its 'F' is written at commit, untracked (see write_new_docs) */
 } pdoc;
 
 typedef struct text_txn {
@@ -344,7 +355,7 @@ static pdoc *pending_find(text_txn *t, uint64_t iid)
 }
 
 /* Makes d (taken over) the pending document of iid, replacing a previous one. */
-static int pending_set(text_txn *t, uint64_t iid, uint32_t gen, doc_terms *d)
+static int pending_set(text_txn *t, uint64_t iid, uint32_t gen, int f_new, doc_terms *d)
 {
     pdoc *prev = pending_find(t, iid);
     if (prev) {
@@ -365,7 +376,7 @@ static int pending_set(text_txn *t, uint64_t iid, uint32_t gen, doc_terms *d)
             return mnemo__err_nomem("text index: pending postings");
         t->fixup[t->n_d] = t->n_d;
     }
-    t->d[t->n_d++] = (pdoc){iid, gen, *d, 1};
+    t->d[t->n_d++] = (pdoc){iid, gen, *d, 1, f_new};
     memset(d, 0, sizeof *d);
     return 0;
 }
@@ -506,10 +517,31 @@ static int write_blocks(text_txn *t, mnemo_txn *txn)
     return rc;
 }
 
+/* The entries 'F' of the records this transaction created, untracked like the blocks: a fresh
+ * internal id is the transaction's own (ids are never reused), so no other writer writes its
+ * entry, and the record key, written tracked by the record room in the same transaction, orders
+ * writers of the same record. Tracked, each cost a write-batch index insert and a validation. */
+static int write_new_docs(text_txn *t, mnemo_txn *txn)
+{
+    int rc = 0;
+    for (size_t i = 0; i < t->n_d && !rc; i++) {
+        const pdoc *p = &t->d[i];
+        if (!p->live || !p->f_new)
+            continue;
+        unsigned char key[9], pl[DOC_PAYLOAD_MAX], v[DOC_PAYLOAD_MAX + MNEMO_SEAL_OVERHEAD];
+        doc_key(key, p->iid);
+        size_t vl = mnemo__seal(v, pl, doc_payload(pl, p->t.n, p->gen, p->t.set_hash));
+        rc = mnemo_txn__put_untracked(t->db, txn, MNEMO_CF_TEXT_INDEX, key, 9, v, vl);
+    }
+    return rc;
+}
+
 static int txn_before(mnemo_txn *txn, void *arg)
 {
     text_txn *t = arg;
-    int rc = write_blocks(t, txn);
+    int rc = write_new_docs(t, txn);
+    if (!rc)
+        rc = write_blocks(t, txn);
     if (rc || (!t->docs && !t->len))
         return rc;
     unsigned char key[18], v[16];
@@ -780,12 +812,9 @@ static int read_doc(doc_entry *e, mnemo_db *db, mnemo_txn *txn, uint64_t iid)
 
 static int write_doc(mnemo_db *db, mnemo_txn *txn, uint64_t iid, uint64_t len, uint32_t gen, uint32_t set_hash)
 {
-    unsigned char key[9], v[24];
+    unsigned char key[9], v[DOC_PAYLOAD_MAX];
     doc_key(key, iid);
-    size_t n = mnemo_text__put_varint(v, len);
-    n += mnemo_text__put_varint(v + n, gen);
-    mnemo__put_be32(v + n, set_hash);
-    return mnemo_txn__put_sealed(db, txn, MNEMO_CF_TEXT_INDEX, key, 9, v, n + 4);
+    return mnemo_txn__put_sealed(db, txn, MNEMO_CF_TEXT_INDEX, key, 9, v, doc_payload(v, len, gen, set_hash));
 }
 
 /* The record's stored postings (generation e->gen) are dead from this commit on: a kill key per
@@ -827,18 +856,31 @@ enum { INDEX_PUT, INDEX_NEW, INDEX_BUILD };
 static int index_record(mnemo_db *db, mnemo_txn *txn, const mnemo_text_cfg *cfg, uint64_t iid, const char *text,
                         size_t len, const char *old_text, size_t old_len, int mode)
 {
+    text_txn *t;
+    int rc = text_txn_of(&t, db, txn);
+    if (rc)
+        return rc;
+    /* the transaction's own pending document is the record's entry as the transaction sees it
+     * (a fresh record's 'F' is not written before the commit) */
     doc_entry old = {0};
-    int rc = mode == INDEX_NEW ? 0 : read_doc(&old, db, txn, iid);
+    const pdoc *p = pending_find(t, iid);
+    size_t seen;
+    int f_new = 0;
+    if (p) {
+        old = (doc_entry){1, p->t.n, p->gen, p->t.set_hash};
+        f_new = p->f_new;
+    } else if (mode == INDEX_NEW) {
+        f_new = !mnemo_u64map__get(&t->live_of, iid, &seen); /* else removed in this txn: 'F' tracked */
+    } else {
+        rc = read_doc(&old, db, txn, iid);
+    }
     if (rc || (old.exists && mode == INDEX_BUILD))
         return rc;
     if (old.exists && !old_text)
         return mnemo__err(MNEMO_ECORRUPT, "text index: internal id %llu has an entry (key 'F') but no stored record",
                           (unsigned long long)iid);
-    text_txn *t;
     doc_terms d;
     int pending = 0;
-    if ((rc = text_txn_of(&t, db, txn)) != 0)
-        return rc;
     if (old.exists && (rc = kill_postings(db, txn, t, cfg, &old, iid, old_text, old_len, &pending)) != 0)
         return rc;
     if (old.exists && !pending && old.gen == UINT32_MAX)
@@ -850,9 +892,9 @@ static int index_record(mnemo_db *db, mnemo_txn *txn, const mnemo_text_cfg *cfg,
         return rc;
     uint64_t n = d.n;
     uint32_t set_hash = d.set_hash;
-    rc = pending_set(t, iid, gen, &d);
+    rc = pending_set(t, iid, gen, f_new, &d);
     doc_terms_free(&d);
-    if (!rc)
+    if (!rc && !f_new)
         rc = write_doc(db, txn, iid, n, gen, set_hash);
     if (!rc)
         rc = add_delta(t, old.exists ? 0 : 1, (int64_t)n - (int64_t)old.len);
@@ -897,13 +939,17 @@ static int on_record_delete(mnemo_db *db, mnemo_txn *txn, const mnemo_record *re
     int rc = conf_of(&c, db, txn);
     if (rc == MNEMO_ENOTFOUND)
         return 0;
-    doc_entry old;
-    if (!rc)
-        rc = read_doc(&old, db, txn, rec->internal_id);
-    if (rc || !old.exists)
-        return rc;
     text_txn *t;
-    if ((rc = text_txn_of(&t, db, txn)) != 0)
+    if (rc || (rc = text_txn_of(&t, db, txn)) != 0)
+        return rc;
+    const pdoc *p = pending_find(t, rec->internal_id);
+    if (p && p->f_new) { /* created in this transaction: its 'F' is not written yet */
+        int64_t len = (int64_t)p->t.n;
+        pending_drop(t, rec->internal_id);
+        return add_delta(t, -1, -len);
+    }
+    doc_entry old;
+    if ((rc = read_doc(&old, db, txn, rec->internal_id)) != 0 || !old.exists)
         return rc;
     int pending;
     rc = kill_postings(db, txn, t, &c.cfg, &old, rec->internal_id, rec->content, rec->content_len, &pending);
