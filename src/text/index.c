@@ -729,13 +729,14 @@ static int add_occ(void *arg, const char *term, size_t len, uint32_t pos)
         return rc;
     tterm *e = &t->t[id];
     if (e->stamp != t->doc) { /* the document's first occurrence of the term */
-        if ((rc = mnemo__grow(&t->dtid, &t->cap_dtid, t->n_dtid + 1, sizeof *t->dtid, 256)) != 0)
+        if (t->n_dtid == t->cap_dtid &&
+            (rc = mnemo__grow(&t->dtid, &t->cap_dtid, t->n_dtid + 1, sizeof *t->dtid, 256)) != 0)
             return rc;
         e->stamp = t->doc;
         e->local = (uint32_t)t->n_dtid;
         t->dtid[t->n_dtid++] = id;
     }
-    if ((rc = mnemo__grow(&t->occ, &t->cap_occ, t->n_occ + 1, sizeof *t->occ, 1024)) != 0)
+    if (t->n_occ == t->cap_occ && (rc = mnemo__grow(&t->occ, &t->cap_occ, t->n_occ + 1, sizeof *t->occ, 1024)) != 0)
         return rc;
     t->occ[t->n_occ++] = (docc){e->local, pos};
     return 0;

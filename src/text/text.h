@@ -53,6 +53,11 @@ typedef int (*mnemo_term_fn)(void *arg, const char *term, size_t len, uint32_t p
 int mnemo_text__tokenize(const char *text, size_t len, const mnemo_text_cfg *cfg, mnemo_term_fn cb, void *arg,
                          uint32_t *n_pos, const char *what);
 
+/* The same without the all-ASCII fast path: Unicode's word breaks and folding for every text.
+ * The tests and the fuzz target check that both give the same terms. */
+int mnemo_text__tokenize_unicode(const char *text, size_t len, const mnemo_text_cfg *cfg, mnemo_term_fn cb,
+                                 void *arg, uint32_t *n_pos, const char *what);
+
 /* 0 when Snowball has a stemmer for lang, else MNEMO_EINVAL naming it. */
 int mnemo_text__check_language(const char *lang);
 
