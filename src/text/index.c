@@ -445,13 +445,24 @@ static size_t block_key(unsigned char *out, const char *term, size_t len, uint64
 }
 
 typedef struct term_ref {
+    uint64_t head; /* the first 8 bytes, big-endian, zero-padded: most comparisons end there */
     const char *p;
     uint32_t len, id;
 } term_ref;
 
+static term_ref term_ref_of(const term_tab *tt, uint32_t id)
+{
+    term_ref r = {0, term_bytes(tt, id), tt->t[id].len, id};
+    for (uint32_t i = 0; i < 8; i++) /* zero padding sorts a prefix first, as term_ref_cmp does */
+        r.head = r.head << 8 | (i < r.len ? (unsigned char)r.p[i] : 0);
+    return r;
+}
+
 static int term_ref_cmp(const void *pa, const void *pb)
 {
     const term_ref *a = pa, *b = pb;
+    if (a->head != b->head)
+        return a->head < b->head ? -1 : 1;
     int c = memcmp(a->p, b->p, a->len < b->len ? a->len : b->len);
     return c ? c : (a->len > b->len) - (a->len < b->len);
 }
@@ -479,7 +490,7 @@ static int write_blocks(text_txn *t, mnemo_txn *txn)
             start[t->d[i].t.tid[k] + 1]++;
     for (size_t id = 0; id < tt->n && !rc; id++) {
         if (start[id + 1]) /* terms only removed records had have no block */
-            order[n_order++] = (term_ref){term_bytes(tt, (uint32_t)id), tt->t[id].len, (uint32_t)id};
+            order[n_order++] = term_ref_of(tt, (uint32_t)id);
         start[id + 1] += start[id];
     }
     for (size_t i = 0; i < t->n_d && !rc; i++)
