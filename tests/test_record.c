@@ -462,6 +462,38 @@ static void scan_truth(const char *filter, char *out, size_t cap)
     sort_words(out);
 }
 
+/* A transaction reads the index epoch once (later puts of the same transaction trust it): an
+ * index created between its puts must still make it conflict, and the retry indexes every record. */
+TU_TEST(record, puts_of_one_txn_conflict_with_an_index_created_meanwhile)
+{
+    mnemo_txn *t;
+    TU_OK(mnemo_txn_begin(&t, db, 0));
+    mnemo_record r = {0};
+    r.id = "a";
+    r.metadata = "{\"topic\": \"rust\"}";
+    TU_OK(mnemo_record_put(db, t, &r, 0));
+    TU_OK(mnemo_record_index_create(db, "topic")); /* its own transaction, committed meanwhile */
+    r.id = "b";
+    TU_OK(mnemo_record_put(db, t, &r, 0));
+    TU_RC(mnemo_txn_commit(t), MNEMO_EBUSY);
+    mnemo_txn_free(t);
+    TU_OK(mnemo_txn_begin(&t, db, 0));
+    r.id = "a";
+    TU_OK(mnemo_record_put(db, t, &r, 0));
+    r.id = "b";
+    TU_OK(mnemo_record_put(db, t, &r, 0));
+    TU_OK(mnemo_txn_commit(t));
+    mnemo_txn_free(t);
+    char got[64];
+    find_all("{\"topic\": \"rust\"}", 10, got, sizeof got);
+    cr_assert_str_eq(got, "a b ", "the index holds both records: %s", got);
+    char **paths;
+    size_t n;
+    TU_OK(mnemo_record_index_list(&paths, &n, db, NULL));
+    cr_assert_eq(n, 1);
+    mnemo_record_index_list_free(paths, n);
+}
+
 TU_TEST(record, index_results_equal_full_scan)
 {
     fill(400);
