@@ -409,8 +409,14 @@ static void pending_drop(text_txn *t, uint64_t iid)
 /* One distinct term of one pending document, for grouping the commit's postings by term. */
 typedef struct pref {
     const pdoc *d;
-    size_t k; /* the document's k-th distinct term */
+    const uint32_t *pos; /* the term's positions in d: taken while grouping, which reads d anyway, */
+    size_t tf;           /* so that encoding, term by term, does not read d's table again */
 } pref;
+
+static pref pref_of(const pdoc *d, size_t k)
+{
+    return (pref){d, d->t.pos + d->t.first[k], d->t.first[k + 1] - d->t.first[k]};
+}
 
 static int pref_cmp(const void *pa, const void *pb)
 {
@@ -418,11 +424,12 @@ static int pref_cmp(const void *pa, const void *pb)
     return (a->d->iid > b->d->iid) - (a->d->iid < b->d->iid);
 }
 
-/* The entry of d's k-th term (text_entry's layout). */
-static size_t encode_entry(unsigned char *out, uint64_t iid_delta, const pdoc *d, size_t k)
+/* The entry of a term of r.d (text_entry's layout). */
+static size_t encode_entry(unsigned char *out, uint64_t iid_delta, pref r)
 {
-    const uint32_t *pos = d->t.pos + d->t.first[k];
-    size_t tf = d->t.first[k + 1] - d->t.first[k];
+    const pdoc *d = r.d;
+    const uint32_t *pos = r.pos;
+    size_t tf = r.tf;
     size_t n = mnemo_text__put_varint(out, iid_delta);
     n += mnemo_text__put_varint(out + n, d->t.n);
     n += mnemo_text__put_varint(out + n, (uint64_t)tf << 1 | (d->gen != 0));
@@ -495,7 +502,7 @@ static int write_blocks(text_txn *t, mnemo_txn *txn)
     }
     for (size_t i = 0; i < t->n_d && !rc; i++)
         for (size_t k = 0; t->d[i].live && k < t->d[i].t.n_terms; k++)
-            g[start[t->d[i].t.tid[k]]++] = (pref){&t->d[i], k}; /* start[id] ends at the next group's start */
+            g[start[t->d[i].t.tid[k]]++] = pref_of(&t->d[i], k); /* start[id] ends at the next group's start */
     /* in key order: the memtable then inserts each key next to the previous one (keyspace hint
      * SORTED_LOADS) instead of searching the skip list from the top, which was most of a commit */
     if (!rc)
@@ -505,9 +512,8 @@ static int write_blocks(text_txn *t, mnemo_txn *txn)
         size_t at = id ? start[id - 1] : 0, end = start[id], bytes = 10 + MNEMO_SEAL_OVERHEAD;
         int sorted = 1;
         for (size_t i = at; i < end; i++) {
-            const pdoc *d = g[i].d;
-            bytes += 40 + 5 * (size_t)(d->t.first[g[i].k + 1] - d->t.first[g[i].k]);
-            sorted &= i == at || g[i - 1].d->iid < d->iid;
+            bytes += 40 + 5 * g[i].tf;
+            sorted &= i == at || g[i - 1].d->iid < g[i].d->iid;
         }
         if (!sorted) /* documents in put order: usually ascending ids already */
             qsort(g + at, end - at, sizeof *g, pref_cmp);
@@ -517,7 +523,7 @@ static int write_blocks(text_txn *t, mnemo_txn *txn)
         size_t pl = 0;
         uint64_t prev = 0;
         for (size_t i = at; i < end; i++) {
-            pl += encode_entry(p + pl, g[i].d->iid - prev, g[i].d, g[i].k);
+            pl += encode_entry(p + pl, g[i].d->iid - prev, g[i]);
             prev = g[i].d->iid;
         }
         size_t vl = mnemo__seal(val, p, pl);
@@ -630,18 +636,18 @@ int mnemo_text__pending(mnemo_txn *txn, const char *term, size_t len, mnemo_text
             k++;
         if (k >= hi)
             continue;
-        size_t tf = d->t.first[k + 1] - d->t.first[k];
+        pref r = pref_of(d, k);
         unsigned char *p = buf;
-        if (40 + 5 * tf > sizeof buf) {
+        if (40 + 5 * r.tf > sizeof buf) {
             mnemo__free(big);
-            if (!(p = big = mnemo__malloc(40 + 5 * tf)))
+            if (!(p = big = mnemo__malloc(40 + 5 * r.tf)))
                 return mnemo__err_nomem("mnemo_text_search: pending postings");
         }
-        size_t n = encode_entry(p, 0, d, k), a = 0;
+        size_t n = encode_entry(p, 0, r), a = 0;
         text_entry e;
         a = mnemo_text__decode_entry(&e, p, n, 0);
         a -= e.pos_len; /* the positions are the entry's tail */
-        rc = cb(arg, d->iid, (uint32_t)d->t.n, (uint32_t)tf, p + a, n - a);
+        rc = cb(arg, d->iid, (uint32_t)d->t.n, (uint32_t)r.tf, p + a, n - a);
     }
     mnemo__free(big);
     return rc;
