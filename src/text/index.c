@@ -194,10 +194,10 @@ int mnemo_text__check_bm25(double k1, double b, const char *fn)
  * transaction's own random segment id: a 1,000-record commit writes a few thousand keys instead
  * of ~100,000. The blocks are written untracked (put_untracked: no validation, no index in the
  * transaction). That is safe because a block key is new and unique to its transaction (no other
- * writer ever writes it), and every record whose postings it holds had its 'F' key written
- * tracked by the same transaction, next to the record key the record room wrote: of two
- * transactions writing the same record one fails validation, and nothing of the failed one,
- * untracked writes included, is applied. */
+ * writer ever writes it), and every record whose postings it holds had its record key written
+ * tracked by the same transaction (the record room's write): of two transactions writing the
+ * same record one fails validation, and nothing of the failed one, untracked writes included, is
+ * applied. A new record's 'F' is written the same way at commit (write_new_docs). */
 
 /* The distinct terms a transaction met, by hash (FNV-1a, open addressing): each occurrence is
  * looked up once, when its record is tokenized, and the commit groups the postings by these ids.
