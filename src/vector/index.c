@@ -380,7 +380,7 @@ static void apply_logged(vec_state *st, vec_txn *vt, uint64_t seq)
     /* Snapshots and rebuilds are asked of the background worker, never done here. */
     size_t slots = mnemo_hnsw__slots(st->hnsw), del = mnemo_hnsw__deleted(st->hnsw);
     bg_want(st, del > REBUILD_MIN_DELETED && del * 4 > slots,
-            st->changes_since >= SNAP_MIN_CHANGES && st->changes_since >= slots - del);
+            !st->read_only && st->changes_since >= SNAP_MIN_CHANGES && st->changes_since >= slots - del);
 }
 
 static int catch_up_locked(vec_state *st, mnemo_db *db, uint64_t below);
@@ -837,7 +837,7 @@ static int snapshot_write(vec_state *st, mnemo_db *db, const snap_image *img, in
             rc = live_min_applied(&trim, b, db, img->applied);
         if (!rc) /* entries after img->applied, written by commits meanwhile, stay */
             rc = drop_keys(b, db, 'L', trim + 1, 0);
-        if (!rc && st->shared) {
+        if (!rc) { /* on every engine: a follower of a rocksdb writer reads it too */
             unsigned char mark[8 + MNEMO_SEAL_OVERHEAD], t8[8], tk = 'T';
             uint64_t old;
             if ((rc = get_mark(&old, db, 'T')) == MNEMO_ECORRUPT)

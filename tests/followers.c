@@ -1,0 +1,582 @@
+/* Followers of a rocksdb writer (issue 12): a process holds the database read-write (the primary)
+ * and commits in a loop; this process opens it read-only, which makes it a follower (a RocksDB
+ * secondary instance), and audits every state it catches up to. The program runs itself as the
+ * primary (fork + exec).
+ *
+ * Load: step i is one transaction: record r<i> with an embedding, an edge r<i> -[link]-> r<i-1>
+ * (stored twice: forward and its backward twin), record d<i> with an embedding and the delete of
+ * d<i-1> (a vector leaves the index), record `counter` replaced with content i, and a bank
+ * transfer between two of ACCOUNTS kv accounts. The primary prints "ack i" once a commit returned.
+ *
+ * Audit (in one read-only transaction of the follower): with m records r*, they are r0..r(m-1);
+ * every account holds exactly what m transfers leave (so records and balances come from the same
+ * commits: never half a commit); each r<k> has its own embedding, its link edge and the twin; d<m-1>
+ * is the only d record; counter says m - 1; m covers every commit acknowledged before the
+ * transaction began. Another thread of the follower reads outside transactions all along (each
+ * read a catch-up point: none may change what the audit's transaction reads). Outside the
+ * transaction, after it: the follower's index finds every r<k> at
+ * the top and the cached read of counter is not older than m - 1.
+ *
+ * follow: a primary runs STEPS steps while the follower audits each state it catches up to; then,
+ * with the primary idle and still holding the database: the index agrees with the stored vectors
+ * (mnemo_vector_check), a read-write open is MNEMO_ELOCKED saying to open read-only, a follower's
+ * write is MNEMO_EREADONLY naming the follower mode.
+ * kill: the primary is killed with SIGKILL mid-load; the follower goes on reading consistent
+ * states that hold every acknowledged commit; so do a read-only open afterwards (nobody holds
+ * the database: a plain read-only open) and a read-write one, whose checks pass.
+ *
+ *   followers        exit status 0 = no anomaly */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <mnemo/mnemo.h>
+
+#include "store/rocksdb/rocksdb.h" /* the follower's catch-up interval */
+
+enum { ACCOUNTS = 8, DIM = 8, STEPS = 240, KILL_AT = 120, START = 100 };
+
+static const char *self;
+
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "followers[%d]: ", (int)getpid());
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, " (%s)\n", mnemo_errmsg());
+    va_end(ap);
+    exit(1);
+}
+
+static void vec_of(float *v, const char *id)
+{
+    unsigned h = 2166136261u;
+    for (const char *p = id; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    for (int j = 0; j < DIM; j++)
+        v[j] = (float)((h >> (j * 3)) % 1000) / 10.0f + (float)j;
+}
+
+static mnemo_db *open_db(const char *dir, int create, int read_only)
+{
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    o.engine = "rocksdb";
+    o.create_if_missing = create;
+    o.read_only = read_only;
+    o.vector_dim = create ? DIM : 0;
+    mnemo_db *db;
+    if (mnemo_open(&db, dir, &o))
+        die("open %s", dir);
+    return db;
+}
+
+/* The transfer of step i: from account a to b, amount. */
+static void transfer_of(int i, int *a, int *b, long *amount)
+{
+    *a = (i * 3) % ACCOUNTS;
+    *b = (i * 5 + 1) % ACCOUNTS;
+    if (*a == *b)
+        *b = (*b + 1) % ACCOUNTS;
+    *amount = 1 + i % 7;
+}
+
+static long balance(mnemo_db *db, mnemo_txn *t, int a, int *rc)
+{
+    char k[16];
+    void *v;
+    size_t vl;
+    snprintf(k, sizeof k, "acct%d", a);
+    if ((*rc = mnemo_kv_get(&v, &vl, db, t, k, strlen(k))))
+        return 0;
+    long b = strtol(v, NULL, 10);
+    mnemo_free(v);
+    return b;
+}
+
+static int set_balance(mnemo_db *db, mnemo_txn *t, int a, long b)
+{
+    char k[16], v[32];
+    snprintf(k, sizeof k, "acct%d", a);
+    snprintf(v, sizeof v, "%ld", b);
+    return mnemo_kv_put(db, t, k, strlen(k), v, strlen(v));
+}
+
+static int put_vec_record(mnemo_db *db, mnemo_txn *t, const char *id, const char *content)
+{
+    mnemo_record r = {0};
+    r.id = id;
+    r.content = content;
+    float v[DIM];
+    vec_of(v, id);
+    int rc = mnemo_record_put(db, t, &r, MNEMO_PUT_UPSERT);
+    return rc ? rc : mnemo_vector_put(db, t, id, v, DIM);
+}
+
+typedef struct step {
+    mnemo_db *db;
+    int i;
+} step;
+
+static int step_fn(mnemo_txn *t, void *p)
+{
+    step *s = p;
+    char id[32], prev[32], d[32], dprev[32], count[32];
+    snprintf(id, sizeof id, "r%d", s->i);
+    snprintf(prev, sizeof prev, "r%d", s->i - 1);
+    snprintf(d, sizeof d, "d%d", s->i);
+    snprintf(dprev, sizeof dprev, "d%d", s->i - 1);
+    snprintf(count, sizeof count, "%d", s->i);
+    int rc = put_vec_record(s->db, t, id, "memory");
+    mnemo_graph_edge l = {id, "link", prev, 1.0, NULL};
+    if (!rc && s->i > 0)
+        rc = mnemo_graph_link(s->db, t, &l, 0);
+    if (!rc)
+        rc = put_vec_record(s->db, t, d, "doomed");
+    if (!rc && s->i > 0)
+        rc = mnemo_record_delete(s->db, t, dprev);
+    mnemo_record c = {0};
+    c.id = "counter";
+    c.content = count;
+    if (!rc)
+        rc = mnemo_record_put(s->db, t, &c, MNEMO_PUT_UPSERT);
+    int a, b;
+    long amount;
+    transfer_of(s->i, &a, &b, &amount);
+    long ba = rc ? 0 : balance(s->db, t, a, &rc), bb = rc ? 0 : balance(s->db, t, b, &rc);
+    if (!rc)
+        rc = set_balance(s->db, t, a, ba - amount);
+    if (!rc)
+        rc = set_balance(s->db, t, b, bb + amount);
+    return rc;
+}
+
+/* The primary: holds the database read-write, runs `steps` steps, then answers "get ID" lines
+ * ("got <rc>") until "quit". */
+static int primary(const char *dir, int steps)
+{
+    mnemo_db *db = open_db(dir, 0, 0);
+    printf("open\n");
+    fflush(stdout);
+    for (int i = 0; i < steps; i++) {
+        step s = {db, i};
+        if (mnemo_txn_run(db, 0, step_fn, &s, NULL))
+            die("primary step %d", i);
+        printf("ack %d\n", i);
+        fflush(stdout);
+        usleep(500); /* so that the follower audits many states while the primary writes */
+    }
+    printf("done\n");
+    fflush(stdout);
+    char line[128];
+    while (fgets(line, sizeof line, stdin) && strncmp(line, "quit", 4)) {
+        if (!strncmp(line, "get ", 4)) {
+            line[strcspn(line, "\n")] = 0;
+            mnemo_record *r = NULL;
+            int rc = mnemo_record_get(&r, db, NULL, line + 4);
+            mnemo_record_free(r);
+            printf("got %d\n", rc);
+            fflush(stdout);
+        }
+    }
+    if (mnemo_close(db))
+        die("primary close");
+    return 0;
+}
+
+typedef struct child {
+    pid_t pid;
+    FILE *in;
+    int out;       /* its stdout, non-blocking */
+    char buf[4096]; /* a line not yet whole */
+    size_t len;
+    int acked;     /* the last "ack i" read */
+    int open, done;
+} child;
+
+static child *spawn_primary(const char *dir, int steps)
+{
+    int to[2], from[2];
+    if (pipe(to) || pipe(from))
+        die("pipe");
+    fflush(NULL);
+    child *c = calloc(1, sizeof *c);
+    if (!c)
+        die("calloc");
+    c->acked = -1;
+    c->pid = fork();
+    if (c->pid < 0)
+        die("fork");
+    if (c->pid == 0) {
+        dup2(to[0], 0);
+        dup2(from[1], 1);
+        close(to[1]);
+        close(from[0]);
+        char n[16];
+        snprintf(n, sizeof n, "%d", steps);
+        execl(self, self, "primary", dir, n, (char *)NULL);
+        _exit(127);
+    }
+    close(to[0]);
+    close(from[1]);
+    c->in = fdopen(to[1], "w");
+    c->out = from[0];
+    fcntl(c->out, F_SETFL, O_NONBLOCK);
+    return c;
+}
+
+/* Reads what the primary printed so far; with `wait`, until a line starting with `want` came
+ * (0 if it never does). "got <rc>" lines are returned through *got. */
+static int pump(child *c, const char *want, int *got)
+{
+    for (;;) {
+        char *nl;
+        while ((nl = memchr(c->buf, '\n', c->len)) != NULL) {
+            *nl = 0;
+            int hit = want && !strncmp(c->buf, want, strlen(want));
+            if (!strncmp(c->buf, "ack ", 4))
+                c->acked = atoi(c->buf + 4);
+            else if (!strcmp(c->buf, "open"))
+                c->open = 1;
+            else if (!strcmp(c->buf, "done"))
+                c->done = 1;
+            else if (!strncmp(c->buf, "got ", 4) && got)
+                *got = atoi(c->buf + 4);
+            size_t used = (size_t)(nl - c->buf) + 1;
+            memmove(c->buf, nl + 1, c->len - used);
+            c->len -= used;
+            if (hit)
+                return 1;
+        }
+        ssize_t n = read(c->out, c->buf + c->len, sizeof c->buf - c->len - 1);
+        if (n > 0) {
+            c->len += (size_t)n;
+            continue;
+        }
+        if (n == 0 || !want || (errno != EAGAIN && errno != EINTR))
+            return 0;
+        usleep(1000);
+    }
+}
+
+static int finish(child *c)
+{
+    if (c->in)
+        fclose(c->in);
+    close(c->out);
+    int st;
+    int ok = waitpid(c->pid, &st, 0) == c->pid && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    free(c);
+    return ok;
+}
+
+static int fails;
+
+static void fail(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "followers: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\n");
+    va_end(ap);
+    fails++;
+}
+
+/* How many records have ids starting with prefix; *first = the number after the prefix of the
+ * first one (-1: none). */
+static int count_prefix(mnemo_db *db, mnemo_txn *t, const char *prefix, int *first)
+{
+    mnemo_record_list_options lo = MNEMO_RECORD_LIST_OPTIONS_INIT;
+    lo.id_prefix = prefix;
+    mnemo_record_page *pg;
+    if (mnemo_record_list(&pg, db, t, &lo))
+        die("list %s", prefix);
+    int n = (int)pg->count;
+    *first = n ? atoi(pg->records[0].id + strlen(prefix)) : -1;
+    mnemo_record_page_free(pg);
+    return n;
+}
+
+/* One audit of the follower's state (see the top). acked: the last commit the primary
+ * acknowledged before this call. Returns m, the number of steps the state holds. */
+static int audit(mnemo_db *db, int acked)
+{
+    mnemo_txn *t;
+    if (mnemo_txn_begin(&t, db, MNEMO_TXN_READONLY))
+        die("begin");
+    int first, dfirst, m = count_prefix(db, t, "r", &first), dn = count_prefix(db, t, "d", &dfirst);
+    if (m < acked + 1)
+        fail("the follower holds %d steps after catching up; %d were acknowledged before", m, acked + 1);
+    if (m > 0 && (dn != 1 || dfirst != m - 1))
+        fail("%d steps but the d records are not exactly d%d (%d of them, the first d%d)", m, m - 1, dn, dfirst);
+    long want[ACCOUNTS], total = 0;
+    for (int a = 0; a < ACCOUNTS; a++)
+        want[a] = 100;
+    for (int i = 0; i < m; i++) {
+        int a, b;
+        long amount;
+        transfer_of(i, &a, &b, &amount);
+        want[a] -= amount;
+        want[b] += amount;
+    }
+    for (int a = 0; a < ACCOUNTS; a++) {
+        int rc;
+        long have = balance(db, t, a, &rc);
+        if (rc)
+            die("balance %d", a);
+        total += have;
+        if (have != want[a])
+            fail("account %d holds %ld; %d whole steps leave %ld (half a commit?)", a, have, m, want[a]);
+    }
+    if (total != 100 * ACCOUNTS)
+        fail("bank total %ld, not %d", total, 100 * ACCOUNTS);
+    for (int k = 0; k < m; k++) {
+        char id[32], prev[32];
+        snprintf(id, sizeof id, "r%d", k);
+        snprintf(prev, sizeof prev, "r%d", k - 1);
+        float want_v[DIM], *got;
+        size_t dim;
+        vec_of(want_v, id);
+        if (mnemo_vector_get(&got, &dim, db, t, id))
+            fail("%s has no vector (%s)", id, mnemo_errmsg());
+        else if (dim != DIM || memcmp(got, want_v, sizeof want_v))
+            fail("the vector of %s is not its own", id);
+        else
+            mnemo_free(got);
+        uint64_t out = 0, in = 0;
+        if (mnemo_graph_degree(&out, db, t, id, MNEMO_DIR_OUT, "link") ||
+            mnemo_graph_degree(&in, db, t, id, MNEMO_DIR_IN, "link"))
+            die("degree %s", id);
+        if (out != (k > 0) || in != (k < m - 1))
+            fail("%s has %llu link(s) out and %llu in; want %d and %d (an edge without its twin?)", id,
+                 (unsigned long long)out, (unsigned long long)in, k > 0, k < m - 1);
+        if (k > 0 && mnemo_graph_exists(db, t, id, "link", prev) != 1)
+            fail("edge %s -> %s missing", id, prev);
+    }
+    mnemo_record *c = NULL;
+    if (m > 0 && mnemo_record_get(&c, db, t, "counter"))
+        die("counter");
+    if (c && atoi(c->content) != m - 1)
+        fail("counter says %s in a state of %d steps", c->content, m);
+    mnemo_record_free(c);
+    mnemo_txn_free(t);
+
+    /* the index (caught up before the search answers) holds every r<k>: they are never deleted */
+    mnemo_vector_search_options so = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
+    so.exact = 1;
+    for (int k = 0; k < m; k++) {
+        char id[32];
+        snprintf(id, sizeof id, "r%d", k);
+        float q[DIM];
+        vec_of(q, id);
+        mnemo_vector_hits *h;
+        if (mnemo_vector_search(&h, db, NULL, q, DIM, 1, &so))
+            die("search");
+        if (h->count != 1 || strcmp(h->hits[0].id, id))
+            fail("the follower's index does not find %s (%s)", id, h->count ? h->hits[0].id : "nothing");
+        mnemo_vector_hits_free(h);
+    }
+    c = NULL;
+    if (m > 0 && mnemo_record_get(&c, db, NULL, "counter")) /* through the cache */
+        die("counter");
+    if (c && atoi(c->content) < m - 1)
+        fail("the cached counter says %s after a state of %d steps", c->content, m);
+    mnemo_record_free(c);
+    return m;
+}
+
+/* Another thread of the follower reads outside transactions all along: each read is a catch-up
+ * point, which must not change what an open transaction of another thread reads. */
+typedef struct poker {
+    mnemo_db *db;
+    atomic_int stop;
+    pthread_t th;
+    long reads;
+} poker;
+
+static void *poke(void *p)
+{
+    poker *k = p;
+    while (!atomic_load(&k->stop)) {
+        void *v;
+        size_t vl;
+        if (mnemo_kv_get(&v, &vl, k->db, NULL, "acct0", 5) == 0)
+            mnemo_free(v);
+        k->reads++;
+    }
+    return NULL;
+}
+
+static void poke_start(poker *k, mnemo_db *db)
+{
+    k->db = db;
+    atomic_store(&k->stop, 0);
+    k->reads = 0;
+    if (pthread_create(&k->th, NULL, poke, k))
+        die("pthread_create");
+}
+
+static void poke_stop(poker *k)
+{
+    atomic_store(&k->stop, 1);
+    pthread_join(k->th, NULL);
+}
+
+static void setup(const char *dir)
+{
+    mnemo_db *db = open_db(dir, 1, 0);
+    for (int a = 0; a < ACCOUNTS; a++)
+        if (set_balance(db, NULL, a, 100))
+            die("accounts");
+    if (mnemo_close(db))
+        die("close");
+}
+
+static void expect_code(int rc, int want, const char *what, const char *needle)
+{
+    if (rc != want)
+        fail("%s: %s, want %s", what, mnemo_strerror(rc), mnemo_strerror(want));
+    else if (!strstr(mnemo_errmsg(), needle))
+        fail("%s: the message does not say '%s': %s", what, needle, mnemo_errmsg());
+}
+
+static int follow_test(const char *dir)
+{
+    setup(dir);
+    child *p = spawn_primary(dir, STEPS);
+    if (!pump(p, "open", NULL))
+        die("the primary did not open");
+    mnemo_db *db = open_db(dir, 0, 1);
+    int audits = 0, m = 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    poker k;
+    poke_start(&k, db);
+    while (!p->done) {
+        pump(p, NULL, NULL);
+        int acked = p->acked, was_done = p->done;
+        m = audit(db, acked);
+        audits++;
+        if (was_done)
+            break;
+    }
+    poke_stop(&k);
+    m = audit(db, p->acked);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (m != STEPS)
+        fail("the follower holds %d of %d steps once the primary is done", m, STEPS);
+    uint64_t checked = 0;
+    if (mnemo_vector_check(db, &checked))
+        fail("vector check on the follower: %s", mnemo_errmsg());
+    else if (checked != (uint64_t)STEPS + 1)
+        fail("vector check: %llu vectors, want %d", (unsigned long long)checked, STEPS + 1);
+
+    /* bad input while the primary holds the database */
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    mnemo_db *second = NULL;
+    expect_code(mnemo_open(&second, dir, &o), MNEMO_ELOCKED, "a second read-write open", "read-only");
+    expect_code(mnemo_kv_put(db, NULL, "k", 1, "v", 1), MNEMO_EREADONLY, "a follower's kv put", "as a follower");
+    mnemo_record r = {0};
+    r.id = "x";
+    expect_code(mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT), MNEMO_EREADONLY, "a follower's record put",
+                "follower");
+    mnemo_txn *t;
+    if (mnemo_txn_begin(&t, db, 0))
+        die("begin");
+    expect_code(mnemo_graph_link(db, t, &(mnemo_graph_edge){"r1", "x", "r0", 1.0, NULL}, 0), MNEMO_EREADONLY,
+                "a follower's link in a transaction", "follower");
+    mnemo_txn_free(t);
+    if (mnemo_close(db))
+        die("follower close");
+    fprintf(p->in, "quit\n");
+    fflush(p->in);
+    if (!finish(p))
+        fail("the primary failed");
+    /* nobody holds it now: a read-only open is a plain one, as before */
+    db = open_db(dir, 0, 1);
+    expect_code(mnemo_kv_put(db, NULL, "k", 1, "v", 1), MNEMO_EREADONLY, "a read-only open's put", "read-only");
+    if (strstr(mnemo_errmsg(), "as a follower"))
+        fail("a read-only open of a database nobody holds calls itself a follower: %s", mnemo_errmsg());
+    if (audit(db, STEPS - 1) != STEPS)
+        fail("a read-only open after the primary closed misses steps");
+    mnemo_close(db);
+    double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+    printf("{\"test\":\"followers_follow\",\"steps\":%d,\"audits\":%d,\"other_thread_reads\":%ld,\"seconds\":%.2f,"
+           "\"fails\":%d}\n", STEPS, audits, k.reads, s, fails);
+    return audits;
+}
+
+static void kill_test(const char *dir)
+{
+    setup(dir);
+    child *p = spawn_primary(dir, 1000000);
+    if (!pump(p, "open", NULL))
+        die("the primary did not open");
+    mnemo_db *db = open_db(dir, 0, 1);
+    int m = 0, after = 0;
+    poker k;
+    poke_start(&k, db);
+    while (p->acked < KILL_AT) {
+        pump(p, NULL, NULL);
+        m = audit(db, p->acked);
+    }
+    kill(p->pid, SIGKILL);
+    waitpid(p->pid, NULL, 0);
+    pump(p, NULL, NULL); /* acks written before it died */
+    int acked = p->acked;
+    p->pid = -1;
+    for (int i = 0; i < 5; i++) /* the writer is gone: the follower reads on */
+        after = audit(db, acked);
+    poke_stop(&k);
+    if (mnemo_close(db))
+        fail("closing the follower of a killed primary: %s", mnemo_errmsg());
+    db = open_db(dir, 0, 1); /* nobody holds it: a plain read-only open */
+    int reopened = audit(db, acked);
+    mnemo_close(db);
+    db = open_db(dir, 0, 0);
+    int rw = audit(db, acked);
+    uint64_t n = 0;
+    if (mnemo_vector_check(db, &n) || mnemo_graph_check(db, &n))
+        fail("checks after the primary was killed: %s", mnemo_errmsg());
+    mnemo_close(db);
+    if (p->in)
+        fclose(p->in);
+    close(p->out);
+    free(p);
+    printf("{\"test\":\"followers_kill\",\"acked\":%d,\"seen_before_kill\":%d,\"seen_after\":%d,\"reopened\":%d,"
+           "\"read_write\":%d,\"fails\":%d}\n",
+           acked + 1, m, after, reopened, rw, fails);
+}
+
+int main(int argc, char **argv)
+{
+    self = argv[0];
+    if (argc == 4 && !strcmp(argv[1], "primary"))
+        return primary(argv[2], atoi(argv[3]));
+    mnemo_rocksdb__follow_us = 0; /* catch up at every catch-up point: each audit sees the latest */
+    char base[512], dir[600];
+    snprintf(base, sizeof base, "%s/followers-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
+    if (!mkdtemp(base))
+        die("mkdtemp");
+    snprintf(dir, sizeof dir, "%s/follow", base);
+    if (follow_test(dir) < 3)
+        fail("the follower audited fewer than 3 states while the primary wrote: the test did not test");
+    snprintf(dir, sizeof dir, "%s/kill", base);
+    kill_test(dir);
+    char cmd[700];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", base);
+    return fails ? 1 : 0;
+}
