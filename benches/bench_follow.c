@@ -4,15 +4,16 @@
  * The writer holds the database read-write and commits N auto-commit kv puts of key "lag" (value:
  * the commit's number), one every 0.2-2 ms (uniform, so commits do not fall in step with the
  * reader's catch-ups), noting CLOCK_MONOTONIC (system-wide) when each put returned. This process
- * reads "lag" in a loop (no pause: a reader that reads all the time) and notes when it first saw
- * each number; lag = seen - returned.
+ * reads "lag" in a loop (by default without a pause: a reader that reads all the time; with
+ * --pause-us, sleeping that long between reads, which leaves the CPU to the writer on a small
+ * machine) and notes when it first saw each number; lag = seen - returned.
  *
  * rocksdb: the reader is a follower (a read-only open of a held database), run once per catch-up
  * interval (mnemo_rocksdb__follow_us: 0 = at every read, the default 1000 us, 10000 us). lmdb: the
  * reader is a second read-only process on the same map (the peer: no catch-up at all); each line
  * reports its p50 and p99 as a ratio to lmdb's.
  *
- *   bench_follow [--quick] [--commits N] [--dir DIR]
+ *   bench_follow [--quick] [--commits N] [--pause-us P] [--dir DIR]
  * One JSON line per (engine, interval). */
 #include <inttypes.h>
 #include <stdio.h>
@@ -28,6 +29,7 @@
 #include "store/rocksdb/rocksdb.h" /* the follower's catch-up interval */
 
 static const char *self;
+static unsigned pause_us;
 
 static uint64_t now_ns(void)
 {
@@ -135,6 +137,8 @@ static result run(const char *base, const char *engine, int n, int follow_us)
         int rc = mnemo_kv_get(&v, &vl, db, NULL, "lag", 3);
         uint64_t t = now_ns();
         reads++;
+        if (pause_us)
+            usleep(pause_us);
         if (rc == MNEMO_ENOTFOUND)
             continue;
         if (rc)
@@ -184,10 +188,12 @@ int main(int argc, char **argv)
             n = 200;
         else if (!strcmp(argv[i], "--commits") && i + 1 < argc)
             n = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--pause-us") && i + 1 < argc)
+            pause_us = (unsigned)atoi(argv[++i]);
         else if (!strcmp(argv[i], "--dir") && i + 1 < argc)
             dir_opt = argv[++i];
         else {
-            fprintf(stderr, "usage: bench_follow [--quick] [--commits N] [--dir DIR]\n");
+            fprintf(stderr, "usage: bench_follow [--quick] [--commits N] [--pause-us P] [--dir DIR]\n");
             return 2;
         }
     }
@@ -199,17 +205,17 @@ int main(int argc, char **argv)
         fail("mkdtemp");
     mkdir(base, 0755);
     result peer = run(base, "lmdb", n, 0);
-    printf("{\"bench\":\"follow\",\"engine\":\"lmdb\",\"reader\":\"second process\",\"commits\":%d,"
+    printf("{\"bench\":\"follow\",\"engine\":\"lmdb\",\"reader\":\"second process\",\"commits\":%d,\"pause_us\":%u,"
            "\"lag_p50_us\":%.1f,\"lag_p99_us\":%.1f,\"lag_max_us\":%.1f,\"reader_reads_per_s\":%.0f}\n",
-           n, peer.p50_us, peer.p99_us, peer.max_us, peer.reads_per_s);
+           n, pause_us, peer.p50_us, peer.p99_us, peer.max_us, peer.reads_per_s);
     fflush(stdout);
     static const int intervals[] = {0, MNEMO_ROCKSDB_FOLLOW_US, 10000};
     for (size_t k = 0; k < sizeof intervals / sizeof *intervals; k++) {
         result r = run(base, "rocksdb", n, intervals[k]);
         printf("{\"bench\":\"follow\",\"engine\":\"rocksdb\",\"reader\":\"follower\",\"follow_us\":%d,\"commits\":%d,"
-               "\"lag_p50_us\":%.1f,\"lag_p99_us\":%.1f,\"lag_max_us\":%.1f,\"reader_reads_per_s\":%.0f,"
+               "\"pause_us\":%u,\"lag_p50_us\":%.1f,\"lag_p99_us\":%.1f,\"lag_max_us\":%.1f,\"reader_reads_per_s\":%.0f,"
                "\"p50_ratio_vs_lmdb\":%.1f,\"p99_ratio_vs_lmdb\":%.1f}\n",
-               intervals[k], n, r.p50_us, r.p99_us, r.max_us, r.reads_per_s,
+               intervals[k], n, pause_us, r.p50_us, r.p99_us, r.max_us, r.reads_per_s,
                peer.p50_us > 0 ? r.p50_us / peer.p50_us : 0.0, peer.p99_us > 0 ? r.p99_us / peer.p99_us : 0.0);
         fflush(stdout);
     }
