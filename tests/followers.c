@@ -21,6 +21,8 @@
  * with the primary idle and still holding the database: the index agrees with the stored vectors
  * (mnemo_vector_check), a read-write open is MNEMO_ELOCKED saying to open read-only, a follower's
  * write is MNEMO_EREADONLY naming the follower mode.
+ * trim: the primary's snapshot trims log entries the follower has not applied; its index still
+ * finds every vector (it reloads).
  * kill: the primary is killed with SIGKILL mid-load; the follower goes on reading consistent
  * states that hold every acknowledged commit; so do a read-only open afterwards (nobody holds
  * the database: a plain read-only open) and a read-write one, whose checks pass.
@@ -43,6 +45,7 @@
 #include <mnemo/mnemo.h>
 
 #include "store/rocksdb/rocksdb.h" /* the follower's catch-up interval */
+#include "vector/vector_impl.h"     /* a snapshot on demand */
 
 enum { ACCOUNTS = 8, DIM = 8, STEPS = 240, KILL_AT = 120, START = 100 };
 
@@ -161,8 +164,9 @@ static int step_fn(mnemo_txn *t, void *p)
     return rc;
 }
 
-/* The primary: holds the database read-write, runs `steps` steps, then answers "get ID" lines
- * ("got <rc>") until "quit". */
+/* The primary: holds the database read-write, runs `steps` steps, then answers lines until "quit":
+ * "get ID" ("got <rc>"), "puts PREFIX N" (N records PREFIX0.. with embeddings, a commit each) and
+ * "snap" (a snapshot of the index, which trims the change log; both answer "ok"). */
 static int primary(const char *dir, int steps)
 {
     mnemo_db *db = open_db(dir, 0, 0);
@@ -180,7 +184,24 @@ static int primary(const char *dir, int steps)
     fflush(stdout);
     char line[128];
     while (fgets(line, sizeof line, stdin) && strncmp(line, "quit", 4)) {
-        if (!strncmp(line, "get ", 4)) {
+        char prefix[32];
+        int n;
+        if (sscanf(line, "puts %31s %d", prefix, &n) == 2) {
+            for (int i = 0; i < n; i++) {
+                char id[48];
+                snprintf(id, sizeof id, "%s%d", prefix, i);
+                if (put_vec_record(db, NULL, id, "trimmed"))
+                    die("put %s", id);
+            }
+            printf("ok\n");
+            fflush(stdout);
+        } else if (!strncmp(line, "snap", 4)) {
+            vec_state *st;
+            if (mnemo_vector__state(&st, db, "followers") || mnemo_vector__snapshot(st, db))
+                die("snapshot");
+            printf("ok\n");
+            fflush(stdout);
+        } else if (!strncmp(line, "get ", 4)) {
             line[strcspn(line, "\n")] = 0;
             mnemo_record *r = NULL;
             int rc = mnemo_record_get(&r, db, NULL, line + 4);
@@ -559,6 +580,64 @@ static void kill_test(const char *dir)
            acked + 1, m, after, reopened, rw, fails);
 }
 
+/* How many of PREFIX0..n-1 the follower's index finds. */
+static int found(mnemo_db *db, const char *prefix, int n)
+{
+    mnemo_vector_search_options so = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
+    so.exact = 1;
+    int hits = 0;
+    for (int i = 0; i < n; i++) {
+        char id[48];
+        snprintf(id, sizeof id, "%s%d", prefix, i);
+        float q[DIM];
+        vec_of(q, id);
+        mnemo_vector_hits *h;
+        if (mnemo_vector_search(&h, db, NULL, q, DIM, 1, &so))
+            die("search");
+        hits += h->count == 1 && !strcmp(h->hits[0].id, id);
+        mnemo_vector_hits_free(h);
+    }
+    return hits;
+}
+
+static void command(child *p, const char *cmd)
+{
+    fprintf(p->in, "%s\n", cmd);
+    fflush(p->in);
+    if (!pump(p, "ok", NULL))
+        die("the primary did not do '%s'", cmd);
+}
+
+/* trim: the primary's snapshot trims change-log entries the follower has not applied (a follower
+ * sends no heartbeat); the follower finds the trim mark and reloads, and its index holds every
+ * vector, those of the trimmed entries too. */
+static void trim_test(const char *dir)
+{
+    setup(dir);
+    child *p = spawn_primary(dir, 0);
+    if (!pump(p, "open", NULL))
+        die("the primary did not open");
+    mnemo_db *db = open_db(dir, 0, 1);
+    command(p, "puts w 10");
+    int w = found(db, "w", 10);
+    command(p, "puts x 40");
+    command(p, "snap");
+    command(p, "puts y 1");
+    int x = found(db, "x", 40), y = found(db, "y", 1);
+    uint64_t n = 0;
+    if (w != 10 || x != 40 || y != 1)
+        fail("after a trim the follower's index finds %d of 10 w, %d of 40 x (trimmed), %d of 1 y", w, x, y);
+    if (mnemo_vector_check(db, &n) || n != 51)
+        fail("vector check on the follower after a trim: %llu vectors: %s", (unsigned long long)n, mnemo_errmsg());
+    mnemo_close(db);
+    fprintf(p->in, "quit\n");
+    fflush(p->in);
+    if (!finish(p))
+        fail("the primary failed");
+    printf("{\"test\":\"followers_trim\",\"found_w\":%d,\"found_x\":%d,\"found_y\":%d,\"fails\":%d}\n", w, x, y,
+           fails);
+}
+
 int main(int argc, char **argv)
 {
     self = argv[0];
@@ -574,6 +653,8 @@ int main(int argc, char **argv)
         fail("the follower audited fewer than 3 states while the primary wrote: the test did not test");
     snprintf(dir, sizeof dir, "%s/kill", base);
     kill_test(dir);
+    snprintf(dir, sizeof dir, "%s/trim", base);
+    trim_test(dir);
     char cmd[700];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
     if (system(cmd) != 0)

@@ -1696,9 +1696,12 @@ int mnemo_vector__load(vec_state *st, mnemo_db *db)
      * from the truth. */
     st->log_entries = 0;
     st->stored_bad = 1; /* a header that claims to cover this does not: the next snapshot replaces it */
+    /* The log's end first, then the data: where other processes commit meanwhile, the data read
+     * is at least as new as that end (reading the end after would skip commits in between). */
+    uint64_t next = next_seq_after(db, applied);
     if ((rc = rebuild_from_data(st, db)) != 0)
         return rc;
-    st->next_seq = next_seq_after(db, applied);
+    st->next_seq = next;
     st->applied_seq = st->next_seq - 1;
     st->log_entries = st->next_seq > 1; /* stale keys: the snapshot below drops what it can read */
     /* Best effort, as at close: the index is sound; without a snapshot the next open rebuilds. */
