@@ -17,7 +17,7 @@
  * transaction, after it: the follower's index finds every r<k> at
  * the top and the cached read of counter is not older than m - 1.
  *
- * follow: a primary runs STEPS steps while the follower audits each state it catches up to; then,
+ * follow: a primary runs steps while the follower audits AUDITS states it catches up to; then,
  * with the primary idle and still holding the database: the index agrees with the stored vectors
  * (mnemo_vector_check), a read-write open is MNEMO_ELOCKED saying to open read-only, a follower's
  * write is MNEMO_EREADONLY naming the follower mode.
@@ -32,6 +32,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -47,7 +48,7 @@
 #include "store/rocksdb/rocksdb.h" /* the follower's catch-up interval */
 #include "vector/vector_impl.h"     /* a snapshot on demand */
 
-enum { ACCOUNTS = 8, DIM = 8, STEPS = 240, KILL_AT = 120, START = 100 };
+enum { ACCOUNTS = 8, DIM = 8, AUDITS = 25, KILL_AT = 120 };
 
 static const char *self;
 
@@ -164,7 +165,8 @@ static int step_fn(mnemo_txn *t, void *p)
     return rc;
 }
 
-/* The primary: holds the database read-write, runs `steps` steps, then answers lines until "quit":
+/* The primary: holds the database read-write, runs `steps` steps (-1: until a line "stop"), then
+ * answers lines until "quit":
  * "get ID" ("got <rc>"), "puts PREFIX N" (N records PREFIX0.. with embeddings, a commit each) and
  * "snap" (a snapshot of the index, which trims the change log; both answer "ok"). */
 static int primary(const char *dir, int steps)
@@ -172,7 +174,11 @@ static int primary(const char *dir, int steps)
     mnemo_db *db = open_db(dir, 0, 0);
     printf("open\n");
     fflush(stdout);
-    for (int i = 0; i < steps; i++) {
+    char line[128];
+    for (int i = 0; i < steps || steps < 0; i++) {
+        struct pollfd pf = {0, POLLIN, 0};
+        if (steps < 0 && poll(&pf, 1, 0) == 1 && fgets(line, sizeof line, stdin) && !strncmp(line, "stop", 4))
+            break;
         step s = {db, i};
         if (mnemo_txn_run(db, 0, step_fn, &s, NULL))
             die("primary step %d", i);
@@ -182,7 +188,6 @@ static int primary(const char *dir, int steps)
     }
     printf("done\n");
     fflush(stdout);
-    char line[128];
     while (fgets(line, sizeof line, stdin) && strncmp(line, "quit", 4)) {
         char prefix[32];
         int n;
@@ -475,7 +480,7 @@ static void expect_code(int rc, int want, const char *what, const char *needle)
 static int follow_test(const char *dir)
 {
     setup(dir);
-    child *p = spawn_primary(dir, STEPS);
+    child *p = spawn_primary(dir, -1);
     if (!pump(p, "open", NULL))
         die("the primary did not open");
     mnemo_db *db = open_db(dir, 0, 1);
@@ -484,24 +489,25 @@ static int follow_test(const char *dir)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     poker k;
     poke_start(&k, db);
-    while (!p->done) {
+    for (; audits < AUDITS; audits++) { /* the primary writes all along */
         pump(p, NULL, NULL);
-        int acked = p->acked, was_done = p->done;
-        m = audit(db, acked);
-        audits++;
-        if (was_done)
-            break;
+        m = audit(db, p->acked);
     }
+    fprintf(p->in, "stop\n");
+    fflush(p->in);
+    if (!pump(p, "done", NULL))
+        die("the primary did not stop");
     poke_stop(&k);
+    int steps = p->acked + 1;
     m = audit(db, p->acked);
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    if (m != STEPS)
-        fail("the follower holds %d of %d steps once the primary is done", m, STEPS);
+    if (m != steps)
+        fail("the follower holds %d of %d steps once the primary is done", m, steps);
     uint64_t checked = 0;
     if (mnemo_vector_check(db, &checked))
         fail("vector check on the follower: %s", mnemo_errmsg());
-    else if (checked != (uint64_t)STEPS + 1)
-        fail("vector check: %llu vectors, want %d", (unsigned long long)checked, STEPS + 1);
+    else if (checked != (uint64_t)steps + 1)
+        fail("vector check: %llu vectors, want %d", (unsigned long long)checked, steps + 1);
 
     /* bad input while the primary holds the database */
     mnemo_options o = MNEMO_OPTIONS_INIT;
@@ -529,13 +535,13 @@ static int follow_test(const char *dir)
     expect_code(mnemo_kv_put(db, NULL, "k", 1, "v", 1), MNEMO_EREADONLY, "a read-only open's put", "read-only");
     if (strstr(mnemo_errmsg(), "as a follower"))
         fail("a read-only open of a database nobody holds calls itself a follower: %s", mnemo_errmsg());
-    if (audit(db, STEPS - 1) != STEPS)
+    if (audit(db, steps - 1) != steps)
         fail("a read-only open after the primary closed misses steps");
     mnemo_close(db);
     double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
     printf("{\"test\":\"followers_follow\",\"steps\":%d,\"audits\":%d,\"other_thread_reads\":%ld,\"seconds\":%.2f,"
-           "\"fails\":%d}\n", STEPS, audits, k.reads, s, fails);
-    return audits;
+           "\"fails\":%d}\n", steps, audits, k.reads, s, fails);
+    return steps;
 }
 
 static void kill_test(const char *dir)
@@ -649,8 +655,8 @@ int main(int argc, char **argv)
     if (!mkdtemp(base))
         die("mkdtemp");
     snprintf(dir, sizeof dir, "%s/follow", base);
-    if (follow_test(dir) < 3)
-        fail("the follower audited fewer than 3 states while the primary wrote: the test did not test");
+    if (follow_test(dir) < AUDITS)
+        fail("the primary made fewer steps than the follower made audits: the states audited were few");
     snprintf(dir, sizeof dir, "%s/kill", base);
     kill_test(dir);
     snprintf(dir, sizeof dir, "%s/trim", base);
