@@ -23,6 +23,7 @@
  * write is MNEMO_EREADONLY naming the follower mode.
  * trim: the primary's snapshot trims log entries the follower has not applied; its index still
  * finds every vector (it reloads).
+ * restart: a follower open all along follows a second writer, which creates the vector space.
  * kill: the primary is killed with SIGKILL mid-load; the follower goes on reading consistent
  * states that hold every acknowledged commit; so do a read-only open afterwards (nobody holds
  * the database: a plain read-only open) and a read-write one, whose checks pass.
@@ -72,13 +73,15 @@ static void vec_of(float *v, const char *id)
         v[j] = (float)((h >> (j * 3)) % 1000) / 10.0f + (float)j;
 }
 
+static int primary_dim = DIM; /* the primary's vector_dim (0: none; the database's is kept anyway) */
+
 static mnemo_db *open_db(const char *dir, int create, int read_only)
 {
     mnemo_options o = MNEMO_OPTIONS_INIT;
     o.engine = "rocksdb";
     o.create_if_missing = create;
     o.read_only = read_only;
-    o.vector_dim = create ? DIM : 0;
+    o.vector_dim = create || !read_only ? (unsigned)primary_dim : 0;
     mnemo_db *db;
     if (mnemo_open(&db, dir, &o))
         die("open %s", dir);
@@ -230,7 +233,7 @@ typedef struct child {
     int open, done;
 } child;
 
-static child *spawn_primary(const char *dir, int steps)
+static child *spawn_primary_dim(const char *dir, int steps, int dim)
 {
     int to[2], from[2];
     if (pipe(to) || pipe(from))
@@ -248,9 +251,10 @@ static child *spawn_primary(const char *dir, int steps)
         dup2(from[1], 1);
         close(to[1]);
         close(from[0]);
-        char n[16];
+        char n[16], d[16];
         snprintf(n, sizeof n, "%d", steps);
-        execl(self, self, "primary", dir, n, (char *)NULL);
+        snprintf(d, sizeof d, "%d", dim);
+        execl(self, self, "primary", dir, n, d, (char *)NULL);
         _exit(127);
     }
     close(to[0]);
@@ -263,6 +267,8 @@ static child *spawn_primary(const char *dir, int steps)
 
 /* Reads what the primary printed so far; with `wait`, until a line starting with `want` came
  * (0 if it never does). "got <rc>" lines are returned through *got. */
+static child *spawn_primary(const char *dir, int steps) { return spawn_primary_dim(dir, steps, DIM); }
+
 static int pump(child *c, const char *want, int *got)
 {
     for (;;) {
@@ -649,11 +655,51 @@ static void trim_test(const char *dir)
            fails);
 }
 
+/* restart: the follower outlives its writer; a second writer, the first to open the database with
+ * a vector space, creates it and puts vectors; the follower, open all along, follows it too and
+ * its searches find them (a space created by another process needs no reopen). */
+static void restart_test(const char *dir)
+{
+    primary_dim = 0;
+    mnemo_close(open_db(dir, 1, 0)); /* no vector space */
+    primary_dim = DIM;
+    child *p = spawn_primary_dim(dir, 0, 0);
+    if (!pump(p, "done", NULL))
+        die("the primary did not open");
+    mnemo_db *db = open_db(dir, 0, 1);
+    float q[DIM] = {0};
+    mnemo_vector_hits *h;
+    expect_code(mnemo_vector_search(&h, db, NULL, q, DIM, 1, NULL), MNEMO_EINVAL, "a search before any space",
+                "no vector space");
+    fprintf(p->in, "quit\n");
+    fflush(p->in);
+    if (!finish(p))
+        fail("the first primary failed");
+    p = spawn_primary_dim(dir, 0, DIM);
+    if (!pump(p, "done", NULL))
+        die("the second primary did not open");
+    command(p, "puts z 5");
+    int z = found(db, "z", 5);
+    mnemo_record *r = NULL;
+    int rc = mnemo_record_get(&r, db, NULL, "z4");
+    mnemo_record_free(r);
+    if (z != 5 || rc)
+        fail("a follower of a restarted writer finds %d of 5 vectors it put, record z4: %s", z, mnemo_strerror(rc));
+    mnemo_close(db);
+    fprintf(p->in, "quit\n");
+    fflush(p->in);
+    if (!finish(p))
+        fail("the second primary failed");
+    printf("{\"test\":\"followers_restart\",\"found\":%d,\"fails\":%d}\n", z, fails);
+}
+
 int main(int argc, char **argv)
 {
     self = argv[0];
-    if (argc == 4 && !strcmp(argv[1], "primary"))
+    if (argc == 5 && !strcmp(argv[1], "primary")) {
+        primary_dim = atoi(argv[4]);
         return primary(argv[2], atoi(argv[3]));
+    }
     mnemo_rocksdb__follow_us = 0; /* catch up at every catch-up point: each audit sees the latest */
     char base[512], dir[600];
     snprintf(base, sizeof base, "%s/followers-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -666,6 +712,8 @@ int main(int argc, char **argv)
     kill_test(dir);
     snprintf(dir, sizeof dir, "%s/trim", base);
     trim_test(dir);
+    snprintf(dir, sizeof dir, "%s/restart", base);
+    restart_test(dir);
     char cmd[700];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
     if (system(cmd) != 0)
