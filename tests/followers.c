@@ -46,6 +46,8 @@
 
 #include <mnemo/mnemo.h>
 
+#include "mputil.h"
+
 #include "store/rocksdb/rocksdb.h" /* the follower's catch-up interval */
 #include "vector/vector_impl.h"     /* a snapshot on demand */
 
@@ -53,25 +55,7 @@ enum { ACCOUNTS = 8, DIM = 8, AUDITS = 25, MAX_STEPS = 600, KILL_AT = 120 };
 
 static const char *self;
 
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "followers[%d]: ", (int)getpid());
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, " (%s)\n", mnemo_errmsg());
-    va_end(ap);
-    exit(1);
-}
-
-static void vec_of(float *v, const char *id)
-{
-    unsigned h = 2166136261u;
-    for (const char *p = id; *p; p++)
-        h = (h ^ (unsigned char)*p) * 16777619u;
-    for (int j = 0; j < DIM; j++)
-        v[j] = (float)((h >> (j * 3)) % 1000) / 10.0f + (float)j;
-}
+static void vec_of(float *v, const char *id) { mp_vec_of(v, DIM, id); }
 
 static int primary_dim = DIM; /* the primary's vector_dim (0: none; the database's is kept anyway) */
 
@@ -84,7 +68,7 @@ static mnemo_db *open_db(const char *dir, int create, int read_only)
     o.vector_dim = create || !read_only ? (unsigned)primary_dim : 0;
     mnemo_db *db;
     if (mnemo_open(&db, dir, &o))
-        die("open %s", dir);
+        mp_die("open %s", dir);
     return db;
 }
 
@@ -96,27 +80,6 @@ static void transfer_of(int i, int *a, int *b, long *amount)
     if (*a == *b)
         *b = (*b + 1) % ACCOUNTS;
     *amount = 1 + i % 7;
-}
-
-static long balance(mnemo_db *db, mnemo_txn *t, int a, int *rc)
-{
-    char k[16];
-    void *v;
-    size_t vl;
-    snprintf(k, sizeof k, "acct%d", a);
-    if ((*rc = mnemo_kv_get(&v, &vl, db, t, k, strlen(k))))
-        return 0;
-    long b = strtol(v, NULL, 10);
-    mnemo_free(v);
-    return b;
-}
-
-static int set_balance(mnemo_db *db, mnemo_txn *t, int a, long b)
-{
-    char k[16], v[32];
-    snprintf(k, sizeof k, "acct%d", a);
-    snprintf(v, sizeof v, "%ld", b);
-    return mnemo_kv_put(db, t, k, strlen(k), v, strlen(v));
 }
 
 static int put_vec_record(mnemo_db *db, mnemo_txn *t, const char *id, const char *content)
@@ -160,11 +123,11 @@ static int step_fn(mnemo_txn *t, void *p)
     int a, b;
     long amount;
     transfer_of(s->i, &a, &b, &amount);
-    long ba = rc ? 0 : balance(s->db, t, a, &rc), bb = rc ? 0 : balance(s->db, t, b, &rc);
+    long ba = rc ? 0 : mp_balance(s->db, t, a, &rc), bb = rc ? 0 : mp_balance(s->db, t, b, &rc);
     if (!rc)
-        rc = set_balance(s->db, t, a, ba - amount);
+        rc = mp_set_balance(s->db, t, a, ba - amount);
     if (!rc)
-        rc = set_balance(s->db, t, b, bb + amount);
+        rc = mp_set_balance(s->db, t, b, bb + amount);
     return rc;
 }
 
@@ -184,7 +147,7 @@ static int primary(const char *dir, int steps)
             break;
         step s = {db, i};
         if (mnemo_txn_run(db, 0, step_fn, &s, NULL))
-            die("primary step %d", i);
+            mp_die("primary step %d", i);
         printf("ack %d\n", i);
         fflush(stdout);
         usleep(1000); /* so that the follower audits many states while the primary writes */
@@ -199,14 +162,14 @@ static int primary(const char *dir, int steps)
                 char id[48];
                 snprintf(id, sizeof id, "%s%d", prefix, i);
                 if (put_vec_record(db, NULL, id, "trimmed"))
-                    die("put %s", id);
+                    mp_die("put %s", id);
             }
             printf("ok\n");
             fflush(stdout);
         } else if (!strncmp(line, "snap", 4)) {
             vec_state *st;
             if (mnemo_vector__state(&st, db, "followers") || mnemo_vector__snapshot(st, db))
-                die("snapshot");
+                mp_die("snapshot");
             printf("ok\n");
             fflush(stdout);
         } else if (!strncmp(line, "get ", 4)) {
@@ -219,7 +182,7 @@ static int primary(const char *dir, int steps)
         }
     }
     if (mnemo_close(db))
-        die("primary close");
+        mp_die("primary close");
     return 0;
 }
 
@@ -237,15 +200,15 @@ static child *spawn_primary_dim(const char *dir, int steps, int dim)
 {
     int to[2], from[2];
     if (pipe(to) || pipe(from))
-        die("pipe");
+        mp_die("pipe");
     fflush(NULL);
     child *c = calloc(1, sizeof *c);
     if (!c)
-        die("calloc");
+        mp_die("calloc");
     c->acked = -1;
     c->pid = fork();
     if (c->pid < 0)
-        die("fork");
+        mp_die("fork");
     if (c->pid == 0) {
         dup2(to[0], 0);
         dup2(from[1], 1);
@@ -333,7 +296,7 @@ static int count_prefix(mnemo_db *db, mnemo_txn *t, const char *prefix, int *fir
     lo.id_prefix = prefix;
     mnemo_record_page *pg;
     if (mnemo_record_list(&pg, db, t, &lo))
-        die("list %s", prefix);
+        mp_die("list %s", prefix);
     int n = (int)pg->count;
     *first = n ? atoi(pg->records[0].id + strlen(prefix)) : -1;
     mnemo_record_page_free(pg);
@@ -346,7 +309,7 @@ static int audit(mnemo_db *db, int acked)
 {
     mnemo_txn *t;
     if (mnemo_txn_begin(&t, db, MNEMO_TXN_READONLY))
-        die("begin");
+        mp_die("begin");
     int first, dfirst, m = count_prefix(db, t, "r", &first), dn = count_prefix(db, t, "d", &dfirst);
     if (m < acked + 1)
         fail("the follower holds %d steps after catching up; %d were acknowledged before", m, acked + 1);
@@ -364,9 +327,9 @@ static int audit(mnemo_db *db, int acked)
     }
     for (int a = 0; a < ACCOUNTS; a++) {
         int rc;
-        long have = balance(db, t, a, &rc);
+        long have = mp_balance(db, t, a, &rc);
         if (rc)
-            die("balance %d", a);
+            mp_die("balance %d", a);
         total += have;
         if (have != want[a])
             fail("account %d holds %ld; %d whole steps leave %ld (half a commit?)", a, have, m, want[a]);
@@ -389,7 +352,7 @@ static int audit(mnemo_db *db, int acked)
         uint64_t out = 0, in = 0;
         if (mnemo_graph_degree(&out, db, t, id, MNEMO_DIR_OUT, "link") ||
             mnemo_graph_degree(&in, db, t, id, MNEMO_DIR_IN, "link"))
-            die("degree %s", id);
+            mp_die("degree %s", id);
         if (out != (k > 0) || in != (k < m - 1))
             fail("%s has %llu link(s) out and %llu in; want %d and %d (an edge without its twin?)", id,
                  (unsigned long long)out, (unsigned long long)in, k > 0, k < m - 1);
@@ -398,7 +361,7 @@ static int audit(mnemo_db *db, int acked)
     }
     mnemo_record *c = NULL;
     if (m > 0 && mnemo_record_get(&c, db, t, "counter"))
-        die("counter");
+        mp_die("counter");
     if (c && atoi(c->content) != m - 1)
         fail("counter says %s in a state of %d steps", c->content, m);
     mnemo_record_free(c);
@@ -415,14 +378,14 @@ static int audit(mnemo_db *db, int acked)
         vec_of(q, id);
         mnemo_vector_hits *h;
         if (mnemo_vector_search(&h, db, NULL, q, DIM, 1, &so))
-            die("search");
+            mp_die("search");
         if (h->count != 1 || strcmp(h->hits[0].id, id))
             fail("the follower's index does not find %s (%s)", id, h->count ? h->hits[0].id : "nothing");
         mnemo_vector_hits_free(h);
     }
     c = NULL;
     if (m > 0 && mnemo_record_get(&c, db, NULL, "counter")) /* through the cache */
-        die("counter");
+        mp_die("counter");
     if (c && atoi(c->content) < m - 1)
         fail("the cached counter says %s after a state of %d steps", c->content, m);
     mnemo_record_free(c);
@@ -457,7 +420,7 @@ static void poke_start(poker *k, mnemo_db *db)
     atomic_store(&k->stop, 0);
     k->reads = 0;
     if (pthread_create(&k->th, NULL, poke, k))
-        die("pthread_create");
+        mp_die("pthread_create");
 }
 
 static void poke_stop(poker *k)
@@ -470,10 +433,21 @@ static void setup(const char *dir)
 {
     mnemo_db *db = open_db(dir, 1, 0);
     for (int a = 0; a < ACCOUNTS; a++)
-        if (set_balance(db, NULL, a, 100))
-            die("accounts");
+        if (mp_set_balance(db, NULL, a, 100))
+            mp_die("accounts");
     if (mnemo_close(db))
-        die("close");
+        mp_die("close");
+}
+
+/* A new database, a primary holding it (running `steps` steps) and a follower of it (*db). */
+static child *start(const char *dir, int steps, mnemo_db **db)
+{
+    setup(dir);
+    child *p = spawn_primary(dir, steps);
+    if (!pump(p, "open", NULL))
+        mp_die("the primary did not open");
+    *db = open_db(dir, 0, 1);
+    return p;
 }
 
 static void expect_code(int rc, int want, const char *what, const char *needle)
@@ -486,11 +460,8 @@ static void expect_code(int rc, int want, const char *what, const char *needle)
 
 static int follow_test(const char *dir)
 {
-    setup(dir);
-    child *p = spawn_primary(dir, -1);
-    if (!pump(p, "open", NULL))
-        die("the primary did not open");
-    mnemo_db *db = open_db(dir, 0, 1);
+    mnemo_db *db;
+    child *p = start(dir, -1, &db);
     int audits = 0, m = 0;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -506,7 +477,7 @@ static int follow_test(const char *dir)
         fprintf(p->in, "stop\n");
         fflush(p->in);
         if (!pump(p, "done", NULL))
-            die("the primary did not stop");
+            mp_die("the primary did not stop");
     }
     poke_stop(&k);
     int steps = p->acked + 1;
@@ -531,12 +502,12 @@ static int follow_test(const char *dir)
                 "follower");
     mnemo_txn *t;
     if (mnemo_txn_begin(&t, db, 0))
-        die("begin");
+        mp_die("begin");
     expect_code(mnemo_graph_link(db, t, &(mnemo_graph_edge){"r1", "x", "r0", 1.0, NULL}, 0), MNEMO_EREADONLY,
                 "a follower's link in a transaction", "follower");
     mnemo_txn_free(t);
     if (mnemo_close(db))
-        die("follower close");
+        mp_die("follower close");
     fprintf(p->in, "quit\n");
     fflush(p->in);
     if (!finish(p))
@@ -557,11 +528,8 @@ static int follow_test(const char *dir)
 
 static void kill_test(const char *dir)
 {
-    setup(dir);
-    child *p = spawn_primary(dir, 1000000);
-    if (!pump(p, "open", NULL))
-        die("the primary did not open");
-    mnemo_db *db = open_db(dir, 0, 1);
+    mnemo_db *db;
+    child *p = start(dir, 1000000, &db);
     int m = 0, after = 0;
     poker k;
     poke_start(&k, db);
@@ -610,7 +578,7 @@ static int found(mnemo_db *db, const char *prefix, int n)
         vec_of(q, id);
         mnemo_vector_hits *h;
         if (mnemo_vector_search(&h, db, NULL, q, DIM, 1, &so))
-            die("search");
+            mp_die("search");
         hits += h->count == 1 && !strcmp(h->hits[0].id, id);
         mnemo_vector_hits_free(h);
     }
@@ -622,7 +590,7 @@ static void command(child *p, const char *cmd)
     fprintf(p->in, "%s\n", cmd);
     fflush(p->in);
     if (!pump(p, "ok", NULL))
-        die("the primary did not do '%s'", cmd);
+        mp_die("the primary did not do '%s'", cmd);
 }
 
 /* trim: the primary's snapshot trims change-log entries the follower has not applied (a follower
@@ -630,11 +598,8 @@ static void command(child *p, const char *cmd)
  * vector, those of the trimmed entries too. */
 static void trim_test(const char *dir)
 {
-    setup(dir);
-    child *p = spawn_primary(dir, 0);
-    if (!pump(p, "open", NULL))
-        die("the primary did not open");
-    mnemo_db *db = open_db(dir, 0, 1);
+    mnemo_db *db;
+    child *p = start(dir, 0, &db);
     command(p, "puts w 10");
     int w = found(db, "w", 10);
     command(p, "puts x 40");
@@ -665,7 +630,7 @@ static void restart_test(const char *dir)
     primary_dim = DIM;
     child *p = spawn_primary_dim(dir, 0, 0);
     if (!pump(p, "done", NULL))
-        die("the primary did not open");
+        mp_die("the primary did not open");
     mnemo_db *db = open_db(dir, 0, 1);
     float q[DIM] = {0};
     mnemo_vector_hits *h;
@@ -677,7 +642,7 @@ static void restart_test(const char *dir)
         fail("the first primary failed");
     p = spawn_primary_dim(dir, 0, DIM);
     if (!pump(p, "done", NULL))
-        die("the second primary did not open");
+        mp_die("the second primary did not open");
     command(p, "puts z 5");
     int z = found(db, "z", 5);
     mnemo_record *r = NULL;
@@ -696,6 +661,7 @@ static void restart_test(const char *dir)
 int main(int argc, char **argv)
 {
     self = argv[0];
+    mp_name = "followers";
     if (argc == 5 && !strcmp(argv[1], "primary")) {
         primary_dim = atoi(argv[4]);
         return primary(argv[2], atoi(argv[3]));
@@ -704,7 +670,7 @@ int main(int argc, char **argv)
     char base[512], dir[600];
     snprintf(base, sizeof base, "%s/followers-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (!mkdtemp(base))
-        die("mkdtemp");
+        mp_die("mkdtemp");
     snprintf(dir, sizeof dir, "%s/follow", base);
     if (follow_test(dir) < 5)
         fail("the follower audited fewer than 5 states while the primary wrote: the test did not test");
