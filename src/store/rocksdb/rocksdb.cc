@@ -521,8 +521,8 @@ static int open_db(mnemo_store *s, const mnemo_store_config *cfg)
     std::string m = st.ToString();
     if (is_lock_error(m))
         return mnemo__err(MNEMO_ELOCKED, "mnemo_open: '%s' is already open for writing in another process or "
-                                         "handle; close that one first, open it read-only (in another process "
-                                         "that is a follower, which sees the writer's commits), or use the lmdb "
+                                         "handle; close that one first, open it read-only from another process "
+                                         "to follow that writer (a follower sees its commits), or use the lmdb "
                                          "engine, which several processes can open read-write (%s)",
                           s->path.c_str(), m.c_str());
     return err_status(st, "mnemo_open");
