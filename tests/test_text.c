@@ -585,6 +585,26 @@ TU_TEST(text, enabling_indexes_the_records_already_stored_with_progress)
     TU_OK(mnemo_close(db));
 }
 
+/* A transaction remembers that full text was not enabled (its later puts read no settings): full
+ * text enabled between two of its puts must still make it conflict, and the retry indexes both. */
+TU_TEST(text, puts_of_one_txn_conflict_with_full_text_enabled_meanwhile)
+{
+    mnemo_db *db = tu_open("en");
+    mnemo_text_options o = MNEMO_TEXT_OPTIONS_INIT;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        mnemo_txn *t;
+        TU_OK(mnemo_txn_begin(&t, db, 0));
+        put(db, t, "a", "a wing in the slipstream", NULL);
+        if (attempt == 0)
+            TU_OK(mnemo_text_enable(db, &o)); /* a transaction of its own, committed meanwhile */
+        put(db, t, "b", "the slipstream of a propeller", NULL);
+        TU_RC(mnemo_txn_commit(t), attempt == 0 ? MNEMO_EBUSY : 0);
+        mnemo_txn_free(t);
+    }
+    cr_assert_str_eq(search_ids(db, NULL, "slipstream", 10, NULL), "a b");
+    TU_OK(mnemo_close(db));
+}
+
 TU_TEST(text, filter_and_graph_neighbourhood_restrict_the_hits)
 {
     mnemo_db *db = open_text("f", NULL, 0);
