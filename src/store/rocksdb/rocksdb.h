@@ -57,7 +57,7 @@ int mnemo_rocksdb__stats(mnemo_store *s, mnemo_store_stats *out);
      mnemo_rocksdb__cursor_status, mnemo_rocksdb__cursor_key, mnemo_rocksdb__cursor_value,                  \
      mnemo_rocksdb__cursor_close, mnemo_rocksdb__estimate_keys, mnemo_rocksdb__flush,                       \
      mnemo_rocksdb__compact, checkpoint, mnemo_rocksdb__stats, mnemo_rocksdb__cursor_run, 0 /* one process */, \
-     NULL, NULL}
+     NULL, NULL, NULL /* put_at_commit, last_seq, txn_resolve */}
 
 #ifdef __cplusplus
 }
