@@ -236,3 +236,19 @@ const char *tu_etcd_path(tu_etcd *c, const char *name)
     snprintf(buf, sizeof buf, "etcd://%s/%s?%s", c->endpoints, name, TU_ETCD_PATH_OPTIONS);
     return buf;
 }
+
+int tu_etcd_compact(tu_etcd *c)
+{
+    char out[1024], body[128];
+    for (int i = 0; i < c->n; i++) {
+        if (c->pid[i] <= 0 || post(c, i, "/v3/kv/range", "{\"key\":\"AA==\"}", out, sizeof out) != 200)
+            continue;
+        const char *r = strstr(out, "\"revision\":\"");
+        if (!r)
+            continue;
+        snprintf(body, sizeof body, "{\"revision\":\"%lld\",\"physical\":true}", strtoll(r + 12, NULL, 10));
+        if (post(c, i, "/v3/kv/compaction", body, NULL, 0) == 200)
+            return 0;
+    }
+    return -1;
+}

@@ -31,6 +31,8 @@ void tu_etcd_kill(tu_etcd *c, int i);
 int tu_etcd_restart(tu_etcd *c, int i);
 /* The member that is leader now (-1: none answered). */
 int tu_etcd_leader(tu_etcd *c);
+/* Compacts the cluster's history up to its current revision (physically); 0 or -1. */
+int tu_etcd_compact(tu_etcd *c);
 /* Kills every member and removes the directory. */
 void tu_etcd_stop(tu_etcd *c);
 /* A path for database `name` on the cluster: etcd://endpoints/name?options (static buffer). */
