@@ -18,9 +18,9 @@ typedef struct tu_etcd {
 
 /* The settings mnemo needs from a cluster (docs/storage.md "The etcd engine"), and the path options
  * that tell the engine about them. */
-#define TU_ETCD_MAX_TXN_OPS 2048
-#define TU_ETCD_MAX_REQUEST_BYTES (8 << 20)
-#define TU_ETCD_PATH_OPTIONS "max_txn_ops=2048&max_request_bytes=8388608"
+#define TU_ETCD_MAX_TXN_OPS 32768
+#define TU_ETCD_MAX_REQUEST_BYTES (16 << 20)
+#define TU_ETCD_PATH_OPTIONS "max_txn_ops=32768&max_request_bytes=16777216"
 
 /* 1 if an etcd program is there to run. */
 int tu_etcd_available(void);

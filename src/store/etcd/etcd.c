@@ -435,6 +435,7 @@ struct mnemo_store_txn {
     size_t nr, capr;
     ec_at *at;
     size_t nat, capat;
+    int has_read;           /* a tracked read happened: written keys are validated too */
     int unknown;            /* the commit's outcome is unknown: resolve may ask */
     unsigned char mark[16]; /* this commit's marker id */
 };
@@ -534,6 +535,7 @@ static int ec_get(mnemo_store *s, mnemo_store_txn *t, unsigned ks, const void *k
         return rc;
     if (t) {
         ec_w *w = w_find(t, ks, key, klen);
+        t->has_read |= track != 0;
         if (w && !w->untracked) {
             if (w->del)
                 return MNEMO_ENOTFOUND;
@@ -721,7 +723,9 @@ static int fetch_written_mods(mnemo_store_txn *t, long long *mods)
 static int check_limits(mnemo_store_txn *t, size_t n_cmp, size_t n_ops, size_t bytes)
 {
     mnemo_store *s = t->s;
-    if (n_cmp > s->max_txn_ops || n_ops > s->max_txn_ops)
+    /* etcd counts the longest list of a Txn (compares, success, failure) against --max-txn-ops,
+     * and gives a nested Txn what its parent leaves: the compares plus the writes must fit */
+    if ((n_cmp ? n_cmp : 1) + n_ops > s->max_txn_ops)
         return mnemo__err(MNEMO_EFULL,
                           "store commit: %zu writes and %zu compares exceed etcd's --max-txn-ops %zu (set "
                           "max_txn_ops=N in the path to the cluster's value; nothing was applied)",
@@ -749,7 +753,7 @@ static int validate_only(mnemo_store_txn *t)
         return rc;
     int ok = json_is_true(json_object_get(resp, "succeeded"));
     json_decref(resp);
-    return ok ? 0 : mnemo__err(MNEMO_EBUSY, "store commit: a key read by the transaction changed (etcd)");
+    return ok ? 0 : mnemo__err(MNEMO_EBUSY, "store commit: conflict: a key the transaction read changed (etcd)");
 }
 
 static int ec_commit_writes(mnemo_store_txn *t, uint64_t *seq)
@@ -764,7 +768,7 @@ static int ec_commit_writes(mnemo_store_txn *t, uint64_t *seq)
     nw = t->nw + t->nat + 2; /* + the counter and the marker */
     long long *mods = NULL;
     size_t n_cmp = 0;
-    int validate = t->nr > 0; /* blind writes order by commit (store.h) */
+    int validate = t->has_read; /* blind writes order by commit (store.h) */
     if (validate) {
         for (size_t i = 0; i < t->nw; i++)
             n_cmp += !t->w[i].untracked;
@@ -855,7 +859,8 @@ static int ec_commit_writes(mnemo_store_txn *t, uint64_t *seq)
             break;
         if (!json_is_true(json_object_get(resp, "succeeded"))) {
             json_decref(resp);
-            rc = mnemo__err(MNEMO_EBUSY, "store commit: a key the transaction read or wrote changed (etcd)");
+            rc = mnemo__err(MNEMO_EBUSY, "store commit: conflict: a key the transaction read or wrote changed "
+                                          "since its snapshot (etcd)");
             break;
         }
         json_t *in = json_object_get(json_array_get(json_object_get(resp, "responses"), 0), "response_txn");
