@@ -843,8 +843,9 @@ static int ec_commit_writes(mnemo_store_txn *t, uint64_t *seq)
         json_t *inner_cmp = json_pack("[o,o]",
                                       cmp_op(jkey(s, TAG_META, SEQ_KEY, 3), "VALUE", "EQUAL", "value", jb64(cv, 8)),
                                       cmp_op(jkey(s, TAG_META, mkey, 17), "MOD", "EQUAL", "mod_revision", jnum(0)));
-        json_t *inner = json_pack("{s:o,s:o,s:[{s:{s:o}}]}", "compare", inner_cmp, "success", ops, "failure",
-                                  "request_range", "key", jkey(s, TAG_META, SEQ_KEY, 3));
+        json_t *inner = json_pack("{s:o,s:o,s:[{s:{s:o}},{s:{s:o}}]}", "compare", inner_cmp, "success", ops,
+                                  "failure", "request_range", "key", jkey(s, TAG_META, SEQ_KEY, 3), "request_range",
+                                  "key", jkey(s, TAG_META, mkey, 17));
         json_t *req = json_pack("{s:o,s:[{s:o}]}", "compare", cmp, "success", "request_txn", inner), *resp;
         rc = ec_post(s, "/v3/kv/txn", req, &resp, 0, what);
         if (rc == MNEMO_EUNKNOWN)
@@ -872,10 +873,21 @@ static int ec_commit_writes(mnemo_store_txn *t, uint64_t *seq)
             }
             break;
         }
-        /* another commit moved the counter: take its value and try again */
-        json_t *kv = first_kv(json_object_get(json_array_get(json_object_get(in, "responses"), 0), "response_range"));
+        /* the marker is there: this very request was applied before (libcurl sends a request again
+         * once when a kept-alive connection died before any answer) */
+        json_t *mk = first_kv(json_object_get(json_array_get(json_object_get(in, "responses"), 1), "response_range"));
         unsigned char *v = NULL;
         size_t vl = 0;
+        if (mk) {
+            int ok = !kv_value(mk, &v, &vl) && vl == 8;
+            *seq = ok ? be64(v) : 0;
+            mnemo__free(v);
+            json_decref(resp);
+            rc = ok ? 0 : mnemo__err(MNEMO_EBUSY, "%s: not applied (fenced by a resolve)", what);
+            break;
+        }
+        /* another commit moved the counter: take its value and try again */
+        json_t *kv = first_kv(json_object_get(json_array_get(json_object_get(in, "responses"), 0), "response_range"));
         if (!kv || kv_value(kv, &v, &vl) || vl != 8) {
             mnemo__free(v);
             json_decref(resp);
@@ -891,6 +903,8 @@ static int ec_commit_writes(mnemo_store_txn *t, uint64_t *seq)
     mnemo__free(mods);
     return rc;
 }
+
+static int ec_txn_resolve(mnemo_store_txn *t, uint64_t *seq);
 
 static int ec_txn_commit(mnemo_store_txn *t, uint64_t *seq)
 {
@@ -983,6 +997,10 @@ static int ec_write_batch(mnemo_store *s, const mnemo_store_write *w, size_t n, 
     uint64_t sq = 0;
     if (!rc && t.nw)
         rc = ec_commit_writes(&t, &sq);
+    /* an auto-commit batch resolves its own unknown outcome: applied, or fenced and sent again */
+    for (int k = 0; rc == MNEMO_EUNKNOWN && t.unknown && k < 5; k++)
+        if ((rc = ec_txn_resolve(&t, &sq)) == MNEMO_EBUSY)
+            rc = ec_commit_writes(&t, &sq);
     if (!rc && seq)
         *seq = t.nw ? sq : atomic_load(&s->seq_hint);
     for (size_t i = 0; i < t.nw; i++) {
