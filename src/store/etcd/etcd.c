@@ -846,7 +846,11 @@ static int ec_commit_writes(mnemo_store_txn *t, uint64_t *seq)
         json_t *inner = json_pack("{s:o,s:o,s:[{s:{s:o}},{s:{s:o}}]}", "compare", inner_cmp, "success", ops,
                                   "failure", "request_range", "key", jkey(s, TAG_META, SEQ_KEY, 3), "request_range",
                                   "key", jkey(s, TAG_META, mkey, 17));
-        json_t *req = json_pack("{s:o,s:[{s:o}]}", "compare", cmp, "success", "request_txn", inner), *resp;
+        /* the failure branches read the marker: a request sent twice (libcurl resends once when a
+         * kept-alive connection died before any answer) finds itself applied, not conflicting */
+        json_t *req = json_pack("{s:o,s:[{s:o}],s:[{s:{s:o}}]}", "compare", cmp, "success", "request_txn", inner,
+                                "failure", "request_range", "key", jkey(s, TAG_META, mkey, 17)),
+               *resp;
         rc = ec_post(s, "/v3/kv/txn", req, &resp, 0, what);
         if (rc == MNEMO_EUNKNOWN)
             t->unknown = 1;
@@ -859,6 +863,17 @@ static int ec_commit_writes(mnemo_store_txn *t, uint64_t *seq)
         if (rc)
             break;
         if (!json_is_true(json_object_get(resp, "succeeded"))) {
+            json_t *mk =
+                first_kv(json_object_get(json_array_get(json_object_get(resp, "responses"), 0), "response_range"));
+            unsigned char *v = NULL;
+            size_t vl = 0;
+            if (mk && !kv_value(mk, &v, &vl) && vl == 8) {
+                *seq = be64(v);
+                mnemo__free(v);
+                json_decref(resp);
+                break;
+            }
+            mnemo__free(v);
             json_decref(resp);
             rc = mnemo__err(MNEMO_EBUSY, "store commit: conflict: a key the transaction read or wrote changed "
                                           "since its snapshot (etcd)");
