@@ -346,7 +346,12 @@ static int load_test(const char *dir)
     if (on_etcd) { /* the old leader comes back; then a follower dies for the rest of the load */
         if (leader < 0 || tu_etcd_restart(&cluster, leader))
             die("etcd member %d did not come back", leader);
-        int now = tu_etcd_leader(&cluster), follower = (now + 1) % cluster.n;
+        int now = tu_etcd_leader(&cluster), follower = -1;
+        for (int j = 0; j < cluster.n && follower < 0; j++) /* one that stayed up, if the leader allows */
+            if (j != now && j != leader)
+                follower = j;
+        if (follower < 0)
+            follower = (now + 1) % cluster.n;
         tu_etcd_kill(&cluster, follower);
         fprintf(stderr, "mproc: restarted member %d, killed follower %d (leader %d)\n", leader, follower, now);
     }
