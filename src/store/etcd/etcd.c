@@ -64,13 +64,14 @@ static int b64_val(int c)
     return p ? (int)(p - B64) : -1;
 }
 
-/* Decodes into a new buffer (one spare byte); -1 on bad input. */
+/* Decodes into a new buffer (one spare byte): 0, MNEMO_ENOMEM (message set) or MNEMO_ECORRUPT
+ * (bad input; the caller names what it was). */
 static int b64_dec(const char *s, unsigned char **out, size_t *len)
 {
     size_t n = strlen(s);
     unsigned char *b = mnemo__malloc(n / 4 * 3 + 1);
     if (!b)
-        return -1;
+        return mnemo__err_nomem("etcd: decoding a value");
     size_t o = 0;
     unsigned acc = 0;
     int bits = 0;
@@ -78,7 +79,7 @@ static int b64_dec(const char *s, unsigned char **out, size_t *len)
         int v = b64_val((unsigned char)s[i]);
         if (v < 0) {
             mnemo__free(b);
-            return -1;
+            return MNEMO_ECORRUPT;
         }
         acc = acc << 6 | (unsigned)v;
         bits += 6;
@@ -382,14 +383,16 @@ static int read_counter(mnemo_store *s, long long at_rev, uint64_t *seq, long lo
     json_t *kv = first_kv(resp);
     *seq = 0;
     if (kv) {
-        unsigned char *v;
-        size_t vl;
-        if (kv_value(kv, &v, &vl) || vl != 8)
+        unsigned char *v = NULL;
+        size_t vl = 0;
+        int brc = kv_value(kv, &v, &vl);
+        if (brc == MNEMO_ENOMEM)
+            rc = brc;
+        else if (brc || vl != 8)
             rc = mnemo__err(MNEMO_ECORRUPT, "%s: the commit counter of %s is damaged", what, s->path);
         else
             *seq = be64(v);
-        if (!rc)
-            mnemo__free(v);
+        mnemo__free(v);
     }
     if (rev)
         *rev = jint(json_object_get(resp, "header"), "revision");
@@ -513,7 +516,7 @@ static int read_key(mnemo_store *s, long long rev, unsigned ks, const void *key,
     *mod = 0;
     if (!kv)
         rc = MNEMO_ENOTFOUND;
-    else if (kv_value(kv, v, vl))
+    else if ((rc = kv_value(kv, v, vl)) != 0 && rc != MNEMO_ENOMEM)
         rc = mnemo__err(MNEMO_ECORRUPT, "%s: etcd sent a value that is not base64 (keyspace %s)", what,
                         ks_name(s, ks));
     else
@@ -867,13 +870,20 @@ static int ec_commit_writes(mnemo_store_txn *t, uint64_t *seq)
                 first_kv(json_object_get(json_array_get(json_object_get(resp, "responses"), 0), "response_range"));
             unsigned char *v = NULL;
             size_t vl = 0;
-            if (mk && !kv_value(mk, &v, &vl) && vl == 8) {
+            int brc = mk ? kv_value(mk, &v, &vl) : 0;
+            if (mk && !brc && vl == 8) {
                 *seq = be64(v);
                 mnemo__free(v);
                 json_decref(resp);
                 break;
             }
             mnemo__free(v);
+            if (brc == MNEMO_ENOMEM) { /* cannot tell whether an earlier send applied: resolve will */
+                json_decref(resp);
+                t->unknown = 1;
+                rc = mnemo__err(MNEMO_EUNKNOWN, "%s: out of memory reading the commit marker", what);
+                break;
+            }
             json_decref(resp);
             rc = mnemo__err(MNEMO_EBUSY, "store commit: conflict: a key the transaction read or wrote changed "
                                           "since its snapshot (etcd)");
@@ -894,19 +904,27 @@ static int ec_commit_writes(mnemo_store_txn *t, uint64_t *seq)
         unsigned char *v = NULL;
         size_t vl = 0;
         if (mk) {
-            int ok = !kv_value(mk, &v, &vl) && vl == 8;
+            int brc = kv_value(mk, &v, &vl), ok = !brc && vl == 8;
             *seq = ok ? be64(v) : 0;
             mnemo__free(v);
             json_decref(resp);
-            rc = ok ? 0 : mnemo__err(MNEMO_EBUSY, "%s: not applied (fenced by a resolve)", what);
+            if (brc == MNEMO_ENOMEM) {
+                t->unknown = 1;
+                rc = mnemo__err(MNEMO_EUNKNOWN, "%s: out of memory reading the commit marker", what);
+            } else {
+                rc = ok ? 0 : mnemo__err(MNEMO_EBUSY, "%s: not applied (fenced by a resolve)", what);
+            }
             break;
         }
         /* another commit moved the counter: take its value and try again */
         json_t *kv = first_kv(json_object_get(json_array_get(json_object_get(in, "responses"), 0), "response_range"));
-        if (!kv || kv_value(kv, &v, &vl) || vl != 8) {
+        int brc = kv ? kv_value(kv, &v, &vl) : MNEMO_ECORRUPT;
+        if (brc || vl != 8) {
             mnemo__free(v);
             json_decref(resp);
-            rc = mnemo__err(MNEMO_ECORRUPT, "%s: the commit counter of %s is missing or damaged", what, s->path);
+            rc = brc == MNEMO_ENOMEM ? brc
+                                     : mnemo__err(MNEMO_ECORRUPT, "%s: the commit counter of %s is missing or damaged",
+                                                  what, s->path);
             break;
         }
         c = be64(v);
@@ -964,10 +982,15 @@ static int ec_txn_resolve(mnemo_store_txn *t, uint64_t *seq)
     json_t *kv = first_kv(json_object_get(json_array_get(json_object_get(resp, "responses"), 0), "response_range"));
     unsigned char *v = NULL;
     size_t vl = 0;
-    if (kv && !kv_value(kv, &v, &vl) && vl == 8) {
+    int brc = kv ? kv_value(kv, &v, &vl) : MNEMO_ECORRUPT;
+    if (brc == MNEMO_ENOMEM) { /* decided in the store, not here yet: ask again */
+        json_decref(resp);
+        return mnemo__err(MNEMO_EUNKNOWN, "store resolve: out of memory reading the commit marker");
+    }
+    if (!brc && vl == 8) {
         *seq = be64(v);
         rc = 0;
-    } else if (vl == 1) {
+    } else if (!brc && vl == 1) {
         rc = mnemo__err(MNEMO_EBUSY, "store commit: not applied (fenced by an earlier resolve); retry");
     } else {
         rc = mnemo__err(MNEMO_ECORRUPT, "store resolve: the commit marker is damaged");
@@ -1122,15 +1145,18 @@ static int page_fetch(mnemo_store_cursor *c, int fwd, const void *at, size_t at_
         unsigned char *k = NULL;
         size_t kl = 0;
         const char *ks = json_string_value(json_object_get(kv, "key"));
-        if (!ks || b64_dec(ks, &k, &kl) || kl < skip) {
+        int brc = ks ? b64_dec(ks, &k, &kl) : MNEMO_ECORRUPT;
+        if (brc || kl < skip) {
             mnemo__free(k);
-            rc = mnemo__err(MNEMO_ECORRUPT, "store cursor: etcd sent a bad key (keyspace %s)", ks_name(s, c->ks));
+            rc = brc == MNEMO_ENOMEM
+                     ? brc
+                     : mnemo__err(MNEMO_ECORRUPT, "store cursor: etcd sent a bad key (keyspace %s)", ks_name(s, c->ks));
             break;
         }
         memmove(k, k + skip, kl - skip);
         e->k = k;
         e->kl = kl - skip;
-        if (kv_value(kv, &e->v, &e->vl))
+        if ((rc = kv_value(kv, &e->v, &e->vl)) != 0 && rc != MNEMO_ENOMEM)
             rc = mnemo__err(MNEMO_ECORRUPT, "store cursor: etcd sent a bad value (keyspace %s)", ks_name(s, c->ks));
     }
     c->n_page = n;
