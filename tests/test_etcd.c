@@ -141,6 +141,7 @@ TU_TEST(etcd, a_value_over_max_request_bytes_is_refused_before_sending)
 enum { PASS, DROP_REPLY, DROP_REQUEST };
 typedef struct proxy {
     int listen_fd, port, upstream;
+    const char *match; /* what a request's bytes hold to meet the fault */
     atomic_int mode, armed, dropped, stop;
     pthread_t th;
 } proxy;
@@ -164,8 +165,9 @@ typedef struct pconn {
     int c;
 } pconn;
 
-/* Relays one client connection; a commit request (its body holds "request_txn": only commits nest
- * a Txn) meets the armed fault: its reply, or the request itself, is lost and the connection cut. */
+/* Relays one client connection; a request holding p->match ("request_txn": only commits nest a
+ * Txn; "/v3/kv/txn": every Txn, the resolve's too) meets the armed fault: its reply, or the request
+ * itself, is lost and the connection cut. */
 static void *relay(void *arg)
 {
     pconn *pc = arg;
@@ -181,7 +183,7 @@ static void *relay(void *arg)
             ssize_t n = read(c, buf, sizeof buf);
             if (n <= 0)
                 break;
-            int commit = memmem(buf, (size_t)n, "request_txn", 11) != NULL;
+            int commit = memmem(buf, (size_t)n, p->match, strlen(p->match)) != NULL;
             if (commit && atomic_load(&p->armed) > 0) {
                 atomic_fetch_sub(&p->armed, 1);
                 atomic_fetch_add(&p->dropped, 1);
@@ -284,13 +286,16 @@ static void lost_commits(int mode)
     start_cluster();
     proxy p;
     proxy_start(&p, cl.client_port[0]);
+    p.match = "request_txn";
     char path[512];
-    snprintf(path, sizeof path, "etcd://127.0.0.1:%d/lost%d?timeout_ms=2000", p.port, mode);
+    snprintf(path, sizeof path, "etcd://127.0.0.1:%d/lost%d?timeout_ms=1000", p.port, mode);
     mnemo_db *db;
     TU_OK(open_at(&db, path));
     TU_OK(mnemo_kv_put(db, NULL, "n", 1, "0", 1));
     atomic_store(&p.mode, mode);
-    /* a commit alone meets the fault: its outcome is unknown, the message names the endpoint */
+    /* every Txn meets the fault, the commit's and its resolve's: the outcome stays unknown, and the
+     * message names the endpoint */
+    p.match = "/v3/kv/txn";
     atomic_store(&p.armed, 1000);
     mnemo_txn *t;
     TU_OK(mnemo_txn_begin(&t, db, 0));
@@ -300,10 +305,12 @@ static void lost_commits(int mode)
     snprintf(want, sizeof want, "127.0.0.1:%d", p.port);
     cr_assert(strstr(mnemo_errmsg(), want) && strstr(mnemo_errmsg(), "unknown"), "%s", mnemo_errmsg());
     mnemo_txn_free(t);
+    atomic_store(&p.armed, 0);
     long base = counter(db); /* 1 if the lost commit was applied (DROP_REPLY), else 0 */
     cr_assert_eq(base, mode == DROP_REPLY ? 1 : 0);
     /* mnemo_txn_run resolves each lost commit: applied once, never twice, never lost */
     int runs = 6;
+    p.match = "request_txn"; /* commits only: the resolve gets through */
     for (int i = 0; i < runs; i++) {
         /* this run's commit is lost, and so is its copy if libcurl sends it again: the outcome is
          * unknown to mnemo_txn_run, which must resolve it */

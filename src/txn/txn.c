@@ -564,11 +564,24 @@ int mnemo_txn_commit(mnemo_txn *txn)
             char msg[512]; /* copied: the message is formatted into the buffer it comes from */
             snprintf(msg, sizeof msg, "%s", mnemo_errmsg());
             mnemo__err(rc, "mnemo_txn_commit: %s", msg);
-            if (rc == MNEMO_EUNKNOWN && TDB(txn->db)->ops->txn_resolve) { /* kept for the resolve */
-                txn->unknown = txn->st;
-                txn->st = NULL;
+            if (rc == MNEMO_EUNKNOWN && TDB(txn->db)->ops->txn_resolve) {
+                /* Ask the store now, before the hooks: an applied commit is then this process's
+                 * own commit like any other (index and cache see it when the commit returns). */
+                int rrc = TDB(txn->db)->ops->txn_resolve(txn->st, &txn->commit_seq);
+                if (rrc == 0)
+                    rc = 0;
+                else if (rrc == MNEMO_EBUSY)
+                    rc = mnemo__err(MNEMO_EBUSY, "mnemo_txn_commit: %.300s; resolved: not applied, retry", msg);
+                else if (rrc == MNEMO_EUNKNOWN) { /* kept for mnemo_txn__resolve (mnemo_txn_run) */
+                    rc = mnemo__err(MNEMO_EUNKNOWN, "mnemo_txn_commit: %.300s", msg);
+                    txn->unknown = txn->st;
+                    txn->st = NULL;
+                } else {
+                    rc = rrc;
+                }
             }
-        } else if (txn->commit_seq > snap) { /* a commit that wrote (an empty one reports snap) */
+        }
+        if (rc == 0 && txn->commit_seq > snap) { /* a commit that wrote (an empty one reports snap) */
             cache_seq_own_commit(TDB(txn->db), txn->commit_seq);
         }
     }
@@ -921,10 +934,10 @@ int mnemo_txn_run(mnemo_db *db, unsigned flags, mnemo_txn_fn fn, void *arg, cons
         rc = fn(txn, arg);
         if (rc == 0)
             rc = mnemo_txn_commit(txn);
-        /* Outcome unknown (a distributed store lost the connection after the commit was sent): ask
-         * the store whether it was applied, by the marker the commit wrote. Applied: done (this
-         * process's index and cache catch up from the store, as after another process's commit);
-         * not applied: the store fenced it, so it never will be; retry like a conflict. */
+        /* Outcome still unknown (the commit's own resolve could not reach the store either): ask
+         * again, by the marker the commit wrote. Applied: done (this process's index and cache
+         * catch up from the store, as after another process's commit); not applied: the store
+         * fenced it, so it never will be; retry like a conflict. */
         for (unsigned k = 0; rc == MNEMO_EUNKNOWN && txn->unknown && k < r.max_attempts; k++) {
             char msg[512];
             snprintf(msg, sizeof msg, "%s", mnemo_errmsg());

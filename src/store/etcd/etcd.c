@@ -338,8 +338,10 @@ static const char SEQ_KEY[] = "seq", KS_KEY[] = "ks";
 static json_t *put_op(json_t *key, const void *v, size_t vl, long long lease)
 {
     json_t *p = json_pack("{s:o,s:o}", "key", key, "value", jb64(v, vl));
-    if (lease)
-        json_object_set_new(p, "lease", jnum(lease));
+    if (p && lease && json_object_set_new(p, "lease", jnum(lease))) {
+        json_decref(p); /* a marker without its lease would never go */
+        p = NULL;
+    }
     return json_pack("{s:o}", "request_put", p);
 }
 
@@ -708,6 +710,10 @@ static int fetch_written_mods(mnemo_store_txn *t, long long *mods)
             json_decref(ops);
             continue;
         }
+        if (json_array_size(ops) != n) {
+            json_decref(ops);
+            return mnemo__err_nomem("store commit");
+        }
         json_t *resp;
         int rc = ec_post(s, "/v3/kv/txn", json_pack("{s:o}", "success", ops), &resp, 1, "store commit");
         if (rc)
@@ -751,6 +757,10 @@ static int validate_only(mnemo_store_txn *t)
     for (size_t i = 0; i < t->nr; i++)
         json_array_append_new(cmp, cmp_op(jkey(s, (int)t->r[i].ks, t->r[i].k, t->r[i].kl), "MOD", "EQUAL",
                                           "mod_revision", jnum(t->r[i].mod)));
+    if (json_array_size(cmp) != t->nr) { /* an element ran out of memory: never send less */
+        json_decref(cmp);
+        return mnemo__err_nomem("store commit");
+    }
     int rc = ec_post(s, "/v3/kv/txn", json_pack("{s:o}", "compare", cmp), &resp, 1, "store commit");
     if (rc)
         return rc;
@@ -843,6 +853,13 @@ static int ec_commit_writes(mnemo_store_txn *t, uint64_t *seq)
         }
         json_array_append_new(ops, put_op(jkey(s, TAG_META, SEQ_KEY, 3), nv, 8, 0));
         json_array_append_new(ops, put_op(jkey(s, TAG_META, mkey, 17), nv, 8, lease));
+        /* a write or compare that ran out of memory is missing from its list: never send less */
+        if (json_array_size(ops) != t->nw + t->nat + 2 || json_array_size(cmp) != n_cmp) {
+            json_decref(ops);
+            json_decref(cmp);
+            rc = mnemo__err_nomem(what);
+            break;
+        }
         json_t *inner_cmp = json_pack("[o,o]",
                                       cmp_op(jkey(s, TAG_META, SEQ_KEY, 3), "VALUE", "EQUAL", "value", jb64(cv, 8)),
                                       cmp_op(jkey(s, TAG_META, mkey, 17), "MOD", "EQUAL", "mod_revision", jnum(0)));
