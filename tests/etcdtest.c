@@ -41,8 +41,7 @@ int tu_etcd_available(void)
     return 0;
 }
 
-/* A port nobody listens on now (the kernel's pick for an ephemeral bind). */
-static int free_port(void)
+int tu_free_port(void)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {0};
@@ -162,8 +161,8 @@ int tu_etcd_start(tu_etcd *c, int n)
         return -1;
     }
     for (int i = 0; i < n; i++) {
-        c->client_port[i] = free_port();
-        c->peer_port[i] = free_port();
+        c->client_port[i] = tu_free_port();
+        c->peer_port[i] = tu_free_port();
     }
     size_t l = 0;
     for (int i = 0; i < n; i++)

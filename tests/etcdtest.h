@@ -22,6 +22,8 @@ typedef struct tu_etcd {
 #define TU_ETCD_MAX_REQUEST_BYTES (16 << 20)
 #define TU_ETCD_PATH_OPTIONS "max_txn_ops=32768&max_request_bytes=16777216"
 
+/* A 127.0.0.1 port nobody listens on now (the kernel's pick for an ephemeral bind); -1 if none. */
+int tu_free_port(void);
 /* 1 if an etcd program is there to run. */
 int tu_etcd_available(void);
 /* Starts n members and waits until the cluster answers; 0 or -1 (message on stderr). */

@@ -36,23 +36,11 @@ static int open_at(mnemo_db **db, const char *path)
     return mnemo_open(db, path, &o);
 }
 
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t l = sizeof a;
-    cr_assert(fd >= 0 && !bind(fd, (struct sockaddr *)&a, sizeof a) && !getsockname(fd, (struct sockaddr *)&a, &l));
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
 TU_TEST(etcd, a_cluster_that_is_down_is_eio_naming_the_endpoint)
 {
     if (!tu_etcd_available())
         cr_skip_test("no etcd program");
-    int port = free_port();
+    int port = tu_free_port();
     char path[128], want[64];
     snprintf(path, sizeof path, "etcd://127.0.0.1:%d/down?timeout_ms=300", port);
     snprintf(want, sizeof want, "127.0.0.1:%d", port);
@@ -70,7 +58,7 @@ TU_TEST(etcd, the_next_endpoint_answers_when_the_first_is_down)
 {
     start_cluster();
     char path[512];
-    snprintf(path, sizeof path, "etcd://127.0.0.1:%d,%s/failover", free_port(), cl.endpoints);
+    snprintf(path, sizeof path, "etcd://127.0.0.1:%d,%s/failover", tu_free_port(), cl.endpoints);
     mnemo_db *db;
     TU_OK(open_at(&db, path));
     TU_OK(mnemo_kv_put(db, NULL, "k", 1, "v", 1));

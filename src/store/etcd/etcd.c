@@ -1318,6 +1318,35 @@ static int set_current(mnemo_store_cursor *c, const void *k, size_t kl, const vo
     return 0;
 }
 
+static void cursor_nomem(mnemo_store_cursor *c)
+{
+    c->valid = 0;
+    c->status = mnemo__err_nomem("store cursor");
+}
+
+/* One step of a seek: the stored entry r and the transaction's write o nearest in the direction
+ * of travel (fwd: the smaller wins; else the larger; on a tie the write). 1 when the cursor landed
+ * or nothing is left; 0 when o is an own delete that hides what is there: go on past it. */
+static int land(mnemo_store_cursor *c, ec_ent *r, ec_w *o, int fwd)
+{
+    if (r && !in_bounds(c, r->k, r->kl))
+        r = NULL;
+    if (o && !in_bounds(c, o->k, o->kl))
+        o = NULL;
+    if (!r && !o)
+        return 1;
+    int cmp = r && o ? kcmp(r->k, r->kl, o->k, o->kl) : 0;
+    if (!o || (r && (fwd ? cmp < 0 : cmp > 0))) {
+        set_current(c, r->k, r->kl, r->v, r->vl);
+        return 1;
+    }
+    if (!o->del) {
+        set_current(c, o->k, o->kl, o->v, o->vl);
+        return 1;
+    }
+    return 0;
+}
+
 /* Positions on the first visible entry >= key (strict: > key). */
 static void seek_ge(mnemo_store_cursor *c, const void *key, size_t kl, int strict)
 {
@@ -1325,8 +1354,7 @@ static void seek_ge(mnemo_store_cursor *c, const void *key, size_t kl, int stric
     size_t tl = 0;
     if (key) {
         if (!(target = mnemo__calloc(1, kl + 1))) {
-            c->valid = 0;
-            c->status = mnemo__err_nomem("store cursor");
+            cursor_nomem(c);
             return;
         }
         memcpy(target, key, kl);
@@ -1351,25 +1379,11 @@ static void seek_ge(mnemo_store_cursor *c, const void *key, size_t kl, int stric
             if (i < c->t->nw && c->t->w[i].ks == c->ks)
                 o = &c->t->w[i];
         }
-        if (r && !in_bounds(c, r->k, r->kl))
-            r = NULL;
-        if (o && !in_bounds(c, o->k, o->kl))
-            o = NULL;
-        if (!r && !o)
+        if (land(c, r, o, 1))
             break;
-        int cmp = !r ? 1 : !o ? -1 : kcmp(r->k, r->kl, o->k, o->kl);
-        if (cmp < 0) {
-            set_current(c, r->k, r->kl, r->v, r->vl);
-            break;
-        }
-        if (!o->del) {
-            set_current(c, o->k, o->kl, o->v, o->vl);
-            break;
-        }
-        /* an own delete hides the entry: go on after it */
-        unsigned char *nt = mnemo__calloc(1, o->kl + 1);
+        unsigned char *nt = mnemo__calloc(1, o->kl + 1); /* past the own delete */
         if (!nt) {
-            c->status = mnemo__err_nomem("store cursor");
+            cursor_nomem(c);
             break;
         }
         memcpy(nt, o->k, o->kl);
@@ -1387,8 +1401,7 @@ static void seek_le(mnemo_store_cursor *c, const void *key, size_t kl, int stric
     size_t bl = 0;
     if (key) {
         if (!(below = mnemo__calloc(1, kl + 1))) {
-            c->valid = 0;
-            c->status = mnemo__err_nomem("store cursor");
+            cursor_nomem(c);
             return;
         }
         memcpy(below, key, kl);
@@ -1413,21 +1426,8 @@ static void seek_le(mnemo_store_cursor *c, const void *key, size_t kl, int stric
             if (i > 0 && c->t->w[i - 1].ks == c->ks)
                 o = &c->t->w[i - 1];
         }
-        if (r && !in_bounds(c, r->k, r->kl))
-            r = NULL;
-        if (o && !in_bounds(c, o->k, o->kl))
-            o = NULL;
-        if (!r && !o)
+        if (land(c, r, o, 0))
             break;
-        int cmp = !r ? -1 : !o ? 1 : kcmp(r->k, r->kl, o->k, o->kl);
-        if (cmp > 0) {
-            set_current(c, r->k, r->kl, r->v, r->vl);
-            break;
-        }
-        if (!o->del) {
-            set_current(c, o->k, o->kl, o->v, o->vl);
-            break;
-        }
         unsigned char *nb = mnemo__memdup(o->k, o->kl ? o->kl : 1);
         if (!nb) {
             c->status = mnemo__err_nomem("store cursor");
