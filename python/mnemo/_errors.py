@@ -73,9 +73,9 @@ class Full(Error):
 
 
 class Unknown(Error):
-    """MNEMO_EUNKNOWN: a commit's outcome is unknown (the connection to a distributed store was lost
-    after sending it). Auto-commit calls resolve it themselves (docs/errors.md); a transaction's
-    commit raises it: re-read what it wrote to find out."""
+    """MNEMO_EUNKNOWN: a commit's outcome is unknown: the connection to a distributed store was lost
+    after sending it, and asking the store whether it applied failed too (docs/errors.md). Re-read
+    what the transaction wrote to find out."""
 
 
 _BY_CODE = {
