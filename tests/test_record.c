@@ -462,6 +462,41 @@ static void scan_truth(const char *filter, char *out, size_t cap)
     sort_words(out);
 }
 
+/* Puts records a and b ({"topic": "rust"}) in t; between them, if asked, an index on topic is
+ * created (in a transaction of its own, committed at once). */
+static void put_a_and_b(mnemo_txn *t, int index_between)
+{
+    mnemo_record r = {0};
+    r.metadata = "{\"topic\": \"rust\"}";
+    r.id = "a";
+    TU_OK(mnemo_record_put(db, t, &r, 0));
+    if (index_between)
+        TU_OK(mnemo_record_index_create(db, "topic"));
+    r.id = "b";
+    TU_OK(mnemo_record_put(db, t, &r, 0));
+}
+
+/* A transaction reads the index epoch once (later puts of the same transaction trust it): an
+ * index created between its puts must still make it conflict, and the retry indexes every record. */
+TU_TEST(record, puts_of_one_txn_conflict_with_an_index_created_meanwhile)
+{
+    mnemo_txn *t;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        TU_OK(mnemo_txn_begin(&t, db, 0));
+        put_a_and_b(t, attempt == 0);
+        TU_RC(mnemo_txn_commit(t), attempt == 0 ? MNEMO_EBUSY : 0);
+        mnemo_txn_free(t);
+    }
+    char got[64];
+    find_all("{\"topic\": \"rust\"}", 10, got, sizeof got);
+    cr_assert_str_eq(got, "a b ", "the index holds both records: %s", got);
+    char **paths;
+    size_t n;
+    TU_OK(mnemo_record_index_list(&paths, &n, db, NULL));
+    cr_assert_eq(n, 1);
+    mnemo_record_index_list_free(paths, n);
+}
+
 TU_TEST(record, index_results_equal_full_scan)
 {
     fill(400);

@@ -27,8 +27,8 @@
 #define LM_LOCK_FILE "mnemo.lock" /* ours: a shared flock per opener (see lm_open) */
 #define LM_DEFAULT_MAP ((size_t)64 << 20)
 #define LM_DEFAULT_READERS 1024u
-#define LM_GROW_WAIT_S 10
-#define LM_POOL 16 /* reset read transactions kept for reuse per store */ /* how long a map growth waits for open snapshots of this process */
+#define LM_GROW_WAIT_S 10 /* how long a map growth waits for open snapshots of this process */
+#define LM_POOL 16        /* reset read transactions kept for reuse per store */
 
 /* Long keys. LMDB keys are at most mdb_env_get_maxkeysize() bytes (511 in Debian's build); mnemo
  * keys may be longer. A key shorter than LM_P bytes is stored as it is. A key of LM_P bytes or
@@ -81,19 +81,21 @@ struct mnemo_store {
     int has_ver;
     /* The gate: mdb_env_set_mapsize needs every transaction of this process in this environment
      * to be over. `active` counts open LMDB transactions (snapshots, borrowed values, cursors,
-     * commits); a growth sets `resizing`, which holds back new ones, and waits for active == 0. */
+     * commits); a growth sets `resizing` (under mu), which holds back new ones, and waits for
+     * active == 0. Entering and leaving are one atomic add each when no growth is pending (point
+     * reads pass the gate twice: a mutex there cost more than the read's own bookkeeping). */
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    unsigned active;
-    int resizing;
+    atomic_uint active;
+    atomic_int resizing;
     size_t psize;
-    int want_grow; /* data passed half the map: grow when the process is next quiescent */
-    size_t map_size;
-    /* Read snapshots kept reset for reuse (guarded by mu): mdb_txn_renew of a reset transaction
-     * keeps its reader slot, where mdb_txn_begin under MDB_NOTLS takes the reader table's lock,
-     * searches a free slot and allocates the transaction on every point read and cursor. */
-    struct lm_snap *pool[LM_POOL];
-    unsigned n_pool;
+    atomic_int want_grow; /* data passed half the map: grow when the process is next quiescent */
+    size_t map_size;      /* under mu */
+    /* Read snapshots kept reset for reuse, a slot each (taken and given back with one atomic
+     * exchange): mdb_txn_renew of a reset transaction keeps its reader slot, where mdb_txn_begin
+     * under MDB_NOTLS takes the reader table's lock, searches a free slot and allocates the
+     * transaction on every point read and cursor. */
+    _Atomic(struct lm_snap *) pool[LM_POOL];
 };
 
 static size_t lm_test_map;
@@ -402,47 +404,51 @@ static int lm_ver_bump(mnemo_store *s, MDB_txn *w, int *changed, unsigned ks, co
 /* ---------------------------------------------------------------------------------------- */
 /* the gate and map growth */
 
-/* before_wait (if any) runs when a growth is pending, before waiting for it: a commit drops its
- * own snapshot there so that the growth does not wait for it. */
-static void lm_gate_enter(mnemo_store *s, void (*before_wait)(void *), void *ctx)
-{
-    pthread_mutex_lock(&s->mu);
-    if (s->resizing && before_wait) {
-        pthread_mutex_unlock(&s->mu);
-        before_wait(ctx);
-        pthread_mutex_lock(&s->mu);
-    }
-    while (s->resizing)
-        pthread_cond_wait(&s->cv, &s->mu);
-    s->active++;
-    pthread_mutex_unlock(&s->mu);
-}
+static void lm_gate_leave(mnemo_store *s);
 
-/* Doubles the map; mu held, no transaction active. */
+/* Doubles the map; mu held, resizing set, no transaction active. */
 static int lm_grow_locked(mnemo_store *s, int adopt)
 {
     int rc = mdb_env_set_mapsize(s->env, adopt ? 0 : s->map_size * 2);
     MDB_envinfo info;
     if (rc == 0 && mdb_env_info(s->env, &info) == 0)
         s->map_size = info.me_mapsize;
-    s->want_grow = 0;
+    atomic_store(&s->want_grow, 0);
     return rc;
 }
 
-/* mu held. */
-static void lm_gate_leave_locked(mnemo_store *s)
+/* before_wait (if any) runs when a growth is pending, before waiting for it: a commit drops its
+ * own snapshot there so that the growth does not wait for it.
+ * The fast path is a Dekker pair with lm_grow: a reader adds to active, then looks at resizing;
+ * a grower sets resizing, then looks at active (both sequentially consistent), so one of the two
+ * sees the other. resizing only changes under mu. */
+static void lm_gate_enter(mnemo_store *s, void (*before_wait)(void *), void *ctx)
 {
-    if (--s->active == 0) {
-        if (s->want_grow && !s->resizing) /* growing now is free: nobody has to wait */
-            lm_grow_locked(s, 0);
-        pthread_cond_broadcast(&s->cv);
-    }
+    atomic_fetch_add(&s->active, 1);
+    if (!atomic_load(&s->resizing))
+        return;
+    lm_gate_leave(s);
+    if (before_wait)
+        before_wait(ctx);
+    pthread_mutex_lock(&s->mu);
+    while (atomic_load(&s->resizing))
+        pthread_cond_wait(&s->cv, &s->mu);
+    atomic_fetch_add(&s->active, 1); /* resizing cannot be set while mu is held */
+    pthread_mutex_unlock(&s->mu);
 }
 
 static void lm_gate_leave(mnemo_store *s)
 {
+    if (atomic_fetch_sub(&s->active, 1) != 1 || (!atomic_load(&s->resizing) && !atomic_load(&s->want_grow)))
+        return;
     pthread_mutex_lock(&s->mu);
-    lm_gate_leave_locked(s);
+    if (atomic_load(&s->want_grow) && !atomic_load(&s->resizing)) { /* growing now is free: nobody waits */
+        atomic_store(&s->resizing, 1);
+        if (atomic_load(&s->active) == 0) /* else the last one out of those who came in tries again */
+            lm_grow_locked(s, 0);
+        atomic_store(&s->resizing, 0);
+    }
+    pthread_cond_broadcast(&s->cv); /* a growth waiting for active == 0, or readers held back */
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -469,20 +475,20 @@ static uint64_t lm_last_seq(mnemo_store *s)
 static int lm_grow(mnemo_store *s, size_t seen)
 {
     pthread_mutex_lock(&s->mu);
-    if (s->resizing || (seen && s->map_size > seen)) { /* another thread grows or grew it */
-        while (s->resizing)
+    if (atomic_load(&s->resizing) || (seen && s->map_size > seen)) { /* another thread grows or grew it */
+        while (atomic_load(&s->resizing))
             pthread_cond_wait(&s->cv, &s->mu);
         pthread_mutex_unlock(&s->mu);
         return 0;
     }
-    s->resizing = 1;
+    atomic_store(&s->resizing, 1);
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
     until.tv_sec += LM_GROW_WAIT_S;
     int rc = 0;
-    while (s->active && rc != ETIMEDOUT)
+    while (atomic_load(&s->active) && rc != ETIMEDOUT)
         rc = pthread_cond_timedwait(&s->cv, &s->mu, &until);
-    if (s->active) {
+    if (atomic_load(&s->active)) {
         rc = mnemo__err(MNEMO_EBUSY,
                         "commit: %s needs a larger map, which waits for every open transaction, cursor and "
                         "borrowed value of this database; one stayed open %d s (retry after closing it)",
@@ -491,7 +497,7 @@ static int lm_grow(mnemo_store *s, size_t seen)
         rc = lm_grow_locked(s, !seen);
         rc = rc ? lm_err(s, rc, "commit: growing the map", 0) : 0;
     }
-    s->resizing = 0;
+    atomic_store(&s->resizing, 0);
     pthread_cond_broadcast(&s->cv);
     pthread_mutex_unlock(&s->mu);
     return rc;
@@ -499,10 +505,7 @@ static int lm_grow(mnemo_store *s, size_t seen)
 
 int mnemo_store__lmdb_test_growth_pending(mnemo_store *s)
 {
-    pthread_mutex_lock(&s->mu);
-    int r = s->resizing;
-    pthread_mutex_unlock(&s->mu);
-    return r;
+    return atomic_load(&s->resizing);
 }
 
 size_t mnemo_store__lmdb_test_map_size(mnemo_store *s) { return lm_map_seen(s); }
@@ -542,16 +545,27 @@ typedef struct lm_copy {
     unsigned char data[];
 } lm_copy;
 
-/* Enters the gate and takes a pooled snapshot (NULL when the pool is empty) under one lock. */
-static lm_snap *lm_gate_enter_pooled(mnemo_store *s)
+/* A reset snapshot from the pool, or NULL when every slot is empty. */
+static lm_snap *lm_pool_take(mnemo_store *s)
 {
-    pthread_mutex_lock(&s->mu);
-    while (s->resizing)
-        pthread_cond_wait(&s->cv, &s->mu);
-    s->active++;
-    lm_snap *sn = s->n_pool ? s->pool[--s->n_pool] : NULL;
-    pthread_mutex_unlock(&s->mu);
-    return sn;
+    for (unsigned i = 0; i < LM_POOL; i++) {
+        lm_snap *sn = atomic_load_explicit(&s->pool[i], memory_order_relaxed);
+        if (sn && (sn = atomic_exchange(&s->pool[i], NULL)))
+            return sn;
+    }
+    return NULL;
+}
+
+/* 1 if a free slot took sn. */
+static int lm_pool_give(mnemo_store *s, lm_snap *sn)
+{
+    for (unsigned i = 0; i < LM_POOL; i++) {
+        lm_snap *none = NULL;
+        if (!atomic_load_explicit(&s->pool[i], memory_order_relaxed) &&
+            atomic_compare_exchange_strong(&s->pool[i], &none, sn))
+            return 1;
+    }
+    return 0;
 }
 
 static int lm_snap_open(lm_snap **out, mnemo_store *s, const char *what)
@@ -559,7 +573,8 @@ static int lm_snap_open(lm_snap **out, mnemo_store *s, const char *what)
     int checked = 0;
     lm_snap *sn;
     for (;;) {
-        sn = lm_gate_enter_pooled(s);
+        lm_gate_enter(s, NULL, NULL);
+        sn = lm_pool_take(s);
         int rc;
         if (sn) {
             if ((rc = mdb_txn_renew(sn->t)) == 0)
@@ -606,19 +621,11 @@ static void lm_snap_unref(lm_snap *sn)
         return;
     mnemo_store *s = sn->s;
     mdb_txn_reset(sn->t);
-    pthread_mutex_lock(&s->mu);
-    if (s->n_pool < LM_POOL) {
-        s->pool[s->n_pool++] = sn;
-        sn = NULL;
-    }
-    if (!sn)
-        lm_gate_leave_locked(s);
-    pthread_mutex_unlock(&s->mu);
-    if (sn) { /* the pool is full: the transaction goes before the gate opens for a growth */
+    if (!lm_pool_give(s, sn)) { /* the pool is full: the transaction goes before the gate opens for a growth */
         mdb_txn_abort(sn->t);
         mnemo__free(sn);
-        lm_gate_leave(s);
     }
+    lm_gate_leave(s);
 }
 
 static void lm_release_value(mnemo_store *s, mnemo_store_value *v)
@@ -966,7 +973,7 @@ static int lm_write_txn(mnemo_store *s, lm_body body, void *ctx, void (*before_w
                 *seq = id;
             if (!mrc && mdb_env_info(s->env, &info) == 0 && (info.me_last_pgno + 1) * s->psize > seen / 2) {
                 pthread_mutex_lock(&s->mu);
-                s->want_grow = s->map_size == seen;
+                atomic_store(&s->want_grow, s->map_size == seen);
                 pthread_mutex_unlock(&s->mu);
             }
         } else
@@ -1720,9 +1727,12 @@ static void lm_reg_remove(mnemo_store *s)
 
 static void lm_free_store(mnemo_store *s)
 {
-    for (unsigned i = 0; i < s->n_pool; i++) {
-        mdb_txn_abort(s->pool[i]->t);
-        mnemo__free(s->pool[i]);
+    for (unsigned i = 0; i < LM_POOL; i++) {
+        lm_snap *sn = atomic_load(&s->pool[i]);
+        if (!sn)
+            continue;
+        mdb_txn_abort(sn->t);
+        mnemo__free(sn);
     }
     if (s->env)
         mdb_env_close(s->env);
