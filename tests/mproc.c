@@ -42,6 +42,7 @@
 
 #include <mnemo/mnemo.h>
 
+#include "mputil.h"
 #ifdef MNEMO_HAVE_ETCD
 #include "etcdtest.h"
 static tu_etcd cluster; /* the parent's, with --etcd */
@@ -57,25 +58,7 @@ enum { WORKERS = 4, ITERS = 60, ACCOUNTS = 8, DIM = 8, KILLED = 3, KILL_AFTER = 
 
 static const char *self;
 
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fprintf(stderr, "mproc[%d]: ", (int)getpid());
-    vfprintf(stderr, fmt, ap);
-    fprintf(stderr, " (%s)\n", mnemo_errmsg());
-    va_end(ap);
-    exit(1);
-}
-
-static void vec_of(float *v, const char *id)
-{
-    unsigned h = 2166136261u;
-    for (const char *p = id; *p; p++)
-        h = (h ^ (unsigned char)*p) * 16777619u;
-    for (int j = 0; j < DIM; j++)
-        v[j] = (float)((h >> (j * 3)) % 1000) / 10.0f + (float)j;
-}
+static void vec_of(float *v, const char *id) { mp_vec_of(v, DIM, id); }
 
 /* A record `id` with its embedding (vec_of), alone. */
 static void put_with_vector(mnemo_db *db, const char *id)
@@ -85,7 +68,7 @@ static void put_with_vector(mnemo_db *db, const char *id)
     float v[DIM];
     vec_of(v, id);
     if (mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT) || mnemo_vector_put(db, NULL, id, v, DIM))
-        die("put %s", id);
+        mp_die("put %s", id);
 }
 
 static mnemo_db *open_db(const char *dir, int create)
@@ -96,29 +79,8 @@ static mnemo_db *open_db(const char *dir, int create)
     o.vector_dim = create ? DIM : 0;
     mnemo_db *db;
     if (mnemo_open(&db, dir, &o))
-        die("open %s", dir);
+        mp_die("open %s", dir);
     return db;
-}
-
-static long balance(mnemo_db *db, mnemo_txn *t, int a, int *rc)
-{
-    char k[16];
-    void *v;
-    size_t vl;
-    snprintf(k, sizeof k, "acct%d", a);
-    if ((*rc = mnemo_kv_get(&v, &vl, db, t, k, strlen(k))))
-        return 0;
-    long b = strtol(v, NULL, 10);
-    mnemo_free(v);
-    return b;
-}
-
-static int set_balance(mnemo_db *db, mnemo_txn *t, int a, long b)
-{
-    char k[16], v[32];
-    snprintf(k, sizeof k, "acct%d", a);
-    snprintf(v, sizeof v, "%ld", b);
-    return mnemo_kv_put(db, t, k, strlen(k), v, strlen(v));
 }
 
 typedef struct step {
@@ -149,12 +111,12 @@ static int step_fn(mnemo_txn *t, void *p)
     int a = (s->w * 7 + s->i) % ACCOUNTS, b = (s->w + s->i * 3 + 1) % ACCOUNTS;
     if (a == b)
         b = (b + 1) % ACCOUNTS;
-    long ba = rc ? 0 : balance(s->db, t, a, &rc), bb = rc ? 0 : balance(s->db, t, b, &rc);
+    long ba = rc ? 0 : mp_balance(s->db, t, a, &rc), bb = rc ? 0 : mp_balance(s->db, t, b, &rc);
     long amount = 1 + (s->i % 5);
     if (!rc)
-        rc = set_balance(s->db, t, a, ba - amount);
+        rc = mp_set_balance(s->db, t, a, ba - amount);
     if (!rc)
-        rc = set_balance(s->db, t, b, bb + amount);
+        rc = mp_set_balance(s->db, t, b, bb + amount);
     return rc;
 }
 
@@ -165,7 +127,7 @@ static size_t verify(mnemo_db *db, size_t *found)
     lo.id_prefix = "r";
     mnemo_record_page *pg;
     if (mnemo_record_list(&pg, db, NULL, &lo))
-        die("list");
+        mp_die("list");
     mnemo_vector_search_options so = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
     so.exact = 1;
     *found = 0;
@@ -175,13 +137,13 @@ static size_t verify(mnemo_db *db, size_t *found)
         size_t dim;
         vec_of(want, id);
         if (mnemo_vector_get(&got, &dim, db, NULL, id))
-            die("vector_get %s", id);
+            mp_die("vector_get %s", id);
         if (dim != DIM || memcmp(got, want, sizeof want))
-            die("the embedding of %s is another record's (an internal id handed out twice?)", id);
+            mp_die("the embedding of %s is another record's (an internal id handed out twice?)", id);
         mnemo_free(got);
         mnemo_vector_hits *h;
         if (mnemo_vector_search(&h, db, NULL, want, DIM, 1, &so))
-            die("search");
+            mp_die("search");
         *found += h->count == 1 && !strcmp(h->hits[0].id, id);
         mnemo_vector_hits_free(h);
     }
@@ -196,7 +158,7 @@ static int worker(const char *dir, int w)
     for (int i = 0; i < ITERS; i++) {
         step s = {db, w, i};
         if (mnemo_txn_run(db, 0, step_fn, &s, NULL))
-            die("worker %d step %d", w, i);
+            mp_die("worker %d step %d", w, i);
         printf("ack %d\n", i);
         fflush(stdout);
         if (i % 10 == 9) { /* searches while the others write: catch up under load */
@@ -204,7 +166,7 @@ static int worker(const char *dir, int w)
             vec_of(q, "r0-0");
             mnemo_vector_hits *h;
             if (mnemo_vector_search(&h, db, NULL, q, DIM, 3, NULL))
-                die("search under load");
+                mp_die("search under load");
             mnemo_vector_hits_free(h);
         }
     }
@@ -212,12 +174,12 @@ static int worker(const char *dir, int w)
     fflush(stdout);
     char line[32];
     if (!fgets(line, sizeof line, stdin)) /* "verify": every live worker is done */
-        die("no verify line");
+        mp_die("no verify line");
     size_t found, n = verify(db, &found);
     printf("verified %zu %zu\n", n, found);
     fflush(stdout);
     if (mnemo_close(db))
-        die("close");
+        mp_die("close");
     return 0;
 }
 
@@ -232,7 +194,7 @@ static int sleeper(const char *dir)
     vec_of(q, "hub");
     mnemo_vector_hits *h;
     if (mnemo_vector_search(&h, db, NULL, q, DIM, 1, NULL))
-        die("sleeper search");
+        mp_die("sleeper search");
     mnemo_vector_hits_free(h);
     mnemo_vector_stats before = MNEMO_VECTOR_STATS_INIT, after = MNEMO_VECTOR_STATS_INIT;
     mnemo_vector_stats_get(&before, db);
@@ -240,7 +202,7 @@ static int sleeper(const char *dir)
     fflush(stdout);
     char line[32];
     if (!fgets(line, sizeof line, stdin))
-        die("no go line");
+        mp_die("no go line");
     mnemo_vector_search_options so = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
     so.exact = 1;
     int found = 0;
@@ -249,7 +211,7 @@ static int sleeper(const char *dir)
         snprintf(id, sizeof id, "b%d", k);
         vec_of(q, id);
         if (mnemo_vector_search(&h, db, NULL, q, DIM, 1, &so))
-            die("sleeper search after the trim");
+            mp_die("sleeper search after the trim");
         found += h->count == 1 && !strcmp(h->hits[0].id, id);
         mnemo_vector_hits_free(h);
     }
@@ -269,12 +231,12 @@ static child spawn(const char *mode, const char *dir, int w)
 {
     int to[2], from[2];
     if (pipe(to) || pipe(from))
-        die("pipe");
+        mp_die("pipe");
     fflush(NULL);
     child c;
     c.pid = fork();
     if (c.pid < 0)
-        die("fork");
+        mp_die("fork");
     if (c.pid == 0) {
         dup2(to[0], 0);
         dup2(from[1], 1);
@@ -310,11 +272,11 @@ static int load_test(const char *dir)
 {
     mnemo_db *db = open_db(dir, 1);
     for (int a = 0; a < ACCOUNTS; a++)
-        if (set_balance(db, NULL, a, 100))
-            die("accounts");
+        if (mp_set_balance(db, NULL, a, 100))
+            mp_die("accounts");
     put_with_vector(db, "hub");
     if (mnemo_close(db))
-        die("close");
+        mp_die("close");
 
     child c[WORKERS];
     int acked[WORKERS];
@@ -334,7 +296,7 @@ static int load_test(const char *dir)
             if (on_etcd && leader < 0 && acked[KILLED] >= KILL_AFTER / 3) {
                 leader = tu_etcd_leader(&cluster);
                 if (leader < 0)
-                    die("no etcd leader");
+                    mp_die("no etcd leader");
                 tu_etcd_kill(&cluster, leader);
                 fprintf(stderr, "mproc: killed the etcd leader (member %d)\n", leader);
             }
@@ -346,7 +308,7 @@ static int load_test(const char *dir)
 #ifdef MNEMO_HAVE_ETCD
     if (on_etcd) { /* the old leader comes back; then a follower dies for the rest of the load */
         if (leader < 0 || tu_etcd_restart(&cluster, leader))
-            die("etcd member %d did not come back", leader);
+            mp_die("etcd member %d did not come back", leader);
         int now = tu_etcd_leader(&cluster), follower = -1;
         for (int j = 0; j < cluster.n && follower < 0; j++) /* one that stayed up, if the leader allows */
             if (j != now && j != leader)
@@ -403,7 +365,7 @@ static int load_test(const char *dir)
     int rc = 0;
     long sum = 0;
     for (int a = 0; a < ACCOUNTS && !rc; a++)
-        sum += balance(db, NULL, a, &rc);
+        sum += mp_balance(db, NULL, a, &rc);
     if (rc || sum != ACCOUNTS * 100) {
         fprintf(stderr, "bank total %ld, expected %d\n", sum, ACCOUNTS * 100);
         fails++;
@@ -459,7 +421,7 @@ static int trim_test(const char *dir, int stop)
     child s = spawn("sleeper", dir, 0);
     char line[128];
     if (!expect_line(&s, "ready", line, sizeof line))
-        die("sleeper not ready");
+        mp_die("sleeper not ready");
     if (stop)
         kill(s.pid, SIGSTOP);
     db = open_db(dir, 0);
@@ -471,11 +433,11 @@ static int trim_test(const char *dir, int stop)
     usleep(400 * 1000); /* a stopped sleeper's heartbeat is older than the lease now */
     vec_state *st;
     if (mnemo_vector__state(&st, db, "mproc") || mnemo_vector__catch_up(st) || mnemo_vector__snapshot(st, db))
-        die("snapshot");
+        mp_die("snapshot");
     mnemo_close(db);
 #ifdef MNEMO_HAVE_ETCD
     if (on_etcd && tu_etcd_compact(&cluster)) /* the revisions the sleeper read at are gone */
-        die("etcd compaction");
+        mp_die("etcd compaction");
 #endif
     if (stop)
         kill(s.pid, SIGCONT);
@@ -503,7 +465,7 @@ static size_t count_neighbors(mnemo_db *db, const char *id)
     mnemo_iter *it;
     size_t n = 0;
     if (mnemo_graph_neighbors(&it, db, NULL, id, MNEMO_DIR_OUT, NULL, 0))
-        die("neighbors");
+        mp_die("neighbors");
     while (mnemo_iter_next(it) == 0)
         n++;
     mnemo_iter_free(it);
@@ -514,7 +476,7 @@ static char *content_of(mnemo_db *db, const char *id)
 {
     mnemo_record *r;
     if (mnemo_record_get(&r, db, NULL, id))
-        die("get %s", id);
+        mp_die("get %s", id);
     char *c = strdup(r->content);
     mnemo_record_free(r);
     return c;
@@ -529,12 +491,12 @@ static int updater(const char *dir)
     r.content = "two";
     mnemo_graph_edge e = {"c", "x", "d", 1.0, NULL};
     if (mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT) || mnemo_graph_link(db, NULL, &e, 0))
-        die("update");
+        mp_die("update");
     mnemo_record_changes ch = MNEMO_RECORD_CHANGES_INIT;
     ch.fields = MNEMO_UPDATE_METADATA;
     ch.metadata_patch = "{\"g\":2}";
     if (mnemo_record_update(db, NULL, "f", &ch))
-        die("update f");
+        mp_die("update f");
     return mnemo_close(db) ? 1 : 0;
 }
 
@@ -546,7 +508,7 @@ static size_t search_hits(mnemo_db *db, const float *v, const char *filter, size
     so.exact = exact;
     mnemo_vector_hits *h;
     if (mnemo_vector_search(&h, db, NULL, v, DIM, k, &so))
-        die("search %s", filter);
+        mp_die("search %s", filter);
     size_t n = h->count;
     mnemo_vector_hits_free(h);
     return n;
@@ -562,16 +524,16 @@ static int cache_test(const char *dir)
     r.id = "c";
     r.content = "one";
     if (mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT))
-        die("put c");
+        mp_die("put c");
     r.id = "d";
     if (mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT))
-        die("put d");
+        mp_die("put d");
     r.id = "f";
     r.metadata = "{\"g\":1}";
     float fv[DIM];
     vec_of(fv, "f");
     if (mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT) || mnemo_vector_put(db, NULL, "f", fv, DIM))
-        die("put f");
+        mp_die("put f");
     int fails = 0;
     fails += filtered_hits(db, fv) != 1;
     for (int k = 0; k < 2; k++) { /* the second read of each is answered by the cache */
@@ -615,7 +577,7 @@ static int meta_updater(const char *dir)
     mnemo_db *db = open_db(dir, 0);
     mnemo_txn *t;
     if (mnemo_txn_begin(&t, db, 0))
-        die("begin");
+        mp_die("begin");
     for (int i = 0; i < 10; i++) {
         char id[16];
         snprintf(id, sizeof id, "m%d", i);
@@ -623,13 +585,13 @@ static int meta_updater(const char *dir)
         ch.fields = MNEMO_UPDATE_METADATA;
         ch.metadata_patch = "{\"n\":\"x\"}";
         if (mnemo_record_update(db, t, id, &ch))
-            die("update %s", id);
+            mp_die("update %s", id);
         ch.metadata_patch = "{\"n\":100}";
         if (mnemo_record_update(db, t, id, &ch))
-            die("update %s again", id);
+            mp_die("update %s again", id);
     }
     if (mnemo_record_delete(db, t, "m49") || mnemo_txn_commit(t))
-        die("delete m49, commit");
+        mp_die("delete m49, commit");
     mnemo_txn_free(t);
     return mnemo_close(db) ? 1 : 0;
 }
@@ -653,7 +615,7 @@ static int mirror_test(const char *dir)
         ch.fields = MNEMO_UPDATE_METADATA;
         ch.metadata_patch = meta;
         if (mnemo_record_update(db, NULL, id, &ch))
-            die("meta %s", id);
+            mp_die("meta %s", id);
     }
     int fails = 0;
     size_t before = range_hits(db), again = range_hits(db); /* the second from the cached bitset */
@@ -666,7 +628,7 @@ static int mirror_test(const char *dir)
     ch.fields = MNEMO_UPDATE_METADATA;
     ch.metadata_patch = "{\"n\": 0}";
     if (mnemo_record_update(db, NULL, "m48", &ch))
-        die("update m48");
+        mp_die("update m48");
     size_t after = range_hits(db); /* 25 + m0..m9 - m49 (deleted) - m48 (now 0) */
     if (after != 33) {
         fprintf(stderr, "filter mirror: %zu hits of n >= 25 after another process's changes, want 33\n", after);
@@ -680,6 +642,7 @@ static int mirror_test(const char *dir)
 int main(int argc, char **argv)
 {
     self = argv[0];
+    mp_name = "mproc";
     if (argc == 4 && !strcmp(argv[1], "worker"))
         return worker(argv[2], atoi(argv[3]));
     if (argc == 4 && !strcmp(argv[1], "sleeper"))
@@ -694,7 +657,7 @@ int main(int argc, char **argv)
     if (argc == 2 && !on_etcd)
         snprintf(base, sizeof base, "%s", argv[1]);
     else if (!mkdtemp(base))
-        die("mkdtemp");
+        mp_die("mkdtemp");
     mkdir(base, 0755);
     if (on_etcd) {
 #ifdef MNEMO_HAVE_ETCD
@@ -704,7 +667,7 @@ int main(int argc, char **argv)
         }
         rmdir(base);
         if (tu_etcd_start(&cluster, 3))
-            die("cannot start a three-member etcd cluster");
+            mp_die("cannot start a three-member etcd cluster");
         /* the databases are prefixes on the cluster, named after the (unique) temporary directory */
         snprintf(base, sizeof base, "%s", tu_etcd_path(&cluster, base));
         *strchr(base, '?') = '\0';

@@ -75,7 +75,9 @@ typedef struct mnemo_options {
     unsigned version;         /**< MNEMO_OPTIONS_VERSION (0 is taken as the current one; the
                                    versions of mnemo 0.x, 1 to 3, are MNEMO_EINVAL) */
     int create_if_missing;    /**< create the database if the path does not exist (default 0) */
-    int read_only;            /**< open read-only; writes return MNEMO_EREADONLY (default 0) */
+    int read_only;            /**< open read-only; writes return MNEMO_EREADONLY (default 0). On rocksdb, a
+                                   database another process holds for writing is then followed: the
+                                   handle sees that writer's commits (docs/storage.md "Followers") */
     int sync_on_commit;       /**< make every commit durable before it returns: no acknowledged
                                    commit is ever lost, at the cost of write speed (default 0: a
                                    crash may lose the last few commits, never part of one) */

@@ -146,7 +146,9 @@ typedef struct mnemo_vector_stats {
     uint64_t deleted_slots;  /**< index slots of deleted embeddings not yet reclaimed */
     uint64_t index_bytes;    /**< memory held by the index */
     uint64_t log_entries;    /**< commits logged since the last snapshot */
-    uint64_t rebuilds;       /**< index rebuilds since open (tombstones reclaimed, or damage) */
+    uint64_t rebuilds;       /**< index rebuilds since open (tombstones reclaimed, or damage), and reloads
+                                  of the stored snapshot after a trim of the change log passed this
+                                  process (several processes, followers) */
     const char *simd;        /**< distance kernels compiled in: "avx512", "avx", "sse", "none" */
 } mnemo_vector_stats;
 #define MNEMO_VECTOR_STATS_INIT {MNEMO_VECTOR_STATS_VERSION, 0, 0, 0, 0, 0, NULL}

@@ -376,6 +376,8 @@ int mnemo_open(mnemo_db **out, const char *path, const mnemo_options *opts)
         release_shell(db);
         return rc;
     }
+    db->t.follower = ops->follower && ops->follower(db->t.store);
+    db->t.shared = ops->shared || db->t.follower;
     atomic_store_explicit(&db->t.magic, MNEMO_DB_MAGIC_OPEN, memory_order_release);
     rc = check_markers(db, create);
     /* The modules check and load their state once the handle works. */

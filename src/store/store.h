@@ -160,15 +160,26 @@ struct mnemo_store_ops {
     size_t (*cursor_run)(mnemo_store_cursor *c, mnemo_store_slice *keys, mnemo_store_slice *vals, size_t max);
 
     /* ---- several processes on one store (issue 12); 0 / NULL for engines that one process
-     * holds at a time (rocksdb, memory) ---- */
+     * holds at a time (rocksdb, memory; rocksdb has last_seq for its followers) ---- */
     int shared; /* 1: any number of processes may open the store read-write at once */
     /* Buffers a put whose key is prefix + the commit's own sequence number (8 bytes big-endian),
      * so that entries written by commits of different processes are keyed in commit order and
      * never collide. t's own reads do not see it; it makes the commit a write. */
     int (*put_at_commit)(mnemo_store_txn *t, unsigned ks, const void *prefix, size_t plen, const void *val,
                          size_t vlen);
-    /* The sequence number of the latest commit of any process: cheap (no snapshot). */
+    /* The sequence number of the latest commit of any process: cheap (no snapshot). On a
+     * follower (below) also a catch-up point. */
     uint64_t (*last_seq)(mnemo_store *s);
+
+    /* ---- followers (issue 12); NULL for engines without them ----
+     * 1 when this open is a follower: a read-only view of a store that another process holds
+     * for writing (rocksdb: a secondary instance), which the engine brings forward by itself at
+     * its catch-up points: txn_begin, get and cursor_open outside a transaction, last_seq. A
+     * transaction sees one state from its begin to its end; reads outside one see the state of
+     * the latest catch-up. The rooms above treat a follower like a shared store for reading: they
+     * compare last_seq before answering from a cache of their own (the vector index, mnemo's
+     * cache, the filter mirror), and, never writing, send no heartbeat. */
+    int (*follower)(mnemo_store *s);
 
     /* ---- optional: engines whose commit can end with its outcome unknown (etcd) ---- */
     /* After txn_commit returned MNEMO_EUNKNOWN (and before txn_free): finds out whether the commit

@@ -43,7 +43,7 @@ const mnemo_options *mnemo_db__options(mnemo_db *db) { return &TDB(db)->opts; }
 
 struct mnemo_cache *mnemo_db__cache(mnemo_db *db) { return TDB(db)->cache; }
 
-int mnemo_db__shared(mnemo_db *db) { return TDB(db)->ops->shared; }
+int mnemo_db__shared(mnemo_db *db) { return TDB(db)->shared; }
 
 uint64_t mnemo_db__last_seq(mnemo_db *db)
 {
@@ -53,7 +53,7 @@ uint64_t mnemo_db__last_seq(mnemo_db *db)
 struct mnemo_cache *mnemo_db__cache_read(mnemo_db *db)
 {
     mnemo_txn_db *t = TDB(db);
-    if (!t->cache || !t->ops->shared)
+    if (!t->cache || !t->shared)
         return t->cache;
     uint64_t now = t->ops->last_seq(t->store), known = atomic_load(&t->cache_seq);
     if (now != known) {
@@ -211,6 +211,10 @@ static int check_open(mnemo_txn *txn, const char *fn)
 
 static int check_write(mnemo_db *db, mnemo_txn *txn, const char *fn)
 {
+    if (TDB(db)->follower)
+        return mnemo__err(MNEMO_EREADONLY, "%s: database '%s' is open read-only as a follower of the process that "
+                          "holds it for writing; write through that process (or use the lmdb engine, which several "
+                          "processes can open read-write)", fn, TDB(db)->path);
     if (TDB(db)->opts.read_only)
         return mnemo__err(MNEMO_EREADONLY, "%s: database '%s' is open read-only", fn, TDB(db)->path);
     if (txn && txn->read_only)

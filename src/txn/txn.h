@@ -174,7 +174,10 @@ struct mnemo_cache *mnemo_db__cache(mnemo_db *db);
  * fill epoch. */
 struct mnemo_cache *mnemo_db__cache_read(mnemo_db *db);
 
-/* 1 when several processes may open the database read-write at once (the lmdb engine). */
+/* 1 when other processes may commit to the database while this handle is open: several processes
+ * open it read-write (the lmdb engine), or this handle follows another process's writer (a
+ * read-only open of a held rocksdb database; store.h "followers"). Caches compare
+ * mnemo_db__last_seq before they answer. */
 int mnemo_db__shared(mnemo_db *db);
 /* The store's latest commit sequence (any process); 0 where the engine cannot tell cheaply. */
 uint64_t mnemo_db__last_seq(mnemo_db *db);

@@ -51,6 +51,10 @@ typedef struct mnemo_txn_db {
     /* Shared engines (several processes): the store sequence up to which the cache holds nothing
      * another process changed (mnemo_db__cache_read). */
     _Atomic uint64_t cache_seq;
+    /* Set by the db room at open: other processes commit to the store while this handle is open
+     * (`shared`): the engine is shared, or this handle is a follower of another process's writer
+     * (`follower`, store.h). */
+    int shared, follower;
 } mnemo_txn_db;
 
 /* The txn room's view of db (the first member of struct mnemo_db). */

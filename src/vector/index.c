@@ -380,7 +380,7 @@ static void apply_logged(vec_state *st, vec_txn *vt, uint64_t seq)
     /* Snapshots and rebuilds are asked of the background worker, never done here. */
     size_t slots = mnemo_hnsw__slots(st->hnsw), del = mnemo_hnsw__deleted(st->hnsw);
     bg_want(st, del > REBUILD_MIN_DELETED && del * 4 > slots,
-            st->changes_since >= SNAP_MIN_CHANGES && st->changes_since >= slots - del);
+            !st->read_only && st->changes_since >= SNAP_MIN_CHANGES && st->changes_since >= slots - del);
 }
 
 static int catch_up_locked(vec_state *st, mnemo_db *db, uint64_t below);
@@ -837,7 +837,7 @@ static int snapshot_write(vec_state *st, mnemo_db *db, const snap_image *img, in
             rc = live_min_applied(&trim, b, db, img->applied);
         if (!rc) /* entries after img->applied, written by commits meanwhile, stay */
             rc = drop_keys(b, db, 'L', trim + 1, 0);
-        if (!rc && st->shared) {
+        if (!rc) { /* on every engine: a follower of a rocksdb writer reads it too */
             unsigned char mark[8 + MNEMO_SEAL_OVERHEAD], t8[8], tk = 'T';
             uint64_t old;
             if ((rc = get_mark(&old, db, 'T')) == MNEMO_ECORRUPT)
@@ -1395,8 +1395,9 @@ static uint64_t next_seq_after(mnemo_db *db, uint64_t applied)
  * seek past its applied sequence. Each process publishes its applied sequence in a heartbeat key
  * ('P' pid); the snapshot writer (one at a time: the lease 'W') trims the log only up to the
  * lowest applied sequence of the live processes and records how far it trimmed ('T'). A process
- * whose applied sequence is below 'T' (stopped past its heartbeat's lease, or dead and back)
- * missed entries: it rebuilds its index from vector_data, as open does. */
+ * whose applied sequence is below 'T' (stopped past its heartbeat's lease, or dead and back, or a
+ * follower, which sends no heartbeat) missed entries: it reloads the stored snapshot and the log
+ * after it, as open does (or rebuilds from vector_data when that fails). */
 
 uint64_t mnemo_vector__lease_ms = 10000;
 
@@ -1580,16 +1581,53 @@ static int entry_changes(vec_state *st, mnemo_db *db, const unsigned char *v, si
     return rc;
 }
 
-/* A process that missed trimmed entries: a new index from vector_data, continuing after the last
- * entry logged before it started. Caller holds commit_lock. */
+/* The stored snapshot and the log entries after it, as open loads them: much cheaper than a
+ * rebuild (no graph is built). A snapshot covers every trimmed entry (the trim never passes the
+ * snapshot it is written with). 0 with applied_seq set and the reload counted as a rebuild, or an
+ * error with the index as it was. Caller holds commit_lock and rw alone. */
+static int reload_snapshot(vec_state *st, mnemo_db *db, uint64_t trimmed)
+{
+    if (st->n_damaged || st->unreadable[0])
+        return MNEMO_ECORRUPT; /* a rebuild looks for the damage again */
+    mnemo_hnsw *old = st->hnsw;
+    mnemo_u64map old_ids = st->ids, none = MNEMO_U64MAP_INIT;
+    uint64_t gen = st->snap_gen, next = st->next_seq, applied = 0;
+    size_t entries = st->log_entries;
+    st->hnsw = NULL;
+    st->ids = none;
+    int rc = load_snapshot(st, db, &applied);
+    if (!rc && applied < trimmed)
+        rc = MNEMO_ECORRUPT; /* older than the trim (replaced meanwhile?): entries in between are gone */
+    if (!rc)
+        rc = replay(st, db, applied);
+    if (rc) {
+        mnemo_hnsw__free(st->hnsw);
+        ids_free(&st->ids);
+        st->hnsw = old;
+        st->ids = old_ids;
+        st->snap_gen = gen;
+        st->next_seq = next;
+        st->log_entries = entries;
+        return rc;
+    }
+    mnemo_hnsw__free(old);
+    ids_free(&old_ids);
+    st->applied_seq = st->next_seq - 1;
+    st->rebuilds++;
+    return 0;
+}
+
+/* A process that missed trimmed entries (or met a damaged one): the stored snapshot and the log
+ * after it, or failing that a new index from vector_data, continuing after the last entry logged
+ * before it started. Caller holds commit_lock. */
 static int reload_locked(vec_state *st, mnemo_db *db, uint64_t trimmed)
 {
     /* every entry up to the last one still logged, and at least every trimmed one: the rebuild
      * reads vector_data as it is after both */
     uint64_t last = next_seq_after(db, trimmed) - 1;
     pthread_rwlock_wrlock(&st->rw);
-    int rc = rebuild_from_data(st, db);
-    if (!rc)
+    int rc = reload_snapshot(st, db, trimmed);
+    if (rc && (rc = rebuild_from_data(st, db)) == 0)
         st->applied_seq = last;
     pthread_rwlock_unlock(&st->rw);
     if (!rc && st->rebuilding) { /* the background rebuild started from the old index: abandon it */
@@ -1696,9 +1734,12 @@ int mnemo_vector__load(vec_state *st, mnemo_db *db)
      * from the truth. */
     st->log_entries = 0;
     st->stored_bad = 1; /* a header that claims to cover this does not: the next snapshot replaces it */
+    /* The log's end first, then the data: where other processes commit meanwhile, the data read
+     * is at least as new as that end (reading the end after would skip commits in between). */
+    uint64_t next = next_seq_after(db, applied);
     if ((rc = rebuild_from_data(st, db)) != 0)
         return rc;
-    st->next_seq = next_seq_after(db, applied);
+    st->next_seq = next;
     st->applied_seq = st->next_seq - 1;
     st->log_entries = st->next_seq > 1; /* stale keys: the snapshot below drops what it can read */
     /* Best effort, as at close: the index is sound; without a snapshot the next open rebuilds. */

@@ -44,6 +44,13 @@ uint64_t mnemo_rocksdb__estimate_keys(mnemo_store *s, unsigned ks);
 int mnemo_rocksdb__flush(mnemo_store *s);
 int mnemo_rocksdb__compact(mnemo_store *s);
 int mnemo_rocksdb__stats(mnemo_store *s, mnemo_store_stats *out);
+uint64_t mnemo_rocksdb__last_seq(mnemo_store *s);
+int mnemo_rocksdb__follower(mnemo_store *s);
+
+/* Followers: the least time between two catch-ups with the writer, in microseconds (tests and
+ * benchmarks change it; default MNEMO_ROCKSDB_FOLLOW_US). */
+#define MNEMO_ROCKSDB_FOLLOW_US 1000
+extern unsigned mnemo_rocksdb__follow_us;
 
 /* The operations table of an engine built on this code: only its name, probe, open and checkpoint
  * differ (positional, in the order of struct mnemo_store_ops, so it reads the same in C and C++). */
@@ -56,8 +63,8 @@ int mnemo_rocksdb__stats(mnemo_store *s, mnemo_store_stats *out);
      mnemo_rocksdb__cursor_next, mnemo_rocksdb__cursor_prev, mnemo_rocksdb__cursor_valid,                   \
      mnemo_rocksdb__cursor_status, mnemo_rocksdb__cursor_key, mnemo_rocksdb__cursor_value,                  \
      mnemo_rocksdb__cursor_close, mnemo_rocksdb__estimate_keys, mnemo_rocksdb__flush,                       \
-     mnemo_rocksdb__compact, checkpoint, mnemo_rocksdb__stats, mnemo_rocksdb__cursor_run, 0 /* one process */, \
-     NULL, NULL, NULL /* put_at_commit, last_seq, txn_resolve */}
+     mnemo_rocksdb__compact, checkpoint, mnemo_rocksdb__stats, mnemo_rocksdb__cursor_run, 0 /* one writer */, \
+     NULL, mnemo_rocksdb__last_seq, mnemo_rocksdb__follower, NULL /* txn_resolve */}
 
 #ifdef __cplusplus
 }
