@@ -947,6 +947,11 @@ static int ec_commit_writes(mnemo_store_txn *t, uint64_t *seq)
         c = be64(v);
         mnemo__free(v);
         json_decref(resp);
+        if (attempt >= 1000) { /* never applied: the inner compare failed every time */
+            rc = mnemo__err(MNEMO_EBUSY, "%s: conflict: the commit counter of %s moved 1000 times in a row", what,
+                            s->path);
+            break;
+        }
         if (attempt > 2)
             usleep((useconds_t)(attempt < 50 ? attempt * 100 : 5000));
     }
