@@ -82,6 +82,79 @@ TU_TEST(text, tokenizer_refuses_invalid_utf8_naming_the_offset)
     cr_assert(strstr(mnemo_errmsg(), "content: invalid UTF-8 at byte 2"), "%s", mnemo_errmsg());
 }
 
+/* The terms of text as "term@pos ..." (malloc'd), through the fast path or the Unicode one. */
+typedef struct grow_terms {
+    char *buf;
+    size_t len, cap;
+} grow_terms;
+
+static int join_grow(void *arg, const char *t, size_t n, uint32_t pos)
+{
+    grow_terms *g = arg;
+    if (g->len + n + 16 > g->cap) {
+        g->cap = 2 * (g->len + n + 16);
+        g->buf = realloc(g->buf, g->cap);
+        cr_assert_not_null(g->buf);
+    }
+    g->len += (size_t)snprintf(g->buf + g->len, g->cap - g->len, " %.*s@%u", (int)n, t, pos);
+    return 0;
+}
+
+static char *terms_of(const char *text, size_t len, const mnemo_text_cfg *cfg, int unicode)
+{
+    grow_terms g = {calloc(1, 1), 0, 1};
+    uint32_t n_pos = 0;
+    TU_OK((unicode ? mnemo_text__tokenize_unicode : mnemo_text__tokenize)(text, len, cfg, join_grow, &g, &n_pos, "t"));
+    join_grow(&g, "", 0, n_pos); /* the positions used, stop words included */
+    return g.buf;
+}
+
+static void same_terms_both_ways(const char *text, size_t len, const mnemo_text_cfg *cfg)
+{
+    char *fast = terms_of(text, len, cfg, 0), *uni = terms_of(text, len, cfg, 1);
+    cr_assert_str_eq(fast, uni, "text '%.*s' (stem '%s', stop words %d)", (int)len, text, cfg->stem, cfg->stopwords);
+    free(fast);
+    free(uni);
+}
+
+/* The all-ASCII fast path gives the terms (and positions) Unicode's word breaks and folding give:
+ * on random ASCII (every byte 1..127, long runs past the term cap, apostrophes, digits with
+ * points) and on the Cranfield documents and queries, without and with stemming and stop words. */
+TU_TEST(text, tokenizer_ascii_fast_path_gives_the_unicode_paths_terms)
+{
+    static const char pieces[][8] = {"a", "Z", "9", "'", ".", ",", " ", "-", "_", "\t", "\n", "3.5", "don't", "U.S."};
+    mnemo_text_cfg cfgs[2] = {{{0}, 0}, {"english", 1}};
+    uint64_t x = 0x9E3779B97F4A7C15ull;
+    char text[600];
+    for (int c = 0; c < 2; c++)
+        for (int r = 0; r < 2000; r++) {
+            size_t len = 0, want = 1 + r % 500;
+            while (len < want) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                if (x % 3 == 0) { /* any ASCII byte but NUL */
+                    text[len++] = (char)(1 + (x >> 8) % 127);
+                } else if (x % 3 == 1) { /* a run of letters and digits, sometimes past the cap */
+                    size_t run = (x >> 8) % (x % 7 == 0 ? 90 : 12);
+                    for (size_t i = 0; i < run && len < want; i++)
+                        text[len++] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"[(x >> (i % 40)) % 62];
+                } else {
+                    const char *p = pieces[(x >> 8) % (sizeof pieces / sizeof *pieces)];
+                    for (; *p && len < want; p++)
+                        text[len++] = *p;
+                }
+            }
+            same_terms_both_ways(text, len, &cfgs[c]);
+        }
+    cran *cr = cran_load(0);
+    for (int c = 0; c < 2; c++) {
+        for (int d = 0; d < CRAN_DOCS; d++)
+            same_terms_both_ways(cr->doc_text[d], strlen(cr->doc_text[d]), &cfgs[c]);
+        for (int q = 0; q < CRAN_QUERIES; q++)
+            same_terms_both_ways(cr->query[q], strlen(cr->query[q]), &cfgs[c]);
+    }
+    cran_free(cr);
+}
+
 /* ---- index and search ---- */
 
 static mnemo_db *open_text(const char *name, const char *stem, int stop)
@@ -994,6 +1067,37 @@ TU_TEST(text, review_one_transaction_writing_one_record_several_times)
     db = tu_open("t");
     review_same_record_checks(db, NULL);
     TU_OK(mnemo_close(db));
+}
+
+/* A record created in a transaction gets its entry 'F' at commit (untracked, like the blocks):
+ * re-put in the same transaction it keeps one entry with the last content, created and deleted
+ * it gets none, and a later update reads that entry and kills the postings it names. */
+TU_TEST(text, a_record_created_in_a_transaction_gets_its_entry_at_commit)
+{
+    mnemo_db *db = open_text("f", NULL, 0);
+    mnemo_txn *txn;
+    TU_OK(mnemo_txn_begin(&txn, db, 0));
+    put(db, txn, "r", "alpha beta", NULL);
+    put(db, txn, "r", "gamma delta epsilon", NULL);
+    put(db, txn, "s", "alpha", NULL);
+    TU_OK(mnemo_record_delete(db, txn, "s"));
+    cr_assert_eq(info(db, txn).documents, 1);
+    cr_assert_eq(info(db, txn).total_terms, 3);
+    TU_OK(mnemo_txn_commit(txn));
+    mnemo_txn_free(txn);
+    cr_assert_str_eq(search_ids(db, NULL, "alpha gamma", 10, NULL), "r");
+    put(db, NULL, "r", "omega", NULL);
+    cr_assert_str_eq(search_ids(db, NULL, "gamma delta", 10, NULL), "");
+    cr_assert_str_eq(search_ids(db, NULL, "omega", 10, NULL), "r");
+    cr_assert_eq(info(db, NULL).documents, 1);
+    cr_assert_eq(info(db, NULL).total_terms, 1);
+    TU_OK(mnemo_record_delete(db, NULL, "r"));
+    cr_assert_eq(info(db, NULL).documents, 0);
+    cr_assert_eq(info(db, NULL).total_terms, 0);
+    put(db, NULL, "t", "omega", NULL);
+    TU_OK(mnemo_close(db));
+    if (tu_persistent())
+        cr_assert_eq(raw_count("f", "F", 1), 1, "one entry: t's");
 }
 
 /* Review: a search inside a writing transaction, on a term whose blocks piled up, merges them in

@@ -122,6 +122,16 @@ static void doc_key(unsigned char key[9], uint64_t iid)
     mnemo__put_be64(key + 1, iid);
 }
 
+/* The payload of a record's entry 'F': varint length, varint generation, u32 term-set hash. */
+#define DOC_PAYLOAD_MAX 24
+static size_t doc_payload(unsigned char v[DOC_PAYLOAD_MAX], uint64_t len, uint32_t gen, uint32_t set_hash)
+{
+    size_t n = mnemo_text__put_varint(v, len);
+    n += mnemo_text__put_varint(v + n, gen);
+    mnemo__put_be32(v + n, set_hash);
+    return n + 4;
+}
+
 /* ---- settings ---- */
 
 /* payload: u8 version | u8 state | u8 stopwords | f64 k1 | f64 b | stem language */
@@ -184,54 +194,47 @@ int mnemo_text__check_bm25(double k1, double b, const char *fn)
  * transaction's own random segment id: a 1,000-record commit writes a few thousand keys instead
  * of ~100,000. The blocks are written untracked (put_untracked: no validation, no index in the
  * transaction). That is safe because a block key is new and unique to its transaction (no other
- * writer ever writes it), and every record whose postings it holds had its 'F' key written
- * tracked by the same transaction, next to the record key the record room wrote: of two
- * transactions writing the same record one fails validation, and nothing of the failed one,
- * untracked writes included, is applied. */
+ * writer ever writes it), and every record whose postings it holds had its record key written
+ * tracked by the same transaction (the record room's write): of two transactions writing the
+ * same record one fails validation, and nothing of the failed one, untracked writes included, is
+ * applied. A new record's 'F' is written the same way at commit (write_new_docs). */
 
-typedef struct occ {
-    size_t off; /* term bytes at arena + off (p once the arena stops moving) */
-    const char *p;
-    uint32_t len, pos;
-} occ;
+/* The distinct terms a transaction met, by hash (FNV-1a, open addressing): each occurrence is
+ * looked up once, when its record is tokenized, and the commit groups the postings by these ids.
+ * (Sorting with memcmp had been a third of an indexed put; a table per record, then another per
+ * commit, looked every term up twice.) The table also groups one document at a time: `doc`
+ * stamps the terms the document being tokenized has met, `local` is their index in it. */
+typedef struct tterm {
+    uint64_t hash;
+    uint32_t off, len; /* bytes at arena + off */
+    uint32_t stamp, local;
+} tterm;
 
-/* A tokenized text: occurrences grouped by term (terms in order of first appearance), by
- * position within a term; firsts[i] is the first occurrence of the i-th distinct term. */
-typedef struct doc_terms {
-    char *arena;
-    size_t used, cap;
-    occ *o;
-    size_t n, cap_o;
-    size_t *firsts;
-    size_t n_terms, cap_f;
-    uint32_t set_hash; /* of the distinct terms, in no order: tells whether a text gives the same terms */
-} doc_terms;
+typedef struct docc {
+    uint32_t k, pos; /* the document's k-th distinct term, at position pos */
+} docc;
 
-static void doc_terms_free(doc_terms *d)
-{
-    mnemo__free(d->arena);
-    mnemo__free(d->o);
-    mnemo__free(d->firsts);
-    memset(d, 0, sizeof *d);
-}
-
-/* Distinct terms by hash (FNV-1a, open addressing): grouping by term costs O(n) where sorting
- * with memcmp was a third of an indexed put. */
 typedef struct term_tab {
     uint32_t *slot; /* 0 empty, else term id + 1 */
     size_t cap;     /* slots, a power of two */
-    const char **p;
-    uint32_t *len;
-    uint64_t *hash;
+    tterm *t;
     size_t n, cap_t;
+    char *arena;
+    size_t used, cap_a;
+    uint32_t doc;   /* stamp of the document being grouped */
+    docc *occ;      /* its occurrences, in text order */
+    size_t n_occ, cap_occ;
+    uint32_t *dtid; /* its distinct terms, in order of first appearance */
+    size_t n_dtid, cap_dtid;
 } term_tab;
 
 static void term_tab_free(term_tab *t)
 {
     mnemo__free(t->slot);
-    mnemo__free(t->p);
-    mnemo__free(t->len);
-    mnemo__free(t->hash);
+    mnemo__free(t->t);
+    mnemo__free(t->arena);
+    mnemo__free(t->occ);
+    mnemo__free(t->dtid);
     memset(t, 0, sizeof *t);
 }
 
@@ -243,14 +246,16 @@ static uint64_t term_hash(const char *p, size_t len)
     return h;
 }
 
+static const char *term_bytes(const term_tab *t, uint32_t id) { return t->arena + t->t[id].off; }
+
 static int term_tab_grow(term_tab *t)
 {
-    size_t cap = t->cap ? 2 * t->cap : 256;
+    size_t cap = t->cap ? 2 * t->cap : 1024;
     uint32_t *slot = mnemo__calloc(cap, sizeof *slot);
     if (!slot)
         return mnemo__err_nomem("text index: terms");
     for (size_t i = 0; i < t->n; i++) {
-        size_t at = t->hash[i] & (cap - 1);
+        size_t at = t->t[i].hash & (cap - 1);
         while (slot[at])
             at = (at + 1) & (cap - 1);
         slot[at] = (uint32_t)i + 1;
@@ -261,41 +266,61 @@ static int term_tab_grow(term_tab *t)
     return 0;
 }
 
-/* The id of the term (p is kept, not copied), added when new. */
-static int term_tab_id(term_tab *t, const char *p, uint32_t len, size_t *id)
+/* The slot of the term: its id + 1 there, or 0 where it would go. */
+static size_t term_tab_slot(const term_tab *t, const char *p, uint32_t len, uint64_t h)
+{
+    size_t at = h & (t->cap - 1);
+    for (; t->slot[at]; at = (at + 1) & (t->cap - 1)) {
+        const tterm *e = &t->t[t->slot[at] - 1];
+        if (e->hash == h && e->len == len && !memcmp(t->arena + e->off, p, len))
+            break;
+    }
+    return at;
+}
+
+/* The id of the term, copied in when new. */
+static int term_tab_id(term_tab *t, const char *p, uint32_t len, uint32_t *id)
 {
     int rc = 0;
     if (2 * (t->n + 1) > t->cap && (rc = term_tab_grow(t)) != 0)
         return rc;
     uint64_t h = term_hash(p, len);
-    size_t at = h & (t->cap - 1);
-    for (; t->slot[at]; at = (at + 1) & (t->cap - 1)) {
-        size_t i = t->slot[at] - 1;
-        if (t->hash[i] == h && t->len[i] == len && !memcmp(t->p[i], p, len)) {
-            *id = i;
-            return 0;
-        }
+    size_t at = term_tab_slot(t, p, len, h);
+    if (t->slot[at]) {
+        *id = t->slot[at] - 1;
+        return 0;
     }
-    if (t->n == t->cap_t) {
-        size_t cap = t->cap_t ? 2 * t->cap_t : 128;
-        const char **np = mnemo__realloc(t->p, cap * sizeof *np);
-        if (np)
-            t->p = np;
-        uint32_t *nl = np ? mnemo__realloc(t->len, cap * sizeof *nl) : NULL;
-        if (nl)
-            t->len = nl;
-        uint64_t *nh = nl ? mnemo__realloc(t->hash, cap * sizeof *nh) : NULL;
-        if (!nh)
-            return mnemo__err_nomem("text index: terms");
-        t->hash = nh;
-        t->cap_t = cap;
-    }
-    t->p[t->n] = p;
-    t->len[t->n] = len;
-    t->hash[t->n] = h;
+    if ((rc = mnemo__grow(&t->t, &t->cap_t, t->n + 1, sizeof *t->t, 1024)) != 0 ||
+        (rc = mnemo__grow(&t->arena, &t->cap_a, t->used + len, 1, 8192)) != 0)
+        return rc;
+    memcpy(t->arena + t->used, p, len);
+    t->t[t->n] = (tterm){h, (uint32_t)t->used, len, 0, 0};
+    t->used += len;
     t->slot[at] = (uint32_t)++t->n;
-    *id = t->n - 1;
+    *id = (uint32_t)t->n - 1;
     return 0;
+}
+
+/* The id + 1 of the term, 0 when the table does not have it. */
+static uint32_t term_tab_find(const term_tab *t, const char *p, size_t len)
+{
+    return t->cap && len <= MNEMO_TEXT_MAX_TERM ? t->slot[term_tab_slot(t, p, (uint32_t)len, term_hash(p, len))] : 0;
+}
+
+/* A tokenized text: its distinct terms (ids in the transaction's term table, in order of first
+ * appearance) and their positions, grouped by term and ascending within one. */
+typedef struct doc_terms {
+    uint32_t *tid;   /* n_terms (one allocation with first and pos) */
+    uint32_t *first; /* n_terms + 1: term k's positions are pos[first[k] .. first[k + 1]) */
+    uint32_t *pos;   /* n */
+    size_t n, n_terms;
+    uint32_t set_hash; /* of the distinct terms, in no order: tells whether a text gives the same terms */
+} doc_terms;
+
+static void doc_terms_free(doc_terms *d)
+{
+    mnemo__free(d->tid);
+    memset(d, 0, sizeof *d);
 }
 
 typedef struct pdoc {
@@ -303,6 +328,7 @@ typedef struct pdoc {
     uint32_t gen; /* the record's index generation (its entry 'F') */
     doc_terms t;
     int live; /* 0 once the record was re-indexed or removed again in the same transaction */
+    int f_new; /* a fresh record: its 'F' is written at commit, untracked (see write_new_docs) */
 } pdoc;
 
 typedef struct text_txn {
@@ -317,6 +343,7 @@ typedef struct text_txn {
     mnemo_u64map live_of; /* iid -> index in d of its live pending document */
     size_t *fixup;        /* a replaced pending document's new index, by map value (see pending_set) */
     size_t cap_fixup;
+    term_tab dict; /* the terms of its documents */
 } text_txn;
 
 static const char txn_owner = 0;
@@ -344,7 +371,7 @@ static pdoc *pending_find(text_txn *t, uint64_t iid)
 }
 
 /* Makes d (taken over) the pending document of iid, replacing a previous one. */
-static int pending_set(text_txn *t, uint64_t iid, uint32_t gen, doc_terms *d)
+static int pending_set(text_txn *t, uint64_t iid, uint32_t gen, int f_new, doc_terms *d)
 {
     pdoc *prev = pending_find(t, iid);
     if (prev) {
@@ -365,7 +392,7 @@ static int pending_set(text_txn *t, uint64_t iid, uint32_t gen, doc_terms *d)
             return mnemo__err_nomem("text index: pending postings");
         t->fixup[t->n_d] = t->n_d;
     }
-    t->d[t->n_d++] = (pdoc){iid, gen, *d, 1};
+    t->d[t->n_d++] = (pdoc){iid, gen, *d, 1, f_new};
     memset(d, 0, sizeof *d);
     return 0;
 }
@@ -381,28 +408,37 @@ static void pending_drop(text_txn *t, uint64_t iid)
 
 /* One distinct term of one pending document, for grouping the commit's postings by term. */
 typedef struct pref {
-    uint64_t iid;
     const pdoc *d;
-    size_t from, tf;
+    const uint32_t *pos; /* the term's positions in d: taken while grouping, which reads d anyway, */
+    size_t tf;           /* so that encoding, term by term, does not read d's table again */
 } pref;
+
+static pref pref_of(const pdoc *d, size_t k)
+{
+    return (pref){d, d->t.pos + d->t.first[k], d->t.first[k + 1] - d->t.first[k]};
+}
 
 static int pref_cmp(const void *pa, const void *pb)
 {
     const pref *a = pa, *b = pb;
-    return (a->iid > b->iid) - (a->iid < b->iid);
+    return (a->d->iid > b->d->iid) - (a->d->iid < b->d->iid);
 }
 
-static size_t encode_entry(unsigned char *out, uint64_t iid_delta, const pdoc *d, size_t from, size_t tf)
+/* The entry of a term of r.d (text_entry's layout). */
+static size_t encode_entry(unsigned char *out, uint64_t iid_delta, pref r)
 {
+    const pdoc *d = r.d;
+    const uint32_t *pos = r.pos;
+    size_t tf = r.tf;
     size_t n = mnemo_text__put_varint(out, iid_delta);
     n += mnemo_text__put_varint(out + n, d->t.n);
     n += mnemo_text__put_varint(out + n, (uint64_t)tf << 1 | (d->gen != 0));
     if (d->gen)
         n += mnemo_text__put_varint(out + n, d->gen);
     uint32_t prev = 0;
-    for (size_t i = from; i < from + tf; i++) {
-        n += mnemo_text__put_varint(out + n, d->t.o[i].pos - prev);
-        prev = d->t.o[i].pos;
+    for (size_t i = 0; i < tf; i++) {
+        n += mnemo_text__put_varint(out + n, pos[i] - prev);
+        prev = pos[i];
     }
     return n;
 }
@@ -416,14 +452,24 @@ static size_t block_key(unsigned char *out, const char *term, size_t len, uint64
 }
 
 typedef struct term_ref {
+    uint64_t head; /* the first 8 bytes, big-endian, zero-padded: most comparisons end there */
     const char *p;
-    uint32_t len;
-    size_t id;
+    uint32_t len, id;
 } term_ref;
+
+static term_ref term_ref_of(const term_tab *tt, uint32_t id)
+{
+    term_ref r = {0, term_bytes(tt, id), tt->t[id].len, id};
+    for (uint32_t i = 0; i < 8; i++) /* zero padding sorts a prefix first, as term_ref_cmp does */
+        r.head = r.head << 8 | (i < r.len ? (unsigned char)r.p[i] : 0);
+    return r;
+}
 
 static int term_ref_cmp(const void *pa, const void *pb)
 {
     const term_ref *a = pa, *b = pb;
+    if (a->head != b->head)
+        return a->head < b->head ? -1 : 1;
     int c = memcmp(a->p, b->p, a->len < b->len ? a->len : b->len);
     return c ? c : (a->len > b->len) - (a->len < b->len);
 }
@@ -431,55 +477,43 @@ static int term_ref_cmp(const void *pa, const void *pb)
 /* Writes the pending postings: one sealed block per distinct term, entries by ascending iid. */
 static int write_blocks(text_txn *t, mnemo_txn *txn)
 {
-    term_tab tt = {0};
-    size_t n = 0, *tid = NULL, *start = NULL;
-    pref *r = NULL, *g = NULL;
-    int rc = 0;
-    for (size_t i = 0; i < t->n_d; i++)
-        n += t->d[i].live ? t->d[i].t.n_terms : 0;
-    if (!n)
-        return 0;
-    r = mnemo__malloc(n * sizeof *r);
-    g = mnemo__malloc(n * sizeof *g);
-    tid = mnemo__malloc(n * sizeof *tid);
-    if (!r || !g || !tid)
-        rc = mnemo__err_nomem("text index: pending postings");
-    /* each (document, term) with its term's id; then a counting sort by id */
-    size_t m = 0;
-    for (size_t i = 0; i < t->n_d && !rc; i++) {
-        const pdoc *d = &t->d[i];
-        for (size_t k = 0; d->live && k < d->t.n_terms && !rc; k++) {
-            size_t from = d->t.firsts[k], to = k + 1 < d->t.n_terms ? d->t.firsts[k + 1] : d->t.n;
-            rc = term_tab_id(&tt, d->t.o[from].p, d->t.o[from].len, &tid[m]);
-            r[m++] = (pref){d->iid, d, from, to - from};
-        }
-    }
-    if (!rc && !(start = mnemo__calloc(tt.n + 1, sizeof *start)))
-        rc = mnemo__err_nomem("text index: pending postings");
-    for (size_t i = 0; i < m && !rc; i++)
-        start[tid[i] + 1]++;
-    for (size_t i = 0; i < tt.n && !rc; i++)
-        start[i + 1] += start[i];
-    for (size_t i = 0; i < m && !rc; i++)
-        g[start[tid[i]]++] = r[i]; /* start[id] ends at the next group's start */
+    const term_tab *tt = &t->dict;
+    size_t m = 0, *start = NULL, n_order = 0;
+    pref *g = NULL;
+    term_ref *order = NULL;
     unsigned char key[MNEMO_TEXT_MAX_TERM + 12], *val = NULL;
     size_t cap_v = 0;
+    int rc = 0;
+    for (size_t i = 0; i < t->n_d; i++)
+        m += t->d[i].live ? t->d[i].t.n_terms : 0;
+    if (!m)
+        return 0;
+    /* a counting sort of every (document, term) by term id: documents stay in put order */
+    if (!(start = mnemo__calloc(tt->n + 1, sizeof *start)) || !(g = mnemo__malloc(m * sizeof *g)) ||
+        !(order = mnemo__malloc(tt->n * sizeof *order)))
+        rc = mnemo__err_nomem("text index: pending postings");
+    for (size_t i = 0; i < t->n_d && !rc; i++)
+        for (size_t k = 0; t->d[i].live && k < t->d[i].t.n_terms; k++)
+            start[t->d[i].t.tid[k] + 1]++;
+    for (size_t id = 0; id < tt->n && !rc; id++) {
+        if (start[id + 1]) /* terms only removed records had have no block */
+            order[n_order++] = term_ref_of(tt, (uint32_t)id);
+        start[id + 1] += start[id];
+    }
+    for (size_t i = 0; i < t->n_d && !rc; i++)
+        for (size_t k = 0; t->d[i].live && k < t->d[i].t.n_terms; k++)
+            g[start[t->d[i].t.tid[k]]++] = pref_of(&t->d[i], k); /* start[id] ends at the next group's start */
     /* in key order: the memtable then inserts each key next to the previous one (keyspace hint
      * SORTED_LOADS) instead of searching the skip list from the top, which was most of a commit */
-    term_ref *order = rc ? NULL : mnemo__malloc(tt.n * sizeof *order);
-    if (!rc && !order)
-        rc = mnemo__err_nomem("text index: pending postings");
-    for (size_t id = 0; id < tt.n && !rc; id++)
-        order[id] = (term_ref){tt.p[id], tt.len[id], id};
     if (!rc)
-        qsort(order, tt.n, sizeof *order, term_ref_cmp);
-    for (size_t o = 0; o < tt.n && !rc; o++) {
-        size_t id = order[o].id, at = id ? start[id - 1] : 0;
-        size_t end = start[id], bytes = 10 + MNEMO_SEAL_OVERHEAD;
+        qsort(order, n_order, sizeof *order, term_ref_cmp);
+    for (size_t o = 0; o < n_order && !rc; o++) {
+        uint32_t id = order[o].id;
+        size_t at = id ? start[id - 1] : 0, end = start[id], bytes = 10 + MNEMO_SEAL_OVERHEAD;
         int sorted = 1;
         for (size_t i = at; i < end; i++) {
             bytes += 40 + 5 * g[i].tf;
-            sorted &= i == at || g[i - 1].iid < g[i].iid;
+            sorted &= i == at || g[i - 1].d->iid < g[i].d->iid;
         }
         if (!sorted) /* documents in put order: usually ascending ids already */
             qsort(g + at, end - at, sizeof *g, pref_cmp);
@@ -489,27 +523,45 @@ static int write_blocks(text_txn *t, mnemo_txn *txn)
         size_t pl = 0;
         uint64_t prev = 0;
         for (size_t i = at; i < end; i++) {
-            pl += encode_entry(p + pl, g[i].iid - prev, g[i].d, g[i].from, g[i].tf);
-            prev = g[i].iid;
+            pl += encode_entry(p + pl, g[i].d->iid - prev, g[i]);
+            prev = g[i].d->iid;
         }
         size_t vl = mnemo__seal(val, p, pl);
         rc = mnemo_txn__put_untracked(t->db, txn, MNEMO_CF_TEXT_INDEX, key,
-                                      block_key(key, tt.p[id], tt.len[id], t->seg), val, vl);
+                                      block_key(key, order[o].p, order[o].len, t->seg), val, vl);
     }
     mnemo__free(order);
     mnemo__free(val);
     mnemo__free(start);
-    mnemo__free(tid);
     mnemo__free(g);
-    mnemo__free(r);
-    term_tab_free(&tt);
+    return rc;
+}
+
+/* The entries 'F' of the records this transaction created, untracked like the blocks: a fresh
+ * internal id is the transaction's own (ids are never reused), so no other writer writes its
+ * entry, and the record key, written tracked by the record room in the same transaction, orders
+ * writers of the same record. Tracked, each cost a write-batch index insert and a validation. */
+static int write_new_docs(text_txn *t, mnemo_txn *txn)
+{
+    int rc = 0;
+    for (size_t i = 0; i < t->n_d && !rc; i++) {
+        const pdoc *p = &t->d[i];
+        if (!p->live || !p->f_new)
+            continue;
+        unsigned char key[9], pl[DOC_PAYLOAD_MAX], v[DOC_PAYLOAD_MAX + MNEMO_SEAL_OVERHEAD];
+        doc_key(key, p->iid);
+        size_t vl = mnemo__seal(v, pl, doc_payload(pl, p->t.n, p->gen, p->t.set_hash));
+        rc = mnemo_txn__put_untracked(t->db, txn, MNEMO_CF_TEXT_INDEX, key, 9, v, vl);
+    }
     return rc;
 }
 
 static int txn_before(mnemo_txn *txn, void *arg)
 {
     text_txn *t = arg;
-    int rc = write_blocks(t, txn);
+    int rc = write_new_docs(t, txn);
+    if (!rc)
+        rc = write_blocks(t, txn);
     if (rc || (!t->docs && !t->len))
         return rc;
     unsigned char key[18], v[16];
@@ -536,6 +588,7 @@ static void txn_after(mnemo_txn *txn, void *arg, int committed)
     mnemo__free(t->d);
     mnemo__free(t->fixup);
     mnemo_u64map__free(&t->live_of);
+    term_tab_free(&t->dict);
     mnemo__free(t);
     if (committed && wrote && atomic_fetch_add(&deltas_committed, 1) % FOLD_EVERY == FOLD_EVERY - 1)
         fold(db);
@@ -573,30 +626,28 @@ static int add_delta(text_txn *t, int64_t docs, int64_t len)
 int mnemo_text__pending(mnemo_txn *txn, const char *term, size_t len, mnemo_text_pending_fn cb, void *arg)
 {
     text_txn *t = txn ? mnemo_txn__hook_arg(txn, &txn_owner) : NULL;
+    uint32_t id = t ? term_tab_find(&t->dict, term, len) : 0;
     unsigned char buf[10 + 3 * 10 + 5 * 256], *big = NULL;
     int rc = 0;
-    for (size_t i = 0; t && i < t->n_d && !rc; i++) {
+    for (size_t i = 0; id && i < t->n_d && !rc; i++) {
         const pdoc *d = &t->d[i];
-        size_t lo = 0, hi = d->live ? d->t.n_terms : 0;
-        for (; lo < hi; lo++) { /* a transaction's own search: rare, a scan will do */
-            const occ *o = &d->t.o[d->t.firsts[lo]];
-            if (o->len == len && !memcmp(o->p, term, len))
-                break;
-        }
-        if (lo >= hi)
+        size_t k = 0, hi = d->live ? d->t.n_terms : 0;
+        while (k < hi && d->t.tid[k] != id - 1) /* a transaction's own search: rare, a scan will do */
+            k++;
+        if (k >= hi)
             continue;
-        size_t from = d->t.firsts[lo], to = lo + 1 < d->t.n_terms ? d->t.firsts[lo + 1] : d->t.n, tf = to - from;
+        pref r = pref_of(d, k);
         unsigned char *p = buf;
-        if (40 + 5 * tf > sizeof buf) {
+        if (40 + 5 * r.tf > sizeof buf) {
             mnemo__free(big);
-            if (!(p = big = mnemo__malloc(40 + 5 * tf)))
+            if (!(p = big = mnemo__malloc(40 + 5 * r.tf)))
                 return mnemo__err_nomem("mnemo_text_search: pending postings");
         }
-        size_t n = encode_entry(p, 0, d, from, tf), a = 0;
+        size_t n = encode_entry(p, 0, r), a = 0;
         text_entry e;
         a = mnemo_text__decode_entry(&e, p, n, 0);
         a -= e.pos_len; /* the positions are the entry's tail */
-        rc = cb(arg, d->iid, (uint32_t)d->t.n, (uint32_t)tf, p + a, n - a);
+        rc = cb(arg, d->iid, (uint32_t)d->t.n, (uint32_t)r.tf, p + a, n - a);
     }
     mnemo__free(big);
     return rc;
@@ -688,60 +739,62 @@ static void fold(mnemo_db *db)
 
 static int add_occ(void *arg, const char *term, size_t len, uint32_t pos)
 {
-    doc_terms *d = arg;
-    int rc = mnemo__grow(&d->arena, &d->cap, d->used + len, 1, 1024);
-    if (!rc)
-        rc = mnemo__grow(&d->o, &d->cap_o, d->n + 1, sizeof *d->o, 64);
+    term_tab *t = arg;
+    uint32_t id;
+    int rc = term_tab_id(t, term, (uint32_t)len, &id);
     if (rc)
         return rc;
-    memcpy(d->arena + d->used, term, len);
-    d->o[d->n++] = (occ){d->used, NULL, (uint32_t)len, pos};
-    d->used += len;
+    tterm *e = &t->t[id];
+    if (e->stamp != t->doc) { /* the document's first occurrence of the term */
+        if (t->n_dtid == t->cap_dtid &&
+            (rc = mnemo__grow(&t->dtid, &t->cap_dtid, t->n_dtid + 1, sizeof *t->dtid, 256)) != 0)
+            return rc;
+        e->stamp = t->doc;
+        e->local = (uint32_t)t->n_dtid;
+        t->dtid[t->n_dtid++] = id;
+    }
+    if (t->n_occ == t->cap_occ && (rc = mnemo__grow(&t->occ, &t->cap_occ, t->n_occ + 1, sizeof *t->occ, 1024)) != 0)
+        return rc;
+    t->occ[t->n_occ++] = (docc){e->local, pos};
     return 0;
 }
 
-/* Tokenizes text into d: occurrences grouped by term, by position within a term. */
-static int tokenize_doc(doc_terms *d, const mnemo_text_cfg *cfg, const char *text, size_t len)
+/* Tokenizes text into d, its terms added to tt: positions grouped by term (a counting sort by
+ * the term's index in the document keeps them ascending within a term). */
+static int tokenize_doc(doc_terms *d, term_tab *tt, const mnemo_text_cfg *cfg, const char *text, size_t len)
 {
     memset(d, 0, sizeof *d);
-    int rc = mnemo_text__tokenize(text, len, cfg, add_occ, d, NULL, "text index: record content");
-    term_tab tt = {0};
-    size_t *tid = NULL;
-    occ *grouped = NULL;
-    if (!rc && d->n && (!(tid = mnemo__malloc(d->n * sizeof *tid)) || !(grouped = mnemo__malloc(d->n * sizeof *grouped))))
-        rc = mnemo__err_nomem("text index: record content");
-    for (size_t i = 0; i < d->n && !rc; i++) {
-        d->o[i].p = d->arena + d->o[i].off;
-        rc = term_tab_id(&tt, d->o[i].p, d->o[i].len, &tid[i]);
+    if (++tt->doc == 0) { /* the stamps wrapped around: forget them all */
+        for (size_t i = 0; i < tt->n; i++)
+            tt->t[i].stamp = 0;
+        tt->doc = 1;
     }
-    if (!rc && d->n && !(d->firsts = mnemo__calloc(tt.n + 1, sizeof *d->firsts)))
-        rc = mnemo__err_nomem("text index: record content");
-    if (!rc && d->n) { /* a counting sort by term id keeps the positions ascending */
-        for (size_t i = 0; i < d->n; i++)
-            d->firsts[tid[i] + 1]++;
-        for (size_t i = 0; i < tt.n; i++)
-            d->firsts[i + 1] += d->firsts[i];
-        for (size_t i = 0; i < d->n; i++)
-            grouped[d->firsts[tid[i]]++] = d->o[i];
-        memmove(d->firsts + 1, d->firsts, tt.n * sizeof *d->firsts);
-        d->firsts[0] = 0;
-        d->n_terms = tt.n;
-        uint64_t h = 0;
-        for (size_t i = 0; i < tt.n; i++)
-            h += tt.hash[i];
-        d->set_hash = (uint32_t)(h ^ h >> 32);
-        d->cap_f = tt.n + 1;
-        mnemo__free(d->o);
-        d->o = grouped;
-        d->cap_o = d->n;
-        grouped = NULL;
-    }
-    mnemo__free(grouped);
-    mnemo__free(tid);
-    term_tab_free(&tt);
-    if (rc)
-        doc_terms_free(d);
-    return rc;
+    tt->n_occ = tt->n_dtid = 0;
+    int rc = mnemo_text__tokenize(text, len, cfg, add_occ, tt, NULL, "text index: record content");
+    size_t n = tt->n_occ, k = tt->n_dtid;
+    if (rc || !n)
+        return rc;
+    if (!(d->tid = mnemo__malloc((2 * k + 1 + n) * sizeof *d->tid)))
+        return mnemo__err_nomem("text index: record content");
+    d->first = d->tid + k;
+    d->pos = d->first + k + 1;
+    d->n = n;
+    d->n_terms = k;
+    memcpy(d->tid, tt->dtid, k * sizeof *d->tid);
+    memset(d->first, 0, (k + 1) * sizeof *d->first);
+    for (size_t i = 0; i < n; i++)
+        d->first[tt->occ[i].k + 1]++;
+    for (size_t i = 0; i < k; i++)
+        d->first[i + 1] += d->first[i];
+    for (size_t i = 0; i < n; i++) /* first[j] ends at the start of group j + 1 ... */
+        d->pos[d->first[tt->occ[i].k]++] = tt->occ[i].pos;
+    memmove(d->first + 1, d->first, k * sizeof *d->first); /* ... and moves back */
+    d->first[0] = 0;
+    uint64_t h = 0;
+    for (size_t i = 0; i < k; i++)
+        h += tt->t[d->tid[i]].hash;
+    d->set_hash = (uint32_t)(h ^ h >> 32);
+    return 0;
 }
 
 /* A record's entry ('F'): its length in terms, the generation of its postings and the hash of
@@ -780,12 +833,9 @@ static int read_doc(doc_entry *e, mnemo_db *db, mnemo_txn *txn, uint64_t iid)
 
 static int write_doc(mnemo_db *db, mnemo_txn *txn, uint64_t iid, uint64_t len, uint32_t gen, uint32_t set_hash)
 {
-    unsigned char key[9], v[24];
+    unsigned char key[9], v[DOC_PAYLOAD_MAX];
     doc_key(key, iid);
-    size_t n = mnemo_text__put_varint(v, len);
-    n += mnemo_text__put_varint(v + n, gen);
-    mnemo__put_be32(v + n, set_hash);
-    return mnemo_txn__put_sealed(db, txn, MNEMO_CF_TEXT_INDEX, key, 9, v, n + 4);
+    return mnemo_txn__put_sealed(db, txn, MNEMO_CF_TEXT_INDEX, key, 9, v, doc_payload(v, len, gen, set_hash));
 }
 
 /* The record's stored postings (generation e->gen) are dead from this commit on: a kill key per
@@ -800,7 +850,7 @@ static int kill_postings(mnemo_db *db, mnemo_txn *txn, text_txn *t, const mnemo_
         return 0;
     }
     doc_terms old;
-    int rc = tokenize_doc(&old, cfg, text, len);
+    int rc = tokenize_doc(&old, &t->dict, cfg, text, len);
     /* its terms are found again by tokenizing the old content: a tokenizer that changed since
      * (another libunistring or Snowball) would leave postings no kill key names */
     if (!rc && (old.n != e->len || old.set_hash != e->set_hash))
@@ -811,8 +861,8 @@ static int kill_postings(mnemo_db *db, mnemo_txn *txn, text_txn *t, const mnemo_
     unsigned char key[MNEMO_TEXT_MAX_TERM + 16], seal[MNEMO_SEAL_OVERHEAD];
     size_t sl = mnemo__seal(seal, "", 0);
     for (size_t k = 0; k < old.n_terms && !rc; k++) {
-        const occ *o = &old.o[old.firsts[k]];
-        size_t n = mnemo_text__kill_key(key, o->p, o->len, iid, (uint32_t)e->gen);
+        uint32_t id = old.tid[k];
+        size_t n = mnemo_text__kill_key(key, term_bytes(&t->dict, id), t->dict.t[id].len, iid, (uint32_t)e->gen);
         rc = mnemo_txn__put(db, txn, MNEMO_CF_TEXT_INDEX, key, n, seal, sl);
     }
     doc_terms_free(&old);
@@ -827,18 +877,31 @@ enum { INDEX_PUT, INDEX_NEW, INDEX_BUILD };
 static int index_record(mnemo_db *db, mnemo_txn *txn, const mnemo_text_cfg *cfg, uint64_t iid, const char *text,
                         size_t len, const char *old_text, size_t old_len, int mode)
 {
+    text_txn *t;
+    int rc = text_txn_of(&t, db, txn);
+    if (rc)
+        return rc;
+    /* the transaction's own pending document is the record's entry as the transaction sees it
+     * (a fresh record's 'F' is not written before the commit) */
     doc_entry old = {0};
-    int rc = mode == INDEX_NEW ? 0 : read_doc(&old, db, txn, iid);
+    const pdoc *p = pending_find(t, iid);
+    size_t seen;
+    int f_new = 0;
+    if (p) {
+        old = (doc_entry){1, p->t.n, p->gen, p->t.set_hash};
+        f_new = p->f_new;
+    } else if (mode == INDEX_NEW) {
+        f_new = !mnemo_u64map__get(&t->live_of, iid, &seen); /* else removed in this txn: 'F' tracked */
+    } else {
+        rc = read_doc(&old, db, txn, iid);
+    }
     if (rc || (old.exists && mode == INDEX_BUILD))
         return rc;
     if (old.exists && !old_text)
         return mnemo__err(MNEMO_ECORRUPT, "text index: internal id %llu has an entry (key 'F') but no stored record",
                           (unsigned long long)iid);
-    text_txn *t;
     doc_terms d;
     int pending = 0;
-    if ((rc = text_txn_of(&t, db, txn)) != 0)
-        return rc;
     if (old.exists && (rc = kill_postings(db, txn, t, cfg, &old, iid, old_text, old_len, &pending)) != 0)
         return rc;
     if (old.exists && !pending && old.gen == UINT32_MAX)
@@ -846,13 +909,13 @@ static int index_record(mnemo_db *db, mnemo_txn *txn, const mnemo_text_cfg *cfg,
                           (unsigned long long)iid);
     /* a new generation when stored postings die, so their kill keys never match the new ones */
     uint32_t gen = old.exists ? (uint32_t)old.gen + !pending : 0;
-    if ((rc = tokenize_doc(&d, cfg, text, len)) != 0)
+    if ((rc = tokenize_doc(&d, &t->dict, cfg, text, len)) != 0)
         return rc;
     uint64_t n = d.n;
     uint32_t set_hash = d.set_hash;
-    rc = pending_set(t, iid, gen, &d);
+    rc = pending_set(t, iid, gen, f_new, &d);
     doc_terms_free(&d);
-    if (!rc)
+    if (!rc && !f_new)
         rc = write_doc(db, txn, iid, n, gen, set_hash);
     if (!rc)
         rc = add_delta(t, old.exists ? 0 : 1, (int64_t)n - (int64_t)old.len);
@@ -897,13 +960,17 @@ static int on_record_delete(mnemo_db *db, mnemo_txn *txn, const mnemo_record *re
     int rc = conf_of(&c, db, txn);
     if (rc == MNEMO_ENOTFOUND)
         return 0;
-    doc_entry old;
-    if (!rc)
-        rc = read_doc(&old, db, txn, rec->internal_id);
-    if (rc || !old.exists)
-        return rc;
     text_txn *t;
-    if ((rc = text_txn_of(&t, db, txn)) != 0)
+    if (rc || (rc = text_txn_of(&t, db, txn)) != 0)
+        return rc;
+    const pdoc *p = pending_find(t, rec->internal_id);
+    if (p && p->f_new) { /* created in this transaction: its 'F' is not written yet */
+        int64_t len = (int64_t)p->t.n;
+        pending_drop(t, rec->internal_id);
+        return add_delta(t, -1, -len);
+    }
+    doc_entry old;
+    if ((rc = read_doc(&old, db, txn, rec->internal_id)) != 0 || !old.exists)
         return rc;
     int pending;
     rc = kill_postings(db, txn, t, &c.cfg, &old, rec->internal_id, rec->content, rec->content_len, &pending);

@@ -14,8 +14,10 @@
  * commit 100,000 keys, each indexed in the transaction, validated, inserted in the memtable) and
  * cost ~30 bytes a posting on disk. Per-transaction blocks make a commit write one key per distinct
  * term it touched, untracked: the key is the transaction's own (random segment id), so no other
- * writer ever writes it, and the record's 'F' key, written tracked next to the record key, orders
- * writers of the same record (the loser applies nothing, its blocks included). Records are
+ * writer ever writes it, and the record key (tracked, written by the record room in the same
+ * transaction; a re-indexed record's 'F' too) orders writers of the same record: the loser applies
+ * nothing, its blocks included. A fresh record's 'F' is written untracked at commit as well: its
+ * internal id is the transaction's own, as a block's segment is. Records are
  * re-indexed or removed by kill keys per (term, record, generation), never by rewriting a shared
  * block, so writers of different records never write a common key. Per-(term, block) keys merged at
  * commit would have made every commit read-modify-write shared keys (conflicts between writers of
@@ -50,6 +52,11 @@ typedef int (*mnemo_term_fn)(void *arg, const char *term, size_t len, uint32_t p
  * the byte offset, prefixed by `what`. */
 int mnemo_text__tokenize(const char *text, size_t len, const mnemo_text_cfg *cfg, mnemo_term_fn cb, void *arg,
                          uint32_t *n_pos, const char *what);
+
+/* The same without the all-ASCII fast path: Unicode's word breaks and folding for every text.
+ * The tests and the fuzz target check that both give the same terms. */
+int mnemo_text__tokenize_unicode(const char *text, size_t len, const mnemo_text_cfg *cfg, mnemo_term_fn cb,
+                                 void *arg, uint32_t *n_pos, const char *what);
 
 /* 0 when Snowball has a stemmer for lang, else MNEMO_EINVAL naming it. */
 int mnemo_text__check_language(const char *lang);

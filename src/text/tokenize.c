@@ -183,25 +183,51 @@ static int split_folded(tok *t, const uint8_t *s, size_t n)
     return rc ? rc : emit(t);
 }
 
-static int ascii_alnum(unsigned char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
+/* ASCII letters and digits to their lower case, every other byte to 0 (bytes from 0x80 are never
+ * looked up: the fast path runs on all-ASCII text only). */
+static const unsigned char ASCII_FOLD[128] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    '0', '1', '2', '3', '4', '5', '6', '7', '8', '9', 0, 0, 0, 0, 0, 0,
+    0, 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o',
+    'p', 'q', 'r', 's', 't', 'u', 'v', 'w', 'x', 'y', 'z', 0, 0, 0, 0, 0,
+    0, 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'j', 'k', 'l', 'm', 'n', 'o',
+    'p', 'q', 'r', 's', 't', 'u', 'v', 'w', 'x', 'y', 'z', 0, 0, 0, 0, 0,
+};
 
 /* All-ASCII text: Unicode's word breaks never split a run of ASCII letters and digits, and fold
- * ASCII to lower case, so the terms are the lowered runs of [A-Za-z0-9]. */
+ * ASCII to lower case, so the terms are the lowered runs of [A-Za-z0-9] (the first
+ * MNEMO_TEXT_MAX_TERM bytes of a longer run, as append keeps). Most text is ASCII: one table
+ * look-up a byte instead of libunistring's word breaks, case folding and normalisation. */
 static int tokenize_ascii(tok *t, const unsigned char *s, size_t n)
 {
     int rc = 0;
-    for (size_t i = 0; i < n && !rc; i++) {
-        if (ascii_alnum(s[i])) {
-            unsigned char c = (s[i] >= 'A' && s[i] <= 'Z') ? (unsigned char)(s[i] + 32) : s[i];
-            append(t, &c, 1);
-        } else {
-            rc = emit(t);
-        }
+    for (size_t i = 0; i < n && !rc;) {
+        while (i < n && !ASCII_FOLD[s[i]])
+            i++;
+        size_t l = 0;
+        for (; i < n && ASCII_FOLD[s[i]]; i++)
+            if (l < MNEMO_TEXT_MAX_TERM)
+                t->term[l++] = (char)ASCII_FOLD[s[i]];
+        t->len = l;
+        rc = emit(t);
     }
-    return rc ? rc : emit(t);
+    return rc;
+}
+
+/* The length of the leading ASCII bytes of s, 8 at a time. */
+static size_t ascii_prefix(const unsigned char *s, size_t n)
+{
+    size_t i = 0;
+    for (uint64_t w; i + 8 <= n; i += 8) {
+        memcpy(&w, s + i, 8);
+        if (w & 0x8080808080808080ull)
+            break;
+    }
+    while (i < n && s[i] < 0x80)
+        i++;
+    return i;
 }
 
 /* One word-break segment of non-ASCII text. */
@@ -227,18 +253,15 @@ static int tokenize_segment(tok *t, const uint8_t *s, size_t n)
     return rc;
 }
 
-int mnemo_text__tokenize(const char *text, size_t len, const mnemo_text_cfg *cfg, mnemo_term_fn cb, void *arg,
-                         uint32_t *n_pos, const char *what)
+static int tokenize(const char *text, size_t len, const mnemo_text_cfg *cfg, mnemo_term_fn cb, void *arg,
+                    uint32_t *n_pos, const char *what, int ascii_fast)
 {
     const uint8_t *s = (const uint8_t *)text;
     tok t = {cfg, NULL, cb, arg, 0, {0}, 0, 0};
     int rc = 0;
     if (cfg->stem[0] && !(t.stem = stemmer_for(cfg->stem, &rc)))
         return rc;
-    size_t ascii = 0;
-    while (ascii < len && s[ascii] < 0x80)
-        ascii++;
-    if (ascii == len) {
+    if (ascii_fast && ascii_prefix(s, len) == len) {
         rc = tokenize_ascii(&t, s, len);
     } else {
         const uint8_t *bad = u8_check(s, len);
@@ -259,4 +282,16 @@ int mnemo_text__tokenize(const char *text, size_t len, const mnemo_text_cfg *cfg
     if (!rc && n_pos)
         *n_pos = t.pos;
     return rc;
+}
+
+int mnemo_text__tokenize(const char *text, size_t len, const mnemo_text_cfg *cfg, mnemo_term_fn cb, void *arg,
+                         uint32_t *n_pos, const char *what)
+{
+    return tokenize(text, len, cfg, cb, arg, n_pos, what, 1);
+}
+
+int mnemo_text__tokenize_unicode(const char *text, size_t len, const mnemo_text_cfg *cfg, mnemo_term_fn cb, void *arg,
+                                 uint32_t *n_pos, const char *what)
+{
+    return tokenize(text, len, cfg, cb, arg, n_pos, what, 0);
 }
