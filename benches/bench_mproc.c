@@ -7,7 +7,10 @@
  * embedding, one transaction (new ids, so commits of different processes do not conflict). A
  * search: k = 10 nearest (HNSW, ef 64) of a random query, after the catch-up every search does.
  *
- *   bench_mproc [--quick] [--reps R] [--seconds S] [--dir DIR]
+ * With --etcd the database lives on a three-member etcd cluster the program starts on 127.0.0.1
+ * (tests/etcdtest.c; Debian's etcd-server), reached by every process through the etcd engine.
+ *
+ *   bench_mproc [--quick] [--reps R] [--seconds S] [--dir DIR] [--preload N] [--etcd]
  * One JSON line per (phase, processes): the median of R runs. */
 #include <inttypes.h>
 #include <signal.h>
@@ -20,6 +23,10 @@
 #include <unistd.h>
 
 #include <mnemo/mnemo.h>
+
+#ifdef MNEMO_HAVE_ETCD
+#include "etcdtest.h"
+#endif
 
 enum { DIM = 32, K = 10 };
 
@@ -152,8 +159,9 @@ int main(int argc, char **argv)
     self = argv[0];
     if (argc == 7 && !strcmp(argv[1], "--worker"))
         return worker(argv[2], argv[3], atof(argv[4]), atof(argv[5]), atoi(argv[6]));
-    int quick = 0, reps = 3;
+    int quick = 0, reps = 3, etcd = 0;
     double secs = 2.0;
+    long preload_opt = -1;
     const char *dir_opt = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick"))
@@ -164,8 +172,13 @@ int main(int argc, char **argv)
             secs = atof(argv[++i]);
         else if (!strcmp(argv[i], "--dir") && i + 1 < argc)
             dir_opt = argv[++i];
+        else if (!strcmp(argv[i], "--preload") && i + 1 < argc)
+            preload_opt = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--etcd"))
+            etcd = 1;
         else {
-            fprintf(stderr, "usage: bench_mproc [--quick] [--reps R] [--seconds S] [--dir DIR]\n");
+            fprintf(stderr, "usage: bench_mproc [--quick] [--reps R] [--seconds S] [--dir DIR] [--preload N] "
+                            "[--etcd]\n");
             return 2;
         }
     }
@@ -173,28 +186,43 @@ int main(int argc, char **argv)
         secs = 0.3;
     if (reps < 1 || reps > 15)
         reps = 3;
-    size_t preload = quick ? 500 : 20000;
-    char base[512], dir[600];
+    size_t preload = preload_opt >= 0 ? (size_t)preload_opt : quick ? 500 : 20000;
+    char base[512], dir[1200];
     snprintf(base, sizeof base, "%s", dir_opt ? dir_opt : "/tmp/bench_mproc-XXXXXX");
     if (!dir_opt && !mkdtemp(base))
         fail("mkdtemp");
     mkdir(base, 0755);
     snprintf(dir, sizeof dir, "%s/db", base);
+#ifdef MNEMO_HAVE_ETCD
+    tu_etcd cluster;
+    if (etcd) {
+        if (!tu_etcd_available() || tu_etcd_start(&cluster, 3)) {
+            fprintf(stderr, "bench_mproc --etcd: cannot start a three-member etcd cluster (etcd-server)\n");
+            return 1;
+        }
+        snprintf(dir, sizeof dir, "etcd://%s/bench%d?%s", cluster.endpoints, (int)getpid(), TU_ETCD_PATH_OPTIONS);
+    }
+#else
+    if (etcd) {
+        fprintf(stderr, "bench_mproc --etcd: this build has no etcd engine\n");
+        return 1;
+    }
+#endif
 
     mnemo_options o = MNEMO_OPTIONS_INIT;
-    o.engine = "lmdb";
+    o.engine = etcd ? "etcd" : "lmdb";
     o.create_if_missing = 1;
     o.vector_dim = DIM;
     mnemo_db *db;
     if (mnemo_open(&db, dir, &o))
         fail("create");
     unsigned seed = 7;
-    enum { BATCH = 1000 };
+    enum { BATCH = 500 };
     float *vecs = malloc(BATCH * DIM * sizeof *vecs);
     char **ids = malloc(BATCH * sizeof *ids);
     for (size_t i = 0; i < BATCH; i++)
         ids[i] = malloc(24);
-    for (size_t done = 0; done < preload; done += BATCH) {
+    for (size_t done = 0; done + BATCH <= preload; done += BATCH) {
         mnemo_txn *t;
         if (mnemo_txn_begin(&t, db, 0))
             fail("begin");
@@ -225,9 +253,9 @@ int main(int argc, char **argv)
             double med = r[reps / 2];
             if (procs[pi] == 1)
                 base_rate[ph] = med;
-            printf("{\"bench\":\"mproc\",\"engine\":\"lmdb\",\"phase\":\"%s\",\"processes\":%d,\"preload\":%zu,"
+            printf("{\"bench\":\"mproc\",\"engine\":\"%s\",\"phase\":\"%s\",\"processes\":%d,\"preload\":%zu,"
                    "\"dim\":%d,\"seconds\":%.2f,\"reps\":%d,\"%s\":%.0f,\"ratio_vs_1_process\":%.2f}\n",
-                   phase, procs[pi], preload, DIM, secs, reps, ph ? "searches_per_s" : "commits_per_s", med,
+                   o.engine, phase, procs[pi], preload, DIM, secs, reps, ph ? "searches_per_s" : "commits_per_s", med,
                    base_rate[ph] > 0 ? med / base_rate[ph] : 0.0);
             fflush(stdout);
         }
@@ -236,6 +264,10 @@ int main(int argc, char **argv)
         free(ids[i]);
     free(ids);
     free(vecs);
+#ifdef MNEMO_HAVE_ETCD
+    if (etcd)
+        tu_etcd_stop(&cluster);
+#endif
     if (!dir_opt) {
         char cmd[700];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);

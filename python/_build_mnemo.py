@@ -22,7 +22,7 @@ CDEF = r"""
 /* common.h */
 enum mnemo_error { MNEMO_OK, MNEMO_ERROR, MNEMO_EINVAL, MNEMO_ENOTFOUND, MNEMO_EEXISTS, MNEMO_EBUSY,
     MNEMO_ECORRUPT, MNEMO_EIO, MNEMO_ENOMEM, MNEMO_EDIM, MNEMO_ITEROVER, MNEMO_ENOTDB,
-    MNEMO_EVERSION, MNEMO_ELOCKED, MNEMO_EREADONLY, MNEMO_ENOTSUP, MNEMO_EFULL, ... };
+    MNEMO_EVERSION, MNEMO_ELOCKED, MNEMO_EREADONLY, MNEMO_ENOTSUP, MNEMO_EFULL, MNEMO_EUNKNOWN, ... };
 const char *mnemo_version(int *major, int *minor, int *patch);
 const char *mnemo_strerror(int code);
 const char *mnemo_errmsg(void);

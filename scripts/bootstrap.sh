@@ -7,6 +7,7 @@ packages=(
   build-essential pkg-config meson ninja-build
   librocksdb-dev liblmdb-dev libhnswlib-dev libopenblas-dev libjansson-dev libpcre2-dev
   libunistring-dev libstemmer-dev
+  libcurl4-openssl-dev etcd-server etcd-client
   libcriterion-dev libsqlite3-dev
   doxygen
   python3-dev python3-cffi python3-numpy python3-pytest python3-venv python3-setuptools python3-wheel

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Checks the seams between rooms (docs/architecture.md "Room order"): a file under src/<room>/
 # includes "<other>/..." only when <other> is lower in the order, and only src/store/rocksdb/ and
-# src/store/lmdb/ include the RocksDB and LMDB headers. Prints each violation; exits 1 on any.
+# src/store/lmdb/ include the RocksDB and LMDB headers (src/store/etcd/ the libcurl ones). Prints each violation; exits 1 on any.
 # Usage: check_rooms.sh ARCHITECTURE_MD SRC_DIR
 set -eu
 doc=$1
@@ -47,6 +47,9 @@ find "$src" -type f \( -name '*.c' -o -name '*.h' -o -name '*.cc' -o -name '*.cp
         }
         if (inc ~ /^lmdb\.h$/ && file !~ /^store\/lmdb\//) {
             printf "%s: includes <%s>: only src/store/lmdb/ includes LMDB headers\n", file, inc; bad = 1; next
+        }
+        if (inc ~ /^curl\// && file !~ /^store\/etcd\//) {
+            printf "%s: includes <%s>: only src/store/etcd/ includes libcurl headers\n", file, inc; bad = 1; next
         }
         if (inc !~ /\//)
             next # same directory or a system header

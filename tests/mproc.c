@@ -20,7 +20,13 @@
  * snapshots (trimming the log past it) finds, once continued, every vector the other wrote (it
  * rebuilt). A process that only idles as long keeps its heartbeat: no trim passes it (no rebuild).
  *
- *   mproc DIR        exit status 0 = no anomaly */
+ * etcd (`mproc --etcd`): the same on a three-member etcd cluster the program starts (etcdtest.h),
+ * with the cluster's faults added to the load: the etcd leader is killed a few commits in and
+ * restarted after the mnemo victim died, then a follower is killed for the rest of the load; while
+ * the sleeper is stopped, the cluster's history is also compacted past the revision it last read.
+ *
+ *   mproc [DIR]      lmdb; exit status 0 = no anomaly
+ *   mproc --etcd     etcd (skipped, status 77, without an etcd program) */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -37,6 +43,14 @@
 #include <mnemo/mnemo.h>
 
 #include "mputil.h"
+#ifdef MNEMO_HAVE_ETCD
+#include "etcdtest.h"
+static tu_etcd cluster; /* the parent's, with --etcd */
+#endif
+#ifndef TU_ETCD_PATH_OPTIONS
+#define TU_ETCD_PATH_OPTIONS ""
+#endif
+static int on_etcd;
 
 #include "vector/vector_impl.h" /* the lease (shortened) and a snapshot on demand */
 
@@ -60,7 +74,7 @@ static void put_with_vector(mnemo_db *db, const char *id)
 static mnemo_db *open_db(const char *dir, int create)
 {
     mnemo_options o = MNEMO_OPTIONS_INIT;
-    o.engine = "lmdb";
+    o.engine = strncmp(dir, "etcd://", 7) ? "lmdb" : "etcd";
     o.create_if_missing = create;
     o.vector_dim = create ? DIM : 0;
     mnemo_db *db;
@@ -272,12 +286,39 @@ static int load_test(const char *dir)
     }
     char line[128];
     int fails = 0;
-    /* the victim: killed once it acknowledged KILL_AFTER commits, while the others write */
+    /* the victim: killed once it acknowledged KILL_AFTER commits, while the others write; on etcd
+     * the leader dies a few commits before that */
+    int leader = -1;
     while (acked[KILLED] < KILL_AFTER - 1 && fgets(line, sizeof line, c[KILLED].out))
-        if (!strncmp(line, "ack ", 4))
+        if (!strncmp(line, "ack ", 4)) {
             acked[KILLED] = atoi(line + 4);
+#ifdef MNEMO_HAVE_ETCD
+            if (on_etcd && leader < 0 && acked[KILLED] >= KILL_AFTER / 3) {
+                leader = tu_etcd_leader(&cluster);
+                if (leader < 0)
+                    mp_die("no etcd leader");
+                tu_etcd_kill(&cluster, leader);
+                fprintf(stderr, "mproc: killed the etcd leader (member %d)\n", leader);
+            }
+#endif
+        }
+    (void)leader; /* a build without etcd never kills one */
     kill(c[KILLED].pid, SIGKILL);
     waitpid(c[KILLED].pid, NULL, 0);
+#ifdef MNEMO_HAVE_ETCD
+    if (on_etcd) { /* the old leader comes back; then a follower dies for the rest of the load */
+        if (leader < 0 || tu_etcd_restart(&cluster, leader))
+            mp_die("etcd member %d did not come back", leader);
+        int now = tu_etcd_leader(&cluster), follower = -1;
+        for (int j = 0; j < cluster.n && follower < 0; j++) /* one that stayed up, if the leader allows */
+            if (j != now && j != leader)
+                follower = j;
+        if (follower < 0)
+            follower = (now + 1) % cluster.n;
+        tu_etcd_kill(&cluster, follower);
+        fprintf(stderr, "mproc: restarted member %d, killed follower %d (leader %d)\n", leader, follower, now);
+    }
+#endif
     while (fgets(line, sizeof line, c[KILLED].out)) /* acks it wrote before it died */
         if (!strncmp(line, "ack ", 4))
             acked[KILLED] = atoi(line + 4);
@@ -394,6 +435,10 @@ static int trim_test(const char *dir, int stop)
     if (mnemo_vector__state(&st, db, "mproc") || mnemo_vector__catch_up(st) || mnemo_vector__snapshot(st, db))
         mp_die("snapshot");
     mnemo_close(db);
+#ifdef MNEMO_HAVE_ETCD
+    if (on_etcd && tu_etcd_compact(&cluster)) /* the revisions the sleeper read at are gone */
+        mp_die("etcd compaction");
+#endif
     if (stop)
         kill(s.pid, SIGCONT);
     fprintf(s.in, "go\n");
@@ -606,23 +651,50 @@ int main(int argc, char **argv)
         return updater(argv[2]);
     if (argc == 4 && !strcmp(argv[1], "meta_updater"))
         return meta_updater(argv[2]);
-    char base[512], dir[600];
+    char base[512], dir[1200];
+    on_etcd = argc == 2 && !strcmp(argv[1], "--etcd");
     snprintf(base, sizeof base, "%s/mproc-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
-    if (argc == 2)
+    if (argc == 2 && !on_etcd)
         snprintf(base, sizeof base, "%s", argv[1]);
     else if (!mkdtemp(base))
         mp_die("mkdtemp");
     mkdir(base, 0755);
-    snprintf(dir, sizeof dir, "%s/load", base);
+    if (on_etcd) {
+#ifdef MNEMO_HAVE_ETCD
+        if (!tu_etcd_available()) {
+            fprintf(stderr, "mproc --etcd: no etcd program (apt-get install etcd-server): skipped\n");
+            return 77;
+        }
+        rmdir(base);
+        if (tu_etcd_start(&cluster, 3))
+            mp_die("cannot start a three-member etcd cluster");
+        /* the databases are prefixes on the cluster, named after the (unique) temporary directory */
+        snprintf(base, sizeof base, "%s", tu_etcd_path(&cluster, base));
+        *strchr(base, '?') = '\0';
+#else
+        fprintf(stderr, "mproc --etcd: this build has no etcd engine: skipped\n");
+        return 77;
+#endif
+    }
+#define DB_AT(name)                                                                                         \
+    (on_etcd ? snprintf(dir, sizeof dir, "%s/%s?%s", base, name, TU_ETCD_PATH_OPTIONS)                    \
+             : snprintf(dir, sizeof dir, "%s/%s", base, name))
+    DB_AT("load");
     int fails = load_test(dir);
-    snprintf(dir, sizeof dir, "%s/cache", base);
+    DB_AT("cache");
     fails += cache_test(dir);
-    snprintf(dir, sizeof dir, "%s/mirror", base);
+    DB_AT("mirror");
     fails += mirror_test(dir);
-    snprintf(dir, sizeof dir, "%s/trim", base);
+    DB_AT("trim");
     fails += trim_test(dir, 1);
-    snprintf(dir, sizeof dir, "%s/idle", base);
+    DB_AT("idle");
     fails += trim_test(dir, 0);
+#ifdef MNEMO_HAVE_ETCD
+    if (on_etcd) {
+        tu_etcd_stop(&cluster);
+        return fails ? 1 : 0;
+    }
+#endif
     if (argc != 2) {
         char cmd[700];
         snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);

@@ -67,7 +67,27 @@ int tu_persistent(void) { return strcmp(tu_engine(), "memory") != 0; }
 
 void tu_engine_options(mnemo_options *o) { o->engine = tu_persistent() ? tu_engine() : NULL; }
 
-const char *tu_db_path(const char *name) { return tu_persistent() ? tu_path(name) : ":memory:"; }
+#ifdef MNEMO_HAVE_ETCD
+#include "etcdtest.h"
+static tu_etcd tu_cluster;
+static void tu_cluster_stop(void) { tu_etcd_stop(&tu_cluster); }
+#endif
+
+const char *tu_db_path(const char *name)
+{
+#ifdef MNEMO_HAVE_ETCD
+    if (!strcmp(tu_engine(), "etcd")) { /* a one-member cluster per test process; the prefix is unique */
+        if (!tu_cluster.n) {
+            cr_assert_eq(tu_etcd_start(&tu_cluster, 1), 0, "cannot start etcd (apt-get install etcd-server)");
+            atexit(tu_cluster_stop);
+        }
+        static char buf[1024];
+        snprintf(buf, sizeof buf, "%s", tu_etcd_path(&tu_cluster, tu_path(name)));
+        return buf;
+    }
+#endif
+    return tu_persistent() ? tu_path(name) : ":memory:";
+}
 
 int tu_open_with(mnemo_db **db, const char *name, mnemo_options *o)
 {
@@ -87,6 +107,14 @@ mnemo_db *tu_open(const char *name)
 void tu_raw_open(tu_raw *r, const char *path)
 {
     TU_NEEDS_DISK("damages stored values");
+#ifdef MNEMO_HAVE_ETCD
+    char epath[1024];
+    if (!strcmp(tu_engine(), "etcd") && strncmp(path, "etcd://", 7) && tu_cluster.n) {
+        /* tests name a database by tu_path(name); on etcd that path is its prefix (tu_db_path) */
+        snprintf(epath, sizeof epath, "%s", tu_etcd_path(&tu_cluster, path));
+        path = epath;
+    }
+#endif
     r->ops = mnemo_store__detect(path);
     cr_assert_not_null(r->ops, "raw open of %s: no engine recognises it", path);
     mnemo_store_config cfg = {path, 0, 0, 0, {MNEMO_COMPRESSION_DEFAULT, 4u << 20, 8u << 20, 10, {0, 0, 0, 0}},

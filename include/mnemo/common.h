@@ -45,6 +45,8 @@ enum mnemo_error {
     MNEMO_EREADONLY = -14,/**< a write on a database or transaction opened read-only */
     MNEMO_ENOTSUP = -15,  /**< not supported by this build (e.g. a compression library) */
     MNEMO_EFULL = -16,    /**< a fixed limit of the database is reached (e.g. every label id is used) */
+    MNEMO_EUNKNOWN = -17, /**< a commit's outcome is unknown (the connection to a distributed store was lost after
+                               sending it); mnemo_txn_run resolves it, see docs/errors.md */
 };
 
 /** Which edges of a node: the graph's walks, and the `near` restriction of vector, text and

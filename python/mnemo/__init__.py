@@ -12,8 +12,8 @@ text) in one transaction. See docs/python.md.
 from ._db import (Database, Edge, Hit, ImportStats, Neighbor, Path, RecallHit, Record, Stats,
                   TextHit, TextInfo, Transaction, VectorSpace, VectorStats, Visit, open, retry)
 from ._errors import (Busy, Corrupt, Error, Exists, Full, InvalidArgument, IOFailure, Locked,
-                      NoMemory, NotADatabase, NotFound, NotSupported, ReadOnly, VersionMismatch,
-                      WrongDimension)
+                      NoMemory, NotADatabase, NotFound, NotSupported, ReadOnly, Unknown,
+                      VersionMismatch, WrongDimension)
 from ._mnemo import ffi as _ffi, lib as _lib
 
 __version__ = _ffi.string(_lib.mnemo_version(_ffi.NULL, _ffi.NULL, _ffi.NULL)).decode()
@@ -22,4 +22,4 @@ __all__ = ["open", "retry", "Database", "Transaction", "Record", "Hit", "TextHit
            "Edge", "Neighbor", "Visit", "Path", "ImportStats", "VectorSpace", "VectorStats",
            "TextInfo", "Stats", "Error", "InvalidArgument", "NotFound", "Exists", "Busy",
            "Corrupt", "IOFailure", "NoMemory", "WrongDimension", "NotADatabase",
-           "VersionMismatch", "Locked", "ReadOnly", "NotSupported", "Full"]
+           "VersionMismatch", "Locked", "ReadOnly", "NotSupported", "Full", "Unknown"]

@@ -72,6 +72,12 @@ class Full(Error):
     """MNEMO_EFULL: a fixed limit of the database is reached."""
 
 
+class Unknown(Error):
+    """MNEMO_EUNKNOWN: a commit's outcome is unknown: the connection to a distributed store was lost
+    after sending it, and asking the store whether it applied failed too (docs/errors.md). Re-read
+    what the transaction wrote to find out."""
+
+
 _BY_CODE = {
     lib.MNEMO_EINVAL: InvalidArgument,
     lib.MNEMO_ENOTFOUND: NotFound,
@@ -87,6 +93,7 @@ _BY_CODE = {
     lib.MNEMO_EREADONLY: ReadOnly,
     lib.MNEMO_ENOTSUP: NotSupported,
     lib.MNEMO_EFULL: Full,
+    lib.MNEMO_EUNKNOWN: Unknown,
 }
 
 

@@ -35,7 +35,7 @@ def test_every_code_has_its_class_under_error():
         lib.MNEMO_EDIM: mnemo.WrongDimension, lib.MNEMO_ENOTDB: mnemo.NotADatabase,
         lib.MNEMO_EVERSION: mnemo.VersionMismatch, lib.MNEMO_ELOCKED: mnemo.Locked,
         lib.MNEMO_EREADONLY: mnemo.ReadOnly, lib.MNEMO_ENOTSUP: mnemo.NotSupported,
-        lib.MNEMO_EFULL: mnemo.Full,
+        lib.MNEMO_EFULL: mnemo.Full, lib.MNEMO_EUNKNOWN: mnemo.Unknown,
     }
     from mnemo._errors import error
     for code, cls in expected.items():

@@ -45,6 +45,7 @@ const char *mnemo_strerror(int code)
     case MNEMO_EREADONLY: return "MNEMO_EREADONLY";
     case MNEMO_ENOTSUP: return "MNEMO_ENOTSUP";
     case MNEMO_EFULL: return "MNEMO_EFULL";
+    case MNEMO_EUNKNOWN: return "MNEMO_EUNKNOWN";
     default: return "MNEMO_E?";
     }
 }

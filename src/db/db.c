@@ -34,6 +34,7 @@ struct mnemo_db {
 #define ENGINE_NAME_MAX 15
 
 #define MEMORY_PATH ":memory:"
+#define ETCD_SCHEME "etcd://"
 #define DEFAULT_ENGINE "rocksdb"
 #define DEFAULT_WRITE_BUFFER (64u << 20)
 #define DEFAULT_READ_CACHE (64u << 20)
@@ -166,6 +167,19 @@ static int choose_engine(const mnemo_store_ops **ops, int *create, const char *p
     if (o->engine && !strcmp(o->engine, "memory"))
         return mnemo__err(MNEMO_EINVAL, "mnemo_open: the memory engine opens only the path '%s', not '%s'",
                           MEMORY_PATH, path);
+    if (!strncmp(path, ETCD_SCHEME, strlen(ETCD_SCHEME))) { /* a cluster, not a directory */
+        if (!(*ops = mnemo_store__engine("etcd")))
+            return mnemo__err(MNEMO_ENOTSUP, "mnemo_open: '%s' needs the etcd engine, which this build lacks "
+                                             "(built without libcurl)", path);
+        if (o->engine && strcmp(o->engine, "etcd"))
+            return mnemo__err(MNEMO_EINVAL, "mnemo_open: '%s' is an etcd database, but the options name engine '%s'",
+                              path, o->engine);
+        *create = o->create_if_missing && !o->read_only;
+        return 0;
+    }
+    if (o->engine && !strcmp(o->engine, "etcd"))
+        return mnemo__err(MNEMO_EINVAL, "mnemo_open: the etcd engine opens a path etcd://host:port/prefix, not '%s'",
+                          path);
     enum path_kind kind = PATH_MISSING;
     int rc = inspect_path(path, &kind);
     if (rc)

@@ -7,6 +7,9 @@ static const mnemo_store_ops *const ENGINES[] = {
     &mnemo_store__rocksdb,
     &mnemo_store__lmdb,
     &mnemo_store__memory,
+#ifdef MNEMO_HAVE_ETCD
+    &mnemo_store__etcd,
+#endif
 };
 #define N_ENGINES (sizeof ENGINES / sizeof ENGINES[0])
 

@@ -180,6 +180,12 @@ struct mnemo_store_ops {
      * compare last_seq before answering from a cache of their own (the vector index, mnemo's
      * cache, the filter mirror), and, never writing, send no heartbeat. */
     int (*follower)(mnemo_store *s);
+
+    /* ---- optional: engines whose commit can end with its outcome unknown (etcd) ---- */
+    /* After txn_commit returned MNEMO_EUNKNOWN (and before txn_free): finds out whether the commit
+     * was applied, and makes sure it never will be if not. 0 and *seq: applied; MNEMO_EBUSY: not
+     * applied (retry); MNEMO_EUNKNOWN: the store cannot be asked now (nothing is decided). */
+    int (*txn_resolve)(mnemo_store_txn *t, uint64_t *seq);
 };
 
 /* The engines this build has, by name; NULL if unknown. */
@@ -190,5 +196,8 @@ const mnemo_store_ops *mnemo_store__detect(const char *path);
 extern const mnemo_store_ops mnemo_store__rocksdb;
 extern const mnemo_store_ops mnemo_store__lmdb;
 extern const mnemo_store_ops mnemo_store__memory;
+#ifdef MNEMO_HAVE_ETCD
+extern const mnemo_store_ops mnemo_store__etcd;
+#endif
 
 #endif

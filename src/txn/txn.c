@@ -572,7 +572,24 @@ int mnemo_txn_commit(mnemo_txn *txn)
             char msg[512]; /* copied: the message is formatted into the buffer it comes from */
             snprintf(msg, sizeof msg, "%s", mnemo_errmsg());
             mnemo__err(rc, "mnemo_txn_commit: %s", msg);
-        } else if (txn->commit_seq > snap) { /* a commit that wrote (an empty one reports snap) */
+            if (rc == MNEMO_EUNKNOWN && TDB(txn->db)->ops->txn_resolve) {
+                /* Ask the store now, before the hooks: an applied commit is then this process's
+                 * own commit like any other (index and cache see it when the commit returns). */
+                int rrc = TDB(txn->db)->ops->txn_resolve(txn->st, &txn->commit_seq);
+                if (rrc == 0)
+                    rc = 0;
+                else if (rrc == MNEMO_EBUSY)
+                    rc = mnemo__err(MNEMO_EBUSY, "mnemo_txn_commit: %.300s; resolved: not applied, retry", msg);
+                else if (rrc == MNEMO_EUNKNOWN) { /* kept for mnemo_txn__resolve (mnemo_txn_run) */
+                    rc = mnemo__err(MNEMO_EUNKNOWN, "mnemo_txn_commit: %.300s", msg);
+                    txn->unknown = txn->st;
+                    txn->st = NULL;
+                } else {
+                    rc = rrc;
+                }
+            }
+        }
+        if (rc == 0 && txn->commit_seq > snap) { /* a commit that wrote (an empty one reports snap) */
             cache_seq_own_commit(TDB(txn->db), txn->commit_seq);
         }
     }
@@ -600,7 +617,24 @@ void mnemo_txn_free(mnemo_txn *txn)
             finish(txn, TXN_ROLLED_BACK, 0);
         mnemo_guard__leave(&g);
     }
+    if (txn->unknown) /* engine memory only: freeing it touches no store, closed or not */
+        TDB(txn->db)->ops->txn_free(txn->unknown);
     mnemo__free(txn);
+}
+
+int mnemo_txn__resolve(mnemo_txn *txn)
+{
+    if (!txn || !txn->unknown)
+        return mnemo__err(MNEMO_EINVAL, "resolve: the transaction has no commit of unknown outcome");
+    uint64_t seq = 0;
+    int rc = TDB(txn->db)->ops->txn_resolve(txn->unknown, &seq);
+    if (rc != MNEMO_EUNKNOWN) { /* decided: nothing more to ask */
+        TDB(txn->db)->ops->txn_free(txn->unknown);
+        txn->unknown = NULL;
+    }
+    if (rc == 0)
+        txn->commit_seq = seq;
+    return rc;
 }
 
 /* ---- hooks ---- */
@@ -931,6 +965,18 @@ int mnemo_txn_run(mnemo_db *db, unsigned flags, mnemo_txn_fn fn, void *arg, cons
         rc = fn(txn, arg);
         if (rc == 0)
             rc = mnemo_txn_commit(txn);
+        /* Outcome still unknown (the commit's own resolve could not reach the store either): ask
+         * again, by the marker the commit wrote. Applied: done (this process's index and cache
+         * catch up from the store, as after another process's commit); not applied: the store
+         * fenced it, so it never will be; retry like a conflict. */
+        for (unsigned k = 0; rc == MNEMO_EUNKNOWN && txn->unknown && k < r.max_attempts; k++) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "%s", mnemo_errmsg());
+            if ((rc = mnemo_txn__resolve(txn)) == MNEMO_EUNKNOWN) {
+                mnemo__err(rc, "%s (not resolved: %.200s)", msg, mnemo_errmsg());
+                sleep_us((unsigned)backoff);
+            }
+        }
         mnemo_txn_free(txn); /* rolls back when fn failed */
         if (rc != MNEMO_EBUSY)
             return rc;

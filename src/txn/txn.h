@@ -184,6 +184,10 @@ uint64_t mnemo_db__last_seq(mnemo_db *db);
 /* A put into txn (not NULL) whose key is prefix + the commit's own sequence number (8 bytes
  * big-endian): entries of commits of several processes keyed in commit order. Shared engines
  * only (MNEMO_ENOTSUP elsewhere). The transaction does not see it. */
+/* After mnemo_txn_commit returned MNEMO_EUNKNOWN (engines with txn_resolve): 0 if the commit was
+ * applied, MNEMO_EBUSY if it was not (and never will be), MNEMO_EUNKNOWN if the store cannot tell
+ * yet (ask again). mnemo_txn_run calls it. */
+int mnemo_txn__resolve(mnemo_txn *txn);
 int mnemo_txn__put_at_commit(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *prefix, size_t plen,
                              const void *val, size_t vlen);
 /* A read-modify-write of one key in a store transaction of its own, retried on conflicts, and

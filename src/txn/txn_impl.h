@@ -23,6 +23,8 @@ struct mnemo_txn {
     int poison_rc;        /* != 0: a call failed after writing part of its work; commit refuses */
     char poison_msg[256];
     uint64_t commit_seq;  /* the store's sequence number of the commit, once committed */
+    mnemo_store_txn *unknown; /* after a commit of unknown outcome (MNEMO_EUNKNOWN): the store's
+                                 transaction, kept for mnemo_txn__resolve until freed */
 };
 
 void mnemo_txn__invalidate_cursors(mnemo_txn *txn);

@@ -64,7 +64,7 @@ extern unsigned mnemo_rocksdb__follow_us;
      mnemo_rocksdb__cursor_status, mnemo_rocksdb__cursor_key, mnemo_rocksdb__cursor_value,                  \
      mnemo_rocksdb__cursor_close, mnemo_rocksdb__estimate_keys, mnemo_rocksdb__flush,                       \
      mnemo_rocksdb__compact, checkpoint, mnemo_rocksdb__stats, mnemo_rocksdb__cursor_run, 0 /* one writer */, \
-     NULL, mnemo_rocksdb__last_seq, mnemo_rocksdb__follower}
+     NULL, mnemo_rocksdb__last_seq, mnemo_rocksdb__follower, NULL /* txn_resolve */}
 
 #ifdef __cplusplus
 }

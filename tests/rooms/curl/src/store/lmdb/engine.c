@@ -1,0 +1,2 @@
+/* check_rooms.sh must reject this: only src/store/etcd/ includes the libcurl headers. */
+#include <curl/curl.h>
