@@ -460,6 +460,73 @@ static int trim_test(const char *dir, int stop)
     return fails;
 }
 
+/* The vector log's trim mark (0: none). */
+static uint64_t trim_mark(mnemo_db *db)
+{
+    char *v;
+    size_t n;
+    unsigned char tag = 'T';
+    int rc = mnemo_txn__get_sealed(&v, &n, db, NULL, MNEMO_CF_VECTOR_INDEX, &tag, 1, 0, "trim mark");
+    if (rc == MNEMO_ENOTFOUND)
+        return 0;
+    if (rc || n != 8)
+        mp_die("trim mark");
+    uint64_t m = 0;
+    for (int i = 0; i < 8; i++)
+        m = m << 8 | (unsigned char)v[i];
+    free(v);
+    return m;
+}
+
+static uint64_t wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* A process of another host (its heartbeat names no pid of this one) that applied the log only up
+ * to the hub: no snapshot trims past it while its heartbeat is fresh; once the heartbeat is older
+ * than the lease, the next snapshot does. (Liveness by pid took it for dead: trimmed at once.) */
+static int foreign_heartbeat_test(const char *dir)
+{
+    mnemo_vector__lease_ms = 300;
+    mnemo_db *db = open_db(dir, 1);
+    put_with_vector(db, "hub");
+    vec_state *st;
+    if (mnemo_vector__state(&st, db, "mproc") || mnemo_vector__catch_up(st))
+        mp_die("catch up");
+    uint64_t applied = st->applied_seq;
+    for (int k = 0; k < TRIM_N; k++) {
+        char id[16];
+        snprintf(id, sizeof id, "b%d", k);
+        put_with_vector(db, id);
+    }
+    unsigned char key[9] = {'P', 0x5e, 0x1f, 0x0e, 0xd0, 0x57, 0x00, 0x42, 0x01}, val[16];
+    uint64_t now = wall_ms();
+    for (int i = 0; i < 8; i++) {
+        val[i] = (unsigned char)(applied >> (56 - 8 * i));
+        val[8 + i] = (unsigned char)(now >> (56 - 8 * i));
+    }
+    if (mnemo_txn__put_sealed(db, NULL, MNEMO_CF_VECTOR_INDEX, key, sizeof key, val, sizeof val) ||
+        mnemo_vector__catch_up(st) || mnemo_vector__snapshot(st, db))
+        mp_die("snapshot with a foreign heartbeat");
+    uint64_t fresh = trim_mark(db);
+    usleep(400 * 1000); /* the foreign heartbeat is older than the lease now */
+    put_with_vector(db, "late");
+    if (mnemo_vector__catch_up(st) || mnemo_vector__snapshot(st, db))
+        mp_die("snapshot after the foreign lease");
+    uint64_t stale = trim_mark(db);
+    mnemo_close(db);
+    int fails = fresh > applied || stale <= applied;
+    if (fails)
+        fprintf(stderr, "foreign heartbeat at %" PRIu64 ": trimmed to %" PRIu64 " while fresh, %" PRIu64 " after\n",
+                applied, fresh, stale);
+    printf("{\"test\":\"mproc_foreign_heartbeat\",\"applied\":%" PRIu64 ",\"trim_fresh\":%" PRIu64
+           ",\"trim_stale\":%" PRIu64 ",\"fails\":%d}\n", applied, fresh, stale, fails);
+    return fails;
+}
+
 static size_t count_neighbors(mnemo_db *db, const char *id)
 {
     mnemo_iter *it;
@@ -689,6 +756,8 @@ int main(int argc, char **argv)
     fails += trim_test(dir, 1);
     DB_AT("idle");
     fails += trim_test(dir, 0);
+    DB_AT("foreign");
+    fails += foreign_heartbeat_test(dir);
 #ifdef MNEMO_HAVE_ETCD
     if (on_etcd) {
         tu_etcd_stop(&cluster);

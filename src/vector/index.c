@@ -12,10 +12,10 @@
 #define _GNU_SOURCE 1
 #include <errno.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -1393,7 +1393,9 @@ static uint64_t next_seq_after(mnemo_db *db, uint64_t applied)
  * Each process keeps its own index, a cache of vector_data ordered by the change log. Log keys
  * are the store's commit sequences (gaps between them), so a process finds what it lacks by a
  * seek past its applied sequence. Each process publishes its applied sequence in a heartbeat key
- * ('P' pid); the snapshot writer (one at a time: the lease 'W') trims the log only up to the
+ * ('P' token: a random 64-bit id of the process, since processes on other hosts share the store and
+ * pids collide across hosts); a process counts as live while its heartbeat is younger than the
+ * lease (no pid test: a pid means nothing on another host). The snapshot writer (one at a time: the lease 'W') trims the log only up to the
  * lowest applied sequence of the live processes and records how far it trimmed ('T'). A process
  * whose applied sequence is below 'T' (stopped past its heartbeat's lease, or dead and back, or a
  * follower, which sends no heartbeat) missed entries: it reloads the stored snapshot and the log
@@ -1415,13 +1417,36 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-static void proc_key(unsigned char k[5], uint32_t pid)
+/* This process's id in heartbeats and the snapshot lease: random, drawn again in a forked child. */
+static uint64_t proc_token(void)
 {
-    k[0] = 'P';
-    mnemo__put_be32(k + 1, pid);
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static uint64_t token;
+    static pid_t token_pid;
+    pthread_mutex_lock(&mu);
+    if (token_pid != getpid()) {
+        if (getrandom(&token, sizeof token, 0) != (ssize_t)sizeof token) { /* no entropy yet: time and pid */
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            token = ((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) ^ ((uint64_t)getpid() << 32);
+        }
+        token |= 1; /* never 0 (0: no holder) */
+        token_pid = getpid();
+    }
+    uint64_t t = token;
+    pthread_mutex_unlock(&mu);
+    return t;
 }
 
-static int pid_alive(uint32_t pid) { return kill((pid_t)pid, 0) == 0 || errno == EPERM; }
+#define PROC_KEY_LEN 9
+static void proc_key(unsigned char k[PROC_KEY_LEN], uint64_t token)
+{
+    k[0] = 'P';
+    mnemo__put_be64(k + 1, token);
+}
+
+/* Heartbeats older than this are of processes gone (killed, or of an older format): deleted. */
+#define HEARTBEAT_GONE_LEASES 10
 
 /* Publishes the applied sequence, at most once per HEARTBEAT_MS unless forced. Caller holds
  * commit_lock. Best effort: a missed heartbeat only lets a trim pass this process, which it then
@@ -1437,20 +1462,20 @@ static void heartbeat(vec_state *st, int force)
         return;
     st->hb_ms = now;
     st->hb_applied = st->applied_seq;
-    unsigned char k[5], v[16];
-    proc_key(k, (uint32_t)getpid());
+    unsigned char k[PROC_KEY_LEN], v[16];
+    proc_key(k, proc_token());
     mnemo__put_be64(v, st->applied_seq);
     mnemo__put_be64(v + 8, now);
-    (void)mnemo_txn__put_sealed(st->db, NULL, MNEMO_CF_VECTOR_INDEX, k, 5, v, 16);
+    (void)mnemo_txn__put_sealed(st->db, NULL, MNEMO_CF_VECTOR_INDEX, k, PROC_KEY_LEN, v, 16);
 }
 
 void mnemo_vector__leave(vec_state *st)
 {
     if (!st->shared || st->read_only)
         return;
-    unsigned char k[5];
-    proc_key(k, (uint32_t)getpid());
-    (void)mnemo_txn__delete(st->db, NULL, MNEMO_CF_VECTOR_INDEX, k, 5);
+    unsigned char k[PROC_KEY_LEN];
+    proc_key(k, proc_token());
+    (void)mnemo_txn__delete(st->db, NULL, MNEMO_CF_VECTOR_INDEX, k, PROC_KEY_LEN);
 }
 
 /* A sealed u64 of vector_index (0 when absent or unreadable). */
@@ -1474,11 +1499,12 @@ static int get_mark(uint64_t *out, mnemo_db *db, unsigned char tag)
     return rc;
 }
 
-/* The lowest applied sequence of the other live processes, at most `limit`; heartbeats of dead
- * processes are deleted into b. */
+/* The lowest applied sequence of the other live processes (a heartbeat younger than the lease), at
+ * most `limit`; heartbeats long gone are deleted into b. */
 static int live_min_applied(uint64_t *out, mnemo_batch *b, mnemo_db *db, uint64_t limit)
 {
-    unsigned char lo = 'P', hi = 'Q';
+    unsigned char lo = 'P', hi = 'Q', me[PROC_KEY_LEN];
+    proc_key(me, proc_token());
     mnemo_cursor *c;
     int rc = mnemo_cursor__open(&c, db, NULL, MNEMO_CF_VECTOR_INDEX, &lo, 1, &hi, 1);
     if (rc)
@@ -1488,13 +1514,12 @@ static int live_min_applied(uint64_t *out, mnemo_batch *b, mnemo_db *db, uint64_
         size_t kl, vl, pl;
         const unsigned char *k = mnemo_cursor__key(c, &kl);
         const char *v = mnemo_cursor__value(c, &vl), *p;
-        if (kl != 5 || mnemo_txn__unseal(v, vl, &p, &pl, "vector heartbeat") != 0 || pl != 16)
+        if (kl == PROC_KEY_LEN && !memcmp(k, me, kl))
             continue;
-        uint32_t pid = mnemo__get_be32(k + 1);
+        if (mnemo_txn__unseal(v, vl, &p, &pl, "vector heartbeat") != 0 || pl != 16)
+            continue;
         uint64_t applied = mnemo__get_be64((const unsigned char *)p), ms = mnemo__get_be64((const unsigned char *)p + 8);
-        if (pid == (uint32_t)getpid())
-            continue;
-        if (!pid_alive(pid))
+        if (now >= ms + HEARTBEAT_GONE_LEASES * mnemo_vector__lease_ms)
             mnemo_batch__delete(b, MNEMO_CF_VECTOR_INDEX, k, kl);
         else if (now < ms + mnemo_vector__lease_ms && applied < limit)
             limit = applied;
@@ -1506,28 +1531,28 @@ static int live_min_applied(uint64_t *out, mnemo_batch *b, mnemo_db *db, uint64_
 }
 
 typedef struct lease_arg {
-    uint32_t pid;
+    uint64_t token;
     int release;
 } lease_arg;
 
-/* Takes (or with release gives back) the snapshot lease: 1 when another live process holds it. */
+/* Takes (or with release gives back) the snapshot lease: 1 when another process holds it unexpired.
+ * Value: holder token (8) | expiry ms (8). */
 static int lease_fn(void *p, const void *cur, size_t clen, void **out, size_t *olen)
 {
     lease_arg *a = p;
     const void *pl = NULL;
     size_t n = 0;
-    uint64_t now = now_ms();
-    uint32_t holder = 0;
-    if (cur && mnemo__unseal(cur, clen, &pl, &n) == 0 && n == 12) {
-        holder = mnemo__get_be32(pl);
-        if (holder != a->pid && pid_alive(holder) && now < mnemo__get_be64((const unsigned char *)pl + 4))
+    uint64_t now = now_ms(), holder = 0;
+    if (cur && mnemo__unseal(cur, clen, &pl, &n) == 0 && n == 16) {
+        holder = mnemo__get_be64(pl);
+        if (holder != a->token && now < mnemo__get_be64((const unsigned char *)pl + 8))
             return 1;
     }
     if (a->release) /* only a lease of this process: delete it */
-        return holder == a->pid ? 0 : 1;
-    unsigned char v[12];
-    mnemo__put_be32(v, a->pid);
-    mnemo__put_be64(v + 4, now + mnemo_vector__lease_ms);
+        return holder == a->token ? 0 : 1;
+    unsigned char v[16];
+    mnemo__put_be64(v, a->token);
+    mnemo__put_be64(v + 8, now + mnemo_vector__lease_ms);
     if (!(*out = mnemo__malloc(sizeof v + MNEMO_SEAL_OVERHEAD)))
         return mnemo__err_nomem("vector snapshot lease");
     *olen = mnemo__seal(*out, v, sizeof v);
@@ -1536,7 +1561,7 @@ static int lease_fn(void *p, const void *cur, size_t clen, void **out, size_t *o
 
 static int lease(mnemo_db *db, int release)
 {
-    lease_arg a = {(uint32_t)getpid(), release};
+    lease_arg a = {proc_token(), release};
     unsigned char k = 'W';
     int rc = mnemo_txn__update_one(db, MNEMO_CF_VECTOR_INDEX, &k, 1, lease_fn, &a);
     if (rc == 1)
