@@ -494,3 +494,25 @@ TU_TEST(etcd, the_watch_falls_back_to_a_read_and_comes_back_after_a_member_resta
     cr_assert_lt(w_now() - t0, 1.0, "close with the watch down took %.3f s", w_now() - t0);
     mnemo_store__etcd.close(a);
 }
+
+TU_TEST(etcd, the_watch_on_a_member_that_lost_its_leader_is_down)
+{
+    if (!tu_etcd_available())
+        cr_skip_test("no etcd program");
+    static tu_etcd c3;
+    cr_assert_eq(tu_etcd_start(&c3, 3), 0, "cannot start etcd");
+    char path[512];
+    snprintf(path, sizeof path, "etcd://127.0.0.1:%d/wleader?timeout_ms=300", c3.client_port[0]);
+    mnemo_store *b = w_open(path);
+    cr_assert(w_until_watching(b, 1, 2) >= 0, "b's watch is up within 2 s");
+    /* member 0 alone has no quorum: it would never deliver another commit, so it must say so */
+    tu_etcd_kill(&c3, 1);
+    tu_etcd_kill(&c3, 2);
+    double d = w_until_watching(b, 0, 8);
+    cr_assert(d >= 0, "the watch on a member without a leader is down within 8 s");
+    fprintf(stderr, "watch: down %.0f ms after the member lost its quorum\n", d * 1e3);
+    cr_assert_eq(tu_etcd_restart(&c3, 1), 0);
+    cr_assert(w_until_watching(b, 1, 5) >= 0, "and back once it has a leader again");
+    mnemo_store__etcd.close(b);
+    tu_etcd_stop(&c3);
+}

@@ -1596,9 +1596,11 @@ static int ec_checkpoint(mnemo_store *s, const char *dir)
 typedef struct ec_watch {
     mnemo_store *s;
     pthread_t th;
+    pid_t pid; /* a forked child has no thread: its watch is never healthy */
     CURLM *multi;
     CURL *h;
     char *key; /* the counter key, base64 */
+    struct curl_slist *hdr;
     atomic_int stop, healthy;
     long long rev;  /* every counter change up to this revision was seen (0: read afresh) */
     int fresh;      /* the stream said: rev was compacted, or the watch was cancelled */
@@ -1675,6 +1677,7 @@ static int watch_perform(ec_watch *w, unsigned ep, const char *api, const char *
     curl_easy_setopt(w->h, CURLOPT_TCP_KEEPALIVE, 1L); /* a member that vanished without a FIN */
     curl_easy_setopt(w->h, CURLOPT_TCP_KEEPIDLE, 2L);
     curl_easy_setopt(w->h, CURLOPT_TCP_KEEPINTVL, 1L);
+    curl_easy_setopt(w->h, CURLOPT_HTTPHEADER, w->hdr);
     if (stream) {
         curl_easy_setopt(w->h, CURLOPT_WRITEFUNCTION, watch_write_cb);
         curl_easy_setopt(w->h, CURLOPT_WRITEDATA, w);
@@ -1770,6 +1773,7 @@ static void watch_free(ec_watch *w)
         curl_multi_cleanup(w->multi);
     free(w->key);
     free(w->in.p);
+    curl_slist_free_all(w->hdr);
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->cv);
     mnemo__free(w);
@@ -1781,6 +1785,10 @@ static int watch_start(mnemo_store *s)
     if (!w)
         return mnemo__err_nomem("open");
     w->s = s;
+    w->pid = getpid();
+    /* the member cancels the watch when it loses its leader (clientv3's WithRequireLeader), rather
+     * than leaving it silent while the others commit */
+    w->hdr = curl_slist_append(NULL, "Grpc-Metadata-hasleader: true");
     pthread_mutex_init(&w->mu, NULL);
     pthread_cond_init(&w->cv, NULL);
     json_t *k = jkey(s, TAG_META, SEQ_KEY, 3);
@@ -1788,7 +1796,7 @@ static int watch_start(mnemo_store *s)
     json_decref(k);
     w->multi = curl_multi_init();
     w->h = curl_easy_init();
-    if (!w->key || !w->multi || !w->h) {
+    if (!w->key || !w->multi || !w->h || !w->hdr) {
         watch_free(w);
         return mnemo__err_nomem("open: the watch on the commit counter");
     }
@@ -1805,6 +1813,11 @@ static void watch_stop(mnemo_store *s)
     ec_watch *w = s->watch;
     if (!w)
         return;
+    if (w->pid != getpid()) { /* a forked child: the thread is the parent's */
+        mnemo__free(w);
+        s->watch = NULL;
+        return;
+    }
     pthread_mutex_lock(&w->mu);
     atomic_store(&w->stop, 1);
     pthread_cond_signal(&w->cv);
@@ -1815,7 +1828,10 @@ static void watch_stop(mnemo_store *s)
     s->watch = NULL;
 }
 
-int mnemo__etcd_watching(mnemo_store *s) { return s->watch && atomic_load(&s->watch->healthy); }
+int mnemo__etcd_watching(mnemo_store *s)
+{
+    return s->watch && atomic_load(&s->watch->healthy) && s->watch->pid == getpid();
+}
 uint64_t mnemo__etcd_requests(mnemo_store *s) { return atomic_load(&s->n_requests); }
 
 /* A commit of another process is here once the watch delivered it; the own latest commit always is
@@ -1825,9 +1841,8 @@ static uint64_t ec_last_seq(mnemo_store *s)
     uint64_t seq = 0;
     if (mnemo__etcd_watching(s))
         return atomic_load(&s->seq_hint);
-    if (read_counter(s, 0, &seq, NULL, "store last_seq"))
-        return atomic_load(&s->seq_hint);
-    return atomic_load(&s->seq_hint) > seq ? atomic_load(&s->seq_hint) : seq;
+    read_counter(s, 0, &seq, NULL, "store last_seq"); /* raises seq_hint; on error it is what was seen */
+    return atomic_load(&s->seq_hint);
 }
 
 static int ec_stats(mnemo_store *s, mnemo_store_stats *out)
