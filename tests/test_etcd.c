@@ -516,3 +516,39 @@ TU_TEST(etcd, the_watch_on_a_member_that_lost_its_leader_is_down)
     mnemo_store__etcd.close(b);
     tu_etcd_stop(&c3);
 }
+
+TU_TEST(etcd, a_watch_whose_revision_was_compacted_starts_again_from_a_fresh_read)
+{
+    if (!tu_etcd_available())
+        cr_skip_test("no etcd program");
+    static tu_etcd c3;
+    cr_assert_eq(tu_etcd_start(&c3, 3), 0, "cannot start etcd");
+    char pa[512], pb[512];
+    snprintf(pa, sizeof pa, "etcd://127.0.0.1:%d,127.0.0.1:%d/wcompact?timeout_ms=300", c3.client_port[1],
+             c3.client_port[2]);
+    snprintf(pb, sizeof pb, "etcd://127.0.0.1:%d/wcompact?timeout_ms=300", c3.client_port[0]);
+    mnemo_store *a = w_open(pa), *b = w_open(pb);
+    cr_assert(w_until_watching(b, 1, 2) >= 0, "b's watch is up within 2 s");
+    tu_etcd_kill(&c3, 0);
+    uint64_t seq = 0;
+    for (int i = 0; i < 5; i++)
+        seq = w_commit(a);
+    cr_assert_eq(tu_etcd_compact(&c3), 0, "compact");
+    cr_assert_eq(tu_etcd_restart(&c3, 0), 0);
+    /* the watch from b's last revision is created, then cancelled as compacted; b reads the counter
+     * afresh and watches from there: it stays up and answers without requests */
+    double t0 = w_now();
+    while (w_now() - t0 < 5 && !(mnemo__etcd_watching(b) && mnemo_store__etcd.last_seq(b) >= seq))
+        usleep(2000);
+    usleep(300000);
+    uint64_t sent = mnemo__etcd_requests(b);
+    for (int i = 0; i < 100; i++) {
+        cr_assert_geq(mnemo_store__etcd.last_seq(b), seq);
+        usleep(3000);
+    }
+    cr_assert(mnemo__etcd_watching(b), "b's watch is up again after the compaction");
+    cr_assert_eq(mnemo__etcd_requests(b), sent, "and last_seq sends no request");
+    mnemo_store__etcd.close(a);
+    mnemo_store__etcd.close(b);
+    tu_etcd_stop(&c3);
+}
