@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -1602,7 +1603,14 @@ typedef struct ec_watch {
     char *key; /* the counter key, base64 */
     struct curl_slist *hdr;
     atomic_int stop, healthy;
+    /* busy: the thread is inside libcurl (parsing events, or closing the socket); fd: the stream's
+     * socket once created (-1 otherwise). last_seq trusts seq_hint only when the thread is idle and
+     * the socket holds no unread bytes: a process that was stopped, or a thread not yet scheduled,
+     * has events waiting there that a commit it heard of may be among. */
+    atomic_int busy, fd;
     long long rev;  /* every counter change up to this revision was seen (0: read afresh) */
+    int conn_fd;    /* the socket libcurl opened for the stream (watch_sockopt_cb) */
+    int was_up;     /* the last stream was created */
     int fresh;      /* the stream said: rev was compacted, or the watch was cancelled */
     ec_buf in;      /* the stream's bytes not yet parsed (a line arrives in pieces) */
     pthread_mutex_t mu;
@@ -1662,6 +1670,13 @@ static size_t watch_write_cb(char *data, size_t sz, size_t nm, void *arg)
     return n;
 }
 
+static int watch_sockopt_cb(void *arg, curl_socket_t fd, curlsocktype purpose)
+{
+    (void)purpose;
+    ((ec_watch *)arg)->conn_fd = (int)fd;
+    return CURL_SOCKOPT_OK;
+}
+
 /* Runs one request on the watch's handle until it ends or close stops it; 0 when it completed. */
 static int watch_perform(ec_watch *w, unsigned ep, const char *api, const char *body, int stream)
 {
@@ -1678,6 +1693,10 @@ static int watch_perform(ec_watch *w, unsigned ep, const char *api, const char *
     curl_easy_setopt(w->h, CURLOPT_TCP_KEEPIDLE, 2L);
     curl_easy_setopt(w->h, CURLOPT_TCP_KEEPINTVL, 1L);
     curl_easy_setopt(w->h, CURLOPT_HTTPHEADER, w->hdr);
+    curl_easy_setopt(w->h, CURLOPT_FORBID_REUSE, 1L); /* a fresh socket per stream: conn_fd is its own */
+    curl_easy_setopt(w->h, CURLOPT_SOCKOPTFUNCTION, watch_sockopt_cb);
+    curl_easy_setopt(w->h, CURLOPT_SOCKOPTDATA, w);
+    w->conn_fd = -1;
     if (stream) {
         curl_easy_setopt(w->h, CURLOPT_WRITEFUNCTION, watch_write_cb);
         curl_easy_setopt(w->h, CURLOPT_WRITEDATA, w);
@@ -1690,6 +1709,7 @@ static int watch_perform(ec_watch *w, unsigned ep, const char *api, const char *
     int running = 1;
     CURLcode cc = CURLE_ABORTED_BY_CALLBACK;
     while (!atomic_load(&w->stop)) {
+        atomic_store(&w->busy, 1);
         if (curl_multi_perform(w->multi, &running) != CURLM_OK)
             break;
         CURLMsg *m;
@@ -1699,11 +1719,18 @@ static int watch_perform(ec_watch *w, unsigned ep, const char *api, const char *
                 cc = m->data.result;
         if (!running)
             break;
+        if (stream && atomic_load(&w->fd) < 0 && atomic_load(&w->healthy))
+            atomic_store(&w->fd, w->conn_fd);
+        atomic_store(&w->busy, 0);
         curl_multi_poll(w->multi, NULL, 0, 1000, NULL); /* close wakes it */
     }
+    atomic_store(&w->busy, 1); /* until the socket is closed and the watch marked down */
     long status = 0;
     curl_easy_getinfo(w->h, CURLINFO_RESPONSE_CODE, &status);
     curl_multi_remove_handle(w->multi, w->h);
+    w->was_up |= atomic_exchange(&w->healthy, 0);
+    atomic_store(&w->fd, -1);
+    atomic_store(&w->busy, 0);
     return !running && cc == CURLE_OK && status == 200 ? 0 : -1;
 }
 
@@ -1745,8 +1772,9 @@ static void *watch_main(void *arg)
             snprintf(body, sizeof body, "{\"create_request\":{\"key\":\"%s\",\"start_revision\":\"%lld\"}}", w->key,
                      w->rev + 1);
             watch_perform(w, ep, "/v3/watch", body, 1);
-            if (atomic_exchange(&w->healthy, 0))
+            if (w->was_up)
                 backoff = 25; /* it was up: try again soon */
+            w->was_up = 0;
         }
         if (atomic_load(&w->stop))
             break;
@@ -1786,6 +1814,7 @@ static int watch_start(mnemo_store *s)
         return mnemo__err_nomem("open");
     w->s = s;
     w->pid = getpid();
+    atomic_store(&w->fd, -1);
     /* the member cancels the watch when it loses its leader (clientv3's WithRequireLeader), rather
      * than leaving it silent while the others commit */
     w->hdr = curl_slist_append(NULL, "Grpc-Metadata-hasleader: true");
@@ -1830,7 +1859,11 @@ static void watch_stop(mnemo_store *s)
 
 int mnemo__etcd_watching(mnemo_store *s)
 {
-    return s->watch && atomic_load(&s->watch->healthy) && s->watch->pid == getpid();
+    ec_watch *w = s->watch;
+    if (!w || !atomic_load(&w->healthy) || w->pid != getpid() || atomic_load(&w->busy))
+        return 0;
+    struct pollfd p = {.fd = atomic_load(&w->fd), .events = POLLIN};
+    return p.fd >= 0 && poll(&p, 1, 0) == 0;
 }
 uint64_t mnemo__etcd_requests(mnemo_store *s) { return atomic_load(&s->n_requests); }
 
