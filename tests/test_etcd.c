@@ -373,3 +373,184 @@ static void lost_commits(int mode)
 TU_TEST(etcd, a_lost_reply_is_unknown_and_the_retry_helper_finds_it_applied) { lost_commits(DROP_REPLY); }
 
 TU_TEST(etcd, a_lost_request_is_unknown_and_the_retry_helper_applies_it_once) { lost_commits(DROP_REQUEST); }
+
+/* ---- the watch on the commit counter: last_seq without a request ---- */
+
+#include "store/etcd/etcd.h"
+#include "store/store.h"
+
+#include <time.h>
+
+static const mnemo_keyspace_def w_ks[2] = {{"default", 0}, {"records", 0}};
+
+static mnemo_store *w_open(const char *path)
+{
+    mnemo_store_config cfg = {0};
+    cfg.path = path;
+    cfg.create = 1;
+    cfg.keyspaces = w_ks;
+    cfg.n_keyspaces = 2;
+    mnemo_store *s = NULL;
+    int rc = mnemo_store__etcd.open(&s, &cfg);
+    cr_assert_eq(rc, 0, "open %s: %s", path, mnemo_errmsg());
+    return s;
+}
+
+static double w_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static uint64_t w_commit(mnemo_store *s)
+{
+    mnemo_store_write w = {0, 0, "k", 1, "v", 1};
+    uint64_t seq = 0;
+    int rc = mnemo_store__etcd.write_batch(s, &w, 1, &seq);
+    cr_assert_eq(rc, 0, "commit: %s", mnemo_errmsg());
+    return seq;
+}
+
+/* Seconds until s's watch is (up = 1) or is not (up = 0) healthy; -1 after `limit` seconds. */
+static double w_until_watching(mnemo_store *s, int up, double limit)
+{
+    double t0 = w_now();
+    while (w_now() - t0 < limit) {
+        if (mnemo__etcd_watching(s) == up)
+            return w_now() - t0;
+        usleep(2000);
+    }
+    return -1;
+}
+
+/* Seconds until s's last_seq reaches seq; -1 after 2 s. */
+static double w_until_seen(mnemo_store *s, uint64_t seq)
+{
+    double t0 = w_now();
+    while (w_now() - t0 < 2) {
+        if (mnemo_store__etcd.last_seq(s) >= seq)
+            return w_now() - t0;
+        usleep(500);
+    }
+    return -1;
+}
+
+TU_TEST(etcd, a_commit_of_another_handle_reaches_last_seq_through_the_watch_without_a_request)
+{
+    start_cluster();
+    char path[512];
+    snprintf(path, sizeof path, "%s", tu_etcd_path(&cl, "watch"));
+    mnemo_store *a = w_open(path), *b = w_open(path);
+    cr_assert(w_until_watching(b, 1, 2) >= 0, "b's watch is up within 2 s");
+    double worst = 0;
+    for (int i = 0; i < 20; i++) {
+        uint64_t seq = w_commit(a);
+        cr_assert_geq(mnemo_store__etcd.last_seq(a), seq, "a sees its own commit when it returns");
+        double d = w_until_seen(b, seq);
+        cr_assert(d >= 0, "b sees a's commit %llu within 2 s (last_seq %llu)", (unsigned long long)seq,
+                  (unsigned long long)mnemo_store__etcd.last_seq(b));
+        worst = d > worst ? d : worst;
+    }
+    fprintf(stderr, "watch: another handle's commit reached last_seq within %.1f ms (worst of 20)\n", worst * 1e3);
+    /* b may have answered the last commit by a read while its event was still unread */
+    cr_assert(w_until_watching(b, 1, 2) >= 0, "b's watch has read every event within 2 s");
+    uint64_t sent = mnemo__etcd_requests(b);
+    for (int i = 0; i < 100; i++)
+        mnemo_store__etcd.last_seq(b);
+    cr_assert_eq(mnemo__etcd_requests(b), sent, "last_seq sent no request while the watch is healthy");
+    cr_assert_eq(mnemo_store__etcd.close(a), 0);
+    double t0 = w_now();
+    cr_assert_eq(mnemo_store__etcd.close(b), 0);
+    cr_assert_lt(w_now() - t0, 1.0, "close with the watch connected took %.3f s", w_now() - t0);
+}
+
+TU_TEST(etcd, the_watch_falls_back_to_a_read_and_comes_back_after_a_member_restart)
+{
+    start_cluster();
+    char path[512];
+    snprintf(path, sizeof path, "etcd://%s/wrestart?timeout_ms=300", cl.endpoints);
+    mnemo_store *a = w_open(path), *b = w_open(path);
+    cr_assert(w_until_watching(b, 1, 2) >= 0, "b's watch is up within 2 s");
+    uint64_t seq = w_commit(a);
+    cr_assert(w_until_seen(b, seq) >= 0);
+    tu_etcd_kill(&cl, 0);
+    cr_assert(w_until_watching(b, 0, 2) >= 0, "b's watch is down within 2 s of the member's death");
+    uint64_t sent = mnemo__etcd_requests(b);
+    cr_assert_geq(mnemo_store__etcd.last_seq(b), seq, "the fallback answers what was seen");
+    cr_assert_gt(mnemo__etcd_requests(b), sent, "with the watch down, last_seq reads the counter");
+    cr_assert_eq(tu_etcd_restart(&cl, 0), 0);
+    uint64_t seq2 = w_commit(a); /* the fallback read sees it, watch or not */
+    sent = mnemo__etcd_requests(b);
+    cr_assert_eq(mnemo_store__etcd.last_seq(b) >= seq2 || mnemo__etcd_watching(b), 1);
+    cr_assert(w_until_watching(b, 1, 3) >= 0, "b's watch is back within 3 s of the restart");
+    uint64_t seq3 = w_commit(a);
+    cr_assert(w_until_seen(b, seq3) >= 0, "the watch delivers again");
+    cr_assert_geq(mnemo_store__etcd.last_seq(b), seq2);
+    /* close while the watch is down and reconnecting is prompt too */
+    tu_etcd_kill(&cl, 0);
+    cr_assert(w_until_watching(b, 0, 2) >= 0);
+    usleep(100000);
+    double t0 = w_now();
+    cr_assert_eq(mnemo_store__etcd.close(b), 0);
+    cr_assert_lt(w_now() - t0, 1.0, "close with the watch down took %.3f s", w_now() - t0);
+    mnemo_store__etcd.close(a);
+}
+
+TU_TEST(etcd, the_watch_on_a_member_that_lost_its_leader_is_down)
+{
+    if (!tu_etcd_available())
+        cr_skip_test("no etcd program");
+    static tu_etcd c3;
+    cr_assert_eq(tu_etcd_start(&c3, 3), 0, "cannot start etcd");
+    char path[512];
+    snprintf(path, sizeof path, "etcd://127.0.0.1:%d/wleader?timeout_ms=300", c3.client_port[0]);
+    mnemo_store *b = w_open(path);
+    cr_assert(w_until_watching(b, 1, 2) >= 0, "b's watch is up within 2 s");
+    /* member 0 alone has no quorum: it would never deliver another commit, so it must say so */
+    tu_etcd_kill(&c3, 1);
+    tu_etcd_kill(&c3, 2);
+    double d = w_until_watching(b, 0, 8);
+    cr_assert(d >= 0, "the watch on a member without a leader is down within 8 s");
+    fprintf(stderr, "watch: down %.0f ms after the member lost its quorum\n", d * 1e3);
+    cr_assert_eq(tu_etcd_restart(&c3, 1), 0);
+    cr_assert(w_until_watching(b, 1, 5) >= 0, "and back once it has a leader again");
+    mnemo_store__etcd.close(b);
+    tu_etcd_stop(&c3);
+}
+
+TU_TEST(etcd, a_watch_whose_revision_was_compacted_starts_again_from_a_fresh_read)
+{
+    if (!tu_etcd_available())
+        cr_skip_test("no etcd program");
+    static tu_etcd c3;
+    cr_assert_eq(tu_etcd_start(&c3, 3), 0, "cannot start etcd");
+    char pa[512], pb[512];
+    snprintf(pa, sizeof pa, "etcd://127.0.0.1:%d,127.0.0.1:%d/wcompact" /* waits out an election */, c3.client_port[1],
+             c3.client_port[2]);
+    snprintf(pb, sizeof pb, "etcd://127.0.0.1:%d/wcompact?timeout_ms=300", c3.client_port[0]);
+    mnemo_store *a = w_open(pa), *b = w_open(pb);
+    cr_assert(w_until_watching(b, 1, 2) >= 0, "b's watch is up within 2 s");
+    tu_etcd_kill(&c3, 0);
+    uint64_t seq = 0;
+    for (int i = 0; i < 5; i++)
+        seq = w_commit(a);
+    cr_assert_eq(tu_etcd_compact(&c3), 0, "compact");
+    cr_assert_eq(tu_etcd_restart(&c3, 0), 0);
+    /* the watch from b's last revision is created, then cancelled as compacted; b reads the counter
+     * afresh and watches from there: it stays up and answers without requests */
+    double t0 = w_now();
+    while (w_now() - t0 < 5 && !(mnemo__etcd_watching(b) && mnemo_store__etcd.last_seq(b) >= seq))
+        usleep(2000);
+    usleep(300000);
+    uint64_t sent = mnemo__etcd_requests(b);
+    for (int i = 0; i < 100; i++) {
+        cr_assert_geq(mnemo_store__etcd.last_seq(b), seq);
+        usleep(3000);
+    }
+    cr_assert(mnemo__etcd_watching(b), "b's watch is up again after the compaction");
+    cr_assert_eq(mnemo__etcd_requests(b), sent, "and last_seq sends no request");
+    mnemo_store__etcd.close(a);
+    mnemo_store__etcd.close(b);
+    tu_etcd_stop(&c3);
+}

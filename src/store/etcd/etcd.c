@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -28,6 +29,7 @@
 #include "core/alloc.h"
 #include "core/error.h"
 #include "store/store.h"
+#include "store/etcd/etcd.h"
 
 #define EC_SCHEME "etcd://"
 #define EC_MAX_EP 8
@@ -107,7 +109,10 @@ struct mnemo_store {
     long timeout_ms;     /* one request */
     long deadline_ms;    /* retries of a request across endpoints and elections */
     size_t max_txn_ops, max_request_bytes;
-    atomic_uint_fast64_t seq_hint; /* the counter as last seen: a commit's first guess */
+    atomic_uint_fast64_t seq_hint; /* the counter as last seen: a commit's first guess, last_seq's answer
+                                     * while the watch is healthy */
+    atomic_uint_fast64_t n_requests; /* requests sent (tests prove last_seq sends none) */
+    struct ec_watch *watch;
     pthread_mutex_t mu; /* the handle pool and the lease */
     CURL *pool[EC_POOL];
     unsigned n_pool;
@@ -212,6 +217,7 @@ static int ec_post(mnemo_store *s, const char *api, json_t *req, json_t **resp, 
     char last[320] = "";
     int rc = MNEMO_EIO, backoff = 20;
     ec_buf b = {0};
+    atomic_fetch_add(&s->n_requests, 1);
     for (;;) {
         char url[300];
         snprintf(url, sizeof url, "http://%s%s", s->ep[ep], api);
@@ -373,6 +379,14 @@ static int kv_value(json_t *kv, unsigned char **v, size_t *vl)
     return b64_dec(s ? s : "", v, vl);
 }
 
+/* Raises seq_hint to seq: it only grows, whoever saw the counter (a read, a commit, the watch). */
+static void seq_seen(mnemo_store *s, uint64_t seq)
+{
+    uint_fast64_t h = atomic_load(&s->seq_hint);
+    while (seq > h && !atomic_compare_exchange_weak(&s->seq_hint, &h, seq)) {
+    }
+}
+
 /* The counter as of now: *seq, and the revision that answered. */
 static int read_counter(mnemo_store *s, long long at_rev, uint64_t *seq, long long *rev, const char *what)
 {
@@ -399,11 +413,8 @@ static int read_counter(mnemo_store *s, long long at_rev, uint64_t *seq, long lo
     if (rev)
         *rev = jint(json_object_get(resp, "header"), "revision");
     json_decref(resp);
-    if (!rc) {
-        uint_fast64_t h = atomic_load(&s->seq_hint);
-        while (*seq > h && !atomic_compare_exchange_weak(&s->seq_hint, &h, *seq)) {
-        }
-    }
+    if (!rc)
+        seq_seen(s, *seq);
     return rc;
 }
 
@@ -910,9 +921,7 @@ static int ec_commit_writes(mnemo_store_txn *t, uint64_t *seq)
         if (json_is_true(json_object_get(in, "succeeded"))) {
             json_decref(resp);
             *seq = c + 1;
-            uint_fast64_t h = atomic_load(&s->seq_hint);
-            while (c + 1 > h && !atomic_compare_exchange_weak(&s->seq_hint, &h, c + 1)) {
-            }
+            seq_seen(s, c + 1);
             break;
         }
         /* the marker is there: this very request was applied before (libcurl sends a request again
@@ -923,6 +932,8 @@ static int ec_commit_writes(mnemo_store_txn *t, uint64_t *seq)
         if (mk) {
             int brc = kv_value(mk, &v, &vl), ok = !brc && vl == 8;
             *seq = ok ? be64(v) : 0;
+            if (ok)
+                seq_seen(s, *seq);
             mnemo__free(v);
             json_decref(resp);
             if (brc == MNEMO_ENOMEM) {
@@ -1011,6 +1022,7 @@ static int ec_txn_resolve(mnemo_store_txn *t, uint64_t *seq)
     }
     if (!brc && vl == 8) {
         *seq = be64(v);
+        seq_seen(s, *seq);
         rc = 0;
     } else if (!brc && vl == 1) {
         rc = mnemo__err(MNEMO_EBUSY, "store commit: not applied (fenced by an earlier resolve); retry");
@@ -1575,12 +1587,295 @@ static int ec_checkpoint(mnemo_store *s, const char *dir)
                       s->path);
 }
 
+/* ---- the watch on the commit counter ----
+ * A thread per store holds a streaming POST /v3/watch on the counter key (not the log prefix: one
+ * event per commit, carrying the sequence itself, and none of the log's values). While it is
+ * healthy (created, no error since) last_seq answers from seq_hint without a request; when it is
+ * down, last_seq reads the counter and the thread reconnects to the next endpoint from the
+ * revision after the last event it saw, or from a fresh read when that revision was compacted. */
+
+typedef struct ec_watch {
+    mnemo_store *s;
+    pthread_t th;
+    pid_t pid; /* a forked child has no thread: its watch is never healthy */
+    CURLM *multi;
+    CURL *h;
+    char *key; /* the counter key, base64 */
+    struct curl_slist *hdr;
+    atomic_int stop, healthy;
+    /* busy: the thread is inside libcurl (parsing events, or closing the socket); fd: the stream's
+     * socket once created (-1 otherwise). last_seq trusts seq_hint only when the thread is idle and
+     * the socket holds no unread bytes: a process that was stopped, or a thread not yet scheduled,
+     * has events waiting there that a commit it heard of may be among. */
+    atomic_int busy, fd;
+    long long rev;  /* every counter change up to this revision was seen (0: read afresh) */
+    int conn_fd;    /* the socket libcurl opened for the stream (watch_sockopt_cb) */
+    int was_up;     /* the last stream was created */
+    int fresh;      /* the stream said: rev was compacted, or the watch was cancelled */
+    ec_buf in;      /* the stream's bytes not yet parsed (a line arrives in pieces) */
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* close wakes the backoff */
+} ec_watch;
+
+/* One line of the stream: {"result":{"header":..,"created":..,"canceled":..,"events":[..]}}. */
+static int watch_line(ec_watch *w, const char *line)
+{
+    json_t *j = json_loads(line, 0, NULL);
+    json_t *r = json_object_get(j, "result");
+    if (!r) { /* {"error":..} or nothing we know: reconnect */
+        json_decref(j);
+        return -1;
+    }
+    if (json_is_true(json_object_get(r, "canceled")) || jint(r, "compact_revision") > 0) {
+        w->fresh = 1;
+        json_decref(j);
+        return -1;
+    }
+    json_t *ev;
+    size_t i;
+    json_array_foreach(json_object_get(r, "events"), i, ev)
+    {
+        json_t *kv = json_object_get(ev, "kv");
+        unsigned char *v = NULL;
+        size_t vl = 0;
+        if (jint(kv, "mod_revision") > w->rev)
+            w->rev = jint(kv, "mod_revision");
+        const char *type = json_string_value(json_object_get(ev, "type"));
+        if ((!type || !strcmp(type, "PUT")) && !kv_value(kv, &v, &vl) && vl == 8) 
+            seq_seen(w->s, be64(v));
+        mnemo__free(v);
+    }
+    if (json_is_true(json_object_get(r, "created")))
+        atomic_store(&w->healthy, 1);
+    json_decref(j);
+    return 0;
+}
+
+static size_t watch_write_cb(char *data, size_t sz, size_t nm, void *arg)
+{
+    ec_watch *w = arg;
+    size_t n = ec_write_cb(data, sz, nm, &w->in);
+    if (n != sz * nm)
+        return 0;
+    char *nl;
+    size_t used = 0;
+    while ((nl = memchr(w->in.p + used, '\n', w->in.n - used))) {
+        *nl = '\0';
+        if (watch_line(w, w->in.p + used))
+            return 0; /* aborts the transfer */
+        used = (size_t)(nl - w->in.p) + 1;
+    }
+    memmove(w->in.p, w->in.p + used, w->in.n - used);
+    w->in.n -= used;
+    return n;
+}
+
+static int watch_sockopt_cb(void *arg, curl_socket_t fd, curlsocktype purpose)
+{
+    (void)purpose;
+    ((ec_watch *)arg)->conn_fd = (int)fd;
+    return CURL_SOCKOPT_OK;
+}
+
+/* Runs one request on the watch's handle until it ends or close stops it; 0 when it completed. */
+static int watch_perform(ec_watch *w, unsigned ep, const char *api, const char *body, int stream)
+{
+    mnemo_store *s = w->s;
+    char url[300];
+    snprintf(url, sizeof url, "http://%s%s", s->ep[ep], api);
+    w->in.n = 0;
+    curl_easy_reset(w->h);
+    curl_easy_setopt(w->h, CURLOPT_URL, url);
+    curl_easy_setopt(w->h, CURLOPT_POSTFIELDS, body);
+    curl_easy_setopt(w->h, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(w->h, CURLOPT_CONNECTTIMEOUT_MS, s->timeout_ms < 1000 ? s->timeout_ms : 1000L);
+    curl_easy_setopt(w->h, CURLOPT_TCP_KEEPALIVE, 1L); /* a member that vanished without a FIN */
+    curl_easy_setopt(w->h, CURLOPT_TCP_KEEPIDLE, 2L);
+    curl_easy_setopt(w->h, CURLOPT_TCP_KEEPINTVL, 1L);
+    curl_easy_setopt(w->h, CURLOPT_HTTPHEADER, w->hdr);
+    curl_easy_setopt(w->h, CURLOPT_FORBID_REUSE, 1L); /* a fresh socket per stream: conn_fd is its own */
+    curl_easy_setopt(w->h, CURLOPT_SOCKOPTFUNCTION, watch_sockopt_cb);
+    curl_easy_setopt(w->h, CURLOPT_SOCKOPTDATA, w);
+    w->conn_fd = -1;
+    if (stream) {
+        curl_easy_setopt(w->h, CURLOPT_WRITEFUNCTION, watch_write_cb);
+        curl_easy_setopt(w->h, CURLOPT_WRITEDATA, w);
+    } else {
+        curl_easy_setopt(w->h, CURLOPT_WRITEFUNCTION, ec_write_cb);
+        curl_easy_setopt(w->h, CURLOPT_WRITEDATA, &w->in);
+        curl_easy_setopt(w->h, CURLOPT_TIMEOUT_MS, s->timeout_ms);
+    }
+    curl_multi_add_handle(w->multi, w->h);
+    int running = 1;
+    CURLcode cc = CURLE_ABORTED_BY_CALLBACK;
+    while (!atomic_load(&w->stop)) {
+        atomic_store(&w->busy, 1);
+        if (curl_multi_perform(w->multi, &running) != CURLM_OK)
+            break;
+        CURLMsg *m;
+        int left;
+        while ((m = curl_multi_info_read(w->multi, &left)))
+            if (m->msg == CURLMSG_DONE)
+                cc = m->data.result;
+        if (!running)
+            break;
+        if (stream && atomic_load(&w->fd) < 0 && atomic_load(&w->healthy))
+            atomic_store(&w->fd, w->conn_fd);
+        atomic_store(&w->busy, 0);
+        curl_multi_poll(w->multi, NULL, 0, 1000, NULL); /* close wakes it */
+    }
+    atomic_store(&w->busy, 1); /* until the socket is closed and the watch marked down */
+    long status = 0;
+    curl_easy_getinfo(w->h, CURLINFO_RESPONSE_CODE, &status);
+    curl_multi_remove_handle(w->multi, w->h);
+    w->was_up |= atomic_exchange(&w->healthy, 0);
+    atomic_store(&w->fd, -1);
+    atomic_store(&w->busy, 0);
+    return !running && cc == CURLE_OK && status == 200 ? 0 : -1;
+}
+
+/* The counter and the revision it was read at, on endpoint ep; 0 or -1. */
+static int watch_read(ec_watch *w, unsigned ep)
+{
+    char body[256];
+    snprintf(body, sizeof body, "{\"key\":\"%s\"}", w->key);
+    if (watch_perform(w, ep, "/v3/kv/range", body, 0) || !w->in.p)
+        return -1;
+    json_t *j = json_loads(w->in.p, 0, NULL);
+    long long rev = jint(json_object_get(j, "header"), "revision");
+    json_t *kv = first_kv(j);
+    unsigned char *v = NULL;
+    size_t vl = 0;
+    int rc = rev > 0 && (!kv || (!kv_value(kv, &v, &vl) && vl == 8)) ? 0 : -1;
+    if (!rc) {
+        if (kv)
+            seq_seen(w->s, be64(v));
+        w->rev = rev;
+    }
+    mnemo__free(v);
+    json_decref(j);
+    return rc;
+}
+
+static void *watch_main(void *arg)
+{
+    ec_watch *w = arg;
+    mnemo_store *s = w->s;
+    unsigned ep = atomic_load(&s->cur_ep) % s->n_ep;
+    int backoff = 25;
+    while (!atomic_load(&w->stop)) {
+        if (w->fresh)
+            w->rev = 0;
+        w->fresh = 0;
+        if (w->rev || !watch_read(w, ep)) {
+            char body[320];
+            snprintf(body, sizeof body, "{\"create_request\":{\"key\":\"%s\",\"start_revision\":\"%lld\"}}", w->key,
+                     w->rev + 1);
+            watch_perform(w, ep, "/v3/watch", body, 1);
+            if (w->was_up)
+                backoff = 25; /* it was up: try again soon */
+            w->was_up = 0;
+        }
+        if (atomic_load(&w->stop))
+            break;
+        ep = (ep + 1) % s->n_ep;
+        pthread_mutex_lock(&w->mu);
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += (long)backoff * 1000000;
+        until.tv_sec += until.tv_nsec / 1000000000;
+        until.tv_nsec %= 1000000000;
+        if (!atomic_load(&w->stop))
+            pthread_cond_timedwait(&w->cv, &w->mu, &until);
+        pthread_mutex_unlock(&w->mu);
+        backoff = backoff < 400 ? backoff * 2 : 400;
+    }
+    return NULL;
+}
+
+static void watch_free(ec_watch *w)
+{
+    if (w->h)
+        curl_easy_cleanup(w->h);
+    if (w->multi)
+        curl_multi_cleanup(w->multi);
+    free(w->key);
+    free(w->in.p);
+    curl_slist_free_all(w->hdr);
+    pthread_mutex_destroy(&w->mu);
+    pthread_cond_destroy(&w->cv);
+    mnemo__free(w);
+}
+
+static int watch_start(mnemo_store *s)
+{
+    ec_watch *w = mnemo__calloc(1, sizeof *w);
+    if (!w)
+        return mnemo__err_nomem("open");
+    w->s = s;
+    w->pid = getpid();
+    atomic_store(&w->fd, -1);
+    /* the member cancels the watch when it loses its leader (clientv3's WithRequireLeader), rather
+     * than leaving it silent while the others commit */
+    w->hdr = curl_slist_append(NULL, "Grpc-Metadata-hasleader: true");
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    json_t *k = jkey(s, TAG_META, SEQ_KEY, 3);
+    w->key = k ? strdup(json_string_value(k)) : NULL;
+    json_decref(k);
+    w->multi = curl_multi_init();
+    w->h = curl_easy_init();
+    if (!w->key || !w->multi || !w->h || !w->hdr) {
+        watch_free(w);
+        return mnemo__err_nomem("open: the watch on the commit counter");
+    }
+    if (pthread_create(&w->th, NULL, watch_main, w)) {
+        watch_free(w);
+        return mnemo__err(MNEMO_ENOMEM, "open: cannot start the thread of the watch on the commit counter");
+    }
+    s->watch = w;
+    return 0;
+}
+
+static void watch_stop(mnemo_store *s)
+{
+    ec_watch *w = s->watch;
+    if (!w)
+        return;
+    if (w->pid != getpid()) { /* a forked child: the thread is the parent's */
+        mnemo__free(w);
+        s->watch = NULL;
+        return;
+    }
+    pthread_mutex_lock(&w->mu);
+    atomic_store(&w->stop, 1);
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    curl_multi_wakeup(w->multi);
+    pthread_join(w->th, NULL);
+    watch_free(w);
+    s->watch = NULL;
+}
+
+int mnemo__etcd_watching(mnemo_store *s)
+{
+    ec_watch *w = s->watch;
+    if (!w || !atomic_load(&w->healthy) || w->pid != getpid() || atomic_load(&w->busy))
+        return 0;
+    struct pollfd p = {.fd = atomic_load(&w->fd), .events = POLLIN};
+    return p.fd >= 0 && poll(&p, 1, 0) == 0;
+}
+uint64_t mnemo__etcd_requests(mnemo_store *s) { return atomic_load(&s->n_requests); }
+
+/* A commit of another process is here once the watch delivered it; the own latest commit always is
+ * (its commit raised seq_hint before it returned). */
 static uint64_t ec_last_seq(mnemo_store *s)
 {
     uint64_t seq = 0;
-    if (read_counter(s, 0, &seq, NULL, "store last_seq"))
+    if (mnemo__etcd_watching(s))
         return atomic_load(&s->seq_hint);
-    return seq;
+    read_counter(s, 0, &seq, NULL, "store last_seq"); /* raises seq_hint; on error it is what was seen */
+    return atomic_load(&s->seq_hint);
 }
 
 static int ec_stats(mnemo_store *s, mnemo_store_stats *out)
@@ -1601,6 +1896,7 @@ static int ec_probe(const char *path) { return path && !strncmp(path, EC_SCHEME,
 
 static void store_free(mnemo_store *s)
 {
+    watch_stop(s);
     for (unsigned i = 0; i < s->n_ep; i++)
         mnemo__free(s->ep[i]);
     for (unsigned i = 0; i < s->n_pool; i++)
@@ -1754,6 +2050,8 @@ static int ec_open(mnemo_store **out, const mnemo_store_config *cfg)
                         TAG_META - 1);
     if (!rc)
         rc = init_meta(s, cfg);
+    if (!rc)
+        rc = watch_start(s);
     if (rc) {
         store_free(s);
         return rc;
