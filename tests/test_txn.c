@@ -429,10 +429,10 @@ static void with_hook(hook_log *h, int fail_before, int outcome /* 0 commit, 1 r
     h->fail_before = fail_before;
     mnemo_txn *t;
     TU_OK(mnemo_txn_begin(&t, db, 0));
-    mnemo_txn_hook hook = {&owner_tag, hook_before, hook_after, h};
+    mnemo_txn_hook hook = {&owner_tag, hook_before, hook_after, h, NULL};
     TU_OK(mnemo_txn__add_hook(t, &hook));
     TU_RC(mnemo_txn__add_hook(t, &hook), MNEMO_EEXISTS);
-    cr_assert_eq(mnemo_txn__hook_arg(t, &owner_tag), h);
+    cr_assert_eq(mnemo_txn__hook_arg(t, NULL, &owner_tag), h);
     if (outcome == 2)
         must_get(t, "contended");
     put_int(t, "k", 1);
@@ -482,7 +482,7 @@ TU_TEST(txn, hooks_told_when_db_closes_under_open_txn)
     memset(&h, 0, sizeof h);
     mnemo_txn *t;
     TU_OK(mnemo_txn_begin(&t, db, 0));
-    mnemo_txn_hook hook = {&owner_tag, NULL, hook_after, &h};
+    mnemo_txn_hook hook = {&owner_tag, NULL, hook_after, &h, NULL};
     TU_OK(mnemo_txn__add_hook(t, &hook));
     close_db();
     cr_assert_eq(h.after_calls, 1);

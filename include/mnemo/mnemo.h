@@ -5,6 +5,7 @@
 #ifndef MNEMO_H
 #define MNEMO_H
 
+#include "mnemo/collection.h"
 #include "mnemo/common.h"
 #include "mnemo/db.h"
 #include "mnemo/graph.h"

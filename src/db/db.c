@@ -18,11 +18,6 @@
 #include "txn/txn.h"
 #include "txn/txn_db.h"
 
-struct mnemo_db {
-    mnemo_txn_db t;             /* first: the txn room's view (txn_db.h) */
-    struct mnemo_db *next_free; /* closed shells are recycled, never freed (see mnemo_close) */
-};
-
 /* Keys of the markers in `metadata` (core/keys.h). Format: "mnemo" + format version (u32 BE) +
  * crc32c of those 9 bytes (u32 BE). Engine: the engine's name, sealed (core/coding.h). */
 #define FORMAT_KEY MNEMO_MKEY_FORMAT
@@ -45,7 +40,7 @@ struct mnemo_db {
 static pthread_mutex_t shell_lock = PTHREAD_MUTEX_INITIALIZER;
 static mnemo_db *shell_free_list;
 
-static mnemo_db *shell_get(void)
+mnemo_db *mnemo_db__shell_get(void)
 {
     pthread_mutex_lock(&shell_lock);
     mnemo_db *db = shell_free_list;
@@ -57,7 +52,7 @@ static mnemo_db *shell_get(void)
     return db;
 }
 
-static void shell_put(mnemo_db *db)
+void mnemo_db__shell_put(mnemo_db *db)
 {
     pthread_mutex_lock(&shell_lock);
     db->next_free = shell_free_list;
@@ -317,8 +312,11 @@ static void release_shell(mnemo_db *db)
     db->t.store = NULL;
     pthread_mutex_destroy(&db->t.module_lock);
     pthread_mutex_destroy(&db->t.res_lock);
+    pthread_mutex_destroy(&db->coll_lock);
+    mnemo__free(db->colls);
+    db->colls = NULL;
     atomic_store(&db->t.magic, MNEMO_DB_MAGIC_CLOSED);
-    shell_put(db);
+    mnemo_db__shell_put(db);
 }
 
 /* Closes an open handle: transactions and cursors, then the modules, then the store. */
@@ -327,6 +325,7 @@ static int close_db(mnemo_db *db)
     atomic_store(&db->t.magic, MNEMO_DB_MAGIC_CLOSING);
     /* Calls in flight on other threads finish first (txn.c enter_db); new ones see the magic. */
     mnemo_guard__wait_calls(db);
+    mnemo_db__collections_close(db);
     /* Transactions and cursors hold store objects that must go before the store does. */
     mnemo_txn__close_all(&db->t);
     mnemo_txn__modules_destroy(&db->t);
@@ -351,7 +350,7 @@ int mnemo_open(mnemo_db **out, const char *path, const mnemo_options *opts)
         return rc;
     o.engine = ops->name; /* static: safe to keep past the caller's string */
 
-    mnemo_db *db = shell_get();
+    mnemo_db *db = mnemo_db__shell_get();
     if (!db)
         return mnemo__err_nomem("mnemo_open");
     /* All but the count of guarded calls, which a thread on a stale handle may still hold. */
@@ -360,9 +359,11 @@ int mnemo_open(mnemo_db **out, const char *path, const mnemo_options *opts)
     db->t.ops = ops;
     db->t.path = mnemo__memdup(path, strlen(path));
     if (!db->t.path) {
-        shell_put(db);
+        mnemo_db__shell_put(db);
         return mnemo__err_nomem("mnemo_open");
     }
+    db->t.root = db;
+    pthread_mutex_init(&db->coll_lock, NULL);
     pthread_mutex_init(&db->t.res_lock, NULL);
     pthread_mutex_init(&db->t.module_lock, NULL);
     mnemo_res__init_list(&db->t.res);
@@ -390,6 +391,8 @@ int mnemo_open(mnemo_db **out, const char *path, const mnemo_options *opts)
         (void)close_db(db);
         return mnemo__err(rc, "%s", msg);
     }
+    if (!o.read_only && !db->t.follower)
+        mnemo_db__collections_resume(db);
     *out = db;
     return 0;
 }
@@ -401,6 +404,9 @@ int mnemo_close(mnemo_db *db)
     if (mnemo_guard__held(db))
         return mnemo__err(MNEMO_EINVAL, "mnemo_close: called from inside a call on this database (a callback); "
                                         "close it after that call returned");
+    unsigned magic = atomic_load(&db->t.magic);
+    if (magic == MNEMO_DB_MAGIC_OPEN && db->t.root != db)
+        return 0; /* a collection's handle closes with its database (collection.h) */
     /* One closer wins; the others, and later calls, are told the handle is closed. */
     unsigned open = MNEMO_DB_MAGIC_OPEN;
     if (!atomic_compare_exchange_strong(&db->t.magic, &open, MNEMO_DB_MAGIC_CLOSING))

@@ -12,3 +12,8 @@ const mnemo_module_open mnemo_db__module_opens[] = {
     {"text", mnemo_text__open},     /* its record listener: postings follow their records */
 };
 const unsigned mnemo_db__n_module_opens = sizeof mnemo_db__module_opens / sizeof mnemo_db__module_opens[0];
+
+const mnemo_module_open mnemo_db__reclaim_opens[] = {
+    {"graph", mnemo_graph__open},
+};
+const unsigned mnemo_db__n_reclaim_opens = sizeof mnemo_db__reclaim_opens / sizeof mnemo_db__reclaim_opens[0];

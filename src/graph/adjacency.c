@@ -353,13 +353,13 @@ static void alive_after(mnemo_txn *txn, void *arg, int committed)
 /* The transaction's token with a reference for the caller. */
 static int alive_token(txn_alive **out, mnemo_txn *txn)
 {
-    txn_alive *a = mnemo_txn__hook_arg(txn, &alive_owner);
+    txn_alive *a = mnemo_txn__hook_arg(txn, NULL, &alive_owner);
     if (!a) {
         if (!(a = mnemo__calloc(1, sizeof *a)))
             return mnemo__err_nomem("mnemo_graph_neighbors");
         atomic_init(&a->refs, 1);
         a->why = "its transaction ended";
-        mnemo_txn_hook hook = {&alive_owner, NULL, alive_after, a};
+        mnemo_txn_hook hook = {&alive_owner, NULL, alive_after, a, NULL};
         int rc = mnemo_txn__add_hook(txn, &hook);
         if (rc) {
             mnemo__free(a);

@@ -245,7 +245,7 @@ int mnemo_graph__label_id(uint32_t *id, mnemo_db *db, mnemo_txn *txn, const char
     h->st = st;
     h->id = nid;
     memcpy(h->name, label, ll + 1);
-    mnemo_txn_hook hook = {h, NULL, label_after, h};
+    mnemo_txn_hook hook = {h, NULL, label_after, h, NULL};
     if ((rc = mnemo_txn__add_hook(txn, &hook)) != 0) {
         mnemo__free(h);
         return rc;

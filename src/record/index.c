@@ -187,7 +187,7 @@ static const char epoch_read_owner = 0;
 
 int mnemo_record__index_sync(record_state *st, mnemo_db *db, mnemo_txn *txn)
 {
-    if (txn && mnemo_txn__hook_arg(txn, &epoch_read_owner))
+    if (txn && mnemo_txn__hook_arg(txn, db, &epoch_read_owner))
         return 0;
     uint64_t epoch;
     int rc = read_epoch(&epoch, db, txn, 1);
@@ -199,7 +199,7 @@ int mnemo_record__index_sync(record_state *st, mnemo_db *db, mnemo_txn *txn)
     if (stale && (rc = reload(st, db)) != 0)
         return rc;
     if (txn) { /* no callbacks: the hook only marks the transaction (arg non-NULL) */
-        mnemo_txn_hook mark = {&epoch_read_owner, NULL, NULL, (void *)&epoch_read_owner};
+        mnemo_txn_hook mark = {&epoch_read_owner, NULL, NULL, (void *)&epoch_read_owner, db};
         rc = mnemo_txn__add_hook(txn, &mark);
     }
     return rc;

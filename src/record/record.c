@@ -106,13 +106,26 @@ static int note_expiring(mnemo_db *db, uint64_t iid)
     return rc;
 }
 
+/* The value of a record's internal-id key: its collection's prefix (none for the default
+ * collection: the value of a database made before collections), then its id, sealed. */
+#define IID_VALUE_MAX (MNEMO_COLL_PREFIX_LEN + MNEMO_RECORD_MAX_ID + MNEMO_SEAL_OVERHEAD)
+static size_t iid_value(unsigned char out[IID_VALUE_MAX], mnemo_db *db, const char *id, size_t id_len)
+{
+    size_t pl;
+    const unsigned char *prefix = mnemo_db__key_prefix(db, &pl);
+    unsigned char plain[MNEMO_COLL_PREFIX_LEN + MNEMO_RECORD_MAX_ID];
+    memcpy(plain, prefix, pl);
+    memcpy(plain + pl, id, id_len);
+    return mnemo__seal(out, plain, pl + id_len);
+}
+
 int mnemo_record__pin(mnemo_db *db, mnemo_txn *txn, uint64_t iid, const char *id, int untracked)
 {
     unsigned char key[9];
     key[0] = MNEMO_MK_IID;
     mnemo__put_be64(key + 1, iid);
-    unsigned char v[MNEMO_RECORD_MAX_ID + MNEMO_SEAL_OVERHEAD];
-    size_t vl = mnemo__seal(v, id, strlen(id));
+    unsigned char v[IID_VALUE_MAX];
+    size_t vl = iid_value(v, db, id, strlen(id));
     return untracked ? mnemo_txn__put_untracked(db, txn, MNEMO_CF_METADATA, key, 9, v, vl)
                      : mnemo_txn__put(db, txn, MNEMO_CF_METADATA, key, 9, v, vl);
 }
@@ -228,19 +241,23 @@ static int notify_delete(mnemo_db *db, mnemo_txn *txn, const mnemo_record *old)
 
 #define CACHE_TAG 'r'
 
-static size_t cache_key(char *buf, const char *id, size_t id_len)
+/* Collections share the cache: the key carries the collection's prefix. */
+#define CACHE_KEY_MAX (1 + MNEMO_COLL_PREFIX_LEN + MNEMO_RECORD_MAX_ID)
+static size_t cache_key(char *buf, mnemo_db *db, const char *id, size_t id_len)
 {
+    size_t pl;
+    const unsigned char *prefix = mnemo_db__key_prefix(db, &pl);
     buf[0] = CACHE_TAG;
-    memcpy(buf + 1, id, id_len);
-    return id_len + 1;
+    memcpy(buf + 1, prefix, pl);
+    memcpy(buf + 1 + pl, id, id_len);
+    return 1 + pl + id_len;
 }
 
 /* Remembers that txn wrote record `id`, so its cache entry goes with the commit. */
 static int cache_forget_on_commit(mnemo_db *db, mnemo_txn *txn, const char *id, size_t id_len)
 {
-    (void)db;
-    char key[MNEMO_RECORD_MAX_ID + 1];
-    return mnemo_txn__cache_forget(txn, key, cache_key(key, id, id_len));
+    char key[CACHE_KEY_MAX];
+    return mnemo_txn__cache_forget(txn, key, cache_key(key, db, id, id_len));
 }
 
 static void cache_record_free(void *p) { mnemo__free(p); }
@@ -306,8 +323,8 @@ int mnemo_record_get(mnemo_record **out, mnemo_db *db, mnemo_txn *txn, const cha
     int64_t now = mnemo__now_ms();
     /* A transaction reads its own snapshot and writes, which the shared cache does not hold. */
     struct mnemo_cache *cache = txn ? NULL : mnemo_db__cache_read(db);
-    char key[MNEMO_RECORD_MAX_ID + 1];
-    size_t klen = cache_key(key, id, id_len);
+    char key[CACHE_KEY_MAX];
+    size_t klen = cache_key(key, db, id, id_len);
     uint64_t epoch = 0;
     if (cache) {
         mnemo_cache_handle *h = mnemo_cache__lookup(cache, key, klen);
@@ -378,8 +395,23 @@ int mnemo_record__id_of(char **id, mnemo_db *db, mnemo_txn *txn, uint64_t iid)
     unsigned char key[9];
     key[0] = MNEMO_MK_IID;
     mnemo__put_be64(key + 1, iid);
-    size_t n;
-    return mnemo_txn__get_sealed(id, &n, db, txn, MNEMO_CF_METADATA, key, sizeof key, 0, "the record id of an internal id (metadata)");
+    size_t n, pl;
+    char *v;
+    int rc = mnemo_txn__get_sealed(&v, &n, db, txn, MNEMO_CF_METADATA, key, sizeof key, 0,
+                                   "the record id of an internal id (metadata)");
+    if (rc)
+        return rc;
+    /* The id of a record in this handle's collection; one of another collection is not found. */
+    const unsigned char *prefix = mnemo_db__key_prefix(db, &pl);
+    int ours = pl ? n > pl && !memcmp(v, prefix, pl) : n > 0 && (unsigned char)v[0] != MNEMO_MK_IN_COLLECTION;
+    if (!ours) {
+        mnemo__free(v);
+        return mnemo__err(MNEMO_ENOTFOUND, "internal id %llu is a record of another collection",
+                          (unsigned long long)iid);
+    }
+    memmove(v, v + pl, n - pl + 1);
+    *id = v;
+    return 0;
 }
 
 /* ---- writing ---- */
@@ -417,7 +449,8 @@ static int store(mnemo_db *db, mnemo_txn *txn, const mnemo_record *old, const mn
     if (!rc && !old) {
         key[0] = MNEMO_MK_IID;
         mnemo__put_be64(key + 1, nw->internal_id);
-        rc = mnemo_txn__put_sealed(db, txn, MNEMO_CF_METADATA, key, 9, nw->id, id_len);
+        unsigned char iv[IID_VALUE_MAX];
+        rc = mnemo_txn__put(db, txn, MNEMO_CF_METADATA, key, 9, iv, iid_value(iv, db, nw->id, id_len));
     }
     if (!rc && old && old->created_at != nw->created_at) {
         time_key(key, MNEMO_MK_CREATED, old->created_at, old->internal_id);
@@ -478,6 +511,38 @@ int mnemo_record__remove(mnemo_db *db, mnemo_txn *txn, const mnemo_record *old)
         rc = notify_delete(db, txn, old);
     if (!rc)
         rc = cache_forget_on_commit(db, txn, old->id, id_len);
+    return rc;
+}
+
+int mnemo_record__remove_some(mnemo_db *db, mnemo_txn *txn, size_t max, size_t *removed)
+{
+    *removed = 0;
+    mnemo_cursor *c;
+    int rc = mnemo_cursor__open(&c, db, txn, MNEMO_CF_RECORDS, NULL, 0, NULL, 0);
+    if (rc)
+        return rc;
+    /* Decoded first, removed after: the removals change what the cursor would see. */
+    mnemo_record **batch = mnemo__calloc(max ? max : 1, sizeof *batch);
+    size_t n = 0;
+    if (!batch)
+        rc = mnemo__err_nomem("collection drop");
+    for (mnemo_cursor__first(c); !rc && n < max && mnemo_cursor__valid(c); mnemo_cursor__next(c)) {
+        size_t kl, vl;
+        const char *k = mnemo_cursor__key(c, &kl), *v = mnemo_cursor__value(c, &vl);
+        if ((rc = mnemo_record__decode(&batch[n], k, kl, v, vl)) == 0)
+            n++;
+    }
+    if (!rc)
+        rc = mnemo_cursor__status(c, "collection drop: records");
+    mnemo_cursor__close(c);
+    for (size_t i = 0; i < n; i++) {
+        if (!rc)
+            rc = mnemo_record__remove(db, txn, batch[i]);
+        mnemo_record_free(batch[i]);
+    }
+    mnemo__free(batch);
+    if (!rc)
+        *removed = n;
     return rc;
 }
 

@@ -62,6 +62,11 @@ typedef struct mnemo_record_listener {
 #define MNEMO_RECORD_MAX_LISTENERS 8
 int mnemo_record__listen(mnemo_db *db, const mnemo_record_listener *l);
 
+/* Removes up to max records of db's collection (expired ones too) in txn, each with what hangs on
+ * it through the listeners registered on db: the steps of a collection's drop (db/collection.c).
+ * *removed: how many; 0 once the collection holds no record. */
+int mnemo_record__remove_some(mnemo_db *db, mnemo_txn *txn, size_t max, size_t *removed);
+
 /* Calls cb for the internal id of every live record matching the compiled filter (NULL: every
  * record); cb returns 0 to go on, 1 to stop, a negative code to abort with it. */
 int mnemo_record__match_ids(mnemo_db *db, mnemo_txn *txn, const struct mnemo_filter *f,

@@ -13,16 +13,24 @@
  * that reached its last level harder (RocksDB: ZSTD there when compression is left at default). */
 #define MNEMO_KS_DENSE 4u
 
+/* Not an engine hint: for the txn room, which keeps each collection's keys apart (txn/scope.c).
+ * PER_COLLECTION: every key belongs to one collection; PER_COLLECTION_BY_KEY: the key's first byte
+ * says (core/keys.h, the metadata prefixes). Keyspaces with neither are the database's: key-value
+ * pairs, and the edges, keyed by internal ids that are unique across collections. */
+#define MNEMO_KS_PER_COLLECTION 8u
+#define MNEMO_KS_PER_COLLECTION_BY_KEY 16u
+
 /* X(enum suffix, stored name, hints) */
-#define MNEMO_KEYSPACES(X)                                      \
-    X(DEFAULT, "default", 0)                                    \
-    X(RECORDS, "records", 0)                                    \
-    X(GRAPH_FORWARD, "graph_forward", MNEMO_KS_SORTED_LOADS)    \
-    X(GRAPH_BACKWARD, "graph_backward", MNEMO_KS_SORTED_LOADS)  \
-    X(VECTOR_DATA, "vector_data", 0)                            \
-    X(VECTOR_INDEX, "vector_index", 0)                          \
-    X(METADATA, "metadata", 0)                                  \
-    X(TEXT_INDEX, "text_index", MNEMO_KS_ADDED_LATER | MNEMO_KS_DENSE | MNEMO_KS_SORTED_LOADS)
+#define MNEMO_KEYSPACES(X)                                                                     \
+    X(DEFAULT, "default", 0)                                                                   \
+    X(RECORDS, "records", MNEMO_KS_PER_COLLECTION)                                             \
+    X(GRAPH_FORWARD, "graph_forward", MNEMO_KS_SORTED_LOADS)                                   \
+    X(GRAPH_BACKWARD, "graph_backward", MNEMO_KS_SORTED_LOADS)                                 \
+    X(VECTOR_DATA, "vector_data", MNEMO_KS_PER_COLLECTION)                                     \
+    X(VECTOR_INDEX, "vector_index", MNEMO_KS_PER_COLLECTION)                                   \
+    X(METADATA, "metadata", MNEMO_KS_PER_COLLECTION_BY_KEY)                                    \
+    X(TEXT_INDEX, "text_index",                                                                \
+      MNEMO_KS_ADDED_LATER | MNEMO_KS_DENSE | MNEMO_KS_SORTED_LOADS | MNEMO_KS_PER_COLLECTION)
 
 typedef enum mnemo_cf {
 #define MNEMO_KS_ENUM(id, name, hints) MNEMO_CF_##id,

@@ -597,7 +597,7 @@ static void txn_after(mnemo_txn *txn, void *arg, int committed)
 /* The transaction's share, registered on first use. */
 static int text_txn_of(text_txn **out, mnemo_db *db, mnemo_txn *txn)
 {
-    text_txn *t = mnemo_txn__hook_arg(txn, &txn_owner);
+    text_txn *t = mnemo_txn__hook_arg(txn, db, &txn_owner);
     if (!t) {
         if (!(t = mnemo__calloc(1, sizeof *t)))
             return mnemo__err_nomem("text index");
@@ -605,7 +605,7 @@ static int text_txn_of(text_txn **out, mnemo_db *db, mnemo_txn *txn)
         pthread_once(&nonce_once, nonce_init);
         /* unique per transaction: a process's nonce is random, its counter never repeats */
         t->seg = nonce + atomic_fetch_add(&delta_seq, 1) * 0x9E3779B97F4A7C15ull;
-        mnemo_txn_hook h = {&txn_owner, txn_before, txn_after, t};
+        mnemo_txn_hook h = {&txn_owner, txn_before, txn_after, t, db};
         int rc = mnemo_txn__add_hook(txn, &h);
         if (rc) {
             mnemo__free(t);
@@ -623,9 +623,9 @@ static int add_delta(text_txn *t, int64_t docs, int64_t len)
     return 0;
 }
 
-int mnemo_text__pending(mnemo_txn *txn, const char *term, size_t len, mnemo_text_pending_fn cb, void *arg)
+int mnemo_text__pending(mnemo_db *db, mnemo_txn *txn, const char *term, size_t len, mnemo_text_pending_fn cb, void *arg)
 {
-    text_txn *t = txn ? mnemo_txn__hook_arg(txn, &txn_owner) : NULL;
+    text_txn *t = txn ? mnemo_txn__hook_arg(txn, db, &txn_owner) : NULL;
     uint32_t id = t ? term_tab_find(&t->dict, term, len) : 0;
     unsigned char buf[10 + 3 * 10 + 5 * 256], *big = NULL;
     int rc = 0;
@@ -697,7 +697,7 @@ int mnemo_text__stats(uint64_t *docs, uint64_t *total_len, mnemo_db *db, mnemo_t
     int rc = scan_stats(&s, db, txn, 0);
     if (rc)
         return rc;
-    const text_txn *t = txn ? mnemo_txn__hook_arg(txn, &txn_owner) : NULL;
+    const text_txn *t = txn ? mnemo_txn__hook_arg(txn, db, &txn_owner) : NULL;
     if (t) {
         s.docs += (uint64_t)t->docs;
         s.len += (uint64_t)t->len;
@@ -931,9 +931,9 @@ static const char conf_absent_owner = 0;
  * point read of the settings key (~8 % of a bulk load's instructions). */
 static int conf_of(text_conf *c, mnemo_db *db, mnemo_txn *txn)
 {
-    if (mnemo_txn__hook_arg(txn, &conf_absent_owner))
+    if (mnemo_txn__hook_arg(txn, db, &conf_absent_owner))
         return MNEMO_ENOTFOUND;
-    text_txn *t = mnemo_txn__hook_arg(txn, &txn_owner);
+    text_txn *t = mnemo_txn__hook_arg(txn, db, &txn_owner);
     if (t && t->has_conf) {
         *c = t->conf;
         return 0;
@@ -943,7 +943,7 @@ static int conf_of(text_conf *c, mnemo_db *db, mnemo_txn *txn)
         t->conf = *c;
         t->has_conf = 1;
     } else if (rc == MNEMO_ENOTFOUND && txn) {
-        mnemo_txn_hook mark = {&conf_absent_owner, NULL, NULL, (void *)&conf_absent_owner};
+        mnemo_txn_hook mark = {&conf_absent_owner, NULL, NULL, (void *)&conf_absent_owner, db};
         int mrc = mnemo_txn__add_hook(txn, &mark);
         rc = mrc ? mrc : MNEMO_ENOTFOUND;
     }

@@ -195,7 +195,7 @@ static int load_postings(plist *p, mnemo_db *db, mnemo_txn *txn)
     mnemo_cursor__close(c);
     mnemo__free(kills);
     if (!rc && txn)
-        rc = mnemo_text__pending(txn, p->term, tl, push_pending, p);
+        rc = mnemo_text__pending(db, txn, p->term, tl, push_pending, p);
     return rc ? rc : plist_sort(p);
 }
 

@@ -87,6 +87,6 @@ int mnemo_text__merge_term(mnemo_db *db, const char *term, size_t len);
  * in no particular order: cb gets the record, its length, tf and tf varint position deltas. */
 typedef int (*mnemo_text_pending_fn)(void *arg, uint64_t iid, uint32_t dl, uint32_t tf, const unsigned char *pos,
                                      size_t pos_len);
-int mnemo_text__pending(mnemo_txn *txn, const char *term, size_t len, mnemo_text_pending_fn cb, void *arg);
+int mnemo_text__pending(mnemo_db *db, mnemo_txn *txn, const char *term, size_t len, mnemo_text_pending_fn cb, void *arg);
 
 #endif

@@ -12,6 +12,9 @@ struct mnemo_cursor {
     mnemo_txn *txn;
     const mnemo_store_ops *ops;
     mnemo_store_cursor *sc; /* NULL once invalidated */
+    const mnemo_txn_db *tdb; /* whose collection prefix seeks add */
+    mnemo_cf cf;
+    size_t strip; /* the collection prefix the store's keys carry */
 };
 
 static void cursor_release(mnemo_cursor *c)
@@ -46,8 +49,16 @@ int mnemo_cursor__open(mnemo_cursor **out, mnemo_db *db, mnemo_txn *txn, mnemo_c
     c->txn = txn;
     c->ops = tdb->ops;
     c->res.invalidate = cursor_invalidate;
-    int rc = tdb->ops->cursor_open(&c->sc, tdb->store, txn ? txn->st : NULL, (unsigned)cf, lower, lower_len, upper,
-                                   upper_len);
+    c->tdb = tdb;
+    c->cf = cf;
+    mnemo_scoped_bounds sb;
+    int rc = mnemo_txn__scope_bounds(&sb, tdb, cf, lower, lower_len, upper, upper_len);
+    if (!rc) {
+        c->strip = sb.strip;
+        rc = tdb->ops->cursor_open(&c->sc, tdb->store, txn ? txn->st : NULL, (unsigned)cf, sb.lower, sb.lower_len,
+                                   sb.upper, sb.upper_len);
+        mnemo__free(sb.heap);
+    }
     if (rc) {
         mnemo__free(c);
         return rc;
@@ -63,16 +74,38 @@ int mnemo_cursor__open(mnemo_cursor **out, mnemo_db *db, mnemo_txn *txn, mnemo_c
     return 0;
 }
 
-void mnemo_cursor__seek(mnemo_cursor *c, const void *key, size_t klen)
+/* A seek target with the cursor's collection prefix; on a failure to allocate, the cursor stops
+ * at its end (its status stays 0: the caller sees fewer entries, never wrong ones). */
+static void seek(mnemo_cursor *c, const void *key, size_t klen,
+                 void (*op)(mnemo_store_cursor *sc, const void *key, size_t klen))
 {
-    if (c->sc)
-        c->ops->cursor_seek(c->sc, key, klen);
+    if (!c->sc)
+        return;
+    if (!c->strip) {
+        op(c->sc, key, klen);
+        return;
+    }
+    unsigned char small[128];
+    unsigned char *b = c->strip + klen <= sizeof small ? small : mnemo__malloc(c->strip + klen);
+    if (!b) {
+        c->ops->cursor_last(c->sc);
+        if (c->ops->cursor_valid(c->sc))
+            c->ops->cursor_next(c->sc);
+        return;
+    }
+    memcpy(b, c->tdb->kprefix, c->strip);
+    if (klen)
+        memcpy(b + c->strip, key, klen);
+    op(c->sc, b, c->strip + klen);
+    if (b != small)
+        mnemo__free(b);
 }
+
+void mnemo_cursor__seek(mnemo_cursor *c, const void *key, size_t klen) { seek(c, key, klen, c->ops->cursor_seek); }
 
 void mnemo_cursor__seek_for_prev(mnemo_cursor *c, const void *key, size_t klen)
 {
-    if (c->sc)
-        c->ops->cursor_seek_for_prev(c->sc, key, klen);
+    seek(c, key, klen, c->ops->cursor_seek_for_prev);
 }
 
 void mnemo_cursor__first(mnemo_cursor *c)
@@ -112,13 +145,23 @@ int mnemo_cursor__status(mnemo_cursor *c, const char *what)
     return c->ops->cursor_status(c->sc, what);
 }
 
-const void *mnemo_cursor__key(mnemo_cursor *c, size_t *len) { return c->ops->cursor_key(c->sc, len); }
+const void *mnemo_cursor__key(mnemo_cursor *c, size_t *len)
+{
+    const unsigned char *k = c->ops->cursor_key(c->sc, len);
+    *len -= c->strip;
+    return k + c->strip;
+}
 
 const void *mnemo_cursor__value(mnemo_cursor *c, size_t *len) { return c->ops->cursor_value(c->sc, len); }
 
 size_t mnemo_cursor__run(mnemo_cursor *c, mnemo_store_slice *keys, mnemo_store_slice *vals, size_t max)
 {
-    return c->sc && !c->txn && c->ops->cursor_run ? c->ops->cursor_run(c->sc, keys, vals, max) : 0;
+    size_t n = c->sc && !c->txn && c->ops->cursor_run ? c->ops->cursor_run(c->sc, keys, vals, max) : 0;
+    for (size_t i = 0; c->strip && i < n; i++) {
+        keys[i].data = (const unsigned char *)keys[i].data + c->strip;
+        keys[i].len -= c->strip;
+    }
+    return n;
 }
 
 void mnemo_cursor__close(mnemo_cursor *c)

@@ -82,11 +82,17 @@ int mnemo_txn__update_one(mnemo_db *db, mnemo_cf cf, const void *key, size_t kle
 {
     const mnemo_store_ops *ops = TDB(db)->ops;
     mnemo_store *s = TDB(db)->store;
-    for (unsigned attempt = 1; attempt <= 100; attempt++) {
+    mnemo_scoped_key sk;
+    int src = mnemo_txn__scope(&sk, TDB(db), cf, key, klen);
+    if (src)
+        return src;
+    key = sk.p;
+    klen = sk.n;
+    int rc = MNEMO_EBUSY;
+    for (unsigned attempt = 1; attempt <= 100 && rc == MNEMO_EBUSY; attempt++) {
         mnemo_store_txn *t;
-        int rc = ops->txn_begin(&t, s, 0);
-        if (rc)
-            return rc;
+        if ((rc = ops->txn_begin(&t, s, 0)) != 0)
+            break;
         mnemo_store_value v = {0};
         rc = ops->get(s, t, (unsigned)cf, key, klen, 1, &v);
         void *out = NULL;
@@ -105,11 +111,13 @@ int mnemo_txn__update_one(mnemo_db *db, mnemo_cf cf, const void *key, size_t kle
         }
         mnemo__free(out);
         ops->txn_free(t);
-        if (rc != MNEMO_EBUSY)
-            return rc;
-        sleep_us(100u * attempt);
+        if (rc == MNEMO_EBUSY)
+            sleep_us(100u * attempt);
     }
-    return mnemo__err(MNEMO_EBUSY, "update of a key in %s: still conflicting after 100 attempts", mnemo_cf__name(cf));
+    mnemo_scoped_key__free(&sk);
+    if (rc == MNEMO_EBUSY)
+        return mnemo__err(MNEMO_EBUSY, "update of a key in %s: still conflicting after 100 attempts", mnemo_cf__name(cf));
+    return rc;
 }
 
 int mnemo_txn__put_at_commit(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *prefix, size_t plen,
@@ -117,8 +125,14 @@ int mnemo_txn__put_at_commit(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const vo
 {
     if (!TDB(db)->ops->put_at_commit)
         return mnemo__err(MNEMO_ENOTSUP, "put_at_commit: the %s engine has none", TDB(db)->ops->name);
+    mnemo_scoped_key sk;
+    int rc = mnemo_txn__collection_live(db, txn);
+    if (rc || (rc = mnemo_txn__scope(&sk, TDB(db), cf, prefix, plen)) != 0)
+        return rc;
     txn->writes++;
-    return TDB(db)->ops->put_at_commit(txn->st, (unsigned)cf, prefix, plen, val, vlen);
+    rc = TDB(db)->ops->put_at_commit(txn->st, (unsigned)cf, sk.p, sk.n, val, vlen);
+    mnemo_scoped_key__free(&sk);
+    return rc;
 }
 
 uint64_t mnemo_db__estimate_keys(mnemo_db *db, mnemo_cf cf)
@@ -409,9 +423,13 @@ void mnemo_guard__leave(mnemo_guard *g)
 static int enter(mnemo_guard *g, mnemo_db *db, mnemo_txn *txn, int write, const char *fn)
 {
     int rc = enter_db(g, db, fn);
+    if (!rc && atomic_load_explicit(&TDB(db)->dropped, memory_order_acquire) && !TDB(db)->reclaiming) {
+        rc = mnemo__err(MNEMO_ENOTFOUND, "%s: the collection of this handle was dropped", fn);
+        mnemo_guard__leave(g);
+    }
     if (rc || (!txn && !write))
         return rc;
-    if (txn && txn->db != db)
+    if (txn && txn->db != db && TDB(txn->db)->root != TDB(db)->root)
         rc = mnemo__err(MNEMO_EINVAL, "%s: transaction belongs to another database", fn);
     else if (txn && !claim_txn(g, txn))
         rc = mnemo__err(MNEMO_EINVAL, "%s: transaction is in use by another thread (a transaction belongs to one "
@@ -619,6 +637,7 @@ void mnemo_txn_free(mnemo_txn *txn)
     }
     if (txn->unknown) /* engine memory only: freeing it touches no store, closed or not */
         TDB(txn->db)->ops->txn_free(txn->unknown);
+    mnemo__free(txn->live);
     mnemo__free(txn);
 }
 
@@ -644,7 +663,7 @@ int mnemo_txn__add_hook(mnemo_txn *txn, const mnemo_txn_hook *hook)
     int rc = check_open(txn, "mnemo_txn__add_hook");
     if (rc)
         return rc;
-    if (mnemo_txn__hook_arg(txn, hook->owner))
+    if (mnemo_txn__hook_arg(txn, hook->db, hook->owner))
         return MNEMO_EEXISTS;
     if (txn->n_hooks == txn->cap_hooks) {
         size_t cap = txn->cap_hooks ? 2 * txn->cap_hooks : 4;
@@ -658,10 +677,10 @@ int mnemo_txn__add_hook(mnemo_txn *txn, const mnemo_txn_hook *hook)
     return 0;
 }
 
-void *mnemo_txn__hook_arg(mnemo_txn *txn, const void *owner)
+void *mnemo_txn__hook_arg(mnemo_txn *txn, mnemo_db *db, const void *owner)
 {
     for (size_t i = 0; txn && i < txn->n_hooks; i++)
-        if (txn->hooks[i].owner == owner)
+        if (txn->hooks[i].owner == owner && txn->hooks[i].db == db)
             return txn->hooks[i].arg;
     return NULL;
 }
@@ -673,7 +692,12 @@ int mnemo_txn__get(char **val, size_t *vlen, mnemo_db *db, mnemo_txn *txn, mnemo
 {
     mnemo_txn_db *t = TDB(db);
     mnemo_store_value v;
-    int rc = t->ops->get(t->store, txn ? txn->st : NULL, (unsigned)cf, key, klen, track, &v);
+    mnemo_scoped_key sk;
+    int rc = mnemo_txn__scope(&sk, t, cf, key, klen);
+    if (rc)
+        return rc;
+    rc = t->ops->get(t->store, txn ? txn->st : NULL, (unsigned)cf, sk.p, sk.n, track, &v);
+    mnemo_scoped_key__free(&sk);
     if (rc)
         return rc;
     char *copy = mnemo__memdup(v.data, v.len);
@@ -731,7 +755,12 @@ int mnemo_txn__view(mnemo_view *out, mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, 
     view_node *n = view_node_take(); /* not zeroed: every field is set below */
     if (!n)
         return mnemo__err_nomem("view");
-    int rc = t->ops->get(t->store, txn ? txn->st : NULL, (unsigned)cf, key, klen, track, &n->v);
+    mnemo_scoped_key sk;
+    int rc = mnemo_txn__scope(&sk, t, cf, key, klen);
+    if (!rc) {
+        rc = t->ops->get(t->store, txn ? txn->st : NULL, (unsigned)cf, sk.p, sk.n, track, &n->v);
+        mnemo_scoped_key__free(&sk);
+    }
     if (rc) {
         view_node_give(n);
         return rc;
@@ -773,36 +802,54 @@ void mnemo_txn__view_release(mnemo_view *v)
 static int write_one(mnemo_db *db, mnemo_cf cf, int is_delete, const void *key, size_t klen, const void *val,
                      size_t vlen)
 {
-    mnemo_store_write w = {(unsigned)cf, is_delete, key, klen, val, vlen};
+    if (atomic_load(&TDB(db)->dropped) && !TDB(db)->reclaiming) /* a module's bookkeeping after the drop */
+        return mnemo__err(MNEMO_ENOTFOUND, "write: the collection of this handle was dropped");
+    mnemo_scoped_key sk;
+    int rc = mnemo_txn__scope(&sk, TDB(db), cf, key, klen);
+    if (rc)
+        return rc;
+    mnemo_store_write w = {(unsigned)cf, is_delete, sk.p, sk.n, val, vlen};
     uint64_t seq = 0; /* asked only where other processes commit too (cache_seq_own_commit) */
-    int rc = TDB(db)->ops->write_batch(TDB(db)->store, &w, 1, TDB(db)->ops->shared ? &seq : NULL);
+    rc = TDB(db)->ops->write_batch(TDB(db)->store, &w, 1, TDB(db)->ops->shared ? &seq : NULL);
+    mnemo_scoped_key__free(&sk);
     if (!rc && seq)
         cache_seq_own_commit(TDB(db), seq);
     return rc;
 }
+
+/* A write into txn through the store op `op` (put, put_untracked, del): the key scoped to db's
+ * collection, which must still be live. */
+#define TXN_WRITE(db, txn, cf, key, klen, CALL)                             \
+    do {                                                                   \
+        mnemo_scoped_key sk;                                               \
+        int rc_ = mnemo_txn__collection_live(db, txn);                     \
+        if (rc_ || (rc_ = mnemo_txn__scope(&sk, TDB(db), cf, key, klen)))  \
+            return rc_;                                                    \
+        txn->writes++;                                                     \
+        rc_ = CALL;                                                        \
+        mnemo_scoped_key__free(&sk);                                       \
+        return rc_;                                                        \
+    } while (0)
 
 int mnemo_txn__put(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *key, size_t klen, const void *val,
                    size_t vlen)
 {
     if (!txn)
         return write_one(db, cf, 0, key, klen, val, vlen);
-    txn->writes++;
-    return TDB(db)->ops->put(txn->st, (unsigned)cf, key, klen, val, vlen);
+    TXN_WRITE(db, txn, cf, key, klen, TDB(db)->ops->put(txn->st, (unsigned)cf, sk.p, sk.n, val, vlen));
 }
 
 int mnemo_txn__put_untracked(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *key, size_t klen,
                              const void *val, size_t vlen)
 {
-    txn->writes++;
-    return TDB(db)->ops->put_untracked(txn->st, (unsigned)cf, key, klen, val, vlen);
+    TXN_WRITE(db, txn, cf, key, klen, TDB(db)->ops->put_untracked(txn->st, (unsigned)cf, sk.p, sk.n, val, vlen));
 }
 
 int mnemo_txn__delete(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *key, size_t klen)
 {
     if (!txn)
         return write_one(db, cf, 1, key, klen, NULL, 0);
-    txn->writes++;
-    return TDB(db)->ops->del(txn->st, (unsigned)cf, key, klen);
+    TXN_WRITE(db, txn, cf, key, klen, TDB(db)->ops->del(txn->st, (unsigned)cf, sk.p, sk.n));
 }
 
 /* ---- write batches (auto-commit, several keys at once) ---- */
@@ -839,9 +886,16 @@ static void batch_add(mnemo_batch *b, mnemo_cf cf, int is_delete, const void *ke
 {
     if (b->rc)
         return;
-    if ((b->rc = mnemo__grow(&b->e, &b->cap, b->n + 1, sizeof *b->e, 16)) != 0 ||
-        (b->rc = mnemo__grow(&b->bytes, &b->cap_bytes, b->n_bytes + klen + vlen, 1, 4096)) != 0)
+    mnemo_scoped_key sk;
+    if ((b->rc = mnemo_txn__scope(&sk, TDB(b->db), cf, key, klen)) != 0)
         return;
+    key = sk.p;
+    klen = sk.n;
+    if ((b->rc = mnemo__grow(&b->e, &b->cap, b->n + 1, sizeof *b->e, 16)) != 0 ||
+        (b->rc = mnemo__grow(&b->bytes, &b->cap_bytes, b->n_bytes + klen + vlen, 1, 4096)) != 0) {
+        mnemo_scoped_key__free(&sk);
+        return;
+    }
     batch_entry *e = &b->e[b->n++];
     e->cf = (unsigned)cf;
     e->is_delete = is_delete;
@@ -849,6 +903,7 @@ static void batch_add(mnemo_batch *b, mnemo_cf cf, int is_delete, const void *ke
     e->klen = klen;
     memcpy(b->bytes + b->n_bytes, key, klen);
     b->n_bytes += klen;
+    mnemo_scoped_key__free(&sk);
     e->val_off = b->n_bytes;
     e->vlen = vlen;
     if (vlen)
@@ -1034,12 +1089,12 @@ int mnemo_txn__cache_forget(mnemo_txn *txn, const void *key, size_t klen)
     struct mnemo_cache *cache = mnemo_db__cache(txn->db);
     if (!cache)
         return 0;
-    forget_hook *h = mnemo_txn__hook_arg(txn, &forget_owner);
+    forget_hook *h = mnemo_txn__hook_arg(txn, NULL, &forget_owner);
     if (!h) {
         if (!(h = mnemo__calloc(1, sizeof *h)))
             return mnemo__err_nomem("cache invalidation");
         h->cache = cache;
-        mnemo_txn_hook hook = {&forget_owner, forget_before, forget_after, h};
+        mnemo_txn_hook hook = {&forget_owner, forget_before, forget_after, h, NULL};
         int rc = mnemo_txn__add_hook(txn, &hook);
         if (rc) {
             mnemo__free(h);

@@ -134,10 +134,13 @@ typedef struct mnemo_txn_hook {
     int (*before)(mnemo_txn *txn, void *arg);
     void (*after)(mnemo_txn *txn, void *arg, int committed);
     void *arg;
+    /* With owner, what identifies the hook: the handle whose module state it serves (a transaction
+     * spans collections, each with its own), or NULL for a hook of the whole transaction. */
+    mnemo_db *db;
 } mnemo_txn_hook;
 int mnemo_txn__add_hook(mnemo_txn *txn, const mnemo_txn_hook *hook);
-/* The arg of the hook registered by owner in this txn, or NULL. */
-void *mnemo_txn__hook_arg(mnemo_txn *txn, const void *owner);
+/* The arg of the hook registered by (owner, db) in this txn, or NULL. */
+void *mnemo_txn__hook_arg(mnemo_txn *txn, mnemo_db *db, const void *owner);
 mnemo_db *mnemo_txn__db(mnemo_txn *txn);
 
 /* Cursor: a raw ordered iterator over one keyspace, restricted to [lower, upper) (either may
@@ -199,6 +202,11 @@ typedef int (*mnemo_update_fn)(void *arg, const void *cur, size_t clen, void **o
 int mnemo_txn__update_one(mnemo_db *db, mnemo_cf cf, const void *key, size_t klen, mnemo_update_fn fn, void *arg);
 /* The store's sequence number of txn's commit (an after-hook with committed set may ask). */
 uint64_t mnemo_txn__commit_seq(mnemo_txn *txn);
+
+/* The key prefix of db's collection (txn/scope.c adds it to the collection's keys by itself), for
+ * the values that name a record of any collection (the record room's internal-id map) and the keys
+ * of mnemo's cache, which every collection of the database shares. Empty for the default one. */
+const unsigned char *mnemo_db__key_prefix(mnemo_db *db, size_t *len);
 
 /* The engine's estimate of the number of keys in a keyspace (cheap, approximate). */
 uint64_t mnemo_db__estimate_keys(mnemo_db *db, mnemo_cf cf);

@@ -55,6 +55,16 @@ typedef struct mnemo_txn_db {
      * (`shared`): the engine is shared, or this handle is a follower of another process's writer
      * (`follower`, store.h). */
     int shared, follower;
+    /* Collections (db/collection.c): every handle of one database shares root's store and cache;
+     * root is the handle mnemo_open returned, the default collection's (root == itself). A
+     * collection's handle keeps its keys under kprefix (MNEMO_MK_IN_COLLECTION + cid, u32 BE;
+     * empty for the default collection): txn/scope.c adds it, the modules never see it. */
+    struct mnemo_db *root;
+    uint32_t cid;
+    unsigned kprefix_len;
+    unsigned char kprefix[8];
+    atomic_int dropped;   /* the collection was dropped (this process saw the commit) */
+    int reclaiming;       /* the drop's own handle deleting the collection's keys */
 } mnemo_txn_db;
 
 /* The txn room's view of db (the first member of struct mnemo_db). */

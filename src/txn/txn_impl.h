@@ -25,8 +25,51 @@ struct mnemo_txn {
     uint64_t commit_seq;  /* the store's sequence number of the commit, once committed */
     mnemo_store_txn *unknown; /* after a commit of unknown outcome (MNEMO_EUNKNOWN): the store's
                                  transaction, kept for mnemo_txn__resolve until freed */
+    uint32_t *live;           /* collections this transaction wrote into, found live (scope.c) */
+    size_t n_live, cap_live;
 };
 
 void mnemo_txn__invalidate_cursors(mnemo_txn *txn);
+
+/* ---- collections (scope.c) ---- */
+
+/* 1 when the key of keyspace cf belongs to a collection (keyspace.h, core/keys.h). */
+int mnemo_txn__per_collection(mnemo_cf cf, const void *key, size_t klen);
+/* A key as the store holds it for a handle: its collection's prefix added where the key belongs to
+ * a collection. Free with mnemo_scoped_key__free. */
+typedef struct mnemo_scoped_key {
+    const void *p;
+    size_t n;
+    unsigned char *heap;
+    unsigned char buf[128];
+} mnemo_scoped_key;
+int mnemo_txn__scope_slow(mnemo_scoped_key *sk, const mnemo_txn_db *t, mnemo_cf cf, const void *key, size_t klen);
+static inline int mnemo_txn__scope(mnemo_scoped_key *sk, const mnemo_txn_db *t, mnemo_cf cf, const void *key,
+                                   size_t klen)
+{
+    if (!t->kprefix_len) { /* the default collection: keys as they are */
+        sk->p = key;
+        sk->n = klen;
+        sk->heap = NULL;
+        return 0;
+    }
+    return mnemo_txn__scope_slow(sk, t, cf, key, klen);
+}
+void mnemo_scoped_key__free(mnemo_scoped_key *sk);
+/* A cursor's bounds as the store sees them, and how many leading bytes of each key it returns to
+ * strip (the prefix). The default collection's cursors stop below every other collection's keys. */
+typedef struct mnemo_scoped_bounds {
+    const void *lower;
+    size_t lower_len;
+    const void *upper;
+    size_t upper_len;
+    size_t strip;
+    unsigned char *heap;
+} mnemo_scoped_bounds;
+int mnemo_txn__scope_bounds(mnemo_scoped_bounds *sb, const mnemo_txn_db *t, mnemo_cf cf, const void *lower,
+                            size_t lower_len, const void *upper, size_t upper_len);
+/* Before txn's first write into db's collection: the collection is still live, read with tracking
+ * so that a drop committed meanwhile makes the commit fail. 0 for the default collection. */
+int mnemo_txn__collection_live(mnemo_db *db, mnemo_txn *txn);
 
 #endif

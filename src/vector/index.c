@@ -415,7 +415,7 @@ static void after_commit(mnemo_txn *txn, void *arg, int committed)
 
 int mnemo_vector__txn(vec_txn **out, vec_state *st, mnemo_db *db, mnemo_txn *txn, int create)
 {
-    vec_txn *vt = mnemo_txn__hook_arg(txn, &txn_owner);
+    vec_txn *vt = mnemo_txn__hook_arg(txn, db, &txn_owner);
     if (vt || !create) {
         *out = vt;
         return 0;
@@ -424,7 +424,7 @@ int mnemo_vector__txn(vec_txn **out, vec_state *st, mnemo_db *db, mnemo_txn *txn
         return mnemo__err_nomem("vector write set");
     vt->st = st;
     vt->db = db;
-    mnemo_txn_hook hook = {&txn_owner, before_commit, after_commit, vt};
+    mnemo_txn_hook hook = {&txn_owner, before_commit, after_commit, vt, db};
     int rc = mnemo_txn__add_hook(txn, &hook);
     if (rc) {
         vt_free(vt);

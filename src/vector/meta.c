@@ -306,12 +306,12 @@ static void after_commit(mnemo_txn *txn, void *arg, int committed)
 
 static int note(mnemo_db *db, mnemo_txn *txn, uint64_t iid)
 {
-    meta_txn *t = mnemo_txn__hook_arg(txn, &txn_owner);
+    meta_txn *t = mnemo_txn__hook_arg(txn, db, &txn_owner);
     if (!t) {
         if (!(t = mnemo__calloc(1, sizeof *t)))
             return mnemo__err_nomem("filter mirror");
         t->db = db;
-        mnemo_txn_hook hook = {&txn_owner, NULL, after_commit, t};
+        mnemo_txn_hook hook = {&txn_owner, NULL, after_commit, t, db};
         int rc = mnemo_txn__add_hook(txn, &hook);
         if (rc) {
             mnemo__free(t);
