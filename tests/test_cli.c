@@ -1589,3 +1589,60 @@ TU_TEST(cli, recall_text_vector_and_parts)
     EXPECT_FAIL(1, "invalid UTF-8", "recall", db, "--text", "a\xff");
     EXPECT_FAIL(1, "MNEMO_ENOTFOUND", "recall", db, "--text", "x", "--near", "zz");
 }
+
+TU_TEST(cli, collections_on_every_command)
+{
+    const char *db = init_db("db");
+    run_result r = RUN("init", db, "--collection", "alice", "--dim", "3");
+    expect_ok(&r, "init --collection");
+    cr_assert_not_null(strstr(r.out, "\"collection\":\"alice\""), "%s", r.out);
+    done(&r);
+    r = RUN("init", db, "--collection=alice");
+    expect_fail(&r, 1, "already has a collection 'alice'", "init of an existing collection");
+    done(&r);
+    r = RUN("put", db, "{\"id\":\"r1\",\"content\":\"alice's\",\"embedding\":[1,2,3]}", "--collection", "alice");
+    expect_ok(&r, "put into alice");
+    done(&r);
+    r = RUN("put", db, "{\"id\":\"r1\",\"content\":\"the default one\"}");
+    expect_ok(&r, "put into the default collection");
+    done(&r);
+    r = RUN("get", db, "r1", "--collection", "alice");
+    expect_ok(&r, "get from alice");
+    cr_assert_not_null(strstr(r.out, "alice's"), "%s", r.out);
+    done(&r);
+    r = RUN("get", db, "r1");
+    expect_ok(&r, "get from the default collection");
+    cr_assert_not_null(strstr(r.out, "the default one"), "%s", r.out);
+    done(&r);
+    r = RUN("search", db, "--vector", "[1,2,3]", "--collection", "alice");
+    expect_ok(&r, "search in alice");
+    cr_assert_not_null(strstr(r.out, "\"id\":\"r1\""), "%s", r.out);
+    done(&r);
+    r = RUN("get", db, "r1", "--collection", "nobody");
+    expect_fail(&r, 1, "no collection 'nobody'", "an unknown collection");
+    done(&r);
+    r = RUN("collections", db);
+    expect_ok(&r, "collections");
+    cr_assert_str_eq(r.out, "{\"collection\":\"default\",\"records\":1,\"vectors\":0}\n"
+                            "{\"collection\":\"alice\",\"records\":1,\"vectors\":1}\n");
+    done(&r);
+    r = RUN("collections", db, "--rename", "alice", "--to", "bob");
+    expect_ok(&r, "rename");
+    done(&r);
+    r = RUN("collections", db, "--drop", "alice");
+    expect_fail(&r, 1, "no collection 'alice'", "drop of a renamed collection");
+    done(&r);
+    r = RUN("collections", db, "--drop", "bob");
+    expect_ok(&r, "drop");
+    done(&r);
+    r = RUN("collections", db, "--drop", "default");
+    expect_fail(&r, 1, "cannot be dropped", "drop of the default collection");
+    done(&r);
+    r = RUN("collections", db, "--rename", "x");
+    expect_fail(&r, 2, "--to", "rename without --to");
+    done(&r);
+    r = RUN("collections", db);
+    expect_ok(&r, "collections after the drop");
+    cr_assert_str_eq(r.out, "{\"collection\":\"default\",\"records\":1,\"vectors\":0}\n");
+    done(&r);
+}
