@@ -1646,3 +1646,51 @@ TU_TEST(cli, collections_on_every_command)
     cr_assert_str_eq(r.out, "{\"collection\":\"default\",\"records\":1,\"vectors\":0}\n");
     done(&r);
 }
+
+TU_TEST(cli, export_import_round_trips_every_collection)
+{
+    const char *db1 = init_db("db1");
+    import_ok(db1, write_file("full.jsonl", full_jsonl), NULL);
+    run_result r = RUN("init", db1, "--collection", "alice", "--dim", "2", "--metric", "cosine");
+    expect_ok(&r, "init alice");
+    done(&r);
+    r = RUN("init", db1, "--collection", "bob");
+    expect_ok(&r, "init bob");
+    done(&r);
+    const char *coll_jsonl =
+        "{\"type\":\"index\",\"path\":\"topic\"}\n"
+        "{\"type\":\"record\",\"id\":\"r/1\",\"content\":\"alice's r/1\",\"metadata\":{\"topic\":\"a\"},"
+        "\"embedding\":[1,0]}\n"
+        "{\"type\":\"record\",\"id\":\"x\",\"content\":\"alice's x\",\"embedding\":[0,1]}\n"
+        "{\"type\":\"edge\",\"from\":\"r/1\",\"to\":\"x\",\"label\":\"about\",\"weight\":2}\n";
+    r = RUN("import", db1, write_file("alice.jsonl", coll_jsonl), "--collection", "alice");
+    expect_ok(&r, "import into alice");
+    done(&r);
+    r = RUN("put", db1, "{\"id\":\"r/1\",\"content\":\"bob's\"}", "--collection", "bob");
+    expect_ok(&r, "put into bob");
+    done(&r);
+    r = RUN("export", db1);
+    expect_ok(&r, "export");
+    char *e1 = r.out;
+    r.out = NULL;
+    done(&r);
+    cr_assert_not_null(strstr(e1, "{\"type\":\"collection\",\"name\":\"alice\",\"dim\":2,\"metric\":\"cosine\""), "%s", e1);
+    cr_assert_not_null(strstr(e1, "{\"type\":\"collection\",\"name\":\"bob\"}\n"), "%s", e1);
+    const char *db2 = init_db("db2");
+    import_ok(db2, write_file("e1.jsonl", e1), NULL);
+    r = RUN("export", db2);
+    expect_ok(&r, "export 2");
+    cr_assert_str_eq(r.out, e1, "the export of the import differs");
+    done(&r);
+    r = RUN("collections", db2);
+    expect_ok(&r, "collections");
+    cr_assert_not_null(strstr(r.out, "{\"collection\":\"alice\",\"records\":2,\"vectors\":2}"), "%s", r.out);
+    done(&r);
+    /* one collection alone: its records and space line, no key-value pairs */
+    r = RUN("export", db1, "--collection", "alice");
+    expect_ok(&r, "export --collection");
+    cr_assert_null(strstr(r.out, "\"type\":\"kv\""), "%s", r.out);
+    cr_assert_eq(json_lines(r.out), 5, "space, index, 2 records, 1 edge: %s", r.out);
+    done(&r);
+    free(e1);
+}

@@ -224,7 +224,7 @@ int cli_metric_parse(mnemo_metric *out, const char *s)
 int cli_close(mnemo_db *db, const cli_cmd *cmd, int rc)
 {
     mnemo_db *root;
-    if (db && cli_collection && mnemo_collection_open(&root, db, MNEMO_COLLECTION_DEFAULT) == 0)
+    if (db && mnemo_collection_open(&root, db, MNEMO_COLLECTION_DEFAULT) == 0)
         db = root; /* a collection's handle closes with its database */
     int crc = mnemo_close(db);
     if (crc && !rc)
