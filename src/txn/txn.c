@@ -82,6 +82,8 @@ int mnemo_txn__update_one(mnemo_db *db, mnemo_cf cf, const void *key, size_t kle
 {
     const mnemo_store_ops *ops = TDB(db)->ops;
     mnemo_store *s = TDB(db)->store;
+    if (atomic_load(&TDB(db)->dropped) && !TDB(db)->reclaiming) /* a module's bookkeeping after the drop */
+        return mnemo__err(MNEMO_ENOTFOUND, "update: the collection of this handle was dropped");
     mnemo_scoped_key sk;
     int src = mnemo_txn__scope(&sk, TDB(db), cf, key, klen);
     if (src)
