@@ -14,6 +14,7 @@
 #include "testutil.h"
 #include "txn/txn.h"
 #include "txn/txn_db.h"
+#include "vector/vector_impl.h"
 
 static mnemo_db *db;
 static void setup(void)
@@ -155,6 +156,12 @@ TU_TEST(collection, create_open_list_rename_drop)
     if (tu_persistent()) {
         reopen();
         TU_OK(mnemo_collection_open(&a, db, "carol"));
+        cr_assert_null(mnemo_vector__peek(a), "a collection's index is loaded when it is first needed");
+        mnemo_vector_hits *hits;
+        float q[4] = {1, 0, 0, 0};
+        TU_OK(mnemo_vector_search(&hits, a, NULL, q, 4, 1, NULL));
+        mnemo_vector_hits_free(hits);
+        cr_assert_not_null(mnemo_vector__peek(a));
         c = content_of(a, "m1");
         cr_assert_str_eq(c, "alice one");
         free(c);
@@ -681,5 +688,33 @@ TU_TEST(collection, a_damaged_registry_entry_is_ecorrupt)
     cr_assert(strstr(mnemo_errmsg(), "registry"), "%s", mnemo_errmsg());
     mnemo_collection_list *l;
     TU_RC(mnemo_collection_list_all(&l, db), MNEMO_ECORRUPT);
+    close_db();
+}
+
+/* A record deleted before its collection's index was loaded takes its embedding along. */
+TU_TEST(collection, a_delete_before_the_index_is_loaded_takes_the_embedding)
+{
+    TU_NEEDS_DISK("reopens");
+    mnemo_db *a = create("a", 2);
+    put(a, NULL, "x", "x", NULL);
+    put(a, NULL, "y", "y", NULL);
+    float v[2] = {1, 2};
+    TU_OK(mnemo_vector_put(a, NULL, "x", v, 2));
+    TU_OK(mnemo_vector_put(a, NULL, "y", v, 2));
+    reopen();
+    TU_OK(mnemo_collection_open(&a, db, "a"));
+    cr_assert_null(mnemo_vector__peek(a));
+    TU_OK(mnemo_record_delete(a, NULL, "x"));
+    float *got;
+    size_t dim;
+    TU_RC(mnemo_vector_get(&got, &dim, a, NULL, "x"), MNEMO_ENOTFOUND);
+    uint64_t n;
+    TU_OK(mnemo_vector_check(a, &n));
+    cr_assert_eq(n, 1);
+    mnemo_vector_hits *h;
+    TU_OK(mnemo_vector_search(&h, a, NULL, v, 2, 5, NULL));
+    cr_assert_eq(h->count, 1);
+    cr_assert_str_eq(h->hits[0].id, "y");
+    mnemo_vector_hits_free(h);
     close_db();
 }
