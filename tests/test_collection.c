@@ -718,3 +718,54 @@ TU_TEST(collection, a_delete_before_the_index_is_loaded_takes_the_embedding)
     mnemo_vector_hits_free(h);
     close_db();
 }
+
+/* Another process drops a collection this one has open (engines several processes share): the
+ * handle here says so at its next call, instead of serving what its index or cache still holds. */
+TU_TEST(collection, a_drop_by_another_process_is_seen)
+{
+    if (strcmp(tu_engine(), "lmdb")) {
+        tu_cleanup();
+        cr_skip_test("several processes on one database: the lmdb engine (engine %s)", tu_engine());
+    }
+    mnemo_db *a = create("a", 2);
+    put(a, NULL, "x", "x", NULL);
+    float v[2] = {1, 2};
+    TU_OK(mnemo_vector_put(a, NULL, "x", v, 2));
+    int to_child[2], to_parent[2];
+    cr_assert_eq(pipe(to_child), 0);
+    cr_assert_eq(pipe(to_parent), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(to_child[1]);
+        close(to_parent[0]);
+        mnemo_db *d, *h;
+        mnemo_options o = MNEMO_OPTIONS_INIT;
+        char c = 0;
+        if (tu_open_with(&d, "coll", &o) || mnemo_collection_open(&h, d, "a") || mnemo_record_exists(h, NULL, "x") != 1)
+            _exit(2);
+        mnemo_vector_hits *hits;
+        if (mnemo_vector_search(&hits, h, NULL, v, 2, 1, NULL) || hits->count != 1)
+            _exit(3);
+        mnemo_vector_hits_free(hits);
+        if (write(to_parent[1], "r", 1) != 1 || read(to_child[0], &c, 1) != 1)
+            _exit(4);
+        int rc1 = mnemo_vector_search(&hits, h, NULL, v, 2, 1, NULL);
+        int dropped = strstr(mnemo_errmsg(), "dropped") != NULL;
+        mnemo_record *r;
+        int rc2 = mnemo_record_get(&r, h, NULL, "x");
+        mnemo_close(d);
+        _exit(rc1 == MNEMO_ENOTFOUND && dropped && rc2 == MNEMO_ENOTFOUND ? 0 : 5);
+    }
+    close(to_child[0]);
+    close(to_parent[1]);
+    char c = 0;
+    cr_assert_eq(read(to_parent[0], &c, 1), 1, "the child did not get ready");
+    TU_OK(mnemo_collection_drop(db, "a"));
+    cr_assert_eq(write(to_child[1], "d", 1), 1);
+    int st;
+    waitpid(pid, &st, 0);
+    close(to_child[1]);
+    close(to_parent[0]);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: status %d", WEXITSTATUS(st));
+    close_db();
+}
