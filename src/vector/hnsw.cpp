@@ -43,6 +43,7 @@ static_assert(sizeof(Sq8Head) == 16, "Sq8Head is the 16 bytes hnsw_layout.cpp co
 struct Sq8Param {
     size_t dim;
     int32_t (*dot)(const int8_t *, const int8_t *, size_t);
+    float (*qdot)(const float *, const int8_t *, size_t);
 };
 
 static int32_t dot_scalar(const int8_t *a, const int8_t *b, size_t n)
@@ -84,15 +85,55 @@ __attribute__((target("avx2"))) static int32_t dot_avx2(const int8_t *a, const i
 
 static bool have_avx2()
 {
-    static const bool yes = __builtin_cpu_supports("avx2");
+    static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     return yes;
 }
 
-static double sq8_dot(const void *a, const void *b, const Sq8Param *p)
+// sum(q[i] * c[i]) of a float query and codes, 8 a step: codes widened to 32 bits, made floats, FMA.
+__attribute__((target("avx2,fma"))) static float qdot_avx2(const float *q, const int8_t *c, size_t n)
+{
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256 c0 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i *>(c + i))));
+        __m256 c1 =
+            _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i *>(c + i + 8))));
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), c0, acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), c1, acc1);
+    }
+    __m256 acc = _mm256_add_ps(acc0, acc1);
+    __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+    s4 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    s4 = _mm_add_ss(s4, _mm_shuffle_ps(s4, s4, 1));
+    float r = _mm_cvtss_f32(s4);
+    for (; i < n; i++)
+        r += q[i] * c[i];
+    return r;
+}
+
+static float qdot_scalar(const float *q, const int8_t *c, size_t n)
+{
+    float r = 0;
+    for (size_t i = 0; i < n; i++)
+        r += q[i] * c[i];
+    return r;
+}
+
+// A search's query is not coded: its blob is a head with s = -1 (no element has a negative step),
+// sum = sum(q), nrm = |q|^2, then the dim floats, so the graph ranks by the distance of the true
+// query to each decoded vector (asymmetric: only the stored side carries quantization error).
+// hnswlib passes the query first; an element pair (inserts) takes the integer kernel.
+static inline double sq8_pair(const void *a, const void *b, const Sq8Param *p, double *nrm_sum)
 {
     Sq8Head x, y;
     memcpy(&x, a, sizeof x);
     memcpy(&y, b, sizeof y);
+    *nrm_sum = (double)x.nrm + y.nrm;
+    if (x.s < 0) { // a: a float query
+        const float *q = reinterpret_cast<const float *>(static_cast<const char *>(a) + sizeof x);
+        const int8_t *c = static_cast<const int8_t *>(b) + sizeof y;
+        return (double)y.m * x.sum + (double)y.s * p->qdot(q, c, p->dim);
+    }
     const int8_t *cx = static_cast<const int8_t *>(a) + sizeof x, *cy = static_cast<const int8_t *>(b) + sizeof y;
     double idot = p->dot(cx, cy, p->dim);
     return (double)p->dim * x.m * y.m + (double)x.m * y.s * y.sum + (double)y.m * x.s * x.sum +
@@ -101,17 +142,16 @@ static double sq8_dot(const void *a, const void *b, const Sq8Param *p)
 
 static float sq8_l2(const void *a, const void *b, const void *param)
 {
-    const Sq8Param *p = static_cast<const Sq8Param *>(param);
-    Sq8Head x, y;
-    memcpy(&x, a, sizeof x);
-    memcpy(&y, b, sizeof y);
-    double d = (double)x.nrm + y.nrm - 2 * sq8_dot(a, b, p);
+    double nrm;
+    double dot = sq8_pair(a, b, static_cast<const Sq8Param *>(param), &nrm);
+    double d = nrm - 2 * dot;
     return d > 0 ? (float)d : 0.0f;
 }
 
 static float sq8_ip(const void *a, const void *b, const void *param)
 {
-    return (float)(1.0 - sq8_dot(a, b, static_cast<const Sq8Param *>(param)));
+    double nrm;
+    return (float)(1.0 - sq8_pair(a, b, static_cast<const Sq8Param *>(param), &nrm));
 }
 
 // Codes vec (dim floats, finite) into out (16 + dim bytes). A constant vector (range 0) or one whose
@@ -150,6 +190,7 @@ public:
     {
         param_.dim = dim;
         param_.dot = have_avx2() ? dot_avx2 : dot_scalar;
+        param_.qdot = have_avx2() ? qdot_avx2 : qdot_scalar;
         f_ = kind == MNEMO_HNSW_L2 ? sq8_l2 : sq8_ip;
     }
     size_t get_data_size() override { return sizeof(Sq8Head) + param_.dim; }
@@ -193,6 +234,27 @@ static void make_spaces(mnemo_hnsw *h, int kind, size_t dim)
     } else {
         h->space = make_fspace(h->kind, dim);
     }
+}
+
+// A search query's blob (see sq8_pair) in buf; the floats themselves in a float index.
+static const float *as_query(const mnemo_hnsw *h, const float *q, std::vector<char> &buf)
+{
+    if (!h->sq8)
+        return q;
+    buf.resize(sizeof(Sq8Head) + h->dim * sizeof(float));
+    Sq8Head head;
+    double sum = 0, nrm = 0;
+    for (size_t i = 0; i < h->dim; i++) {
+        sum += q[i];
+        nrm += (double)q[i] * q[i];
+    }
+    head.m = 0;
+    head.s = -1;
+    head.sum = (float)sum;
+    head.nrm = (float)nrm;
+    memcpy(buf.data(), &head, sizeof head);
+    memcpy(buf.data() + sizeof head, q, h->dim * sizeof(float));
+    return reinterpret_cast<const float *>(buf.data());
 }
 
 // The query or element as the graph holds it: the floats, or their codes in buf.
@@ -298,6 +360,19 @@ extern "C" size_t mnemo_hnsw__memory(const mnemo_hnsw *h)
 }
 
 extern "C" int mnemo_hnsw__quantized(const mnemo_hnsw *h) { return h->sq8; }
+
+extern "C" float mnemo_hnsw__radius(const mnemo_hnsw *h, uint64_t label)
+{
+    auto it = h->index->label_lookup_.find(label);
+    if (!h->sq8 || it == h->index->label_lookup_.end())
+        return 0;
+    Sq8Head head;
+    memcpy(&head, h->index->getDataByInternalId(it->second), sizeof head);
+    // each component is off by at most half a step (a little more for the rounding of m and s); a
+    // step that sq8_encode set to 0 because it was subnormal leaves at most 127 of FLT_MIN
+    float half = std::max(0.5001f * head.s, 127 * std::numeric_limits<float>::min());
+    return half * std::sqrt((float)h->dim);
+}
 
 extern "C" int mnemo_hnsw__has(const mnemo_hnsw *h, uint64_t label)
 {
@@ -440,7 +515,7 @@ extern "C" int mnemo_hnsw__search(const mnemo_hnsw *h, const float *query, size_
     return guarded("vector search", [&] {
         size_t beam = std::max(ef, k);
         std::vector<char> code;
-        const float *q = static_cast<const float *>(as_stored(h, query, code)); // hnswlib's type; codes in sq8
+        const float *q = as_query(h, query, code);
         tableint ep = descend(ix, q);
         MaxHeap top;
         if (filter)

@@ -19,9 +19,6 @@
 #define EXACT_CANDIDATES 2048
 #define EXACT_SHARE 10
 #define SMALL_INDEX 1024 /* below this many slots every search is exact */
-/* An int8 index re-ranks max(2k, k + RERANK_EXTRA) of the codes' best (at most the beam) with the
- * stored vectors: enough for recall@10 0.98+ at ef 64 on SIFT (docs/vectors.md "Quantization"). */
-#define RERANK_EXTRA 20
 #define SAMPLE 256           /* records tested to estimate a filter's selectivity */
 #define LAZY_MIN_SHARE 0.05  /* below this share, a lazily filtered walk would wander too long */
 #define COLUMN_LAZY_SHARE 0.3 /* the same when a column answers the filter (mirror_restriction) */
@@ -392,22 +389,19 @@ static const float *index_vec(search_ctx *s, uint64_t iid)
     return rc ? NULL : s->scratch;
 }
 
-/* How many of the codes' best an int8 index re-ranks with the true vectors for k hits. */
-static size_t rerank_count(size_t k, size_t beam)
-{
-    size_t r = 2 * k < k + RERANK_EXTRA ? k + RERANK_EXTRA : 2 * k;
-    return r < beam ? r : beam > k ? beam : k;
-}
-
-/* mnemo_hnsw__search, and with an int8 index the re-ranking: the codes' best rerank_count()
- * candidates get their true distances from the stored vectors, the k nearest of them come back. */
+/* mnemo_hnsw__search, and with an int8 index the re-ranking with the true vectors: the codes rank
+ * the beam (the query is not coded, so only the stored side carries error), then the candidates
+ * are read from vector_data in that order and ranked by their true distances, skipping every
+ * candidate that provably cannot beat the k-th true distance found so far (its code distance minus
+ * the coding error radius, mnemo_hnsw__radius). Typically k reads and a few more; the answer is
+ * what exact distances over the whole beam would give. */
 static int hnsw_query(search_ctx *s, const float *q, size_t k, size_t beam, mnemo_hnsw_filter filter,
                       uint64_t *labels, float *dists, size_t *n)
 {
     mnemo_hnsw *h = s->st->hnsw;
     if (!mnemo_hnsw__quantized(h))
         return mnemo_hnsw__search(h, q, k, beam, filter, s, labels, dists, n);
-    size_t r = rerank_count(k, beam < k ? k : beam), m = 0;
+    size_t r = beam < k ? k : beam, m = 0;
     uint64_t l_buf[256];
     float d_buf[256];
     uint64_t *cl = r <= 256 ? l_buf : mnemo__malloc(r * sizeof *cl);
@@ -415,8 +409,24 @@ static int hnsw_query(search_ctx *s, const float *q, size_t k, size_t beam, mnem
     int rc = cl && cd ? 0 : mnemo__err_nomem("vector search");
     if (!rc)
         rc = mnemo_hnsw__search(h, q, r, beam, filter, s, cl, cd, &m);
+    int l2 = s->st->kind == MNEMO_HNSW_L2;
+    double qn = 0;
+    for (size_t i = 0; i < s->st->sp.dim && !l2; i++)
+        qn += (double)q[i] * q[i];
+    qn = sqrt(qn);
     *n = 0;
     for (size_t i = 0; i < m && !rc; i++) {
+        if (*n == k) {
+            double rad = mnemo_hnsw__radius(h, cl[i]), lb;
+            if (l2) {
+                double t = sqrt(cd[i] > 0 ? cd[i] : 0) - rad;
+                lb = t > 0 ? t * t : 0;
+            } else {
+                lb = cd[i] - qn * rad;
+            }
+            if (lb - 1e-4 * fabs(lb) >= dists[k - 1])
+                continue; /* cannot be among the k nearest */
+        }
         const float *v = index_vec(s, cl[i]);
         if (v)
             top_insert(labels, dists, n, k, cl[i], mnemo_hnsw__distance(h, q, v));
