@@ -198,6 +198,23 @@ int cli_metric_parse(mnemo_metric *out, const char *s)
     return -1;
 }
 
+static const char *const quant_names[] = {"none", "none", "int8"}; /* by mnemo_quantization */
+
+const char *cli_quant_name(mnemo_quantization q)
+{
+    return (unsigned)q < sizeof quant_names / sizeof *quant_names ? quant_names[q] : "unknown";
+}
+
+int cli_quant_parse(mnemo_quantization *out, const char *s)
+{
+    for (unsigned q = MNEMO_QUANT_NONE; q <= MNEMO_QUANT_INT8; q++)
+        if (!strcmp(s, quant_names[q])) {
+            *out = (mnemo_quantization)q;
+            return 0;
+        }
+    return -1;
+}
+
 int cli_close(mnemo_db *db, const cli_cmd *cmd, int rc)
 {
     int crc = mnemo_close(db);
