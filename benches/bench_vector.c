@@ -3,7 +3,7 @@
  * result.
  *
  *   bench_vector [--engine rocksdb|lmdb|memory] [--quick] [--reps R] [--data DIR] [--n N]
- *                [--churn-rounds R (0: none)] [--only SET] [--int8-only]
+ *                [--churn-rounds R (0: none)] [--only SET] [--int8-only] [--write-fvecs DIR]
  *
  * --engine: the engine of mnemo's databases (default rocksdb). A memory database cannot be
  * reopened, so there the reopen-vs-rebuild line is left out.
@@ -19,7 +19,9 @@
  * inserting the first 10k vectors as new records and deleting them; default 100, --quick 2),
  * exact search, reopen vs rebuild; and the int8 quantized space against the float one on the same
  * data (recall@10 and queries/s at ef 16..128, index memory), alone with --int8-only. Every line
- * says the configuration it measures in "options" ("default": what a user gets without tuning). */
+ * says the configuration it measures in "options" ("default": what a user gets without tuning).
+ * --write-fvecs DIR --only clustered writes the generated set (and its ground truth, 10 per query)
+ * as fvecs/ivecs for the peers (benches/peers/run_sq8_peers.sh) and measures nothing. */
 #include <cblas.h>
 #include <math.h>
 #include <lmdb.h>
@@ -45,6 +47,7 @@ static const char *data_dir = BENCH_VECTOR_DATA;
 static size_t n_generated = 100000;
 static const char *only; /* one set, or both */
 static int int8_only;     /* --int8-only: per set, only the int8-against-float comparison */
+static const char *write_dir; /* --write-fvecs DIR: write the clustered set for the peers, and stop */
 static const char *options_now = "default"; /* the configuration a line measures */
 
 #define CHECK BU_CHECK
@@ -132,6 +135,21 @@ static void make_clustered(set *s, size_t n)
     }
     free(centers);
     s->gt = NULL;
+}
+
+/* The set as fvecs/ivecs files (DIR/clustered_base.fvecs, _query.fvecs, _groundtruth.ivecs), so
+ * the peers harness (benches/peers) measures the same vectors. */
+static void write_vecs(const char *dir, const char *suffix, const void *rows, size_t n, int dim)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/clustered_%s", dir, suffix);
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        bu_die("cannot write %s", path);
+    for (size_t i = 0; i < n; i++)
+        if (fwrite(&dim, 4, 1, f) != 1 || fwrite((const char *)rows + i * dim * 4, 4, (size_t)dim, f) != (size_t)dim)
+            bu_die("cannot write %s", path);
+    fclose(f);
 }
 
 /* ---- the plain sgemm loop: brute force over a contiguous matrix ---- */
@@ -552,6 +570,12 @@ static void run_set(set *s)
         s->gt = malloc(s->nq * K * sizeof *s->gt);
         plain_exact(s, s->queries, s->nq, s->gt);
     }
+    if (write_dir) {
+        write_vecs(write_dir, "base.fvecs", s->base, s->n, DIM);
+        write_vecs(write_dir, "query.fvecs", s->queries, s->nq, DIM);
+        write_vecs(write_dir, "groundtruth.ivecs", s->gt, s->nq, K);
+        return;
+    }
     char path[1024];
     bu_run_dir(path, sizeof path, s->name);
     mnemo_db *db = open_space(path);
@@ -736,12 +760,14 @@ int main(int argc, char **argv)
             churn_rounds = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--int8-only"))
             int8_only = 1;
+        else if (!strcmp(argv[i], "--write-fvecs") && i + 1 < argc)
+            write_dir = argv[++i];
         else if (!strcmp(argv[i], "--only") && i + 1 < argc)
             only = argv[++i];
         else if (!strcmp(argv[i], "--engine") && i + 1 < argc)
             bu_set_engine(argv[++i]);
         else
-            bu_die("usage: bench_vector [--engine rocksdb|lmdb|memory] [--quick] [--reps R] [--data DIR] [--n N] [--churn-rounds R] [--only siftsmall|clustered|latency] [--int8-only]");
+            bu_die("usage: bench_vector [--engine rocksdb|lmdb|memory] [--quick] [--reps R] [--data DIR] [--n N] [--churn-rounds R] [--only siftsmall|clustered|latency] [--int8-only] [--write-fvecs DIR]");
     }
     if (quick && churn_rounds == 100)
         churn_rounds = 2;

@@ -361,17 +361,14 @@ extern "C" size_t mnemo_hnsw__memory(const mnemo_hnsw *h)
 
 extern "C" int mnemo_hnsw__quantized(const mnemo_hnsw *h) { return h->sq8; }
 
-extern "C" float mnemo_hnsw__radius(const mnemo_hnsw *h, uint64_t label)
+extern "C" float mnemo_hnsw__step(const mnemo_hnsw *h, uint64_t label)
 {
     auto it = h->index->label_lookup_.find(label);
     if (!h->sq8 || it == h->index->label_lookup_.end())
         return 0;
     Sq8Head head;
     memcpy(&head, h->index->getDataByInternalId(it->second), sizeof head);
-    // each component is off by at most half a step (a little more for the rounding of m and s); a
-    // step that sq8_encode set to 0 because it was subnormal leaves at most 127 of FLT_MIN
-    float half = std::max(0.5001f * head.s, 127 * std::numeric_limits<float>::min());
-    return half * std::sqrt((float)h->dim);
+    return head.s;
 }
 
 extern "C" int mnemo_hnsw__has(const mnemo_hnsw *h, uint64_t label)

@@ -44,11 +44,9 @@ size_t mnemo_hnsw__memory(const mnemo_hnsw *h); /* bytes held (graph, vectors, l
 const float *mnemo_hnsw__vector(const mnemo_hnsw *h, uint64_t label);
 /* 1 when the index holds int8 codes (MNEMO_HNSW_SQ8). */
 int mnemo_hnsw__quantized(const mnemo_hnsw *h);
-/* Int8 index: how far (Euclidean) the vector label's codes decode from the vector it was given,
- * at most: the true distance to any query q is within this of the decoded one, so a candidate's
- * true L2 distance is at least (sqrt(code distance) - radius)^2, and its 1 - dot at least the code
- * distance - |q| * radius. 0 in a float index or for an absent label. */
-float mnemo_hnsw__radius(const mnemo_hnsw *h, uint64_t label);
+/* Int8 index: the coding step s of label's vector (each component decodes within s/2 of the
+ * given one; 0 for a constant vector). 0 in a float index or for an absent label. */
+float mnemo_hnsw__step(const mnemo_hnsw *h, uint64_t label);
 /* 1 when label is live in the index. */
 int mnemo_hnsw__has(const mnemo_hnsw *h, uint64_t label);
 /* 1 when live label holds exactly what add(vec) would store (the floats, or their codes), 0 when

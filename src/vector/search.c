@@ -19,6 +19,9 @@
 #define EXACT_CANDIDATES 2048
 #define EXACT_SHARE 10
 #define SMALL_INDEX 1024 /* below this many slots every search is exact */
+/* An int8 index re-reads a candidate unless its code distance is this many standard deviations of
+ * coding error beyond the k-th true distance (docs/vectors.md "Quantization"). */
+#define RERANK_SIGMAS 4.0
 #define SAMPLE 256           /* records tested to estimate a filter's selectivity */
 #define LAZY_MIN_SHARE 0.05  /* below this share, a lazily filtered walk would wander too long */
 #define COLUMN_LAZY_SHARE 0.3 /* the same when a column answers the filter (mirror_restriction) */
@@ -392,9 +395,8 @@ static const float *index_vec(search_ctx *s, uint64_t iid)
 /* mnemo_hnsw__search, and with an int8 index the re-ranking with the true vectors: the codes rank
  * the beam (the query is not coded, so only the stored side carries error), then the candidates
  * are read from vector_data in that order and ranked by their true distances, skipping every
- * candidate that provably cannot beat the k-th true distance found so far (its code distance minus
- * the coding error radius, mnemo_hnsw__radius). Typically k reads and a few more; the answer is
- * what exact distances over the whole beam would give. */
+ * candidate whose code distance exceeds the k-th true distance found so far by more than
+ * RERANK_SIGMAS standard deviations of its coding error. */
 static int hnsw_query(search_ctx *s, const float *q, size_t k, size_t beam, mnemo_hnsw_filter filter,
                       uint64_t *labels, float *dists, size_t *n)
 {
@@ -417,15 +419,12 @@ static int hnsw_query(search_ctx *s, const float *q, size_t k, size_t beam, mnem
     *n = 0;
     for (size_t i = 0; i < m && !rc; i++) {
         if (*n == k) {
-            double rad = mnemo_hnsw__radius(h, cl[i]), lb;
-            if (l2) {
-                double t = sqrt(cd[i] > 0 ? cd[i] : 0) - rad;
-                lb = t > 0 ? t * t : 0;
-            } else {
-                lb = cd[i] - qn * rad;
-            }
-            if (lb - 1e-4 * fabs(lb) >= dists[k - 1])
-                continue; /* cannot be among the k nearest */
+            /* the coding error of each component is within +-s/2, near uniform: the true distance
+             * is the code distance plus 2e.(x^-q) (+|e|^2 >= 0) under L2, -e.q under IP, whose
+             * standard deviation is 2|x^-q| s/sqrt(12), |q| s/sqrt(12) */
+            double sd = mnemo_hnsw__step(h, cl[i]) / sqrt(12.0) * (l2 ? 2 * sqrt(cd[i] > 0 ? cd[i] : 0) : qn);
+            if (cd[i] - RERANK_SIGMAS * sd >= dists[k - 1])
+                continue; /* too far to be among the k nearest */
         }
         const float *v = index_vec(s, cl[i]);
         if (v)
