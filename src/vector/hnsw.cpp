@@ -154,8 +154,9 @@ static float sq8_ip(const void *a, const void *b, const void *param)
     return (float)(1.0 - sq8_pair(a, b, static_cast<const Sq8Param *>(param), &nrm));
 }
 
-// Codes vec (dim floats, finite) into out (16 + dim bytes). A constant vector (range 0) or one whose
-// step is too small for a normal float gets step 0: every code 0, the vector decodes to m.
+// Codes vec (dim floats, finite) into out (16 + dim bytes; the padding after is the caller's). A
+// constant vector (range 0) or one whose step is too small for a normal float gets step 0: every
+// code 0, the vector decodes to m.
 static void sq8_encode(char *out, const float *vec, size_t dim)
 {
     float lo = vec[0], hi = vec[0];
@@ -193,7 +194,7 @@ public:
         param_.qdot = have_avx2() ? qdot_avx2 : qdot_scalar;
         f_ = kind == MNEMO_HNSW_L2 ? sq8_l2 : sq8_ip;
     }
-    size_t get_data_size() override { return sizeof(Sq8Head) + param_.dim; }
+    size_t get_data_size() override { return mnemo_hnsw__sq8_bytes(param_.dim); }
     hnswlib::DISTFUNC<float> get_dist_func() override { return f_; }
     void *get_dist_func_param() override { return &param_; }
 };
@@ -262,7 +263,7 @@ static const void *as_stored(const mnemo_hnsw *h, const float *vec, std::vector<
 {
     if (!h->sq8)
         return vec;
-    buf.resize(sizeof(Sq8Head) + h->dim);
+    buf.assign(mnemo_hnsw__sq8_bytes(h->dim), 0); // the padding is zero: snapshots and same() compare bytes
     sq8_encode(buf.data(), vec, h->dim);
     return buf.data();
 }
@@ -382,7 +383,7 @@ extern "C" int mnemo_hnsw__same(const mnemo_hnsw *h, uint64_t label, const float
     auto it = h->index->label_lookup_.find(label);
     if (it == h->index->label_lookup_.end() || h->index->isMarkedDeleted(it->second))
         return -1;
-    size_t bytes = h->sq8 ? sizeof(Sq8Head) + h->dim : h->dim * sizeof(float);
+    size_t bytes = h->sq8 ? mnemo_hnsw__sq8_bytes(h->dim) : h->dim * sizeof(float);
     try {
         std::vector<char> code;
         return memcmp(h->index->getDataByInternalId(it->second), as_stored(h, vec, code), bytes) == 0;

@@ -18,11 +18,11 @@ extern "C" {
 typedef struct mnemo_hnsw mnemo_hnsw;
 
 /* Distance kinds: squared L2, or 1 - dot product (cosine on unit vectors, and ip). */
-typedef enum mnemo_hnsw_kind { MNEMO_HNSW_L2 = 0, MNEMO_HNSW_IP = 1 } mnemo_hnsw_kind;
-/* OR'd into the kind given to create() and load(): the graph holds int8 codes instead of floats
- * (per vector: offset m, step s, codes c with x[i] ~ m + s * c[i]); searches rank by the codes'
- * distances, which the caller re-ranks with the true vectors (search.c). */
-#define MNEMO_HNSW_SQ8 0x10
+/* MNEMO_HNSW_SQ8 is OR'd into the kind given to create() and load(): the graph holds int8 codes
+ * instead of floats (per vector: offset m, step s, codes c with x[i] ~ m + s * c[i]); searches
+ * rank by distances to the codes, which the caller re-ranks with the true vectors (search.c). It
+ * is a member so that the combined values are valid values of the enum (C++ checks). */
+typedef enum mnemo_hnsw_kind { MNEMO_HNSW_L2 = 0, MNEMO_HNSW_IP = 1, MNEMO_HNSW_SQ8 = 0x10 } mnemo_hnsw_kind;
 
 int mnemo_hnsw__create(mnemo_hnsw **out, mnemo_hnsw_kind kind, size_t dim, size_t capacity, size_t M,
                        size_t ef_construction, uint64_t seed);
@@ -87,7 +87,7 @@ int mnemo_hnsw__load(mnemo_hnsw **out, mnemo_hnsw_kind kind, size_t dim, size_t 
  * it first. (hnsw_layout.cpp, built with the sanitizers, unlike the shim.) */
 int mnemo_hnsw__check_layout(const char *buf, size_t len, size_t dim, size_t M, int sq8);
 
-/* Bytes of one element's data in an int8 index of dimension dim (header + codes). */
+/* Bytes of one element's data in an int8 index of dimension dim (header + codes, padded to 4). */
 size_t mnemo_hnsw__sq8_bytes(size_t dim);
 
 /* "avx512", "avx", "sse" or "none": the distance kernels this build of the shim compiled in. */

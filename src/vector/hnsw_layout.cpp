@@ -52,11 +52,13 @@ static int check_list(const char *ll, size_t max, size_t count, const unsigned c
     return 0;
 }
 
-extern "C" size_t mnemo_hnsw__sq8_bytes(size_t dim) { return 4 * sizeof(float) + dim; }
+// Rounded up to 4 bytes: hnswlib lays elements end to end, and each starts with its u32 link count.
+extern "C" size_t mnemo_hnsw__sq8_bytes(size_t dim) { return (4 * sizeof(float) + dim + 3) & ~(size_t)3; }
 
 extern "C" int mnemo_hnsw__check_layout(const char *buf, size_t len, size_t dim, size_t M, int sq8)
 {
-    // An element's data: dim floats, or (int8 index) the four floats m, s, sum, nrm and dim codes.
+    // An element's data: dim floats, or (int8 index) the four floats m, s, sum, nrm, dim codes and
+    // padding to 4 bytes.
     size_t data_bytes = sq8 ? mnemo_hnsw__sq8_bytes(dim) : dim * sizeof(float);
     size_t n_floats = sq8 ? 4 : dim;
     int rc;
