@@ -563,6 +563,19 @@ static void churn(const set *s)
 
 /* ---- one set ---- */
 
+/* Frees what run_set made for s and removes its database directory. */
+static void set_done(set *s, hd_index *hd, char **ids, const char *path)
+{
+    hd_free(hd);
+    for (size_t i = 0; i < s->n; i++)
+        free(ids[i]);
+    free(ids);
+    free(s->base);
+    free(s->queries);
+    free(s->gt);
+    bu_rm_tree(path);
+}
+
 static void run_set(set *s)
 {
     int mem = !strcmp(bu_engine, "memory"); /* nothing to reopen */
@@ -613,14 +626,7 @@ static void run_set(set *s)
     int8_vs_float(s, db, ids);
     if (int8_only) {
         CHECK(mnemo_close(db));
-        hd_free(hd);
-        for (size_t i = 0; i < s->n; i++)
-            free(ids[i]);
-        free(ids);
-        free(s->base);
-        free(s->queries);
-        free(s->gt);
-        bu_rm_tree(path);
+        set_done(s, hd, ids, path);
         return;
     }
 
@@ -734,15 +740,7 @@ static void run_set(set *s)
         line(s, "\"op\":\"reopen\",\"reopen_s\":%.3f,\"rebuild_s\":%.3f,\"ratio\":%.2f,"
                 "\"goal\":\"reopen >= 10x faster than rebuild (at 100k vectors)\",\"meets_goal\":%s",
              ro, rb, rb / ro, rb / ro >= 10 ? "true" : "false");
-
-    hd_free(hd);
-    for (size_t i = 0; i < s->n; i++)
-        free(ids[i]);
-    free(ids);
-    free(s->base);
-    free(s->queries);
-    free(s->gt);
-    bu_rm_tree(path);
+    set_done(s, hd, ids, path);
 }
 
 int main(int argc, char **argv)

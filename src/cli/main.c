@@ -181,6 +181,15 @@ int cli_open(mnemo_db **db, const cli_cmd *cmd, const char *path, int mode)
     return cli_open_with(db, cmd, path, mode, &o);
 }
 
+/* The index of s among names[lo..hi], or -1. */
+static int name_index(const char *const *names, unsigned lo, unsigned hi, const char *s)
+{
+    for (unsigned i = lo; i <= hi; i++)
+        if (!strcmp(s, names[i]))
+            return (int)i;
+    return -1;
+}
+
 static const char *const metric_names[] = {"l2", "l2", "cosine", "ip"}; /* by mnemo_metric */
 
 const char *cli_metric_name(mnemo_metric m)
@@ -190,12 +199,10 @@ const char *cli_metric_name(mnemo_metric m)
 
 int cli_metric_parse(mnemo_metric *out, const char *s)
 {
-    for (unsigned m = MNEMO_METRIC_L2; m <= MNEMO_METRIC_IP; m++)
-        if (!strcmp(s, metric_names[m])) {
-            *out = (mnemo_metric)m;
-            return 0;
-        }
-    return -1;
+    int m = name_index(metric_names, MNEMO_METRIC_L2, MNEMO_METRIC_IP, s);
+    if (m >= 0)
+        *out = (mnemo_metric)m;
+    return m < 0 ? -1 : 0;
 }
 
 static const char *const quant_names[] = {"none", "none", "int8"}; /* by mnemo_quantization */
@@ -207,12 +214,10 @@ const char *cli_quant_name(mnemo_quantization q)
 
 int cli_quant_parse(mnemo_quantization *out, const char *s)
 {
-    for (unsigned q = MNEMO_QUANT_NONE; q <= MNEMO_QUANT_INT8; q++)
-        if (!strcmp(s, quant_names[q])) {
-            *out = (mnemo_quantization)q;
-            return 0;
-        }
-    return -1;
+    int q = name_index(quant_names, MNEMO_QUANT_NONE, MNEMO_QUANT_INT8, s);
+    if (q >= 0)
+        *out = (mnemo_quantization)q;
+    return q < 0 ? -1 : 0;
 }
 
 int cli_close(mnemo_db *db, const cli_cmd *cmd, int rc)
