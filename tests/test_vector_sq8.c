@@ -9,7 +9,9 @@
 
 #include "core/coding.h"
 #include "core/keys.h"
+#include "core/alloc.h"
 #include "testutil.h"
+#include "vector/hnsw.h"
 #include "vector/vector.h"
 
 #define DIM 128
@@ -341,4 +343,52 @@ TU_TEST(vector_sq8, deletes_rebuilds_and_replays_keep_index_and_data_agreeing)
         nearest_is(db, base + 2 * DIM, DIM, "v1", 0, 0);
     }
     free(base);
+}
+
+/* The shim's int8 snapshot bytes: they load back as int8 with the same codes, are refused as a
+ * float index's (and the reverse), and a damaged header float (NaN step) is refused. */
+TU_TEST(vector_sq8, int8_snapshots_are_checked_against_the_space)
+{
+    enum { D = 7 }; /* not a multiple of 4: the padding keeps elements aligned */
+    mnemo_hnsw *h, *got = NULL;
+    mnemo_hnsw_kind sq8 = (mnemo_hnsw_kind)(MNEMO_HNSW_L2 | MNEMO_HNSW_SQ8);
+    TU_OK(mnemo_hnsw__create(&h, sq8, D, 8, 4, 50, 1));
+    float v[3][D];
+    for (int i = 0; i < 3; i++) {
+        for (int d = 0; d < D; d++)
+            v[i][d] = (float)(i * 10 + d) - 0.5f * (float)d * (float)d;
+        TU_OK(mnemo_hnsw__add(h, v[i], (uint64_t)i + 1));
+    }
+    cr_assert(mnemo_hnsw__quantized(h));
+    cr_assert_null(mnemo_hnsw__vector(h, 1), "an int8 index has no floats to lend");
+    char *buf;
+    size_t len;
+    TU_OK(mnemo_hnsw__save(h, &buf, &len));
+    TU_OK(mnemo_hnsw__load(&got, sq8, D, 4, buf, len));
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(mnemo_hnsw__same(got, (uint64_t)i + 1, v[i]), 1, "vector %d", i);
+    v[0][0] += 1;
+    cr_assert_eq(mnemo_hnsw__same(got, 1, v[0]), 0);
+    cr_assert_eq(mnemo_hnsw__same(got, 9, v[0]), -1);
+    mnemo_hnsw__free(got);
+    TU_RC(mnemo_hnsw__load(&got, MNEMO_HNSW_L2, D, 4, buf, len), MNEMO_ECORRUPT);
+    cr_assert(strstr(mnemo_errmsg(), "does not fit the vector space"), "%s", mnemo_errmsg());
+    /* the step of element 0 is NaN */
+    size_t per_el, data_off;
+    memcpy(&per_el, buf + 24, 8);
+    memcpy(&data_off, buf + 40, 8);
+    size_t base = 8 * 6 + 4 + 4 + 8 * 3 + 8 + 8; /* header of hnswlib 0.6.2 */
+    float nan = NAN;
+    memcpy(buf + base + data_off + 4, &nan, 4);
+    TU_RC(mnemo_hnsw__load(&got, sq8, D, 4, buf, len), MNEMO_ECORRUPT);
+    cr_assert(strstr(mnemo_errmsg(), "not finite"), "%s", mnemo_errmsg());
+    mnemo__free(buf);
+    mnemo_hnsw__free(h);
+    /* a float index's bytes are not an int8 one's */
+    TU_OK(mnemo_hnsw__create(&h, MNEMO_HNSW_L2, D, 8, 4, 50, 1));
+    TU_OK(mnemo_hnsw__add(h, v[1], 1));
+    TU_OK(mnemo_hnsw__save(h, &buf, &len));
+    TU_RC(mnemo_hnsw__load(&got, sq8, D, 4, buf, len), MNEMO_ECORRUPT);
+    mnemo__free(buf);
+    mnemo_hnsw__free(h);
 }
