@@ -273,7 +273,8 @@ TU_TEST(vector_sq8, extreme_floats_code_and_rank_right)
             nearly_flat[i] = 7.0f;
         nearest_is(db, nearly_flat, D, "flat", D * 0.25f * 0.25f, exact);
     }
-    /* every search of the small index is exact (SMALL_INDEX): the hnsw path is in the recall test */
+    /* exact 0 ranked every row of the small index by its codes and re-ranked (SMALL_INDEX); exact 1
+     * read every stored vector; the HNSW walk is in the recall test */
     TU_RC(mnemo_vector_search(&(mnemo_vector_hits *){NULL}, db, NULL, huge, D, 1, NULL), MNEMO_EINVAL);
 }
 

@@ -428,6 +428,23 @@ extern "C" float mnemo_hnsw__distance(const mnemo_hnsw *h, const float *a, const
     return h->index->fstdistfunc_(a, b, h->index->dist_func_param_);
 }
 
+extern "C" int mnemo_hnsw__code_distances(const mnemo_hnsw *h, const float *query, const uint64_t *labels, size_t n,
+                                          float *out)
+{
+    return guarded("vector search", [&] {
+        std::vector<char> code;
+        const float *q = as_query(h, query, code);
+        const Index *ix = h->index;
+        for (size_t i = 0; i < n; i++) {
+            auto it = ix->label_lookup_.find(labels[i]);
+            out[i] = it == ix->label_lookup_.end() || ix->isMarkedDeleted(it->second)
+                         ? std::numeric_limits<float>::infinity()
+                         : ix->fstdistfunc_(q, ix->getDataByInternalId(it->second), ix->dist_func_param_);
+        }
+        return 0;
+    });
+}
+
 // Greedy descent through the upper layers to the entry point of layer 0.
 static tableint descend(const Index *ix, const float *q)
 {

@@ -66,6 +66,9 @@ typedef int (*mnemo_hnsw_filter)(void *arg, uint64_t label);
  * those of the codes (the query is coded the same way): re-rank with the true vectors. */
 int mnemo_hnsw__search(const mnemo_hnsw *h, const float *query, size_t k, size_t ef, mnemo_hnsw_filter filter,
                        void *arg, uint64_t *labels, float *dists, size_t *n);
+/* Int8 index: out[i] = the distance searches rank by (query against the codes) of labels[i], or
+ * infinity when it is absent. 0, or MNEMO_ENOMEM. */
+int mnemo_hnsw__code_distances(const mnemo_hnsw *h, const float *query, const uint64_t *labels, size_t n, float *out);
 /* Distance between two vectors in this index's space (the kernel searches use). */
 float mnemo_hnsw__distance(const mnemo_hnsw *h, const float *a, const float *b);
 

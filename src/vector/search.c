@@ -392,26 +392,15 @@ static const float *index_vec(search_ctx *s, uint64_t iid)
     return rc ? NULL : s->scratch;
 }
 
-/* mnemo_hnsw__search, and with an int8 index the re-ranking with the true vectors: the codes rank
- * the beam (the query is not coded, so only the stored side carries error), then the candidates
- * are read from vector_data in that order and ranked by their true distances, skipping every
- * candidate whose code distance exceeds the k-th true distance found so far by more than
- * RERANK_SIGMAS standard deviations of its coding error. */
-static int hnsw_query(search_ctx *s, const float *q, size_t k, size_t beam, mnemo_hnsw_filter filter,
-                      uint64_t *labels, float *dists, size_t *n)
+/* The k nearest of m candidates of an int8 index given in ascending code distance (cl, cd): they
+ * are read from vector_data in that order and ranked by their true distances, skipping every one
+ * whose code distance exceeds the k-th true distance found so far by more than RERANK_SIGMAS
+ * standard deviations of its coding error. */
+static int rerank(search_ctx *s, const float *q, size_t k, const uint64_t *cl, const float *cd, size_t m,
+                  uint64_t *labels, float *dists, size_t *n)
 {
     mnemo_hnsw *h = s->st->hnsw;
-    if (!mnemo_hnsw__quantized(h))
-        return mnemo_hnsw__search(h, q, k, beam, filter, s, labels, dists, n);
-    size_t r = beam < k ? k : beam, m = 0;
-    uint64_t l_buf[256];
-    float d_buf[256];
-    uint64_t *cl = r <= 256 ? l_buf : mnemo__malloc(r * sizeof *cl);
-    float *cd = r <= 256 ? d_buf : mnemo__malloc(r * sizeof *cd);
-    int rc = cl && cd ? 0 : mnemo__err_nomem("vector search");
-    if (!rc)
-        rc = mnemo_hnsw__search(h, q, r, beam, filter, s, cl, cd, &m);
-    int l2 = s->st->kind == MNEMO_HNSW_L2;
+    int l2 = s->st->kind == MNEMO_HNSW_L2, rc = 0;
     double qn = 0;
     for (size_t i = 0; i < s->st->sp.dim && !l2; i++)
         qn += (double)q[i] * q[i];
@@ -431,6 +420,27 @@ static int hnsw_query(search_ctx *s, const float *q, size_t k, size_t beam, mnem
             top_insert(labels, dists, n, k, cl[i], mnemo_hnsw__distance(h, q, v));
         rc = s->error;
     }
+    return rc;
+}
+
+/* mnemo_hnsw__search, and with an int8 index the re-ranking of the whole beam (the codes rank it:
+ * the query is not coded, so only the stored side carries error). */
+static int hnsw_query(search_ctx *s, const float *q, size_t k, size_t beam, mnemo_hnsw_filter filter,
+                      uint64_t *labels, float *dists, size_t *n)
+{
+    mnemo_hnsw *h = s->st->hnsw;
+    if (!mnemo_hnsw__quantized(h))
+        return mnemo_hnsw__search(h, q, k, beam, filter, s, labels, dists, n);
+    size_t r = beam < k ? k : beam, m = 0;
+    uint64_t l_buf[256];
+    float d_buf[256];
+    uint64_t *cl = r <= 256 ? l_buf : mnemo__malloc(r * sizeof *cl);
+    float *cd = r <= 256 ? d_buf : mnemo__malloc(r * sizeof *cd);
+    int rc = cl && cd ? 0 : mnemo__err_nomem("vector search");
+    if (!rc)
+        rc = mnemo_hnsw__search(h, q, r, beam, filter, s, cl, cd, &m);
+    if (!rc)
+        rc = rerank(s, q, k, cl, cd, m, labels, dists, n);
     if (cl != l_buf)
         mnemo__free(cl);
     if (cd != d_buf)
@@ -438,9 +448,95 @@ static int hnsw_query(search_ctx *s, const float *q, size_t k, size_t beam, mnem
     return rc;
 }
 
+typedef struct code_hit {
+    float d;
+    uint64_t iid;
+} code_hit;
+
+static int by_code_distance(const void *a, const void *b)
+{
+    float x = ((const code_hit *)a)->d, y = ((const code_hit *)b)->d;
+    return x < y ? -1 : x > y;
+}
+
+/* An int8 index's answer over a candidate list (m iids, freed here): every candidate ranked by its
+ * code distance, then re-ranked (rerank) with the true vectors. */
+static int code_rank(search_ctx *s, const float *q, size_t k, uint64_t *iids, size_t m, uint64_t *labels,
+                     float *dists, size_t *n)
+{
+    float *cd = mnemo__malloc((m ? m : 1) * sizeof *cd);
+    code_hit *hits = mnemo__malloc((m ? m : 1) * sizeof *hits);
+    int rc = cd && hits ? 0 : mnemo__err_nomem("vector search");
+    if (!rc)
+        rc = mnemo_hnsw__code_distances(s->st->hnsw, q, iids, m, cd);
+    size_t live = 0;
+    for (size_t i = 0; i < m && !rc; i++)
+        if (cd[i] != INFINITY)
+            hits[live++] = (code_hit){cd[i], iids[i]};
+    if (!rc) {
+        qsort(hits, live, sizeof *hits, by_code_distance);
+        for (size_t i = 0; i < live; i++) {
+            iids[i] = hits[i].iid;
+            cd[i] = hits[i].d;
+        }
+        rc = rerank(s, q, k, iids, cd, live, labels, dists, n);
+    }
+    mnemo__free(cd);
+    mnemo__free(hits);
+    mnemo__free(iids);
+    return rc;
+}
+
+/* Appends iid to the list (*v, *m of *cap); 0 or MNEMO_ENOMEM. */
+static int iid_push(uint64_t **v, size_t *m, size_t *cap, uint64_t iid)
+{
+    int rc = mnemo__grow(v, cap, *m + 1, sizeof **v, 256);
+    if (!rc)
+        (*v)[(*m)++] = iid;
+    return rc;
+}
+
+/* int8 index: the candidates of the restriction (s->cand, s->bits) or every live row (accepted
+ * when filtered), ranked by code_rank. */
+static int code_rank_rows(search_ctx *s, const float *q, size_t k, int filtered, uint64_t *labels, float *dists,
+                          size_t *n)
+{
+    uint64_t *iids = NULL;
+    size_t m = 0, cap = 0;
+    int rc = 0;
+    if (s->bits) {
+        for (size_t w = 0; w <= s->bits->nbits / 64 && !rc; w++)
+            for (uint64_t word = s->bits->w[w]; word && !rc; word &= word - 1) {
+                uint64_t iid = w * 64 + (uint64_t)__builtin_ctzll(word);
+                if (!s->any_expiring || is_live(s, iid))
+                    rc = iid_push(&iids, &m, &cap, iid);
+            }
+    } else if (s->cand) {
+        for (size_t i = 0; i < s->cand->cap && !rc; i++)
+            if (s->cand->keys[i] && accept(s, s->cand->keys[i]))
+                rc = iid_push(&iids, &m, &cap, s->cand->keys[i]);
+    } else {
+        size_t slots = mnemo_hnsw__slots(s->st->hnsw);
+        for (size_t r = 0; r < slots && !rc; r++) {
+            uint64_t iid = mnemo_hnsw__row_label(s->st->hnsw, r);
+            if (mnemo_hnsw__row_live(s->st->hnsw, r) && (!filtered || accept(s, iid)))
+                rc = iid_push(&iids, &m, &cap, iid);
+        }
+    }
+    if (!rc && s->error)
+        rc = s->error;
+    if (rc) {
+        mnemo__free(iids);
+        return rc;
+    }
+    return code_rank(s, q, k, iids, m, labels, dists, n);
+}
+
 /* Exact distances over the candidate set, read from the index. Caller holds st->rw shared. */
 static int exact_candidates(search_ctx *s, const float *q, size_t k, uint64_t *labels, float *dists, size_t *n)
 {
+    if (mnemo_hnsw__quantized(s->st->hnsw))
+        return code_rank_rows(s, q, k, 1, labels, dists, n);
     *n = 0;
     for (size_t i = 0; i < s->cand->cap; i++) {
         uint64_t iid = s->cand->keys[i];
@@ -462,16 +558,8 @@ static int exact_bits(search_ctx *s, const float *q, size_t k, uint64_t *labels,
     size_t nb = 0, row_bytes = s->st->sp.dim * sizeof(float);
     *n = 0;
     const meta_bits *b = s->bits;
-    if (mnemo_hnsw__quantized(s->st->hnsw)) { /* the true vectors come from the store, one by one */
-        for (size_t w = 0; w <= b->nbits / 64 && !s->error; w++)
-            for (uint64_t word = b->w[w]; word && !s->error; word &= word - 1) {
-                uint64_t iid = w * 64 + (uint64_t)__builtin_ctzll(word);
-                const float *v = (!s->any_expiring || is_live(s, iid)) ? index_vec(s, iid) : NULL;
-                if (v)
-                    top_insert(labels, dists, n, k, iid, mnemo_hnsw__distance(s->st->hnsw, q, v));
-            }
-        return s->error;
-    }
+    if (mnemo_hnsw__quantized(s->st->hnsw))
+        return code_rank_rows(s, q, k, 1, labels, dists, n);
     for (size_t w = 0; w <= b->nbits / 64; w++) {
         for (uint64_t word = b->w[w]; word; word &= word - 1) {
             uint64_t iid = w * 64 + (uint64_t)__builtin_ctzll(word);
@@ -507,6 +595,8 @@ static int index_query(search_ctx *s, const float *q, size_t k, size_t ef, int e
         n_cand = s->bits->count;
     if (s->cand && (n_cand <= EXACT_CANDIDATES || n_cand * EXACT_SHARE <= slots))
         return exact_candidates(s, q, k, labels, dists, n);
+    if (!exact && slots <= SMALL_INDEX && mnemo_hnsw__quantized(s->st->hnsw)) /* no store scan */
+        return code_rank_rows(s, q, k, needs_filter(s), labels, dists, n);
     if (exact || slots <= SMALL_INDEX)
         return mnemo_vector__exact_scan(s->st, q, 1, k, needs_filter(s) ? accept : NULL, s, labels, dists, n);
     int rc;
