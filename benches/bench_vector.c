@@ -3,7 +3,7 @@
  * result.
  *
  *   bench_vector [--engine rocksdb|lmdb|memory] [--quick] [--reps R] [--data DIR] [--n N]
- *                [--churn-rounds R (0: none)] [--only SET]
+ *                [--churn-rounds R (0: none)] [--only SET] [--int8-only] [--write-fvecs DIR]
  *
  * --engine: the engine of mnemo's databases (default rocksdb). A memory database cannot be
  * reopened, so there the reopen-vs-rebuild line is left out.
@@ -17,7 +17,11 @@
  * single-thread queries/s at ef 10/16/32/64/128, index memory, filtered recall at selectivities
  * 0.1%..100% (records carry {"b": i % 1000}) against hnswlib + post-filter, churn (R rounds of
  * inserting the first 10k vectors as new records and deleting them; default 100, --quick 2),
- * exact search, reopen vs rebuild. */
+ * exact search, reopen vs rebuild; and the int8 quantized space against the float one on the same
+ * data (recall@10 and queries/s at ef 16..128, index memory), alone with --int8-only. Every line
+ * says the configuration it measures in "options" ("default": what a user gets without tuning).
+ * --write-fvecs DIR --only clustered writes the generated set (and its ground truth, 10 per query)
+ * as fvecs/ivecs for the peers (benches/peers/run_sq8_peers.sh) and measures nothing. */
 #include <cblas.h>
 #include <math.h>
 #include <lmdb.h>
@@ -42,6 +46,9 @@ static int reps = 3, quick = 0;
 static const char *data_dir = BENCH_VECTOR_DATA;
 static size_t n_generated = 100000;
 static const char *only; /* one set, or both */
+static int int8_only;     /* --int8-only: per set, only the int8-against-float comparison */
+static const char *write_dir; /* --write-fvecs DIR: write the clustered set for the peers, and stop */
+static const char *options_now = "default"; /* the configuration a line measures */
 
 #define CHECK BU_CHECK
 
@@ -130,6 +137,21 @@ static void make_clustered(set *s, size_t n)
     s->gt = NULL;
 }
 
+/* The set as fvecs/ivecs files (DIR/clustered_base.fvecs, _query.fvecs, _groundtruth.ivecs), so
+ * the peers harness (benches/peers) measures the same vectors. */
+static void write_vecs(const char *dir, const char *suffix, const void *rows, size_t n, int dim)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/clustered_%s", dir, suffix);
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        bu_die("cannot write %s", path);
+    for (size_t i = 0; i < n; i++)
+        if (fwrite(&dim, 4, 1, f) != 1 || fwrite((const char *)rows + i * dim * 4, 4, (size_t)dim, f) != (size_t)dim)
+            bu_die("cannot write %s", path);
+    fclose(f);
+}
+
 /* ---- the plain sgemm loop: brute force over a contiguous matrix ---- */
 
 static void plain_exact(const set *s, const float *queries, size_t nq, uint32_t *out)
@@ -174,8 +196,8 @@ static void line(const set *s, const char *fmt, ...) __attribute__((format(print
 static void line(const set *s, const char *fmt, ...)
 {
     printf("{\"bench\":\"vector\",\"engine\":\"%s\",\"set\":\"%s\",\"n\":%zu,\"dim\":%d,\"M\":%d,\"ef_construction\":%d,"
-           "\"reps\":%d,",
-           bu_engine, s->name, s->n, DIM, M_LINKS, EF_CONSTRUCTION, reps);
+           "\"reps\":%d,\"options\":\"%s\",",
+           bu_engine, s->name, s->n, DIM, M_LINKS, EF_CONSTRUCTION, reps, options_now);
     va_list ap;
     va_start(ap, fmt);
     vprintf(fmt, ap);
@@ -249,16 +271,100 @@ static void drop_snapshot_header(const char *path)
     rocksdb_options_destroy(o);
 }
 
-static mnemo_db *open_space(const char *path)
+static mnemo_db *open_space_q(const char *path, mnemo_quantization quant)
 {
     mnemo_options o;
     bu_create_options(&o);
+    o.vector_quantization = quant;
     o.vector_dim = DIM;
     o.hnsw_m = M_LINKS;
     o.hnsw_ef_construction = EF_CONSTRUCTION;
     mnemo_db *db;
     CHECK(mnemo_open(&db, bu_db_path(path), &o));
     return db;
+}
+
+static mnemo_db *open_space(const char *path) { return open_space_q(path, MNEMO_QUANT_DEFAULT); }
+
+/* ---- the int8 quantized space against the float one (same data, M, ef_construction, ef) ---- */
+
+/* recall@10 over the queries and the seconds of one pass over them (median of reps; the two
+ * databases timed in alternating order by the caller). */
+static double recall_pass(const set *s, mnemo_db *db, const mnemo_vector_search_options *so)
+{
+    double r = 0;
+    uint64_t labels[K];
+    for (size_t q = 0; q < s->nq; q++) {
+        mnemo_vector_hits *h;
+        CHECK(mnemo_vector_search(&h, db, NULL, s->queries + q * DIM, DIM, K, so));
+        for (size_t i = 0; i < h->count; i++)
+            labels[i] = strtoull(h->hits[i].id, NULL, 10);
+        r += recall_of(labels, h->count, s->gt + q * K);
+        mnemo_vector_hits_free(h);
+    }
+    return r / s->nq;
+}
+
+static double timed_pass(const set *s, mnemo_db *db, const mnemo_vector_search_options *so)
+{
+    double t0 = bu_now_s();
+    for (int pass = 0; pass < 5; pass++)
+        for (size_t q = 0; q < s->nq; q++) {
+            mnemo_vector_hits *h;
+            CHECK(mnemo_vector_search(&h, db, NULL, s->queries + q * DIM, DIM, K, so));
+            mnemo_vector_hits_free(h);
+        }
+    return (bu_now_s() - t0) / 5;
+}
+
+static void int8_vs_float(const set *s, mnemo_db *fdb, char **ids)
+{
+    char path[1024];
+    bu_run_dir(path, sizeof path, "int8");
+    mnemo_db *db = open_space_q(path, MNEMO_QUANT_INT8);
+    mnemo_txn *t;
+    CHECK(mnemo_txn_begin(&t, db, 0));
+    for (size_t i = 0; i < s->n; i++) {
+        mnemo_record r = {0};
+        r.id = ids[i];
+        CHECK(mnemo_record_put(db, t, &r, MNEMO_PUT_INSERT));
+    }
+    CHECK(mnemo_txn_commit(t));
+    mnemo_txn_free(t);
+    double t0 = bu_now_s();
+    CHECK(mnemo_vector_put_batch(db, NULL, (const char *const *)ids, s->base, s->n, DIM));
+    double build = bu_now_s() - t0;
+    options_now = "quantization=int8";
+    line(s, "\"op\":\"build_int8\",\"threads\":%d,\"int8_s\":%.3f", threads(), build);
+    static const size_t efs[] = {16, 32, 64, 128};
+    for (size_t e = 0; e < sizeof efs / sizeof *efs; e++) {
+        mnemo_vector_search_options so = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
+        so.ef = (uint32_t)efs[e];
+        double ti[16], tf[16];
+        for (int r = 0; r < reps; r++)
+            for (int side = 0; side < 2; side++) {
+                int int8_turn = side == (r & 1);
+                (int8_turn ? ti : tf)[r] = timed_pass(s, int8_turn ? db : fdb, &so);
+            }
+        double ri = recall_pass(s, db, &so), rf = recall_pass(s, fdb, &so);
+        double qi = (double)s->nq / bu_median(ti, reps), qf = (double)s->nq / bu_median(tf, reps);
+        line(s, "\"op\":\"search_int8\",\"ef\":%zu,\"k\":%d,\"queries\":%zu,\"recall\":%.4f,\"float_recall\":%.4f,"
+                "\"int8_qps\":%.1f,\"float_qps\":%.1f,\"ratio\":%.3f,\"goal\":\"%s\",\"meets_goal\":%s",
+             efs[e], K, s->nq, ri, rf, qi, qf, qi / qf,
+             efs[e] == 64 ? "qps >= 1x the float index; recall@10 >= 0.98" : "qps >= 1x the float index",
+             qi / qf >= 1 && (efs[e] != 64 || ri >= 0.98) ? "true" : "false");
+    }
+    mnemo_vector_stats si = MNEMO_VECTOR_STATS_INIT, sf = MNEMO_VECTOR_STATS_INIT;
+    CHECK(mnemo_vector_stats_get(&si, db));
+    CHECK(mnemo_vector_stats_get(&sf, fdb));
+    line(s, "\"op\":\"memory_int8\",\"int8_index_bytes\":%llu,\"float_index_bytes\":%llu,\"ratio\":%.3f,"
+            "\"goal\":\"int8 index memory <= 0.35x the float index\",\"meets_goal\":%s",
+         (unsigned long long)si.index_bytes, (unsigned long long)sf.index_bytes,
+         (double)si.index_bytes / (double)sf.index_bytes,
+         (double)si.index_bytes / (double)sf.index_bytes <= 0.35 ? "true" : "false");
+    options_now = "default";
+    CHECK(mnemo_close(db));
+    bu_rm_tree(path);
 }
 
 /* ---- filtered search: recall at each selectivity, against hnswlib + post-filter ---- */
@@ -457,12 +563,31 @@ static void churn(const set *s)
 
 /* ---- one set ---- */
 
+/* Frees what run_set made for s and removes its database directory. */
+static void set_done(set *s, hd_index *hd, char **ids, const char *path)
+{
+    hd_free(hd);
+    for (size_t i = 0; i < s->n; i++)
+        free(ids[i]);
+    free(ids);
+    free(s->base);
+    free(s->queries);
+    free(s->gt);
+    bu_rm_tree(path);
+}
+
 static void run_set(set *s)
 {
     int mem = !strcmp(bu_engine, "memory"); /* nothing to reopen */
     if (!s->gt) { /* exact ground truth from the plain brute force */
         s->gt = malloc(s->nq * K * sizeof *s->gt);
         plain_exact(s, s->queries, s->nq, s->gt);
+    }
+    if (write_dir) {
+        write_vecs(write_dir, "base.fvecs", s->base, s->n, DIM);
+        write_vecs(write_dir, "query.fvecs", s->queries, s->nq, DIM);
+        write_vecs(write_dir, "groundtruth.ivecs", s->gt, s->nq, K);
+        return;
     }
     char path[1024];
     bu_run_dir(path, sizeof path, s->name);
@@ -497,6 +622,13 @@ static void run_set(set *s)
             "\"meets_goal\":%s",
          threads(), mnemo_build, direct_build, direct_build / mnemo_build,
          direct_build / mnemo_build >= 0.7 ? "true" : "false");
+
+    int8_vs_float(s, db, ids);
+    if (int8_only) {
+        CHECK(mnemo_close(db));
+        set_done(s, hd, ids, path);
+        return;
+    }
 
     /* search: recall@10 against the ground truth and single-thread queries/s */
     static const size_t efs[] = {10, 16, 32, 64, 128};
@@ -608,15 +740,7 @@ static void run_set(set *s)
         line(s, "\"op\":\"reopen\",\"reopen_s\":%.3f,\"rebuild_s\":%.3f,\"ratio\":%.2f,"
                 "\"goal\":\"reopen >= 10x faster than rebuild (at 100k vectors)\",\"meets_goal\":%s",
              ro, rb, rb / ro, rb / ro >= 10 ? "true" : "false");
-
-    hd_free(hd);
-    for (size_t i = 0; i < s->n; i++)
-        free(ids[i]);
-    free(ids);
-    free(s->base);
-    free(s->queries);
-    free(s->gt);
-    bu_rm_tree(path);
+    set_done(s, hd, ids, path);
 }
 
 int main(int argc, char **argv)
@@ -632,12 +756,16 @@ int main(int argc, char **argv)
             n_generated = strtoull(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--churn-rounds") && i + 1 < argc)
             churn_rounds = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--int8-only"))
+            int8_only = 1;
+        else if (!strcmp(argv[i], "--write-fvecs") && i + 1 < argc)
+            write_dir = argv[++i];
         else if (!strcmp(argv[i], "--only") && i + 1 < argc)
             only = argv[++i];
         else if (!strcmp(argv[i], "--engine") && i + 1 < argc)
             bu_set_engine(argv[++i]);
         else
-            bu_die("usage: bench_vector [--engine rocksdb|lmdb|memory] [--quick] [--reps R] [--data DIR] [--n N] [--churn-rounds R] [--only siftsmall|clustered|latency]");
+            bu_die("usage: bench_vector [--engine rocksdb|lmdb|memory] [--quick] [--reps R] [--data DIR] [--n N] [--churn-rounds R] [--only siftsmall|clustered|latency] [--int8-only] [--write-fvecs DIR]");
     }
     if (quick && churn_rounds == 100)
         churn_rounds = 2;

@@ -37,6 +37,7 @@ typedef enum { MNEMO_COMPRESSION_DEFAULT, MNEMO_COMPRESSION_NONE, MNEMO_COMPRESS
     MNEMO_COMPRESSION_ZSTD, ... } mnemo_compression;
 typedef enum { MNEMO_METRIC_DEFAULT, MNEMO_METRIC_L2, MNEMO_METRIC_COSINE, MNEMO_METRIC_IP, ...
     } mnemo_metric;
+typedef enum { MNEMO_QUANT_DEFAULT, MNEMO_QUANT_NONE, MNEMO_QUANT_INT8, ... } mnemo_quantization;
 #define MNEMO_OPTIONS_VERSION ...
 #define MNEMO_CACHE_OFF ...
 #define MNEMO_CACHE_DEFAULT_BYTES ...
@@ -60,6 +61,7 @@ typedef struct mnemo_options {
     uint32_t hnsw_ef_construction;
     uint32_t hnsw_ef_search;
     const char *engine;
+    mnemo_quantization vector_quantization;
     ...;
 } mnemo_options;
 int mnemo_open(mnemo_db **out, const char *path, const mnemo_options *opts);
@@ -237,7 +239,7 @@ int mnemo_graph_check(mnemo_db *db, uint64_t *edges);
 /* vector.h */
 #define MNEMO_VECTOR_SPACE_VERSION ...
 typedef struct mnemo_vector_space { unsigned version; uint32_t dim; mnemo_metric metric; uint32_t hnsw_m;
-    uint32_t hnsw_ef_construction; uint32_t hnsw_ef_search; ...; } mnemo_vector_space;
+    uint32_t hnsw_ef_construction; uint32_t hnsw_ef_search; mnemo_quantization quantization; ...; } mnemo_vector_space;
 int mnemo_vector_space_get(mnemo_vector_space *out, mnemo_db *db);
 int mnemo_vector_put(mnemo_db *db, mnemo_txn *txn, const char *id, const float *vec, size_t dim);
 int mnemo_vector_put_batch(mnemo_db *db, mnemo_txn *txn, const char *const *ids, const float *vecs,

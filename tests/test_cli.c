@@ -1140,6 +1140,9 @@ TU_TEST(cli, vector_usage_errors)
     EXPECT_FAIL(2, "--dim wants", "init", P("x2"), "--dim", "0");
     EXPECT_FAIL(2, "--metric wants", "init", P("x3"), "--dim", "3", "--metric", "hamming");
     EXPECT_FAIL(2, "--M wants", "init", P("x4"), "--dim", "3", "--M", "1");
+    EXPECT_FAIL(2, "--quantization wants none or int8, not 'int4'", "init", P("x5"), "--dim", "3", "--quantization",
+                "int4");
+    EXPECT_FAIL(2, "need --dim", "init", P("x6"), "--quantization", "int8");
     EXPECT_FAIL(2, "exactly one of", "search", db);
     EXPECT_FAIL(2, "exactly one of", "search", db, "--vector", "[1]", "--query-file", "q.fvecs");
     EXPECT_FAIL(2, "not valid JSON", "search", db, "--vector", "[1,");
@@ -1402,6 +1405,44 @@ TU_TEST(cli, vector_export_import_round_trip)
     done(&r2);
     r2 = RUN("import", c, dump);
     expect_fail(&r2, 1, "a.jsonl:1: vector space dim 3 metric l2: MNEMO_EINVAL", "space mismatch");
+    done(&r2);
+    done(&r);
+}
+
+/* An int8 space: init says so, stats report it, export writes it and import re-creates it. */
+TU_TEST(cli, an_int8_space_goes_through_init_stats_export_and_import)
+{
+    const char *a = P("a");
+    run_result r = RUN("init", a, "--dim", "3", "--quantization", "int8");
+    expect_ok(&r, "init --quantization int8");
+    json_t *v = field(r.out, 0, "vectors");
+    cr_assert_str_eq(json_string_value(json_object_get(v, "quantization")), "int8");
+    json_decref(v);
+    done(&r);
+    import_ok(a, write_file("in.jsonl", "{\"type\":\"record\",\"id\":\"p\",\"embedding\":[1,2,3.5]}\n"), NULL);
+    r = RUN("stats", a);
+    expect_ok(&r, "stats");
+    v = field(r.out, 0, "vectors");
+    cr_assert_str_eq(json_string_value(json_object_get(v, "quantization")), "int8");
+    cr_assert_eq(json_integer_value(json_object_get(v, "count")), 1);
+    json_decref(v);
+    done(&r);
+    r = RUN("export", a);
+    expect_ok(&r, "export");
+    cr_assert_not_null(strstr(r.out, "\"ef_search\":64,\"quantization\":\"int8\"}\n"), "%.300s", r.out);
+    const char *dump = write_file("a.jsonl", r.out);
+    const char *b = init_db("b");
+    import_ok(b, dump, NULL);
+    run_result r2 = RUN("export", b);
+    expect_ok(&r2, "export b");
+    cr_assert_str_eq(r.out, r2.out, "export -> import -> export is byte-identical");
+    done(&r2);
+    const char *c = P("c"); /* a float space refuses the int8 line */
+    r2 = RUN("init", c, "--dim", "3");
+    expect_ok(&r2, "init c");
+    done(&r2);
+    r2 = RUN("import", c, dump);
+    expect_fail(&r2, 1, "a.jsonl:1: vector space dim 3 metric l2: MNEMO_EINVAL", "quantization mismatch");
     done(&r2);
     done(&r);
 }

@@ -19,12 +19,20 @@
 
 static mnemo_db *db;
 
+/* MNEMO_TEST_QUANT=int8 (the meson test vector_int8) runs this suite on int8 spaces. */
+static mnemo_quantization test_quant(void)
+{
+    const char *q = getenv("MNEMO_TEST_QUANT");
+    return q && !strcmp(q, "int8") ? MNEMO_QUANT_INT8 : MNEMO_QUANT_DEFAULT;
+}
+
 static mnemo_db *open_space(const char *name, uint32_t dim, mnemo_metric metric)
 {
     mnemo_options o = MNEMO_OPTIONS_INIT;
     o.create_if_missing = 1;
     o.vector_dim = dim;
     o.vector_metric = metric;
+    o.vector_quantization = test_quant();
     mnemo_db *d;
     TU_OK(tu_open_with(&d, name, &o));
     return d;
@@ -151,6 +159,7 @@ TU_TEST(vector, space_is_created_persisted_and_checked)
     cr_assert_eq(sp.hnsw_m, 16);
     cr_assert_eq(sp.hnsw_ef_construction, 200);
     cr_assert_eq(sp.hnsw_ef_search, 64);
+    cr_assert_eq(sp.quantization, test_quant() ? test_quant() : MNEMO_QUANT_NONE);
     TU_OK(mnemo_close(db));
     db = NULL;
     mnemo_options o = MNEMO_OPTIONS_INIT;
@@ -241,10 +250,10 @@ TU_TEST(vector, space_and_stats_respect_the_callers_version)
     TU_OK(mnemo_vector_stats_get(&b.s, db));
     cr_assert_eq(b.s.vectors, 0);
     tu_check_canary(b.canary, sizeof b.canary, "the stats");
-    for (unsigned v = 0; v <= 2; v += 2) {
+    for (unsigned v = 0; v <= 2; v += 2) { /* unset, and newer than the library */
         mnemo_vector_space sp;
         memset(&sp, 0, sizeof sp);
-        sp.version = v;
+        sp.version = v ? MNEMO_VECTOR_SPACE_VERSION + 1 : 0;
         TU_RC(mnemo_vector_space_get(&sp, db), MNEMO_EINVAL);
         cr_assert(strstr(mnemo_errmsg(), "mnemo_vector_space version"), "%s", mnemo_errmsg());
         cr_assert_eq(sp.dim, 0, "nothing written on failure");
@@ -1918,6 +1927,7 @@ TU_TEST(vector, close_during_a_snapshot_never_leaves_it_half_written_as_current)
     mnemo_options o = MNEMO_OPTIONS_INIT;
     o.create_if_missing = 1;
     o.vector_dim = D;
+    o.vector_quantization = test_quant();
     o.hnsw_ef_construction = 20;
     TU_OK(tu_open_with(&db, "bgs", &o));
     char **ids = malloc(N * sizeof *ids);

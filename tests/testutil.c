@@ -108,6 +108,7 @@ int tu_open_with(mnemo_db **db, const char *name, mnemo_options *o)
     ro.vector_dim = 0;
     ro.vector_metric = MNEMO_METRIC_DEFAULT;
     ro.hnsw_m = ro.hnsw_ef_construction = ro.hnsw_ef_search = 0;
+    ro.vector_quantization = MNEMO_QUANT_DEFAULT;
     mnemo_db *root;
     int rc = mnemo_open(&root, tu_db_path(name), &ro);
     if (rc)
@@ -115,11 +116,11 @@ int tu_open_with(mnemo_db **db, const char *name, mnemo_options *o)
     rc = mnemo_collection_open(db, root, coll);
     if (rc == MNEMO_ENOTFOUND && !o->read_only) {
         mnemo_collection_options co = {MNEMO_COLLECTION_OPTIONS_VERSION, o->vector_dim, o->vector_metric, o->hnsw_m,
-                                       o->hnsw_ef_construction, o->hnsw_ef_search};
+                                       o->hnsw_ef_construction, o->hnsw_ef_search, o->vector_quantization};
         rc = mnemo_collection_create(db, root, coll, &co);
     } else if (rc == 0 && o->vector_dim) {
         /* what mnemo_open checks for the default collection, checked against the collection */
-        mnemo_vector_space sp = {MNEMO_VECTOR_SPACE_VERSION, 0, 0, 0, 0, 0};
+        mnemo_vector_space sp = MNEMO_VECTOR_SPACE_INIT;
         int src = mnemo_vector_space_get(&sp, *db);
         if (src == 0 && sp.dim != o->vector_dim)
             rc = MNEMO_EINVAL;

@@ -41,8 +41,9 @@ typedef struct mnemo_collection_options {
     uint32_t hnsw_m;               /**< default 16 */
     uint32_t hnsw_ef_construction; /**< default 200 */
     uint32_t hnsw_ef_search;       /**< default 64 */
+    mnemo_quantization vector_quantization; /**< index codes (default NONE; mnemo_options') */
 } mnemo_collection_options;
-#define MNEMO_COLLECTION_OPTIONS_INIT {MNEMO_COLLECTION_OPTIONS_VERSION, 0, MNEMO_METRIC_DEFAULT, 0, 0, 0}
+#define MNEMO_COLLECTION_OPTIONS_INIT {MNEMO_COLLECTION_OPTIONS_VERSION, 0, MNEMO_METRIC_DEFAULT, 0, 0, 0, MNEMO_QUANT_DEFAULT}
 
 /** Create the collection `name` and return its handle.
  * @param db  any handle of the database.

@@ -32,7 +32,8 @@ typedef enum mnemo_compression {
     MNEMO_COMPRESSION_ZSTD,
 } mnemo_compression;
 
-#define MNEMO_OPTIONS_VERSION 4 /* 1..3 were the layouts of mnemo 0.x; numbers are never reused */
+#define MNEMO_OPTIONS_VERSION 5 /* 1..3 were the layouts of mnemo 0.x; 4 is 1.0's (no
+                                  vector_quantization); numbers are never reused */
 
 /** Distance of a vector space. Distances come back as: squared Euclidean (L2); 1 - cosine
  * similarity (COSINE: vectors are normalised on write); 1 - dot product (IP). Smaller is nearer. */
@@ -42,6 +43,16 @@ typedef enum mnemo_metric {
     MNEMO_METRIC_COSINE,
     MNEMO_METRIC_IP,
 } mnemo_metric;
+
+/** How the HNSW index of a vector space holds the vectors (docs/vectors.md "Quantization"). The
+ * stored vectors (vector_data) are float32 either way. */
+typedef enum mnemo_quantization {
+    MNEMO_QUANT_DEFAULT = 0, /**< as stored, or NONE for a new space */
+    MNEMO_QUANT_NONE,        /**< float32 in the index */
+    MNEMO_QUANT_INT8,        /**< one int8 code per component plus 16 bytes per vector in the index
+                                  (about a quarter of the floats' memory); searches rank by the codes
+                                  and re-rank the best candidates with the stored float vectors */
+} mnemo_quantization;
 
 /** Progress of a long job (rebuilding the vector index at open, indexing text): `done` of `total`
  * items; `arg` is the caller's progress_arg. */
@@ -99,12 +110,15 @@ typedef struct mnemo_options {
     uint32_t hnsw_ef_search;       /**< default search beam (default 64) */
     mnemo_progress_fn progress;    /**< called while a damaged vector index is rebuilt (may be NULL) */
     void *progress_arg;            /**< passed to progress */
+    /* version 5 */
+    mnemo_quantization vector_quantization; /**< index codes of a new space (default NONE); like
+                                                 the other space fields, fixed once created */
 } mnemo_options;
 
 /** Initialiser: `mnemo_options o = MNEMO_OPTIONS_INIT;` */
 #define MNEMO_OPTIONS_INIT {MNEMO_OPTIONS_VERSION, 0, 0, 0, NULL, 0, \
                             {MNEMO_COMPRESSION_DEFAULT, 0, 0, 0, {0, 0, 0, 0}}, \
-                            0, MNEMO_METRIC_DEFAULT, 0, 0, 0, NULL, NULL}
+                            0, MNEMO_METRIC_DEFAULT, 0, 0, 0, NULL, NULL, MNEMO_QUANT_DEFAULT}
 
 /** Open (or create) the database in directory `path`.
  * @param[out] out   the handle, set only on success; close it with mnemo_close().

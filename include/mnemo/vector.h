@@ -30,7 +30,7 @@ extern "C" {
  * largest value (3.4e38), so no distance overflows. Cosine spaces normalise and take any length. */
 #define MNEMO_VECTOR_MAX_NORM 1e18
 
-#define MNEMO_VECTOR_SPACE_VERSION 1
+#define MNEMO_VECTOR_SPACE_VERSION 2 /* 2 added quantization */
 /** The vector space of a database, as stored. The caller sets `version` (start from
  * MNEMO_VECTOR_SPACE_INIT); the library fills the fields of that version. */
 typedef struct mnemo_vector_space {
@@ -40,8 +40,9 @@ typedef struct mnemo_vector_space {
     uint32_t hnsw_m;
     uint32_t hnsw_ef_construction;
     uint32_t hnsw_ef_search; /**< default beam of searches */
+    mnemo_quantization quantization; /**< version 2: MNEMO_QUANT_NONE or MNEMO_QUANT_INT8 */
 } mnemo_vector_space;
-#define MNEMO_VECTOR_SPACE_INIT {MNEMO_VECTOR_SPACE_VERSION, 0, MNEMO_METRIC_DEFAULT, 0, 0, 0}
+#define MNEMO_VECTOR_SPACE_INIT {MNEMO_VECTOR_SPACE_VERSION, 0, MNEMO_METRIC_DEFAULT, 0, 0, 0, MNEMO_QUANT_DEFAULT}
 
 /** The database's vector space.
  * @return 0; MNEMO_ENOTFOUND (the database has none); MNEMO_EINVAL (NULL out, out->version 0 or

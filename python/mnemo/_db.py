@@ -19,6 +19,8 @@ _DIRECTIONS = {"out": lib.MNEMO_DIR_OUT, "in": lib.MNEMO_DIR_IN, "both": lib.MNE
 _DIRECTION_NAMES = {v: k for k, v in _DIRECTIONS.items()}
 _METRICS = {"l2": lib.MNEMO_METRIC_L2, "cosine": lib.MNEMO_METRIC_COSINE, "ip": lib.MNEMO_METRIC_IP}
 _METRIC_NAMES = {v: k for k, v in _METRICS.items()}
+_QUANTS = {"none": lib.MNEMO_QUANT_NONE, "int8": lib.MNEMO_QUANT_INT8}
+_QUANT_NAMES = {v: k for k, v in _QUANTS.items()}
 _COMPRESSIONS = {"none": lib.MNEMO_COMPRESSION_NONE, "snappy": lib.MNEMO_COMPRESSION_SNAPPY,
                  "zlib": lib.MNEMO_COMPRESSION_ZLIB, "bzip2": lib.MNEMO_COMPRESSION_BZIP2,
                  "lz4": lib.MNEMO_COMPRESSION_LZ4, "zstd": lib.MNEMO_COMPRESSION_ZSTD}
@@ -128,6 +130,7 @@ class VectorSpace:
     hnsw_m: int
     hnsw_ef_construction: int
     hnsw_ef_search: int
+    quantization: str = "none"
 
 
 @dataclass
@@ -1233,7 +1236,8 @@ class Database(_Ops):
         s.version = lib.MNEMO_VECTOR_SPACE_VERSION
         _check(lib.mnemo_vector_space_get(s, self._db()))
         return VectorSpace(s.dim, _METRIC_NAMES.get(s.metric, str(s.metric)), s.hnsw_m,
-                           s.hnsw_ef_construction, s.hnsw_ef_search)
+                           s.hnsw_ef_construction, s.hnsw_ef_search,
+                           _QUANT_NAMES.get(s.quantization, str(s.quantization)))
 
     def vector_stats(self):
         s = ffi.new("mnemo_vector_stats *")
@@ -1357,7 +1361,8 @@ class Collection(Database):
 
 
 def _options(o, create, read_only, sync, dim, metric, engine, cache_size, hnsw_m, ef_construction,
-             ef_search, compression, write_buffer_bytes, read_cache_bytes, key_filter_bits, keep):
+             ef_search, compression, write_buffer_bytes, read_cache_bytes, key_filter_bits, keep,
+             quantization=None):
     """Fill mnemo_options (the one place that knows its layout)."""
     o.version = lib.MNEMO_OPTIONS_VERSION
     o.create_if_missing, o.read_only, o.sync_on_commit = bool(create), bool(read_only), bool(sync)
@@ -1366,6 +1371,8 @@ def _options(o, create, read_only, sync, dim, metric, engine, cache_size, hnsw_m
     o.hnsw_m = _unsigned(hnsw_m, "hnsw_m", 32)
     o.hnsw_ef_construction = _unsigned(ef_construction, "ef_construction", 32)
     o.hnsw_ef_search = _unsigned(ef_search, "ef_search", 32)
+    o.vector_quantization = (lib.MNEMO_QUANT_DEFAULT if quantization is None
+                             else _choice(_QUANTS, quantization, "quantization"))
     o.cache_size = lib.MNEMO_CACHE_OFF if cache_size is None else _unsigned(cache_size, "cache_size")
     if engine is not None:
         o.engine = _cstr(_text(engine, "engine"), keep)
@@ -1379,16 +1386,18 @@ def _options(o, create, read_only, sync, dim, metric, engine, cache_size, hnsw_m
 
 def open(path, *, create=False, read_only=False, sync=False, dim=0, metric=None,  # noqa: A001
          engine=None, cache_size=0, hnsw_m=0, ef_construction=0, ef_search=0, compression=None,
-         write_buffer_bytes=0, read_cache_bytes=0, key_filter_bits=0):
+         write_buffer_bytes=0, read_cache_bytes=0, key_filter_bits=0, quantization=None):
     """Open (with create=True, create) the database in directory `path`; ":memory:" for a new
-    in-memory one. dim/metric ("l2", "cosine", "ip") create the vector space on first use.
+    in-memory one. dim/metric ("l2", "cosine", "ip") create the vector space on first use, with
+    quantization "none" (default) or "int8" (the index holds int8 codes, docs/vectors.md).
     engine: "rocksdb" (default), "lmdb", "memory"; compression, write_buffer_bytes,
     read_cache_bytes, key_filter_bits: the engine's tuning (mnemo_storage_options). 0 / None means
     the library's default, except cache_size: 0 is the default cache (64 MiB), None turns it off."""
     keep = []
     o = ffi.new("mnemo_options *")
     _options(o, create, read_only, sync, dim, metric, engine, cache_size, hnsw_m, ef_construction,
-             ef_search, compression, write_buffer_bytes, read_cache_bytes, key_filter_bits, keep)
+             ef_search, compression, write_buffer_bytes, read_cache_bytes, key_filter_bits, keep,
+             quantization)
     p = _path(path, "path")
     out = ffi.new("mnemo_db **")
     _check(lib.mnemo_open(out, p, o))

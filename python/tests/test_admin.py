@@ -37,6 +37,26 @@ def test_vector_space_persists_and_a_different_one_is_refused(open_db, tmp_path)
         mnemo.open(tmp_path / "p", dim=4)
 
 
+def test_an_int8_space_is_reported_searched_and_fixed(open_db, tmp_path):
+    db = open_db("q", dim=4, metric="l2", quantization="int8")
+    assert db.vector_space() == mnemo.VectorSpace(4, "l2", 16, 200, 64, "int8")
+    db.put_record("a", "x")
+    db.put_vector("a", [1.0, 2.0, 3.0, 4.5])
+    hit = db.search([1.0, 2.0, 3.0, 4.0], k=1)[0]
+    assert hit.id == "a" and hit.distance == pytest.approx(0.25)  # the stored floats' distance
+    with pytest.raises(mnemo.InvalidArgument, match="quantization"):
+        open_db("bad", dim=4, quantization="int4")
+
+
+@needs_disk
+def test_an_int8_space_refuses_a_reopen_asking_for_none(open_db, tmp_path):
+    open_db("r", dim=4, quantization="int8").close()
+    with pytest.raises(mnemo.InvalidArgument, match="quantization int8"):
+        mnemo.open(tmp_path / "r", quantization="none")
+    with mnemo.open(tmp_path / "r") as db:
+        assert db.vector_space().quantization == "int8"
+
+
 @pytest.mark.skipif(ENGINE != "rocksdb", reason="tuning of the rocksdb engine")
 def test_engine_tuning_options(tmp_path):
     with mnemo.open(tmp_path / "t", create=True, compression="zstd", write_buffer_bytes=1 << 20,

@@ -111,6 +111,9 @@ void cli_options_adjust(mnemo_options *o);
 /* Metric names: "l2", "cosine", "ip". cli_metric_parse returns 0 or -1 for an unknown name. */
 const char *cli_metric_name(mnemo_metric m);
 int cli_metric_parse(mnemo_metric *out, const char *s);
+/* Quantization names: "none", "int8". cli_quant_parse returns 0 or -1 for an unknown name. */
+const char *cli_quant_name(mnemo_quantization q);
+int cli_quant_parse(mnemo_quantization *out, const char *s);
 /* Close; a failure prints an error. @return `rc` when it is already non-zero, else 0 or
  * CLI_EXIT_FAIL. */
 int cli_close(mnemo_db *db, const cli_cmd *cmd, int rc);

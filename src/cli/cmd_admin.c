@@ -10,6 +10,7 @@ static void jo_space(jout *j, const mnemo_vector_space *sp)
     jo_uint(j, "M", sp->hnsw_m);
     jo_uint(j, "ef_construction", sp->hnsw_ef_construction);
     jo_uint(j, "ef_search", sp->hnsw_ef_search);
+    jo_str(j, "quantization", cli_quant_name(sp->quantization));
 }
 
 static int run_init(const cli_cmd *cmd, const cli_args *a)
@@ -24,8 +25,11 @@ static int run_init(const cli_cmd *cmd, const cli_args *a)
     const char *metric = cli_opt(cmd, a, "metric");
     if (metric && cli_metric_parse(&vo.vector_metric, metric))
         return cli_usage(cmd, "--metric wants l2, cosine or ip, not '%s'", metric);
-    if (!dim && (metric || m || efc || efs))
-        return cli_usage(cmd, "--metric, --M, --ef-construction and --ef-search need --dim");
+    const char *quant = cli_opt(cmd, a, "quantization");
+    if (quant && cli_quant_parse(&vo.vector_quantization, quant))
+        return cli_usage(cmd, "--quantization wants none or int8, not '%s'", quant);
+    if (!dim && (metric || m || efc || efs || quant))
+        return cli_usage(cmd, "--metric, --M, --ef-construction, --ef-search and --quantization need --dim");
     vo.vector_dim = (uint32_t)dim;
     vo.hnsw_m = (uint32_t)m;
     vo.hnsw_ef_construction = (uint32_t)efc;
@@ -400,10 +404,10 @@ static int run_collections(const cli_cmd *cmd, const cli_args *a)
 
 const cli_cmd cli_admin_cmds[] = {
     {"init", "DB [--engine rocksdb|lmdb|memory] [--dim N [--metric l2|cosine|ip] [--M 16] [--ef-construction 200] "
-     "[--ef-search 64]]",
+     "[--ef-search 64] [--quantization none|int8]]",
      "create a new database (with a vector space when --dim is given)",
      "Creates the database directory DB and prints {\"path\",\"created\":true,\"format_version\",\"engine\"},\n"
-     "plus \"vectors\":{\"dim\",\"metric\",\"M\",\"ef_construction\",\"ef_search\"} with --dim.\n"
+     "plus \"vectors\":{\"dim\",\"metric\",\"M\",\"ef_construction\",\"ef_search\",\"quantization\"} with --dim.\n"
      "  --engine E           storage engine, recorded in the database: rocksdb (default; write-heavy\n"
      "                       work), lmdb (read-heavy work, when built) or memory (DB must be :memory:;\n"
      "                       nothing is kept: a check that the options are accepted)\n"
@@ -414,15 +418,18 @@ const cli_cmd cli_admin_cmds[] = {
      "  --ef-construction N  HNSW build beam (default 200, 1.." CLI_STR(CLI_HNSW_EF_MAX) ")\n"
      "  --ef-search N        default search beam (default 64, 1.." CLI_STR(CLI_HNSW_EF_MAX) "; `search --ef`\n"
      "                       overrides it)\n"
+     "  --quantization Q     how the index holds the vectors: none (default; float32) or int8 (a\n"
+     "                       quarter of the vectors' memory; searches re-rank with the stored floats)\n"
      "Exit 1 if DB is already a mnemo database or cannot be created; a failed init removes what it\n"
      "created. Values outside the ranges are exit 2.\n",
-     {{"dim", 1}, {"metric", 1}, {"M", 1}, {"ef-construction", 1}, {"ef-search", 1}, {"engine", 1},
-      {NULL, 0}}, 1, 1, run_init},
+     {{"dim", 1}, {"metric", 1}, {"M", 1}, {"ef-construction", 1}, {"ef-search", 1}, {"quantization", 1},
+      {"engine", 1}, {NULL, 0}}, 1, 1, run_init},
     {"stats", "DB", "counts per model, sizes and cache figures",
      "Prints one line: {\"path\",\"engine\",\"kv\":{\"pairs\",\"key_bytes\",\"value_bytes\"},\n"
      "\"records\":{\"count\",\"content_bytes\",\"metadata_bytes\",\"expiring\",\"indexes\"},\n"
      "\"graph\":{\"edges\",\"nodes_with_out_edges\"},\n"
-     "(\"vectors\":{\"dim\",\"metric\",\"M\",\"ef_construction\",\"ef_search\",\"count\",\"deleted_slots\",\n"
+     "(\"vectors\":{\"dim\",\"metric\",\"M\",\"ef_construction\",\"ef_search\",\"quantization\",\"count\",\n"
+     "\"deleted_slots\","
      "\"index_bytes\",\"log_entries\",\"rebuilds\",\"simd\"}, when there is a vector space,) \"disk_bytes\",\n"
      "\"cache\":{\"capacity\",\"bytes_used\",\"entries\",\"hits\",\"misses\",\"inserts\",\"evictions\"}}.\n"
      "Counts come from one snapshot; live (unexpired) records only.\n",

@@ -261,12 +261,12 @@ static int is_type(json_t *obj, const char *t)
     return type && !strcmp(type, t);
 }
 
-/* {"type":"space","dim","metric","M","ef_construction","ef_search"}: the vector space. A database
+/* {"type":"space","dim","metric","M","ef_construction","ef_search"[,"quantization"]}: the vector space. A database
  * without one gets it (reopened with these options, after committing the open batch); one with a
  * space must have the same (mnemo_open checks every field). */
 static int import_space(cli_import *im, json_t *obj)
 {
-    static const char *const known[] = {"type", "dim", "metric", "M", "ef_construction", "ef_search"};
+    static const char *const known[] = {"type", "dim", "metric", "M", "ef_construction", "ef_search", "quantization"};
     static const char *const nums[] = {"dim", "M", "ef_construction", "ef_search"};
     char err[300];
     if (only_fields(obj, known, sizeof known / sizeof *known, err, sizeof err))
@@ -282,11 +282,15 @@ static int import_space(cli_import *im, json_t *obj)
     const char *metric = json_string_value(json_object_get(obj, "metric"));
     if (!metric || cli_metric_parse(&o.vector_metric, metric))
         return cli_import_reject(im, im->lines, 0, "a space line needs \"metric\": \"l2\", \"cosine\" or \"ip\"");
+    json_t *qv = json_object_get(obj, "quantization"); /* optional: absent is as stored, or none */
+    if (qv && (!json_is_string(qv) || cli_quant_parse(&o.vector_quantization, json_string_value(qv))))
+        return cli_import_reject(im, im->lines, 0, "a space line's \"quantization\" is \"none\" or \"int8\"");
     if (strcmp(mnemo_collection_name(im->db), MNEMO_COLLECTION_DEFAULT)) {
         /* a collection's space is given when it is made: here it can only agree */
         mnemo_vector_space sp = MNEMO_VECTOR_SPACE_INIT;
         int src = mnemo_vector_space_get(&sp, im->db);
-        if (src == 0 && sp.dim == o.vector_dim && sp.metric == o.vector_metric)
+        if (src == 0 && sp.dim == o.vector_dim && sp.metric == o.vector_metric &&
+            (!qv || sp.quantization == o.vector_quantization))
             return cli_import_line_done(im);
         return cli_import_reject(im, im->lines, src == MNEMO_ENOTFOUND ? 0 : src,
                                  "collection '%s' has %s vector space than the space line (a collection's space is "
@@ -380,7 +384,8 @@ static int import_text(cli_import *im, json_t *obj)
  * exists must have the same space. */
 static int import_collection(cli_import *im, json_t *obj)
 {
-    static const char *const known[] = {"type", "name", "dim", "metric", "M", "ef_construction", "ef_search"};
+    static const char *const known[] = {"type", "name", "dim", "metric", "M", "ef_construction", "ef_search",
+                                        "quantization"};
     static const char *const nums[] = {"dim", "M", "ef_construction", "ef_search"};
     char err[300];
     if (only_fields(obj, known, sizeof known / sizeof *known, err, sizeof err))
@@ -402,6 +407,9 @@ static int import_collection(cli_import *im, json_t *obj)
     const char *metric = json_string_value(json_object_get(obj, "metric"));
     if (metric && cli_metric_parse(&co.vector_metric, metric))
         return cli_import_reject(im, im->lines, 0, "a collection's \"metric\" is \"l2\", \"cosine\" or \"ip\"");
+    json_t *qv = json_object_get(obj, "quantization");
+    if (qv && (!json_is_string(qv) || cli_quant_parse(&co.vector_quantization, json_string_value(qv))))
+        return cli_import_reject(im, im->lines, 0, "a collection's \"quantization\" is \"none\" or \"int8\"");
     int rc = cli_import_commit(im);
     if (rc)
         return rc;
@@ -795,6 +803,8 @@ static int export_space(exporter *x, const char *coll)
     jo_uint(&x->j, "M", sp.hnsw_m);
     jo_uint(&x->j, "ef_construction", sp.hnsw_ef_construction);
     jo_uint(&x->j, "ef_search", sp.hnsw_ef_search);
+    if (sp.quantization != MNEMO_QUANT_NONE) /* absent: none, as exports before it */
+        jo_str(&x->j, "quantization", cli_quant_name(sp.quantization));
     jo_line(&x->j, stdout);
     return 0;
 }
@@ -924,7 +934,7 @@ const cli_cmd cli_io_cmds[] = {
      "       weight default 1; missing endpoint records are created empty)\n"
      "      {\"type\":\"kv\",\"key\",\"value\"}   (add \"encoding\":\"base64\" for binary key and value)\n"
      "      {\"type\":\"index\",\"path\"}   (declare a secondary index on a metadata path)\n"
-     "      {\"type\":\"space\",\"dim\",\"metric\",\"M\",\"ef_construction\",\"ef_search\"}   (the vector\n"
+     "      {\"type\":\"space\",\"dim\",\"metric\",\"M\",\"ef_construction\",\"ef_search\"[,\"quantization\"]}   (the vector\n"
      "       space: created if the database has none, else it must be the same)\n"
      "      {\"type\":\"text\",\"stem\",\"stopwords\",\"k1\",\"b\"}   (full text: enabled with these\n"
      "       settings if the database has none, else they must be the same)\n"

@@ -169,6 +169,7 @@ int cli_open_with(mnemo_db **db, const cli_cmd *cmd, const char *path, int mode,
         o.vector_dim = 0;
         o.vector_metric = MNEMO_METRIC_DEFAULT;
         o.hnsw_m = o.hnsw_ef_construction = o.hnsw_ef_search = 0;
+        o.vector_quantization = MNEMO_QUANT_DEFAULT;
     }
     mnemo_db *root;
     int rc = mnemo_open(&root, path, &o);
@@ -181,7 +182,8 @@ int cli_open_with(mnemo_db **db, const cli_cmd *cmd, const char *path, int mode,
     rc = mnemo_collection_open(db, root, cli_collection);
     if (rc == MNEMO_ENOTFOUND && mode == CLI_OPEN_CREATE) {
         mnemo_collection_options co = {MNEMO_COLLECTION_OPTIONS_VERSION, opts->vector_dim, opts->vector_metric,
-                                       opts->hnsw_m, opts->hnsw_ef_construction, opts->hnsw_ef_search};
+                                       opts->hnsw_m, opts->hnsw_ef_construction, opts->hnsw_ef_search,
+                                       opts->vector_quantization};
         rc = mnemo_collection_create(db, root, cli_collection, &co);
     }
     if (rc) {
@@ -204,6 +206,15 @@ int cli_open(mnemo_db **db, const cli_cmd *cmd, const char *path, int mode)
     return cli_open_with(db, cmd, path, mode, &o);
 }
 
+/* The index of s among names[lo..hi], or -1. */
+static int name_index(const char *const *names, unsigned lo, unsigned hi, const char *s)
+{
+    for (unsigned i = lo; i <= hi; i++)
+        if (!strcmp(s, names[i]))
+            return (int)i;
+    return -1;
+}
+
 static const char *const metric_names[] = {"l2", "l2", "cosine", "ip"}; /* by mnemo_metric */
 
 const char *cli_metric_name(mnemo_metric m)
@@ -213,12 +224,25 @@ const char *cli_metric_name(mnemo_metric m)
 
 int cli_metric_parse(mnemo_metric *out, const char *s)
 {
-    for (unsigned m = MNEMO_METRIC_L2; m <= MNEMO_METRIC_IP; m++)
-        if (!strcmp(s, metric_names[m])) {
-            *out = (mnemo_metric)m;
-            return 0;
-        }
-    return -1;
+    int m = name_index(metric_names, MNEMO_METRIC_L2, MNEMO_METRIC_IP, s);
+    if (m >= 0)
+        *out = (mnemo_metric)m;
+    return m < 0 ? -1 : 0;
+}
+
+static const char *const quant_names[] = {"none", "none", "int8"}; /* by mnemo_quantization */
+
+const char *cli_quant_name(mnemo_quantization q)
+{
+    return (unsigned)q < sizeof quant_names / sizeof *quant_names ? quant_names[q] : "unknown";
+}
+
+int cli_quant_parse(mnemo_quantization *out, const char *s)
+{
+    int q = name_index(quant_names, MNEMO_QUANT_NONE, MNEMO_QUANT_INT8, s);
+    if (q >= 0)
+        *out = (mnemo_quantization)q;
+    return q < 0 ? -1 : 0;
 }
 
 int cli_close(mnemo_db *db, const cli_cmd *cmd, int rc)

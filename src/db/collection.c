@@ -143,6 +143,7 @@ static int handle_open(mnemo_db **out, mnemo_db *root, uint32_t cid, const char 
     h->t.opts.hnsw_m = opts ? opts->hnsw_m : 0;
     h->t.opts.hnsw_ef_construction = opts ? opts->hnsw_ef_construction : 0;
     h->t.opts.hnsw_ef_search = opts ? opts->hnsw_ef_search : 0;
+    h->t.opts.vector_quantization = opts ? opts->vector_quantization : MNEMO_QUANT_DEFAULT;
     h->t.ops = root->t.ops;
     h->t.store = root->t.store;
     h->t.cache = root->t.cache;

@@ -79,8 +79,8 @@ static int normalise_options(mnemo_options *o, const mnemo_options *in)
     if (in && in->version > MNEMO_OPTIONS_VERSION)
         return mnemo__err(MNEMO_EINVAL, "mnemo_open: options version %u is newer than this library (%u)",
                           in->version, MNEMO_OPTIONS_VERSION);
-    if (in)
-        *o = *in;
+    if (in) /* a version-4 caller's struct ends before vector_quantization */
+        memcpy(o, in, in->version == 4 ? offsetof(mnemo_options, vector_quantization) : sizeof *o);
     o->version = MNEMO_OPTIONS_VERSION;
     mnemo_storage_options *st = &o->storage;
     for (size_t i = 0; i < sizeof st->reserved / sizeof st->reserved[0]; i++)

@@ -70,6 +70,42 @@ static void heap_sort(topk *h)
     h->n = n;
 }
 
+/* Exact scan of an int8 index: the live rows' true vectors read from vector_data one by one, in
+ * the space's float kernel. Exact like the sgemm scan, slower by the reads. */
+static int exact_stored(const vec_state *st, const float *queries, size_t nq, size_t k,
+                        int (*accept)(void *arg, uint64_t label), void *arg, uint64_t *labels, float *dists,
+                        size_t *counts)
+{
+    size_t dim = st->sp.dim, rows = mnemo_hnsw__slots(st->hnsw);
+    float *v = mnemo__malloc(dim * sizeof *v);
+    topk *heaps = mnemo__calloc(nq, sizeof *heaps);
+    int rc = v && heaps ? 0 : mnemo__err_nomem("exact search");
+    for (size_t q = 0; q < nq && !rc; q++)
+        heaps[q] = (topk){labels + q * k, dists + q * k, 0, k};
+    for (size_t r = 0; r < rows && !rc; r++) {
+        uint64_t label = mnemo_hnsw__row_label(st->hnsw, r);
+        if (!mnemo_hnsw__row_live(st->hnsw, r) || (accept && !accept(arg, label)))
+            continue;
+        if ((rc = mnemo_vector__stored(st, label, v)) == MNEMO_ENOTFOUND) {
+            rc = 0; /* deleted since the index took it: its delete is on the way */
+            continue;
+        }
+        for (size_t q = 0; q < nq && !rc; q++) {
+            topk *h = &heaps[q];
+            float d = mnemo_hnsw__distance(st->hnsw, queries + q * dim, v);
+            if (h->n < k || d < h->dists[0])
+                heap_push(h, d, label);
+        }
+    }
+    for (size_t q = 0; q < nq && !rc; q++) {
+        heap_sort(&heaps[q]);
+        counts[q] = heaps[q].n;
+    }
+    mnemo__free(v);
+    mnemo__free(heaps);
+    return rc;
+}
+
 int mnemo_vector__exact_scan(const vec_state *st, const float *queries, size_t nq, size_t k,
                              int (*accept)(void *arg, uint64_t label), void *arg, uint64_t *labels, float *dists,
                              size_t *counts)
@@ -77,6 +113,8 @@ int mnemo_vector__exact_scan(const vec_state *st, const float *queries, size_t n
     size_t dim = st->sp.dim, stride, rows = mnemo_hnsw__slots(st->hnsw);
     const float *norms;
     const float *base = mnemo_hnsw__rows(st->hnsw, &stride, &norms);
+    if (!base) /* an int8 index: its codes are not the vectors */
+        return exact_stored(st, queries, nq, k, accept, arg, labels, dists, counts);
     size_t block = rows < BLOCK ? (rows ? rows : 1) : BLOCK;
     float *dots = mnemo__malloc(nq * block * sizeof *dots), *qn = mnemo__malloc(nq * sizeof *qn);
     unsigned char *ok = mnemo__malloc(block);

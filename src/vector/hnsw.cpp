@@ -3,6 +3,7 @@
 // Every entry point catches every exception: nothing C++ crosses into C.
 #include <hnswlib/hnswlib.h>
 
+#include <immintrin.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -27,25 +28,244 @@ using tableint = hnswlib::tableint;
 using Pair = std::pair<float, tableint>;
 using MaxHeap = std::priority_queue<Pair, std::vector<Pair>, Index::CompareByFirst>;
 
+// ---- int8 codes (MNEMO_HNSW_SQ8) ----
+// Each element is coded alone (inserts come one by one: no training pass to share a codebook):
+// x[i] ~ m + s * c[i] with m the middle of the vector's range, s = range / 254 and c in -127..127.
+// With sum = sum(c) and nrm = |x^|^2 (of the decoded vector) stored beside the codes, the dot
+// product of two coded vectors is one integer dot product of their codes plus per-vector terms:
+//   x^.y^ = dim*mx*my + mx*sy*sum_y + my*sx*sum_x + sx*sy*(cx.cy)
+// so L2 = nrm_x + nrm_y - 2 x^.y^ and IP = 1 - x^.y^, both distances between the decoded vectors.
+struct Sq8Head {
+    float m, s, sum, nrm;
+};
+static_assert(sizeof(Sq8Head) == 16, "Sq8Head is the 16 bytes hnsw_layout.cpp counts");
+
+struct Sq8Param {
+    size_t dim;
+    int32_t (*dot)(const int8_t *, const int8_t *, size_t);
+    float (*qdot)(const float *, const int8_t *, size_t);
+};
+
+static int32_t dot_scalar(const int8_t *a, const int8_t *b, size_t n)
+{
+    int32_t acc = 0;
+    for (size_t i = 0; i < n; i++)
+        acc += (int32_t)a[i] * b[i];
+    return acc;
+}
+
+// 32 codes a step: widened to 16 bits, multiplied and pair-summed to 32 bits (madd), exact.
+__attribute__((target("avx2"))) static int32_t dot_avx2(const int8_t *a, const int8_t *b, size_t n)
+{
+    __m256i acc0 = _mm256_setzero_si256(), acc1 = _mm256_setzero_si256();
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m256i x0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i *>(a + i)));
+        __m256i y0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i *>(b + i)));
+        __m256i x1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i *>(a + i + 16)));
+        __m256i y1 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i *>(b + i + 16)));
+        acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(x0, y0));
+        acc1 = _mm256_add_epi32(acc1, _mm256_madd_epi16(x1, y1));
+    }
+    if (i + 16 <= n) {
+        __m256i x0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i *>(a + i)));
+        __m256i y0 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i *>(b + i)));
+        acc0 = _mm256_add_epi32(acc0, _mm256_madd_epi16(x0, y0));
+        i += 16;
+    }
+    __m256i acc = _mm256_add_epi32(acc0, acc1);
+    __m128i s4 = _mm_add_epi32(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0x4e));
+    s4 = _mm_add_epi32(s4, _mm_shuffle_epi32(s4, 0xb1));
+    int32_t r = _mm_cvtsi128_si32(s4);
+    for (; i < n; i++)
+        r += (int32_t)a[i] * b[i];
+    return r;
+}
+
+static bool have_avx2()
+{
+    static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    return yes;
+}
+
+// sum(q[i] * c[i]) of a float query and codes, 8 a step: codes widened to 32 bits, made floats, FMA.
+__attribute__((target("avx2,fma"))) static float qdot_avx2(const float *q, const int8_t *c, size_t n)
+{
+    __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) {
+        __m256 c0 = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i *>(c + i))));
+        __m256 c1 =
+            _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i *>(c + i + 8))));
+        acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), c0, acc0);
+        acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), c1, acc1);
+    }
+    __m256 acc = _mm256_add_ps(acc0, acc1);
+    __m128 s4 = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+    s4 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
+    s4 = _mm_add_ss(s4, _mm_shuffle_ps(s4, s4, 1));
+    float r = _mm_cvtss_f32(s4);
+    for (; i < n; i++)
+        r += q[i] * c[i];
+    return r;
+}
+
+static float qdot_scalar(const float *q, const int8_t *c, size_t n)
+{
+    float r = 0;
+    for (size_t i = 0; i < n; i++)
+        r += q[i] * c[i];
+    return r;
+}
+
+// A search's query is not coded: its blob is a head with s = -1 (no element has a negative step),
+// sum = sum(q), nrm = |q|^2, then the dim floats, so the graph ranks by the distance of the true
+// query to each decoded vector (asymmetric: only the stored side carries quantization error).
+// hnswlib passes the query first; an element pair (inserts) takes the integer kernel.
+static inline double sq8_pair(const void *a, const void *b, const Sq8Param *p, double *nrm_sum)
+{
+    Sq8Head x, y;
+    memcpy(&x, a, sizeof x);
+    memcpy(&y, b, sizeof y);
+    *nrm_sum = (double)x.nrm + y.nrm;
+    if (x.s < 0) { // a: a float query
+        const float *q = reinterpret_cast<const float *>(static_cast<const char *>(a) + sizeof x);
+        const int8_t *c = static_cast<const int8_t *>(b) + sizeof y;
+        return (double)y.m * x.sum + (double)y.s * p->qdot(q, c, p->dim);
+    }
+    const int8_t *cx = static_cast<const int8_t *>(a) + sizeof x, *cy = static_cast<const int8_t *>(b) + sizeof y;
+    double idot = p->dot(cx, cy, p->dim);
+    return (double)p->dim * x.m * y.m + (double)x.m * y.s * y.sum + (double)y.m * x.s * x.sum +
+           (double)x.s * y.s * idot;
+}
+
+static float sq8_l2(const void *a, const void *b, const void *param)
+{
+    double nrm;
+    double dot = sq8_pair(a, b, static_cast<const Sq8Param *>(param), &nrm);
+    double d = nrm - 2 * dot;
+    return d > 0 ? (float)d : 0.0f;
+}
+
+static float sq8_ip(const void *a, const void *b, const void *param)
+{
+    double nrm;
+    return (float)(1.0 - sq8_pair(a, b, static_cast<const Sq8Param *>(param), &nrm));
+}
+
+// Codes vec (dim floats, finite) into out (16 + dim bytes; the padding after is the caller's). A
+// constant vector (range 0) or one whose step is too small for a normal float gets step 0: every
+// code 0, the vector decodes to m.
+static void sq8_encode(char *out, const float *vec, size_t dim)
+{
+    float lo = vec[0], hi = vec[0];
+    for (size_t i = 1; i < dim; i++) {
+        lo = std::min(lo, vec[i]);
+        hi = std::max(hi, vec[i]);
+    }
+    Sq8Head h;
+    h.m = (float)(((double)lo + hi) / 2);
+    h.s = (float)(((double)hi - lo) / 254);
+    if (!std::isnormal(h.s))
+        h.s = 0;
+    int8_t *c = reinterpret_cast<int8_t *>(out + sizeof h);
+    double sum = 0, sq = 0;
+    for (size_t i = 0; i < dim; i++) {
+        double q = h.s ? std::nearbyint(((double)vec[i] - h.m) / h.s) : 0;
+        c[i] = (int8_t)std::max(-127.0, std::min(127.0, q));
+        sum += c[i];
+        sq += (double)c[i] * c[i];
+    }
+    h.sum = (float)sum; // exact: |sum| <= 127 * 65536 < 2^24
+    h.nrm = (float)((double)dim * h.m * h.m + 2.0 * h.m * h.s * sum + (double)h.s * h.s * sq);
+    memcpy(out, &h, sizeof h);
+}
+
+class Sq8Space : public hnswlib::SpaceInterface<float> {
+    Sq8Param param_;
+    hnswlib::DISTFUNC<float> f_;
+
+public:
+    Sq8Space(size_t dim, mnemo_hnsw_kind kind)
+    {
+        param_.dim = dim;
+        param_.dot = have_avx2() ? dot_avx2 : dot_scalar;
+        param_.qdot = have_avx2() ? qdot_avx2 : qdot_scalar;
+        f_ = kind == MNEMO_HNSW_L2 ? sq8_l2 : sq8_ip;
+    }
+    size_t get_data_size() override { return mnemo_hnsw__sq8_bytes(param_.dim); }
+    hnswlib::DISTFUNC<float> get_dist_func() override { return f_; }
+    void *get_dist_func_param() override { return &param_; }
+};
+
 struct mnemo_hnsw {
     mnemo_hnsw_kind kind;
     size_t dim;
-    hnswlib::SpaceInterface<float> *space = nullptr;
+    bool sq8 = false;
+    hnswlib::SpaceInterface<float> *space = nullptr;  // the graph's space (floats or codes)
+    hnswlib::SpaceInterface<float> *fspace = nullptr; // float kernel of distance() (int8 index)
     Index *index = nullptr;
-    std::vector<float> norms; // squared norm per slot, for exact scans (kept by add)
+    std::vector<float> norms; // squared norm per slot, for exact scans (kept by add; float index)
 
     ~mnemo_hnsw()
     {
         delete index;
         delete space;
+        delete fspace;
     }
 };
 
-static hnswlib::SpaceInterface<float> *make_space(mnemo_hnsw_kind kind, size_t dim)
+static hnswlib::SpaceInterface<float> *make_fspace(mnemo_hnsw_kind kind, size_t dim)
 {
     if (kind == MNEMO_HNSW_L2)
         return new hnswlib::L2Space(dim);
     return new hnswlib::InnerProductSpace(dim);
+}
+
+// Sets up h's spaces for kind (with or without MNEMO_HNSW_SQ8).
+static void make_spaces(mnemo_hnsw *h, int kind, size_t dim)
+{
+    h->kind = static_cast<mnemo_hnsw_kind>(kind & ~MNEMO_HNSW_SQ8);
+    h->dim = dim;
+    h->sq8 = (kind & MNEMO_HNSW_SQ8) != 0;
+    if (h->sq8) {
+        h->space = new Sq8Space(dim, h->kind);
+        h->fspace = make_fspace(h->kind, dim);
+    } else {
+        h->space = make_fspace(h->kind, dim);
+    }
+}
+
+// A search query's blob (see sq8_pair) in buf; the floats themselves in a float index.
+static const float *as_query(const mnemo_hnsw *h, const float *q, std::vector<char> &buf)
+{
+    if (!h->sq8)
+        return q;
+    buf.resize(sizeof(Sq8Head) + h->dim * sizeof(float));
+    Sq8Head head;
+    double sum = 0, nrm = 0;
+    for (size_t i = 0; i < h->dim; i++) {
+        sum += q[i];
+        nrm += (double)q[i] * q[i];
+    }
+    head.m = 0;
+    head.s = -1;
+    head.sum = (float)sum;
+    head.nrm = (float)nrm;
+    memcpy(buf.data(), &head, sizeof head);
+    memcpy(buf.data() + sizeof head, q, h->dim * sizeof(float));
+    return reinterpret_cast<const float *>(buf.data());
+}
+
+// The query or element as the graph holds it: the floats, or their codes in buf.
+static const void *as_stored(const mnemo_hnsw *h, const float *vec, std::vector<char> &buf)
+{
+    if (!h->sq8)
+        return vec;
+    buf.assign(mnemo_hnsw__sq8_bytes(h->dim), 0); // the padding is zero: snapshots and same() compare bytes
+    sq8_encode(buf.data(), vec, h->dim);
+    return buf.data();
 }
 
 // Runs f, turning exceptions into error codes.
@@ -67,12 +287,11 @@ extern "C" int mnemo_hnsw__create(mnemo_hnsw **out, mnemo_hnsw_kind kind, size_t
 {
     return guarded("vector index", [&] {
         mnemo_hnsw *h = new mnemo_hnsw;
-        h->kind = kind;
-        h->dim = dim;
         try {
-            h->space = make_space(kind, dim);
+            make_spaces(h, kind, dim);
             h->index = new Index(h->space, capacity ? capacity : 1, M, ef_construction, seed);
-            h->norms.resize(h->index->max_elements_);
+            if (!h->sq8)
+                h->norms.resize(h->index->max_elements_);
         } catch (...) {
             delete h;
             throw;
@@ -89,7 +308,8 @@ extern "C" int mnemo_hnsw__reserve(mnemo_hnsw *h, size_t capacity)
     if (capacity <= h->index->max_elements_)
         return 0;
     return guarded("vector index", [&] {
-        h->norms.resize(capacity);
+        if (!h->sq8)
+            h->norms.resize(capacity);
         h->index->resizeIndex(capacity);
         return 0;
     });
@@ -98,6 +318,11 @@ extern "C" int mnemo_hnsw__reserve(mnemo_hnsw *h, size_t capacity)
 extern "C" int mnemo_hnsw__add(mnemo_hnsw *h, const float *vec, uint64_t label)
 {
     return guarded("vector index", [&] {
+        if (h->sq8) {
+            std::vector<char> code;
+            h->index->addPoint(as_stored(h, vec, code), label, -1);
+            return 0;
+        }
         tableint slot = h->index->addPoint(vec, label, -1);
         float n = 0;
         for (size_t i = 0; i < h->dim; i++)
@@ -125,8 +350,8 @@ extern "C" size_t mnemo_hnsw__capacity(const mnemo_hnsw *h) { return h->index->m
 extern "C" size_t mnemo_hnsw__memory(const mnemo_hnsw *h)
 {
     const Index *ix = h->index;
-    size_t bytes = ix->max_elements_ * (ix->size_data_per_element_ + sizeof(void *) + sizeof(int) + sizeof(float) +
-                                        sizeof(std::mutex));
+    size_t bytes = ix->max_elements_ * (ix->size_data_per_element_ + sizeof(void *) + sizeof(int) +
+                                        (h->sq8 ? 0 : sizeof(float)) + sizeof(std::mutex));
     for (size_t i = 0; i < ix->cur_element_count; i++)
         bytes += ix->element_levels_[i] * ix->size_links_per_element_;
     // label table: a node per entry plus the bucket array
@@ -135,8 +360,42 @@ extern "C" size_t mnemo_hnsw__memory(const mnemo_hnsw *h)
     return bytes;
 }
 
+extern "C" int mnemo_hnsw__quantized(const mnemo_hnsw *h) { return h->sq8; }
+
+extern "C" float mnemo_hnsw__step(const mnemo_hnsw *h, uint64_t label)
+{
+    auto it = h->index->label_lookup_.find(label);
+    if (!h->sq8 || it == h->index->label_lookup_.end())
+        return 0;
+    Sq8Head head;
+    memcpy(&head, h->index->getDataByInternalId(it->second), sizeof head);
+    return head.s;
+}
+
+extern "C" int mnemo_hnsw__has(const mnemo_hnsw *h, uint64_t label)
+{
+    auto it = h->index->label_lookup_.find(label);
+    return it != h->index->label_lookup_.end() && !h->index->isMarkedDeleted(it->second);
+}
+
+extern "C" int mnemo_hnsw__same(const mnemo_hnsw *h, uint64_t label, const float *vec)
+{
+    auto it = h->index->label_lookup_.find(label);
+    if (it == h->index->label_lookup_.end() || h->index->isMarkedDeleted(it->second))
+        return -1;
+    size_t bytes = h->sq8 ? mnemo_hnsw__sq8_bytes(h->dim) : h->dim * sizeof(float);
+    try {
+        std::vector<char> code;
+        return memcmp(h->index->getDataByInternalId(it->second), as_stored(h, vec, code), bytes) == 0;
+    } catch (...) {
+        return 0;
+    }
+}
+
 extern "C" const float *mnemo_hnsw__vector(const mnemo_hnsw *h, uint64_t label)
 {
+    if (h->sq8)
+        return nullptr;
     auto it = h->index->label_lookup_.find(label);
     if (it == h->index->label_lookup_.end() || h->index->isMarkedDeleted(it->second))
         return nullptr;
@@ -147,6 +406,8 @@ extern "C" const float *mnemo_hnsw__rows(const mnemo_hnsw *h, size_t *stride_flo
 {
     *stride_floats = h->index->size_data_per_element_ / sizeof(float);
     *norms = h->norms.data();
+    if (h->sq8)
+        return nullptr;
     return reinterpret_cast<const float *>(h->index->getDataByInternalId(0));
 }
 
@@ -162,7 +423,26 @@ extern "C" uint64_t mnemo_hnsw__row_label(const mnemo_hnsw *h, size_t row)
 
 extern "C" float mnemo_hnsw__distance(const mnemo_hnsw *h, const float *a, const float *b)
 {
+    if (h->sq8)
+        return h->fspace->get_dist_func()(a, b, h->fspace->get_dist_func_param());
     return h->index->fstdistfunc_(a, b, h->index->dist_func_param_);
+}
+
+extern "C" int mnemo_hnsw__code_distances(const mnemo_hnsw *h, const float *query, const uint64_t *labels, size_t n,
+                                          float *out)
+{
+    return guarded("vector search", [&] {
+        std::vector<char> code;
+        const float *q = as_query(h, query, code);
+        const Index *ix = h->index;
+        for (size_t i = 0; i < n; i++) {
+            auto it = ix->label_lookup_.find(labels[i]);
+            out[i] = it == ix->label_lookup_.end() || ix->isMarkedDeleted(it->second)
+                         ? std::numeric_limits<float>::infinity()
+                         : ix->fstdistfunc_(q, ix->getDataByInternalId(it->second), ix->dist_func_param_);
+        }
+        return 0;
+    });
 }
 
 // Greedy descent through the upper layers to the entry point of layer 0.
@@ -249,14 +529,16 @@ extern "C" int mnemo_hnsw__search(const mnemo_hnsw *h, const float *query, size_
         return 0;
     return guarded("vector search", [&] {
         size_t beam = std::max(ef, k);
-        tableint ep = descend(ix, query);
+        std::vector<char> code;
+        const float *q = as_query(h, query, code);
+        tableint ep = descend(ix, q);
         MaxHeap top;
         if (filter)
-            top = search_filtered(ix, ep, query, beam, filter, arg);
+            top = search_filtered(ix, ep, q, beam, filter, arg);
         else if (ix->num_deleted_)
-            top = ix->searchBaseLayerST<true, false>(ep, query, beam);
+            top = ix->searchBaseLayerST<true, false>(ep, q, beam);
         else
-            top = ix->searchBaseLayerST<false, false>(ep, query, beam);
+            top = ix->searchBaseLayerST<false, false>(ep, q, beam);
         while (top.size() > k)
             top.pop();
         size_t m = top.size();
@@ -328,7 +610,7 @@ extern "C" int mnemo_hnsw__save(const mnemo_hnsw *h, char **buf, size_t *len)
 extern "C" int mnemo_hnsw__load(mnemo_hnsw **out, mnemo_hnsw_kind kind, size_t dim, size_t M, const char *buf,
                                 size_t len)
 {
-    int rc = mnemo_hnsw__check_layout(buf, len, dim, M);
+    int rc = mnemo_hnsw__check_layout(buf, len, dim, M, (kind & MNEMO_HNSW_SQ8) != 0);
     if (rc)
         return rc;
     int fd = memfd_create("mnemo-hnsw", MFD_CLOEXEC);
@@ -344,10 +626,8 @@ extern "C" int mnemo_hnsw__load(mnemo_hnsw **out, mnemo_hnsw_kind kind, size_t d
     }
     rc = guarded("vector index load", [&] {
         mnemo_hnsw *h = new mnemo_hnsw;
-        h->kind = kind;
-        h->dim = dim;
         try {
-            h->space = make_space(kind, dim);
+            make_spaces(h, kind, dim);
             // A fresh one-slot index gets every member initialised; loadIndex then replaces them.
             h->index = new Index(h->space, 1, M, 200, 100);
             free(h->index->data_level0_memory_);
@@ -362,6 +642,10 @@ extern "C" int mnemo_hnsw__load(mnemo_hnsw **out, mnemo_hnsw_kind kind, size_t d
             size_t count;
             memcpy(&count, buf + 2 * sizeof(size_t), sizeof count);
             h->index->loadIndex(fd_path(fd), h->space, count ? count : 1);
+            if (h->sq8) {
+                *out = h;
+                return 0;
+            }
             h->norms.resize(h->index->max_elements_);
             size_t stride = h->index->size_data_per_element_ / sizeof(float);
             const float *rows = reinterpret_cast<const float *>(h->index->getDataByInternalId(0));
@@ -394,3 +678,5 @@ extern "C" const char *mnemo_hnsw__simd(void)
     return "none";
 #endif
 }
+
+extern "C" const char *mnemo_hnsw__sq8_simd(void) { return have_avx2() ? "avx2" : "scalar"; }

@@ -52,8 +52,15 @@ static int check_list(const char *ll, size_t max, size_t count, const unsigned c
     return 0;
 }
 
-extern "C" int mnemo_hnsw__check_layout(const char *buf, size_t len, size_t dim, size_t M)
+// Rounded up to 4 bytes: hnswlib lays elements end to end, and each starts with its u32 link count.
+extern "C" size_t mnemo_hnsw__sq8_bytes(size_t dim) { return (4 * sizeof(float) + dim + 3) & ~(size_t)3; }
+
+extern "C" int mnemo_hnsw__check_layout(const char *buf, size_t len, size_t dim, size_t M, int sq8)
 {
+    // An element's data: dim floats, or (int8 index) the four floats m, s, sum, nrm, dim codes and
+    // padding to 4 bytes.
+    size_t data_bytes = sq8 ? mnemo_hnsw__sq8_bytes(dim) : dim * sizeof(float);
+    size_t n_floats = sq8 ? 4 : dim;
     int rc;
     Reader r{buf, buf + len};
     size_t offset0, max_el, count, per_el, label_off, data_off, maxM, maxM0, m, efc;
@@ -67,7 +74,7 @@ extern "C" int mnemo_hnsw__check_layout(const char *buf, size_t len, size_t dim,
     size_t links0 = maxM0 * sizeof(tableint) + sizeof(unsigned int);
     size_t links = maxM * sizeof(tableint) + sizeof(unsigned int);
     if (offset0 != 0 || m != M || maxM != M || maxM0 != 2 * M || data_off != links0 ||
-        label_off != links0 + dim * sizeof(float) || per_el != label_off + sizeof(labeltype) ||
+        label_off != links0 + data_bytes || per_el != label_off + sizeof(labeltype) ||
         count > max_el || count > (1u << 31) || maxlevel < (count ? 0 : -1) || maxlevel > 64 ||
         (count && ep >= count) || (!count && (maxlevel != -1 || ep != (tableint)-1)))
         return mnemo__err(MNEMO_ECORRUPT, "vector index snapshot: header does not fit the vector space");
@@ -86,7 +93,7 @@ extern "C" int mnemo_hnsw__check_layout(const char *buf, size_t len, size_t dim,
     std::vector<labeltype> labels(count);
     for (size_t i = 0; i < count; i++) {
         memcpy(&labels[i], level0 + i * per_el + label_off, sizeof labels[i]);
-        for (size_t d = 0; d < dim; d++) {
+        for (size_t d = 0; d < n_floats; d++) {
             float f;
             memcpy(&f, level0 + i * per_el + data_off + d * sizeof f, sizeof f);
             if (!std::isfinite(f))

@@ -122,7 +122,7 @@ void mnemo_vector__state_free(vec_state *st)
 
 static int new_index(vec_state *st, mnemo_hnsw **out, size_t capacity)
 {
-    return mnemo_hnsw__create(out, st->kind, st->sp.dim, capacity < 64 ? 64 : capacity, st->sp.hnsw_m,
+    return mnemo_hnsw__create(out, mnemo_vector__hnsw_kind(st), st->sp.dim, capacity < 64 ? 64 : capacity, st->sp.hnsw_m,
                               st->sp.hnsw_ef_construction, 100);
 }
 
@@ -479,7 +479,7 @@ static void prune_ids(vec_state *st)
 {
     mnemo_u64map kept = MNEMO_U64MAP_INIT;
     for (size_t i = 0; i < st->ids.cap; i++)
-        if (st->ids.keys[i] && mnemo_hnsw__vector(st->hnsw, st->ids.keys[i]) &&
+        if (st->ids.keys[i] && mnemo_hnsw__has(st->hnsw, st->ids.keys[i]) &&
             mnemo_u64map__add(&kept, st->ids.keys[i], st->ids.vals[i]) < 0) {
             mnemo_u64map__free(&kept);
             return;
@@ -958,9 +958,17 @@ static int bg_rebuild(vec_state *st)
                                     (unsigned long long)iid);
                     break;
                 }
+                if (!rows) { /* int8 codes: the true vector from vector_data (gone: its delete is queued) */
+                    int sr = mnemo_vector__stored(st, iid, vecs + n * dim);
+                    if (sr == MNEMO_ENOTFOUND)
+                        continue;
+                    if ((rc = sr) != 0)
+                        break;
+                } else {
+                    memcpy(vecs + n * dim, rows + r * stride, dim * sizeof *vecs);
+                }
                 rc = ids_put_in(&ids, iid, id, strlen(id));
-                labels[n] = iid;
-                memcpy(vecs + n++ * dim, rows + r * stride, dim * sizeof *vecs);
+                labels[n++] = iid;
             }
         pthread_rwlock_unlock(&st->rw);
     }
@@ -1210,7 +1218,7 @@ static int load_snapshot(vec_state *st, mnemo_db *db, uint64_t *applied)
         rc = mnemo__err(MNEMO_ECORRUPT, "vector index snapshot is damaged");
     mnemo_hnsw *hn = NULL;
     if (!rc)
-        rc = mnemo_hnsw__load(&hn, st->kind, st->sp.dim, st->sp.hnsw_m, (const char *)d, hnsw_len);
+        rc = mnemo_hnsw__load(&hn, mnemo_vector__hnsw_kind(st), st->sp.dim, st->sp.hnsw_m, (const char *)d, hnsw_len);
     if (!rc && (mnemo_hnsw__slots(hn) != slots || mnemo_hnsw__slots(hn) - mnemo_hnsw__deleted(hn) != live))
         rc = mnemo__err(MNEMO_ECORRUPT, "vector index snapshot holds %zu vectors, its header says %llu",
                         mnemo_hnsw__slots(hn) - mnemo_hnsw__deleted(hn), (unsigned long long)live);
@@ -1228,7 +1236,7 @@ static int load_snapshot(vec_state *st, mnemo_db *db, uint64_t *applied)
             uint64_t iid = get_be64(&d);
             size_t il = ((size_t)d[0] << 8) | d[1];
             d += 2;
-            if ((size_t)(end - d) < il || il == 0 || !mnemo_hnsw__vector(hn, iid))
+            if ((size_t)(end - d) < il || il == 0 || !mnemo_hnsw__has(hn, iid))
                 rc = mnemo__err(MNEMO_ECORRUPT, "vector index snapshot: id table damaged");
             else
                 rc = ids_put(st, iid, (const char *)d, il);

@@ -19,6 +19,9 @@
 #define EXACT_CANDIDATES 2048
 #define EXACT_SHARE 10
 #define SMALL_INDEX 1024 /* below this many slots every search is exact */
+/* An int8 index re-reads a candidate unless its code distance is this many standard deviations of
+ * coding error beyond the k-th true distance (docs/vectors.md "Quantization"). */
+#define RERANK_SIGMAS 4.0
 #define SAMPLE 256           /* records tested to estimate a filter's selectivity */
 #define LAZY_MIN_SHARE 0.05  /* below this share, a lazily filtered walk would wander too long */
 #define COLUMN_LAZY_SHARE 0.3 /* the same when a column answers the filter (mirror_restriction) */
@@ -36,6 +39,7 @@ typedef struct search_ctx {
     mnemo_u64map memo;    /* lazy filter answers: iid -> 1 match, 2 no match */
     int any_expiring;     /* some record has an expiry: hits need a liveness check */
     int error;            /* first error met inside a callback */
+    float *scratch;       /* int8 index: one stored vector read back (dim floats), or NULL */
 } search_ctx;
 
 /* Is the record iid live for this search (not expired)? Records without expiry always are. */
@@ -368,14 +372,176 @@ static void top_insert(uint64_t *labels, float *dists, size_t *n, size_t k, uint
     labels[j] = iid;
 }
 
+/* The true vector of live iid for exact distances: the index's floats, or (int8 index, which holds
+ * only codes) the stored vector read into s->scratch, valid until the next call. NULL when iid is
+ * not in the index or is gone from vector_data; a read error is kept in s->error. */
+static const float *index_vec(search_ctx *s, uint64_t iid)
+{
+    mnemo_hnsw *h = s->st->hnsw;
+    if (!mnemo_hnsw__quantized(h))
+        return mnemo_hnsw__vector(h, iid);
+    if (!mnemo_hnsw__has(h, iid))
+        return NULL;
+    if (!s->scratch && !(s->scratch = mnemo__malloc(s->st->sp.dim * sizeof(float)))) {
+        s->error = s->error ? s->error : mnemo__err_nomem("vector search");
+        return NULL;
+    }
+    int rc = mnemo_vector__stored(s->st, iid, s->scratch);
+    if (rc && rc != MNEMO_ENOTFOUND && !s->error)
+        s->error = rc;
+    return rc ? NULL : s->scratch;
+}
+
+/* The k nearest of m candidates of an int8 index given in ascending code distance (cl, cd): they
+ * are read from vector_data in that order and ranked by their true distances, skipping every one
+ * whose code distance exceeds the k-th true distance found so far by more than RERANK_SIGMAS
+ * standard deviations of its coding error. */
+static int rerank(search_ctx *s, const float *q, size_t k, const uint64_t *cl, const float *cd, size_t m,
+                  uint64_t *labels, float *dists, size_t *n)
+{
+    mnemo_hnsw *h = s->st->hnsw;
+    int l2 = s->st->kind == MNEMO_HNSW_L2, rc = 0;
+    double qn = 0;
+    for (size_t i = 0; i < s->st->sp.dim && !l2; i++)
+        qn += (double)q[i] * q[i];
+    qn = sqrt(qn);
+    *n = 0;
+    for (size_t i = 0; i < m && !rc; i++) {
+        if (*n == k) {
+            /* the coding error of each component is within +-s/2, near uniform: the true distance
+             * is the code distance plus 2e.(x^-q) (+|e|^2 >= 0) under L2, -e.q under IP, whose
+             * standard deviation is 2|x^-q| s/sqrt(12), |q| s/sqrt(12) */
+            double sd = mnemo_hnsw__step(h, cl[i]) / sqrt(12.0) * (l2 ? 2 * sqrt(cd[i] > 0 ? cd[i] : 0) : qn);
+            if (cd[i] - RERANK_SIGMAS * sd >= dists[k - 1])
+                continue; /* too far to be among the k nearest */
+        }
+        const float *v = index_vec(s, cl[i]);
+        if (v)
+            top_insert(labels, dists, n, k, cl[i], mnemo_hnsw__distance(h, q, v));
+        rc = s->error;
+    }
+    return rc;
+}
+
+/* mnemo_hnsw__search, and with an int8 index the re-ranking of the whole beam (the codes rank it:
+ * the query is not coded, so only the stored side carries error). */
+static int hnsw_query(search_ctx *s, const float *q, size_t k, size_t beam, mnemo_hnsw_filter filter,
+                      uint64_t *labels, float *dists, size_t *n)
+{
+    mnemo_hnsw *h = s->st->hnsw;
+    if (!mnemo_hnsw__quantized(h))
+        return mnemo_hnsw__search(h, q, k, beam, filter, s, labels, dists, n);
+    size_t r = beam < k ? k : beam, m = 0;
+    uint64_t l_buf[256];
+    float d_buf[256];
+    uint64_t *cl = r <= 256 ? l_buf : mnemo__malloc(r * sizeof *cl);
+    float *cd = r <= 256 ? d_buf : mnemo__malloc(r * sizeof *cd);
+    int rc = cl && cd ? 0 : mnemo__err_nomem("vector search");
+    if (!rc)
+        rc = mnemo_hnsw__search(h, q, r, beam, filter, s, cl, cd, &m);
+    if (!rc)
+        rc = rerank(s, q, k, cl, cd, m, labels, dists, n);
+    if (cl != l_buf)
+        mnemo__free(cl);
+    if (cd != d_buf)
+        mnemo__free(cd);
+    return rc;
+}
+
+typedef struct code_hit {
+    float d;
+    uint64_t iid;
+} code_hit;
+
+static int by_code_distance(const void *a, const void *b)
+{
+    float x = ((const code_hit *)a)->d, y = ((const code_hit *)b)->d;
+    return x < y ? -1 : x > y;
+}
+
+/* An int8 index's answer over a candidate list (m iids, freed here): every candidate ranked by its
+ * code distance, then re-ranked (rerank) with the true vectors. */
+static int code_rank(search_ctx *s, const float *q, size_t k, uint64_t *iids, size_t m, uint64_t *labels,
+                     float *dists, size_t *n)
+{
+    float *cd = mnemo__malloc((m ? m : 1) * sizeof *cd);
+    code_hit *hits = mnemo__malloc((m ? m : 1) * sizeof *hits);
+    int rc = cd && hits ? 0 : mnemo__err_nomem("vector search");
+    if (!rc)
+        rc = mnemo_hnsw__code_distances(s->st->hnsw, q, iids, m, cd);
+    size_t live = 0;
+    for (size_t i = 0; i < m && !rc; i++)
+        if (cd[i] != INFINITY)
+            hits[live++] = (code_hit){cd[i], iids[i]};
+    if (!rc) {
+        qsort(hits, live, sizeof *hits, by_code_distance);
+        for (size_t i = 0; i < live; i++) {
+            iids[i] = hits[i].iid;
+            cd[i] = hits[i].d;
+        }
+        rc = rerank(s, q, k, iids, cd, live, labels, dists, n);
+    }
+    mnemo__free(cd);
+    mnemo__free(hits);
+    mnemo__free(iids);
+    return rc;
+}
+
+/* Appends iid to the list (*v, *m of *cap); 0 or MNEMO_ENOMEM. */
+static int iid_push(uint64_t **v, size_t *m, size_t *cap, uint64_t iid)
+{
+    int rc = mnemo__grow(v, cap, *m + 1, sizeof **v, 256);
+    if (!rc)
+        (*v)[(*m)++] = iid;
+    return rc;
+}
+
+/* int8 index: the candidates of the restriction (s->cand, s->bits) or every live row (accepted
+ * when filtered), ranked by code_rank. */
+static int code_rank_rows(search_ctx *s, const float *q, size_t k, int filtered, uint64_t *labels, float *dists,
+                          size_t *n)
+{
+    uint64_t *iids = NULL;
+    size_t m = 0, cap = 0;
+    int rc = 0;
+    if (s->bits) {
+        for (size_t w = 0; w <= s->bits->nbits / 64 && !rc; w++)
+            for (uint64_t word = s->bits->w[w]; word && !rc; word &= word - 1) {
+                uint64_t iid = w * 64 + (uint64_t)__builtin_ctzll(word);
+                if (!s->any_expiring || is_live(s, iid))
+                    rc = iid_push(&iids, &m, &cap, iid);
+            }
+    } else if (s->cand) {
+        for (size_t i = 0; i < s->cand->cap && !rc; i++)
+            if (s->cand->keys[i] && accept(s, s->cand->keys[i]))
+                rc = iid_push(&iids, &m, &cap, s->cand->keys[i]);
+    } else {
+        size_t slots = mnemo_hnsw__slots(s->st->hnsw);
+        for (size_t r = 0; r < slots && !rc; r++) {
+            uint64_t iid = mnemo_hnsw__row_label(s->st->hnsw, r);
+            if (mnemo_hnsw__row_live(s->st->hnsw, r) && (!filtered || accept(s, iid)))
+                rc = iid_push(&iids, &m, &cap, iid);
+        }
+    }
+    if (!rc && s->error)
+        rc = s->error;
+    if (rc) {
+        mnemo__free(iids);
+        return rc;
+    }
+    return code_rank(s, q, k, iids, m, labels, dists, n);
+}
+
 /* Exact distances over the candidate set, read from the index. Caller holds st->rw shared. */
 static int exact_candidates(search_ctx *s, const float *q, size_t k, uint64_t *labels, float *dists, size_t *n)
 {
+    if (mnemo_hnsw__quantized(s->st->hnsw))
+        return code_rank_rows(s, q, k, 1, labels, dists, n);
     *n = 0;
     for (size_t i = 0; i < s->cand->cap; i++) {
         uint64_t iid = s->cand->keys[i];
         const float *v;
-        if (!iid || !(v = mnemo_hnsw__vector(s->st->hnsw, iid)) || !accept(s, iid))
+        if (!iid || !accept(s, iid) || !(v = index_vec(s, iid)))
             continue;
         top_insert(labels, dists, n, k, iid, mnemo_hnsw__distance(s->st->hnsw, q, v));
     }
@@ -392,6 +558,8 @@ static int exact_bits(search_ctx *s, const float *q, size_t k, uint64_t *labels,
     size_t nb = 0, row_bytes = s->st->sp.dim * sizeof(float);
     *n = 0;
     const meta_bits *b = s->bits;
+    if (mnemo_hnsw__quantized(s->st->hnsw))
+        return code_rank_rows(s, q, k, 1, labels, dists, n);
     for (size_t w = 0; w <= b->nbits / 64; w++) {
         for (uint64_t word = b->w[w]; word; word &= word - 1) {
             uint64_t iid = w * 64 + (uint64_t)__builtin_ctzll(word);
@@ -427,17 +595,19 @@ static int index_query(search_ctx *s, const float *q, size_t k, size_t ef, int e
         n_cand = s->bits->count;
     if (s->cand && (n_cand <= EXACT_CANDIDATES || n_cand * EXACT_SHARE <= slots))
         return exact_candidates(s, q, k, labels, dists, n);
+    if (!exact && slots <= SMALL_INDEX && mnemo_hnsw__quantized(s->st->hnsw)) /* no store scan */
+        return code_rank_rows(s, q, k, needs_filter(s), labels, dists, n);
     if (exact || slots <= SMALL_INDEX)
         return mnemo_vector__exact_scan(s->st, q, 1, k, needs_filter(s) ? accept : NULL, s, labels, dists, n);
     int rc;
     if (!needs_filter(s))
-        return mnemo_hnsw__search(s->st->hnsw, q, k, ef, NULL, NULL, labels, dists, n);
+        return hnsw_query(s, q, k, ef, NULL, labels, dists, n);
     /* A restricted walk admits only accepted nodes; if it still finds fewer than k while more
      * qualify, widen the beam, and past the index size fall back to exact. */
     size_t want = (s->cand || s->bits) && n_cand < k ? n_cand : k;
     int restricted = s->cand || s->lazy || s->bits;
     for (size_t beam = ef < 2 * k ? 2 * k : ef;; beam *= 4) {
-        if ((rc = mnemo_hnsw__search(s->st->hnsw, q, k, beam, accept, s, labels, dists, n)) != 0 || s->error)
+        if ((rc = hnsw_query(s, q, k, beam, accept, labels, dists, n)) != 0 || s->error)
             return rc ? rc : s->error;
         if (*n >= want || !restricted)
             return 0;
@@ -484,7 +654,9 @@ static int expand_edge(void *arg, const mnemo_graph_edge_view *e)
     if (rc <= 0)
         return rc;
     const vec_change *c = mnemo_vector__txn_find(x->s->vt, e->other);
-    const float *v = c ? c->vec : mnemo_hnsw__vector(x->s->st->hnsw, e->other);
+    const float *v = c ? c->vec : index_vec(x->s, e->other);
+    if (x->s->error)
+        return x->s->error;
     float d = v ? mnemo_hnsw__distance(x->s->st->hnsw, x->q, v) : NAN;
     if ((rc = hb_add(x->b, e->other, d, x->depth, x->via, e->other_id, e->other_id_len)) != 0)
         return rc;
@@ -645,6 +817,7 @@ static int run(mnemo_guard *guard, mnemo_vector_hits **out, mnemo_db *db, mnemo_
     pthread_rwlock_unlock(&st->rw);
     mnemo_u64map__free(&cand);
     mnemo_u64map__free(&s.memo);
+    mnemo__free(s.scratch);
     mnemo_vector__meta_release(bits);
     mnemo_vector__meta_pred_free(s.col);
     mnemo_vector__meta_end(s.mirror);

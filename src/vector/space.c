@@ -1,6 +1,7 @@
 /* The vector space: creation and checking at open, vector validation, the vector_data format. */
 #include <float.h>
 #include <math.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "core/alloc.h"
@@ -8,8 +9,10 @@
 #include "core/error.h"
 #include "vector/vector_impl.h"
 
-#define SPACE_VERSION 1
-#define SPACE_LEN (1 + 5 * 4 + 4)
+/* Version 1 had no quantization (read as none); version 2 adds it after ef_search. */
+#define SPACE_VERSION 2
+#define SPACE_LEN_V1 (1 + 5 * 4 + 4)
+#define SPACE_LEN (1 + 6 * 4 + 4)
 
 static const char *metric_name(mnemo_metric m)
 {
@@ -17,6 +20,15 @@ static const char *metric_name(mnemo_metric m)
     case MNEMO_METRIC_L2: return "l2";
     case MNEMO_METRIC_COSINE: return "cosine";
     case MNEMO_METRIC_IP: return "ip";
+    default: return "?";
+    }
+}
+
+static const char *quant_name(mnemo_quantization q)
+{
+    switch (q) {
+    case MNEMO_QUANT_NONE: return "none";
+    case MNEMO_QUANT_INT8: return "int8";
     default: return "?";
     }
 }
@@ -29,19 +41,24 @@ static void encode_space(unsigned char out[SPACE_LEN], const mnemo_vector_space 
     mnemo__put_be32(out + 9, sp->hnsw_m);
     mnemo__put_be32(out + 13, sp->hnsw_ef_construction);
     mnemo__put_be32(out + 17, sp->hnsw_ef_search);
-    mnemo__put_be32(out + 21, mnemo__crc32c(0, out, 21));
+    mnemo__put_be32(out + 21, (uint32_t)sp->quantization);
+    mnemo__put_be32(out + 25, mnemo__crc32c(0, out, 25));
 }
 
 static int decode_space(mnemo_vector_space *sp, const unsigned char *v, size_t len)
 {
-    if (len != SPACE_LEN || v[0] != SPACE_VERSION || mnemo__get_be32(v + 21) != mnemo__crc32c(0, v, 21))
+    size_t body = len == SPACE_LEN_V1 && v[0] == 1 ? 21 : 25;
+    if ((len != SPACE_LEN_V1 || v[0] != 1) && (len != SPACE_LEN || v[0] != SPACE_VERSION))
+        body = 0;
+    if (!body || mnemo__get_be32(v + body) != mnemo__crc32c(0, v, body))
         return mnemo__err(MNEMO_ECORRUPT, "mnemo_open: the vector space (metadata key %s) is damaged", VEC_SPACE_KEY);
     sp->dim = mnemo__get_be32(v + 1);
     sp->metric = (mnemo_metric)mnemo__get_be32(v + 5);
     sp->hnsw_m = mnemo__get_be32(v + 9);
     sp->hnsw_ef_construction = mnemo__get_be32(v + 13);
     sp->hnsw_ef_search = mnemo__get_be32(v + 17);
-    if (sp->dim == 0 || sp->dim > MNEMO_VECTOR_MAX_DIM || sp->metric < MNEMO_METRIC_L2 ||
+    sp->quantization = body == 21 ? MNEMO_QUANT_NONE : (mnemo_quantization)mnemo__get_be32(v + 21);
+    if (sp->quantization < MNEMO_QUANT_NONE || sp->quantization > MNEMO_QUANT_INT8 || sp->dim == 0 || sp->dim > MNEMO_VECTOR_MAX_DIM || sp->metric < MNEMO_METRIC_L2 ||
         sp->metric > MNEMO_METRIC_IP || sp->hnsw_m < 2 || sp->hnsw_m > 1024 || sp->hnsw_ef_construction == 0 ||
         sp->hnsw_ef_search == 0)
         return mnemo__err(MNEMO_ECORRUPT, "mnemo_open: the vector space (metadata key %s) holds impossible values",
@@ -57,6 +74,10 @@ static int space_from_options(mnemo_vector_space *sp, const mnemo_options *o)
     sp->hnsw_m = o->hnsw_m ? o->hnsw_m : 16;
     sp->hnsw_ef_construction = o->hnsw_ef_construction ? o->hnsw_ef_construction : 200;
     sp->hnsw_ef_search = o->hnsw_ef_search ? o->hnsw_ef_search : 64;
+    sp->quantization = o->vector_quantization ? o->vector_quantization : MNEMO_QUANT_NONE;
+    if ((int)sp->quantization < MNEMO_QUANT_NONE || sp->quantization > MNEMO_QUANT_INT8)
+        return mnemo__err(MNEMO_EINVAL, "mnemo_open: unknown vector_quantization %d (none %d, int8 %d)",
+                          (int)o->vector_quantization, MNEMO_QUANT_NONE, MNEMO_QUANT_INT8);
     if (sp->dim > MNEMO_VECTOR_MAX_DIM)
         return mnemo__err(MNEMO_EINVAL, "mnemo_open: vector_dim %u is above %u", sp->dim, MNEMO_VECTOR_MAX_DIM);
     if ((int)sp->metric < MNEMO_METRIC_L2 || sp->metric > MNEMO_METRIC_IP)
@@ -84,6 +105,11 @@ static int check_against(const mnemo_vector_space *stored, const mnemo_options *
     if (o->vector_metric && o->vector_metric != stored->metric)
         return mnemo__err(MNEMO_EINVAL, "mnemo_open: the database's vector space has metric %s, the options ask for %s",
                           metric_name(stored->metric), metric_name(o->vector_metric));
+    if (o->vector_quantization && o->vector_quantization != stored->quantization)
+        return mnemo__err(MNEMO_EINVAL,
+                          "mnemo_open: the database's vector space has quantization %s, the options ask for %s "
+                          "(a space cannot change once created)",
+                          quant_name(stored->quantization), quant_name(o->vector_quantization));
     return 0;
 }
 
@@ -211,7 +237,7 @@ int mnemo_vector_space_get(mnemo_vector_space *out, mnemo_db *db)
         return rc;
     if (!out)
         return mnemo__err(MNEMO_EINVAL, "mnemo_vector_space_get: out is NULL");
-    static const size_t sizes[] = {sizeof(mnemo_vector_space)};
+    static const size_t sizes[] = {offsetof(mnemo_vector_space, quantization), sizeof(mnemo_vector_space)};
     size_t bytes;
     if ((rc = mnemo__filled_size(&bytes, "mnemo_vector_space_get", "mnemo_vector_space", out->version, sizes,
                                  MNEMO_VECTOR_SPACE_VERSION)) != 0)

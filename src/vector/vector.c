@@ -180,6 +180,21 @@ static int read_vector(float **vec, vec_state *st, mnemo_db *db, mnemo_txn *txn,
     return 0;
 }
 
+int mnemo_vector__stored(const vec_state *st, uint64_t iid, float *out)
+{
+    unsigned char key[8];
+    char *v;
+    size_t n, il;
+    const char *id;
+    mnemo_vector__data_key(key, iid);
+    int rc = mnemo_txn__get(&v, &n, st->db, NULL, MNEMO_CF_VECTOR_DATA, key, 8, 0);
+    if (rc)
+        return rc;
+    rc = mnemo_vector__decode(v, n, st->sp.dim, out, &id, &il, iid);
+    mnemo__free(v);
+    return rc;
+}
+
 int mnemo_vector_get(float **out, size_t *dim, mnemo_db *db, mnemo_txn *txn, const char *id)
 {
     static const char fn[] = "mnemo_vector_get";
@@ -365,10 +380,10 @@ int mnemo_vector_check(mnemo_db *db, uint64_t *vectors)
             uint64_t iid = mnemo__get_be64(k);
             if ((rc = mnemo_vector__decode(v, vl, (uint32_t)dim, buf, &id, &il, iid)) != 0)
                 break;
-            const float *ix = mnemo_hnsw__vector(st->hnsw, iid);
-            if (!ix || memcmp(ix, buf, dim * sizeof *buf) != 0)
+            int same = mnemo_hnsw__same(st->hnsw, iid, buf); /* int8: the codes the floats give */
+            if (same != 1)
                 rc = mnemo__err(MNEMO_ECORRUPT, "%s: the vector of record '%.*s' is %s the index", fn, (int)il, id,
-                                ix ? "not the same in" : "missing from");
+                                same == 0 ? "not the same in" : "missing from");
             n++;
         }
         if (!rc)

@@ -82,6 +82,15 @@ typedef struct vec_state {
     vec_pending *pending, **pending_tail;
 } vec_state;
 
+/* The kind create() and load() take for this space: its distance, with MNEMO_HNSW_SQ8 for int8. */
+static inline mnemo_hnsw_kind mnemo_vector__hnsw_kind(const vec_state *st)
+{
+    return (mnemo_hnsw_kind)(st->kind | (st->sp.quantization == MNEMO_QUANT_INT8 ? MNEMO_HNSW_SQ8 : 0));
+}
+/* The stored (true) vector of iid, from vector_data as last committed, into out (dim floats):
+ * 0, MNEMO_ENOTFOUND when it is gone, MNEMO_ECORRUPT. What an int8 index re-ranks with. */
+int mnemo_vector__stored(const vec_state *st, uint64_t iid, float *out);
+
 /* The module state, or MNEMO_EINVAL (message names fn) when the database has no vector space. */
 int mnemo_vector__state(vec_state **st, mnemo_db *db, const char *fn);
 /* The state if the database has a vector space loaded, else NULL (never creates it). */
