@@ -74,6 +74,7 @@ typedef struct mnemo_collection_options {
     uint32_t hnsw_m;
     uint32_t hnsw_ef_construction;
     uint32_t hnsw_ef_search;
+    mnemo_quantization vector_quantization;
 } mnemo_collection_options;
 int mnemo_collection_create(mnemo_db **out, mnemo_db *db, const char *name, const mnemo_collection_options *opts);
 int mnemo_collection_open(mnemo_db **out, mnemo_db *db, const char *name);

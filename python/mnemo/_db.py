@@ -1122,9 +1122,10 @@ class Database(_Ops):
                 root._colls[name] = c
             return c
 
-    def create_collection(self, name, *, dim=0, metric=None, hnsw_m=0, ef_construction=0, ef_search=0):
-        """Create collection `name` (with a vector space when dim is given) and return it;
-        Exists if it does."""
+    def create_collection(self, name, *, dim=0, metric=None, hnsw_m=0, ef_construction=0, ef_search=0,
+                          quantization=None):
+        """Create collection `name` (with a vector space when dim is given; quantization "none" or
+        "int8") and return it; Exists if it does."""
         o = ffi.new("mnemo_collection_options *")
         o.version = lib.MNEMO_COLLECTION_OPTIONS_VERSION
         o.vector_dim = _unsigned(dim, "dim", 32)
@@ -1132,6 +1133,8 @@ class Database(_Ops):
         o.hnsw_m = _unsigned(hnsw_m, "hnsw_m", 32)
         o.hnsw_ef_construction = _unsigned(ef_construction, "ef_construction", 32)
         o.hnsw_ef_search = _unsigned(ef_search, "ef_search", 32)
+        o.vector_quantization = (lib.MNEMO_QUANT_DEFAULT if quantization is None
+                                 else _choice(_QUANTS, quantization, "quantization"))
         out = ffi.new("mnemo_db **")
         _check(lib.mnemo_collection_create(out, self._db(), _text(name, "collection name"), o))
         return self._collection(out, name)

@@ -97,3 +97,15 @@ def test_edges_across_collections(open_db):
     assert list(a.neighbors("x")) == []
     with pytest.raises(mnemo.NotFound):
         a.link("x", "cites", "nobody", to_collection="b")
+
+
+def test_a_collection_has_its_own_quantization(open_db):
+    db = open_db()
+    q = db.create_collection("q", dim=4, quantization="int8")
+    f = db.create_collection("f", dim=4)
+    assert q.vector_space().quantization == "int8"
+    assert f.vector_space().quantization == "none"
+    for i in range(20):
+        q.put_record(f"r{i}")
+        q.put_vector(f"r{i}", [float(i), 1.0, 2.0, 3.0])
+    assert q.search([5.0, 1.0, 2.0, 3.0], k=1)[0].id == "r5"
