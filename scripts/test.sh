@@ -72,13 +72,13 @@ run_suite() { # dir, meson setup args...: build, then every test on the default 
 
 # The suites that run on every engine (the rest -- headers, examples, benchmark smoke runs, the
 # demo -- do not depend on the engine beyond what these cover).
-engine_suites=(kv db txn cache filter record record_cache graph store vector text recall reliability cli collection torture
-  concurrency)
+engine_suites=(kv db txn cache filter record record_cache graph store vector vector_sq8 text recall reliability cli
+  collection torture concurrency)
 engine_suites_asan=(kv db txn cache filter record record_cache graph store vector text recall collection torture
   concurrency)
 # The module suites once more on a collection of the database instead of its default collection
 # (MNEMO_TEST_COLLECTION, docs/collections.md).
-collection_suites=(kv db txn record record_cache graph vector text recall reliability guard)
+collection_suites=(kv db txn record record_cache graph vector vector_sq8 text recall reliability guard)
 
 echo "== build: release (debugoptimized) =="
 run_suite build --buildtype=debugoptimized

@@ -13,7 +13,9 @@
 #include "store/keyspace.h"
 #include "testutil.h"
 #include "txn/txn.h"
+#include "txn/idalloc.h"
 #include "txn/txn_db.h"
+#include "vector/meta.h"
 #include "vector/vector_impl.h"
 
 static mnemo_db *db;
@@ -767,5 +769,60 @@ TU_TEST(collection, a_drop_by_another_process_is_seen)
     close(to_child[1]);
     close(to_parent[0]);
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: status %d", WEXITSTATUS(st));
+    close_db();
+}
+
+static const mnemo_idcounter iid_hwm = {MNEMO_MKEY_IID_HWM, 8, UINT64_MAX, "record internal ids"};
+
+static size_t filtered(mnemo_db *h, const char *filter, size_t k)
+{
+    mnemo_vector_search_options o = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
+    o.filter = filter;
+    float q[2] = {0, 0};
+    mnemo_vector_hits *hits;
+    TU_OK(mnemo_vector_search(&hits, h, NULL, q, 2, k, &o));
+    size_t n = hits->count;
+    mnemo_vector_hits_free(hits);
+    return n;
+}
+
+/* A collection made late has only high internal ids (they are handed out database-wide): its
+ * filter mirror spans its own ids, not all ids from 0, also when lower ids come later. */
+TU_TEST(collection, a_late_collections_filter_mirror_spans_its_own_ids)
+{
+    TU_NEEDS_DISK("reopens to take ids from where the counter was set");
+    TU_OK(mnemo_idalloc__set(db, NULL, &iid_hwm, 50000000));
+    reopen();
+    mnemo_db *a = create("late", 2);
+    for (int i = 0; i < 50; i++) {
+        char id[16], meta[32];
+        snprintf(id, sizeof id, "r%02d", i);
+        snprintf(meta, sizeof meta, "{\"b\": %d}", i);
+        put(a, NULL, id, "", meta);
+        float v[2] = {(float)i, 1};
+        TU_OK(mnemo_vector_put(a, NULL, id, v, 2));
+    }
+    cr_assert_eq(filtered(a, "{\"b\": {\"$lt\": 10}}", 20), 10);
+    size_t entries, bytes = mnemo_vector__meta_size(a, &entries);
+    cr_assert_eq(entries, 50);
+    cr_assert_lt(bytes, 1u << 20, "the mirror of 50 records holds %zu bytes", bytes);
+    /* lower ids in the same collection, read in among the others when the mirror is built */
+    TU_OK(mnemo_idalloc__set(db, NULL, &iid_hwm, 49990000));
+    reopen();
+    TU_OK(mnemo_collection_open(&a, db, "late"));
+    for (int i = 0; i < 50; i++) {
+        char id[16], meta[32];
+        snprintf(id, sizeof id, "q%02d", i);
+        snprintf(meta, sizeof meta, "{\"b\": %d}", 100 + i);
+        put(a, NULL, id, "", meta);
+        float v[2] = {(float)i, 2};
+        TU_OK(mnemo_vector_put(a, NULL, id, v, 2));
+    }
+    cr_assert_eq(filtered(a, "{\"b\": {\"$gte\": 100}}", 60), 50);
+    cr_assert_eq(filtered(a, "{\"b\": {\"$lt\": 10}}", 60), 10);
+    cr_assert_eq(filtered(a, "{\"b\": {\"$in\": [5, 105]}}", 60), 2);
+    bytes = mnemo_vector__meta_size(a, &entries);
+    cr_assert_eq(entries, 100);
+    cr_assert_lt(bytes, 1u << 20, "the mirror of 100 records holds %zu bytes", bytes);
     close_db();
 }

@@ -126,7 +126,7 @@ TU_TEST(vector_sq8, recall_on_siftsmall_at_ef_64_and_after_reopen)
     if (tu_persistent()) { /* the snapshot comes back as int8, with the same recall */
         mnemo_close(db);
         mnemo_options o = MNEMO_OPTIONS_INIT;
-        TU_OK(mnemo_open(&db, tu_path("s"), &o));
+        TU_OK(tu_open_with(&db, "s", &o));
         mnemo_vector_space sp = MNEMO_VECTOR_SPACE_INIT;
         TU_OK(mnemo_vector_space_get(&sp, db));
         cr_assert_eq(sp.quantization, MNEMO_QUANT_INT8);
@@ -141,6 +141,7 @@ TU_TEST(vector_sq8, recall_on_siftsmall_at_ef_64_and_after_reopen)
 
 TU_TEST(vector_sq8, the_quantization_is_stored_reported_and_fixed)
 {
+    TU_DEFAULT_COLLECTION_ONLY("mnemo_open's vector options; a collection's are given at its creation");
     db = open_q("q", 8, MNEMO_METRIC_COSINE, MNEMO_QUANT_INT8);
     mnemo_vector_space sp = MNEMO_VECTOR_SPACE_INIT;
     TU_OK(mnemo_vector_space_get(&sp, db));
@@ -338,7 +339,7 @@ TU_TEST(vector_sq8, deletes_rebuilds_and_replays_keep_index_and_data_agreeing)
     nearest_is(db, base + 2 * DIM, DIM, "v1", 0, 0); /* v1 now holds vector 2 */
     if (tu_persistent()) { /* the log after the snapshot replays into the loaded int8 index */
         mnemo_close(db);
-        TU_OK(mnemo_open(&db, tu_path("d"), NULL));
+        TU_OK(tu_reopen(&db, "d", NULL));
         TU_OK(mnemo_vector_check(db, &n));
         cr_assert_eq(n, 2000);
         nearest_is(db, base + 2 * DIM, DIM, "v1", 0, 0);

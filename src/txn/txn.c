@@ -137,9 +137,25 @@ int mnemo_txn__put_at_commit(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const vo
     return rc;
 }
 
+/* Keys a collection's estimate counts before it takes the store's (whole keyspace's) instead. */
+#define COLLECTION_COUNT_CAP 4096
+
 uint64_t mnemo_db__estimate_keys(mnemo_db *db, mnemo_cf cf)
 {
-    return TDB(db)->ops->estimate_keys(TDB(db)->store, (unsigned)cf);
+    uint64_t all = TDB(db)->ops->estimate_keys(TDB(db)->store, (unsigned)cf);
+    if (!TDB(db)->kprefix_len || !(mnemo_keyspaces[cf].hints & MNEMO_KS_PER_COLLECTION))
+        return all;
+    /* The store knows keyspaces, not collections: a small collection's keys are counted (a new
+     * collection's index sized for the whole database's vectors faulted in memory for all of them:
+     * a third of a many-collection build), a large one's estimate stays the keyspace's. */
+    mnemo_cursor *c;
+    if (mnemo_cursor__open(&c, db, NULL, cf, NULL, 0, NULL, 0))
+        return all;
+    uint64_t n = 0;
+    for (mnemo_cursor__first(c); n < COLLECTION_COUNT_CAP && mnemo_cursor__valid(c); mnemo_cursor__next(c))
+        n++;
+    mnemo_cursor__close(c);
+    return n < COLLECTION_COUNT_CAP ? n : all;
 }
 
 void *mnemo_db__module_peek(mnemo_db *db, const mnemo_module_ops *ops)

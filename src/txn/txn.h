@@ -212,7 +212,8 @@ uint32_t mnemo_db__collection_id(mnemo_db *db);
 /* 1 when a and b are handles of one database (collections of it). */
 int mnemo_db__same_database(mnemo_db *a, mnemo_db *b);
 
-/* The engine's estimate of the number of keys in a keyspace (cheap, approximate). */
+/* The engine's estimate of the number of keys in a keyspace (cheap, approximate); on a collection's
+ * handle, of the collection's keys (counted while there are fewer than a few thousand). */
 uint64_t mnemo_db__estimate_keys(mnemo_db *db, mnemo_cf cf);
 
 #endif

@@ -11,7 +11,10 @@
 #include "record/record.h"
 #include "vector/meta.h"
 
-#define MAX_IID ((uint64_t)1 << 30) /* past this the mirror is not built: searches read records */
+#define MAX_IID ((uint64_t)1 << 30) /* a span of ids past this: the mirror is not built, searches read records */
+/* The arrays start at the collection's lowest id (rounded down to this): internal ids are handed
+ * out database-wide, so a collection made late has only high ones. */
+#define BASE_ALIGN 1024
 #define CACHED_BITS 8
 /* Past this many bytes of entries the mirror is dropped and searches read records: the bound of
  * its memory (about 2 million records of one short field). */
@@ -48,8 +51,9 @@ struct meta_mirror {
      * hold it alone */
     pthread_rwlock_t rw;
     int built, unusable;
-    meta_ent **ent;     /* by internal id; NULL: no record (or stale, see dirty) */
+    meta_ent **ent;     /* by slot (internal id - base); NULL: no record (or stale, see dirty) */
     size_t cap;
+    uint64_t base;      /* the internal id of slot 0 */
     uint64_t *dirty;    /* ids committed since their entry was made: read again before use */
     size_t n_dirty, cap_dirty;
     size_t bytes;       /* held by entries (estimate of jansson's share: see ent_bytes) */
@@ -121,21 +125,52 @@ static int ent_make(meta_ent **out, const mnemo_record *r)
     return 0;
 }
 
+/* The slot of iid: 1 when the arrays hold it. */
+static inline int slot_of(const mirror *m, uint64_t iid, size_t *slot)
+{
+    *slot = (size_t)(iid - m->base);
+    return iid >= m->base && iid - m->base < m->cap;
+}
+
+static void col_free(column *c);
+
+/* Under rw alone: the arrays hold iid, grown up or (a lower id: moved) down. */
 static int grow_to(mirror *m, uint64_t iid)
 {
-    if (iid < m->cap)
+    size_t slot;
+    if (slot_of(m, iid, &slot))
         return 0;
-    if (iid >= MAX_IID) /* ids too sparse for an array */
+    uint64_t base = m->cap ? m->base : iid - iid % BASE_ALIGN, shift = 0;
+    if (iid < base) { /* at least doubled below too, so a scan in id order moves the arrays O(log) times */
+        uint64_t want = base - (iid - iid % BASE_ALIGN);
+        shift = m->cap > want ? m->cap : want;
+        if (shift > base)
+            shift = base;
+        base -= shift;
+    }
+    uint64_t span = (iid >= m->base && m->cap ? iid - base : m->cap + shift) + 1;
+    if (span >= MAX_IID) /* ids too sparse for an array */
         return MNEMO_EFULL;
-    size_t cap = m->cap ? m->cap : 1024;
-    while (cap <= iid)
+    size_t cap = m->cap ? m->cap : BASE_ALIGN;
+    while (cap < span)
         cap *= 2;
     meta_ent **n = mnemo__realloc(m->ent, cap * sizeof *n);
     if (!n)
         return mnemo__err_nomem("filter mirror");
-    memset(n + m->cap, 0, (cap - m->cap) * sizeof *n);
+    if (shift) {
+        memmove(n + shift, n, m->cap * sizeof *n);
+        memset(n, 0, shift * sizeof *n);
+        memset(n + shift + m->cap, 0, (cap - shift - m->cap) * sizeof *n);
+        for (size_t i = 0; i < COLUMNS; i++) { /* by slot too: made again on use */
+            col_free(atomic_load_explicit(&m->col[i], memory_order_relaxed));
+            atomic_store_explicit(&m->col[i], NULL, memory_order_relaxed);
+        }
+    } else {
+        memset(n + m->cap, 0, (cap - m->cap) * sizeof *n);
+    }
     m->ent = n;
     m->cap = cap;
+    m->base = base;
     return 0;
 }
 
@@ -161,15 +196,15 @@ static int col_value(void *arg, const json_t *v)
     return 0;
 }
 
-static void col_set(column *c, uint64_t iid, const meta_ent *e)
+static void col_set(column *c, size_t slot, const meta_ent *e)
 {
-    if (iid >= c->cap)
+    if (slot >= c->cap)
         return;
     col_walk w = {0, 0};
     if (e)
         mnemo_filter__walk_path(e->meta, c->segs, c->nsegs, col_value, &w);
-    c->st[iid] = w.n == 2 ? COL_MANY : w.n == 1 ? COL_NUM : COL_NONE;
-    c->v[iid] = w.n == 1 ? w.v : 0;
+    c->st[slot] = w.n == 2 ? COL_MANY : w.n == 1 ? COL_NUM : COL_NONE;
+    c->v[slot] = w.n == 1 ? w.v : 0;
 }
 
 static void col_free(column *c)
@@ -185,22 +220,26 @@ static void col_free(column *c)
 
 static int set_ent(mirror *m, uint64_t iid, meta_ent *e)
 {
+    size_t held;
+    if (!e && !slot_of(m, iid, &held))
+        return 0; /* no entry to take out */
     int rc = grow_to(m, iid);
     if (rc) {
         ent_free(e);
         return rc;
     }
-    m->bytes -= ent_bytes(m->ent[iid]);
-    ent_free(m->ent[iid]);
-    m->ent[iid] = e;
+    size_t slot = (size_t)(iid - m->base);
+    m->bytes -= ent_bytes(m->ent[slot]);
+    ent_free(m->ent[slot]);
+    m->ent[slot] = e;
     m->bytes += ent_bytes(e);
     for (size_t i = 0; i < COLUMNS; i++) { /* under rw alone: no reader */
         column *c = atomic_load_explicit(&m->col[i], memory_order_relaxed);
-        if (c && iid >= c->cap) { /* a column sized before the mirror grew: made again on use */
+        if (c && slot >= c->cap) { /* a column sized before the mirror grew: made again on use */
             atomic_store_explicit(&m->col[i], NULL, memory_order_relaxed);
             col_free(c);
         } else if (c) {
-            col_set(c, iid, e);
+            col_set(c, slot, e);
         }
     }
     return m->bytes > MAX_BYTES ? MNEMO_EFULL : 0;
@@ -225,6 +264,7 @@ static void clear(mirror *m)
     m->ent = NULL;
     m->dirty = NULL;
     m->cap = m->n_dirty = m->cap_dirty = m->bytes = 0;
+    m->base = 0;
     m->built = 0;
     drop_bits(m);
     for (size_t i = 0; i < COLUMNS; i++) {
@@ -455,13 +495,19 @@ void mnemo_vector__meta_end(mirror *m)
         pthread_rwlock_unlock(&m->rw);
 }
 
-int mnemo_vector__meta_match(mirror *m, const struct mnemo_filter *f, uint64_t iid)
+static int match_slot(mirror *m, const struct mnemo_filter *f, size_t slot)
 {
-    const meta_ent *e = iid < m->cap ? m->ent[iid] : NULL;
+    const meta_ent *e = slot < m->cap ? m->ent[slot] : NULL;
     if (!e)
         return 0;
     mnemo_filter_fields fl = {e->id, NULL, e->importance, e->created_at, e->updated_at, e->expires_at};
     return mnemo_filter__match(f, e->meta, &fl);
+}
+
+int mnemo_vector__meta_match(mirror *m, const struct mnemo_filter *f, uint64_t iid)
+{
+    size_t slot;
+    return slot_of(m, iid, &slot) ? match_slot(m, f, slot) : 0;
 }
 
 static uint64_t text_hash(const char *t)
@@ -565,15 +611,16 @@ typedef struct meta_pred {
     int exact; /* the predicate is the whole filter: a column answer needs no filter test */
 } col_pred;
 
-/* 0: the record cannot match; 1: it matches (when p->exact; else it may); 2: test the filter. */
-static int col_test(const col_pred *p, uint64_t iid)
+/* 0: the record in the slot cannot match; 1: it matches (when p->exact; else it may); 2: test the
+ * filter. */
+static int col_test(const col_pred *p, size_t slot)
 {
     const column *c = p->c;
-    if (iid >= c->cap || c->st[iid] == COL_MANY)
+    if (slot >= c->cap || c->st[slot] == COL_MANY)
         return 2;
-    if (c->st[iid] == COL_NONE)
+    if (c->st[slot] == COL_NONE)
         return 0;
-    double x = c->v[iid];
+    double x = c->v[slot];
     if (p->is_range) /* strictness only when exact: else a bound may stand for several integers */
         return x >= p->lo && x <= p->hi && !(p->exact && ((p->lo_strict && x == p->lo) || (p->hi_strict && x == p->hi)));
     for (size_t i = 0; i < p->n_values; i++)
@@ -682,8 +729,11 @@ void mnemo_vector__meta_pred_free(meta_pred *p) { mnemo__free(p); }
 
 int mnemo_vector__meta_test(mirror *m, const meta_pred *p, const struct mnemo_filter *f, uint64_t iid)
 {
-    int r = p ? col_test(p, iid) : 2;
-    return r == 0 || (r == 1 && p->exact) ? r : mnemo_vector__meta_match(m, f, iid);
+    size_t slot;
+    if (!slot_of(m, iid, &slot))
+        return 0; /* no record of the mirror's */
+    int r = p ? col_test(p, slot) : 2;
+    return r == 0 || (r == 1 && p->exact) ? r : match_slot(m, f, slot);
 }
 
 int mnemo_vector__meta_compute(meta_bits **out, mirror *m, const char *text, const struct mnemo_filter *f,
@@ -693,6 +743,7 @@ int mnemo_vector__meta_compute(meta_bits **out, mirror *m, const char *text, con
     size_t tl = strlen(text);
     if (b) {
         b->nbits = m->cap;
+        b->base = m->base;
         b->w = mnemo__calloc(m->cap / 64 + 1, sizeof *b->w);
         b->text = mnemo__malloc(tl + 1);
     }
@@ -725,7 +776,7 @@ int mnemo_vector__meta_compute(meta_bits **out, mirror *m, const char *text, con
         }
         for (size_t i = 0; i < m->cap; i++) /* records the column cannot answer */
             if (i >= end || c->st[i] == COL_MANY) {
-                int r = mnemo_vector__meta_match(m, f, i);
+                int r = match_slot(m, f, i);
                 if (r < 0) {
                     mnemo_vector__meta_release(b);
                     return r;
@@ -738,20 +789,22 @@ int mnemo_vector__meta_compute(meta_bits **out, mirror *m, const char *text, con
     }
     size_t end = use_col && cp.exact && cp.is_range ? 0 : iids ? n : m->cap; /* 0: done above */
     for (size_t i = 0; i < end; i++) {
-        uint64_t iid = iids ? iids[i] : i;
-        if (iid >= m->cap || (b->w[iid >> 6] >> (iid & 63) & 1))
+        size_t slot = i;
+        if (iids && !slot_of(m, iids[i], &slot))
             continue;
-        int r = use_col ? col_test(&cp, iid) : 2;
+        if (b->w[slot >> 6] >> (slot & 63) & 1)
+            continue;
+        int r = use_col ? col_test(&cp, slot) : 2;
         if (r == 0)
             continue;
         if (r == 2 || !cp.exact)
-            r = mnemo_vector__meta_match(m, f, iid);
+            r = match_slot(m, f, slot);
         if (r < 0) {
             mnemo_vector__meta_release(b);
             return r;
         }
         if (r) {
-            b->w[iid >> 6] |= (uint64_t)1 << (iid & 63);
+            b->w[slot >> 6] |= (uint64_t)1 << (slot & 63);
             b->count++;
         }
     }

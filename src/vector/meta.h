@@ -31,14 +31,16 @@ typedef struct meta_bits {
     atomic_int refs;
     uint64_t epoch;  /* the mirror's epoch it was computed at */
     char *text;      /* the filter text it answers */
-    size_t nbits;    /* ids >= nbits are not in it */
+    size_t nbits;    /* ids outside [base, base + nbits) are not in it */
+    uint64_t base;   /* the internal id of bit 0 (the mirror's base when computed) */
     uint64_t count;  /* bits set */
     uint64_t *w;
 } meta_bits;
 
 static inline int mnemo_vector__meta_has(const meta_bits *b, uint64_t iid)
 {
-    return iid < b->nbits && (b->w[iid >> 6] >> (iid & 63) & 1);
+    uint64_t i = iid - b->base;
+    return iid >= b->base && i < b->nbits && (b->w[i >> 6] >> (i & 63) & 1);
 }
 
 typedef struct meta_mirror meta_mirror;

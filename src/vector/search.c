@@ -507,7 +507,7 @@ static int code_rank_rows(search_ctx *s, const float *q, size_t k, int filtered,
     if (s->bits) {
         for (size_t w = 0; w <= s->bits->nbits / 64 && !rc; w++)
             for (uint64_t word = s->bits->w[w]; word && !rc; word &= word - 1) {
-                uint64_t iid = w * 64 + (uint64_t)__builtin_ctzll(word);
+                uint64_t iid = s->bits->base + w * 64 + (uint64_t)__builtin_ctzll(word);
                 if (!s->any_expiring || is_live(s, iid))
                     rc = iid_push(&iids, &m, &cap, iid);
             }
@@ -562,7 +562,7 @@ static int exact_bits(search_ctx *s, const float *q, size_t k, uint64_t *labels,
         return code_rank_rows(s, q, k, 1, labels, dists, n);
     for (size_t w = 0; w <= b->nbits / 64; w++) {
         for (uint64_t word = b->w[w]; word; word &= word - 1) {
-            uint64_t iid = w * 64 + (uint64_t)__builtin_ctzll(word);
+            uint64_t iid = b->base + w * 64 + (uint64_t)__builtin_ctzll(word);
             const float *v = mnemo_hnsw__vector(s->st->hnsw, iid);
             if (!v)
                 continue;
