@@ -1128,13 +1128,7 @@ class Database(_Ops):
         "int8") and return it; Exists if it does."""
         o = ffi.new("mnemo_collection_options *")
         o.version = lib.MNEMO_COLLECTION_OPTIONS_VERSION
-        o.vector_dim = _unsigned(dim, "dim", 32)
-        o.vector_metric = lib.MNEMO_METRIC_DEFAULT if metric is None else _choice(_METRICS, metric, "metric")
-        o.hnsw_m = _unsigned(hnsw_m, "hnsw_m", 32)
-        o.hnsw_ef_construction = _unsigned(ef_construction, "ef_construction", 32)
-        o.hnsw_ef_search = _unsigned(ef_search, "ef_search", 32)
-        o.vector_quantization = (lib.MNEMO_QUANT_DEFAULT if quantization is None
-                                 else _choice(_QUANTS, quantization, "quantization"))
+        _space(o, dim, metric, hnsw_m, ef_construction, ef_search, quantization)
         out = ffi.new("mnemo_db **")
         _check(lib.mnemo_collection_create(out, self._db(), _text(name, "collection name"), o))
         return self._collection(out, name)
@@ -1363,12 +1357,8 @@ class Collection(Database):
         return f"<mnemo.Collection {self.name!r} of {self.path!r}{' closed' if self.closed else ''}>"
 
 
-def _options(o, create, read_only, sync, dim, metric, engine, cache_size, hnsw_m, ef_construction,
-             ef_search, compression, write_buffer_bytes, read_cache_bytes, key_filter_bits, keep,
-             quantization=None):
-    """Fill mnemo_options (the one place that knows its layout)."""
-    o.version = lib.MNEMO_OPTIONS_VERSION
-    o.create_if_missing, o.read_only, o.sync_on_commit = bool(create), bool(read_only), bool(sync)
+def _space(o, dim, metric, hnsw_m, ef_construction, ef_search, quantization):
+    """The vector space fields, which mnemo_options and mnemo_collection_options name alike."""
     o.vector_dim = _unsigned(dim, "dim", 32)
     o.vector_metric = lib.MNEMO_METRIC_DEFAULT if metric is None else _choice(_METRICS, metric, "metric")
     o.hnsw_m = _unsigned(hnsw_m, "hnsw_m", 32)
@@ -1376,6 +1366,15 @@ def _options(o, create, read_only, sync, dim, metric, engine, cache_size, hnsw_m
     o.hnsw_ef_search = _unsigned(ef_search, "ef_search", 32)
     o.vector_quantization = (lib.MNEMO_QUANT_DEFAULT if quantization is None
                              else _choice(_QUANTS, quantization, "quantization"))
+
+
+def _options(o, create, read_only, sync, dim, metric, engine, cache_size, hnsw_m, ef_construction,
+             ef_search, compression, write_buffer_bytes, read_cache_bytes, key_filter_bits, keep,
+             quantization=None):
+    """Fill mnemo_options (the one place that knows its layout)."""
+    o.version = lib.MNEMO_OPTIONS_VERSION
+    o.create_if_missing, o.read_only, o.sync_on_commit = bool(create), bool(read_only), bool(sync)
+    _space(o, dim, metric, hnsw_m, ef_construction, ef_search, quantization)
     o.cache_size = lib.MNEMO_CACHE_OFF if cache_size is None else _unsigned(cache_size, "cache_size")
     if engine is not None:
         o.engine = _cstr(_text(engine, "engine"), keep)

@@ -79,6 +79,16 @@ static int lookup(uint32_t *cid, int *state, mnemo_db *root, mnemo_txn *txn, con
     return rc;
 }
 
+/* The live collection name in txn: its id, or MNEMO_ENOTFOUND naming it (fn's message). */
+static int live_entry(uint32_t *cid, mnemo_db *root, mnemo_txn *txn, const char *name, size_t len, const char *fn)
+{
+    int state;
+    int rc = lookup(cid, &state, root, txn, name, len);
+    if (rc == MNEMO_ENOTFOUND || (!rc && state != STATE_LIVE))
+        return mnemo__err(MNEMO_ENOTFOUND, "%s: no collection '%s'", fn, name);
+    return rc;
+}
+
 static int put_entry(mnemo_db *root, mnemo_txn *txn, const char *name, size_t len, uint32_t cid, int state)
 {
     unsigned char k[2 + MNEMO_COLLECTION_NAME_MAX], v[5];
@@ -444,11 +454,7 @@ int mnemo_collection_open(mnemo_db **out, mnemo_db *db, const char *name)
         return 0;
     }
     uint32_t cid;
-    int state;
-    rc = lookup(&cid, &state, root, NULL, name, len);
-    if (rc == MNEMO_ENOTFOUND || (!rc && state != STATE_LIVE))
-        return mnemo__err(MNEMO_ENOTFOUND, "mnemo_collection_open: no collection '%s'", name);
-    if (rc)
+    if ((rc = live_entry(&cid, root, NULL, name, len, "mnemo_collection_open")) != 0)
         return rc;
     pthread_mutex_lock(&root->coll_lock);
     mnemo_db *h = find_open(root, cid);
@@ -481,10 +487,7 @@ static int drop_txn(mnemo_txn *txn, void *arg)
 {
     drop_arg *a = arg;
     mnemo_db *root = mnemo_txn__db(txn);
-    int state;
-    int rc = lookup(&a->cid, &state, root, txn, a->name, a->len);
-    if (rc == MNEMO_ENOTFOUND || (!rc && state != STATE_LIVE))
-        return mnemo__err(MNEMO_ENOTFOUND, "mnemo_collection_drop: no collection '%s'", a->name);
+    int rc = live_entry(&a->cid, root, txn, a->name, a->len, "mnemo_collection_drop");
     unsigned char k[2 + MNEMO_COLLECTION_NAME_MAX];
     if (!rc)
         rc = mnemo_txn__delete(root, txn, MNEMO_CF_METADATA, k, name_key(k, a->name, a->len));
@@ -526,11 +529,8 @@ static int rename_txn(mnemo_txn *txn, void *arg)
 {
     rename_arg *a = arg;
     mnemo_db *root = mnemo_txn__db(txn);
-    int state;
     a->stale = 0;
-    int rc = lookup(&a->cid, &state, root, txn, a->from, a->from_len);
-    if (rc == MNEMO_ENOTFOUND || (!rc && state != STATE_LIVE))
-        return mnemo__err(MNEMO_ENOTFOUND, "mnemo_collection_rename: no collection '%s'", a->from);
+    int rc = live_entry(&a->cid, root, txn, a->from, a->from_len, "mnemo_collection_rename");
     if (rc)
         return rc;
     rc = free_name(&a->stale, root, txn, a->to, a->to_len, "mnemo_collection_rename");

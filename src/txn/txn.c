@@ -78,12 +78,22 @@ static void cache_seq_own_commit(mnemo_txn_db *t, uint64_t seq)
 
 uint64_t mnemo_txn__commit_seq(mnemo_txn *txn) { return txn->commit_seq; }
 
+/* A write outside a transaction on the handle of a dropped collection (a module's bookkeeping after
+ * the drop, e.g. at close): refused, so nothing lands under a prefix its reclaim has emptied. */
+static int dropped_refuses(mnemo_db *db, const char *what)
+{
+    if (atomic_load(&TDB(db)->dropped) && !TDB(db)->reclaiming)
+        return mnemo__err(MNEMO_ENOTFOUND, "%s: the collection of this handle was dropped", what);
+    return 0;
+}
+
 int mnemo_txn__update_one(mnemo_db *db, mnemo_cf cf, const void *key, size_t klen, mnemo_update_fn fn, void *arg)
 {
     const mnemo_store_ops *ops = TDB(db)->ops;
     mnemo_store *s = TDB(db)->store;
-    if (atomic_load(&TDB(db)->dropped) && !TDB(db)->reclaiming) /* a module's bookkeeping after the drop */
-        return mnemo__err(MNEMO_ENOTFOUND, "update: the collection of this handle was dropped");
+    int drc = dropped_refuses(db, "update");
+    if (drc)
+        return drc;
     mnemo_scoped_key sk;
     int src = mnemo_txn__scope(&sk, TDB(db), cf, key, klen);
     if (src)
@@ -823,11 +833,9 @@ void mnemo_txn__view_release(mnemo_view *v)
 static int write_one(mnemo_db *db, mnemo_cf cf, int is_delete, const void *key, size_t klen, const void *val,
                      size_t vlen)
 {
-    if (atomic_load(&TDB(db)->dropped) && !TDB(db)->reclaiming) /* a module's bookkeeping after the drop */
-        return mnemo__err(MNEMO_ENOTFOUND, "write: the collection of this handle was dropped");
     mnemo_scoped_key sk;
-    int rc = mnemo_txn__scope(&sk, TDB(db), cf, key, klen);
-    if (rc)
+    int rc = dropped_refuses(db, "write");
+    if (rc || (rc = mnemo_txn__scope(&sk, TDB(db), cf, key, klen)) != 0)
         return rc;
     mnemo_store_write w = {(unsigned)cf, is_delete, sk.p, sk.n, val, vlen};
     uint64_t seq = 0; /* asked only where other processes commit too (cache_seq_own_commit) */
