@@ -214,9 +214,12 @@ typedef struct open_result {
 } open_result;
 
 /* The child: opens the database, then collections first.. first + count - 1, each with one
- * search (its own data set's first query); its figures on stdout. */
-static int child(const char *dir, size_t first, size_t count)
+ * search (its own data set's first query; filtered: with a metadata filter every record passes);
+ * its figures on stdout. */
+static int child(const char *dir, size_t first, size_t count, int filtered)
 {
+    mnemo_vector_search_options so = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
+    so.filter = "{\"x\": {\"$ne\": 1}}";
     long rss0 = status_kb("VmRSS");
     double t0 = bu_now_s(), coll_s = 0, search_s = 0;
     mnemo_db *db = open_existing(dir);
@@ -232,7 +235,7 @@ static int child(const char *dir, size_t first, size_t count)
         CHECK(mnemo_collection_open(&h, db, name));
         double b = bu_now_s();
         mnemo_vector_hits *hits;
-        CHECK(mnemo_vector_search(&hits, h, NULL, q, DIM, K, NULL));
+        CHECK(mnemo_vector_search(&hits, h, NULL, q, DIM, K, filtered ? &so : NULL));
         search_s += bu_now_s() - b;
         coll_s += b - a;
         if (hits->count != K)
@@ -248,9 +251,9 @@ static int child(const char *dir, size_t first, size_t count)
     return 0;
 }
 
-static open_result run_child(const built *b, size_t first, size_t count)
+static open_result run_child(const built *b, size_t first, size_t count, int filtered)
 {
-    char first_s[32], count_s[32];
+    char first_s[32], count_s[32], filtered_s[2] = {filtered ? '1' : '0', 0};
     snprintf(first_s, sizeof first_s, "%zu", first);
     snprintf(count_s, sizeof count_s, "%zu", count);
     int fd[2];
@@ -264,7 +267,7 @@ static open_result run_child(const built *b, size_t first, size_t count)
         dup2(fd[1], 1);
         close(fd[0]);
         close(fd[1]);
-        execl(self, self, "--child", b->dir, first_s, count_s, (char *)NULL);
+        execl(self, self, "--child", b->dir, first_s, count_s, filtered_s, (char *)NULL);
         _exit(127); /* not exit: the parent's atexit would remove the scratch tree */
     }
     close(fd[1]);
@@ -288,7 +291,7 @@ static void open_lines(const built *bs, int nb)
     for (int i = 0; i < nb; i++) {
         double open[16], coll[16], search[16], first[16], closes[16], hwm[16], rss0[16];
         for (int r = 0; r < reps; r++) {
-            open_result o = run_child(&bs[i], bs[i].n / 2, 1);
+            open_result o = run_child(&bs[i], bs[i].n / 2, 1, 0);
             open[r] = o.open_s;
             coll[r] = o.coll_s;
             search[r] = o.search_s;
@@ -315,30 +318,34 @@ static void open_lines(const built *bs, int nb)
     }
 }
 
-/* Memory and time of collections in use: a fresh process opens the first T collections of the
- * largest database and searches each once (T = 1 and the largest of 10, 100, 500 that fits). */
+/* Memory and time of collections in use: a fresh process opens the last T collections of the
+ * largest database (made last: the largest internal ids) and searches each once; T = 1 and 100
+ * and 500 where there are that many. Filtered: one search each with a metadata filter, T = 1 and
+ * 10 (fewer: each builds the collection's filter mirror). */
 static void touch_lines(const built *many)
 {
-    size_t ts[3] = {1, 0, 0};
-    ts[1] = many->n >= 100 ? 100 : many->n >= 10 ? 10 : 0;
-    ts[2] = many->n >= 500 ? 500 : 0;
-    double one_hwm = 0;
-    for (int i = 0; i < 3 && ts[i]; i++) {
-        double hwm[16], per[16];
-        for (int r = 0; r < reps; r++) {
-            open_result o = run_child(many, 0, ts[i]);
-            hwm[r] = (double)o.hwm_kb;
-            per[r] = (o.coll_s + o.search_s) / (double)ts[i];
+    static const size_t plain[] = {1, 100, 500}, filt[] = {1, 10};
+    for (int filtered = 0; filtered < 2; filtered++) {
+        const size_t *ts = filtered ? filt : plain;
+        int nt = filtered ? 2 : 3;
+        double one_hwm = 0;
+        for (int i = 0; i < nt && ts[i] <= many->n; i++) {
+            double hwm[16], per[16];
+            for (int r = 0; r < reps; r++) {
+                open_result o = run_child(many, many->n - ts[i], ts[i], filtered);
+                hwm[r] = (double)o.hwm_kb;
+                per[r] = (o.coll_s + o.search_s) / (double)ts[i];
+            }
+            double mh = bu_median(hwm, reps);
+            if (i == 0)
+                one_hwm = mh;
+            printf("{\"bench\":\"collection\",\"engine\":\"%s\",\"op\":\"touch\",\"options\":\"default\",\"collections\":%zu,"
+                   "\"records_per_collection\":%d,\"dim\":%d,\"reps\":%d,\"filtered\":%s,\"touched\":%zu,"
+                   "\"peak_rss_kb\":%.0f,\"kb_per_touched_collection\":%.1f,\"open_and_first_search_ms_each\":%.3f}\n",
+                   bu_engine, many->n, PER_COLL, DIM, reps, filtered ? "true" : "false", ts[i], mh,
+                   i ? (mh - one_hwm) / (double)(ts[i] - 1) : 0.0, bu_median(per, reps) * 1e3);
+            fflush(stdout);
         }
-        double mh = bu_median(hwm, reps);
-        if (i == 0)
-            one_hwm = mh;
-        printf("{\"bench\":\"collection\",\"engine\":\"%s\",\"op\":\"touch\",\"options\":\"default\",\"collections\":%zu,"
-               "\"records_per_collection\":%d,\"dim\":%d,\"reps\":%d,\"touched\":%zu,\"peak_rss_kb\":%.0f,"
-               "\"kb_per_touched_collection\":%.1f,\"open_and_first_search_ms_each\":%.3f}\n",
-               bu_engine, many->n, PER_COLL, DIM, reps, ts[i], mh, i ? (mh - one_hwm) / (double)(ts[i] - 1) : 0.0,
-               bu_median(per, reps) * 1e3);
-        fflush(stdout);
     }
 }
 
@@ -452,8 +459,8 @@ int main(int argc, char **argv)
     if (sl <= 0)
         bu_die("cannot read /proc/self/exe");
     self[sl] = 0;
-    if (argc == 5 && !strcmp(argv[1], "--child"))
-        return child(argv[2], strtoull(argv[3], NULL, 10), strtoull(argv[4], NULL, 10));
+    if (argc == 6 && !strcmp(argv[1], "--child"))
+        return child(argv[2], strtoull(argv[3], NULL, 10), strtoull(argv[4], NULL, 10), argv[5][0] == '1');
     const char *counts_opt = NULL;
     long searches_opt = 0, big_opt = 0;
     for (int i = 1; i < argc; i++) {
