@@ -64,6 +64,31 @@ typedef struct mnemo_options {
 } mnemo_options;
 int mnemo_open(mnemo_db **out, const char *path, const mnemo_options *opts);
 int mnemo_close(mnemo_db *db);
+#define MNEMO_COLLECTION_OPTIONS_VERSION ...
+typedef struct mnemo_collection_options {
+    unsigned version;
+    uint32_t vector_dim;
+    mnemo_metric vector_metric;
+    uint32_t hnsw_m;
+    uint32_t hnsw_ef_construction;
+    uint32_t hnsw_ef_search;
+} mnemo_collection_options;
+int mnemo_collection_create(mnemo_db **out, mnemo_db *db, const char *name, const mnemo_collection_options *opts);
+int mnemo_collection_open(mnemo_db **out, mnemo_db *db, const char *name);
+const char *mnemo_collection_name(mnemo_db *db);
+typedef struct mnemo_collection_info {
+    const char *name;
+    uint64_t records;
+    uint64_t vectors;
+} mnemo_collection_info;
+typedef struct mnemo_collection_list {
+    size_t count;
+    mnemo_collection_info *items;
+} mnemo_collection_list;
+int mnemo_collection_list_all(mnemo_collection_list **out, mnemo_db *db);
+void mnemo_collection_list_free(mnemo_collection_list *l);
+int mnemo_collection_rename(mnemo_db *db, const char *from, const char *to);
+int mnemo_collection_drop(mnemo_db *db, const char *name);
 int mnemo_checkpoint(mnemo_db *db, const char *dir);
 int mnemo_flush(mnemo_db *db);
 int mnemo_compact(mnemo_db *db);

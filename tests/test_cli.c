@@ -1589,3 +1589,108 @@ TU_TEST(cli, recall_text_vector_and_parts)
     EXPECT_FAIL(1, "invalid UTF-8", "recall", db, "--text", "a\xff");
     EXPECT_FAIL(1, "MNEMO_ENOTFOUND", "recall", db, "--text", "x", "--near", "zz");
 }
+
+TU_TEST(cli, collections_on_every_command)
+{
+    const char *db = init_db("db");
+    run_result r = RUN("init", db, "--collection", "alice", "--dim", "3");
+    expect_ok(&r, "init --collection");
+    cr_assert_not_null(strstr(r.out, "\"collection\":\"alice\""), "%s", r.out);
+    done(&r);
+    r = RUN("init", db, "--collection=alice");
+    expect_fail(&r, 1, "already has a collection 'alice'", "init of an existing collection");
+    done(&r);
+    r = RUN("put", db, "{\"id\":\"r1\",\"content\":\"alice's\",\"embedding\":[1,2,3]}", "--collection", "alice");
+    expect_ok(&r, "put into alice");
+    done(&r);
+    r = RUN("put", db, "{\"id\":\"r1\",\"content\":\"the default one\"}");
+    expect_ok(&r, "put into the default collection");
+    done(&r);
+    r = RUN("get", db, "r1", "--collection", "alice");
+    expect_ok(&r, "get from alice");
+    cr_assert_not_null(strstr(r.out, "alice's"), "%s", r.out);
+    done(&r);
+    r = RUN("get", db, "r1");
+    expect_ok(&r, "get from the default collection");
+    cr_assert_not_null(strstr(r.out, "the default one"), "%s", r.out);
+    done(&r);
+    r = RUN("search", db, "--vector", "[1,2,3]", "--collection", "alice");
+    expect_ok(&r, "search in alice");
+    cr_assert_not_null(strstr(r.out, "\"id\":\"r1\""), "%s", r.out);
+    done(&r);
+    r = RUN("get", db, "r1", "--collection", "nobody");
+    expect_fail(&r, 1, "no collection 'nobody'", "an unknown collection");
+    done(&r);
+    r = RUN("collections", db);
+    expect_ok(&r, "collections");
+    cr_assert_str_eq(r.out, "{\"collection\":\"default\",\"records\":1,\"vectors\":0}\n"
+                            "{\"collection\":\"alice\",\"records\":1,\"vectors\":1}\n");
+    done(&r);
+    r = RUN("collections", db, "--rename", "alice", "--to", "bob");
+    expect_ok(&r, "rename");
+    done(&r);
+    r = RUN("collections", db, "--drop", "alice");
+    expect_fail(&r, 1, "no collection 'alice'", "drop of a renamed collection");
+    done(&r);
+    r = RUN("collections", db, "--drop", "bob");
+    expect_ok(&r, "drop");
+    done(&r);
+    r = RUN("collections", db, "--drop", "default");
+    expect_fail(&r, 1, "cannot be dropped", "drop of the default collection");
+    done(&r);
+    r = RUN("collections", db, "--rename", "x");
+    expect_fail(&r, 2, "--to", "rename without --to");
+    done(&r);
+    r = RUN("collections", db);
+    expect_ok(&r, "collections after the drop");
+    cr_assert_str_eq(r.out, "{\"collection\":\"default\",\"records\":1,\"vectors\":0}\n");
+    done(&r);
+}
+
+TU_TEST(cli, export_import_round_trips_every_collection)
+{
+    const char *db1 = init_db("db1");
+    import_ok(db1, write_file("full.jsonl", full_jsonl), NULL);
+    run_result r = RUN("init", db1, "--collection", "alice", "--dim", "2", "--metric", "cosine");
+    expect_ok(&r, "init alice");
+    done(&r);
+    r = RUN("init", db1, "--collection", "bob");
+    expect_ok(&r, "init bob");
+    done(&r);
+    const char *coll_jsonl =
+        "{\"type\":\"index\",\"path\":\"topic\"}\n"
+        "{\"type\":\"record\",\"id\":\"r/1\",\"content\":\"alice's r/1\",\"metadata\":{\"topic\":\"a\"},"
+        "\"embedding\":[1,0]}\n"
+        "{\"type\":\"record\",\"id\":\"x\",\"content\":\"alice's x\",\"embedding\":[0,1]}\n"
+        "{\"type\":\"edge\",\"from\":\"r/1\",\"to\":\"x\",\"label\":\"about\",\"weight\":2}\n";
+    r = RUN("import", db1, write_file("alice.jsonl", coll_jsonl), "--collection", "alice");
+    expect_ok(&r, "import into alice");
+    done(&r);
+    r = RUN("put", db1, "{\"id\":\"r/1\",\"content\":\"bob's\"}", "--collection", "bob");
+    expect_ok(&r, "put into bob");
+    done(&r);
+    r = RUN("export", db1);
+    expect_ok(&r, "export");
+    char *e1 = r.out;
+    r.out = NULL;
+    done(&r);
+    cr_assert_not_null(strstr(e1, "{\"type\":\"collection\",\"name\":\"alice\",\"dim\":2,\"metric\":\"cosine\""), "%s", e1);
+    cr_assert_not_null(strstr(e1, "{\"type\":\"collection\",\"name\":\"bob\"}\n"), "%s", e1);
+    const char *db2 = init_db("db2");
+    import_ok(db2, write_file("e1.jsonl", e1), NULL);
+    r = RUN("export", db2);
+    expect_ok(&r, "export 2");
+    cr_assert_str_eq(r.out, e1, "the export of the import differs");
+    done(&r);
+    r = RUN("collections", db2);
+    expect_ok(&r, "collections");
+    cr_assert_not_null(strstr(r.out, "{\"collection\":\"alice\",\"records\":2,\"vectors\":2}"), "%s", r.out);
+    done(&r);
+    /* one collection alone: its records and space line, no key-value pairs */
+    r = RUN("export", db1, "--collection", "alice");
+    expect_ok(&r, "export --collection");
+    cr_assert_null(strstr(r.out, "\"type\":\"kv\""), "%s", r.out);
+    cr_assert_eq(json_lines(r.out), 5, "space, index, 2 records, 1 edge: %s", r.out);
+    done(&r);
+    free(e1);
+}

@@ -16,6 +16,7 @@
 static mnemo_db *db;
 static void setup(void)
 {
+    unsetenv("MNEMO_TEST_COLLECTION"); /* this suite makes its collections itself */
     tu_mkdtemp();
     db = tu_open("coll");
 }

@@ -711,6 +711,7 @@ static unsigned marker_version(const char *path, int *n_cf)
 
 TU_TEST(db, format2_opens_read_only_and_migrates_read_write)
 {
+    TU_DEFAULT_COLLECTION_ONLY("the layout of the database's own keys");
     if (strcmp(tu_engine(), "rocksdb"))
         cr_skip_test("format 2 existed only on the rocksdb engine");
     mnemo_db *db = tu_open("f2");
@@ -855,6 +856,7 @@ TU_TEST(db, memory_databases_touch_no_disk_and_are_separate)
  * no key whose prefix the table does not own, and the table's whole keys use its prefixes. */
 TU_TEST(db, metadata_keys_all_start_with_a_prefix_of_the_table)
 {
+    TU_DEFAULT_COLLECTION_ONLY("the layout of the database's own keys");
 #define KEY_OWNED(k) cr_assert(mnemo__meta_prefix_owner((unsigned char)(k)[0]), "key %s has no prefix owner", (k) + !(k)[0]);
     MNEMO_META_KEYS(KEY_OWNED)
 #undef KEY_OWNED

@@ -243,7 +243,7 @@ TU_TEST(graph, deleting_or_expiring_a_record_takes_its_edges)
     TU_OK(link_w(NULL, "n1", "to", "temp2", 1));
     close_db();
     TU_NEEDS_DISK("reopens");
-    TU_OK(mnemo_open(&db, tu_path("g"), NULL));
+    TU_OK(tu_reopen(&db, "g", NULL));
     fake_now += 10;
     TU_OK(mnemo_graph_degree(&d, db, NULL, "n1", MNEMO_DIR_OUT, NULL));
     cr_assert_eq(d, 0);
@@ -650,7 +650,7 @@ TU_TEST(graph, check_detects_a_missing_twin_and_a_damaged_value)
     free(v);
     tu_raw_close(&r);
     TU_NEEDS_DISK("reopens");
-    TU_OK(mnemo_open(&db, tu_path("g"), NULL));
+    TU_OK(tu_reopen(&db, "g", NULL));
     uint64_t edges;
     TU_RC(mnemo_graph_check(db, &edges), MNEMO_ECORRUPT);
     mnemo_iter *it;
@@ -997,7 +997,7 @@ TU_TEST(graph, rolled_back_label_creations_use_up_no_id)
     TU_RC(mnemo_graph__label_id(&(uint32_t){0}, db, NULL, "gone7", 0), MNEMO_ENOTFOUND);
     /* a restart does not skip the rest of a block */
     close_db();
-    TU_OK(mnemo_open(&db, tu_path("g"), NULL));
+    TU_OK(tu_reopen(&db, "g", NULL));
     TU_OK(link_w(NULL, "a", "third", "b", 1));
     cr_assert_eq(label_id("third"), first + 2, "the reopen skipped ids: %u", label_id("third"));
     /* two transactions creating the same new label: one id, the later commit conflicts */
@@ -1035,7 +1035,7 @@ TU_TEST(graph, label_id_limit_is_a_clear_error_and_the_graph_keeps_working)
     mnemo_txn_free(txn);
     check_ok(3);
     close_db();
-    TU_OK(mnemo_open(&db, tu_path("g"), NULL));
+    TU_OK(tu_reopen(&db, "g", NULL));
     TU_OK(link_w(NULL, "b", "last", "a", 1));
     TU_RC(link_w(NULL, "b", "over2", "a", 1), MNEMO_EFULL);
     mnemo_iter *it;
@@ -1075,7 +1075,7 @@ TU_TEST(graph, label_id_limit_is_a_clear_error_and_the_graph_keeps_working)
     free(fv);
     free(bv);
     tu_raw_close(&r);
-    TU_OK(mnemo_open(&db, tu_path("g"), NULL));
+    TU_OK(tu_reopen(&db, "g", NULL));
     TU_RC(mnemo_graph_check(db, NULL), MNEMO_ECORRUPT);
     cr_assert(strstr(mnemo_errmsg(), "label"), "%s", mnemo_errmsg());
     close_db();

@@ -357,7 +357,7 @@ TU_TEST(kv, persists_across_reopen)
     }
     close_db();
     TU_NEEDS_DISK("reopens");
-    TU_OK(mnemo_open(&db, tu_path("kv"), NULL));
+    TU_OK(tu_reopen(&db, "kv", NULL));
     mnemo_iter *it;
     TU_OK(mnemo_kv_iter(&it, db, NULL, NULL));
     int i = 0, rc;

@@ -249,7 +249,7 @@ TU_TEST(record, internal_ids_survive_reopen_without_reuse)
     TU_OK(mnemo_record_delete(db, NULL, "a"));
     close_db();
     TU_NEEDS_DISK("reopens");
-    TU_OK(mnemo_open(&db, tu_path("rec"), NULL));
+    TU_OK(tu_reopen(&db, "rec", NULL));
     put("a", "", 0, NULL);
     TU_OK(mnemo_record_get(&r, db, NULL, "a"));
     cr_assert_gt(r->internal_id, first);
@@ -380,7 +380,7 @@ TU_TEST(record, corrupt_value_is_ecorrupt_naming_the_record)
     close_db();
     corrupt_record("victim");
     TU_NEEDS_DISK("reopens");
-    TU_OK(mnemo_open(&db, tu_path("rec"), NULL));
+    TU_OK(tu_reopen(&db, "rec", NULL));
     mnemo_record *r;
     TU_RC(mnemo_record_get(&r, db, NULL, "victim"), MNEMO_ECORRUPT);
     cr_assert(strstr(mnemo_errmsg(), "victim"), "%s", mnemo_errmsg());
@@ -569,7 +569,7 @@ TU_TEST(record, indexes_persist_and_count_estimates)
     TU_OK(mnemo_record_index_create(db, "topic"));
     close_db();
     TU_NEEDS_DISK("reopens");
-    TU_OK(mnemo_open(&db, tu_path("rec"), NULL));
+    TU_OK(tu_reopen(&db, "rec", NULL));
     put("late", "", 0, "{\"topic\": \"rust\"}"); /* written after reopen: must be indexed */
     char got[16384];
     find_all("{\"topic\": \"rust\"}", 0, got, sizeof got);
@@ -1039,7 +1039,7 @@ TU_TEST(record, interrupted_index_build_is_finished_at_start)
     write_def_raw("topic", 2, 0);     /* killed mid-build */
     write_def_raw("deep.v", 1, 1);    /* ready, but built by the older format */
     for (int round = 0; round < 2; round++) {
-        TU_OK(mnemo_open(&db, tu_path("rec"), NULL));
+        TU_OK(tu_reopen(&db, "rec", NULL));
         char **paths;
         size_t n;
         TU_OK(mnemo_record_index_list(&paths, &n, db, NULL));
@@ -1062,7 +1062,7 @@ TU_TEST(record, interrupted_index_build_is_finished_at_start)
     write_def_raw("topic", 2, 0);
     mnemo_options o = MNEMO_OPTIONS_INIT;
     o.read_only = 1;
-    TU_OK(mnemo_open(&db, tu_path("rec"), &o));
+    TU_OK(tu_reopen(&db, "rec", &o));
     record_state *st;
     TU_OK(mnemo_record__state(&st, db));
     cr_assert(!mnemo_record__index_ready(st, "topic"));

@@ -419,7 +419,7 @@ TU_TEST(text, a_search_merges_the_blocks_small_commits_left)
     TU_OK(mnemo_close(db));
     size_t before = raw_count("m", "Pwing", 6);
     cr_assert_eq(before, 81 + 2, "a block per commit and a kill key each for r01 and r02: %zu", before);
-    TU_OK(mnemo_open(&db, tu_path("m"), NULL));
+    TU_OK(tu_reopen(&db, "m", NULL));
     char first[1024];
     snprintf(first, sizeof first, "%s", search_ids(db, NULL, "wing", 100, NULL));
     cr_assert_eq(strncmp(first, "r01 ", 4), 0, "%s", first);
@@ -427,7 +427,7 @@ TU_TEST(text, a_search_merges_the_blocks_small_commits_left)
     TU_OK(mnemo_close(db));
     cr_assert_eq(raw_count("m", "Pwing", 6), 1, "one merged block");
     cr_assert_eq(raw_count("m", "Pn5", 4), 1, "a term read by no search stays as it is");
-    TU_OK(mnemo_open(&db, tu_path("m"), NULL));
+    TU_OK(tu_reopen(&db, "m", NULL));
     cr_assert_str_eq(search_ids(db, NULL, "wing", 100, NULL), first);
     cr_assert_eq(info(db, NULL).documents, 79);
     TU_OK(mnemo_close(db));
@@ -478,7 +478,7 @@ TU_TEST(text, a_tokenizer_that_changed_is_named_instead_of_leaving_postings)
     tu_raw_put(&raw, MNEMO_CF_TEXT_INDEX, fkey, sizeof fkey, buf, mnemo__seal(buf, buf + 32, pl));
     free(v);
     tu_raw_close(&raw);
-    TU_OK(mnemo_open(&db, tu_path("k"), NULL));
+    TU_OK(tu_reopen(&db, "k", NULL));
     mnemo_record r = {.id = "b", .content = "a new text"};
     TU_RC(mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT), MNEMO_ECORRUPT);
     cr_assert(strstr(mnemo_errmsg(), "mnemo_text_disable"), "%s", mnemo_errmsg());
@@ -507,12 +507,12 @@ TU_TEST(text, an_index_of_the_old_layout_is_rebuilt_by_a_read_write_open)
     tu_raw_close(&raw);
     mnemo_options ro = MNEMO_OPTIONS_INIT;
     ro.read_only = 1;
-    TU_OK(mnemo_open(&db, tu_path("o"), &ro));
+    TU_OK(tu_reopen(&db, "o", &ro));
     mnemo_text_hits *h;
     TU_RC(mnemo_text_search(&h, db, NULL, "wing", 10, NULL), MNEMO_EVERSION);
     cr_assert(strstr(mnemo_errmsg(), "layout 1"), "%s", mnemo_errmsg());
     TU_OK(mnemo_close(db));
-    TU_OK(mnemo_open(&db, tu_path("o"), NULL));
+    TU_OK(tu_reopen(&db, "o", NULL));
     cr_assert_str_eq(search_ids(db, NULL, "propeller", 10, NULL), "d a c");
     cr_assert_str_eq(search_ids(db, NULL, "wing", 10, NULL), "d c a");
     mnemo_text_info i = info(db, NULL);
@@ -560,7 +560,7 @@ TU_TEST(text, enabling_indexes_the_records_already_stored_with_progress)
     TU_OK(mnemo_close(db));
     mnemo_options ro = MNEMO_OPTIONS_INIT;
     ro.read_only = 1;
-    TU_OK(mnemo_open(&db, tu_path("e"), &ro));
+    TU_OK(tu_reopen(&db, "e", &ro));
     mnemo_text_info i = info(db, NULL);
     cr_assert_str_eq(i.stem_language, "english");
     cr_assert_eq(i.documents, 600);
@@ -572,7 +572,7 @@ TU_TEST(text, enabling_indexes_the_records_already_stored_with_progress)
     mnemo_text_hits_free(h);
     TU_OK(mnemo_close(db));
     /* disable drops it all */
-    TU_OK(mnemo_open(&db, tu_path("e"), NULL));
+    TU_OK(tu_reopen(&db, "e", NULL));
     TU_OK(mnemo_text_disable(db));
     TU_RC(mnemo_text_disable(db), MNEMO_ENOTFOUND);
     TU_RC(mnemo_text_search(&h, db, NULL, "special", 10, NULL), MNEMO_EINVAL);
@@ -749,7 +749,7 @@ TU_TEST(text, a_damaged_posting_is_ecorrupt_naming_its_term)
     tu_raw_put(&raw, 7, key, kl, v, vl);
     free(v);
     tu_raw_close(&raw);
-    TU_OK(mnemo_open(&db, tu_path("d"), NULL));
+    TU_OK(tu_reopen(&db, "d", NULL));
     mnemo_text_hits *h;
     TU_RC(mnemo_text_search(&h, db, NULL, "boundary", 10, NULL), MNEMO_ECORRUPT);
     cr_assert(strstr(mnemo_errmsg(), "'boundary'"), "%s", mnemo_errmsg());

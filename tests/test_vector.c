@@ -34,7 +34,7 @@ static mnemo_db *reopen(const char *name, const mnemo_options *o)
 {
     TU_NEEDS_DISK("reopens");
     mnemo_db *d;
-    TU_OK(mnemo_open(&d, tu_path(name), o));
+    TU_OK(tu_reopen(&d, name, o));
     return d;
 }
 
@@ -142,6 +142,7 @@ static double recall(const mnemo_vector_hits *h, const size_t *t, size_t k)
 
 TU_TEST(vector, space_is_created_persisted_and_checked)
 {
+    TU_DEFAULT_COLLECTION_ONLY("mnemo_open's vector options; a collection's are checked in test_collection.c");
     db = open_space("s", 8, MNEMO_METRIC_COSINE);
     mnemo_vector_space sp = MNEMO_VECTOR_SPACE_INIT;
     TU_OK(mnemo_vector_space_get(&sp, db));
@@ -678,8 +679,11 @@ static void child_writer(const char *path, int ack_fd)
 {
     mnemo_options o = MNEMO_OPTIONS_INIT;
     o.sync_on_commit = 1;
-    mnemo_db *d;
-    if (mnemo_open(&d, path, &o))
+    mnemo_db *d, *root;
+    if (mnemo_open(&root, path, &o))
+        _exit(2);
+    d = root;
+    if (tu_collection() && mnemo_collection_open(&d, root, tu_collection()))
         _exit(2);
     for (uint32_t i = 0;; i++) {
         char id[16];

@@ -1,6 +1,7 @@
 #include "testutil.h"
 
 #include "core/clock.h"
+#include "core/error.h"
 #include "store/store.h"
 
 #include <ftw.h>
@@ -89,10 +90,64 @@ const char *tu_db_path(const char *name)
     return tu_persistent() ? tu_path(name) : ":memory:";
 }
 
+const char *tu_collection(void)
+{
+    const char *c = getenv("MNEMO_TEST_COLLECTION");
+    return c && *c ? c : NULL;
+}
+
 int tu_open_with(mnemo_db **db, const char *name, mnemo_options *o)
 {
     tu_engine_options(o);
-    return mnemo_open(db, tu_db_path(name), o);
+    const char *coll = tu_collection();
+    if (!coll)
+        return mnemo_open(db, tu_db_path(name), o);
+    /* The suites on a collection: the database holds the vector space the test asks for in the
+     * collection, and the test gets the collection's handle. */
+    mnemo_options ro = *o;
+    ro.vector_dim = 0;
+    ro.vector_metric = MNEMO_METRIC_DEFAULT;
+    ro.hnsw_m = ro.hnsw_ef_construction = ro.hnsw_ef_search = 0;
+    mnemo_db *root;
+    int rc = mnemo_open(&root, tu_db_path(name), &ro);
+    if (rc)
+        return rc;
+    rc = mnemo_collection_open(db, root, coll);
+    if (rc == MNEMO_ENOTFOUND && !o->read_only) {
+        mnemo_collection_options co = {MNEMO_COLLECTION_OPTIONS_VERSION, o->vector_dim, o->vector_metric, o->hnsw_m,
+                                       o->hnsw_ef_construction, o->hnsw_ef_search};
+        rc = mnemo_collection_create(db, root, coll, &co);
+    } else if (rc == 0 && o->vector_dim) {
+        /* what mnemo_open checks for the default collection, checked against the collection */
+        mnemo_vector_space sp = {MNEMO_VECTOR_SPACE_VERSION, 0, 0, 0, 0, 0};
+        int src = mnemo_vector_space_get(&sp, *db);
+        if (src == 0 && sp.dim != o->vector_dim)
+            rc = MNEMO_EINVAL;
+    }
+    if (rc) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", mnemo_errmsg());
+        (void)mnemo_close(root);
+        return mnemo__err(rc, "%s", msg);
+    }
+    return 0;
+}
+
+int tu_reopen(mnemo_db **db, const char *name, const mnemo_options *o)
+{
+    mnemo_options copy = MNEMO_OPTIONS_INIT;
+    if (o)
+        copy = *o;
+    return tu_open_with(db, name, &copy);
+}
+
+#undef mnemo_close
+int tu_close(mnemo_db *db)
+{
+    mnemo_db *root;
+    if (db && tu_collection() && mnemo_collection_open(&root, db, "default") == 0)
+        return mnemo_close(root);
+    return mnemo_close(db);
 }
 
 mnemo_db *tu_open(const char *name)
@@ -107,6 +162,7 @@ mnemo_db *tu_open(const char *name)
 void tu_raw_open(tu_raw *r, const char *path)
 {
     TU_NEEDS_DISK("damages stored values");
+    TU_DEFAULT_COLLECTION_ONLY("reads or damages stored keys by their layout");
 #ifdef MNEMO_HAVE_ETCD
     char epath[1024];
     if (!strcmp(tu_engine(), "etcd") && strncmp(path, "etcd://", 7) && tu_cluster.n) {

@@ -34,6 +34,23 @@ const char *tu_db_path(const char *name);
 int tu_open_with(mnemo_db **db, const char *name, mnemo_options *o);
 /* Open (creating) a database `name` with default options on the test engine; asserts success. */
 mnemo_db *tu_open(const char *name);
+/* The collection the suites run on: $MNEMO_TEST_COLLECTION (meson test setup `collection`), or NULL
+ * for the default collection. With one, tu_open gives that collection's handle (created with the
+ * vector space of the options) and mnemo_close below closes its database. */
+const char *tu_collection(void);
+int tu_close(mnemo_db *db);
+/* mnemo_open of an existing database `name` with *o (NULL: defaults), as tu_open_with. */
+int tu_reopen(mnemo_db **db, const char *name, const mnemo_options *o);
+/* For a test of what only the default collection has (the raw layout of its keys, options of
+ * mnemo_open itself): skipped when the suites run on a collection. */
+#define TU_DEFAULT_COLLECTION_ONLY(why)                                                                     \
+    do {                                                                                                    \
+        if (tu_collection()) {                                                                              \
+            tu_cleanup();                                                                                   \
+            cr_skip_test("looks at the default collection only (%s)", why);                                 \
+        }                                                                                                   \
+    } while (0)
+#define mnemo_close(db) tu_close(db)
 
 #define TU_OK(call)                                                                                         \
     do {                                                                                                    \

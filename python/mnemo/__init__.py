@@ -9,7 +9,7 @@ text) in one transaction. See docs/python.md.
         for hit in db.search(query, k=10, filter={"topic": "travel"}):
             print(hit.id, hit.distance)
 """
-from ._db import (Database, Edge, Hit, ImportStats, Neighbor, Path, RecallHit, Record, Stats,
+from ._db import (Collection, CollectionInfo, Database, Edge, Hit, ImportStats, Neighbor, Path, RecallHit, Record, Stats,
                   TextHit, TextInfo, Transaction, VectorSpace, VectorStats, Visit, open, retry)
 from ._errors import (Busy, Corrupt, Error, Exists, Full, InvalidArgument, IOFailure, Locked,
                       NoMemory, NotADatabase, NotFound, NotSupported, ReadOnly, Unknown,
@@ -18,7 +18,7 @@ from ._mnemo import ffi as _ffi, lib as _lib
 
 __version__ = _ffi.string(_lib.mnemo_version(_ffi.NULL, _ffi.NULL, _ffi.NULL)).decode()
 
-__all__ = ["open", "retry", "Database", "Transaction", "Record", "Hit", "TextHit", "RecallHit",
+__all__ = ["open", "retry", "Database", "Collection", "CollectionInfo", "Transaction", "Record", "Hit", "TextHit", "RecallHit",
            "Edge", "Neighbor", "Visit", "Path", "ImportStats", "VectorSpace", "VectorStats",
            "TextInfo", "Stats", "Error", "InvalidArgument", "NotFound", "Exists", "Busy",
            "Corrupt", "IOFailure", "NoMemory", "WrongDimension", "NotADatabase",

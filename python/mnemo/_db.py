@@ -150,6 +150,13 @@ class TextInfo:
     total_terms: int
 
 
+@dataclass(frozen=True)
+class CollectionInfo:
+    name: str
+    records: int  # stored records (expired ones not yet purged count)
+    vectors: int  # stored embeddings
+
+
 @dataclass
 class Stats:
     cache_hits: int
@@ -914,6 +921,7 @@ class Transaction(_Ops):
     def _t(self):
         if self._done is not None:
             raise invalid(f"transaction already {self._done}")
+        self._t_view()  # a view of another collection lives as long as its transaction
         self._database._db()
         return self._h
 
@@ -948,6 +956,21 @@ class Transaction(_Ops):
         if rc != lib.MNEMO_EINVAL:
             self._finish("rolled back")
         _check(rc)
+
+    def collection(self, collection):
+        """This transaction's view of another collection of its database (a name or a
+        Collection): what it writes there commits or rolls back with the rest."""
+        c = collection if isinstance(collection, Database) else self._database.collection(collection)
+        if c._root() is not self._database._root():
+            raise invalid("collection: it belongs to another database")
+        view = Transaction(c, self._h, borrowed=True, read_only=self.read_only)
+        view._owner = self  # keeps the C transaction alive while the view is
+        return view
+
+    def _t_view(self):
+        owner = getattr(self, "_owner", None)
+        if owner is not None:
+            owner._t()
 
     def __enter__(self):
         self._t()
@@ -987,6 +1010,8 @@ class Database(_Ops):
         # guards _views and _closing; an RLock, since a view collected while it is held releases under it
         self._views_lock = threading.RLock()
         self._closing = False
+        self._colls = {}  # collection objects by name (a collection's handle lives as long as the database)
+        self._colls_lock = threading.Lock()
 
     def _db(self):
         h = self._h
@@ -1068,6 +1093,69 @@ class Database(_Ops):
 
     def __repr__(self):
         return f"<mnemo.Database {self.path!r}{' closed' if self.closed else ''}>"
+
+    # ---- collections (docs/collections.md)
+    def _root(self):
+        return self
+
+    def _collection(self, out, name):
+        name = name if isinstance(name, str) else str(name)
+        if name == "default":
+            return self._root()
+        root = self._root()
+        with root._colls_lock:
+            c = root._colls.get(name)
+            if c is None or c._h != out[0]:
+                c = Collection(root, out[0], name)
+                root._colls[name] = c
+            return c
+
+    def create_collection(self, name, *, dim=0, metric=None, hnsw_m=0, ef_construction=0, ef_search=0):
+        """Create collection `name` (with a vector space when dim is given) and return it;
+        Exists if it does."""
+        o = ffi.new("mnemo_collection_options *")
+        o.version = lib.MNEMO_COLLECTION_OPTIONS_VERSION
+        o.vector_dim = _unsigned(dim, "dim", 32)
+        o.vector_metric = lib.MNEMO_METRIC_DEFAULT if metric is None else _choice(_METRICS, metric, "metric")
+        o.hnsw_m = _unsigned(hnsw_m, "hnsw_m", 32)
+        o.hnsw_ef_construction = _unsigned(ef_construction, "ef_construction", 32)
+        o.hnsw_ef_search = _unsigned(ef_search, "ef_search", 32)
+        out = ffi.new("mnemo_db **")
+        _check(lib.mnemo_collection_create(out, self._db(), _text(name, "collection name"), o))
+        return self._collection(out, name)
+
+    def collection(self, name):
+        """The collection `name` ("default": the database itself); NotFound if there is none."""
+        out = ffi.new("mnemo_db **")
+        _check(lib.mnemo_collection_open(out, self._db(), _text(name, "collection name")))
+        return self._collection(out, name)
+
+    def collections(self):
+        """Every collection as CollectionInfo, the default one first."""
+        out = ffi.new("mnemo_collection_list **")
+        _check(lib.mnemo_collection_list_all(out, self._db()))
+        try:
+            items = out[0].items
+            return [CollectionInfo(ffi.string(items[i].name).decode(), items[i].records, items[i].vectors)
+                    for i in range(out[0].count)]
+        finally:
+            lib.mnemo_collection_list_free(out[0])
+
+    def drop_collection(self, name):
+        """Drop collection `name` with everything in it (and its records' edges)."""
+        _check(lib.mnemo_collection_drop(self._db(), _text(name, "collection name")))
+        root = self._root()
+        with root._colls_lock:
+            root._colls.pop(name, None)
+
+    def rename_collection(self, old, new):
+        _check(lib.mnemo_collection_rename(self._db(), _text(old, "collection name"), _text(new, "collection name")))
+        root = self._root()
+        with root._colls_lock:
+            c = root._colls.pop(old, None)
+            if c is not None:
+                c.name = new
+                root._colls[new] = c
 
     # ---- transactions
     def transaction(self, read_only=False):
@@ -1209,6 +1297,54 @@ class Database(_Ops):
 
     def compact(self):
         _check(lib.mnemo_compact(self._db()))
+
+
+class Collection(Database):
+    """A collection of a database (docs/collections.md): every Database method, on its own
+    records, vectors, indexes and full text (key-value pairs are the database's). It closes with
+    its database; close() on it does nothing. Its transactions span the database's collections."""
+
+    def __init__(self, root, handle, name):
+        Database.__init__(self, handle, root.path)
+        self._parent = root
+        self.name = name
+
+    def _root(self):
+        return self._parent
+
+    def _db(self):
+        self._parent._db()  # InvalidArgument once the database is closed
+        return self._h
+
+    @property
+    def closed(self):
+        return self._parent.closed
+
+    # views of key-value pairs are the database's: its close waits for them
+    def _reserve_view(self):
+        self._parent._reserve_view()
+
+    def _unreserve_view(self):
+        self._parent._unreserve_view()
+
+    def _hold_view(self, v):
+        return self._parent._hold_view(v)
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        self._db()
+        return self
+
+    def __exit__(self, et, ev, tb):
+        return False
+
+    def __del__(self):
+        pass
+
+    def __repr__(self):
+        return f"<mnemo.Collection {self.name!r} of {self.path!r}{' closed' if self.closed else ''}>"
 
 
 def _options(o, create, read_only, sync, dim, metric, engine, cache_size, hnsw_m, ef_construction,

@@ -98,6 +98,9 @@ int cli_engine(const cli_cmd *cmd, int rc, const char *fmt, ...) __attribute__((
 
 /* Opening the database named by the first positional argument. */
 enum { CLI_OPEN_RW = 0, CLI_OPEN_RO = 1, CLI_OPEN_CREATE = 2 };
+/* --collection NAME, which every command takes (main.c): the collection cli_open gives the handle
+ * of (NULL: the default collection). CLI_OPEN_CREATE creates it with the vector space options. */
+extern const char *cli_collection;
 /* @return 0, or CLI_EXIT_FAIL after printing the error. */
 int cli_open(mnemo_db **db, const cli_cmd *cmd, const char *path, int mode);
 /* The same with options of the caller's (mode sets read_only / create_if_missing in a copy). */

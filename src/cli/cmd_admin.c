@@ -34,12 +34,19 @@ static int run_init(const cli_cmd *cmd, const cli_args *a)
     mnemo_db *db;
     /* ":memory:" is always new; any other path must not hold a database yet. */
     int rc = strcmp(a->pos[0], ":memory:") ? mnemo_open(&db, a->pos[0], &o) : MNEMO_ENOTFOUND;
+    int existing = rc == 0; /* with --collection: a new collection in an existing database */
     if (rc == 0) {
+        mnemo_db *h;
+        int crc = cli_collection ? mnemo_collection_open(&h, db, cli_collection) : 0;
         mnemo_close(db);
-        return cli_fail(cmd, "'%s' is already a mnemo database: %s", a->pos[0], mnemo_strerror(MNEMO_EEXISTS));
-    }
-    if (rc != MNEMO_ENOTFOUND)
+        if (!cli_collection)
+            return cli_fail(cmd, "'%s' is already a mnemo database: %s", a->pos[0], mnemo_strerror(MNEMO_EEXISTS));
+        if (crc == 0)
+            return cli_fail(cmd, "'%s' already has a collection '%s': %s", a->pos[0], cli_collection,
+                            mnemo_strerror(MNEMO_EEXISTS));
+    } else if (rc != MNEMO_ENOTFOUND) {
         return cli_engine(cmd, rc, "cannot create database '%s'", a->pos[0]);
+    }
     /* a failed init removes what it created, so that the next one does not find half a database */
     cli_dir_mark mark;
     cli_dir_mark_take(&mark, a->pos[0]);
@@ -53,7 +60,7 @@ static int run_init(const cli_cmd *cmd, const cli_args *a)
         rc = cli_close(db, cmd, cli_engine(cmd, rc, "reading the engine"));
     else
         rc = cli_close(db, cmd, 0);
-    if (rc)
+    if (rc && !existing)
         cli_dir_mark_undo(&mark, a->pos[0]);
     cli_dir_mark_free(&mark);
     if (rc)
@@ -61,6 +68,8 @@ static int run_init(const cli_cmd *cmd, const cli_args *a)
     jout j = {0};
     jo_begin(&j);
     jo_str(&j, "path", a->pos[0]);
+    if (cli_collection)
+        jo_str(&j, "collection", cli_collection);
     jo_bool(&j, "created", 1);
     jo_int(&j, "format_version", MNEMO_FORMAT_VERSION);
     jo_str(&j, "engine", st.engine);
@@ -345,6 +354,50 @@ static int run_compact(const cli_cmd *cmd, const cli_args *a)
     return rc;
 }
 
+/* ---- collections ------------------------------------------------------------------------------ */
+
+static int run_collections(const cli_cmd *cmd, const cli_args *a)
+{
+    const char *drop = cli_opt(cmd, a, "drop"), *rename = cli_opt(cmd, a, "rename"), *to = cli_opt(cmd, a, "to");
+    if (!rename != !to)
+        return cli_usage(cmd, "--rename OLD needs --to NEW (and --to needs --rename)");
+    if (drop && rename)
+        return cli_usage(cmd, "--drop and --rename are separate commands");
+    mnemo_db *db;
+    if (cli_open(&db, cmd, a->pos[0], drop || rename ? CLI_OPEN_RW : CLI_OPEN_RO))
+        return CLI_EXIT_FAIL;
+    int rc = 0;
+    jout j = {0};
+    if (drop || rename) {
+        rc = drop ? mnemo_collection_drop(db, drop) : mnemo_collection_rename(db, rename, to);
+        if (rc) {
+            rc = drop ? cli_engine(cmd, rc, "dropping collection '%s'", drop)
+                      : cli_engine(cmd, rc, "renaming collection '%s' to '%s'", rename, to);
+        } else {
+            jo_begin(&j);
+            jo_str(&j, drop ? "dropped" : "renamed", drop ? drop : rename);
+            if (!drop)
+                jo_str(&j, "to", to);
+            jo_line(&j, stdout);
+        }
+        jo_free(&j);
+        return cli_close(db, cmd, rc);
+    }
+    mnemo_collection_list *l;
+    if ((rc = mnemo_collection_list_all(&l, db)) != 0)
+        return cli_close(db, cmd, cli_engine(cmd, rc, "listing the collections"));
+    for (size_t i = 0; i < l->count; i++) {
+        jo_begin(&j);
+        jo_str(&j, "collection", l->items[i].name);
+        jo_uint(&j, "records", l->items[i].records);
+        jo_uint(&j, "vectors", l->items[i].vectors);
+        jo_line(&j, stdout);
+    }
+    jo_free(&j);
+    mnemo_collection_list_free(l);
+    return cli_close(db, cmd, 0);
+}
+
 const cli_cmd cli_admin_cmds[] = {
     {"init", "DB [--engine rocksdb|lmdb|memory] [--dim N [--metric l2|cosine|ip] [--M 16] [--ef-construction 200] "
      "[--ef-search 64]]",
@@ -382,6 +435,14 @@ const cli_cmd cli_admin_cmds[] = {
      "index agrees with every stored vector; {\"skipped\":\"no vector space\"} without one).\n"
      "Exit 0 only if every check passes.\n",
      {{NULL, 0}}, 1, 1, run_check},
+    {"collections", "DB [--drop NAME | --rename OLD --to NEW]", "list, drop or rename the collections",
+     "Without options prints one line per collection, the default one first:\n"
+     "{\"collection\",\"records\",\"vectors\"} (stored records, expired ones not yet purged included).\n"
+     "  --drop NAME          drop the collection with everything in it and its records' edges\n"
+     "  --rename OLD --to NEW  rename a collection\n"
+     "A collection is created by `init DB --collection NAME [--dim N ...]`; every command takes\n"
+     "--collection NAME to work on one (without it: the default collection).\n",
+     {{"drop", 1}, {"rename", 1}, {"to", 1}, {NULL, 0}}, 1, 1, run_collections},
     {"backup", "DB DEST", "write a consistent copy of the database into DEST",
      "DEST must not exist; files are hard-linked where possible. Prints {\"path\",\"backup\",\"disk_bytes\"}.\n"
      "The copy opens like any database.\n",

@@ -272,6 +272,17 @@ static int import_space(cli_import *im, json_t *obj)
     const char *metric = json_string_value(json_object_get(obj, "metric"));
     if (!metric || cli_metric_parse(&o.vector_metric, metric))
         return cli_import_reject(im, im->lines, 0, "a space line needs \"metric\": \"l2\", \"cosine\" or \"ip\"");
+    if (strcmp(mnemo_collection_name(im->db), MNEMO_COLLECTION_DEFAULT)) {
+        /* a collection's space is given when it is made: here it can only agree */
+        mnemo_vector_space sp = MNEMO_VECTOR_SPACE_INIT;
+        int src = mnemo_vector_space_get(&sp, im->db);
+        if (src == 0 && sp.dim == o.vector_dim && sp.metric == o.vector_metric)
+            return cli_import_line_done(im);
+        return cli_import_reject(im, im->lines, src == MNEMO_ENOTFOUND ? 0 : src,
+                                 "collection '%s' has %s vector space than the space line (a collection's space is "
+                                 "given when it is created: init --collection NAME --dim N, or a collection line)",
+                                 mnemo_collection_name(im->db), src == MNEMO_ENOTFOUND ? "no" : "another");
+    }
     int rc = cli_import_commit(im);
     if (rc)
         return rc;
@@ -354,6 +365,54 @@ static int import_text(cli_import *im, json_t *obj)
     return 0;
 }
 
+/* {"type":"collection","name":N[,"dim","metric","M","ef_construction","ef_search"]}: the lines
+ * after it go into collection N, created (with that vector space) when it does not exist; one that
+ * exists must have the same space. */
+static int import_collection(cli_import *im, json_t *obj)
+{
+    static const char *const known[] = {"type", "name", "dim", "metric", "M", "ef_construction", "ef_search"};
+    static const char *const nums[] = {"dim", "M", "ef_construction", "ef_search"};
+    char err[300];
+    if (only_fields(obj, known, sizeof known / sizeof *known, err, sizeof err))
+        return cli_import_reject(im, im->lines, 0, "%s", err);
+    const char *name = json_string_value(json_object_get(obj, "name"));
+    if (!name)
+        return cli_import_reject(im, im->lines, 0, "a collection line needs a string \"name\"");
+    mnemo_collection_options co = MNEMO_COLLECTION_OPTIONS_INIT;
+    uint32_t *dst[] = {&co.vector_dim, &co.hnsw_m, &co.hnsw_ef_construction, &co.hnsw_ef_search};
+    for (size_t i = 0; i < 4; i++) {
+        json_t *v = json_object_get(obj, nums[i]);
+        if (!v)
+            continue;
+        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > UINT32_MAX)
+            return cli_import_reject(im, im->lines, 0, "a collection's \"%s\" must be a positive whole number",
+                                     nums[i]);
+        *dst[i] = (uint32_t)json_integer_value(v);
+    }
+    const char *metric = json_string_value(json_object_get(obj, "metric"));
+    if (metric && cli_metric_parse(&co.vector_metric, metric))
+        return cli_import_reject(im, im->lines, 0, "a collection's \"metric\" is \"l2\", \"cosine\" or \"ip\"");
+    int rc = cli_import_commit(im);
+    if (rc)
+        return rc;
+    mnemo_db *h;
+    rc = mnemo_collection_open(&h, im->db, name);
+    if (rc == MNEMO_ENOTFOUND)
+        rc = mnemo_collection_create(&h, im->db, name, &co);
+    else if (rc == 0 && co.vector_dim) {
+        mnemo_vector_space sp = MNEMO_VECTOR_SPACE_INIT;
+        int src = mnemo_vector_space_get(&sp, h);
+        if (src == 0 && (sp.dim != co.vector_dim || sp.metric != co.vector_metric))
+            return cli_import_reject(im, im->lines, MNEMO_EINVAL,
+                                     "collection '%s' exists with vector dim %u metric %s, not dim %u metric %s", name,
+                                     sp.dim, cli_metric_name(sp.metric), co.vector_dim, cli_metric_name(co.vector_metric));
+    }
+    if (rc)
+        return cli_import_reject(im, im->lines, rc, "collection '%s'", name);
+    im->db = h;
+    return cli_import_line_done(im);
+}
+
 static int import_jsonl(cli_import *im, FILE *f)
 {
     char *line = NULL, err[600];
@@ -380,6 +439,8 @@ static int import_jsonl(cli_import *im, FILE *f)
             rc = import_space(im, obj);
         else if (is_type(obj, "text"))
             rc = import_text(im, obj);
+        else if (is_type(obj, "collection"))
+            rc = import_collection(im, obj);
         else if ((erc = cli_import_txn(im, &txn)) != 0)
             rc = cli_import_reject(im, im->lines, erc, "beginning a transaction");
         else if (apply_json(im, txn, obj, &erc, err, sizeof err))
@@ -675,18 +736,25 @@ static int export_pair(void *arg, const void *k, size_t kl, const void *v, size_
     return 0;
 }
 
-/* The vector space first, so that an import into a database without one creates it. */
-static int export_space(exporter *x)
+/* The vector space first, so that an import into a database without one creates it; a collection's
+ * on its collection line (which names it: coll), since it is given when the collection is made. */
+static int export_space(exporter *x, const char *coll)
 {
     mnemo_vector_space sp = MNEMO_VECTOR_SPACE_INIT;
     int rc = mnemo_vector_space_get(&sp, x->db);
-    if (rc == MNEMO_ENOTFOUND)
-        return 0;
-    if (rc)
+    if (rc && rc != MNEMO_ENOTFOUND)
         return rc;
-    x->vectors = 1;
+    x->vectors = rc == 0;
+    if (rc && !coll)
+        return 0;
     jo_begin(&x->j);
-    jo_str(&x->j, "type", "space");
+    jo_str(&x->j, "type", coll ? "collection" : "space");
+    if (coll)
+        jo_str(&x->j, "name", coll);
+    if (rc) {
+        jo_line(&x->j, stdout);
+        return 0;
+    }
     jo_uint(&x->j, "dim", sp.dim);
     jo_str(&x->j, "metric", cli_metric_name(sp.metric));
     jo_uint(&x->j, "M", sp.hnsw_m);
@@ -732,30 +800,51 @@ static int export_indexes(exporter *x)
     return 0;
 }
 
+/* One collection's sections (x->db is its handle): space (or the collection line), text settings,
+ * indexes, key-value pairs (the database's, with the default collection only), records, edges. */
+static int export_collection(const cli_cmd *cmd, exporter *x, const char *coll)
+{
+    int rc;
+    if ((rc = export_space(x, coll)) != 0)
+        rc = cli_engine(cmd, rc, "exporting the vector space");
+    else if ((rc = export_text(x)) != 0)
+        rc = cli_engine(cmd, rc, "exporting the full-text settings");
+    else if ((rc = export_indexes(x)) != 0)
+        rc = cli_engine(cmd, rc, "exporting index definitions");
+    else if (!coll && !cli_collection && (rc = cli_each_kv(x->db, x->txn, export_pair, x)) != 0)
+        rc = cli_engine(cmd, rc, "exporting key-value pairs");
+    else if ((rc = cli_each_record(x->db, x->txn, export_record, x)) != 0)
+        rc = cli_engine(cmd, rc, "exporting records");
+    else if ((rc = cli_each_record(x->db, x->txn, export_edges, x)) != 0)
+        rc = cli_engine(cmd, rc, "exporting edges");
+    return rc;
+}
+
 static int run_export(const cli_cmd *cmd, const cli_args *a)
 {
     exporter x = {0};
     if (cli_open(&x.db, cmd, a->pos[0], CLI_OPEN_RO))
         return CLI_EXIT_FAIL;
-    int rc = mnemo_txn_begin(&x.txn, x.db, MNEMO_TXN_READONLY);
+    mnemo_db *db = x.db;
+    /* One snapshot for every collection: a transaction spans them. */
+    int rc = mnemo_txn_begin(&x.txn, db, MNEMO_TXN_READONLY);
     if (rc)
-        return cli_close(x.db, cmd, cli_engine(cmd, rc, "beginning a read transaction"));
-    if ((rc = export_space(&x)) != 0)
-        rc = cli_engine(cmd, rc, "exporting the vector space");
-    else if ((rc = export_text(&x)) != 0)
-        rc = cli_engine(cmd, rc, "exporting the full-text settings");
-    else if ((rc = export_indexes(&x)) != 0)
-        rc = cli_engine(cmd, rc, "exporting index definitions");
-    else if ((rc = cli_each_kv(x.db, x.txn, export_pair, &x)) != 0)
-        rc = cli_engine(cmd, rc, "exporting key-value pairs");
-    else if ((rc = cli_each_record(x.db, x.txn, export_record, &x)) != 0)
-        rc = cli_engine(cmd, rc, "exporting records");
-    else if ((rc = cli_each_record(x.db, x.txn, export_edges, &x)) != 0)
-        rc = cli_engine(cmd, rc, "exporting edges");
+        return cli_close(db, cmd, cli_engine(cmd, rc, "beginning a read transaction"));
+    rc = export_collection(cmd, &x, NULL);
+    mnemo_collection_list *l = NULL;
+    if (!rc && !cli_collection && (rc = mnemo_collection_list_all(&l, db)) != 0)
+        rc = cli_engine(cmd, rc, "listing the collections");
+    for (size_t i = 1; !rc && l && i < l->count; i++) { /* item 0: the default collection, done */
+        if ((rc = mnemo_collection_open(&x.db, db, l->items[i].name)) != 0)
+            rc = cli_engine(cmd, rc, "opening collection '%s'", l->items[i].name);
+        else
+            rc = export_collection(cmd, &x, l->items[i].name);
+    }
+    mnemo_collection_list_free(l);
     mnemo_txn_free(x.txn);
     free(x.edges);
     jo_free(&x.j);
-    return cli_close(x.db, cmd, rc);
+    return cli_close(db, cmd, rc);
 }
 
 const cli_cmd cli_io_cmds[] = {

@@ -157,15 +157,38 @@ int cli_engine(const cli_cmd *cmd, int rc, const char *fmt, ...)
     return CLI_EXIT_FAIL;
 }
 
+const char *cli_collection;
+
 int cli_open_with(mnemo_db **db, const cli_cmd *cmd, const char *path, int mode, const mnemo_options *opts)
 {
     mnemo_options o = *opts;
     o.read_only = mode == CLI_OPEN_RO;
     o.create_if_missing = mode == CLI_OPEN_CREATE;
     cli_options_adjust(&o);
-    int rc = mnemo_open(db, path, &o);
+    if (cli_collection) { /* the vector space options are the collection's */
+        o.vector_dim = 0;
+        o.vector_metric = MNEMO_METRIC_DEFAULT;
+        o.hnsw_m = o.hnsw_ef_construction = o.hnsw_ef_search = 0;
+    }
+    mnemo_db *root;
+    int rc = mnemo_open(&root, path, &o);
     if (rc)
         return cli_engine(cmd, rc, "cannot open database '%s'", path);
+    if (!cli_collection) {
+        *db = root;
+        return 0;
+    }
+    rc = mnemo_collection_open(db, root, cli_collection);
+    if (rc == MNEMO_ENOTFOUND && mode == CLI_OPEN_CREATE) {
+        mnemo_collection_options co = {MNEMO_COLLECTION_OPTIONS_VERSION, opts->vector_dim, opts->vector_metric,
+                                       opts->hnsw_m, opts->hnsw_ef_construction, opts->hnsw_ef_search};
+        rc = mnemo_collection_create(db, root, cli_collection, &co);
+    }
+    if (rc) {
+        cli_engine(cmd, rc, "cannot open collection '%s' of '%s'", cli_collection, path);
+        mnemo_close(root);
+        return CLI_EXIT_FAIL;
+    }
     return 0;
 }
 
@@ -200,6 +223,9 @@ int cli_metric_parse(mnemo_metric *out, const char *s)
 
 int cli_close(mnemo_db *db, const cli_cmd *cmd, int rc)
 {
+    mnemo_db *root;
+    if (db && mnemo_collection_open(&root, db, MNEMO_COLLECTION_DEFAULT) == 0)
+        db = root; /* a collection's handle closes with its database */
     int crc = mnemo_close(db);
     if (crc && !rc)
         return cli_engine(cmd, crc, "closing the database");
@@ -390,6 +416,26 @@ int main(int argc, char **argv)
         fprintf(stderr, "mnemo: unknown command '%s' (see 'mnemo --help')\n", name);
         return CLI_EXIT_USAGE;
     }
+    /* --collection NAME (or =NAME), anywhere after the command: every command takes it. */
+    int n = 2, i = 2;
+    for (; i < argc; i++) {
+        if (!strcmp(argv[i], "--"))
+            break;
+        if (!strcmp(argv[i], "--collection") || !strncmp(argv[i], "--collection=", 13)) {
+            if (argv[i][12] == '=') {
+                cli_collection = argv[i] + 13;
+            } else if (i + 1 < argc) {
+                cli_collection = argv[++i];
+            } else {
+                return cli_usage(c, "option '--collection' needs a value");
+            }
+            continue;
+        }
+        argv[n++] = argv[i];
+    }
+    while (i < argc) /* "--" and what follows it */
+        argv[n++] = argv[i++];
+    argc = n;
     cli_args a;
     int help = 0, rc = parse_args(&a, c, argc - 2, argv + 2, &help);
     if (rc)

@@ -14,7 +14,6 @@
 #include "core/error.h"
 #include "core/keys.h"
 #include "db/db.h"
-#include "record/record.h"
 #include "txn/idalloc.h"
 #include "txn/txn.h"
 
@@ -230,7 +229,7 @@ typedef struct step_arg {
 static int remove_records(mnemo_txn *txn, void *arg)
 {
     step_arg *a = arg;
-    return mnemo_record__remove_some(a->h, txn, RECLAIM_RECORDS, &a->done);
+    return mnemo_db__reclaim_records(a->h, txn, RECLAIM_RECORDS, &a->done);
 }
 
 static int delete_keys(mnemo_txn *txn, void *arg)

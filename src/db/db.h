@@ -6,6 +6,7 @@
 
 #include "mnemo/collection.h"
 #include "mnemo/db.h"
+#include "mnemo/txn.h"
 #include "txn/txn_db.h"
 
 struct mnemo_db {
@@ -47,5 +48,8 @@ extern const unsigned mnemo_db__n_module_opens;
  * key prefix and goes by prefix. */
 extern const mnemo_module_open mnemo_db__reclaim_opens[];
 extern const unsigned mnemo_db__n_reclaim_opens;
+/* One step of the reclaim: up to max records of db's collection removed in txn, with what hangs on
+ * them through the listeners (the record room's mnemo_record__remove_some). */
+int mnemo_db__reclaim_records(mnemo_db *db, mnemo_txn *txn, size_t max, size_t *removed);
 
 #endif

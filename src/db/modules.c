@@ -3,6 +3,7 @@
  * go with a deleted record. */
 #include "db/db.h"
 #include "graph/graph.h"
+#include "record/record.h"
 #include "text/text.h"
 #include "vector/vector.h"
 
@@ -17,3 +18,8 @@ const mnemo_module_open mnemo_db__reclaim_opens[] = {
     {"graph", mnemo_graph__open},
 };
 const unsigned mnemo_db__n_reclaim_opens = sizeof mnemo_db__reclaim_opens / sizeof mnemo_db__reclaim_opens[0];
+
+int mnemo_db__reclaim_records(mnemo_db *db, mnemo_txn *txn, size_t max, size_t *removed)
+{
+    return mnemo_record__remove_some(db, txn, max, removed);
+}

@@ -390,7 +390,9 @@ int mnemo_record__resolve(uint64_t *iid, mnemo_db *db, mnemo_txn *txn, const cha
     return rc;
 }
 
-int mnemo_record__id_of(char **id, mnemo_db *db, mnemo_txn *txn, uint64_t iid)
+/* The internal-id entry of iid: its id (mnemo__malloc'd, NUL-terminated, the collection prefix
+ * taken off) and whether the record is in db's collection. */
+static int iid_entry(char **id, int *ours, mnemo_db *db, mnemo_txn *txn, uint64_t iid)
 {
     unsigned char key[9];
     key[0] = MNEMO_MK_IID;
@@ -401,17 +403,36 @@ int mnemo_record__id_of(char **id, mnemo_db *db, mnemo_txn *txn, uint64_t iid)
                                    "the record id of an internal id (metadata)");
     if (rc)
         return rc;
-    /* The id of a record in this handle's collection; one of another collection is not found. */
     const unsigned char *prefix = mnemo_db__key_prefix(db, &pl);
-    int ours = pl ? n > pl && !memcmp(v, prefix, pl) : n > 0 && (unsigned char)v[0] != MNEMO_MK_IN_COLLECTION;
-    if (!ours) {
-        mnemo__free(v);
-        return mnemo__err(MNEMO_ENOTFOUND, "internal id %llu is a record of another collection",
-                          (unsigned long long)iid);
-    }
-    memmove(v, v + pl, n - pl + 1);
+    int in_some = n > MNEMO_COLL_PREFIX_LEN && (unsigned char)v[0] == MNEMO_MK_IN_COLLECTION;
+    *ours = pl ? n > pl && !memcmp(v, prefix, pl) : !in_some;
+    size_t skip = in_some ? MNEMO_COLL_PREFIX_LEN : 0;
+    memmove(v, v + skip, n - skip + 1);
     *id = v;
     return 0;
+}
+
+int mnemo_record__in_collection(mnemo_db *db, mnemo_txn *txn, uint64_t iid)
+{
+    char *id;
+    int ours;
+    int rc = iid_entry(&id, &ours, db, txn, iid);
+    if (rc)
+        return rc;
+    mnemo__free(id);
+    return ours;
+}
+
+int mnemo_record__id_of(char **id, mnemo_db *db, mnemo_txn *txn, uint64_t iid)
+{
+    int ours;
+    int rc = iid_entry(id, &ours, db, txn, iid);
+    if (!rc && !ours) {
+        mnemo__free(*id);
+        *id = NULL;
+        rc = mnemo__err(MNEMO_ENOTFOUND, "internal id %llu is a record of another collection", (unsigned long long)iid);
+    }
+    return rc;
 }
 
 /* ---- writing ---- */

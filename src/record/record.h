@@ -22,8 +22,12 @@ struct mnemo_filter;
 
 /* Internal id of the live record `id`: 0, MNEMO_ENOTFOUND (absent or expired) or an error. */
 int mnemo_record__resolve(uint64_t *iid, mnemo_db *db, mnemo_txn *txn, const char *id);
-/* Record id of an internal id (mnemo__malloc'd): 0, MNEMO_ENOTFOUND or an error. */
+/* Record id of an internal id (mnemo__malloc'd): 0, MNEMO_ENOTFOUND (no such record, or one of
+ * another collection than db's) or an error. */
 int mnemo_record__id_of(char **id, mnemo_db *db, mnemo_txn *txn, uint64_t iid);
+/* Whether the record of internal id iid is in db's collection: 1, 0 (another collection's),
+ * MNEMO_ENOTFOUND (no such record) or an error. */
+int mnemo_record__in_collection(mnemo_db *db, mnemo_txn *txn, uint64_t iid);
 
 /* 1 when the record iid has (or once had) an expiry, so readers holding only its iid (edges,
  * vector hits) must load it to know whether it is still live; 0 means it never expires. A record

@@ -126,7 +126,7 @@ int mnemo_txn__put_at_commit(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const vo
     if (!TDB(db)->ops->put_at_commit)
         return mnemo__err(MNEMO_ENOTSUP, "put_at_commit: the %s engine has none", TDB(db)->ops->name);
     mnemo_scoped_key sk;
-    int rc = mnemo_txn__collection_live(db, txn);
+    int rc = mnemo_txn__per_collection(cf, prefix, plen) ? mnemo_txn__collection_live(db, txn) : 0;
     if (rc || (rc = mnemo_txn__scope(&sk, TDB(db), cf, prefix, plen)) != 0)
         return rc;
     txn->writes++;
@@ -245,8 +245,9 @@ static uintptr_t this_thread(void) { return (uintptr_t)&thread_token; }
 
 int mnemo_guard__held(mnemo_db *db)
 {
+    /* A call on one of db's collections counts: closing db closes them. */
     for (mnemo_guard *g = guard_top; g; g = g->up)
-        if (g->db == db)
+        if (g->db == db || TDB(g->db)->root == db)
             return 1;
     return 0;
 }
@@ -822,7 +823,7 @@ static int write_one(mnemo_db *db, mnemo_cf cf, int is_delete, const void *key, 
 #define TXN_WRITE(db, txn, cf, key, klen, CALL)                             \
     do {                                                                   \
         mnemo_scoped_key sk;                                               \
-        int rc_ = mnemo_txn__collection_live(db, txn);                     \
+        int rc_ = TDB(db)->kprefix_len && mnemo_txn__per_collection(cf, key, klen) ? mnemo_txn__collection_live(db, txn) : 0; \
         if (rc_ || (rc_ = mnemo_txn__scope(&sk, TDB(db), cf, key, klen)))  \
             return rc_;                                                    \
         txn->writes++;                                                     \

@@ -1,0 +1,80 @@
+"""Collections (docs/collections.md): namespaces in one database, each with its own records,
+vector space, indexes and full text; one transaction spans them."""
+import pytest
+
+import mnemo
+
+
+def test_create_open_list_rename_drop(open_db):
+    db = open_db()
+    alice = db.create_collection("alice", dim=2, metric="cosine")
+    assert isinstance(alice, mnemo.Collection) and alice.name == "alice"
+    assert db.collection("alice") is alice
+    assert db.collection("default") is db
+    alice.put_record("m1", content="alice's memory")
+    db.put_record("m1", content="the default one")
+    alice.put_vector("m1", [1.0, 0.0])
+    assert alice.get_record("m1").content == "alice's memory"
+    assert db.get_record("m1").content == "the default one"
+    assert [h.id for h in alice.search([1.0, 0.0], k=3)] == ["m1"]
+    assert db.collections() == [mnemo.CollectionInfo("default", 1, 0), mnemo.CollectionInfo("alice", 1, 1)]
+    db.rename_collection("alice", "carol")
+    assert db.collection("carol") is alice and alice.name == "carol"
+    with pytest.raises(mnemo.NotFound, match="no collection 'alice'"):
+        db.collection("alice")
+    db.drop_collection("carol")
+    with pytest.raises(mnemo.NotFound, match="dropped"):
+        alice.get_record("m1")
+    assert [c.name for c in db.collections()] == ["default"]
+
+
+def test_bad_input(open_db):
+    db = open_db()
+    with pytest.raises(mnemo.InvalidArgument, match="empty"):
+        db.create_collection("")
+    with pytest.raises(mnemo.InvalidArgument, match="longer than"):
+        db.create_collection("x" * 200)
+    with pytest.raises(mnemo.Exists):
+        db.create_collection("default")
+    db.create_collection("a", dim=3)
+    with pytest.raises(mnemo.Exists, match="'a' exists"):
+        db.create_collection("a")
+    with pytest.raises(mnemo.InvalidArgument, match="cannot be dropped"):
+        db.drop_collection("default")
+    a = db.collection("a")
+    a.put_record("r")
+    with pytest.raises(mnemo.WrongDimension):
+        a.put_vector("r", [1.0, 2.0])
+    db.close()
+    with pytest.raises(mnemo.InvalidArgument, match="closed"):
+        a.get_record("r")
+
+
+def test_a_transaction_spans_collections(open_db):
+    db = open_db()
+    a = db.create_collection("a", dim=2)
+    b = db.create_collection("b")
+    with db.transaction() as tx:
+        tx.collection("a").put_record("x", content="in a")
+        tx.collection(a).put_vector("x", [1.0, 2.0])
+        tx.collection("b").put_record("x", content="in b")
+        tx.put_record("x", content="in default")
+    assert a.get_record("x").content == "in a"
+    assert b.get_record("x").content == "in b"
+    with pytest.raises(RuntimeError):
+        with db.transaction() as tx:
+            tx.collection("a").put_record("y")
+            tx.collection("b").put_record("y")
+            raise RuntimeError("roll back")
+    assert not a.record_exists("y") and not b.record_exists("y")
+    other = open_db("other")
+    with db.transaction() as tx:
+        with pytest.raises(mnemo.InvalidArgument, match="another database"):
+            tx.collection(other.create_collection("z"))
+
+
+def test_kv_pairs_are_the_databases(open_db):
+    db = open_db()
+    a = db.create_collection("a")
+    a.kv_put(b"k", b"v")
+    assert db.kv_get(b"k") == b"v"
