@@ -48,9 +48,10 @@
 #define NQ 256 /* distinct queries per data set; searches cycle through them */
 #define MAX_COUNTS 8
 /* The builder closes and reopens the database every so many collections: a collection's handle
- * lives until its database closes, and each holds its index (about 2.6 MiB with hnswlib 0.6.2's
- * 65,536 update locks): 10,000 open at once would need some 26 GB. */
-#define REOPEN_EVERY 250
+ * lives until its database closes, and each holds its index (at least 2.6 MiB with hnswlib
+ * 0.6.2's 65,536 update locks; a new one, ~50 MB late in a build of 10,000: see
+ * docs/benchmarks.md): 10,000 open at once would not fit in memory, 100 take ~5 GB. */
+#define REOPEN_EVERY 100
 
 static int reps = 5, quick = 0;
 static size_t searches = 20000, big_n = 10000;
