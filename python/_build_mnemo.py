@@ -194,12 +194,16 @@ typedef struct mnemo_graph_edge { const char *from; const char *label; const cha
 #define MNEMO_LINK_DEFAULT_WEIGHT ...
 int mnemo_graph_link(mnemo_db *db, mnemo_txn *txn, const mnemo_graph_edge *e, unsigned flags);
 int mnemo_graph_unlink(mnemo_db *db, mnemo_txn *txn, const char *from, const char *label, const char *to);
+int mnemo_graph_link_across(mnemo_db *from_db, mnemo_txn *txn, const mnemo_graph_edge *e, mnemo_db *to_db,
+                            unsigned flags);
+int mnemo_graph_unlink_across(mnemo_db *from_db, mnemo_txn *txn, const char *from, const char *label,
+                              mnemo_db *to_db, const char *to);
 int mnemo_graph_get(mnemo_graph_edge **out, mnemo_db *db, mnemo_txn *txn, const char *from, const char *label,
                     const char *to);
 int mnemo_graph_exists(mnemo_db *db, mnemo_txn *txn, const char *from, const char *label, const char *to);
 void mnemo_graph_edge_free(mnemo_graph_edge *e);
 typedef struct mnemo_graph_neighbor { const char *id; const char *label; double weight; const char *props;
-    mnemo_direction direction; ...; } mnemo_graph_neighbor;
+    mnemo_direction direction; const char *collection; ...; } mnemo_graph_neighbor;
 int mnemo_graph_neighbors(mnemo_iter **out, mnemo_db *db, mnemo_txn *txn, const char *id,
                           mnemo_direction dir, const char *label, size_t limit);
 int mnemo_iter_neighbor(mnemo_iter *it, const mnemo_graph_neighbor **n);

@@ -1669,6 +1669,17 @@ TU_TEST(cli, export_import_round_trips_every_collection)
     r = RUN("put", db1, "{\"id\":\"r/1\",\"content\":\"bob's\"}", "--collection", "bob");
     expect_ok(&r, "put into bob");
     done(&r);
+    /* edges between collections: alice -> bob, and bob -> the default collection */
+    const char *cross_jsonl = "{\"type\":\"collection\",\"name\":\"alice\"}\n"
+                              "{\"type\":\"edge\",\"from\":\"x\",\"to\":\"r/1\",\"to_collection\":\"bob\",\"label\":\"cites\"}\n"
+                              "{\"type\":\"collection\",\"name\":\"bob\"}\n"
+                              "{\"type\":\"edge\",\"from\":\"r/1\",\"to\":\"r/1\",\"to_collection\":\"default\","
+                              "\"label\":\"cites\",\"weight\":4}\n";
+    import_ok(db1, write_file("cross.jsonl", cross_jsonl), NULL);
+    r = RUN("neighbors", db1, "r/1", "--collection", "bob", "--dir", "both");
+    expect_ok(&r, "neighbors across");
+    cr_assert_not_null(strstr(r.out, "\"collection\":\"alice\""), "%s", r.out);
+    done(&r);
     r = RUN("export", db1);
     expect_ok(&r, "export");
     char *e1 = r.out;
@@ -1676,6 +1687,8 @@ TU_TEST(cli, export_import_round_trips_every_collection)
     done(&r);
     cr_assert_not_null(strstr(e1, "{\"type\":\"collection\",\"name\":\"alice\",\"dim\":2,\"metric\":\"cosine\""), "%s", e1);
     cr_assert_not_null(strstr(e1, "{\"type\":\"collection\",\"name\":\"bob\"}\n"), "%s", e1);
+    cr_assert_not_null(strstr(e1, "{\"type\":\"collection\",\"name\":\"alice\"}\n{\"type\":\"edge\",\"from\":\"x\","
+                                  "\"to\":\"r/1\",\"to_collection\":\"bob\",\"label\":\"cites\",\"weight\":1.0}\n"), "%s", e1);
     const char *db2 = init_db("db2");
     import_ok(db2, write_file("e1.jsonl", e1), NULL);
     r = RUN("export", db2);

@@ -434,3 +434,164 @@ TU_TEST(collection, kill_during_drop)
     }
     fprintf(stderr, "kill_during_drop: %d of 4 kills landed inside a reclaim\n", cut);
 }
+
+static size_t neighbors_of(mnemo_db *h, const char *id, mnemo_direction dir, char *out, size_t cap)
+{
+    mnemo_iter *it;
+    TU_OK(mnemo_graph_neighbors(&it, h, NULL, id, dir, NULL, 0));
+    const mnemo_graph_neighbor *n;
+    size_t count = 0;
+    out[0] = '\0';
+    while (tu_next_neighbor(it, &n) == 0) {
+        size_t l = strlen(out);
+        snprintf(out + l, cap - l, "%s%s@%s", count ? " " : "", n->id, n->collection ? n->collection : "-");
+        count++;
+    }
+    mnemo_iter_free(it);
+    return count;
+}
+
+TU_TEST(collection, edges_across_collections)
+{
+    mnemo_db *a = create("a", 0), *b = create("b", 0);
+    put(a, NULL, "x", "a's x", NULL);
+    put(a, NULL, "y", "a's y", NULL);
+    put(b, NULL, "x", "b's x", NULL);
+    put(db, NULL, "d", "default's d", NULL);
+    mnemo_graph_edge e = {.from = "x", .label = "mentions", .to = "x", .weight = 2};
+    TU_OK(mnemo_graph_link_across(a, NULL, &e, b, 0));      /* a:x -> b:x, same ids, two records */
+    mnemo_graph_edge e2 = {.from = "y", .label = "about", .to = "d", .weight = 1};
+    TU_OK(mnemo_graph_link_across(a, NULL, &e2, db, 0));    /* a:y -> default:d */
+    mnemo_graph_edge e3 = {.from = "x", .label = "next", .to = "y", .weight = 1};
+    TU_OK(mnemo_graph_link(a, NULL, &e3, 0));               /* inside a */
+    char got[512];
+    cr_assert_eq(neighbors_of(a, "x", MNEMO_DIR_OUT, got, sizeof got), 2);
+    cr_assert_str_eq(got, "x@b y@-", "a's x -> b's x (named with its collection), a's y");
+    neighbors_of(b, "x", MNEMO_DIR_IN, got, sizeof got);
+    cr_assert_str_eq(got, "x@a", "seen from b's end, the edge names a");
+    neighbors_of(db, "d", MNEMO_DIR_IN, got, sizeof got);
+    cr_assert_str_eq(got, "y@a");
+    neighbors_of(a, "y", MNEMO_DIR_OUT, got, sizeof got);
+    cr_assert_str_eq(got, "d@default");
+    uint64_t n;
+    TU_OK(mnemo_graph_check(a, &n));
+    cr_assert_eq(n, 3, "3 edges leave a's records");
+    TU_OK(mnemo_graph_check(b, &n));
+    TU_OK(mnemo_graph_check(db, &n));
+    /* traversals and paths stay in one collection */
+    mnemo_graph_path *p;
+    TU_RC(mnemo_graph_shortest_path(&p, a, NULL, "x", "d", NULL), MNEMO_ENOTFOUND);
+    TU_OK(mnemo_graph_shortest_path(&p, a, NULL, "x", "y", NULL));
+    cr_assert_eq(p->hops, 1);
+    mnemo_graph_path_free(p);
+    /* bad input */
+    TU_RC(mnemo_graph_link_across(a, NULL, &e, NULL, 0), MNEMO_EINVAL);
+    mnemo_db *other;
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    o.create_if_missing = 1;
+    TU_OK(tu_open_with(&other, "other", &o));
+    TU_RC(mnemo_graph_link_across(a, NULL, &e, other, 0), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "another database"));
+    TU_OK(mnemo_close(other));
+    mnemo_graph_edge missing = {.from = "x", .label = "l", .to = "nobody", .weight = 1};
+    TU_RC(mnemo_graph_link_across(a, NULL, &missing, b, 0), MNEMO_ENOTFOUND);
+    TU_OK(mnemo_graph_link_across(a, NULL, &missing, b, MNEMO_LINK_CREATE_MISSING));
+    TU_RC(mnemo_record_exists(b, NULL, "nobody"), 1);
+    TU_RC(mnemo_record_exists(a, NULL, "nobody"), 0);
+    TU_OK(mnemo_graph_unlink_across(a, NULL, "x", "l", b, "nobody"));
+    TU_RC(mnemo_graph_unlink_across(a, NULL, "x", "l", b, "nobody"), MNEMO_ENOTFOUND);
+    /* deleting the far end deletes the edge at the near end; dropping a collection, its records' */
+    TU_OK(mnemo_record_delete(db, NULL, "d"));
+    neighbors_of(a, "y", MNEMO_DIR_OUT, got, sizeof got);
+    cr_assert_str_eq(got, "");
+    TU_OK(mnemo_collection_drop(db, "b"));
+    neighbors_of(a, "x", MNEMO_DIR_OUT, got, sizeof got);
+    cr_assert_str_eq(got, "y@-", "the edge into the dropped collection went with it");
+    TU_OK(mnemo_graph_check(a, &n));
+    cr_assert_eq(n, 1);
+    close_db();
+}
+
+/* One transaction: a record in one collection, an edge to another, two vectors: all or nothing. */
+TU_TEST(collection, a_record_an_edge_and_two_vectors_commit_together)
+{
+    mnemo_db *a = create("a", 2), *b = create("b", 2);
+    put(b, NULL, "target", "in b", NULL);
+    for (int commit = 0; commit < 2; commit++) {
+        mnemo_txn *t;
+        TU_OK(mnemo_txn_begin(&t, db, 0));
+        put(a, t, "src", "in a", NULL);
+        mnemo_graph_edge e = {.from = "src", .label = "l", .to = "target", .weight = 1};
+        TU_OK(mnemo_graph_link_across(a, t, &e, b, 0));
+        float v[2] = {1, 2};
+        TU_OK(mnemo_vector_put(a, t, "src", v, 2));
+        TU_OK(mnemo_vector_put(b, t, "target", v, 2));
+        TU_OK(commit ? mnemo_txn_commit(t) : mnemo_txn_rollback(t));
+        mnemo_txn_free(t);
+        TU_RC(mnemo_record_exists(a, NULL, "src"), commit);
+        char got[128];
+        cr_assert_eq(neighbors_of(b, "target", MNEMO_DIR_IN, got, sizeof got), (size_t)commit);
+        float *out;
+        size_t dim;
+        TU_RC(mnemo_vector_get(&out, &dim, b, NULL, "target"), commit ? 0 : MNEMO_ENOTFOUND);
+        if (commit)
+            mnemo_free(out);
+    }
+    close_db();
+}
+
+/* A child creating collections with vector spaces is killed at random points: every collection
+ * listed after a reopen opens with its space and works, and the name the child was creating is
+ * either there or free to create (a half-made entry is invisible and taken over). */
+TU_TEST(collection, kill_during_creation)
+{
+    TU_NEEDS_DISK("kill -9 and reopen");
+    close_db();
+    for (int round = 0; round < 4; round++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            mnemo_db *d, *h;
+            mnemo_options o = MNEMO_OPTIONS_INIT;
+            o.create_if_missing = 1;
+            if (tu_open_with(&d, "coll", &o))
+                _exit(2);
+            mnemo_collection_options co = MNEMO_COLLECTION_OPTIONS_INIT;
+            co.vector_dim = 3;
+            for (int i = 0;; i++) {
+                char name[32];
+                snprintf(name, sizeof name, "r%d-%d", round, i);
+                if (mnemo_collection_create(&h, d, name, &co))
+                    _exit(3);
+            }
+        }
+        usleep((useconds_t)(30000 + 20000 * round));
+        kill(pid, SIGKILL);
+        int st;
+        waitpid(pid, &st, 0);
+        cr_assert(WIFSIGNALED(st), "the child stopped by itself: %d", WEXITSTATUS(st));
+        db = tu_open("coll");
+        mnemo_collection_list *l;
+        TU_OK(mnemo_collection_list_all(&l, db));
+        int made = 0;
+        for (size_t i = 1; i < l->count; i++) {
+            mnemo_db *h;
+            TU_OK(mnemo_collection_open(&h, db, l->items[i].name));
+            mnemo_vector_space sp = MNEMO_VECTOR_SPACE_INIT;
+            TU_OK(mnemo_vector_space_get(&sp, h));
+            cr_assert_eq(sp.dim, 3, "collection %s lost its space", l->items[i].name);
+            made += !strncmp(l->items[i].name, "r", 1) && atoi(l->items[i].name + 1) == round;
+        }
+        mnemo_collection_list_free(l);
+        /* the next name of this round: there already, or creatable now */
+        char next[32];
+        snprintf(next, sizeof next, "r%d-%d", round, made);
+        mnemo_db *h;
+        mnemo_collection_options co = MNEMO_COLLECTION_OPTIONS_INIT;
+        co.vector_dim = 3;
+        int rc = mnemo_collection_create(&h, db, next, &co);
+        cr_assert(rc == 0 || rc == MNEMO_EEXISTS, "creating %s after the kill: %s", next, mnemo_errmsg());
+        if (rc == 0)
+            put(h, NULL, "x", "works", NULL);
+        close_db();
+    }
+}

@@ -43,6 +43,20 @@ enum mnemo_graph_link_flags {
  *         MNEMO_EBUSY (also: another transaction created a label meanwhile); MNEMO_ECORRUPT; MNEMO_EIO. */
 MNEMO_API int mnemo_graph_link(mnemo_db *db, mnemo_txn *txn, const mnemo_graph_edge *e, unsigned flags);
 
+/** Insert or update an edge between records of two collections of one database (mnemo/collection.h):
+ * e->from in from_db's collection, e->to in to_db's (MNEMO_LINK_CREATE_MISSING creates each in its
+ * own). mnemo_graph_neighbors shows it from both ends, naming the other end's collection;
+ * traversals, shortest paths and `near` neighbourhoods stay in one collection and do not follow
+ * it. Deleting either record, or dropping its collection, deletes it. With from_db and to_db the
+ * same handle it is mnemo_graph_link.
+ * @return as mnemo_graph_link; MNEMO_EINVAL also when to_db is NULL, closed, or of another database. */
+MNEMO_API int mnemo_graph_link_across(mnemo_db *from_db, mnemo_txn *txn, const mnemo_graph_edge *e, mnemo_db *to_db,
+                                      unsigned flags);
+
+/** Remove an edge made by mnemo_graph_link_across. @return as mnemo_graph_unlink. */
+MNEMO_API int mnemo_graph_unlink_across(mnemo_db *from_db, mnemo_txn *txn, const char *from, const char *label,
+                                        mnemo_db *to_db, const char *to);
+
 /** Remove the edge (from, label, to) in both directions.
  * @return 0; MNEMO_ENOTFOUND (no such edge); MNEMO_EINVAL; MNEMO_EREADONLY; MNEMO_EBUSY; MNEMO_EIO. */
 MNEMO_API int mnemo_graph_unlink(mnemo_db *db, mnemo_txn *txn, const char *from, const char *label, const char *to);
@@ -65,6 +79,8 @@ typedef struct mnemo_graph_neighbor {
     double weight;
     const char *props;           /**< JSON object text or NULL */
     mnemo_direction direction;   /**< MNEMO_DIR_OUT (node -> id) or MNEMO_DIR_IN (id -> node) */
+    const char *collection;      /**< the collection of `id` when it is not the handle's (an edge of
+                                      mnemo_graph_link_across; "default" for the default one), else NULL */
 } mnemo_graph_neighbor;
 
 /** Iterate a node's neighbours (out-edges first, each direction ordered by label then neighbour),

@@ -91,6 +91,7 @@ class Neighbor:
     weight: float
     props: dict
     direction: str  # "out" (node -> id) or "in" (id -> node)
+    collection: str | None = None  # the neighbour's collection when it is another one's
 
 
 @dataclass(slots=True)
@@ -648,8 +649,16 @@ class _Ops:
             lib.mnemo_record_index_list_free(paths[0], n[0])
 
     # ---- graph
-    def link(self, from_id, label, to, weight=1.0, props=None, create_missing=False):
-        """Insert the edge (from_id, label, to) or update its weight and props."""
+    def _to_db(self, to_collection):
+        """The C handle of an edge's far end: this one, or the collection named (or given)."""
+        if to_collection is None:
+            return self._db()
+        c = to_collection if isinstance(to_collection, Database) else self._database.collection(to_collection)
+        return c._db()
+
+    def link(self, from_id, label, to, weight=1.0, props=None, create_missing=False, to_collection=None):
+        """Insert the edge (from_id, label, to) or update its weight and props; with
+        to_collection (a name or a Collection), `to` is a record of that collection."""
         e = ffi.new("mnemo_graph_edge *")
         keep = []
         setattr(e, "from", _cstr(_text(from_id, "from_id"), keep))  # a Python keyword
@@ -658,11 +667,11 @@ class _Ops:
         if props is not None:
             e.props = _cstr(_json(props, "props"), keep)
         flags = lib.MNEMO_LINK_CREATE_MISSING if create_missing else 0
-        _check(lib.mnemo_graph_link(self._db(), self._t(), e, flags))
+        _check(lib.mnemo_graph_link_across(self._db(), self._t(), e, self._to_db(to_collection), flags))
 
-    def unlink(self, from_id, label, to):
-        _check(lib.mnemo_graph_unlink(self._db(), self._t(), _text(from_id, "from_id"),
-                                      _text(label, "label"), _text(to, "to")))
+    def unlink(self, from_id, label, to, to_collection=None):
+        _check(lib.mnemo_graph_unlink_across(self._db(), self._t(), _text(from_id, "from_id"),
+                                             _text(label, "label"), self._to_db(to_collection), _text(to, "to")))
 
     def get_edge(self, from_id, label, to):
         out = ffi.new("mnemo_graph_edge **")
@@ -690,7 +699,7 @@ class _Ops:
             _check(lib.mnemo_iter_neighbor(it, ffi.cast("const mnemo_graph_neighbor **", n)))
             x = n[0]
             return Neighbor(_str(x.id), _str(x.label), x.weight, _load_json(x.props),
-                            _DIRECTION_NAMES.get(x.direction))
+                            _DIRECTION_NAMES.get(x.direction), _str(x.collection) if x.collection else None)
         return self._iterate(out[0], neighbor)
 
     def degree(self, rid, direction="out", label=None):

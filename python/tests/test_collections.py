@@ -78,3 +78,22 @@ def test_kv_pairs_are_the_databases(open_db):
     a = db.create_collection("a")
     a.kv_put(b"k", b"v")
     assert db.kv_get(b"k") == b"v"
+
+
+def test_edges_across_collections(open_db):
+    db = open_db()
+    a = db.create_collection("a")
+    b = db.create_collection("b")
+    a.put_record("x")
+    b.put_record("x")
+    a.link("x", "cites", "x", to_collection="b")
+    with db.transaction() as tx:
+        tx.collection(b).link("x", "cites", "x", to_collection=db, create_missing=True)
+    assert [(n.id, n.collection) for n in a.neighbors("x")] == [("x", "b")]
+    assert [(n.id, n.collection, n.direction) for n in b.neighbors("x", direction="both")] == \
+        [("x", "default", "out"), ("x", "a", "in")]
+    assert db.record_exists("x")  # created in the default collection by create_missing
+    a.unlink("x", "cites", "x", to_collection=b)
+    assert list(a.neighbors("x")) == []
+    with pytest.raises(mnemo.NotFound):
+        a.link("x", "cites", "nobody", to_collection="b")

@@ -23,6 +23,8 @@ static int run_neighbors(const cli_cmd *cmd, const cli_args *a)
     while ((rc = mnemo_iter_next(it)) == 0 && (rc = mnemo_iter_neighbor(it, &n)) == 0) {
         jo_begin(&j);
         jo_str(&j, "id", n->id);
+        if (n->collection)
+            jo_str(&j, "collection", n->collection);
         jo_str(&j, "direction", dir_name(n->direction));
         jo_str(&j, "label", n->label);
         jo_real(&j, "weight", n->weight);
@@ -111,7 +113,8 @@ static int run_path(const cli_cmd *cmd, const cli_args *a)
 const cli_cmd cli_graph_cmds[] = {
     {"neighbors", "DB ID [--dir out|in|both] [--label L] [--limit N]", "print a node's neighbours",
      "One line per edge: {\"id\",\"direction\":\"out\"|\"in\",\"label\",\"weight\",\"props\"} (props only\n"
-     "when the edge has some). Out-edges first, each direction ordered by label then neighbour.\n"
+     "when the edge has some; \"collection\" after \"id\" when the neighbour is in another collection).\n"
+     "Out-edges first, each direction ordered by label then neighbour.\n"
      "Default --dir out. Exit 1 with MNEMO_ENOTFOUND when there is no live record ID.\n",
      {{"dir", 1}, {"label", 1}, {"limit", 1}, {NULL, 0}}, 2, 2, run_neighbors},
     {"traverse", "DB ID [--depth K] [--dir D] [--label L] [--max-nodes N]", "breadth-first walk from a node",

@@ -157,9 +157,19 @@ static int apply_json(cli_import *im, mnemo_txn *txn, json_t *obj, int *engine_r
         return rc ? -1 : 0;
     }
     if (!strcmp(type, "edge")) {
-        static const char *const known[] = {"type", "from", "to", "label", "weight", "props"};
+        static const char *const known[] = {"type", "from", "to", "label", "weight", "props", "to_collection"};
         if (only_fields(obj, known, sizeof known / sizeof *known, err, errlen))
             return -1;
+        json_t *tc = json_object_get(obj, "to_collection");
+        mnemo_db *to_db = im->db;
+        if (tc) { /* an edge into another collection, which must exist */
+            int crc = json_is_string(tc) ? mnemo_collection_open(&to_db, im->db, json_string_value(tc)) : MNEMO_EINVAL;
+            if (crc) {
+                snprintf(err, errlen, "\"to_collection\" must name a collection of the database");
+                *engine_rc = json_is_string(tc) ? crc : 0;
+                return -1;
+            }
+        }
         mnemo_graph_edge e = {0};
         unsigned flags = MNEMO_LINK_CREATE_MISSING;
         json_t *w = json_object_get(obj, "weight"), *props = json_object_get(obj, "props");
@@ -187,7 +197,7 @@ static int apply_json(cli_import *im, mnemo_txn *txn, json_t *obj, int *engine_r
             }
             e.props = ptext = cli_json_dump(props);
         }
-        int rc = mnemo_graph_link(im->db, txn, &e, flags);
+        int rc = mnemo_graph_link_across(im->db, txn, &e, to_db, flags);
         free(ptext);
         if (rc) {
             snprintf(err, errlen, "edge '%s' -%s-> '%s'", e.from, e.label, e.to);
@@ -644,8 +654,15 @@ static int run_import(const cli_cmd *cmd, const cli_args *a)
 
 typedef struct out_edge {
     char *to, *label, *props;
+    char *to_coll; /* an edge into another collection: its name, else NULL */
     double weight;
 } out_edge;
+
+/* An edge into another collection, written after every collection's records. */
+typedef struct cross_edge {
+    char *from_coll, *from;
+    out_edge e;
+} cross_edge;
 
 typedef struct exporter {
     mnemo_db *db;
@@ -654,13 +671,18 @@ typedef struct exporter {
     jout j;
     out_edge *edges;
     size_t cap;
+    const char *coll; /* the collection being written (NULL: the default one) */
+    cross_edge *cross;
+    size_t n_cross, cap_cross;
 } exporter;
 
 static int edge_cmp(const void *pa, const void *pb)
 {
     const out_edge *a = pa, *b = pb;
     int c = strcmp(a->label, b->label);
-    return c ? c : strcmp(a->to, b->to);
+    if (!c)
+        c = strcmp(a->to, b->to);
+    return c ? c : strcmp(a->to_coll ? a->to_coll : "", b->to_coll ? b->to_coll : "");
 }
 
 static int export_record(void *arg, const mnemo_record *r)
@@ -690,6 +712,7 @@ static int export_edges(void *arg, const mnemo_record *r)
         e->to = cli_xstrdup(nb->id);
         e->label = cli_xstrdup(nb->label);
         e->props = nb->props ? cli_xstrdup(nb->props) : NULL;
+        e->to_coll = nb->collection ? cli_xstrdup(nb->collection) : NULL;
         e->weight = nb->weight;
     }
     mnemo_iter_free(it);
@@ -698,6 +721,17 @@ static int export_edges(void *arg, const mnemo_record *r)
         qsort(x->edges, n, sizeof *x->edges, edge_cmp);
     for (size_t i = 0; i < n; i++) {
         out_edge *e = &x->edges[i];
+        if (rc == MNEMO_ITEROVER && e->to_coll) { /* kept for the end, when every collection exists */
+            if (x->n_cross == x->cap_cross) {
+                x->cap_cross = x->cap_cross ? 2 * x->cap_cross : 16;
+                x->cross = cli_xrealloc(x->cross, x->cap_cross * sizeof *x->cross);
+            }
+            cross_edge *c = &x->cross[x->n_cross++];
+            c->from_coll = cli_xstrdup(x->coll ? x->coll : MNEMO_COLLECTION_DEFAULT);
+            c->from = cli_xstrdup(r->id);
+            c->e = *e;
+            continue;
+        }
         if (rc == MNEMO_ITEROVER) {
             jo_begin(&x->j);
             jo_str(&x->j, "type", "edge");
@@ -712,6 +746,7 @@ static int export_edges(void *arg, const mnemo_record *r)
         free(e->to);
         free(e->label);
         free(e->props);
+        free(e->to_coll);
     }
     return rc == MNEMO_ITEROVER ? 0 : rc;
 }
@@ -835,11 +870,41 @@ static int run_export(const cli_cmd *cmd, const cli_args *a)
     if (!rc && !cli_collection && (rc = mnemo_collection_list_all(&l, db)) != 0)
         rc = cli_engine(cmd, rc, "listing the collections");
     for (size_t i = 1; !rc && l && i < l->count; i++) { /* item 0: the default collection, done */
+        x.coll = l->items[i].name;
         if ((rc = mnemo_collection_open(&x.db, db, l->items[i].name)) != 0)
             rc = cli_engine(cmd, rc, "opening collection '%s'", l->items[i].name);
         else
             rc = export_collection(cmd, &x, l->items[i].name);
     }
+    /* Edges between collections last, under a line naming their from end's collection. */
+    for (size_t i = 0; i < x.n_cross; i++) {
+        cross_edge *c = &x.cross[i];
+        if (!rc && !cli_collection && (i == 0 || strcmp(c->from_coll, x.cross[i - 1].from_coll))) {
+            jo_begin(&x.j);
+            jo_str(&x.j, "type", "collection");
+            jo_str(&x.j, "name", c->from_coll);
+            jo_line(&x.j, stdout);
+        }
+        if (!rc && !cli_collection) { /* one collection alone cannot hold them */
+            jo_begin(&x.j);
+            jo_str(&x.j, "type", "edge");
+            jo_str(&x.j, "from", c->from);
+            jo_str(&x.j, "to", c->e.to);
+            jo_str(&x.j, "to_collection", c->e.to_coll);
+            jo_str(&x.j, "label", c->e.label);
+            jo_real(&x.j, "weight", c->e.weight);
+            if (c->e.props)
+                jo_json_text(&x.j, "props", c->e.props);
+            jo_line(&x.j, stdout);
+        }
+        free(c->from_coll);
+        free(c->from);
+        free(c->e.to);
+        free(c->e.label);
+        free(c->e.props);
+        free(c->e.to_coll);
+    }
+    free(x.cross);
     mnemo_collection_list_free(l);
     mnemo_txn_free(x.txn);
     free(x.edges);

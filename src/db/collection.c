@@ -100,6 +100,24 @@ static int retire(mnemo_db *root, mnemo_txn *txn, uint32_t cid)
     return rc ? rc : mnemo_txn__put_sealed(root, txn, MNEMO_CF_METADATA, ik, sizeof ik, "", 0);
 }
 
+/* Makes name free to take in txn: MNEMO_EEXISTS (fn's message) when a live collection has it; a
+ * CREATING entry a crash left is retired, its id in *stale (0: none) for a reclaim after commit. */
+static int free_name(uint32_t *stale, mnemo_db *root, mnemo_txn *txn, const char *name, size_t len, const char *fn)
+{
+    uint32_t cid;
+    int state;
+    *stale = 0;
+    int rc = lookup(&cid, &state, root, txn, name, len);
+    if (rc == MNEMO_ENOTFOUND)
+        return 0;
+    if (rc)
+        return rc;
+    if (state == STATE_LIVE)
+        return mnemo__err(MNEMO_EEXISTS, "%s: collection '%s' exists", fn, name);
+    *stale = cid;
+    return retire(root, txn, cid);
+}
+
 /* ---- handles ---- */
 
 static mnemo_db *root_of(mnemo_db *db) { return db->t.root; }
@@ -333,23 +351,15 @@ static int create_txn(mnemo_txn *txn, void *arg)
 {
     create_arg *a = arg;
     mnemo_db *root = mnemo_txn__db(txn);
-    uint32_t cid;
-    int state;
-    a->stale = 0;
-    int rc = lookup(&cid, &state, root, txn, a->name, a->len);
     if (a->mark_live) { /* the second step: the name must still be ours */
+        uint32_t cid;
+        int state;
+        int rc = lookup(&cid, &state, root, txn, a->name, a->len);
         if (rc == MNEMO_ENOTFOUND || (!rc && cid != a->cid))
             return mnemo__err(MNEMO_EBUSY, "mnemo_collection_create: '%s' changed while it was being created", a->name);
         return rc ? rc : put_entry(root, txn, a->name, a->len, cid, STATE_LIVE);
     }
-    if (rc == 0 && state == STATE_LIVE)
-        return mnemo__err(MNEMO_EEXISTS, "mnemo_collection_create: collection '%s' exists", a->name);
-    if (rc == 0) {
-        a->stale = cid;
-        rc = retire(root, txn, cid);
-    } else if (rc == MNEMO_ENOTFOUND) {
-        rc = 0;
-    }
+    int rc = free_name(&a->stale, root, txn, a->name, a->len, "mnemo_collection_create");
     uint64_t first;
     if (!rc)
         rc = mnemo_idalloc__claim(&first, root, txn, &coll_counter, 1);
@@ -503,7 +513,6 @@ static int rename_txn(mnemo_txn *txn, void *arg)
 {
     rename_arg *a = arg;
     mnemo_db *root = mnemo_txn__db(txn);
-    uint32_t other;
     int state;
     a->stale = 0;
     int rc = lookup(&a->cid, &state, root, txn, a->from, a->from_len);
@@ -511,15 +520,7 @@ static int rename_txn(mnemo_txn *txn, void *arg)
         return mnemo__err(MNEMO_ENOTFOUND, "mnemo_collection_rename: no collection '%s'", a->from);
     if (rc)
         return rc;
-    rc = lookup(&other, &state, root, txn, a->to, a->to_len);
-    if (rc == 0 && state == STATE_LIVE)
-        return mnemo__err(MNEMO_EEXISTS, "mnemo_collection_rename: collection '%s' exists", a->to);
-    if (rc == 0) {
-        a->stale = other;
-        rc = retire(root, txn, other);
-    } else if (rc == MNEMO_ENOTFOUND) {
-        rc = 0;
-    }
+    rc = free_name(&a->stale, root, txn, a->to, a->to_len, "mnemo_collection_rename");
     unsigned char k[2 + MNEMO_COLLECTION_NAME_MAX];
     if (!rc)
         rc = mnemo_txn__delete(root, txn, MNEMO_CF_METADATA, k, name_key(k, a->from, a->from_len));

@@ -421,6 +421,20 @@ typedef struct nb_ctx {
     size_t limit;
 } nb_ctx;
 
+/* The name of collection cid (0: the default one), from its registry entry (core/keys.h). */
+static int collection_name(char **out, mnemo_db *db, mnemo_txn *txn, uint32_t cid)
+{
+    if (!cid) {
+        *out = mnemo__memdup("default", 7);
+        return *out ? 0 : mnemo__err_nomem("mnemo_graph_neighbors");
+    }
+    unsigned char k[6] = {MNEMO_MK_COLLECTION, MNEMO_COLL_BY_ID};
+    mnemo__put_be32(k + 2, cid);
+    size_t n;
+    int rc = mnemo_txn__get_sealed(out, &n, db, txn, MNEMO_CF_METADATA, k, sizeof k, 0, "a collection's name (metadata)");
+    return rc;
+}
+
 static int collect_neighbor(void *arg, const mnemo_graph_edge_view *e)
 {
     nb_ctx *ctx = arg;
@@ -439,18 +453,40 @@ static int collect_neighbor(void *arg, const mnemo_graph_edge_view *e)
     if (!label)
         return mnemo__err(MNEMO_ECORRUPT, "graph: label id %u of an edge is not in the dictionary", e->label);
     size_t ll = strlen(label);
-    char *mem = mnemo__malloc(e->other_id_len + 1 + ll + 1 + e->props_len + 1);
-    if (!mem)
+    const char *id = e->other_id;
+    size_t il = e->other_id_len;
+    char *coll = NULL;
+    size_t cl = 0;
+    if (mnemo_graph__qualified(id, il)) { /* an edge into another collection: name it */
+        int rc = collection_name(&coll, ctx->db, ctx->txn, mnemo__get_be32((const unsigned char *)id + 1));
+        if (rc == MNEMO_ENOTFOUND) /* a dropped collection's record: gone, its edges soon too */
+            return 0;
+        if (rc)
+            return rc;
+        cl = strlen(coll) + 1;
+        id += MNEMO_GRAPH_QUALIFIER_LEN;
+        il -= MNEMO_GRAPH_QUALIFIER_LEN;
+    }
+    char *mem = mnemo__malloc(il + 1 + ll + 1 + e->props_len + 1 + cl);
+    if (!mem) {
+        mnemo__free(coll);
         return mnemo__err_nomem("mnemo_graph_neighbors");
+    }
     nb_entry *n = &it->items[it->n++];
-    memcpy(mem, e->other_id, e->other_id_len);
-    mem[e->other_id_len] = '\0';
-    char *lp = mem + e->other_id_len + 1;
+    memcpy(mem, id, il);
+    mem[il] = '\0';
+    char *lp = mem + il + 1;
     memcpy(lp, label, ll + 1);
     char *pp = lp + ll + 1;
     if (e->props_len)
         memcpy(pp, e->props, e->props_len);
     pp[e->props_len] = '\0';
+    n->pub.collection = NULL;
+    if (coll) {
+        n->pub.collection = pp + e->props_len + 1;
+        memcpy(pp + e->props_len + 1, coll, cl);
+        mnemo__free(coll);
+    }
     n->mem = mem;
     n->pub.id = mem;
     n->pub.label = lp;
@@ -626,8 +662,9 @@ static int check_family(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, uint64_t *cou
                             kl, EDGE_KEY_LEN);
             break;
         }
-        int mine = mnemo_record__in_collection(db, txn, a);
-        if (mine == 0) /* an edge of another collection's record: checked from there */
+        /* an edge whose from end is another collection's is checked from there */
+        int mine = mnemo_record__in_collection(db, txn, forward ? a : b);
+        if (mine == 0)
             continue;
         if (lab == 0 || lab > MNEMO_GRAPH_LABEL_ID_MAX) {
             rc = mnemo__err(MNEMO_ECORRUPT, "graph check: %s edge %llu -[%u]-> %llu has a label id outside 1..%u",
@@ -655,12 +692,23 @@ static int check_family(mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, uint64_t *cou
                             a, lab, b);
         /* each value names the other endpoint: it must be the record that has that internal id */
         char *other = NULL;
-        if (!rc && (rc = mnemo_record__id_of(&other, db, txn, b)) == MNEMO_ENOTFOUND)
+        uint32_t other_coll = 0;
+        if (!rc && (rc = mnemo_record__owner(&other, &other_coll, db, txn, b)) == MNEMO_ENOTFOUND)
             rc = mnemo__err(MNEMO_ECORRUPT, "graph check: edge %llu -[%u]-> %llu points to a record that does not exist",
                             a, lab, b);
-        if (!rc && (strlen(other) != ev.other_id_len || memcmp(other, ev.other_id, ev.other_id_len)))
-            rc = mnemo__err(MNEMO_ECORRUPT, "graph check: edge %llu -[%u]-> %llu names record '%.*s' but id %llu is '%s'",
-                            a, lab, b, (int)ev.other_id_len, ev.other_id, b, other);
+        /* in the reader's collection the id is plain; in another it carries that collection */
+        const char *named = ev.other_id;
+        size_t named_len = ev.other_id_len;
+        uint32_t named_coll = mnemo_db__collection_id(db);
+        if (mnemo_graph__qualified(named, named_len)) {
+            named_coll = mnemo__get_be32((const unsigned char *)named + 1);
+            named += MNEMO_GRAPH_QUALIFIER_LEN;
+            named_len -= MNEMO_GRAPH_QUALIFIER_LEN;
+        }
+        if (!rc && (other_coll != named_coll || strlen(other) != named_len || memcmp(other, named, named_len)))
+            rc = mnemo__err(MNEMO_ECORRUPT, "graph check: edge %llu -[%u]-> %llu names record '%.*s' of collection %u "
+                            "but id %llu is '%s' of collection %u", a, lab, b, (int)named_len, named,
+                            (unsigned)named_coll, b, other, (unsigned)other_coll);
         mnemo__free(other);
         mnemo__free(tval);
         if (!rc)

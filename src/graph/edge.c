@@ -426,12 +426,27 @@ int mnemo_graph__forget_edge(mnemo_txn *txn, uint64_t a, uint64_t b)
 /* ---- link / unlink / get ---- */
 
 typedef struct link_args {
-    mnemo_db *db;
+    mnemo_db *db, *to_db; /* to_db: the collection of e->to (db's own for an edge inside one) */
     const mnemo_graph_edge *e;
     unsigned flags;
     double weight;
     char *props; /* compact JSON or NULL */
 } link_args;
+
+/* The id as the other end's value names it: qualified with its collection when the edge crosses. */
+static const char *other_end(char *buf, mnemo_db *db, const char *id, int across, size_t *len)
+{
+    size_t n = strlen(id);
+    if (!across) {
+        *len = n;
+        return id;
+    }
+    buf[0] = (char)MNEMO_MK_IN_COLLECTION;
+    mnemo__put_be32((unsigned char *)buf + 1, mnemo_db__collection_id(db));
+    memcpy(buf + MNEMO_GRAPH_QUALIFIER_LEN, id, n);
+    *len = MNEMO_GRAPH_QUALIFIER_LEN + n;
+    return buf;
+}
 
 static int link_op(mnemo_txn *txn, void *arg)
 {
@@ -441,9 +456,10 @@ static int link_op(mnemo_txn *txn, void *arg)
     int create = (a->flags & MNEMO_LINK_CREATE_MISSING) != 0;
     uint64_t from, to;
     uint32_t label;
+    int across = a->to_db != a->db;
     int rc = endpoint(&from, a->db, txn, e->from, create, fn);
     if (!rc)
-        rc = endpoint(&to, a->db, txn, e->to, create, fn);
+        rc = endpoint(&to, a->to_db, txn, e->to, create, fn);
     if (!rc)
         rc = mnemo_graph__label_id(&label, a->db, txn, e->label, 1);
     if (rc)
@@ -454,9 +470,13 @@ static int link_op(mnemo_txn *txn, void *arg)
     mnemo_graph__edge_key(bk, to, label, from);
     char *fv, *bv;
     size_t fl, bl;
-    if ((rc = mnemo_graph__encode_value(&fv, &fl, a->weight, e->to, strlen(e->to), a->props, pl)) != 0)
+    char qto[MNEMO_GRAPH_QUALIFIER_LEN + MNEMO_RECORD_MAX_ID], qfrom[MNEMO_GRAPH_QUALIFIER_LEN + MNEMO_RECORD_MAX_ID];
+    size_t tl, frl;
+    const char *to_id = other_end(qto, a->to_db, e->to, across, &tl);
+    const char *from_id = other_end(qfrom, a->db, e->from, across, &frl);
+    if ((rc = mnemo_graph__encode_value(&fv, &fl, a->weight, to_id, tl, a->props, pl)) != 0)
         return rc;
-    if ((rc = mnemo_graph__encode_value(&bv, &bl, a->weight, e->from, strlen(e->from), a->props, pl)) != 0) {
+    if ((rc = mnemo_graph__encode_value(&bv, &bl, a->weight, from_id, frl, a->props, pl)) != 0) {
         mnemo__free(fv);
         return rc;
     }
@@ -468,17 +488,31 @@ static int link_op(mnemo_txn *txn, void *arg)
     if (!rc)
         rc = mnemo_record__pin(a->db, txn, from, e->from, 0);
     if (!rc && to != from)
-        rc = mnemo_record__pin(a->db, txn, to, e->to, 0);
+        rc = mnemo_record__pin(a->to_db, txn, to, e->to, 0);
     mnemo__free(fv);
     mnemo__free(bv);
     return rc;
 }
 
-int mnemo_graph_link(mnemo_db *db, mnemo_txn *txn, const mnemo_graph_edge *e, unsigned flags)
+/* The other end's handle of a call across collections: open and of db's database. */
+static int check_to_db(mnemo_guard *g, mnemo_db *db, mnemo_db *to_db, const char *fn)
 {
-    static const char fn[] = "mnemo_graph_link";
+    if (!to_db)
+        return mnemo__err(MNEMO_EINVAL, "%s: to_db is NULL", fn);
+    int rc = mnemo_guard__db(g, to_db, fn);
+    if (!rc && !mnemo_db__same_database(db, to_db))
+        rc = mnemo__err(MNEMO_EINVAL, "%s: to_db is a handle of another database", fn);
+    return rc;
+}
+
+static int link_call(mnemo_db *db, mnemo_txn *txn, const mnemo_graph_edge *e, mnemo_db *to_db, unsigned flags,
+                     const char *fn)
+{
     MNEMO_GUARD(guard);
+    MNEMO_GUARD(to_guard);
     int rc = mnemo_guard__write(&guard, db, txn, fn);
+    if (!rc && to_db != db)
+        rc = check_to_db(&to_guard, db, to_db, fn);
     if (rc)
         return rc;
     if (!e)
@@ -487,7 +521,7 @@ int mnemo_graph_link(mnemo_db *db, mnemo_txn *txn, const mnemo_graph_edge *e, un
         return mnemo__err(MNEMO_EINVAL, "%s: unknown flags 0x%x", fn, flags);
     if ((rc = check_triple(fn, e->from, e->label, e->to)) != 0)
         return rc;
-    link_args a = {db, e, flags, (flags & MNEMO_LINK_DEFAULT_WEIGHT) ? 1.0 : e->weight, NULL};
+    link_args a = {db, to_db, e, flags, (flags & MNEMO_LINK_DEFAULT_WEIGHT) ? 1.0 : e->weight, NULL};
     if (!isfinite(a.weight))
         return mnemo__err(MNEMO_EINVAL, "%s: weight must be a finite number", fn);
     if (e->props) {
@@ -501,8 +535,19 @@ int mnemo_graph_link(mnemo_db *db, mnemo_txn *txn, const mnemo_graph_edge *e, un
     return rc;
 }
 
+int mnemo_graph_link(mnemo_db *db, mnemo_txn *txn, const mnemo_graph_edge *e, unsigned flags)
+{
+    return link_call(db, txn, e, db, flags, "mnemo_graph_link");
+}
+
+int mnemo_graph_link_across(mnemo_db *from_db, mnemo_txn *txn, const mnemo_graph_edge *e, mnemo_db *to_db,
+                            unsigned flags)
+{
+    return link_call(from_db, txn, e, to_db, flags, "mnemo_graph_link_across");
+}
+
 typedef struct triple_args {
-    mnemo_db *db;
+    mnemo_db *db, *to_db; /* to_db: the collection of `to` */
     const char *from, *label, *to;
     mnemo_graph_edge **out;
 } triple_args;
@@ -515,7 +560,7 @@ static int triple_key(unsigned char fk[EDGE_KEY_LEN], unsigned char bk[EDGE_KEY_
     uint32_t label;
     int rc = mnemo_record__resolve(&from, a->db, txn, a->from);
     if (!rc)
-        rc = mnemo_record__resolve(&to, a->db, txn, a->to);
+        rc = mnemo_record__resolve(&to, a->to_db, txn, a->to);
     if (!rc)
         rc = mnemo_graph__label_id(&label, a->db, txn, a->label, 0);
     if (rc == MNEMO_ENOTFOUND)
@@ -549,17 +594,31 @@ static int unlink_op(mnemo_txn *txn, void *arg)
     return rc ? rc : mnemo_graph__forget_edge(txn, mnemo__get_be64(fk), mnemo__get_be64(fk + 12));
 }
 
-int mnemo_graph_unlink(mnemo_db *db, mnemo_txn *txn, const char *from, const char *label, const char *to)
+static int unlink_call(mnemo_db *db, mnemo_txn *txn, const char *from, const char *label, mnemo_db *to_db,
+                       const char *to, const char *fn)
 {
-    static const char fn[] = "mnemo_graph_unlink";
     MNEMO_GUARD(guard);
+    MNEMO_GUARD(to_guard);
     int rc = mnemo_guard__write(&guard, db, txn, fn);
+    if (!rc && to_db != db)
+        rc = check_to_db(&to_guard, db, to_db, fn);
     if (!rc)
         rc = check_triple(fn, from, label, to);
     if (rc)
         return rc;
-    triple_args a = {db, from, label, to, NULL};
+    triple_args a = {db, to_db, from, label, to, NULL};
     return mnemo_txn__run_op(db, txn, unlink_op, &a);
+}
+
+int mnemo_graph_unlink(mnemo_db *db, mnemo_txn *txn, const char *from, const char *label, const char *to)
+{
+    return unlink_call(db, txn, from, label, db, to, "mnemo_graph_unlink");
+}
+
+int mnemo_graph_unlink_across(mnemo_db *from_db, mnemo_txn *txn, const char *from, const char *label, mnemo_db *to_db,
+                              const char *to)
+{
+    return unlink_call(from_db, txn, from, label, to_db, to, "mnemo_graph_unlink_across");
 }
 
 void mnemo_graph_edge_free(mnemo_graph_edge *e) { mnemo__free(e); }
@@ -576,7 +635,7 @@ int mnemo_graph_get(mnemo_graph_edge **out, mnemo_db *db, mnemo_txn *txn, const 
         rc = check_triple(fn, from, label, to);
     if (rc)
         return rc;
-    triple_args a = {db, from, label, to, NULL};
+    triple_args a = {db, db, from, label, to, NULL};
     unsigned char fk[EDGE_KEY_LEN];
     if ((rc = triple_key(fk, NULL, &a, txn, fn)) != 0)
         return rc;

@@ -17,6 +17,16 @@
 #include "mnemo/graph.h"
 #include "txn/txn.h"
 
+/* An edge between records of two collections (mnemo_graph_link_across) names, in each direction's
+ * value, the other end with its collection: MNEMO_MK_IN_COLLECTION, the collection id (u32 BE; 0
+ * for the default collection), then the id. A plain id is a record of the reader's own collection
+ * (0xFF never starts a UTF-8 id). Traversals do not follow such edges. */
+#define MNEMO_GRAPH_QUALIFIER_LEN 5
+static inline int mnemo_graph__qualified(const char *id, size_t len)
+{
+    return len > MNEMO_GRAPH_QUALIFIER_LEN && (unsigned char)id[0] == MNEMO_MK_IN_COLLECTION;
+}
+
 /* Label ids run 1..MNEMO_GRAPH_LABEL_ID_MAX: the allocator refuses more (MNEMO_EFULL), the loader
  * and mnemo_graph_check call an id above it damage. */
 #define MNEMO_GRAPH_LABEL_ID_MAX (1u << 24)

@@ -16,6 +16,8 @@ typedef struct bfs {
 static int bfs_edge(void *arg, const mnemo_graph_edge_view *e)
 {
     bfs *b = arg;
+    if (mnemo_graph__qualified(e->other_id, e->other_id_len)) /* into another collection: not followed */
+        return 0;
     int rc = mnemo_u64map__add(b->seen, e->other, 0);
     if (rc <= 0)
         return rc;

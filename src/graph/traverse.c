@@ -145,6 +145,8 @@ static int bfs_edge(void *arg, const mnemo_graph_edge_view *e)
 {
     bfs *b = arg;
     size_t at;
+    if (mnemo_graph__qualified(e->other_id, e->other_id_len)) /* into another collection: not followed */
+        return 0;
     int rc = table_add(&b->t, e->other, e->other_id, e->other_id_len, b->expanding, e->label, b->depth + 1, &at);
     if (rc <= 0)
         return rc;
@@ -262,6 +264,8 @@ static int path_edge(void *arg, const mnemo_graph_edge_view *e)
 {
     search *s = arg;
     const node *from = &s->t.nodes[s->from_at];
+    if (mnemo_graph__qualified(e->other_id, e->other_id_len)) /* into another collection: not followed */
+        return 0;
     if (s->weighted && e->weight < 0) {
         const char *label = mnemo_graph__label_name(s->db, s->txn, e->label);
         return mnemo__err(MNEMO_EINVAL, "mnemo_graph_shortest_path: edge '%s' -[%s]-> '%.*s' has negative weight %g; "

@@ -390,24 +390,33 @@ int mnemo_record__resolve(uint64_t *iid, mnemo_db *db, mnemo_txn *txn, const cha
     return rc;
 }
 
-/* The internal-id entry of iid: its id (mnemo__malloc'd, NUL-terminated, the collection prefix
- * taken off) and whether the record is in db's collection. */
+/* The internal-id entry of iid: its id (the collection prefix taken off) and whether the record is
+ * in db's collection. */
 static int iid_entry(char **id, int *ours, mnemo_db *db, mnemo_txn *txn, uint64_t iid)
+{
+    uint32_t coll;
+    int rc = mnemo_record__owner(id, &coll, db, txn, iid);
+    if (!rc)
+        *ours = coll == mnemo_db__collection_id(db);
+    return rc;
+}
+
+int mnemo_record__owner(char **id, uint32_t *coll, mnemo_db *db, mnemo_txn *txn, uint64_t iid)
 {
     unsigned char key[9];
     key[0] = MNEMO_MK_IID;
     mnemo__put_be64(key + 1, iid);
-    size_t n, pl;
+    size_t n;
     char *v;
     int rc = mnemo_txn__get_sealed(&v, &n, db, txn, MNEMO_CF_METADATA, key, sizeof key, 0,
                                    "the record id of an internal id (metadata)");
     if (rc)
         return rc;
-    const unsigned char *prefix = mnemo_db__key_prefix(db, &pl);
-    int in_some = n > MNEMO_COLL_PREFIX_LEN && (unsigned char)v[0] == MNEMO_MK_IN_COLLECTION;
-    *ours = pl ? n > pl && !memcmp(v, prefix, pl) : !in_some;
-    size_t skip = in_some ? MNEMO_COLL_PREFIX_LEN : 0;
-    memmove(v, v + skip, n - skip + 1);
+    *coll = 0;
+    if (n > MNEMO_COLL_PREFIX_LEN && (unsigned char)v[0] == MNEMO_MK_IN_COLLECTION) {
+        *coll = mnemo__get_be32((const unsigned char *)v + 1);
+        memmove(v, v + MNEMO_COLL_PREFIX_LEN, n - MNEMO_COLL_PREFIX_LEN + 1);
+    }
     *id = v;
     return 0;
 }

@@ -25,6 +25,9 @@ int mnemo_record__resolve(uint64_t *iid, mnemo_db *db, mnemo_txn *txn, const cha
 /* Record id of an internal id (mnemo__malloc'd): 0, MNEMO_ENOTFOUND (no such record, or one of
  * another collection than db's) or an error. */
 int mnemo_record__id_of(char **id, mnemo_db *db, mnemo_txn *txn, uint64_t iid);
+/* The id of internal id iid in any collection (mnemo__malloc'd) and that collection's id (0: the
+ * default one): 0, MNEMO_ENOTFOUND or an error. */
+int mnemo_record__owner(char **id, uint32_t *coll, mnemo_db *db, mnemo_txn *txn, uint64_t iid);
 /* Whether the record of internal id iid is in db's collection: 1, 0 (another collection's),
  * MNEMO_ENOTFOUND (no such record) or an error. */
 int mnemo_record__in_collection(mnemo_db *db, mnemo_txn *txn, uint64_t iid);

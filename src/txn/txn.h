@@ -207,6 +207,10 @@ uint64_t mnemo_txn__commit_seq(mnemo_txn *txn);
  * the values that name a record of any collection (the record room's internal-id map) and the keys
  * of mnemo's cache, which every collection of the database shares. Empty for the default one. */
 const unsigned char *mnemo_db__key_prefix(mnemo_db *db, size_t *len);
+/* db's collection id (0: the default collection). */
+uint32_t mnemo_db__collection_id(mnemo_db *db);
+/* 1 when a and b are handles of one database (collections of it). */
+int mnemo_db__same_database(mnemo_db *a, mnemo_db *b);
 
 /* The engine's estimate of the number of keys in a keyspace (cheap, approximate). */
 uint64_t mnemo_db__estimate_keys(mnemo_db *db, mnemo_cf cf);
