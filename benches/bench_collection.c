@@ -2,7 +2,7 @@
  * One JSON line per result.
  *
  *   bench_collection [--engine rocksdb|lmdb] [--quick] [--reps R] [--counts A,B,C] [--searches S]
- *                    [--big N]
+ *                    [--big N] [--bare-only]
  *
  * Data: each collection holds 100 records ("r0".."r99", no content) with a 64-d embedding drawn
  * around 8 centres of its own (seeded from the collection's number, so collection c holds the same
@@ -19,8 +19,11 @@
  * - open: a fresh process (fork + exec of this program) mnemo_open's the database, opens the
  *   middle collection by name and runs one k-10 search in it: the time of each step and the
  *   child's peak RSS (VmHWM) and its RSS before mnemo_open (the program and its libraries).
- *   Medians of R runs, one after another on a warm page cache. The 1-collection database is the
+ *   Medians of R runs on a warm page cache, the sizes taking turns. The 1-collection database is the
  *   reference: each line gives its ratio to it.
+ * - open_bare (first; --bare-only: nothing else): the same fresh-process mnemo_open of databases
+ *   of N collections without a vector space and one record each, so the collections' number
+ *   without their data.
  * - search: k 10 at the default ef, single thread, in the middle collection of the largest
  *   database, against the same 100 records in a database of their own (the default collection,
  *   vector space from mnemo_options), same queries, alternating sides each repetition; then the
@@ -207,6 +210,32 @@ static void build(built *b, size_t n)
     fflush(stdout);
 }
 
+/* The peer of the open lines without their data: n collections without a vector space, one
+ * record each (the registry and the id blocks of n collections, under 1 MB of files). */
+static void build_bare(built *b, size_t n)
+{
+    b->n = n;
+    bu_run_dir(b->dir, sizeof b->dir, "bare");
+    mnemo_options o;
+    bu_create_options(&o);
+    mnemo_db *db;
+    CHECK(mnemo_open(&db, b->dir, &o));
+    for (size_t c = 0; c < n; c++) {
+        if (c && c % REOPEN_EVERY == 0) {
+            CHECK(mnemo_close(db));
+            db = open_existing(b->dir);
+        }
+        char name[32];
+        coll_name(name, sizeof name, c);
+        mnemo_db *h;
+        CHECK(mnemo_collection_create(&h, db, name, NULL));
+        mnemo_record rec = {0};
+        rec.id = "r0";
+        CHECK(mnemo_record_put(h, NULL, &rec, MNEMO_PUT_INSERT));
+    }
+    CHECK(mnemo_close(db));
+}
+
 /* ---- open in a fresh process ---- */
 
 typedef struct open_result {
@@ -288,20 +317,22 @@ static open_result run_child(const built *b, size_t first, size_t count, int fil
 
 static void open_lines(const built *bs, int nb)
 {
+    double open[MAX_COUNTS][16], coll[MAX_COUNTS][16], search[MAX_COUNTS][16], first[MAX_COUNTS][16];
+    double closes[MAX_COUNTS][16], hwm[MAX_COUNTS][16], rss0[MAX_COUNTS][16];
+    for (int r = 0; r < reps; r++) /* the sizes take turns: the machine's load drifts over all alike */
+        for (int i = 0; i < nb; i++) {
+            open_result o = run_child(&bs[i], bs[i].n / 2, 1, 0);
+            open[i][r] = o.open_s;
+            coll[i][r] = o.coll_s;
+            search[i][r] = o.search_s;
+            first[i][r] = o.open_s + o.coll_s + o.search_s;
+            closes[i][r] = o.close_s;
+            hwm[i][r] = (double)o.hwm_kb;
+            rss0[i][r] = (double)o.rss_start_kb;
+        }
     double ref_open = 0, ref_first = 0, ref_hwm = 0;
     for (int i = 0; i < nb; i++) {
-        double open[16], coll[16], search[16], first[16], closes[16], hwm[16], rss0[16];
-        for (int r = 0; r < reps; r++) {
-            open_result o = run_child(&bs[i], bs[i].n / 2, 1, 0);
-            open[r] = o.open_s;
-            coll[r] = o.coll_s;
-            search[r] = o.search_s;
-            first[r] = o.open_s + o.coll_s + o.search_s;
-            closes[r] = o.close_s;
-            hwm[r] = (double)o.hwm_kb;
-            rss0[r] = (double)o.rss_start_kb;
-        }
-        double mo = bu_median(open, reps), mf = bu_median(first, reps), mh = bu_median(hwm, reps);
+        double mo = bu_median(open[i], reps), mf = bu_median(first[i], reps), mh = bu_median(hwm[i], reps);
         if (i == 0) {
             ref_open = mo;
             ref_first = mf;
@@ -312,10 +343,41 @@ static void open_lines(const built *bs, int nb)
                "\"first_search_ms\":%.3f,\"open_to_first_result_ms\":%.3f,\"close_ms\":%.3f,\"rss_before_open_kb\":%.0f,"
                "\"peak_rss_kb\":%.0f,\"reference_collections\":%zu,\"ratio_open\":%.3f,\"ratio_open_to_first_result\":%.3f,"
                "\"ratio_peak_rss\":%.3f}\n",
-               bu_engine, bs[i].n, PER_COLL, DIM, reps, mo * 1e3, bu_median(coll, reps) * 1e3,
-               bu_median(search, reps) * 1e3, mf * 1e3, bu_median(closes, reps) * 1e3, bu_median(rss0, reps), mh,
+               bu_engine, bs[i].n, PER_COLL, DIM, reps, mo * 1e3, bu_median(coll[i], reps) * 1e3,
+               bu_median(search[i], reps) * 1e3, mf * 1e3, bu_median(closes[i], reps) * 1e3, bu_median(rss0[i], reps), mh,
                bs[0].n, mo / ref_open, mf / ref_first, mh / ref_hwm);
         fflush(stdout);
+    }
+}
+
+/* mnemo_open alone (no collection opened) of databases of bare collections; the sizes take turns
+ * in each repetition, so that the machine's load drifts over all of them alike. */
+static void open_bare_lines(void)
+{
+    built b[MAX_COUNTS];
+    double open[MAX_COUNTS][16], hwm[MAX_COUNTS][16];
+    for (int i = 0; i < n_counts; i++)
+        build_bare(&b[i], counts[i]);
+    for (int r = 0; r < reps; r++)
+        for (int i = 0; i < n_counts; i++) {
+            open_result o = run_child(&b[i], 0, 0, 0);
+            open[i][r] = o.open_s;
+            hwm[i][r] = (double)o.hwm_kb;
+        }
+    double ref = 0, ref_hwm = 0;
+    for (int i = 0; i < n_counts; i++) {
+        double mo = bu_median(open[i], reps), mh = bu_median(hwm[i], reps);
+        if (i == 0) {
+            ref = mo;
+            ref_hwm = mh;
+        }
+        printf("{\"bench\":\"collection\",\"engine\":\"%s\",\"op\":\"open_bare\",\"options\":\"default\",\"collections\":%zu,"
+               "\"records_per_collection\":1,\"vector_space\":false,\"reps\":%d,\"open_ms\":%.3f,\"peak_rss_kb\":%.0f,"
+               "\"disk_bytes\":%llu,\"reference_collections\":%zu,\"ratio_open\":%.3f,\"ratio_peak_rss\":%.3f}\n",
+               bu_engine, b[i].n, reps, mo * 1e3, mh, (unsigned long long)tree_bytes(b[i].dir), counts[0], mo / ref,
+               mh / ref_hwm);
+        fflush(stdout);
+        bu_rm_tree(b[i].dir);
     }
 }
 
@@ -469,6 +531,7 @@ int main(int argc, char **argv)
         return child(argv[2], strtoull(argv[3], NULL, 10), strtoull(argv[4], NULL, 10), argv[5][0] == '1');
     const char *counts_opt = NULL;
     long searches_opt = 0, big_opt = 0;
+    int bare_only = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick"))
             quick = 1;
@@ -482,9 +545,11 @@ int main(int argc, char **argv)
             searches_opt = atol(argv[++i]);
         else if (!strcmp(argv[i], "--big") && i + 1 < argc)
             big_opt = atol(argv[++i]);
+        else if (!strcmp(argv[i], "--bare-only"))
+            bare_only = 1;
         else {
             fprintf(stderr, "usage: bench_collection [--engine rocksdb|lmdb] [--quick] [--reps R] [--counts A,B,C] "
-                            "[--searches S] [--big N]\n");
+                            "[--searches S] [--big N] [--bare-only]\n");
             return 2;
         }
     }
@@ -508,6 +573,9 @@ int main(int argc, char **argv)
         big_n = (size_t)big_opt;
     if (reps < 1 || reps > 15)
         reps = quick ? 2 : 5;
+    open_bare_lines();
+    if (bare_only)
+        return 0;
     built bs[MAX_COUNTS];
     for (int i = 0; i < n_counts; i++)
         build(&bs[i], counts[i]);
