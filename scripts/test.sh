@@ -25,7 +25,7 @@ build_dir() { # dir, meson setup args...
   fi
 }
 
-run_tests() { # dir, setup (rocksdb = the default engine, lmdb, memory), meson test args...
+run_tests() { # dir, setup (rocksdb = the default engine, lmdb, memory, collection), meson test args...
   local dir=$1 setup=$2; shift 2
   local setup_args=() suffix=""
   if [ "$setup" != rocksdb ]; then setup_args=(--setup "$setup"); suffix="-$setup"; fi
@@ -72,17 +72,24 @@ run_suite() { # dir, meson setup args...: build, then every test on the default 
 
 # The suites that run on every engine (the rest -- headers, examples, benchmark smoke runs, the
 # demo -- do not depend on the engine beyond what these cover).
-engine_suites=(kv db txn cache filter record record_cache graph store vector text recall reliability cli torture concurrency)
-engine_suites_asan=(kv db txn cache filter record record_cache graph store vector text recall torture concurrency)
+engine_suites=(kv db txn cache filter record record_cache graph store vector text recall reliability cli collection torture
+  concurrency)
+engine_suites_asan=(kv db txn cache filter record record_cache graph store vector text recall collection torture
+  concurrency)
+# The module suites once more on a collection of the database instead of its default collection
+# (MNEMO_TEST_COLLECTION, docs/collections.md).
+collection_suites=(kv db txn record record_cache graph vector text recall reliability guard)
 
 echo "== build: release (debugoptimized) =="
 run_suite build --buildtype=debugoptimized
 run_tests build lmdb "${engine_suites[@]}"
 run_tests build memory "${engine_suites[@]}"
+run_tests build collection "${collection_suites[@]}"
 run_python build
 echo "== build: address + undefined sanitizers =="
 run_suite build-asan --buildtype=debug -Db_sanitize=address,undefined -Dbenchmarks=disabled
 run_tests build-asan lmdb "${engine_suites_asan[@]}"
+run_tests build-asan collection record graph vector text
 
 fuzz_seconds=${FUZZ_SECONDS:-20}
 if [ "$fuzz_seconds" -gt 0 ]; then

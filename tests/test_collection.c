@@ -1,6 +1,8 @@
 /* Collections (issue 14): lifecycle, isolation of every model, transactions across collections,
  * drops that conflict with writers and survive a crash, bad input. */
+#include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 #include "testutil.h"
 #include "txn/txn.h"
 #include "txn/txn_db.h"
+#include "vector/vector_impl.h"
 
 static mnemo_db *db;
 static void setup(void)
@@ -153,6 +156,12 @@ TU_TEST(collection, create_open_list_rename_drop)
     if (tu_persistent()) {
         reopen();
         TU_OK(mnemo_collection_open(&a, db, "carol"));
+        cr_assert_null(mnemo_vector__peek(a), "a collection's index is loaded when it is first needed");
+        mnemo_vector_hits *hits;
+        float q[4] = {1, 0, 0, 0};
+        TU_OK(mnemo_vector_search(&hits, a, NULL, q, 4, 1, NULL));
+        mnemo_vector_hits_free(hits);
+        cr_assert_not_null(mnemo_vector__peek(a));
         c = content_of(a, "m1");
         cr_assert_str_eq(c, "alice one");
         free(c);
@@ -594,4 +603,169 @@ TU_TEST(collection, kill_during_creation)
             put(h, NULL, "x", "works", NULL);
         close_db();
     }
+}
+
+typedef struct writer_arg {
+    mnemo_db *h;
+    int id;
+    int ok, refused;
+} writer_arg;
+
+static void *writer(void *p)
+{
+    writer_arg *w = p;
+    for (int i = 0; i < 400; i++) {
+        char id[32];
+        snprintf(id, sizeof id, "w%d-%d", w->id, i);
+        mnemo_record r = {.id = id, .content = "written during the drop"};
+        float v[2] = {(float)i, 1};
+        mnemo_txn *t = NULL;
+        int rc = mnemo_txn_begin(&t, w->h, 0);
+        if (!rc) {
+            if (!(rc = mnemo_record_put(w->h, t, &r, MNEMO_PUT_UPSERT)) && !(rc = mnemo_vector_put(w->h, t, id, v, 2)))
+                rc = mnemo_txn_commit(t);
+            mnemo_txn_free(t);
+        }
+        if (rc == 0)
+            w->ok++;
+        else if (rc == MNEMO_ENOTFOUND || rc == MNEMO_EBUSY)
+            w->refused++;
+        else
+            return (void *)(intptr_t)rc;
+    }
+    return NULL;
+}
+
+/* Writers in threads keep writing records with embeddings into a collection while it is dropped:
+ * each write commits before the drop or is refused after it, and nothing of the collection is left. */
+TU_TEST(collection, drop_under_concurrent_writers)
+{
+    mnemo_db *a = create("a", 2);
+    uint32_t cid = cid_of(a);
+    pthread_t th[3];
+    writer_arg w[3];
+    for (int i = 0; i < 3; i++) {
+        w[i] = (writer_arg){a, i, 0, 0};
+        cr_assert_eq(pthread_create(&th[i], NULL, writer, &w[i]), 0);
+    }
+    usleep(20000);
+    TU_OK(mnemo_collection_drop(db, "a"));
+    int ok = 0, refused = 0;
+    for (int i = 0; i < 3; i++) {
+        void *res;
+        pthread_join(th[i], &res);
+        cr_assert_null(res, "a writer failed with %s", mnemo_strerror((int)(intptr_t)res));
+        ok += w[i].ok;
+        refused += w[i].refused;
+    }
+    cr_assert_gt(refused, 0, "the drop refused the writes after it");
+    cr_assert_eq(keys_of(cid), 0, "%d writes committed, %d refused: keys of the dropped collection are left", ok,
+                 refused);
+    uint64_t edges;
+    TU_OK(mnemo_graph_check(db, &edges));
+    close_db();
+}
+
+/* A flipped byte in a registry entry is reported, naming the collection, not taken for another. */
+TU_TEST(collection, a_damaged_registry_entry_is_ecorrupt)
+{
+    TU_NEEDS_DISK("damages a stored value");
+    create("alice", 0);
+    close_db();
+    tu_raw r;
+    tu_raw_open(&r, tu_path("coll"));
+    const char key[] = {'K', 0x00, 'a', 'l', 'i', 'c', 'e'};
+    size_t n;
+    char *v = tu_raw_get(&r, 6, key, sizeof key, &n);
+    cr_assert_not_null(v);
+    v[1] ^= 0x10;
+    tu_raw_put(&r, 6, key, sizeof key, v, n);
+    free(v);
+    tu_raw_close(&r);
+    db = tu_open("coll");
+    mnemo_db *h;
+    TU_RC(mnemo_collection_open(&h, db, "alice"), MNEMO_ECORRUPT);
+    cr_assert(strstr(mnemo_errmsg(), "registry"), "%s", mnemo_errmsg());
+    mnemo_collection_list *l;
+    TU_RC(mnemo_collection_list_all(&l, db), MNEMO_ECORRUPT);
+    close_db();
+}
+
+/* A record deleted before its collection's index was loaded takes its embedding along. */
+TU_TEST(collection, a_delete_before_the_index_is_loaded_takes_the_embedding)
+{
+    TU_NEEDS_DISK("reopens");
+    mnemo_db *a = create("a", 2);
+    put(a, NULL, "x", "x", NULL);
+    put(a, NULL, "y", "y", NULL);
+    float v[2] = {1, 2};
+    TU_OK(mnemo_vector_put(a, NULL, "x", v, 2));
+    TU_OK(mnemo_vector_put(a, NULL, "y", v, 2));
+    reopen();
+    TU_OK(mnemo_collection_open(&a, db, "a"));
+    cr_assert_null(mnemo_vector__peek(a));
+    TU_OK(mnemo_record_delete(a, NULL, "x"));
+    float *got;
+    size_t dim;
+    TU_RC(mnemo_vector_get(&got, &dim, a, NULL, "x"), MNEMO_ENOTFOUND);
+    uint64_t n;
+    TU_OK(mnemo_vector_check(a, &n));
+    cr_assert_eq(n, 1);
+    mnemo_vector_hits *h;
+    TU_OK(mnemo_vector_search(&h, a, NULL, v, 2, 5, NULL));
+    cr_assert_eq(h->count, 1);
+    cr_assert_str_eq(h->hits[0].id, "y");
+    mnemo_vector_hits_free(h);
+    close_db();
+}
+
+/* Another process drops a collection this one has open (engines several processes share): the
+ * handle here says so at its next call, instead of serving what its index or cache still holds. */
+TU_TEST(collection, a_drop_by_another_process_is_seen)
+{
+    if (strcmp(tu_engine(), "lmdb")) {
+        tu_cleanup();
+        cr_skip_test("several processes on one database: the lmdb engine (engine %s)", tu_engine());
+    }
+    mnemo_db *a = create("a", 2);
+    put(a, NULL, "x", "x", NULL);
+    float v[2] = {1, 2};
+    TU_OK(mnemo_vector_put(a, NULL, "x", v, 2));
+    int to_child[2], to_parent[2];
+    cr_assert_eq(pipe(to_child), 0);
+    cr_assert_eq(pipe(to_parent), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(to_child[1]);
+        close(to_parent[0]);
+        mnemo_db *d, *h;
+        mnemo_options o = MNEMO_OPTIONS_INIT;
+        char c = 0;
+        if (tu_open_with(&d, "coll", &o) || mnemo_collection_open(&h, d, "a") || mnemo_record_exists(h, NULL, "x") != 1)
+            _exit(2);
+        mnemo_vector_hits *hits;
+        if (mnemo_vector_search(&hits, h, NULL, v, 2, 1, NULL) || hits->count != 1)
+            _exit(3);
+        mnemo_vector_hits_free(hits);
+        if (write(to_parent[1], "r", 1) != 1 || read(to_child[0], &c, 1) != 1)
+            _exit(4);
+        int rc1 = mnemo_vector_search(&hits, h, NULL, v, 2, 1, NULL);
+        int dropped = strstr(mnemo_errmsg(), "dropped") != NULL;
+        mnemo_record *r;
+        int rc2 = mnemo_record_get(&r, h, NULL, "x");
+        mnemo_close(d);
+        _exit(rc1 == MNEMO_ENOTFOUND && dropped && rc2 == MNEMO_ENOTFOUND ? 0 : 5);
+    }
+    close(to_child[0]);
+    close(to_parent[1]);
+    char c = 0;
+    cr_assert_eq(read(to_parent[0], &c, 1), 1, "the child did not get ready");
+    TU_OK(mnemo_collection_drop(db, "a"));
+    cr_assert_eq(write(to_child[1], "d", 1), 1);
+    int st;
+    waitpid(pid, &st, 0);
+    close(to_child[1]);
+    close(to_parent[0]);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child: status %d", WEXITSTATUS(st));
+    close_db();
 }

@@ -219,6 +219,15 @@ void mnemo_db__collections_close(mnemo_db *root)
     pthread_mutex_unlock(&root->coll_lock);
 }
 
+/* Under root's coll_lock: MNEMO_EINVAL once root is closing (its close empties the handle list
+ * under the same lock: a handle made after it would outlive the store). */
+static int root_open(mnemo_db *root, const char *fn)
+{
+    if (atomic_load(&root->t.magic) != MNEMO_DB_MAGIC_OPEN)
+        return mnemo__err(MNEMO_EINVAL, "%s: the database is closing", fn);
+    return 0;
+}
+
 /* The open handle of cid (root's coll_lock held), or NULL. */
 static mnemo_db *find_open(mnemo_db *root, uint32_t cid)
 {
@@ -402,7 +411,9 @@ int mnemo_collection_create(mnemo_db **out, mnemo_db *db, const char *name, cons
         (void)reclaim(root, a.stale);
     mnemo_db *h;
     pthread_mutex_lock(&root->coll_lock);
-    rc = handle_open(&h, root, a.cid, name, opts, 0);
+    rc = root_open(root, "mnemo_collection_create");
+    if (!rc)
+        rc = handle_open(&h, root, a.cid, name, opts, 0);
     if (!rc) {
         a.mark_live = 1;
         if ((rc = mnemo_txn_run(root, 0, create_txn, &a, NULL)) != 0 || (rc = remember(root, h)) != 0)
@@ -440,7 +451,8 @@ int mnemo_collection_open(mnemo_db **out, mnemo_db *db, const char *name)
         return rc;
     pthread_mutex_lock(&root->coll_lock);
     mnemo_db *h = find_open(root, cid);
-    if (!h && (rc = handle_open(&h, root, cid, name, NULL, 0)) == 0 && (rc = remember(root, h)) != 0)
+    if (!h && (rc = root_open(root, "mnemo_collection_open")) == 0 &&
+        (rc = handle_open(&h, root, cid, name, NULL, 0)) == 0 && (rc = remember(root, h)) != 0)
         mnemo_db__collection_close(h);
     if (!rc)
         snprintf(h->coll_name, sizeof h->coll_name, "%s", name); /* renamed by another process */

@@ -94,6 +94,23 @@ int mnemo_txn__scope_bounds(mnemo_scoped_bounds *sb, const mnemo_txn_db *t, mnem
     return 0;
 }
 
+void mnemo_txn__collection_recheck(mnemo_txn_db *t)
+{
+    uint64_t seq = t->ops->last_seq ? t->ops->last_seq(t->store) : 0;
+    if (!seq || seq == atomic_load(&t->live_seq))
+        return;
+    unsigned char key[6] = {MNEMO_MK_COLLECTION, MNEMO_COLL_BY_ID};
+    mnemo__put_be32(key + 2, t->cid);
+    mnemo_store_value v;
+    int rc = t->ops->get(t->store, NULL, MNEMO_CF_METADATA, key, sizeof key, 0, &v);
+    if (rc == MNEMO_ENOTFOUND)
+        atomic_store(&t->dropped, 1);
+    else if (rc == 0) {
+        t->ops->release_value(t->store, &v);
+        atomic_store(&t->live_seq, seq);
+    } /* another failure: the call goes on, and meets it itself */
+}
+
 int mnemo_txn__collection_live(mnemo_db *db, mnemo_txn *txn)
 {
     const mnemo_txn_db *t = MNEMO_TXN_DB(db);

@@ -82,6 +82,8 @@ int mnemo_txn__update_one(mnemo_db *db, mnemo_cf cf, const void *key, size_t kle
 {
     const mnemo_store_ops *ops = TDB(db)->ops;
     mnemo_store *s = TDB(db)->store;
+    if (atomic_load(&TDB(db)->dropped) && !TDB(db)->reclaiming) /* a module's bookkeeping after the drop */
+        return mnemo__err(MNEMO_ENOTFOUND, "update: the collection of this handle was dropped");
     mnemo_scoped_key sk;
     int src = mnemo_txn__scope(&sk, TDB(db), cf, key, klen);
     if (src)
@@ -424,6 +426,8 @@ void mnemo_guard__leave(mnemo_guard *g)
 static int enter(mnemo_guard *g, mnemo_db *db, mnemo_txn *txn, int write, const char *fn)
 {
     int rc = enter_db(g, db, fn);
+    if (!rc && TDB(db)->kprefix_len && TDB(db)->shared && !TDB(db)->reclaiming)
+        mnemo_txn__collection_recheck(TDB(db));
     if (!rc && atomic_load_explicit(&TDB(db)->dropped, memory_order_acquire) && !TDB(db)->reclaiming) {
         rc = mnemo__err(MNEMO_ENOTFOUND, "%s: the collection of this handle was dropped", fn);
         mnemo_guard__leave(g);

@@ -64,6 +64,7 @@ typedef struct mnemo_txn_db {
     unsigned kprefix_len;
     unsigned char kprefix[8];
     atomic_int dropped;   /* the collection was dropped (this process saw the commit) */
+    _Atomic uint64_t live_seq; /* shared engines: the store sequence at which the collection was last seen live */
     int reclaiming;       /* the drop's own handle deleting the collection's keys */
 } mnemo_txn_db;
 

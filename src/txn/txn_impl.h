@@ -71,5 +71,8 @@ int mnemo_txn__scope_bounds(mnemo_scoped_bounds *sb, const mnemo_txn_db *t, mnem
 /* Before txn's first write into db's collection: the collection is still live, read with tracking
  * so that a drop committed meanwhile makes the commit fail. 0 for the default collection. */
 int mnemo_txn__collection_live(mnemo_db *db, mnemo_txn *txn);
+/* On a shared engine, before a call on a collection's handle: when another process committed since
+ * the collection was last seen live, whether it still is (a drop there sets `dropped` here). */
+void mnemo_txn__collection_recheck(mnemo_txn_db *t);
 
 #endif

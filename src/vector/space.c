@@ -147,6 +147,26 @@ int mnemo_vector__state(vec_state **st, mnemo_db *db, const char *fn)
 
 vec_state *mnemo_vector__peek(mnemo_db *db) { return mnemo_db__module_peek(db, &vector_module); }
 
+/* A collection's index is loaded by the first call that needs it, not when the collection is opened
+ * (docs/collections.md: a database of many collections pays only for those it searches). Until
+ * then this module's state (no data) says that there is a vector space to load. */
+static int space_flag_init(mnemo_db *db, void **state)
+{
+    (void)db;
+    static const char present = 1;
+    *state = (void *)&present;
+    return 0;
+}
+static const mnemo_module_ops space_flag_module = {space_flag_init, NULL};
+
+int mnemo_vector__loaded(vec_state **st, mnemo_db *db, const char *fn)
+{
+    *st = mnemo_vector__peek(db);
+    if (*st || !mnemo_db__module_peek(db, &space_flag_module))
+        return 0;
+    return mnemo_vector__state(st, db, fn);
+}
+
 int mnemo_vector__open(mnemo_db *db)
 {
     const mnemo_options *o = mnemo_db__options(db);
@@ -176,6 +196,9 @@ int mnemo_vector__open(mnemo_db *db)
     }
     if (rc)
         return rc;
+    void *flag;
+    if (mnemo_db__collection_id(db)) /* a collection: at the first call that needs it */
+        return mnemo_db__module(&flag, db, &space_flag_module);
     vec_state *st;
     return mnemo_vector__state(&st, db, "mnemo_open"); /* loads the index now, not at the first search */
 }

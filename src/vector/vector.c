@@ -267,9 +267,10 @@ int mnemo_vector_delete(mnemo_db *db, mnemo_txn *txn, const char *id)
 static int on_record_delete(mnemo_db *db, mnemo_txn *txn, uint64_t iid, const char *id)
 {
     (void)id;
-    vec_state *st = mnemo_vector__peek(db);
-    if (!st)
-        return 0; /* no vector space: nothing to take along */
+    vec_state *st;
+    int lrc = mnemo_vector__loaded(&st, db, "record delete");
+    if (lrc || !st)
+        return lrc; /* no vector space: nothing to take along */
     /* (the record's own keys may already be gone in txn: a delete needs no record id) */
     int rc = remove_vector(st, db, txn, iid, "", 0);
     return rc == MNEMO_ENOTFOUND ? 0 : rc;
@@ -304,7 +305,9 @@ int mnemo_vector_stats_get(mnemo_vector_stats *out, mnemo_db *db)
     size_t bytes;
     if ((rc = mnemo__filled_size(&bytes, fn, "mnemo_vector_stats", out->version, sizes, MNEMO_VECTOR_STATS_VERSION)))
         return rc;
-    vec_state *st = mnemo_vector__peek(db);
+    vec_state *st;
+    if ((rc = mnemo_vector__loaded(&st, db, fn)) != 0)
+        return rc;
     if (!st)
         return mnemo__err(MNEMO_ENOTFOUND, "%s: the database has no vector space", fn);
     mnemo_vector_stats all;
@@ -335,7 +338,9 @@ int mnemo_vector_check(mnemo_db *db, uint64_t *vectors)
     int rc = mnemo_guard__db(&guard, db, fn);
     if (rc)
         return rc;
-    vec_state *st = mnemo_vector__peek(db);
+    vec_state *st;
+    if ((rc = mnemo_vector__loaded(&st, db, fn)) != 0)
+        return rc;
     if (!st)
         return mnemo__err(MNEMO_ENOTFOUND, "%s: the database has no vector space", fn);
     size_t dim = st->sp.dim;

@@ -86,6 +86,9 @@ typedef struct vec_state {
 int mnemo_vector__state(vec_state **st, mnemo_db *db, const char *fn);
 /* The state if the database has a vector space loaded, else NULL (never creates it). */
 vec_state *mnemo_vector__peek(mnemo_db *db);
+/* The state, loading a collection's index now if it has a space whose index was not loaded yet:
+ * 0 with *st NULL when there is no vector space. */
+int mnemo_vector__loaded(vec_state **st, mnemo_db *db, const char *fn);
 /* Registers the vector room's record listener on db (vector.c; mnemo_vector__open calls it). */
 int mnemo_vector__listen(mnemo_db *db);
 
