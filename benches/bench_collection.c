@@ -164,23 +164,35 @@ typedef struct built {
     char dir[1024];
 } built;
 
-static void build(built *b, size_t n)
+static mnemo_db *new_db(built *b, size_t n, const char *kind)
 {
     b->n = n;
-    bu_run_dir(b->dir, sizeof b->dir, "coll");
+    bu_run_dir(b->dir, sizeof b->dir, kind);
     mnemo_options o;
     bu_create_options(&o);
     mnemo_db *db;
     CHECK(mnemo_open(&db, b->dir, &o));
+    return db;
+}
+
+/* Before collection c: every REOPEN_EVERY, the only way to let go of collection handles. */
+static void let_go(mnemo_db **db, const char *dir, size_t c)
+{
+    if (c && c % REOPEN_EVERY == 0) {
+        CHECK(mnemo_close(*db));
+        *db = open_existing(dir);
+    }
+}
+
+static void build(built *b, size_t n)
+{
+    mnemo_db *db = new_db(b, n, "coll");
     size_t tenth = n / 10 ? n / 10 : 1;
     double t0 = bu_now_s(), first_end = 0, last_start = 0;
     for (size_t c = 0; c < n; c++) {
         if (c == n - tenth)
             last_start = bu_now_s();
-        if (c && c % REOPEN_EVERY == 0) { /* the only way to let go of collection handles */
-            CHECK(mnemo_close(db));
-            db = open_existing(b->dir);
-        }
+        let_go(&db, b->dir, c);
         char name[32];
         coll_name(name, sizeof name, c);
         mnemo_collection_options co = MNEMO_COLLECTION_OPTIONS_INIT;
@@ -214,17 +226,9 @@ static void build(built *b, size_t n)
  * record each (the registry and the id blocks of n collections, under 1 MB of files). */
 static void build_bare(built *b, size_t n)
 {
-    b->n = n;
-    bu_run_dir(b->dir, sizeof b->dir, "bare");
-    mnemo_options o;
-    bu_create_options(&o);
-    mnemo_db *db;
-    CHECK(mnemo_open(&db, b->dir, &o));
+    mnemo_db *db = new_db(b, n, "bare");
     for (size_t c = 0; c < n; c++) {
-        if (c && c % REOPEN_EVERY == 0) {
-            CHECK(mnemo_close(db));
-            db = open_existing(b->dir);
-        }
+        let_go(&db, b->dir, c);
         char name[32];
         coll_name(name, sizeof name, c);
         mnemo_db *h;
