@@ -826,3 +826,36 @@ TU_TEST(collection, a_late_collections_filter_mirror_spans_its_own_ids)
     cr_assert_lt(bytes, 1u << 20, "the mirror of 100 records holds %zu bytes", bytes);
     close_db();
 }
+
+/* A new collection's index is sized by its own vectors, not by every vector of the database:
+ * bench_collection saw creating the 10,000th collection take ~50 MB and 40-70 ms (vector/index.c
+ * rebuild_from_data sizes the index with mnemo_db__estimate_keys(VECTOR_DATA), the database's). */
+Test(collection, new_index_sized_by_its_collection)
+{
+    enum { N = 20000, DIM = 8 };
+    mnemo_vector_stats before = MNEMO_VECTOR_STATS_INIT, after = MNEMO_VECTOR_STATS_INIT;
+    TU_OK(mnemo_vector_stats_get(&before, create("a", DIM)));
+    mnemo_db *big = create("big", DIM);
+    float *v = malloc(N * DIM * sizeof *v);
+    char (*ids)[16] = malloc(N * sizeof *ids);
+    const char **idp = malloc(N * sizeof *idp);
+    mnemo_txn *txn;
+    TU_OK(mnemo_txn_begin(&txn, big, 0));
+    for (size_t i = 0; i < N; i++) {
+        snprintf(ids[i], sizeof ids[i], "r%zu", i);
+        idp[i] = ids[i];
+        put(big, txn, ids[i], NULL, NULL);
+        for (size_t d = 0; d < DIM; d++)
+            v[i * DIM + d] = (float)((i * 7 + d * 13) % 101);
+    }
+    TU_OK(mnemo_vector_put_batch(big, txn, idp, v, N, DIM));
+    TU_OK(mnemo_txn_commit(txn));
+    mnemo_txn_free(txn);
+    TU_OK(mnemo_vector_stats_get(&after, create("b", DIM)));
+    cr_assert_eq(after.index_bytes, before.index_bytes,
+                 "an empty collection made after another's %d vectors holds %llu index bytes, one made before %llu",
+                 N, (unsigned long long)after.index_bytes, (unsigned long long)before.index_bytes);
+    free(v);
+    free(ids);
+    free(idp);
+}
