@@ -830,7 +830,7 @@ TU_TEST(collection, a_late_collections_filter_mirror_spans_its_own_ids)
 /* A new collection's index is sized by its own vectors, not by every vector of the database:
  * bench_collection saw creating the 10,000th collection take ~50 MB and 40-70 ms (vector/index.c
  * rebuild_from_data sizes the index with mnemo_db__estimate_keys(VECTOR_DATA), the database's). */
-Test(collection, new_index_sized_by_its_collection)
+TU_TEST(collection, new_index_sized_by_its_collection)
 {
     enum { N = 20000, DIM = 8 };
     mnemo_vector_stats before = MNEMO_VECTOR_STATS_INIT, after = MNEMO_VECTOR_STATS_INIT;
@@ -858,6 +858,7 @@ Test(collection, new_index_sized_by_its_collection)
     free(v);
     free(ids);
     free(idp);
+    close_db();
 }
 
 static long rss_kb(void)
@@ -877,7 +878,7 @@ static long rss_kb(void)
  * collections were made before it: bench_collection saw 134 MB for one of 100 records made after
  * 10,000 others (vector/meta.c's mirror is an array indexed by internal id; ids are database-wide
  * and every handle that writes claims a block of 1,024). */
-Test(collection, filter_mirror_sized_by_its_collection)
+TU_TEST(collection, filter_mirror_sized_by_its_collection)
 {
     enum { BEFORE = 2000 };
     for (int c = 0; c < BEFORE; c++) {
@@ -911,4 +912,5 @@ Test(collection, filter_mirror_sized_by_its_collection)
     long grew = rss_kb() - before;
     cr_assert_lt(grew, 4096, "a filtered search over 10 records (internal ids from %llu) took %ld kB",
                  (unsigned long long)iid, grew);
+    close_db();
 }
