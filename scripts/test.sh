@@ -78,7 +78,7 @@ engine_suites_asan=(kv db txn cache filter record record_cache graph store vecto
   concurrency)
 # The module suites once more on a collection of the database instead of its default collection
 # (MNEMO_TEST_COLLECTION, docs/collections.md).
-collection_suites=(kv db txn record record_cache graph vector vector_sq8 text recall reliability guard)
+collection_suites=(kv db txn record record_cache graph vector vector_sq8 text recall guard)
 
 echo "== build: release (debugoptimized) =="
 run_suite build --buildtype=debugoptimized

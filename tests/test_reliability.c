@@ -42,7 +42,7 @@ static mnemo_db *reopen(const char *name)
     TU_NEEDS_DISK("reopens");
     mnemo_options o = MNEMO_OPTIONS_INIT;
     mnemo_db *db = NULL;
-    TU_OK(tu_open_with(&db, name, &o));
+    TU_OK(mnemo_open(&db, tu_path(name), &o));
     return db;
 }
 
@@ -179,7 +179,7 @@ TU_TEST(reliability, damaged_metadata_keys_are_ecorrupt)
     flip(&raw, CF_METADATA, "\0format", 7, 10, 0x80);
     tu_raw_close(&raw);
     mnemo_options o = MNEMO_OPTIONS_INIT;
-    TU_RC(tu_open_with(&db, "meta", &o), MNEMO_ECORRUPT);
+    TU_RC(mnemo_open(&db, tu_path("meta"), &o), MNEMO_ECORRUPT);
     cr_assert(strstr(mnemo_errmsg(), "format"), "message: %s", mnemo_errmsg());
     tu_raw_open(&raw, tu_path("meta"));
     flip(&raw, CF_METADATA, "\0format", 7, 10, 0x80);
@@ -425,7 +425,7 @@ TU_TEST(reliability, read_only_directory_is_an_error_with_a_message)
             _exit(20);
         mnemo_options o = MNEMO_OPTIONS_INIT;
         mnemo_db *d = NULL;
-        int rc = tu_open_with(&d, "ro", &o);
+        int rc = mnemo_open(&d, tu_path("ro"), &o);
         if (rc == 0 || !*mnemo_errmsg()) {
             mnemo_close(d);
             _exit(21);
@@ -609,7 +609,7 @@ TU_TEST(reliability, every_failed_allocation_is_enomem_and_leaves_a_consistent_d
         mnemo_options o = MNEMO_OPTIONS_INIT;
         TU_NEEDS_DISK("reopens");
         mnemo__alloc_fail_after(n);
-        rc = tu_open_with(&db, "alloc", &o);
+        rc = mnemo_open(&db, tu_path("alloc"), &o);
         mnemo__alloc_fail_after(0);
         if (rc == 0)
             break;
@@ -665,7 +665,7 @@ static void make_vec_db(const char *name, int with_log)
         if (pid == 0) {
             mnemo_options o = MNEMO_OPTIONS_INIT;
             float v[VD] = {9, 9, 9, 9};
-            if (tu_open_with(&db, name, &o) || mnemo_vector_put(db, NULL, "v00", v, VD))
+            if (mnemo_open(&db, tu_path(name), &o) || mnemo_vector_put(db, NULL, "v00", v, VD))
                 _exit(1);
             vec_of(v, 0);
             _exit(mnemo_vector_put(db, NULL, "v00", v, VD) ? 1 : 0); /* no close: no snapshot */
@@ -710,7 +710,7 @@ static char *first_key(unsigned char tag, size_t *kl, const char *name)
     mnemo_options o = MNEMO_OPTIONS_INIT;
     o.read_only = 1; /* a read-write handle would replay the log and fold it into a snapshot */
     mnemo_db *db = NULL;
-    TU_OK(tu_open_with(&db, name, &o));
+    TU_OK(mnemo_open(&db, tu_path(name), &o));
     mnemo_cursor *c;
     unsigned char lo = tag, hi = (unsigned char)(tag + 1);
     TU_OK(mnemo_cursor__open(&c, db, NULL, MNEMO_CF_VECTOR_INDEX, &lo, 1, &hi, 1));
@@ -950,7 +950,7 @@ TU_TEST(reliability, vector_calls_under_failed_allocations_stay_consistent)
         mnemo_options o = MNEMO_OPTIONS_INIT;
         TU_NEEDS_DISK("reopens");
         mnemo__alloc_fail_after(n);
-        rc = tu_open_with(&db, "valloc", &o);
+        rc = mnemo_open(&db, tu_path("valloc"), &o);
         mnemo__alloc_fail_after(0);
         cr_assert(rc == 0 || rc == MNEMO_ENOMEM || rc == MNEMO_ERROR, "open, allocation %lu failed: %s (%s)", n,
                   mnemo_strerror(rc), mnemo_errmsg());
@@ -1098,7 +1098,7 @@ static void make_big_vec_db(const char *name)
     o.vector_dim = VD;
     o.storage.compression = MNEMO_COMPRESSION_NONE;
     mnemo_db *db = NULL;
-    TU_OK(tu_open_with(&db, name, &o));
+    TU_OK(mnemo_open(&db, tu_path(name), &o));
     mnemo_txn *t;
     TU_OK(mnemo_txn_begin(&t, db, 0));
     for (int i = 0; i < N_BIG; i++) {
@@ -1114,7 +1114,7 @@ static void make_big_vec_db(const char *name)
     TU_OK(mnemo_txn_commit(t));
     mnemo_txn_free(t);
     TU_OK(mnemo_close(db));
-    TU_OK(tu_open_with(&db, name, &o)); /* uncompressed: compact rewrites every file */
+    TU_OK(mnemo_open(&db, tu_path(name), &o)); /* uncompressed: compact rewrites every file */
     TU_OK(mnemo_compact(db));
     TU_OK(mnemo_close(db));
 }
@@ -1238,7 +1238,7 @@ TU_TEST(reliability, a_flipped_byte_in_the_vector_index_file_is_rebuilt_from_vec
         mnemo_options o = MNEMO_OPTIONS_INIT;
         o.read_only = round == 0;
         mnemo_db *db = NULL;
-        TU_OK(tu_open_with(&db, "vfile", &o));
+        TU_OK(mnemo_open(&db, tu_path("vfile"), &o));
         uint64_t rebuilds = verify_big(db);
         cr_assert_eq(rebuilds, round < 2 ? 1 : 0, "round %d: %llu rebuilds", round, (unsigned long long)rebuilds);
         if (round == 1) { /* new changes go on after the rebuild and survive a reopen */
@@ -1269,7 +1269,7 @@ TU_TEST(reliability, a_flipped_byte_in_the_vector_data_file_leaves_the_rest_work
     flip_in_sst("dfile", key, sizeof key, 0); /* and the snapshot: the index must be rebuilt */
     mnemo_options o = MNEMO_OPTIONS_INIT;
     mnemo_db *db = NULL;
-    TU_OK(tu_open_with(&db, "dfile", &o));
+    TU_OK(mnemo_open(&db, tu_path("dfile"), &o));
     mnemo_record *r;
     for (int i = 0; i < N_BIG; i += 97) {
         char id[16];
@@ -1340,7 +1340,7 @@ static void open_under_fsize_limit(const char *name, rlim_t limit)
         mnemo_hnsw__free(hn);
         mnemo_options o = MNEMO_OPTIONS_INIT;
         mnemo_db *db = NULL;
-        if (tu_open_with(&db, name, &o)) {
+        if (mnemo_open(&db, tu_path(name), &o)) {
             fprintf(stderr, "open: %s\n", mnemo_errmsg());
             _exit(5);
         }

@@ -907,6 +907,9 @@ static int run_export(const cli_cmd *cmd, const cli_args *a)
                 jo_json_text(&x.j, "props", c->e.props);
             jo_line(&x.j, stdout);
         }
+    }
+    for (size_t i = 0; i < x.n_cross; i++) { /* after: each line above compares with the one before */
+        cross_edge *c = &x.cross[i];
         free(c->from_coll);
         free(c->from);
         free(c->e.to);
