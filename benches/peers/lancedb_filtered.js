@@ -1,5 +1,5 @@
-// Copied from the peers harness (../shared/peers/node/vec_filtered.js); needs Node and the npm
-// packages of that harness (NODE_PATH=<peers>/node/node_modules); common.js beside it is the harness's.
+// Copied from the peers harness (its node/vec_filtered.js); needs Node and the npm packages that
+// setup.sh beside it installs (NODE_PATH=<peers>/node/node_modules); common.js beside it is the harness's.
 // LanceDB filtered vector search (a `where` prefilter), the peer of mnemo's bench_vector "filtered"
 // lines: rows carry b = i % 1000, the filter is `b < L` for selectivities 0.1 %..100 %, k = 10,
 // (a where() filter is a prefilter by default in this version; postfilter() would opt out),

@@ -2,8 +2,8 @@
 # The peers of bench_vector's int8 lines (docs/benchmarks.md "int8 quantization"): FAISS
 # IndexHNSWSQ (and IndexHNSWFlat) in C++, usearch i8 (and f32) and LanceDB IVF_HNSW_SQ through
 # Node, on siftsmall and on bench_vector's clustered set written as fvecs. One JSON line per
-# measurement on stdout, tagged with "dataset". Needs the peers harness installed
-# (/work/shared/peers/run_peers.sh setup: libfaiss-dev, the npm packages under $PEERS_DIR/node).
+# measurement on stdout, tagged with "dataset". Installs what it needs first (setup.sh beside it:
+# libfaiss-dev, Node, the npm packages under $PEERS_DIR/node).
 #
 # usage: benches/peers/run_sq8_peers.sh BUILD_DIR      (e.g. build)
 # environment: PEERS_DIR=/tmp/peers  SETS="siftsmall clustered"  EFS=16,32,64,128  M=16  EFC=200
@@ -18,6 +18,7 @@ EFS=${EFS:-16,32,64,128}; M=${M:-16}; EFC=${EFC:-200}; N=${N:-100000}
 NICE=${NICE:-}
 export LANCE_CPU_THREADS=${LANCE_CPU_THREADS:-1}
 export NODE_PATH=$P/node/node_modules
+PEERS_DIR=$P "$HERE/setup.sh" >&2
 mkdir -p "$P/bin" "$P/sq8"
 g++ -O2 -march=native -o "$P/bin/faiss_hnsw_sq" "$HERE/faiss_hnsw_sq.cpp" -lfaiss -fopenmp -lopenblas
 tag() { sed -u "s|^{|{\"dataset\":\"$1\",|"; }
