@@ -105,6 +105,16 @@ static size_t keys_of(uint32_t cid)
 
 static uint32_t cid_of(mnemo_db *h) { return MNEMO_TXN_DB(h)->cid; }
 
+/* How many collection indexes of the database are in memory, and how many were evicted. */
+static size_t indexes_loaded(uint64_t *evictions)
+{
+    mnemo_stats s = MNEMO_STATS_INIT;
+    TU_OK(mnemo_stats_get(&s, db));
+    if (evictions)
+        *evictions = s.collection_index_evictions;
+    return s.collection_indexes_loaded;
+}
+
 TU_TEST(collection, create_open_list_rename_drop)
 {
     cr_assert_str_eq(mnemo_collection_name(db), "default");
@@ -158,12 +168,12 @@ TU_TEST(collection, create_open_list_rename_drop)
     if (tu_persistent()) {
         reopen();
         TU_OK(mnemo_collection_open(&a, db, "carol"));
-        cr_assert_null(mnemo_vector__peek(a), "a collection's index is loaded when it is first needed");
+        cr_assert_eq(indexes_loaded(NULL), 0, "a collection's index is loaded when it is first needed");
         mnemo_vector_hits *hits;
         float q[4] = {1, 0, 0, 0};
         TU_OK(mnemo_vector_search(&hits, a, NULL, q, 4, 1, NULL));
         mnemo_vector_hits_free(hits);
-        cr_assert_not_null(mnemo_vector__peek(a));
+        cr_assert_eq(indexes_loaded(NULL), 1);
         c = content_of(a, "m1");
         cr_assert_str_eq(c, "alice one");
         free(c);
@@ -705,7 +715,7 @@ TU_TEST(collection, a_delete_before_the_index_is_loaded_takes_the_embedding)
     TU_OK(mnemo_vector_put(a, NULL, "y", v, 2));
     reopen();
     TU_OK(mnemo_collection_open(&a, db, "a"));
-    cr_assert_null(mnemo_vector__peek(a));
+    cr_assert_eq(indexes_loaded(NULL), 0);
     TU_OK(mnemo_record_delete(a, NULL, "x"));
     float *got;
     size_t dim;
@@ -912,5 +922,227 @@ TU_TEST(collection, filter_mirror_sized_by_its_collection)
     long grew = rss_kb() - before;
     cr_assert_lt(grew, 4096, "a filtered search over 10 records (internal ids from %llu) took %ld kB",
                  (unsigned long long)iid, grew);
+    close_db();
+}
+
+/* ---- index_memory_limit: idle collection indexes are evicted, and load again when needed ---- */
+
+enum { EV_DIM = 8, EV_N = 40 };
+
+static void reopen_limited(size_t limit)
+{
+    close_db();
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    o.index_memory_limit = limit;
+    TU_OK(tu_open_with(&db, "coll", &o));
+}
+
+static void ev_vec(float v[EV_DIM], int coll, int i)
+{
+    for (int d = 0; d < EV_DIM; d++)
+        v[d] = (float)((coll * 131 + i * 17 + d * 7) % 97);
+}
+
+/* Collection c's records r0..r(EV_N-1) with embeddings. */
+static mnemo_db *ev_fill(int c)
+{
+    char name[16];
+    snprintf(name, sizeof name, "ev%d", c);
+    mnemo_db *h = create(name, EV_DIM);
+    for (int i = 0; i < EV_N; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "r%d", i);
+        put(h, NULL, id, "x", NULL);
+        float v[EV_DIM];
+        ev_vec(v, c, i);
+        TU_OK(mnemo_vector_put(h, NULL, id, v, EV_DIM));
+    }
+    return h;
+}
+
+/* Each record's own embedding finds it first (an evicted and reloaded index answers as before). */
+static void ev_check(mnemo_db *h, int c)
+{
+    for (int i = 0; i < EV_N; i += 7) {
+        float v[EV_DIM];
+        ev_vec(v, c, i);
+        mnemo_vector_hits *hits;
+        TU_OK(mnemo_vector_search(&hits, h, NULL, v, EV_DIM, 1, NULL));
+        char want[16];
+        snprintf(want, sizeof want, "r%d", i);
+        cr_assert_eq(hits->count, 1);
+        cr_assert_float_eq(hits->hits[0].distance, 0.0f, 1e-6f, "collection %d, %s", c, want);
+        mnemo_vector_hits_free(hits);
+    }
+}
+
+static mnemo_db *ev_open(int c)
+{
+    char name[16];
+    snprintf(name, sizeof name, "ev%d", c);
+    mnemo_db *h;
+    TU_OK(mnemo_collection_open(&h, db, name));
+    return h;
+}
+
+/* One small index, as a reopen loads it: hnswlib's fixed locks (2.5 MiB) and little else. */
+static size_t one_index_bytes(void)
+{
+    reopen_limited(0);
+    ev_check(ev_open(0), 0);
+    mnemo_stats s = MNEMO_STATS_INIT;
+    TU_OK(mnemo_stats_get(&s, db));
+    cr_assert_gt(s.collection_indexes_loaded, 0);
+    return s.collection_index_bytes / s.collection_indexes_loaded;
+}
+
+TU_TEST(collection, idle_indexes_are_evicted_under_the_memory_limit)
+{
+    TU_NEEDS_DISK("reopens with a limit");
+    enum { C = 8 };
+    for (int c = 0; c < C; c++)
+        ev_fill(c);
+    size_t one = one_index_bytes();
+    size_t limit = 3 * one + one / 2;
+    reopen_limited(limit);
+    mnemo_db *h[C];
+    for (int c = 0; c < C; c++)
+        h[c] = ev_open(c);
+    uint64_t evicted;
+    for (int round = 0; round < 2; round++)
+        for (int c = 0; c < C; c++) {
+            ev_check(h[c], c);
+            mnemo_stats s = MNEMO_STATS_INIT;
+            TU_OK(mnemo_stats_get(&s, db));
+            cr_assert_leq(s.collection_index_bytes, limit, "%zu indexes, %zu bytes over the limit %zu",
+                          s.collection_indexes_loaded, s.collection_index_bytes, limit);
+            cr_assert_geq(s.collection_indexes_loaded, 1);
+        }
+    cr_assert_eq(indexes_loaded(&evicted), 3, "the three most recently used stay");
+    cr_assert_geq(evicted, 2 * C - 3, "each round evicts all but three: %llu", (unsigned long long)evicted);
+
+    /* writes to an evicted collection: its index loads, takes them, and answers with them */
+    float v[EV_DIM];
+    for (int d = 0; d < EV_DIM; d++)
+        v[d] = 500.0f + (float)d; /* away from every ev_vec */
+    put(h[0], NULL, "new", "z", NULL);
+    TU_OK(mnemo_vector_put(h[0], NULL, "new", v, EV_DIM));
+    TU_OK(mnemo_record_delete(h[0], NULL, "r0"));
+    for (int c = 1; c < C; c++)
+        ev_check(h[c], c); /* evicts collection 0 again, with its new commits */
+    mnemo_vector_hits *hits;
+    TU_OK(mnemo_vector_search(&hits, h[0], NULL, v, EV_DIM, 1, NULL));
+    cr_assert_str_eq(hits->hits[0].id, "new");
+    mnemo_vector_hits_free(hits);
+    uint64_t n;
+    TU_OK(mnemo_vector_check(h[0], &n));
+    cr_assert_eq(n, EV_N, "r0 went, new came");
+
+    /* and after a reopen without a limit, every collection is whole */
+    reopen_limited(0);
+    for (int c = 1; c < C; c++)
+        ev_check(ev_open(c), c);
+    TU_OK(mnemo_vector_check(ev_open(0), &n));
+    cr_assert_eq(n, EV_N);
+    close_db();
+}
+
+/* An index whose vectors a transaction is changing is not evicted before that transaction ends:
+ * its commit applies them to the index it began with. */
+TU_TEST(collection, an_index_with_uncommitted_changes_stays_loaded)
+{
+    TU_NEEDS_DISK("reopens with a limit");
+    enum { C = 5 };
+    for (int c = 0; c < C; c++)
+        ev_fill(c);
+    size_t one = one_index_bytes();
+    reopen_limited(2 * one + one / 2);
+    mnemo_db *h[C];
+    for (int c = 0; c < C; c++)
+        h[c] = ev_open(c);
+    mnemo_txn *t;
+    TU_OK(mnemo_txn_begin(&t, db, 0)); /* a transaction of the database's own handle */
+    float v[EV_DIM];
+    for (int d = 0; d < EV_DIM; d++)
+        v[d] = 500.0f + (float)d; /* away from every ev_vec */
+    put(h[0], t, "pending", "y", NULL);
+    TU_OK(mnemo_vector_put(h[0], t, "pending", v, EV_DIM));
+    for (int c = 1; c < C; c++)
+        ev_check(h[c], c);
+    uint64_t evicted;
+    indexes_loaded(&evicted);
+    cr_assert_geq(evicted, 2, "the other collections were evicted meanwhile");
+    TU_OK(mnemo_txn_commit(t));
+    mnemo_txn_free(t);
+    mnemo_vector_hits *hits;
+    TU_OK(mnemo_vector_search(&hits, h[0], NULL, v, EV_DIM, 1, NULL));
+    cr_assert_str_eq(hits->hits[0].id, "pending");
+    mnemo_vector_hits_free(hits);
+
+    /* rolled back: the same */
+    TU_OK(mnemo_txn_begin(&t, db, 0));
+    TU_OK(mnemo_vector_put(h[0], t, "r1", v, EV_DIM));
+    for (int c = 1; c < C; c++)
+        ev_check(h[c], c);
+    mnemo_txn_free(t);
+    ev_check(h[0], 0);
+    close_db();
+}
+
+typedef struct ev_arg {
+    mnemo_db *h;
+    int c;
+    int rc;
+} ev_arg;
+
+static void *ev_churn(void *p)
+{
+    ev_arg *a = p;
+    for (int i = 0; i < 60 && !a->rc; i++) {
+        float v[EV_DIM];
+        ev_vec(v, a->c, i % EV_N);
+        mnemo_vector_hits *hits;
+        if ((a->rc = mnemo_vector_search(&hits, a->h, NULL, v, EV_DIM, 1, NULL)) != 0)
+            break;
+        if (hits->count != 1 || hits->hits[0].distance != 0.0f)
+            a->rc = -1;
+        mnemo_vector_hits_free(hits);
+        if (i % 5 == 0 && !a->rc) { /* and writes, so that commits meet evictions */
+            char id[16];
+            snprintf(id, sizeof id, "r%d", i % EV_N);
+            a->rc = mnemo_vector_put(a->h, NULL, id, v, EV_DIM);
+        }
+    }
+    return NULL;
+}
+
+/* Threads searching and writing their own collections under a limit of two indexes: evictions
+ * happen while other threads are in calls (ASan would see a state freed under a call). */
+TU_TEST(collection, eviction_under_concurrent_calls)
+{
+    TU_NEEDS_DISK("reopens with a limit");
+    enum { C = 6 };
+    for (int c = 0; c < C; c++)
+        ev_fill(c);
+    size_t one = one_index_bytes();
+    reopen_limited(2 * one + one / 2);
+    pthread_t th[C];
+    ev_arg a[C];
+    for (int c = 0; c < C; c++) {
+        a[c] = (ev_arg){ev_open(c), c, 0};
+        cr_assert_eq(pthread_create(&th[c], NULL, ev_churn, &a[c]), 0);
+    }
+    for (int c = 0; c < C; c++) {
+        pthread_join(th[c], NULL);
+        cr_assert_eq(a[c].rc, 0, "collection %d: %s", c, a[c].rc > 0 ? mnemo_strerror(a[c].rc) : "wrong hit");
+    }
+    uint64_t evicted;
+    indexes_loaded(&evicted);
+    cr_assert_gt(evicted, 0);
+    for (int c = 0; c < C; c++) {
+        uint64_t n;
+        TU_OK(mnemo_vector_check(a[c].h, &n));
+        cr_assert_eq(n, EV_N);
+    }
     close_db();
 }

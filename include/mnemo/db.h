@@ -32,8 +32,9 @@ typedef enum mnemo_compression {
     MNEMO_COMPRESSION_ZSTD,
 } mnemo_compression;
 
-#define MNEMO_OPTIONS_VERSION 5 /* 1..3 were the layouts of mnemo 0.x; 4 is 1.0's (no
-                                  vector_quantization); numbers are never reused */
+#define MNEMO_OPTIONS_VERSION 6 /* 1..3 were the layouts of mnemo 0.x; 4 is 1.0's (no
+                                  vector_quantization), 5 has no index_memory_limit; numbers are
+                                  never reused */
 
 /** Distance of a vector space. Distances come back as: squared Euclidean (L2); 1 - cosine
  * similarity (COSINE: vectors are normalised on write); 1 - dot product (IP). Smaller is nearer. */
@@ -113,12 +114,18 @@ typedef struct mnemo_options {
     /* version 5 */
     mnemo_quantization vector_quantization; /**< index codes of a new space (default NONE); like
                                                  the other space fields, fixed once created */
+    /* version 6 */
+    size_t index_memory_limit; /**< bytes the loaded vector indexes of the database's collections
+                                    may hold together: loading one past it evicts the least
+                                    recently used idle ones, which load again when next needed
+                                    (docs/collections.md "Memory"). 0: no limit (the default). The
+                                    default collection's index is not counted and stays loaded. */
 } mnemo_options;
 
 /** Initialiser: `mnemo_options o = MNEMO_OPTIONS_INIT;` */
 #define MNEMO_OPTIONS_INIT {MNEMO_OPTIONS_VERSION, 0, 0, 0, NULL, 0, \
                             {MNEMO_COMPRESSION_DEFAULT, 0, 0, 0, {0, 0, 0, 0}}, \
-                            0, MNEMO_METRIC_DEFAULT, 0, 0, 0, NULL, NULL, MNEMO_QUANT_DEFAULT}
+                            0, MNEMO_METRIC_DEFAULT, 0, 0, 0, NULL, NULL, MNEMO_QUANT_DEFAULT, 0}
 
 /** Open (or create) the database in directory `path`.
  * @param[out] out   the handle, set only on success; close it with mnemo_close().
@@ -162,7 +169,7 @@ MNEMO_API int mnemo_flush(mnemo_db *db);
  * @return 0; MNEMO_EINVAL; MNEMO_EREADONLY; MNEMO_EIO. Thread-safe; may take long. */
 MNEMO_API int mnemo_compact(mnemo_db *db);
 
-#define MNEMO_STATS_VERSION 2
+#define MNEMO_STATS_VERSION 3
 /** Figures about an open database. New fields only at the end. The caller sets `version` (start
  * from MNEMO_STATS_INIT); the library fills only the fields that version has. */
 typedef struct mnemo_stats {
@@ -179,8 +186,13 @@ typedef struct mnemo_stats {
     uint64_t store_disk_bytes;   /**< bytes of data files the engine holds on disk (0 for memory) */
     uint64_t store_memory_bytes; /**< bytes of memory the engine uses for tables and caches */
     uint64_t store_sequence;     /**< the engine's latest commit sequence number */
+    /* --- version 3 --- */
+    size_t collection_indexes_loaded; /**< vector indexes of the database's collections now in
+                                           memory (the default collection's not counted) */
+    size_t collection_index_bytes;    /**< their memory, each as of its load */
+    uint64_t collection_index_evictions; /**< indexes evicted to stay within index_memory_limit */
 } mnemo_stats;
-#define MNEMO_STATS_INIT {MNEMO_STATS_VERSION, 0, 0, 0, 0, 0, 0, 0, {0}, 0, 0, 0}
+#define MNEMO_STATS_INIT {MNEMO_STATS_VERSION, 0, 0, 0, 0, 0, 0, 0, {0}, 0, 0, 0, 0, 0, 0}
 
 /** Read the database's figures into the fields of out->version.
  * @return 0; MNEMO_EINVAL (NULL out, out->version 0 or newer than the library, NULL or closed db).

@@ -79,8 +79,11 @@ static int normalise_options(mnemo_options *o, const mnemo_options *in)
     if (in && in->version > MNEMO_OPTIONS_VERSION)
         return mnemo__err(MNEMO_EINVAL, "mnemo_open: options version %u is newer than this library (%u)",
                           in->version, MNEMO_OPTIONS_VERSION);
-    if (in) /* a version-4 caller's struct ends before vector_quantization */
-        memcpy(o, in, in->version == 4 ? offsetof(mnemo_options, vector_quantization) : sizeof *o);
+    if (in) /* a version-4 caller's struct ends before vector_quantization, a version-5 one's
+             * before index_memory_limit */
+        memcpy(o, in, in->version == 4   ? offsetof(mnemo_options, vector_quantization)
+                      : in->version == 5 ? offsetof(mnemo_options, index_memory_limit)
+                                         : sizeof *o);
     o->version = MNEMO_OPTIONS_VERSION;
     mnemo_storage_options *st = &o->storage;
     for (size_t i = 0; i < sizeof st->reserved / sizeof st->reserved[0]; i++)
@@ -424,7 +427,8 @@ int mnemo_stats_get(mnemo_stats *out, mnemo_db *db)
         return rc;
     if (!out)
         return mnemo__err(MNEMO_EINVAL, "mnemo_stats_get: out is NULL");
-    static const size_t sizes[] = {offsetof(mnemo_stats, engine), sizeof(mnemo_stats)};
+    static const size_t sizes[] = {offsetof(mnemo_stats, engine), offsetof(mnemo_stats, collection_indexes_loaded),
+                                   sizeof(mnemo_stats)};
     size_t bytes;
     if ((rc = mnemo__filled_size(&bytes, "mnemo_stats_get", "mnemo_stats", out->version, sizes,
                                  MNEMO_STATS_VERSION)) != 0)
@@ -448,6 +452,7 @@ int mnemo_stats_get(mnemo_stats *out, mnemo_db *db)
     all.store_disk_bytes = ss.disk_bytes;
     all.store_memory_bytes = ss.memory_bytes;
     all.store_sequence = ss.last_sequence;
+    mnemo_db__module_stats(db, &all);
     memcpy(out, &all, bytes);
     return 0;
 }

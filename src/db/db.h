@@ -48,6 +48,8 @@ extern const unsigned mnemo_db__n_module_opens;
  * key prefix and goes by prefix. */
 extern const mnemo_module_open mnemo_db__reclaim_opens[];
 extern const unsigned mnemo_db__n_reclaim_opens;
+/* The modules' figures in mnemo_stats (the loaded collection indexes). */
+void mnemo_db__module_stats(mnemo_db *db, mnemo_stats *out);
 /* One step of the reclaim: up to max records of db's collection removed in txn, with what hangs on
  * them through the listeners (the record room's mnemo_record__remove_some). */
 int mnemo_db__reclaim_records(mnemo_db *db, mnemo_txn *txn, size_t max, size_t *removed);

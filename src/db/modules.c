@@ -23,3 +23,9 @@ int mnemo_db__reclaim_records(mnemo_db *db, mnemo_txn *txn, size_t max, size_t *
 {
     return mnemo_record__remove_some(db, txn, max, removed);
 }
+
+void mnemo_db__module_stats(mnemo_db *db, mnemo_stats *out)
+{
+    mnemo_vector__residency(db, &out->collection_indexes_loaded, &out->collection_index_bytes,
+                            &out->collection_index_evictions);
+}

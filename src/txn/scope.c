@@ -18,6 +18,8 @@ const unsigned char *mnemo_db__key_prefix(mnemo_db *db, size_t *len)
 
 uint32_t mnemo_db__collection_id(mnemo_db *db) { return MNEMO_TXN_DB(db)->cid; }
 
+mnemo_db *mnemo_db__root(mnemo_db *db) { return MNEMO_TXN_DB(db)->root; }
+
 int mnemo_db__same_database(mnemo_db *a, mnemo_db *b) { return MNEMO_TXN_DB(a)->root == MNEMO_TXN_DB(b)->root; }
 
 int mnemo_txn__per_collection(mnemo_cf cf, const void *key, size_t klen)

@@ -385,12 +385,24 @@ static int slots_hold(mnemo_db *db)
     return held;
 }
 
-void mnemo_guard__wait_calls(mnemo_db *db)
+void mnemo_guard__barrier(void)
 {
     pthread_once(&recs_once, recs_init);
     if (slots_on)
         syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
-    while (atomic_load(&TDB(db)->calls) != 0 || (slots_on && slots_hold(db))) {
+    else
+        atomic_thread_fence(memory_order_seq_cst); /* the counters are seq_cst read-modify-writes */
+}
+
+int mnemo_guard__busy(mnemo_db *db)
+{
+    return atomic_load(&TDB(db)->calls) != 0 || (slots_on && slots_hold(db));
+}
+
+void mnemo_guard__wait_calls(mnemo_db *db)
+{
+    mnemo_guard__barrier();
+    while (mnemo_guard__busy(db)) {
         struct timespec ts = {0, 100000};
         nanosleep(&ts, NULL);
     }

@@ -46,6 +46,12 @@ int mnemo_guard__free(mnemo_guard *g, mnemo_db *db, mnemo_txn *txn);
 void mnemo_guard__wait_calls(mnemo_db *db);
 /* Whether this thread is inside a guarded call on db (mnemo_close refuses then). */
 int mnemo_guard__held(mnemo_db *db);
+/* For taking away something that calls on db read without a lock (vector/resident.c evicts an
+ * index): first unpublish it (a seq_cst store), then mnemo_guard__barrier() once, then
+ * mnemo_guard__busy(db) for each db. 0 means no guarded call on db is in flight, and every call
+ * entered from now on sees the unpublished state; 1 means put it back. */
+void mnemo_guard__barrier(void);
+int mnemo_guard__busy(mnemo_db *db);
 
 const mnemo_options *mnemo_db__options(mnemo_db *db);
 
@@ -209,6 +215,9 @@ uint64_t mnemo_txn__commit_seq(mnemo_txn *txn);
 const unsigned char *mnemo_db__key_prefix(mnemo_db *db, size_t *len);
 /* db's collection id (0: the default collection). */
 uint32_t mnemo_db__collection_id(mnemo_db *db);
+/* The handle mnemo_open returned for db's database (db itself for the default collection): what
+ * every collection's handle shares. Open as long as any of its collections' handles is. */
+mnemo_db *mnemo_db__root(mnemo_db *db);
 /* 1 when a and b are handles of one database (collections of it). */
 int mnemo_db__same_database(mnemo_db *a, mnemo_db *b);
 

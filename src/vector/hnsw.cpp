@@ -354,6 +354,8 @@ extern "C" size_t mnemo_hnsw__memory(const mnemo_hnsw *h)
                                         (h->sq8 ? 0 : sizeof(float)) + sizeof(std::mutex));
     for (size_t i = 0; i < ix->cur_element_count; i++)
         bytes += ix->element_levels_[i] * ix->size_links_per_element_;
+    // the locks hnswlib keeps for updates of existing elements, a fixed 65,536 of them per index
+    bytes += ix->link_list_update_locks_.size() * sizeof(std::mutex);
     // label table: a node per entry plus the bucket array
     bytes += ix->label_lookup_.size() * (sizeof(void *) + sizeof(hnswlib::labeltype) + sizeof(tableint) + 8) +
              ix->label_lookup_.bucket_count() * sizeof(void *);

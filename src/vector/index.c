@@ -120,6 +120,17 @@ void mnemo_vector__state_free(vec_state *st)
     mnemo__free(st);
 }
 
+size_t mnemo_vector__index_bytes(vec_state *st)
+{
+    pthread_rwlock_rdlock(&st->rw);
+    size_t bytes = (st->hnsw ? mnemo_hnsw__memory(st->hnsw) : 0) + st->ids.cap * (sizeof(uint64_t) + sizeof(size_t));
+    for (size_t i = 0; i < st->ids.cap; i++)
+        if (st->ids.keys[i])
+            bytes += strlen((const char *)(uintptr_t)st->ids.vals[i]) + 1;
+    pthread_rwlock_unlock(&st->rw);
+    return bytes;
+}
+
 static int new_index(vec_state *st, mnemo_hnsw **out, size_t capacity)
 {
     return mnemo_hnsw__create(out, mnemo_vector__hnsw_kind(st), st->sp.dim, capacity < 64 ? 64 : capacity, st->sp.hnsw_m,
@@ -411,6 +422,7 @@ static void after_commit(mnemo_txn *txn, void *arg, int committed)
         pthread_mutex_unlock(&st->commit_lock);
     }
     vt_free(vt);
+    atomic_fetch_sub(&st->open_txns, 1); /* the last touch of st: it may be evicted from here on */
 }
 
 int mnemo_vector__txn(vec_txn **out, vec_state *st, mnemo_db *db, mnemo_txn *txn, int create)
@@ -430,6 +442,7 @@ int mnemo_vector__txn(vec_txn **out, vec_state *st, mnemo_db *db, mnemo_txn *txn
         vt_free(vt);
         return rc;
     }
+    atomic_fetch_add(&st->open_txns, 1); /* until after_commit: the state is not evicted meanwhile */
     *out = vt;
     return 0;
 }

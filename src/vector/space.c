@@ -113,7 +113,7 @@ static int check_against(const mnemo_vector_space *stored, const mnemo_options *
     return 0;
 }
 
-static int init_state(mnemo_db *db, void **out)
+int mnemo_vector__state_open(vec_state **out, mnemo_db *db)
 {
     vec_state *st = mnemo__calloc(1, sizeof *st);
     if (!st)
@@ -148,49 +148,13 @@ static int init_state(mnemo_db *db, void **out)
     return 0;
 }
 
-static void destroy_state(mnemo_db *db, void *p)
+void mnemo_vector__state_close(mnemo_db *db, vec_state *st)
 {
-    vec_state *st = p;
     mnemo_vector__bg_stop(st); /* before the last snapshot: nothing else writes one meanwhile */
     if (!st->read_only && st->log_entries)
         (void)mnemo_vector__snapshot(st, db); /* else the next open replays the log */
     mnemo_vector__leave(st);
     mnemo_vector__state_free(st);
-}
-
-static const mnemo_module_ops vector_module = {init_state, destroy_state};
-
-int mnemo_vector__state(vec_state **st, mnemo_db *db, const char *fn)
-{
-    void *p;
-    int rc = mnemo_db__module(&p, db, &vector_module);
-    if (rc == MNEMO_EINVAL)
-        return mnemo__err(MNEMO_EINVAL, "%s: the database has no vector space (open it with vector_dim set)", fn);
-    if (!rc)
-        *st = p;
-    return rc;
-}
-
-vec_state *mnemo_vector__peek(mnemo_db *db) { return mnemo_db__module_peek(db, &vector_module); }
-
-/* A collection's index is loaded by the first call that needs it, not when the collection is opened
- * (docs/collections.md: a database of many collections pays only for those it searches). Until
- * then this module's state (no data) says that there is a vector space to load. */
-static int space_flag_init(mnemo_db *db, void **state)
-{
-    (void)db;
-    static const char present = 1;
-    *state = (void *)&present;
-    return 0;
-}
-static const mnemo_module_ops space_flag_module = {space_flag_init, NULL};
-
-int mnemo_vector__loaded(vec_state **st, mnemo_db *db, const char *fn)
-{
-    *st = mnemo_vector__peek(db);
-    if (*st || !mnemo_db__module_peek(db, &space_flag_module))
-        return 0;
-    return mnemo_vector__state(st, db, fn);
 }
 
 int mnemo_vector__open(mnemo_db *db)
@@ -222,9 +186,8 @@ int mnemo_vector__open(mnemo_db *db)
     }
     if (rc)
         return rc;
-    void *flag;
     if (mnemo_db__collection_id(db)) /* a collection: at the first call that needs it */
-        return mnemo_db__module(&flag, db, &space_flag_module);
+        return mnemo_vector__defer(db);
     vec_state *st;
     return mnemo_vector__state(&st, db, "mnemo_open"); /* loads the index now, not at the first search */
 }

@@ -328,15 +328,12 @@ int mnemo_vector_stats_get(mnemo_vector_stats *out, mnemo_db *db)
     mnemo_vector_stats all;
     memset(&all, 0, sizeof all);
     all.version = out->version;
+    all.index_bytes = mnemo_vector__index_bytes(st);
     pthread_mutex_lock(&st->commit_lock); /* the log counters change under it */
     pthread_rwlock_rdlock(&st->rw);
     size_t slots = mnemo_hnsw__slots(st->hnsw), del = mnemo_hnsw__deleted(st->hnsw);
     all.vectors = slots - del;
     all.deleted_slots = del;
-    all.index_bytes = mnemo_hnsw__memory(st->hnsw) + st->ids.cap * (sizeof(uint64_t) + sizeof(size_t));
-    for (size_t i = 0; i < st->ids.cap; i++)
-        if (st->ids.keys[i])
-            all.index_bytes += strlen((const char *)(uintptr_t)st->ids.vals[i]) + 1;
     all.log_entries = st->log_entries;
     all.rebuilds = st->rebuilds;
     all.simd = mnemo_hnsw__simd();

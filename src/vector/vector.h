@@ -13,6 +13,10 @@
  * the record listener by which an embedding goes with its record (deleted, or replaced by a put). */
 int mnemo_vector__open(mnemo_db *db);
 
+/* The loaded collection indexes of db's database (resident.c; mnemo_stats_get): how many, their
+ * bytes as of their loads, and how many were evicted so far under index_memory_limit. */
+void mnemo_vector__residency(mnemo_db *db, size_t *loaded, size_t *bytes, uint64_t *evictions);
+
 /* Tests: waits until the background worker (snapshots, rebuilds) has nothing asked of it. */
 int mnemo_vector__settle(mnemo_db *db);
 /* Tests: when set, the background worker calls it at named points ("rebuild_copied",

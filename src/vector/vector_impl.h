@@ -79,6 +79,8 @@ typedef struct vec_state {
     int want_rebuild, want_snapshot;
     int rebuilding;      /* commits queue their changes for the rebuild (set under commit_lock) */
     int pending_lost;    /* a change could not be queued: the running rebuild is abandoned */
+    /* Transactions holding a write set of this state (vec_txn): it is not evicted while any is. */
+    atomic_int open_txns;
     vec_pending *pending, **pending_tail;
 } vec_state;
 
@@ -91,17 +93,27 @@ static inline mnemo_hnsw_kind mnemo_vector__hnsw_kind(const vec_state *st)
  * 0, MNEMO_ENOTFOUND when it is gone, MNEMO_ECORRUPT. What an int8 index re-ranks with. */
 int mnemo_vector__stored(const vec_state *st, uint64_t iid, float *out);
 
-/* The module state, or MNEMO_EINVAL (message names fn) when the database has no vector space. */
+/* ---- resident.c: which indexes are in memory ---- */
+/* The state, loading the index now if it is not loaded (a collection's first call that needs it,
+ * or one evicted), or MNEMO_EINVAL (message names fn) when the database has no vector space. The
+ * pointer is good until the guarded call on db that asked for it returns, or for as long as a
+ * transaction holds a write set of it (vec_txn): an idle index may be evicted in between. */
 int mnemo_vector__state(vec_state **st, mnemo_db *db, const char *fn);
-/* The state if the database has a vector space loaded, else NULL (never creates it). */
-vec_state *mnemo_vector__peek(mnemo_db *db);
-/* The state, loading a collection's index now if it has a space whose index was not loaded yet:
- * 0 with *st NULL when there is no vector space. */
+/* As mnemo_vector__state, but 0 with *st NULL when db has no vector space. */
 int mnemo_vector__loaded(vec_state **st, mnemo_db *db, const char *fn);
+/* mnemo_vector__open of a collection that has a vector space: its index loads at first need. */
+int mnemo_vector__defer(mnemo_db *db);
+
+/* ---- space.c ---- */
+/* The state of db's vector space with its index loaded (snapshot + log, or a rebuild). */
+int mnemo_vector__state_open(vec_state **out, mnemo_db *db);
+/* Stops its worker, writes a last snapshot when the log has entries, frees it. */
+void mnemo_vector__state_close(mnemo_db *db, vec_state *st);
+/* Memory the loaded index holds (graph, vectors, record ids). Caller holds nothing. */
+size_t mnemo_vector__index_bytes(vec_state *st);
 /* Registers the vector room's record listener on db (vector.c; mnemo_vector__open calls it). */
 int mnemo_vector__listen(mnemo_db *db);
 
-/* ---- space.c ---- */
 /* Checks a vector (dimension, finite, non-zero under cosine) and copies it into out, normalised
  * under cosine. `what` names it in messages. */
 int mnemo_vector__prepare(float *out, const vec_state *st, const float *vec, size_t dim, const char *fn,
