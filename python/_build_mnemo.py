@@ -62,6 +62,7 @@ typedef struct mnemo_options {
     uint32_t hnsw_ef_search;
     const char *engine;
     mnemo_quantization vector_quantization;
+    size_t index_memory_limit;
     ...;
 } mnemo_options;
 int mnemo_open(mnemo_db **out, const char *path, const mnemo_options *opts);
@@ -109,6 +110,9 @@ typedef struct mnemo_stats {
     uint64_t store_disk_bytes;
     uint64_t store_memory_bytes;
     uint64_t store_sequence;
+    size_t collection_indexes_loaded;
+    size_t collection_index_bytes;
+    uint64_t collection_index_evictions;
     ...;
 } mnemo_stats;
 int mnemo_stats_get(mnemo_stats *out, mnemo_db *db);

@@ -996,15 +996,22 @@ static size_t one_index_bytes(void)
     return s.collection_index_bytes / s.collection_indexes_loaded;
 }
 
+/* Collections ev0..ev(n-1) filled, the database reopened with a limit of `indexes` small indexes
+ * (returned, in bytes). */
+static size_t ev_setup(int n, double indexes)
+{
+    for (int c = 0; c < n; c++)
+        ev_fill(c);
+    size_t limit = (size_t)(indexes * (double)one_index_bytes());
+    reopen_limited(limit);
+    return limit;
+}
+
 TU_TEST(collection, idle_indexes_are_evicted_under_the_memory_limit)
 {
     TU_NEEDS_DISK("reopens with a limit");
     enum { C = 8 };
-    for (int c = 0; c < C; c++)
-        ev_fill(c);
-    size_t one = one_index_bytes();
-    size_t limit = 3 * one + one / 2;
-    reopen_limited(limit);
+    size_t limit = ev_setup(C, 3.5);
     mnemo_db *h[C];
     for (int c = 0; c < C; c++)
         h[c] = ev_open(c);
@@ -1053,10 +1060,7 @@ TU_TEST(collection, an_index_with_uncommitted_changes_stays_loaded)
 {
     TU_NEEDS_DISK("reopens with a limit");
     enum { C = 5 };
-    for (int c = 0; c < C; c++)
-        ev_fill(c);
-    size_t one = one_index_bytes();
-    reopen_limited(2 * one + one / 2);
+    ev_setup(C, 2.5);
     mnemo_db *h[C];
     for (int c = 0; c < C; c++)
         h[c] = ev_open(c);
@@ -1112,6 +1116,7 @@ static void *ev_churn(void *p)
             snprintf(id, sizeof id, "r%d", i % EV_N);
             a->rc = mnemo_vector_put(a->h, NULL, id, v, EV_DIM);
         }
+        usleep(100); /* out of calls now and then: only then can its index go */
     }
     return NULL;
 }
@@ -1122,10 +1127,7 @@ TU_TEST(collection, eviction_under_concurrent_calls)
 {
     TU_NEEDS_DISK("reopens with a limit");
     enum { C = 6 };
-    for (int c = 0; c < C; c++)
-        ev_fill(c);
-    size_t one = one_index_bytes();
-    reopen_limited(2 * one + one / 2);
+    ev_setup(C, 2.5);
     pthread_t th[C];
     ev_arg a[C];
     for (int c = 0; c < C; c++) {
@@ -1136,6 +1138,8 @@ TU_TEST(collection, eviction_under_concurrent_calls)
         pthread_join(th[c], NULL);
         cr_assert_eq(a[c].rc, 0, "collection %d: %s", c, a[c].rc > 0 ? mnemo_strerror(a[c].rc) : "wrong hit");
     }
+    for (int c = 0; c < C; c++) /* one after the other: these surely evict */
+        ev_check(a[c].h, c);
     uint64_t evicted;
     indexes_loaded(&evicted);
     cr_assert_gt(evicted, 0);
@@ -1144,5 +1148,32 @@ TU_TEST(collection, eviction_under_concurrent_calls)
         TU_OK(mnemo_vector_check(a[c].h, &n));
         cr_assert_eq(n, EV_N);
     }
+    close_db();
+}
+
+/* A version-5 options struct (before index_memory_limit) is read without it: no limit. A version-2
+ * mnemo_stats is filled without the collection figures. */
+TU_TEST(collection, older_structs_know_no_memory_limit)
+{
+    TU_NEEDS_DISK("reopens");
+    for (int c = 0; c < 3; c++)
+        ev_fill(c);
+    close_db();
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    o.version = 5;
+    o.index_memory_limit = 1; /* beyond a version-5 struct: never read */
+    TU_OK(tu_open_with(&db, "coll", &o));
+    for (int c = 0; c < 3; c++)
+        ev_check(ev_open(c), c);
+    uint64_t evicted;
+    cr_assert_eq(indexes_loaded(&evicted), 3);
+    cr_assert_eq(evicted, 0);
+    unsigned char buf[sizeof(mnemo_stats)];
+    memset(buf, TU_CANARY, sizeof buf);
+    mnemo_stats *s2 = (mnemo_stats *)(void *)buf;
+    s2->version = 2;
+    TU_OK(mnemo_stats_get(s2, db));
+    for (size_t i = offsetof(mnemo_stats, collection_indexes_loaded); i < sizeof buf; i++)
+        cr_assert_eq(buf[i], TU_CANARY, "byte %zu of a version-2 mnemo_stats written", i);
     close_db();
 }

@@ -174,6 +174,9 @@ class Stats:
     store_disk_bytes: int
     store_memory_bytes: int
     store_sequence: int
+    collection_indexes_loaded: int  # collections' vector indexes now in memory
+    collection_index_bytes: int  # their memory, each as of its load
+    collection_index_evictions: int  # evicted under index_memory_limit so far
 
 
 # --- conversions ---------------------------------------------------------------------------------
@@ -1273,7 +1276,8 @@ class Database(_Ops):
         return Stats(s.cache_hits, s.cache_misses, s.cache_inserts, s.cache_evictions,
                      s.cache_bytes_used, s.cache_capacity, s.cache_entries,
                      ffi.string(s.engine).decode(), s.store_disk_bytes, s.store_memory_bytes,
-                     s.store_sequence)
+                     s.store_sequence, s.collection_indexes_loaded, s.collection_index_bytes,
+                     s.collection_index_evictions)
 
     def check_graph(self):
         """Verify both directions of every edge; returns the edges checked (Corrupt if not)."""
@@ -1370,12 +1374,13 @@ def _space(o, dim, metric, hnsw_m, ef_construction, ef_search, quantization):
 
 def _options(o, create, read_only, sync, dim, metric, engine, cache_size, hnsw_m, ef_construction,
              ef_search, compression, write_buffer_bytes, read_cache_bytes, key_filter_bits, keep,
-             quantization=None):
+             quantization=None, index_memory_limit=0):
     """Fill mnemo_options (the one place that knows its layout)."""
     o.version = lib.MNEMO_OPTIONS_VERSION
     o.create_if_missing, o.read_only, o.sync_on_commit = bool(create), bool(read_only), bool(sync)
     _space(o, dim, metric, hnsw_m, ef_construction, ef_search, quantization)
     o.cache_size = lib.MNEMO_CACHE_OFF if cache_size is None else _unsigned(cache_size, "cache_size")
+    o.index_memory_limit = _unsigned(index_memory_limit, "index_memory_limit")
     if engine is not None:
         o.engine = _cstr(_text(engine, "engine"), keep)
     st = o.storage
@@ -1388,10 +1393,13 @@ def _options(o, create, read_only, sync, dim, metric, engine, cache_size, hnsw_m
 
 def open(path, *, create=False, read_only=False, sync=False, dim=0, metric=None,  # noqa: A001
          engine=None, cache_size=0, hnsw_m=0, ef_construction=0, ef_search=0, compression=None,
-         write_buffer_bytes=0, read_cache_bytes=0, key_filter_bits=0, quantization=None):
+         write_buffer_bytes=0, read_cache_bytes=0, key_filter_bits=0, quantization=None,
+         index_memory_limit=0):
     """Open (with create=True, create) the database in directory `path`; ":memory:" for a new
     in-memory one. dim/metric ("l2", "cosine", "ip") create the vector space on first use, with
     quantization "none" (default) or "int8" (the index holds int8 codes, docs/vectors.md).
+    index_memory_limit: bytes the loaded vector indexes of collections may hold before the least
+    recently used idle ones are evicted (0: no limit; docs/collections.md "Memory").
     engine: "rocksdb" (default), "lmdb", "memory"; compression, write_buffer_bytes,
     read_cache_bytes, key_filter_bits: the engine's tuning (mnemo_storage_options). 0 / None means
     the library's default, except cache_size: 0 is the default cache (64 MiB), None turns it off."""
@@ -1399,7 +1407,7 @@ def open(path, *, create=False, read_only=False, sync=False, dim=0, metric=None,
     o = ffi.new("mnemo_options *")
     _options(o, create, read_only, sync, dim, metric, engine, cache_size, hnsw_m, ef_construction,
              ef_search, compression, write_buffer_bytes, read_cache_bytes, key_filter_bits, keep,
-             quantization)
+             quantization, index_memory_limit)
     p = _path(path, "path")
     out = ffi.new("mnemo_db **")
     _check(lib.mnemo_open(out, p, o))

@@ -109,3 +109,21 @@ def test_a_collection_has_its_own_quantization(open_db):
         q.put_record(f"r{i}")
         q.put_vector(f"r{i}", [float(i), 1.0, 2.0, 3.0])
     assert q.search([5.0, 1.0, 2.0, 3.0], k=1)[0].id == "r5"
+
+
+def test_idle_indexes_are_evicted_under_the_memory_limit(open_db):
+    # every small index holds hnswlib's fixed 2.5 MiB of locks: a limit of 6 MiB keeps two
+    db = open_db(index_memory_limit=6 << 20)
+    colls = [db.create_collection(f"c{i}", dim=2) for i in range(5)]
+    for i, c in enumerate(colls):
+        c.put_record("m", content="x")
+        c.put_vector("m", [float(i), 1.0])
+    for i, c in enumerate(colls):  # each answers, though the others come and go
+        assert [h.id for h in c.search([float(i), 1.0], k=1)] == ["m"]
+    s = db.stats()
+    assert 1 <= s.collection_indexes_loaded <= 2
+    assert s.collection_index_bytes <= 6 << 20
+    assert s.collection_index_evictions >= 3
+    assert list(colls[0].get_vector("m")) == [0.0, 1.0]
+    with pytest.raises(mnemo.InvalidArgument, match="index_memory_limit"):
+        open_db("other", index_memory_limit=-1)
