@@ -131,9 +131,12 @@ static long status_kb(const char *field)
     return kb;
 }
 
+/* The touch lines' limited child runs with BENCH_INDEX_LIMIT (bytes) in its environment. */
 static mnemo_db *open_existing(const char *dir)
 {
     mnemo_options o = MNEMO_OPTIONS_INIT;
+    const char *limit = getenv("BENCH_INDEX_LIMIT");
+    o.index_memory_limit = limit ? strtoull(limit, NULL, 10) : 0;
     mnemo_db *db;
     CHECK(mnemo_open(&db, dir, &o));
     return db;
@@ -244,7 +247,7 @@ static void build_bare(built *b, size_t n)
 
 typedef struct open_result {
     double open_s, coll_s, search_s, close_s;
-    long rss_start_kb, hwm_kb;
+    long rss_start_kb, hwm_kb, evictions;
 } open_result;
 
 /* The child: opens the database, then collections first.. first + count - 1, each with one
@@ -278,14 +281,17 @@ static int child(const char *dir, size_t first, size_t count, int filtered)
         free(q);
     }
     long hwm = status_kb("VmHWM");
+    mnemo_stats st = MNEMO_STATS_INIT;
+    CHECK(mnemo_stats_get(&st, db));
     double t3 = bu_now_s();
     CHECK(mnemo_close(db));
     double t4 = bu_now_s();
-    printf("%.9f %.9f %.9f %.9f %ld %ld\n", t1 - t0, coll_s, search_s, t4 - t3, rss0, hwm);
+    printf("%.9f %.9f %.9f %.9f %ld %ld %llu\n", t1 - t0, coll_s, search_s, t4 - t3, rss0, hwm,
+           (unsigned long long)st.collection_index_evictions);
     return 0;
 }
 
-static open_result run_child(const built *b, size_t first, size_t count, int filtered)
+static open_result run_child(const built *b, size_t first, size_t count, int filtered, size_t limit)
 {
     char first_s[32], count_s[32], filtered_s[2] = {filtered ? '1' : '0', 0};
     snprintf(first_s, sizeof first_s, "%zu", first);
@@ -301,20 +307,24 @@ static open_result run_child(const built *b, size_t first, size_t count, int fil
         dup2(fd[1], 1);
         close(fd[0]);
         close(fd[1]);
+        char limit_s[32];
+        snprintf(limit_s, sizeof limit_s, "%zu", limit);
+        if (limit)
+            setenv("BENCH_INDEX_LIMIT", limit_s, 1);
         execl(self, self, "--child", b->dir, first_s, count_s, filtered_s, (char *)NULL);
         _exit(127); /* not exit: the parent's atexit would remove the scratch tree */
     }
     close(fd[1]);
     FILE *in = fdopen(fd[0], "r");
     open_result r;
-    int got = in ? fscanf(in, "%lf %lf %lf %lf %ld %ld", &r.open_s, &r.coll_s, &r.search_s, &r.close_s,
-                          &r.rss_start_kb, &r.hwm_kb)
+    int got = in ? fscanf(in, "%lf %lf %lf %lf %ld %ld %ld", &r.open_s, &r.coll_s, &r.search_s, &r.close_s,
+                          &r.rss_start_kb, &r.hwm_kb, &r.evictions)
                  : 0;
     if (in)
         fclose(in);
     int st;
     waitpid(pid, &st, 0);
-    if (got != 6 || !WIFEXITED(st) || WEXITSTATUS(st))
+    if (got != 7 || !WIFEXITED(st) || WEXITSTATUS(st))
         bu_die("the child opening %zu of %zu collections failed (status %d)", count, b->n, st);
     return r;
 }
@@ -325,7 +335,7 @@ static void open_lines(const built *bs, int nb)
     double closes[MAX_COUNTS][16], hwm[MAX_COUNTS][16], rss0[MAX_COUNTS][16];
     for (int r = 0; r < reps; r++) /* the sizes take turns: the machine's load drifts over all alike */
         for (int i = 0; i < nb; i++) {
-            open_result o = run_child(&bs[i], bs[i].n / 2, 1, 0);
+            open_result o = run_child(&bs[i], bs[i].n / 2, 1, 0, 0);
             open[i][r] = o.open_s;
             coll[i][r] = o.coll_s;
             search[i][r] = o.search_s;
@@ -364,7 +374,7 @@ static void open_bare_lines(void)
         build_bare(&b[i], counts[i]);
     for (int r = 0; r < reps; r++)
         for (int i = 0; i < n_counts; i++) {
-            open_result o = run_child(&b[i], 0, 0, 0);
+            open_result o = run_child(&b[i], 0, 0, 0, 0);
             open[i][r] = o.open_s;
             hwm[i][r] = (double)o.hwm_kb;
         }
@@ -388,29 +398,36 @@ static void open_bare_lines(void)
 /* Memory and time of collections in use: a fresh process opens the last T collections of the
  * largest database (made last: the largest internal ids) and searches each once; T = 1 and 100
  * and 500 where there are that many. Filtered: one search each with a metadata filter, T = 1 and
- * 10 (fewer: each builds the collection's filter mirror). */
+ * 10 (fewer: each builds the collection's filter mirror). Limited: plain, with
+ * index_memory_limit TOUCH_LIMIT (idle indexes evicted), T = 1, 100, 500. */
+#define TOUCH_LIMIT ((size_t)64 << 20)
 static void touch_lines(const built *many)
 {
     static const size_t plain[] = {1, 100, 500}, filt[] = {1, 10};
-    for (int filtered = 0; filtered < 2; filtered++) {
+    for (int mode = 0; mode < 3; mode++) { /* plain, filtered, limited */
+        int filtered = mode == 1;
+        size_t limit = mode == 2 ? TOUCH_LIMIT : 0;
         const size_t *ts = filtered ? filt : plain;
         int nt = filtered ? 2 : 3;
         double one_hwm = 0;
         for (int i = 0; i < nt && ts[i] <= many->n; i++) {
-            double hwm[16], per[16];
+            double hwm[16], per[16], ev[16];
             for (int r = 0; r < reps; r++) {
-                open_result o = run_child(many, many->n - ts[i], ts[i], filtered);
+                open_result o = run_child(many, many->n - ts[i], ts[i], filtered, limit);
                 hwm[r] = (double)o.hwm_kb;
                 per[r] = (o.coll_s + o.search_s) / (double)ts[i];
+                ev[r] = (double)o.evictions;
             }
             double mh = bu_median(hwm, reps);
             if (i == 0)
                 one_hwm = mh;
-            printf("{\"bench\":\"collection\",\"engine\":\"%s\",\"op\":\"touch\",\"options\":\"default\",\"collections\":%zu,"
-                   "\"records_per_collection\":%d,\"dim\":%d,\"reps\":%d,\"filtered\":%s,\"touched\":%zu,"
-                   "\"peak_rss_kb\":%.0f,\"kb_per_touched_collection\":%.1f,\"open_and_first_search_ms_each\":%.3f}\n",
-                   bu_engine, many->n, PER_COLL, DIM, reps, filtered ? "true" : "false", ts[i], mh,
-                   i ? (mh - one_hwm) / (double)(ts[i] - 1) : 0.0, bu_median(per, reps) * 1e3);
+            printf("{\"bench\":\"collection\",\"engine\":\"%s\",\"op\":\"touch\",\"options\":\"%s\",\"collections\":%zu,"
+                   "\"records_per_collection\":%d,\"dim\":%d,\"reps\":%d,\"filtered\":%s,\"index_memory_limit\":%zu,"
+                   "\"touched\":%zu,\"peak_rss_kb\":%.0f,\"kb_per_touched_collection\":%.1f,"
+                   "\"open_and_first_search_ms_each\":%.3f,\"evictions\":%.0f}\n",
+                   bu_engine, limit ? "index_memory_limit" : "default", many->n, PER_COLL, DIM, reps,
+                   filtered ? "true" : "false", limit, ts[i], mh, i ? (mh - one_hwm) / (double)(ts[i] - 1) : 0.0,
+                   bu_median(per, reps) * 1e3, bu_median(ev, reps));
             fflush(stdout);
         }
     }
