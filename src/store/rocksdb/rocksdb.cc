@@ -403,6 +403,12 @@ static void build_options(mnemo_store *s, const mnemo_store_config *cfg, bool cr
     o.level_compaction_dynamic_level_bytes = true;
     o.bytes_per_sync = 1u << 20;
     o.keep_log_file_num = 4;
+    /* RocksDB's default (-1) opens every table file and reads its index at DB::Open: a database of
+     * 10,000 small collections (624 MB, 308 files) took 37 ms to open against 15 ms for one of
+     * them. A bound makes the open read a share of the files and the rest at their first read;
+     * 512 files (32 GB at 64 MB a file) stay open once read, under Debian's default limit of
+     * 1,024 file descriptors, which -1 passes on a database of 64 GB. */
+    o.max_open_files = 512;
     o.info_log_level = rocksdb::WARN_LEVEL;
     if (s->mem_env)
         o.env = s->mem_env.get();
