@@ -36,9 +36,10 @@ static size_t prefix(unsigned char lo[12], unsigned char hi[12], uint64_t iid, u
     return n;
 }
 
-/* A node's whole adjacency in one direction, as cached: entries plus the bytes they point into. */
+/* A node's whole adjacency in one direction, as cached: the other ends' internal ids apart (a
+ * traversal tests them against its visited set without touching the rest: in a facebook 2-hop
+ * most edges lead to a node already seen), entries, and the bytes the entries point into. */
 typedef struct adj_entry {
-    uint64_t other;
     uint32_t label;
     double weight;
     size_t id_off, id_len, props_off, props_len;
@@ -46,6 +47,7 @@ typedef struct adj_entry {
 
 typedef struct mnemo_graph_adj {
     size_t n, cap, bytes_len, bytes_cap;
+    uint64_t *other; /* other[i] is entry e[i]'s other end */
     adj_entry *e;
     char *bytes;
 } adj_list;
@@ -55,6 +57,7 @@ static void adj_free(void *p)
     adj_list *l = p;
     if (!l)
         return;
+    mnemo__free(l->other);
     mnemo__free(l->e);
     mnemo__free(l->bytes);
     mnemo__free(l);
@@ -64,12 +67,16 @@ static int adj_append(adj_list *l, const unsigned char *k, const edge_value *ev)
 {
     if (l->n == l->cap) {
         size_t cap = l->cap ? 2 * l->cap : 8;
-        adj_entry *e = mnemo__realloc(l->e, cap * sizeof *e);
+        uint64_t *o = mnemo__realloc(l->other, cap * sizeof *o);
+        if (o)
+            l->other = o;
+        adj_entry *e = o ? mnemo__realloc(l->e, cap * sizeof *e) : NULL;
         if (!e)
             return mnemo__err_nomem("adjacency");
         l->e = e;
         l->cap = cap;
     }
+    l->other[l->n] = mnemo__get_be64(k + 12);
     size_t need = l->bytes_len + ev->other_id_len + ev->props_len;
     if (need > l->bytes_cap) {
         size_t cap = l->bytes_cap ? 2 * l->bytes_cap : 256;
@@ -82,7 +89,6 @@ static int adj_append(adj_list *l, const unsigned char *k, const edge_value *ev)
         l->bytes_cap = cap;
     }
     adj_entry *e = &l->e[l->n++];
-    e->other = mnemo__get_be64(k + 12);
     e->label = mnemo__get_be32(k + 8);
     e->weight = ev->weight;
     e->id_off = l->bytes_len;
@@ -177,16 +183,20 @@ static int scan_one(mnemo_graph_scratch *sc, mnemo_db *db, mnemo_txn *txn, uint6
         l = own;
         if (cache) {
             adj_list *copy = mnemo__calloc(1, sizeof *copy);
-            int ok = copy && (!own->n || ((copy->e = mnemo__malloc(own->n * sizeof *copy->e)) &&
+            int ok = copy && (!own->n || ((copy->other = mnemo__malloc(own->n * sizeof *copy->other)) &&
+                                          (copy->e = mnemo__malloc(own->n * sizeof *copy->e)) &&
                                           (!own->bytes_len || (copy->bytes = mnemo__malloc(own->bytes_len)))));
             if (ok) {
                 copy->n = copy->cap = own->n;
                 copy->bytes_len = copy->bytes_cap = own->bytes_len;
-                if (own->n)
+                if (own->n) {
+                    memcpy(copy->other, own->other, own->n * sizeof *copy->other);
                     memcpy(copy->e, own->e, own->n * sizeof *copy->e);
+                }
                 if (own->bytes_len)
                     memcpy(copy->bytes, own->bytes, own->bytes_len);
-                mnemo_cache__insert(cache, ck, ckl, copy, sizeof *copy + copy->n * sizeof *copy->e + copy->bytes_len,
+                mnemo_cache__insert(cache, ck, ckl, copy,
+                                    sizeof *copy + copy->n * (sizeof *copy->other + sizeof *copy->e) + copy->bytes_len,
                                     adj_free, epoch);
             } else {
                 adj_free(copy); /* no room: just not cached */
@@ -195,11 +205,15 @@ static int scan_one(mnemo_graph_scratch *sc, mnemo_db *db, mnemo_txn *txn, uint6
     }
     /* asked once per scan, not per edge: most databases have no record with an expiry */
     int any_expiring = mnemo_record__any_expiring(db);
+    /* a list read for this scan alone has already dropped what skip drops; a cached one has not */
+    int (*skip)(void *, uint64_t) = sc && (cache || !own) ? sc->skip : NULL;
     for (size_t i = 0; i < l->n && !rc; i++) {
+        if (skip && skip(sc->skip_arg, l->other[i]))
+            continue;
         const adj_entry *e = &l->e[i];
         if (label && e->label != label)
             continue;
-        mnemo_graph_edge_view v = {e->other, e->label, dir, e->weight, l->bytes + e->id_off, e->id_len,
+        mnemo_graph_edge_view v = {l->other[i], e->label, dir, e->weight, l->bytes + e->id_off, e->id_len,
                                    l->bytes + e->props_off, e->props_len};
         if (!any_expiring || other_is_live(db, txn, v.other, v.other_id, v.other_id_len))
             rc = cb(arg, &v);

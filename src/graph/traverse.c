@@ -305,6 +305,15 @@ static int path_edge(void *arg, const mnemo_graph_edge_view *e)
     return heap_push(s, at); /* the older, larger item of this node is skipped when popped */
 }
 
+/* Fewest hops: a node already reached is reached no sooner again (path_edge would drop it). Not for
+ * weighted searches, which may still shorten a reached node's distance and must see every edge's
+ * weight (a negative one is an error). */
+static int path_seen(void *arg, uint64_t other)
+{
+    search *s = arg;
+    return mnemo_u64map__get(&s->t.index, other, NULL);
+}
+
 void mnemo_graph_path_free(mnemo_graph_path *p)
 {
     if (!p)
@@ -385,6 +394,8 @@ int mnemo_graph_shortest_path(mnemo_graph_path **out, mnemo_db *db, mnemo_txn *t
     if (!rc && src == dst) {
         target_at = at;
     } else if (!rc && !no_edges && !s.weighted) {
+        s.scratch.skip = path_seen;
+        s.scratch.skip_arg = &s;
         for (size_t next = 0; !rc && !s.found && next < s.t.n; next++) {
             if (o.max_hops && s.t.nodes[next].depth >= o.max_hops)
                 continue;
