@@ -1207,3 +1207,65 @@ TU_TEST(graph, review_neighbour_runs_with_props_around_64_kib)
         mnemo_iter_free(it);
     }
 }
+
+typedef struct nested {
+    int outer, inner_total;
+} nested;
+
+static int count_only(const char *id, unsigned depth, const char *via, const char *via_label, void *arg)
+{
+    (void)id;
+    (void)depth;
+    (void)via;
+    (void)via_label;
+    ++*(int *)arg;
+    return 0;
+}
+
+/* Each visit of the outer walk runs a whole walk of its own from the same node. */
+static int visit_and_walk(const char *id, unsigned depth, const char *via, const char *via_label, void *arg)
+{
+    (void)depth;
+    (void)via;
+    (void)via_label;
+    nested *n = arg;
+    n->outer++;
+    int inner = 0;
+    mnemo_graph_traverse_options o = MNEMO_GRAPH_TRAVERSE_OPTIONS_INIT;
+    o.max_depth = 1;
+    const char *starts[] = {id};
+    int rc = mnemo_graph_traverse(db, NULL, starts, 1, &o, count_only, &inner);
+    n->inner_total += inner;
+    return rc;
+}
+
+/* Walks keep their visited tables between calls on one thread (traverse.c): a walk started from a
+ * walk's callback, and walks of other sizes after it, each see only their own nodes. */
+TU_TEST(graph, walks_inside_walks_and_walks_after_walks)
+{
+    /* a chain a - b - c - d - e (out edges), plus a -> c */
+    const char *ids[] = {"a", "b", "c", "d", "e"};
+    for (int i = 0; i < 5; i++)
+        node(ids[i]);
+    for (int i = 0; i < 4; i++)
+        TU_OK(link_w(NULL, ids[i], "next", ids[i + 1], 1));
+    TU_OK(link_w(NULL, "a", "skip", "c", 1));
+    for (int round = 0; round < 3; round++) {
+        nested n = {0, 0};
+        mnemo_graph_traverse_options o = MNEMO_GRAPH_TRAVERSE_OPTIONS_INIT;
+        const char *starts[] = {"a"};
+        TU_OK(mnemo_graph_traverse(db, NULL, starts, 1, &o, visit_and_walk, &n));
+        cr_assert_eq(n.outer, 5, "the outer walk reaches a..e");
+        /* 1-hop walks from a, b, c, d, e: 3 + 2 + 2 + 2 + 1 nodes */
+        cr_assert_eq(n.inner_total, 10, "round %d: inner walks saw %d nodes", round, n.inner_total);
+        int small = 0;
+        const char *from_e[] = {"e"};
+        TU_OK(mnemo_graph_traverse(db, NULL, from_e, 1, &o, count_only, &small));
+        cr_assert_eq(small, 1, "a walk after a bigger one sees no node of it");
+        mnemo_graph_path *p;
+        TU_OK(mnemo_graph_shortest_path(&p, db, NULL, "a", "e", NULL));
+        cr_assert_eq(p->hops, 3, "a -> c -> d -> e");
+        mnemo_graph_path_free(p);
+    }
+    close_db();
+}
