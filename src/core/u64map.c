@@ -37,7 +37,7 @@ static int grow(mnemo_u64map *m)
     return 0;
 }
 
-int mnemo_u64map__add(mnemo_u64map *m, uint64_t key, size_t val)
+int mnemo_u64map__find_or_add(mnemo_u64map *m, uint64_t key, size_t val, size_t *found)
 {
     if ((m->n + 1) * 2 > m->cap) {
         int rc = grow(m);
@@ -46,14 +46,22 @@ int mnemo_u64map__add(mnemo_u64map *m, uint64_t key, size_t val)
     }
     size_t j = slot_of(key, m->cap);
     while (m->keys[j]) {
-        if (m->keys[j] == key)
+        if (m->keys[j] == key) {
+            if (found)
+                *found = m->vals[j];
             return 0;
+        }
         j = (j + 1) & (m->cap - 1);
     }
     m->keys[j] = key;
     m->vals[j] = val;
     m->n++;
     return 1;
+}
+
+int mnemo_u64map__add(mnemo_u64map *m, uint64_t key, size_t val)
+{
+    return mnemo_u64map__find_or_add(m, key, val, NULL);
 }
 
 int mnemo_u64map__get(const mnemo_u64map *m, uint64_t key, size_t *val)

@@ -16,6 +16,9 @@ typedef struct mnemo_u64map {
 
 /* Inserts key -> val if absent: 1 inserted, 0 already present (value unchanged), MNEMO_ENOMEM. */
 int mnemo_u64map__add(mnemo_u64map *m, uint64_t key, size_t val);
+/* One probe for both: inserts key -> val and returns 1 when absent; returns 0 with *found set to
+ * the value present (found may be NULL) when not; MNEMO_ENOMEM. */
+int mnemo_u64map__find_or_add(mnemo_u64map *m, uint64_t key, size_t val, size_t *found);
 /* 1 and *val set when present (val may be NULL), 0 when absent. */
 int mnemo_u64map__get(const mnemo_u64map *m, uint64_t key, size_t *val);
 void mnemo_u64map__free(mnemo_u64map *m);

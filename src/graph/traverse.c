@@ -87,12 +87,11 @@ static void table_give(table *t)
     table_free(t);
 }
 
-/* Adds a node unless known: 1 added (*at = its entry), 0 known (*at = its entry), < 0 error. */
+/* Adds a node unless known: 1 added (*at = its entry), 0 known (*at = its entry), < 0 error. Room
+ * for a new entry is made before the id map is probed, once for both questions. */
 static int table_add(table *t, uint64_t iid, const char *id, size_t id_len, size_t parent, uint32_t label,
                      unsigned depth, size_t *at)
 {
-    if (mnemo_u64map__get(&t->index, iid, at))
-        return 0;
     if (t->n == t->cap) {
         size_t cap = t->cap ? 2 * t->cap : 64;
         node *p = mnemo__realloc(t->nodes, cap * sizeof *p);
@@ -101,11 +100,13 @@ static int table_add(table *t, uint64_t iid, const char *id, size_t id_len, size
         t->nodes = p;
         t->cap = cap;
     }
-    int rc = mnemo__grow(&t->arena, &t->arena_cap, t->arena_used + id_len + 1, 1, 4096);
-    if (rc)
-        return rc;
-    rc = mnemo_u64map__add(&t->index, iid, t->n);
-    if (rc < 0)
+    if (t->arena_used + id_len + 1 > t->arena_cap) {
+        int rc = mnemo__grow(&t->arena, &t->arena_cap, t->arena_used + id_len + 1, 1, 4096);
+        if (rc)
+            return rc;
+    }
+    int rc = mnemo_u64map__find_or_add(&t->index, iid, t->n, at);
+    if (rc <= 0)
         return rc;
     memcpy(t->arena + t->arena_used, id, id_len);
     t->arena[t->arena_used + id_len] = '\0';
