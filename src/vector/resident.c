@@ -143,12 +143,13 @@ static void make_room(vec_holder *self)
     if (!b || !b->limit)
         return;
     pthread_mutex_lock(&b->lock);
+    /* n counts every holder, loaded or not: the ring changes only under b->lock, but other
+     * handles' loads (holder_get, under their own locks) go on meanwhile, so the loaded ones the
+     * next loop finds can be more than this one counted */
     size_t total = 0, n = 0;
-    for (vec_holder *h = b->ring.next; h != &b->ring; h = h->next)
-        if (atomic_load(&h->st)) {
+    for (vec_holder *h = b->ring.next; h != &b->ring; h = h->next, n++)
+        if (atomic_load(&h->st))
             total += h->bytes;
-            n++;
-        }
     victim *v = total > b->limit ? malloc(n * sizeof *v) : NULL; /* none: try at the next load */
     size_t nv = 0, chosen = 0;
     for (vec_holder *h = b->ring.next; v && h != &b->ring; h = h->next)
