@@ -2,6 +2,7 @@
  * drops that conflict with writers and survive a crash, bad input. */
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,7 +10,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/alloc.h"
 #include "core/keys.h"
+#include "record/record.h"
 #include "store/keyspace.h"
 #include "testutil.h"
 #include "txn/txn.h"
@@ -1176,4 +1179,268 @@ TU_TEST(collection, older_structs_know_no_memory_limit)
     for (size_t i = offsetof(mnemo_stats, collection_indexes_loaded); i < sizeof buf; i++)
         cr_assert_eq(buf[i], TU_CANARY, "byte %zu of a version-2 mnemo_stats written", i);
     close_db();
+}
+
+/* ---- index_memory_limit under attack: a limit of one byte evicts every idle index at each load ---- */
+
+/* The database reopened (a fresh one on the memory engine) with index_memory_limit 1. */
+static void open_evicting_all(void)
+{
+    close_db();
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    o.index_memory_limit = 1;
+    TU_OK(tu_open_with(&db, "coll", &o));
+}
+
+static void far_vec(float v[EV_DIM])
+{
+    for (int d = 0; d < EV_DIM; d++)
+        v[d] = 500.0f + (float)d; /* away from every ev_vec */
+}
+
+static const char *nearest(mnemo_db *h, const float *v)
+{
+    static char id[32];
+    mnemo_vector_hits *hits;
+    TU_OK(mnemo_vector_search(&hits, h, NULL, v, EV_DIM, 1, NULL));
+    cr_assert_eq(hits->count, 1);
+    snprintf(id, sizeof id, "%s", hits->hits[0].id);
+    mnemo_vector_hits_free(hits);
+    return id;
+}
+
+/* One transaction of the database's handle changes three collections (puts, and deletes through
+ * the record listener, which loads an evicted index itself) while a fourth is searched: the three
+ * stay loaded until the commit or rollback, then go at the next load. */
+TU_TEST(collection, a_transaction_across_collections_under_a_one_byte_limit)
+{
+    open_evicting_all();
+    enum { C = 4 };
+    mnemo_db *h[C + 1]; /* and one more, whose loads evict (eviction is decided at loads) */
+    for (int c = 0; c <= C; c++)
+        h[c] = ev_fill(c);
+    for (int c = 0; c < C; c++)
+        ev_check(h[c], c);
+    uint64_t evicted;
+    cr_assert_eq(indexes_loaded(&evicted), 1);
+    float v[EV_DIM];
+    far_vec(v);
+    mnemo_txn *t;
+    TU_OK(mnemo_txn_begin(&t, db, 0));
+    for (int c = 0; c < C - 1; c++) {
+        put(h[c], t, "t", "t", NULL);
+        TU_OK(mnemo_vector_put(h[c], t, "t", v, EV_DIM));
+        TU_OK(mnemo_record_delete(h[c], t, "r1"));
+    }
+    ev_check(h[C - 1], C - 1);
+    cr_assert_eq(indexes_loaded(NULL), C, "the indexes the transaction changes stay");
+    TU_OK(mnemo_txn_commit(t));
+    mnemo_txn_free(t);
+    for (int c = 0; c < C - 1; c++) {
+        cr_assert_str_eq(nearest(h[c], v), "t");
+        uint64_t n;
+        TU_OK(mnemo_vector_check(h[c], &n));
+        cr_assert_eq(n, EV_N, "collection %d: t came, r1 went", c);
+    }
+    ev_check(h[C], C);
+    cr_assert_eq(indexes_loaded(NULL), 1, "committed, they are idle again");
+
+    /* rolled back (by mnemo_txn_free): nothing of it reaches the indexes */
+    float w[EV_DIM];
+    for (int d = 0; d < EV_DIM; d++)
+        w[d] = -500.0f - (float)d;
+    TU_OK(mnemo_txn_begin(&t, db, 0));
+    TU_OK(mnemo_vector_put(h[0], t, "r2", w, EV_DIM));
+    TU_OK(mnemo_record_delete(h[1], t, "r3"));
+    ev_check(h[2], 2);
+    mnemo_txn_free(t);
+    cr_assert_str_neq(nearest(h[0], w), "r2");
+    for (int c = 0; c < 2; c++) {
+        uint64_t n;
+        TU_OK(mnemo_vector_check(h[c], &n));
+        cr_assert_eq(n, EV_N);
+    }
+    indexes_loaded(&evicted);
+    cr_assert_geq(evicted, 3 * C);
+    close_db();
+}
+
+/* Flips a byte of the stored value of key in cf under h's collection (as a disk would). */
+static void flip_stored(mnemo_db *h, mnemo_cf cf, const void *key, size_t klen, size_t at)
+{
+    char *v;
+    size_t n;
+    TU_OK(mnemo_txn__get(&v, &n, h, NULL, cf, key, klen, 0));
+    cr_assert_gt(n, at);
+    v[at] ^= 0x20;
+    TU_OK(mnemo_txn__put(h, NULL, cf, key, klen, v, n));
+    mnemo__free(v);
+}
+
+/* While a collection's index is evicted, its snapshot and one of its stored vectors are damaged:
+ * the reload rebuilds from vector_data and the search says MNEMO_ECORRUPT naming the vector (not a
+ * crash, not wrong hits); putting the vector again repairs it, and the index evicts and reloads
+ * whole afterwards. */
+TU_TEST(collection, a_damaged_vector_found_when_an_evicted_index_reloads_is_ecorrupt)
+{
+    open_evicting_all();
+    mnemo_db *a = ev_fill(0), *b = ev_fill(1);
+    ev_check(b, 1);
+    uint64_t evicted;
+    cr_assert_eq(indexes_loaded(&evicted), 1);
+    cr_assert_geq(evicted, 1, "a's index went when b's loaded");
+    uint64_t iid;
+    TU_OK(mnemo_record__resolve(&iid, a, NULL, "r3"));
+    unsigned char key[8];
+    mnemo_vector__data_key(key, iid);
+    flip_stored(a, MNEMO_CF_VECTOR_DATA, key, 8, 9);
+    flip_stored(a, MNEMO_CF_VECTOR_INDEX, "H", 1, 3);
+    float v[EV_DIM];
+    ev_vec(v, 0, 5);
+    mnemo_vector_hits *hits;
+    TU_RC(mnemo_vector_search(&hits, a, NULL, v, EV_DIM, 1, NULL), MNEMO_ECORRUPT);
+    cr_assert(strstr(mnemo_errmsg(), "damaged"), "%s", mnemo_errmsg());
+    ev_check(b, 1); /* evicts a again, damaged as it is */
+    TU_RC(mnemo_vector_search(&hits, a, NULL, v, EV_DIM, 1, NULL), MNEMO_ECORRUPT);
+    ev_vec(v, 0, 3);
+    TU_OK(mnemo_vector_put(a, NULL, "r3", v, EV_DIM));
+    ev_check(a, 0);
+    ev_check(b, 1);
+    ev_check(a, 0);
+    uint64_t n;
+    TU_OK(mnemo_vector_check(a, &n));
+    cr_assert_eq(n, EV_N);
+    close_db();
+}
+
+typedef struct ev_loop {
+    mnemo_db **h;
+    int n;
+    atomic_int calls; /* successful searches */
+    int other;        /* the first unexpected code */
+    int dropped;      /* index of a collection that may say ENOTFOUND (-1: none) */
+    int stop_on_close;
+} ev_loop;
+
+static void *ev_search_loop(void *p)
+{
+    ev_loop *l = p;
+    for (int i = 0; i < 400; i++) {
+        int c = i % l->n;
+        float v[EV_DIM];
+        ev_vec(v, c, i % EV_N);
+        mnemo_vector_hits *hits;
+        int rc = mnemo_vector_search(&hits, l->h[c], NULL, v, EV_DIM, 1, NULL);
+        if (rc == 0) {
+            l->calls++;
+            mnemo_vector_hits_free(hits);
+        } else if (rc == MNEMO_EINVAL && l->stop_on_close && strstr(mnemo_errmsg(), "closed")) {
+            break;
+        } else if (!(rc == MNEMO_ENOTFOUND && c == l->dropped)) {
+            l->other = rc;
+            break;
+        }
+    }
+    return NULL;
+}
+
+/* The database closes while another thread's searches evict each other's indexes: the thread's
+ * calls end with "closed", nothing is freed under them (ASan). */
+TU_TEST(collection, close_while_another_thread_evicts)
+{
+    open_evicting_all();
+    enum { C = 3 };
+    mnemo_db *h[C];
+    for (int c = 0; c < C; c++)
+        h[c] = ev_fill(c);
+    ev_loop l = {h, C, 0, 0, -1, 1};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, ev_search_loop, &l), 0);
+    while (atomic_load(&l.calls) < 2 * C) /* evictions under way */
+        usleep(500);
+    close_db();
+    pthread_join(th, NULL);
+    cr_assert_eq(l.other, 0, "%s", mnemo_strerror(l.other));
+}
+
+/* A collection is dropped while another thread's searches evict it and load it again: its handle
+ * says ENOTFOUND from then on, the others go on, and no key of it is left (an eviction writes the
+ * index's snapshot: never into a dropped collection). */
+TU_TEST(collection, drop_while_another_thread_evicts)
+{
+    open_evicting_all();
+    enum { C = 3 };
+    mnemo_db *h[C];
+    for (int c = 0; c < C; c++)
+        h[c] = ev_fill(c);
+    for (int i = 0; i < EV_N; i += 3) { /* log entries, so that its eviction writes a snapshot */
+        char id[16];
+        snprintf(id, sizeof id, "r%d", i);
+        float v[EV_DIM];
+        ev_vec(v, 1, i);
+        TU_OK(mnemo_vector_put(h[1], NULL, id, v, EV_DIM));
+    }
+    uint32_t cid = cid_of(h[1]);
+    ev_loop l = {h, C, 0, 0, 1, 0};
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, ev_search_loop, &l), 0);
+    while (atomic_load(&l.calls) < 2 * C)
+        usleep(500);
+    TU_OK(mnemo_collection_drop(db, "ev1"));
+    pthread_join(th, NULL);
+    cr_assert_eq(l.other, 0, "%s", mnemo_strerror(l.other));
+    ev_check(h[0], 0);
+    ev_check(h[2], 2);
+    cr_assert_eq(keys_of(cid), 0, "keys of the dropped collection are left");
+    close_db();
+}
+
+/* kill -9 of a process whose loads evict (each eviction writes the index's snapshot) at several
+ * points: after a reopen every collection's index agrees with its data and answers exactly. */
+TU_TEST(collection, kill_while_evicting)
+{
+    TU_NEEDS_DISK("kill -9 and reopen");
+    enum { C = 3 };
+    for (int c = 0; c < C; c++)
+        ev_fill(c);
+    close_db();
+    for (int round = 0; round < 4; round++) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            mnemo_options o = MNEMO_OPTIONS_INIT;
+            o.index_memory_limit = 1;
+            mnemo_db *d, *h[C];
+            if (tu_open_with(&d, "coll", &o))
+                _exit(2);
+            for (int c = 0; c < C; c++) {
+                char name[16];
+                snprintf(name, sizeof name, "ev%d", c);
+                if (mnemo_collection_open(&h[c], d, name))
+                    _exit(3);
+            }
+            for (int i = 0;; i++) { /* each call loads its collection and evicts the one before */
+                int c = i % C;
+                char id[16];
+                snprintf(id, sizeof id, "r%d", i % EV_N);
+                float v[EV_DIM];
+                ev_vec(v, c, i % EV_N);
+                if (mnemo_vector_put(h[c], NULL, id, v, EV_DIM))
+                    _exit(4);
+            }
+        }
+        usleep((useconds_t)(15000 + 25000 * round));
+        kill(pid, SIGKILL);
+        int st;
+        waitpid(pid, &st, 0);
+        cr_assert(WIFSIGNALED(st), "child exited with %d before the kill", WEXITSTATUS(st));
+        db = tu_open("coll");
+        for (int c = 0; c < C; c++) {
+            mnemo_db *h = ev_open(c);
+            uint64_t n;
+            TU_OK(mnemo_vector_check(h, &n));
+            cr_assert_eq(n, EV_N);
+            ev_check(h, c);
+        }
+        close_db();
+    }
 }
