@@ -1444,3 +1444,95 @@ TU_TEST(collection, kill_while_evicting)
         close_db();
     }
 }
+
+/* The second process of trim_during_a_reload: at "go" it commits z to ev0, writes ev0's snapshot
+ * (trimming the log: the parent, reloading, has no heartbeat), commits y (a log entry after the
+ * trim), says "d" and ends without closing (a close would snapshot and trim y's entry too). */
+static int reload_rival(int go_fd, int done_fd)
+{
+    char c;
+    if (read(go_fd, &c, 1) != 1)
+        return 2;
+    mnemo_db *d, *a;
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    if (tu_open_with(&d, "coll", &o) || mnemo_collection_open(&a, d, "ev0"))
+        return 3;
+    float v[EV_DIM];
+    far_vec(v);
+    mnemo_record r = {0};
+    r.id = "z";
+    r.content = "z";
+    if (mnemo_record_put(a, NULL, &r, 0) || mnemo_vector_put(a, NULL, "z", v, EV_DIM))
+        return 4;
+    vec_state *st;
+    if (mnemo_vector__state(&st, a, "test") || mnemo_vector__snapshot(st, a))
+        return 5;
+    v[0] = -500.0f;
+    r.id = "y";
+    if (mnemo_record_put(a, NULL, &r, 0) || mnemo_vector_put(a, NULL, "y", v, EV_DIM))
+        return 6;
+    return write(done_fd, "d", 1) == 1 ? 0 : 7;
+}
+
+static int rival_go = -1, rival_done = -1;
+
+static void rival_probe(const char *stage, const atomic_int *stop)
+{
+    (void)stop;
+    if (strcmp(stage, "load_snapshot_read") || rival_go < 0)
+        return;
+    char c;
+    if (write(rival_go, "g", 1) != 1 || read(rival_done, &c, 1) != 1)
+        cr_log_error("the second process did not answer");
+    rival_go = -1;
+}
+
+/* lmdb, two processes: this one's evicted index of ev0 reloads while the other commits to ev0 and
+ * writes a snapshot that trims the log between this load's snapshot read and its log replay. The
+ * reloaded index must still hold what the trimmed entries changed (z), not only the later entry
+ * (y): a load that found the log trimmed past its snapshot starts again. */
+TU_TEST(collection, a_trim_during_a_reload_of_an_evicted_index_loses_nothing)
+{
+    TU_NEEDS_DISK("a second process on the database");
+    if (strcmp(tu_engine(), "lmdb"))
+        cr_skip_test("two writing processes: lmdb");
+    mnemo_db *a = ev_fill(0);
+    ev_fill(1);
+    (void)a;
+    close_db();
+    int go[2], done[2];
+    cr_assert_eq(pipe(go), 0);
+    cr_assert_eq(pipe(done), 0);
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(reload_rival(go[0], done[1]));
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    o.index_memory_limit = 1;
+    TU_OK(tu_open_with(&db, "coll", &o));
+    mnemo_db *h0 = ev_open(0), *h1 = ev_open(1);
+    ev_check(h0, 0);
+    ev_check(h1, 1); /* evicts ev0: its heartbeat goes */
+    cr_assert_eq(indexes_loaded(NULL), 1);
+    rival_go = go[1];
+    rival_done = done[0];
+    mnemo_vector__bg_probe = rival_probe;
+    float v[EV_DIM];
+    far_vec(v);
+    const char *got = nearest(h0, v); /* reloads ev0, the other process cutting in */
+    mnemo_vector__bg_probe = NULL;
+    int st;
+    waitpid(pid, &st, 0);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "second process: status %d", WEXITSTATUS(st));
+    cr_assert_eq(rival_go, -1, "the load did not pass the probe");
+    cr_assert_str_eq(got, "z", "the reloaded index lacks z, committed before the trim");
+    v[0] = -500.0f;
+    cr_assert_str_eq(nearest(h0, v), "y");
+    uint64_t n;
+    TU_OK(mnemo_vector_check(h0, &n));
+    cr_assert_eq(n, EV_N + 2);
+    for (int i = 0; i < 2; i++) {
+        close(go[i]);
+        close(done[i]);
+    }
+    close_db();
+}

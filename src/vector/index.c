@@ -1764,7 +1764,23 @@ int mnemo_vector__load(vec_state *st, mnemo_db *db)
 
     uint64_t applied = 0;
     int rc = load_snapshot(st, db, &applied);
-    if (!rc && (rc = replay(st, db, applied)) != 0) {
+    if (!rc)
+        probe(st, "load_snapshot_read");
+    if (!rc)
+        rc = replay(st, db, applied);
+    if (!rc && st->shared) {
+        /* Another process may have snapshotted and trimmed the log between the snapshot read and
+         * the replay (this one has no heartbeat while it loads: at open, or after an eviction):
+         * the replay then found only the entries after the trim. The trim mark, read after the
+         * replay, says whether entries after this snapshot are gone: then start from the data,
+         * which holds them (and continue the log past the trim, as reload_locked does). */
+        uint64_t trimmed;
+        if ((rc = get_mark(&trimmed, db, 'T')) == 0 && trimmed > applied) {
+            applied = trimmed;
+            rc = MNEMO_EBUSY;
+        }
+    }
+    if (rc) {
         mnemo_hnsw__free(st->hnsw);
         st->hnsw = NULL;
         ids_free(&st->ids);

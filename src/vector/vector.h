@@ -21,7 +21,8 @@ void mnemo_vector__residency(mnemo_db *db, size_t *loaded, size_t *bytes, uint64
 int mnemo_vector__settle(mnemo_db *db);
 /* Tests: when set, the background worker calls it at named points ("rebuild_copied",
  * "rebuild_swap", "snapshot_chunk", "abandoned") from its own thread, with the flag close sets
- * to stop it. */
+ * to stop it; and a load of an index calls it between its snapshot and its log
+ * ("load_snapshot_read", on the loading thread). */
 extern void (*mnemo_vector__bg_probe)(const char *stage, const atomic_int *stop);
 
 #endif
