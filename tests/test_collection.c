@@ -1536,3 +1536,33 @@ TU_TEST(collection, a_trim_during_a_reload_of_an_evicted_index_loses_nothing)
     }
     close_db();
 }
+
+/* A read-only open (a follower on rocksdb) evicts too: its evictions write nothing, and each
+ * reload reads the stored snapshot again. */
+TU_TEST(collection, a_read_only_open_evicts_and_reloads_from_the_log)
+{
+    TU_NEEDS_DISK("reopens read-only");
+    enum { C = 3 };
+    for (int c = 0; c < C; c++)
+        ev_fill(c);
+    float v[EV_DIM];
+    far_vec(v);
+    put(ev_open(0), NULL, "z", "z", NULL);
+    TU_OK(mnemo_vector_put(ev_open(0), NULL, "z", v, EV_DIM));
+    close_db();
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    o.read_only = 1;
+    o.index_memory_limit = 1;
+    TU_OK(tu_open_with(&db, "coll", &o));
+    for (int round = 0; round < 2; round++)
+        for (int c = 0; c < C; c++)
+            ev_check(ev_open(c), c);
+    uint64_t evicted;
+    cr_assert_eq(indexes_loaded(&evicted), 1);
+    cr_assert_geq(evicted, 2 * C - 1);
+    cr_assert_str_eq(nearest(ev_open(0), v), "z");
+    uint64_t n;
+    TU_OK(mnemo_vector_check(ev_open(0), &n));
+    cr_assert_eq(n, EV_N + 1);
+    close_db();
+}

@@ -150,7 +150,7 @@ static void make_room(vec_holder *self)
     for (vec_holder *h = b->ring.next; h != &b->ring; h = h->next, n++)
         if (atomic_load(&h->st))
             total += h->bytes;
-    victim *v = total > b->limit ? malloc(n * sizeof *v) : NULL; /* none: try at the next load */
+    victim *v = total > b->limit ? mnemo__malloc(n * sizeof *v) : NULL; /* none: try at the next load */
     size_t nv = 0, chosen = 0;
     for (vec_holder *h = b->ring.next; v && h != &b->ring; h = h->next)
         if (h != self && atomic_load(&h->st))
@@ -185,7 +185,7 @@ static void make_room(vec_holder *self)
         }
         pthread_mutex_unlock(&h->lock);
     }
-    free(v);
+    mnemo__free(v);
     pthread_mutex_unlock(&b->lock);
 }
 
