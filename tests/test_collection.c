@@ -1566,3 +1566,78 @@ TU_TEST(collection, a_read_only_open_evicts_and_reloads_from_the_log)
     cr_assert_eq(n, EV_N + 1);
     close_db();
 }
+
+/* lmdb: another process writes two collections and snapshots them (trimming the log) while this
+ * one's searches evict and reload them at every call: at the end this one finds every vector the
+ * other wrote, exactly, and each index agrees with its data. */
+TU_TEST(collection, another_process_writes_while_this_one_evicts)
+{
+    TU_NEEDS_DISK("a second process on the database");
+    if (strcmp(tu_engine(), "lmdb"))
+        cr_skip_test("two writing processes: lmdb");
+    enum { W = 60 };
+    ev_fill(0);
+    ev_fill(1);
+    close_db();
+    pid_t pid = fork();
+    if (pid == 0) {
+        mnemo_db *d, *h[2];
+        mnemo_options o = MNEMO_OPTIONS_INIT;
+        if (tu_open_with(&d, "coll", &o) || mnemo_collection_open(&h[0], d, "ev0") ||
+            mnemo_collection_open(&h[1], d, "ev1"))
+            _exit(2);
+        for (int i = 0; i < W; i++) {
+            mnemo_db *a = h[i % 2];
+            char id[16];
+            snprintf(id, sizeof id, "w%d", i);
+            float v[EV_DIM];
+            for (int k = 0; k < EV_DIM; k++)
+                v[k] = 1000.0f + (float)(i * 10 + k);
+            mnemo_record r = {0};
+            r.id = id;
+            r.content = "w";
+            if (mnemo_record_put(a, NULL, &r, 0) || mnemo_vector_put(a, NULL, id, v, EV_DIM))
+                _exit(3);
+            vec_state *st; /* a snapshot (EBUSY: the other process, evicting, holds the lease) */
+            int src = i % 7 == 6 ? mnemo_vector__state(&st, a, "test") : 0;
+            if (i % 7 == 6 && !src && (src = mnemo_vector__snapshot(st, a)) == MNEMO_EBUSY)
+                src = 0;
+            if (src) {
+                fprintf(stderr, "snapshot: %s\n", mnemo_errmsg());
+                _exit(4);
+            }
+            usleep(2000);
+        }
+        _exit(mnemo_close(d) ? 5 : 0);
+    }
+    mnemo_options o = MNEMO_OPTIONS_INIT;
+    o.index_memory_limit = 1;
+    TU_OK(tu_open_with(&db, "coll", &o));
+    mnemo_db *h[2] = {ev_open(0), ev_open(1)};
+    int st = 0;
+    for (int i = 0; waitpid(pid, &st, WNOHANG) == 0; i++) {
+        float v[EV_DIM];
+        ev_vec(v, i % 2, i % EV_N);
+        mnemo_vector_hits *hits;
+        TU_OK(mnemo_vector_search(&hits, h[i % 2], NULL, v, EV_DIM, 1, NULL));
+        mnemo_vector_hits_free(hits);
+    }
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "second process: status %d", WEXITSTATUS(st));
+    uint64_t evicted;
+    indexes_loaded(&evicted);
+    cr_assert_gt(evicted, 2);
+    for (int i = 0; i < W; i++) {
+        float v[EV_DIM];
+        for (int k = 0; k < EV_DIM; k++)
+            v[k] = 1000.0f + (float)(i * 10 + k);
+        char id[16];
+        snprintf(id, sizeof id, "w%d", i);
+        cr_assert_str_eq(nearest(h[i % 2], v), id);
+    }
+    for (int c = 0; c < 2; c++) {
+        uint64_t n;
+        TU_OK(mnemo_vector_check(h[c], &n));
+        cr_assert_eq(n, EV_N + W / 2);
+    }
+    close_db();
+}
