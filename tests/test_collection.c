@@ -1641,3 +1641,37 @@ TU_TEST(collection, another_process_writes_while_this_one_evicts)
     }
     close_db();
 }
+
+/* lmdb: another process drops a collection whose index this one has loaded, with log entries not
+ * yet in a snapshot; this one has made no call on it since. A later load evicts it: the eviction
+ * must not write the index's snapshot back under the dropped collection's prefix. */
+TU_TEST(collection, evicting_a_collection_another_process_dropped_writes_nothing)
+{
+    TU_NEEDS_DISK("a second process on the database");
+    if (strcmp(tu_engine(), "lmdb"))
+        cr_skip_test("two writing processes: lmdb");
+    open_evicting_all();
+    mnemo_db *y = ev_fill(1), *x = ev_fill(0); /* x loaded last, with its log: no snapshot yet */
+    uint32_t cid = cid_of(x);
+    pid_t pid = fork();
+    if (pid == 0) {
+        mnemo_db *d;
+        mnemo_options o = MNEMO_OPTIONS_INIT;
+        if (tu_open_with(&d, "coll", &o) || mnemo_collection_drop(d, "ev0"))
+            _exit(2);
+        _exit(mnemo_close(d) ? 3 : 0);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "second process: status %d", WEXITSTATUS(st));
+    cr_assert_eq(keys_of(cid), 0, "the other process's drop reclaimed every key");
+    ev_check(y, 1); /* loads ev1, evicts ev0 */
+    uint64_t evicted;
+    cr_assert_eq(indexes_loaded(&evicted), 1);
+    cr_assert_eq(keys_of(cid), 0, "keys written under the dropped collection's prefix");
+    mnemo_vector_hits *hits;
+    float v[EV_DIM];
+    ev_vec(v, 0, 0);
+    TU_RC(mnemo_vector_search(&hits, x, NULL, v, EV_DIM, 1, NULL), MNEMO_ENOTFOUND);
+    close_db();
+}

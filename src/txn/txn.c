@@ -79,9 +79,13 @@ static void cache_seq_own_commit(mnemo_txn_db *t, uint64_t seq)
 uint64_t mnemo_txn__commit_seq(mnemo_txn *txn) { return txn->commit_seq; }
 
 /* A write outside a transaction on the handle of a dropped collection (a module's bookkeeping after
- * the drop, e.g. at close): refused, so nothing lands under a prefix its reclaim has emptied. */
+ * the drop, e.g. at close, or an index's snapshot when index_memory_limit evicts it): refused, so
+ * nothing lands under a prefix its reclaim has emptied. Where other processes share the store, a
+ * drop there is looked up first: this process may have made no call on the handle since. */
 static int dropped_refuses(mnemo_db *db, const char *what)
 {
+    if (TDB(db)->kprefix_len && TDB(db)->shared && !TDB(db)->reclaiming)
+        mnemo_txn__collection_recheck(TDB(db));
     if (atomic_load(&TDB(db)->dropped) && !TDB(db)->reclaiming)
         return mnemo__err(MNEMO_ENOTFOUND, "%s: the collection of this handle was dropped", what);
     return 0;
