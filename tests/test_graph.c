@@ -1193,7 +1193,7 @@ TU_TEST(graph, review_neighbour_runs_with_props_around_64_kib)
             const mnemo_graph_neighbor *nb;
             TU_OK(mnemo_iter_neighbor(it, &nb));
             cr_assert_lt(n, N);
-            char to[8];
+            char to[16];
             snprintf(to, sizeof to, "n%02d", n);
             cr_assert_str_eq(nb->id, to);
             cr_assert_float_eq(nb->weight, 1.0 + n, 1e-9);
