@@ -1269,3 +1269,22 @@ TU_TEST(graph, walks_inside_walks_and_walks_after_walks)
     }
     close_db();
 }
+
+/* A walk that fails before it reaches any node leaves an empty table for the next walk. */
+TU_TEST(graph, a_walk_after_a_failed_walk)
+{
+    node("a");
+    node("b");
+    TU_OK(link_w(NULL, "a", "x", "b", 1));
+    mnemo_graph_traverse_options o = MNEMO_GRAPH_TRAVERSE_OPTIONS_INIT;
+    int n = 0;
+    const char *none[] = {"nobody"};
+    TU_RC(mnemo_graph_traverse(db, NULL, none, 1, &o, count_only, &n), MNEMO_ENOTFOUND);
+    const char *empty[1] = {NULL};
+    TU_OK(mnemo_graph_traverse(db, NULL, empty, 0, &o, count_only, &n));
+    cr_assert_eq(n, 0);
+    const char *from_a[] = {"a"};
+    TU_OK(mnemo_graph_traverse(db, NULL, from_a, 1, &o, count_only, &n));
+    cr_assert_eq(n, 2);
+    close_db();
+}
