@@ -1193,7 +1193,7 @@ TU_TEST(graph, review_neighbour_runs_with_props_around_64_kib)
             const mnemo_graph_neighbor *nb;
             TU_OK(mnemo_iter_neighbor(it, &nb));
             cr_assert_lt(n, N);
-            char to[8];
+            char to[16];
             snprintf(to, sizeof to, "n%02d", n);
             cr_assert_str_eq(nb->id, to);
             cr_assert_float_eq(nb->weight, 1.0 + n, 1e-9);
@@ -1267,5 +1267,24 @@ TU_TEST(graph, walks_inside_walks_and_walks_after_walks)
         cr_assert_eq(p->hops, 3, "a -> c -> d -> e");
         mnemo_graph_path_free(p);
     }
+    close_db();
+}
+
+/* A walk that fails before it reaches any node leaves an empty table for the next walk. */
+TU_TEST(graph, a_walk_after_a_failed_walk)
+{
+    node("a");
+    node("b");
+    TU_OK(link_w(NULL, "a", "x", "b", 1));
+    mnemo_graph_traverse_options o = MNEMO_GRAPH_TRAVERSE_OPTIONS_INIT;
+    int n = 0;
+    const char *none[] = {"nobody"};
+    TU_RC(mnemo_graph_traverse(db, NULL, none, 1, &o, count_only, &n), MNEMO_ENOTFOUND);
+    const char *empty[1] = {NULL};
+    TU_OK(mnemo_graph_traverse(db, NULL, empty, 0, &o, count_only, &n));
+    cr_assert_eq(n, 0);
+    const char *from_a[] = {"a"};
+    TU_OK(mnemo_graph_traverse(db, NULL, from_a, 1, &o, count_only, &n));
+    cr_assert_eq(n, 2);
     close_db();
 }

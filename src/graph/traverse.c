@@ -69,7 +69,8 @@ static table table_take(void)
         t = *kept;
         mnemo__free(kept);
         t.n = t.arena_used = 0;
-        memset(t.index.keys, 0, t.index.cap * sizeof *t.index.keys);
+        if (t.index.keys) /* a walk that reached no node never made its map */
+            memset(t.index.keys, 0, t.index.cap * sizeof *t.index.keys);
         t.index.n = 0;
     }
     return t;
