@@ -1543,7 +1543,7 @@ TU_TEST(collection, a_trim_during_a_reload_of_an_evicted_index_loses_nothing)
 
 /* A read-only open (a follower on rocksdb) evicts too: its evictions write nothing, and each
  * reload reads the stored snapshot again. */
-TU_TEST(collection, a_read_only_open_evicts_and_reloads_from_the_log)
+TU_TEST(collection, a_read_only_open_evicts_and_reloads)
 {
     TU_NEEDS_DISK("reopens read-only");
     enum { C = 3 };
