@@ -1679,3 +1679,29 @@ TU_TEST(collection, evicting_a_collection_another_process_dropped_writes_nothing
     TU_RC(mnemo_vector_search(&hits, x, NULL, v, EV_DIM, 1, NULL), MNEMO_ENOTFOUND);
     close_db();
 }
+
+/* A load that found every other index busy leaves the limit exceeded; later calls, without any
+ * load, get under it once those are idle (a try every RETRY_TICKS calls, resident.c). */
+TU_TEST(collection, the_limit_is_met_again_without_a_load)
+{
+    TU_NEEDS_DISK("reopens with a limit");
+    ev_setup(2, 1.5);
+    mnemo_db *a = ev_open(0), *b = ev_open(1);
+    mnemo_txn *t;
+    TU_OK(mnemo_txn_begin(&t, db, 0));
+    float v[EV_DIM];
+    ev_vec(v, 0, 1);
+    TU_OK(mnemo_vector_put(a, t, "r1", v, EV_DIM)); /* loads a; its index is held by t */
+    ev_check(b, 1);                                 /* loads b: a is busy, nothing goes */
+    uint64_t evicted;
+    cr_assert_eq(indexes_loaded(&evicted), 2);
+    cr_assert_eq(evicted, 0);
+    TU_OK(mnemo_txn_commit(t));
+    mnemo_txn_free(t);
+    for (int i = 0; i < 20; i++) /* 20 x 6 searches: more than a retry's interval */
+        ev_check(b, 1);
+    cr_assert_eq(indexes_loaded(&evicted), 1, "a went once idle");
+    cr_assert_eq(evicted, 1);
+    ev_check(a, 0); /* and comes back, with the committed change */
+    close_db();
+}

@@ -36,8 +36,14 @@ struct vec_budget {
     size_t limit;         /* mnemo_options.index_memory_limit (0: none) */
     _Atomic uint64_t clock; /* ticks once per call that asks for a collection's index (a timer's
                              * milliseconds tie between calls, and least recent must be exact) */
+    _Atomic size_t loaded_bytes; /* the loaded ones' bytes, for the calls' cheap look */
+    _Atomic uint64_t retry_at;   /* the clock from which a call over the limit tries again */
     uint64_t evictions;
 };
+
+/* Calls between two tries to get under the limit when a try left it exceeded (everything else
+ * busy): each try scans and sorts the loaded indexes. */
+#define RETRY_TICKS 64
 
 static int budget_init(mnemo_db *db, void **out)
 {
@@ -87,6 +93,7 @@ static int holder_init(mnemo_db *db, void **out)
         h->prev = b->ring.prev;
         b->ring.prev->next = h;
         b->ring.prev = h;
+        atomic_fetch_add(&b->loaded_bytes, h->bytes);
         pthread_mutex_unlock(&b->lock);
     }
     *out = h;
@@ -96,13 +103,17 @@ static int holder_init(mnemo_db *db, void **out)
 static void holder_destroy(mnemo_db *db, void *p)
 {
     vec_holder *h = p;
-    if (h->budget) { /* waits for an eviction under way, which may be of this one */
+    if (h->budget) {
         pthread_mutex_lock(&h->budget->lock);
         h->prev->next = h->next;
         h->next->prev = h->prev;
         pthread_mutex_unlock(&h->budget->lock);
     }
+    pthread_mutex_lock(&h->lock); /* waits for an eviction of this one that is closing its state */
     vec_state *st = atomic_load(&h->st);
+    pthread_mutex_unlock(&h->lock);
+    if (st && h->budget)
+        atomic_fetch_sub(&h->budget->loaded_bytes, h->bytes);
     if (st)
         mnemo_vector__state_close(db, st);
     pthread_mutex_destroy(&h->lock);
@@ -134,10 +145,12 @@ static int older_first(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* After self's index loaded: while the loaded indexes hold more than the limit, the least recently
- * used idle ones other than self are evicted, down to 7/8 of it so that the next loads do not each
- * evict again. What is busy now is passed over (the limit is then exceeded until a later load). */
-static void make_room(vec_holder *self)
+/* After self's index loaded, or a call found the limit exceeded: while the loaded indexes hold more
+ * than the limit, the least recently used idle ones other than self are evicted, down to 7/8 of it
+ * so that the next loads do not each evict again. What is busy now is passed over (the limit is
+ * then exceeded until a call RETRY_TICKS later tries again). The victims' last snapshots are
+ * written after the budget's lock is let go: other loads wait only for the choice. */
+static void make_room(vec_holder *self, uint64_t now)
 {
     vec_budget *b = self->budget;
     if (!b || !b->limit)
@@ -175,18 +188,28 @@ static void make_room(vec_holder *self)
     /* 2. one barrier, then a call found on a handle puts its state back; the others go */
     if (chosen)
         mnemo_guard__barrier();
+    size_t going = 0;
     for (size_t i = 0; i < chosen; i++) {
         vec_holder *h = v[i].h;
         if (mnemo_guard__busy(h->db) || atomic_load(&v[i].st->open_txns)) {
             atomic_store(&h->st, v[i].st);
+            total += h->bytes;
+            pthread_mutex_unlock(&h->lock);
         } else {
-            mnemo_vector__state_close(h->db, v[i].st);
+            atomic_fetch_sub(&b->loaded_bytes, h->bytes);
             b->evictions++;
+            v[going++] = v[i];
         }
-        pthread_mutex_unlock(&h->lock);
+    }
+    if (total > b->limit)
+        atomic_store(&b->retry_at, now + RETRY_TICKS);
+    pthread_mutex_unlock(&b->lock);
+    /* 3. each victim's holder stays locked until its state is gone (holder_destroy waits for it) */
+    for (size_t i = 0; i < going; i++) {
+        mnemo_vector__state_close(v[i].h->db, v[i].st);
+        pthread_mutex_unlock(&v[i].h->lock);
     }
     mnemo__free(v);
-    pthread_mutex_unlock(&b->lock);
 }
 
 /* h's state, loaded again if it was evicted; a load makes room for itself. */
@@ -198,6 +221,8 @@ static int holder_get(vec_state **out, vec_holder *h)
         int rc = 0;
         if (!(st = atomic_load(&h->st)) && (rc = mnemo_vector__state_open(&st, h->db)) == 0) {
             h->bytes = mnemo_vector__index_bytes(st);
+            if (h->budget)
+                atomic_fetch_add(&h->budget->loaded_bytes, h->bytes);
             atomic_store(&h->st, st);
             atomic_store(&h->loaded_now, 1);
         }
@@ -205,11 +230,14 @@ static int holder_get(vec_state **out, vec_holder *h)
         if (rc)
             return rc;
     }
-    if (h->budget) {
-        uint64_t now = atomic_fetch_add_explicit(&h->budget->clock, 1, memory_order_relaxed) + 1;
+    vec_budget *b = h->budget;
+    if (b) {
+        uint64_t now = atomic_fetch_add_explicit(&b->clock, 1, memory_order_relaxed) + 1;
         atomic_store_explicit(&h->last_use, now, memory_order_relaxed);
-        if (atomic_load_explicit(&h->loaded_now, memory_order_relaxed) && atomic_exchange(&h->loaded_now, 0))
-            make_room(h);
+        int fresh = atomic_load_explicit(&h->loaded_now, memory_order_relaxed) && atomic_exchange(&h->loaded_now, 0);
+        if (fresh || (b->limit && atomic_load_explicit(&b->loaded_bytes, memory_order_relaxed) > b->limit &&
+                      now >= atomic_load_explicit(&b->retry_at, memory_order_relaxed)))
+            make_room(h, now);
     }
     *out = st;
     return 0;
