@@ -1796,6 +1796,13 @@ int mnemo_vector__load(vec_state *st, mnemo_db *db)
      * from the truth. */
     st->log_entries = 0;
     st->stored_bad = 1; /* a header that claims to cover this does not: the next snapshot replaces it */
+    /* The data holds every trimmed entry: the rebuilt index has applied at least up to the trim
+     * mark (with a damaged snapshot and a log trimmed empty, `applied` is 0 here, and an index
+     * that claims less than the mark would be rebuilt again at every open). A damaged mark is
+     * replaced by the next snapshot's. */
+    uint64_t trimmed;
+    if (get_mark(&trimmed, db, 'T') == 0 && trimmed > applied)
+        applied = trimmed;
     /* The log's end first, then the data: where other processes commit meanwhile, the data read
      * is at least as new as that end (reading the end after would skip commits in between). */
     uint64_t next = next_seq_after(db, applied);
