@@ -24,6 +24,8 @@
  * trim: the primary's snapshot trims log entries the follower has not applied; its index still
  * finds every vector (it reloads).
  * restart: a follower open all along follows a second writer, which creates the vector space.
+ * race: a catch-up ends while another thread is between its freshness test and its claim; then
+ * threads of the follower read at once (each read a catch-up point); none waits forever.
  * kill: the primary is killed with SIGKILL mid-load; the follower goes on reading consistent
  * states that hold every acknowledged commit; so do a read-only open afterwards (nobody holds
  * the database: a plain read-only open) and a read-write one, whose checks pass.
@@ -667,6 +669,103 @@ static void restart_test(const char *dir)
     printf("{\"test\":\"followers_restart\",\"found\":%d,\"fails\":%d}\n", z, fails);
 }
 
+/* race: a catch-up of one thread ends between another thread's freshness test and its claim of
+ * the catch-up (the probe holds the second thread there while the first catches up): the claim
+ * must be let go. It was not (every reader of the handle then waited forever: seen once under ASan
+ * in CI); a watchdog fails the run instead of hanging. Then threads read at once, each read a
+ * catch-up point (follow_us 0). */
+enum { RACE_THREADS = 4, RACE_READS = 5000 };
+
+static _Thread_local int race_hold; /* this thread's next catch-up waits at the probe */
+static atomic_int race_held;        /* 1 while that thread waits at the probe, 2 once it went on */
+
+static void race_probe(void)
+{
+    if (!race_hold)
+        return;
+    race_hold = 0;
+    atomic_store(&race_held, 1);
+    usleep(100000);
+    atomic_store(&race_held, 2);
+}
+
+static void *race_reader(void *p)
+{
+    mnemo_db *db = p;
+    for (int i = 0; i < RACE_READS; i++) {
+        void *v;
+        size_t vl;
+        int rc = mnemo_kv_get(&v, &vl, db, NULL, "acct0", 5);
+        if (rc == 0)
+            mnemo_free(v);
+        else if (rc != MNEMO_ENOTFOUND)
+            return (void *)1;
+    }
+    return NULL;
+}
+
+static void *race_held_reader(void *p)
+{
+    race_hold = 1;
+    return race_reader(p);
+}
+
+static void race_hung(int sig)
+{
+    (void)sig;
+    static const char msg[] = "followers: readers of one follower handle waited over 120 s (a catch-up claim "
+                              "was never let go)\n";
+    if (write(2, msg, sizeof msg - 1) < 0) {
+    }
+    _exit(1);
+}
+
+static void race_test(const char *dir)
+{
+    mnemo_db *db;
+    child *p = start(dir, 0, &db);
+    command(p, "puts w 10");
+    signal(SIGALRM, race_hung);
+    alarm(120);
+    mnemo_rocksdb__catch_up_probe = race_probe;
+    pthread_t th[RACE_THREADS];
+    if (pthread_create(&th[0], NULL, race_held_reader, db))
+        mp_die("pthread_create");
+    while (atomic_load(&race_held) == 0)
+        usleep(100);
+    int during = 0; /* this thread's catch-ups while the other waits between test and claim */
+    while (atomic_load(&race_held) == 1) {
+        void *v;
+        size_t vl;
+        if (mnemo_kv_get(&v, &vl, db, NULL, "acct0", 5) == 0)
+            mnemo_free(v);
+        during++;
+        usleep(1000);
+    }
+    for (int i = 1; i < RACE_THREADS; i++)
+        if (pthread_create(&th[i], NULL, race_reader, db))
+            mp_die("pthread_create");
+    int bad = 0;
+    for (int i = 0; i < RACE_THREADS; i++) {
+        void *r;
+        pthread_join(th[i], &r);
+        bad += r != NULL;
+    }
+    alarm(0);
+    mnemo_rocksdb__catch_up_probe = NULL;
+    if (!during)
+        fail("race: no catch-up ran while a thread waited between its test and its claim: the test did not test");
+    if (bad)
+        fail("race: %d reader threads of a follower failed a read: %s", bad, mnemo_errmsg());
+    mnemo_close(db);
+    fprintf(p->in, "quit\n");
+    fflush(p->in);
+    if (!finish(p))
+        fail("the primary failed");
+    printf("{\"test\":\"followers_race\",\"reads_while_held\":%d,\"threads\":%d,\"fails\":%d}\n", during,
+           RACE_THREADS, fails);
+}
+
 int main(int argc, char **argv)
 {
     self = argv[0];
@@ -689,6 +788,8 @@ int main(int argc, char **argv)
     trim_test(dir);
     snprintf(dir, sizeof dir, "%s/restart", base);
     restart_test(dir);
+    snprintf(dir, sizeof dir, "%s/race", base);
+    race_test(dir);
     char cmd[700];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", base);
     if (system(cmd) != 0)

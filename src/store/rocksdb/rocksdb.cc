@@ -250,6 +250,7 @@ static const char *ks_name(mnemo_store *s, unsigned ks)
 /* ---- followers (see the top of this file) ---- */
 
 unsigned mnemo_rocksdb__follow_us = MNEMO_ROCKSDB_FOLLOW_US;
+void (*mnemo_rocksdb__catch_up_probe)(void);
 
 static uint64_t mono_us()
 {
@@ -310,19 +311,25 @@ static int catch_up(mnemo_store *s)
     /* Done when a catch-up began at most follow_us before this point; one under way in another
      * thread may have begun earlier: wait for it and look again. */
     uint64_t now = mono_us();
-    while (s->caught_us.load() + mnemo_rocksdb__follow_us <= now) {
+    for (;;) {
+        if (s->caught_us.load() + mnemo_rocksdb__follow_us > now)
+            return 0;
+        if (mnemo_rocksdb__catch_up_probe)
+            mnemo_rocksdb__catch_up_probe();
         if (!s->catching.exchange(true))
             break;
         std::unique_lock<std::mutex> l(s->follow_mu);
         s->follow_cv.wait(l, [s] { return !s->catching.load(); });
     }
-    if (s->caught_us.load() + mnemo_rocksdb__follow_us > now)
-        return 0;
+    /* This thread holds `catching` until it lets it go below, whatever happens: a catch-up that
+     * ended between the test and the exchange may have done the work already (returning here
+     * without letting go left every reader of the handle waiting forever). */
+    bool fresh = s->caught_us.load() + mnemo_rocksdb__follow_us > now;
     uint64_t began = mono_us();
     rocksdb::Status st;
     bool ran = false;
     try {
-        if (s->txn_readers.load() == 0) {
+        if (!fresh && s->txn_readers.load() == 0) {
             while (s->readers.load() != 0) /* point reads and iterator creations: a few microseconds */
                 std::this_thread::yield();
             st = s->db->TryCatchUpWithPrimary();

@@ -51,6 +51,9 @@ int mnemo_rocksdb__follower(mnemo_store *s);
  * benchmarks change it; default MNEMO_ROCKSDB_FOLLOW_US). */
 #define MNEMO_ROCKSDB_FOLLOW_US 1000
 extern unsigned mnemo_rocksdb__follow_us;
+/* Tests: when set, a catch-up point calls it between its freshness test and its claim of the
+ * catch-up (where another thread's catch-up may end). */
+extern void (*mnemo_rocksdb__catch_up_probe)(void);
 
 /* The operations table of an engine built on this code: only its name, probe, open and checkpoint
  * differ (positional, in the order of struct mnemo_store_ops, so it reads the same in C and C++). */
