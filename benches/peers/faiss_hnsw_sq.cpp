@@ -1,4 +1,4 @@
-// Copied from the peers harness (../shared/peers/faiss_hnsw.cpp) and made to measure FAISS
+// Copied from the team's peers harness (peers/faiss_hnsw.cpp) and made to measure FAISS
 // IndexHNSWSQ (8-bit scalar quantizer, QT_8bit: per-dimension ranges trained on the base set; no
 // re-ranking, distances of the codes) beside IndexHNSWFlat, the peers of bench_vector's
 // "search_int8" lines. One thread (omp_set_num_threads(1)), L2, k = 10, timing loop repeated to

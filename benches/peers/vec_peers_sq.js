@@ -1,4 +1,4 @@
-// Copied from the peers harness (../shared/peers/node/vec_peers.js) with one change: usearch's
+// Copied from the team's peers harness (peers/node/vec_peers.js) with one change: usearch's
 // quantization is a setting (QUANT=f32|i8; the harness fixes f32), for the peers of bench_vector's
 // int8 lines (usearch i8, LanceDB IVF_HNSW_SQ). Needs Node and the harness's npm packages
 // (NODE_PATH=<peers>/node/node_modules); common.js beside it is the harness's.
