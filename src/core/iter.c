@@ -7,10 +7,18 @@ static int lacks(const mnemo_iter *it, const char *fn)
     return mnemo__err(MNEMO_EINVAL, "%s: a %s iterator has no such operation", fn, it->ops->kind);
 }
 
+static int is_live(const mnemo_iter *it) { return __atomic_load_n(it->live, __ATOMIC_ACQUIRE) != 0; }
+
 int mnemo_iter_next(mnemo_iter *it)
 {
     if (!it)
         return mnemo__err(MNEMO_EINVAL, "mnemo_iter_next: iterator is NULL");
+    if (it->run_i < it->run_n && is_live(it)) {
+        it->cur_k = it->run_k[it->run_i];
+        it->cur_v = it->run_v[it->run_i];
+        it->run_i++;
+        return 0;
+    }
     return it->ops->next(it);
 }
 
@@ -23,10 +31,22 @@ int mnemo_iter_seek(mnemo_iter *it, const void *key, size_t klen)
     return it->ops->seek ? it->ops->seek(it, key, klen) : lacks(it, "mnemo_iter_seek");
 }
 
+/* An entry served from the base (see iter.h); fn names the call for the message. */
+static int served(mnemo_iter *it, const mnemo_slice *s, const void **data, size_t *len, const char *fn)
+{
+    if (!it->on_entry || !is_live(it))
+        return mnemo__err(MNEMO_EINVAL, "%s: iterator is not on an entry", fn);
+    *data = s->data;
+    *len = s->len;
+    return 0;
+}
+
 int mnemo_iter_key(mnemo_iter *it, const void **key, size_t *klen)
 {
     if (!it || !key || !klen)
         return mnemo__err(MNEMO_EINVAL, "mnemo_iter_key: %s is NULL", !it ? "iterator" : "an out-parameter");
+    if (it->live)
+        return served(it, &it->cur_k, key, klen, "mnemo_iter_key");
     return it->ops->key ? it->ops->key(it, key, klen) : lacks(it, "mnemo_iter_key");
 }
 
@@ -34,6 +54,8 @@ int mnemo_iter_value(mnemo_iter *it, const void **val, size_t *vlen)
 {
     if (!it || !val || !vlen)
         return mnemo__err(MNEMO_EINVAL, "mnemo_iter_value: %s is NULL", !it ? "iterator" : "an out-parameter");
+    if (it->live)
+        return served(it, &it->cur_v, val, vlen, "mnemo_iter_value");
     return it->ops->value ? it->ops->value(it, val, vlen) : lacks(it, "mnemo_iter_value");
 }
 

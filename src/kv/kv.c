@@ -193,39 +193,26 @@ int mnemo_kv_batch(mnemo_db *db, mnemo_txn *txn, const mnemo_kv_op *ops, size_t 
 
 #define KV_RUN 32 /* entries a scan takes from the engine at once */
 
+/* The current entry and the run live in the base (core/iter.h): mnemo_iter_key, _value and the
+ * run's next() are answered there with no guard, which is safe because the slices are the
+ * cursor's until it is closed or invalidated, and invalidation clears the live flag first. */
 typedef struct kv_iter {
     mnemo_iter base;
     mnemo_cursor *cur;
     int reverse;
-    int pending;    /* 0: next() moves; 1: next() reports the current position (after create/seek) */
-    int positioned; /* a current entry is readable */
+    int pending; /* 0: next() moves; 1: next() reports the current position (after create/seek) */
     mnemo_db *db;
     mnemo_txn *txn;
-    const void *k, *v; /* the current entry's slices, taken at the move (valid until the next) */
-    size_t kl, vl;
-    /* A forward run of the entries after the one a move landed on (mnemo_cursor__run), handed out
-     * by next() without a guard or a call into the engine; empty in a transaction or backwards. */
-    size_t run_i, run_n;
+    /* A forward run of the entries after the one a move landed on (mnemo_cursor__run); empty in a
+     * transaction or backwards. */
     mnemo_store_slice run_k[KV_RUN], run_v[KV_RUN];
 } kv_iter;
 
-/* After a move, under the move's guard: key() and value() hand out these slices without a guard
- * of their own (three guards per entry instead of one cost more than the move of an LMDB cursor),
- * and the slices live until the next move anyway, guard or not. */
+/* After a move, under the move's guard. */
 static void take_entry(kv_iter *it)
 {
-    it->k = mnemo_cursor__key(it->cur, &it->kl);
-    it->v = mnemo_cursor__value(it->cur, &it->vl);
-}
-
-/* Hands out the next entry of the run. */
-static void run_entry(kv_iter *it)
-{
-    it->k = it->run_k[it->run_i].data;
-    it->kl = it->run_k[it->run_i].len;
-    it->v = it->run_v[it->run_i].data;
-    it->vl = it->run_v[it->run_i].len;
-    it->run_i++;
+    it->base.cur_k.data = mnemo_cursor__key(it->cur, &it->base.cur_k.len);
+    it->base.cur_v.data = mnemo_cursor__value(it->cur, &it->base.cur_v.len);
 }
 
 /* Every move and read holds a guard (txn.h), so a close on another thread waits for it. The txn is
@@ -235,31 +222,25 @@ static int iter_enter(mnemo_guard *g, kv_iter *it, const char *fn)
     return mnemo_guard__txn(g, it->db, mnemo_cursor__alive(it->cur) ? it->txn : NULL, fn);
 }
 
+/* Called by mnemo_iter_next when the base has no run entry left to serve. */
 static int kv_iter_next(mnemo_iter *base)
 {
     kv_iter *it = (kv_iter *)base;
-    /* The run's slices are the cursor's until it is closed or invalidated, which alive() sees:
-     * handing one out touches nothing of the database, so it needs no guard (as key() and value()
-     * need none). */
-    if (it->run_i < it->run_n && mnemo_cursor__alive(it->cur)) {
-        run_entry(it);
-        return 0;
-    }
-    if (it->run_n) /* the run is spent: the cursor is already on the entry after it */
+    if (base->run_n) /* the run is spent: the cursor is already on the entry after it */
         it->pending = 1;
-    it->run_i = it->run_n = 0;
+    base->run_i = base->run_n = 0;
     MNEMO_GUARD(guard);
     int rc = iter_enter(&guard, it, "mnemo_iter_next");
     if (rc) {
-        it->positioned = 0;
+        base->on_entry = 0;
         return rc;
     }
     if (!mnemo_cursor__alive(it->cur)) {
-        it->positioned = 0;
+        base->on_entry = 0;
         return mnemo_cursor__status(it->cur, "mnemo_iter_next");
     }
     if (!it->pending) {
-        if (!it->positioned)
+        if (!base->on_entry)
             return MNEMO_ITEROVER;
         if (it->reverse)
             mnemo_cursor__prev(it->cur);
@@ -267,15 +248,20 @@ static int kv_iter_next(mnemo_iter *base)
             mnemo_cursor__next(it->cur);
     }
     it->pending = 0;
-    it->positioned = mnemo_cursor__valid(it->cur);
-    if (!it->positioned) {
+    base->on_entry = mnemo_cursor__valid(it->cur);
+    if (!base->on_entry) {
         rc = mnemo_cursor__status(it->cur, "mnemo_iter_next");
         return rc ? rc : MNEMO_ITEROVER;
     }
-    if (!it->reverse && (it->run_n = mnemo_cursor__run(it->cur, it->run_k, it->run_v, KV_RUN)) != 0)
-        run_entry(it);
-    else
+    size_t n = it->reverse ? 0 : mnemo_cursor__run(it->cur, it->run_k, it->run_v, KV_RUN);
+    if (n) { /* the first entry now, the rest from the base */
+        base->cur_k = it->run_k[0];
+        base->cur_v = it->run_v[0];
+        base->run_i = 1;
+        base->run_n = n;
+    } else {
         take_entry(it);
+    }
     return 0;
 }
 
@@ -293,30 +279,8 @@ static int kv_iter_seek(mnemo_iter *base, const void *key, size_t klen)
     else
         mnemo_cursor__seek(it->cur, key, klen);
     it->pending = 1;
-    it->positioned = 0;
-    it->run_i = it->run_n = 0;
-    return 0;
-}
-
-/* No guard (see take_entry): the iterator is this thread's, and an invalidated cursor (its txn
- * finished, its db closed) is seen through alive(). */
-static int kv_iter_key(mnemo_iter *base, const void **key, size_t *klen)
-{
-    kv_iter *it = (kv_iter *)base;
-    if (!it->positioned || !mnemo_cursor__alive(it->cur))
-        return mnemo__err(MNEMO_EINVAL, "mnemo_iter_key: iterator is not on an entry");
-    *key = it->k;
-    *klen = it->kl;
-    return 0;
-}
-
-static int kv_iter_value(mnemo_iter *base, const void **val, size_t *vlen)
-{
-    kv_iter *it = (kv_iter *)base;
-    if (!it->positioned || !mnemo_cursor__alive(it->cur))
-        return mnemo__err(MNEMO_EINVAL, "mnemo_iter_value: iterator is not on an entry");
-    *val = it->v;
-    *vlen = it->vl;
+    base->on_entry = 0;
+    base->run_i = base->run_n = 0;
     return 0;
 }
 
@@ -331,8 +295,8 @@ static void kv_iter_free(mnemo_iter *base)
     mnemo__free(it);
 }
 
-static const mnemo_iter_ops kv_iter_ops = {"key-value", kv_iter_next, kv_iter_seek, kv_iter_key, kv_iter_value,
-                                           kv_iter_free};
+/* key and value: answered by core/iter.c from the base (live is always set). */
+static const mnemo_iter_ops kv_iter_ops = {"key-value", kv_iter_next, kv_iter_seek, NULL, NULL, kv_iter_free};
 
 /* Narrows [lo, hi) to the keys that also start with prefix. Bounds point into prefix/opts or into
  * succ_buf. */
@@ -391,6 +355,8 @@ int mnemo_kv_iter(mnemo_iter **out, mnemo_db *db, mnemo_txn *txn, const mnemo_kv
     if (!it)
         return mnemo__err_nomem("mnemo_kv_iter");
     it->base.ops = &kv_iter_ops;
+    it->base.run_k = it->run_k;
+    it->base.run_v = it->run_v;
     it->reverse = o->reverse != 0;
     it->db = db;
     it->txn = txn;
@@ -398,6 +364,7 @@ int mnemo_kv_iter(mnemo_iter **out, mnemo_db *db, mnemo_txn *txn, const mnemo_kv
         mnemo__free(it);
         return rc;
     }
+    it->base.live = mnemo_cursor__live_flag(it->cur);
     if (it->reverse)
         mnemo_cursor__last(it->cur);
     else

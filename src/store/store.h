@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/slice.h"
 #include "mnemo/db.h"
 #include "store/keyspace.h"
 
@@ -52,10 +53,7 @@ typedef struct mnemo_store_config {
 } mnemo_store_config;
 
 /* Bytes the engine owns (a key or value of a cursor run). */
-typedef struct mnemo_store_slice {
-    const void *data;
-    size_t len;
-} mnemo_store_slice;
+typedef mnemo_slice mnemo_store_slice;
 
 /* A borrowed value: data/len stay valid until release_value is called on it (RocksDB: a pinned
  * slice; LMDB: the page inside the reader's snapshot, kept alive by the pin). */

@@ -12,6 +12,7 @@ struct mnemo_cursor {
     mnemo_txn *txn;
     const mnemo_store_ops *ops;
     mnemo_store_cursor *sc; /* NULL once invalidated */
+    int live;                /* 1 until invalidated: what iterators read without a guard */
     const mnemo_txn_db *tdb; /* whose collection prefix seeks add */
     mnemo_cf cf;
     size_t strip; /* the collection prefix the store's keys carry */
@@ -22,6 +23,7 @@ static void cursor_release(mnemo_cursor *c)
     /* Dead first, then closed: alive() (read without a guard) stops handing out a run's entries
      * before their memory goes. */
     mnemo_store_cursor *sc = c->sc;
+    __atomic_store_n(&c->live, 0, __ATOMIC_RELEASE);
     __atomic_store_n(&c->sc, NULL, __ATOMIC_RELEASE);
     if (sc)
         c->ops->cursor_close(sc);
@@ -63,6 +65,7 @@ int mnemo_cursor__open(mnemo_cursor **out, mnemo_db *db, mnemo_txn *txn, mnemo_c
         mnemo__free(c);
         return rc;
     }
+    c->live = 1;
     if (txn) {
         mnemo_res__link(&txn->cursors, &c->res);
     } else {
@@ -135,7 +138,9 @@ void mnemo_cursor__prev(mnemo_cursor *c)
 
 int mnemo_cursor__valid(mnemo_cursor *c) { return c->sc && c->ops->cursor_valid(c->sc); }
 
-int mnemo_cursor__alive(mnemo_cursor *c) { return __atomic_load_n(&c->sc, __ATOMIC_RELAXED) != NULL; }
+int mnemo_cursor__alive(mnemo_cursor *c) { return __atomic_load_n(&c->live, __ATOMIC_ACQUIRE) != 0; }
+
+const int *mnemo_cursor__live_flag(const mnemo_cursor *c) { return &c->live; }
 
 int mnemo_cursor__status(mnemo_cursor *c, const char *what)
 {

@@ -773,26 +773,43 @@ static void view_invalidate(mnemo_res *res)
 }
 
 /* One spare view node per thread, kept at release for the thread's next view: a borrowed read
- * otherwise pays a malloc and a free (~140 of ~3,400 instructions of an lmdb point read). The key's
- * destructor frees the spare of a thread that ends. */
+ * otherwise pays a malloc and a free (~140 of ~3,400 instructions of an lmdb point read). It is a
+ * thread-local (pthread_getspecific + setspecific per view cost ~100 more); a key registered once
+ * per thread only gets its destructor to free the spare of a thread that ends. */
+static _Thread_local view_node *spare_view;
+static _Thread_local int spare_view_registered;
 static pthread_key_t spare_view_key;
 static pthread_once_t spare_view_once = PTHREAD_ONCE_INIT;
-static void spare_view_init(void) { (void)pthread_key_create(&spare_view_key, mnemo__free); }
+
+static void spare_view_free(void *unused)
+{
+    (void)unused;
+    mnemo__free(spare_view);
+    spare_view = NULL;
+}
+
+static void spare_view_init(void) { (void)pthread_key_create(&spare_view_key, spare_view_free); }
 
 static view_node *view_node_take(void)
 {
-    pthread_once(&spare_view_once, spare_view_init);
-    view_node *n = pthread_getspecific(spare_view_key);
+    view_node *n = spare_view;
     if (!n || mnemo__alloc_fail_pending()) /* tests that fail allocations still reach malloc */
         return mnemo__malloc(sizeof *n);
-    pthread_setspecific(spare_view_key, NULL);
+    spare_view = NULL;
     return n;
 }
 
 static void view_node_give(view_node *n)
 {
-    if (pthread_getspecific(spare_view_key) || pthread_setspecific(spare_view_key, n))
+    if (!spare_view_registered) {
+        pthread_once(&spare_view_once, spare_view_init);
+        spare_view_registered = pthread_setspecific(spare_view_key, &spare_view_registered) == 0;
+    }
+    if (spare_view || !spare_view_registered) {
         mnemo__free(n);
+        return;
+    }
+    spare_view = n;
 }
 
 int mnemo_txn__view(mnemo_view *out, mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, const void *key, size_t klen,

@@ -165,6 +165,9 @@ void mnemo_cursor__prev(mnemo_cursor *c); /* likewise */
 int mnemo_cursor__valid(mnemo_cursor *c);
 /* 0 once invalidated (its txn finished or its db closed); cheap, unlike status. */
 int mnemo_cursor__alive(mnemo_cursor *c);
+/* The flag alive() reads, for an iterator that tests it without calling in (core/iter.h `live`):
+ * non-zero until the cursor is invalidated; it lives as long as the cursor. */
+const int *mnemo_cursor__live_flag(const mnemo_cursor *c);
 /* 0, or the error that stopped the cursor (message set). */
 int mnemo_cursor__status(mnemo_cursor *c, const char *what);
 const void *mnemo_cursor__key(mnemo_cursor *c, size_t *len);
