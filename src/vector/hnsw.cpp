@@ -475,8 +475,14 @@ static tableint descend(const Index *ix, const float *q)
 // still walking through the others (hnswlib 0.6.2 has no filtered search of its own). With a
 // selective filter the beam keeps expanding until ef accepted nodes are found or the graph runs
 // out, which is what keeps recall up under filters.
+//
+// two_hop (for a filter that is cheap to ask and passes few): a neighbour the filter refuses is
+// not measured but stepped over to its own neighbours, the accepted ones of which are measured
+// in its place, at most M new ones per expansion (ACORN-1, Patel et al., SIGMOD 2024). The
+// plain walk pays a distance (a whole vector read) for every refused node it passes, and must
+// pass about ef / p of them; stepping over reads only the refused node's link list.
 static MaxHeap search_filtered(const Index *ix, tableint ep, const float *q, size_t ef, mnemo_hnsw_filter filter,
-                               void *arg)
+                               void *arg, bool two_hop)
 {
     hnswlib::VisitedList *vl = ix->visited_list_pool_->getFreeVisitedList();
     hnswlib::vl_type *visited = vl->mass;
@@ -494,6 +500,19 @@ static MaxHeap search_filtered(const Index *ix, tableint ep, const float *q, siz
     }
     candidates.emplace(-d, ep);
     visited[ep] = tag;
+    // Measures nb; a candidate if it may improve the result, a result if accepted (known: ok).
+    auto consider = [&](tableint nb, int ok) {
+        float nd = ix->fstdistfunc_(q, ix->getDataByInternalId(nb), ix->dist_func_param_);
+        if (top.size() < ef || nd < bound) {
+            candidates.emplace(-nd, nb);
+            if (ok > 0 || (ok < 0 && accept(nb))) {
+                top.emplace(nd, nb);
+                if (top.size() > ef)
+                    top.pop();
+                bound = top.top().first;
+            }
+        }
+    };
     while (!candidates.empty()) {
         Pair c = candidates.top();
         if (-c.first > bound && top.size() >= ef)
@@ -501,20 +520,46 @@ static MaxHeap search_filtered(const Index *ix, tableint ep, const float *q, siz
         candidates.pop();
         int *ll = reinterpret_cast<int *>(ix->get_linklist0(c.second));
         size_t n = ix->getListCount(reinterpret_cast<unsigned int *>(ll));
-        for (size_t j = 1; j <= n; j++) {
+        if (!two_hop) {
+            for (size_t j = 1; j <= n; j++) {
+                tableint nb = static_cast<tableint>(ll[j]);
+                if (visited[nb] == tag)
+                    continue;
+                visited[nb] = tag;
+                consider(nb, -1);
+            }
+            continue;
+        }
+        // The filter asks each node's label, which sits past its vector: one cache miss per node
+        // asked, so a list's labels are fetched together before they are asked.
+        auto prefetch_labels = [&](const int *list, size_t len) {
+            for (size_t j = 1; j <= len; j++)
+                if (visited[list[j]] != tag)
+                    __builtin_prefetch(ix->data_level0_memory_ + (size_t)list[j] * ix->size_data_per_element_ +
+                                       ix->label_offset_);
+        };
+        prefetch_labels(ll, n);
+        size_t added = 0;
+        for (size_t j = 1; j <= n && added < ix->maxM_; j++) {
             tableint nb = static_cast<tableint>(ll[j]);
             if (visited[nb] == tag)
                 continue;
             visited[nb] = tag;
-            float nd = ix->fstdistfunc_(q, ix->getDataByInternalId(nb), ix->dist_func_param_);
-            if (top.size() < ef || nd < bound) {
-                candidates.emplace(-nd, nb);
-                if (accept(nb)) {
-                    top.emplace(nd, nb);
-                    if (top.size() > ef)
-                        top.pop();
-                    bound = top.top().first;
-                }
+            if (accept(nb)) {
+                consider(nb, 1);
+                added++;
+                continue;
+            }
+            int *l2 = reinterpret_cast<int *>(ix->get_linklist0(nb));
+            size_t n2 = ix->getListCount(reinterpret_cast<unsigned int *>(l2));
+            prefetch_labels(l2, n2);
+            for (size_t i = 1; i <= n2 && added < ix->maxM_; i++) {
+                tableint nb2 = static_cast<tableint>(l2[i]);
+                if (visited[nb2] == tag || !accept(nb2))
+                    continue; // a refused one stays unvisited: reached directly, it is stepped over too
+                visited[nb2] = tag;
+                consider(nb2, 1);
+                added++;
             }
         }
     }
@@ -523,7 +568,8 @@ static MaxHeap search_filtered(const Index *ix, tableint ep, const float *q, siz
 }
 
 extern "C" int mnemo_hnsw__search(const mnemo_hnsw *h, const float *query, size_t k, size_t ef,
-                                  mnemo_hnsw_filter filter, void *arg, uint64_t *labels, float *dists, size_t *n)
+                                  mnemo_hnsw_filter filter, void *arg, int two_hop, uint64_t *labels, float *dists,
+                                  size_t *n)
 {
     *n = 0;
     const Index *ix = h->index;
@@ -536,7 +582,7 @@ extern "C" int mnemo_hnsw__search(const mnemo_hnsw *h, const float *query, size_
         tableint ep = descend(ix, q);
         MaxHeap top;
         if (filter)
-            top = search_filtered(ix, ep, q, beam, filter, arg);
+            top = search_filtered(ix, ep, q, beam, filter, arg, two_hop != 0);
         else if (ix->num_deleted_)
             top = ix->searchBaseLayerST<true, false>(ep, q, beam);
         else

@@ -63,9 +63,11 @@ uint64_t mnemo_hnsw__row_label(const mnemo_hnsw *h, size_t row);
 typedef int (*mnemo_hnsw_filter)(void *arg, uint64_t label);
 /* Approximate k nearest with beam width max(ef, k); only live labels the filter accepts (NULL:
  * all) come back, in ascending distance, *n of them (<= k). In an int8 index the distances are
- * those of the codes (the query is coded the same way): re-rank with the true vectors. */
+ * those of the codes (the query is coded the same way): re-rank with the true vectors. two_hop:
+ * the filter is cheap and passes few, so the walk steps over refused nodes to their neighbours
+ * instead of measuring them (hnsw.cpp search_filtered). */
 int mnemo_hnsw__search(const mnemo_hnsw *h, const float *query, size_t k, size_t ef, mnemo_hnsw_filter filter,
-                       void *arg, uint64_t *labels, float *dists, size_t *n);
+                       void *arg, int two_hop, uint64_t *labels, float *dists, size_t *n);
 /* Int8 index: out[i] = the distance searches rank by (query against the codes) of labels[i], or
  * infinity when it is absent. 0, or MNEMO_ENOMEM. */
 int mnemo_hnsw__code_distances(const mnemo_hnsw *h, const float *query, const uint64_t *labels, size_t n, float *out);

@@ -423,6 +423,16 @@ static int rerank(search_ctx *s, const float *q, size_t k, const uint64_t *cl, c
     return rc;
 }
 
+/* A filtered walk steps over refused nodes (hnsw.h two_hop) when the filter is a bitset (a bit
+ * test per node) passing at most this share of the index. */
+#define TWO_HOP_SHARE 0.3
+
+static int two_hop(const search_ctx *s)
+{
+    size_t slots = mnemo_hnsw__slots(s->st->hnsw);
+    return s->bits && !s->lazy && slots && (double)s->bits->count <= TWO_HOP_SHARE * (double)slots;
+}
+
 /* mnemo_hnsw__search, and with an int8 index the re-ranking of the whole beam (the codes rank it:
  * the query is not coded, so only the stored side carries error). */
 static int hnsw_query(search_ctx *s, const float *q, size_t k, size_t beam, mnemo_hnsw_filter filter,
@@ -430,7 +440,7 @@ static int hnsw_query(search_ctx *s, const float *q, size_t k, size_t beam, mnem
 {
     mnemo_hnsw *h = s->st->hnsw;
     if (!mnemo_hnsw__quantized(h))
-        return mnemo_hnsw__search(h, q, k, beam, filter, s, labels, dists, n);
+        return mnemo_hnsw__search(h, q, k, beam, filter, s, two_hop(s), labels, dists, n);
     size_t r = beam < k ? k : beam, m = 0;
     uint64_t l_buf[256];
     float d_buf[256];
@@ -438,7 +448,7 @@ static int hnsw_query(search_ctx *s, const float *q, size_t k, size_t beam, mnem
     float *cd = r <= 256 ? d_buf : mnemo__malloc(r * sizeof *cd);
     int rc = cl && cd ? 0 : mnemo__err_nomem("vector search");
     if (!rc)
-        rc = mnemo_hnsw__search(h, q, r, beam, filter, s, cl, cd, &m);
+        rc = mnemo_hnsw__search(h, q, r, beam, filter, s, two_hop(s), cl, cd, &m);
     if (!rc)
         rc = rerank(s, q, k, cl, cd, m, labels, dists, n);
     if (cl != l_buf)
