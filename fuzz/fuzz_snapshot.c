@@ -43,8 +43,9 @@ static void use_index(mnemo_hnsw *h)
     uint64_t labels[8];
     float dists[8];
     size_t n;
-    (void)mnemo_hnsw__search(h, q, 8, 16, NULL, NULL, labels, dists, &n);
-    (void)mnemo_hnsw__search(h, q, 8, 16, accept_odd, NULL, labels, dists, &n);
+    (void)mnemo_hnsw__search(h, q, 8, 16, NULL, NULL, 0, labels, dists, &n);
+    (void)mnemo_hnsw__search(h, q, 8, 16, accept_odd, NULL, 0, labels, dists, &n);
+    (void)mnemo_hnsw__search(h, q, 8, 16, accept_odd, NULL, 1, labels, dists, &n); /* steps over refused nodes */
     size_t stride;
     const float *norms, *rows = mnemo_hnsw__rows(h, &stride, &norms);
     volatile float sink = 0;
@@ -55,7 +56,7 @@ static void use_index(mnemo_hnsw *h)
     if (mnemo_hnsw__reserve(h, mnemo_hnsw__slots(h) + 1) == 0)
         (void)mnemo_hnsw__add(h, q, 1u << 30);
     (void)mnemo_hnsw__remove(h, 1u << 30);
-    (void)mnemo_hnsw__search(h, q, 3, 8, NULL, NULL, labels, dists, &n);
+    (void)mnemo_hnsw__search(h, q, 3, 8, NULL, NULL, 0, labels, dists, &n);
     char *buf;
     size_t len;
     if (mnemo_hnsw__save(h, &buf, &len) == 0)

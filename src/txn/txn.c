@@ -307,10 +307,15 @@ static int slots_on; /* membarrier registered and rec_key made: set once, in rec
 static _Thread_local guard_rec *my_rec;
 static _Thread_local unsigned my_depth; /* slots below it may be in use */
 
-/* libc's allocator, not mnemo's hook: a record outlives any database and is freed at thread exit. */
+/* libc's allocator, not mnemo's hook: a record outlives any database and is freed at thread exit.
+ * Key destructors run on the exiting thread, and a later one (the application's) may still call
+ * mnemo: my_rec forgets the record, so such a call makes a new one (freed by the next round of
+ * destructors) instead of writing into this one after it is freed. */
 static void rec_free(void *p)
 {
     guard_rec *r = p;
+    if (my_rec == r)
+        my_rec = NULL;
     pthread_mutex_lock(&recs_lock);
     r->prev->next = r->next;
     r->next->prev = r->prev;
@@ -786,6 +791,9 @@ static void spare_view_free(void *unused)
     (void)unused;
     mnemo__free(spare_view);
     spare_view = NULL;
+    /* glibc cleared the key: a view given back by a later destructor of this thread registers
+     * again, which runs this again (found by review: the node was lost) */
+    spare_view_registered = 0;
 }
 
 static void spare_view_init(void) { (void)pthread_key_create(&spare_view_key, spare_view_free); }

@@ -424,13 +424,14 @@ static int rerank(search_ctx *s, const float *q, size_t k, const uint64_t *cl, c
 }
 
 /* A filtered walk steps over refused nodes (hnsw.h two_hop) when the filter is a bitset (a bit
- * test per node) passing at most this share of the index. */
+ * test per node) passing at most this share of the index, and no record expires (a refused node
+ * met again is asked again: with expiring records, a record read each time). */
 #define TWO_HOP_SHARE 0.3
 
 static int two_hop(const search_ctx *s)
 {
     size_t slots = mnemo_hnsw__slots(s->st->hnsw);
-    return s->bits && !s->lazy && slots && (double)s->bits->count <= TWO_HOP_SHARE * (double)slots;
+    return s->bits && !s->lazy && !s->any_expiring && slots && (double)s->bits->count <= TWO_HOP_SHARE * (double)slots;
 }
 
 /* mnemo_hnsw__search, and with an int8 index the re-ranking of the whole beam (the codes rank it:
