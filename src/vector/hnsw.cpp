@@ -207,6 +207,9 @@ struct mnemo_hnsw {
     hnswlib::SpaceInterface<float> *fspace = nullptr; // float kernel of distance() (int8 index)
     Index *index = nullptr;
     std::vector<float> norms; // squared norm per slot, for exact scans (kept by add; float index)
+    // label per slot, as hnswlib keeps it past the slot's vector: a filtered walk asks the label of
+    // every node it meets, and a dense array makes that one load instead of a cache miss
+    std::vector<uint64_t> labels;
 
     ~mnemo_hnsw()
     {
@@ -290,6 +293,7 @@ extern "C" int mnemo_hnsw__create(mnemo_hnsw **out, mnemo_hnsw_kind kind, size_t
         try {
             make_spaces(h, kind, dim);
             h->index = new Index(h->space, capacity ? capacity : 1, M, ef_construction, seed);
+            h->labels.resize(h->index->max_elements_);
             if (!h->sq8)
                 h->norms.resize(h->index->max_elements_);
         } catch (...) {
@@ -310,6 +314,7 @@ extern "C" int mnemo_hnsw__reserve(mnemo_hnsw *h, size_t capacity)
     return guarded("vector index", [&] {
         if (!h->sq8)
             h->norms.resize(capacity);
+        h->labels.resize(capacity);
         h->index->resizeIndex(capacity);
         return 0;
     });
@@ -318,16 +323,19 @@ extern "C" int mnemo_hnsw__reserve(mnemo_hnsw *h, size_t capacity)
 extern "C" int mnemo_hnsw__add(mnemo_hnsw *h, const float *vec, uint64_t label)
 {
     return guarded("vector index", [&] {
+        // Adds hold the index alone (vector_impl.h rw), so no search reads labels meanwhile; distinct
+        // slots per concurrent add: no race between adds.
         if (h->sq8) {
             std::vector<char> code;
-            h->index->addPoint(as_stored(h, vec, code), label, -1);
+            h->labels[h->index->addPoint(as_stored(h, vec, code), label, -1)] = label;
             return 0;
         }
         tableint slot = h->index->addPoint(vec, label, -1);
+        h->labels[slot] = label;
         float n = 0;
         for (size_t i = 0; i < h->dim; i++)
             n += vec[i] * vec[i];
-        h->norms[slot] = n; // distinct slots per concurrent add: no race
+        h->norms[slot] = n;
         return 0;
     });
 }
@@ -351,7 +359,7 @@ extern "C" size_t mnemo_hnsw__memory(const mnemo_hnsw *h)
 {
     const Index *ix = h->index;
     size_t bytes = ix->max_elements_ * (ix->size_data_per_element_ + sizeof(void *) + sizeof(int) +
-                                        (h->sq8 ? 0 : sizeof(float)) + sizeof(std::mutex));
+                                        (h->sq8 ? 0 : sizeof(float)) + sizeof(uint64_t) + sizeof(std::mutex));
     for (size_t i = 0; i < ix->cur_element_count; i++)
         bytes += ix->element_levels_[i] * ix->size_links_per_element_;
     // the locks hnswlib keeps for updates of existing elements, a fixed 65,536 of them per index
@@ -480,18 +488,20 @@ static tableint descend(const Index *ix, const float *q)
 // not measured but stepped over to its own neighbours, the accepted ones of which are measured
 // in its place, at most M new ones per expansion (ACORN-1, Patel et al., SIGMOD 2024). The
 // plain walk pays a distance (a whole vector read) for every refused node it passes, and must
-// pass about ef / p of them; stepping over reads only the refused node's link list.
-static MaxHeap search_filtered(const Index *ix, tableint ep, const float *q, size_t ef, mnemo_hnsw_filter filter,
-                               void *arg, bool two_hop)
+// pass about ef / p of them; stepping over reads only the refused node's link list (and labels
+// come from the dense array, not from past each node's vector).
+static MaxHeap search_filtered(const mnemo_hnsw *h, tableint ep, const float *q, size_t ef,
+                               mnemo_hnsw_filter filter, void *arg, bool two_hop)
 {
+    const Index *ix = h->index;
     hnswlib::VisitedList *vl = ix->visited_list_pool_->getFreeVisitedList();
     hnswlib::vl_type *visited = vl->mass;
     hnswlib::vl_type tag = vl->curV;
     MaxHeap top;        // accepted results, worst on top
     MaxHeap candidates; // to expand, stored negated so the nearest is on top
-    auto accept = [&](tableint id) {
-        return !ix->isMarkedDeleted(id) && filter(arg, ix->getExternalLabel(id));
-    };
+    const uint64_t *label = h->labels.data();
+    bool any_deleted = ix->num_deleted_ != 0; // the deleted flag sits in the node's link list
+    auto accept = [&](tableint id) { return (!any_deleted || !ix->isMarkedDeleted(id)) && filter(arg, label[id]); };
     float d = ix->fstdistfunc_(q, ix->getDataByInternalId(ep), ix->dist_func_param_);
     float bound = std::numeric_limits<float>::max();
     if (accept(ep)) {
@@ -530,15 +540,11 @@ static MaxHeap search_filtered(const Index *ix, tableint ep, const float *q, siz
             }
             continue;
         }
-        // The filter asks each node's label, which sits past its vector: one cache miss per node
-        // asked, so a list's labels are fetched together before they are asked.
-        auto prefetch_labels = [&](const int *list, size_t len) {
-            for (size_t j = 1; j <= len; j++)
-                if (visited[list[j]] != tag)
-                    __builtin_prefetch(ix->data_level0_memory_ + (size_t)list[j] * ix->size_data_per_element_ +
-                                       ix->label_offset_);
-        };
-        prefetch_labels(ll, n);
+        // Each neighbour's block is read next (its link list if refused, its vector if not): the
+        // list's blocks are fetched together first, so their misses overlap.
+        for (size_t j = 1; j <= n; j++)
+            if (visited[ll[j]] != tag)
+                __builtin_prefetch(ix->data_level0_memory_ + (size_t)ll[j] * ix->size_data_per_element_);
         size_t added = 0;
         for (size_t j = 1; j <= n && added < ix->maxM_; j++) {
             tableint nb = static_cast<tableint>(ll[j]);
@@ -552,7 +558,6 @@ static MaxHeap search_filtered(const Index *ix, tableint ep, const float *q, siz
             }
             int *l2 = reinterpret_cast<int *>(ix->get_linklist0(nb));
             size_t n2 = ix->getListCount(reinterpret_cast<unsigned int *>(l2));
-            prefetch_labels(l2, n2);
             for (size_t i = 1; i <= n2 && added < ix->maxM_; i++) {
                 tableint nb2 = static_cast<tableint>(l2[i]);
                 if (visited[nb2] == tag || !accept(nb2))
@@ -582,7 +587,7 @@ extern "C" int mnemo_hnsw__search(const mnemo_hnsw *h, const float *query, size_
         tableint ep = descend(ix, q);
         MaxHeap top;
         if (filter)
-            top = search_filtered(ix, ep, q, beam, filter, arg, two_hop != 0);
+            top = search_filtered(h, ep, q, beam, filter, arg, two_hop != 0);
         else if (ix->num_deleted_)
             top = ix->searchBaseLayerST<true, false>(ep, q, beam);
         else
@@ -690,6 +695,9 @@ extern "C" int mnemo_hnsw__load(mnemo_hnsw **out, mnemo_hnsw_kind kind, size_t d
             size_t count;
             memcpy(&count, buf + 2 * sizeof(size_t), sizeof count);
             h->index->loadIndex(fd_path(fd), h->space, count ? count : 1);
+            h->labels.resize(h->index->max_elements_);
+            for (size_t i = 0; i < h->index->cur_element_count; i++)
+                h->labels[i] = h->index->getExternalLabel(static_cast<tableint>(i));
             if (h->sq8) {
                 *out = h;
                 return 0;
