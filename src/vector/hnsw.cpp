@@ -426,10 +426,7 @@ extern "C" int mnemo_hnsw__row_live(const mnemo_hnsw *h, size_t row)
     return !h->index->isMarkedDeleted(static_cast<tableint>(row));
 }
 
-extern "C" uint64_t mnemo_hnsw__row_label(const mnemo_hnsw *h, size_t row)
-{
-    return h->index->getExternalLabel(static_cast<tableint>(row));
-}
+extern "C" uint64_t mnemo_hnsw__row_label(const mnemo_hnsw *h, size_t row) { return h->labels[row]; }
 
 extern "C" float mnemo_hnsw__distance(const mnemo_hnsw *h, const float *a, const float *b)
 {
