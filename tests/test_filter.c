@@ -1611,7 +1611,7 @@ TU_TEST(filter, reference_evaluation_on_generated_data)
         if (f->content)
             json_object_set_new(recs[i], "content", json_string(f->content));
     }
-    long matches = 0, pairs = 0, npreds = 0;
+    long matches = 0, pairs = 0, npreds = 0, cells_alone = 0;
     /* each operator must be seen both matching and not: else the comparison proves little */
     enum { NEWOPS = 7 };
     static const char *const newops[NEWOPS] = {"$all", "$size", "$elemMatch", "$nor", "$regex", "$options", ":null"};
@@ -1624,9 +1624,40 @@ TU_TEST(filter, reference_evaluation_on_generated_data)
         size_t np = mnemo_filter__index_preds(f, preds, 32);
         cr_assert_leq(np, 32);
         npreds += (long)np;
+        /* a column of cells per path, as the vector room's filter mirror keeps them */
+        const char *const *paths;
+        int reads_fields;
+        size_t npaths = mnemo_filter__paths(f, &paths, &reads_fields);
+        mnemo_filter_cell **cols = calloc(npaths + 1, sizeof *cols);
+        for (size_t p = 0; p < npaths; p++) {
+            char buf[256], *segs[16];
+            size_t nsegs = 0;
+            snprintf(buf, sizeof buf, "%s", paths[p]);
+            for (char *tok = strtok(buf, "."); tok && nsegs < 16; tok = strtok(NULL, "."))
+                segs[nsegs++] = tok;
+            cols[p] = calloc(NREC, sizeof *cols[p]);
+            for (int i = 0; i < NREC; i++)
+                mnemo_filter__cell_of(&cols[p][i], mds[i], (const char *const *)segs, nsegs);
+            if (p % 3 == 2) { /* a path without a column is walked */
+                free(cols[p]);
+                cols[p] = NULL;
+            }
+        }
         for (int i = 0; i < NREC; i++) {
             int got = mnemo_filter__match(f, mds[i], has_fields[i] ? &fields[i] : NULL);
             int want = ref_match(fj, mds[i], recs[i]);
+            mnemo_filter_cells cx = {(const mnemo_filter_cell *const *)cols, (size_t)i};
+            int by_cells = mnemo_filter__match_cells(f, mds[i], has_fields[i] ? &fields[i] : NULL, &cx);
+            cr_assert_eq(by_cells, got, "filter %s, record %d: by cells %d, by the tree %d", text, i, by_cells, got);
+            int cells_only = !reads_fields;
+            for (size_t p = 0; p < npaths && cells_only; p++)
+                cells_only = cols[p] && cols[p][i].kind != MNEMO_CELL_TREE;
+            if (cells_only) {
+                by_cells = mnemo_filter__match_cells(f, NULL, NULL, &cx);
+                cr_assert_eq(by_cells, got, "filter %s, record %d: by cells alone %d, by the tree %d", text, i,
+                             by_cells, got);
+                cells_alone++;
+            }
             if (got != want) {
                 char *mt = mds[i] ? json_dumps(mds[i], JSON_COMPACT) : NULL;
                 char *rt = recs[i] ? json_dumps(recs[i], JSON_COMPACT) : NULL;
@@ -1642,11 +1673,16 @@ TU_TEST(filter, reference_evaluation_on_generated_data)
                 cr_assert(ref_pred_holds(&preds[p], mds[i], recs[i]), "filter %s: predicate %zu on '%s' fails on a match",
                           text, p, preds[p].path);
         }
+        for (size_t p = 0; p < npaths; p++)
+            free(cols[p]);
+        free(cols);
         mnemo_filter__free(f);
         free(text);
         json_decref(fj);
     }
-    cr_log_info("reference: %ld of %ld pairs match; %ld index predicates", matches, pairs, npreds);
+    cr_log_info("reference: %ld of %ld pairs match; %ld index predicates; %ld answered by cells alone", matches,
+                pairs, npreds, cells_alone);
+    cr_expect_gt(cells_alone, pairs / 20, "answered by cells alone: %ld of %ld", cells_alone, pairs);
     /* the generator must produce a useful mix, not all-true or all-false */
     cr_expect_gt(matches, pairs / 20, "matches %ld of %ld", matches, pairs);
     cr_expect_lt(matches, pairs - pairs / 20, "matches %ld of %ld", matches, pairs);

@@ -55,6 +55,20 @@ static void val_of(const json_t *j, val *v)
     }
 }
 
+/* The value of a cell holding one scalar (0 for any other cell). */
+static int val_of_cell(const mnemo_filter_cell *c, val *v)
+{
+    switch (c->kind) {
+    case MNEMO_CELL_NULL: v->k = V_NULL; return 1;
+    case MNEMO_CELL_FALSE: v->k = V_BOOL; v->u.b = 0; return 1;
+    case MNEMO_CELL_TRUE: v->k = V_BOOL; v->u.b = 1; return 1;
+    case MNEMO_CELL_INT: v->k = V_INT; v->u.i = c->u.i; return 1;
+    case MNEMO_CELL_REAL: v->k = V_REAL; v->u.d = c->u.d; return 1;
+    case MNEMO_CELL_STR: v->k = V_STR; v->u.s.p = c->u.s; v->u.s.n = c->len; return 1;
+    default: return 0;
+    }
+}
+
 static int is_num(const val *v) { return v->k == V_INT || v->k == V_REAL; }
 
 #define UNORDERED 2
@@ -156,6 +170,7 @@ typedef struct fpath {
     char *segbuf; /* copy of name with '.' replaced by NUL; segs point into it */
     const char **segs;
     size_t nsegs;
+    size_t col1; /* a metadata path of the top filter: its index in mnemo_filter.paths + 1; else 0 */
 } fpath;
 
 enum opkind {
@@ -200,6 +215,9 @@ typedef struct node {
 struct mnemo_filter {
     json_t *doc; /* owns every operand */
     node top;
+    const char **paths; /* the distinct metadata paths of top, outside $elemMatch (names owned by the nodes) */
+    size_t npaths;
+    int reads_fields; /* top reads a record field (id, importance, ...) */
     pcre2_general_context *re_mem; /* PCRE2's allocations through mnemo__malloc; NULL without $regex */
 };
 
@@ -776,6 +794,33 @@ static int compile_object(cctx *c, const json_t *obj, node *out)
     return 0;
 }
 
+/* Gives every metadata path of the top filter its column number (the filter of an $elemMatch
+ * reads elements, not records: its paths get none). */
+static int number_paths(mnemo_filter *f, node *n)
+{
+    for (size_t i = 0; i < n->n; i++) {
+        int rc = number_paths(f, &n->kids[i]);
+        if (rc)
+            return rc;
+    }
+    if (n->kind == N_FIELD && n->path.rf != RF_NONE)
+        f->reads_fields = 1;
+    if (n->kind != N_FIELD || n->path.rf != RF_NONE)
+        return 0;
+    for (size_t i = 0; i < f->npaths; i++)
+        if (!strcmp(f->paths[i], n->path.name)) {
+            n->path.col1 = i + 1;
+            return 0;
+        }
+    const char **p = mnemo__realloc(f->paths, (f->npaths + 1) * sizeof *p);
+    if (!p)
+        return mnemo__err_nomem("filter: paths");
+    f->paths = p;
+    f->paths[f->npaths++] = n->path.name;
+    n->path.col1 = f->npaths;
+    return 0;
+}
+
 int mnemo_filter__compile(mnemo_filter **out, const char *json_text)
 {
     if (!out || !json_text)
@@ -803,6 +848,8 @@ int mnemo_filter__compile(mnemo_filter **out, const char *json_text)
     memset(&c, 0, sizeof c);
     c.f = f;
     int rc = compile_object(&c, doc, &f->top);
+    if (!rc)
+        rc = number_paths(f, &f->top);
     if (rc) {
         mnemo_filter__free(f);
         return rc;
@@ -816,6 +863,7 @@ void mnemo_filter__free(mnemo_filter *f)
     if (!f)
         return;
     node_free(&f->top);
+    mnemo__free(f->paths);
     json_decref(f->doc);
     pcre2_general_context_free(f->re_mem);
     mnemo__free(f);
@@ -903,10 +951,11 @@ typedef struct src {
     const json_t *md;
     const mnemo_filter_fields *f;
     const json_t *one;
+    const mnemo_filter_cells *cx; /* or NULL: metadata paths are walked in md */
 } src;
 
 static int eval_ops(const fop *ops, size_t n, const src *s);
-static int eval_node(const node *n, const json_t *md, const mnemo_filter_fields *f);
+static int eval_node(const node *n, const json_t *md, const mnemo_filter_fields *f, const mnemo_filter_cells *cx);
 
 static int test_eq(const fop *op, const val *v) { return op_eq(v, &op->v); }
 
@@ -990,9 +1039,9 @@ static int test_elem_match(const fop *op, const val *v)
     size_t i;
     const json_t *e;
     json_array_foreach(v->u.j, i, e) {
-        src one = {NULL, NULL, NULL, e};
+        src one = {NULL, NULL, NULL, e, NULL};
         int r = op->kind == OP_ELEM_OPS ? eval_ops(op->sub, op->nsub, &one)
-                                        : (json_is_object(e) ? eval_node(op->elem, e, NULL) : 0);
+                                        : (json_is_object(e) ? eval_node(op->elem, e, NULL, NULL) : 0);
         if (r)
             return r;
     }
@@ -1022,6 +1071,11 @@ static int some_value(const src *s, val_test test, const fop *op)
     }
     if (s->p->rf != RF_NONE)
         return record_field(s->p, s->f, &v) ? test(op, &v) : 0;
+    const mnemo_filter_cell *cell = s->cx && s->p->col1 && s->cx->cols[s->p->col1 - 1]
+                                        ? &s->cx->cols[s->p->col1 - 1][s->cx->row]
+                                        : NULL;
+    if (cell && cell->kind != MNEMO_CELL_TREE) /* the one value (or none) the path reaches */
+        return cell->kind != MNEMO_CELL_MISSING && val_of_cell(cell, &v) ? test(op, &v) : 0;
     test_ctx c = {test, op};
     return json_is_object(s->md) ? mnemo_filter__walk_path(s->md, s->p->segs, s->p->nsegs, test_json, &c) : 0;
 }
@@ -1069,31 +1123,31 @@ static int eval_ops(const fop *ops, size_t n, const src *s)
 }
 
 /* 1 when some kid matches, 0 when none does, or the first error. */
-static int any_kid(const node *n, const json_t *md, const mnemo_filter_fields *f)
+static int any_kid(const node *n, const json_t *md, const mnemo_filter_fields *f, const mnemo_filter_cells *cx)
 {
     for (size_t i = 0; i < n->n; i++) {
-        int r = eval_node(&n->kids[i], md, f);
+        int r = eval_node(&n->kids[i], md, f, cx);
         if (r)
             return r;
     }
     return 0;
 }
 
-static int eval_node(const node *n, const json_t *md, const mnemo_filter_fields *f)
+static int eval_node(const node *n, const json_t *md, const mnemo_filter_fields *f, const mnemo_filter_cells *cx)
 {
     switch (n->kind) {
     case N_AND:
         for (size_t i = 0; i < n->n; i++) {
-            int r = eval_node(&n->kids[i], md, f);
+            int r = eval_node(&n->kids[i], md, f, cx);
             if (r <= 0)
                 return r;
         }
         return 1;
-    case N_OR: return any_kid(n, md, f);
-    case N_NOR: return negate(any_kid(n, md, f));
-    case N_NOT: return negate(eval_node(&n->kids[0], md, f));
+    case N_OR: return any_kid(n, md, f, cx);
+    case N_NOR: return negate(any_kid(n, md, f, cx));
+    case N_NOT: return negate(eval_node(&n->kids[0], md, f, cx));
     default: {
-        src s = {&n->path, md, f, NULL};
+        src s = {&n->path, md, f, NULL, cx};
         return eval_ops(n->ops, n->nops, &s);
     }
     }
@@ -1101,7 +1155,65 @@ static int eval_node(const node *n, const json_t *md, const mnemo_filter_fields 
 
 int mnemo_filter__match(const mnemo_filter *f, const json_t *metadata, const mnemo_filter_fields *fields)
 {
-    return eval_node(&f->top, metadata, fields);
+    return eval_node(&f->top, metadata, fields, NULL);
+}
+
+int mnemo_filter__match_cells(const mnemo_filter *f, const json_t *metadata, const mnemo_filter_fields *fields,
+                              const mnemo_filter_cells *cells)
+{
+    return eval_node(&f->top, metadata, fields, cells);
+}
+
+size_t mnemo_filter__paths(const mnemo_filter *f, const char *const **names, int *reads_fields)
+{
+    *names = f->paths;
+    *reads_fields = f->reads_fields;
+    return f->npaths;
+}
+
+typedef struct cell_walk {
+    const json_t *v;
+    int n;
+} cell_walk;
+
+static int count_value(void *arg, const json_t *v)
+{
+    cell_walk *w = arg;
+    w->v = v;
+    return ++w->n > 1; /* a second value: stop */
+}
+
+void mnemo_filter__cell_of(mnemo_filter_cell *c, const json_t *md, const char *const *segs, size_t nsegs)
+{
+    cell_walk w = {NULL, 0};
+    if (json_is_object(md))
+        mnemo_filter__walk_path(md, segs, nsegs, count_value, &w);
+    memset(c, 0, sizeof *c);
+    if (w.n == 0) {
+        c->kind = MNEMO_CELL_MISSING;
+        return;
+    }
+    if (w.n > 1) {
+        c->kind = MNEMO_CELL_TREE;
+        return;
+    }
+    switch (json_typeof(w.v)) {
+    case JSON_STRING:
+        if (json_string_length(w.v) > UINT32_MAX) {
+            c->kind = MNEMO_CELL_TREE;
+            break;
+        }
+        c->kind = MNEMO_CELL_STR;
+        c->u.s = json_string_value(w.v);
+        c->len = (uint32_t)json_string_length(w.v);
+        break;
+    case JSON_INTEGER: c->kind = MNEMO_CELL_INT; c->u.i = json_integer_value(w.v); break;
+    case JSON_REAL: c->kind = MNEMO_CELL_REAL; c->u.d = json_real_value(w.v); break;
+    case JSON_TRUE: c->kind = MNEMO_CELL_TRUE; break;
+    case JSON_FALSE: c->kind = MNEMO_CELL_FALSE; break;
+    case JSON_NULL: c->kind = MNEMO_CELL_NULL; break;
+    default: c->kind = MNEMO_CELL_TREE; break; /* an object or an array */
+    }
 }
 
 /* ---- index planning ---- */

@@ -114,6 +114,51 @@ void mnemo_filter__free(mnemo_filter *f); /* accepts NULL */
  * Allocates only for $regex. */
 int mnemo_filter__match(const mnemo_filter *f, const json_t *metadata, const mnemo_filter_fields *fields);
 
+/* Columns: a caller testing one filter on many records it keeps in memory (the vector room's
+ * filter mirror) may hold, per metadata path, a cell per record with the one scalar the path
+ * reaches (or none), so that matching reads the cell instead of walking the metadata tree.
+ * A cell answers exactly as the walk would; TREE (several values, an array or an object) sends
+ * that record's path to the walk. A STR cell points into the metadata it was made from. */
+enum {
+    MNEMO_CELL_TREE = 0,
+    MNEMO_CELL_MISSING,
+    MNEMO_CELL_NULL,
+    MNEMO_CELL_FALSE,
+    MNEMO_CELL_TRUE,
+    MNEMO_CELL_INT,
+    MNEMO_CELL_REAL,
+    MNEMO_CELL_STR
+};
+typedef struct mnemo_filter_cell {
+    uint8_t kind;
+    uint32_t len; /* STR: bytes */
+    union {
+        long long i;
+        double d;
+        const char *s;
+    } u;
+} mnemo_filter_cell;
+
+/* The cells of one record: cols[i] is the column of the filter's path i (see paths), NULL when
+ * the caller has none (that path is walked), and the record is row `row` of every column. */
+typedef struct mnemo_filter_cells {
+    const mnemo_filter_cell *const *cols;
+    size_t row;
+} mnemo_filter_cells;
+
+/* The distinct metadata paths the filter reads from a record (not those inside $elemMatch, which
+ * read array elements), as mnemo_filter_pred paths are spelled: n of them in *names, living as
+ * long as f; *reads_fields 1 when it also reads a record field (id, importance, ...). When every
+ * path has a cell other than TREE and no field is read, match_cells needs neither metadata nor
+ * fields (both may be NULL). */
+size_t mnemo_filter__paths(const mnemo_filter *f, const char *const **names, int *reads_fields);
+/* The cell of the path segs[0..nsegs) in the metadata md. Never allocates. */
+void mnemo_filter__cell_of(mnemo_filter_cell *c, const json_t *md, const char *const *segs, size_t nsegs);
+/* mnemo_filter__match with the metadata paths read from cells where the caller has them; the
+ * same answer as mnemo_filter__match when the cells were made from metadata. */
+int mnemo_filter__match_cells(const mnemo_filter *f, const json_t *metadata, const mnemo_filter_fields *fields,
+                              const mnemo_filter_cells *cells);
+
 /* Calls fn(arg, v) for every value the path segs[0..nsegs) reaches in obj (see Paths above),
  * stopping at and returning fn's first nonzero result; 0 when none. Never allocates. */
 int mnemo_filter__walk_path(const json_t *obj, const char *const *segs, size_t nsegs,

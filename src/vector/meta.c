@@ -31,10 +31,11 @@ typedef struct meta_ent {
 #define COLUMNS 8 /* metadata paths with a numeric column */
 #define MAX_SEGS 16
 
-/* A numeric column of one metadata path, so a numeric predicate of a filter is tested on a
- * double per record before the whole filter is: per internal id the one number the path reaches
- * (state COL_NUM), or COL_NONE (no number: a numeric predicate fails), or COL_MANY (an array or
- * several values: test the whole filter). 9 bytes per internal id. */
+/* A column of one metadata path, by slot: the cell of the value the path reaches (filter.h), read
+ * by the filter instead of walking the record's metadata tree (a cache miss or more per segment),
+ * and, so a numeric predicate is tested on a double per record before the whole filter is, the
+ * one number the path reaches (state COL_NUM), or COL_NONE (no number: a numeric predicate
+ * fails), or COL_MANY (an array or several values: test the whole filter). 25 bytes per slot. */
 enum { COL_NONE = 0, COL_NUM = 1, COL_MANY = 2 };
 typedef struct column {
     char *path;
@@ -43,6 +44,7 @@ typedef struct column {
     size_t nsegs;
     double *v;
     unsigned char *st;
+    mnemo_filter_cell *cell;
     size_t cap;
 } column;
 
@@ -205,6 +207,10 @@ static void col_set(column *c, size_t slot, const meta_ent *e)
         mnemo_filter__walk_path(e->meta, c->segs, c->nsegs, col_value, &w);
     c->st[slot] = w.n == 2 ? COL_MANY : w.n == 1 ? COL_NUM : COL_NONE;
     c->v[slot] = w.n == 1 ? w.v : 0;
+    if (e)
+        mnemo_filter__cell_of(&c->cell[slot], e->meta, c->segs, c->nsegs);
+    else
+        c->cell[slot] = (mnemo_filter_cell){.kind = MNEMO_CELL_MISSING};
 }
 
 static void col_free(column *c)
@@ -214,6 +220,7 @@ static void col_free(column *c)
         mnemo__free(c->segs_buf);
         mnemo__free(c->v);
         mnemo__free(c->st);
+        mnemo__free(c->cell);
         mnemo__free(c);
     }
 }
@@ -495,19 +502,68 @@ void mnemo_vector__meta_end(mirror *m)
         pthread_rwlock_unlock(&m->rw);
 }
 
-static int match_slot(mirror *m, const struct mnemo_filter *f, size_t slot)
+/* The cells of a filter's paths, bound for one search or bitset (caller holds rw shared). */
+typedef struct cell_bind {
+    const mnemo_filter_cell **cols; /* by the filter's path number; NULL: no column (walk the tree) */
+    size_t n, rows;                 /* rows: slots every bound column holds */
+    int any, complete, fields;      /* some / every path bound; the filter reads record fields */
+} cell_bind;
+
+static int match_slot(mirror *m, const struct mnemo_filter *f, size_t slot, const cell_bind *b)
 {
     const meta_ent *e = slot < m->cap ? m->ent[slot] : NULL;
     if (!e)
         return 0;
+    if (b && b->any && slot < b->rows) {
+        mnemo_filter_cells cx = {b->cols, slot};
+        int tree = !b->complete || b->fields;
+        for (size_t i = 0; i < b->n && !tree; i++)
+            tree = b->cols[i][slot].kind == MNEMO_CELL_TREE;
+        if (!tree) /* the cells alone: the entry itself is not read (a cache miss a record) */
+            return mnemo_filter__match_cells(f, NULL, NULL, &cx);
+        mnemo_filter_fields fl = {e->id, NULL, e->importance, e->created_at, e->updated_at, e->expires_at};
+        return mnemo_filter__match_cells(f, e->meta, &fl, &cx);
+    }
     mnemo_filter_fields fl = {e->id, NULL, e->importance, e->created_at, e->updated_at, e->expires_at};
     return mnemo_filter__match(f, e->meta, &fl);
+}
+
+static void unbind(cell_bind *b) { mnemo__free(b->cols); }
+
+static column *column_of(mirror *m, const char *path, int *rc);
+
+/* Binds f's paths to columns, made now where missing and there is room. */
+static int bind_cells(cell_bind *b, mirror *m, const struct mnemo_filter *f)
+{
+    const char *const *paths;
+    memset(b, 0, sizeof *b);
+    b->n = mnemo_filter__paths(f, &paths, &b->fields);
+    b->rows = SIZE_MAX;
+    b->complete = 1;
+    if (b->n && !(b->cols = mnemo__calloc(b->n, sizeof *b->cols)))
+        return mnemo__err_nomem("filter columns");
+    for (size_t i = 0; i < b->n; i++) {
+        int rc;
+        const column *c = column_of(m, paths[i], &rc);
+        if (rc) {
+            unbind(b);
+            return rc;
+        }
+        if (c) {
+            b->cols[i] = c->cell;
+            b->rows = c->cap < b->rows ? c->cap : b->rows;
+            b->any = 1;
+        } else {
+            b->complete = 0;
+        }
+    }
+    return 0;
 }
 
 int mnemo_vector__meta_match(mirror *m, const struct mnemo_filter *f, uint64_t iid)
 {
     size_t slot;
-    return slot_of(m, iid, &slot) ? match_slot(m, f, slot) : 0;
+    return slot_of(m, iid, &slot) ? match_slot(m, f, slot, NULL) : 0;
 }
 
 static uint64_t text_hash(const char *t)
@@ -568,9 +624,10 @@ static column *column_of(mirror *m, const char *path, int *rc)
         c->segs_buf = mnemo__malloc(pl + 1);
         c->v = mnemo__malloc((m->cap ? m->cap : 1) * sizeof *c->v);
         c->st = mnemo__malloc(m->cap ? m->cap : 1);
+        c->cell = mnemo__malloc((m->cap ? m->cap : 1) * sizeof *c->cell);
         c->cap = m->cap;
     }
-    if (!c || !c->path || !c->segs_buf || !c->v || !c->st) {
+    if (!c || !c->path || !c->segs_buf || !c->v || !c->st || !c->cell) {
         col_free(c);
         pthread_mutex_unlock(&m->col_mu);
         *rc = mnemo__err_nomem("filter column");
@@ -601,7 +658,7 @@ static column *column_of(mirror *m, const char *path, int *rc)
 }
 
 /* A numeric predicate of the filter (a necessary condition) tested on a column. */
-typedef struct meta_pred {
+typedef struct col_pred {
     const column *c;
     double lo, hi;        /* RANGE, inclusive (a bound past 2^53 may stand for several integers) */
     int lo_strict, hi_strict; /* the operator's strictness, used when exact */
@@ -710,30 +767,52 @@ static int column_pred(col_pred *p, mirror *m, const struct mnemo_filter *f, con
     return 0;
 }
 
+/* What a search tests its filter with: a numeric predicate first (when the filter has one with
+ * a column), then the filter on the cells of its paths. */
+struct meta_pred {
+    col_pred num;
+    int has_num;
+    cell_bind cells;
+};
+
 int mnemo_vector__meta_pred(meta_pred **out, int *exact, mirror *m, const struct mnemo_filter *f, const char *text)
 {
     *out = NULL;
     *exact = 0;
-    col_pred cp;
-    int rc = column_pred(&cp, m, f, text);
-    if (rc <= 0)
-        return rc;
-    if (!(*out = mnemo__malloc(sizeof **out)))
+    meta_pred *p = mnemo__calloc(1, sizeof *p);
+    if (!p)
         return mnemo__err_nomem("filter column");
-    **out = cp;
-    *exact = cp.exact;
+    int rc = column_pred(&p->num, m, f, text);
+    if (rc >= 0) {
+        p->has_num = rc;
+        rc = bind_cells(&p->cells, m, f);
+    }
+    if (rc < 0) {
+        mnemo__free(p);
+        return rc;
+    }
+    *exact = p->has_num && p->num.exact;
+    *out = p;
     return 0;
 }
 
-void mnemo_vector__meta_pred_free(meta_pred *p) { mnemo__free(p); }
+int mnemo_vector__meta_pred_numeric(const meta_pred *p) { return p && p->has_num; }
+
+void mnemo_vector__meta_pred_free(meta_pred *p)
+{
+    if (p) {
+        unbind(&p->cells);
+        mnemo__free(p);
+    }
+}
 
 int mnemo_vector__meta_test(mirror *m, const meta_pred *p, const struct mnemo_filter *f, uint64_t iid)
 {
     size_t slot;
     if (!slot_of(m, iid, &slot))
         return 0; /* no record of the mirror's */
-    int r = p ? col_test(p, slot) : 2;
-    return r == 0 || (r == 1 && p->exact) ? r : match_slot(m, f, slot);
+    int r = p && p->has_num ? col_test(&p->num, slot) : 2;
+    return r == 0 || (r == 1 && p->num.exact) ? r : match_slot(m, f, slot, p ? &p->cells : NULL);
 }
 
 int mnemo_vector__meta_compute(meta_bits **out, mirror *m, const char *text, const struct mnemo_filter *f,
@@ -763,6 +842,11 @@ int mnemo_vector__meta_compute(meta_bits **out, mirror *m, const char *text, con
         return rc;
     }
     int use_col = rc;
+    cell_bind cb;
+    if ((rc = bind_cells(&cb, m, f)) != 0) {
+        mnemo_vector__meta_release(b);
+        return rc;
+    }
     if (use_col && cp.exact && cp.is_range) { /* the column alone, in one pass the compiler unrolls */
         const column *c = cp.c;
         size_t end = c->cap < m->cap ? c->cap : m->cap;
@@ -776,8 +860,9 @@ int mnemo_vector__meta_compute(meta_bits **out, mirror *m, const char *text, con
         }
         for (size_t i = 0; i < m->cap; i++) /* records the column cannot answer */
             if (i >= end || c->st[i] == COL_MANY) {
-                int r = match_slot(m, f, i);
+                int r = match_slot(m, f, i, &cb);
                 if (r < 0) {
+                    unbind(&cb);
                     mnemo_vector__meta_release(b);
                     return r;
                 }
@@ -798,8 +883,9 @@ int mnemo_vector__meta_compute(meta_bits **out, mirror *m, const char *text, con
         if (r == 0)
             continue;
         if (r == 2 || !cp.exact)
-            r = match_slot(m, f, slot);
+            r = match_slot(m, f, slot, &cb);
         if (r < 0) {
+            unbind(&cb);
             mnemo_vector__meta_release(b);
             return r;
         }
@@ -808,6 +894,7 @@ int mnemo_vector__meta_compute(meta_bits **out, mirror *m, const char *text, con
             b->count++;
         }
     }
+    unbind(&cb);
     { /* the whole answer (candidates from an index are a superset): kept for this text */
         atomic_fetch_add(&b->refs, 1);
         pthread_mutex_lock(&m->cache_mu);
@@ -841,7 +928,7 @@ size_t mnemo_vector__meta_size(mnemo_db *db, size_t *entries)
         *entries += m->ent[i] != NULL;
     for (size_t i = 0; i < COLUMNS; i++) {
         column *c = atomic_load_explicit(&m->col[i], memory_order_acquire);
-        b += c ? c->cap * (sizeof *c->v + 1) : 0;
+        b += c ? c->cap * (sizeof *c->v + 1 + sizeof *c->cell) : 0;
     }
     pthread_mutex_lock(&m->cache_mu);
     for (size_t i = 0; i < CACHED_BITS; i++)

@@ -55,14 +55,17 @@ void mnemo_vector__meta_end(meta_mirror *m); /* accepts NULL */
 /* Whether the committed record iid matches f: 1, 0 (also: no such record), or a negative code
  * ($regex limits). Between meta_begin and meta_end. */
 int mnemo_vector__meta_match(meta_mirror *m, const struct mnemo_filter *f, uint64_t iid);
-/* A numeric column test of f made ready for many records (*out NULL when f has no numeric
- * predicate on a metadata path, or no column is free); *exact is 1 when the column answers f
- * alone (f is that one predicate). Free with meta_pred_free. Between meta_begin and meta_end. */
+/* f made ready for testing many records: a numeric column test first when f has a numeric
+ * predicate on a metadata path and a column is free (then meta_pred_numeric is 1; *exact is 1
+ * when the column answers f alone: f is that one predicate), then f on the cells of its paths'
+ * columns (filter.h), which spare walking each record's metadata tree. Free with meta_pred_free.
+ * Between meta_begin and meta_end. */
 typedef struct meta_pred meta_pred;
 int mnemo_vector__meta_pred(meta_pred **out, int *exact, meta_mirror *m, const struct mnemo_filter *f,
                             const char *text);
-void mnemo_vector__meta_pred_free(meta_pred *p); /* accepts NULL */
-/* meta_match, the column tried first (p may be NULL). */
+int mnemo_vector__meta_pred_numeric(const meta_pred *p); /* accepts NULL */
+void mnemo_vector__meta_pred_free(meta_pred *p);          /* accepts NULL */
+/* meta_match through p (which may be NULL). */
 int mnemo_vector__meta_test(meta_mirror *m, const meta_pred *p, const struct mnemo_filter *f, uint64_t iid);
 /* The cached bitset of this text into *out (a reference: meta_release it), or NULL. Returns 1
  * when the text was asked for recently (then computing its bitset pays off), else 0. */

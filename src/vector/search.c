@@ -35,7 +35,7 @@ typedef struct search_ctx {
     const struct mnemo_filter *lazy; /* a filter tested record by record as the walk meets them */
     const meta_bits *bits; /* or the filter's answer for every record, from the mirror (meta.h) */
     meta_mirror *mirror;   /* when set, the lazy filter is tested on the mirror, not the records */
-    meta_pred *col;        /* and first on a numeric column (meta.h), when it has one */
+    meta_pred *col;        /* through a numeric column and its paths' cells (meta.h) */
     mnemo_u64map memo;    /* lazy filter answers: iid -> 1 match, 2 no match */
     int any_expiring;     /* some record has an expiry: hits need a liveness check */
     int error;            /* first error met inside a callback */
@@ -337,7 +337,8 @@ static int mirror_restriction(meta_bits **bits, search_ctx *s, struct mnemo_filt
         return rc;
     size_t live = mnemo_hnsw__slots(s->st->hnsw) - mnemo_hnsw__deleted(s->st->hnsw);
     double lazy_from = (double)live * LAZY_MIN_SHARE;
-    id_list l = {NULL, 0, 0, s->col ? live / 150 : (size_t)(lazy_from > EXACT_CANDIDATES ? lazy_from : EXACT_CANDIDATES)};
+    int numeric = mnemo_vector__meta_pred_numeric(s->col);
+    id_list l = {NULL, 0, 0, numeric ? live / 150 : (size_t)(lazy_from > EXACT_CANDIDATES ? lazy_from : EXACT_CANDIDATES)};
     rc = mnemo_record__index_iids(s->db, NULL, f, add_to_list, &l);
     if (rc == 0) /* an index answered with few entries: test only those */
         rc = mnemo_vector__meta_compute(bits, s->mirror, text, f, l.ids, l.n);
@@ -346,7 +347,7 @@ static int mirror_restriction(meta_bits **bits, search_ctx *s, struct mnemo_filt
         return rc;
     int indexed = rc == 1; /* an index has many entries */
     s->lazy = f;
-    double p = indexed && !s->col ? 1 : sample_selectivity(s);
+    double p = indexed && !numeric ? 1 : sample_selectivity(s);
     if (s->error)
         return s->error;
     if (!seen && p >= (exact ? COLUMN_LAZY_SHARE : LAZY_MIN_SHARE))
