@@ -798,6 +798,8 @@ int mnemo_vector__meta_pred(meta_pred **out, int *exact, mirror *m, const struct
 
 int mnemo_vector__meta_pred_numeric(const meta_pred *p) { return p && p->has_num; }
 
+int mnemo_vector__meta_pred_cheap(const meta_pred *p) { return p && p->cells.complete; }
+
 void mnemo_vector__meta_pred_free(meta_pred *p)
 {
     if (p) {
@@ -813,6 +815,17 @@ int mnemo_vector__meta_test(mirror *m, const meta_pred *p, const struct mnemo_fi
         return 0; /* no record of the mirror's */
     int r = p && p->has_num ? col_test(&p->num, slot) : 2;
     return r == 0 || (r == 1 && p->num.exact) ? r : match_slot(m, f, slot, p ? &p->cells : NULL);
+}
+
+/* Sets the slot's bit when the record there matches f: 0, or a negative code. */
+static int add_if_match(meta_bits *b, mirror *m, const struct mnemo_filter *f, size_t slot, const cell_bind *cb)
+{
+    int r = match_slot(m, f, slot, cb);
+    if (r > 0 && !(b->w[slot >> 6] >> (slot & 63) & 1)) {
+        b->w[slot >> 6] |= (uint64_t)1 << (slot & 63);
+        b->count++;
+    }
+    return r < 0 ? r : 0;
 }
 
 int mnemo_vector__meta_compute(meta_bits **out, mirror *m, const char *text, const struct mnemo_filter *f,
@@ -847,32 +860,66 @@ int mnemo_vector__meta_compute(meta_bits **out, mirror *m, const char *text, con
         mnemo_vector__meta_release(b);
         return rc;
     }
-    if (use_col && cp.exact && cp.is_range) { /* the column alone, in one pass the compiler unrolls */
+    int col_pass = use_col && cp.is_range; /* the column first, in one pass the compiler unrolls */
+    if (col_pass) {
         const column *c = cp.c;
         size_t end = c->cap < m->cap ? c->cap : m->cap;
         double lo = cp.lo, hi = cp.hi;
-        int los = cp.lo_strict, his = cp.hi_strict;
-        for (size_t i = 0; i < end; i++) {
-            double x = c->v[i];
-            int in = c->st[i] == COL_NUM && x >= lo && x <= hi && !(los && x == lo) && !(his && x == hi);
-            b->w[i >> 6] |= (uint64_t)in << (i & 63);
-            b->count += (uint64_t)in;
+        int los = cp.exact && cp.lo_strict, his = cp.exact && cp.hi_strict; /* as col_test */
+        /* a word of 64 slots at a time, in registers (b->w and b->count could alias the column's
+         * arrays for the compiler): in range, and those the column cannot answer (COL_MANY) */
+        const double *v = c->v;
+        const unsigned char *st = c->st;
+        uint64_t count = 0, *many = NULL;
+        size_t nw = (end + 63) / 64;
+        for (size_t wi = 0; wi < nw; wi++) {
+            uint64_t in_w = 0, many_w = 0;
+            size_t base = wi * 64, lim = end - base < 64 ? end - base : 64;
+            for (size_t j = 0; j < lim; j++) {
+                double x = v[base + j];
+                unsigned char t = st[base + j];
+                int in = t == COL_NUM && x >= lo && x <= hi && !(los && x == lo) && !(his && x == hi);
+                in_w |= (uint64_t)in << j;
+                many_w |= (uint64_t)(t == COL_MANY) << j;
+            }
+            b->w[wi] = in_w;
+            count += (uint64_t)__builtin_popcountll(in_w);
+            if (many_w && !many && !(many = mnemo__calloc(nw, sizeof *many))) {
+                unbind(&cb);
+                mnemo_vector__meta_release(b);
+                return mnemo__err_nomem("filter bitset");
+            }
+            if (many_w)
+                many[wi] = many_w;
         }
-        for (size_t i = 0; i < m->cap; i++) /* records the column cannot answer */
-            if (i >= end || c->st[i] == COL_MANY) {
+        b->count = count;
+        /* not the whole filter: the rest of it on the records the column let through; then the
+         * whole filter on those the column cannot answer, and on slots past it */
+        int rc2 = 0;
+        for (size_t wi = 0; wi < nw && !cp.exact && !rc2; wi++)
+            for (uint64_t bits = b->w[wi]; bits && !rc2; bits &= bits - 1) {
+                size_t i = wi * 64 + (size_t)__builtin_ctzll(bits);
                 int r = match_slot(m, f, i, &cb);
-                if (r < 0) {
-                    unbind(&cb);
-                    mnemo_vector__meta_release(b);
-                    return r;
-                }
-                if (r && !(b->w[i >> 6] >> (i & 63) & 1)) {
-                    b->w[i >> 6] |= (uint64_t)1 << (i & 63);
-                    b->count++;
+                if (r < 0)
+                    rc2 = r;
+                else if (!r) {
+                    b->w[wi] &= ~((uint64_t)1 << (i & 63));
+                    b->count--;
                 }
             }
+        for (size_t wi = 0; many && wi < nw && !rc2; wi++)
+            for (uint64_t bits = many[wi]; bits && !rc2; bits &= bits - 1)
+                rc2 = add_if_match(b, m, f, wi * 64 + (size_t)__builtin_ctzll(bits), &cb);
+        for (size_t i = end; i < m->cap && !rc2; i++)
+            rc2 = add_if_match(b, m, f, i, &cb);
+        mnemo__free(many);
+        if (rc2) {
+            unbind(&cb);
+            mnemo_vector__meta_release(b);
+            return rc2;
+        }
     }
-    size_t end = use_col && cp.exact && cp.is_range ? 0 : iids ? n : m->cap; /* 0: done above */
+    size_t end = col_pass ? 0 : iids ? n : m->cap; /* 0: done above */
     for (size_t i = 0; i < end; i++) {
         size_t slot = i;
         if (iids && !slot_of(m, iids[i], &slot))

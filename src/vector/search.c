@@ -252,8 +252,9 @@ static int neighbourhood(mnemo_u64map *set, search_ctx *s, const mnemo_vector_se
 static double sample_selectivity(search_ctx *s)
 {
     size_t slots = mnemo_hnsw__slots(s->st->hnsw), step = slots / SAMPLE + 1, seen = 0, hit = 0;
+    int deletes = mnemo_hnsw__deleted(s->st->hnsw) != 0; /* else every row is live: no cache miss to ask */
     for (size_t r = 0; r < slots && !s->error; r += step)
-        if (mnemo_hnsw__row_live(s->st->hnsw, r)) {
+        if (!deletes || mnemo_hnsw__row_live(s->st->hnsw, r)) {
             seen++;
             hit += lazy_match(s, mnemo_hnsw__row_label(s->st->hnsw, r));
         }
@@ -347,10 +348,11 @@ static int mirror_restriction(meta_bits **bits, search_ctx *s, struct mnemo_filt
         return rc;
     int indexed = rc == 1; /* an index has many entries */
     s->lazy = f;
-    double p = indexed && !numeric ? 1 : sample_selectivity(s);
+    int cheap = exact || mnemo_vector__meta_pred_cheap(s->col);
+    double p = indexed && !numeric && !cheap ? 1 : sample_selectivity(s);
     if (s->error)
         return s->error;
-    if (!seen && p >= (exact ? COLUMN_LAZY_SHARE : LAZY_MIN_SHARE))
+    if (!seen && p >= (cheap ? COLUMN_LAZY_SHARE : LAZY_MIN_SHARE))
         return 0; /* lazy */
     s->lazy = NULL;
     return mnemo_vector__meta_compute(bits, s->mirror, text, f, NULL, 0);
