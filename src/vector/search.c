@@ -25,6 +25,7 @@
 #define SAMPLE 256           /* records tested to estimate a filter's selectivity */
 #define LAZY_MIN_SHARE 0.05  /* below this share, a lazily filtered walk would wander too long */
 #define COLUMN_LAZY_SHARE 0.3 /* the same when a column answers the filter (mirror_restriction) */
+#define CHEAP_BITSET_TESTS 4096 /* whole-filter tests on cells a bitset may cost (mirror_restriction) */
 
 typedef struct search_ctx {
     mnemo_db *db;
@@ -38,6 +39,7 @@ typedef struct search_ctx {
     meta_pred *col;        /* through a numeric column and its paths' cells (meta.h) */
     mnemo_u64map memo;    /* lazy filter answers: iid -> 1 match, 2 no match */
     int any_expiring;     /* some record has an expiry: hits need a liveness check */
+    double lazy_share;    /* a lazy filter tested on cells (cheap): the share a sample passed, else 0 */
     int error;            /* first error met inside a callback */
     float *scratch;       /* int8 index: one stored vector read back (dim floats), or NULL */
 } search_ctx;
@@ -340,20 +342,36 @@ static int mirror_restriction(meta_bits **bits, search_ctx *s, struct mnemo_filt
     double lazy_from = (double)live * LAZY_MIN_SHARE;
     int numeric = mnemo_vector__meta_pred_numeric(s->col);
     id_list l = {NULL, 0, 0, numeric ? live / 150 : (size_t)(lazy_from > EXACT_CANDIDATES ? lazy_from : EXACT_CANDIDATES)};
-    rc = mnemo_record__index_iids(s->db, NULL, f, add_to_list, &l);
+    int cells = mnemo_vector__meta_pred_cheap(s->col);
+    double p = -1;
+    s->lazy = f;
+    if (cells) { /* a sample costs ~256 tests on cells: it tells whether the index is worth a read */
+        p = sample_selectivity(s);
+        if (s->error)
+            return s->error;
+    }
+    /* an index holds at least the matches: past its limit by the sample, it is not read */
+    rc = p * (double)live > (double)l.limit ? 1 : mnemo_record__index_iids(s->db, NULL, f, add_to_list, &l);
     if (rc == 0) /* an index answered with few entries: test only those */
         rc = mnemo_vector__meta_compute(bits, s->mirror, text, f, l.ids, l.n);
     mnemo__free(l.ids);
-    if (rc == 0 || (rc != 1 && rc != MNEMO_ENOTFOUND))
+    if (rc == 0 || (rc != 1 && rc != MNEMO_ENOTFOUND)) {
+        s->lazy = NULL;
         return rc;
-    int indexed = rc == 1; /* an index has many entries */
-    s->lazy = f;
-    int cheap = exact || mnemo_vector__meta_pred_cheap(s->col);
-    double p = indexed && !numeric && !cheap ? 1 : sample_selectivity(s);
+    }
+    int indexed = rc == 1; /* an index has many entries (or was not read) */
+    if (p < 0)
+        p = indexed && !numeric ? 1 : sample_selectivity(s);
     if (s->error)
         return s->error;
-    if (!seen && p >= (cheap ? COLUMN_LAZY_SHARE : LAZY_MIN_SHARE))
+    /* a bitset costs the column (~1 ns a record) where it answers alone, and a test of the whole
+     * filter (~40 ns on cells) per record it lets through otherwise: past CHEAP_BITSET_TESTS of
+     * those the walk's own tests cost less */
+    int cheap = exact || (cells && p * (double)live <= CHEAP_BITSET_TESTS);
+    if (!seen && p >= (cheap ? COLUMN_LAZY_SHARE : LAZY_MIN_SHARE)) {
+        s->lazy_share = cells ? p : 0;
         return 0; /* lazy */
+    }
     s->lazy = NULL;
     return mnemo_vector__meta_compute(bits, s->mirror, text, f, NULL, 0);
 }
@@ -434,7 +452,11 @@ static int rerank(search_ctx *s, const float *q, size_t k, const uint64_t *cl, c
 static int two_hop(const search_ctx *s)
 {
     size_t slots = mnemo_hnsw__slots(s->st->hnsw);
-    return s->bits && !s->lazy && !s->any_expiring && slots && (double)s->bits->count <= TWO_HOP_SHARE * (double)slots;
+    if (s->any_expiring || !slots)
+        return 0;
+    if (s->lazy) /* tested on cells: a test costs tens of ns, still less than a vector read */
+        return s->lazy_share > 0 && s->lazy_share <= TWO_HOP_SHARE;
+    return s->bits && (double)s->bits->count <= TWO_HOP_SHARE * (double)slots;
 }
 
 /* mnemo_hnsw__search, and with an int8 index the re-ranking of the whole beam (the codes rank it:
