@@ -1611,7 +1611,7 @@ TU_TEST(filter, reference_evaluation_on_generated_data)
         if (f->content)
             json_object_set_new(recs[i], "content", json_string(f->content));
     }
-    long matches = 0, pairs = 0, npreds = 0, cells_alone = 0;
+    long matches = 0, pairs = 0, npreds = 0, cells_alone = 0, cells_decided = 0;
     /* each operator must be seen both matching and not: else the comparison proves little */
     enum { NEWOPS = 7 };
     static const char *const newops[NEWOPS] = {"$all", "$size", "$elemMatch", "$nor", "$regex", "$options", ":null"};
@@ -1649,6 +1649,10 @@ TU_TEST(filter, reference_evaluation_on_generated_data)
             mnemo_filter_cells cx = {(const mnemo_filter_cell *const *)cols, (size_t)i};
             int by_cells = mnemo_filter__match_cells(f, mds[i], has_fields[i] ? &fields[i] : NULL, &cx);
             cr_assert_eq(by_cells, got, "filter %s, record %d: by cells %d, by the tree %d", text, i, by_cells, got);
+            int decided = mnemo_filter__decide_cells(f, &cx);
+            cr_assert(decided < 0 || decided == got, "filter %s, record %d: decided by cells %d, by the tree %d", text,
+                      i, decided, got);
+            cells_decided += decided >= 0;
             int cells_only = !reads_fields;
             for (size_t p = 0; p < npaths && cells_only; p++)
                 cells_only = cols[p] && cols[p][i].kind != MNEMO_CELL_TREE;
@@ -1683,6 +1687,8 @@ TU_TEST(filter, reference_evaluation_on_generated_data)
     cr_log_info("reference: %ld of %ld pairs match; %ld index predicates; %ld answered by cells alone", matches,
                 pairs, npreds, cells_alone);
     cr_expect_gt(cells_alone, pairs / 20, "answered by cells alone: %ld of %ld", cells_alone, pairs);
+    cr_log_info("decided by cells without the tree: %ld", cells_decided);
+    cr_expect_gt(cells_decided, pairs / 20, "decided by cells without the tree: %ld of %ld", cells_decided, pairs);
     /* the generator must produce a useful mix, not all-true or all-false */
     cr_expect_gt(matches, pairs / 20, "matches %ld of %ld", matches, pairs);
     cr_expect_lt(matches, pairs - pairs / 20, "matches %ld of %ld", matches, pairs);

@@ -218,6 +218,10 @@ struct mnemo_filter {
     const char **paths; /* the distinct metadata paths of top, outside $elemMatch (names owned by the nodes) */
     size_t npaths;
     int reads_fields; /* top reads a record field (id, importance, ...) */
+    /* top as a conjunction of leaves one cell decides (see decide_cells), when it is one */
+    struct conj_leaf *conj;
+    size_t nconj;
+    int is_conj;
     pcre2_general_context *re_mem; /* PCRE2's allocations through mnemo__malloc; NULL without $regex */
 };
 
@@ -821,6 +825,67 @@ static int number_paths(mnemo_filter *f, node *n)
     return 0;
 }
 
+/* One operator of a field on a metadata path, decided by the path's cell when the cell holds a
+ * scalar or is missing. */
+typedef struct conj_leaf {
+    size_t col; /* the path's number */
+    const fop *op;
+} conj_leaf;
+
+static int simple_op(const fop *op)
+{
+    switch (op->kind) {
+    case OP_EQ:
+    case OP_NE: return is_scalar(op->operand);
+    case OP_IN:
+    case OP_NIN: return op->all_scalar;
+    case OP_RANGE:
+    case OP_EXISTS: return 1;
+    default: return 0;
+    }
+}
+
+/* Appends the leaves of n, a conjunction; 0 when n is not one (then f->is_conj is cleared). */
+static int add_conj(mnemo_filter *f, const node *n)
+{
+    if (n->kind == N_AND) {
+        for (size_t i = 0; i < n->n && f->is_conj; i++) {
+            int rc = add_conj(f, &n->kids[i]);
+            if (rc)
+                return rc;
+        }
+        return 0;
+    }
+    if (n->kind != N_FIELD || !n->path.col1) {
+        f->is_conj = 0;
+        return 0;
+    }
+    for (size_t i = 0; i < n->nops && f->is_conj; i++) {
+        if (!simple_op(&n->ops[i])) {
+            f->is_conj = 0;
+            return 0;
+        }
+        conj_leaf *c = mnemo__realloc(f->conj, (f->nconj + 1) * sizeof *c);
+        if (!c)
+            return mnemo__err_nomem("filter: leaves");
+        f->conj = c;
+        f->conj[f->nconj++] = (conj_leaf){n->path.col1 - 1, &n->ops[i]};
+    }
+    return 0;
+}
+
+static int make_conj(mnemo_filter *f)
+{
+    f->is_conj = 1;
+    int rc = add_conj(f, &f->top);
+    if (rc || !f->is_conj) {
+        mnemo__free(f->conj);
+        f->conj = NULL;
+        f->nconj = 0;
+    }
+    return rc;
+}
+
 int mnemo_filter__compile(mnemo_filter **out, const char *json_text)
 {
     if (!out || !json_text)
@@ -850,6 +915,8 @@ int mnemo_filter__compile(mnemo_filter **out, const char *json_text)
     int rc = compile_object(&c, doc, &f->top);
     if (!rc)
         rc = number_paths(f, &f->top);
+    if (!rc)
+        rc = make_conj(f);
     if (rc) {
         mnemo_filter__free(f);
         return rc;
@@ -864,6 +931,7 @@ void mnemo_filter__free(mnemo_filter *f)
         return;
     node_free(&f->top);
     mnemo__free(f->paths);
+    mnemo__free(f->conj);
     json_decref(f->doc);
     pcre2_general_context_free(f->re_mem);
     mnemo__free(f);
@@ -1162,6 +1230,43 @@ int mnemo_filter__match_cells(const mnemo_filter *f, const json_t *metadata, con
                               const mnemo_filter_cells *cells)
 {
     return eval_node(&f->top, metadata, fields, cells);
+}
+
+/* One leaf on a cell holding a scalar (has) or missing: the answer eval_op gives on that one value
+ * (holds_eq, negate, some_value), without its chain of calls. */
+static int cell_leaf(const fop *op, const mnemo_filter_cell *c)
+{
+    val v;
+    int has = val_of_cell(c, &v);
+    switch (op->kind) {
+    case OP_EQ: return has ? eq_val(&v, &op->v) : op->has_null;
+    case OP_NE: return !(has ? eq_val(&v, &op->v) : op->has_null);
+    case OP_IN:
+    case OP_NIN: {
+        int in = !has && op->has_null;
+        for (size_t i = 0; i < op->n && has && !in; i++)
+            in = eq_val(&v, &op->vals[i]);
+        return op->kind == OP_IN ? in : !in;
+    }
+    case OP_RANGE: return has && in_range(op, &v);
+    default: return has == op->exists; /* OP_EXISTS */
+    }
+}
+
+int mnemo_filter__decide_cells(const mnemo_filter *f, const mnemo_filter_cells *cells)
+{
+    if (!f->is_conj)
+        return -1;
+    int unsure = 0;
+    for (size_t i = 0; i < f->nconj; i++) {
+        const mnemo_filter_cell *col = cells->cols[f->conj[i].col];
+        const mnemo_filter_cell *c = col ? &col[cells->row] : NULL;
+        if (!c || c->kind == MNEMO_CELL_TREE)
+            unsure = 1;
+        else if (!cell_leaf(f->conj[i].op, c))
+            return 0;
+    }
+    return unsure ? -1 : 1;
 }
 
 size_t mnemo_filter__paths(const mnemo_filter *f, const char *const **names, int *reads_fields)

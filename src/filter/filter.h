@@ -159,6 +159,12 @@ void mnemo_filter__cell_of(mnemo_filter_cell *c, const json_t *md, const char *c
 int mnemo_filter__match_cells(const mnemo_filter *f, const json_t *metadata, const mnemo_filter_fields *fields,
                               const mnemo_filter_cells *cells);
 
+/* The answer from cells alone, without the operator tree's calls: 1 or 0 when f is a conjunction
+ * (implicit or $and, nested) of metadata fields with $eq/$ne/$in/$nin of scalars, ranges and
+ * $exists, and the cells decide it (every cell of a leaf holds a scalar or is missing, or one
+ * leaf fails on its cell); -1 otherwise (then match_cells answers). */
+int mnemo_filter__decide_cells(const mnemo_filter *f, const mnemo_filter_cells *cells);
+
 /* Calls fn(arg, v) for every value the path segs[0..nsegs) reaches in obj (see Paths above),
  * stopping at and returning fn's first nonzero result; 0 when none. Never allocates. */
 int mnemo_filter__walk_path(const json_t *obj, const char *const *segs, size_t nsegs,

@@ -516,6 +516,9 @@ static int match_slot(mirror *m, const struct mnemo_filter *f, size_t slot, cons
         return 0;
     if (b && b->any && slot < b->rows) {
         mnemo_filter_cells cx = {b->cols, slot};
+        int r = mnemo_filter__decide_cells(f, &cx);
+        if (r >= 0)
+            return r;
         int tree = !b->complete || b->fields;
         for (size_t i = 0; i < b->n && !tree; i++)
             tree = b->cols[i][slot].kind == MNEMO_CELL_TREE;
