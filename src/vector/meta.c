@@ -28,7 +28,8 @@ typedef struct meta_ent {
 } meta_ent;
 
 #define SEEN 16 /* filter texts remembered: a text asked for again gets a cached bitset */
-#define COLUMNS 8 /* metadata paths with a numeric column */
+#define COLUMNS 8 /* metadata paths with a column */
+#define NUMERIC_RESERVED 2 /* columns left for numeric predicates (column_of) */
 #define MAX_SEGS 16
 
 /* A column of one metadata path, by slot: the cell of the value the path reaches (filter.h), read
@@ -533,7 +534,7 @@ static int match_slot(mirror *m, const struct mnemo_filter *f, size_t slot, cons
 
 static void unbind(cell_bind *b) { mnemo__free(b->cols); }
 
-static column *column_of(mirror *m, const char *path, int *rc);
+static column *column_of(mirror *m, const char *path, int numeric, int *rc);
 
 /* Binds f's paths to columns, made now where missing and there is room. */
 static int bind_cells(cell_bind *b, mirror *m, const struct mnemo_filter *f)
@@ -547,7 +548,7 @@ static int bind_cells(cell_bind *b, mirror *m, const struct mnemo_filter *f)
         return mnemo__err_nomem("filter columns");
     for (size_t i = 0; i < b->n; i++) {
         int rc;
-        const column *c = column_of(m, paths[i], &rc);
+        const column *c = column_of(m, paths[i], 0, &rc);
         if (rc) {
             unbind(b);
             return rc;
@@ -597,8 +598,10 @@ int mnemo_vector__meta_cached(meta_bits **out, mirror *m, const char *text)
 }
 
 /* The column of path, made now if it is not yet (caller holds rw shared), or NULL with *rc set
- * when it cannot be made (0: no room, or a path too deep). */
-static column *column_of(mirror *m, const char *path, int *rc)
+ * when it cannot be made (0: no room, or a path too deep). Columns stay until the mirror is
+ * dropped: a path asked only for its cells (not numeric) leaves NUMERIC_RESERVED slots free, so
+ * that filters on many paths cannot take every column from later numeric predicates. */
+static column *column_of(mirror *m, const char *path, int numeric, int *rc)
 {
     *rc = 0;
     for (size_t i = 0; i < COLUMNS; i++) {
@@ -608,15 +611,16 @@ static column *column_of(mirror *m, const char *path, int *rc)
     }
     pthread_mutex_lock(&m->col_mu);
     column *c = NULL;
-    size_t slot = COLUMNS;
+    size_t slot = COLUMNS, free_slots = 0;
     for (size_t i = 0; i < COLUMNS && !c; i++) {
         column *x = atomic_load_explicit(&m->col[i], memory_order_acquire);
         if (x && !strcmp(x->path, path))
             c = x;
         else if (!x && slot == COLUMNS)
             slot = i;
+        free_slots += !x;
     }
-    if (c || slot == COLUMNS) {
+    if (c || slot == COLUMNS || (!numeric && free_slots <= NUMERIC_RESERVED)) {
         pthread_mutex_unlock(&m->col_mu);
         return c;
     }
@@ -749,7 +753,7 @@ static int column_pred(col_pred *p, mirror *m, const struct mnemo_filter *f, con
         if (!numeric)
             continue;
         int rc;
-        const column *c = column_of(m, q->path, &rc);
+        const column *c = column_of(m, q->path, 1, &rc);
         if (rc)
             return rc;
         if (!c)

@@ -19,6 +19,11 @@ void mnemo_vector__residency(mnemo_db *db, size_t *loaded, size_t *bytes, uint64
 
 /* Tests: waits until the background worker (snapshots, rebuilds) has nothing asked of it. */
 int mnemo_vector__settle(mnemo_db *db);
+/* Tests: how the last filtered search of this thread answered from the filter mirror was
+ * planned: a cached bitset, a bitset of an index's few entries, a bitset over every record, or
+ * the filter tested as the walk meets nodes. */
+enum { MNEMO_VPLAN_CACHED = 1, MNEMO_VPLAN_INDEX, MNEMO_VPLAN_BITSET, MNEMO_VPLAN_LAZY };
+extern _Thread_local int mnemo_vector__last_plan;
 /* Tests: when set, the background worker calls it at named points ("rebuild_copied",
  * "rebuild_swap", "snapshot_chunk", "abandoned") from its own thread, with the flag close sets
  * to stop it; and a load of an index calls it between its snapshot and its log
