@@ -895,6 +895,30 @@ TU_TEST(vector, a_walk_stepping_over_refused_nodes_keeps_recall)
     free(v);
 }
 
+/* The exact top k of the rows first, first + every, ... of v (n rows of d floats) nearest q, by
+ * insertion: the brute force of a filter passing 1 in `every` (k at most 64). */
+static void every_top(const float *v, size_t n, size_t d, const float *q, size_t first, size_t every, size_t k,
+                      uint64_t *best)
+{
+    float bd[64];
+    size_t nb = 0;
+    for (size_t i = first; i < n; i += every) {
+        float dist = 0;
+        for (size_t j = 0; j < d; j++)
+            dist += (q[j] - v[i * d + j]) * (q[j] - v[i * d + j]);
+        size_t p = nb < k ? nb++ : k;
+        for (; p > 0 && bd[p - 1] > dist; p--)
+            if (p < k) {
+                bd[p] = bd[p - 1];
+                best[p] = best[p - 1];
+            }
+        if (p < k) {
+            bd[p] = dist;
+            best[p] = i;
+        }
+    }
+}
+
 /* The two-hop walk itself (hnsw.cpp search_filtered two_hop), without search.c's beam widening
  * and exact fallback behind it, which would answer exactly for a walk that stopped at its entry
  * point: a filter passing 25 % (with 200 deleted nodes, refused and stepped over too) must find
@@ -926,23 +950,9 @@ TU_TEST(vector, the_two_hop_walk_alone_finds_the_filtered_nearest)
         for (size_t qi = 0; qi < Q; qi++) {
             const float *q = v + (qi * 131 % N) * D;
             uint64_t best[K], got[K];
-            float bd[K], gd[K];
-            size_t nb = 0, n = 0;
-            for (uint64_t i = 800; i < N; i += 4) { /* the exact filtered top K, by insertion */
-                float d = 0;
-                for (size_t j = 0; j < D; j++)
-                    d += (q[j] - v[i * D + j]) * (q[j] - v[i * D + j]);
-                size_t p = nb < K ? nb++ : K;
-                for (; p > 0 && bd[p - 1] > d; p--)
-                    if (p < K) {
-                        bd[p] = bd[p - 1];
-                        best[p] = best[p - 1];
-                    }
-                if (p < K) {
-                    bd[p] = d;
-                    best[p] = i;
-                }
-            }
+            float gd[K];
+            size_t n = 0;
+            every_top(v, N, D, q, 800, 4, K, best);
             TU_OK(mnemo_hnsw__search(h, q, K, 64, quarter, NULL, two_hop, got, gd, &n));
             cr_assert_eq(n, K, "two_hop %d: %zu hits", two_hop, n);
             for (size_t a = 0; a < n; a++) {
@@ -2143,24 +2153,11 @@ static double rv_lazy_recall(const float *v, size_t n, size_t d, unsigned every,
     double r = 0;
     for (size_t qi = 0; qi < Q; qi++) {
         const float *q = v + (qi * 131 % n) * d;
+        uint64_t top[K];
         size_t best[K];
-        float bd[K];
-        size_t nb = 0;
-        for (size_t i = 0; i < n; i += every) {
-            float dist = 0;
-            for (size_t j = 0; j < d; j++)
-                dist += (q[j] - v[i * d + j]) * (q[j] - v[i * d + j]);
-            size_t p = nb < K ? nb++ : K;
-            for (; p > 0 && bd[p - 1] > dist; p--)
-                if (p < K) {
-                    bd[p] = bd[p - 1];
-                    best[p] = best[p - 1];
-                }
-            if (p < K) {
-                bd[p] = dist;
-                best[p] = i;
-            }
-        }
+        every_top(v, n, d, q, 0, every, K, top);
+        for (size_t i = 0; i < K; i++)
+            best[i] = (size_t)top[i];
         char filter[64];
         snprintf(filter, sizeof filter, "{\"k%u\":%*s\"a\"}", every, distinct ? (int)qi : 1, "");
         so.filter = filter;
