@@ -329,15 +329,17 @@ static int add_to_list(void *arg, uint64_t iid)
     return rc;
 }
 
+_Thread_local int mnemo_vector__last_plan;
+
 /* The restriction of a filter the mirror answers (no record read): the filter's bitset when it
  * is cached, when an index answers the filter with few entries (the filter tested on the mirror
  * entries of their ids), when the text was asked for before, or when a sample says few pass;
  * otherwise the filter tested on the mirror as the walk meets nodes. A numeric column (meta.h)
  * makes a test a few ns instead of ~100: then the bitset over every record pays off up to
  * COLUMN_LAZY_SHARE passing, and an index only for fewer entries than 1/150 of the records (an
- * entry read costs ~150 column tests). Caller holds st->rw shared. */
-_Thread_local int mnemo_vector__last_plan;
-
+ * entry read costs ~150 column tests); a filter tested on its paths' cells (meta_pred_cheap) is
+ * sampled first, and its bitset is made while it costs few whole-filter tests. Caller holds
+ * st->rw shared. */
 static int mirror_restriction(meta_bits **bits, search_ctx *s, struct mnemo_filter *f, const char *text)
 {
     int seen = mnemo_vector__meta_cached(bits, s->mirror, text);
