@@ -805,7 +805,10 @@ int mnemo_vector__meta_pred(meta_pred **out, int *exact, mirror *m, const struct
 
 int mnemo_vector__meta_pred_numeric(const meta_pred *p) { return p && p->has_num; }
 
-int mnemo_vector__meta_pred_cheap(const meta_pred *p) { return p && p->cells.complete; }
+int mnemo_vector__meta_pred_cheap(const meta_pred *p)
+{
+    return p && p->cells.complete && p->cells.n && !p->cells.fields; /* record fields: the entry is read */
+}
 
 void mnemo_vector__meta_pred_free(meta_pred *p)
 {

@@ -64,7 +64,8 @@ typedef struct meta_pred meta_pred;
 int mnemo_vector__meta_pred(meta_pred **out, int *exact, meta_mirror *m, const struct mnemo_filter *f,
                             const char *text);
 int mnemo_vector__meta_pred_numeric(const meta_pred *p); /* accepts NULL */
-/* 1 when every metadata path of the filter has a column: a test is then ~10 ns, not ~100. */
+/* 1 when the filter reads metadata paths only and every one has a column: a test is then ~10 ns,
+ * not ~100. */
 int mnemo_vector__meta_pred_cheap(const meta_pred *p); /* accepts NULL */
 void mnemo_vector__meta_pred_free(meta_pred *p);          /* accepts NULL */
 /* meta_match through p (which may be NULL). */

@@ -254,12 +254,15 @@ static double sample_selectivity(search_ctx *s)
 {
     size_t slots = mnemo_hnsw__slots(s->st->hnsw), n = slots < SAMPLE ? slots : SAMPLE, seen = 0, hit = 0;
     int deletes = mnemo_hnsw__deleted(s->st->hnsw) != 0; /* else every row is live: no cache miss to ask */
-    /* rows at the fractional parts of i times the golden ratio, spread evenly over the index
-     * without a period: a fixed stride would see only one phase of records put in a periodic
-     * pattern (the first chunk of every document of 40) */
-    uint64_t at = 0;
-    for (size_t i = 0; i < n && !s->error; i++, at += 0x9E3779B97F4A7C15ull) {
-        size_t r = slots <= SAMPLE ? i : (size_t)((double)(at >> 11) * 0x1p-53 * (double)slots);
+    /* pseudo-random rows (splitmix64 of i, the same every call): a fixed stride, or golden-ratio
+     * steps when the row count is a multiple of a Fibonacci number, would see only a few phases of
+     * records put in a periodic pattern (the first chunk of every document of 40) */
+    for (size_t i = 0; i < n && !s->error; i++) {
+        uint64_t z = (uint64_t)(i + 1) * 0x9E3779B97F4A7C15ull;
+        z = (z ^ z >> 30) * 0xBF58476D1CE4E5B9ull;
+        z = (z ^ z >> 27) * 0x94D049BB133111EBull;
+        z ^= z >> 31;
+        size_t r = slots <= SAMPLE ? i : (size_t)((double)(z >> 11) * 0x1p-53 * (double)slots);
         r = r < slots ? r : slots - 1; /* the product may round up to slots */
         if (!deletes || mnemo_hnsw__row_live(s->st->hnsw, r)) {
             seen++;
@@ -343,9 +346,10 @@ _Thread_local int mnemo_vector__last_plan;
 static int mirror_restriction(meta_bits **bits, search_ctx *s, struct mnemo_filter *f, const char *text)
 {
     int seen = mnemo_vector__meta_cached(bits, s->mirror, text);
-    mnemo_vector__last_plan = MNEMO_VPLAN_CACHED;
-    if (*bits)
+    if (*bits) {
+        mnemo_vector__last_plan = MNEMO_VPLAN_CACHED;
         return 0;
+    }
     int exact, rc;
     if ((rc = mnemo_vector__meta_pred(&s->col, &exact, s->mirror, f, text)) != 0)
         return rc;
@@ -462,7 +466,7 @@ static int rerank(search_ctx *s, const float *q, size_t k, const uint64_t *cl, c
  * test per node) passing at most this share of the index, and no record expires (a refused node
  * met again is asked again: with expiring records, a record read each time). Recall falls as the
  * share grows: on 50,000 random 16-d vectors 0.97 at 1 in 10 passing, 0.95 at 1 in 6, 0.94 at 1
- * in 4 (the plain walk: 1.0; vector::review_lazy_filters_keep_recall). */
+ * in 4 (the plain walk: 1.0); vector::review_lazy_filters_keep_recall checks 1 in 10 on 30,000. */
 #define TWO_HOP_SHARE 0.12
 
 static int two_hop(const search_ctx *s)
@@ -822,6 +826,7 @@ static int run(mnemo_guard *guard, mnemo_vector_hits **out, mnemo_db *db, mnemo_
     /* outside a transaction a filter is tested on the mirror of the records' metadata (meta.h),
      * not by reading records */
     meta_bits *bits = NULL;
+    mnemo_vector__last_plan = 0; /* set by mirror_restriction alone */
     if (!rc && f && !txn && !o->near && (rc = mnemo_vector__meta_begin(&s.mirror, db, o->filter)) != 0)
         rc = mnemo__err(rc, "%s: filter: %s", fn, mnemo_errmsg());
     hit_buf b;

@@ -21,7 +21,7 @@ void mnemo_vector__residency(mnemo_db *db, size_t *loaded, size_t *bytes, uint64
 int mnemo_vector__settle(mnemo_db *db);
 /* Tests: how the last filtered search of this thread answered from the filter mirror was
  * planned: a cached bitset, a bitset of an index's few entries, a bitset over every record, or
- * the filter tested as the walk meets nodes. */
+ * the filter tested as the walk meets nodes; 0 after any other search. */
 enum { MNEMO_VPLAN_CACHED = 1, MNEMO_VPLAN_INDEX, MNEMO_VPLAN_BITSET, MNEMO_VPLAN_LAZY };
 extern _Thread_local int mnemo_vector__last_plan;
 /* Tests: when set, the background worker calls it at named points ("rebuild_copied",
