@@ -919,6 +919,17 @@ static void every_top(const float *v, size_t n, size_t d, const float *q, size_t
     }
 }
 
+/* n x d floats uniform in [0, 1) from a 64-bit LCG seeded with seed (free them). */
+static float *uniform_vecs(size_t n, size_t d, uint64_t seed)
+{
+    float *v = malloc(sizeof(float) * n * d);
+    for (size_t i = 0; i < n * d; i++) {
+        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+        v[i] = (float)(seed >> 40) / (float)(1u << 24);
+    }
+    return v;
+}
+
 /* The two-hop walk itself (hnsw.cpp search_filtered two_hop), without search.c's beam widening
  * and exact fallback behind it, which would answer exactly for a walk that stopped at its entry
  * point: a filter passing 25 % (with 200 deleted nodes, refused and stepped over too) must find
@@ -933,12 +944,7 @@ static int quarter(void *arg, uint64_t label)
 TU_TEST(vector, the_two_hop_walk_alone_finds_the_filtered_nearest)
 {
     enum { N = 8000, D = 16, K = 10, Q = 50 };
-    float *v = malloc(sizeof(float) * N * D);
-    uint64_t seed = 7;
-    for (size_t i = 0; i < (size_t)N * D; i++) {
-        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-        v[i] = (float)(seed >> 40) / (float)(1u << 24);
-    }
+    float *v = uniform_vecs(N, D, 7);
     mnemo_hnsw *h;
     TU_OK(mnemo_hnsw__create(&h, MNEMO_HNSW_L2, D, N, 16, 100, 42));
     for (uint64_t i = 0; i < N; i++)
@@ -2149,12 +2155,7 @@ TU_TEST(vector, review_the_sample_sees_every_phase_of_fibonacci_sized_documents)
 {
     enum { DOCS = 610, CHUNKS = 40, N = DOCS * CHUNKS, D = 8 };
     db = open_space("rvgold", D, MNEMO_METRIC_L2);
-    float *v = malloc(sizeof(float) * N * D);
-    uint64_t seed = 7;
-    for (size_t i = 0; i < (size_t)N * D; i++) {
-        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-        v[i] = (float)(seed >> 40) / (float)(1u << 24);
-    }
+    float *v = uniform_vecs(N, D, 7);
     char **ids = malloc(N * sizeof *ids);
     for (size_t i = 0; i < N; i++) {
         ids[i] = malloc(24);
@@ -2221,12 +2222,7 @@ TU_TEST(vector, review_lazy_filters_keep_recall)
 {
     enum { N = 30000, D = 16 };
     db = open_space("rvlazy", D, MNEMO_METRIC_L2);
-    float *v = malloc(sizeof(float) * N * D);
-    uint64_t seed = 11;
-    for (size_t i = 0; i < (size_t)N * D; i++) {
-        seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-        v[i] = (float)(seed >> 40) / (float)(1u << 24);
-    }
+    float *v = uniform_vecs(N, D, 11);
     char **ids = malloc(N * sizeof *ids);
     for (size_t i = 0; i < N; i++) {
         ids[i] = malloc(24);
