@@ -36,7 +36,8 @@ typedef struct meta_ent {
  * by the filter instead of walking the record's metadata tree (a cache miss or more per segment),
  * and, so a numeric predicate is tested on a double per record before the whole filter is, the
  * one number the path reaches (state COL_NUM), or COL_NONE (no number: a numeric predicate
- * fails), or COL_MANY (an array or several values: test the whole filter). 25 bytes per slot. */
+ * fails), or COL_MANY (an array, an object or several values: test the whole filter). 25 bytes
+ * per slot. */
 enum { COL_NONE = 0, COL_NUM = 1, COL_MANY = 2 };
 typedef struct column {
     char *path;
@@ -177,41 +178,23 @@ static int grow_to(mirror *m, uint64_t iid)
     return 0;
 }
 
-typedef struct col_walk {
-    double v;
-    int n;
-} col_walk;
-
-static int col_value(void *arg, const json_t *v)
-{
-    col_walk *w = arg;
-    if (++w->n > 1 || json_is_array(v)) {
-        w->n = 2;
-        return 1; /* several values: stop */
-    }
-    if (json_is_number(v))
-        w->v = json_number_value(v);
-    else
-        w->n = 0; /* no number */
-    /* an integer a double does not hold exactly compares only through the whole filter */
-    if (json_is_integer(v) && (json_integer_value(v) > ((json_int_t)1 << 53) || json_integer_value(v) < -((json_int_t)1 << 53)))
-        w->n = 2;
-    return 0;
-}
-
+/* Under rw alone (or while the column is made): the slot's cell, and its number derived from it
+ * (an object, an array or several values are "tree" cells: the whole filter is tested). */
 static void col_set(column *c, size_t slot, const meta_ent *e)
 {
     if (slot >= c->cap)
         return;
-    col_walk w = {0, 0};
+    mnemo_filter_cell *cell = &c->cell[slot];
     if (e)
-        mnemo_filter__walk_path(e->meta, c->segs, c->nsegs, col_value, &w);
-    c->st[slot] = w.n == 2 ? COL_MANY : w.n == 1 ? COL_NUM : COL_NONE;
-    c->v[slot] = w.n == 1 ? w.v : 0;
-    if (e)
-        mnemo_filter__cell_of(&c->cell[slot], e->meta, c->segs, c->nsegs);
+        mnemo_filter__cell_of(cell, e->meta, c->segs, c->nsegs);
     else
-        c->cell[slot] = (mnemo_filter_cell){.kind = MNEMO_CELL_MISSING};
+        *cell = (mnemo_filter_cell){.kind = MNEMO_CELL_MISSING};
+    /* an integer a double does not hold exactly compares only through the whole filter */
+    int big = cell->kind == MNEMO_CELL_INT && (cell->u.i > (1LL << 53) || cell->u.i < -(1LL << 53));
+    c->st[slot] = cell->kind == MNEMO_CELL_TREE || big                           ? COL_MANY
+                  : cell->kind == MNEMO_CELL_INT || cell->kind == MNEMO_CELL_REAL ? COL_NUM
+                                                                                  : COL_NONE;
+    c->v[slot] = c->st[slot] != COL_NUM ? 0 : cell->kind == MNEMO_CELL_INT ? (double)cell->u.i : cell->u.d;
 }
 
 static void col_free(column *c)
