@@ -1090,11 +1090,13 @@ static void mir_update(mnemo_txn *txn, size_t i)
     TU_OK(mnemo_record_update(db, txn, id, &c));
 }
 
-/* N_SIFT records v0.. with the metadata meta(i) writes and their SIFT vectors; returns the ids. */
-static char **mir_load(const float *v, void (*meta)(size_t i, char *out, size_t cap))
+/* Records v0.. (n of them) with the metadata meta(i) writes (and, when `importance`, an importance
+ * drawn from mir_rand), then their vectors v (n x d) in one batch; returns the ids (free_ids). */
+static char **load_records(const float *v, size_t n, size_t d, void (*meta)(size_t i, char *out, size_t cap),
+                           int importance)
 {
-    char **ids = malloc(N_SIFT * sizeof *ids);
-    for (size_t i = 0; i < N_SIFT; i++) {
+    char **ids = malloc(n * sizeof *ids);
+    for (size_t i = 0; i < n; i++) {
         ids[i] = malloc(24);
         snprintf(ids[i], 24, "v%zu", i);
         char m[256];
@@ -1102,11 +1104,24 @@ static char **mir_load(const float *v, void (*meta)(size_t i, char *out, size_t 
         mnemo_record r = {0};
         r.id = ids[i];
         r.metadata = m;
-        r.importance = mir_rand(10) / 10.0;
+        r.importance = importance ? mir_rand(10) / 10.0 : 0;
         TU_OK(mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT));
     }
-    TU_OK(mnemo_vector_put_batch(db, NULL, (const char *const *)ids, v, N_SIFT, DIM));
+    TU_OK(mnemo_vector_put_batch(db, NULL, (const char *const *)ids, v, n, d));
     return ids;
+}
+
+static void free_ids(char **ids, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(ids[i]);
+    free(ids);
+}
+
+/* N_SIFT records v0.. with the metadata meta(i) writes and their SIFT vectors; returns the ids. */
+static char **mir_load(const float *v, void (*meta)(size_t i, char *out, size_t cap))
+{
+    return load_records(v, N_SIFT, DIM, meta, 1);
 }
 
 static void mir_meta_at(size_t i, char *out, size_t cap)
@@ -2100,6 +2115,19 @@ TU_TEST(vector, hostile_batch_sizes_and_ids_are_named)
     cr_assert_null(h);
 }
 
+/* Documents of 40 chunks, the first of each a "title". */
+static void chunk_meta(size_t i, char *out, size_t cap)
+{
+    snprintf(out, cap, "{\"doc\": %zu, \"kind\": \"%s\"}", i / 40, i % 40 ? "body" : "title");
+}
+
+/* "a" at k4 / k6 / k10 for 1 record in 4 / 6 / 10. */
+static void every_meta(size_t i, char *out, size_t cap)
+{
+    snprintf(out, cap, "{\"k4\": \"%s\", \"k6\": \"%s\", \"k10\": \"%s\"}", i % 4 ? "b" : "a", i % 6 ? "b" : "a",
+             i % 10 ? "b" : "a");
+}
+
 /* Review: documents of 40 chunks each, the first chunk of each tagged "title" (2.5 % of the
  * records), an index on "kind": the index holds 250 entries, so the filter's bitset is made from
  * them (and the search is exact over 250 vectors). The selectivity sample taken before the index
@@ -2113,15 +2141,7 @@ TU_TEST(vector, review_an_index_answering_few_is_not_skipped_on_a_sample)
     enum { N = 10000 };
     db = open_space("rvidx", DIM, MNEMO_METRIC_L2);
     float *v = sift(N);
-    char **ids = malloc(N * sizeof *ids);
-    for (size_t i = 0; i < N; i++) {
-        ids[i] = malloc(24);
-        snprintf(ids[i], 24, "v%zu", i);
-        char meta[64];
-        snprintf(meta, sizeof meta, "{\"doc\": %zu, \"kind\": \"%s\"}", i / 40, i % 40 ? "body" : "title");
-        record(db, ids[i], meta);
-    }
-    TU_OK(mnemo_vector_put_batch(db, NULL, (const char *const *)ids, v, N, DIM));
+    char **ids = load_records(v, N, DIM, chunk_meta, 0);
     TU_OK(mnemo_record_index_create(db, "kind"));
     mnemo_vector_search_options so = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
     double r = 0;
@@ -2142,9 +2162,7 @@ TU_TEST(vector, review_an_index_answering_few_is_not_skipped_on_a_sample)
         mnemo_vector_hits_free(h);
     }
     cr_assert_float_eq(r / 20, 1.0, 1e-9, "recall %.3f over exact candidates", r / 20);
-    for (size_t i = 0; i < N; i++)
-        free(ids[i]);
-    free(ids);
+    free_ids(ids, N);
     free(v);
 }
 
@@ -2156,15 +2174,7 @@ TU_TEST(vector, review_the_sample_sees_every_phase_of_fibonacci_sized_documents)
     enum { DOCS = 610, CHUNKS = 40, N = DOCS * CHUNKS, D = 8 };
     db = open_space("rvgold", D, MNEMO_METRIC_L2);
     float *v = uniform_vecs(N, D, 7);
-    char **ids = malloc(N * sizeof *ids);
-    for (size_t i = 0; i < N; i++) {
-        ids[i] = malloc(24);
-        snprintf(ids[i], 24, "v%zu", i);
-        char meta[64];
-        snprintf(meta, sizeof meta, "{\"doc\": %zu, \"kind\": \"%s\"}", i / CHUNKS, i % CHUNKS ? "body" : "title");
-        record(db, ids[i], meta);
-    }
-    TU_OK(mnemo_vector_put_batch(db, NULL, (const char *const *)ids, v, N, D));
+    char **ids = load_records(v, N, D, chunk_meta, 0);
     TU_OK(mnemo_record_index_create(db, "kind"));
     mnemo_vector_search_options so = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
     for (size_t qi = 0; qi < 5; qi++) {
@@ -2180,9 +2190,7 @@ TU_TEST(vector, review_the_sample_sees_every_phase_of_fibonacci_sized_documents)
                      "query %zu: planned %d, not from the index's %d ids (sample misjudged 1 in %d)", qi,
                      mnemo_vector__last_plan, DOCS, CHUNKS);
     }
-    for (size_t i = 0; i < N; i++)
-        free(ids[i]);
-    free(ids);
+    free_ids(ids, N);
     free(v);
 }
 
@@ -2223,24 +2231,13 @@ TU_TEST(vector, review_lazy_filters_keep_recall)
     enum { N = 30000, D = 16 };
     db = open_space("rvlazy", D, MNEMO_METRIC_L2);
     float *v = uniform_vecs(N, D, 11);
-    char **ids = malloc(N * sizeof *ids);
-    for (size_t i = 0; i < N; i++) {
-        ids[i] = malloc(24);
-        snprintf(ids[i], 24, "v%zu", i);
-        char meta[64];
-        snprintf(meta, sizeof meta, "{\"k4\": \"%s\", \"k6\": \"%s\", \"k10\": \"%s\"}", i % 4 ? "b" : "a",
-                 i % 6 ? "b" : "a", i % 10 ? "b" : "a");
-        record(db, ids[i], meta);
-    }
-    TU_OK(mnemo_vector_put_batch(db, NULL, (const char *const *)ids, v, N, D));
+    char **ids = load_records(v, N, D, every_meta, 0);
     double r4 = rv_lazy_recall(v, N, D, 4, 1), r6 = rv_lazy_recall(v, N, D, 6, 1), r10 = rv_lazy_recall(v, N, D, 10, 0);
     cr_log_info("recall %.3f at 1 in 4, %.3f at 1 in 6 (lazy), %.3f at 1 in 10 (bitset, stepping over)", r4, r6, r10);
     cr_expect_geq(r4, 0.98, "1 in 4 passing, lazy: recall %.3f", r4);
     cr_expect_geq(r6, 0.98, "1 in 6 passing, lazy: recall %.3f", r6);
     cr_expect_geq(r10, 0.95, "1 in 10 passing, bitset stepping over refused nodes: recall %.3f", r10);
-    for (size_t i = 0; i < N; i++)
-        free(ids[i]);
-    free(ids);
+    free_ids(ids, N);
     free(v);
 }
 
