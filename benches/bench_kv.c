@@ -283,11 +283,9 @@ static TIMED size_t mn_loop_scan(mnemo_db *db, const workload *w, size_t *bytes)
         mnemo_iter *it = NULL;
         MN(mnemo_kv_iter(&it, db, NULL, &o));
         int rc;
-        while ((rc = mnemo_iter_next(it)) == 0) {
-            const void *k, *v;
-            size_t klen, vlen;
-            MN(mnemo_iter_key(it, &k, &klen));
-            MN(mnemo_iter_value(it, &v, &vlen));
+        const void *k, *v;
+        size_t klen, vlen;
+        while ((rc = mnemo_iter_next_kv(it, &k, &klen, &v, &vlen)) == 0) {
             sum += klen + vlen + ((const unsigned char *)k)[0] + ((const unsigned char *)v)[0];
             seen++;
         }

@@ -216,6 +216,55 @@ static void expect_scan(mnemo_txn *txn, const mnemo_kv_iter_options *o, const ch
     mnemo_iter_free(it);
 }
 
+/* Found by the test of mnemo_iter_next_kv: on rocksdb, a reverse scan in a transaction that had
+ * written its exclusive upper bound (the prefix's successor, or `end`) returned nothing. */
+/* Options of a scan: a prefix or NULL, an exclusive end or NULL, the direction. */
+static mnemo_kv_iter_options scan_of(const char *prefix, const char *end, int reverse)
+{
+    mnemo_kv_iter_options o = MNEMO_KV_ITER_OPTIONS_INIT;
+    o.prefix = prefix;
+    o.prefix_len = prefix ? strlen(prefix) : 0;
+    o.end = end;
+    o.end_len = end ? strlen(end) : 0;
+    o.reverse = reverse;
+    return o;
+}
+
+TU_TEST(kv, reverse_scan_in_a_txn_that_wrote_its_upper_bound)
+{
+    mnemo_txn *txn; /* nothing committed under the prefix: every entry is the transaction's own */
+    TU_OK(mnemo_txn_begin(&txn, db, 0));
+    put_s(txn, "k1", "v");
+    put_s(txn, "l", "v");
+    mnemo_kv_iter_options o = scan_of("k", NULL, 1);
+    expect_scan(txn, &o, "k1");
+    TU_OK(mnemo_txn_rollback(txn));
+    mnemo_txn_free(txn);
+
+    put_s(NULL, "k0", "v"); /* committed, and the transaction's own writes */
+    TU_OK(mnemo_txn_begin(&txn, db, 0));
+    const char *own[] = {"k1", "k2", "l", "m"};
+    for (size_t i = 0; i < 4; i++)
+        put_s(txn, own[i], "v");
+    expect_scan(txn, &o, "k2 k1 k0");
+    o = scan_of("k", NULL, 0);
+    expect_scan(txn, &o, "k0 k1 k2");
+    o = scan_of(NULL, "m", 1);
+    expect_scan(txn, &o, "l k2 k1 k0");
+    mnemo_iter *it; /* a seek past the bound lands on the last key inside it */
+    TU_OK(mnemo_kv_iter(&it, db, txn, &o));
+    TU_OK(mnemo_iter_seek(it, "z", 1));
+    const void *k, *v;
+    size_t kl, vl;
+    TU_OK(mnemo_iter_next_kv(it, &k, &kl, &v, &vl));
+    cr_assert(kl == 1 && !memcmp(k, "l", 1), "%.*s", (int)kl, (const char *)k);
+    mnemo_iter_free(it);
+    TU_OK(mnemo_txn_commit(txn));
+    mnemo_txn_free(txn);
+    o = scan_of("k", NULL, 1);
+    expect_scan(NULL, &o, "k2 k1 k0");
+}
+
 TU_TEST(kv, iterators_prefix_range_reverse_seek)
 {
     const char *keys[] = {"a", "ab", "abc", "abd", "b", "ba", "c"};
@@ -411,11 +460,15 @@ static void check_model_scan(mnemo_txn *txn, const char *prefix, int reverse)
     TU_OK(mnemo_kv_iter(&it, db, txn, &o));
     for (int j = 0; j < n; j++) {
         int i = reverse ? idx[n - 1 - j] : idx[j];
-        TU_OK(mnemo_iter_next(it));
         const void *k, *v;
         size_t kl, vl;
-        TU_OK(mnemo_iter_key(it, &k, &kl));
-        TU_OK(mnemo_iter_value(it, &v, &vl));
+        if (j % 3 == 1) { /* the one-call form, mixed with the three calls */
+            TU_OK(mnemo_iter_next_kv(it, &k, &kl, &v, &vl));
+        } else {
+            TU_OK(mnemo_iter_next(it));
+            TU_OK(mnemo_iter_key(it, &k, &kl));
+            TU_OK(mnemo_iter_value(it, &v, &vl));
+        }
         char want[16], wv[16];
         model_key(i, want);
         snprintf(wv, sizeof wv, "%d", model_val[i]);
@@ -424,6 +477,128 @@ static void check_model_scan(mnemo_txn *txn, const char *prefix, int reverse)
     }
     TU_RC(mnemo_iter_next(it), MNEMO_ITEROVER);
     mnemo_iter_free(it);
+}
+
+/* mnemo_iter_next_kv over many runs of entries (the iterator takes them from the engine in runs),
+ * mixed with the three-call form and seeks, outside and inside a transaction with its own writes. */
+static void expect_next_kv_scan(mnemo_txn *txn, int reverse, int n)
+{
+    mnemo_kv_iter_options o = MNEMO_KV_ITER_OPTIONS_INIT;
+    o.prefix = "k";
+    o.prefix_len = 1;
+    o.reverse = reverse;
+    mnemo_iter *it;
+    TU_OK(mnemo_kv_iter(&it, db, txn, &o));
+    unsigned rng = 7;
+    int seen = 0, at = reverse ? n - 1 : 0, step = reverse ? -1 : 1;
+    for (;;) {
+        const void *k, *v;
+        size_t kl, vl;
+        rng = rng * 1103515245u + 12345u;
+        int rc;
+        if ((rng >> 16) % 5) {
+            rc = mnemo_iter_next_kv(it, &k, &kl, &v, &vl);
+            if (rc == 0) { /* the accessors agree with what it returned */
+                const void *k2, *v2;
+                size_t kl2, vl2;
+                TU_OK(mnemo_iter_key(it, &k2, &kl2));
+                TU_OK(mnemo_iter_value(it, &v2, &vl2));
+                cr_assert(k2 == k && kl2 == kl && v2 == v && vl2 == vl);
+            }
+        } else if ((rc = mnemo_iter_next(it)) == 0) {
+            TU_OK(mnemo_iter_key(it, &k, &kl));
+            TU_OK(mnemo_iter_value(it, &v, &vl));
+        }
+        if (rc == MNEMO_ITEROVER)
+            break;
+        TU_OK(rc);
+        char want[16];
+        snprintf(want, sizeof want, "k%05d", at);
+        cr_assert(kl == 6 && !memcmp(k, want, 6), "entry %d: %.*s, want %s", seen, (int)kl, (const char *)k, want);
+        cr_assert(vl == 6 && !memcmp(v, want, 6));
+        seen++;
+        at += step;
+        if (seen == n / 3) { /* a seek in the middle of a run: the next entry is the sought one */
+            at = reverse ? n / 4 : (n * 3) / 4;
+            snprintf(want, sizeof want, "k%05d", at);
+            TU_OK(mnemo_iter_seek(it, want, 6));
+        }
+    }
+    int want_seen = n / 3 + (reverse ? n / 4 + 1 : n - (n * 3) / 4);
+    cr_assert_eq(seen, want_seen, "reverse %d in txn %d: saw %d entries, want %d", reverse, txn != NULL, seen,
+                 want_seen);
+    const void *k, *v;
+    size_t kl, vl;
+    TU_RC(mnemo_iter_next_kv(it, &k, &kl, &v, &vl), MNEMO_ITEROVER); /* stays over */
+    mnemo_iter_free(it);
+}
+
+TU_TEST(kv, next_kv_reads_every_entry_across_runs_and_seeks)
+{
+    enum { N = 1000 };
+    char key[16];
+    mnemo_txn *txn;
+    TU_OK(mnemo_txn_begin(&txn, db, 0));
+    for (int i = 0; i < N; i++) {
+        snprintf(key, sizeof key, "k%05d", i);
+        put_s(txn, key, key);
+    }
+    put_s(txn, "j", "before the prefix");
+    put_s(txn, "l", "after the prefix");
+    expect_next_kv_scan(txn, 0, N); /* the transaction's own writes: no runs */
+    expect_next_kv_scan(txn, 1, N);
+    TU_OK(mnemo_txn_commit(txn));
+    mnemo_txn_free(txn);
+    expect_next_kv_scan(NULL, 0, N); /* committed: forward scans take runs */
+    expect_next_kv_scan(NULL, 1, N);
+    TU_OK(mnemo_flush(db));
+    expect_next_kv_scan(NULL, 0, N);
+    close_db();
+}
+
+TU_TEST(kv, next_kv_refuses_bad_arguments_without_moving)
+{
+    put_s(NULL, "a", "1");
+    put_s(NULL, "b", "2");
+    const void *k, *v;
+    size_t kl, vl;
+    TU_RC(mnemo_iter_next_kv(NULL, &k, &kl, &v, &vl), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "iterator is NULL"), "%s", mnemo_errmsg());
+    mnemo_iter *it;
+    TU_OK(mnemo_kv_iter(&it, db, NULL, NULL));
+    TU_RC(mnemo_iter_next_kv(it, NULL, &kl, &v, &vl), MNEMO_EINVAL);
+    TU_RC(mnemo_iter_next_kv(it, &k, &kl, &v, NULL), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "out-parameter is NULL"), "%s", mnemo_errmsg());
+    TU_OK(mnemo_iter_next_kv(it, &k, &kl, &v, &vl)); /* not moved by the refusals: still the first */
+    cr_assert(kl == 1 && !memcmp(k, "a", 1) && vl == 1 && !memcmp(v, "1", 1));
+    TU_RC(mnemo_iter_next_kv(it, &k, &kl, NULL, &vl), MNEMO_EINVAL);
+    TU_OK(mnemo_iter_next_kv(it, &k, &kl, &v, &vl));
+    cr_assert(kl == 1 && !memcmp(k, "b", 1));
+    mnemo_iter_free(it);
+
+    mnemo_record r = {0};
+    r.id = "x";
+    TU_OK(mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT));
+    r.id = "y";
+    TU_OK(mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT));
+    mnemo_graph_edge e = {"x", "knows", "y", 1.0, NULL};
+    TU_OK(mnemo_graph_link(db, NULL, &e, 0));
+    TU_OK(mnemo_graph_neighbors(&it, db, NULL, "x", MNEMO_DIR_OUT, NULL, 0));
+    TU_RC(mnemo_iter_next_kv(it, &k, &kl, &v, &vl), MNEMO_EINVAL);
+    cr_assert(strstr(mnemo_errmsg(), "neighbour iterator has no such operation"), "%s", mnemo_errmsg());
+    TU_OK(mnemo_iter_next(it)); /* not moved: the one neighbour is still ahead */
+    TU_RC(mnemo_iter_next(it), MNEMO_ITEROVER);
+    mnemo_iter_free(it);
+
+    mnemo_txn *txn;
+    TU_OK(mnemo_txn_begin(&txn, db, 0));
+    TU_OK(mnemo_kv_iter(&it, db, txn, NULL));
+    TU_OK(mnemo_iter_next_kv(it, &k, &kl, &v, &vl));
+    TU_OK(mnemo_txn_commit(txn));
+    TU_RC(mnemo_iter_next_kv(it, &k, &kl, &v, &vl), MNEMO_EINVAL); /* its transaction finished */
+    mnemo_iter_free(it);
+    mnemo_txn_free(txn);
+    close_db();
 }
 
 TU_TEST(kv, random_operations_match_a_reference_model)

@@ -6,7 +6,8 @@
  * pairs, mnemo_graph_neighbors for a node's neighbours), then
  * `while ((rc = mnemo_iter_next(it)) == 0) { ...read the current entry... }`; the loop ends with
  * MNEMO_ITEROVER or an error; mnemo_iter_free releases it. The current entry is read with the
- * accessor of the iterator's kind: mnemo_iter_key / mnemo_iter_value (key-value),
+ * accessor of the iterator's kind: mnemo_iter_key / mnemo_iter_value (key-value; or both with
+ * the move in one call, mnemo_iter_next_kv),
  * mnemo_iter_neighbor (graph.h). A call the kind has not (mnemo_iter_seek on neighbours, a key of
  * a neighbour) is MNEMO_EINVAL naming the kind.
  *
@@ -46,6 +47,13 @@ MNEMO_API int mnemo_iter_key(mnemo_iter *it, const void **key, size_t *klen);
 /** Borrowed value of the current entry (key-value only).
  * @return 0; MNEMO_EINVAL (not positioned, or an iterator of another kind). */
 MNEMO_API int mnemo_iter_value(mnemo_iter *it, const void **val, size_t *vlen);
+
+/** mnemo_iter_next, then mnemo_iter_key and mnemo_iter_value, in one call (key-value only): the
+ * scan loop of a user who reads every entry, `while ((rc = mnemo_iter_next_kv(it, &k, &kl, &v,
+ * &vl)) == 0)`. Key and value are borrowed as from the two accessors.
+ * @return as mnemo_iter_next; MNEMO_EINVAL (also: a NULL out-parameter, or an iterator of another
+ *         kind, which is then not moved). */
+MNEMO_API int mnemo_iter_next_kv(mnemo_iter *it, const void **key, size_t *klen, const void **val, size_t *vlen);
 
 /** Release an iterator. Accepts NULL. */
 MNEMO_API void mnemo_iter_free(mnemo_iter *it);

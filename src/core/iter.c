@@ -59,6 +59,42 @@ int mnemo_iter_value(mnemo_iter *it, const void **val, size_t *vlen)
     return it->ops->value ? it->ops->value(it, val, vlen) : lacks(it, "mnemo_iter_value");
 }
 
+/* mnemo_iter_next_kv past the run: checks, the module's move, the accessors. */
+__attribute__((noinline)) static int next_kv_slow(mnemo_iter *it, const void **key, size_t *klen, const void **val,
+                                                  size_t *vlen)
+{
+    if (!it || !key || !klen || !val || !vlen)
+        return mnemo__err(MNEMO_EINVAL, "mnemo_iter_next_kv: %s is NULL", !it ? "iterator" : "an out-parameter");
+    if (!it->live && (!it->ops->key || !it->ops->value)) /* refused before it moves */
+        return lacks(it, "mnemo_iter_next_kv");
+    int rc = it->ops->next(it); /* the run is spent or no longer live: the module moves */
+    if (rc)
+        return rc;
+    if (!it->live)
+        return (rc = it->ops->key(it, key, klen)) ? rc : it->ops->value(it, val, vlen);
+    *key = it->cur_k.data;
+    *klen = it->cur_k.len;
+    *val = it->cur_v.data;
+    *vlen = it->cur_v.len;
+    return 0;
+}
+
+int mnemo_iter_next_kv(mnemo_iter *it, const void **key, size_t *klen, const void **val, size_t *vlen)
+{
+    /* A scan's common case in one call and no module: an entry of the run (iter.h). */
+    if (it && key && klen && val && vlen && it->run_i < it->run_n && is_live(it)) {
+        size_t i = it->run_i++;
+        it->cur_k = it->run_k[i];
+        it->cur_v = it->run_v[i];
+        *key = it->cur_k.data;
+        *klen = it->cur_k.len;
+        *val = it->cur_v.data;
+        *vlen = it->cur_v.len;
+        return 0;
+    }
+    return next_kv_slow(it, key, klen, val, vlen);
+}
+
 void mnemo_iter_free(mnemo_iter *it)
 {
     if (it)

@@ -1,6 +1,7 @@
 /* Raw key-value pairs in the `default` column family: argument checks, then the txn room. */
 #include "mnemo/kv.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -191,7 +192,7 @@ int mnemo_kv_batch(mnemo_db *db, mnemo_txn *txn, const mnemo_kv_op *ops, size_t 
 
 /* ---- iterators ---- */
 
-#define KV_RUN 32 /* entries a scan takes from the engine at once */
+#define KV_RUN 128 /* entries a scan takes from the engine at once */
 
 /* The current entry and the run live in the base (core/iter.h): mnemo_iter_key, _value and the
  * run's next() are answered there with no guard, which is safe because the slices are the
@@ -351,9 +352,10 @@ int mnemo_kv_iter(mnemo_iter **out, mnemo_db *db, mnemo_txn *txn, const mnemo_kv
     size_t lo_len, hi_len;
     intersect_prefix(o, succ, &lo, &lo_len, &hi, &hi_len);
 
-    kv_iter *it = mnemo__calloc(1, sizeof *it);
+    kv_iter *it = mnemo__malloc(sizeof *it); /* the run arrays are written before they are read */
     if (!it)
         return mnemo__err_nomem("mnemo_kv_iter");
+    memset(it, 0, offsetof(kv_iter, run_k));
     it->base.ops = &kv_iter_ops;
     it->base.run_k = it->run_k;
     it->base.run_v = it->run_v;

@@ -1556,14 +1556,21 @@ static size_t lm_cursor_run(mnemo_store_cursor *c, mnemo_store_slice *keys, mnem
         return 0;
     size_t n = 0;
     int rc;
+    /* Locals: the loop's state would be reloaded from c after every call into LMDB. */
+    MDB_cursor *mc = c->mc;
+    MDB_val k = c->bk, v = c->bv;
+    const unsigned char *upper = c->has_upper ? c->upper : NULL;
+    size_t ulen = c->ulen;
     for (;;) {
-        keys[n] = (mnemo_store_slice){c->bk.mv_data, c->bk.mv_size};
-        vals[n] = (mnemo_store_slice){c->bv.mv_data, c->bv.mv_size};
+        keys[n] = (mnemo_store_slice){k.mv_data, k.mv_size};
+        vals[n] = (mnemo_store_slice){v.mv_data, v.mv_size};
         n++;
-        if ((rc = mdb_cursor_get(c->mc, &c->bk, &c->bv, MDB_NEXT)) != 0 || n == max || c->bk.mv_size == LM_P ||
-            (c->has_upper && lm_kcmp(c->bk.mv_data, c->bk.mv_size, c->upper, c->ulen) >= 0))
+        if ((rc = mdb_cursor_get(mc, &k, &v, MDB_NEXT)) != 0 || n == max || k.mv_size == LM_P ||
+            (upper && lm_kcmp(k.mv_data, k.mv_size, upper, ulen) >= 0))
             break;
     }
+    c->bk = k;
+    c->bv = v;
     lm_b_landed(c, rc, 0);
     lm_resolve(c); /* the first entry not stored, or the end */
     return n;

@@ -991,13 +991,18 @@ int mnemo_rocksdb__cursor_open(mnemo_store_cursor **out, mnemo_store *s, mnemo_s
             c->ro.iterate_lower_bound = &c->lower_s;
             c->has_lower = true;
         }
+        c->check_bounds = t && t->t;
         if (upper) {
             c->upper.assign((const char *)upper, upper_len);
             c->upper_s = rocksdb::Slice(c->upper);
-            c->ro.iterate_upper_bound = &c->upper_s;
+            /* Not for a write transaction's iterator: its write-batch side (RocksDB 7.8) answers
+             * SeekForPrev(upper) with nothing when the batch holds the key `upper` itself, which
+             * made a reverse scan of a prefix empty once the transaction wrote the prefix's
+             * successor. in_bounds() stops such a cursor at upper instead. */
+            if (!c->check_bounds)
+                c->ro.iterate_upper_bound = &c->upper_s;
             c->has_upper = true;
         }
-        c->check_bounds = t && t->t;
         if (!t && (rc = catch_up(s)) != 0) {
             delete c;
             return rc;
