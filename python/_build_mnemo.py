@@ -137,6 +137,7 @@ int mnemo_iter_next(mnemo_iter *it);
 int mnemo_iter_seek(mnemo_iter *it, const void *key, size_t klen);
 int mnemo_iter_key(mnemo_iter *it, const void **key, size_t *klen);
 int mnemo_iter_value(mnemo_iter *it, const void **val, size_t *vlen);
+int mnemo_iter_next_kv(mnemo_iter *it, const void **key, size_t *klen, const void **val, size_t *vlen);
 void mnemo_iter_free(mnemo_iter *it);
 int mnemo_kv_put(mnemo_db *db, mnemo_txn *txn, const void *key, size_t klen, const void *val, size_t vlen);
 int mnemo_kv_get(void **val, size_t *vlen, mnemo_db *db, mnemo_txn *txn, const void *key, size_t klen);

@@ -517,23 +517,28 @@ class _Ops:
         kp, kn = ffi.new("void **"), ffi.new("size_t *")
         vp, vn = ffi.new("void **"), ffi.new("size_t *")
 
+        kpp, vpp = ffi.cast("const void **", kp), ffi.cast("const void **", vp)
+
+        def step(it):  # the move and both halves of the entry in one call into the library
+            return lib.mnemo_iter_next_kv(it, kpp, kn, vpp, vn)
+
         def pair(it):
-            _check(lib.mnemo_iter_key(it, ffi.cast("const void **", kp), kn))
-            _check(lib.mnemo_iter_value(it, ffi.cast("const void **", vp), vn))
             return (ffi.unpack(ffi.cast("char *", kp[0]), kn[0]),
                     ffi.unpack(ffi.cast("char *", vp[0]), vn[0]))
-        return self._iterate(out[0], pair)
+        return self._iterate(out[0], pair, step)
 
-    def _iterate(self, handle, entry):
-        """A generator over a mnemo_iter: entry(it) reads the current entry. The iterator is freed
-        when the generator ends, is closed or is collected (even if never started)."""
+    def _iterate(self, handle, entry, step=None):
+        """A generator over a mnemo_iter: step(it) moves it (mnemo_iter_next unless given), entry(it)
+        reads the current entry. The iterator is freed when the generator ends, is closed or is
+        collected (even if never started)."""
         it = ffi.gc(handle, lib.mnemo_iter_free)
+        step = step or lib.mnemo_iter_next
 
         def gen():
             try:
                 while True:
                     self._live()
-                    rc = lib.mnemo_iter_next(it)
+                    rc = step(it)
                     if rc == lib.MNEMO_ITEROVER:
                         return
                     _check(rc)

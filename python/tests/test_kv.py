@@ -65,6 +65,21 @@ def test_scan_prefix_range_reverse(db):
     assert [k for k, _ in db.kv_scan(prefix="b", reverse=True)] == [b"b2", b"b1"]
 
 
+def test_scan_reads_every_entry_across_the_engines_runs(db):
+    # scans outside a transaction are served in runs of entries taken from the engine at once
+    keys = [f"k{i:05}".encode() for i in range(1000)]
+    for i in range(0, 1000, 250):
+        db.kv_batch([("put", k, k[::-1]) for k in keys[i:i + 250]])
+    db.kv_put("l", "after the prefix")
+    assert list(db.kv_scan(prefix="k")) == [(k, k[::-1]) for k in keys]
+    assert [k for k, _ in db.kv_scan(prefix="k", reverse=True)] == keys[::-1]
+    with db.transaction() as tx:  # the transaction's own writes, and the scan's bound among them
+        tx.kv_put("k99999", "mine")
+        tx.kv_put("l", "again")
+        got = list(tx.kv_scan(prefix="k", reverse=True))
+        assert got[0] == (b"k99999", b"mine") and [k for k, _ in got[1:]] == keys[::-1]
+
+
 def test_scan_generator_closed_early_frees_its_iterator(db):
     for i in range(100):
         db.kv_put(f"k{i:03}", "v")
