@@ -58,13 +58,10 @@ int main(int argc, char **argv)
     CHECK(mnemo_kv_iter(&it, db, NULL, &io));
     int rc;
     printf("scan prefix note:\n");
-    while ((rc = mnemo_iter_next(it)) == 0) {
-        const void *k, *v;
-        size_t kl, vl;
-        mnemo_iter_key(it, &k, &kl);
-        mnemo_iter_value(it, &v, &vl);
+    const void *k, *v;
+    size_t kl, vl;
+    while ((rc = mnemo_iter_next_kv(it, &k, &kl, &v, &vl)) == 0) /* the move, key and value */
         printf("  %.*s = %.*s\n", (int)kl, (const char *)k, (int)vl, (const char *)v);
-    }
     mnemo_iter_free(it);
     if (rc != MNEMO_ITEROVER)
         CHECK(rc);
