@@ -175,6 +175,7 @@ struct mnemo_store_cursor {
     rocksdb::Slice lower_s, upper_s;
     bool has_lower = false, has_upper = false;
     bool check_bounds = false; /* only a read-write txn's iterator (its write-batch side) needs it */
+    rocksdb::ColumnFamilyHandle *cf = nullptr; /* to make the iterator anew (seek_for_prev) */
     std::unique_ptr<rocksdb::Iterator> it;
     int exc_rc = 0; /* an exception thrown by a move */
     std::unique_ptr<char[]> run; /* copies of a run's entries (cursor_run) */
@@ -991,18 +992,14 @@ int mnemo_rocksdb__cursor_open(mnemo_store_cursor **out, mnemo_store *s, mnemo_s
             c->ro.iterate_lower_bound = &c->lower_s;
             c->has_lower = true;
         }
-        c->check_bounds = t && t->t;
         if (upper) {
             c->upper.assign((const char *)upper, upper_len);
             c->upper_s = rocksdb::Slice(c->upper);
-            /* Not for a write transaction's iterator: its write-batch side (RocksDB 7.8) answers
-             * SeekForPrev(upper) with nothing when the batch holds the key `upper` itself, which
-             * made a reverse scan of a prefix empty once the transaction wrote the prefix's
-             * successor. in_bounds() stops such a cursor at upper instead. */
-            if (!c->check_bounds)
-                c->ro.iterate_upper_bound = &c->upper_s;
+            c->ro.iterate_upper_bound = &c->upper_s;
             c->has_upper = true;
         }
+        c->check_bounds = t && t->t;
+        c->cf = s->cf[ks];
         if (!t && (rc = catch_up(s)) != 0) {
             delete c;
             return rc;
@@ -1061,6 +1058,15 @@ void mnemo_rocksdb__cursor_seek_for_prev(mnemo_store_cursor *c, const void *key,
     guarded(c, [&] {
         rocksdb::Slice k = slice(key, klen);
         if (c->has_upper && key_cmp(k, c->upper_s) >= 0) {
+            /* A write transaction's write-batch side (RocksDB 7.8) answers SeekForPrev(upper)
+             * with nothing when the batch holds the key `upper` itself (a reverse scan of a prefix
+             * came back empty once the transaction wrote the prefix's successor). Such a cursor
+             * goes on without RocksDB's upper bound, in_bounds() keeping it; forward cursors keep
+             * the bound, which spares scans the tombstones past it. */
+            if (c->check_bounds && c->ro.iterate_upper_bound && c->cf) {
+                c->ro.iterate_upper_bound = nullptr;
+                c->it.reset(c->t->t->GetIterator(c->ro, c->cf));
+            }
             c->it->SeekForPrev(c->upper_s);
             if (c->it->Valid() && key_cmp(c->it->key(), c->upper_s) >= 0)
                 c->it->Prev();
