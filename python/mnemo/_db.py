@@ -514,13 +514,11 @@ class _Ops:
         o.reverse = bool(reverse)
         out = ffi.new("mnemo_iter **")
         _check(lib.mnemo_kv_iter(out, self._db(), self._t(), o))
-        kp, kn = ffi.new("void **"), ffi.new("size_t *")
-        vp, vn = ffi.new("void **"), ffi.new("size_t *")
-
-        kpp, vpp = ffi.cast("const void **", kp), ffi.cast("const void **", vp)
+        kp, kn = ffi.new("const void **"), ffi.new("size_t *")
+        vp, vn = ffi.new("const void **"), ffi.new("size_t *")
 
         def step(it):  # the move and both halves of the entry in one call into the library
-            return lib.mnemo_iter_next_kv(it, kpp, kn, vpp, vn)
+            return lib.mnemo_iter_next_kv(it, kp, kn, vp, vn)
 
         def pair(it):
             return (ffi.unpack(ffi.cast("char *", kp[0]), kn[0]),

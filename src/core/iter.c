@@ -9,17 +9,32 @@ static int lacks(const mnemo_iter *it, const char *fn)
 
 static int is_live(const mnemo_iter *it) { return __atomic_load_n(it->live, __ATOMIC_ACQUIRE) != 0; }
 
+/* 1 with the run's next entry made current, 0 when the run is spent or no longer live. */
+static int take_run_entry(mnemo_iter *it)
+{
+    if (it->run_i >= it->run_n || !is_live(it))
+        return 0;
+    it->cur_k = it->run_k[it->run_i];
+    it->cur_v = it->run_v[it->run_i];
+    it->run_i++;
+    return 1;
+}
+
+/* The current entry of a live iterator, lent to the caller. */
+static int lend_entry(const mnemo_iter *it, const void **key, size_t *klen, const void **val, size_t *vlen)
+{
+    *key = it->cur_k.data;
+    *klen = it->cur_k.len;
+    *val = it->cur_v.data;
+    *vlen = it->cur_v.len;
+    return 0;
+}
+
 int mnemo_iter_next(mnemo_iter *it)
 {
     if (!it)
         return mnemo__err(MNEMO_EINVAL, "mnemo_iter_next: iterator is NULL");
-    if (it->run_i < it->run_n && is_live(it)) {
-        it->cur_k = it->run_k[it->run_i];
-        it->cur_v = it->run_v[it->run_i];
-        it->run_i++;
-        return 0;
-    }
-    return it->ops->next(it);
+    return take_run_entry(it) ? 0 : it->ops->next(it);
 }
 
 int mnemo_iter_seek(mnemo_iter *it, const void *key, size_t klen)
@@ -72,26 +87,14 @@ __attribute__((noinline)) static int next_kv_slow(mnemo_iter *it, const void **k
         return rc;
     if (!it->live)
         return (rc = it->ops->key(it, key, klen)) ? rc : it->ops->value(it, val, vlen);
-    *key = it->cur_k.data;
-    *klen = it->cur_k.len;
-    *val = it->cur_v.data;
-    *vlen = it->cur_v.len;
-    return 0;
+    return lend_entry(it, key, klen, val, vlen);
 }
 
 int mnemo_iter_next_kv(mnemo_iter *it, const void **key, size_t *klen, const void **val, size_t *vlen)
 {
     /* A scan's common case in one call and no module: an entry of the run (iter.h). */
-    if (it && key && klen && val && vlen && it->run_i < it->run_n && is_live(it)) {
-        size_t i = it->run_i++;
-        it->cur_k = it->run_k[i];
-        it->cur_v = it->run_v[i];
-        *key = it->cur_k.data;
-        *klen = it->cur_k.len;
-        *val = it->cur_v.data;
-        *vlen = it->cur_v.len;
-        return 0;
-    }
+    if (it && key && klen && val && vlen && take_run_entry(it))
+        return lend_entry(it, key, klen, val, vlen);
     return next_kv_slow(it, key, klen, val, vlen);
 }
 
