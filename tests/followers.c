@@ -631,6 +631,71 @@ static void trim_test(const char *dir)
            fails);
 }
 
+/* trim race: each read of a follower is a catch-up point, so the primary's snapshot can trim the
+ * log between two reads of one catch-up: between its read of the trim mark and its read of the log,
+ * and between a reload's read of the snapshot and its replay of the log after it. The probe makes
+ * the primary snapshot there (and commit once more, so the follower's applied sequence passes the
+ * trim: a missed entry is then never looked for again). The follower's index finds every vector.
+ * (Seen as a followers_kill failure: entries committed just after a background snapshot missing.) */
+static child *trim_primary;
+static const char *trim_at;        /* the probe stage at which the primary runs trim_cmds; NULL once run */
+static const char *trim_cmds[4];
+
+static void trim_plan(const char *stage, const char *c0, const char *c1, const char *c2)
+{
+    trim_cmds[0] = c0;
+    trim_cmds[1] = c1;
+    trim_cmds[2] = c2;
+    trim_cmds[3] = NULL;
+    trim_at = stage;
+}
+
+static void trim_probe(const char *stage, const atomic_int *stop)
+{
+    (void)stop;
+    if (!trim_at || strcmp(stage, trim_at))
+        return;
+    trim_at = NULL;
+    for (const char **c = trim_cmds; *c; c++)
+        command(trim_primary, *c);
+}
+
+static void trim_race_test(const char *dir)
+{
+    mnemo_db *db;
+    child *p = start(dir, 0, &db);
+    trim_primary = p;
+    command(p, "puts a 5");
+    int a = found(db, "a", 5);
+    command(p, "puts b 10"); /* not yet applied by the follower */
+    mnemo_vector__bg_probe = trim_probe;
+    trim_plan("catch_up_marked", "snap", "puts e 1", NULL);
+    int b = found(db, "b", 10), e = found(db, "e", 1);
+    int marked = trim_at == NULL;
+    command(p, "puts c 10");
+    command(p, "snap"); /* the follower lags behind the trim: its catch-up reloads */
+    trim_plan("reload_loaded", "puts d 10", "snap", "puts f 1");
+    int c = found(db, "c", 10), d = found(db, "d", 10), f = found(db, "f", 1);
+    int reloaded = trim_at == NULL;
+    mnemo_vector__bg_probe = NULL;
+    trim_at = NULL;
+    if (!marked || !reloaded)
+        fail("trim race: the probe did not run (after the mark: %d, in a reload: %d)", marked, reloaded);
+    if (a != 5 || b != 10 || e != 1 || c != 10 || d != 10 || f != 1)
+        fail("trim race: the follower's index finds %d/5 a, %d/10 b and %d/1 e (a trim after the mark's read), "
+             "%d/10 c, %d/10 d and %d/1 f (a trim during a reload)", a, b, e, c, d, f);
+    uint64_t n = 0;
+    if (mnemo_vector_check(db, &n) || n != 37)
+        fail("vector check on the follower after the trim races: %llu vectors: %s", (unsigned long long)n,
+             mnemo_errmsg());
+    mnemo_close(db);
+    fprintf(p->in, "quit\n");
+    fflush(p->in);
+    if (!finish(p))
+        fail("the primary failed");
+    printf("{\"test\":\"followers_trim_race\",\"found\":%d,\"fails\":%d}\n", a + b + e + c + d + f, fails);
+}
+
 /* restart: the follower outlives its writer; a second writer, the first to open the database with
  * a vector space, creates it and puts vectors; the follower, open all along, follows it too and
  * its searches find them (a space created by another process needs no reopen). */
@@ -786,6 +851,8 @@ int main(int argc, char **argv)
     kill_test(dir);
     snprintf(dir, sizeof dir, "%s/trim", base);
     trim_test(dir);
+    snprintf(dir, sizeof dir, "%s/trim_race", base);
+    trim_race_test(dir);
     snprintf(dir, sizeof dir, "%s/restart", base);
     restart_test(dir);
     snprintf(dir, sizeof dir, "%s/race", base);

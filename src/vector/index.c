@@ -1645,7 +1645,14 @@ static int reload_snapshot(vec_state *st, mnemo_db *db, uint64_t trimmed)
     if (!rc && applied < trimmed)
         rc = MNEMO_ECORRUPT; /* older than the trim (replaced meanwhile?): entries in between are gone */
     if (!rc)
+        probe(st, "reload_loaded");
+    if (!rc)
         rc = replay(st, db, applied);
+    /* a follower's every read is a catch-up point: a snapshot written between the load and the
+     * replay trimmed entries after this one, which the replay then never saw (as at open) */
+    uint64_t after;
+    if (!rc && (rc = get_mark(&after, db, 'T')) == 0 && after > applied)
+        rc = MNEMO_ECORRUPT;
     if (rc) {
         mnemo_hnsw__free(st->hnsw);
         ids_free(&st->ids);
@@ -1703,6 +1710,8 @@ static int catch_up_from_log(vec_state *st, mnemo_db *db, uint64_t below)
         return mrc;
     if (trimmed > st->applied_seq)
         return reload_locked(st, db, trimmed);
+    probe(st, "catch_up_marked");
+    uint64_t from = st->applied_seq;
     unsigned char lo[9], hi[9];
     log_key(lo, st->applied_seq + 1);
     log_key(hi, below);
@@ -1733,6 +1742,11 @@ static int catch_up_from_log(vec_state *st, mnemo_db *db, uint64_t below)
     if (!rc)
         rc = mnemo_cursor__status(c, "vector change log");
     mnemo_cursor__close(c);
+    /* A follower's every read is a catch-up point: a snapshot written between the mark's read and
+     * the cursor's may have trimmed entries after `from`, which the scan then never saw (a follower
+     * sends no heartbeat to hold trims back). The mark read again says whether to reload. */
+    if (!rc && (rc = get_mark(&trimmed, db, 'T')) == 0 && trimmed > from)
+        rc = reload_locked(st, db, trimmed);
     return rc;
 }
 

@@ -27,7 +27,8 @@ extern _Thread_local int mnemo_vector__last_plan;
 /* Tests: when set, the background worker calls it at named points ("rebuild_copied",
  * "rebuild_swap", "snapshot_chunk", "abandoned") from its own thread, with the flag close sets
  * to stop it; and a load of an index calls it between its snapshot and its log
- * ("load_snapshot_read", on the loading thread). */
+ * ("load_snapshot_read", on the loading thread), a reload likewise ("reload_loaded"), and a
+ * catch-up between its read of the trim mark and its read of the log ("catch_up_marked"). */
 extern void (*mnemo_vector__bg_probe)(const char *stage, const atomic_int *stop);
 
 #endif
