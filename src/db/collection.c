@@ -170,7 +170,6 @@ static int handle_open(mnemo_db **out, mnemo_db *root, uint32_t cid, const char 
         mnemo_db__shell_put(h);
         return mnemo__err_nomem("collection handle");
     }
-    pthread_mutex_init(&h->t.res_lock, NULL);
     pthread_mutex_init(&h->t.module_lock, NULL);
     pthread_mutex_init(&h->coll_lock, NULL);
     mnemo_res__init_list(&h->t.res);
@@ -205,7 +204,6 @@ static void handle_release(mnemo_db *h)
     h->t.store = NULL;
     h->t.cache = NULL; /* the database's */
     pthread_mutex_destroy(&h->t.module_lock);
-    pthread_mutex_destroy(&h->t.res_lock);
     pthread_mutex_destroy(&h->coll_lock);
     atomic_store(&h->t.magic, MNEMO_DB_MAGIC_CLOSED);
     mnemo_db__shell_put(h);

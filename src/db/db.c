@@ -47,8 +47,8 @@ mnemo_db *mnemo_db__shell_get(void)
     if (db)
         shell_free_list = db->next_free;
     pthread_mutex_unlock(&shell_lock);
-    if (!db)
-        db = mnemo__calloc(1, sizeof *db);
+    if (!db && (db = mnemo__calloc(1, sizeof *db)) != NULL)
+        pthread_mutex_init(&db->t.res_lock, NULL); /* once: the shell's for good (txn_db.h) */
     return db;
 }
 
@@ -314,7 +314,6 @@ static void release_shell(mnemo_db *db)
     db->t.path = NULL;
     db->t.store = NULL;
     pthread_mutex_destroy(&db->t.module_lock);
-    pthread_mutex_destroy(&db->t.res_lock);
     pthread_mutex_destroy(&db->coll_lock);
     mnemo__free(db->colls);
     db->colls = NULL;
@@ -367,7 +366,6 @@ int mnemo_open(mnemo_db **out, const char *path, const mnemo_options *opts)
     }
     db->t.root = db;
     pthread_mutex_init(&db->coll_lock, NULL);
-    pthread_mutex_init(&db->t.res_lock, NULL);
     pthread_mutex_init(&db->t.module_lock, NULL);
     mnemo_res__init_list(&db->t.res);
 

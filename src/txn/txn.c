@@ -763,18 +763,19 @@ int mnemo_txn__get(char **val, size_t *vlen, mnemo_db *db, mnemo_txn *txn, mnemo
 }
 
 /* What a view holds. `db` is NULL once mnemo_close gave the value back (invalidate, under the
- * db's res_lock, after every guarded call ended). */
+ * db's res_lock, after every guarded call ended); it is read without the lock by a release. */
 typedef struct view_node {
     mnemo_res res;
-    mnemo_db *db;
+    mnemo_db *_Atomic db;
     mnemo_store_value v;
 } view_node;
 
 static void view_invalidate(mnemo_res *res)
 {
     view_node *n = (view_node *)res;
-    TDB(n->db)->ops->release_value(TDB(n->db)->store, &n->v);
-    n->db = NULL;
+    mnemo_db *db = atomic_load_explicit(&n->db, memory_order_relaxed);
+    TDB(db)->ops->release_value(TDB(db)->store, &n->v);
+    atomic_store_explicit(&n->db, NULL, memory_order_relaxed);
 }
 
 /* One spare view node per thread, kept at release for the thread's next view: a borrowed read
@@ -837,7 +838,7 @@ int mnemo_txn__view(mnemo_view *out, mnemo_db *db, mnemo_txn *txn, mnemo_cf cf, 
         view_node_give(n);
         return rc;
     }
-    n->db = db;
+    atomic_store_explicit(&n->db, db, memory_order_relaxed);
     n->res.invalidate = view_invalidate;
     pthread_mutex_lock(&t->res_lock);
     mnemo_res__link(&t->res, &n->res);
@@ -856,16 +857,19 @@ void mnemo_txn__view_release(mnemo_view *v)
     v->data = NULL;
     v->len = 0;
     v->internal_ = NULL;
-    /* A db read here stays readable memory (closed shells are never freed); after the guard is
-     * entered, n->db tells whether close already gave the value back (possibly to a shell that has
-     * since been reopened, which is why n->db, not the guard, decides). */
-    mnemo_db *db = n->db;
-    MNEMO_GUARD(g);
-    if (db && mnemo_guard__free(&g, db, NULL) == 0 && n->db == db) {
+    /* No guard (a borrowed read's release is on the hot path): the shell's res_lock lives as long as
+     * the process (closed shells are never freed, their res_lock never destroyed: txn_db.h). Under
+     * it, n->db still set means close has not reached this view, and cannot (close_all takes the
+     * lock), so the store is open while the value goes back; NULL means close gave it back already,
+     * whether or not the shell has been reopened since. */
+    mnemo_db *db = atomic_load_explicit(&n->db, memory_order_relaxed);
+    if (db) {
         pthread_mutex_lock(&TDB(db)->res_lock);
-        mnemo_res__unlink(&n->res);
+        if (atomic_load_explicit(&n->db, memory_order_relaxed) == db) {
+            mnemo_res__unlink(&n->res);
+            TDB(db)->ops->release_value(TDB(db)->store, &n->v);
+        }
         pthread_mutex_unlock(&TDB(db)->res_lock);
-        TDB(db)->ops->release_value(TDB(db)->store, &n->v);
     }
     view_node_give(n);
 }

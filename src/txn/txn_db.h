@@ -37,13 +37,16 @@ typedef struct mnemo_txn_db {
     /* Guarded calls in flight (txn.h). First, and never reset when a shell is reused: a thread on
      * a stale handle may be between its increment and decrement. */
     atomic_long calls;
+    /* Guards res: transactions, txn-less cursors and views. Like calls, never reset: made with the
+     * shell (mnemo_db__shell_get) and never destroyed, because a view's release locks it without
+     * a guard, possibly after the handle closed and the shell was reused (txn.c view_release). */
+    pthread_mutex_t res_lock;
     atomic_uint magic;
     mnemo_options opts;
     char *path;
     const mnemo_store_ops *ops;
     mnemo_store *store;
     struct mnemo_cache *cache; /* NULL when cache_size is 0 */
-    pthread_mutex_t res_lock;  /* guards res: transactions and txn-less cursors */
     mnemo_res res;
     pthread_mutex_t module_lock; /* guards adding module slots */
     mnemo_module_slot modules[MNEMO_DB_MAX_MODULES];
