@@ -2267,3 +2267,42 @@ TU_TEST(vector, review_a_numeric_filter_still_gets_its_column_after_other_filter
                  after);
     free(v);
 }
+
+/* On a shared engine (lmdb, where other processes may commit) the filter mirror was dropped and
+ * built again by a scan of every record whenever the store's sequence had moved, also when only
+ * this process had committed, and commits writing no record (kv, edges) never told it: a filtered
+ * search after each kv put read every record. Only another process's commit needs the scan (the
+ * mproc suite's cross-process filters); this process's record writes mark their own ids. */
+TU_TEST(vector, own_commits_keep_the_filter_mirror_without_a_scan)
+{
+    db = open_space("ownmirror", DIM, MNEMO_METRIC_L2);
+    float *v = sift(N_SIFT);
+    load(db, v, 200);
+    mnemo_vector_search_options so = MNEMO_VECTOR_SEARCH_OPTIONS_INIT;
+    so.filter = "{\"even\": true}";
+    mnemo_vector_hits *h;
+    TU_OK(mnemo_vector_search(&h, db, NULL, v, DIM, 10, &so));
+    mnemo_vector_hits_free(h);
+    cr_assert_eq(mnemo_vector__meta_scans(db), 1, "the first filtered search builds the mirror");
+    for (int i = 0; i < 5; i++) {
+        char key[16];
+        snprintf(key, sizeof key, "k%d", i);
+        TU_OK(mnemo_kv_put(db, NULL, key, strlen(key), "x", 1)); /* auto-commit, no record */
+        mnemo_graph_edge e = {"v0", "near", i % 2 ? "v2" : "v4", 1.0, NULL};
+        TU_OK(mnemo_graph_link(db, NULL, &e, 0));
+        TU_OK(mnemo_vector_search(&h, db, NULL, v, DIM, 10, &so));
+        mnemo_vector_hits_free(h);
+    }
+    cr_expect_eq(mnemo_vector__meta_scans(db), 1, "own commits without records rebuilt the mirror %llu times",
+                 (unsigned long long)mnemo_vector__meta_scans(db) - 1);
+    /* an own record write is seen through its mark, nothing scanned */
+    record(db, "v1", "{\"bucket\": 1, \"even\": true, \"tag\": \"flipped\"}");
+    TU_OK(mnemo_vector_put(db, NULL, "v1", v + DIM, DIM)); /* a replaced record loses its embedding */
+    so.filter = "{\"tag\": \"flipped\"}";
+    TU_OK(mnemo_vector_search(&h, db, NULL, v + DIM, DIM, 1, &so));
+    cr_assert_eq(h->count, 1);
+    cr_expect_str_eq(h->hits[0].id, "v1");
+    mnemo_vector_hits_free(h);
+    cr_expect_eq(mnemo_vector__meta_scans(db), 1, "an own record write rebuilt the mirror");
+    free(v);
+}

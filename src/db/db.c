@@ -314,6 +314,7 @@ static void release_shell(mnemo_db *db)
     db->t.path = NULL;
     db->t.store = NULL;
     pthread_mutex_destroy(&db->t.module_lock);
+    pthread_mutex_destroy(&db->t.own_lock);
     pthread_mutex_destroy(&db->coll_lock);
     mnemo__free(db->colls);
     db->colls = NULL;
@@ -367,6 +368,7 @@ int mnemo_open(mnemo_db **out, const char *path, const mnemo_options *opts)
     db->t.root = db;
     pthread_mutex_init(&db->coll_lock, NULL);
     pthread_mutex_init(&db->t.module_lock, NULL);
+    pthread_mutex_init(&db->t.own_lock, NULL);
     mnemo_res__init_list(&db->t.res);
 
     mnemo_store_config cfg = {path, create, o.read_only, o.sync_on_commit, o.storage, mnemo_keyspaces,

@@ -71,9 +71,33 @@ struct mnemo_cache *mnemo_db__cache_read(mnemo_db *db)
  * brackets) kept the cache current. */
 static void cache_seq_own_commit(mnemo_txn_db *t, uint64_t seq)
 {
+    if (!t->ops->shared)
+        return;
     uint64_t prev = seq - 1;
-    if (t->cache && t->ops->shared)
+    if (t->cache)
         atomic_compare_exchange_strong(&t->cache_seq, &prev, seq);
+    /* The run of own sequences grows by one that follows it; a gap means another process (or an
+     * own commit whose report comes later: counted as foreign, which only costs a rescan). */
+    mnemo_txn_db *r = TDB(t->root);
+    pthread_mutex_lock(&r->own_lock);
+    if (seq == r->own_to + 1) {
+        r->own_to = seq;
+    } else if (seq > r->own_to) {
+        r->own_from = seq - 1;
+        r->own_to = seq;
+    }
+    pthread_mutex_unlock(&r->own_lock);
+}
+
+int mnemo_db__own_since(mnemo_db *db, uint64_t from, uint64_t to)
+{
+    mnemo_txn_db *r = TDB(TDB(db)->root);
+    if (!r->ops->shared)
+        return 0;
+    pthread_mutex_lock(&r->own_lock);
+    int own = r->own_from <= from && to <= r->own_to;
+    pthread_mutex_unlock(&r->own_lock);
+    return own;
 }
 
 uint64_t mnemo_txn__commit_seq(mnemo_txn *txn) { return txn->commit_seq; }

@@ -193,6 +193,10 @@ struct mnemo_cache *mnemo_db__cache_read(mnemo_db *db);
 int mnemo_db__shared(mnemo_db *db);
 /* The store's latest commit sequence (any process); 0 where the engine cannot tell cheaply. */
 uint64_t mnemo_db__last_seq(mnemo_db *db);
+/* Shared engines: 1 when every commit after sequence `from` up to `to` was this process's own
+ * (through any handle of the database), so a cache kept in step by this process's commit hooks is
+ * still current at `to`; 0 when another process may have committed in between (or cannot tell). */
+int mnemo_db__own_since(mnemo_db *db, uint64_t from, uint64_t to);
 /* A put into txn (not NULL) whose key is prefix + the commit's own sequence number (8 bytes
  * big-endian): entries of commits of several processes keyed in commit order. Shared engines
  * only (MNEMO_ENOTSUP elsewhere). The transaction does not see it. */

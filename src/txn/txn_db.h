@@ -54,6 +54,11 @@ typedef struct mnemo_txn_db {
     /* Shared engines (several processes): the store sequence up to which the cache holds nothing
      * another process changed (mnemo_db__cache_read). */
     _Atomic uint64_t cache_seq;
+    /* Shared engines, kept on the root handle: (own_from, own_to] is the latest run of store
+     * sequences that this process committed with no other process's commit between them
+     * (mnemo_db__own_since); own_lock guards the pair. */
+    pthread_mutex_t own_lock;
+    uint64_t own_from, own_to;
     /* Set by the db room at open: other processes commit to the store while this handle is open
      * (`shared`): the engine is shared, or this handle is a follower of another process's writer
      * (`follower`, store.h). */

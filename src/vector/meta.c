@@ -73,6 +73,7 @@ struct meta_mirror {
     /* shared engines (several processes): the store sequence up to which no other process's
      * commit can be missing from the mirror (meta_begin drops the mirror when it moved) */
     _Atomic uint64_t seen_seq;
+    uint64_t scans; /* whole scans of the records that built it (tests: mnemo_vector__meta_scans) */
 };
 typedef struct meta_mirror mirror;
 
@@ -419,6 +420,7 @@ static int current(mirror *m, mnemo_db *db)
             return rc;
         }
         m->built = 1;
+        m->scans++;
         return 0;
     }
     while (m->n_dirty && !rc)
@@ -455,8 +457,11 @@ int mnemo_vector__meta_begin(mirror **out, mnemo_db *db, const char *text)
         uint64_t now = mnemo_db__last_seq(db);
         if (now != atomic_load(&m->seen_seq)) {
             pthread_rwlock_wrlock(&m->rw);
-            if (!m->unusable)
-                clear(m); /* the next step scans again, at a state no older than `now` */
+            /* Only this process committed since (kv writes, edges, other collections...): its
+             * record writes marked their ids themselves (after_commit). Otherwise the next step
+             * scans again, at a state no older than `now`. */
+            if (!m->unusable && !mnemo_db__own_since(db, atomic_load(&m->seen_seq), now))
+                clear(m);
             atomic_store(&m->seen_seq, now);
             pthread_rwlock_unlock(&m->rw);
         }
@@ -954,6 +959,17 @@ void mnemo_vector__meta_release(meta_bits *b)
         mnemo__free(b->text);
         mnemo__free(b);
     }
+}
+
+uint64_t mnemo_vector__meta_scans(mnemo_db *db)
+{
+    mirror *m = mnemo_db__module_peek(db, &mirror_module);
+    if (!m)
+        return 0;
+    pthread_rwlock_rdlock(&m->rw);
+    uint64_t n = m->scans;
+    pthread_rwlock_unlock(&m->rw);
+    return n;
 }
 
 size_t mnemo_vector__meta_size(mnemo_db *db, size_t *entries)

@@ -82,5 +82,7 @@ void mnemo_vector__meta_release(meta_bits *b); /* accepts NULL */
 /* Bytes the mirror and its cached bitsets hold now, and its records in *entries (0 before the
  * first filtered search). */
 size_t mnemo_vector__meta_size(mnemo_db *db, size_t *entries);
+/* How many times the mirror was built by a scan of every record (tests). */
+uint64_t mnemo_vector__meta_scans(mnemo_db *db);
 
 #endif
