@@ -1649,10 +1649,11 @@ static int reload_snapshot(vec_state *st, mnemo_db *db, uint64_t trimmed)
     if (!rc)
         rc = replay(st, db, applied);
     /* a follower's every read is a catch-up point: a snapshot written between the load and the
-     * replay trimmed entries after this one, which the replay then never saw (as at open) */
+     * replay trimmed entries after this one, which the replay then never saw (as at open):
+     * EBUSY, and the caller loads that newer snapshot */
     uint64_t after;
     if (!rc && (rc = get_mark(&after, db, 'T')) == 0 && after > applied)
-        rc = MNEMO_ECORRUPT;
+        rc = MNEMO_EBUSY;
     if (rc) {
         mnemo_hnsw__free(st->hnsw);
         ids_free(&st->ids);
@@ -1680,6 +1681,11 @@ static int reload_locked(vec_state *st, mnemo_db *db, uint64_t trimmed)
     uint64_t last = next_seq_after(db, trimmed) - 1;
     pthread_rwlock_wrlock(&st->rw);
     int rc = reload_snapshot(st, db, trimmed);
+    /* another snapshot trimmed past the loaded one meanwhile: load that one, rather than
+     * rebuild (seconds at 100k vectors), unless the writer keeps outrunning the load */
+    for (int again = 0; rc == MNEMO_EBUSY && again < 3; again++)
+        if ((rc = get_mark(&trimmed, db, 'T')) == 0)
+            rc = reload_snapshot(st, db, trimmed);
     if (rc && (rc = rebuild_from_data(st, db)) == 0)
         st->applied_seq = last;
     pthread_rwlock_unlock(&st->rw);
