@@ -706,6 +706,90 @@ static int mirror_test(const char *dir)
     return fails;
 }
 
+/* A review's (stop 30): flips f's metadata to g:2 and its content to "two" in one commit when
+ * told. */
+static int flipper(const char *dir)
+{
+    mnemo_db *db = open_db(dir, 0);
+    char line[32];
+    printf("ready\n");
+    fflush(stdout);
+    if (!fgets(line, sizeof line, stdin))
+        mp_die("no go");
+    mnemo_record_changes ch = MNEMO_RECORD_CHANGES_INIT;
+    ch.fields = MNEMO_UPDATE_METADATA | MNEMO_UPDATE_CONTENT;
+    ch.metadata_patch = "{\"g\":2}";
+    ch.content = "two";
+    if (mnemo_record_update(db, NULL, "f", &ch))
+        mp_die("flip f");
+    printf("done\n");
+    fflush(stdout);
+    if (!fgets(line, sizeof line, stdin))
+        mp_die("no bye");
+    return mnemo_close(db) ? 1 : 0;
+}
+
+static uint64_t store_seq(mnemo_db *db)
+{
+    mnemo_stats s = MNEMO_STATS_INIT;
+    mnemo_stats_get(&s, db);
+    return s.store_sequence;
+}
+
+/* Another process flips f out of {"g":1}; this process then deletes a kv key that is absent (a
+ * write that changes nothing: no commit on lmdb). The filtered search after must not find f, and
+ * the cached read of f must say "two". It did both when the engine reported the other process's
+ * commit as the no-op write's (the txn room took it for its own: the filter mirror and the cache
+ * stayed stale for good). noop 0: the same without the delete (the control). */
+static int noop_test(const char *dir, int noop)
+{
+    mnemo_db *db = open_db(dir, 1);
+    mnemo_record r = {0};
+    r.id = "f";
+    r.metadata = "{\"g\":1}";
+    r.content = "one";
+    float fv[DIM];
+    vec_of(fv, "f");
+    if (mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT) || mnemo_vector_put(db, NULL, "f", fv, DIM))
+        mp_die("put f");
+    child u = spawn("flipper", dir, 0);
+    char line[64];
+    int fails = !expect_line(&u, "ready", line, sizeof line);
+    if (mnemo_kv_put(db, NULL, "k", 1, "x", 1))
+        mp_die("kv put");
+    size_t before = search_hits(db, fv, "{\"g\":1}", 5, 1);
+    free(content_of(db, "f"));
+    free(content_of(db, "f")); /* cached */
+    uint64_t a = store_seq(db);
+    fprintf(u.in, "go\n");
+    fflush(u.in);
+    fails += !expect_line(&u, "done", line, sizeof line);
+    uint64_t b = store_seq(db);
+    if (noop && mnemo_kv_delete(db, NULL, "absent", 6))
+        mp_die("kv delete");
+    uint64_t c = store_seq(db);
+    char *content = content_of(db, "f");
+    size_t after = search_hits(db, fv, "{\"g\":1}", 5, 1);
+    if (strcmp(content, "two")) {
+        fprintf(stderr, "cache (noop=%d): f's content reads '%s' after another process set 'two'\n", noop, content);
+        fails++;
+    }
+    free(content);
+    fprintf(u.in, "bye\n");
+    fclose(u.in);
+    fclose(u.out);
+    fails += !wait_ok(u.pid);
+    if (before != 1 || after != 0) {
+        fprintf(stderr, "own_since (noop=%d): {g:1} hits %zu before, %zu after another process set g:2 (want 1, 0)\n",
+                noop, before, after);
+        fails++;
+    }
+    mnemo_close(db);
+    printf("{\"test\":\"mproc_noop\",\"noop\":%d,\"seq_before_flip\":%llu,\"after_flip\":%llu,\"after_noop\":%llu,\"before\":%zu,\"after\":%zu,\"fails\":%d}\n",
+           noop, (unsigned long long)a, (unsigned long long)b, (unsigned long long)c, before, after, fails);
+    return fails;
+}
+
 int main(int argc, char **argv)
 {
     self = argv[0];
@@ -718,6 +802,8 @@ int main(int argc, char **argv)
         return updater(argv[2]);
     if (argc == 4 && !strcmp(argv[1], "meta_updater"))
         return meta_updater(argv[2]);
+    if (argc == 4 && !strcmp(argv[1], "flipper"))
+        return flipper(argv[2]);
     char base[512], dir[1200];
     on_etcd = argc == 2 && !strcmp(argv[1], "--etcd");
     snprintf(base, sizeof base, "%s/mproc-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
@@ -758,6 +844,10 @@ int main(int argc, char **argv)
     fails += trim_test(dir, 0);
     DB_AT("foreign");
     fails += foreign_heartbeat_test(dir);
+    DB_AT("noop0");
+    fails += noop_test(dir, 0);
+    DB_AT("noop1");
+    fails += noop_test(dir, 1);
 #ifdef MNEMO_HAVE_ETCD
     if (on_etcd) {
         tu_etcd_stop(&cluster);

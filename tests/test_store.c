@@ -570,8 +570,11 @@ static void batch_write(world *w)
     uint64_t seq = 0;
     int rc = w->e->write_batch(w->s, b, n, &seq);
     W_ASSERT(w, rc == 0, "write_batch: %s", CTX(w), mnemo_errmsg());
-    W_ASSERT(w, puts ? seq > w->last_seq : seq >= w->last_seq, "batch sequence not increasing", CTX(w));
-    w->last_seq = seq;
+    /* 0: no commit (lmdb: the deletes found nothing), never another commit's sequence */
+    W_ASSERT(w, seq || !puts, "a batch with puts reported no commit", CTX(w));
+    W_ASSERT(w, !seq || seq > w->last_seq, "batch sequence not increasing", CTX(w));
+    if (seq)
+        w->last_seq = seq;
     w->commits++;
     for (unsigned i = 0; i < n; i++)
         apply_commit(w, b[i].ks, b[i].key, b[i].klen, b[i].is_delete ? NULL : b[i].val, b[i].vlen);

@@ -120,7 +120,10 @@ struct mnemo_store_ops {
     void (*txn_free)(mnemo_store_txn *t);
 
     /* ---- atomic batch without a transaction (auto-commit writes): not validated; seq may be
-     * NULL; a write naming an unknown keyspace is EINVAL and nothing is applied ---- */
+     * NULL, else *seq = the sequence of the commit it made, or 0 when it made none (nothing
+     * changed: deletes of absent keys on lmdb); never another commit's, which the txn room would
+     * take for its own (cache_seq_own_commit); a write naming an unknown keyspace is EINVAL and
+     * nothing is applied ---- */
     int (*write_batch)(mnemo_store *s, const mnemo_store_write *w, size_t n, uint64_t *seq);
 
     /* ---- cursors: ordered over [lower, upper) of one keyspace (NULL bound: unbounded), at t's

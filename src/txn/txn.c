@@ -144,9 +144,10 @@ int mnemo_txn__update_one(mnemo_db *db, mnemo_cf cf, const void *key, size_t kle
                 ops->release_value(s, &v);
         }
         if (rc == 0) {
-            uint64_t seq;
+            uint64_t seq, snap = ops->txn_version(t);
             rc = out ? ops->put(t, (unsigned)cf, key, klen, out, olen) : ops->del(t, (unsigned)cf, key, klen);
-            if (rc == 0 && (rc = ops->txn_commit(t, &seq)) == 0)
+            /* a commit that changed nothing reports its snapshot's sequence: maybe another's */
+            if (rc == 0 && (rc = ops->txn_commit(t, &seq)) == 0 && seq > snap)
                 cache_seq_own_commit(TDB(db), seq);
         }
         mnemo__free(out);
@@ -799,7 +800,8 @@ static void view_invalidate(mnemo_res *res)
     view_node *n = (view_node *)res;
     mnemo_db *db = atomic_load_explicit(&n->db, memory_order_relaxed);
     TDB(db)->ops->release_value(TDB(db)->store, &n->v);
-    atomic_store_explicit(&n->db, NULL, memory_order_relaxed);
+    /* release: a release that sees NULL reuses the node (view_node_give) only after this */
+    atomic_store_explicit(&n->db, NULL, memory_order_release);
 }
 
 /* One spare view node per thread, kept at release for the thread's next view: a borrowed read
@@ -886,7 +888,7 @@ void mnemo_txn__view_release(mnemo_view *v)
      * it, n->db still set means close has not reached this view, and cannot (close_all takes the
      * lock), so the store is open while the value goes back; NULL means close gave it back already,
      * whether or not the shell has been reopened since. */
-    mnemo_db *db = atomic_load_explicit(&n->db, memory_order_relaxed);
+    mnemo_db *db = atomic_load_explicit(&n->db, memory_order_acquire);
     if (db) {
         pthread_mutex_lock(&TDB(db)->res_lock);
         if (atomic_load_explicit(&n->db, memory_order_relaxed) == db) {

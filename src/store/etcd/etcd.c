@@ -1074,7 +1074,7 @@ static int ec_write_batch(mnemo_store *s, const mnemo_store_write *w, size_t n, 
         if ((rc = ec_txn_resolve(&t, &sq)) == MNEMO_EBUSY)
             rc = ec_commit_writes(&t, &sq);
     if (!rc && seq)
-        *seq = t.nw ? sq : atomic_load(&s->seq_hint);
+        *seq = t.nw ? sq : 0; /* an empty batch commits nothing (store.h) */
     for (size_t i = 0; i < t.nw; i++) {
         mnemo__free(t.w[i].k);
         mnemo__free(t.w[i].v);

@@ -1187,8 +1187,8 @@ static int lm_write_batch(mnemo_store *s, const mnemo_store_write *w, size_t n, 
     lm_batch b = {w, n};
     uint64_t got = 0;
     int rc = lm_write_txn(s, lm_batch_body, &b, NULL, &got, "store write_batch");
-    if (rc == 0 && seq) /* nothing changed (0): the latest commit */
-        *seq = got ? got : lm_last_seq(s);
+    if (rc == 0 && seq) /* 0: nothing changed, no commit (store.h) */
+        *seq = got;
     return rc;
 }
 

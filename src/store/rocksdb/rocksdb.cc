@@ -964,8 +964,8 @@ int mnemo_rocksdb__write_batch(mnemo_store *s, const mnemo_store_write *w, size_
         }
         if (!st.ok())
             return err_status(st, n == 1 ? (w[0].is_delete ? "delete" : "write") : "batch write");
-        if (seq)
-            *seq = s->db->GetLatestSequenceNumber();
+        if (seq) /* an empty batch commits nothing (store.h) */
+            *seq = n ? s->db->GetLatestSequenceNumber() : 0;
         return 0;
     } catch (...) {
         return on_exception("batch write");
