@@ -581,6 +581,18 @@ static size_t search_hits(mnemo_db *db, const float *v, const char *filter, size
     return n;
 }
 
+/* Record f ({"g":1}, content "one") with its embedding (into fv). */
+static void put_f(mnemo_db *db, float *fv)
+{
+    mnemo_record r = {0};
+    r.id = "f";
+    r.metadata = "{\"g\":1}";
+    r.content = "one";
+    vec_of(fv, "f");
+    if (mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT) || mnemo_vector_put(db, NULL, "f", fv, DIM))
+        mp_die("put f");
+}
+
 /* Hits of a filtered search {"g":1} near v. */
 static size_t filtered_hits(mnemo_db *db, const float *v) { return search_hits(db, v, "{\"g\":1}", 5, 0); }
 
@@ -595,12 +607,8 @@ static int cache_test(const char *dir)
     r.id = "d";
     if (mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT))
         mp_die("put d");
-    r.id = "f";
-    r.metadata = "{\"g\":1}";
     float fv[DIM];
-    vec_of(fv, "f");
-    if (mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT) || mnemo_vector_put(db, NULL, "f", fv, DIM))
-        mp_die("put f");
+    put_f(db, fv);
     int fails = 0;
     fails += filtered_hits(db, fv) != 1;
     for (int k = 0; k < 2; k++) { /* the second read of each is answered by the cache */
@@ -744,14 +752,8 @@ static uint64_t store_seq(mnemo_db *db)
 static int noop_test(const char *dir, int noop)
 {
     mnemo_db *db = open_db(dir, 1);
-    mnemo_record r = {0};
-    r.id = "f";
-    r.metadata = "{\"g\":1}";
-    r.content = "one";
     float fv[DIM];
-    vec_of(fv, "f");
-    if (mnemo_record_put(db, NULL, &r, MNEMO_PUT_UPSERT) || mnemo_vector_put(db, NULL, "f", fv, DIM))
-        mp_die("put f");
+    put_f(db, fv);
     child u = spawn("flipper", dir, 0);
     char line[64];
     int fails = !expect_line(&u, "ready", line, sizeof line);
